@@ -1,0 +1,198 @@
+/* ampc.c — the compiler pipeline: each phase in order, stopping at the
+ * first phase that reports an error.
+ *
+ *   load      read the main file and, breadth first, every file it imports
+ *   parse     re2c lexer + lemon grammar (lang/) -> Module
+ *   lower     checks + rate inference + scheduling -> Lowered (compiler/lower.c)
+ *   emit      C source, header and JSON metadata (emit_c.c, emit_json.c)
+ */
+#include "ampc.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "emit.h"
+#include "lower.h"
+#include "parser.h"
+
+typedef struct Loaded {
+    char *key;             /* canonical path, to load each file once */
+    Module *module;
+} Loaded;
+
+static char *dir_of(Arena *a, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return arena_strdup(a, ".");
+    return arena_strndup(a, path, (size_t)(slash - path) + (slash == path));
+}
+
+static char *join(Arena *a, const char *dir, const char *name)
+{
+    if (name[0] == '/')
+        return arena_strdup(a, name);
+    if (!strcmp(dir, "."))
+        return arena_strdup(a, name);
+    return arena_printf(a, "%s/%s", dir, name);
+}
+
+static char *canonical(Arena *a, const char *path)
+{
+    char buf[PATH_MAX];
+    if (realpath(path, buf))
+        return arena_strdup(a, buf);
+    return arena_strdup(a, path);
+}
+
+/* Where an import names a file: next to the importing file, else in each
+ * include directory. NULL if it is nowhere. */
+static char *resolve_import(Arena *a, const char *from, const char *name, const AmpcOptions *opt)
+{
+    char *p = join(a, dir_of(a, from), name);
+    if (access(p, R_OK) == 0)
+        return p;
+    for (int i = 0; opt && i < opt->n_include_dirs; i++) {
+        p = join(a, opt->include_dirs[i], name);
+        if (access(p, R_OK) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+static int already_loaded(PtrVec *loaded, const char *key)
+{
+    for (int i = 0; i < loaded->n; i++)
+        if (!strcmp(((Loaded *)loaded->items[i])->key, key))
+            return 1;
+    return 0;
+}
+
+static void add_module(Program *prog, Module *m)
+{
+    vec_push(prog->arena, &prog->modules, m);
+    for (Node *n = m->nodes; n; n = n->next)
+        vec_push(prog->arena, &prog->nodes, n);
+    for (Patch *p = m->patches; p; p = p->next)
+        vec_push(prog->arena, &prog->patches, p);
+}
+
+/* Load every imported file, breadth first. */
+static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *loaded)
+{
+    Arena *a = prog->arena;
+    for (int i = 0; i < prog->modules.n && !d->errors; i++) {
+        Module *m = prog->modules.items[i];
+        for (Import *im = m->imports; im; im = im->next) {
+            if (im->faust_as) {
+                diag_error(d, im->loc, "importing Faust programs is not supported by this version of ampc");
+                continue;
+            }
+            char *path = resolve_import(a, m->file->path, im->path, opt);
+            if (!path) {
+                diag_error(d, im->loc, "cannot find '%s' (looked next to this file and in %d include director%s)",
+                           im->path, opt ? opt->n_include_dirs : 0, opt && opt->n_include_dirs == 1 ? "y" : "ies");
+                continue;
+            }
+            char *key = canonical(a, path);
+            if (already_loaded(loaded, key))
+                continue;
+            SourceFile *f = source_load(a, d, path);
+            if (!f)
+                continue;
+            Module *sub = parse_source(a, d, f);
+            if (!sub)
+                return 1;
+            Loaded *l = arena_alloc(a, sizeof *l);
+            l->key = key;
+            l->module = sub;
+            vec_push(a, loaded, l);
+            add_module(prog, sub);
+        }
+    }
+    return d->errors != 0;
+}
+
+static char *dup_text(const char *s, size_t n)
+{
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, AmpcResult *out)
+{
+    memset(out, 0, sizeof *out);
+    Module *m = parse_source(a, d, f);
+    if (!m)
+        return 1;
+    if (opt && opt->dump == AMPC_DUMP_AST)
+        ast_dump(opt->dump_out ? opt->dump_out : stdout, m);
+
+    Program prog = { .arena = a, .main = m };
+    PtrVec loaded = { 0 };
+    Loaded *self = arena_alloc(a, sizeof *self);
+    self->key = canonical(a, f->path);
+    self->module = m;
+    vec_push(a, &loaded, self);
+    add_module(&prog, m);
+    if (load_imports(&prog, opt, d, &loaded))
+        return 1;
+
+    Lowered *u = lower_unit(&prog, opt ? opt->unit : NULL, d);
+    if (!u)
+        return 1;
+    if (opt && opt->dump == AMPC_DUMP_GRAPH)
+        lower_dump_graph(opt->dump_out ? opt->dump_out : stdout, u);
+    if (opt && opt->dump == AMPC_DUMP_RATES)
+        lower_dump_rates(opt->dump_out ? opt->dump_out : stdout, u);
+
+    EmitText json = { 0 }, c = { 0 }, h = { 0 };
+    emit_json(u, &json);
+    emit_c(u, opt ? opt->scalar : 0, json.text, &c, &h);
+    out->name = dup_text(u->name, strlen(u->name));
+    size_t sl = strlen(u->name) + 16;
+    out->symbol = xmalloc(sl);
+    snprintf(out->symbol, sl, "amp_%s_desc", u->name);
+    out->c_text = c.text;
+    out->c_len = c.len;
+    out->h_text = h.text;
+    out->h_len = h.len;
+    out->json_text = json.text;
+    out->json_len = json.len;
+    return 0;
+}
+
+int ampc_compile_text(const char *path, const char *text, size_t len, const AmpcOptions *opt, Diag *d,
+                      AmpcResult *out)
+{
+    Arena a;
+    arena_init(&a);
+    SourceFile *f = source_from_text(&a, path, text, len);
+    int rc = compile(&a, f, opt, d, out);
+    arena_free(&a);
+    return rc;
+}
+
+int ampc_compile_file(const char *path, const AmpcOptions *opt, Diag *d, AmpcResult *out)
+{
+    Arena a;
+    arena_init(&a);
+    memset(out, 0, sizeof *out);
+    SourceFile *f = source_load(&a, d, path);
+    int rc = f ? compile(&a, f, opt, d, out) : 1;
+    arena_free(&a);
+    return rc;
+}
+
+void ampc_result_free(AmpcResult *r)
+{
+    free(r->name);
+    free(r->symbol);
+    free(r->c_text);
+    free(r->h_text);
+    free(r->json_text);
+    memset(r, 0, sizeof *r);
+}

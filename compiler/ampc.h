@@ -1,0 +1,47 @@
+/* ampc.h — the compiler as a library: .amp text in, C + header + JSON out.
+ *
+ * Used by the `ampc` driver (compiler/main.c), by `amp render` (which builds
+ * the C into a cached shared object), by the fuzz harness and the tests.
+ * The pipeline (compiler/ampc.c) reads as the list of phases:
+ *   load + parse (lang/) -> resolve imports -> sema -> build the graph and
+ *   the per-sample IR -> rates -> schedule -> emit C -> emit JSON.
+ */
+#ifndef AMP_AMPC_H
+#define AMP_AMPC_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "diag.h"
+
+#define AMPC_VERSION "0.1.0"
+
+typedef enum { AMPC_DUMP_NONE = 0, AMPC_DUMP_AST, AMPC_DUMP_GRAPH, AMPC_DUMP_RATES } AmpcDump;
+
+typedef struct AmpcOptions {
+    const char *unit;              /* patch or node to compile; NULL: the file's last patch, else its last node */
+    const char *const *include_dirs;
+    int n_include_dirs;
+    AmpcDump dump;                 /* print this intermediate form to dump_out */
+    FILE *dump_out;
+    int scalar;                    /* 1: emit scalar code for voices (for benchmarks); 0: 4 voices per vector */
+} AmpcOptions;
+
+typedef struct AmpcResult {
+    char *name;                    /* the unit's name, a C identifier */
+    char *symbol;                  /* the descriptor's symbol: amp_<name>_desc */
+    char *c_text;   size_t c_len;  /* <name>.c */
+    char *h_text;   size_t h_len;  /* <name>.h */
+    char *json_text; size_t json_len; /* <name>.json */
+} AmpcResult;
+
+/* Compile the file at path. Returns 0 and fills *out (free with
+ * ampc_result_free) on success; on error returns 1, with every diagnostic
+ * written to diag. Never crashes on any input. */
+int ampc_compile_file(const char *path, const AmpcOptions *opt, Diag *diag, AmpcResult *out);
+/* Same, for text in memory (len bytes, may contain NUL); `path` names it in
+ * diagnostics and anchors relative imports. */
+int ampc_compile_text(const char *path, const char *text, size_t len,
+                      const AmpcOptions *opt, Diag *diag, AmpcResult *out);
+void ampc_result_free(AmpcResult *r);
+
+#endif

@@ -1,0 +1,22 @@
+/* emit.h — the back ends: C source + header (emit_c.c), JSON metadata
+ * (emit_json.c), into growable text buffers. */
+#ifndef AMP_EMIT_H
+#define AMP_EMIT_H
+
+#include <stddef.h>
+#include "lower.h"
+
+typedef struct EmitText {
+    char *text;            /* malloc'd, NUL-terminated */
+    size_t len, cap;
+} EmitText;
+
+void text_printf(EmitText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void text_puts(EmitText *t, const char *s);
+
+void emit_json(const Lowered *u, EmitText *out);
+/* json is embedded in the descriptor. scalar: one voice per lane group
+ * (for benchmarks); 0 for four voices per vector. */
+void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h);
+
+#endif

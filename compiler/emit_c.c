@@ -1,0 +1,798 @@
+/* emit_c.c — print a lowered unit as C: one state struct, the lifecycle
+ * functions of amp_patch.h, and a descriptor.
+ *
+ * Where each live Val is computed follows from its section and rate:
+ *
+ *   init rate            init(), stored in s->init[] if anything later reads it
+ *   patch, control rate  once per control tick (chunk), a scalar local
+ *   patch, audio rate    every sample, a scalar local
+ *   voice, control rate  once per chunk and group of four voices, a v4f local
+ *   voice, audio rate    every sample and group, a v4f local
+ *
+ * Vals are printed in creation order, which is dependency order. A patch
+ * value read by voice code is splatted to a vector once, at group start.
+ * The output is deterministic: no dates, no paths, no pointer values.
+ */
+#include "emit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "amp_patch.h"
+#include "ampc.h"
+
+enum {
+    USE_INIT = 1, USE_TABLE = 2, USE_RESET = 4,
+    USE_PCTRL = 8, USE_PAUDIO = 16, USE_VCTRL = 32, USE_VAUDIO = 64,
+};
+
+typedef struct Emitter {
+    Lowered *u;
+    Ir *ir;
+    EmitText *t;
+    int *uses;             /* per Val id: USE_* where it is read */
+    int *dep_i;            /* per Val id: depends on a table index */
+    int n_init;            /* stored init values */
+    int groups;            /* voice groups in the state */
+    char *state_live, *delay_live, *table_live, *noise_live;
+} Emitter;
+
+/* ---- classification ---------------------------------------------------------- */
+
+static int ctx_of(const Val *v)
+{
+    if (v->rate <= RATE_INIT)
+        return USE_INIT;
+    if (v->sec == SEC_VOICE)
+        return v->rate == RATE_CONTROL ? USE_VCTRL : USE_VAUDIO;
+    return v->rate == RATE_CONTROL ? USE_PCTRL : USE_PAUDIO;
+}
+
+static int audio_ctx(Section sec)
+{
+    return sec == SEC_VOICE ? USE_VAUDIO : USE_PAUDIO;
+}
+
+static void use(Emitter *e, const Val *v, int ctx)
+{
+    if (v)
+        e->uses[v->id] |= ctx;
+}
+
+static void classify(Emitter *e)
+{
+    Ir *ir = e->ir;
+    int n = ir->vals.n;
+    e->uses = calloc((size_t)n + 1, sizeof(int));
+    e->dep_i = calloc((size_t)n + 1, sizeof(int));
+    e->state_live = calloc((size_t)ir->states.n + 1, 1);
+    e->delay_live = calloc((size_t)ir->delays.n + 1, 1);
+    e->table_live = calloc((size_t)ir->tables.n + 1, 1);
+    e->noise_live = calloc((size_t)ir->noises.n + 1, 1);
+    for (int i = 0; i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (v->op == V_TINDEX)
+            e->dep_i[v->id] = 1;
+        if ((v->a && e->dep_i[v->a->id]) || (v->b && e->dep_i[v->b->id]) || (v->c && e->dep_i[v->c->id]))
+            e->dep_i[v->id] = 1;
+        if (!v->live)
+            continue;
+        int ctx = e->dep_i[v->id] ? USE_TABLE : ctx_of(v);
+        use(e, v->a, ctx);
+        use(e, v->b, ctx);
+        use(e, v->c, ctx);
+        if (v->op == V_STATE)
+            e->state_live[v->idx] = 1;
+        if (v->op == V_DELAY_READ)
+            e->delay_live[v->idx] = 1;
+        if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP)
+            e->table_live[v->idx] = 1;
+        if (v->op == V_NOISE)
+            e->noise_live[v->idx] = 1;
+    }
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (!e->state_live[k])
+            continue;
+        use(e, s->init, USE_RESET);
+        if (s->end != s->start)
+            use(e, s->end, audio_ctx(s->sec));
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (e->delay_live[k] && d->write)
+            use(e, d->write, audio_ctx(d->sec));
+    }
+    for (int k = 0; k < ir->tables.n; k++) {
+        TableSlot *t = ir->tables.items[k];
+        if (e->table_live[k])
+            use(e, t->fill, USE_TABLE);
+    }
+    for (int ch = 0; ch < e->u->n_outputs; ch++) {
+        use(e, e->u->out[ch], USE_PAUDIO);
+        use(e, e->u->voice_out[ch], USE_VAUDIO);
+    }
+    /* init values read outside init() get a slot in s->init[] */
+    for (int i = 0; i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (v->live && v->rate == RATE_INIT && !e->dep_i[v->id] &&
+            (e->uses[v->id] & ~(USE_INIT | USE_TABLE)))
+            v->slot = e->n_init++;
+    }
+}
+
+/* ---- references ------------------------------------------------------------------ */
+
+static void literal(char *buf, size_t n, double k)
+{
+    float f = (float)k;
+    if (isnan(f)) {
+        snprintf(buf, n, "__builtin_nanf(\"\")");
+        return;
+    }
+    if (isinf(f)) {
+        snprintf(buf, n, f > 0 ? "__builtin_inff()" : "(-__builtin_inff())");
+        return;
+    }
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.9g", (double)f);
+    if (!strpbrk(tmp, ".e"))
+        strcat(tmp, ".0");
+    snprintf(buf, n, "%s%sf", f < 0 ? "(" : "", tmp);
+    if (f < 0)
+        strcat(buf, ")");
+}
+
+/* How code in context `ctx` names Val v. `in_init`: inside init(), where
+ * init values are locals; in reset code they are read from s->init[]. */
+static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
+{
+    int vector = ctx == USE_VCTRL || ctx == USE_VAUDIO;
+    if (v->op == V_CONST) {
+        char lit[64];
+        literal(lit, sizeof lit, v->k);
+        if (vector)
+            snprintf(buf, n, "amp_splat(%s)", lit);
+        else
+            snprintf(buf, n, "%s", lit);
+        return buf;
+    }
+    if (v->op == V_STATE) {
+        StateSlot *s = e->ir->states.items[v->idx];
+        (void)s;
+        snprintf(buf, n, "st%d", v->idx);
+        return buf;
+    }
+    if (ctx == USE_RESET) {
+        snprintf(buf, n, "s->init[%d]", v->slot);
+        return buf;
+    }
+    if (vector && v->sec == SEC_PATCH)
+        snprintf(buf, n, "vx%d", v->id);
+    else
+        snprintf(buf, n, "x%d", v->id);
+    return buf;
+}
+
+static const char *func_c(Func f)
+{
+    switch (f) {
+    case F_ABS: return "abs";
+    default: return func_name(f);
+    }
+}
+
+/* Print `const T x<id> = <expression>;` for one Val in context ctx. */
+static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
+{
+    int vector = ctx == USE_VCTRL || ctx == USE_VAUDIO;
+    const char *T = vector ? "v4f" : "float";
+    char a[96] = "", b[96] = "", c[96] = "";
+    if (v->a) ref(e, v->a, ctx, a, sizeof a);
+    if (v->b) ref(e, v->b, ctx, b, sizeof b);
+    if (v->c) ref(e, v->c, ctx, c, sizeof c);
+    EmitText *t = e->t;
+    text_printf(t, "%sconst %s x%d = ", indent, T, v->id);
+    const char *zero = vector ? "amp_splat(0.0f)" : "0.0f";
+    switch (v->op) {
+    case V_SR: text_puts(t, ctx == USE_INIT ? "sr" : "s->sr"); break;
+    case V_PARAM: text_printf(t, "s->pv[%d]", v->idx); break;
+    case V_NOTE: {
+        static const char *fields[] = { "freq", "key", "vel", "gate" };
+        text_printf(t, "*(const v4f *)&s->vt.%s[4 * g]", fields[v->idx]);
+        break;
+    }
+    case V_INPUT: text_printf(t, "in[%d][pos + i]", v->idx); break;
+    case V_NOISE:
+        text_printf(t, vector ? "amp_noise(&nz%d)" : "amp_noise(&nz%d)[0]", v->idx);
+        break;
+    case V_VOICEBUS: text_printf(t, "vb%d[i]", v->idx); break;
+    case V_TINDEX: text_puts(t, "(float)ti"); break;
+    case V_DELAY_READ: {
+        DelaySlot *d = e->ir->delays.items[v->idx];
+        text_printf(t, vector ? "amp_delay_read4(dl%d, dp%d, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp%d, %d, %s, %d.0f)",
+                    v->idx, v->idx, d->len - 1, a, d->size);
+        break;
+    }
+    case V_TABLE_AT:
+    case V_TABLE_LERP: {
+        TableSlot *tb = e->ir->tables.items[v->idx];
+        text_printf(t, "amp_table_%s%s(s->tab%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
+                    vector ? "4" : "f", v->idx, tb->size, a);
+        break;
+    }
+    case V_NEG: text_printf(t, "-%s", a); break;
+    case V_ADD: text_printf(t, "%s + %s", a, b); break;
+    case V_SUB: text_printf(t, "%s - %s", a, b); break;
+    case V_MUL: text_printf(t, "%s * %s", a, b); break;
+    case V_DIV: text_printf(t, "%s / %s", a, b); break;
+    case V_MOD: text_printf(t, vector ? "amp_mod(%s, %s)" : "amp_floormodf(%s, %s)", a, b); break;
+    case V_NOT:
+        if (vector) text_printf(t, "amp_bool(%s == %s)", a, zero);
+        else text_printf(t, "%s == 0.0f ? 1.0f : 0.0f", a);
+        break;
+    case V_LT: case V_LE: case V_GT: case V_GE: case V_EQ: case V_NE: {
+        static const char *ops[] = { [V_LT] = "<", [V_LE] = "<=", [V_GT] = ">", [V_GE] = ">=",
+                                     [V_EQ] = "==", [V_NE] = "!=" };
+        if (vector) text_printf(t, "amp_bool(%s %s %s)", a, ops[v->op], b);
+        else text_printf(t, "%s %s %s ? 1.0f : 0.0f", a, ops[v->op], b);
+        break;
+    }
+    case V_AND: case V_OR: {
+        const char *op = v->op == V_AND ? (vector ? "&" : "&&") : (vector ? "|" : "||");
+        if (vector) text_printf(t, "amp_bool(amp_nz(%s) %s amp_nz(%s))", a, op, b);
+        else text_printf(t, "(%s != 0.0f %s %s != 0.0f) ? 1.0f : 0.0f", a, op, b);
+        break;
+    }
+    case V_SELECT:
+        if (vector) text_printf(t, "amp_sel(amp_nz(%s), %s, %s)", a, b, c);
+        else text_printf(t, "%s != 0.0f ? %s : %s", a, b, c);
+        break;
+    case V_CLAMP: text_printf(t, vector ? "amp_clamp(%s, %s, %s)" : "amp_clampf(%s, %s, %s)", a, b, c); break;
+    case V_FUNC1: text_printf(t, vector ? "amp_%s(%s)" : "amp_%sf(%s)", func_c((Func)v->idx), a); break;
+    case V_FUNC2: text_printf(t, vector ? "amp_%s(%s, %s)" : "amp_%sf(%s, %s)", func_c((Func)v->idx), a, b); break;
+    default: text_puts(t, zero); break;
+    }
+    text_puts(t, ";\n");
+}
+
+/* Print every live Val of one context, in order. */
+static void emit_context(Emitter *e, int ctx, const char *indent)
+{
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || ctx_of(v) != ctx)
+            continue;
+        if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP || v->op == V_DELAY_READ || v->op == V_NOISE ||
+            v->op == V_INPUT || v->op == V_VOICEBUS || v->op == V_SR || v->op == V_PARAM || v->op == V_NOTE) {
+            emit_val(e, v, ctx, indent);
+            continue;
+        }
+        emit_val(e, v, ctx, indent);
+    }
+}
+
+/* Patch values read by voice code, splatted once per group. */
+static void emit_splats(Emitter *e, const char *indent)
+{
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (!v->live || v->op == V_CONST || v->sec != SEC_PATCH || v->rate == RATE_AUDIO)
+            continue;
+        if (e->uses[v->id] & (USE_VCTRL | USE_VAUDIO))
+            text_printf(e->t, "%sconst v4f vx%d = amp_splat(x%d);\n", indent, v->id, v->id);
+    }
+}
+
+/* ---- the state struct ---------------------------------------------------------------- */
+
+static int np1(int n)
+{
+    return n > 0 ? n : 1;
+}
+
+static void emit_struct(Emitter *e)
+{
+    Lowered *u = e->u;
+    Ir *ir = e->ir;
+    EmitText *t = e->t;
+    text_printf(t, "typedef struct %s_state {\n", u->name);
+    if (u->voices)
+        text_puts(t, "    AmpVoiceTable vt;\n");
+    text_puts(t, "    float sr;\n");
+    text_printf(t, "    float pu[%d];   /* params as set, in the user's unit */\n", np1(u->n_params));
+    text_printf(t, "    float pt[%d];   /* params' targets, in code units */\n", np1(u->n_params));
+    text_printf(t, "    float pv[%d];   /* params' smoothed values */\n", np1(u->n_params));
+    text_printf(t, "    float pk[%d];   /* smoothing: 1 / (time constant in samples) */\n", np1(u->n_params));
+    text_printf(t, "    float init[%d]; /* init-rate values */\n", np1(e->n_init));
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (!e->state_live[k])
+            continue;
+        if (s->sec == SEC_VOICE)
+            text_printf(t, "    v4f st%d[%d]; /* %s */\n", k, e->groups, s->name);
+        else
+            text_printf(t, "    float st%d; /* %s */\n", k, s->name);
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        NoiseSlot *ns = ir->noises.items[k];
+        if (!e->noise_live[k])
+            continue;
+        if (ns->sec == SEC_VOICE)
+            text_printf(t, "    v4u nz%d[%d];\n", k, e->groups);
+        else
+            text_printf(t, "    v4u nz%d;\n", k);
+    }
+    for (int k = 0; k < ir->delays.n; k++)
+        if (e->delay_live[k])
+            text_printf(t, "    int dp%d;\n", k);
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (!e->delay_live[k])
+            continue;
+        if (d->sec == SEC_VOICE)
+            text_printf(t, "    v4f dl%d[%d][%d]; /* %s */\n", k, e->groups, d->len, d->name);
+        else
+            text_printf(t, "    float dl%d[%d]; /* %s */\n", k, d->len, d->name);
+    }
+    for (int k = 0; k < ir->tables.n; k++) {
+        TableSlot *tb = ir->tables.items[k];
+        if (e->table_live[k])
+            text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
+    }
+    text_printf(t, "} %s_state;\n\n", u->name);
+}
+
+/* ---- init, reset, voices, params ------------------------------------------------------------ */
+
+static void emit_table_fill(Emitter *e, int k)
+{
+    TableSlot *tb = e->ir->tables.items[k];
+    EmitText *t = e->t;
+    char buf[96];
+    text_printf(t, "    for (int ti = 0; ti < %d; ti++) { /* %s */\n", tb->size, tb->name);
+    /* the Vals of this fill that depend on the index, in order */
+    char *need = calloc((size_t)e->ir->vals.n + 1, 1);
+    need[tb->fill->id] = 1;
+    for (int i = tb->fill->id; i >= 0; i--) {
+        Val *v = e->ir->vals.items[i];
+        if (!need[i])
+            continue;
+        if (v->a) need[v->a->id] = 1;
+        if (v->b) need[v->b->id] = 1;
+        if (v->c) need[v->c->id] = 1;
+    }
+    for (int i = 0; i <= tb->fill->id; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (need[i] && e->dep_i[i] && v->op != V_CONST)
+            emit_val(e, v, USE_INIT, "        ");
+    }
+    free(need);
+    text_printf(t, "        s->tab%d[ti] = %s;\n    }\n", k, ref(e, tb->fill, USE_INIT, buf, sizeof buf));
+}
+
+static void emit_init(Emitter *e)
+{
+    Lowered *u = e->u;
+    Ir *ir = e->ir;
+    EmitText *t = e->t;
+    text_printf(t, "static void p_init(void *state, float sr)\n{\n    %s_state *s = state;\n", u->name);
+    text_puts(t, "    memset(s, 0, sizeof *s);\n    s->sr = sr;\n");
+    if (u->voices) {
+        text_printf(t, "    s->vt.max_voices = %d;\n    s->vt.steal = %d;\n    s->vt.sample_rate = sr;\n",
+                    u->voices, u->steal);
+        text_puts(t, "    for (int v = 0; v < AMP_VOICE_SLOTS; v++)\n        s->vt.note_id[v] = -1;\n");
+    }
+    for (int i = 0; i < u->n_params; i++) {
+        UnitParam *p = &u->params[i];
+        char lit[64];
+        literal(lit, sizeof lit, p->def);
+        text_printf(t, "    s->pu[%d] = %s;\n", i, lit);
+        if (p->unit == AMP_UNIT_DB)
+            text_printf(t, "    s->pt[%d] = amp_db2linf(s->pu[%d]);\n", i, i);
+        else
+            text_printf(t, "    s->pt[%d] = s->pu[%d];\n", i, i);
+        if (p->smooth > 0) {
+            literal(lit, sizeof lit, p->smooth);
+            text_printf(t, "    s->pk[%d] = 1.0f / (%s * sr);\n", i, lit);
+        }
+    }
+    char *filled = calloc((size_t)ir->tables.n + 1, 1);
+    char buf[96];
+    for (int i = 0; i < ir->vals.n; i++) {
+        Val *v = ir->vals.items[i];
+        if (!v->live || v->rate != RATE_INIT || e->dep_i[v->id] || v->op == V_CONST)
+            continue;
+        if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx]) {
+            emit_table_fill(e, v->idx);
+            filled[v->idx] = 1;
+        }
+        emit_val(e, v, USE_INIT, "    ");
+        if (v->slot >= 0)
+            text_printf(t, "    s->init[%d] = %s;\n", v->slot, ref(e, v, USE_INIT, buf, sizeof buf));
+    }
+    for (int k = 0; k < ir->tables.n; k++)
+        if (e->table_live[k] && !filled[k])
+            emit_table_fill(e, k);
+    free(filled);
+    text_puts(t, "    p_reset(s);\n}\n\n");
+}
+
+static void emit_reset_lanes(Emitter *e, const char *lane)
+{
+    Ir *ir = e->ir;
+    EmitText *t = e->t;
+    char buf[96];
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == SEC_VOICE)
+            text_printf(t, "    s->st%d[%s >> 2][%s & 3] = %s;\n", k, lane, lane, ref(e, s->init, USE_RESET, buf, sizeof buf));
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (e->delay_live[k] && d->sec == SEC_VOICE)
+            text_printf(t, "    for (int j = 0; j < %d; j++)\n        s->dl%d[%s >> 2][j][%s & 3] = 0.0f;\n", d->len, k,
+                        lane, lane);
+    }
+}
+
+static void emit_reset(Emitter *e)
+{
+    Lowered *u = e->u;
+    Ir *ir = e->ir;
+    EmitText *t = e->t;
+    char buf[96];
+    text_printf(t, "static void p_reset(void *state)\n{\n    %s_state *s = state;\n", u->name);
+    for (int i = 0; i < u->n_params; i++)
+        text_printf(t, "    s->pv[%d] = s->pt[%d];\n", i, i);
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == SEC_PATCH)
+            text_printf(t, "    s->st%d = %s;\n", k, ref(e, s->init, USE_RESET, buf, sizeof buf));
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        NoiseSlot *ns = ir->noises.items[k];
+        if (!e->noise_live[k])
+            continue;
+        if (ns->sec == SEC_VOICE)
+            text_printf(t, "    for (int g = 0; g < %d; g++)\n        s->nz%d[g] = amp_noise_seed(%uu + 4u * (uint32_t)g);\n",
+                        e->groups, k, ns->seed);
+        else
+            text_printf(t, "    s->nz%d = amp_noise_seed(%uu);\n", k, ns->seed);
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        if (!e->delay_live[k])
+            continue;
+        text_printf(t, "    s->dp%d = 0;\n    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k, k);
+    }
+    if (u->voices) {
+        text_puts(t, "    s->vt.live = 0;\n");
+        text_puts(t, "    for (int v = 0; v < AMP_VOICE_SLOTS; v++) {\n");
+        text_puts(t, "        s->vt.note_id[v] = -1;\n        s->vt.gain[v] = 0.0f;\n        s->vt.gain_step[v] = 0.0f;\n");
+        text_puts(t, "        s->vt.gate[v] = 0.0f;\n        s->vt.level[v] = 0.0f;\n    }\n");
+        text_printf(t, "    for (int v = 0; v < %d; v++)\n        p_voice_reset(s, v);\n", e->groups * 4);
+    }
+    text_puts(t, "}\n\n");
+}
+
+static void emit_voice_fns(Emitter *e)
+{
+    Lowered *u = e->u;
+    Ir *ir = e->ir;
+    EmitText *t = e->t;
+    text_printf(t, "static void p_voice_reset(void *state, int v)\n{\n    %s_state *s = state;\n", u->name);
+    text_printf(t, "    if (v < 0 || v >= %d)\n        return;\n", e->groups * 4);
+    emit_reset_lanes(e, "v");
+    text_puts(t, "    (void)s;\n}\n\n");
+
+    text_printf(t, "static void p_voice_move(void *state, int to, int from)\n{\n    %s_state *s = state;\n", u->name);
+    text_printf(t, "    if (to < 0 || from < 0 || to >= %d || from >= %d || to == from)\n        return;\n",
+                e->groups * 4, e->groups * 4);
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == SEC_VOICE)
+            text_printf(t, "    s->st%d[to >> 2][to & 3] = s->st%d[from >> 2][from & 3];\n", k, k);
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        NoiseSlot *ns = ir->noises.items[k];
+        if (e->noise_live[k] && ns->sec == SEC_VOICE)
+            text_printf(t, "    s->nz%d[to >> 2][to & 3] = s->nz%d[from >> 2][from & 3];\n", k, k);
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (e->delay_live[k] && d->sec == SEC_VOICE)
+            text_printf(t, "    for (int j = 0; j < %d; j++)\n        s->dl%d[to >> 2][j][to & 3] = s->dl%d[from >> 2][j][from & 3];\n",
+                        d->len, k, k);
+    }
+    text_puts(t, "    (void)s;\n}\n\n");
+    text_printf(t, "static AmpVoiceTable *p_voices(void *state)\n{\n    return &((%s_state *)state)->vt;\n}\n\n", u->name);
+}
+
+static void emit_params(Emitter *e)
+{
+    Lowered *u = e->u;
+    EmitText *t = e->t;
+    char lo[64], hi[64], st[64];
+    text_printf(t, "static void p_set_param(void *state, int index, float value)\n{\n    %s_state *s = state;\n",
+                u->name);
+    text_puts(t, "    if (!(value == value))\n        return;\n    switch (index) {\n");
+    for (int i = 0; i < u->n_params; i++) {
+        UnitParam *p = &u->params[i];
+        text_printf(t, "    case %d:\n", i);
+        if (p->has_range) {
+            literal(lo, sizeof lo, p->lo);
+            literal(hi, sizeof hi, p->hi);
+            text_printf(t, "        value = value < %s ? %s : value > %s ? %s : value;\n", lo, lo, hi, hi);
+        }
+        if (p->step > 0) {
+            literal(st, sizeof st, p->step);
+            if (p->has_range)
+                text_printf(t, "        value = %s + amp_roundf((value - %s) / %s) * %s;\n", lo, lo, st, st);
+            else
+                text_printf(t, "        value = amp_roundf(value / %s) * %s;\n", st, st);
+            if (p->has_range)
+                text_printf(t, "        value = value > %s ? %s : value;\n", hi, hi);
+        }
+        text_printf(t, "        s->pu[%d] = value;\n", i);
+        text_printf(t, p->unit == AMP_UNIT_DB ? "        s->pt[%d] = amp_db2linf(value);\n" : "        s->pt[%d] = value;\n", i);
+        if (p->smooth <= 0)
+            text_printf(t, "        s->pv[%d] = s->pt[%d];\n", i, i);
+        text_puts(t, "        break;\n");
+    }
+    text_puts(t, "    default:\n        break;\n    }\n    (void)s;\n}\n\n");
+    text_printf(t, "static float p_get_param(const void *state, int index)\n{\n    const %s_state *s = state;\n",
+                u->name);
+    text_printf(t, "    return index >= 0 && index < %d ? s->pu[index] : 0.0f;\n}\n\n", u->n_params);
+}
+
+/* ---- process ----------------------------------------------------------------------------- */
+
+static void emit_state_loads(Emitter *e, Section sec, const char *indent)
+{
+    Ir *ir = e->ir;
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (!e->state_live[k] || s->sec != sec)
+            continue;
+        const char *cq = s->end == s->start ? "const " : "";
+        if (sec == SEC_VOICE)
+            text_printf(e->t, "%s%sv4f st%d = s->st%d[g];\n", indent, cq, k, k);
+        else
+            text_printf(e->t, "%s%sfloat st%d = s->st%d;\n", indent, cq, k, k);
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        NoiseSlot *ns = ir->noises.items[k];
+        if (e->noise_live[k] && ns->sec == sec)
+            text_printf(e->t, "%sv4u nz%d = s->nz%d%s;\n", indent, k, k, sec == SEC_VOICE ? "[g]" : "");
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (!e->delay_live[k] || d->sec != sec)
+            continue;
+        text_printf(e->t, "%sint dp%d = s->dp%d;\n", indent, k, k);
+        if (sec == SEC_VOICE)
+            text_printf(e->t, "%sv4f *dl%d = s->dl%d[g];\n", indent, k, k);
+    }
+}
+
+static void emit_state_stores(Emitter *e, Section sec, const char *indent)
+{
+    Ir *ir = e->ir;
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+            text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        NoiseSlot *ns = ir->noises.items[k];
+        if (e->noise_live[k] && ns->sec == sec)
+            text_printf(e->t, "%ss->nz%d%s = nz%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
+    }
+    if (sec == SEC_PATCH)
+        for (int k = 0; k < ir->delays.n; k++) {
+            DelaySlot *d = ir->delays.items[k];
+            if (e->delay_live[k] && d->sec == sec)
+                text_printf(e->t, "%ss->dp%d = dp%d;\n", indent, k, k);
+        }
+}
+
+/* End of a sample: new state values (flushed: no denormals), delay writes. */
+static void emit_sample_end(Emitter *e, Section sec, const char *indent)
+{
+    Ir *ir = e->ir;
+    int ctx = audio_ctx(sec);
+    int vector = sec == SEC_VOICE;
+    char buf[96];
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+            text_printf(e->t, "%sconst %s n%d = %s(%s);\n", indent, vector ? "v4f" : "float", k,
+                        vector ? "amp_flush" : "amp_flushf", ref(e, s->end, ctx, buf, sizeof buf));
+    }
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *s = ir->states.items[k];
+        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+            text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        DelaySlot *d = ir->delays.items[k];
+        if (!e->delay_live[k] || d->sec != sec)
+            continue;
+        const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
+        if (vector)
+            text_printf(e->t, "%sdl%d[dp%d] = amp_flush(%s);\n", indent, k, k, w);
+        else
+            text_printf(e->t, "%ss->dl%d[dp%d] = amp_flushf(%s);\n", indent, k, k, w);
+        text_printf(e->t, "%sdp%d = (dp%d + 1) & %d;\n", indent, k, k, d->len - 1);
+    }
+}
+
+static void emit_voices(Emitter *e)
+{
+    Lowered *u = e->u;
+    EmitText *t = e->t;
+    char buf[96];
+    const char *I2 = "            ", *I3 = "                ";
+    for (int ch = 0; ch < u->n_outputs; ch++)
+        text_printf(t, "        float vb%d[AMP_CHUNK] = { 0 };\n", ch);
+    text_puts(t, "        const int groups = (s->vt.live + 3) >> 2;\n");
+    text_puts(t, "        for (int g = 0; g < groups; g++) {\n");
+    emit_splats(e, I2);
+    emit_context(e, USE_VCTRL, I2);
+    text_puts(t, "            v4f gain = *(const v4f *)&s->vt.gain[4 * g];\n");
+    text_puts(t, "            const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];\n");
+    text_puts(t, "            v4f peak = *(const v4f *)&s->vt.level[4 * g];\n");
+    emit_state_loads(e, SEC_VOICE, I2);
+    text_puts(t, "            for (int i = 0; i < len; i++) {\n");
+    /* patch inputs read by voices */
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (v->live && v->op == V_INPUT && (e->uses[v->id] & USE_VAUDIO))
+            text_printf(t, "%sconst v4f vx%d = amp_splat(in[%d][pos + i]);\n", I3, v->id, v->idx);
+    }
+    emit_context(e, USE_VAUDIO, I3);
+    text_printf(t, "%sgain = amp_max(gain - gain_step, amp_splat(0.0f));\n", I3);
+    text_printf(t, "%sconst v4i on = gain > amp_splat(0.0f);\n", I3);
+    for (int ch = 0; ch < u->n_outputs; ch++) {
+        text_printf(t, "%sconst v4f o%d = amp_sel(on, %s * gain, amp_splat(0.0f));\n", I3, ch,
+                    ref(e, u->voice_out[ch], USE_VAUDIO, buf, sizeof buf));
+        text_printf(t, "%speak = amp_max(peak, amp_abs(o%d));\n", I3, ch);
+        text_printf(t, "%svb%d[i] += (o%d[0] + o%d[1]) + (o%d[2] + o%d[3]);\n", I3, ch, ch, ch, ch, ch);
+    }
+    emit_sample_end(e, SEC_VOICE, I3);
+    text_puts(t, "            }\n");
+    emit_state_stores(e, SEC_VOICE, I2);
+    text_puts(t, "            *(v4f *)&s->vt.gain[4 * g] = gain;\n");
+    text_puts(t, "            *(v4f *)&s->vt.level[4 * g] = peak;\n");
+    text_puts(t, "        }\n");
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        DelaySlot *d = e->ir->delays.items[k];
+        if (e->delay_live[k] && d->sec == SEC_VOICE)
+            text_printf(t, "        s->dp%d = (s->dp%d + len) & %d;\n", k, k, d->len - 1);
+    }
+}
+
+static void emit_process(Emitter *e)
+{
+    Lowered *u = e->u;
+    EmitText *t = e->t;
+    char buf[96];
+    text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
+                   "    %s_state *s = state;\n    (void)in;\n", u->name);
+    if (u->voices)
+        text_puts(t, "    for (int v = 0; v < s->vt.live; v++)\n        s->vt.level[v] = 0.0f;\n");
+    /* init values read at run time */
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (v->live && v->slot >= 0 && (e->uses[v->id] & (USE_PCTRL | USE_PAUDIO | USE_VCTRL | USE_VAUDIO)))
+            text_printf(t, "    const float x%d = s->init[%d];\n", v->id, v->slot);
+    }
+    text_puts(t, "    for (int pos = 0; pos < n;) {\n");
+    text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+    for (int i = 0; i < u->n_params; i++)
+        if (u->params[i].smooth > 0)
+            text_printf(t, "        s->pv[%d] = amp_smooth(s->pv[%d], s->pt[%d], s->pk[%d], len);\n", i, i, i, i);
+    emit_context(e, USE_PCTRL, "        ");
+    if (u->voices)
+        emit_voices(e);
+    emit_state_loads(e, SEC_PATCH, "        ");
+    text_puts(t, "        for (int i = 0; i < len; i++) {\n");
+    emit_context(e, USE_PAUDIO, "            ");
+    for (int ch = 0; ch < u->n_outputs; ch++)
+        text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
+    emit_sample_end(e, SEC_PATCH, "            ");
+    text_puts(t, "        }\n");
+    emit_state_stores(e, SEC_PATCH, "        ");
+    text_puts(t, "        pos += len;\n    }\n}\n\n");
+}
+
+/* ---- the file ------------------------------------------------------------------------------ */
+
+static void emit_string_literal(EmitText *t, const char *s)
+{
+    text_puts(t, "\"");
+    for (; *s; s++) {
+        if (*s == '\n')
+            text_puts(t, "\\n\"\n    \"");
+        else if (*s == '"' || *s == '\\')
+            text_printf(t, "\\%c", *s);
+        else if ((unsigned char)*s < 32)
+            text_printf(t, "\\%03o", (unsigned char)*s);
+        else
+            text_printf(t, "%c", *s);
+    }
+    text_puts(t, "\"");
+}
+
+static void emit_names(EmitText *t, const char *what, const char **names, int n)
+{
+    text_printf(t, "static const char *const %s[] = { ", what);
+    for (int i = 0; i < n; i++)
+        text_printf(t, "\"%s\", ", names[i]);
+    text_puts(t, n ? "};\n" : "\"\" };\n");
+}
+
+void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
+{
+    (void)scalar;
+    Emitter e = { .u = u, .ir = &u->ir, .t = c };
+    e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + 3) / 4 : 0;
+    classify(&e);
+    const char *N = u->name;
+
+    text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
+                u->voices ? ", four voices per vector" : "");
+    text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
+    text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
+    emit_struct(&e);
+    text_puts(c, "static void p_reset(void *state);\n");
+    if (u->voices)
+        text_puts(c, "static void p_voice_reset(void *state, int v);\n");
+    text_puts(c, "\n");
+    emit_init(&e);
+    emit_reset(&e);
+    if (u->voices)
+        emit_voice_fns(&e);
+    emit_params(&e);
+    emit_process(&e);
+
+    emit_names(c, "input_names", u->input_names, u->n_inputs);
+    emit_names(c, "output_names", u->output_names, u->n_outputs);
+    text_printf(c, "static const AmpParamDesc params[] = {\n");
+    for (int i = 0; i < u->n_params; i++) {
+        UnitParam *p = &u->params[i];
+        char d[64], lo[64], hi[64], st[64], sm[64];
+        literal(d, sizeof d, p->def);
+        literal(lo, sizeof lo, p->has_range ? p->lo : -INFINITY);
+        literal(hi, sizeof hi, p->has_range ? p->hi : INFINITY);
+        literal(st, sizeof st, p->step);
+        literal(sm, sizeof sm, p->smooth);
+        text_printf(c, "    { \"%s\", %s, %s, %s, %s, %s, %d },\n", p->name, d, lo, hi, st, sm, p->unit);
+    }
+    if (!u->n_params)
+        text_puts(c, "    { \"\", 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0 },\n");
+    text_puts(c, "};\n\nstatic const char json[] =\n    ");
+    emit_string_literal(c, json);
+    text_puts(c, ";\n\n");
+    text_printf(c, "const AmpPatchDesc amp_%s_desc = {\n", N);
+    text_printf(c, "    .abi_version = AMP_ABI_VERSION,\n    .name = \"%s\",\n    .state_size = sizeof(%s_state),\n", N, N);
+    text_printf(c, "    .n_inputs = %d,\n    .n_outputs = %d,\n", u->n_inputs, u->n_outputs);
+    text_puts(c, "    .input_names = input_names,\n    .output_names = output_names,\n");
+    text_printf(c, "    .n_params = %d,\n    .params = params,\n", u->n_params);
+    text_printf(c, "    .max_voices = %d,\n    .steal = %d,\n    .json = json,\n", u->voices, u->steal);
+    text_puts(c, "    .init = p_init,\n    .reset = p_reset,\n    .set_param = p_set_param,\n    .get_param = p_get_param,\n");
+    if (u->voices)
+        text_puts(c, "    .voices = p_voices,\n    .voice_reset = p_voice_reset,\n    .voice_move = p_voice_move,\n");
+    text_puts(c, "    .process = p_process,\n};\n\n#endif\n");
+
+    text_printf(h, "/* %s.h — generated by ampc %s. Do not edit. */\n", N, AMPC_VERSION);
+    text_printf(h, "#ifndef AMP_GEN_%s_H\n#define AMP_GEN_%s_H\n\n#include \"amp_patch.h\"\n\n", N, N);
+    text_printf(h, "extern const AmpPatchDesc amp_%s_desc;\n\n#endif\n", N);
+
+    free(e.uses);
+    free(e.dep_i);
+    free(e.state_live);
+    free(e.delay_live);
+    free(e.table_live);
+    free(e.noise_live);
+}

@@ -1,0 +1,63 @@
+/* lower.h — from the checked AST to one value graph per compilation unit.
+ *
+ * lower_unit() checks every node of the program once (names, arity, units,
+ * rates, assignments), then takes the unit patch, orders its instances
+ * (a feedback loop without a delay is an error that names the loop),
+ * and inlines every instance into the Ir: the voice block into the voice
+ * section, the rest into the patch section. The result is everything the
+ * emitters need.
+ */
+#ifndef AMP_LOWER_H
+#define AMP_LOWER_H
+
+#include "ast.h"
+#include "diag.h"
+#include "ir.h"
+
+#define MAX_CHANNELS 8
+
+typedef struct Program {
+    Arena *arena;
+    PtrVec modules;        /* Module*, the main file first */
+    PtrVec nodes;          /* Node*, every file's, in load order */
+    PtrVec patches;        /* Patch* */
+    Module *main;
+} Program;
+
+typedef struct UnitParam {
+    const char *name;
+    Loc loc;
+    double def, lo, hi;    /* in the user's unit (dB for a dB param) */
+    double step, smooth;   /* smooth in seconds */
+    int unit;              /* AMP_UNIT_* */
+    int has_range;
+} UnitParam;
+
+typedef struct UnitInstance {
+    const char *name;
+    const char *node;
+    Section sec;
+    int order;             /* position in the schedule */
+} UnitInstance;
+
+typedef struct Lowered {   /* a compilation unit, lowered */
+    const char *name;
+    Ir ir;
+    int n_inputs, n_outputs;
+    const char **input_names, **output_names;
+    int n_params;
+    UnitParam *params;
+    int voices;            /* 0: no voice section */
+    int steal;             /* AMP_STEAL_* */
+    Val *voice_out[MAX_CHANNELS];  /* per output channel, voice section; NULL: silent */
+    Val *out[MAX_CHANNELS];        /* per output channel, patch section */
+    PtrVec instances;      /* UnitInstance*, in schedule order */
+    int from_node;         /* the unit is a node wrapped as a patch */
+} Lowered;
+
+/* Returns NULL after reporting errors. */
+Lowered *lower_unit(Program *prog, const char *unit_name, Diag *d);
+void lower_dump_graph(FILE *out, const Lowered *u);
+void lower_dump_rates(FILE *out, const Lowered *u);
+
+#endif

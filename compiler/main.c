@@ -1,0 +1,106 @@
+/* main.c — the `ampc` command: the pipeline of compiler/ampc.c, then the
+ * three files it writes.
+ *
+ *   ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump ast|graph|rates]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "ampc.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump ast|graph|rates]\n"
+          "  Compiles the unit of FILE.amp (its last patch, or its last node) to\n"
+          "  DIR/NAME.c, DIR/NAME.h and DIR/NAME.json. Exit status 1 on any error.\n"
+          "  -o DIR          where to write (default: the current directory)\n"
+          "  --unit NAME     compile this patch or node instead\n"
+          "  -I DIR          also look for imports in DIR\n"
+          "  --dump PHASE    print the AST, the instance graph or every value's rate\n"
+          "  --check         check only; write nothing\n"
+          "  --version       print the version\n",
+          out);
+}
+
+static int write_file(const char *dir, const char *name, const char *ext, const char *text, size_t len)
+{
+    size_t n = strlen(dir) + strlen(name) + strlen(ext) + 3;
+    char *path = malloc(n);
+    if (!path)
+        return 1;
+    snprintf(path, n, "%s/%s%s", dir, name, ext);
+    FILE *f = fopen(path, "wb");
+    int rc = 0;
+    if (!f || fwrite(text, 1, len, f) != len) {
+        fprintf(stderr, "ampc: cannot write '%s': %s\n", path, strerror(errno));
+        rc = 1;
+    }
+    if (f && fclose(f) != 0)
+        rc = 1;
+    free(path);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = NULL, *outdir = ".";
+    const char **includes = calloc((size_t)argc + 1, sizeof(char *));
+    AmpcOptions opt = { .dump_out = stdout };
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-o") && i + 1 < argc) {
+            outdir = argv[++i];
+        } else if (!strcmp(a, "--unit") && i + 1 < argc) {
+            opt.unit = argv[++i];
+        } else if (!strcmp(a, "-I") && i + 1 < argc) {
+            includes[opt.n_include_dirs++] = argv[++i];
+        } else if (!strcmp(a, "--dump") && i + 1 < argc) {
+            const char *p = argv[++i];
+            opt.dump = !strcmp(p, "ast") ? AMPC_DUMP_AST : !strcmp(p, "graph") ? AMPC_DUMP_GRAPH
+                     : !strcmp(p, "rates") ? AMPC_DUMP_RATES : AMPC_DUMP_NONE;
+            if (opt.dump == AMPC_DUMP_NONE) {
+                fprintf(stderr, "ampc: --dump takes ast, graph or rates, not '%s'\n", p);
+                return 2;
+            }
+        } else if (!strcmp(a, "--check")) {
+            check_only = 1;
+        } else if (!strcmp(a, "--version")) {
+            printf("ampc %s\n", AMPC_VERSION);
+            return 0;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "ampc: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else if (!file) {
+            file = a;
+        } else {
+            fprintf(stderr, "ampc: one input file at a time ('%s' and '%s')\n", file, a);
+            return 2;
+        }
+    }
+    if (!file) {
+        usage(stderr);
+        return 2;
+    }
+    opt.include_dirs = includes;
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    int rc = ampc_compile_file(file, &opt, &d, &r);
+    if (rc == 0 && !check_only && opt.dump == AMPC_DUMP_NONE) {
+        mkdir(outdir, 0777);
+        rc |= write_file(outdir, r.name, ".c", r.c_text, r.c_len);
+        rc |= write_file(outdir, r.name, ".h", r.h_text, r.h_len);
+        rc |= write_file(outdir, r.name, ".json", r.json_text, r.json_len);
+    }
+    if (rc == 0)
+        ampc_result_free(&r);
+    free(includes);
+    return rc ? 1 : 0;
+}

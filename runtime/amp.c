@@ -1,0 +1,425 @@
+/* amp.c — the `amp` command: render a patch to a WAV file.
+ *
+ *   amp render FILE.amp [options] -o OUT.wav
+ *
+ * The pipeline, in order: compile the .amp file to C with the compiler
+ * library (ampc_compile_file, diagnostics on stderr) -> build the C into a
+ * cached shared object and load it (build.c) -> run it over the note list
+ * and/or the input file (host.c) -> write the outputs as WAV (wav.c).
+ *
+ * Exit status: 0 done, 1 the patch or a file failed (diagnostics printed),
+ * 2 the command line is wrong.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amp_patch.h"
+#include "ampc.h"
+#include "build.h"
+#include "diag.h"
+#include "host.h"
+#include "notes.h"
+#include "wav.h"
+
+#define DEFAULT_RATE 48000
+#define MAX_SECONDS 3600.0
+#define MAX_PARAMS 256
+#define MAX_INCLUDE_DIRS 64
+
+static const char usage_main[] =
+    "usage: amp COMMAND ...\n"
+    "\n"
+    "commands:\n"
+    "  render FILE.amp [options] -o OUT.wav   compile a patch and render it to a WAV file\n"
+    "  version                                print the versions of amp, ampc and the patch ABI\n"
+    "  help                                   this text; `amp render --help` for render's options\n";
+
+static const char usage_render[] =
+    "usage: amp render FILE.amp [options] -o OUT.wav\n"
+    "\n"
+    "Compiles the patch in FILE.amp, builds it natively (cached by content in\n"
+    "$AMP_CACHE, else $XDG_CACHE_HOME/amplitude or ~/.cache/amplitude; $CC picks\n"
+    "the C compiler) and renders it.\n"
+    "\n"
+    "options:\n"
+    "  -o OUT.wav           where to write (required)\n"
+    "  --unit NAME          the patch or node to render (default: the file's last patch,\n"
+    "                       else its last node)\n"
+    "  -I DIR               also look for imports in DIR (repeatable)\n"
+    "  --notes LIST         notes to play: KEY@START:END[/VEL] separated by spaces or commas;\n"
+    "                       KEY is a MIDI number or a name (C4 = 60, F#5, Bb3), times in\n"
+    "                       seconds, VEL in [0, 1] (default 0.8)\n"
+    "  --seconds S          length (default: last note end + 1 s; the input's length with\n"
+    "                       --input; else 2 s)\n"
+    "  --rate SR            sample rate in Hz (default 48000, or the input's rate)\n"
+    "  --input IN.wav       audio for an effect's inputs: a mono file feeds every input,\n"
+    "                       otherwise channel k feeds input k (missing channels: silence)\n"
+    "  --param NAME=VALUE   set a param from the start, in its unit (repeatable)\n"
+    "  --format f32|s16     sample format of OUT.wav (default f32)\n"
+    "\n"
+    "examples:\n"
+    "  amp render nodes/pad.amp --notes '60@0:1 64@0.5:1.5 67@1:2.5' -o pad.wav\n"
+    "  amp render lead.amp --notes 'C4@0:0.5/1 E4@0.5:1 G4@1:2' --param cutoff=800 -o lead.wav\n"
+    "  amp render echo.amp --input voice.wav --format s16 -o echo.wav\n";
+
+typedef struct RenderArgs {
+    const char *file;
+    const char *out;
+    const char *unit;
+    const char *include_dirs[MAX_INCLUDE_DIRS];
+    int n_include_dirs;
+    const char *notes;
+    double seconds;        /* 0: default */
+    int rate;              /* 0: default */
+    const char *input;
+    const char *params[MAX_PARAMS];   /* "name=value" */
+    int n_params;
+    WavFormat format;
+} RenderArgs;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("amp render: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n(see `amp render --help`)\n", stderr);
+    return 2;
+}
+
+/* The value of option argv[*i]: after '=' in "--opt=value", else the next
+ * word. NULL when there is none. */
+static const char *option_value(int argc, char **argv, int *i, const char *eq)
+{
+    if (eq)
+        return eq + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int parse_double(const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    return end != s && *end == '\0' && errno == 0 && isfinite(*v) ? 0 : -1;
+}
+
+/* Fill *a from argv (argv[0] is "render"). Returns 0, 1 for --help, or 2. */
+static int parse_render_args(int argc, char **argv, RenderArgs *a)
+{
+    memset(a, 0, sizeof *a);
+    a->format = WAV_F32;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            if (a->file)
+                return usage_error("more than one input file ('%s')", arg);
+            a->file = arg;
+            continue;
+        }
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+            return 1;
+        if (!strncmp(arg, "-I", 2)) {
+            const char *dir = arg[2] ? arg + 2 : option_value(argc, argv, &i, NULL);
+            if (!dir)
+                return usage_error("%s needs a folder", "-I");
+            if (a->n_include_dirs == MAX_INCLUDE_DIRS)
+                return usage_error("too many -I folders (at most %s)", "64");
+            a->include_dirs[a->n_include_dirs++] = dir;
+            continue;
+        }
+        /* Every other option takes one value: "-o X", "--opt X", "--opt=X". */
+        char name[32];
+        const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (name_len >= sizeof name)
+            return usage_error("unknown option '%s'", arg);
+        memcpy(name, arg, name_len);
+        name[name_len] = '\0';
+        static const char *const known[] = { "-o", "--unit", "--notes", "--seconds", "--rate",
+                                             "--input", "--param", "--format" };
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
+            if (!strcmp(name, known[j]))
+                k = j;
+        if (k < 0)
+            return usage_error("unknown option '%s'", arg);
+        const char *value = option_value(argc, argv, &i, eq);
+        if (!value)
+            return usage_error("%s needs a value", name);
+        double v;
+        switch (k) {
+        case 0: a->out = value; break;
+        case 1: a->unit = value; break;
+        case 2: a->notes = value; break;
+        case 3:
+            if (parse_double(value, &v) || v <= 0.0 || v > MAX_SECONDS)
+                return usage_error("--seconds wants a length in seconds, 0 < S <= 3600, not '%s'", value);
+            a->seconds = v;
+            break;
+        case 4:
+            if (parse_double(value, &v) || v != floor(v) || v < 1000.0 || v > 768000.0)
+                return usage_error("--rate wants a whole number of Hz from 1000 to 768000, not '%s'",
+                                   value);
+            a->rate = (int)v;
+            break;
+        case 5: a->input = value; break;
+        case 6:
+            if (!strchr(value, '=') || value[0] == '=')
+                return usage_error("--param wants NAME=VALUE, not '%s'", value);
+            if (a->n_params == MAX_PARAMS)
+                return usage_error("too many --param options (at most %s)", "256");
+            a->params[a->n_params++] = value;
+            break;
+        case 7:
+            if (!strcmp(value, "f32"))
+                a->format = WAV_F32;
+            else if (!strcmp(value, "s16"))
+                a->format = WAV_S16;
+            else
+                return usage_error("--format is f32 or s16, not '%s'", value);
+            break;
+        }
+    }
+    if (!a->file)
+        return usage_error("%s", "no FILE.amp given");
+    if (!a->out)
+        return usage_error("%s", "no output given (-o OUT.wav)");
+    return 0;
+}
+
+/* --param NAME=VALUE, applied before rendering. Returns 0 or 1 (error). */
+static int apply_params(HostPatch *hp, const RenderArgs *a)
+{
+    const AmpPatchDesc *d = hp->desc;
+    for (int i = 0; i < a->n_params; i++) {
+        const char *eq = strchr(a->params[i], '=');
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - a->params[i]), a->params[i]);
+        int index = host_param_index(hp, name);
+        if (index < 0) {
+            fprintf(stderr, "amp: patch '%s' has no param '%s'; its params:", d->name, name);
+            for (int p = 0; p < d->n_params; p++)
+                fprintf(stderr, " %s", d->params[p].name);
+            fputs(d->n_params ? "\n" : " (none)\n", stderr);
+            return 1;
+        }
+        double v;
+        if (parse_double(eq + 1, &v)) {
+            fprintf(stderr, "amp: --param %s: '%s' is not a number\n", name, eq + 1);
+            return 1;
+        }
+        d->set_param(hp->state, index, (float)v);
+    }
+    /* reset() keeps the param values and settles their smoothing, so the
+     * render starts at the values given rather than gliding to them. */
+    if (a->n_params)
+        host_reset(hp);
+    return 0;
+}
+
+/* The patch's input buffers, each `frames` long: a mono file feeds every
+ * input, otherwise channel k feeds input k; what is missing is silence. */
+static float **map_inputs(const WavData *w, int n_inputs, long frames)
+{
+    float **in = calloc((size_t)n_inputs + 1, sizeof *in);
+    if (!in)
+        return NULL;
+    for (int k = 0; k < n_inputs; k++) {
+        in[k] = calloc((size_t)frames + 1, sizeof(float));
+        if (!in[k])
+            return in;     /* caller checks every buffer */
+        int c = w->channels == 1 ? 0 : k;
+        if (c < w->channels) {
+            long n = w->frames < frames ? w->frames : frames;
+            memcpy(in[k], w->data[c], (size_t)n * sizeof(float));
+        }
+    }
+    return in;
+}
+
+static void free_buffers(float **b, int n)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        free(b[i]);
+    free(b);
+}
+
+static double peak_of(float *const *out, int channels, long frames)
+{
+    double peak = 0.0;
+    for (int c = 0; c < channels; c++)
+        for (long i = 0; i < frames; i++)
+            if (fabs(out[c][i]) > peak)
+                peak = fabs(out[c][i]);
+    return peak;
+}
+
+/* Render the loaded patch and write the file. Returns an exit status. */
+static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderArgs *a,
+                        const NoteList *notes)
+{
+    char err[512];
+    WavData input = { 0 };
+    HostPatch hp = { 0 };
+    float **in = NULL, **out = NULL;
+    int status = 1;
+
+    int rate = a->rate ? a->rate : DEFAULT_RATE;
+    if (a->input) {
+        if (wav_read_file(a->input, &input, err, sizeof err)) {
+            fprintf(stderr, "amp: %s\n", err);
+            goto done;
+        }
+        if (!a->rate) {
+            rate = input.sample_rate;
+        } else if (input.sample_rate != a->rate) {
+            fprintf(stderr, "amp: %s is %d Hz but --rate is %d (amp does not resample)\n",
+                    a->input, input.sample_rate, a->rate);
+            goto done;
+        }
+        if (desc->n_inputs == 0)
+            fprintf(stderr, "amp: warning: patch '%s' has no inputs; --input is not used\n",
+                    desc->name);
+    }
+    if (notes->n > 0 && desc->max_voices == 0)
+        fprintf(stderr, "amp: warning: patch '%s' is not polyphonic; --notes are ignored\n",
+                desc->name);
+    if (desc->n_outputs < 1 || desc->n_outputs > WAV_MAX_CHANNELS) {
+        fprintf(stderr, "amp: patch '%s' has %d outputs; a WAV file takes 1 to %d\n",
+                desc->name, desc->n_outputs, WAV_MAX_CHANNELS);
+        goto done;
+    }
+
+    double seconds = a->seconds;
+    if (seconds <= 0.0)
+        seconds = notes->n ? notes_end(notes) + 1.0
+                : a->input ? (double)input.frames / rate : 2.0;
+    if (seconds > MAX_SECONDS)
+        seconds = MAX_SECONDS;
+    long frames = (long)llround(seconds * rate);
+
+    if (host_init(&hp, desc, (float)rate, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        goto done;
+    }
+    if (apply_params(&hp, a))
+        goto done;
+    if (a->input && desc->n_inputs > 0) {
+        in = map_inputs(&input, desc->n_inputs, frames);
+        for (int k = 0; in && k < desc->n_inputs; k++)
+            if (!in[k])
+                goto oom;
+        if (!in)
+            goto oom;
+    }
+    out = calloc((size_t)desc->n_outputs, sizeof *out);
+    if (!out)
+        goto oom;
+    for (int c = 0; c < desc->n_outputs; c++)
+        if (!(out[c] = malloc(((size_t)frames + 1) * sizeof(float))))
+            goto oom;
+
+    if (host_render_notes(&hp, notes, (const float *const *)in, out, frames))
+        goto oom;
+    if (wav_write_file(a->out, (const float *const *)out, desc->n_outputs, frames, rate,
+                       a->format, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        goto done;
+    }
+    double peak = peak_of(out, desc->n_outputs, frames);
+    char peak_text[32];
+    if (peak > 0.0)
+        snprintf(peak_text, sizeof peak_text, "%.1f dBFS", 20.0 * log10(peak));
+    else
+        snprintf(peak_text, sizeof peak_text, "-inf dBFS (silent)");
+    fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d ch %s, peak %s, %s",
+            desc->name, a->out, (double)frames / rate, rate, desc->n_outputs,
+            a->format == WAV_F32 ? "f32" : "s16", peak_text,
+            from_cache ? "build from cache" : "built now");
+    if (hp.notes_refused)
+        fprintf(stderr, ", %ld note%s refused", hp.notes_refused, hp.notes_refused == 1 ? "" : "s");
+    fputc('\n', stderr);
+    status = 0;
+    goto done;
+oom:
+    fprintf(stderr, "amp: out of memory\n");
+done:
+    free_buffers(in, desc->n_inputs);
+    free_buffers(out, desc->n_outputs);
+    host_free(&hp);
+    wav_free(&input);
+    return status;
+}
+
+static int cmd_render(int argc, char **argv)
+{
+    RenderArgs a;
+    int rc = parse_render_args(argc, argv, &a);
+    if (rc == 1) {
+        fputs(usage_render, stdout);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    char err[8192];
+    NoteList notes;
+    if (notes_parse(a.notes, &notes, err, sizeof err)) {
+        fprintf(stderr, "amp render: --notes: %s\n", err);
+        return 2;
+    }
+
+    AmpcOptions opt = { 0 };
+    opt.unit = a.unit;
+    opt.include_dirs = a.include_dirs;
+    opt.n_include_dirs = a.n_include_dirs;
+    opt.dump = AMPC_DUMP_NONE;
+    Diag diag;
+    diag_init(&diag, stderr);
+    AmpcResult result;
+    memset(&result, 0, sizeof result);
+    if (ampc_compile_file(a.file, &opt, &diag, &result) != 0) {
+        notes_free(&notes);
+        return 1;
+    }
+
+    int from_cache = 0;
+    const AmpPatchDesc *desc = build_shared_object(result.c_text, result.c_len, result.symbol,
+                                                   err, sizeof err, &from_cache);
+    if (!desc) {
+        fprintf(stderr, "amp: cannot build '%s': %s\n", result.name ? result.name : a.file, err);
+        ampc_result_free(&result);
+        notes_free(&notes);
+        return 1;
+    }
+    ampc_result_free(&result);
+    rc = render_patch(desc, from_cache, &a, &notes);
+    notes_free(&notes);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "render"))
+        return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("amp %s (ampc %s, patch ABI %d)\n", AMPC_VERSION, AMPC_VERSION, AMP_ABI_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    fprintf(stderr, "amp: unknown command '%s'\n%s", cmd, usage_main);
+    return 2;
+}

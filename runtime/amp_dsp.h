@@ -1,0 +1,103 @@
+/* amp_dsp.h — the small run-time helpers that compiled patches call beside
+ * the math kernels: delay-line and table reads, parameter smoothing.
+ *
+ * Header-only (static inline), included by every emitted patch, so that the
+ * native build, the cached shared objects of `amp render` and the
+ * WebAssembly engine all compile the same code. Every float-to-int
+ * conversion here is done on a value already clamped into range (NaN
+ * included), because x86 and WebAssembly disagree on out-of-range ones.
+ */
+#ifndef AMP_DSP_H
+#define AMP_DSP_H
+
+#include "amp_math.h"
+
+/* Clamp d into [1, size]; NaN becomes 1. */
+static inline float amp_delay_clamp(float d, float size)
+{
+    if (!(d >= 1.0f))
+        return 1.0f;
+    return d <= size ? d : size;
+}
+
+/* The value written d samples ago (linear interpolation) from a line of
+ * mask + 1 samples whose next write goes to pos. */
+static inline float amp_delay_readf(const float *buf, int pos, int mask, float d, float size)
+{
+    d = amp_delay_clamp(d, size);
+    int k = (int)d;
+    float frac = d - (float)k;
+    float a = buf[(pos - k) & mask];
+    float b = buf[(pos - k - 1) & mask];
+    return a + (b - a) * frac;
+}
+
+/* The same for four voices, one per lane; buf holds one vector per sample. */
+static inline v4f amp_delay_read4(const v4f *buf, int pos, int mask, v4f d, float size)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++) {
+        float dl = amp_delay_clamp(d[l], size);
+        int k = (int)dl;
+        float frac = dl - (float)k;
+        float a = buf[(pos - k) & mask][l];
+        float b = buf[(pos - k - 1) & mask][l];
+        r[l] = a + (b - a) * frac;
+    }
+    return r;
+}
+
+/* Wrap x into [0, n): a table position; non-finite positions read 0. */
+static inline float amp_table_wrap(float x, int n)
+{
+    float fn = (float)n;
+    float w = x - fn * amp_floorf(x / fn);
+    if (!(w >= 0.0f && w < fn))
+        w = 0.0f;
+    return w;
+}
+
+static inline float amp_table_atf(const float *t, int n, float x)
+{
+    return t[(int)amp_table_wrap(amp_floorf(x), n)];
+}
+
+static inline float amp_table_lerpf(const float *t, int n, float x)
+{
+    float w = amp_table_wrap(x, n);
+    int i = (int)w;
+    float frac = w - (float)i;
+    float a = t[i];
+    float b = t[i + 1 < n ? i + 1 : 0];
+    return a + (b - a) * frac;
+}
+
+static inline v4f amp_table_at4(const float *t, int n, v4f x)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++)
+        r[l] = amp_table_atf(t, n, x[l]);
+    return r;
+}
+
+static inline v4f amp_table_lerp4(const float *t, int n, v4f x)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++)
+        r[l] = amp_table_lerpf(t, n, x[l]);
+    return r;
+}
+
+/* One control tick of a one-pole glide from value to target; k is one over
+ * the time constant in samples. Snaps when within float resolution, so a
+ * settled param is exactly its target. */
+static inline float amp_smooth(float value, float target, float k, int len)
+{
+    float a = 1.0f - amp_expf(-k * (float)len);
+    float next = value + (target - value) * a;
+    float diff = next - target;
+    float tol = 1e-6f * amp_absf(target) + 1e-12f;
+    return amp_absf(diff) <= tol ? target : next;
+}
+
+#endif

@@ -1,0 +1,681 @@
+/* amp_math.h — the runtime's own vectorisable math kernels.
+ *
+ * Compiled patches compute four lanes at a time (one voice per lane) with the
+ * GCC/clang vector extensions: 4 x f32, SSE on x86-64, simd128 under
+ * emscripten. Every function a patch can call (see lang/SPEC.md §2) is a
+ * `static inline` kernel here, on v4f, plus a scalar twin `amp_<name>f` that
+ * is defined as lane 0 of the vector kernel, so single-instance code and
+ * polyphonic code give the same bits.
+ *
+ * Why not libm: the native build and the WebAssembly build must produce
+ * BIT-IDENTICAL samples. libm implementations differ between glibc and
+ * emscripten's musl (and are not vectorised), so every kernel below is built
+ * only from operations whose IEEE-754 results are the same on x86 SSE and on
+ * wasm:
+ *   - + - * / and sqrt (all correctly rounded, round-to-nearest-even);
+ *   - comparisons, bit operations, and selects built from them;
+ *   - int32 <-> f32 conversions only on values already known to be in range
+ *     (x86 cvttps2dq and wasm i32x4.trunc_sat differ on NaN/out-of-range);
+ *     int -> float is exact for the small integers used here;
+ *   - min/max written as compare+select (x86 minps and wasm f32x4.min differ
+ *     on NaN and on -0/+0; the C expression pins the semantics down).
+ * No data-dependent branches: every lane takes the same path, with selects.
+ * Rules for the build (checked where possible):
+ *   - no -ffast-math (checked below: it would fold the rounding tricks away);
+ *   - -ffp-contract=off (no a*b+c fused into an FMA: native has FMA when
+ *     -march allows it, wasm simd128 has none). For clang the pragma below
+ *     also switches contraction off for the rest of the translation unit;
+ *   - the default rounding mode (round to nearest even: the only one wasm
+ *     has) and IEEE denormals: the native runtime must not set FTZ/DAZ in
+ *     MXCSR. Kernels never return a denormal from a finite input except
+ *     where the input itself is one (abs, min, sel, ...); state that may
+ *     decay into denormals goes through amp_flush().
+ * sqrt: x86 per-lane __builtin_sqrtf with gcc's default -fmath-errno
+ * compiles to sqrtss plus a branch to the libm sqrtf for errno, per lane. So
+ * on x86 amp_sqrt uses the SSE sqrtps instruction (_mm_sqrt_ps) and elsewhere
+ * (wasm) per-lane __builtin_sqrtf, which clang turns into f32x4.sqrt. Both are
+ * IEEE correctly rounded, hence identical; inputs are made >= 0 first.
+ * Nothing returns NaN or Inf from finite input: results saturate (at or near
+ * +-FLT_MAX, or to 0 on underflow). NaN input may give NaN or any value.
+ *
+ * Measured accuracy (tests/check_math.c, dense sweeps against double libm;
+ * abs = absolute error, rel = relative error, "mixed" = abs where |f| <= 1,
+ * rel beyond; the test asserts the bound column):
+ *
+ *   function          range                         measured       bound
+ *   sin, cos          [-1000, 1000]                 abs 1.9e-7     2e-6
+ *   tan               [-1000, 1000], |cos x|>1e-3   rel 3.7e-7     1e-5
+ *   asin, acos        [-1, 1]                       abs 1.2e-7     5e-6
+ *   atan              [-1e4, 1e4]                   abs 1.2e-7     5e-6
+ *   atan2             y, x on a 1000^2 grid         abs 2.4e-7     5e-6
+ *   exp               [-80, 80]                     rel 2.1e-7     2e-6
+ *   exp2              [-80, 80]                     rel 2.1e-7     2e-6
+ *   exp10             [-37, 38]                     rel 2.1e-7     2e-6
+ *   db2lin            [-700, 700] dB                rel 2.1e-7     2e-6
+ *   log, log2, log10  [1e-30, 1e30]                 mixed 1.1e-7   2e-6
+ *   lin2db            [1e-30, 1e30]                 mixed 1.2e-7   2e-6
+ *   pow               x in [1e-6, 1e6], |y| <= 20   rel 1.2e-6     1e-5
+ *   sinh, cosh        [-20, 20]                     rel 3.3e-7     1e-5
+ *   tanh              [-20, 20]                     abs 1.2e-7     2e-6
+ *   sqrt, floor, ceil, round, trunc, abs, min, max  exact
+ *   fract, mod, fmod  a - b*floor(a/b) in float     (not exact, see below)
+ *
+ * (The figures in the "measured" column are the maxima printed by the test
+ * on x86-64; the wasm build gives the same bits.)
+ */
+#ifndef AMP_MATH_H
+#define AMP_MATH_H
+
+#include <stdint.h>
+
+#if defined(__FAST_MATH__)
+#error "amp_math.h needs IEEE semantics: do not build with -ffast-math"
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+typedef float    v4f __attribute__((vector_size(16)));
+typedef int32_t  v4i __attribute__((vector_size(16)));
+typedef uint32_t v4u __attribute__((vector_size(16)));
+
+/* ---------------------------------------------------------------------- */
+/* Constants. Hex floats are exact; the comments give the decimal value.    */
+
+#define AMP__SIGN     ((int32_t)0x80000000)
+#define AMP__MAGIC    0x1.8p23f           /* 1.5 * 2^23: x + MAGIC rounds x to
+                                             an integer held in the low
+                                             mantissa bits (|x| <= 2^22) */
+#define AMP__PIO2     0x1.921fb6p+0f      /* pi/2, rounded up by 4.4e-8 */
+#define AMP__PI       0x1.921fb6p+1f      /* pi */
+#define AMP__INV_PI   0x1.45f306p-2f      /* 1/pi */
+#define AMP__2_PI     0x1.45f306p-1f      /* 2/pi */
+/* pi = PI_A + PI_B + PI_C; A and B have 12 significant bits each, so k*PI_A
+ * and k*PI_B are exact for |k| < 4096 (Cody-Waite reduction). */
+#define AMP__PI_A     0x1.922p+1f         /*  3.1416015625 */
+#define AMP__PI_B    -0x1.2aep-17f        /* -8.9071691036e-06 */
+#define AMP__PI_C    -0x1.de973ep-30f     /* -1.7411031505e-09 */
+/* Splits C = HI + LO with HI of 16 significant bits, so n*HI is exact for
+ * the |n| <= 128 binary exponents used by exp/log. */
+#define AMP__LN2_HI   0x1.62e4p-1f        /* ln 2 */
+#define AMP__LN2_LO   0x1.7f7d1cp-20f
+#define AMP__LG2_HI   0x1.3442p-2f        /* log10 2 */
+#define AMP__LG2_LO  -0x1.95ec1p-19f
+#define AMP__DB2_HI   0x1.8152p+2f        /* 20 log10 2 = 6.0206 dB per octave */
+#define AMP__DB2_LO  -0x1.f6ce2ap-16f
+#define AMP__LOG2E    0x1.715476p+0f      /* 1/ln 2 */
+#define AMP__LOG10E   0x1.bcb7b2p-2f      /* 1/ln 10 */
+#define AMP__DBE      0x1.15f2cep+3f      /* 20/ln 10 = 8.6859 */
+#define AMP__LOG2_10  0x1.a934fp+1f       /* log2 10 */
+#define AMP__LN10     0x1.26bb1cp+1f      /* ln 10 */
+#define AMP__LOG2_10_20 0x1.542a5ap-3f    /* log2(10)/20 */
+#define AMP__LN10_20  0x1.d791c6p-4f      /* ln(10)/20 */
+#define AMP__FLT_MAX  0x1.fffffep+127f
+#define AMP__FLT_MIN  0x1p-126f
+#define AMP__LOG_ZERO -1e30f              /* log of x <= 0 (lang/SPEC.md) */
+
+/* ---------------------------------------------------------------------- */
+/* Lanes, masks, selects. A mask is the v4i result of a vector comparison:  */
+/* all ones (-1) in a lane for true, 0 for false.                           */
+
+static inline v4f amp_splat(float x) { return (v4f){ x, x, x, x }; }
+
+/* mask ? a : b, lane-wise (bitwise select: and / andnot / or). */
+static inline v4f amp_sel(v4i mask, v4f a, v4f b)
+{
+    return (v4f)((mask & (v4i)a) | (~mask & (v4i)b));
+}
+
+/* mask -> 1.0f / 0.0f: one and. */
+static inline v4f amp_bool(v4i mask) { return (v4f)(mask & (v4i)amp_splat(1.0f)); }
+
+/* x != 0 as a mask (NaN counts as true, -0 as false). */
+static inline v4i amp_nz(v4f x) { return x != amp_splat(0.0f); }
+
+/* x != 0 as 1.0f / 0.0f (the language's truth value). */
+static inline v4f amp_truth(v4f x) { return amp_bool(amp_nz(x)); }
+
+/* Sign bit of x as a mask-like integer (0x80000000 or 0). */
+static inline v4i amp__signbit(v4f x) { return (v4i)x & AMP__SIGN; }
+
+/* x with its sign bits xored with s (s: 0 or 0x80000000 per lane). */
+static inline v4f amp__xorsign(v4f x, v4i s) { return (v4f)((v4i)x ^ s); }
+
+/* ---------------------------------------------------------------------- */
+/* abs, min, max, clamp. min/max are compare+select, so identical on both
+ * targets: amp_min(a, b) = a < b ? a : b and amp_max(a, b) = a > b ? a : b.
+ * If either argument is NaN they return b (the second argument); for equal
+ * arguments (including -0 vs +0) they return b. clamp(x, lo, hi) is
+ * min(max(x, lo), hi): NaN x gives lo; lo > hi gives hi. */
+
+static inline v4f amp_abs(v4f x) { return (v4f)((v4i)x & 0x7fffffff); }   /* clear sign bit */
+static inline v4f amp_min(v4f a, v4f b) { return amp_sel(a < b, a, b); }
+static inline v4f amp_max(v4f a, v4f b) { return amp_sel(a > b, a, b); }
+static inline v4f amp_clamp(v4f x, v4f lo, v4f hi) { return amp_min(amp_max(x, lo), hi); }
+
+/* |x| < 1e-30 -> 0 exactly, else x (software denormal flush; wasm has no
+ * FTZ). NaN passes through. */
+static inline v4f amp_flush(v4f x)
+{
+    return (v4f)((v4i)x & ~(amp_abs(x) < amp_splat(1e-30f)));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Rounding. All exact, and all give the same bits as C's floorf/ceilf/
+ * roundf/truncf, including the sign of zero (floor(-0) = -0, ceil(-0.5) =
+ * -0, ...). Method: lanes with |x| < 2^23 go through an int32 conversion
+ * (in range by construction); lanes with |x| >= 2^23 are integers already
+ * (or Inf/NaN) and pass through unchanged. The result always has the sign
+ * of x, so its sign bit is or-ed back in at the end. */
+
+/* trunc of the lanes with |x| < 2^23 (others: 0), and that mask. */
+static inline v4f amp__trunc_small(v4f x, v4i *small)
+{
+    *small = amp_abs(x) < amp_splat(0x1p23f);                 /* false for NaN */
+    v4f xs = (v4f)((v4i)x & *small);                           /* out of range -> 0 */
+    return __builtin_convertvector(__builtin_convertvector(xs, v4i), v4f);
+}
+
+/* trunc: convert toward zero. */
+static inline v4f amp_trunc(v4f x)
+{
+    v4i small;
+    v4f t = amp__trunc_small(x, &small);
+    return amp_sel(small, (v4f)((v4i)t | amp__signbit(x)), x);
+}
+
+/* floor: trunc, minus 1 where that rounded up (negative non-integers). */
+static inline v4f amp_floor(v4f x)
+{
+    v4i small;
+    v4f t = amp__trunc_small(x, &small);
+    t = t - amp_bool(t > x);
+    return amp_sel(small, (v4f)((v4i)t | amp__signbit(x)), x);
+}
+
+/* ceil: trunc, plus 1 where that rounded down (positive non-integers). */
+static inline v4f amp_ceil(v4f x)
+{
+    v4i small;
+    v4f t = amp__trunc_small(x, &small);
+    t = t + amp_bool(t < x);
+    return amp_sel(small, (v4f)((v4i)t | amp__signbit(x)), x);
+}
+
+/* round, halves away from zero: trunc, plus sign(x) where |x - trunc| >= 0.5
+ * (x - trunc(x) is exact). */
+static inline v4f amp_round(v4f x)
+{
+    v4i small;
+    v4f t = amp__trunc_small(x, &small);
+    v4i sx = amp__signbit(x);
+    v4f adj = (v4f)((v4i)amp_bool(amp_abs(x - t) >= amp_splat(0.5f)) | sx);
+    t = t + adj;
+    return amp_sel(small, (v4f)((v4i)t | sx), x);
+}
+
+/* fract = x - floor(x), in [0, 1): the subtraction can round up to 1.0 for
+ * tiny negative x (-1e-10 -> 1 - 1e-10 == 1.0f), so the result is capped at
+ * the float just below 1. Lanes with |x| >= 2^23 give 0. */
+static inline v4f amp_fract(v4f x)
+{
+    v4f one_minus = amp_splat(0x1.fffffep-1f);
+    v4f f = x - amp_floor(x);
+    return amp_sel(f > one_minus, one_minus, f);
+}
+
+/* Floored modulo (the language's %): a - b*floor(a/b), sign of b, computed
+ * in float (so not exact like C fmod: an ulp-level error relative to a is
+ * possible). The result is forced into the right range: |r| < |b| and r has
+ * the sign of b (a wrong-signed r gets b added; an r that still reaches |b|,
+ * e.g. mod(-1e-10, 1), becomes 0). b == 0 -> 0. Huge a/b (>= 2^24) leaves
+ * a result that is in range but meaningless. */
+static inline v4f amp_mod(v4f a, v4f b)
+{
+    v4i bz = b == amp_splat(0.0f);
+    v4f bs = amp_sel(bz, amp_splat(1.0f), b);
+    v4f r = a - bs * amp_floor(a / bs);
+    v4i wrong = (r != amp_splat(0.0f)) & (((v4i)r ^ (v4i)bs) < 0);
+    r = amp_sel(wrong, r + bs, r);
+    r = (v4f)((v4i)r & ~(amp_abs(r) >= amp_abs(bs)));
+    return (v4f)((v4i)r & ~bz);
+}
+
+/* C fmod semantics (truncated: sign of a, |r| < |b|), computed as
+ * a - b*trunc(a/b) in float with the same range fix-ups as amp_mod; a zero
+ * result carries the sign of a, as in C. b == 0 -> 0 (C gives NaN). */
+static inline v4f amp_fmod(v4f a, v4f b)
+{
+    v4i bz = b == amp_splat(0.0f);
+    v4f bs = amp_sel(bz, amp_splat(1.0f), b);
+    v4i sa = amp__signbit(a);
+    v4f r = a - bs * amp_trunc(a / bs);
+    v4i wrong = (r != amp_splat(0.0f)) & (((v4i)r ^ (v4i)a) < 0);
+    r = amp_sel(wrong, r + amp__xorsign(amp_abs(bs), sa), r);
+    r = (v4f)((v4i)r & ~(amp_abs(r) >= amp_abs(bs)) & ~bz);
+    return (v4f)((v4i)r | sa);
+}
+
+/* sqrt; negative input (and NaN) gives 0. Exact (correctly rounded). */
+static inline v4f amp_sqrt(v4f x)
+{
+    x = amp_max(x, amp_splat(0.0f));                  /* NaN, <0, -0 -> +0 */
+#if defined(__SSE__)
+    return (v4f)_mm_sqrt_ps((__m128)x);
+#else
+    return (v4f){ __builtin_sqrtf(x[0]), __builtin_sqrtf(x[1]),
+                  __builtin_sqrtf(x[2]), __builtin_sqrtf(x[3]) };
+#endif
+}
+
+/* ---------------------------------------------------------------------- */
+/* Trigonometry. Polynomial coefficients are minimax fits (Remez exchange,
+ * relative error) made for this file; the fit error is well below float
+ * rounding. */
+
+/* sin r on [-pi/2, pi/2]: r + r^3 P(r^2), degree 9, fit error 6.1e-9 rel. */
+static inline v4f amp__sin_poly(v4f r)
+{
+    v4f u = r * r;
+    v4f p = amp_splat(0x1.5cf718p-19f);               /*  2.60572e-06 */
+    p = p * u + amp_splat(-0x1.9f6fdcp-13f);          /* -1.98096e-04 */
+    p = p * u + amp_splat(0x1.110ed2p-7f);            /*  8.33307e-03 */
+    p = p * u + amp_splat(-0x1.55554cp-3f);           /* -1.66667e-01 */
+    return r + (r * u) * p;
+}
+
+/* Cody-Waite reduction by pi: r = x - k*pi with k (integer or half-integer,
+ * |k| < 4096 exact) already rounded; 3 parts keep r good to ~1e-7 for
+ * |x| < 6000 and graceful (bounded) beyond. */
+static inline v4f amp__reduce_pi(v4f x, v4f k)
+{
+    v4f r = ((x - k * AMP__PI_A) - k * AMP__PI_B) - k * AMP__PI_C;
+    return amp_clamp(r, amp_splat(-AMP__PIO2), amp_splat(AMP__PIO2));
+}
+
+/* sin: k = round(x/pi) by the magic-number add (exact RNE rounding, the
+ * parity of k is then the low mantissa bit), r = x - k*pi (Cody-Waite, 3
+ * parts), sin x = (-1)^k sin r with the degree-9 odd polynomial. ~20 ops.
+ * |x| beyond ~1.3e6 saturates k; r is clamped, so any finite x gives a
+ * value in [-1, 1]. */
+static inline v4f amp_sin(v4f x)
+{
+    v4f y = amp_clamp(x * AMP__INV_PI, amp_splat(-0x1p22f), amp_splat(0x1p22f));
+    v4f t = y + AMP__MAGIC;
+    v4f k = t - AMP__MAGIC;
+    v4i odd = (v4i)t << 31;                            /* parity of k -> sign bit */
+    return amp__xorsign(amp__sin_poly(amp__reduce_pi(x, k)), odd);
+}
+
+/* cos: the same with k + 1/2: r = x - (k + 1/2)*pi in [-pi/2, pi/2],
+ * cos x = -(-1)^k sin r. */
+static inline v4f amp_cos(v4f x)
+{
+    v4f y = amp_clamp(x * AMP__INV_PI - 0.5f, amp_splat(-0x1p22f), amp_splat(0x1p22f));
+    v4f t = y + AMP__MAGIC;
+    v4f k = (t - AMP__MAGIC) + 0.5f;
+    v4i even = ((v4i)t << 31) ^ AMP__SIGN;
+    return amp__xorsign(amp__sin_poly(amp__reduce_pi(x, k)), even);
+}
+
+/* tan: reduction by pi/2 (k = round(2x/pi), Cody-Waite with the pi parts
+ * halved), then sin r and cos r on [-pi/4, pi/4] (degree 7 and 8
+ * polynomials, fit error 3.8e-9 and 1.2e-10 rel) and tan = s/c for even k,
+ * -c/s for odd k. The divisor is kept at |d| >= 1e-30, so the result stays
+ * finite (|tan| < 1e30). ~30 ops. */
+static inline v4f amp_tan(v4f x)
+{
+    v4f y = amp_clamp(x * AMP__2_PI, amp_splat(-0x1p22f), amp_splat(0x1p22f));
+    v4f t = y + AMP__MAGIC;
+    v4f k = t - AMP__MAGIC;
+    v4i odd = ((v4i)t << 31) >> 31;                    /* all ones for odd k */
+    v4f r = ((x - k * (0.5f * AMP__PI_A)) - k * (0.5f * AMP__PI_B)) - k * (0.5f * AMP__PI_C);
+    r = amp_clamp(r, amp_splat(-0.5f * AMP__PIO2), amp_splat(0.5f * AMP__PIO2));
+    v4f u = r * r;
+    v4f s = amp_splat(-0x1.99427ap-13f);              /* -1.95150e-04 */
+    s = s * u + amp_splat(0x1.110736p-7f);            /*  8.33216e-03 */
+    s = s * u + amp_splat(-0x1.555546p-3f);           /* -1.66667e-01 */
+    s = r + (r * u) * s;
+    v4f c = amp_splat(0x1.99ea50p-16f);               /*  2.44329e-05 */
+    c = c * u + amp_splat(-0x1.6c0c2ep-10f);          /* -1.38873e-03 */
+    c = c * u + amp_splat(0x1.55554ap-5f);            /*  4.16666e-02 */
+    c = c * u + amp_splat(-0.5f);
+    c = c * u + amp_splat(1.0f);
+    v4f num = amp_sel(odd, amp__xorsign(c, amp_splat(-0.0f) == amp_splat(0.0f) ? (v4i){0,0,0,0} : (v4i){0,0,0,0}), s);
+    (void)num;
+    num = amp_sel(odd, -c, s);
+    v4f den = amp_sel(odd, s, c);
+    v4i tiny = amp_abs(den) < amp_splat(1e-30f);
+    den = amp_sel(tiny, (v4f)(amp__signbit(den) | (v4i)amp_splat(1e-30f)), den);
+    return num / den;
+}
+
+/* atan z for z in [0, 1]: z + z^3 P(z^2), degree 15, fit error 1.1e-7 rel. */
+static inline v4f amp__atan01(v4f z)
+{
+    v4f u = z * z;
+    v4f p = amp_splat(-0x1.3c0cb4p-8f);               /* -4.82253e-03 */
+    p = p * u + amp_splat(0x1.953e2ep-6f);            /*  2.47341e-02 */
+    p = p * u + amp_splat(-0x1.ed2f1ep-5f);           /* -6.02031e-02 */
+    p = p * u + amp_splat(0x1.984f04p-4f);            /*  9.96847e-02 */
+    p = p * u + amp_splat(-0x1.1f90fp-3f);            /* -1.40413e-01 */
+    p = p * u + amp_splat(0x1.991268p-3f);            /*  1.99742e-01 */
+    p = p * u + amp_splat(-0x1.5552dep-2f);           /* -3.33324e-01 */
+    return z + (z * u) * p;
+}
+
+/* atan: z = min(|x|,1)/max(|x|,1) (one division, never by 0), atan z on
+ * [0, 1], pi/2 - that for |x| > 1, sign of x or-ed back. ~22 ops. */
+static inline v4f amp_atan(v4f x)
+{
+    v4f a = amp_abs(x);
+    v4f one = amp_splat(1.0f);
+    v4f p = amp__atan01(amp_min(a, one) / amp_max(a, one));
+    p = amp_sel(a > one, AMP__PIO2 - p, p);
+    return (v4f)((v4i)p | amp__signbit(x));
+}
+
+/* atan2(y, x), C conventions for signs of zero (atan2(+-0, -0) = +-pi):
+ * z = min(|x|,|y|)/max(|x|,|y|) (0/0 avoided), atan z, then the octant
+ * fix-ups pi/2 - p, pi - p, and the sign of y. ~28 ops. */
+static inline v4f amp_atan2(v4f y, v4f x)
+{
+    v4f ax = amp_abs(x), ay = amp_abs(y);
+    v4f mx = amp_max(ax, ay);
+    v4f p = amp__atan01(amp_min(ax, ay) / amp_sel(mx == amp_splat(0.0f), amp_splat(1.0f), mx));
+    p = amp_sel(ay > ax, AMP__PIO2 - p, p);
+    p = amp_sel(amp__signbit(x) != 0, AMP__PI - p, p);
+    return (v4f)((v4i)p | amp__signbit(y));
+}
+
+/* asin s for s in [0, 1/2], z = s^2: s + s z P(z), degree 9, fit error
+ * 8.9e-8 rel. */
+static inline v4f amp__asin_poly(v4f s, v4f z)
+{
+    v4f p = amp_splat(0x1.99374cp-5f);                /*  4.99531e-02 */
+    p = p * z + amp_splat(0x1.47f77p-5f);             /*  4.00350e-02 */
+    p = p * z + amp_splat(0x1.34dc34p-4f);            /*  7.54053e-02 */
+    p = p * z + amp_splat(0x1.554fa2p-3f);            /*  1.66656e-01 */
+    return s + (s * z) * p;
+}
+
+/* asin: input clamped to [-1, 1]. For |x| <= 1/2 the polynomial directly;
+ * above, asin a = pi/2 - 2 asin(sqrt((1 - a)/2)). ~24 ops. */
+static inline v4f amp_asin(v4f x)
+{
+    v4f a = amp_min(amp_abs(x), amp_splat(1.0f));
+    v4i big = a > amp_splat(0.5f);
+    v4f z = amp_sel(big, (1.0f - a) * 0.5f, a * a);
+    v4f s = amp_sel(big, amp_sqrt(z), a);
+    v4f p = amp__asin_poly(s, z);
+    p = amp_sel(big, AMP__PIO2 - (p + p), p);
+    return (v4f)((v4i)p | amp__signbit(x));
+}
+
+/* acos: input clamped to [-1, 1]. |x| <= 1/2: pi/2 - asin x; x > 1/2:
+ * 2 asin(sqrt((1 - x)/2)); x < -1/2: pi - that. ~26 ops. */
+static inline v4f amp_acos(v4f x)
+{
+    v4f a = amp_min(amp_abs(x), amp_splat(1.0f));
+    v4i sx = amp__signbit(x);
+    v4i big = a > amp_splat(0.5f);
+    v4f z = amp_sel(big, (1.0f - a) * 0.5f, a * a);
+    v4f s = amp_sel(big, amp_sqrt(z), a);
+    v4f p = amp__asin_poly(s, z);
+    v4f p2 = p + p;
+    v4f rbig = amp_sel(sx != 0, AMP__PI - p2, p2);
+    v4f rsmall = AMP__PIO2 - amp__xorsign(p, sx);
+    return amp_sel(big, rbig, rsmall);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Exponentials. One core for exp, exp2, exp10, db2lin, sinh, cosh, tanh:
+ *   x clamped to [lo, hi]; n = round(x / C) by the magic-number add;
+ *   r = (x - n*C_hi - n*C_lo) * R, in [-ln2/2, ln2/2] (Cody-Waite, C_hi of 16
+ *   bits so n*C_hi is exact);  e^r - 1 = r + r^2 Q(r) (degree 5, fit error
+ *   1.5e-7 rel);  2^n built directly in the exponent field by integer ops.
+ * The clamps keep n in [-126, 128]. The scale is built as 2^(n-1) (n - 1 +
+ * 127 in [0, 254]) and the mantissa doubled, so 2^128 needs no special case;
+ * n = -126 gives a scale of +0, i.e. results below ~1.7e-38 flush to 0
+ * (never a denormal), and the hi clamps keep results <= FLT_MAX. */
+
+/* e^r - 1 for |r| <= ln2/2. */
+static inline v4f amp__expm1_poly(v4f r)
+{
+    v4f q = amp_splat(0x1.125ccep-7f);                /* 8.37288e-03 */
+    q = q * r + amp_splat(0x1.5762e6p-5f);            /* 4.19173e-02 */
+    q = q * r + amp_splat(0x1.555462p-3f);            /* 1.66665e-01 */
+    q = q * r + amp_splat(0x1.fffd5ep-2f);            /* 4.99990e-01 */
+    return r + (r * r) * q;
+}
+
+/* Range reduction for the core; returns r and stores 2^(n-1) in *hs. */
+static inline v4f amp__exp_reduce(v4f x, float lo, float hi, float inv_c,
+                                  float c_hi, float c_lo, float r_scale, v4f *hs)
+{
+    x = amp_clamp(x, amp_splat(lo), amp_splat(hi));
+    v4f t = x * inv_c + AMP__MAGIC;                    /* n in the low bits */
+    v4f n = t - AMP__MAGIC;
+    *hs = (v4f)(((v4u)t + 126u) << 23);                /* (n + 126) << 23 */
+    return ((x - n * c_hi) - n * c_lo) * r_scale;
+}
+
+/* e^x = 2 (1 + em) 2^(n-1). */
+static inline v4f amp__exp_finish(v4f r, v4f hs)
+{
+    v4f p = 1.0f + amp__expm1_poly(r);
+    return (p + p) * hs;
+}
+
+/* e^x - 1 = 2 ((2^(n-1) - 1/2) + 2^(n-1) em): exact cancellation for n = 0,
+ * so small results keep their relative accuracy. */
+static inline v4f amp__expm1_finish(v4f r, v4f hs)
+{
+    v4f v = (hs - 0.5f) + hs * amp__expm1_poly(r);
+    return v + v;
+}
+
+/* exp: x in [-87, 88.72]; below ~ -86.99 the result is 0. ~18 ops. */
+static inline v4f amp_exp(v4f x)
+{
+    v4f hs;
+    v4f r = amp__exp_reduce(x, -87.0f, 88.72f, AMP__LOG2E, AMP__LN2_HI, AMP__LN2_LO, 1.0f, &hs);
+    return amp__exp_finish(r, hs);
+}
+
+/* exp2: x in [-126, 127.999]; r = (x - n) ln2; below -125.5 the result is 0. */
+static inline v4f amp_exp2(v4f x)
+{
+    v4f hs;
+    v4f r = amp__exp_reduce(x, -126.0f, 127.999f, 1.0f, 1.0f, 0.0f, 0x1.62e43p-1f, &hs);
+    return amp__exp_finish(r, hs);
+}
+
+/* exp10: n = round(x log2 10), r = (x - n log10 2) ln 10; x in
+ * [-37.93, 38.53]. */
+static inline v4f amp_exp10(v4f x)
+{
+    v4f hs;
+    v4f r = amp__exp_reduce(x, -37.93f, 38.53f, AMP__LOG2_10, AMP__LG2_HI, AMP__LG2_LO, AMP__LN10, &hs);
+    return amp__exp_finish(r, hs);
+}
+
+/* db2lin = 10^(db/20), reduced directly in dB (6.02 dB per octave) so the
+ * /20 costs no accuracy; db in [-758.6, 770.6], below ~ -755 dB -> 0. */
+static inline v4f amp_db2lin(v4f db)
+{
+    v4f hs;
+    v4f r = amp__exp_reduce(db, -758.6f, 770.6f, AMP__LOG2_10_20, AMP__DB2_HI, AMP__DB2_LO, AMP__LN10_20, &hs);
+    return amp__exp_finish(r, hs);
+}
+
+/* e^x - 1 for x in [-87, 88.72]. */
+static inline v4f amp__expm1(v4f x)
+{
+    v4f hs;
+    v4f r = amp__exp_reduce(x, -87.0f, 88.72f, AMP__LOG2E, AMP__LN2_HI, AMP__LN2_LO, 1.0f, &hs);
+    return amp__expm1_finish(r, hs);
+}
+
+/* sinh: em = e^|x| - 1, sinh = (em + em/(em + 1))/2, sign of x (odd
+ * symmetric, accurate near 0). Saturates at ~1.66e38 for |x| >= 88.72. */
+static inline v4f amp_sinh(v4f x)
+{
+    v4f em = amp__expm1(amp_abs(x));
+    v4f s = 0.5f * (em + em / (em + 1.0f));
+    return (v4f)((v4i)s | amp__signbit(x));
+}
+
+/* cosh: E = e^|x| (via em + 1), cosh = E/2 + 1/(2E); the 1/E term is
+ * computed from min(E, 2^100) so it never goes denormal. Saturates at
+ * ~1.66e38. */
+static inline v4f amp_cosh(v4f x)
+{
+    v4f e = amp__expm1(amp_abs(x)) + 1.0f;
+    return 0.5f * e + 0.5f / amp_min(e, amp_splat(0x1p100f));
+}
+
+/* tanh: em = e^(2|x|) - 1, tanh = em/(em + 2), sign of x (exactly odd).
+ * |x| is clamped at 9.1; from |x| ~ 8.7 on the result is exactly +-1. */
+static inline v4f amp_tanh(v4f x)
+{
+    v4f a = amp_min(amp_abs(x), amp_splat(9.1f));
+    v4f em = amp__expm1(a + a);
+    v4f t = em / (em + 2.0f);
+    return (v4f)((v4i)t | amp__signbit(x));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Logarithms. Core: x = 2^e m with m in [sqrt(1/2), sqrt(2)), found by
+ * integer ops on the bits (subtracting the bits of sqrt(1/2) makes the
+ * exponent field step at the right place); t = (m-1)/(m+1),
+ * ln m = 2t + t^3 P(t^2) (fit error 8.4e-10 rel). Inputs below 2^-126
+ * (denormals) are taken as 2^-126. Each log of x <= 0 returns -1e30
+ * (lang/SPEC.md), never NaN or -Inf. ~20 ops. */
+
+/* ln m, with e (as a float) in *e. x must be > 0 (or NaN). */
+static inline v4f amp__log_core(v4f x, v4f *e)
+{
+    x = amp_max(x, amp_splat(AMP__FLT_MIN));
+    v4i bits = (v4i)x;
+    v4i k = (bits - 0x3f3504f3) >> 23;                 /* bits of sqrt(1/2) */
+    v4f m = (v4f)(bits - (k << 23));
+    *e = __builtin_convertvector(k, v4f);
+    v4f t = (m - 1.0f) / (m + 1.0f);
+    v4f u = t * t;
+    v4f p = amp_splat(0x1.32041cp-2f);                /* 2.98844e-01 */
+    p = p * u + amp_splat(0x1.995d9ap-2f);            /* 3.99771e-01 */
+    p = p * u + amp_splat(0x1.55557cp-1f);            /* 6.66668e-01 */
+    return (t + t) + (t * u) * p;
+}
+
+/* e*C + ln(m)*K with C = C_hi + C_lo (e*C_hi exact), x <= 0 -> -1e30. */
+static inline v4f amp__log_combine(v4f x, float c_hi, float c_lo, float k)
+{
+    v4f e;
+    v4f lm = amp__log_core(x, &e);
+    v4f r = e * c_hi + (e * c_lo + lm * k);
+    return amp_sel(x <= amp_splat(0.0f), amp_splat(AMP__LOG_ZERO), r);
+}
+
+static inline v4f amp_log(v4f x)   { return amp__log_combine(x, AMP__LN2_HI, AMP__LN2_LO, 1.0f); }
+static inline v4f amp_log2(v4f x)  { return amp__log_combine(x, 1.0f, 0.0f, AMP__LOG2E); }
+static inline v4f amp_log10(v4f x) { return amp__log_combine(x, AMP__LG2_HI, AMP__LG2_LO, AMP__LOG10E); }
+/* lin2db = 20 log10(lin); lin <= 0 -> -1e30 like the logs; lin below 2^-126
+ * gives -758.6. */
+static inline v4f amp_lin2db(v4f lin) { return amp__log_combine(lin, AMP__DB2_HI, AMP__DB2_LO, AMP__DBE); }
+
+/* pow(x, y) = 2^(y log2|x|), through the log and exp cores; ~45 ops.
+ *   x > 0:  exp2(y * log2 x), saturating at FLT_MAX / flushing to 0;
+ *   x == 0: 0 for y > 0, 1 for y == 0, FLT_MAX for y < 0 (C: +Inf), with
+ *           the sign rule below applied (pow(-0, -3) = -FLT_MAX);
+ *   x < 0:  |x|^y, negated when y is an odd integer: this matches C pow
+ *           for integer y; for non-integer y (C: NaN) it gives |x|^y.
+ * pow(x, 0) = 1 and pow(1, y) = 1 exactly. */
+static inline v4f amp_pow(v4f x, v4f y)
+{
+    v4f ax = amp_abs(x);
+    v4f e;
+    v4f lm = amp__log_core(ax, &e);
+    v4f w = y * (e + lm * AMP__LOG2E);
+    v4f hs;
+    v4f r = amp__exp_reduce(w, -126.0f, 127.999f, 1.0f, 1.0f, 0.0f, 0x1.62e43p-1f, &hs);
+    v4f p = amp__exp_finish(r, hs);
+    v4f zero = amp_splat(0.0f);
+    v4f at0 = amp_sel(y > zero, zero, amp_sel(y == zero, amp_splat(1.0f), amp_splat(AMP__FLT_MAX)));
+    p = amp_sel(ax == zero, at0, p);
+    /* odd integer y: |y| < 2^24 (larger floats are even), trunc(y) == y and
+     * the low bit set; the conversion input is clamped into range */
+    v4f yc = amp_clamp(y, amp_splat(-0x1p24f), amp_splat(0x1p24f));
+    v4i yi = __builtin_convertvector(yc, v4i);
+    v4i odd = (__builtin_convertvector(yi, v4f) == y) & (yi << 31);
+    return amp__xorsign(p, odd & amp__signbit(x));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Deterministic noise: one xorshift32 generator (13, 17, 5) per lane on the
+ * integer state; the top 23 bits become a float in [2, 4) by or-ing in the
+ * exponent, minus 3 -> uniform in [-1, 1) on a 2^-22 grid. 7 integer ops +
+ * 1 float op. The state must be non-zero in every lane (amp_noise_seed). */
+static inline v4f amp_noise(v4u *state)
+{
+    v4u s = *state;
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    *state = s;
+    return (v4f)((s >> 9) | 0x40000000u) - 3.0f;
+}
+
+/* Four distinct non-zero lane states from one seed: lane i hashes
+ * x = 4*seed + i (distinct across lanes; x == 0 only in lane 0, which then
+ * uses 4, still distinct from 1, 2, 3) with a bijective integer mixer
+ * (xorshift-multiply), which maps non-zero to non-zero. */
+static inline v4u amp_noise_seed(uint32_t seed)
+{
+    v4u x = (v4u){ 0, 1, 2, 3 } + seed * 4u;
+    x = x + ((v4u)(x == 0u) & 4u);
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scalar twins: lane 0 of the vector kernels, so bit-identical to them.   */
+
+#define AMP__SCALAR1(name) \
+    static inline float name##f(float x) { return name(amp_splat(x))[0]; }
+#define AMP__SCALAR2(fname, vname) \
+    static inline float fname(float a, float b) { return vname(amp_splat(a), amp_splat(b))[0]; }
+
+AMP__SCALAR1(amp_sin)   AMP__SCALAR1(amp_cos)   AMP__SCALAR1(amp_tan)
+AMP__SCALAR1(amp_asin)  AMP__SCALAR1(amp_acos)  AMP__SCALAR1(amp_atan)
+AMP__SCALAR1(amp_exp)   AMP__SCALAR1(amp_exp2)  AMP__SCALAR1(amp_exp10)
+AMP__SCALAR1(amp_log)   AMP__SCALAR1(amp_log2)  AMP__SCALAR1(amp_log10)
+AMP__SCALAR1(amp_sinh)  AMP__SCALAR1(amp_cosh)  AMP__SCALAR1(amp_tanh)
+AMP__SCALAR1(amp_sqrt)  AMP__SCALAR1(amp_floor) AMP__SCALAR1(amp_ceil)
+AMP__SCALAR1(amp_round) AMP__SCALAR1(amp_trunc) AMP__SCALAR1(amp_fract)
+AMP__SCALAR1(amp_abs)   AMP__SCALAR1(amp_db2lin) AMP__SCALAR1(amp_lin2db)
+AMP__SCALAR1(amp_flush)
+AMP__SCALAR2(amp_atan2f, amp_atan2)   /* amp_atan2f(y, x) */
+AMP__SCALAR2(amp_powf, amp_pow)       /* amp_powf(x, y) */
+AMP__SCALAR2(amp_fmodf, amp_fmod)     /* truncated, C fmod semantics */
+AMP__SCALAR2(amp_floormodf, amp_mod)  /* floored, the language's % */
+AMP__SCALAR2(amp_minf, amp_min)
+AMP__SCALAR2(amp_maxf, amp_max)
+
+static inline float amp_clampf(float x, float lo, float hi)
+{
+    return amp_clamp(amp_splat(x), amp_splat(lo), amp_splat(hi))[0];
+}
+
+#undef AMP__SCALAR1
+#undef AMP__SCALAR2
+
+#endif /* AMP_MATH_H */

@@ -1,0 +1,177 @@
+/* host.c — the sample-accurate render loop around one patch; see host.h. */
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "notes.h"
+#include "voice.h"
+
+#define STATE_ALIGN 64   /* >= AMP_STATE_ALIGN; a cache line */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static int is_poly(const AmpPatchDesc *d)
+{
+    return d->max_voices > 0;
+}
+
+/* Everything host_render relies on, checked once here so that the audio
+ * path needs no checks. */
+static int check_desc(const AmpPatchDesc *d, char *err, size_t errlen)
+{
+    if (!d)
+        return fail(err, errlen, "no patch descriptor");
+    if (d->abi_version != AMP_ABI_VERSION)
+        return fail(err, errlen, "patch ABI version %u, the runtime has %d",
+                    (unsigned)d->abi_version, AMP_ABI_VERSION);
+    const char *name = d->name ? d->name : "?";
+    if (d->state_size == 0 || !d->init || !d->reset || !d->process)
+        return fail(err, errlen, "patch '%s': incomplete descriptor", name);
+    if (d->n_inputs < 0 || d->n_inputs > HOST_MAX_CHANNELS ||
+        d->n_outputs < 0 || d->n_outputs > HOST_MAX_CHANNELS)
+        return fail(err, errlen, "patch '%s': %d inputs, %d outputs (at most %d each)",
+                    name, d->n_inputs, d->n_outputs, HOST_MAX_CHANNELS);
+    if (d->n_params < 0 || (d->n_params > 0 && (!d->params || !d->set_param)))
+        return fail(err, errlen, "patch '%s': bad param table", name);
+    if (d->max_voices < 0 || d->max_voices > AMP_MAX_VOICES)
+        return fail(err, errlen, "patch '%s': %d voices (at most %d)",
+                    name, d->max_voices, AMP_MAX_VOICES);
+    if (is_poly(d) && (!d->voices || !d->voice_reset || !d->voice_move))
+        return fail(err, errlen, "patch '%s': polyphonic without voice functions", name);
+    return 0;
+}
+
+int host_init(HostPatch *hp, const AmpPatchDesc *desc, float sample_rate, char *err, size_t errlen)
+{
+    memset(hp, 0, sizeof *hp);
+    if (check_desc(desc, err, errlen))
+        return -1;
+    if (!(sample_rate >= 1.0f && sample_rate <= 1e6f))
+        return fail(err, errlen, "bad sample rate %g", (double)sample_rate);
+    size_t size = (desc->state_size + STATE_ALIGN - 1) / STATE_ALIGN * STATE_ALIGN;
+    hp->state = aligned_alloc(STATE_ALIGN, size);
+    hp->silence = calloc(HOST_BLOCK, sizeof(float));
+    if (!hp->state || !hp->silence) {
+        host_free(hp);
+        return fail(err, errlen, "out of memory for a %zu-byte patch state", desc->state_size);
+    }
+    memset(hp->state, 0, size);
+    hp->desc = desc;
+    hp->sample_rate = sample_rate;
+    desc->init(hp->state, sample_rate);
+    if (is_poly(desc))
+        voice_table_init(desc->voices(hp->state), desc->max_voices, desc->steal, sample_rate);
+    return 0;
+}
+
+void host_free(HostPatch *hp)
+{
+    free(hp->state);
+    free(hp->silence);
+    memset(hp, 0, sizeof *hp);
+}
+
+void host_reset(HostPatch *hp)
+{
+    const AmpPatchDesc *d = hp->desc;
+    d->reset(hp->state);
+    if (is_poly(d))
+        voice_table_init(d->voices(hp->state), d->max_voices, d->steal, hp->sample_rate);
+}
+
+int host_param_index(const HostPatch *hp, const char *name)
+{
+    for (int i = 0; i < hp->desc->n_params; i++)
+        if (hp->desc->params[i].name && !strcmp(hp->desc->params[i].name, name))
+            return i;
+    return -1;
+}
+
+static void apply_event(HostPatch *hp, const HostEvent *e)
+{
+    const AmpPatchDesc *d = hp->desc;
+    switch (e->kind) {
+    case HOST_EV_NOTE_ON:
+        if (!is_poly(d) || voice_note_on(d, hp->state, e->note_id, e->key, e->vel) < 0)
+            hp->notes_refused++;
+        break;
+    case HOST_EV_NOTE_OFF:
+        if (is_poly(d))
+            voice_note_off(d, hp->state, e->note_id);
+        break;
+    case HOST_EV_PARAM:
+        if (e->param >= 0 && e->param < d->n_params)
+            d->set_param(hp->state, e->param, e->value);
+        break;
+    case HOST_EV_ALL_OFF:
+        if (is_poly(d))
+            voice_all_off(d, hp->state);
+        break;
+    case HOST_EV_PANIC:
+        if (is_poly(d))
+            voice_panic(d, hp->state);
+        break;
+    default:
+        break;
+    }
+}
+
+/* One process() call over frames [pos, pos + n), n <= HOST_BLOCK. */
+static void run(HostPatch *hp, const float *const *in, float *const *out, long pos, int n)
+{
+    const AmpPatchDesc *d = hp->desc;
+    const float *ins[HOST_MAX_CHANNELS];
+    float *outs[HOST_MAX_CHANNELS];
+    for (int i = 0; i < d->n_inputs; i++)
+        ins[i] = in && in[i] ? in[i] + pos : hp->silence;
+    for (int i = 0; i < d->n_outputs; i++)
+        outs[i] = out[i] + pos;
+    d->process(hp->state, n, ins, outs);
+    if (is_poly(d))
+        voice_collect(d, hp->state, n);
+}
+
+int host_render(HostPatch *hp, const HostEvent *ev, int n_events,
+                const float *const *in, float *const *out, long frames)
+{
+    int e = 0;
+    for (long block = 0; block < frames; block += HOST_BLOCK) {
+        long block_end = frames - block < HOST_BLOCK ? frames : block + HOST_BLOCK;
+        long pos = block;
+        while (pos < block_end) {
+            while (e < n_events && ev[e].frame <= pos)
+                apply_event(hp, &ev[e++]);
+            long next = block_end;
+            if (e < n_events && ev[e].frame < next)
+                next = ev[e].frame;
+            run(hp, in, out, pos, (int)(next - pos));
+            pos = next;
+        }
+    }
+    return e;
+}
+
+int host_render_notes(HostPatch *hp, const struct NoteList *notes,
+                      const float *const *in, float *const *out, long frames)
+{
+    int n_events = 0;
+    HostEvent *ev = notes_to_events(notes, hp->sample_rate, &n_events);
+    if (!ev && notes->n > 0)
+        return -1;
+    host_render(hp, ev, n_events, in, out, frames);
+    free(ev);
+    return 0;
+}

@@ -1,0 +1,24 @@
+# tests/tests.mk — Check suites and the other test drivers.
+#
+# Every tests/check_<module>.c is a Check suite linked against both libraries;
+# `make test` builds them all and runs each (CK_FORK on, so a crash in one
+# test is reported, not fatal). Further test steps (golden files, fuzzing,
+# sanitizer builds) hang off TEST_STEPS.
+
+CHECK_SRCS := $(sort $(wildcard tests/check_*.c))
+CHECK_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(CHECK_SRCS))
+CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) \
+                -ljansson -ldl -lpthread -lm
+
+$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
+
+# Each step is a phony target that fails the run when its test fails.
+TEST_STEPS += check-suites
+.PHONY: check-suites
+check-suites: $(CHECK_BINS) $(B)/ampc $(B)/amp
+	@set -e; for t in $(CHECK_BINS); do echo "== $$t"; $$t; done
+
+test: deps
+	@$(MAKE) --no-print-directory $(TEST_STEPS)
