@@ -69,6 +69,7 @@ static int bad_char(Lexer *lx, const unsigned char *p)
 static int skip_comment(Lexer *lx)
 {
     const unsigned char *open = lx->tok;
+    Loc open_loc = loc_at(lx, open);
     for (;;) {
         lx->tok = lx->cur;
         /*!re2c
@@ -77,7 +78,7 @@ static int skip_comment(Lexer *lx)
             *        { continue; }
             $        {
                 lx->tok = open;
-                diag_error(lx->diag, loc_at(lx, open), "unterminated comment");
+                diag_error(lx->diag, open_loc, "unterminated comment");
                 return -1;
             }
         */

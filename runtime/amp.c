@@ -341,7 +341,9 @@ static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderAr
     fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d ch %s, peak %s, %s",
             desc->name, a->out, (double)frames / rate, rate, desc->n_outputs,
             a->format == WAV_F32 ? "f32" : "s16", peak_text,
-            from_cache ? "build from cache" : "built now");
+            from_cache ? "shared object from the cache" : "shared object compiled now");
+    if (a->format == WAV_S16 && peak > 1.0)
+        fputs(", clipped in s16", stderr);
     if (hp.notes_refused)
         fprintf(stderr, ", %ld note%s refused", hp.notes_refused, hp.notes_refused == 1 ? "" : "s");
     fputc('\n', stderr);

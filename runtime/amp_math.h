@@ -280,7 +280,7 @@ static inline v4f amp_sqrt(v4f x)
 static inline v4f amp__sin_poly(v4f r)
 {
     v4f u = r * r;
-    v4f p = amp_splat(0x1.5cf718p-19f);               /*  2.60572e-06 */
+    v4f p = amp_splat(0x1.5dbbdcp-19f);               /*  2.60572e-06 */
     p = p * u + amp_splat(-0x1.9f6fdcp-13f);          /* -1.98096e-04 */
     p = p * u + amp_splat(0x1.110ed2p-7f);            /*  8.33307e-03 */
     p = p * u + amp_splat(-0x1.55554cp-3f);           /* -1.66667e-01 */
@@ -323,7 +323,7 @@ static inline v4f amp_cos(v4f x)
 
 /* tan: reduction by pi/2 (k = round(2x/pi), Cody-Waite with the pi parts
  * halved), then sin r and cos r on [-pi/4, pi/4] (degree 7 and 8
- * polynomials, fit error 3.8e-9 and 1.2e-10 rel) and tan = s/c for even k,
+ * polynomials, fit error 3.8e-9 and 2.6e-10 rel) and tan = s/c for even k,
  * -c/s for odd k. The divisor is kept at |d| >= 1e-30, so the result stays
  * finite (|tan| < 1e30). ~30 ops. */
 static inline v4f amp_tan(v4f x)
@@ -335,18 +335,16 @@ static inline v4f amp_tan(v4f x)
     v4f r = ((x - k * (0.5f * AMP__PI_A)) - k * (0.5f * AMP__PI_B)) - k * (0.5f * AMP__PI_C);
     r = amp_clamp(r, amp_splat(-0.5f * AMP__PIO2), amp_splat(0.5f * AMP__PIO2));
     v4f u = r * r;
-    v4f s = amp_splat(-0x1.99427ap-13f);              /* -1.95150e-04 */
+    v4f s = amp_splat(-0x1.994276p-13f);              /* -1.95150e-04 */
     s = s * u + amp_splat(0x1.110736p-7f);            /*  8.33216e-03 */
     s = s * u + amp_splat(-0x1.555546p-3f);           /* -1.66667e-01 */
     s = r + (r * u) * s;
-    v4f c = amp_splat(0x1.99ea50p-16f);               /*  2.44329e-05 */
-    c = c * u + amp_splat(-0x1.6c0c2ep-10f);          /* -1.38873e-03 */
-    c = c * u + amp_splat(0x1.55554ap-5f);            /*  4.16666e-02 */
+    v4f c = amp_splat(0x1.9a6c5ap-16f);               /*  2.44631e-05 */
+    c = c * u + amp_splat(-0x1.6c0e6ep-10f);          /* -1.38877e-03 */
+    c = c * u + amp_splat(0x1.55554ep-5f);            /*  4.16667e-02 */
     c = c * u + amp_splat(-0.5f);
     c = c * u + amp_splat(1.0f);
-    v4f num = amp_sel(odd, amp__xorsign(c, amp_splat(-0.0f) == amp_splat(0.0f) ? (v4i){0,0,0,0} : (v4i){0,0,0,0}), s);
-    (void)num;
-    num = amp_sel(odd, -c, s);
+    v4f num = amp_sel(odd, -c, s);
     v4f den = amp_sel(odd, s, c);
     v4i tiny = amp_abs(den) < amp_splat(1e-30f);
     den = amp_sel(tiny, (v4f)(amp__signbit(den) | (v4i)amp_splat(1e-30f)), den);
@@ -358,10 +356,10 @@ static inline v4f amp__atan01(v4f z)
 {
     v4f u = z * z;
     v4f p = amp_splat(-0x1.3c0cb4p-8f);               /* -4.82253e-03 */
-    p = p * u + amp_splat(0x1.953e2ep-6f);            /*  2.47341e-02 */
+    p = p * u + amp_splat(0x1.953e3p-6f);             /*  2.47341e-02 */
     p = p * u + amp_splat(-0x1.ed2f1ep-5f);           /* -6.02031e-02 */
     p = p * u + amp_splat(0x1.984f04p-4f);            /*  9.96847e-02 */
-    p = p * u + amp_splat(-0x1.1f90fp-3f);            /* -1.40413e-01 */
+    p = p * u + amp_splat(-0x1.1f91p-3f);             /* -1.40413e-01 */
     p = p * u + amp_splat(0x1.991268p-3f);            /*  1.99742e-01 */
     p = p * u + amp_splat(-0x1.5552dep-2f);           /* -3.33324e-01 */
     return z + (z * u) * p;
@@ -445,7 +443,7 @@ static inline v4f amp_acos(v4f x)
 /* e^r - 1 for |r| <= ln2/2. */
 static inline v4f amp__expm1_poly(v4f r)
 {
-    v4f q = amp_splat(0x1.125ccep-7f);                /* 8.37288e-03 */
+    v4f q = amp_splat(0x1.125cdp-7f);                 /* 8.37288e-03 */
     q = q * r + amp_splat(0x1.5762e6p-5f);            /* 4.19173e-02 */
     q = q * r + amp_splat(0x1.555462p-3f);            /* 1.66665e-01 */
     q = q * r + amp_splat(0x1.fffd5ep-2f);            /* 4.99990e-01 */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +97,9 @@ static int mkdir_p(const char *path, char *err, size_t errlen)
 /* Unique name for a temporary file beside `path`. */
 static int temp_name(char *out, size_t outlen, const char *path)
 {
-    static unsigned counter;   /* uniqueness between threads is best effort */
-    int n = snprintf(out, outlen, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+    static atomic_uint counter;   /* relaxed: only uniqueness matters, no ordering */
+    unsigned k = atomic_fetch_add_explicit(&counter, 1u, memory_order_relaxed);
+    int n = snprintf(out, outlen, "%s.tmp.%ld.%u", path, (long)getpid(), k);
     return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 

@@ -5,8 +5,9 @@
  * $HOME/.cache/amplitude. Each build lives in <cache>/<key>/ where key is a
  * 128-bit hash (two FNV-1a 64 streams, hex) of the C text, the runtime
  * headers it includes, the compiler command and AMP_ABI_VERSION; the folder
- * holds patch.c, amp_patch.h, amp_math.h and patch.so. A present patch.so is
- * loaded as it is; otherwise the C is compiled with
+ * holds patch.c, the runtime headers it includes (amp_patch.h, amp_dsp.h,
+ * amp_math.h) and patch.so. A present patch.so is loaded as it is;
+ * otherwise the C is compiled with
  *
  *   ${CC:-cc} -std=c11 -O2 -ffp-contract=off -fno-fast-math -fPIC -shared
  *             -I<dir> -o <dir>/patch.so.tmp.<pid> <dir>/patch.c -lm

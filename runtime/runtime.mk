@@ -12,9 +12,10 @@ RUNTIME_OBJS += $(B)/runtime/ring.o $(B)/runtime/pool.o \
 
 -include runtime/ring.mk
 
-# The headers a compiled patch includes, embedded into the runtime so that
-# build.c can write them beside the C it compiles (see runtime/build.h).
-EMBED_HEADERS ?= runtime/amp_patch.h runtime/amp_math.h
+# The headers a compiled patch includes (the emitted C includes amp_patch.h
+# and amp_dsp.h, which includes amp_math.h), embedded into the runtime so
+# that build.c can write them beside the C it compiles (see runtime/build.h).
+EMBED_HEADERS ?= runtime/amp_patch.h runtime/amp_dsp.h runtime/amp_math.h
 # The generator runs on the build machine, whatever CC targets.
 HOSTCC ?= cc
 
