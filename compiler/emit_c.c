@@ -540,6 +540,11 @@ static void emit_params(Emitter *e)
         text_puts(t, "        break;\n");
     }
     text_puts(t, "    default:\n        break;\n    }\n    (void)s;\n}\n\n");
+    if (!u->n_params) {
+        text_puts(t, "static float p_get_param(const void *state, int index)\n{\n"
+                     "    (void)state;\n    (void)index;\n    return 0.0f;\n}\n\n");
+        return;
+    }
     text_printf(t, "static float p_get_param(const void *state, int index)\n{\n    const %s_state *s = state;\n",
                 u->name);
     text_printf(t, "    return index >= 0 && index < %d ? s->pu[index] : 0.0f;\n}\n\n", u->n_params);

@@ -638,12 +638,14 @@ static Sig lower_patch_field(Ctx *c, Expr *e)
             continue;
         if (!p->lowered)
             lower_inst(c, p);
+        if (!p->outs)      /* still being lowered: a loop, reported by schedule() */
+            return sig_zero(c);
         int k = 0;
         for (Ident *q = p->node->outs; q != o; q = q->next)
             k++;
         return sig1(p->outs[k], ANY);
     }
-    diag_error(c->d, e->loc, "'%s' (a %s) has no output '%s'", obj, p->node->name, e->name);
+    diag_error(c->d, e->loc, "'%s' (node %s) has no output '%s'", obj, p->node->name, e->name);
     return sig_zero(c);
 }
 
@@ -1104,7 +1106,7 @@ static void check_connection(Ctx *c, GraphItem *g, Section sec)
         }
         if (!t->port) {
             if (ident_count(p->node->ins) != 1)
-                diag_error(c->d, t->loc, "'%s' (a %s) has %d inputs; name one, as in %s.%s", t->object,
+                diag_error(c->d, t->loc, "'%s' (node %s) has %d inputs; name one, as in %s.%s", t->object,
                            p->node->name, ident_count(p->node->ins), t->object,
                            p->node->ins ? p->node->ins->name : "x");
             else
@@ -1116,7 +1118,7 @@ static void check_connection(Ctx *c, GraphItem *g, Section sec)
                 diag_error(c->d, t->loc, "'%s' is a param of %s; bind it in the instance: %s(%s: value)",
                            t->port, p->node->name, p->node->name, t->port);
             else
-                diag_error(c->d, t->loc, "'%s' (a %s) has no input '%s'", t->object, p->node->name, t->port);
+                diag_error(c->d, t->loc, "'%s' (node %s) has no input '%s'", t->object, p->node->name, t->port);
         }
     }
     int n = expr_channels(c, g->value);
@@ -1437,6 +1439,8 @@ static void lower_section(Ctx *c, Section sec)
 {
     PtrVec order = { 0 };
     schedule(c, sec, &order);
+    if (c->d->errors)
+        return;
     for (int i = 0; i < order.n; i++) {
         PInst *p = order.items[i];
         UnitInstance *ui = arena_alloc(c->a, sizeof *ui);

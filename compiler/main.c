@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "ampc.h"
+#include "parser.h"
 
 static void usage(FILE *out)
 {
@@ -20,6 +21,7 @@ static void usage(FILE *out)
           "  -I DIR          also look for imports in DIR\n"
           "  --dump PHASE    print the AST, the instance graph or every value's rate\n"
           "  --check         check only; write nothing\n"
+          "  --list          list the patches and nodes FILE.amp defines\n"
           "  --version       print the version\n",
           out);
 }
@@ -43,12 +45,31 @@ static int write_file(const char *dir, const char *name, const char *ext, const 
     return rc;
 }
 
+/* Print "patch NAME" / "node NAME" for each unit the file defines. */
+static int list_units(const char *file)
+{
+    Arena a;
+    arena_init(&a);
+    Diag d;
+    diag_init(&d, stderr);
+    SourceFile *f = source_load(&a, &d, file);
+    Module *m = f ? parse_source(&a, &d, f) : NULL;
+    if (m) {
+        for (Patch *p = m->patches; p; p = p->next)
+            printf("patch %s\n", p->name);
+        for (Node *n = m->nodes; n; n = n->next)
+            printf("node %s\n", n->name);
+    }
+    arena_free(&a);
+    return m ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *file = NULL, *outdir = ".";
     const char **includes = calloc((size_t)argc + 1, sizeof(char *));
     AmpcOptions opt = { .dump_out = stdout };
-    int check_only = 0;
+    int check_only = 0, list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-o") && i + 1 < argc) {
@@ -65,6 +86,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "ampc: --dump takes ast, graph or rates, not '%s'\n", p);
                 return 2;
             }
+        } else if (!strcmp(a, "--list")) {
+            list = 1;
         } else if (!strcmp(a, "--check")) {
             check_only = 1;
         } else if (!strcmp(a, "--version")) {
@@ -89,6 +112,8 @@ int main(int argc, char **argv)
         return 2;
     }
     opt.include_dirs = includes;
+    if (list)
+        return list_units(file);
     Diag d;
     diag_init(&d, stderr);
     AmpcResult r;

@@ -22,3 +22,15 @@ check-suites: $(CHECK_BINS) $(B)/ampc $(B)/amp
 
 test: deps
 	@$(MAKE) --no-print-directory $(TEST_STEPS)
+
+# Golden diagnostics, golden emitted C, and every node file built and rendered.
+TEST_STEPS += test-diag test-golden test-nodes
+.PHONY: test-diag test-golden test-nodes golden-update
+test-diag: $(B)/ampc
+	@sh tests/run_diag.sh $(B)/ampc
+test-golden: $(B)/ampc
+	@B=$(B) sh tests/run_golden.sh
+test-nodes: $(B)/ampc $(B)/amp
+	@B=$(B) sh tests/run_nodes.sh
+golden-update: $(B)/ampc
+	@B=$(B) sh tests/run_golden.sh --update

@@ -1,0 +1,47 @@
+#!/bin/sh
+# run_nodes.sh — every unit of every file in nodes/ and lang/examples/:
+#   1. compiles with ampc,
+#   2. builds warning-free with gcc and clang (-Wall -Wextra -Werror),
+#   3. renders with `amp render` (instruments play notes, effects process a
+#      saw, generators run) to a WAV whose samples are all finite and not
+#      all silent.
+set -u
+B=${B:-build}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export AMP_CACHE="$tmp/cache"
+pass=0; fail=0
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+"$B/amp" render nodes/std/osc.amp --unit saw --seconds 1 -o "$tmp/in.wav" 2>/dev/null ||
+    { echo "cannot render the test input"; exit 1; }
+for f in nodes/*.amp nodes/std/*.amp lang/examples/*.amp; do
+    for unit in $("$B/ampc" --list "$f" | awk '{print $2}'); do
+        out="$tmp/$unit"
+        mkdir -p "$out"
+        if ! "$B/ampc" "$f" --unit "$unit" -o "$out" 2>"$out/log"; then
+            bad "$f $unit: ampc"; cat "$out/log"; continue
+        fi
+        for cc in gcc clang; do
+            if ! $cc -std=c11 -O2 -ffp-contract=off -Wall -Wextra -Werror -Iruntime \
+                 -c "$out/$unit.c" -o "$out/$unit.o" 2>"$out/log"; then
+                bad "$f $unit: $cc warnings"; head -20 "$out/log"
+            fi
+        done
+        kind=$(sed -n 's/.*"kind": "\([a-z]*\)".*/\1/p' "$out/$unit.json")
+        args="--seconds 1"
+        [ "$kind" = instrument ] && args="--notes 48@0:0.4,60@0.1:0.6,67@0.2:0.8 --seconds 1.2"
+        [ "$kind" = effect ] && args="--input $tmp/in.wav"
+        grep -q '"name": "gate"' "$out/$unit.json" && args="$args --param gate=1"
+        if ! "$B/amp" render "$f" --unit "$unit" $args -o "$out/$unit.wav" 2>"$out/log"; then
+            bad "$f $unit: render"; cat "$out/log"; continue
+        fi
+        summary=$(cat "$out/log")
+        case "$summary" in
+        *nan*|*inf*|*NaN*|*Inf*) bad "$f $unit: non-finite output: $summary"; continue ;;
+        *"peak -inf"*|*silent*) bad "$f $unit: silent: $summary"; continue ;;
+        esac
+        pass=$((pass + 1))
+    done
+done
+echo "nodes: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
