@@ -15,8 +15,9 @@ LANG_OBJS := $(patsubst lang/%.c,$(B)/lang/%.o,$(LANG_SRCS)) $(B)/gen/lex.o $(B)
 LANG_GEN_CFLAGS ?=
 
 # lemon leaves parse.h untouched when its text is unchanged: touch it so
-# that make sees the rule done. lemon fails on any parsing conflict.
-$(B)/gen/parse.c $(B)/gen/parse.h &: lang/parse.y $(LEMPAR) | $(DEPS_STAMP)
+# that make sees the rule done. lemon fails on any parsing conflict. The
+# template is a prerequisite only once installed (deps may not have run yet).
+$(B)/gen/parse.c $(B)/gen/parse.h &: lang/parse.y $(wildcard $(LEMPAR)) | $(DEPS_STAMP)
 	@mkdir -p $(B)/gen
 	$(LEMON) -T$(LEMPAR) -d$(B)/gen lang/parse.y
 	@touch $(B)/gen/parse.c $(B)/gen/parse.h

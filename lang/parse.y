@@ -114,11 +114,11 @@ node_item ::= ports.
 node_item ::= param.
 node_item ::= STATE inits(L) SEMI.                    { parse_add_decls(P, L); }
 node_item ::= DELAY IDENT(N) LBRACKET expr(S) RBRACKET SEMI.
-    { parse_add_decls(P, decl_list_add((DeclList){0}, ast_decl(P->arena, DECL_DELAY, N.loc, N.str, NULL, S))); }
+    { parse_add_decl(P, ast_decl(P->arena, DECL_DELAY, N.loc, N.str, NULL, S)); }
 node_item ::= TABLE IDENT(N) LBRACKET expr(S) RBRACKET ASSIGN expr(V) SEMI.
-    { parse_add_decls(P, decl_list_add((DeclList){0}, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S))); }
+    { parse_add_decl(P, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S)); }
 node_item ::= LET IDENT(N) ASSIGN expr(V) SEMI.
-    { parse_add_decls(P, decl_list_add((DeclList){0}, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL))); }
+    { parse_add_decl(P, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL)); }
 node_item ::= process_head LBRACE stmts(L) RBRACE.    { parse_set_process(P, L); }
 process_head ::= PROCESS(K).                          { parse_begin_process(P, &K); }
 
@@ -389,7 +389,8 @@ static void syntax_error(ParseState *P, const yyParser *p, int code, const Token
             continue;
         if (closer && (c == TK_COMMA || c == TK_COLON))
             continue;
-        names[n++] = expected_name[c];
+        if (expected_name[c])
+            names[n++] = expected_name[c];
     }
     if (ok[0] && n == 0)
         names[n++] = expected_name[0];

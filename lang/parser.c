@@ -274,6 +274,11 @@ void parse_add_decls(ParseState *P, DeclList l)
     P->decls.last = l.last;
 }
 
+void parse_add_decl(ParseState *P, Decl *d)
+{
+    parse_add_decls(P, decl_list_add((DeclList){0}, d));
+}
+
 void parse_begin_process(ParseState *P, const Token *keyword)
 {
     if (!P->node)

@@ -108,6 +108,7 @@ void parse_add_outs(ParseState *P, IdentList l);
 void parse_add_param(ParseState *P, const Token *name, Expr *def, Range range, Expr *step,
                      Expr *smooth);
 void parse_add_decls(ParseState *P, DeclList l);
+void parse_add_decl(ParseState *P, Decl *d);
 void parse_begin_process(ParseState *P, const Token *keyword);
 void parse_set_process(ParseState *P, StmtList l);
 Stmt *parse_write(ParseState *P, const Token *object, const Token *method, ArgList args);

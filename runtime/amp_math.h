@@ -93,11 +93,17 @@ typedef uint32_t v4u __attribute__((vector_size(16)));
 #define AMP__PI       0x1.921fb6p+1f      /* pi */
 #define AMP__INV_PI   0x1.45f306p-2f      /* 1/pi */
 #define AMP__2_PI     0x1.45f306p-1f      /* 2/pi */
-/* pi = PI_A + PI_B + PI_C; A and B have 12 significant bits each, so k*PI_A
- * and k*PI_B are exact for |k| < 4096 (Cody-Waite reduction). */
-#define AMP__PI_A     0x1.922p+1f         /*  3.1416015625 */
-#define AMP__PI_B    -0x1.2aep-17f        /* -8.9071691036e-06 */
-#define AMP__PI_C    -0x1.de973ep-30f     /* -1.7411031505e-09 */
+/* pi = PI_A + PI_B + PI_C (to 1.1e-14); A and B have 7 significant bits
+ * each, so k*PI_A and k*PI_B are exact for |k| < 2^17 (Cody-Waite). */
+#define AMP__PI_A     0x1.92p+1f          /*  3.140625 */
+#define AMP__PI_B     0x1.fcp-11f         /*  9.6893310547e-04 */
+#define AMP__PI_C    -0x1.5777a6p-20f     /* -1.2795156863e-06 */
+/* pi/2 = PIO2_A + PIO2_B + PIO2_C (to 6e-18) for tan, whose relative
+ * accuracy near its zeros needs a small last product: A and B have 12
+ * significant bits, exact for |k| < 4096 (|x| < ~6400). */
+#define AMP__PIO2_A   0x1.922p+0f         /*  1.57080078125 */
+#define AMP__PIO2_B  -0x1.2aep-18f        /* -4.4535845518e-06 */
+#define AMP__PIO2_C  -0x1.de973ep-31f     /* -8.7055157526e-10 */
 /* Splits C = HI + LO with HI of 16 significant bits, so n*HI is exact for
  * the |n| <= 128 binary exponents used by exp/log. */
 #define AMP__LN2_HI   0x1.62e4p-1f        /* ln 2 */
@@ -292,9 +298,10 @@ static inline v4f amp__sin_poly(v4f r)
     return r + (r * u) * p;
 }
 
-/* Cody-Waite reduction by pi: r = x - k*pi with k (integer or half-integer,
- * |k| < 4096 exact) already rounded; 3 parts keep r good to ~1e-7 for
- * |x| < 6000 and graceful (bounded) beyond. */
+/* Cody-Waite reduction by pi: r = x - k*pi with k (integer or half-integer)
+ * already rounded; the 3 parts keep r good to ~2e-7 while k*PI_A is exact
+ * (|x| < ~2e5), after which accuracy fades gracefully; r is clamped so it
+ * stays bounded for any input. */
 static inline v4f amp__reduce_pi(v4f x, v4f k)
 {
     v4f r = ((x - k * AMP__PI_A) - k * AMP__PI_B) - k * AMP__PI_C;
@@ -304,8 +311,9 @@ static inline v4f amp__reduce_pi(v4f x, v4f k)
 /* sin: k = round(x/pi) by the magic-number add (exact RNE rounding, the
  * parity of k is then the low mantissa bit), r = x - k*pi (Cody-Waite, 3
  * parts), sin x = (-1)^k sin r with the degree-9 odd polynomial. ~20 ops.
- * |x| beyond ~1.3e6 saturates k; r is clamped, so any finite x gives a
- * value in [-1, 1]. */
+ * Accurate (1.2e-7) for |x| up to ~2e5; beyond, error grows (3e-2 at 1e6)
+ * but any finite x gives a value in [-1, 1] (k saturates at |x| ~ 1.3e7,
+ * r is clamped). */
 static inline v4f amp_sin(v4f x)
 {
     v4f y = amp_clamp(x * AMP__INV_PI, amp_splat(-0x1p22f), amp_splat(0x1p22f));
@@ -326,8 +334,8 @@ static inline v4f amp_cos(v4f x)
     return amp__xorsign(amp__sin_poly(amp__reduce_pi(x, k)), even);
 }
 
-/* tan: reduction by pi/2 (k = round(2x/pi), Cody-Waite with the pi parts
- * halved), then sin r and cos r on [-0.8, 0.8] (pi/4 plus slack;
+/* tan: reduction by pi/2 (k = round(2x/pi), Cody-Waite, 3 parts; accurate
+ * for |x| < ~6400, then fading gracefully), then sin r and cos r on [-0.8, 0.8] (pi/4 plus slack;
  * degree 7 and 8 polynomials, fit error 4.4e-9 and 3.2e-10 rel) and tan = s/c for even k,
  * -c/s for odd k. The divisor is kept at |d| >= 1e-30, so the result stays
  * finite (|tan| < 1e30). ~30 ops. */
@@ -337,7 +345,7 @@ static inline v4f amp_tan(v4f x)
     v4f t = y + AMP__MAGIC;
     v4f k = t - AMP__MAGIC;
     v4i odd = ((v4i)t << 31) >> 31;                    /* all ones for odd k */
-    v4f r = ((x - k * (0.5f * AMP__PI_A)) - k * (0.5f * AMP__PI_B)) - k * (0.5f * AMP__PI_C);
+    v4f r = ((x - k * AMP__PIO2_A) - k * AMP__PIO2_B) - k * AMP__PIO2_C;
     r = amp_clamp(r, amp_splat(-0.8f), amp_splat(0.8f));
     v4f u = r * r;
     v4f s = amp_splat(-0x1.99024ep-13f);              /* -1.95031e-04 */

@@ -1,0 +1,123 @@
+# tests/fuzz.mk — the libFuzzer harness for the compiler (tests/fuzz_compiler.c).
+#
+# Included by the top Makefile after the other fragments: it rebuilds the
+# objects of $(B)/libampc.a (LANG_OBJS, COMPILER_OBJS) with clang under
+# ASan + UBSan + libFuzzer's coverage into $(B)/fuzz/obj/, since the normal
+# objects are gcc's without sanitizers, and links them with the harness into
+# $(B)/fuzz/fuzz_compiler. Everything it writes stays under $(B)/fuzz/:
+#   corpus/     the seed corpus, copied from the .amp files of the tree
+#               (tests/fuzz_seeds.sh); rebuilt, never grown
+#   work/       the corpus the fuzzer grows, kept from run to run
+#   artifacts/  crash-*, leak-*, timeout-*, oom-* inputs libFuzzer saves
+#   tmp/        fork mode's scratch (the long run)
+#   *.log       the last run's output
+#
+#   make fuzz-smoke      60 s of fuzzing (a step of `make test`)
+#   make fuzz-regress    every tests/fuzz_regress/* once (a step of `make test`)
+#   make fuzz            FUZZ_SECONDS (default one hour) on FUZZ_JOBS processes
+#
+# A finding is made permanent by copying its artifact into tests/fuzz_regress/
+# under a name that says what it triggers; fuzz-regress then keeps it fixed.
+
+CLANG        ?= clang
+FUZZ_SECONDS ?= 3600
+FUZZ_JOBS    ?= 2
+FUZZ_SMOKE_SECONDS ?= 60
+
+FUZZ_DIR  := $(B)/fuzz
+FUZZ_BIN  := $(FUZZ_DIR)/fuzz_compiler
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := $(CFLAGS_COMMON) -g -O1 $(FUZZ_SAN)
+FUZZ_OBJS := $(patsubst $(B)/%,$(FUZZ_DIR)/obj/%,$(LANG_OBJS) $(COMPILER_OBJS))
+
+# Runtime options: stack traces from UBSan, leaks reported (the default,
+# said here because a leak must fail the run).
+FUZZ_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+FUZZ_FLAGS := -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz.dict \
+              -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+
+$(FUZZ_DIR)/obj/lang/%.o: lang/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/obj/compiler/%.o: compiler/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/obj/gen/%.o: $(B)/gen/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) $(LANG_GEN_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/obj/tests/fuzz_compiler.o: tests/fuzz_compiler.c | $(B)/gen/parse.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -c -o $@ $<
+
+$(FUZZ_BIN): $(FUZZ_DIR)/obj/tests/fuzz_compiler.o $(FUZZ_OBJS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson $(LDLIBS)
+
+# The seed corpus. The folders are prerequisites too, so that removing a
+# file (which changes its folder's time) rebuilds it.
+FUZZ_SEED_DIRS  := lang/examples nodes nodes/std tests/diag
+FUZZ_SEED_FILES := $(wildcard $(addsuffix /*.amp,$(FUZZ_SEED_DIRS)))
+$(FUZZ_DIR)/corpus.stamp: tests/fuzz_seeds.sh $(FUZZ_SEED_FILES) $(wildcard $(FUZZ_SEED_DIRS))
+	@sh tests/fuzz_seeds.sh $(FUZZ_DIR)/corpus $(FUZZ_SEED_FILES)
+	@touch $@
+
+# The closing line, from libFuzzer's final stats (-print_final_stats=1)
+# and its last status line (`#N ... cov: C ft: F corp: U/S ...`).
+FUZZ_SUMMARY := awk '/^stat::number_of_executed_units:/ { runs = $$2 } \
+    /^stat::average_exec_per_sec:/ { rate = $$2 } \
+    / cov: [0-9]+ / { for (i = 1; i < NF; i++) { if ($$i == "cov:") cov = $$(i + 1); \
+                                                if ($$i == "ft:") ft = $$(i + 1); \
+                                                if ($$i == "corp:") corp = $$(i + 1) } } \
+    END { printf "%d runs (%d/s), cov: %d ft: %d corpus: %s, 0 crashes\n", runs, rate, cov, ft, corp }'
+
+.PHONY: fuzz-smoke fuzz-regress
+TEST_STEPS += fuzz-smoke fuzz-regress
+
+# New inputs go to work/ (the first folder); corpus/ is only read.
+fuzz-smoke: $(FUZZ_BIN) $(FUZZ_DIR)/corpus.stamp
+	@mkdir -p $(FUZZ_DIR)/work $(FUZZ_DIR)/artifacts
+	@echo "fuzz-smoke: $(FUZZ_SMOKE_SECONDS) s of $(FUZZ_BIN), log in $(FUZZ_DIR)/smoke.log"
+	@if $(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SMOKE_SECONDS) \
+	        $(FUZZ_DIR)/work $(FUZZ_DIR)/corpus > $(FUZZ_DIR)/smoke.log 2>&1; then \
+	    printf 'fuzz-smoke: '; $(FUZZ_SUMMARY) $(FUZZ_DIR)/smoke.log; \
+	else \
+	    tail -n 60 $(FUZZ_DIR)/smoke.log; \
+	    echo "fuzz-smoke: FAILED; the input is in $(FUZZ_DIR)/artifacts/ (see 'Test unit written to' above)"; \
+	    exit 1; \
+	fi
+
+# Each reproducer runs in its own process so that one failure does not
+# hide the others. An empty folder passes.
+fuzz-regress: $(FUZZ_BIN)
+	@n=0; failed=""; \
+	for f in tests/fuzz_regress/*; do \
+	    [ -f "$$f" ] || continue; n=$$((n + 1)); \
+	    if ! $(FUZZ_ENV) $(FUZZ_BIN) -timeout=10 -rss_limit_mb=2048 "$$f" > $(FUZZ_DIR)/regress.log 2>&1; then \
+	        grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' $(FUZZ_DIR)/regress.log | head -n 3; \
+	        failed="$$failed $$f"; \
+	    fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz-regress: FAILED:$$failed"; exit 1; fi; \
+	echo "fuzz-regress: $$n reproducers, all pass"
+
+# The long run: libFuzzer's fork mode, FUZZ_JOBS processes, going on past
+# crashes, timeouts and OOMs (each is saved in artifacts/) so that one run
+# finds more than one; fails at the end if it found any. Fork mode keeps its
+# scratch files in TMPDIR, here under $(FUZZ_DIR).
+fuzz: $(FUZZ_BIN) $(FUZZ_DIR)/corpus.stamp
+	@mkdir -p $(FUZZ_DIR)/work $(FUZZ_DIR)/artifacts $(FUZZ_DIR)/tmp
+	@echo "fuzz: $(FUZZ_SECONDS) s on $(FUZZ_JOBS) processes, log in $(FUZZ_DIR)/fuzz.log"
+	@before=$$(ls $(FUZZ_DIR)/artifacts | wc -l); \
+	TMPDIR=$(FUZZ_DIR)/tmp $(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	    -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    $(FUZZ_DIR)/work $(FUZZ_DIR)/corpus > $(FUZZ_DIR)/fuzz.log 2>&1; rc=$$?; \
+	found=$$(($$(ls $(FUZZ_DIR)/artifacts | wc -l) - before)); \
+	awk '/^#[0-9]+: cov: / { line = $$0 } END { print line }' $(FUZZ_DIR)/fuzz.log | \
+	    awk -v found=$$found '{ sub(/^#/, "", $$1); sub(/:$$/, "", $$1); \
+	        for (i = 1; i < NF; i++) { if ($$i == "cov:") cov = $$(i + 1); if ($$i == "exec/s:") rate = $$(i + 1); \
+	                                   if ($$i == "oom/timeout/crash:") bad = $$(i + 1) } \
+	        printf "fuzz: %s runs (%s/s), cov: %s, oom/timeout/crash %s, %d new artifacts\n", $$1, rate, cov, bad, found }'; \
+	if [ $$rc -ne 0 ] || [ $$found -ne 0 ]; then \
+	    echo "fuzz: FAILED (exit $$rc); see $(FUZZ_DIR)/fuzz.log and $(FUZZ_DIR)/artifacts/"; exit 1; fi
