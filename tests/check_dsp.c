@@ -23,6 +23,7 @@
 #include <float.h>
 #include <ftw.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "build.h"
 #include "host.h"
 #include "testutil.h"
+#include "voice.h"
 
 #define SR 48000.0
 #define TWO_PI 6.283185307179586
@@ -46,20 +48,28 @@
 
 /* Oscillator pitch: a tenth of a cent (the ear's limit is ~5 cents). */
 #define MAX_CENTS 0.1
-/* Aliasing of the band-limited (polyBLEP) saw, measured at 48 kHz with a
- * 65536-point Blackman-Harris spectrum (see measure_aliasing):
+/* Aliasing of the band-limited saw (osc.amp: a third-order polyBLEP, the
+ * integral of a cubic B-spline over four samples), measured at 48 kHz with
+ * a 65536-point Blackman-Harris spectrum (see measure_aliasing):
  *                      1244.5 Hz   2489 Hz   4978 Hz
- *   total alias energy  -31.1 dB   -27.1 dB  -22.1 dB
- *   ... below 10 kHz    -54.1 dB   -52.2 dB  -46.8 dB
- *   strongest product   -34.5 dB   -28.2 dB  -21.8 dB (re the fundamental)
+ *   total alias energy  -41.2 dB   -36.7 dB  -30.8 dB
+ *   ... below 10 kHz    -81.2 dB   -81.3 dB  -74.8 dB
+ *   strongest product   -43.0 dB   -36.6 dB  -30.0 dB (re the fundamental)
  *   naive saw, total    -15.1 dB   -11.9 dB   -8.7 dB
  *   ... below 10 kHz    -19.6 dB   -16.6 dB  -13.5 dB
- * (a double-precision polyBLEP gives the same figures: this is the method's
- * limit, not float error). Most alias energy lands near Nyquist, from the
- * harmonics just above it, which a two-sample polyBLEP barely attenuates.
- * Bounds: the worst case with 3 dB to spare. */
-#define SAW_ALIAS_MAX_DB (-19.0)
-#define SAW_ALIAS_LOW_MAX_DB (-44.0)
+ * (The earlier two-sample polyBLEP measured -31.1 / -27.1 / -22.1 dB total
+ * and -54.1 / -52.2 / -46.8 dB below 10 kHz: these bounds reject it.) Most
+ * alias energy lands near Nyquist, folded from the harmonics just above it.
+ * Bounds: the worst case with about 3 dB to spare. */
+#define SAW_ALIAS_MAX_DB (-27.0)
+#define SAW_ALIAS_LOW_MAX_DB (-71.0)
+/* The square (same polyBLEP on both edges) and the triangle (the square,
+ * integrated) measure, total / below 10 kHz / strongest:
+ *   square    -44.6 / -81.2 / -45.6   -42.0 / -89.0 / -42.2   -30.5 / -90.2 / -30.0 dB
+ *   triangle  -65.6 / -94.7 / -67.3   -57.1 / -92.2 / -57.8   -40.3 / -90.8 / -39.9 dB
+ * The square is held to the saw's bounds, the triangle to its own. */
+#define TRIANGLE_ALIAS_MAX_DB (-37.0)
+#define TRIANGLE_ALIAS_LOW_MAX_DB (-87.0)
 /* ...and the naive saw must be at least this much worse on both. */
 #define NAIVE_WORSE_BY_DB 10.0
 /* -3 dB points: within 2 % of the cutoff. */
@@ -72,7 +82,6 @@
 /* ---- output -------------------------------------------------------------- */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#include <stdarg.h>
 static void say(const char *fmt, ...)
 {
     va_list ap;
@@ -466,6 +475,30 @@ START_TEST(test_saw_aliasing)
 }
 END_TEST
 
+START_TEST(test_square_triangle_aliasing)
+{
+    static const double f0s[] = { 1244.5, 2489.0, 4978.0 };
+    static const struct {
+        const char *node;
+        double total_max, low_max;
+    } shapes[] = {
+        { "square", SAW_ALIAS_MAX_DB, SAW_ALIAS_LOW_MAX_DB },
+        { "triangle", TRIANGLE_ALIAS_MAX_DB, TRIANGLE_ALIAS_LOW_MAX_DB },
+    };
+    for (int k = 0; k < 2; k++) {
+        const AmpPatchDesc *d = build_std(shapes[k].node);
+        for (size_t j = 0; j < sizeof f0s / sizeof f0s[0]; j++) {
+            Aliasing a = measure_aliasing(d, f0s[j]);
+            say("aliasing at %6.1f Hz: %-8s total %6.2f dB, below 10 kHz %6.2f dB, strongest %6.2f dB\n", f0s[j],
+                shapes[k].node, a.total, a.low, a.peak);
+            ck_assert_msg(a.total < shapes[k].total_max, "%s at %g Hz: alias energy %.2f dB", shapes[k].node, f0s[j], a.total);
+            ck_assert_msg(a.low < shapes[k].low_max, "%s at %g Hz: alias energy below 10 kHz %.2f dB", shapes[k].node, f0s[j],
+                          a.low);
+        }
+    }
+}
+END_TEST
+
 /* ==== filters =============================================================== */
 
 /* Gain in dB of output `port` of the filter unit d (params set from
@@ -542,20 +575,19 @@ START_TEST(test_cutoff_points)
 }
 END_TEST
 
-/* onepole: the pole is matched (a = exp(-2 pi fc / SR), the impulse-
- * invariant pole of the analog RC filter) and the low-pass has unity gain
- * at DC. Its gain at the cutoff is therefore exactly that of
- * H(z) = (1 - a) / (1 - a z^-1): -3.01 dB while fc << SR, drifting up as
- * fc nears Nyquist. The high-pass is x - lp. Asserted: the measured gains
- * equal that design within 0.01 dB; at fc <= 1 kHz the low-pass is -3 dB at
- * the cutoff within 0.05 dB and falls 6 dB per octave far above it. */
+/* onepole: the pole is placed for exactly -3 dB at the cutoff
+ * (a = b - sqrt(b^2 - 1), b = 2 - cos w) with unity gain at DC, so
+ * H(z) = (1 - a) / (1 - a z^-1). The high-pass is x - lp. Asserted: the
+ * measured gains equal that design within 0.01 dB, the low-pass is -3 dB at
+ * every cutoff within 0.05 dB (its -3 dB point within 2 %), and it falls
+ * 6 dB per octave far above the cutoff. */
 START_TEST(test_onepole)
 {
     static const double cutoffs[] = { 100.0, 1000.0, 5000.0 };
     const AmpPatchDesc *d = build_std("onepole");
     for (size_t j = 0; j < sizeof cutoffs / sizeof cutoffs[0]; j++) {
         double fc = cutoffs[j];
-        double a = exp(-TWO_PI * fc / SR), w = TWO_PI * fc / SR;
+        double w = TWO_PI * fc / SR, bb = 2 - cos(w), a = bb - sqrt(bb * bb - 1);
         double den = sqrt(1 - 2 * a * cos(w) + a * a);
         double want_lp = 20 * log10((1 - a) / den);
         double want_hp = 20 * log10(a * sqrt(2 - 2 * cos(w)) / den);   /* |a (1 - z^-1)| / |1 - a z^-1| */
@@ -567,8 +599,8 @@ START_TEST(test_onepole)
             fc, glp, want_lp, ghp, want_hp, f3, 100 * (f3 / fc - 1));
         ck_assert_msg(fabs(glp - want_lp) < 0.01, "onepole lp at %g Hz: %g dB, design %g dB", fc, glp, want_lp);
         ck_assert_msg(fabs(ghp - want_hp) < 0.01, "onepole hp at %g Hz: %g dB, design %g dB", fc, ghp, want_hp);
-        if (fc <= 1000.0)
-            ck_assert_msg(fabs(glp - MINUS_3DB) < 0.05, "onepole lp at its cutoff %g Hz: %g dB", fc, glp);
+        ck_assert_msg(fabs(glp - MINUS_3DB) < 0.05, "onepole lp at its cutoff %g Hz: %g dB", fc, glp);
+        ck_assert_msg(fabs(f3 / fc - 1) < CUTOFF_TOLERANCE, "onepole -3 dB point %g Hz for cutoff %g", f3, fc);
     }
     FilterSetup lp = { d, 0, 1, { "cutoff" }, { 100.0f } };
     double slope = filter_gain_db(&lp, 800.0) - filter_gain_db(&lp, 1600.0);
@@ -624,7 +656,7 @@ END_TEST
 
 /* ==== envelopes ============================================================= */
 
-/* First index i >= from with pred, or -1. */
+/* The first index i >= from where y[i] >= level (or <= level), or -1. */
 static long first_at_or_above(const float *y, long from, long n, double level)
 {
     for (long i = from; i < n; i++)
@@ -741,16 +773,10 @@ START_TEST(test_ar_and_perc_times)
 }
 END_TEST
 
-/* Long exponential segments. The per-sample factor k = exp(-ln 1000 / (T SR))
- * is a 32-bit float next to 1, where one ulp is 2^-24: an error of one ulp
- * in k moves the -60 dB point by T^2 SR 2^-24 / ln 1000 (2.8 ms at 4 s,
- * 17 ms at 10 s, 63 ms at 19 s). So beyond ~2 s the 1 ms bound is out of
- * reach of any float k; these segments are held to 1 ms plus one ulp of k. */
-static double long_segment_bound(double t)
-{
-    return SEGMENT_TOLERANCE_S + t * t * SR * ldexp(1.0, -24) / log(1000.0);
-}
-
+/* Long exponential segments: env.amp computes the per-sample step
+ * c = 1 - exp(-x) without cancellation so that even a 20 s segment keeps
+ * its time within the same 1 ms (a float k = exp(-x) next to 1 would be off
+ * by up to T^2 SR 2^-25 / ln 1000: 35 ms at 19 s). */
 START_TEST(test_long_segments)
 {
     static const double times[] = { 4.0, 10.0, 19.0 };
@@ -758,7 +784,7 @@ START_TEST(test_long_segments)
     const AmpPatchDesc *adsr = build_std("adsr");
     const long G = 100, n = (long)(20 * SR);
     for (int j = 0; j < 3; j++) {
-        double t = times[j], bound = long_segment_bound(t);
+        double t = times[j], bound = SEGMENT_TOLERANCE_S;
         HostEvent pev[2] = { ev_param(0, param_index(perc, "decay"), (float)t), ev_param(G, param_index(perc, "gate"), 1.0f) };
         Buf out = render(perc, pev, 2, NULL, n);
         long E = first_at_or_below(out.ch[0], G, n, 0.001);
@@ -863,8 +889,10 @@ END_TEST
 
 /* Three notes on two voices, steal oldest: A (oldest, loud), B (quieter),
  * then C steals. A must be the one that disappears (quietest would take
- * B). The step size around the steal stays within twice the steady one.
- * Control: with steal none, C is refused and A keeps sounding. */
+ * B), and B must go on unchanged. The largest sample-to-sample step around
+ * the steal stays within twice the steady one. Controls: with steal none,
+ * C is refused and A keeps sounding; cutting the stolen voice instead of
+ * fading it steps far beyond the bound. */
 static const char steal_patch_fmt[] = STD_IMPORTS
     "patch stealing {\n"
     "  voices 2 steal %s;\n"
@@ -886,7 +914,8 @@ static double max_step(const float *x, long from, long to)
 START_TEST(test_steal_oldest)
 {
     char text[1024];
-    const long T = 24000, n = 48000, win = 9600;
+    const long T = 24055;                                /* A (220 Hz, from phase 0) is at its peak */
+    const long n = 48000, win = 9600;
     const int ka = 57, kb = 64, kc = 69;                 /* 220, 329.63, 440 Hz */
     const double fa = 220.0, fb = 329.6276, fc = 440.0;
     HostEvent ev[3] = { ev_note_on(0, 0, ka, 1.0f), ev_note_on(2400, 1, kb, 0.5f), ev_note_on(T, 2, kc, 1.0f) };
@@ -895,7 +924,7 @@ START_TEST(test_steal_oldest)
     const AmpPatchDesc *d = build_text(text, NULL);
     Buf out = render(d, ev, 3, NULL, n);
     const float *y = out.ch[0];
-    long after = T + 480;                                /* 10 ms: the fade is over */
+    long after = T + 480;                                /* 10 ms: the 3 ms fade is over */
     double a0 = amplitude_at(y, T - win, win, fa), b0 = amplitude_at(y, T - win, win, fb);
     double a1 = amplitude_at(y, after, win, fa), b1 = amplitude_at(y, after, win, fb), c1 = amplitude_at(y, after, win, fc);
     say("steal oldest: before: A %.4f B %.4f; after: A %.2e B %.4f C %.4f\n", a0, b0, a1, b1, c1);
@@ -909,6 +938,27 @@ START_TEST(test_steal_oldest)
     say("steal oldest: max step around the steal %.5f, steady %.5f (ratio %.3f, bound 2)\n", around, normal,
         around / normal);
     ck_assert_msg(around <= 2 * normal, "click at the steal: step %g vs steady %g", around, normal);
+
+    /* Control: the same steal, but the stolen voice cut at once. */
+    HostPatch hp;
+    char err[256];
+    ck_assert_msg(host_init(&hp, d, (float)SR, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(host_render(&hp, ev, 3, NULL, out.ch, T), 2);
+    ck_assert_int_ge(voice_note_on(d, hp.state, 2, kc, 1.0f), 0);
+    AmpVoiceTable *vt = d->voices(hp.state);
+    int cut_slots = 0;
+    for (int slot = 0; slot < vt->live; slot++)
+        if (vt->note_id[slot] < 0 && vt->gain_step[slot] > 0) {   /* fading: the stolen voice */
+            vt->gain[slot] = 0.0f;
+            cut_slots++;
+        }
+    ck_assert_int_eq(cut_slots, 1);
+    float *rest[2] = { out.ch[0] + T, out.ch[1] + T };
+    host_render(&hp, NULL, 0, NULL, rest, n - T);
+    host_free(&hp);
+    double cut = max_step(out.ch[0], T - 16, T + 480);
+    say("steal oldest, control: cutting the stolen voice steps %.5f (%.1f x steady)\n", cut, cut / normal);
+    ck_assert_msg(cut > 5 * normal, "control: a cut steps only %g vs steady %g", cut, normal);
     buf_free(&out);
 
     snprintf(text, sizeof text, steal_patch_fmt, "none");
@@ -1001,6 +1051,7 @@ static Suite *dsp_suite(void)
     tcase_add_test(osc, test_measure_is_accurate);
     tcase_add_test(osc, test_oscillator_pitch);
     tcase_add_test(osc, test_saw_aliasing);
+    tcase_add_test(osc, test_square_triangle_aliasing);
     tcase_set_timeout(osc, 120);
     suite_add_tcase(s, osc);
     TCase *flt = tcase_create("filters");
