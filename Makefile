@@ -29,6 +29,10 @@ include lang/lang.mk
 include compiler/compiler.mk
 include runtime/runtime.mk
 include tests/tests.mk
+-include tests/fuzz.mk
+-include tests/bench/bench.mk
+-include server/server.mk
+-include web/web.mk
 
 run: all
 	$(B)/amp render nodes/pad.amp --notes '60@0:1 64@0.5:1.5 67@1:2.5' --seconds 3.5 -o $(B)/pad.wav

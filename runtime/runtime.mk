@@ -11,6 +11,8 @@ RUNTIME_OBJS += $(B)/runtime/ring.o $(B)/runtime/pool.o \
                 $(B)/runtime/host.o $(B)/runtime/build.o $(B)/runtime/embedded_headers.o
 
 -include runtime/ring.mk
+-include runtime/commands.mk
+-include runtime/engine.mk
 
 # The headers a compiled patch includes (the emitted C includes amp_patch.h
 # and amp_dsp.h, which includes amp_math.h), embedded into the runtime so

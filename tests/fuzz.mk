@@ -116,7 +116,7 @@ fuzz: $(FUZZ_BIN) $(FUZZ_DIR)/corpus.stamp
 	found=$$(($$(ls $(FUZZ_DIR)/artifacts | wc -l) - before)); \
 	awk '/^#[0-9]+: cov: / { line = $$0 } END { print line }' $(FUZZ_DIR)/fuzz.log | \
 	    awk -v found=$$found '{ sub(/^#/, "", $$1); sub(/:$$/, "", $$1); \
-	        for (i = 1; i < NF; i++) { if ($$i == "cov:") cov = $$(i + 1); if ($$i == "exec/s:") rate = $$(i + 1); \
+	        for (i = 1; i < NF; i++) { if ($$i == "cov:") cov = $$(i + 1); if ($$i == "exec/s") rate = $$(i + 1); \
 	                                   if ($$i == "oom/timeout/crash:") bad = $$(i + 1) } \
 	        printf "fuzz: %s runs (%s/s), cov: %s, oom/timeout/crash %s, %d new artifacts\n", $$1, rate, cov, bad, found }'; \
 	if [ $$rc -ne 0 ] || [ $$found -ne 0 ]; then \

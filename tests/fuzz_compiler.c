@@ -8,9 +8,9 @@
  * ampc.h promises, and abort()s when a promise is broken:
  *   - the return value agrees with the error count (1 with errors, 0 without);
  *   - a failed compilation leaves the result empty;
- *   - a successful one gives a name, a symbol `amp_<name>_desc`, non-empty
- *     NUL-terminated C and header text of the stated length, and JSON that
- *     jansson parses as an object;
+ *   - a successful one gives a name that is a C identifier, a symbol
+ *     `amp_<name>_desc`, non-empty NUL-terminated C and header text of the
+ *     stated length, and JSON that jansson parses as an object;
  *   - compiling the same text again gives the same bytes (no dates, no
  *     pointers, no uninitialised memory in the output).
  * The second compilation also prints the rates dump and the third builds the
@@ -23,6 +23,7 @@
  * string that starts with `/`, so no import can reach /dev/zero, /proc or a
  * FIFO outside the tree. Diagnostics and dumps go to memory streams.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +85,20 @@ static void check_text(const char *text, size_t len)
         abort();
 }
 
+/* [A-Za-z_][A-Za-z0-9_]* */
+static int is_c_identifier(const char *s)
+{
+    if (!s || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+        return 0;
+    for (s++; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_'))
+            return 0;
+    return 1;
+}
+
 static void check_result(const AmpcResult *r)
 {
-    if (!r->name || !r->name[0] || !r->symbol)
+    if (!is_c_identifier(r->name) || !r->symbol)
         abort();
     char symbol[512];
     snprintf(symbol, sizeof symbol, "amp_%s_desc", r->name);
