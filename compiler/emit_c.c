@@ -34,10 +34,33 @@ typedef struct Emitter {
     int *dep_i;            /* per Val id: depends on a table index */
     int n_init;            /* stored init values */
     int groups;            /* voice groups in the state */
+    int lanes;             /* voices per group: 4 (one per vector lane), or 1 (scalar build) */
     char *state_live, *delay_live, *table_live, *noise_live;
 } Emitter;
 
 /* ---- classification ---------------------------------------------------------- */
+
+/* Is code in context ctx vector code? Voice code is, unless the unit is
+ * emitted scalar (one voice per group, for comparison benchmarks). */
+static int is_vec(const Emitter *e, int ctx)
+{
+    return e->lanes == 4 && (ctx == USE_VCTRL || ctx == USE_VAUDIO);
+}
+
+/* The type of a voice value, and how one voice's slot of array X is named. */
+static const char *voice_type(const Emitter *e)
+{
+    return e->lanes == 4 ? "v4f" : "float";
+}
+
+static const char *lane(const Emitter *e, char *buf, size_t n, const char *array, const char *v, const char *rest)
+{
+    if (e->lanes == 4)
+        snprintf(buf, n, "s->%s[%s >> 2]%s[%s & 3]", array, v, rest, v);
+    else
+        snprintf(buf, n, "s->%s[%s]%s", array, v, rest);
+    return buf;
+}
 
 static int ctx_of(const Val *v)
 {
@@ -147,7 +170,7 @@ static void literal(char *buf, size_t n, double k)
  * init values are locals; in reset code they are read from s->init[]. */
 static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
 {
-    int vector = ctx == USE_VCTRL || ctx == USE_VAUDIO;
+    int vector = is_vec(e, ctx);
     if (v->op == V_CONST) {
         char lit[64];
         literal(lit, sizeof lit, v->k);
@@ -185,7 +208,8 @@ static const char *func_c(Func f)
 /* Print `const T x<id> = <expression>;` for one Val in context ctx. */
 static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
 {
-    int vector = ctx == USE_VCTRL || ctx == USE_VAUDIO;
+    int vector = is_vec(e, ctx);
+    int voice = ctx == USE_VCTRL || ctx == USE_VAUDIO;
     const char *T = vector ? "v4f" : "float";
     char a[96] = "", b[96] = "", c[96] = "";
     if (v->a) ref(e, v->a, ctx, a, sizeof a);
@@ -199,7 +223,7 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_PARAM: text_printf(t, "s->pv[%d]", v->idx); break;
     case V_NOTE: {
         static const char *fields[] = { "freq", "key", "vel", "gate" };
-        text_printf(t, "*(const v4f *)&s->vt.%s[4 * g]", fields[v->idx]);
+        text_printf(t, vector ? "*(const v4f *)&s->vt.%s[4 * g]" : "s->vt.%s[g]", fields[v->idx]);
         break;
     }
     case V_INPUT: text_printf(t, "in[%d][pos + i]", v->idx); break;
@@ -210,7 +234,8 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_TINDEX: text_puts(t, "(float)ti"); break;
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
-        text_printf(t, vector ? "amp_delay_read4(dl%d, dp%d, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp%d, %d, %s, %d.0f)",
+        text_printf(t, vector ? "amp_delay_read4(dl%d, dp%d, %d, %s, %d.0f)"
+                       : voice ? "amp_delay_readf(dl%d, dp%d, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp%d, %d, %s, %d.0f)",
                     v->idx, v->idx, d->len - 1, a, d->size);
         break;
     }
@@ -275,6 +300,8 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
 /* Patch values read by voice code, splatted once per group. */
 static void emit_splats(Emitter *e, const char *indent)
 {
+    if (e->lanes == 1)
+        return;
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
         if (!v->live || v->op == V_CONST || v->sec != SEC_PATCH || v->rate == RATE_AUDIO)
@@ -310,7 +337,7 @@ static void emit_struct(Emitter *e)
         if (!e->state_live[k])
             continue;
         if (s->sec == SEC_VOICE)
-            text_printf(t, "    v4f st%d[%d]; /* %s */\n", k, e->groups, s->name);
+            text_printf(t, "    %s st%d[%d]; /* %s */\n", voice_type(e), k, e->groups, s->name);
         else
             text_printf(t, "    float st%d; /* %s */\n", k, s->name);
     }
@@ -331,7 +358,7 @@ static void emit_struct(Emitter *e)
         if (!e->delay_live[k])
             continue;
         if (d->sec == SEC_VOICE)
-            text_printf(t, "    v4f dl%d[%d][%d]; /* %s */\n", k, e->groups, d->len, d->name);
+            text_printf(t, "    %s dl%d[%d][%d]; /* %s */\n", voice_type(e), k, e->groups, d->len, d->name);
         else
             text_printf(t, "    float dl%d[%d]; /* %s */\n", k, d->len, d->name);
     }
@@ -418,21 +445,24 @@ static void emit_init(Emitter *e)
     text_puts(t, "    p_reset(s);\n}\n\n");
 }
 
-static void emit_reset_lanes(Emitter *e, const char *lane)
+static void emit_reset_lanes(Emitter *e, const char *v)
 {
     Ir *ir = e->ir;
     EmitText *t = e->t;
-    char buf[96];
+    char buf[96], name[32], at[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == SEC_VOICE)
-            text_printf(t, "    s->st%d[%s >> 2][%s & 3] = %s;\n", k, lane, lane, ref(e, s->init, USE_RESET, buf, sizeof buf));
+        if (!e->state_live[k] || s->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "st%d", k);
+        text_printf(t, "    %s = %s;\n", lane(e, at, sizeof at, name, v, ""), ref(e, s->init, USE_RESET, buf, sizeof buf));
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (e->delay_live[k] && d->sec == SEC_VOICE)
-            text_printf(t, "    for (int j = 0; j < %d; j++)\n        s->dl%d[%s >> 2][j][%s & 3] = 0.0f;\n", d->len, k,
-                        lane, lane);
+        if (!e->delay_live[k] || d->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "dl%d", k);
+        text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = 0.0f;\n", d->len, lane(e, at, sizeof at, name, v, "[j]"));
     }
 }
 
@@ -470,7 +500,7 @@ static void emit_reset(Emitter *e)
         text_puts(t, "    for (int v = 0; v < AMP_VOICE_SLOTS; v++) {\n");
         text_puts(t, "        s->vt.note_id[v] = -1;\n        s->vt.gain[v] = 0.0f;\n        s->vt.gain_step[v] = 0.0f;\n");
         text_puts(t, "        s->vt.gate[v] = 0.0f;\n        s->vt.level[v] = 0.0f;\n    }\n");
-        text_printf(t, "    for (int v = 0; v < %d; v++)\n        p_voice_reset(s, v);\n", e->groups * 4);
+        text_printf(t, "    for (int v = 0; v < %d; v++)\n        p_voice_reset(s, v);\n", e->groups * e->lanes);
     }
     text_puts(t, "}\n\n");
 }
@@ -481,28 +511,35 @@ static void emit_voice_fns(Emitter *e)
     Ir *ir = e->ir;
     EmitText *t = e->t;
     text_printf(t, "static void p_voice_reset(void *state, int v)\n{\n    %s_state *s = state;\n", u->name);
-    text_printf(t, "    if (v < 0 || v >= %d)\n        return;\n", e->groups * 4);
+    text_printf(t, "    if (v < 0 || v >= %d)\n        return;\n", e->groups * e->lanes);
     emit_reset_lanes(e, "v");
     text_puts(t, "    (void)s;\n}\n\n");
 
     text_printf(t, "static void p_voice_move(void *state, int to, int from)\n{\n    %s_state *s = state;\n", u->name);
     text_printf(t, "    if (to < 0 || from < 0 || to >= %d || from >= %d || to == from)\n        return;\n",
-                e->groups * 4, e->groups * 4);
+                e->groups * e->lanes, e->groups * e->lanes);
+    char name[32], a[96], b[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == SEC_VOICE)
-            text_printf(t, "    s->st%d[to >> 2][to & 3] = s->st%d[from >> 2][from & 3];\n", k, k);
+        if (!e->state_live[k] || s->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "st%d", k);
+        text_printf(t, "    %s = %s;\n", lane(e, a, sizeof a, name, "to", ""), lane(e, b, sizeof b, name, "from", ""));
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (e->noise_live[k] && ns->sec == SEC_VOICE)
-            text_printf(t, "    s->nz%d[to >> 2][to & 3] = s->nz%d[from >> 2][from & 3];\n", k, k);
+        if (!e->noise_live[k] || ns->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "nz%d", k);
+        text_printf(t, "    %s = %s;\n", lane(e, a, sizeof a, name, "to", ""), lane(e, b, sizeof b, name, "from", ""));
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (e->delay_live[k] && d->sec == SEC_VOICE)
-            text_printf(t, "    for (int j = 0; j < %d; j++)\n        s->dl%d[to >> 2][j][to & 3] = s->dl%d[from >> 2][j][from & 3];\n",
-                        d->len, k, k);
+        if (!e->delay_live[k] || d->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "dl%d", k);
+        text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = %s;\n", d->len,
+                    lane(e, a, sizeof a, name, "to", "[j]"), lane(e, b, sizeof b, name, "from", "[j]"));
     }
     text_puts(t, "    (void)s;\n}\n\n");
     text_printf(t, "static AmpVoiceTable *p_voices(void *state)\n{\n    return &((%s_state *)state)->vt;\n}\n\n", u->name);
@@ -561,7 +598,7 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
             continue;
         const char *cq = s->end == s->start ? "const " : "";
         if (sec == SEC_VOICE)
-            text_printf(e->t, "%s%sv4f st%d = s->st%d[g];\n", indent, cq, k, k);
+            text_printf(e->t, "%s%s%s st%d = s->st%d[g];\n", indent, cq, voice_type(e), k, k);
         else
             text_printf(e->t, "%s%sfloat st%d = s->st%d;\n", indent, cq, k, k);
     }
@@ -576,7 +613,7 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
             continue;
         text_printf(e->t, "%sint dp%d = s->dp%d;\n", indent, k, k);
         if (sec == SEC_VOICE)
-            text_printf(e->t, "%sv4f *dl%d = s->dl%d[g];\n", indent, k, k);
+            text_printf(e->t, "%s%s *dl%d = s->dl%d[g];\n", indent, voice_type(e), k, k);
     }
 }
 
@@ -606,7 +643,7 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
     Ir *ir = e->ir;
     int ctx = audio_ctx(sec);
-    int vector = sec == SEC_VOICE;
+    int vector = sec == SEC_VOICE && e->lanes == 4;
     char buf[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
@@ -624,8 +661,8 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
         if (!e->delay_live[k] || d->sec != sec)
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
-        if (vector)
-            text_printf(e->t, "%sdl%d[dp%d] = amp_flush(%s);\n", indent, k, k, w);
+        if (sec == SEC_VOICE)
+            text_printf(e->t, "%sdl%d[dp%d] = %s(%s);\n", indent, k, k, vector ? "amp_flush" : "amp_flushf", w);
         else
             text_printf(e->t, "%ss->dl%d[dp%d] = amp_flushf(%s);\n", indent, k, k, w);
         text_printf(e->t, "%sdp%d = (dp%d + 1) & %d;\n", indent, k, k, d->len - 1);
@@ -638,37 +675,62 @@ static void emit_voices(Emitter *e)
     EmitText *t = e->t;
     char buf[96];
     const char *I2 = "            ", *I3 = "                ";
+    int vec = e->lanes == 4;
+    const char *T = voice_type(e);
     for (int ch = 0; ch < u->n_outputs; ch++)
         text_printf(t, "        float vb%d[AMP_CHUNK] = { 0 };\n", ch);
-    text_puts(t, "        const int groups = (s->vt.live + 3) >> 2;\n");
+    text_puts(t, vec ? "        const int groups = (s->vt.live + 3) >> 2;\n" : "        const int groups = s->vt.live;\n");
     text_puts(t, "        for (int g = 0; g < groups; g++) {\n");
     emit_splats(e, I2);
     emit_context(e, USE_VCTRL, I2);
-    text_puts(t, "            v4f gain = *(const v4f *)&s->vt.gain[4 * g];\n");
-    text_puts(t, "            const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];\n");
-    text_puts(t, "            v4f peak = *(const v4f *)&s->vt.level[4 * g];\n");
+    if (vec) {
+        text_puts(t, "            v4f gain = *(const v4f *)&s->vt.gain[4 * g];\n");
+        text_puts(t, "            const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];\n");
+        text_puts(t, "            v4f peak = *(const v4f *)&s->vt.level[4 * g];\n");
+    } else {
+        text_puts(t, "            float gain = s->vt.gain[g];\n");
+        text_puts(t, "            const float gain_step = s->vt.gain_step[g];\n");
+        text_puts(t, "            float peak = s->vt.level[g];\n");
+    }
     emit_state_loads(e, SEC_VOICE, I2);
     text_puts(t, "            for (int i = 0; i < len; i++) {\n");
     /* patch inputs read by voices */
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
         if (v->live && v->op == V_INPUT && (e->uses[v->id] & USE_VAUDIO))
-            text_printf(t, "%sconst v4f vx%d = amp_splat(in[%d][pos + i]);\n", I3, v->id, v->idx);
+            text_printf(t, vec ? "%sconst v4f vx%d = amp_splat(in[%d][pos + i]);\n"
+                               : "%sconst float x%d = in[%d][pos + i];\n", I3, v->id, v->idx);
     }
     emit_context(e, USE_VAUDIO, I3);
-    text_printf(t, "%sgain = amp_max(gain - gain_step, amp_splat(0.0f));\n", I3);
-    text_printf(t, "%sconst v4i on = gain > amp_splat(0.0f);\n", I3);
+    if (vec) {
+        text_printf(t, "%sgain = amp_max(gain - gain_step, amp_splat(0.0f));\n", I3);
+        text_printf(t, "%sconst v4i on = gain > amp_splat(0.0f);\n", I3);
+    } else {
+        text_printf(t, "%sgain = amp_maxf(gain - gain_step, 0.0f);\n", I3);
+        text_printf(t, "%sconst int on = gain > 0.0f;\n", I3);
+    }
     for (int ch = 0; ch < u->n_outputs; ch++) {
-        text_printf(t, "%sconst v4f o%d = amp_sel(on, %s * gain, amp_splat(0.0f));\n", I3, ch,
-                    ref(e, u->voice_out[ch], USE_VAUDIO, buf, sizeof buf));
-        text_printf(t, "%speak = amp_max(peak, amp_abs(o%d));\n", I3, ch);
-        text_printf(t, "%svb%d[i] += (o%d[0] + o%d[1]) + (o%d[2] + o%d[3]);\n", I3, ch, ch, ch, ch, ch);
+        const char *o = ref(e, u->voice_out[ch], USE_VAUDIO, buf, sizeof buf);
+        if (vec) {
+            text_printf(t, "%sconst v4f o%d = amp_sel(on, %s * gain, amp_splat(0.0f));\n", I3, ch, o);
+            text_printf(t, "%speak = amp_max(peak, amp_abs(o%d));\n", I3, ch);
+            text_printf(t, "%svb%d[i] += (o%d[0] + o%d[1]) + (o%d[2] + o%d[3]);\n", I3, ch, ch, ch, ch, ch);
+        } else {
+            text_printf(t, "%sconst %s o%d = on ? %s * gain : 0.0f;\n", I3, T, ch, o);
+            text_printf(t, "%speak = amp_maxf(peak, amp_absf(o%d));\n", I3, ch);
+            text_printf(t, "%svb%d[i] += o%d;\n", I3, ch, ch);
+        }
     }
     emit_sample_end(e, SEC_VOICE, I3);
     text_puts(t, "            }\n");
     emit_state_stores(e, SEC_VOICE, I2);
-    text_puts(t, "            *(v4f *)&s->vt.gain[4 * g] = gain;\n");
-    text_puts(t, "            *(v4f *)&s->vt.level[4 * g] = peak;\n");
+    if (vec) {
+        text_puts(t, "            *(v4f *)&s->vt.gain[4 * g] = gain;\n");
+        text_puts(t, "            *(v4f *)&s->vt.level[4 * g] = peak;\n");
+    } else {
+        text_puts(t, "            s->vt.gain[g] = gain;\n");
+        text_puts(t, "            s->vt.level[g] = peak;\n");
+    }
     text_puts(t, "        }\n");
     for (int k = 0; k < e->ir->delays.n; k++) {
         DelaySlot *d = e->ir->delays.items[k];
@@ -739,14 +801,14 @@ static void emit_names(EmitText *t, const char *what, const char **names, int n)
 
 void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
 {
-    (void)scalar;
     Emitter e = { .u = u, .ir = &u->ir, .t = c };
-    e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + 3) / 4 : 0;
+    e.lanes = scalar ? 1 : 4;
+    e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + e.lanes - 1) / e.lanes : 0;
     classify(&e);
     const char *N = u->name;
 
     text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
-                u->voices ? ", four voices per vector" : "");
+                !u->voices ? "" : scalar ? ", one voice at a time (scalar)" : ", four voices per vector");
     text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
     text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
     emit_struct(&e);

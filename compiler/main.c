@@ -22,6 +22,7 @@ static void usage(FILE *out)
           "  --dump PHASE    print the AST, the instance graph or every value's rate\n"
           "  --check         check only; write nothing\n"
           "  --list          list the patches and nodes FILE.amp defines\n"
+          "  --scalar        one voice at a time instead of four per vector (for comparisons)\n"
           "  --version       print the version\n",
           out);
 }
@@ -88,6 +89,8 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--list")) {
             list = 1;
+        } else if (!strcmp(a, "--scalar")) {
+            opt.scalar = 1;
         } else if (!strcmp(a, "--check")) {
             check_only = 1;
         } else if (!strcmp(a, "--version")) {

@@ -1,0 +1,216 @@
+/* check_compiler.c — the compiler as a whole: rate inference as `--dump
+ * rates` shows it, deterministic output, the scalar build against the
+ * four-voices-per-vector build, and every bad input in tests/diag answered
+ * with an error (in-process, so that a crash would fail the suite).
+ *
+ * Runs from the repository root (make test does).
+ */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ampc.h"
+#include "build.h"
+#include "host.h"
+#include "testutil.h"
+
+/* Compile text with opt; return the dump (or the C text) in a malloc'd string. */
+static char *compile_dump(const char *text, AmpcDump dump)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    AmpcOptions opt = { .dump = dump, .dump_out = f };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    int rc = ampc_compile_text("tests/rates.amp", text, strlen(text), &opt, &d, &r);
+    fclose(f);
+    ck_assert_int_eq(rc, 0);
+    ampc_result_free(&r);
+    return buf;
+}
+
+/* The section of a rates dump that holds `needle`: "control" or "audio". */
+static const char *rate_of(const char *dump, const char *needle)
+{
+    const char *at = strstr(dump, needle);
+    ck_assert_msg(at != NULL, "'%s' is not in the dump:\n%s", needle, dump);
+    const char *best = NULL;
+    for (const char *p = dump; (p = strstr(p, " rate:\n")) && p < at; p++)
+        best = p;
+    ck_assert_ptr_nonnull(best);
+    while (best > dump && best[-1] != ' ')
+        best--;
+    if (!strncmp(best, "control", 7)) return "control";
+    if (!strncmp(best, "audio", 5)) return "audio";
+    if (!strncmp(best, "init", 4)) return "init";
+    return "?";
+}
+
+static const char *FILTER =
+    "import \"../nodes/std/env.amp\";\n"
+    "node lp { in x; out y; param cutoff = 1 khz; state z = 0;\n"
+    "  let g = tan(pi * cutoff / SR);\n"
+    "  process { z = z + g / (1 + g) * (x - z); y = z; } }\n";
+
+START_TEST(rates_control_when_bound_to_a_param)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s patch p { param c = 500 hz; f = lp(cutoff: c * 2, x: noise()); f.y -> out; }\n", FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_RATES);
+    ck_assert_str_eq(rate_of(dump, "tan("), "control");
+    ck_assert_str_eq(rate_of(dump, "noise"), "audio");
+    ck_assert_str_eq(rate_of(dump, "= SR"), "init");
+    free(dump);
+}
+END_TEST
+
+START_TEST(rates_audio_when_bound_to_an_envelope)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "%s patch p { voices 2; voice { e = adsr(gate: note.gate);\n"
+             "  f = lp(cutoff: note.freq * (1 + e.y), x: noise()); f.y -> out; } }\n", FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_RATES);
+    ck_assert_str_eq(rate_of(dump, "tan("), "audio");
+    free(dump);
+}
+END_TEST
+
+START_TEST(rates_constant_folded)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s patch p { f = lp(cutoff: 1 khz, x: noise()); f.y -> out; }\n", FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_RATES);
+    /* tan(pi * 1000 / SR) depends on SR only: computed once, at init */
+    ck_assert_str_eq(rate_of(dump, "tan("), "init");
+    free(dump);
+}
+END_TEST
+
+static AmpcResult compile_file(const char *path, int scalar)
+{
+    AmpcOptions opt = { .scalar = scalar };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path, &opt, &d, &r), 0);
+    return r;
+}
+
+START_TEST(deterministic_bytes)
+{
+    const char *files[] = { "nodes/pad.amp", "nodes/drums.amp", "nodes/reverb.amp", "lang/examples/wavetable.amp" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        AmpcResult a = compile_file(files[i], 0), b = compile_file(files[i], 0);
+        ck_assert_uint_eq(a.c_len, b.c_len);
+        ck_assert_msg(memcmp(a.c_text, b.c_text, a.c_len) == 0, "%s: two compilations differ", files[i]);
+        ck_assert_msg(a.json_len == b.json_len && memcmp(a.json_text, b.json_text, a.json_len) == 0,
+                      "%s: JSON differs", files[i]);
+        ck_assert_msg(!strstr(a.c_text, "/tmp") && !strstr(a.c_text, "/home"), "%s: a path in the output", files[i]);
+        ampc_result_free(&a);
+        ampc_result_free(&b);
+    }
+}
+END_TEST
+
+static float *render_pad(int scalar, long n)
+{
+    AmpcResult r = compile_file("nodes/pad.amp", scalar);
+    ck_assert_msg(strstr(r.c_text, scalar ? "one voice at a time" : "four voices per vector") != NULL,
+                  "the emitted C does not say which build it is");
+    char err[8192];
+    const AmpPatchDesc *d = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
+    float *out = calloc((size_t)(2 * n), sizeof(float));
+    float *ch[2] = { out, out + n };
+    HostEvent ev[12];
+    int k = 0;
+    for (int i = 0; i < 6; i++) {
+        ev[k++] = (HostEvent){ .frame = 3000L * i + 17, .kind = HOST_EV_NOTE_ON, .note_id = i, .key = 48 + 5 * i, .vel = 0.9f };
+        ev[k++] = (HostEvent){ .frame = 3000L * i + 30000, .kind = HOST_EV_NOTE_OFF, .note_id = i };
+    }
+    /* events must be in time order */
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++)
+            if (ev[j].frame < ev[i].frame) {
+                HostEvent t = ev[i];
+                ev[i] = ev[j];
+                ev[j] = t;
+            }
+    ck_assert_int_eq(host_render(&hp, ev, k, NULL, ch, n), k);
+    host_free(&hp);
+    return out;
+}
+
+/* Same patch, same notes: the scalar build and the vector build differ only
+ * in the order voices are summed, so they agree to float rounding. */
+START_TEST(scalar_matches_vector)
+{
+    long n = 48000;
+    float *v = render_pad(0, n), *s = render_pad(1, n);
+    double peak = 0, diff = 0;
+    for (long i = 0; i < 2 * n; i++) {
+        peak = fmax(peak, fabs(v[i]));
+        diff = fmax(diff, fabs((double)v[i] - s[i]));
+    }
+    printf("scalar vs vector build of pad: peak %.4f, max difference %.3g\n", peak, diff);
+    ck_assert(peak > 0.01);
+    ck_assert_msg(diff <= 1e-5 * peak, "max difference %g at peak %g", diff, peak);
+    free(v);
+    free(s);
+}
+END_TEST
+
+/* Every bad input gets an error, in-process: no crash, no success. */
+START_TEST(every_bad_input_is_an_error)
+{
+    DIR *dir = opendir("tests/diag");
+    ck_assert_ptr_nonnull(dir);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".amp"))
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/diag/%s", de->d_name);
+        Diag d;
+        diag_init(&d, NULL);
+        AmpcResult r;
+        int rc = ampc_compile_file(path, NULL, &d, &r);
+        ck_assert_msg(rc == 1 && d.errors > 0, "%s compiled without an error", path);
+        n++;
+    }
+    closedir(dir);
+    ck_assert_int_ge(n, 40);
+}
+END_TEST
+
+static Suite *compiler_suite(void)
+{
+    Suite *s = suite_create("compiler");
+    TCase *rates = tcase_create("rates");
+    tcase_add_test(rates, rates_control_when_bound_to_a_param);
+    tcase_add_test(rates, rates_audio_when_bound_to_an_envelope);
+    tcase_add_test(rates, rates_constant_folded);
+    suite_add_tcase(s, rates);
+    TCase *out = tcase_create("output");
+    tcase_set_timeout(out, 60);
+    tcase_add_test(out, deterministic_bytes);
+    tcase_add_test(out, scalar_matches_vector);
+    tcase_add_test(out, every_bad_input_is_an_error);
+    suite_add_tcase(s, out);
+    return s;
+}
+
+int main(void)
+{
+    return testutil_run(compiler_suite());
+}
