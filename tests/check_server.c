@@ -1,0 +1,1236 @@
+/* check_server.c — ampd, the HTTP server (server/).
+ *
+ * "core": the pure helpers in-process: path decoding (once, refusing NUL,
+ * backslash, dot segments, bad escapes), MIME types, hashed asset names,
+ * JSON bodies.
+ * The other cases start the real build/ampd on a free loopback port (port 0,
+ * the bound port read from its banner) over a temporary root holding
+ * index.html, app.js, engine.wasm, sub/dir/index.html, hashed assets, a FIFO
+ * and symlinks that lead inside and outside the root, and talk to it with the
+ * raw socket client below (no curl):
+ * "static": MIME types, directory index, ETag and 304, HEAD, cache headers,
+ * 404/405 JSON errors, /api/health, the isolation headers on every reply.
+ * "security": every traversal spelling, NUL, backslash, symlink escapes.
+ * "limits": 1000 seeded garbage requests, truncated and reset requests, huge
+ * heads, a slow client, idle connections past the limit, body caps; the
+ * server must still answer /api/health after each.
+ * "lifecycle": options, the banner, clean exit 0 on SIGTERM and SIGINT.
+ * Every wait is bounded by a deadline and every socket is on 127.0.0.1.
+ */
+#include "testutil.h"
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AMPD_PATH
+#define AMPD_PATH "build/ampd"
+#endif
+
+/* ---- core: the helpers, in-process ------------------------------------ */
+
+/* http_decode_path on a NUL-terminated target; the decoded path or NULL. */
+static const char *decode(const char *raw)
+{
+    static char out[256];
+    const char *hint = NULL;
+    const char *path = http_decode_path(raw, strlen(raw), out, &hint);
+    if (!path)
+        ck_assert_ptr_nonnull(hint);
+    return path;
+}
+
+START_TEST(test_decode_accepts)
+{
+    ck_assert_str_eq(decode("/"), "/");
+    ck_assert_str_eq(decode("/index.html"), "/index.html");
+    ck_assert_str_eq(decode("/a%20b.txt"), "/a b.txt");
+    ck_assert_str_eq(decode("/app.js?v=%2e%2e/x"), "/app.js"); /* query dropped */
+    ck_assert_str_eq(decode("/%252e%252e/x"), "/%2e%2e/x");    /* decoded once only */
+    ck_assert_str_eq(decode("/...x/..y/.z"), "/...x/..y/.z");  /* names, not segments */
+    ck_assert_str_eq(decode("/sub//dir/"), "/sub//dir/");
+    ck_assert_str_eq(decode("/%C3%A9"), "/\xc3\xa9");
+}
+END_TEST
+
+START_TEST(test_decode_refuses)
+{
+    static const char *bad[] = {
+        "", "index.html", "*", "http://h/x", "/..", "/../x", "/a/..", "/a/../b", "/.",
+        "/./x", "/a/./b", "/%2e%2e/x", "/%2E%2e/x", "/..%2fx", "/..%2Fx", "/a%2f..%2fb",
+        "/%2e/x", "/a%00b", "/%00", "/a\\b", "/a%5cb", "/a%5Cb", "/%", "/%2", "/%zz",
+        "/%g0", "/a%0d%0ab", "/a\x01", "/a%7f", "/..?x=1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(decode(bad[i]) == NULL, "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(test_mime_types)
+{
+    static const char *cases[][2] = {
+        {"/index.html", "text/html; charset=utf-8"},
+        {"/a/b.HTM", "text/html; charset=utf-8"},
+        {"/app.js", "text/javascript; charset=utf-8"},
+        {"/w.mjs", "text/javascript; charset=utf-8"},
+        {"/s.css", "text/css; charset=utf-8"},
+        {"/d.json", "application/json"},
+        {"/app.js.map", "application/json"},
+        {"/engine.wasm", "application/wasm"},
+        {"/i.svg", "image/svg+xml"},
+        {"/i.png", "image/png"},
+        {"/favicon.ico", "image/x-icon"},
+        {"/k.WAV", "audio/wav"},
+        {"/r.txt", "text/plain; charset=utf-8"},
+        {"/x.xyz", "application/octet-stream"},
+        {"/noext", "application/octet-stream"},
+        {"/.wasm", "application/octet-stream"},
+        {"/dir.js/file", "application/octet-stream"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_str_eq(static_mime_type(cases[i][0]), cases[i][1]);
+}
+END_TEST
+
+START_TEST(test_hashed_assets)
+{
+    ck_assert(static_is_hashed_asset("/assets/index-D1ZGXb4L.js"));
+    ck_assert(static_is_hashed_asset("/assets/index-4b9c7d1e.css"));
+    ck_assert(static_is_hashed_asset("/assets/worklet-B-3xq_9a.js"));
+    ck_assert(static_is_hashed_asset("/app/assets/engine.5f3a9c2b1d.wasm"));
+    ck_assert(!static_is_hashed_asset("/assets/logo.svg"));
+    ck_assert(!static_is_hashed_asset("/assets/icon-settings.svg"));
+    ck_assert(!static_is_hashed_asset("/assets/-D1ZGXb4L.js")); /* no name */
+    ck_assert(!static_is_hashed_asset("/index-D1ZGXb4L.js"));   /* not in assets/ */
+    ck_assert(!static_is_hashed_asset("/index.html"));
+    ck_assert(!static_is_hashed_asset("/myassets/index-D1ZGXb4L.js"));
+}
+END_TEST
+
+START_TEST(test_json_body)
+{
+    HttpRequest req = {0};
+    const char *hint = NULL;
+    ck_assert_ptr_null(http_parse_json(&req, &hint));
+    ck_assert_ptr_nonnull(hint);
+
+    char good[] = "{\"a\": [1, 2]}";
+    req.body = good;
+    req.body_len = strlen(good);
+    hint = NULL;
+    json_t *v = http_parse_json(&req, &hint);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(json_array_size(json_object_get(v, "a")), 2);
+    json_decref(v);
+
+    char bad[] = "{\"a\": 1, \"a\": 2}"; /* duplicate keys are refused */
+    req.body = bad;
+    req.body_len = strlen(bad);
+    ck_assert_ptr_null(http_parse_json(&req, &hint));
+    char cut[] = "{\"a\": ";
+    req.body = cut;
+    req.body_len = strlen(cut);
+    ck_assert_ptr_null(http_parse_json(&req, &hint));
+}
+END_TEST
+
+/* ---- time and files ---------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void make_dir(const char *dir, const char *name)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+}
+
+static void make_link(const char *target, const char *dir, const char *name)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    ck_assert_int_eq(symlink(target, path), 0);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* ---- the server under test -------------------------------------------- */
+
+static char work_dir[4096]; /* temporary: root/ and outside/ */
+static char root_dir[4200];
+
+static pid_t ampd_pid = -1;
+static unsigned ampd_port;
+
+static const char INDEX_HTML[] = "<!doctype html><title>amplitude</title>\n";
+static const char APP_JS[] = "export const answer = 42;\n";
+static const char SUB_INDEX[] = "<!doctype html><title>sub</title>\n";
+static const unsigned char ENGINE_WASM[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
+static const char SECRET[] = "outside-the-root-secret\n";
+
+/* Start ampd with `args` (NULL-terminated, after the binary name); the pid,
+ * and the port read from its banner into *port, or 0 when it did not start.
+ * The banner line goes into `banner`. */
+static pid_t spawn_ampd(const char *const *args, unsigned *port, char *banner, size_t banner_cap)
+{
+    const char *bin = getenv("AMPD") ? getenv("AMPD") : AMPD_PATH;
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Die with the test runner, even if it crashes. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], STDOUT_FILENO);
+        if (!getenv("AMPD_TEST_VERBOSE")) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, STDERR_FILENO);
+        }
+        close(out[0]);
+        close(out[1]);
+        const char *argv[32] = {bin};
+        for (int i = 0; args[i] && i < 30; i++)
+            argv[i + 1] = args[i];
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    /* One line, or EOF when ampd exits; within 10 s. */
+    size_t len = 0;
+    double deadline = now_seconds() + 10;
+    banner[0] = '\0';
+    while (len + 1 < banner_cap && !strchr(banner, '\n') && now_seconds() < deadline) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(out[0], banner + len, banner_cap - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        banner[len] = '\0';
+    }
+    close(out[0]);
+    *port = 0;
+    const char *at = strstr(banner, " at http://127.0.0.1:");
+    if (at)
+        *port = (unsigned)strtoul(at + strlen(" at http://127.0.0.1:"), NULL, 10);
+    return pid;
+}
+
+/* Wait up to `seconds` for `pid`; its wait status, or -1 if still running. */
+static int wait_exit(pid_t pid, double seconds)
+{
+    double deadline = now_seconds() + seconds;
+    int status;
+    while (now_seconds() < deadline) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void stop_ampd(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    if (wait_exit(pid, 10) == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* The temporary tree: root/ (served) and outside/ (must stay unreachable). */
+static void make_tree(void)
+{
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(work_dir, sizeof work_dir, "%s/ampd-test-XXXXXX", tmp);
+    ck_assert_ptr_nonnull(mkdtemp(work_dir));
+    snprintf(root_dir, sizeof root_dir, "%s/root", work_dir);
+    make_dir(work_dir, "root");
+    make_dir(work_dir, "outside");
+    char outside[4200];
+    snprintf(outside, sizeof outside, "%s/outside", work_dir);
+    write_file(outside, "secret.txt", SECRET, strlen(SECRET));
+    write_file(outside, "index.html", SECRET, strlen(SECRET));
+
+    write_file(root_dir, "index.html", INDEX_HTML, strlen(INDEX_HTML));
+    write_file(root_dir, "app.js", APP_JS, strlen(APP_JS));
+    write_file(root_dir, "engine.wasm", ENGINE_WASM, sizeof ENGINE_WASM);
+    write_file(root_dir, "style.css", "body{}\n", 7);
+    write_file(root_dir, "data.json", "{}\n", 3);
+    write_file(root_dir, "Sound.WAV", "RIFF", 4);
+    write_file(root_dir, "blob.xyz", "?", 1);
+    write_file(root_dir, "empty.txt", "", 0);
+    write_file(root_dir, "changing.txt", "one\n", 4);
+    make_dir(root_dir, "sub");
+    make_dir(root_dir, "sub/dir");
+    write_file(root_dir, "sub/dir/index.html", SUB_INDEX, strlen(SUB_INDEX));
+    make_dir(root_dir, "sub/escaping");
+    make_dir(root_dir, "emptydir");
+    make_dir(root_dir, "assets");
+    write_file(root_dir, "assets/index-D1ZGXb4L.js", APP_JS, strlen(APP_JS));
+    write_file(root_dir, "assets/logo.svg", "<svg/>", 6);
+
+    /* Links that stay inside are followed; links that leave are refused. */
+    make_link("index.html", root_dir, "inside_link.html");
+    make_link("sub/dir", root_dir, "inside_dir");
+    make_link("../outside/secret.txt", root_dir, "escape");
+    make_link("../outside", root_dir, "escape_dir");
+    make_link("../../../outside/index.html", root_dir, "sub/escaping/index.html");
+    char absolute[4300];
+    snprintf(absolute, sizeof absolute, "%s/secret.txt", outside);
+    make_link(absolute, root_dir, "escape_abs");
+    make_link("/", root_dir, "escape_fs_root");
+    make_link("loop_b", root_dir, "loop_a");
+    make_link("loop_a", root_dir, "loop_b");
+    char fifo[4300];
+    snprintf(fifo, sizeof fifo, "%s/pipe", root_dir);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+}
+
+static void remove_tree(void)
+{
+    if (work_dir[0])
+        nftw(work_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    work_dir[0] = '\0';
+}
+
+/* Unchecked fixture: one server per TCase, started in the runner process. */
+static void server_setup(void)
+{
+    make_tree();
+    char banner[512];
+    static const char *args[] = {"--port", "0", "--root", NULL, "--timeout", "2",
+                                 "--max-connections", "32", NULL};
+    args[3] = root_dir;
+    ampd_pid = spawn_ampd(args, &ampd_port, banner, sizeof banner);
+    ck_assert_msg(ampd_port != 0, "ampd did not start (%s): banner '%s'", AMPD_PATH, banner);
+}
+
+static void server_teardown(void)
+{
+    if (ampd_pid > 0)
+        stop_ampd(ampd_pid);
+    ampd_pid = -1;
+    remove_tree();
+}
+
+/* ---- a raw HTTP client ------------------------------------------------- */
+
+typedef struct Response {
+    int status;         /* 0 when no status line came back */
+    char *data;         /* everything received, NUL-terminated */
+    size_t len;
+    size_t head_len;    /* up to and including the blank line */
+    const char *body;
+    size_t body_len;
+    bool reset;         /* the connection ended with an error */
+} Response;
+
+static int connect_loopback(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    ck_assert_msg(r == 0, "connect to 127.0.0.1:%u: %s", port, strerror(errno));
+    return fd;
+}
+
+static void parse_response(Response *r)
+{
+    r->status = 0;
+    r->head_len = 0;
+    r->body = r->data + r->len;
+    r->body_len = 0;
+    int status;
+    if (sscanf(r->data, "HTTP/1.%*1[01] %3d", &status) == 1)
+        r->status = status;
+    const char *end = strstr(r->data, "\r\n\r\n");
+    if (!end)
+        return;
+    r->head_len = (size_t)(end + 4 - r->data);
+    r->body = r->data + r->head_len;
+    r->body_len = r->len - r->head_len;
+}
+
+/* Send `len` bytes on a fresh connection while reading whatever comes
+ * back, until the server closes or `seconds` pass. `half_close` ends our
+ * side after sending (EOF for the server). */
+static Response *exchange_on(int fd, const void *bytes, size_t len, double seconds, bool half_close)
+{
+    Response *r = calloc(1, sizeof *r);
+    size_t cap = 1 << 16, sent = 0;
+    r->data = malloc(cap + 1);
+    double deadline = now_seconds() + seconds;
+    bool closed_write = false;
+    for (;;) {
+        if (sent == len && half_close && !closed_write) {
+            shutdown(fd, SHUT_WR);
+            closed_write = true;
+        }
+        double left = deadline - now_seconds();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0)};
+        if (poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+            continue;
+        if (p.revents & POLLIN || p.revents & (POLLHUP | POLLERR)) {
+            if (r->len == cap) {
+                cap *= 2;
+                r->data = realloc(r->data, cap + 1);
+            }
+            ssize_t n = recv(fd, r->data + r->len, cap - r->len, 0);
+            if (n == 0)
+                break;
+            if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN)
+                    continue;
+                r->reset = true;
+                break;
+            }
+            r->len += (size_t)n;
+            continue;
+        }
+        if (p.revents & POLLOUT) {
+            size_t chunk = len - sent < 65536 ? len - sent : 65536;
+            ssize_t n = send(fd, (const char *)bytes + sent, chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EINTR)
+                sent = len; /* the server stopped reading: collect its reply */
+            else if (n > 0)
+                sent += (size_t)n;
+        }
+    }
+    close(fd);
+    r->data[r->len] = '\0';
+    parse_response(r);
+    return r;
+}
+
+static Response *exchange(const void *bytes, size_t len, double seconds)
+{
+    return exchange_on(connect_loopback(ampd_port), bytes, len, seconds, false);
+}
+
+static void free_response(Response *r)
+{
+    free(r->data);
+    free(r);
+}
+
+/* The value of header `name` in r (first occurrence), or NULL. Values are
+ * copied into a few rotating buffers so that several can be held at once. */
+static const char *header(const Response *r, const char *name)
+{
+    static char values[4][1024];
+    static int next;
+    size_t name_len = strlen(name);
+    const char *line = strstr(r->data, "\r\n");
+    const char *head_end = r->data + r->head_len;
+    while (line && line + 2 < head_end) {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            return NULL;
+        if ((size_t)(eol - line) > name_len && line[name_len] == ':' &&
+            strncasecmp(line, name, name_len) == 0) {
+            const char *v = line + name_len + 1;
+            while (*v == ' ')
+                v++;
+            char *out = values[next++ % 4];
+            size_t n = (size_t)(eol - v) < 1023 ? (size_t)(eol - v) : 1023;
+            memcpy(out, v, n);
+            out[n] = '\0';
+            return out;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+static void assert_header(const Response *r, const char *name, const char *want)
+{
+    const char *got = header(r, name);
+    ck_assert_msg(got != NULL, "no %s header in:\n%.*s", name, (int)r->head_len, r->data);
+    ck_assert_str_eq(got, want);
+}
+
+static void assert_isolation(const Response *r)
+{
+    assert_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+    assert_header(r, "Cross-Origin-Embedder-Policy", "require-corp");
+    assert_header(r, "Cross-Origin-Resource-Policy", "same-origin");
+    assert_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+/* One request on its own connection, `extra` being more header lines (each
+ * ending in \r\n). Asserts a status line and the isolation headers. */
+static Response *request(const char *method, const char *target, const char *extra)
+{
+    char text[8192];
+    int n = snprintf(text, sizeof text,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s\r\n", method,
+                     target, extra ? extra : "");
+    ck_assert(n > 0 && (size_t)n < sizeof text);
+    Response *r = exchange(text, (size_t)n, 5);
+    ck_assert_msg(r->status != 0, "%s %s: no response", method, target);
+    assert_isolation(r);
+    return r;
+}
+
+/* The body matches the content and its declared length. */
+static void assert_body(const Response *r, const void *want, size_t len)
+{
+    char length[32];
+    snprintf(length, sizeof length, "%zu", len);
+    assert_header(r, "Content-Length", length);
+    ck_assert_uint_eq(r->body_len, len);
+    ck_assert(memcmp(r->body, want, len) == 0);
+}
+
+/* The one error shape, with the given status and code. */
+static void assert_error(const Response *r, int status, const char *code)
+{
+    ck_assert_msg(r->status == status, "status %d, want %d:\n%s", r->status, status, r->data);
+    assert_header(r, "Content-Type", "application/json");
+    json_error_t err;
+    json_t *body = json_loadb(r->body, r->body_len, 0, &err);
+    ck_assert_msg(body != NULL, "error body is not JSON: %s", r->body);
+    json_t *error = json_object_get(body, "error");
+    ck_assert(json_is_object(error));
+    ck_assert_uint_eq(json_object_size(body), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(error, "code")), code);
+    const char *hint = json_string_value(json_object_get(error, "hint"));
+    ck_assert(hint && hint[0]);
+    json_decref(body);
+}
+
+static void expect_get_error(const char *target, int status, const char *code)
+{
+    Response *r = request("GET", target, NULL);
+    ck_assert_msg(r->status == status, "GET %s: status %d, want %d", target, r->status, status);
+    assert_error(r, status, code);
+    ck_assert_msg(!strstr(r->data, "outside-the-root-secret"), "GET %s leaked the secret", target);
+    free_response(r);
+}
+
+/* /api/health answers {"ok": true, "version": ...}. */
+static void assert_healthy(void)
+{
+    Response *r = request("GET", "/api/health", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Content-Type", "application/json");
+    json_error_t err;
+    json_t *body = json_loadb(r->body, r->body_len, 0, &err);
+    ck_assert_msg(body != NULL, "health body: %s", r->body);
+    ck_assert(json_is_true(json_object_get(body, "ok")));
+    ck_assert_str_eq(json_string_value(json_object_get(body, "version")), AMPD_VERSION);
+    json_decref(body);
+    free_response(r);
+}
+
+/* After a burst, connection threads take a moment to be reaped and new
+ * connections past --max-connections are turned away meanwhile: retry for
+ * up to 5 s, then require a proper health reply. */
+static void wait_healthy(void)
+{
+    static const char health[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    double deadline = now_seconds() + 5;
+    bool ok = false;
+    while (!ok && now_seconds() < deadline) {
+        Response *r = exchange(health, strlen(health), 1);
+        ok = r->status == 200;
+        free_response(r);
+        if (!ok)
+            usleep(20000);
+    }
+    ck_assert_msg(ok, "no health reply within 5 s of the burst");
+    assert_healthy();
+}
+
+/* ---- static ------------------------------------------------------------ */
+
+START_TEST(test_root_index)
+{
+    Response *r = request("GET", "/", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Content-Type", "text/html; charset=utf-8");
+    assert_header(r, "Cache-Control", "no-cache");
+    assert_body(r, INDEX_HTML, strlen(INDEX_HTML));
+    const char *etag = header(r, "ETag");
+    ck_assert_ptr_nonnull(etag);
+    ck_assert_msg(etag[0] == '"' && etag[strlen(etag) - 1] == '"', "weak or bare ETag %s", etag);
+    char first[256];
+    snprintf(first, sizeof first, "%s", etag);
+    free_response(r);
+
+    r = request("GET", "/index.html", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, INDEX_HTML, strlen(INDEX_HTML));
+    assert_header(r, "ETag", first);
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_served_types)
+{
+    static const char *cases[][2] = {
+        {"/app.js", "text/javascript; charset=utf-8"},
+        {"/engine.wasm", "application/wasm"},
+        {"/style.css", "text/css; charset=utf-8"},
+        {"/data.json", "application/json"},
+        {"/Sound.WAV", "audio/wav"},
+        {"/blob.xyz", "application/octet-stream"},
+        {"/assets/logo.svg", "image/svg+xml"},
+        {"/empty.txt", "text/plain; charset=utf-8"},
+        {"/inside_link.html", "text/html; charset=utf-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Response *r = request("GET", cases[i][0], NULL);
+        ck_assert_msg(r->status == 200, "GET %s: %d", cases[i][0], r->status);
+        assert_header(r, "Content-Type", cases[i][1]);
+        free_response(r);
+    }
+    Response *r = request("GET", "/engine.wasm", NULL);
+    assert_body(r, ENGINE_WASM, sizeof ENGINE_WASM);
+    free_response(r);
+    r = request("GET", "/app.js?v=3&x=%2e%2e", NULL); /* the query is not the path */
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, APP_JS, strlen(APP_JS));
+    free_response(r);
+    r = request("GET", "/empty.txt", NULL);
+    assert_body(r, "", 0);
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_directory_index)
+{
+    static const char *targets[] = {"/sub/dir/", "/sub/dir", "/sub//dir/", "/inside_dir/"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        Response *r = request("GET", targets[i], NULL);
+        ck_assert_msg(r->status == 200, "GET %s: %d", targets[i], r->status);
+        assert_header(r, "Content-Type", "text/html; charset=utf-8");
+        assert_header(r, "Cache-Control", "no-cache");
+        assert_body(r, SUB_INDEX, strlen(SUB_INDEX));
+        free_response(r);
+    }
+    expect_get_error("/emptydir/", 404, "not_found");
+    expect_get_error("/sub/", 404, "not_found");
+}
+END_TEST
+
+START_TEST(test_cache_control)
+{
+    Response *r = request("GET", "/assets/index-D1ZGXb4L.js", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Cache-Control", "public, max-age=31536000, immutable");
+    assert_header(r, "Content-Type", "text/javascript; charset=utf-8");
+    free_response(r);
+    r = request("GET", "/assets/logo.svg", NULL);
+    assert_header(r, "Cache-Control", "no-cache");
+    free_response(r);
+    r = request("GET", "/app.js", NULL);
+    assert_header(r, "Cache-Control", "no-cache");
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_etag_304)
+{
+    Response *r = request("GET", "/app.js", NULL);
+    char etag[256], line[512];
+    snprintf(etag, sizeof etag, "%s", header(r, "ETag"));
+    free_response(r);
+
+    static const char *forms[] = {"%s", "W/%s", "\"other\", %s", "\"a\",%s , \"b\"", "*"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        char value[300];
+        snprintf(value, sizeof value, forms[i], etag);
+        snprintf(line, sizeof line, "If-None-Match: %s\r\n", value);
+        r = request("GET", "/app.js", line);
+        ck_assert_msg(r->status == 304, "If-None-Match: %s gave %d", value, r->status);
+        ck_assert_uint_eq(r->body_len, 0);
+        assert_header(r, "ETag", etag);
+        assert_header(r, "Cache-Control", "no-cache");
+        free_response(r);
+    }
+    r = request("GET", "/app.js", "If-None-Match: \"nope\"\r\n");
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, APP_JS, strlen(APP_JS));
+    free_response(r);
+    r = request("HEAD", "/app.js", "If-None-Match: \"nope\", W/\"x\"\r\n");
+    ck_assert_int_eq(r->status, 200);
+    free_response(r);
+
+    /* A changed file has a new tag, so the old one no longer matches. */
+    r = request("GET", "/changing.txt", NULL);
+    snprintf(etag, sizeof etag, "%s", header(r, "ETag"));
+    free_response(r);
+    write_file(root_dir, "changing.txt", "two, longer\n", 12);
+    snprintf(line, sizeof line, "If-None-Match: %s\r\n", etag);
+    r = request("GET", "/changing.txt", line);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, "two, longer\n", 12);
+    ck_assert_str_ne(header(r, "ETag"), etag);
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_head)
+{
+    Response *r = request("HEAD", "/engine.wasm", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Content-Type", "application/wasm");
+    assert_header(r, "Content-Length", "8");
+    ck_assert_ptr_nonnull(header(r, "ETag"));
+    ck_assert_uint_eq(r->body_len, 0);
+    free_response(r);
+
+    r = request("HEAD", "/", NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->body_len, 0);
+    free_response(r);
+
+    r = request("HEAD", "/api/health", NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->body_len, 0);
+    free_response(r);
+
+    r = request("HEAD", "/missing.js", NULL);
+    ck_assert_int_eq(r->status, 404);
+    ck_assert_uint_eq(r->body_len, 0);
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_not_found)
+{
+    expect_get_error("/missing.js", 404, "not_found");
+    expect_get_error("/sub/missing/index.html", 404, "not_found");
+    expect_get_error("/index.html/", 404, "not_found");
+    expect_get_error("/index.html/x", 404, "not_found");
+    expect_get_error("/api/nope", 404, "not_found");
+    expect_get_error("/api/", 404, "not_found");
+    expect_get_error("/pipe", 404, "not_found"); /* a FIFO: refused, never opened */
+}
+END_TEST
+
+START_TEST(test_method_not_allowed)
+{
+    static const char *cases[][2] = {
+        {"POST", "/index.html"}, {"PUT", "/"},          {"DELETE", "/app.js"},
+        {"OPTIONS", "/"},        {"PATCH", "/missing"}, {"POST", "/api/health"},
+        {"BREW", "/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Response *r = request(cases[i][0], cases[i][1], "Content-Length: 0\r\n");
+        assert_error(r, 405, "method_not_allowed");
+        assert_header(r, "Allow", "GET, HEAD");
+        free_response(r);
+    }
+    /* An unknown API path is 404 whatever the method. */
+    Response *r = request("POST", "/api/nope", "Content-Length: 0\r\n");
+    assert_error(r, 404, "not_found");
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_health)
+{
+    assert_healthy();
+    Response *r = request("GET", "/api/health?probe=1", NULL);
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Cache-Control", "no-store");
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_keep_alive)
+{
+    /* Two pipelined requests on one connection get two replies. */
+    static const char two[] = "GET /app.js HTTP/1.1\r\nHost: a\r\n\r\n"
+                              "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    Response *r = exchange(two, strlen(two), 5);
+    ck_assert_int_eq(r->status, 200);
+    const char *second = strstr(r->body, "HTTP/1.1 200");
+    ck_assert_ptr_nonnull(second);
+    ck_assert_ptr_nonnull(strstr(second, "\"ok\":true"));
+    free_response(r);
+}
+END_TEST
+
+/* ---- security ---------------------------------------------------------- */
+
+START_TEST(test_dot_segments)
+{
+    static const char *targets[] = {
+        "/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E/%2E%2E/etc/passwd",
+        "/..%2f..%2fetc%2fpasswd", "/..%2Foutside/secret.txt", "/sub/../index.html",
+        "/sub/%2e%2e/%2e%2e/outside/secret.txt", "/./index.html", "/sub/..", "/..",
+        "/%2e", "/sub/.%2e/../outside/secret.txt", "/..?x=1",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        expect_get_error(targets[i], 400, "bad_path");
+}
+END_TEST
+
+START_TEST(test_nul_backslash_escapes)
+{
+    static const char *targets[] = {
+        "/index.html%00.png", "/%00", "/sub%00/dir/", "/sub\\dir\\index.html",
+        "/..\\outside\\secret.txt", "/sub%5cdir%5cindex.html", "/%5c..%5coutside%5csecret.txt",
+        "/%zz", "/%2", "/index.html%", "/a%0d%0aSet-Cookie:%20x=1", "/%7f",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        expect_get_error(targets[i], 400, "bad_path");
+    Response *r = request("GET", "/a%0d%0aSet-Cookie:%20x=1", NULL);
+    ck_assert_ptr_null(header(r, "Set-Cookie"));
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_double_encoding)
+{
+    /* Decoded once: %252e%252e is the literal name "%2e%2e", which is absent. */
+    expect_get_error("/%252e%252e/outside/secret.txt", 404, "not_found");
+    expect_get_error("/%252e%252e%252foutside%252fsecret.txt", 404, "not_found");
+}
+END_TEST
+
+START_TEST(test_symlink_escape)
+{
+    static const char *targets[] = {
+        "/escape", "/escape_abs", "/escape_dir/secret.txt", "/escape_dir/",
+        "/escape_dir", "/sub/escaping/", "/escape_fs_root/etc/hostname",
+    };
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        expect_get_error(targets[i], 403, "forbidden");
+    expect_get_error("/loop_a", 403, "forbidden");
+    Response *r = request("HEAD", "/escape", NULL);
+    ck_assert_int_eq(r->status, 403);
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_uri_length)
+{
+    size_t n = HTTP_URI_MAX + 100;
+    char *target = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        target[i] = i % 64 == 0 ? '/' : 'a'; /* segments shorter than NAME_MAX */
+    target[n] = '\0';
+    Response *r = request("GET", target, NULL);
+    assert_error(r, 414, "uri_too_long");
+    free_response(r);
+    /* Just under the limit is an ordinary 404. */
+    target[HTTP_URI_MAX - 1] = '\0';
+    r = request("GET", target, NULL);
+    assert_error(r, 404, "not_found");
+    free_response(r);
+    free(target);
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint32_t rng(void)
+{
+    /* xorshift64*: reproducible garbage from a fixed seed. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 2685821657736338717ull) >> 32);
+}
+
+static const char VALID[] = "GET /sub/dir/index.html?q=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "If-None-Match: \"x\"\r\nContent-Length: 5\r\n\r\nhello";
+
+/* One garbage request of one of several kinds: random bytes, random
+ * printable text with line breaks, or a valid request mutated. */
+static size_t make_garbage(char *out, size_t cap)
+{
+    size_t len = 0;
+    switch (rng() % 4) {
+    case 0: /* random bytes */
+        len = rng() % 1500;
+        for (size_t i = 0; i < len; i++)
+            out[i] = (char)rng();
+        break;
+    case 1: { /* printable words, spaces, CRLFs, colons, percent signs */
+        static const char alphabet[] = "GETPOSHAD /%:.\r\n\\?#=abc019\t";
+        len = rng() % 1500;
+        for (size_t i = 0; i < len; i++)
+            out[i] = alphabet[rng() % (sizeof alphabet - 1)];
+        break;
+    }
+    default: { /* a valid request with bytes flipped, inserted or cut */
+        len = sizeof VALID - 1;
+        memcpy(out, VALID, len);
+        int edits = 1 + (int)(rng() % 6);
+        for (int e = 0; e < edits; e++) {
+            size_t at = rng() % len;
+            switch (rng() % 3) {
+            case 0: out[at] = (char)rng(); break;
+            case 1: len = at + 1; break;
+            default:
+                if (len + 1 < cap) {
+                    memmove(out + at + 1, out + at, len - at);
+                    out[at] = "\r\n%\0 :"[rng() % 6];
+                    len++;
+                }
+            }
+        }
+    }
+    }
+    return len < cap ? len : cap;
+}
+
+START_TEST(test_garbage)
+{
+    rng_state = 0x5eed0a3d0f00d5ull;
+    char buf[2048];
+    int answered = 0;
+    double start = now_seconds();
+    for (int i = 0; i < 1000; i++) {
+        size_t len = make_garbage(buf, sizeof buf);
+        /* Half-close so the server sees the end of the request at once. */
+        Response *r = exchange_on(connect_loopback(ampd_port), buf, len, 3, true);
+        answered += r->status != 0;
+        free_response(r);
+    }
+    ck_assert_msg(answered > 0, "no garbage request got a status line");
+    ck_assert_msg(now_seconds() - start < 100, "1000 garbage requests took %.1f s",
+                  now_seconds() - start);
+    wait_healthy();
+}
+END_TEST
+
+START_TEST(test_truncated)
+{
+    size_t len = sizeof VALID - 1;
+    for (size_t cut = 0; cut < len; cut++) {
+        /* Every prefix, then a full close (RST for odd cuts). */
+        int fd = connect_loopback(ampd_port);
+        ck_assert_int_eq((ssize_t)cut, send(fd, VALID, cut, MSG_NOSIGNAL));
+        if (cut % 2) {
+            struct linger hard = {.l_onoff = 1, .l_linger = 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        }
+        close(fd);
+    }
+    wait_healthy();
+    /* A complete request followed by half a second one. */
+    char twice[512];
+    int n = snprintf(twice, sizeof twice, "GET /api/health HTTP/1.1\r\nHost: a\r\n\r\nGET /ap");
+    Response *r = exchange_on(connect_loopback(ampd_port), twice, (size_t)n, 5, true);
+    ck_assert_int_eq(r->status, 200);
+    free_response(r);
+    wait_healthy();
+}
+END_TEST
+
+START_TEST(test_huge_heads)
+{
+    /* 200 headers of 1 KB, one header of 200 KB, a 200 KB target: beyond
+     * the connection memory limit; refused by libmicrohttpd, never a crash. */
+    size_t cap = 400000;
+    char *text = malloc(cap);
+    size_t len = (size_t)snprintf(text, cap, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 200; i++) {
+        len += (size_t)snprintf(text + len, cap - len, "X-Filler-%d: ", i);
+        memset(text + len, 'v', 1000);
+        len += 1000;
+        len += (size_t)snprintf(text + len, cap - len, "\r\n");
+    }
+    len += (size_t)snprintf(text + len, cap - len, "\r\n");
+    Response *r = exchange(text, len, 5);
+    ck_assert_msg(r->status == 0 || r->status >= 400, "huge head got %d", r->status);
+    free_response(r);
+
+    len = (size_t)snprintf(text, cap, "GET / HTTP/1.1\r\nX-Big: ");
+    memset(text + len, 'b', 200000);
+    len += 200000;
+    len += (size_t)snprintf(text + len, cap - len, "\r\n\r\n");
+    r = exchange(text, len, 5);
+    ck_assert_msg(r->status == 0 || r->status >= 400, "huge header got %d", r->status);
+    free_response(r);
+
+    len = (size_t)snprintf(text, cap, "GET /");
+    memset(text + len, 'u', 200000);
+    len += 200000;
+    len += (size_t)snprintf(text + len, cap - len, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    r = exchange(text, len, 5);
+    ck_assert_msg(r->status == 0 || r->status >= 400, "huge target got %d", r->status);
+    free_response(r);
+    free(text);
+    wait_healthy();
+}
+END_TEST
+
+START_TEST(test_slow_client)
+{
+    /* The fixture runs ampd with --timeout 2: a client that stalls inside
+     * the request head is disconnected, and others are served meanwhile. */
+    int fd = connect_loopback(ampd_port);
+    ck_assert_int_eq(send(fd, "GET / HTTP/1.1\r\nHo", 18, MSG_NOSIGNAL), 18);
+    assert_healthy();
+    double start = now_seconds();
+    Response *r = exchange_on(fd, "", 0, 8, false);
+    double waited = now_seconds() - start;
+    ck_assert_msg(waited < 6, "stalled client kept for %.1f s", waited);
+    ck_assert_msg(r->status == 0 || r->status >= 400, "stalled client got %d", r->status);
+    free_response(r);
+    assert_healthy();
+}
+END_TEST
+
+START_TEST(test_connection_limit)
+{
+    /* More idle connections than --max-connections 32: the extra ones are
+     * turned away, and once they go the server answers again. */
+    int fds[48];
+    for (int i = 0; i < 48; i++)
+        fds[i] = connect_loopback(ampd_port);
+    for (int i = 0; i < 48; i++)
+        close(fds[i]);
+    wait_healthy();
+}
+END_TEST
+
+START_TEST(test_body_caps)
+{
+    /* A declared length over the cap is refused before the body is read. */
+    Response *r = request("GET", "/api/health", "Content-Length: 100000000\r\n");
+    assert_error(r, 413, "body_too_large");
+    free_response(r);
+    /* A length that overflows is refused by libmicrohttpd itself. */
+    static const char overflow[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                                   "Content-Length: 99999999999999999999999\r\n\r\n";
+    r = exchange(overflow, strlen(overflow), 5);
+    ck_assert_int_ge(r->status, 400);
+    free_response(r);
+
+    /* A small body is read and ignored by GET. */
+    static const char small[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                                "Content-Length: 5\r\n\r\nhello";
+    r = exchange(small, strlen(small), 5);
+    ck_assert_int_eq(r->status, 200);
+    free_response(r);
+
+    /* A chunked body carries no length to refuse early, and libmicrohttpd
+     * 0.9.75 cannot queue a reply in mid-upload: passing the cap closes the
+     * connection with no reply. */
+    size_t cap = HTTP_BODY_MAX + 4 * 65536 + 1024;
+    char *text = malloc(cap);
+    size_t len = (size_t)snprintf(text, cap, "GET /api/health HTTP/1.1\r\nHost: a\r\n"
+                                             "Transfer-Encoding: chunked\r\n\r\n");
+    while (len + 65536 + 16 < cap) {
+        len += (size_t)snprintf(text + len, cap - len, "10000\r\n");
+        memset(text + len, 'z', 65536);
+        len += 65536;
+        len += (size_t)snprintf(text + len, cap - len, "\r\n");
+    }
+    len += (size_t)snprintf(text + len, cap - len, "0\r\n\r\n");
+    r = exchange(text, len, 10);
+    ck_assert_msg(r->status == 0, "an over-cap chunked body got %d", r->status);
+    free_response(r);
+    free(text);
+    assert_healthy();
+}
+END_TEST
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static int run_ampd(const char *const *args)
+{
+    unsigned port;
+    char banner[512];
+    pid_t pid = spawn_ampd(args, &port, banner, sizeof banner);
+    int status = wait_exit(pid, 10);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+START_TEST(test_bad_options)
+{
+    const char *port_bad[] = {"--port", "70000", NULL};
+    ck_assert_int_eq(run_ampd(port_bad), 2);
+    const char *port_text[] = {"--port", "80a", NULL};
+    ck_assert_int_eq(run_ampd(port_text), 2);
+    const char *unknown[] = {"--bogus", NULL};
+    ck_assert_int_eq(run_ampd(unknown), 2);
+    const char *stray[] = {"extra", NULL};
+    ck_assert_int_eq(run_ampd(stray), 2);
+    const char *timeout[] = {"--timeout", "0", NULL};
+    ck_assert_int_eq(run_ampd(timeout), 2);
+    char missing[4300], file[4300];
+    snprintf(missing, sizeof missing, "%s/no-such-dir", work_dir);
+    snprintf(file, sizeof file, "%s/index.html", root_dir);
+    const char *root_missing[] = {"--port", "0", "--root", missing, NULL};
+    ck_assert_int_eq(run_ampd(root_missing), 1);
+    const char *root_file[] = {"--port", "0", "--root", file, NULL};
+    ck_assert_int_eq(run_ampd(root_file), 1);
+    const char *host_bad[] = {"--port", "0", "--root", root_dir, "--host", "not an address",
+                              NULL};
+    ck_assert_int_eq(run_ampd(host_bad), 1);
+    /* The port the fixture's server holds is taken. */
+    char port[16];
+    snprintf(port, sizeof port, "%u", ampd_port);
+    const char *port_taken[] = {"--port", port, "--root", root_dir, NULL};
+    ck_assert_int_eq(run_ampd(port_taken), 1);
+    const char *help[] = {"--help", NULL};
+    ck_assert_int_eq(run_ampd(help), 0);
+}
+END_TEST
+
+/* Start a second server, check its banner, stop it with `sig` while one
+ * connection is idle and one is half-way through a request head. */
+static void check_clean_stop(int sig)
+{
+    const char *args[] = {"--port", "0", "--root", root_dir, NULL};
+    unsigned port;
+    char banner[512], want[4700];
+    pid_t pid = spawn_ampd(args, &port, banner, sizeof banner);
+    ck_assert_uint_ne(port, 0);
+    snprintf(want, sizeof want, "ampd: serving %s at http://127.0.0.1:%u/\n", root_dir, port);
+    ck_assert_str_eq(banner, want);
+
+    unsigned saved = ampd_port;
+    ampd_port = port;
+    assert_healthy();
+    int idle = connect_loopback(port);
+    int partial = connect_loopback(port);
+    send(partial, "GET / HT", 8, MSG_NOSIGNAL);
+    ampd_port = saved;
+
+    double start = now_seconds();
+    kill(pid, sig);
+    int status = wait_exit(pid, 10);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_msg(status != -1, "ampd did not stop within 10 s of signal %d", sig);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "ampd ended with status 0x%x",
+                  status);
+    ck_assert_msg(now_seconds() - start < 5, "stopping took %.1f s", now_seconds() - start);
+    close(idle);
+    close(partial);
+}
+
+START_TEST(test_sigterm)
+{
+    check_clean_stop(SIGTERM);
+}
+END_TEST
+
+START_TEST(test_sigint)
+{
+    check_clean_stop(SIGINT);
+}
+END_TEST
+
+static Suite *server_suite(void)
+{
+    Suite *s = suite_create("server");
+
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_decode_accepts);
+    tcase_add_test(core, test_decode_refuses);
+    tcase_add_test(core, test_mime_types);
+    tcase_add_test(core, test_hashed_assets);
+    tcase_add_test(core, test_json_body);
+    suite_add_tcase(s, core);
+
+    TCase *served = tcase_create("static");
+    tcase_add_unchecked_fixture(served, server_setup, server_teardown);
+    tcase_set_timeout(served, 30);
+    tcase_add_test(served, test_root_index);
+    tcase_add_test(served, test_served_types);
+    tcase_add_test(served, test_directory_index);
+    tcase_add_test(served, test_cache_control);
+    tcase_add_test(served, test_etag_304);
+    tcase_add_test(served, test_head);
+    tcase_add_test(served, test_not_found);
+    tcase_add_test(served, test_method_not_allowed);
+    tcase_add_test(served, test_health);
+    tcase_add_test(served, test_keep_alive);
+    suite_add_tcase(s, served);
+
+    TCase *security = tcase_create("security");
+    tcase_add_unchecked_fixture(security, server_setup, server_teardown);
+    tcase_set_timeout(security, 30);
+    tcase_add_test(security, test_dot_segments);
+    tcase_add_test(security, test_nul_backslash_escapes);
+    tcase_add_test(security, test_double_encoding);
+    tcase_add_test(security, test_symlink_escape);
+    tcase_add_test(security, test_uri_length);
+    suite_add_tcase(s, security);
+
+    TCase *limits = tcase_create("limits");
+    tcase_add_unchecked_fixture(limits, server_setup, server_teardown);
+    tcase_set_timeout(limits, 150);
+    tcase_add_test(limits, test_garbage);
+    tcase_add_test(limits, test_truncated);
+    tcase_add_test(limits, test_huge_heads);
+    tcase_add_test(limits, test_slow_client);
+    tcase_add_test(limits, test_connection_limit);
+    tcase_add_test(limits, test_body_caps);
+    suite_add_tcase(s, limits);
+
+    TCase *lifecycle = tcase_create("lifecycle");
+    tcase_add_unchecked_fixture(lifecycle, server_setup, server_teardown);
+    tcase_set_timeout(lifecycle, 60);
+    tcase_add_test(lifecycle, test_bad_options);
+    tcase_add_test(lifecycle, test_sigterm);
+    tcase_add_test(lifecycle, test_sigint);
+    suite_add_tcase(s, lifecycle);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    return testutil_run(server_suite());
+}
