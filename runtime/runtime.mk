@@ -13,6 +13,7 @@ RUNTIME_OBJS += $(B)/runtime/ring.o $(B)/runtime/pool.o \
 -include runtime/ring.mk
 -include runtime/commands.mk
 -include runtime/engine.mk
+-include runtime/smf.mk
 
 # The headers a compiled patch includes (the emitted C includes amp_patch.h
 # and amp_dsp.h, which includes amp_math.h), embedded into the runtime so

@@ -13,8 +13,8 @@
  *     stated length, and JSON that jansson parses as an object;
  *   - compiling the same text again gives the same bytes (no dates, no
  *     pointers, no uninitialised memory in the output).
- * The second compilation also prints the rates dump and the third builds the
- * scalar flavour, so those paths are fuzzed too.
+ * The second compilation also prints a dump (AST, graph or rates) and the
+ * third builds the scalar flavour, so those paths are fuzzed too.
  *
  * Imports resolve against the current directory (the top of the tree, where
  * make runs the fuzzer) and the include directory `nodes`, so `import
@@ -147,10 +147,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_result(&first);
 
-    /* Again, printing the rates dump: the same bytes must come out. */
+    /* Again, printing one of the dumps (which one follows from the size, so
+     * that a reproducer repeats it): the same bytes must come out. */
+    static const AmpcDump dumps[] = { AMPC_DUMP_AST, AMPC_DUMP_GRAPH, AMPC_DUMP_RATES };
     Sink dump;
     sink_open(&dump);
-    opt.dump = AMPC_DUMP_RATES;
+    opt.dump = dumps[size % 3];
     opt.dump_out = dump.file;
     AmpcResult again;
     if (compile(text, size, &opt, &again) != 0)
