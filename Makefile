@@ -18,7 +18,7 @@ all: deps $(B)/ampc $(B)/amp
 
 # ---- dependencies: install what is missing from Debian's packages --------
 DEB_PACKAGES := re2c lemon faust emscripten binaryen libjansson-dev check pkg-config \
-                libmicrohttpd-dev libsqlite3-dev clang libclang-rt-14-dev
+                libmicrohttpd-dev libsqlite3-dev clang libclang-rt-14-dev chromium
 DEPS_STAMP := $(B)/.deps-ok
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): tests/install-deps.sh
@@ -34,8 +34,11 @@ include tests/tests.mk
 -include server/server.mk
 -include web/web.mk
 
-run: all
-	$(B)/amp render nodes/pad.amp --notes '60@0:1 64@0.5:1.5 67@1:2.5' --seconds 3.5 -o $(B)/pad.wav
+# make run: build everything (compiler, runtime, engine.wasm, the web app,
+# ampd) and serve the app; AMPD_PORT picks the port.
+AMPD_PORT ?= 8080
+run: all web $(B)/ampd
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT)
 
 clean:
 	rm -rf $(B)

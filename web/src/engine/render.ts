@@ -1,0 +1,52 @@
+// render.ts — render a performance with the engine, no AudioContext.
+//
+// The export worker's loop: the same engine.wasm and the same quanta as
+// the worklet (128 frames, the last one shorter), with each event queued
+// through the engine's own exports at its offset inside the quantum it
+// falls in, so the engine splits the quantum there exactly as it does for
+// commands from the ring, and as host.c does natively.
+
+import { QUANTUM, type EngineExports } from './layout';
+import { performanceEvents, type Performance, type PerformanceEvent } from './performance';
+import { startEngine } from './wasm';
+
+export interface RenderResult {
+  channels: [Float32Array, Float32Array];
+  /** Wall-clock milliseconds the render took. */
+  elapsedMs: number;
+}
+
+function queue(engine: EngineExports, e: PerformanceEvent, offset: number): void {
+  let ok: number;
+  if (e.kind === 'on') ok = engine.amp_note_on(offset, e.noteId, e.key, e.velocity);
+  else if (e.kind === 'off') ok = engine.amp_note_off(offset, e.noteId);
+  else ok = engine.amp_set_param(offset, e.param, e.value);
+  if (ok !== 0) throw new Error(`the engine refused a ${e.kind} event at frame ${e.frame}`);
+}
+
+export function renderPerformance(module: WebAssembly.Module, memory: WebAssembly.Memory,
+                                  p: Performance, now: () => number): RenderResult {
+  const t0 = now();
+  const engine = startEngine(module, memory, p.sampleRate);
+  if (engine.amp_select(p.patch) !== p.patch) throw new Error(`no patch ${p.patch} in the engine`);
+  // As `amp render --param`: set, then settle the smoothing.
+  for (const s of p.startParams)
+    if (engine.amp_param_now(s.param, s.value) !== 0) throw new Error(`no param ${s.name}`);
+  if (p.startParams.length > 0) engine.amp_settle();
+
+  const events = performanceEvents(p);
+  const left = new Float32Array(p.frames);
+  const right = new Float32Array(p.frames);
+  const outL = new Float32Array(memory.buffer, engine.amp_output(0), QUANTUM);
+  const outR = new Float32Array(memory.buffer, engine.amp_output(1), QUANTUM);
+  let next = 0;
+  for (let q = 0; q < p.frames; q += QUANTUM) {
+    const n = Math.min(QUANTUM, p.frames - q);
+    for (let e = events[next]; e && e.frame < q + n; e = events[++next])
+      queue(engine, e, Math.max(0, e.frame - q));
+    engine.amp_process(n);
+    left.set(n === QUANTUM ? outL : outL.subarray(0, n), q);
+    right.set(n === QUANTUM ? outR : outR.subarray(0, n), q);
+  }
+  return { channels: [left, right], elapsedMs: now() - t0 };
+}

@@ -1,0 +1,103 @@
+# web/web.mk — the browser app: engine.wasm, the TypeScript bundles, the
+# page, and the browser tests. Included by the top Makefile (-include), which
+# sets B, CC, CFLAGS, CPPFLAGS and DEPS_STAMP.
+#
+#   make web        build everything the page needs into $(B)/web/
+#   make test-web   the browser tests (headless Debian chromium through
+#                   playwright-core): isolation and MIME, native/browser
+#                   parity of every patch, the page played, the command
+#                   ring, the export
+#
+# engine.wasm is the same C as the native build: the runtime (host.c,
+# voice.c, ring.c, commands.c), runtime/wasm_main.c (the exports) and every
+# patch of nodes/*.amp as ampc compiles it, built with emscripten over one
+# shared, imported memory of fixed size (no growth, ever: WEB_MEMORY_PAGES
+# pages of 64 KiB, which engine.json tells the page). -ffp-contract=off and
+# no fast-math keep its arithmetic the native build's, bit for bit.
+
+WEB_OUT      := $(B)/web
+WEB_GEN      := $(B)/web-gen
+# The npm packages, exactly as web/package-lock.json has them; the stamp
+# and its rule are runtime/commands.mk's when it is there.
+WEB_NPM_STAMP := $(B)/.npm-ok
+EMCC         ?= emcc
+NPM          ?= npm
+NODE         ?= node
+# 64 MiB: every patch's state is allocated once, at init; the patches of
+# nodes/ need about 5 MiB today.
+WEB_MEMORY_PAGES := 1024
+WEB_STACK_BYTES  := 1048576
+
+WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
+WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
+WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/host.c runtime/voice.c runtime/ring.c runtime/commands.c
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
+WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math \
+                   -matomics -mbulk-memory -Wall -Wextra -Wshadow -Wmissing-prototypes \
+                   -Wno-unused-parameter \
+                   -Iruntime -I$(WEB_GEN)/patches \
+                   -Wl,--shared-memory -sIMPORTED_MEMORY -sSTANDALONE_WASM --no-entry \
+                   -sINITIAL_MEMORY=$(shell expr $(WEB_MEMORY_PAGES) \* 65536) \
+                   -sALLOW_MEMORY_GROWTH=0 -sTOTAL_STACK=$(WEB_STACK_BYTES)
+
+WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
+WEB_STATIC   := $(wildcard web/public/*)
+WEB_COMMANDS_TS := $(B)/gen/web/commands.ts
+
+.PHONY: web test-web
+web: $(WEB_OUT)/engine.wasm $(WEB_OUT)/engine.json $(WEB_OUT)/.bundles \
+     $(patsubst web/public/%,$(WEB_OUT)/%,$(WEB_STATIC))
+
+# ---- engine.wasm ---------------------------------------------------------
+$(WEB_GEN)/.stamp: web/gen_patches.sh $(WEB_PATCH_DEPS) $(B)/ampc
+	@mkdir -p $(WEB_GEN)
+	sh web/gen_patches.sh $(B)/ampc $(WEB_GEN) $(WEB_MEMORY_PAGES) $(WEB_PATCH_FILES)
+	@touch $@
+
+$(WEB_OUT)/engine.wasm: $(WEB_GEN)/.stamp $(WEB_ENGINE_SRCS) $(WEB_ENGINE_HDRS) web/web.mk | $(DEPS_STAMP)
+	@mkdir -p $(WEB_OUT)
+	NODE_PATH=$${NODE_PATH:-/usr/share/nodejs} $(EMCC) $(WEB_EMCC_FLAGS) -o $@.tmp.wasm \
+	    $(WEB_ENGINE_SRCS) $(WEB_GEN)/registry.c $$(LC_ALL=C ls $(WEB_GEN)/patches/*.c)
+	mv $@.tmp.wasm $@
+
+$(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp
+	@mkdir -p $(WEB_OUT)
+	cp $(WEB_GEN)/engine.json $@
+
+# ---- npm packages and the generated command encoder ----------------------
+# runtime/commands.mk owns these rules; without it, they are made here.
+ifeq ($(wildcard runtime/commands.mk),)
+$(WEB_NPM_STAMP): web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error >/dev/null
+	@mkdir -p $(B) && touch $@
+$(B)/runtime/gen_commands_ts: runtime/gen_commands_ts.c runtime/commands.c runtime/commands.h runtime/commands.def
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -std=c11 -O1 -Iruntime -o $@ runtime/gen_commands_ts.c runtime/commands.c -lm
+$(WEB_COMMANDS_TS): $(B)/runtime/gen_commands_ts
+	@mkdir -p $(dir $@)
+	$(B)/runtime/gen_commands_ts > $@.tmp && mv $@.tmp $@
+endif
+
+# ---- the TypeScript: type check, then bundle -------------------------------
+# Three ES-module bundles: the page, the AudioWorklet processor, the export
+# worker. web/tsconfig.app.json maps @amp/gen/* to $(B)/gen/web/*.
+$(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
+	@mkdir -p $(WEB_OUT)
+	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
+	web/node_modules/.bin/esbuild web/src/ui/main.ts web/src/worklet.ts web/src/export-worker.ts \
+	    --bundle --format=esm --target=es2022 --tsconfig=web/tsconfig.app.json \
+	    --outdir=$(WEB_OUT) --entry-names=[name] --log-level=warning
+	@touch $@
+
+$(WEB_OUT)/%: web/public/%
+	@mkdir -p $(WEB_OUT)
+	cp $< $@
+
+# ---- browser tests ---------------------------------------------------------
+# tests/web/run.mjs serves $(B)/web (through $(B)/ampd when it exists, else
+# tests/web/serve.mjs), drives /usr/bin/chromium headless (Debian's
+# `chromium` package) and compares with $(B)/amp renders. About 30 s.
+WEB_TEST_SERVER := $(if $(wildcard server/server.mk),$(B)/ampd)
+TEST_STEPS += test-web
+test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER)
+	B=$(B) $(NODE) tests/web/run.mjs
