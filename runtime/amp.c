@@ -1,11 +1,16 @@
-/* amp.c — the `amp` command: render a patch to a WAV file.
+/* amp.c — the `amp` command: render a patch or a project to a WAV file.
  *
  *   amp render FILE.amp [options] -o OUT.wav
+ *   amp render PROJECT.json [-o OUT.wav] [--rate SR] [--seconds S] [--format F]
  *
- * The pipeline, in order: compile the .amp file to C with the compiler
- * library (ampc_compile_file, diagnostics on stderr) -> build the C into a
- * cached shared object and load it (build.c) -> run it over the note list
- * and/or the input file (host.c) -> write the outputs as WAV (wav.c).
+ * A patch, in order: compile the .amp file to C with the compiler library
+ * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
+ * shared object and load it (build.c) -> run it over the note list and/or
+ * the input file (host.c) -> write the outputs as WAV (wav.c).
+ * A project (runtime/PROJECT.md): load and validate the JSON, compile its
+ * patches and read its audio (project.c) -> an engine sized for it
+ * (engine.c) -> render offline in blocks of 128, with a progress bar when
+ * stderr is a terminal -> write the stereo mix.
  *
  * Exit status: 0 done, 1 the patch or a file failed (diagnostics printed),
  * 2 the command line is wrong.
@@ -15,13 +20,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "amp_patch.h"
 #include "ampc.h"
 #include "build.h"
 #include "diag.h"
+#include "engine.h"
 #include "host.h"
 #include "notes.h"
+#include "project.h"
 #include "wav.h"
 
 #define DEFAULT_RATE 48000
@@ -34,11 +43,13 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  render FILE.amp [options] -o OUT.wav   compile a patch and render it to a WAV file\n"
+    "  render PROJECT.json -o OUT.wav         render a project (runtime/PROJECT.md) to a WAV file\n"
     "  version                                print the versions of amp, ampc and the patch ABI\n"
     "  help                                   this text; `amp render --help` for render's options\n";
 
 static const char usage_render[] =
     "usage: amp render FILE.amp [options] -o OUT.wav\n"
+    "       amp render PROJECT.json [-I DIR] [--rate SR] [--seconds S] [--format F] -o OUT.wav\n"
     "\n"
     "Compiles the patch in FILE.amp, builds it natively (cached by content in\n"
     "$AMP_CACHE, else $XDG_CACHE_HOME/amplitude or ~/.cache/amplitude; $CC picks\n"
@@ -60,10 +71,16 @@ static const char usage_render[] =
     "  --param NAME=VALUE   set a param from the start, in its unit (repeatable)\n"
     "  --format f32|s16     sample format of OUT.wav (default f32)\n"
     "\n"
+    "A .json file is a project: its tracks, clips, audio regions, mixer and\n"
+    "automation are rendered offline, faster than real time, to a stereo mix\n"
+    "(--rate overrides the project's sample rate, --seconds its length; patch\n"
+    "paths are relative to the project file; -I adds import folders).\n"
+    "\n"
     "examples:\n"
     "  amp render nodes/pad.amp --notes '60@0:1 64@0.5:1.5 67@1:2.5' -o pad.wav\n"
     "  amp render lead.amp --notes 'C4@0:0.5/1 E4@0.5:1 G4@1:2' --param cutoff=800 -o lead.wav\n"
-    "  amp render echo.amp --input voice.wav --format s16 -o echo.wav\n";
+    "  amp render echo.amp --input voice.wav --format s16 -o echo.wav\n"
+    "  amp render tests/projects/demo.json -o mix.wav\n";
 
 typedef struct RenderArgs {
     const char *file;
@@ -185,7 +202,7 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         }
     }
     if (!a->file)
-        return usage_error("%s", "no FILE.amp given");
+        return usage_error("%s", "no FILE.amp or PROJECT.json given");
     if (!a->out)
         return usage_error("%s", "no output given (-o OUT.wav)");
     return 0;
@@ -359,6 +376,107 @@ done:
     return status;
 }
 
+static int is_project(const char *file)
+{
+    size_t n = strlen(file);
+    return n > 5 && !strcmp(file + n - 5, ".json");
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A progress bar on stderr, redrawn in place. */
+static void progress_bar(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    int width = 40;
+    int filled = total > 0 ? (int)(done * width / total) : width;
+    fprintf(stderr, "\r[%.*s%*s] %3d%%", filled, "########################################",
+            width - filled, "", total > 0 ? (int)(done * 100 / total) : 100);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* `amp render PROJECT.json`: returns an exit status. */
+static int render_project(const RenderArgs *a)
+{
+    if (a->notes || a->input || a->n_params || a->unit) {
+        fputs("amp render: --notes, --input, --param and --unit apply to a patch, not to a project\n"
+              "(see `amp render --help`)\n", stderr);
+        return 2;
+    }
+    char err[8192];
+    Project p;
+    if (project_load_file(a->file, &p, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        return 1;
+    }
+    ProjectOptions opt = { a->include_dirs, a->n_include_dirs, a->rate };
+    if (project_resolve(&p, &opt, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        project_free(&p);
+        return 1;
+    }
+    int status = 1;
+    float *left = NULL, *right = NULL;
+    EngineConfig cfg;
+    project_engine_config(&p, &cfg);
+    Engine *e = engine_init(&cfg, err, sizeof err);
+    if (!e) {
+        fprintf(stderr, "amp: %s\n", err);
+        goto done;
+    }
+    if (project_feed(&p, e, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        goto done;
+    }
+    int rate = p.render_rate;
+    int64_t frames = a->seconds > 0 ? llround(a->seconds * rate) : project_frames(&p);
+    left = calloc((size_t)frames + 1, sizeof(float));
+    right = calloc((size_t)frames + 1, sizeof(float));
+    if (!left || !right) {
+        fprintf(stderr, "amp: out of memory for %lld frames\n", (long long)frames);
+        goto done;
+    }
+    int faults = 0;
+    double t0 = wall_seconds();
+    project_render(e, left, right, frames, isatty(2) ? progress_bar : NULL, NULL, &faults);
+    double wall = wall_seconds() - t0;
+    const float *chans[2] = { left, right };
+    if (wav_write_file(a->out, chans, 2, frames, rate, a->format, err, sizeof err)) {
+        fprintf(stderr, "amp: %s\n", err);
+        goto done;
+    }
+    float *outs[2] = { left, right };
+    double peak = peak_of(outs, 2, frames);
+    double seconds = (double)frames / rate;
+    char peak_text[32];
+    if (peak > 0.0)
+        snprintf(peak_text, sizeof peak_text, "%.1f dBFS", 20.0 * log10(peak));
+    else
+        snprintf(peak_text, sizeof peak_text, "-inf dBFS (silent)");
+    fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d track%s, peak %s, rendered in %.2f s (%.1fx real time)",
+            a->file, a->out, seconds, rate, p.n_tracks, p.n_tracks == 1 ? "" : "s", peak_text, wall,
+            wall > 0 ? seconds / wall : 0.0);
+    if (a->format == WAV_S16 && peak > 1.0)
+        fputs(", clipped in s16", stderr);
+    if (faults)
+        fprintf(stderr, ", %d NaN/Inf fault%s muted", faults, faults == 1 ? "" : "s");
+    fputc('\n', stderr);
+    status = 0;
+done:
+    free(left);
+    free(right);
+    engine_free(e);
+    project_free(&p);
+    return status;
+}
+
 static int cmd_render(int argc, char **argv)
 {
     RenderArgs a;
@@ -369,6 +487,8 @@ static int cmd_render(int argc, char **argv)
     }
     if (rc)
         return rc;
+    if (is_project(a.file))
+        return render_project(&a);
     char err[8192];
     NoteList notes;
     if (notes_parse(a.notes, &notes, err, sizeof err)) {

@@ -251,3 +251,29 @@ void voice_panic(const AmpPatchDesc *d, void *state)
         clear_slot(vt, i);
     vt->live = 0;
 }
+
+void voice_fade_all(const AmpPatchDesc *d, void *state)
+{
+    if (!d->voices)
+        return;
+    AmpVoiceTable *vt = d->voices(state);
+    for (int i = 0; i < vt->live; i++)
+        if (!is_fading(vt, i))
+            start_fade(vt, i);
+}
+
+int voice_legato(const AmpPatchDesc *d, void *state, int from_id, int to_id, int key)
+{
+    if (!d->voices || from_id < 0 || to_id < 0)
+        return -1;
+    AmpVoiceTable *vt = d->voices(state);
+    for (int i = 0; i < vt->live; i++) {
+        if (vt->note_id[i] == from_id && vt->gate[i] != 0.0f) {
+            vt->note_id[i] = to_id;
+            vt->key[i] = (float)key;
+            vt->freq[i] = voice_key_to_freq(key);
+            return i;
+        }
+    }
+    return -1;
+}

@@ -57,6 +57,20 @@ void voice_all_off(const AmpPatchDesc *d, void *state);
 /* Cut every voice at once (no fade): all slots free. */
 void voice_panic(const AmpPatchDesc *d, void *state);
 
+/* Every voice that is not already fading (held or released) fades out
+ * over VOICE_FADE_SECONDS, as if stolen: a cut without a click. This may
+ * leave more than AMP_FADE_SLOTS voices fading; until they end, a note-on
+ * that finds every fade slot taken reuses the slot of the quietest fading
+ * voice (live never exceeds max_voices + AMP_FADE_SLOTS). */
+void voice_fade_all(const AmpPatchDesc *d, void *state);
+
+/* Legato: the voice playing note `from_id` goes on as note `to_id` on MIDI
+ * key `key`: its key and frequency change, gate, velocity and the patch's
+ * per-voice state (envelopes, phases) do not; voice_reset is not called.
+ * Returns the slot, or -1 (nothing changed) when no held voice plays
+ * `from_id`. */
+int voice_legato(const AmpPatchDesc *d, void *state, int from_id, int to_id, int key);
+
 /* MIDI key -> frequency in Hz, A4 (key 69) = 440 Hz, computed in double. */
 float voice_key_to_freq(int key);
 

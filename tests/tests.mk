@@ -12,7 +12,7 @@ CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsu
 
 $(B)/tests/check_%: tests/check_%.c tests/testutil.h $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libamprt.a $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
 
 # Each step is a phony target that fails the run when its test fails.
 TEST_STEPS += check-suites

@@ -1,0 +1,491 @@
+/* engine.h — the engine host: many compiled patches playing an arrangement
+ * through a mixer, sample-accurately, in real time.
+ *
+ *   instrument track: patch (notes from clips and live notes)  ┐
+ *   audio track:      audio regions from the sample pool       ├─> inserts -> fader -> master
+ *   bus track:        the sum of the sends into it             ┘      (post-fader sends -> buses)
+ *
+ * The engine owns one block of memory, allocated by engine_init from the
+ * sizes in EngineConfig and never grown: the command queue, the event
+ * ring, the track table, the mix buffers, and the pools that patch states,
+ * clips, samples and automation lanes come from. A full pool refuses (the
+ * call returns NULL or -1 and the refusal is counted in EngineState);
+ * nothing is allocated, freed, locked or waited on while rendering.
+ *
+ * ---- Threads -------------------------------------------------------------
+ *
+ * Two roles, which may be one thread (offline render; the browser's
+ * worklet, which decodes the command ring and then renders):
+ *   control  the engine_* calls that queue a command (every call with a
+ *            `time`), the pool calls (engine_node_new, engine_clip_new,
+ *            engine_sample_new, engine_lane_new, engine_*_free,
+ *            engine_release) and engine_poll. One thread at a time.
+ *   audio    engine_render. One thread at a time.
+ * They meet only in three lock-free places: the command queue (control ->
+ * audio, single producer / single consumer, fixed slots), the event ring
+ * (audio -> control, runtime/ring.h) and the state region (audio ->
+ * anyone, seqlock). Patch states, clips, samples and lanes change hands
+ * through those: a buffer is filled on the control side, handed to the
+ * engine by a timed command, and handed back by an ENGINE_EV_*_RELEASED
+ * event when a later command replaces or removes it; only then may the
+ * control side free it (engine_release does that for any event).
+ *
+ * ---- Time ----------------------------------------------------------------
+ *
+ * `time` is engine time: the number of samples engine_render has produced
+ * since engine_init. A command at time t takes effect before sample t is
+ * rendered, whatever the render call lengths (each call is cut at command
+ * times, not rounded to the block or the vector width); a time already
+ * past takes effect at the start of the next render call; commands at the
+ * same time apply in the order they were queued.
+ *
+ * The arrangement (clips, regions, automation, loop, tempo changes) is in
+ * beats (quarter notes). The playhead moves only while playing, at the
+ * tempo in force: beat(s) = anchor_beat + (s - anchor_sample) * bpm / 60 /
+ * sample_rate, the anchor reset at play, seek, loop wrap and each tempo
+ * change (computed as samples * bpm / (60 * rate), so whole tempos are
+ * exact: beat 1 at 120 bpm and 48 kHz is sample 24000). Something placed
+ * at beat x happens at the first sample s whose beat(s) >= x. With the loop
+ * on, the first sample at or past its end (a playhead already past it
+ * included) jumps to the loop start: that sample plays the loop start.
+ * Tempo: a base tempo plus a map of changes at beats (each in force from
+ * the first sample at or past its beat); engine_set_tempo replaces both.
+ * The playhead in samples is the tempo map's time from beat 0 to the
+ * playhead (set at play, seek and loop wrap), then counts samples.
+ *
+ * ---- Mixer ---------------------------------------------------------------
+ *
+ * Track signal: 2 channels. A patch with one output feeds both; an insert
+ * with one input gets (left + right) / 2, with two or more gets left and
+ * right (further inputs silence), and its first two outputs become the
+ * track (one output: both). Fader: gain in dB, then the pan law, then mute
+ * and solo, all as one gain per channel that ramps linearly over
+ * ENGINE_RAMP samples from the sample of the change (no zipper, no click);
+ * send levels ramp the same way. Settings made before a track's first
+ * sample (and a master gain at time 0) apply at once: nothing to ramp from.
+ * Pan law: equal power, -3 dB at the centre: with a = (pan + 1) * pi / 4,
+ * left *= cos(a), right *= sin(a). pan -1: left 1, right 0; pan 0: both
+ * 0.7071 (-3.01 dB); pan 1: left 0, right 1. A stereo track is panned the
+ * same way (as a balance): at the centre both of its channels are 3 dB
+ * down.
+ * Sends are post-fader (after gain, pan, mute and solo) into bus tracks.
+ * Tracks run first, then buses in increasing id, so a bus may send only to
+ * a bus with a higher id. Every track and bus goes to the master, whose
+ * fader is a gain.
+ * Solo rule: when any track is soloed, a track is heard only if it is
+ * soloed, or if it is a bus fed by a send from a heard soloed track (or
+ * from such a bus). Muted beats soloed. Soloing a bus alone does not bring
+ * back the tracks that feed it (they stay solo-muted, so it is silent).
+ *
+ * ---- Meters and CPU ------------------------------------------------------
+ *
+ * Per track (after the fader, i.e. what reaches the master) and for the
+ * master: peak |x| and RMS per channel over consecutive windows of
+ * ENGINE_METER_SECONDS (50 ms, rounded to whole samples), each published
+ * when its window completes (integrate and dump: a full-scale sine reads
+ * RMS 0.7071 = -3.01 dBFS). Linear values; the UI converts to dB.
+ * CPU: EngineConfig.clock, when set, is read around every process() call;
+ * cpu_ns holds the nanoseconds each slot took in the last render call.
+ *
+ * ---- Automation ----------------------------------------------------------
+ *
+ * A lane drives one param of one slot of a track from breakpoints (time in
+ * beats or in playhead samples, value in the param's unit). Before the
+ * first point the value is the first point's, after the last the last's;
+ * between two points it is linear in time. The engine sets the param at
+ * each breakpoint's sample exactly and, between points whose values
+ * differ, at every engine sample that is a multiple of AMP_CHUNK (16) —
+ * the control tick — with the value at that sample. Two points at the same
+ * time make a step. The param then follows its own smoothing, if declared.
+ * While stopped a lane holds its value; a seek sets it at once.
+ *
+ * ---- Voice modes ---------------------------------------------------------
+ *
+ * poly: every note gets a voice; the patch's own stealing (voice.c).
+ * mono: one voice; the note to sound is chosen among the held keys by the
+ *   priority (last / low / high); when it changes, the old voice fades out
+ *   (3 ms, as a stolen voice) and the new one starts: retrigger.
+ * legato: one voice; a change of held note only changes the sounding
+ *   voice's key and frequency (voice_legato): gate stays on, envelopes are
+ *   not restarted. Releasing the sounding key moves to the next held one
+ *   (by priority); releasing the last releases the voice.
+ * Both keep ENGINE_HELD_NOTES held keys; a further key pushes out the
+ * oldest. Changing the mode cuts the sounding voices.
+ *
+ * ---- Faults --------------------------------------------------------------
+ *
+ * After every process() call the engine scans the patch's outputs. If any
+ * sample is NaN or infinite, that call's output is zeroed, the patch is
+ * reset() (a polyphonic one loses its voices), the slot is marked faulted
+ * in EngineState, its fault count grows, and ENGINE_EV_NODE_FAULT is posted
+ * (time: the start of that render step) when the slot was not already
+ * faulted. The slot keeps being processed:
+ * it is heard again as soon as a call gives finite output. The rest of the
+ * mix never sees the bad samples.
+ *
+ * ---- Transport and voices ------------------------------------------------
+ *
+ * play: starts from the playhead; regions already under way there play
+ * from the matching frame, lanes take their value there; notes that began
+ * before it are not chased. stop: every instrument's notes (clip and live)
+ * are released (note-off) at that sample, audio regions stop, the playhead
+ * stays. seek: every voice is cut with the 3 ms fade of a stolen voice
+ * (panic without a click), then as for play. A loop wrap releases the
+ * notes the clips started (note-off) and repositions regions and lanes.
+ * Clip notes are cut at their clip's end. Live notes play whether or not
+ * the transport runs; clips, regions and lanes only while it plays.
+ */
+#ifndef AMP_ENGINE_H
+#define AMP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "amp_patch.h"
+
+#define ENGINE_MAX_TRACKS 64      /* track ids 0..63; EngineState has room for all */
+#define ENGINE_MAX_INSERTS 8      /* inserts per track */
+#define ENGINE_MAX_SLOTS (1 + ENGINE_MAX_INSERTS)  /* slot 0: instrument, 1..: inserts */
+#define ENGINE_MAX_CHANNELS 8     /* most inputs / outputs a hosted patch may have */
+#define ENGINE_MASTER (-1)        /* the track argument that means the master fader */
+#define ENGINE_RAMP 64            /* samples a fader, pan, mute or send change ramps over */
+#define ENGINE_METER_SECONDS 0.05 /* meter window */
+#define ENGINE_HELD_NOTES 16      /* held keys remembered in mono and legato modes */
+#define ENGINE_LIVE_NOTE_MAX 0x3fffffff  /* live note ids are 0..this; clip notes use the rest */
+#define ENGINE_STATE_VERSION 1
+
+typedef struct Engine Engine;
+
+typedef enum {
+    ENGINE_TRACK_NONE = 0,
+    ENGINE_TRACK_INSTRUMENT = 1,
+    ENGINE_TRACK_AUDIO = 2,
+    ENGINE_TRACK_BUS = 3
+} EngineTrackKind;
+
+typedef enum { ENGINE_VOICE_POLY = 0, ENGINE_VOICE_MONO = 1, ENGINE_VOICE_LEGATO = 2 } EngineVoiceMode;
+typedef enum { ENGINE_PRIORITY_LAST = 0, ENGINE_PRIORITY_LOW = 1, ENGINE_PRIORITY_HIGH = 2 } EnginePriority;
+typedef enum { ENGINE_TIME_BEATS = 0, ENGINE_TIME_SAMPLES = 1 } EngineTimeUnit;
+
+/* Nanoseconds from a monotonic clock; any origin. */
+typedef uint64_t (*EngineClockFn)(void *user);
+
+typedef struct EngineConfig {
+    float sample_rate;
+    int max_block;           /* frames per internal step and per mix buffer; render calls
+                                of any length are cut into steps of at most this */
+    int max_tracks;          /* track ids 0..max_tracks-1, at most ENGINE_MAX_TRACKS */
+    int max_inserts;         /* per track, at most ENGINE_MAX_INSERTS */
+    int max_sends;           /* per track */
+    int max_nodes;           /* patch instances (instruments + inserts) alive at once */
+    size_t state_bytes;      /* pool for patch states */
+    int max_clips;           /* clip ids 0..max_clips-1 */
+    int max_placements;      /* clip placements per track */
+    size_t clip_bytes;       /* pool for clip note data */
+    int max_clip_notes;      /* notes from clips sounding at once, per track */
+    int max_samples;         /* sample ids 0..max_samples-1 */
+    int max_regions;         /* audio regions per track */
+    size_t sample_bytes;     /* pool for sample data */
+    int max_lanes;           /* automation lanes per track */
+    size_t lane_bytes;       /* pool for breakpoints */
+    int max_tempo_points;    /* tempo changes in the tempo map */
+    int queue_size;          /* commands queued and not yet applied (rounded up to a power of 2) */
+    int event_ring_bytes;    /* bytes of the event ring (a power of 2) */
+    EngineClockFn clock;     /* NULL: no CPU metering (cpu_ns stay 0) */
+    void *clock_user;
+} EngineConfig;
+
+/* ---- data handed to the engine -------------------------------------------- */
+
+typedef struct EngineNote {
+    double start;            /* beats from the clip's start */
+    double length;           /* beats, > 0 */
+    int32_t key;             /* MIDI key 0..127 */
+    float vel;               /* 0..1 */
+} EngineNote;
+
+typedef struct EngineClip {
+    int32_t n_notes;
+    int32_t capacity;        /* notes allocated; n_notes may be lowered */
+    EngineNote notes[];      /* sorted by start */
+} EngineClip;
+
+typedef struct EngineSample {
+    int32_t channels;        /* 1: feeds both sides; 2+: the first two */
+    int32_t pad;
+    int64_t frames;
+    float *data[ENGINE_MAX_CHANNELS]; /* data[c][i], at the engine's sample rate */
+} EngineSample;
+
+typedef struct EnginePoint {
+    double time;             /* beats or playhead samples, per the lane's unit; non-decreasing */
+    float value;             /* in the param's unit */
+    float pad;
+} EnginePoint;
+
+typedef struct EngineLane {
+    int32_t n_points;
+    int32_t unit;            /* EngineTimeUnit */
+    EnginePoint points[];
+} EngineLane;
+
+typedef struct EngineNode EngineNode;   /* a patch instance: descriptor + state */
+
+/* The commands, as ENGINE_EV_REFUSED reports them in `code`. */
+typedef enum {
+    ENGINE_CMD_PLAY = 1, ENGINE_CMD_STOP, ENGINE_CMD_SEEK, ENGINE_CMD_LOOP, ENGINE_CMD_TEMPO,
+    ENGINE_CMD_TEMPO_CHANGE, ENGINE_CMD_TIME_SIGNATURE, ENGINE_CMD_NOTE_ON, ENGINE_CMD_NOTE_OFF,
+    ENGINE_CMD_ALL_NOTES_OFF, ENGINE_CMD_PARAM, ENGINE_CMD_ADD_TRACK, ENGINE_CMD_REMOVE_TRACK,
+    ENGINE_CMD_SET_INSTRUMENT, ENGINE_CMD_INSERT_ADD, ENGINE_CMD_INSERT_REMOVE,
+    ENGINE_CMD_INSERT_MOVE, ENGINE_CMD_VOICE_MODE, ENGINE_CMD_GAIN, ENGINE_CMD_PAN,
+    ENGINE_CMD_MUTE, ENGINE_CMD_SOLO, ENGINE_CMD_SEND, ENGINE_CMD_LOAD_CLIP,
+    ENGINE_CMD_PLACE_CLIP, ENGINE_CMD_LOAD_SAMPLE, ENGINE_CMD_PLACE_REGION, ENGINE_CMD_LANE
+} EngineCommandKind;
+
+/* ---- events: engine -> control ---------------------------------------------- */
+
+typedef enum {
+    ENGINE_EV_NONE = 0,
+    ENGINE_EV_NODE_RELEASED = 1,     /* ptr: EngineNode* (engine_node_free) */
+    ENGINE_EV_CLIP_RELEASED = 2,     /* ptr: EngineClip* */
+    ENGINE_EV_SAMPLE_RELEASED = 3,   /* ptr: EngineSample* */
+    ENGINE_EV_LANE_RELEASED = 4,     /* ptr: EngineLane* */
+    ENGINE_EV_NODE_FAULT = 5,        /* track, slot: output was NaN/Inf; muted and reset */
+    ENGINE_EV_REFUSED = 6            /* track, code: a command that could not apply (EngineCommandKind) */
+} EngineEventKind;
+
+/* One record of the event ring (40 bytes: time 0, kind 8, track 12, slot
+ * 16, code 20, ptr 24; in wasm32 ptr is a 4-byte address). */
+typedef struct EngineEvent {
+    int64_t time;            /* engine time at which it happened */
+    int32_t kind;            /* EngineEventKind */
+    int32_t track;
+    int32_t slot;
+    int32_t code;
+    void *ptr;
+    uint64_t pad;            /* keeps the record 40 bytes on 32-bit targets too */
+} EngineEvent;
+
+/* ---- the state region: engine -> anyone ---------------------------------- */
+/*
+ * One plain struct with a fixed layout, 5248 bytes (the offsets are
+ * static_asserted in engine.c; every field is 4 or 8 bytes at its natural
+ * alignment, little-endian in WebAssembly). The audio thread writes it at
+ * the end of every render call as a seqlock: `seq` becomes odd, the fields
+ * are stored, `seq` becomes even again. A reader copies the fields and
+ * keeps the copy when `seq` was the same even number before and after
+ * (engine_state_read does this; a JavaScript reader does the same with
+ * Atomics.load on every 32-bit word, seq first and last). Meters are
+ * linear; times in samples; cpu_ns per slot over the last render call.
+ *
+ *   offset  field              type       offset  field             type
+ *        0  seq                u32            64  loop_start        f64
+ *        4  version            u32            72  loop_end          f64
+ *        8  size               u32            80  master.peak[2]    f32 x2
+ *       12  playing            u32            88  master.rms[2]     f32 x2
+ *       16  now                i64            96  cpu_ns            u32
+ *       24  playhead           i64           100  max_tracks        u32
+ *       32  beat               f64           104  commands_refused  u32
+ *       40  tempo              f64           108  commands_failed   u32
+ *       48  sig_num            u32           112  events_dropped    u32
+ *       52  sig_den            u32           116  nodes_refused     u32
+ *       56  loop_enabled       u32           120  buffers_refused   u32
+ *       60  sample_rate        u32           128  tracks[64], 80 bytes each
+ *
+ *   track (at 128 + 80 * id): 0 kind, 4 flags, 8 faulted, 12 voices,
+ *   16 peak[2], 24 rms[2], 32 faults, 36 notes_refused, 40 cpu_ns[9]
+ *   (slot 0 instrument, 1.. inserts), 76 pad.
+ */
+typedef struct EngineMeter {
+    float peak[2];           /* max |x| in the last complete window, left / right */
+    float rms[2];            /* RMS over the last complete window */
+} EngineMeter;
+
+enum {
+    ENGINE_TRACK_FLAG_MUTED = 1,     /* muted by its own mute */
+    ENGINE_TRACK_FLAG_SOLOED = 2,
+    ENGINE_TRACK_FLAG_HEARD = 4      /* not muted and not silenced by another's solo */
+};
+
+typedef struct EngineTrackState {
+    uint32_t kind;           /* EngineTrackKind; 0: no track */
+    uint32_t flags;          /* ENGINE_TRACK_FLAG_* */
+    uint32_t faulted;        /* bit s: slot s's last call was non-finite */
+    uint32_t voices;         /* live voices of the instrument */
+    EngineMeter meter;
+    uint32_t faults;         /* process() calls zeroed for NaN/Inf, all slots */
+    uint32_t notes_refused;  /* note-ons dropped: not polyphonic, steal none, tables full */
+    uint32_t cpu_ns[ENGINE_MAX_SLOTS];
+    uint32_t pad;
+} EngineTrackState;
+
+typedef struct EngineState {
+    uint32_t seq;            /* seqlock; odd while the engine writes */
+    uint32_t version;        /* ENGINE_STATE_VERSION */
+    uint32_t size;           /* sizeof(EngineState) */
+    uint32_t playing;
+    int64_t now;             /* engine time: samples rendered */
+    int64_t playhead;        /* playhead in samples (beats converted through the tempo map) */
+    double beat;             /* playhead in beats */
+    double tempo;            /* bpm in force */
+    uint32_t sig_num, sig_den;
+    uint32_t loop_enabled;
+    uint32_t sample_rate;
+    double loop_start, loop_end;  /* beats */
+    EngineMeter master;
+    uint32_t cpu_ns;         /* the whole last render call */
+    uint32_t max_tracks;
+    uint32_t commands_refused;    /* full queue or bad arguments, at the call */
+    uint32_t commands_failed;     /* could not apply (ENGINE_EV_REFUSED) */
+    uint32_t events_dropped;      /* event ring full */
+    uint32_t nodes_refused;       /* node pool or state pool full */
+    uint32_t buffers_refused;     /* clip, sample or lane pool full */
+    uint32_t pad;
+    EngineTrackState tracks[ENGINE_MAX_TRACKS];
+} EngineState;
+
+/* ---- life cycle (control) --------------------------------------------------- */
+
+/* Sensible sizes for `sample_rate`: 64 tracks, 8 inserts, 64 MB of patch
+ * states, 16 MB of clips, 256 MB of samples, ...; the monotonic clock
+ * natively, none under emscripten. */
+void engine_config_default(EngineConfig *cfg, float sample_rate);
+
+/* Allocate everything and start stopped at beat 0, 120 bpm, 4/4, master 0
+ * dB, no tracks. NULL with a message on bad sizes or no memory. */
+Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen);
+/* Frees the engine and everything in its pools. */
+void engine_free(Engine *e);
+
+const EngineConfig *engine_config(const Engine *e);
+/* Commands that fit in the queue (queue_size rounded up to a power of 2). */
+int engine_queue_capacity(const Engine *e);
+/* Engine time: samples rendered so far. */
+int64_t engine_now(const Engine *e);
+
+/* The native monotonic clock in nanoseconds (clock_gettime); absent under
+ * emscripten, where the host supplies its own or none. */
+uint64_t engine_clock_monotonic(void *user);
+
+/* ---- pools (control) ---------------------------------------------------------- */
+
+/* A patch instance: the state from the state pool, init(sample_rate), its
+ * voice table ready. NULL (message in err, refusal counted) when the node
+ * or state pool is full or the descriptor is unusable. */
+EngineNode *engine_node_new(Engine *e, const AmpPatchDesc *desc, char *err, size_t errlen);
+void engine_node_free(Engine *e, EngineNode *node);
+const AmpPatchDesc *engine_node_desc(const EngineNode *node);
+void *engine_node_state(EngineNode *node);
+int engine_node_param_index(const EngineNode *node, const char *name);
+/* Before the node is handed in: set a param, then settle (reset) so the
+ * render starts at the values set rather than gliding to them. */
+void engine_node_set_param(EngineNode *node, int index, float value);
+void engine_node_settle(EngineNode *node);
+
+/* Buffers from the clip / sample / lane pools, zeroed; NULL when full
+ * (counted). A sample's channels are allocated one after another. */
+EngineClip *engine_clip_new(Engine *e, int n_notes);
+EngineSample *engine_sample_new(Engine *e, int channels, int64_t frames);
+EngineLane *engine_lane_new(Engine *e, int n_points);
+void engine_clip_free(Engine *e, EngineClip *clip);
+void engine_sample_free(Engine *e, EngineSample *sample);
+void engine_lane_free(Engine *e, EngineLane *lane);
+
+/* Read the next event: 1 and *ev filled, or 0 when there is none. */
+int engine_poll(Engine *e, EngineEvent *ev);
+/* Free what a *_RELEASED event hands back; other events: nothing. */
+void engine_release(Engine *e, const EngineEvent *ev);
+/* engine_poll + engine_release until the ring is empty; returns the number
+ * of events read. Faults and refusals are counted into *faults / *refusals
+ * when those are not NULL. */
+int engine_drain(Engine *e, int *faults, int *refusals);
+/* The event ring (runtime/ring.h layout, records of sizeof(EngineEvent)),
+ * for a consumer that reads it directly. */
+void *engine_event_ring(Engine *e);
+
+/* ---- commands (control): queued, applied at `time` --------------------------- */
+/*
+ * Each returns 0 when queued, -1 when refused at the call (queue full, or
+ * an argument out of range: a track id >= max_tracks, a NULL where a buffer
+ * is needed, ...), counted in commands_refused; on -1 the caller keeps any
+ * buffer it passed. A queued command that cannot apply when its time comes
+ * (no such track, wrong kind, slot full) is dropped with ENGINE_EV_REFUSED
+ * (code: the command kind) and any buffer it carried is handed back.
+ */
+
+/* transport */
+int engine_play(Engine *e, int64_t time);
+int engine_stop(Engine *e, int64_t time);
+int engine_seek(Engine *e, int64_t time, double beat);
+int engine_set_loop(Engine *e, int64_t time, int enabled, double start_beat, double end_beat);
+/* Tempo from `time` on; clears the tempo changes of the map. */
+int engine_set_tempo(Engine *e, int64_t time, double bpm);
+/* Add a tempo change to the map: from `beat` on, `bpm`. */
+int engine_add_tempo_change(Engine *e, int64_t time, double beat, double bpm);
+int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denominator);
+
+/* live notes (note_id 0..ENGINE_LIVE_NOTE_MAX, the caller's) */
+int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, float vel);
+int engine_note_off(Engine *e, int64_t time, int track, int note_id);
+/* Release every note of the track (ENGINE_MASTER: of every track). */
+int engine_all_notes_off(Engine *e, int64_t time, int track);
+
+/* params: slot 0 the instrument, slot k >= 1 insert k-1; value in the param's unit */
+int engine_set_param(Engine *e, int64_t time, int track, int slot, int param, float value);
+
+/* graph */
+int engine_add_track(Engine *e, int64_t time, int track, EngineTrackKind kind);
+/* Hands back its nodes, lanes; sends to it from other tracks are cleared. */
+int engine_remove_track(Engine *e, int64_t time, int track);
+/* The instrument of an instrument track (NULL removes); the old one is handed back. */
+int engine_set_instrument(Engine *e, int64_t time, int track, EngineNode *node);
+/* Insert at `position` (0 = first; > count: appended). */
+int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNode *node);
+int engine_insert_remove(Engine *e, int64_t time, int track, int position);
+int engine_insert_move(Engine *e, int64_t time, int track, int from, int to);
+int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mode,
+                          EnginePriority priority);
+
+/* mixer (track ENGINE_MASTER: the master, gain only) */
+int engine_set_gain(Engine *e, int64_t time, int track, float gain_db);
+int engine_set_pan(Engine *e, int64_t time, int track, float pan);
+int engine_set_mute(Engine *e, int64_t time, int track, int mute);
+int engine_set_solo(Engine *e, int64_t time, int track, int solo);
+/* Send slot `send` of `track` to bus track `bus` at level_db; bus -1 clears it. */
+int engine_set_send(Engine *e, int64_t time, int track, int send, int bus, float level_db);
+
+/* arrangement data; the buffer passes to the engine (NULL: clear the id) */
+int engine_load_clip(Engine *e, int64_t time, int clip_id, EngineClip *clip);
+/* Placement `slot` of the track plays clip `clip_id` (-1: clear) from
+ * start_beat for length_beats (notes past the length are not played, notes
+ * crossing it are cut there). */
+int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id,
+                      double start_beat, double length_beats);
+int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sample);
+/* Region `slot` of an audio track plays sample `sample_id` (-1: clear) from
+ * start_beat: frames offset .. offset + length - 1 (length <= 0: to the
+ * end), times gain_db. */
+int engine_place_region(Engine *e, int64_t time, int track, int slot, int sample_id,
+                        double start_beat, int64_t offset_frames, int64_t length_frames,
+                        float gain_db);
+/* Lane `lane_slot` of the track drives param `param` of slot `target_slot`
+ * (NULL: clear the lane). */
+int engine_set_lane(Engine *e, int64_t time, int track, int lane_slot, int target_slot,
+                    int param, EngineLane *lane);
+
+/* ---- render (audio) ------------------------------------------------------------- */
+
+/* Render `frames` samples (any number >= 0) into out[0] (left) and out[1]
+ * (right), applying every command due before each sample; then publish the
+ * state region. Real-time safe. */
+void engine_render(Engine *e, float *const out[2], int frames);
+
+/* ---- state (any thread) ------------------------------------------------------- */
+
+/* The shared state region the engine publishes into. */
+const EngineState *engine_state(const Engine *e);
+/* A consistent copy of `shared` (seqlock read; retries while it is being
+ * written). */
+void engine_state_read(const EngineState *shared, EngineState *copy);
+
+#endif

@@ -1,0 +1,607 @@
+/* check_project.c — the JSON project format (runtime/project.c) and
+ * `amp render PROJECT.json`: the demo project renders to its golden
+ * fingerprint with no allocation while rendering; malformed documents and
+ * unresolvable references give messages that name the JSON path.
+ *
+ * The golden file, tests/golden/demo_mix.txt, holds a fingerprint instead of
+ * the audio: the frame count, FNV-1a 64 of every sample's float bits
+ * (left, right, frame by frame) and the RMS of each channel over each 50 ms
+ * window with 6 decimals. The hash must match exactly (the runtime's math
+ * kernels make renders bit-identical across compilers); the RMS lines show
+ * where a difference is when it does not. AMP_GOLDEN_UPDATE=1 rewrites the
+ * file (`make demo-golden-update`).
+ *
+ * Tests run from the repository root; patches are built in $AMP_CACHE or,
+ * when that is unset, in a temporary cache removed at the end.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <malloc.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "project.h"
+#include "testutil.h"
+#include "wav.h"
+
+#define DEMO "tests/projects/demo.json"
+#define GOLDEN "tests/golden/demo_mix.txt"
+#define WINDOW 2400                /* 50 ms at 48 kHz */
+#define RMS_TOLERANCE 1.5e-6       /* the file keeps 6 decimals */
+
+/* ---- allocation counting (as in check_host.c) ------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define COUNT_ALLOCS 0        /* the sanitizer owns malloc */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
+#define COUNT_ALLOCS 0
+#endif
+#endif
+#if !defined(COUNT_ALLOCS) && defined(__GLIBC__)
+#define COUNT_ALLOCS 1
+#endif
+#ifndef COUNT_ALLOCS
+#define COUNT_ALLOCS 0
+#endif
+
+static volatile int counting;
+static volatile long alloc_calls;
+
+#if COUNT_ALLOCS
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+extern void __libc_free(void *p);
+
+void *malloc(size_t size)
+{
+    alloc_calls += counting;
+    return __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    alloc_calls += counting;
+    return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+    alloc_calls += counting;
+    return __libc_realloc(p, size);
+}
+
+void *aligned_alloc(size_t align, size_t size)
+{
+    alloc_calls += counting;
+    return __libc_memalign(align, size);
+}
+
+void *memalign(size_t align, size_t size)
+{
+    alloc_calls += counting;
+    return __libc_memalign(align, size);
+}
+
+int posix_memalign(void **out, size_t align, size_t size)
+{
+    alloc_calls += counting;
+    void *p = __libc_memalign(align, size);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void free(void *p)
+{
+    alloc_calls += counting && p;
+    __libc_free(p);
+}
+#endif
+
+static char tmp_dir[64];           /* scratch files of this run */
+static char amp_bin[512];          /* build/amp beside build/tests/ */
+
+/* ---- fingerprints ------------------------------------------------------------- */
+
+typedef struct Fingerprint {
+    long frames;
+    int rate;
+    uint64_t hash;
+    double peak[2];
+    int windows;
+    double *rms[2];
+} Fingerprint;
+
+static void fingerprint_of(const float *l, const float *r, long frames, int rate, Fingerprint *f)
+{
+    memset(f, 0, sizeof *f);
+    f->frames = frames;
+    f->rate = rate;
+    f->windows = (int)((frames + WINDOW - 1) / WINDOW);
+    uint64_t h = 0xcbf29ce484222325u;
+    const float *ch[2] = { l, r };
+    for (long i = 0; i < frames; i++) {
+        for (int c = 0; c < 2; c++) {
+            uint32_t bits;
+            memcpy(&bits, &ch[c][i], 4);
+            for (int b = 0; b < 4; b++) {
+                h ^= (bits >> (8 * b)) & 0xffu;
+                h *= 0x100000001b3u;
+            }
+        }
+    }
+    f->hash = h;
+    for (int c = 0; c < 2; c++) {
+        f->rms[c] = calloc((size_t)f->windows + 1, sizeof(double));
+        for (int w = 0; w < f->windows; w++) {
+            long from = (long)w * WINDOW, to = from + WINDOW < frames ? from + WINDOW : frames;
+            double sq = 0.0;
+            for (long i = from; i < to; i++) {
+                sq += (double)ch[c][i] * ch[c][i];
+                if (fabs(ch[c][i]) > f->peak[c])
+                    f->peak[c] = fabs(ch[c][i]);
+            }
+            f->rms[c][w] = sqrt(sq / (double)(to - from));
+        }
+    }
+}
+
+static void fingerprint_free(Fingerprint *f)
+{
+    free(f->rms[0]);
+    free(f->rms[1]);
+}
+
+static int fingerprint_write(const char *path, const Fingerprint *f)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return -1;
+    fprintf(fp, "# demo_mix.txt — fingerprint of tests/projects/demo.json rendered by\n"
+                "# tests/check_project.c (project_render: blocks of 128 at the project's rate).\n"
+                "# hash: FNV-1a 64 of every sample's float bits, left then right, frame by\n"
+                "# frame; then the RMS of each channel over each 50 ms window. Rewrite with\n"
+                "# `make demo-golden-update` after an intended change, and review the diff.\n");
+    fprintf(fp, "frames %ld\nrate %d\nhash %016llx\npeak %.6f %.6f\nwindow %d\n", f->frames, f->rate,
+            (unsigned long long)f->hash, f->peak[0], f->peak[1], WINDOW);
+    fprintf(fp, "# window rms_left rms_right\n");
+    for (int w = 0; w < f->windows; w++)
+        fprintf(fp, "%d %.6f %.6f\n", w, f->rms[0][w], f->rms[1][w]);
+    return fclose(fp);
+}
+
+static int fingerprint_read(const char *path, Fingerprint *f)
+{
+    memset(f, 0, sizeof *f);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return -1;
+    char line[256];
+    int window = 0, ok = 1;
+    unsigned long long hash = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (line[0] == '#')
+            continue;
+        int w;
+        double a, b;
+        if (sscanf(line, "frames %ld", &f->frames) == 1) {
+            f->windows = (int)((f->frames + WINDOW - 1) / WINDOW);
+            f->rms[0] = calloc((size_t)f->windows + 1, sizeof(double));
+            f->rms[1] = calloc((size_t)f->windows + 1, sizeof(double));
+        } else if (sscanf(line, "rate %d", &f->rate) == 1) {
+        } else if (sscanf(line, "hash %llx", &hash) == 1) {
+            f->hash = hash;
+        } else if (sscanf(line, "peak %lf %lf", &f->peak[0], &f->peak[1]) == 2) {
+        } else if (sscanf(line, "window %d", &window) == 1) {
+        } else if (sscanf(line, "%d %lf %lf", &w, &a, &b) == 3 && f->rms[0] && w >= 0 && w < f->windows) {
+            f->rms[0][w] = a;
+            f->rms[1][w] = b;
+        } else {
+            ok = 0;
+        }
+    }
+    fclose(fp);
+    return ok && window == WINDOW && f->rms[0] ? 0 : -1;
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static void load_resolve(const char *path, Project *p)
+{
+    static char err[16384];
+    ck_assert_msg(project_load_file(path, p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(project_resolve(p, NULL, err, sizeof err) == 0, "%s", err);
+}
+
+static Engine *engine_for(const Project *p)
+{
+    char err[512];
+    EngineConfig cfg;
+    project_engine_config(p, &cfg);
+    Engine *e = engine_init(&cfg, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_msg(project_feed(p, e, err, sizeof err) == 0, "%s", err);
+    return e;
+}
+
+/* project_load_text must fail with a message containing `want`. */
+static void expect_load_error(const char *json, const char *want)
+{
+    Project p;
+    char err[2048] = "";
+    int rc = project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err);
+    ck_assert_msg(rc == -1, "accepted: %s", json);
+    ck_assert_msg(strstr(err, want) != NULL, "for %s\n  got:  %s\n  want: %s", json, err, want);
+}
+
+/* Loads, but project_resolve fails with `want`. */
+static void expect_resolve_error(const char *json, const char *want)
+{
+    Project p;
+    char err[8192] = "";
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    int rc = project_resolve(&p, NULL, err, sizeof err);
+    ck_assert_msg(rc == -1, "resolved: %s", json);
+    ck_assert_msg(strstr(err, want) != NULL, "for %s\n  got:  %s\n  want: %s", json, err, want);
+    project_free(&p);
+}
+
+/* ---- the demo -------------------------------------------------------------------- */
+
+START_TEST(test_demo_matches_golden)
+{
+    Project p;
+    load_resolve(DEMO, &p);
+    ck_assert_int_eq(p.n_tracks, 6);
+    ck_assert_int_eq(p.render_rate, 48000);
+    Engine *e = engine_for(&p);
+    long frames = (long)project_frames(&p);
+    /* 8 beats at 120 bpm, 8 at 124, then the 2 s tail */
+    ck_assert_int_eq(frames, llround((4.0 + 8 * 60.0 / 124.0 + 2.0) * 48000));
+    float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
+    ck_assert(l && r);
+    int faults = 0;
+    alloc_calls = 0;
+    counting = 1;
+    project_render(e, l, r, frames, NULL, NULL, &faults);
+    counting = 0;
+    if (COUNT_ALLOCS)
+        ck_assert_msg(alloc_calls == 0, "%ld allocation calls while rendering", alloc_calls);
+    ck_assert_int_eq(faults, 0);
+
+    EngineState st;
+    engine_state_read(engine_state(e), &st);
+    ck_assert_int_eq(st.now, frames);
+    ck_assert_uint_eq(st.playing, 0);                  /* stopped at length_beats */
+    ck_assert(fabs(st.beat - 16.0) < 124.0 / 60.0 / 48000.0);   /* within a sample */
+    ck_assert(st.tempo == 124.0);
+    ck_assert_uint_eq(st.commands_refused + st.commands_failed + st.events_dropped, 0);
+    for (int t = 0; t < p.n_tracks; t++)
+        ck_assert_uint_eq(st.tracks[t].notes_refused, 0);
+
+    Fingerprint got, want;
+    fingerprint_of(l, r, frames, p.render_rate, &got);
+    printf("demo: %ld frames, peak %.4f / %.4f, hash %016llx, allocations while rendering: %ld\n", frames,
+           got.peak[0], got.peak[1], (unsigned long long)got.hash, COUNT_ALLOCS ? alloc_calls : -1L);
+    /* Every track is heard somewhere. */
+    ck_assert(got.peak[0] > 0.05 && got.peak[1] > 0.05 && got.peak[0] < 1.0 && got.peak[1] < 1.0);
+
+    if (getenv("AMP_GOLDEN_UPDATE")) {
+        ck_assert_msg(fingerprint_write(GOLDEN, &got) == 0, "cannot write %s", GOLDEN);
+        printf("rewrote %s\n", GOLDEN);
+    } else {
+        ck_assert_msg(fingerprint_read(GOLDEN, &want) == 0, "cannot read %s (run from the repository root)", GOLDEN);
+        ck_assert_int_eq(got.frames, want.frames);
+        ck_assert_int_eq(got.rate, want.rate);
+        int first_bad = -1;
+        double worst = 0.0;
+        for (int w = 0; w < got.windows; w++)
+            for (int c = 0; c < 2; c++) {
+                double d = fabs(got.rms[c][w] - want.rms[c][w]);
+                if (d > worst)
+                    worst = d;
+                if (d > RMS_TOLERANCE && first_bad < 0)
+                    first_bad = w;
+            }
+        ck_assert_msg(first_bad < 0, "RMS differs from the golden file from window %d (%.3f s) on, by up to %g",
+                      first_bad, first_bad * 0.05, worst);
+        ck_assert_msg(got.hash == want.hash, "samples differ from the golden render (hash %016llx, want %016llx) "
+                      "although every 50 ms RMS is within %g", (unsigned long long)got.hash,
+                      (unsigned long long)want.hash, RMS_TOLERANCE);
+        fingerprint_free(&want);
+    }
+    fingerprint_free(&got);
+    free(l);
+    free(r);
+    engine_free(e);
+    project_free(&p);
+}
+END_TEST
+
+/* The parts of the demo, each soloed, all make sound: the pieces of the
+ * mix (instruments, audio track, bus) are really there. */
+START_TEST(test_demo_tracks_all_sound)
+{
+    Project p;
+    load_resolve(DEMO, &p);
+    Engine *e = engine_for(&p);
+    long frames = (long)project_frames(&p);
+    float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
+    float peak_track[ENGINE_MAX_TRACKS] = { 0 };
+    for (long done = 0; done < frames; done += 4800) {
+        int n = frames - done < 4800 ? (int)(frames - done) : 4800;
+        float *out[2] = { l + done, r + done };
+        engine_render(e, out, n);
+        engine_drain(e, NULL, NULL);
+        EngineState st;
+        engine_state_read(engine_state(e), &st);
+        for (int t = 0; t < p.n_tracks; t++)
+            peak_track[t] = fmaxf(peak_track[t], fmaxf(st.tracks[t].meter.peak[0], st.tracks[t].meter.peak[1]));
+    }
+    for (int t = 0; t < p.n_tracks; t++) {
+        printf("demo track %d (%s): peak %.1f dBFS\n", t, p.tracks[t].name, 20 * log10(peak_track[t]));
+        ck_assert_msg(peak_track[t] > 0.01f, "track %d (%s) is silent", t, p.tracks[t].name);
+    }
+    free(l);
+    free(r);
+    engine_free(e);
+    project_free(&p);
+}
+END_TEST
+
+/* ---- validation ------------------------------------------------------------------- */
+
+START_TEST(test_load_errors_name_the_field)
+{
+    expect_load_error("{\"version\": 1, \"tracks\": [}", "t.json:1:");
+    expect_load_error("{\"tracks\": []}", "project: missing \"version\"");
+    expect_load_error("{\"version\": 2, \"tracks\": []}", "version: version 2 is not supported");
+    expect_load_error("{\"version\": 1}", "project: missing \"tracks\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": 0}", "tempo: 0 is out of range (1 to 1000)");
+    expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": \"fast\"}", "tempo: expected a number, got \"fast\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo_\": 1}", "project: unknown field \"tempo_\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [], \"time_signature\": [4, 3]}", "time_signature: 4/3");
+    expect_load_error("{\"version\": 1, \"tracks\": [], \"loop\": {\"enabled\": true, \"start_beat\": 4, \"end_beat\": 2}}",
+                      "loop.end_beat: 2 must be after start_beat 4");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"synth\"}]}",
+                      "tracks[0].kind: expected \"instrument\", \"audio\" or \"bus\", got \"synth\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"kind\": \"bus\"}]}", "tracks[0]: missing \"id\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\"}]}",
+                      "tracks[0]: missing \"patch\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"fader\": {\"gian_db\": 1}}]}",
+                      "tracks[0].fader: unknown field \"gian_db\" (known: gain_db, pan, mute, solo)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"fader\": {\"pan\": 2}}]}",
+                      "tracks[0].fader.pan: 2 is out of range (-1 to 1)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"fader\": {\"mute\": 1}}]}",
+                      "tracks[0].fader.mute: expected true or false, got 1");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"clips\": [{\"start_beat\": 0, \"length_beats\": 4, \"notes\": [{\"key\": 60, \"start_beat\": 0,"
+                      " \"length_beats\": 1}, {\"key\": 200, \"start_beat\": 1, \"length_beats\": 1}]}]}]}",
+                      "tracks[0].clips[0].notes[1].key: 200 is out of range (0 to 127)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"clips\": [{\"start_beat\": 0, \"length_beats\": 4, \"notes\": [{\"key\": 60, \"start_beat\": 0,"
+                      " \"length_beats\": 1, \"velocity\": 1.5}]}]}]}",
+                      "tracks[0].clips[0].notes[0].velocity: 1.5 is out of range (0 to 1)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"voice_mode\": \"duo\"}]}",
+                      "tracks[0].voice_mode: expected \"poly\", \"mono\" or \"legato\", got \"duo\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"clips\": []}]}",
+                      "tracks[0]: \"clips\" belongs to instrument tracks, this one is audio");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"regions\": []}]}",
+                      "tracks[0]: \"regions\" belongs to audio tracks, this one is bus");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": [{\"file\": \"a.wav\"}]}]}",
+                      "tracks[0].regions[0]: missing \"start_beat\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\"}, {\"id\": 1, \"kind\": \"bus\"}]}",
+                      "tracks[1].id: 1 is also the id of tracks[0]");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"sends\": [{\"bus\": 2}]},"
+                      " {\"id\": 2, \"kind\": \"audio\"}]}",
+                      "tracks[0].sends[0].bus: track 2 is not a bus");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"sends\": [{\"bus\": 7}]}]}",
+                      "tracks[0].sends[0].bus: no track has id 7");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\"}, {\"id\": 2, \"kind\": \"bus\","
+                      " \"sends\": [{\"bus\": 1}]}]}",
+                      "tracks[1].sends[0].bus: a bus sends only to buses listed after it");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
+                      " {\"slot\": 1, \"param\": \"mix\"}, \"points\": [{\"beat\": 2, \"value\": 0}, {\"beat\": 1,"
+                      " \"value\": 1}]}]}]}",
+                      "tracks[0].automation[0].points[1].beat: 1 comes before the previous point's 2");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
+                      " {\"slot\": 1}, \"points\": []}]}]}",
+                      "tracks[0].automation[0].target: missing \"param\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": {\"file\": \"a.amp\","
+                      " \"units\": \"x\"}}]}",
+                      "tracks[0].patch: unknown field \"units\" (known: file, unit)");
+}
+END_TEST
+
+START_TEST(test_resolve_errors_name_the_field)
+{
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/pad.amp\","
+                         " \"params\": {\"cutof\": 100}}]}",
+                         "tracks[0].params.cutof: patch 'pad' has no param 'cutof' (its params: cutoff, res,");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/pad.amp\","
+                         " \"params\": {\"cutoff\": 50000}}]}",
+                         "tracks[0].params.cutoff: 50000 is outside the range of 'cutoff' in patch 'pad' [40, 16000]");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                         "{\"file\": \"nodes/nothing.amp\"}}]}",
+                         "tracks[0].patch: cannot compile 'nodes/nothing.amp'");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                         "{\"file\": \"nodes/pad.amp\", \"unit\": \"nosuch\"}}]}",
+                         "tracks[0].patch: cannot compile 'nodes/pad.amp'");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"inserts\": "
+                         "[{\"patch\": \"nodes/drums.amp\"}]}]}",
+                         "tracks[0].inserts[0].patch: patch 'drums' has no inputs; an insert must be an effect");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"inserts\": "
+                         "[{\"patch\": \"nodes/reverb.amp\"}], \"automation\": [{\"target\": {\"slot\": 2, \"param\": \"mix\"},"
+                         " \"points\": [{\"beat\": 0, \"value\": 1}]}]}]}",
+                         "tracks[0].automation[0].target.slot: this track has no slot 2 (1 insert)");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"inserts\": "
+                         "[{\"patch\": \"nodes/reverb.amp\"}], \"automation\": [{\"target\": {\"slot\": 1, \"param\": \"mix\"},"
+                         " \"points\": [{\"beat\": 0, \"value\": 3}]}]}]}",
+                         "tracks[0].automation[0].points[0].value: 3 is outside the range of 'mix' in patch 'reverb' [0, 1]");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+                         "[{\"file\": \"tests/projects/nothing.wav\", \"start_beat\": 0}]}]}",
+                         "tracks[0].regions[0].file: ");
+}
+END_TEST
+
+/* Defaults, ordering, the tempo map, an audio file at another rate. */
+START_TEST(test_defaults_and_timing)
+{
+    static const char json[] =
+        "{\"version\": 1, \"tempo\": 60, \"tempo_changes\": [{\"beat\": 4, \"bpm\": 120}, {\"beat\": 2, \"bpm\": 30}],"
+        " \"tail_seconds\": 0.5, \"ui\": {\"zoom\": 3},"
+        " \"tracks\": [{\"id\": 5, \"kind\": \"audio\", \"ui\": {\"color\": \"#f00\"}, \"regions\": "
+        "[{\"file\": \"tests/projects/hats.wav\", \"start_beat\": 1, \"offset_seconds\": 0.1}]}]}";
+    Project p;
+    char err[2048];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.sample_rate, 48000);
+    ck_assert_int_eq(p.sig_num, 4);
+    ck_assert(p.tempo_changes[0].beat == 2.0 && p.tempo_changes[1].beat == 4.0);
+    /* beats 0-2 at 60 (2 s), 2-4 at 30 (4 s), then 120 */
+    ck_assert(fabs(project_seconds_at(&p, 5.0) - 6.5) < 1e-12);
+    ProjectOptions opt = { NULL, 0, 44100 };
+    ck_assert_msg(project_resolve(&p, &opt, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.n_samples, 1);
+    /* hats.wav: 0.5 s at 24 kHz, resampled to 44.1 kHz */
+    ck_assert_int_eq(p.samples[0].frames, (11999 * 44100) / 24000 + 1);
+    ck_assert_int_eq(p.samples[0].channels, 2);
+    /* no length_beats: the region's end (1 s, then the file from 0.1 s on),
+     * then the tail */
+    long region_end = 44100 + p.samples[0].frames - 4410;
+    ck_assert_int_eq(project_end_frame(&p), region_end);
+    ck_assert_int_eq(project_frames(&p), region_end + 22050);
+    Engine *e = engine_for(&p);
+    long frames = (long)project_frames(&p);
+    float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
+    project_render(e, l, r, frames, NULL, NULL, NULL);
+    /* The region starts on beat 1 = 1 s, and plays from 0.1 s into the file. */
+    long first = -1;
+    for (long i = 0; i < frames && first < 0; i++)
+        if (l[i] != 0.0f || r[i] != 0.0f)
+            first = i;
+    ck_assert_int_ge(first, 44100);
+    ck_assert_int_lt(first, 44100 + 2205);
+    free(l);
+    free(r);
+    engine_free(e);
+    project_free(&p);
+}
+END_TEST
+
+/* ---- the command ------------------------------------------------------------------- */
+
+static int run(const char *cmd)
+{
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+START_TEST(test_amp_render_project)
+{
+    char cmd[2048], out[256], log[256];
+    snprintf(out, sizeof out, "%s/mix.wav", tmp_dir);
+    snprintf(log, sizeof log, "%s/log.txt", tmp_dir);
+    snprintf(cmd, sizeof cmd, "%s render %s --seconds 0.5 --format s16 -o %s 2>%s", amp_bin, DEMO, out, log);
+    ck_assert_int_eq(run(cmd), 0);
+    WavData w;
+    char err[300];
+    ck_assert_msg(wav_read_file(out, &w, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(w.channels, 2);
+    ck_assert_int_eq(w.frames, 24000);
+    ck_assert_int_eq(w.sample_rate, 48000);
+    wav_free(&w);
+    FILE *fp = fopen(log, "r");
+    char text[1024] = "";
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));
+    fclose(fp);
+    ck_assert_msg(strstr(text, "0.500 s at 48000 Hz, 6 tracks, peak") && strstr(text, "x real time"), "%s", text);
+
+    /* --rate: rendered at another rate. */
+    snprintf(cmd, sizeof cmd, "%s render %s --seconds 0.25 --rate 44100 -o %s 2>%s", amp_bin, DEMO, out, log);
+    ck_assert_int_eq(run(cmd), 0);
+    ck_assert(wav_read_file(out, &w, err, sizeof err) == 0 && w.sample_rate == 44100 && w.frames == 11025);
+    wav_free(&w);
+
+    /* A bad project: exit 1, the path of the field on stderr. */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/bad.json", tmp_dir);
+    fp = fopen(bad, "w");
+    fputs("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"synth\"}]}\n", fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s render %s -o %s 2>%s", amp_bin, bad, out, log);
+    ck_assert_int_eq(run(cmd), 1);
+    fp = fopen(log, "r");
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));
+    fclose(fp);
+    ck_assert_msg(strstr(text, "tracks[0].kind: expected") != NULL, "%s", text);
+    /* Patch options do not apply to a project. */
+    snprintf(cmd, sizeof cmd, "%s render %s --notes 60@0:1 -o %s 2>/dev/null", amp_bin, DEMO, out);
+    ck_assert_int_eq(run(cmd), 2);
+}
+END_TEST
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static Suite *project_suite(void)
+{
+    Suite *s = suite_create("project");
+    TCase *demo = tcase_create("demo");
+    tcase_add_test(demo, test_demo_matches_golden);
+    tcase_add_test(demo, test_demo_tracks_all_sound);
+    tcase_set_timeout(demo, 600);
+    suite_add_tcase(s, demo);
+    TCase *fmt = tcase_create("format");
+    tcase_add_test(fmt, test_load_errors_name_the_field);
+    tcase_add_test(fmt, test_resolve_errors_name_the_field);
+    tcase_add_test(fmt, test_defaults_and_timing);
+    tcase_set_timeout(fmt, 600);
+    suite_add_tcase(s, fmt);
+    TCase *cli = tcase_create("cli");
+    tcase_add_test(cli, test_amp_render_project);
+    tcase_set_timeout(cli, 600);
+    suite_add_tcase(s, cli);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    /* build/amp sits two levels above this binary (build/tests/check_project). */
+    char self[512];
+    snprintf(self, sizeof self, "%s", argv[0]);
+    snprintf(amp_bin, sizeof amp_bin, "%s/amp", dirname(dirname(self)));
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/check_project_XXXXXX");
+    if (!mkdtemp(tmp_dir)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    int own_cache = getenv("AMP_CACHE") == NULL;
+    if (own_cache) {
+        char cache[128];
+        snprintf(cache, sizeof cache, "%s/cache", tmp_dir);
+        setenv("AMP_CACHE", cache, 1);
+    }
+    int rc = testutil_run(project_suite());
+    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
