@@ -1,7 +1,8 @@
 /* ampc.c — the compiler pipeline: each phase in order, stopping at the
  * first phase that reports an error.
  *
- *   load      read the main file and, breadth first, every file it imports
+ *   load      read the main file and, breadth first, every file it imports;
+ *             an `import faust` runs faust and adds its node (faust.c)
  *   parse     re2c lexer + lemon grammar (lang/) -> Module
  *   lower     checks + rate inference + scheduling -> Lowered (compiler/lower.c)
  *   emit      C source, header and JSON metadata (emit_c.c, emit_json.c)
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "emit.h"
+#include "faust.h"
 #include "lower.h"
 #include "parser.h"
 
@@ -78,6 +80,26 @@ static void add_module(Program *prog, Module *m)
         vec_push(prog->arena, &prog->patches, p);
 }
 
+/* `import faust "FILE.dsp" as NAME;`: the Faust program becomes the node
+ * NAME. The same file under the same name, imported by several files, is
+ * one node. */
+static void load_faust(Program *prog, Module *m, Import *im, const char *path, Diag *d, PtrVec *loaded)
+{
+    Arena *a = prog->arena;
+    char *key = arena_printf(a, "faust:%s:%s", im->faust_as, canonical(a, path));
+    if (already_loaded(loaded, key))
+        return;
+    Loaded *l = arena_alloc(a, sizeof *l);
+    l->key = key;
+    vec_push(a, loaded, l);
+    FaustProgram *fp = faust_import(a, d, im->loc, im->path, path, im->faust_as);
+    if (!fp)
+        return;
+    fp->module = m;
+    vec_push(a, &prog->fausts, fp);
+    vec_push(a, &prog->nodes, fp->node);
+}
+
 /* Load every imported file, breadth first. */
 static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *loaded)
 {
@@ -85,11 +107,11 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
     for (int i = 0; i < prog->modules.n && !d->errors; i++) {
         Module *m = prog->modules.items[i];
         for (Import *im = m->imports; im; im = im->next) {
-            if (im->faust_as) {
-                diag_error(d, im->loc, "importing Faust programs is not supported by this version of ampc");
+            char *path = resolve_import(a, m->file->path, im->path, opt);
+            if (path && im->faust_as) {
+                load_faust(prog, m, im, path, d, loaded);
                 continue;
             }
-            char *path = resolve_import(a, m->file->path, im->path, opt);
             if (!path) {
                 diag_error(d, im->loc, "cannot find '%s' (looked next to this file and in %d include director%s)",
                            im->path, opt ? opt->n_include_dirs : 0, opt && opt->n_include_dirs == 1 ? "y" : "ies");

@@ -11,6 +11,22 @@
  *
  * Vals are printed in creation order, which is dependency order. A patch
  * value read by voice code is splatted to a vector once, at group start.
+ *
+ * Extern slots (Faust programs, faust.h): the prepared C of each program
+ * is printed after the includes, between faust_prelude() (libm routed to
+ * the kernels) and faust_postlude(). Each instance keeps Faust's dsp
+ * struct and the two control arrays of -os mode in the state (one per
+ * voice slot in the voice section). Its zones are written and control()
+ * called once per control tick when every param is at most control rate,
+ * else every sample; compute() runs where its first live output is
+ * computed, once per sample, with the input values of that sample (voice
+ * code: once per live lane, one Faust instance per voice). init() runs
+ * staticInit once per program and the instance functions per instance,
+ * reset and voice_reset call instanceClear, voice_move copies the struct.
+ * Cost: a function call per instance, sample and voice, plus control()
+ * per tick; a block of n samples is n calls of one frame (Faust's -os
+ * mode), which keeps everything in one sample loop even when the graph
+ * feeds a Faust output back into its input through prev().
  * The output is deterministic: no dates, no paths, no pointer values.
  */
 #include "emit.h"
@@ -20,6 +36,7 @@
 #include <string.h>
 #include "amp_patch.h"
 #include "ampc.h"
+#include "faust.h"
 
 enum {
     USE_INIT = 1, USE_TABLE = 2, USE_RESET = 4,
@@ -35,7 +52,8 @@ typedef struct Emitter {
     int n_init;            /* stored init values */
     int groups;            /* voice groups in the state */
     int lanes;             /* voices per group: 4 (one per vector lane), or 1 (scalar build) */
-    char *state_live, *delay_live, *table_live, *noise_live;
+    char *state_live, *delay_live, *table_live, *noise_live, *extern_live;
+    char *extern_called;   /* per extern: compute() already printed in this context */
 } Emitter;
 
 /* ---- classification ---------------------------------------------------------- */
@@ -82,6 +100,16 @@ static void use(Emitter *e, const Val *v, int ctx)
         e->uses[v->id] |= ctx;
 }
 
+/* Where extern code in context ctx reads v: voice code reads a patch
+ * value of control rate or slower as the scalar (it is in scope), not as a
+ * splat. */
+static int extern_use(const Emitter *e, const Val *v, int ctx)
+{
+    if (is_vec(e, ctx) && v->sec == SEC_PATCH && v->rate <= RATE_CONTROL)
+        return USE_PCTRL;
+    return ctx;
+}
+
 static void classify(Emitter *e)
 {
     Ir *ir = e->ir;
@@ -92,6 +120,8 @@ static void classify(Emitter *e)
     e->delay_live = calloc((size_t)ir->delays.n + 1, 1);
     e->table_live = calloc((size_t)ir->tables.n + 1, 1);
     e->noise_live = calloc((size_t)ir->noises.n + 1, 1);
+    e->extern_live = calloc((size_t)ir->externs.n + 1, 1);
+    e->extern_called = calloc((size_t)ir->externs.n + 1, 1);
     for (int i = 0; i < n; i++) {
         Val *v = ir->vals.items[i];
         if (v->op == V_TINDEX)
@@ -112,6 +142,19 @@ static void classify(Emitter *e)
             e->table_live[v->idx] = 1;
         if (v->op == V_NOISE)
             e->noise_live[v->idx] = 1;
+        if (v->op == V_EXTERN_OUT)
+            e->extern_live[v->idx] = 1;
+    }
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (!e->extern_live[k])
+            continue;
+        int audio = audio_ctx(x->sec);
+        int ctrl = x->param_rate == RATE_AUDIO ? audio : x->sec == SEC_VOICE ? USE_VCTRL : USE_PCTRL;
+        for (int i = 0; i < x->n_in; i++)
+            use(e, x->in[i], extern_use(e, x->in[i], audio));
+        for (int i = 0; i < x->n_param; i++)
+            use(e, x->param[i], extern_use(e, x->param[i], ctrl));
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
@@ -281,13 +324,132 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     text_puts(t, ";\n");
 }
 
+/* ---- extern slots (Faust programs) ------------------------------------------------------- */
+
+/* How extern code names v for one voice: lane l of a voice vector, the
+ * scalar of a patch value, a literal. */
+static const char *extern_value(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
+{
+    if (v->op == V_CONST) {
+        literal(buf, n, v->k);
+        return buf;
+    }
+    if (!is_vec(e, ctx))
+        return ref(e, v, ctx, buf, n);
+    if (v->sec == SEC_PATCH && v->rate <= RATE_CONTROL)
+        return ref(e, v, USE_PCTRL, buf, n);
+    char r[96];
+    ref(e, v, ctx, r, sizeof r);
+    snprintf(buf, n, "%s[l]", r);
+    return buf;
+}
+
+/* The dsp struct and control arrays of extern k, in the scope of the
+ * voice slot `vs` when the instance is per voice. */
+static void extern_names(const ExternSlot *x, int k, char *dsp, char *ic, char *fc, size_t n)
+{
+    const char *at = x->sec == SEC_VOICE ? "[vs]" : "";
+    snprintf(dsp, n, "s->fx%d%s", k, at);
+    snprintf(ic, n, "s->fic%d%s", k, at);
+    snprintf(fc, n, "s->ffc%d%s", k, at);
+}
+
+/* Open the loop over the live voices of group g (vector code: its lanes). */
+static void open_lanes(Emitter *e, const char *indent)
+{
+    if (e->lanes == 4)
+        text_printf(e->t, "%sfor (int l = 0; l < 4 && 4 * g + l < s->vt.live; l++) {\n"
+                          "%s    const int vs = 4 * g + l;\n", indent, indent);
+    else
+        text_printf(e->t, "%s{\n%s    const int vs = g;\n", indent, indent);
+}
+
+/* Write each zone and run control(). */
+static void emit_extern_control(Emitter *e, int k, int ctx, const char *indent)
+{
+    ExternSlot *x = e->ir->externs.items[k];
+    const FaustProgram *fp = x->faust;
+    char dsp[64], ic[64], fc[64], buf[128];
+    extern_names(x, k, dsp, ic, fc, sizeof dsp);
+    for (int i = 0; i < x->n_param; i++)
+        text_printf(e->t, "%s%s.%s = %s; /* %s */\n", indent, dsp, fp->controls[i].zone,
+                    extern_value(e, x->param[i], ctx, buf, sizeof buf), fp->controls[i].name);
+    text_printf(e->t, "%scontrol%s(&%s, %s, %s);\n", indent, fp->cname, dsp, ic, fc);
+}
+
+/* Control-tick work of the externs of one section whose params are at
+ * most control rate. */
+static void emit_extern_controls(Emitter *e, Section sec, const char *indent)
+{
+    char inner[64];
+    snprintf(inner, sizeof inner, "%s    ", indent);
+    for (int k = 0; k < e->ir->externs.n; k++) {
+        ExternSlot *x = e->ir->externs.items[k];
+        if (!e->extern_live[k] || x->sec != sec || x->param_rate == RATE_AUDIO)
+            continue;
+        text_printf(e->t, "%s/* Faust node '%s' (%s): control */\n", indent, x->name, x->faust->name);
+        if (sec == SEC_VOICE) {
+            open_lanes(e, indent);
+            emit_extern_control(e, k, USE_VCTRL, inner);
+            text_printf(e->t, "%s}\n", indent);
+        } else {
+            emit_extern_control(e, k, USE_PCTRL, indent);
+        }
+    }
+}
+
+/* One sample of extern k: its outputs in fo<k>[]. */
+static void emit_extern_call(Emitter *e, int k, int ctx, const char *indent)
+{
+    ExternSlot *x = e->ir->externs.items[k];
+    const FaustProgram *fp = x->faust;
+    EmitText *t = e->t;
+    char dsp[64], ic[64], fc[64], buf[128], inner[64];
+    extern_names(x, k, dsp, ic, fc, sizeof dsp);
+    snprintf(inner, sizeof inner, "%s    ", indent);
+    int vec = is_vec(e, ctx);
+    text_printf(t, "%s/* Faust node '%s' (%s): one sample */\n", indent, x->name, fp->name);
+    text_printf(t, "%s%s fo%d[%d];\n", indent, vec ? "v4f" : "float", k, x->n_out);
+    if (vec)
+        text_printf(t, "%sfor (int o = 0; o < %d; o++)\n%s    fo%d[o] = amp_splat(0.0f);\n", indent, x->n_out,
+                    indent, k);
+    if (x->sec == SEC_VOICE)
+        open_lanes(e, indent);
+    else
+        text_printf(t, "%s{\n", indent);
+    if (x->param_rate == RATE_AUDIO)
+        emit_extern_control(e, k, ctx, inner);
+    text_printf(t, "%sfloat fi[%d] = { ", inner, x->n_in > 0 ? x->n_in : 1);
+    for (int i = 0; i < x->n_in; i++)
+        text_printf(t, "%s%s", i ? ", " : "", extern_value(e, x->in[i], ctx, buf, sizeof buf));
+    text_puts(t, x->n_in ? " };\n" : "0.0f };\n");
+    if (vec) {
+        text_printf(t, "%sfloat fl[%d];\n", inner, x->n_out);
+        text_printf(t, "%scompute%s(&%s, fi, fl, %s, %s);\n", inner, fp->cname, dsp, ic, fc);
+        text_printf(t, "%sfor (int o = 0; o < %d; o++)\n%s    fo%d[o][l] = fl[o];\n", inner, x->n_out, inner, k);
+    } else {
+        text_printf(t, "%scompute%s(&%s, fi, fo%d, %s, %s);\n", inner, fp->cname, dsp, k, ic, fc);
+    }
+    text_printf(t, "%s}\n", indent);
+}
+
 /* Print every live Val of one context, in order. */
 static void emit_context(Emitter *e, int ctx, const char *indent)
 {
+    memset(e->extern_called, 0, (size_t)e->ir->externs.n + 1);
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
         if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || ctx_of(v) != ctx)
             continue;
+        if (v->op == V_EXTERN_OUT) {
+            if (!e->extern_called[v->idx]) {
+                emit_extern_call(e, v->idx, ctx, indent);
+                e->extern_called[v->idx] = 1;
+            }
+            text_printf(e->t, "%sconst %s x%d = fo%d[%d];\n", indent, is_vec(e, ctx) ? "v4f" : "float", v->id,
+                        v->idx, (int)v->k);
+            continue;
+        }
         if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP || v->op == V_DELAY_READ || v->op == V_NOISE ||
             v->op == V_INPUT || v->op == V_VOICEBUS || v->op == V_SR || v->op == V_PARAM || v->op == V_NOTE) {
             emit_val(e, v, ctx, indent);
@@ -367,6 +529,18 @@ static void emit_struct(Emitter *e)
         if (e->table_live[k])
             text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
     }
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (!e->extern_live[k])
+            continue;
+        const FaustProgram *fp = x->faust;
+        char slots[32] = "";
+        if (x->sec == SEC_VOICE)
+            snprintf(slots, sizeof slots, "[%d]", e->groups * e->lanes);
+        text_printf(t, "    %s fx%d%s; /* Faust node '%s' (%s) */\n", fp->cname, k, slots, x->name, fp->name);
+        text_printf(t, "    int fic%d%s[%d];\n    float ffc%d%s[%d];\n", k, slots, fp->n_int_controls, k, slots,
+                    fp->n_real_controls);
+    }
     text_printf(t, "} %s_state;\n\n", u->name);
 }
 
@@ -396,6 +570,37 @@ static void emit_table_fill(Emitter *e, int k)
     }
     free(need);
     text_printf(t, "        s->tab%d[ti] = %s;\n    }\n", k, ref(e, tb->fill, USE_INIT, buf, sizeof buf));
+}
+
+/* Faust instances at init: each program's static tables once, then the
+ * constants and UI defaults of every instance (the state is cleared by
+ * p_reset). */
+static void emit_extern_init(Emitter *e)
+{
+    Ir *ir = e->ir;
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (!e->extern_live[k])
+            continue;
+        const char *cn = x->faust->cname;
+        int first = 1;
+        for (int j = 0; j < k; j++) {
+            ExternSlot *y = ir->externs.items[j];
+            if (e->extern_live[j] && y->faust == x->faust)
+                first = 0;
+        }
+        const char *at = x->sec == SEC_VOICE ? "[0]" : "";
+        if (first)
+            text_printf(e->t, "    staticInit%s(&s->fx%d%s, (int)sr);\n", cn, k, at);
+        if (x->sec == SEC_VOICE) {
+            text_printf(e->t, "    for (int v = 0; v < %d; v++) {\n", e->groups * e->lanes);
+            text_printf(e->t, "        instanceConstants%s(&s->fx%d[v], (int)sr);\n", cn, k);
+            text_printf(e->t, "        instanceResetUserInterface%s(&s->fx%d[v]);\n    }\n", cn, k);
+        } else {
+            text_printf(e->t, "    instanceConstants%s(&s->fx%d, (int)sr);\n", cn, k);
+            text_printf(e->t, "    instanceResetUserInterface%s(&s->fx%d);\n", cn, k);
+        }
+    }
 }
 
 static void emit_init(Emitter *e)
@@ -442,6 +647,7 @@ static void emit_init(Emitter *e)
         if (e->table_live[k] && !filled[k])
             emit_table_fill(e, k);
     free(filled);
+    emit_extern_init(e);
     text_puts(t, "    p_reset(s);\n}\n\n");
 }
 
@@ -463,6 +669,11 @@ static void emit_reset_lanes(Emitter *e, const char *v)
             continue;
         snprintf(name, sizeof name, "dl%d", k);
         text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = 0.0f;\n", d->len, lane(e, at, sizeof at, name, v, "[j]"));
+    }
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (e->extern_live[k] && x->sec == SEC_VOICE)
+            text_printf(t, "    instanceClear%s(&s->fx%d[%s]);\n", x->faust->cname, k, v);
     }
 }
 
@@ -494,6 +705,11 @@ static void emit_reset(Emitter *e)
         if (!e->delay_live[k])
             continue;
         text_printf(t, "    s->dp%d = 0;\n    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k, k);
+    }
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (e->extern_live[k] && x->sec == SEC_PATCH)
+            text_printf(t, "    instanceClear%s(&s->fx%d);\n", x->faust->cname, k);
     }
     if (u->voices) {
         text_puts(t, "    s->vt.live = 0;\n");
@@ -540,6 +756,14 @@ static void emit_voice_fns(Emitter *e)
         snprintf(name, sizeof name, "dl%d", k);
         text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = %s;\n", d->len,
                     lane(e, a, sizeof a, name, "to", "[j]"), lane(e, b, sizeof b, name, "from", "[j]"));
+    }
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        if (!e->extern_live[k] || x->sec != SEC_VOICE)
+            continue;
+        text_printf(t, "    s->fx%d[to] = s->fx%d[from];\n", k, k);
+        text_printf(t, "    memcpy(s->fic%d[to], s->fic%d[from], sizeof s->fic%d[to]);\n", k, k, k);
+        text_printf(t, "    memcpy(s->ffc%d[to], s->ffc%d[from], sizeof s->ffc%d[to]);\n", k, k, k);
     }
     text_puts(t, "    (void)s;\n}\n\n");
     text_printf(t, "static AmpVoiceTable *p_voices(void *state)\n{\n    return &((%s_state *)state)->vt;\n}\n\n", u->name);
@@ -683,6 +907,7 @@ static void emit_voices(Emitter *e)
     text_puts(t, "        for (int g = 0; g < groups; g++) {\n");
     emit_splats(e, I2);
     emit_context(e, USE_VCTRL, I2);
+    emit_extern_controls(e, SEC_VOICE, I2);
     if (vec) {
         text_puts(t, "            v4f gain = *(const v4f *)&s->vt.gain[4 * g];\n");
         text_puts(t, "            const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];\n");
@@ -760,6 +985,7 @@ static void emit_process(Emitter *e)
         if (u->params[i].smooth > 0)
             text_printf(t, "        s->pv[%d] = amp_smooth(s->pv[%d], s->pt[%d], s->pk[%d], len);\n", i, i, i, i);
     emit_context(e, USE_PCTRL, "        ");
+    emit_extern_controls(e, SEC_PATCH, "        ");
     if (u->voices)
         emit_voices(e);
     emit_state_loads(e, SEC_PATCH, "        ");
@@ -799,6 +1025,33 @@ static void emit_names(EmitText *t, const char *what, const char **names, int n)
     text_puts(t, n ? "};\n" : "\"\" };\n");
 }
 
+/* The prepared C of each Faust program the unit runs, once each. */
+static void emit_faust_code(Emitter *e)
+{
+    Ir *ir = e->ir;
+    int any = 0;
+    for (int k = 0; k < ir->externs.n; k++) {
+        ExternSlot *x = ir->externs.items[k];
+        int seen = !e->extern_live[k];
+        for (int j = 0; j < k && !seen; j++) {
+            ExternSlot *y = ir->externs.items[j];
+            seen = e->extern_live[j] && y->faust == x->faust;
+        }
+        if (seen)
+            continue;
+        if (!any)
+            text_puts(e->t, faust_prelude());
+        any = 1;
+        const char *file = strrchr(x->faust->path, '/');
+        file = file ? file + 1 : x->faust->path;
+        text_printf(e->t, "/* ---- Faust node '%s' (%s): faust -lang c -os -ftz 1, functions made static,\n"
+                          " * libm routed to amp_math.h. ---- */\n\n", x->faust->name, strstr(file, "*/") ? "..." : file);
+        text_puts(e->t, x->faust->code);
+    }
+    if (any)
+        text_puts(e->t, faust_postlude());
+}
+
 void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
 {
     Emitter e = { .u = u, .ir = &u->ir, .t = c };
@@ -811,6 +1064,7 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
                 !u->voices ? "" : scalar ? ", one voice at a time (scalar)" : ", four voices per vector");
     text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
     text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
+    emit_faust_code(&e);
     emit_struct(&e);
     text_puts(c, "static void p_reset(void *state);\n");
     if (u->voices)
@@ -862,4 +1116,6 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     free(e.delay_live);
     free(e.table_live);
     free(e.noise_live);
+    free(e.extern_live);
+    free(e.extern_called);
 }

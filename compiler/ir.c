@@ -240,6 +240,29 @@ TableSlot *ir_table(Ir *ir, const char *name, int size)
     return t;
 }
 
+ExternSlot *ir_extern(Ir *ir, const char *name, Section sec, const struct FaustProgram *faust,
+                      int n_in, Val **in, int n_param, Val **param, int n_out)
+{
+    ExternSlot *x = arena_alloc(ir->arena, sizeof *x);
+    x->name = name;
+    x->sec = sec;
+    x->faust = faust;
+    x->n_in = n_in;
+    x->in = in;
+    x->n_param = n_param;
+    x->param = param;
+    x->n_out = n_out;
+    x->param_rate = RATE_CONTROL;
+    for (int i = 0; i < n_param; i++)
+        if (param[i]->rate > x->param_rate)
+            x->param_rate = param[i]->rate;
+    vec_push(ir->arena, &ir->externs, x);
+    x->out = arena_alloc(ir->arena, sizeof(Val *) * (size_t)(n_out + 1));
+    for (int k = 0; k < n_out; k++)
+        x->out[k] = intern(ir, V_EXTERN_OUT, ir->externs.n - 1, k, NULL, NULL, NULL, RATE_AUDIO, sec);
+    return x;
+}
+
 Val *ir_noise(Ir *ir, Section sec)
 {
     NoiseSlot *n = arena_alloc(ir->arena, sizeof *n);
@@ -290,6 +313,16 @@ static void mark(Ir *ir, Val *root, PtrVec *stack)
             if (d->write && !d->write->live) {
                 d->write->live = 1;
                 vec_push(ir->arena, stack, d->write);
+            }
+        }
+        if (v->op == V_EXTERN_OUT) {
+            ExternSlot *x = ir->externs.items[v->idx];
+            for (int i = 0; i < x->n_in + x->n_param; i++) {
+                Val *u = i < x->n_in ? x->in[i] : x->param[i - x->n_in];
+                if (!u->live) {
+                    u->live = 1;
+                    vec_push(ir->arena, stack, u);
+                }
             }
         }
     }
@@ -377,6 +410,7 @@ const char *valop_name(ValOp op)
         [V_CONST] = "const", [V_SR] = "SR", [V_PARAM] = "param", [V_NOTE] = "note",
         [V_INPUT] = "input", [V_STATE] = "state", [V_NOISE] = "noise",
         [V_VOICEBUS] = "voices", [V_TINDEX] = "i", [V_PLACEHOLDER] = "placeholder",
+        [V_EXTERN_OUT] = "extern",
         [V_DELAY_READ] = "delay.read", [V_TABLE_AT] = "table.at", [V_TABLE_LERP] = "table.lerp",
         [V_NEG] = "neg", [V_NOT] = "not", [V_ADD] = "+", [V_SUB] = "-", [V_MUL] = "*",
         [V_DIV] = "/", [V_MOD] = "%", [V_LT] = "<", [V_LE] = "<=", [V_GT] = ">", [V_GE] = ">=",
@@ -391,6 +425,8 @@ void ir_dump_val(FILE *out, const Val *v)
     fprintf(out, "v%d = ", v->id);
     if (v->op == V_CONST) {
         fprintf(out, "%.9g", v->k);
+    } else if (v->op == V_EXTERN_OUT) {
+        fprintf(out, "extern[%d].out%d", v->idx, (int)v->k);
     } else if (v->op == V_FUNC1 || v->op == V_FUNC2) {
         fprintf(out, "%s(", func_name((Func)v->idx));
         fprintf(out, "v%d", v->a->id);

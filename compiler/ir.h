@@ -7,8 +7,12 @@
  * and its section (per voice, or once for the whole patch). Effects that
  * carry over to the next sample — state variables, delay lines, prev() —
  * are slots whose value at the start of a sample is a leaf Val and whose
- * value at the end is another Val. The emitter (emit_c.c) prints the live
- * Vals of each (section, rate) in creation order, which is dependency order.
+ * value at the end is another Val. A block of code the IR does not see
+ * into (a Faust program) is an extern slot: its inputs and params are
+ * Vals, its outputs are leaves made after them, and it runs once per
+ * sample when its first live output is computed. The emitter (emit_c.c)
+ * prints the live Vals of each (section, rate) in creation order, which is
+ * dependency order.
  */
 #ifndef AMP_IR_H
 #define AMP_IR_H
@@ -33,6 +37,7 @@ typedef enum {
     V_VOICEBUS,    /* sum of voices, channel idx (patch section) */
     V_TINDEX,      /* the index `i` while filling a table */
     V_PLACEHOLDER, /* stands for a param/input while checking a node alone */
+    V_EXTERN_OUT,  /* output k (the Val's k) of extern slot idx */
     /* reads */
     V_DELAY_READ,  /* delay slot idx, a = delay in samples */
     V_TABLE_AT,    /* table slot idx, a = index */
@@ -97,6 +102,20 @@ typedef struct TableSlot {
     Val *fill;             /* in terms of V_TINDEX, constants and SR */
 } TableSlot;
 
+/* One instance of an opaque per-sample block: a Faust program. Its
+ * outputs are V_EXTERN_OUT leaves made after its inputs and params, so in
+ * creation order the block comes after everything it reads. */
+typedef struct ExternSlot {
+    const char *name;      /* the instance's name */
+    Section sec;           /* per voice: one instance per voice slot */
+    const struct FaustProgram *faust;  /* the program (faust.h) */
+    int n_in, n_param, n_out;
+    Val **in;              /* per input: the value this sample */
+    Val **param;           /* per param: the value its zone gets (Faust's unit) */
+    Val **out;             /* per output: a V_EXTERN_OUT leaf */
+    Rate param_rate;       /* the fastest of the params: control, or audio */
+} ExternSlot;
+
 typedef struct NoiseSlot {
     Section sec;
     uint32_t seed;
@@ -114,7 +133,7 @@ typedef struct Ir {
     PtrVec vals;           /* every Val, in creation order */
     Val **hash;            /* hash-consing table */
     int hash_cap;
-    PtrVec states, delays, tables, noises; /* slots */
+    PtrVec states, delays, tables, noises, externs; /* slots */
 } Ir;
 
 void ir_init(Ir *ir, Arena *a);
@@ -125,9 +144,14 @@ StateSlot *ir_state(Ir *ir, const char *name, Section sec, Val *init);
 DelaySlot *ir_delay(Ir *ir, const char *name, Section sec, int size);
 TableSlot *ir_table(Ir *ir, const char *name, int size);
 Val *ir_noise(Ir *ir, Section sec);
+/* An extern slot with its inputs and params (arrays of n_in and n_param
+ * Vals, kept); makes its n_out output leaves. */
+ExternSlot *ir_extern(Ir *ir, const char *name, Section sec, const struct FaustProgram *faust,
+                      int n_in, Val **in, int n_param, Val **param, int n_out);
 int ir_is_const(const Val *v, double k);
 /* Mark every Val reachable from the roots (outputs, state ends, delay
- * writes) given, plus state inits and table fills. */
+ * writes) given, plus state inits, table fills and the inputs and params
+ * of extern slots. */
 void ir_mark_live(Ir *ir, Val **roots, int n_roots);
 
 const char *rate_name(Rate r);

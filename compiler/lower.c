@@ -18,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 #include "amp_patch.h"
+#include "faust.h"
 
 typedef struct UDim {
     int known;             /* 0: any (no unit written) */
@@ -946,9 +947,12 @@ static int param_unit(Param *p)
     }
 }
 
-/* Check one node alone, with stand-ins for its params and inputs. */
+/* Check one node alone, with stand-ins for its params and inputs. A Faust
+ * node has no body here: faust checked it. */
 static void check_node(Program *prog, Diag *d, Node *n)
 {
+    if (n->faust_path)
+        return;
     Ir scratch;
     ir_init(&scratch, prog->arena);
     Ctx c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH };
@@ -1173,6 +1177,43 @@ static Val *gather(Ctx *c, Section sec, const char *object, const char *port, in
     return sum;
 }
 
+static FaustProgram *find_faust(Program *prog, const Node *n)
+{
+    for (int i = 0; i < prog->fausts.n; i++) {
+        FaustProgram *fp = prog->fausts.items[i];
+        if (fp->node == n)
+            return fp;
+    }
+    return NULL;
+}
+
+/* An instance of a Faust node: an extern slot whose params are the values
+ * Faust's zones get, in Faust's unit (ms for a time in ms, dB for a level:
+ * the language's dB values read as linear amplitude). */
+static void lower_faust_inst(Ctx *c, PInst *p, NodeBinding *b)
+{
+    FaustProgram *fp = find_faust(c->prog, p->node);
+    if (!fp) {             /* cannot happen: every Faust node comes from an import */
+        p->n_outs = 0;
+        return;
+    }
+    Val **zones = arena_alloc(c->a, sizeof(Val *) * (size_t)(fp->n_controls + 1));
+    for (int k = 0; k < fp->n_controls; k++) {
+        Val *v = b->params[k];
+        if (fp->controls[k].scale == FAUST_ZONE_MS)
+            v = ir_op(c->ir, V_MUL, 0, v, ir_const(c->ir, 1000.0), NULL);
+        else if (fp->controls[k].scale == FAUST_ZONE_DB)
+            v = v->op == V_FUNC1 && v->idx == F_DB2LIN ? v->a : ir_op(c->ir, V_FUNC1, F_LIN2DB, v, NULL, NULL);
+        zones[k] = v;
+    }
+    ExternSlot *x = ir_extern(c->ir, p->item->name, p->sec, fp, fp->n_inputs, b->inputs, fp->n_controls, zones,
+                              fp->n_outputs);
+    p->n_outs = fp->n_outputs;
+    p->outs = x->out;
+    for (int k = 0; k < fp->n_outputs; k++)
+        x->out[k]->name = arena_printf(c->a, "%s.out%d", p->item->name, k);
+}
+
 static void lower_inst(Ctx *c, PInst *p)
 {
     if (p->lowered)
@@ -1224,6 +1265,11 @@ static void lower_inst(Ctx *c, PInst *p)
     k = 0;
     for (Ident *i = n->ins; i; i = i->next, k++)
         b.inputs[k] = ir_op(c->ir, V_ADD, 0, b.inputs[k], gather(c, p->sec, p->item->name, i->name, 0), NULL);
+    if (n->faust_path) {
+        lower_faust_inst(c, p, &b);
+        c->sec = saved;
+        return;
+    }
     Ctx nc = *c;
     nc.ps = NULL;
     nc.syms = NULL;
@@ -1508,6 +1554,11 @@ static Patch *pick_unit(Program *prog, const char *name, Diag *d, Node **as_node
     Node *lastn = NULL;
     for (Node *n = m->nodes; n; n = n->next)
         lastn = n;
+    for (int i = 0; !m->nodes && i < prog->fausts.n; i++) {   /* a file of Faust imports: the last */
+        FaustProgram *fp = prog->fausts.items[i];
+        if (fp->module == m)
+            lastn = fp->node;
+    }
     if (lastn) {
         *as_node = lastn;
         return wrap_node(prog->arena, lastn);
@@ -1653,15 +1704,24 @@ void lower_dump_graph(FILE *out, const Lowered *u)
     fputc('\n', out);
     for (int i = 0; i < u->instances.n; i++) {
         UnitInstance *ui = u->instances.items[i];
-        fprintf(out, "  %d. %s = %s  [%s]\n", ui->order + 1, ui->name, ui->node,
-                ui->sec == SEC_VOICE ? "per voice" : "patch");
+        const char *faust = NULL;
+        for (int k = 0; k < u->ir.externs.n; k++) {
+            ExternSlot *x = u->ir.externs.items[k];
+            if (x->sec == ui->sec && !strcmp(x->name, ui->name))
+                faust = x->faust->path;
+        }
+        fprintf(out, "  %d. %s = %s%s%s%s  [%s]\n", ui->order + 1, ui->name, ui->node, faust ? " (Faust, \"" : "",
+                faust ? faust : "", faust ? "\")" : "", ui->sec == SEC_VOICE ? "per voice" : "patch");
     }
     const Ir *ir = &u->ir;
     int live = 0;
     for (int i = 0; i < ir->vals.n; i++)
         live += ((Val *)ir->vals.items[i])->live;
-    fprintf(out, "  %d values (%d live), %d states, %d delay lines, %d tables, %d noise generators\n",
+    fprintf(out, "  %d values (%d live), %d states, %d delay lines, %d tables, %d noise generators",
             ir->vals.n, live, ir->states.n, ir->delays.n, ir->tables.n, ir->noises.n);
+    if (ir->externs.n)
+        fprintf(out, ", %d Faust instance%s", ir->externs.n, ir->externs.n == 1 ? "" : "s");
+    fputc('\n', out);
 }
 
 void lower_dump_rates(FILE *out, const Lowered *u)

@@ -4,8 +4,9 @@
  * rates, assignments), then takes the unit patch, orders its instances
  * (a feedback loop without a delay is an error that names the loop),
  * and inlines every instance into the Ir: the voice block into the voice
- * section, the rest into the patch section. The result is everything the
- * emitters need.
+ * section, the rest into the patch section. An instance of a Faust node is
+ * not inlined: it becomes an extern slot of the Ir (ir.h). The result is
+ * everything the emitters need.
  */
 #ifndef AMP_LOWER_H
 #define AMP_LOWER_H
@@ -21,6 +22,7 @@ typedef struct Program {
     PtrVec modules;        /* Module*, the main file first */
     PtrVec nodes;          /* Node*, every file's, in load order */
     PtrVec patches;        /* Patch* */
+    PtrVec fausts;         /* FaustProgram* (faust.h): the `import faust` nodes, also in nodes */
     Module *main;
 } Program;
 

@@ -1,0 +1,735 @@
+/* check_faust.c — Faust programs as nodes (`import faust "x.dsp" as x;`).
+ *
+ *   examples     example programs of the faust package (filters, reverbs,
+ *                generators, dynamics), each imported through ampc as the
+ *                whole unit and rendered with a fixed input, against
+ *                faust's own `-lang c` output compiled here with libm
+ *                (no kernel routing) and run by a small driver, block size
+ *                16: both renders, at the defaults and with one control set
+ *                to another value, agree within each example's bound
+ *                (printed, with the measured value). Every control of the
+ *                reference build (as its UIGlue sees it) is in our JSON
+ *                with its default, range, step and unit.
+ *   voices       a Faust node in a voice block is one instance per voice:
+ *                two notes render as the sum of each alone; a voice moved
+ *                to another slot, and a slot reused after a voice ended,
+ *                give exactly the samples of a voice that started alone.
+ *   errors       a missing faust binary ($AMPC_FAUST, or PATH without
+ *                faust) is an error at the import line.
+ *   portability  the C of a patch with Faust nodes calls no libm function
+ *                natively, and builds with emcc -msimd128 leaving nothing
+ *                undefined but memset/memcpy (and wasm's stack pointer).
+ *
+ * The examples are found under `faust -dspdir`/examples, or in
+ * $FAUST_EXAMPLES. Runs from the repository root (build/tests/check_faust).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ampc.h"
+#include "build.h"
+#include "host.h"
+#include "testutil.h"
+
+extern char **environ;
+
+#define SR 48000
+#define FRAMES 48000           /* one second */
+#define BLOCK 16               /* the reference's block: our control tick */
+#define MAXCH 8
+
+static char work[512];         /* a temporary folder for the whole run */
+static char examples[1024];    /* the faust package's example programs */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+/* ---- processes -------------------------------------------------------------- */
+
+/* Run argv (no shell) with stdout to out_path (NULL: /dev/null) and stderr
+ * to err_path (NULL: /dev/null); return its exit status, -1 if it did not
+ * run. */
+static int run(char *const argv[], const char *out_path, const char *err_path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+static void spit(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* ---- our side: compile and render ------------------------------------------------ */
+
+/* Compile `text` (anchored in tests/, so `../nodes/...` imports resolve);
+ * the JSON (malloc'd) in *json if json is non-NULL. */
+static const AmpPatchDesc *build_text(const char *text, int scalar, char **json)
+{
+    AmpcOptions opt = { .scalar = scalar };
+    Diag diag;
+    diag_init(&diag, stderr);
+    AmpcResult r;
+    ck_assert_msg(ampc_compile_text("tests/check_faust.amp", text, strlen(text), &opt, &diag, &r) == 0,
+                  "ampc failed on:\n%s", text);
+    static char err[16384];
+    const AmpPatchDesc *d = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    if (json)
+        *json = strdup(r.json_text);
+    ampc_result_free(&r);
+    return d;
+}
+
+/* A fixed input for channel c: an impulse, a noise burst (0.25 s), a
+ * quarter second of silence (tails), then a sine (220 Hz times c + 1). */
+static void make_input(float *x, int c)
+{
+    uint32_t seed = 12345u + 777u * (uint32_t)c;
+    for (long i = 0; i < FRAMES; i++) {
+        float v = 0;
+        if (i < FRAMES / 4) {
+            seed = seed * 1664525u + 1013904223u;
+            v = 0.5f * ((float)(seed >> 8) / 8388608.0f - 1.0f);
+        } else if (i >= FRAMES / 2) {
+            v = 0.3f * (float)sin(2 * M_PI * 220.0 * (c + 1) * (double)i / SR);
+        }
+        x[i] = i == 0 ? 1.0f : v;
+    }
+}
+
+/* Render the unit with params k[0..n) set to value[0..n) (our unit) from
+ * the first sample; out holds n_outputs * FRAMES samples, planar. */
+static void render_ours(const AmpPatchDesc *d, const float *in, int n, const int *k, const float *value, float *out)
+{
+    char err[512];
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, d, SR, err, sizeof err), 0);
+    const float *ins[MAXCH];
+    float *outs[MAXCH];
+    for (int c = 0; c < d->n_inputs; c++)
+        ins[c] = in + (long)c * FRAMES;
+    for (int c = 0; c < d->n_outputs; c++)
+        outs[c] = out + (long)c * FRAMES;
+    HostEvent ev[4];
+    for (int i = 0; i < n; i++)
+        ev[i] = (HostEvent){ .frame = 0, .kind = HOST_EV_PARAM, .param = k[i], .value = value[i] };
+    host_render(&hp, ev, n, ins, outs, FRAMES);
+    host_free(&hp);
+}
+
+/* ---- the reference: faust's own C with libm -------------------------------------- */
+
+/* Includes faust's C (class `ref`) and runs it: `driver --list` prints each
+ * control (default, min, max, step, unit) in the order of its UI; `driver
+ * IN OUT K=V...` sets control K to V (Faust's unit) and renders FRAMES
+ * samples in blocks of BLOCK from raw planar floats. */
+static const char driver_c[] =
+    "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+    "#include <faust/gui/CInterface.h>\n"
+    "#define max(a, b) ((a) < (b) ? (b) : (a))\n"
+    "#define min(a, b) ((a) < (b) ? (a) : (b))\n"
+    "#include \"ref.c\"\n"
+    "typedef struct { FAUSTFLOAT *zone; float init, lo, hi, step; const char *unit; } Ctl;\n"
+    "static Ctl ctl[512];\nstatic int nctl;\n"
+    "static FAUSTFLOAT *unit_zone;\nstatic const char *unit_text;\n"
+    "static void declare(void *ui, FAUSTFLOAT *zone, const char *key, const char *value)\n"
+    "{\n    if (zone && !strcmp(key, \"unit\")) { unit_zone = zone; unit_text = value; }\n}\n"
+    "static void add(FAUSTFLOAT *zone, float init, float lo, float hi, float step)\n"
+    "{\n    Ctl *c = &ctl[nctl++];\n    c->zone = zone; c->init = init; c->lo = lo; c->hi = hi; c->step = step;\n"
+    "    c->unit = zone == unit_zone ? unit_text : \"-\";\n}\n"
+    "static void slider(void *ui, const char *l, FAUSTFLOAT *z, FAUSTFLOAT i, FAUSTFLOAT lo, FAUSTFLOAT hi, FAUSTFLOAT st)\n"
+    "{\n    add(z, i, lo, hi, st);\n}\n"
+    "static void button(void *ui, const char *l, FAUSTFLOAT *z)\n{\n    add(z, 0, 0, 1, 1);\n}\n"
+    "static void bargraph(void *ui, const char *l, FAUSTFLOAT *z, FAUSTFLOAT lo, FAUSTFLOAT hi) {}\n"
+    "static void box(void *ui, const char *l) {}\n"
+    "static void close_box(void *ui) {}\n"
+    "int main(int argc, char **argv)\n{\n"
+    "    ref *dsp = newref();\n"
+    "    initref(dsp, " "48000" ");\n"
+    "    UIGlue ui = { .openTabBox = box, .openHorizontalBox = box, .openVerticalBox = box,\n"
+    "        .closeBox = close_box, .addButton = button, .addCheckButton = button,\n"
+    "        .addVerticalSlider = slider, .addHorizontalSlider = slider, .addNumEntry = slider,\n"
+    "        .addHorizontalBargraph = bargraph, .addVerticalBargraph = bargraph, .declare = declare };\n"
+    "    buildUserInterfaceref(dsp, &ui);\n"
+    "    if (argc > 1 && !strcmp(argv[1], \"--list\")) {\n"
+    "        for (int i = 0; i < nctl; i++)\n"
+    "            printf(\"%.9g %.9g %.9g %.9g %s\\n\", ctl[i].init, ctl[i].lo, ctl[i].hi, ctl[i].step, ctl[i].unit);\n"
+    "        return 0;\n    }\n"
+    "    long frames = atol(argv[3]);\n"
+    "    for (int a = 4; a < argc; a++) {\n"
+    "        int k; float v;\n"
+    "        if (sscanf(argv[a], \"%d=%f\", &k, &v) == 2 && k >= 0 && k < nctl) *ctl[k].zone = v;\n"
+    "    }\n"
+    "    int ni = getNumInputsref(dsp), no = getNumOutputsref(dsp);\n"
+    "    float *in = calloc((size_t)(ni + 1) * frames, sizeof(float)), *out = calloc((size_t)no * frames, sizeof(float));\n"
+    "    FILE *f = fopen(argv[1], \"rb\");\n"
+    "    if (!f || fread(in, sizeof(float), (size_t)ni * frames, f) != (size_t)ni * frames) return 2;\n"
+    "    fclose(f);\n"
+    "    for (long pos = 0; pos < frames; pos += " "16" ") {\n"
+    "        FAUSTFLOAT *ip[64], *op[64];\n"
+    "        for (int c = 0; c < ni; c++) ip[c] = in + c * frames + pos;\n"
+    "        for (int c = 0; c < no; c++) op[c] = out + c * frames + pos;\n"
+    "        computeref(dsp, " "16" ", ip, op);\n"
+    "    }\n"
+    "    f = fopen(argv[2], \"wb\");\n"
+    "    if (!f || fwrite(out, sizeof(float), (size_t)no * frames, f) != (size_t)no * frames) return 3;\n"
+    "    fclose(f);\n"
+    "    return 0;\n}\n";
+
+typedef struct RefControl {
+    double init, lo, hi, step;
+    char unit[32];
+} RefControl;
+
+/* Build the reference of example `file` in dir; its controls in rc. */
+static int build_reference(const char *file, const char *dir, RefControl *rc, int max)
+{
+    char path[2048], out[2048], exe[2048], list[2048], log[2048];
+    snprintf(path, sizeof path, "%s/%s", examples, file);
+    snprintf(log, sizeof log, "%s/log", dir);
+    char *faust_argv[] = { "faust", "-lang", "c", "-cn", "ref", "-O", (char *)dir, "-o", "ref.c", path, NULL };
+    ck_assert_msg(run(faust_argv, NULL, log) == 0, "faust failed on %s", path);
+    snprintf(out, sizeof out, "%s/driver.c", dir);
+    spit(out, driver_c, strlen(driver_c));
+    snprintf(exe, sizeof exe, "%s/driver", dir);
+    char *cc_argv[] = { "cc", "-std=gnu11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-w", "-o", exe, out, "-lm", NULL };
+    ck_assert_msg(run(cc_argv, NULL, log) == 0, "the reference driver of %s does not build (%s)", file, log);
+    snprintf(list, sizeof list, "%s/list", dir);
+    char *list_argv[] = { exe, "--list", NULL };
+    ck_assert_int_eq(run(list_argv, list, NULL), 0);
+    FILE *f = fopen(list, "r");
+    int n = 0;
+    RefControl c;
+    while (n < max && fscanf(f, "%lf %lf %lf %lf %31s", &c.init, &c.lo, &c.hi, &c.step, c.unit) == 5)
+        rc[n++] = c;
+    fclose(f);
+    return n;
+}
+
+static void render_reference(const char *dir, int n_in, const float *in, int n_out, int n, const int *k,
+                             const float *value, float *out)
+{
+    char inp[2048], outp[2048], exe[2048], kv[2][64];
+    snprintf(inp, sizeof inp, "%s/in.raw", dir);
+    snprintf(outp, sizeof outp, "%s/out.raw", dir);
+    snprintf(exe, sizeof exe, "%s/driver", dir);
+    for (int i = 0; i < n && i < 2; i++)
+        snprintf(kv[i], sizeof kv[i], "%d=%.9g", k[i], value[i]);
+    spit(inp, (const char *)in, sizeof(float) * (size_t)(n_in > 0 ? n_in : 1) * FRAMES);
+    char frames[32];
+    snprintf(frames, sizeof frames, "%d", FRAMES);
+    char *argv[] = { exe, inp, outp, frames, n > 0 ? kv[0] : NULL, n > 1 ? kv[1] : NULL, NULL };
+    ck_assert_int_eq(run(argv, NULL, NULL), 0);
+    FILE *f = fopen(outp, "rb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(out, sizeof(float), (size_t)n_out * FRAMES, f), (size_t)n_out * FRAMES);
+    fclose(f);
+}
+
+/* ---- the examples ------------------------------------------------------------------ */
+
+typedef struct Example {
+    const char *file;      /* under examples/ */
+    double bound;          /* max |ours - reference| / peak allowed */
+    const char *param[2];  /* controls to set (our names; NULL: fewer) */
+    double value[2];       /* to these, in the unit our JSON shows */
+} Example;
+
+/* The bounds hold the measured relative difference (max abs difference
+ * over peak, the worse of the two renders, noted after each) with room to
+ * spare; 1e-4 unless the measurement says why not. The only difference
+ * between the two builds is the math: our kernels (runtime/amp_math.h,
+ * errors of a few 1e-7 relative, 1e-6 for pow) against libm. Programs
+ * without a transcendental call in their sample loop agree exactly;
+ * feedback carries the kernels' error around (the reverb, the resonant
+ * filters: diodeLadder at q = 10 reaches 2.7e-4); an oscillator whose
+ * pitch comes from pow (filterOsc: MIDI number to Hz) drifts in phase by
+ * that pitch error, which grows with time (4.7e-4 after one second). */
+static const Example cases[] = {
+    { "filtering/LPF.dsp", 1e-4, { "freq", "q" }, { 2500, 4 } },                  /* 6.3e-6 */
+    { "filtering/moogVCF.dsp", 1e-4, { "corner_resonance" }, { 0.5 } },          /* 2.6e-12 */
+    { "filtering/cryBaby.dsp", 1e-4, { "wah_parameter" }, { 0.3 } },             /* 3.4e-8 */
+    { "filtering/diodeLadder.dsp", 1e-3, { "freq", "q" }, { 0.3, 10 } },         /* 2.7e-4 */
+    { "reverb/freeverb.dsp", 1e-6, { "roomsize", "damp" }, { 0.8, 0.2 } },       /* 0 */
+    { "reverb/zitaRev.dsp", 1e-4, { "mid_rt60", "in_delay" }, { 4, 0.03 } },     /* 4.2e-5 */
+    { "generator/osc.dsp", 1e-4, { "freq", "volume" }, { 220, -6 } },            /* 1.2e-7 */
+    { "generator/noise.dsp", 1e-6, { "volume" }, { 0.8 } },                       /* 0 */
+    { "generator/filterOsc.dsp", 2e-3, { "frequency" }, { 60 } },                 /* 4.7e-4 */
+    { "dynamic/compressor.dsp", 1e-4, { "threshold", "attack" }, { -20, 0.01 } }, /* 7.6e-8 */
+    { "dynamic/noiseGate.dsp", 1e-4, { "threshold" }, { -20 } },                  /* 9.4e-8 */
+    { "phasing/flanger.dsp", 1e-4, { "speed", "feedback" }, { 2, 0.5 } },         /* 2.1e-7 */
+    { "delayEcho/echo.dsp", 1e-6, { "millisecond", "feedback" }, { 250, 50 } },  /* 0 */
+};
+#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+static double measure(const float *a, const float *b, long n, double *peak)
+{
+    double diff = 0;
+    *peak = 0;
+    for (long i = 0; i < n; i++) {
+        *peak = fmax(*peak, fabs(b[i]));
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+    }
+    return diff;
+}
+
+static const char *unit_shown(const char *faust_unit)
+{
+    if (!strcmp(faust_unit, "Hz")) return "Hz";
+    if (!strcmp(faust_unit, "ms") || !strcmp(faust_unit, "s")) return "s";
+    if (!strcmp(faust_unit, "dB")) return "dB";
+    return "";
+}
+
+static int close_to(double a, double b)
+{
+    return fabs(a - b) <= 1e-6 * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* Our JSON against the reference's controls: same count, order, default,
+ * range, step and unit (a Faust time in ms is shown in seconds). */
+static void check_controls(const char *file, const char *json, const RefControl *rc, int n)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    json_t *params = json_object_get(root, "params");
+    ck_assert_msg((int)json_array_size(params) == n, "%s: %zu params in our JSON, %d controls in faust's",
+                  file, json_array_size(params), n);
+    for (int i = 0; i < n; i++) {
+        json_t *p = json_array_get(params, (size_t)i);
+        const char *name = json_string_value(json_object_get(p, "name"));
+        double k = !strcmp(rc[i].unit, "ms") ? 0.001 : 1;
+        double def = json_real_value(json_object_get(p, "default"));
+        double lo = json_real_value(json_object_get(p, "min"));
+        double hi = json_real_value(json_object_get(p, "max"));
+        double step = json_real_value(json_object_get(p, "step"));
+        const char *unit = json_string_value(json_object_get(p, "unit"));
+        ck_assert_msg(close_to(def, rc[i].init * k) && close_to(lo, rc[i].lo * k) && close_to(hi, rc[i].hi * k) &&
+                          close_to(step, rc[i].step * k),
+                      "%s: param %s is %g in [%g, %g] step %g; faust says %g in [%g, %g] step %g (%s)", file, name,
+                      def, lo, hi, step, rc[i].init, rc[i].lo, rc[i].hi, rc[i].step, rc[i].unit);
+        ck_assert_msg(!strcmp(unit, unit_shown(rc[i].unit)), "%s: param %s has unit '%s', faust's is '%s'", file, name,
+                      unit, rc[i].unit);
+    }
+    json_decref(root);
+}
+
+static int param_index(const AmpPatchDesc *d, const char *name)
+{
+    for (int i = 0; i < d->n_params; i++)
+        if (!strcmp(d->params[i].name, name))
+            return i;
+    return -1;
+}
+
+START_TEST(example_matches_faust)
+{
+    const Example *ex = &cases[_i];
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/ex%d", work, _i);
+    mkdir(dir, 0755);
+    RefControl rc[256];
+    int n_controls = build_reference(ex->file, dir, rc, 256);
+
+    char text[2048], *json;
+    snprintf(text, sizeof text, "import faust \"%s/%s\" as fx;\n", examples, ex->file);
+    const AmpPatchDesc *d = build_text(text, 0, &json);
+    check_controls(ex->file, json, rc, n_controls);
+    free(json);
+
+    int ni = d->n_inputs, no = d->n_outputs;
+    ck_assert_int_le(ni, MAXCH);
+    ck_assert_int_le(no, MAXCH);
+    float *in = calloc((size_t)(ni + 1) * FRAMES, sizeof(float));
+    for (int c = 0; c < ni; c++)
+        make_input(in + (long)c * FRAMES, c);
+    float *ours = calloc((size_t)no * FRAMES, sizeof(float)), *ref = calloc((size_t)no * FRAMES, sizeof(float));
+    float *ours_set = calloc((size_t)no * FRAMES, sizeof(float)), *ref_set = calloc((size_t)no * FRAMES, sizeof(float));
+
+    render_ours(d, in, 0, NULL, NULL, ours);
+    render_reference(dir, ni, in, no, 0, NULL, NULL, ref);
+    double peak, diff = measure(ours, ref, (long)no * FRAMES, &peak);
+
+    int n_set = 0, k[2];
+    float ours_value[2], faust_value[2];
+    char what[256] = "";
+    for (; n_set < 2 && ex->param[n_set]; n_set++) {
+        k[n_set] = param_index(d, ex->param[n_set]);
+        ck_assert_msg(k[n_set] >= 0, "%s has no param '%s'", ex->file, ex->param[n_set]);
+        ours_value[n_set] = (float)ex->value[n_set];
+        faust_value[n_set] = (float)(!strcmp(rc[k[n_set]].unit, "ms") ? ex->value[n_set] * 1000 : ex->value[n_set]);
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s=%g", n_set ? " " : "", ex->param[n_set],
+                 ex->value[n_set]);
+    }
+    render_ours(d, in, n_set, k, ours_value, ours_set);
+    render_reference(dir, ni, in, no, n_set, k, faust_value, ref_set);
+    double peak_set, diff_set = measure(ours_set, ref_set, (long)no * FRAMES, &peak_set);
+    double moved_peak, moved = measure(ref, ref_set, (long)no * FRAMES, &moved_peak);
+
+    say("%-26s %d in %d out %2d controls  defaults: peak %.4f, max diff %.2e (%.2e of peak)  "
+        "%s: peak %.4f, max diff %.2e (%.2e of peak)  bound %.0e\n",
+        ex->file, ni, no, n_controls, peak, diff, diff / peak, what, peak_set, diff_set, diff_set / peak_set,
+        ex->bound);
+    ck_assert_msg(peak > 1e-3 && peak_set > 1e-3, "%s renders silence", ex->file);
+    ck_assert_msg(moved > 1e-3 * moved_peak, "%s: setting %s changes nothing", ex->file, what);
+    ck_assert_msg(diff <= ex->bound * peak, "%s: max difference %g at peak %g", ex->file, diff, peak);
+    ck_assert_msg(diff_set <= ex->bound * peak_set, "%s with %s: max difference %g at peak %g", ex->file, what,
+                  diff_set, peak_set);
+    free(in);
+    free(ours);
+    free(ref);
+    free(ours_set);
+    free(ref_set);
+}
+END_TEST
+
+/* ---- voices ------------------------------------------------------------------------- */
+
+static const char *VOICE_PATCH =
+    "import \"../nodes/std/osc.amp\";\n"
+    "import \"../nodes/std/env.amp\";\n"
+    "import faust \"../nodes/faust/ladder.dsp\" as ladder;\n"
+    "patch p {\n"
+    "  voices 4;\n"
+    "  voice {\n"
+    "    s = saw(freq: note.freq);\n"
+    "    e = adsr(attack: 1 ms, decay: 50 ms, sustain: 0.5, release: 10 ms, gate: note.gate);\n"
+    "    f = ladder(cutoff: 300 hz * (1 + 6 * e.y), res: 6, drive: 6 db, in0: 0.5 * s.y);\n"
+    "    f.out0 * e.y -> out;\n"
+    "  }\n"
+    "}\n";
+
+typedef struct Note {
+    int key;
+    double on, off;        /* seconds */
+} Note;
+
+static float *render_notes(const AmpPatchDesc *d, const Note *notes, int n, long frames)
+{
+    char err[512];
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, d, SR, err, sizeof err), 0);
+    HostEvent ev[16];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        ev[k++] = (HostEvent){ .frame = (long)(notes[i].on * SR), .kind = HOST_EV_NOTE_ON, .note_id = i,
+                               .key = notes[i].key, .vel = 1.0f };
+        ev[k++] = (HostEvent){ .frame = (long)(notes[i].off * SR), .kind = HOST_EV_NOTE_OFF, .note_id = i };
+    }
+    for (int i = 0; i < k; i++)
+        for (int j = i + 1; j < k; j++)
+            if (ev[j].frame < ev[i].frame) {
+                HostEvent t = ev[i];
+                ev[i] = ev[j];
+                ev[j] = t;
+            }
+    float *out = calloc((size_t)(2 * frames), sizeof(float));
+    float *ch[2] = { out, out + frames };
+    ck_assert_int_eq(host_render(&hp, ev, k, NULL, ch, frames), k);
+    host_free(&hp);
+    return out;
+}
+
+static double span_diff(const float *a, const float *b, long from, long to, double *peak)
+{
+    double diff = 0;
+    *peak = 0;
+    for (long i = from; i < to; i++) {
+        *peak = fmax(*peak, fabs(b[i]));
+        diff = fmax(diff, fabs((double)a[i] - b[i]));
+    }
+    return diff;
+}
+
+/* Two notes at once are the sum of each alone: each voice has its own
+ * ladder (a shared one would mix their states). */
+START_TEST(voices_are_independent)
+{
+    const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
+    long n = SR / 2;
+    Note a[] = { { 40, 0.0, 0.3 } }, b[] = { { 47, 0.0, 0.3 } }, ab[] = { { 40, 0.0, 0.3 }, { 47, 0.0, 0.3 } };
+    float *ya = render_notes(d, a, 1, n), *yb = render_notes(d, b, 1, n), *yab = render_notes(d, ab, 2, n);
+    double peak = 0, diff = 0;
+    for (long i = 0; i < n; i++) {
+        peak = fmax(peak, fabs(yab[i]));
+        diff = fmax(diff, fabs((double)yab[i] - ((double)ya[i] + yb[i])));
+    }
+    say("two voices against the sum of each alone: peak %.4f, max diff %.2e\n", peak, diff);
+    ck_assert(peak > 0.05);
+    ck_assert_msg(diff <= 1e-6 * peak, "max difference %g at peak %g", diff, peak);
+    free(ya);
+    free(yb);
+    free(yab);
+}
+END_TEST
+
+/* A voice moved to another slot (when the voice before it ends) carries its
+ * Faust state: from then on it gives the samples of the same note played
+ * alone. A slot reused after a voice ended starts from a cleared Faust
+ * state: the new note gives the samples of the same note played alone. */
+START_TEST(voice_move_and_reset)
+{
+    const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
+    long n = SR;
+    Note moved[] = { { 40, 0.0, 0.05 }, { 52, 0.1, 0.9 } }, alone[] = { { 52, 0.1, 0.9 } };
+    float *y1 = render_notes(d, moved, 2, n), *y2 = render_notes(d, alone, 1, n);
+    double peak, diff = span_diff(y1, y2, (long)(0.5 * SR), (long)(0.9 * SR), &peak);
+    say("a moved voice against the same note alone: peak %.4f, max diff %.2e\n", peak, diff);
+    ck_assert(peak > 0.05);
+    ck_assert_msg(diff == 0, "the moved voice differs by %g", diff);
+    free(y1);
+    free(y2);
+
+    Note reuse[] = { { 40, 0.0, 0.05 }, { 47, 0.5, 0.8 } }, fresh[] = { { 47, 0.5, 0.8 } };
+    y1 = render_notes(d, reuse, 2, n);
+    y2 = render_notes(d, fresh, 1, n);
+    diff = span_diff(y1, y2, (long)(0.5 * SR), n, &peak);
+    say("a reused voice slot against a fresh one: peak %.4f, max diff %.2e\n", peak, diff);
+    ck_assert(peak > 0.05);
+    ck_assert_msg(diff == 0, "the reused slot differs by %g", diff);
+    free(y1);
+    free(y2);
+}
+END_TEST
+
+/* The scalar build (one voice at a time) and the vector build agree. */
+START_TEST(scalar_matches_vector)
+{
+    Note notes[] = { { 36, 0.0, 0.4 }, { 43, 0.05, 0.3 }, { 48, 0.1, 0.6 }, { 55, 0.12, 0.2 }, { 60, 0.3, 0.9 } };
+    long n = SR;
+    float *v = render_notes(build_text(VOICE_PATCH, 0, NULL), notes, 5, n);
+    float *s = render_notes(build_text(VOICE_PATCH, 1, NULL), notes, 5, n);
+    double peak, diff = span_diff(v, s, 0, 2 * n, &peak);
+    say("scalar against vector build: peak %.4f, max diff %.2e\n", peak, diff);
+    ck_assert(peak > 0.05);
+    ck_assert_msg(diff <= 1e-5 * peak, "max difference %g at peak %g", diff, peak);
+    free(v);
+    free(s);
+}
+END_TEST
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+/* Compile text; return the diagnostics. */
+static char *diagnostics(const char *text)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    Diag d;
+    diag_init(&d, f);
+    AmpcResult r;
+    int rc = ampc_compile_text("tests/check_faust.amp", text, strlen(text), NULL, &d, &r);
+    fclose(f);
+    ck_assert_int_eq(rc, 1);
+    return buf;
+}
+
+START_TEST(missing_faust_binary)
+{
+    const char *text = "import faust \"../nodes/faust/ladder.dsp\" as ladder;\n";
+    setenv("AMPC_FAUST", "/nonexistent/faust", 1);
+    char *msg = diagnostics(text);
+    say("%s", msg);
+    ck_assert_msg(strstr(msg, "tests/check_faust.amp:1:14: error: cannot run faust ('/nonexistent/faust', "
+                              "from AMPC_FAUST): No such file or directory") != NULL, "%s", msg);
+    free(msg);
+    unsetenv("AMPC_FAUST");
+
+    char empty[1024];
+    snprintf(empty, sizeof empty, "%s/empty-path", work);
+    mkdir(empty, 0755);
+    char *saved = strdup(getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", empty, 1);
+    msg = diagnostics(text);
+    setenv("PATH", saved, 1);
+    free(saved);
+    say("%s", msg);
+    ck_assert_msg(strstr(msg, "tests/check_faust.amp:1:14: error: cannot run faust: No such file or directory") != NULL,
+                  "%s", msg);
+    free(msg);
+}
+END_TEST
+
+/* ---- portability ----------------------------------------------------------------------- */
+
+static void undefined_symbols(const char *nm, const char *object, char *out, size_t n)
+{
+    char list[2048];
+    snprintf(list, sizeof list, "%s/nm.txt", work);
+    char *argv[] = { (char *)nm, "-u", (char *)object, NULL };
+    ck_assert_msg(run(argv, list, NULL) == 0, "%s failed", nm);
+    char *text = slurp(list);
+    out[0] = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *sym = strrchr(line, ' ');
+        sym = sym ? sym + 1 : line;
+        if (strcmp(sym, "memset") && strcmp(sym, "memcpy") && strcmp(sym, "__stack_pointer"))
+            snprintf(out + strlen(out), n - strlen(out), "%s ", sym);
+    }
+    free(text);
+}
+
+START_TEST(no_libm_left)
+{
+    AmpcOptions opt = { 0 };
+    Diag diag;
+    diag_init(&diag, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file("nodes/ladder_bass.amp", &opt, &diag, &r), 0);
+    ck_assert_msg(!strstr(r.c_text, "/tmp") && !strstr(r.c_text, "/usr") && !strstr(r.c_text, "/home") &&
+                      !strstr(r.c_text, "Faust 2."),
+                  "a path or faust's version in the output");
+    char c[1024], o[1024], w[1024], undefined[2048];
+    snprintf(c, sizeof c, "%s/ladder_bass.c", work);
+    snprintf(o, sizeof o, "%s/ladder_bass.o", work);
+    snprintf(w, sizeof w, "%s/ladder_bass.wasm.o", work);
+    spit(c, r.c_text, r.c_len);
+    ampc_result_free(&r);
+
+    char *cc_argv[] = { "cc", "-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime",
+                        "-c", c, "-o", o, NULL };
+    ck_assert_int_eq(run(cc_argv, NULL, NULL), 0);
+    undefined_symbols("nm", o, undefined, sizeof undefined);
+    say("native object: undefined besides memset/memcpy: [%s]\n", undefined);
+    ck_assert_str_eq(undefined, "");
+
+    if (!getenv("NODE_PATH"))
+        setenv("NODE_PATH", "/usr/share/nodejs", 1);
+    char *emcc_argv[] = { "emcc", "-O3", "-msimd128", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime",
+                          "-c", c, "-o", w, NULL };
+    int rc = run(emcc_argv, NULL, NULL);
+    ck_assert_msg(rc == 0, "emcc failed (%d) on the C of nodes/ladder_bass.amp", rc);
+    undefined_symbols("emnm", w, undefined, sizeof undefined);
+    say("wasm object: undefined besides memset/memcpy: [%s]\n", undefined);
+    ck_assert_str_eq(undefined, "");
+}
+END_TEST
+
+/* ---- the suite ----------------------------------------------------------------------- */
+
+static Suite *faust_suite(void)
+{
+    Suite *s = suite_create("faust");
+    TCase *ex = tcase_create("examples");
+    tcase_set_timeout(ex, 120);
+    tcase_add_loop_test(ex, example_matches_faust, 0, N_CASES);
+    suite_add_tcase(s, ex);
+    TCase *voices = tcase_create("voices");
+    tcase_set_timeout(voices, 60);
+    tcase_add_test(voices, voices_are_independent);
+    tcase_add_test(voices, voice_move_and_reset);
+    tcase_add_test(voices, scalar_matches_vector);
+    suite_add_tcase(s, voices);
+    TCase *errors = tcase_create("errors");
+    tcase_add_test(errors, missing_faust_binary);
+    suite_add_tcase(s, errors);
+    TCase *port = tcase_create("portability");
+    tcase_set_timeout(port, 120);
+    tcase_add_test(port, no_libm_left);
+    suite_add_tcase(s, port);
+    return s;
+}
+
+/* `faust -dspdir`/examples, unless $FAUST_EXAMPLES says where. */
+static int find_examples(void)
+{
+    const char *env = getenv("FAUST_EXAMPLES");
+    if (env && *env) {
+        snprintf(examples, sizeof examples, "%s", env);
+        return 0;
+    }
+    char out[1024];
+    snprintf(out, sizeof out, "%s/dspdir", work);
+    char *argv[] = { "faust", "-dspdir", NULL };
+    if (run(argv, out, NULL) != 0)
+        return -1;
+    char *dir = slurp(out);
+    if (!dir)
+        return -1;
+    dir[strcspn(dir, "\r\n")] = 0;
+    snprintf(examples, sizeof examples, "%s/examples", dir);
+    free(dir);
+    return 0;
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(work, sizeof work, "%s/check_faust-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(work)) {
+        perror("mkdtemp");
+        return EXIT_FAILURE;
+    }
+    int own_cache = getenv("AMP_CACHE") == NULL;
+    if (own_cache) {
+        char cache[600];
+        snprintf(cache, sizeof cache, "%s/cache", work);
+        setenv("AMP_CACHE", cache, 1);
+    }
+    if (find_examples() != 0) {
+        fprintf(stderr, "check_faust: cannot run 'faust -dspdir' (is faust installed?)\n");
+        return EXIT_FAILURE;
+    }
+    int rc = testutil_run(faust_suite());
+    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
