@@ -1,7 +1,10 @@
-/* amp.c — the `amp` command: render a patch or a project to a WAV file.
+/* amp.c — the `amp` command: render a patch, a project or a MIDI file to a
+ * WAV file; import a MIDI file as a project.
  *
  *   amp render FILE.amp [options] -o OUT.wav
  *   amp render PROJECT.json [-o OUT.wav] [--rate SR] [--seconds S] [--format F]
+ *   amp render SONG.mid [--patch FILE.amp[:UNIT]] [...] -o OUT.wav
+ *   amp import SONG.mid [--patch FILE.amp[:UNIT]] [--drums ...] -o PROJECT.json
  *
  * A patch, in order: compile the .amp file to C with the compiler library
  * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
@@ -11,6 +14,9 @@
  * patches and read its audio (project.c) -> an engine sized for it
  * (engine.c) -> render offline in blocks of 128, with a progress bar when
  * stderr is a terminal -> write the stereo mix.
+ * A MIDI file (midi_import.c): the Standard MIDI File becomes a project
+ * document (written by `import`; held in memory by `render`, every track
+ * playing --patch), then as for a project.
  *
  * Exit status: 0 done, 1 the patch or a file failed (diagnostics printed),
  * 2 the command line is wrong.
@@ -29,6 +35,7 @@
 #include "diag.h"
 #include "engine.h"
 #include "host.h"
+#include "midi_import.h"
 #include "notes.h"
 #include "project.h"
 #include "wav.h"
@@ -44,12 +51,16 @@ static const char usage_main[] =
     "commands:\n"
     "  render FILE.amp [options] -o OUT.wav   compile a patch and render it to a WAV file\n"
     "  render PROJECT.json -o OUT.wav         render a project (runtime/PROJECT.md) to a WAV file\n"
+    "  render SONG.mid -o OUT.wav             render a MIDI file (every track through --patch P.amp)\n"
+    "  import SONG.mid -o PROJECT.json        turn a MIDI file into a project\n"
     "  version                                print the versions of amp, ampc and the patch ABI\n"
     "  help                                   this text; `amp render --help` for render's options\n";
 
 static const char usage_render[] =
     "usage: amp render FILE.amp [options] -o OUT.wav\n"
     "       amp render PROJECT.json [-I DIR] [--rate SR] [--seconds S] [--format F] -o OUT.wav\n"
+    "       amp render SONG.mid [--patch FILE.amp[:UNIT]] [--drums FILE.amp[:UNIT]] [--nodes DIR]\n"
+    "                           [-I DIR] [--rate SR] [--seconds S] [--format F] -o OUT.wav\n"
     "\n"
     "Compiles the patch in FILE.amp, builds it natively (cached by content in\n"
     "$AMP_CACHE, else $XDG_CACHE_HOME/amplitude or ~/.cache/amplitude; $CC picks\n"
@@ -76,11 +87,36 @@ static const char usage_render[] =
     "(--rate overrides the project's sample rate, --seconds its length; patch\n"
     "paths are relative to the project file; -I adds import folders).\n"
     "\n"
+    "A .mid file (.midi, .smf) is imported as `amp import` does and rendered as a\n"
+    "project, every track through --patch (default NODES/pad.amp; channel 10 too,\n"
+    "unless --drums names another patch); --nodes DIR is where the default patches\n"
+    "are (default: nodes). --unit, --notes, --input and --param do not apply.\n"
+    "\n"
     "examples:\n"
     "  amp render nodes/pad.amp --notes '60@0:1 64@0.5:1.5 67@1:2.5' -o pad.wav\n"
     "  amp render lead.amp --notes 'C4@0:0.5/1 E4@0.5:1 G4@1:2' --param cutoff=800 -o lead.wav\n"
     "  amp render echo.amp --input voice.wav --format s16 -o echo.wav\n"
-    "  amp render tests/projects/demo.json -o mix.wav\n";
+    "  amp render tests/projects/demo.json -o mix.wav\n"
+    "  amp render song.mid --patch nodes/epiano.amp -o song.wav\n";
+
+static const char usage_import[] =
+    "usage: amp import SONG.mid -o PROJECT.json [options]\n"
+    "\n"
+    "Turns a Standard MIDI File into a project document (runtime/PROJECT.md):\n"
+    "its tempo and tempo changes, its time signature, and per MIDI track with notes\n"
+    "an instrument track holding one clip with all of them; the notes of channel 10\n"
+    "go to a drums track of their own. Patch paths in the document are relative to\n"
+    "the folder of PROJECT.json (-o - writes to stdout, relative to here).\n"
+    "\n"
+    "options:\n"
+    "  -o PROJECT.json        where to write (required)\n"
+    "  --patch FILE[:UNIT]    the instrument tracks' patch (default NODES/pad.amp)\n"
+    "  --drums FILE[:UNIT]    the drums tracks' patch (default NODES/drums.amp)\n"
+    "  --nodes DIR            where the default patches are (default: nodes)\n"
+    "  --rate SR              the project's sample rate (default 48000)\n"
+    "\n"
+    "example:\n"
+    "  amp import song.mid --patch nodes/epiano.amp -o song.json && amp render song.json -o song.wav\n";
 
 typedef struct RenderArgs {
     const char *file;
@@ -95,6 +131,9 @@ typedef struct RenderArgs {
     const char *params[MAX_PARAMS];   /* "name=value" */
     int n_params;
     WavFormat format;
+    const char *patch;     /* MIDI: --patch FILE[:UNIT] */
+    const char *drums;     /* MIDI: --drums FILE[:UNIT] */
+    const char *nodes;     /* MIDI: --nodes DIR */
 } RenderArgs;
 
 static int usage_error(const char *fmt, const char *arg)
@@ -157,7 +196,8 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         memcpy(name, arg, name_len);
         name[name_len] = '\0';
         static const char *const known[] = { "-o", "--unit", "--notes", "--seconds", "--rate",
-                                             "--input", "--param", "--format" };
+                                             "--input", "--param", "--format", "--patch", "--drums",
+                                             "--nodes" };
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(name, known[j]))
@@ -199,10 +239,13 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
             else
                 return usage_error("--format is f32 or s16, not '%s'", value);
             break;
+        case 8: a->patch = value; break;
+        case 9: a->drums = value; break;
+        case 10: a->nodes = value; break;
         }
     }
     if (!a->file)
-        return usage_error("%s", "no FILE.amp or PROJECT.json given");
+        return usage_error("%s", "no FILE.amp, PROJECT.json or SONG.mid given");
     if (!a->out)
         return usage_error("%s", "no output given (-o OUT.wav)");
     return 0;
@@ -402,12 +445,15 @@ static void progress_bar(void *user, int64_t done, int64_t total)
     fflush(stderr);
 }
 
+/* A loaded project: resolve, render, write, free it. Returns an exit status. */
+static int render_loaded(Project *p, const RenderArgs *a);
+
 /* `amp render PROJECT.json`: returns an exit status. */
 static int render_project(const RenderArgs *a)
 {
-    if (a->notes || a->input || a->n_params || a->unit) {
-        fputs("amp render: --notes, --input, --param and --unit apply to a patch, not to a project\n"
-              "(see `amp render --help`)\n", stderr);
+    if (a->notes || a->input || a->n_params || a->unit || a->patch || a->drums || a->nodes) {
+        fputs("amp render: --notes, --input, --param and --unit apply to a patch, --patch, --drums and\n"
+              "--nodes to a MIDI file, none to a project (see `amp render --help`)\n", stderr);
         return 2;
     }
     char err[8192];
@@ -416,27 +462,33 @@ static int render_project(const RenderArgs *a)
         fprintf(stderr, "amp: %s\n", err);
         return 1;
     }
+    return render_loaded(&p, a);
+}
+
+static int render_loaded(Project *p, const RenderArgs *a)
+{
+    char err[8192];
     ProjectOptions opt = { a->include_dirs, a->n_include_dirs, a->rate };
-    if (project_resolve(&p, &opt, err, sizeof err)) {
+    if (project_resolve(p, &opt, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
-        project_free(&p);
+        project_free(p);
         return 1;
     }
     int status = 1;
     float *left = NULL, *right = NULL;
     EngineConfig cfg;
-    project_engine_config(&p, &cfg);
+    project_engine_config(p, &cfg);
     Engine *e = engine_init(&cfg, err, sizeof err);
     if (!e) {
         fprintf(stderr, "amp: %s\n", err);
         goto done;
     }
-    if (project_feed(&p, e, err, sizeof err)) {
+    if (project_feed(p, e, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
         goto done;
     }
-    int rate = p.render_rate;
-    int64_t frames = a->seconds > 0 ? llround(a->seconds * rate) : project_frames(&p);
+    int rate = p->render_rate;
+    int64_t frames = a->seconds > 0 ? llround(a->seconds * rate) : project_frames(p);
     left = calloc((size_t)frames + 1, sizeof(float));
     right = calloc((size_t)frames + 1, sizeof(float));
     if (!left || !right) {
@@ -461,7 +513,7 @@ static int render_project(const RenderArgs *a)
     else
         snprintf(peak_text, sizeof peak_text, "-inf dBFS (silent)");
     fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d track%s, peak %s, rendered in %.2f s (%.1fx real time)",
-            a->file, a->out, seconds, rate, p.n_tracks, p.n_tracks == 1 ? "" : "s", peak_text, wall,
+            a->file, a->out, seconds, rate, p->n_tracks, p->n_tracks == 1 ? "" : "s", peak_text, wall,
             wall > 0 ? seconds / wall : 0.0);
     if (a->format == WAV_S16 && peak > 1.0)
         fputs(", clipped in s16", stderr);
@@ -473,8 +525,92 @@ done:
     free(left);
     free(right);
     engine_free(e);
-    project_free(&p);
+    project_free(p);
     return status;
+}
+
+/* "FILE[:UNIT]" -> file (malloc'd) and unit (inside it, or NULL). A colon
+ * starts the unit only when what follows is a name, not more path. */
+static char *split_patch(const char *arg, const char **unit)
+{
+    char *file = strdup(arg);
+    *unit = NULL;
+    if (!file)
+        return NULL;
+    char *colon = strrchr(file, ':');
+    if (colon && colon != file && colon[1] && !strchr(colon + 1, '/')) {
+        *colon = '\0';
+        *unit = colon + 1;
+    }
+    return file;
+}
+
+/* The import options from --patch, --drums, --nodes. The two files are
+ * returned for free(). */
+static void import_options(MidiImportOptions *opt, const char *patch, const char *drums, const char *nodes,
+                           char **patch_file, char **drums_file)
+{
+    memset(opt, 0, sizeof *opt);
+    *patch_file = patch ? split_patch(patch, &opt->patch_unit) : NULL;
+    *drums_file = drums ? split_patch(drums, &opt->drums_unit) : NULL;
+    opt->patch = *patch_file;
+    opt->drums = *drums_file;
+    opt->nodes_dir = nodes;
+}
+
+static void print_smf_warnings(const char *file, const MidiImportSummary *s)
+{
+    const SmfWarnings *w = &s->warnings;
+    if (w->unterminated_notes)
+        fprintf(stderr, "amp: warning: %s: %u note%s without a note-off ended at the end of the track\n", file,
+                w->unterminated_notes, w->unterminated_notes == 1 ? "" : "s");
+    if (w->orphan_note_offs)
+        fprintf(stderr, "amp: warning: %s: %u note-off%s without a note dropped\n", file, w->orphan_note_offs,
+                w->orphan_note_offs == 1 ? "" : "s");
+    if (w->bad_meta)
+        fprintf(stderr, "amp: warning: %s: %u malformed tempo or time signature event%s ignored\n", file,
+                w->bad_meta, w->bad_meta == 1 ? "" : "s");
+    if (w->missing_end_of_track || w->bytes_after_end_of_track)
+        fprintf(stderr, "amp: warning: %s: %u track%s without an end-of-track event, %u with bytes after it\n",
+                file, w->missing_end_of_track, w->missing_end_of_track == 1 ? "" : "s",
+                w->bytes_after_end_of_track);
+    if (s->time_signatures_dropped)
+        fprintf(stderr, "amp: warning: %s: %d time signature change%s not kept (a project has one)\n", file,
+                s->time_signatures_dropped, s->time_signatures_dropped == 1 ? "" : "s");
+}
+
+/* `amp render SONG.mid`: the import in memory, every track through
+ * --patch, then as a project. */
+static int render_midi(const RenderArgs *a)
+{
+    if (a->notes || a->input || a->n_params || a->unit) {
+        fputs("amp render: --notes, --input, --param and --unit apply to a patch, not to a MIDI file;\n"
+              "pick a unit with --patch FILE.amp:UNIT (see `amp render --help`)\n", stderr);
+        return 2;
+    }
+    MidiImportOptions opt;
+    char *patch_file, *drums_file;
+    import_options(&opt, a->patch, a->drums ? a->drums : a->patch, a->nodes, &patch_file, &drums_file);
+    opt.sample_rate = a->rate;
+    char err[8192];
+    char *json = NULL;
+    MidiImportSummary sum;
+    int rc = midi_import_file(a->file, &opt, &json, &sum, err, sizeof err);
+    free(patch_file);
+    free(drums_file);
+    if (rc) {
+        fprintf(stderr, "amp: %s\n", err);
+        return 1;
+    }
+    print_smf_warnings(a->file, &sum);
+    Project p;
+    rc = project_load_text(json, strlen(json), a->file, ".", &p, err, sizeof err);
+    free(json);
+    if (rc) {
+        fprintf(stderr, "amp: %s (imported): %s\n", a->file, err);
+        return 1;
+    }
+    return render_loaded(&p, a);
 }
 
 static int cmd_render(int argc, char **argv)
@@ -489,6 +625,10 @@ static int cmd_render(int argc, char **argv)
         return rc;
     if (is_project(a.file))
         return render_project(&a);
+    if (midi_import_is_midi(a.file))
+        return render_midi(&a);
+    if (a.patch || a.drums || a.nodes)
+        return usage_error("%s", "--patch, --drums and --nodes apply to a MIDI file, not to a patch");
     char err[8192];
     NoteList notes;
     if (notes_parse(a.notes, &notes, err, sizeof err)) {
@@ -525,6 +665,100 @@ static int cmd_render(int argc, char **argv)
     return rc;
 }
 
+/* `amp import SONG.mid -o PROJECT.json`: returns an exit status. */
+static int cmd_import(int argc, char **argv)
+{
+    const char *file = NULL, *out = NULL, *patch = NULL, *drums = NULL, *nodes = NULL;
+    int rate = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(usage_import, stdout);
+            return 0;
+        }
+        if (arg[0] != '-' || !strcmp(arg, "-")) {
+            if (file) {
+                fprintf(stderr, "amp import: more than one input file ('%s')\n(see `amp import --help`)\n", arg);
+                return 2;
+            }
+            file = arg;
+            continue;
+        }
+        const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        static const char *const known[] = { "-o", "--patch", "--drums", "--nodes", "--rate" };
+        int k = -1;
+        for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
+            if (strlen(known[j]) == name_len && !strncmp(arg, known[j], name_len))
+                k = j;
+        const char *value = k >= 0 ? option_value(argc, argv, &i, eq) : NULL;
+        if (k < 0 || !value) {
+            fprintf(stderr, "amp import: %s '%s'\n(see `amp import --help`)\n",
+                    k < 0 ? "unknown option" : "no value for", arg);
+            return 2;
+        }
+        double v;
+        switch (k) {
+        case 0: out = value; break;
+        case 1: patch = value; break;
+        case 2: drums = value; break;
+        case 3: nodes = value; break;
+        case 4:
+            if (parse_double(value, &v) || v != floor(v) || v < 1000.0 || v > 768000.0) {
+                fprintf(stderr, "amp import: --rate wants a whole number of Hz from 1000 to 768000, not '%s'\n",
+                        value);
+                return 2;
+            }
+            rate = (int)v;
+            break;
+        }
+    }
+    if (!file || !out) {
+        fprintf(stderr, "amp import: %s\n(see `amp import --help`)\n",
+                !file ? "no SONG.mid given" : "no output given (-o PROJECT.json)");
+        return 2;
+    }
+    MidiImportOptions opt;
+    char *patch_file, *drums_file;
+    import_options(&opt, patch, drums, nodes, &patch_file, &drums_file);
+    opt.sample_rate = rate;
+    char *dir = NULL;
+    if (strcmp(out, "-")) {                 /* paths relative to the document's folder */
+        const char *slash = strrchr(out, '/');
+        dir = slash ? strndup(out, slash == out ? 1 : (size_t)(slash - out)) : strdup(".");
+    }
+    opt.base_dir = dir;
+    char err[8192];
+    char *json = NULL;
+    MidiImportSummary sum;
+    int rc = midi_import_file(file, &opt, &json, &sum, err, sizeof err);
+    free(patch_file);
+    free(drums_file);
+    free(dir);
+    if (rc) {
+        fprintf(stderr, "amp: %s\n", err);
+        return 1;
+    }
+    print_smf_warnings(file, &sum);
+    FILE *fp = strcmp(out, "-") ? fopen(out, "w") : stdout;
+    int bad = !fp;
+    if (fp) {
+        bad = fputs(json, fp) < 0;
+        bad |= fp == stdout ? fflush(fp) != 0 : fclose(fp) != 0;
+    }
+    free(json);
+    if (bad) {
+        fprintf(stderr, "amp: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "amp: %s -> %s: %d track%s (%d drums), %zu note%s, %.6g bpm", file, out, sum.tracks,
+            sum.tracks == 1 ? "" : "s", sum.drum_tracks, sum.notes, sum.notes == 1 ? "" : "s", sum.tempo);
+    if (sum.tempo_changes)
+        fprintf(stderr, " and %d tempo change%s", sum.tempo_changes, sum.tempo_changes == 1 ? "" : "s");
+    fprintf(stderr, ", %d/%d, %.6g beats\n", sum.sig_num, sum.sig_den, sum.length_beats);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -534,6 +768,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "render"))
         return cmd_render(argc - 1, argv + 1);
+    if (!strcmp(cmd, "import"))
+        return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("amp %s (ampc %s, patch ABI %d)\n", AMPC_VERSION, AMPC_VERSION, AMP_ABI_VERSION);
         return 0;

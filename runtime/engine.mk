@@ -7,6 +7,10 @@
 # change to the engine, a patch in nodes/ or the math kernels moves it).
 
 RUNTIME_OBJS += $(B)/runtime/engine.o $(B)/runtime/project.o
+# engine_commands.c: the command ring drained into the engine (patch stocks,
+# handle tables); midi_import.c: Standard MIDI Files to project documents.
+RUNTIME_OBJS += $(B)/runtime/engine_commands.o
+RUNTIME_OBJS += $(B)/runtime/midi_import.o
 
 .PHONY: demo-golden-update
 demo-golden-update: $(B)/tests/check_project
@@ -16,3 +20,8 @@ demo-golden-update: $(B)/tests/check_project
 # before the runtime archive; a binary that uses project.c needs it again
 # after. (`amp` links libamprt.a before libampc.a already.)
 $(B)/tests/check_project: CHECK_LDLIBS += $(B)/libampc.a
+$(B)/tests/check_midi_import: CHECK_LDLIBS += $(B)/libampc.a
+
+# The malloc interposition of the no-allocation test (tests.mk's rule
+# lists only testutil.h).
+$(B)/tests/check_engine_commands: tests/alloc_count.h

@@ -1,0 +1,962 @@
+/* engine_commands.c — decoded commands (commands.h) to engine calls
+ * (engine.h), and the drain of the command ring. The design — ready nodes
+ * per patch id, parked blocks per handle, the tables between the command's
+ * numbers and the engine's slots — is described in engine_commands.h.
+ *
+ * Threading contract: the control functions run on one control thread; the
+ * drain functions on the one thread that renders (or feeds) the engine.
+ * They share only the atomic slot words of the patch stocks and the handle
+ * tables (protocol in engine_commands.h), the registry words, and the
+ * relaxed counters. Everything the drain uses is allocated by
+ * engine_commands_new.
+ */
+#include "engine_commands.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+
+#define CLAIMED ((uintptr_t)1)   /* bit 0 of a slot word: the drain side holds the block */
+#define BEAT_LIMIT 1e9           /* the engine refuses beats at or past this */
+
+typedef struct Counters {
+    _Atomic uint32_t records, rejected, applied, refused, waiting, waits, ring_corrupt;
+    _Atomic uint32_t rejected_by[ENGINE_COMMANDS_DECODE_ERRORS];
+    _Atomic uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];
+} Counters;
+
+typedef struct Patch {
+    _Atomic uintptr_t desc;      /* const AmpPatchDesc *; 0: no patch. Written by control */
+    uint32_t stock;              /* ready nodes wanted (control) */
+    bool used;                   /* ever registered (control): refill looks only at these */
+    _Atomic uintptr_t *ready;    /* max_stock slot words holding EngineNode * */
+} Patch;
+
+typedef struct HandleTable {
+    _Atomic uintptr_t *slots;    /* slot words holding the parked blocks */
+    uint32_t n;
+    uint32_t next;               /* control: where the next put starts looking, so a
+                                    handle just used is not at once reused */
+} HandleTable;
+
+struct EngineCommands {
+    Engine *engine;
+    EngineCommandsConfig cfg;
+    int max_tracks, max_inserts, max_sends, max_placements, max_lanes, max_clips, max_samples, max_tempo;
+    double rate;                 /* the engine's sample rate */
+    uint32_t whole_rate;         /* ... in whole Hz, as load_sample gives it */
+    int64_t max_ahead;           /* samples a command may be timed ahead; 0: no limit */
+
+    /* shared through slot words */
+    Patch *patches;              /* [max_patches + 1]; index = patch id, 0 unused */
+    _Atomic uintptr_t *stock_words;
+    HandleTable handles[3];      /* by EngineCommandsHandleKind */
+
+    /* drain side */
+    int32_t *send_bus;           /* [track * max_sends + k]: the bus of send k, -1 free */
+    int32_t *placement_clip;     /* [track * max_placements + k]: clip id, -1 free */
+    int32_t *clip_track;         /* [clip id]: track it is placed on, -1 none */
+    int32_t *clip_slot;          /* [clip id]: its placement slot there */
+    uint32_t *lane_key;          /* [track * max_lanes + k]: slot * CMD_PARAM_LIMIT + param + 1, 0 free */
+    double bpm;                  /* the tempo map: base ... */
+    double *tempo_beat, *tempo_bpm;   /* ... then these changes */
+    int n_tempo;
+    Command waiting;             /* a command waiting for a ready node */
+    bool has_waiting;
+    uint32_t waited;             /* drains it has waited */
+
+    Counters count;
+};
+
+/* ---- the registry: which engine has which tables --------------------------- */
+
+static struct {
+    _Atomic uintptr_t engine;    /* Engine *; 0: free. Published after cx */
+    EngineCommands *cx;
+} registry[ENGINE_COMMANDS_MAX_ENGINES];
+
+EngineCommands *engine_commands_of(const Engine *e)
+{
+    for (int i = 0; i < ENGINE_COMMANDS_MAX_ENGINES; i++)
+        /* Acquire: pairs with the release in register_tables, so cx is set. */
+        if (e && atomic_load_explicit(&registry[i].engine, memory_order_acquire) == (uintptr_t)e)
+            return registry[i].cx;
+    return NULL;
+}
+
+static bool register_tables(EngineCommands *cx)
+{
+    for (int i = 0; i < ENGINE_COMMANDS_MAX_ENGINES; i++) {
+        if (atomic_load_explicit(&registry[i].engine, memory_order_relaxed))
+            continue;
+        registry[i].cx = cx;
+        /* Release: cx is visible before the engine pointer that finds it. */
+        atomic_store_explicit(&registry[i].engine, (uintptr_t)cx->engine, memory_order_release);
+        return true;
+    }
+    return false;
+}
+
+static void unregister_tables(const EngineCommands *cx)
+{
+    for (int i = 0; i < ENGINE_COMMANDS_MAX_ENGINES; i++)
+        if (registry[i].cx == cx &&
+            atomic_load_explicit(&registry[i].engine, memory_order_relaxed) == (uintptr_t)cx->engine) {
+            /* Relaxed: nobody drains this engine any more (the contract). */
+            atomic_store_explicit(&registry[i].engine, 0, memory_order_relaxed);
+            registry[i].cx = NULL;
+        }
+}
+
+/* ---- slot words ----------------------------------------------------------------- */
+
+/* Drain side: take the block in `slot` (0 if there is none or it is taken). */
+static uintptr_t claim(_Atomic uintptr_t *slot)
+{
+    /* Acquire: the block's contents were written before its address was
+     * published with release. */
+    uintptr_t v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v == 0 || (v & CLAIMED))
+        return 0;
+    /* A withdraw may race us to the word: whoever swaps it owns the block. */
+    if (!atomic_compare_exchange_strong_explicit(slot, &v, v | CLAIMED, memory_order_acquire, memory_order_relaxed))
+        return 0;
+    return v;
+}
+
+/* Drain side: the engine refused the block; it is parked again. */
+static void unclaim(_Atomic uintptr_t *slot, uintptr_t v)
+{
+    /* Release: our reads of the block are done before control may take it. */
+    atomic_store_explicit(slot, v, memory_order_release);
+}
+
+/* Drain side: the engine has the block; the slot is free for control. */
+static void consume(_Atomic uintptr_t *slot)
+{
+    /* Release: done with the slot before control reuses it. */
+    atomic_store_explicit(slot, 0, memory_order_release);
+}
+
+/* Control side: empty the slot if it holds an unclaimed block; return it. */
+static uintptr_t withdraw(_Atomic uintptr_t *slot)
+{
+    /* Acquire: a block the drain side parked again is seen whole. */
+    uintptr_t v = atomic_load_explicit(slot, memory_order_acquire);
+    if (v == 0 || (v & CLAIMED))
+        return 0;
+    if (!atomic_compare_exchange_strong_explicit(slot, &v, 0, memory_order_acquire, memory_order_relaxed))
+        return 0;
+    return v;
+}
+
+/* Control side: publish a filled block into an empty slot. */
+static void publish(_Atomic uintptr_t *slot, const void *block)
+{
+    /* Release: the block's contents before its address. */
+    atomic_store_explicit(slot, (uintptr_t)block, memory_order_release);
+}
+
+static void bump(_Atomic uint32_t *counter)
+{
+    /* Relaxed: a statistic; only the drain side writes it. */
+    atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
+}
+
+/* ---- life cycle (control) ----------------------------------------------------------- */
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void engine_commands_config_default(EngineCommandsConfig *cfg)
+{
+    cfg->max_patches = 256;
+    cfg->max_stock = 8;
+    cfg->clip_handles = 256;
+    cfg->sample_handles = 256;
+    cfg->lane_handles = 256;
+    cfg->wait_limit = 1024;
+    cfg->max_ahead_seconds = 60.0;
+}
+
+static void *array(size_t n, size_t size)
+{
+    return calloc(n ? n : 1, size);
+}
+
+static void fill_i32(int32_t *a, size_t n, int32_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        a[i] = v;
+}
+
+EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, char *err, size_t errlen)
+{
+    EngineCommandsConfig def;
+    engine_commands_config_default(&def);
+    if (!cfg)
+        cfg = &def;
+    if (!e) {
+        fail(err, errlen, "no engine");
+        return NULL;
+    }
+    if (cfg->max_patches > (1u << 20) || cfg->max_stock > ENGINE_COMMANDS_MAX_STOCK ||
+        cfg->clip_handles > CMD_HANDLE_MAX || cfg->sample_handles > CMD_HANDLE_MAX ||
+        cfg->lane_handles > CMD_HANDLE_MAX || !(cfg->max_ahead_seconds >= 0.0 && cfg->max_ahead_seconds <= 1e7)) {
+        fail(err, errlen, "command tables: a size is out of range (at most 2^20 patches, %d ready nodes each)",
+             ENGINE_COMMANDS_MAX_STOCK);
+        return NULL;
+    }
+    if (engine_commands_of(e)) {
+        fail(err, errlen, "the engine already has command tables");
+        return NULL;
+    }
+    EngineCommands *cx = calloc(1, sizeof *cx);
+    if (!cx) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    const EngineConfig *ec = engine_config(e);
+    cx->engine = e;
+    cx->cfg = *cfg;
+    cx->max_tracks = ec->max_tracks;
+    cx->max_inserts = ec->max_inserts;
+    cx->max_sends = ec->max_sends;
+    cx->max_placements = ec->max_placements;
+    cx->max_lanes = ec->max_lanes;
+    cx->max_clips = ec->max_clips;
+    cx->max_samples = ec->max_samples;
+    cx->max_tempo = ec->max_tempo_points;
+    cx->rate = (double)ec->sample_rate;
+    cx->whole_rate = (uint32_t)lround(cx->rate);
+    cx->max_ahead = llround(cfg->max_ahead_seconds * cx->rate);
+    cx->bpm = 120.0;
+
+    size_t tracks = (size_t)cx->max_tracks;
+    cx->patches = array((size_t)cfg->max_patches + 1, sizeof *cx->patches);
+    cx->stock_words = array(((size_t)cfg->max_patches + 1) * cfg->max_stock, sizeof *cx->stock_words);
+    const uint32_t handle_counts[3] = { cfg->clip_handles, cfg->sample_handles, cfg->lane_handles };
+    for (int k = 0; k < 3; k++) {
+        cx->handles[k].slots = array(handle_counts[k], sizeof *cx->handles[k].slots);
+        cx->handles[k].n = handle_counts[k];
+    }
+    cx->send_bus = array(tracks * (size_t)cx->max_sends, sizeof *cx->send_bus);
+    cx->placement_clip = array(tracks * (size_t)cx->max_placements, sizeof *cx->placement_clip);
+    cx->clip_track = array((size_t)cx->max_clips, sizeof *cx->clip_track);
+    cx->clip_slot = array((size_t)cx->max_clips, sizeof *cx->clip_slot);
+    cx->lane_key = array(tracks * (size_t)cx->max_lanes, sizeof *cx->lane_key);
+    cx->tempo_beat = array((size_t)cx->max_tempo, sizeof *cx->tempo_beat);
+    cx->tempo_bpm = array((size_t)cx->max_tempo, sizeof *cx->tempo_bpm);
+    bool ok = cx->patches && cx->stock_words && cx->send_bus && cx->placement_clip && cx->clip_track &&
+              cx->clip_slot && cx->lane_key && cx->tempo_beat && cx->tempo_bpm;
+    for (int k = 0; k < 3; k++)
+        ok = ok && cx->handles[k].slots;
+    if (!ok) {
+        fail(err, errlen, "out of memory for the command tables");
+        engine_commands_free(cx);
+        return NULL;
+    }
+    /* calloc'd words are valid zero atomics on every target we build for. */
+    for (uint32_t i = 0; i <= cfg->max_patches; i++)
+        cx->patches[i].ready = cx->stock_words + (size_t)i * cfg->max_stock;
+    fill_i32(cx->send_bus, tracks * (size_t)cx->max_sends, -1);
+    fill_i32(cx->placement_clip, tracks * (size_t)cx->max_placements, -1);
+    fill_i32(cx->clip_track, (size_t)cx->max_clips, -1);
+    fill_i32(cx->clip_slot, (size_t)cx->max_clips, -1);
+    if (!register_tables(cx)) {
+        fail(err, errlen, "%d engines have command tables already", ENGINE_COMMANDS_MAX_ENGINES);
+        cx->engine = NULL;
+        engine_commands_free(cx);
+        return NULL;
+    }
+    return cx;
+}
+
+static void free_block(Engine *e, int kind, void *block)
+{
+    switch (kind) {
+    case ENGINE_COMMANDS_CLIP: engine_clip_free(e, block); break;
+    case ENGINE_COMMANDS_SAMPLE: engine_sample_free(e, block); break;
+    default: engine_lane_free(e, block); break;
+    }
+}
+
+void engine_commands_free(EngineCommands *cx)
+{
+    if (!cx)
+        return;
+    if (cx->engine)
+        unregister_tables(cx);
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; cx->engine && cx->handles[k].slots && i < cx->handles[k].n; i++) {
+            uintptr_t v = atomic_load_explicit(&cx->handles[k].slots[i], memory_order_acquire) & ~CLAIMED;
+            if (v)
+                free_block(cx->engine, k, (void *)v);
+        }
+    if (cx->engine && cx->stock_words)
+        for (size_t i = 0; i < ((size_t)cx->cfg.max_patches + 1) * cx->cfg.max_stock; i++) {
+            uintptr_t v = atomic_load_explicit(&cx->stock_words[i], memory_order_acquire) & ~CLAIMED;
+            if (v)
+                engine_node_free(cx->engine, (EngineNode *)v);
+        }
+    for (int k = 0; k < 3; k++)
+        free(cx->handles[k].slots);
+    free(cx->patches);
+    free(cx->stock_words);
+    free(cx->send_bus);
+    free(cx->placement_clip);
+    free(cx->clip_track);
+    free(cx->clip_slot);
+    free(cx->lane_key);
+    free(cx->tempo_beat);
+    free(cx->tempo_bpm);
+    free(cx);
+}
+
+/* ---- patches (control) ----------------------------------------------------------------- */
+
+/* Bring one patch's stock to what it should be. Returns the nodes made or
+ * -1 (pool full, message in err). */
+static int refill_patch(EngineCommands *cx, Patch *p, char *err, size_t errlen)
+{
+    const AmpPatchDesc *desc = (const AmpPatchDesc *)atomic_load_explicit(&p->desc, memory_order_relaxed);
+    int made = 0;
+    for (uint32_t k = 0; k < cx->cfg.max_stock; k++) {
+        _Atomic uintptr_t *slot = &p->ready[k];
+        uintptr_t v = atomic_load_explicit(slot, memory_order_acquire);
+        if (v & CLAIMED)
+            continue;                    /* being handed to the engine; look again next time */
+        bool wanted = desc && k < p->stock;
+        if (v) {
+            if (!wanted || engine_node_desc((const EngineNode *)v) != desc) {
+                uintptr_t old = withdraw(slot);
+                if (old)
+                    engine_node_free(cx->engine, (EngineNode *)old);
+                v = 0;
+            }
+            if (v)
+                continue;
+        }
+        if (!wanted)
+            continue;
+        EngineNode *nd = engine_node_new(cx->engine, desc, err, errlen);
+        if (!nd)
+            return -1;
+        publish(slot, nd);
+        made++;
+    }
+    return made;
+}
+
+int engine_commands_set_patch(EngineCommands *cx, uint32_t patch_id, const AmpPatchDesc *desc, uint32_t stock,
+                              char *err, size_t errlen)
+{
+    if (patch_id < 1 || patch_id > cx->cfg.max_patches)
+        return fail(err, errlen, "patch id %u is outside 1..%u", patch_id, cx->cfg.max_patches);
+    if (stock > cx->cfg.max_stock)
+        return fail(err, errlen, "a stock of %u nodes; at most %u", stock, cx->cfg.max_stock);
+    Patch *p = &cx->patches[patch_id];
+    p->used = true;
+    p->stock = desc ? stock : 0;
+    /* Release: the descriptor is complete before the drain side reads it. */
+    atomic_store_explicit(&p->desc, (uintptr_t)desc, memory_order_release);
+    return refill_patch(cx, p, err, errlen) < 0 ? -1 : 0;
+}
+
+int engine_commands_refill(EngineCommands *cx, char *err, size_t errlen)
+{
+    int made = 0;
+    for (uint32_t id = 1; id <= cx->cfg.max_patches; id++) {
+        Patch *p = &cx->patches[id];
+        if (!p->used)
+            continue;
+        int n = refill_patch(cx, p, err, errlen);
+        if (n < 0)
+            return -1;
+        made += n;
+    }
+    return made;
+}
+
+uint32_t engine_commands_ready(const EngineCommands *cx, uint32_t patch_id)
+{
+    if (patch_id < 1 || patch_id > cx->cfg.max_patches)
+        return 0;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < cx->cfg.max_stock; k++)
+        n += atomic_load_explicit(&cx->patches[patch_id].ready[k], memory_order_relaxed) != 0;
+    return n;
+}
+
+/* ---- handles (control) ----------------------------------------------------------------- */
+
+static uint32_t put(HandleTable *t, const void *block)
+{
+    if (!block)
+        return ENGINE_COMMANDS_NO_HANDLE;
+    for (uint32_t i = 0; i < t->n; i++) {
+        uint32_t h = (t->next + i) % t->n;
+        /* Relaxed: only this thread turns an empty word into a full one. */
+        if (atomic_load_explicit(&t->slots[h], memory_order_relaxed) == 0) {
+            publish(&t->slots[h], block);
+            t->next = h + 1 < t->n ? h + 1 : 0;
+            return h;
+        }
+    }
+    return ENGINE_COMMANDS_NO_HANDLE;
+}
+
+uint32_t engine_commands_put_clip(EngineCommands *cx, EngineClip *clip)
+{
+    return put(&cx->handles[ENGINE_COMMANDS_CLIP], clip);
+}
+
+uint32_t engine_commands_put_sample(EngineCommands *cx, EngineSample *sample)
+{
+    return put(&cx->handles[ENGINE_COMMANDS_SAMPLE], sample);
+}
+
+uint32_t engine_commands_put_lane(EngineCommands *cx, EngineLane *lane)
+{
+    return put(&cx->handles[ENGINE_COMMANDS_LANE], lane);
+}
+
+void *engine_commands_withdraw(EngineCommands *cx, EngineCommandsHandleKind kind, uint32_t handle)
+{
+    if ((unsigned)kind > ENGINE_COMMANDS_LANE || handle >= cx->handles[kind].n)
+        return NULL;
+    return (void *)withdraw(&cx->handles[kind].slots[handle]);
+}
+
+uint32_t engine_commands_clip_bytes(int32_t n_notes)
+{
+    if (n_notes < 0 || (size_t)n_notes > (UINT32_MAX - sizeof(EngineClip)) / sizeof(EngineNote))
+        return 0;
+    return (uint32_t)(sizeof(EngineClip) + (size_t)n_notes * sizeof(EngineNote));
+}
+
+void engine_commands_stats(const EngineCommands *cx, EngineCommandsStats *out)
+{
+    Counters *c = (Counters *)&cx->count;   /* loads only */
+    memset(out, 0, sizeof *out);
+    out->records = atomic_load_explicit(&c->records, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&c->rejected, memory_order_relaxed);
+    out->applied = atomic_load_explicit(&c->applied, memory_order_relaxed);
+    out->refused = atomic_load_explicit(&c->refused, memory_order_relaxed);
+    out->waiting = atomic_load_explicit(&c->waiting, memory_order_relaxed);
+    out->waits = atomic_load_explicit(&c->waits, memory_order_relaxed);
+    out->ring_corrupt = atomic_load_explicit(&c->ring_corrupt, memory_order_relaxed);
+    for (int i = 0; i < ENGINE_COMMANDS_DECODE_ERRORS; i++)
+        out->rejected_by[i] = atomic_load_explicit(&c->rejected_by[i], memory_order_relaxed);
+    for (int i = 0; i < ENGINE_COMMANDS_REFUSE_COUNT; i++)
+        out->refused_by[i] = atomic_load_explicit(&c->refused_by[i], memory_order_relaxed);
+}
+
+/* ---- the tempo map (drain side) ------------------------------------------------------------ */
+
+int engine_commands_set_tempo_map(EngineCommands *cx, double bpm, const double *beats, const double *bpms, int n)
+{
+    if (!(bpm >= 1.0 && bpm <= 1000.0) || n < 0 || n > cx->max_tempo || (n > 0 && (!beats || !bpms)))
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (!(beats[i] >= 0.0 && beats[i] < BEAT_LIMIT) || !(bpms[i] >= 1.0 && bpms[i] <= 1000.0) ||
+            (i > 0 && !(beats[i] > beats[i - 1])))
+            return -1;
+    cx->bpm = bpm;
+    for (int i = 0; i < n; i++) {
+        cx->tempo_beat[i] = beats[i];
+        cx->tempo_bpm[i] = bpms[i];
+    }
+    cx->n_tempo = n;
+    return 0;
+}
+
+/* The beat at timeline sample `position` (the playhead in samples: the
+ * tempo map's time from beat 0). With no tempo changes this is the
+ * engine's own beats_in expression, so the beat maps back to the sample. */
+static double beats_at(const EngineCommands *cx, int64_t position)
+{
+    double s = (double)position, at_beat = 0.0, at_sample = 0.0, bpm = cx->bpm;
+    for (int i = 0; i < cx->n_tempo; i++) {
+        double next = at_sample + (cx->tempo_beat[i] - at_beat) * (60.0 * cx->rate) / bpm;
+        if (next > s)
+            break;
+        at_sample = next;
+        at_beat = cx->tempo_beat[i];
+        bpm = cx->tempo_bpm[i];
+    }
+    return at_beat + (s - at_sample) * bpm / (60.0 * cx->rate);
+}
+
+/* ---- applying one command (drain side) ------------------------------------------------------ */
+
+static int refuse(EngineCommands *cx, EngineCommandsRefusal why)
+{
+    bump(&cx->count.refused);
+    bump(&cx->count.refused_by[why]);
+    return -1;
+}
+
+/* The result of an engine call: 0 queued. */
+static int queued(EngineCommands *cx, int rc)
+{
+    if (rc != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    bump(&cx->count.applied);
+    return 0;
+}
+
+static bool track_ok(const EngineCommands *cx, uint32_t track)
+{
+    return track < (uint32_t)cx->max_tracks;
+}
+
+/* Insert position 1.. of the command, as the engine's 0-based index. */
+static bool position_ok(const EngineCommands *cx, uint32_t position)
+{
+    return position >= 1 && position <= (uint32_t)cx->max_inserts;
+}
+
+/* Take a ready node of patch `id`: *word gets its slot word. 0 and the
+ * node; ENGINE_COMMANDS_RETRY when none is ready; -1 (refused) for an
+ * unknown patch or, with want_inputs, one that cannot be an insert. */
+static int take_node(EngineCommands *cx, uint32_t id, bool want_inputs, _Atomic uintptr_t **word, EngineNode **node)
+{
+    if (id < 1 || id > cx->cfg.max_patches)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_PATCH);
+    Patch *p = &cx->patches[id];
+    /* Acquire: pairs with the release in engine_commands_set_patch. */
+    const AmpPatchDesc *desc = (const AmpPatchDesc *)atomic_load_explicit(&p->desc, memory_order_acquire);
+    if (!desc || (want_inputs && desc->n_inputs < 1))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_PATCH);
+    for (uint32_t k = 0; k < cx->cfg.max_stock; k++) {
+        uintptr_t v = claim(&p->ready[k]);
+        if (!v)
+            continue;
+        if (engine_node_desc((const EngineNode *)v) != desc) {   /* left from a replaced patch */
+            unclaim(&p->ready[k], v);
+            continue;
+        }
+        *word = &p->ready[k];
+        *node = (EngineNode *)v;
+        return 0;
+    }
+    return ENGINE_COMMANDS_RETRY;
+}
+
+static int set_instrument(EngineCommands *cx, const CmdSetInstrument *c)
+{
+    if (!track_ok(cx, c->track))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    if (c->patch == 0)
+        return queued(cx, engine_set_instrument(cx->engine, c->header.time, (int)c->track, NULL));
+    _Atomic uintptr_t *word;
+    EngineNode *nd;
+    int rc = take_node(cx, c->patch, false, &word, &nd);
+    if (rc != 0)
+        return rc;
+    if (engine_set_instrument(cx->engine, c->header.time, (int)c->track, nd) != 0) {
+        unclaim(word, (uintptr_t)nd);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    return queued(cx, 0);
+}
+
+static int add_insert(EngineCommands *cx, const CmdAddInsert *c)
+{
+    if (!track_ok(cx, c->track) || !position_ok(cx, c->position))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    _Atomic uintptr_t *word;
+    EngineNode *nd;
+    int rc = take_node(cx, c->patch, true, &word, &nd);
+    if (rc != 0)
+        return rc;
+    if (engine_insert_add(cx->engine, c->header.time, (int)c->track, (int)c->position - 1, nd) != 0) {
+        unclaim(word, (uintptr_t)nd);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    return queued(cx, 0);
+}
+
+/* The slot word of handle h of a kind, or NULL when h is out of range. */
+static _Atomic uintptr_t *handle_word(EngineCommands *cx, int kind, uint32_t h)
+{
+    return h < cx->handles[kind].n ? &cx->handles[kind].slots[h] : NULL;
+}
+
+/* Forget what the tables say about a removed track. */
+static void clear_track(EngineCommands *cx, uint32_t track)
+{
+    for (int k = 0; k < cx->max_sends; k++)
+        cx->send_bus[(size_t)track * cx->max_sends + k] = -1;
+    for (uint32_t t = 0; t < (uint32_t)cx->max_tracks; t++)
+        for (int k = 0; k < cx->max_sends; k++)
+            if (cx->send_bus[(size_t)t * cx->max_sends + k] == (int32_t)track)
+                cx->send_bus[(size_t)t * cx->max_sends + k] = -1;
+    for (int k = 0; k < cx->max_placements; k++) {
+        int32_t *clip = &cx->placement_clip[(size_t)track * cx->max_placements + k];
+        if (*clip >= 0) {
+            cx->clip_track[*clip] = -1;
+            cx->clip_slot[*clip] = -1;
+        }
+        *clip = -1;
+    }
+    for (int k = 0; k < cx->max_lanes; k++)
+        cx->lane_key[(size_t)track * cx->max_lanes + k] = 0;
+}
+
+static int set_send(EngineCommands *cx, const CmdSetSend *c)
+{
+    if (!track_ok(cx, c->track) || !track_ok(cx, c->bus))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int32_t *row = &cx->send_bus[(size_t)c->track * cx->max_sends];
+    int found = -1, free_slot = -1;
+    for (int k = 0; k < cx->max_sends; k++) {
+        if (row[k] == (int32_t)c->bus)
+            found = k;
+        else if (row[k] < 0 && free_slot < 0)
+            free_slot = k;
+    }
+    if (c->level == 0.0f) {
+        if (found < 0) {                 /* no such send: nothing to remove */
+            bump(&cx->count.applied);
+            return 0;
+        }
+        if (engine_set_send(cx->engine, c->header.time, (int)c->track, found, -1, 0.0f) != 0)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+        row[found] = -1;
+        return queued(cx, 0);
+    }
+    int k = found >= 0 ? found : free_slot;
+    if (k < 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    float db = (float)(20.0 * log10((double)c->level));
+    if (engine_set_send(cx->engine, c->header.time, (int)c->track, k, (int)c->bus, db) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    row[k] = (int32_t)c->bus;
+    return queued(cx, 0);
+}
+
+/* The beats a clip's notes span: the end of its last-ending note. */
+static double clip_span(const EngineClip *clip)
+{
+    double end = 0.0;
+    for (int i = 0; i < clip->n_notes; i++) {
+        double e = clip->notes[i].start + clip->notes[i].length;
+        end = e > end ? e : end;
+    }
+    return end;
+}
+
+static int load_clip(EngineCommands *cx, const CmdLoadClip *c)
+{
+    if (!track_ok(cx, c->track) || c->clip >= (uint32_t)cx->max_clips)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    double start = beats_at(cx, c->start);
+    if (!(start < BEAT_LIMIT))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int32_t id = (int32_t)c->clip;
+    int32_t *row = &cx->placement_clip[(size_t)c->track * cx->max_placements];
+    int slot = cx->clip_track[id] == (int32_t)c->track ? cx->clip_slot[id] : -1;
+    for (int k = 0; slot < 0 && k < cx->max_placements; k++)
+        if (row[k] < 0)
+            slot = k;
+    if (slot < 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    _Atomic uintptr_t *word = handle_word(cx, ENGINE_COMMANDS_CLIP, c->handle);
+    uintptr_t v = word ? claim(word) : 0;
+    if (!v)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    EngineClip *clip = (EngineClip *)v;
+    double span = clip_span(clip);
+    if (engine_commands_clip_bytes(clip->n_notes) != c->length || clip->n_notes > clip->capacity ||
+        !(span < BEAT_LIMIT)) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    }
+    if (engine_load_clip(cx->engine, c->header.time, id, clip) != 0) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    int32_t old_track = cx->clip_track[id];
+    if (old_track >= 0 && old_track != (int32_t)c->track) {
+        int old_slot = cx->clip_slot[id];
+        engine_place_clip(cx->engine, c->header.time, old_track, old_slot, -1, 0.0, 0.0);
+        cx->placement_clip[(size_t)old_track * cx->max_placements + old_slot] = -1;
+    }
+    cx->clip_track[id] = (int32_t)c->track;
+    cx->clip_slot[id] = slot;
+    row[slot] = id;
+    return queued(cx, engine_place_clip(cx->engine, c->header.time, (int)c->track, slot, id, start, span));
+}
+
+static int load_sample(EngineCommands *cx, const CmdLoadSample *c)
+{
+    if (c->sample >= (uint32_t)cx->max_samples)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    _Atomic uintptr_t *word = handle_word(cx, ENGINE_COMMANDS_SAMPLE, c->handle);
+    uintptr_t v = word ? claim(word) : 0;
+    if (!v)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    EngineSample *s = (EngineSample *)v;
+    if (s->frames != (int64_t)c->frames || s->channels != (int32_t)c->channels || c->rate != cx->whole_rate) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    }
+    if (engine_load_sample(cx->engine, c->header.time, (int)c->sample, s) != 0) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    return queued(cx, 0);
+}
+
+static int automation(EngineCommands *cx, const CmdAutomation *c)
+{
+    if (!track_ok(cx, c->track) || c->slot > (uint32_t)cx->max_inserts)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    uint32_t key = c->slot * CMD_PARAM_LIMIT + c->param + 1;
+    uint32_t *row = &cx->lane_key[(size_t)c->track * cx->max_lanes];
+    int found = -1, free_slot = -1;
+    for (int k = 0; k < cx->max_lanes; k++) {
+        if (row[k] == key)
+            found = k;
+        else if (row[k] == 0 && free_slot < 0)
+            free_slot = k;
+    }
+    if (c->count == 0) {
+        if (found < 0) {                 /* no lane: nothing to clear */
+            bump(&cx->count.applied);
+            return 0;
+        }
+        if (engine_set_lane(cx->engine, c->header.time, (int)c->track, found, (int)c->slot, (int)c->param, NULL))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+        row[found] = 0;
+        return queued(cx, 0);
+    }
+    int k = found >= 0 ? found : free_slot;
+    if (k < 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    _Atomic uintptr_t *word = handle_word(cx, ENGINE_COMMANDS_LANE, c->handle);
+    uintptr_t v = word ? claim(word) : 0;
+    if (!v)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    EngineLane *lane = (EngineLane *)v;
+    if (lane->n_points != (int32_t)c->count) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
+    }
+    if (engine_set_lane(cx->engine, c->header.time, (int)c->track, k, (int)c->slot, (int)c->param, lane) != 0) {
+        unclaim(word, v);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    row[k] = key;
+    return queued(cx, 0);
+}
+
+static EngineTrackKind track_kind(uint8_t kind)
+{
+    switch (kind) {
+    case CMD_TRACK_INSTRUMENT: return ENGINE_TRACK_INSTRUMENT;
+    case CMD_TRACK_AUDIO: return ENGINE_TRACK_AUDIO;
+    default: return ENGINE_TRACK_BUS;
+    }
+}
+
+static int apply(EngineCommands *cx, const Command *c)
+{
+    Engine *e = cx->engine;
+    int64_t t = c->header.time;
+    if (cx->max_ahead > 0 && t - engine_now(e) > cx->max_ahead)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_TIME);
+    switch ((CmdType)c->header.type) {
+    case CMD_PLAY:
+        return queued(cx, engine_play(e, t));
+    case CMD_STOP:
+        return queued(cx, engine_stop(e, t));
+    case CMD_SEEK: {
+        double beat = beats_at(cx, c->seek.position);
+        if (!(beat < BEAT_LIMIT))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_seek(e, t, beat));
+    }
+    case CMD_LOOP: {
+        double start = beats_at(cx, c->loop.start), end = beats_at(cx, c->loop.end);
+        if (!(end < BEAT_LIMIT) || (c->loop.enabled && !(end > start)))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_loop(e, t, c->loop.enabled, start, end));
+    }
+    case CMD_TEMPO:
+        if (engine_set_tempo(e, t, (double)c->tempo.bpm) != 0)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+        cx->bpm = (double)c->tempo.bpm;  /* the engine clears its tempo changes too */
+        cx->n_tempo = 0;
+        return queued(cx, 0);
+    case CMD_TIME_SIGNATURE:
+        return queued(cx, engine_set_time_signature(e, t, c->time_signature.numerator,
+                                                    c->time_signature.denominator));
+    case CMD_NOTE_ON:
+        if (!track_ok(cx, c->note_on.track) || c->note_on.note_id > ENGINE_LIVE_NOTE_MAX)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_note_on(e, t, (int)c->note_on.track, (int)c->note_on.note_id, c->note_on.key,
+                                         c->note_on.velocity));
+    case CMD_NOTE_OFF:
+        if (!track_ok(cx, c->note_off.track) || c->note_off.note_id > ENGINE_LIVE_NOTE_MAX)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_note_off(e, t, (int)c->note_off.track, (int)c->note_off.note_id));
+    case CMD_SET_PARAM:
+        if (!track_ok(cx, c->set_param.track) || c->set_param.slot > (uint32_t)cx->max_inserts)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_param(e, t, (int)c->set_param.track, (int)c->set_param.slot,
+                                           (int)c->set_param.param, c->set_param.value));
+    case CMD_AUTOMATION:
+        return automation(cx, &c->automation);
+    case CMD_ADD_TRACK:
+        if (!track_ok(cx, c->add_track.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_add_track(e, t, (int)c->add_track.track, track_kind(c->add_track.kind)));
+    case CMD_REMOVE_TRACK:
+        if (!track_ok(cx, c->remove_track.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        if (engine_remove_track(e, t, (int)c->remove_track.track) != 0)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+        clear_track(cx, c->remove_track.track);
+        return queued(cx, 0);
+    case CMD_SET_INSTRUMENT:
+        return set_instrument(cx, &c->set_instrument);
+    case CMD_ADD_INSERT:
+        return add_insert(cx, &c->add_insert);
+    case CMD_REMOVE_INSERT:
+        if (!track_ok(cx, c->remove_insert.track) || !position_ok(cx, c->remove_insert.position))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_insert_remove(e, t, (int)c->remove_insert.track,
+                                               (int)c->remove_insert.position - 1));
+    case CMD_MOVE_INSERT:
+        if (!track_ok(cx, c->move_insert.track) || !position_ok(cx, c->move_insert.from) ||
+            !position_ok(cx, c->move_insert.to))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_insert_move(e, t, (int)c->move_insert.track, (int)c->move_insert.from - 1,
+                                             (int)c->move_insert.to - 1));
+    case CMD_SET_SEND:
+        return set_send(cx, &c->set_send);
+    case CMD_SET_GAIN: {
+        if (!track_ok(cx, c->set_gain.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        float db = c->set_gain.db <= -144.0f ? -150.0f : c->set_gain.db;   /* the engine's silence */
+        return queued(cx, engine_set_gain(e, t, (int)c->set_gain.track, db));
+    }
+    case CMD_SET_PAN:
+        if (!track_ok(cx, c->set_pan.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_pan(e, t, (int)c->set_pan.track, c->set_pan.pan));
+    case CMD_SET_MUTE:
+        if (!track_ok(cx, c->set_mute.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_mute(e, t, (int)c->set_mute.track, c->set_mute.mute));
+    case CMD_SET_SOLO:
+        if (!track_ok(cx, c->set_solo.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_solo(e, t, (int)c->set_solo.track, c->set_solo.solo));
+    case CMD_LOAD_CLIP:
+        return load_clip(cx, &c->load_clip);
+    case CMD_LOAD_SAMPLE:
+        return load_sample(cx, &c->load_sample);
+    }
+    return refuse(cx, ENGINE_COMMANDS_REFUSE_UNKNOWN);
+}
+
+int engine_apply_command(Engine *e, const Command *c)
+{
+    EngineCommands *cx = engine_commands_of(e);
+    if (!cx || !c)
+        return -1;
+    return apply(cx, c);
+}
+
+/* ---- the drain (audio) ---------------------------------------------------------------------- */
+
+static void reject(EngineCommands *cx, int status)
+{
+    bump(&cx->count.rejected);
+    if (status < 0 && -status < ENGINE_COMMANDS_DECODE_ERRORS)
+        bump(&cx->count.rejected_by[-status]);
+}
+
+/* Retry the command waiting for a node. False while it still waits. */
+static bool retry_waiting(EngineCommands *cx)
+{
+    if (!cx->has_waiting)
+        return true;
+    int rc = apply(cx, &cx->waiting);
+    if (rc == ENGINE_COMMANDS_RETRY) {
+        if (++cx->waited <= cx->cfg.wait_limit) {
+            bump(&cx->count.waits);
+            return false;
+        }
+        refuse(cx, ENGINE_COMMANDS_REFUSE_NO_NODE);
+    }
+    cx->has_waiting = false;
+    atomic_store_explicit(&cx->count.waiting, 0, memory_order_relaxed);
+    return true;
+}
+
+int engine_drain_ring(Engine *e, void *ring, uint32_t max_commands)
+{
+    EngineCommands *cx = engine_commands_of(e);
+    if (!cx || !ring)
+        return -1;
+    if (!retry_waiting(cx))
+        return 0;
+    _Alignas(8) unsigned char record[CMD_SIZE_MAX];
+    uint32_t n = 0;
+    while (n < max_commands) {
+        int32_t len = rb_read(ring, record, sizeof record);
+        if (len == RB_EMPTY)
+            break;
+        if (len == RB_CORRUPT) {         /* nothing can be read past it: stop */
+            bump(&cx->count.ring_corrupt);
+            break;
+        }
+        n++;
+        bump(&cx->count.records);
+        if (len == RB_TOO_SMALL) {       /* longer than any command */
+            rb_skip(ring);
+            reject(cx, CMD_ERR_LENGTH);
+            continue;
+        }
+        Command c;
+        int status = cmd_decode(record, (uint32_t)len, &c);
+        if (status != CMD_OK) {
+            reject(cx, status);
+            continue;
+        }
+        if (apply(cx, &c) == ENGINE_COMMANDS_RETRY) {
+            cx->waiting = c;
+            cx->has_waiting = true;
+            cx->waited = 0;
+            atomic_store_explicit(&cx->count.waiting, 1, memory_order_relaxed);
+            bump(&cx->count.waits);
+            break;
+        }
+    }
+    return (int)n;
+}
