@@ -77,7 +77,11 @@ class EngineProcessor extends AudioWorkletProcessor {
     const out = outputs[0];
     if (!engine || !out) return true;
     const t0 = clock();
-    if (!this.started) {
+    // Follow the audio clock every quantum, not only the first: when the
+    // browser skips blocks (a late callback), the context's frame jumps and
+    // the engine must jump with it, or every timestamped command from then
+    // on would sound late by the gap.
+    if (!this.started || engine.amp_time() !== currentFrame) {
       engine.amp_set_time(currentFrame);
       this.started = true;
     }

@@ -112,7 +112,7 @@ export class EngineClient {
 
   /** Engine time at which something that happened at performance.now()
    *  time `ms` should sound: the frame being heard at `ms`, plus the
-   *  render-ahead of the output and one quantum of margin for the ring. */
+   *  render-ahead of the output and two quanta of margin for the ring. */
   frameAt(ms: number): number {
     const context = this.context;
     if (!(context instanceof AudioContext)) return 0;

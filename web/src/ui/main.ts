@@ -54,6 +54,7 @@ class App implements NoteSink {
   private patch: ManifestPatch | null = null;
   private panel: ParamPanel | null = null;
   private readonly held = new Map<number, number>();   // MIDI key -> note id
+  private readonly heldFrame = new Map<number, number>();   // MIDI key -> frame its note-on was stamped with
   private piano: ScreenKeyboard | null = null;
   private meter: Meter | null = null;
   private recorder: Recorder | null = null;
@@ -165,11 +166,12 @@ class App implements NoteSink {
     }
     const client = this.session.client;
     const old = this.held.get(key);
-    const time = timed ? client.frameAt(timeStamp) : 0;
+    const time = timed ? Math.max(client.frameAt(timeStamp), this.heldFrame.get(key) ?? 0) : 0;
     if (old !== undefined) client.noteOff(old, time);
     const id = client.noteOn(key, velocity, time);
     if (id < 0) return;
     this.held.set(key, id);
+    this.heldFrame.set(key, time);
     this.piano?.light(key, true);
     this.recorder?.press(key, velocity, timeStamp);
   }
@@ -178,8 +180,13 @@ class App implements NoteSink {
     const id = this.held.get(key);
     if (id === undefined || !this.session) return;
     const client = this.session.client;
-    client.noteOff(id, timed ? client.frameAt(timeStamp) : 0);
+    // Never before the note's own start: the output timestamp wobbles from
+    // call to call, and a note-off sorted before its note-on would leave
+    // the voice stuck (a short drum-pad hit).
+    const time = timed ? Math.max(client.frameAt(timeStamp), this.heldFrame.get(key) ?? 0) : 0;
+    client.noteOff(id, time);
     this.held.delete(key);
+    this.heldFrame.delete(key);
     this.piano?.light(key, false);
     this.recorder?.release(key, timeStamp);
   }
