@@ -1,0 +1,1153 @@
+/* bench.c — the driver of `make bench` (tests/bench/bench.mk): measures our
+ * compiled patches against the same algorithms in Faust, our native build
+ * against our WebAssembly build, and our compiler against faust's, prints
+ * one table and writes it, with the machine line and how to reproduce, to
+ * BENCHMARKS.md. What is printed is exactly what is written.
+ *
+ * Method, for every timed row: the process is pinned to one core
+ * (sched_setaffinity; children inherit it); the sides of the row are
+ * warmed up once, then run alternately — in the order A B C on even rounds
+ * and C B A on odd ones — for --runs rounds; each run renders the same
+ * number of samples (chosen so that the slowest side takes about
+ * --target-ms), and the row shows each side's median, min and max in ns per
+ * sample (all voices together). The WebAssembly side is a node process
+ * (wasm_driver.js) that renders one run per command on a pipe and times it
+ * inside the module; the native side runs in this process between its runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ampc.h"
+#include "cases.h"
+#include "faust_ops.h"
+#include "voice.h"
+
+extern char **environ;
+
+extern const FaustOps faust_ops_synth_s, faust_ops_synth_v;
+extern const FaustOps faust_ops_biquads_s, faust_ops_biquads_v;
+extern const FaustOps faust_ops_svf_s, faust_ops_svf_v;
+extern const FaustOps faust_ops_freeverb_s, faust_ops_freeverb_v;
+extern const FaustOps faust_ops_denorm_s;
+
+#define MAX_RUNS 201
+#define DENORM_SECONDS 20      /* impulse + silence: long enough for the tail to pass the denormal range */
+
+/* ---- options ---------------------------------------------------------------- */
+
+static struct {
+    const char *out;           /* BENCHMARKS.md */
+    const char *bdir;          /* build/bench: scratch files */
+    const char *ampc, *faust, *emcc, *node;
+    const char *wasm_js, *driver_js;
+    const char *notes;         /* appended to the report: what the rows run */
+    const char *cc;            /* the C compiler command, for the machine line */
+    const char *cflags;        /* the flags both sides were built with */
+    const char *emflags;       /* the flags of the WebAssembly build */
+    int runs;
+    int compile_runs;
+    double target_ms;
+    int scalar;                /* 1: the scalar twin differs from the SIMD build */
+    int cpu;                   /* -1: the last CPU this process may run on */
+    int clock_cpu;             /* 1: time CPU time, not wall time (cases.h, bench_set_clock) */
+} opt = {
+    .out = "BENCHMARKS.md", .bdir = "build/bench", .ampc = "build/ampc", .faust = "faust",
+    .emcc = "emcc", .node = "node", .wasm_js = "build/bench/bench_wasm.js",
+    .driver_js = "tests/bench/wasm_driver.js", .notes = NULL, .cc = "cc", .cflags = "?", .emflags = "?",
+    .runs = 31, .compile_runs = 15, .target_ms = 20.0, .scalar = 0, .cpu = -1,
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+/* ---- the report: everything printed goes through here ---------------------- */
+
+static char *doc;
+static size_t doc_len, doc_cap;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (doc_len + (size_t)n + 1 > doc_cap) {
+        doc_cap = (doc_len + (size_t)n + 1) * 2;
+        doc = realloc(doc, doc_cap);
+        if (!doc)
+            die("out of memory");
+    }
+    va_start(ap, fmt);
+    vsnprintf(doc + doc_len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    fputs(doc + doc_len, stdout);
+    fflush(stdout);
+    doc_len += (size_t)n;
+}
+
+/* progress, on stderr: not part of the report */
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- statistics ------------------------------------------------------------- */
+
+typedef struct Stat {
+    double med, min, max;
+    int n;
+} Stat;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static Stat stat_of(const double *v, int n)
+{
+    double s[MAX_RUNS];
+    memcpy(s, v, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_double);
+    Stat st = { .n = n, .min = s[0], .max = s[n - 1] };
+    st.med = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    return st;
+}
+
+/* "12.3 (12.1–12.9)" with a precision that suits the size */
+static const char *fmt_num(char *buf, size_t len, double x)
+{
+    if (x >= 1000)
+        snprintf(buf, len, "%.0f", x);
+    else if (x >= 100)
+        snprintf(buf, len, "%.1f", x);
+    else if (x >= 10)
+        snprintf(buf, len, "%.2f", x);
+    else
+        snprintf(buf, len, "%.3f", x);
+    return buf;
+}
+
+static const char *fmt_stat(char *buf, size_t len, Stat s)
+{
+    char a[24], b[24], c[24];
+    snprintf(buf, len, "%s (%s–%s)", fmt_num(a, sizeof a, s.med), fmt_num(b, sizeof b, s.min),
+             fmt_num(c, sizeof c, s.max));
+    return buf;
+}
+
+/* ---- sides: what a row alternates between ------------------------------------ */
+
+typedef struct Side {
+    const char *label;
+    void (*prepare)(void *ctx);           /* untimed, before each run */
+    double (*run)(void *ctx, long frames); /* elapsed ns */
+    double (*rms)(void *ctx);
+    void *ctx;
+    Stat st;                              /* ns per sample */
+    double last_rms;                      /* after the last run */
+} Side;
+
+/* Time the sides alternately; fills each side's st. frames <= 0: calibrate. */
+static long measure(Side *sides, int n, long frames, int runs)
+{
+    for (int k = 0; k < n; k++) {                  /* warm-up */
+        sides[k].prepare(sides[k].ctx);
+        sides[k].run(sides[k].ctx, 8 * BENCH_CHUNK);
+    }
+    if (frames <= 0) {
+        double worst = 0;
+        for (int k = 0; k < n; k++) {
+            long f = 32 * BENCH_CHUNK;
+            sides[k].prepare(sides[k].ctx);
+            double ns = sides[k].run(sides[k].ctx, f) / (double)f;
+            if (ns > worst)
+                worst = ns;
+        }
+        double want = opt.target_ms * 1e6 / worst;
+        frames = (long)(want / BENCH_CHUNK + 0.5) * BENCH_CHUNK;
+        if (frames < 4 * BENCH_CHUNK)
+            frames = 4 * BENCH_CHUNK;
+        if (frames > 8192L * BENCH_CHUNK)
+            frames = 8192L * BENCH_CHUNK;
+    }
+    static double v[8][MAX_RUNS];
+    for (int r = 0; r < runs; r++) {
+        for (int j = 0; j < n; j++) {
+            int k = r % 2 ? n - 1 - j : j;
+            sides[k].prepare(sides[k].ctx);
+            v[k][r] = sides[k].run(sides[k].ctx, frames) / (double)frames;
+            if (r == runs - 1)
+                sides[k].last_rms = sides[k].rms(sides[k].ctx);
+        }
+    }
+    for (int k = 0; k < n; k++)
+        sides[k].st = stat_of(v[k], runs);
+    return frames;
+}
+
+/* ours, native */
+static void our_prep_cb(void *ctx) { our_prepare(ctx); }
+static double our_run_cb(void *ctx, long frames)
+{
+    double t0 = bench_now_ns();
+    our_run(ctx, frames);
+    return bench_now_ns() - t0;
+}
+static double our_rms_cb(void *ctx) { return ((OurCase *)ctx)->last_rms; }
+
+static OurCase *our_new(int id, int voices)
+{
+    static OurCase cases[8];
+    static int next;
+    OurCase *c = &cases[next++ % 8];
+    if (c->hp.desc)
+        our_close(c);
+    char err[256];
+    if (our_open(c, id, voices, err, sizeof err))
+        die("%s: %s", case_name(id), err);
+    return c;
+}
+
+static Side our_side(const char *label, int id, int voices)
+{
+    Side s = { .label = label, .prepare = our_prep_cb, .run = our_run_cb, .rms = our_rms_cb,
+               .ctx = our_new(id, voices) };
+    return s;
+}
+
+/* Faust: n instances (one per voice) summed, or one effect instance; the
+ * host splits every chunk into 128-sample compute() calls, as ours does. */
+typedef struct FaustCase {
+    const FaustOps *ops;
+    int n;
+    void *dsp[AMP_MAX_VOICES];
+    int n_in, n_out;
+    int denorm;            /* 0; 1: impulse then silence from reset; 2: noise from reset */
+    int fresh;
+    float *in[2], *zero, *impulse, *out[2], *vbuf;
+    double last_rms;
+} FaustCase;
+
+static void faust_render(FaustCase *c, long frames)
+{
+    for (long done = 0; done < frames; done += BENCH_CHUNK) {
+        for (int b = 0; b < BENCH_CHUNK; b += HOST_BLOCK) {
+            if (c->n_in == 0) {
+                float *o = c->out[0] + b;
+                memset(o, 0, HOST_BLOCK * sizeof(float));
+                float *vo[1] = { c->vbuf };
+                for (int v = 0; v < c->n; v++) {
+                    c->ops->compute(c->dsp[v], HOST_BLOCK, NULL, vo);
+                    for (int i = 0; i < HOST_BLOCK; i++)
+                        o[i] += c->vbuf[i];
+                }
+            } else {
+                float *src = c->in[0];
+                if (c->denorm == 1)
+                    src = c->fresh && done == 0 ? c->impulse : c->zero;
+                float *in[2] = { src + b, (c->denorm ? src : c->in[1]) + b };
+                float *out[2] = { c->out[0] + b, c->out[1] + b };
+                c->ops->compute(c->dsp[0], HOST_BLOCK, in, out);
+            }
+        }
+    }
+    c->fresh = 0;
+    c->last_rms = bench_rms(c->out[0], BENCH_CHUNK);
+}
+
+static void faust_prep_cb(void *ctx)
+{
+    FaustCase *c = ctx;
+    if (c->denorm) {
+        c->ops->instance_init(c->dsp[0], BENCH_SR);
+        c->fresh = 1;
+    }
+}
+static double faust_run_cb(void *ctx, long frames)
+{
+    double t0 = bench_now_ns();
+    faust_render(ctx, frames);
+    return bench_now_ns() - t0;
+}
+static double faust_rms_cb(void *ctx) { return ((FaustCase *)ctx)->last_rms; }
+
+static void faust_set(FaustCase *c, int v, const char *label, float value)
+{
+    if (c->ops->set(c->dsp[v], label, value))
+        die("%s has no widget '%s'", c->ops->name, label);
+}
+
+static FaustCase *faust_new(const FaustOps *ops, int voices, int denorm)
+{
+    FaustCase *c = calloc(1, sizeof *c);
+    if (!c)
+        die("out of memory");
+    c->ops = ops;
+    c->n_in = ops->num_inputs();
+    c->n_out = ops->num_outputs();
+    c->n = c->n_in == 0 ? voices : 1;
+    c->denorm = denorm;
+    for (int k = 0; k < 2; k++) {
+        c->in[k] = calloc(BENCH_CHUNK, sizeof(float));
+        c->out[k] = calloc(BENCH_CHUNK, sizeof(float));
+    }
+    c->zero = calloc(BENCH_CHUNK, sizeof(float));
+    c->impulse = calloc(BENCH_CHUNK, sizeof(float));
+    c->vbuf = calloc(HOST_BLOCK, sizeof(float));
+    if (!c->in[0] || !c->in[1] || !c->out[0] || !c->out[1] || !c->zero || !c->impulse || !c->vbuf)
+        die("out of memory");
+    c->impulse[0] = 1.0f;
+    uint32_t seed = 12345;           /* the same noise as ours (cases.c) */
+    bench_noise(c->in[0], BENCH_CHUNK, &seed);
+    bench_noise(c->in[1], BENCH_CHUNK, &seed);
+    ops->class_init(BENCH_SR);
+    for (int v = 0; v < c->n; v++) {
+        c->dsp[v] = ops->create();
+        if (!c->dsp[v])
+            die("out of memory");
+        ops->instance_init(c->dsp[v], BENCH_SR);
+        if (c->n_in == 0) {
+            faust_set(c, v, "freq", voice_key_to_freq(bench_key(v)));
+            faust_set(c, v, "gain", 0.8f);
+            faust_set(c, v, "gate", 1.0f);
+        }
+    }
+    if (!denorm)
+        faust_render(c, BENCH_PREROLL / BENCH_CHUNK * BENCH_CHUNK);
+    return c;
+}
+
+static void faust_free(FaustCase *c)
+{
+    for (int v = 0; v < c->n; v++)
+        c->ops->destroy(c->dsp[v]);
+    for (int k = 0; k < 2; k++) {
+        free(c->in[k]);
+        free(c->out[k]);
+    }
+    free(c->zero);
+    free(c->impulse);
+    free(c->vbuf);
+    free(c);
+}
+
+static Side faust_side(const char *label, const FaustOps *ops, int voices, int denorm)
+{
+    Side s = { .label = label, .prepare = faust_prep_cb, .run = faust_run_cb, .rms = faust_rms_cb,
+               .ctx = faust_new(ops, voices, denorm) };
+    return s;
+}
+
+/* WebAssembly: one node process for the whole run */
+static struct {
+    pid_t pid;
+    FILE *to, *from;
+} wasm;
+
+static void wasm_start(void)
+{
+    int in_pipe[2], out_pipe[2];
+    if (pipe(in_pipe) || pipe(out_pipe))
+        die("pipe: %s", strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_addclose(&fa, in_pipe[1]);
+    posix_spawn_file_actions_addclose(&fa, out_pipe[0]);
+    /* --no-experimental-fetch: emscripten 3.1.6's loader reads the .wasm
+     * with fs when fetch is absent */
+    char *argv[] = { (char *)opt.node, "--no-experimental-fetch", (char *)opt.driver_js,
+                     (char *)opt.wasm_js, NULL };
+    int rc = posix_spawnp(&wasm.pid, opt.node, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        die("cannot start %s: %s", opt.node, strerror(rc));
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    wasm.to = fdopen(in_pipe[1], "w");
+    wasm.from = fdopen(out_pipe[0], "r");
+    char line[256];
+    if (!fgets(line, sizeof line, wasm.from) || strncmp(line, "ready", 5))
+        die("the WebAssembly driver did not start (%s %s %s)", opt.node, opt.driver_js, opt.wasm_js);
+}
+
+static double wasm_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static double wasm_cmd(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(wasm.to, fmt, ap);
+    va_end(ap);
+    fputc('\n', wasm.to);
+    fflush(wasm.to);
+    char line[256];
+    if (!fgets(line, sizeof line, wasm.from))
+        die("the WebAssembly driver stopped");
+    char *end;
+    double v = strtod(line, &end);
+    if (end == line)
+        die("the WebAssembly driver answered '%s'", line);
+    return v;
+}
+
+static void wasm_stop(void)
+{
+    if (!wasm.to)
+        return;
+    fputs("quit\n", wasm.to);
+    fclose(wasm.to);
+    fclose(wasm.from);
+    waitpid(wasm.pid, NULL, 0);
+    memset(&wasm, 0, sizeof wasm);
+}
+
+/* The module holds one case at a time: a side reopens its case (untimed)
+ * when another side of the row has opened another. */
+typedef struct WasmCase {
+    int id, voices;
+} WasmCase;
+static WasmCase wasm_cases[8];
+static int wasm_next, wasm_open_id = -1, wasm_open_voices = -1;
+
+static void wasm_open(const WasmCase *c)
+{
+    if (c->id == wasm_open_id && c->voices == wasm_open_voices)
+        return;
+    if (wasm_cmd("open %d %d", c->id, c->voices) != 0)
+        die("the WebAssembly build cannot open case %s", case_name(c->id));
+    wasm_open_id = c->id;
+    wasm_open_voices = c->voices;
+}
+
+static void wasm_prep_cb(void *ctx)
+{
+    wasm_open(ctx);
+    wasm_cmd("prep");
+}
+static double wasm_run_cb(void *ctx, long frames)
+{
+    wasm_open(ctx);
+    return wasm_cmd("run %ld", frames);
+}
+static double wasm_rms_cb(void *ctx)
+{
+    (void)ctx;                  /* called right after the side's own run */
+    return wasm_cmd("rms");
+}
+
+static Side wasm_side(const char *label, int id, int voices)
+{
+    WasmCase *c = &wasm_cases[wasm_next++ % 8];
+    c->id = id;
+    c->voices = voices;
+    wasm_open_id = -1;          /* a fresh open: the row starts from a new case */
+    wasm_open(c);
+    Side s = { .label = label, .prepare = wasm_prep_cb, .run = wasm_run_cb, .rms = wasm_rms_cb, .ctx = c };
+    return s;
+}
+
+/* ---- child processes, for the compile times ---------------------------------- */
+
+/* Run argv (stdout to /dev/null, stderr kept); its wall time in ns, or with
+ * --clock cpu its CPU time (user + system, its waited-for children included). */
+static double spawn_time(char *const argv[])
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    double t0 = bench_now_ns();
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc)
+        die("cannot run %s: %s", argv[0], strerror(rc));
+    int status;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0)
+        if (errno != EINTR)
+            die("wait4: %s", strerror(errno));
+    double t = bench_now_ns() - t0;
+    if (opt.clock_cpu)
+        t = ((double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec) * 1e9 +
+            ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e3;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench: failed:");
+        for (int i = 0; argv[i]; i++)
+            fprintf(stderr, " %s", argv[i]);
+        die("(status %d)", status);
+    }
+    return t;
+}
+
+/* First line printed by a shell command, for the machine line. */
+static void first_line(const char *cmd, char *buf, size_t len)
+{
+    snprintf(buf, len, "?");
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    if (fgets(buf, (int)len, p))
+        buf[strcspn(buf, "\r\n")] = 0;
+    else
+        snprintf(buf, len, "?");
+    char sink[256];
+    while (fgets(sink, sizeof sink, p))
+        ;
+    pclose(p);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f))
+        die("cannot write %s", path);
+}
+
+/* The 1-minute load average, from /proc/loadavg (-1 if unknown). */
+static double loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* ---- pinning ------------------------------------------------------------------ */
+
+static int pin(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set))
+        die("sched_getaffinity: %s", strerror(errno));
+    int cpu = opt.cpu;
+    if (cpu < 0)
+        for (int i = 0; i < CPU_SETSIZE; i++)
+            if (CPU_ISSET(i, &set))
+                cpu = i;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set))
+        die("cannot pin to CPU %d: %s", cpu, strerror(errno));
+    return cpu;
+}
+
+/* ---- the table ---------------------------------------------------------------- */
+
+typedef struct Row {
+    char name[96];
+    char a[96], b[128];
+    char ratio[32];
+    char target[32];
+    char status[48];
+} Row;
+
+static Row rows[64];
+static int n_rows;
+
+static Row *row_add(const char *name)
+{
+    if (n_rows >= (int)(sizeof rows / sizeof rows[0]))
+        die("too many rows");
+    Row *r = &rows[n_rows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    return r;
+}
+
+/* ratio >= target (higher is better) or <= target (lower is better) */
+static void row_judge(Row *r, double ratio, double target, int higher_better)
+{
+    snprintf(r->ratio, sizeof r->ratio, "%.2f×", ratio);
+    snprintf(r->target, sizeof r->target, "%s %.1f×", higher_better ? "≥" : "≤", target);
+    int ok = higher_better ? ratio >= target : ratio <= target;
+    snprintf(r->status, sizeof r->status, "%s", ok ? "met" : "**missed**");
+}
+
+/* the details, printed after the table */
+static char details[65536];
+static size_t details_len;
+static void detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void detail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(details + details_len, sizeof details - details_len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && details_len + (size_t)n < sizeof details)
+        details_len += (size_t)n;
+}
+
+static void detail_sides(const char *row, const Side *s, int n, long frames)
+{
+    char b[96];
+    for (int k = 0; k < n; k++)
+        detail("| %s | %s | %s | %ld | %.4g |\n", row, s[k].label, fmt_stat(b, sizeof b, s[k].st),
+               frames, s[k].last_rms);
+}
+
+/* ---- the rows ------------------------------------------------------------------ */
+
+/* ns per sample at 256 voices: ours and Faust's side by side (synth row);
+ * ours native and wasm side by side (WebAssembly row) */
+static double synth_ours_256_vs_faust, synth_faust_256, synth_native_256_vs_wasm, synth_wasm_256;
+static const char *synth_faust_256_label;
+
+static void rows_synth(void)
+{
+    static const int voices[] = { 1, 8, 64, 256 };
+    for (int i = 0; i < 4; i++) {
+        int v = voices[i];
+        progress("synth voice, %d voices", v);
+        Side s[3] = {
+            our_side("ours", CASE_SYNTH, v),
+            faust_side("Faust scalar", &faust_ops_synth_s, v, 0),
+            faust_side("Faust -vec", &faust_ops_synth_v, v, 0),
+        };
+        long frames = measure(s, 3, 0, opt.runs);
+        const Side *best = s[1].st.med <= s[2].st.med ? &s[1] : &s[2];
+        char name[96], buf[96];
+        snprintf(name, sizeof name, "Synth voice, %d voice%s", v, v > 1 ? "s" : "");
+        Row *r = row_add(name);
+        snprintf(r->a, sizeof r->a, "%s", fmt_stat(buf, sizeof buf, s[0].st));
+        snprintf(r->b, sizeof r->b, "%s: %s", best->label, fmt_stat(buf, sizeof buf, best->st));
+        double ratio = best->st.med / s[0].st.med;
+        if (v == 64) {
+            row_judge(r, ratio, 2.5, 1);
+        } else {
+            snprintf(r->ratio, sizeof r->ratio, "%.2f×", ratio);
+            snprintf(r->target, sizeof r->target, "—");
+            snprintf(r->status, sizeof r->status, "—");
+        }
+        if (v == 256) {
+            synth_ours_256_vs_faust = s[0].st.med;
+            synth_faust_256 = best->st.med;
+            synth_faust_256_label = best->label;
+        }
+        detail_sides(name, s, 3, frames);
+        faust_free(s[1].ctx);
+        faust_free(s[2].ctx);
+    }
+}
+
+static void rows_blocks(void)
+{
+    static const struct {
+        const char *name;
+        int id;
+        const FaustOps *fs, *fv;
+    } b[] = {
+        { "Biquad chain (4 biquads)", CASE_BIQUADS, &faust_ops_biquads_s, &faust_ops_biquads_v },
+        { "State-variable filter", CASE_SVF, &faust_ops_svf_s, &faust_ops_svf_v },
+        { "Freeverb (stereo)", CASE_FREEVERB, &faust_ops_freeverb_s, &faust_ops_freeverb_v },
+    };
+    for (int i = 0; i < 3; i++) {
+        progress("%s", b[i].name);
+        Side s[3] = {
+            our_side("ours", b[i].id, 0),
+            faust_side("Faust scalar", b[i].fs, 0, 0),
+            faust_side("Faust -vec", b[i].fv, 0, 0),
+        };
+        long frames = measure(s, 3, 0, opt.runs);
+        const Side *best = s[1].st.med <= s[2].st.med ? &s[1] : &s[2];
+        char buf[96];
+        Row *r = row_add(b[i].name);
+        snprintf(r->a, sizeof r->a, "%s", fmt_stat(buf, sizeof buf, s[0].st));
+        snprintf(r->b, sizeof r->b, "%s: %s", best->label, fmt_stat(buf, sizeof buf, best->st));
+        row_judge(r, best->st.med / s[0].st.med, 1.0, 1);
+        detail_sides(b[i].name, s, 3, frames);
+        faust_free(s[1].ctx);
+        faust_free(s[2].ctx);
+    }
+}
+
+static void rows_scalar(void)
+{
+    Row *r = row_add("Scalar build vs SIMD build (ours, synth voice, 64 voices)");
+    if (!opt.scalar) {
+        snprintf(r->a, sizeof r->a, "pending (scalar emission not implemented)");
+        snprintf(r->b, sizeof r->b, "pending");
+        snprintf(r->ratio, sizeof r->ratio, "pending");
+        snprintf(r->target, sizeof r->target, "—");
+        snprintf(r->status, sizeof r->status, "pending");
+        return;
+    }
+    progress("scalar vs SIMD");
+    Side s[2] = {
+        our_side("ours, SIMD (4 voices per vector)", CASE_SYNTH, 64),
+        our_side("ours, scalar (AmpcOptions.scalar)", CASE_SYNTH_SCALAR, 64),
+    };
+    long frames = measure(s, 2, 0, opt.runs);
+    char buf[96];
+    snprintf(r->a, sizeof r->a, "SIMD: %s", fmt_stat(buf, sizeof buf, s[0].st));
+    snprintf(r->b, sizeof r->b, "scalar: %s", fmt_stat(buf, sizeof buf, s[1].st));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f×", s[1].st.med / s[0].st.med);
+    snprintf(r->target, sizeof r->target, "—");
+    snprintf(r->status, sizeof r->status, "—");
+    detail_sides(r->name, s, 2, frames);
+}
+
+static void rows_wasm(void)
+{
+    static const struct {
+        const char *name;
+        int id, voices;
+    } w[] = {
+        { "WebAssembly vs native: synth voice, 64 voices", CASE_SYNTH, 64 },
+        { "WebAssembly vs native: synth voice, 256 voices", CASE_SYNTH, 256 },
+        { "WebAssembly vs native: biquad chain", CASE_BIQUADS, 0 },
+        { "WebAssembly vs native: state-variable filter", CASE_SVF, 0 },
+        { "WebAssembly vs native: Freeverb", CASE_FREEVERB, 0 },
+    };
+    for (int i = 0; i < 5; i++) {
+        progress("%s", w[i].name);
+        Side s[2] = {
+            wasm_side("ours, WebAssembly (node)", w[i].id, w[i].voices),
+            our_side("ours, native", w[i].id, w[i].voices),
+        };
+        long frames = measure(s, 2, 0, opt.runs);
+        char buf[96];
+        Row *r = row_add(w[i].name);
+        snprintf(r->a, sizeof r->a, "wasm: %s", fmt_stat(buf, sizeof buf, s[0].st));
+        snprintf(r->b, sizeof r->b, "native: %s", fmt_stat(buf, sizeof buf, s[1].st));
+        row_judge(r, s[1].st.med / s[0].st.med, 0.7, 1);
+        if (w[i].id == CASE_SYNTH && w[i].voices == 256) {
+            synth_wasm_256 = s[0].st.med;
+            synth_native_256_vs_wasm = s[1].st.med;
+        }
+        detail_sides(w[i].name, s, 2, frames);
+    }
+}
+
+static void rows_voices(void)
+{
+    /* 50 % of one core at 48 kHz: 0.5 s of CPU per 48000 samples */
+    const double budget = 0.5e9 / 48000.0;
+    char faust_from[96];
+    snprintf(faust_from, sizeof faust_from, "synth row, %s", synth_faust_256_label);
+    const struct {
+        const char *name, *from;
+        double ns256;
+    } v[] = {
+        { "Synth voices in 50 % of a core at 48 kHz: ours, native", "WebAssembly row", synth_native_256_vs_wasm },
+        { "Synth voices in 50 % of a core at 48 kHz: ours, WebAssembly", "WebAssembly row", synth_wasm_256 },
+        { "Synth voices in 50 % of a core at 48 kHz: ours, native", "synth row", synth_ours_256_vs_faust },
+        { "Synth voices in 50 % of a core at 48 kHz: Faust, native", faust_from, synth_faust_256 },
+    };
+    for (int i = 0; i < 4; i++) {
+        Row *r = row_add(v[i].name);
+        double per_voice = v[i].ns256 / 256.0;
+        snprintf(r->a, sizeof r->a, "%.0f voices", budget / per_voice);
+        snprintf(r->b, sizeof r->b, "%.3f ns per sample per voice (256 voices, %s)", per_voice, v[i].from);
+        snprintf(r->ratio, sizeof r->ratio, "—");
+        snprintf(r->target, sizeof r->target, "—");
+        snprintf(r->status, sizeof r->status, "—");
+    }
+}
+
+static void rows_denorm(void)
+{
+    long frames = (long)((double)DENORM_SECONDS * BENCH_SR / BENCH_CHUNK + 0.5) * BENCH_CHUNK;
+    const char *names[3] = {
+        "Denormals, ours native: impulse + silence vs noise",
+        "Denormals, ours WebAssembly: impulse + silence vs noise",
+        "Denormals, Faust native (reference, no -ftz): impulse + silence vs noise",
+    };
+    for (int i = 0; i < 3; i++) {
+        progress("%s", names[i]);
+        Side s[2];
+        if (i == 0) {
+            s[0] = our_side("impulse + silence", CASE_DENORM_IMPULSE, 0);
+            s[1] = our_side("noise", CASE_DENORM_NOISE, 0);
+        } else if (i == 1) {
+            s[0] = wasm_side("impulse + silence", CASE_DENORM_IMPULSE, 0);
+            s[1] = wasm_side("noise", CASE_DENORM_NOISE, 0);
+        } else {
+            s[0] = faust_side("impulse + silence", &faust_ops_denorm_s, 0, 1);
+            s[1] = faust_side("noise", &faust_ops_denorm_s, 0, 2);
+        }
+        measure(s, 2, frames, opt.runs);
+        Stat st[2] = { s[0].st, s[1].st };
+        char buf[96];
+        Row *r = row_add(names[i]);
+        snprintf(r->a, sizeof r->a, "impulse: %s", fmt_stat(buf, sizeof buf, st[0]));
+        snprintf(r->b, sizeof r->b, "noise: %s", fmt_stat(buf, sizeof buf, st[1]));
+        if (i < 2) {
+            row_judge(r, st[0].med / st[1].med, 1.1, 0);
+        } else {
+            snprintf(r->ratio, sizeof r->ratio, "%.2f×", st[0].med / st[1].med);
+            snprintf(r->target, sizeof r->target, "—");
+            snprintf(r->status, sizeof r->status, "(reference)");
+        }
+        detail_sides(names[i], s, 2, frames);
+        if (i == 2) {
+            faust_free(s[0].ctx);
+            faust_free(s[1].ctx);
+        }
+    }
+}
+
+/* The synth voice with `copies` copies of every instance, each detuned a
+ * little so that no two copies fold into one: in our language and in Faust. */
+static void gen_synth(const char *amp_path, const char *dsp_path, int copies)
+{
+    size_t cap = 4096 + (size_t)copies * 1200, n = 0;
+    char *t = malloc(cap);
+    if (!t)
+        die("out of memory");
+#define ADD(...) (n += (size_t)snprintf(t + n, cap - n, __VA_ARGS__))
+    ADD("// generated by tests/bench/bench.c: the synth voice of synth.amp, %d times\n"
+        "import \"nodes/std/osc.amp\";\nimport \"nodes/std/env.amp\";\nimport \"nodes/std/filter.amp\";\n\n"
+        "patch synthgen {\n  voices 256;\n  out main;\n  voice {\n", copies);
+    for (int k = 1; k <= copies; k++) {
+        ADD("    lfo%d = sine(freq: %g hz);\n", k, 5 + 0.1 * k);
+        ADD("    let pitch%d = note.freq * (%g + 0.005 * lfo%d.y);\n", k, 1 + 0.001 * k, k);
+        ADD("    sa%d = saw(freq: pitch%d);\n", k, k);
+        ADD("    sq%d = square(freq: pitch%d * 1.005, width: 0.5);\n", k, k);
+        ADD("    fenv%d = adsr(attack: 10 ms, decay: %d ms, sustain: 0.3, release: 400 ms, gate: note.gate);\n",
+            k, 300 + k);
+        ADD("    aenv%d = adsr(attack: %d ms, decay: 200 ms, sustain: 0.7, release: 300 ms, gate: note.gate);\n",
+            k, 5 + k);
+        ADD("    flt%d = lowpass(cutoff: 300 hz + 5000 hz * fenv%d.y, q: 3, x: 0.5 * (sa%d.y + sq%d.y));\n",
+            k, k, k, k);
+        ADD("    flt%d.y * aenv%d.y * note.vel * 0.02 -> out;\n", k, k);
+    }
+    ADD("  }\n}\n");
+    write_file(amp_path, t);
+    n = 0;
+    ADD("// generated by tests/bench/bench.c: the synth voice of synth.dsp, %d times\n"
+        "import(\"stdfaust.lib\");\n"
+        "freq = nentry(\"freq\", 440, 20, 20000, 0.01);\n"
+        "gain = nentry(\"gain\", 0.8, 0, 1, 0.01);\n"
+        "gate = button(\"gate\");\n"
+        "voice(k) = mixo : fi.resonlp(300 + 5000 * fenv, 3, 1) : *(aenv * gain * 0.02)\n"
+        "with {\n"
+        "  pitch = freq * (1 + 0.001 * k + 0.005 * os.osc(5 + 0.1 * k));\n"
+        "  mixo = 0.5 * (os.polyblep_saw(pitch) + os.polyblep_square(pitch * 1.005));\n"
+        "  fenv = en.adsr(0.010, 0.300 + 0.001 * k, 0.3, 0.400, gate);\n"
+        "  aenv = en.adsr(0.005 + 0.001 * k, 0.200, 0.7, 0.300, gate);\n"
+        "};\n"
+        "process = sum(i, %d, voice(i + 1));\n", copies, copies);
+#undef ADD
+    write_file(dsp_path, t);
+    free(t);
+}
+
+/* In-process compile time of the ampc library (no process start-up). */
+static double ampc_lib_time(const char *path)
+{
+    const char *inc[] = { "." };
+    AmpcOptions o = { .include_dirs = inc, .n_include_dirs = 1 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    double t0 = bench_now_ns();
+    if (ampc_compile_file(path, &o, &d, &r))
+        die("ampc cannot compile %s", path);
+    double t = bench_now_ns() - t0;
+    ampc_result_free(&r);
+    return t;
+}
+
+static void rows_compile(void)
+{
+    char ct[512], c_amp[600], c_dsp[600], c_out[600], c_obj[600], c_fwasm[600];
+    char g1a[600], g1d[600], g10a[600], g10d[600], g_out[600];
+    snprintf(ct, sizeof ct, "%s/ct", opt.bdir);
+    mkdir(ct, 0777);
+    snprintf(c_amp, sizeof c_amp, "tests/bench/synth.amp");
+    snprintf(c_dsp, sizeof c_dsp, "tests/bench/synth.dsp");
+    snprintf(c_out, sizeof c_out, "%s/synth_faust.c", ct);
+    snprintf(c_obj, sizeof c_obj, "%s/synthbench.o", ct);
+    snprintf(c_fwasm, sizeof c_fwasm, "%s/synth_faust.wasm", ct);
+    snprintf(g1a, sizeof g1a, "%s/synth1.amp", ct);
+    snprintf(g1d, sizeof g1d, "%s/synth1.dsp", ct);
+    snprintf(g10a, sizeof g10a, "%s/synth10.amp", ct);
+    snprintf(g10d, sizeof g10d, "%s/synth10.dsp", ct);
+    snprintf(g_out, sizeof g_out, "%s/synthgen_faust.c", ct);
+    char c_src[600];
+    snprintf(c_src, sizeof c_src, "%s/synthbench.c", ct);
+    gen_synth(g1a, g1d, 1);
+    gen_synth(g10a, g10d, 10);
+
+    char *ampc[] = { (char *)opt.ampc, c_amp, "-o", ct, NULL };
+    char *faustc[] = { (char *)opt.faust, "-lang", "c", c_dsp, "-o", c_out, NULL };
+    char *faustw[] = { (char *)opt.faust, "-lang", "wasm", c_dsp, "-o", c_fwasm, NULL };
+    char *emcc[] = { (char *)opt.emcc, "-O3", "-msimd128", "-ffp-contract=off", "-Iruntime",
+                     "-c", c_src, "-o", c_obj, NULL };
+    char *ampc1[] = { (char *)opt.ampc, g1a, "-I", ".", "-o", ct, NULL };
+    char *ampc10[] = { (char *)opt.ampc, g10a, "-I", ".", "-o", ct, NULL };
+    char *faust1[] = { (char *)opt.faust, "-lang", "c", g1d, "-o", g_out, NULL };
+    char *faust10[] = { (char *)opt.faust, "-lang", "c", g10d, "-o", g_out, NULL };
+
+    int n = opt.compile_runs;
+    static double v[10][MAX_RUNS];
+    progress("compile times: .amp -> C, .amp -> wasm, faust");
+    /* warm-up: caches (emscripten's included) */
+    spawn_time(ampc);
+    spawn_time(faustc);
+    spawn_time(faustw);
+    spawn_time(emcc);
+    for (int r = 0; r < n; r++) {
+        double t[4] = { 0 };
+        for (int j = 0; j < 4; j++) {
+            int k = r % 2 ? 3 - j : j;
+            switch (k) {
+            case 0: t[0] = spawn_time(ampc); break;
+            case 1: t[1] = spawn_time(faustc); break;
+            case 2: t[2] = spawn_time(ampc) + spawn_time(emcc); break;
+            default: t[3] = spawn_time(faustw); break;
+            }
+        }
+        for (int k = 0; k < 4; k++)
+            v[k][r] = t[k] / 1e6;
+    }
+    Stat s_ampc = stat_of(v[0], n), s_faustc = stat_of(v[1], n);
+    Stat s_wasm = stat_of(v[2], n), s_faustw = stat_of(v[3], n);
+
+    progress("compile times: 1x and 10x patches");
+    spawn_time(ampc1);
+    spawn_time(ampc10);
+    spawn_time(faust1);
+    spawn_time(faust10);
+    ampc_lib_time(g1a);
+    ampc_lib_time(g10a);
+    for (int r = 0; r < n; r++) {
+        for (int j = 0; j < 6; j++) {
+            int k = r % 2 ? 5 - j : j;
+            double t;
+            switch (k) {
+            case 0: t = spawn_time(ampc1); break;
+            case 1: t = spawn_time(ampc10); break;
+            case 2: t = ampc_lib_time(g1a); break;
+            case 3: t = ampc_lib_time(g10a); break;
+            case 4: t = spawn_time(faust1); break;
+            default: t = spawn_time(faust10); break;
+            }
+            v[4 + k][r] = t / 1e6;
+        }
+    }
+    Stat g[6];
+    for (int k = 0; k < 6; k++)
+        g[k] = stat_of(v[4 + k], n);
+
+    char a[96], b[96];
+    Row *r = row_add("Compile time: .amp → C (ampc) vs faust -lang c, synth voice [ms]");
+    snprintf(r->a, sizeof r->a, "ampc: %s", fmt_stat(a, sizeof a, s_ampc));
+    snprintf(r->b, sizeof r->b, "faust -lang c: %s", fmt_stat(b, sizeof b, s_faustc));
+    row_judge(r, s_faustc.med / s_ampc.med, 1.0, 1);
+
+    r = row_add("Compile time: .amp → wasm (ampc + emcc -O3 -c) vs faust -lang c [ms]");
+    snprintf(r->a, sizeof r->a, "ampc + emcc: %s", fmt_stat(a, sizeof a, s_wasm));
+    snprintf(r->b, sizeof r->b, "faust -lang c: %s", fmt_stat(b, sizeof b, s_faustc));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f×", s_faustc.med / s_wasm.med);
+    snprintf(r->target, sizeof r->target, "—");
+    snprintf(r->status, sizeof r->status, "—");
+
+    r = row_add("Compile time: .amp → wasm vs faust -lang wasm [ms]");
+    snprintf(r->a, sizeof r->a, "ampc + emcc: %s", fmt_stat(a, sizeof a, s_wasm));
+    snprintf(r->b, sizeof r->b, "faust -lang wasm: %s", fmt_stat(b, sizeof b, s_faustw));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f×", s_faustw.med / s_wasm.med);
+    snprintf(r->target, sizeof r->target, "—");
+    snprintf(r->status, sizeof r->status, "—");
+
+    r = row_add("Compile time, 10× the instances: ampc command, 1× vs 10× [ms]");
+    snprintf(r->a, sizeof r->a, "1×: %s", fmt_stat(a, sizeof a, g[0]));
+    snprintf(r->b, sizeof r->b, "10×: %s", fmt_stat(b, sizeof b, g[1]));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f× time", g[1].med / g[0].med);
+    snprintf(r->target, sizeof r->target, "≤ 10× (linear)");
+    snprintf(r->status, sizeof r->status, "%s", g[1].med / g[0].med <= 10.0 ? "met" : "**missed**");
+
+    r = row_add("Compile time, 10× the instances: ampc library (in process), 1× vs 10× [ms]");
+    snprintf(r->a, sizeof r->a, "1×: %s", fmt_stat(a, sizeof a, g[2]));
+    snprintf(r->b, sizeof r->b, "10×: %s", fmt_stat(b, sizeof b, g[3]));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f× time", g[3].med / g[2].med);
+    snprintf(r->target, sizeof r->target, "≤ 10× (linear)");
+    snprintf(r->status, sizeof r->status, "%s", g[3].med / g[2].med <= 10.0 ? "met" : "**missed**");
+
+    r = row_add("Compile time, 10× the instances: faust -lang c, 1× vs 10× [ms]");
+    snprintf(r->a, sizeof r->a, "1×: %s", fmt_stat(a, sizeof a, g[4]));
+    snprintf(r->b, sizeof r->b, "10×: %s", fmt_stat(b, sizeof b, g[5]));
+    snprintf(r->ratio, sizeof r->ratio, "%.2f× time", g[5].med / g[4].med);
+    snprintf(r->target, sizeof r->target, "—");
+    snprintf(r->status, sizeof r->status, "(reference)");
+
+    r = row_add("Compile time, 10× patch: ampc command vs faust -lang c [ms]");
+    snprintf(r->a, sizeof r->a, "ampc: %s", fmt_stat(a, sizeof a, g[1]));
+    snprintf(r->b, sizeof r->b, "faust -lang c: %s", fmt_stat(b, sizeof b, g[5]));
+    row_judge(r, g[5].med / g[1].med, 1.0, 1);
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static void usage(void)
+{
+    fputs("usage: bench [--out FILE] [--bdir DIR] [--ampc PATH] [--faust PATH] [--emcc PATH]\n"
+          "             [--node PATH] [--wasm-js FILE] [--driver-js FILE] [--notes FILE] [--cc CMD]\n"
+          "             [--cflags FLAGS] [--emflags FLAGS] [--runs N] [--compile-runs N]\n"
+          "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n", stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            usage();
+        const char *v = argv[++i];
+        if (!strcmp(a, "--out")) opt.out = v;
+        else if (!strcmp(a, "--bdir")) opt.bdir = v;
+        else if (!strcmp(a, "--ampc")) opt.ampc = v;
+        else if (!strcmp(a, "--faust")) opt.faust = v;
+        else if (!strcmp(a, "--emcc")) opt.emcc = v;
+        else if (!strcmp(a, "--node")) opt.node = v;
+        else if (!strcmp(a, "--wasm-js")) opt.wasm_js = v;
+        else if (!strcmp(a, "--driver-js")) opt.driver_js = v;
+        else if (!strcmp(a, "--notes")) opt.notes = v;
+        else if (!strcmp(a, "--cc")) opt.cc = v;
+        else if (!strcmp(a, "--cflags")) opt.cflags = v;
+        else if (!strcmp(a, "--emflags")) opt.emflags = v;
+        else if (!strcmp(a, "--runs")) opt.runs = atoi(v);
+        else if (!strcmp(a, "--compile-runs")) opt.compile_runs = atoi(v);
+        else if (!strcmp(a, "--target-ms")) opt.target_ms = atof(v);
+        else if (!strcmp(a, "--scalar")) opt.scalar = atoi(v);
+        else if (!strcmp(a, "--cpu")) opt.cpu = atoi(v);
+        else if (!strcmp(a, "--clock") && (!strcmp(v, "wall") || !strcmp(v, "cpu")))
+            opt.clock_cpu = !strcmp(v, "cpu");
+        else usage();
+    }
+    if (opt.runs < 15 || opt.runs > MAX_RUNS || opt.compile_runs < 15 || opt.compile_runs > MAX_RUNS)
+        die("--runs and --compile-runs must be from 15 to %d", MAX_RUNS);
+    double load_start = loadavg();
+    int cpu = pin();
+    progress("pinned to CPU %d; %d runs per row", cpu, opt.runs);
+    bench_set_clock(opt.clock_cpu);
+    wasm_start();
+    wasm_cmd("clock %d", opt.clock_cpu);
+
+    rows_synth();
+    rows_blocks();
+    rows_scalar();
+    rows_wasm();
+    rows_voices();
+    rows_denorm();
+    wasm_stop();
+    rows_compile();
+
+    /* the machine line */
+    char cpu_model[256] = "?", ccv[256], faustv[256], emccv[256], nodev[256], cmd[600];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+                char *p = strchr(line, ':') + 1;
+                while (*p == ' ')
+                    p++;
+                p[strcspn(p, "\r\n")] = 0;
+                snprintf(cpu_model, sizeof cpu_model, "%s", p);
+                break;
+            }
+        fclose(f);
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(cmd, sizeof cmd, "%s --version 2>&1", opt.cc);
+    first_line(cmd, ccv, sizeof ccv);
+    snprintf(cmd, sizeof cmd, "%s --version 2>&1", opt.faust);
+    first_line(cmd, faustv, sizeof faustv);
+    snprintf(cmd, sizeof cmd, "%s --version 2>&1", opt.emcc);
+    first_line(cmd, emccv, sizeof emccv);
+    snprintf(cmd, sizeof cmd, "%s --version 2>&1", opt.node);
+    first_line(cmd, nodev, sizeof nodev);
+
+    double load_end = loadavg();
+    say("# Benchmarks\n\n");
+    say("Written by `make bench` (tests/bench/): the numbers below are the ones that run printed.\n\n");
+    say("**Machine:** %s (%ld online CPUs, pinned to CPU %d; load average %.2f at the start, "
+        "%.2f at the end) · C compiler: %s · Faust: %s · emcc: %s · node %s\n\n",
+        cpu_model, ncpu, cpu, load_start, load_end, ccv, faustv, emccv, nodev);
+    say("**Build:** ours and Faust's C with `%s %s`; WebAssembly with `emcc %s`.\n\n",
+        opt.cc, opt.cflags, opt.emflags);
+    say("**Clock:** %s.\n\n", opt.clock_cpu
+        ? "CPU time (`BENCH_CLOCK=cpu`): the timed thread's CLOCK_THREAD_CPUTIME_ID natively, "
+          "node's process.cpuUsage() in WebAssembly, the children's user + system time for the "
+          "compilers; time the core spent on other processes is left out"
+        : "monotonic wall time: CLOCK_MONOTONIC_RAW natively, emscripten_get_now() "
+          "(performance.now()) inside the WebAssembly module, wall time of the compiler processes");
+    say("Times are ns per sample at 48 kHz (all voices together) unless marked [ms]: "
+        "median (min–max) of %d runs per side, sides alternated, one core; compile times "
+        "%d runs. Ratios: Faust rows = Faust time / our time (throughput, > 1: we are faster); "
+        "scalar row = scalar time / SIMD time; WebAssembly rows = native time / wasm time; "
+        "denormal rows = impulse time / noise time; compile rows = faust time / our time, and "
+        "for the 10× rows 10× time / 1× time.\n\n",
+        opt.runs, opt.compile_runs);
+    say("| benchmark | ours (A) | against (B) | ratio | target | |\n");
+    say("|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n_rows; i++)
+        say("| %s | %s | %s | %s | %s | %s |\n", rows[i].name, rows[i].a, rows[i].b,
+            rows[i].ratio, rows[i].target, rows[i].status);
+    say("\n## Every side\n\nns per sample; frames per run; RMS of the last 1024 samples of the "
+        "last run (channel 0), to show that both sides sound.\n\n");
+    say("| row | side | median (min–max) | frames per run | RMS |\n|---|---|---|---|---|\n");
+    say("%s", details);
+    say("\n## How to reproduce\n\n"
+        "```\nmake bench BENCH_RUNS=%d BENCH_TARGET_MS=%g BENCH_CLOCK=%s    # this run's settings\n```\n\n"
+        "(BENCH_CPU=N picks the core; the defaults are BENCH_RUNS=31 BENCH_TARGET_MS=20 "
+        "BENCH_CLOCK=wall.) "
+        "It builds ampc, emits our C (build/bench/), compiles the Faust programs with "
+        "`faust -lang c` and `faust -lang c -vec`, builds the native driver and the WebAssembly "
+        "module, runs everything once and rewrites this file.\n",
+        opt.runs, opt.target_ms, opt.clock_cpu ? "cpu" : "wall");
+    if (opt.notes) {
+        FILE *nf = fopen(opt.notes, "r");
+        if (!nf)
+            die("cannot read %s", opt.notes);
+        static char text[65536];
+        size_t len = fread(text, 1, sizeof text - 1, nf);
+        fclose(nf);
+        text[len] = 0;
+        say("\n---\n\n%s", text);
+    }
+
+    write_file(opt.out, doc);
+    progress("wrote %s", opt.out);
+    return 0;
+}

@@ -1,0 +1,121 @@
+# tests/bench/bench.mk — `make bench`: our compiled patches against Faust,
+# native against WebAssembly, ampc against faust. Not part of `make test`
+# (no timing is ever asserted by a test). Prints one table and writes it to
+# BENCHMARKS.md; what each row runs is in tests/bench/README.md.
+#
+# Everything it builds goes under $(B)/bench/:
+#   our C       ampc on tests/bench/*.amp and nodes/std/fx.amp (freeverb);
+#               synthbench_scalar.c, the synth emitted with AmpcOptions.scalar
+#               (ampc_scalar; scalar.txt says whether it differs from the SIMD C)
+#   faust/      faust -lang c (NAME_s.c) and faust -lang c -vec (NAME_v.c)
+#   bench       the native driver: ours and Faust's C, built with BENCH_CC and
+#               BENCH_CFLAGS, the same for both
+#   bench_wasm.js/.wasm  our cases built with emcc BENCH_EMFLAGS, run under node
+#
+#   make bench BENCH_RUNS=41 BENCH_TARGET_MS=30 BENCH_CPU=1 BENCH_CLOCK=cpu
+
+BENCH_CC        ?= $(CC)
+BENCH_CFLAGS    ?= -std=c11 -D_GNU_SOURCE -O3 -ffp-contract=off -fno-fast-math
+BENCH_EMCC      ?= emcc
+BENCH_EMFLAGS   ?= -O3 -msimd128 -ffp-contract=off
+BENCH_NODE      ?= node
+BENCH_FAUST     ?= faust
+BENCH_RUNS      ?= 31
+BENCH_COMPILE_RUNS ?= 15
+BENCH_TARGET_MS ?= 20
+BENCH_CPU       ?= -1
+# wall: monotonic wall time; cpu: CPU time of the timed thread (for a shared machine)
+BENCH_CLOCK     ?= wall
+# emscripten 3.1.6 from Debian finds its node modules (acorn, ...) here
+BENCH_EMENV     ?= NODE_PATH=/usr/share/nodejs
+
+BB := $(B)/bench
+BENCH_DSPS := synth biquads svf freeverb denorm
+BENCH_OUR_C := $(BB)/synthbench.c $(BB)/biquads.c $(BB)/svfbench.c $(BB)/freeverb.c $(BB)/denormbench.c
+BENCH_RT_SRCS := runtime/host.c runtime/voice.c runtime/notes.c
+BENCH_FAUST_OBJS := $(foreach d,$(BENCH_DSPS),$(BB)/faust/$(d)_s.o $(BB)/faust/$(d)_v.o)
+BENCH_NATIVE_OBJS := $(BB)/bench.o $(BB)/cases.o $(patsubst %.c,%.o,$(BENCH_OUR_C)) \
+    $(BB)/synthbench_scalar.o $(patsubst runtime/%.c,$(BB)/rt/%.o,$(BENCH_RT_SRCS)) \
+    $(BENCH_FAUST_OBJS)
+BENCH_HDRS := runtime/amp_patch.h runtime/amp_dsp.h runtime/amp_math.h runtime/host.h runtime/voice.h
+
+.PHONY: bench bench-build
+.PRECIOUS: $(BB)/faust/%.c
+
+bench: bench-build
+	@$(BB)/bench --out BENCHMARKS.md --bdir $(BB) --ampc $(B)/ampc --faust $(BENCH_FAUST) \
+	    --emcc $(BENCH_EMCC) --node $(BENCH_NODE) --wasm-js $(BB)/bench_wasm.js \
+	    --driver-js tests/bench/wasm_driver.js --notes tests/bench/README.md \
+	    --cc "$(BENCH_CC)" --cflags "$(BENCH_CFLAGS)" --emflags "$(BENCH_EMFLAGS)" \
+	    --runs $(BENCH_RUNS) --compile-runs $(BENCH_COMPILE_RUNS) --target-ms $(BENCH_TARGET_MS) \
+	    --cpu $(BENCH_CPU) --clock $(BENCH_CLOCK) --scalar $$(grep -c '^scalar' $(BB)/scalar.txt)
+
+bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
+
+# ---- our C -----------------------------------------------------------------
+$(BB)/synthbench.c: tests/bench/synth.amp nodes/std/osc.amp nodes/std/env.amp nodes/std/filter.amp $(B)/ampc
+	@mkdir -p $(BB)
+	$(B)/ampc $< -o $(BB)
+$(BB)/biquads.c: tests/bench/blocks.amp nodes/std/filter.amp $(B)/ampc
+	@mkdir -p $(BB)
+	$(B)/ampc $< --unit biquads -o $(BB)
+$(BB)/svfbench.c: tests/bench/blocks.amp nodes/std/filter.amp $(B)/ampc
+	@mkdir -p $(BB)
+	$(B)/ampc $< --unit svfbench -o $(BB)
+$(BB)/freeverb.c: nodes/std/fx.amp $(B)/ampc
+	@mkdir -p $(BB)
+	$(B)/ampc $< --unit freeverb -o $(BB)
+$(BB)/denormbench.c: tests/bench/denorm.amp nodes/std/filter.amp nodes/std/fx.amp $(B)/ampc
+	@mkdir -p $(BB)
+	$(B)/ampc $< -o $(BB)
+
+$(BB)/ampc_scalar: tests/bench/ampc_scalar.c $(B)/libampc.a | $(DEPS_STAMP)
+	@mkdir -p $(BB)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libampc.a -ljansson $(LDLIBS)
+
+$(BB)/synthbench_scalar.c $(BB)/scalar.txt &: tests/bench/synth.amp $(BB)/synthbench.c $(BB)/ampc_scalar
+	$(BB)/ampc_scalar $< $(BB)/synthbench_scalar.c > $(BB)/scalar.txt
+	@echo "bench: AmpcOptions.scalar gives $$(cat $(BB)/scalar.txt) C (same: scalar emission not implemented)"
+
+# ---- Faust's C -----------------------------------------------------------------
+$(BB)/faust/%_s.c: tests/bench/%.dsp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(BENCH_FAUST) -lang c -cn $*_s $< -o $@
+$(BB)/faust/%_v.c: tests/bench/%.dsp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(BENCH_FAUST) -lang c -vec -cn $*_v $< -o $@
+
+# ---- native objects: one compiler, one set of flags -------------------------------
+$(BB)/faust/%.o: $(BB)/faust/%.c tests/bench/faust_wrap.c tests/bench/faust_ops.h
+	$(BENCH_CC) $(BENCH_CFLAGS) -I. -Itests/bench -DFAUST_FILE='"$<"' -DFAUST_CLASS=$* \
+	    -c -o $@ tests/bench/faust_wrap.c
+
+$(patsubst %.c,%.o,$(BENCH_OUR_C)): %.o: %.c $(BENCH_HDRS)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
+
+# the scalar twin, its descriptor renamed so that both link into one driver
+$(BB)/synthbench_scalar.o: $(BB)/synthbench_scalar.c $(BENCH_HDRS)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -Damp_synthbench_desc=amp_synthbench_scalar_desc -c -o $@ $<
+
+$(BB)/rt/%.o: runtime/%.c $(BENCH_HDRS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
+
+$(BB)/cases.o: tests/bench/cases.c tests/bench/cases.h $(BENCH_HDRS)
+	@mkdir -p $(BB)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -DBENCH_HAVE_SCALAR -c -o $@ $<
+
+$(BB)/bench.o: tests/bench/bench.c tests/bench/cases.h tests/bench/faust_ops.h $(BENCH_HDRS) | $(B)/gen/parse.h
+	@mkdir -p $(BB)
+	$(BENCH_CC) $(BENCH_CFLAGS) -Wall -Wextra -Iruntime -Ilang -Icompiler -Itests/bench -c -o $@ $<
+
+$(BB)/bench: $(BENCH_NATIVE_OBJS) $(B)/libampc.a
+	$(BENCH_CC) -o $@ $(BENCH_NATIVE_OBJS) $(B)/libampc.a -ljansson -lm
+
+# ---- WebAssembly: the same cases and patches, emcc -----------------------------------
+BENCH_WASM_SRCS := tests/bench/wasm_main.c tests/bench/cases.c $(BENCH_RT_SRCS) $(BENCH_OUR_C)
+$(BB)/bench_wasm.js: $(BENCH_WASM_SRCS) tests/bench/cases.h $(BENCH_HDRS) | $(DEPS_STAMP)
+	$(BENCH_EMENV) $(BENCH_EMCC) $(BENCH_EMFLAGS) -std=c11 -D_GNU_SOURCE -Iruntime -Itests/bench \
+	    -sMODULARIZE=1 -sEXPORT_NAME=createBench -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 \
+	    -sEXPORTED_FUNCTIONS=_wb_open,_wb_clock,_wb_prepare,_wb_run,_wb_rms \
+	    -o $@ $(BENCH_WASM_SRCS) -lm
