@@ -47,7 +47,10 @@ typedef struct Emitter {
     Lowered *u;
     Ir *ir;
     EmitText *t;
-    int *uses;             /* per Val id: USE_* where it is read */
+    int *uses;             /* per Val id: USE_* where its value is read */
+    int *muses;            /* per Val id: USE_* where it is read as a condition */
+    char *inlined;         /* per Val id: a comparison used only as a condition,
+                              printed inline as a mask, never as a local */
     int *dep_i;            /* per Val id: depends on a table index */
     int n_init;            /* stored init values */
     int groups;            /* voice groups in the state */
@@ -110,11 +113,24 @@ static int extern_use(const Emitter *e, const Val *v, int ctx)
     return ctx;
 }
 
+static int is_compare(const Val *v)
+{
+    return v->op >= V_LT && v->op <= V_NE;
+}
+
+/* Is operand o of v read as a condition (a mask) rather than a value? */
+static int cond_operand(const Val *v, const Val *o)
+{
+    return (v->op == V_SELECT && o == v->a) || v->op == V_AND || v->op == V_OR || v->op == V_NOT;
+}
+
 static void classify(Emitter *e)
 {
     Ir *ir = e->ir;
     int n = ir->vals.n;
     e->uses = calloc((size_t)n + 1, sizeof(int));
+    e->muses = calloc((size_t)n + 1, sizeof(int));
+    e->inlined = calloc((size_t)n + 1, 1);
     e->dep_i = calloc((size_t)n + 1, sizeof(int));
     e->state_live = calloc((size_t)ir->states.n + 1, 1);
     e->delay_live = calloc((size_t)ir->delays.n + 1, 1);
@@ -130,10 +146,6 @@ static void classify(Emitter *e)
             e->dep_i[v->id] = 1;
         if (!v->live)
             continue;
-        int ctx = e->dep_i[v->id] ? USE_TABLE : ctx_of(v);
-        use(e, v->a, ctx);
-        use(e, v->b, ctx);
-        use(e, v->c, ctx);
         if (v->op == V_STATE)
             e->state_live[v->idx] = 1;
         if (v->op == V_DELAY_READ)
@@ -145,6 +157,7 @@ static void classify(Emitter *e)
         if (v->op == V_EXTERN_OUT)
             e->extern_live[v->idx] = 1;
     }
+    /* the roots: what slots, externs and outputs read */
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
         if (!e->extern_live[k])
@@ -178,10 +191,38 @@ static void classify(Emitter *e)
         use(e, e->u->out[ch], USE_PAUDIO);
         use(e, e->u->voice_out[ch], USE_VAUDIO);
     }
+    /* Users before operands (creation order, reversed): a comparison whose
+     * value nobody reads is printed inline, as a mask, inside each
+     * condition that reads it, so its operands are read where those are. */
+    for (int i = n - 1; i >= 0; i--) {
+        Val *v = ir->vals.items[i];
+        if (!v->live)
+            continue;
+        int ctxs;
+        if (is_compare(v) && !e->uses[v->id] && e->muses[v->id]) {
+            e->inlined[v->id] = 1;
+            ctxs = e->muses[v->id];
+        } else {
+            ctxs = e->dep_i[v->id] ? USE_TABLE : ctx_of(v);
+        }
+        Val *ops[3] = { v->a, v->b, v->c };
+        for (int k = 0; k < 3; k++) {
+            Val *o = ops[k];
+            if (!o)
+                continue;
+            if (cond_operand(v, o)) {
+                e->muses[o->id] |= ctxs;
+                if (!is_compare(o))
+                    e->uses[o->id] |= ctxs;
+            } else {
+                e->uses[o->id] |= ctxs;
+            }
+        }
+    }
     /* init values read outside init() get a slot in s->init[] */
     for (int i = 0; i < n; i++) {
         Val *v = ir->vals.items[i];
-        if (v->live && v->rate == RATE_INIT && !e->dep_i[v->id] &&
+        if (v->live && v->rate == RATE_INIT && !e->dep_i[v->id] && !e->inlined[v->id] &&
             (e->uses[v->id] & ~(USE_INIT | USE_TABLE)))
             v->slot = e->n_init++;
     }
@@ -248,15 +289,38 @@ static const char *func_c(Func f)
     }
 }
 
+static const char *compare_op(ValOp op)
+{
+    static const char *ops[] = { [V_LT] = "<", [V_LE] = "<=", [V_GT] = ">", [V_GE] = ">=",
+                                 [V_EQ] = "==", [V_NE] = "!=" };
+    return ops[op];
+}
+
+/* Val o read as a condition in context ctx: an inline comparison (a mask
+ * in vector code, an int in scalar code), or the value tested against 0. */
+static const char *cond(Emitter *e, const Val *o, int ctx, char *buf, size_t n)
+{
+    char x[96], y[96];
+    if (e->inlined[o->id]) {
+        snprintf(buf, n, "(%s %s %s)", ref(e, o->a, ctx, x, sizeof x), compare_op(o->op),
+                 ref(e, o->b, ctx, y, sizeof y));
+        return buf;
+    }
+    ref(e, o, ctx, x, sizeof x);
+    snprintf(buf, n, is_vec(e, ctx) ? "amp_nz(%s)" : "(%s != 0.0f)", x);
+    return buf;
+}
+
 /* Print `const T x<id> = <expression>;` for one Val in context ctx. */
 static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
 {
     int vector = is_vec(e, ctx);
     int voice = ctx == USE_VCTRL || ctx == USE_VAUDIO;
     const char *T = vector ? "v4f" : "float";
-    char a[96] = "", b[96] = "", c[96] = "";
-    if (v->a) ref(e, v->a, ctx, a, sizeof a);
-    if (v->b) ref(e, v->b, ctx, b, sizeof b);
+    char a[256] = "", b[256] = "", c[96] = "";
+    int conds = v->op == V_SELECT || v->op == V_AND || v->op == V_OR || v->op == V_NOT;
+    if (v->a) (conds ? cond : ref)(e, v->a, ctx, a, sizeof a);
+    if (v->b) (v->op == V_AND || v->op == V_OR ? cond : ref)(e, v->b, ctx, b, sizeof b);
     if (v->c) ref(e, v->c, ctx, c, sizeof c);
     EmitText *t = e->t;
     text_printf(t, "%sconst %s x%d = ", indent, T, v->id);
@@ -277,9 +341,9 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_TINDEX: text_puts(t, "(float)ti"); break;
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
-        text_printf(t, vector ? "amp_delay_read4(dl%d, dp%d, %d, %s, %d.0f)"
-                       : voice ? "amp_delay_readf(dl%d, dp%d, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp%d, %d, %s, %d.0f)",
-                    v->idx, v->idx, d->len - 1, a, d->size);
+        text_printf(t, vector ? "amp_delay_read4(dl%d, dp, %d, %s, %d.0f)"
+                       : voice ? "amp_delay_readf(dl%d, dp, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp, %d, %s, %d.0f)",
+                    v->idx, d->len - 1, a, d->size);
         break;
     }
     case V_TABLE_AT:
@@ -296,25 +360,22 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_DIV: text_printf(t, "%s / %s", a, b); break;
     case V_MOD: text_printf(t, vector ? "amp_mod(%s, %s)" : "amp_floormodf(%s, %s)", a, b); break;
     case V_NOT:
-        if (vector) text_printf(t, "amp_bool(%s == %s)", a, zero);
-        else text_printf(t, "%s == 0.0f ? 1.0f : 0.0f", a);
+        if (vector) text_printf(t, "amp_bool(~%s)", a);
+        else text_printf(t, "%s ? 0.0f : 1.0f", a);
         break;
-    case V_LT: case V_LE: case V_GT: case V_GE: case V_EQ: case V_NE: {
-        static const char *ops[] = { [V_LT] = "<", [V_LE] = "<=", [V_GT] = ">", [V_GE] = ">=",
-                                     [V_EQ] = "==", [V_NE] = "!=" };
-        if (vector) text_printf(t, "amp_bool(%s %s %s)", a, ops[v->op], b);
-        else text_printf(t, "%s %s %s ? 1.0f : 0.0f", a, ops[v->op], b);
+    case V_LT: case V_LE: case V_GT: case V_GE: case V_EQ: case V_NE:
+        if (vector) text_printf(t, "amp_bool(%s %s %s)", a, compare_op(v->op), b);
+        else text_printf(t, "%s %s %s ? 1.0f : 0.0f", a, compare_op(v->op), b);
         break;
-    }
     case V_AND: case V_OR: {
         const char *op = v->op == V_AND ? (vector ? "&" : "&&") : (vector ? "|" : "||");
-        if (vector) text_printf(t, "amp_bool(amp_nz(%s) %s amp_nz(%s))", a, op, b);
-        else text_printf(t, "(%s != 0.0f %s %s != 0.0f) ? 1.0f : 0.0f", a, op, b);
+        if (vector) text_printf(t, "amp_bool(%s %s %s)", a, op, b);
+        else text_printf(t, "(%s %s %s) ? 1.0f : 0.0f", a, op, b);
         break;
     }
     case V_SELECT:
-        if (vector) text_printf(t, "amp_sel(amp_nz(%s), %s, %s)", a, b, c);
-        else text_printf(t, "%s != 0.0f ? %s : %s", a, b, c);
+        if (vector) text_printf(t, "amp_sel(%s, %s, %s)", a, b, c);
+        else text_printf(t, "%s ? %s : %s", a, b, c);
         break;
     case V_CLAMP: text_printf(t, vector ? "amp_clamp(%s, %s, %s)" : "amp_clampf(%s, %s, %s)", a, b, c); break;
     case V_FUNC1: text_printf(t, vector ? "amp_%s(%s)" : "amp_%sf(%s)", func_c((Func)v->idx), a); break;
@@ -439,7 +500,7 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
     memset(e->extern_called, 0, (size_t)e->ir->externs.n + 1);
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || ctx_of(v) != ctx)
+        if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || e->inlined[v->id] || ctx_of(v) != ctx)
             continue;
         if (v->op == V_EXTERN_OUT) {
             if (!e->extern_called[v->idx]) {
@@ -474,6 +535,17 @@ static void emit_splats(Emitter *e, const char *indent)
 }
 
 /* ---- the state struct ---------------------------------------------------------------- */
+
+/* Is any delay line of section sec (-1: of either) live? */
+static int any_delay(const Emitter *e, int sec)
+{
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        const DelaySlot *d = e->ir->delays.items[k];
+        if (e->delay_live[k] && (sec < 0 || (int)d->sec == sec))
+            return 1;
+    }
+    return 0;
+}
 
 static int np1(int n)
 {
@@ -512,9 +584,8 @@ static void emit_struct(Emitter *e)
         else
             text_printf(t, "    v4u nz%d;\n", k);
     }
-    for (int k = 0; k < ir->delays.n; k++)
-        if (e->delay_live[k])
-            text_printf(t, "    int dp%d;\n", k);
+    if (any_delay(e, -1))
+        text_puts(t, "    unsigned dpos; /* samples written to every delay line (all advance together) */\n");
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
         if (!e->delay_live[k])
@@ -565,7 +636,7 @@ static void emit_table_fill(Emitter *e, int k)
     }
     for (int i = 0; i <= tb->fill->id; i++) {
         Val *v = e->ir->vals.items[i];
-        if (need[i] && e->dep_i[i] && v->op != V_CONST)
+        if (need[i] && e->dep_i[i] && v->op != V_CONST && !e->inlined[i])
             emit_val(e, v, USE_INIT, "        ");
     }
     free(need);
@@ -633,7 +704,7 @@ static void emit_init(Emitter *e)
     char buf[96];
     for (int i = 0; i < ir->vals.n; i++) {
         Val *v = ir->vals.items[i];
-        if (!v->live || v->rate != RATE_INIT || e->dep_i[v->id] || v->op == V_CONST)
+        if (!v->live || v->rate != RATE_INIT || e->dep_i[v->id] || e->inlined[v->id] || v->op == V_CONST)
             continue;
         if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx]) {
             emit_table_fill(e, v->idx);
@@ -701,10 +772,12 @@ static void emit_reset(Emitter *e)
         else
             text_printf(t, "    s->nz%d = amp_noise_seed(%uu);\n", k, ns->seed);
     }
+    if (any_delay(e, -1))
+        text_puts(t, "    s->dpos = 0;\n");
     for (int k = 0; k < ir->delays.n; k++) {
         if (!e->delay_live[k])
             continue;
-        text_printf(t, "    s->dp%d = 0;\n    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k, k);
+        text_printf(t, "    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k);
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
@@ -835,7 +908,6 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
         DelaySlot *d = ir->delays.items[k];
         if (!e->delay_live[k] || d->sec != sec)
             continue;
-        text_printf(e->t, "%sint dp%d = s->dp%d;\n", indent, k, k);
         if (sec == SEC_VOICE)
             text_printf(e->t, "%s%s *dl%d = s->dl%d[g];\n", indent, voice_type(e), k, k);
     }
@@ -854,12 +926,6 @@ static void emit_state_stores(Emitter *e, Section sec, const char *indent)
         if (e->noise_live[k] && ns->sec == sec)
             text_printf(e->t, "%ss->nz%d%s = nz%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
     }
-    if (sec == SEC_PATCH)
-        for (int k = 0; k < ir->delays.n; k++) {
-            DelaySlot *d = ir->delays.items[k];
-            if (e->delay_live[k] && d->sec == sec)
-                text_printf(e->t, "%ss->dp%d = dp%d;\n", indent, k, k);
-        }
 }
 
 /* End of a sample: new state values (flushed: no denormals), delay writes. */
@@ -886,10 +952,9 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
         if (sec == SEC_VOICE)
-            text_printf(e->t, "%sdl%d[dp%d] = %s(%s);\n", indent, k, k, vector ? "amp_flush" : "amp_flushf", w);
+            text_printf(e->t, "%sdl%d[dp & %d] = %s(%s);\n", indent, k, d->len - 1, vector ? "amp_flush" : "amp_flushf", w);
         else
-            text_printf(e->t, "%ss->dl%d[dp%d] = amp_flushf(%s);\n", indent, k, k, w);
-        text_printf(e->t, "%sdp%d = (dp%d + 1) & %d;\n", indent, k, k, d->len - 1);
+            text_printf(e->t, "%ss->dl%d[dp & %d] = amp_flushf(%s);\n", indent, k, d->len - 1, w);
     }
 }
 
@@ -919,6 +984,8 @@ static void emit_voices(Emitter *e)
     }
     emit_state_loads(e, SEC_VOICE, I2);
     text_puts(t, "            for (int i = 0; i < len; i++) {\n");
+    if (any_delay(e, SEC_VOICE))
+        text_printf(t, "%sconst unsigned dp = s->dpos + (unsigned)i;\n", I3);
     /* patch inputs read by voices */
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
@@ -957,11 +1024,6 @@ static void emit_voices(Emitter *e)
         text_puts(t, "            s->vt.level[g] = peak;\n");
     }
     text_puts(t, "        }\n");
-    for (int k = 0; k < e->ir->delays.n; k++) {
-        DelaySlot *d = e->ir->delays.items[k];
-        if (e->delay_live[k] && d->sec == SEC_VOICE)
-            text_printf(t, "        s->dp%d = (s->dp%d + len) & %d;\n", k, k, d->len - 1);
-    }
 }
 
 static void emit_process(Emitter *e)
@@ -990,12 +1052,16 @@ static void emit_process(Emitter *e)
         emit_voices(e);
     emit_state_loads(e, SEC_PATCH, "        ");
     text_puts(t, "        for (int i = 0; i < len; i++) {\n");
+    if (any_delay(e, SEC_PATCH))
+        text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
     emit_context(e, USE_PAUDIO, "            ");
     for (int ch = 0; ch < u->n_outputs; ch++)
         text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
     emit_sample_end(e, SEC_PATCH, "            ");
     text_puts(t, "        }\n");
     emit_state_stores(e, SEC_PATCH, "        ");
+    if (any_delay(e, -1))
+        text_puts(t, "        s->dpos += (unsigned)len;\n");
     text_puts(t, "        pos += len;\n    }\n}\n\n");
 }
 
@@ -1111,6 +1177,8 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     text_printf(h, "extern const AmpPatchDesc amp_%s_desc;\n\n#endif\n", N);
 
     free(e.uses);
+    free(e.muses);
+    free(e.inlined);
     free(e.dep_i);
     free(e.state_live);
     free(e.delay_live);

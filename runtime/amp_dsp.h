@@ -21,27 +21,28 @@ static inline float amp_delay_clamp(float d, float size)
 }
 
 /* The value written d samples ago (linear interpolation) from a line of
- * mask + 1 samples whose next write goes to pos. */
-static inline float amp_delay_readf(const float *buf, int pos, int mask, float d, float size)
+ * mask + 1 samples whose next write goes to pos & mask. pos is the free-
+ * running sample counter all delay lines share (unsigned: wraps cleanly). */
+static inline float amp_delay_readf(const float *buf, unsigned pos, int mask, float d, float size)
 {
     d = amp_delay_clamp(d, size);
-    int k = (int)d;
-    float frac = d - (float)k;
-    float a = buf[(pos - k) & mask];
-    float b = buf[(pos - k - 1) & mask];
+    unsigned k = (unsigned)(int)d;
+    float frac = d - (float)(int)k;
+    float a = buf[(pos - k) & (unsigned)mask];
+    float b = buf[(pos - k - 1u) & (unsigned)mask];
     return a + (b - a) * frac;
 }
 
 /* The same for four voices, one per lane; buf holds one vector per sample. */
-static inline v4f amp_delay_read4(const v4f *buf, int pos, int mask, v4f d, float size)
+static inline v4f amp_delay_read4(const v4f *buf, unsigned pos, int mask, v4f d, float size)
 {
     v4f r;
     for (int l = 0; l < 4; l++) {
         float dl = amp_delay_clamp(d[l], size);
-        int k = (int)dl;
-        float frac = dl - (float)k;
-        float a = buf[(pos - k) & mask][l];
-        float b = buf[(pos - k - 1) & mask][l];
+        unsigned k = (unsigned)(int)dl;
+        float frac = dl - (float)(int)k;
+        float a = buf[(pos - k) & (unsigned)mask][l];
+        float b = buf[(pos - k - 1u) & (unsigned)mask][l];
         r[l] = a + (b - a) * frac;
     }
     return r;

@@ -715,10 +715,20 @@ static inline float amp_ceilf(float x)   { return amp_ceil(amp_splat(x))[0]; }
 static inline float amp_roundf(float x)  { return amp_round(amp_splat(x))[0]; }
 static inline float amp_truncf(float x)  { return amp_trunc(amp_splat(x))[0]; }
 static inline float amp_fractf(float x)  { return amp_fract(amp_splat(x))[0]; }
-static inline float amp_absf(float x)    { return amp_abs(amp_splat(x))[0]; }
+/* The cheap ones written out in scalar code (the lane-0 form costs a trip
+ * through a vector register in single-instance code, every sample); same
+ * operations, same bits — check_math compares them with lane 0. */
+static inline float amp_absf(float x)
+{
+    uint32_t u;
+    __builtin_memcpy(&u, &x, sizeof u);
+    u &= 0x7fffffffu;
+    __builtin_memcpy(&x, &u, sizeof u);
+    return x;
+}
 static inline float amp_db2linf(float x) { return amp_db2lin(amp_splat(x))[0]; }
 static inline float amp_lin2dbf(float x) { return amp_lin2db(amp_splat(x))[0]; }
-static inline float amp_flushf(float x)  { return amp_flush(amp_splat(x))[0]; }
+static inline float amp_flushf(float x)  { return x < 1e-30f && x > -1e-30f ? 0.0f : x; }
 /* atan2(y, x) */
 static inline float amp_atan2f(float y, float x) { return amp_atan2(amp_splat(y), amp_splat(x))[0]; }
 static inline float amp_powf(float x, float y) { return amp_pow(amp_splat(x), amp_splat(y))[0]; }
@@ -726,11 +736,8 @@ static inline float amp_powf(float x, float y) { return amp_pow(amp_splat(x), am
 static inline float amp_fmodf(float a, float b) { return amp_fmod(amp_splat(a), amp_splat(b))[0]; }
 /* floored: the language's % */
 static inline float amp_floormodf(float a, float b) { return amp_mod(amp_splat(a), amp_splat(b))[0]; }
-static inline float amp_minf(float a, float b) { return amp_min(amp_splat(a), amp_splat(b))[0]; }
-static inline float amp_maxf(float a, float b) { return amp_max(amp_splat(a), amp_splat(b))[0]; }
-static inline float amp_clampf(float x, float lo, float hi)
-{
-    return amp_clamp(amp_splat(x), amp_splat(lo), amp_splat(hi))[0];
-}
+static inline float amp_minf(float a, float b) { return a < b ? a : b; }
+static inline float amp_maxf(float a, float b) { return a > b ? a : b; }
+static inline float amp_clampf(float x, float lo, float hi) { return amp_minf(amp_maxf(x, lo), hi); }
 
 #endif /* AMP_MATH_H */

@@ -98,11 +98,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float st0 = s->st0;
         float st1 = s->st1;
         for (int i = 0; i < len; i++) {
-            const float x17 = st1 < x9 ? 1.0f : 0.0f;
             const float x20 = st0 * 6.28318548f;
             const float x21 = amp_sinf(x20);
             const float x22 = x10 * x21;
-            const float x23 = x17 != 0.0f ? x22 : 0.0f;
+            const float x23 = (st1 < x9) ? x22 : 0.0f;
             const float x24 = st0 + x15;
             const float x25 = amp_fractf(x24);
             const float x26 = st1 + x16;

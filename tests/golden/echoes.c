@@ -13,7 +13,7 @@ typedef struct echoes_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[1]; /* init-rate values */
-    int dp0;
+    unsigned dpos; /* samples written to every delay line (all advance together) */
     float dl0[131072]; /* e.line */
 } echoes_state;
 
@@ -33,7 +33,7 @@ static void p_init(void *state, float sr)
 static void p_reset(void *state)
 {
     echoes_state *s = state;
-    s->dp0 = 0;
+    s->dpos = 0;
     memset(s->dl0, 0, sizeof s->dl0);
 }
 
@@ -63,22 +63,21 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x9 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        int dp0 = s->dp0;
         for (int i = 0; i < len; i++) {
+            const unsigned dp = s->dpos + (unsigned)i;
             const float x4 = in[0][pos + i];
             const float x5 = in[1][pos + i];
             const float x6 = x4 + x5;
-            const float x10 = amp_delay_readf(s->dl0, dp0, 131071, x9, 96000.0f);
+            const float x10 = amp_delay_readf(s->dl0, dp, 131071, x9, 96000.0f);
             const float x11 = 0.5f * x10;
             const float x12 = x6 + x11;
             const float x13 = x6 + x10;
             const float x14 = 0.5f * x13;
             out[0][pos + i] = x14;
             out[1][pos + i] = x14;
-            s->dl0[dp0] = amp_flushf(x12);
-            dp0 = (dp0 + 1) & 131071;
+            s->dl0[dp & 131071] = amp_flushf(x12);
         }
-        s->dp0 = dp0;
+        s->dpos += (unsigned)len;
         pos += len;
     }
 }

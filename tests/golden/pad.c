@@ -50,7 +50,6 @@ static void p_init(void *state, float sr)
     const float x93 = x9 * 0.400000006f;
     const float x94 = amp_maxf(x93, 1.0f);
     const float x95 = 6.90775537f / x94;
-    const float x96 = x92 < 0.00999999978f ? 1.0f : 0.0f;
     const float x97 = x92 / 6.0f;
     const float x98 = 0.5f - x97;
     const float x99 = x92 * x98;
@@ -59,9 +58,8 @@ static void p_init(void *state, float sr)
     const float x102 = -x92;
     const float x103 = amp_expf(x102);
     const float x104 = 1.0f - x103;
-    const float x105 = x96 != 0.0f ? x101 : x104;
+    const float x105 = (x92 < 0.00999999978f) ? x101 : x104;
     s->init[2] = x105;
-    const float x106 = x95 < 0.00999999978f ? 1.0f : 0.0f;
     const float x107 = x95 / 6.0f;
     const float x108 = 0.5f - x107;
     const float x109 = x95 * x108;
@@ -70,7 +68,7 @@ static void p_init(void *state, float sr)
     const float x112 = -x95;
     const float x113 = amp_expf(x112);
     const float x114 = 1.0f - x113;
-    const float x115 = x106 != 0.0f ? x111 : x114;
+    const float x115 = (x95 < 0.00999999978f) ? x111 : x114;
     s->init[3] = x115;
     const float x141 = x9 * 0.49000001f;
     s->init[4] = x141;
@@ -197,7 +195,6 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x16 = x15 / x12;
                 const v4f x18 = amp_splat(2.0f) - x13;
                 const v4f x19 = amp_splat(2.0f) - x16;
-                const v4f x20 = amp_bool(x13 < amp_splat(1.0f));
                 const v4f x24 = x13 * amp_splat(4.0f);
                 const v4f x25 = amp_splat(2.75f) - x24;
                 const v4f x26 = x13 * amp_splat(2.0f);
@@ -211,14 +208,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x35 = x29 - x34;
                 const v4f x37 = x35 / amp_splat(6.0f);
                 const v4f x38 = amp_splat(0.0416666679f) + x37;
-                const v4f x39 = amp_bool(x13 < amp_splat(2.0f));
                 const v4f x40 = x18 * x18;
                 const v4f x41 = x18 * x40;
                 const v4f x42 = x18 * x41;
                 const v4f x44 = x42 / amp_splat(24.0f);
-                const v4f x45 = amp_sel(amp_nz(x39), x44, amp_splat(0.0f));
-                const v4f x46 = amp_sel(amp_nz(x20), x38, x45);
-                const v4f x47 = amp_bool(x16 < amp_splat(1.0f));
+                const v4f x45 = amp_sel((x13 < amp_splat(2.0f)), x44, amp_splat(0.0f));
+                const v4f x46 = amp_sel((x13 < amp_splat(1.0f)), x38, x45);
                 const v4f x48 = x16 * amp_splat(4.0f);
                 const v4f x49 = amp_splat(2.75f) - x48;
                 const v4f x50 = x16 * amp_splat(2.0f);
@@ -232,13 +227,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x58 = x53 - x57;
                 const v4f x59 = x58 / amp_splat(6.0f);
                 const v4f x60 = amp_splat(0.0416666679f) + x59;
-                const v4f x61 = amp_bool(x16 < amp_splat(2.0f));
                 const v4f x62 = x19 * x19;
                 const v4f x63 = x19 * x62;
                 const v4f x64 = x19 * x63;
                 const v4f x65 = x64 / amp_splat(24.0f);
-                const v4f x66 = amp_sel(amp_nz(x61), x65, amp_splat(0.0f));
-                const v4f x67 = amp_sel(amp_nz(x47), x60, x66);
+                const v4f x66 = amp_sel((x16 < amp_splat(2.0f)), x65, amp_splat(0.0f));
+                const v4f x67 = amp_sel((x16 < amp_splat(1.0f)), x60, x66);
                 const v4f x68 = st0 * amp_splat(2.0f);
                 const v4f x69 = x68 - amp_splat(1.0f);
                 const v4f x70 = x46 - x67;
@@ -246,7 +240,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x72 = x69 + x71;
                 const v4f x73 = st0 + x12;
                 const v4f x74 = amp_fract(x73);
-                const v4f x117 = amp_bool(st3 == amp_splat(0.0f));
+                const v4f x117 = amp_bool(~amp_nz(st3));
                 const v4f x118 = amp_bool(amp_nz(x116) & amp_nz(x117));
                 const v4f x119 = amp_sel(amp_nz(x116), st2, amp_splat(0.0f));
                 const v4f x120 = amp_sel(amp_nz(x118), amp_splat(1.0f), x119);
@@ -256,8 +250,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x126 = x122 * x125;
                 const v4f x127 = st1 - x126;
                 const v4f x128 = amp_sel(amp_nz(x120), x124, x127);
-                const v4f x129 = amp_bool(x123 < amp_splat(1.0f));
-                const v4f x130 = amp_bool(amp_nz(x120) & amp_nz(x129));
+                const v4f x130 = amp_bool(amp_nz(x120) & (x123 < amp_splat(1.0f)));
                 const v4f x131 = amp_sel(amp_nz(x130), amp_splat(1.0f), amp_splat(0.0f));
                 const v4f x135 = amp_splat(1.0f) + x128;
                 const v4f x136 = vx134 * x135;

@@ -93,9 +93,6 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const float x10 = s->pv[1];
         const float x11 = s->pv[2];
         const float x14 = x9 / x13;
-        const float x15 = x11 < 0.5f ? 1.0f : 0.0f;
-        const float x21 = x11 < 1.5f ? 1.0f : 0.0f;
-        const float x28 = x11 < 2.5f ? 1.0f : 0.0f;
         const float x40 = 0.5f * x10;
         const float x41 = 1.0f - x40;
         float st0 = s->st0;
@@ -106,13 +103,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x24 = amp_absf(x23);
             const float x25 = 4.0f * x24;
             const float x26 = 1.0f - x25;
-            const float x29 = st0 < 0.5f ? 1.0f : 0.0f;
-            const float x31 = x29 != 0.0f ? 1.0f : (-1.0f);
+            const float x31 = (st0 < 0.5f) ? 1.0f : (-1.0f);
             const float x32 = 2.0f * st0;
             const float x33 = 1.0f - x32;
-            const float x34 = x28 != 0.0f ? x31 : x33;
-            const float x35 = x21 != 0.0f ? x26 : x34;
-            const float x36 = x15 != 0.0f ? x19 : x35;
+            const float x34 = (x11 < 2.5f) ? x31 : x33;
+            const float x35 = (x11 < 1.5f) ? x26 : x34;
+            const float x36 = (x11 < 0.5f) ? x19 : x35;
             const float x37 = x10 * x36;
             const float x38 = st0 + x14;
             const float x39 = amp_fractf(x38);
