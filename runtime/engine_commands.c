@@ -49,6 +49,8 @@ struct EngineCommands {
     Engine *engine;
     EngineCommandsConfig cfg;
     int max_tracks, max_inserts, max_sends, max_placements, max_lanes, max_clips, max_samples, max_tempo;
+    int max_regions;             /* region slots per track */
+    uint32_t region_ids;         /* region ids 0..region_ids-1: max_tracks * max_regions */
     double rate;                 /* the engine's sample rate */
     uint32_t whole_rate;         /* ... in whole Hz, as load_sample gives it */
     int64_t max_ahead;           /* samples a command may be timed ahead; 0: no limit */
@@ -64,6 +66,11 @@ struct EngineCommands {
     int32_t *clip_track;         /* [clip id]: track it is placed on, -1 none */
     int32_t *clip_slot;          /* [clip id]: its placement slot there */
     uint32_t *lane_key;          /* [track * max_lanes + k]: slot * CMD_PARAM_LIMIT + param + 1, 0 free */
+    int32_t *slot_region;        /* [track * max_regions + k]: region id, -1 free */
+    int64_t *slot_free_at;       /* [track * max_regions + k]: engine time from which a free slot
+                                    is empty in the engine (its clearing is applied by then) */
+    int32_t *region_track;       /* [region id]: track it is placed on, -1 none */
+    int32_t *region_slot;        /* [region id]: its region slot there */
     double bpm;                  /* the tempo map: base ... */
     double *tempo_beat, *tempo_bpm;   /* ... then these changes */
     int n_tempo;
@@ -242,6 +249,8 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     cx->max_clips = ec->max_clips;
     cx->max_samples = ec->max_samples;
     cx->max_tempo = ec->max_tempo_points;
+    cx->max_regions = ec->max_regions;
+    cx->region_ids = (uint32_t)ec->max_tracks * (uint32_t)ec->max_regions;
     cx->rate = (double)ec->sample_rate;
     cx->whole_rate = (uint32_t)lround(cx->rate);
     cx->max_ahead = llround(cfg->max_ahead_seconds * cx->rate);
@@ -262,8 +271,13 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     cx->lane_key = array(tracks * (size_t)cx->max_lanes, sizeof *cx->lane_key);
     cx->tempo_beat = array((size_t)cx->max_tempo, sizeof *cx->tempo_beat);
     cx->tempo_bpm = array((size_t)cx->max_tempo, sizeof *cx->tempo_bpm);
+    cx->slot_region = array(tracks * (size_t)cx->max_regions, sizeof *cx->slot_region);
+    cx->slot_free_at = array(tracks * (size_t)cx->max_regions, sizeof *cx->slot_free_at);
+    cx->region_track = array(cx->region_ids, sizeof *cx->region_track);
+    cx->region_slot = array(cx->region_ids, sizeof *cx->region_slot);
     bool ok = cx->patches && cx->stock_words && cx->send_bus && cx->placement_clip && cx->clip_track &&
-              cx->clip_slot && cx->lane_key && cx->tempo_beat && cx->tempo_bpm;
+              cx->clip_slot && cx->lane_key && cx->tempo_beat && cx->tempo_bpm && cx->slot_region &&
+              cx->slot_free_at && cx->region_track && cx->region_slot;
     for (int k = 0; k < 3; k++)
         ok = ok && cx->handles[k].slots;
     if (!ok) {
@@ -278,6 +292,9 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     fill_i32(cx->placement_clip, tracks * (size_t)cx->max_placements, -1);
     fill_i32(cx->clip_track, (size_t)cx->max_clips, -1);
     fill_i32(cx->clip_slot, (size_t)cx->max_clips, -1);
+    fill_i32(cx->slot_region, tracks * (size_t)cx->max_regions, -1);
+    fill_i32(cx->region_track, cx->region_ids, -1);
+    fill_i32(cx->region_slot, cx->region_ids, -1);
     if (!register_tables(cx)) {
         fail(err, errlen, "%d engines have command tables already", ENGINE_COMMANDS_MAX_ENGINES);
         cx->engine = NULL;
@@ -325,6 +342,10 @@ void engine_commands_free(EngineCommands *cx)
     free(cx->lane_key);
     free(cx->tempo_beat);
     free(cx->tempo_bpm);
+    free(cx->slot_region);
+    free(cx->slot_free_at);
+    free(cx->region_track);
+    free(cx->region_slot);
     free(cx);
 }
 
@@ -601,8 +622,15 @@ static _Atomic uintptr_t *handle_word(EngineCommands *cx, int kind, uint32_t h)
     return h < cx->handles[kind].n ? &cx->handles[kind].slots[h] : NULL;
 }
 
-/* Forget what the tables say about a removed track. */
-static void clear_track(EngineCommands *cx, uint32_t track)
+/* When a command timed `time` applies: at once if that time has passed. */
+static int64_t applies_at(const EngineCommands *cx, int64_t time)
+{
+    int64_t now = engine_now(cx->engine);
+    return time > now ? time : now;
+}
+
+/* Forget what the tables say about a track removed at `time`. */
+static void clear_track(EngineCommands *cx, uint32_t track, int64_t time)
 {
     for (int k = 0; k < cx->max_sends; k++)
         cx->send_bus[(size_t)track * cx->max_sends + k] = -1;
@@ -620,6 +648,16 @@ static void clear_track(EngineCommands *cx, uint32_t track)
     }
     for (int k = 0; k < cx->max_lanes; k++)
         cx->lane_key[(size_t)track * cx->max_lanes + k] = 0;
+    for (int k = 0; k < cx->max_regions; k++) {
+        size_t at = (size_t)track * cx->max_regions + k;
+        int32_t region = cx->slot_region[at];
+        if (region >= 0) {
+            cx->region_track[region] = -1;
+            cx->region_slot[region] = -1;
+            cx->slot_free_at[at] = applies_at(cx, time);
+        }
+        cx->slot_region[at] = -1;
+    }
 }
 
 static int set_send(EngineCommands *cx, const CmdSetSend *c)
@@ -773,6 +811,120 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
     return queued(cx, 0);
 }
 
+/* A tempo change: into the engine's map, then into ours the way the engine
+ * inserts it (sorted by beat; a change at the same beat takes the new
+ * tempo), so later positions convert through it. Full maps are refused
+ * here, before the engine would refuse it at its time and the two maps
+ * would differ. */
+static int tempo_change(EngineCommands *cx, const CmdTempoChange *c)
+{
+    double beat = beats_at(cx, c->position);
+    if (!(beat < BEAT_LIMIT))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int i = 0;
+    while (i < cx->n_tempo && cx->tempo_beat[i] < beat)
+        i++;
+    bool same = i < cx->n_tempo && cx->tempo_beat[i] == beat;
+    if (!same && cx->n_tempo >= cx->max_tempo)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    if (engine_add_tempo_change(cx->engine, c->header.time, beat, (double)c->bpm) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    if (!same) {
+        size_t after = (size_t)(cx->n_tempo - i);
+        memmove(&cx->tempo_beat[i + 1], &cx->tempo_beat[i], after * sizeof *cx->tempo_beat);
+        memmove(&cx->tempo_bpm[i + 1], &cx->tempo_bpm[i], after * sizeof *cx->tempo_bpm);
+        cx->tempo_beat[i] = beat;
+        cx->n_tempo++;
+    }
+    cx->tempo_bpm[i] = (double)c->bpm;
+    return queued(cx, 0);
+}
+
+/* A fader or region gain in dB: -144 and below is the engine's silence. */
+static float gain_db(float db)
+{
+    return db <= -144.0f ? -150.0f : db;
+}
+
+/* Take region `id` off its slot in the engine (at time t) and in the
+ * tables. 0, or -1 when the engine refused the call (nothing changed). The
+ * slot is free for commands that apply at t or later: one timed earlier
+ * would be applied before the clearing, which would then remove it. */
+static int clear_region(EngineCommands *cx, int64_t t, int32_t id)
+{
+    int32_t track = cx->region_track[id], slot = cx->region_slot[id];
+    if (engine_place_region(cx->engine, t, track, slot, -1, 0.0, 0, 0, 0.0f) != 0)
+        return -1;
+    size_t at = (size_t)track * cx->max_regions + slot;
+    cx->slot_region[at] = -1;
+    cx->slot_free_at[at] = applies_at(cx, t);
+    cx->region_track[id] = -1;
+    cx->region_slot[id] = -1;
+    return 0;
+}
+
+static int place_region(EngineCommands *cx, const CmdPlaceRegion *c)
+{
+    if (!track_ok(cx, c->track) || c->region >= cx->region_ids || c->sample >= (uint32_t)cx->max_samples)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    double start = beats_at(cx, c->start);
+    if (!(start < BEAT_LIMIT))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int32_t id = (int32_t)c->region;
+    int32_t *row = &cx->slot_region[(size_t)c->track * cx->max_regions];
+    const int64_t *free_at = &cx->slot_free_at[(size_t)c->track * cx->max_regions];
+    bool here = cx->region_track[id] == (int32_t)c->track;
+    int slot = here ? cx->region_slot[id] : -1;
+    int64_t when = applies_at(cx, c->header.time);
+    for (int k = 0; slot < 0 && k < cx->max_regions; k++)
+        if (row[k] < 0 && free_at[k] <= when)
+            slot = k;
+    if (slot < 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    /* Moved to another track: off the old one first, so that a refusal
+     * below leaves the tables saying what the engine has. */
+    if (!here && cx->region_track[id] >= 0 && clear_region(cx, c->header.time, id) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    if (engine_place_region(cx->engine, c->header.time, (int)c->track, slot, (int)c->sample, start,
+                            (int64_t)c->first_frame, (int64_t)c->frames, gain_db(c->db)) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    cx->region_track[id] = (int32_t)c->track;
+    cx->region_slot[id] = slot;
+    row[slot] = id;
+    return queued(cx, 0);
+}
+
+static int remove_region(EngineCommands *cx, const CmdRemoveRegion *c)
+{
+    if (c->region >= cx->region_ids)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    if (cx->region_track[c->region] < 0) {   /* not placed: nothing to remove */
+        bump(&cx->count.applied);
+        return 0;
+    }
+    if (clear_region(cx, c->header.time, (int32_t)c->region) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    return queued(cx, 0);
+}
+
+static EngineVoiceMode voice_mode(uint8_t mode)
+{
+    switch (mode) {
+    case CMD_VOICE_MONO: return ENGINE_VOICE_MONO;
+    case CMD_VOICE_LEGATO: return ENGINE_VOICE_LEGATO;
+    default: return ENGINE_VOICE_POLY;
+    }
+}
+
+static EnginePriority note_priority(uint8_t priority)
+{
+    switch (priority) {
+    case CMD_PRIORITY_LOW: return ENGINE_PRIORITY_LOW;
+    case CMD_PRIORITY_HIGH: return ENGINE_PRIORITY_HIGH;
+    default: return ENGINE_PRIORITY_LAST;
+    }
+}
+
 static EngineTrackKind track_kind(uint8_t kind)
 {
     switch (kind) {
@@ -814,6 +966,8 @@ static int apply(EngineCommands *cx, const Command *c)
     case CMD_TIME_SIGNATURE:
         return queued(cx, engine_set_time_signature(e, t, c->time_signature.numerator,
                                                     c->time_signature.denominator));
+    case CMD_TEMPO_CHANGE:
+        return tempo_change(cx, &c->tempo_change);
     case CMD_NOTE_ON:
         if (!track_ok(cx, c->note_on.track) || c->note_on.note_id > ENGINE_LIVE_NOTE_MAX)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -823,6 +977,12 @@ static int apply(EngineCommands *cx, const Command *c)
         if (!track_ok(cx, c->note_off.track) || c->note_off.note_id > ENGINE_LIVE_NOTE_MAX)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
         return queued(cx, engine_note_off(e, t, (int)c->note_off.track, (int)c->note_off.note_id));
+    case CMD_ALL_NOTES_OFF:
+        if (c->all_notes_off.every_track)
+            return queued(cx, engine_all_notes_off(e, t, ENGINE_MASTER));
+        if (!track_ok(cx, c->all_notes_off.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_all_notes_off(e, t, (int)c->all_notes_off.track));
     case CMD_SET_PARAM:
         if (!track_ok(cx, c->set_param.track) || c->set_param.slot > (uint32_t)cx->max_inserts)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -839,7 +999,7 @@ static int apply(EngineCommands *cx, const Command *c)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
         if (engine_remove_track(e, t, (int)c->remove_track.track) != 0)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-        clear_track(cx, c->remove_track.track);
+        clear_track(cx, c->remove_track.track, t);
         return queued(cx, 0);
     case CMD_SET_INSTRUMENT:
         return set_instrument(cx, &c->set_instrument);
@@ -858,12 +1018,16 @@ static int apply(EngineCommands *cx, const Command *c)
                                              (int)c->move_insert.to - 1));
     case CMD_SET_SEND:
         return set_send(cx, &c->set_send);
-    case CMD_SET_GAIN: {
+    case CMD_SET_VOICE_MODE:
+        if (!track_ok(cx, c->set_voice_mode.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_voice_mode(e, t, (int)c->set_voice_mode.track,
+                                                voice_mode(c->set_voice_mode.mode),
+                                                note_priority(c->set_voice_mode.priority)));
+    case CMD_SET_GAIN:
         if (!track_ok(cx, c->set_gain.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        float db = c->set_gain.db <= -144.0f ? -150.0f : c->set_gain.db;   /* the engine's silence */
-        return queued(cx, engine_set_gain(e, t, (int)c->set_gain.track, db));
-    }
+        return queued(cx, engine_set_gain(e, t, (int)c->set_gain.track, gain_db(c->set_gain.db)));
     case CMD_SET_PAN:
         if (!track_ok(cx, c->set_pan.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -876,10 +1040,16 @@ static int apply(EngineCommands *cx, const Command *c)
         if (!track_ok(cx, c->set_solo.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
         return queued(cx, engine_set_solo(e, t, (int)c->set_solo.track, c->set_solo.solo));
+    case CMD_SET_MASTER_GAIN:
+        return queued(cx, engine_set_gain(e, t, ENGINE_MASTER, gain_db(c->set_master_gain.db)));
     case CMD_LOAD_CLIP:
         return load_clip(cx, &c->load_clip);
     case CMD_LOAD_SAMPLE:
         return load_sample(cx, &c->load_sample);
+    case CMD_PLACE_REGION:
+        return place_region(cx, &c->place_region);
+    case CMD_REMOVE_REGION:
+        return remove_region(cx, &c->remove_region);
     }
     return refuse(cx, ENGINE_COMMANDS_REFUSE_UNKNOWN);
 }

@@ -65,18 +65,28 @@
  *
  * ---- What each command becomes -------------------------------------------
  *
- *   play, stop, time_signature, note_on, note_off, set_param, add_track,
- *   remove_track, set_gain, set_pan, set_mute, set_solo: the engine_* call
- *     of the same name (track kinds 0/1/2 -> ENGINE_TRACK_INSTRUMENT/AUDIO/
- *     BUS; insert positions 1.. -> engine positions 0..; set_param's slot
- *     is the engine's slot as is; set_gain -144 dB and below -> silence;
- *     note ids above ENGINE_LIVE_NOTE_MAX are refused).
+ *   play, stop, time_signature, note_on, note_off, all_notes_off,
+ *   set_param, add_track, remove_track, set_voice_mode, set_gain, set_pan,
+ *   set_mute, set_solo: the engine_* call of the same name (track kinds
+ *     0/1/2 -> ENGINE_TRACK_INSTRUMENT/AUDIO/BUS; voice modes 0/1/2 ->
+ *     ENGINE_VOICE_POLY/MONO/LEGATO, priorities 0/1/2 ->
+ *     ENGINE_PRIORITY_LAST/LOW/HIGH; insert positions 1.. -> engine
+ *     positions 0..; set_param's slot is the engine's slot as is; set_gain
+ *     -144 dB and below -> silence; note ids above ENGINE_LIVE_NOTE_MAX are
+ *     refused; all_notes_off with every_track -> ENGINE_MASTER).
+ *   set_master_gain: engine_set_gain on ENGINE_MASTER (-144 dB and below ->
+ *     silence).
  *   seek, loop: positions in timeline samples -> beats through the tempo
  *     map this module keeps (tempo commands, engine_commands_set_tempo_map):
  *     with a constant tempo, beat = samples * bpm / (60 * rate), the
  *     engine's own expression, so a position lands on its sample exactly.
  *   tempo: engine_set_tempo (which clears the engine's tempo changes, and
  *     so the map here).
+ *   tempo_change: the position -> its beat through the map as it stands,
+ *     then engine_add_tempo_change at that beat, and the change goes into
+ *     the map here too (so later positions convert through it). A map
+ *     already holding the engine's max_tempo_points changes is refused
+ *     (ENGINE_COMMANDS_REFUSE_FULL) unless the beat is one of them.
  *   set_send: the track's send slot to that bus (a slot is taken on the
  *     first send to a bus and freed when its level is set to 0); the
  *     linear level becomes 20 log10(level) dB.
@@ -87,6 +97,22 @@
  *     again replaces the clip, and moves it if the track differs.
  *   load_sample: engine_load_sample under the sender's sample id
  *     (< max_samples).
+ *   place_region: engine_place_region on the track's region slot for the
+ *     sender's region id (ids < max_tracks * max_regions, the engine's
+ *     region slots in all; a slot is taken on the first placement of an id
+ *     on a track), from `start` (timeline samples -> beats), sample id <
+ *     max_samples, frames first_frame .. first_frame + frames - 1 (0: to
+ *     the end), gain in dB (-144 and below -> silence). Placing an id again
+ *     replaces the region, and moves it if the track differs (the old slot
+ *     is cleared at the same time). A slot freed by remove_region, a move
+ *     or remove_track at time T is taken again only by a placement that
+ *     applies at T or later (an earlier one would be applied first and
+ *     then cleared). A track that is not an audio track is refused by the
+ *     engine when the command applies (ENGINE_EV_REFUSED).
+ *   remove_region: the id's slot cleared (engine_place_region with sample
+ *     -1) and freed; an id that is not placed is ignored (applied, nothing
+ *     queued). There is no panic command: the engine has no call for one
+ *     (all_notes_off releases, seek cuts).
  *   automation: the track's lane slot for (slot, param) (taken on first
  *     use, freed by count 0) -> engine_set_lane; the lane's own unit
  *     (beats or samples) stands.
@@ -96,9 +122,9 @@
  * engine keeps queued commands until their time, so a record with a time
  * far ahead (a stray bit in its header) would hold a queue slot for good.
  *
- * Tables this module fills (sends, placements, lanes of a track) must not
- * be driven by direct engine_* calls for the same track at the same time;
- * remove_track frees a track's entries.
+ * Tables this module fills (sends, placements, regions, lanes of a track)
+ * must not be driven by direct engine_* calls for the same track at the
+ * same time; remove_track frees a track's entries.
  *
  * ---- Threads --------------------------------------------------------------
  *

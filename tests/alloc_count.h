@@ -10,14 +10,16 @@
  * a test then skips its count. Likewise on a C library that is not glibc.
  *
  * Include it in exactly one file of a test binary (it defines functions).
- * The same code sits in tests/check_engine.c, check_host.c and
- * check_project.c, which predate this header.
+ * Used by check_engine.c, check_engine_commands.c, check_host.c and
+ * check_project.c. A test proves the counter live with alloc_count_probe()
+ * before it trusts a count of 0.
  */
 #ifndef AMP_ALLOC_COUNT_H
 #define AMP_ALLOC_COUNT_H
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define ALLOC_COUNTING 0        /* the sanitizer owns malloc */
@@ -98,5 +100,20 @@ void free(void *p)
     __libc_free(p);
 }
 #endif
+
+/* One malloc and one free made while counting: returns what the counter
+ * saw (2 when it works; 0 when ALLOC_COUNTING is 0) and leaves alloc_calls
+ * at 0 and counting off. */
+static inline long alloc_count_probe(void)
+{
+    alloc_calls = 0;
+    alloc_counting = 1;
+    void *volatile p = malloc(16);   /* volatile: the pair may not be optimised away */
+    free(p);
+    alloc_counting = 0;
+    long seen = alloc_calls;
+    alloc_calls = 0;
+    return seen;
+}
 
 #endif

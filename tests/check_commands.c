@@ -1,7 +1,7 @@
 /* check_commands.c — the command schema (runtime/commands.def, commands.h).
  *
  * "layout": sizes and offsets match the structs and natural alignment, the
- * ids and tables agree, and two records are pinned byte for byte.
+ * ids and tables agree, and three records are pinned byte for byte.
  * "core": every test vector (each command type at its lows, its highs, a
  * middle, and hand-picked edges) encodes, decodes to the same fields and
  * re-encodes to the same bytes; the typed encoders agree with cmd_encode.
@@ -222,6 +222,23 @@ static void make_vectors(void)
     HAND(cmd_encode_set_solo(buf, sizeof buf, 3, 9, true));
     HAND(cmd_encode_load_clip(buf, sizeof buf, 0, 44100, 3, 99, 0, 1));
     HAND(cmd_encode_load_sample(buf, sizeof buf, 0, 1, 2, 44100 * 60, 44100, 2));
+    HAND(cmd_encode_tempo_change(buf, sizeof buf, 0, 96000, 140.0f));
+    HAND(cmd_encode_tempo_change(buf, sizeof buf, 480, 0, 20.0f));
+    HAND(cmd_encode_tempo_change(buf, sizeof buf, 7, CMD_TIME_MAX, 133.333333f));
+    HAND(cmd_encode_all_notes_off(buf, sizeof buf, 0, 3, false));
+    HAND(cmd_encode_all_notes_off(buf, sizeof buf, 99, 0, true));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_MONO, CMD_PRIORITY_LOW));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 5, 2, CMD_VOICE_POLY, CMD_PRIORITY_LAST));
+    HAND(cmd_encode_set_master_gain(buf, sizeof buf, 0, -6.0206f));
+    HAND(cmd_encode_set_master_gain(buf, sizeof buf, 48000, 0.0f));
+    HAND(cmd_encode_set_master_gain(buf, sizeof buf, 1, -0.0f));
+    HAND(cmd_encode_place_region(buf, sizeof buf, 0, 30001, 1, 5, 0, 100, 500, 0.0f));
+    HAND(cmd_encode_place_region(buf, sizeof buf, 12, 0, 3, 0xfffffffeu, 7, 0, 0, -3.5f));
+    HAND(cmd_encode_place_region(buf, sizeof buf, 12, 48000LL * 3600 * 24, 0, 9, 1, UINT32_MAX - 1,
+                                 UINT32_MAX, -144.0f));
+    HAND(cmd_encode_remove_region(buf, sizeof buf, 0, 5));
+    HAND(cmd_encode_remove_region(buf, sizeof buf, 41000, UINT32_MAX));
 }
 
 /* Encode `c` as it is (no validation) and decode it. */
@@ -321,6 +338,10 @@ static void make_invalid(void)
     add_invalid(&c);
     cmd_decode(b, cmd_encode_set_send(b, sizeof b, 0, 9, 9, 1.0f), &c);
     add_invalid(&c);
+    cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, 5, true), &c);
+    add_invalid(&c);
+    cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, CMD_TRACK_LIMIT - 1, true), &c);
+    add_invalid(&c);
 }
 
 /* ---- layout ------------------------------------------------------------------- */
@@ -351,6 +372,13 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_NOTE_ON), 32);
     ck_assert_uint_eq(cmd_size(CMD_LOOP), 40);
     ck_assert_uint_eq(cmd_size(CMD_LOAD_SAMPLE), 40);
+    ck_assert_uint_eq(cmd_size(CMD_TEMPO_CHANGE), 32);
+    ck_assert_uint_eq(cmd_size(CMD_ALL_NOTES_OFF), 24);
+    ck_assert_uint_eq(cmd_size(CMD_SET_VOICE_MODE), 24);
+    ck_assert_uint_eq(cmd_size(CMD_SET_MASTER_GAIN), 24);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION), 48);
+    ck_assert_uint_eq(cmd_size(CMD_REMOVE_REGION), 24);
+    ck_assert_uint_eq(CMD_SIZE_MAX, 48);
 }
 END_TEST
 
@@ -406,7 +434,7 @@ START_TEST(test_ids_and_names)
 }
 END_TEST
 
-/* Two records spelled out byte by byte: the format as the engine and the
+/* Three records spelled out byte by byte: the format as the engine and the
  * page see it, independent of the structs. */
 START_TEST(test_pinned_bytes)
 {
@@ -434,7 +462,23 @@ START_TEST(test_pinned_bytes)
     ck_assert_uint_eq(cmd_encode_loop(buf, sizeof buf, 1000000, 1, 1LL << 32, true), 40);
     ck_assert_mem_eq(buf, loop, 40);
 
+    static const uint8_t place_region[48] = {
+        82, 0, 0, 0,  0, 0, 0, 0,                             /* type 82, flags */
+        0x20, 0, 0, 0, 0, 0, 0, 0,                            /* time 32 */
+        0x31, 0x75, 0, 0, 0, 0, 0, 0,                         /* start 30001 */
+        2, 0, 0, 0,  7, 0, 0, 0,                              /* track, region */
+        1, 0, 0, 0,  0x64, 0, 0, 0,                           /* sample, first_frame 100 */
+        0xf4, 0x01, 0, 0,  0x00, 0x00, 0xc0, 0xc0,            /* frames 500, -6.0f */
+    };
+    memset(buf, 0xee, sizeof buf);
+    ck_assert_uint_eq(cmd_encode_place_region(buf, sizeof buf, 32, 30001, 2, 7, 1, 100, 500, -6.0f), 48);
+    ck_assert_mem_eq(buf, place_region, 48);
+
     Command c;
+    ck_assert_int_eq(cmd_decode(place_region, sizeof place_region, &c), CMD_OK);
+    ck_assert_int_eq(c.place_region.start, 30001);
+    ck_assert_uint_eq(c.place_region.frames, 500);
+    ck_assert_float_eq(c.place_region.db, -6.0f);
     ck_assert_int_eq(cmd_decode(loop, sizeof loop, &c), CMD_OK);
     ck_assert_int_eq(c.loop.start, 1);
     ck_assert_int_eq(c.loop.end, 1LL << 32);
@@ -646,7 +690,7 @@ START_TEST(test_not_finite)
             }
         }
     }
-    ck_assert_uint_eq(checked, 6 * 6);   /* six float fields */
+    ck_assert_uint_eq(checked, 9 * 6);   /* nine float fields */
 }
 END_TEST
 
@@ -692,6 +736,63 @@ START_TEST(test_out_of_range)
     c = valid_of(CMD_LOAD_SAMPLE);
     c.load_sample.channels = 0;
     ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+
+    /* The commands added with the region, master, voice-mode, tempo-map and
+     * all-notes-off gaps, each bound of each field. */
+    c = valid_of(CMD_TEMPO_CHANGE);
+    c.tempo_change.bpm = nextafterf(20.0f, 0.0f);
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.tempo_change.bpm = nextafterf(999.0f, 1000.0f);
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.tempo_change.bpm = 120.0f;
+    c.tempo_change.position = -1;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.tempo_change.position = CMD_TIME_MAX + 1;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.tempo_change.position = CMD_TIME_MAX;
+    ck_assert_int_eq(decode_of(&c), CMD_OK);
+
+    c = valid_of(CMD_ALL_NOTES_OFF);
+    c.all_notes_off.track = CMD_TRACK_LIMIT;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.all_notes_off.track = 0;
+    c.all_notes_off.every_track = 2;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+
+    c = valid_of(CMD_SET_VOICE_MODE);
+    c.set_voice_mode.mode = 3;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_SET_VOICE_MODE);
+    c.set_voice_mode.priority = 3;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_SET_VOICE_MODE);
+    c.set_voice_mode.track = CMD_TRACK_LIMIT;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+
+    c = valid_of(CMD_SET_MASTER_GAIN);
+    c.set_master_gain.db = nextafterf(24.0f, 25.0f);
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.set_master_gain.db = nextafterf(-144.0f, -145.0f);
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.set_master_gain.db = -144.0f;
+    ck_assert_int_eq(decode_of(&c), CMD_OK);
+
+    c = valid_of(CMD_PLACE_REGION);
+    c.place_region.first_frame = UINT32_MAX;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_PLACE_REGION);
+    c.place_region.track = CMD_TRACK_LIMIT;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_PLACE_REGION);
+    c.place_region.start = -1;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_PLACE_REGION);
+    c.place_region.db = 24.5f;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.place_region.db = -150.0f;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c.place_region.db = NAN;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_NOT_FINITE);
 }
 END_TEST
 
@@ -710,6 +811,12 @@ START_TEST(test_rules)
     }
     ck_assert_int_eq(cmd_decode(b, cmd_encode_set_send(b, sizeof b, 0, 9, 9, 1.0f), &out),
                      CMD_ERR_RULE);
+    /* every_track names no track: track must be 0 then. */
+    ck_assert_int_eq(cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, 0, true), &out), CMD_OK);
+    ck_assert_int_eq(cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, 1, true), &out), CMD_ERR_RULE);
+    ck_assert_int_eq(cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, 1, false), &out), CMD_OK);
+    ck_assert_int_eq(cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, CMD_TRACK_LIMIT, true), &out),
+                     CMD_ERR_RANGE);
     /* Range comes before the rule, the header before the fields. */
     ck_assert_int_eq(cmd_decode(b, cmd_encode_set_send(b, sizeof b, 0, 9, 9, 5.0f), &out),
                      CMD_ERR_RANGE);
@@ -730,9 +837,9 @@ START_TEST(test_invalid_vectors)
         by_status[-invalid_status[v]]++;
     }
     ck_assert_uint_eq(by_status[-CMD_ERR_TIME], 2 * CMD_COUNT);
-    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * 6);
+    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * 9);
     ck_assert_uint_gt(by_status[-CMD_ERR_RANGE], 40);
-    ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 3);
+    ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 5);
 }
 END_TEST
 

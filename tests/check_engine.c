@@ -10,9 +10,7 @@
  * NaN when the param is 0). Signals are measured on the left channel with
  * tracks panned hard left (gain exactly 1 there).
  */
-#include <errno.h>
 #include <ftw.h>
-#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -23,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc_count.h"
 #include "ampc.h"
 #include "build.h"
 #include "diag.h"
@@ -34,79 +33,6 @@
 #define SR 48000.0f
 #define LEN 120000
 #define BPS (120.0 / 60.0 / 48000.0)    /* beats per sample at 120 bpm */
-
-/* ---- allocation counting (as in check_host.c) ------------------------------ */
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define COUNT_ALLOCS 0        /* the sanitizer owns malloc */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
-#define COUNT_ALLOCS 0
-#endif
-#endif
-#if !defined(COUNT_ALLOCS) && defined(__GLIBC__)
-#define COUNT_ALLOCS 1
-#endif
-#ifndef COUNT_ALLOCS
-#define COUNT_ALLOCS 0
-#endif
-
-static volatile int counting;
-static volatile long alloc_calls;
-
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-void *malloc(size_t size)
-{
-    alloc_calls += counting;
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_realloc(p, size);
-}
-
-void *aligned_alloc(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-void *memalign(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    alloc_calls += counting;
-    void *p = __libc_memalign(align, size);
-    if (!p)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-void free(void *p)
-{
-    alloc_calls += counting && p;
-    __libc_free(p);
-}
-#endif
 
 /* ---- test patches ------------------------------------------------------------ */
 
@@ -1309,14 +1235,9 @@ END_TEST
 
 START_TEST(test_no_allocation_while_rendering)
 {
-    if (!COUNT_ALLOCS)
+    if (!ALLOC_COUNTING)
         return;
-    counting = 1;
-    void *volatile p = malloc(16);
-    free(p);
-    counting = 0;
-    ck_assert_int_eq(alloc_calls, 2);
-    alloc_calls = 0;
+    ck_assert_int_eq(alloc_count_probe(), 2);    /* the counter works */
 
     Engine *e = make_engine();
     EngineNode *poly = add_poly(e, 0);
@@ -1349,9 +1270,9 @@ START_TEST(test_no_allocation_while_rendering)
     ck_assert_int_eq(engine_note_on(e, 90000, 0, 5, 70, 1.0f), 0);
     ck_assert_int_eq(engine_set_solo(e, 95000, 1, 1), 0);
     ck_assert_int_eq(engine_stop(e, 110000), 0);
-    counting = 1;
+    alloc_counting = 1;
     render_to(e, LEN);
-    counting = 0;
+    alloc_counting = 0;
     ck_assert_int_eq(alloc_calls, 0);
     ck_assert_int_gt(last_nonzero(out_l, 0, LEN), 100000);
     engine_free(e);

@@ -3,12 +3,11 @@
  * and building a patch's C into a cached shared object (build.c).
  *
  * The polyphonic patch is the hand-written fixture, compiled in; a tiny
- * effect patch below checks inputs. To count allocations the test binary
- * defines malloc & co. itself and forwards them to glibc's __libc_*
- * functions; that is left out under AddressSanitizer, which owns malloc. */
+ * effect patch below checks inputs. Allocations are counted by
+ * tests/alloc_count.h (malloc & co. interposed, forwarded to glibc's
+ * __libc_* functions; left out under a sanitizer, which owns malloc). */
 #include <errno.h>
 #include <ftw.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc_count.h"
 #include "build.h"
 #include "host.h"
 #include "notes.h"
@@ -25,81 +25,6 @@
 
 #define SR 48000.0f
 #define LEN 16384
-
-/* ---- allocation counting ------------------------------------------------- */
-
-#if defined(__SANITIZE_ADDRESS__)
-#define COUNT_ALLOCS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define COUNT_ALLOCS 0
-#endif
-#endif
-#if !defined(COUNT_ALLOCS) && defined(__GLIBC__)
-#define COUNT_ALLOCS 1
-#endif
-#ifndef COUNT_ALLOCS
-#define COUNT_ALLOCS 0
-#endif
-
-/* volatile: the compiler takes malloc for a builtin that touches no user
- * variable, and would otherwise drop the stores around a call. */
-static volatile int counting;        /* count calls while set; single-threaded test */
-static volatile long alloc_calls;
-
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-void *malloc(size_t size)
-{
-    alloc_calls += counting;
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_realloc(p, size);
-}
-
-void *aligned_alloc(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-void *memalign(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    alloc_calls += counting;
-    void *p = __libc_memalign(align, size);
-    if (!p)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-void free(void *p)
-{
-    alloc_calls += counting && p;
-    __libc_free(p);
-}
-#endif
 
 /* ---- a tiny effect: out = in * gain (gain read per process() call) ------- */
 
@@ -300,21 +225,16 @@ END_TEST
 
 START_TEST(test_no_allocation_while_rendering)
 {
-    if (!COUNT_ALLOCS)
+    if (!ALLOC_COUNTING)
         return;   /* a sanitizer owns malloc in this build */
     /* The counter works. */
-    counting = 1;
-    void *volatile p = malloc(16);
-    free(p);
-    counting = 0;
-    ck_assert_int_eq(alloc_calls, 2);
-    alloc_calls = 0;
+    ck_assert_int_eq(alloc_count_probe(), 2);
 
     /* It sees the library's calls too: host_init allocates. */
     HostPatch hp;
-    counting = 1;
+    alloc_counting = 1;
     init_host(&hp, &amp_fixture_poly_desc);
-    counting = 0;
+    alloc_counting = 0;
     ck_assert_int_ge(alloc_calls, 2);
     alloc_calls = 0;
     HostEvent ev[64];
@@ -328,10 +248,10 @@ START_TEST(test_no_allocation_while_rendering)
     ev[n++] = (HostEvent){ .frame = 2000, .kind = HOST_EV_ALL_OFF };
     ev[n++] = note_on(2500, 100, 60, 1.0f);
     ev[n++] = (HostEvent){ .frame = 3000, .kind = HOST_EV_PANIC };
-    counting = 1;
+    alloc_counting = 1;
     int applied = host_render(&hp, ev, n, NULL, outs, LEN);
     host_reset(&hp);
-    counting = 0;
+    alloc_counting = 0;
     ck_assert_int_eq(applied, n);
     ck_assert_int_eq(alloc_calls, 0);
     host_free(&hp);

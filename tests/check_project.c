@@ -14,10 +14,8 @@
  * Tests run from the repository root; patches are built in $AMP_CACHE or,
  * when that is unset, in a temporary cache removed at the end.
  */
-#include <errno.h>
 #include <ftw.h>
 #include <libgen.h>
-#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc_count.h"
 #include "engine.h"
 #include "project.h"
 #include "testutil.h"
@@ -35,79 +34,6 @@
 #define GOLDEN "tests/golden/demo_mix.txt"
 #define WINDOW 2400                /* 50 ms at 48 kHz */
 #define RMS_TOLERANCE 1.5e-6       /* the file keeps 6 decimals */
-
-/* ---- allocation counting (as in check_host.c) ------------------------------ */
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define COUNT_ALLOCS 0        /* the sanitizer owns malloc */
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer) || __has_feature(thread_sanitizer)
-#define COUNT_ALLOCS 0
-#endif
-#endif
-#if !defined(COUNT_ALLOCS) && defined(__GLIBC__)
-#define COUNT_ALLOCS 1
-#endif
-#ifndef COUNT_ALLOCS
-#define COUNT_ALLOCS 0
-#endif
-
-static volatile int counting;
-static volatile long alloc_calls;
-
-#if COUNT_ALLOCS
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
-extern void __libc_free(void *p);
-
-void *malloc(size_t size)
-{
-    alloc_calls += counting;
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_calloc(n, size);
-}
-
-void *realloc(void *p, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_realloc(p, size);
-}
-
-void *aligned_alloc(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-void *memalign(size_t align, size_t size)
-{
-    alloc_calls += counting;
-    return __libc_memalign(align, size);
-}
-
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    alloc_calls += counting;
-    void *p = __libc_memalign(align, size);
-    if (!p)
-        return ENOMEM;
-    *out = p;
-    return 0;
-}
-
-void free(void *p)
-{
-    alloc_calls += counting && p;
-    __libc_free(p);
-}
-#endif
 
 static char tmp_dir[64];           /* scratch files of this run */
 static char amp_bin[512];          /* build/amp beside build/tests/ */
@@ -272,11 +198,13 @@ START_TEST(test_demo_matches_golden)
     float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
     ck_assert(l && r);
     int faults = 0;
+    if (ALLOC_COUNTING)
+        ck_assert_int_eq(alloc_count_probe(), 2);     /* the counter works */
     alloc_calls = 0;
-    counting = 1;
+    alloc_counting = 1;
     project_render(e, l, r, frames, NULL, NULL, &faults);
-    counting = 0;
-    if (COUNT_ALLOCS)
+    alloc_counting = 0;
+    if (ALLOC_COUNTING)
         ck_assert_msg(alloc_calls == 0, "%ld allocation calls while rendering", alloc_calls);
     ck_assert_int_eq(faults, 0);
 
@@ -293,7 +221,7 @@ START_TEST(test_demo_matches_golden)
     Fingerprint got, want;
     fingerprint_of(l, r, frames, p.render_rate, &got);
     printf("demo: %ld frames, peak %.4f / %.4f, hash %016llx, allocations while rendering: %ld\n", frames,
-           got.peak[0], got.peak[1], (unsigned long long)got.hash, COUNT_ALLOCS ? alloc_calls : -1L);
+           got.peak[0], got.peak[1], (unsigned long long)got.hash, ALLOC_COUNTING ? alloc_calls : -1L);
     /* Every track is heard somewhere. */
     ck_assert(got.peak[0] > 0.05 && got.peak[1] > 0.05 && got.peak[0] < 1.0 && got.peak[1] < 1.0);
 

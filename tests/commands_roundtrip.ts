@@ -34,6 +34,13 @@ import {
   encodeSetSend,
   encodeTimeSignature,
   encodeAddTrack,
+  encodeAllNotesOff,
+  encodePlaceRegion,
+  encodeSetMasterGain,
+  encodeSetVoiceMode,
+  encodeTempoChange,
+  NotePriority,
+  VoiceMode,
   type Command,
   type CommandInfo,
 } from './commands.js';
@@ -91,6 +98,16 @@ function checkEncoderItself(): void {
   throwsRange('denominator 3', () => encodeTimeSignature(view, 0, 0, 4, 3));
   throwsRange('send to itself', () => encodeSetSend(view, 0, 0, 9, 9, 1));
   throwsRange('kind 3', () => encodeAddTrack(view, 0, 0, 1, 3));
+  throwsRange('all notes off of every track names track 3', () => encodeAllNotesOff(view, 0, 0, 3, true));
+  throwsRange('voice mode 3', () => encodeSetVoiceMode(view, 0, 0, 1, 3, NotePriority.Last));
+  throwsRange('priority 3', () => encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Mono, 3));
+  throwsRange('tempo change at 19 bpm', () => encodeTempoChange(view, 0, 0, 48000, 19));
+  throwsRange('tempo change at position -1', () => encodeTempoChange(view, 0, 0, -1, 120));
+  throwsRange('master gain 24.01 dB', () => encodeSetMasterGain(view, 0, 0, 24.01));
+  throwsRange('master gain NaN', () => encodeSetMasterGain(view, 0, 0, NaN));
+  throwsRange('region first frame 2^32 - 1', () => encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 2 ** 32 - 1, 0, 0));
+  throwsRange('region frames 2^32', () => encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 2 ** 32, 0));
+  throwsRange('region gain -145 dB', () => encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 0, -145));
   throwsRange('offset -1', () => encodePlay(view, -1, 0));
   throwsRange('offset 0.5', () => encodePlay(view, 0.5, 0));
 
@@ -98,6 +115,11 @@ function checkEncoderItself(): void {
   check('pan 1 + 2^-30 rounds to 1', encodeSetPan(view, 0, 0, 1, 1 + 2 ** -30) === 24);
   check('disabled empty loop', encodeLoop(view, 0, 0, 5, 5, false) === 40);
   check('enum value', encodeAddTrack(view, 0, 0, 1, TrackKind.Bus) === 24 && view.getUint8(20) === 2);
+  check('voice mode and priority bytes',
+        encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Legato, NotePriority.High) === 24 &&
+        view.getUint8(20) === 2 && view.getUint8(21) === 2);
+  check('all notes off of every track', encodeAllNotesOff(view, 0, 0, 0, true) === 24 && view.getUint8(20) === 1);
+  check('the largest command is a region', encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 0, 0) === COMMAND_SIZE_MAX);
 
   // No room: 0, and the view is untouched.
   const small = new DataView(new ArrayBuffer(40));
