@@ -72,6 +72,9 @@ typedef struct PLet {
     int busy;              /* being lowered: a let that refers to itself */
     int done;
     Sig value;
+    int channels;          /* expr_channels() of its value, 0 until known */
+    int deps_done;         /* deps holds the instances its value reads */
+    PtrVec deps;
 } PLet;
 
 typedef struct PConn {
@@ -723,13 +726,12 @@ static int expr_channels(Ctx *c, Expr *e)
         return c->ps->unit->n_outputs;
     if (e->kind == EX_NAME) {
         PLet *l = find_let(c->ps, e->name, c->sec);
-        if (l && !l->busy) {
+        if (l && !l->channels && !l->busy) {   /* once per let: chains of lets stay linear */
             l->busy = 1;
-            int n = expr_channels(c, l->item->value);
+            l->channels = expr_channels(c, l->item->value);
             l->busy = 0;
-            return n;
         }
-        return 1;
+        return l && l->channels ? l->channels : 1;
     }
     if (e->kind == EX_FIELD || e->kind == EX_NUM)
         return 1;
@@ -1296,11 +1298,20 @@ static void collect_deps(Ctx *c, Expr *e, Section sec, PtrVec *deps)
             return;
         }
         PLet *l = find_let(c->ps, e->name, sec);
-        if (l && !l->busy) {
+        if (l && !l->deps_done && !l->busy) {  /* once per let: chains of lets stay linear */
             l->busy = 1;
-            collect_deps(c, l->item->value, sec, deps);
+            collect_deps(c, l->item->value, sec, &l->deps);
             l->busy = 0;
+            l->deps_done = 1;
         }
+        if (l)
+            for (int i = 0; i < l->deps.n; i++) {
+                int seen = 0;
+                for (int j = 0; j < deps->n && !seen; j++)
+                    seen = deps->items[j] == l->deps.items[i];
+                if (!seen)
+                    vec_push(c->a, deps, l->deps.items[i]);
+            }
         return;
     }
     collect_deps(c, e->a, sec, deps);
