@@ -1,39 +1,79 @@
 /* wasm_main.c — the entry points of engine.wasm, the engine the browser runs.
  *
- * engine.wasm is this file, the runtime (host.c, voice.c, ring.c,
+ * engine.wasm is this file, the engine (engine.c: tracks, inserts, faders,
+ * sends, buses, transport, automation, meters, the state region), its
+ * command-ring consumer (engine_commands.c: commands -> engine calls, node
+ * stocks, parked buffers), the runtime it needs (voice.c, ring.c,
  * commands.c, pool.c) and every patch of nodes/, compiled by emscripten
  * over one shared, imported, fixed-size WebAssembly.Memory (web/web.mk).
- * The AudioWorklet instantiates it and calls amp_process() once per
- * 128-frame render quantum; the export worker runs the same module with no
- * AudioContext to render faster than real time. The main thread never runs
- * the module: it only writes the command ring and reads the state region,
- * both in the shared memory, at the addresses amp_command_ring() and
+ * The browser and the native `amp render PROJECT.json` run the same engine.
+ *
+ * The AudioWorklet instantiates the module and, per 128-frame render
+ * quantum, calls amp_process() (commands in, audio out) and then
+ * amp_refill() (the control side: freeing what the engine handed back,
+ * making ready nodes). The export worker runs the same module with no
+ * AudioContext, faster than real time. The main thread never runs the
+ * module: it only writes the command ring and reads the state region, both
+ * in the shared memory, at the addresses amp_command_ring() and
  * amp_state_region() return.
  *
- * For now the engine plays one patch at a time (an instrument, or an
- * effect fed from the worklet's input), through host.c: the same block
- * splitting as the native `amp render`, so both give the same bits. Every
- * change reaches the patch as a command (commands.def): from the command
- * ring, or from the amp_note_on / amp_note_off / amp_set_param exports,
- * which queue the same commands. The multi-track engine (runtime/engine.c)
- * replaces the part between "commands in" and "audio out" below
- * (select_patch, apply, render_span); the exports, the ring and the state
- * region stay.
+ * ---- The page's engine ----------------------------------------------------
  *
- * Time: the engine counts samples (engine time). A command carries the
- * engine time at which it takes effect; one due inside the quantum being
- * rendered splits the quantum there (host_render), one already past takes
- * effect at the quantum's first sample, one in the future waits in a
- * fixed-size queue. The worklet sets engine time to the AudioContext's
- * currentFrame before its first quantum, so the page can stamp commands in
- * context frames.
+ * amp_init makes an engine (engine_init, sized by engine_config below) and
+ * its command tables (engine_commands_new), registers every patch of the
+ * registry under patch id index + 1 with a stock of NODE_STOCK ready nodes
+ * (engine_commands_set_patch: made now, from the engine's pools), and adds
+ * track 0, an instrument track with no instrument yet, to the master. The
+ * page then speaks commands (commands.def) through the ring:
+ * set_instrument(track 0, index + 1) takes a ready node of that patch,
+ * note_on / note_off / set_param(track 0, slot 0, ...) play it; every other
+ * command (tracks, inserts, mixer, transport, clips, samples, regions,
+ * automation) is the engine's as engine_commands.h maps it.
  *
- * Threading contract: amp_init runs once, before anything else, on the
- * thread that then owns the engine (the worklet's audio thread, or the
- * worker). Every other export runs on that same thread and is real-time
- * safe: nothing allocates, locks or does I/O after amp_init. The one other
- * thread is the page's main thread, which produces into the command ring
- * and reads the state region (seqlock below); it never calls in here.
+ * Unity gain: the engine's pan law takes 3 dB off both sides of a centred
+ * track (engine.h: "a stereo track is panned as a balance"). So that the
+ * page's one instrument sounds exactly as the patch renders it, track 0's
+ * fader starts at UNITY_GAIN_DB, the gain whose linear value times the
+ * law's centre gain (0.70710677f in engine.c) is 1.0f exactly: a stereo
+ * patch passes bit for bit (tests/web/parity.mjs checks it against the
+ * native engine). amp_unity_gain_db() tells the page, whose 0 dB it is.
+ *
+ * ---- Time ------------------------------------------------------------------
+ *
+ * The engine counts samples from engine_init. The page stamps commands in
+ * the AudioContext's frames: the worklet calls amp_set_time(currentFrame)
+ * before its first quantum and whenever the context's clock jumps (skipped
+ * quanta), which sets `offset` = context frame - engine time. Everything
+ * this file shows the page is in context frames ("engine time" in the
+ * page's words): amp_time(), the state region's `now`.
+ *
+ * A command waits here, in a fixed-size queue, until the quantum that holds
+ * its time; then it goes to engine_apply_command with its time moved to
+ * the engine's clock (a time already past: the quantum's first sample),
+ * and the engine applies it at that sample (engine_render cuts the quantum
+ * there). Commands of one quantum reach the engine sorted by time, and by
+ * arrival at equal times. Holding them here rather than handing every
+ * record to the engine's own queue at once (engine_drain_ring) keeps the
+ * clock translation at the moment of use, lets the state region say when
+ * each command took effect (commands_applied, command_hash, pending), and
+ * keeps the engine's queue for one quantum's commands.
+ *
+ * ---- Threads ------------------------------------------------------------------
+ *
+ * amp_init runs once, before anything else, on the thread that then owns
+ * the engine (the worklet's audio thread, or the worker); every other
+ * export runs on that same thread, which holds both of the engine's roles:
+ *   audio    amp_process (drain the ring, apply due commands, engine_render,
+ *            publish the state region). Real-time safe: nothing allocates,
+ *            locks or does I/O.
+ *   control  amp_refill (engine_drain + engine_commands_refill), amp_select,
+ *            amp_sample_new / amp_sample_park, amp_param_now, amp_settle.
+ *            These take patch states, nodes and samples from the engine's
+ *            pools (fixed at engine_init) and run a patch's init(); they
+ *            never call malloc. The worklet calls amp_refill after each
+ *            quantum, outside amp_process.
+ * The page's main thread produces into the command ring and reads the state
+ * region (seqlock below); it never calls in here.
  */
 #include <math.h>
 #include <stdalign.h>
@@ -43,9 +83,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amp_math.h"
 #include "amp_patch.h"
 #include "commands.h"
-#include "host.h"
+#include "engine.h"
+#include "engine_commands.h"
 #include "ring.h"
 
 #ifdef __wasm__
@@ -54,13 +96,35 @@
 #define EXPORT(name)
 #endif
 
-#define ENGINE_CHANNELS  2            /* the worklet's input and output: stereo */
-#define ENGINE_QUANTUM   HOST_BLOCK   /* most frames one amp_process() renders */
+#define ENGINE_CHANNELS  2            /* the worklet's output: stereo */
+#define ENGINE_QUANTUM   128          /* most frames one amp_process() renders */
 #define RING_CAPACITY    (64u * 1024u) /* command ring data bytes: ~2000 notes */
 #define PENDING_MAX      256          /* commands waiting for their time */
+#define WAIT_LIMIT       1024         /* quanta a command may wait for a ready node */
 #define STATE_MAGIC      0x414d5053u  /* "AMPS": the state region is laid out */
-#define STATE_VERSION    1u
+#define STATE_VERSION    2u           /* of the host part below */
 #define ERROR_BYTES      256
+#define PAGE_TRACK       0            /* the page's instrument track */
+
+/* The memory budget (web.mk: WEB_MEMORY_PAGES, 64 MiB, fixed). Patch states
+ * come from the engine's state pool, sized from the registry: NODE_STOCK
+ * ready nodes of every patch, plus STATE_SETS_EXTRA more of each for the
+ * ones playing (a node taken from a stock is replaced at the next refill,
+ * and the one it replaced is freed there). For the patches of nodes/
+ * today (6.7 MB a set) that is about 27 MB. Samples get SAMPLE_POOL_BYTES
+ * (about 43 s of stereo at 48 kHz), clips and lanes a little; the tables
+ * of 64 tracks about 1 MB. */
+#define NODE_STOCK        2
+#define STATE_SETS_EXTRA  2
+#define SAMPLE_POOL_BYTES ((size_t)16 << 20)
+#define CLIP_POOL_BYTES   ((size_t)1 << 20)
+#define LANE_POOL_BYTES   ((size_t)256 << 10)
+
+/* UNITY_GAIN_DB: amp_db2linf(3.0103004f) = 1.41421366f, and 1.41421366f *
+ * 0.70710677f rounds to 1.0f (so do its float neighbours from 3.0103002f
+ * to 3.0103009f; this one is inside that range). */
+#define UNITY_GAIN_DB  3.0103005f
+#define PAN_LAW_CENTRE 0.70710677f    /* engine.c's centre gain, for the check at init */
 
 /* The patches of nodes/, generated by web/gen_patches.sh (registry.c). */
 extern const AmpPatchDesc *const amp_registry[];
@@ -69,100 +133,112 @@ extern const int amp_registry_count;
 /* The exports, as JavaScript sees them (web/src/engine/layout.ts,
  * EngineExports). Pointers are byte addresses in the shared memory. */
 EXPORT("amp_init") int amp_init(float sample_rate);      /* once, first */
-EXPORT("amp_error") const char *amp_error(void);          /* why amp_init failed */
+EXPORT("amp_error") const char *amp_error(void);          /* why a call failed */
 EXPORT("amp_command_ring") void *amp_command_ring(void);  /* ring.h layout */
-EXPORT("amp_state_region") void *amp_state_region(void);  /* EngineState */
-EXPORT("amp_input") float *amp_input(int channel);        /* 128 floats; channel 0 or 1 */
+EXPORT("amp_state_region") void *amp_state_region(void);  /* AmpState */
 EXPORT("amp_output") float *amp_output(int channel);      /* 128 floats; channel 0 or 1 */
 EXPORT("amp_scratch") char *amp_scratch(void);            /* 256 bytes for a name */
 EXPORT("amp_registry_json") const char *amp_registry_json(void);
 EXPORT("amp_registry_count") int amp_registry_size(void);
+EXPORT("amp_unity_gain_db") float amp_unity_gain_db(void);
 EXPORT("amp_select") int amp_select(int index);
 EXPORT("amp_select_name") int amp_select_name(void);
+EXPORT("amp_param_now") int amp_param_now(int param, float value);
+EXPORT("amp_settle") int amp_settle(void);
 EXPORT("amp_set_time") void amp_set_time(double frames);
 EXPORT("amp_time") double amp_time(void);
 EXPORT("amp_note_on") int amp_note_on(int offset, int note_id, int key, float velocity);
 EXPORT("amp_note_off") int amp_note_off(int offset, int note_id);
 EXPORT("amp_set_param") int amp_set_param(int offset, int param, float value);
-EXPORT("amp_param_now") int amp_param_now(int param, float value);
-EXPORT("amp_settle") void amp_settle(void);
-EXPORT("amp_get_param") float amp_get_param(int param);
 EXPORT("amp_process") int amp_process(int frames);
+EXPORT("amp_refill") int amp_refill(void);
+EXPORT("amp_sample_new") void *amp_sample_new(int channels, double frames);
+EXPORT("amp_sample_data") float *amp_sample_data(void *sample, int channel);
+EXPORT("amp_sample_park") double amp_sample_park(void *sample);
 
-/* The state region: what the engine tells the page. Byte offsets are part
- * of the interface (web/src/engine/layout.ts mirrors them; the asserts
- * below pin them). The engine writes every field except cpu_load under a
- * seqlock: `seq` is odd while a quantum's values are being written, and
- * the page rereads when seq was odd or changed during its read. cpu_load
- * belongs to the worklet, which measures the time around amp_process. */
-typedef struct EngineState {
-    _Atomic uint32_t seq;         /*  0: seqlock sequence */
-    uint32_t magic;               /*  4: STATE_MAGIC once amp_init succeeded */
-    uint32_t version;             /*  8: STATE_VERSION */
-    uint32_t quanta;              /* 12: amp_process calls so far */
-    uint32_t frames_lo;           /* 16: engine time after the last quantum, */
-    uint32_t frames_hi;           /* 20:   as two words (low, high) */
-    float peak[ENGINE_CHANNELS];  /* 24: max |sample| of the last quantum */
-    float rms[ENGINE_CHANNELS];   /* 32: RMS of the last quantum */
-    int32_t patch;                /* 40: registry index playing, -1 none */
-    uint32_t voices;              /* 44: voices sounding */
-    uint32_t commands_applied;    /* 48: commands that reached their time */
-    uint32_t command_hash;        /* 52: FNV-1a of their bytes, in order applied */
-    uint32_t commands_rejected;   /* 56: records that did not decode */
-    uint32_t commands_ignored;    /* 60: valid, but not for this engine */
-    uint32_t notes_refused;       /* 64: note-ons the voice allocator refused */
-    uint32_t pending;             /* 68: commands waiting for their time */
-    float sample_rate;            /* 72 */
-    float cpu_load;               /* 76: written by the worklet only */
-    uint32_t ring_errors;         /* 80: corrupt ring reads (the ring stops) */
-    uint32_t reserved[3];         /* 84..95 */
-} EngineState;
+/* ---- the state region ----------------------------------------------------
+ *
+ * What the page reads: the engine's own region (struct EngineState of
+ * engine.h, byte for byte, at offset 0), then this file's fields (AmpHost,
+ * at offset 5248). After every quantum the engine's region is copied in
+ * (engine_state_read) with `now` moved to the context's clock, and the host
+ * fields are written, all under one seqlock: EngineState's `seq` (offset
+ * 0) is odd while a quantum's values are being written, and the page
+ * rereads when it was odd or changed during its read. cpu_load belongs to
+ * the worklet, which measures the time around amp_process + amp_refill
+ * (the engine's clock hook is not set under emscripten: its cpu_ns stay
+ * 0). web/src/engine/layout.ts mirrors every offset; the asserts pin them. */
+typedef struct AmpHost {
+    uint32_t magic;               /* +0: STATE_MAGIC once amp_init succeeded */
+    uint32_t version;             /* +4: STATE_VERSION */
+    uint32_t quanta;              /* +8: amp_process calls so far */
+    int32_t patch;                /* +12: registry index on track 0, -1 none */
+    uint32_t commands_applied;    /* +16: commands that reached their time */
+    uint32_t command_hash;        /* +20: FNV-1a of their bytes, in order applied */
+    uint32_t commands_rejected;   /* +24: records that did not decode */
+    uint32_t commands_refused;    /* +28: applied, but refused by the command
+                                            tables or the engine at the call */
+    uint32_t pending;             /* +32: commands waiting for their time */
+    uint32_t ring_errors;         /* +36: corrupt ring reads (the ring stops) */
+    float cpu_load;               /* +40: written by the worklet only */
+    uint32_t waits;               /* +44: quanta a command waited for a ready node */
+    uint32_t faults;              /* +48: NaN/Inf events the engine reported */
+    uint32_t engine_refusals;     /* +52: commands the engine could not apply at their time */
+    uint32_t refill_errors;       /* +56: refills that found the pools full */
+    uint32_t reserved;            /* +60 */
+    int64_t engine_now;           /* +64: the engine's own clock (samples since init) */
+    uint32_t reserved2[6];        /* +72..95 */
+} AmpHost;
 
-_Static_assert(offsetof(EngineState, quanta) == 12, "layout");
-_Static_assert(offsetof(EngineState, frames_lo) == 16, "layout");
-_Static_assert(offsetof(EngineState, peak) == 24, "layout");
-_Static_assert(offsetof(EngineState, rms) == 32, "layout");
-_Static_assert(offsetof(EngineState, patch) == 40, "layout");
-_Static_assert(offsetof(EngineState, commands_applied) == 48, "layout");
-_Static_assert(offsetof(EngineState, command_hash) == 52, "layout");
-_Static_assert(offsetof(EngineState, pending) == 68, "layout");
-_Static_assert(offsetof(EngineState, sample_rate) == 72, "layout");
-_Static_assert(offsetof(EngineState, cpu_load) == 76, "layout");
-_Static_assert(offsetof(EngineState, ring_errors) == 80, "layout");
-_Static_assert(sizeof(EngineState) == 96, "layout");
+typedef struct AmpState {
+    EngineState engine;           /* 0: engine.h's layout, `now` in context frames */
+    AmpHost host;                 /* 5248 */
+} AmpState;
+
+#define HOST_OFFSET 5248
+_Static_assert(sizeof(EngineState) == HOST_OFFSET, "layout: EngineState is 5248 bytes");
+_Static_assert(offsetof(EngineState, seq) == 0, "layout");
+_Static_assert(offsetof(EngineState, now) == 16, "layout");
+_Static_assert(offsetof(EngineState, master) == 80, "layout");
+_Static_assert(offsetof(EngineState, tracks) == 128, "layout");
+_Static_assert(sizeof(EngineTrackState) == 80, "layout");
+_Static_assert(offsetof(AmpState, host) == HOST_OFFSET, "layout");
+_Static_assert(offsetof(AmpHost, patch) == 12, "layout");
+_Static_assert(offsetof(AmpHost, commands_applied) == 16, "layout");
+_Static_assert(offsetof(AmpHost, cpu_load) == 40, "layout");
+_Static_assert(offsetof(AmpHost, engine_now) == 64, "layout");
+_Static_assert(sizeof(AmpHost) == 96, "layout");
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "JavaScript sees seq as one word");
 
 /* A command waiting for its time; `order` keeps arrival order among
- * commands stamped with the same time. */
+ * commands stamped with the same time. Times are the page's (context
+ * frames). */
 typedef struct Pending {
     Command cmd;
     uint32_t order;
 } Pending;
 
-typedef struct Engine {
+typedef struct Host {
     int ready;
     float sample_rate;
-    int64_t now;                  /* engine time of the next quantum's first sample */
-    HostPatch *patches;           /* one per registry entry, initialised by amp_init */
-    unsigned char *played;        /* patches[i] has rendered since its init/reset */
-    int current;                  /* index into patches, -1 none */
-    long refused_base;            /* patches[current].notes_refused when selected */
+    Engine *engine;
+    EngineCommands *tables;
+    int64_t offset;               /* context frame - engine time */
     void *ring;                   /* the command ring, RB_ALIGN-aligned */
     Pending pending[PENDING_MAX]; /* waiting, in arrival order */
     int n_pending;
     uint32_t arrivals;            /* order of the next arrival */
     Pending due[PENDING_MAX];     /* this quantum's, sorted by (time, order) */
-    HostEvent events[PENDING_MAX];
+    uint32_t waited;              /* quanta the first due command has waited for a node */
+    EngineNode *staged;           /* amp_select's node, handed to track 0 at the next quantum */
+    int staged_index;
     char *registry_json;          /* "[" every patch's metadata "]" */
-} Engine;
+} Host;
 
-static Engine engine = { .current = -1 };
-static alignas(64) EngineState state;
-static alignas(16) float inputs[ENGINE_CHANNELS][ENGINE_QUANTUM];
+static Host host = { .staged_index = -1 };
+static alignas(64) AmpState state;
+static EngineState engine_copy;   /* the engine's region, read after each quantum */
 static alignas(16) float outputs[ENGINE_CHANNELS][ENGINE_QUANTUM];
-/* Where patch outputs past the first two go (unheard), and the scratch
- * JavaScript writes a name into for amp_select_name. */
-static alignas(16) float spare_output[ENGINE_QUANTUM];
 static char scratch[256];
 static char error[ERROR_BYTES];
 
@@ -174,21 +250,40 @@ static void set_error(const char *message)
 
 /* ---- the state region --------------------------------------------------- */
 
+static _Atomic uint32_t *state_seq(void)
+{
+    return (_Atomic uint32_t *)(void *)&state.engine.seq;
+}
+
 static void state_begin(void)
 {
-    uint32_t s = atomic_load_explicit(&state.seq, memory_order_relaxed);
+    _Atomic uint32_t *seq = state_seq();
+    uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
     /* Relaxed store, then a release fence: the odd value is visible before
      * any of the field stores that follow. */
-    atomic_store_explicit(&state.seq, s + 1, memory_order_relaxed);
+    atomic_store_explicit(seq, s + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
 }
 
 static void state_end(void)
 {
-    uint32_t s = atomic_load_explicit(&state.seq, memory_order_relaxed);
+    _Atomic uint32_t *seq = state_seq();
+    uint32_t s = atomic_load_explicit(seq, memory_order_relaxed);
     /* Release: the fields written since state_begin are visible before the
      * even value that says they are complete. */
-    atomic_store_explicit(&state.seq, s + 1, memory_order_release);
+    atomic_store_explicit(seq, s + 1, memory_order_release);
+}
+
+/* The engine's region (read on the thread that rendered it, so complete)
+ * into ours, every word but seq, with `now` on the context's clock. Call
+ * between state_begin and state_end. */
+static void state_copy_engine(void)
+{
+    engine_state_read(engine_state(host.engine), &engine_copy);
+    memcpy((unsigned char *)&state.engine + sizeof(uint32_t),
+           (const unsigned char *)&engine_copy + sizeof(uint32_t), sizeof(EngineState) - sizeof(uint32_t));
+    state.engine.now = engine_copy.now + host.offset;
+    state.host.engine_now = engine_copy.now;
 }
 
 static uint32_t fnv1a(uint32_t h, const unsigned char *bytes, uint32_t n)
@@ -200,248 +295,179 @@ static uint32_t fnv1a(uint32_t h, const unsigned char *bytes, uint32_t n)
 
 #define FNV_OFFSET 2166136261u
 
-/* ---- patches: the part the multi-track engine replaces ----------------- */
-
-static HostPatch *current_patch(void)
-{
-    return engine.current >= 0 ? &engine.patches[engine.current] : NULL;
-}
-
-/* Make registry entry `index` (-1: none) the one that plays. A patch that
- * has played since its init is reset first (params kept), so it starts
- * silent; one that never played is exactly as host_init left it, as in a
- * native render. */
-static void select_patch(int index)
-{
-    if (index == engine.current || index < -1 || index >= amp_registry_count)
-        return;
-    HostPatch *old = current_patch();
-    if (old)
-        state.notes_refused += (uint32_t)(old->notes_refused - engine.refused_base);
-    engine.current = index;
-    HostPatch *hp = current_patch();
-    if (!hp)
-        return;
-    if (engine.played[index]) {
-        host_reset(hp);
-        engine.played[index] = 0;
-    }
-    engine.refused_base = hp->notes_refused;
-}
-
-/* Render frames [pos, pos + n) of the quantum with `n_events` events
- * (frames relative to pos). */
-static void render_span(int pos, int n, const HostEvent *events, int n_events)
-{
-    HostPatch *hp = current_patch();
-    if (!hp) {
-        for (int c = 0; c < ENGINE_CHANNELS; c++)
-            memset(outputs[c] + pos, 0, (size_t)n * sizeof(float));
-        return;
-    }
-    const AmpPatchDesc *d = hp->desc;
-    const float *in[HOST_MAX_CHANNELS];
-    float *out[HOST_MAX_CHANNELS];
-    for (int i = 0; i < d->n_inputs; i++)
-        in[i] = inputs[i < ENGINE_CHANNELS ? i : ENGINE_CHANNELS - 1] + pos;
-    for (int i = 0; i < d->n_outputs; i++)
-        out[i] = i < ENGINE_CHANNELS ? outputs[i] + pos : spare_output;
-    host_render(hp, events, n_events, in, out, n);
-    engine.played[engine.current] = 1;
-    if (d->n_outputs == 1)
-        memcpy(outputs[1] + pos, outputs[0] + pos, (size_t)n * sizeof(float));
-    else if (d->n_outputs == 0)
-        for (int c = 0; c < ENGINE_CHANNELS; c++)
-            memset(outputs[c] + pos, 0, (size_t)n * sizeof(float));
-}
-
-/* Turn a due command into a host event for the current patch. Returns 1
- * if it made one, 0 if it has no effect here. */
-static int to_event(const Command *c, int frame, HostEvent *e)
-{
-    memset(e, 0, sizeof *e);
-    e->frame = frame;
-    switch (c->header.type) {
-    case CMD_NOTE_ON:
-        if (c->note_on.track != 0)
-            return 0;
-        e->kind = HOST_EV_NOTE_ON;
-        e->note_id = (int)(c->note_on.note_id & 0x7fffffffu);
-        e->key = c->note_on.key;
-        e->vel = c->note_on.velocity;
-        return 1;
-    case CMD_NOTE_OFF:
-        if (c->note_off.track != 0)
-            return 0;
-        e->kind = HOST_EV_NOTE_OFF;
-        e->note_id = (int)(c->note_off.note_id & 0x7fffffffu);
-        return 1;
-    case CMD_SET_PARAM:
-        if (c->set_param.track != 0 || c->set_param.slot != 0)
-            return 0;
-        e->kind = HOST_EV_PARAM;
-        e->param = (int)c->set_param.param;
-        e->value = c->set_param.value;
-        return 1;
-    case CMD_STOP:
-        e->kind = HOST_EV_ALL_OFF;
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Apply this quantum's due commands (engine.due[0..n_due-1], sorted) while
- * rendering `frames` samples: every run of events between instrument
- * changes goes to host_render, which splits at each event. An event for
- * the old patch at the very frame of a change has no sample left to sound
- * in: host_render leaves it unapplied, as the patch stops there. */
-static void render_quantum(int n_due, int frames)
-{
-    int pos = 0, n_events = 0;
-    for (int i = 0; i < n_due; i++) {
-        const Command *c = &engine.due[i].cmd;
-        int64_t at = c->header.time - engine.now;
-        int frame = at < 0 ? 0 : (int)at;
-
-        unsigned char bytes[CMD_SIZE_MAX];
-        uint32_t len = cmd_encode(c, bytes, sizeof bytes);
-        state.command_hash = fnv1a(state.command_hash, bytes, len);
-        state.commands_applied++;
-
-        if (c->header.type == CMD_SET_INSTRUMENT && c->set_instrument.track == 0) {
-            if (frame > pos) {
-                render_span(pos, frame - pos, engine.events, n_events);
-                pos = frame;
-            }
-            n_events = 0;
-            select_patch((int)c->set_instrument.patch - 1);
-            continue;
-        }
-        if (to_event(c, frame - pos, &engine.events[n_events]))
-            n_events++;
-        else
-            state.commands_ignored++;
-    }
-    if (pos < frames)
-        render_span(pos, frames - pos, engine.events, n_events);
-}
-
 /* ---- the queue of commands ---------------------------------------------- */
 
 static int enqueue(const Command *c)
 {
-    if (engine.n_pending == PENDING_MAX)
+    if (host.n_pending == PENDING_MAX)
         return -1;
-    Pending *p = &engine.pending[engine.n_pending++];
+    Pending *p = &host.pending[host.n_pending++];
     p->cmd = *c;
-    p->order = engine.arrivals++;
+    p->order = host.arrivals++;
     return 0;
 }
 
 /* Move what the page has written into the queue, while there is room. */
 static void drain_ring(void)
 {
-    unsigned char record[CMD_SIZE_MAX];
-    while (engine.n_pending < PENDING_MAX) {
-        int32_t len = rb_read(engine.ring, record, sizeof record);
+    _Alignas(8) unsigned char record[CMD_SIZE_MAX];
+    while (host.n_pending < PENDING_MAX) {
+        int32_t len = rb_read(host.ring, record, sizeof record);
         if (len == RB_EMPTY)
             return;
         if (len == RB_CORRUPT) {
-            state.ring_errors++;
+            state.host.ring_errors++;
             return;
         }
         if (len == RB_TOO_SMALL) {      /* longer than any command */
-            rb_skip(engine.ring);
-            state.commands_rejected++;
+            rb_skip(host.ring);
+            state.host.commands_rejected++;
             continue;
         }
         Command c;
         if (cmd_decode(record, (uint32_t)len, &c) != CMD_OK) {
-            state.commands_rejected++;
+            state.host.commands_rejected++;
             continue;
         }
         enqueue(&c);
     }
 }
 
-/* Move the commands due before `end` from the queue to engine.due, sorted
- * by time and, at equal times, by arrival (insertion sort: stable, and the
- * queue is short and mostly in order). Returns how many. */
+/* Move the commands due before context frame `end` from the queue to
+ * host.due, sorted by time and, at equal times, by arrival (insertion sort:
+ * stable, and the queue is short and mostly in order). Returns how many. */
 static int take_due(int64_t end)
 {
     int n_due = 0, kept = 0;
-    for (int i = 0; i < engine.n_pending; i++) {
-        const Pending *p = &engine.pending[i];
+    for (int i = 0; i < host.n_pending; i++) {
+        const Pending *p = &host.pending[i];
         if (p->cmd.header.time >= end) {
-            engine.pending[kept++] = *p;
+            host.pending[kept++] = *p;
             continue;
         }
         int j = n_due++;
-        while (j > 0 && engine.due[j - 1].cmd.header.time > p->cmd.header.time) {
-            engine.due[j] = engine.due[j - 1];
+        while (j > 0 && (host.due[j - 1].cmd.header.time > p->cmd.header.time ||
+                         (host.due[j - 1].cmd.header.time == p->cmd.header.time &&
+                          host.due[j - 1].order > p->order))) {
+            host.due[j] = host.due[j - 1];
             j--;
         }
-        engine.due[j] = *p;
+        host.due[j] = *p;
     }
-    engine.n_pending = kept;
+    host.n_pending = kept;
     return n_due;
 }
 
-/* ---- meters ------------------------------------------------------------- */
-
-static void measure(int frames)
+/* Hand this quantum's due commands to the command tables, each at its
+ * sample on the engine's clock. A set_instrument / add_insert whose patch
+ * has no ready node (a burst larger than the stock) stops the hand-over:
+ * it and the commands after it go back to the queue, in order, and are
+ * tried again at the next quantum, after amp_refill; after WAIT_LIMIT
+ * quanta it is refused. */
+static void apply_due(int n_due)
 {
-    for (int c = 0; c < ENGINE_CHANNELS; c++) {
-        float peak = 0.0f;
-        double sum = 0.0;
-        for (int i = 0; i < frames; i++) {
-            float x = outputs[c][i];
-            float a = x < 0.0f ? -x : x;
-            if (a > peak)
-                peak = a;
-            sum += (double)x * x;
+    int64_t now = engine_now(host.engine);
+    for (int i = 0; i < n_due; i++) {
+        const Pending *p = &host.due[i];
+        Command c = p->cmd;
+        int64_t t = c.header.time - host.offset;
+        c.header.time = t > now ? t : now;
+        int rc = engine_apply_command(host.engine, &c);
+        if (rc == ENGINE_COMMANDS_RETRY && ++host.waited <= WAIT_LIMIT) {
+            state.host.waits++;
+            /* Back to the queue, which has room: they all came from it. */
+            for (int k = i; k < n_due; k++)
+                host.pending[host.n_pending++] = host.due[k];
+            return;
         }
-        state.peak[c] = peak;
-        state.rms[c] = frames > 0 ? (float)sqrt(sum / frames) : 0.0f;
+        host.waited = 0;
+        unsigned char bytes[CMD_SIZE_MAX];
+        uint32_t len = cmd_encode(&p->cmd, bytes, sizeof bytes);
+        state.host.command_hash = fnv1a(state.host.command_hash, bytes, len);
+        state.host.commands_applied++;
+        if (rc != 0)
+            state.host.commands_refused++;
+        else if (c.header.type == CMD_SET_INSTRUMENT && c.set_instrument.track == PAGE_TRACK)
+            state.host.patch = (int32_t)c.set_instrument.patch - 1;
     }
 }
 
-static uint32_t voices_sounding(void)
+/* amp_select's node goes to track 0 at the start of this quantum. */
+static void hand_in_staged(void)
 {
-    HostPatch *hp = current_patch();
-    if (!hp || !hp->desc->voices)
-        return 0;
-    return (uint32_t)hp->desc->voices(hp->state)->live;
+    if (!host.staged)
+        return;
+    if (engine_set_instrument(host.engine, engine_now(host.engine), PAGE_TRACK, host.staged) == 0)
+        state.host.patch = host.staged_index;
+    else
+        engine_node_free(host.engine, host.staged);
+    host.staged = NULL;
+    host.staged_index = -1;
 }
 
-/* ---- exports ------------------------------------------------------------ */
+/* ---- set-up ------------------------------------------------------------------ */
 
-/* Lay everything out and initialise every patch at `sample_rate`. Returns
+static size_t round64(size_t n)
+{
+    return (n + 63) / 64 * 64;
+}
+
+/* The engine's sizes in the browser: 128-frame steps (the quantum), the
+ * engine's full track and insert counts, pools from the budget above. */
+static void browser_config(EngineConfig *cfg, float sample_rate)
+{
+    engine_config_default(cfg, sample_rate);   /* no clock under emscripten */
+    size_t set = 0;
+    for (int i = 0; i < amp_registry_count; i++)
+        set += round64(amp_registry[i]->state_size) + 64;   /* + the pool's block header */
+    cfg->max_block = ENGINE_QUANTUM;
+    cfg->max_tracks = ENGINE_MAX_TRACKS;
+    cfg->max_inserts = ENGINE_MAX_INSERTS;
+    cfg->max_sends = 8;
+    cfg->max_nodes = ENGINE_MAX_TRACKS * ENGINE_MAX_SLOTS + amp_registry_count * NODE_STOCK;
+    cfg->state_bytes = set * (NODE_STOCK + STATE_SETS_EXTRA) + ((size_t)64 << 10);
+    cfg->max_clips = 256;
+    cfg->max_placements = 64;
+    cfg->clip_bytes = CLIP_POOL_BYTES;
+    cfg->max_clip_notes = 128;
+    cfg->max_samples = 64;
+    cfg->max_regions = 64;
+    cfg->sample_bytes = SAMPLE_POOL_BYTES;
+    cfg->max_lanes = 16;
+    cfg->lane_bytes = LANE_POOL_BYTES;
+    cfg->max_tempo_points = 64;
+    cfg->queue_size = 2 * PENDING_MAX;
+    cfg->event_ring_bytes = 1 << 16;
+    cfg->clock = NULL;
+}
+
+/* Lay everything out: the ring, the registry's JSON, the engine, its
+ * command tables, NODE_STOCK ready nodes of every patch, track 0. Returns
  * 0, or -1 with a message at amp_error(). Allocates; call once. */
 int amp_init(float sample_rate)
 {
     char err[ERROR_BYTES];
-    if (engine.ready) {
+    if (host.ready) {
         set_error("amp_init called twice");
         return -1;
     }
-    engine.sample_rate = sample_rate;
-    engine.current = -1;
-    engine.patches = calloc((size_t)amp_registry_count + 1, sizeof *engine.patches);
-    engine.played = calloc((size_t)amp_registry_count + 1, 1);
-    engine.ring = aligned_alloc(RB_ALIGN, rb_bytes_needed(RING_CAPACITY));
+    if (amp_db2linf(UNITY_GAIN_DB) * PAN_LAW_CENTRE != 1.0f) {
+        set_error("UNITY_GAIN_DB does not make the centred pan law unity");
+        return -1;
+    }
+    host.sample_rate = sample_rate;
+    host.ring = aligned_alloc(RB_ALIGN, rb_bytes_needed(RING_CAPACITY));
     size_t json_bytes = 3;
     for (int i = 0; i < amp_registry_count; i++)
         json_bytes += strlen(amp_registry[i]->json) + 1;
-    engine.registry_json = malloc(json_bytes);
-    if (!engine.patches || !engine.played || !engine.ring || !engine.registry_json) {
+    host.registry_json = malloc(json_bytes);
+    if (!host.ring || !host.registry_json) {
         set_error("out of memory laying out the engine");
         return -1;
     }
-    rb_init(engine.ring, RING_CAPACITY);
+    rb_init(host.ring, RING_CAPACITY);
 
-    char *j = engine.registry_json;
+    char *j = host.registry_json;
     *j++ = '[';
     for (int i = 0; i < amp_registry_count; i++) {
         if (i)
@@ -453,30 +479,83 @@ int amp_init(float sample_rate)
     *j++ = ']';
     *j = '\0';
 
-    for (int i = 0; i < amp_registry_count; i++) {
-        if (host_init(&engine.patches[i], amp_registry[i], sample_rate, err, sizeof err)) {
+    EngineConfig cfg;
+    browser_config(&cfg, sample_rate);
+    host.engine = engine_init(&cfg, err, sizeof err);
+    if (!host.engine) {
+        set_error(err);
+        return -1;
+    }
+    EngineCommandsConfig ccfg;
+    engine_commands_config_default(&ccfg);
+    ccfg.max_patches = (uint32_t)amp_registry_count;
+    ccfg.max_stock = NODE_STOCK;
+    ccfg.clip_handles = 64;
+    ccfg.sample_handles = 64;
+    ccfg.lane_handles = 64;
+    host.tables = engine_commands_new(host.engine, &ccfg, err, sizeof err);
+    if (!host.tables) {
+        set_error(err);
+        return -1;
+    }
+    for (int i = 0; i < amp_registry_count; i++)
+        if (engine_commands_set_patch(host.tables, (uint32_t)i + 1, amp_registry[i], NODE_STOCK, err, sizeof err)) {
             set_error(err);
             return -1;
         }
+    if (engine_add_track(host.engine, 0, PAGE_TRACK, ENGINE_TRACK_INSTRUMENT) ||
+        engine_set_gain(host.engine, 0, PAGE_TRACK, UNITY_GAIN_DB)) {
+        set_error("the engine refused track 0");
+        return -1;
     }
+
     memset(&state, 0, sizeof state);
-    state.magic = STATE_MAGIC;
-    state.version = STATE_VERSION;
-    state.patch = -1;
-    state.command_hash = FNV_OFFSET;
-    state.sample_rate = sample_rate;
-    engine.ready = 1;
+    engine_state_read(engine_state(host.engine), &state.engine);
+    atomic_store_explicit(state_seq(), 0, memory_order_relaxed);
+    state.host.magic = STATE_MAGIC;
+    state.host.version = STATE_VERSION;
+    state.host.patch = -1;
+    state.host.command_hash = FNV_OFFSET;
+    host.ready = 1;
     return 0;
 }
 
 const char *amp_error(void) { return error; }
-void *amp_command_ring(void) { return engine.ring; }
+void *amp_command_ring(void) { return host.ring; }
 void *amp_state_region(void) { return &state; }
-float *amp_input(int channel) { return inputs[channel & 1]; }
 float *amp_output(int channel) { return outputs[channel & 1]; }
 char *amp_scratch(void) { return scratch; }
-const char *amp_registry_json(void) { return engine.registry_json; }
+const char *amp_registry_json(void) { return host.registry_json; }
 int amp_registry_size(void) { return amp_registry_count; }
+float amp_unity_gain_db(void) { return UNITY_GAIN_DB; }
+
+/* ---- control: an instrument with start values (the export worker) --------- */
+
+/* Make a node of registry entry `index` (control side, from the engine's
+ * pools) that becomes track 0's instrument at the start of the next
+ * quantum; amp_param_now and amp_settle give it start values first, as a
+ * project's "params" do (runtime/project.c: set, then settle). -1: none
+ * staged. Returns the index, or -1 (no such patch, or the pools are full:
+ * message at amp_error()). */
+int amp_select(int index)
+{
+    char err[ERROR_BYTES];
+    if (!host.ready || index < -1 || index >= amp_registry_count)
+        return -1;
+    if (host.staged)
+        engine_node_free(host.engine, host.staged);
+    host.staged = NULL;
+    host.staged_index = -1;
+    if (index < 0)
+        return -1;
+    host.staged = engine_node_new(host.engine, amp_registry[index], err, sizeof err);
+    if (!host.staged) {
+        set_error(err);
+        return -1;
+    }
+    host.staged_index = index;
+    return index;
+}
 
 /* Registry index of the patch called `name`, or -1. */
 static int find_patch(const char *name)
@@ -487,18 +566,7 @@ static int find_patch(const char *name)
     return -1;
 }
 
-/* Play registry entry `index` from the next quantum on (-1: nothing).
- * Returns the index, or -1 when there is no such patch. */
-int amp_select(int index)
-{
-    if (!engine.ready || index < -1 || index >= amp_registry_count)
-        return -1;
-    select_patch(index);
-    state.patch = engine.current;
-    return index;
-}
-
-/* Same, by name, read from amp_scratch() (NUL-terminated). */
+/* amp_select by name, read from amp_scratch() (NUL-terminated). */
 int amp_select_name(void)
 {
     scratch[sizeof scratch - 1] = '\0';
@@ -506,25 +574,81 @@ int amp_select_name(void)
     return index < 0 ? -1 : amp_select(index);
 }
 
-/* Engine time of the next quantum's first sample (a double holds every
- * engine time exactly: commands limit times to 2^53 - 1). */
-void amp_set_time(double frames)
+/* Set a param of the staged node, in its unit. 0, or -1 (nothing staged,
+ * no such param). */
+int amp_param_now(int param, float value)
 {
-    if (frames >= 0 && frames <= (double)CMD_TIME_MAX)
-        engine.now = (int64_t)frames;
+    if (!host.staged || param < 0 || param >= engine_node_desc(host.staged)->n_params)
+        return -1;
+    engine_node_set_param(host.staged, param, value);
+    return 0;
 }
 
-double amp_time(void) { return (double)engine.now; }
+/* Settle the staged node (reset: smoothing at the values set, no glide). */
+int amp_settle(void)
+{
+    if (!host.staged)
+        return -1;
+    engine_node_settle(host.staged);
+    return 0;
+}
 
-/* The same commands the ring carries, queued directly, `offset` samples
- * after the start of the next quantum. Returns 0, or -1 when the command
- * is invalid or the queue is full. */
+/* ---- control: samples for audio tracks --------------------------------------- */
+
+/* A sample of `channels` x `frames` floats at the engine's rate, from the
+ * engine's sample pool, zeroed: fill amp_sample_data(s, c), then park it.
+ * 0 when the pool is full. */
+void *amp_sample_new(int channels, double frames)
+{
+    if (!host.ready || channels < 1 || channels > ENGINE_MAX_CHANNELS || !(frames >= 0 && frames < 4.0e9))
+        return NULL;
+    return engine_sample_new(host.engine, channels, (int64_t)frames);
+}
+
+float *amp_sample_data(void *sample, int channel)
+{
+    EngineSample *s = sample;
+    return s && channel >= 0 && channel < s->channels ? s->data[channel] : NULL;
+}
+
+/* Park a filled sample for a load_sample command; returns its handle, or -1
+ * (the table is full: the sample is freed). */
+double amp_sample_park(void *sample)
+{
+    if (!host.ready || !sample)
+        return -1;
+    uint32_t h = engine_commands_put_sample(host.tables, sample);
+    if (h == ENGINE_COMMANDS_NO_HANDLE) {
+        engine_sample_free(host.engine, sample);
+        return -1;
+    }
+    return (double)h;
+}
+
+/* ---- time and commands --------------------------------------------------------- */
+
+/* The context frame of the next quantum's first sample (a double holds
+ * every engine time exactly: commands limit times to 2^53 - 1). */
+void amp_set_time(double frames)
+{
+    if (host.ready && frames >= 0 && frames <= (double)CMD_TIME_MAX)
+        host.offset = (int64_t)frames - engine_now(host.engine);
+}
+
+double amp_time(void)
+{
+    return host.ready ? (double)(engine_now(host.engine) + host.offset) : 0.0;
+}
+
+/* The same commands the ring carries, for track 0, queued directly,
+ * `offset` samples after the start of the next quantum. Returns 0, or -1
+ * when the command is invalid or the queue is full. */
 static int post(Command *c, int offset)
 {
-    if (!engine.ready || offset < 0)
+    if (!host.ready || offset < 0)
         return -1;
     c->header.flags = 0;
-    c->header.time = engine.now + offset;
+    c->header.time = engine_now(host.engine) + host.offset + offset;
     if (cmd_validate(c) != CMD_OK)
         return -1;
     return enqueue(c);
@@ -537,6 +661,7 @@ int amp_note_on(int offset, int note_id, int key, float velocity)
     Command c;
     memset(&c, 0, sizeof c);
     c.header.type = CMD_NOTE_ON;
+    c.note_on.track = PAGE_TRACK;
     c.note_on.note_id = (uint32_t)note_id;
     c.note_on.key = (uint8_t)key;
     c.note_on.velocity = velocity;
@@ -548,6 +673,7 @@ int amp_note_off(int offset, int note_id)
     Command c;
     memset(&c, 0, sizeof c);
     c.header.type = CMD_NOTE_OFF;
+    c.note_off.track = PAGE_TRACK;
     c.note_off.note_id = (uint32_t)note_id;
     return post(&c, offset);
 }
@@ -557,66 +683,66 @@ int amp_set_param(int offset, int param, float value)
     Command c;
     memset(&c, 0, sizeof c);
     c.header.type = CMD_SET_PARAM;
+    c.set_param.track = PAGE_TRACK;
+    c.set_param.slot = 0;
     c.set_param.param = (uint32_t)param;
     c.set_param.value = value;
     return post(&c, offset);
 }
 
-/* Start values for a render, the way `amp render --param` sets them: set
- * each now, then amp_settle() (the patch's reset: smoothing settled, no
- * glide from the defaults). Returns 0, or -1 for no patch / bad index. */
-int amp_param_now(int param, float value)
-{
-    HostPatch *hp = current_patch();
-    if (!hp || param < 0 || param >= hp->desc->n_params)
-        return -1;
-    hp->desc->set_param(hp->state, param, value);
-    return 0;
-}
-
-void amp_settle(void)
-{
-    HostPatch *hp = current_patch();
-    if (hp)
-        host_reset(hp);
-}
-
-/* The current value of param `param` of the playing patch (NaN if none). */
-float amp_get_param(int param)
-{
-    HostPatch *hp = current_patch();
-    if (!hp || !hp->desc->get_param || param < 0 || param >= hp->desc->n_params)
-        return __builtin_nanf("");
-    return hp->desc->get_param(hp->state, param);
-}
+/* ---- audio: one quantum ----------------------------------------------------------- */
 
 /* Render one quantum of `frames` (1..128) samples: take the page's
- * commands from the ring, apply those due in this quantum at their
- * samples, read amp_input(0..1), write amp_output(0..1), update the state
- * region, advance engine time. Returns 0, or -1 before amp_init or for a
- * bad length. */
+ * commands from the ring, hand those due in this quantum to the engine at
+ * their samples, render into amp_output(0..1), publish the state region.
+ * Returns 0, or -1 before amp_init or for a bad length. */
 int amp_process(int frames)
 {
-    if (!engine.ready || frames < 1 || frames > ENGINE_QUANTUM)
+    if (!host.ready || frames < 1 || frames > ENGINE_QUANTUM)
         return -1;
     drain_ring();
-    int n_due = take_due(engine.now + frames);
+    int64_t start = engine_now(host.engine) + host.offset;
+    int n_due = take_due(start + frames);
 
     state_begin();
-    render_quantum(n_due, frames);
-    engine.now += frames;
-    measure(frames);
-    state.patch = engine.current;
-    state.voices = voices_sounding();
-    state.pending = (uint32_t)engine.n_pending;
-    state.quanta++;
-    state.frames_lo = (uint32_t)engine.now;
-    state.frames_hi = (uint32_t)((uint64_t)engine.now >> 32);
-    HostPatch *hp = current_patch();
-    if (hp) {
-        state.notes_refused += (uint32_t)(hp->notes_refused - engine.refused_base);
-        engine.refused_base = hp->notes_refused;
-    }
+    hand_in_staged();
+    apply_due(n_due);
+    float *out[2] = { outputs[0], outputs[1] };
+    engine_render(host.engine, out, frames);
+    state_copy_engine();
+    state.host.pending = (uint32_t)host.n_pending;
+    state.host.quanta++;
     state_end();
     return 0;
+}
+
+/* ---- control: after each quantum ---------------------------------------------------- */
+
+/* The control side's turn: free what the engine handed back (replaced
+ * nodes, samples, clips, lanes: engine_drain), count faults and refusals,
+ * and make ready nodes for those taken (engine_commands_refill). Not part
+ * of the render: the worklet calls it after amp_process, the export worker
+ * after each quantum. It allocates nothing: nodes and states come from the
+ * engine's pools (a patch's init() runs here, for each node made). Returns
+ * the nodes made, or -1 when the pools are full (message at amp_error();
+ * the rest is made by a later call). */
+int amp_refill(void)
+{
+    if (!host.ready)
+        return -1;
+    int faults = 0, refusals = 0;
+    engine_drain(host.engine, &faults, &refusals);
+    char err[ERROR_BYTES];
+    int made = engine_commands_refill(host.tables, err, sizeof err);
+    if (faults || refusals || made < 0) {
+        state_begin();
+        state.host.faults += (uint32_t)faults;
+        state.host.engine_refusals += (uint32_t)refusals;
+        if (made < 0)
+            state.host.refill_errors++;
+        state_end();
+    }
+    if (made < 0)
+        set_error(err);
+    return made;
 }

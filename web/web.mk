@@ -8,12 +8,15 @@
 #                   parity of every patch, the page played, the command
 #                   ring, the export
 #
-# engine.wasm is the same C as the native build: the runtime (host.c,
-# voice.c, ring.c, commands.c), runtime/wasm_main.c (the exports) and every
-# patch of nodes/*.amp as ampc compiles it, built with emscripten over one
-# shared, imported memory of fixed size (no growth, ever: WEB_MEMORY_PAGES
-# pages of 64 KiB, which engine.json tells the page). -ffp-contract=off and
-# no fast-math keep its arithmetic the native build's, bit for bit.
+# engine.wasm is the same C as the native build: the multi-track engine
+# (engine.c) and its command consumer (engine_commands.c), the runtime they
+# need (voice.c, ring.c, commands.c, pool.c), runtime/wasm_main.c (the
+# exports) and every patch of nodes/*.amp as ampc compiles it, built with
+# emscripten over one shared, imported memory of fixed size (no growth,
+# ever: WEB_MEMORY_PAGES pages of 64 KiB, which engine.json tells the page).
+# -ffp-contract=off and no fast-math keep its arithmetic the native
+# build's, bit for bit. Not in it: project.c and build.c (they need the
+# compiler, jansson and dlopen), host.c (the native single-patch render).
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen
@@ -23,14 +26,18 @@ WEB_NPM_STAMP := $(B)/.npm-ok
 EMCC         ?= emcc
 NPM          ?= npm
 NODE         ?= node
-# 64 MiB: every patch's state is allocated once, at init; the patches of
-# nodes/ need about 5 MiB today.
+# 64 MiB, laid out once by amp_init (runtime/wasm_main.c): the engine's
+# one block holds a state pool for NODE_STOCK (2) ready nodes of every
+# patch plus two more sets for the ones playing (4 x 6.7 MB for nodes/
+# today), a 16 MiB sample pool, small clip and lane pools and the tables of
+# 64 tracks: about 45 MiB. The stack is 1 MiB, the command ring 64 KiB.
 WEB_MEMORY_PAGES := 1024
 WEB_STACK_BYTES  := 1048576
 
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
-WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/host.c runtime/voice.c runtime/ring.c runtime/commands.c
+WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine.c runtime/engine_commands.c runtime/voice.c \
+                   runtime/ring.c runtime/commands.c runtime/pool.c
 WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
 WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math \
                    -matomics -mbulk-memory -Wall -Wextra -Wshadow -Wmissing-prototypes \

@@ -1,10 +1,16 @@
-// commands.mjs — the command ring from the page to the worklet.
+// commands.mjs — the command ring from the page to the worklet, and on
+// into the multi-track engine (runtime/wasm_main.c holds each command until
+// its quantum, then engine_commands.c maps it onto runtime/engine.c).
 //
 // 1. A burst: 1000 commands written at once, four times what the engine
 //    takes in one quantum, all arrive, in order: after the first quantum
 //    only part of them has been applied, after the render every one, and
 //    the engine's running hash of the commands it applied (in the order
-//    applied) equals the page's hash of the commands it wrote.
+//    applied) equals the page's hash of the commands it wrote; none was
+//    refused by the engine.
+//    And a burst of instrument changes larger than a patch's stock of ready
+//    nodes (2): the ones past the stock wait for amp_refill to make more,
+//    and all arrive, in order, none refused.
 // 2. Sample accuracy: a note-on stamped at frame 256 + k starts sounding
 //    at the same distance from 256 + k for every k in the quantum, and a
 //    param change stamped at 256 + k first changes the output at frame
@@ -40,6 +46,23 @@ async function burstInPage({ patch, param, lo, hi, count }) {
   return { written, hash: client.commands.hash, afterFirst, end: client.snapshot() };
 }
 
+/** Runs in the page: `count` set_instrument commands at time 0, cycling
+ *  through `patches` (so each patch is taken more often than its stock). */
+async function changesInPage({ patches, count }) {
+  const lib = globalThis.ampLib;
+  const files = (globalThis.ampTestFiles ??= await lib.loadEngineFiles(new URL('./', location.href)));
+  const context = new OfflineAudioContext(2, 128 * 16, 48000);
+  const client = await lib.EngineClient.start(context, files);
+  client.node.connect(context.destination);
+  let written = 0, last = -1;
+  for (let i = 0; i < count; i++) {
+    last = patches[Math.floor((i * patches.length) / count)];
+    if (client.commands.selectPatch(0, last)) written++;
+  }
+  await context.startRendering();
+  return { written, last, hash: client.commands.hash, end: client.snapshot() };
+}
+
 function firstNonZero(channels, from = 0) {
   for (let i = from; i < channels[0].length; i++)
     if (channels.some((c) => c[i] !== 0)) return i;
@@ -68,12 +91,27 @@ export async function run(t) {
   check(b.afterFirst && b.afterFirst.commandsApplied > 0 && b.afterFirst.commandsApplied < b.written,
         `after the first quantum ${b.afterFirst?.commandsApplied} commands were applied (expected some, not all)`);
   check(b.end.commandsApplied === b.written, `applied ${b.end.commandsApplied} of ${b.written}`);
-  check(b.end.commandsRejected === 0 && b.end.ringErrors === 0,
-        `rejected ${b.end.commandsRejected}, ring errors ${b.end.ringErrors}`);
+  check(b.end.commandsRejected === 0 && b.end.ringErrors === 0 && b.end.commandsRefused === 0 &&
+        b.end.engineRefusals === 0,
+        `rejected ${b.end.commandsRejected}, ring errors ${b.end.ringErrors}, refused ${b.end.commandsRefused}, ` +
+        `failed at their time ${b.end.engineRefusals}`);
   check(b.end.commandHash === b.hash,
         `hash of applied commands ${b.end.commandHash} != hash of written ${b.hash}: lost or reordered`);
   t.log(`burst: ${b.written} commands, ${b.afterFirst.commandsApplied} applied in the first quantum, ` +
         `all ${b.end.commandsApplied} in order by the end (hash ${b.hash.toString(16)})`);
+
+  // 1b. Instrument changes past the stock of ready nodes.
+  const CHANGES = 9;
+  const c = await page.evaluate(changesInPage, { patches: [pad.index, instrument('epiano').index], count: CHANGES });
+  check(c.written === CHANGES, `the ring took ${c.written} of ${CHANGES} instrument changes`);
+  check(c.end.commandsApplied === c.written && c.end.commandHash === c.hash,
+        `applied ${c.end.commandsApplied} of ${c.written} instrument changes (hashes ${c.end.commandHash === c.hash ? 'equal' : 'differ'})`);
+  check(c.end.commandsRefused === 0 && c.end.engineRefusals === 0,
+        `instrument changes refused: ${c.end.commandsRefused}, failed at their time: ${c.end.engineRefusals}`);
+  check(c.end.waits > 0, 'no instrument change waited for a ready node (the burst did not exceed the stock)');
+  check(c.end.patch === c.last, `track 0 plays registry entry ${c.end.patch}, the last change was to ${c.last}`);
+  t.log(`${CHANGES} instrument changes at one time: ${c.end.waits} quanta waited for ready nodes, all applied ` +
+        'in order, none refused');
 
   // 2a. A note-on at 256 + k sounds from 256 + k + latency, latency the same for all k.
   const drums = instrument('drums');

@@ -5,7 +5,6 @@ import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startStaticServer } from './serve.mjs';
@@ -65,8 +64,10 @@ export async function serveApp() {
   };
 }
 
+/** A scratch folder inside the build folder (so that the projects the
+ *  tests write name the patches of nodes/ by relative paths). */
 export async function tempDir() {
-  return mkdtemp(path.join(os.tmpdir(), 'amp-web-'));
+  return mkdtemp(path.join(buildDir, 'web-test-'));
 }
 
 export async function removeDir(dir) {
@@ -81,6 +82,32 @@ export async function nativeRender(args, out, cacheDir) {
   await execFileAsync(amp, ['render', ...args, '--format', 'f32', '-o', out],
                       { cwd: repo, env: { ...process.env, AMP_CACHE: cacheDir } });
   return readWav(await readFile(out));
+}
+
+/** Frames per beat in the projects the tests write: the smallest power of
+ *  two that keeps the tempo (60 * rate / frames per beat) at most 1000 bpm,
+ *  so that every frame is an exact binary fraction of a beat and the
+ *  engine's beat of sample s, s * bpm / (60 * rate), is exactly s / that:
+ *  a note at frame f, at beat f / framesPerBeat, starts at f. The same rule
+ *  as web/src/engine/performance.ts. */
+export function framesPerBeat(rate) {
+  let n = 1;
+  while ((60 * rate) / n > 1000) n *= 2;
+  return n;
+}
+
+/** `repoPath` (relative to the repository) as seen from folder `dir`. */
+export function relativeTo(dir, repoPath) {
+  return path.relative(dir, path.join(repo, repoPath));
+}
+
+/** Write project `doc` to DIR/NAME.json and render it with `amp render`
+ *  for exactly `frames` frames at `rate`; resolves to the WAV, parsed. */
+export async function renderProject(doc, dir, name, frames, rate, cacheDir) {
+  const file = path.join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(doc, null, 2));
+  return nativeRender([file, '--seconds', String(frames / rate), '--rate', String(rate)],
+                      path.join(dir, `${name}.wav`), cacheDir);
 }
 
 /** A RIFF WAV of 32-bit floats (format 3, or extensible with a float

@@ -555,7 +555,7 @@ export async function run(t) {
     const s = client.snapshot();
     return { sent: client.commands.sent - sent, written: log.slice(from), voices: s.voices, pending: s.pending,
              recent: log.slice(-12), frames: s.frames,
-             applied: s.commandsApplied, rejected: s.commandsRejected, ignored: s.commandsIgnored };
+             applied: s.commandsApplied, rejected: s.commandsRejected, refused: s.commandsRefused };
   }, others);
   check(quiet.sent === 0 && quiet.written.length === 0,
         `non-note messages wrote ${quiet.written.length} commands: ${JSON.stringify(quiet.written)}`);
@@ -565,8 +565,8 @@ export async function run(t) {
   w = await play(page, 'stub-1', [[0x80, 64, 0]]);
   checkNoteOff(w[0], id64, 'note-off 64');
   await ends(page, 'note 64');
-  check(quiet.rejected === 0 && quiet.ignored === 0,
-        `the engine rejected ${quiet.rejected} and ignored ${quiet.ignored} commands`);
+  check(quiet.rejected === 0 && quiet.refused === 0,
+        `the engine rejected ${quiet.rejected} and refused ${quiet.refused} commands`);
   t.log(`${others.length} non-note messages (CC, program change, pressure, pitch bend, sysex, active sensing, ` +
         'clock, reset, truncated notes): nothing written, the held note unaffected');
 

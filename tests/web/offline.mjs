@@ -3,12 +3,15 @@
 
 import { fromBase64 } from './lib.mjs';
 
-/** Runs in the page: start an engine in a fresh OfflineAudioContext, feed
- *  it `input` (base64 float channels) through an AudioBufferSourceNode if
- *  given, select `patch` at frame 0, send `commands` through the command
- *  ring before rendering, render `frames`. Returns the output channels as
- *  base64 and the engine's state region afterwards. */
-async function renderInPage({ patch, frames, rate, commands, input }) {
+/** Runs in the page: start an engine in a fresh OfflineAudioContext; if
+ *  `sample` (base64 float channels) is given, put it into the engine's
+ *  sample pool (EngineClient.loadSample) first; if `patch` is a registry
+ *  index, make it track 0's instrument at frame 0; send `commands` through
+ *  the command ring before rendering; render `frames`. Returns the output
+ *  channels as base64 and the engine's state region afterwards. A command
+ *  is { kind, frame, ... }: on / off / param (track 0), or play, addTrack,
+ *  addInsert, gain, loadSample (the handle of `sample`), region. */
+async function renderInPage({ patch, frames, rate, commands, sample }) {
   const lib = globalThis.ampLib;
   globalThis.ampTestFiles ??= await lib.loadEngineFiles(new URL('./', location.href));
   const toFloats = (b64) => {
@@ -27,24 +30,34 @@ async function renderInPage({ patch, frames, rate, commands, input }) {
   const context = new OfflineAudioContext(2, frames, rate);
   const client = await lib.EngineClient.start(context, globalThis.ampTestFiles);
   client.node.connect(context.destination);
-  if (input) {
-    const buffer = new AudioBuffer({ numberOfChannels: input.length, length: frames, sampleRate: rate });
-    input.forEach((b64, c) => buffer.copyToChannel(toFloats(b64), c));
-    const source = new AudioBufferSourceNode(context, { buffer });
-    source.connect(client.node);
-    source.start(0);
+  let handle = -1, sampleFrames = 0;
+  if (sample) {
+    const channels = sample.map(toFloats);
+    sampleFrames = channels[0].length;
+    handle = await client.loadSample(channels);
   }
-  let sent = client.commands.selectPatch(0, patch) ? 1 : 0;
-  for (const c of commands) {
-    const ok = c.kind === 'on' ? client.commands.noteOn(c.frame, c.id, c.key, c.velocity)
-      : c.kind === 'off' ? client.commands.noteOff(c.frame, c.id)
-      : client.commands.setParam(c.frame, c.param, c.value);
-    if (ok) sent++;
+  const c = client.commands;
+  let sent = 0;
+  if (patch !== null && patch !== undefined && c.selectPatch(0, patch)) sent++;
+  for (const m of commands) {
+    const ok = m.kind === 'on' ? c.noteOn(m.frame, m.id, m.key, m.velocity)
+      : m.kind === 'off' ? c.noteOff(m.frame, m.id)
+      : m.kind === 'param' ? c.setParam(m.frame, m.param, m.value)
+      : m.kind === 'play' ? c.play(m.frame)
+      : m.kind === 'addTrack' ? c.addTrack(m.frame, m.track, m.trackKind)
+      : m.kind === 'addInsert' ? c.addInsert(m.frame, m.track, m.position, m.patch)
+      : m.kind === 'gain' ? c.setGain(m.frame, m.track, m.db ?? client.unityGainDb)
+      : m.kind === 'loadSample' ? c.loadSample(m.frame, m.sample, handle, sampleFrames, rate, sample.length)
+      : m.kind === 'region' ? c.placeRegion(m.frame, m.start, m.track, m.region, m.sample)
+      : false;
+    if (!ok) throw new Error(`the ring refused ${JSON.stringify(m)}`);
+    sent++;
   }
   const rendered = await context.startRendering();
   const channels = [];
-  for (let c = 0; c < rendered.numberOfChannels; c++) channels.push(toBase64(rendered.getChannelData(c)));
-  return { channels, sent, hash: client.commands.hash, state: client.snapshot() };
+  for (let ch = 0; ch < rendered.numberOfChannels; ch++) channels.push(toBase64(rendered.getChannelData(ch)));
+  return { channels, sent, handle, hash: client.commands.hash, state: client.snapshot(),
+           unityGainDb: client.unityGainDb };
 }
 
 export async function renderOffline(page, job) {

@@ -82,6 +82,15 @@ export async function run(t) {
   const shown = await page.locator('.params label:has(input[name="volume"]) output').textContent();
   check(/-60\.0 dB/.test(shown ?? ''), `the volume slider shows ${shown} after Home`);
   await page.evaluate(() => document.activeElement?.blur());
+  // The note starts once the volume has reached its new value: the engine
+  // has applied the change, and the param's smoothing (20 ms) is over. A
+  // note started during the glide would be measured (the engine's meter
+  // sees every sample) at the level it glides from.
+  await waitFor(page, () => {
+    const client = globalThis.amp.debug().session.client;
+    return client.snapshot().commandsApplied === client.commands.sent;
+  }, null, 'the engine to apply the volume change');
+  await page.waitForTimeout(100);
   await page.keyboard.down('a');
   await page.waitForTimeout(50);
   const quiet = await loudest(page, 300);

@@ -1,17 +1,82 @@
 // parity.mjs — every patch of nodes/ (every entry of engine.json) rendered
-// in the browser (OfflineAudioContext, the real worklet and engine.wasm,
-// commands through the command ring) is bit-identical to `amp render` of
-// the same notes or the same input. On a difference, the test reports the
-// number of differing samples, the largest difference and the first frame.
+// in the browser (OfflineAudioContext, the real worklet and engine.wasm —
+// the multi-track engine, runtime/engine.c — commands through the command
+// ring) is bit-identical to the native render of the same engine: `amp
+// render PROJECT.json` of a project this test writes, which feeds
+// runtime/engine.c natively the same music. On a difference, the test
+// reports the number of differing samples, the largest difference and the
+// first frame.
+//
+// The reference is a project, not `amp render FILE.amp --notes`: that runs
+// the patch alone through host.c, not through the engine (no track, no
+// fader, no mixer). The comparison is same engine against same engine;
+// `amp render FILE.amp` is rendered too, and whether it agrees is logged,
+// not asserted.
+//
+// Instruments: in the browser, track 0 (the instrument track engine.wasm
+// makes at init, its fader at the engine's unity gain) gets the patch by
+// set_instrument (a ready node from the patch's stock) and the notes as
+// live note_on / note_off commands at their frames. Natively: one
+// instrument track with the patch, the same fader gain, the notes as a
+// clip. The project's tempo puts every frame on an exact binary fraction of
+// a beat (lib.mjs, framesPerBeat: 703.125 bpm at 48 kHz, 4096 frames a
+// beat), so each clip note starts and ends on the frame of the live note.
+// Live notes and clip notes are two ways into the same instrument, on the
+// same sample.
+//
+// Effects: the engine has no live audio input; the fixed input is a sample
+// on an audio track with the effect as its insert. In the browser the
+// sample goes into the engine's pool through the worklet (parked, handed
+// over by load_sample), then add_track (audio, track 1), add_insert,
+// set_gain (unity), place_region at 0, play. Natively: one audio track
+// playing input.wav from beat 0 through the same insert, the same fader.
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { check, compareBits, describeDifference, nativeRender, testInput, waitFor, webDir, writeWav } from './lib.mjs';
+import {
+  check, compareBits, describeDifference, framesPerBeat, nativeRender, relativeTo, renderProject, testInput, waitFor,
+  webDir, writeWav,
+} from './lib.mjs';
 import { noteCommands, parseNotes, renderOffline, toBase64 } from './offline.mjs';
 
 const RATE = 48000;
 const SECONDS = 1.2;
 const NOTES = '48@0:0.4 60@0.1:0.6 67@0.2:0.8';
+const TRACK_AUDIO = 1;   // TrackKind.Audio
+
+/** The project that plays `notes` (noteCommands' events) on patch `p`. */
+function instrumentProject(p, events, frames, unityGainDb, dir) {
+  const perBeat = framesPerBeat(RATE);
+  const on = new Map(events.filter((e) => e.kind === 'on').map((e) => [e.id, e]));
+  const notes = events.filter((e) => e.kind === 'off').map((off) => ({ on: on.get(off.id), off }))
+    .sort((a, b) => a.on.frame - b.on.frame || a.on.id - b.on.id)
+    .map(({ on: n, off }) => ({ key: n.key, start_beat: n.frame / perBeat,
+                                length_beats: (off.frame - n.frame) / perBeat, velocity: n.velocity }));
+  return {
+    version: 1, sample_rate: RATE, tempo: (60 * RATE) / perBeat,
+    length_beats: frames / perBeat, tail_seconds: 0,
+    tracks: [{
+      id: 1, kind: 'instrument', patch: { file: relativeTo(dir, p.source), unit: p.unit },
+      fader: { gain_db: unityGainDb },
+      clips: [{ start_beat: 0, length_beats: frames / perBeat, notes }],
+    }],
+  };
+}
+
+/** The project that plays input.wav (in `dir`) through effect `p`. */
+function effectProject(p, frames, unityGainDb, dir) {
+  const perBeat = framesPerBeat(RATE);
+  return {
+    version: 1, sample_rate: RATE, tempo: (60 * RATE) / perBeat,
+    length_beats: frames / perBeat, tail_seconds: 0,
+    tracks: [{
+      id: 1, kind: 'audio',
+      inserts: [{ patch: { file: relativeTo(dir, p.source), unit: p.unit } }],
+      fader: { gain_db: unityGainDb },
+      regions: [{ file: 'input.wav', start_beat: 0 }],
+    }],
+  };
+}
 
 export async function run(t) {
   const manifest = JSON.parse(await readFile(path.join(webDir, 'engine.json'), 'utf8'));
@@ -20,6 +85,7 @@ export async function run(t) {
   const input = testInput(frames, RATE);
   const inputWav = path.join(t.tmp, 'input.wav');
   await writeWav(inputWav, input, RATE);
+  const events = noteCommands(parseNotes(NOTES), RATE);
 
   const page = await t.newPage();
   await waitFor(page, () => !document.querySelector('#start').disabled, null, 'the page to load');
@@ -27,26 +93,45 @@ export async function run(t) {
   for (const p of manifest.patches) {
     const hasNotes = p.meta.voices > 0;
     const hasInput = p.meta.inputs.length > 0;
-    const args = [p.source, '--unit', p.unit, '--seconds', String(SECONDS), '--rate', String(RATE)];
-    if (hasNotes) args.push('--notes', NOTES);
-    if (hasInput) args.push('--input', inputWav);
-    const native = await nativeRender(args, path.join(t.tmp, `${p.unit}.wav`), t.cacheDir);
+    const browser = hasInput
+      ? await renderOffline(page, {
+        patch: null, frames, rate: RATE, sample: input.map(toBase64),
+        commands: [
+          { kind: 'loadSample', frame: 0, sample: 0 },
+          { kind: 'addTrack', frame: 0, track: 1, trackKind: TRACK_AUDIO },
+          { kind: 'addInsert', frame: 0, track: 1, position: 1, patch: p.index },
+          { kind: 'gain', frame: 0, track: 1 },
+          { kind: 'region', frame: 0, start: 0, track: 1, region: 0, sample: 0 },
+          { kind: 'play', frame: 0 },
+        ],
+      })
+      : await renderOffline(page, { patch: p.index, frames, rate: RATE, sample: null, commands: hasNotes ? events : [] });
+    const doc = hasInput ? effectProject(p, frames, browser.unityGainDb, t.tmp)
+      : instrumentProject(p, events, frames, browser.unityGainDb, t.tmp);
+    const native = await renderProject(doc, t.tmp, p.unit, frames, RATE, t.cacheDir);
 
-    const browser = await renderOffline(page, {
-      patch: p.index, frames, rate: RATE,
-      commands: hasNotes ? noteCommands(parseNotes(NOTES), RATE) : [],
-      input: hasInput ? input.map(toBase64) : null,
-    });
     const r = compareBits(native.channels, browser.channels);
     let peak = 0;
     for (const ch of native.channels) for (const x of ch) peak = Math.max(peak, Math.abs(x));
-    const what = `${p.unit} (${p.meta.kind}, ${hasNotes ? `notes '${NOTES}'` : 'fixed stereo input'}, ` +
+
+    // For the record: the patch alone through host.c (`amp render FILE.amp`).
+    const args = [p.source, '--unit', p.unit, '--seconds', String(SECONDS), '--rate', String(RATE)];
+    if (hasNotes) args.push('--notes', NOTES);
+    if (hasInput) args.push('--input', inputWav);
+    const alone = await nativeRender(args, path.join(t.tmp, `${p.unit}-alone.wav`), t.cacheDir);
+    const a = compareBits(alone.channels, browser.channels);
+
+    const what = `${p.unit} (${p.meta.kind}, ${hasNotes ? `notes '${NOTES}'` : 'fixed stereo input on an audio track'}, ` +
       `${frames} frames x ${native.channels.length} ch, peak ${peak.toFixed(3)})`;
-    t.log(`${what}: ${describeDifference(r)}`);
+    t.log(`${what}: vs the native engine (project): ${describeDifference(r)}; ` +
+          `vs the patch alone (amp render ${path.basename(p.source)}): ${describeDifference(a)}`);
     if (!r.identical) failures.push(`${p.unit}: ${describeDifference(r)}`);
     if (peak === 0) failures.push(`${p.unit}: the native render is silent, nothing was compared`);
-    if (browser.state.commandsRejected || browser.state.commandsApplied !== browser.sent)
-      failures.push(`${p.unit}: engine applied ${browser.state.commandsApplied} of ${browser.sent} commands, rejected ${browser.state.commandsRejected}`);
+    const s = browser.state;
+    if (s.commandsRejected || s.commandsRefused || s.engineRefusals || s.commandsApplied !== browser.sent)
+      failures.push(`${p.unit}: engine applied ${s.commandsApplied} of ${browser.sent} commands, rejected ` +
+                    `${s.commandsRejected}, refused ${s.commandsRefused}, failed at their time ${s.engineRefusals}`);
+    if (hasInput && browser.handle < 0) failures.push(`${p.unit}: the sample found no room in the engine's pool`);
   }
   check(failures.length === 0, failures.join('; '));
   check(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);

@@ -3,19 +3,33 @@
 // Loaded with audioWorklet.addModule('worklet.js'). The page creates the
 // node with processorOptions { module, memory }: the compiled engine and
 // the shared memory it imports. The constructor instantiates the engine,
-// initialises it and tells the page (port message 'ready') where the
+// initialises it (amp_init: the multi-track engine, ready nodes of every
+// patch, track 0) and tells the page (port message 'ready') where the
 // command ring and the state region are. process() then does, per
-// 128-frame quantum, only fixed work: copy the input into the engine's
-// input buffers, amp_process() (which drains the command ring and renders
-// with every command at its sample), copy the output out. No allocation and
+// 128-frame quantum, only fixed work: amp_process() (which drains the
+// command ring and renders with every command at its sample), copy the
+// output out, then amp_refill() — the engine's control side, after the
+// render: it frees what the engine handed back and makes ready nodes for
+// those taken, from the engine's pools only (no malloc). No allocation and
 // no per-sample JavaScript: the copies are TypedArray.set over views made
-// once, since the memory never grows.
+// once, since the memory never grows. The engine has no
+// live audio input (audio comes from samples on audio tracks), so the node
+// has no inputs.
+//
+// Samples: the page posts { type: 'sample', id, channels } (Float32Arrays
+// at the engine's rate); the worklet, between quanta, takes a sample from
+// the engine's sample pool, copies the channels in and parks it, and
+// answers { type: 'sample', id, handle } (handle -1: the pool or the
+// table is full) for the page's load_sample command.
 //
 // Engine time: before the first quantum the engine's clock is set to the
-// context's currentFrame, so the page stamps commands in context frames.
+// context's currentFrame (amp_set_time: wasm_main.c keeps the offset to
+// the engine's own sample count), so the page stamps commands in context
+// frames.
 //
-// CPU load: the worklet times each amp_process call and writes the share of
-// real time it takes (busy time over the audio time rendered, averaged over
+// CPU load: the engine has no clock hook under emscripten, so the worklet
+// times each amp_process + amp_refill itself and writes the share of real
+// time they take (busy time over the audio time rendered, averaged over
 // about a quarter of a second) into the state region's cpu_load.
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
@@ -36,6 +50,13 @@ export interface EngineProcessorOptions {
   memory: WebAssembly.Memory;
 }
 
+/** A sample for the engine's pool (see above). */
+export interface SampleRequest {
+  type: 'sample';
+  id: number;
+  channels: Float32Array[];
+}
+
 const CHANNELS = 2;
 const LOAD_WINDOW_QUANTA = 96;   // ~0.25 s at 48 kHz
 
@@ -45,7 +66,7 @@ const clock: () => number =
 class EngineProcessor extends AudioWorkletProcessor {
   private engine: EngineExports | null = null;
   private state: StateView | null = null;
-  private inputs: Float32Array[] = [];
+  private memory: WebAssembly.Memory | null = null;
   private outputs: Float32Array[] = [];
   private started = false;
   private busyMs = 0;
@@ -57,22 +78,41 @@ class EngineProcessor extends AudioWorkletProcessor {
       const { module, memory } = options.processorOptions as EngineProcessorOptions;
       const engine = startEngine(module, memory, sampleRate);
       const buffer = memory.buffer;
-      for (let c = 0; c < CHANNELS; c++) {
-        this.inputs.push(new Float32Array(buffer, engine.amp_input(c), QUANTUM));
+      for (let c = 0; c < CHANNELS; c++)
         this.outputs.push(new Float32Array(buffer, engine.amp_output(c), QUANTUM));
-      }
       this.state = new StateView(buffer, engine.amp_state_region());
       this.engine = engine;
+      this.memory = memory;
+      this.port.onmessage = (event: MessageEvent) => this.message(event.data as SampleRequest);
       this.port.postMessage({
         type: 'ready',
-        layout: { ring: engine.amp_command_ring(), state: engine.amp_state_region(), sampleRate },
+        layout: { ring: engine.amp_command_ring(), state: engine.amp_state_region(), sampleRate,
+                  unityGainDb: engine.amp_unity_gain_db() },
       });
     } catch (e) {
       this.port.postMessage({ type: 'error', message: String(e) });
     }
   }
 
-  process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+  /** A sample from the page: into the engine's pool, parked for a
+   *  load_sample command. */
+  private message(request: SampleRequest): void {
+    const engine = this.engine;
+    const memory = this.memory;
+    if (request.type !== 'sample' || !engine || !memory) return;
+    const frames = request.channels[0]?.length ?? 0;
+    let handle = -1;
+    const sample = engine.amp_sample_new(request.channels.length, frames);
+    if (sample) {
+      request.channels.forEach((data, c) => {
+        new Float32Array(memory.buffer, engine.amp_sample_data(sample, c), frames).set(data.subarray(0, frames));
+      });
+      handle = engine.amp_sample_park(sample);
+    }
+    this.port.postMessage({ type: 'sample', id: request.id, handle });
+  }
+
+  process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
     const engine = this.engine;
     const out = outputs[0];
     if (!engine || !out) return true;
@@ -85,20 +125,14 @@ class EngineProcessor extends AudioWorkletProcessor {
       engine.amp_set_time(currentFrame);
       this.started = true;
     }
-    const input = inputs[0];
-    for (let c = 0; c < CHANNELS; c++) {
-      const src = input?.[c] ?? input?.[0];
-      const dst = this.inputs[c];
-      if (!dst) continue;
-      if (src && src.length === QUANTUM) dst.set(src);
-      else dst.fill(0);
-    }
     engine.amp_process(QUANTUM);
     for (let c = 0; c < out.length; c++) {
       const src = this.outputs[c < CHANNELS ? c : CHANNELS - 1];
       const dst = out[c];
       if (src && dst) dst.set(src);
     }
+    // The control side, after the quantum is out: not part of the render.
+    engine.amp_refill();
     this.account(clock() - t0);
     return true;
   }

@@ -2,14 +2,18 @@
 //
 // EngineClient hides the worklet, the shared memory, the command ring and
 // the state region behind a few calls: play a note, set a param, choose a
-// patch, read the meters. Commands go through the ring (CommandSender)
+// patch, read the meters. The engine is the multi-track one
+// (runtime/engine.c); the page plays its track 0, an instrument track going
+// to the master (the other tracks and the mixer are there through
+// `commands`). Commands go through the ring (CommandSender)
 // with a sample timestamp: 0 means "as soon as possible" (the next quantum
 // the worklet renders); frameAt() turns a performance.now() time, such as
 // a MIDI event's timestamp, into the engine time at which it should sound,
 // so that events keep their spacing to the sample.
 //
 // Threading contract: main thread only. The worklet is the other side of
-// the ring and the writer of the state region; the two share nothing else.
+// the ring and the writer of the state region; the two share nothing else
+// but the port, which carries samples to the engine's pool (loadSample).
 
 import { CommandSender } from './commands';
 import {
@@ -59,6 +63,8 @@ export class EngineClient {
   private readonly state: StateView;
   private last: EngineSnapshot | null = null;
   private nextNoteId = 1;
+  private nextRequest = 1;
+  private readonly requests = new Map<number, (handle: number) => void>();
 
   private constructor(context: BaseAudioContext, node: AudioWorkletNode,
                       memory: WebAssembly.Memory, layout: EngineLayout) {
@@ -68,23 +74,27 @@ export class EngineClient {
     this.layout = layout;
     this.commands = new CommandSender(new RingWriter(memory.buffer, layout.ring));
     this.state = new StateView(memory.buffer, layout.state);
+    node.port.onmessage = (event: MessageEvent) => {
+      const data = event.data as { type: string; id?: number; handle?: number };
+      if (data.type !== 'sample' || data.id === undefined) return;
+      this.requests.get(data.id)?.(data.handle ?? -1);
+      this.requests.delete(data.id);
+    };
   }
 
   /** Load the worklet into `context`, start an engine in it and wait until
-   *  it is ready. The node is not connected: connect node to a destination
-   *  (and a source to it, for an effect). */
+   *  it is ready. The node is not connected: connect it to a destination.
+   *  It has no inputs: the engine plays patches, and samples on audio
+   *  tracks. */
   static async start(context: BaseAudioContext, files: EngineFiles): Promise<EngineClient> {
     if (!globalThis.crossOriginIsolated)
       throw new Error('the page is not cross-origin isolated, so it cannot share memory with the audio engine');
     await addWorklet(context, files.workletUrl);
     const memory = createEngineMemory(files.manifest);
     const node = new AudioWorkletNode(context, 'amp-engine', {
-      numberOfInputs: 1,
+      numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [2],
-      channelCount: 2,
-      channelCountMode: 'explicit',
-      channelInterpretation: 'speakers',
       processorOptions: { module: files.module, memory },
     });
     const layout = await new Promise<EngineLayout>((resolve, reject) => {
@@ -101,6 +111,22 @@ export class EngineClient {
 
   get sampleRate(): number {
     return this.layout.sampleRate;
+  }
+
+  /** A track fader's "0 dB" in the engine's terms (EngineLayout.unityGainDb). */
+  get unityGainDb(): number {
+    return this.layout.unityGainDb;
+  }
+
+  /** Put a sample (channels at the engine's rate) into the engine's sample
+   *  pool and park it; resolves to its handle for commands.loadSample, or
+   *  -1 when the pool or the handle table is full. */
+  loadSample(channels: Float32Array[]): Promise<number> {
+    const id = this.nextRequest++;
+    return new Promise<number>((resolve) => {
+      this.requests.set(id, resolve);
+      this.node.port.postMessage({ type: 'sample', id, channels });
+    });
   }
 
   /** A consistent copy of the state region (the last one if the engine was

@@ -4,20 +4,33 @@
 // encoder $(B)/gen/web/commands.ts writes each record exactly as the
 // engine's cmd_decode reads it. This module is the one place the page
 // touches that encoder, so the rest of the app deals in "note on at frame
-// t", not in bytes. Every command goes to track 0: until the multi-track
-// engine lands, the engine plays one patch (runtime/wasm_main.c).
+// t", not in bytes. The engine is the multi-track one (runtime/engine.c,
+// commands mapped by runtime/engine_commands.c); the page plays track 0, an
+// instrument track wasm_main.c makes at init, so notes, params and the
+// instrument choice default to it. The other commands (tracks, inserts,
+// faders, transport, samples and regions) take their track.
 
 import {
   COMMAND_SIZE_MAX,
+  TrackKind,
+  encodeAddInsert,
+  encodeAddTrack,
+  encodeAllNotesOff,
+  encodeLoadSample,
   encodeNoteOff,
   encodeNoteOn,
+  encodePlaceRegion,
+  encodePlay,
+  encodeSetGain,
   encodeSetInstrument,
   encodeSetParam,
   encodeStop,
 } from '@amp/gen/commands';
+import { PAGE_TRACK } from './layout';
 import type { RingWriter } from './ring';
 
-const TRACK = 0;
+export { TrackKind };
+
 const INSTRUMENT_SLOT = 0;
 
 export class CommandSender {
@@ -34,27 +47,68 @@ export class CommandSender {
   }
 
   /** Start a note at engine time `time` (0: as soon as possible). */
-  noteOn(time: number, noteId: number, key: number, velocity: number): boolean {
-    return this.send(encodeNoteOn(this.view, 0, time, TRACK, noteId, key, velocity));
+  noteOn(time: number, noteId: number, key: number, velocity: number, track = PAGE_TRACK): boolean {
+    return this.send(encodeNoteOn(this.view, 0, time, track, noteId, key, velocity));
   }
 
-  noteOff(time: number, noteId: number): boolean {
-    return this.send(encodeNoteOff(this.view, 0, time, TRACK, noteId));
+  noteOff(time: number, noteId: number, track = PAGE_TRACK): boolean {
+    return this.send(encodeNoteOff(this.view, 0, time, track, noteId));
   }
 
-  /** Param `param` of the playing patch, in its unit. */
-  setParam(time: number, param: number, value: number): boolean {
-    return this.send(encodeSetParam(this.view, 0, time, TRACK, INSTRUMENT_SLOT, param, value));
+  /** Param `param` of a track's slot (0: its instrument, k: insert k), in
+   *  its unit. */
+  setParam(time: number, param: number, value: number, track = PAGE_TRACK, slot = INSTRUMENT_SLOT): boolean {
+    return this.send(encodeSetParam(this.view, 0, time, track, slot, param, value));
   }
 
-  /** Play registry entry `index` (-1: nothing). */
-  selectPatch(time: number, index: number): boolean {
-    return this.send(encodeSetInstrument(this.view, 0, time, TRACK, index + 1));
+  /** Make registry entry `index` the track's instrument (-1: none): a ready
+   *  node of that patch, its params at their defaults. */
+  selectPatch(time: number, index: number, track = PAGE_TRACK): boolean {
+    return this.send(encodeSetInstrument(this.view, 0, time, track, index + 1));
   }
 
-  /** Release every sounding note. */
+  /** Release every sounding note of every track (releases ring out). */
   allNotesOff(time: number): boolean {
+    return this.send(encodeAllNotesOff(this.view, 0, time, 0, true));
+  }
+
+  /** The transport: start from the playhead, stop (notes released). */
+  play(time: number): boolean {
+    return this.send(encodePlay(this.view, 0, time));
+  }
+
+  stop(time: number): boolean {
     return this.send(encodeStop(this.view, 0, time));
+  }
+
+  addTrack(time: number, track: number, kind: TrackKind): boolean {
+    return this.send(encodeAddTrack(this.view, 0, time, track, kind));
+  }
+
+  /** Registry entry `index` as an insert of the track, at `position` (1 =
+   *  first). */
+  addInsert(time: number, track: number, position: number, index: number): boolean {
+    return this.send(encodeAddInsert(this.view, 0, time, track, position, index + 1));
+  }
+
+  /** A track's fader gain in the engine's dB (the page's 0 dB is
+   *  EngineLayout.unityGainDb). */
+  setGain(time: number, track: number, db: number): boolean {
+    return this.send(encodeSetGain(this.view, 0, time, track, db));
+  }
+
+  /** Hand a parked sample (EngineClient.loadSample's handle) to the engine
+   *  under `sample`. */
+  loadSample(time: number, sample: number, handle: number, frames: number, rate: number, channels: number): boolean {
+    return this.send(encodeLoadSample(this.view, 0, time, sample, handle, frames, rate, channels));
+  }
+
+  /** Region `region` of an audio track: `sample` from timeline sample
+   *  `start`, its frames first .. first + frames - 1 (frames 0: to the
+   *  end), at `db`. */
+  placeRegion(time: number, start: number, track: number, region: number, sample: number,
+              first = 0, frames = 0, db = 0): boolean {
+    return this.send(encodePlaceRegion(this.view, 0, time, start, track, region, sample, first, frames, db));
   }
 
   private send(length: number): boolean {

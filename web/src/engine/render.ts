@@ -1,10 +1,15 @@
 // render.ts — render a performance with the engine, no AudioContext.
 //
-// The export worker's loop: the same engine.wasm and the same quanta as
-// the worklet (128 frames, the last one shorter), with each event queued
-// through the engine's own exports at its offset inside the quantum it
-// falls in, so the engine splits the quantum there exactly as it does for
-// commands from the ring, and as host.c does natively.
+// The export worker's loop: the same engine.wasm (the multi-track engine,
+// runtime/engine.c) and the same quanta as the worklet (128 frames, the
+// last one shorter), then amp_refill after each, as the worklet does. The
+// instrument is a node made with the performance's start values and
+// settled (amp_select, amp_param_now, amp_settle), as a project's "params"
+// are (runtime/project.c), and becomes track 0's at frame 0; each event is
+// queued through the engine's own exports at its offset inside the quantum
+// it falls in, so the engine applies it at that sample exactly as it does
+// for commands from the ring. performanceProject() (performance.ts) is the
+// same performance as a project for the native `amp render`.
 
 import { QUANTUM, type EngineExports } from './layout';
 import { performanceEvents, type Performance, type PerformanceEvent } from './performance';
@@ -29,10 +34,10 @@ export function renderPerformance(module: WebAssembly.Module, memory: WebAssembl
   const t0 = now();
   const engine = startEngine(module, memory, p.sampleRate);
   if (engine.amp_select(p.patch) !== p.patch) throw new Error(`no patch ${p.patch} in the engine`);
-  // As `amp render --param`: set, then settle the smoothing.
+  // As a project's instrument: set, then settle (always, as project.c does).
   for (const s of p.startParams)
     if (engine.amp_param_now(s.param, s.value) !== 0) throw new Error(`no param ${s.name}`);
-  if (p.startParams.length > 0) engine.amp_settle();
+  engine.amp_settle();
 
   const events = performanceEvents(p);
   const left = new Float32Array(p.frames);
@@ -45,6 +50,7 @@ export function renderPerformance(module: WebAssembly.Module, memory: WebAssembl
     for (let e = events[next]; e && e.frame < q + n; e = events[++next])
       queue(engine, e, Math.max(0, e.frame - q));
     engine.amp_process(n);
+    engine.amp_refill();
     left.set(n === QUANTUM ? outL : outL.subarray(0, n), q);
     right.set(n === QUANTUM ? outR : outR.subarray(0, n), q);
   }

@@ -9,7 +9,7 @@
 import { EngineClient, loadEngineFiles, type EngineFiles } from '../engine/client';
 import { exportPerformance } from '../engine/exporter';
 import type { ManifestPatch } from '../engine/layout';
-import { nativeCommand, type Performance } from '../engine/performance';
+import { nativeScript, performanceProject, type Performance } from '../engine/performance';
 import { ComputerKeyboard, ScreenKeyboard, type NoteSink } from './keyboard';
 import { Meter } from './meter';
 import { connectMidi } from './midi';
@@ -214,7 +214,10 @@ class App implements NoteSink {
       ui.record.textContent = 'Record';
       ui.record.setAttribute('aria-pressed', 'false');
       ui.export.disabled = !this.performance;
-      ui.native.textContent = this.performance ? nativeCommand(this.performance) : '';
+      const unity = this.session?.client.unityGainDb;
+      ui.native.textContent = !this.performance ? ''
+        : unity === undefined ? '(start audio to see the native render of it)'
+        : nativeScript(this.performance, unity);
       ui.exportStatus.textContent = this.performance
         ? `Recorded ${this.performance.notes.length} notes, ${(this.performance.frames / this.performance.sampleRate).toFixed(2)} s.`
         : 'Nothing was played.';
@@ -263,7 +266,8 @@ class App implements NoteSink {
 function main(): void {
   // The building blocks, for the console and the end-to-end tests (which
   // render in an OfflineAudioContext of their own).
-  (globalThis as unknown as { ampLib: object }).ampLib = { EngineClient, loadEngineFiles, exportPerformance };
+  (globalThis as unknown as { ampLib: object }).ampLib =
+    { EngineClient, loadEngineFiles, exportPerformance, performanceProject };
   if (!globalThis.crossOriginIsolated) {
     ui.isolation.hidden = false;
     ui.isolation.textContent =

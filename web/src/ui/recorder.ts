@@ -79,6 +79,8 @@ export class Recorder {
       source: this.patch.source,
       sampleRate: this.sampleRate,
       startParams,
+      paramNames: params.map((p) => p.name),
+      paramDefaults: params.map((p) => p.default),
       notes,
       changes,
       frames: defaultFrames(notes, changes, this.sampleRate),
