@@ -113,6 +113,14 @@ static int extern_use(const Emitter *e, const Val *v, int ctx)
     return ctx;
 }
 
+/* A delay read in the patch section whose delay changes at most once per
+ * control tick: its integer part and fraction are computed once per tick
+ * (in the control context), and each sample only reads and interpolates. */
+static int fixed_tap(const Val *v)
+{
+    return v->op == V_DELAY_READ && v->sec == SEC_PATCH && v->a->rate <= RATE_CONTROL;
+}
+
 static int is_compare(const Val *v)
 {
     return v->op >= V_LT && v->op <= V_NE;
@@ -204,6 +212,10 @@ static void classify(Emitter *e)
             ctxs = e->muses[v->id];
         } else {
             ctxs = e->dep_i[v->id] ? USE_TABLE : ctx_of(v);
+        }
+        if (fixed_tap(v) && v->a->op != V_CONST) {
+            e->uses[v->a->id] |= USE_PCTRL;
+            continue;
         }
         Val *ops[3] = { v->a, v->b, v->c };
         for (int k = 0; k < 3; k++) {
@@ -341,6 +353,10 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_TINDEX: text_puts(t, "(float)ti"); break;
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
+        if (fixed_tap(v)) {
+            text_printf(t, "amp_delay_tapf(s->dl%d, dp, %d, dk%d, df%d)", v->idx, d->len - 1, v->id, v->id);
+            break;
+        }
         text_printf(t, vector ? "amp_delay_read4(dl%d, dp, %d, %s, %d.0f)"
                        : voice ? "amp_delay_readf(dl%d, dp, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp, %d, %s, %d.0f)",
                     v->idx, d->len - 1, a, d->size);
@@ -517,6 +533,19 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
             continue;
         }
         emit_val(e, v, ctx, indent);
+    }
+    if (ctx != USE_PCTRL)
+        return;
+    for (int i = 0; i < e->ir->vals.n; i++) {   /* after the control values they read */
+        Val *v = e->ir->vals.items[i];
+        if (!v->live || !fixed_tap(v))
+            continue;
+        DelaySlot *d = e->ir->delays.items[v->idx];
+        char a[96];
+        text_printf(e->t, "%sconst float dd%d = amp_delay_clamp(%s, %d.0f);\n", indent, v->id,
+                    ref(e, v->a, USE_PCTRL, a, sizeof a), d->size);
+        text_printf(e->t, "%sconst unsigned dk%d = (unsigned)(int)dd%d;\n", indent, v->id, v->id);
+        text_printf(e->t, "%sconst float df%d = dd%d - (float)(int)dk%d;\n", indent, v->id, v->id, v->id);
     }
 }
 

@@ -33,6 +33,16 @@ static inline float amp_delay_readf(const float *buf, unsigned pos, int mask, fl
     return a + (b - a) * frac;
 }
 
+/* The same read with the delay split beforehand (once per control tick):
+ * k = (int)clamped delay, frac = clamped delay - k. Same arithmetic, same
+ * bits as amp_delay_readf. */
+static inline float amp_delay_tapf(const float *buf, unsigned pos, int mask, unsigned k, float frac)
+{
+    float a = buf[(pos - k) & (unsigned)mask];
+    float b = buf[(pos - k - 1u) & (unsigned)mask];
+    return a + (b - a) * frac;
+}
+
 /* The same for four voices, one per lane; buf holds one vector per sample. */
 static inline v4f amp_delay_read4(const v4f *buf, unsigned pos, int mask, v4f d, float size)
 {

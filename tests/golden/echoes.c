@@ -63,12 +63,15 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x9 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const float dd10 = amp_delay_clamp(x9, 96000.0f);
+        const unsigned dk10 = (unsigned)(int)dd10;
+        const float df10 = dd10 - (float)(int)dk10;
         for (int i = 0; i < len; i++) {
             const unsigned dp = s->dpos + (unsigned)i;
             const float x4 = in[0][pos + i];
             const float x5 = in[1][pos + i];
             const float x6 = x4 + x5;
-            const float x10 = amp_delay_readf(s->dl0, dp, 131071, x9, 96000.0f);
+            const float x10 = amp_delay_tapf(s->dl0, dp, 131071, dk10, df10);
             const float x11 = 0.5f * x10;
             const float x12 = x6 + x11;
             const float x13 = x6 + x10;
