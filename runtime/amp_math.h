@@ -728,7 +728,7 @@ static inline float amp_absf(float x)
 }
 static inline float amp_db2linf(float x) { return amp_db2lin(amp_splat(x))[0]; }
 static inline float amp_lin2dbf(float x) { return amp_lin2db(amp_splat(x))[0]; }
-static inline float amp_flushf(float x)  { return x < 1e-30f && x > -1e-30f ? 0.0f : x; }
+static inline float amp_flushf(float x)  { return amp_absf(x) < 1e-30f ? 0.0f : x; }
 /* atan2(y, x) */
 static inline float amp_atan2f(float y, float x) { return amp_atan2(amp_splat(y), amp_splat(x))[0]; }
 static inline float amp_powf(float x, float y) { return amp_pow(amp_splat(x), amp_splat(y))[0]; }
