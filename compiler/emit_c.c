@@ -51,6 +51,10 @@ typedef struct Emitter {
     int *muses;            /* per Val id: USE_* where it is read as a condition */
     char *inlined;         /* per Val id: a comparison used only as a condition,
                               printed inline as a mask, never as a local */
+    int cache_ctl;         /* patch control values kept in s->ctl[] and recomputed
+                              only when a param moved (no extern code in the patch section) */
+    int n_ctl;
+    int *ctl_slot;         /* per Val id: its place in s->ctl[], -1 if none */
     int *dep_i;            /* per Val id: depends on a table index */
     int n_init;            /* stored init values */
     int groups;            /* voice groups in the state */
@@ -230,6 +234,22 @@ static void classify(Emitter *e)
                 e->uses[o->id] |= ctxs;
             }
         }
+    }
+    /* patch control values read outside their context, and fixed taps, get
+     * a slot in s->ctl[] when control values are cached */
+    e->ctl_slot = malloc(sizeof(int) * ((size_t)n + 1));
+    for (int i = 0; i <= n; i++)
+        e->ctl_slot[i] = -1;
+    e->cache_ctl = 1;
+    for (int k = 0; k < ir->externs.n; k++)
+        if (e->extern_live[k] && ((ExternSlot *)ir->externs.items[k])->sec == SEC_PATCH)
+            e->cache_ctl = 0;
+    for (int i = 0; i < n && e->cache_ctl; i++) {
+        Val *v = ir->vals.items[i];
+        if (!v->live || v->op == V_CONST || e->inlined[v->id] || e->dep_i[v->id])
+            continue;
+        if ((ctx_of(v) == USE_PCTRL && (e->uses[v->id] & (USE_PAUDIO | USE_VCTRL | USE_VAUDIO))) || fixed_tap(v))
+            e->ctl_slot[v->id] = e->n_ctl++;
     }
     /* init values read outside init() get a slot in s->init[] */
     for (int i = 0; i < n; i++) {
@@ -511,6 +531,8 @@ static void emit_extern_call(Emitter *e, int k, int ctx, const char *indent)
 }
 
 /* Print every live Val of one context, in order. */
+static void emit_taps(Emitter *e, int part, const char *indent);
+
 static void emit_context(Emitter *e, int ctx, const char *indent)
 {
     memset(e->extern_called, 0, (size_t)e->ir->externs.n + 1);
@@ -534,16 +556,25 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         }
         emit_val(e, v, ctx, indent);
     }
-    if (ctx != USE_PCTRL)
-        return;
-    for (int i = 0; i < e->ir->vals.n; i++) {   /* after the control values they read */
+    if (ctx == USE_PCTRL)
+        emit_taps(e, 1, indent);
+}
+
+/* Fixed delay taps, once per control tick after the control values they
+ * read: part 1 clamps the delay (dd), part 2 splits it (dk, df). */
+static void emit_taps(Emitter *e, int part, const char *indent)
+{
+    for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
         if (!v->live || !fixed_tap(v))
             continue;
         DelaySlot *d = e->ir->delays.items[v->idx];
         char a[96];
-        text_printf(e->t, "%sconst float dd%d = amp_delay_clamp(%s, %d.0f);\n", indent, v->id,
-                    ref(e, v->a, USE_PCTRL, a, sizeof a), d->size);
+        if (part == 1) {
+            text_printf(e->t, "%sconst float dd%d = amp_delay_clamp(%s, %d.0f);\n", indent, v->id,
+                        ref(e, v->a, USE_PCTRL, a, sizeof a), d->size);
+            continue;
+        }
         text_printf(e->t, "%sconst unsigned dk%d = (unsigned)(int)dd%d;\n", indent, v->id, v->id);
         text_printf(e->t, "%sconst float df%d = dd%d - (float)(int)dk%d;\n", indent, v->id, v->id, v->id);
     }
@@ -595,6 +626,10 @@ static void emit_struct(Emitter *e)
     text_printf(t, "    float pv[%d];   /* params' smoothed values */\n", np1(u->n_params));
     text_printf(t, "    float pk[%d];   /* smoothing: 1 / (time constant in samples) */\n", np1(u->n_params));
     text_printf(t, "    float init[%d]; /* init-rate values */\n", np1(e->n_init));
+    if (e->cache_ctl) {
+        text_printf(t, "    float ctl[%d];  /* control values, recomputed only after a param moved */\n", np1(e->n_ctl));
+        text_puts(t, "    int ctl_valid;\n");
+    }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
         if (!e->state_live[k])
@@ -786,6 +821,8 @@ static void emit_reset(Emitter *e)
     text_printf(t, "static void p_reset(void *state)\n{\n    %s_state *s = state;\n", u->name);
     for (int i = 0; i < u->n_params; i++)
         text_printf(t, "    s->pv[%d] = s->pt[%d];\n", i, i);
+    if (e->cache_ctl)
+        text_puts(t, "    s->ctl_valid = 0;\n");
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
         if (e->state_live[k] && s->sec == SEC_PATCH)
@@ -897,6 +934,8 @@ static void emit_params(Emitter *e)
                 text_printf(t, "        value = value > %s ? %s : value;\n", hi, hi);
         }
         text_printf(t, "        s->pu[%d] = value;\n", i);
+        if (e->cache_ctl)
+            text_puts(t, "        s->ctl_valid = 0;\n");
         text_printf(t, p->unit == AMP_UNIT_DB ? "        s->pt[%d] = amp_db2linf(value);\n" : "        s->pt[%d] = value;\n", i);
         if (p->smooth <= 0)
             text_printf(t, "        s->pv[%d] = s->pt[%d];\n", i, i);
@@ -1055,6 +1094,35 @@ static void emit_voices(Emitter *e)
     text_puts(t, "        }\n");
 }
 
+/* Patch control values, computed only when a param was set or is still
+ * gliding (or after init/reset), kept in s->ctl[] in between: the same
+ * values, so the same samples, as recomputing every tick. */
+static void emit_cached_controls(Emitter *e)
+{
+    Lowered *u = e->u;
+    EmitText *t = e->t;
+    text_puts(t, "        int fresh = !s->ctl_valid;\n");
+    for (int i = 0; i < u->n_params; i++)
+        if (u->params[i].smooth > 0)
+            text_printf(t, "        if (s->pv[%d] != s->pt[%d]) {\n"
+                           "            s->pv[%d] = amp_smooth(s->pv[%d], s->pt[%d], s->pk[%d], len);\n"
+                           "            fresh = 1;\n        }\n", i, i, i, i, i, i);
+    text_puts(t, "        if (fresh) {\n");
+    emit_context(e, USE_PCTRL, "            ");
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (e->ctl_slot[v->id] >= 0)
+            text_printf(t, "            s->ctl[%d] = %s%d;\n", e->ctl_slot[v->id], fixed_tap(v) ? "dd" : "x", v->id);
+    }
+    text_puts(t, "            s->ctl_valid = 1;\n        }\n");
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        if (e->ctl_slot[v->id] >= 0)
+            text_printf(t, "        const float %s%d = s->ctl[%d];\n", fixed_tap(v) ? "dd" : "x", v->id, e->ctl_slot[v->id]);
+    }
+    emit_taps(e, 2, "        ");
+}
+
 static void emit_process(Emitter *e)
 {
     Lowered *u = e->u;
@@ -1072,10 +1140,15 @@ static void emit_process(Emitter *e)
     }
     text_puts(t, "    for (int pos = 0; pos < n;) {\n");
     text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
-    for (int i = 0; i < u->n_params; i++)
-        if (u->params[i].smooth > 0)
-            text_printf(t, "        s->pv[%d] = amp_smooth(s->pv[%d], s->pt[%d], s->pk[%d], len);\n", i, i, i, i);
-    emit_context(e, USE_PCTRL, "        ");
+    if (e->cache_ctl)
+        emit_cached_controls(e);
+    else {
+        for (int i = 0; i < u->n_params; i++)
+            if (u->params[i].smooth > 0)
+                text_printf(t, "        s->pv[%d] = amp_smooth(s->pv[%d], s->pt[%d], s->pk[%d], len);\n", i, i, i, i);
+        emit_context(e, USE_PCTRL, "        ");
+        emit_taps(e, 2, "        ");
+    }
     emit_extern_controls(e, SEC_PATCH, "        ");
     if (u->voices)
         emit_voices(e);
@@ -1207,6 +1280,7 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
 
     free(e.uses);
     free(e.muses);
+    free(e.ctl_slot);
     free(e.inlined);
     free(e.dep_i);
     free(e.state_live);

@@ -197,9 +197,14 @@ Val *ir_op(Ir *ir, ValOp op, int idx, Val *a, Val *b, Val *c)
         if (ops[i]->sec == SEC_VOICE)
             sec = SEC_VOICE;
     }
-    /* a delay read happens every sample whatever its argument */
-    if (op == V_DELAY_READ)
+    /* a delay read happens every sample whatever its argument, in the
+     * section of the line it reads (a voice's line is per voice even when
+     * the delay is a constant) */
+    if (op == V_DELAY_READ) {
         rate = RATE_AUDIO;
+        if (idx >= 0 && idx < ir->delays.n && ((DelaySlot *)ir->delays.items[idx])->sec == SEC_VOICE)
+            sec = SEC_VOICE;
+    }
     if ((op == V_TABLE_AT || op == V_TABLE_LERP) && rate < RATE_INIT)
         rate = RATE_INIT;
     return intern(ir, op, idx, 0, a, b, c, rate, sec);

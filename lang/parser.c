@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- sources ------------------------------------------------------------ */
 
@@ -34,9 +35,24 @@ SourceFile *source_load(Arena *a, Diag *d, const char *path)
         diag_plain(d, "cannot read '%s': %s", path, strerror(errno));
         return NULL;
     }
+    /* Only regular files, and not huge ones: an import of a device or a
+     * FIFO must not read forever. */
+    struct stat st;
+    if (fstat(fileno(in), &st) != 0 || !S_ISREG(st.st_mode)) {
+        diag_plain(d, "cannot read '%s': not a regular file", path);
+        fclose(in);
+        return NULL;
+    }
+    enum { MAX_SOURCE = 16 << 20 };
     size_t cap = 4096, len = 0;
     char *buf = xmalloc(cap);
     for (;;) {
+        if (len > MAX_SOURCE) {
+            diag_plain(d, "cannot read '%s': larger than %d MiB", path, MAX_SOURCE >> 20);
+            fclose(in);
+            free(buf);
+            return NULL;
+        }
         if (len == cap)
             buf = xrealloc(buf, cap *= 2);
         size_t got = fread(buf + len, 1, cap - len, in);

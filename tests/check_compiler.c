@@ -168,6 +168,38 @@ START_TEST(scalar_matches_vector)
 }
 END_TEST
 
+/* A delay line inside a voice read at a constant delay: the read belongs to
+ * the voice section even though its argument is a constant (it used to be
+ * emitted in the patch section and the C did not compile). */
+START_TEST(voice_delay_with_constant_read)
+{
+    const char *text =
+        "node n { out y; delay d[10]; process { d.write(1); y = d.read(2); } }\n"
+        "patch p { voices 4; voice { o = n(); o.y * 0.25 -> out; } }\n";
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/voice_delay.amp", text, strlen(text), &opt, &d, &r), 0);
+    char err[8192];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, desc, 48000.0f, err, sizeof err), 0);
+    float l[64] = { 0 }, rr[64] = { 0 };
+    float *ch[2] = { l, rr };
+    HostEvent ev = { .frame = 10, .kind = HOST_EV_NOTE_ON, .note_id = 1, .key = 60, .vel = 1.0f };
+    ck_assert_int_eq(host_render(&hp, &ev, 1, NULL, ch, 64), 1);
+    host_free(&hp);
+    /* the voice starts at 10 with an empty line: 1 is read two samples later */
+    ck_assert_float_eq(l[10], 0.0f);
+    ck_assert_float_eq(l[11], 0.0f);
+    ck_assert_float_eq(l[12], 0.25f);
+    ck_assert_float_eq(rr[40], 0.25f);
+}
+END_TEST
+
 /* Every bad input gets an error, in-process: no crash, no success. */
 START_TEST(every_bad_input_is_an_error)
 {
@@ -205,6 +237,7 @@ static Suite *compiler_suite(void)
     tcase_set_timeout(out, 60);
     tcase_add_test(out, deterministic_bytes);
     tcase_add_test(out, scalar_matches_vector);
+    tcase_add_test(out, voice_delay_with_constant_read);
     tcase_add_test(out, every_bad_input_is_an_error);
     suite_add_tcase(s, out);
     return s;

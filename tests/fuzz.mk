@@ -23,18 +23,20 @@ CLANG        ?= clang
 FUZZ_SECONDS ?= 3600
 FUZZ_JOBS    ?= 2
 FUZZ_SMOKE_SECONDS ?= 60
+# More libFuzzer flags for a run, e.g. FUZZ_EXTRA='-only_ascii=1 -use_value_profile=1'
+FUZZ_EXTRA ?=
 
 FUZZ_DIR  := $(B)/fuzz
 FUZZ_BIN  := $(FUZZ_DIR)/fuzz_compiler
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CFLAGS := $(CFLAGS_COMMON) -g -O1 $(FUZZ_SAN)
+FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS_COMMON)) -O1 $(FUZZ_SAN)
 FUZZ_OBJS := $(patsubst $(B)/%,$(FUZZ_DIR)/obj/%,$(LANG_OBJS) $(COMPILER_OBJS))
 
 # Runtime options: stack traces from UBSan, leaks reported (the default,
 # said here because a leak must fail the run).
 FUZZ_ENV  := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 FUZZ_FLAGS := -max_len=8192 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz.dict \
-              -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1
+              -artifact_prefix=$(FUZZ_DIR)/artifacts/ -print_final_stats=1 $(FUZZ_EXTRA)
 
 $(FUZZ_DIR)/obj/lang/%.o: lang/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -72,7 +74,7 @@ FUZZ_SUMMARY := awk '/^stat::number_of_executed_units:/ { runs = $$2 } \
                                                 if ($$i == "corp:") corp = $$(i + 1) } } \
     END { printf "%d runs (%d/s), cov: %d ft: %d corpus: %s, 0 crashes\n", runs, rate, cov, ft, corp }'
 
-.PHONY: fuzz-smoke fuzz-regress
+.PHONY: fuzz fuzz-smoke fuzz-regress
 TEST_STEPS += fuzz-smoke fuzz-regress
 
 # New inputs go to work/ (the first folder); corpus/ is only read.

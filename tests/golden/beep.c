@@ -13,6 +13,8 @@ typedef struct beep_state {
     float pv[3];   /* params' smoothed values */
     float pk[3];   /* smoothing: 1 / (time constant in samples) */
     float init[2]; /* init-rate values */
+    float ctl[3];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     float st0; /* _unit.phase */
     float st1; /* _unit.t */
 } beep_state;
@@ -43,6 +45,7 @@ static void p_reset(void *state)
     s->pv[0] = s->pt[0];
     s->pv[1] = s->pt[1];
     s->pv[2] = s->pt[2];
+    s->ctl_valid = 0;
     s->st0 = 0.0f;
     s->st1 = 0.0f;
 }
@@ -56,18 +59,21 @@ static void p_set_param(void *state, int index, float value)
     case 0:
         value = value < 20.0f ? 20.0f : value > 20000.0f ? 20000.0f : value;
         s->pu[0] = value;
+        s->ctl_valid = 0;
         s->pt[0] = value;
         s->pv[0] = s->pt[0];
         break;
     case 1:
         value = value < 0.00100000005f ? 0.00100000005f : value > 2.0f ? 2.0f : value;
         s->pu[1] = value;
+        s->ctl_valid = 0;
         s->pt[1] = value;
         s->pv[1] = s->pt[1];
         break;
     case 2:
         value = value < (-60.0f) ? (-60.0f) : value > 0.0f ? 0.0f : value;
         s->pu[2] = value;
+        s->ctl_valid = 0;
         s->pt[2] = amp_db2linf(value);
         s->pv[2] = s->pt[2];
         break;
@@ -91,10 +97,20 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x16 = s->init[1];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        const float x8 = s->pv[0];
-        const float x9 = s->pv[1];
-        const float x10 = s->pv[2];
-        const float x15 = x8 / x14;
+        int fresh = !s->ctl_valid;
+        if (fresh) {
+            const float x8 = s->pv[0];
+            const float x9 = s->pv[1];
+            const float x10 = s->pv[2];
+            const float x15 = x8 / x14;
+            s->ctl[0] = x9;
+            s->ctl[1] = x10;
+            s->ctl[2] = x15;
+            s->ctl_valid = 1;
+        }
+        const float x9 = s->ctl[0];
+        const float x10 = s->ctl[1];
+        const float x15 = s->ctl[2];
         float st0 = s->st0;
         float st1 = s->st1;
         for (int i = 0; i < len; i++) {

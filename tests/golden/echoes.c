@@ -13,6 +13,8 @@ typedef struct echoes_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[1]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     unsigned dpos; /* samples written to every delay line (all advance together) */
     float dl0[131072]; /* e.line */
 } echoes_state;
@@ -33,6 +35,7 @@ static void p_init(void *state, float sr)
 static void p_reset(void *state)
 {
     echoes_state *s = state;
+    s->ctl_valid = 0;
     s->dpos = 0;
     memset(s->dl0, 0, sizeof s->dl0);
 }
@@ -63,7 +66,13 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x9 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        const float dd10 = amp_delay_clamp(x9, 96000.0f);
+        int fresh = !s->ctl_valid;
+        if (fresh) {
+            const float dd10 = amp_delay_clamp(x9, 96000.0f);
+            s->ctl[0] = dd10;
+            s->ctl_valid = 1;
+        }
+        const float dd10 = s->ctl[0];
         const unsigned dk10 = (unsigned)(int)dd10;
         const float df10 = dd10 - (float)(int)dk10;
         for (int i = 0; i < len; i++) {

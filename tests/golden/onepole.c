@@ -13,6 +13,8 @@ typedef struct onepole_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[1]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     float st0; /* _unit.z */
 } onepole_state;
 
@@ -35,6 +37,7 @@ static void p_reset(void *state)
 {
     onepole_state *s = state;
     s->pv[0] = s->pt[0];
+    s->ctl_valid = 0;
     s->st0 = 0.0f;
 }
 
@@ -47,6 +50,7 @@ static void p_set_param(void *state, int index, float value)
     case 0:
         value = value < 10.0f ? 10.0f : value > 20000.0f ? 20000.0f : value;
         s->pu[0] = value;
+        s->ctl_valid = 0;
         s->pt[0] = value;
         break;
     default:
@@ -68,11 +72,20 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x13 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
-        const float x5 = s->pv[0];
-        const float x12 = x5 * (-6.28318548f);
-        const float x14 = x12 / x13;
-        const float x15 = amp_expf(x14);
+        int fresh = !s->ctl_valid;
+        if (s->pv[0] != s->pt[0]) {
+            s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
+            fresh = 1;
+        }
+        if (fresh) {
+            const float x5 = s->pv[0];
+            const float x12 = x5 * (-6.28318548f);
+            const float x14 = x12 / x13;
+            const float x15 = amp_expf(x14);
+            s->ctl[0] = x15;
+            s->ctl_valid = 1;
+        }
+        const float x15 = s->ctl[0];
         float st0 = s->st0;
         for (int i = 0; i < len; i++) {
             const float x6 = in[0][pos + i];

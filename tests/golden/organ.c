@@ -14,6 +14,8 @@ typedef struct organ_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[1]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     v4f st0[2]; /* w.phase */
     float tab0[2048]; /* w.wave */
 } organ_state;
@@ -56,6 +58,7 @@ static void p_init(void *state, float sr)
 static void p_reset(void *state)
 {
     organ_state *s = state;
+    s->ctl_valid = 0;
     s->vt.live = 0;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++) {
         s->vt.note_id[v] = -1;
@@ -119,6 +122,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x29 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        int fresh = !s->ctl_valid;
+        if (fresh) {
+            s->ctl_valid = 1;
+        }
         float vb0[AMP_CHUNK] = { 0 };
         float vb1[AMP_CHUNK] = { 0 };
         const int groups = (s->vt.live + 3) >> 2;

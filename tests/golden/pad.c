@@ -14,6 +14,8 @@ typedef struct pad_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[5]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     v4f st0[3]; /* osc.phase */
     v4f st1[3]; /* env.level */
     v4f st2[3]; /* env.attacking */
@@ -79,6 +81,7 @@ static void p_reset(void *state)
 {
     pad_state *s = state;
     s->pv[0] = s->pt[0];
+    s->ctl_valid = 0;
     s->vt.live = 0;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++) {
         s->vt.note_id[v] = -1;
@@ -133,6 +136,7 @@ static void p_set_param(void *state, int index, float value)
     case 0:
         value = value < 20.0f ? 20.0f : value > 18000.0f ? 18000.0f : value;
         s->pu[0] = value;
+        s->ctl_valid = 0;
         s->pt[0] = value;
         break;
     default:
@@ -160,8 +164,17 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x141 = s->init[4];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
-        const float x134 = s->pv[0];
+        int fresh = !s->ctl_valid;
+        if (s->pv[0] != s->pt[0]) {
+            s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
+            fresh = 1;
+        }
+        if (fresh) {
+            const float x134 = s->pv[0];
+            s->ctl[0] = x134;
+            s->ctl_valid = 1;
+        }
+        const float x134 = s->ctl[0];
         float vb0[AMP_CHUNK] = { 0 };
         float vb1[AMP_CHUNK] = { 0 };
         const int groups = (s->vt.live + 3) >> 2;

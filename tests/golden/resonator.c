@@ -13,6 +13,8 @@ typedef struct resonator_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[2]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     float st0; /* prev */
     float st1; /* a.z */
     float st2; /* b.z */
@@ -39,6 +41,7 @@ static void p_init(void *state, float sr)
 static void p_reset(void *state)
 {
     resonator_state *s = state;
+    s->ctl_valid = 0;
     s->st0 = 0.0f;
     s->st1 = 0.0f;
     s->st2 = 0.0f;
@@ -72,6 +75,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x27 = s->init[1];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        int fresh = !s->ctl_valid;
+        if (fresh) {
+            s->ctl_valid = 1;
+        }
         float st0 = s->st0;
         float st1 = s->st1;
         float st2 = s->st2;

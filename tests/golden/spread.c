@@ -14,6 +14,8 @@ typedef struct spread_state {
     float pv[1];   /* params' smoothed values */
     float pk[1];   /* smoothing: 1 / (time constant in samples) */
     float init[3]; /* init-rate values */
+    float ctl[1];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     v4f st0[3]; /* o.phase */
     v4f st1[3]; /* o.acc */
     v4f st2[3]; /* e.level */
@@ -60,6 +62,7 @@ static void p_reset(void *state)
 {
     spread_state *s = state;
     s->pv[0] = s->pt[0];
+    s->ctl_valid = 0;
     s->vt.live = 0;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++) {
         s->vt.note_id[v] = -1;
@@ -108,6 +111,7 @@ static void p_set_param(void *state, int index, float value)
     case 0:
         value = value < (-40.0f) ? (-40.0f) : value > 0.0f ? 0.0f : value;
         s->pu[0] = value;
+        s->ctl_valid = 0;
         s->pt[0] = amp_db2linf(value);
         s->pv[0] = s->pt[0];
         break;
@@ -134,7 +138,13 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x154 = s->init[2];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        const float x179 = s->pv[0];
+        int fresh = !s->ctl_valid;
+        if (fresh) {
+            const float x179 = s->pv[0];
+            s->ctl[0] = x179;
+            s->ctl_valid = 1;
+        }
+        const float x179 = s->ctl[0];
         float vb0[AMP_CHUNK] = { 0 };
         float vb1[AMP_CHUNK] = { 0 };
         const int groups = (s->vt.live + 3) >> 2;

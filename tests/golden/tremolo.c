@@ -13,6 +13,8 @@ typedef struct tremolo_state {
     float pv[3];   /* params' smoothed values */
     float pk[3];   /* smoothing: 1 / (time constant in samples) */
     float init[1]; /* init-rate values */
+    float ctl[4];  /* control values, recomputed only after a param moved */
+    int ctl_valid;
     float st0; /* mod.phase */
 } tremolo_state;
 
@@ -41,6 +43,7 @@ static void p_reset(void *state)
     s->pv[0] = s->pt[0];
     s->pv[1] = s->pt[1];
     s->pv[2] = s->pt[2];
+    s->ctl_valid = 0;
     s->st0 = 0.0f;
 }
 
@@ -53,11 +56,13 @@ static void p_set_param(void *state, int index, float value)
     case 0:
         value = value < 0.100000001f ? 0.100000001f : value > 20.0f ? 20.0f : value;
         s->pu[0] = value;
+        s->ctl_valid = 0;
         s->pt[0] = value;
         break;
     case 1:
         value = value < 0.0f ? 0.0f : value > 1.0f ? 1.0f : value;
         s->pu[1] = value;
+        s->ctl_valid = 0;
         s->pt[1] = value;
         s->pv[1] = s->pt[1];
         break;
@@ -66,6 +71,7 @@ static void p_set_param(void *state, int index, float value)
         value = 0.0f + amp_roundf((value - 0.0f) / 1.0f) * 1.0f;
         value = value > 3.0f ? 3.0f : value;
         s->pu[2] = value;
+        s->ctl_valid = 0;
         s->pt[2] = value;
         s->pv[2] = s->pt[2];
         break;
@@ -88,13 +94,28 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x13 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
-        s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
-        const float x9 = s->pv[0];
-        const float x10 = s->pv[1];
-        const float x11 = s->pv[2];
-        const float x14 = x9 / x13;
-        const float x40 = 0.5f * x10;
-        const float x41 = 1.0f - x40;
+        int fresh = !s->ctl_valid;
+        if (s->pv[0] != s->pt[0]) {
+            s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
+            fresh = 1;
+        }
+        if (fresh) {
+            const float x9 = s->pv[0];
+            const float x10 = s->pv[1];
+            const float x11 = s->pv[2];
+            const float x14 = x9 / x13;
+            const float x40 = 0.5f * x10;
+            const float x41 = 1.0f - x40;
+            s->ctl[0] = x10;
+            s->ctl[1] = x11;
+            s->ctl[2] = x14;
+            s->ctl[3] = x41;
+            s->ctl_valid = 1;
+        }
+        const float x10 = s->ctl[0];
+        const float x11 = s->ctl[1];
+        const float x14 = s->ctl[2];
+        const float x41 = s->ctl[3];
         float st0 = s->st0;
         for (int i = 0; i < len; i++) {
             const float x18 = st0 * 6.28318548f;
