@@ -1587,6 +1587,13 @@ Lowered *lower_unit(Program *prog, const char *unit_name, Diag *d)
     Patch *patch = pick_unit(prog, unit_name, d, &as_node);
     if (!patch || d->errors)
         return NULL;
+    static const char *reserved[] = { "amp_patch", "amp_dsp", "amp_math" };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (!strcmp(patch->name, reserved[i])) {
+            diag_error(d, patch->loc, "'%s' is the name of a runtime header (%s.h); name the unit otherwise",
+                       patch->name, patch->name);
+            return NULL;
+        }
     Lowered *u = arena_alloc(prog->arena, sizeof *u);
     u->name = patch->name;
     u->from_node = as_node != NULL;
