@@ -1,5 +1,6 @@
 /* build.c — compile emitted C into a cached shared object and load it;
  * see build.h for the cache layout and the compiler command. */
+#include "util.h"
 #include "build.h"
 
 #include <dlfcn.h>
@@ -28,18 +29,6 @@ static const char *const cc_flags[] = {
     "-std=c11", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fPIC", "-shared",
 };
 #define N_CC_FLAGS ((int)(sizeof cc_flags / sizeof cc_flags[0]))
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- the key: two FNV-1a 64 streams over length-framed parts ---------- */
 

@@ -13,6 +13,7 @@
  * table is sized by engine_init, and buffers leave the audio side only as
  * events on the event ring.
  */
+#include "util.h"
 #include "engine.h"
 
 #include <assert.h>
@@ -336,18 +337,6 @@ struct Engine {
 /* ======================================================================== */
 /* Small helpers                                                            */
 /* ======================================================================== */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static void count(_Atomic uint32_t *c)
 {

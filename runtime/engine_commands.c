@@ -10,6 +10,7 @@
  * relaxed counters. Everything the drain uses is allocated by
  * engine_commands_new.
  */
+#include "util.h"
 #include "engine_commands.h"
 
 #include <math.h>
@@ -177,18 +178,6 @@ static void bump(_Atomic uint32_t *counter)
 }
 
 /* ---- life cycle (control) ----------------------------------------------------------- */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 void engine_commands_config_default(EngineCommandsConfig *cfg)
 {

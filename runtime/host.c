@@ -1,4 +1,5 @@
 /* host.c — the sample-accurate render loop around one patch; see host.h. */
+#include "util.h"
 #include "host.h"
 
 #include <stdarg.h>
@@ -10,18 +11,6 @@
 #include "voice.h"
 
 #define STATE_ALIGN 64   /* >= AMP_STATE_ALIGN; a cache line */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int is_poly(const AmpPatchDesc *d)
 {

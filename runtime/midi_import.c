@@ -6,6 +6,7 @@
  * a tempo change, the time signature), the rest indented, so a file of
  * thousands of notes stays one line per note and diffs well.
  */
+#include "util.h"
 #include "midi_import.h"
 
 #include <errno.h>
@@ -21,18 +22,6 @@
 
 #define MAX_BPM 1000.0           /* the project format's tempo range */
 #define MIN_BPM 1.0
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int midi_import_is_midi(const char *path)
 {

@@ -12,6 +12,7 @@
  * Decoding twice is cheap and means nothing grows while reading. All
  * multi-byte fields are big-endian and assembled byte by byte.
  */
+#include "util.h"
 #include "smf.h"
 
 #include <errno.h>
@@ -33,18 +34,6 @@ enum {
     MSG_PROGRAM = 0xC0,
     MSG_CHANNEL_PRESSURE = 0xD0,
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
 static uint32_t rd32(const unsigned char *p) { return rd16(p) << 16 | rd16(p + 2); }
@@ -743,42 +732,14 @@ fail:
 int smf_read_file(const char *path, Smf *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf;
+    size_t len;
+    if (read_whole_file(path, SMF_MAX_FILE_BYTES, &buf, &len, err, errlen))
+        return -1;
+    char why[200];
     int rc = 0;
-    while (rc == 0) {
-        if (!buf) {
-            rc = fail(err, errlen, "%s: out of memory", path);
-            break;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp))
-                rc = fail(err, errlen, "%s: read error", path);
-            break;
-        }
-        if (len < cap)
-            continue;
-        if (cap >= SMF_MAX_FILE_BYTES) {
-            rc = fail(err, errlen, "%s: %u bytes or more", path, SMF_MAX_FILE_BYTES);
-            break;
-        }
-        unsigned char *bigger = realloc(buf, cap * 2);
-        if (!bigger)
-            free(buf);
-        buf = bigger;
-        cap *= 2;
-    }
-    fclose(fp);
-    if (rc == 0) {
-        char why[200];
-        if (smf_read(buf, len, out, why, sizeof why))
-            rc = fail(err, errlen, "%s: %s", path, why);
-    }
+    if (smf_read(buf, len, out, why, sizeof why))
+        rc = fail(err, errlen, "%s: %s", path, why);
     free(buf);
     return rc;
 }

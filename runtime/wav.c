@@ -6,6 +6,7 @@
  * little-endian and are assembled byte by byte (no unaligned loads, no
  * dependence on the host's byte order).
  */
+#include "util.h"
 #include "wav.h"
 
 #include <errno.h>
@@ -27,18 +28,6 @@ enum {
 static const unsigned char guid_tail[14] = {
     0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
 static uint32_t rd24(const unsigned char *p) { return rd16(p) | (uint32_t)p[2] << 16; }
@@ -223,44 +212,14 @@ int wav_read_memory(const void *bytes, size_t len, WavData *out, char *err, size
 int wav_read_file(const char *path, WavData *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf;
+    size_t len;
+    if (read_whole_file(path, (size_t)1 << 34, &buf, &len, err, errlen))
+        return -1;
+    char why[200];
     int rc = 0;
-    for (;;) {
-        if (!buf) {
-            rc = fail(err, errlen, "%s: out of memory", path);
-            break;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp))
-                rc = fail(err, errlen, "%s: read error", path);
-            break;
-        }
-        if (len == cap) {
-            if (cap > ((size_t)1 << 33)) {
-                rc = fail(err, errlen, "%s: file too large", path);
-                break;
-            }
-            unsigned char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                rc = fail(err, errlen, "%s: out of memory", path);
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(fp);
-    if (rc == 0) {
-        char why[200];
-        if (wav_read_memory(buf, len, out, why, sizeof why))
-            rc = fail(err, errlen, "%s: %s", path, why);
-    }
+    if (wav_read_memory(buf, len, out, why, sizeof why))
+        rc = fail(err, errlen, "%s: %s", path, why);
     free(buf);
     return rc;
 }
