@@ -104,6 +104,17 @@ static void show(const json_t *v, char *buf, size_t len)
 
 /* ---- typed field readers ----------------------------------------------------- */
 
+/* "expected <what>, got <v>", at key (NULL: at the current path). */
+static int wrong_type(Ctx *c, const char *key, const json_t *v, const char *what)
+{
+    size_t old = key ? push_key(c, key) : c->len;
+    char got[64];
+    show(v, got, sizeof got);
+    err_at(c, "expected %s, got %s", what, got);
+    pop(c, old);
+    return -1;
+}
+
 static int check_keys(Ctx *c, json_t *obj, const char *const *allowed)
 {
     const char *key;
@@ -136,13 +147,9 @@ static int get_number(Ctx *c, json_t *obj, const char *key, int required, double
         *out = def;
         return 0;
     }
+    if (!json_is_number(v))
+        return wrong_type(c, key, v, "a number");
     size_t old = push_key(c, key);
-    char got[64];
-    if (!json_is_number(v)) {
-        show(v, got, sizeof got);
-        err_at(c, "expected a number, got %s", got);
-        return -1;
-    }
     double x = json_number_value(v);
     if (!(x >= lo && x <= hi)) {
         err_at(c, "%g is out of range (%g to %g)", x, lo, hi);
@@ -162,13 +169,12 @@ static int get_int(Ctx *c, json_t *obj, const char *key, int required, int def, 
         *out = def;
         return 0;
     }
-    size_t old = push_key(c, key);
-    char got[64];
     if (!json_is_integer(v)) {
-        show(v, got, sizeof got);
-        err_at(c, "expected a whole number from %d to %d, got %s", lo, hi, got);
-        return -1;
+        char what[64];
+        snprintf(what, sizeof what, "a whole number from %d to %d", lo, hi);
+        return wrong_type(c, key, v, what);
     }
+    size_t old = push_key(c, key);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi) {
         err_at(c, "%lld is out of range (%d to %d)", (long long)x, lo, hi);
@@ -186,14 +192,8 @@ static int get_bool(Ctx *c, json_t *obj, const char *key, int def, int *out)
         *out = def;
         return 0;
     }
-    if (!json_is_boolean(v)) {
-        size_t old = push_key(c, key);
-        char got[64];
-        show(v, got, sizeof got);
-        err_at(c, "expected true or false, got %s", got);
-        pop(c, old);
-        return -1;
-    }
+    if (!json_is_boolean(v))
+        return wrong_type(c, key, v, "true or false");
     *out = json_is_true(v);
     return 0;
 }
@@ -207,14 +207,8 @@ static int get_string(Ctx *c, json_t *obj, const char *key, int required, const 
             return err_at(c, "missing \"%s\"", key);
         return 0;
     }
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        size_t old = push_key(c, key);
-        char got[64];
-        show(v, got, sizeof got);
-        err_at(c, "expected a non-empty string, got %s", got);
-        pop(c, old);
-        return -1;
-    }
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return wrong_type(c, key, v, "a non-empty string");
     *out = json_string_value(v);
     return 0;
 }
@@ -259,14 +253,8 @@ static int get_array(Ctx *c, json_t *obj, const char *key, int required, json_t 
             return err_at(c, "missing \"%s\"", key);
         return 0;
     }
-    if (!json_is_array(v)) {
-        size_t old = push_key(c, key);
-        char got[64];
-        show(v, got, sizeof got);
-        err_at(c, "expected an array, got %s", got);
-        pop(c, old);
-        return -1;
-    }
+    if (!json_is_array(v))
+        return wrong_type(c, key, v, "an array");
     *arr = v;
     *n = json_array_size(v);
     return 0;
@@ -276,9 +264,7 @@ static int want_object(Ctx *c, json_t *v)
 {
     if (json_is_object(v))
         return 0;
-    char got[64];
-    show(v, got, sizeof got);
-    return err_at(c, "expected an object, got %s", got);
+    return wrong_type(c, NULL, v, "an object");
 }
 
 static void *alloc_array(Ctx *c, size_t n, size_t size)
@@ -313,9 +299,7 @@ static int read_patch(Ctx *c, json_t *owner, ProjectPatch *pp)
             get_string(c, v, "unit", 0, &pp->unit))
             return -1;
     } else {
-        char got[64];
-        show(v, got, sizeof got);
-        return err_at(c, "expected a file name or {\"file\", \"unit\"}, got %s", got);
+        return wrong_type(c, NULL, v, "a file name or {\"file\", \"unit\"}");
     }
     if (!pp->file || !*pp->file)
         return err_at(c, "empty file name");
