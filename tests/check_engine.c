@@ -36,25 +36,8 @@
 
 /* ---- test patches ------------------------------------------------------------ */
 
-/* dc: one output = param `level` (no smoothing). */
-typedef struct DcState { float level; } DcState;
-static const AmpParamDesc dc_params[1] = { { "level", 0.0f, -10.0f, 10.0f, 0.0f, 0.0f, AMP_UNIT_NONE } };
-static const char *const mono_names[1] = { "y" };
-static void dc_init(void *s, float sr) { ((DcState *)s)->level = 0.0f; (void)sr; }
-static void dc_reset(void *s) { (void)s; }
-static void dc_set(void *s, int i, float v) { (void)i; ((DcState *)s)->level = v; }
-static float dc_get(const void *s, int i) { (void)i; return ((const DcState *)s)->level; }
-static void dc_process(void *s, int n, const float *const *in, float *const *out)
-{
-    (void)in;
-    for (int i = 0; i < n; i++)
-        out[0][i] = ((DcState *)s)->level;
-}
-static const AmpPatchDesc dc_desc = {
-    .abi_version = AMP_ABI_VERSION, .name = "dc", .state_size = sizeof(DcState), .n_inputs = 0, .n_outputs = 1,
-    .output_names = mono_names, .n_params = 1, .params = dc_params, .json = "{}", .init = dc_init,
-    .reset = dc_reset, .set_param = dc_set, .get_param = dc_get, .process = dc_process,
-};
+/* dc and affine (a stereo insert): shared with check_engine_commands.c */
+#include "fixtures/engine_patches.c"
 
 /* sine: amp * sin(2 pi freq t), computed in double. */
 typedef struct SineState { double phase; float freq, amp; } SineState;
@@ -87,33 +70,6 @@ static const AmpPatchDesc sine_desc = {
     .reset = sine_reset, .set_param = sine_set, .get_param = sine_get, .process = sine_process,
 };
 
-/* affine insert: out = in * mul + add, two channels. */
-typedef struct AffineState { float mul, add; } AffineState;
-static const AmpParamDesc affine_params[2] = { { "mul", 1.0f, -100.0f, 100.0f, 0.0f, 0.0f, AMP_UNIT_NONE },
-                                               { "add", 0.0f, -100.0f, 100.0f, 0.0f, 0.0f, AMP_UNIT_NONE } };
-static const char *const stereo_names[2] = { "left", "right" };
-static void affine_init(void *s, float sr) { (void)sr; *(AffineState *)s = (AffineState){ 1.0f, 0.0f }; }
-static void affine_set(void *s, int i, float v)
-{
-    if (i == 0)
-        ((AffineState *)s)->mul = v;
-    else
-        ((AffineState *)s)->add = v;
-}
-static float affine_get(const void *s, int i) { return i == 0 ? ((const AffineState *)s)->mul : ((const AffineState *)s)->add; }
-static void affine_process(void *state, int n, const float *const *in, float *const *out)
-{
-    AffineState *s = state;
-    for (int c = 0; c < 2; c++)
-        for (int i = 0; i < n; i++)
-            out[c][i] = in[c][i] * s->mul + s->add;
-}
-static const AmpPatchDesc affine_desc = {
-    .abi_version = AMP_ABI_VERSION, .name = "affine", .state_size = sizeof(AffineState), .n_inputs = 2,
-    .n_outputs = 2, .input_names = stereo_names, .output_names = stereo_names, .n_params = 2,
-    .params = affine_params, .json = "{}", .init = affine_init, .reset = dc_reset, .set_param = affine_set,
-    .get_param = affine_get, .process = affine_process,
-};
 
 /* y = p / p * t * 0.001 with t counting samples since init or reset:
  * NaN while p is 0; after a reset it starts again from 0.001. */
