@@ -342,11 +342,6 @@ static double cents(double f, double ref)
 
 static char tmp_cache[64];
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 /* ==== oscillators ========================================================== */
 
 static const double test_freqs[] = { 55.0, 261.63, 440.0, 1000.0, 3520.0 };
@@ -1095,6 +1090,6 @@ int main(void)
     }
     int rc = testutil_run(dsp_suite());
     if (own_cache)
-        nftw(tmp_cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        testutil_remove_tree(tmp_cache);
     return rc;
 }

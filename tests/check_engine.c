@@ -1235,14 +1235,6 @@ START_TEST(test_no_allocation_while_rendering)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1308,6 +1300,6 @@ int main(void)
     }
     int rc = testutil_run(engine_suite());
     if (own_cache)
-        nftw(tmp_cache, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        testutil_remove_tree(tmp_cache);
     return rc;
 }

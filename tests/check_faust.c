@@ -108,14 +108,6 @@ static void spit(const char *path, const char *text, size_t len)
     fclose(f);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* ---- our side: compile and render ------------------------------------------------ */
 
 /* Compile `text` (anchored in tests/, so `../nodes/...` imports resolve);
@@ -730,6 +722,6 @@ int main(void)
         return EXIT_FAILURE;
     }
     int rc = testutil_run(faust_suite());
-    nftw(work, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_remove_tree(work);
     return rc;
 }

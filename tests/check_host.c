@@ -396,11 +396,6 @@ END_TEST
 
 static char cache_dir[64];
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void make_cache(void)
 {
     snprintf(cache_dir, sizeof cache_dir, "/tmp/check_host_cache_XXXXXX");
@@ -410,7 +405,7 @@ static void make_cache(void)
 
 static void remove_cache(void)
 {
-    nftw(cache_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_remove_tree(cache_dir);
 }
 
 static char *read_text(const char *path, size_t *len)

@@ -467,14 +467,6 @@ START_TEST(test_amp_import_and_render)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static Suite *midi_import_suite(void)
 {
     Suite *s = suite_create("midi_import");
@@ -528,6 +520,6 @@ int main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     int rc = testutil_run(midi_import_suite());
-    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_remove_tree(tmp_dir);
     return rc;
 }

@@ -482,14 +482,6 @@ START_TEST(test_amp_render_project)
 }
 END_TEST
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static Suite *project_suite(void)
 {
     Suite *s = suite_create("project");
@@ -530,6 +522,6 @@ int main(int argc, char **argv)
         setenv("AMP_CACHE", cache, 1);
     }
     int rc = testutil_run(project_suite());
-    nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    testutil_remove_tree(tmp_dir);
     return rc;
 }

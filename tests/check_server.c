@@ -181,11 +181,6 @@ static void make_link(const char *target, const char *dir, const char *name)
     ck_assert_int_eq(symlink(target, path), 0);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 /* ---- the server under test -------------------------------------------- */
 
 static char work_dir[4096]; /* temporary: root/ and outside/ */
@@ -324,7 +319,7 @@ static void make_tree(void)
 static void remove_tree(void)
 {
     if (work_dir[0])
-        nftw(work_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        testutil_remove_tree(work_dir);
     work_dir[0] = '\0';
 }
 

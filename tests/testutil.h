@@ -3,6 +3,8 @@
 #define AMP_TESTUTIL_H
 
 #include <check.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Run one suite and return a process exit code. */
@@ -13,6 +15,20 @@ static inline int testutil_run(Suite *s)
     int failed = srunner_ntests_failed(r);
     srunner_free(r);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static inline int testutil_remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Remove a temporary directory and everything in it (symlinks not followed). */
+static inline int testutil_remove_tree(const char *dir)
+{
+    return nftw(dir, testutil_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
