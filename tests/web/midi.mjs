@@ -533,6 +533,36 @@ export async function run(t) {
         `${past.written[7].time} < engine clock ${past.s0.frames}; sound from frame ${past.onset.onset} ` +
         `(the first frame after resume + ${latency}); all 8 applied, in order (hashes equal)`);
 
+  // 3b. Timestamps that go backwards (two inputs, or the output timestamp
+  // wobbling between calls) never reorder messages: each is stamped no
+  // earlier than the one before, so the engine applies them as they came.
+  const back = await page.evaluate(async () => {
+    const client = globalThis.amp.debug().session.client;
+    const log = globalThis.ampRingLog;
+    const from = log.length;
+    const now = performance.now();
+    globalThis.ampMidiStub.input('stub-1').fire([0x90, 62, 90], now + 30);
+    globalThis.ampMidiStub.input('stub-1').fire([0x80, 62, 0], now + 10);
+    globalThis.ampMidiStub.input('stub-1').fire([0x90, 65, 90], now);
+    globalThis.ampMidiStub.input('stub-1').fire([0x80, 65, 0], now - 20);
+    const written = log.slice(from);
+    const due = written.reduce((t, r) => Math.max(t, r.time), 0);
+    let s = client.snapshot();
+    for (const end = performance.now() + 2000; (s.frames <= due || s.commandsApplied < client.commands.sent) &&
+         performance.now() < end;) {
+      await new Promise((r) => setTimeout(r, 5));
+      s = client.snapshot();
+    }
+    return { written, hash: client.commands.hash, engineHash: s.commandHash };
+  });
+  check(back.written.length === 4 && back.written.every((r) => r.ok), `4 messages wrote ${back.written.length} commands`);
+  const times = back.written.map((r) => r.time);
+  check(times.every((t, i) => i === 0 || t === times[0]),
+        `messages stamped 30, 10, 0, -20 ms from now got frames ${times.join(', ')} (expected all equal to the first)`);
+  check(back.engineHash === back.hash, 'messages with backward timestamps: the engine applied them in another order');
+  await ends(page, 'notes 62 and 65');
+  t.log(`messages stamped 30, 10, 0, -20 ms from now: all at frame ${times[0]}, applied in arrival order (hashes equal)`);
+
   // 4. Non-note messages change nothing, even with a note held.
   w = await play(page, 'stub-1', [[0x90, 64, 100]]);
   checkNoteOn(w[0], 64, 100, 'note-on 64');

@@ -44,6 +44,18 @@ const ui = {
 interface Session {
   context: AudioContext;
   client: EngineClient;
+  /** The latest frame a timed (MIDI) message was stamped with. Messages
+   *  keep the order they arrived in: the output timestamp wobbles from call
+   *  to call, and the engine applies what is due in time order, so a later
+   *  message must never get an earlier frame (a note-off sorted before its
+   *  note-on would leave the voice stuck). */
+  lastTimed: number;
+}
+
+/** The engine frame for a timed message, never before the previous one. */
+function stamp(session: Session, timeStamp: number): number {
+  session.lastTimed = Math.max(session.client.frameAt(timeStamp), session.lastTimed);
+  return session.lastTimed;
 }
 
 class App implements NoteSink {
@@ -54,7 +66,6 @@ class App implements NoteSink {
   private patch: ManifestPatch | null = null;
   private panel: ParamPanel | null = null;
   private readonly held = new Map<number, number>();   // MIDI key -> note id
-  private readonly heldFrame = new Map<number, number>();   // MIDI key -> frame its note-on was stamped with
   private piano: ScreenKeyboard | null = null;
   private meter: Meter | null = null;
   private recorder: Recorder | null = null;
@@ -110,7 +121,7 @@ class App implements NoteSink {
         ui.status.textContent = 'The audio engine stopped with an error; reload the page.';
       };
       await context.resume();
-      this.session = { context, client };
+      this.session = { context, client, lastTimed: 0 };
       if (this.patch) this.applyPatch(this.patch);
       ui.start.textContent = 'Audio on';
       ui.start.disabled = true;
@@ -166,12 +177,11 @@ class App implements NoteSink {
     }
     const client = this.session.client;
     const old = this.held.get(key);
-    const time = timed ? Math.max(client.frameAt(timeStamp), this.heldFrame.get(key) ?? 0) : 0;
+    const time = timed ? stamp(this.session, timeStamp) : 0;
     if (old !== undefined) client.noteOff(old, time);
     const id = client.noteOn(key, velocity, time);
     if (id < 0) return;
     this.held.set(key, id);
-    this.heldFrame.set(key, time);
     this.piano?.light(key, true);
     this.recorder?.press(key, velocity, timeStamp);
   }
@@ -179,14 +189,9 @@ class App implements NoteSink {
   release(key: number, timeStamp: number, timed = false): void {
     const id = this.held.get(key);
     if (id === undefined || !this.session) return;
-    const client = this.session.client;
-    // Never before the note's own start: the output timestamp wobbles from
-    // call to call, and a note-off sorted before its note-on would leave
-    // the voice stuck (a short drum-pad hit).
-    const time = timed ? Math.max(client.frameAt(timeStamp), this.heldFrame.get(key) ?? 0) : 0;
-    client.noteOff(id, time);
+    const time = timed ? stamp(this.session, timeStamp) : 0;
+    this.session.client.noteOff(id, time);
     this.held.delete(key);
-    this.heldFrame.delete(key);
     this.piano?.light(key, false);
     this.recorder?.release(key, timeStamp);
   }
