@@ -37,6 +37,7 @@
 #include "amp_patch.h"
 #include "ampc.h"
 #include "faust.h"
+#include "flush.h"
 
 enum {
     USE_INIT = 1, USE_TABLE = 2, USE_RESET = 4,
@@ -61,6 +62,10 @@ typedef struct Emitter {
     int lanes;             /* voices per group: 4 (one per vector lane), or 1 (scalar build) */
     char *state_live, *delay_live, *table_live, *noise_live, *extern_live;
     char *extern_called;   /* per extern: compute() already printed in this context */
+    char *integral;        /* per Val id: always a whole number (delays read without
+                              interpolation) */
+    char *flush;           /* per Val id: flushed where it is computed (flush.c); NULL:
+                              out of memory, every stored value is flushed instead */
 } Emitter;
 
 /* ---- classification ---------------------------------------------------------- */
@@ -125,6 +130,35 @@ static int fixed_tap(const Val *v)
     return v->op == V_DELAY_READ && v->sec == SEC_PATCH && v->a->rate <= RATE_CONTROL;
 }
 
+/* Is v always a whole number (or not finite)? Float sums, differences
+ * and products of whole numbers are whole: beyond 2^24 every float is. */
+static int whole(const Emitter *e, const Val *v)
+{
+    return e->integral[v->id];
+}
+
+static void find_integral(Emitter *e)
+{
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        Val *v = e->ir->vals.items[i];
+        int w = 0;
+        switch (v->op) {
+        case V_CONST: w = v->k == floor(v->k); break;
+        case V_NEG: w = whole(e, v->a); break;
+        case V_ADD: case V_SUB: case V_MUL: w = whole(e, v->a) && whole(e, v->b); break;
+        case V_SELECT: w = whole(e, v->b) && whole(e, v->c); break;
+        case V_CLAMP: w = whole(e, v->a) && whole(e, v->b) && whole(e, v->c); break;
+        case V_FUNC1:
+            w = v->idx == F_FLOOR || v->idx == F_CEIL || v->idx == F_ROUND || v->idx == F_TRUNC ||
+                (v->idx == F_ABS && whole(e, v->a));
+            break;
+        case V_FUNC2: w = (v->idx == F_MIN || v->idx == F_MAX) && whole(e, v->a) && whole(e, v->b); break;
+        default: break;
+        }
+        e->integral[v->id] = (char)w;
+    }
+}
+
 static int is_compare(const Val *v)
 {
     return v->op >= V_LT && v->op <= V_NE;
@@ -150,6 +184,8 @@ static void classify(Emitter *e)
     e->noise_live = calloc((size_t)ir->noises.n + 1, 1);
     e->extern_live = calloc((size_t)ir->externs.n + 1, 1);
     e->extern_called = calloc((size_t)ir->externs.n + 1, 1);
+    e->integral = calloc((size_t)n + 1, 1);
+    find_integral(e);
     for (int i = 0; i < n; i++) {
         Val *v = ir->vals.items[i];
         if (v->op == V_TINDEX)
@@ -356,6 +392,9 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     if (v->c) ref(e, v->c, ctx, c, sizeof c);
     EmitText *t = e->t;
     text_printf(t, "%sconst %s x%d = ", indent, T, v->id);
+    int flushed = e->flush && e->flush[v->id] && ctx != USE_INIT && ctx != USE_TABLE;
+    if (flushed)
+        text_puts(t, vector ? "amp_flush(" : "amp_flushf(");
     const char *zero = vector ? "amp_splat(0.0f)" : "0.0f";
     switch (v->op) {
     case V_SR: text_puts(t, ctx == USE_INIT ? "sr" : "s->sr"); break;
@@ -373,13 +412,18 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_TINDEX: text_puts(t, "(float)ti"); break;
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
+        int w = whole(e, v->a);
+        if (fixed_tap(v) && w) {
+            text_printf(t, "s->dl%d[(dp - dk%d) & %du]", v->idx, v->id, d->len - 1);
+            break;
+        }
         if (fixed_tap(v)) {
             text_printf(t, "amp_delay_tapf(s->dl%d, dp, %d, dk%d, df%d)", v->idx, d->len - 1, v->id, v->id);
             break;
         }
-        text_printf(t, vector ? "amp_delay_read4(dl%d, dp, %d, %s, %d.0f)"
-                       : voice ? "amp_delay_readf(dl%d, dp, %d, %s, %d.0f)" : "amp_delay_readf(s->dl%d, dp, %d, %s, %d.0f)",
-                    v->idx, d->len - 1, a, d->size);
+        text_printf(t, vector ? "amp_delay_read4%s(dl%d, dp, %d, %s, %d.0f)"
+                       : voice ? "amp_delay_read%sf(dl%d, dp, %d, %s, %d.0f)" : "amp_delay_read%sf(s->dl%d, dp, %d, %s, %d.0f)",
+                    w ? "i" : "", v->idx, d->len - 1, a, d->size);
         break;
     }
     case V_TABLE_AT:
@@ -418,7 +462,7 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_FUNC2: text_printf(t, vector ? "amp_%s(%s, %s)" : "amp_%sf(%s, %s)", func_c((Func)v->idx), a, b); break;
     default: text_puts(t, zero); break;
     }
-    text_puts(t, ";\n");
+    text_puts(t, flushed ? ");\n" : ";\n");
 }
 
 /* ---- extern slots (Faust programs) ------------------------------------------------------- */
@@ -576,7 +620,8 @@ static void emit_taps(Emitter *e, int part, const char *indent)
             continue;
         }
         text_printf(e->t, "%sconst unsigned dk%d = (unsigned)(int)dd%d;\n", indent, v->id, v->id);
-        text_printf(e->t, "%sconst float df%d = dd%d - (float)(int)dk%d;\n", indent, v->id, v->id, v->id);
+        if (!whole(e, v->a))
+            text_printf(e->t, "%sconst float df%d = dd%d - (float)(int)dk%d;\n", indent, v->id, v->id, v->id);
     }
 }
 
@@ -996,18 +1041,21 @@ static void emit_state_stores(Emitter *e, Section sec, const char *indent)
     }
 }
 
-/* End of a sample: new state values (flushed: no denormals), delay writes. */
+/* End of a sample: new state values, delay writes. Every feedback loop
+ * went through a flushed value (flush.c), so stored values need no flush
+ * of their own (unless that analysis ran out of memory). */
 static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
     Ir *ir = e->ir;
     int ctx = audio_ctx(sec);
     int vector = sec == SEC_VOICE && e->lanes == 4;
+    const char *fl = e->flush ? "" : vector ? "amp_flush" : "amp_flushf";
     char buf[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
         if (e->state_live[k] && s->sec == sec && s->end != s->start)
-            text_printf(e->t, "%sconst %s n%d = %s(%s);\n", indent, vector ? "v4f" : "float", k,
-                        vector ? "amp_flush" : "amp_flushf", ref(e, s->end, ctx, buf, sizeof buf));
+            text_printf(e->t, *fl ? "%sconst %s n%d = %s(%s);\n" : "%sconst %s n%d = %s%s;\n", indent,
+                        vector ? "v4f" : "float", k, fl, ref(e, s->end, ctx, buf, sizeof buf));
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
@@ -1019,10 +1067,8 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
         if (!e->delay_live[k] || d->sec != sec)
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
-        if (sec == SEC_VOICE)
-            text_printf(e->t, "%sdl%d[dp & %d] = %s(%s);\n", indent, k, d->len - 1, vector ? "amp_flush" : "amp_flushf", w);
-        else
-            text_printf(e->t, "%ss->dl%d[dp & %d] = amp_flushf(%s);\n", indent, k, d->len - 1, w);
+        text_printf(e->t, *fl ? "%s%sdl%d[dp & %d] = %s(%s);\n" : "%s%sdl%d[dp & %d] = %s%s;\n", indent,
+                    sec == SEC_VOICE ? "" : "s->", k, d->len - 1, fl, w);
     }
 }
 
@@ -1226,6 +1272,7 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     e.lanes = scalar ? 1 : 4;
     e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + e.lanes - 1) / e.lanes : 0;
     classify(&e);
+    e.flush = flush_points(e.ir);
     const char *N = u->name;
 
     text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
@@ -1289,4 +1336,6 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     free(e.noise_live);
     free(e.extern_live);
     free(e.extern_called);
+    free(e.flush);
+    free(e.integral);
 }

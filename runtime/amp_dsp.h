@@ -58,6 +58,26 @@ static inline v4f amp_delay_read4(const v4f *buf, unsigned pos, int mask, v4f d,
     return r;
 }
 
+/* Reads whose delay the compiler knows to be a whole number (a constant,
+ * floor/ceil/round/trunc, sums and products of those): no interpolation.
+ * The value equals amp_delay_readf's for the same delay whenever that one
+ * is finite. */
+static inline float amp_delay_readif(const float *buf, unsigned pos, int mask, float d, float size)
+{
+    unsigned k = (unsigned)(int)amp_delay_clamp(d, size);
+    return buf[(pos - k) & (unsigned)mask];
+}
+
+static inline v4f amp_delay_read4i(const v4f *buf, unsigned pos, int mask, v4f d, float size)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++) {
+        unsigned k = (unsigned)(int)amp_delay_clamp(d[l], size);
+        r[l] = buf[(pos - k) & (unsigned)mask][l];
+    }
+    return r;
+}
+
 /* Wrap x into [0, n): a table position; non-finite positions read 0. */
 static inline float amp_table_wrap(float x, int n)
 {

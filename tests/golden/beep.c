@@ -119,11 +119,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x22 = x10 * x21;
             const float x23 = (st1 < x9) ? x22 : 0.0f;
             const float x24 = st0 + x15;
-            const float x25 = amp_fractf(x24);
-            const float x26 = st1 + x16;
+            const float x25 = amp_flushf(amp_fractf(x24));
+            const float x26 = amp_flushf(st1 + x16);
             out[0][pos + i] = x23;
-            const float n0 = amp_flushf(x25);
-            const float n1 = amp_flushf(x26);
+            const float n0 = x25;
+            const float n1 = x26;
             st0 = n0;
             st1 = n1;
         }

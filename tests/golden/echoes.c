@@ -82,12 +82,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x6 = x4 + x5;
             const float x10 = amp_delay_tapf(s->dl0, dp, 131071, dk10, df10);
             const float x11 = 0.5f * x10;
-            const float x12 = x6 + x11;
+            const float x12 = amp_flushf(x6 + x11);
             const float x13 = x6 + x10;
             const float x14 = 0.5f * x13;
             out[0][pos + i] = x14;
             out[1][pos + i] = x14;
-            s->dl0[dp & 131071] = amp_flushf(x12);
+            s->dl0[dp & 131071] = x12;
         }
         s->dpos += (unsigned)len;
         pos += len;

@@ -91,9 +91,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x6 = in[0][pos + i];
             const float x16 = st0 - x6;
             const float x17 = x15 * x16;
-            const float x18 = x6 + x17;
+            const float x18 = amp_flushf(x6 + x17);
             out[0][pos + i] = x18;
-            const float n0 = amp_flushf(x18);
+            const float n0 = x18;
             st0 = n0;
         }
         s->st0 = st0;

@@ -144,7 +144,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x32 = amp_table_lerp4(s->tab0, 2048, x31);
                 const v4f x34 = x32 * amp_splat(0.699999988f);
                 const v4f x35 = st0 + x30;
-                const v4f x36 = amp_fract(x35);
+                const v4f x36 = amp_flush(amp_fract(x35));
                 const v4f x38 = x34 * x37;
                 const v4f x40 = x38 * x39;
                 const v4f x41 = amp_splat(0.300000012f) * x40;
@@ -156,7 +156,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f o1 = amp_sel(on, x41 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o1));
                 vb1[i] += (o1[0] + o1[1]) + (o1[2] + o1[3]);
-                const v4f n0 = amp_flush(x36);
+                const v4f n0 = x36;
                 st0 = n0;
             }
             s->st0[g] = st0;

@@ -132,7 +132,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x36 = (x11 < 0.5f) ? x19 : x35;
             const float x37 = x10 * x36;
             const float x38 = st0 + x14;
-            const float x39 = amp_fractf(x38);
+            const float x39 = amp_flushf(amp_fractf(x38));
             const float x42 = 0.5f * x37;
             const float x43 = x41 + x42;
             const float x44 = in[0][pos + i];
@@ -141,7 +141,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x47 = x43 * x46;
             out[0][pos + i] = x45;
             out[1][pos + i] = x47;
-            const float n0 = amp_flushf(x39);
+            const float n0 = x39;
             st0 = n0;
         }
         s->st0 = st0;
