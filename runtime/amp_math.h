@@ -724,7 +724,18 @@ static inline float amp_absf(float x)
 }
 static inline float amp_db2linf(float x) { return amp_db2lin(amp_splat(x))[0]; }
 static inline float amp_lin2dbf(float x) { return amp_lin2db(amp_splat(x))[0]; }
-static inline float amp_flushf(float x)  { return amp_absf(x) < 1e-30f ? 0.0f : x; }
+/* Natively the lane-0 form: a mask and an and (gcc turns the scalar
+ * ternary into a branch around code it can skip for a 0, and silence then
+ * runs a taken branch per flush per sample); in WebAssembly the ternary,
+ * an f32.select. The same bits either way. */
+static inline float amp_flushf(float x)
+{
+#ifdef __wasm__
+    return amp_absf(x) < 1e-30f ? 0.0f : x;
+#else
+    return amp_flush(amp_splat(x))[0];
+#endif
+}
 /* atan2(y, x) */
 static inline float amp_atan2f(float y, float x) { return amp_atan2(amp_splat(y), amp_splat(x))[0]; }
 static inline float amp_powf(float x, float y) { return amp_pow(amp_splat(x), amp_splat(y))[0]; }

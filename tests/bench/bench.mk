@@ -17,7 +17,7 @@
 BENCH_CC        ?= $(CC)
 BENCH_CFLAGS    ?= -std=c11 -D_GNU_SOURCE -O3 -ffp-contract=off -fno-fast-math
 BENCH_EMCC      ?= emcc
-BENCH_EMFLAGS   ?= -O3 -msimd128 -ffp-contract=off
+BENCH_EMFLAGS   ?= -O3 -msimd128 -ffp-contract=off -fno-slp-vectorize
 BENCH_NODE      ?= node
 BENCH_FAUST     ?= faust
 BENCH_RUNS      ?= 31
@@ -85,27 +85,38 @@ $(BB)/faust/%_v.c: tests/bench/%.dsp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(BENCH_FAUST) -lang c -vec -cn $*_v $< -o $@
 
+# ---- flags: a change of compiler or flags (also on the command line) rebuilds ------
+BENCH_FLAGS_LINE  := $(BENCH_CC) | $(BENCH_CFLAGS) | $(BENCH_EMCC) $(BENCH_EMFLAGS)
+BENCH_FLAGS_STAMP := $(BB)/flags.txt
+ifneq ($(filter bench bench-build,$(MAKECMDGOALS)),)
+$(shell mkdir -p $(BB); [ "$$(cat $(BENCH_FLAGS_STAMP) 2>/dev/null)" = '$(BENCH_FLAGS_LINE)' ] || \
+        echo '$(BENCH_FLAGS_LINE)' > $(BENCH_FLAGS_STAMP))
+endif
+$(BENCH_FLAGS_STAMP):
+	@mkdir -p $(BB)
+	echo '$(BENCH_FLAGS_LINE)' > $@
+
 # ---- native objects: one compiler, one set of flags -------------------------------
-$(BB)/faust/%.o: $(BB)/faust/%.c tests/bench/faust_wrap.c tests/bench/faust_ops.h
+$(BB)/faust/%.o: $(BB)/faust/%.c tests/bench/faust_wrap.c tests/bench/faust_ops.h $(BENCH_FLAGS_STAMP)
 	$(BENCH_CC) $(BENCH_CFLAGS) -I. -Itests/bench -DFAUST_FILE='"$<"' -DFAUST_CLASS=$* \
 	    -c -o $@ tests/bench/faust_wrap.c
 
-$(patsubst %.c,%.o,$(BENCH_OUR_C)): %.o: %.c $(BENCH_HDRS)
+$(patsubst %.c,%.o,$(BENCH_OUR_C)): %.o: %.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
 
 # the scalar twin, its descriptor renamed so that both link into one driver
-$(BB)/synthbench_scalar.o: $(BB)/synthbench_scalar.c $(BENCH_HDRS)
+$(BB)/synthbench_scalar.o: $(BB)/synthbench_scalar.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -Damp_synthbench_desc=amp_synthbench_scalar_desc -c -o $@ $<
 
-$(BB)/rt/%.o: runtime/%.c $(BENCH_HDRS) | $(DEPS_STAMP)
+$(BB)/rt/%.o: runtime/%.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
 
-$(BB)/cases.o: tests/bench/cases.c tests/bench/cases.h $(BENCH_HDRS)
+$(BB)/cases.o: tests/bench/cases.c tests/bench/cases.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
 	@mkdir -p $(BB)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -DBENCH_HAVE_SCALAR -c -o $@ $<
 
-$(BB)/bench.o: tests/bench/bench.c tests/bench/cases.h tests/bench/faust_ops.h $(BENCH_HDRS) | $(B)/gen/parse.h
+$(BB)/bench.o: tests/bench/bench.c tests/bench/cases.h tests/bench/faust_ops.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(B)/gen/parse.h
 	@mkdir -p $(BB)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Wall -Wextra -Iruntime -Ilang -Icompiler -Itests/bench -c -o $@ $<
 
@@ -114,7 +125,7 @@ $(BB)/bench: $(BENCH_NATIVE_OBJS) $(B)/libampc.a
 
 # ---- WebAssembly: the same cases and patches, emcc -----------------------------------
 BENCH_WASM_SRCS := tests/bench/wasm_main.c tests/bench/cases.c $(BENCH_RT_SRCS) $(BENCH_OUR_C)
-$(BB)/bench_wasm.js: $(BENCH_WASM_SRCS) tests/bench/cases.h $(BENCH_HDRS) | $(DEPS_STAMP)
+$(BB)/bench_wasm.js: $(BENCH_WASM_SRCS) tests/bench/cases.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(DEPS_STAMP)
 	$(BENCH_EMENV) $(BENCH_EMCC) $(BENCH_EMFLAGS) -std=c11 -D_GNU_SOURCE -Iruntime -Itests/bench \
 	    -sMODULARIZE=1 -sEXPORT_NAME=createBench -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 \
 	    -sEXPORTED_FUNCTIONS=_wb_open,_wb_clock,_wb_prepare,_wb_run,_wb_rms \
