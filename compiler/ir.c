@@ -168,6 +168,12 @@ Val *ir_op(Ir *ir, ValOp op, int idx, Val *a, Val *b, Val *c)
         break;
     case V_DIV:
         if (ir_is_const(b, 1)) return a;
+        /* A divisor that changes less often than the dividend (a constant,
+         * SR, a param): multiply by its reciprocal, computed at the
+         * divisor's rate, so each sample multiplies instead of dividing.
+         * Exact for powers of two, else within an ulp of the quotient. */
+        if (b && a && b->rate < a->rate && !ir_is_const(a, 1))
+            return ir_op(ir, V_MUL, 0, a, ir_op(ir, V_DIV, 0, ir_const(ir, 1), b, NULL), NULL);
         break;
     case V_SELECT:
         if (a->op == V_CONST) return a->k != 0 ? b : c;

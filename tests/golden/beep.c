@@ -12,7 +12,7 @@ typedef struct beep_state {
     float pt[3];   /* params' targets, in code units */
     float pv[3];   /* params' smoothed values */
     float pk[3];   /* smoothing: 1 / (time constant in samples) */
-    float init[2]; /* init-rate values */
+    float init[1]; /* init-rate values */
     float ctl[3];  /* control values, recomputed only after a param moved */
     int ctl_valid;
     float st0; /* _unit.phase */
@@ -33,9 +33,8 @@ static void p_init(void *state, float sr)
     s->pu[2] = (-6.0f);
     s->pt[2] = amp_db2linf(s->pu[2]);
     const float x14 = sr;
-    s->init[0] = x14;
-    const float x16 = 1.0f / x14;
-    s->init[1] = x16;
+    const float x15 = 1.0f / x14;
+    s->init[0] = x15;
     p_reset(s);
 }
 
@@ -93,8 +92,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
 {
     beep_state *s = state;
     (void)in;
-    const float x14 = s->init[0];
-    const float x16 = s->init[1];
+    const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -102,15 +100,15 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x8 = s->pv[0];
             const float x9 = s->pv[1];
             const float x10 = s->pv[2];
-            const float x15 = x8 / x14;
+            const float x16 = x8 * x15;
             s->ctl[0] = x9;
             s->ctl[1] = x10;
-            s->ctl[2] = x15;
+            s->ctl[2] = x16;
             s->ctl_valid = 1;
         }
         const float x9 = s->ctl[0];
         const float x10 = s->ctl[1];
-        const float x15 = s->ctl[2];
+        const float x16 = s->ctl[2];
         float st0 = s->st0;
         float st1 = s->st1;
         for (int i = 0; i < len; i++) {
@@ -118,9 +116,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x21 = amp_sinf(x20);
             const float x22 = x10 * x21;
             const float x23 = (st1 < x9) ? x22 : 0.0f;
-            const float x24 = st0 + x15;
+            const float x24 = st0 + x16;
             const float x25 = amp_flushf(amp_fractf(x24));
-            const float x26 = amp_flushf(st1 + x16);
+            const float x26 = amp_flushf(st1 + x15);
             out[0][pos + i] = x23;
             const float n0 = x25;
             const float n1 = x26;

@@ -29,7 +29,8 @@ static void p_init(void *state, float sr)
     s->pt[0] = s->pu[0];
     s->pk[0] = 1.0f / (0.00999999978f * sr);
     const float x13 = sr;
-    s->init[0] = x13;
+    const float x15 = 1.0f / x13;
+    s->init[0] = x15;
     p_reset(s);
 }
 
@@ -69,7 +70,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
 {
     onepole_state *s = state;
     (void)in;
-    const float x13 = s->init[0];
+    const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -80,20 +81,20 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         if (fresh) {
             const float x5 = s->pv[0];
             const float x12 = x5 * (-6.28318548f);
-            const float x14 = x12 / x13;
-            const float x15 = amp_expf(x14);
-            s->ctl[0] = x15;
+            const float x16 = x12 * x15;
+            const float x17 = amp_expf(x16);
+            s->ctl[0] = x17;
             s->ctl_valid = 1;
         }
-        const float x15 = s->ctl[0];
+        const float x17 = s->ctl[0];
         float st0 = s->st0;
         for (int i = 0; i < len; i++) {
             const float x6 = in[0][pos + i];
-            const float x16 = st0 - x6;
-            const float x17 = x15 * x16;
-            const float x18 = amp_flushf(x6 + x17);
-            out[0][pos + i] = x18;
-            const float n0 = x18;
+            const float x18 = st0 - x6;
+            const float x19 = x17 * x18;
+            const float x20 = amp_flushf(x6 + x19);
+            out[0][pos + i] = x20;
+            const float n0 = x20;
             st0 = n0;
         }
         s->st0 = st0;

@@ -33,24 +33,25 @@ static void p_init(void *state, float sr)
     s->vt.sample_rate = sr;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++)
         s->vt.note_id[v] = -1;
-    const float x29 = sr;
-    s->init[0] = x29;
+    const float x31 = sr;
+    const float x32 = 1.0f / x31;
+    s->init[0] = x32;
     for (int ti = 0; ti < 2048; ti++) { /* w.wave */
         const float x7 = (float)ti;
         const float x8 = 6.28318548f * x7;
-        const float x9 = x8 / 2048.0f;
-        const float x10 = amp_sinf(x9);
-        const float x14 = x7 * 18.849556f;
-        const float x15 = x14 / 2048.0f;
-        const float x16 = amp_sinf(x15);
-        const float x17 = 0.300000012f * x16;
-        const float x18 = x10 + x17;
-        const float x22 = x7 * 31.415926f;
-        const float x23 = x22 / 2048.0f;
-        const float x24 = amp_sinf(x23);
-        const float x25 = 0.100000001f * x24;
-        const float x26 = x18 + x25;
-        s->tab0[ti] = x26;
+        const float x11 = x8 * 0.00048828125f;
+        const float x12 = amp_sinf(x11);
+        const float x16 = x7 * 18.849556f;
+        const float x17 = 0.00048828125f * x16;
+        const float x18 = amp_sinf(x17);
+        const float x19 = 0.300000012f * x18;
+        const float x20 = x12 + x19;
+        const float x24 = x7 * 31.415926f;
+        const float x25 = 0.00048828125f * x24;
+        const float x26 = amp_sinf(x25);
+        const float x27 = 0.100000001f * x26;
+        const float x28 = x20 + x27;
+        s->tab0[ti] = x28;
     }
     p_reset(s);
 }
@@ -119,7 +120,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     (void)in;
     for (int v = 0; v < s->vt.live; v++)
         s->vt.level[v] = 0.0f;
-    const float x29 = s->init[0];
+    const float x32 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -130,33 +131,33 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float vb1[AMP_CHUNK] = { 0 };
         const int groups = (s->vt.live + 3) >> 2;
         for (int g = 0; g < groups; g++) {
-            const v4f vx29 = amp_splat(x29);
+            const v4f vx32 = amp_splat(x32);
             const v4f x2 = *(const v4f *)&s->vt.freq[4 * g];
-            const v4f x30 = x2 / vx29;
-            const v4f x37 = *(const v4f *)&s->vt.gate[4 * g];
-            const v4f x39 = *(const v4f *)&s->vt.vel[4 * g];
+            const v4f x33 = x2 * vx32;
+            const v4f x40 = *(const v4f *)&s->vt.gate[4 * g];
+            const v4f x42 = *(const v4f *)&s->vt.vel[4 * g];
             v4f gain = *(const v4f *)&s->vt.gain[4 * g];
             const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];
             v4f peak = *(const v4f *)&s->vt.level[4 * g];
             v4f st0 = s->st0[g];
             for (int i = 0; i < len; i++) {
-                const v4f x31 = amp_splat(2048.0f) * st0;
-                const v4f x32 = amp_table_lerp4(s->tab0, 2048, x31);
-                const v4f x34 = x32 * amp_splat(0.699999988f);
-                const v4f x35 = st0 + x30;
-                const v4f x36 = amp_flush(amp_fract(x35));
-                const v4f x38 = x34 * x37;
-                const v4f x40 = x38 * x39;
-                const v4f x41 = amp_splat(0.300000012f) * x40;
+                const v4f x34 = amp_splat(2048.0f) * st0;
+                const v4f x35 = amp_table_lerp4(s->tab0, 2048, x34);
+                const v4f x37 = x35 * amp_splat(0.699999988f);
+                const v4f x38 = st0 + x33;
+                const v4f x39 = amp_flush(amp_fract(x38));
+                const v4f x41 = x37 * x40;
+                const v4f x43 = x41 * x42;
+                const v4f x44 = amp_splat(0.300000012f) * x43;
                 gain = amp_max(gain - gain_step, amp_splat(0.0f));
                 const v4i on = gain > amp_splat(0.0f);
-                const v4f o0 = amp_sel(on, x41 * gain, amp_splat(0.0f));
+                const v4f o0 = amp_sel(on, x44 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o0));
                 vb0[i] += (o0[0] + o0[1]) + (o0[2] + o0[3]);
-                const v4f o1 = amp_sel(on, x41 * gain, amp_splat(0.0f));
+                const v4f o1 = amp_sel(on, x44 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o1));
                 vb1[i] += (o1[0] + o1[1]) + (o1[2] + o1[3]);
-                const v4f n0 = x36;
+                const v4f n0 = x39;
                 st0 = n0;
             }
             s->st0[g] = st0;
@@ -164,10 +165,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
-            const float x42 = vb0[i];
-            const float x43 = vb1[i];
-            out[0][pos + i] = x42;
-            out[1][pos + i] = x43;
+            const float x45 = vb0[i];
+            const float x46 = vb1[i];
+            out[0][pos + i] = x45;
+            out[1][pos + i] = x46;
         }
         pos += len;
     }

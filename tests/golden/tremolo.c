@@ -33,7 +33,8 @@ static void p_init(void *state, float sr)
     s->pu[2] = 0.0f;
     s->pt[2] = s->pu[2];
     const float x13 = sr;
-    s->init[0] = x13;
+    const float x14 = 1.0f / x13;
+    s->init[0] = x14;
     p_reset(s);
 }
 
@@ -91,7 +92,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
 {
     tremolo_state *s = state;
     (void)in;
-    const float x13 = s->init[0];
+    const float x14 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -103,45 +104,45 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x9 = s->pv[0];
             const float x10 = s->pv[1];
             const float x11 = s->pv[2];
-            const float x14 = x9 / x13;
-            const float x40 = 0.5f * x10;
-            const float x41 = 1.0f - x40;
+            const float x15 = x9 * x14;
+            const float x41 = 0.5f * x10;
+            const float x42 = 1.0f - x41;
             s->ctl[0] = x10;
             s->ctl[1] = x11;
-            s->ctl[2] = x14;
-            s->ctl[3] = x41;
+            s->ctl[2] = x15;
+            s->ctl[3] = x42;
             s->ctl_valid = 1;
         }
         const float x10 = s->ctl[0];
         const float x11 = s->ctl[1];
-        const float x14 = s->ctl[2];
-        const float x41 = s->ctl[3];
+        const float x15 = s->ctl[2];
+        const float x42 = s->ctl[3];
         float st0 = s->st0;
         for (int i = 0; i < len; i++) {
-            const float x18 = st0 * 6.28318548f;
-            const float x19 = amp_sinf(x18);
-            const float x23 = st0 - 0.5f;
-            const float x24 = amp_absf(x23);
-            const float x25 = 4.0f * x24;
-            const float x26 = 1.0f - x25;
-            const float x31 = (st0 < 0.5f) ? 1.0f : (-1.0f);
-            const float x32 = 2.0f * st0;
-            const float x33 = 1.0f - x32;
-            const float x34 = (x11 < 2.5f) ? x31 : x33;
-            const float x35 = (x11 < 1.5f) ? x26 : x34;
-            const float x36 = (x11 < 0.5f) ? x19 : x35;
-            const float x37 = x10 * x36;
-            const float x38 = st0 + x14;
-            const float x39 = amp_flushf(amp_fractf(x38));
-            const float x42 = 0.5f * x37;
-            const float x43 = x41 + x42;
-            const float x44 = in[0][pos + i];
-            const float x45 = x43 * x44;
-            const float x46 = in[1][pos + i];
-            const float x47 = x43 * x46;
-            out[0][pos + i] = x45;
-            out[1][pos + i] = x47;
-            const float n0 = x39;
+            const float x19 = st0 * 6.28318548f;
+            const float x20 = amp_sinf(x19);
+            const float x24 = st0 - 0.5f;
+            const float x25 = amp_absf(x24);
+            const float x26 = 4.0f * x25;
+            const float x27 = 1.0f - x26;
+            const float x32 = (st0 < 0.5f) ? 1.0f : (-1.0f);
+            const float x33 = 2.0f * st0;
+            const float x34 = 1.0f - x33;
+            const float x35 = (x11 < 2.5f) ? x32 : x34;
+            const float x36 = (x11 < 1.5f) ? x27 : x35;
+            const float x37 = (x11 < 0.5f) ? x20 : x36;
+            const float x38 = x10 * x37;
+            const float x39 = st0 + x15;
+            const float x40 = amp_flushf(amp_fractf(x39));
+            const float x43 = 0.5f * x38;
+            const float x44 = x42 + x43;
+            const float x45 = in[0][pos + i];
+            const float x46 = x44 * x45;
+            const float x47 = in[1][pos + i];
+            const float x48 = x44 * x47;
+            out[0][pos + i] = x46;
+            out[1][pos + i] = x48;
+            const float n0 = x40;
             st0 = n0;
         }
         s->st0 = st0;
