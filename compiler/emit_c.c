@@ -170,6 +170,47 @@ static int cond_operand(const Val *v, const Val *o)
     return (v->op == V_SELECT && o == v->a) || v->op == V_AND || v->op == V_OR || v->op == V_NOT;
 }
 
+/* The constant +0 (not -0: mask ? x : -0 is not an and). */
+static int plus_zero(const Val *v)
+{
+    return v->op == V_CONST && v->k == 0 && !signbit(v->k);
+}
+
+/* How vector code computes a select: one of the shapes that take fewer
+ * operations than a bitwise select (the same bits), or the general one. */
+typedef enum { SEL_GENERAL, SEL_MIN, SEL_MAX, SEL_BOOL, SEL_AND, SEL_ANDNOT, SEL_NEG_B, SEL_NEG_C, SEL_SIGN } SelShape;
+
+static SelShape select_shape(const Val *v)
+{
+    const Val *m = v->a;
+    if ((m->op == V_LT || m->op == V_GT) && m->a == v->b && m->b == v->c)
+        return m->op == V_LT ? SEL_MIN : SEL_MAX;          /* a < b ? a : b */
+    if (plus_zero(v->c) && ir_is_const(v->b, 1))
+        return SEL_BOOL;                                    /* m ? 1 : 0 */
+    if (plus_zero(v->c))
+        return SEL_AND;                                     /* m ? x : 0 */
+    if (plus_zero(v->b))
+        return SEL_ANDNOT;                                  /* m ? 0 : x */
+    if (v->b->op == V_NEG && v->b->a == v->c)
+        return SEL_NEG_B;                                   /* m ? -x : x */
+    if (v->c->op == V_NEG && v->c->a == v->b)
+        return SEL_NEG_C;                                   /* m ? x : -x */
+    if (v->b->op == V_CONST && v->c->op == V_CONST && v->b->k == -v->c->k && v->b->k != 0)
+        return SEL_SIGN;                                    /* m ? k : -k */
+    return SEL_GENERAL;
+}
+
+/* Does v, in context ctx, read operand o other than through its value?
+ * (A vector select m ? -x : x reads x and flips signs; the -x it does not
+ * read is then not printed, unless something else reads it.) */
+static int bypassed(const Emitter *e, const Val *v, const Val *o, int ctx)
+{
+    if (v->op != V_SELECT || !is_vec(e, ctx))
+        return 0;
+    SelShape sh = select_shape(v);
+    return (sh == SEL_NEG_B && o == v->b && o != v->c) || (sh == SEL_NEG_C && o == v->c && o != v->b);
+}
+
 static void classify(Emitter *e)
 {
     Ir *ir = e->ir;
@@ -260,7 +301,7 @@ static void classify(Emitter *e)
         Val *ops[3] = { v->a, v->b, v->c };
         for (int k = 0; k < 3; k++) {
             Val *o = ops[k];
-            if (!o)
+            if (!o || bypassed(e, v, o, ctxs))
                 continue;
             if (cond_operand(v, o)) {
                 e->muses[o->id] |= ctxs;
@@ -454,8 +495,20 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
         break;
     }
     case V_SELECT:
-        if (vector) text_printf(t, "amp_sel(%s, %s, %s)", a, b, c);
-        else text_printf(t, "%s ? %s : %s", a, b, c);
+        if (!vector) {
+            text_printf(t, "%s ? %s : %s", a, b, c);
+            break;
+        }
+        switch (select_shape(v)) {
+        case SEL_MIN: text_printf(t, "amp_min(%s, %s)", b, c); break;
+        case SEL_MAX: text_printf(t, "amp_max(%s, %s)", b, c); break;
+        case SEL_BOOL: text_printf(t, "amp_bool(%s)", a); break;
+        case SEL_AND: text_printf(t, "amp_and(%s, %s)", a, b); break;
+        case SEL_ANDNOT: text_printf(t, "amp_andnot(%s, %s)", a, c); break;
+        case SEL_NEG_B: text_printf(t, "amp_negif(%s, %s)", a, c); break;
+        case SEL_NEG_C: case SEL_SIGN: text_printf(t, "amp_negif(~%s, %s)", a, b); break;
+        default: text_printf(t, "amp_sel(%s, %s, %s)", a, b, c); break;
+        }
         break;
     case V_CLAMP: text_printf(t, vector ? "amp_clamp(%s, %s, %s)" : "amp_clampf(%s, %s, %s)", a, b, c); break;
     case V_FUNC1: text_printf(t, vector ? "amp_%s(%s)" : "amp_%sf(%s)", func_c((Func)v->idx), a); break;
@@ -584,6 +637,8 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         Val *v = e->ir->vals.items[i];
         if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || e->inlined[v->id] || ctx_of(v) != ctx)
             continue;
+        if (v->op == V_NEG && !e->uses[v->id] && !e->muses[v->id])
+            continue;   /* read only by selects that flip signs instead */
         if (v->op == V_EXTERN_OUT) {
             if (!e->extern_called[v->idx]) {
                 emit_extern_call(e, v->idx, ctx, indent);
