@@ -23,39 +23,10 @@
  */
 #include "flush.h"
 
+#include "graph.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct Graph {
-    int n;                 /* Vals, by id */
-    int *start, *adj;      /* successors of v: adj[start[v] .. start[v + 1]) */
-    char *on;              /* in the graph: live, not flushed */
-} Graph;
-
-typedef struct Edges {
-    int *from, *to;
-    int n, cap;
-} Edges;
-
-static int edge(Edges *e, int from, int to)
-{
-    if (e->n == e->cap) {
-        int cap = e->cap ? 2 * e->cap : 256;
-        int *f = realloc(e->from, sizeof(int) * (size_t)cap);
-        if (!f)
-            return -1;
-        e->from = f;
-        int *t = realloc(e->to, sizeof(int) * (size_t)cap);
-        if (!t)
-            return -1;
-        e->to = t;
-        e->cap = cap;
-    }
-    e->from[e->n] = from;
-    e->to[e->n] = to;
-    e->n++;
-    return 0;
-}
 
 /* Can the emitter flush this Val where it is computed? Leaves it names
  * directly (state, extern outputs, inputs, constants) and truth values
@@ -92,108 +63,6 @@ int flush_data_edge(const Val *v, int k)
     }
 }
 
-/* Tarjan's strongly connected components over the Vals with g->on set and
- * mask (if given) set, iteratively. comp[v] = component number, or -1 for
- * a Val on no cycle. Returns the number of Vals on cycles. */
-typedef struct Scc {
-    int *index, *low, *stack, *calls, *edge_at, *comp;
-    char *on_stack;
-    int n_comp;
-} Scc;
-
-static int scc_alloc(Scc *s, int n)
-{
-    memset(s, 0, sizeof *s);
-    s->index = malloc(sizeof(int) * (size_t)(n + 1));
-    s->low = malloc(sizeof(int) * (size_t)(n + 1));
-    s->stack = malloc(sizeof(int) * (size_t)(n + 1));
-    s->calls = malloc(sizeof(int) * (size_t)(n + 1));
-    s->edge_at = malloc(sizeof(int) * (size_t)(n + 1));
-    s->comp = malloc(sizeof(int) * (size_t)(n + 1));
-    s->on_stack = malloc((size_t)n + 1);
-    return s->index && s->low && s->stack && s->calls && s->edge_at && s->comp && s->on_stack ? 0 : -1;
-}
-
-static void scc_free(Scc *s)
-{
-    free(s->index); free(s->low); free(s->stack); free(s->calls);
-    free(s->edge_at); free(s->comp); free(s->on_stack);
-}
-
-static int in_graph(const Graph *g, const char *mask, int v)
-{
-    return g->on[v] && (!mask || mask[v]);
-}
-
-/* Components over `nodes` (the Vals to visit, in order). */
-static int scc_run(Scc *s, const Graph *g, const char *mask, const int *nodes, int n_nodes)
-{
-    for (int i = 0; i < n_nodes; i++) {
-        int v = nodes[i];
-        s->index[v] = -1;
-        s->on_stack[v] = 0;
-        s->comp[v] = -1;
-    }
-    int counter = 0, sp = 0, cyclic = 0;
-    s->n_comp = 0;
-    for (int r = 0; r < n_nodes; r++) {
-        int root = nodes[r];
-        if (!in_graph(g, mask, root) || s->index[root] >= 0)
-            continue;
-        int depth = 0;
-        s->calls[depth] = root;
-        s->edge_at[depth] = g->start[root];
-        s->index[root] = s->low[root] = counter++;
-        s->stack[sp++] = root;
-        s->on_stack[root] = 1;
-        while (depth >= 0) {
-            int v = s->calls[depth];
-            if (s->edge_at[depth] < g->start[v + 1]) {
-                int w = g->adj[s->edge_at[depth]++];
-                if (!in_graph(g, mask, w))
-                    continue;
-                if (s->index[w] < 0) {
-                    depth++;
-                    s->calls[depth] = w;
-                    s->edge_at[depth] = g->start[w];
-                    s->index[w] = s->low[w] = counter++;
-                    s->stack[sp++] = w;
-                    s->on_stack[w] = 1;
-                } else if (s->on_stack[w] && s->index[w] < s->low[v]) {
-                    s->low[v] = s->index[w];
-                }
-                continue;
-            }
-            if (s->low[v] == s->index[v]) {
-                int size = 0, self = 0;
-                for (int k = sp - 1; k >= 0; k--) {
-                    size++;
-                    if (s->stack[k] == v)
-                        break;
-                }
-                if (size == 1)
-                    for (int k = g->start[v]; k < g->start[v + 1]; k++)
-                        self |= g->adj[k] == v;
-                int c = size > 1 || self ? s->n_comp++ : -1;
-                if (c >= 0)
-                    cyclic += size;
-                for (int k = 0; k < size; k++) {
-                    int w = s->stack[--sp];
-                    s->on_stack[w] = 0;
-                    s->comp[w] = c;
-                }
-            }
-            depth--;
-            if (depth >= 0) {
-                int u = s->calls[depth];
-                if (s->low[v] < s->low[u])
-                    s->low[u] = s->low[v];
-            }
-        }
-    }
-    return cyclic;
-}
-
 /* Candidates are tried in components up to this size; a larger one has
  * every stored value flushed (every cycle passes through one), as a bound
  * on the time this pass takes. */
@@ -204,25 +73,23 @@ char *flush_points(Ir *ir)
     int n = ir->vals.n;
     char *flush = calloc((size_t)n + 1, 1);
     char *stored = calloc((size_t)n + 1, 1);
-    Graph g = { n, calloc((size_t)n + 2, sizeof(int)), NULL, calloc((size_t)n + 1, 1) };
-    Edges es = { 0 };
+    Graph g;
     Scc s;
-    memset(&s, 0, sizeof s);
-    int ok = flush && stored && g.start && g.on && scc_alloc(&s, n) == 0;
+    int ok = graph_init(&g, n) == 0 && scc_alloc(&s, n) == 0 && flush && stored;
     for (int i = 0; ok && i < n; i++) {
         Val *v = ir->vals.items[i];
         if (!v->live)
             continue;
         g.on[v->id] = 1;
         const Val *ops[3] = { v->a, v->b, v->c };
-        for (int k = 0; k < 3 && ok; k++)
+        for (int k = 0; k < 3; k++)
             if (ops[k] && ops[k]->live && flush_data_edge(v, k))
-                ok = edge(&es, ops[k]->id, v->id) == 0;
+                graph_edge(&g, ops[k]->id, v->id);
     }
     for (int k = 0; ok && k < ir->states.n; k++) {
         StateSlot *st = ir->states.items[k];
         if (st->end != st->start && st->end->live && st->start->live) {
-            ok = edge(&es, st->end->id, st->start->id) == 0;
+            graph_edge(&g, st->end->id, st->start->id);
             stored[st->end->id] = 1;
         }
     }
@@ -231,57 +98,45 @@ char *flush_points(Ir *ir)
         if (v->live && v->op == V_DELAY_READ) {
             DelaySlot *d = ir->delays.items[v->idx];
             if (d->write && d->write->live) {
-                ok = edge(&es, d->write->id, v->id) == 0;
+                graph_edge(&g, d->write->id, v->id);
                 stored[d->write->id] = 1;
             }
         }
-        if (ok && v->live && v->op == V_EXTERN_OUT) {
+        if (v->live && v->op == V_EXTERN_OUT) {
             ExternSlot *x = ir->externs.items[v->idx];
-            for (int j = 0; j < x->n_in && ok; j++)
+            for (int j = 0; j < x->n_in; j++)
                 if (x->in[j]->live)
-                    ok = edge(&es, x->in[j]->id, v->id) == 0;
-            for (int j = 0; j < x->n_param && ok; j++)
+                    graph_edge(&g, x->in[j]->id, v->id);
+            for (int j = 0; j < x->n_param; j++)
                 if (x->param[j]->live)
-                    ok = edge(&es, x->param[j]->id, v->id) == 0;
+                    graph_edge(&g, x->param[j]->id, v->id);
         }
     }
-    int *nodes = NULL, *members = NULL;
-    char *mask = NULL;
-    if (ok) {
-        g.adj = malloc(sizeof(int) * (size_t)(es.n + 1));
-        nodes = malloc(sizeof(int) * (size_t)(n + 1));
-        members = malloc(sizeof(int) * (size_t)(n + 1));
-        mask = calloc((size_t)n + 1, 1);
-        ok = g.adj && nodes && members && mask;
-    }
-    if (ok) {
-        for (int k = 0; k < es.n; k++)
-            g.start[es.from[k] + 1]++;
-        for (int v = 0; v < n; v++)
-            g.start[v + 1] += g.start[v];
-        int *fill = malloc(sizeof(int) * (size_t)(n + 1));
-        ok = fill != NULL;
-        if (ok) {
-            memcpy(fill, g.start, sizeof(int) * (size_t)n);
-            for (int k = 0; k < es.n; k++)
-                g.adj[fill[es.from[k]]++] = es.to[k];
-            free(fill);
-        }
-    }
+    ok = ok && graph_finish(&g) == 0;
+    int *nodes = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
+    int *members = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
+    char *mask = ok ? calloc((size_t)n + 1, 1) : NULL;
+    char *hopeless = ok ? calloc((size_t)n + 1, 1) : NULL;
+    int *comp = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
+    ok = ok && nodes && members && mask && hopeless && comp;
     int n_nodes = 0;
     for (int v = 0; ok && v < n; v++)
         if (g.on[v])
             nodes[n_nodes++] = v;
     /* Each round flushes one Val in every component that still has a
      * cycle and a Val that can be flushed. */
-    char *hopeless = ok ? calloc((size_t)n + 1, 1) : NULL;
-    while (ok && hopeless && scc_run(&s, &g, NULL, nodes, n_nodes) > 0) {
+    while (ok && scc_run(&s, &g, NULL, nodes, n_nodes) > 0) {
         int n_comp = s.n_comp, progress = 0;
-        int *comp = malloc(sizeof(int) * (size_t)(n + 1));
-        if (!comp)
-            break;
         memcpy(comp, s.comp, sizeof(int) * (size_t)(n + 1));
+        char *cyclic = malloc((size_t)n_comp + 1);
+        if (!cyclic) {
+            ok = 0;
+            break;
+        }
+        memcpy(cyclic, s.cyclic, (size_t)n_comp);
         for (int c = 0; c < n_comp; c++) {
+            if (!cyclic[c])
+                continue;
             int m = 0;
             for (int i = 0; i < n_nodes; i++)
                 if (comp[nodes[i]] == c)
@@ -304,8 +159,7 @@ char *flush_points(Ir *ir)
             int best = -1, best_left = 0, best_stored = 0;
             for (int i = 0; i < m; i++) {
                 int v = members[i];
-                const Val *val = ir->vals.items[v];
-                if (!flushable(val))
+                if (!flushable(ir->vals.items[v]))
                     continue;
                 g.on[v] = 0;
                 int left = scc_run(&s, &g, mask, members, m);
@@ -329,25 +183,22 @@ char *flush_points(Ir *ir)
             g.on[best] = 0;
             progress = 1;
         }
-        free(comp);
+        free(cyclic);
         if (!progress)
             break;
     }
-    if ((!ok || !hopeless) && flush && stored) {
+    if (!ok && flush && stored) {
         /* out of memory: flush every stored value, as before this pass */
         for (int v = 0; v < n; v++)
             flush[v] = stored[v] && flushable(ir->vals.items[v]);
     }
-    free(hopeless);
     free(nodes);
     free(members);
     free(mask);
-    free(g.adj);
-    free(g.start);
-    free(g.on);
-    free(es.from);
-    free(es.to);
+    free(hopeless);
+    free(comp);
     free(stored);
+    graph_free(&g);
     scc_free(&s);
     return flush;
 }

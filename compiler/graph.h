@@ -1,0 +1,42 @@
+/* graph.h — a directed graph over Val ids and its strongly connected
+ * components, for the passes that look at feedback loops: where to flush
+ * (flush.c) and how to split the sample loop (emit_c.c).
+ *
+ * Build it from an edge list (graph_edge, then graph_finish); nodes are
+ * ids 0..n-1, each switched on or off (g->on). scc_run() numbers the
+ * components of the nodes that are on (and in mask, if one is given) in
+ * Tarjan's order: a component is numbered after every component it
+ * reaches, so descending numbers are a topological order. */
+#ifndef AMP_GRAPH_H
+#define AMP_GRAPH_H
+
+typedef struct Graph {
+    int n;
+    int *start, *adj;      /* successors of v: adj[start[v] .. start[v + 1]) */
+    char *on;              /* in the graph */
+    int *from, *to;        /* the edges, while building */
+    int n_edges, cap;
+    int failed;            /* out of memory at some point */
+} Graph;
+
+int graph_init(Graph *g, int n);           /* every node off; 0, or -1 when out of memory */
+void graph_edge(Graph *g, int from, int to);
+int graph_finish(Graph *g);                /* builds the successor lists; 0 or -1 */
+void graph_free(Graph *g);
+
+typedef struct Scc {
+    int *index, *low, *stack, *calls, *edge_at;
+    int *comp;             /* per node: its component, -1 when not visited */
+    int *size;             /* per component: its number of nodes */
+    char *cyclic;          /* per component: on a cycle (more than one node, or a self edge) */
+    char *on_stack;
+    int n_comp;
+} Scc;
+
+int scc_alloc(Scc *s, int n);
+void scc_free(Scc *s);
+/* Components of the nodes listed (in that order of search) that are on
+ * and in mask (when not NULL). Returns the number of nodes on cycles. */
+int scc_run(Scc *s, const Graph *g, const char *mask, const int *nodes, int n_nodes);
+
+#endif
