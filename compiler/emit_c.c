@@ -38,6 +38,7 @@
 #include "ampc.h"
 #include "faust.h"
 #include "flush.h"
+#include "graph.h"
 
 enum {
     USE_INIT = 1, USE_TABLE = 2, USE_RESET = 4,
@@ -64,6 +65,12 @@ typedef struct Emitter {
     char *extern_called;   /* per extern: compute() already printed in this context */
     char *integral;        /* per Val id: always a whole number (delays read without
                               interpolation) */
+    int n_loops;           /* the patch section's sample loop, split in this many (plan_loops) */
+    int *loop_of;          /* per Val id: its loop (patch audio Vals and state leaves), else -1 */
+    char *cross;           /* per Val id: read in another loop, kept in a chunk array */
+    int *need;             /* pairs (loop, Val id) of values a loop reads from an earlier one */
+    int n_need;
+    int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
     char *flush;           /* per Val id: flushed where it is computed (flush.c); NULL:
                               out of memory, every stored value is flushed instead */
 } Emitter;
@@ -337,6 +344,220 @@ static void classify(Emitter *e)
     }
 }
 
+/* ---- the patch section's sample loop, split -------------------------------------- */
+
+/* One loop over the chunk for everything the patch section computes per
+ * sample is one long body: when it is longer than the processor can look
+ * ahead, the long chains in it (a sum of eight combs, four all-passes in
+ * series) run one sample at a time. So the loop is split, the way Faust's
+ * -vec mode does: each feedback loop (a strongly connected component of
+ * the per-sample graph, with the carried edges state end -> start and
+ * delay write -> read) gets a loop of its own, in topological order, and a
+ * value with no feedback goes to the earliest loop after what it reads.
+ * Consecutive loops are then merged while they hold at most LOOP_BUDGET
+ * values. A value read in a later loop is kept in a chunk array. The order
+ * is legal because every dependency, carried ones included, points from an
+ * earlier loop (or sample) to a later one. Not done when the patch section
+ * runs Faust code (its compute() keeps its own per-sample order). */
+enum { LOOP_BUDGET = 48 };
+
+/* In a split patch loop: the loop that updates a state (where its start
+ * leaf is), writes a delay line (where the written value is), puts out a
+ * channel; values of control rate or slower go to the first loop. */
+static int loop_at(const Emitter *e, const Val *v)
+{
+    return v && e->loop_of[v->id] >= 0 ? e->loop_of[v->id] : 0;
+}
+
+
+static int is_member(const Emitter *e, const Val *v)
+{
+    return v && v->live && v->sec == SEC_PATCH && v->op != V_CONST && !e->dep_i[v->id] &&
+           (v->op == V_STATE || ctx_of(v) == USE_PAUDIO);
+}
+
+static int need_cmp(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void add_need(Emitter *e, int *cap, int loop, int id)
+{
+    if (e->n_need == *cap) {
+        int c = *cap ? 2 * *cap : 64;
+        int *p = realloc(e->need, sizeof(int) * 2 * (size_t)c);
+        if (!p)
+            return;
+        e->need = p;
+        *cap = c;
+    }
+    e->need[2 * e->n_need] = loop;
+    e->need[2 * e->n_need + 1] = id;
+    e->n_need++;
+}
+
+/* Value o read by code printed in loop `loop` (through inline comparisons). */
+static void read_in(Emitter *e, int *cap, const Val *o, int loop)
+{
+    if (!is_member(e, o))
+        return;
+    if (e->inlined[o->id]) {
+        read_in(e, cap, o->a, loop);
+        read_in(e, cap, o->b, loop);
+        return;
+    }
+    if (e->loop_of[o->id] == loop)
+        return;
+    e->cross[o->id] = 1;
+    add_need(e, cap, loop, o->id);
+}
+
+static void plan_loops(Emitter *e)
+{
+    Ir *ir = e->ir;
+    int n = ir->vals.n;
+    e->n_loops = 1;
+    e->cur_loop = -1;
+    e->loop_of = malloc(sizeof(int) * ((size_t)n + 1));
+    e->cross = calloc((size_t)n + 1, 1);
+    if (!e->loop_of || !e->cross)
+        return;
+    for (int i = 0; i <= n; i++)
+        e->loop_of[i] = -1;
+    for (int k = 0; k < ir->externs.n; k++)
+        if (e->extern_live[k] && ((ExternSlot *)ir->externs.items[k])->sec == SEC_PATCH)
+            return;
+    Graph g;
+    Scc sc;
+    int *nodes = malloc(sizeof(int) * ((size_t)n + 1)), n_nodes = 0;
+    int *at = calloc((size_t)n + 1, sizeof(int));     /* per Val: the latest loop it reads from */
+    int ok = nodes && at && graph_init(&g, n) == 0 && scc_alloc(&sc, n) == 0;
+    for (int i = 0; ok && i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (!is_member(e, v))
+            continue;
+        g.on[v->id] = 1;
+        nodes[n_nodes++] = v->id;
+        const Val *ops[3] = { v->a, v->b, v->c };
+        for (int k = 0; k < 3; k++)
+            if (is_member(e, ops[k]))
+                graph_edge(&g, ops[k]->id, v->id);
+        if (v->op == V_DELAY_READ) {
+            DelaySlot *d = ir->delays.items[v->idx];
+            if (is_member(e, d->write))
+                graph_edge(&g, d->write->id, v->id);
+        }
+    }
+    for (int k = 0; ok && k < ir->states.n; k++) {
+        StateSlot *st = ir->states.items[k];
+        if (st->end != st->start && is_member(e, st->end) && is_member(e, st->start))
+            graph_edge(&g, st->end->id, st->start->id);
+    }
+    ok = ok && graph_finish(&g) == 0;
+    if (ok)
+        scc_run(&sc, &g, NULL, nodes, n_nodes);
+    /* components in topological order (descending numbers): a loop per
+     * cycle, values without one placed after what they read */
+    int *comp_loop = ok ? malloc(sizeof(int) * ((size_t)sc.n_comp + 1)) : NULL;
+    int *first = ok ? malloc(sizeof(int) * ((size_t)sc.n_comp + 1)) : NULL;
+    int *next = ok ? malloc(sizeof(int) * ((size_t)n + 1)) : NULL;
+    int *size = ok ? calloc((size_t)n_nodes + 2, sizeof(int)) : NULL;
+    int *merged = ok ? malloc(sizeof(int) * ((size_t)n_nodes + 2)) : NULL;
+    ok = ok && comp_loop && first && next && size && merged;
+    int loops = 0;
+    if (ok) {
+        for (int c = 0; c < sc.n_comp; c++)
+            first[c] = -1;
+        for (int i = n_nodes - 1; i >= 0; i--) {
+            int v = nodes[i];
+            next[v] = first[sc.comp[v]];
+            first[sc.comp[v]] = v;
+        }
+        for (int c = sc.n_comp - 1; c >= 0; c--) {
+            int l = 0;
+            for (int v = first[c]; v >= 0; v = next[v])
+                if (at[v] > l)
+                    l = at[v];
+            if (sc.cyclic[c])
+                l = ++loops;
+            comp_loop[c] = l;
+            for (int v = first[c]; v >= 0; v = next[v]) {
+                e->loop_of[v] = l;
+                for (int k = g.start[v]; k < g.start[v + 1]; k++)
+                    if (at[g.adj[k]] < l)
+                        at[g.adj[k]] = l;
+            }
+        }
+        /* merge consecutive loops up to the budget (printed values only) */
+        for (int i = 0; i < n_nodes; i++) {
+            const Val *v = ir->vals.items[nodes[i]];
+            if (v->op != V_STATE && !e->inlined[v->id])
+                size[e->loop_of[v->id]]++;
+        }
+        int cur = 0, acc = size[0];
+        merged[0] = 0;
+        for (int l = 1; l <= loops; l++) {
+            if (acc + size[l] > LOOP_BUDGET && acc > 0) {
+                cur++;
+                acc = 0;
+            }
+            merged[l] = cur;
+            acc += size[l];
+        }
+        for (int i = 0; i < n_nodes; i++)
+            e->loop_of[nodes[i]] = merged[e->loop_of[nodes[i]]];
+        e->n_loops = cur + 1;
+    }
+    free(comp_loop);
+    free(first);
+    free(next);
+    free(size);
+    free(merged);
+    free(at);
+    graph_free(&g);
+    scc_free(&sc);
+    if (!ok || e->n_loops == 1) {
+        e->n_loops = 1;
+        for (int i = 0; i < n_nodes && nodes; i++)
+            e->loop_of[nodes[i]] = -1;
+        free(nodes);
+        return;
+    }
+    free(nodes);
+    /* what each loop reads from earlier ones */
+    int cap = 0;
+    for (int i = 0; i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (!is_member(e, v) || v->op == V_STATE || e->inlined[v->id])
+            continue;
+        int l = e->loop_of[v->id];
+        if (fixed_tap(v))
+            continue;   /* reads its delay as dk/df, computed per tick */
+        const Val *ops[3] = { v->a, v->b, v->c };
+        for (int k = 0; k < 3; k++)
+            if (!bypassed(e, v, ops[k], USE_PAUDIO))
+                read_in(e, &cap, ops[k], l);
+    }
+    for (int k = 0; k < ir->states.n; k++) {
+        StateSlot *st = ir->states.items[k];
+        if (e->state_live[k] && st->sec == SEC_PATCH && st->end != st->start)
+            read_in(e, &cap, st->end, loop_at(e, st->start));
+    }
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        read_in(e, &cap, e->u->out[ch], loop_at(e, e->u->out[ch]));
+    if (e->n_need > 1)
+        qsort(e->need, (size_t)e->n_need, 2 * sizeof(int), need_cmp);
+    int m = 0;
+    for (int i = 0; i < e->n_need; i++)
+        if (m == 0 || e->need[2 * i] != e->need[2 * (m - 1)] || e->need[2 * i + 1] != e->need[2 * (m - 1) + 1]) {
+            e->need[2 * m] = e->need[2 * i];
+            e->need[2 * m + 1] = e->need[2 * i + 1];
+            m++;
+        }
+    e->n_need = m;
+}
+
 /* ---- references ------------------------------------------------------------------ */
 
 static void literal(char *buf, size_t n, double k)
@@ -374,9 +595,10 @@ static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
         return buf;
     }
     if (v->op == V_STATE) {
-        StateSlot *s = e->ir->states.items[v->idx];
-        (void)s;
-        snprintf(buf, n, "st%d", v->idx);
+        if (e->cur_loop >= 0 && e->loop_of && e->loop_of[v->id] >= 0 && e->loop_of[v->id] != e->cur_loop)
+            snprintf(buf, n, "ast%d[i]", v->idx);
+        else
+            snprintf(buf, n, "st%d", v->idx);
         return buf;
     }
     if (ctx == USE_RESET) {
@@ -639,6 +861,8 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
             continue;
         if (v->op == V_NEG && !e->uses[v->id] && !e->muses[v->id])
             continue;   /* read only by selects that flip signs instead */
+        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->loop_of[v->id] != e->cur_loop)
+            continue;
         if (v->op == V_EXTERN_OUT) {
             if (!e->extern_called[v->idx]) {
                 emit_extern_call(e, v->idx, ctx, indent);
@@ -651,9 +875,11 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP || v->op == V_DELAY_READ || v->op == V_NOISE ||
             v->op == V_INPUT || v->op == V_VOICEBUS || v->op == V_SR || v->op == V_PARAM || v->op == V_NOTE) {
             emit_val(e, v, ctx, indent);
-            continue;
+        } else {
+            emit_val(e, v, ctx, indent);
         }
-        emit_val(e, v, ctx, indent);
+        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->cross[v->id])
+            text_printf(e->t, "%sax%d[i] = x%d;\n", indent, v->id, v->id);
     }
     if (ctx == USE_PCTRL)
         emit_taps(e, 1, indent);
@@ -1099,6 +1325,11 @@ static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 /* End of a sample: new state values, delay writes. Every feedback loop
  * went through a flushed value (flush.c), so stored values need no flush
  * of their own (unless that analysis ran out of memory). */
+static int elsewhere(const Emitter *e, Section sec, const Val *v)
+{
+    return sec == SEC_PATCH && e->cur_loop >= 0 && loop_at(e, v) != e->cur_loop;
+}
+
 static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
     Ir *ir = e->ir;
@@ -1108,18 +1339,18 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
     char buf[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+        if (e->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
             text_printf(e->t, *fl ? "%sconst %s n%d = %s(%s);\n" : "%sconst %s n%d = %s%s;\n", indent,
                         vector ? "v4f" : "float", k, fl, ref(e, s->end, ctx, buf, sizeof buf));
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+        if (e->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
             text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k] || d->sec != sec)
+        if (!e->delay_live[k] || d->sec != sec || elsewhere(e, sec, d->write))
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
         text_printf(e->t, *fl ? "%s%sdl%d[dp & %d] = %s(%s);\n" : "%s%sdl%d[dp & %d] = %s%s;\n", indent,
@@ -1224,6 +1455,62 @@ static void emit_cached_controls(Emitter *e)
     emit_taps(e, 2, "        ");
 }
 
+/* Does loop l of a split patch loop touch a delay line (needs dp)? */
+static int loop_has_delay(const Emitter *e, int l)
+{
+    for (int i = 0; i < e->ir->vals.n; i++) {
+        const Val *v = e->ir->vals.items[i];
+        if (v->live && v->op == V_DELAY_READ && e->loop_of[v->id] == l)
+            return 1;
+    }
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        const DelaySlot *d = e->ir->delays.items[k];
+        if (e->delay_live[k] && d->sec == SEC_PATCH && loop_at(e, d->write) == l)
+            return 1;
+    }
+    return 0;
+}
+
+/* The patch section's sample loop as e->n_loops loops over the chunk
+ * (plan_loops): chunk arrays for the values that cross, then each loop. */
+static void emit_split_loops(Emitter *e)
+{
+    EmitText *t = e->t;
+    Ir *ir = e->ir;
+    char buf[96];
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (e->cross[v->id])
+            text_printf(t, v->op == V_STATE ? "        float ast%d[AMP_CHUNK];\n" : "        float ax%d[AMP_CHUNK];\n",
+                        v->op == V_STATE ? v->idx : v->id);
+    }
+    int ni = 0;
+    for (int l = 0; l < e->n_loops; l++) {
+        e->cur_loop = l;
+        text_printf(t, "        for (int i = 0; i < len; i++) {   /* loop %d of %d */\n", l + 1, e->n_loops);
+        if (loop_has_delay(e, l))
+            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+        for (; ni < e->n_need && e->need[2 * ni] == l; ni++) {
+            const Val *v = ir->vals.items[e->need[2 * ni + 1]];
+            if (v->op != V_STATE)
+                text_printf(t, "            const float x%d = ax%d[i];\n", v->id, v->id);
+        }
+        for (int i = 0; i < ir->vals.n; i++) {
+            const Val *v = ir->vals.items[i];
+            if (v->op == V_STATE && e->cross[v->id] && e->loop_of[v->id] == l)
+                text_printf(t, "            ast%d[i] = st%d;\n", v->idx, v->idx);
+        }
+        emit_context(e, USE_PAUDIO, "            ");
+        for (int ch = 0; ch < e->u->n_outputs; ch++)
+            if (loop_at(e, e->u->out[ch]) == l)
+                text_printf(t, "            out[%d][pos + i] = %s;\n", ch,
+                            ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
+        emit_sample_end(e, SEC_PATCH, "            ");
+        text_puts(t, "        }\n");
+    }
+    e->cur_loop = -1;
+}
+
 static void emit_process(Emitter *e)
 {
     Lowered *u = e->u;
@@ -1254,14 +1541,18 @@ static void emit_process(Emitter *e)
     if (u->voices)
         emit_voices(e);
     emit_state_loads(e, SEC_PATCH, "        ");
-    text_puts(t, "        for (int i = 0; i < len; i++) {\n");
-    if (any_delay(e, SEC_PATCH))
-        text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
-    emit_context(e, USE_PAUDIO, "            ");
-    for (int ch = 0; ch < u->n_outputs; ch++)
-        text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
-    emit_sample_end(e, SEC_PATCH, "            ");
-    text_puts(t, "        }\n");
+    if (e->n_loops > 1)
+        emit_split_loops(e);
+    else {
+        text_puts(t, "        for (int i = 0; i < len; i++) {\n");
+        if (any_delay(e, SEC_PATCH))
+            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+        emit_context(e, USE_PAUDIO, "            ");
+        for (int ch = 0; ch < u->n_outputs; ch++)
+            text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
+        emit_sample_end(e, SEC_PATCH, "            ");
+        text_puts(t, "        }\n");
+    }
     emit_state_stores(e, SEC_PATCH, "        ");
     if (any_delay(e, -1))
         text_puts(t, "        s->dpos += (unsigned)len;\n");
@@ -1328,6 +1619,7 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + e.lanes - 1) / e.lanes : 0;
     classify(&e);
     e.flush = flush_points(e.ir);
+    plan_loops(&e);
     const char *N = u->name;
 
     text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
@@ -1393,4 +1685,7 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     free(e.extern_called);
     free(e.flush);
     free(e.integral);
+    free(e.loop_of);
+    free(e.cross);
+    free(e.need);
 }
