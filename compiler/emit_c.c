@@ -11,6 +11,10 @@
  *
  * Vals are printed in creation order, which is dependency order. A patch
  * value read by voice code is splatted to a vector once, at group start.
+ * The patch section's per-sample code may be split into several loops over
+ * the chunk, one per group of feedback loops (plan_loops); every feedback
+ * loop passes through one flushed value (flush.c); vector selects of
+ * common shapes take one or two operations (select_shape).
  *
  * Extern slots (Faust programs, faust.h): the prepared C of each program
  * is printed after the includes, between faust_prelude() (libm routed to

@@ -17,8 +17,9 @@
  *   - int32 <-> f32 conversions only on values already known to be in range
  *     (x86 cvttps2dq and wasm i32x4.trunc_sat differ on NaN/out-of-range);
  *     int -> float is exact for the small integers used here;
- *   - min/max written as compare+select (x86 minps and wasm f32x4.min differ
- *     on NaN and on -0/+0; the C expression pins the semantics down).
+ *   - min/max defined as compare+select, a < b ? a : b (wasm f32x4.min
+ *     differs on NaN and on -0/+0); x86 minps/maxps are exactly that, so
+ *     natively they are used, and clang finds f32x4.pmin/pmax in wasm.
  * No data-dependent branches: every lane takes the same path, with selects.
  * Rules for the build (checked where possible):
  *   - no -ffast-math (checked below: it would fold the rounding tricks away);
@@ -76,7 +77,7 @@
  *   atan2 71/48  exp 56/38  exp2 52/36  exp10 59/40  db2lin 59/40
  *   log 51/38  log2 50/37  log10 54/40  lin2db 54/40  pow 153/102
  *   sinh 69/50  cosh 75/49  tanh 73/52  mod 60/45  fmod 57/44  floor 20/16
- *   round 27/21  fract 28/19  sqrt 5/4  noise 15/17  min/max 5/1
+ *   round 27/21  fract 28/19  sqrt 5/4  noise 15/17  min/max 1/1
  * (inlined into a loop the constants are hoisted). One sin on 4 lanes runs
  * in roughly 5-10 ns natively on a 2-core x86-64 VM.
  */
@@ -175,7 +176,7 @@ static inline v4f amp_andnot(v4i mask, v4f x) { return (v4f)(~mask & (v4i)x); }
 static inline v4f amp_negif(v4i mask, v4f x) { return (v4f)((v4i)x ^ (mask & AMP__SIGN)); }
 
 /* ---------------------------------------------------------------------- */
-/* abs, min, max, clamp. min/max are compare+select, so identical on both
+/* abs, min, max, clamp. min/max mean compare+select, identical on both
  * targets: amp_min(a, b) = a < b ? a : b and amp_max(a, b) = a > b ? a : b.
  * If either argument is NaN they return b (the second argument); for equal
  * arguments (including -0 vs +0) they return b. clamp(x, lo, hi) is
