@@ -21,7 +21,7 @@ static void usage(FILE *out)
           "  -I DIR          also look for imports in DIR\n"
           "  --dump PHASE    print the AST, the instance graph or every value's rate\n"
           "  --check         check only; write nothing\n"
-          "  --list          list the patches and nodes FILE.amp defines\n"
+          "  --list          list the patches and nodes FILE.amp defines (Faust imports too)\n"
           "  --scalar        one voice at a time instead of four per vector (for comparisons)\n"
           "  --version       print the version\n",
           out);
@@ -46,7 +46,8 @@ static int write_file(const char *dir, const char *name, const char *ext, const 
     return rc;
 }
 
-/* Print "patch NAME" / "node NAME" for each unit the file defines. */
+/* Print "patch NAME" / "node NAME" for each unit the file defines, and
+ * "node NAME (faust \"FILE\")" for each Faust program it imports. */
 static int list_units(const char *file)
 {
     Arena a;
@@ -60,6 +61,9 @@ static int list_units(const char *file)
             printf("patch %s\n", p->name);
         for (Node *n = m->nodes; n; n = n->next)
             printf("node %s\n", n->name);
+        for (Import *im = m->imports; im; im = im->next)
+            if (im->faust_as)
+                printf("node %s (faust \"%s\")\n", im->faust_as, im->path);
     }
     arena_free(&a);
     return m ? 0 : 1;
