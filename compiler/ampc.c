@@ -83,7 +83,8 @@ static void add_module(Program *prog, Module *m)
 /* `import faust "FILE.dsp" as NAME;`: the Faust program becomes the node
  * NAME. The same file under the same name, imported by several files, is
  * one node. */
-static void load_faust(Program *prog, Module *m, Import *im, const char *path, Diag *d, PtrVec *loaded)
+static void load_faust(Program *prog, Module *m, Import *im, const char *path, const AmpcOptions *opt, Diag *d,
+                       PtrVec *loaded)
 {
     Arena *a = prog->arena;
     char *key = arena_printf(a, "faust:%s:%s", im->faust_as, canonical(a, path));
@@ -92,7 +93,8 @@ static void load_faust(Program *prog, Module *m, Import *im, const char *path, D
     Loaded *l = arena_alloc(a, sizeof *l);
     l->key = key;
     vec_push(a, loaded, l);
-    FaustProgram *fp = faust_import(a, d, im->loc, im->path, path, im->faust_as);
+    FaustProgram *fp = faust_import(a, d, im->loc, im->path, path, im->faust_as,
+                                    opt ? opt->include_dirs : NULL, opt ? opt->n_include_dirs : 0);
     if (!fp)
         return;
     fp->module = m;
@@ -109,7 +111,7 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
         for (Import *im = m->imports; im; im = im->next) {
             char *path = resolve_import(a, m->file->path, im->path, opt);
             if (path && im->faust_as) {
-                load_faust(prog, m, im, path, d, loaded);
+                load_faust(prog, m, im, path, opt, d, loaded);
                 continue;
             }
             if (!path) {

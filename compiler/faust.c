@@ -280,7 +280,7 @@ static char *error_line(const char *log, int status)
     return s;
 }
 
-static FaustRun run_faust(const char *exe, const char *path)
+static FaustRun run_faust(const char *exe, const char *path, const char *const *incs, int n_incs)
 {
     FaustRun r = { 0 };
     const char *tmp = getenv("TMPDIR");
@@ -294,8 +294,18 @@ static FaustRun run_faust(const char *exe, const char *path)
     }
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/log", dir);
-    char *argv[] = { (char *)exe, "-lang", "c", "-os", "-ftz", "1", "-cn", PLACEHOLDER, "-json",
-                     "-O", dir, "-o", "faust.c", (char *)path, NULL };
+    char *fixed[] = { (char *)exe, "-lang", "c", "-os", "-ftz", "1", "-cn", PLACEHOLDER, "-json",
+                      "-O", dir, "-o", "faust.c" };
+    size_t nf = sizeof fixed / sizeof fixed[0];
+    char **argv = xmalloc(sizeof(char *) * (nf + 2 * (size_t)n_incs + 2));
+    memcpy(argv, fixed, sizeof fixed);
+    size_t na = nf;
+    for (int i = 0; i < n_incs; i++) {
+        argv[na++] = "-I";
+        argv[na++] = (char *)incs[i];
+    }
+    argv[na++] = (char *)path;
+    argv[na] = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -304,6 +314,7 @@ static FaustRun run_faust(const char *exe, const char *path)
     pid_t pid;
     int rc = posix_spawnp(&pid, exe, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
+    free(argv);
     if (rc != 0) {
         char msg[4400];
         if (strcmp(exe, "faust") == 0)
@@ -396,14 +407,19 @@ static uint64_t fnv1a(const char *s, size_t n)
     return h;
 }
 
-static FaustRun cached_run(const char *exe, const char *path, const char *text, size_t len)
+static FaustRun cached_run(const char *exe, const char *path, const char *text, size_t len,
+                           const char *const *incs, int n_incs)
 {
     /* a bare name is looked up in PATH, which is then part of the key */
     const char *search = strchr(exe, '/') ? "" : getenv("PATH");
     search = search ? search : "";
     size_t kl = strlen(exe) + strlen(search) + strlen(path) + 64;
+    for (int i = 0; i < n_incs; i++)
+        kl += strlen(incs[i]) + 1;
     char *key = xmalloc(kl);
-    snprintf(key, kl, "%s\n%s\n%s\n%016llx:%zu", exe, search, path, (unsigned long long)fnv1a(text, len), len);
+    int at = snprintf(key, kl, "%s\n%s\n%s\n%016llx:%zu", exe, search, path, (unsigned long long)fnv1a(text, len), len);
+    for (int i = 0; i < n_incs; i++)
+        at += snprintf(key + at, kl - (size_t)at, "\n%s", incs[i]);
     pthread_mutex_lock(&cache_lock);
     for (CacheEntry *c = cache; c; c = c->next)
         if (!strcmp(c->key, key)) {
@@ -413,7 +429,7 @@ static FaustRun cached_run(const char *exe, const char *path, const char *text, 
             return r;
         }
     pthread_mutex_unlock(&cache_lock);
-    FaustRun r = run_faust(exe, path);
+    FaustRun r = run_faust(exe, path, incs, n_incs);
     CacheEntry *c = xmalloc(sizeof *c);
     c->key = key;
     c->run = r;
@@ -1039,7 +1055,8 @@ static const char *user_message(Arena *a, const char *msg, const char *path, con
     return r;
 }
 
-FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, const char *path, const char *name)
+FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, const char *path, const char *name,
+                           const char *const *include_dirs, int n_include_dirs)
 {
     size_t len;
     char *text = read_all(path, &len);
@@ -1050,7 +1067,7 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     const char *exe = getenv("AMPC_FAUST");
     if (!exe || !*exe)
         exe = "faust";
-    FaustRun run = cached_run(exe, path, text, len);
+    FaustRun run = cached_run(exe, path, text, len, include_dirs, n_include_dirs);
     free(text);
     if (run.error) {
         const char *msg = user_message(a, run.error, path, written);

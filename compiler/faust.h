@@ -60,9 +60,10 @@ typedef struct FaustProgram {
  * message, a missing or failing faust binary, a program of the wrong shape
  * or one that calls a function without a kernel. Returns NULL after an
  * error. faust's output is cached for the life of the process, keyed by the
- * file's contents, its path and the faust binary. */
+ * file's contents, its path, the faust binary and the include folders,
+ * which faust gets as -I (for the libraries the program imports). */
 FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, const char *path,
-                           const char *name);
+                           const char *name, const char *const *include_dirs, int n_include_dirs);
 
 /* Text emitted once before the Faust programs of a patch (helpers and the
  * libm-to-kernel macros) and once after them (the macros undefined). */

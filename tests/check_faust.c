@@ -601,6 +601,52 @@ START_TEST(missing_faust_binary)
 }
 END_TEST
 
+/* A Faust library found only in an include folder: faust gets ampc's -I
+ * folders, so `import("halver.lib")` resolves with them and fails without. */
+START_TEST(include_dirs_reach_faust)
+{
+    char dir[1024], lib[1200], dsp[1200], amp[1200];
+    snprintf(dir, sizeof dir, "%s/faustlib", work);
+    mkdir(dir, 0755);
+    snprintf(lib, sizeof lib, "%s/halver.lib", dir);
+    snprintf(dsp, sizeof dsp, "%s/uses_lib.dsp", work);
+    snprintf(amp, sizeof amp, "%s/uses_lib.amp", work);
+    const char *lib_text = "halve = *(0.5);\n";
+    const char *dsp_text = "hv = library(\"halver.lib\");\nprocess = hv.halve;\n";
+    const char *amp_text = "import faust \"uses_lib.dsp\" as half;\n";
+    spit(lib, lib_text, strlen(lib_text));
+    spit(dsp, dsp_text, strlen(dsp_text));
+    spit(amp, amp_text, strlen(amp_text));
+
+    Diag d;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    diag_init(&d, out);
+    AmpcResult r;
+    AmpcOptions opt = { .unit = "half" };
+    int rc = ampc_compile_file(amp, &opt, &d, &r);
+    fclose(out);
+    say("without -I: %s", buf);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(buf, "halver.lib") != NULL, "the error does not name the library: %s", buf);
+    free(buf);
+
+    const char *incs[] = { dir };
+    opt.include_dirs = incs;
+    opt.n_include_dirs = 1;
+    out = open_memstream(&buf, &len);
+    diag_init(&d, out);
+    rc = ampc_compile_file(amp, &opt, &d, &r);
+    fclose(out);
+    ck_assert_msg(rc == 0, "with -I %s: %s", dir, buf);
+    free(buf);
+    ck_assert_ptr_nonnull(strstr(r.json_text, "\"in0\""));
+    say("with -I: the library is found, node 'half' compiles\n");
+    ampc_result_free(&r);
+}
+END_TEST
+
 /* ---- portability ----------------------------------------------------------------------- */
 
 static void undefined_symbols(const char *nm, const char *object, char *out, size_t n)
@@ -673,6 +719,7 @@ static Suite *faust_suite(void)
     suite_add_tcase(s, voices);
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, missing_faust_binary);
+    tcase_add_test(errors, include_dirs_reach_faust);
     suite_add_tcase(s, errors);
     TCase *port = tcase_create("portability");
     tcase_set_timeout(port, 120);
