@@ -224,7 +224,17 @@ typedef struct Region {
     float gain;            /* linear */
     int state;             /* REGION_* */
     int64_t frame;         /* frames played since the region's start */
+    int64_t fade_frame;    /* stop/seek: where the fading read head is */
+    int fade_left;         /* its samples still to play, 0: none */
+    int rise_left;         /* play/seek into the middle: samples of fade-in left */
 } Region;
+
+/* A region cut by stop or seek fades out over 3 ms (like a stolen voice). */
+static int region_fade_len(float sr)
+{
+    int n = (int)(sr * 0.003f + 0.5f);
+    return n > 0 ? n : 1;
+}
 
 typedef struct Sounding {  /* a note a clip started */
     int32_t note_id;
@@ -1376,6 +1386,19 @@ static void all_tracks_position(Engine *e, int64_t s)
         track_position(e, &e->tracks[e->order[i]], s);
 }
 
+/* After play or seek: regions that start sounding in their middle fade in
+ * (3 ms) instead of jumping to their level. */
+static void regions_rise(Engine *e)
+{
+    for (int i = 0; i < e->n_order; i++) {
+        Track *t = &e->tracks[e->order[i]];
+        for (int k = 0; k < t->regions_used; k++) {
+            Region *r = &t->regions[k];
+            r->rise_left = r->sample >= 0 && r->state == REGION_PLAYING && r->frame > 0 ? region_fade_len(e->sr) : 0;
+        }
+    }
+}
+
 /* ======================================================================== */
 /* Track render: source and inserts, split at the track's own events        */
 /* ======================================================================== */
@@ -1469,23 +1492,55 @@ static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, 
     memcpy(R, out[d->n_outputs > 1 ? 1 : 0], (size_t)n * sizeof(float));
 }
 
+/* The fading head of a region cut by stop or seek: a linear ramp from its
+ * gain to 0 over region_fade_len samples. */
+static void mix_region_fade(Engine *e, Region *r, float *L, float *R, int n)
+{
+    const EngineSample *smp = r->sample >= 0 ? e->samples[r->sample] : NULL;
+    float len = (float)region_fade_len(e->sr);
+    int64_t end = smp ? region_length(e, r) : 0;
+    for (int i = 0; i < n && r->fade_left > 0; i++, r->fade_frame++, r->fade_left--) {
+        int64_t at = r->offset + r->fade_frame;
+        if (!smp || r->fade_frame >= end || at < 0 || at >= smp->frames)
+            continue;
+        const float *a = smp->data[0], *b = smp->data[smp->channels > 1 ? 1 : 0];
+        float g = r->gain * ((float)r->fade_left / len);
+        L[i] += a[at] * g;
+        R[i] += b[at] * g;
+    }
+}
+
+static void region_fade_out(Engine *e, Region *r)
+{
+    if (r->sample < 0 || r->state != REGION_PLAYING)
+        return;
+    r->fade_frame = r->frame;
+    r->fade_left = region_fade_len(e->sr);
+}
+
 static void mix_regions(Engine *e, Track *t, float *L, float *R, int n)
 {
     for (int k = 0; k < t->regions_used; k++) {
         Region *r = &t->regions[k];
-        if (r->sample < 0 || r->state != REGION_PLAYING)
+        if (r->fade_left > 0)
+            mix_region_fade(e, r, L, R, n);
+        if (!e->playing || r->sample < 0 || r->state != REGION_PLAYING)
             continue;
         const EngineSample *smp = e->samples[r->sample];
         int64_t len = region_length(e, r);
         int i = 0;
         if (smp) {
             const float *a = smp->data[0], *b = smp->data[smp->channels > 1 ? 1 : 0];
+            float rise = (float)region_fade_len(e->sr);
             for (; i < n && r->frame < len; i++, r->frame++) {
                 int64_t at = r->offset + r->frame;
+                float g = r->gain;
+                if (r->rise_left > 0)
+                    g *= 1.0f - (float)r->rise_left-- / rise;
                 if (at < 0 || at >= smp->frames)
                     continue;
-                L[i] += a[at] * r->gain;
-                R[i] += b[at] * r->gain;
+                L[i] += a[at] * g;
+                R[i] += b[at] * g;
             }
         } else {
             r->frame += n;
@@ -1506,8 +1561,7 @@ static void run_chain(Engine *e, Track *t, int q, int n)
     case ENGINE_TRACK_AUDIO:
         memset(L, 0, (size_t)n * sizeof(float));
         memset(R, 0, (size_t)n * sizeof(float));
-        if (e->playing)
-            mix_regions(e, t, L, R, n);
+        mix_regions(e, t, L, R, n);   /* while playing, and fades after a stop */
         break;
     default:   /* a bus: the sends are already in its buffer */
         break;
@@ -1793,6 +1847,7 @@ static void transport_play(Engine *e, int64_t s)
     e->playing = 1;
     anchor_at(e, s, e->anchor_beat, e->anchor_play);
     all_tracks_position(e, s);
+    regions_rise(e);
 }
 
 static void transport_stop(Engine *e, int64_t s)
@@ -1804,8 +1859,10 @@ static void transport_stop(Engine *e, int64_t s)
         Track *t = &e->tracks[e->order[i]];
         track_all_off(t);
         for (int k = 0; k < t->regions_used; k++)
-            if (t->regions[k].sample >= 0)
+            if (t->regions[k].sample >= 0) {
+                region_fade_out(e, &t->regions[k]);
                 t->regions[k].state = REGION_DONE;
+            }
     }
 }
 
@@ -1813,11 +1870,18 @@ static void transport_seek(Engine *e, int64_t s, double beat)
 {
     if (!(beat >= 0.0))
         beat = 0.0;
-    for (int i = 0; i < e->n_order; i++)
-        track_cut(&e->tracks[e->order[i]]);
+    for (int i = 0; i < e->n_order; i++) {
+        Track *t = &e->tracks[e->order[i]];
+        track_cut(t);
+        if (e->playing)
+            for (int k = 0; k < t->regions_used; k++)
+                region_fade_out(e, &t->regions[k]);
+    }
     anchor_at(e, s, beat, 0);
     e->anchor_play = llround(tempo_seconds(e, 0.0, beat) * (double)e->sr);
     all_tracks_position(e, s);
+    if (e->playing)
+        regions_rise(e);
 }
 
 /* After a change of the tempo map: the tempo in force at the playhead. */

@@ -542,6 +542,52 @@ START_TEST(test_audio_regions)
 }
 END_TEST
 
+/* Stop and seek do not click on an audio track: a region cut by them
+ * fades out over 3 ms (144 samples at 48 kHz), and one that starts
+ * sounding in its middle fades in over the same time, so a seek inside a
+ * steady signal is a crossfade whose sum stays at the signal's level. */
+START_TEST(test_regions_fade_on_stop_and_seek)
+{
+    Engine *e = make_engine();
+    EngineSample *s = engine_sample_new(e, 1, 200000);
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < 200000; i++)
+        s->data[0][i] = 0.5f;
+    ck_assert_int_eq(engine_load_sample(e, 0, 0, s), 0);
+    ck_assert_int_eq(engine_add_track(e, 0, 0, ENGINE_TRACK_AUDIO), 0);
+    ck_assert_int_eq(engine_set_pan(e, 0, 0, -1.0f), 0);
+    ck_assert_int_eq(engine_place_region(e, 0, 0, 0, 0, 0.0, 0, 0, 0.0f), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    ck_assert_int_eq(engine_seek(e, 10000, 1.0), 0);     /* beat 1: frame 24000 of the region */
+    ck_assert_int_eq(engine_stop(e, 30000), 0);
+    ck_assert_int_eq(engine_play(e, 40000), 0);          /* resumes in the region's middle */
+    render_to(e, 50000);
+    ck_assert_float_eq(out_l[9999], 0.5f);
+    /* the seek: old head 0.5 * (144 - k) / 144 + new head 0.5 * k / 144 */
+    float worst = 0.0f;
+    for (int i = 10000; i < 10144; i++)
+        worst = fmaxf(worst, fabsf(out_l[i] - 0.5f));
+    ck_assert_msg(worst < 1e-5f, "the seek's crossfade strays %g from the level", worst);
+    ck_assert_float_eq(out_l[10144], 0.5f);
+    /* the stop: a ramp down, no step larger than 0.5 / 144 */
+    float step = 0.0f;
+    for (int i = 29999; i < 30200; i++)
+        step = fmaxf(step, fabsf(out_l[i + 1] - out_l[i]));
+    ck_assert_msg(step <= 0.5f / 144.0f + 1e-6f, "a step of %g at the stop", step);
+    ck_assert(out_l[30000] > 0.49f);
+    ck_assert_int_eq(last_nonzero(out_l, 29000, 40000), 30143);
+    /* play again in the middle: a ramp up */
+    ck_assert_int_eq(first_nonzero(out_l, 30200, 50000), 40001);
+    step = 0.0f;
+    for (int i = 39999; i < 40300; i++)
+        step = fmaxf(step, fabsf(out_l[i + 1] - out_l[i]));
+    ck_assert_msg(step <= 0.5f / 144.0f + 1e-6f, "a step of %g at play", step);
+    ck_assert_float_eq(out_l[40144], 0.5f);
+    printf("regions: seek crossfade within %.2g of the level, stop and play ramps of 144 samples\n", worst);
+    engine_free(e);
+}
+END_TEST
+
 /* ---- transport ------------------------------------------------------------------------ */
 
 /* A clip with one note: beats [at, at + len) from the clip's start. */
@@ -1252,6 +1298,7 @@ static Suite *engine_suite(void)
     tcase_add_test(mix, test_insert_chain);
     tcase_add_test(mix, test_meters);
     tcase_add_test(mix, test_audio_regions);
+    tcase_add_test(mix, test_regions_fade_on_stop_and_seek);
     suite_add_tcase(s, mix);
     TCase *tr = tcase_create("transport");
     tcase_add_test(tr, test_clip_notes_in_beats);
