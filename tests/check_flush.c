@@ -230,23 +230,22 @@ START_TEST(test_random_graphs_covered)
 }
 END_TEST
 
-/* Compile a node as its own unit; return the number of amp_flush calls in
- * the process function of the emitted C. */
-static int flushes_in(const char *src, const char *unit)
+/* The number of amp_flush calls in the process function of unit `unit`,
+ * compiled from `src` (text) or, when src is NULL, from the file `file`. */
+static int flushes_in(const char *file, const char *src, const char *unit)
 {
     AmpcOptions opt = { .unit = unit };
     Diag d;
     diag_init(&d, stderr);
     AmpcResult r;
-    int rc = ampc_compile_text("flush.amp", src, strlen(src), &opt, &d, &r);
-    ck_assert_msg(rc == 0, "%s does not compile", unit);
+    int rc = src ? ampc_compile_text(file, src, strlen(src), &opt, &d, &r) : ampc_compile_file(file, &opt, &d, &r);
+    ck_assert_msg(rc == 0, "%s: %s does not compile", file, unit);
     const char *p = strstr(r.c_text, "static void p_process(");
     ck_assert_ptr_nonnull(p);
     int c = 0;
     for (const char *q = p; (q = strstr(q, "amp_flush")); q++)
         c++;
     ampc_result_free(&r);
-
     return c;
 }
 
@@ -270,34 +269,18 @@ START_TEST(test_shapes)
         "  in x; out y; param a = 0.9 in [0, 1]; state z = 0;\n"
         "  process { z = x + (z - x) * a; y = z; }\n"
         "}\n";
-    ck_assert_int_eq(flushes_in(src, "comb"), 1);
-    ck_assert_int_eq(flushes_in(src, "allpass"), 1);
-    ck_assert_int_eq(flushes_in(src, "echo"), 0);
-    ck_assert_int_eq(flushes_in(src, "onepole"), 1);
+    ck_assert_int_eq(flushes_in("flush.amp", src, "comb"), 1);
+    ck_assert_int_eq(flushes_in("flush.amp", src, "allpass"), 1);
+    ck_assert_int_eq(flushes_in("flush.amp", src, "echo"), 0);
+    ck_assert_int_eq(flushes_in("flush.amp", src, "onepole"), 1);
 }
 END_TEST
 
 /* The library's Freeverb and a biquad, compiled from nodes/std. */
-static int library_flushes(const char *file, const char *unit)
-{
-    AmpcOptions opt = { .unit = unit };
-    Diag d;
-    diag_init(&d, stderr);
-    AmpcResult r;
-    ck_assert_msg(ampc_compile_file(file, &opt, &d, &r) == 0, "%s: %s does not compile", file, unit);
-    const char *p = strstr(r.c_text, "static void p_process(");
-    int c = 0;
-    for (const char *q = p; (q = strstr(q, "amp_flush")); q++)
-        c++;
-    ampc_result_free(&r);
-
-    return c;
-}
-
 START_TEST(test_library)
 {
-    int fv = library_flushes("nodes/std/fx.amp", "freeverb");
-    int bq = library_flushes("nodes/std/filter.amp", "lowpass");
+    int fv = flushes_in("nodes/std/fx.amp", NULL, "freeverb");
+    int bq = flushes_in("nodes/std/filter.amp", NULL, "lowpass");
     printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes), lowpass biquad %d\n", fv, bq);
     ck_assert_int_eq(fv, 24);
     ck_assert_int_eq(bq, 1);
