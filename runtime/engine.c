@@ -61,12 +61,26 @@ static_assert(sizeof(EngineEvent) == 40, "layout");
 #define HEAP_HEADER ALIGN
 #define HEAP_MAGIC 0x68656170u
 
+/* A buffer the engine hands back while the event ring is full waits in a
+ * list threaded through the buffers themselves (BackLink: in a heap
+ * block's header, in a node), so no hand-back is ever lost and the list
+ * needs no memory of its own. Written by the audio side only, while it
+ * owns the buffer. */
+typedef struct BackLink {
+    void *next;            /* the next buffer waiting, NULL: the last */
+    int32_t next_kind;     /* its kind (where its link is) */
+    int32_t kind;          /* ENGINE_EV_*_RELEASED */
+    int64_t time;          /* the hand-back's engine time */
+} BackLink;
+
 typedef struct HeapBlock {
     size_t size;           /* bytes, header included */
     size_t prev_size;      /* size of the block before, 0 for the first */
     uint32_t free;
     uint32_t magic;
+    BackLink back;         /* engine side: waiting to be handed back */
 } HeapBlock;
+static_assert(sizeof(HeapBlock) <= HEAP_HEADER, "a heap header holds its block's hand-back link");
 
 typedef struct Heap {
     unsigned char *base;
@@ -172,6 +186,7 @@ struct EngineNode {
     int poly;              /* desc->max_voices > 0 */
     int faulted;           /* the last process() call gave NaN/Inf */
     uint64_t cpu_ns;       /* this render call */
+    BackLink back;         /* waiting to be handed back (see HeapBlock) */
 };
 
 /* One queued command; the fields each kind uses are listed at its
@@ -306,6 +321,9 @@ struct Engine {
     uint32_t next_seq;
     _Atomic uint32_t cmd_refused, nodes_refused, buffers_refused;
     Pool *node_pool;
+    void *back_head, *back_tail;   /* buffers waiting for room in the event ring, oldest first */
+    int back_head_kind, back_tail_kind;
+    uint32_t back_waiting;
     Heap state_heap, clip_heap, sample_heap, lane_heap;
 
     /* audio side */
@@ -394,10 +412,64 @@ static void post(Engine *e, int64_t time, int kind, int track, int slot, int cod
     rb_write(e->events, &ev, sizeof ev);   /* refused writes are counted by the ring */
 }
 
+static BackLink *back_link(void *ptr, int kind)
+{
+    if (kind == ENGINE_EV_NODE_RELEASED)
+        return &((EngineNode *)ptr)->back;
+    return &((HeapBlock *)((unsigned char *)ptr - HEAP_HEADER))->back;
+}
+
+static bool post_back(Engine *e, int64_t time, int kind, void *ptr)
+{
+    EngineEvent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.time = time;
+    ev.kind = kind;
+    ev.track = ev.slot = -1;
+    ev.ptr = ptr;
+    return rb_write(e->events, &ev, sizeof ev);
+}
+
+/* Hand the buffers that waited back, oldest first, while there is room. */
+static void hand_back_waiting(Engine *e)
+{
+    while (e->back_head) {
+        BackLink *l = back_link(e->back_head, e->back_head_kind);
+        if (!post_back(e, l->time, l->kind, e->back_head))
+            return;
+        e->back_head = l->next;
+        e->back_head_kind = l->next_kind;
+        if (!e->back_head)
+            e->back_tail = NULL;
+        e->back_waiting--;
+    }
+}
+
+/* Give a buffer back to the control side: an event now, or, when the
+ * event ring is full (or others already wait), at the next render call
+ * that finds room. Never lost, never out of order with other hand-backs. */
 static void hand_back(Engine *e, int64_t time, int kind, void *ptr)
 {
-    if (ptr)
-        post(e, time, kind, -1, -1, 0, ptr);
+    if (!ptr)
+        return;
+    if (!e->back_head && post_back(e, time, kind, ptr))
+        return;
+    BackLink *l = back_link(ptr, kind);
+    l->next = NULL;
+    l->next_kind = 0;
+    l->time = time;
+    l->kind = kind;
+    if (e->back_tail) {
+        BackLink *t = back_link(e->back_tail, e->back_tail_kind);
+        t->next = ptr;
+        t->next_kind = kind;
+    } else {
+        e->back_head = ptr;
+        e->back_head_kind = kind;
+    }
+    e->back_tail = ptr;
+    e->back_tail_kind = kind;
+    e->back_waiting++;
 }
 
 static void ramp_to(Ramp *r, float target)
@@ -2394,6 +2466,7 @@ static void state_build(Engine *e)
 void engine_render(Engine *e, float *const out[2], int frames)
 {
     uint64_t t0 = clock_now(e);
+    hand_back_waiting(e);
     drain_queue(e);
     for (int done = 0; done < frames;) {
         int n = frames - done < e->cfg.max_block ? frames - done : e->cfg.max_block;

@@ -28,7 +28,10 @@
  * through those: a buffer is filled on the control side, handed to the
  * engine by a timed command, and handed back by an ENGINE_EV_*_RELEASED
  * event when a later command replaces or removes it; only then may the
- * control side free it (engine_release does that for any event).
+ * control side free it (engine_release does that for any event). When the
+ * event ring is full, a hand-back waits (in a list threaded through the
+ * buffers themselves) and goes out at the next engine_render that finds
+ * room, in order: buffers are never lost, other events may be dropped.
  *
  * ---- Time ----------------------------------------------------------------
  *
@@ -337,7 +340,7 @@ typedef struct EngineState {
     uint32_t max_tracks;
     uint32_t commands_refused;    /* full queue or bad arguments, at the call */
     uint32_t commands_failed;     /* could not apply (ENGINE_EV_REFUSED) */
-    uint32_t events_dropped;      /* event ring full */
+    uint32_t events_dropped;      /* event ring full (faults, refusals; hand-backs wait instead) */
     uint32_t nodes_refused;       /* node pool or state pool full */
     uint32_t buffers_refused;     /* clip, sample or lane pool full */
     uint32_t pad;

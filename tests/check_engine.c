@@ -1081,6 +1081,51 @@ START_TEST(test_full_queue_refuses_and_counts)
 }
 END_TEST
 
+/* A full event ring loses no buffer: with a ring of room for one event
+ * and nobody reading, forty clip replacements hand back the forty clips
+ * they replaced once the ring is read again, in the order replaced. */
+START_TEST(test_full_event_ring_loses_no_buffer)
+{
+    EngineConfig cfg;
+    default_config(&cfg);
+    cfg.event_ring_bytes = 64;
+    Engine *e = make_engine_cfg(&cfg);
+    add_poly(e, 0);
+    EngineClip *clips[41];
+    for (int i = 0; i < 41; i++) {
+        clips[i] = one_note_clip(e, 0.0, 1.0, 60);
+        ck_assert_int_eq(engine_load_clip(e, 64L * i, 0, clips[i]), 0);
+        if (i == 0)
+            ck_assert_int_eq(engine_queue_capacity(e) > 41, 1);
+    }
+    /* render without reading the events */
+    for (long pos = 0; pos < 64L * 41 + 128; pos += 128) {
+        float *out[2] = { out_l + pos, out_r + pos };
+        engine_render(e, out, 128);
+    }
+    n_log = 0;
+    int released = 0, order_ok = 1;
+    for (int round = 0; round < 100 && released < 40; round++) {
+        EngineEvent ev;
+        while (engine_poll(e, &ev)) {
+            if (ev.kind == ENGINE_EV_CLIP_RELEASED) {
+                order_ok &= ev.ptr == clips[released];
+                released++;
+            }
+            engine_release(e, &ev);
+        }
+        float *out[2] = { out_l, out_r };
+        engine_render(e, out, 128);
+    }
+    ck_assert_int_eq(released, 40);
+    ck_assert_msg(order_ok, "the clips came back out of order");
+    EngineState st = state_of(e);
+    printf("events: a ring of one event, 40 clips handed back in order after it was read again "
+           "(events dropped %u, none of them buffers)\n", st.events_dropped);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_bad_arguments_and_apply_failures)
 {
     Engine *e = make_engine();
@@ -1319,6 +1364,7 @@ static Suite *engine_suite(void)
     tcase_add_test(limits, test_node_pool_of_two);
     tcase_add_test(limits, test_clip_pool_and_ids);
     tcase_add_test(limits, test_full_queue_refuses_and_counts);
+    tcase_add_test(limits, test_full_event_ring_loses_no_buffer);
     tcase_add_test(limits, test_bad_arguments_and_apply_failures);
     tcase_add_test(limits, test_remove_track_hands_back);
     tcase_set_timeout(limits, 120);
