@@ -63,10 +63,14 @@ struct EngineCommands {
 
     /* drain side */
     int32_t *send_bus;           /* [track * max_sends + k]: the bus of send k, -1 free */
+    int64_t *send_free_at;       /* [track * max_sends + k]: engine time from which a free slot is
+                                    empty in the engine (as slot_free_at for regions) */
     int32_t *placement_clip;     /* [track * max_placements + k]: clip id, -1 free */
+    int64_t *placement_free_at;  /* [track * max_placements + k]: likewise */
     int32_t *clip_track;         /* [clip id]: track it is placed on, -1 none */
     int32_t *clip_slot;          /* [clip id]: its placement slot there */
     uint32_t *lane_key;          /* [track * max_lanes + k]: slot * CMD_PARAM_LIMIT + param + 1, 0 free */
+    int64_t *lane_free_at;       /* [track * max_lanes + k]: likewise */
     int32_t *slot_region;        /* [track * max_regions + k]: region id, -1 free */
     int64_t *slot_free_at;       /* [track * max_regions + k]: engine time from which a free slot
                                     is empty in the engine (its clearing is applied by then) */
@@ -258,6 +262,9 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     cx->clip_track = array((size_t)cx->max_clips, sizeof *cx->clip_track);
     cx->clip_slot = array((size_t)cx->max_clips, sizeof *cx->clip_slot);
     cx->lane_key = array(tracks * (size_t)cx->max_lanes, sizeof *cx->lane_key);
+    cx->send_free_at = array(tracks * (size_t)cx->max_sends, sizeof *cx->send_free_at);
+    cx->placement_free_at = array(tracks * (size_t)cx->max_placements, sizeof *cx->placement_free_at);
+    cx->lane_free_at = array(tracks * (size_t)cx->max_lanes, sizeof *cx->lane_free_at);
     cx->tempo_beat = array((size_t)cx->max_tempo, sizeof *cx->tempo_beat);
     cx->tempo_bpm = array((size_t)cx->max_tempo, sizeof *cx->tempo_bpm);
     cx->slot_region = array(tracks * (size_t)cx->max_regions, sizeof *cx->slot_region);
@@ -266,7 +273,8 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     cx->region_slot = array(cx->region_ids, sizeof *cx->region_slot);
     bool ok = cx->patches && cx->stock_words && cx->send_bus && cx->placement_clip && cx->clip_track &&
               cx->clip_slot && cx->lane_key && cx->tempo_beat && cx->tempo_bpm && cx->slot_region &&
-              cx->slot_free_at && cx->region_track && cx->region_slot;
+              cx->slot_free_at && cx->region_track && cx->region_slot && cx->send_free_at &&
+              cx->placement_free_at && cx->lane_free_at;
     for (int k = 0; k < 3; k++)
         ok = ok && cx->handles[k].slots;
     if (!ok) {
@@ -333,6 +341,9 @@ void engine_commands_free(EngineCommands *cx)
     free(cx->tempo_bpm);
     free(cx->slot_region);
     free(cx->slot_free_at);
+    free(cx->send_free_at);
+    free(cx->placement_free_at);
+    free(cx->lane_free_at);
     free(cx->region_track);
     free(cx->region_slot);
     free(cx);
@@ -618,25 +629,42 @@ static int64_t applies_at(const EngineCommands *cx, int64_t time)
     return time > now ? time : now;
 }
 
+/* A table slot emptied by a command that applies at `when`: free for
+ * commands that apply then or later. One timed earlier would be applied
+ * before the emptying, which would then remove it. */
+static void free_slot(int32_t *slot, int64_t *free_at, int64_t when)
+{
+    if (*slot >= 0)
+        *free_at = when;
+    *slot = -1;
+}
+
 /* Forget what the tables say about a track removed at `time`. */
 static void clear_track(EngineCommands *cx, uint32_t track, int64_t time)
 {
+    int64_t when = applies_at(cx, time);
     for (int k = 0; k < cx->max_sends; k++)
-        cx->send_bus[(size_t)track * cx->max_sends + k] = -1;
+        free_slot(&cx->send_bus[(size_t)track * cx->max_sends + k], &cx->send_free_at[(size_t)track * cx->max_sends + k],
+                  when);
     for (uint32_t t = 0; t < (uint32_t)cx->max_tracks; t++)
         for (int k = 0; k < cx->max_sends; k++)
             if (cx->send_bus[(size_t)t * cx->max_sends + k] == (int32_t)track)
-                cx->send_bus[(size_t)t * cx->max_sends + k] = -1;
+                free_slot(&cx->send_bus[(size_t)t * cx->max_sends + k], &cx->send_free_at[(size_t)t * cx->max_sends + k],
+                          when);
     for (int k = 0; k < cx->max_placements; k++) {
         int32_t *clip = &cx->placement_clip[(size_t)track * cx->max_placements + k];
         if (*clip >= 0) {
             cx->clip_track[*clip] = -1;
             cx->clip_slot[*clip] = -1;
         }
-        *clip = -1;
+        free_slot(clip, &cx->placement_free_at[(size_t)track * cx->max_placements + k], when);
     }
-    for (int k = 0; k < cx->max_lanes; k++)
-        cx->lane_key[(size_t)track * cx->max_lanes + k] = 0;
+    for (int k = 0; k < cx->max_lanes; k++) {
+        size_t at = (size_t)track * cx->max_lanes + k;
+        if (cx->lane_key[at])
+            cx->lane_free_at[at] = when;
+        cx->lane_key[at] = 0;
+    }
     for (int k = 0; k < cx->max_regions; k++) {
         size_t at = (size_t)track * cx->max_regions + k;
         int32_t region = cx->slot_region[at];
@@ -654,12 +682,14 @@ static int set_send(EngineCommands *cx, const CmdSetSend *c)
     if (!track_ok(cx, c->track) || !track_ok(cx, c->bus))
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
     int32_t *row = &cx->send_bus[(size_t)c->track * cx->max_sends];
-    int found = -1, free_slot = -1;
+    int64_t *free_at = &cx->send_free_at[(size_t)c->track * cx->max_sends];
+    int64_t when = applies_at(cx, c->header.time);
+    int found = -1, empty = -1;
     for (int k = 0; k < cx->max_sends; k++) {
         if (row[k] == (int32_t)c->bus)
             found = k;
-        else if (row[k] < 0 && free_slot < 0)
-            free_slot = k;
+        else if (row[k] < 0 && free_at[k] <= when && empty < 0)
+            empty = k;
     }
     if (c->level == 0.0f) {
         if (found < 0) {                 /* no such send: nothing to remove */
@@ -668,10 +698,10 @@ static int set_send(EngineCommands *cx, const CmdSetSend *c)
         }
         if (engine_set_send(cx->engine, c->header.time, (int)c->track, found, -1, 0.0f) != 0)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-        row[found] = -1;
+        free_slot(&row[found], &free_at[found], when);
         return queued(cx, 0);
     }
-    int k = found >= 0 ? found : free_slot;
+    int k = found >= 0 ? found : empty;
     if (k < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
     float db = (float)(20.0 * log10((double)c->level));
@@ -701,9 +731,11 @@ static int load_clip(EngineCommands *cx, const CmdLoadClip *c)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
     int32_t id = (int32_t)c->clip;
     int32_t *row = &cx->placement_clip[(size_t)c->track * cx->max_placements];
+    const int64_t *free_at = &cx->placement_free_at[(size_t)c->track * cx->max_placements];
+    int64_t when = applies_at(cx, c->header.time);
     int slot = cx->clip_track[id] == (int32_t)c->track ? cx->clip_slot[id] : -1;
     for (int k = 0; slot < 0 && k < cx->max_placements; k++)
-        if (row[k] < 0)
+        if (row[k] < 0 && free_at[k] <= when)
             slot = k;
     if (slot < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
@@ -727,7 +759,8 @@ static int load_clip(EngineCommands *cx, const CmdLoadClip *c)
     if (old_track >= 0 && old_track != (int32_t)c->track) {
         int old_slot = cx->clip_slot[id];
         engine_place_clip(cx->engine, c->header.time, old_track, old_slot, -1, 0.0, 0.0);
-        cx->placement_clip[(size_t)old_track * cx->max_placements + old_slot] = -1;
+        size_t at = (size_t)old_track * cx->max_placements + old_slot;
+        free_slot(&cx->placement_clip[at], &cx->placement_free_at[at], when);
     }
     cx->clip_track[id] = (int32_t)c->track;
     cx->clip_slot[id] = slot;
@@ -762,12 +795,14 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
     uint32_t key = c->slot * CMD_PARAM_LIMIT + c->param + 1;
     uint32_t *row = &cx->lane_key[(size_t)c->track * cx->max_lanes];
-    int found = -1, free_slot = -1;
+    int64_t *free_at = &cx->lane_free_at[(size_t)c->track * cx->max_lanes];
+    int64_t when = applies_at(cx, c->header.time);
+    int found = -1, empty = -1;
     for (int k = 0; k < cx->max_lanes; k++) {
         if (row[k] == key)
             found = k;
-        else if (row[k] == 0 && free_slot < 0)
-            free_slot = k;
+        else if (row[k] == 0 && free_at[k] <= when && empty < 0)
+            empty = k;
     }
     if (c->count == 0) {
         if (found < 0) {                 /* no lane: nothing to clear */
@@ -777,9 +812,10 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
         if (engine_set_lane(cx->engine, c->header.time, (int)c->track, found, (int)c->slot, (int)c->param, NULL))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         row[found] = 0;
+        free_at[found] = when;
         return queued(cx, 0);
     }
-    int k = found >= 0 ? found : free_slot;
+    int k = found >= 0 ? found : empty;
     if (k < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
     _Atomic uintptr_t *word = handle_word(cx, ENGINE_COMMANDS_LANE, c->handle);

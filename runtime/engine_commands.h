@@ -107,8 +107,10 @@
  *     is cleared at the same time). A slot freed by remove_region, a move
  *     or remove_track at time T is taken again only by a placement that
  *     applies at T or later (an earlier one would be applied first and
- *     then cleared). A track that is not an audio track is refused by the
- *     engine when the command applies (ENGINE_EV_REFUSED).
+ *     then cleared). The same holds for send, clip placement and lane
+ *     slots (set_send with level 0, load_clip moving a clip, automation
+ *     with no points, remove_track). A track that is not an audio track is
+ *     refused by the engine when the command applies (ENGINE_EV_REFUSED).
  *   remove_region: the id's slot cleared (engine_place_region with sample
  *     -1) and freed; an id that is not placed is ignored (applied, nothing
  *     queued). There is no panic command: the engine has no call for one

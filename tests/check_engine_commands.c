@@ -339,6 +339,32 @@ START_TEST(test_sends)
 }
 END_TEST
 
+/* Commands that arrive out of time order keep their meaning: a send
+ * removed at 3000 (sent first) frees its slot only from 3000, so a send
+ * added at 2000 (sent after) takes the other slot, and the removal at 3000
+ * does not take it away. */
+START_TEST(test_sends_out_of_time_order)
+{
+    Rig r;
+    rig_init(&r);
+    add_dc(&r, 0, 0, 0.5f);
+    SEND(&r, add_track, 0, 1, CMD_TRACK_BUS);
+    SEND(&r, set_pan, 0, 1, -1.0f);
+    SEND(&r, add_track, 0, 2, CMD_TRACK_BUS);
+    SEND(&r, set_pan, 0, 2, -1.0f);
+    SEND(&r, set_send, 1000, 0, 1, 0.5f);
+    SEND(&r, set_send, 3000, 0, 1, 0.0f);            /* removed at 3000 ... */
+    SEND(&r, set_send, 2000, 0, 2, 1.0f);            /* ... and, sent later, a send from 2000 */
+    render_to(&r, 4000);
+    expect_left(0, 1000, 0.5f, 0.0f);
+    expect_left(1000 + ENGINE_RAMP, 2000, 0.75f, 2e-6f);
+    expect_left(2000 + ENGINE_RAMP, 3000, 1.25f, 2e-6f);
+    expect_left(3000 + ENGINE_RAMP, 4000, 1.0f, 2e-6f);
+    ck_assert_uint_eq(stats_of(&r).refused, 0);
+    rig_free(&r);
+}
+END_TEST
+
 START_TEST(test_inserts)
 {
     Rig r;
@@ -1389,6 +1415,7 @@ static Suite *engine_commands_suite(void)
     TCase *mix = tcase_create("mixer");
     tcase_add_test(mix, test_gain_pan_mute_solo);
     tcase_add_test(mix, test_sends);
+    tcase_add_test(mix, test_sends_out_of_time_order);
     tcase_add_test(mix, test_inserts);
     tcase_add_test(mix, test_waits_for_a_ready_node);
     tcase_add_test(mix, test_set_instrument_replaces_and_removes);
