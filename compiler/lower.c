@@ -91,10 +91,23 @@ typedef struct Deferred {
     Section sec;
 } Deferred;
 
+/* Names to items, hashed (a patch may hold tens of thousands of lets). */
+typedef struct NameEntry {
+    const char *name;
+    Section sec;
+    void *item;
+} NameEntry;
+
+typedef struct NameIndex {
+    NameEntry *slots;      /* open addressing; name NULL: empty */
+    int cap, n;
+} NameIndex;
+
 typedef struct PatchScope {
     Patch *patch;
     Lowered *unit;
     PtrVec insts, lets, conns, deferred;
+    NameIndex inst_ix, let_ix;
     Sig voicebus;
 } PatchScope;
 
@@ -110,7 +123,12 @@ typedef struct Ctx {
     int in_table;          /* lowering a table fill: `i` is bound */
     /* patch scope (NULL inside a node) */
     PatchScope *ps;
+    int let_depth;         /* patch lets being walked, one inside another */
 } Ctx;
+
+/* A patch let read through a chain of more lets than this is an error, as
+ * an expression nested too deeply is (each walk over lets recurses). */
+enum { LET_NEST_LIMIT = AST_MAX_DEPTH };
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -514,24 +532,54 @@ static Sig lower_method(Ctx *c, Expr *e)
 
 /* ---- names in a patch ---------------------------------------------------- */
 
+static uint32_t name_hash(const char *name, Section sec)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)sec;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static void *ix_get(const NameIndex *ix, const char *name, Section sec)
+{
+    if (!ix->cap)
+        return NULL;
+    for (uint32_t i = name_hash(name, sec) & (uint32_t)(ix->cap - 1);; i = (i + 1) & (uint32_t)(ix->cap - 1)) {
+        const NameEntry *e = &ix->slots[i];
+        if (!e->name)
+            return NULL;
+        if (e->sec == sec && strcmp(e->name, name) == 0)
+            return e->item;
+    }
+}
+
+/* Add a name not in the index yet (the arena keeps old tables). */
+static void ix_put(Arena *a, NameIndex *ix, const char *name, Section sec, void *item)
+{
+    if (2 * (ix->n + 1) > ix->cap) {
+        NameIndex bigger = { arena_alloc(a, sizeof(NameEntry) * (size_t)(ix->cap ? 2 * ix->cap : 64)),
+                             ix->cap ? 2 * ix->cap : 64, 0 };
+        memset(bigger.slots, 0, sizeof(NameEntry) * (size_t)bigger.cap);
+        for (int k = 0; k < ix->cap; k++)
+            if (ix->slots[k].name)
+                ix_put(a, &bigger, ix->slots[k].name, ix->slots[k].sec, ix->slots[k].item);
+        *ix = bigger;
+    }
+    uint32_t i = name_hash(name, sec) & (uint32_t)(ix->cap - 1);
+    while (ix->slots[i].name)
+        i = (i + 1) & (uint32_t)(ix->cap - 1);
+    ix->slots[i] = (NameEntry){ name, sec, item };
+    ix->n++;
+}
+
 static PInst *find_inst(PatchScope *ps, const char *name, Section sec)
 {
-    for (int i = 0; i < ps->insts.n; i++) {
-        PInst *p = ps->insts.items[i];
-        if (p->sec == sec && strcmp(p->item->name, name) == 0)
-            return p;
-    }
-    return NULL;
+    return ix_get(&ps->inst_ix, name, sec);
 }
 
 static PLet *find_let(PatchScope *ps, const char *name, Section sec)
 {
-    for (int i = 0; i < ps->lets.n; i++) {
-        PLet *p = ps->lets.items[i];
-        if (p->sec == sec && strcmp(p->item->name, name) == 0)
-            return p;
-    }
-    return NULL;
+    return ix_get(&ps->let_ix, name, sec);
 }
 
 static int find_param(Lowered *u, const char *name)
@@ -663,11 +711,20 @@ static Sig lower_let(Ctx *c, PLet *l)
         l->value = sig_zero(c);
         return l->value;
     }
+    if (c->let_depth >= LET_NEST_LIMIT) {
+        diag_error(c->d, l->item->loc, "'%s' is read through a chain of more than %d lets", l->item->name,
+                   LET_NEST_LIMIT);
+        l->done = 1;
+        l->value = sig_zero(c);
+        return l->value;
+    }
     l->busy = 1;
+    c->let_depth++;
     Section saved = c->sec;
     c->sec = l->sec;
     l->value = lower_expr(c, l->item->value);
     c->sec = saved;
+    c->let_depth--;
     l->busy = 0;
     l->done = 1;
     return l->value;
@@ -726,9 +783,11 @@ static int expr_channels(Ctx *c, Expr *e)
         return c->ps->unit->n_outputs;
     if (e->kind == EX_NAME) {
         PLet *l = find_let(c->ps, e->name, c->sec);
-        if (l && !l->channels && !l->busy) {   /* once per let: chains of lets stay linear */
+        if (l && !l->channels && !l->busy && c->let_depth < LET_NEST_LIMIT) {   /* once per let: linear */
             l->busy = 1;
+            c->let_depth++;
             l->channels = expr_channels(c, l->item->value);
+            c->let_depth--;
             l->busy = 0;
         }
         return l && l->channels ? l->channels : 1;
@@ -1298,9 +1357,11 @@ static void collect_deps(Ctx *c, Expr *e, Section sec, PtrVec *deps)
             return;
         }
         PLet *l = find_let(c->ps, e->name, sec);
-        if (l && !l->deps_done && !l->busy) {  /* once per let: chains of lets stay linear */
+        if (l && !l->deps_done && !l->busy && c->let_depth < LET_NEST_LIMIT) {  /* once per let: linear */
             l->busy = 1;
+            c->let_depth++;
             collect_deps(c, l->item->value, sec, &l->deps);
+            c->let_depth--;
             l->busy = 0;
             l->deps_done = 1;
         }
@@ -1421,6 +1482,7 @@ static void collect_items(Ctx *c, GraphItem *items, Section sec)
             p->node = n;
             p->sec = sec;
             vec_push(c->a, &ps->insts, p);
+            ix_put(c->a, &ps->inst_ix, g->name, sec, p);
         } else if (g->kind == GI_LET) {
             if (find_inst(ps, g->name, sec) || find_let(ps, g->name, sec) || find_param(ps->unit, g->name) >= 0) {
                 diag_error(c->d, g->name_loc, "'%s' is already defined", g->name);
@@ -1430,6 +1492,7 @@ static void collect_items(Ctx *c, GraphItem *items, Section sec)
             l->item = g;
             l->sec = sec;
             vec_push(c->a, &ps->lets, l);
+            ix_put(c->a, &ps->let_ix, g->name, sec, l);
         } else {
             PConn *k = arena_alloc(c->a, sizeof *k);
             k->item = g;
@@ -1639,6 +1702,25 @@ Lowered *lower_unit(Program *prog, const char *unit_name, Diag *d)
 
     collect_items(&c, patch->voice, SEC_VOICE);
     collect_items(&c, patch->graph, SEC_PATCH);
+    /* Channels and instance dependencies of every let, in the order they
+     * are written: a let reading earlier lets finds them known, so the
+     * walks stay shallow however long the chain (forward references nest,
+     * up to LET_NEST_LIMIT). */
+    for (int i = 0; i < ps.lets.n; i++) {
+        PLet *l = ps.lets.items[i];
+        c.sec = l->sec;
+        if (!l->channels) {
+            l->busy = 1;
+            l->channels = expr_channels(&c, l->item->value);
+            l->busy = 0;
+        }
+        if (!l->deps_done) {
+            l->busy = 1;
+            collect_deps(&c, l->item->value, l->sec, &l->deps);
+            l->busy = 0;
+            l->deps_done = 1;
+        }
+    }
     for (int i = 0; i < ps.insts.n; i++)
         check_instance_args(&c, ps.insts.items[i]);
     for (int i = 0; i < ps.conns.n; i++) {
