@@ -417,35 +417,6 @@ static void read_in(Emitter *e, int *cap, const Val *o, int loop)
     add_need(e, cap, loop, o->id);
 }
 
-/* A binary min-heap of component numbers keyed by key[c]. */
-static void heap_push(int *h, int *n, int c, const int *key)
-{
-    int i = (*n)++;
-    while (i > 0 && key[h[(i - 1) / 2]] > key[c]) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = c;
-}
-
-static int heap_pop(int *h, int *n, const int *key)
-{
-    int top = h[0], last = h[--*n], i = 0;
-    for (;;) {
-        int l = 2 * i + 1, m = l;
-        if (l >= *n)
-            break;
-        if (l + 1 < *n && key[h[l + 1]] < key[h[l]])
-            m = l + 1;
-        if (key[m < *n ? h[m] : last] >= key[last])
-            break;
-        h[i] = h[m];
-        i = m;
-    }
-    h[i] = last;
-    return top;
-}
-
 static void plan_loops(Emitter *e)
 {
     Ir *ir = e->ir;
@@ -507,36 +478,7 @@ static void plan_loops(Emitter *e)
             next[v] = first[sc.comp[v]];
             first[sc.comp[v]] = v;
         }
-        /* a topological order of the components that follows creation
-         * order where the graph leaves a choice (Kahn's algorithm, the
-         * component with the earliest Val first): independent feedback
-         * loops stay in the order they were written, next to what reads
-         * them */
-        int *indeg = calloc((size_t)sc.n_comp + 1, sizeof(int));
-        int *heap = malloc(sizeof(int) * ((size_t)sc.n_comp + 1));
-        int *order = malloc(sizeof(int) * ((size_t)sc.n_comp + 1));
-        int n_order = 0, n_heap = 0;
-        ok = indeg && heap && order;
-        for (int i = 0; ok && i < n_nodes; i++)
-            for (int k = g.start[nodes[i]]; k < g.start[nodes[i] + 1]; k++)
-                if (sc.comp[g.adj[k]] != sc.comp[nodes[i]])
-                    indeg[sc.comp[g.adj[k]]]++;
-        for (int c = 0; ok && c < sc.n_comp; c++)
-            if (!indeg[c])
-                heap_push(heap, &n_heap, c, first);
-        while (ok && n_heap > 0) {
-            int c = heap_pop(heap, &n_heap, first);
-            order[n_order++] = c;
-            for (int v = first[c]; v >= 0; v = next[v])
-                for (int k = g.start[v]; k < g.start[v + 1]; k++) {
-                    int d = sc.comp[g.adj[k]];
-                    if (d != c && --indeg[d] == 0)
-                        heap_push(heap, &n_heap, d, first);
-                }
-        }
-        ok = ok && n_order == sc.n_comp;
-        for (int o = 0; ok && o < n_order; o++) {
-            int c = order[o];
+        for (int c = sc.n_comp - 1; c >= 0; c--) {
             int l = 0;
             for (int v = first[c]; v >= 0; v = next[v])
                 if (at[v] > l)
@@ -551,11 +493,6 @@ static void plan_loops(Emitter *e)
                         at[g.adj[k]] = l;
             }
         }
-        free(indeg);
-        free(heap);
-        free(order);
-    }
-    if (ok) {
         /* merge consecutive loops up to the budget (printed values only) */
         for (int i = 0; i < n_nodes; i++) {
             const Val *v = ir->vals.items[nodes[i]];
