@@ -92,7 +92,7 @@ void emit_json(const Lowered *u, EmitText *out)
         json_object_set_new(o, "min", number_or_null(p->lo));
         json_object_set_new(o, "max", number_or_null(p->hi));
         json_object_set_new(o, "step", json_real(p->step));
-        json_object_set_new(o, "unit", json_string(unit_label(p->unit)));
+        json_object_set_new(o, "unit", json_string(p->unit_label ? p->unit_label : unit_label(p->unit)));
         json_object_set_new(o, "smooth", json_real(p->smooth));
         json_array_append_new(params, o);
     }

@@ -974,6 +974,8 @@ static Node *make_node(Arena *a, Loc loc, FaustProgram *fp)
         *tail = ast_param(a, loc, c->name, num(a, loc, c->init, c->scale, c->unit),
                           num(a, loc, c->lo, c->scale, c->unit), num(a, loc, c->hi, c->scale, c->unit),
                           step, NULL);
+        if (*c->unit && strcmp(c->unit, "Hz") && strcmp(c->unit, "ms") && strcmp(c->unit, "s") && strcmp(c->unit, "dB"))
+            (*tail)->unit_label = c->unit;
         tail = &(*tail)->next;
     }
     return n;

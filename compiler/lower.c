@@ -1055,6 +1055,7 @@ static void lower_params(Ctx *c, Param *list, Lowered *u)
         up->name = p->name;
         up->loc = p->loc;
         up->unit = param_unit(p);
+        up->unit_label = p->unit_label;
         for (int j = 0; j < k; j++)
             if (strcmp(u->params[j].name, p->name) == 0) {
                 diag_error(c->d, p->loc, "'%s' is already defined", p->name);

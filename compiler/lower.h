@@ -32,6 +32,7 @@ typedef struct UnitParam {
     double def, lo, hi;    /* in the user's unit (dB for a dB param) */
     double step, smooth;   /* smooth in seconds */
     int unit;              /* AMP_UNIT_* */
+    const char *unit_label;/* shown instead of the unit's name when set (Param.unit_label) */
     int has_range;
 } UnitParam;
 

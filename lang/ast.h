@@ -97,6 +97,8 @@ typedef struct Param {
     Expr *lo, *hi;         /* range, both NULL when no `in [lo, hi]` */
     Expr *step;            /* NULL unless `step` */
     Expr *smooth;          /* NULL unless `smooth` (a time) */
+    const char *unit_label;/* a unit the language does not have, shown as is ("%", "kHz" from
+                              Faust's [unit:...]); NULL otherwise */
     struct Param *next;
 } Param;
 

@@ -327,7 +327,8 @@ static const char *unit_shown(const char *faust_unit)
     if (!strcmp(faust_unit, "Hz")) return "Hz";
     if (!strcmp(faust_unit, "ms") || !strcmp(faust_unit, "s")) return "s";
     if (!strcmp(faust_unit, "dB")) return "dB";
-    return "";
+    if (!strcmp(faust_unit, "-")) return "";   /* the reference driver's "no unit" */
+    return faust_unit;   /* a unit we do not have is shown as Faust writes it */
 }
 
 static int close_to(double a, double b)
@@ -647,6 +648,46 @@ START_TEST(include_dirs_reach_faust)
 }
 END_TEST
 
+/* Units the language does not have reach our JSON as Faust writes them. */
+START_TEST(unknown_units_are_shown)
+{
+    char dsp[1200], amp[1200];
+    snprintf(dsp, sizeof dsp, "%s/units.dsp", work);
+    snprintf(amp, sizeof amp, "%s/units.amp", work);
+    const char *dsp_text = "mix = hslider(\"mix [unit:%]\", 50, 0, 100, 1);\n"
+                           "f = hslider(\"f [unit:kHz]\", 1, 0.1, 10, 0.1);\n"
+                           "g = hslider(\"g [unit:dB]\", 0, -60, 0, 1);\n"
+                           "process = *(mix / 100 * f * ba.db2linear(g));\n"
+                           "import(\"stdfaust.lib\");\n";
+    const char *amp_text = "import faust \"units.dsp\" as units;\n";
+    spit(dsp, dsp_text, strlen(dsp_text));
+    spit(amp, amp_text, strlen(amp_text));
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    AmpcOptions opt = { .unit = "units" };
+    ck_assert_int_eq(ampc_compile_file(amp, &opt, &d, &r), 0);
+    json_error_t jerr;
+    json_t *root = json_loads(r.json_text, 0, &jerr);
+    ck_assert_ptr_nonnull(root);
+    json_t *params = json_object_get(root, "params");
+    static const char *names[] = { "mix", "f", "g" }, *want[] = { "%", "kHz", "dB" };
+    ck_assert_int_eq((int)json_array_size(params), 3);
+    for (int k = 0; k < 3; k++) {
+        const char *unit = NULL;
+        for (size_t i = 0; i < 3; i++) {
+            json_t *p = json_array_get(params, i);
+            if (!strcmp(json_string_value(json_object_get(p, "name")), names[k]))
+                unit = json_string_value(json_object_get(p, "unit"));
+        }
+        ck_assert_msg(unit && !strcmp(unit, want[k]), "param %s has unit '%s', want '%s'", names[k], unit, want[k]);
+    }
+    say("units: %%, kHz and dB shown as Faust writes them\n");
+    json_decref(root);
+    ampc_result_free(&r);
+}
+END_TEST
+
 /* ---- portability ----------------------------------------------------------------------- */
 
 static void undefined_symbols(const char *nm, const char *object, char *out, size_t n)
@@ -720,6 +761,7 @@ static Suite *faust_suite(void)
     TCase *errors = tcase_create("errors");
     tcase_add_test(errors, missing_faust_binary);
     tcase_add_test(errors, include_dirs_reach_faust);
+    tcase_add_test(errors, unknown_units_are_shown);
     suite_add_tcase(s, errors);
     TCase *port = tcase_create("portability");
     tcase_set_timeout(port, 120);
