@@ -308,15 +308,21 @@ START_TEST(test_gain_pan_mute_solo)
 }
 END_TEST
 
+/* A rig with track 0 a DC of 0.5 and bus tracks 1..n, each panned left. */
+static void dc_and_buses(Rig *r, int n)
+{
+    rig_init(r);
+    add_dc(r, 0, 0, 0.5f);
+    for (int b = 1; b <= n; b++) {
+        SEND(r, add_track, 0, (uint32_t)b, CMD_TRACK_BUS);
+        SEND(r, set_pan, 0, (uint32_t)b, -1.0f);
+    }
+}
+
 START_TEST(test_sends)
 {
     Rig r;
-    rig_init(&r);
-    add_dc(&r, 0, 0, 0.5f);
-    SEND(&r, add_track, 0, 1, CMD_TRACK_BUS);
-    SEND(&r, set_pan, 0, 1, -1.0f);
-    SEND(&r, add_track, 0, 2, CMD_TRACK_BUS);
-    SEND(&r, add_track, 0, 3, CMD_TRACK_BUS);
+    dc_and_buses(&r, 3);
     SEND(&r, set_gain, 0, 2, -144.0f);
     SEND(&r, set_gain, 0, 3, -144.0f);
     SEND(&r, set_send, 1000, 0, 1, 0.5f);
@@ -346,12 +352,7 @@ END_TEST
 START_TEST(test_sends_out_of_time_order)
 {
     Rig r;
-    rig_init(&r);
-    add_dc(&r, 0, 0, 0.5f);
-    SEND(&r, add_track, 0, 1, CMD_TRACK_BUS);
-    SEND(&r, set_pan, 0, 1, -1.0f);
-    SEND(&r, add_track, 0, 2, CMD_TRACK_BUS);
-    SEND(&r, set_pan, 0, 2, -1.0f);
+    dc_and_buses(&r, 2);
     SEND(&r, set_send, 1000, 0, 1, 0.5f);
     SEND(&r, set_send, 3000, 0, 1, 0.0f);            /* removed at 3000 ... */
     SEND(&r, set_send, 2000, 0, 2, 1.0f);            /* ... and, sent later, a send from 2000 */
