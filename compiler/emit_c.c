@@ -434,6 +434,8 @@ static void plan_loops(Emitter *e)
             return;
     Graph g;
     Scc sc;
+    memset(&g, 0, sizeof g);
+    memset(&sc, 0, sizeof sc);
     int *nodes = malloc(sizeof(int) * ((size_t)n + 1)), n_nodes = 0;
     int *at = calloc((size_t)n + 1, sizeof(int));     /* per Val: the latest loop it reads from */
     int ok = nodes && at && graph_init(&g, n) == 0 && scc_alloc(&sc, n) == 0;
@@ -463,12 +465,11 @@ static void plan_loops(Emitter *e)
         scc_run(&sc, &g, NULL, nodes, n_nodes);
     /* components in topological order (descending numbers): a loop per
      * cycle, values without one placed after what they read */
-    int *comp_loop = ok ? malloc(sizeof(int) * ((size_t)sc.n_comp + 1)) : NULL;
     int *first = ok ? malloc(sizeof(int) * ((size_t)sc.n_comp + 1)) : NULL;
     int *next = ok ? malloc(sizeof(int) * ((size_t)n + 1)) : NULL;
     int *size = ok ? calloc((size_t)n_nodes + 2, sizeof(int)) : NULL;
     int *merged = ok ? malloc(sizeof(int) * ((size_t)n_nodes + 2)) : NULL;
-    ok = ok && comp_loop && first && next && size && merged;
+    ok = ok && first && next && size && merged;
     int loops = 0;
     if (ok) {
         for (int c = 0; c < sc.n_comp; c++)
@@ -485,7 +486,6 @@ static void plan_loops(Emitter *e)
                     l = at[v];
             if (sc.cyclic[c])
                 l = ++loops;
-            comp_loop[c] = l;
             for (int v = first[c]; v >= 0; v = next[v]) {
                 e->loop_of[v] = l;
                 for (int k = g.start[v]; k < g.start[v + 1]; k++)
@@ -513,7 +513,6 @@ static void plan_loops(Emitter *e)
             e->loop_of[nodes[i]] = merged[e->loop_of[nodes[i]]];
         e->n_loops = cur + 1;
     }
-    free(comp_loop);
     free(first);
     free(next);
     free(size);

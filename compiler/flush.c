@@ -75,6 +75,8 @@ char *flush_points(Ir *ir)
     char *stored = calloc((size_t)n + 1, 1);
     Graph g;
     Scc s;
+    memset(&g, 0, sizeof g);
+    memset(&s, 0, sizeof s);
     int ok = graph_init(&g, n) == 0 && scc_alloc(&s, n) == 0 && flush && stored;
     for (int i = 0; ok && i < n; i++) {
         Val *v = ir->vals.items[i];
