@@ -363,7 +363,7 @@ static void classify(Emitter *e)
  * is legal because every dependency, carried ones included, points from an
  * earlier loop (or sample) to a later one. Not done when the patch section
  * runs Faust code (its compute() keeps its own per-sample order). */
-enum { LOOP_BUDGET = 48 };
+enum { LOOP_BUDGET = 48, MAX_CROSSING = 256 };
 
 /* In a split patch loop: the loop that updates a state (where its start
  * leaf is), writes a delay line (where the written value is), puts out a
@@ -559,6 +559,19 @@ static void plan_loops(Emitter *e)
             m++;
         }
     e->n_need = m;
+    /* The chunk arrays live on the stack of process() (the audio thread's;
+     * 1 MiB in the browser): past MAX_CROSSING of them, one loop. */
+    int crossing = 0;
+    for (int i = 0; i <= n; i++)
+        crossing += e->cross[i] != 0;
+    if (crossing > MAX_CROSSING) {
+        e->n_loops = 1;
+        e->n_need = 0;
+        for (int i = 0; i <= n; i++) {
+            e->loop_of[i] = -1;
+            e->cross[i] = 0;
+        }
+    }
 }
 
 /* ---- references ------------------------------------------------------------------ */

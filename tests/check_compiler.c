@@ -267,6 +267,46 @@ START_TEST(many_patch_lets)
 }
 END_TEST
 
+/* The patch loop is split by feedback loop, but the values that cross
+ * between loops live in chunk arrays on the audio thread's stack: a patch
+ * of many independent filters splits while those stay few, and stays one
+ * loop when they would be many. */
+static int loops_in(int n_filters)
+{
+    size_t cap = (size_t)n_filters * 96 + 512, len = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "node lag { in x; out y; state z = 0; process { z = z + (x - z) * 0.01; y = z; } }\n"
+                            "patch bank {\n  in a;\n  out o;\n");
+    for (int i = 0; i < n_filters; i++)
+        len += (size_t)snprintf(text + len, cap - len, "  f%d = lag(x: a * %d);\n", i, i + 1);
+    len += (size_t)snprintf(text + len, cap - len, "  let s0 = f0.y;\n");
+    for (int i = 1; i < n_filters; i++)
+        len += (size_t)snprintf(text + len, cap - len, "  let s%d = s%d + f%d.y;\n", i, i - 1, i);
+    len += (size_t)snprintf(text + len, cap - len, "  s%d -> out.o;\n}\n", n_filters - 1);
+    AmpcOptions opt = { .unit = "bank" };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/bank.amp", text, len, &opt, &d, &r), 0);
+    int loops = 0;
+    for (const char *q = r.c_text; (q = strstr(q, "/* loop ")); q++)
+        loops++;
+    ampc_result_free(&r);
+    free(text);
+    return loops ? loops : 1;
+}
+
+START_TEST(split_loops_bounded)
+{
+    int few = loops_in(40), many = loops_in(600);
+    printf("compiler: 40 filters run as %d loops over the chunk, 600 filters as %d\n", few, many);
+    ck_assert_int_gt(few, 1);
+    ck_assert_int_eq(many, 1);
+}
+END_TEST
+
 static Suite *compiler_suite(void)
 {
     Suite *s = suite_create("compiler");
@@ -277,6 +317,7 @@ static Suite *compiler_suite(void)
     suite_add_tcase(s, rates);
     TCase *size = tcase_create("size");
     tcase_add_test(size, many_patch_lets);
+    tcase_add_test(size, split_loops_bounded);
     suite_add_tcase(s, size);
     TCase *out = tcase_create("output");
     tcase_set_timeout(out, 60);
