@@ -74,6 +74,7 @@ typedef struct Emitter {
     char *cross;           /* per Val id: read in another loop, kept in a chunk array */
     int *need;             /* pairs (loop, Val id) of values a loop reads from an earlier one */
     int n_need;
+    int need_lost;         /* a pair could not be recorded */
     int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
     char *flush;           /* per Val id: flushed where it is computed (flush.c); NULL:
                               out of memory, every stored value is flushed instead */
@@ -391,8 +392,10 @@ static void add_need(Emitter *e, int *cap, int loop, int id)
     if (e->n_need == *cap) {
         int c = *cap ? 2 * *cap : 64;
         int *p = realloc(e->need, sizeof(int) * 2 * (size_t)c);
-        if (!p)
+        if (!p) {
+            e->need_lost = 1;   /* out of memory: plan_loops falls back to one loop */
             return;
+        }
         e->need = p;
         *cap = c;
     }
@@ -564,7 +567,7 @@ static void plan_loops(Emitter *e)
     int crossing = 0;
     for (int i = 0; i <= n; i++)
         crossing += e->cross[i] != 0;
-    if (crossing > MAX_CROSSING) {
+    if (crossing > MAX_CROSSING || e->need_lost) {
         e->n_loops = 1;
         e->n_need = 0;
         for (int i = 0; i <= n; i++) {
