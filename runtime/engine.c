@@ -2312,10 +2312,15 @@ static void transport_at(Engine *e, int64_t s)
             continue;
         }
         if (e->loop_on && beat >= e->loop_end) {
-            for (int i = 0; i < e->n_order; i++)
-                track_release_clip_notes(&e->tracks[e->order[i]]);
+            for (int i = 0; i < e->n_order; i++) {
+                Track *t = &e->tracks[e->order[i]];
+                track_release_clip_notes(t);
+                for (int k = 0; k < t->regions_used; k++)
+                    region_fade_out(e, &t->regions[k]);
+            }
             anchor_at(e, s, e->loop_start, llround(tempo_seconds(e, 0.0, e->loop_start) * (double)e->sr));
             all_tracks_position(e, s);
+            regions_rise(e);   /* a crossfade at the wrap, not a jump */
             continue;
         }
         break;

@@ -588,6 +588,34 @@ START_TEST(test_regions_fade_on_stop_and_seek)
 }
 END_TEST
 
+/* A loop wrap inside a region is the same crossfade: looping beats [1, 2)
+ * of a rising ramp (frame i = i / 200000) moves back 24000 frames at each
+ * wrap, a drop of 0.12 spread over 144 samples instead of one step. */
+START_TEST(test_regions_crossfade_at_loop_wrap)
+{
+    Engine *e = make_engine();
+    EngineSample *s = engine_sample_new(e, 1, 200000);
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < 200000; i++)
+        s->data[0][i] = (float)i / 200000.0f;
+    ck_assert_int_eq(engine_load_sample(e, 0, 0, s), 0);
+    ck_assert_int_eq(engine_add_track(e, 0, 0, ENGINE_TRACK_AUDIO), 0);
+    ck_assert_int_eq(engine_set_pan(e, 0, 0, -1.0f), 0);
+    ck_assert_int_eq(engine_place_region(e, 0, 0, 0, 0, 0.0, 0, 0, 0.0f), 0);
+    ck_assert_int_eq(engine_set_loop(e, 0, 1, 1.0, 2.0), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 110000);                                   /* wraps at 48000, 72000, 96000 */
+    float step = 0.0f;
+    for (int i = 1; i < 110000; i++)
+        step = fmaxf(step, fabsf(out_l[i] - out_l[i - 1]));
+    ck_assert_msg(step < 0.12f / 144.0f + 2e-5f, "a step of %g at a loop wrap", step);
+    ck_assert(fabsf(out_l[47999] - 47999.0f / 200000.0f) < 1e-6f);
+    ck_assert(fabsf(out_l[48200] - 24200.0f / 200000.0f) < 1e-6f);
+    printf("regions: three loop wraps inside a rising ramp, largest step %.3g (the jump is 0.12)\n", step);
+    engine_free(e);
+}
+END_TEST
+
 /* ---- transport ------------------------------------------------------------------------ */
 
 /* A clip with one note: beats [at, at + len) from the clip's start. */
@@ -1344,6 +1372,7 @@ static Suite *engine_suite(void)
     tcase_add_test(mix, test_meters);
     tcase_add_test(mix, test_audio_regions);
     tcase_add_test(mix, test_regions_fade_on_stop_and_seek);
+    tcase_add_test(mix, test_regions_crossfade_at_loop_wrap);
     suite_add_tcase(s, mix);
     TCase *tr = tcase_create("transport");
     tcase_add_test(tr, test_clip_notes_in_beats);
