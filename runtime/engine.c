@@ -1346,8 +1346,19 @@ static bool lane_ramping(const Lane *l)
     return k > 0 && k < l->data->n_points && l->data->points[k - 1].value != l->data->points[k].value;
 }
 
+static void track_gains(Track *t);
+
 static void lane_apply(Track *t, Lane *l, double x)
 {
+    if (l->target == ENGINE_LANE_FADER) {
+        float v = lane_value(l, x);
+        if (l->param == ENGINE_FADER_GAIN)
+            t->gain_db = v < -150.0f ? -150.0f : v > 24.0f ? 24.0f : v;
+        else
+            t->pan = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+        track_gains(t);
+        return;
+    }
     EngineNode *nd = track_slot(t, l->target);
     if (nd && l->param >= 0 && l->param < nd->desc->n_params)
         nd->desc->set_param(nd->state, l->param, lane_value(l, x));
@@ -2758,8 +2769,10 @@ static bool lane_sorted(const EngineLane *l)
 int engine_set_lane(Engine *e, int64_t time, int track, int lane_slot, int target_slot, int param,
                     EngineLane *lane)
 {
-    if (!valid_track(e, track) || lane_slot < 0 || lane_slot >= e->cfg.max_lanes || target_slot < 0 ||
-        target_slot > e->cfg.max_inserts || param < 0 || (lane && !lane_sorted(lane)))
+    bool fader = target_slot == ENGINE_LANE_FADER;
+    if (!valid_track(e, track) || lane_slot < 0 || lane_slot >= e->cfg.max_lanes ||
+        (!fader && (target_slot < 0 || target_slot > e->cfg.max_inserts)) || param < 0 ||
+        (fader && param > ENGINE_FADER_PAN) || (lane && !lane_sorted(lane)))
         return refuse_call(e);
     return queue_ptr(e, time, ENGINE_CMD_LANE, track, lane_slot, target_slot, param, lane);
 }

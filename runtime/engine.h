@@ -472,7 +472,10 @@ int engine_place_region(Engine *e, int64_t time, int track, int slot, int sample
                         double start_beat, int64_t offset_frames, int64_t length_frames,
                         float gain_db);
 /* Lane `lane_slot` of the track drives param `param` of slot `target_slot`
- * (NULL: clear the lane). */
+ * (NULL: clear the lane); with target_slot ENGINE_LANE_FADER it drives the
+ * track's fader: param ENGINE_FADER_GAIN (dB, -150..24) or ENGINE_FADER_PAN
+ * (-1..1), ramped as a gain or pan command is. */
+enum { ENGINE_LANE_FADER = -1, ENGINE_FADER_GAIN = 0, ENGINE_FADER_PAN = 1 };
 int engine_set_lane(Engine *e, int64_t time, int track, int lane_slot, int target_slot,
                     int param, EngineLane *lane);
 

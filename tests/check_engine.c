@@ -808,6 +808,41 @@ START_TEST(test_automation_ramp_and_points)
 END_TEST
 
 /* A step (two points at one time), in playhead samples, at sample 1001. */
+/* A lane on the track's fader: gain from -60 dB to 0 dB over beats 1..2
+ * (linear in dB), then a second lane pans the track (hard left, as
+ * add_dc sets it) hard right at beat 3. The fader follows with its usual
+ * 64-sample ramps. */
+START_TEST(test_automation_of_the_fader)
+{
+    Engine *e = make_engine();
+    add_dc(e, 0, 1.0f);
+    EngineLane *g = engine_lane_new(e, 2);
+    g->unit = ENGINE_TIME_BEATS;
+    g->points[0] = (EnginePoint){ .time = 1.0, .value = -60.0f };
+    g->points[1] = (EnginePoint){ .time = 2.0, .value = 0.0f };
+    EngineLane *p = engine_lane_new(e, 2);
+    p->unit = ENGINE_TIME_BEATS;
+    p->points[0] = (EnginePoint){ .time = 3.0, .value = -1.0f };
+    p->points[1] = (EnginePoint){ .time = 3.0, .value = 1.0f };
+    ck_assert_int_eq(engine_set_lane(e, 0, 0, 0, ENGINE_LANE_FADER, ENGINE_FADER_GAIN, g), 0);
+    ck_assert_int_eq(engine_set_lane(e, 0, 0, 1, ENGINE_LANE_FADER, ENGINE_FADER_PAN, p), 0);
+    ck_assert_int_eq(engine_set_lane(e, 0, 0, 2, ENGINE_LANE_FADER, 2, NULL), -1);   /* no third fader param */
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 100000);
+    ck_assert(fabs(out_l[20000] - 0.001) < 1e-7);                        /* -60 dB before beat 1 */
+    ck_assert(fabs(out_l[36000] / pow(10.0, -30.0 / 20.0) - 1.0) < 0.01);   /* half way: -30 dB */
+    ck_assert(fabs(out_l[60000] - 1.0) < 1e-6);                          /* 0 dB after beat 2 */
+    ck_assert(fabs(out_l[72000 + 64]) < 1e-6);                           /* beat 3: hard right */
+    ck_assert(fabs(out_r[72000 + 64] - 1.0) < 1e-6);
+    float step = 0.0f;
+    for (int i = 24001; i < 48000; i++)
+        step = fmaxf(step, fabsf(out_l[i] - out_l[i - 1]));
+    ck_assert_msg(step < 1e-3f, "the gain ramp jumps by %g", step);
+    printf("automation: fader gain -60 -> 0 dB over a beat (largest step %.2g), pan by a lane\n", step);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_automation_step_in_samples)
 {
     Engine *e = make_engine();
@@ -1381,6 +1416,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tr, test_loop_wraps_at_its_sample);
     tcase_add_test(tr, test_tempo_changes_at_their_sample);
     tcase_add_test(tr, test_automation_ramp_and_points);
+    tcase_add_test(tr, test_automation_of_the_fader);
     tcase_add_test(tr, test_automation_step_in_samples);
     suite_add_tcase(s, tr);
     TCase *voices = tcase_create("voices");
