@@ -791,8 +791,11 @@ static int load_sample(EngineCommands *cx, const CmdLoadSample *c)
 
 static int automation(EngineCommands *cx, const CmdAutomation *c)
 {
-    if (!track_ok(cx, c->track) || c->slot > (uint32_t)cx->max_inserts)
+    bool fader = c->slot == CMD_INSERT_LIMIT + 1;
+    if (!track_ok(cx, c->track) || (!fader && c->slot > (uint32_t)cx->max_inserts) ||
+        (fader && c->param > ENGINE_FADER_PAN))
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int target = fader ? ENGINE_LANE_FADER : (int)c->slot;
     uint32_t key = c->slot * CMD_PARAM_LIMIT + c->param + 1;
     uint32_t *row = &cx->lane_key[(size_t)c->track * cx->max_lanes];
     int64_t *free_at = &cx->lane_free_at[(size_t)c->track * cx->max_lanes];
@@ -809,7 +812,7 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
             bump(&cx->count.applied);
             return 0;
         }
-        if (engine_set_lane(cx->engine, c->header.time, (int)c->track, found, (int)c->slot, (int)c->param, NULL))
+        if (engine_set_lane(cx->engine, c->header.time, (int)c->track, found, target, (int)c->param, NULL))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         row[found] = 0;
         free_at[found] = when;
@@ -827,7 +830,7 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
         unclaim(word, v);
         return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
     }
-    if (engine_set_lane(cx->engine, c->header.time, (int)c->track, k, (int)c->slot, (int)c->param, lane) != 0) {
+    if (engine_set_lane(cx->engine, c->header.time, (int)c->track, k, target, (int)c->param, lane) != 0) {
         unclaim(word, v);
         return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
     }

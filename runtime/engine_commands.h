@@ -117,7 +117,8 @@
  *     (all_notes_off releases, seek cuts).
  *   automation: the track's lane slot for (slot, param) (taken on first
  *     use, freed by count 0) -> engine_set_lane; the lane's own unit
- *     (beats or samples) stands.
+ *     (beats or samples) stands. Slot INSERT_LIMIT + 1 is the track's
+ *     fader (ENGINE_LANE_FADER): param 0 its gain in dB, 1 its pan.
  *
  * Every command's time must lie within cfg.max_ahead_seconds of the
  * engine's time (a time already past is fine: it applies at once): the

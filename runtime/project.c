@@ -397,7 +397,8 @@ static int read_region(Ctx *c, json_t *v, ProjectRegion *r)
 static int read_lane(Ctx *c, json_t *v, ProjectLane *l)
 {
     static const char *const keys[] = { "target", "points", NULL };
-    static const char *const target_keys[] = { "slot", "param", NULL };
+    static const char *const target_keys[] = { "slot", "param", "fader", NULL };
+    static const char *const fader_names[] = { "gain_db", "pan", NULL };
     l->at = path_copy(c);
     l->param_index = -1;
     if (want_object(c, v) || check_keys(c, v, keys))
@@ -406,10 +407,20 @@ static int read_lane(Ctx *c, json_t *v, ProjectLane *l)
     if (!target)
         return err_at(c, "missing \"target\"");
     size_t old = push_key(c, "target");
-    if (want_object(c, target) || check_keys(c, target, target_keys) ||
-        get_int(c, target, "slot", 1, 0, 0, ENGINE_MAX_INSERTS, &l->slot) ||
-        get_string(c, target, "param", 1, &l->param))
+    if (want_object(c, target) || check_keys(c, target, target_keys))
         return -1;
+    if (json_object_get(target, "fader")) {
+        /* the track's fader: {"fader": "gain_db"} or {"fader": "pan"} */
+        if (json_object_get(target, "slot") || json_object_get(target, "param"))
+            return err_at(c, "\"fader\" stands alone (no \"slot\" or \"param\" with it)");
+        if (get_choice(c, target, "fader", 1, 0, fader_names, &l->param_index))
+            return -1;
+        l->slot = ENGINE_LANE_FADER;
+        l->param = fader_names[l->param_index];
+    } else if (get_int(c, target, "slot", 1, 0, 0, ENGINE_MAX_INSERTS, &l->slot) ||
+               get_string(c, target, "param", 1, &l->param)) {
+        return -1;
+    }
     pop(c, old);
     json_t *points;
     size_t n;
@@ -1069,6 +1080,17 @@ static int load_sample(Project *p, ProjectRegion *reg, char *err, size_t errlen)
 
 static int resolve_lane(const ProjectTrack *t, ProjectLane *l, char *err, size_t errlen)
 {
+    if (l->slot == ENGINE_LANE_FADER) {
+        double lo = l->param_index == ENGINE_FADER_GAIN ? -150.0 : -1.0;
+        double hi = l->param_index == ENGINE_FADER_GAIN ? 24.0 : 1.0;
+        for (int i = 0; i < l->n_points; i++)
+            if (!(l->points[i].value >= lo && l->points[i].value <= hi)) {
+                snprintf(err, errlen, "%s.points[%d].value: %g is outside the fader's %s range [%g, %g]", l->at, i,
+                         l->points[i].value, l->param, lo, hi);
+                return -1;
+            }
+        return 0;
+    }
     const ProjectPatch *target = NULL;
     if (l->slot == 0 && t->kind == ENGINE_TRACK_INSTRUMENT)
         target = &t->patch;

@@ -73,7 +73,7 @@ typedef struct ProjectPoint {
 } ProjectPoint;
 
 typedef struct ProjectLane {
-    int slot;                           /* 0: the instrument, k: insert k-1 */
+    int slot;                           /* 0: the instrument, k: insert k-1, ENGINE_LANE_FADER: the fader */
     const char *param;
     int param_index;                    /* after resolve */
     ProjectPoint *points;

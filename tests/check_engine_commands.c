@@ -708,6 +708,30 @@ START_TEST(test_automation)
 }
 END_TEST
 
+/* Automation of the fader: slot INSERT_LIMIT + 1, param 0 = gain in dB,
+ * 1 = pan; a third fader param is refused. */
+START_TEST(test_fader_automation_by_command)
+{
+    Rig r;
+    rig_init(&r);
+    add_dc(&r, 0, 0, 1.0f);
+    EngineLane *lane = engine_lane_new(r.e, 2);
+    lane->unit = ENGINE_TIME_BEATS;
+    lane->points[0] = (EnginePoint){ .time = 0.0, .value = -20.0f };
+    lane->points[1] = (EnginePoint){ .time = 0.0, .value = -20.0f };
+    uint32_t h = engine_commands_put_lane(r.cx, lane);
+    SEND(&r, automation, 0, 0, CMD_INSERT_LIMIT + 1, 2, 2, h);   /* no fader param 2: refused */
+    SEND(&r, automation, 0, 0, CMD_INSERT_LIMIT + 1, 0, 2, h);
+    SEND(&r, play, 0);
+    render_to(&r, 2000);
+    expect_left(1000, 2000, 0.1f, 1e-6f);
+    EngineCommandsStats st = stats_of(&r);
+    ck_assert_uint_eq(st.refused, 1);
+    ck_assert_uint_eq(st.refused_by[ENGINE_COMMANDS_REFUSE_RANGE], 1);
+    rig_free(&r);
+}
+END_TEST
+
 /* ---- the commands that filled the schema's gaps ------------------------------------------ */
 
 /* Frame i of the ramp sample: (i + 1) / 8192, exact and different for each frame. */
@@ -1431,6 +1455,7 @@ static Suite *engine_commands_suite(void)
     tcase_add_test(data, test_clip_handles_are_checked);
     tcase_add_test(data, test_sample_handles_are_checked);
     tcase_add_test(data, test_automation);
+    tcase_add_test(data, test_fader_automation_by_command);
     suite_add_tcase(s, data);
     TCase *gaps = tcase_create("gaps");
     tcase_add_test(gaps, test_region_at_its_sample);

@@ -347,6 +347,12 @@ START_TEST(test_load_errors_name_the_field)
     expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
                       " {\"slot\": 1}, \"points\": []}]}]}",
                       "tracks[0].automation[0].target: missing \"param\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
+                      " {\"fader\": \"volume\"}, \"points\": [{\"beat\": 0, \"value\": 0}]}]}]}",
+                      "tracks[0].automation[0].target.fader: ");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
+                      " {\"fader\": \"pan\", \"slot\": 0}, \"points\": [{\"beat\": 0, \"value\": 0}]}]}]}",
+                      "tracks[0].automation[0].target: \"fader\" stands alone (no \"slot\" or \"param\" with it)");
     expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": {\"file\": \"a.amp\","
                       " \"units\": \"x\"}}]}",
                       "tracks[0].patch: unknown field \"units\" (known: file, unit)");
@@ -378,6 +384,9 @@ START_TEST(test_resolve_errors_name_the_field)
                          "[{\"patch\": \"nodes/reverb.amp\"}], \"automation\": [{\"target\": {\"slot\": 1, \"param\": \"mix\"},"
                          " \"points\": [{\"beat\": 0, \"value\": 3}]}]}]}",
                          "tracks[0].automation[0].points[0].value: 3 is outside the range of 'mix' in patch 'reverb' [0, 1]");
+    expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
+                         " {\"fader\": \"pan\"}, \"points\": [{\"beat\": 0, \"value\": 2}]}]}]}",
+                         "tracks[0].automation[0].points[0].value: 2 is outside the fader's pan range [-1, 1]");
     expect_resolve_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
                          "[{\"file\": \"tests/projects/nothing.wav\", \"start_beat\": 0}]}]}",
                          "tracks[0].regions[0].file: ");
@@ -426,6 +435,54 @@ START_TEST(test_defaults_and_timing)
     free(r);
     engine_free(e);
     project_free(&p);
+}
+END_TEST
+
+/* Fader automation in a project: a pad holding a chord, its fader moved
+ * from 0 dB to -40 dB over beats 1..2 (120 bpm: samples 24000..48000);
+ * the RMS over beat 2.5..3 is 40 dB under the RMS over beat 0.5..1, and
+ * the same project without the lane stays level. */
+static double rms_db(const float *x, long from, long to)
+{
+    double sum = 0;
+    for (long i = from; i < to; i++)
+        sum += (double)x[i] * x[i];
+    return 10 * log10(sum / (double)(to - from) + 1e-30);
+}
+
+static double fader_drop(const char *lane)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"version\": 1, \"tempo\": 120, \"length_beats\": 3, \"tail_seconds\": 0,"
+             " \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/pad.amp\","
+             " \"clips\": [{\"start_beat\": 0, \"length_beats\": 3, \"notes\": [{\"key\": 57, \"start_beat\": 0,"
+             " \"length_beats\": 3}, {\"key\": 64, \"start_beat\": 0, \"length_beats\": 3}]}]%s}]}",
+             lane);
+    Project p;
+    char err[2048];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    ProjectOptions opt = { NULL, 0, 48000 };
+    ck_assert_msg(project_resolve(&p, &opt, err, sizeof err) == 0, "%s", err);
+    Engine *e = engine_for(&p);
+    long frames = (long)project_frames(&p);
+    float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
+    project_render(e, l, r, frames, NULL, NULL, NULL);
+    double drop = rms_db(l, 12000, 24000) - rms_db(l, 60000, 72000);
+    free(l);
+    free(r);
+    engine_free(e);
+    project_free(&p);
+    return drop;
+}
+
+START_TEST(test_fader_automation)
+{
+    double moved = fader_drop(", \"automation\": [{\"target\": {\"fader\": \"gain_db\"}, \"points\": "
+                              "[{\"beat\": 1, \"value\": 0}, {\"beat\": 2, \"value\": -40}]}]");
+    double still = fader_drop("");
+    printf("project: a fader lane 0 -> -40 dB lowers the pad by %.2f dB (%.2f dB without the lane)\n", moved, still);
+    ck_assert_msg(fabs(moved - still - 40.0) < 0.5, "the lane moved the level by %g dB", moved - still);
 }
 END_TEST
 
@@ -494,6 +551,7 @@ static Suite *project_suite(void)
     tcase_add_test(fmt, test_load_errors_name_the_field);
     tcase_add_test(fmt, test_resolve_errors_name_the_field);
     tcase_add_test(fmt, test_defaults_and_timing);
+    tcase_add_test(fmt, test_fader_automation);
     tcase_set_timeout(fmt, 600);
     suite_add_tcase(s, fmt);
     TCase *cli = tcase_create("cli");
