@@ -542,6 +542,20 @@ START_TEST(test_audio_regions)
 }
 END_TEST
 
+/* Audio track 0, panned left, playing one region from beat 0: 200000
+ * frames of base + slope * i. */
+static void region_track(Engine *e, float base, float slope)
+{
+    EngineSample *s = engine_sample_new(e, 1, 200000);
+    ck_assert_ptr_nonnull(s);
+    for (int i = 0; i < 200000; i++)
+        s->data[0][i] = base + slope * (float)i;
+    ck_assert_int_eq(engine_load_sample(e, 0, 0, s), 0);
+    ck_assert_int_eq(engine_add_track(e, 0, 0, ENGINE_TRACK_AUDIO), 0);
+    ck_assert_int_eq(engine_set_pan(e, 0, 0, -1.0f), 0);
+    ck_assert_int_eq(engine_place_region(e, 0, 0, 0, 0, 0.0, 0, 0, 0.0f), 0);
+}
+
 /* Stop and seek do not click on an audio track: a region cut by them
  * fades out over 3 ms (144 samples at 48 kHz), and one that starts
  * sounding in its middle fades in over the same time, so a seek inside a
@@ -549,14 +563,7 @@ END_TEST
 START_TEST(test_regions_fade_on_stop_and_seek)
 {
     Engine *e = make_engine();
-    EngineSample *s = engine_sample_new(e, 1, 200000);
-    ck_assert_ptr_nonnull(s);
-    for (int i = 0; i < 200000; i++)
-        s->data[0][i] = 0.5f;
-    ck_assert_int_eq(engine_load_sample(e, 0, 0, s), 0);
-    ck_assert_int_eq(engine_add_track(e, 0, 0, ENGINE_TRACK_AUDIO), 0);
-    ck_assert_int_eq(engine_set_pan(e, 0, 0, -1.0f), 0);
-    ck_assert_int_eq(engine_place_region(e, 0, 0, 0, 0, 0.0, 0, 0, 0.0f), 0);
+    region_track(e, 0.5f, 0.0f);
     ck_assert_int_eq(engine_play(e, 0), 0);
     ck_assert_int_eq(engine_seek(e, 10000, 1.0), 0);     /* beat 1: frame 24000 of the region */
     ck_assert_int_eq(engine_stop(e, 30000), 0);
@@ -594,14 +601,7 @@ END_TEST
 START_TEST(test_regions_crossfade_at_loop_wrap)
 {
     Engine *e = make_engine();
-    EngineSample *s = engine_sample_new(e, 1, 200000);
-    ck_assert_ptr_nonnull(s);
-    for (int i = 0; i < 200000; i++)
-        s->data[0][i] = (float)i / 200000.0f;
-    ck_assert_int_eq(engine_load_sample(e, 0, 0, s), 0);
-    ck_assert_int_eq(engine_add_track(e, 0, 0, ENGINE_TRACK_AUDIO), 0);
-    ck_assert_int_eq(engine_set_pan(e, 0, 0, -1.0f), 0);
-    ck_assert_int_eq(engine_place_region(e, 0, 0, 0, 0, 0.0, 0, 0, 0.0f), 0);
+    region_track(e, 0.0f, 1.0f / 200000.0f);
     ck_assert_int_eq(engine_set_loop(e, 0, 1, 1.0, 2.0), 0);
     ck_assert_int_eq(engine_play(e, 0), 0);
     render_to(e, 110000);                                   /* wraps at 48000, 72000, 96000 */
