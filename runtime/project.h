@@ -93,7 +93,6 @@ typedef struct ProjectTrack {
     int kind;                           /* EngineTrackKind */
     ProjectPatch patch;                 /* instrument tracks */
     int voice_mode, priority;           /* EngineVoiceMode, EnginePriority */
-    double glide_seconds;               /* legato glide time constant, 0 none */
     ProjectPatch *inserts;
     int n_inserts;
     double gain_db, pan;
