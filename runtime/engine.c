@@ -302,6 +302,9 @@ typedef struct Track {
     uint32_t held_order;
     int mode, priority;
     int mono_id;           /* note id of the voice in mono / legato, -1 none */
+    float glide;           /* legato glide: time constant in seconds, 0 none */
+    int gliding;           /* the mono voice's pitch is on its way */
+    double glide_at, glide_to;   /* its log2 frequency now, and where it goes */
     float *buf[2];
     Meter meter;
     uint32_t faults, notes_refused;
@@ -1209,6 +1212,49 @@ static void held_push(Track *t, int note_id, int key, float vel)
     t->held[t->n_held++] = (Held){ note_id, key, vel, t->held_order++ };
 }
 
+/* The frequency of the mono voice (note mono_id), 0 when there is none. */
+static float mono_freq(const Track *t)
+{
+    const EngineNode *nd = t->inst;
+    if (!nd || !nd->desc->voices || t->mono_id < 0)
+        return 0.0f;
+    const AmpVoiceTable *vt = nd->desc->voices(nd->state);
+    for (int i = 0; i < vt->live; i++)
+        if (vt->note_id[i] == t->mono_id)
+            return vt->freq[i];
+    return 0.0f;
+}
+
+/* One control tick (AMP_CHUNK samples) of a legato glide: the pitch
+ * approaches the target exponentially in log frequency, time constant
+ * t->glide; at a thousandth of a cent it lands. */
+static void glide_tick(Engine *e, Track *t)
+{
+    EngineNode *nd = t->inst;
+    if (!t->gliding || !nd || !nd->desc->voices || t->mono_id < 0) {
+        t->gliding = 0;
+        return;
+    }
+    AmpVoiceTable *vt = nd->desc->voices(nd->state);
+    int slot = -1;
+    for (int i = 0; i < vt->live && slot < 0; i++)
+        if (vt->note_id[i] == t->mono_id)
+            slot = i;
+    if (slot < 0) {
+        t->gliding = 0;
+        return;
+    }
+    double k = exp(-(double)AMP_CHUNK / ((double)t->glide * (double)e->sr));
+    t->glide_at = t->glide_to + (t->glide_at - t->glide_to) * k;
+    if (fabs(t->glide_at - t->glide_to) < 1e-5 / 1200.0) {
+        t->glide_at = t->glide_to;
+        t->gliding = 0;
+    }
+    vt->freq[slot] = (float)exp2(t->glide_at);
+    if (!t->gliding)
+        vt->freq[slot] = voice_key_to_freq((int)vt->key[slot]);   /* exactly the key's frequency */
+}
+
 /* Mono / legato: make the sounding voice follow the held key the priority
  * picks. */
 static void mono_update(Track *t)
@@ -1224,10 +1270,21 @@ static void mono_update(Track *t)
     }
     if (w->note_id == t->mono_id)
         return;
-    if (t->mode == ENGINE_VOICE_LEGATO && t->mono_id >= 0 &&
-        voice_legato(d, nd->state, t->mono_id, w->note_id, w->key) >= 0) {
-        t->mono_id = w->note_id;
-        return;
+    if (t->mode == ENGINE_VOICE_LEGATO && t->mono_id >= 0) {
+        float before = mono_freq(t);
+        int slot = voice_legato(d, nd->state, t->mono_id, w->note_id, w->key);
+        if (slot >= 0) {
+            t->mono_id = w->note_id;
+            if (t->glide > 0.0f && before > 0.0f) {
+                /* glide from where the pitch is (mid-glide too) to the new key */
+                AmpVoiceTable *vt = d->voices(nd->state);
+                t->glide_at = t->gliding ? t->glide_at : log2((double)before);
+                t->glide_to = log2((double)vt->freq[slot]);
+                t->gliding = 1;
+                vt->freq[slot] = (float)exp2(t->glide_at);
+            }
+            return;
+        }
     }
     /* Retrigger: with one voice that steals, the old voice fades out. */
     if (voice_note_on(d, nd->state, w->note_id, w->key, w->vel) < 0) {
@@ -1741,6 +1798,14 @@ static void track_run(Engine *e, Track *t, int pos, int n)
             track_events_at(e, t, s0 + p);
             next = track_next_event(e, t, s0, p, n);
         }
+        if (t->gliding) {   /* a legato glide moves the pitch at every control tick */
+            int64_t s = s0 + p;
+            if (s % AMP_CHUNK == 0)
+                glide_tick(e, t);
+            int tick = (int)((s / AMP_CHUNK + 1) * AMP_CHUNK - s0);
+            if (t->gliding && tick < next)
+                next = tick;
+        }
         run_chain(e, t, pos + p, next - p);
         p = next;
     }
@@ -2125,6 +2190,8 @@ static void apply_graph(Engine *e, const Command *c)
         }
         t->mode = c->a;
         t->priority = c->b;
+        t->glide = c->f;
+        t->gliding = 0;
         t->n_held = 0;
         t->mono_id = -1;
         t->n_sounding = 0;
@@ -2653,12 +2720,16 @@ int engine_insert_move(Engine *e, int64_t time, int track, int from, int to)
     return queue_ptr(e, time, ENGINE_CMD_INSERT_MOVE, track, from, to, 0, NULL);
 }
 
-int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mode, EnginePriority priority)
+int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mode, EnginePriority priority,
+                          float glide_seconds)
 {
     if (!valid_track(e, track) || mode < ENGINE_VOICE_POLY || mode > ENGINE_VOICE_LEGATO ||
-        priority < ENGINE_PRIORITY_LAST || priority > ENGINE_PRIORITY_HIGH)
+        priority < ENGINE_PRIORITY_LAST || priority > ENGINE_PRIORITY_HIGH || !(glide_seconds >= 0.0f) ||
+        !(glide_seconds <= 10.0f) || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_VOICE_MODE, track, (int)mode, (int)priority, 0, NULL);
+    Command c = { .time = time, .kind = ENGINE_CMD_VOICE_MODE, .track = track, .a = (int)mode, .b = (int)priority,
+                  .f = glide_seconds };
+    return queue_push(e, &c);
 }
 
 static bool mixer_track(const Engine *e, int track)

@@ -446,8 +446,11 @@ int engine_set_instrument(Engine *e, int64_t time, int track, EngineNode *node);
 int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNode *node);
 int engine_insert_remove(Engine *e, int64_t time, int track, int position);
 int engine_insert_move(Engine *e, int64_t time, int track, int from, int to);
+/* glide_seconds (0..10): in legato mode, a change of key glides the pitch
+ * there, exponentially in log frequency with this time constant, moved at
+ * every control tick (0: at once). */
 int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mode,
-                          EnginePriority priority);
+                          EnginePriority priority, float glide_seconds);
 
 /* mixer (track ENGINE_MASTER: the master, gain only) */
 int engine_set_gain(Engine *e, int64_t time, int track, float gain_db);

@@ -1051,7 +1051,7 @@ static int apply(EngineCommands *cx, const Command *c)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
         return queued(cx, engine_set_voice_mode(e, t, (int)c->set_voice_mode.track,
                                                 voice_mode(c->set_voice_mode.mode),
-                                                note_priority(c->set_voice_mode.priority)));
+                                                note_priority(c->set_voice_mode.priority), c->set_voice_mode.glide));
     case CMD_SET_GAIN:
         if (!track_ok(cx, c->set_gain.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);

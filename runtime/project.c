@@ -534,7 +534,8 @@ static int only_for(Ctx *c, json_t *v, const char *key, int kind, int allowed_ki
 static int read_track(Ctx *c, json_t *v, ProjectTrack *t)
 {
     static const char *const keys[] = { "id", "name", "kind", "patch", "params", "voice_mode", "note_priority",
-                                        "inserts", "fader", "sends", "clips", "regions", "automation", NULL };
+                                        "glide_seconds", "inserts", "fader", "sends", "clips", "regions",
+                                        "automation", NULL };
     if (want_object(c, v) || check_keys(c, v, keys) || get_int(c, v, "id", 1, 0, 0, 1 << 30, &t->id) ||
         get_string(c, v, "name", 0, &t->name) || get_choice(c, v, "kind", 1, 0, kind_names, &t->kind))
         return -1;
@@ -543,12 +544,14 @@ static int read_track(Ctx *c, json_t *v, ProjectTrack *t)
         only_for(c, v, "params", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(c, v, "voice_mode", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(c, v, "note_priority", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(c, v, "glide_seconds", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(c, v, "clips", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(c, v, "regions", t->kind, ENGINE_TRACK_AUDIO))
         return -1;
     if (t->kind == ENGINE_TRACK_INSTRUMENT &&
         (read_patch(c, v, &t->patch) || get_choice(c, v, "voice_mode", 0, 0, mode_names, &t->voice_mode) ||
-         get_choice(c, v, "note_priority", 0, 0, priority_names, &t->priority)))
+         get_choice(c, v, "note_priority", 0, 0, priority_names, &t->priority) ||
+         get_number(c, v, "glide_seconds", 0, 0, 0, 10, &t->glide_seconds)))
         return -1;
     /* Each list is stored before it is checked, so that project_free finds
      * whatever a failed read left behind. */
@@ -1293,7 +1296,7 @@ static int feed_track(const Project *p, Engine *e, int index, int *clip_id, char
             engine_node_free(e, nd);
             bad = 1;
         }
-        bad |= engine_set_voice_mode(e, 0, index, t->voice_mode, t->priority) != 0;
+        bad |= engine_set_voice_mode(e, 0, index, t->voice_mode, t->priority, (float)t->glide_seconds) != 0;
     }
     for (int k = 0; k < t->n_inserts && !bad; k++) {
         EngineNode *nd = make_node(e, &t->inserts[k], err, errlen);

@@ -93,6 +93,7 @@ typedef struct ProjectTrack {
     int kind;                           /* EngineTrackKind */
     ProjectPatch patch;                 /* instrument tracks */
     int voice_mode, priority;           /* EngineVoiceMode, EnginePriority */
+    double glide_seconds;               /* legato glide time constant, 0 none */
     ProjectPatch *inserts;
     int n_inserts;
     double gain_db, pan;

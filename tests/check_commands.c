@@ -227,9 +227,9 @@ static void make_vectors(void)
     HAND(cmd_encode_tempo_change(buf, sizeof buf, 7, CMD_TIME_MAX, 133.333333f));
     HAND(cmd_encode_all_notes_off(buf, sizeof buf, 0, 3, false));
     HAND(cmd_encode_all_notes_off(buf, sizeof buf, 99, 0, true));
-    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_MONO, CMD_PRIORITY_LOW));
-    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH));
-    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 5, 2, CMD_VOICE_POLY, CMD_PRIORITY_LAST));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_MONO, CMD_PRIORITY_LOW, 0.0f));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 0, 2, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH, 0.08f));
+    HAND(cmd_encode_set_voice_mode(buf, sizeof buf, 5, 2, CMD_VOICE_POLY, CMD_PRIORITY_LAST, 10.0f));
     HAND(cmd_encode_set_master_gain(buf, sizeof buf, 0, -6.0206f));
     HAND(cmd_encode_set_master_gain(buf, sizeof buf, 48000, 0.0f));
     HAND(cmd_encode_set_master_gain(buf, sizeof buf, 1, -0.0f));
@@ -374,7 +374,7 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_LOAD_SAMPLE), 40);
     ck_assert_uint_eq(cmd_size(CMD_TEMPO_CHANGE), 32);
     ck_assert_uint_eq(cmd_size(CMD_ALL_NOTES_OFF), 24);
-    ck_assert_uint_eq(cmd_size(CMD_SET_VOICE_MODE), 24);
+    ck_assert_uint_eq(cmd_size(CMD_SET_VOICE_MODE), 32);
     ck_assert_uint_eq(cmd_size(CMD_SET_MASTER_GAIN), 24);
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION), 48);
     ck_assert_uint_eq(cmd_size(CMD_REMOVE_REGION), 24);
@@ -690,7 +690,7 @@ START_TEST(test_not_finite)
             }
         }
     }
-    ck_assert_uint_eq(checked, 9 * 6);   /* nine float fields */
+    ck_assert_uint_eq(checked, 10 * 6);   /* ten float fields */
 }
 END_TEST
 
@@ -768,6 +768,12 @@ START_TEST(test_out_of_range)
     c = valid_of(CMD_SET_VOICE_MODE);
     c.set_voice_mode.track = CMD_TRACK_LIMIT;
     ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_SET_VOICE_MODE);
+    c.set_voice_mode.glide = 10.5f;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
+    c = valid_of(CMD_SET_VOICE_MODE);
+    c.set_voice_mode.glide = -0.001f;
+    ck_assert_int_eq(decode_of(&c), CMD_ERR_RANGE);
 
     c = valid_of(CMD_SET_MASTER_GAIN);
     c.set_master_gain.db = nextafterf(24.0f, 25.0f);
@@ -837,7 +843,7 @@ START_TEST(test_invalid_vectors)
         by_status[-invalid_status[v]]++;
     }
     ck_assert_uint_eq(by_status[-CMD_ERR_TIME], 2 * CMD_COUNT);
-    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * 9);
+    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * 10);   /* three per float field */
     ck_assert_uint_gt(by_status[-CMD_ERR_RANGE], 40);
     ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 5);
 }

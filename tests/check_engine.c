@@ -898,7 +898,7 @@ START_TEST(test_mono_retriggers)
 {
     Engine *e = make_engine();
     EngineNode *nd = add_poly(e, 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_MONO, ENGINE_PRIORITY_LAST), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_MONO, ENGINE_PRIORITY_LAST, 0.0f), 0);
     engine_note_on(e, 0, 0, 1, 60, 1.0f);
     engine_note_on(e, 1000, 0, 2, 64, 1.0f);
     render_to(e, 1001);
@@ -926,7 +926,7 @@ START_TEST(test_legato_does_not_retrigger)
 {
     Engine *e = make_engine();
     EngineNode *nd = add_poly(e, 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST, 0.0f), 0);
     engine_note_on(e, 0, 0, 1, 60, 1.0f);
     engine_note_on(e, 1000, 0, 2, 64, 1.0f);
     render_to(e, 1000);
@@ -953,6 +953,43 @@ START_TEST(test_legato_does_not_retrigger)
 }
 END_TEST
 
+/* Legato glide: with a time constant of 10 ms (480 samples), a change of
+ * key at 1000 moves the voice's pitch at each control tick, exponentially
+ * in log frequency; it lands exactly on the key, and goes back the same way
+ * when the key is released. */
+START_TEST(test_legato_glide)
+{
+    Engine *e = make_engine();
+    EngineNode *nd = add_poly(e, 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST, 0.01f), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST, 11.0f), -1);
+    engine_note_on(e, 0, 0, 1, 60, 1.0f);
+    engine_note_on(e, 1000, 0, 2, 72, 1.0f);
+    AmpVoiceTable *vt = &fixture(nd)->vt;
+    render_to(e, 1001);
+    double from = log2(voice_key_to_freq(60)), to = log2(voice_key_to_freq(72));
+    ck_assert_float_eq(vt->key[0], 72.0f);
+    ck_assert(fabs(log2(vt->freq[0]) - from) < 1e-6);       /* not moved before the first tick */
+    render_to(e, 1489);                                       /* ticks at 1008, 1024, ..., 1488: 31 */
+    double want = to + (from - to) * exp(-31.0 * 16.0 / 480.0);
+    ck_assert_msg(fabs(log2(vt->freq[0]) - want) < 1e-6, "log2 f %.6f, expected %.6f", log2(vt->freq[0]), want);
+    render_to(e, 20000);
+    ck_assert_float_eq(vt->freq[0], voice_key_to_freq(72));   /* landed exactly */
+    float step = 0.0f;
+    for (int i = 1; i < 20000; i++)
+        step = fmaxf(step, fabsf(out_l[i] - out_l[i - 1]));
+    engine_note_off(e, 20000, 0, 2);                          /* back to 60, gliding */
+    render_to(e, 20000 + 481);
+    double back = log2(vt->freq[0]);
+    ck_assert(back < to - 0.5 && back > from + 0.2);
+    render_to(e, 40000);
+    ck_assert_float_eq(vt->freq[0], voice_key_to_freq(60));
+    printf("glide: 60 -> 72 with a 10 ms time constant, 63 %% of the way after 31 ticks, lands exactly; "
+           "largest output step %.3f\n", step);
+    engine_free(e);
+}
+END_TEST
+
 static int sounding_key(EngineNode *nd)
 {
     int s = playing_slot(nd);
@@ -964,7 +1001,7 @@ START_TEST(test_note_priorities)
     /* low: 60 held, 64 does not take over, 55 does; release 55 -> 60 */
     Engine *e = make_engine();
     EngineNode *nd = add_poly(e, 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_MONO, ENGINE_PRIORITY_LOW), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_MONO, ENGINE_PRIORITY_LOW, 0.0f), 0);
     engine_note_on(e, 10, 0, 1, 60, 1.0f);
     engine_note_on(e, 20, 0, 2, 64, 1.0f);
     render_to(e, 30);
@@ -980,7 +1017,7 @@ START_TEST(test_note_priorities)
     /* high */
     e = make_engine();
     nd = add_poly(e, 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_HIGH), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_HIGH, 0.0f), 0);
     engine_note_on(e, 10, 0, 1, 60, 1.0f);
     engine_note_on(e, 20, 0, 2, 55, 1.0f);
     render_to(e, 30);
@@ -999,7 +1036,7 @@ START_TEST(test_note_priorities)
     /* last, with more keys than the held table: the oldest is forgotten */
     e = make_engine();
     nd = add_poly(e, 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 0, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_LAST, 0.0f), 0);
     for (int k = 0; k <= ENGINE_HELD_NOTES; k++)
         engine_note_on(e, 10 + k, 0, k, 40 + k, 1.0f);
     render_to(e, 100);
@@ -1375,7 +1412,7 @@ START_TEST(test_no_allocation_while_rendering)
     ck_assert_int_eq(engine_set_loop(e, 0, 1, 0.0, 5.0), 0);
     ck_assert_int_eq(engine_play(e, 0), 0);
     ck_assert_int_eq(engine_add_tempo_change(e, 0, 3.0, 140.0), 0);
-    ck_assert_int_eq(engine_set_voice_mode(e, 70000, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_HIGH), 0);
+    ck_assert_int_eq(engine_set_voice_mode(e, 70000, 0, ENGINE_VOICE_LEGATO, ENGINE_PRIORITY_HIGH, 0.0f), 0);
     ck_assert_int_eq(engine_seek(e, 80000, 1.0), 0);
     ck_assert_int_eq(engine_note_on(e, 90000, 0, 5, 70, 1.0f), 0);
     ck_assert_int_eq(engine_set_solo(e, 95000, 1, 1), 0);
@@ -1422,6 +1459,7 @@ static Suite *engine_suite(void)
     TCase *voices = tcase_create("voices");
     tcase_add_test(voices, test_mono_retriggers);
     tcase_add_test(voices, test_legato_does_not_retrigger);
+    tcase_add_test(voices, test_legato_glide);
     tcase_add_test(voices, test_note_priorities);
     suite_add_tcase(s, voices);
     TCase *limits = tcase_create("limits");

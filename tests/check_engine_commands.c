@@ -922,7 +922,7 @@ START_TEST(test_voice_mode_by_command)
         SEND(&r, note_on, 100, 0, 1, 48, 1.0f);
         SEND(&r, note_on, 200, 0, 2, 72, 1.0f);
         if (pass == 1)
-            SEND(&r, set_voice_mode, 1500, 0, CMD_VOICE_MONO, CMD_PRIORITY_LAST);
+            SEND(&r, set_voice_mode, 1500, 0, CMD_VOICE_MONO, CMD_PRIORITY_LAST, 0.0f);
         render_to(&r, 1000);
         ck_assert_uint_eq(voices_of(&r, 0), 2);     /* poly: both keys */
         render_to(&r, 2000);
@@ -943,7 +943,7 @@ START_TEST(test_voice_mode_by_command)
     add_instrument(&r, 0, 0, P_POLY);
     SEND(&r, set_param, 0, 0, 0, FX_RELEASE, 0.0f);
     /* mono, last: the new key takes over, on a new voice (retrigger) */
-    SEND(&r, set_voice_mode, 1500, 0, CMD_VOICE_MONO, CMD_PRIORITY_LAST);
+    SEND(&r, set_voice_mode, 1500, 0, CMD_VOICE_MONO, CMD_PRIORITY_LAST, 0.0f);
     SEND(&r, note_on, 2000, 0, 3, 48, 1.0f);
     SEND(&r, note_on, 8000, 0, 4, 72, 1.0f);
     render_to(&r, 8000);
@@ -955,14 +955,14 @@ START_TEST(test_voice_mode_by_command)
     ck_assert_uint_eq(voices_of(&r, 0), 1);
     ck_assert(sounds_key_72(9000));
     /* mono, low: the lower key keeps sounding */
-    SEND(&r, set_voice_mode, 14000, 0, CMD_VOICE_MONO, CMD_PRIORITY_LOW);
+    SEND(&r, set_voice_mode, 14000, 0, CMD_VOICE_MONO, CMD_PRIORITY_LOW, 0.0f);
     SEND(&r, note_on, 15000, 0, 5, 48, 1.0f);
     SEND(&r, note_on, 16000, 0, 6, 72, 1.0f);
     render_to(&r, 22000);
     ck_assert_uint_eq(voices_of(&r, 0), 1);
     ck_assert(sounds_key_48(17000));
     /* legato, high: the higher key takes over the one voice, no gap, no restart */
-    SEND(&r, set_voice_mode, 22000, 0, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH);
+    SEND(&r, set_voice_mode, 22000, 0, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH, 0.0f);
     SEND(&r, note_on, 23000, 0, 7, 48, 1.0f);
     SEND(&r, note_on, 29000, 0, 8, 72, 1.0f);
     SEND(&r, note_off, 35000, 0, 8);                 /* back to the held 48 */
@@ -1143,7 +1143,7 @@ START_TEST(test_every_type_applies)
         case CMD_LOAD_SAMPLE: SEND(&r, load_sample, t, 1, sample, 16, 48000, 1); break;
         case CMD_TEMPO_CHANGE: SEND(&r, tempo_change, t, 48000 * 60, 100.0f); break;
         case CMD_ALL_NOTES_OFF: SEND(&r, all_notes_off, t, 0, false); break;
-        case CMD_SET_VOICE_MODE: SEND(&r, set_voice_mode, t, 0, CMD_VOICE_MONO, CMD_PRIORITY_LOW); break;
+        case CMD_SET_VOICE_MODE: SEND(&r, set_voice_mode, t, 0, CMD_VOICE_MONO, CMD_PRIORITY_LOW, 0.0f); break;
         case CMD_SET_MASTER_GAIN: SEND(&r, set_master_gain, t, -3.0f); break;
         case CMD_PLACE_REGION: SEND(&r, place_region, t, 0, 3, 0, 1, 0, 0, 0.0f); break;
         case CMD_REMOVE_REGION: SEND(&r, remove_region, t + 100, 0); break;   /* after the placement */
@@ -1395,7 +1395,7 @@ START_TEST(test_no_allocation_while_draining_and_rendering)
     SEND(&r, loop, 0, 0, 96000, true);
     SEND(&r, tempo_change, 0, 48000, 150.0f);
     SEND(&r, play, 0);
-    SEND(&r, set_voice_mode, 2000, 0, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH);
+    SEND(&r, set_voice_mode, 2000, 0, CMD_VOICE_LEGATO, CMD_PRIORITY_HIGH, 0.0f);
     SEND(&r, note_on, 3000, 0, 5, 70, 1.0f);
     SEND(&r, note_on, 4000, 0, 6, 74, 1.0f);
     SEND(&r, all_notes_off, 6000, 0, false);

@@ -353,6 +353,11 @@ START_TEST(test_load_errors_name_the_field)
     expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"bus\", \"automation\": [{\"target\":"
                       " {\"fader\": \"pan\", \"slot\": 0}, \"points\": [{\"beat\": 0, \"value\": 0}]}]}]}",
                       "tracks[0].automation[0].target: \"fader\" stands alone (no \"slot\" or \"param\" with it)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"glide_seconds\": 0.1}]}",
+                      "tracks[0]: \"glide_seconds\" belongs to instrument tracks, this one is audio");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"glide_seconds\": 11}]}",
+                      "tracks[0].glide_seconds: ");
     expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": {\"file\": \"a.amp\","
                       " \"units\": \"x\"}}]}",
                       "tracks[0].patch: unknown field \"units\" (known: file, unit)");

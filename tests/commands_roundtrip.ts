@@ -99,8 +99,8 @@ function checkEncoderItself(): void {
   throwsRange('send to itself', () => encodeSetSend(view, 0, 0, 9, 9, 1));
   throwsRange('kind 3', () => encodeAddTrack(view, 0, 0, 1, 3));
   throwsRange('all notes off of every track names track 3', () => encodeAllNotesOff(view, 0, 0, 3, true));
-  throwsRange('voice mode 3', () => encodeSetVoiceMode(view, 0, 0, 1, 3, NotePriority.Last));
-  throwsRange('priority 3', () => encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Mono, 3));
+  throwsRange('voice mode 3', () => encodeSetVoiceMode(view, 0, 0, 1, 3, NotePriority.Last, 0));
+  throwsRange('priority 3', () => encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Mono, 3, 0));
   throwsRange('tempo change at 19 bpm', () => encodeTempoChange(view, 0, 0, 48000, 19));
   throwsRange('tempo change at position -1', () => encodeTempoChange(view, 0, 0, -1, 120));
   throwsRange('master gain 24.01 dB', () => encodeSetMasterGain(view, 0, 0, 24.01));
@@ -115,9 +115,10 @@ function checkEncoderItself(): void {
   check('pan 1 + 2^-30 rounds to 1', encodeSetPan(view, 0, 0, 1, 1 + 2 ** -30) === 24);
   check('disabled empty loop', encodeLoop(view, 0, 0, 5, 5, false) === 40);
   check('enum value', encodeAddTrack(view, 0, 0, 1, TrackKind.Bus) === 24 && view.getUint8(20) === 2);
-  check('voice mode and priority bytes',
-        encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Legato, NotePriority.High) === 24 &&
-        view.getUint8(20) === 2 && view.getUint8(21) === 2);
+  check('voice mode, priority bytes and glide',
+        encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Legato, NotePriority.High, 0.25) === 32 &&
+        view.getUint8(20) === 2 && view.getUint8(21) === 2 && view.getFloat32(24, true) === 0.25);
+  throwsRange('glide 11 s', () => encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Legato, NotePriority.High, 11));
   check('all notes off of every track', encodeAllNotesOff(view, 0, 0, 0, true) === 24 && view.getUint8(20) === 1);
   check('the largest command is a region', encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 0, 0) === COMMAND_SIZE_MAX);
 
