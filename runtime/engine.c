@@ -304,7 +304,7 @@ typedef struct Track {
     int mono_id;           /* note id of the voice in mono / legato, -1 none */
     float glide;           /* legato glide: time constant in seconds, 0 none */
     int gliding;           /* the mono voice's pitch is on its way */
-    double glide_at, glide_to;   /* its log2 frequency now, and where it goes */
+    float glide_at, glide_to;    /* its log2 frequency now, and where it goes */
     float *buf[2];
     Meter meter;
     uint32_t faults, notes_refused;
@@ -1227,7 +1227,7 @@ static float mono_freq(const Track *t)
 
 /* One control tick (AMP_CHUNK samples) of a legato glide: the pitch
  * approaches the target exponentially in log frequency, time constant
- * t->glide; at a thousandth of a cent it lands. */
+ * t->glide; within 0.024 cent it lands on the key's exact frequency. */
 static void glide_tick(Engine *e, Track *t)
 {
     EngineNode *nd = t->inst;
@@ -1244,13 +1244,15 @@ static void glide_tick(Engine *e, Track *t)
         t->gliding = 0;
         return;
     }
-    double k = exp(-(double)AMP_CHUNK / ((double)t->glide * (double)e->sr));
+    /* the runtime's own kernels: libm's exp2/log2 are not promised to give
+     * the same bits natively and in WebAssembly */
+    float k = amp_expf(-(float)AMP_CHUNK / (t->glide * e->sr));
     t->glide_at = t->glide_to + (t->glide_at - t->glide_to) * k;
-    if (fabs(t->glide_at - t->glide_to) < 1e-5 / 1200.0) {
+    if (fabsf(t->glide_at - t->glide_to) < 2e-5f) {   /* 0.024 cent: float's last steps stall */
         t->glide_at = t->glide_to;
         t->gliding = 0;
     }
-    vt->freq[slot] = (float)exp2(t->glide_at);
+    vt->freq[slot] = amp_exp2f(t->glide_at);
     if (!t->gliding)
         vt->freq[slot] = voice_key_to_freq((int)vt->key[slot]);   /* exactly the key's frequency */
 }
@@ -1278,10 +1280,10 @@ static void mono_update(Track *t)
             if (t->glide > 0.0f && before > 0.0f) {
                 /* glide from where the pitch is (mid-glide too) to the new key */
                 AmpVoiceTable *vt = d->voices(nd->state);
-                t->glide_at = t->gliding ? t->glide_at : log2((double)before);
-                t->glide_to = log2((double)vt->freq[slot]);
+                t->glide_at = t->gliding ? t->glide_at : amp_log2f(before);
+                t->glide_to = amp_log2f(vt->freq[slot]);
                 t->gliding = 1;
-                vt->freq[slot] = (float)exp2(t->glide_at);
+                vt->freq[slot] = amp_exp2f(t->glide_at);
             }
             return;
         }

@@ -49,6 +49,7 @@ async function renderInPage({ patch, frames, rate, commands, sample }) {
       : m.kind === 'gain' ? c.setGain(m.frame, m.track, m.db ?? client.unityGainDb)
       : m.kind === 'loadSample' ? c.loadSample(m.frame, m.sample, handle, sampleFrames, rate, sample.length)
       : m.kind === 'region' ? c.placeRegion(m.frame, m.start, m.track, m.region, m.sample)
+      : m.kind === 'voiceMode' ? c.setVoiceMode(m.frame, m.track, m.mode, m.priority, m.glide)
       : false;
     if (!ok) throw new Error(`the ring refused ${JSON.stringify(m)}`);
     sent++;

@@ -44,8 +44,9 @@ const SECONDS = 1.2;
 const NOTES = '48@0:0.4 60@0.1:0.6 67@0.2:0.8';
 const TRACK_AUDIO = 1;   // TrackKind.Audio
 
-/** The project that plays `notes` (noteCommands' events) on patch `p`. */
-function instrumentProject(p, events, frames, unityGainDb, dir) {
+/** The project that plays `notes` (noteCommands' events) on patch `p`
+ *  (`mode`: extra track fields, e.g. a legato voice mode with glide). */
+function instrumentProject(p, events, frames, unityGainDb, dir, mode = {}) {
   const perBeat = framesPerBeat(RATE);
   const on = new Map(events.filter((e) => e.kind === 'on').map((e) => [e.id, e]));
   const notes = events.filter((e) => e.kind === 'off').map((off) => ({ on: on.get(off.id), off }))
@@ -59,6 +60,7 @@ function instrumentProject(p, events, frames, unityGainDb, dir) {
       id: 1, kind: 'instrument', patch: { file: relativeTo(dir, p.source), unit: p.unit },
       fader: { gain_db: unityGainDb },
       clips: [{ start_beat: 0, length_beats: frames / perBeat, notes }],
+      ...mode,
     }],
   };
 }
@@ -132,6 +134,22 @@ export async function run(t) {
       failures.push(`${p.unit}: engine applied ${s.commandsApplied} of ${browser.sent} commands, rejected ` +
                     `${s.commandsRejected}, refused ${s.commandsRefused}, failed at their time ${s.engineRefusals}`);
     if (hasInput && browser.handle < 0) failures.push(`${p.unit}: the sample found no room in the engine's pool`);
+  }
+
+  // Legato with glide on every instrument: the pitch moves at every control
+  // tick through the runtime's own exp2/log2, which must agree between the
+  // two builds too.
+  for (const p of manifest.patches.filter((q) => q.meta.voices > 0)) {
+    const legato = [{ kind: 'voiceMode', frame: 0, track: 0, mode: 2, priority: 0, glide: 0.03 }, ...events];
+    const browser = await renderOffline(page, { patch: p.index, frames, rate: RATE, sample: null, commands: legato });
+    const doc = instrumentProject(p, events, frames, browser.unityGainDb, t.tmp,
+                                  { voice_mode: 'legato', glide_seconds: 0.03 });
+    const native = await renderProject(doc, t.tmp, `${p.unit}-legato`, frames, RATE, t.cacheDir);
+    const r = compareBits(native.channels, browser.channels);
+    t.log(`${p.unit} in legato with a 30 ms glide (notes '${NOTES}'): vs the native engine: ${describeDifference(r)}`);
+    if (!r.identical) failures.push(`${p.unit} legato with glide: ${describeDifference(r)}`);
+    if (browser.state.commandsApplied !== browser.sent)
+      failures.push(`${p.unit} legato: the engine applied ${browser.state.commandsApplied} of ${browser.sent} commands`);
   }
   check(failures.length === 0, failures.join('; '));
   check(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);

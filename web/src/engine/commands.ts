@@ -12,7 +12,9 @@
 
 import {
   COMMAND_SIZE_MAX,
+  NotePriority,
   TrackKind,
+  VoiceMode,
   encodeAddInsert,
   encodeAddTrack,
   encodeAllNotesOff,
@@ -24,6 +26,7 @@ import {
   encodeSetGain,
   encodeSetInstrument,
   encodeSetParam,
+  encodeSetVoiceMode,
   encodeStop,
 } from '@amp/gen/commands';
 import { PAGE_TRACK } from './layout';
@@ -95,6 +98,12 @@ export class CommandSender {
    *  EngineLayout.unityGainDb). */
   setGain(time: number, track: number, db: number): boolean {
     return this.send(encodeSetGain(this.view, 0, time, track, db));
+  }
+
+  /** How an instrument track gives its notes voices; `glide` (seconds) is
+   *  the legato glide's time constant. */
+  setVoiceMode(time: number, track: number, mode: VoiceMode, priority: NotePriority, glide = 0): boolean {
+    return this.send(encodeSetVoiceMode(this.view, 0, time, track, mode, priority, glide));
   }
 
   /** Hand a parked sample (EngineClient.loadSample's handle) to the engine
