@@ -763,29 +763,6 @@ int64_t engine_now(const Engine *e)
 /* Pools (control side)                                                     */
 /* ======================================================================== */
 
-static int check_desc(const AmpPatchDesc *d, char *err, size_t errlen)
-{
-    if (!d)
-        return fail(err, errlen, "no patch descriptor");
-    if (d->abi_version != AMP_ABI_VERSION)
-        return fail(err, errlen, "patch ABI version %u, the runtime has %d",
-                    (unsigned)d->abi_version, AMP_ABI_VERSION);
-    const char *name = d->name ? d->name : "?";
-    if (d->state_size == 0 || !d->init || !d->reset || !d->process)
-        return fail(err, errlen, "patch '%s': incomplete descriptor", name);
-    if (d->n_inputs < 0 || d->n_inputs > ENGINE_MAX_CHANNELS || d->n_outputs < 0 ||
-        d->n_outputs > ENGINE_MAX_CHANNELS)
-        return fail(err, errlen, "patch '%s': %d inputs, %d outputs (at most %d each)", name,
-                    d->n_inputs, d->n_outputs, ENGINE_MAX_CHANNELS);
-    if (d->n_params < 0 || (d->n_params > 0 && (!d->params || !d->set_param)))
-        return fail(err, errlen, "patch '%s': bad param table", name);
-    if (d->max_voices < 0 || d->max_voices > AMP_MAX_VOICES)
-        return fail(err, errlen, "patch '%s': %d voices (at most %d)", name, d->max_voices, AMP_MAX_VOICES);
-    if (d->max_voices > 0 && (!d->voices || !d->voice_reset || !d->voice_move))
-        return fail(err, errlen, "patch '%s': polyphonic without voice functions", name);
-    return 0;
-}
-
 /* The voice table for a track's mode: the patch's own count and stealing
  * in poly mode, one voice that steals (fades) in mono and legato. */
 static void node_voices_init(Engine *e, EngineNode *nd, int mode)
@@ -801,7 +778,7 @@ static void node_voices_init(Engine *e, EngineNode *nd, int mode)
 
 EngineNode *engine_node_new(Engine *e, const AmpPatchDesc *desc, char *err, size_t errlen)
 {
-    if (check_desc(desc, err, errlen))
+    if (check_patch_desc(desc, ENGINE_MAX_CHANNELS, err, errlen))
         return NULL;
     EngineNode *nd = e->node_pool ? pool_alloc(e->node_pool) : NULL;
     if (!nd) {

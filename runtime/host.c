@@ -17,36 +17,10 @@ static int is_poly(const AmpPatchDesc *d)
     return d->max_voices > 0;
 }
 
-/* Everything host_render relies on, checked once here so that the audio
- * path needs no checks. */
-static int check_desc(const AmpPatchDesc *d, char *err, size_t errlen)
-{
-    if (!d)
-        return fail(err, errlen, "no patch descriptor");
-    if (d->abi_version != AMP_ABI_VERSION)
-        return fail(err, errlen, "patch ABI version %u, the runtime has %d",
-                    (unsigned)d->abi_version, AMP_ABI_VERSION);
-    const char *name = d->name ? d->name : "?";
-    if (d->state_size == 0 || !d->init || !d->reset || !d->process)
-        return fail(err, errlen, "patch '%s': incomplete descriptor", name);
-    if (d->n_inputs < 0 || d->n_inputs > HOST_MAX_CHANNELS ||
-        d->n_outputs < 0 || d->n_outputs > HOST_MAX_CHANNELS)
-        return fail(err, errlen, "patch '%s': %d inputs, %d outputs (at most %d each)",
-                    name, d->n_inputs, d->n_outputs, HOST_MAX_CHANNELS);
-    if (d->n_params < 0 || (d->n_params > 0 && (!d->params || !d->set_param)))
-        return fail(err, errlen, "patch '%s': bad param table", name);
-    if (d->max_voices < 0 || d->max_voices > AMP_MAX_VOICES)
-        return fail(err, errlen, "patch '%s': %d voices (at most %d)",
-                    name, d->max_voices, AMP_MAX_VOICES);
-    if (is_poly(d) && (!d->voices || !d->voice_reset || !d->voice_move))
-        return fail(err, errlen, "patch '%s': polyphonic without voice functions", name);
-    return 0;
-}
-
 int host_init(HostPatch *hp, const AmpPatchDesc *desc, float sample_rate, char *err, size_t errlen)
 {
     memset(hp, 0, sizeof *hp);
-    if (check_desc(desc, err, errlen))
+    if (check_patch_desc(desc, HOST_MAX_CHANNELS, err, errlen))
         return -1;
     if (!(sample_rate >= 1.0f && sample_rate <= 1e6f))
         return fail(err, errlen, "bad sample rate %g", (double)sample_rate);

@@ -1,5 +1,6 @@
-/* util.h — two small helpers the runtime's files share: filling a
- * caller's error buffer, and reading a whole (bounded) file into memory.
+/* util.h — small helpers the runtime's files share: filling a caller's
+ * error buffer, reading a whole (bounded) file into memory, and checking a
+ * patch descriptor before hosting it.
  * Header-only so that every build that compiles a runtime file (native,
  * WebAssembly, benchmarks) gets them without another object. Not for the
  * audio thread: read_whole_file allocates. */
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "amp_patch.h"
 
 /* Print fmt into err (if given); returns -1, so `return fail(...)` reads
  * as the error path. */
@@ -71,6 +74,33 @@ static inline int read_whole_file(const char *path, size_t max_bytes, unsigned c
     }
     *out = buf;
     *len = n;
+    return 0;
+}
+
+/* Everything a host relies on in a patch descriptor, checked once when the
+ * patch is taken in so that the audio path needs no checks: the ABI
+ * version, the lifecycle functions, at most max_channels inputs and
+ * outputs, the param table, and the voice functions of a polyphonic patch.
+ * 0, or -1 with a message in err. */
+static inline int check_patch_desc(const AmpPatchDesc *d, int max_channels, char *err, size_t errlen)
+{
+    if (!d)
+        return fail(err, errlen, "no patch descriptor");
+    if (d->abi_version != AMP_ABI_VERSION)
+        return fail(err, errlen, "patch ABI version %u, the runtime has %d",
+                    (unsigned)d->abi_version, AMP_ABI_VERSION);
+    const char *name = d->name ? d->name : "?";
+    if (d->state_size == 0 || !d->init || !d->reset || !d->process)
+        return fail(err, errlen, "patch '%s': incomplete descriptor", name);
+    if (d->n_inputs < 0 || d->n_inputs > max_channels || d->n_outputs < 0 || d->n_outputs > max_channels)
+        return fail(err, errlen, "patch '%s': %d inputs, %d outputs (at most %d each)", name,
+                    d->n_inputs, d->n_outputs, max_channels);
+    if (d->n_params < 0 || (d->n_params > 0 && (!d->params || !d->set_param)))
+        return fail(err, errlen, "patch '%s': bad param table", name);
+    if (d->max_voices < 0 || d->max_voices > AMP_MAX_VOICES)
+        return fail(err, errlen, "patch '%s': %d voices (at most %d)", name, d->max_voices, AMP_MAX_VOICES);
+    if (d->max_voices > 0 && (!d->voices || !d->voice_reset || !d->voice_move))
+        return fail(err, errlen, "patch '%s': polyphonic without voice functions", name);
     return 0;
 }
 
