@@ -818,14 +818,6 @@ static const char onset_patch[] = STD_IMPORTS
 static const long onset_frames[] = { 0, 1, 15, 16, 17, 127, 128, 129, 1001, 48000 };
 #define N_ONSETS (sizeof onset_frames / sizeof onset_frames[0])
 
-static long first_nonzero(const float *x, long n)
-{
-    for (long i = 0; i < n; i++)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
 START_TEST(test_note_onset_sample)
 {
     const AmpPatchDesc *d = build_text(onset_patch, NULL);
@@ -834,10 +826,10 @@ START_TEST(test_note_onset_sample)
         long k = onset_frames[j];
         HostEvent ev[1] = { ev_note_on(k, 0, 69, 0.9f) };
         Buf out = render(d, ev, 1, NULL, n);
-        long first = first_nonzero(out.ch[0], n);
+        long first = testutil_first_nonzero(out.ch[0], 0, n);
         say("note-on at sample %5ld: first non-zero output at %5ld\n", k, first);
         ck_assert_int_eq(first, k);
-        ck_assert_int_eq(first_nonzero(out.ch[1], n), k);
+        ck_assert_int_eq(testutil_first_nonzero(out.ch[1], 0, n), k);
         buf_free(&out);
     }
     /* A second note while the first sounds: the output is the first note's

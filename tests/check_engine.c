@@ -216,22 +216,6 @@ static EngineNode *add_dc(Engine *e, int track, float level)
     return nd;
 }
 
-static long first_nonzero(const float *x, long from, long to)
-{
-    for (long i = from; i < to; i++)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
-static long last_nonzero(const float *x, long from, long to)
-{
-    for (long i = to - 1; i >= from; i--)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
 static double db(double x)
 {
     return 20.0 * log10(x);
@@ -264,8 +248,8 @@ START_TEST(test_note_at_its_sample)
         add_poly(e, 0);
         ck_assert_int_eq(engine_note_on(e, ks[j], 0, 1, 69, 1.0f), 0);
         render_to(e, 8192);
-        ck_assert_int_eq(first_nonzero(out_l, 0, 8192), ks[j]);
-        ck_assert_int_eq(first_nonzero(out_r, 0, 8192), -1);   /* hard left */
+        ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 8192), ks[j]);
+        ck_assert_int_eq(testutil_first_nonzero(out_r, 0, 8192), -1);   /* hard left */
         engine_free(e);
     }
 }
@@ -525,12 +509,12 @@ START_TEST(test_audio_regions)
     ck_assert_int_eq(engine_play(e, 0), 0);
     render_to(e, 40000);
     float g = powf(10.0f, -6.0f / 20.0f);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 40000), 24000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 30000), 24049);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 40000), 24000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 30000), 24049);
     for (int i = 0; i < 50; i++)
         ck_assert(fabsf(out_l[24000 + i] - s->data[0][10 + i] * g) < 1e-6f);
-    ck_assert_int_eq(first_nonzero(out_l, 30000, 40000), 36000);
-    ck_assert_int_eq(last_nonzero(out_l, 30000, 40000), 36099);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 30000, 40000), 36000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 30000, 40000), 36099);
     ck_assert_float_eq(out_l[36000], s->data[0][0]);     /* 0 dB is exactly 1 */
     /* Replacing the sample hands the old one back. */
     EngineSample *s2 = engine_sample_new(e, 2, 10);
@@ -582,9 +566,9 @@ START_TEST(test_regions_fade_on_stop_and_seek)
         step = fmaxf(step, fabsf(out_l[i + 1] - out_l[i]));
     ck_assert_msg(step <= 0.5f / 144.0f + 1e-6f, "a step of %g at the stop", step);
     ck_assert(out_l[30000] > 0.49f);
-    ck_assert_int_eq(last_nonzero(out_l, 29000, 40000), 30143);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 29000, 40000), 30143);
     /* play again in the middle: a ramp up */
-    ck_assert_int_eq(first_nonzero(out_l, 30200, 50000), 40001);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 30200, 50000), 40001);
     step = 0.0f;
     for (int i = 39999; i < 40300; i++)
         step = fmaxf(step, fabsf(out_l[i + 1] - out_l[i]));
@@ -635,13 +619,13 @@ START_TEST(test_clip_notes_in_beats)
     ck_assert_int_eq(engine_load_clip(e, 0, 0, one_note_clip(e, 0.0, 0.5, 69)), 0);
     ck_assert_int_eq(engine_place_clip(e, 0, 0, 0, 0, 1.0, 4.0), 0);
     render_to(e, 1000);                               /* stopped: nothing, playhead still */
-    ck_assert_int_eq(first_nonzero(out_l, 0, 1000), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 1000), -1);
     EngineState st = state_of(e);
     ck_assert(st.beat == 0.0 && st.playhead == 0 && st.playing == 0);
     ck_assert_int_eq(engine_play(e, 1000), 0);
     render_to(e, 60000);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 60000), 25000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 60000), 36999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 60000), 25000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 60000), 36999);
     st = state_of(e);
     ck_assert(st.playing == 1 && st.playhead == 59000);
     ck_assert(fabs(st.beat - 59000 * BPS) < 1e-9);
@@ -659,7 +643,7 @@ START_TEST(test_stop_releases_and_holds_the_playhead)
     ck_assert_int_eq(engine_play(e, 0), 0);
     ck_assert_int_eq(engine_stop(e, 10000), 0);
     render_to(e, 20000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 20000), 9999);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 20000), 9999);
     EngineState st = state_of(e);
     ck_assert(st.playing == 0 && st.playhead == 10000);
     ck_assert(fabs(st.beat - 10000 * BPS) < 1e-9);
@@ -668,7 +652,7 @@ START_TEST(test_stop_releases_and_holds_the_playhead)
      * it is not chased. */
     ck_assert_int_eq(engine_play(e, 20000), 0);
     render_to(e, 30000);
-    ck_assert_int_eq(first_nonzero(out_l, 20000, 30000), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 20000, 30000), -1);
     ck_assert(fabs(state_of(e).beat - 20000 * BPS) < 1e-9);
     engine_free(e);
 }
@@ -696,9 +680,9 @@ START_TEST(test_seek_cuts_cleanly)
     for (long i = 10000; i < 10200; i++)
         around = fmaxf(around, fabsf(out_l[i] - out_l[i - 1]));
     ck_assert_msg(around <= normal * 1.5f, "step at the seek %g, normal %g", around, normal);
-    long end = last_nonzero(out_l, 10000, 21000);
+    long end = testutil_last_nonzero(out_l, 10000, 21000);
     ck_assert_msg(end >= 10000 + 143 && end <= 10000 + 145, "the fade ends at %ld", end);
-    ck_assert_int_eq(first_nonzero(out_l, 10200, 40000), 22000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 10200, 40000), 22000);
     EngineState st = state_of(e);
     ck_assert(fabs(st.beat - (10.0 + 30000 * BPS)) < 1e-9);
     ck_assert_int_eq(st.playhead, 240000 + 30000);   /* beat 10 = 5 s */
@@ -722,13 +706,13 @@ START_TEST(test_loop_wraps_at_its_sample)
     /* 69: [0, 6000), [24000, 30000), [48000, 54000); 76 from beat 0.75:
      * [18000, 24000) and [42000, 48000), released by each wrap (else it
      * would sound on to beat 4.75). */
-    ck_assert_int_eq(first_nonzero(out_l, 0, 60000), 0);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 17000), 5999);
-    ck_assert_int_eq(first_nonzero(out_l, 6000, 24000), 18000);
-    ck_assert_int_eq(first_nonzero(out_l, 23999, 24001), 23999);
-    ck_assert_int_eq(last_nonzero(out_l, 24000, 42000), 29999);
-    ck_assert_int_eq(first_nonzero(out_l, 30000, 48000), 42000);
-    ck_assert_int_eq(last_nonzero(out_l, 42000, 60000), 53999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 60000), 0);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 17000), 5999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 6000, 24000), 18000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 23999, 24001), 23999);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 24000, 42000), 29999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 30000, 48000), 42000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 42000, 60000), 53999);
     EngineState st = state_of(e);
     ck_assert(fabs(st.beat - (60000 - 48000) * BPS) < 1e-9);
     ck_assert_int_eq(st.playhead, 12000);
@@ -747,8 +731,8 @@ START_TEST(test_tempo_changes_at_their_sample)
     ck_assert_int_eq(engine_play(e, 0), 0);
     ck_assert_int_eq(engine_set_tempo(e, 12000, 60.0), 0);
     render_to(e, 100000);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 100000), 36000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 100000), 36000 + 24000 - 1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 100000), 36000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 100000), 36000 + 24000 - 1);
     EngineState st = state_of(e);
     ck_assert(st.tempo == 60.0);
     engine_free(e);
@@ -763,8 +747,8 @@ START_TEST(test_tempo_changes_at_their_sample)
     ck_assert_int_eq(engine_play(e, 0), 0);
     ck_assert_int_eq(engine_seek(e, 40000, 1.5), 0);                       /* back into the fast part */
     render_to(e, 60000);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 40000), 36000);
-    ck_assert_int_eq(first_nonzero(out_l, 40200, 60000), 40000 + 6000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 40000), 36000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 40200, 60000), 40000 + 6000);
     st = state_of(e);
     ck_assert(st.tempo == 240.0);
     ck_assert_int_eq(st.playhead, 24000 + 6000 + 20000);                  /* 1.5 beats through the map, then on */
@@ -1086,7 +1070,7 @@ START_TEST(test_nan_is_muted_and_reset)
     render_to(e, 1024);
     st = state_of(e);
     ck_assert_uint_eq(st.tracks[0].faulted, 1);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 1024), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 1024), -1);
     engine_free(e);
 }
 END_TEST
@@ -1264,7 +1248,7 @@ START_TEST(test_remove_track_hands_back)
     ck_assert_int_eq(engine_remove_track(e, 1000, 0), 0);
     render_to(e, 1024);
     ck_assert_float_ne(out_l[999], 0.0f);
-    ck_assert_int_eq(first_nonzero(out_l, 1000, 1024), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 1000, 1024), -1);
     ck_assert_int_eq(events_of(ENGINE_EV_NODE_RELEASED), 2);
     ck_assert_int_eq(events_of(ENGINE_EV_LANE_RELEASED), 1);
     ck_assert(event_log[0].ptr == inst || event_log[1].ptr == inst);
@@ -1421,7 +1405,7 @@ START_TEST(test_no_allocation_while_rendering)
     render_to(e, LEN);
     alloc_counting = 0;
     ck_assert_int_eq(alloc_calls, 0);
-    ck_assert_int_gt(last_nonzero(out_l, 0, LEN), 100000);
+    ck_assert_int_gt(testutil_last_nonzero(out_l, 0, LEN), 100000);
     engine_free(e);
 }
 END_TEST

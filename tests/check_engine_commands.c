@@ -188,22 +188,6 @@ static void add_dc(Rig *r, int64_t time, uint32_t track, float level)
     SEND(r, set_param, time, track, 0, 0, level);
 }
 
-static long first_nonzero(const float *x, long from, long to)
-{
-    for (long i = from; i < to; i++)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
-static long last_nonzero(const float *x, long from, long to)
-{
-    for (long i = to - 1; i >= from; i--)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
 /* Expect a constant `want` on the left over [from, to). */
 static void expect_left(long from, long to, float want, float tol)
 {
@@ -226,11 +210,11 @@ START_TEST(test_notes_at_their_samples)
     SEND(&r, note_off, 4517, 0, 2);
     SEND(&r, note_on, 5000, 0, 0x40000000u, 60, 1.0f); /* beyond the live note ids: refused */
     render_to(&r, 8192);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 8192), 1000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 4000), 2999);
-    ck_assert_int_eq(first_nonzero(out_l, 3000, 8192), 4001);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 8192), 4516);
-    ck_assert_int_eq(first_nonzero(out_r, 0, 8192), -1);   /* hard left */
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 8192), 1000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 4000), 2999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 3000, 8192), 4001);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 8192), 4516);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 0, 8192), -1);   /* hard left */
     EngineCommandsStats st = stats_of(&r);
     ck_assert_uint_eq(st.records, 9);
     ck_assert_uint_eq(st.applied, 8);
@@ -469,7 +453,7 @@ START_TEST(test_add_and_remove_tracks)
     add_dc(&r, 700, 4, 0.25f);                       /* a track that starts at 700 ... */
     SEND(&r, set_pan, 700, 4, 1.0f);                 /* ... on the right */
     render_to(&r, 1000);
-    ck_assert_int_eq(first_nonzero(out_r, 0, 1000), 700);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 0, 1000), 700);
     EngineState st = state_of(&r);
     ck_assert_uint_eq(st.tracks[0].kind, ENGINE_TRACK_INSTRUMENT);
     ck_assert_uint_eq(st.tracks[1].kind, ENGINE_TRACK_AUDIO);
@@ -544,7 +528,7 @@ START_TEST(test_play_stop_seek_tempo)
     ck_assert_int_eq(at[0], 1000);
     ck_assert_int_eq(at[1], 1000 + 19200);
     ck_assert_int_eq(at[2], 1000 + 38400);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 50000), 39999);     /* released by the stop */
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 50000), 39999);     /* released by the stop */
     ck_assert_int_eq(at[3], 60000 + 9600);
     EngineState st = state_of(&r);
     ck_assert_uint_eq(st.playing, 1);
@@ -625,7 +609,7 @@ START_TEST(test_clip_handles_are_checked)
     EngineCommandsStats st = stats_of(&r);
     ck_assert_uint_eq(st.refused_by[ENGINE_COMMANDS_REFUSE_HANDLE], 3);
     ck_assert_uint_eq(st.refused_by[ENGINE_COMMANDS_REFUSE_RANGE], 1);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 1000), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 1000), -1);
     /* the clip stayed parked: now a good command takes it, at beat 1 (sample 24000) */
     SEND(&r, load_clip, 1000, 24000, 0, 5, h, (uint32_t)bytes);
     SEND(&r, load_clip, 1000, 24000, 0, 5, h, (uint32_t)bytes); /* used: empty now */
@@ -640,8 +624,8 @@ START_TEST(test_clip_handles_are_checked)
     SEND(&r, load_clip, 60000, 72000, 1, 5, h2, (uint32_t)bytes);
     render_to(&r, 100000);
     ck_assert_int_eq(r.released[ENGINE_EV_CLIP_RELEASED], 1);
-    ck_assert_int_eq(first_nonzero(out_l, 60000, 100000), -1);
-    ck_assert_int_eq(first_nonzero(out_r, 60000, 100000), 72000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 60000, 100000), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 60000, 100000), 72000);
     /* withdraw: a parked block comes back once */
     uint32_t h3 = park_clip(&r, 1, &bytes);
     EngineClip *back = engine_commands_withdraw(r.cx, ENGINE_COMMANDS_CLIP, h3);
@@ -786,21 +770,21 @@ START_TEST(test_region_at_its_sample)
     render_to(&r, 60000);
     float g6 = powf(10.0f, -6.0f / 20.0f);
     /* region 6: from 10000, frame 1000 on, to the end of the sample (timeline 9000 + 8192) */
-    ck_assert_int_eq(first_nonzero(out_l, 0, 60000), 10000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 60000), 10000);
     expect_ramp(out_l, 10000, 1000, 8192 - 1000, g6);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 30001), 9000 + 8192 - 1);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 30001), 9000 + 8192 - 1);
     /* region 5: exactly frames 100..599 at 30001..30500 */
-    ck_assert_int_eq(first_nonzero(out_l, 9000 + 8192, 60000), 30001);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 9000 + 8192, 60000), 30001);
     expect_ramp(out_l, 30001, 100, 500, 1.0f);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 40000), 30500);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 40000), 30500);
     /* region 7: from 40000 until the removal at 41000 */
-    ck_assert_int_eq(first_nonzero(out_l, 30501, 60000), 40000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 30501, 60000), 40000);
     expect_ramp(out_l, 40000, 0, 1000, 1.0f);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 60000), 40999);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 60000), 40999);
     /* region 8: off the left, on the right from 50000 */
-    ck_assert_int_eq(first_nonzero(out_r, 0, 60000), 50000);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 0, 60000), 50000);
     expect_ramp(out_r, 50000, 0, 1000, 1.0f);
-    ck_assert_int_eq(last_nonzero(out_r, 0, 60000), 50999);
+    ck_assert_int_eq(testutil_last_nonzero(out_r, 0, 60000), 50999);
     EngineCommandsStats st = stats_of(&r);
     ck_assert_uint_eq(st.refused, 0);
     ck_assert_uint_eq(st.applied, 12);
@@ -868,7 +852,7 @@ START_TEST(test_master_gain_at_its_sample)
         ck_assert(fabsf(out_r[i] - 0.25f * g6) <= 2e-6f);     /* every track: the master */
     ck_assert(out_l[3000] < out_l[2999]);
     expect_left(3000 + ENGINE_RAMP, 4000, 0.0f, 0.0f);
-    ck_assert_int_eq(first_nonzero(out_r, 3000 + ENGINE_RAMP, 4000), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 3000 + ENGINE_RAMP, 4000), -1);
     ck_assert(out_l[4000] > 0.0f && out_l[3999] == 0.0f);
     expect_left(4000 + ENGINE_RAMP, 5000, 0.5f, 0.0f);
     EngineState es = state_of(&r);
@@ -933,7 +917,7 @@ START_TEST(test_voice_mode_by_command)
                 ck_assert_msg(out_l[i] == no_switch[i], "sample %ld differs before the switch", i);
             ck_assert(out_l[1500] != no_switch[1500]);
             ck_assert_uint_eq(voices_of(&r, 0), 0);  /* the switch cut both */
-            ck_assert_int_lt(last_nonzero(out_l, 0, 2000), 1500 + 200);
+            ck_assert_int_lt(testutil_last_nonzero(out_l, 0, 2000), 1500 + 200);
         }
         rig_free(&r);
     }
@@ -974,7 +958,7 @@ START_TEST(test_voice_mode_by_command)
     ck_assert(sounds_key_48(24000));
     ck_assert(sounds_key_72(30000));
     ck_assert(sounds_key_48(36000));
-    ck_assert_int_eq(last_nonzero(out_l, 0, 42000), 40999);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 42000), 40999);
     ck_assert_uint_eq(stats_of(&r).refused, 0);
     ck_assert_uint_eq(state_of(&r).commands_failed, 0);
     rig_free(&r);
@@ -1006,7 +990,7 @@ START_TEST(test_tempo_change_by_command)
     ck_assert_int_eq(at[3], 60000);
     ck_assert_int_eq(at[4], 72000);
     ck_assert_int_eq(at[5], 120000);
-    ck_assert_int_eq(last_nonzero(out_l, 60000, 72000), 60000 + 6000 - 1);   /* half a beat at 240 */
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 60000, 72000), 60000 + 6000 - 1);   /* half a beat at 240 */
     EngineState st = state_of(&r);
     ck_assert(st.tempo == 60.0);
     /* A seek converts through the map too: 84000 samples is beat 4.25. */
@@ -1070,12 +1054,12 @@ START_TEST(test_all_notes_off_by_command)
     ck_assert_uint_eq(voices_of(&r, 0), 0);
     ck_assert_uint_eq(voices_of(&r, 1), 0);
     render_to(&r, 6000);
-    ck_assert_int_eq(first_nonzero(out_l, 0, 6000), 100);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 4000), 2000);
-    ck_assert_int_eq(first_nonzero(out_r, 0, 6000), 100);
-    ck_assert_int_eq(last_nonzero(out_r, 0, 6000), 3000);
-    ck_assert_int_eq(first_nonzero(out_l, 2001, 6000), 4000);
-    ck_assert_int_eq(last_nonzero(out_l, 0, 6000), 5999);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 6000), 100);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 4000), 2000);
+    ck_assert_int_eq(testutil_first_nonzero(out_r, 0, 6000), 100);
+    ck_assert_int_eq(testutil_last_nonzero(out_r, 0, 6000), 3000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 2001, 6000), 4000);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 0, 6000), 5999);
     ck_assert_uint_eq(voices_of(&r, 0), 1);
     ck_assert_uint_eq(stats_of(&r).refused, 0);
     /* every_track names no track: a record that does is not decoded */
@@ -1089,7 +1073,7 @@ START_TEST(test_all_notes_off_by_command)
     send_record(&r, rec, cmd_encode(&c, rec, sizeof rec));
     render_to(&r, 6500);
     ck_assert_uint_eq(stats_of(&r).rejected_by[-CMD_ERR_RULE], 1);
-    ck_assert_int_eq(last_nonzero(out_l, 6000, 6500), 6499);
+    ck_assert_int_eq(testutil_last_nonzero(out_l, 6000, 6500), 6499);
     rig_free(&r);
 }
 END_TEST
@@ -1425,7 +1409,7 @@ START_TEST(test_no_allocation_while_draining_and_rendering)
     ck_assert_uint_eq(st.rejected, 50);
     ck_assert_uint_eq(st.refused, 0);
     ck_assert_uint_ge(st.waits, 1);
-    ck_assert_int_gt(last_nonzero(out_l, 0, 40000), 30000);
+    ck_assert_int_gt(testutil_last_nonzero(out_l, 0, 40000), 30000);
     rig_free(&r);
 }
 END_TEST

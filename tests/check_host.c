@@ -80,14 +80,6 @@ static void init_host(HostPatch *hp, const AmpPatchDesc *d)
     ck_assert_msg(host_init(hp, d, SR, err, sizeof err) == 0, "%s", err);
 }
 
-static long first_nonzero(const float *x, long n)
-{
-    for (long i = 0; i < n; i++)
-        if (x[i] != 0.0f)
-            return i;
-    return -1;
-}
-
 static float max_step(const float *x, long from, long to)
 {
     float m = 0.0f;
@@ -106,7 +98,7 @@ START_TEST(test_note_starts_at_its_sample)
         init_host(&hp, &amp_fixture_poly_desc);
         HostEvent ev[1] = { note_on(ks[j], 0, 60, 0.8f) };
         ck_assert_int_eq(host_render(&hp, ev, 1, NULL, outs, LEN), 1);
-        ck_assert_int_eq(first_nonzero(out_l, LEN), ks[j]);
+        ck_assert_int_eq(testutil_first_nonzero(out_l, 0, LEN), ks[j]);
         ck_assert_float_gt(out_l[ks[j]], 0.0f);
         ck_assert(memcmp(out_l, out_r, sizeof out_l) == 0);
         host_free(&hp);
@@ -159,7 +151,7 @@ START_TEST(test_effect_inputs)
         ck_assert_float_eq(out_l[i], (float)i * (i < 5 ? 2.0f : i < 200 ? 3.0f : 4.0f));
     ck_assert_int_eq(hp.notes_refused, 1);            /* not polyphonic: ignored */
     host_render(&hp, NULL, 0, NULL, out1, LEN);
-    ck_assert_int_eq(first_nonzero(out_l, LEN), -1);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, LEN), -1);
     host_free(&hp);
 }
 END_TEST
@@ -443,7 +435,7 @@ START_TEST(test_build_matches_linked_fixture)
     init_host(&hp, &amp_fixture_poly_desc);
     host_render(&hp, ev, 6, NULL, outs, LEN);
     host_free(&hp);
-    ck_assert(first_nonzero(out_l, LEN) == 0);
+    ck_assert(testutil_first_nonzero(out_l, 0, LEN) == 0);
     ck_assert(memcmp(built[0], out_l, sizeof out_l) == 0);
     ck_assert(memcmp(built[1], out_r, sizeof out_r) == 0);
 

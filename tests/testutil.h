@@ -31,4 +31,21 @@ static inline int testutil_remove_tree(const char *dir)
     return nftw(dir, testutil_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The first (last) index in [from, to) where x is not exactly 0, or -1. */
+static inline long testutil_first_nonzero(const float *x, long from, long to)
+{
+    for (long i = from; i < to; i++)
+        if (x[i] != 0.0f)
+            return i;
+    return -1;
+}
+
+static inline long testutil_last_nonzero(const float *x, long from, long to)
+{
+    for (long i = to - 1; i >= from; i--)
+        if (x[i] != 0.0f)
+            return i;
+    return -1;
+}
+
 #endif
