@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -492,20 +491,8 @@ static Suite *midi_import_suite(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    /* build/amp sits two levels above this binary (build/tests/check_midi_import). */
-    char self[512];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(amp_bin, sizeof amp_bin, "%s/amp", dirname(dirname(self)));
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/check_midi_import_XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
+    if (testutil_amp_setup(argv[0], "check_midi_import", amp_bin, sizeof amp_bin, tmp_dir, sizeof tmp_dir))
         return EXIT_FAILURE;
-    }
-    if (getenv("AMP_CACHE") == NULL) {
-        char cache[128];
-        snprintf(cache, sizeof cache, "%s/cache", tmp_dir);
-        setenv("AMP_CACHE", cache, 1);
-    }
     snprintf(song_path, sizeof song_path, "%s/song.mid", tmp_dir);
     snprintf(click_path, sizeof click_path, "%s/click.amp", tmp_dir);
     FILE *fp = fopen(click_path, "w");

@@ -15,7 +15,6 @@
  * when that is unset, in a temporary cache removed at the end.
  */
 #include <ftw.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -569,21 +568,8 @@ static Suite *project_suite(void)
 int main(int argc, char **argv)
 {
     (void)argc;
-    /* build/amp sits two levels above this binary (build/tests/check_project). */
-    char self[512];
-    snprintf(self, sizeof self, "%s", argv[0]);
-    snprintf(amp_bin, sizeof amp_bin, "%s/amp", dirname(dirname(self)));
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/check_project_XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
+    if (testutil_amp_setup(argv[0], "check_project", amp_bin, sizeof amp_bin, tmp_dir, sizeof tmp_dir))
         return EXIT_FAILURE;
-    }
-    int own_cache = getenv("AMP_CACHE") == NULL;
-    if (own_cache) {
-        char cache[128];
-        snprintf(cache, sizeof cache, "%s/cache", tmp_dir);
-        setenv("AMP_CACHE", cache, 1);
-    }
     int rc = testutil_run(project_suite());
     testutil_remove_tree(tmp_dir);
     return rc;

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <ftw.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -46,6 +47,29 @@ static inline long testutil_last_nonzero(const float *x, long from, long to)
         if (x[i] != 0.0f)
             return i;
     return -1;
+}
+
+/* For a suite that runs build/amp: amp_bin is the amp two levels above the
+ * suite's binary (build/tests/check_x -> build/amp), tmp_dir a fresh
+ * /tmp/<name>_XXXXXX, and AMP_CACHE a folder inside it unless the
+ * environment names one. 0, or -1 after perror. */
+static inline int testutil_amp_setup(const char *argv0, const char *name, char *amp_bin, size_t amp_len,
+                                     char *tmp_dir, size_t tmp_len)
+{
+    char self[512];
+    snprintf(self, sizeof self, "%s", argv0);
+    snprintf(amp_bin, amp_len, "%s/amp", dirname(dirname(self)));
+    snprintf(tmp_dir, tmp_len, "/tmp/%s_XXXXXX", name);
+    if (!mkdtemp(tmp_dir)) {
+        perror("mkdtemp");
+        return -1;
+    }
+    if (getenv("AMP_CACHE") == NULL) {
+        char cache[512];
+        snprintf(cache, sizeof cache, "%s/cache", tmp_dir);
+        setenv("AMP_CACHE", cache, 1);
+    }
+    return 0;
 }
 
 #endif
