@@ -302,7 +302,7 @@ typedef struct Track {
     uint32_t held_order;
     int mode, priority;
     int mono_id;           /* note id of the voice in mono / legato, -1 none */
-    float glide;           /* legato glide: time constant in seconds, 0 none */
+    float glide_k;         /* legato glide: how much of the way is left after a control tick, 0 none */
     int gliding;           /* the mono voice's pitch is on its way */
     float glide_at, glide_to;    /* its log2 frequency now, and where it goes */
     float *buf[2];
@@ -402,7 +402,8 @@ static uint64_t clock_now(const Engine *e)
     return e->cfg.clock ? e->cfg.clock(e->cfg.clock_user) : 0;
 }
 
-static void post(Engine *e, int64_t time, int kind, int track, int slot, int code, void *ptr)
+/* An event on the ring; false when the ring is full (the ring counts it). */
+static bool post(Engine *e, int64_t time, int kind, int track, int slot, int code, void *ptr)
 {
     EngineEvent ev;
     memset(&ev, 0, sizeof ev);
@@ -412,7 +413,7 @@ static void post(Engine *e, int64_t time, int kind, int track, int slot, int cod
     ev.slot = slot;
     ev.code = code;
     ev.ptr = ptr;
-    rb_write(e->events, &ev, sizeof ev);   /* refused writes are counted by the ring */
+    return rb_write(e->events, &ev, sizeof ev);
 }
 
 static BackLink *back_link(void *ptr, int kind)
@@ -422,23 +423,12 @@ static BackLink *back_link(void *ptr, int kind)
     return &((HeapBlock *)((unsigned char *)ptr - HEAP_HEADER))->back;
 }
 
-static bool post_back(Engine *e, int64_t time, int kind, void *ptr)
-{
-    EngineEvent ev;
-    memset(&ev, 0, sizeof ev);
-    ev.time = time;
-    ev.kind = kind;
-    ev.track = ev.slot = -1;
-    ev.ptr = ptr;
-    return rb_write(e->events, &ev, sizeof ev);
-}
-
 /* Hand the buffers that waited back, oldest first, while there is room. */
 static void hand_back_waiting(Engine *e)
 {
     while (e->back_head) {
         BackLink *l = back_link(e->back_head, e->back_head_kind);
-        if (!post_back(e, l->time, l->kind, e->back_head))
+        if (!post(e, l->time, l->kind, -1, -1, 0, e->back_head))
             return;
         e->back_head = l->next;
         e->back_head_kind = l->next_kind;
@@ -455,7 +445,7 @@ static void hand_back(Engine *e, int64_t time, int kind, void *ptr)
 {
     if (!ptr)
         return;
-    if (!e->back_head && post_back(e, time, kind, ptr))
+    if (!e->back_head && post(e, time, kind, -1, -1, 0, ptr))
         return;
     BackLink *l = back_link(ptr, kind);
     l->next = NULL;
@@ -1189,49 +1179,37 @@ static void held_push(Track *t, int note_id, int key, float vel)
     t->held[t->n_held++] = (Held){ note_id, key, vel, t->held_order++ };
 }
 
-/* The frequency of the mono voice (note mono_id), 0 when there is none. */
-static float mono_freq(const Track *t)
+/* The slot of the mono voice (note mono_id) in *vt, -1 when there is none. */
+static int mono_slot(const Track *t, AmpVoiceTable **vt)
 {
     const EngineNode *nd = t->inst;
     if (!nd || !nd->desc->voices || t->mono_id < 0)
-        return 0.0f;
-    const AmpVoiceTable *vt = nd->desc->voices(nd->state);
-    for (int i = 0; i < vt->live; i++)
-        if (vt->note_id[i] == t->mono_id)
-            return vt->freq[i];
-    return 0.0f;
+        return -1;
+    *vt = nd->desc->voices(nd->state);
+    for (int i = 0; i < (*vt)->live; i++)
+        if ((*vt)->note_id[i] == t->mono_id)
+            return i;
+    return -1;
 }
 
 /* One control tick (AMP_CHUNK samples) of a legato glide: the pitch
  * approaches the target exponentially in log frequency, time constant
  * t->glide; within 0.024 cent it lands on the key's exact frequency. */
-static void glide_tick(Engine *e, Track *t)
+static void glide_tick(Track *t)
 {
-    EngineNode *nd = t->inst;
-    if (!t->gliding || !nd || !nd->desc->voices || t->mono_id < 0) {
-        t->gliding = 0;
-        return;
-    }
-    AmpVoiceTable *vt = nd->desc->voices(nd->state);
-    int slot = -1;
-    for (int i = 0; i < vt->live && slot < 0; i++)
-        if (vt->note_id[i] == t->mono_id)
-            slot = i;
+    AmpVoiceTable *vt = NULL;
+    int slot = mono_slot(t, &vt);
     if (slot < 0) {
         t->gliding = 0;
         return;
     }
-    /* the runtime's own kernels: libm's exp2/log2 are not promised to give
-     * the same bits natively and in WebAssembly */
-    float k = amp_expf(-(float)AMP_CHUNK / (t->glide * e->sr));
-    t->glide_at = t->glide_to + (t->glide_at - t->glide_to) * k;
+    t->glide_at = t->glide_to + (t->glide_at - t->glide_to) * t->glide_k;
     if (fabsf(t->glide_at - t->glide_to) < 2e-5f) {   /* 0.024 cent: float's last steps stall */
-        t->glide_at = t->glide_to;
         t->gliding = 0;
-    }
-    vt->freq[slot] = amp_exp2f(t->glide_at);
-    if (!t->gliding)
         vt->freq[slot] = voice_key_to_freq((int)vt->key[slot]);   /* exactly the key's frequency */
+    } else {
+        vt->freq[slot] = amp_exp2f(t->glide_at);
+    }
 }
 
 /* Mono / legato: make the sounding voice follow the held key the priority
@@ -1250,13 +1228,14 @@ static void mono_update(Track *t)
     if (w->note_id == t->mono_id)
         return;
     if (t->mode == ENGINE_VOICE_LEGATO && t->mono_id >= 0) {
-        float before = mono_freq(t);
+        AmpVoiceTable *vt = NULL;
+        int old = mono_slot(t, &vt);
+        float before = old >= 0 ? vt->freq[old] : 0.0f;
         int slot = voice_legato(d, nd->state, t->mono_id, w->note_id, w->key);
         if (slot >= 0) {
             t->mono_id = w->note_id;
-            if (t->glide > 0.0f && before > 0.0f) {
+            if (t->glide_k > 0.0f && before > 0.0f) {
                 /* glide from where the pitch is (mid-glide too) to the new key */
-                AmpVoiceTable *vt = d->voices(nd->state);
                 t->glide_at = t->gliding ? t->glide_at : amp_log2f(before);
                 t->glide_to = amp_log2f(vt->freq[slot]);
                 t->gliding = 1;
@@ -1616,13 +1595,19 @@ static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, 
 static void mix_region_fade(Engine *e, Region *r, float *L, float *R, int n)
 {
     const EngineSample *smp = r->sample >= 0 ? e->samples[r->sample] : NULL;
+    if (!smp) {   /* the sample went away: the fade goes on in silence */
+        int k = n < r->fade_left ? n : r->fade_left;
+        r->fade_frame += k;
+        r->fade_left -= k;
+        return;
+    }
     float len = (float)region_fade_len(e->sr);
-    int64_t end = smp ? region_length(e, r) : 0;
+    int64_t end = region_length(e, r);
+    const float *a = smp->data[0], *b = smp->data[smp->channels > 1 ? 1 : 0];
     for (int i = 0; i < n && r->fade_left > 0; i++, r->fade_frame++, r->fade_left--) {
         int64_t at = r->offset + r->fade_frame;
-        if (!smp || r->fade_frame >= end || at < 0 || at >= smp->frames)
+        if (r->fade_frame >= end || at < 0 || at >= smp->frames)
             continue;
-        const float *a = smp->data[0], *b = smp->data[smp->channels > 1 ? 1 : 0];
         float g = r->gain * ((float)r->fade_left / len);
         L[i] += a[at] * g;
         R[i] += b[at] * g;
@@ -1635,6 +1620,13 @@ static void region_fade_out(Engine *e, Region *r)
         return;
     r->fade_frame = r->frame;
     r->fade_left = region_fade_len(e->sr);
+}
+
+/* Stop, seek or a loop wrap cuts the track's sounding regions: each fades. */
+static void track_fade_regions(Engine *e, Track *t)
+{
+    for (int k = 0; k < t->regions_used; k++)
+        region_fade_out(e, &t->regions[k]);
 }
 
 static void mix_regions(Engine *e, Track *t, float *L, float *R, int n)
@@ -1780,7 +1772,7 @@ static void track_run(Engine *e, Track *t, int pos, int n)
         if (t->gliding) {   /* a legato glide moves the pitch at every control tick */
             int64_t s = s0 + p;
             if (s % AMP_CHUNK == 0)
-                glide_tick(e, t);
+                glide_tick(t);
             int tick = (int)((s / AMP_CHUNK + 1) * AMP_CHUNK - s0);
             if (t->gliding && tick < next)
                 next = tick;
@@ -1985,11 +1977,10 @@ static void transport_stop(Engine *e, int64_t s)
     for (int i = 0; i < e->n_order; i++) {
         Track *t = &e->tracks[e->order[i]];
         track_all_off(t);
+        track_fade_regions(e, t);
         for (int k = 0; k < t->regions_used; k++)
-            if (t->regions[k].sample >= 0) {
-                region_fade_out(e, &t->regions[k]);
+            if (t->regions[k].sample >= 0)
                 t->regions[k].state = REGION_DONE;
-            }
     }
 }
 
@@ -2001,8 +1992,7 @@ static void transport_seek(Engine *e, int64_t s, double beat)
         Track *t = &e->tracks[e->order[i]];
         track_cut(t);
         if (e->playing)
-            for (int k = 0; k < t->regions_used; k++)
-                region_fade_out(e, &t->regions[k]);
+            track_fade_regions(e, t);
     }
     anchor_at(e, s, beat, 0);
     e->anchor_play = llround(tempo_seconds(e, 0.0, beat) * (double)e->sr);
@@ -2169,7 +2159,9 @@ static void apply_graph(Engine *e, const Command *c)
         }
         t->mode = c->a;
         t->priority = c->b;
-        t->glide = c->f;
+        /* the runtime's own exp (libm's is not promised to give the same bits
+         * natively and in WebAssembly), once per voice mode */
+        t->glide_k = c->f > 0.0f ? amp_expf(-(float)AMP_CHUNK / (c->f * e->sr)) : 0.0f;
         t->gliding = 0;
         t->n_held = 0;
         t->mono_id = -1;
@@ -2372,8 +2364,7 @@ static void transport_at(Engine *e, int64_t s)
             for (int i = 0; i < e->n_order; i++) {
                 Track *t = &e->tracks[e->order[i]];
                 track_release_clip_notes(t);
-                for (int k = 0; k < t->regions_used; k++)
-                    region_fade_out(e, &t->regions[k]);
+                track_fade_regions(e, t);
             }
             anchor_at(e, s, e->loop_start, llround(tempo_seconds(e, 0.0, e->loop_start) * (double)e->sr));
             all_tracks_position(e, s);
@@ -2704,11 +2695,9 @@ int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mo
 {
     if (!valid_track(e, track) || mode < ENGINE_VOICE_POLY || mode > ENGINE_VOICE_LEGATO ||
         priority < ENGINE_PRIORITY_LAST || priority > ENGINE_PRIORITY_HIGH || !(glide_seconds >= 0.0f) ||
-        !(glide_seconds <= 10.0f) || !valid_time(time))
+        !(glide_seconds <= 10.0f))
         return refuse_call(e);
-    Command c = { .time = time, .kind = ENGINE_CMD_VOICE_MODE, .track = track, .a = (int)mode, .b = (int)priority,
-                  .f = glide_seconds };
-    return queue_push(e, &c);
+    return queue_simple(e, time, ENGINE_CMD_VOICE_MODE, track, (int)mode, (int)priority, glide_seconds, 0.0, 0.0);
 }
 
 static bool mixer_track(const Engine *e, int track)
