@@ -452,17 +452,9 @@ static void plan_loops(Emitter *e)
         for (int k = 0; k < 3; k++)
             if (is_member(e, ops[k]))
                 graph_edge(&g, ops[k]->id, v->id);
-        if (v->op == V_DELAY_READ) {
-            DelaySlot *d = ir->delays.items[v->idx];
-            if (is_member(e, d->write))
-                graph_edge(&g, d->write->id, v->id);
-        }
     }
-    for (int k = 0; ok && k < ir->states.n; k++) {
-        StateSlot *st = ir->states.items[k];
-        if (st->end != st->start && is_member(e, st->end) && is_member(e, st->start))
-            graph_edge(&g, st->end->id, st->start->id);
-    }
+    if (ok)
+        graph_carried_edges(&g, ir, NULL);
     ok = ok && graph_finish(&g) == 0;
     if (ok)
         scc_run(&sc, &g, NULL, nodes, n_nodes);

@@ -88,22 +88,10 @@ char *flush_points(Ir *ir)
             if (ops[k] && ops[k]->live && flush_data_edge(v, k))
                 graph_edge(&g, ops[k]->id, v->id);
     }
-    for (int k = 0; ok && k < ir->states.n; k++) {
-        StateSlot *st = ir->states.items[k];
-        if (st->end != st->start && st->end->live && st->start->live) {
-            graph_edge(&g, st->end->id, st->start->id);
-            stored[st->end->id] = 1;
-        }
-    }
+    if (ok)
+        graph_carried_edges(&g, ir, stored);
     for (int i = 0; ok && i < n; i++) {
         Val *v = ir->vals.items[i];
-        if (v->live && v->op == V_DELAY_READ) {
-            DelaySlot *d = ir->delays.items[v->idx];
-            if (d->write && d->write->live) {
-                graph_edge(&g, d->write->id, v->id);
-                stored[d->write->id] = 1;
-            }
-        }
         if (v->live && v->op == V_EXTERN_OUT) {
             ExternSlot *x = ir->externs.items[v->idx];
             for (int j = 0; j < x->n_in; j++)

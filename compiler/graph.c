@@ -39,6 +39,29 @@ void graph_edge(Graph *g, int from, int to)
     g->n_edges++;
 }
 
+void graph_carried_edges(Graph *g, const Ir *ir, char *sources)
+{
+    for (int k = 0; k < ir->states.n; k++) {
+        const StateSlot *st = ir->states.items[k];
+        if (st->end != st->start && g->on[st->end->id] && g->on[st->start->id]) {
+            graph_edge(g, st->end->id, st->start->id);
+            if (sources)
+                sources[st->end->id] = 1;
+        }
+    }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (v->op != V_DELAY_READ || !g->on[v->id])
+            continue;
+        const DelaySlot *d = ir->delays.items[v->idx];
+        if (d->write && g->on[d->write->id]) {
+            graph_edge(g, d->write->id, v->id);
+            if (sources)
+                sources[d->write->id] = 1;
+        }
+    }
+}
+
 int graph_finish(Graph *g)
 {
     if (g->failed)

@@ -10,6 +10,8 @@
 #ifndef AMP_GRAPH_H
 #define AMP_GRAPH_H
 
+#include "ir.h"
+
 typedef struct Graph {
     int n;
     int *start, *adj;      /* successors of v: adj[start[v] .. start[v + 1]) */
@@ -22,6 +24,11 @@ typedef struct Graph {
 int graph_init(Graph *g, int n);           /* every node off; 0, or -1 when out of memory */
 void graph_edge(Graph *g, int from, int to);
 int graph_finish(Graph *g);                /* builds the successor lists; 0 or -1 */
+/* The edges a value carries to the next sample, between Vals that are on
+ * (set g->on first): a state's end -> its start leaf, a delay line's write
+ * -> each of its reads. sources, if not NULL, gets 1 for the Val each such
+ * edge leaves (the stored values). */
+void graph_carried_edges(Graph *g, const Ir *ir, char *sources);
 void graph_free(Graph *g);
 
 typedef struct Scc {
