@@ -883,12 +883,7 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
                         v->idx, (int)v->k);
             continue;
         }
-        if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP || v->op == V_DELAY_READ || v->op == V_NOISE ||
-            v->op == V_INPUT || v->op == V_VOICEBUS || v->op == V_SR || v->op == V_PARAM || v->op == V_NOTE) {
-            emit_val(e, v, ctx, indent);
-        } else {
-            emit_val(e, v, ctx, indent);
-        }
+        emit_val(e, v, ctx, indent);
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->cross[v->id])
             text_printf(e->t, "%sax%d[i] = x%d;\n", indent, v->id, v->id);
     }
