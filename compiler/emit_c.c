@@ -161,8 +161,7 @@ static void find_integral(Emitter *e)
         case V_SELECT: w = whole(e, v->b) && whole(e, v->c); break;
         case V_CLAMP: w = whole(e, v->a) && whole(e, v->b) && whole(e, v->c); break;
         case V_FUNC1:
-            w = v->idx == F_FLOOR || v->idx == F_CEIL || v->idx == F_ROUND || v->idx == F_TRUNC ||
-                (v->idx == F_ABS && whole(e, v->a));
+            w = func_rounds((Func)v->idx) || (v->idx == F_ABS && whole(e, v->a));
             break;
         case V_FUNC2: w = (v->idx == F_MIN || v->idx == F_MAX) && whole(e, v->a) && whole(e, v->b); break;
         default: break;

@@ -36,11 +36,9 @@ static int flushable(const Val *v)
     switch (v->op) {
     case V_CONST: case V_SR: case V_PARAM: case V_NOTE: case V_INPUT: case V_STATE:
     case V_NOISE: case V_VOICEBUS: case V_TINDEX: case V_PLACEHOLDER: case V_EXTERN_OUT:
-    case V_NOT: case V_LT: case V_LE: case V_GT: case V_GE: case V_EQ: case V_NE:
-    case V_AND: case V_OR:
         return 0;
     default:
-        return 1;
+        return !valop_is_truth(v->op);
     }
 }
 
@@ -51,16 +49,13 @@ static int flushable(const Val *v)
  * edge need no flush for it. */
 int flush_data_edge(const Val *v, int k)
 {
-    switch (v->op) {
-    case V_NOT: case V_LT: case V_LE: case V_GT: case V_GE: case V_EQ: case V_NE: case V_AND: case V_OR:
+    if (valop_is_truth(v->op))
         return 0;
-    case V_SELECT:
+    if (v->op == V_SELECT)
         return k != 0;
-    case V_FUNC1:
-        return !(v->idx == F_FLOOR || v->idx == F_CEIL || v->idx == F_ROUND || v->idx == F_TRUNC);
-    default:
-        return 1;
-    }
+    if (v->op == V_FUNC1)
+        return !func_rounds((Func)v->idx);
+    return 1;
 }
 
 /* Candidates are tried in components up to this size; a larger one has

@@ -371,6 +371,16 @@ static const struct {
 const char *func_name(Func f) { return funcs[f].name; }
 int func_arity(Func f) { return funcs[f].arity; }
 
+int func_rounds(Func f)
+{
+    return f == F_FLOOR || f == F_CEIL || f == F_ROUND || f == F_TRUNC;
+}
+
+int valop_is_truth(ValOp op)
+{
+    return op == V_NOT || (op >= V_LT && op <= V_OR);
+}
+
 int func_lookup(const char *name)
 {
     for (int i = 0; i < F_COUNT; i++)

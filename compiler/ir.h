@@ -157,6 +157,8 @@ void ir_mark_live(Ir *ir, Val **roots, int n_roots);
 const char *rate_name(Rate r);
 const char *func_name(Func f);
 int func_arity(Func f);
+int func_rounds(Func f);            /* floor, ceil, round, trunc: a whole number out */
+int valop_is_truth(ValOp op);       /* not, comparisons, and, or: 0 or 1 out */
 int func_lookup(const char *name);  /* -1 if not a math function */
 double func_eval(Func f, double a, double b);
 const char *valop_name(ValOp op);

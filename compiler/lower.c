@@ -391,7 +391,7 @@ static Sig lower_call(Ctx *c, Expr *e)
     Sig x = lower_expr(c, e->args->value);
     if (func_arity((Func)f) == 1) {
         UDim d = PLAIN;
-        if (f == F_ABS || f == F_FLOOR || f == F_CEIL || f == F_ROUND || f == F_TRUNC)
+        if (f == F_ABS || func_rounds((Func)f))
             d = x.d;
         else if (x.d.known && x.d.exp != 0)
             diag_error(c->d, e->args->value->loc, "%s() takes a plain number, not %s", name, dim_text(x.d));
