@@ -671,9 +671,8 @@ static void clear_track(EngineCommands *cx, uint32_t track, int64_t time)
         if (region >= 0) {
             cx->region_track[region] = -1;
             cx->region_slot[region] = -1;
-            cx->slot_free_at[at] = applies_at(cx, time);
         }
-        cx->slot_region[at] = -1;
+        free_slot(&cx->slot_region[at], &cx->slot_free_at[at], when);
     }
 }
 
@@ -884,8 +883,7 @@ static int clear_region(EngineCommands *cx, int64_t t, int32_t id)
     if (engine_place_region(cx->engine, t, track, slot, -1, 0.0, 0, 0, 0.0f) != 0)
         return -1;
     size_t at = (size_t)track * cx->max_regions + slot;
-    cx->slot_region[at] = -1;
-    cx->slot_free_at[at] = applies_at(cx, t);
+    free_slot(&cx->slot_region[at], &cx->slot_free_at[at], applies_at(cx, t));
     cx->region_track[id] = -1;
     cx->region_slot[id] = -1;
     return 0;
