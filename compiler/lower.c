@@ -774,6 +774,19 @@ static Sig lower_expr(Ctx *c, Expr *e)
 
 /* How many channels an expression has, without lowering it (prev() in a
  * patch needs it before its argument can be lowered). */
+/* A let's channels, worked out once per let so that chains of lets stay
+ * linear (one being worked out, or read past LET_NEST_LIMIT, waits). */
+static void let_channels(Ctx *c, PLet *l)
+{
+    if (l->channels || l->busy || c->let_depth >= LET_NEST_LIMIT)
+        return;
+    l->busy = 1;
+    c->let_depth++;
+    l->channels = expr_channels(c, l->item->value);
+    c->let_depth--;
+    l->busy = 0;
+}
+
 static int expr_channels(Ctx *c, Expr *e)
 {
     if (!e)
@@ -783,13 +796,8 @@ static int expr_channels(Ctx *c, Expr *e)
         return c->ps->unit->n_outputs;
     if (e->kind == EX_NAME) {
         PLet *l = find_let(c->ps, e->name, c->sec);
-        if (l && !l->channels && !l->busy && c->let_depth < LET_NEST_LIMIT) {   /* once per let: linear */
-            l->busy = 1;
-            c->let_depth++;
-            l->channels = expr_channels(c, l->item->value);
-            c->let_depth--;
-            l->busy = 0;
-        }
+        if (l)
+            let_channels(c, l);
         return l && l->channels ? l->channels : 1;
     }
     if (e->kind == EX_FIELD || e->kind == EX_NUM)
@@ -1344,6 +1352,21 @@ static void lower_inst(Ctx *c, PInst *p)
     c->sec = saved;
 }
 
+static void collect_deps(Ctx *c, Expr *e, Section sec, PtrVec *deps);
+
+/* The instances a let reads, worked out once per let (as let_channels). */
+static void let_deps(Ctx *c, PLet *l)
+{
+    if (l->deps_done || l->busy || c->let_depth >= LET_NEST_LIMIT)
+        return;
+    l->busy = 1;
+    c->let_depth++;
+    collect_deps(c, l->item->value, l->sec, &l->deps);
+    c->let_depth--;
+    l->busy = 0;
+    l->deps_done = 1;
+}
+
 /* Instances that an expression reads (not through prev). */
 static void collect_deps(Ctx *c, Expr *e, Section sec, PtrVec *deps)
 {
@@ -1358,22 +1381,16 @@ static void collect_deps(Ctx *c, Expr *e, Section sec, PtrVec *deps)
             return;
         }
         PLet *l = find_let(c->ps, e->name, sec);
-        if (l && !l->deps_done && !l->busy && c->let_depth < LET_NEST_LIMIT) {  /* once per let: linear */
-            l->busy = 1;
-            c->let_depth++;
-            collect_deps(c, l->item->value, sec, &l->deps);
-            c->let_depth--;
-            l->busy = 0;
-            l->deps_done = 1;
+        if (!l)
+            return;
+        let_deps(c, l);
+        for (int i = 0; i < l->deps.n; i++) {
+            int seen = 0;
+            for (int j = 0; j < deps->n && !seen; j++)
+                seen = deps->items[j] == l->deps.items[i];
+            if (!seen)
+                vec_push(c->a, deps, l->deps.items[i]);
         }
-        if (l)
-            for (int i = 0; i < l->deps.n; i++) {
-                int seen = 0;
-                for (int j = 0; j < deps->n && !seen; j++)
-                    seen = deps->items[j] == l->deps.items[i];
-                if (!seen)
-                    vec_push(c->a, deps, l->deps.items[i]);
-            }
         return;
     }
     collect_deps(c, e->a, sec, deps);
@@ -1710,17 +1727,8 @@ Lowered *lower_unit(Program *prog, const char *unit_name, Diag *d)
     for (int i = 0; i < ps.lets.n; i++) {
         PLet *l = ps.lets.items[i];
         c.sec = l->sec;
-        if (!l->channels) {
-            l->busy = 1;
-            l->channels = expr_channels(&c, l->item->value);
-            l->busy = 0;
-        }
-        if (!l->deps_done) {
-            l->busy = 1;
-            collect_deps(&c, l->item->value, l->sec, &l->deps);
-            l->busy = 0;
-            l->deps_done = 1;
-        }
+        let_channels(&c, l);
+        let_deps(&c, l);
     }
     for (int i = 0; i < ps.insts.n; i++)
         check_instance_args(&c, ps.insts.items[i]);
