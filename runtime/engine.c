@@ -1363,14 +1363,19 @@ static bool lane_ramping(const Lane *l)
 
 static void track_gains(Track *t);
 
+static float pan_clamp(float pan)
+{
+    return pan < -1.0f ? -1.0f : pan > 1.0f ? 1.0f : pan;
+}
+
 static void lane_apply(Track *t, Lane *l, double x)
 {
     if (l->target == ENGINE_LANE_FADER) {
         float v = lane_value(l, x);
         if (l->param == ENGINE_FADER_GAIN)
-            t->gain_db = v < -150.0f ? -150.0f : v > 24.0f ? 24.0f : v;
+            t->gain_db = v;   /* db_to_gain bounds it, as for a gain command */
         else
-            t->pan = v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v;
+            t->pan = pan_clamp(v);
         track_gains(t);
         return;
     }
@@ -2027,7 +2032,7 @@ static void apply_mixer(Engine *e, const Command *c)
     }
     switch (c->kind) {
     case ENGINE_CMD_GAIN: t->gain_db = c->f; break;
-    case ENGINE_CMD_PAN: t->pan = c->f < -1.0f ? -1.0f : c->f > 1.0f ? 1.0f : c->f; break;
+    case ENGINE_CMD_PAN: t->pan = pan_clamp(c->f); break;
     case ENGINE_CMD_MUTE: t->mute = c->a != 0; break;
     case ENGINE_CMD_SOLO: t->solo = c->a != 0; break;
     default: break;
