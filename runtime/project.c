@@ -33,6 +33,12 @@ typedef struct Ctx {
     size_t len;
 } Ctx;
 
+
+/* The mixer's ranges: levels in dB (gains, sends, regions), and pan. */
+#define DB_MIN (-150.0)
+#define DB_MAX 24.0
+#define PAN_MIN (-1.0)
+#define PAN_MAX 1.0
 static size_t push_key(Ctx *c, const char *key)
 {
     size_t old = c->len;
@@ -389,7 +395,7 @@ static int read_region(Ctx *c, json_t *v, ProjectRegion *r)
                    get_number(c, v, "start_beat", 1, 0, 0, BEAT_MAX, &r->start_beat) ||
                    get_number(c, v, "offset_seconds", 0, 0, 0, 86400, &r->offset_seconds) ||
                    get_number(c, v, "length_seconds", 0, 0, 0, 86400, &r->length_seconds) ||
-                   get_number(c, v, "gain_db", 0, 0, -150, 24, &r->gain_db)
+                   get_number(c, v, "gain_db", 0, 0, DB_MIN, DB_MAX, &r->gain_db)
                ? -1
                : 0;
 }
@@ -466,8 +472,8 @@ static int read_fader(Ctx *c, json_t *track, ProjectTrack *t)
         return 0;
     static const char *const keys[] = { "gain_db", "pan", "mute", "solo", NULL };
     size_t old = push_key(c, "fader");
-    if (want_object(c, v) || check_keys(c, v, keys) || get_number(c, v, "gain_db", 0, 0, -150, 24, &t->gain_db) ||
-        get_number(c, v, "pan", 0, 0, -1, 1, &t->pan) || get_bool(c, v, "mute", 0, &t->mute) ||
+    if (want_object(c, v) || check_keys(c, v, keys) || get_number(c, v, "gain_db", 0, 0, DB_MIN, DB_MAX, &t->gain_db) ||
+        get_number(c, v, "pan", 0, 0, PAN_MIN, PAN_MAX, &t->pan) || get_bool(c, v, "mute", 0, &t->mute) ||
         get_bool(c, v, "solo", 0, &t->solo))
         return -1;
     pop(c, old);
@@ -517,7 +523,7 @@ static int each_send(Ctx *c, json_t *v, void *item)
     static const char *const keys[] = { "bus", "level_db", NULL };
     s->bus_index = -1;
     return want_object(c, v) || check_keys(c, v, keys) || get_int(c, v, "bus", 1, 0, 0, 1 << 30, &s->bus_id) ||
-                   get_number(c, v, "level_db", 0, 0, -150, 24, &s->level_db)
+                   get_number(c, v, "level_db", 0, 0, DB_MIN, DB_MAX, &s->level_db)
                ? -1
                : 0;
 }
@@ -666,7 +672,7 @@ static int read_header(Ctx *c, json_t *root, Project *p)
         static const char *const mkeys[] = { "gain_db", NULL };
         old = push_key(c, "master");
         if (want_object(c, master) || check_keys(c, master, mkeys) ||
-            get_number(c, master, "gain_db", 0, 0, -150, 24, &p->master_gain_db))
+            get_number(c, master, "gain_db", 0, 0, DB_MIN, DB_MAX, &p->master_gain_db))
             return -1;
         pop(c, old);
     }
@@ -1084,8 +1090,8 @@ static int load_sample(Project *p, ProjectRegion *reg, char *err, size_t errlen)
 static int resolve_lane(const ProjectTrack *t, ProjectLane *l, char *err, size_t errlen)
 {
     if (l->slot == ENGINE_LANE_FADER) {
-        double lo = l->param_index == ENGINE_FADER_GAIN ? -150.0 : -1.0;
-        double hi = l->param_index == ENGINE_FADER_GAIN ? 24.0 : 1.0;
+        double lo = l->param_index == ENGINE_FADER_GAIN ? DB_MIN : PAN_MIN;
+        double hi = l->param_index == ENGINE_FADER_GAIN ? DB_MAX : PAN_MAX;
         for (int i = 0; i < l->n_points; i++)
             if (!(l->points[i].value >= lo && l->points[i].value <= hi)) {
                 snprintf(err, errlen, "%s.points[%d].value: %g is outside the fader's %s range [%g, %g]", l->at, i,
