@@ -33,12 +33,12 @@ typedef struct Ctx {
     size_t len;
 } Ctx;
 
-
 /* The mixer's ranges: levels in dB (gains, sends, regions), and pan. */
 #define DB_MIN (-150.0)
 #define DB_MAX 24.0
 #define PAN_MIN (-1.0)
 #define PAN_MAX 1.0
+
 static size_t push_key(Ctx *c, const char *key)
 {
     size_t old = c->len;
