@@ -13,6 +13,9 @@ typedef struct EmitText {
 
 void text_printf(EmitText *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void text_puts(EmitText *t, const char *s);
+/* n bytes of s, which need not be NUL-terminated; n == 0 still allocates,
+ * so t->text is a string afterwards. */
+void text_add(EmitText *t, const char *s, size_t n);
 
 void emit_json(const Lowered *u, EmitText *out);
 /* json is embedded in the descriptor. scalar: one voice per lane group

@@ -12,9 +12,8 @@
 #include "amp_patch.h"
 #include "ampc.h"
 
-void text_puts(EmitText *t, const char *s)
+void text_add(EmitText *t, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 4096;
         while (cap < t->len + n + 1)
@@ -22,8 +21,14 @@ void text_puts(EmitText *t, const char *s)
         t->text = xrealloc(t->text, cap);
         t->cap = cap;
     }
-    memcpy(t->text + t->len, s, n + 1);
+    memcpy(t->text + t->len, s, n);
     t->len += n;
+    t->text[t->len] = 0;
+}
+
+void text_puts(EmitText *t, const char *s)
+{
+    text_add(t, s, strlen(s));
 }
 
 void text_printf(EmitText *t, const char *fmt, ...)
@@ -33,15 +38,17 @@ void text_printf(EmitText *t, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < (int)sizeof small) {
-        text_puts(t, small);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        text_add(t, small, (size_t)n);
         return;
     }
     char *big = xmalloc((size_t)n + 1);
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    text_puts(t, big);
+    text_add(t, big, (size_t)n);
     free(big);
 }
 

@@ -16,6 +16,7 @@
  * (which hold the file name and faust's version) are dropped.
  */
 #include "faust.h"
+#include "emit.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -26,7 +27,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,77 +106,29 @@ static const char prelude_helpers[] =
 static char *prelude_text, *postlude_text;
 static pthread_once_t prelude_once = PTHREAD_ONCE_INIT;
 
-/* ---- a growable string ------------------------------------------------------ */
-
-typedef struct Buf {
-    char *s;
-    size_t len, cap;
-} Buf;
-
-static void buf_add(Buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->s = xrealloc(b->s, cap);
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-static void buf_puts(Buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
-static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(Buf *b, const char *fmt, ...)
-{
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        buf_add(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_add(b, big, (size_t)n);
-    free(big);
-}
-
 static void make_prelude(void)
 {
-    Buf p = { 0 }, q = { 0 };
+    EmitText p = { 0 }, q = { 0 };
     /* faust's C: unused parameters (sample_rate, iControl), scratch
      * variables it declares but does not always read; helpers a program
      * may not call */
-    buf_puts(&p, "#pragma GCC diagnostic push\n"
+    text_puts(&p, "#pragma GCC diagnostic push\n"
                  "#pragma GCC diagnostic ignored \"-Wunused-parameter\"\n"
                  "#pragma GCC diagnostic ignored \"-Wunused-variable\"\n"
                  "#pragma GCC diagnostic ignored \"-Wunused-function\"\n"
                  "#pragma GCC diagnostic ignored \"-Wsign-compare\"\n");
-    buf_puts(&p, prelude_helpers);
+    text_puts(&p, prelude_helpers);
     /* faust's C leaves these to its architecture file */
-    buf_puts(&p, "#define FAUSTFLOAT float\n#define RESTRICT __restrict__\n");
+    text_puts(&p, "#define FAUSTFLOAT float\n#define RESTRICT __restrict__\n");
     for (int i = 0; i < N_ROUTES; i++)
-        buf_printf(&p, "#define %s %s\n", routes[i].libm, routes[i].kernel);
-    buf_puts(&p, "\n");
-    buf_puts(&q, "#pragma GCC diagnostic pop\n");
+        text_printf(&p, "#define %s %s\n", routes[i].libm, routes[i].kernel);
+    text_puts(&p, "\n");
+    text_puts(&q, "#pragma GCC diagnostic pop\n");
     for (int i = 0; i < N_ROUTES; i++)
-        buf_printf(&q, "#undef %s\n", routes[i].libm);
-    buf_puts(&q, "#undef RESTRICT\n#undef FAUSTFLOAT\n\n");
-    prelude_text = p.s;
-    postlude_text = q.s;
+        text_printf(&q, "#undef %s\n", routes[i].libm);
+    text_puts(&q, "#undef RESTRICT\n#undef FAUSTFLOAT\n\n");
+    prelude_text = p.text;
+    postlude_text = q.text;
 }
 
 const char *faust_prelude(void)
@@ -199,23 +151,23 @@ static char *read_all(const char *path, size_t *len_out)
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    Buf b = { 0 };
+    EmitText b = { 0 };
     char chunk[65536];
     size_t got;
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        buf_add(&b, chunk, got);
+        text_add(&b, chunk, got);
     int failed = ferror(f);
     fclose(f);
     if (failed) {
-        free(b.s);
+        free(b.text);
         errno = EIO;
         return NULL;
     }
-    if (!b.s)
-        buf_add(&b, "", 0);
+    if (!b.text)
+        text_add(&b, "", 0);
     if (len_out)
         *len_out = b.len;
-    return b.s;
+    return b.text;
 }
 
 static void remove_tree(const char *dir)
@@ -443,7 +395,7 @@ static FaustRun cached_run(const char *exe, const char *path, const char *text, 
 /* ---- preparing the C ----------------------------------------------------------- */
 
 typedef struct Prepared {
-    Buf code;
+    EmitText code;
     int n_int, n_real;     /* FAUST_INT_CONTROLS, FAUST_REAL_CONTROLS */
     char **defined;        /* functions the code defines */
     int n_defined, cap_defined;
@@ -467,7 +419,7 @@ static const char *skip_space(const char *s)
  * include guard, nothing inside the others (extern "C", RESTRICT, the
  * Apple exp10f names), and no directive itself. The two sizes faust
  * #defines for the -os control arrays are read on the way. */
-static void strip_preprocessor(const char *src, Prepared *p, Buf *out)
+static void strip_preprocessor(const char *src, Prepared *p, EmitText *out)
 {
     int keep[64], depth = 0, k = 1;
     for (const char *line = src; *line;) {
@@ -505,8 +457,8 @@ static void strip_preprocessor(const char *src, Prepared *p, Buf *out)
                     p->n_real = atoi(d + 19);
             }
         } else if (k) {
-            buf_add(out, line, n);
-            buf_add(out, "\n", 1);
+            text_add(out, line, n);
+            text_add(out, "\n", 1);
         }
         line = eol ? eol + 1 : line + n;
     }
@@ -652,8 +604,8 @@ static void keep_items(const char *s, Prepared *p)
         int is_function;
         const char *e = item_end(s, &is_function);
         if (!is_function) {
-            buf_add(&p->code, s, (size_t)(e - s));
-            buf_puts(&p->code, "\n\n");
+            text_add(&p->code, s, (size_t)(e - s));
+            text_puts(&p->code, "\n\n");
             s = e;
             continue;
         }
@@ -666,9 +618,9 @@ static void keep_items(const char *s, Prepared *p)
         if (name)
             add_defined(p, name);
         if (!starts_with(s, "static"))
-            buf_puts(&p->code, "static ");
-        buf_add(&p->code, s, (size_t)(e - s));
-        buf_puts(&p->code, "\n\n");
+            text_puts(&p->code, "static ");
+        text_add(&p->code, s, (size_t)(e - s));
+        text_puts(&p->code, "\n\n");
         s = e;
     }
 }
@@ -695,7 +647,7 @@ static int is_routed(const char *s, size_t n)
  * function), malloc'd; NULL if there is none. */
 static char *unknown_call(const Prepared *p)
 {
-    const char *s = p->code.s;
+    const char *s = p->code.text;
     while (s && *s) {
         const char *c = skip_comment(s);
         if (c != s) {
@@ -727,26 +679,26 @@ static char *unknown_call(const Prepared *p)
 /* Replace every PLACEHOLDER in text by cname. */
 static char *rename_class(Arena *a, const char *text, const char *cname)
 {
-    Buf b = { 0 };
+    EmitText b = { 0 };
     size_t pl = strlen(PLACEHOLDER);
     for (const char *s = text;;) {
         const char *hit = strstr(s, PLACEHOLDER);
         if (!hit) {
-            buf_puts(&b, s);
+            text_puts(&b, s);
             break;
         }
-        buf_add(&b, s, (size_t)(hit - s));
-        buf_puts(&b, cname);
+        text_add(&b, s, (size_t)(hit - s));
+        text_puts(&b, cname);
         s = hit + pl;
     }
-    char *r = arena_strdup(a, b.s ? b.s : "");
-    free(b.s);
+    char *r = arena_strdup(a, b.text ? b.text : "");
+    free(b.text);
     return r;
 }
 
 static void prepared_free(Prepared *p)
 {
-    free(p->code.s);
+    free(p->code.text);
     for (int i = 0; i < p->n_defined; i++)
         free(p->defined[i]);
     free(p->defined);
@@ -1040,20 +992,20 @@ static int describe(Arena *a, Diag *d, Loc loc, FaustProgram *fp, json_t *root, 
  * string, so it reads like the user's text. */
 static const char *user_message(Arena *a, const char *msg, const char *path, const char *written)
 {
-    Buf b = { 0 };
+    EmitText b = { 0 };
     size_t pl = strlen(path);
     for (const char *s = msg;;) {
         const char *hit = pl ? strstr(s, path) : NULL;
         if (!hit) {
-            buf_puts(&b, s);
+            text_puts(&b, s);
             break;
         }
-        buf_add(&b, s, (size_t)(hit - s));
-        buf_puts(&b, written);
+        text_add(&b, s, (size_t)(hit - s));
+        text_puts(&b, written);
         s = hit + pl;
     }
-    const char *r = arena_strdup(a, b.s ? b.s : "");
-    free(b.s);
+    const char *r = arena_strdup(a, b.text ? b.text : "");
+    free(b.text);
     return r;
 }
 
@@ -1108,10 +1060,10 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
         return NULL;
 
     Prepared p = { 0 };
-    Buf stripped = { 0 };
+    EmitText stripped = { 0 };
     strip_preprocessor(run.c_text, &p, &stripped);
-    keep_items(stripped.s ? stripped.s : "", &p);
-    free(stripped.s);
+    keep_items(stripped.text ? stripped.text : "", &p);
+    free(stripped.text);
     for (size_t i = 0; i < sizeof required / sizeof required[0] && ok; i++) {
         char fn[128];
         snprintf(fn, sizeof fn, "%s%s", required[i], PLACEHOLDER);
@@ -1129,7 +1081,7 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
         ok = 0;
     }
     if (ok) {
-        fp->code = rename_class(a, p.code.s ? p.code.s : "", fp->cname);
+        fp->code = rename_class(a, p.code.text ? p.code.text : "", fp->cname);
         fp->n_int_controls = p.n_int > 0 ? p.n_int : 1;
         fp->n_real_controls = p.n_real > 0 ? p.n_real : 1;
         fp->node = make_node(a, loc, fp);
