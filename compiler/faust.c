@@ -490,6 +490,15 @@ static const char *skip_comment(const char *s)
     return s;
 }
 
+/* Past a comment or a string/character literal starting at s, or s itself
+ * if neither starts there. */
+static const char *skip_noncode(const char *s)
+{
+    if (*s == '"' || *s == '\'')
+        return skip_literal(s);
+    return skip_comment(s);
+}
+
 /* The end of the top-level item (declaration or function) starting at s. */
 static const char *item_end(const char *s, int *is_function)
 {
@@ -497,13 +506,9 @@ static const char *item_end(const char *s, int *is_function)
     *is_function = 0;
     int typedef_item = starts_with(s, "typedef");
     while (*s) {
-        const char *c = skip_comment(s);
+        const char *c = skip_noncode(s);
         if (c != s) {
             s = c;
-            continue;
-        }
-        if (*s == '"' || *s == '\'') {
-            s = skip_literal(s);
             continue;
         }
         if (*s == '(' && !brace)
@@ -649,13 +654,9 @@ static char *unknown_call(const Prepared *p)
 {
     const char *s = p->code.text;
     while (s && *s) {
-        const char *c = skip_comment(s);
+        const char *c = skip_noncode(s);
         if (c != s) {
             s = c;
-            continue;
-        }
-        if (*s == '"' || *s == '\'') {
-            s = skip_literal(s);
             continue;
         }
         if (!(isalpha((unsigned char)*s) || *s == '_')) {
@@ -676,22 +677,22 @@ static char *unknown_call(const Prepared *p)
     return NULL;
 }
 
-/* Replace every PLACEHOLDER in text by cname. */
-static char *rename_class(Arena *a, const char *text, const char *cname)
+/* text with every occurrence of what (if not empty) replaced by with. */
+static char *replace_all(Arena *a, const char *text, const char *what, const char *with)
 {
     EmitText b = { 0 };
-    size_t pl = strlen(PLACEHOLDER);
+    size_t wl = strlen(what);
     for (const char *s = text;;) {
-        const char *hit = strstr(s, PLACEHOLDER);
+        const char *hit = wl ? strstr(s, what) : NULL;
         if (!hit) {
             text_puts(&b, s);
             break;
         }
         text_add(&b, s, (size_t)(hit - s));
-        text_puts(&b, cname);
-        s = hit + pl;
+        text_puts(&b, with);
+        s = hit + wl;
     }
-    char *r = arena_strdup(a, b.text ? b.text : "");
+    char *r = arena_strdup(a, b.text);
     free(b.text);
     return r;
 }
@@ -988,27 +989,6 @@ static int describe(Arena *a, Diag *d, Loc loc, FaustProgram *fp, json_t *root, 
     return 1;
 }
 
-/* Faust's message with the path it was given replaced by the import's
- * string, so it reads like the user's text. */
-static const char *user_message(Arena *a, const char *msg, const char *path, const char *written)
-{
-    EmitText b = { 0 };
-    size_t pl = strlen(path);
-    for (const char *s = msg;;) {
-        const char *hit = pl ? strstr(s, path) : NULL;
-        if (!hit) {
-            text_puts(&b, s);
-            break;
-        }
-        text_add(&b, s, (size_t)(hit - s));
-        text_puts(&b, written);
-        s = hit + pl;
-    }
-    const char *r = arena_strdup(a, b.text ? b.text : "");
-    free(b.text);
-    return r;
-}
-
 FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, const char *path, const char *name,
                            const char *const *include_dirs, int n_include_dirs)
 {
@@ -1024,7 +1004,9 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     FaustRun run = cached_run(exe, path, text, len, include_dirs, n_include_dirs);
     free(text);
     if (run.error) {
-        const char *msg = user_message(a, run.error, path, written);
+        /* faust's message with the path it was given replaced by the
+         * import's string, so it reads like the user's text */
+        const char *msg = replace_all(a, run.error, path, written);
         if (run.faust_said && !strstr(msg, written))
             diag_error(d, loc, "faust: %s: %s", written, msg);  /* name the file faust does not */
         else
@@ -1081,7 +1063,7 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
         ok = 0;
     }
     if (ok) {
-        fp->code = rename_class(a, p.code.text ? p.code.text : "", fp->cname);
+        fp->code = replace_all(a, p.code.text ? p.code.text : "", PLACEHOLDER, fp->cname);
         fp->n_int_controls = p.n_int > 0 ? p.n_int : 1;
         fp->n_real_controls = p.n_real > 0 ? p.n_real : 1;
         fp->node = make_node(a, loc, fp);
