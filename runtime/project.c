@@ -20,9 +20,11 @@
 #include "ampc.h"
 #include "build.h"
 #include "diag.h"
+#include "util.h"
 #include "wav.h"
 
 #define MAX_PATH_TEXT 512
+#define PROJECT_MAX_FILE_BYTES (64u << 20)   /* a project file this large is refused */
 
 /* ---- error context: the JSON path of what is being read ------------------ */
 
@@ -783,40 +785,12 @@ fail:
 int project_load_file(const char *path, Project *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    unsigned char *text;
+    size_t len;
+    if (read_whole_file(path, PROJECT_MAX_FILE_BYTES, &text, &len, err, errlen))
         return -1;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 65536;
-            char *nt = ncap <= (64u << 20) ? realloc(text, ncap) : NULL;
-            if (!nt) {
-                free(text);
-                fclose(fp);
-                snprintf(err, errlen, "%s: too large or out of memory", path);
-                return -1;
-            }
-            text = nt;
-            cap = ncap;
-        }
-        size_t got = fread(text + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
-        free(text);
-        snprintf(err, errlen, "%s: read error", path);
-        return -1;
-    }
     char *dir = dirname_of(path);
-    int rc = project_load_text(text, len, path, dir, p, err, errlen);
+    int rc = project_load_text((const char *)text, len, path, dir, p, err, errlen);
     free(dir);
     free(text);
     return rc;
