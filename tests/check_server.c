@@ -558,9 +558,6 @@ static void assert_healthy(void)
     free_response(r);
 }
 
-/* After a burst, connection threads take a moment to be reaped and new
- * connections past --max-connections are turned away meanwhile: retry for
- * up to 5 s, then require a proper health reply. */
 /* After a burst: the server answers again, three times in a row (the
  * connections it turned away may take a moment to be reaped on a loaded
  * machine), within 20 s; then a full health check. */
@@ -1019,15 +1016,62 @@ START_TEST(test_slow_client)
 }
 END_TEST
 
+/* One keep-alive health request on an open connection: the reply's status
+ * (0 when the server closed or reset the connection, or sent nothing within
+ * `seconds`). The connection stays open. */
+static int health_on(int fd, double seconds)
+{
+    static const char health[] = "GET /api/health HTTP/1.1\r\nHost: a\r\n\r\n";
+    if (send(fd, health, strlen(health), MSG_NOSIGNAL) != (ssize_t)strlen(health))
+        return 0;
+    char buf[4096];
+    size_t len = 0;
+    double deadline = now_seconds() + seconds;
+    while (len < sizeof buf - 1) {
+        double left = deadline - now_seconds();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+            break;
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        const char *end = strstr(buf, "\r\n\r\n");
+        const char *cl = strcasestr(buf, "\r\nContent-Length:");
+        if (end && cl && cl < end && len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10))
+            break;
+    }
+    buf[len] = '\0';
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*1[01] %3d", &status) != 1)
+        status = 0;
+    return status;
+}
+
 START_TEST(test_connection_limit)
 {
-    /* More idle connections than --max-connections 32: the extra ones are
-     * turned away, and once they go the server answers again. */
-    int fds[48];
-    for (int i = 0; i < 48; i++)
-        fds[i] = connect_loopback(ampd_port);
-    for (int i = 0; i < 48; i++)
-        close(fds[i]);
+    /* The fixture runs ampd with --max-connections 32. Hold 32 connections,
+     * each proven counted by a served keep-alive request; a 33rd is turned
+     * away without a reply while a held one is still served; once they go,
+     * the server answers again. (All within the fixture's 2 s idle timeout.) */
+    enum { LIMIT = 32 };
+    wait_healthy();
+    int held[LIMIT];
+    for (int i = 0; i < LIMIT; i++) {
+        held[i] = connect_loopback(ampd_port);
+        ck_assert_msg(health_on(held[i], 5) == 200, "held connection %d not served", i);
+    }
+    static const char health[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    for (int extra = 0; extra < 3; extra++) {
+        Response *r = exchange(health, strlen(health), 2);
+        ck_assert_msg(r->status == 0 && r->head_len == 0,
+                      "connection %d past the limit of %d got status %d", LIMIT + extra + 1, LIMIT, r->status);
+        free_response(r);
+    }
+    ck_assert_msg(health_on(held[LIMIT - 1], 5) == 200, "a held connection was dropped by the refusals");
+    for (int i = 0; i < LIMIT; i++)
+        close(held[i]);
     wait_healthy();
 }
 END_TEST

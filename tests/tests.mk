@@ -26,6 +26,17 @@ check-suites: $(CHECK_BINS) $(B)/ampc $(B)/amp
 test: deps
 	@$(MAKE) --no-print-directory $(TEST_STEPS)
 
+# No type name defined in two files (file-local types included).
+TEST_STEPS += test-type-names
+.PHONY: test-type-names
+test-type-names:
+	@sh tests/check_type_names.sh
+
+# The run_nodes.sh measure of a rendered file: non-finite samples, peak.
+$(B)/tests/wav_check: tests/wav_check.c $(B)/libamprt.a | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libamprt.a $(LDLIBS)
+
 # Golden diagnostics, golden emitted C, and every node file built and rendered.
 TEST_STEPS += test-diag test-golden test-nodes
 .PHONY: test-diag test-golden test-nodes golden-update
@@ -33,7 +44,7 @@ test-diag: $(B)/ampc
 	@sh tests/run_diag.sh $(B)/ampc
 test-golden: $(B)/ampc
 	@B=$(B) sh tests/run_golden.sh
-test-nodes: $(B)/ampc $(B)/amp
+test-nodes: $(B)/ampc $(B)/amp $(B)/tests/wav_check
 	@B=$(B) sh tests/run_nodes.sh
 golden-update: $(B)/ampc
 	@B=$(B) sh tests/run_golden.sh --update
