@@ -1,16 +1,23 @@
 # Amplitude — the one build. `make run` and `make test` do all the set-up.
 #
-# Each folder contributes a fragment (lang/lang.mk, compiler/compiler.mk,
-# runtime/runtime.mk, tests/tests.mk) with its explicit object list; this file
-# holds the shared flags, the dependency installer and the top-level targets.
-# Everything generated goes under build/.
+# Each folder with code contributes one fragment (lang/lang.mk,
+# compiler/compiler.mk, runtime/engine/engine.mk, runtime/formats/formats.mk,
+# runtime/tools/tools.mk, runtime/gen/gen.mk, tests/tests.mk, ...) with its
+# own object list and library; a fragment reads only the variables set here,
+# never another fragment's, so the order of the includes does not matter.
+# This file holds the shared flags, the libraries' link order, the
+# dependency installer and the top-level targets. Everything generated goes
+# under build/.
 
 CC      ?= cc
 B       := build
 CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -O2 -g -ffp-contract=off -fno-fast-math \
                  -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= $(CFLAGS_COMMON)
-CPPFLAGS += -Ilang -Icompiler -Iruntime -I$(B)/gen -MMD -MP
+# The runtime's folders (runtime/README.md): abi/ (the patch interface and
+# math kernels), engine/ (the real-time core), formats/, tools/.
+RUNTIME_INCLUDES := -Iruntime -Iruntime/abi -Iruntime/engine -Iruntime/formats -Iruntime/tools
+CPPFLAGS += -Ilang -Icompiler $(RUNTIME_INCLUDES) -I$(B)/gen -MMD -MP
 LDLIBS  += -lm
 
 .PHONY: all deps run test bench fuzz clean
@@ -25,9 +32,21 @@ $(DEPS_STAMP): tests/install-deps.sh
 	@sh tests/install-deps.sh $(DEB_PACKAGES)
 	@mkdir -p $(B) && touch $@
 
+# The runtime's libraries in link order: each uses only those after it
+# (tools -> formats -> engine); the compiler's library comes last.
+RUNTIME_LIBS := $(B)/libamptools.a $(B)/libampformats.a $(B)/libampengine.a
+
+# One object rule for every runtime folder.
+$(B)/runtime/%.o: runtime/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
 include lang/lang.mk
 include compiler/compiler.mk
-include runtime/runtime.mk
+include runtime/engine/engine.mk
+include runtime/formats/formats.mk
+include runtime/tools/tools.mk
+include runtime/gen/gen.mk
 include tests/tests.mk
 -include tests/fuzz.mk
 -include tests/bench/bench.mk

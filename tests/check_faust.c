@@ -724,7 +724,7 @@ START_TEST(no_libm_left)
     spit(c, r.c_text, r.c_len);
     ampc_result_free(&r);
 
-    char *cc_argv[] = { "cc", "-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime",
+    char *cc_argv[] = { "cc", "-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime/abi",
                         "-c", c, "-o", o, NULL };
     ck_assert_int_eq(run(cc_argv, NULL, NULL), 0);
     undefined_symbols("nm", o, undefined, sizeof undefined);
@@ -733,7 +733,7 @@ START_TEST(no_libm_left)
 
     if (!getenv("NODE_PATH"))
         setenv("NODE_PATH", "/usr/share/nodejs", 1);
-    char *emcc_argv[] = { "emcc", "-O3", "-msimd128", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime",
+    char *emcc_argv[] = { "emcc", "-O3", "-msimd128", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror", "-Iruntime/abi",
                           "-c", c, "-o", w, NULL };
     int rc = run(emcc_argv, NULL, NULL);
     ck_assert_msg(rc == 0, "emcc failed (%d) on the C of nodes/ladder_bass.amp", rc);

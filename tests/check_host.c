@@ -481,7 +481,7 @@ START_TEST(test_embedded_headers)
     int found = 0;
     for (int i = 0; i < build_n_headers; i++) {
         char path[256];
-        snprintf(path, sizeof path, "runtime/%s", build_headers[i].name);
+        snprintf(path, sizeof path, "runtime/abi/%s", build_headers[i].name);
         size_t len;
         char *text = read_text(path, &len);
         ck_assert_uint_eq(build_headers[i].len, len);

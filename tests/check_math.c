@@ -18,7 +18,7 @@
  *     #include "check_math.c"
  *     int main(void) { printf("%016llx\n", (unsigned long long)amp_math_checksum(1)); }
  *
- *     emcc -O3 -msimd128 -ffp-contract=off -Iruntime -Itests sum.c -o sum.js && node sum.js
+ *     emcc -O3 -msimd128 -ffp-contract=off -Iruntime/abi -Itests sum.c -o sum.js && node sum.js
  *
  * (With emscripten 3.1.6 and node >= 18, node needs --no-experimental-fetch
  * to load the .wasm from disk.) gcc and clang at -O0 to -O3, with and

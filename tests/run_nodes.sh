@@ -32,7 +32,7 @@ for f in nodes/*.amp nodes/std/*.amp lang/examples/*.amp; do
             bad "$f $unit: ampc"; cat "$out/log"; continue
         fi
         for cc in gcc clang; do
-            if ! $cc -std=c11 -O2 -ffp-contract=off -Wall -Wextra -Werror -Iruntime \
+            if ! $cc -std=c11 -O2 -ffp-contract=off -Wall -Wextra -Werror -Iruntime/abi \
                  -c "$out/$unit.c" -o "$out/$unit.o" 2>"$out/log"; then
                 bad "$f $unit: $cc warnings"; head -20 "$out/log"
             fi

@@ -10,9 +10,12 @@ CHECK_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(CHECK_SRCS))
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) \
                 -ljansson -ldl -lpthread -lm
 
-$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
+$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(RUNTIME_LIBS) $(B)/libampc.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libamprt.a $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(RUNTIME_LIBS) $(B)/libampc.a $(CHECK_LDLIBS)
+
+# The malloc interposition of the no-allocation test.
+$(B)/tests/check_engine_commands: tests/alloc_count.h
 
 # Each step is a phony target that fails the run when its test fails.
 TEST_STEPS += check-suites
@@ -33,9 +36,9 @@ test-type-names:
 	@sh tests/check_type_names.sh
 
 # The run_nodes.sh measure of a rendered file: non-finite samples, peak.
-$(B)/tests/wav_check: tests/wav_check.c $(B)/libamprt.a | $(DEPS_STAMP)
+$(B)/tests/wav_check: tests/wav_check.c $(B)/libampformats.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libamprt.a $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libampformats.a $(LDLIBS)
 
 # Golden diagnostics, golden emitted C, and every node file built and rendered.
 TEST_STEPS += test-diag test-golden test-nodes

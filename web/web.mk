@@ -20,8 +20,8 @@
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen
-# The npm packages, exactly as web/package-lock.json has them; the stamp
-# and its rule are runtime/commands.mk's when it is there.
+# The npm packages, exactly as web/package-lock.json has them (the stamp's
+# rule is in runtime/gen/gen.mk).
 WEB_NPM_STAMP := $(B)/.npm-ok
 EMCC         ?= emcc
 NPM          ?= npm
@@ -36,9 +36,8 @@ WEB_STACK_BYTES  := 1048576
 
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
-WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine.c runtime/engine_commands.c runtime/voice.c \
-                   runtime/ring.c runtime/commands.c runtime/pool.c
-WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
+WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c))
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h) runtime/engine/commands.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
 # and extract per value, which V8 runs at half the speed of the scalar code
@@ -47,7 +46,7 @@ WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
 WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-slp-vectorize \
                    -matomics -mbulk-memory -Wall -Wextra -Wshadow -Wmissing-prototypes \
                    -Wno-unused-parameter \
-                   -Iruntime -I$(WEB_GEN)/patches \
+                   $(RUNTIME_INCLUDES) -I$(WEB_GEN)/patches \
                    -Wl,--shared-memory -sIMPORTED_MEMORY -sSTANDALONE_WASM --no-entry \
                    -sINITIAL_MEMORY=$(shell expr $(WEB_MEMORY_PAGES) \* 65536) \
                    -sALLOW_MEMORY_GROWTH=0 -sTOTAL_STACK=$(WEB_STACK_BYTES)
@@ -77,18 +76,6 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp
 	cp $(WEB_GEN)/engine.json $@
 
 # ---- npm packages and the generated command encoder ----------------------
-# runtime/commands.mk owns these rules; without it, they are made here.
-ifeq ($(wildcard runtime/commands.mk),)
-$(WEB_NPM_STAMP): web/package.json web/package-lock.json
-	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error >/dev/null
-	@mkdir -p $(B) && touch $@
-$(B)/runtime/gen_commands_ts: runtime/gen_commands_ts.c runtime/commands.c runtime/commands.h runtime/commands.def
-	@mkdir -p $(dir $@)
-	$(HOSTCC) -std=c11 -O1 -Iruntime -o $@ runtime/gen_commands_ts.c runtime/commands.c -lm
-$(WEB_COMMANDS_TS): $(B)/runtime/gen_commands_ts
-	@mkdir -p $(dir $@)
-	$(B)/runtime/gen_commands_ts > $@.tmp && mv $@.tmp $@
-endif
 
 # ---- the TypeScript: type check, then bundle -------------------------------
 # Three ES-module bundles: the page, the AudioWorklet processor, the export

@@ -32,12 +32,12 @@ BENCH_EMENV     ?= NODE_PATH=/usr/share/nodejs
 BB := $(B)/bench
 BENCH_DSPS := synth biquads svf freeverb denorm
 BENCH_OUR_C := $(BB)/synthbench.c $(BB)/biquads.c $(BB)/svfbench.c $(BB)/freeverb.c $(BB)/denormbench.c
-BENCH_RT_SRCS := runtime/host.c runtime/voice.c runtime/notes.c
+BENCH_RT_SRCS := runtime/tools/host.c runtime/engine/voice.c runtime/formats/notes.c
 BENCH_FAUST_OBJS := $(foreach d,$(BENCH_DSPS),$(BB)/faust/$(d)_s.o $(BB)/faust/$(d)_v.o)
 BENCH_NATIVE_OBJS := $(BB)/bench.o $(BB)/cases.o $(patsubst %.c,%.o,$(BENCH_OUR_C)) \
     $(BB)/synthbench_scalar.o $(patsubst runtime/%.c,$(BB)/rt/%.o,$(BENCH_RT_SRCS)) \
     $(BENCH_FAUST_OBJS)
-BENCH_HDRS := runtime/amp_patch.h runtime/amp_dsp.h runtime/amp_math.h runtime/host.h runtime/voice.h
+BENCH_HDRS := $(wildcard runtime/abi/*.h) runtime/tools/host.h runtime/engine/voice.h
 
 .PHONY: bench bench-build
 .PRECIOUS: $(BB)/faust/%.c
@@ -102,23 +102,23 @@ $(BB)/faust/%.o: $(BB)/faust/%.c tests/bench/faust_wrap.c tests/bench/faust_ops.
 	    -c -o $@ tests/bench/faust_wrap.c
 
 $(patsubst %.c,%.o,$(BENCH_OUR_C)): %.o: %.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
-	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) $(RUNTIME_INCLUDES) -c -o $@ $<
 
 # the scalar twin, its descriptor renamed so that both link into one driver
 $(BB)/synthbench_scalar.o: $(BB)/synthbench_scalar.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
-	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -Damp_synthbench_desc=amp_synthbench_scalar_desc -c -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) $(RUNTIME_INCLUDES) -Damp_synthbench_desc=amp_synthbench_scalar_desc -c -o $@ $<
 
 $(BB)/rt/%.o: runtime/%.c $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -c -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) $(RUNTIME_INCLUDES) -c -o $@ $<
 
 $(BB)/cases.o: tests/bench/cases.c tests/bench/cases.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP)
 	@mkdir -p $(BB)
-	$(BENCH_CC) $(BENCH_CFLAGS) -Iruntime -DBENCH_HAVE_SCALAR -c -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) $(RUNTIME_INCLUDES) -DBENCH_HAVE_SCALAR -c -o $@ $<
 
 $(BB)/bench.o: tests/bench/bench.c tests/bench/cases.h tests/bench/faust_ops.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(B)/gen/parse.h
 	@mkdir -p $(BB)
-	$(BENCH_CC) $(BENCH_CFLAGS) -Wall -Wextra -Iruntime -Ilang -Icompiler -Itests/bench -c -o $@ $<
+	$(BENCH_CC) $(BENCH_CFLAGS) -Wall -Wextra $(RUNTIME_INCLUDES) -Ilang -Icompiler -Itests/bench -c -o $@ $<
 
 $(BB)/bench: $(BENCH_NATIVE_OBJS) $(B)/libampc.a
 	$(BENCH_CC) -o $@ $(BENCH_NATIVE_OBJS) $(B)/libampc.a -ljansson -lm
@@ -126,7 +126,7 @@ $(BB)/bench: $(BENCH_NATIVE_OBJS) $(B)/libampc.a
 # ---- WebAssembly: the same cases and patches, emcc -----------------------------------
 BENCH_WASM_SRCS := tests/bench/wasm_main.c tests/bench/cases.c $(BENCH_RT_SRCS) $(BENCH_OUR_C)
 $(BB)/bench_wasm.js: $(BENCH_WASM_SRCS) tests/bench/cases.h $(BENCH_HDRS) $(BENCH_FLAGS_STAMP) | $(DEPS_STAMP)
-	$(BENCH_EMENV) $(BENCH_EMCC) $(BENCH_EMFLAGS) -std=c11 -D_GNU_SOURCE -Iruntime -Itests/bench \
+	$(BENCH_EMENV) $(BENCH_EMCC) $(BENCH_EMFLAGS) -std=c11 -D_GNU_SOURCE $(RUNTIME_INCLUDES) -Itests/bench \
 	    -sMODULARIZE=1 -sEXPORT_NAME=createBench -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 \
 	    -sEXPORTED_FUNCTIONS=_wb_open,_wb_clock,_wb_prepare,_wb_run,_wb_rms \
 	    -o $@ $(BENCH_WASM_SRCS) -lm

@@ -1,15 +1,11 @@
-# runtime/commands.mk — the command schema: the C codec and the generated
-# TypeScript encoder.
+# runtime/gen/gen.mk — the code generators, built for the build machine
+# (HOSTCC), whatever CC targets, and what they generate under $(B)/gen/:
 #
-# Included from runtime/runtime.mk, after `-include runtime/ring.mk` and
-# before the $(B)/libamprt.a rule: make expands a rule's prerequisites when
-# it reads the rule, so RUNTIME_OBJS must be complete by then.
-#
-# runtime/commands.def is the one schema. runtime/commands.c (encode,
-# decode, validate; expanded from the .def at compile time, so nothing C is
-# generated) goes into libamprt.a. runtime/gen_commands_ts, built for the
-# build machine, prints $(B)/gen/web/commands.ts, the UI's encoder; `make`
-# builds it.
+#   embed            the headers a compiled patch includes (runtime/abi/),
+#                    embedded into the tools so that build.c can write them
+#                    beside the C it compiles -> $(B)/gen/embedded_headers.c
+#   gen_commands_ts  the command schema (runtime/engine/commands.def) as
+#                    the UI's TypeScript encoder -> $(B)/gen/web/commands.ts
 #
 # `make test-commands-ts`, a step of `make test`, proves that the generated
 # encoder and the C decoder agree byte for byte: check_commands writes its
@@ -18,22 +14,37 @@
 # encodes each one, and check_commands compares every record with
 # cmd_encode and decodes every field. tsc reports errors in the copies it
 # compiles, $(B)/ts/src/: fix them in tests/commands_roundtrip.ts or
-# runtime/commands.def. npm reaches only the npm registry (npm ci installs
-# exactly web/package-lock.json).
+# runtime/engine/commands.def. npm reaches only the npm registry (npm ci
+# installs exactly web/package-lock.json).
 
-RUNTIME_OBJS += $(B)/runtime/commands.o
+HOSTCC ?= cc
 
-COMMANDS_GEN    := $(B)/runtime/gen_commands_ts
+# ---- embedded patch headers ------------------------------------------------
+EMBED_HEADERS := runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h
+
+$(B)/runtime/gen/embed: runtime/gen/embed.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(CFLAGS) -o $@ $<
+
+$(B)/gen/embedded_headers.c: $(B)/runtime/gen/embed $(EMBED_HEADERS)
+	@mkdir -p $(dir $@)
+	$(B)/runtime/gen/embed $@ $(EMBED_HEADERS)
+
+$(B)/runtime/gen/embedded_headers.o: $(B)/gen/embedded_headers.c runtime/tools/build.h runtime/abi/amp_patch.h | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# ---- the TypeScript command encoder ------------------------------------------
+COMMANDS_GEN    := $(B)/runtime/gen/gen_commands_ts
 COMMANDS_TS     := $(B)/gen/web/commands.ts
 COMMANDS_TS_DIR := $(B)/ts
 NPM ?= npm
 TSC ?= node web/node_modules/typescript/bin/tsc
 
-# HOSTCC comes from runtime.mk (read later, used when the recipe runs).
-$(COMMANDS_GEN): runtime/gen_commands_ts.c runtime/commands.c runtime/commands.h \
-                 runtime/commands.def runtime/pool.h | $(DEPS_STAMP)
+$(COMMANDS_GEN): runtime/gen/gen_commands_ts.c runtime/engine/commands.c runtime/engine/commands.h \
+                 runtime/engine/commands.def runtime/engine/pool.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(HOSTCC) $(CFLAGS) -Iruntime -o $@ runtime/gen_commands_ts.c runtime/commands.c -lm
+	$(HOSTCC) $(CFLAGS) -Iruntime/engine -o $@ runtime/gen/gen_commands_ts.c runtime/engine/commands.c -lm
 
 # Through a temporary file, so that a failing generator leaves no half module.
 $(COMMANDS_TS): $(COMMANDS_GEN)

@@ -1,0 +1,18 @@
+# runtime/formats/formats.mk — file formats, $(B)/libampformats.a: WAV,
+# Standard MIDI Files and their import as projects, note lists, the JSON
+# project document. Native only; nothing here runs on the audio thread.
+#
+# `make demo-golden-update` re-renders tests/projects/demo.json and rewrites
+# its fingerprint, tests/golden/demo_mix.txt (review the diff: an intended
+# change to the engine, a patch in nodes/ or the math kernels moves it).
+
+FORMATS_SRCS := $(addprefix runtime/formats/,wav.c smf.c midi_import.c notes.c project.c)
+FORMATS_OBJS := $(patsubst runtime/%.c,$(B)/runtime/%.o,$(FORMATS_SRCS))
+
+$(B)/libampformats.a: $(FORMATS_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+.PHONY: demo-golden-update
+demo-golden-update: $(B)/tests/check_project
+	AMP_GOLDEN_UPDATE=1 $(B)/tests/check_project
