@@ -1,6 +1,12 @@
-# runtime/runtime.mk — the fixed C runtime ($(B)/libamprt.a) and the `amp`
-# command. Included by the top Makefile, which sets B, CC, CFLAGS, CPPFLAGS,
-# LDLIBS and DEPS_STAMP.
+# runtime/runtime.mk — the fixed C runtime ($(B)/libamprt.a), the native
+# tools' library ($(B)/libamptools.a) and the `amp` command. Included by the
+# top Makefile, which sets B, CC, CFLAGS, CPPFLAGS, LDLIBS and DEPS_STAMP.
+#
+# The runtime never calls the compiler. What turns a patch file into loaded
+# code (patch_loader.c: ampc; build.c: cc into a cached shared object,
+# dlopen) is in libamptools.a, so a program links, in this order,
+#   libamptools.a libampc.a libamprt.a
+# (each archive uses only those after it).
 #
 # Other fragments may add their objects to RUNTIME_OBJS, so the list uses +=
 # and the archive rule comes after the include: make expands a rule's
@@ -8,7 +14,8 @@
 
 RUNTIME_OBJS += $(B)/runtime/ring.o $(B)/runtime/pool.o \
                 $(B)/runtime/voice.o $(B)/runtime/wav.o $(B)/runtime/notes.o \
-                $(B)/runtime/host.o $(B)/runtime/build.o $(B)/runtime/embedded_headers.o
+                $(B)/runtime/host.o
+TOOLS_OBJS := $(B)/runtime/patch_loader.o $(B)/runtime/build.o $(B)/runtime/embedded_headers.o
 
 -include runtime/ring.mk
 -include runtime/commands.mk
@@ -42,8 +49,12 @@ $(B)/libamprt.a: $(RUNTIME_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+$(B)/libamptools.a: $(TOOLS_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
 # -rdynamic is not needed: a patch's shared object uses only its own code,
 # the header-only kernels of amp_math.h and libm (linked into it).
-$(B)/amp: $(B)/runtime/amp.o $(B)/libamprt.a $(B)/libampc.a | $(DEPS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/runtime/amp.o $(B)/libamprt.a $(B)/libampc.a \
+$(B)/amp: $(B)/runtime/amp.o $(B)/libamptools.a $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/runtime/amp.o $(B)/libamptools.a $(B)/libampc.a $(B)/libamprt.a \
 	    -ldl -ljansson $(LDLIBS)

@@ -1,6 +1,7 @@
 # tests/tests.mk — Check suites and the other test drivers.
 #
-# Every tests/check_<module>.c is a Check suite linked against both libraries;
+# Every tests/check_<module>.c is a Check suite linked against the three
+# libraries, in the order runtime/runtime.mk gives (tools, compiler, runtime);
 # `make test` builds them all and runs each (CK_FORK on, so a crash in one
 # test is reported, not fatal). Further test steps (golden files, fuzzing,
 # sanitizer builds) hang off TEST_STEPS.
@@ -10,9 +11,9 @@ CHECK_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(CHECK_SRCS))
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) \
                 -ljansson -ldl -lpthread -lm
 
-$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
+$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(B)/libamptools.a $(B)/libampc.a $(B)/libamprt.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libamprt.a $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(B)/libamptools.a $(B)/libampc.a $(B)/libamprt.a $(CHECK_LDLIBS)
 
 # Each step is a phony target that fails the run when its test fails.
 TEST_STEPS += check-suites
