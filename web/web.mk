@@ -10,13 +10,15 @@
 #
 # engine.wasm is the same C as the native build: the multi-track engine
 # (engine.c) and its command consumer (engine_commands.c), the runtime they
-# need (voice.c, ring.c, commands.c, pool.c), runtime/wasm_main.c (the
+# need (voice.c, ring.c, commands.c, pool.c), a parsed project fed to the
+# engine (project_feed.c; nothing calls it yet), runtime/wasm_main.c (the
 # exports) and every patch of nodes/*.amp as ampc compiles it, built with
 # emscripten over one shared, imported memory of fixed size (no growth,
 # ever: WEB_MEMORY_PAGES pages of 64 KiB, which engine.json tells the page).
 # -ffp-contract=off and no fast-math keep its arithmetic the native
-# build's, bit for bit. Not in it: project.c and build.c (they need the
-# compiler, jansson and dlopen), host.c (the native single-patch render).
+# build's, bit for bit. Not in it: project_read.c and project_resolve.c
+# (jansson, files), patch_loader.c and build.c (the compiler, dlopen),
+# host.c (the native single-patch render).
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen
@@ -37,7 +39,7 @@ WEB_STACK_BYTES  := 1048576
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
 WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine.c runtime/engine_commands.c runtime/voice.c \
-                   runtime/ring.c runtime/commands.c runtime/pool.c
+                   runtime/ring.c runtime/commands.c runtime/pool.c runtime/project_feed.c
 WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
