@@ -4,13 +4,13 @@
  *
  * Only the engine's own functions (engine.h) and plain memory: no JSON,
  * no compiler, no files. The same file builds natively and into
- * engine.wasm (web/web.mk), so a project held in wasm memory can be fed the
- * same way.
+ * engine.wasm (web/web.mk), so that a project built in wasm memory can be
+ * fed the same way (no export calls it yet).
  */
 #include "project_feed.h"
 
 #include <math.h>
-#include <stdio.h>
+#include <stdio.h>                      /* snprintf, for messages; no files */
 #include <string.h>
 
 /* ---- timing ----------------------------------------------------------------------- */
