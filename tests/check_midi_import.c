@@ -26,7 +26,11 @@
 
 #include "engine.h"
 #include "midi_import.h"
-#include "project.h"
+#include "patch_loader.h"
+#include "project_feed.h"
+#include "project_read.h"
+#include "project_render.h"
+#include "project_resolve.h"
 #include "smf.h"
 #include "testutil.h"
 #include "wav.h"
@@ -268,7 +272,8 @@ static void render_document(const char *text, float **left, float **right, int64
     Project p;
     char err[4096];
     ck_assert_msg(project_load_text(text, strlen(text), "song", tmp_dir, &p, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(project_resolve(&p, NULL, err, sizeof err) == 0, "%s", err);
+    ProjectPatchLoader loader = patch_loader_native(NULL);
+    ck_assert_msg(project_resolve(&p, &loader, 0, err, sizeof err) == 0, "%s", err);
     EngineConfig cfg;
     project_engine_config(&p, &cfg);
     Engine *e = engine_init(&cfg, err, sizeof err);

@@ -1,7 +1,9 @@
-/* check_project.c — the JSON project format (runtime/project.c) and
+/* check_project.c — the JSON project format (runtime/project_read.c,
+ * project_resolve.c, project_feed.c, project_render.c) and
  * `amp render PROJECT.json`: the demo project renders to its golden
  * fingerprint with no allocation while rendering; malformed documents and
- * unresolvable references give messages that name the JSON path.
+ * unresolvable references give messages that name the JSON path; patches
+ * come from the caller's loader (the native one, patch_loader.c, here).
  *
  * The golden file, tests/golden/demo_mix.txt, holds a fingerprint instead of
  * the audio: the frame count, FNV-1a 64 of every sample's float bits
@@ -25,7 +27,11 @@
 
 #include "alloc_count.h"
 #include "engine.h"
-#include "project.h"
+#include "patch_loader.h"
+#include "project_feed.h"
+#include "project_read.h"
+#include "project_render.h"
+#include "project_resolve.h"
 #include "testutil.h"
 #include "wav.h"
 
@@ -142,11 +148,19 @@ static int fingerprint_read(const char *path, Fingerprint *f)
 
 /* ---- helpers -------------------------------------------------------------------- */
 
+/* Patches compiled from their files, as `amp` does. */
+static const ProjectPatchLoader *native_loader(void)
+{
+    static ProjectPatchLoader loader;
+    loader = patch_loader_native(NULL);
+    return &loader;
+}
+
 static void load_resolve(const char *path, Project *p)
 {
     static char err[16384];
     ck_assert_msg(project_load_file(path, p, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(project_resolve(p, NULL, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(project_resolve(p, native_loader(), 0, err, sizeof err) == 0, "%s", err);
 }
 
 static Engine *engine_for(const Project *p)
@@ -176,7 +190,7 @@ static void expect_resolve_error(const char *json, const char *want)
     Project p;
     char err[8192] = "";
     ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
-    int rc = project_resolve(&p, NULL, err, sizeof err);
+    int rc = project_resolve(&p, native_loader(), 0, err, sizeof err);
     ck_assert_msg(rc == -1, "resolved: %s", json);
     ck_assert_msg(strstr(err, want) != NULL, "for %s\n  got:  %s\n  want: %s", json, err, want);
     project_free(&p);
@@ -397,6 +411,69 @@ START_TEST(test_resolve_errors_name_the_field)
 }
 END_TEST
 
+/* ---- the patch loader ------------------------------------------------------------- */
+
+/* The native loader, counting what project_resolve asks of it. */
+typedef struct CountingLoader {
+    int calls;
+    char paths[4][64];
+    int unit_named[4];
+} CountingLoader;
+
+static const AmpPatchDesc *count_and_compile(void *user, const char *path, const char *unit, char *err, size_t errlen)
+{
+    CountingLoader *c = user;
+    if (c->calls < 4) {
+        snprintf(c->paths[c->calls], sizeof c->paths[0], "%s", path);
+        c->unit_named[c->calls] = unit != NULL;
+    }
+    c->calls++;
+    return patch_loader_compile(NULL, path, unit, err, errlen);
+}
+
+static const AmpPatchDesc *refuse(void *user, const char *path, const char *unit, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "no patch for '%s' here", path);
+    return NULL;
+}
+
+/* Each (file, unit) goes to the caller's loader once, with the file taken
+ * from the project's folder; a loader's message gets the field's path. */
+START_TEST(test_patches_come_from_the_loader)
+{
+    /* read as if from nodes/: "pad.amp" is nodes/pad.amp */
+    static const char json[] =
+        "{\"version\": 1, \"length_beats\": 1, \"tracks\": ["
+        "{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"pad.amp\","
+        " \"inserts\": [{\"patch\": \"stereo_delay.amp\"}]},"
+        "{\"id\": 2, \"kind\": \"instrument\", \"patch\": {\"file\": \"../nodes/pad.amp\", \"unit\": \"pad\"}},"
+        "{\"id\": 3, \"kind\": \"bus\", \"inserts\": [{\"patch\": \"stereo_delay.amp\"}]}]}";
+    Project p;
+    char err[8192];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", "nodes", &p, err, sizeof err) == 0, "%s", err);
+    CountingLoader count = { 0 };
+    ProjectPatchLoader loader = { count_and_compile, &count };
+    ck_assert_msg(project_resolve(&p, &loader, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(count.calls, 3);
+    ck_assert_str_eq(count.paths[0], "nodes/pad.amp");
+    ck_assert_str_eq(count.paths[1], "nodes/stereo_delay.amp");
+    ck_assert_str_eq(count.paths[2], "nodes/../nodes/pad.amp");
+    ck_assert_int_eq(count.unit_named[0], 0);
+    ck_assert_int_eq(count.unit_named[1], 0);
+    ck_assert_int_eq(count.unit_named[2], 1);
+    ck_assert_ptr_eq(p.tracks[0].inserts[0].desc, p.tracks[2].inserts[0].desc);   /* asked once */
+    ck_assert_str_eq(p.tracks[0].patch.desc->name, "pad");
+    ck_assert_str_eq(p.tracks[1].patch.desc->name, "pad");
+    project_free(&p);
+
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", "nodes", &p, err, sizeof err) == 0, "%s", err);
+    ProjectPatchLoader none = { refuse, NULL };
+    ck_assert_int_eq(project_resolve(&p, &none, 0, err, sizeof err), -1);
+    ck_assert_str_eq(err, "tracks[0].patch: no patch for 'nodes/pad.amp' here");
+    project_free(&p);
+}
+END_TEST
+
 /* Defaults, ordering, the tempo map, an audio file at another rate. */
 START_TEST(test_defaults_and_timing)
 {
@@ -413,8 +490,7 @@ START_TEST(test_defaults_and_timing)
     ck_assert(p.tempo_changes[0].beat == 2.0 && p.tempo_changes[1].beat == 4.0);
     /* beats 0-2 at 60 (2 s), 2-4 at 30 (4 s), then 120 */
     ck_assert(fabs(project_seconds_at(&p, 5.0) - 6.5) < 1e-12);
-    ProjectOptions opt = { NULL, 0, 44100 };
-    ck_assert_msg(project_resolve(&p, &opt, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(project_resolve(&p, native_loader(), 44100, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(p.n_samples, 1);
     /* hats.wav: 0.5 s at 24 kHz, resampled to 44.1 kHz */
     ck_assert_int_eq(p.samples[0].frames, (11999 * 44100) / 24000 + 1);
@@ -466,8 +542,7 @@ static double fader_drop(const char *lane)
     Project p;
     char err[2048];
     ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
-    ProjectOptions opt = { NULL, 0, 48000 };
-    ck_assert_msg(project_resolve(&p, &opt, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
     Engine *e = engine_for(&p);
     long frames = (long)project_frames(&p);
     float *l = calloc((size_t)frames, sizeof(float)), *r = calloc((size_t)frames, sizeof(float));
@@ -554,6 +629,7 @@ static Suite *project_suite(void)
     TCase *fmt = tcase_create("format");
     tcase_add_test(fmt, test_load_errors_name_the_field);
     tcase_add_test(fmt, test_resolve_errors_name_the_field);
+    tcase_add_test(fmt, test_patches_come_from_the_loader);
     tcase_add_test(fmt, test_defaults_and_timing);
     tcase_add_test(fmt, test_fader_automation);
     tcase_set_timeout(fmt, 600);

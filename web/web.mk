@@ -8,15 +8,15 @@
 #                   parity of every patch, the page played, the command
 #                   ring, the export
 #
-# engine.wasm is the same C as the native build: the multi-track engine
-# (engine.c) and its command consumer (engine_commands.c), the runtime they
-# need (voice.c, ring.c, commands.c, pool.c), runtime/wasm_main.c (the
+# engine.wasm is the same C as the native build: every file of
+# runtime/engine/ (the multi-track engine, its command codec and consumer,
+# voices, rings, pools, the project feed), runtime/wasm/wasm_main.c (the
 # exports) and every patch of nodes/*.amp as ampc compiles it, built with
 # emscripten over one shared, imported memory of fixed size (no growth,
 # ever: WEB_MEMORY_PAGES pages of 64 KiB, which engine.json tells the page).
 # -ffp-contract=off and no fast-math keep its arithmetic the native
-# build's, bit for bit. Not in it: project.c and build.c (they need the
-# compiler, jansson and dlopen), host.c (the native single-patch render).
+# build's, bit for bit. Not in it: runtime/formats/ (jansson, files),
+# runtime/tools/ (the compiler, dlopen, the native single-patch render).
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen

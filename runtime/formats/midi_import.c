@@ -18,7 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "project.h"
+#include "project.h"             /* the format's constants only: nothing here reads or loads a project */
 
 #define MAX_BPM 1000.0           /* the project format's tempo range */
 #define MIN_BPM 1.0
@@ -207,14 +207,15 @@ static bool print_value(FILE *out, json_t *v, int indent)
 
 /* ---- the document --------------------------------------------------------------------- */
 
-typedef struct Import {
+/* One import: the file, the two "patch" values, the summary so far. */
+typedef struct MidiImporter {
     const Smf *smf;
     const char *name;
     json_t *patch, *drums;       /* the "patch" values of the two kinds of track */
     MidiImportSummary sum;
     char *err;
     size_t errlen;
-} Import;
+} MidiImporter;
 
 /* "patch": the path, or {"file", "unit"} when a unit is named. */
 static json_t *patch_value(const char *base, const char *file, const char *unit, const char *what, char *err,
@@ -249,7 +250,7 @@ static double note_length(const Smf *smf, const SmfNote *n)
 
 /* One project track with the notes of SMF track `t` on the drum channel
  * (drums) or on the others. NULL and *none when it has no such notes. */
-static json_t *make_track(Import *im, size_t t, bool drums, int id, bool also_other, bool *none)
+static json_t *make_track(MidiImporter *im, size_t t, bool drums, int id, bool also_other, bool *none)
 {
     const SmfTrack *st = &im->smf->tracks[t];
     *none = true;
@@ -299,7 +300,7 @@ static json_t *make_track(Import *im, size_t t, bool drums, int id, bool also_ot
     return track;
 }
 
-static int add_tempo(Import *im, json_t *doc)
+static int add_tempo(MidiImporter *im, json_t *doc)
 {
     const Smf *smf = im->smf;
     for (size_t i = 0; i < smf->n_tempos; i++)
@@ -334,7 +335,7 @@ static int add_tempo(Import *im, json_t *doc)
     return put(doc, "tempo_changes", changes) ? 0 : fail(im->err, im->errlen, "out of memory");
 }
 
-static int add_time_signature(Import *im, json_t *doc)
+static int add_time_signature(MidiImporter *im, json_t *doc)
 {
     const Smf *smf = im->smf;
     int num = 4, den = 4;
@@ -355,7 +356,7 @@ static int add_time_signature(Import *im, json_t *doc)
     return put(doc, "time_signature", sig) ? 0 : fail(im->err, im->errlen, "out of memory");
 }
 
-static int add_tracks(Import *im, json_t *doc)
+static int add_tracks(MidiImporter *im, json_t *doc)
 {
     json_t *tracks = json_array();
     if (!tracks)
@@ -421,7 +422,7 @@ int midi_import_smf(const Smf *smf, const char *name, const MidiImportOptions *o
     snprintf(pad, sizeof pad, "%s/pad.amp", nodes);
     snprintf(drums, sizeof drums, "%s/drums.amp", nodes);
 
-    Import im = { .smf = smf, .name = name ? name : "MIDI file", .err = err, .errlen = errlen };
+    MidiImporter im = { .smf = smf, .name = name ? name : "MIDI file", .err = err, .errlen = errlen };
     int rc = -1;
     json_t *doc = NULL;
     im.patch = patch_value(base, opt->patch ? opt->patch : pad, opt->patch_unit, "patch", err, errlen);

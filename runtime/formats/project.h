@@ -1,20 +1,26 @@
-/* project.h — the JSON project document (runtime/PROJECT.md): read and
- * validate it, resolve its patches and audio files, and feed it to an
- * engine (engine.h) as timed commands.
+/* project.h — the JSON project document (runtime/PROJECT.md) in memory:
+ * the Project structs every stage of a project works on, and the format's
+ * constants. No functions here; each stage has its own file and header:
  *
- *   project_load_file   JSON -> Project (structure and ranges checked; every
- *                       error names the JSON path of the bad field)
- *   project_resolve     compile each patch (ampc + build_shared_object,
- *                       cached), check param names and ranges against it,
- *                       read the WAV files (resampled to the render rate)
- *   project_engine_config  sizes for engine_init that fit this project
- *   project_feed        node and buffer allocation from the engine's pools,
- *                       then commands at time 0: tracks, mixer, clips,
- *                       regions, lanes, play; stop at the end
- *   project_render      the render loop (blocks, events drained, progress)
+ *   project_read.c     JSON text -> Project (jansson; structure and ranges
+ *                      checked, every error names the JSON path of the bad
+ *                      field); project_free
+ *   project_resolve.c  each patch through the caller's ProjectPatchLoader,
+ *                      params checked against its descriptor, WAV files read
+ *                      and resampled to the render rate
+ *   project_feed.c     a resolved Project -> an engine (engine.h): sizes for
+ *                      engine_init, pool allocation, timed commands; the
+ *                      project's timing (tempo map, length). Plain C over
+ *                      the engine, so it builds into engine.wasm too
+ *   project_render.c   the offline render loop
  *
- * Native only (compiles patches, reads files); none of it runs on the audio
- * thread. A Project owns its parsed JSON document and everything resolved.
+ * The native loader (ampc, a cached shared object, dlopen) is not part of
+ * the runtime: runtime/patch_loader.c, linked by `amp` and the tests.
+ *
+ * Fields marked "after resolve" are filled by project_resolve; the rest by
+ * project_read. A read Project owns its parsed JSON document (strings
+ * point into it) and everything resolved; project_free releases it all.
+ * Nothing here runs on the audio thread.
  */
 #ifndef AMP_PROJECT_H
 #define AMP_PROJECT_H
@@ -28,7 +34,17 @@
 #define PROJECT_VERSION 1
 #define PROJECT_DEFAULT_RATE 48000
 #define PROJECT_DEFAULT_TAIL 2.0        /* seconds rendered after length_beats */
-#define PROJECT_BLOCK 128               /* render quantum of project_render */
+
+/* The mixer's ranges, read from the document (gains, sends, regions, the
+ * master, pan) and checked again on fader lanes when resolving. */
+#define PROJECT_DB_MIN (-150.0)
+#define PROJECT_DB_MAX 24.0
+#define PROJECT_PAN_MIN (-1.0)
+#define PROJECT_PAN_MAX 1.0
+
+/* The longest JSON path kept for messages ("tracks[2].automation[0]"),
+ * with its NUL; longer ones are cut. */
+#define PROJECT_MAX_JSON_PATH 512
 
 typedef struct ProjectParam {
     const char *name;
@@ -120,7 +136,8 @@ typedef struct ProjectSample {
 } ProjectSample;
 
 typedef struct Project {
-    void *doc;                          /* the parsed JSON (json_t *); strings point into it */
+    void *doc;                          /* the parsed JSON (json_t *) strings point into; NULL
+                                           when the Project was built some other way */
     char *dir;                          /* folder of the project file, for relative paths */
     int version;
     int sample_rate;
@@ -139,45 +156,5 @@ typedef struct Project {
     int n_samples;
     int render_rate;                    /* the rate resolve prepared samples for */
 } Project;
-
-typedef struct ProjectOptions {
-    const char *const *include_dirs;    /* extra import folders for ampc */
-    int n_include_dirs;
-    int rate;                           /* render rate; 0: the project's sample_rate */
-} ProjectOptions;
-
-/* Parse and validate. 0, or -1 with "path: message" in err. */
-int project_load_file(const char *path, Project *p, char *err, size_t errlen);
-/* The same for text in memory; `dir` anchors relative paths ("." if NULL);
- * `name` names the text in syntax errors. */
-int project_load_text(const char *text, size_t len, const char *name, const char *dir,
-                      Project *p, char *err, size_t errlen);
-void project_free(Project *p);
-
-/* Compile the patches and read the audio; 0 or -1 with a message. */
-int project_resolve(Project *p, const ProjectOptions *opt, char *err, size_t errlen);
-
-/* Seconds from beat 0 to `beat` through the project's tempo map. */
-double project_seconds_at(const Project *p, double beat);
-/* Frames to render at the resolved rate: length_beats, then the tail. */
-int64_t project_frames(const Project *p);
-/* Frame at which the transport stops: the end of length_beats. */
-int64_t project_end_frame(const Project *p);
-
-/* Engine sizes that fit the resolved project. */
-void project_engine_config(const Project *p, EngineConfig *cfg);
-
-/* Queue everything at time 0 (and stop at project_end_frame). The engine
- * must be fresh (engine time 0) and sized by project_engine_config.
- * 0, or -1 with a message. */
-int project_feed(const Project *p, Engine *e, char *err, size_t errlen);
-
-/* Render `frames` frames into left / right in blocks of PROJECT_BLOCK,
- * draining the event ring after each block (released buffers are freed,
- * faults counted into *faults when not NULL). progress(user, done, total)
- * is called about every 1 % when not NULL. Allocates nothing. */
-typedef void (*ProjectProgress)(void *user, int64_t done, int64_t total);
-void project_render(Engine *e, float *left, float *right, int64_t frames, ProjectProgress progress,
-                    void *user, int *faults);
 
 #endif

@@ -10,10 +10,12 @@
  * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
  * shared object and load it (build.c) -> run it over the note list and/or
  * the input file (host.c) -> write the outputs as WAV (wav.c).
- * A project (runtime/PROJECT.md): load and validate the JSON, compile its
- * patches and read its audio (project.c) -> an engine sized for it
- * (engine.c) -> render offline in blocks of 128, with a progress bar when
- * stderr is a terminal -> write the stereo mix.
+ * A project (runtime/PROJECT.md): load and validate the JSON
+ * (project_read.c), compile its patches with the native loader
+ * (patch_loader.c) and read its audio (project_resolve.c) -> an engine
+ * sized for it and fed (project_feed.c, engine.c) -> render offline in
+ * blocks of 128, with a progress bar when stderr is a terminal -> write the
+ * stereo mix.
  * A MIDI file (midi_import.c): the Standard MIDI File becomes a project
  * document (written by `import`; held in memory by `render`, every track
  * playing --patch), then as for a project.
@@ -37,7 +39,11 @@
 #include "host.h"
 #include "midi_import.h"
 #include "notes.h"
-#include "project.h"
+#include "patch_loader.h"
+#include "project_feed.h"
+#include "project_read.h"
+#include "project_render.h"
+#include "project_resolve.h"
 #include "wav.h"
 
 #define DEFAULT_RATE 48000
@@ -468,8 +474,9 @@ static int render_project(const RenderArgs *a)
 static int render_loaded(Project *p, const RenderArgs *a)
 {
     char err[8192];
-    ProjectOptions opt = { a->include_dirs, a->n_include_dirs, a->rate };
-    if (project_resolve(p, &opt, err, sizeof err)) {
+    PatchLoaderOptions loader_opt = { a->include_dirs, a->n_include_dirs };
+    ProjectPatchLoader loader = patch_loader_native(&loader_opt);
+    if (project_resolve(p, &loader, a->rate, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
         project_free(p);
         return 1;

@@ -22,7 +22,9 @@
  * builds patches from any directory without knowing where the tree is.
  *
  * Not for the audio thread: compiles, writes files, loads code. The loaded
- * objects stay loaded for the life of the process.
+ * objects stay loaded for the life of the process. A native tool, in
+ * $(B)/libamptools.a with patch_loader.c (runtime/runtime.mk), not in the
+ * runtime's archive.
  */
 #ifndef AMP_BUILD_H
 #define AMP_BUILD_H

@@ -1,0 +1,821 @@
+/* project_read.c — JSON text -> Project (see project_read.h; the format is
+ * runtime/PROJECT.md). jansson parses; this file checks the structure,
+ * the types and the ranges, and fills the structs of project.h.
+ *
+ * Validation walks the document with a path buffer ("tracks[2].clips[0]
+ * .notes[3].key") so every message names the field it is about; unknown
+ * fields are errors (a typo is never silently ignored) except "ui", which
+ * the web app may fill with anything. Fields that only make sense once a
+ * patch is known (a param's name and range) are checked later, by
+ * project_resolve.c, which reports them with the paths kept here (`at`).
+ */
+#include "project_read.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define PROJECT_MAX_FILE_BYTES (64u << 20)   /* a project file this large is refused */
+
+/* ---- error context: the JSON path of what is being read ------------------ */
+
+typedef struct ProjectReader {
+    char *err;                          /* the caller's message buffer */
+    size_t errlen;
+    char path[PROJECT_MAX_JSON_PATH];   /* where the reader is: "tracks[2].clips[0]" */
+    size_t len;                         /* strlen(path) */
+} ProjectReader;
+
+static size_t push_key(ProjectReader *rd, const char *key)
+{
+    size_t old = rd->len;
+    int n = snprintf(rd->path + rd->len, sizeof rd->path - rd->len, "%s%s", rd->len ? "." : "", key);
+    if (n > 0)
+        rd->len = rd->len + (size_t)n < sizeof rd->path ? rd->len + (size_t)n : sizeof rd->path - 1;
+    return old;
+}
+
+static size_t push_index(ProjectReader *rd, size_t i)
+{
+    size_t old = rd->len;
+    int n = snprintf(rd->path + rd->len, sizeof rd->path - rd->len, "[%zu]", i);
+    if (n > 0)
+        rd->len = rd->len + (size_t)n < sizeof rd->path ? rd->len + (size_t)n : sizeof rd->path - 1;
+    return old;
+}
+
+static void pop(ProjectReader *rd, size_t old)
+{
+    rd->len = old;
+    rd->path[old] = '\0';
+}
+
+static int err_at(ProjectReader *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int err_at(ProjectReader *rd, const char *fmt, ...)
+{
+    if (!rd->err || !rd->errlen)
+        return -1;
+    int n = snprintf(rd->err, rd->errlen, "%s: ", rd->len ? rd->path : "project");
+    if (n < 0 || (size_t)n >= rd->errlen)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rd->err + n, rd->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The current path, kept for messages after validation (resolve). */
+static char *path_copy(const ProjectReader *rd)
+{
+    return strdup(rd->len ? rd->path : "project");
+}
+
+/* A short rendering of a JSON value for "got ..." in messages. */
+static void show(const json_t *v, char *buf, size_t len)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (!text) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    if (strlen(text) > 40)
+        snprintf(buf, len, "%.37s...", text);
+    else
+        snprintf(buf, len, "%s", text);
+    free(text);
+}
+
+/* ---- typed field readers ----------------------------------------------------- */
+
+/* "expected <what>, got <v>", at key (NULL: at the current path). */
+static int wrong_type(ProjectReader *rd, const char *key, const json_t *v, const char *what)
+{
+    size_t old = key ? push_key(rd, key) : rd->len;
+    char got[64];
+    show(v, got, sizeof got);
+    err_at(rd, "expected %s, got %s", what, got);
+    pop(rd, old);
+    return -1;
+}
+
+static int check_keys(ProjectReader *rd, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value) {
+        int ok = !strcmp(key, "ui");
+        for (int i = 0; allowed[i] && !ok; i++)
+            ok = !strcmp(key, allowed[i]);
+        if (!ok) {
+            char list[400] = "";
+            for (int i = 0; allowed[i]; i++) {
+                size_t used = strlen(list);
+                snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
+            }
+            return err_at(rd, "unknown field \"%s\" (known: %s)", key, list);
+        }
+    }
+    return 0;
+}
+
+/* obj[key] as a number in [lo, hi]; absent: *out = def, or an error when
+ * required. */
+static int get_number(ProjectReader *rd, json_t *obj, const char *key, int required, double def, double lo, double hi,
+                      double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            return err_at(rd, "missing \"%s\"", key);
+        *out = def;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return wrong_type(rd, key, v, "a number");
+    size_t old = push_key(rd, key);
+    double x = json_number_value(v);
+    if (!(x >= lo && x <= hi)) {
+        err_at(rd, "%g is out of range (%g to %g)", x, lo, hi);
+        return -1;
+    }
+    pop(rd, old);
+    *out = x;
+    return 0;
+}
+
+static int get_int(ProjectReader *rd, json_t *obj, const char *key, int required, int def, int lo, int hi, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        if (required)
+            return err_at(rd, "missing \"%s\"", key);
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v)) {
+        char what[64];
+        snprintf(what, sizeof what, "a whole number from %d to %d", lo, hi);
+        return wrong_type(rd, key, v, what);
+    }
+    size_t old = push_key(rd, key);
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi) {
+        err_at(rd, "%lld is out of range (%d to %d)", (long long)x, lo, hi);
+        return -1;
+    }
+    pop(rd, old);
+    *out = (int)x;
+    return 0;
+}
+
+static int get_bool(ProjectReader *rd, json_t *obj, const char *key, int def, int *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_boolean(v))
+        return wrong_type(rd, key, v, "true or false");
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_string(ProjectReader *rd, json_t *obj, const char *key, int required, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v) {
+        if (required)
+            return err_at(rd, "missing \"%s\"", key);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return wrong_type(rd, key, v, "a non-empty string");
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* One of `names` (NULL-terminated), as its index. */
+static int get_choice(ProjectReader *rd, json_t *obj, const char *key, int required, int def, const char *const *names,
+                      int *out)
+{
+    const char *s;
+    if (get_string(rd, obj, key, required, &s))
+        return -1;
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(s, names[i])) {
+            *out = i;
+            return 0;
+        }
+    }
+    char list[200] = "";
+    for (int i = 0; names[i]; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s\"%s\"", i == 0 ? "" : names[i + 1] ? ", " : " or ",
+                 names[i]);
+    }
+    size_t old = push_key(rd, key);
+    err_at(rd, "expected %s, got \"%s\"", list, s);
+    pop(rd, old);
+    return -1;
+}
+
+/* obj[key] as an array (absent: empty); *n its length. */
+static int get_array(ProjectReader *rd, json_t *obj, const char *key, int required, json_t **arr, size_t *n)
+{
+    json_t *v = json_object_get(obj, key);
+    *arr = NULL;
+    *n = 0;
+    if (!v) {
+        if (required)
+            return err_at(rd, "missing \"%s\"", key);
+        return 0;
+    }
+    if (!json_is_array(v))
+        return wrong_type(rd, key, v, "an array");
+    *arr = v;
+    *n = json_array_size(v);
+    return 0;
+}
+
+static int want_object(ProjectReader *rd, json_t *v)
+{
+    if (json_is_object(v))
+        return 0;
+    return wrong_type(rd, NULL, v, "an object");
+}
+
+static void *alloc_array(ProjectReader *rd, size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        err_at(rd, "out of memory");
+    return p;
+}
+
+/* ---- the document ------------------------------------------------------------ */
+
+#define BEAT_MAX 1e6
+static const char *const kind_names[] = { "instrument", "audio", "bus", NULL };  /* EngineTrackKind - 1 */
+static const char *const mode_names[] = { "poly", "mono", "legato", NULL };
+static const char *const priority_names[] = { "last", "low", "high", NULL };
+
+/* "patch": "file.amp" or {"file": ..., "unit": ...}, with "params" beside
+ * it in `owner`. */
+static int read_patch(ProjectReader *rd, json_t *owner, ProjectPatch *pp)
+{
+    json_t *v = json_object_get(owner, "patch");
+    if (!v)
+        return err_at(rd, "missing \"patch\"");
+    size_t old = push_key(rd, "patch");
+    pp->at = path_copy(rd);
+    if (json_is_string(v)) {
+        pp->file = json_string_value(v);
+    } else if (json_is_object(v)) {
+        static const char *const keys[] = { "file", "unit", NULL };
+        if (check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &pp->file) ||
+            get_string(rd, v, "unit", 0, &pp->unit))
+            return -1;
+    } else {
+        return wrong_type(rd, NULL, v, "a file name or {\"file\", \"unit\"}");
+    }
+    if (!pp->file || !*pp->file)
+        return err_at(rd, "empty file name");
+    pop(rd, old);
+
+    json_t *params = json_object_get(owner, "params");
+    if (!params)
+        return 0;
+    old = push_key(rd, "params");
+    if (want_object(rd, params))
+        return -1;
+    size_t n_params = json_object_size(params);
+    pp->params = alloc_array(rd, n_params, sizeof *pp->params);
+    if (!pp->params)
+        return -1;
+    pp->n_params = (int)n_params;
+    const char *key;
+    json_t *value;
+    int i = 0;
+    json_object_foreach(params, key, value) {
+        size_t o2 = push_key(rd, key);
+        ProjectParam *pa = &pp->params[i++];
+        pa->name = key;
+        pa->index = -1;
+        pa->at = path_copy(rd);
+        if (!json_is_number(value)) {
+            char got[64];
+            show(value, got, sizeof got);
+            return err_at(rd, "expected a number, got %s", got);
+        }
+        pa->value = json_number_value(value);
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    return 0;
+}
+
+static int note_order(const void *a, const void *b)
+{
+    const ProjectNote *x = a, *y = b;
+    if (x->start_beat != y->start_beat)
+        return x->start_beat < y->start_beat ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->length_beats < y->length_beats ? -1 : x->length_beats > y->length_beats;
+}
+
+static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
+{
+    static const char *const keys[] = { "start_beat", "length_beats", "notes", NULL };
+    if (want_object(rd, v) || check_keys(rd, v, keys) ||
+        get_number(rd, v, "start_beat", 1, 0, 0, BEAT_MAX, &clip->start_beat) ||
+        get_number(rd, v, "length_beats", 1, 0, 1e-9, BEAT_MAX, &clip->length_beats))
+        return -1;
+    json_t *notes;
+    size_t n;
+    if (get_array(rd, v, "notes", 0, &notes, &n))
+        return -1;
+    clip->notes = alloc_array(rd, n, sizeof *clip->notes);
+    if (!clip->notes)
+        return -1;
+    clip->n_notes = (int)n;
+    size_t old = push_key(rd, "notes");
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(rd, i);
+        json_t *nv = json_array_get(notes, i);
+        ProjectNote *note = &clip->notes[i];
+        static const char *const note_keys[] = { "key", "start_beat", "length_beats", "velocity", NULL };
+        if (want_object(rd, nv) || check_keys(rd, nv, note_keys) || get_int(rd, nv, "key", 1, 0, 0, 127, &note->key) ||
+            get_number(rd, nv, "start_beat", 1, 0, 0, BEAT_MAX, &note->start_beat) ||
+            get_number(rd, nv, "length_beats", 1, 0, 1e-9, BEAT_MAX, &note->length_beats) ||
+            get_number(rd, nv, "velocity", 0, 0.8, 0, 1, &note->velocity))
+            return -1;
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    qsort(clip->notes, n, sizeof *clip->notes, note_order);
+    return 0;
+}
+
+static int read_region(ProjectReader *rd, json_t *v, ProjectRegion *r)
+{
+    static const char *const keys[] = { "file", "start_beat", "offset_seconds", "length_seconds", "gain_db", NULL };
+    r->at = path_copy(rd);
+    r->sample = -1;
+    return want_object(rd, v) || check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &r->file) ||
+                   get_number(rd, v, "start_beat", 1, 0, 0, BEAT_MAX, &r->start_beat) ||
+                   get_number(rd, v, "offset_seconds", 0, 0, 0, 86400, &r->offset_seconds) ||
+                   get_number(rd, v, "length_seconds", 0, 0, 0, 86400, &r->length_seconds) ||
+                   get_number(rd, v, "gain_db", 0, 0, PROJECT_DB_MIN, PROJECT_DB_MAX, &r->gain_db)
+               ? -1
+               : 0;
+}
+
+static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
+{
+    static const char *const keys[] = { "target", "points", NULL };
+    static const char *const target_keys[] = { "slot", "param", "fader", NULL };
+    static const char *const fader_names[] = { "gain_db", "pan", NULL };
+    l->at = path_copy(rd);
+    l->param_index = -1;
+    if (want_object(rd, v) || check_keys(rd, v, keys))
+        return -1;
+    json_t *target = json_object_get(v, "target");
+    if (!target)
+        return err_at(rd, "missing \"target\"");
+    size_t old = push_key(rd, "target");
+    if (want_object(rd, target) || check_keys(rd, target, target_keys))
+        return -1;
+    if (json_object_get(target, "fader")) {
+        /* the track's fader: {"fader": "gain_db"} or {"fader": "pan"} */
+        if (json_object_get(target, "slot") || json_object_get(target, "param"))
+            return err_at(rd, "\"fader\" stands alone (no \"slot\" or \"param\" with it)");
+        if (get_choice(rd, target, "fader", 1, 0, fader_names, &l->param_index))
+            return -1;
+        l->slot = ENGINE_LANE_FADER;
+        l->param = fader_names[l->param_index];
+    } else if (get_int(rd, target, "slot", 1, 0, 0, ENGINE_MAX_INSERTS, &l->slot) ||
+               get_string(rd, target, "param", 1, &l->param)) {
+        return -1;
+    }
+    pop(rd, old);
+    json_t *points;
+    size_t n;
+    if (get_array(rd, v, "points", 1, &points, &n))
+        return -1;
+    if (n == 0) {
+        old = push_key(rd, "points");
+        return err_at(rd, "a lane needs at least one point");
+    }
+    l->points = alloc_array(rd, n, sizeof *l->points);
+    if (!l->points)
+        return -1;
+    l->n_points = (int)n;
+    old = push_key(rd, "points");
+    static const char *const point_keys[] = { "beat", "value", NULL };
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(rd, i);
+        json_t *pv = json_array_get(points, i);
+        ProjectPoint *pt = &l->points[i];
+        if (want_object(rd, pv) || check_keys(rd, pv, point_keys) ||
+            get_number(rd, pv, "beat", 1, 0, 0, BEAT_MAX, &pt->beat) ||
+            get_number(rd, pv, "value", 1, 0, -1e30, 1e30, &pt->value))
+            return -1;
+        if (i > 0 && pt->beat < l->points[i - 1].beat) {
+            size_t o3 = push_key(rd, "beat");
+            err_at(rd, "%g comes before the previous point's %g (points go in time order)", pt->beat,
+                   l->points[i - 1].beat);
+            pop(rd, o3);
+            return -1;
+        }
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    return 0;
+}
+
+static int read_fader(ProjectReader *rd, json_t *track, ProjectTrack *t)
+{
+    json_t *v = json_object_get(track, "fader");
+    t->gain_db = 0;
+    t->pan = 0;
+    if (!v)
+        return 0;
+    static const char *const keys[] = { "gain_db", "pan", "mute", "solo", NULL };
+    size_t old = push_key(rd, "fader");
+    if (want_object(rd, v) || check_keys(rd, v, keys) || get_number(rd, v, "gain_db", 0, 0, PROJECT_DB_MIN, PROJECT_DB_MAX, &t->gain_db) ||
+        get_number(rd, v, "pan", 0, 0, PROJECT_PAN_MIN, PROJECT_PAN_MAX, &t->pan) || get_bool(rd, v, "mute", 0, &t->mute) ||
+        get_bool(rd, v, "solo", 0, &t->solo))
+        return -1;
+    pop(rd, old);
+    return 0;
+}
+
+/* An array field of objects, each read by `each`. */
+typedef int (*ReadEach)(ProjectReader *rd, json_t *v, void *item);
+
+static int read_list(ProjectReader *rd, json_t *owner, const char *key, size_t item_size, size_t max, void **items,
+                     int *n_items, ReadEach each)
+{
+    json_t *arr;
+    size_t n;
+    if (get_array(rd, owner, key, 0, &arr, &n))
+        return -1;
+    size_t old = push_key(rd, key);
+    if (n > max)
+        return err_at(rd, "%zu entries, at most %zu", n, max);
+    *items = alloc_array(rd, n, item_size);
+    *n_items = *items ? (int)n : 0;
+    if (!*items)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(rd, i);
+        if (each(rd, json_array_get(arr, i), (char *)*items + i * item_size))
+            return -1;
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    return 0;
+}
+
+static int each_clip(ProjectReader *rd, json_t *v, void *item) { return read_clip(rd, v, item); }
+static int each_region(ProjectReader *rd, json_t *v, void *item) { return read_region(rd, v, item); }
+static int each_lane(ProjectReader *rd, json_t *v, void *item) { return read_lane(rd, v, item); }
+
+static int each_insert(ProjectReader *rd, json_t *v, void *item)
+{
+    static const char *const keys[] = { "patch", "params", NULL };
+    return want_object(rd, v) || check_keys(rd, v, keys) || read_patch(rd, v, item) ? -1 : 0;
+}
+
+static int each_send(ProjectReader *rd, json_t *v, void *item)
+{
+    ProjectSend *s = item;
+    static const char *const keys[] = { "bus", "level_db", NULL };
+    s->bus_index = -1;
+    return want_object(rd, v) || check_keys(rd, v, keys) || get_int(rd, v, "bus", 1, 0, 0, 1 << 30, &s->bus_id) ||
+                   get_number(rd, v, "level_db", 0, 0, PROJECT_DB_MIN, PROJECT_DB_MAX, &s->level_db)
+               ? -1
+               : 0;
+}
+
+/* Present only on the kinds of track that use it. */
+static int only_for(ProjectReader *rd, json_t *v, const char *key, int kind, int allowed_kind)
+{
+    if (!json_object_get(v, key) || kind == allowed_kind)
+        return 0;
+    return err_at(rd, "\"%s\" belongs to %s tracks, this one is %s", key,
+                  allowed_kind == ENGINE_TRACK_INSTRUMENT ? "instrument" : "audio", kind_names[kind - 1]);
+}
+
+static int read_track(ProjectReader *rd, json_t *v, ProjectTrack *t)
+{
+    static const char *const keys[] = { "id", "name", "kind", "patch", "params", "voice_mode", "note_priority",
+                                        "glide_seconds", "inserts", "fader", "sends", "clips", "regions",
+                                        "automation", NULL };
+    if (want_object(rd, v) || check_keys(rd, v, keys) || get_int(rd, v, "id", 1, 0, 0, 1 << 30, &t->id) ||
+        get_string(rd, v, "name", 0, &t->name) || get_choice(rd, v, "kind", 1, 0, kind_names, &t->kind))
+        return -1;
+    t->kind += ENGINE_TRACK_INSTRUMENT;
+    if (only_for(rd, v, "patch", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "params", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "voice_mode", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "note_priority", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "glide_seconds", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "clips", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "regions", t->kind, ENGINE_TRACK_AUDIO))
+        return -1;
+    if (t->kind == ENGINE_TRACK_INSTRUMENT &&
+        (read_patch(rd, v, &t->patch) || get_choice(rd, v, "voice_mode", 0, 0, mode_names, &t->voice_mode) ||
+         get_choice(rd, v, "note_priority", 0, 0, priority_names, &t->priority) ||
+         get_number(rd, v, "glide_seconds", 0, 0, 0, 10, &t->glide_seconds)))
+        return -1;
+    /* Each list is stored before it is checked, so that project_free finds
+     * whatever a failed read left behind. */
+    void *items = NULL;
+    int rc = read_list(rd, v, "inserts", sizeof(ProjectPatch), ENGINE_MAX_INSERTS, &items, &t->n_inserts, each_insert);
+    t->inserts = items;
+    if (rc || read_fader(rd, v, t))
+        return -1;
+    items = NULL;
+    rc = read_list(rd, v, "sends", sizeof(ProjectSend), 64, &items, &t->n_sends, each_send);
+    t->sends = items;
+    if (rc)
+        return -1;
+    items = NULL;
+    rc = read_list(rd, v, "clips", sizeof(ProjectClip), 65536, &items, &t->n_clips, each_clip);
+    t->clips = items;
+    if (rc)
+        return -1;
+    items = NULL;
+    rc = read_list(rd, v, "regions", sizeof(ProjectRegion), 65536, &items, &t->n_regions, each_region);
+    t->regions = items;
+    if (rc)
+        return -1;
+    items = NULL;
+    rc = read_list(rd, v, "automation", sizeof(ProjectLane), 4096, &items, &t->n_lanes, each_lane);
+    t->lanes = items;
+    return rc;
+}
+
+static int tempo_order(const void *a, const void *b)
+{
+    const ProjectTempo *x = a, *y = b;
+    return x->beat < y->beat ? -1 : x->beat > y->beat;
+}
+
+static int read_header(ProjectReader *rd, json_t *root, Project *p)
+{
+    static const char *const keys[] = { "version", "sample_rate", "tempo", "tempo_changes", "time_signature",
+                                        "length_beats", "tail_seconds", "loop", "master", "tracks", NULL };
+    if (want_object(rd, root) || check_keys(rd, root, keys) ||
+        get_int(rd, root, "version", 1, 0, 0, 1 << 30, &p->version))
+        return -1;
+    if (p->version != PROJECT_VERSION) {
+        size_t old = push_key(rd, "version");
+        err_at(rd, "version %d is not supported (this build reads version %d)", p->version, PROJECT_VERSION);
+        pop(rd, old);
+        return -1;
+    }
+    if (get_int(rd, root, "sample_rate", 0, PROJECT_DEFAULT_RATE, 1000, 768000, &p->sample_rate) ||
+        get_number(rd, root, "tempo", 0, 120, 1, 1000, &p->tempo) ||
+        get_number(rd, root, "length_beats", 0, -1, 0, BEAT_MAX, &p->length_beats) ||
+        get_number(rd, root, "tail_seconds", 0, PROJECT_DEFAULT_TAIL, 0, 600, &p->tail_seconds))
+        return -1;
+    if (!json_object_get(root, "length_beats"))
+        p->length_beats = -1;
+
+    json_t *arr;
+    size_t n;
+    if (get_array(rd, root, "tempo_changes", 0, &arr, &n))
+        return -1;
+    p->tempo_changes = alloc_array(rd, n, sizeof *p->tempo_changes);
+    if (!p->tempo_changes)
+        return -1;
+    p->n_tempo_changes = (int)n;
+    size_t old = push_key(rd, "tempo_changes");
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(rd, i);
+        json_t *tv = json_array_get(arr, i);
+        static const char *const tkeys[] = { "beat", "bpm", NULL };
+        if (want_object(rd, tv) || check_keys(rd, tv, tkeys) ||
+            get_number(rd, tv, "beat", 1, 0, 0, BEAT_MAX, &p->tempo_changes[i].beat) ||
+            get_number(rd, tv, "bpm", 1, 0, 1, 1000, &p->tempo_changes[i].bpm))
+            return -1;
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    qsort(p->tempo_changes, n, sizeof *p->tempo_changes, tempo_order);
+
+    p->sig_num = p->sig_den = 4;
+    json_t *sig = json_object_get(root, "time_signature");
+    if (sig) {
+        old = push_key(rd, "time_signature");
+        json_t *a = json_array_get(sig, 0), *b = json_array_get(sig, 1);
+        if (!json_is_array(sig) || json_array_size(sig) != 2 || !json_is_integer(a) || !json_is_integer(b))
+            return err_at(rd, "expected [numerator, denominator], e.g. [4, 4]");
+        json_int_t num = json_integer_value(a), den = json_integer_value(b);
+        if (num < 1 || num > 64 || den < 1 || den > 64 || (den & (den - 1)))
+            return err_at(rd, "%lld/%lld: the numerator is 1 to 64, the denominator a power of two up to 64",
+                          (long long)num, (long long)den);
+        p->sig_num = (int)num;
+        p->sig_den = (int)den;
+        pop(rd, old);
+    }
+
+    json_t *loop = json_object_get(root, "loop");
+    if (loop) {
+        static const char *const lkeys[] = { "enabled", "start_beat", "end_beat", NULL };
+        old = push_key(rd, "loop");
+        if (want_object(rd, loop) || check_keys(rd, loop, lkeys) || get_bool(rd, loop, "enabled", 1, &p->loop_enabled) ||
+            get_number(rd, loop, "start_beat", 1, 0, 0, BEAT_MAX, &p->loop_start) ||
+            get_number(rd, loop, "end_beat", 1, 0, 0, BEAT_MAX, &p->loop_end))
+            return -1;
+        if (p->loop_end <= p->loop_start) {
+            push_key(rd, "end_beat");
+            return err_at(rd, "%g must be after start_beat %g", p->loop_end, p->loop_start);
+        }
+        pop(rd, old);
+    }
+
+    json_t *master = json_object_get(root, "master");
+    if (master) {
+        static const char *const mkeys[] = { "gain_db", NULL };
+        old = push_key(rd, "master");
+        if (want_object(rd, master) || check_keys(rd, master, mkeys) ||
+            get_number(rd, master, "gain_db", 0, 0, PROJECT_DB_MIN, PROJECT_DB_MAX, &p->master_gain_db))
+            return -1;
+        pop(rd, old);
+    }
+    return 0;
+}
+
+/* Ids unique; sends name a bus later in the list. */
+static int check_links(ProjectReader *rd, Project *p)
+{
+    for (int i = 0; i < p->n_tracks; i++) {
+        for (int j = 0; j < i; j++) {
+            if (p->tracks[j].id == p->tracks[i].id) {
+                size_t old = push_key(rd, "tracks");
+                push_index(rd, (size_t)i);
+                push_key(rd, "id");
+                err_at(rd, "%d is also the id of tracks[%d]", p->tracks[i].id, j);
+                pop(rd, old);
+                return -1;
+            }
+        }
+    }
+    for (int i = 0; i < p->n_tracks; i++) {
+        ProjectTrack *t = &p->tracks[i];
+        for (int k = 0; k < t->n_sends; k++) {
+            ProjectSend *s = &t->sends[k];
+            for (int j = 0; j < p->n_tracks; j++)
+                if (p->tracks[j].id == s->bus_id)
+                    s->bus_index = j;
+            size_t old = push_key(rd, "tracks");
+            push_index(rd, (size_t)i);
+            push_key(rd, "sends");
+            push_index(rd, (size_t)k);
+            push_key(rd, "bus");
+            if (s->bus_index < 0)
+                return err_at(rd, "no track has id %d", s->bus_id);
+            if (p->tracks[s->bus_index].kind != ENGINE_TRACK_BUS)
+                return err_at(rd, "track %d is not a bus", s->bus_id);
+            if (s->bus_index == i)
+                return err_at(rd, "a track cannot send to itself");
+            if (t->kind == ENGINE_TRACK_BUS && s->bus_index < i)
+                return err_at(rd, "a bus sends only to buses listed after it (bus %d comes before)", s->bus_id);
+            pop(rd, old);
+        }
+    }
+    return 0;
+}
+
+static char *dirname_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int project_load_text(const char *text, size_t len, const char *name, const char *dir, Project *p, char *err,
+                      size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    ProjectReader rd = { .err = err, .errlen = errlen };
+    json_error_t jerr;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "%s:%d:%d: %s", name ? name : "project", jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    p->doc = root;
+    p->dir = strdup(dir ? dir : ".");
+    if (!p->dir || read_header(&rd, root, p))
+        goto fail;
+    json_t *tracks;
+    size_t n;
+    if (get_array(&rd, root, "tracks", 1, &tracks, &n))
+        goto fail;
+    if (n > ENGINE_MAX_TRACKS) {
+        push_key(&rd, "tracks");
+        err_at(&rd, "%zu tracks, at most %d", n, ENGINE_MAX_TRACKS);
+        goto fail;
+    }
+    p->tracks = alloc_array(&rd, n, sizeof *p->tracks);
+    if (!p->tracks)
+        goto fail;
+    p->n_tracks = (int)n;
+    size_t old = push_key(&rd, "tracks");
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(&rd, i);
+        if (read_track(&rd, json_array_get(tracks, i), &p->tracks[i]))
+            goto fail;
+        pop(&rd, o2);
+    }
+    pop(&rd, old);
+    if (check_links(&rd, p))
+        goto fail;
+    return 0;
+fail:
+    project_free(p);
+    return -1;
+}
+
+int project_load_file(const char *path, Project *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    unsigned char *text;
+    size_t len;
+    if (read_whole_file(path, PROJECT_MAX_FILE_BYTES, &text, &len, err, errlen))
+        return -1;
+    char *dir = dirname_of(path);
+    int rc = project_load_text((const char *)text, len, path, dir, p, err, errlen);
+    free(dir);
+    free(text);
+    return rc;
+}
+
+static void free_patch(ProjectPatch *pp)
+{
+    for (int i = 0; i < pp->n_params; i++)
+        free(pp->params[i].at);
+    free(pp->params);
+    free(pp->path);
+    free(pp->at);
+}
+
+void project_free(Project *p)
+{
+    for (int i = 0; i < p->n_tracks; i++) {
+        ProjectTrack *t = &p->tracks[i];
+        free_patch(&t->patch);
+        for (int k = 0; k < t->n_inserts; k++)
+            free_patch(&t->inserts[k]);
+        free(t->inserts);
+        free(t->sends);
+        for (int k = 0; k < t->n_clips; k++)
+            free(t->clips[k].notes);
+        free(t->clips);
+        for (int k = 0; k < t->n_regions; k++)
+            free(t->regions[k].at);
+        free(t->regions);
+        for (int k = 0; k < t->n_lanes; k++) {
+            free(t->lanes[k].points);
+            free(t->lanes[k].at);
+        }
+        free(t->lanes);
+    }
+    free(p->tracks);
+    free(p->tempo_changes);
+    for (int i = 0; i < p->n_samples; i++) {
+        free(p->samples[i].path);
+        for (int ch = 0; ch < p->samples[i].channels; ch++)
+            free(p->samples[i].data[ch]);
+    }
+    free(p->samples);
+    free(p->dir);
+    if (p->doc)
+        json_decref(p->doc);
+    memset(p, 0, sizeof *p);
+}

@@ -1,0 +1,28 @@
+/* project_read.h — the JSON project document (runtime/PROJECT.md) read
+ * into a Project (project.h): parsed with jansson, the structure, types and
+ * ranges checked, notes and tempo changes sorted. Every error names the
+ * JSON path of the bad field ("tracks[2].clips[0].notes[3].key: ...").
+ *
+ * Reading does not look at patches or audio files; project_resolve
+ * (project_resolve.h) does that next. Native only (jansson, files); not
+ * for the audio thread.
+ */
+#ifndef AMP_PROJECT_READ_H
+#define AMP_PROJECT_READ_H
+
+#include <stddef.h>
+
+#include "project.h"
+
+/* Parse and validate the file at `path`; relative paths in it are taken
+ * from its folder. 0, or -1 with "path: message" in err. */
+int project_load_file(const char *path, Project *p, char *err, size_t errlen);
+/* The same for text in memory; `dir` anchors relative paths ("." if NULL);
+ * `name` names the text in syntax errors. */
+int project_load_text(const char *text, size_t len, const char *name, const char *dir,
+                      Project *p, char *err, size_t errlen);
+/* Free everything a load and a resolve made (the JSON document, paths,
+ * samples); *p is zeroed. */
+void project_free(Project *p);
+
+#endif

@@ -1,0 +1,39 @@
+/* project_resolve.h — a read Project (project_read.h) made ready to feed
+ * an engine: every patch it names loaded through the caller's loader, each
+ * param and automation lane checked against the patch's descriptor (name
+ * and range), every audio region's WAV file read and resampled to the
+ * render rate.
+ *
+ * The runtime does not compile patches: the caller says how a patch file
+ * becomes a descriptor. `amp` and the tests pass the native loader
+ * (patch_loader.h: ampc, a cached shared object, dlopen); a host with its
+ * patches built in could look them up by name instead.
+ *
+ * Native only (reads files); not for the audio thread.
+ */
+#ifndef AMP_PROJECT_RESOLVE_H
+#define AMP_PROJECT_RESOLVE_H
+
+#include <stddef.h>
+
+#include "amp_patch.h"
+#include "project.h"
+
+/* How a patch file becomes a descriptor. load() gets the file's path (the
+ * document's "file" taken from the project's folder) and the unit (NULL:
+ * the file's default unit) and returns the patch's descriptor, which must
+ * stay valid as long as the Project is used; or NULL with a message in
+ * err (errlen bytes) that need not name the document's field:
+ * project_resolve puts the field's JSON path in front of it. Each
+ * (path, unit) is asked for once per project_resolve call. */
+typedef struct ProjectPatchLoader {
+    const AmpPatchDesc *(*load)(void *user, const char *path, const char *unit, char *err, size_t errlen);
+    void *user;                         /* passed to load() as it is */
+} ProjectPatchLoader;
+
+/* Load the patches through `loader`, check params and lanes against them,
+ * read the audio at `rate` (0: the project's sample_rate; the rate
+ * becomes p->render_rate). 0, or -1 with "json.path: message" in err. */
+int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char *err, size_t errlen);
+
+#endif

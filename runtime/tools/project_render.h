@@ -1,0 +1,21 @@
+/* project_render.h — render a fed engine (project_feed.h) offline, as
+ * `amp render PROJECT.json` and the tests do.
+ */
+#ifndef AMP_PROJECT_RENDER_H
+#define AMP_PROJECT_RENDER_H
+
+#include <stdint.h>
+
+#include "engine.h"
+
+#define PROJECT_BLOCK 128               /* render quantum of project_render */
+
+/* Render `frames` frames into left / right in blocks of PROJECT_BLOCK,
+ * draining the event ring after each block (released buffers are freed,
+ * faults counted into *faults when not NULL). progress(user, done, total)
+ * is called about every 1 % when not NULL. Allocates nothing. */
+typedef void (*ProjectProgress)(void *user, int64_t done, int64_t total);
+void project_render(Engine *e, float *left, float *right, int64_t frames, ProjectProgress progress,
+                    void *user, int *faults);
+
+#endif
