@@ -31,6 +31,7 @@
 
 #include "amp_math.h"
 #include "pool.h"
+#include "commands.h"
 #include "ring.h"
 #include "voice.h"
 
@@ -189,28 +190,23 @@ struct EngineNode {
     BackLink back;         /* waiting to be handed back (see HeapBlock) */
 };
 
-/* One queued command; the fields each kind uses are listed at its
- * engine_* function. */
-typedef struct Command {
-    int64_t time;
-    uint32_t seq;          /* call order, for equal times */
-    int32_t kind;          /* EngineCommandKind */
-    int32_t track;
-    int32_t a, b, c;
-    float f;
-    int32_t pad;
-    double x, y;
-    int64_t m, n;
-    void *ptr;
-} Command;
-
-/* Single producer (control), single consumer (audio), fixed slots. */
-typedef struct CommandQueue {
+/* The engine's one command queue carries commands.def records as
+ * cmd_decode leaves them (commands.h's Command): single producer (control),
+ * single consumer (audio), fixed slots. */
+typedef struct EngineQueue {
     alignas(ALIGN) _Atomic uint32_t write;   /* producer-owned */
     alignas(ALIGN) _Atomic uint32_t read;    /* consumer-owned */
     alignas(ALIGN) uint32_t mask;            /* capacity - 1, fixed */
     Command *slots;
-} CommandQueue;
+} EngineQueue;
+
+/* A command waiting in the time-ordered heap, with its place in the
+ * order of arrival (for equal times). */
+typedef struct PendingCommand {
+    Command command;
+    uint32_t seq;
+    uint32_t pad;
+} PendingCommand;
 
 typedef struct Ramp {
     float cur, target, step;
@@ -315,23 +311,28 @@ typedef struct TempoPoint {
 } TempoPoint;
 
 struct Engine {
-    CommandQueue queue;
+    EngineQueue queue;
     EngineConfig cfg;
     float sr;
     unsigned char *memory;          /* the one block everything lives in */
 
     /* control side */
-    uint32_t next_seq;
     _Atomic uint32_t cmd_refused, nodes_refused, buffers_refused;
+    uint32_t parcel_next;           /* where the next parcel_put starts looking */
     Pool *node_pool;
     void *back_head, *back_tail;   /* buffers waiting for room in the event ring, oldest first */
     int back_head_kind, back_tail_kind;
     uint32_t back_waiting;
     Heap state_heap, clip_heap, sample_heap, lane_heap;
 
+    /* both sides: one pointer word per parcel (see parcel_put) */
+    _Atomic uintptr_t *parcels;
+    uint32_t n_parcels;
+
     /* audio side */
-    Command *pending;               /* binary min-heap on (time, seq) */
+    PendingCommand *pending;        /* binary min-heap on (time, seq) */
     int n_pending, pending_cap;
+    uint32_t next_seq;              /* arrival order, given as commands leave the queue */
     void *events;                   /* event ring */
     uint32_t cmd_failed;
     int64_t now;
@@ -582,7 +583,8 @@ static void layout(Engine *e, Carver *c)
 
     e->shared = carve(c, sizeof(EngineState));
     e->queue.slots = carve(c, qcap * sizeof(Command));
-    e->pending = carve(c, qcap * sizeof(Command));
+    e->pending = carve(c, qcap * sizeof(PendingCommand));
+    e->parcels = carve(c, (size_t)e->n_parcels * sizeof(*e->parcels));
     e->events = carve(c, rb_bytes_needed((uint32_t)cfg->event_ring_bytes));
     size_t pool_bytes = cfg->max_nodes > 0 ? pool_bytes_needed(sizeof(EngineNode), (uint32_t)cfg->max_nodes) : 0;
     void *pool_mem = carve(c, pool_bytes);
@@ -681,6 +683,8 @@ Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
     e->sr = cfg->sample_rate;
     e->queue.mask = pow2_at_least((uint32_t)cfg->queue_size) - 1;
     e->pending_cap = (int)(e->queue.mask + 1);
+    /* A parcel is held by one command, queued or pending: never more than both hold. */
+    e->n_parcels = 2 * (e->queue.mask + 1);
 
     Carver c = { NULL, 0 };
     layout(e, &c);
@@ -705,6 +709,8 @@ Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
     atomic_init(&e->cmd_refused, 0);
     atomic_init(&e->nodes_refused, 0);
     atomic_init(&e->buffers_refused, 0);
+    for (uint32_t i = 0; i < e->n_parcels; i++)
+        atomic_init(&e->parcels[i], 0);
 
     for (int i = 0; i < cfg->max_tracks; i++)
         track_clear(e, &e->tracks[i], i);
@@ -939,10 +945,11 @@ void *engine_event_ring(Engine *e)
 /* Command queue                                                            */
 /* ======================================================================== */
 
-/* Producer side. */
-static int queue_push(Engine *e, Command *c)
+/* Producer side: one record, as the engine_* calls and the ring drain
+ * build them. */
+static int queue_push(Engine *e, const Command *c)
 {
-    CommandQueue *q = &e->queue;
+    EngineQueue *q = &e->queue;
     /* Own index relaxed; the consumer's with acquire, so that its reads of
      * the slot we are about to reuse are done. */
     uint32_t w = atomic_load_explicit(&q->write, memory_order_relaxed);
@@ -951,7 +958,6 @@ static int queue_push(Engine *e, Command *c)
         count(&e->cmd_refused);
         return -1;
     }
-    c->seq = e->next_seq++;
     q->slots[w & q->mask] = *c;
     /* Release: the slot's bytes before the index that publishes them. */
     atomic_store_explicit(&q->write, w + 1, memory_order_release);
@@ -961,7 +967,7 @@ static int queue_push(Engine *e, Command *c)
 /* Consumer side. */
 static bool queue_pop(Engine *e, Command *c)
 {
-    CommandQueue *q = &e->queue;
+    EngineQueue *q = &e->queue;
     uint32_t r = atomic_load_explicit(&q->read, memory_order_relaxed);
     /* Acquire: the slot's bytes were written before this index. */
     uint32_t w = atomic_load_explicit(&q->write, memory_order_acquire);
@@ -973,20 +979,22 @@ static bool queue_pop(Engine *e, Command *c)
     return true;
 }
 
-static bool cmd_before(const Command *a, const Command *b)
+static bool pending_before(const PendingCommand *a, const PendingCommand *b)
 {
-    return a->time < b->time || (a->time == b->time && (int32_t)(a->seq - b->seq) < 0);
+    return a->command.header.time < b->command.header.time ||
+           (a->command.header.time == b->command.header.time && (int32_t)(a->seq - b->seq) < 0);
 }
 
 static void pending_push(Engine *e, const Command *c)
 {
     int i = e->n_pending++;
-    e->pending[i] = *c;
+    e->pending[i].command = *c;
+    e->pending[i].seq = e->next_seq++;
     while (i > 0) {
         int parent = (i - 1) / 2;
-        if (!cmd_before(&e->pending[i], &e->pending[parent]))
+        if (!pending_before(&e->pending[i], &e->pending[parent]))
             break;
-        Command tmp = e->pending[i];
+        PendingCommand tmp = e->pending[i];
         e->pending[i] = e->pending[parent];
         e->pending[parent] = tmp;
         i = parent;
@@ -995,18 +1003,18 @@ static void pending_push(Engine *e, const Command *c)
 
 static void pending_pop(Engine *e, Command *out)
 {
-    *out = e->pending[0];
+    *out = e->pending[0].command;
     e->pending[0] = e->pending[--e->n_pending];
     int i = 0;
     for (;;) {
         int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < e->n_pending && cmd_before(&e->pending[l], &e->pending[m]))
+        if (l < e->n_pending && pending_before(&e->pending[l], &e->pending[m]))
             m = l;
-        if (r < e->n_pending && cmd_before(&e->pending[r], &e->pending[m]))
+        if (r < e->n_pending && pending_before(&e->pending[r], &e->pending[m]))
             m = r;
         if (m == i)
             break;
-        Command tmp = e->pending[i];
+        PendingCommand tmp = e->pending[i];
         e->pending[i] = e->pending[m];
         e->pending[m] = tmp;
         i = m;
@@ -1021,6 +1029,20 @@ static void drain_queue(Engine *e)
     Command c;
     while (e->n_pending < e->pending_cap && queue_pop(e, &c))
         pending_push(e, &c);
+}
+
+/* Audio side: the pointer a command hands in, and its parcel free again.
+ * NULL for CMD_PARCEL_NONE (or a parcel out of range). */
+static void *parcel_take(Engine *e, uint32_t parcel)
+{
+    if (parcel >= e->n_parcels)
+        return NULL;
+    /* Relaxed: the queue's acquire already ordered the control side's
+     * store of the pointer before this load. */
+    void *p = (void *)atomic_load_explicit(&e->parcels[parcel], memory_order_relaxed);
+    /* Release: our read of the word is done before control may reuse it. */
+    atomic_store_explicit(&e->parcels[parcel], 0, memory_order_release);
+    return p;
 }
 
 /* ======================================================================== */
@@ -1946,13 +1968,43 @@ static Track *track_of(Engine *e, int id, int kind)
     return t;
 }
 
-/* A command that cannot apply: reported, and its buffer handed back. */
-static void refuse(Engine *e, const Command *c, int release_kind)
+/* The track a command names, for ENGINE_EV_REFUSED: -1 for none. */
+static int command_track(const Command *c)
+{
+    switch ((CmdType)c->header.type) {
+    case CMD_NOTE_ON: return (int)c->note_on.track;
+    case CMD_NOTE_OFF: return (int)c->note_off.track;
+    case CMD_ALL_NOTES_OFF: return c->all_notes_off.every_track ? ENGINE_MASTER : (int)c->all_notes_off.track;
+    case CMD_SET_PARAM: return (int)c->set_param.track;
+    case CMD_SET_LANE: return (int)c->set_lane.track;
+    case CMD_ADD_TRACK: return (int)c->add_track.track;
+    case CMD_REMOVE_TRACK: return (int)c->remove_track.track;
+    case CMD_SET_INSTRUMENT_NODE: return (int)c->set_instrument_node.track;
+    case CMD_INSERT_NODE: return (int)c->insert_node.track;
+    case CMD_REMOVE_INSERT: return (int)c->remove_insert.track;
+    case CMD_MOVE_INSERT: return (int)c->move_insert.track;
+    case CMD_SET_VOICE_MODE: return (int)c->set_voice_mode.track;
+    case CMD_SET_GAIN: return (int)c->set_gain.track;
+    case CMD_FADER_GAIN: return c->fader_gain.track;
+    case CMD_SET_MASTER_GAIN: return ENGINE_MASTER;
+    case CMD_SET_PAN: return (int)c->set_pan.track;
+    case CMD_SET_MUTE: return (int)c->set_mute.track;
+    case CMD_SET_SOLO: return (int)c->set_solo.track;
+    case CMD_SEND_SLOT: return (int)c->send_slot.track;
+    case CMD_PLACE_CLIP: return (int)c->place_clip.track;
+    case CMD_PLACE_REGION_SLOT: return (int)c->place_region_slot.track;
+    default: return -1;
+    }
+}
+
+/* A command that cannot apply: reported (code: its CMD_* type), and the
+ * buffer it handed in, if any, handed back. */
+static void refuse(Engine *e, const Command *c, int release_kind, void *ptr)
 {
     e->cmd_failed++;
-    post(e, c->time, ENGINE_EV_REFUSED, c->track, c->a, c->kind, NULL);
+    post(e, c->header.time, ENGINE_EV_REFUSED, command_track(c), -1, (int)c->header.type, NULL);
     if (release_kind)
-        hand_back(e, c->time, release_kind, c->ptr);
+        hand_back(e, c->header.time, release_kind, ptr);
 }
 
 static void release_track_contents(Engine *e, Track *t, int64_t time)
@@ -2012,29 +2064,36 @@ static void tempo_changed(Engine *e, int64_t s)
     anchor_at(e, s, beat_at(e, s), playhead_at(e, s));
 }
 
-static void apply_mixer(Engine *e, const Command *c)
+static void set_fader_gain(Engine *e, const Command *c, int track, float db)
 {
-    if (c->track == ENGINE_MASTER) {
-        if (c->kind != ENGINE_CMD_GAIN) {
-            refuse(e, c, 0);
-            return;
-        }
-        e->master_db = c->f;
-        ramp_to(&e->master, db_to_gain(c->f));
-        if (c->time == 0)          /* before the first sample: nothing to ramp from */
-            ramp_jump(&e->master, db_to_gain(c->f));
+    if (track == ENGINE_MASTER) {
+        e->master_db = db;
+        ramp_to(&e->master, db_to_gain(db));
+        if (c->header.time == 0)   /* before the first sample: nothing to ramp from */
+            ramp_jump(&e->master, db_to_gain(db));
         return;
     }
-    Track *t = track_of(e, c->track, 0);
+    Track *t = track_of(e, track, 0);
     if (!t) {
-        refuse(e, c, 0);
+        refuse(e, c, 0, NULL);
         return;
     }
-    switch (c->kind) {
-    case ENGINE_CMD_GAIN: t->gain_db = c->f; break;
-    case ENGINE_CMD_PAN: t->pan = pan_clamp(c->f); break;
-    case ENGINE_CMD_MUTE: t->mute = c->a != 0; break;
-    case ENGINE_CMD_SOLO: t->solo = c->a != 0; break;
+    t->gain_db = db;
+    update_heard(e);
+}
+
+/* Pan, mute and solo of a track. */
+static void apply_mixer(Engine *e, const Command *c, int track)
+{
+    Track *t = track_of(e, track, 0);
+    if (!t) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    switch ((CmdType)c->header.type) {
+    case CMD_SET_PAN: t->pan = pan_clamp(c->set_pan.pan); break;
+    case CMD_SET_MUTE: t->mute = c->set_mute.mute != 0; break;
+    case CMD_SET_SOLO: t->solo = c->set_solo.solo != 0; break;
     default: break;
     }
     update_heard(e);
@@ -2042,13 +2101,14 @@ static void apply_mixer(Engine *e, const Command *c)
 
 static void apply_send(Engine *e, const Command *c)
 {
-    Track *t = track_of(e, c->track, 0);
-    int bus = c->b;
-    if (!t || c->a < 0 || c->a >= e->cfg.max_sends) {
-        refuse(e, c, 0);
+    const CmdSendSlot *cs = &c->send_slot;
+    Track *t = track_of(e, (int)cs->track, 0);
+    int bus = cs->bus;
+    if (!t || cs->send >= (uint32_t)e->cfg.max_sends) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    Send *sd = &t->sends[c->a];
+    Send *sd = &t->sends[cs->send];
     if (bus < 0) {
         sd->bus = -1;
         update_heard(e);
@@ -2057,295 +2117,361 @@ static void apply_send(Engine *e, const Command *c)
     /* A bus exists, is not the track itself, and comes later in the order. */
     if (!track_of(e, bus, ENGINE_TRACK_BUS) || bus == t->id ||
         (t->kind == ENGINE_TRACK_BUS && bus < t->id)) {
-        refuse(e, c, 0);
+        refuse(e, c, 0, NULL);
         return;
     }
-    float g = db_to_gain(c->f);
+    float g = db_to_gain(cs->db);
     if (sd->bus != bus)
         ramp_jump(&sd->ramp, 0.0f);
     sd->bus = bus;
-    sd->level_db = c->f;
+    sd->level_db = cs->db;
     ramp_to(&sd->ramp, g);
     if (t->fresh)
         ramp_jump(&sd->ramp, g);
     update_heard(e);
 }
 
-static void apply_graph(Engine *e, const Command *c)
+static void add_track(Engine *e, const Command *c)
 {
-    switch (c->kind) {
-    case ENGINE_CMD_ADD_TRACK: {
-        if (c->track < 0 || c->track >= e->cfg.max_tracks || e->tracks[c->track].kind != ENGINE_TRACK_NONE) {
-            refuse(e, c, 0);
-            return;
-        }
-        Track *t = &e->tracks[c->track];
-        track_clear(e, t, c->track);
-        t->kind = c->a;
-        rebuild_order(e);
-        update_heard(e);
+    int id = (int)c->add_track.track;
+    if (id >= e->cfg.max_tracks || e->tracks[id].kind != ENGINE_TRACK_NONE || c->add_track.kind > CMD_TRACK_BUS) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    case ENGINE_CMD_REMOVE_TRACK: {
-        Track *t = track_of(e, c->track, 0);
-        if (!t) {
-            refuse(e, c, 0);
-            return;
-        }
-        release_track_contents(e, t, c->time);
-        for (int i = 0; i < e->n_order; i++) {
-            Track *u = &e->tracks[e->order[i]];
-            for (int k = 0; k < e->cfg.max_sends; k++)
-                if (u->sends[k].bus == t->id)
-                    u->sends[k].bus = -1;
-        }
-        track_clear(e, t, t->id);
-        rebuild_order(e);
-        update_heard(e);
+    Track *t = &e->tracks[id];
+    track_clear(e, t, id);
+    /* CMD_TRACK_INSTRUMENT / AUDIO / BUS are the engine's kinds less one */
+    t->kind = ENGINE_TRACK_INSTRUMENT + c->add_track.kind;
+    rebuild_order(e);
+    update_heard(e);
+}
+
+static void remove_track(Engine *e, const Command *c)
+{
+    Track *t = track_of(e, (int)c->remove_track.track, 0);
+    if (!t) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    case ENGINE_CMD_SET_INSTRUMENT: {
-        Track *t = track_of(e, c->track, ENGINE_TRACK_INSTRUMENT);
-        if (!t) {
-            refuse(e, c, ENGINE_EV_NODE_RELEASED);
-            return;
-        }
-        hand_back(e, c->time, ENGINE_EV_NODE_RELEASED, t->inst);
-        t->inst = c->ptr;
-        t->n_sounding = 0;
-        t->n_held = 0;
-        t->mono_id = -1;
-        if (t->inst)
-            node_voices_init(e, t->inst, t->mode);
+    release_track_contents(e, t, c->header.time);
+    for (int i = 0; i < e->n_order; i++) {
+        Track *u = &e->tracks[e->order[i]];
+        for (int k = 0; k < e->cfg.max_sends; k++)
+            if (u->sends[k].bus == t->id)
+                u->sends[k].bus = -1;
+    }
+    track_clear(e, t, t->id);
+    rebuild_order(e);
+    update_heard(e);
+}
+
+static void set_instrument(Engine *e, const Command *c)
+{
+    EngineNode *nd = parcel_take(e, c->set_instrument_node.parcel);
+    Track *t = track_of(e, (int)c->set_instrument_node.track, ENGINE_TRACK_INSTRUMENT);
+    if (!t) {
+        refuse(e, c, ENGINE_EV_NODE_RELEASED, nd);
         return;
     }
-    case ENGINE_CMD_INSERT_ADD: {
-        Track *t = track_of(e, c->track, 0);
-        if (!t || t->n_inserts >= e->cfg.max_inserts) {
-            refuse(e, c, ENGINE_EV_NODE_RELEASED);
-            return;
-        }
-        int at = c->a < 0 ? 0 : c->a > t->n_inserts ? t->n_inserts : c->a;
-        memmove(&t->inserts[at + 1], &t->inserts[at], (size_t)(t->n_inserts - at) * sizeof *t->inserts);
-        t->inserts[at] = c->ptr;
-        t->n_inserts++;
+    hand_back(e, c->header.time, ENGINE_EV_NODE_RELEASED, t->inst);
+    t->inst = nd;
+    t->n_sounding = 0;
+    t->n_held = 0;
+    t->mono_id = -1;
+    if (t->inst)
+        node_voices_init(e, t->inst, t->mode);
+}
+
+static void insert_node(Engine *e, const Command *c)
+{
+    EngineNode *nd = parcel_take(e, c->insert_node.parcel);
+    Track *t = track_of(e, (int)c->insert_node.track, 0);
+    if (!t || !nd || t->n_inserts >= e->cfg.max_inserts) {
+        refuse(e, c, ENGINE_EV_NODE_RELEASED, nd);
         return;
     }
-    case ENGINE_CMD_INSERT_REMOVE: {
-        Track *t = track_of(e, c->track, 0);
-        if (!t || c->a < 0 || c->a >= t->n_inserts) {
-            refuse(e, c, 0);
-            return;
-        }
-        hand_back(e, c->time, ENGINE_EV_NODE_RELEASED, t->inserts[c->a]);
-        memmove(&t->inserts[c->a], &t->inserts[c->a + 1], (size_t)(t->n_inserts - c->a - 1) * sizeof *t->inserts);
-        t->n_inserts--;
+    int at = c->insert_node.index > (uint32_t)t->n_inserts ? t->n_inserts : (int)c->insert_node.index;
+    memmove(&t->inserts[at + 1], &t->inserts[at], (size_t)(t->n_inserts - at) * sizeof *t->inserts);
+    t->inserts[at] = nd;
+    t->n_inserts++;
+}
+
+/* Insert positions in commands count from 1. */
+static void remove_insert(Engine *e, const Command *c)
+{
+    Track *t = track_of(e, (int)c->remove_insert.track, 0);
+    int at = (int)c->remove_insert.position - 1;
+    if (!t || at < 0 || at >= t->n_inserts) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    case ENGINE_CMD_INSERT_MOVE: {
-        Track *t = track_of(e, c->track, 0);
-        if (!t || c->a < 0 || c->a >= t->n_inserts || c->b < 0 || c->b >= t->n_inserts) {
-            refuse(e, c, 0);
-            return;
-        }
-        EngineNode *nd = t->inserts[c->a];
-        if (c->a < c->b)
-            memmove(&t->inserts[c->a], &t->inserts[c->a + 1], (size_t)(c->b - c->a) * sizeof *t->inserts);
-        else
-            memmove(&t->inserts[c->b + 1], &t->inserts[c->b], (size_t)(c->a - c->b) * sizeof *t->inserts);
-        t->inserts[c->b] = nd;
+    hand_back(e, c->header.time, ENGINE_EV_NODE_RELEASED, t->inserts[at]);
+    memmove(&t->inserts[at], &t->inserts[at + 1], (size_t)(t->n_inserts - at - 1) * sizeof *t->inserts);
+    t->n_inserts--;
+}
+
+static void move_insert(Engine *e, const Command *c)
+{
+    Track *t = track_of(e, (int)c->move_insert.track, 0);
+    int from = (int)c->move_insert.from - 1, to = (int)c->move_insert.to - 1;
+    if (!t || from < 0 || from >= t->n_inserts || to < 0 || to >= t->n_inserts) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    case ENGINE_CMD_VOICE_MODE: {
-        Track *t = track_of(e, c->track, ENGINE_TRACK_INSTRUMENT);
-        if (!t) {
-            refuse(e, c, 0);
-            return;
-        }
-        t->mode = c->a;
-        t->priority = c->b;
-        /* the runtime's own exp (libm's is not promised to give the same bits
-         * natively and in WebAssembly), once per voice mode */
-        t->glide_k = c->f > 0.0f ? amp_expf(-(float)AMP_CHUNK / (c->f * e->sr)) : 0.0f;
-        t->gliding = 0;
-        t->n_held = 0;
-        t->mono_id = -1;
-        t->n_sounding = 0;
-        if (t->inst)
-            node_voices_init(e, t->inst, t->mode);
+    EngineNode *nd = t->inserts[from];
+    if (from < to)
+        memmove(&t->inserts[from], &t->inserts[from + 1], (size_t)(to - from) * sizeof *t->inserts);
+    else
+        memmove(&t->inserts[to + 1], &t->inserts[to], (size_t)(from - to) * sizeof *t->inserts);
+    t->inserts[to] = nd;
+}
+
+static void set_voice_mode(Engine *e, const Command *c)
+{
+    const CmdSetVoiceMode *cv = &c->set_voice_mode;
+    Track *t = track_of(e, (int)cv->track, ENGINE_TRACK_INSTRUMENT);
+    if (!t) {
+        refuse(e, c, 0, NULL);
         return;
     }
-    default:
+    /* CMD_VOICE_* and CMD_PRIORITY_* have the engine's values */
+    t->mode = cv->mode;
+    t->priority = cv->priority;
+    /* the runtime's own exp (libm's is not promised to give the same bits
+     * natively and in WebAssembly), once per voice mode */
+    t->glide_k = cv->glide > 0.0f ? amp_expf(-(float)AMP_CHUNK / (cv->glide * e->sr)) : 0.0f;
+    t->gliding = 0;
+    t->n_held = 0;
+    t->mono_id = -1;
+    t->n_sounding = 0;
+    if (t->inst)
+        node_voices_init(e, t->inst, t->mode);
+}
+
+static void load_clip(Engine *e, const Command *c)
+{
+    uint32_t id = c->load_clip_block.clip;
+    EngineClip *clip = parcel_take(e, c->load_clip_block.parcel);
+    if (id >= (uint32_t)e->cfg.max_clips) {
+        refuse(e, c, ENGINE_EV_CLIP_RELEASED, clip);
         return;
+    }
+    hand_back(e, c->header.time, ENGINE_EV_CLIP_RELEASED, e->clips[id]);
+    e->clips[id] = clip;
+    /* Placements of this clip now index other notes. */
+    for (int i = 0; i < e->n_order; i++) {
+        Track *t = &e->tracks[e->order[i]];
+        for (int k = 0; k < t->placements_used; k++)
+            if (t->placements[k].clip == (int)id)
+                placement_position(e, &t->placements[k], beat_at(e, c->header.time));
     }
 }
 
-static void apply_data(Engine *e, const Command *c)
+static void load_sample(Engine *e, const Command *c)
 {
-    switch (c->kind) {
-    case ENGINE_CMD_LOAD_CLIP:
-        hand_back(e, c->time, ENGINE_EV_CLIP_RELEASED, e->clips[c->a]);
-        e->clips[c->a] = c->ptr;
-        /* Placements of this clip now index other notes. */
-        for (int i = 0; i < e->n_order; i++) {
-            Track *t = &e->tracks[e->order[i]];
-            for (int k = 0; k < t->placements_used; k++)
-                if (t->placements[k].clip == c->a)
-                    placement_position(e, &t->placements[k], beat_at(e, c->time));
-        }
-        return;
-    case ENGINE_CMD_LOAD_SAMPLE:
-        hand_back(e, c->time, ENGINE_EV_SAMPLE_RELEASED, e->samples[c->a]);
-        e->samples[c->a] = c->ptr;
-        return;
-    case ENGINE_CMD_PLACE_CLIP: {
-        Track *t = track_of(e, c->track, ENGINE_TRACK_INSTRUMENT);
-        if (!t) {
-            refuse(e, c, 0);
-            return;
-        }
-        Placement *pl = &t->placements[c->a];
-        if (c->a >= t->placements_used)
-            t->placements_used = c->a + 1;
-        pl->clip = c->b;
-        pl->start = c->x;
-        pl->length = c->y;
-        placement_position(e, pl, beat_at(e, c->time));
+    uint32_t id = c->load_sample_block.sample;
+    EngineSample *sample = parcel_take(e, c->load_sample_block.parcel);
+    if (id >= (uint32_t)e->cfg.max_samples) {
+        refuse(e, c, ENGINE_EV_SAMPLE_RELEASED, sample);
         return;
     }
-    case ENGINE_CMD_PLACE_REGION: {
-        Track *t = track_of(e, c->track, ENGINE_TRACK_AUDIO);
-        if (!t) {
-            refuse(e, c, 0);
-            return;
-        }
-        Region *r = &t->regions[c->a];
-        if (c->a >= t->regions_used)
-            t->regions_used = c->a + 1;
-        *r = (Region){ .sample = c->b, .start = c->x, .offset = c->m, .length = c->n,
-                       .gain = db_to_gain(c->f), .state = REGION_DONE };
-        if (e->playing)
-            region_position(e, r, beat_at(e, c->time));
-        return;
-    }
-    case ENGINE_CMD_LANE: {
-        Track *t = track_of(e, c->track, 0);
-        if (!t) {
-            refuse(e, c, ENGINE_EV_LANE_RELEASED);
-            return;
-        }
-        Lane *l = &t->lanes[c->a];
-        if (c->a >= t->lanes_used)
-            t->lanes_used = c->a + 1;
-        hand_back(e, c->time, ENGINE_EV_LANE_RELEASED, l->data);
-        *l = (Lane){ .data = c->ptr, .target = c->b, .param = c->c };
-        if (l->data)
-            lane_reset(e, t, l, c->time);
-        return;
-    }
-    default:
-        return;
-    }
+    hand_back(e, c->header.time, ENGINE_EV_SAMPLE_RELEASED, e->samples[id]);
+    e->samples[id] = sample;
 }
 
+static void place_clip(Engine *e, const Command *c)
+{
+    const CmdPlaceClip *cp = &c->place_clip;
+    Track *t = track_of(e, (int)cp->track, ENGINE_TRACK_INSTRUMENT);
+    if (!t || cp->slot >= (uint32_t)e->cfg.max_placements || cp->clip >= e->cfg.max_clips) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    Placement *pl = &t->placements[cp->slot];
+    if ((int)cp->slot >= t->placements_used)
+        t->placements_used = (int)cp->slot + 1;
+    pl->clip = cp->clip;
+    pl->start = cp->start;
+    pl->length = cp->length;
+    placement_position(e, pl, beat_at(e, c->header.time));
+}
+
+static void place_region(Engine *e, const Command *c)
+{
+    const CmdPlaceRegionSlot *cr = &c->place_region_slot;
+    Track *t = track_of(e, (int)cr->track, ENGINE_TRACK_AUDIO);
+    if (!t || cr->slot >= (uint32_t)e->cfg.max_regions || cr->sample >= e->cfg.max_samples) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    Region *r = &t->regions[cr->slot];
+    if ((int)cr->slot >= t->regions_used)
+        t->regions_used = (int)cr->slot + 1;
+    *r = (Region){ .sample = cr->sample, .start = cr->start, .offset = cr->first_frame, .length = cr->frames,
+                   .gain = db_to_gain(cr->db), .state = REGION_DONE };
+    if (e->playing)
+        region_position(e, r, beat_at(e, c->header.time));
+}
+
+static void set_lane(Engine *e, const Command *c)
+{
+    const CmdSetLane *cl = &c->set_lane;
+    EngineLane *data = parcel_take(e, cl->parcel);
+    Track *t = track_of(e, (int)cl->track, 0);
+    if (!t || cl->lane >= (uint32_t)e->cfg.max_lanes) {
+        refuse(e, c, ENGINE_EV_LANE_RELEASED, data);
+        return;
+    }
+    Lane *l = &t->lanes[cl->lane];
+    if ((int)cl->lane >= t->lanes_used)
+        t->lanes_used = (int)cl->lane + 1;
+    hand_back(e, c->header.time, ENGINE_EV_LANE_RELEASED, l->data);
+    *l = (Lane){ .data = data, .target = cl->target, .param = (int)cl->param };
+    if (l->data)
+        lane_reset(e, t, l, c->header.time);
+}
+
+static void tempo_change(Engine *e, const Command *c, int64_t s)
+{
+    double beat = c->tempo_change_beat.beat, bpm = c->tempo_change_beat.bpm;
+    int i = 0;
+    while (i < e->n_tempo && e->tempo_points[i].beat < beat)
+        i++;
+    if (i < e->n_tempo && e->tempo_points[i].beat == beat) {
+        e->tempo_points[i].bpm = bpm;
+    } else if (e->n_tempo < e->cfg.max_tempo_points) {
+        memmove(&e->tempo_points[i + 1], &e->tempo_points[i], (size_t)(e->n_tempo - i) * sizeof(TempoPoint));
+        e->tempo_points[i] = (TempoPoint){ beat, bpm };
+        e->n_tempo++;
+    } else {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    tempo_changed(e, s);
+}
+
+static void set_tempo(Engine *e, double bpm, int64_t s)
+{
+    e->base_bpm = bpm;
+    e->n_tempo = 0;
+    tempo_changed(e, s);
+}
+
+static void note(Engine *e, const Command *c)
+{
+    bool on = c->header.type == CMD_NOTE_ON;
+    Track *t = track_of(e, (int)(on ? c->note_on.track : c->note_off.track), ENGINE_TRACK_INSTRUMENT);
+    if (!t) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    if (on)
+        track_note_on(t, (int)c->note_on.note_id, c->note_on.key, c->note_on.velocity);
+    else
+        track_note_off(t, (int)c->note_off.note_id);
+}
+
+static void set_param(Engine *e, const Command *c)
+{
+    const CmdSetParam *cp = &c->set_param;
+    Track *t = track_of(e, (int)cp->track, 0);
+    EngineNode *nd = t && cp->slot <= (uint32_t)e->cfg.max_inserts ? track_slot(t, (int)cp->slot) : NULL;
+    if (!nd || cp->param >= (uint32_t)nd->desc->n_params) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    nd->desc->set_param(nd->state, (int)cp->param, cp->value);
+}
+
+/* The set_gain floor: -144 dB and below is silence (the engine's -150). */
+static float floor_db(float db)
+{
+    return db <= -144.0f ? -150.0f : db;
+}
+
+/* Apply one command at engine time s (its time, or s when that passed).
+ * The one switch over the command types: adding a command to commands.def
+ * adds a case here. The UI's commands that name things through
+ * engine_commands.c's tables (patch ids, handles, sample positions) are
+ * mapped onto the engine's commands as the ring is drained, in its order,
+ * and never reach this queue. */
 static void apply_command(Engine *e, const Command *c, int64_t s)
 {
-    switch (c->kind) {
-    case ENGINE_CMD_PLAY: transport_play(e, s); return;
-    case ENGINE_CMD_STOP: transport_stop(e, s); return;
-    case ENGINE_CMD_SEEK: transport_seek(e, s, c->x); return;
-    case ENGINE_CMD_LOOP:
-        e->loop_on = c->a && c->y > c->x;
-        e->loop_start = c->x;
-        e->loop_end = c->y;
+    switch ((CmdType)c->header.type) {
+    /* transport */
+    case CMD_PLAY: transport_play(e, s); return;
+    case CMD_STOP: transport_stop(e, s); return;
+    case CMD_SEEK_BEAT: transport_seek(e, s, c->seek_beat.beat); return;
+    case CMD_LOOP_BEATS:
+        e->loop_on = c->loop_beats.enabled && c->loop_beats.end > c->loop_beats.start;
+        e->loop_start = c->loop_beats.start;
+        e->loop_end = c->loop_beats.end;
         return;
-    case ENGINE_CMD_TEMPO:
-        e->base_bpm = c->x;
-        e->n_tempo = 0;
-        tempo_changed(e, s);
+    case CMD_TEMPO: set_tempo(e, (double)c->tempo.bpm, s); return;
+    case CMD_TEMPO_BPM: set_tempo(e, c->tempo_bpm.bpm, s); return;
+    case CMD_TEMPO_CHANGE_BEAT: tempo_change(e, c, s); return;
+    case CMD_TIME_SIGNATURE:
+        e->sig_num = c->time_signature.numerator;
+        e->sig_den = c->time_signature.denominator;
         return;
-    case ENGINE_CMD_TEMPO_CHANGE: {
-        int i = 0;
-        while (i < e->n_tempo && e->tempo_points[i].beat < c->x)
-            i++;
-        if (i < e->n_tempo && e->tempo_points[i].beat == c->x) {
-            e->tempo_points[i].bpm = c->y;
-        } else if (e->n_tempo < e->cfg.max_tempo_points) {
-            memmove(&e->tempo_points[i + 1], &e->tempo_points[i], (size_t)(e->n_tempo - i) * sizeof(TempoPoint));
-            e->tempo_points[i] = (TempoPoint){ c->x, c->y };
-            e->n_tempo++;
-        } else {
-            refuse(e, c, 0);
-            return;
-        }
-        tempo_changed(e, s);
-        return;
-    }
-    case ENGINE_CMD_TIME_SIGNATURE:
-        e->sig_num = c->a;
-        e->sig_den = c->b;
-        return;
-    case ENGINE_CMD_NOTE_ON:
-    case ENGINE_CMD_NOTE_OFF: {
-        Track *t = track_of(e, c->track, ENGINE_TRACK_INSTRUMENT);
-        if (!t) {
-            refuse(e, c, 0);
-            return;
-        }
-        if (c->kind == ENGINE_CMD_NOTE_ON)
-            track_note_on(t, c->a, c->b, c->f);
-        else
-            track_note_off(t, c->a);
-        return;
-    }
-    case ENGINE_CMD_ALL_NOTES_OFF:
+    /* notes */
+    case CMD_NOTE_ON:
+    case CMD_NOTE_OFF: note(e, c); return;
+    case CMD_ALL_NOTES_OFF:
         for (int i = 0; i < e->n_order; i++) {
             Track *t = &e->tracks[e->order[i]];
-            if (c->track == ENGINE_MASTER || c->track == t->id)
+            if (c->all_notes_off.every_track || (int)c->all_notes_off.track == t->id)
                 track_all_off(t);
         }
         return;
-    case ENGINE_CMD_PARAM: {
-        Track *t = track_of(e, c->track, 0);
-        EngineNode *nd = t ? track_slot(t, c->a) : NULL;
-        if (!nd || c->b < 0 || c->b >= nd->desc->n_params) {
-            refuse(e, c, 0);
-            return;
-        }
-        nd->desc->set_param(nd->state, c->b, c->f);
-        return;
+    /* parameters */
+    case CMD_SET_PARAM: set_param(e, c); return;
+    case CMD_SET_LANE: set_lane(e, c); return;
+    /* graph */
+    case CMD_ADD_TRACK: add_track(e, c); return;
+    case CMD_REMOVE_TRACK: remove_track(e, c); return;
+    case CMD_SET_INSTRUMENT_NODE: set_instrument(e, c); return;
+    case CMD_INSERT_NODE: insert_node(e, c); return;
+    case CMD_REMOVE_INSERT: remove_insert(e, c); return;
+    case CMD_MOVE_INSERT: move_insert(e, c); return;
+    case CMD_SET_VOICE_MODE: set_voice_mode(e, c); return;
+    /* mixer */
+    case CMD_SET_GAIN: set_fader_gain(e, c, (int)c->set_gain.track, floor_db(c->set_gain.db)); return;
+    case CMD_SET_MASTER_GAIN: set_fader_gain(e, c, ENGINE_MASTER, floor_db(c->set_master_gain.db)); return;
+    case CMD_FADER_GAIN: set_fader_gain(e, c, c->fader_gain.track, c->fader_gain.db); return;
+    case CMD_SET_PAN: apply_mixer(e, c, (int)c->set_pan.track); return;
+    case CMD_SET_MUTE: apply_mixer(e, c, (int)c->set_mute.track); return;
+    case CMD_SET_SOLO: apply_mixer(e, c, (int)c->set_solo.track); return;
+    case CMD_SEND_SLOT: apply_send(e, c); return;
+    /* data */
+    case CMD_LOAD_CLIP_BLOCK: load_clip(e, c); return;
+    case CMD_PLACE_CLIP: place_clip(e, c); return;
+    case CMD_LOAD_SAMPLE_BLOCK: load_sample(e, c); return;
+    case CMD_PLACE_REGION_SLOT: place_region(e, c); return;
+    /* mapped by engine_commands.c as the ring is drained */
+    case CMD_SEEK:
+    case CMD_LOOP:
+    case CMD_TEMPO_CHANGE:
+    case CMD_AUTOMATION:
+    case CMD_SET_INSTRUMENT:
+    case CMD_ADD_INSERT:
+    case CMD_SET_SEND:
+    case CMD_LOAD_CLIP:
+    case CMD_LOAD_SAMPLE:
+    case CMD_PLACE_REGION:
+    case CMD_REMOVE_REGION:
+        break;
     }
-    case ENGINE_CMD_GAIN:
-    case ENGINE_CMD_PAN:
-    case ENGINE_CMD_MUTE:
-    case ENGINE_CMD_SOLO:
-        apply_mixer(e, c);
-        return;
-    case ENGINE_CMD_SEND:
-        apply_send(e, c);
-        return;
-    case ENGINE_CMD_ADD_TRACK:
-    case ENGINE_CMD_REMOVE_TRACK:
-    case ENGINE_CMD_SET_INSTRUMENT:
-    case ENGINE_CMD_INSERT_ADD:
-    case ENGINE_CMD_INSERT_REMOVE:
-    case ENGINE_CMD_INSERT_MOVE:
-    case ENGINE_CMD_VOICE_MODE:
-        apply_graph(e, c);
-        return;
-    default:
-        apply_data(e, c);
-        return;
-    }
+    refuse(e, c, 0, NULL);
 }
 
 /* Every pending command due at or before engine time s. */
 static void apply_due(Engine *e, int64_t s)
 {
     Command c;
-    while (e->n_pending > 0 && e->pending[0].time <= s) {
+    while (e->n_pending > 0 && e->pending[0].command.header.time <= s) {
         pending_pop(e, &c);
-        c.time = c.time < s ? s : c.time;
+        c.header.time = c.header.time < s ? s : c.header.time;
         apply_command(e, &c, s);
     }
 }
@@ -2407,8 +2533,8 @@ static void render_block(Engine *e, float *L, float *R, int n)
         apply_due(e, s);
         transport_at(e, s);
         int seg = n - pos;
-        if (e->n_pending > 0 && e->pending[0].time - s < seg)
-            seg = (int)(e->pending[0].time - s);
+        if (e->n_pending > 0 && e->pending[0].command.header.time - s < seg)
+            seg = (int)(e->pending[0].command.header.time - s);
         int t = transport_next(e, s, seg);
         if (t < seg)
             seg = t;
@@ -2541,6 +2667,9 @@ void engine_render(Engine *e, float *const out[2], int frames)
 /* Command entry points (control side)                                      */
 /* ======================================================================== */
 
+/* Each call checks its arguments, builds one commands.def record and
+ * queues it; engine_apply.c applies it at its time. */
+
 static int refuse_call(Engine *e)
 {
     count(&e->cmd_refused);
@@ -2557,36 +2686,96 @@ static bool valid_track(const Engine *e, int track)
     return track >= 0 && track < e->cfg.max_tracks;
 }
 
-static int queue_simple(Engine *e, int64_t time, int kind, int track, int a, int b, float f, double x, double y)
+static bool valid_beat(double beat)
 {
-    if (!valid_time(time))
+    return beat >= 0.0 && beat < CMD_BEAT_LIMIT;
+}
+
+/* A zeroed record of `type` at `time`. */
+static Command record(uint32_t type, int64_t time)
+{
+    Command c;
+    memset(&c, 0, sizeof c);
+    c.header.type = type;
+    c.header.time = time;
+    return c;
+}
+
+static int queue(Engine *e, const Command *c)
+{
+    if (!valid_time(c->header.time))
         return refuse_call(e);
-    Command c = { .time = time, .kind = kind, .track = track, .a = a, .b = b, .f = f, .x = x, .y = y };
-    return queue_push(e, &c);
+    return queue_push(e, c);
+}
+
+/* Control side: leave `ptr` in a free parcel for the command that hands it
+ * in; CMD_PARCEL_NONE for NULL, or (counted) when every parcel is taken,
+ * which cannot happen while the queue and the pending heap have room, as
+ * each parcel belongs to one command in one of them. */
+static uint32_t parcel_put(Engine *e, void *ptr, bool *full)
+{
+    *full = false;
+    if (!ptr)
+        return CMD_PARCEL_NONE;
+    for (uint32_t k = 0; k < e->n_parcels; k++) {
+        uint32_t i = (e->parcel_next + k) % e->n_parcels;
+        /* Acquire: pairs with the audio side's release in parcel_take, so
+         * it is done with the word before we reuse it. */
+        if (atomic_load_explicit(&e->parcels[i], memory_order_acquire) != 0)
+            continue;
+        /* Relaxed: the queue's release publishes the word with the record. */
+        atomic_store_explicit(&e->parcels[i], (uintptr_t)ptr, memory_order_relaxed);
+        e->parcel_next = (i + 1) % e->n_parcels;
+        return i;
+    }
+    *full = true;
+    return CMD_PARCEL_NONE;
+}
+
+/* Queue a record that hands in a parcel; on refusal the parcel is empty
+ * again and the caller keeps its buffer. */
+static int queue_parcel(Engine *e, Command *c, uint32_t parcel, bool full)
+{
+    if (full)
+        return refuse_call(e);
+    if (queue(e, c) == 0)
+        return 0;
+    if (parcel != CMD_PARCEL_NONE)
+        /* Relaxed: the audio side never saw this parcel. */
+        atomic_store_explicit(&e->parcels[parcel], 0, memory_order_relaxed);
+    return -1;
 }
 
 int engine_play(Engine *e, int64_t time)
 {
-    return queue_simple(e, time, ENGINE_CMD_PLAY, -1, 0, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_PLAY, time);
+    return queue(e, &c);
 }
 
 int engine_stop(Engine *e, int64_t time)
 {
-    return queue_simple(e, time, ENGINE_CMD_STOP, -1, 0, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_STOP, time);
+    return queue(e, &c);
 }
 
 int engine_seek(Engine *e, int64_t time, double beat)
 {
-    if (!(beat >= 0.0 && beat < 1e9))
+    if (!valid_beat(beat))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_SEEK, -1, 0, 0, 0.0f, beat, 0.0);
+    Command c = record(CMD_SEEK_BEAT, time);
+    c.seek_beat.beat = beat;
+    return queue(e, &c);
 }
 
 int engine_set_loop(Engine *e, int64_t time, int enabled, double start_beat, double end_beat)
 {
-    if (!(start_beat >= 0.0 && end_beat < 1e9) || (enabled && !(end_beat > start_beat)))
+    if (!(start_beat >= 0.0 && end_beat < CMD_BEAT_LIMIT) || (enabled && !(end_beat > start_beat)))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_LOOP, -1, enabled != 0, 0, 0.0f, start_beat, end_beat);
+    Command c = record(CMD_LOOP_BEATS, time);
+    c.loop_beats.start = start_beat;
+    c.loop_beats.end = end_beat;
+    c.loop_beats.enabled = enabled != 0;
+    return queue(e, &c);
 }
 
 static bool valid_bpm(double bpm)
@@ -2598,14 +2787,19 @@ int engine_set_tempo(Engine *e, int64_t time, double bpm)
 {
     if (!valid_bpm(bpm))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_TEMPO, -1, 0, 0, 0.0f, bpm, 0.0);
+    Command c = record(CMD_TEMPO_BPM, time);
+    c.tempo_bpm.bpm = bpm;
+    return queue(e, &c);
 }
 
 int engine_add_tempo_change(Engine *e, int64_t time, double beat, double bpm)
 {
-    if (!valid_bpm(bpm) || !(beat >= 0.0 && beat < 1e9))
+    if (!valid_bpm(bpm) || !valid_beat(beat))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_TEMPO_CHANGE, -1, 0, 0, 0.0f, beat, bpm);
+    Command c = record(CMD_TEMPO_CHANGE_BEAT, time);
+    c.tempo_change_beat.beat = beat;
+    c.tempo_change_beat.bpm = bpm;
+    return queue(e, &c);
 }
 
 int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denominator)
@@ -2613,7 +2807,10 @@ int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denomi
     if (numerator < 1 || numerator > 64 || denominator < 1 || denominator > 64 ||
         (denominator & (denominator - 1)))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_TIME_SIGNATURE, -1, numerator, denominator, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_TIME_SIGNATURE, time);
+    c.time_signature.numerator = (uint8_t)numerator;
+    c.time_signature.denominator = (uint8_t)denominator;
+    return queue(e, &c);
 }
 
 int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, float vel)
@@ -2621,78 +2818,108 @@ int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, flo
     if (!valid_track(e, track) || note_id < 0 || note_id > ENGINE_LIVE_NOTE_MAX || key < 0 || key > 127 ||
         !(vel >= 0.0f && vel <= 1.0f))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_NOTE_ON, track, note_id, key, vel, 0.0, 0.0);
+    Command c = record(CMD_NOTE_ON, time);
+    c.note_on.track = (uint32_t)track;
+    c.note_on.note_id = (uint32_t)note_id;
+    c.note_on.key = (uint8_t)key;
+    c.note_on.velocity = vel;
+    return queue(e, &c);
 }
 
 int engine_note_off(Engine *e, int64_t time, int track, int note_id)
 {
     if (!valid_track(e, track) || note_id < 0 || note_id > ENGINE_LIVE_NOTE_MAX)
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_NOTE_OFF, track, note_id, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_NOTE_OFF, time);
+    c.note_off.track = (uint32_t)track;
+    c.note_off.note_id = (uint32_t)note_id;
+    return queue(e, &c);
 }
 
 int engine_all_notes_off(Engine *e, int64_t time, int track)
 {
     if (track != ENGINE_MASTER && !valid_track(e, track))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_ALL_NOTES_OFF, track, 0, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_ALL_NOTES_OFF, time);
+    c.all_notes_off.every_track = track == ENGINE_MASTER;
+    c.all_notes_off.track = track == ENGINE_MASTER ? 0 : (uint32_t)track;
+    return queue(e, &c);
 }
 
 int engine_set_param(Engine *e, int64_t time, int track, int slot, int param, float value)
 {
     if (!valid_track(e, track) || slot < 0 || slot > e->cfg.max_inserts || param < 0 || !(value == value))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_PARAM, track, slot, param, value, 0.0, 0.0);
+    Command c = record(CMD_SET_PARAM, time);
+    c.set_param.track = (uint32_t)track;
+    c.set_param.slot = (uint32_t)slot;
+    c.set_param.param = (uint32_t)param;
+    c.set_param.value = value;
+    return queue(e, &c);
 }
 
 int engine_add_track(Engine *e, int64_t time, int track, EngineTrackKind kind)
 {
     if (!valid_track(e, track) || kind < ENGINE_TRACK_INSTRUMENT || kind > ENGINE_TRACK_BUS)
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_ADD_TRACK, track, (int)kind, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_ADD_TRACK, time);
+    c.add_track.track = (uint32_t)track;
+    c.add_track.kind = (uint8_t)(kind - ENGINE_TRACK_INSTRUMENT);   /* CMD_TRACK_* */
+    return queue(e, &c);
 }
 
 int engine_remove_track(Engine *e, int64_t time, int track)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_REMOVE_TRACK, track, 0, 0, 0.0f, 0.0, 0.0);
-}
-
-static int queue_ptr(Engine *e, int64_t time, int kind, int track, int a, int b, int cc, void *ptr)
-{
-    if (!valid_time(time))
-        return refuse_call(e);
-    Command c = { .time = time, .kind = kind, .track = track, .a = a, .b = b, .c = cc, .ptr = ptr };
-    return queue_push(e, &c);
+    Command c = record(CMD_REMOVE_TRACK, time);
+    c.remove_track.track = (uint32_t)track;
+    return queue(e, &c);
 }
 
 int engine_set_instrument(Engine *e, int64_t time, int track, EngineNode *node)
 {
-    if (!valid_track(e, track))
+    if (!valid_track(e, track) || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_SET_INSTRUMENT, track, 0, 0, 0, node);
+    bool full;
+    Command c = record(CMD_SET_INSTRUMENT_NODE, time);
+    c.set_instrument_node.track = (uint32_t)track;
+    c.set_instrument_node.parcel = parcel_put(e, node, &full);
+    return queue_parcel(e, &c, c.set_instrument_node.parcel, full);
 }
 
 int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNode *node)
 {
-    if (!valid_track(e, track) || !node)
+    if (!valid_track(e, track) || !node || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_INSERT_ADD, track, position, 0, 0, node);
+    bool full;
+    Command c = record(CMD_INSERT_NODE, time);
+    c.insert_node.track = (uint32_t)track;
+    c.insert_node.index = position < 0 ? 0 : (uint32_t)position;
+    c.insert_node.parcel = parcel_put(e, node, &full);
+    return queue_parcel(e, &c, c.insert_node.parcel, full);
 }
 
+/* Commands count insert positions from 1; these calls from 0. */
 int engine_insert_remove(Engine *e, int64_t time, int track, int position)
 {
     if (!valid_track(e, track) || position < 0 || position >= e->cfg.max_inserts)
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_INSERT_REMOVE, track, position, 0, 0, NULL);
+    Command c = record(CMD_REMOVE_INSERT, time);
+    c.remove_insert.track = (uint32_t)track;
+    c.remove_insert.position = (uint32_t)position + 1;
+    return queue(e, &c);
 }
 
 int engine_insert_move(Engine *e, int64_t time, int track, int from, int to)
 {
     if (!valid_track(e, track) || from < 0 || from >= e->cfg.max_inserts || to < 0 || to >= e->cfg.max_inserts)
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_INSERT_MOVE, track, from, to, 0, NULL);
+    Command c = record(CMD_MOVE_INSERT, time);
+    c.move_insert.track = (uint32_t)track;
+    c.move_insert.from = (uint32_t)from + 1;
+    c.move_insert.to = (uint32_t)to + 1;
+    return queue(e, &c);
 }
 
 int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mode, EnginePriority priority,
@@ -2702,7 +2929,12 @@ int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mo
         priority < ENGINE_PRIORITY_LAST || priority > ENGINE_PRIORITY_HIGH || !(glide_seconds >= 0.0f) ||
         !(glide_seconds <= 10.0f))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_VOICE_MODE, track, (int)mode, (int)priority, glide_seconds, 0.0, 0.0);
+    Command c = record(CMD_SET_VOICE_MODE, time);
+    c.set_voice_mode.track = (uint32_t)track;
+    c.set_voice_mode.mode = (uint8_t)mode;           /* CMD_VOICE_* */
+    c.set_voice_mode.priority = (uint8_t)priority;   /* CMD_PRIORITY_* */
+    c.set_voice_mode.glide = glide_seconds;
+    return queue(e, &c);
 }
 
 static bool mixer_track(const Engine *e, int track)
@@ -2714,28 +2946,40 @@ int engine_set_gain(Engine *e, int64_t time, int track, float gain_db)
 {
     if (!mixer_track(e, track) || !(gain_db <= 24.0f) || gain_db != gain_db)
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_GAIN, track, 0, 0, gain_db, 0.0, 0.0);
+    Command c = record(CMD_FADER_GAIN, time);
+    c.fader_gain.track = track;
+    c.fader_gain.db = gain_db;
+    return queue(e, &c);
 }
 
 int engine_set_pan(Engine *e, int64_t time, int track, float pan)
 {
     if (!valid_track(e, track) || !(pan >= -1.0f && pan <= 1.0f))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_PAN, track, 0, 0, pan, 0.0, 0.0);
+    Command c = record(CMD_SET_PAN, time);
+    c.set_pan.track = (uint32_t)track;
+    c.set_pan.pan = pan;
+    return queue(e, &c);
 }
 
 int engine_set_mute(Engine *e, int64_t time, int track, int mute)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_MUTE, track, mute != 0, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_SET_MUTE, time);
+    c.set_mute.track = (uint32_t)track;
+    c.set_mute.mute = mute != 0;
+    return queue(e, &c);
 }
 
 int engine_set_solo(Engine *e, int64_t time, int track, int solo)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_SOLO, track, solo != 0, 0, 0.0f, 0.0, 0.0);
+    Command c = record(CMD_SET_SOLO, time);
+    c.set_solo.track = (uint32_t)track;
+    c.set_solo.solo = solo != 0;
+    return queue(e, &c);
 }
 
 int engine_set_send(Engine *e, int64_t time, int track, int send, int bus, float level_db)
@@ -2743,7 +2987,12 @@ int engine_set_send(Engine *e, int64_t time, int track, int send, int bus, float
     if (!valid_track(e, track) || send < 0 || send >= e->cfg.max_sends || bus < -1 ||
         bus >= e->cfg.max_tracks || !(level_db <= 24.0f) || level_db != level_db)
         return refuse_call(e);
-    return queue_simple(e, time, ENGINE_CMD_SEND, track, send, bus, level_db, 0.0, 0.0);
+    Command c = record(CMD_SEND_SLOT, time);
+    c.send_slot.track = (uint32_t)track;
+    c.send_slot.send = (uint32_t)send;
+    c.send_slot.bus = bus;
+    c.send_slot.db = level_db;
+    return queue(e, &c);
 }
 
 static bool clip_sorted(const EngineClip *c)
@@ -2761,40 +3010,57 @@ static bool clip_sorted(const EngineClip *c)
 
 int engine_load_clip(Engine *e, int64_t time, int clip_id, EngineClip *clip)
 {
-    if (clip_id < 0 || clip_id >= e->cfg.max_clips || (clip && !clip_sorted(clip)))
+    if (clip_id < 0 || clip_id >= e->cfg.max_clips || (clip && !clip_sorted(clip)) || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_LOAD_CLIP, -1, clip_id, 0, 0, clip);
+    bool full;
+    Command c = record(CMD_LOAD_CLIP_BLOCK, time);
+    c.load_clip_block.clip = (uint32_t)clip_id;
+    c.load_clip_block.parcel = parcel_put(e, clip, &full);
+    return queue_parcel(e, &c, c.load_clip_block.parcel, full);
 }
 
 int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id, double start_beat,
                       double length_beats)
 {
     if (!valid_track(e, track) || slot < 0 || slot >= e->cfg.max_placements || clip_id < -1 ||
-        clip_id >= e->cfg.max_clips || !(start_beat >= 0.0 && start_beat < 1e9) ||
-        !(length_beats >= 0.0 && length_beats < 1e9) || !valid_time(time))
+        clip_id >= e->cfg.max_clips || !valid_beat(start_beat) || !valid_beat(length_beats))
         return refuse_call(e);
-    Command c = { .time = time, .kind = ENGINE_CMD_PLACE_CLIP, .track = track, .a = slot, .b = clip_id,
-                  .x = start_beat, .y = length_beats };
-    return queue_push(e, &c);
+    Command c = record(CMD_PLACE_CLIP, time);
+    c.place_clip.track = (uint32_t)track;
+    c.place_clip.slot = (uint32_t)slot;
+    c.place_clip.clip = clip_id;
+    c.place_clip.start = start_beat;
+    c.place_clip.length = length_beats;
+    return queue(e, &c);
 }
 
 int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sample)
 {
-    if (sample_id < 0 || sample_id >= e->cfg.max_samples)
+    if (sample_id < 0 || sample_id >= e->cfg.max_samples || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_LOAD_SAMPLE, -1, sample_id, 0, 0, sample);
+    bool full;
+    Command c = record(CMD_LOAD_SAMPLE_BLOCK, time);
+    c.load_sample_block.sample = (uint32_t)sample_id;
+    c.load_sample_block.parcel = parcel_put(e, sample, &full);
+    return queue_parcel(e, &c, c.load_sample_block.parcel, full);
 }
 
 int engine_place_region(Engine *e, int64_t time, int track, int slot, int sample_id, double start_beat,
                         int64_t offset_frames, int64_t length_frames, float gain_db)
 {
     if (!valid_track(e, track) || slot < 0 || slot >= e->cfg.max_regions || sample_id < -1 ||
-        sample_id >= e->cfg.max_samples || !(start_beat >= 0.0 && start_beat < 1e9) || offset_frames < 0 ||
-        !(gain_db <= 24.0f) || gain_db != gain_db || !valid_time(time))
+        sample_id >= e->cfg.max_samples || !valid_beat(start_beat) || offset_frames < 0 ||
+        !(gain_db <= 24.0f) || gain_db != gain_db)
         return refuse_call(e);
-    Command c = { .time = time, .kind = ENGINE_CMD_PLACE_REGION, .track = track, .a = slot, .b = sample_id,
-                  .f = gain_db, .x = start_beat, .m = offset_frames, .n = length_frames };
-    return queue_push(e, &c);
+    Command c = record(CMD_PLACE_REGION_SLOT, time);
+    c.place_region_slot.track = (uint32_t)track;
+    c.place_region_slot.slot = (uint32_t)slot;
+    c.place_region_slot.sample = sample_id;
+    c.place_region_slot.start = start_beat;
+    c.place_region_slot.first_frame = offset_frames;
+    c.place_region_slot.frames = length_frames;
+    c.place_region_slot.db = gain_db;
+    return queue(e, &c);
 }
 
 static bool lane_sorted(const EngineLane *l)
@@ -2816,7 +3082,21 @@ int engine_set_lane(Engine *e, int64_t time, int track, int lane_slot, int targe
     bool fader = target_slot == ENGINE_LANE_FADER;
     if (!valid_track(e, track) || lane_slot < 0 || lane_slot >= e->cfg.max_lanes ||
         (!fader && (target_slot < 0 || target_slot > e->cfg.max_inserts)) || param < 0 ||
-        (fader && param > ENGINE_FADER_PAN) || (lane && !lane_sorted(lane)))
+        (fader && param > ENGINE_FADER_PAN) || (lane && !lane_sorted(lane)) || !valid_time(time))
         return refuse_call(e);
-    return queue_ptr(e, time, ENGINE_CMD_LANE, track, lane_slot, target_slot, param, lane);
+    bool full;
+    Command c = record(CMD_SET_LANE, time);
+    c.set_lane.track = (uint32_t)track;
+    c.set_lane.lane = (uint32_t)lane_slot;
+    c.set_lane.target = target_slot;
+    c.set_lane.param = (uint32_t)param;
+    c.set_lane.parcel = parcel_put(e, lane, &full);
+    return queue_parcel(e, &c, c.set_lane.parcel, full);
+}
+
+/* The engine_commands.c drain queues the UI's commands that need no table
+ * as they came off the ring. */
+int engine_queue_command(Engine *e, const Command *c)
+{
+    return queue(e, c);
 }
