@@ -1975,6 +1975,7 @@ static int command_track(const Command *c)
     case CMD_NOTE_ON: return (int)c->note_on.track;
     case CMD_NOTE_OFF: return (int)c->note_off.track;
     case CMD_ALL_NOTES_OFF: return c->all_notes_off.every_track ? ENGINE_MASTER : (int)c->all_notes_off.track;
+    case CMD_PANIC: return c->panic.every_track ? ENGINE_MASTER : (int)c->panic.track;
     case CMD_SET_PARAM: return (int)c->set_param.track;
     case CMD_SET_LANE: return (int)c->set_lane.track;
     case CMD_ADD_TRACK: return (int)c->add_track.track;
@@ -2422,6 +2423,13 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
             Track *t = &e->tracks[e->order[i]];
             if (c->all_notes_off.every_track || (int)c->all_notes_off.track == t->id)
                 track_all_off(t);
+        }
+        return;
+    case CMD_PANIC:
+        for (int i = 0; i < e->n_order; i++) {
+            Track *t = &e->tracks[e->order[i]];
+            if (c->panic.every_track || (int)c->panic.track == t->id)
+                track_cut(t);
         }
         return;
     /* parameters */

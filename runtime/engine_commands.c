@@ -977,6 +977,10 @@ static int apply(EngineCommands *cx, const Command *c)
         if (!c->all_notes_off.every_track && !track_ok(cx, c->all_notes_off.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
         return queued(cx, engine_queue_command(e, c));
+    case CMD_PANIC:
+        if (!c->panic.every_track && !track_ok(cx, c->panic.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_PARAM:
         if (!track_ok(cx, c->set_param.track) || c->set_param.slot > (uint32_t)cx->max_inserts)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);

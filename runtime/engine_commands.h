@@ -113,8 +113,9 @@
  *     refused by the engine when the command applies (ENGINE_EV_REFUSED).
  *   remove_region: the id's slot cleared (engine_place_region with sample
  *     -1) and freed; an id that is not placed is ignored (applied, nothing
- *     queued). There is no panic command: the engine has no call for one
- *     (all_notes_off releases, seek cuts).
+ *     queued).
+ *   panic: queued as it is; the engine cuts the voices (all_notes_off
+ *     releases them).
  *   automation: the track's lane slot for (slot, param) (taken on first
  *     use, freed by count 0) -> engine_set_lane; the lane's own unit
  *     (beats or samples) stands. Slot INSERT_LIMIT + 1 is the track's

@@ -1127,6 +1127,7 @@ START_TEST(test_every_type_applies)
         case CMD_LOAD_SAMPLE: SEND(&r, load_sample, t, 1, sample, 16, 48000, 1); break;
         case CMD_TEMPO_CHANGE: SEND(&r, tempo_change, t, 48000 * 60, 100.0f); break;
         case CMD_ALL_NOTES_OFF: SEND(&r, all_notes_off, t, 0, false); break;
+        case CMD_PANIC: SEND(&r, panic, t, 0, false); break;
         case CMD_SET_VOICE_MODE: SEND(&r, set_voice_mode, t, 0, CMD_VOICE_MONO, CMD_PRIORITY_LOW, 0.0f); break;
         case CMD_SET_MASTER_GAIN: SEND(&r, set_master_gain, t, -3.0f); break;
         case CMD_PLACE_REGION: SEND(&r, place_region, t, 0, 3, 0, 1, 0, 0, 0.0f); break;

@@ -159,9 +159,9 @@ static void render_ours(const AmpPatchDesc *d, const float *in, int n, const int
         ins[c] = in + (long)c * FRAMES;
     for (int c = 0; c < d->n_outputs; c++)
         outs[c] = out + (long)c * FRAMES;
-    HostEvent ev[4];
+    Command ev[4];
     for (int i = 0; i < n; i++)
-        ev[i] = (HostEvent){ .frame = 0, .kind = HOST_EV_PARAM, .param = k[i], .value = value[i] };
+        ev[i] = host_param(0, k[i], value[i]);
     host_render(&hp, ev, n, ins, outs, FRAMES);
     host_free(&hp);
 }
@@ -460,17 +460,16 @@ static float *render_notes(const AmpPatchDesc *d, const Note *notes, int n, long
     char err[512];
     HostPatch hp;
     ck_assert_int_eq(host_init(&hp, d, SR, err, sizeof err), 0);
-    HostEvent ev[16];
+    Command ev[16];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        ev[k++] = (HostEvent){ .frame = (long)(notes[i].on * SR), .kind = HOST_EV_NOTE_ON, .note_id = i,
-                               .key = notes[i].key, .vel = 1.0f };
-        ev[k++] = (HostEvent){ .frame = (long)(notes[i].off * SR), .kind = HOST_EV_NOTE_OFF, .note_id = i };
+        ev[k++] = host_note_on((long)(notes[i].on * SR), i, notes[i].key, 1.0f);
+        ev[k++] = host_note_off((long)(notes[i].off * SR), i);
     }
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++)
-            if (ev[j].frame < ev[i].frame) {
-                HostEvent t = ev[i];
+            if (ev[j].header.time < ev[i].header.time) {
+                Command t = ev[i];
                 ev[i] = ev[j];
                 ev[j] = t;
             }
