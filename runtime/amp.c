@@ -12,7 +12,7 @@
  * the input file (host.c) -> write the outputs as WAV (wav.c).
  * A project (runtime/PROJECT.md): load and validate the JSON, compile its
  * patches and read its audio (project.c) -> an engine sized for it
- * (engine.c) -> render offline in blocks of 128, with a progress bar when
+ * (engine_*.c) -> render offline in blocks of 128, with a progress bar when
  * stderr is a terminal -> write the stereo mix.
  * A MIDI file (midi_import.c): the Standard MIDI File becomes a project
  * document (written by `import`; held in memory by `render`, every track

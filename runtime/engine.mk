@@ -6,7 +6,8 @@
 # its fingerprint, tests/golden/demo_mix.txt (review the diff: an intended
 # change to the engine, a patch in nodes/ or the math kernels moves it).
 
-RUNTIME_OBJS += $(B)/runtime/engine.o $(B)/runtime/project.o
+RUNTIME_OBJS += $(B)/runtime/engine_control.o $(B)/runtime/engine_apply.o $(B)/runtime/engine_render.o \
+                $(B)/runtime/project.o
 # engine_commands.c: the command ring drained into the engine (patch stocks,
 # handle tables); midi_import.c: Standard MIDI Files to project documents.
 RUNTIME_OBJS += $(B)/runtime/engine_commands.o

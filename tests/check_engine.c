@@ -1,4 +1,4 @@
-/* check_engine.c — the engine host (runtime/engine.c): sample accuracy,
+/* check_engine.c — the engine host (runtime/engine_*.c): sample accuracy,
  * the mixer measured, transport, automation, voice modes, the non-finite
  * guard, pool and queue boundaries, buffer hand-back, the state region, and
  * no allocation while rendering.

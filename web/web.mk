@@ -36,7 +36,7 @@ WEB_STACK_BYTES  := 1048576
 
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
-WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine.c runtime/engine_commands.c runtime/voice.c \
+WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine_control.c runtime/engine_apply.c runtime/engine_render.c runtime/engine_commands.c runtime/voice.c \
                    runtime/ring.c runtime/commands.c runtime/pool.c
 WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent

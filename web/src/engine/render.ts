@@ -1,7 +1,7 @@
 // render.ts — render a performance with the engine, no AudioContext.
 //
 // The export worker's loop: the same engine.wasm (the multi-track engine,
-// runtime/engine.c) and the same quanta as the worklet (128 frames, the
+// runtime/engine_*.c) and the same quanta as the worklet (128 frames, the
 // last one shorter), then amp_refill after each, as the worklet does. The
 // instrument is a node made with the performance's start values and
 // settled (amp_select, amp_param_now, amp_settle), as a project's "params"
