@@ -1,5 +1,6 @@
-/* engine_commands.c — decoded commands (commands.h) to engine calls
- * (engine.h), and the drain of the command ring. The design — ready nodes
+/* engine_commands.c — the drain of the command ring: decoded commands
+ * (commands.h) into the engine's queue, as they are or, where they name
+ * things through the tables here, as the engine's own records (engine.h). The design — ready nodes
  * per patch id, parked blocks per handle, the tables between the command's
  * numbers and the engine's slots — is described in engine_commands.h.
  *

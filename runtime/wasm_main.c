@@ -12,7 +12,8 @@
  * quantum, calls amp_process() (commands in, audio out) and then
  * amp_refill() (the control side: freeing what the engine handed back,
  * making ready nodes). The export worker runs the same module with no
- * AudioContext, faster than real time. The main thread never runs the
+ * AudioContext, faster than real time, and sends its notes through the
+ * same command ring (web/src/engine/render.ts). The main thread never runs the
  * module: it only writes the command ring and reads the state region, both
  * in the shared memory, at the addresses amp_command_ring() and
  * amp_state_region() return.
@@ -147,9 +148,6 @@ EXPORT("amp_param_now") int amp_param_now(int param, float value);
 EXPORT("amp_settle") int amp_settle(void);
 EXPORT("amp_set_time") void amp_set_time(double frames);
 EXPORT("amp_time") double amp_time(void);
-EXPORT("amp_note_on") int amp_note_on(int offset, int note_id, int key, float velocity);
-EXPORT("amp_note_off") int amp_note_off(int offset, int note_id);
-EXPORT("amp_set_param") int amp_set_param(int offset, int param, float value);
 EXPORT("amp_process") int amp_process(int frames);
 EXPORT("amp_refill") int amp_refill(void);
 EXPORT("amp_sample_new") void *amp_sample_new(int channels, double frames);
@@ -638,56 +636,6 @@ void amp_set_time(double frames)
 double amp_time(void)
 {
     return host.ready ? (double)(engine_now(host.engine) + host.offset) : 0.0;
-}
-
-/* The same commands the ring carries, for track 0, queued directly,
- * `offset` samples after the start of the next quantum. Returns 0, or -1
- * when the command is invalid or the queue is full. */
-static int post(Command *c, int offset)
-{
-    if (!host.ready || offset < 0)
-        return -1;
-    c->header.flags = 0;
-    c->header.time = engine_now(host.engine) + host.offset + offset;
-    if (cmd_validate(c) != CMD_OK)
-        return -1;
-    return enqueue(c);
-}
-
-int amp_note_on(int offset, int note_id, int key, float velocity)
-{
-    if (key < 0 || key > 127)
-        return -1;
-    Command c;
-    memset(&c, 0, sizeof c);
-    c.header.type = CMD_NOTE_ON;
-    c.note_on.track = PAGE_TRACK;
-    c.note_on.note_id = (uint32_t)note_id;
-    c.note_on.key = (uint8_t)key;
-    c.note_on.velocity = velocity;
-    return post(&c, offset);
-}
-
-int amp_note_off(int offset, int note_id)
-{
-    Command c;
-    memset(&c, 0, sizeof c);
-    c.header.type = CMD_NOTE_OFF;
-    c.note_off.track = PAGE_TRACK;
-    c.note_off.note_id = (uint32_t)note_id;
-    return post(&c, offset);
-}
-
-int amp_set_param(int offset, int param, float value)
-{
-    Command c;
-    memset(&c, 0, sizeof c);
-    c.header.type = CMD_SET_PARAM;
-    c.set_param.track = PAGE_TRACK;
-    c.set_param.slot = 0;
-    c.set_param.param = (uint32_t)param;
-    c.set_param.value = value;
-    return post(&c, offset);
 }
 
 /* ---- audio: one quantum ----------------------------------------------------------- */
