@@ -1417,6 +1417,7 @@ START_TEST(test_no_allocation_while_draining_and_rendering)
     SEND(&r, set_mute, 17000, 2, true);
     SEND(&r, set_solo, 18000, 1, true);
     SEND(&r, set_instrument, 19000, 1, P_DC);
+    SEND(&r, panic, 19500, 0, true);
     SEND(&r, seek, 20000, 24000);
     SEND(&r, stop, 30000);
     SEND(&r, remove_track, 31000, 3);
