@@ -450,12 +450,12 @@ static const char *VOICE_PATCH =
     "  }\n"
     "}\n";
 
-typedef struct Note {
+typedef struct FaustNote {
     int key;
     double on, off;        /* seconds */
-} Note;
+} FaustNote;
 
-static float *render_notes(const AmpPatchDesc *d, const Note *notes, int n, long frames)
+static float *render_notes(const AmpPatchDesc *d, const FaustNote *notes, int n, long frames)
 {
     char err[512];
     HostPatch hp;
@@ -497,7 +497,7 @@ START_TEST(voices_are_independent)
 {
     const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
     long n = SR / 2;
-    Note a[] = { { 40, 0.0, 0.3 } }, b[] = { { 47, 0.0, 0.3 } }, ab[] = { { 40, 0.0, 0.3 }, { 47, 0.0, 0.3 } };
+    FaustNote a[] = { { 40, 0.0, 0.3 } }, b[] = { { 47, 0.0, 0.3 } }, ab[] = { { 40, 0.0, 0.3 }, { 47, 0.0, 0.3 } };
     float *ya = render_notes(d, a, 1, n), *yb = render_notes(d, b, 1, n), *yab = render_notes(d, ab, 2, n);
     double peak = 0, diff = 0;
     for (long i = 0; i < n; i++) {
@@ -521,7 +521,7 @@ START_TEST(voice_move_and_reset)
 {
     const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
     long n = SR;
-    Note moved[] = { { 40, 0.0, 0.05 }, { 52, 0.1, 0.9 } }, alone[] = { { 52, 0.1, 0.9 } };
+    FaustNote moved[] = { { 40, 0.0, 0.05 }, { 52, 0.1, 0.9 } }, alone[] = { { 52, 0.1, 0.9 } };
     float *y1 = render_notes(d, moved, 2, n), *y2 = render_notes(d, alone, 1, n);
     double peak, diff = span_diff(y1, y2, (long)(0.5 * SR), (long)(0.9 * SR), &peak);
     say("a moved voice against the same note alone: peak %.4f, max diff %.2e\n", peak, diff);
@@ -530,7 +530,7 @@ START_TEST(voice_move_and_reset)
     free(y1);
     free(y2);
 
-    Note reuse[] = { { 40, 0.0, 0.05 }, { 47, 0.5, 0.8 } }, fresh[] = { { 47, 0.5, 0.8 } };
+    FaustNote reuse[] = { { 40, 0.0, 0.05 }, { 47, 0.5, 0.8 } }, fresh[] = { { 47, 0.5, 0.8 } };
     y1 = render_notes(d, reuse, 2, n);
     y2 = render_notes(d, fresh, 1, n);
     diff = span_diff(y1, y2, (long)(0.5 * SR), n, &peak);
@@ -545,7 +545,7 @@ END_TEST
 /* The scalar build (one voice at a time) and the vector build agree. */
 START_TEST(scalar_matches_vector)
 {
-    Note notes[] = { { 36, 0.0, 0.4 }, { 43, 0.05, 0.3 }, { 48, 0.1, 0.6 }, { 55, 0.12, 0.2 }, { 60, 0.3, 0.9 } };
+    FaustNote notes[] = { { 36, 0.0, 0.4 }, { 43, 0.05, 0.3 }, { 48, 0.1, 0.6 }, { 55, 0.12, 0.2 }, { 60, 0.3, 0.9 } };
     long n = SR;
     float *v = render_notes(build_text(VOICE_PATCH, 0, NULL), notes, 5, n);
     float *s = render_notes(build_text(VOICE_PATCH, 1, NULL), notes, 5, n);
