@@ -36,7 +36,7 @@ static uint32_t kind_size(CmdFieldKind kind)
     case CMD_FIELD_U8: case CMD_FIELD_BOOL: return 1;
     case CMD_FIELD_U16: return 2;
     case CMD_FIELD_U32: case CMD_FIELD_I32: case CMD_FIELD_F32: return 4;
-    case CMD_FIELD_I64: return 8;
+    case CMD_FIELD_I64: case CMD_FIELD_F64: return 8;
     }
     return 0;
 }
@@ -48,7 +48,7 @@ static double kind_low(CmdFieldKind kind)
     switch (kind) {
     case CMD_FIELD_I32: return INT32_MIN;
     case CMD_FIELD_I64: return -9223372036854775808.0;
-    case CMD_FIELD_F32: return -INFINITY;
+    case CMD_FIELD_F32: case CMD_FIELD_F64: return -INFINITY;
     default: return 0;
     }
 }
@@ -61,7 +61,7 @@ static double kind_high(CmdFieldKind kind)
     case CMD_FIELD_U32: return UINT32_MAX;
     case CMD_FIELD_I32: return INT32_MAX;
     case CMD_FIELD_I64: return 9223372036854775807.0;
-    case CMD_FIELD_F32: return INFINITY;
+    case CMD_FIELD_F32: case CMD_FIELD_F64: return INFINITY;
     }
     return 0;
 }
@@ -76,6 +76,7 @@ static void field_set(Command *c, const CmdField *f, double v)
     case CMD_FIELD_I32: { int32_t x = (int32_t)v; memcpy(p, &x, 4); break; }
     case CMD_FIELD_I64: { int64_t x = (int64_t)v; memcpy(p, &x, 8); break; }
     case CMD_FIELD_F32: { float x = (float)v; memcpy(p, &x, 4); break; }
+    case CMD_FIELD_F64: { memcpy(p, &v, 8); break; }
     }
 }
 
@@ -89,6 +90,7 @@ static double field_get(const Command *c, const CmdField *f)
     case CMD_FIELD_I32: { int32_t x; memcpy(&x, p, 4); return x; }
     case CMD_FIELD_I64: { int64_t x; memcpy(&x, p, 8); return (double)x; }
     case CMD_FIELD_F32: { float x; memcpy(&x, p, 4); return x; }
+    case CMD_FIELD_F64: { double x; memcpy(&x, p, 8); return x; }
     }
     return 0;
 }
@@ -163,7 +165,7 @@ static double variant_value(const CmdField *f, int variant, uint32_t index)
         return index % 2 == 0;
     double fraction = 0.3 + 0.07 * index;
     double v = f->min + (f->max - f->min) * fraction;
-    return f->kind == CMD_FIELD_F32 ? (float)v : floor(v);
+    return f->kind == CMD_FIELD_F32 ? (float)v : f->kind == CMD_FIELD_F64 ? v : floor(v);
 }
 
 /* Every command at its lows, its highs and a middle (those that break the
@@ -288,6 +290,9 @@ static uint32_t outside_values(const CmdField *f, double out[2])
     if (f->kind == CMD_FIELD_F32) {
         below = nextafterf((float)f->min, -INFINITY);
         above = nextafterf((float)f->max, INFINITY);
+    } else if (f->kind == CMD_FIELD_F64) {
+        below = nextafter(f->min, -INFINITY);
+        above = nextafter(f->max, INFINITY);
     } else {
         below = f->min - 1;
         above = f->max + 1;
@@ -323,7 +328,7 @@ static void make_invalid(void)
                 field_set(&c, f, outside[o - 1]);
                 add_invalid(&c);
             }
-            for (size_t n = 0; f->kind == CMD_FIELD_F32 && n < 3; n++) {
+            for (size_t n = 0; (f->kind == CMD_FIELD_F32 || f->kind == CMD_FIELD_F64) && n < 3; n++) {
                 Command c = *base;
                 field_set(&c, f, not_finite[n]);
                 add_invalid(&c);
@@ -378,7 +383,10 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_SET_MASTER_GAIN), 24);
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION), 48);
     ck_assert_uint_eq(cmd_size(CMD_REMOVE_REGION), 24);
-    ck_assert_uint_eq(CMD_SIZE_MAX, 48);
+    ck_assert_uint_eq(cmd_size(CMD_SEEK_BEAT), 24);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_CLIP), 48);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION_SLOT), 56);
+    ck_assert_uint_eq(CMD_SIZE_MAX, 56);                /* place_region_slot */
 }
 END_TEST
 
@@ -415,8 +423,8 @@ START_TEST(test_ids_and_names)
             const CmdField *f = &a->fields[k];
             ck_assert(f->min <= f->max);
             ck_assert(f->min >= kind_low(f->kind) && f->max <= kind_high(f->kind));
-            ck_assert(fabs(f->min) <= 9007199254740991.0 || f->kind == CMD_FIELD_F32);
-            ck_assert(fabs(f->max) <= 9007199254740991.0 || f->kind == CMD_FIELD_F32);
+            ck_assert(fabs(f->min) <= 9007199254740991.0 || f->kind == CMD_FIELD_F32 || f->kind == CMD_FIELD_F64);
+            ck_assert(fabs(f->max) <= 9007199254740991.0 || f->kind == CMD_FIELD_F32 || f->kind == CMD_FIELD_F64);
             ck_assert_uint_gt(strlen(f->doc), 0);
         }
     }
@@ -690,7 +698,7 @@ START_TEST(test_not_finite)
             }
         }
     }
-    ck_assert_uint_eq(checked, 10 * 6);   /* ten float fields */
+    ck_assert_uint_eq(checked, 13 * 6);   /* thirteen f32 fields */
 }
 END_TEST
 
@@ -843,7 +851,7 @@ START_TEST(test_invalid_vectors)
         by_status[-invalid_status[v]]++;
     }
     ck_assert_uint_eq(by_status[-CMD_ERR_TIME], 2 * CMD_COUNT);
-    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * 10);   /* three per float field */
+    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * (13 + 9));   /* three per f32 and f64 field */
     ck_assert_uint_gt(by_status[-CMD_ERR_RANGE], 40);
     ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 5);
 }
@@ -946,12 +954,14 @@ static void print_vector(FILE *out, const Command *c, int status, bool last)
         fprintf(out, "%s\"%s\": ", k ? ", " : "", f->name);
         if (f->kind == CMD_FIELD_BOOL && (value == 0 || value == 1))
             fputs(value != 0 ? "true" : "false", out);
-        else if (f->kind == CMD_FIELD_F32 && isnan(value))
+        else if ((f->kind == CMD_FIELD_F32 || f->kind == CMD_FIELD_F64) && isnan(value))
             fputs("\"NaN\"", out);
-        else if (f->kind == CMD_FIELD_F32 && isinf(value))
+        else if ((f->kind == CMD_FIELD_F32 || f->kind == CMD_FIELD_F64) && isinf(value))
             fputs(value > 0 ? "\"Infinity\"" : "\"-Infinity\"", out);
         else if (f->kind == CMD_FIELD_F32)
             print_float(out, (float)value);
+        else if (f->kind == CMD_FIELD_F64)
+            fprintf(out, "%.17g", value);
         else
             fprintf(out, "%lld", (long long)value);
     }

@@ -130,17 +130,17 @@ static float *render_pad(int scalar, long n)
     ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
     float *out = calloc((size_t)(2 * n), sizeof(float));
     float *ch[2] = { out, out + n };
-    HostEvent ev[12];
+    Command ev[12];
     int k = 0;
     for (int i = 0; i < 6; i++) {
-        ev[k++] = (HostEvent){ .frame = 3000L * i + 17, .kind = HOST_EV_NOTE_ON, .note_id = i, .key = 48 + 5 * i, .vel = 0.9f };
-        ev[k++] = (HostEvent){ .frame = 3000L * i + 30000, .kind = HOST_EV_NOTE_OFF, .note_id = i };
+        ev[k++] = host_note_on(3000L * i + 17, i, 48 + 5 * i, 0.9f);
+        ev[k++] = host_note_off(3000L * i + 30000, i);
     }
     /* events must be in time order */
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++)
-            if (ev[j].frame < ev[i].frame) {
-                HostEvent t = ev[i];
+            if (ev[j].header.time < ev[i].header.time) {
+                Command t = ev[i];
                 ev[i] = ev[j];
                 ev[j] = t;
             }
@@ -189,7 +189,7 @@ START_TEST(voice_delay_with_constant_read)
     ck_assert_int_eq(host_init(&hp, desc, 48000.0f, err, sizeof err), 0);
     float l[64] = { 0 }, rr[64] = { 0 };
     float *ch[2] = { l, rr };
-    HostEvent ev = { .frame = 10, .kind = HOST_EV_NOTE_ON, .note_id = 1, .key = 60, .vel = 1.0f };
+    Command ev = host_note_on(10, 1, 60, 1.0f);
     ck_assert_int_eq(host_render(&hp, &ev, 1, NULL, ch, 64), 1);
     host_free(&hp);
     /* the voice starts at 10 with an empty line: 1 is read two samples later */

@@ -140,19 +140,19 @@ static int param_index(const AmpPatchDesc *d, const char *name)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-static HostEvent ev_note_on(long frame, int id, int key, float vel)
+static Command ev_note_on(long frame, int id, int key, float vel)
 {
-    return (HostEvent){ .frame = frame, .kind = HOST_EV_NOTE_ON, .note_id = id, .key = key, .vel = vel };
+    return host_note_on(frame, id, key, vel);
 }
 
-static HostEvent ev_note_off(long frame, int id)
+static Command ev_note_off(long frame, int id)
 {
-    return (HostEvent){ .frame = frame, .kind = HOST_EV_NOTE_OFF, .note_id = id };
+    return host_note_off(frame, id);
 }
 
-static HostEvent ev_param(long frame, int index, float value)
+static Command ev_param(long frame, int index, float value)
 {
-    return (HostEvent){ .frame = frame, .kind = HOST_EV_PARAM, .param = index, .value = value };
+    return host_param(frame, index, value);
 }
 
 /* A multichannel buffer: ch[c][0..n). */
@@ -181,7 +181,7 @@ static void buf_free(Buf *b)
 
 /* Render `n` frames of d from a fresh state, with events (all must apply)
  * and optional inputs (in->ch, each n long). */
-static Buf render(const AmpPatchDesc *d, const HostEvent *ev, int nev, const Buf *in, long n)
+static Buf render(const AmpPatchDesc *d, const Command *ev, int nev, const Buf *in, long n)
 {
     HostPatch hp;
     char err[256];
@@ -380,7 +380,7 @@ START_TEST(test_oscillator_pitch)
         const AmpPatchDesc *d = build_std(shapes[s]);
         int fi = param_index(d, "freq");
         for (size_t j = 0; j < N_TEST_FREQS; j++) {
-            HostEvent ev[1] = { ev_param(0, fi, (float)test_freqs[j]) };
+            Command ev[1] = { ev_param(0, fi, (float)test_freqs[j]) };
             Buf out = render(d, ev, 1, NULL, n);
             double f = measure_freq(out.ch[0], n, test_freqs[j]);
             double c = cents(f, test_freqs[j]);
@@ -408,7 +408,7 @@ typedef struct Aliasing {
 static Aliasing measure_aliasing(const AmpPatchDesc *d, double f0)
 {
     const long N = 65536, skip = (long)(0.1 * SR);
-    HostEvent ev[1] = { ev_param(0, param_index(d, "freq"), (float)f0) };
+    Command ev[1] = { ev_param(0, param_index(d, "freq"), (float)f0) };
     Buf out = render(d, ev, 1, NULL, N + skip);
     double *p = power_spectrum(out.ch[0] + skip, N);
     char *harmonic = calloc((size_t)(N / 2 + 1), 1);
@@ -515,7 +515,7 @@ static double filter_gain_db(const FilterSetup *fs, double f)
     Buf in = buf_new(fs->d->n_inputs, n);
     for (long i = 0; i < n; i++)
         in.ch[0][i] = (float)(0.5 * sin(TWO_PI * fmod(f * (double)i / SR, 1.0)));
-    HostEvent ev[4];
+    Command ev[4];
     for (int i = 0; i < fs->np; i++)
         ev[i] = ev_param(0, param_index(fs->d, fs->names[i]), fs->values[i]);
     Buf out = render(fs->d, ev, fs->np, &in, n);
@@ -689,7 +689,7 @@ START_TEST(test_adsr_times)
     const double sustain = 0.5, release = 0.300;
     const long G = 1000, R = (long)(1.2 * SR), n = (long)(1.8 * SR);
     for (int j = 0; j < 2; j++) {
-        HostEvent ev[6] = {
+        Command ev[6] = {
             ev_param(0, param_index(d, "attack"), (float)attacks[j]),       /* seconds: the unit */
             ev_param(0, param_index(d, "decay"), (float)decays[j]),
             ev_param(0, param_index(d, "sustain"), (float)sustain),
@@ -727,7 +727,7 @@ START_TEST(test_ar_and_perc_times)
     const AmpPatchDesc *ar = build_std("ar");
     static const double ar_times[][2] = { { 0.005, 0.300 }, { 0.050, 0.800 } };
     for (int j = 0; j < 2; j++) {
-        HostEvent ev[4] = {
+        Command ev[4] = {
             ev_param(0, param_index(ar, "attack"), (float)ar_times[j][0]),
             ev_param(0, param_index(ar, "release"), (float)ar_times[j][1]),
             ev_param(G, param_index(ar, "gate"), 1.0f),
@@ -750,7 +750,7 @@ START_TEST(test_ar_and_perc_times)
     static const double perc_decays[] = { 0.050, 0.300, 1.000 };
     for (int j = 0; j < 3; j++) {
         /* The gate is released half-way: perc does not care. */
-        HostEvent ev[3] = {
+        Command ev[3] = {
             ev_param(0, param_index(perc, "decay"), (float)perc_decays[j]),
             ev_param(G, param_index(perc, "gate"), 1.0f),
             ev_param(G + (long)(perc_decays[j] * SR / 2), param_index(perc, "gate"), 0.0f),
@@ -780,14 +780,14 @@ START_TEST(test_long_segments)
     const long G = 100, n = (long)(20 * SR);
     for (int j = 0; j < 3; j++) {
         double t = times[j], bound = SEGMENT_TOLERANCE_S;
-        HostEvent pev[2] = { ev_param(0, param_index(perc, "decay"), (float)t), ev_param(G, param_index(perc, "gate"), 1.0f) };
+        Command pev[2] = { ev_param(0, param_index(perc, "decay"), (float)t), ev_param(G, param_index(perc, "gate"), 1.0f) };
         Buf out = render(perc, pev, 2, NULL, n);
         long E = first_at_or_below(out.ch[0], G, n, 0.001);
         double perc_err = (double)(E - G) / SR - t;
         buf_free(&out);
 
         /* adsr: attack 0, sustain 1, released at G: release from 1.0 */
-        HostEvent aev[5] = { ev_param(0, param_index(adsr, "attack"), 0.0f), ev_param(0, param_index(adsr, "sustain"), 1.0f),
+        Command aev[5] = { ev_param(0, param_index(adsr, "attack"), 0.0f), ev_param(0, param_index(adsr, "sustain"), 1.0f),
                              ev_param(0, param_index(adsr, "release"), (float)t), ev_param(0, param_index(adsr, "gate"), 1.0f),
                              ev_param(G, param_index(adsr, "gate"), 0.0f) };
         out = render(adsr, aev, 5, NULL, n);
@@ -824,7 +824,7 @@ START_TEST(test_note_onset_sample)
     const long n = 48000 + 2048;
     for (size_t j = 0; j < N_ONSETS; j++) {
         long k = onset_frames[j];
-        HostEvent ev[1] = { ev_note_on(k, 0, 69, 0.9f) };
+        Command ev[1] = { ev_note_on(k, 0, 69, 0.9f) };
         Buf out = render(d, ev, 1, NULL, n);
         long first = testutil_first_nonzero(out.ch[0], 0, n);
         say("note-on at sample %5ld: first non-zero output at %5ld\n", k, first);
@@ -834,11 +834,11 @@ START_TEST(test_note_onset_sample)
     }
     /* A second note while the first sounds: the output is the first note's
      * alone up to sample k - 1 and changes at k. */
-    HostEvent one[1] = { ev_note_on(0, 0, 60, 0.9f) };
+    Command one[1] = { ev_note_on(0, 0, 60, 0.9f) };
     Buf ref = render(d, one, 1, NULL, n);
     for (size_t j = 1; j < N_ONSETS; j++) {
         long k = onset_frames[j];
-        HostEvent ev[2] = { ev_note_on(0, 0, 60, 0.9f), ev_note_on(k, 1, 67, 0.9f) };
+        Command ev[2] = { ev_note_on(0, 0, 60, 0.9f), ev_note_on(k, 1, 67, 0.9f) };
         Buf out = render(d, ev, 2, NULL, n);
         ck_assert_msg(memcmp(out.ch[0], ref.ch[0], sizeof(float) * (size_t)k) == 0, "second note at %ld: output changed before it", k);
         ck_assert_msg(out.ch[0][k] != ref.ch[0][k], "second note at %ld: no change at its sample", k);
@@ -855,12 +855,12 @@ START_TEST(test_note_off_sample)
 {
     const AmpPatchDesc *d = build_text(onset_patch, NULL);
     const long n = 60000;
-    HostEvent on[1] = { ev_note_on(0, 0, 69, 0.9f) };
+    Command on[1] = { ev_note_on(0, 0, 69, 0.9f) };
     Buf ref = render(d, on, 1, NULL, n);
     static const long offs[] = { 1, 15, 16, 17, 127, 128, 129, 240, 1001, 48000 };
     for (size_t j = 0; j < sizeof offs / sizeof offs[0]; j++) {
         long k = offs[j];
-        HostEvent ev[2] = { ev_note_on(0, 0, 69, 0.9f), ev_note_off(k, 0) };
+        Command ev[2] = { ev_note_on(0, 0, 69, 0.9f), ev_note_off(k, 0) };
         Buf out = render(d, ev, 2, NULL, n);
         long first = -1;
         for (long i = 0; i < n && first < 0; i++)
@@ -905,7 +905,7 @@ START_TEST(test_steal_oldest)
     const long n = 48000, win = 9600;
     const int ka = 57, kb = 64, kc = 69;                 /* 220, 329.63, 440 Hz */
     const double fa = 220.0, fb = 329.6276, fc = 440.0;
-    HostEvent ev[3] = { ev_note_on(0, 0, ka, 1.0f), ev_note_on(2400, 1, kb, 0.5f), ev_note_on(T, 2, kc, 1.0f) };
+    Command ev[3] = { ev_note_on(0, 0, ka, 1.0f), ev_note_on(2400, 1, kb, 0.5f), ev_note_on(T, 2, kc, 1.0f) };
 
     snprintf(text, sizeof text, steal_patch_fmt, "oldest");
     const AmpPatchDesc *d = build_text(text, NULL);
@@ -999,7 +999,7 @@ START_TEST(test_instruments_after_silence)
     const long n = (long)(22 * SR);
     for (size_t j = 0; j < sizeof inst / sizeof inst[0]; j++) {
         const AmpPatchDesc *d = build_file(inst[j].path);
-        HostEvent ev[10];
+        Command ev[10];
         for (int i = 0; i < 5; i++) {
             ev[i] = ev_note_on((long)(i * 0.2 * SR) + 7 * i, i, inst[j].keys[i], 0.3f + 0.15f * (float)i);
             ev[5 + i] = ev_note_off((long)(1.5 * SR) + 13 * i, i);   /* after every note-on */

@@ -1,4 +1,4 @@
-/* check_engine.c — the engine host (runtime/engine.c): sample accuracy,
+/* check_engine.c — the engine host (runtime/engine_*.c): sample accuracy,
  * the mixer measured, transport, automation, voice modes, the non-finite
  * guard, pool and queue boundaries, buffer hand-back, the state region, and
  * no allocation while rendering.
@@ -437,7 +437,7 @@ START_TEST(test_bus_routing)
     /* master = A + B + bus2 (2 * send) + bus3 (the same again) */
     ck_assert_msg(fabsf(out_l[1000] - (0.1f + 0.01f + 4.0f * send)) < 1e-6f, "%g", out_l[1000]);
     ck_assert_int_eq(events_of(ENGINE_EV_REFUSED), 1);
-    ck_assert_int_eq(find_event(ENGINE_EV_REFUSED)->code, ENGINE_CMD_SEND);
+    ck_assert_int_eq(find_event(ENGINE_EV_REFUSED)->code, CMD_SEND_SLOT);
     ck_assert_uint_eq(state_of(e).commands_failed, 1);
     engine_free(e);
 }

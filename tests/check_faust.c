@@ -159,9 +159,9 @@ static void render_ours(const AmpPatchDesc *d, const float *in, int n, const int
         ins[c] = in + (long)c * FRAMES;
     for (int c = 0; c < d->n_outputs; c++)
         outs[c] = out + (long)c * FRAMES;
-    HostEvent ev[4];
+    Command ev[4];
     for (int i = 0; i < n; i++)
-        ev[i] = (HostEvent){ .frame = 0, .kind = HOST_EV_PARAM, .param = k[i], .value = value[i] };
+        ev[i] = host_param(0, k[i], value[i]);
     host_render(&hp, ev, n, ins, outs, FRAMES);
     host_free(&hp);
 }
@@ -450,27 +450,26 @@ static const char *VOICE_PATCH =
     "  }\n"
     "}\n";
 
-typedef struct VoiceNote {
+typedef struct FaustNote {
     int key;
     double on, off;        /* seconds */
-} VoiceNote;
+} FaustNote;
 
-static float *render_notes(const AmpPatchDesc *d, const VoiceNote *notes, int n, long frames)
+static float *render_notes(const AmpPatchDesc *d, const FaustNote *notes, int n, long frames)
 {
     char err[512];
     HostPatch hp;
     ck_assert_int_eq(host_init(&hp, d, SR, err, sizeof err), 0);
-    HostEvent ev[16];
+    Command ev[16];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        ev[k++] = (HostEvent){ .frame = (long)(notes[i].on * SR), .kind = HOST_EV_NOTE_ON, .note_id = i,
-                               .key = notes[i].key, .vel = 1.0f };
-        ev[k++] = (HostEvent){ .frame = (long)(notes[i].off * SR), .kind = HOST_EV_NOTE_OFF, .note_id = i };
+        ev[k++] = host_note_on((long)(notes[i].on * SR), i, notes[i].key, 1.0f);
+        ev[k++] = host_note_off((long)(notes[i].off * SR), i);
     }
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++)
-            if (ev[j].frame < ev[i].frame) {
-                HostEvent t = ev[i];
+            if (ev[j].header.time < ev[i].header.time) {
+                Command t = ev[i];
                 ev[i] = ev[j];
                 ev[j] = t;
             }
@@ -498,7 +497,7 @@ START_TEST(voices_are_independent)
 {
     const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
     long n = SR / 2;
-    VoiceNote a[] = { { 40, 0.0, 0.3 } }, b[] = { { 47, 0.0, 0.3 } }, ab[] = { { 40, 0.0, 0.3 }, { 47, 0.0, 0.3 } };
+    FaustNote a[] = { { 40, 0.0, 0.3 } }, b[] = { { 47, 0.0, 0.3 } }, ab[] = { { 40, 0.0, 0.3 }, { 47, 0.0, 0.3 } };
     float *ya = render_notes(d, a, 1, n), *yb = render_notes(d, b, 1, n), *yab = render_notes(d, ab, 2, n);
     double peak = 0, diff = 0;
     for (long i = 0; i < n; i++) {
@@ -522,7 +521,7 @@ START_TEST(voice_move_and_reset)
 {
     const AmpPatchDesc *d = build_text(VOICE_PATCH, 0, NULL);
     long n = SR;
-    VoiceNote moved[] = { { 40, 0.0, 0.05 }, { 52, 0.1, 0.9 } }, alone[] = { { 52, 0.1, 0.9 } };
+    FaustNote moved[] = { { 40, 0.0, 0.05 }, { 52, 0.1, 0.9 } }, alone[] = { { 52, 0.1, 0.9 } };
     float *y1 = render_notes(d, moved, 2, n), *y2 = render_notes(d, alone, 1, n);
     double peak, diff = span_diff(y1, y2, (long)(0.5 * SR), (long)(0.9 * SR), &peak);
     say("a moved voice against the same note alone: peak %.4f, max diff %.2e\n", peak, diff);
@@ -531,7 +530,7 @@ START_TEST(voice_move_and_reset)
     free(y1);
     free(y2);
 
-    VoiceNote reuse[] = { { 40, 0.0, 0.05 }, { 47, 0.5, 0.8 } }, fresh[] = { { 47, 0.5, 0.8 } };
+    FaustNote reuse[] = { { 40, 0.0, 0.05 }, { 47, 0.5, 0.8 } }, fresh[] = { { 47, 0.5, 0.8 } };
     y1 = render_notes(d, reuse, 2, n);
     y2 = render_notes(d, fresh, 1, n);
     diff = span_diff(y1, y2, (long)(0.5 * SR), n, &peak);
@@ -546,7 +545,7 @@ END_TEST
 /* The scalar build (one voice at a time) and the vector build agree. */
 START_TEST(scalar_matches_vector)
 {
-    VoiceNote notes[] = { { 36, 0.0, 0.4 }, { 43, 0.05, 0.3 }, { 48, 0.1, 0.6 }, { 55, 0.12, 0.2 }, { 60, 0.3, 0.9 } };
+    FaustNote notes[] = { { 36, 0.0, 0.4 }, { 43, 0.05, 0.3 }, { 48, 0.1, 0.6 }, { 55, 0.12, 0.2 }, { 60, 0.3, 0.9 } };
     long n = SR;
     float *v = render_notes(build_text(VOICE_PATCH, 0, NULL), notes, 5, n);
     float *s = render_notes(build_text(VOICE_PATCH, 1, NULL), notes, 5, n);

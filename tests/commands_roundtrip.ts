@@ -36,6 +36,8 @@ import {
   encodeAddTrack,
   encodeAllNotesOff,
   encodePlaceRegion,
+  encodePlaceRegionSlot,
+  encodeSeekBeat,
   encodeSetMasterGain,
   encodeSetVoiceMode,
   encodeTempoChange,
@@ -120,7 +122,11 @@ function checkEncoderItself(): void {
         view.getUint8(20) === 2 && view.getUint8(21) === 2 && view.getFloat32(24, true) === 0.25);
   throwsRange('glide 11 s', () => encodeSetVoiceMode(view, 0, 0, 1, VoiceMode.Legato, NotePriority.High, 11));
   check('all notes off of every track', encodeAllNotesOff(view, 0, 0, 0, true) === 24 && view.getUint8(20) === 1);
-  check('the largest command is a region', encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 0, 0) === COMMAND_SIZE_MAX);
+  check('a region is 48 bytes', encodePlaceRegion(view, 0, 0, 0, 1, 0, 0, 0, 0, 0) === 48);
+  check('the largest command is an engine region', encodePlaceRegionSlot(view, 0, 0, 0, 0, 0, 0, 0, 0, 0) === COMMAND_SIZE_MAX);
+  // An f64 holds the number exactly, where an f32 would round it.
+  check('f64 exact', encodeSeekBeat(view, 0, 0, 1 / 3) === 24 && view.getFloat64(16, true) === 1 / 3);
+  throwsRange('f64 not finite', () => encodeSeekBeat(view, 0, 0, Infinity));
 
   // No room: 0, and the view is untouched.
   const small = new DataView(new ArrayBuffer(40));

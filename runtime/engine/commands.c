@@ -23,7 +23,7 @@
  * and aarch64, the targets we build for. */
 _Static_assert(_Alignof(int64_t) == 8 && _Alignof(uint32_t) == 4 &&
                _Alignof(uint16_t) == 2 && _Alignof(float) == 4 &&
-               sizeof(float) == 4, "commands need natural alignment");
+               _Alignof(double) == 8 && sizeof(float) == 4 && sizeof(double) == 8, "commands need natural alignment");
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "commands are little-endian on the wire and in memory"
 #endif
@@ -70,6 +70,15 @@ static int check_f32(float v, double min, double max)
     return (double)v >= min && (double)v <= max ? CMD_OK : CMD_ERR_RANGE;
 }
 
+static int check_f64(double v, double min, double max)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    if ((bits & UINT64_C(0x7ff0000000000000)) == UINT64_C(0x7ff0000000000000))
+        return CMD_ERR_NOT_FINITE;
+    return v >= min && v <= max ? CMD_OK : CMD_ERR_RANGE;
+}
+
 #define CHECK_U8(v, min, max)   check_int((v), (min), (max))
 #define CHECK_U16(v, min, max)  check_int((v), (min), (max))
 #define CHECK_U32(v, min, max)  check_int((v), (min), (max))
@@ -77,6 +86,7 @@ static int check_f32(float v, double min, double max)
 #define CHECK_I64(v, min, max)  check_int((v), (min), (max))
 #define CHECK_BOOL(v, min, max) check_int((v), (min), (max))
 #define CHECK_F32(v, min, max)  check_f32((v), (min), (max))
+#define CHECK_F64(v, min, max)  check_f64((v), (min), (max))
 
 #define CHECK_FIELD(kind, name, min, max, doc) { \
         int status = CHECK_##kind(cmd->name, min, max); \

@@ -42,6 +42,7 @@ typedef struct CmdHeader {
 #define CMD_CTYPE_I32  int32_t
 #define CMD_CTYPE_I64  int64_t
 #define CMD_CTYPE_F32  float
+#define CMD_CTYPE_F64  double
 #define CMD_CTYPE_BOOL uint8_t
 #define CMD_PTYPE_U8   uint8_t
 #define CMD_PTYPE_U16  uint16_t
@@ -49,6 +50,7 @@ typedef struct CmdHeader {
 #define CMD_PTYPE_I32  int32_t
 #define CMD_PTYPE_I64  int64_t
 #define CMD_PTYPE_F32  float
+#define CMD_PTYPE_F64  double
 #define CMD_PTYPE_BOOL bool
 
 /* What cmd_decode and cmd_validate return: CMD_OK or a negative error. */
@@ -97,7 +99,7 @@ typedef union Command {
  * prints from it). */
 typedef enum CmdFieldKind {
     CMD_FIELD_U8, CMD_FIELD_U16, CMD_FIELD_U32, CMD_FIELD_I32,
-    CMD_FIELD_I64, CMD_FIELD_F32, CMD_FIELD_BOOL
+    CMD_FIELD_I64, CMD_FIELD_F32, CMD_FIELD_F64, CMD_FIELD_BOOL
 } CmdFieldKind;
 
 typedef struct CmdField {

@@ -145,6 +145,7 @@
 #include <stdint.h>
 
 #include "amp_patch.h"
+#include "commands.h"
 
 #define ENGINE_MAX_TRACKS 64      /* track ids 0..63; EngineState has room for all */
 #define ENGINE_MAX_INSERTS 8      /* inserts per track */
@@ -234,17 +235,6 @@ typedef struct EngineLane {
 
 typedef struct EngineNode EngineNode;   /* a patch instance: descriptor + state */
 
-/* The commands, as ENGINE_EV_REFUSED reports them in `code`. */
-typedef enum {
-    ENGINE_CMD_PLAY = 1, ENGINE_CMD_STOP, ENGINE_CMD_SEEK, ENGINE_CMD_LOOP, ENGINE_CMD_TEMPO,
-    ENGINE_CMD_TEMPO_CHANGE, ENGINE_CMD_TIME_SIGNATURE, ENGINE_CMD_NOTE_ON, ENGINE_CMD_NOTE_OFF,
-    ENGINE_CMD_ALL_NOTES_OFF, ENGINE_CMD_PARAM, ENGINE_CMD_ADD_TRACK, ENGINE_CMD_REMOVE_TRACK,
-    ENGINE_CMD_SET_INSTRUMENT, ENGINE_CMD_INSERT_ADD, ENGINE_CMD_INSERT_REMOVE,
-    ENGINE_CMD_INSERT_MOVE, ENGINE_CMD_VOICE_MODE, ENGINE_CMD_GAIN, ENGINE_CMD_PAN,
-    ENGINE_CMD_MUTE, ENGINE_CMD_SOLO, ENGINE_CMD_SEND, ENGINE_CMD_LOAD_CLIP,
-    ENGINE_CMD_PLACE_CLIP, ENGINE_CMD_LOAD_SAMPLE, ENGINE_CMD_PLACE_REGION, ENGINE_CMD_LANE
-} EngineCommandKind;
-
 /* ---- events: engine -> control ---------------------------------------------- */
 
 typedef enum {
@@ -254,7 +244,7 @@ typedef enum {
     ENGINE_EV_SAMPLE_RELEASED = 3,   /* ptr: EngineSample* */
     ENGINE_EV_LANE_RELEASED = 4,     /* ptr: EngineLane* */
     ENGINE_EV_NODE_FAULT = 5,        /* track, slot: output was NaN/Inf; muted and reset */
-    ENGINE_EV_REFUSED = 6            /* track, code: a command that could not apply (EngineCommandKind) */
+    ENGINE_EV_REFUSED = 6            /* track, code: a command that could not apply (its CMD_* type) */
 } EngineEventKind;
 
 /* One record of the event ring (40 bytes: time 0, kind 8, track 12, slot
@@ -408,13 +398,22 @@ void *engine_event_ring(Engine *e);
 
 /* ---- commands (control): queued, applied at `time` --------------------------- */
 /*
+ * Each call builds one record of runtime/commands.def (an engine command
+ * where the engine's own slots, beats or pointers are named: seek_beat,
+ * set_instrument_node, place_clip, ...) and queues it; a pointer rides in
+ * a parcel (a word of the engine's parcel table) that the command names.
  * Each returns 0 when queued, -1 when refused at the call (queue full, or
  * an argument out of range: a track id >= max_tracks, a NULL where a buffer
  * is needed, ...), counted in commands_refused; on -1 the caller keeps any
  * buffer it passed. A queued command that cannot apply when its time comes
  * (no such track, wrong kind, slot full) is dropped with ENGINE_EV_REFUSED
- * (code: the command kind) and any buffer it carried is handed back.
+ * (code: the record's CMD_* type) and any buffer it carried is handed back.
  */
+
+/* Queue a record as it is (a command the UI sent through the ring that
+ * needs no mapping; engine_commands.c). Its fields are the ring's: the
+ * record must have passed cmd_decode. 0, or -1 when the queue is full. */
+int engine_queue_command(Engine *e, const Command *c);
 
 /* transport */
 int engine_play(Engine *e, int64_t time);

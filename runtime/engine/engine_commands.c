@@ -1,5 +1,6 @@
-/* engine_commands.c — decoded commands (commands.h) to engine calls
- * (engine.h), and the drain of the command ring. The design — ready nodes
+/* engine_commands.c — the drain of the command ring: decoded commands
+ * (commands.h) into the engine's queue, as they are or, where they name
+ * things through the tables here, as the engine's own records (engine.h). The design — ready nodes
  * per patch id, parked blocks per handle, the tables between the command's
  * numbers and the engine's slots — is described in engine_commands.h.
  *
@@ -32,12 +33,12 @@ typedef struct Counters {
     _Atomic uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];
 } Counters;
 
-typedef struct Patch {
+typedef struct PatchStock {
     _Atomic uintptr_t desc;      /* const AmpPatchDesc *; 0: no patch. Written by control */
     uint32_t stock;              /* ready nodes wanted (control) */
     bool used;                   /* ever registered (control): refill looks only at these */
     _Atomic uintptr_t *ready;    /* max_stock slot words holding EngineNode * */
-} Patch;
+} PatchStock;
 
 typedef struct HandleTable {
     _Atomic uintptr_t *slots;    /* slot words holding the parked blocks */
@@ -57,7 +58,7 @@ struct EngineCommands {
     int64_t max_ahead;           /* samples a command may be timed ahead; 0: no limit */
 
     /* shared through slot words */
-    Patch *patches;              /* [max_patches + 1]; index = patch id, 0 unused */
+    PatchStock *patches;              /* [max_patches + 1]; index = patch id, 0 unused */
     _Atomic uintptr_t *stock_words;
     HandleTable handles[3];      /* by EngineCommandsHandleKind */
 
@@ -353,7 +354,7 @@ void engine_commands_free(EngineCommands *cx)
 
 /* Bring one patch's stock to what it should be. Returns the nodes made or
  * -1 (pool full, message in err). */
-static int refill_patch(EngineCommands *cx, Patch *p, char *err, size_t errlen)
+static int refill_patch(EngineCommands *cx, PatchStock *p, char *err, size_t errlen)
 {
     const AmpPatchDesc *desc = (const AmpPatchDesc *)atomic_load_explicit(&p->desc, memory_order_relaxed);
     int made = 0;
@@ -391,7 +392,7 @@ int engine_commands_set_patch(EngineCommands *cx, uint32_t patch_id, const AmpPa
         return fail(err, errlen, "patch id %u is outside 1..%u", patch_id, cx->cfg.max_patches);
     if (stock > cx->cfg.max_stock)
         return fail(err, errlen, "a stock of %u nodes; at most %u", stock, cx->cfg.max_stock);
-    Patch *p = &cx->patches[patch_id];
+    PatchStock *p = &cx->patches[patch_id];
     p->used = true;
     p->stock = desc ? stock : 0;
     /* Release: the descriptor is complete before the drain side reads it. */
@@ -403,7 +404,7 @@ int engine_commands_refill(EngineCommands *cx, char *err, size_t errlen)
 {
     int made = 0;
     for (uint32_t id = 1; id <= cx->cfg.max_patches; id++) {
-        Patch *p = &cx->patches[id];
+        PatchStock *p = &cx->patches[id];
         if (!p->used)
             continue;
         int n = refill_patch(cx, p, err, errlen);
@@ -560,7 +561,7 @@ static int take_node(EngineCommands *cx, uint32_t id, bool want_inputs, _Atomic 
 {
     if (id < 1 || id > cx->cfg.max_patches)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_PATCH);
-    Patch *p = &cx->patches[id];
+    PatchStock *p = &cx->patches[id];
     /* Acquire: pairs with the release in engine_commands_set_patch. */
     const AmpPatchDesc *desc = (const AmpPatchDesc *)atomic_load_explicit(&p->desc, memory_order_acquire);
     if (!desc || (want_inputs && desc->n_inputs < 1))
@@ -933,33 +934,6 @@ static int remove_region(EngineCommands *cx, const CmdRemoveRegion *c)
     return queued(cx, 0);
 }
 
-static EngineVoiceMode voice_mode(uint8_t mode)
-{
-    switch (mode) {
-    case CMD_VOICE_MONO: return ENGINE_VOICE_MONO;
-    case CMD_VOICE_LEGATO: return ENGINE_VOICE_LEGATO;
-    default: return ENGINE_VOICE_POLY;
-    }
-}
-
-static EnginePriority note_priority(uint8_t priority)
-{
-    switch (priority) {
-    case CMD_PRIORITY_LOW: return ENGINE_PRIORITY_LOW;
-    case CMD_PRIORITY_HIGH: return ENGINE_PRIORITY_HIGH;
-    default: return ENGINE_PRIORITY_LAST;
-    }
-}
-
-static EngineTrackKind track_kind(uint8_t kind)
-{
-    switch (kind) {
-    case CMD_TRACK_INSTRUMENT: return ENGINE_TRACK_INSTRUMENT;
-    case CMD_TRACK_AUDIO: return ENGINE_TRACK_AUDIO;
-    default: return ENGINE_TRACK_BUS;
-    }
-}
-
 static int apply(EngineCommands *cx, const Command *c)
 {
     Engine *e = cx->engine;
@@ -968,9 +942,10 @@ static int apply(EngineCommands *cx, const Command *c)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_TIME);
     switch ((CmdType)c->header.type) {
     case CMD_PLAY:
-        return queued(cx, engine_play(e, t));
     case CMD_STOP:
-        return queued(cx, engine_stop(e, t));
+    case CMD_TIME_SIGNATURE:
+    case CMD_SET_MASTER_GAIN:
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SEEK: {
         double beat = beats_at(cx, c->seek.position);
         if (!(beat < BEAT_LIMIT))
@@ -984,46 +959,43 @@ static int apply(EngineCommands *cx, const Command *c)
         return queued(cx, engine_set_loop(e, t, c->loop.enabled, start, end));
     }
     case CMD_TEMPO:
-        if (engine_set_tempo(e, t, (double)c->tempo.bpm) != 0)
+        if (engine_queue_command(e, c) != 0)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         cx->bpm = (double)c->tempo.bpm;  /* the engine clears its tempo changes too */
         cx->n_tempo = 0;
         return queued(cx, 0);
-    case CMD_TIME_SIGNATURE:
-        return queued(cx, engine_set_time_signature(e, t, c->time_signature.numerator,
-                                                    c->time_signature.denominator));
     case CMD_TEMPO_CHANGE:
         return tempo_change(cx, &c->tempo_change);
     case CMD_NOTE_ON:
         if (!track_ok(cx, c->note_on.track) || c->note_on.note_id > ENGINE_LIVE_NOTE_MAX)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_note_on(e, t, (int)c->note_on.track, (int)c->note_on.note_id, c->note_on.key,
-                                         c->note_on.velocity));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_NOTE_OFF:
         if (!track_ok(cx, c->note_off.track) || c->note_off.note_id > ENGINE_LIVE_NOTE_MAX)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_note_off(e, t, (int)c->note_off.track, (int)c->note_off.note_id));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_ALL_NOTES_OFF:
-        if (c->all_notes_off.every_track)
-            return queued(cx, engine_all_notes_off(e, t, ENGINE_MASTER));
-        if (!track_ok(cx, c->all_notes_off.track))
+        if (!c->all_notes_off.every_track && !track_ok(cx, c->all_notes_off.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_all_notes_off(e, t, (int)c->all_notes_off.track));
+        return queued(cx, engine_queue_command(e, c));
+    case CMD_PANIC:
+        if (!c->panic.every_track && !track_ok(cx, c->panic.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_PARAM:
         if (!track_ok(cx, c->set_param.track) || c->set_param.slot > (uint32_t)cx->max_inserts)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_param(e, t, (int)c->set_param.track, (int)c->set_param.slot,
-                                           (int)c->set_param.param, c->set_param.value));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_AUTOMATION:
         return automation(cx, &c->automation);
     case CMD_ADD_TRACK:
         if (!track_ok(cx, c->add_track.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_add_track(e, t, (int)c->add_track.track, track_kind(c->add_track.kind)));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_REMOVE_TRACK:
         if (!track_ok(cx, c->remove_track.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        if (engine_remove_track(e, t, (int)c->remove_track.track) != 0)
+        if (engine_queue_command(e, c) != 0)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         clear_track(cx, c->remove_track.track, t);
         return queued(cx, 0);
@@ -1034,40 +1006,34 @@ static int apply(EngineCommands *cx, const Command *c)
     case CMD_REMOVE_INSERT:
         if (!track_ok(cx, c->remove_insert.track) || !position_ok(cx, c->remove_insert.position))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_insert_remove(e, t, (int)c->remove_insert.track,
-                                               (int)c->remove_insert.position - 1));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_MOVE_INSERT:
         if (!track_ok(cx, c->move_insert.track) || !position_ok(cx, c->move_insert.from) ||
             !position_ok(cx, c->move_insert.to))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_insert_move(e, t, (int)c->move_insert.track, (int)c->move_insert.from - 1,
-                                             (int)c->move_insert.to - 1));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_SEND:
         return set_send(cx, &c->set_send);
     case CMD_SET_VOICE_MODE:
         if (!track_ok(cx, c->set_voice_mode.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_voice_mode(e, t, (int)c->set_voice_mode.track,
-                                                voice_mode(c->set_voice_mode.mode),
-                                                note_priority(c->set_voice_mode.priority), c->set_voice_mode.glide));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_GAIN:
         if (!track_ok(cx, c->set_gain.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_gain(e, t, (int)c->set_gain.track, gain_db(c->set_gain.db)));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_PAN:
         if (!track_ok(cx, c->set_pan.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_pan(e, t, (int)c->set_pan.track, c->set_pan.pan));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_MUTE:
         if (!track_ok(cx, c->set_mute.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_mute(e, t, (int)c->set_mute.track, c->set_mute.mute));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_SET_SOLO:
         if (!track_ok(cx, c->set_solo.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-        return queued(cx, engine_set_solo(e, t, (int)c->set_solo.track, c->set_solo.solo));
-    case CMD_SET_MASTER_GAIN:
-        return queued(cx, engine_set_gain(e, t, ENGINE_MASTER, gain_db(c->set_master_gain.db)));
+        return queued(cx, engine_queue_command(e, c));
     case CMD_LOAD_CLIP:
         return load_clip(cx, &c->load_clip);
     case CMD_LOAD_SAMPLE:
@@ -1076,6 +1042,21 @@ static int apply(EngineCommands *cx, const Command *c)
         return place_region(cx, &c->place_region);
     case CMD_REMOVE_REGION:
         return remove_region(cx, &c->remove_region);
+    /* the engine's own commands: only its calls make them (engine.h) */
+    case CMD_SEEK_BEAT:
+    case CMD_LOOP_BEATS:
+    case CMD_TEMPO_BPM:
+    case CMD_TEMPO_CHANGE_BEAT:
+    case CMD_SET_LANE:
+    case CMD_SET_INSTRUMENT_NODE:
+    case CMD_INSERT_NODE:
+    case CMD_SEND_SLOT:
+    case CMD_FADER_GAIN:
+    case CMD_LOAD_CLIP_BLOCK:
+    case CMD_PLACE_CLIP:
+    case CMD_LOAD_SAMPLE_BLOCK:
+    case CMD_PLACE_REGION_SLOT:
+        break;
     }
     return refuse(cx, ENGINE_COMMANDS_REFUSE_UNKNOWN);
 }

@@ -1,9 +1,11 @@
 /* engine_commands.h — the engine consumes the command ring: each record the
- * UI wrote (runtime/commands.def, decoded by cmd_decode) becomes one or more
- * timed engine_* calls (engine.h).
+ * UI wrote (runtime/commands.def, decoded by cmd_decode) goes into the
+ * engine's one command queue, as it is or, where it names things through
+ * the tables below, as the engine's own record(s) (engine.h's calls).
  *
  *   UI ──rb_write──▶ command ring ──engine_drain_ring──▶ cmd_decode
- *        ──engine_apply_command──▶ engine_play / engine_note_on / ... ──▶ engine queue
+ *        ──engine_apply_command──▶ engine queue (the record, or the engine's
+ *        records for it) ──▶ engine_apply.c apply_command at its sample
  *
  * The commands name things by number (track ids, insert positions, patch
  * ids, the sender's clip and sample ids, pool handles); the engine takes
@@ -65,23 +67,22 @@
  *
  * ---- What each command becomes -------------------------------------------
  *
- *   play, stop, time_signature, note_on, note_off, all_notes_off,
- *   set_param, add_track, remove_track, set_voice_mode, set_gain, set_pan,
- *   set_mute, set_solo: the engine_* call of the same name (track kinds
- *     0/1/2 -> ENGINE_TRACK_INSTRUMENT/AUDIO/BUS; voice modes 0/1/2 ->
- *     ENGINE_VOICE_POLY/MONO/LEGATO, priorities 0/1/2 ->
- *     ENGINE_PRIORITY_LAST/LOW/HIGH; insert positions 1.. -> engine
- *     positions 0..; set_param's slot is the engine's slot as is; set_gain
- *     -144 dB and below -> silence; note ids above ENGINE_LIVE_NOTE_MAX are
- *     refused; all_notes_off with every_track -> ENGINE_MASTER).
- *   set_master_gain: engine_set_gain on ENGINE_MASTER (-144 dB and below ->
- *     silence).
+ *   play, stop, tempo, time_signature, note_on, note_off, all_notes_off,
+ *   panic, set_param, add_track, remove_track, remove_insert,
+ *   move_insert, set_voice_mode, set_gain, set_master_gain, set_pan,
+ *   set_mute, set_solo: queued into the engine as they are
+ *     (engine_queue_command), once their ids are checked against the
+ *     engine's sizes (note ids above ENGINE_LIVE_NOTE_MAX are refused);
+ *     the engine applies them (engine_apply.c: track kinds 0/1/2 ->
+ *     instrument/audio/bus, insert positions 1.. -> its 0.., set_gain and
+ *     set_master_gain -144 dB and below -> silence). tempo also resets the
+ *     map here (the engine clears its tempo changes).
+ *   The others need this module's tables and become the engine's own
+ *   commands (commands.def, "engine:") through the engine_* calls:
  *   seek, loop: positions in timeline samples -> beats through the tempo
  *     map this module keeps (tempo commands, engine_commands_set_tempo_map):
  *     with a constant tempo, beat = samples * bpm / (60 * rate), the
  *     engine's own expression, so a position lands on its sample exactly.
- *   tempo: engine_set_tempo (which clears the engine's tempo changes, and
- *     so the map here).
  *   tempo_change: the position -> its beat through the map as it stands,
  *     then engine_add_tempo_change at that beat, and the change goes into
  *     the map here too (so later positions convert through it). A map
@@ -113,8 +114,9 @@
  *     refused by the engine when the command applies (ENGINE_EV_REFUSED).
  *   remove_region: the id's slot cleared (engine_place_region with sample
  *     -1) and freed; an id that is not placed is ignored (applied, nothing
- *     queued). There is no panic command: the engine has no call for one
- *     (all_notes_off releases, seek cuts).
+ *     queued).
+ *   panic: queued as it is; the engine cuts the voices (all_notes_off
+ *     releases them).
  *   automation: the track's lane slot for (slot, param) (taken on first
  *     use, freed by count 0) -> engine_set_lane; the lane's own unit
  *     (beats or samples) stands. Slot INSERT_LIMIT + 1 is the track's
@@ -137,9 +139,10 @@
  *   drain    engine_drain_ring / engine_apply_command /
  *            engine_commands_set_tempo_map: the audio thread, at the start
  *            of each render quantum, before engine_render. These make the
- *            engine's queueing calls (engine_play, ...), so while a ring is
- *            drained no other thread may queue engine commands; the pool
- *            calls (engine_node_new, engine_clip_new, engine_release, ...)
+ *            engine's queueing calls (engine_queue_command, engine_seek,
+ *            ...), so while a ring is drained no other thread may queue
+ *            engine commands; the pool calls (engine_node_new,
+ *            engine_clip_new, engine_release, ...)
  *            stay on the control thread. In the browser's worklet both roles
  *            are one thread.
  *   any      engine_commands_stats (relaxed snapshot), engine_commands_of.

@@ -1,4 +1,4 @@
-/* notes.c — parse note lists and turn them into sorted events; see notes.h. */
+/* notes.c — parse note lists and turn them into sorted note commands; see notes.h. */
 #include "util.h"
 #include "notes.h"
 
@@ -159,25 +159,33 @@ double notes_end(const NoteList *list)
     return end;
 }
 
-/* Sort order: frame, then offs before ons, then list order (note_id). */
-static int event_order(const void *a, const void *b)
+/* The note id of a note_on or note_off (both hold it at the same place,
+ * but say so by name). */
+static uint32_t note_id_of(const Command *c)
 {
-    const HostEvent *x = a, *y = b;
-    if (x->frame != y->frame)
-        return x->frame < y->frame ? -1 : 1;
-    int kx = x->kind == HOST_EV_NOTE_OFF ? 0 : 1;
-    int ky = y->kind == HOST_EV_NOTE_OFF ? 0 : 1;
-    if (kx != ky)
-        return kx - ky;
-    return (x->note_id > y->note_id) - (x->note_id < y->note_id);
+    return c->header.type == CMD_NOTE_OFF ? c->note_off.note_id : c->note_on.note_id;
 }
 
-HostEvent *notes_to_events(const NoteList *list, double sample_rate, int *n_events)
+/* Sort order: frame, then offs before ons, then list order (note_id). */
+static int command_order(const void *a, const void *b)
 {
-    *n_events = 0;
+    const Command *x = a, *y = b;
+    if (x->header.time != y->header.time)
+        return x->header.time < y->header.time ? -1 : 1;
+    int kx = x->header.type == CMD_NOTE_OFF ? 0 : 1;
+    int ky = y->header.type == CMD_NOTE_OFF ? 0 : 1;
+    if (kx != ky)
+        return kx - ky;
+    uint32_t ix = note_id_of(x), iy = note_id_of(y);
+    return (ix > iy) - (ix < iy);
+}
+
+Command *notes_to_commands(const NoteList *list, double sample_rate, int *n_commands)
+{
+    *n_commands = 0;
     if (list->n <= 0)
         return NULL;
-    HostEvent *ev = calloc((size_t)list->n * 2, sizeof *ev);
+    Command *ev = calloc((size_t)list->n * 2, sizeof *ev);
     if (!ev)
         return NULL;
     for (int i = 0; i < list->n; i++) {
@@ -186,11 +194,10 @@ HostEvent *notes_to_events(const NoteList *list, double sample_rate, int *n_even
         long off = (long)llround(note->end * sample_rate);
         if (off <= on)
             off = on + 1;
-        ev[2 * i] = (HostEvent){ .frame = on, .kind = HOST_EV_NOTE_ON, .note_id = i,
-                                 .key = note->key, .vel = note->vel };
-        ev[2 * i + 1] = (HostEvent){ .frame = off, .kind = HOST_EV_NOTE_OFF, .note_id = i };
+        ev[2 * i] = host_note_on(on, i, note->key, note->vel);
+        ev[2 * i + 1] = host_note_off(off, i);
     }
-    qsort(ev, (size_t)list->n * 2, sizeof *ev, event_order);
-    *n_events = list->n * 2;
+    qsort(ev, (size_t)list->n * 2, sizeof *ev, command_order);
+    *n_commands = list->n * 2;
     return ev;
 }

@@ -1,5 +1,5 @@
-/* notes.h — note lists written on the command line, and the timed events
- * they become.
+/* notes.h — note lists written on the command line, and the timed
+ * commands (commands.def's note_on / note_off) they become.
  *
  *   list   := note { (' ' | ',') note }
  *   note   := key '@' start ':' end [ '/' velocity ]
@@ -9,7 +9,7 @@
  *
  * e.g. "60@0:1 64@0.5:1.5/0.6 C4@2:3 F#5@2:3 Bb2@2.5:4".
  *
- * notes_to_events turns a list into note-on / note-off events at
+ * notes_to_commands turns a list into note_on / note_off records at
  * start sample = llround(t * sample_rate), sorted by time; note k gets
  * note_id k. Not for the audio thread (allocates).
  */
@@ -41,11 +41,11 @@ void notes_free(NoteList *list);
 /* The time the last note ends, in seconds (0 for an empty list). */
 double notes_end(const NoteList *list);
 
-/* Events for the list at `sample_rate`, sorted by frame; at the same frame
- * note-offs come before note-ons, each in list order. A note at least one
- * sample long: its off is never at its own on. Returns a malloc'd array of
- * *n_events events (free() it), or NULL when out of memory (or the list is
- * empty, with *n_events 0). */
-HostEvent *notes_to_events(const NoteList *list, double sample_rate, int *n_events);
+/* Commands for the list at `sample_rate` (header.time the frame), sorted by
+ * frame; at the same frame note-offs come before note-ons, each in list
+ * order. A note at least one sample long: its off is never at its own on.
+ * Returns a malloc'd array of *n_commands records (free() it), or NULL when
+ * out of memory (or the list is empty, with *n_commands 0). */
+Command *notes_to_commands(const NoteList *list, double sample_rate, int *n_commands);
 
 #endif

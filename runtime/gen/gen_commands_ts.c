@@ -115,6 +115,7 @@ static const char *kind_name(CmdFieldKind kind)
     case CMD_FIELD_I32:  return "i32";
     case CMD_FIELD_I64:  return "i64";
     case CMD_FIELD_F32:  return "f32";
+    case CMD_FIELD_F64:  return "f64";
     case CMD_FIELD_BOOL: return "bool";
     }
     die("unknown field kind %d", (int)kind);
@@ -244,7 +245,7 @@ static void print_command_type(void)
 static void print_schema_types(void)
 {
     puts("/** The kind of a field on the wire; bool is one byte, 0 or 1. */\n"
-         "export type FieldType = 'u8' | 'u16' | 'u32' | 'i32' | 'i64' | 'f32' | 'bool';\n"
+         "export type FieldType = 'u8' | 'u16' | 'u32' | 'i32' | 'i64' | 'f32' | 'f64' | 'bool';\n"
          "\n"
          "/** One field of a command. */\n"
          "export interface FieldInfo {\n"
@@ -349,12 +350,13 @@ static void print_tables(void)
  * tsconfig has noUnusedLocals). */
 static void print_helpers(void)
 {
-    int any_float = 0, any_bool = 0, any_rule = 0;
+    int any_float = 0, any_double = 0, any_bool = 0, any_rule = 0;
     for (uint32_t i = 0; i < CMD_COUNT; i++) {
         const CmdInfo *info = cmd_info_at(i);
         any_rule |= has_rule(info);
         for (uint32_t k = 0; k < info->field_count; k++) {
             any_float |= info->fields[k].kind == CMD_FIELD_F32;
+            any_double |= info->fields[k].kind == CMD_FIELD_F64;
             any_bool |= info->fields[k].kind == CMD_FIELD_BOOL;
         }
     }
@@ -373,6 +375,14 @@ static void print_helpers(void)
              "  if (!Number.isFinite(stored))\n"
              "    fail(command, `${field} = ${value} is not a finite float`);\n"
              "  if (stored < min || stored > max)\n"
+             "    fail(command, `${field} = ${value} is outside ${min}..${max}`);\n"
+             "}\n");
+    if (any_double)
+        puts("// An f64 holds the number itself.\n"
+             "function checkDouble(command: string, field: string, value: number, min: number, max: number): void {\n"
+             "  if (typeof value !== 'number' || !Number.isFinite(value))\n"
+             "    fail(command, `${field} = ${value} is not a finite number`);\n"
+             "  if (value < min || value > max)\n"
              "    fail(command, `${field} = ${value} is outside ${min}..${max}`);\n"
              "}\n");
     if (any_bool)
@@ -413,7 +423,8 @@ static void print_check(const char *command, const CmdField *f)
         printf("  checkBool('%s', '%s', %s);\n", command, name, name);
         return;
     }
-    printf("  %s('%s', '%s', %s, ", f->kind == CMD_FIELD_F32 ? "checkFloat" : "checkInt",
+    printf("  %s('%s', '%s', %s, ",
+           f->kind == CMD_FIELD_F32 ? "checkFloat" : f->kind == CMD_FIELD_F64 ? "checkDouble" : "checkInt",
            command, name, name);
     print_number(f->min);
     fputs(", ", stdout);
@@ -432,6 +443,7 @@ static void print_store(const CmdField *f)
     case CMD_FIELD_I32:  printf("  view.setInt32(offset + %u, %s, true);\n", f->offset, name); break;
     case CMD_FIELD_I64:  printf("  setInt64(view, offset + %u, %s);\n", f->offset, name); break;
     case CMD_FIELD_F32:  printf("  view.setFloat32(offset + %u, %s, true);\n", f->offset, name); break;
+    case CMD_FIELD_F64:  printf("  view.setFloat64(offset + %u, %s, true);\n", f->offset, name); break;
     case CMD_FIELD_BOOL: printf("  view.setUint8(offset + %u, %s ? 1 : 0);\n", f->offset, name); break;
     }
 }

@@ -13,7 +13,7 @@
  * A project (runtime/PROJECT.md): load and validate the JSON
  * (project_read.c), compile its patches with the native loader
  * (patch_loader.c) and read its audio (project_resolve.c) -> an engine
- * sized for it and fed (project_feed.c, engine.c) -> render offline in
+ * sized for it and fed (project_feed.c, engine_control.c) -> render offline in
  * blocks of 128, with a progress bar when stderr is a terminal -> write the
  * stereo mix.
  * A MIDI file (midi_import.c): the Standard MIDI File becomes a project

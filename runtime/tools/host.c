@@ -1,4 +1,5 @@
-/* host.c — the sample-accurate render loop around one patch; see host.h. */
+/* host.c — the sample-accurate render loop around one patch, driven by
+ * commands.def records; see host.h. */
 #include "util.h"
 #include "host.h"
 
@@ -63,27 +64,71 @@ int host_param_index(const HostPatch *hp, const char *name)
     return -1;
 }
 
-static void apply_event(HostPatch *hp, const HostEvent *e)
+static Command record(uint32_t type, long frame)
+{
+    Command c;
+    memset(&c, 0, sizeof c);
+    c.header.type = type;
+    c.header.time = frame;
+    return c;
+}
+
+Command host_note_on(long frame, int note_id, int key, float vel)
+{
+    Command c = record(CMD_NOTE_ON, frame);
+    c.note_on.note_id = (uint32_t)note_id;
+    c.note_on.key = (uint8_t)key;
+    c.note_on.velocity = vel;
+    return c;
+}
+
+Command host_note_off(long frame, int note_id)
+{
+    Command c = record(CMD_NOTE_OFF, frame);
+    c.note_off.note_id = (uint32_t)note_id;
+    return c;
+}
+
+Command host_param(long frame, int param, float value)
+{
+    Command c = record(CMD_SET_PARAM, frame);
+    c.set_param.param = (uint32_t)param;
+    c.set_param.value = value;
+    return c;
+}
+
+Command host_all_off(long frame)
+{
+    return record(CMD_ALL_NOTES_OFF, frame);
+}
+
+Command host_panic(long frame)
+{
+    return record(CMD_PANIC, frame);
+}
+
+static void apply_command(HostPatch *hp, const Command *c)
 {
     const AmpPatchDesc *d = hp->desc;
-    switch (e->kind) {
-    case HOST_EV_NOTE_ON:
-        if (!is_poly(d) || voice_note_on(d, hp->state, e->note_id, e->key, e->vel) < 0)
+    switch ((CmdType)c->header.type) {
+    case CMD_NOTE_ON:
+        if (!is_poly(d) ||
+            voice_note_on(d, hp->state, (int)c->note_on.note_id, c->note_on.key, c->note_on.velocity) < 0)
             hp->notes_refused++;
         break;
-    case HOST_EV_NOTE_OFF:
+    case CMD_NOTE_OFF:
         if (is_poly(d))
-            voice_note_off(d, hp->state, e->note_id);
+            voice_note_off(d, hp->state, (int)c->note_off.note_id);
         break;
-    case HOST_EV_PARAM:
-        if (e->param >= 0 && e->param < d->n_params)
-            d->set_param(hp->state, e->param, e->value);
+    case CMD_SET_PARAM:
+        if (c->set_param.param < (uint32_t)d->n_params)
+            d->set_param(hp->state, (int)c->set_param.param, c->set_param.value);
         break;
-    case HOST_EV_ALL_OFF:
+    case CMD_ALL_NOTES_OFF:
         if (is_poly(d))
             voice_all_off(d, hp->state);
         break;
-    case HOST_EV_PANIC:
+    case CMD_PANIC:
         if (is_poly(d))
             voice_panic(d, hp->state);
         break;
@@ -107,7 +152,7 @@ static void run(HostPatch *hp, const float *const *in, float *const *out, long p
         voice_collect(d, hp->state, n);
 }
 
-int host_render(HostPatch *hp, const HostEvent *ev, int n_events,
+int host_render(HostPatch *hp, const Command *cmd, int n_commands,
                 const float *const *in, float *const *out, long frames)
 {
     int e = 0;
@@ -115,11 +160,11 @@ int host_render(HostPatch *hp, const HostEvent *ev, int n_events,
         long block_end = frames - block < HOST_BLOCK ? frames : block + HOST_BLOCK;
         long pos = block;
         while (pos < block_end) {
-            while (e < n_events && ev[e].frame <= pos)
-                apply_event(hp, &ev[e++]);
+            while (e < n_commands && cmd[e].header.time <= pos)
+                apply_command(hp, &cmd[e++]);
             long next = block_end;
-            if (e < n_events && ev[e].frame < next)
-                next = ev[e].frame;
+            if (e < n_commands && cmd[e].header.time < next)
+                next = (long)cmd[e].header.time;
             run(hp, in, out, pos, (int)(next - pos));
             pos = next;
         }
@@ -130,11 +175,11 @@ int host_render(HostPatch *hp, const HostEvent *ev, int n_events,
 int host_render_notes(HostPatch *hp, const struct NoteList *notes,
                       const float *const *in, float *const *out, long frames)
 {
-    int n_events = 0;
-    HostEvent *ev = notes_to_events(notes, hp->sample_rate, &n_events);
-    if (!ev && notes->n > 0)
+    int n_commands = 0;
+    Command *cmd = notes_to_commands(notes, hp->sample_rate, &n_commands);
+    if (!cmd && notes->n > 0)
         return -1;
-    host_render(hp, ev, n_events, in, out, frames);
-    free(ev);
+    host_render(hp, cmd, n_commands, in, out, frames);
+    free(cmd);
     return 0;
 }

@@ -148,14 +148,9 @@ int our_open(OurCase *c, int id, int voices, char *err, size_t errlen)
     if (d->max_voices > 0) {
         if (voices > d->max_voices)
             voices = c->voices = d->max_voices;
-        HostEvent ev[AMP_MAX_VOICES];
+        Command ev[AMP_MAX_VOICES];
         for (int i = 0; i < voices; i++) {
-            memset(&ev[i], 0, sizeof ev[i]);
-            ev[i].frame = 0;
-            ev[i].kind = HOST_EV_NOTE_ON;
-            ev[i].note_id = i;
-            ev[i].key = bench_key(i);
-            ev[i].vel = 0.8f;
+            ev[i] = host_note_on(0, i, bench_key(i), 0.8f);
         }
         host_render(&c->hp, ev, voices, NULL, c->out, BENCH_CHUNK);
         if (d->voices(c->hp.state)->live != voices) {

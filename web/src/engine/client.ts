@@ -3,7 +3,7 @@
 // EngineClient hides the worklet, the shared memory, the command ring and
 // the state region behind a few calls: play a note, set a param, choose a
 // patch, read the meters. The engine is the multi-track one
-// (runtime/engine.c); the page plays its track 0, an instrument track going
+// (runtime/engine_*.c); the page plays its track 0, an instrument track going
 // to the master (the other tracks and the mixer are there through
 // `commands`). Commands go through the ring (CommandSender)
 // with a sample timestamp: 0 means "as soon as possible" (the next quantum

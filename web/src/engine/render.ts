@@ -1,18 +1,22 @@
 // render.ts — render a performance with the engine, no AudioContext.
 //
 // The export worker's loop: the same engine.wasm (the multi-track engine,
-// runtime/engine.c) and the same quanta as the worklet (128 frames, the
+// runtime/engine_*.c) and the same quanta as the worklet (128 frames, the
 // last one shorter), then amp_refill after each, as the worklet does. The
 // instrument is a node made with the performance's start values and
 // settled (amp_select, amp_param_now, amp_settle), as a project's "params"
 // are (runtime/project.c), and becomes track 0's at frame 0; each event is
-// queued through the engine's own exports at its offset inside the quantum
-// it falls in, so the engine applies it at that sample exactly as it does
-// for commands from the ring. performanceProject() (performance.ts) is the
-// same performance as a project for the native `amp render`.
+// a command (runtime/commands.def) written into the engine's command ring
+// before the quantum it falls in, stamped with its frame, exactly as the
+// page sends its notes: the engine applies it at that sample. The worker
+// has no AudioContext, so its frames are the engine's own (no
+// amp_set_time). performanceProject() (performance.ts) is the same
+// performance as a project for the native `amp render`.
 
-import { QUANTUM, type EngineExports } from './layout';
+import { CommandSender } from './commands';
+import { QUANTUM } from './layout';
 import { performanceEvents, type Performance, type PerformanceEvent } from './performance';
+import { RingWriter } from './ring';
 import { startEngine } from './wasm';
 
 export interface RenderResult {
@@ -21,12 +25,12 @@ export interface RenderResult {
   elapsedMs: number;
 }
 
-function queue(engine: EngineExports, e: PerformanceEvent, offset: number): void {
-  let ok: number;
-  if (e.kind === 'on') ok = engine.amp_note_on(offset, e.noteId, e.key, e.velocity);
-  else if (e.kind === 'off') ok = engine.amp_note_off(offset, e.noteId);
-  else ok = engine.amp_set_param(offset, e.param, e.value);
-  if (ok !== 0) throw new Error(`the engine refused a ${e.kind} event at frame ${e.frame}`);
+function send(commands: CommandSender, e: PerformanceEvent): void {
+  let ok: boolean;
+  if (e.kind === 'on') ok = commands.noteOn(e.frame, e.noteId, e.key, e.velocity);
+  else if (e.kind === 'off') ok = commands.noteOff(e.frame, e.noteId);
+  else ok = commands.setParam(e.frame, e.param, e.value);
+  if (!ok) throw new Error(`the command ring refused a ${e.kind} event at frame ${e.frame}`);
 }
 
 export function renderPerformance(module: WebAssembly.Module, memory: WebAssembly.Memory,
@@ -39,6 +43,7 @@ export function renderPerformance(module: WebAssembly.Module, memory: WebAssembl
     if (engine.amp_param_now(s.param, s.value) !== 0) throw new Error(`no param ${s.name}`);
   engine.amp_settle();
 
+  const commands = new CommandSender(new RingWriter(memory.buffer, engine.amp_command_ring()));
   const events = performanceEvents(p);
   const left = new Float32Array(p.frames);
   const right = new Float32Array(p.frames);
@@ -48,7 +53,7 @@ export function renderPerformance(module: WebAssembly.Module, memory: WebAssembl
   for (let q = 0; q < p.frames; q += QUANTUM) {
     const n = Math.min(QUANTUM, p.frames - q);
     for (let e = events[next]; e && e.frame < q + n; e = events[++next])
-      queue(engine, e, Math.max(0, e.frame - q));
+      send(commands, e);
     engine.amp_process(n);
     engine.amp_refill();
     left.set(n === QUANTUM ? outL : outL.subarray(0, n), q);
