@@ -17,6 +17,7 @@
 #include "faust.h"
 #include "lower.h"
 #include "parser.h"
+#include "sema.h"
 
 typedef struct Loaded {
     char *key;             /* canonical path, to load each file once */
@@ -146,14 +147,16 @@ static char *dup_text(const char *s, size_t n)
     return d;
 }
 
-static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, AmpcResult *out)
+static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, AmpcResult *result)
 {
-    memset(out, 0, sizeof *out);
+    memset(result, 0, sizeof *result);
+    AmpcDump dump = opt ? opt->dump : AMPC_DUMP_NONE;
+    FILE *out = opt && opt->dump_out ? opt->dump_out : stdout;
     Module *m = parse_source(a, d, f);
     if (!m)
         return 1;
-    if (opt && opt->dump == AMPC_DUMP_AST)
-        ast_dump(opt->dump_out ? opt->dump_out : stdout, m);
+    if (dump == AMPC_DUMP_AST)
+        ast_dump(out, m);
 
     Program prog = { .arena = a, .main = m };
     PtrVec loaded = { 0 };
@@ -165,27 +168,36 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     if (load_imports(&prog, opt, d, &loaded))
         return 1;
 
-    Lowered *u = lower_unit(&prog, opt ? opt->unit : NULL, d);
+    PatchScope *ps = sema_unit(&prog, opt ? opt->unit : NULL, d);
+    if (!ps)
+        return 1;
+    if (dump == AMPC_DUMP_SEMA)
+        sema_dump(out, ps);
+    if (schedule_unit(ps, d))
+        return 1;
+    if (dump == AMPC_DUMP_SCHEDULE)
+        schedule_dump(out, ps);
+    Lowered *u = lower_unit(ps, d);
     if (!u)
         return 1;
-    if (opt && opt->dump == AMPC_DUMP_GRAPH)
-        lower_dump_graph(opt->dump_out ? opt->dump_out : stdout, u);
-    if (opt && opt->dump == AMPC_DUMP_RATES)
-        lower_dump_rates(opt->dump_out ? opt->dump_out : stdout, u);
+    if (dump == AMPC_DUMP_GRAPH)
+        lower_dump_graph(out, u);
+    if (dump == AMPC_DUMP_RATES)
+        lower_dump_rates(out, u);
 
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
     emit_json(u, &json);
     emit_c(u, opt ? opt->scalar : 0, json.text, &c, &h);
-    out->name = dup_text(u->name, strlen(u->name));
+    result->name = dup_text(u->name, strlen(u->name));
     size_t sl = strlen(u->name) + 16;
-    out->symbol = xmalloc(sl);
-    snprintf(out->symbol, sl, "amp_%s_desc", u->name);
-    out->c_text = c.text;
-    out->c_len = c.len;
-    out->h_text = h.text;
-    out->h_len = h.len;
-    out->json_text = json.text;
-    out->json_len = json.len;
+    result->symbol = xmalloc(sl);
+    snprintf(result->symbol, sl, "amp_%s_desc", u->name);
+    result->c_text = c.text;
+    result->c_len = c.len;
+    result->h_text = h.text;
+    result->h_len = h.len;
+    result->json_text = json.text;
+    result->json_len = json.len;
     return 0;
 }
 

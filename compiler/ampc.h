@@ -15,7 +15,14 @@
 
 #define AMPC_VERSION "0.1.0"
 
-typedef enum { AMPC_DUMP_NONE = 0, AMPC_DUMP_AST, AMPC_DUMP_GRAPH, AMPC_DUMP_RATES } AmpcDump;
+typedef enum {
+    AMPC_DUMP_NONE = 0,
+    AMPC_DUMP_AST,         /* parse: the main file's syntax tree */
+    AMPC_DUMP_GRAPH,       /* lower: the unit, its instances in order, the Ir's size */
+    AMPC_DUMP_RATES,       /* lower: every live value, by section and rate */
+    AMPC_DUMP_SEMA,        /* sema: the unit's signature, instances, lets, connections */
+    AMPC_DUMP_SCHEDULE,    /* schedule: the instances of each section in order */
+} AmpcDump;
 
 typedef struct AmpcOptions {
     const char *unit;              /* patch or node to compile; NULL: the file's last patch, else its last node */
