@@ -185,9 +185,19 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     if (dump == AMPC_DUMP_RATES)
         lower_dump_rates(out, u);
 
+    Plan *plan = plan_unit(a, u, opt ? opt->scalar : 0);
+    if (dump == AMPC_DUMP_PLAN)
+        plan_dump(out, plan);
+    plan_flush(a, plan);
+    if (dump == AMPC_DUMP_FLUSH)
+        plan_dump_flush(out, plan);
+    plan_loops(a, plan);
+    if (dump == AMPC_DUMP_LOOPS)
+        plan_dump_loops(out, plan);
+
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
     emit_json(u, &json);
-    emit_c(u, opt ? opt->scalar : 0, json.text, &c, &h);
+    emit_c(u, plan, json.text, &c, &h);
     result->name = dup_text(u->name, strlen(u->name));
     size_t sl = strlen(u->name) + 16;
     result->symbol = xmalloc(sl);

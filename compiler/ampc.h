@@ -22,6 +22,9 @@ typedef enum {
     AMPC_DUMP_RATES,       /* lower: every live value, by section and rate */
     AMPC_DUMP_SEMA,        /* sema: the unit's signature, instances, lets, connections */
     AMPC_DUMP_SCHEDULE,    /* schedule: the instances of each section in order */
+    AMPC_DUMP_PLAN,        /* plan: where each live value is read, the storage it gets */
+    AMPC_DUMP_FLUSH,       /* plan_flush: the values flushed to zero */
+    AMPC_DUMP_LOOPS,       /* plan_loops: the patch section's sample loop, split */
 } AmpcDump;
 
 typedef struct AmpcOptions {

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
             includes[opt.n_include_dirs++] = argv[++i];
         } else if (!strcmp(a, "--dump") && i + 1 < argc) {
             const char *p = argv[++i];
-            opt.dump = !strcmp(p, "ast") ? AMPC_DUMP_AST : !strcmp(p, "graph") ? AMPC_DUMP_GRAPH : !strcmp(p, "sema") ? AMPC_DUMP_SEMA : !strcmp(p, "schedule") ? AMPC_DUMP_SCHEDULE
+            opt.dump = !strcmp(p, "ast") ? AMPC_DUMP_AST : !strcmp(p, "graph") ? AMPC_DUMP_GRAPH : !strcmp(p, "sema") ? AMPC_DUMP_SEMA : !strcmp(p, "schedule") ? AMPC_DUMP_SCHEDULE : !strcmp(p, "plan") ? AMPC_DUMP_PLAN : !strcmp(p, "flush") ? AMPC_DUMP_FLUSH : !strcmp(p, "loops") ? AMPC_DUMP_LOOPS
                      : !strcmp(p, "rates") ? AMPC_DUMP_RATES : AMPC_DUMP_NONE;
             if (opt.dump == AMPC_DUMP_NONE) {
                 fprintf(stderr, "ampc: --dump takes ast, graph or rates, not '%s'\n", p);
