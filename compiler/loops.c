@@ -245,11 +245,7 @@ void plan_dump_loops(FILE *out, const Plan *p)
         fprintf(out, "loop %d: %d value%s", l + 1, members, members == 1 ? "" : "s");
         const char *sep = "; reads";
         for (; ni < p->n_need && p->need[2 * ni] == l; ni++) {
-            const Val *v = ir->vals.items[p->need[2 * ni + 1]];
-            if (v->op == V_STATE)
-                fprintf(out, "%s st%d", sep, v->idx);
-            else
-                fprintf(out, "%s x%d", sep, v->id);
+            fprintf(out, "%s v%d", sep, p->need[2 * ni + 1]);
             sep = ",";
         }
         fputc('\n', out);
