@@ -680,7 +680,7 @@ void sema_dump(FILE *out, const PatchScope *ps)
     }
     if (u->voices)
         fprintf(out, "  voices %d\n", u->voices);
-    for (int sec = SEC_VOICE; sec >= SEC_PATCH; sec--) {
+    for (int sec = u->voices ? SEC_VOICE : SEC_PATCH; sec >= SEC_PATCH; sec--) {
         fprintf(out, "%s:\n", sec == SEC_VOICE ? "per voice" : "patch");
         for (int i = 0; i < ps->insts.n; i++) {
             const PInst *p = ps->insts.items[i];

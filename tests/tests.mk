@@ -37,3 +37,11 @@ test-nodes: $(B)/ampc $(B)/amp
 	@B=$(B) sh tests/run_nodes.sh
 golden-update: $(B)/ampc
 	@B=$(B) sh tests/run_golden.sh --update
+
+# Golden dumps of every compiler pass (ampc --dump PASS).
+TEST_STEPS += test-dumps
+.PHONY: test-dumps dumps-update
+test-dumps: $(B)/ampc
+	@B=$(B) sh tests/run_dumps.sh
+dumps-update: $(B)/ampc
+	@B=$(B) sh tests/run_dumps.sh --update
