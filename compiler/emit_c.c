@@ -1,20 +1,18 @@
 /* emit_c.c — print a lowered unit as C: one state struct, the lifecycle
  * functions of amp_patch.h, and a descriptor.
  *
- * Where each live Val is computed follows from its section and rate:
+ * Takes the Lowered unit and its Plan (plan.h) and only prints: where each
+ * live Val is computed and read, what is stored, what is flushed and how
+ * the patch loop is split were decided by the plan passes (plan.c,
+ * flush.c, loops.c); neither the Ir nor the Plan is written here.
  *
- *   init rate            init(), stored in s->init[] if anything later reads it
- *   patch, control rate  once per control tick (chunk), a scalar local
- *   patch, audio rate    every sample, a scalar local
- *   voice, control rate  once per chunk and group of four voices, a v4f local
- *   voice, audio rate    every sample and group, a v4f local
- *
- * Vals are printed in creation order, which is dependency order. A patch
- * value read by voice code is splatted to a vector once, at group start.
- * The patch section's per-sample code may be split into several loops over
- * the chunk, one per group of feedback loops (plan_loops); every feedback
- * loop passes through one flushed value (flush.c); vector selects of
- * common shapes take one or two operations (select_shape).
+ * Vals are printed in creation order, which is dependency order, each in
+ * the context of its section and rate (plan.c). A patch value read by
+ * voice code is splatted to a vector once, at group start. The patch
+ * section's per-sample code may be split into several loops over the
+ * chunk (loops.c); every feedback loop passes through one flushed value
+ * (flush.c); vector selects of common shapes take one or two operations
+ * (plan_select_shape).
  *
  * Extern slots (Faust programs, faust.h): the prepared C of each program
  * is printed after the includes, between faust_prelude() (libm routed to
@@ -984,7 +982,7 @@ static int loop_has_delay(const Emitter *e, int l)
 }
 
 /* The patch section's sample loop as e->p->n_loops loops over the chunk
- * (plan_loops): chunk arrays for the values that cross, then each loop. */
+ * (loops.c): chunk arrays for the values that cross, then each loop. */
 static void emit_split_loops(Emitter *e)
 {
     EmitText *t = e->t;
