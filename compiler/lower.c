@@ -35,9 +35,6 @@ static const UDim TIME = { 1, 1 };
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* ---- helpers ------------------------------------------------------------ */
-
-
 static UDim dim_join(UDim x, UDim y)
 {
     return x.known ? x : y;

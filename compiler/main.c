@@ -32,9 +32,7 @@ static void usage(FILE *out)
 static int write_file(const char *dir, const char *name, const char *ext, const char *text, size_t len)
 {
     size_t n = strlen(dir) + strlen(name) + strlen(ext) + 3;
-    char *path = malloc(n);
-    if (!path)
-        return 1;
+    char *path = xmalloc(n);
     snprintf(path, n, "%s/%s%s", dir, name, ext);
     FILE *f = fopen(path, "wb");
     int rc = 0;
@@ -74,7 +72,7 @@ static int list_units(const char *file)
 int main(int argc, char **argv)
 {
     const char *file = NULL, *outdir = ".";
-    const char **includes = calloc((size_t)argc + 1, sizeof(char *));
+    const char **includes = xmalloc(sizeof(char *) * ((size_t)argc + 1));
     AmpcOptions opt = { .dump_out = stdout };
     int check_only = 0, list = 0;
     for (int i = 1; i < argc; i++) {

@@ -39,6 +39,8 @@ int sema_dims_clash(UDim x, UDim y)
     return x.known && y.known && x.exp != y.exp;
 }
 
+/* ---- names ----------------------------------------------------------------- */
+
 Node *sema_find_node(Program *p, const char *name)
 {
     for (int i = 0; i < p->nodes.n; i++) {
@@ -236,7 +238,7 @@ static void check_node(Program *prog, Diag *d, Node *n)
     lower_node_body(&c, n, &b, outs);
 }
 
-/* ---- patches ------------------------------------------------------------------ */
+/* ---- nodes and the unit patch ------------------------------------------------- */
 
 static void check_params(Walk *c, Param *list, Lowered *u)
 {
