@@ -880,9 +880,12 @@ static void lower_inst(Walk *c, PInst *p)
 }
 
 /* The instances of one section in schedule order, then its lets (unused
- * lets are still checked). */
+ * lets are still checked). After errors in the voice section, the patch
+ * section's instances are lowered only as its connections read them. */
 static void lower_section(Walk *c, Section sec)
 {
+    if (c->d->errors)
+        return;
     PtrVec *order = &c->ps->order[sec];
     for (int i = 0; i < order->n; i++)
         lower_inst(c, order->items[i]);
