@@ -1,11 +1,16 @@
-/* ampc.c — the compiler pipeline: each phase in order, stopping at the
- * first phase that reports an error.
+/* ampc.c — the compiler pipeline: each pass in order, stopping at the
+ * first that reports an error; `--dump PASS` prints a pass's result.
  *
- *   load      read the main file and, breadth first, every file it imports;
- *             an `import faust` runs faust and adds its node (faust.c)
- *   parse     re2c lexer + lemon grammar (lang/) -> Module
- *   lower     checks + rate inference + scheduling -> Lowered (compiler/lower.c)
- *   emit      C source, header and JSON metadata (emit_c.c, emit_json.c)
+ *   parse     re2c lexer + lemon grammar (lang/)                  -> Module
+ *   load      every file the main file imports, breadth first; an
+ *             `import faust` runs faust and adds its node (faust.c) -> Program
+ *   sema      checks; the unit patch collected (sema.c)           -> PatchScope
+ *   schedule  the order of its instances (schedule.c)             -> PatchScope.order
+ *   lower     instances inlined into the value graph (lower.c)    -> Lowered
+ *   plan      where each value is read, what gets storage (plan.c) -> Plan
+ *   flush     where tiny values are flushed to zero (flush.c)     -> Plan.flush
+ *   loops     the patch section's sample loop, split (loops.c)    -> Plan.loop_of
+ *   emit      JSON metadata, C source and header (emit_json.c, emit_c.c)
  */
 #include "ampc.h"
 
@@ -17,6 +22,7 @@
 #include "faust.h"
 #include "lower.h"
 #include "parser.h"
+#include "sema.h"
 
 typedef struct Loaded {
     char *key;             /* canonical path, to load each file once */
@@ -138,6 +144,48 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
     return d->errors != 0;
 }
 
+/* The main module and every module and Faust program it imports. */
+static int load_program(Program *prog, Arena *a, Module *m, SourceFile *f, const AmpcOptions *opt, Diag *d)
+{
+    *prog = (Program){ .arena = a, .main = m };
+    PtrVec loaded = { 0 };
+    Loaded *self = arena_alloc(a, sizeof *self);
+    self->key = canonical(a, f->path);
+    self->module = m;
+    vec_push(a, &loaded, self);
+    add_module(prog, m);
+    return load_imports(prog, opt, d, &loaded);
+}
+
+/* The dumps, in pipeline order: the name --dump takes, what it prints. */
+static const struct {
+    AmpcDump kind;
+    const char *name, *what;
+} dumps[] = {
+    { AMPC_DUMP_AST, "ast", "the syntax tree of the main file" },
+    { AMPC_DUMP_SEMA, "sema", "the unit's signature, instances, lets and connections" },
+    { AMPC_DUMP_SCHEDULE, "schedule", "the instances of each section in order, and what each reads" },
+    { AMPC_DUMP_GRAPH, "graph", "the unit, its instances in order, the size of its value graph" },
+    { AMPC_DUMP_RATES, "rates", "every live value, by section and rate" },
+    { AMPC_DUMP_PLAN, "plan", "where each live value is read, and the storage it gets" },
+    { AMPC_DUMP_FLUSH, "flush", "the values flushed to zero on feedback loops" },
+    { AMPC_DUMP_LOOPS, "loops", "how the patch section's sample loop is split" },
+};
+
+AmpcDump ampc_dump_lookup(const char *name)
+{
+    for (size_t i = 0; i < sizeof dumps / sizeof dumps[0]; i++)
+        if (!strcmp(dumps[i].name, name))
+            return dumps[i].kind;
+    return AMPC_DUMP_NONE;
+}
+
+void ampc_dump_usage(FILE *out, const char *indent)
+{
+    for (size_t i = 0; i < sizeof dumps / sizeof dumps[0]; i++)
+        fprintf(out, "%s%-10s%s\n", indent, dumps[i].name, dumps[i].what);
+}
+
 static char *dup_text(const char *s, size_t n)
 {
     char *d = xmalloc(n + 1);
@@ -146,47 +194,66 @@ static char *dup_text(const char *s, size_t n)
     return d;
 }
 
-static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, AmpcResult *out)
+/* The three texts of the result, malloc'd (they outlive the arena). */
+static int emit(const Lowered *u, const Plan *plan, AmpcResult *result)
 {
-    memset(out, 0, sizeof *out);
-    Module *m = parse_source(a, d, f);
-    if (!m)
-        return 1;
-    if (opt && opt->dump == AMPC_DUMP_AST)
-        ast_dump(opt->dump_out ? opt->dump_out : stdout, m);
-
-    Program prog = { .arena = a, .main = m };
-    PtrVec loaded = { 0 };
-    Loaded *self = arena_alloc(a, sizeof *self);
-    self->key = canonical(a, f->path);
-    self->module = m;
-    vec_push(a, &loaded, self);
-    add_module(&prog, m);
-    if (load_imports(&prog, opt, d, &loaded))
-        return 1;
-
-    Lowered *u = lower_unit(&prog, opt ? opt->unit : NULL, d);
-    if (!u)
-        return 1;
-    if (opt && opt->dump == AMPC_DUMP_GRAPH)
-        lower_dump_graph(opt->dump_out ? opt->dump_out : stdout, u);
-    if (opt && opt->dump == AMPC_DUMP_RATES)
-        lower_dump_rates(opt->dump_out ? opt->dump_out : stdout, u);
-
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
     emit_json(u, &json);
-    emit_c(u, opt ? opt->scalar : 0, json.text, &c, &h);
-    out->name = dup_text(u->name, strlen(u->name));
+    emit_c(u, plan, json.text, &c, &h);
+    result->name = dup_text(u->name, strlen(u->name));
     size_t sl = strlen(u->name) + 16;
-    out->symbol = xmalloc(sl);
-    snprintf(out->symbol, sl, "amp_%s_desc", u->name);
-    out->c_text = c.text;
-    out->c_len = c.len;
-    out->h_text = h.text;
-    out->h_len = h.len;
-    out->json_text = json.text;
-    out->json_len = json.len;
+    result->symbol = xmalloc(sl);
+    snprintf(result->symbol, sl, "amp_%s_desc", u->name);
+    result->c_text = c.text;
+    result->c_len = c.len;
+    result->h_text = h.text;
+    result->h_len = h.len;
+    result->json_text = json.text;
+    result->json_len = json.len;
     return 0;
+}
+
+static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, AmpcResult *result)
+{
+    memset(result, 0, sizeof *result);
+    AmpcDump dump = opt ? opt->dump : AMPC_DUMP_NONE;
+    FILE *out = opt && opt->dump_out ? opt->dump_out : stdout;
+    Program prog;
+    Module *m;
+    PatchScope *ps;
+    Lowered *u;
+    Plan *plan;
+
+    if (!(m = parse_source(a, d, f)))
+        return 1;
+    if (dump == AMPC_DUMP_AST)
+        ast_dump(out, m);
+    if (load_program(&prog, a, m, f, opt, d))
+        return 1;
+    if (!(ps = sema_unit(&prog, opt ? opt->unit : NULL, d)))
+        return 1;
+    if (dump == AMPC_DUMP_SEMA)
+        sema_dump(out, ps);
+    if (schedule_unit(ps, d))
+        return 1;
+    if (dump == AMPC_DUMP_SCHEDULE)
+        schedule_dump(out, ps);
+    if (!(u = lower_unit(ps, d)))
+        return 1;
+    if (dump == AMPC_DUMP_GRAPH)
+        lower_dump_graph(out, u);
+    if (dump == AMPC_DUMP_RATES)
+        lower_dump_rates(out, u);
+    plan = plan_unit(a, u, opt ? opt->scalar : 0);
+    if (dump == AMPC_DUMP_PLAN)
+        plan_dump(out, plan);
+    plan_flush(a, plan);
+    if (dump == AMPC_DUMP_FLUSH)
+        plan_dump_flush(out, plan);
+    plan_loops(a, plan);
+    if (dump == AMPC_DUMP_LOOPS)
+        plan_dump_loops(out, plan);
+    return emit(u, plan, result);
 }
 
 int ampc_compile_text(const char *path, const char *text, size_t len, const AmpcOptions *opt, Diag *d,

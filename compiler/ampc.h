@@ -2,9 +2,12 @@
  *
  * Used by the `ampc` driver (compiler/main.c), by `amp render` (which builds
  * the C into a cached shared object), by the fuzz harness and the tests.
- * The pipeline (compiler/ampc.c) reads as the list of phases:
- *   load + parse (lang/) -> resolve imports -> sema -> build the graph and
- *   the per-sample IR -> rates -> schedule -> emit C -> emit JSON.
+ * The pipeline (compile() in compiler/ampc.c) is the list of passes, one
+ * file each:
+ *   parse (lang/) -> load imports -> sema (sema.c) -> schedule (schedule.c)
+ *   -> lower (lower.c) -> plan (plan.c) -> flush (flush.c) -> loops
+ *   (loops.c) -> emit JSON (emit_json.c) -> emit C (emit_c.c)
+ * and AmpcOptions.dump prints the result of one of them.
  */
 #ifndef AMP_AMPC_H
 #define AMP_AMPC_H
@@ -15,7 +18,17 @@
 
 #define AMPC_VERSION "0.1.0"
 
-typedef enum { AMPC_DUMP_NONE = 0, AMPC_DUMP_AST, AMPC_DUMP_GRAPH, AMPC_DUMP_RATES } AmpcDump;
+typedef enum {
+    AMPC_DUMP_NONE = 0,
+    AMPC_DUMP_AST,         /* parse: the main file's syntax tree */
+    AMPC_DUMP_GRAPH,       /* lower: the unit, its instances in order, the Ir's size */
+    AMPC_DUMP_RATES,       /* lower: every live value, by section and rate */
+    AMPC_DUMP_SEMA,        /* sema: the unit's signature, instances, lets, connections */
+    AMPC_DUMP_SCHEDULE,    /* schedule: the instances of each section in order */
+    AMPC_DUMP_PLAN,        /* plan: where each live value is read, the storage it gets */
+    AMPC_DUMP_FLUSH,       /* plan_flush: the values flushed to zero */
+    AMPC_DUMP_LOOPS,       /* plan_loops: the patch section's sample loop, split */
+} AmpcDump;
 
 typedef struct AmpcOptions {
     const char *unit;              /* patch or node to compile; NULL: the file's last patch, else its last node */
@@ -43,5 +56,11 @@ int ampc_compile_file(const char *path, const AmpcOptions *opt, Diag *diag, Ampc
 int ampc_compile_text(const char *path, const char *text, size_t len,
                       const AmpcOptions *opt, Diag *diag, AmpcResult *out);
 void ampc_result_free(AmpcResult *r);
+
+/* The dump a name (as `ampc --dump NAME` takes it) stands for;
+ * AMPC_DUMP_NONE if none. */
+AmpcDump ampc_dump_lookup(const char *name);
+/* One line per dump, in pipeline order: its name and what it prints. */
+void ampc_dump_usage(FILE *out, const char *indent);
 
 #endif

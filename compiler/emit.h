@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "lower.h"
+#include "plan.h"
 
 typedef struct EmitText {
     char *text;            /* malloc'd, NUL-terminated */
@@ -18,8 +19,9 @@ void text_puts(EmitText *t, const char *s);
 void text_add(EmitText *t, const char *s, size_t n);
 
 void emit_json(const Lowered *u, EmitText *out);
-/* json is embedded in the descriptor. scalar: one voice per lane group
- * (for benchmarks); 0 for four voices per vector. */
-void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h);
+/* Print u as C, as plan (plan.h) says: four voices per vector, or one
+ * voice per lane group (plan_unit's scalar). json is embedded in the
+ * descriptor. */
+void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, EmitText *h);
 
 #endif

@@ -1,20 +1,18 @@
 /* emit_c.c — print a lowered unit as C: one state struct, the lifecycle
  * functions of amp_patch.h, and a descriptor.
  *
- * Where each live Val is computed follows from its section and rate:
+ * Takes the Lowered unit and its Plan (plan.h) and only prints: where each
+ * live Val is computed and read, what is stored, what is flushed and how
+ * the patch loop is split were decided by the plan passes (plan.c,
+ * flush.c, loops.c); neither the Ir nor the Plan is written here.
  *
- *   init rate            init(), stored in s->init[] if anything later reads it
- *   patch, control rate  once per control tick (chunk), a scalar local
- *   patch, audio rate    every sample, a scalar local
- *   voice, control rate  once per chunk and group of four voices, a v4f local
- *   voice, audio rate    every sample and group, a v4f local
- *
- * Vals are printed in creation order, which is dependency order. A patch
- * value read by voice code is splatted to a vector once, at group start.
- * The patch section's per-sample code may be split into several loops over
- * the chunk, one per group of feedback loops (plan_loops); every feedback
- * loop passes through one flushed value (flush.c); vector selects of
- * common shapes take one or two operations (select_shape).
+ * Vals are printed in creation order, which is dependency order, each in
+ * the context of its section and rate (plan.c). A patch value read by
+ * voice code is splatted to a vector once, at group start. The patch
+ * section's per-sample code may be split into several loops over the
+ * chunk (loops.c); every feedback loop passes through one flushed value
+ * (flush.c); vector selects of common shapes take one or two operations
+ * (plan_select_shape).
  *
  * Extern slots (Faust programs, faust.h): the prepared C of each program
  * is printed after the includes, between faust_prelude() (libm routed to
@@ -41,531 +39,42 @@
 #include "amp_patch.h"
 #include "ampc.h"
 #include "faust.h"
-#include "flush.h"
-#include "graph.h"
-
-enum {
-    USE_INIT = 1, USE_TABLE = 2, USE_RESET = 4,
-    USE_PCTRL = 8, USE_PAUDIO = 16, USE_VCTRL = 32, USE_VAUDIO = 64,
-};
+#include "plan.h"
 
 typedef struct Emitter {
-    Lowered *u;
-    Ir *ir;
+    const Lowered *u;
+    const Ir *ir;
+    const Plan *p;         /* what to print where (plan.h) */
     EmitText *t;
-    int *uses;             /* per Val id: USE_* where its value is read */
-    int *muses;            /* per Val id: USE_* where it is read as a condition */
-    char *inlined;         /* per Val id: a comparison used only as a condition,
-                              printed inline as a mask, never as a local */
-    int cache_ctl;         /* patch control values kept in s->ctl[] and recomputed
-                              only when a param moved (no extern code in the patch section) */
-    int n_ctl;
-    int *ctl_slot;         /* per Val id: its place in s->ctl[], -1 if none */
-    int *dep_i;            /* per Val id: depends on a table index */
-    int n_init;            /* stored init values */
-    int groups;            /* voice groups in the state */
-    int lanes;             /* voices per group: 4 (one per vector lane), or 1 (scalar build) */
-    char *state_live, *delay_live, *table_live, *noise_live, *extern_live;
+    Arena *arena;          /* scratch while printing */
     char *extern_called;   /* per extern: compute() already printed in this context */
-    char *integral;        /* per Val id: always a whole number (delays read without
-                              interpolation) */
-    int n_loops;           /* the patch section's sample loop, split in this many (plan_loops) */
-    int *loop_of;          /* per Val id: its loop (patch audio Vals and state leaves), else -1 */
-    char *cross;           /* per Val id: read in another loop, kept in a chunk array */
-    int *need;             /* pairs (loop, Val id) of values a loop reads from an earlier one */
-    int n_need;
-    int need_lost;         /* a pair could not be recorded */
     int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
-    char *flush;           /* per Val id: flushed where it is computed (flush.c); NULL:
-                              out of memory, every stored value is flushed instead */
 } Emitter;
 
-/* ---- classification ---------------------------------------------------------- */
-
-/* Is code in context ctx vector code? Voice code is, unless the unit is
- * emitted scalar (one voice per group, for comparison benchmarks). */
 static int is_vec(const Emitter *e, int ctx)
 {
-    return e->lanes == 4 && (ctx == USE_VCTRL || ctx == USE_VAUDIO);
+    return plan_is_vec(e->p, ctx);
 }
 
 /* The type of a voice value, and how one voice's slot of array X is named. */
 static const char *voice_type(const Emitter *e)
 {
-    return e->lanes == 4 ? "v4f" : "float";
+    return e->p->lanes == 4 ? "v4f" : "float";
 }
 
 static const char *lane(const Emitter *e, char *buf, size_t n, const char *array, const char *v, const char *rest)
 {
-    if (e->lanes == 4)
+    if (e->p->lanes == 4)
         snprintf(buf, n, "s->%s[%s >> 2]%s[%s & 3]", array, v, rest, v);
     else
         snprintf(buf, n, "s->%s[%s]%s", array, v, rest);
     return buf;
 }
 
-static int ctx_of(const Val *v)
-{
-    if (v->rate <= RATE_INIT)
-        return USE_INIT;
-    if (v->sec == SEC_VOICE)
-        return v->rate == RATE_CONTROL ? USE_VCTRL : USE_VAUDIO;
-    return v->rate == RATE_CONTROL ? USE_PCTRL : USE_PAUDIO;
-}
-
-static int audio_ctx(Section sec)
-{
-    return sec == SEC_VOICE ? USE_VAUDIO : USE_PAUDIO;
-}
-
-static void use(Emitter *e, const Val *v, int ctx)
-{
-    if (v)
-        e->uses[v->id] |= ctx;
-}
-
-/* Where extern code in context ctx reads v: voice code reads a patch
- * value of control rate or slower as the scalar (it is in scope), not as a
- * splat. */
-static int extern_use(const Emitter *e, const Val *v, int ctx)
-{
-    if (is_vec(e, ctx) && v->sec == SEC_PATCH && v->rate <= RATE_CONTROL)
-        return USE_PCTRL;
-    return ctx;
-}
-
-/* A delay read in the patch section whose delay changes at most once per
- * control tick: its integer part and fraction are computed once per tick
- * (in the control context), and each sample only reads and interpolates. */
-static int fixed_tap(const Val *v)
-{
-    return v->op == V_DELAY_READ && v->sec == SEC_PATCH && v->a->rate <= RATE_CONTROL;
-}
-
-/* Is v always a whole number (or not finite)? Float sums, differences
- * and products of whole numbers are whole: beyond 2^24 every float is. */
+/* Is v always a whole number (or not finite)? */
 static int whole(const Emitter *e, const Val *v)
 {
-    return e->integral[v->id];
-}
-
-static void find_integral(Emitter *e)
-{
-    for (int i = 0; i < e->ir->vals.n; i++) {
-        Val *v = e->ir->vals.items[i];
-        int w = 0;
-        switch (v->op) {
-        case V_CONST: w = v->k == floor(v->k); break;
-        case V_NEG: w = whole(e, v->a); break;
-        case V_ADD: case V_SUB: case V_MUL: w = whole(e, v->a) && whole(e, v->b); break;
-        case V_SELECT: w = whole(e, v->b) && whole(e, v->c); break;
-        case V_CLAMP: w = whole(e, v->a) && whole(e, v->b) && whole(e, v->c); break;
-        case V_FUNC1:
-            w = func_rounds((Func)v->idx) || (v->idx == F_ABS && whole(e, v->a));
-            break;
-        case V_FUNC2: w = (v->idx == F_MIN || v->idx == F_MAX) && whole(e, v->a) && whole(e, v->b); break;
-        default: break;
-        }
-        e->integral[v->id] = (char)w;
-    }
-}
-
-static int is_compare(const Val *v)
-{
-    return v->op >= V_LT && v->op <= V_NE;
-}
-
-/* Is operand o of v read as a condition (a mask) rather than a value? */
-static int cond_operand(const Val *v, const Val *o)
-{
-    return (v->op == V_SELECT && o == v->a) || v->op == V_AND || v->op == V_OR || v->op == V_NOT;
-}
-
-/* The constant +0 (not -0: mask ? x : -0 is not an and). */
-static int plus_zero(const Val *v)
-{
-    return v->op == V_CONST && v->k == 0 && !signbit(v->k);
-}
-
-/* How vector code computes a select: one of the shapes that take fewer
- * operations than a bitwise select (the same bits), or the general one. */
-typedef enum { SEL_GENERAL, SEL_MIN, SEL_MAX, SEL_BOOL, SEL_AND, SEL_ANDNOT, SEL_NEG_B, SEL_NEG_C, SEL_SIGN } SelShape;
-
-static SelShape select_shape(const Val *v)
-{
-    const Val *m = v->a;
-    if ((m->op == V_LT || m->op == V_GT) && m->a == v->b && m->b == v->c)
-        return m->op == V_LT ? SEL_MIN : SEL_MAX;          /* a < b ? a : b */
-    if (plus_zero(v->c) && ir_is_const(v->b, 1))
-        return SEL_BOOL;                                    /* m ? 1 : 0 */
-    if (plus_zero(v->c))
-        return SEL_AND;                                     /* m ? x : 0 */
-    if (plus_zero(v->b))
-        return SEL_ANDNOT;                                  /* m ? 0 : x */
-    if (v->b->op == V_NEG && v->b->a == v->c)
-        return SEL_NEG_B;                                   /* m ? -x : x */
-    if (v->c->op == V_NEG && v->c->a == v->b)
-        return SEL_NEG_C;                                   /* m ? x : -x */
-    if (v->b->op == V_CONST && v->c->op == V_CONST && v->b->k == -v->c->k && v->b->k != 0)
-        return SEL_SIGN;                                    /* m ? k : -k */
-    return SEL_GENERAL;
-}
-
-/* Does v, in context ctx, read operand o other than through its value?
- * (A vector select m ? -x : x reads x and flips signs; the -x it does not
- * read is then not printed, unless something else reads it.) */
-static int bypassed(const Emitter *e, const Val *v, const Val *o, int ctx)
-{
-    if (v->op != V_SELECT || !is_vec(e, ctx))
-        return 0;
-    SelShape sh = select_shape(v);
-    return (sh == SEL_NEG_B && o == v->b && o != v->c) || (sh == SEL_NEG_C && o == v->c && o != v->b);
-}
-
-static void classify(Emitter *e)
-{
-    Ir *ir = e->ir;
-    int n = ir->vals.n;
-    e->uses = calloc((size_t)n + 1, sizeof(int));
-    e->muses = calloc((size_t)n + 1, sizeof(int));
-    e->inlined = calloc((size_t)n + 1, 1);
-    e->dep_i = calloc((size_t)n + 1, sizeof(int));
-    e->state_live = calloc((size_t)ir->states.n + 1, 1);
-    e->delay_live = calloc((size_t)ir->delays.n + 1, 1);
-    e->table_live = calloc((size_t)ir->tables.n + 1, 1);
-    e->noise_live = calloc((size_t)ir->noises.n + 1, 1);
-    e->extern_live = calloc((size_t)ir->externs.n + 1, 1);
-    e->extern_called = calloc((size_t)ir->externs.n + 1, 1);
-    e->integral = calloc((size_t)n + 1, 1);
-    find_integral(e);
-    for (int i = 0; i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (v->op == V_TINDEX)
-            e->dep_i[v->id] = 1;
-        if ((v->a && e->dep_i[v->a->id]) || (v->b && e->dep_i[v->b->id]) || (v->c && e->dep_i[v->c->id]))
-            e->dep_i[v->id] = 1;
-        if (!v->live)
-            continue;
-        if (v->op == V_STATE)
-            e->state_live[v->idx] = 1;
-        if (v->op == V_DELAY_READ)
-            e->delay_live[v->idx] = 1;
-        if (v->op == V_TABLE_AT || v->op == V_TABLE_LERP)
-            e->table_live[v->idx] = 1;
-        if (v->op == V_NOISE)
-            e->noise_live[v->idx] = 1;
-        if (v->op == V_EXTERN_OUT)
-            e->extern_live[v->idx] = 1;
-    }
-    /* the roots: what slots, externs and outputs read */
-    for (int k = 0; k < ir->externs.n; k++) {
-        ExternSlot *x = ir->externs.items[k];
-        if (!e->extern_live[k])
-            continue;
-        int audio = audio_ctx(x->sec);
-        int ctrl = x->param_rate == RATE_AUDIO ? audio : x->sec == SEC_VOICE ? USE_VCTRL : USE_PCTRL;
-        for (int i = 0; i < x->n_in; i++)
-            use(e, x->in[i], extern_use(e, x->in[i], audio));
-        for (int i = 0; i < x->n_param; i++)
-            use(e, x->param[i], extern_use(e, x->param[i], ctrl));
-    }
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *s = ir->states.items[k];
-        if (!e->state_live[k])
-            continue;
-        use(e, s->init, USE_RESET);
-        if (s->end != s->start)
-            use(e, s->end, audio_ctx(s->sec));
-    }
-    for (int k = 0; k < ir->delays.n; k++) {
-        DelaySlot *d = ir->delays.items[k];
-        if (e->delay_live[k] && d->write)
-            use(e, d->write, audio_ctx(d->sec));
-    }
-    for (int k = 0; k < ir->tables.n; k++) {
-        TableSlot *t = ir->tables.items[k];
-        if (e->table_live[k])
-            use(e, t->fill, USE_TABLE);
-    }
-    for (int ch = 0; ch < e->u->n_outputs; ch++) {
-        use(e, e->u->out[ch], USE_PAUDIO);
-        use(e, e->u->voice_out[ch], USE_VAUDIO);
-    }
-    /* Users before operands (creation order, reversed): a comparison whose
-     * value nobody reads is printed inline, as a mask, inside each
-     * condition that reads it, so its operands are read where those are. */
-    for (int i = n - 1; i >= 0; i--) {
-        Val *v = ir->vals.items[i];
-        if (!v->live)
-            continue;
-        int ctxs;
-        if (is_compare(v) && !e->uses[v->id] && e->muses[v->id]) {
-            e->inlined[v->id] = 1;
-            ctxs = e->muses[v->id];
-        } else {
-            ctxs = e->dep_i[v->id] ? USE_TABLE : ctx_of(v);
-        }
-        if (fixed_tap(v) && v->a->op != V_CONST) {
-            e->uses[v->a->id] |= USE_PCTRL;
-            continue;
-        }
-        Val *ops[3] = { v->a, v->b, v->c };
-        for (int k = 0; k < 3; k++) {
-            Val *o = ops[k];
-            if (!o || bypassed(e, v, o, ctxs))
-                continue;
-            if (cond_operand(v, o)) {
-                e->muses[o->id] |= ctxs;
-                if (!is_compare(o))
-                    e->uses[o->id] |= ctxs;
-            } else {
-                e->uses[o->id] |= ctxs;
-            }
-        }
-    }
-    /* patch control values read outside their context, and fixed taps, get
-     * a slot in s->ctl[] when control values are cached */
-    e->ctl_slot = malloc(sizeof(int) * ((size_t)n + 1));
-    for (int i = 0; i <= n; i++)
-        e->ctl_slot[i] = -1;
-    e->cache_ctl = 1;
-    for (int k = 0; k < ir->externs.n; k++)
-        if (e->extern_live[k] && ((ExternSlot *)ir->externs.items[k])->sec == SEC_PATCH)
-            e->cache_ctl = 0;
-    for (int i = 0; i < n && e->cache_ctl; i++) {
-        Val *v = ir->vals.items[i];
-        if (!v->live || v->op == V_CONST || e->inlined[v->id] || e->dep_i[v->id])
-            continue;
-        if ((ctx_of(v) == USE_PCTRL && (e->uses[v->id] & (USE_PAUDIO | USE_VCTRL | USE_VAUDIO))) || fixed_tap(v))
-            e->ctl_slot[v->id] = e->n_ctl++;
-    }
-    /* init values read outside init() get a slot in s->init[] */
-    for (int i = 0; i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (v->live && v->rate == RATE_INIT && !e->dep_i[v->id] && !e->inlined[v->id] &&
-            (e->uses[v->id] & ~(USE_INIT | USE_TABLE)))
-            v->slot = e->n_init++;
-    }
-}
-
-/* ---- the patch section's sample loop, split -------------------------------------- */
-
-/* One loop over the chunk for everything the patch section computes per
- * sample is one long body: when it is longer than the processor can look
- * ahead, the long chains in it (a sum of eight combs, four all-passes in
- * series) run one sample at a time. So the loop is split, the way Faust's
- * -vec mode does: each feedback loop (a strongly connected component of
- * the per-sample graph, with the carried edges state end -> start and
- * delay write -> read) gets a loop of its own, in topological order, and a
- * value with no feedback goes to the earliest loop after what it reads.
- * Consecutive loops are then merged while they hold at most LOOP_BUDGET
- * values. A value read in a later loop is kept in a chunk array. The order
- * is legal because every dependency, carried ones included, points from an
- * earlier loop (or sample) to a later one. Not done when the patch section
- * runs Faust code (its compute() keeps its own per-sample order). */
-enum { LOOP_BUDGET = 48, MAX_CROSSING = 256 };
-
-/* In a split patch loop: the loop that updates a state (where its start
- * leaf is), writes a delay line (where the written value is), puts out a
- * channel; values of control rate or slower go to the first loop. */
-static int loop_at(const Emitter *e, const Val *v)
-{
-    return v && e->loop_of[v->id] >= 0 ? e->loop_of[v->id] : 0;
-}
-
-
-static int is_member(const Emitter *e, const Val *v)
-{
-    return v && v->live && v->sec == SEC_PATCH && v->op != V_CONST && !e->dep_i[v->id] &&
-           (v->op == V_STATE || ctx_of(v) == USE_PAUDIO);
-}
-
-static int need_cmp(const void *a, const void *b)
-{
-    const int *x = a, *y = b;
-    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
-}
-
-static void add_need(Emitter *e, int *cap, int loop, int id)
-{
-    if (e->n_need == *cap) {
-        int c = *cap ? 2 * *cap : 64;
-        int *p = realloc(e->need, sizeof(int) * 2 * (size_t)c);
-        if (!p) {
-            e->need_lost = 1;   /* out of memory: plan_loops falls back to one loop */
-            return;
-        }
-        e->need = p;
-        *cap = c;
-    }
-    e->need[2 * e->n_need] = loop;
-    e->need[2 * e->n_need + 1] = id;
-    e->n_need++;
-}
-
-/* Value o read by code printed in loop `loop` (through inline comparisons). */
-static void read_in(Emitter *e, int *cap, const Val *o, int loop)
-{
-    if (!is_member(e, o))
-        return;
-    if (e->inlined[o->id]) {
-        read_in(e, cap, o->a, loop);
-        read_in(e, cap, o->b, loop);
-        return;
-    }
-    if (e->loop_of[o->id] == loop)
-        return;
-    e->cross[o->id] = 1;
-    add_need(e, cap, loop, o->id);
-}
-
-static void plan_loops(Emitter *e)
-{
-    Ir *ir = e->ir;
-    int n = ir->vals.n;
-    e->n_loops = 1;
-    e->cur_loop = -1;
-    e->loop_of = malloc(sizeof(int) * ((size_t)n + 1));
-    e->cross = calloc((size_t)n + 1, 1);
-    if (!e->loop_of || !e->cross)
-        return;
-    for (int i = 0; i <= n; i++)
-        e->loop_of[i] = -1;
-    for (int k = 0; k < ir->externs.n; k++)
-        if (e->extern_live[k] && ((ExternSlot *)ir->externs.items[k])->sec == SEC_PATCH)
-            return;
-    Graph g;
-    Scc sc;
-    memset(&g, 0, sizeof g);
-    memset(&sc, 0, sizeof sc);
-    int *nodes = malloc(sizeof(int) * ((size_t)n + 1)), n_nodes = 0;
-    int *at = calloc((size_t)n + 1, sizeof(int));     /* per Val: the latest loop it reads from */
-    int ok = nodes && at && graph_init(&g, n) == 0 && scc_alloc(&sc, n) == 0;
-    for (int i = 0; ok && i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (!is_member(e, v))
-            continue;
-        g.on[v->id] = 1;
-        nodes[n_nodes++] = v->id;
-        const Val *ops[3] = { v->a, v->b, v->c };
-        for (int k = 0; k < 3; k++)
-            if (is_member(e, ops[k]))
-                graph_edge(&g, ops[k]->id, v->id);
-    }
-    if (ok)
-        graph_carried_edges(&g, ir, NULL);
-    ok = ok && graph_finish(&g) == 0;
-    if (ok)
-        scc_run(&sc, &g, NULL, nodes, n_nodes);
-    /* components in topological order (descending numbers): a loop per
-     * cycle, values without one placed after what they read */
-    int *first = ok ? malloc(sizeof(int) * ((size_t)sc.n_comp + 1)) : NULL;
-    int *next = ok ? malloc(sizeof(int) * ((size_t)n + 1)) : NULL;
-    int *size = ok ? calloc((size_t)n_nodes + 2, sizeof(int)) : NULL;
-    int *merged = ok ? malloc(sizeof(int) * ((size_t)n_nodes + 2)) : NULL;
-    ok = ok && first && next && size && merged;
-    int loops = 0;
-    if (ok) {
-        for (int c = 0; c < sc.n_comp; c++)
-            first[c] = -1;
-        for (int i = n_nodes - 1; i >= 0; i--) {
-            int v = nodes[i];
-            next[v] = first[sc.comp[v]];
-            first[sc.comp[v]] = v;
-        }
-        for (int c = sc.n_comp - 1; c >= 0; c--) {
-            int l = 0;
-            for (int v = first[c]; v >= 0; v = next[v])
-                if (at[v] > l)
-                    l = at[v];
-            if (sc.cyclic[c])
-                l = ++loops;
-            for (int v = first[c]; v >= 0; v = next[v]) {
-                e->loop_of[v] = l;
-                for (int k = g.start[v]; k < g.start[v + 1]; k++)
-                    if (at[g.adj[k]] < l)
-                        at[g.adj[k]] = l;
-            }
-        }
-        /* merge consecutive loops up to the budget (printed values only) */
-        for (int i = 0; i < n_nodes; i++) {
-            const Val *v = ir->vals.items[nodes[i]];
-            if (v->op != V_STATE && !e->inlined[v->id])
-                size[e->loop_of[v->id]]++;
-        }
-        int cur = 0, acc = size[0];
-        merged[0] = 0;
-        for (int l = 1; l <= loops; l++) {
-            if (acc + size[l] > LOOP_BUDGET && acc > 0) {
-                cur++;
-                acc = 0;
-            }
-            merged[l] = cur;
-            acc += size[l];
-        }
-        for (int i = 0; i < n_nodes; i++)
-            e->loop_of[nodes[i]] = merged[e->loop_of[nodes[i]]];
-        e->n_loops = cur + 1;
-    }
-    free(first);
-    free(next);
-    free(size);
-    free(merged);
-    free(at);
-    graph_free(&g);
-    scc_free(&sc);
-    if (!ok || e->n_loops == 1) {
-        e->n_loops = 1;
-        for (int i = 0; i < n_nodes && nodes; i++)
-            e->loop_of[nodes[i]] = -1;
-        free(nodes);
-        return;
-    }
-    free(nodes);
-    /* what each loop reads from earlier ones */
-    int cap = 0;
-    for (int i = 0; i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (!is_member(e, v) || v->op == V_STATE || e->inlined[v->id])
-            continue;
-        int l = e->loop_of[v->id];
-        if (fixed_tap(v))
-            continue;   /* reads its delay as dk/df, computed per tick */
-        const Val *ops[3] = { v->a, v->b, v->c };
-        for (int k = 0; k < 3; k++)
-            if (!bypassed(e, v, ops[k], USE_PAUDIO))
-                read_in(e, &cap, ops[k], l);
-    }
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *st = ir->states.items[k];
-        if (e->state_live[k] && st->sec == SEC_PATCH && st->end != st->start)
-            read_in(e, &cap, st->end, loop_at(e, st->start));
-    }
-    for (int ch = 0; ch < e->u->n_outputs; ch++)
-        read_in(e, &cap, e->u->out[ch], loop_at(e, e->u->out[ch]));
-    if (e->n_need > 1)
-        qsort(e->need, (size_t)e->n_need, 2 * sizeof(int), need_cmp);
-    int m = 0;
-    for (int i = 0; i < e->n_need; i++)
-        if (m == 0 || e->need[2 * i] != e->need[2 * (m - 1)] || e->need[2 * i + 1] != e->need[2 * (m - 1) + 1]) {
-            e->need[2 * m] = e->need[2 * i];
-            e->need[2 * m + 1] = e->need[2 * i + 1];
-            m++;
-        }
-    e->n_need = m;
-    /* The chunk arrays live on the stack of process() (the audio thread's;
-     * 1 MiB in the browser): past MAX_CROSSING of them, one loop. */
-    int crossing = 0;
-    for (int i = 0; i <= n; i++)
-        crossing += e->cross[i] != 0;
-    if (crossing > MAX_CROSSING || e->need_lost) {
-        e->n_loops = 1;
-        e->n_need = 0;
-        for (int i = 0; i <= n; i++) {
-            e->loop_of[i] = -1;
-            e->cross[i] = 0;
-        }
-    }
+    return e->p->integral[v->id];
 }
 
 /* ---- references ------------------------------------------------------------------ */
@@ -605,14 +114,14 @@ static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
         return buf;
     }
     if (v->op == V_STATE) {
-        if (e->cur_loop >= 0 && e->loop_of && e->loop_of[v->id] >= 0 && e->loop_of[v->id] != e->cur_loop)
+        if (e->cur_loop >= 0 && e->p->loop_of[v->id] >= 0 && e->p->loop_of[v->id] != e->cur_loop)
             snprintf(buf, n, "ast%d[i]", v->idx);
         else
             snprintf(buf, n, "st%d", v->idx);
         return buf;
     }
     if (ctx == USE_RESET) {
-        snprintf(buf, n, "s->init[%d]", v->slot);
+        snprintf(buf, n, "s->init[%d]", e->p->init_slot[v->id]);
         return buf;
     }
     if (vector && v->sec == SEC_PATCH)
@@ -642,7 +151,7 @@ static const char *compare_op(ValOp op)
 static const char *cond(Emitter *e, const Val *o, int ctx, char *buf, size_t n)
 {
     char x[96], y[96];
-    if (e->inlined[o->id]) {
+    if (e->p->inlined[o->id]) {
         snprintf(buf, n, "(%s %s %s)", ref(e, o->a, ctx, x, sizeof x), compare_op(o->op),
                  ref(e, o->b, ctx, y, sizeof y));
         return buf;
@@ -665,7 +174,7 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     if (v->c) ref(e, v->c, ctx, c, sizeof c);
     EmitText *t = e->t;
     text_printf(t, "%sconst %s x%d = ", indent, T, v->id);
-    int flushed = e->flush && e->flush[v->id] && ctx != USE_INIT && ctx != USE_TABLE;
+    int flushed = e->p->flush[v->id] && ctx != USE_INIT && ctx != USE_TABLE;
     if (flushed)
         text_puts(t, vector ? "amp_flush(" : "amp_flushf(");
     const char *zero = vector ? "amp_splat(0.0f)" : "0.0f";
@@ -686,11 +195,11 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
         int w = whole(e, v->a);
-        if (fixed_tap(v) && w) {
+        if (plan_fixed_tap(v) && w) {
             text_printf(t, "s->dl%d[(dp - dk%d) & %du]", v->idx, v->id, d->len - 1);
             break;
         }
-        if (fixed_tap(v)) {
+        if (plan_fixed_tap(v)) {
             text_printf(t, "amp_delay_tapf(s->dl%d, dp, %d, dk%d, df%d)", v->idx, d->len - 1, v->id, v->id);
             break;
         }
@@ -731,7 +240,7 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
             text_printf(t, "%s ? %s : %s", a, b, c);
             break;
         }
-        switch (select_shape(v)) {
+        switch (plan_select_shape(v)) {
         case SEL_MIN: text_printf(t, "amp_min(%s, %s)", b, c); break;
         case SEL_MAX: text_printf(t, "amp_max(%s, %s)", b, c); break;
         case SEL_BOOL: text_printf(t, "amp_bool(%s)", a); break;
@@ -783,7 +292,7 @@ static void extern_names(const ExternSlot *x, int k, char *dsp, char *ic, char *
 /* Open the loop over the live voices of group g (vector code: its lanes). */
 static void open_lanes(Emitter *e, const char *indent)
 {
-    if (e->lanes == 4)
+    if (e->p->lanes == 4)
         text_printf(e->t, "%sfor (int l = 0; l < 4 && 4 * g + l < s->vt.live; l++) {\n"
                           "%s    const int vs = 4 * g + l;\n", indent, indent);
     else
@@ -811,7 +320,7 @@ static void emit_extern_controls(Emitter *e, Section sec, const char *indent)
     snprintf(inner, sizeof inner, "%s    ", indent);
     for (int k = 0; k < e->ir->externs.n; k++) {
         ExternSlot *x = e->ir->externs.items[k];
-        if (!e->extern_live[k] || x->sec != sec || x->param_rate == RATE_AUDIO)
+        if (!e->p->extern_live[k] || x->sec != sec || x->param_rate == RATE_AUDIO)
             continue;
         text_printf(e->t, "%s/* Faust node '%s' (%s): control */\n", indent, x->name, x->faust->name);
         if (sec == SEC_VOICE) {
@@ -867,11 +376,11 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
     memset(e->extern_called, 0, (size_t)e->ir->externs.n + 1);
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (!v->live || v->op == V_CONST || v->op == V_STATE || e->dep_i[v->id] || e->inlined[v->id] || ctx_of(v) != ctx)
+        if (!v->live || v->op == V_CONST || v->op == V_STATE || e->p->dep_i[v->id] || e->p->inlined[v->id] || plan_ctx_of(v) != ctx)
             continue;
-        if (v->op == V_NEG && !e->uses[v->id] && !e->muses[v->id])
+        if (v->op == V_NEG && !e->p->uses[v->id] && !e->p->muses[v->id])
             continue;   /* read only by selects that flip signs instead */
-        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->loop_of[v->id] != e->cur_loop)
+        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->loop_of[v->id] != e->cur_loop)
             continue;
         if (v->op == V_EXTERN_OUT) {
             if (!e->extern_called[v->idx]) {
@@ -883,7 +392,7 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
             continue;
         }
         emit_val(e, v, ctx, indent);
-        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->cross[v->id])
+        if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->cross[v->id])
             text_printf(e->t, "%sax%d[i] = x%d;\n", indent, v->id, v->id);
     }
     if (ctx == USE_PCTRL)
@@ -896,7 +405,7 @@ static void emit_taps(Emitter *e, int part, const char *indent)
 {
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (!v->live || !fixed_tap(v))
+        if (!v->live || !plan_fixed_tap(v))
             continue;
         DelaySlot *d = e->ir->delays.items[v->idx];
         char a[96];
@@ -914,13 +423,13 @@ static void emit_taps(Emitter *e, int part, const char *indent)
 /* Patch values read by voice code, splatted once per group. */
 static void emit_splats(Emitter *e, const char *indent)
 {
-    if (e->lanes == 1)
+    if (e->p->lanes == 1)
         return;
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
         if (!v->live || v->op == V_CONST || v->sec != SEC_PATCH || v->rate == RATE_AUDIO)
             continue;
-        if (e->uses[v->id] & (USE_VCTRL | USE_VAUDIO))
+        if (e->p->uses[v->id] & (USE_VCTRL | USE_VAUDIO))
             text_printf(e->t, "%sconst v4f vx%d = amp_splat(x%d);\n", indent, v->id, v->id);
     }
 }
@@ -932,7 +441,7 @@ static int any_delay(const Emitter *e, int sec)
 {
     for (int k = 0; k < e->ir->delays.n; k++) {
         const DelaySlot *d = e->ir->delays.items[k];
-        if (e->delay_live[k] && (sec < 0 || (int)d->sec == sec))
+        if (e->p->delay_live[k] && (sec < 0 || (int)d->sec == sec))
             return 1;
     }
     return 0;
@@ -945,8 +454,8 @@ static int np1(int n)
 
 static void emit_struct(Emitter *e)
 {
-    Lowered *u = e->u;
-    Ir *ir = e->ir;
+    const Lowered *u = e->u;
+    const Ir *ir = e->ir;
     EmitText *t = e->t;
     text_printf(t, "typedef struct %s_state {\n", u->name);
     if (u->voices)
@@ -956,26 +465,26 @@ static void emit_struct(Emitter *e)
     text_printf(t, "    float pt[%d];   /* params' targets, in code units */\n", np1(u->n_params));
     text_printf(t, "    float pv[%d];   /* params' smoothed values */\n", np1(u->n_params));
     text_printf(t, "    float pk[%d];   /* smoothing: 1 / (time constant in samples) */\n", np1(u->n_params));
-    text_printf(t, "    float init[%d]; /* init-rate values */\n", np1(e->n_init));
-    if (e->cache_ctl) {
-        text_printf(t, "    float ctl[%d];  /* control values, recomputed only after a param moved */\n", np1(e->n_ctl));
+    text_printf(t, "    float init[%d]; /* init-rate values */\n", np1(e->p->n_init));
+    if (e->p->cache_ctl) {
+        text_printf(t, "    float ctl[%d];  /* control values, recomputed only after a param moved */\n", np1(e->p->n_ctl));
         text_puts(t, "    int ctl_valid;\n");
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (!e->state_live[k])
+        if (!e->p->state_live[k])
             continue;
         if (s->sec == SEC_VOICE)
-            text_printf(t, "    %s st%d[%d]; /* %s */\n", voice_type(e), k, e->groups, s->name);
+            text_printf(t, "    %s st%d[%d]; /* %s */\n", voice_type(e), k, e->p->groups, s->name);
         else
             text_printf(t, "    float st%d; /* %s */\n", k, s->name);
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (!e->noise_live[k])
+        if (!e->p->noise_live[k])
             continue;
         if (ns->sec == SEC_VOICE)
-            text_printf(t, "    v4u nz%d[%d];\n", k, e->groups);
+            text_printf(t, "    v4u nz%d[%d];\n", k, e->p->groups);
         else
             text_printf(t, "    v4u nz%d;\n", k);
     }
@@ -983,26 +492,26 @@ static void emit_struct(Emitter *e)
         text_puts(t, "    unsigned dpos; /* samples written to every delay line (all advance together) */\n");
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k])
+        if (!e->p->delay_live[k])
             continue;
         if (d->sec == SEC_VOICE)
-            text_printf(t, "    %s dl%d[%d][%d]; /* %s */\n", voice_type(e), k, e->groups, d->len, d->name);
+            text_printf(t, "    %s dl%d[%d][%d]; /* %s */\n", voice_type(e), k, e->p->groups, d->len, d->name);
         else
             text_printf(t, "    float dl%d[%d]; /* %s */\n", k, d->len, d->name);
     }
     for (int k = 0; k < ir->tables.n; k++) {
         TableSlot *tb = ir->tables.items[k];
-        if (e->table_live[k])
+        if (e->p->table_live[k])
             text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        if (!e->extern_live[k])
+        if (!e->p->extern_live[k])
             continue;
         const FaustProgram *fp = x->faust;
         char slots[32] = "";
         if (x->sec == SEC_VOICE)
-            snprintf(slots, sizeof slots, "[%d]", e->groups * e->lanes);
+            snprintf(slots, sizeof slots, "[%d]", e->p->groups * e->p->lanes);
         text_printf(t, "    %s fx%d%s; /* Faust node '%s' (%s) */\n", fp->cname, k, slots, x->name, fp->name);
         text_printf(t, "    int fic%d%s[%d];\n    float ffc%d%s[%d];\n", k, slots, fp->n_int_controls, k, slots,
                     fp->n_real_controls);
@@ -1019,7 +528,7 @@ static void emit_table_fill(Emitter *e, int k)
     char buf[96];
     text_printf(t, "    for (int ti = 0; ti < %d; ti++) { /* %s */\n", tb->size, tb->name);
     /* the Vals of this fill that depend on the index, in order */
-    char *need = calloc((size_t)e->ir->vals.n + 1, 1);
+    char *need = arena_alloc(e->arena, (size_t)e->ir->vals.n + 1);
     need[tb->fill->id] = 1;
     for (int i = tb->fill->id; i >= 0; i--) {
         Val *v = e->ir->vals.items[i];
@@ -1031,10 +540,9 @@ static void emit_table_fill(Emitter *e, int k)
     }
     for (int i = 0; i <= tb->fill->id; i++) {
         Val *v = e->ir->vals.items[i];
-        if (need[i] && e->dep_i[i] && v->op != V_CONST && !e->inlined[i])
+        if (need[i] && e->p->dep_i[i] && v->op != V_CONST && !e->p->inlined[i])
             emit_val(e, v, USE_INIT, "        ");
     }
-    free(need);
     text_printf(t, "        s->tab%d[ti] = %s;\n    }\n", k, ref(e, tb->fill, USE_INIT, buf, sizeof buf));
 }
 
@@ -1043,23 +551,23 @@ static void emit_table_fill(Emitter *e, int k)
  * p_reset). */
 static void emit_extern_init(Emitter *e)
 {
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        if (!e->extern_live[k])
+        if (!e->p->extern_live[k])
             continue;
         const char *cn = x->faust->cname;
         int first = 1;
         for (int j = 0; j < k; j++) {
             ExternSlot *y = ir->externs.items[j];
-            if (e->extern_live[j] && y->faust == x->faust)
+            if (e->p->extern_live[j] && y->faust == x->faust)
                 first = 0;
         }
         const char *at = x->sec == SEC_VOICE ? "[0]" : "";
         if (first)
             text_printf(e->t, "    staticInit%s(&s->fx%d%s, (int)sr);\n", cn, k, at);
         if (x->sec == SEC_VOICE) {
-            text_printf(e->t, "    for (int v = 0; v < %d; v++) {\n", e->groups * e->lanes);
+            text_printf(e->t, "    for (int v = 0; v < %d; v++) {\n", e->p->groups * e->p->lanes);
             text_printf(e->t, "        instanceConstants%s(&s->fx%d[v], (int)sr);\n", cn, k);
             text_printf(e->t, "        instanceResetUserInterface%s(&s->fx%d[v]);\n    }\n", cn, k);
         } else {
@@ -1071,8 +579,8 @@ static void emit_extern_init(Emitter *e)
 
 static void emit_init(Emitter *e)
 {
-    Lowered *u = e->u;
-    Ir *ir = e->ir;
+    const Lowered *u = e->u;
+    const Ir *ir = e->ir;
     EmitText *t = e->t;
     text_printf(t, "static void p_init(void *state, float sr)\n{\n    %s_state *s = state;\n", u->name);
     text_puts(t, "    memset(s, 0, sizeof *s);\n    s->sr = sr;\n");
@@ -1095,90 +603,89 @@ static void emit_init(Emitter *e)
             text_printf(t, "    s->pk[%d] = 1.0f / (%s * sr);\n", i, lit);
         }
     }
-    char *filled = calloc((size_t)ir->tables.n + 1, 1);
+    char *filled = arena_alloc(e->arena, (size_t)ir->tables.n + 1);
     char buf[96];
     for (int i = 0; i < ir->vals.n; i++) {
         Val *v = ir->vals.items[i];
-        if (!v->live || v->rate != RATE_INIT || e->dep_i[v->id] || e->inlined[v->id] || v->op == V_CONST)
+        if (!v->live || v->rate != RATE_INIT || e->p->dep_i[v->id] || e->p->inlined[v->id] || v->op == V_CONST)
             continue;
         if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx]) {
             emit_table_fill(e, v->idx);
             filled[v->idx] = 1;
         }
         emit_val(e, v, USE_INIT, "    ");
-        if (v->slot >= 0)
-            text_printf(t, "    s->init[%d] = %s;\n", v->slot, ref(e, v, USE_INIT, buf, sizeof buf));
+        if (e->p->init_slot[v->id] >= 0)
+            text_printf(t, "    s->init[%d] = %s;\n", e->p->init_slot[v->id], ref(e, v, USE_INIT, buf, sizeof buf));
     }
     for (int k = 0; k < ir->tables.n; k++)
-        if (e->table_live[k] && !filled[k])
+        if (e->p->table_live[k] && !filled[k])
             emit_table_fill(e, k);
-    free(filled);
     emit_extern_init(e);
     text_puts(t, "    p_reset(s);\n}\n\n");
 }
 
 static void emit_reset_lanes(Emitter *e, const char *v)
 {
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     EmitText *t = e->t;
     char buf[96], name[32], at[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (!e->state_live[k] || s->sec != SEC_VOICE)
+        if (!e->p->state_live[k] || s->sec != SEC_VOICE)
             continue;
         snprintf(name, sizeof name, "st%d", k);
         text_printf(t, "    %s = %s;\n", lane(e, at, sizeof at, name, v, ""), ref(e, s->init, USE_RESET, buf, sizeof buf));
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k] || d->sec != SEC_VOICE)
+        if (!e->p->delay_live[k] || d->sec != SEC_VOICE)
             continue;
         snprintf(name, sizeof name, "dl%d", k);
         text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = 0.0f;\n", d->len, lane(e, at, sizeof at, name, v, "[j]"));
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        if (e->extern_live[k] && x->sec == SEC_VOICE)
+        if (e->p->extern_live[k] && x->sec == SEC_VOICE)
             text_printf(t, "    instanceClear%s(&s->fx%d[%s]);\n", x->faust->cname, k, v);
     }
 }
 
 static void emit_reset(Emitter *e)
 {
-    Lowered *u = e->u;
-    Ir *ir = e->ir;
+    const Lowered *u = e->u;
+    const Ir *ir = e->ir;
     EmitText *t = e->t;
     char buf[96];
     text_printf(t, "static void p_reset(void *state)\n{\n    %s_state *s = state;\n", u->name);
     for (int i = 0; i < u->n_params; i++)
         text_printf(t, "    s->pv[%d] = s->pt[%d];\n", i, i);
-    if (e->cache_ctl)
+    if (e->p->cache_ctl)
         text_puts(t, "    s->ctl_valid = 0;\n");
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == SEC_PATCH)
+        if (e->p->state_live[k] && s->sec == SEC_PATCH)
             text_printf(t, "    s->st%d = %s;\n", k, ref(e, s->init, USE_RESET, buf, sizeof buf));
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (!e->noise_live[k])
+        if (!e->p->noise_live[k])
             continue;
         if (ns->sec == SEC_VOICE)
             text_printf(t, "    for (int g = 0; g < %d; g++)\n        s->nz%d[g] = amp_noise_seed(%uu + 4u * (uint32_t)g);\n",
-                        e->groups, k, ns->seed);
+                        e->p->groups, k, ns->seed);
         else
             text_printf(t, "    s->nz%d = amp_noise_seed(%uu);\n", k, ns->seed);
     }
     if (any_delay(e, -1))
         text_puts(t, "    s->dpos = 0;\n");
     for (int k = 0; k < ir->delays.n; k++) {
-        if (!e->delay_live[k])
+        if (!e->p->delay_live[k])
             continue;
         text_printf(t, "    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k);
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        if (e->extern_live[k] && x->sec == SEC_PATCH)
+        if (e->p->extern_live[k] && x->sec == SEC_PATCH)
             text_printf(t, "    instanceClear%s(&s->fx%d);\n", x->faust->cname, k);
     }
     if (u->voices) {
@@ -1186,42 +693,42 @@ static void emit_reset(Emitter *e)
         text_puts(t, "    for (int v = 0; v < AMP_VOICE_SLOTS; v++) {\n");
         text_puts(t, "        s->vt.note_id[v] = -1;\n        s->vt.gain[v] = 0.0f;\n        s->vt.gain_step[v] = 0.0f;\n");
         text_puts(t, "        s->vt.gate[v] = 0.0f;\n        s->vt.level[v] = 0.0f;\n    }\n");
-        text_printf(t, "    for (int v = 0; v < %d; v++)\n        p_voice_reset(s, v);\n", e->groups * e->lanes);
+        text_printf(t, "    for (int v = 0; v < %d; v++)\n        p_voice_reset(s, v);\n", e->p->groups * e->p->lanes);
     }
     text_puts(t, "}\n\n");
 }
 
 static void emit_voice_fns(Emitter *e)
 {
-    Lowered *u = e->u;
-    Ir *ir = e->ir;
+    const Lowered *u = e->u;
+    const Ir *ir = e->ir;
     EmitText *t = e->t;
     text_printf(t, "static void p_voice_reset(void *state, int v)\n{\n    %s_state *s = state;\n", u->name);
-    text_printf(t, "    if (v < 0 || v >= %d)\n        return;\n", e->groups * e->lanes);
+    text_printf(t, "    if (v < 0 || v >= %d)\n        return;\n", e->p->groups * e->p->lanes);
     emit_reset_lanes(e, "v");
     text_puts(t, "    (void)s;\n}\n\n");
 
     text_printf(t, "static void p_voice_move(void *state, int to, int from)\n{\n    %s_state *s = state;\n", u->name);
     text_printf(t, "    if (to < 0 || from < 0 || to >= %d || from >= %d || to == from)\n        return;\n",
-                e->groups * e->lanes, e->groups * e->lanes);
+                e->p->groups * e->p->lanes, e->p->groups * e->p->lanes);
     char name[32], a[96], b[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (!e->state_live[k] || s->sec != SEC_VOICE)
+        if (!e->p->state_live[k] || s->sec != SEC_VOICE)
             continue;
         snprintf(name, sizeof name, "st%d", k);
         text_printf(t, "    %s = %s;\n", lane(e, a, sizeof a, name, "to", ""), lane(e, b, sizeof b, name, "from", ""));
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (!e->noise_live[k] || ns->sec != SEC_VOICE)
+        if (!e->p->noise_live[k] || ns->sec != SEC_VOICE)
             continue;
         snprintf(name, sizeof name, "nz%d", k);
         text_printf(t, "    %s = %s;\n", lane(e, a, sizeof a, name, "to", ""), lane(e, b, sizeof b, name, "from", ""));
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k] || d->sec != SEC_VOICE)
+        if (!e->p->delay_live[k] || d->sec != SEC_VOICE)
             continue;
         snprintf(name, sizeof name, "dl%d", k);
         text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = %s;\n", d->len,
@@ -1229,7 +736,7 @@ static void emit_voice_fns(Emitter *e)
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        if (!e->extern_live[k] || x->sec != SEC_VOICE)
+        if (!e->p->extern_live[k] || x->sec != SEC_VOICE)
             continue;
         text_printf(t, "    s->fx%d[to] = s->fx%d[from];\n", k, k);
         text_printf(t, "    memcpy(s->fic%d[to], s->fic%d[from], sizeof s->fic%d[to]);\n", k, k, k);
@@ -1241,7 +748,7 @@ static void emit_voice_fns(Emitter *e)
 
 static void emit_params(Emitter *e)
 {
-    Lowered *u = e->u;
+    const Lowered *u = e->u;
     EmitText *t = e->t;
     char lo[64], hi[64], st[64];
     text_printf(t, "static void p_set_param(void *state, int index, float value)\n{\n    %s_state *s = state;\n",
@@ -1265,7 +772,7 @@ static void emit_params(Emitter *e)
                 text_printf(t, "        value = value > %s ? %s : value;\n", hi, hi);
         }
         text_printf(t, "        s->pu[%d] = value;\n", i);
-        if (e->cache_ctl)
+        if (e->p->cache_ctl)
             text_puts(t, "        s->ctl_valid = 0;\n");
         text_printf(t, p->unit == AMP_UNIT_DB ? "        s->pt[%d] = amp_db2linf(value);\n" : "        s->pt[%d] = value;\n", i);
         if (p->smooth <= 0)
@@ -1287,10 +794,10 @@ static void emit_params(Emitter *e)
 
 static void emit_state_loads(Emitter *e, Section sec, const char *indent)
 {
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (!e->state_live[k] || s->sec != sec)
+        if (!e->p->state_live[k] || s->sec != sec)
             continue;
         const char *cq = s->end == s->start ? "const " : "";
         if (sec == SEC_VOICE)
@@ -1300,12 +807,12 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (e->noise_live[k] && ns->sec == sec)
+        if (e->p->noise_live[k] && ns->sec == sec)
             text_printf(e->t, "%sv4u nz%d = s->nz%d%s;\n", indent, k, k, sec == SEC_VOICE ? "[g]" : "");
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k] || d->sec != sec)
+        if (!e->p->delay_live[k] || d->sec != sec)
             continue;
         if (sec == SEC_VOICE)
             text_printf(e->t, "%s%s *dl%d = s->dl%d[g];\n", indent, voice_type(e), k, k);
@@ -1314,62 +821,60 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
 
 static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 {
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == sec && s->end != s->start)
+        if (e->p->state_live[k] && s->sec == sec && s->end != s->start)
             text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
-        if (e->noise_live[k] && ns->sec == sec)
+        if (e->p->noise_live[k] && ns->sec == sec)
             text_printf(e->t, "%ss->nz%d%s = nz%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
     }
 }
 
 /* End of a sample: new state values, delay writes. Every feedback loop
  * went through a flushed value (flush.c), so stored values need no flush
- * of their own (unless that analysis ran out of memory). */
+ * of their own. */
 static int elsewhere(const Emitter *e, Section sec, const Val *v)
 {
-    return sec == SEC_PATCH && e->cur_loop >= 0 && loop_at(e, v) != e->cur_loop;
+    return sec == SEC_PATCH && e->cur_loop >= 0 && plan_loop_at(e->p, v) != e->cur_loop;
 }
 
 static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
-    Ir *ir = e->ir;
-    int ctx = audio_ctx(sec);
-    int vector = sec == SEC_VOICE && e->lanes == 4;
-    const char *fl = e->flush ? "" : vector ? "amp_flush" : "amp_flushf";
+    const Ir *ir = e->ir;
+    int ctx = plan_audio_ctx(sec);
+    int vector = sec == SEC_VOICE && e->p->lanes == 4;
     char buf[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
-            text_printf(e->t, *fl ? "%sconst %s n%d = %s(%s);\n" : "%sconst %s n%d = %s%s;\n", indent,
-                        vector ? "v4f" : "float", k, fl, ref(e, s->end, ctx, buf, sizeof buf));
+        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
+            text_printf(e->t, "%sconst %s n%d = %s;\n", indent, vector ? "v4f" : "float", k,
+                        ref(e, s->end, ctx, buf, sizeof buf));
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
+        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
             text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
     }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
-        if (!e->delay_live[k] || d->sec != sec || elsewhere(e, sec, d->write))
+        if (!e->p->delay_live[k] || d->sec != sec || elsewhere(e, sec, d->write))
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
-        text_printf(e->t, *fl ? "%s%sdl%d[dp & %d] = %s(%s);\n" : "%s%sdl%d[dp & %d] = %s%s;\n", indent,
-                    sec == SEC_VOICE ? "" : "s->", k, d->len - 1, fl, w);
+        text_printf(e->t, "%s%sdl%d[dp & %d] = %s;\n", indent, sec == SEC_VOICE ? "" : "s->", k, d->len - 1, w);
     }
 }
 
 static void emit_voices(Emitter *e)
 {
-    Lowered *u = e->u;
+    const Lowered *u = e->u;
     EmitText *t = e->t;
     char buf[96];
     const char *I2 = "            ", *I3 = "                ";
-    int vec = e->lanes == 4;
+    int vec = e->p->lanes == 4;
     const char *T = voice_type(e);
     for (int ch = 0; ch < u->n_outputs; ch++)
         text_printf(t, "        float vb%d[AMP_CHUNK] = { 0 };\n", ch);
@@ -1394,7 +899,7 @@ static void emit_voices(Emitter *e)
     /* patch inputs read by voices */
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (v->live && v->op == V_INPUT && (e->uses[v->id] & USE_VAUDIO))
+        if (v->live && v->op == V_INPUT && (e->p->uses[v->id] & USE_VAUDIO))
             text_printf(t, vec ? "%sconst v4f vx%d = amp_splat(in[%d][pos + i]);\n"
                                : "%sconst float x%d = in[%d][pos + i];\n", I3, v->id, v->idx);
     }
@@ -1436,7 +941,7 @@ static void emit_voices(Emitter *e)
  * values, so the same samples, as recomputing every tick. */
 static void emit_cached_controls(Emitter *e)
 {
-    Lowered *u = e->u;
+    const Lowered *u = e->u;
     EmitText *t = e->t;
     text_puts(t, "        int fresh = !s->ctl_valid;\n");
     for (int i = 0; i < u->n_params; i++)
@@ -1448,14 +953,14 @@ static void emit_cached_controls(Emitter *e)
     emit_context(e, USE_PCTRL, "            ");
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (e->ctl_slot[v->id] >= 0)
-            text_printf(t, "            s->ctl[%d] = %s%d;\n", e->ctl_slot[v->id], fixed_tap(v) ? "dd" : "x", v->id);
+        if (e->p->ctl_slot[v->id] >= 0)
+            text_printf(t, "            s->ctl[%d] = %s%d;\n", e->p->ctl_slot[v->id], plan_fixed_tap(v) ? "dd" : "x", v->id);
     }
     text_puts(t, "            s->ctl_valid = 1;\n        }\n");
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (e->ctl_slot[v->id] >= 0)
-            text_printf(t, "        const float %s%d = s->ctl[%d];\n", fixed_tap(v) ? "dd" : "x", v->id, e->ctl_slot[v->id]);
+        if (e->p->ctl_slot[v->id] >= 0)
+            text_printf(t, "        const float %s%d = s->ctl[%d];\n", plan_fixed_tap(v) ? "dd" : "x", v->id, e->p->ctl_slot[v->id]);
     }
     emit_taps(e, 2, "        ");
 }
@@ -1465,49 +970,49 @@ static int loop_has_delay(const Emitter *e, int l)
 {
     for (int i = 0; i < e->ir->vals.n; i++) {
         const Val *v = e->ir->vals.items[i];
-        if (v->live && v->op == V_DELAY_READ && e->loop_of[v->id] == l)
+        if (v->live && v->op == V_DELAY_READ && e->p->loop_of[v->id] == l)
             return 1;
     }
     for (int k = 0; k < e->ir->delays.n; k++) {
         const DelaySlot *d = e->ir->delays.items[k];
-        if (e->delay_live[k] && d->sec == SEC_PATCH && loop_at(e, d->write) == l)
+        if (e->p->delay_live[k] && d->sec == SEC_PATCH && plan_loop_at(e->p, d->write) == l)
             return 1;
     }
     return 0;
 }
 
-/* The patch section's sample loop as e->n_loops loops over the chunk
- * (plan_loops): chunk arrays for the values that cross, then each loop. */
+/* The patch section's sample loop as e->p->n_loops loops over the chunk
+ * (loops.c): chunk arrays for the values that cross, then each loop. */
 static void emit_split_loops(Emitter *e)
 {
     EmitText *t = e->t;
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     char buf[96];
     for (int i = 0; i < ir->vals.n; i++) {
         const Val *v = ir->vals.items[i];
-        if (e->cross[v->id])
+        if (e->p->cross[v->id])
             text_printf(t, v->op == V_STATE ? "        float ast%d[AMP_CHUNK];\n" : "        float ax%d[AMP_CHUNK];\n",
                         v->op == V_STATE ? v->idx : v->id);
     }
     int ni = 0;
-    for (int l = 0; l < e->n_loops; l++) {
+    for (int l = 0; l < e->p->n_loops; l++) {
         e->cur_loop = l;
-        text_printf(t, "        for (int i = 0; i < len; i++) {   /* loop %d of %d */\n", l + 1, e->n_loops);
+        text_printf(t, "        for (int i = 0; i < len; i++) {   /* loop %d of %d */\n", l + 1, e->p->n_loops);
         if (loop_has_delay(e, l))
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
-        for (; ni < e->n_need && e->need[2 * ni] == l; ni++) {
-            const Val *v = ir->vals.items[e->need[2 * ni + 1]];
+        for (; ni < e->p->n_need && e->p->need[2 * ni] == l; ni++) {
+            const Val *v = ir->vals.items[e->p->need[2 * ni + 1]];
             if (v->op != V_STATE)
                 text_printf(t, "            const float x%d = ax%d[i];\n", v->id, v->id);
         }
         for (int i = 0; i < ir->vals.n; i++) {
             const Val *v = ir->vals.items[i];
-            if (v->op == V_STATE && e->cross[v->id] && e->loop_of[v->id] == l)
+            if (v->op == V_STATE && e->p->cross[v->id] && e->p->loop_of[v->id] == l)
                 text_printf(t, "            ast%d[i] = st%d;\n", v->idx, v->idx);
         }
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < e->u->n_outputs; ch++)
-            if (loop_at(e, e->u->out[ch]) == l)
+            if (plan_loop_at(e->p, e->u->out[ch]) == l)
                 text_printf(t, "            out[%d][pos + i] = %s;\n", ch,
                             ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
@@ -1518,7 +1023,7 @@ static void emit_split_loops(Emitter *e)
 
 static void emit_process(Emitter *e)
 {
-    Lowered *u = e->u;
+    const Lowered *u = e->u;
     EmitText *t = e->t;
     char buf[96];
     text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
@@ -1528,12 +1033,12 @@ static void emit_process(Emitter *e)
     /* init values read at run time */
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
-        if (v->live && v->slot >= 0 && (e->uses[v->id] & (USE_PCTRL | USE_PAUDIO | USE_VCTRL | USE_VAUDIO)))
-            text_printf(t, "    const float x%d = s->init[%d];\n", v->id, v->slot);
+        if (v->live && e->p->init_slot[v->id] >= 0 && (e->p->uses[v->id] & (USE_PCTRL | USE_PAUDIO | USE_VCTRL | USE_VAUDIO)))
+            text_printf(t, "    const float x%d = s->init[%d];\n", v->id, e->p->init_slot[v->id]);
     }
     text_puts(t, "    for (int pos = 0; pos < n;) {\n");
     text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
-    if (e->cache_ctl)
+    if (e->p->cache_ctl)
         emit_cached_controls(e);
     else {
         for (int i = 0; i < u->n_params; i++)
@@ -1546,7 +1051,7 @@ static void emit_process(Emitter *e)
     if (u->voices)
         emit_voices(e);
     emit_state_loads(e, SEC_PATCH, "        ");
-    if (e->n_loops > 1)
+    if (e->p->n_loops > 1)
         emit_split_loops(e);
     else {
         text_puts(t, "        for (int i = 0; i < len; i++) {\n");
@@ -1593,14 +1098,14 @@ static void emit_names(EmitText *t, const char *what, const char **names, int n)
 /* The prepared C of each Faust program the unit runs, once each. */
 static void emit_faust_code(Emitter *e)
 {
-    Ir *ir = e->ir;
+    const Ir *ir = e->ir;
     int any = 0;
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
-        int seen = !e->extern_live[k];
+        int seen = !e->p->extern_live[k];
         for (int j = 0; j < k && !seen; j++) {
             ExternSlot *y = ir->externs.items[j];
-            seen = e->extern_live[j] && y->faust == x->faust;
+            seen = e->p->extern_live[j] && y->faust == x->faust;
         }
         if (seen)
             continue;
@@ -1617,14 +1122,11 @@ static void emit_faust_code(Emitter *e)
         text_puts(e->t, faust_postlude());
 }
 
-void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
+void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, EmitText *h)
 {
-    Emitter e = { .u = u, .ir = &u->ir, .t = c };
-    e.lanes = scalar ? 1 : 4;
-    e.groups = u->voices ? (u->voices + AMP_FADE_SLOTS + e.lanes - 1) / e.lanes : 0;
-    classify(&e);
-    e.flush = flush_points(e.ir);
-    plan_loops(&e);
+    Emitter e = { .u = u, .ir = &u->ir, .p = plan, .t = c, .arena = u->ir.arena, .cur_loop = -1 };
+    e.extern_called = arena_alloc(e.arena, (size_t)e.ir->externs.n + 1);
+    int scalar = plan->lanes == 1;
     const char *N = u->name;
 
     text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
@@ -1676,21 +1178,4 @@ void emit_c(Lowered *u, int scalar, const char *json, EmitText *c, EmitText *h)
     text_printf(h, "/* %s.h — generated by ampc %s. Do not edit. */\n", N, AMPC_VERSION);
     text_printf(h, "#ifndef AMP_GEN_%s_H\n#define AMP_GEN_%s_H\n\n#include \"amp_patch.h\"\n\n", N, N);
     text_printf(h, "extern const AmpPatchDesc amp_%s_desc;\n\n#endif\n", N);
-
-    free(e.uses);
-    free(e.muses);
-    free(e.ctl_slot);
-    free(e.inlined);
-    free(e.dep_i);
-    free(e.state_live);
-    free(e.delay_live);
-    free(e.table_live);
-    free(e.noise_live);
-    free(e.extern_live);
-    free(e.extern_called);
-    free(e.flush);
-    free(e.integral);
-    free(e.loop_of);
-    free(e.cross);
-    free(e.need);
 }

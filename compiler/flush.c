@@ -20,12 +20,15 @@
  * damped comb (state f = read * a + f * b; write x + f * g) gets one flush,
  * on f, instead of one on f and one on the write. Deterministic: ties go
  * to the earlier Val.
+ *
+ * Takes the Ir of a lowered unit (its live Vals); produces Plan.flush
+ * (plan.h), in the arena.
  */
 #include "flush.h"
 
 #include "graph.h"
+#include "plan.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 /* Can the emitter flush this Val where it is computed? Leaves it names
@@ -63,17 +66,16 @@ int flush_data_edge(const Val *v, int k)
  * on the time this pass takes. */
 enum { TRY_ALL = 512 };
 
-char *flush_points(Ir *ir)
+char *flush_points(Arena *a, const Ir *ir)
 {
     int n = ir->vals.n;
-    char *flush = calloc((size_t)n + 1, 1);
-    char *stored = calloc((size_t)n + 1, 1);
+    char *flush = arena_alloc(a, (size_t)n + 1);
+    char *stored = arena_alloc(a, (size_t)n + 1);
     Graph g;
     Scc s;
-    memset(&g, 0, sizeof g);
-    memset(&s, 0, sizeof s);
-    int ok = graph_init(&g, n) == 0 && scc_alloc(&s, n) == 0 && flush && stored;
-    for (int i = 0; ok && i < n; i++) {
+    graph_init(&g, a, n);
+    scc_init(&s, a, n);
+    for (int i = 0; i < n; i++) {
         Val *v = ir->vals.items[i];
         if (!v->live)
             continue;
@@ -83,9 +85,8 @@ char *flush_points(Ir *ir)
             if (ops[k] && ops[k]->live && flush_data_edge(v, k))
                 graph_edge(&g, ops[k]->id, v->id);
     }
-    if (ok)
-        graph_carried_edges(&g, ir, stored);
-    for (int i = 0; ok && i < n; i++) {
+    graph_carried_edges(&g, ir, stored);
+    for (int i = 0; i < n; i++) {
         Val *v = ir->vals.items[i];
         if (v->live && v->op == V_EXTERN_OUT) {
             ExternSlot *x = ir->externs.items[v->idx];
@@ -97,27 +98,22 @@ char *flush_points(Ir *ir)
                     graph_edge(&g, x->param[j]->id, v->id);
         }
     }
-    ok = ok && graph_finish(&g) == 0;
-    int *nodes = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
-    int *members = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
-    char *mask = ok ? calloc((size_t)n + 1, 1) : NULL;
-    char *hopeless = ok ? calloc((size_t)n + 1, 1) : NULL;
-    int *comp = ok ? malloc(sizeof(int) * (size_t)(n + 1)) : NULL;
-    ok = ok && nodes && members && mask && hopeless && comp;
+    graph_finish(&g);
+    int *nodes = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+    int *members = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+    char *mask = arena_alloc(a, (size_t)n + 1);
+    char *hopeless = arena_alloc(a, (size_t)n + 1);
+    int *comp = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
+    char *cyclic = arena_alloc(a, (size_t)n + 1);   /* per component; there are at most n */
     int n_nodes = 0;
-    for (int v = 0; ok && v < n; v++)
+    for (int v = 0; v < n; v++)
         if (g.on[v])
             nodes[n_nodes++] = v;
     /* Each round flushes one Val in every component that still has a
      * cycle and a Val that can be flushed. */
-    while (ok && scc_run(&s, &g, NULL, nodes, n_nodes) > 0) {
+    while (scc_run(&s, &g, NULL, nodes, n_nodes) > 0) {
         int n_comp = s.n_comp, progress = 0;
         memcpy(comp, s.comp, sizeof(int) * (size_t)(n + 1));
-        char *cyclic = malloc((size_t)n_comp + 1);
-        if (!cyclic) {
-            ok = 0;
-            break;
-        }
         memcpy(cyclic, s.cyclic, (size_t)n_comp);
         for (int c = 0; c < n_comp; c++) {
             if (!cyclic[c])
@@ -168,22 +164,32 @@ char *flush_points(Ir *ir)
             g.on[best] = 0;
             progress = 1;
         }
-        free(cyclic);
         if (!progress)
             break;
     }
-    if (!ok && flush && stored) {
-        /* out of memory: flush every stored value, as before this pass */
-        for (int v = 0; v < n; v++)
-            flush[v] = stored[v] && flushable(ir->vals.items[v]);
-    }
-    free(nodes);
-    free(members);
-    free(mask);
-    free(hopeless);
-    free(comp);
-    free(stored);
-    graph_free(&g);
-    scc_free(&s);
     return flush;
+}
+
+void plan_flush(Arena *a, Plan *p)
+{
+    p->flush = flush_points(a, p->ir);
+}
+
+/* `--dump flush`: the flushed values. */
+void plan_dump_flush(FILE *out, const Plan *p)
+{
+    const Ir *ir = p->ir;
+    int n = 0;
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (!p->flush[v->id])
+            continue;
+        fprintf(out, "flush ");
+        ir_dump_val(out, v);
+        if (v->name)
+            fprintf(out, "    ; %s", v->name);
+        fputc('\n', out);
+        n++;
+    }
+    fprintf(out, "%d flush point%s\n", n, n == 1 ? "" : "s");
 }

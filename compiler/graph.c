@@ -1,37 +1,33 @@
 /* graph.c — a graph over Val ids and Tarjan's strongly connected
  * components, iterative (graphs of a hundred thousand Vals must not
- * overflow the stack). */
+ * overflow the stack), in the compilation's arena. */
 #include "graph.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-int graph_init(Graph *g, int n)
+void graph_init(Graph *g, Arena *a, int n)
 {
     memset(g, 0, sizeof *g);
+    g->arena = a;
     g->n = n;
-    g->start = calloc((size_t)n + 2, sizeof(int));
-    g->on = calloc((size_t)n + 1, 1);
-    g->failed = !g->start || !g->on;
-    return g->failed ? -1 : 0;
+    g->start = arena_alloc(a, sizeof(int) * ((size_t)n + 2));
+    g->on = arena_alloc(a, (size_t)n + 1);
 }
 
+/* The edge list doubles in the arena (the old arrays stay there until the
+ * compilation ends: at most as much again). */
 void graph_edge(Graph *g, int from, int to)
 {
-    if (g->failed)
-        return;
     if (g->n_edges == g->cap) {
         int cap = g->cap ? 2 * g->cap : 256;
-        int *f = realloc(g->from, sizeof(int) * (size_t)cap);
-        if (f)
-            g->from = f;
-        int *t = f ? realloc(g->to, sizeof(int) * (size_t)cap) : NULL;
-        if (t)
-            g->to = t;
-        if (!f || !t) {
-            g->failed = 1;
-            return;
+        int *f = arena_alloc(g->arena, sizeof(int) * (size_t)cap);
+        int *t = arena_alloc(g->arena, sizeof(int) * (size_t)cap);
+        if (g->n_edges) {
+            memcpy(f, g->from, sizeof(int) * (size_t)g->n_edges);
+            memcpy(t, g->to, sizeof(int) * (size_t)g->n_edges);
         }
+        g->from = f;
+        g->to = t;
         g->cap = cap;
     }
     g->from[g->n_edges] = from;
@@ -62,17 +58,10 @@ void graph_carried_edges(Graph *g, const Ir *ir, char *sources)
     }
 }
 
-int graph_finish(Graph *g)
+void graph_finish(Graph *g)
 {
-    if (g->failed)
-        return -1;
-    g->adj = malloc(sizeof(int) * (size_t)(g->n_edges + 1));
-    int *fill = malloc(sizeof(int) * (size_t)(g->n + 1));
-    if (!g->adj || !fill) {
-        free(fill);
-        g->failed = 1;
-        return -1;
-    }
+    g->adj = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n_edges + 1));
+    int *fill = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n + 1));
     for (int k = 0; k < g->n_edges; k++)
         g->start[g->from[k] + 1]++;
     for (int v = 0; v < g->n; v++)
@@ -80,51 +69,21 @@ int graph_finish(Graph *g)
     memcpy(fill, g->start, sizeof(int) * (size_t)g->n);
     for (int k = 0; k < g->n_edges; k++)
         g->adj[fill[g->from[k]]++] = g->to[k];
-    free(fill);
-    return 0;
 }
 
-void graph_free(Graph *g)
-{
-    free(g->start);
-    free(g->adj);
-    free(g->on);
-    free(g->from);
-    free(g->to);
-    memset(g, 0, sizeof *g);
-}
-
-int scc_alloc(Scc *s, int n)
+void scc_init(Scc *s, Arena *a, int n)
 {
     memset(s, 0, sizeof *s);
     size_t k = (size_t)n + 1;
-    s->index = malloc(sizeof(int) * k);
-    s->low = malloc(sizeof(int) * k);
-    s->stack = malloc(sizeof(int) * k);
-    s->calls = malloc(sizeof(int) * k);
-    s->edge_at = malloc(sizeof(int) * k);
-    s->comp = malloc(sizeof(int) * k);
-    s->size = malloc(sizeof(int) * k);
-    s->cyclic = malloc(k);
-    s->on_stack = malloc(k);
-    return s->index && s->low && s->stack && s->calls && s->edge_at && s->comp && s->size && s->cyclic &&
-                   s->on_stack
-               ? 0
-               : -1;
-}
-
-void scc_free(Scc *s)
-{
-    free(s->index);
-    free(s->low);
-    free(s->stack);
-    free(s->calls);
-    free(s->edge_at);
-    free(s->comp);
-    free(s->size);
-    free(s->cyclic);
-    free(s->on_stack);
-    memset(s, 0, sizeof *s);
+    s->index = arena_alloc(a, sizeof(int) * k);
+    s->low = arena_alloc(a, sizeof(int) * k);
+    s->stack = arena_alloc(a, sizeof(int) * k);
+    s->calls = arena_alloc(a, sizeof(int) * k);
+    s->edge_at = arena_alloc(a, sizeof(int) * k);
+    s->comp = arena_alloc(a, sizeof(int) * k);
+    s->size = arena_alloc(a, sizeof(int) * k);
+    s->cyclic = arena_alloc(a, k);
+    s->on_stack = arena_alloc(a, k);
 }
 
 static int in_graph(const Graph *g, const char *mask, int v)

@@ -1,6 +1,7 @@
 /* graph.h — a directed graph over Val ids and its strongly connected
  * components, for the passes that look at feedback loops: where to flush
- * (flush.c) and how to split the sample loop (emit_c.c).
+ * (flush.c) and how to split the sample loop (loops.c). Its arrays live
+ * in the compilation's arena.
  *
  * Build it from an edge list (graph_edge, then graph_finish); nodes are
  * ids 0..n-1, each switched on or off (g->on). scc_run() numbers the
@@ -13,23 +14,22 @@
 #include "ir.h"
 
 typedef struct Graph {
+    Arena *arena;          /* where every array lives */
     int n;
     int *start, *adj;      /* successors of v: adj[start[v] .. start[v + 1]) */
     char *on;              /* in the graph */
     int *from, *to;        /* the edges, while building */
     int n_edges, cap;
-    int failed;            /* out of memory at some point */
 } Graph;
 
-int graph_init(Graph *g, int n);           /* every node off; 0, or -1 when out of memory */
+void graph_init(Graph *g, Arena *a, int n);  /* every node off */
 void graph_edge(Graph *g, int from, int to);
-int graph_finish(Graph *g);                /* builds the successor lists; 0 or -1 */
+void graph_finish(Graph *g);                 /* builds the successor lists */
 /* The edges a value carries to the next sample, between Vals that are on
  * (set g->on first): a state's end -> its start leaf, a delay line's write
  * -> each of its reads. sources, if not NULL, gets 1 for the Val each such
  * edge leaves (the stored values). */
 void graph_carried_edges(Graph *g, const Ir *ir, char *sources);
-void graph_free(Graph *g);
 
 typedef struct Scc {
     int *index, *low, *stack, *calls, *edge_at;
@@ -40,8 +40,7 @@ typedef struct Scc {
     int n_comp;
 } Scc;
 
-int scc_alloc(Scc *s, int n);
-void scc_free(Scc *s);
+void scc_init(Scc *s, Arena *a, int n);
 /* Components of the nodes listed (in that order of search) that are on
  * and in mask (when not NULL). Returns the number of nodes on cycles. */
 int scc_run(Scc *s, const Graph *g, const char *mask, const int *nodes, int n_nodes);

@@ -86,7 +86,6 @@ static Val *intern(Ir *ir, ValOp op, int idx, double k, Val *a, Val *b, Val *c, 
     v->c = c;
     v->rate = rate;
     v->sec = sec;
-    v->slot = -1;
     v->hash_next = ir->hash[h];
     ir->hash[h] = v;
     vec_push(ir->arena, &ir->vals, v);

@@ -75,7 +75,6 @@ struct Val {
     Section sec;
     const char *name;      /* a source name it was bound to, for dumps */
     int live;              /* reached from a root */
-    int slot;              /* emitter's storage index (init values) */
     Val *hash_next;
 };
 

@@ -1,12 +1,11 @@
-/* lower.h — from the checked AST to one value graph per compilation unit.
+/* lower.h — the program the middle passes take, and the lowered unit
+ * they produce: everything the emitters need.
  *
- * lower_unit() checks every node of the program once (names, arity, units,
- * rates, assignments), then takes the unit patch, orders its instances
- * (a feedback loop without a delay is an error that names the loop),
- * and inlines every instance into the Ir: the voice block into the voice
- * section, the rest into the patch section. An instance of a Faust node is
- * not inlined: it becomes an extern slot of the Ir (ir.h). The result is
- * everything the emitters need.
+ * sema_unit() (sema.c) checks the Program and collects the unit patch,
+ * schedule_unit() (schedule.c) orders its instances, and lower_unit()
+ * (lower.c) inlines every instance into the Ir: the voice block into the
+ * voice section, the rest into the patch section. An instance of a Faust
+ * node is not inlined: it becomes an extern slot of the Ir (ir.h).
  */
 #ifndef AMP_LOWER_H
 #define AMP_LOWER_H
@@ -58,8 +57,11 @@ typedef struct Lowered {   /* a compilation unit, lowered */
     int from_node;         /* the unit is a node wrapped as a patch */
 } Lowered;
 
-/* Returns NULL after reporting errors. */
-Lowered *lower_unit(Program *prog, const char *unit_name, Diag *d);
+typedef struct PatchScope PatchScope;   /* the checked unit patch (sema.h) */
+
+/* Inline the scheduled unit into its Ir. Returns NULL after reporting
+ * errors. */
+Lowered *lower_unit(PatchScope *ps, Diag *d);
 void lower_dump_graph(FILE *out, const Lowered *u);
 void lower_dump_rates(FILE *out, const Lowered *u);
 

@@ -1,7 +1,7 @@
 /* main.c — the `ampc` command: the pipeline of compiler/ampc.c, then the
  * three files it writes.
  *
- *   ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump ast|graph|rates]
+ *   ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump PASS]
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,26 +13,26 @@
 
 static void usage(FILE *out)
 {
-    fputs("usage: ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump ast|graph|rates]\n"
+    fputs("usage: ampc FILE.amp [-o DIR] [--unit NAME] [-I DIR]... [--dump PASS]\n"
           "  Compiles the unit of FILE.amp (its last patch, or its last node) to\n"
           "  DIR/NAME.c, DIR/NAME.h and DIR/NAME.json. Exit status 1 on any error.\n"
           "  -o DIR          where to write (default: the current directory)\n"
           "  --unit NAME     compile this patch or node instead\n"
           "  -I DIR          also look for imports in DIR\n"
-          "  --dump PHASE    print the AST, the instance graph or every value's rate\n"
+          "  --dump PASS     print what PASS made (below); write nothing\n"
           "  --check         check only; write nothing\n"
           "  --list          list the patches and nodes FILE.amp defines (Faust imports too)\n"
           "  --scalar        one voice at a time instead of four per vector (for comparisons)\n"
-          "  --version       print the version\n",
+          "  --version       print the version\n"
+          "  The passes --dump takes, in pipeline order:\n",
           out);
+    ampc_dump_usage(out, "    ");
 }
 
 static int write_file(const char *dir, const char *name, const char *ext, const char *text, size_t len)
 {
     size_t n = strlen(dir) + strlen(name) + strlen(ext) + 3;
-    char *path = malloc(n);
-    if (!path)
-        return 1;
+    char *path = xmalloc(n);
     snprintf(path, n, "%s/%s%s", dir, name, ext);
     FILE *f = fopen(path, "wb");
     int rc = 0;
@@ -72,7 +72,7 @@ static int list_units(const char *file)
 int main(int argc, char **argv)
 {
     const char *file = NULL, *outdir = ".";
-    const char **includes = calloc((size_t)argc + 1, sizeof(char *));
+    const char **includes = xmalloc(sizeof(char *) * ((size_t)argc + 1));
     AmpcOptions opt = { .dump_out = stdout };
     int check_only = 0, list = 0;
     for (int i = 1; i < argc; i++) {
@@ -85,10 +85,10 @@ int main(int argc, char **argv)
             includes[opt.n_include_dirs++] = argv[++i];
         } else if (!strcmp(a, "--dump") && i + 1 < argc) {
             const char *p = argv[++i];
-            opt.dump = !strcmp(p, "ast") ? AMPC_DUMP_AST : !strcmp(p, "graph") ? AMPC_DUMP_GRAPH
-                     : !strcmp(p, "rates") ? AMPC_DUMP_RATES : AMPC_DUMP_NONE;
+            opt.dump = ampc_dump_lookup(p);
             if (opt.dump == AMPC_DUMP_NONE) {
-                fprintf(stderr, "ampc: --dump takes ast, graph or rates, not '%s'\n", p);
+                fprintf(stderr, "ampc: --dump takes a pass, not '%s'; the passes:\n", p);
+                ampc_dump_usage(stderr, "  ");
                 return 2;
             }
         } else if (!strcmp(a, "--list")) {

@@ -91,6 +91,47 @@ START_TEST(rates_constant_folded)
 }
 END_TEST
 
+/* The passes' dumps say what each pass decided. */
+START_TEST(dump_schedule_orders_by_reads)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s patch p { b = lp(cutoff: 1 khz, x: a.y); a = lp(cutoff: 2 khz, x: noise()); b.y -> out; }\n",
+             FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_SCHEDULE);
+    ck_assert_str_eq(dump, "patch:\n  1. a = lp\n  2. b = lp  <- a\n");
+    free(dump);
+}
+END_TEST
+
+START_TEST(dump_flush_one_per_loop)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s patch p { a = lp(cutoff: 1 khz, x: noise()); b = lp(cutoff: 2 khz, x: a.y); b.y -> out; }\n",
+             FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_FLUSH);
+    /* two filters, two states, each on its own feedback loop */
+    ck_assert_msg(strstr(dump, "\n2 flush points\n") != NULL, "%s", dump);
+    free(dump);
+    dump = compile_dump(text, AMPC_DUMP_LOOPS);
+    ck_assert_str_eq(dump, "patch sample loop: one\n");
+    free(dump);
+}
+END_TEST
+
+START_TEST(dump_plan_stores_init_values_read_later)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s patch p { f = lp(cutoff: 1 khz, x: noise()); f.y -> out; }\n", FILTER);
+    char *dump = compile_dump(text, AMPC_DUMP_PLAN);
+    /* tan(pi * 1000 / SR) is read only at init; g / (1 + g), read every
+     * sample, is stored in s->init[] */
+    const char *tan = strstr(dump, "tan(");
+    ck_assert_msg(tan != NULL && !strncmp(strchr(tan, ';'), "; read in init\n", 15), "%s", dump);
+    ck_assert_msg(strstr(dump, "; read in patch-audio init[0]\n") != NULL, "%s", dump);
+    free(dump);
+}
+END_TEST
+
 static AmpcResult compile_file(const char *path, int scalar)
 {
     AmpcOptions opt = { .scalar = scalar };
@@ -315,6 +356,11 @@ static Suite *compiler_suite(void)
     tcase_add_test(rates, rates_audio_when_bound_to_an_envelope);
     tcase_add_test(rates, rates_constant_folded);
     suite_add_tcase(s, rates);
+    TCase *dumps = tcase_create("dumps");
+    tcase_add_test(dumps, dump_schedule_orders_by_reads);
+    tcase_add_test(dumps, dump_flush_one_per_loop);
+    tcase_add_test(dumps, dump_plan_stores_init_values_read_later);
+    suite_add_tcase(s, dumps);
     TCase *size = tcase_create("size");
     tcase_add_test(size, many_patch_lets);
     tcase_add_test(size, split_loops_bounded);

@@ -200,7 +200,7 @@ START_TEST(test_random_graphs_covered)
         char *none = calloc((size_t)ir.vals.n + 1, 1);
         int pure;
         cyclic += has_cycle(&ir, none, &pure) && !pure;
-        char *flush = flush_points(&ir);
+        char *flush = flush_points(&arena, &ir);
         ck_assert_ptr_nonnull(flush);
         int left = has_cycle(&ir, flush, &pure);
         if (left && !pure)
@@ -216,11 +216,9 @@ START_TEST(test_random_graphs_covered)
                           valop_name(v->op));
         }
         /* the same graph again: the same choice */
-        char *again = flush_points(&ir);
+        char *again = flush_points(&arena, &ir);
         ck_assert_int_eq(memcmp(flush, again, (size_t)ir.vals.n + 1), 0);
         flushed += count(flush, ir.vals.n);
-        free(again);
-        free(flush);
         free(none);
         arena_free(&arena);
     }

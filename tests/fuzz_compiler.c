@@ -13,7 +13,7 @@
  *     stated length, and JSON that jansson parses as an object;
  *   - compiling the same text again gives the same bytes (no dates, no
  *     pointers, no uninitialised memory in the output).
- * The second compilation also prints a dump (AST, graph or rates) and the
+ * The second compilation also prints the dump of one pass (ast ... loops) and the
  * third builds the scalar flavour, so those paths are fuzzed too.
  *
  * Imports resolve against the current directory (the top of the tree, where
@@ -100,9 +100,12 @@ static void check_result(const AmpcResult *r)
 {
     if (!is_c_identifier(r->name) || !r->symbol)
         abort();
-    char symbol[512];
-    snprintf(symbol, sizeof symbol, "amp_%s_desc", r->name);
-    if (strcmp(symbol, r->symbol) != 0)
+    /* symbol == "amp_" name "_desc", for a name of any length (a fixed
+     * buffer here once cut a 700-character node name and called the
+     * compiler wrong). */
+    size_t n = strlen(r->name);
+    if (strlen(r->symbol) != n + 9 || strncmp(r->symbol, "amp_", 4) != 0 ||
+        strncmp(r->symbol + 4, r->name, n) != 0 || strcmp(r->symbol + 4 + n, "_desc") != 0)
         abort();
     check_text(r->c_text, r->c_len);
     check_text(r->h_text, r->h_len);
@@ -149,10 +152,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Again, printing one of the dumps (which one follows from the size, so
      * that a reproducer repeats it): the same bytes must come out. */
-    static const AmpcDump dumps[] = { AMPC_DUMP_AST, AMPC_DUMP_GRAPH, AMPC_DUMP_RATES };
+    static const AmpcDump dumps[] = { AMPC_DUMP_AST, AMPC_DUMP_SEMA, AMPC_DUMP_SCHEDULE, AMPC_DUMP_GRAPH,
+                                      AMPC_DUMP_RATES, AMPC_DUMP_PLAN, AMPC_DUMP_FLUSH, AMPC_DUMP_LOOPS };
     Sink dump;
     sink_open(&dump);
-    opt.dump = dumps[size % 3];
+    opt.dump = dumps[size % (sizeof dumps / sizeof dumps[0])];
     opt.dump_out = dump.file;
     AmpcResult again;
     if (compile(text, size, &opt, &again) != 0)

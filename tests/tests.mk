@@ -51,3 +51,11 @@ test-nodes: $(B)/ampc $(B)/amp $(B)/tests/wav_check
 	@B=$(B) sh tests/run_nodes.sh
 golden-update: $(B)/ampc
 	@B=$(B) sh tests/run_golden.sh --update
+
+# Golden dumps of every compiler pass (ampc --dump PASS).
+TEST_STEPS += test-dumps
+.PHONY: test-dumps dumps-update
+test-dumps: $(B)/ampc
+	@B=$(B) sh tests/run_dumps.sh
+dumps-update: $(B)/ampc
+	@B=$(B) sh tests/run_dumps.sh --update

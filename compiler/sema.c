@@ -1,0 +1,708 @@
+/* sema.c — the checks before lowering, and the unit patch collected.
+ *
+ * Takes the parsed program (every module loaded, every Faust import made a
+ * node) and the name of the unit to compile; produces a PatchScope (sema.h):
+ * the unit patch (a node compiled alone is wrapped in one), its signature
+ * in a new Lowered (name, inputs, outputs, params with their ranges, voices)
+ * and its instances, lets and connections, indexed by name. Checked here:
+ * names defined twice; every node alone, once, by lowering it against
+ * stand-ins for its params and inputs (lower_node_body: names, arity,
+ * units, rates, assignments); the unit's params, voices and outputs; each
+ * instance's node and named arguments; each connection's targets and
+ * channel counts. What an expression of the unit patch itself reads is
+ * checked when lower.c lowers it.
+ */
+#include "sema.h"
+
+#include <math.h>
+#include <string.h>
+#include "amp_patch.h"
+#include "faust.h"
+
+/* ---- units of measure ----------------------------------------------------- */
+
+const char *sema_dim_text(UDim d)
+{
+    if (!d.known) return "a plain number";
+    switch (d.exp) {
+    case 0: return "a plain number";
+    case 1: return "a time (s)";
+    case -1: return "a frequency (Hz)";
+    case 2: return "a time squared (s^2)";
+    case -2: return "a frequency squared (Hz^2)";
+    default: return "a value of unusual dimension";
+    }
+}
+
+int sema_dims_clash(UDim x, UDim y)
+{
+    return x.known && y.known && x.exp != y.exp;
+}
+
+/* ---- names ----------------------------------------------------------------- */
+
+Node *sema_find_node(Program *p, const char *name)
+{
+    for (int i = 0; i < p->nodes.n; i++) {
+        Node *n = p->nodes.items[i];
+        if (strcmp(n->name, name) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+static Patch *find_patch(Program *p, const char *name)
+{
+    for (int i = 0; i < p->patches.n; i++) {
+        Patch *pa = p->patches.items[i];
+        if (strcmp(pa->name, name) == 0)
+            return pa;
+    }
+    return NULL;
+}
+
+static uint32_t name_hash(const char *name, Section sec)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)sec;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+static void *ix_get(const NameIndex *ix, const char *name, Section sec)
+{
+    if (!ix->cap)
+        return NULL;
+    for (uint32_t i = name_hash(name, sec) & (uint32_t)(ix->cap - 1);; i = (i + 1) & (uint32_t)(ix->cap - 1)) {
+        const NameEntry *e = &ix->slots[i];
+        if (!e->name)
+            return NULL;
+        if (e->sec == sec && strcmp(e->name, name) == 0)
+            return e->item;
+    }
+}
+
+/* Add a name not in the index yet (the arena keeps old tables). */
+static void ix_put(Arena *a, NameIndex *ix, const char *name, Section sec, void *item)
+{
+    if (2 * (ix->n + 1) > ix->cap) {
+        NameIndex bigger = { arena_alloc(a, sizeof(NameEntry) * (size_t)(ix->cap ? 2 * ix->cap : 64)),
+                             ix->cap ? 2 * ix->cap : 64, 0 };
+        memset(bigger.slots, 0, sizeof(NameEntry) * (size_t)bigger.cap);
+        for (int k = 0; k < ix->cap; k++)
+            if (ix->slots[k].name)
+                ix_put(a, &bigger, ix->slots[k].name, ix->slots[k].sec, ix->slots[k].item);
+        *ix = bigger;
+    }
+    uint32_t i = name_hash(name, sec) & (uint32_t)(ix->cap - 1);
+    while (ix->slots[i].name)
+        i = (i + 1) & (uint32_t)(ix->cap - 1);
+    ix->slots[i] = (NameEntry){ name, sec, item };
+    ix->n++;
+}
+
+PInst *sema_find_inst(PatchScope *ps, const char *name, Section sec)
+{
+    return ix_get(&ps->inst_ix, name, sec);
+}
+
+PLet *sema_find_let(PatchScope *ps, const char *name, Section sec)
+{
+    return ix_get(&ps->let_ix, name, sec);
+}
+
+int sema_find_param(const Lowered *u, const char *name)
+{
+    for (int i = 0; i < u->n_params; i++)
+        if (strcmp(u->params[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int sema_find_name(const char **names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+UDim sema_unit_dim(int unit)
+{
+    static const UDim any = { 0, 0 }, plain = { 1, 0 }, freq = { 1, -1 }, time = { 1, 1 };
+    return unit == AMP_UNIT_HZ ? freq : unit == AMP_UNIT_S ? time : unit == AMP_UNIT_DB ? plain : any;
+}
+
+/* How many channels an expression has, without lowering it (prev() in a
+ * patch needs it before its argument can be lowered). */
+/* A let's channels, worked out once per let so that chains of lets stay
+ * linear (one being worked out, or read past LET_NEST_LIMIT, waits). */
+static void let_channels(Walk *c, PLet *l)
+{
+    if (l->channels || l->busy || c->let_depth >= LET_NEST_LIMIT)
+        return;
+    l->busy = 1;
+    c->let_depth++;
+    l->channels = sema_expr_channels(c, l->item->value);
+    c->let_depth--;
+    l->busy = 0;
+}
+
+int sema_expr_channels(Walk *c, Expr *e)
+{
+    if (!e)
+        return 1;
+    if (e->kind == EX_NAME && strcmp(e->name, "voices") == 0 && c->sec == SEC_PATCH &&
+        !sema_find_let(c->ps, "voices", c->sec))
+        return c->ps->unit->n_outputs;
+    if (e->kind == EX_NAME) {
+        PLet *l = sema_find_let(c->ps, e->name, c->sec);
+        if (l)
+            let_channels(c, l);
+        return l && l->channels ? l->channels : 1;
+    }
+    if (e->kind == EX_FIELD || e->kind == EX_NUM)
+        return 1;
+    int n = 1;
+    Expr *sub[3] = { e->a, e->b, e->c };
+    for (int i = 0; i < 3; i++) {
+        int k = sub[i] ? sema_expr_channels(c, sub[i]) : 1;
+        if (k > n) n = k;
+    }
+    for (Arg *a = e->args; a; a = a->next) {
+        int k = sema_expr_channels(c, a->value);
+        if (k > n) n = k;
+    }
+    return n;
+}
+
+int sema_ident_count(Ident *i)
+{
+    int n = 0;
+    for (; i; i = i->next)
+        n++;
+    return n;
+}
+
+int sema_param_count(Param *p)
+{
+    int n = 0;
+    for (; p; p = p->next)
+        n++;
+    return n;
+}
+
+
+int sema_param_unit(Param *p)
+{
+    Expr *e = p->def;
+    if (e->kind != EX_NUM)
+        return AMP_UNIT_NONE;
+    switch (e->unit) {
+    case UNIT_HZ: case UNIT_KHZ: return AMP_UNIT_HZ;
+    case UNIT_S: case UNIT_MS: return AMP_UNIT_S;
+    case UNIT_DB: return AMP_UNIT_DB;
+    default: return AMP_UNIT_NONE;
+    }
+}
+
+/* Check one node alone, with stand-ins for its params and inputs. A Faust
+ * node has no body here: faust checked it. */
+static void check_node(Program *prog, Diag *d, Node *n)
+{
+    if (n->faust_path)
+        return;
+    Ir scratch;
+    ir_init(&scratch, prog->arena);
+    Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH };
+    int np = sema_param_count(n->params), ni = sema_ident_count(n->ins), no = sema_ident_count(n->outs);
+    NodeBinding b = {
+        .params = arena_alloc(c.a, sizeof(Val *) * (size_t)(np + 1)),
+        .param_dims = arena_alloc(c.a, sizeof(UDim) * (size_t)(np + 1)),
+        .inputs = arena_alloc(c.a, sizeof(Val *) * (size_t)(ni + 1)),
+    };
+    int k = 0;
+    for (Param *p = n->params; p; p = p->next, k++) {
+        b.params[k] = ir_leaf(&scratch, V_PLACEHOLDER, k, RATE_CONTROL, SEC_PATCH);
+        b.param_dims[k] = sema_unit_dim(sema_param_unit(p));
+        double v;
+        lower_const(&c, p->def, "a param's default", &v, NULL);
+        if (p->lo) lower_const(&c, p->lo, "a param's range", &v, NULL);
+        if (p->hi) lower_const(&c, p->hi, "a param's range", &v, NULL);
+    }
+    for (k = 0; k < ni; k++)
+        b.inputs[k] = ir_leaf(&scratch, V_PLACEHOLDER, 1000 + k, RATE_AUDIO, SEC_PATCH);
+    if (no == 0)
+        diag_error(d, n->loc, "node '%s' has no outputs (declare them with 'out y;')", n->name);
+    Val **outs = arena_alloc(c.a, sizeof(Val *) * (size_t)(no + 1));
+    lower_node_body(&c, n, &b, outs);
+}
+
+/* ---- nodes and the unit patch ------------------------------------------------- */
+
+static void check_params(Walk *c, Param *list, Lowered *u)
+{
+    u->n_params = sema_param_count(list);
+    u->params = arena_alloc(c->a, sizeof(UnitParam) * (size_t)(u->n_params + 1));
+    int k = 0;
+    for (Param *p = list; p; p = p->next)  /* names first: a default may name a later param */
+        u->params[k++].name = p->name;
+    k = 0;
+    for (Param *p = list; p; p = p->next, k++) {
+        UnitParam *up = &u->params[k];
+        up->name = p->name;
+        up->loc = p->loc;
+        up->unit = sema_param_unit(p);
+        up->unit_label = p->unit_label;
+        for (int j = 0; j < k; j++)
+            if (strcmp(u->params[j].name, p->name) == 0) {
+                diag_error(c->d, p->loc, "'%s' is already defined", p->name);
+                diag_note(c->d, u->params[j].loc, "'%s' was defined here", p->name);
+            }
+        int db = up->unit == AMP_UNIT_DB;
+        UDim want = sema_unit_dim(up->unit), got;
+        double v = 0;
+        if (lower_const(c, p->def, "a param's default", &v, &got))
+            up->def = db ? 20 * log10(v > 0 ? v : 1e-30) : v;
+        up->lo = -INFINITY;
+        up->hi = INFINITY;
+        if (p->lo && p->hi) {
+            up->has_range = 1;
+            double lo = 0, hi = 0;
+            int ok = lower_const(c, p->lo, "a param's range", &lo, &got);
+            if (ok && (sema_dims_clash(want, got) || (db && p->lo->unit != UNIT_DB)))
+                diag_error(c->d, p->lo->loc, "the range of '%s' must be %s like its default", p->name,
+                           db ? "in dB" : sema_dim_text(want));
+            ok &= lower_const(c, p->hi, "a param's range", &hi, &got);
+            if (ok && (sema_dims_clash(want, got) || (db && p->hi->unit != UNIT_DB)))
+                diag_error(c->d, p->hi->loc, "the range of '%s' must be %s like its default", p->name,
+                           db ? "in dB" : sema_dim_text(want));
+            if (db) {
+                lo = 20 * log10(lo > 0 ? lo : 1e-30);
+                hi = 20 * log10(hi > 0 ? hi : 1e-30);
+            }
+            if (ok && lo > hi)
+                diag_error(c->d, p->lo->loc, "the range of '%s' is empty: %.9g > %.9g", p->name, lo, hi);
+            else if (ok && (up->def < lo - 1e-9 * fabs(lo) || up->def > hi + 1e-9 * fabs(hi)))
+                diag_error(c->d, p->def->loc, "the default of '%s' (%.9g) is outside its range [%.9g, %.9g]",
+                           p->name, up->def, lo, hi);
+            up->lo = lo;
+            up->hi = hi;
+        }
+        if (p->step && lower_const(c, p->step, "a param's step", &up->step, NULL) && up->step < 0)
+            diag_error(c->d, p->step->loc, "a param's step must not be negative");
+        if (p->smooth && lower_const(c, p->smooth, "a smoothing time", &up->smooth, &got)) {
+            if (got.known && got.exp != 1)
+                diag_error(c->d, p->smooth->loc, "a smoothing time must be a time (ms or s), not %s", sema_dim_text(got));
+            else if (up->smooth < 0)
+                diag_error(c->d, p->smooth->loc, "a smoothing time must not be negative");
+        }
+    }
+}
+
+static const char **ident_names(Arena *a, Ident *list, int *n)
+{
+    *n = sema_ident_count(list);
+    const char **names = arena_alloc(a, sizeof(char *) * (size_t)(*n + 1));
+    int k = 0;
+    for (Ident *i = list; i; i = i->next)
+        names[k++] = i->name;
+    return names;
+}
+
+int sema_node_input(Node *n, const char *name)
+{
+    int k = 0;
+    for (Ident *i = n->ins; i; i = i->next, k++)
+        if (strcmp(i->name, name) == 0)
+            return k;
+    return -1;
+}
+
+int sema_node_param(Node *n, const char *name)
+{
+    int k = 0;
+    for (Param *p = n->params; p; p = p->next, k++)
+        if (strcmp(p->name, name) == 0)
+            return k;
+    return -1;
+}
+
+static int target_width(Walk *c, Target *t)
+{
+    if (strcmp(t->object, "out") == 0 && !t->port)
+        return c->ps->unit->n_outputs;
+    return 1;
+}
+
+int sema_target_count(Target *t)
+{
+    int n = 0;
+    for (; t; t = t->next)
+        n++;
+    return n;
+}
+
+
+/* Check the targets of a connection when the patch is collected. */
+static void check_connection(Walk *c, GraphItem *g, Section sec)
+{
+    PatchScope *ps = c->ps;
+    Lowered *u = ps->unit;
+    int nt = sema_target_count(g->targets);
+    for (Target *t = g->targets; t; t = t->next) {
+        if (strcmp(t->object, "out") == 0) {
+            if (t->port && sema_find_name(u->output_names, u->n_outputs, t->port) < 0)
+                diag_error(c->d, t->loc, "patch '%s' has no output '%s'", u->name, t->port);
+            continue;
+        }
+        PInst *p = sema_find_inst(ps, t->object, sec);
+        if (!p) {
+            if (sema_find_inst(ps, t->object, sec == SEC_VOICE ? SEC_PATCH : SEC_VOICE))
+                diag_error(c->d, t->loc, "'%s' is on the other side of the voice block", t->object);
+            else
+                diag_error(c->d, t->loc, "unknown instance '%s' (connect to an instance's input or to out)", t->object);
+            continue;
+        }
+        if (!t->port) {
+            if (sema_ident_count(p->node->ins) != 1)
+                diag_error(c->d, t->loc, "'%s' (node %s) has %d inputs; name one, as in %s.%s", t->object,
+                           p->node->name, sema_ident_count(p->node->ins), t->object,
+                           p->node->ins ? p->node->ins->name : "x");
+            else
+                t->port = p->node->ins->name;
+            continue;
+        }
+        if (sema_node_input(p->node, t->port) < 0) {
+            if (sema_node_param(p->node, t->port) >= 0)
+                diag_error(c->d, t->loc, "'%s' is a param of %s; bind it in the instance: %s(%s: value)",
+                           t->port, p->node->name, p->node->name, t->port);
+            else
+                diag_error(c->d, t->loc, "'%s' (node %s) has no input '%s'", t->object, p->node->name, t->port);
+        }
+    }
+    int n = sema_expr_channels(c, g->value);
+    if (n > 1) {
+        int widths_one = 1;
+        for (Target *t = g->targets; t; t = t->next)
+            if (target_width(c, t) != 1)
+                widths_one = 0;
+        int ok = (nt == 1 && target_width(c, g->targets) == n) || (nt == n && widths_one);
+        if (!ok)
+            diag_error(c->d, g->loc, "this signal has %d channels but the targets take %d", n,
+                       nt == 1 ? target_width(c, g->targets) : nt);
+    }
+}
+
+static void collect_items(Walk *c, GraphItem *items, Section sec)
+{
+    PatchScope *ps = c->ps;
+    for (GraphItem *g = items; g; g = g->next) {
+        if (g->kind == GI_INSTANCE) {
+            Node *n = sema_find_node(c->prog, g->node);
+            if (!n) {
+                if (find_patch(c->prog, g->node))
+                    diag_error(c->d, g->node_loc, "'%s' is a patch; only nodes can be instantiated", g->node);
+                else if (func_lookup(g->node) >= 0 || !strcmp(g->node, "noise") || !strcmp(g->node, "prev"))
+                    diag_error(c->d, g->node_loc, "'%s' is a built-in function, not a node; use it in an expression",
+                               g->node);
+                else
+                    diag_error(c->d, g->node_loc, "unknown node '%s'", g->node);
+                continue;
+            }
+            PInst *old = sema_find_inst(ps, g->name, sec);
+            PLet *oldl = sema_find_let(ps, g->name, sec);
+            if (old || oldl || sema_find_param(ps->unit, g->name) >= 0 ||
+                sema_find_name(ps->unit->input_names, ps->unit->n_inputs, g->name) >= 0) {
+                diag_error(c->d, g->name_loc, "'%s' is already defined", g->name);
+                continue;
+            }
+            if (!strcmp(g->name, "note") || !strcmp(g->name, "voices") || !strcmp(g->name, "SR") ||
+                !strcmp(g->name, "pi")) {
+                diag_error(c->d, g->name_loc, "'%s' is a built-in name and cannot be redefined", g->name);
+                continue;
+            }
+            PInst *p = arena_alloc(c->a, sizeof *p);
+            p->item = g;
+            p->node = n;
+            p->sec = sec;
+            vec_push(c->a, &ps->insts, p);
+            ix_put(c->a, &ps->inst_ix, g->name, sec, p);
+        } else if (g->kind == GI_LET) {
+            if (sema_find_inst(ps, g->name, sec) || sema_find_let(ps, g->name, sec) || sema_find_param(ps->unit, g->name) >= 0) {
+                diag_error(c->d, g->name_loc, "'%s' is already defined", g->name);
+                continue;
+            }
+            PLet *l = arena_alloc(c->a, sizeof *l);
+            l->item = g;
+            l->sec = sec;
+            vec_push(c->a, &ps->lets, l);
+            ix_put(c->a, &ps->let_ix, g->name, sec, l);
+        } else {
+            PConn *k = arena_alloc(c->a, sizeof *k);
+            k->item = g;
+            k->sec = sec;
+            vec_push(c->a, &ps->conns, k);
+        }
+    }
+}
+
+static void check_instance_args(Walk *c, PInst *p)
+{
+    for (Arg *a = p->item->args; a; a = a->next) {
+        if (!a->name) {
+            diag_error(c->d, a->loc, "arguments of an instance are named: %s(param: value)", p->node->name);
+            continue;
+        }
+        for (Arg *b = p->item->args; b != a; b = b->next)
+            if (b->name && strcmp(b->name, a->name) == 0) {
+                diag_error(c->d, a->loc, "'%s' is given twice", a->name);
+                break;
+            }
+        if (sema_node_param(p->node, a->name) < 0 && sema_node_input(p->node, a->name) < 0)
+            diag_error(c->d, a->loc, "node '%s' has no param or input '%s'", p->node->name, a->name);
+    }
+}
+
+/* A node compiled on its own becomes a patch with the node's params,
+ * inputs and outputs, holding one instance of it. */
+static Patch *wrap_node(Arena *a, Node *n)
+{
+    Patch *p = arena_alloc(a, sizeof *p);
+    p->name = n->name;
+    p->loc = n->loc;
+    p->ins = n->ins;
+    p->outs = n->outs;
+    p->params = n->params;
+    GraphItem *inst = arena_alloc(a, sizeof *inst);
+    inst->kind = GI_INSTANCE;
+    inst->loc = inst->name_loc = inst->node_loc = n->loc;
+    inst->name = "_unit";
+    inst->node = n->name;
+    Arg *args = NULL;
+    for (Param *q = n->params; q; q = q->next)
+        args = ast_arg_append(args, ast_arg(a, q->loc, q->name, ast_name(a, q->loc, q->name)));
+    for (Ident *i = n->ins; i; i = i->next)
+        args = ast_arg_append(args, ast_arg(a, i->loc, i->name, ast_name(a, i->loc, i->name)));
+    inst->args = args;
+    p->graph = inst;
+    GraphItem *last = inst;
+    for (Ident *o = n->outs; o; o = o->next) {
+        GraphItem *g = arena_alloc(a, sizeof *g);
+        g->kind = GI_CONNECT;
+        g->loc = o->loc;
+        g->value = ast_field(a, o->loc, ast_name(a, o->loc, "_unit"), o->name);
+        Target *t = arena_alloc(a, sizeof *t);
+        t->object = "out";
+        t->port = o->name;
+        t->loc = o->loc;
+        g->targets = t;
+        last->next = g;
+        last = g;
+    }
+    return p;
+}
+
+static void check_names(Program *prog, Diag *d)
+{
+    for (int i = 0; i < prog->nodes.n + prog->patches.n; i++) {
+        int is_node = i < prog->nodes.n;
+        const char *name = is_node ? ((Node *)prog->nodes.items[i])->name
+                                   : ((Patch *)prog->patches.items[i - prog->nodes.n])->name;
+        Loc loc = is_node ? ((Node *)prog->nodes.items[i])->loc
+                          : ((Patch *)prog->patches.items[i - prog->nodes.n])->loc;
+        for (int j = 0; j < i; j++) {
+            int jn = j < prog->nodes.n;
+            const char *other = jn ? ((Node *)prog->nodes.items[j])->name
+                                   : ((Patch *)prog->patches.items[j - prog->nodes.n])->name;
+            if (strcmp(name, other) != 0)
+                continue;
+            Loc oloc = jn ? ((Node *)prog->nodes.items[j])->loc
+                          : ((Patch *)prog->patches.items[j - prog->nodes.n])->loc;
+            diag_error(d, loc, "'%s' is already defined", name);
+            diag_note(d, oloc, "'%s' was defined here", name);
+            break;
+        }
+    }
+}
+
+static Patch *pick_unit(Program *prog, const char *name, Diag *d, Node **as_node)
+{
+    Module *m = prog->main;
+    *as_node = NULL;
+    if (name) {
+        Patch *p = find_patch(prog, name);
+        if (p)
+            return p;
+        Node *n = sema_find_node(prog, name);
+        if (n) {
+            *as_node = n;
+            return wrap_node(prog->arena, n);
+        }
+        diag_plain(d, "%s: no patch or node named '%s'", m->file->path, name);
+        return NULL;
+    }
+    Patch *last = NULL;
+    for (Patch *p = m->patches; p; p = p->next)
+        last = p;
+    if (last)
+        return last;
+    Node *lastn = NULL;
+    for (Node *n = m->nodes; n; n = n->next)
+        lastn = n;
+    for (int i = 0; !m->nodes && i < prog->fausts.n; i++) {   /* a file of Faust imports: the last */
+        FaustProgram *fp = prog->fausts.items[i];
+        if (fp->module == m)
+            lastn = fp->node;
+    }
+    if (lastn) {
+        *as_node = lastn;
+        return wrap_node(prog->arena, lastn);
+    }
+    diag_plain(d, "%s: nothing to compile: the file defines no patch or node", m->file->path);
+    return NULL;
+}
+
+
+PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
+{
+    check_names(prog, d);
+    for (int i = 0; i < prog->nodes.n; i++)
+        check_node(prog, d, prog->nodes.items[i]);
+    Node *as_node;
+    Patch *patch = pick_unit(prog, unit_name, d, &as_node);
+    if (!patch || d->errors)
+        return NULL;
+    static const char *reserved[] = { "amp_patch", "amp_dsp", "amp_math" };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (!strcmp(patch->name, reserved[i])) {
+            diag_error(d, patch->loc, "'%s' is the name of a runtime header (%s.h); name the unit otherwise",
+                       patch->name, patch->name);
+            return NULL;
+        }
+    Lowered *u = arena_alloc(prog->arena, sizeof *u);
+    u->name = patch->name;
+    u->from_node = as_node != NULL;
+    ir_init(&u->ir, prog->arena);
+    PatchScope *ps = arena_alloc(prog->arena, sizeof *ps);
+    ps->prog = prog;
+    ps->patch = patch;
+    ps->unit = u;
+    Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &u->ir, .sec = SEC_PATCH, .ps = ps };
+
+    u->input_names = ident_names(c.a, patch->ins, &u->n_inputs);
+    if (patch->outs) {
+        u->output_names = ident_names(c.a, patch->outs, &u->n_outputs);
+    } else {
+        static const char *stereo[] = { "left", "right" };
+        u->output_names = stereo;
+        u->n_outputs = 2;
+    }
+    if (u->n_outputs > MAX_CHANNELS || u->n_inputs > MAX_CHANNELS) {
+        diag_error(d, patch->loc, "a patch has at most %d inputs and %d outputs", MAX_CHANNELS, MAX_CHANNELS);
+        return NULL;
+    }
+    for (int i = 0; i < u->n_outputs; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(u->output_names[i], u->output_names[j]))
+                diag_error(d, patch->loc, "output '%s' is declared twice", u->output_names[i]);
+    check_params(&c, patch->params, u);
+
+    u->steal = patch->steal;
+    if (patch->voices) {
+        double v = 0;
+        if (lower_const(&c, patch->voices, "the number of voices", &v, NULL)) {
+            if (v != floor(v) || v < 1 || v > AMP_MAX_VOICES)
+                diag_error(d, patch->voices->loc, "the number of voices must be a whole number from 1 to %d",
+                           AMP_MAX_VOICES);
+            else
+                u->voices = (int)v;
+        }
+        if (!patch->has_voice)
+            diag_error(d, patch->voices_loc, "'voices' needs a voice { } block saying what each voice plays");
+    } else if (patch->has_voice) {
+        diag_error(d, patch->voice_loc, "a voice block needs a 'voices N;' line saying how many voices");
+    }
+    if (d->errors)
+        return NULL;
+
+    collect_items(&c, patch->voice, SEC_VOICE);
+    collect_items(&c, patch->graph, SEC_PATCH);
+    /* The channels of every let, in the order they are written: a let
+     * reading earlier lets finds them known, so the walks stay shallow
+     * however long the chain (forward references nest, up to
+     * LET_NEST_LIMIT). */
+    for (int i = 0; i < ps->lets.n; i++) {
+        PLet *l = ps->lets.items[i];
+        c.sec = l->sec;
+        let_channels(&c, l);
+    }
+    for (int i = 0; i < ps->insts.n; i++)
+        check_instance_args(&c, ps->insts.items[i]);
+    for (int i = 0; i < ps->conns.n; i++) {
+        PConn *k = ps->conns.items[i];
+        c.sec = k->sec;
+        check_connection(&c, k->item, k->sec);
+    }
+    if (d->errors)
+        return NULL;
+    return ps;
+}
+
+/* ---- dump ------------------------------------------------------------------ */
+
+/* `--dump sema`: the unit's signature, then per section its instances,
+ * lets and connections as collected, in source order. */
+void sema_dump(FILE *out, const PatchScope *ps)
+{
+    static const char *units[] = { [AMP_UNIT_NONE] = "", [AMP_UNIT_HZ] = " Hz", [AMP_UNIT_S] = " s",
+                                   [AMP_UNIT_DB] = " dB" };
+    const Lowered *u = ps->unit;
+    fprintf(out, "%s %s\n", u->from_node ? "node" : "patch", u->name);
+    fprintf(out, "  inputs:");
+    for (int i = 0; i < u->n_inputs; i++)
+        fprintf(out, " %s", u->input_names[i]);
+    fprintf(out, "\n  outputs:");
+    for (int i = 0; i < u->n_outputs; i++)
+        fprintf(out, " %s", u->output_names[i]);
+    fputc('\n', out);
+    for (int i = 0; i < u->n_params; i++) {
+        const UnitParam *p = &u->params[i];
+        int unit = p->unit >= 0 && p->unit <= AMP_UNIT_DB ? p->unit : AMP_UNIT_NONE;
+        fprintf(out, "  param %s = %.9g%s", p->name, p->def, p->unit_label ? "" : units[unit]);
+        if (p->unit_label)
+            fprintf(out, " %s", p->unit_label);
+        if (p->has_range)
+            fprintf(out, " in [%.9g, %.9g]", p->lo, p->hi);
+        if (p->step > 0)
+            fprintf(out, " step %.9g", p->step);
+        if (p->smooth > 0)
+            fprintf(out, " smooth %.9g s", p->smooth);
+        fputc('\n', out);
+    }
+    if (u->voices)
+        fprintf(out, "  voices %d\n", u->voices);
+    for (int sec = u->voices ? SEC_VOICE : SEC_PATCH; sec >= SEC_PATCH; sec--) {
+        fprintf(out, "%s:\n", sec == SEC_VOICE ? "per voice" : "patch");
+        for (int i = 0; i < ps->insts.n; i++) {
+            const PInst *p = ps->insts.items[i];
+            if ((int)p->sec == sec)
+                fprintf(out, "  instance %s = %s%s\n", p->item->name, p->node->name, p->node->faust_path ? " (Faust)" : "");
+        }
+        for (int i = 0; i < ps->lets.n; i++) {
+            const PLet *l = ps->lets.items[i];
+            if ((int)l->sec == sec)
+                fprintf(out, "  let %s: %d channel%s\n", l->item->name, l->channels ? l->channels : 1,
+                        l->channels > 1 ? "s" : "");
+        }
+        for (int i = 0; i < ps->conns.n; i++) {
+            const PConn *k = ps->conns.items[i];
+            if ((int)k->sec != sec)
+                continue;
+            fprintf(out, "  connection line %d ->", k->item->loc.line);
+            for (Target *t = k->item->targets; t; t = t->next)
+                fprintf(out, " %s%s%s", t->object, t->port ? "." : "", t->port ? t->port : "");
+            fputc('\n', out);
+        }
+    }
+}
