@@ -12,6 +12,7 @@ RUNTIME_OBJS += $(B)/runtime/ring.o $(B)/runtime/pool.o \
 
 -include runtime/ring.mk
 -include runtime/commands.mk
+-include runtime/layout.mk
 -include runtime/engine.mk
 -include runtime/smf.mk
 
