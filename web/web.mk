@@ -38,7 +38,7 @@ WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
 WEB_ENGINE_SRCS := runtime/wasm_main.c runtime/engine.c runtime/engine_commands.c runtime/voice.c \
                    runtime/ring.c runtime/commands.c runtime/pool.c
-WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h) runtime/commands.def runtime/layout.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
 # and extract per value, which V8 runs at half the speed of the scalar code
@@ -55,6 +55,9 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
 WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)
 WEB_COMMANDS_TS := $(B)/gen/web/commands.ts
+# The layout module and its JSON copy for the tests: runtime/layout.mk.
+WEB_LAYOUT_TS   := $(B)/gen/web/layout.ts
+WEB_LAYOUT_JSON := $(B)/gen/web/layout.json
 
 .PHONY: web test-web
 web: $(WEB_OUT)/engine.wasm $(WEB_OUT)/engine.json $(WEB_OUT)/.bundles \
@@ -92,8 +95,9 @@ endif
 
 # ---- the TypeScript: type check, then bundle -------------------------------
 # Three ES-module bundles: the page, the AudioWorklet processor, the export
-# worker. web/tsconfig.app.json maps @amp/gen/* to $(B)/gen/web/*.
-$(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
+# worker. web/tsconfig.app.json maps @amp/gen/* to $(B)/gen/web/* (the
+# generated commands.ts and layout.ts).
+$(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
 	@mkdir -p $(WEB_OUT)
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
 	web/node_modules/.bin/esbuild web/src/ui/main.ts web/src/worklet.ts web/src/export-worker.ts \
@@ -111,5 +115,5 @@ $(WEB_OUT)/%: web/public/%
 # `chromium` package) and compares with $(B)/amp renders. About 30 s.
 WEB_TEST_SERVER := $(if $(wildcard server/server.mk),$(B)/ampd)
 TEST_STEPS += test-web
-test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER)
+test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER) $(WEB_LAYOUT_JSON)
 	B=$(B) $(NODE) tests/web/run.mjs
