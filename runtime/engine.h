@@ -264,11 +264,11 @@ typedef enum {
 
 /* ---- the state region: engine -> anyone ---------------------------------- */
 /*
- * One plain struct with a fixed layout, struct EngineState (5248 bytes:
- * the transport, the master meter, counters, then EngineTrackState
- * tracks[ENGINE_MAX_TRACKS], 80 bytes each), defined with every offset in
- * runtime/layout.def, which pins them with static asserts on every target
- * and prints the same offsets for JavaScript ($(B)/gen/web/layout.ts).
+ * One plain struct with a fixed layout, struct EngineState (the
+ * transport, the master meter, counters, then one EngineTrackState per
+ * track id), defined with every offset in runtime/layout.def, which pins
+ * them with static asserts on every target and gives the same offsets to
+ * JavaScript ($(B)/gen/web/layout.ts).
  * Every field is 4 or 8 bytes at its natural alignment, little-endian in
  * WebAssembly. The audio thread writes it at the end of every render call
  * as a seqlock: `seq` becomes odd, the fields are stored, `seq` becomes
