@@ -17,16 +17,16 @@
 
 import * as layout from './layout.js';
 
-interface FileSystem {
+interface LayoutCheckFs {
   readFileSync(path: string, encoding: 'utf8'): string;
 }
 declare const process: { readonly argv: readonly string[]; exitCode?: number };
 
-type Numbers = Record<string, number | Record<string, number>>;
+type LayoutNumbers = Record<string, number | Record<string, number>>;
 
 /** The module's numbers: every export but LAYOUT_TYPES. */
-function numbers(): Numbers {
-  const out: Numbers = {};
+function numbers(): LayoutNumbers {
+  const out: LayoutNumbers = {};
   for (const [name, value] of Object.entries(layout)) {
     if (name === 'LAYOUT_TYPES') continue;
     if (typeof value === 'number') out[name] = value;
@@ -35,7 +35,7 @@ function numbers(): Numbers {
   return out;
 }
 
-function lines(n: Numbers): string[] {
+function lines(n: LayoutNumbers): string[] {
   const out: string[] = [];
   for (const [name, value] of Object.entries(n)) {
     if (typeof value === 'number') {
@@ -51,7 +51,7 @@ function lines(n: Numbers): string[] {
 }
 
 /** The same names and numbers, in any order. */
-function sameNumbers(a: unknown, b: Numbers): boolean {
+function sameNumbers(a: unknown, b: LayoutNumbers): boolean {
   if (typeof a !== 'object' || a === null) return false;
   const x = a as Record<string, unknown>;
   if (Object.keys(x).length !== Object.keys(b).length) return false;
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const jsonPath = process.argv[2];
   if (!jsonPath) throw new Error('usage: node layout_check.js LAYOUT.json');
   const fsName = 'node:fs';
-  const fs = (await import(fsName)) as FileSystem;
+  const fs = (await import(fsName)) as LayoutCheckFs;
   const n = numbers();
   if (!sameNumbers(JSON.parse(fs.readFileSync(jsonPath, 'utf8')), n)) {
     console.error(`layout_check: ${jsonPath} does not hold the numbers of layout.ts`);
