@@ -11,7 +11,7 @@ RING_TSAN_CFLAGS := -std=c11 -D_GNU_SOURCE -fsanitize=thread -O1 -g \
                     -Wall -Wextra -Wshadow -Wmissing-prototypes -Iruntime
 RING_TSAN_SRCS   := tests/ring_stress.c runtime/ring.c
 
-$(B)/tsan/ring_stress: $(RING_TSAN_SRCS) runtime/ring.h
+$(B)/tsan/ring_stress: $(RING_TSAN_SRCS) runtime/ring.h runtime/layout.h runtime/layout.def
 	@mkdir -p $(dir $@)
 	$(RING_TSAN_CC) $(RING_TSAN_CFLAGS) -o $@ $(RING_TSAN_SRCS) -lpthread
 
