@@ -16,8 +16,8 @@ export const buildDir = path.resolve(repo, B);
 export const webDir = path.join(buildDir, 'web');
 
 /** The shared-memory layouts (runtime/layout.def) as the generated
- *  layout.ts has them: { ENGINE_STATE: { now: 16, ... }, AMP_STATE: ...,
- *  ENGINE_STATE_BYTES: 5248, ... }, from its JSON copy (runtime/layout.mk). */
+ *  layout.ts has them (ENGINE_STATE.now, AMP_STATE.engine,
+ *  ENGINE_STATE_BYTES, ...), from its JSON copy (runtime/layout.mk). */
 export function sharedLayout() {
   const file = path.join(buildDir, 'gen', 'web', 'layout.json');
   if (!existsSync(file)) throw new Error(`${file} is missing: run make first`);
