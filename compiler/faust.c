@@ -42,7 +42,7 @@ extern char **environ;
 
 /* ---- the routing table ----------------------------------------------------
  * Every function the prepared C may call that it does not define itself:
- * libm's float functions mapped to the kernels of runtime/amp_math.h (or to
+ * libm's float functions mapped to the kernels of runtime/abi/amp_math.h (or to
  * the small helpers of the prelude, built from them), and the integer
  * min/max/abs that faust's C expects its architecture file to provide.
  * Where libm gives NaN or an infinity the kernels give a finite value
@@ -1057,7 +1057,7 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     }
     char *bad = ok ? unknown_call(&p) : NULL;
     if (bad) {
-        diag_error(d, loc, "Faust program '%s' calls '%s', which has no kernel in runtime/amp_math.h "
+        diag_error(d, loc, "Faust program '%s' calls '%s', which has no kernel in runtime/abi/amp_math.h "
                            "(a foreign function, or a libm function Faust nodes cannot use)", written, bad);
         free(bad);
         ok = 0;

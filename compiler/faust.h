@@ -7,7 +7,7 @@
  * compiled patch does not call (new/delete, metadata, UI) removed, its
  * class named amp_faust_NAME, and every call checked against the libm
  * functions that faust_prelude() routes to the runtime's kernels
- * (runtime/amp_math.h), so a Faust node keeps native/WebAssembly parity.
+ * (runtime/abi/amp_math.h), so a Faust node keeps native/WebAssembly parity.
  * The result is a Node of the program with ports in0.. and out0.. and one
  * param per control; lowering (lower.c) makes each instance an ExternSlot
  * of the IR, and emit_c.c prints the prepared C and the calls.

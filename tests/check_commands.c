@@ -1,4 +1,4 @@
-/* check_commands.c — the command schema (runtime/commands.def, commands.h).
+/* check_commands.c — the command schema (runtime/engine/commands.def, commands.h).
  *
  * "layout": sizes and offsets match the structs and natural alignment, the
  * ids and tables agree, and three records are pinned byte for byte.
@@ -13,7 +13,7 @@
  * decoder, each in a heap block of exactly its length.
  *
  * The same binary is the C half of the TypeScript round trip (make
- * test-commands-ts, runtime/commands.mk):
+ * test-commands-ts, runtime/gen/gen.mk):
  *   check_commands --write-vectors FILE   the valid and the invalid
  *       vectors, as JSON
  *   check_commands --check-encoded FILE   compare what the generated

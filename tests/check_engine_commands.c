@@ -1,5 +1,5 @@
 /* check_engine_commands.c — the engine consuming the command ring
- * (runtime/engine_commands.c): every command type, encoded with the C
+ * (runtime/engine/engine_commands.c): every command type, encoded with the C
  * encoders into a real ring, drained at the start of each render quantum,
  * changes the engine's output or state at its own sample (regions play
  * their exact frames from their exact sample, the master fader, voice modes

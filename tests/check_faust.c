@@ -287,7 +287,7 @@ typedef struct Example {
 /* The bounds hold the measured relative difference (max abs difference
  * over peak, the worse of the two renders, noted after each) with room to
  * spare; 1e-4 unless the measurement says why not. The only difference
- * between the two builds is the math: our kernels (runtime/amp_math.h,
+ * between the two builds is the math: our kernels (runtime/abi/amp_math.h,
  * errors of a few 1e-7 relative, 1e-6 for pow) against libm. Programs
  * without a transcendental call in their sample loop agree exactly;
  * feedback carries the kernels' error around (the reverb, the resonant

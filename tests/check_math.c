@@ -1,4 +1,4 @@
-/* check_math.c — the runtime's math kernels (runtime/amp_math.h).
+/* check_math.c — the runtime's math kernels (runtime/abi/amp_math.h).
  *
  * accuracy:    dense sweeps of every kernel against double-precision libm;
  *              the maximum error is printed and asserted against the bound

@@ -1,5 +1,5 @@
 /* check_midi_import.c — Standard MIDI Files as projects
- * (runtime/midi_import.c) and `amp import` / `amp render SONG.mid`.
+ * (runtime/formats/midi_import.c) and `amp import` / `amp render SONG.mid`.
  *
  * The song is written with smf_write_simple: 480 ticks per quarter, 120 bpm
  * until beat 4 (2.0 s) then 150 bpm (0.4 s a beat), a melodic track, a

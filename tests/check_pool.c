@@ -1,4 +1,4 @@
-/* check_pool.c — the fixed-size object pool (runtime/pool.h).
+/* check_pool.c — the fixed-size object pool (runtime/engine/pool.h).
  *
  * "core": a pool of 2 (fill, refuse and count, free, reuse), alignment of
  * every object, double and foreign frees, index <-> pointer.

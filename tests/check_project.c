@@ -1,4 +1,4 @@
-/* check_project.c — the JSON project format (runtime/project_read.c,
+/* check_project.c — the JSON project format (runtime/formats/project_read.c,
  * project_resolve.c, project_feed.c, project_render.c) and
  * `amp render PROJECT.json`: the demo project renders to its golden
  * fingerprint with no allocation while rendering; malformed documents and

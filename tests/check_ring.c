@@ -1,4 +1,4 @@
-/* check_ring.c — the SPSC record ring (runtime/ring.h).
+/* check_ring.c — the SPSC record ring (runtime/engine/ring.h).
  *
  * "core": the layout JavaScript relies on, exact fits and refusals in rings
  * of 8 and 16 bytes, zero-length records, a record wrapped at every offset,

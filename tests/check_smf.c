@@ -1,4 +1,4 @@
-/* check_smf.c — Standard MIDI File reading and writing (runtime/smf.c):
+/* check_smf.c — Standard MIDI File reading and writing (runtime/formats/smf.c):
  * hand-built files for each feature, malformed and truncated files, a
  * mutation fuzz, the event cap and a writer -> reader round trip. */
 #include <math.h>

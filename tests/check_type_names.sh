@@ -5,7 +5,8 @@
 # with a body, a typedef), file-local types included, and fails when one
 # name is defined in more than one file: `Command` in two modules, or a
 # file-local `Ctx` beside another, makes a newcomer guess which is meant.
-# A forward declaration (`typedef struct Engine Engine;`) defines nothing.
+# A forward declaration (`typedef struct Engine Engine;`) defines nothing;
+# macro bodies are skipped (an X-macro's `} c_type;` names a parameter).
 # Emitted patch C (tests/golden/, tests/fixtures/*.c) is compiler output
 # and names its types after the unit, so it is not ours to check here.
 set -u
@@ -14,7 +15,10 @@ start=$(date +%s)
 files=$(git ls-files '*.c' '*.h' '*.re' '*.y' '*.def' | grep -v -e '^tests/golden/' -e '^tests/fixtures/.*\.c$')
 # shellcheck disable=SC2086
 defs=$(awk '
-    FNR == 1 { depth = 0; typedef_open = 0; incomment = 0 }
+    FNR == 1 { depth = 0; typedef_open = 0; incomment = 0; in_macro = 0 }
+    # a preprocessor line and its continuations (X-macro bodies name
+    # parameters, not types)
+    in_macro || /^[ \t]*#/ { in_macro = ($0 ~ /\\$/); next }
     {
         line = $0
         # drop comments (block comments across lines too) and strings

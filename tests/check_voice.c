@@ -1,4 +1,4 @@
-/* check_voice.c — the voice allocator (runtime/voice.c) on the hand-written
+/* check_voice.c — the voice allocator (runtime/engine/voice.c) on the hand-written
  * fixture patch: packing, release and silence, stealing, fades, limits. */
 #include <math.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* check_wav.c — WAV reading and writing (runtime/wav.c): round trips,
+/* check_wav.c — WAV reading and writing (runtime/formats/wav.c): round trips,
  * formats, malformed files and a mutation fuzz. */
 #include <math.h>
 #include <stdint.h>

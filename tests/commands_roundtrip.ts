@@ -4,7 +4,7 @@
 //
 // VECTORS.json comes from `check_commands --write-vectors`: the test vectors
 // of tests/check_commands.c, by schema field names. Each valid one is
-// encoded here with the generated encoder (runtime/gen_commands_ts.c) and
+// encoded here with the generated encoder (runtime/gen/gen_commands_ts.c) and
 // written to RECORDS.bin as a u32 length and the record's bytes;
 // `check_commands --check-encoded` then compares every record with what C
 // writes, byte for byte, and decodes every field. Each invalid one (a value
@@ -14,7 +14,7 @@
 // TypeScript side does: writing nothing when the view has no room, zeroing
 // padding over old bytes, encoding at any offset.
 //
-// Built by runtime/commands.mk with the strict web/tsconfig.json, beside a
+// Built by runtime/gen/gen.mk with the strict web/tsconfig.json, beside a
 // copy of the generated commands.ts; it needs nothing but node, so the few
 // node APIs it uses are declared here rather than taken from @types/node.
 

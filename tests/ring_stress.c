@@ -9,7 +9,7 @@
  * thread reads, checks the checksum (torn), the sequence number (lost,
  * reordered) and stops when the producer is done and the ring is empty.
  *
- * Built on its own under ThreadSanitizer (runtime/ring.mk, `tsan-ring`)
+ * Built on its own under ThreadSanitizer (runtime/engine/engine.mk, `tsan-ring`)
  * with a 256-byte ring, so the indices wrap and the ring goes full and
  * empty all the time. tests/check_ring.c includes this file with
  * RING_STRESS_NO_MAIN defined to run the same stress under Check.

@@ -7,7 +7,7 @@
 # and effects) is compiled with `ampc FILE --unit NAME -o OUTDIR/patches`.
 # Then, in the order compiled (files as given, units as listed):
 #   OUTDIR/registry.c   amp_registry[]: the descriptors, read by
-#                       runtime/wasm_main.c (each carries its JSON metadata)
+#                       runtime/wasm/wasm_main.c (each carries its JSON metadata)
 #   OUTDIR/engine.json  { "memoryPages": N, "patches": [ { "index", "source",
 #                       "unit", "meta": <ampc's NAME.json> } ] }, what the
 #                       page reads to list instruments and build knobs

@@ -26,7 +26,7 @@ WEB_NPM_STAMP := $(B)/.npm-ok
 EMCC         ?= emcc
 NPM          ?= npm
 NODE         ?= node
-# 64 MiB, laid out once by amp_init (runtime/wasm_main.c): the engine's
+# 64 MiB, laid out once by amp_init (runtime/wasm/wasm_main.c): the engine's
 # one block holds a state pool for NODE_STOCK (2) ready nodes of every
 # patch plus two more sets for the ones playing (4 x 6.7 MB for nodes/
 # today), a 16 MiB sample pool, small clip and lane pools and the tables of
@@ -37,7 +37,7 @@ WEB_STACK_BYTES  := 1048576
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
 WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c))
-WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h) runtime/engine/commands.def
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h) runtime/engine/commands.def runtime/engine/layout.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
 # and extract per value, which V8 runs at half the speed of the scalar code
@@ -54,6 +54,9 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
 WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)
 WEB_COMMANDS_TS := $(B)/gen/web/commands.ts
+# The layout module and its JSON copy for the tests: runtime/layout.mk.
+WEB_LAYOUT_TS   := $(B)/gen/web/layout.ts
+WEB_LAYOUT_JSON := $(B)/gen/web/layout.json
 
 .PHONY: web test-web
 web: $(WEB_OUT)/engine.wasm $(WEB_OUT)/engine.json $(WEB_OUT)/.bundles \
@@ -79,8 +82,9 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp
 
 # ---- the TypeScript: type check, then bundle -------------------------------
 # Three ES-module bundles: the page, the AudioWorklet processor, the export
-# worker. web/tsconfig.app.json maps @amp/gen/* to $(B)/gen/web/*.
-$(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
+# worker. web/tsconfig.app.json maps @amp/gen/* to $(B)/gen/web/* (the
+# generated commands.ts and layout.ts).
+$(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
 	@mkdir -p $(WEB_OUT)
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
 	web/node_modules/.bin/esbuild web/src/ui/main.ts web/src/worklet.ts web/src/export-worker.ts \
@@ -98,5 +102,5 @@ $(WEB_OUT)/%: web/public/%
 # `chromium` package) and compares with $(B)/amp renders. About 30 s.
 WEB_TEST_SERVER := $(if $(wildcard server/server.mk),$(B)/ampd)
 TEST_STEPS += test-web
-test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER)
+test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER) $(WEB_LAYOUT_JSON)
 	B=$(B) $(NODE) tests/web/run.mjs

@@ -1,6 +1,6 @@
 /* commands.c — encode, decode and validate the commands of commands.def.
  *
- * Everything per command is expanded from runtime/commands.def, so adding a
+ * Everything per command is expanded from runtime/engine/commands.def, so adding a
  * command there adds its struct, encoder, size, checks and field table
  * here with no other edit. The decoder is the engine's defence against
  * whatever the page writes into the command ring: it reads only the `len`

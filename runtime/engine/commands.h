@@ -1,8 +1,8 @@
 /* commands.h — the commands the UI sends to the engine, as C types.
  *
- * Everything here is expanded from runtime/commands.def, the one schema of
+ * Everything here is expanded from runtime/engine/commands.def, the one schema of
  * the commands; the TypeScript encoder ($(B)/gen/web/commands.ts, printed
- * by runtime/gen_commands_ts.c) comes from the same file. One command is
+ * by runtime/gen/gen_commands_ts.c) comes from the same file. One command is
  * one record of the command ring (ring.h): the bytes cmd_encode writes and
  * cmd_decode reads, laid out as commands.def describes.
  *

@@ -23,7 +23,7 @@
  *   audio    engine_render. One thread at a time.
  * They meet only in three lock-free places: the command queue (control ->
  * audio, single producer / single consumer, fixed slots), the event ring
- * (audio -> control, runtime/ring.h) and the state region (audio ->
+ * (audio -> control, runtime/engine/ring.h) and the state region (audio ->
  * anyone, seqlock). Patch states, clips, samples and lanes change hands
  * through those: a buffer is filled on the control side, handed to the
  * engine by a timed command, and handed back by an ENGINE_EV_*_RELEASED
@@ -146,17 +146,17 @@
 
 #include "amp_patch.h"
 #include "commands.h"
+/* The structs shared with JavaScript (EngineState and its parts,
+ * EngineEvent), ENGINE_MAX_TRACKS, ENGINE_MAX_INSERTS, ENGINE_MAX_SLOTS
+ * and ENGINE_STATE_VERSION: runtime/engine/layout.def. */
+#include "layout.h"
 
-#define ENGINE_MAX_TRACKS 64      /* track ids 0..63; EngineState has room for all */
-#define ENGINE_MAX_INSERTS 8      /* inserts per track */
-#define ENGINE_MAX_SLOTS (1 + ENGINE_MAX_INSERTS)  /* slot 0: instrument, 1..: inserts */
 #define ENGINE_MAX_CHANNELS 8     /* most inputs / outputs a hosted patch may have */
 #define ENGINE_MASTER (-1)        /* the track argument that means the master fader */
 #define ENGINE_RAMP 64            /* samples a fader, pan, mute or send change ramps over */
 #define ENGINE_METER_SECONDS 0.05 /* meter window */
 #define ENGINE_HELD_NOTES 16      /* held keys remembered in mono and legato modes */
 #define ENGINE_LIVE_NOTE_MAX 0x3fffffff  /* live note ids are 0..this; clip notes use the rest */
-#define ENGINE_STATE_VERSION 1
 
 typedef struct Engine Engine;
 
@@ -247,95 +247,32 @@ typedef enum {
     ENGINE_EV_REFUSED = 6            /* track, code: a command that could not apply (its CMD_* type) */
 } EngineEventKind;
 
-/* One record of the event ring (40 bytes: time 0, kind 8, track 12, slot
- * 16, code 20, ptr 24; in wasm32 ptr is a 4-byte address). */
-typedef struct EngineEvent {
-    int64_t time;            /* engine time at which it happened */
-    int32_t kind;            /* EngineEventKind */
-    int32_t track;
-    int32_t slot;
-    int32_t code;
-    void *ptr;
-    uint64_t pad;            /* keeps the record 40 bytes on 32-bit targets too */
-} EngineEvent;
+/* One record of the event ring: struct EngineEvent, 40 bytes on every
+ * target (time, kind, track, slot, code, ptr, pad), laid out in
+ * runtime/engine/layout.def; in wasm32 ptr is a 4-byte address in an 8-byte
+ * field. */
 
 /* ---- the state region: engine -> anyone ---------------------------------- */
 /*
- * One plain struct with a fixed layout, 5248 bytes (the offsets are
- * static_asserted in engine.c; every field is 4 or 8 bytes at its natural
- * alignment, little-endian in WebAssembly). The audio thread writes it at
- * the end of every render call as a seqlock: `seq` becomes odd, the fields
- * are stored, `seq` becomes even again. A reader copies the fields and
- * keeps the copy when `seq` was the same even number before and after
- * (engine_state_read does this; a JavaScript reader does the same with
- * Atomics.load on every 32-bit word, seq first and last). Meters are
- * linear; times in samples; cpu_ns per slot over the last render call.
- *
- *   offset  field              type       offset  field             type
- *        0  seq                u32            64  loop_start        f64
- *        4  version            u32            72  loop_end          f64
- *        8  size               u32            80  master.peak[2]    f32 x2
- *       12  playing            u32            88  master.rms[2]     f32 x2
- *       16  now                i64            96  cpu_ns            u32
- *       24  playhead           i64           100  max_tracks        u32
- *       32  beat               f64           104  commands_refused  u32
- *       40  tempo              f64           108  commands_failed   u32
- *       48  sig_num            u32           112  events_dropped    u32
- *       52  sig_den            u32           116  nodes_refused     u32
- *       56  loop_enabled       u32           120  buffers_refused   u32
- *       60  sample_rate        u32           128  tracks[64], 80 bytes each
- *
- *   track (at 128 + 80 * id): 0 kind, 4 flags, 8 faulted, 12 voices,
- *   16 peak[2], 24 rms[2], 32 faults, 36 notes_refused, 40 cpu_ns[9]
- *   (slot 0 instrument, 1.. inserts), 76 pad.
+ * One plain struct with a fixed layout, struct EngineState (the
+ * transport, the master meter, counters, then one EngineTrackState per
+ * track id), defined with every offset in runtime/engine/layout.def, which pins
+ * them with static asserts on every target and gives the same offsets to
+ * JavaScript ($(B)/gen/web/layout.ts).
+ * Every field is 4 or 8 bytes at its natural alignment, little-endian in
+ * WebAssembly. The audio thread writes it at the end of every render call
+ * as a seqlock: `seq` becomes odd, the fields are stored, `seq` becomes
+ * even again. A reader copies the fields and keeps the copy when `seq` was
+ * the same even number before and after (engine_state_read does this; a
+ * JavaScript reader does the same with Atomics.load on every 32-bit word,
+ * seq first and last). Meters are linear; times in samples; cpu_ns per
+ * slot over the last render call.
  */
-typedef struct EngineMeter {
-    float peak[2];           /* max |x| in the last complete window, left / right */
-    float rms[2];            /* RMS over the last complete window */
-} EngineMeter;
-
 enum {
     ENGINE_TRACK_FLAG_MUTED = 1,     /* muted by its own mute */
     ENGINE_TRACK_FLAG_SOLOED = 2,
     ENGINE_TRACK_FLAG_HEARD = 4      /* not muted and not silenced by another's solo */
 };
-
-typedef struct EngineTrackState {
-    uint32_t kind;           /* EngineTrackKind; 0: no track */
-    uint32_t flags;          /* ENGINE_TRACK_FLAG_* */
-    uint32_t faulted;        /* bit s: slot s's last call was non-finite */
-    uint32_t voices;         /* live voices of the instrument */
-    EngineMeter meter;
-    uint32_t faults;         /* process() calls zeroed for NaN/Inf, all slots */
-    uint32_t notes_refused;  /* note-ons dropped: not polyphonic, steal none, tables full */
-    uint32_t cpu_ns[ENGINE_MAX_SLOTS];
-    uint32_t pad;
-} EngineTrackState;
-
-typedef struct EngineState {
-    uint32_t seq;            /* seqlock; odd while the engine writes */
-    uint32_t version;        /* ENGINE_STATE_VERSION */
-    uint32_t size;           /* sizeof(EngineState) */
-    uint32_t playing;
-    int64_t now;             /* engine time: samples rendered */
-    int64_t playhead;        /* playhead in samples (beats converted through the tempo map) */
-    double beat;             /* playhead in beats */
-    double tempo;            /* bpm in force */
-    uint32_t sig_num, sig_den;
-    uint32_t loop_enabled;
-    uint32_t sample_rate;
-    double loop_start, loop_end;  /* beats */
-    EngineMeter master;
-    uint32_t cpu_ns;         /* the whole last render call */
-    uint32_t max_tracks;
-    uint32_t commands_refused;    /* full queue or bad arguments, at the call */
-    uint32_t commands_failed;     /* could not apply (ENGINE_EV_REFUSED) */
-    uint32_t events_dropped;      /* event ring full (faults, refusals; hand-backs wait instead) */
-    uint32_t nodes_refused;       /* node pool or state pool full */
-    uint32_t buffers_refused;     /* clip, sample or lane pool full */
-    uint32_t pad;
-    EngineTrackState tracks[ENGINE_MAX_TRACKS];
-} EngineState;
 
 /* ---- life cycle (control) --------------------------------------------------- */
 
@@ -392,13 +329,13 @@ void engine_release(Engine *e, const EngineEvent *ev);
  * of events read. Faults and refusals are counted into *faults / *refusals
  * when those are not NULL. */
 int engine_drain(Engine *e, int *faults, int *refusals);
-/* The event ring (runtime/ring.h layout, records of sizeof(EngineEvent)),
+/* The event ring (runtime/engine/ring.h layout, records of sizeof(EngineEvent)),
  * for a consumer that reads it directly. */
 void *engine_event_ring(Engine *e);
 
 /* ---- commands (control): queued, applied at `time` --------------------------- */
 /*
- * Each call builds one record of runtime/commands.def (an engine command
+ * Each call builds one record of runtime/engine/commands.def (an engine command
  * where the engine's own slots, beats or pointers are named: seek_beat,
  * set_instrument_node, place_clip, ...) and queues it; a pointer rides in
  * a parcel (a word of the engine's parcel table) that the command names.

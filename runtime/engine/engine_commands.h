@@ -1,5 +1,5 @@
 /* engine_commands.h — the engine consumes the command ring: each record the
- * UI wrote (runtime/commands.def, decoded by cmd_decode) goes into the
+ * UI wrote (runtime/engine/commands.def, decoded by cmd_decode) goes into the
  * engine's one command queue, as it is or, where it names things through
  * the tables below, as the engine's own record(s) (engine.h's calls).
  *

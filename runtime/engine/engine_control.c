@@ -24,18 +24,8 @@
 #include "ring.h"
 #include "voice.h"
 
-/* ---- layout checks for the state region (documented in engine.h) ------- */
-
-static_assert(sizeof(EngineMeter) == 16, "layout");
-static_assert(sizeof(EngineTrackState) == 80, "layout");
-static_assert(sizeof(EngineState) == 128 + 80 * ENGINE_MAX_TRACKS, "layout");
-static_assert(offsetof(EngineState, now) == 16, "layout");
-static_assert(offsetof(EngineState, beat) == 32, "layout");
-static_assert(offsetof(EngineState, loop_start) == 64, "layout");
-static_assert(offsetof(EngineState, master) == 80, "layout");
-static_assert(offsetof(EngineState, tracks) == 128, "layout");
-static_assert(sizeof(EngineState) % 8 == 0, "layout");
-static_assert(sizeof(EngineEvent) == 40, "layout");
+/* The state region's layout (EngineState, EngineEvent) is pinned by the
+ * static asserts layout.h expands from layout.def. */
 
 static size_t round_up(size_t n, size_t a)
 {

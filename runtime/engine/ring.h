@@ -4,7 +4,7 @@
  * ring UI -> engine, the event ring engine -> UI) live in the one shared
  * WebAssembly.Memory, so a ring is not a C object but a region of bytes with
  * a fixed layout that JavaScript maps too. Every function here takes the
- * base address of that region. runtime/RINGS.md describes the same layout
+ * base address of that region. runtime/engine/RINGS.md describes the same layout
  * and algorithm for the JavaScript side.
  *
  * Threading contract: exactly one producer thread and one consumer thread
@@ -14,6 +14,8 @@
  * from any thread and return a snapshot. No function blocks or allocates.
  *
  * Layout (byte offsets from the ring base, which must be RB_ALIGN-aligned):
+ * struct RingHeader, whose fields and offsets are runtime/engine/layout.def's,
+ * then the data area.
  *
  *   RB_OFF_WRITE     uint32  write_index: free-running, producer-owned
  *   RB_OFF_READ      uint32  read_index: free-running, consumer-owned
@@ -38,12 +40,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RB_ALIGN        64      /* required alignment of a ring's base */
-#define RB_OFF_WRITE    0
-#define RB_OFF_READ     64
-#define RB_OFF_CAPACITY 128
-#define RB_OFF_DROPPED  192
-#define RB_OFF_DATA     256     /* = header bytes */
+#include "layout.h"
+
+#define RB_ALIGN        64      /* required alignment of a ring's base: a cache line */
+#define RB_OFF_WRITE    offsetof(RingHeader, write_index)
+#define RB_OFF_READ     offsetof(RingHeader, read_index)
+#define RB_OFF_CAPACITY offsetof(RingHeader, capacity)
+#define RB_OFF_DROPPED  offsetof(RingHeader, dropped)
+#define RB_OFF_DATA     sizeof(RingHeader)
 #define RB_MIN_CAPACITY 8u
 #define RB_MAX_CAPACITY 0x80000000u
 #define RB_RECORD_HEADER 4u     /* the length word in front of each record */

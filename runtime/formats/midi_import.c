@@ -1,5 +1,5 @@
 /* midi_import.c — Standard MIDI File -> project document (see
- * midi_import.h for the mapping and runtime/PROJECT.md for the format).
+ * midi_import.h for the mapping and runtime/formats/PROJECT.md for the format).
  *
  * The document is built as a jansson tree in a fixed key order, then
  * printed by print_value below: containers of scalars on one line (a note,

@@ -1,5 +1,5 @@
 /* midi_import.h — a Standard MIDI File (smf.h) as a project document
- * (runtime/PROJECT.md): what `amp import song.mid -o project.json` writes
+ * (runtime/formats/PROJECT.md): what `amp import song.mid -o project.json` writes
  * and what `amp render song.mid` renders.
  *
  *   tempo          the file's tempo at tick 0; every later change of tempo

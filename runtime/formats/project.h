@@ -1,4 +1,4 @@
-/* project.h — the JSON project document (runtime/PROJECT.md) in memory:
+/* project.h — the JSON project document (runtime/formats/PROJECT.md) in memory:
  * the Project structs every stage of a project works on, and the format's
  * constants. No functions here; each stage has its own file and header:
  *
@@ -15,7 +15,7 @@
  *   project_render.c   the offline render loop
  *
  * The native loader (ampc, a cached shared object, dlopen) is not part of
- * the runtime: runtime/patch_loader.c, linked by `amp` and the tests.
+ * the runtime: runtime/tools/patch_loader.c, linked by `amp` and the tests.
  *
  * Fields marked "after resolve" are filled by project_resolve; the rest by
  * project_read. A read Project owns its parsed JSON document (strings

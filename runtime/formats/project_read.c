@@ -1,5 +1,5 @@
 /* project_read.c — JSON text -> Project (see project_read.h; the format is
- * runtime/PROJECT.md). jansson parses; this file checks the structure,
+ * runtime/formats/PROJECT.md). jansson parses; this file checks the structure,
  * the types and the ranges, and fills the structs of project.h.
  *
  * Validation walks the document with a path buffer ("tracks[2].clips[0]

@@ -1,4 +1,4 @@
-/* project_read.h — the JSON project document (runtime/PROJECT.md) read
+/* project_read.h — the JSON project document (runtime/formats/PROJECT.md) read
  * into a Project (project.h): parsed with jansson, the structure, types and
  * ranges checked, notes and tempo changes sorted. Every error names the
  * JSON path of the bad field ("tracks[2].clips[0].notes[3].key: ...").

@@ -6,6 +6,13 @@
 #                    beside the C it compiles -> $(B)/gen/embedded_headers.c
 #   gen_commands_ts  the command schema (runtime/engine/commands.def) as
 #                    the UI's TypeScript encoder -> $(B)/gen/web/commands.ts
+#   gen_layout       the shared-memory layout schema (runtime/engine/
+#                    layout.def: the state region, the ring header, the
+#                    event records) as TypeScript -> $(B)/gen/web/layout.ts,
+#                    and the same numbers for the browser tests ->
+#                    $(B)/gen/web/layout.json; runtime/engine/layout.h
+#                    expands the same .def into the C structs and their
+#                    static asserts at compile time (nothing C is generated)
 #
 # `make test-commands-ts`, a step of `make test`, proves that the generated
 # encoder and the C decoder agree byte for byte: check_commands writes its
@@ -16,6 +23,15 @@
 # compiles, $(B)/ts/src/: fix them in tests/commands_roundtrip.ts or
 # runtime/engine/commands.def. npm reaches only the npm registry (npm ci
 # installs exactly web/package-lock.json).
+#
+# `make test-layout`, a step of `make test`, prints every offset, size,
+# field type and constant as the C compiler laid out the real structs
+# (gen_layout --offsets), natively and in wasm32 (gen_layout.c built with
+# emscripten and run by node), and compares each list with the same names
+# read from the compiled layout.ts by tests/layout_check.ts (built with tsc
+# under the strict web/tsconfig.json, as test-commands-ts builds its test);
+# layout_check also checks that layout.json holds the module's numbers.
+# One differing line fails the step.
 
 HOSTCC ?= cc
 
@@ -80,3 +96,62 @@ test-commands-ts: $(B)/tests/check_commands $(COMMANDS_TS_DIR)/out/commands_roun
 	@$(B)/tests/check_commands --write-vectors $(COMMANDS_TS_DIR)/vectors.json
 	@node $(COMMANDS_TS_DIR)/out/commands_roundtrip.js $(COMMANDS_TS_DIR)/vectors.json $(COMMANDS_TS_DIR)/records.bin
 	@$(B)/tests/check_commands --check-encoded $(COMMANDS_TS_DIR)/records.bin
+
+# ---- the shared-memory layout ----------------------------------------------
+LAYOUT_GEN    := $(B)/runtime/gen/gen_layout
+LAYOUT_TS     := $(B)/gen/web/layout.ts
+LAYOUT_JSON   := $(B)/gen/web/layout.json
+LAYOUT_WASM   := $(B)/layout/gen_layout.js
+LAYOUT_TS_DIR := $(B)/ts-layout
+LAYOUT_SRCS   := runtime/gen/gen_layout.c runtime/engine/layout.def runtime/engine/layout.h \
+                 runtime/engine/engine.h runtime/engine/ring.h runtime/abi/amp_patch.h
+EMCC ?= emcc
+NODE ?= node
+
+$(LAYOUT_GEN): $(LAYOUT_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(CFLAGS) $(RUNTIME_INCLUDES) -o $@ runtime/gen/gen_layout.c
+
+# Through a temporary file, so that a failing generator leaves no half module.
+$(LAYOUT_TS): $(LAYOUT_GEN)
+	@mkdir -p $(dir $@)
+	$(LAYOUT_GEN) > $@.tmp
+	@mv $@.tmp $@
+
+$(LAYOUT_JSON): $(LAYOUT_GEN)
+	@mkdir -p $(dir $@)
+	$(LAYOUT_GEN) --json > $@.tmp
+	@mv $@.tmp $@
+
+all: $(LAYOUT_TS) $(LAYOUT_JSON)
+
+# The same program in wasm32, the engine's target. Synchronous
+# instantiation: this emscripten's asynchronous loader fetch()es the .wasm,
+# which node's fetch cannot do from a file path.
+$(LAYOUT_WASM): $(LAYOUT_SRCS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	NODE_PATH=$${NODE_PATH:-/usr/share/nodejs} $(EMCC) -std=c11 -O1 -Wall -Wextra $(RUNTIME_INCLUDES) \
+	    -sENVIRONMENT=node -sWASM_ASYNC_COMPILATION=0 -o $@ runtime/gen/gen_layout.c
+
+# The test beside a copy of the generated module, as for the commands.
+$(LAYOUT_TS_DIR)/out/layout_check.js: $(LAYOUT_TS) tests/layout_check.ts web/tsconfig.json $(B)/.npm-ok
+	@rm -rf $(LAYOUT_TS_DIR) && mkdir -p $(LAYOUT_TS_DIR)/src
+	@cp $(LAYOUT_TS) $(LAYOUT_TS_DIR)/src/layout.ts
+	@cp tests/layout_check.ts $(LAYOUT_TS_DIR)/src/layout_check.ts
+	@printf '{ "type": "module" }\n' > $(LAYOUT_TS_DIR)/package.json
+	@printf '{\n  "extends": "%s",\n  "compilerOptions": {\n    "module": "NodeNext",\n    "moduleResolution": "NodeNext",\n    "noEmit": false,\n    "rootDir": "src",\n    "outDir": "out"\n  },\n  "include": [],\n  "files": ["src/layout.ts", "src/layout_check.ts"]\n}\n' \
+	    "$$(realpath -m --relative-to=$(LAYOUT_TS_DIR) web/tsconfig.json)" > $(LAYOUT_TS_DIR)/tsconfig.json
+	$(TSC) -p $(LAYOUT_TS_DIR)/tsconfig.json
+
+TEST_STEPS += test-layout
+.PHONY: test-layout
+test-layout: $(LAYOUT_GEN) $(LAYOUT_WASM) $(LAYOUT_JSON) $(LAYOUT_TS_DIR)/out/layout_check.js
+	@start=$$(date +%s%N); d=$(LAYOUT_TS_DIR); \
+	$(LAYOUT_GEN) --offsets > $$d/c-native.raw && \
+	$(NODE) $(LAYOUT_WASM) --offsets > $$d/c-wasm32.raw && \
+	$(NODE) $$d/out/layout_check.js $(LAYOUT_JSON) > $$d/ts.raw && \
+	for f in c-native c-wasm32 ts; do LC_ALL=C sort $$d/$$f.raw > $$d/$$f.txt || exit 1; done && \
+	test -s $$d/ts.txt && \
+	diff -u --label 'C (native)' --label 'TypeScript' $$d/c-native.txt $$d/ts.txt && \
+	diff -u --label 'C (wasm32)' --label 'TypeScript' $$d/c-wasm32.txt $$d/ts.txt && \
+	echo "test-layout: C (native and wasm32) and layout.ts agree on $$(wc -l < $$d/ts.txt) offsets, sizes, types and constants ($$(( ($$(date +%s%N) - start) / 1000000 )) ms)"

@@ -10,7 +10,7 @@
  * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
  * shared object and load it (build.c) -> run it over the note list and/or
  * the input file (host.c) -> write the outputs as WAV (wav.c).
- * A project (runtime/PROJECT.md): load and validate the JSON
+ * A project (runtime/formats/PROJECT.md): load and validate the JSON
  * (project_read.c), compile its patches with the native loader
  * (patch_loader.c) and read its audio (project_resolve.c) -> an engine
  * sized for it and fed (project_feed.c, engine_control.c) -> render offline in
@@ -56,7 +56,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  render FILE.amp [options] -o OUT.wav   compile a patch and render it to a WAV file\n"
-    "  render PROJECT.json -o OUT.wav         render a project (runtime/PROJECT.md) to a WAV file\n"
+    "  render PROJECT.json -o OUT.wav         render a project (runtime/formats/PROJECT.md) to a WAV file\n"
     "  render SONG.mid -o OUT.wav             render a MIDI file (every track through --patch P.amp)\n"
     "  import SONG.mid -o PROJECT.json        turn a MIDI file into a project\n"
     "  version                                print the versions of amp, ampc and the patch ABI\n"
@@ -108,7 +108,7 @@ static const char usage_render[] =
 static const char usage_import[] =
     "usage: amp import SONG.mid -o PROJECT.json [options]\n"
     "\n"
-    "Turns a Standard MIDI File into a project document (runtime/PROJECT.md):\n"
+    "Turns a Standard MIDI File into a project document (runtime/formats/PROJECT.md):\n"
     "its tempo and tempo changes, its time signature, and per MIDI track with notes\n"
     "an instrument track holding one clip with all of them; the notes of channel 10\n"
     "go to a drums track of their own. Patch paths in the document are relative to\n"

@@ -5,8 +5,9 @@
  *
  * This is where the compiler meets the runtime, so it is not in the
  * runtime's archive: it is in the native tools' library ($(B)/libamptools.a,
- * with build.c), which `amp` and the tests link before libampc.a and
- * libamprt.a. Loaded patches stay loaded for the life of the process.
+ * with build.c), which `amp` and the tests link before the rest of the
+ * runtime and libampc.a. Loaded patches stay loaded for the life of the
+ * process.
  * Not for the audio thread: compiles, writes files, loads code.
  */
 #ifndef AMP_PATCH_LOADER_H

@@ -102,8 +102,6 @@
 #define RING_CAPACITY    (64u * 1024u) /* command ring data bytes: ~2000 notes */
 #define PENDING_MAX      256          /* commands waiting for their time */
 #define WAIT_LIMIT       1024         /* quanta a command may wait for a ready node */
-#define STATE_MAGIC      0x414d5053u  /* "AMPS": the state region is laid out */
-#define STATE_VERSION    2u           /* of the host part below */
 #define ERROR_BYTES      256
 #define PAGE_TRACK       0            /* the page's instrument track */
 
@@ -156,56 +154,17 @@ EXPORT("amp_sample_park") double amp_sample_park(void *sample);
 
 /* ---- the state region ----------------------------------------------------
  *
- * What the page reads: the engine's own region (struct EngineState of
- * engine.h, byte for byte, at offset 0), then this file's fields (AmpHost,
- * at offset 5248). After every quantum the engine's region is copied in
- * (engine_state_read) with `now` moved to the context's clock, and the host
- * fields are written, all under one seqlock: EngineState's `seq` (offset
- * 0) is odd while a quantum's values are being written, and the page
- * rereads when it was odd or changed during its read. cpu_load belongs to
- * the worklet, which measures the time around amp_process + amp_refill
- * (the engine's clock hook is not set under emscripten: its cpu_ns stay
- * 0). web/src/engine/layout.ts mirrors every offset; the asserts pin them. */
-typedef struct AmpHost {
-    uint32_t magic;               /* +0: STATE_MAGIC once amp_init succeeded */
-    uint32_t version;             /* +4: STATE_VERSION */
-    uint32_t quanta;              /* +8: amp_process calls so far */
-    int32_t patch;                /* +12: registry index on track 0, -1 none */
-    uint32_t commands_applied;    /* +16: commands that reached their time */
-    uint32_t command_hash;        /* +20: FNV-1a of their bytes, in order applied */
-    uint32_t commands_rejected;   /* +24: records that did not decode */
-    uint32_t commands_refused;    /* +28: applied, but refused by the command
-                                            tables or the engine at the call */
-    uint32_t pending;             /* +32: commands waiting for their time */
-    uint32_t ring_errors;         /* +36: corrupt ring reads (the ring stops) */
-    float cpu_load;               /* +40: written by the worklet only */
-    uint32_t waits;               /* +44: quanta a command waited for a ready node */
-    uint32_t faults;              /* +48: NaN/Inf events the engine reported */
-    uint32_t engine_refusals;     /* +52: commands the engine could not apply at their time */
-    uint32_t refill_errors;       /* +56: refills that found the pools full */
-    uint32_t reserved;            /* +60 */
-    int64_t engine_now;           /* +64: the engine's own clock (samples since init) */
-    uint32_t reserved2[6];        /* +72..95 */
-} AmpHost;
-
-typedef struct AmpState {
-    EngineState engine;           /* 0: engine.h's layout, `now` in context frames */
-    AmpHost host;                 /* 5248 */
-} AmpState;
-
-#define HOST_OFFSET 5248
-_Static_assert(sizeof(EngineState) == HOST_OFFSET, "layout: EngineState is 5248 bytes");
-_Static_assert(offsetof(EngineState, seq) == 0, "layout");
-_Static_assert(offsetof(EngineState, now) == 16, "layout");
-_Static_assert(offsetof(EngineState, master) == 80, "layout");
-_Static_assert(offsetof(EngineState, tracks) == 128, "layout");
-_Static_assert(sizeof(EngineTrackState) == 80, "layout");
-_Static_assert(offsetof(AmpState, host) == HOST_OFFSET, "layout");
-_Static_assert(offsetof(AmpHost, patch) == 12, "layout");
-_Static_assert(offsetof(AmpHost, commands_applied) == 16, "layout");
-_Static_assert(offsetof(AmpHost, cpu_load) == 40, "layout");
-_Static_assert(offsetof(AmpHost, engine_now) == 64, "layout");
-_Static_assert(sizeof(AmpHost) == 96, "layout");
+ * What the page reads: struct AmpState (layout.def, which pins every
+ * offset and prints them for web/src as $(B)/gen/web/layout.ts): the
+ * engine's own region (struct EngineState of engine.h, byte for byte, at
+ * offset 0), then this file's fields (struct AmpHost). After every quantum
+ * the engine's region is copied in (engine_state_read) with `now` moved to
+ * the context's clock, and the host fields are written, all under one
+ * seqlock: EngineState's `seq` (offset 0) is odd while a quantum's values
+ * are being written, and the page rereads when it was odd or changed
+ * during its read. cpu_load belongs to the worklet, which measures the
+ * time around amp_process + amp_refill (the engine's clock hook is not set
+ * under emscripten: its cpu_ns stay 0). */
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "JavaScript sees seq as one word");
 
 /* A command waiting for its time; `order` keeps arrival order among
@@ -510,8 +469,8 @@ int amp_init(float sample_rate)
     memset(&state, 0, sizeof state);
     engine_state_read(engine_state(host.engine), &state.engine);
     atomic_store_explicit(state_seq(), 0, memory_order_relaxed);
-    state.host.magic = STATE_MAGIC;
-    state.host.version = STATE_VERSION;
+    state.host.magic = AMP_HOST_MAGIC;     /* layout.def */
+    state.host.version = AMP_HOST_VERSION;
     state.host.patch = -1;
     state.host.command_hash = FNV_OFFSET;
     host.ready = 1;
@@ -532,7 +491,7 @@ float amp_unity_gain_db(void) { return UNITY_GAIN_DB; }
 /* Make a node of registry entry `index` (control side, from the engine's
  * pools) that becomes track 0's instrument at the start of the next
  * quantum; amp_param_now and amp_settle give it start values first, as a
- * project's "params" do (runtime/project.c: set, then settle). -1: none
+ * project's "params" do (runtime/engine/project_feed.c: set, then settle). -1: none
  * staged. Returns the index, or -1 (no such patch, or the pools are full:
  * message at amp_error()). */
 int amp_select(int index)

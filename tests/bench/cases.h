@@ -1,7 +1,7 @@
 /* cases.h — the benchmark cases run on our compiled patches, natively (by
  * bench.c) and in WebAssembly (by wasm_main.c), from the same source.
  *
- * Every case renders through the host API (runtime/host.h), as the engine
+ * Every case renders through the host API (runtime/tools/host.h), as the engine
  * does: host_render in calls of BENCH_CHUNK samples, which it splits into
  * HOST_BLOCK (128-sample) process() calls, with voice_collect after each.
  * Effects read a cyclic buffer of white noise; the synth plays `voices`

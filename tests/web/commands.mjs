@@ -1,6 +1,6 @@
 // commands.mjs — the command ring from the page to the worklet, and on
-// into the multi-track engine (runtime/wasm_main.c holds each command until
-// its quantum, then engine_commands.c maps it onto runtime/engine.c).
+// into the multi-track engine (runtime/wasm/wasm_main.c holds each command until
+// its quantum, then engine_commands.c maps it onto the engine, runtime/engine/).
 //
 // 1. A burst: 1000 commands written at once, four times what the engine
 //    takes in one quantum, all arrive, in order: after the first quantum

@@ -2,7 +2,7 @@
 // worker, and compare the downloaded WAV with the native render of the same
 // performance: bit-identical. The export is also faster than real time.
 //
-// Both sides run the multi-track engine (runtime/engine.c). The worker
+// Both sides run the multi-track engine (runtime/engine/). The worker
 // plays the recording on track 0 (the patch as a node with the recorded
 // start values, settled; the notes as live note commands at their frames).
 // The native reference is what the page prints under "The same notes

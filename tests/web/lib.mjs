@@ -2,7 +2,7 @@
 // renders with build/amp, WAV files, and bit-exact comparison.
 
 import { spawn, execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -14,6 +14,15 @@ export const repo = path.resolve(here, '..', '..');
 export const B = process.env.B ?? 'build';
 export const buildDir = path.resolve(repo, B);
 export const webDir = path.join(buildDir, 'web');
+
+/** The shared-memory layouts (runtime/engine/layout.def) as the generated
+ *  layout.ts has them (ENGINE_STATE.now, AMP_STATE.engine,
+ *  ENGINE_STATE_BYTES, ...), from its JSON copy (runtime/gen/gen.mk). */
+export function sharedLayout() {
+  const file = path.join(buildDir, 'gen', 'web', 'layout.json');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run make first`);
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
 
 // playwright-core lives in the web app's node_modules.
 const requireWeb = createRequire(path.join(repo, 'web', 'package.json'));

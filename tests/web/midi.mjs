@@ -35,7 +35,7 @@
 //   disturb a held note; no page errors.
 // - A second input plugged in later (statechange) is listened to as well.
 
-import { Failure, check, waitFor } from './lib.mjs';
+import { Failure, check, sharedLayout, waitFor } from './lib.mjs';
 
 const SOUND = 0.01;      // peak above this: sounding (as page.mjs)
 const SILENT = 1e-4;     // below this: silent
@@ -218,15 +218,16 @@ function checkNoteOff(r, noteId, what) {
  *  from the shared memory) is then the end of that same quantum. It also
  *  reports the context's currentFrame there: the engine is meant to run on
  *  the context's clock (worklet.ts sets it once, before the first
- *  quantum). */
-async function installTap() {
+ *  quantum). `now` is the byte offset of the engine time in the state
+ *  region (an i64, low word first). */
+async function installTap({ now }) {
   const client = globalThis.amp.debug().session.client;
   const context = client.context;
   const code = `registerProcessor('amp-midi-tap', class extends AudioWorkletProcessor {
     constructor(options) {
       super();
-      const { memory, state } = options.processorOptions;
-      this.state = new Uint32Array(memory.buffer, state, 8);
+      const { memory, state, now } = options.processorOptions;
+      this.now = new Uint32Array(memory.buffer, state + now, 2);
       this.from = Infinity;
       this.port.onmessage = (e) => {
         this.from = e.data;
@@ -237,8 +238,8 @@ async function installTap() {
     process(inputs) {
       const channels = inputs[0] || [];
       const n = channels.length ? channels[0].length : 0;
-      // Engine time after this quantum (frames_lo, frames_hi), less the quantum.
-      const start = this.state[5] * 4294967296 + this.state[4] - n;
+      // Engine time after this quantum (low word, high word), less the quantum.
+      const start = this.now[1] * 4294967296 + this.now[0] - n;
       this.frame = start;
       for (let i = 0; i < n && start + n > this.from; i++) {
         if (start + i < this.from || !channels.some((c) => c[i] !== 0)) continue;
@@ -253,7 +254,7 @@ async function installTap() {
   URL.revokeObjectURL(url);
   const node = new AudioWorkletNode(context, 'amp-midi-tap', {
     numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1],
-    processorOptions: { memory: client.memory, state: client.layout.state },
+    processorOptions: { memory: client.memory, state: client.layout.state, now },
   });
   client.node.connect(node);
   node.connect(context.destination);   // pulled with the graph; it outputs silence
@@ -375,7 +376,8 @@ export async function run(t) {
   check(access.handler && access.connection === 'open',
         `the page does not listen to the input (connection ${access.connection})`);
   await page.evaluate(installRingSpy);
-  await page.evaluate(installTap);
+  const layout = sharedLayout();
+  await page.evaluate(installTap, { now: layout.AMP_STATE.engine + layout.ENGINE_STATE.now });
   t.log(`MIDI access asked for on Start (not on load: "${onLoad.text}"), 1 input listened to`);
 
   // 1. Note-on sounds, note-off (0x80) ends it.

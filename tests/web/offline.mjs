@@ -79,7 +79,7 @@ export function parseNotes(text) {
   });
 }
 
-/** The events runtime/notes.c makes of a note list (notes_to_events): on at
+/** The events runtime/formats/notes.c makes of a note list (notes_to_events): on at
  *  llround(start * rate), off at llround(end * rate) (at least one frame
  *  later), sorted by frame, offs first, then by note id (list order). */
 export function noteCommands(notes, rate) {

@@ -1,9 +1,9 @@
 // parity.mjs — every patch of nodes/ (every entry of engine.json) rendered
 // in the browser (OfflineAudioContext, the real worklet and engine.wasm —
-// the multi-track engine, runtime/engine.c — commands through the command
+// the multi-track engine, runtime/engine/ — commands through the command
 // ring) is bit-identical to the native render of the same engine: `amp
 // render PROJECT.json` of a project this test writes, which feeds
-// runtime/engine.c natively the same music. On a difference, the test
+// runtime/engine/ natively the same music. On a difference, the test
 // reports the number of differing samples, the largest difference and the
 // first frame.
 //

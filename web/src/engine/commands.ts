@@ -1,11 +1,11 @@
 // commands.ts — the commands this page sends, written into the command ring.
 //
-// The encoding is the schema's (runtime/commands.def): the generated
+// The encoding is the schema's (runtime/engine/commands.def): the generated
 // encoder $(B)/gen/web/commands.ts writes each record exactly as the
 // engine's cmd_decode reads it. This module is the one place the page
 // touches that encoder, so the rest of the app deals in "note on at frame
 // t", not in bytes. The engine is the multi-track one (runtime/engine_*.c,
-// commands mapped by runtime/engine_commands.c); the page plays track 0, an
+// commands mapped by runtime/engine/engine_commands.c); the page plays track 0, an
 // instrument track wasm_main.c makes at init, so notes, params and the
 // instrument choice default to it. The other commands (tracks, inserts,
 // faders, transport, samples and regions) take their track.

@@ -1,96 +1,58 @@
 // layout.ts — what JavaScript knows about engine.wasm: its exports, the
-// manifest the build writes beside it, and the state region's byte layout.
+// manifest the build writes beside it, and how to read the state region.
 //
-// The state region is runtime/wasm_main.c's struct AmpState: the engine's
-// own region (struct EngineState of runtime/engine.h, whose offsets are
-// pinned there and in engine.c by static asserts) at offset 0, with `now`
-// moved to the AudioContext's clock, then wasm_main.c's host fields at
-// offset 5248 (struct AmpHost). STATE, TRACK and HOST below must say the
-// same. The worklet writes it once per render quantum under one seqlock
+// The state region is runtime/wasm/wasm_main.c's struct AmpState: the engine's
+// own region (struct EngineState of runtime/engine/engine.h) at offset 0, with
+// `now` moved to the AudioContext's clock, then wasm_main.c's host fields
+// (struct AmpHost). Every offset comes from runtime/engine/layout.def through the
+// generated module $(B)/gen/web/layout.ts ('@amp/gen/layout'), which C
+// pins with static asserts and `make test-layout` checks against the
+// compiled structs; nothing here spells a number of that layout. The
+// worklet writes the region once per render quantum under one seqlock
 // (EngineState's seq); StateView.read() takes a consistent snapshot from
 // any thread.
+
+import {
+  AMP_HOST,
+  AMP_STATE,
+  AMP_STATE_BYTES,
+  ENGINE_METER,
+  ENGINE_STATE,
+  ENGINE_STATE_BYTES,
+  ENGINE_STATE_VERSION,
+  ENGINE_TRACK,
+  ENGINE_TRACK_BYTES,
+  HOST_MAGIC,
+  HOST_VERSION,
+  MAX_TRACKS,
+  TRACK_FLAG_HEARD,
+  TRACK_FLAG_MUTED,
+  TRACK_FLAG_SOLOED,
+} from '@amp/gen/layout';
 
 /** Frames per render quantum: the AudioWorklet's, and the engine's block. */
 export const QUANTUM = 128;
 
-/** Byte offsets of the engine's fields (EngineState, runtime/engine.h). */
-export const STATE = {
-  seq: 0,
-  version: 4,
-  size: 8,
-  playing: 12,
-  now: 16,            // i64: context frame after the last quantum
-  playhead: 24,       // i64: samples
-  beat: 32,           // f64
-  tempo: 40,          // f64
-  sigNum: 48,
-  sigDen: 52,
-  loopEnabled: 56,
-  sampleRate: 60,     // u32, whole Hz
-  loopStart: 64,      // f64, beats
-  loopEnd: 72,        // f64
-  masterPeak: 80,     // f32 x2
-  masterRms: 88,      // f32 x2
-  cpuNs: 96,          // 0: no clock hook under emscripten
-  maxTracks: 100,
-  commandsRefused: 104,
-  commandsFailed: 108,
-  eventsDropped: 112,
-  nodesRefused: 116,
-  buffersRefused: 120,
-  tracks: 128,        // ENGINE_MAX_TRACKS x TRACK_BYTES
-} as const;
-
-/** Byte offsets inside one track's entry (EngineTrackState). */
-export const TRACK = {
-  kind: 0,
-  flags: 4,
-  faulted: 8,
-  voices: 12,
-  peak: 16,           // f32 x2
-  rms: 24,            // f32 x2
-  faults: 32,
-  notesRefused: 36,
-  cpuNs: 40,          // u32 x9
-} as const;
-
-export const TRACK_BYTES = 80;
-export const MAX_TRACKS = 64;
-export const ENGINE_STATE_BYTES = 128 + TRACK_BYTES * MAX_TRACKS;   // 5248
-export const ENGINE_STATE_VERSION = 1;
-
-/** Byte offsets of wasm_main.c's fields (AmpHost), from HOST_OFFSET. */
-export const HOST_OFFSET = ENGINE_STATE_BYTES;
-export const HOST = {
-  magic: 0,
-  version: 4,
-  quanta: 8,
-  patch: 12,          // i32: registry index on track 0, -1 none
-  commandsApplied: 16,
-  commandHash: 20,
-  commandsRejected: 24,
-  commandsRefused: 28,
-  pending: 32,
-  ringErrors: 36,
-  cpuLoad: 40,        // f32, written by the worklet only
-  waits: 44,
-  faults: 48,
-  engineRefusals: 52,
-  refillErrors: 56,
-  engineNow: 64,      // i64: the engine's own clock
-} as const;
-
-export const STATE_BYTES = ENGINE_STATE_BYTES + 96;
-export const STATE_MAGIC = 0x414d5053; // "AMPS"
-export const STATE_VERSION = 2;
-
 /** EngineTrackState.flags */
-export const TRACK_FLAG = { muted: 1, soloed: 2, heard: 4 } as const;
+export const TRACK_FLAG = { muted: TRACK_FLAG_MUTED, soloed: TRACK_FLAG_SOLOED, heard: TRACK_FLAG_HEARD } as const;
+
+/** Byte offsets of the engine's fields (EngineState) and of the host's
+ *  (AmpHost) in the state region. */
+const ENGINE_OFFSET = AMP_STATE.engine;
+const HOST_OFFSET = AMP_STATE.host;
+/** Bytes of one element of the typed arrays that read the region. */
+const WORD = Uint32Array.BYTES_PER_ELEMENT;
+const DOUBLE = Float64Array.BYTES_PER_ELEMENT;
+
+/** Byte offset of track `id`'s entry (EngineTrackState) in the region. */
+function trackOffset(id: number): number {
+  return ENGINE_OFFSET + ENGINE_STATE.tracks + ENGINE_TRACK_BYTES * id;
+}
 
 /** The track the page plays (an instrument track made by amp_init). */
 export const PAGE_TRACK = 0;
 
-/** The functions engine.wasm exports (runtime/wasm_main.c). Pointers are
+/** The functions engine.wasm exports (runtime/wasm/wasm_main.c). Pointers are
  *  byte addresses in the shared memory. */
 export interface EngineExports {
   _initialize?: () => void;
@@ -226,106 +188,114 @@ export class StateView {
   private readonly f64: Float64Array;
 
   constructor(buffer: ArrayBufferLike, base: number) {
-    if (base % 8 !== 0) throw new Error(`the state region at ${base} is not 8-byte aligned`);
-    this.u32 = new Uint32Array(buffer, base, STATE_BYTES / 4);
-    this.i32 = new Int32Array(buffer, base, STATE_BYTES / 4);
-    this.f32 = new Float32Array(buffer, base, STATE_BYTES / 4);
-    this.f64 = new Float64Array(buffer, base, STATE_BYTES / 8);
+    if (base % DOUBLE !== 0) throw new Error(`the state region at ${base} is not ${DOUBLE}-byte aligned`);
+    this.u32 = new Uint32Array(buffer, base, AMP_STATE_BYTES / WORD);
+    this.i32 = new Int32Array(buffer, base, AMP_STATE_BYTES / WORD);
+    this.f32 = new Float32Array(buffer, base, AMP_STATE_BYTES / WORD);
+    this.f64 = new Float64Array(buffer, base, AMP_STATE_BYTES / DOUBLE);
   }
 
   /** True once amp_init has laid the region out. */
   valid(): boolean {
-    return this.word(HOST_OFFSET + HOST.magic) === STATE_MAGIC &&
-      this.word(HOST_OFFSET + HOST.version) === STATE_VERSION &&
-      this.word(STATE.version) === ENGINE_STATE_VERSION && this.word(STATE.size) === ENGINE_STATE_BYTES;
+    return this.word(HOST_OFFSET + AMP_HOST.magic) === HOST_MAGIC &&
+      this.word(HOST_OFFSET + AMP_HOST.version) === HOST_VERSION &&
+      this.word(ENGINE_OFFSET + ENGINE_STATE.version) === ENGINE_STATE_VERSION &&
+      this.word(ENGINE_OFFSET + ENGINE_STATE.size) === ENGINE_STATE_BYTES;
   }
 
   /** A snapshot, or null if the engine kept writing during every try. */
   read(): EngineSnapshot | null {
     for (let attempt = 0; attempt < 8; attempt++) {
-      const before = Atomics.load(this.u32, STATE.seq / 4);
+      const before = Atomics.load(this.u32, (ENGINE_OFFSET + ENGINE_STATE.seq) / WORD);
       if (before & 1) continue;
       const s = this.fields();
-      if (Atomics.load(this.u32, STATE.seq / 4) === before) return s;
+      if (Atomics.load(this.u32, (ENGINE_OFFSET + ENGINE_STATE.seq) / WORD) === before) return s;
     }
     return null;
   }
 
   /** The worklet's own field: its measured share of the quantum's time. */
   setCpuLoad(load: number): void {
-    this.f32[(HOST_OFFSET + HOST.cpuLoad) / 4] = load;
+    this.f32[(HOST_OFFSET + AMP_HOST.cpuLoad) / WORD] = load;
   }
 
   private word(offset: number): number {
-    return this.u32[offset / 4] ?? 0;
+    return this.u32[offset / WORD] ?? 0;
   }
 
   private int(offset: number): number {
-    return this.i32[offset / 4] ?? 0;
+    return this.i32[offset / WORD] ?? 0;
   }
 
   private float(offset: number): number {
-    return this.f32[offset / 4] ?? 0;
+    return this.f32[offset / WORD] ?? 0;
   }
 
   private double(offset: number): number {
-    return this.f64[offset / 8] ?? 0;
+    return this.f64[offset / DOUBLE] ?? 0;
   }
 
-  /** An i64 as a number (exact below 2^53). */
+  /** An i64 as a number (exact below 2^53): the low word first. */
   private int64(offset: number): number {
-    return this.int(offset + 4) * 4294967296 + this.word(offset);
+    return this.int(offset + WORD) * 4294967296 + this.word(offset);
+  }
+
+  /** An f32[2] (left, right). */
+  private pair(offset: number): [number, number] {
+    return [this.float(offset), this.float(offset + WORD)];
   }
 
   private track(id: number): TrackSnapshot {
-    const at = STATE.tracks + TRACK_BYTES * id;
+    const at = trackOffset(id);
+    const meter = at + ENGINE_TRACK.meter;
     return {
       id,
-      kind: this.word(at + TRACK.kind),
-      flags: this.word(at + TRACK.flags),
-      faulted: this.word(at + TRACK.faulted),
-      voices: this.word(at + TRACK.voices),
-      peak: [this.float(at + TRACK.peak), this.float(at + TRACK.peak + 4)],
-      rms: [this.float(at + TRACK.rms), this.float(at + TRACK.rms + 4)],
-      faults: this.word(at + TRACK.faults),
-      notesRefused: this.word(at + TRACK.notesRefused),
+      kind: this.word(at + ENGINE_TRACK.kind),
+      flags: this.word(at + ENGINE_TRACK.flags),
+      faulted: this.word(at + ENGINE_TRACK.faulted),
+      voices: this.word(at + ENGINE_TRACK.voices),
+      peak: this.pair(meter + ENGINE_METER.peak),
+      rms: this.pair(meter + ENGINE_METER.rms),
+      faults: this.word(at + ENGINE_TRACK.faults),
+      notesRefused: this.word(at + ENGINE_TRACK.notesRefused),
     };
   }
 
   private fields(): EngineSnapshot {
     const h = HOST_OFFSET;
     const tracks: TrackSnapshot[] = [];
-    const n = Math.min(this.word(STATE.maxTracks), MAX_TRACKS);
+    const n = Math.min(this.word(ENGINE_OFFSET + ENGINE_STATE.maxTracks), MAX_TRACKS);
     for (let id = 0; id < n; id++)
-      if (this.word(STATE.tracks + TRACK_BYTES * id + TRACK.kind) !== 0) tracks.push(this.track(id));
+      if (this.word(trackOffset(id) + ENGINE_TRACK.kind) !== 0) tracks.push(this.track(id));
+    const master = ENGINE_OFFSET + ENGINE_STATE.master;
     const page = this.track(PAGE_TRACK);
     return {
-      quanta: this.word(h + HOST.quanta),
-      frames: this.int64(STATE.now),
-      engineFrames: this.int64(h + HOST.engineNow),
-      playing: this.word(STATE.playing) !== 0,
-      playhead: this.int64(STATE.playhead),
-      beat: this.double(STATE.beat),
-      tempo: this.double(STATE.tempo),
-      peak: [this.float(STATE.masterPeak), this.float(STATE.masterPeak + 4)],
-      rms: [this.float(STATE.masterRms), this.float(STATE.masterRms + 4)],
-      patch: this.int(h + HOST.patch),
+      quanta: this.word(h + AMP_HOST.quanta),
+      frames: this.int64(ENGINE_OFFSET + ENGINE_STATE.now),
+      engineFrames: this.int64(h + AMP_HOST.engineNow),
+      playing: this.word(ENGINE_OFFSET + ENGINE_STATE.playing) !== 0,
+      playhead: this.int64(ENGINE_OFFSET + ENGINE_STATE.playhead),
+      beat: this.double(ENGINE_OFFSET + ENGINE_STATE.beat),
+      tempo: this.double(ENGINE_OFFSET + ENGINE_STATE.tempo),
+      peak: this.pair(master + ENGINE_METER.peak),
+      rms: this.pair(master + ENGINE_METER.rms),
+      patch: this.int(h + AMP_HOST.patch),
       voices: page.voices,
       notesRefused: page.notesRefused,
       tracks,
-      commandsApplied: this.word(h + HOST.commandsApplied),
-      commandHash: this.word(h + HOST.commandHash),
-      commandsRejected: this.word(h + HOST.commandsRejected),
-      commandsRefused: this.word(h + HOST.commandsRefused),
-      pending: this.word(h + HOST.pending),
-      ringErrors: this.word(h + HOST.ringErrors),
-      waits: this.word(h + HOST.waits),
-      faults: this.word(h + HOST.faults),
-      engineRefusals: this.word(h + HOST.engineRefusals),
-      nodesRefused: this.word(STATE.nodesRefused),
-      buffersRefused: this.word(STATE.buffersRefused),
-      sampleRate: this.word(STATE.sampleRate),
-      cpuLoad: this.float(h + HOST.cpuLoad),
+      commandsApplied: this.word(h + AMP_HOST.commandsApplied),
+      commandHash: this.word(h + AMP_HOST.commandHash),
+      commandsRejected: this.word(h + AMP_HOST.commandsRejected),
+      commandsRefused: this.word(h + AMP_HOST.commandsRefused),
+      pending: this.word(h + AMP_HOST.pending),
+      ringErrors: this.word(h + AMP_HOST.ringErrors),
+      waits: this.word(h + AMP_HOST.waits),
+      faults: this.word(h + AMP_HOST.faults),
+      engineRefusals: this.word(h + AMP_HOST.engineRefusals),
+      nodesRefused: this.word(ENGINE_OFFSET + ENGINE_STATE.nodesRefused),
+      buffersRefused: this.word(ENGINE_OFFSET + ENGINE_STATE.buffersRefused),
+      sampleRate: this.word(ENGINE_OFFSET + ENGINE_STATE.sampleRate),
+      cpuLoad: this.float(h + AMP_HOST.cpuLoad),
     };
   }
 }

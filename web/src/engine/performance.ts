@@ -4,7 +4,7 @@
 // notes (key, start, end, velocity), param changes, and the param values it
 // started from. The export worker renders it with the engine (render.ts);
 // the native `amp render` renders the same performance as a project
-// (runtime/PROJECT.md) that performanceProject() writes and nativeScript()
+// (runtime/formats/PROJECT.md) that performanceProject() writes and nativeScript()
 // prints: one instrument track with the patch, its start values as
 // "params", the notes as one clip, param changes as automation steps, and
 // the fader at the engine's unity gain — the same engine, fed the same way
@@ -120,7 +120,7 @@ export interface ProjectOptions {
   patchPath?: string;
 }
 
-/** The performance as a project document (runtime/PROJECT.md). */
+/** The performance as a project document (runtime/formats/PROJECT.md). */
 export function performanceProject(p: Performance, options: ProjectOptions): object {
   const perBeat = framesPerBeat(p.sampleRate);
   const beat = (frame: number): number => frame / perBeat;

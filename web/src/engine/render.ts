@@ -5,8 +5,8 @@
 // last one shorter), then amp_refill after each, as the worklet does. The
 // instrument is a node made with the performance's start values and
 // settled (amp_select, amp_param_now, amp_settle), as a project's "params"
-// are (runtime/project.c), and becomes track 0's at frame 0; each event is
-// a command (runtime/commands.def) written into the engine's command ring
+// are (runtime/engine/project_feed.c), and becomes track 0's at frame 0; each event is
+// a command (runtime/engine/commands.def) written into the engine's command ring
 // before the quantum it falls in, stamped with its frame, exactly as the
 // page sends its notes: the engine applies it at that sample. The worker
 // has no AudioContext, so its frames are the engine's own (no
@@ -38,7 +38,7 @@ export function renderPerformance(module: WebAssembly.Module, memory: WebAssembl
   const t0 = now();
   const engine = startEngine(module, memory, p.sampleRate);
   if (engine.amp_select(p.patch) !== p.patch) throw new Error(`no patch ${p.patch} in the engine`);
-  // As a project's instrument: set, then settle (always, as project.c does).
+  // As a project's instrument: set, then settle (always, as project_feed.c does).
   for (const s of p.startParams)
     if (engine.amp_param_now(s.param, s.value) !== 0) throw new Error(`no param ${s.name}`);
   engine.amp_settle();

@@ -1,10 +1,12 @@
 // ring.ts — the producer side of a record ring in shared memory.
 //
-// The layout and the algorithm are runtime/RINGS.md's (the C side is
-// runtime/ring.c): header words at byte offsets 0 (write_index), 64
-// (read_index), 128 (capacity), 192 (dropped), data from 256; records are a
-// u32 length, the payload, padding to 4 bytes, and may wrap. Indices are
-// free-running byte counts, masked with capacity - 1.
+// The layout and the algorithm are runtime/engine/RINGS.md's (the C side is
+// runtime/engine/ring.c): a header (RING_HEADER of the generated layout module,
+// from runtime/engine/layout.def: write_index, read_index, capacity and dropped,
+// each a u32 on its own cache line), then the data area from
+// RING_HEADER_BYTES; records are a u32 length, the payload, padding to 4
+// bytes, and may wrap. Indices are free-running byte counts, masked with
+// capacity - 1.
 //
 // Threading contract: one producer (the page's main thread, this class) and
 // one consumer (the engine, in C). The producer stores only write_index and
@@ -12,11 +14,20 @@
 // least the acquire the algorithm needs) and publishes write_index with
 // Atomics.store after the bytes are written (at least a release).
 
-const WRITE_WORD = 0;   // byte 0
-const READ_WORD = 16;   // byte 64
-const CAPACITY_WORD = 32; // byte 128
-const DROPPED_WORD = 48;  // byte 192
-const DATA_OFFSET = 256;
+import {
+  RING_ALIGN,
+  RING_HEADER,
+  RING_HEADER_BYTES,
+  RING_MIN_CAPACITY,
+  RING_RECORD_HEADER,
+} from '@amp/gen/layout';
+
+const WORD = Uint32Array.BYTES_PER_ELEMENT;
+/** The header's fields as indices into a Uint32Array, from the ring's base. */
+const WRITE_WORD = RING_HEADER.writeIndex / WORD;
+const READ_WORD = RING_HEADER.readIndex / WORD;
+const CAPACITY_WORD = RING_HEADER.capacity / WORD;
+const DROPPED_WORD = RING_HEADER.dropped / WORD;
 
 export class RingWriter {
   private readonly u32: Uint32Array;
@@ -31,12 +42,13 @@ export class RingWriter {
     this.u32 = new Uint32Array(buffer);
     this.bytes = new Uint8Array(buffer);
     this.view = new DataView(buffer);
-    this.base = base >> 2;
+    if (base % RING_ALIGN !== 0) throw new Error(`no ring at ${base}: not ${RING_ALIGN}-byte aligned`);
+    this.base = base / WORD;
     this.capacity = Atomics.load(this.u32, this.base + CAPACITY_WORD);
-    if (this.capacity < 8 || (this.capacity & (this.capacity - 1)) !== 0)
+    if (this.capacity < RING_MIN_CAPACITY || (this.capacity & (this.capacity - 1)) !== 0)
       throw new Error(`no ring at ${base}: capacity ${this.capacity}`);
     this.mask = this.capacity - 1;
-    this.data = base + DATA_OFFSET;
+    this.data = base + RING_HEADER_BYTES;
   }
 
   /** Bytes the consumer has not taken yet. */
@@ -58,14 +70,14 @@ export class RingWriter {
     const cap = this.capacity;
     const w = Atomics.load(this.u32, this.base + WRITE_WORD);  // own index
     const r = Atomics.load(this.u32, this.base + READ_WORD);   // consumer's progress
-    const need = 4 + ((len + 3) & ~3);
-    if (len > cap - 4 || need > cap - ((w - r) >>> 0)) {
+    const need = RING_RECORD_HEADER + ((len + 3) & ~3);
+    if (len > cap - RING_RECORD_HEADER || need > cap - ((w - r) >>> 0)) {
       Atomics.add(this.u32, this.base + DROPPED_WORD, 1);
       return false;
     }
     // The length word never wraps: it starts at a multiple of 4.
     this.view.setUint32(this.data + (w & this.mask), len, true);
-    const start = (w + 4) & this.mask;
+    const start = (w + RING_RECORD_HEADER) & this.mask;
     const first = Math.min(len, cap - start);
     this.bytes.set(payload.subarray(0, first), this.data + start);
     if (first < len) this.bytes.set(payload.subarray(first), this.data);
