@@ -140,21 +140,6 @@ static int param_index(const AmpPatchDesc *d, const char *name)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-static Command ev_note_on(long frame, int id, int key, float vel)
-{
-    return host_note_on(frame, id, key, vel);
-}
-
-static Command ev_note_off(long frame, int id)
-{
-    return host_note_off(frame, id);
-}
-
-static Command ev_param(long frame, int index, float value)
-{
-    return host_param(frame, index, value);
-}
-
 /* A multichannel buffer: ch[c][0..n). */
 typedef struct Buf {
     int nch;
@@ -380,7 +365,7 @@ START_TEST(test_oscillator_pitch)
         const AmpPatchDesc *d = build_std(shapes[s]);
         int fi = param_index(d, "freq");
         for (size_t j = 0; j < N_TEST_FREQS; j++) {
-            Command ev[1] = { ev_param(0, fi, (float)test_freqs[j]) };
+            Command ev[1] = { host_param(0, fi, (float)test_freqs[j]) };
             Buf out = render(d, ev, 1, NULL, n);
             double f = measure_freq(out.ch[0], n, test_freqs[j]);
             double c = cents(f, test_freqs[j]);
@@ -408,7 +393,7 @@ typedef struct Aliasing {
 static Aliasing measure_aliasing(const AmpPatchDesc *d, double f0)
 {
     const long N = 65536, skip = (long)(0.1 * SR);
-    Command ev[1] = { ev_param(0, param_index(d, "freq"), (float)f0) };
+    Command ev[1] = { host_param(0, param_index(d, "freq"), (float)f0) };
     Buf out = render(d, ev, 1, NULL, N + skip);
     double *p = power_spectrum(out.ch[0] + skip, N);
     char *harmonic = calloc((size_t)(N / 2 + 1), 1);
@@ -517,7 +502,7 @@ static double filter_gain_db(const FilterSetup *fs, double f)
         in.ch[0][i] = (float)(0.5 * sin(TWO_PI * fmod(f * (double)i / SR, 1.0)));
     Command ev[4];
     for (int i = 0; i < fs->np; i++)
-        ev[i] = ev_param(0, param_index(fs->d, fs->names[i]), fs->values[i]);
+        ev[i] = host_param(0, param_index(fs->d, fs->names[i]), fs->values[i]);
     Buf out = render(fs->d, ev, fs->np, &in, n);
     double g = amplitude_at(out.ch[fs->port], settle, win, f) / amplitude_at(in.ch[0], settle, win, f);
     buf_free(&in);
@@ -690,12 +675,12 @@ START_TEST(test_adsr_times)
     const long G = 1000, R = (long)(1.2 * SR), n = (long)(1.8 * SR);
     for (int j = 0; j < 2; j++) {
         Command ev[6] = {
-            ev_param(0, param_index(d, "attack"), (float)attacks[j]),       /* seconds: the unit */
-            ev_param(0, param_index(d, "decay"), (float)decays[j]),
-            ev_param(0, param_index(d, "sustain"), (float)sustain),
-            ev_param(0, param_index(d, "release"), (float)release),
-            ev_param(G, param_index(d, "gate"), 1.0f),
-            ev_param(R, param_index(d, "gate"), 0.0f),
+            host_param(0, param_index(d, "attack"), (float)attacks[j]),       /* seconds: the unit */
+            host_param(0, param_index(d, "decay"), (float)decays[j]),
+            host_param(0, param_index(d, "sustain"), (float)sustain),
+            host_param(0, param_index(d, "release"), (float)release),
+            host_param(G, param_index(d, "gate"), 1.0f),
+            host_param(R, param_index(d, "gate"), 0.0f),
         };
         ck_assert_int_eq(d->params[param_index(d, "attack")].unit, AMP_UNIT_S);
         Buf out = render(d, ev, 6, NULL, n);
@@ -728,10 +713,10 @@ START_TEST(test_ar_and_perc_times)
     static const double ar_times[][2] = { { 0.005, 0.300 }, { 0.050, 0.800 } };
     for (int j = 0; j < 2; j++) {
         Command ev[4] = {
-            ev_param(0, param_index(ar, "attack"), (float)ar_times[j][0]),
-            ev_param(0, param_index(ar, "release"), (float)ar_times[j][1]),
-            ev_param(G, param_index(ar, "gate"), 1.0f),
-            ev_param(R, param_index(ar, "gate"), 0.0f),
+            host_param(0, param_index(ar, "attack"), (float)ar_times[j][0]),
+            host_param(0, param_index(ar, "release"), (float)ar_times[j][1]),
+            host_param(G, param_index(ar, "gate"), 1.0f),
+            host_param(R, param_index(ar, "gate"), 0.0f),
         };
         Buf out = render(ar, ev, 4, NULL, n);
         const float *y = out.ch[0];
@@ -751,9 +736,9 @@ START_TEST(test_ar_and_perc_times)
     for (int j = 0; j < 3; j++) {
         /* The gate is released half-way: perc does not care. */
         Command ev[3] = {
-            ev_param(0, param_index(perc, "decay"), (float)perc_decays[j]),
-            ev_param(G, param_index(perc, "gate"), 1.0f),
-            ev_param(G + (long)(perc_decays[j] * SR / 2), param_index(perc, "gate"), 0.0f),
+            host_param(0, param_index(perc, "decay"), (float)perc_decays[j]),
+            host_param(G, param_index(perc, "gate"), 1.0f),
+            host_param(G + (long)(perc_decays[j] * SR / 2), param_index(perc, "gate"), 0.0f),
         };
         Buf out = render(perc, ev, 3, NULL, n);
         const float *y = out.ch[0];
@@ -780,16 +765,16 @@ START_TEST(test_long_segments)
     const long G = 100, n = (long)(20 * SR);
     for (int j = 0; j < 3; j++) {
         double t = times[j], bound = SEGMENT_TOLERANCE_S;
-        Command pev[2] = { ev_param(0, param_index(perc, "decay"), (float)t), ev_param(G, param_index(perc, "gate"), 1.0f) };
+        Command pev[2] = { host_param(0, param_index(perc, "decay"), (float)t), host_param(G, param_index(perc, "gate"), 1.0f) };
         Buf out = render(perc, pev, 2, NULL, n);
         long E = first_at_or_below(out.ch[0], G, n, 0.001);
         double perc_err = (double)(E - G) / SR - t;
         buf_free(&out);
 
         /* adsr: attack 0, sustain 1, released at G: release from 1.0 */
-        Command aev[5] = { ev_param(0, param_index(adsr, "attack"), 0.0f), ev_param(0, param_index(adsr, "sustain"), 1.0f),
-                             ev_param(0, param_index(adsr, "release"), (float)t), ev_param(0, param_index(adsr, "gate"), 1.0f),
-                             ev_param(G, param_index(adsr, "gate"), 0.0f) };
+        Command aev[5] = { host_param(0, param_index(adsr, "attack"), 0.0f), host_param(0, param_index(adsr, "sustain"), 1.0f),
+                             host_param(0, param_index(adsr, "release"), (float)t), host_param(0, param_index(adsr, "gate"), 1.0f),
+                             host_param(G, param_index(adsr, "gate"), 0.0f) };
         out = render(adsr, aev, 5, NULL, n);
         ck_assert_float_eq(out.ch[0][G - 1], 1.0f);
         long R = first_at_or_below(out.ch[0], G, n, 0.001);
@@ -824,7 +809,7 @@ START_TEST(test_note_onset_sample)
     const long n = 48000 + 2048;
     for (size_t j = 0; j < N_ONSETS; j++) {
         long k = onset_frames[j];
-        Command ev[1] = { ev_note_on(k, 0, 69, 0.9f) };
+        Command ev[1] = { host_note_on(k, 0, 69, 0.9f) };
         Buf out = render(d, ev, 1, NULL, n);
         long first = testutil_first_nonzero(out.ch[0], 0, n);
         say("note-on at sample %5ld: first non-zero output at %5ld\n", k, first);
@@ -834,11 +819,11 @@ START_TEST(test_note_onset_sample)
     }
     /* A second note while the first sounds: the output is the first note's
      * alone up to sample k - 1 and changes at k. */
-    Command one[1] = { ev_note_on(0, 0, 60, 0.9f) };
+    Command one[1] = { host_note_on(0, 0, 60, 0.9f) };
     Buf ref = render(d, one, 1, NULL, n);
     for (size_t j = 1; j < N_ONSETS; j++) {
         long k = onset_frames[j];
-        Command ev[2] = { ev_note_on(0, 0, 60, 0.9f), ev_note_on(k, 1, 67, 0.9f) };
+        Command ev[2] = { host_note_on(0, 0, 60, 0.9f), host_note_on(k, 1, 67, 0.9f) };
         Buf out = render(d, ev, 2, NULL, n);
         ck_assert_msg(memcmp(out.ch[0], ref.ch[0], sizeof(float) * (size_t)k) == 0, "second note at %ld: output changed before it", k);
         ck_assert_msg(out.ch[0][k] != ref.ch[0][k], "second note at %ld: no change at its sample", k);
@@ -855,12 +840,12 @@ START_TEST(test_note_off_sample)
 {
     const AmpPatchDesc *d = build_text(onset_patch, NULL);
     const long n = 60000;
-    Command on[1] = { ev_note_on(0, 0, 69, 0.9f) };
+    Command on[1] = { host_note_on(0, 0, 69, 0.9f) };
     Buf ref = render(d, on, 1, NULL, n);
     static const long offs[] = { 1, 15, 16, 17, 127, 128, 129, 240, 1001, 48000 };
     for (size_t j = 0; j < sizeof offs / sizeof offs[0]; j++) {
         long k = offs[j];
-        Command ev[2] = { ev_note_on(0, 0, 69, 0.9f), ev_note_off(k, 0) };
+        Command ev[2] = { host_note_on(0, 0, 69, 0.9f), host_note_off(k, 0) };
         Buf out = render(d, ev, 2, NULL, n);
         long first = -1;
         for (long i = 0; i < n && first < 0; i++)
@@ -905,7 +890,7 @@ START_TEST(test_steal_oldest)
     const long n = 48000, win = 9600;
     const int ka = 57, kb = 64, kc = 69;                 /* 220, 329.63, 440 Hz */
     const double fa = 220.0, fb = 329.6276, fc = 440.0;
-    Command ev[3] = { ev_note_on(0, 0, ka, 1.0f), ev_note_on(2400, 1, kb, 0.5f), ev_note_on(T, 2, kc, 1.0f) };
+    Command ev[3] = { host_note_on(0, 0, ka, 1.0f), host_note_on(2400, 1, kb, 0.5f), host_note_on(T, 2, kc, 1.0f) };
 
     snprintf(text, sizeof text, steal_patch_fmt, "oldest");
     const AmpPatchDesc *d = build_text(text, NULL);
@@ -1001,8 +986,8 @@ START_TEST(test_instruments_after_silence)
         const AmpPatchDesc *d = build_file(inst[j].path);
         Command ev[10];
         for (int i = 0; i < 5; i++) {
-            ev[i] = ev_note_on((long)(i * 0.2 * SR) + 7 * i, i, inst[j].keys[i], 0.3f + 0.15f * (float)i);
-            ev[5 + i] = ev_note_off((long)(1.5 * SR) + 13 * i, i);   /* after every note-on */
+            ev[i] = host_note_on((long)(i * 0.2 * SR) + 7 * i, i, inst[j].keys[i], 0.3f + 0.15f * (float)i);
+            ev[5 + i] = host_note_off((long)(1.5 * SR) + 13 * i, i);   /* after every note-on */
         }
         Buf out = render(d, ev, 10, NULL, n);
         check_clean(inst[j].path, &out, n - (long)SR);

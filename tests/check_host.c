@@ -59,21 +59,6 @@ static const AmpPatchDesc gain_desc = {
 static float out_l[LEN], out_r[LEN];
 static float *outs[2] = { out_l, out_r };
 
-static Command note_on(long frame, int id, int key, float vel)
-{
-    return host_note_on(frame, id, key, vel);
-}
-
-static Command note_off(long frame, int id)
-{
-    return host_note_off(frame, id);
-}
-
-static Command set_param(long frame, int index, float value)
-{
-    return host_param(frame, index, value);
-}
-
 static void init_host(HostPatch *hp, const AmpPatchDesc *d)
 {
     char err[200];
@@ -96,7 +81,7 @@ START_TEST(test_note_starts_at_its_sample)
     for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
         HostPatch hp;
         init_host(&hp, &amp_fixture_poly_desc);
-        Command ev[1] = { note_on(ks[j], 0, 60, 0.8f) };
+        Command ev[1] = { host_note_on(ks[j], 0, 60, 0.8f) };
         ck_assert_int_eq(host_render(&hp, ev, 1, NULL, outs, LEN), 1);
         ck_assert_int_eq(testutil_first_nonzero(out_l, 0, LEN), ks[j]);
         ck_assert_float_gt(out_l[ks[j]], 0.0f);
@@ -113,7 +98,7 @@ START_TEST(test_param_at_its_sample)
     static float ref[LEN];
     HostPatch hp;
     init_host(&hp, &amp_fixture_poly_desc);
-    Command ev0[1] = { note_on(0, 0, 69, 1.0f) };
+    Command ev0[1] = { host_note_on(0, 0, 69, 1.0f) };
     host_render(&hp, ev0, 1, NULL, outs, LEN);
     memcpy(ref, out_l, sizeof ref);
     host_free(&hp);
@@ -122,7 +107,7 @@ START_TEST(test_param_at_its_sample)
     for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
         long k = ks[j];
         init_host(&hp, &amp_fixture_poly_desc);
-        Command ev[2] = { note_on(0, 0, 69, 1.0f), set_param(k, FX_VOLUME, 0.25f) };
+        Command ev[2] = { host_note_on(0, 0, 69, 1.0f), host_param(k, FX_VOLUME, 0.25f) };
         ck_assert_int_eq(host_render(&hp, ev, 2, NULL, outs, LEN), 2);
         for (long i = 0; i < LEN; i++) {
             float want = i < k ? ref[i] : ref[i] * 0.5f;
@@ -145,7 +130,7 @@ START_TEST(test_effect_inputs)
     float *out1[1] = { out_l };
     HostPatch hp;
     init_host(&hp, &gain_desc);
-    Command ev[3] = { set_param(5, 0, 3.0f), set_param(200, 0, 4.0f), note_on(300, 0, 60, 1.0f) };
+    Command ev[3] = { host_param(5, 0, 3.0f), host_param(200, 0, 4.0f), host_note_on(300, 0, 60, 1.0f) };
     ck_assert_int_eq(host_render(&hp, ev, 3, ins, out1, LEN), 3);
     for (int i = 0; i < LEN; i++)
         ck_assert_float_eq(out_l[i], (float)i * (i < 5 ? 2.0f : i < 200 ? 3.0f : 4.0f));
@@ -162,7 +147,7 @@ START_TEST(test_events_outside_the_span)
 {
     HostPatch hp;
     init_host(&hp, &amp_fixture_poly_desc);
-    Command ev[3] = { note_on(-5, 0, 60, 1.0f), note_on(100, 1, 64, 1.0f), note_on(100, 2, 67, 1.0f) };
+    Command ev[3] = { host_note_on(-5, 0, 60, 1.0f), host_note_on(100, 1, 64, 1.0f), host_note_on(100, 2, 67, 1.0f) };
     ck_assert_int_eq(host_render(&hp, ev, 3, NULL, outs, 100), 1);
     ck_assert_float_gt(out_l[0], 0.0f);
     ck_assert_int_eq(amp_fixture_poly_desc.voices(hp.state)->live, 1);
@@ -179,12 +164,12 @@ START_TEST(test_voices_end_and_reset)
 {
     HostPatch hp;
     init_host(&hp, &amp_fixture_poly_desc);
-    Command ev[4] = { note_on(0, 0, 60, 1.0f), note_on(10, 1, 64, 1.0f), note_off(500, 0), note_off(600, 1) };
+    Command ev[4] = { host_note_on(0, 0, 60, 1.0f), host_note_on(10, 1, 64, 1.0f), host_note_off(500, 0), host_note_off(600, 1) };
     host_render(&hp, ev, 4, NULL, outs, LEN);
     /* release 50 ms (2400 samples) + 10 ms silent: both end by ~3600 */
     ck_assert_int_eq(amp_fixture_poly_desc.voices(hp.state)->live, 0);
     ck_assert_float_eq(out_l[LEN - 1], 0.0f);
-    Command again[1] = { note_on(0, 2, 60, 1.0f) };
+    Command again[1] = { host_note_on(0, 2, 60, 1.0f) };
     host_render(&hp, again, 1, NULL, outs, 16);
     ck_assert_int_eq(amp_fixture_poly_desc.voices(hp.state)->live, 1);
     host_reset(&hp);
@@ -232,13 +217,13 @@ START_TEST(test_no_allocation_while_rendering)
     Command ev[64];
     int n = 0;
     for (int i = 0; i < 24; i++) {                    /* 24 notes on 8 voices: steals */
-        ev[n++] = note_on(i * 37, i, 48 + i, 0.7f);
+        ev[n++] = host_note_on(i * 37, i, 48 + i, 0.7f);
         if (i % 3 == 0)
-            ev[n++] = note_off(i * 37 + 20, i);
+            ev[n++] = host_note_off(i * 37 + 20, i);
     }
-    ev[n++] = set_param(1500, FX_VOLUME, 0.3f);
+    ev[n++] = host_param(1500, FX_VOLUME, 0.3f);
     ev[n++] = host_all_off(2000);
-    ev[n++] = note_on(2500, 100, 60, 1.0f);
+    ev[n++] = host_note_on(2500, 100, 60, 1.0f);
     ev[n++] = host_panic(3000);
     alloc_counting = 1;
     int applied = host_render(&hp, ev, n, NULL, outs, LEN);
@@ -260,7 +245,7 @@ START_TEST(test_steal_does_not_click)
     const long T = 4800;   /* A4 is at its peak here: a cut would jump most */
     HostPatch hp;
     init_host(&hp, &mono);
-    Command ev[2] = { note_on(0, 0, 69, 1.0f), note_on(T, 1, 76, 1.0f) };
+    Command ev[2] = { host_note_on(0, 0, 69, 1.0f), host_note_on(T, 1, 76, 1.0f) };
     host_render(&hp, ev, 2, NULL, outs, 2 * T);
     ck_assert_int_eq(mono.voices(hp.state)->live, 1);
     float normal = fmaxf(max_step(out_l, T / 2, T), max_step(out_l, T + 1000, 2 * T));
@@ -425,8 +410,8 @@ START_TEST(test_build_matches_linked_fixture)
     ck_assert_str_eq(d->name, "fixture_poly");
 
     static float built[2][LEN];
-    Command ev[6] = { note_on(0, 0, 60, 0.9f), note_on(77, 1, 67, 0.5f), set_param(300, FX_VOLUME, 0.7f),
-                        note_off(1000, 0), note_on(1500, 2, 72, 1.0f), note_off(3000, 1) };
+    Command ev[6] = { host_note_on(0, 0, 60, 0.9f), host_note_on(77, 1, 67, 0.5f), host_param(300, FX_VOLUME, 0.7f),
+                        host_note_off(1000, 0), host_note_on(1500, 2, 72, 1.0f), host_note_off(3000, 1) };
     HostPatch hp;
     init_host(&hp, d);
     float *bout[2] = { built[0], built[1] };

@@ -23,6 +23,7 @@
 #include <float.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* The header every command starts with. */
 typedef struct CmdHeader {
@@ -94,6 +95,18 @@ typedef union Command {
 
 /* The largest command, in bytes: a buffer this big holds any record. */
 #define CMD_SIZE_MAX ((uint32_t)sizeof(Command))
+
+/* A zeroed record of `type` at `time`, for a caller to fill its fields
+ * (the engine_* calls, the single-patch host). Zeroed whole, so that the
+ * bytes between fields are 0 as cmd_encode writes them. */
+static inline Command cmd_record(uint32_t type, int64_t time)
+{
+    Command c;
+    memset(&c, 0, sizeof c);
+    c.header.type = type;
+    c.header.time = time;
+    return c;
+}
 
 /* The schema at run time, for tools and tests (the TypeScript generator
  * prints from it). */

@@ -618,15 +618,6 @@ static bool valid_beat(double beat)
     return beat >= 0.0 && beat < CMD_BEAT_LIMIT;
 }
 
-/* A zeroed record of `type` at `time`. */
-static Command record(uint32_t type, int64_t time)
-{
-    Command c;
-    memset(&c, 0, sizeof c);
-    c.header.type = type;
-    c.header.time = time;
-    return c;
-}
 
 static int queue(Engine *e, const Command *c)
 {
@@ -675,13 +666,13 @@ static int queue_parcel(Engine *e, Command *c, uint32_t parcel, bool full)
 
 int engine_play(Engine *e, int64_t time)
 {
-    Command c = record(CMD_PLAY, time);
+    Command c = cmd_record(CMD_PLAY, time);
     return queue(e, &c);
 }
 
 int engine_stop(Engine *e, int64_t time)
 {
-    Command c = record(CMD_STOP, time);
+    Command c = cmd_record(CMD_STOP, time);
     return queue(e, &c);
 }
 
@@ -689,7 +680,7 @@ int engine_seek(Engine *e, int64_t time, double beat)
 {
     if (!valid_beat(beat))
         return refuse_call(e);
-    Command c = record(CMD_SEEK_BEAT, time);
+    Command c = cmd_record(CMD_SEEK_BEAT, time);
     c.seek_beat.beat = beat;
     return queue(e, &c);
 }
@@ -698,7 +689,7 @@ int engine_set_loop(Engine *e, int64_t time, int enabled, double start_beat, dou
 {
     if (!(start_beat >= 0.0 && end_beat < CMD_BEAT_LIMIT) || (enabled && !(end_beat > start_beat)))
         return refuse_call(e);
-    Command c = record(CMD_LOOP_BEATS, time);
+    Command c = cmd_record(CMD_LOOP_BEATS, time);
     c.loop_beats.start = start_beat;
     c.loop_beats.end = end_beat;
     c.loop_beats.enabled = enabled != 0;
@@ -714,7 +705,7 @@ int engine_set_tempo(Engine *e, int64_t time, double bpm)
 {
     if (!valid_bpm(bpm))
         return refuse_call(e);
-    Command c = record(CMD_TEMPO_BPM, time);
+    Command c = cmd_record(CMD_TEMPO_BPM, time);
     c.tempo_bpm.bpm = bpm;
     return queue(e, &c);
 }
@@ -723,7 +714,7 @@ int engine_add_tempo_change(Engine *e, int64_t time, double beat, double bpm)
 {
     if (!valid_bpm(bpm) || !valid_beat(beat))
         return refuse_call(e);
-    Command c = record(CMD_TEMPO_CHANGE_BEAT, time);
+    Command c = cmd_record(CMD_TEMPO_CHANGE_BEAT, time);
     c.tempo_change_beat.beat = beat;
     c.tempo_change_beat.bpm = bpm;
     return queue(e, &c);
@@ -734,7 +725,7 @@ int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denomi
     if (numerator < 1 || numerator > 64 || denominator < 1 || denominator > 64 ||
         (denominator & (denominator - 1)))
         return refuse_call(e);
-    Command c = record(CMD_TIME_SIGNATURE, time);
+    Command c = cmd_record(CMD_TIME_SIGNATURE, time);
     c.time_signature.numerator = (uint8_t)numerator;
     c.time_signature.denominator = (uint8_t)denominator;
     return queue(e, &c);
@@ -745,7 +736,7 @@ int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, flo
     if (!valid_track(e, track) || note_id < 0 || note_id > ENGINE_LIVE_NOTE_MAX || key < 0 || key > 127 ||
         !(vel >= 0.0f && vel <= 1.0f))
         return refuse_call(e);
-    Command c = record(CMD_NOTE_ON, time);
+    Command c = cmd_record(CMD_NOTE_ON, time);
     c.note_on.track = (uint32_t)track;
     c.note_on.note_id = (uint32_t)note_id;
     c.note_on.key = (uint8_t)key;
@@ -757,7 +748,7 @@ int engine_note_off(Engine *e, int64_t time, int track, int note_id)
 {
     if (!valid_track(e, track) || note_id < 0 || note_id > ENGINE_LIVE_NOTE_MAX)
         return refuse_call(e);
-    Command c = record(CMD_NOTE_OFF, time);
+    Command c = cmd_record(CMD_NOTE_OFF, time);
     c.note_off.track = (uint32_t)track;
     c.note_off.note_id = (uint32_t)note_id;
     return queue(e, &c);
@@ -767,7 +758,7 @@ int engine_all_notes_off(Engine *e, int64_t time, int track)
 {
     if (track != ENGINE_MASTER && !valid_track(e, track))
         return refuse_call(e);
-    Command c = record(CMD_ALL_NOTES_OFF, time);
+    Command c = cmd_record(CMD_ALL_NOTES_OFF, time);
     c.all_notes_off.every_track = track == ENGINE_MASTER;
     c.all_notes_off.track = track == ENGINE_MASTER ? 0 : (uint32_t)track;
     return queue(e, &c);
@@ -777,7 +768,7 @@ int engine_set_param(Engine *e, int64_t time, int track, int slot, int param, fl
 {
     if (!valid_track(e, track) || slot < 0 || slot > e->cfg.max_inserts || param < 0 || !(value == value))
         return refuse_call(e);
-    Command c = record(CMD_SET_PARAM, time);
+    Command c = cmd_record(CMD_SET_PARAM, time);
     c.set_param.track = (uint32_t)track;
     c.set_param.slot = (uint32_t)slot;
     c.set_param.param = (uint32_t)param;
@@ -789,7 +780,7 @@ int engine_add_track(Engine *e, int64_t time, int track, EngineTrackKind kind)
 {
     if (!valid_track(e, track) || kind < ENGINE_TRACK_INSTRUMENT || kind > ENGINE_TRACK_BUS)
         return refuse_call(e);
-    Command c = record(CMD_ADD_TRACK, time);
+    Command c = cmd_record(CMD_ADD_TRACK, time);
     c.add_track.track = (uint32_t)track;
     c.add_track.kind = (uint8_t)(kind - ENGINE_TRACK_INSTRUMENT);   /* CMD_TRACK_* */
     return queue(e, &c);
@@ -799,7 +790,7 @@ int engine_remove_track(Engine *e, int64_t time, int track)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    Command c = record(CMD_REMOVE_TRACK, time);
+    Command c = cmd_record(CMD_REMOVE_TRACK, time);
     c.remove_track.track = (uint32_t)track;
     return queue(e, &c);
 }
@@ -809,7 +800,7 @@ int engine_set_instrument(Engine *e, int64_t time, int track, EngineNode *node)
     if (!valid_track(e, track) || !valid_time(time))
         return refuse_call(e);
     bool full;
-    Command c = record(CMD_SET_INSTRUMENT_NODE, time);
+    Command c = cmd_record(CMD_SET_INSTRUMENT_NODE, time);
     c.set_instrument_node.track = (uint32_t)track;
     c.set_instrument_node.parcel = parcel_put(e, node, &full);
     return queue_parcel(e, &c, c.set_instrument_node.parcel, full);
@@ -820,7 +811,7 @@ int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNo
     if (!valid_track(e, track) || !node || !valid_time(time))
         return refuse_call(e);
     bool full;
-    Command c = record(CMD_INSERT_NODE, time);
+    Command c = cmd_record(CMD_INSERT_NODE, time);
     c.insert_node.track = (uint32_t)track;
     c.insert_node.index = position < 0 ? 0 : (uint32_t)position;
     c.insert_node.parcel = parcel_put(e, node, &full);
@@ -832,7 +823,7 @@ int engine_insert_remove(Engine *e, int64_t time, int track, int position)
 {
     if (!valid_track(e, track) || position < 0 || position >= e->cfg.max_inserts)
         return refuse_call(e);
-    Command c = record(CMD_REMOVE_INSERT, time);
+    Command c = cmd_record(CMD_REMOVE_INSERT, time);
     c.remove_insert.track = (uint32_t)track;
     c.remove_insert.position = (uint32_t)position + 1;
     return queue(e, &c);
@@ -842,7 +833,7 @@ int engine_insert_move(Engine *e, int64_t time, int track, int from, int to)
 {
     if (!valid_track(e, track) || from < 0 || from >= e->cfg.max_inserts || to < 0 || to >= e->cfg.max_inserts)
         return refuse_call(e);
-    Command c = record(CMD_MOVE_INSERT, time);
+    Command c = cmd_record(CMD_MOVE_INSERT, time);
     c.move_insert.track = (uint32_t)track;
     c.move_insert.from = (uint32_t)from + 1;
     c.move_insert.to = (uint32_t)to + 1;
@@ -856,7 +847,7 @@ int engine_set_voice_mode(Engine *e, int64_t time, int track, EngineVoiceMode mo
         priority < ENGINE_PRIORITY_LAST || priority > ENGINE_PRIORITY_HIGH || !(glide_seconds >= 0.0f) ||
         !(glide_seconds <= 10.0f))
         return refuse_call(e);
-    Command c = record(CMD_SET_VOICE_MODE, time);
+    Command c = cmd_record(CMD_SET_VOICE_MODE, time);
     c.set_voice_mode.track = (uint32_t)track;
     c.set_voice_mode.mode = (uint8_t)mode;           /* CMD_VOICE_* */
     c.set_voice_mode.priority = (uint8_t)priority;   /* CMD_PRIORITY_* */
@@ -873,7 +864,7 @@ int engine_set_gain(Engine *e, int64_t time, int track, float gain_db)
 {
     if (!mixer_track(e, track) || !(gain_db <= 24.0f) || gain_db != gain_db)
         return refuse_call(e);
-    Command c = record(CMD_FADER_GAIN, time);
+    Command c = cmd_record(CMD_FADER_GAIN, time);
     c.fader_gain.track = track;
     c.fader_gain.db = gain_db;
     return queue(e, &c);
@@ -883,7 +874,7 @@ int engine_set_pan(Engine *e, int64_t time, int track, float pan)
 {
     if (!valid_track(e, track) || !(pan >= -1.0f && pan <= 1.0f))
         return refuse_call(e);
-    Command c = record(CMD_SET_PAN, time);
+    Command c = cmd_record(CMD_SET_PAN, time);
     c.set_pan.track = (uint32_t)track;
     c.set_pan.pan = pan;
     return queue(e, &c);
@@ -893,7 +884,7 @@ int engine_set_mute(Engine *e, int64_t time, int track, int mute)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    Command c = record(CMD_SET_MUTE, time);
+    Command c = cmd_record(CMD_SET_MUTE, time);
     c.set_mute.track = (uint32_t)track;
     c.set_mute.mute = mute != 0;
     return queue(e, &c);
@@ -903,7 +894,7 @@ int engine_set_solo(Engine *e, int64_t time, int track, int solo)
 {
     if (!valid_track(e, track))
         return refuse_call(e);
-    Command c = record(CMD_SET_SOLO, time);
+    Command c = cmd_record(CMD_SET_SOLO, time);
     c.set_solo.track = (uint32_t)track;
     c.set_solo.solo = solo != 0;
     return queue(e, &c);
@@ -914,7 +905,7 @@ int engine_set_send(Engine *e, int64_t time, int track, int send, int bus, float
     if (!valid_track(e, track) || send < 0 || send >= e->cfg.max_sends || bus < -1 ||
         bus >= e->cfg.max_tracks || !(level_db <= 24.0f) || level_db != level_db)
         return refuse_call(e);
-    Command c = record(CMD_SEND_SLOT, time);
+    Command c = cmd_record(CMD_SEND_SLOT, time);
     c.send_slot.track = (uint32_t)track;
     c.send_slot.send = (uint32_t)send;
     c.send_slot.bus = bus;
@@ -940,7 +931,7 @@ int engine_load_clip(Engine *e, int64_t time, int clip_id, EngineClip *clip)
     if (clip_id < 0 || clip_id >= e->cfg.max_clips || (clip && !clip_sorted(clip)) || !valid_time(time))
         return refuse_call(e);
     bool full;
-    Command c = record(CMD_LOAD_CLIP_BLOCK, time);
+    Command c = cmd_record(CMD_LOAD_CLIP_BLOCK, time);
     c.load_clip_block.clip = (uint32_t)clip_id;
     c.load_clip_block.parcel = parcel_put(e, clip, &full);
     return queue_parcel(e, &c, c.load_clip_block.parcel, full);
@@ -952,7 +943,7 @@ int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id,
     if (!valid_track(e, track) || slot < 0 || slot >= e->cfg.max_placements || clip_id < -1 ||
         clip_id >= e->cfg.max_clips || !valid_beat(start_beat) || !valid_beat(length_beats))
         return refuse_call(e);
-    Command c = record(CMD_PLACE_CLIP, time);
+    Command c = cmd_record(CMD_PLACE_CLIP, time);
     c.place_clip.track = (uint32_t)track;
     c.place_clip.slot = (uint32_t)slot;
     c.place_clip.clip = clip_id;
@@ -966,7 +957,7 @@ int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sam
     if (sample_id < 0 || sample_id >= e->cfg.max_samples || !valid_time(time))
         return refuse_call(e);
     bool full;
-    Command c = record(CMD_LOAD_SAMPLE_BLOCK, time);
+    Command c = cmd_record(CMD_LOAD_SAMPLE_BLOCK, time);
     c.load_sample_block.sample = (uint32_t)sample_id;
     c.load_sample_block.parcel = parcel_put(e, sample, &full);
     return queue_parcel(e, &c, c.load_sample_block.parcel, full);
@@ -979,7 +970,7 @@ int engine_place_region(Engine *e, int64_t time, int track, int slot, int sample
         sample_id >= e->cfg.max_samples || !valid_beat(start_beat) || offset_frames < 0 ||
         !(gain_db <= 24.0f) || gain_db != gain_db)
         return refuse_call(e);
-    Command c = record(CMD_PLACE_REGION_SLOT, time);
+    Command c = cmd_record(CMD_PLACE_REGION_SLOT, time);
     c.place_region_slot.track = (uint32_t)track;
     c.place_region_slot.slot = (uint32_t)slot;
     c.place_region_slot.sample = sample_id;
@@ -1012,7 +1003,7 @@ int engine_set_lane(Engine *e, int64_t time, int track, int lane_slot, int targe
         (fader && param > ENGINE_FADER_PAN) || (lane && !lane_sorted(lane)) || !valid_time(time))
         return refuse_call(e);
     bool full;
-    Command c = record(CMD_SET_LANE, time);
+    Command c = cmd_record(CMD_SET_LANE, time);
     c.set_lane.track = (uint32_t)track;
     c.set_lane.lane = (uint32_t)lane_slot;
     c.set_lane.target = target_slot;

@@ -57,6 +57,22 @@ COMMANDS_TS_DIR := $(B)/ts
 NPM ?= npm
 TSC ?= node web/node_modules/typescript/bin/tsc
 
+# A test in TypeScript beside a copy of a generated module, compiled for
+# node: $(call ts_node_test,DIR,GENERATED,MODULE_NAME,TEST,TEST_NAME) puts
+# both in DIR/src, so that the test's `import './MODULE.js'` holds
+# wherever $(B) is, and compiles them into DIR/out with a tsconfig that
+# extends web/tsconfig.json (by a relative path) for the strict options and
+# only switches to node's module system and emitting.
+define ts_node_test
+@rm -rf $(1) && mkdir -p $(1)/src
+@cp $(2) $(1)/src/$(3)
+@cp $(4) $(1)/src/$(5)
+@printf '{ "type": "module" }\n' > $(1)/package.json
+@printf '{\n  "extends": "%s",\n  "compilerOptions": {\n    "module": "NodeNext",\n    "moduleResolution": "NodeNext",\n    "noEmit": false,\n    "rootDir": "src",\n    "outDir": "out"\n  },\n  "include": [],\n  "files": ["src/$(3)", "src/$(5)"]\n}\n' \
+    "$$(realpath -m --relative-to=$(1) web/tsconfig.json)" > $(1)/tsconfig.json
+$(TSC) -p $(1)/tsconfig.json
+endef
+
 $(COMMANDS_GEN): runtime/gen/gen_commands_ts.c runtime/engine/commands.c runtime/engine/commands.h \
                  runtime/engine/commands.def runtime/engine/pool.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -76,19 +92,10 @@ $(B)/.npm-ok: web/package.json web/package-lock.json
 	cd web && $(NPM) ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
 	@mkdir -p $(B) && touch $@
 
-# The test and a copy of the generated module side by side, so that the
-# test's `import './commands.js'` holds wherever $(B) is; the tsconfig
-# here extends web/tsconfig.json (by a relative path) for the strict
-# options and only switches to node's module system and emitting.
+# The round trip's test beside the generated encoder (ts_node_test above).
 $(COMMANDS_TS_DIR)/out/commands_roundtrip.js: $(COMMANDS_TS) tests/commands_roundtrip.ts \
                                               web/tsconfig.json $(B)/.npm-ok
-	@rm -rf $(COMMANDS_TS_DIR) && mkdir -p $(COMMANDS_TS_DIR)/src
-	@cp $(COMMANDS_TS) $(COMMANDS_TS_DIR)/src/commands.ts
-	@cp tests/commands_roundtrip.ts $(COMMANDS_TS_DIR)/src/commands_roundtrip.ts
-	@printf '{ "type": "module" }\n' > $(COMMANDS_TS_DIR)/package.json
-	@printf '{\n  "extends": "%s",\n  "compilerOptions": {\n    "module": "NodeNext",\n    "moduleResolution": "NodeNext",\n    "noEmit": false,\n    "rootDir": "src",\n    "outDir": "out"\n  },\n  "include": [],\n  "files": ["src/commands.ts", "src/commands_roundtrip.ts"]\n}\n' \
-	    "$$(realpath -m --relative-to=$(COMMANDS_TS_DIR) web/tsconfig.json)" > $(COMMANDS_TS_DIR)/tsconfig.json
-	$(TSC) -p $(COMMANDS_TS_DIR)/tsconfig.json
+	$(call ts_node_test,$(COMMANDS_TS_DIR),$(COMMANDS_TS),commands.ts,tests/commands_roundtrip.ts,commands_roundtrip.ts)
 
 TEST_STEPS += test-commands-ts
 .PHONY: test-commands-ts
@@ -135,13 +142,7 @@ $(LAYOUT_WASM): $(LAYOUT_SRCS) | $(DEPS_STAMP)
 
 # The test beside a copy of the generated module, as for the commands.
 $(LAYOUT_TS_DIR)/out/layout_check.js: $(LAYOUT_TS) tests/layout_check.ts web/tsconfig.json $(B)/.npm-ok
-	@rm -rf $(LAYOUT_TS_DIR) && mkdir -p $(LAYOUT_TS_DIR)/src
-	@cp $(LAYOUT_TS) $(LAYOUT_TS_DIR)/src/layout.ts
-	@cp tests/layout_check.ts $(LAYOUT_TS_DIR)/src/layout_check.ts
-	@printf '{ "type": "module" }\n' > $(LAYOUT_TS_DIR)/package.json
-	@printf '{\n  "extends": "%s",\n  "compilerOptions": {\n    "module": "NodeNext",\n    "moduleResolution": "NodeNext",\n    "noEmit": false,\n    "rootDir": "src",\n    "outDir": "out"\n  },\n  "include": [],\n  "files": ["src/layout.ts", "src/layout_check.ts"]\n}\n' \
-	    "$$(realpath -m --relative-to=$(LAYOUT_TS_DIR) web/tsconfig.json)" > $(LAYOUT_TS_DIR)/tsconfig.json
-	$(TSC) -p $(LAYOUT_TS_DIR)/tsconfig.json
+	$(call ts_node_test,$(LAYOUT_TS_DIR),$(LAYOUT_TS),layout.ts,tests/layout_check.ts,layout_check.ts)
 
 TEST_STEPS += test-layout
 .PHONY: test-layout

@@ -64,18 +64,10 @@ int host_param_index(const HostPatch *hp, const char *name)
     return -1;
 }
 
-static Command record(uint32_t type, long frame)
-{
-    Command c;
-    memset(&c, 0, sizeof c);
-    c.header.type = type;
-    c.header.time = frame;
-    return c;
-}
 
 Command host_note_on(long frame, int note_id, int key, float vel)
 {
-    Command c = record(CMD_NOTE_ON, frame);
+    Command c = cmd_record(CMD_NOTE_ON, frame);
     c.note_on.note_id = (uint32_t)note_id;
     c.note_on.key = (uint8_t)key;
     c.note_on.velocity = vel;
@@ -84,14 +76,14 @@ Command host_note_on(long frame, int note_id, int key, float vel)
 
 Command host_note_off(long frame, int note_id)
 {
-    Command c = record(CMD_NOTE_OFF, frame);
+    Command c = cmd_record(CMD_NOTE_OFF, frame);
     c.note_off.note_id = (uint32_t)note_id;
     return c;
 }
 
 Command host_param(long frame, int param, float value)
 {
-    Command c = record(CMD_SET_PARAM, frame);
+    Command c = cmd_record(CMD_SET_PARAM, frame);
     c.set_param.param = (uint32_t)param;
     c.set_param.value = value;
     return c;
@@ -99,12 +91,12 @@ Command host_param(long frame, int param, float value)
 
 Command host_all_off(long frame)
 {
-    return record(CMD_ALL_NOTES_OFF, frame);
+    return cmd_record(CMD_ALL_NOTES_OFF, frame);
 }
 
 Command host_panic(long frame)
 {
-    return record(CMD_PANIC, frame);
+    return cmd_record(CMD_PANIC, frame);
 }
 
 static void apply_command(HostPatch *hp, const Command *c)
