@@ -910,7 +910,7 @@ static void rows_compile(void)
     char *ampc[] = { (char *)opt.ampc, c_amp, "-o", ct, NULL };
     char *faustc[] = { (char *)opt.faust, "-lang", "c", c_dsp, "-o", c_out, NULL };
     char *faustw[] = { (char *)opt.faust, "-lang", "wasm", c_dsp, "-o", c_fwasm, NULL };
-    char *emcc[] = { (char *)opt.emcc, "-O3", "-msimd128", "-ffp-contract=off", "-Iruntime",
+    char *emcc[] = { (char *)opt.emcc, "-O3", "-msimd128", "-ffp-contract=off", "-Iruntime/abi",
                      "-c", c_src, "-o", c_obj, NULL };
     char *ampc1[] = { (char *)opt.ampc, g1a, "-I", ".", "-o", ct, NULL };
     char *ampc10[] = { (char *)opt.ampc, g10a, "-I", ".", "-o", ct, NULL };
