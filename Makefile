@@ -32,9 +32,11 @@ $(DEPS_STAMP): tests/install-deps.sh
 	@sh tests/install-deps.sh $(DEB_PACKAGES)
 	@mkdir -p $(B) && touch $@
 
-# The runtime's libraries in link order: each uses only those after it
-# (tools -> formats -> engine); the compiler's library comes last.
-RUNTIME_LIBS := $(B)/libamptools.a $(B)/libampformats.a $(B)/libampengine.a
+# The libraries in link order: each uses only those after it (the
+# runtime's tools -> formats -> engine; the compiler -> its front end).
+# A program that compiles patches links RUNTIME_LIBS, then COMPILER_LIBS.
+RUNTIME_LIBS  := $(B)/libamptools.a $(B)/libampformats.a $(B)/libampengine.a
+COMPILER_LIBS := $(B)/libampc.a $(B)/libamplang.a
 
 # One object rule for every runtime folder.
 $(B)/runtime/%.o: runtime/%.c | $(DEPS_STAMP)

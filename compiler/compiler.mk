@@ -1,15 +1,16 @@
-# compiler/compiler.mk — the compiler library and the ampc driver.
-COMPILER_OBJS := $(B)/compiler/ampc.o $(B)/compiler/faust.o $(B)/compiler/ir.o $(B)/compiler/lower.o \
-                 $(B)/compiler/emit_c.o $(B)/compiler/emit_json.o $(B)/compiler/flush.o $(B)/compiler/graph.o \
-                 $(B)/compiler/sema.o $(B)/compiler/schedule.o $(B)/compiler/plan.o $(B)/compiler/loops.o
+# compiler/compiler.mk — the compiler library $(B)/libampc.a (every
+# compiler/*.c but main.c: one file per pass, see compiler/ampc.c) and the
+# ampc driver. The front end is lang/'s own library, $(B)/libamplang.a;
+# COMPILER_LIBS (top Makefile) links both, in that order.
+COMPILER_OBJS := $(patsubst compiler/%.c,$(B)/compiler/%.o,$(sort $(filter-out compiler/main.c,$(wildcard compiler/*.c))))
 
 $(B)/compiler/%.o: compiler/%.c | $(DEPS_STAMP) $(B)/gen/parse.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/libampc.a: $(LANG_OBJS) $(COMPILER_OBJS)
+$(B)/libampc.a: $(COMPILER_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
-$(B)/ampc: $(B)/compiler/main.o $(B)/libampc.a
+$(B)/ampc: $(B)/compiler/main.o $(COMPILER_LIBS)
 	$(CC) $(CFLAGS) -o $@ $^ -ljansson $(LDLIBS)

@@ -2,7 +2,7 @@
 #
 # lex.re goes through re2c and parse.y through lemon into $(B)/gen/; lemon's
 # parse.h carries the token codes the lexer returns, so everything that
-# includes it waits for it. The objects go into $(B)/libampc.a (compiler.mk).
+# includes it waits for it. The objects go into $(B)/libamplang.a.
 
 RE2C   ?= re2c
 LEMON  ?= lemon
@@ -32,3 +32,7 @@ $(patsubst lang/%.c,$(B)/lang/%.o,$(LANG_SRCS)): $(B)/lang/%.o: lang/%.c | $(B)/
 
 $(B)/gen/lex.o $(B)/gen/parse.o: $(B)/gen/%.o: $(B)/gen/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LANG_GEN_CFLAGS) -c -o $@ $<
+
+$(B)/libamplang.a: $(LANG_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^

@@ -1,7 +1,7 @@
 #!/bin/sh
 # check_type_names.sh — no type name means two different things.
 #
-# Lists every type the project's C sources define (a struct, union or enum
+# Lists every type the project's C and TypeScript sources define (a struct, union or enum
 # with a body, a typedef), file-local types included, and fails when one
 # name is defined in more than one file: `Command` in two modules, or a
 # file-local `Ctx` beside another, makes a newcomer guess which is meant.
@@ -69,6 +69,17 @@ defs=$(awk '
             }
         }
     }' $files | sort -u)
+# TypeScript: interfaces, type aliases, classes and enums (the generated
+# modules are build outputs, not listed here).
+ts_files=$(git ls-files '*.ts' '*.tsx' '*.mjs')
+if [ -n "$ts_files" ]; then
+    # shellcheck disable=SC2086
+    # a declaration, not `import { type X, ... }`: the name is followed by
+    # = { < or extends / implements
+    ts_defs=$(grep -HoE '^[[:space:]]*(export[[:space:]]+)?(declare[[:space:]]+)?(abstract[[:space:]]+)?(interface|type|class|enum)[[:space:]]+[A-Za-z_][A-Za-z0-9_]*([[:space:]]*[={<]|[[:space:]]+(extends|implements)[[:space:]])' $ts_files |
+        sed -E 's/^([^:]*):.*(interface|type|class|enum)[[:space:]]+([A-Za-z_][A-Za-z0-9_]*).*$/\3\t\1/' | sort -u)
+    defs=$(printf '%s\n%s\n' "$defs" "$ts_defs" | awk 'NF' | sort -u)
+fi
 dups=$(printf '%s\n' "$defs" | awk -F '\t' 'NF == 2 { n[$1]++; where[$1] = where[$1] " " $2 } END { for (t in n) if (n[t] > 1) print t ":" where[t] }' | sort)
 count=$(printf '%s\n' "$defs" | awk -F '\t' 'NF == 2' | cut -f1 | sort -u | wc -l)
 if [ -n "$dups" ]; then

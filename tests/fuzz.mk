@@ -1,7 +1,7 @@
 # tests/fuzz.mk — the libFuzzer harness for the compiler (tests/fuzz_compiler.c).
 #
-# Included by the top Makefile after the other fragments: it rebuilds the
-# objects of $(B)/libampc.a (LANG_OBJS, COMPILER_OBJS) with clang under
+# It rebuilds the objects of the compiler's libraries (every lang/*.c, the
+# generated lexer and parser, every compiler/*.c but main.c) with clang under
 # ASan + UBSan + libFuzzer's coverage into $(B)/fuzz/obj/, since the normal
 # objects are gcc's without sanitizers, and links them with the harness into
 # $(B)/fuzz/fuzz_compiler. Everything it writes stays under $(B)/fuzz/:
@@ -30,7 +30,8 @@ FUZZ_DIR  := $(B)/fuzz
 FUZZ_BIN  := $(FUZZ_DIR)/fuzz_compiler
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS_COMMON)) -O1 $(FUZZ_SAN)
-FUZZ_OBJS := $(patsubst $(B)/%,$(FUZZ_DIR)/obj/%,$(LANG_OBJS) $(COMPILER_OBJS))
+FUZZ_SRCS := $(sort $(wildcard lang/*.c)) $(sort $(filter-out compiler/main.c,$(wildcard compiler/*.c)))
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRCS)) $(FUZZ_DIR)/obj/gen/lex.o $(FUZZ_DIR)/obj/gen/parse.o
 
 # Runtime options: stack traces from UBSan, leaks reported (the default,
 # said here because a leak must fail the run).

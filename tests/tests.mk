@@ -10,9 +10,9 @@ CHECK_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(CHECK_SRCS))
 CHECK_LDLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) \
                 -ljansson -ldl -lpthread -lm
 
-$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(RUNTIME_LIBS) $(B)/libampc.a | $(DEPS_STAMP)
+$(B)/tests/check_%: tests/check_%.c tests/testutil.h $(RUNTIME_LIBS) $(COMPILER_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(RUNTIME_LIBS) $(B)/libampc.a $(CHECK_LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(RUNTIME_LIBS) $(COMPILER_LIBS) $(CHECK_LDLIBS)
 
 # The malloc interposition of the no-allocation test.
 $(B)/tests/check_engine_commands: tests/alloc_count.h

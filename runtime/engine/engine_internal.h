@@ -110,12 +110,12 @@ typedef struct Ramp {
     int left;              /* samples until cur == target */
 } Ramp;
 
-typedef struct Meter {
+typedef struct MeterWindow {  /* peak and RMS over the window being filled */
     double sq[2];
     float peak[2];
     int count;
     EngineMeter out;       /* the last complete window */
-} Meter;
+} MeterWindow;
 
 typedef struct Placement {
     int clip;              /* -1: empty */
@@ -193,7 +193,7 @@ typedef struct Track {
     int gliding;           /* the mono voice's pitch is on its way */
     float glide_at, glide_to;    /* its log2 frequency now, and where it goes */
     float *buf[2];
-    Meter meter;
+    MeterWindow meter;
     uint32_t faults, notes_refused;
 } Track;
 
@@ -245,7 +245,7 @@ struct Engine {
     uint32_t clip_note_seq;
     float master_db;
     Ramp master;
-    Meter master_meter;
+    MeterWindow master_meter;
     int meter_window;
     float *mix[2];
     float *scratch[ENGINE_MAX_CHANNELS];

@@ -861,7 +861,7 @@ static void track_run(Engine *e, Track *t, int pos, int n)
 /* Mixer                                                                    */
 /* ======================================================================== */
 
-static void meter_add(Meter *m, const float *L, const float *R, int n, int window)
+static void meter_add(MeterWindow *m, const float *L, const float *R, int n, int window)
 {
     for (int i = 0; i < n; i++) {
         float l = L[i], r = R[i];

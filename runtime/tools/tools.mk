@@ -16,6 +16,6 @@ $(B)/libamptools.a: $(TOOLS_OBJS)
 
 # -rdynamic is not needed: a patch's shared object uses only its own code,
 # the header-only kernels of amp_math.h and libm (linked into it).
-$(B)/amp: $(B)/runtime/tools/amp.o $(RUNTIME_LIBS) $(B)/libampc.a | $(DEPS_STAMP)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/runtime/tools/amp.o $(RUNTIME_LIBS) $(B)/libampc.a \
+$(B)/amp: $(B)/runtime/tools/amp.o $(RUNTIME_LIBS) $(COMPILER_LIBS) | $(DEPS_STAMP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(B)/runtime/tools/amp.o $(RUNTIME_LIBS) $(COMPILER_LIBS) \
 	    -ldl -ljansson $(LDLIBS)

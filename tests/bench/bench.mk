@@ -69,9 +69,9 @@ $(BB)/denormbench.c: tests/bench/denorm.amp nodes/std/filter.amp nodes/std/fx.am
 	@mkdir -p $(BB)
 	$(B)/ampc $< -o $(BB)
 
-$(BB)/ampc_scalar: tests/bench/ampc_scalar.c $(B)/libampc.a | $(DEPS_STAMP)
+$(BB)/ampc_scalar: tests/bench/ampc_scalar.c $(COMPILER_LIBS) | $(DEPS_STAMP)
 	@mkdir -p $(BB)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libampc.a -ljansson $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(COMPILER_LIBS) -ljansson $(LDLIBS)
 
 $(BB)/synthbench_scalar.c $(BB)/scalar.txt &: tests/bench/synth.amp $(BB)/synthbench.c $(BB)/ampc_scalar
 	$(BB)/ampc_scalar $< $(BB)/synthbench_scalar.c > $(BB)/scalar.txt
@@ -120,8 +120,8 @@ $(BB)/bench.o: tests/bench/bench.c tests/bench/cases.h tests/bench/faust_ops.h $
 	@mkdir -p $(BB)
 	$(BENCH_CC) $(BENCH_CFLAGS) -Wall -Wextra $(RUNTIME_INCLUDES) -Ilang -Icompiler -Itests/bench -c -o $@ $<
 
-$(BB)/bench: $(BENCH_NATIVE_OBJS) $(B)/libampc.a
-	$(BENCH_CC) -o $@ $(BENCH_NATIVE_OBJS) $(B)/libampc.a -ljansson -lm
+$(BB)/bench: $(BENCH_NATIVE_OBJS) $(COMPILER_LIBS)
+	$(BENCH_CC) -o $@ $(BENCH_NATIVE_OBJS) $(COMPILER_LIBS) -ljansson -lm
 
 # ---- WebAssembly: the same cases and patches, emcc -----------------------------------
 BENCH_WASM_SRCS := tests/bench/wasm_main.c tests/bench/cases.c $(BENCH_RT_SRCS) $(BENCH_OUR_C)
