@@ -25,10 +25,10 @@ all: deps $(B)/ampc $(B)/amp
 
 # ---- dependencies: install what is missing from Debian's packages --------
 DEB_PACKAGES := re2c lemon faust emscripten binaryen libjansson-dev check pkg-config \
-                libmicrohttpd-dev libsqlite3-dev clang libclang-rt-14-dev chromium
+                libmicrohttpd-dev libsqlite3-dev libsodium-dev nettle-dev clang libclang-rt-14-dev chromium
 DEPS_STAMP := $(B)/.deps-ok
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): tests/install-deps.sh
+$(DEPS_STAMP): tests/install-deps.sh Makefile
 	@sh tests/install-deps.sh $(DEB_PACKAGES)
 	@mkdir -p $(B) && touch $@
 
