@@ -690,6 +690,58 @@ START_TEST(test_seek_cuts_cleanly)
 }
 END_TEST
 
+/* panic (commands.def id 19) cuts every voice of one track, or of every
+ * track, with the 3 ms fade of a stolen voice, at its sample: the fixture's
+ * 50 ms release is not what ends the sound. The other track plays on,
+ * sample for sample as it would alone. */
+static void panic_at(Engine *e, int64_t time, int track, bool every_track)
+{
+    Command c = cmd_record(CMD_PANIC, time);
+    c.panic.track = (uint32_t)track;
+    c.panic.every_track = every_track;
+    ck_assert_int_eq(engine_queue_command(e, &c), 0);
+}
+
+START_TEST(test_panic_cuts_at_its_sample)
+{
+    static float alone[LEN];
+    /* Track 1 alone: the reference. */
+    Engine *ref = make_engine();
+    add_instrument(ref, 1, &amp_fixture_poly_desc);
+    ck_assert_int_eq(engine_note_on(ref, 0, 1, 7, 64, 0.5f), 0);
+    render_to(ref, 30000);
+    memcpy(alone, out_l, sizeof(float) * 30000);
+    engine_free(ref);
+
+    Engine *e = make_engine();
+    add_instrument(e, 0, &amp_fixture_poly_desc);
+    add_instrument(e, 1, &amp_fixture_poly_desc);
+    ck_assert_int_eq(engine_note_on(e, 0, 0, 1, 69, 1.0f), 0);
+    ck_assert_int_eq(engine_note_on(e, 0, 0, 2, 76, 1.0f), 0);
+    ck_assert_int_eq(engine_note_on(e, 0, 1, 7, 64, 0.5f), 0);
+    panic_at(e, 10000, 0, false);
+    panic_at(e, 20000, 0, true);
+    render_to(e, 30000);
+    /* Track 0's voices fade out over 144 samples from 10000, then the sum
+     * is track 1's alone, bit for bit, until the panic of every track. */
+    float normal = 0.0f, around = 0.0f;
+    for (long i = 5001; i < 10000; i++)
+        normal = fmaxf(normal, fabsf(out_l[i] - out_l[i - 1]));
+    for (long i = 10000; i < 10200; i++)
+        around = fmaxf(around, fabsf(out_l[i] - out_l[i - 1]));
+    ck_assert_msg(around <= normal * 1.5f, "step at the panic %g, normal %g", around, normal);
+    ck_assert_msg(out_l[10100] != alone[10100], "track 0 is still fading at 10100");
+    for (long i = 10000 + 145; i < 20000; i++)
+        ck_assert_msg(out_l[i] == alone[i], "i=%ld: %g, track 1 alone %g", i, out_l[i], alone[i]);
+    long end = testutil_last_nonzero(out_l, 20000, 30000);
+    ck_assert_msg(end >= 20000 + 143 && end <= 20000 + 145, "the panic of every track ends the sound at %ld", end);
+    EngineState st = state_of(e);
+    ck_assert_int_eq(st.tracks[0].voices, 0);
+    ck_assert_int_eq(st.tracks[1].voices, 0);
+    engine_free(e);
+}
+END_TEST
+
 /* Loop [0, 1): the note at beat 0 plays at 0, 24000, 48000; the wrap
  * releases the clip's note that crosses the loop end. */
 START_TEST(test_loop_wraps_at_its_sample)
@@ -1434,6 +1486,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tr, test_clip_notes_in_beats);
     tcase_add_test(tr, test_stop_releases_and_holds_the_playhead);
     tcase_add_test(tr, test_seek_cuts_cleanly);
+    tcase_add_test(tr, test_panic_cuts_at_its_sample);
     tcase_add_test(tr, test_loop_wraps_at_its_sample);
     tcase_add_test(tr, test_tempo_changes_at_their_sample);
     tcase_add_test(tr, test_automation_ramp_and_points);
