@@ -56,10 +56,12 @@ include tests/tests.mk
 -include web/web.mk
 
 # make run: build everything (compiler, runtime, engine.wasm, the web app,
-# ampd) and serve the app; AMPD_PORT picks the port.
+# ampd) and serve the app; AMPD_PORT picks the port. Projects are kept in
+# $(B)/data (created on first start); --local makes this machine's browser
+# the local user without signing in (server/README.md).
 AMPD_PORT ?= 8080
 run: all web $(B)/ampd
-	$(B)/ampd --root $(B)/web --port $(AMPD_PORT)
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
 
 clean:
 	rm -rf $(B)

@@ -1,15 +1,18 @@
 /* http.c — the libmicrohttpd daemon, the routing table and the replies.
  *
- * Threading: libmicrohttpd runs one listening thread and one thread per
- * connection (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
- * with poll() so descriptor numbers are not limited by FD_SETSIZE). We chose
- * it over epoll with a thread pool because later handlers (sqlite, compile,
- * render) may block, and a blocked handler must only hold up its own
- * connection. The number of threads is bounded by MHD_OPTION_CONNECTION_LIMIT,
- * slow or idle clients are dropped by MHD_OPTION_CONNECTION_TIMEOUT, and the
- * request head is bounded by MHD_OPTION_CONNECTION_MEMORY_LIMIT (libmicrohttpd
- * answers longer heads itself with 414/431). The HttpServer is read-only once
- * the daemon runs; each HttpRequest belongs to its connection's thread.
+ * Threading: libmicrohttpd runs a small pool of event-loop threads
+ * (MHD_USE_INTERNAL_POLLING_THREAD with MHD_OPTION_THREAD_POOL_SIZE, poll()
+ * so descriptor numbers are not limited by FD_SETSIZE) and allows
+ * suspending connections (MHD_ALLOW_SUSPEND_RESUME). A handler must not
+ * block an event loop: work that may (sqlite writes that fsync, argon2id)
+ * suspends its connection with http_suspend and runs on workers.c's pool,
+ * which resumes the connection when the reply is ready. The number of
+ * connections is bounded by MHD_OPTION_CONNECTION_LIMIT, slow or idle
+ * clients are dropped by MHD_OPTION_CONNECTION_TIMEOUT, and the request head
+ * is bounded by MHD_OPTION_CONNECTION_MEMORY_LIMIT (libmicrohttpd answers
+ * longer heads itself with 414/431). The HttpServer is read-only once the
+ * daemon runs; each HttpRequest belongs to its connection's event loop
+ * (and, while suspended, to the worker holding it).
  *
  * Life of a request: the URI log callback (called once, before libmicrohttpd
  * parses or unescapes anything) allocates the HttpRequest and keeps the raw
@@ -39,6 +42,22 @@ static enum MHD_Result api_not_found(struct MHD_Connection *conn, const HttpRequ
 static const HttpRoute routes[] = {
     {"/api/health", "GET", api_health_get},
     {"/api/health", "HEAD", api_health_get},
+    {"/api/storage", "GET", api_storage_get},
+    {"/api/account", "GET", api_account_get},
+    {"/api/account/signup", "POST", api_account_signup},
+    {"/api/account/signin", "POST", api_account_signin},
+    {"/api/account/signout", "POST", api_account_signout},
+    {"/api/account/password", "POST", api_account_password},
+    {"/api/projects", "GET", api_projects_collection},
+    {"/api/projects", "POST", api_projects_collection},
+    /* {id}, {id}/duplicate, {id}/share, {id}/revisions[/{n}[/restore]]:
+     * api_projects.c matches the rest of the path and the method. */
+    {"/api/projects/*", "GET", api_projects_item},
+    {"/api/projects/*", "PUT", api_projects_item},
+    {"/api/projects/*", "PATCH", api_projects_item},
+    {"/api/projects/*", "POST", api_projects_item},
+    {"/api/projects/*", "DELETE", api_projects_item},
+    {"/api/shared/*", "GET", api_shared_get},
     {"/api/*", NULL, api_not_found},
     {"/*", "GET", static_serve},
     {"/*", "HEAD", static_serve},
@@ -107,6 +126,8 @@ enum MHD_Result http_reply(struct MHD_Connection *conn, unsigned status,
     return ret;
 }
 
+static json_t *error_body(const char *code, const char *hint);
+
 /* A JSON response (Content-Type set) that owns its text; steals `body`. */
 static struct MHD_Response *json_response(json_t *body)
 {
@@ -124,6 +145,16 @@ static struct MHD_Response *json_response(json_t *body)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     return resp;
+}
+
+struct MHD_Response *http_json_response(json_t *body)
+{
+    return json_response(body);
+}
+
+json_t *http_error_body(const char *code, const char *hint)
+{
+    return error_body(code, hint);
 }
 
 static json_t *error_body(const char *code, const char *hint)
@@ -268,6 +299,8 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     HttpRequest *req = *req_cls;
     if (!req)
         return;
+    if (req->deferred_free)
+        req->deferred_free(req->deferred);
     free(req->raw_uri);
     free(req->path);
     free(req->body);
@@ -338,6 +371,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     HttpRequest *req = *req_cls;
     if (!req)
         return MHD_NO; /* request_begin ran out of memory */
+    if (req->resume) {
+        HttpResume resume = req->resume; /* the work of a suspended call is done */
+        req->resume = NULL;
+        return resume(conn, req->deferred);
+    }
     if (req->replied) {
         *upload_data_size = 0; /* discard the rest of a refused body */
         return MHD_YES;
@@ -362,6 +400,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return req->route->handler(conn, req);
 }
 
+enum MHD_Result http_suspend(struct MHD_Connection *conn, const HttpRequest *req, HttpResume resume,
+                             void *state, void (*free_state)(void *state))
+{
+    /* The request is ours (request_begin made it); handlers see it const. */
+    HttpRequest *own = (HttpRequest *)req;
+    own->resume = resume;
+    own->deferred = state;
+    own->deferred_free = free_state;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+}
+
 static void log_message(void *cls, const char *fmt, va_list ap)
 {
     const HttpServer *server = cls;
@@ -373,7 +423,7 @@ static void log_message(void *cls, const char *fmt, va_list ap)
 
 struct MHD_Daemon *http_start(const HttpServer *server, const struct sockaddr *addr)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL;
@@ -386,6 +436,7 @@ struct MHD_Daemon *http_start(const HttpServer *server, const struct sockaddr *a
          * also go through it. */
         MHD_OPTION_EXTERNAL_LOGGER, log_message, (void *)server,
         MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_EVENT_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, server->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, server->timeout_seconds,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, server->connection_memory,

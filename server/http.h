@@ -23,6 +23,8 @@
  * longer ones get 414. libmicrohttpd refuses anything beyond the connection
  * memory limit before we see it. */
 #define HTTP_URI_MAX 2048
+/* Event-loop threads of the daemon (http.c). */
+#define HTTP_EVENT_THREADS 2
 /* Largest request body read into memory; larger ones get 413. */
 #define HTTP_BODY_MAX (1u << 20)
 
@@ -36,6 +38,10 @@ typedef struct HttpServer {
     bool verbose;             /* libmicrohttpd's own messages on stderr */
 } HttpServer;
 
+/* Called when a connection suspended by http_suspend is resumed; it
+ * queues the reply. */
+typedef enum MHD_Result (*HttpResume)(struct MHD_Connection *conn, void *state);
+
 /* One request, from the request line to the completion callback. */
 typedef struct HttpRequest {
     const HttpServer *server;
@@ -48,6 +54,9 @@ typedef struct HttpRequest {
     size_t body_len;
     bool started;             /* the first access-handler call is done */
     bool replied;             /* a response was queued (handler ran or refused) */
+    HttpResume resume;        /* set by http_suspend: replies once resumed */
+    void *deferred;           /* its state, freed by deferred_free on completion */
+    void (*deferred_free)(void *state);
 } HttpRequest;
 
 typedef enum MHD_Result (*HttpHandler)(struct MHD_Connection *conn,
@@ -77,6 +86,22 @@ enum MHD_Result http_reply_json(struct MHD_Connection *conn, unsigned status,
 enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
                             const char *code, const char *hint);
 
+/* The JSON response behind http_reply_json (Content-Type, no-store), for a
+ * reply that needs more headers; steals `body`. NULL when out of memory. */
+struct MHD_Response *http_json_response(json_t *body);
+/* The body of the one error shape: {"error": {"code": ..., "hint": ...}};
+ * a caller may add fields inside "error" (412 adds the current revision). */
+json_t *http_error_body(const char *code, const char *hint);
+
+/* Suspend the connection of `req` (MHD_suspend_connection) so that slow
+ * work runs elsewhere (api.c hands it to workers.c). Whoever finishes the
+ * work calls MHD_resume_connection; libmicrohttpd then calls the access
+ * handler again, which calls resume(conn, state) to queue the reply. The
+ * state is freed with free_state in the completion callback, whatever
+ * happened. Returns what the handler returns. */
+enum MHD_Result http_suspend(struct MHD_Connection *conn, const HttpRequest *req, HttpResume resume,
+                             void *state, void (*free_state)(void *state));
+
 /* Percent-decode the path of a raw request-target (up to '?') into `out`,
  * exactly once. Refuses (returns NULL and sets *hint) a path that does not
  * start with '/', holds a bad escape, a NUL, a control byte, a backslash, or
@@ -96,5 +121,19 @@ bool static_is_hashed_asset(const char *path);
 
 /* api_health.c: GET /api/health. */
 enum MHD_Result api_health_get(struct MHD_Connection *conn, const HttpRequest *req);
+
+/* api_accounts.c: /api/account/... (sign up, sign in, sign out, password)
+ * and GET /api/storage (what the database runs with). */
+enum MHD_Result api_account_get(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_account_signup(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_account_signin(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_account_signout(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_account_password(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_storage_get(struct MHD_Connection *conn, const HttpRequest *req);
+
+/* api_projects.c: /api/projects, /api/projects/{id}/..., /api/shared/{token}. */
+enum MHD_Result api_projects_collection(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_projects_item(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_shared_get(struct MHD_Connection *conn, const HttpRequest *req);
 
 #endif

@@ -2,13 +2,18 @@
  *
  *   ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]
  *        [--timeout SECONDS] [--verbose]
+ *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
+ *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
  *
+ * With --data, accounts and projects are stored in DIR (api.c, store.h);
+ * without it the API answers 503 and only the app is served.
  * Serves the built web app in DIR (default build/web) on ADDR:N (default
  * 127.0.0.1:8080; port 0 takes a free port) and prints the address it bound.
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait() here,
  * so shutdown runs in the main thread: MHD_stop_daemon closes the listening
  * socket and every connection, then we exit 0.
  */
+#include "api.h"
 #include "http.h"
 
 #include <errno.h>
@@ -32,7 +37,19 @@ static void usage(FILE *out)
           "  --root DIR             the built web app to serve (default build/web)\n"
           "  --max-connections N    simultaneous connections (default 256)\n"
           "  --timeout SECONDS      idle connections are closed after this (default 30)\n"
-          "  --verbose              print libmicrohttpd's messages\n",
+          "  --verbose              print libmicrohttpd's messages\n"
+          "storage and accounts (see server/README.md):\n"
+          "  --data DIR             keep accounts and projects in DIR (created if missing)\n"
+          "  --local                single-user machine: loopback requests without a session\n"
+          "                         act as the local user\n"
+          "  --argon-ops N          argon2id passes (default: libsodium INTERACTIVE, 2)\n"
+          "  --argon-mem BYTES      argon2id memory (default: INTERACTIVE, 64 MiB)\n"
+          "  --session-lifetime S   sessions expire after S seconds (default 30 days)\n"
+          "  --workers N            threads for storage and hashing (default 4)\n"
+          "  --queue N              jobs waiting for them before 503 (default 64)\n"
+          "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
+          "                         4N per address)\n"
+          "AMPD_ARGON_OPS and AMPD_ARGON_MEM in the environment set the argon2id defaults.\n",
           out);
 }
 
@@ -82,6 +99,38 @@ static bool set_root(HttpServer *server, const char *dir)
     return true;
 }
 
+/* One of the numeric storage options (`opt` as in the option table). */
+static bool api_option(ApiOptions *api, int opt, const char *text)
+{
+    long v;
+    switch (opt) {
+    case 'O': v = parse_number(text, 1, 64); if (v < 0) return false; api->argon_ops = (unsigned long long)v; break;
+    case 'M': v = parse_number(text, 8192, 1L << 32); if (v < 0) return false; api->argon_mem = (size_t)v; break;
+    case 'S': v = parse_number(text, 1, 365L * 24 * 3600); if (v < 0) return false; api->session_lifetime = v; break;
+    case 'W': v = parse_number(text, 1, 64); if (v < 0) return false; api->workers = (unsigned)v; break;
+    case 'Q': v = parse_number(text, 1, 65536); if (v < 0) return false; api->queue = (unsigned)v; break;
+    case 'R': v = parse_number(text, 1, 64); if (v < 0) return false; api->signin_limit = (unsigned)v; break;
+    default: return false;
+    }
+    return true;
+}
+
+/* AMPD_ARGON_OPS / AMPD_ARGON_MEM set the argon2id limits before options. */
+static bool api_env_options(ApiOptions *api)
+{
+    static const struct { const char *name; int opt; } vars[] = {
+        {"AMPD_ARGON_OPS", 'O'}, {"AMPD_ARGON_MEM", 'M'},
+    };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i].name);
+        if (v && !api_option(api, vars[i].opt, v)) {
+            fprintf(stderr, "ampd: bad value '%s' for %s\n", v, vars[i].name);
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -91,6 +140,14 @@ int main(int argc, char **argv)
         {"max-connections", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
+        {"data", required_argument, NULL, 'D'},
+        {"local", no_argument, NULL, 'L'},
+        {"argon-ops", required_argument, NULL, 'O'},
+        {"argon-mem", required_argument, NULL, 'M'},
+        {"session-lifetime", required_argument, NULL, 'S'},
+        {"workers", required_argument, NULL, 'W'},
+        {"queue", required_argument, NULL, 'Q'},
+        {"signin-limit", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -102,6 +159,10 @@ int main(int argc, char **argv)
     const char *host = "127.0.0.1", *root = "build/web";
     long port = 8080, value;
     int opt;
+    ApiOptions api;
+    api_default_options(&api);
+    if (!api_env_options(&api))
+        return 2;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'H': host = optarg; break;
@@ -122,12 +183,19 @@ int main(int argc, char **argv)
                 goto bad_value;
             server.timeout_seconds = (unsigned)value;
             break;
+        case 'D': api.data_dir = optarg; break;
+        case 'L': api.local = true; break;
+        case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
+            if (!api_option(&api, opt, optarg))
+                goto bad_value;
+            break;
         default: usage(stderr); return 2;
         }
         continue;
     bad_value:
-        fprintf(stderr, "ampd: bad value '%s' for --%s\n", optarg,
-                opt == 'p' ? "port" : opt == 'c' ? "max-connections" : "timeout");
+        for (const struct option *o = options; o->name; o++)
+            if (o->val == opt)
+                fprintf(stderr, "ampd: bad value '%s' for --%s\n", optarg, o->name);
         return 2;
     }
     if (optind < argc) {
@@ -151,6 +219,8 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!api_start(&api))
+        return 1;
     struct MHD_Daemon *daemon = http_start(&server, (struct sockaddr *)&addr);
     if (!daemon) {
         fprintf(stderr, "ampd: cannot listen on %s:%ld: %s\n", host, port, strerror(errno));
@@ -164,7 +234,9 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop, &sig);
+    api_drain(); /* no connection may stay suspended when the daemon stops */
     MHD_stop_daemon(daemon);
+    api_stop();
     fprintf(stderr, "ampd: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;
 }

@@ -1,0 +1,131 @@
+/* api.h — what the JSON endpoint groups (api_accounts.c, api_projects.c)
+ * share: the settings main.c fills in, the ApiCall that carries one request
+ * to a worker and its reply back, and who the caller is.
+ *
+ * Life of an API call: the endpoint's HttpHandler (on the event loop) calls
+ * api_defer with the work to do and what it requires (a signed-in caller,
+ * a CSRF token for a write). api_defer copies the headers the work needs,
+ * suspends the connection and queues the call on the worker pool (a full
+ * queue answers 503). On a worker: the Origin / Sec-Fetch-Site check for
+ * writes, the caller's session (or the local user), the CSRF token, then
+ * the work, which fills in the reply with api_reply / api_error; the
+ * worker resumes the connection and the event loop sends the reply. The
+ * call is freed in the request's completion callback.
+ *
+ * Who the caller is: a valid session cookie names the user. Without a
+ * cookie, in local mode (ampd --local), a request from a loopback address
+ * whose Host is a loopback name is the local user (server/README.md
+ * describes this trust model). Anything else is 401 for calls that need a
+ * user. A cookie that names no live session (expired, revoked, forged) is
+ * always 401, with a Set-Cookie that removes it.
+ */
+#ifndef AMPD_API_H
+#define AMPD_API_H
+
+#include "auth.h"
+#include "http.h"
+#include "store.h"
+#include "workers.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Set by main.c before the daemon starts; read-only afterwards. */
+typedef struct ApiSettings {
+    Store *store;
+    WorkerPool *workers;
+    bool local;                    /* --local: loopback without a session is the local user */
+    char local_csrf[AUTH_TOKEN_LEN + 1]; /* the local user's CSRF token, new at each start */
+    unsigned long long argon_ops;  /* argon2id limits (--argon-ops, --argon-mem) */
+    size_t argon_mem;
+    char dummy_hash[AUTH_PASSWORD_HASH_MAX]; /* verified against for unknown names: same time */
+    int64_t session_lifetime;      /* seconds (--session-lifetime) */
+    RateLimiter *signin_by_account;
+    RateLimiter *signin_by_address;
+} ApiSettings;
+
+extern ApiSettings api_settings;
+
+/* What main.c reads from its options (ampd --help). */
+typedef struct ApiOptions {
+    const char *data_dir;          /* NULL: no storage, the API answers 503 */
+    bool local;
+    unsigned long long argon_ops;
+    size_t argon_mem;
+    int64_t session_lifetime;
+    unsigned workers, queue;       /* worker threads, waiting jobs */
+    unsigned signin_limit;         /* failures per account per window; 4x per address */
+    unsigned signin_window;        /* seconds */
+} ApiOptions;
+
+/* Defaults: argon2id at libsodium's INTERACTIVE limits, 30-day sessions,
+ * 4 workers, 64 waiting jobs, 5 failed sign-ins per account per 5 minutes. */
+void api_default_options(ApiOptions *options);
+/* Open the store, start the workers (one store connection each), create the
+ * local user in local mode. false with a message on stderr. */
+bool api_start(const ApiOptions *options);
+/* Shutdown, in two steps around MHD_stop_daemon: api_drain runs the queued
+ * calls (resuming their connections) and stops the workers, so no
+ * connection is left suspended; api_stop then frees the pool and closes the
+ * store. */
+void api_drain(void);
+void api_stop(void);
+
+/* What a call requires before its work runs. */
+enum {
+    API_USER = 1 << 0,   /* a signed-in caller (or the local user), else 401 */
+    API_WRITE = 1 << 1,  /* a write: Origin / Sec-Fetch-Site checked, and with API_USER the CSRF token */
+};
+
+#define API_MAX_PARAMS 3
+#define API_PARAM_MAX 64
+
+typedef struct ApiCall ApiCall;
+typedef void (*ApiWork)(ApiCall *call, StoreConn *db);
+
+struct ApiCall {
+    struct MHD_Connection *conn;
+    const HttpRequest *req;    /* body and path; stable while suspended */
+    ApiWork work;
+    unsigned requires;         /* API_USER | API_WRITE */
+    /* Captured on the event loop. */
+    char *cookie_token;        /* the session cookie's value, NULL if none */
+    char *csrf_header;         /* X-CSRF-Token */
+    char *if_match;            /* If-Match */
+    char address[64];          /* the peer's address, for rate limits */
+    bool from_loopback;        /* peer address and Host both loopback */
+    bool cross_site;           /* Origin or Sec-Fetch-Site says another site */
+    char params[API_MAX_PARAMS][API_PARAM_MAX]; /* path segments the route captured */
+    /* The caller, once known. */
+    StoreUser user;
+    StoreSession session;      /* id 0 for the local user */
+    /* The reply. */
+    unsigned status;
+    json_t *body;
+    char set_cookie[256];      /* "" for none */
+    char etag[32];             /* "" for none */
+    unsigned retry_after;      /* seconds, 0 for none */
+};
+
+/* Defer `work` to the worker pool; `params` (may be NULL) are copied into
+ * call->params. Returns what the HttpHandler returns. */
+enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work,
+                          unsigned requires, const char *const *params, int n_params);
+
+/* Set the reply (steals `body`). */
+void api_reply(ApiCall *call, unsigned status, json_t *body);
+/* The one error shape. */
+void api_error(ApiCall *call, unsigned status, const char *code, const char *hint);
+/* A store failure: 404 for STORE_NOT_FOUND, 500 otherwise. */
+void api_store_error(ApiCall *call, StoreStatus status);
+
+/* The request body as a JSON object, or an error reply set and NULL. */
+json_t *api_body_object(ApiCall *call);
+/* A string member of `obj` no longer than `max_bytes`: NULL with an error
+ * reply set when missing (and required), not a string, or too long. */
+const char *api_string_member(ApiCall *call, json_t *obj, const char *key, size_t max_bytes, bool required);
+
+/* Seconds since the epoch. */
+int64_t api_now(void);
+
+#endif
