@@ -119,11 +119,12 @@ json_t *http_parse_json(const HttpRequest *req, const char **hint);
 
 /* static.c: files under server->root; GET and HEAD. */
 enum MHD_Result static_serve(struct MHD_Connection *conn, const HttpRequest *req);
-/* Open `path` (relative, '/'-separated) beneath the directory `dirfd`
- * following no symlink on any component and never leaving `dirfd`: openat2
- * with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it, else
- * static_open_walk. `flags` as for open(); -1 with errno set (ELOOP for a
- * symlink, EXDEV for a ".." or "." component). */
+/* Open `path` ('/'-separated, leading '/' ignored) beneath the directory
+ * `dirfd` following no symlink on any component and never leaving `dirfd`:
+ * openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has
+ * it, else static_open_walk. `flags` as for open(); -1 with errno set:
+ * ELOOP for a symlink, EXDEV for a ".." that would leave `dirfd` (the walk
+ * refuses every "." and ".." component with EXDEV). */
 int static_open_beneath(int dirfd, const char *path, int flags);
 /* The same, one component at a time with openat(O_NOFOLLOW). */
 int static_open_walk(int dirfd, const char *path, int flags);

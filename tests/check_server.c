@@ -15,7 +15,16 @@
  * heads, a slow client, idle connections past the limit, body caps; the
  * server must still answer /api/health after each.
  * "lifecycle": options, the banner, clean exit 0 on SIGTERM and SIGINT.
- * Every wait is bounded by a deadline and every socket is on 127.0.0.1.
+ * The hardening cases: in "security", conflicting framing and Host, raw
+ * NUL and spaces in the target, oversized heads (each answered by ampd in
+ * the one error shape, one status line, then closed) and a directory and a
+ * symlink swapped while requests run; "resolve" opens beneath the root
+ * in-process, through openat2 and through the per-component walk, also
+ * under that race; "threads" suspends and resumes requests under ampd's
+ * daemon flags; "slowloris" holds 300 stalled connections from 127.0.0.1
+ * while 127.0.0.2 is served, and dribbles heads past the deadline.
+ * Every wait is bounded by a deadline (no timing is asserted) and every
+ * socket is on the loopback.
  */
 #include "testutil.h"
 #include "http.h"
