@@ -2,9 +2,10 @@
  * handler type, the reply helpers and the one error shape.
  *
  * http.c owns the libmicrohttpd daemon: it creates a HttpRequest when the
- * request line arrives, decodes and checks the path, finds the route, reads a
- * size-capped body, calls the handler once, and frees the request in the
- * completion callback. Each endpoint group lives in its own file (static.c,
+ * request line arrives, checks the head (framing, Host, size) and the path,
+ * finds the route, reads a size-capped body, calls the handler once, and
+ * frees the request in the completion callback. server/README.md describes
+ * the options, the threading model and the limits. Each endpoint group lives in its own file (static.c,
  * api_health.c, ...) and only calls the http_reply_* helpers below, so every
  * response carries the same cross-origin isolation headers.
  */
@@ -20,19 +21,28 @@
 #define AMPD_VERSION "0.1.0"
 
 /* Longest request-target we handle (path and query, still percent-encoded);
- * longer ones get 414. libmicrohttpd refuses anything beyond the connection
- * memory limit before we see it. */
+ * longer ones get 414. */
 #define HTTP_URI_MAX 2048
-/* Event-loop threads of the daemon (http.c). */
-#define HTTP_EVENT_THREADS 2
-/* Largest request body read into memory; larger ones get 413. */
+/* Largest request head (request line and header fields) we handle; larger
+ * ones get 431. Both limits sit well below the library's own (the
+ * connection memory, HTTP_CONNECTION_MEMORY), so that it is ampd that
+ * answers, with the one error shape; only heads beyond the connection
+ * memory are refused by libmicrohttpd itself (server/README.md). */
+#define HTTP_HEAD_MAX (16u << 10)
+#define HTTP_CONNECTION_MEMORY (128u << 10)
+/* Largest request body read into memory; larger ones get 413. GET and HEAD
+ * bodies count against it too, but are discarded, never stored. */
 #define HTTP_BODY_MAX (1u << 20)
 
 /* Server-wide settings shared read-only by every request. */
 typedef struct HttpServer {
     char root[4096];       /* realpath of the directory served by static.c */
     size_t root_len;
+    int root_fd;           /* that directory, opened O_PATH: files resolve beneath it */
     unsigned max_connections;
+    unsigned max_per_address; /* connections from one client address; 0: no limit */
+    unsigned head_deadline_seconds; /* a request head must be complete within this */
+    unsigned threads;         /* event-loop threads (libmicrohttpd's thread pool) */
     unsigned timeout_seconds; /* idle connections are closed after this */
     size_t connection_memory; /* per-connection buffer for the request head */
     bool verbose;             /* libmicrohttpd's own messages on stderr */
@@ -46,12 +56,15 @@ typedef enum MHD_Result (*HttpResume)(struct MHD_Connection *conn, void *state);
 typedef struct HttpRequest {
     const HttpServer *server;
     char *raw_uri;            /* request-target as received, NUL-terminated */
+    const char *raw_uri_at;   /* where libmicrohttpd had it (only for the NUL check) */
     size_t raw_uri_len;       /* its length, even when longer than HTTP_URI_MAX */
     char *path;               /* percent-decoded path, no query; NULL if bad */
     const char *method;
     const struct HttpRoute *route;
     char *body;               /* NUL-terminated, body_len bytes */
     size_t body_len;
+    size_t body_discarded;    /* body bytes of a GET or HEAD: counted, never stored */
+    bool keeps_body;          /* the method takes a body (not GET or HEAD) */
     bool started;             /* the first access-handler call is done */
     bool replied;             /* a response was queued (handler ran or refused) */
     HttpResume resume;        /* set by http_suspend: replies once resumed */
@@ -70,11 +83,24 @@ typedef struct HttpRoute {
     HttpHandler handler;
 } HttpRoute;
 
+/* The running server: the libmicrohttpd daemon and the head-deadline
+ * sweeper (http.c). */
+typedef struct HttpDaemon HttpDaemon;
+
 /* Start the daemon on `addr` (port 0 picks a free one); NULL on failure with
- * a message on stderr. http_bound_port reports the port actually bound. */
+ * a message on stderr. http_bound_port reports the port actually bound;
+ * http_stop closes every connection and frees the daemon. */
 struct sockaddr;
-struct MHD_Daemon *http_start(const HttpServer *server, const struct sockaddr *addr);
-unsigned http_bound_port(struct MHD_Daemon *daemon);
+HttpDaemon *http_start(const HttpServer *server, const struct sockaddr *addr);
+unsigned http_bound_port(const HttpDaemon *daemon);
+void http_stop(HttpDaemon *daemon);
+
+/* The libmicrohttpd flags ampd runs with for an address family: an internal
+ * event loop (epoll where supported) served by a thread pool, with
+ * MHD_ALLOW_SUSPEND_RESUME so that handlers may suspend a connection and
+ * resume it from a worker thread. Exposed for the test suite, which checks
+ * suspend and resume under exactly these flags. */
+unsigned http_daemon_flags(int family);
 
 /* Reply helpers. Each adds the isolation headers, queues and releases the
  * response; the result is what the access handler returns. */
@@ -116,6 +142,15 @@ json_t *http_parse_json(const HttpRequest *req, const char **hint);
 
 /* static.c: files under server->root; GET and HEAD. */
 enum MHD_Result static_serve(struct MHD_Connection *conn, const HttpRequest *req);
+/* Open `path` ('/'-separated, leading '/' ignored) beneath the directory
+ * `dirfd` following no symlink on any component and never leaving `dirfd`:
+ * openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has
+ * it, else static_open_walk. `flags` as for open(); -1 with errno set:
+ * ELOOP for a symlink, EXDEV for a ".." that would leave `dirfd` (the walk
+ * refuses every "." and ".." component with EXDEV). */
+int static_open_beneath(int dirfd, const char *path, int flags);
+/* The same, one component at a time with openat(O_NOFOLLOW). */
+int static_open_walk(int dirfd, const char *path, int flags);
 const char *static_mime_type(const char *path);
 bool static_is_hashed_asset(const char *path);
 

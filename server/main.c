@@ -1,6 +1,7 @@
 /* main.c — ampd, the Amplitude server: options, start, wait for a signal.
  *
  *   ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]
+ *        [--max-per-address N] [--head-deadline SECONDS] [--threads N]
  *        [--timeout SECONDS] [--verbose]
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
  *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
@@ -11,7 +12,8 @@
  * 127.0.0.1:8080; port 0 takes a free port) and prints the address it bound.
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait() here,
  * so shutdown runs in the main thread: MHD_stop_daemon closes the listening
- * socket and every connection, then we exit 0.
+ * socket and every connection, then we exit 0. server/README.md describes
+ * every option and the limits behind them.
  */
 #include "api.h"
 #include "http.h"
@@ -27,15 +29,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
     fputs("usage: ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]\n"
+          "            [--max-per-address N] [--head-deadline SECONDS] [--threads N]\n"
           "            [--timeout SECONDS] [--verbose]\n"
           "  --host ADDR            address to listen on (default 127.0.0.1)\n"
           "  --port N               port, 0 for any free one (default 8080)\n"
           "  --root DIR             the built web app to serve (default build/web)\n"
           "  --max-connections N    simultaneous connections (default 256)\n"
+          "  --max-per-address N    of which from one client address, 0: no limit (default 32)\n"
+          "  --head-deadline SECONDS  a request head must be complete within this (default 10)\n"
+          "  --threads N            event-loop threads (default: one per CPU)\n"
           "  --timeout SECONDS      idle connections are closed after this (default 30)\n"
           "  --verbose              print libmicrohttpd's messages\n"
           "storage and accounts (see server/README.md):\n"
@@ -84,6 +92,15 @@ static bool resolve_host(const char *host, unsigned port, struct sockaddr_storag
     return true;
 }
 
+/* The long name of the option whose code is `opt`. */
+static const char *option_name(const struct option *options, int opt)
+{
+    for (; options->name; options++)
+        if (options->val == opt)
+            return options->name;
+    return "?";
+}
+
 static bool set_root(HttpServer *server, const char *dir)
 {
     struct stat st;
@@ -96,6 +113,12 @@ static bool set_root(HttpServer *server, const char *dir)
         return false;
     }
     server->root_len = strlen(server->root);
+    /* Files are opened beneath this descriptor, never by a path string. */
+    server->root_fd = open(server->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (server->root_fd < 0) {
+        fprintf(stderr, "ampd: --root %s: %s\n", dir, strerror(errno));
+        return false;
+    }
     return true;
 }
 
@@ -139,6 +162,9 @@ int main(int argc, char **argv)
         {"root", required_argument, NULL, 'r'},
         {"max-connections", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
+        {"max-per-address", required_argument, NULL, 'a'},
+        {"head-deadline", required_argument, NULL, 'd'},
+        {"threads", required_argument, NULL, 'T'},
         {"verbose", no_argument, NULL, 'v'},
         {"data", required_argument, NULL, 'D'},
         {"local", no_argument, NULL, 'L'},
@@ -154,8 +180,12 @@ int main(int argc, char **argv)
     static HttpServer server = {
         .max_connections = 256,
         .timeout_seconds = 30,
-        .connection_memory = 64 * 1024,
+        .max_per_address = 32,
+        .head_deadline_seconds = 10,
+        .connection_memory = HTTP_CONNECTION_MEMORY,
     };
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    server.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
     const char *host = "127.0.0.1", *root = "build/web";
     long port = 8080, value;
     int opt;
@@ -189,13 +219,26 @@ int main(int argc, char **argv)
             if (!api_option(&api, opt, optarg))
                 goto bad_value;
             break;
+        case 'a':
+            if ((value = parse_number(optarg, 0, 65536)) < 0)
+                goto bad_value;
+            server.max_per_address = (unsigned)value;
+            break;
+        case 'd':
+            if ((value = parse_number(optarg, 1, 3600)) < 0)
+                goto bad_value;
+            server.head_deadline_seconds = (unsigned)value;
+            break;
+        case 'T':
+            if ((value = parse_number(optarg, 1, 256)) < 0)
+                goto bad_value;
+            server.threads = (unsigned)value;
+            break;
         default: usage(stderr); return 2;
         }
         continue;
     bad_value:
-        for (const struct option *o = options; o->name; o++)
-            if (o->val == opt)
-                fprintf(stderr, "ampd: bad value '%s' for --%s\n", optarg, o->name);
+        fprintf(stderr, "ampd: bad value '%s' for --%s\n", optarg, option_name(options, opt));
         return 2;
     }
     if (optind < argc) {
@@ -221,7 +264,7 @@ int main(int argc, char **argv)
 
     if (!api_start(&api))
         return 1;
-    struct MHD_Daemon *daemon = http_start(&server, (struct sockaddr *)&addr);
+    HttpDaemon *daemon = http_start(&server, (struct sockaddr *)&addr);
     if (!daemon) {
         fprintf(stderr, "ampd: cannot listen on %s:%ld: %s\n", host, port, strerror(errno));
         return 1;
@@ -235,7 +278,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&stop, &sig);
     api_drain(); /* no connection may stay suspended when the daemon stops */
-    MHD_stop_daemon(daemon);
+    http_stop(daemon);
     api_stop();
     fprintf(stderr, "ampd: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;

@@ -69,5 +69,15 @@ test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/ampd
 	$(B)/tests/check_server
 	$(B)/tests/check_api
 
+# make bench-server: ampd against nginx on the same static files with wrk
+# (tests/bench/server_bench.sh); prints the table and keeps it in
+# $(B)/bench/server.txt. Not part of `make test`: nothing is asserted.
+# nginx and wrk are the bench's own dependencies, installed here only.
+.PHONY: bench-server
+bench-server: $(B)/ampd
+	@sh tests/install-deps.sh nginx-light wrk
+	@mkdir -p $(B)/bench
+	sh tests/bench/server_bench.sh $(B)/ampd $(B)/bench/server.txt
+
 serve: $(B)/ampd
 	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local

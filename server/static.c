@@ -2,12 +2,15 @@
  *
  * GET and HEAD only (the routing table sends other methods to 405). The path
  * arrives decoded and already free of NUL, backslash and dot segments
- * (http_decode_path); here it is joined to the root and resolved with
- * realpath(), and anything that resolves outside the root (a symlink to
- * elsewhere) is refused, so symlinks are followed only while they stay
- * inside. The file is then opened with O_NOFOLLOW and checked to be the same
- * regular file we resolved, and handed to libmicrohttpd as a descriptor
- * (sendfile; never read into memory).
+ * (http_decode_path); here it is opened beneath the root's descriptor with
+ * no symlink followed on any component, inside the root or out (the built
+ * web app holds none): one openat2() call with RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the kernel has it, else
+ * one openat(O_NOFOLLOW) per component. Nothing is resolved by name twice,
+ * so swapping a directory for a symlink between two steps gains nothing
+ * (checking with realpath() and then opening did: the swap landed between
+ * the two). The descriptor we opened is the file we serve, handed to
+ * libmicrohttpd (sendfile; never read into memory).
  *
  * Caching: a strong ETag from size, mtime and inode, answered with 304 on
  * If-None-Match; hashed bundle names (Vite's assets/name-HASH.js) are
@@ -20,11 +23,15 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Files larger than this are refused rather than served. */
@@ -103,23 +110,17 @@ bool static_is_hashed_asset(const char *path)
     return false;
 }
 
-/* realpath() results are canonical, so a prefix test at a '/' is enough. */
-static bool inside_root(const HttpServer *server, const char *real)
-{
-    if (server->root_len == 1) /* the root is "/" */
-        return true;
-    return strncmp(real, server->root, server->root_len) == 0 &&
-           (real[server->root_len] == '\0' || real[server->root_len] == '/');
-}
-
 static enum MHD_Result reply_resolve_error(struct MHD_Connection *conn, int err)
 {
     switch (err) {
     case ENOENT:
     case ENOTDIR:
         return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such file");
-    case EACCES:
     case ELOOP:
+    case EXDEV:
+        return reply_error(conn, MHD_HTTP_FORBIDDEN, "forbidden",
+                           "the path crosses a symbolic link, which is never followed");
+    case EACCES:
         return reply_error(conn, MHD_HTTP_FORBIDDEN, "forbidden", "the file cannot be served");
     case ENAMETOOLONG:
         return reply_error(conn, MHD_HTTP_BAD_REQUEST, "bad_path", "the path is too long");
@@ -129,17 +130,91 @@ static enum MHD_Result reply_resolve_error(struct MHD_Connection *conn, int err)
     }
 }
 
-/* Resolve `path` (root-relative, starting with '/') into `real`; 0 or an
- * errno value, EPERM meaning "resolves outside the root". */
-static int resolve(const HttpServer *server, const char *path, char real[PATH_MAX])
+int static_open_walk(int dirfd, const char *path, int flags)
 {
-    char joined[PATH_MAX];
-    int n = snprintf(joined, sizeof joined, "%s%s", server->root, path);
-    if (n < 0 || (size_t)n >= sizeof joined)
-        return ENAMETOOLONG;
-    if (!realpath(joined, real))
-        return errno;
-    return inside_root(server, real) ? 0 : EPERM;
+    /* Our own copy of the start, so every step may close what it leaves. */
+    int dir = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    const char *p = path;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (*p == '\0') {
+            /* Empty path or a trailing '/': the directory itself. */
+            int fd = openat(dir, ".", flags | O_CLOEXEC);
+            int saved = errno;
+            close(dir);
+            errno = saved;
+            return fd;
+        }
+        const char *end = strchrnul(p, '/');
+        size_t len = (size_t)(end - p);
+        char name[NAME_MAX + 1];
+        if (len > NAME_MAX) {
+            close(dir);
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            close(dir);
+            errno = EXDEV;
+            return -1;
+        }
+        if (*end == '\0') {
+            /* The last component: O_NOFOLLOW refuses a symlink with ELOOP. */
+            int fd = openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+            int saved = errno;
+            close(dir);
+            errno = saved;
+            return fd;
+        }
+        /* An inner component: O_PATH | O_NOFOLLOW opens a symlink itself,
+         * which fstat then tells from a directory. */
+        int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        int saved = errno;
+        close(dir);
+        if (next < 0) {
+            errno = saved;
+            return -1;
+        }
+        struct stat st;
+        if (fstat(next, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            bool link = S_ISLNK(st.st_mode);
+            close(next);
+            errno = link ? ELOOP : ENOTDIR;
+            return -1;
+        }
+        dir = next;
+        p = end;
+    }
+}
+
+int static_open_beneath(int dirfd, const char *path, int flags)
+{
+#ifdef SYS_openat2
+    /* Set once the kernel says it has no openat2 (before Linux 5.6). */
+    static atomic_bool no_openat2;
+    if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+        struct open_how how = {
+            .flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        const char *rel = path;
+        while (*rel == '/')
+            rel++;
+        long fd = syscall(SYS_openat2, dirfd, *rel ? rel : ".", &how, sizeof how);
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != ENOSYS && errno != EPERM) /* EPERM: a seccomp filter */
+            return -1;
+        if (errno == ENOSYS)
+            atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
+    }
+#endif
+    return static_open_walk(dirfd, path, flags);
 }
 
 /* Weak comparison (RFC 9110 13.1.2): a list of entity tags or "*". */
@@ -174,54 +249,56 @@ static void add_cache_headers(struct MHD_Response *resp, const char *path, const
                                                          : "no-cache");
 }
 
-/* Open the regular file at the canonical path `real`, refusing a swap to a
- * symlink or a different file since it was resolved. -1 with errno set. */
-static int open_regular(const char *real, const struct stat *expected, struct stat *st)
+/* Open the file for `path` beneath the root, a directory's index.html in
+ * its place; the descriptor and its stat, or -1 with errno set. *is_index
+ * tells that the index was opened (its type is then HTML). */
+static int open_served(const HttpServer *server, const char *path, struct stat *st,
+                       bool *is_index)
 {
-    /* O_NONBLOCK: opening a FIFO put there in the meantime must not hang. */
-    int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    const int flags = O_RDONLY | O_NONBLOCK;
+    *is_index = false;
+    int fd = static_open_beneath(server->root_fd, path, flags);
     if (fd < 0)
         return -1;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || st->st_dev != expected->st_dev ||
-        st->st_ino != expected->st_ino) {
+    if (fstat(fd, st) != 0)
+        goto fail;
+    if (S_ISDIR(st->st_mode)) {
+        /* Beneath the directory we hold, not by name again. */
+        int index = static_open_beneath(fd, "index.html", flags);
+        int saved = errno;
         close(fd);
-        errno = ENOENT;
-        return -1;
+        errno = saved;
+        if (index < 0)
+            return -1;
+        fd = index;
+        *is_index = true;
+        if (fstat(fd, st) != 0)
+            goto fail;
     }
     return fd;
+fail:;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
 }
 
 enum MHD_Result static_serve(struct MHD_Connection *conn, const HttpRequest *req)
 {
-    const HttpServer *server = req->server;
-    char real[PATH_MAX];
-    int err = resolve(server, req->path, real);
-    struct stat st;
-    if (err == 0 && stat(real, &st) != 0)
-        err = errno;
-    if (err == 0 && S_ISDIR(st.st_mode)) {
-        /* A directory serves its index.html (which may itself be a link). */
-        char index[PATH_MAX];
-        int n = snprintf(index, sizeof index, "%s/index.html", real + server->root_len);
-        if (n < 0 || (size_t)n >= sizeof index)
-            err = ENAMETOOLONG;
-        else if ((err = resolve(server, index, real)) == 0 && stat(real, &st) != 0)
-            err = errno;
-    }
-    if (err == EPERM)
-        return reply_error(conn, MHD_HTTP_FORBIDDEN, "forbidden",
-                           "the path leads outside the served directory");
-    if (err != 0)
-        return reply_resolve_error(conn, err);
-    if (!S_ISREG(st.st_mode))
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "not a regular file");
-    if (st.st_size > STATIC_FILE_MAX)
-        return reply_error(conn, MHD_HTTP_FORBIDDEN, "too_large", "the file is too large to serve");
-
     struct stat opened;
-    int fd = open_regular(real, &st, &opened);
+    bool is_index;
+    int fd = open_served(req->server, req->path, &opened, &is_index);
     if (fd < 0)
         return reply_resolve_error(conn, errno);
+    if (!S_ISREG(opened.st_mode)) {
+        close(fd);
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "not a regular file");
+    }
+    if (opened.st_size > STATIC_FILE_MAX) {
+        close(fd);
+        return reply_error(conn, MHD_HTTP_FORBIDDEN, "too_large", "the file is too large to serve");
+    }
 
     char etag[96];
     snprintf(etag, sizeof etag, "\"%jx-%jx-%jx\"", (uintmax_t)opened.st_size,
@@ -244,7 +321,8 @@ enum MHD_Result static_serve(struct MHD_Connection *conn, const HttpRequest *req
         close(fd);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, static_mime_type(real));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            static_mime_type(is_index ? "index.html" : req->path));
     add_cache_headers(resp, req->path, etag);
     return http_reply(conn, MHD_HTTP_OK, resp);
 }

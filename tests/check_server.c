@@ -6,16 +6,25 @@
  * The other cases start the real build/ampd on a free loopback port (port 0,
  * the bound port read from its banner) over a temporary root holding
  * index.html, app.js, engine.wasm, sub/dir/index.html, hashed assets, a FIFO
- * and symlinks that lead inside and outside the root, and talk to it with the
+ * and symlinks that lead inside and outside the root (none is followed), and talk to it with the
  * raw socket client below (no curl):
  * "static": MIME types, directory index, ETag and 304, HEAD, cache headers,
  * 404/405 JSON errors, /api/health, the isolation headers on every reply.
- * "security": every traversal spelling, NUL, backslash, symlink escapes.
+ * "security": every traversal spelling, NUL, backslash, symlinks.
  * "limits": 1000 seeded garbage requests, truncated and reset requests, huge
  * heads, a slow client, idle connections past the limit, body caps; the
  * server must still answer /api/health after each.
  * "lifecycle": options, the banner, clean exit 0 on SIGTERM and SIGINT.
- * Every wait is bounded by a deadline and every socket is on 127.0.0.1.
+ * The hardening cases: in "security", conflicting framing and Host, raw
+ * NUL and spaces in the target, oversized heads (each answered by ampd in
+ * the one error shape, one status line, then closed) and a directory and a
+ * symlink swapped while requests run; "resolve" opens beneath the root
+ * in-process, through openat2 and through the per-component walk, also
+ * under that race; "threads" suspends and resumes requests under ampd's
+ * daemon flags; "slowloris" holds 300 stalled connections from 127.0.0.1
+ * while 127.0.0.2 is served, and dribbles heads past the deadline.
+ * Every wait is bounded by a deadline (no timing is asserted) and every
+ * socket is on the loopback.
  */
 #include "testutil.h"
 #include "http.h"
@@ -26,7 +35,9 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -194,6 +205,7 @@ static const char APP_JS[] = "export const answer = 42;\n";
 static const char SUB_INDEX[] = "<!doctype html><title>sub</title>\n";
 static const unsigned char ENGINE_WASM[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
 static const char SECRET[] = "outside-the-root-secret\n";
+static const char RACE_INSIDE[] = "inside the root\n";
 
 /* Start ampd with `args` (NULL-terminated, after the binary name); the pid,
  * and the port read from its banner into *port, or 0 when it did not start.
@@ -299,7 +311,8 @@ static void make_tree(void)
     write_file(root_dir, "assets/index-D1ZGXb4L.js", APP_JS, strlen(APP_JS));
     write_file(root_dir, "assets/logo.svg", "<svg/>", 6);
 
-    /* Links that stay inside are followed; links that leave are refused. */
+    /* No symlink is followed on any component, whether it stays inside the
+     * root or leaves it (the built web app holds none). */
     make_link("index.html", root_dir, "inside_link.html");
     make_link("sub/dir", root_dir, "inside_dir");
     make_link("../outside/secret.txt", root_dir, "escape");
@@ -311,6 +324,15 @@ static void make_tree(void)
     make_link("/", root_dir, "escape_fs_root");
     make_link("loop_b", root_dir, "loop_a");
     make_link("loop_a", root_dir, "loop_b");
+    /* The race: root/race is a directory, root/race.swap a symlink to
+     * outside/race; a thread exchanges the two names while requests run. */
+    make_dir(root_dir, "race");
+    write_file(root_dir, "race/f.txt", RACE_INSIDE, strlen(RACE_INSIDE));
+    make_dir(outside, "race");
+    char outside_race[4300];
+    snprintf(outside_race, sizeof outside_race, "%s/race", outside);
+    write_file(outside_race, "f.txt", SECRET, strlen(SECRET));
+    make_link("../outside/race", root_dir, "race.swap");
     char fifo[4300];
     snprintf(fifo, sizeof fifo, "%s/pipe", root_dir);
     ck_assert_int_eq(mkfifo(fifo, 0644), 0);
@@ -612,7 +634,6 @@ START_TEST(test_served_types)
         {"/blob.xyz", "application/octet-stream"},
         {"/assets/logo.svg", "image/svg+xml"},
         {"/empty.txt", "text/plain; charset=utf-8"},
-        {"/inside_link.html", "text/html; charset=utf-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Response *r = request("GET", cases[i][0], NULL);
@@ -635,7 +656,7 @@ END_TEST
 
 START_TEST(test_directory_index)
 {
-    static const char *targets[] = {"/sub/dir/", "/sub/dir", "/sub//dir/", "/inside_dir/"};
+    static const char *targets[] = {"/sub/dir/", "/sub/dir", "/sub//dir/"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         Response *r = request("GET", targets[i], NULL);
         ck_assert_msg(r->status == 200, "GET %s: %d", targets[i], r->status);
@@ -832,6 +853,8 @@ START_TEST(test_symlink_escape)
     static const char *targets[] = {
         "/escape", "/escape_abs", "/escape_dir/secret.txt", "/escape_dir/",
         "/escape_dir", "/sub/escaping/", "/escape_fs_root/etc/hostname",
+        /* Links that stay inside are refused too. */
+        "/inside_link.html", "/inside_dir/", "/inside_dir", "/inside_dir/index.html",
     };
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
         expect_get_error(targets[i], 403, "forbidden");
@@ -1121,6 +1144,511 @@ START_TEST(test_body_caps)
 }
 END_TEST
 
+/* ---- hardening: framing, targets, head limits --------------------------- */
+
+/* Status lines in a reply stream: one per response. */
+static int status_lines(const Response *r)
+{
+    int n = strncmp(r->data, "HTTP/1.", 7) == 0;
+    for (const char *p = r->data; (p = strstr(p, "\r\nHTTP/1.")) != NULL; p += 2)
+        n++;
+    return n;
+}
+
+/* `len` bytes of a malformed request, with a valid request pipelined behind
+ * them: ampd answers with its own error (the one shape, the isolation
+ * headers, exactly one status line) and closes, so the request behind is
+ * never answered. */
+static void expect_refused(const char *bytes, size_t len, int status, const char *code)
+{
+    static const char next[] = "GET /app.js HTTP/1.1\r\nHost: a\r\n\r\n";
+    char *text = malloc(len + sizeof next);
+    memcpy(text, bytes, len);
+    memcpy(text + len, next, sizeof next - 1);
+    Response *r = exchange(text, len + sizeof next - 1, 5);
+    ck_assert_msg(r->status == status, "status %d, want %d, for:\n%.*s\ngot:\n%s", r->status,
+                  status, (int)(len < 200 ? len : 200), bytes, r->data);
+    assert_error(r, status, code);
+    assert_isolation(r);
+    ck_assert_msg(status_lines(r) == 1, "%d status lines:\n%s", status_lines(r), r->data);
+    assert_header(r, "Connection", "close");
+    free_response(r);
+    free(text);
+}
+
+START_TEST(test_conflicting_framing)
+{
+    static const char *cases[][2] = {
+        {"POST /api/health HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+         "0\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
+         "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+         "bad_framing"},
+        {"GET / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "bad_framing"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "bad_host"},
+        {"GET / HTTP/1.1\r\nhost: a\r\nHOST: a\r\n\r\n", "bad_host"},
+        /* Was libmicrohttpd's own HTML 400, with its status line twice. */
+        {"GET / HTTP/1.1\r\n\r\n", "bad_host"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", "bad_header"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_refused(cases[i][0], strlen(cases[i][0]), 400, cases[i][1]);
+    /* HTTP/1.0 needs no Host. */
+    static const char old[] = "GET /app.js HTTP/1.0\r\n\r\n";
+    Response *r = exchange(old, strlen(old), 5);
+    ck_assert_int_eq(r->status, 200);
+    assert_body(r, APP_JS, strlen(APP_JS));
+    free_response(r);
+}
+END_TEST
+
+START_TEST(test_raw_target)
+{
+    /* A raw NUL used to cut the target short: /index.html was served. */
+    static const char nul[] = "GET /index.html\0.png HTTP/1.1\r\nHost: a\r\n\r\n";
+    expect_refused(nul, sizeof nul - 1, 400, "bad_target");
+    static const char nul_end[] = "GET /app.js\0 HTTP/1.1\r\nHost: a\r\n\r\n";
+    expect_refused(nul_end, sizeof nul_end - 1, 400, "bad_target");
+    static const char nul_query[] = "GET /app.js?a\0b HTTP/1.1\r\nHost: a\r\n\r\n";
+    expect_refused(nul_query, sizeof nul_query - 1, 400, "bad_target");
+    static const char space[] = "GET /app.js x HTTP/1.1\r\nHost: a\r\n\r\n";
+    expect_refused(space, sizeof space - 1, 400, "bad_target");
+    static const char tab[] = "GET /app\t.js HTTP/1.1\r\nHost: a\r\n\r\n";
+    expect_refused(tab, sizeof tab - 1, 400, "bad_target");
+}
+END_TEST
+
+START_TEST(test_head_limits)
+{
+    /* Heads past ampd's limits but within the library's connection memory
+     * are answered by ampd (they were libmicrohttpd's HTML 414 and 431). */
+    size_t cap = 80000;
+    char *text = malloc(cap);
+    size_t len = (size_t)snprintf(text, cap, "GET /");
+    memset(text + len, 'u', 60000);
+    len += 60000;
+    len += (size_t)snprintf(text + len, cap - len, " HTTP/1.1\r\nHost: a\r\n\r\n");
+    expect_refused(text, len, 414, "uri_too_long");
+
+    len = (size_t)snprintf(text, cap, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: ");
+    memset(text + len, 'b', 40000);
+    len += 40000;
+    len += (size_t)snprintf(text + len, cap - len, "\r\n\r\n");
+    expect_refused(text, len, 431, "header_too_large");
+
+    len = (size_t)snprintf(text, cap, "GET / HTTP/1.1\r\nHost: a\r\n");
+    for (int i = 0; i < 100; i++)
+        len += (size_t)snprintf(text + len, cap - len, "X-Field-%03d: %0200d\r\n", i, i);
+    len += (size_t)snprintf(text + len, cap - len, "\r\n");
+    expect_refused(text, len, 431, "header_too_large");
+
+    /* Just under the head limit is served. */
+    len = (size_t)snprintf(text, cap, "GET /app.js HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Big: ");
+    memset(text + len, 'b', HTTP_HEAD_MAX - 200);
+    len += HTTP_HEAD_MAX - 200;
+    len += (size_t)snprintf(text + len, cap - len, "\r\n\r\n");
+    Response *r = exchange(text, len, 5);
+    ck_assert_int_eq(r->status, 200);
+    free_response(r);
+    free(text);
+}
+END_TEST
+
+/* ---- hardening: no symlink followed, even in a race -------------------- */
+
+static atomic_bool swapping;
+
+/* Exchange root/race (a directory) and root/race.swap (a symlink leading
+ * outside) as fast as possible, atomically, until `swapping` is cleared. */
+static void *swap_race(void *arg)
+{
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/race", root_dir);
+    snprintf(b, sizeof b, "%s/race.swap", root_dir);
+    while (atomic_load(&swapping))
+        renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE);
+    return NULL;
+}
+
+static void start_swapping(pthread_t *thread)
+{
+    atomic_store(&swapping, true);
+    ck_assert_int_eq(pthread_create(thread, NULL, swap_race, NULL), 0);
+}
+
+static void stop_swapping(pthread_t thread)
+{
+    atomic_store(&swapping, false);
+    pthread_join(thread, NULL);
+}
+
+typedef int (*OpenBeneathFn)(int dirfd, const char *path, int flags);
+
+/* `path` opened with `open_fn` beneath `root`: the errno (0 when it opened). */
+static int open_error(OpenBeneathFn open_fn, int root, const char *path, bool want_dir)
+{
+    int fd = open_fn(root, path, O_RDONLY);
+    if (fd < 0)
+        return errno;
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_msg(S_ISDIR(st.st_mode) == want_dir, "%s: wrong file type", path);
+    close(fd);
+    return 0;
+}
+
+START_TEST(test_open_beneath)
+{
+    make_tree();
+    int root = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(root, 0);
+    OpenBeneathFn fns[] = {static_open_beneath, static_open_walk};
+    for (int i = 0; i < 2; i++) {
+        OpenBeneathFn fn = fns[i];
+        ck_assert_int_eq(open_error(fn, root, "index.html", false), 0);
+        ck_assert_int_eq(open_error(fn, root, "sub/dir/index.html", false), 0);
+        ck_assert_int_eq(open_error(fn, root, "/sub//dir/index.html", false), 0);
+        ck_assert_int_eq(open_error(fn, root, "sub/dir/", true), 0);
+        ck_assert_int_eq(open_error(fn, root, "", true), 0);
+        ck_assert_int_eq(open_error(fn, root, "missing", false), ENOENT);
+        ck_assert_int_eq(open_error(fn, root, "index.html/", false), ENOTDIR);
+        ck_assert_int_eq(open_error(fn, root, "index.html/x", false), ENOTDIR);
+        /* Every symlink is refused, inside or out, last component or not. */
+        ck_assert_int_eq(open_error(fn, root, "inside_link.html", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "inside_dir/index.html", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "escape", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "escape_dir/secret.txt", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "sub/escaping/index.html", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "race.swap/f.txt", false), ELOOP);
+        ck_assert_int_eq(open_error(fn, root, "../outside/secret.txt", false), EXDEV);
+    }
+    close(root);
+    remove_tree();
+}
+END_TEST
+
+START_TEST(test_open_beneath_race)
+{
+    /* Both ways of opening, in-process, while the directory and the symlink
+     * trade places: the outside file is never opened. */
+    make_tree();
+    int root = open(root_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ck_assert_int_ge(root, 0);
+    pthread_t thread;
+    start_swapping(&thread);
+    int inside = 0, refused = 0, leaked = 0;
+    for (int i = 0; i < 40000; i++) {
+        OpenBeneathFn fn = i % 2 ? static_open_walk : static_open_beneath;
+        int fd = fn(root, "race/f.txt", O_RDONLY);
+        if (fd < 0) {
+            refused++;
+            continue;
+        }
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        leaked += strstr(buf, "outside") != NULL;
+        inside += strcmp(buf, RACE_INSIDE) == 0;
+    }
+    stop_swapping(thread);
+    close(root);
+    remove_tree();
+    ck_assert_int_eq(leaked, 0);
+    ck_assert_msg(inside > 0 && refused > 0, "the race did not alternate: %d opened, %d refused",
+                  inside, refused);
+}
+END_TEST
+
+START_TEST(test_symlink_race)
+{
+    /* Through the server: it used to resolve with realpath() and then open
+     * by name, and served the outside file when the swap fell in between. */
+    pthread_t thread;
+    start_swapping(&thread);
+    int served = 0, refused = 0, leaked = 0, other = 0;
+    for (int i = 0; i < 1500; i++) {
+        Response *r = request("GET", "/race/f.txt", NULL);
+        leaked += memmem(r->data, r->len, "outside-the-root-secret", 23) != NULL;
+        if (r->status == 200 && r->body_len == strlen(RACE_INSIDE) &&
+            memcmp(r->body, RACE_INSIDE, r->body_len) == 0)
+            served++;
+        else if (r->status == 403)
+            refused++;
+        else
+            other++;
+        free_response(r);
+    }
+    stop_swapping(thread);
+    ck_assert_int_eq(leaked, 0);
+    ck_assert_int_eq(other, 0);
+    ck_assert_msg(served > 0 && refused > 0, "the race did not alternate: %d served, %d refused",
+                  served, refused);
+}
+END_TEST
+
+/* ---- hardening: GET bodies are not buffered ---------------------------- */
+
+static void send_all(int fd, const void *bytes, size_t len)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(fd, (const char *)bytes + sent, len - sent, MSG_NOSIGNAL);
+        ck_assert_msg(n > 0 || errno == EINTR, "send: %s", strerror(errno));
+        if (n > 0)
+            sent += (size_t)n;
+    }
+}
+
+/* The peak resident set of `pid` in KiB (VmHWM), or -1. */
+static long peak_rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+START_TEST(test_get_body_discarded)
+{
+    /* 16 GET requests each hold a body of the full cap, all but its last
+     * byte sent: buffered, that is 16 MiB in the server; discarded, next
+     * to nothing. Each is then answered as usual. */
+    enum { CONNS = 16 };
+    char *zeros = calloc(1, HTTP_BODY_MAX);
+    char head[256];
+    int head_len = snprintf(head, sizeof head, "GET /api/health HTTP/1.1\r\nHost: a\r\n"
+                                               "Connection: close\r\nContent-Length: %u\r\n\r\n",
+                            (unsigned)HTTP_BODY_MAX);
+    wait_healthy();
+    long before = peak_rss_kib(ampd_pid);
+    ck_assert_int_gt(before, 0);
+    int fds[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        fds[i] = connect_loopback(ampd_port);
+        send_all(fds[i], head, (size_t)head_len);
+        send_all(fds[i], zeros, HTTP_BODY_MAX - 1);
+    }
+    long during = peak_rss_kib(ampd_pid);
+    for (int i = 0; i < CONNS; i++) {
+        send_all(fds[i], zeros, 1);
+        Response *r = exchange_on(fds[i], "", 0, 5, false);
+        ck_assert_int_eq(r->status, 200);
+        free_response(r);
+    }
+    free(zeros);
+    ck_assert_msg(during - before < 8 * 1024, "the peak RSS grew by %ld KiB while %d GET bodies "
+                  "of %u bytes were in flight", during - before, CONNS, (unsigned)HTTP_BODY_MAX);
+}
+END_TEST
+
+/* ---- hardening: slow clients ------------------------------------------- */
+
+/* A connection to 127.0.0.1:port from the loopback address `source`
+ * (127.0.0.2 is a second client address on Linux's loopback). */
+static int connect_from(const char *source, unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, source, &src.sin_addr), 1);
+    ck_assert_msg(bind(fd, (struct sockaddr *)&src, sizeof src) == 0, "bind %s: %s", source,
+                  strerror(errno));
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int r = connect(fd, (struct sockaddr *)&addr, sizeof addr);
+    ck_assert_msg(r == 0, "connect from %s: %s", source, strerror(errno));
+    return fd;
+}
+
+/* The slowloris fixture: default limits, but 16 connections per address
+ * and a 2 s head deadline. */
+static void slowloris_setup(void)
+{
+    make_tree();
+    char banner[512];
+    static const char *args[] = {"--port", "0", "--root", NULL, "--max-per-address", "16",
+                                 "--head-deadline", "2", NULL};
+    args[3] = root_dir;
+    ampd_pid = spawn_ampd(args, &ampd_port, banner, sizeof banner);
+    ck_assert_msg(ampd_port != 0, "ampd did not start (%s): banner '%s'", AMPD_PATH, banner);
+}
+
+START_TEST(test_slowloris)
+{
+    /* 300 connections from one address, each stalled in its head: with a
+     * thread per connection and no per-address limit they took every slot
+     * for 30 s and no one else was served. */
+    enum { SLOW = 300, NORMAL = 22 };
+    static const char partial[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+    int slow[SLOW];
+    for (int i = 0; i < SLOW; i++) {
+        slow[i] = connect_from("127.0.0.1", ampd_port);
+        send(slow[i], partial, strlen(partial), MSG_NOSIGNAL); /* may be refused: fine */
+    }
+    static const char health[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    int served = 0;
+    for (int i = 0; i < NORMAL; i++) {
+        Response *r = exchange_on(connect_from("127.0.0.2", ampd_port), health, strlen(health), 5,
+                                  false);
+        served += r->status == 200;
+        free_response(r);
+    }
+    for (int i = 0; i < SLOW; i++)
+        close(slow[i]);
+    ck_assert_msg(served == NORMAL, "%d of %d requests from a second address served while %d "
+                  "slow connections were held", served, NORMAL, SLOW);
+}
+END_TEST
+
+/* Dribble `bytes` onto fd one byte every 200 ms; true when the server
+ * closed the connection before they were all sent. Anything it sent back
+ * goes into *status (0 if no status line). */
+static bool closed_while_dribbling(int fd, const char *bytes, int *status)
+{
+    char got[1024];
+    size_t got_len = 0;
+    bool closed = false;
+    for (size_t i = 0; bytes[i] && !closed; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 200) > 0) {
+            ssize_t n = recv(fd, got + got_len, sizeof got - 1 - got_len, 0);
+            if (n <= 0)
+                closed = true;
+            else
+                got_len += (size_t)n;
+        }
+        if (!closed && send(fd, bytes + i, 1, MSG_NOSIGNAL) != 1)
+            closed = true;
+    }
+    got[got_len] = '\0';
+    *status = 0;
+    sscanf(got, "HTTP/1.%*1[01] %3d", status);
+    return closed;
+}
+
+START_TEST(test_head_deadline)
+{
+    /* Never idle for the 30 s timeout, but the head is not complete within
+     * the 2 s deadline: closed, unanswered. 60 bytes take 12 s. */
+    static const char dribble[] = "GET /api/health HTTP/1.1\r\nHost: a\r\n"
+                                  "X-Slow: aaaaaaaaaaaaaaaaaaaaaaa";
+    int status;
+    int fd = connect_from("127.0.0.2", ampd_port);
+    ck_assert_msg(closed_while_dribbling(fd, dribble, &status), "a dribbled head outlived the deadline");
+    ck_assert_int_eq(status, 0);
+    close(fd);
+
+    /* The deadline starts again for the next head on a kept-alive connection. */
+    fd = connect_from("127.0.0.2", ampd_port);
+    ck_assert_int_eq(health_on(fd, 5), 200);
+    ck_assert_msg(closed_while_dribbling(fd, dribble, &status),
+                  "a dribbled second head outlived the deadline");
+    ck_assert_int_eq(status, 0);
+    close(fd);
+
+    /* A whole head sent at once is unaffected. */
+    fd = connect_from("127.0.0.2", ampd_port);
+    ck_assert_int_eq(health_on(fd, 5), 200);
+    close(fd);
+}
+END_TEST
+
+/* ---- the threading mode: suspend and resume ----------------------------- */
+
+/* One request of the suspend test: suspended on its first call, resumed by
+ * a thread of its own. */
+typedef struct SuspendedCall {
+    struct MHD_Connection *conn;
+    atomic_bool resumed;
+} SuspendedCall;
+
+static void *resume_later(void *arg)
+{
+    SuspendedCall *call = arg;
+    usleep(20000);
+    atomic_store(&call->resumed, true);
+    MHD_resume_connection(call->conn);
+    return NULL;
+}
+
+static enum MHD_Result suspending_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                          const char *method, const char *version,
+                                          const char *upload_data, size_t *upload_data_size,
+                                          void **req_cls)
+{
+    SuspendedCall *call = *req_cls;
+    if (!call) {
+        call = calloc(1, sizeof *call);
+        call->conn = conn;
+        *req_cls = call;
+        MHD_suspend_connection(conn);
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, resume_later, call) != 0)
+            return MHD_NO;
+        pthread_detach(thread);
+        return MHD_YES;
+    }
+    if (!atomic_load(&call->resumed))
+        return MHD_YES;
+    static const char text[] = "resumed";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void free_call(void *cls, struct MHD_Connection *conn, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    free(*req_cls);
+    *req_cls = NULL;
+}
+
+START_TEST(test_suspend_resume)
+{
+    /* The storage code suspends connections and resumes them from its
+     * workers: check it under ampd's daemon flags and a thread pool, with
+     * several requests suspended at once. */
+    enum { CALLS = 8 };
+    struct MHD_Daemon *mhd = MHD_start_daemon(
+        http_daemon_flags(AF_INET), 0, NULL, NULL, suspending_handler, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_NOTIFY_COMPLETED, free_call, NULL,
+        MHD_OPTION_END);
+    ck_assert_ptr_nonnull(mhd);
+    unsigned port = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT)->port;
+    static const char get[] = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    int fds[CALLS];
+    for (int i = 0; i < CALLS; i++) {
+        fds[i] = connect_loopback(port);
+        send_all(fds[i], get, strlen(get));
+    }
+    int resumed = 0;
+    for (int i = 0; i < CALLS; i++) {
+        Response *r = exchange_on(fds[i], "", 0, 5, false);
+        resumed += r->status == 200 && r->body_len == 7 && memcmp(r->body, "resumed", 7) == 0;
+        free_response(r);
+    }
+    MHD_stop_daemon(mhd);
+    ck_assert_int_eq(resumed, CALLS);
+}
+END_TEST
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 static int run_ampd(const char *const *args)
@@ -1149,6 +1677,12 @@ START_TEST(test_bad_options)
     ck_assert_int_eq(run_ampd(stray), 2);
     const char *timeout[] = {"--timeout", "0", NULL};
     ck_assert_int_eq(run_ampd(timeout), 2);
+    const char *per_address[] = {"--max-per-address", "-1", NULL};
+    ck_assert_int_eq(run_ampd(per_address), 2);
+    const char *deadline[] = {"--head-deadline", "0", NULL};
+    ck_assert_int_eq(run_ampd(deadline), 2);
+    const char *threads[] = {"--threads", "0", NULL};
+    ck_assert_int_eq(run_ampd(threads), 2);
     char missing[4300], file[4300];
     snprintf(missing, sizeof missing, "%s/no-such-dir", work_dir);
     snprintf(file, sizeof file, "%s/index.html", root_dir);
@@ -1251,7 +1785,29 @@ static Suite *server_suite(void)
     tcase_add_test(security, test_double_encoding);
     tcase_add_test(security, test_symlink_escape);
     tcase_add_test(security, test_uri_length);
+    tcase_add_test(security, test_conflicting_framing);
+    tcase_add_test(security, test_raw_target);
+    tcase_add_test(security, test_head_limits);
+    tcase_add_test(security, test_symlink_race);
     suite_add_tcase(s, security);
+
+    TCase *resolve = tcase_create("resolve");
+    tcase_set_timeout(resolve, 60);
+    tcase_add_test(resolve, test_open_beneath);
+    tcase_add_test(resolve, test_open_beneath_race);
+    suite_add_tcase(s, resolve);
+
+    TCase *threads = tcase_create("threads");
+    tcase_set_timeout(threads, 30);
+    tcase_add_test(threads, test_suspend_resume);
+    suite_add_tcase(s, threads);
+
+    TCase *slow = tcase_create("slowloris");
+    tcase_add_unchecked_fixture(slow, slowloris_setup, server_teardown);
+    tcase_set_timeout(slow, 200);
+    tcase_add_test(slow, test_slowloris);
+    tcase_add_test(slow, test_head_deadline);
+    suite_add_tcase(s, slow);
 
     TCase *limits = tcase_create("limits");
     tcase_add_unchecked_fixture(limits, server_setup, server_teardown);
@@ -1262,6 +1818,7 @@ static Suite *server_suite(void)
     tcase_add_test(limits, test_slow_client);
     tcase_add_test(limits, test_connection_limit);
     tcase_add_test(limits, test_body_caps);
+    tcase_add_test(limits, test_get_body_discarded);
     suite_add_tcase(s, limits);
 
     TCase *lifecycle = tcase_create("lifecycle");

@@ -1,0 +1,118 @@
+#!/bin/sh
+# server_bench.sh AMPD OUT — ampd against nginx on the same static files.
+#
+# `make bench-server` runs it (never `make test`: no timing is asserted).
+# Both servers serve one throwaway folder from 127.0.0.1 with the same
+# isolation headers, keep-alive and sendfile, as many worker processes
+# (nginx) as ampd has pool threads (one per CPU); wrk from Debian loads them
+# with 1, 16, 64 and 128 keep-alive connections for BENCH_SECONDS each and
+# reports requests per second and the 50th/99th latency percentiles. The
+# table is printed and written to OUT. Client and servers share the
+# machine's cores, so the figures compare the two servers, nothing more.
+set -eu
+AMPD=$1
+OUT=$2
+SECONDS_EACH=${BENCH_SECONDS:-4}
+CONNS=${BENCH_CONNS:-"1 16 64 128"}
+THREADS=$(nproc)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ampd-bench-XXXXXX")
+chmod 755 "$tmp"
+ampd_pid=""
+nginx_pid=""
+cleanup() {
+    [ -n "$ampd_pid" ] && kill "$ampd_pid" 2>/dev/null && wait "$ampd_pid" 2>/dev/null
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+# The files: a small page and a 256 KiB asset.
+mkdir -p "$tmp/root/assets"
+{
+    echo '<!doctype html><html><head><title>amplitude</title></head><body>'
+    i=0
+    while [ $i -lt 20 ]; do echo "<p>bench line $i of the page body</p>"; i=$((i + 1)); done
+    echo '</body></html>'
+} > "$tmp/root/index.html"
+head -c 262144 /dev/zero | tr '\0' 'w' > "$tmp/root/assets/engine-B3nch123.wasm"
+chmod -R a+rX "$tmp/root"
+
+# A free port: bind-test is not portable in sh, so ask ampd for one (port 0)
+# and take the next free-looking one for nginx.
+"$AMPD" --port 0 --root "$tmp/root" --max-connections 1024 --max-per-address 0 \
+    > "$tmp/ampd.out" 2> "$tmp/ampd.err" &
+ampd_pid=$!
+i=0
+while ! grep -q 'serving' "$tmp/ampd.out" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "ampd did not start" >&2; exit 1; }
+    sleep 0.1
+done
+ampd_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/ampd.out")
+
+nginx_port=$((ampd_port + 1))
+[ "$nginx_port" -gt 65000 ] && nginx_port=20123
+mkdir -p "$tmp/nginx"
+cat > "$tmp/nginx/nginx.conf" <<CONF
+worker_processes $THREADS;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 2048; }
+http {
+    include /etc/nginx/mime.types;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path $tmp/nginx/body;
+    proxy_temp_path $tmp/nginx/proxy;
+    fastcgi_temp_path $tmp/nginx/fastcgi;
+    uwsgi_temp_path $tmp/nginx/uwsgi;
+    scgi_temp_path $tmp/nginx/scgi;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $tmp/root;
+        add_header Cross-Origin-Opener-Policy same-origin always;
+        add_header Cross-Origin-Embedder-Policy require-corp always;
+        add_header Cross-Origin-Resource-Policy same-origin always;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Cache-Control no-cache always;
+    }
+}
+CONF
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" 2> "$tmp/nginx/start.err" &
+nginx_pid=$!
+i=0
+while ! curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/index.html"; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "nginx did not start:" >&2; cat "$tmp/nginx/start.err" >&2; exit 1; }
+    sleep 0.1
+done
+
+# One wrk run: "requests/s p50 p99" (latencies as wrk prints them).
+run() {
+    url=$1 conns=$2
+    t=$conns; [ "$t" -gt "$THREADS" ] && t=$THREADS
+    wrk -t "$t" -c "$conns" -d "${SECONDS_EACH}s" --latency "$url" > "$tmp/wrk.out" 2>&1
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
+    p50=$(awk '$1 == "50%" {print $2}' "$tmp/wrk.out")
+    p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")
+    errors=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' "$tmp/wrk.out")
+    printf '%s %s %s %s' "${rps:-?}" "${p50:-?}" "${p99:-?}" "$errors"
+}
+
+{
+    echo "ampd (a pool of $THREADS threads) vs nginx $(nginx -v 2>&1 | sed 's|.*/||') ($THREADS workers), wrk, ${SECONDS_EACH} s per row, loopback, $(nproc) CPUs shared with the client"
+    printf '%-28s %6s | %12s %9s %9s | %12s %9s %9s\n' file conns "ampd req/s" p50 p99 "nginx req/s" p50 p99
+    for file in index.html assets/engine-B3nch123.wasm; do
+        for c in $CONNS; do
+            set -- $(run "http://127.0.0.1:$ampd_port/$file" "$c")
+            a_rps=$1 a50=$2 a99=$3; shift 3; a_err="$*"
+            set -- $(run "http://127.0.0.1:$nginx_port/$file" "$c")
+            n_rps=$1 n50=$2 n99=$3; shift 3; n_err="$*"
+            printf '%-28s %6s | %12s %9s %9s | %12s %9s %9s\n' "$file" "$c" \
+                "$a_rps" "$a50" "$a99" "$n_rps" "$n50" "$n99"
+            [ -n "$a_err$n_err" ] && echo "    errors: ampd: ${a_err:-none}; nginx: ${n_err:-none}"
+        done
+    done
+} | tee "$OUT"
