@@ -6,8 +6,11 @@
 # built before the suites run, since the suite starts it).
 
 SERVER_SRCS := server/http.c server/static.c server/api_health.c
+# Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
+# hub with its event loop (live.c).
+SERVER_SRCS += server/ws.c
 SERVER_OBJS := $(patsubst server/%.c,$(B)/server/%.o,$(SERVER_SRCS))
-SERVER_LDLIBS := -lmicrohttpd -ljansson -lsqlite3 -lpthread
+SERVER_LDLIBS := -lmicrohttpd -ljansson -lsqlite3 -lnettle -lpthread
 
 # Port for `make serve`.
 AMPD_PORT ?= 8080
@@ -31,10 +34,18 @@ $(B)/tests/check_server: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
 $(B)/tests/check_server: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 check-suites: $(B)/ampd
 
+# The WebSocket suites: ws.c's framing alone, and live.c over real sockets
+# with an in-process daemon.
+SERVER_SUITES := $(B)/tests/check_ws
+$(SERVER_SUITES): $(B)/libampd.a
+$(SERVER_SUITES): private CPPFLAGS += -Iserver
+$(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
+
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/ampd
+test-server: $(B)/tests/check_server $(SERVER_SUITES) $(B)/ampd
 	$(B)/tests/check_server
+	$(B)/tests/check_ws
 
 serve: $(B)/ampd
 	$(B)/ampd --root $(B)/web --port $(AMPD_PORT)
