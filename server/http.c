@@ -20,6 +20,7 @@
  * The completion callback frees the request whatever happened.
  */
 #include "http.h"
+#include "live.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ static enum MHD_Result api_not_found(struct MHD_Connection *conn, const HttpRequ
 static const HttpRoute routes[] = {
     {"/api/health", "GET", api_health_get},
     {"/api/health", "HEAD", api_health_get},
+    {"/api/projects/*/live", "GET", live_upgrade},
     {"/api/*", NULL, api_not_found},
     {"/*", "GET", static_serve},
     {"/*", "HEAD", static_serve},
@@ -47,10 +49,17 @@ static const HttpRoute routes[] = {
 
 static bool url_matches(const char *pattern, const char *path)
 {
-    size_t n = strlen(pattern);
-    if (n > 0 && pattern[n - 1] == '*')
-        return strncmp(pattern, path, n - 1) == 0;
-    return strcmp(pattern, path) == 0;
+    const char *star = strchr(pattern, '*');
+    if (!star)
+        return strcmp(pattern, path) == 0;
+    size_t n = (size_t)(star - pattern);
+    if (strncmp(pattern, path, n) != 0)
+        return false;
+    if (star[1] == '\0')
+        return true;
+    /* One segment, then the rest of the pattern. */
+    const char *end = strchr(path + n, '/');
+    return end && end > path + n && url_matches(star + 1, end);
 }
 
 /* The route for (path, method); NULL when none, *url_found (the matched url, or NULL)
@@ -345,6 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req->started) {
         req->started = true;
         req->method = method;
+        req->version = version;
         enum MHD_Result ret;
         if (refuse_early(conn, req, &ret)) {
             req->replied = true;
@@ -373,8 +383,9 @@ static void log_message(void *cls, const char *fmt, va_list ap)
 
 struct MHD_Daemon *http_start(const HttpServer *server, const struct sockaddr *addr)
 {
+    /* MHD_ALLOW_UPGRADE: live.c takes WebSocket sockets over. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE;
     if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
         flags |= MHD_USE_POLL;
     if (addr->sa_family == AF_INET6)

@@ -1,15 +1,19 @@
 /* main.c — ampd, the Amplitude server: options, start, wait for a signal.
  *
  *   ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]
- *        [--timeout SECONDS] [--verbose]
+ *        [--timeout SECONDS] [--origin URL]... [--verbose]
  *
  * Serves the built web app in DIR (default build/web) on ADDR:N (default
  * 127.0.0.1:8080; port 0 takes a free port) and prints the address it bound.
+ * Live updates (live.c) run beside it; --origin adds an origin allowed to
+ * open them besides the server's own (a dev server's, a proxy's).
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait() here,
- * so shutdown runs in the main thread: MHD_stop_daemon closes the listening
- * socket and every connection, then we exit 0.
+ * so shutdown runs in the main thread: live_stop closes the WebSockets,
+ * MHD_stop_daemon the listening socket and every connection, then we exit 0.
  */
 #include "http.h"
+#include "live.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,12 +30,14 @@
 static void usage(FILE *out)
 {
     fputs("usage: ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]\n"
-          "            [--timeout SECONDS] [--verbose]\n"
+          "            [--timeout SECONDS] [--origin URL]... [--verbose]\n"
           "  --host ADDR            address to listen on (default 127.0.0.1)\n"
           "  --port N               port, 0 for any free one (default 8080)\n"
           "  --root DIR             the built web app to serve (default build/web)\n"
           "  --max-connections N    simultaneous connections (default 256)\n"
           "  --timeout SECONDS      idle connections are closed after this (default 30)\n"
+          "  --origin URL           also allow live updates from pages of this origin\n"
+          "                         (http[s]://HOST[:PORT]; repeatable)\n"
           "  --verbose              print libmicrohttpd's messages\n",
           out);
 }
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
         {"root", required_argument, NULL, 'r'},
         {"max-connections", required_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
+        {"origin", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -99,6 +106,9 @@ int main(int argc, char **argv)
         .timeout_seconds = 30,
         .connection_memory = 64 * 1024,
     };
+    enum { ORIGINS_MAX = 16 };
+    const char *origins[ORIGINS_MAX];
+    size_t origin_count = 0;
     const char *host = "127.0.0.1", *root = "build/web";
     long port = 8080, value;
     int opt;
@@ -107,6 +117,11 @@ int main(int argc, char **argv)
         case 'H': host = optarg; break;
         case 'r': root = optarg; break;
         case 'v': server.verbose = true; break;
+        case 'o':
+            if (!ws_origin_valid(optarg) || origin_count == ORIGINS_MAX)
+                goto bad_value;
+            origins[origin_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         case 'p':
             if ((port = parse_number(optarg, 0, 65535)) < 0)
@@ -127,7 +142,7 @@ int main(int argc, char **argv)
         continue;
     bad_value:
         fprintf(stderr, "ampd: bad value '%s' for --%s\n", optarg,
-                opt == 'p' ? "port" : opt == 'c' ? "max-connections" : "timeout");
+                opt == 'p' ? "port" : opt == 'c' ? "max-connections" : opt == 'o' ? "origin" : "timeout");
         return 2;
     }
     if (optind < argc) {
@@ -151,6 +166,13 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* No authorizer yet: until sessions exist every live upgrade is
+     * refused (403). */
+    LiveConfig live = live_default_config();
+    live.origins = origins;
+    live.origin_count = origin_count;
+    if (!live_start(&live))
+        return 1;
     struct MHD_Daemon *daemon = http_start(&server, (struct sockaddr *)&addr);
     if (!daemon) {
         fprintf(stderr, "ampd: cannot listen on %s:%ld: %s\n", host, port, strerror(errno));
@@ -164,6 +186,7 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop, &sig);
+    live_stop();
     MHD_stop_daemon(daemon);
     fprintf(stderr, "ampd: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;

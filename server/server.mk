@@ -8,7 +8,7 @@
 SERVER_SRCS := server/http.c server/static.c server/api_health.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
-SERVER_SRCS += server/ws.c
+SERVER_SRCS += server/ws.c server/live.c
 SERVER_OBJS := $(patsubst server/%.c,$(B)/server/%.o,$(SERVER_SRCS))
 SERVER_LDLIBS := -lmicrohttpd -ljansson -lsqlite3 -lnettle -lpthread
 
@@ -36,7 +36,7 @@ check-suites: $(B)/ampd
 
 # The WebSocket suites: ws.c's framing alone, and live.c over real sockets
 # with an in-process daemon.
-SERVER_SUITES := $(B)/tests/check_ws
+SERVER_SUITES := $(B)/tests/check_ws $(B)/tests/check_live
 $(SERVER_SUITES): $(B)/libampd.a
 $(SERVER_SUITES): private CPPFLAGS += -Iserver
 $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
@@ -46,6 +46,7 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 test-server: $(B)/tests/check_server $(SERVER_SUITES) $(B)/ampd
 	$(B)/tests/check_server
 	$(B)/tests/check_ws
+	$(B)/tests/check_live
 
 serve: $(B)/ampd
 	$(B)/ampd --root $(B)/web --port $(AMPD_PORT)
