@@ -127,7 +127,8 @@ typedef struct LiveMessage {
 
 static struct {
     LiveConfig config;
-    char **origins;                /* the config's, copied */
+    char **origins;                /* the config's, copied; kept after live_stop */
+    size_t origin_count;
     pthread_t thread;
     int epoll_fd, wake_fd;
     bool running;                  /* main thread only: the thread exists */
@@ -857,11 +858,24 @@ LiveConfig live_default_config(void)
     return config;
 }
 
+static void free_origins(void)
+{
+    for (size_t i = 0; hub.origins && i < hub.origin_count; i++)
+        free(hub.origins[i]);
+    free(hub.origins);
+    hub.origins = NULL;
+    hub.origin_count = 0;
+    hub.config.origins = NULL;
+    hub.config.origin_count = 0;
+}
+
 bool live_start(const LiveConfig *config)
 {
     if (hub.running)
         return false;
+    free_origins();
     hub.config = *config;
+    hub.origin_count = config->origin_count;
     hub.origins = calloc(config->origin_count + 1, sizeof *hub.origins);
     for (size_t i = 0; hub.origins && i < config->origin_count; i++)
         if (!(hub.origins[i] = strdup(config->origins[i])))
@@ -897,10 +911,7 @@ fail:
     if (hub.wake_fd >= 0)
         close(hub.wake_fd);
     hub.epoll_fd = hub.wake_fd = -1;
-    for (size_t i = 0; hub.origins && i < config->origin_count; i++)
-        free(hub.origins[i]);
-    free(hub.origins);
-    hub.origins = NULL;
+    free_origins();
     return false;
 }
 
@@ -916,10 +927,8 @@ void live_stop(void)
     close(hub.epoll_fd);
     close(hub.wake_fd);
     hub.epoll_fd = hub.wake_fd = -1;
-    for (size_t i = 0; i < hub.config.origin_count; i++)
-        free(hub.origins[i]);
-    free(hub.origins);
-    hub.origins = NULL;
+    /* The config (origins included) stays: a request that checked
+     * hub_is_open just before may still read it. */
     hub.running = false;
 }
 

@@ -171,6 +171,9 @@ int main(int argc, char **argv)
     LiveConfig live = live_default_config();
     live.origins = origins;
     live.origin_count = origin_count;
+    /* Upgraded sockets count against the connection limit: keep a quarter
+     * of it for plain requests. */
+    live.max_clients = server.max_connections - server.max_connections / 4;
     if (!live_start(&live))
         return 1;
     struct MHD_Daemon *daemon = http_start(&server, (struct sockaddr *)&addr);

@@ -38,7 +38,7 @@ check-suites: $(B)/ampd
 # with an in-process daemon.
 SERVER_SUITES := $(B)/tests/check_ws $(B)/tests/check_live
 $(SERVER_SUITES): $(B)/libampd.a
-$(SERVER_SUITES): private CPPFLAGS += -Iserver
+$(SERVER_SUITES): private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
 $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.

@@ -17,7 +17,10 @@
  * 1007, 1003, silence past the ping interval, 1001 at stop, an upgraded
  * socket outliving the HTTP idle timeout.
  * "load": a slow reader dropped while a fast one gets every revision, 200
- * tabs at once. Every wait is bounded.
+ * tabs at once.
+ * "ampd": the real binary wires it up: --origin checked, upgrades refused
+ * (403) while no authorizer is plugged in, a clean stop.
+ * Every wait is bounded.
  */
 #include "testutil.h"
 #include "http.h"
@@ -32,9 +35,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef AMPD_PATH
+#define AMPD_PATH "build/ampd"
+#endif
 
 static double now_seconds(void)
 {
@@ -696,6 +706,7 @@ START_TEST(test_close_handshake)
     f = client_next(c, 5);
     ck_assert_int_eq(f.kind, WS_EVENT_CLOSE);
     ck_assert_uint_eq(f.close_code, WS_CLOSE_NO_STATUS);
+    frame_free(&f);
     client_free(c);
 
     /* A tab that vanishes without a close frame is cleaned up. */
@@ -906,6 +917,94 @@ START_TEST(test_many_clients)
 }
 END_TEST
 
+/* ---- ampd --------------------------------------------------------------- */
+
+/* Run build/ampd with `args`; its pid, and the bound port in *bound (0 when
+ * it printed no banner within 10 s). */
+static pid_t spawn_ampd(const char *const *args, unsigned *bound)
+{
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(out[1], STDOUT_FILENO);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDERR_FILENO);
+        close(out[0]);
+        close(out[1]);
+        const char *argv[16] = {AMPD_PATH};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(AMPD_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char banner[512] = "";
+    size_t len = 0;
+    double deadline = now_seconds() + 10;
+    while (!strchr(banner, '\n') && len + 1 < sizeof banner && now_seconds() < deadline) {
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(out[0], banner + len, sizeof banner - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        banner[len] = 0;
+    }
+    close(out[0]);
+    const char *at = strstr(banner, "127.0.0.1:");
+    *bound = at ? (unsigned)strtoul(at + 10, NULL, 10) : 0;
+    return pid;
+}
+
+/* The exit status of `pid` within `seconds`, or -1 (then it is killed). */
+static int wait_status(pid_t pid, double seconds)
+{
+    double deadline = now_seconds() + seconds;
+    int status;
+    while (now_seconds() < deadline) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+START_TEST(test_ampd_binary)
+{
+    unsigned bound;
+    const char *bad[] = {"--port", "0", "--root", server.root, "--origin", "http://a/path", NULL};
+    ck_assert_int_eq(wait_status(spawn_ampd(bad, &bound), 10), 2);
+    const char *bad_scheme[] = {"--port", "0", "--root", server.root, "--origin", "ws://a", NULL};
+    ck_assert_int_eq(wait_status(spawn_ampd(bad_scheme, &bound), 10), 2);
+
+    const char *args[] = {"--port", "0", "--root", server.root, "--origin",
+                          "http://allowed.example:5173", NULL};
+    pid_t pid = spawn_ampd(args, &bound);
+    ck_assert_uint_ne(bound, 0);
+    /* Talk to it instead of the fixture's daemon. */
+    unsigned saved = port;
+    port = bound;
+    snprintf(host_header, sizeof host_header, "127.0.0.1:%u", bound);
+    snprintf(own_origin, sizeof own_origin, "http://127.0.0.1:%u", bound);
+    const char *p = "/api/projects/alpha/live";
+    /* Origins are checked, then the session: with no authorizer plugged
+     * in, every upgrade is refused. */
+    expect_refused("GET", p, "http://evil.example", "session=good", NULL, 403, "origin_refused");
+    expect_refused("GET", p, "http://allowed.example:5173", "session=good", NULL, 403, "forbidden");
+    expect_refused("GET", p, own_origin, "session=good", NULL, 403, "forbidden");
+    expect_refused("HEAD", p, own_origin, "session=good", NULL, 405, NULL);
+    port = saved;
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(wait_status(pid, 10), 0);
+}
+END_TEST
+
 static Suite *live_suite(void)
 {
     Suite *s = suite_create("live");
@@ -944,6 +1043,12 @@ static Suite *live_suite(void)
     tcase_add_test(load, test_slow_reader);
     tcase_add_test(load, test_many_clients);
     suite_add_tcase(s, load);
+
+    TCase *binary = tcase_create("ampd");
+    tcase_add_checked_fixture(binary, servers_setup, servers_teardown);
+    tcase_set_timeout(binary, 60);
+    tcase_add_test(binary, test_ampd_binary);
+    suite_add_tcase(s, binary);
     return s;
 }
 
