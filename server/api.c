@@ -281,15 +281,10 @@ static bool request_is_cross_site(struct MHD_Connection *conn)
     return !rest || strcasecmp(rest, host) != 0;
 }
 
-enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
-                          const char *const *params, int n_params)
+/* What a call needs of its connection, copied while on the event loop. */
+static void capture(ApiCall *call, struct MHD_Connection *conn, const HttpRequest *req, ApiWork work,
+                    unsigned requires)
 {
-    if (!api_settings.workers)
-        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no_storage",
-                           "this server runs without a data folder (ampd --data DIR)");
-    ApiCall *call = calloc(1, sizeof *call);
-    if (!call)
-        return MHD_NO;
     call->conn = conn;
     call->req = req;
     call->work = work;
@@ -305,6 +300,32 @@ enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, A
     call->from_loopback =
         loopback && host_is_loopback(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST));
     call->cross_site = request_is_cross_site(conn);
+}
+
+bool api_caller(struct MHD_Connection *conn, StoreConn *db, StoreUser *user)
+{
+    ApiCall call = {0};
+    capture(&call, conn, NULL, NULL, API_USER);
+    bool known = api_settings.store && authorize(&call, db);
+    if (known)
+        *user = call.user;
+    free(call.cookie_token);
+    free(call.csrf_header);
+    free(call.if_match);
+    json_decref(call.body);
+    return known;
+}
+
+enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
+                          const char *const *params, int n_params)
+{
+    if (!api_settings.workers)
+        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no_storage",
+                           "this server runs without a data folder (ampd --data DIR)");
+    ApiCall *call = calloc(1, sizeof *call);
+    if (!call)
+        return MHD_NO;
+    capture(call, conn, req, work, requires);
     for (int i = 0; i < n_params && i < API_MAX_PARAMS; i++)
         snprintf(call->params[i], sizeof call->params[i], "%s", params[i]);
 
@@ -410,6 +431,7 @@ void api_drain(void)
 
 void api_stop(void)
 {
+    api_live_close();
     workers_free(api_settings.workers);
     api_settings.workers = NULL;
     store_close(api_settings.store);

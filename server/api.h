@@ -71,6 +71,20 @@ bool api_start(const ApiOptions *options);
 void api_drain(void);
 void api_stop(void);
 
+/* ---- live updates (api_live.c) ---------------------------------------------- */
+
+/* live.c's LiveAuthorize: may this connection's caller listen to
+ * `project_id`? Only its owner may (another user's project, like a missing
+ * one, is refused). */
+bool api_live_authorize(struct MHD_Connection *conn, const char *project_id, void *user);
+/* live.c's LiveLatest: the latest revision of the project just authorized
+ * on this thread, and its document. */
+bool api_live_latest(const char *project_id, long *revision, char **json_text, void *user);
+/* store_project_saved_hook: a committed save, told to the project's tabs. */
+void api_live_saved(const char *project_id, int64_t revision, const char *document);
+/* Close the store connection the two above share (api_stop calls it). */
+void api_live_close(void);
+
 /* What a call requires before its work runs. */
 enum {
     API_USER = 1 << 0,   /* a signed-in caller (or the local user), else 401 */
@@ -111,6 +125,12 @@ struct ApiCall {
  * call->params. Returns what the HttpHandler returns. */
 enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work,
                           unsigned requires, const char *const *params, int n_params);
+
+/* The caller of a request, found on the calling thread with `db` (the
+ * same checks as API_USER: the session cookie, else the local user in
+ * local mode): true and *user filled, false for none. For a caller that
+ * cannot defer to a worker (the WebSocket upgrade, api_live.c). */
+bool api_caller(struct MHD_Connection *conn, StoreConn *db, StoreUser *user);
 
 /* Set the reply (steals `body`). */
 void api_reply(ApiCall *call, unsigned status, json_t *body);

@@ -36,6 +36,7 @@
  * handler. The completion callback frees the request whatever happened.
  */
 #include "http.h"
+#include "live.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -68,6 +69,8 @@ static const HttpRoute routes[] = {
     {"/api/account/password", "POST", api_account_password},
     {"/api/projects", "GET", api_projects_collection},
     {"/api/projects", "POST", api_projects_collection},
+    /* Before the rows below: the first matching row wins. */
+    {"/api/projects/*/live", "GET", live_upgrade},
     /* {id}, {id}/duplicate, {id}/share, {id}/revisions[/{n}[/restore]]:
      * api_projects.c matches the rest of the path and the method. */
     {"/api/projects/*", "GET", api_projects_item},
@@ -84,10 +87,17 @@ static const HttpRoute routes[] = {
 
 static bool url_matches(const char *pattern, const char *path)
 {
-    size_t n = strlen(pattern);
-    if (n > 0 && pattern[n - 1] == '*')
-        return strncmp(pattern, path, n - 1) == 0;
-    return strcmp(pattern, path) == 0;
+    const char *star = strchr(pattern, '*');
+    if (!star)
+        return strcmp(pattern, path) == 0;
+    size_t n = (size_t)(star - pattern);
+    if (strncmp(pattern, path, n) != 0)
+        return false;
+    if (star[1] == '\0')
+        return true;
+    /* One segment, then the rest of the pattern. */
+    const char *end = strchr(path + n, '/');
+    return end && end > path + n && url_matches(star + 1, end);
 }
 
 /* The route for (path, method); NULL when none, *url_found (the matched url, or NULL)
@@ -666,6 +676,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->started = true;
         req->method = method;
         req->keeps_body = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+        req->version = version;
         enum MHD_Result ret;
         if (refuse_head(conn, req, version, &ret) || refuse_early(conn, req, &ret)) {
             req->replied = true;
@@ -706,8 +717,9 @@ static void log_message(void *cls, const char *fmt, va_list ap)
 
 unsigned http_daemon_flags(int family)
 {
+    /* MHD_ALLOW_UPGRADE: live.c takes WebSocket sockets over. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
     /* poll(), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loop
      * misses a FIN that arrives together with the last bytes of a head (a
      * short read clears its read-ready flag and no new edge comes), so a

@@ -60,6 +60,7 @@ typedef struct HttpRequest {
     size_t raw_uri_len;       /* its length, even when longer than HTTP_URI_MAX */
     char *path;               /* percent-decoded path, no query; NULL if bad */
     const char *method;
+    const char *version;      /* "HTTP/1.1" (a WebSocket upgrade needs it) */
     const struct HttpRoute *route;
     char *body;               /* NUL-terminated, body_len bytes */
     size_t body_len;
@@ -75,8 +76,9 @@ typedef struct HttpRequest {
 typedef enum MHD_Result (*HttpHandler)(struct MHD_Connection *conn,
                                        const HttpRequest *req);
 
-/* One row of the routing table. `url` ending in '*' matches that prefix;
- * `method` NULL matches every method. */
+/* One row of the routing table. `url` ending in '*' matches that prefix,
+ * a '*' before a '/' one non-empty segment; `method` NULL matches every
+ * method. */
 typedef struct HttpRoute {
     const char *url;
     const char *method;

@@ -2,7 +2,7 @@
  *
  *   ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]
  *        [--max-per-address N] [--head-deadline SECONDS] [--threads N]
- *        [--timeout SECONDS] [--verbose]
+ *        [--timeout SECONDS] [--origin URL]... [--verbose]
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
  *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
  *
@@ -10,13 +10,17 @@
  * without it the API answers 503 and only the app is served.
  * Serves the built web app in DIR (default build/web) on ADDR:N (default
  * 127.0.0.1:8080; port 0 takes a free port) and prints the address it bound.
+ * Live updates (live.c) run beside it; --origin adds an origin allowed to
+ * open them besides the server's own (a dev server's, a proxy's).
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait() here,
- * so shutdown runs in the main thread: MHD_stop_daemon closes the listening
- * socket and every connection, then we exit 0. server/README.md describes
- * every option and the limits behind them.
+ * so shutdown runs in the main thread: live_stop closes the WebSockets,
+ * http_stop the listening socket and every connection, then we exit 0.
+ * server/README.md describes every option and the limits behind them.
  */
 #include "api.h"
 #include "http.h"
+#include "live.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +40,7 @@ static void usage(FILE *out)
 {
     fputs("usage: ampd [--host ADDR] [--port N] [--root DIR] [--max-connections N]\n"
           "            [--max-per-address N] [--head-deadline SECONDS] [--threads N]\n"
-          "            [--timeout SECONDS] [--verbose]\n"
+          "            [--timeout SECONDS] [--origin URL]... [--verbose]\n"
           "  --host ADDR            address to listen on (default 127.0.0.1)\n"
           "  --port N               port, 0 for any free one (default 8080)\n"
           "  --root DIR             the built web app to serve (default build/web)\n"
@@ -45,6 +49,8 @@ static void usage(FILE *out)
           "  --head-deadline SECONDS  a request head must be complete within this (default 10)\n"
           "  --threads N            event-loop threads (default: one per CPU)\n"
           "  --timeout SECONDS      idle connections are closed after this (default 30)\n"
+          "  --origin URL           also allow live updates from pages of this origin\n"
+          "                         (http[s]://HOST[:PORT]; repeatable)\n"
           "  --verbose              print libmicrohttpd's messages\n"
           "storage and accounts (see server/README.md):\n"
           "  --data DIR             keep accounts and projects in DIR (created if missing)\n"
@@ -165,6 +171,7 @@ int main(int argc, char **argv)
         {"max-per-address", required_argument, NULL, 'a'},
         {"head-deadline", required_argument, NULL, 'd'},
         {"threads", required_argument, NULL, 'T'},
+        {"origin", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"data", required_argument, NULL, 'D'},
         {"local", no_argument, NULL, 'L'},
@@ -186,6 +193,9 @@ int main(int argc, char **argv)
     };
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     server.threads = cpus < 1 ? 1 : cpus > 64 ? 64 : (unsigned)cpus;
+    enum { ORIGINS_MAX = 16 };
+    const char *origins[ORIGINS_MAX];
+    size_t origin_count = 0;
     const char *host = "127.0.0.1", *root = "build/web";
     long port = 8080, value;
     int opt;
@@ -198,6 +208,11 @@ int main(int argc, char **argv)
         case 'H': host = optarg; break;
         case 'r': root = optarg; break;
         case 'v': server.verbose = true; break;
+        case 'o':
+            if (!ws_origin_valid(optarg) || origin_count == ORIGINS_MAX)
+                goto bad_value;
+            origins[origin_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         case 'p':
             if ((port = parse_number(optarg, 0, 65535)) < 0)
@@ -264,6 +279,19 @@ int main(int argc, char **argv)
 
     if (!api_start(&api))
         return 1;
+    LiveConfig live = live_default_config();
+    live.origins = origins;
+    live.origin_count = origin_count;
+    /* Who may listen to a project, and its latest revision when a tab
+     * opens: the API's session check and store (api_live.c). */
+    live.authorize = api_live_authorize;
+    live.latest = api_live_latest;
+    /* Upgraded sockets count against the connection limit: keep a quarter
+     * of it for plain requests. */
+    live.max_clients = server.max_connections - server.max_connections / 4;
+    if (!live_start(&live))
+        return 1;
+    store_project_saved_hook = api_live_saved;
     HttpDaemon *daemon = http_start(&server, (struct sockaddr *)&addr);
     if (!daemon) {
         fprintf(stderr, "ampd: cannot listen on %s:%ld: %s\n", host, port, strerror(errno));
@@ -277,6 +305,7 @@ int main(int argc, char **argv)
 
     int sig = 0;
     sigwait(&stop, &sig);
+    live_stop();
     api_drain(); /* no connection may stay suspended when the daemon stops */
     http_stop(daemon);
     api_stop();

@@ -8,9 +8,12 @@
 
 SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.c \
                server/store_sqlite.c server/auth.c server/api.c server/api_accounts.c \
-               server/api_projects.c server/doc_upgrade.c
+               server/api_projects.c server/api_live.c server/doc_upgrade.c
+# Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
+# hub with its event loop (live.c).
+SERVER_SRCS += server/ws.c server/live.c
 SERVER_OBJS := $(patsubst server/%.c,$(B)/server/%.o,$(SERVER_SRCS)) $(B)/server/migrations.o
-SERVER_LDLIBS := $(B)/libampformats.a -lmicrohttpd -ljansson -lsqlite3 -lsodium -lpthread
+SERVER_LDLIBS := $(B)/libampformats.a -lmicrohttpd -ljansson -lsqlite3 -lsodium -lnettle -lpthread
 
 # The schema migrations, numbered, applied in order by store_sqlite.c, are
 # embedded into the binary by runtime/gen/embed.c; its array is renamed so
@@ -63,11 +66,6 @@ test-durability: $(B)/tests/durability $(B)/ampd
 test-durability-long: $(B)/tests/durability $(B)/ampd
 	$(B)/tests/durability --kills 2000
 
-# The server tests alone: make test-server.
-.PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/ampd
-	$(B)/tests/check_server
-	$(B)/tests/check_api
 
 # make bench-server: ampd against nginx on the same static files with wrk
 # (tests/bench/server_bench.sh); prints the table and keeps it in
@@ -78,6 +76,21 @@ bench-server: $(B)/ampd
 	@sh tests/install-deps.sh nginx-light wrk
 	@mkdir -p $(B)/bench
 	sh tests/bench/server_bench.sh $(B)/ampd $(B)/bench/server.txt
+
+# The WebSocket suites: ws.c's framing alone, and live.c over real sockets
+# with an in-process daemon.
+SERVER_SUITES := $(B)/tests/check_ws $(B)/tests/check_live
+$(SERVER_SUITES): $(B)/libampd.a
+$(SERVER_SUITES): private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
+$(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
+
+# The server tests alone: make test-server.
+.PHONY: test-server serve
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(SERVER_SUITES) $(B)/ampd
+	$(B)/tests/check_server
+	$(B)/tests/check_api
+	$(B)/tests/check_ws
+	$(B)/tests/check_live
 
 serve: $(B)/ampd
 	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
