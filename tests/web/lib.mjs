@@ -48,7 +48,14 @@ export async function serveApp() {
     const s = await startStaticServer(webDir);
     return { ...s, by: 'tests/web/serve.mjs' };
   }
-  const child = spawn(ampd, ['--host', '127.0.0.1', '--port', '0', '--root', webDir],
+  return startAmpd([]);
+}
+
+/** $(B)/ampd serving $(B)/web on a free loopback port, with `extra`
+ *  options (e.g. --data DIR). Resolves to { url, by, close() }. */
+export async function startAmpd(extra) {
+  const ampd = path.join(buildDir, 'ampd');
+  const child = spawn(ampd, ['--host', '127.0.0.1', '--port', '0', '--root', webDir, ...extra],
                       { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { B, CHROMIUM, Failure, buildDir, launchBrowser, removeDir, serveApp, tempDir, webDir } from './lib.mjs';
 
-const TESTS = ['isolation', 'parity', 'commands', 'page', 'midi', 'export'];
+const TESTS = ['isolation', 'parity', 'commands', 'page', 'midi', 'export', 'backend'];
 
 async function main() {
   const only = process.argv.slice(2);
@@ -28,6 +28,7 @@ async function main() {
   const pages = [];
   const ctx = {
     url: server.url,
+    browser,
     server,
     tmp,
     cacheDir: path.join(tmp, 'amp-cache'),
