@@ -18,6 +18,7 @@
  * the server and by opening its file, integrity, the 503 of a full queue.
  */
 #include "testutil.h"
+#include "ampd_process.h"
 
 #include "auth.h"
 #include "doc_upgrade.h"
@@ -36,7 +37,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,13 +46,6 @@
 #ifndef AMPD_PATH
 #define AMPD_PATH "build/ampd"
 #endif
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static char *make_temp_dir(const char *name)
 {
@@ -203,9 +196,9 @@ START_TEST(test_worker_pool)
     ck_assert_int_eq(p.contexts_started, 1);
     /* One blocking job on the worker, then the queue of 2 fills. */
     ck_assert(workers_submit(pool, probe_job, (void *)1));
-    double deadline = now_seconds() + 5;
+    double deadline = ampd_now_seconds() + 5;
     bool queued = false;
-    while (!queued && now_seconds() < deadline) {
+    while (!queued && ampd_now_seconds() < deadline) {
         usleep(1000);
         queued = workers_submit(pool, probe_job, NULL); /* true once the blocker left the queue */
     }
@@ -359,61 +352,17 @@ static unsigned ampd_port;
 static char *data_dir;
 static char *root_dir;     /* the (empty) web root the server is given */
 
+/* Start ampd (the binary in $AMPD, or AMPD_PATH) with `args`; the pid, and
+ * the port from its banner in *port (0 when it did not start). */
 static pid_t spawn_ampd(const char *const *args, unsigned *port)
 {
     const char *bin = getenv("AMPD") ? getenv("AMPD") : AMPD_PATH;
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], STDOUT_FILENO);
-        if (!getenv("AMPD_TEST_VERBOSE")) {
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, STDERR_FILENO);
-        }
-        close(out[0]);
-        close(out[1]);
-        const char *argv[40] = {bin};
-        for (int i = 0; args[i] && i < 38; i++)
-            argv[i + 1] = args[i];
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    char banner[512] = "";
-    size_t len = 0;
-    double deadline = now_seconds() + 10;
-    while (len + 1 < sizeof banner && !strchr(banner, '\n') && now_seconds() < deadline) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(out[0], banner + len, sizeof banner - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        banner[len] = '\0';
-    }
-    close(out[0]);
-    const char *at = strstr(banner, " at http://127.0.0.1:");
-    *port = at ? (unsigned)strtoul(at + strlen(" at http://127.0.0.1:"), NULL, 10) : 0;
-    return pid;
+    return ampd_spawn(bin, args, port, NULL, 0);
 }
 
 static void stop_ampd(void)
 {
-    if (ampd_pid > 0) {
-        kill(ampd_pid, SIGTERM);
-        double deadline = now_seconds() + 10;
-        int status;
-        while (waitpid(ampd_pid, &status, WNOHANG) == 0 && now_seconds() < deadline)
-            usleep(10000);
-        if (now_seconds() >= deadline) {
-            kill(ampd_pid, SIGKILL);
-            waitpid(ampd_pid, NULL, 0);
-        }
-    }
+    ampd_stop(ampd_pid, 10);
     ampd_pid = -1;
     if (data_dir)
         testutil_remove_tree(data_dir);
@@ -490,8 +439,8 @@ static Reply *exchange(const char *text, size_t len)
     Reply *r = calloc(1, sizeof *r);
     size_t cap = 1 << 16, got = 0;
     r->data = malloc(cap + 1);
-    double deadline = now_seconds() + 20;
-    while (now_seconds() < deadline) {
+    double deadline = ampd_now_seconds() + 20;
+    while (ampd_now_seconds() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -1540,18 +1489,16 @@ START_TEST(test_no_data_folder)
     expect_free(req(NULL, "GET", "/api/projects", NULL), 503, "no_storage");
     expect_free(req(NULL, "GET", "/api/health", NULL), 200, NULL);
     ampd_port = saved;
-    kill(pid, SIGTERM);
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int status = ampd_stop(pid, 10);
+    ck_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     testutil_remove_tree(root);
     /* Bad option values are refused. */
     static const char *bad[][3] = {{"--argon-ops", "0", NULL}, {"--argon-mem", "100", NULL},
                                    {"--session-lifetime", "x", NULL}, {"--workers", "0", NULL}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pid = spawn_ampd(bad[i], &port);
-        waitpid(pid, &status, 0);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s %s accepted", bad[i][0], bad[i][1]);
+        status = ampd_wait(spawn_ampd(bad[i], &port), 10);
+        ck_assert_msg(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s %s accepted",
+                      bad[i][0], bad[i][1]);
     }
 }
 END_TEST

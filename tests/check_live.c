@@ -23,6 +23,7 @@
  * Every wait is bounded.
  */
 #include "testutil.h"
+#include "ampd_process.h"
 #include "http.h"
 #include "live.h"
 #include "ws.h"
@@ -36,7 +37,6 @@
 #include <string.h>
 #include <strings.h>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,13 +45,6 @@
 #ifndef AMPD_PATH
 #define AMPD_PATH "build/ampd"
 #endif
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- the server under test --------------------------------------------- */
 
@@ -180,11 +173,11 @@ static int connect_loopback(int rcvbuf)
 static void send_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
-    double deadline = now_seconds() + 10;
+    double deadline = ampd_now_seconds() + 10;
     while (len > 0) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            ck_assert(now_seconds() < deadline);
+            ck_assert(ampd_now_seconds() < deadline);
             usleep(1000);
             continue;
         }
@@ -224,9 +217,9 @@ static TestClient *client_request(const char *request, const void *extra, size_t
         memcpy(whole + strlen(request), extra, extra_len);
     send_all(c->fd, whole, strlen(request) + extra_len);
     free(whole);
-    double deadline = now_seconds() + 5;
+    double deadline = ampd_now_seconds() + 5;
     char *end = NULL;
-    while (!end && now_seconds() < deadline) {
+    while (!end && ampd_now_seconds() < deadline) {
         if (receive(c, 0.1) == 0)
             break;
         c->buf[c->len < sizeof c->buf ? c->len : sizeof c->buf - 1] = 0;
@@ -243,7 +236,7 @@ static TestClient *client_request(const char *request, const void *extra, size_t
         return c;
     const char *cl = strcasestr(c->head, "\r\nContent-Length:");
     size_t body_len = cl ? strtoul(cl + 17, NULL, 10) : 0;
-    while (c->len - c->at < body_len && now_seconds() < deadline)
+    while (c->len - c->at < body_len && ampd_now_seconds() < deadline)
         if (receive(c, 0.1) == 0)
             break;
     size_t n = c->len - c->at < sizeof c->body - 1 ? c->len - c->at : sizeof c->body - 1;
@@ -311,7 +304,7 @@ static void frame_free(Frame *f)
 static Frame client_next(TestClient *c, double seconds)
 {
     Frame f = {.kind = GOT_TIMEOUT};
-    double deadline = now_seconds() + seconds;
+    double deadline = ampd_now_seconds() + seconds;
     for (;;) {
         while (c->at < c->len) {
             WsEvent ev;
@@ -328,7 +321,7 @@ static Frame client_next(TestClient *c, double seconds)
             f.data[ev.len] = 0;
             return f;
         }
-        double left = deadline - now_seconds();
+        double left = deadline - ampd_now_seconds();
         if (left <= 0)
             return f;
         ssize_t n = receive(c, left);
@@ -420,8 +413,8 @@ static void expect_close(TestClient *c, unsigned code)
 
 static void wait_clients(unsigned want)
 {
-    double deadline = now_seconds() + 10;
-    while (live_client_count() != want && now_seconds() < deadline)
+    double deadline = ampd_now_seconds() + 10;
+    while (live_client_count() != want && ampd_now_seconds() < deadline)
         usleep(2000);
     ck_assert_uint_eq(live_client_count(), want);
 }
@@ -790,8 +783,8 @@ START_TEST(test_ping_timeout)
     TestClient *quiet = client_open("alpha"), *lively = client_open("alpha");
     expect_current(lively, 0, 0);
     wait_clients(2);
-    double start = now_seconds(), pings = 0;
-    while (now_seconds() - start < 1.5) {
+    double start = ampd_now_seconds(), pings = 0;
+    while (ampd_now_seconds() - start < 1.5) {
         Frame f = client_next(lively, 0.05);
         if (f.kind == WS_EVENT_PING) {
             pings++;
@@ -867,7 +860,7 @@ START_TEST(test_slow_reader)
     size_t doc_len = 16 * 1024;
     char *doc = malloc(doc_len + 32);
     long published = 0;
-    double start = now_seconds();
+    double start = ampd_now_seconds();
     while (live_client_count() == 2 && published < 2000) {
         published++;
         int n = snprintf(doc, 32, "{\"r\":%ld,\"pad\":\"", published);
@@ -880,17 +873,17 @@ START_TEST(test_slow_reader)
     }
     ck_assert_msg(live_client_count() == 1, "the slow reader was kept through %ld revisions",
                   published);
-    ck_assert_msg(now_seconds() - start < 20, "the fast tab was held up");
+    ck_assert_msg(ampd_now_seconds() - start < 20, "the fast tab was held up");
     /* The fast tab goes on. */
     live_publish("alpha", published + 1, "{}");
     json_decref(expect_revision(fast, "alpha", published + 1));
     /* The slow one finds its connection ended after what was buffered. */
-    double deadline = now_seconds() + 10;
+    double deadline = ampd_now_seconds() + 10;
     Frame f = {0};
     do {
         frame_free(&f);
         f = client_next(slow, 1);
-    } while (f.kind == WS_EVENT_MESSAGE && now_seconds() < deadline);
+    } while (f.kind == WS_EVENT_MESSAGE && ampd_now_seconds() < deadline);
     ck_assert_msg(f.kind == GOT_EOF, "slow tab: kind %d", f.kind);
     frame_free(&f);
     free(doc);
@@ -931,65 +924,16 @@ END_TEST
  * it printed no banner within 10 s). */
 static pid_t spawn_ampd(const char *const *args, unsigned *bound)
 {
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], STDOUT_FILENO);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, STDERR_FILENO);
-        close(out[0]);
-        close(out[1]);
-        const char *argv[16] = {AMPD_PATH};
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(AMPD_PATH, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    char banner[512] = "";
-    size_t len = 0;
-    double deadline = now_seconds() + 10;
-    while (!strchr(banner, '\n') && len + 1 < sizeof banner && now_seconds() < deadline) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(out[0], banner + len, sizeof banner - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        banner[len] = 0;
-    }
-    close(out[0]);
-    const char *at = strstr(banner, "127.0.0.1:");
-    *bound = at ? (unsigned)strtoul(at + 10, NULL, 10) : 0;
-    return pid;
-}
-
-/* The exit status of `pid` within `seconds`, or -1 (then it is killed). */
-static int wait_status(pid_t pid, double seconds)
-{
-    double deadline = now_seconds() + seconds;
-    int status;
-    while (now_seconds() < deadline) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    return ampd_spawn(AMPD_PATH, args, bound, NULL, 0);
 }
 
 START_TEST(test_ampd_binary)
 {
     unsigned bound;
     const char *bad[] = {"--port", "0", "--root", server.root, "--origin", "http://a/path", NULL};
-    ck_assert_int_eq(wait_status(spawn_ampd(bad, &bound), 10), 2);
+    ck_assert_int_eq(ampd_exit_code(ampd_wait(spawn_ampd(bad, &bound), 10)), 2);
     const char *bad_scheme[] = {"--port", "0", "--root", server.root, "--origin", "ws://a", NULL};
-    ck_assert_int_eq(wait_status(spawn_ampd(bad_scheme, &bound), 10), 2);
+    ck_assert_int_eq(ampd_exit_code(ampd_wait(spawn_ampd(bad_scheme, &bound), 10)), 2);
 
     const char *args[] = {"--port", "0", "--root", server.root, "--origin",
                           "http://allowed.example:5173", NULL};
@@ -1008,8 +952,7 @@ START_TEST(test_ampd_binary)
     expect_refused("GET", p, own_origin, "session=good", NULL, 403, "forbidden");
     expect_refused("HEAD", p, own_origin, "session=good", NULL, 405, NULL);
     port = saved;
-    kill(pid, SIGTERM);
-    ck_assert_int_eq(wait_status(pid, 10), 0);
+    ck_assert_int_eq(ampd_exit_code(ampd_stop(pid, 10)), 0);
 }
 END_TEST
 

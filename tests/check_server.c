@@ -27,6 +27,7 @@
  * socket is on the loopback.
  */
 #include "testutil.h"
+#include "ampd_process.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -41,7 +42,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -161,13 +161,6 @@ END_TEST
 
 /* ---- time and files ---------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[8192];
@@ -207,76 +200,13 @@ static const unsigned char ENGINE_WASM[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 
 static const char SECRET[] = "outside-the-root-secret\n";
 static const char RACE_INSIDE[] = "inside the root\n";
 
-/* Start ampd with `args` (NULL-terminated, after the binary name); the pid,
- * and the port read from its banner into *port, or 0 when it did not start.
- * The banner line goes into `banner`. */
+/* Start ampd (the binary in $AMPD, or AMPD_PATH) with `args` (NULL-terminated,
+ * after the binary name); the pid, and the port read from its banner into
+ * *port, or 0 when it did not start. The banner line goes into `banner`. */
 static pid_t spawn_ampd(const char *const *args, unsigned *port, char *banner, size_t banner_cap)
 {
     const char *bin = getenv("AMPD") ? getenv("AMPD") : AMPD_PATH;
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        /* Die with the test runner, even if it crashes. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], STDOUT_FILENO);
-        if (!getenv("AMPD_TEST_VERBOSE")) {
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, STDERR_FILENO);
-        }
-        close(out[0]);
-        close(out[1]);
-        const char *argv[32] = {bin};
-        for (int i = 0; args[i] && i < 30; i++)
-            argv[i + 1] = args[i];
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    /* One line, or EOF when ampd exits; within 10 s. */
-    size_t len = 0;
-    double deadline = now_seconds() + 10;
-    banner[0] = '\0';
-    while (len + 1 < banner_cap && !strchr(banner, '\n') && now_seconds() < deadline) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(out[0], banner + len, banner_cap - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        banner[len] = '\0';
-    }
-    close(out[0]);
-    *port = 0;
-    const char *at = strstr(banner, " at http://127.0.0.1:");
-    if (at)
-        *port = (unsigned)strtoul(at + strlen(" at http://127.0.0.1:"), NULL, 10);
-    return pid;
-}
-
-/* Wait up to `seconds` for `pid`; its wait status, or -1 if still running. */
-static int wait_exit(pid_t pid, double seconds)
-{
-    double deadline = now_seconds() + seconds;
-    int status;
-    while (now_seconds() < deadline) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return status;
-        usleep(10000);
-    }
-    return -1;
-}
-
-static void stop_ampd(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    if (wait_exit(pid, 10) == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
+    return ampd_spawn(bin, args, port, banner, banner_cap);
 }
 
 /* The temporary tree: root/ (served) and outside/ (must stay unreachable). */
@@ -359,8 +289,7 @@ static void server_setup(void)
 
 static void server_teardown(void)
 {
-    if (ampd_pid > 0)
-        stop_ampd(ampd_pid);
+    ampd_stop(ampd_pid, 10);
     ampd_pid = -1;
     remove_tree();
 }
@@ -413,14 +342,14 @@ static Response *exchange_on(int fd, const void *bytes, size_t len, double secon
     Response *r = calloc(1, sizeof *r);
     size_t cap = 1 << 16, sent = 0;
     r->data = malloc(cap + 1);
-    double deadline = now_seconds() + seconds;
+    double deadline = ampd_now_seconds() + seconds;
     bool closed_write = false;
     for (;;) {
         if (sent == len && half_close && !closed_write) {
             shutdown(fd, SHUT_WR);
             closed_write = true;
         }
-        double left = deadline - now_seconds();
+        double left = deadline - ampd_now_seconds();
         if (left <= 0)
             break;
         struct pollfd p = {.fd = fd, .events = POLLIN | (sent < len ? POLLOUT : 0)};
@@ -586,9 +515,9 @@ static void assert_healthy(void)
 static void wait_healthy(void)
 {
     static const char health[] = "GET /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
-    double deadline = now_seconds() + 20;
+    double deadline = ampd_now_seconds() + 20;
     int in_a_row = 0;
-    while (in_a_row < 3 && now_seconds() < deadline) {
+    while (in_a_row < 3 && ampd_now_seconds() < deadline) {
         Response *r = exchange(health, strlen(health), 1);
         in_a_row = r->status == 200 ? in_a_row + 1 : 0;
         free_response(r);
@@ -945,7 +874,7 @@ START_TEST(test_garbage)
     rng_state = 0x5eed0a3d0f00d5ull;
     char buf[2048];
     int answered = 0;
-    double start = now_seconds();
+    double start = ampd_now_seconds();
     for (int i = 0; i < 1000; i++) {
         size_t len = make_garbage(buf, sizeof buf);
         /* Half-close so the server sees the end of the request at once. */
@@ -954,8 +883,8 @@ START_TEST(test_garbage)
         free_response(r);
     }
     ck_assert_msg(answered > 0, "no garbage request got a status line");
-    ck_assert_msg(now_seconds() - start < 100, "1000 garbage requests took %.1f s",
-                  now_seconds() - start);
+    ck_assert_msg(ampd_now_seconds() - start < 100, "1000 garbage requests took %.1f s",
+                  ampd_now_seconds() - start);
     wait_healthy();
 }
 END_TEST
@@ -1029,9 +958,9 @@ START_TEST(test_slow_client)
     int fd = connect_loopback(ampd_port);
     ck_assert_int_eq(send(fd, "GET / HTTP/1.1\r\nHo", 18, MSG_NOSIGNAL), 18);
     assert_healthy();
-    double start = now_seconds();
+    double start = ampd_now_seconds();
     Response *r = exchange_on(fd, "", 0, 8, false);
-    double waited = now_seconds() - start;
+    double waited = ampd_now_seconds() - start;
     ck_assert_msg(waited < 6, "stalled client kept for %.1f s", waited);
     ck_assert_msg(r->status == 0 || r->status >= 400, "stalled client got %d", r->status);
     free_response(r);
@@ -1049,9 +978,9 @@ static int health_on(int fd, double seconds)
         return 0;
     char buf[4096];
     size_t len = 0;
-    double deadline = now_seconds() + seconds;
+    double deadline = ampd_now_seconds() + seconds;
     while (len < sizeof buf - 1) {
-        double left = deadline - now_seconds();
+        double left = deadline - ampd_now_seconds();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
             break;
@@ -1655,14 +1584,7 @@ static int run_ampd(const char *const *args)
 {
     unsigned port;
     char banner[512];
-    pid_t pid = spawn_ampd(args, &port, banner, sizeof banner);
-    int status = wait_exit(pid, 10);
-    if (status == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return ampd_exit_code(ampd_wait(spawn_ampd(args, &port, banner, sizeof banner), 10));
 }
 
 START_TEST(test_bad_options)
@@ -1723,17 +1645,13 @@ static void check_clean_stop(int sig)
     send(partial, "GET / HT", 8, MSG_NOSIGNAL);
     ampd_port = saved;
 
-    double start = now_seconds();
+    double start = ampd_now_seconds();
     kill(pid, sig);
-    int status = wait_exit(pid, 10);
-    if (status == -1) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
+    int status = ampd_wait(pid, 10); /* killed when -1 */
     ck_assert_msg(status != -1, "ampd did not stop within 10 s of signal %d", sig);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "ampd ended with status 0x%x",
                   status);
-    ck_assert_msg(now_seconds() - start < 5, "stopping took %.1f s", now_seconds() - start);
+    ck_assert_msg(ampd_now_seconds() - start < 5, "stopping took %.1f s", ampd_now_seconds() - start);
     close(idle);
     close(partial);
 }

@@ -20,6 +20,8 @@
  * page cache survives); synchronous=FULL (asserted by check_api) is what
  * covers the machine losing power, which this cannot simulate.
  */
+#include "ampd_process.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -43,13 +44,6 @@
 #ifndef AMPD_PATH
 #define AMPD_PATH "build/ampd"
 #endif
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 #define FAIL(...)                                                                                              \
     do {                                                                                                       \
@@ -66,43 +60,14 @@ static char csrf[128];
 
 static pid_t start_server(void)
 {
-    int out[2];
-    if (pipe(out) != 0)
-        FAIL("pipe: %s", strerror(errno));
-    pid_t pid = fork();
+    const char *args[] = {"--port", "0", "--root", root_dir, "--data", data_dir, "--local",
+                          "--argon-ops", "1", "--argon-mem", "8192", NULL};
+    char banner[512];
+    pid_t pid = ampd_spawn(AMPD_PATH, args, &port, banner, sizeof banner);
     if (pid < 0)
-        FAIL("fork: %s", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(out[1], STDOUT_FILENO);
-        int null = open("/dev/null", O_WRONLY);
-        if (!getenv("AMPD_TEST_VERBOSE"))
-            dup2(null, STDERR_FILENO);
-        close(out[0]);
-        close(out[1]);
-        execl(AMPD_PATH, AMPD_PATH, "--port", "0", "--root", root_dir, "--data", data_dir, "--local",
-              "--argon-ops", "1", "--argon-mem", "8192", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char banner[512] = "";
-    size_t len = 0;
-    double deadline = now_seconds() + 10;
-    while (len + 1 < sizeof banner && !strchr(banner, '\n') && now_seconds() < deadline) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(out[0], banner + len, sizeof banner - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        banner[len] = '\0';
-    }
-    close(out[0]);
-    const char *at = strstr(banner, " at http://127.0.0.1:");
-    if (!at)
+        FAIL("cannot start %s: %s", AMPD_PATH, strerror(errno));
+    if (port == 0)
         FAIL("ampd did not start: '%s'", banner);
-    port = (unsigned)strtoul(at + strlen(" at http://127.0.0.1:"), NULL, 10);
     return pid;
 }
 
@@ -139,8 +104,8 @@ static Answer http(const char *method, const char *path, const char *extra, cons
     }
     size_t rcap = 1 << 16, got = 0;
     char *data = malloc(rcap + 1);
-    double deadline = now_seconds() + 10;
-    while (now_seconds() < deadline) {
+    double deadline = ampd_now_seconds() + 10;
+    while (ampd_now_seconds() < deadline) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) <= 0)
             continue;
@@ -278,7 +243,7 @@ int main(int argc, char **argv)
     snprintf(root_dir, sizeof root_dir, "%s/ampd-durability-root-XXXXXX", tmp);
     if (!mkdtemp(data_dir) || !mkdtemp(root_dir))
         FAIL("mkdtemp: %s", strerror(errno));
-    double started = now_seconds();
+    double started = ampd_now_seconds();
 
     pid_t pid = start_server();
     fetch_csrf();
@@ -342,8 +307,7 @@ int main(int argc, char **argv)
     /* Every acknowledged save, read through the server once more. */
     for (size_t i = 0; i < n_acked; i++)
         verify_revision(acked[i].revision, acked[i].document);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    ampd_stop(pid, 10);
 
     /* And in the file, byte for byte, with no gap; the file intact. */
     char db_path[600];
@@ -376,7 +340,7 @@ int main(int argc, char **argv)
 
     printf("durability: %ld kills, %zu saves acknowledged and verified (%ld more committed in flight), "
            "integrity ok, %.1f s (seed %u)\n",
-           kills, n_acked - (size_t)in_flight_committed, in_flight_committed, now_seconds() - started, seed);
+           kills, n_acked - (size_t)in_flight_committed, in_flight_committed, ampd_now_seconds() - started, seed);
     for (size_t j = 0; j < n_acked; j++)
         free(acked[j].document);
     free(acked);
