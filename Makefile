@@ -61,7 +61,7 @@ include tests/tests.mk
 # the local user without signing in (server/README.md).
 AMPD_PORT ?= 8080
 run: all web $(B)/ampd
-	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local --library nodes
 
 clean:
 	rm -rf $(B)

@@ -9,6 +9,8 @@
 SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.c \
                server/store_sqlite.c server/auth.c server/api.c server/api_accounts.c \
                server/api_projects.c server/api_live.c server/doc_upgrade.c
+# The patch library (issue 10): a user's .amp patches and the built-in nodes/.
+SERVER_SRCS += server/api_patches.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
 SERVER_SRCS += server/ws.c server/live.c
@@ -93,4 +95,4 @@ test-server: $(B)/tests/check_server $(B)/tests/check_api $(SERVER_SUITES) $(B)/
 	$(B)/tests/check_live
 
 serve: $(B)/ampd
-	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local --library nodes
