@@ -428,7 +428,9 @@ static void patches_list(ApiCall *call, StoreConn *db)
     for (size_t i = 0; i < list.count; i++)
         json_array_append_new(items, patch_json(&list.items[i]));
     store_patch_list_free(&list);
-    json_array_extend(items, library_list());
+    json_t *builtin = library_list();
+    json_array_extend(items, builtin);
+    json_decref(builtin);
     api_reply(call, MHD_HTTP_OK, json_pack("{s:o}", "patches", items));
 }
 

@@ -6,6 +6,9 @@
 -- ampd runs with --local, so no cookie is needed), BENCH_DOC (a file
 -- holding the document a save sends).
 --
+-- Every project must be at revision 1 when the run starts (server_bench.sh
+-- creates new ones for each save row).
+--
 -- Saves never conflict: thread k of T owns the ids k, k + T, ...; a
 -- connection takes a free project for each save and gives it back, with
 -- the revision the reply reports, when the reply comes. With at least as

@@ -151,15 +151,20 @@ api="http://127.0.0.1:$api_port"
 csrf=$(curl -sf "$api/api/account" | sed -n 's|.*"csrf": *"\([^"]*\)".*|\1|p')
 [ -n "$csrf" ] || { echo "no CSRF token from $api/api/account" >&2; exit 1; }
 { printf '{"name":"bench","document":'; cat "$DEMO"; printf '}'; } > "$tmp/create.json"
-: > "$tmp/ids"
-i=0
-while [ $i -lt "$API_PROJECTS" ]; do
-    # (echo: the reply has no final newline, and sed would keep it so)
-    { curl -sf -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' --data-binary @"$tmp/create.json" \
-        "$api/api/projects"; echo; } | sed -n 's|.*"id": *"\([0-9a-f]*\)".*|\1|p' >> "$tmp/ids"
-    i=$((i + 1))
-done
-[ "$(wc -l < "$tmp/ids")" -eq "$API_PROJECTS" ] || { echo "could not create the projects" >&2; exit 1; }
+# API_PROJECTS new projects, all at revision 1, their ids in $tmp/ids. Each
+# save row gets new ones: the script starts every project at revision 1.
+new_projects() {
+    : > "$tmp/ids"
+    i=0
+    while [ $i -lt "$API_PROJECTS" ]; do
+        # (echo: the reply has no final newline, and sed would keep it so)
+        { curl -sf -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' --data-binary @"$tmp/create.json" \
+            "$api/api/projects"; echo; } | sed -n 's|.*"id": *"\([0-9a-f]*\)".*|\1|p' >> "$tmp/ids"
+        i=$((i + 1))
+    done
+    [ "$(wc -l < "$tmp/ids")" -eq "$API_PROJECTS" ] || { echo "could not create the projects" >&2; exit 1; }
+}
+new_projects
 
 BENCH_IDS="$tmp/ids" BENCH_CSRF=$csrf BENCH_DOC=$DEMO
 export BENCH_IDS BENCH_CSRF BENCH_DOC
@@ -175,6 +180,8 @@ export BENCH_IDS BENCH_CSRF BENCH_DOC
             esac
             BENCH_MODE=$mode
             export BENCH_MODE
+            [ "$mode" = save ] && new_projects
+            sleep 1 # the previous row's last calls, still queued when wrk closed, drain
             set -- $(run "$api/" "$c" "$HERE/api_projects.lua")
             rps=$1 p50=$2 p99=$3; shift 3; err="$*"
             printf '%-34s %6s | %12s %9s %9s\n' "$what" "$c" "$rps" "$p50" "$p99"
