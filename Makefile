@@ -58,10 +58,11 @@ include tests/tests.mk
 # make run: build everything (compiler, runtime, engine.wasm, the web app,
 # ampd) and serve the app; AMPD_PORT picks the port. Projects are kept in
 # $(B)/data (created on first start); --local makes this machine's browser
-# the local user without signing in (server/README.md).
+# the local user without signing in; --library nodes serves the repo's
+# nodes/ as the read-only built-in patch library (server/README.md).
 AMPD_PORT ?= 8080
 run: all web $(B)/ampd
-	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local --library nodes
 
 clean:
 	rm -rf $(B)

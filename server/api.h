@@ -85,6 +85,14 @@ void api_live_saved(const char *project_id, int64_t revision, const char *docume
 /* Close the store connection the two above share (api_stop calls it). */
 void api_live_close(void);
 
+/* ---- the patch library (api_patches.c) ------------------------------------------- */
+
+/* Open `dir` as the read-only built-in library (GET /api/library/...,
+ * listed by GET /api/patches), before the daemon starts. A missing or
+ * unreadable `dir` is an error (message on stderr) only when `required`
+ * (--library); otherwise the server runs without a built-in library. */
+bool api_patches_library(const char *dir, bool required);
+
 /* What a call requires before its work runs. */
 enum {
     API_USER = 1 << 0,   /* a signed-in caller (or the local user), else 401 */
@@ -144,6 +152,12 @@ json_t *api_body_object(ApiCall *call);
 /* A string member of `obj` no longer than `max_bytes`: NULL with an error
  * reply set when missing (and required), not a string, or too long. */
 const char *api_string_member(ApiCall *call, json_t *obj, const char *key, size_t max_bytes, bool required);
+
+/* Every {"library": id, "revision": n} patch of `project` (read by
+ * project_load_text) is a revision of one of the caller's patches; false
+ * with the reply set otherwise (422 unknown_patch, naming the field). */
+struct Project;
+bool api_patches_check_references(ApiCall *call, StoreConn *db, const struct Project *project);
 
 /* Seconds since the epoch. */
 int64_t api_now(void);

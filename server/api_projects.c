@@ -24,7 +24,8 @@
  * Documents: the engine's project JSON (runtime/formats/PROJECT.md). A save
  * upgrades an older format version (doc_upgrade.h), then validates it with
  * the engine's own reader (project_load_text: structure, types, ranges;
- * patches are not resolved, the server has no patch library yet), then
+ * patches are not compiled or resolved, but a {"library", "revision"}
+ * patch must be one of the caller's: api_patches_check_references), then
  * stores it compactly as a new revision. A stale If-Match is 412 with the
  * current revision in the error, and nothing is written: the client keeps
  * its document and decides (reload, merge, save again). Each new revision is
@@ -152,10 +153,12 @@ static json_t *stored_document(const char *text)
     return doc;
 }
 
-/* The document of a save: upgraded, validated by the engine's reader and
+/* The document of a save: upgraded, validated by the engine's reader,
+ * its library patches found among the caller's (api_patches.c), and
  * printed compactly. NULL with the reply set (422 for a document the
- * engine refuses). Steals `doc`. */
-static char *accept_document(ApiCall *call, json_t *doc)
+ * engine refuses or naming a patch the caller does not have). Steals
+ * `doc`. */
+static char *accept_document(ApiCall *call, StoreConn *db, json_t *doc)
 {
     char err[PROJECT_MAX_JSON_PATH + 256];
     int from;
@@ -179,10 +182,15 @@ static char *accept_document(ApiCall *call, json_t *doc)
     Project project;
     memset(&project, 0, sizeof project);
     int rc = project_load_text(text, strlen(text), "document", ".", &project, err, sizeof err);
-    project_free(&project);
     if (rc != 0) {
         free(text);
         api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_document", err);
+        return NULL;
+    }
+    bool found = api_patches_check_references(call, db, &project);
+    project_free(&project);
+    if (!found) {
+        free(text);
         return NULL;
     }
     return text;
@@ -243,7 +251,7 @@ static void projects_create(ApiCall *call, StoreConn *db)
         return;
     }
     json_t *doc = json_object_get(body, "document");
-    char *text = accept_document(call, doc ? json_incref(doc) : json_loads(EMPTY_DOCUMENT, 0, NULL));
+    char *text = accept_document(call, db, doc ? json_incref(doc) : json_loads(EMPTY_DOCUMENT, 0, NULL));
     if (!text) {
         json_decref(body);
         return;
@@ -320,7 +328,7 @@ static void project_put(ApiCall *call, StoreConn *db)
         api_error(call, MHD_HTTP_BAD_REQUEST, "bad_json", hint);
         return;
     }
-    char *text = accept_document(call, doc);
+    char *text = accept_document(call, db, doc);
     if (!text)
         return;
     StoreProject project;

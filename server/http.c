@@ -79,6 +79,16 @@ static const HttpRoute routes[] = {
     {"/api/projects/*", "POST", api_projects_item},
     {"/api/projects/*", "DELETE", api_projects_item},
     {"/api/shared/*", "GET", api_shared_get},
+    {"/api/patches", "GET", api_patches_collection},
+    {"/api/patches", "POST", api_patches_collection},
+    /* {id}, {id}/revisions[/{n}]: api_patches.c matches the rest. */
+    {"/api/patches/*", "GET", api_patches_item},
+    {"/api/patches/*", "PUT", api_patches_item},
+    {"/api/patches/*", "PATCH", api_patches_item},
+    {"/api/patches/*", "DELETE", api_patches_item},
+    /* The built-in library is read-only: other methods are 405. */
+    {"/api/library/*", "GET", api_library_get},
+    {"/api/library/*", "HEAD", api_library_get},
     {"/api/*", NULL, api_not_found},
     {"/*", "GET", static_serve},
     {"/*", "HEAD", static_serve},

@@ -173,4 +173,9 @@ enum MHD_Result api_projects_collection(struct MHD_Connection *conn, const HttpR
 enum MHD_Result api_projects_item(struct MHD_Connection *conn, const HttpRequest *req);
 enum MHD_Result api_shared_get(struct MHD_Connection *conn, const HttpRequest *req);
 
+/* api_patches.c: /api/patches, /api/patches/{id}/..., /api/library/{path}. */
+enum MHD_Result api_patches_collection(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_patches_item(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_library_get(struct MHD_Connection *conn, const HttpRequest *req);
+
 #endif

@@ -5,9 +5,12 @@
  *        [--timeout SECONDS] [--origin URL]... [--verbose]
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
  *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
+ *        [--library DIR]
  *
  * With --data, accounts and projects are stored in DIR (api.c, store.h);
- * without it the API answers 503 and only the app is served.
+ * without it the API answers 503 and only the app is served. --library DIR
+ * is the read-only built-in patch library (api_patches.c; default: the
+ * folder "library" beside the web root, when there is one).
  * Serves the built web app in DIR (default build/web) on ADDR:N (default
  * 127.0.0.1:8080; port 0 takes a free port) and prints the address it bound.
  * Live updates (live.c) run beside it; --origin adds an origin allowed to
@@ -63,6 +66,8 @@ static void usage(FILE *out)
           "  --queue N              jobs waiting for them before 503 (default 64)\n"
           "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
           "                         4N per address)\n"
+          "  --library DIR          the built-in patch library, read-only (default: \"library\"\n"
+          "                         beside --root, if it exists; make run: the repo's nodes/)\n"
           "AMPD_ARGON_OPS and AMPD_ARGON_MEM in the environment set the argon2id defaults.\n",
           out);
 }
@@ -128,6 +133,17 @@ static bool set_root(HttpServer *server, const char *dir)
     return true;
 }
 
+/* The built-in patch library: `dir` (--library), else "library" beside
+ * the web root when it exists. */
+static bool set_library(const HttpServer *server, const char *dir)
+{
+    if (dir)
+        return api_patches_library(dir, true);
+    char beside[sizeof server->root + 16];
+    snprintf(beside, sizeof beside, "%s/../library", server->root);
+    return api_patches_library(beside, false);
+}
+
 /* One of the numeric storage options (`opt` as in the option table). */
 static bool api_option(ApiOptions *api, int opt, const char *text)
 {
@@ -181,6 +197,7 @@ int main(int argc, char **argv)
         {"workers", required_argument, NULL, 'W'},
         {"queue", required_argument, NULL, 'Q'},
         {"signin-limit", required_argument, NULL, 'R'},
+        {"library", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -196,7 +213,7 @@ int main(int argc, char **argv)
     enum { ORIGINS_MAX = 16 };
     const char *origins[ORIGINS_MAX];
     size_t origin_count = 0;
-    const char *host = "127.0.0.1", *root = "build/web";
+    const char *host = "127.0.0.1", *root = "build/web", *library = NULL;
     long port = 8080, value;
     int opt;
     ApiOptions api;
@@ -229,6 +246,7 @@ int main(int argc, char **argv)
             server.timeout_seconds = (unsigned)value;
             break;
         case 'D': api.data_dir = optarg; break;
+        case 'l': library = optarg; break;
         case 'L': api.local = true; break;
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
@@ -261,6 +279,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!set_root(&server, root))
+        return 1;
+    if (!set_library(&server, library))
         return 1;
     struct sockaddr_storage addr;
     if (!resolve_host(host, (unsigned)port, &addr)) {

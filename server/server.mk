@@ -9,6 +9,8 @@
 SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.c \
                server/store_sqlite.c server/auth.c server/api.c server/api_accounts.c \
                server/api_projects.c server/api_live.c server/doc_upgrade.c
+# The patch library (issue 10): a user's .amp patches and the built-in nodes/.
+SERVER_SRCS += server/api_patches.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
 SERVER_SRCS += server/ws.c server/live.c
@@ -53,6 +55,11 @@ $(B)/tests/check_api: $(B)/libampd.a
 $(B)/tests/check_api: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
 $(B)/tests/check_api: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
+# The patch library's suite starts its own ampd with --library nodes (check_patches.c).
+$(B)/tests/check_patches: $(B)/libampd.a
+$(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
+$(B)/tests/check_patches: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
+
 # Durability: saves acknowledged across kill -9 of ampd (tests/durability.c).
 # make test runs DURABILITY_KILLS kills; test-durability-long many more.
 DURABILITY_KILLS ?= 120
@@ -86,11 +93,12 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(SERVER_SUITES) $(B)/ampd
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(SERVER_SUITES) $(B)/ampd
 	$(B)/tests/check_server
 	$(B)/tests/check_api
+	$(B)/tests/check_patches
 	$(B)/tests/check_ws
 	$(B)/tests/check_live
 
 serve: $(B)/ampd
-	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local
+	$(B)/ampd --root $(B)/web --port $(AMPD_PORT) --data $(B)/data --local --library nodes

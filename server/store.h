@@ -186,4 +186,49 @@ StoreStatus store_share_clear(StoreConn *conn, int64_t owner, const char *public
 StoreStatus store_shared_get(StoreConn *conn, const uint8_t token_hash[STORE_TOKEN_HASH_BYTES],
                              StoreProject *out, char **document);
 
+/* ---- patches (the patch library) ---------------------------------------- */
+
+/* A user's .amp patches, each with numbered revisions of its text (UTF-8,
+ * opaque to the store). Like projects, a patch is found only through its
+ * owner: another user's patch is STORE_NOT_FOUND. */
+
+typedef struct StorePatch {
+    char public_id[STORE_PUBLIC_ID_MAX];
+    char name[STORE_PROJECT_NAME_MAX];
+    int64_t revision;         /* the latest */
+    int64_t created_at, updated_at;
+    int64_t size;             /* bytes of the latest revision's text */
+} StorePatch;
+
+typedef struct StorePatchList {
+    StorePatch *items;
+    size_t count;
+} StorePatchList;
+
+/* A new patch whose revision 1 is `text`. STORE_CONFLICT when the public
+ * id is taken (the caller draws another). */
+StoreStatus store_patch_create(StoreConn *conn, int64_t owner, const char *public_id, const char *name,
+                               const char *text, int64_t now, StorePatch *out);
+/* The caller's patches, the most recently updated first. */
+StoreStatus store_patch_list(StoreConn *conn, int64_t owner, StorePatchList *out);
+void store_patch_list_free(StorePatchList *list);
+/* The patch and, when `text` is not NULL, its latest text. */
+StoreStatus store_patch_get(StoreConn *conn, int64_t owner, const char *public_id, StorePatch *out,
+                            char **text);
+/* Save `text` as the next revision if the latest is `expected`; otherwise
+ * STORE_CONFLICT with the latest in out->revision and nothing written. */
+StoreStatus store_patch_save(StoreConn *conn, int64_t owner, const char *public_id, int64_t expected,
+                             const char *text, int64_t now, StorePatch *out);
+StoreStatus store_patch_rename(StoreConn *conn, int64_t owner, const char *public_id, const char *name,
+                               int64_t now, StorePatch *out);
+/* The patch and all its revisions. */
+StoreStatus store_patch_delete(StoreConn *conn, int64_t owner, const char *public_id);
+/* The history, newest first (restored_from is always 0). */
+StoreStatus store_patch_revision_list(StoreConn *conn, int64_t owner, const char *public_id,
+                                      StoreRevisionList *out);
+/* Revision `number` and, when `text` is not NULL, its text; both out and
+ * text may be NULL to ask only whether the owner has that revision. */
+StoreStatus store_patch_revision_get(StoreConn *conn, int64_t owner, const char *public_id, int64_t number,
+                                     StoreRevision *out, char **text);
+
 #endif

@@ -3,8 +3,9 @@
  * Files: DATA_DIR/ampd.sqlite (with its -wal and -shm). store_open creates
  * the folder (0700) and the file, switches the file to WAL, and applies the
  * migrations embedded from server/migrations/NNN_*.sql (store_migrations,
- * generated at build time by runtime/gen/embed.c): each pending one, in
- * order, in its own transaction together with its row in schema_version. A
+ * generated at build time by runtime/gen/embed.c): each one whose number is
+ * not yet in schema_version, in ascending order, in its own transaction
+ * together with its row there (numbers may have gaps: see migrate). A
  * database newer than this build is refused.
  *
  * Threading: one sqlite connection per StoreConn, and ampd makes one
@@ -74,11 +75,25 @@ typedef enum StatementId {
     SQL_REVISION_INSERT,
     SQL_REVISION_GET,
     SQL_REVISION_LIST,
+    /* the patch library */
+    SQL_PATCH_INSERT,
+    SQL_PATCH_FIND,
+    SQL_PATCH_LIST,
+    SQL_PATCH_SET_HEAD,
+    SQL_PATCH_RENAME,
+    SQL_PATCH_DELETE,
+    SQL_PATCH_REVISION_INSERT,
+    SQL_PATCH_REVISION_GET,
+    SQL_PATCH_REVISION_LIST,
     SQL_STATEMENT_COUNT
 } StatementId;
 
 /* The project columns read into a StoreProject, after the internal id. */
 #define PROJECT_COLUMNS "id, public_id, name, head, created_at, updated_at, share_hash IS NOT NULL"
+/* The patch columns read into a StorePatch, after the internal id (the
+ * size is the head revision's). */
+#define PATCH_COLUMNS "id, public_id, name, head, created_at, updated_at, " \
+                      "(SELECT size FROM patch_revisions r WHERE r.patch_id = p.id AND r.number = p.head)"
 
 static const char *const statement_sql[SQL_STATEMENT_COUNT] = {
     [SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -114,6 +129,20 @@ static const char *const statement_sql[SQL_STATEMENT_COUNT] = {
                          "WHERE project_id = ?1 AND number = ?2",
     [SQL_REVISION_LIST] = "SELECT number, created_at, size, restored_from FROM revisions "
                           "WHERE project_id = ?1 ORDER BY number DESC",
+    [SQL_PATCH_INSERT] = "INSERT INTO patches (public_id, owner_id, name, head, created_at, updated_at) "
+                         "VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+    [SQL_PATCH_FIND] = "SELECT " PATCH_COLUMNS " FROM patches p WHERE owner_id = ?1 AND public_id = ?2",
+    [SQL_PATCH_LIST] = "SELECT " PATCH_COLUMNS " FROM patches p WHERE owner_id = ?1 "
+                       "ORDER BY updated_at DESC, id DESC",
+    [SQL_PATCH_SET_HEAD] = "UPDATE patches SET head = ?2, updated_at = ?3 WHERE id = ?1",
+    [SQL_PATCH_RENAME] = "UPDATE patches SET name = ?2, updated_at = ?3 WHERE id = ?1",
+    [SQL_PATCH_DELETE] = "DELETE FROM patches WHERE id = ?1",
+    [SQL_PATCH_REVISION_INSERT] = "INSERT INTO patch_revisions (patch_id, number, text, size, created_at) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SQL_PATCH_REVISION_GET] = "SELECT number, created_at, size, text FROM patch_revisions "
+                               "WHERE patch_id = ?1 AND number = ?2",
+    [SQL_PATCH_REVISION_LIST] = "SELECT number, created_at, size FROM patch_revisions "
+                                "WHERE patch_id = ?1 ORDER BY number DESC",
 };
 
 struct StoreConn {
@@ -264,19 +293,32 @@ static int exec_or_err(sqlite3 *db, const char *sql, const char *what, char *err
     return -1;
 }
 
-static int current_version(sqlite3 *db, int *version, char *err, size_t errlen)
+/* The versions recorded in schema_version, ascending; at most `cap`. */
+static int applied_versions(sqlite3 *db, int *versions, int cap, int *count, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s, NULL) !=
-            SQLITE_OK ||
-        sqlite3_step(s) != SQLITE_ROW) {
+    *count = 0;
+    if (sqlite3_prepare_v2(db, "SELECT version FROM schema_version ORDER BY version", -1, &s, NULL) != SQLITE_OK) {
         set_err(err, errlen, "schema_version: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(s);
         return -1;
     }
-    *version = sqlite3_column_int(s, 0);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *count < cap)
+        versions[(*count)++] = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        set_err(err, errlen, "schema_version: %s", rc == SQLITE_ROW ? "too many rows" : sqlite3_errmsg(db));
+        return -1;
+    }
     return 0;
+}
+
+static bool version_recorded(const int *versions, int count, int number)
+{
+    for (int i = 0; i < count; i++)
+        if (versions[i] == number)
+            return true;
+    return false;
 }
 
 /* Apply migration `number` (its SQL in `sql`) and record it, atomically. */
@@ -304,6 +346,13 @@ static int apply_migration(sqlite3 *db, int number, const char *name, const char
     return -1;
 }
 
+/* Migrations are numbered, not counted: branches add theirs with their
+ * own numbers (001 accounts, 002 assets, 003 patches), so a build may lack
+ * a number in between. Every embedded migration whose number is not in
+ * schema_version is applied, in ascending order, whatever higher ones are
+ * already there (a database made by a build without 002 gets 002 when a
+ * build with it opens it). A recorded version that this build does not
+ * embed means the database is newer than this build: refused. */
 static int migrate(sqlite3 *db, int *reached, char *err, size_t errlen)
 {
     if (exec_or_err(db,
@@ -311,26 +360,40 @@ static int migrate(sqlite3 *db, int *reached, char *err, size_t errlen)
                     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
                     "schema_version", err, errlen) != 0)
         return -1;
-    int version;
-    if (current_version(db, &version, err, errlen) != 0)
+    int highest = 0;
+    for (int i = 0; i < store_n_migrations; i++) {
+        const BuildHeader *m = &store_migrations[i];
+        int number = migration_number(m->name);
+        if (number <= highest) {
+            set_err(err, errlen, "migration %s: numbers must be 001 and up, each once, in order", m->name);
+            return -1;
+        }
+        highest = number;
+    }
+    enum { VERSIONS_MAX = 1000 };
+    int versions[VERSIONS_MAX], count;
+    if (applied_versions(db, versions, VERSIONS_MAX, &count, err, errlen) != 0)
         return -1;
-    if (version > store_n_migrations) {
-        set_err(err, errlen, "the database is at schema version %d, newer than this ampd (%d)", version,
-                store_n_migrations);
-        return -1;
+    for (int v = 0; v < count; v++) {
+        bool known = false;
+        for (int i = 0; i < store_n_migrations && !known; i++)
+            known = migration_number(store_migrations[i].name) == versions[v];
+        if (!known) {
+            set_err(err, errlen,
+                    "the database has schema version %d, which this ampd (at %d) does not know: it is newer",
+                    versions[v], highest);
+            return -1;
+        }
     }
     for (int i = 0; i < store_n_migrations; i++) {
         const BuildHeader *m = &store_migrations[i];
-        if (migration_number(m->name) != i + 1) {
-            set_err(err, errlen, "migration %s: expected number %03d", m->name, i + 1);
-            return -1;
-        }
-        if (i + 1 <= version)
+        int number = migration_number(m->name);
+        if (version_recorded(versions, count, number))
             continue;
-        if (apply_migration(db, i + 1, m->name, (const char *)m->text, err, errlen) != 0)
+        if (apply_migration(db, number, m->name, (const char *)m->text, err, errlen) != 0)
             return -1;
     }
-    *reached = store_n_migrations;
+    *reached = highest;
     return 0;
 }
 
@@ -957,4 +1020,267 @@ StoreStatus store_shared_get(StoreConn *c, const uint8_t token_hash[STORE_TOKEN_
     if (status != STORE_OK)
         return status;
     return get_revision(c, id, out->revision, NULL, document);
+}
+
+/* ---- patches (the patch library) -------------------------------------------- */
+
+/* Read the current row of a PATCH_COLUMNS select. */
+static void patch_row(sqlite3_stmt *s, int64_t *internal_id, StorePatch *out)
+{
+    if (internal_id)
+        *internal_id = sqlite3_column_int64(s, 0);
+    copy_column(s, 1, out->public_id, sizeof out->public_id);
+    copy_column(s, 2, out->name, sizeof out->name);
+    out->revision = sqlite3_column_int64(s, 3);
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->updated_at = sqlite3_column_int64(s, 5);
+    out->size = sqlite3_column_int64(s, 6);
+}
+
+/* The owner's patch `public_id`: its internal id and row. */
+static StoreStatus find_patch(StoreConn *c, int64_t owner, const char *public_id, int64_t *internal_id,
+                              StorePatch *out)
+{
+    sqlite3_stmt *s = use(c, SQL_PATCH_FIND);
+    sqlite3_bind_int64(s, 1, owner);
+    bind_text(s, 2, public_id);
+    int rc = sqlite3_step(s);
+    StoreStatus status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        patch_row(s, internal_id, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        log_db_error(c, "finding a patch");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    return status;
+}
+
+static StoreStatus get_patch_revision(StoreConn *c, int64_t patch, int64_t number, StoreRevision *out,
+                                      char **text)
+{
+    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_GET);
+    sqlite3_bind_int64(s, 1, patch);
+    sqlite3_bind_int64(s, 2, number);
+    int rc = sqlite3_step(s);
+    StoreStatus status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        StoreRevision r = {
+            .number = sqlite3_column_int64(s, 0),
+            .created_at = sqlite3_column_int64(s, 1),
+            .size = sqlite3_column_int64(s, 2),
+        };
+        if (out)
+            *out = r;
+        status = STORE_OK;
+        if (text && !(*text = dup_column(s, 3)))
+            status = STORE_ERROR;
+    } else if (rc != SQLITE_DONE) {
+        log_db_error(c, "reading a patch revision");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    return status;
+}
+
+static StoreStatus insert_patch_revision(StoreConn *c, int64_t patch, int64_t number, const char *text, int64_t now)
+{
+    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_INSERT);
+    size_t size = strlen(text);
+    sqlite3_bind_int64(s, 1, patch);
+    sqlite3_bind_int64(s, 2, number);
+    sqlite3_bind_text(s, 3, text, (int)size, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)size);
+    sqlite3_bind_int64(s, 5, now);
+    return run(c, s, "inserting a patch revision") ? STORE_OK : STORE_ERROR;
+}
+
+StoreStatus store_patch_create(StoreConn *c, int64_t owner, const char *public_id, const char *name,
+                               const char *text, int64_t now, StorePatch *out)
+{
+    if (!begin(c))
+        return STORE_ERROR;
+    sqlite3_stmt *s = use(c, SQL_PATCH_INSERT);
+    bind_text(s, 1, public_id);
+    sqlite3_bind_int64(s, 2, owner);
+    bind_text(s, 3, name);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = sqlite3_step(s);
+    finish(s);
+    StoreStatus status = STORE_OK;
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        status = STORE_CONFLICT;
+    else if (rc != SQLITE_DONE) {
+        log_db_error(c, "creating a patch");
+        status = STORE_ERROR;
+    }
+    if (status == STORE_OK)
+        status = insert_patch_revision(c, sqlite3_last_insert_rowid(c->db), 1, text, now);
+    if (status == STORE_OK) {
+        *out = (StorePatch){.revision = 1, .created_at = now, .updated_at = now, .size = (int64_t)strlen(text)};
+        snprintf(out->public_id, sizeof out->public_id, "%s", public_id);
+        snprintf(out->name, sizeof out->name, "%s", name);
+    }
+    return end_transaction(c, status);
+}
+
+StoreStatus store_patch_list(StoreConn *c, int64_t owner, StorePatchList *out)
+{
+    *out = (StorePatchList){0};
+    size_t cap = 0;
+    sqlite3_stmt *s = use(c, SQL_PATCH_LIST);
+    sqlite3_bind_int64(s, 1, owner);
+    StoreStatus status = STORE_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 16;
+            StorePatch *grown = realloc(out->items, cap * sizeof *grown);
+            if (!grown) {
+                status = STORE_ERROR;
+                break;
+            }
+            out->items = grown;
+        }
+        patch_row(s, NULL, &out->items[out->count++]);
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE) {
+        log_db_error(c, "listing patches");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    if (status != STORE_OK)
+        store_patch_list_free(out);
+    return status;
+}
+
+void store_patch_list_free(StorePatchList *list)
+{
+    free(list->items);
+    *list = (StorePatchList){0};
+}
+
+StoreStatus store_patch_get(StoreConn *c, int64_t owner, const char *public_id, StorePatch *out, char **text)
+{
+    int64_t id;
+    StoreStatus status = find_patch(c, owner, public_id, &id, out);
+    if (status != STORE_OK || !text)
+        return status;
+    /* Revisions are never changed: the head's text matches the row. */
+    return get_patch_revision(c, id, out->revision, NULL, text);
+}
+
+StoreStatus store_patch_save(StoreConn *c, int64_t owner, const char *public_id, int64_t expected,
+                             const char *text, int64_t now, StorePatch *out)
+{
+    if (!begin(c))
+        return STORE_ERROR;
+    int64_t id;
+    StoreStatus status = find_patch(c, owner, public_id, &id, out);
+    if (status == STORE_OK && out->revision != expected) {
+        rollback(c); /* out->revision holds the latest */
+        return STORE_CONFLICT;
+    }
+    int64_t next = status == STORE_OK ? out->revision + 1 : 0;
+    if (status == STORE_OK)
+        status = insert_patch_revision(c, id, next, text, now);
+    if (status == STORE_OK) {
+        sqlite3_stmt *s = use(c, SQL_PATCH_SET_HEAD);
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, next);
+        sqlite3_bind_int64(s, 3, now);
+        status = run(c, s, "moving a patch's head") ? STORE_OK : STORE_ERROR;
+    }
+    if (status == STORE_OK) {
+        out->revision = next;
+        out->updated_at = now;
+        out->size = (int64_t)strlen(text);
+    }
+    return end_transaction(c, status);
+}
+
+StoreStatus store_patch_rename(StoreConn *c, int64_t owner, const char *public_id, const char *name, int64_t now,
+                               StorePatch *out)
+{
+    if (!begin(c))
+        return STORE_ERROR;
+    int64_t id;
+    StoreStatus status = find_patch(c, owner, public_id, &id, out);
+    if (status == STORE_OK) {
+        sqlite3_stmt *s = use(c, SQL_PATCH_RENAME);
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, name);
+        sqlite3_bind_int64(s, 3, now);
+        status = run(c, s, "renaming a patch") ? STORE_OK : STORE_ERROR;
+    }
+    if (status == STORE_OK) {
+        snprintf(out->name, sizeof out->name, "%s", name);
+        out->updated_at = now;
+    }
+    return end_transaction(c, status);
+}
+
+StoreStatus store_patch_delete(StoreConn *c, int64_t owner, const char *public_id)
+{
+    if (!begin(c))
+        return STORE_ERROR;
+    int64_t id;
+    StorePatch found;
+    StoreStatus status = find_patch(c, owner, public_id, &id, &found);
+    if (status == STORE_OK) {
+        sqlite3_stmt *s = use(c, SQL_PATCH_DELETE);
+        sqlite3_bind_int64(s, 1, id);
+        status = run(c, s, "deleting a patch") ? STORE_OK : STORE_ERROR;
+    }
+    return end_transaction(c, status);
+}
+
+StoreStatus store_patch_revision_list(StoreConn *c, int64_t owner, const char *public_id, StoreRevisionList *out)
+{
+    *out = (StoreRevisionList){0};
+    int64_t id;
+    StorePatch found;
+    StoreStatus status = find_patch(c, owner, public_id, &id, &found);
+    if (status != STORE_OK)
+        return status;
+    size_t cap = 0;
+    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_LIST);
+    sqlite3_bind_int64(s, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 16;
+            StoreRevision *grown = realloc(out->items, cap * sizeof *grown);
+            if (!grown) {
+                status = STORE_ERROR;
+                break;
+            }
+            out->items = grown;
+        }
+        out->items[out->count++] = (StoreRevision){
+            .number = sqlite3_column_int64(s, 0),
+            .created_at = sqlite3_column_int64(s, 1),
+            .size = sqlite3_column_int64(s, 2),
+        };
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE) {
+        log_db_error(c, "listing patch revisions");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    if (status != STORE_OK)
+        store_revision_list_free(out);
+    return status;
+}
+
+StoreStatus store_patch_revision_get(StoreConn *c, int64_t owner, const char *public_id, int64_t number,
+                                     StoreRevision *out, char **text)
+{
+    int64_t id;
+    StorePatch found;
+    StoreStatus status = find_patch(c, owner, public_id, &id, &found);
+    if (status != STORE_OK)
+        return status;
+    return get_patch_revision(c, id, number, out, text);
 }

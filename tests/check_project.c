@@ -452,7 +452,7 @@ START_TEST(test_patches_come_from_the_loader)
     char err[8192];
     ck_assert_msg(project_load_text(json, strlen(json), "t.json", "nodes", &p, err, sizeof err) == 0, "%s", err);
     CountingLoader count = { 0 };
-    ProjectPatchLoader loader = { count_and_compile, &count };
+    ProjectPatchLoader loader = { .load = count_and_compile, .user = &count };
     ck_assert_msg(project_resolve(&p, &loader, 0, err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(count.calls, 3);
     ck_assert_str_eq(count.paths[0], "nodes/pad.amp");
@@ -467,10 +467,107 @@ START_TEST(test_patches_come_from_the_loader)
     project_free(&p);
 
     ck_assert_msg(project_load_text(json, strlen(json), "t.json", "nodes", &p, err, sizeof err) == 0, "%s", err);
-    ProjectPatchLoader none = { refuse, NULL };
+    ProjectPatchLoader none = { .load = refuse };
     ck_assert_int_eq(project_resolve(&p, &none, 0, err, sizeof err), -1);
     ck_assert_str_eq(err, "tracks[0].patch: no patch for 'nodes/pad.amp' here");
     project_free(&p);
+}
+END_TEST
+
+/* A library patch, {"library": id, "revision": n, "unit"?}: what
+ * load_library() sees, one call per (id, revision, unit). */
+typedef struct LibraryLoader {
+    int calls;
+    char ids[4][PROJECT_LIBRARY_ID_MAX + 1];
+    int revisions[4];
+    int unit_named[4];
+} LibraryLoader;
+
+/* Every library revision is nodes/pad.amp here (ampd would compile the
+ * revision's stored text). */
+static const AmpPatchDesc *library_as_pad(void *user, const char *id, int revision, const char *unit, char *err,
+                                          size_t errlen)
+{
+    LibraryLoader *l = user;
+    if (l->calls < 4) {
+        snprintf(l->ids[l->calls], sizeof l->ids[0], "%s", id);
+        l->revisions[l->calls] = revision;
+        l->unit_named[l->calls] = unit != NULL;
+    }
+    l->calls++;
+    return patch_loader_compile(NULL, "nodes/pad.amp", unit, err, errlen);
+}
+
+START_TEST(test_library_patches)
+{
+    static const char json[] =
+        "{\"version\": 1, \"length_beats\": 1, \"tracks\": ["
+        "{\"id\": 1, \"kind\": \"instrument\", \"patch\": {\"library\": \"0123abcd\", \"revision\": 3},"
+        " \"params\": {\"cutoff\": 900}},"
+        "{\"id\": 2, \"kind\": \"instrument\", \"patch\": {\"library\": \"0123abcd\", \"revision\": 3}},"
+        "{\"id\": 3, \"kind\": \"instrument\", \"patch\": {\"library\": \"0123abcd\", \"revision\": 4,"
+        " \"unit\": \"pad\"}},"
+        "{\"id\": 4, \"kind\": \"instrument\", \"patch\": \"nodes/pad.amp\"}]}";
+    Project p;
+    char err[8192];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_str_eq(p.tracks[0].patch.library, "0123abcd");
+    ck_assert_int_eq(p.tracks[0].patch.library_revision, 3);
+    ck_assert_ptr_null(p.tracks[0].patch.file);
+    ck_assert_ptr_null(p.tracks[0].patch.unit);
+    ck_assert_str_eq(p.tracks[2].patch.unit, "pad");
+    ck_assert_ptr_null(p.tracks[3].patch.library);
+    ck_assert_str_eq(p.tracks[3].patch.file, "nodes/pad.amp");
+
+    /* The native loader has no library: a clear refusal at the field. */
+    ck_assert_int_eq(project_resolve(&p, native_loader(), 0, err, sizeof err), -1);
+    ck_assert_str_eq(err, "tracks[0].patch: library patch '0123abcd' revision 3: a library patch needs ampd");
+    project_free(&p);
+
+    /* A loader with one: asked once per (id, revision, unit); params are
+     * checked against what it gives. */
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    LibraryLoader lib = { 0 };
+    ProjectPatchLoader loader = patch_loader_native(NULL);
+    loader.load_library = library_as_pad;
+    loader.user = &lib;
+    ck_assert_msg(project_resolve(&p, &loader, 0, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(lib.calls, 2);
+    ck_assert_str_eq(lib.ids[0], "0123abcd");
+    ck_assert_int_eq(lib.revisions[0], 3);
+    ck_assert_int_eq(lib.unit_named[0], 0);
+    ck_assert_int_eq(lib.revisions[1], 4);
+    ck_assert_int_eq(lib.unit_named[1], 1);
+    ck_assert_ptr_eq(p.tracks[0].patch.desc, p.tracks[1].patch.desc);
+    ck_assert_str_eq(p.tracks[2].patch.desc->name, "pad");
+    ck_assert_int_eq(p.tracks[0].patch.params[0].index >= 0, 1);
+    project_free(&p);
+
+    /* The form's own errors, each at its field. */
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"ab\"}}]}",
+                      "tracks[0].patch: missing \"revision\"");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"ab\", \"revision\": 0}}]}",
+                      "tracks[0].patch.revision: 0 is out of range");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"ab\", \"revision\": \"2\"}}]}",
+                      "tracks[0].patch.revision: expected a whole number");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"\", \"revision\": 1}}]}",
+                      "tracks[0].patch.library: expected a non-empty string");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": 7, \"revision\": 1}}]}",
+                      "tracks[0].patch.library: expected a non-empty string");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"ab\", \"revision\": 1, \"file\": \"a.amp\"}}]}",
+                      "tracks[0].patch: unknown field \"file\" (known: library, revision, unit)");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": "
+                      "{\"library\": \"a123456789012345678901234567890123456789012345678901234567890123x\","
+                      " \"revision\": 1}}]}",
+                      "tracks[0].patch.library: a library id is at most 64 bytes");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": 5}]}",
+                      "tracks[0].patch: expected a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"}");
 }
 END_TEST
 
@@ -630,6 +727,7 @@ static Suite *project_suite(void)
     tcase_add_test(fmt, test_load_errors_name_the_field);
     tcase_add_test(fmt, test_resolve_errors_name_the_field);
     tcase_add_test(fmt, test_patches_come_from_the_loader);
+    tcase_add_test(fmt, test_library_patches);
     tcase_add_test(fmt, test_defaults_and_timing);
     tcase_add_test(fmt, test_fader_automation);
     tcase_set_timeout(fmt, 600);

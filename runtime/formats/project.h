@@ -46,6 +46,10 @@
  * with its NUL; longer ones are cut. */
 #define PROJECT_MAX_JSON_PATH 512
 
+/* The longest id of a library patch ({"library": id}) a document may
+ * name, in bytes (ampd's ids are 32 hex digits). */
+#define PROJECT_LIBRARY_ID_MAX 64
+
 typedef struct ProjectParam {
     const char *name;
     double value;
@@ -54,7 +58,9 @@ typedef struct ProjectParam {
 } ProjectParam;
 
 typedef struct ProjectPatch {
-    const char *file;                   /* as written, relative to the project file */
+    const char *file;                   /* as written, relative to the project file; NULL for a library patch */
+    const char *library;                /* a patch of ampd's library by id ({"library", "revision"}), or NULL */
+    int library_revision;               /* its revision (1, 2, ...) when `library` is set */
     const char *unit;                   /* NULL: the file's default unit */
     ProjectParam *params;
     int n_params;

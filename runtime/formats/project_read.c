@@ -12,6 +12,7 @@
 #include "project_read.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,8 +271,27 @@ static const char *const kind_names[] = { "instrument", "audio", "bus", NULL }; 
 static const char *const mode_names[] = { "poly", "mono", "legato", NULL };
 static const char *const priority_names[] = { "last", "low", "high", NULL };
 
-/* "patch": "file.amp" or {"file": ..., "unit": ...}, with "params" beside
- * it in `owner`. */
+/* {"library": id, "revision": n, "unit"?}: a patch of ampd's patch
+ * library, pinned to one of its revisions. The id is opaque here (ampd
+ * checks it names a patch of the document's owner). */
+static int read_library_patch(ProjectReader *rd, json_t *v, ProjectPatch *pp)
+{
+    static const char *const keys[] = { "library", "revision", "unit", NULL };
+    if (check_keys(rd, v, keys) || get_string(rd, v, "library", 1, &pp->library) ||
+        get_int(rd, v, "revision", 1, 0, 1, INT_MAX, &pp->library_revision) ||
+        get_string(rd, v, "unit", 0, &pp->unit))
+        return -1;
+    if (strlen(pp->library) > PROJECT_LIBRARY_ID_MAX) {
+        size_t old = push_key(rd, "library");
+        err_at(rd, "a library id is at most %d bytes", PROJECT_LIBRARY_ID_MAX);
+        pop(rd, old);
+        return -1;
+    }
+    return 0;
+}
+
+/* "patch": "file.amp", {"file": ..., "unit": ...} or {"library": ...,
+ * "revision": ..., "unit": ...}, with "params" beside it in `owner`. */
 static int read_patch(ProjectReader *rd, json_t *owner, ProjectPatch *pp)
 {
     json_t *v = json_object_get(owner, "patch");
@@ -281,15 +301,18 @@ static int read_patch(ProjectReader *rd, json_t *owner, ProjectPatch *pp)
     pp->at = path_copy(rd);
     if (json_is_string(v)) {
         pp->file = json_string_value(v);
+    } else if (json_is_object(v) && json_object_get(v, "library")) {
+        if (read_library_patch(rd, v, pp))
+            return -1;
     } else if (json_is_object(v)) {
         static const char *const keys[] = { "file", "unit", NULL };
         if (check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &pp->file) ||
             get_string(rd, v, "unit", 0, &pp->unit))
             return -1;
     } else {
-        return wrong_type(rd, NULL, v, "a file name or {\"file\", \"unit\"}");
+        return wrong_type(rd, NULL, v, "a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"}");
     }
-    if (!pp->file || !*pp->file)
+    if (!pp->library && (!pp->file || !*pp->file))
         return err_at(rd, "empty file name");
     pop(rd, old);
 

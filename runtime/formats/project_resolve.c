@@ -32,9 +32,11 @@ static char *join_path(const char *dir, const char *file)
 /* One patch the loader gave, so a file used by several tracks is loaded
  * once per resolve. */
 typedef struct LoadedPatch {
-    char *path;
-    const char *unit;                   /* NULL: the file's default unit */
+    char *path;                         /* NULL for a library patch */
+    const char *library;                /* a library patch's id, NULL for a file */
+    int library_revision;
     const AmpPatchDesc *desc;
+    const char *unit;                   /* NULL: the file's default unit */
 } LoadedPatch;
 
 typedef struct ProjectResolver {
@@ -50,12 +52,38 @@ static int same_unit(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-/* The descriptor for pp->path and pp->unit: from the memo, else from the
- * loader, whose message is prefixed with the patch's JSON path. */
+/* Was this patch (file or library revision, and unit) loaded already? */
+static int same_patch(const LoadedPatch *l, const ProjectPatch *pp)
+{
+    if (!same_unit(l->unit, pp->unit))
+        return 0;
+    if (pp->library)
+        return l->library && !strcmp(l->library, pp->library) && l->library_revision == pp->library_revision;
+    return l->path && !strcmp(l->path, pp->path);
+}
+
+/* Ask the loader for a file, or for a library patch (which a loader
+ * without load_library refuses). */
+static const AmpPatchDesc *ask_loader(const ProjectPatchLoader *loader, const ProjectPatch *pp, char *err,
+                                      size_t errlen)
+{
+    if (!pp->library)
+        return loader->load(loader->user, pp->path, pp->unit, err, errlen);
+    if (!loader->load_library) {
+        snprintf(err, errlen, "library patch '%s' revision %d: a library patch needs ampd", pp->library,
+                 pp->library_revision);
+        return NULL;
+    }
+    return loader->load_library(loader->user, pp->library, pp->library_revision, pp->unit, err, errlen);
+}
+
+/* The descriptor for pp (its file or library revision, and its unit): from
+ * the memo, else from the loader, whose message is prefixed with the
+ * patch's JSON path. */
 static const AmpPatchDesc *load_patch(ProjectResolver *r, const ProjectPatch *pp)
 {
     for (int i = 0; i < r->n_loaded; i++)
-        if (!strcmp(r->loaded[i].path, pp->path) && same_unit(r->loaded[i].unit, pp->unit))
+        if (same_patch(&r->loaded[i], pp))
             return r->loaded[i].desc;
 
     char *loader_err = malloc(r->errlen ? r->errlen : 1);
@@ -64,7 +92,7 @@ static const AmpPatchDesc *load_patch(ProjectResolver *r, const ProjectPatch *pp
         return NULL;
     }
     loader_err[0] = '\0';
-    const AmpPatchDesc *desc = r->loader->load(r->loader->user, pp->path, pp->unit, loader_err, r->errlen);
+    const AmpPatchDesc *desc = ask_loader(r->loader, pp, loader_err, r->errlen);
     if (!desc) {
         snprintf(r->err, r->errlen, "%s: %s", pp->at, loader_err);
         free(loader_err);
@@ -82,9 +110,8 @@ static const AmpPatchDesc *load_patch(ProjectResolver *r, const ProjectPatch *pp
         r->cap_loaded = cap;
     }
     LoadedPatch *slot = &r->loaded[r->n_loaded++];
-    slot->path = strdup(pp->path);
-    slot->unit = pp->unit;
-    slot->desc = desc;
+    *slot = (LoadedPatch){ .path = pp->path ? strdup(pp->path) : NULL, .library = pp->library,
+                           .library_revision = pp->library_revision, .desc = desc, .unit = pp->unit };
     return desc;
 }
 
@@ -120,8 +147,8 @@ static int check_value(char *err, size_t errlen, const char *at, const AmpPatchD
 
 static int resolve_patch(ProjectResolver *r, const Project *p, ProjectPatch *pp, int insert)
 {
-    pp->path = join_path(p->dir, pp->file);
-    if (!pp->path) {
+    pp->path = pp->library ? NULL : join_path(p->dir, pp->file);
+    if (!pp->library && !pp->path) {
         snprintf(r->err, r->errlen, "out of memory");
         return -1;
     }

@@ -28,7 +28,13 @@
  * (path, unit) is asked for once per project_resolve call. */
 typedef struct ProjectPatchLoader {
     const AmpPatchDesc *(*load)(void *user, const char *path, const char *unit, char *err, size_t errlen);
-    void *user;                         /* passed to load() as it is */
+    void *user;                         /* passed to load() and load_library() as it is */
+    /* A patch of ampd's patch library ({"library": id, "revision": n}),
+     * as load() does for a file; each (id, revision, unit) is asked for
+     * once. NULL (the native loader: it has no library) refuses every
+     * such patch with "a library patch needs ampd". */
+    const AmpPatchDesc *(*load_library)(void *user, const char *id, int revision, const char *unit, char *err,
+                                        size_t errlen);
 } ProjectPatchLoader;
 
 /* Load the patches through `loader`, check params and lanes against them,

@@ -1,5 +1,6 @@
 #!/bin/sh
-# server_bench.sh AMPD OUT — ampd against nginx on the same static files.
+# server_bench.sh AMPD OUT — ampd against nginx on the same static files,
+# then ampd's API alone (project reads and saves).
 #
 # `make bench-server` runs it (never `make test`: no timing is asserted).
 # Both servers serve one throwaway folder from 127.0.0.1 with the same
@@ -9,19 +10,34 @@
 # reports requests per second and the 50th/99th latency percentiles. The
 # table is printed and written to OUT. Client and servers share the
 # machine's cores, so the figures compare the two servers, nothing more.
+#
+# API rows: a second ampd with a fresh --data in --local mode (the local
+# user, its CSRF token from GET /api/account; no sign-in, no argon2id)
+# holds BENCH_API_PROJECTS copies of tests/projects/demo.json (9.4 KB);
+# wrk with tests/bench/api_projects.lua reads them (GET
+# /api/projects/{id}) or saves them (PUT with If-Match, the document
+# unchanged: a new revision each time, fsynced, synchronous=FULL), with
+# 1, 16 and 64 connections. A save always has a project of its own (see
+# the script), so none conflicts. The default 4 workers serve both.
 set -eu
 AMPD=$1
 OUT=$2
 SECONDS_EACH=${BENCH_SECONDS:-4}
 CONNS=${BENCH_CONNS:-"1 16 64 128"}
+API_CONNS=${BENCH_API_CONNS:-"1 16 64"}
+API_PROJECTS=${BENCH_API_PROJECTS:-128}
 THREADS=$(nproc)
+HERE=$(cd "$(dirname "$0")" && pwd)
+DEMO="$HERE/../projects/demo.json"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ampd-bench-XXXXXX")
 chmod 755 "$tmp"
 ampd_pid=""
 nginx_pid=""
+api_pid=""
 cleanup() {
     [ -n "$ampd_pid" ] && kill "$ampd_pid" 2>/dev/null && wait "$ampd_pid" 2>/dev/null
+    [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null
     [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
     rm -rf "$tmp"
 }
@@ -89,11 +105,13 @@ while ! curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/index.html"; do
     sleep 0.1
 done
 
-# One wrk run: "requests/s p50 p99" (latencies as wrk prints them).
+# One wrk run: "requests/s p50 p99" (latencies as wrk prints them); a
+# third argument is a wrk script.
 run() {
-    url=$1 conns=$2
+    url=$1 conns=$2 script=${3:-}
     t=$conns; [ "$t" -gt "$THREADS" ] && t=$THREADS
-    wrk -t "$t" -c "$conns" -d "${SECONDS_EACH}s" --latency "$url" > "$tmp/wrk.out" 2>&1
+    BENCH_THREADS=$t wrk -t "$t" -c "$conns" -d "${SECONDS_EACH}s" --latency ${script:+-s "$script"} "$url" \
+        > "$tmp/wrk.out" 2>&1
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
     p50=$(awk '$1 == "50%" {print $2}' "$tmp/wrk.out")
     p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")
@@ -116,3 +134,58 @@ run() {
         done
     done
 } | tee "$OUT"
+
+# ---- the API: project reads and saves -------------------------------------
+kill "$ampd_pid" 2>/dev/null && wait "$ampd_pid" 2>/dev/null || true
+ampd_pid=""
+"$AMPD" --port 0 --root "$tmp/root" --data "$tmp/data" --local --max-connections 1024 --max-per-address 0 \
+    > "$tmp/api.out" 2> "$tmp/api.err" &
+api_pid=$!
+i=0
+while ! grep -q 'serving' "$tmp/api.out" 2>/dev/null; do
+    i=$((i + 1)); [ $i -gt 100 ] && { echo "ampd (API) did not start:" >&2; cat "$tmp/api.err" >&2; exit 1; }
+    sleep 0.1
+done
+api_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/api.out")
+api="http://127.0.0.1:$api_port"
+csrf=$(curl -sf "$api/api/account" | sed -n 's|.*"csrf": *"\([^"]*\)".*|\1|p')
+[ -n "$csrf" ] || { echo "no CSRF token from $api/api/account" >&2; exit 1; }
+{ printf '{"name":"bench","document":'; cat "$DEMO"; printf '}'; } > "$tmp/create.json"
+# API_PROJECTS new projects, all at revision 1, their ids in $tmp/ids. Each
+# save row gets new ones: the script starts every project at revision 1.
+new_projects() {
+    : > "$tmp/ids"
+    i=0
+    while [ $i -lt "$API_PROJECTS" ]; do
+        # (echo: the reply has no final newline, and sed would keep it so)
+        { curl -sf -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' --data-binary @"$tmp/create.json" \
+            "$api/api/projects"; echo; } | sed -n 's|.*"id": *"\([0-9a-f]*\)".*|\1|p' >> "$tmp/ids"
+        i=$((i + 1))
+    done
+    [ "$(wc -l < "$tmp/ids")" -eq "$API_PROJECTS" ] || { echo "could not create the projects" >&2; exit 1; }
+}
+new_projects
+
+BENCH_IDS="$tmp/ids" BENCH_CSRF=$csrf BENCH_DOC=$DEMO
+export BENCH_IDS BENCH_CSRF BENCH_DOC
+{
+    echo
+    echo "ampd API ($THREADS event-loop threads, 4 workers, sqlite WAL synchronous=FULL), wrk, ${SECONDS_EACH} s per row, $API_PROJECTS projects of $(wc -c < "$DEMO") bytes"
+    printf '%-34s %6s | %12s %9s %9s\n' request conns "req/s" p50 p99
+    for mode in read save; do
+        for c in $API_CONNS; do
+            case $mode in
+            read) what="GET /api/projects/{id}" ;;
+            save) what="PUT /api/projects/{id} If-Match" ;;
+            esac
+            BENCH_MODE=$mode
+            export BENCH_MODE
+            [ "$mode" = save ] && new_projects
+            sleep 1 # the previous row's last calls, still queued when wrk closed, drain
+            set -- $(run "$api/" "$c" "$HERE/api_projects.lua")
+            rps=$1 p50=$2 p99=$3; shift 3; err="$*"
+            printf '%-34s %6s | %12s %9s %9s\n' "$what" "$c" "$rps" "$p50" "$p99"
+            [ -n "$err" ] && echo "    errors: $err"
+        done
+    done
+} | tee -a "$OUT"

@@ -1,0 +1,1075 @@
+/* check_patches.c — the patch library (server/api_patches.c, the patches
+ * section of store_sqlite.c, migration 003) and projects naming library
+ * patches (api_projects.c's check).
+ *
+ * "core": in-process: the store's patch functions (revisions, conflicts,
+ * owners, SQL metacharacters) and the migrations applied by number.
+ * The other cases start the real build/ampd on a free loopback port with a
+ * temporary --data, fast argon2id (--argon-ops 1 --argon-mem 8192) and
+ * --library at the repo's nodes/, and talk to it with the small client
+ * below: "patches": every endpoint, revisions, If-Match (a stale save is
+ * 412 and loses nothing), bad input of every class, sessions and CSRF,
+ * another user's patch 404 like a missing one. "library": the built-in
+ * files, read-only, and path tricks. "links": a library of our own holding
+ * symlinks, a FIFO, a non-UTF-8 and an oversized file. "projects": a
+ * project naming a library patch, accepted for its owner only.
+ */
+#include "testutil.h"
+#include "ampd_process.h"
+
+#include "store.h"
+
+#include <jansson.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef AMPD_PATH
+#define AMPD_PATH "build/ampd"
+#endif
+
+#define PATCH_TEXT_MAX (256 << 10) /* api_patches.c: 413 beyond */
+
+extern const int store_n_migrations;
+
+static char *temp_dir(const char *name)
+{
+    static char dirs[8][512];
+    static int next;
+    char *dir = dirs[next++ % 8];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(dir, 512, "%s/%s-XXXXXX", tmp, name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return text;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* ---- core: in-process ------------------------------------------------------ */
+
+START_TEST(test_store_patches)
+{
+    char *dir = temp_dir("ampd-patches-store");
+    char err[512];
+    Store *store = store_open(dir, err, sizeof err);
+    ck_assert_msg(store != NULL, "%s", err);
+    StoreConn *c = store_connect(store, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    StoreUser u, v;
+    ck_assert_int_eq(store_user_create(c, "owner", "h", false, 1, &u), STORE_OK);
+    ck_assert_int_eq(store_user_create(c, "other", "h", false, 1, &v), STORE_OK);
+
+    static const char id[] = "0123456789abcdef0123456789abcdef";
+    static const char evil[] = "x'); DROP TABLE patches;--";
+    StorePatch p;
+    ck_assert_int_eq(store_patch_create(c, u.id, id, evil, "node a {}", 10, &p), STORE_OK);
+    ck_assert_int_eq(p.revision, 1);
+    ck_assert_int_eq(p.size, 9);
+    ck_assert_int_eq(store_patch_create(c, v.id, id, "dup", "", 10, &p), STORE_CONFLICT);
+    ck_assert_int_eq(store_patch_save(c, u.id, id, 1, evil, 11, &p), STORE_OK);
+    ck_assert_int_eq(p.revision, 2);
+    ck_assert_int_eq(store_patch_save(c, u.id, id, 1, "lost", 12, &p), STORE_CONFLICT);
+    ck_assert_int_eq(p.revision, 2);
+    ck_assert_int_eq(store_patch_save(c, v.id, id, 2, "stolen", 12, &p), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_patch_rename(c, v.id, id, "stolen", 12, &p), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_patch_delete(c, v.id, id), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_patch_revision_get(c, v.id, id, 1, NULL, NULL), STORE_NOT_FOUND);
+
+    char *text = NULL;
+    ck_assert_int_eq(store_patch_get(c, u.id, id, &p, &text), STORE_OK);
+    ck_assert_str_eq(text, evil);
+    ck_assert_str_eq(p.name, evil);
+    ck_assert_int_eq(p.size, (int64_t)strlen(evil));
+    free(text);
+    StoreRevision r;
+    ck_assert_int_eq(store_patch_revision_get(c, u.id, id, 1, &r, &text), STORE_OK);
+    ck_assert_str_eq(text, "node a {}");
+    ck_assert_int_eq(r.created_at, 10);
+    free(text);
+    ck_assert_int_eq(store_patch_revision_get(c, u.id, id, 3, NULL, NULL), STORE_NOT_FOUND);
+    StoreRevisionList revs;
+    ck_assert_int_eq(store_patch_revision_list(c, u.id, id, &revs), STORE_OK);
+    ck_assert_uint_eq(revs.count, 2);
+    ck_assert_int_eq(revs.items[0].number, 2);
+    store_revision_list_free(&revs);
+    StorePatchList list;
+    ck_assert_int_eq(store_patch_list(c, v.id, &list), STORE_OK);
+    ck_assert_uint_eq(list.count, 0);
+    store_patch_list_free(&list);
+    ck_assert_int_eq(store_patch_list(c, u.id, &list), STORE_OK);
+    ck_assert_uint_eq(list.count, 1);
+    store_patch_list_free(&list);
+    ck_assert_int_eq(store_patch_delete(c, u.id, id), STORE_OK);
+    ck_assert_int_eq(store_patch_get(c, u.id, id, &p, NULL), STORE_NOT_FOUND);
+    store_disconnect(c);
+    store_close(store);
+
+    /* The history went with the patch. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/ampd.sqlite", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM patch_revisions", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    testutil_remove_tree(dir);
+}
+END_TEST
+
+/* Migrations are applied by number: a database without 003 (made by a
+ * build that had only 001) gets it, whatever numbers sit between. */
+START_TEST(test_migrations_by_number)
+{
+    char *dir = temp_dir("ampd-patches-migrate");
+    char err[512];
+    Store *store = store_open(dir, err, sizeof err);
+    ck_assert_msg(store != NULL, "%s", err);
+    ck_assert_int_eq(store_schema_version(store), 3);
+    store_close(store);
+    char path[700];
+    snprintf(path, sizeof path, "%s/ampd.sqlite", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*), min(version), max(version) FROM schema_version", -1, &s,
+                                        NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), store_n_migrations);
+    ck_assert_int_eq(sqlite3_column_int(s, 1), 1);
+    ck_assert_int_eq(sqlite3_column_int(s, 2), 3);
+    sqlite3_finalize(s);
+    /* Back to a database of before the patch library. */
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "DROP TABLE patch_revisions; DROP TABLE patches;"
+                                  " DELETE FROM schema_version WHERE version = 3",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    store = store_open(dir, err, sizeof err);
+    ck_assert_msg(store != NULL, "%s", err);
+    StoreConn *c = store_connect(store, err, sizeof err);
+    ck_assert_msg(c != NULL, "%s", err);
+    StorePatchList list;
+    ck_assert_int_eq(store_patch_list(c, 1, &list), STORE_OK);
+    store_patch_list_free(&list);
+    store_disconnect(c);
+    store_close(store);
+    /* A version this build does not have (here 4) is a newer database. */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO schema_version VALUES (4, '004_future.sql', 0)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_ptr_null(store_open(dir, err, sizeof err));
+    ck_assert_msg(strstr(err, "newer") && strstr(err, "4"), "%s", err);
+    testutil_remove_tree(dir);
+}
+END_TEST
+
+/* ---- the server under test --------------------------------------------------- */
+
+static pid_t server_pid = -1;
+static unsigned server_port;
+static char *server_data, *server_root;
+static char library_dir[PATH_MAX];   /* the --library folder of the running server */
+
+static void start_server(const char *library)
+{
+    server_data = temp_dir("ampd-patches-data");
+    server_root = temp_dir("ampd-patches-root");
+    snprintf(library_dir, sizeof library_dir, "%s", library);
+    const char *args[] = {"--port", "0", "--root", server_root, "--data", server_data, "--argon-ops", "1",
+                          "--argon-mem", "8192", "--timeout", "10", "--library", library_dir, NULL};
+    const char *bin = getenv("AMPD") ? getenv("AMPD") : AMPD_PATH;
+    server_pid = ampd_spawn(bin, args, &server_port, NULL, 0);
+    ck_assert_msg(server_port != 0, "ampd did not start (%s)", bin);
+}
+
+static void stop_server(void)
+{
+    ampd_stop(server_pid, 10);
+    server_pid = -1;
+    testutil_remove_tree(server_data);
+    testutil_remove_tree(server_root);
+}
+
+/* The repo's nodes/, as make run passes it. */
+static void start_with_nodes(void)
+{
+    char nodes[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath("nodes", nodes));
+    start_server(nodes);
+}
+
+/* ---- a small HTTP client ---------------------------------------------------------- */
+
+typedef struct PatchesReply {
+    int status;
+    char *data;          /* everything received, NUL-terminated */
+    size_t head_len;
+    const char *body;
+    json_t *json;        /* the body parsed, or NULL */
+} PatchesReply;
+
+/* A signed-in user agent: its session cookie and CSRF token ("" for none). */
+typedef struct PatchesAgent {
+    char cookie[128];
+    char csrf[128];
+} PatchesAgent;
+
+static PatchesReply *exchange(const char *text, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect: %s", strerror(errno));
+    for (size_t sent = 0; sent < len;) {
+        ssize_t n = send(fd, text + sent, len - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    PatchesReply *r = calloc(1, sizeof *r);
+    size_t cap = 1 << 16, got = 0;
+    r->data = malloc(cap + 1);
+    double deadline = ampd_now_seconds() + 20;
+    while (ampd_now_seconds() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if (got == cap) {
+            cap *= 2;
+            r->data = realloc(r->data, cap + 1);
+        }
+        ssize_t n = recv(fd, r->data + got, cap - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    r->data[got] = '\0';
+    sscanf(r->data, "HTTP/1.1 %d", &r->status);
+    const char *end = strstr(r->data, "\r\n\r\n");
+    r->head_len = end ? (size_t)(end + 4 - r->data) : got;
+    r->body = r->data + r->head_len;
+    json_error_t jerr;
+    r->json = got > r->head_len ? json_loadb(r->body, got - r->head_len, 0, &jerr) : NULL;
+    return r;
+}
+
+static void reply_free(PatchesReply *r)
+{
+    json_decref(r->json);
+    free(r->data);
+    free(r);
+}
+
+static const char *header_of(const PatchesReply *r, const char *name)
+{
+    static char value[1024];
+    size_t n = strlen(name);
+    for (const char *line = strstr(r->data, "\r\n"); line && line + 2 < r->data + r->head_len;) {
+        line += 2;
+        const char *eol = strstr(line, "\r\n");
+        if (!eol)
+            break;
+        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(value, sizeof value, "%.*s", (int)(eol - v), v);
+            return value;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+/* One request with a body of `body_len` bytes (NULL: none) and `extra`
+ * header lines, each ending in \r\n. */
+static PatchesReply *send_raw(const PatchesAgent *a, const char *method, const char *path, const char *body,
+                              size_t body_len, const char *extra)
+{
+    size_t cap = body_len + 8192;
+    char *text = malloc(cap);
+    int n = snprintf(text, cap, "%s %s HTTP/1.1\r\nConnection: close\r\nHost: 127.0.0.1:%u\r\n", method, path,
+                     server_port);
+    if (a && a->cookie[0])
+        n += snprintf(text + n, cap - n, "Cookie: amp_session=%s\r\n", a->cookie);
+    if (a && a->csrf[0])
+        n += snprintf(text + n, cap - n, "X-CSRF-Token: %s\r\n", a->csrf);
+    if (extra)
+        n += snprintf(text + n, cap - n, "%s", extra);
+    if (body)
+        n += snprintf(text + n, cap - n, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+    n += snprintf(text + n, cap - n, "\r\n");
+    if (body) {
+        memcpy(text + n, body, body_len);
+        n += (int)body_len;
+    }
+    PatchesReply *r = exchange(text, (size_t)n);
+    free(text);
+    return r;
+}
+
+static PatchesReply *call(const PatchesAgent *a, const char *method, const char *path, const char *body,
+                          const char *extra)
+{
+    return send_raw(a, method, path, body, body ? strlen(body) : 0, extra);
+}
+
+/* The status, and the one error shape with `code` when one is given. */
+static void expect(PatchesReply *r, int status, const char *code)
+{
+    ck_assert_msg(r->status == status, "status %d, want %d:\n%s", r->status, status, r->data);
+    if (!code)
+        return;
+    json_t *error = json_object_get(r->json, "error");
+    ck_assert_msg(json_is_object(error) && json_object_size(r->json) == 1, "not the error shape: %s", r->data);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(error, "code")), code) == 0, "code: %s, want %s",
+                  r->body, code);
+    const char *hint = json_string_value(json_object_get(error, "hint"));
+    ck_assert(hint && hint[0]);
+    ck_assert_str_eq(header_of(r, "Content-Type"), "application/json");
+}
+
+static void expect_free(PatchesReply *r, int status, const char *code)
+{
+    expect(r, status, code);
+    reply_free(r);
+}
+
+static PatchesAgent signup(const char *name)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s-password\"}", name, name);
+    PatchesReply *r = call(NULL, "POST", "/api/account/signup", body, NULL);
+    expect(r, 201, NULL);
+    PatchesAgent a = {0};
+    const char *set = header_of(r, "Set-Cookie");
+    ck_assert(set && strncmp(set, "amp_session=", 12) == 0);
+    snprintf(a.cookie, sizeof a.cookie, "%.*s", (int)(strchr(set, ';') - set - 12), set + 12);
+    snprintf(a.csrf, sizeof a.csrf, "%s", json_string_value(json_object_get(r->json, "csrf")));
+    reply_free(r);
+    return a;
+}
+
+/* Create a patch from a JSON body; its id into `id` (33 bytes). */
+static void create_patch(const PatchesAgent *a, const char *body, char *id)
+{
+    PatchesReply *r = call(a, "POST", "/api/patches", body, NULL);
+    expect(r, 201, NULL);
+    const char *got = json_string_value(json_object_get(r->json, "id"));
+    ck_assert_uint_eq(strlen(got), 32);
+    snprintf(id, 33, "%s", got);
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 1);
+    ck_assert_str_eq(header_of(r, "ETag"), "\"1\"");
+    reply_free(r);
+}
+
+/* The text of GET `path`, which must be 200 at `revision` (0: any). */
+static void expect_text(const PatchesAgent *a, const char *path, const char *text, int revision)
+{
+    PatchesReply *r = call(a, "GET", path, NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), text);
+    if (revision)
+        ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), revision);
+    reply_free(r);
+}
+
+static PatchesReply *put_text(const PatchesAgent *a, const char *id, const char *if_match, const char *text)
+{
+    char path[128], extra[128] = "";
+    snprintf(path, sizeof path, "/api/patches/%s", id);
+    if (if_match)
+        snprintf(extra, sizeof extra, "If-Match: %s\r\n", if_match);
+    json_t *body = json_pack("{s:s}", "text", text);
+    char *json = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    PatchesReply *r = call(a, "PUT", path, json, extra);
+    free(json);
+    return r;
+}
+
+/* ---- patches --------------------------------------------------------------------------- */
+
+#define TEXT_A "// a\nnode tone { out y; param freq = 440 hz in [20 hz, 2 khz]; }\n"
+#define TEXT_B "// b: \xc3\xa9t\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x8e\xb5\nnode tone { out y; }\n"
+
+START_TEST(test_patch_lifecycle)
+{
+    PatchesAgent a = signup("alice");
+    char id[33], path[128], sub[192];
+    create_patch(&a, "{\"name\":\"Tone\",\"text\":\"// a\\nnode tone { out y; param freq = 440 hz in [20 hz, 2 khz]; }\\n\"}",
+                 id);
+    snprintf(path, sizeof path, "/api/patches/%s", id);
+    PatchesReply *r = call(&a, "GET", path, NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), TEXT_A);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "Tone");
+    ck_assert(json_is_false(json_object_get(r->json, "builtin")));
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "size")), (json_int_t)strlen(TEXT_A));
+    ck_assert_str_eq(header_of(r, "ETag"), "\"1\"");
+    reply_free(r);
+
+    /* Saves: If-Match required and well formed; revisions count up. */
+    expect_free(put_text(&a, id, NULL, TEXT_B), 428, "if_match_required");
+    static const char *bad_if_match[] = {"\"x\"", "\"0\"", "\"01\"", "\"-1\"", "\"\"", "\"1"};
+    for (size_t i = 0; i < sizeof bad_if_match / sizeof bad_if_match[0]; i++)
+        expect_free(put_text(&a, id, bad_if_match[i], TEXT_B), 400, "bad_if_match");
+    r = put_text(&a, id, "\"1\"", TEXT_B);
+    expect(r, 200, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 2);
+    ck_assert_str_eq(header_of(r, "ETag"), "\"2\"");
+    reply_free(r);
+    /* A stale save: 412 with the current revision; nothing lost or written. */
+    r = put_text(&a, id, "\"1\"", "lost");
+    expect(r, 412, NULL);
+    json_t *error = json_object_get(r->json, "error");
+    ck_assert_str_eq(json_string_value(json_object_get(error, "code")), "stale_revision");
+    ck_assert_int_eq(json_integer_value(json_object_get(error, "current_revision")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(error, "your_revision")), 1);
+    ck_assert_str_eq(header_of(r, "ETag"), "\"2\"");
+    reply_free(r);
+    expect_text(&a, path, TEXT_B, 2);
+    expect_free(put_text(&a, id, "3", ""), 412, "stale_revision");
+    expect_free(put_text(&a, id, "2", ""), 200, NULL); /* unquoted, and an empty text */
+    expect_text(&a, path, "", 3);
+
+    /* History. */
+    snprintf(sub, sizeof sub, "%s/revisions", path);
+    r = call(&a, "GET", sub, NULL, NULL);
+    expect(r, 200, NULL);
+    json_t *revs = json_object_get(r->json, "revisions");
+    ck_assert_uint_eq(json_array_size(revs), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(revs, 0), "revision")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(revs, 2), "size")), (json_int_t)strlen(TEXT_A));
+    reply_free(r);
+    snprintf(sub, sizeof sub, "%s/revisions/1", path);
+    expect_text(&a, sub, TEXT_A, 1);
+    snprintf(sub, sizeof sub, "%s/revisions/2", path);
+    expect_text(&a, sub, TEXT_B, 2);
+    static const char *bad_revisions[] = {"4", "0", "-1", "01", "1a", "99999999999999999999", "1%20", "'%20OR%201=1"};
+    for (size_t i = 0; i < sizeof bad_revisions / sizeof bad_revisions[0]; i++) {
+        snprintf(sub, sizeof sub, "%s/revisions/%s", path, bad_revisions[i]);
+        expect_free(call(&a, "GET", sub, NULL, NULL), 404, "not_found");
+    }
+
+    /* Rename; list; delete. */
+    r = call(&a, "PATCH", path, "{\"name\":\"Tone 2\"}", NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "Tone 2");
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 3);
+    reply_free(r);
+    r = call(&a, "GET", "/api/patches", NULL, NULL);
+    expect(r, 200, NULL);
+    json_t *items = json_object_get(r->json, "patches");
+    json_t *first = json_array_get(items, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "name")), "Tone 2");
+    ck_assert(json_is_false(json_object_get(first, "builtin")));
+    reply_free(r);
+    expect_free(call(&a, "DELETE", path, NULL, NULL), 204, NULL);
+    expect_free(call(&a, "GET", path, NULL, NULL), 404, "not_found");
+    expect_free(call(&a, "DELETE", path, NULL, NULL), 404, "not_found");
+    snprintf(sub, sizeof sub, "%s/revisions/1", path);
+    expect_free(call(&a, "GET", sub, NULL, NULL), 404, "not_found");
+
+    /* Unknown sub-paths and methods. */
+    create_patch(&a, "{\"name\":\"x\",\"text\":\"\"}", id);
+    snprintf(sub, sizeof sub, "/api/patches/%s/nothing", id);
+    expect_free(call(&a, "GET", sub, NULL, NULL), 404, "not_found");
+    snprintf(sub, sizeof sub, "/api/patches/%s/revisions", id);
+    r = call(&a, "DELETE", sub, NULL, NULL);
+    expect(r, 405, "method_not_allowed");
+    ck_assert_str_eq(header_of(r, "Allow"), "GET");
+    reply_free(r);
+    snprintf(sub, sizeof sub, "/api/patches/%s", id);
+    r = call(&a, "POST", sub, "{}", NULL);
+    expect(r, 405, "method_not_allowed");
+    reply_free(r);
+    expect_free(call(&a, "PUT", "/api/patches", "{}", NULL), 405, "method_not_allowed");
+}
+END_TEST
+
+START_TEST(test_patch_bad_input)
+{
+    PatchesAgent a = signup("bruno");
+    static const struct {
+        const char *body;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"{\"name\":\"x\",\"text\":\"a\"", 400, "bad_json"},
+        {"", 400, "bad_json"},
+        {"{\"name\":\"x\",\"text\":\"a\",\"text\":\"b\"}", 400, "bad_json"},
+        {"[\"x\"]", 400, "bad_request"},
+        {"\"x\"", 400, "bad_json"},           /* the parser takes objects and arrays only */
+        {"{\"name\":\"x\"}", 400, "missing_field"},
+        {"{\"text\":\"x\"}", 400, "missing_field"},
+        {"{\"name\":5,\"text\":\"x\"}", 400, "wrong_type"},
+        {"{\"name\":\"x\",\"text\":5}", 400, "wrong_type"},
+        {"{\"name\":\"x\",\"text\":null}", 400, "wrong_type"},
+        {"{\"name\":\"x\",\"text\":[\"a\"]}", 400, "wrong_type"},
+        {"{\"name\":\"\",\"text\":\"x\"}", 400, "bad_name"},
+        {"{\"name\":\"a\\u0001b\",\"text\":\"x\"}", 400, "bad_name"},
+        {"{\"name\":\"a\\nb\",\"text\":\"x\"}", 400, "bad_name"},
+        {"{\"name\":\"\\u007f\",\"text\":\"x\"}", 400, "bad_name"},
+        /* Not UTF-8: a stray byte, an overlong '/', an encoded surrogate,
+         * past U+10FFFF, a cut sequence; and a lone escaped surrogate. */
+        {"{\"name\":\"x\",\"text\":\"a\xff\"}", 400, "not_utf8"},
+        {"{\"name\":\"x\",\"text\":\"\xc0\xaf\"}", 400, "not_utf8"},
+        {"{\"name\":\"x\",\"text\":\"\xed\xa0\x80\"}", 400, "not_utf8"},
+        {"{\"name\":\"x\",\"text\":\"\xf4\x90\x80\x80\"}", 400, "not_utf8"},
+        {"{\"name\":\"x\",\"text\":\"\xe4\xb8\"}", 400, "not_utf8"},
+        {"{\"name\":\"\xfe\",\"text\":\"x\"}", 400, "not_utf8"},
+        {"{\"name\":\"x\",\"text\":\"\\ud800\"}", 400, "bad_json"},
+        {"{\"name\":\"x\",\"text\":\"a\\u0000b\"}", 400, "bad_json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        PatchesReply *r = call(&a, "POST", "/api/patches", cases[i].body, NULL);
+        ck_assert_msg(r->status == cases[i].status, "case %zu: %s", i, r->data);
+        expect_free(r, cases[i].status, cases[i].code);
+    }
+    char long_name[300];
+    int n = snprintf(long_name, sizeof long_name, "{\"text\":\"\",\"name\":\"");
+    memset(long_name + n, 'n', 201);
+    snprintf(long_name + n + 201, sizeof long_name - n - 201, "\"}");
+    expect_free(call(&a, "POST", "/api/patches", long_name, NULL), 400, "too_long");
+
+    /* The size cap: exactly PATCH_TEXT_MAX bytes is a patch, one more is
+     * 413; a body past the HTTP layer's 1 MiB is 413 too. */
+    size_t cap = PATCH_TEXT_MAX + 64;
+    char *body = malloc(2u << 20);
+    n = snprintf(body, cap, "{\"name\":\"big\",\"text\":\"");
+    memset(body + n, 'a', PATCH_TEXT_MAX);
+    snprintf(body + n + PATCH_TEXT_MAX, 8, "\"}");
+    PatchesReply *r = call(&a, "POST", "/api/patches", body, NULL);
+    expect(r, 201, NULL);
+    char id[33];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r->json, "id")));
+    reply_free(r);
+    memset(body + n, 'a', PATCH_TEXT_MAX + 1);
+    snprintf(body + n + PATCH_TEXT_MAX + 1, 8, "\"}");
+    expect_free(call(&a, "POST", "/api/patches", body, NULL), 413, "patch_too_large");
+    char *big = malloc(PATCH_TEXT_MAX + 2);
+    memset(big, 'b', PATCH_TEXT_MAX + 1);
+    big[PATCH_TEXT_MAX + 1] = '\0';
+    expect_free(put_text(&a, id, "\"1\"", big), 413, "patch_too_large");
+    free(big);
+    n = snprintf(body, 64, "{\"name\":\"huge\",\"text\":\"");
+    memset(body + n, 'h', (1u << 20) + 10);
+    snprintf(body + n + (1u << 20) + 10, 8, "\"}");
+    expect_free(call(&a, "POST", "/api/patches", body, NULL), 413, "body_too_large");
+    free(body);
+    /* Nothing of that was stored but the one patch, still at revision 1. */
+    r = call(&a, "GET", "/api/patches", NULL, NULL);
+    json_t *items = json_object_get(r->json, "patches");
+    size_t mine = 0;
+    for (size_t i = 0; i < json_array_size(items); i++)
+        mine += json_is_false(json_object_get(json_array_get(items, i), "builtin"));
+    ck_assert_uint_eq(mine, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(items, 0), "revision")), 1);
+    reply_free(r);
+
+    /* Bad saves and renames change nothing. */
+    char path[96];
+    snprintf(path, sizeof path, "/api/patches/%s", id);
+    static const char *bad_puts[] = {"{\"text\":5}", "{}", "{\"text\":\"\xff\"}", "nope"};
+    for (size_t i = 0; i < sizeof bad_puts / sizeof bad_puts[0]; i++)
+        expect_free(call(&a, "PUT", path, bad_puts[i], "If-Match: \"1\"\r\n"), 400, NULL);
+    expect_free(call(&a, "PATCH", path, "{\"name\":\"\"}", NULL), 400, "bad_name");
+    expect_free(call(&a, "PATCH", path, "{\"name\":[1]}", NULL), 400, "wrong_type");
+    r = call(&a, "GET", path, NULL, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "big");
+    reply_free(r);
+}
+END_TEST
+
+START_TEST(test_patch_names_and_ids)
+{
+    PatchesAgent a = signup("carla");
+    /* Names and texts round-trip exactly: SQL metacharacters, paths, UTF-8. */
+    static const char *names[] = {
+        "Robert'); DROP TABLE patches;--", "%s%n%x", "../../../etc/passwd", "a\\b\"c", "' OR '1'='1",
+        "\xc3\xa9t\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x8e\xb5", "<script>alert(1)</script>",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *body = json_pack("{s:s,s:s}", "name", names[i], "text", names[i]);
+        char *json = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        char id[33], path[96];
+        create_patch(&a, json, id);
+        free(json);
+        snprintf(path, sizeof path, "/api/patches/%s", id);
+        PatchesReply *r = call(&a, "GET", path, NULL, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), names[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), names[i]);
+        reply_free(r);
+    }
+    char id[33];
+    create_patch(&a, "{\"name\":\"Target\",\"text\":\"t\"}", id);
+    char upper[40], longer[40], target[256];
+    snprintf(upper, sizeof upper, "%s", id);
+    bool has_letter = false;
+    for (char *p = upper; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 32), has_letter = true;
+    snprintf(longer, sizeof longer, "%s0", id);
+    const char *ids[] = {"x", "0", "-1", "%27%20OR%201=1--", "00000000000000000000000000000000",
+                         "0000000000000000000000000000000g", longer, has_letter ? upper : "y", "%2A"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        snprintf(target, sizeof target, "/api/patches/%s", ids[i]);
+        expect_free(call(&a, "GET", target, NULL, NULL), 404, "not_found");
+        expect_free(call(&a, "DELETE", target, NULL, NULL), 404, "not_found");
+    }
+    static const char *tricks[] = {"/api/patches/../account", "/api/patches/%2e%2e/projects",
+                                   "/api/patches/x/..", "/api/patches/a%00b", "/api/patches/a%5cb"};
+    for (size_t i = 0; i < sizeof tricks / sizeof tricks[0]; i++)
+        expect_free(call(&a, "GET", tricks[i], NULL, NULL), 400, "bad_path");
+    snprintf(target, sizeof target, "/api/patches/%s/", id);
+    expect_free(call(&a, "GET", target, NULL, NULL), 404, "not_found");
+    snprintf(target, sizeof target, "/api/patches/%s//revisions", id);
+    expect_free(call(&a, "GET", target, NULL, NULL), 404, "not_found");
+    snprintf(target, sizeof target, "/api/patches/%s", id);
+    expect_text(&a, target, "t", 1);
+}
+END_TEST
+
+START_TEST(test_patch_sessions_and_owners)
+{
+    PatchesAgent owner = signup("dora");
+    PatchesAgent other = signup("egon");
+    char id[33], path[96], sub[160];
+    create_patch(&owner, "{\"name\":\"Dora's secret\",\"text\":\"secret text\"}", id);
+    snprintf(path, sizeof path, "/api/patches/%s", id);
+
+    /* No session, a forged one, a CSRF token alone: refused everywhere. */
+    PatchesAgent forged = {.cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    PatchesAgent junk = {.cookie = "' OR 1=1 --"};
+    PatchesAgent csrf_only = {0};
+    snprintf(csrf_only.csrf, sizeof csrf_only.csrf, "%s", owner.csrf);
+    struct {
+        const char *method, *suffix, *body, *extra;
+    } calls[] = {
+        {"GET", "", NULL, NULL},
+        {"PUT", "", "{\"text\":\"x\"}", "If-Match: \"1\"\r\n"},
+        {"PATCH", "", "{\"name\":\"stolen\"}", NULL},
+        {"DELETE", "", NULL, NULL},
+        {"GET", "/revisions", NULL, NULL},
+        {"GET", "/revisions/1", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        snprintf(sub, sizeof sub, "%s%s", path, calls[i].suffix);
+        expect_free(call(NULL, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "not_signed_in");
+        expect_free(call(&csrf_only, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "not_signed_in");
+        expect_free(call(&forged, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "session_invalid");
+        expect_free(call(&junk, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "session_invalid");
+        /* Another user: 404, exactly as for an id that does not exist. */
+        PatchesReply *r = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
+        expect(r, 404, "not_found");
+        ck_assert_msg(!strstr(r->data, "secret"), "leak: %s", r->data);
+        snprintf(sub, sizeof sub, "/api/patches/00000000000000000000000000000000%s", calls[i].suffix);
+        PatchesReply *missing = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
+        expect(missing, 404, "not_found");
+        ck_assert_str_eq(missing->body, r->body);
+        reply_free(missing);
+        reply_free(r);
+    }
+    expect_free(call(NULL, "GET", "/api/patches", NULL, NULL), 401, "not_signed_in");
+    expect_free(call(NULL, "POST", "/api/patches", "{\"name\":\"x\",\"text\":\"\"}", NULL), 401, "not_signed_in");
+
+    /* Writes without the CSRF token, with a wrong one, from another site. */
+    PatchesAgent no_token = owner;
+    no_token.csrf[0] = '\0';
+    PatchesAgent wrong = owner;
+    wrong.csrf[0] = wrong.csrf[0] == 'A' ? 'B' : 'A';
+    PatchesAgent others_token = owner;
+    snprintf(others_token.csrf, sizeof others_token.csrf, "%s", other.csrf);
+    const PatchesAgent *refused[] = {&no_token, &wrong, &others_token};
+    for (size_t k = 0; k < 3; k++) {
+        expect_free(call(refused[k], "POST", "/api/patches", "{\"name\":\"x\",\"text\":\"\"}", NULL), 403, "csrf");
+        expect_free(call(refused[k], "PUT", path, "{\"text\":\"x\"}", "If-Match: \"1\"\r\n"), 403, "csrf");
+        expect_free(call(refused[k], "PATCH", path, "{\"name\":\"x\"}", NULL), 403, "csrf");
+        expect_free(call(refused[k], "DELETE", path, NULL, NULL), 403, "csrf");
+    }
+    expect_free(call(&owner, "PUT", path, "{\"text\":\"x\"}", "If-Match: \"1\"\r\nOrigin: http://evil.example\r\n"),
+                403, "cross_origin");
+    expect_free(call(&owner, "DELETE", path, NULL, "Sec-Fetch-Site: cross-site\r\n"), 403, "cross_origin");
+
+    /* The other user lists nothing of the owner's; the owner lost nothing. */
+    PatchesReply *r = call(&other, "GET", "/api/patches", NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_msg(!strstr(r->body, id) && !strstr(r->body, "secret"), "leak: %s", r->body);
+    reply_free(r);
+    r = call(&owner, "GET", path, NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "Dora's secret");
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), "secret text");
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 1);
+    reply_free(r);
+}
+END_TEST
+
+/* ---- the built-in library --------------------------------------------------------------- */
+
+START_TEST(test_library_listed_and_read)
+{
+    PatchesAgent a = signup("fritz");
+    PatchesReply *r = call(&a, "GET", "/api/patches", NULL, NULL);
+    expect(r, 200, NULL);
+    json_t *items = json_object_get(r->json, "patches");
+    /* Every .amp of nodes/, sorted, marked builtin; no .dsp, no user patch. */
+    const char *want[] = {"drums.amp", "epiano.amp", "hall.amp", "ladder_bass.amp", "pad.amp", "reverb.amp",
+                          "std/env.amp", "std/filter.amp", "std/fx.amp", "std/osc.amp", "stereo_delay.amp"};
+    ck_assert_uint_eq(json_array_size(items), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        json_t *item = json_array_get(items, i);
+        ck_assert_str_eq(json_string_value(json_object_get(item, "path")), want[i]);
+        ck_assert(json_is_true(json_object_get(item, "builtin")));
+        ck_assert_ptr_null(json_object_get(item, "id"));
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 9), "name")), "std/osc");
+    reply_free(r);
+
+    /* The text, as the file holds it; no session needed; .dsp imports too. */
+    static const char *files[] = {"std/osc.amp", "pad.amp", "faust/ladder.dsp"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char fs_path[PATH_MAX + 64], url[128];
+        snprintf(fs_path, sizeof fs_path, "%s/%s", library_dir, files[i]);
+        snprintf(url, sizeof url, "/api/library/%s", files[i]);
+        size_t len;
+        char *text = read_file(fs_path, &len);
+        r = call(NULL, "GET", url, NULL, NULL);
+        expect(r, 200, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), text);
+        ck_assert_str_eq(json_string_value(json_object_get(r->json, "path")), files[i]);
+        ck_assert(json_is_true(json_object_get(r->json, "builtin")));
+        ck_assert_int_eq(json_integer_value(json_object_get(r->json, "size")), (json_int_t)len);
+        reply_free(r);
+        free(text);
+    }
+    r = call(NULL, "HEAD", "/api/library/std/osc.amp", NULL, NULL);
+    ck_assert_int_eq(r->status, 200);
+    reply_free(r);
+
+    /* Read-only: every write is 405, signed in or not, with Allow. */
+    static const char *writes[] = {"PUT", "POST", "DELETE", "PATCH"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        r = call(&a, writes[i], "/api/library/std/osc.amp", "{\"text\":\"x\"}", NULL);
+        expect(r, 405, "method_not_allowed");
+        ck_assert_str_eq(header_of(r, "Allow"), "GET, HEAD");
+        reply_free(r);
+    }
+
+    /* Missing files, other kinds of file, and path tricks. */
+    static const struct {
+        const char *url;
+        int status;
+        const char *code;
+    } bad[] = {
+        {"/api/library/nosuch.amp", 404, "not_found"},
+        {"/api/library/std/nosuch.amp", 404, "not_found"},
+        {"/api/library/nosuch/osc.amp", 404, "not_found"},
+        {"/api/library/std.amp", 404, "not_found"},          /* a folder's name + .amp: no such file */
+        {"/api/library/std", 400, "bad_path"},               /* a folder */
+        {"/api/library/std/", 400, "bad_path"},
+        {"/api/library/", 400, "bad_path"},
+        {"/api/library", 404, "not_found"},
+        {"/api/library/../server/main.c", 400, "bad_path"},
+        {"/api/library/%2e%2e/Makefile", 400, "bad_path"},
+        {"/api/library/std/%2e%2e/pad.amp", 400, "bad_path"},
+        {"/api/library/..%2fMakefile", 400, "bad_path"},
+        {"/api/library//etc/passwd", 400, "bad_path"},       /* absolute */
+        {"/api/library/%2fetc%2fpasswd", 400, "bad_path"},
+        {"/api/library/std//osc.amp", 400, "bad_path"},
+        {"/api/library/.git/config", 400, "bad_path"},
+        {"/api/library/std/.osc.amp", 400, "bad_path"},
+        {"/api/library/std%5cosc.amp", 400, "bad_path"},
+        {"/api/library/std/osc.amp%00.txt", 400, "bad_path"},
+        {"/api/library/std/osc.amp.txt", 400, "bad_path"},   /* not a patch or an import */
+        {"/api/library/std/osc", 400, "bad_path"},
+        {"/api/library/std/osc.amp/", 400, "bad_path"},
+        {"/api/library/'%20OR%201=1.amp", 400, "bad_path"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = call(NULL, "GET", bad[i].url, NULL, NULL);
+        ck_assert_msg(r->status == bad[i].status, "%s: %s", bad[i].url, r->data);
+        ck_assert_msg(!strstr(r->body, "root:") && !strstr(r->body, "int main"), "leak: %s", r->body);
+        expect_free(r, bad[i].status, bad[i].code);
+    }
+}
+END_TEST
+
+/* A library of our own: symlinks (in and out of it, to files and to
+ * folders), a FIFO, a file not in UTF-8, one past the size cap. */
+static char links_dir[PATH_MAX];
+
+static void start_with_links(void)
+{
+    snprintf(links_dir, sizeof links_dir, "%s", temp_dir("ampd-patches-lib"));
+    char *outside = temp_dir("ampd-patches-outside");
+    char p[PATH_MAX + 64], q[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/real.amp", links_dir);
+    write_file(p, "node real { out y; }\n", 21);
+    snprintf(p, sizeof p, "%s/sub", links_dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/sub/inner.amp", links_dir);
+    write_file(p, "node inner { out y; }\n", 22);
+    snprintf(p, sizeof p, "%s/secret.amp", outside);
+    write_file(p, "SECRET OUTSIDE\n", 15);
+    /* link.amp -> real.amp (inside), escape.amp -> outside, etc.amp -> an
+     * absolute path, out -> the outside folder, subl -> sub (inside). */
+    snprintf(p, sizeof p, "%s/link.amp", links_dir);
+    ck_assert_int_eq(symlink("real.amp", p), 0);
+    snprintf(p, sizeof p, "%s/escape.amp", links_dir);
+    snprintf(q, sizeof q, "%s/secret.amp", outside);
+    ck_assert_int_eq(symlink(q, p), 0);
+    snprintf(p, sizeof p, "%s/etc.amp", links_dir);
+    ck_assert_int_eq(symlink("/etc/passwd", p), 0);
+    snprintf(p, sizeof p, "%s/out", links_dir);
+    ck_assert_int_eq(symlink(outside, p), 0);
+    snprintf(p, sizeof p, "%s/subl", links_dir);
+    ck_assert_int_eq(symlink("sub", p), 0);
+    snprintf(p, sizeof p, "%s/up.amp", links_dir);
+    snprintf(q, sizeof q, "../%s/secret.amp", strrchr(outside, '/') + 1);
+    ck_assert_int_eq(symlink(q, p), 0);
+    snprintf(p, sizeof p, "%s/fifo.amp", links_dir);
+    ck_assert_int_eq(mkfifo(p, 0644), 0);
+    snprintf(p, sizeof p, "%s/latin1.amp", links_dir);
+    write_file(p, "// caf\xe9\n", 8);
+    snprintf(p, sizeof p, "%s/huge.amp", links_dir);
+    char *huge = malloc(PATCH_TEXT_MAX + 1);
+    memset(huge, '/', PATCH_TEXT_MAX + 1);
+    write_file(p, huge, PATCH_TEXT_MAX + 1);
+    free(huge);
+    start_server(links_dir);
+    testutil_remove_tree(outside);
+}
+
+static void stop_with_links(void)
+{
+    stop_server();
+    testutil_remove_tree(links_dir);
+}
+
+START_TEST(test_library_symlinks_and_odd_files)
+{
+    expect_text(NULL, "/api/library/real.amp", "node real { out y; }\n", 0);
+    expect_text(NULL, "/api/library/sub/inner.amp", "node inner { out y; }\n", 0);
+    static const struct {
+        const char *url;
+        int status;
+        const char *code;
+    } cases[] = {
+        {"/api/library/link.amp", 403, "forbidden"},          /* a symlink, even inside */
+        {"/api/library/escape.amp", 403, "forbidden"},        /* absolute symlink out */
+        {"/api/library/etc.amp", 403, "forbidden"},
+        {"/api/library/up.amp", 403, "forbidden"},            /* relative symlink out */
+        {"/api/library/out/secret.amp", 403, "forbidden"},    /* a symlinked folder */
+        {"/api/library/subl/inner.amp", 403, "forbidden"},
+        {"/api/library/fifo.amp", 404, "not_found"},          /* not a regular file, and no wait */
+        {"/api/library/latin1.amp", 422, "not_utf8"},
+        {"/api/library/huge.amp", 403, "too_large"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        PatchesReply *r = call(NULL, "GET", cases[i].url, NULL, NULL);
+        ck_assert_msg(r->status == cases[i].status, "%s: %s", cases[i].url, r->data);
+        ck_assert_msg(!strstr(r->body, "SECRET") && !strstr(r->body, "root:"), "leak: %s", r->body);
+        expect_free(r, cases[i].status, cases[i].code);
+    }
+    /* The listing follows no symlink and skips what is not a regular
+     * file or is past the size cap. */
+    PatchesAgent a = signup("gerda");
+    PatchesReply *r = call(&a, "GET", "/api/patches", NULL, NULL);
+    expect(r, 200, NULL);
+    json_t *items = json_object_get(r->json, "patches");
+    ck_assert_msg(json_array_size(items) == 3, "%s", r->body); /* latin1.amp, real.amp, sub/inner.amp */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "path")), "latin1.amp");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 1), "path")), "real.amp");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 2), "path")), "sub/inner.amp");
+    ck_assert(!strstr(r->body, "SECRET") && !strstr(r->body, "secret"));
+    reply_free(r);
+}
+END_TEST
+
+/* ---- projects naming library patches --------------------------------------------------------- */
+
+/* A project document whose instrument track and insert name `id` at
+ * `revision` (inserts: stereo_delay.amp's form, so both forms meet). */
+static char *library_document(const char *id, int revision, bool in_insert)
+{
+    char *doc = malloc(1024);
+    if (in_insert)
+        snprintf(doc, 1024,
+                 "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"bus\",\"inserts\":[{\"patch\":"
+                 "{\"library\":\"%s\",\"revision\":%d},\"params\":{\"mix\":0.5}}]}]}",
+                 id, revision);
+    else
+        snprintf(doc, 1024,
+                 "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                 "{\"library\":\"%s\",\"revision\":%d,\"unit\":\"tone\"},\"params\":{\"freq\":220}}]}",
+                 id, revision);
+    return doc;
+}
+
+static PatchesReply *create_project(const PatchesAgent *a, const char *document)
+{
+    char *body = malloc(strlen(document) + 64);
+    sprintf(body, "{\"name\":\"Song\",\"document\":%s}", document);
+    PatchesReply *r = call(a, "POST", "/api/projects", body, NULL);
+    free(body);
+    return r;
+}
+
+START_TEST(test_projects_name_library_patches)
+{
+    PatchesAgent owner = signup("hilde");
+    PatchesAgent other = signup("ingo");
+    char id[33], others_id[33];
+    create_patch(&owner, "{\"name\":\"Tone\",\"text\":\"node tone { out y; }\"}", id);
+    create_patch(&other, "{\"name\":\"Theirs\",\"text\":\"node theirs { out y; }\"}", others_id);
+
+    /* The owner's patch at an existing revision: accepted, and kept as sent. */
+    char *doc = library_document(id, 1, false);
+    PatchesReply *r = create_project(&owner, doc);
+    expect(r, 201, NULL);
+    char project[33], project_path[96];
+    snprintf(project, sizeof project, "%s", json_string_value(json_object_get(r->json, "id")));
+    snprintf(project_path, sizeof project_path, "/api/projects/%s", project);
+    reply_free(r);
+    r = call(&owner, "GET", project_path, NULL, NULL);
+    expect(r, 200, NULL);
+    json_t *want = json_loads(doc, 0, NULL);
+    ck_assert(json_equal(json_object_get(r->json, "document"), want));
+    json_decref(want);
+    reply_free(r);
+    free(doc);
+    doc = library_document(id, 1, true);
+    expect_free(create_project(&owner, doc), 201, NULL);
+    free(doc);
+
+    /* A revision the patch does not have yet: 422, then accepted once saved. */
+    doc = library_document(id, 2, false);
+    expect_free(call(&owner, "PUT", project_path, doc, "If-Match: \"1\"\r\n"), 422, "unknown_patch");
+    expect_free(put_text(&owner, id, "\"1\"", "node tone { out y; } // 2"), 200, NULL);
+    expect_free(call(&owner, "PUT", project_path, doc, "If-Match: \"1\"\r\n"), 200, NULL);
+    free(doc);
+
+    /* Another user's patch, a missing one, a malformed id: 422, nothing saved. */
+    const char *refused_ids[] = {others_id, "00000000000000000000000000000000", "x", "'); DROP TABLE patches;--",
+                                 "../../etc/passwd"};
+    for (size_t i = 0; i < sizeof refused_ids / sizeof refused_ids[0]; i++) {
+        for (int in_insert = 0; in_insert < 2; in_insert++) {
+            doc = library_document(refused_ids[i], 1, in_insert);
+            r = call(&owner, "PUT", project_path, doc, "If-Match: \"2\"\r\n");
+            expect(r, 422, "unknown_patch");
+            const char *hint = json_string_value(json_object_get(json_object_get(r->json, "error"), "hint"));
+            ck_assert_msg(strstr(hint, in_insert ? "tracks[0].inserts[0].patch" : "tracks[0].patch"), "%s", hint);
+            ck_assert(!strstr(r->body, "Theirs") && !strstr(r->body, "theirs"));
+            reply_free(r);
+            expect_free(create_project(&owner, doc), 422, "unknown_patch");
+            free(doc);
+        }
+    }
+    /* The other user cannot name the owner's patch either. */
+    doc = library_document(id, 1, false);
+    expect_free(create_project(&other, doc), 422, "unknown_patch");
+    free(doc);
+    /* The form's own errors are the engine reader's (invalid_document). */
+    expect_free(create_project(&owner, "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                                       "{\"library\":\"abc\"}}]}"),
+                422, "invalid_document");
+    r = call(&owner, "GET", project_path, NULL, NULL);
+    ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 2);
+    reply_free(r);
+
+    /* A deleted patch: saves naming it are refused from then on. */
+    char patch_path[96];
+    snprintf(patch_path, sizeof patch_path, "/api/patches/%s", id);
+    expect_free(call(&owner, "DELETE", patch_path, NULL, NULL), 204, NULL);
+    doc = library_document(id, 1, false);
+    expect_free(call(&owner, "PUT", project_path, doc, "If-Match: \"2\"\r\n"), 422, "unknown_patch");
+    free(doc);
+}
+END_TEST
+
+static Suite *patches_suite(void)
+{
+    Suite *s = suite_create("patches");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_store_patches);
+    tcase_add_test(core, test_migrations_by_number);
+    suite_add_tcase(s, core);
+
+    TCase *patches = tcase_create("patches");
+    tcase_add_unchecked_fixture(patches, start_with_nodes, stop_server);
+    tcase_set_timeout(patches, 60);
+    tcase_add_test(patches, test_patch_lifecycle);
+    tcase_add_test(patches, test_patch_bad_input);
+    tcase_add_test(patches, test_patch_names_and_ids);
+    tcase_add_test(patches, test_patch_sessions_and_owners);
+    suite_add_tcase(s, patches);
+
+    TCase *library = tcase_create("library");
+    tcase_add_unchecked_fixture(library, start_with_nodes, stop_server);
+    tcase_set_timeout(library, 60);
+    tcase_add_test(library, test_library_listed_and_read);
+    suite_add_tcase(s, library);
+
+    TCase *links = tcase_create("links");
+    tcase_add_unchecked_fixture(links, start_with_links, stop_with_links);
+    tcase_set_timeout(links, 60);
+    tcase_add_test(links, test_library_symlinks_and_odd_files);
+    suite_add_tcase(s, links);
+
+    TCase *projects = tcase_create("projects");
+    tcase_add_unchecked_fixture(projects, start_with_nodes, stop_server);
+    tcase_set_timeout(projects, 60);
+    tcase_add_test(projects, test_projects_name_library_patches);
+    suite_add_tcase(s, projects);
+    return s;
+}
+
+int main(void)
+{
+    return testutil_run(patches_suite());
+}
