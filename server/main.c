@@ -5,6 +5,7 @@
  *        [--timeout SECONDS] [--origin URL]... [--verbose]
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
  *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
+ *        [--asset-max-bytes N] [--quota-bytes N]
  *
  * With --data, accounts and projects are stored in DIR (api.c, store.h);
  * without it the API answers 503 and only the app is served.
@@ -63,6 +64,8 @@ static void usage(FILE *out)
           "  --queue N              jobs waiting for them before 503 (default 64)\n"
           "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
           "                         4N per address)\n"
+          "  --asset-max-bytes N    largest audio file uploaded (default 512 MiB)\n"
+          "  --quota-bytes N        audio files of one user in all (default 5 GiB)\n"
           "AMPD_ARGON_OPS and AMPD_ARGON_MEM in the environment set the argon2id defaults.\n",
           out);
 }
@@ -181,6 +184,8 @@ int main(int argc, char **argv)
         {"workers", required_argument, NULL, 'W'},
         {"queue", required_argument, NULL, 'Q'},
         {"signin-limit", required_argument, NULL, 'R'},
+        {"asset-max-bytes", required_argument, NULL, 'X'},
+        {"quota-bytes", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -201,6 +206,8 @@ int main(int argc, char **argv)
     int opt;
     ApiOptions api;
     api_default_options(&api);
+    AssetOptions assets;
+    api_assets_default_options(&assets);
     if (!api_env_options(&api))
         return 2;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -233,6 +240,16 @@ int main(int argc, char **argv)
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
                 goto bad_value;
+            break;
+        case 'X':
+            if ((value = parse_number(optarg, 1, 1L << 40)) < 0)
+                goto bad_value;
+            assets.max_bytes = value;
+            break;
+        case 'U':
+            if ((value = parse_number(optarg, 0, 1L << 50)) < 0)
+                goto bad_value;
+            assets.quota_bytes = value;
             break;
         case 'a':
             if ((value = parse_number(optarg, 0, 65536)) < 0)
@@ -277,7 +294,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!api_start(&api))
+    if (!api_start(&api) || !api_assets_start(api.data_dir, &assets))
         return 1;
     LiveConfig live = live_default_config();
     live.origins = origins;
@@ -309,6 +326,7 @@ int main(int argc, char **argv)
     api_drain(); /* no connection may stay suspended when the daemon stops */
     http_stop(daemon);
     api_stop();
+    api_assets_stop();
     fprintf(stderr, "ampd: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;
 }

@@ -9,6 +9,8 @@
 SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.c \
                server/store_sqlite.c server/auth.c server/api.c server/api_accounts.c \
                server/api_projects.c server/api_live.c server/doc_upgrade.c
+# Audio assets: uploads streamed to disk, stored by content hash.
+SERVER_SRCS += server/api_assets.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
 SERVER_SRCS += server/ws.c server/live.c
