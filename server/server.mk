@@ -55,6 +55,11 @@ $(B)/tests/check_api: $(B)/libampd.a
 $(B)/tests/check_api: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
 $(B)/tests/check_api: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
+# The assets suite starts its own ampd too (check_assets.c); it hashes with
+# libsodium.
+$(B)/tests/check_assets: private CPPFLAGS += -DAMPD_PATH='"$(B)/ampd"'
+$(B)/tests/check_assets: private CHECK_LDLIBS += -lsodium
+
 # Durability: saves acknowledged across kill -9 of ampd (tests/durability.c).
 # make test runs DURABILITY_KILLS kills; test-durability-long many more.
 DURABILITY_KILLS ?= 120
@@ -88,9 +93,10 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(SERVER_SUITES) $(B)/ampd
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_assets $(SERVER_SUITES) $(B)/ampd
 	$(B)/tests/check_server
 	$(B)/tests/check_api
+	$(B)/tests/check_assets
 	$(B)/tests/check_ws
 	$(B)/tests/check_live
 
