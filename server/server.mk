@@ -65,7 +65,7 @@ $(B)/tests/check_assets: private CHECK_LDLIBS += -lsodium
 DURABILITY_KILLS ?= 120
 $(B)/tests/durability: tests/durability.c $(B)/ampd | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) -DAMPD_PATH='"$(B)/ampd"' -o $@ $< -ljansson -lsqlite3 -lpthread
+	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) -DAMPD_PATH='"$(B)/ampd"' -o $@ $< -ljansson -lsqlite3 -lsodium -lpthread
 TEST_STEPS += test-durability
 .PHONY: test-durability test-durability-long
 test-durability: $(B)/tests/durability $(B)/ampd
