@@ -11,7 +11,8 @@
  * for a declared length (refused before the body is sent) and for a chunked
  * body (as it arrives), the quota, names; "sharing": one file for the same
  * content of two users, links removed one by one, another user's asset 404
- * on GET and DELETE, sessions, CSRF, tricks in the hash; "ranges": Range,
+ * on GET and DELETE, sessions, CSRF, tricks in the hash, a project naming
+ * its sample by hash; "ranges": Range,
  * If-None-Match, the caching headers; "memory": a body 32 times
  * HTTP_BODY_MAX leaves ampd's peak RSS (VmHWM) almost where it was; "sweep":
  * start-up removes temporary and unlinked files and keeps linked ones.
@@ -734,6 +735,35 @@ START_TEST(test_sessions_csrf_and_paths)
 }
 END_TEST
 
+/* A project document names an uploaded sample by its hash. */
+START_TEST(test_project_refers_by_hash)
+{
+    Agent a = signup("composer");
+    Bytes w = make_wav(2000, 90);
+    char hash[65], body[1024];
+    hash_hex(w.data, w.len, hash);
+    upload_expect(&a, "loop.wav", &w, 201, "wav");
+    snprintf(body, sizeof body,
+             "{\"name\":\"By hash\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
+             "\"regions\":[{\"asset\":\"%s\",\"start_beat\":0}]}]}}",
+             hash);
+    Reply *r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    expect(r, 201, NULL);
+    reply_free(r);
+    /* A malformed hash is the engine reader's 422, with the field. */
+    snprintf(body, sizeof body,
+             "{\"name\":\"Bad\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
+             "\"regions\":[{\"asset\":\"%.40s\",\"start_beat\":0}]}]}}",
+             hash);
+    r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    expect(r, 422, "invalid_document");
+    ck_assert(strstr(json_string_value(json_object_get(json_object_get(r->json, "error"), "hint")),
+                     "tracks[0].regions[0].asset"));
+    reply_free(r);
+    free(w.data);
+}
+END_TEST
+
 /* ---- ranges and caching ------------------------------------------------------- */
 
 START_TEST(test_ranges)
@@ -966,6 +996,7 @@ static Suite *assets_suite(void)
     tcase_set_timeout(sharing, 60);
     tcase_add_test(sharing, test_dedup_and_ownership);
     tcase_add_test(sharing, test_sessions_csrf_and_paths);
+    tcase_add_test(sharing, test_project_refers_by_hash);
     suite_add_tcase(s, sharing);
 
     TCase *ranges = tcase_create("ranges");
