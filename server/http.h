@@ -3,7 +3,8 @@
  *
  * http.c owns the libmicrohttpd daemon: it creates a HttpRequest when the
  * request line arrives, checks the head (framing, Host, size) and the path,
- * finds the route, reads a size-capped body, calls the handler once, and
+ * finds the route, reads a size-capped body (or hands it piece by piece to
+ * a route that streams it, HttpBodySink), calls the handler once, and
  * frees the request in the completion callback. server/README.md describes
  * the options, the threading model and the limits. Each endpoint group lives in its own file (static.c,
  * api_health.c, ...) and only calls the http_reply_* helpers below, so every
