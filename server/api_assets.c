@@ -232,9 +232,10 @@ static void discard_temp(AssetUpload *u)
     u->temp_name[0] = '\0';
 }
 
-/* With the call: normally the worker has removed the temporary file; after
- * a dropped connection or a refused session this unlinks it on the event
- * loop (rare, and what start-up would do otherwise). */
+/* With the call: upload_finish has removed the temporary file on a worker;
+ * only after a dropped connection, or a session refused at the end of the
+ * body, is it unlinked here, on the event loop (rare, and what start-up
+ * would do otherwise). */
 static void upload_free(void *state)
 {
     AssetUpload *u = state;
@@ -431,7 +432,7 @@ static void remove_if_unlinked(StoreConn *db, const char *hash)
 
 /* On a worker, the body complete: the durability steps of the file
  * comment, and the reply. */
-static void upload_finish(ApiCall *call, StoreConn *db)
+static void finish_upload(ApiCall *call, StoreConn *db)
 {
     AssetUpload *u = call->extra;
     switch (u->refused) {
@@ -482,6 +483,14 @@ static void upload_finish(ApiCall *call, StoreConn *db)
         api_store_error(call, st);
     else
         api_reply(call, created ? MHD_HTTP_CREATED : MHD_HTTP_OK, asset_json(&link));
+}
+
+/* The temporary file goes whatever happened, here on the worker (once
+ * renamed, only its descriptor is left to close). */
+static void upload_finish(ApiCall *call, StoreConn *db)
+{
+    finish_upload(call, db);
+    discard_temp(call->extra);
 }
 
 static enum MHD_Result upload_end(struct MHD_Connection *conn, const HttpRequest *req, void *state)

@@ -93,17 +93,17 @@ static void stop_ampd(void)
 
 /* ---- a small HTTP client ---------------------------------------------------- */
 
-typedef struct Reply {
+typedef struct AssetReply {
     int status;
     char *data;          /* everything received, NUL-terminated */
     size_t head_len;
     const char *body;
     size_t body_len;
     json_t *json;        /* the body parsed, or NULL */
-} Reply;
+} AssetReply;
 
 /* Send `text` (len bytes) on a new connection and read until it closes. */
-static Reply *exchange(const char *text, size_t len)
+static AssetReply *exchange(const char *text, size_t len)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(fd, 0);
@@ -117,7 +117,7 @@ static Reply *exchange(const char *text, size_t len)
             break;
         sent += (size_t)n;
     }
-    Reply *r = calloc(1, sizeof *r);
+    AssetReply *r = calloc(1, sizeof *r);
     size_t cap = 1 << 16, got = 0;
     r->data = malloc(cap + 1);
     double deadline = ampd_now_seconds() + 30;
@@ -146,14 +146,14 @@ static Reply *exchange(const char *text, size_t len)
     return r;
 }
 
-static void reply_free(Reply *r)
+static void reply_free(AssetReply *r)
 {
     json_decref(r->json);
     free(r->data);
     free(r);
 }
 
-static const char *reply_header(const Reply *r, const char *name)
+static const char *reply_header(const AssetReply *r, const char *name)
 {
     static char values[4][1024];
     static int next;
@@ -177,15 +177,15 @@ static const char *reply_header(const Reply *r, const char *name)
     return NULL;
 }
 
-typedef struct Agent {
+typedef struct AssetAgent {
     char cookie[128];    /* the amp_session value, "" for none */
     char csrf[128];      /* sent as X-CSRF-Token when not "" */
-} Agent;
+} AssetAgent;
 
 /* One request: `body` of body_len bytes, framed by Content-Length unless
  * `chunk` > 0 (then chunked, in chunks of that size); `extra` more header
  * lines each ending in \r\n. */
-static Reply *send_request(const Agent *a, const char *method, const char *path, const void *body, size_t body_len,
+static AssetReply *send_request(const AssetAgent *a, const char *method, const char *path, const void *body, size_t body_len,
                            size_t chunk, const char *extra)
 {
     size_t cap = body_len * 2 + 8192;
@@ -215,24 +215,24 @@ static Reply *send_request(const Agent *a, const char *method, const char *path,
         len += body_len;
     } else
         len += (size_t)snprintf(text + len, cap - len, "\r\n");
-    Reply *r = exchange(text, len);
+    AssetReply *r = exchange(text, len);
     free(text);
     return r;
 }
 
-static Reply *req(const Agent *a, const char *method, const char *path, const char *extra)
+static AssetReply *req(const AssetAgent *a, const char *method, const char *path, const char *extra)
 {
     return send_request(a, method, path, NULL, 0, 0, extra);
 }
 
-static Reply *upload(const Agent *a, const char *name, const void *data, size_t len)
+static AssetReply *upload(const AssetAgent *a, const char *name, const void *data, size_t len)
 {
     char path[512];
     snprintf(path, sizeof path, "/api/assets?name=%s", name);
     return send_request(a, "POST", path, data, len, 0, NULL);
 }
 
-static void expect(Reply *r, int status, const char *code)
+static void expect(AssetReply *r, int status, const char *code)
 {
     ck_assert_msg(r->status == status, "status %d, want %d:\n%.2000s", r->status, status, r->data);
     if (!code)
@@ -245,18 +245,18 @@ static void expect(Reply *r, int status, const char *code)
     ck_assert_str_eq(reply_header(r, "Content-Type"), "application/json");
 }
 
-static void expect_free(Reply *r, int status, const char *code)
+static void expect_free(AssetReply *r, int status, const char *code)
 {
     expect(r, status, code);
     reply_free(r);
 }
 
-static Agent signup(const char *name)
+static AssetAgent signup(const char *name)
 {
-    Agent a = {0};
+    AssetAgent a = {0};
     char body[256];
     snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s-password\"}", name, name);
-    Reply *r = send_request(NULL, "POST", "/api/account/signup", body, strlen(body), 0,
+    AssetReply *r = send_request(NULL, "POST", "/api/account/signup", body, strlen(body), 0,
                             "Content-Type: application/json\r\n");
     expect(r, 201, NULL);
     const char *set = reply_header(r, "Set-Cookie");
@@ -270,32 +270,32 @@ static Agent signup(const char *name)
 
 /* ---- minimal audio files ------------------------------------------------------ */
 
-typedef struct Bytes {
+typedef struct AudioBytes {
     unsigned char *data;
     size_t len;
-} Bytes;
+} AudioBytes;
 
-static void put(Bytes *b, const void *p, size_t n)
+static void put(AudioBytes *b, const void *p, size_t n)
 {
     b->data = realloc(b->data, b->len + n);
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
-static void put_le32(Bytes *b, uint32_t v)
+static void put_le32(AudioBytes *b, uint32_t v)
 {
     unsigned char x[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24};
     put(b, x, 4);
 }
 
-static void put_be32(Bytes *b, uint32_t v)
+static void put_be32(AudioBytes *b, uint32_t v)
 {
     unsigned char x[4] = {v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff};
     put(b, x, 4);
 }
 
 /* `frames` 16-bit mono samples, different for each `seed`. */
-static void put_samples(Bytes *b, size_t frames, unsigned seed)
+static void put_samples(AudioBytes *b, size_t frames, unsigned seed)
 {
     for (size_t i = 0; i < frames; i++) {
         uint16_t s = (uint16_t)(i * 37u + seed * 7919u);
@@ -303,9 +303,9 @@ static void put_samples(Bytes *b, size_t frames, unsigned seed)
     }
 }
 
-static Bytes make_wav(size_t frames, unsigned seed)
+static AudioBytes make_wav(size_t frames, unsigned seed)
 {
-    Bytes b = {0};
+    AudioBytes b = {0};
     put(&b, "RIFF", 4);
     put_le32(&b, (uint32_t)(36 + frames * 2));
     put(&b, "WAVEfmt ", 8);
@@ -318,9 +318,9 @@ static Bytes make_wav(size_t frames, unsigned seed)
     return b;
 }
 
-static Bytes make_aiff(size_t frames, unsigned seed)
+static AudioBytes make_aiff(size_t frames, unsigned seed)
 {
-    Bytes b = {0};
+    AudioBytes b = {0};
     put(&b, "FORM", 4);
     put_be32(&b, (uint32_t)(4 + 26 + 16 + frames * 2));
     put(&b, "AIFFCOMM", 8);
@@ -335,9 +335,9 @@ static Bytes make_aiff(size_t frames, unsigned seed)
     return b;
 }
 
-static Bytes make_flac(unsigned seed)
+static AudioBytes make_flac(unsigned seed)
 {
-    Bytes b = {0};
+    AudioBytes b = {0};
     put(&b, "fLaC", 4);
     const unsigned char block_header[4] = {0x80, 0, 0, 34}; /* last block, STREAMINFO, 34 bytes */
     put(&b, block_header, 4);
@@ -347,9 +347,9 @@ static Bytes make_flac(unsigned seed)
     return b;
 }
 
-static Bytes make_ogg(unsigned seed)
+static AudioBytes make_ogg(unsigned seed)
 {
-    Bytes b = {0};
+    AudioBytes b = {0};
     const unsigned char page[27] = {'O', 'g', 'g', 'S', 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, (unsigned char)seed, 0, 0, 0,
                                     0, 0, 0, 0, 0, 0, 0, 0, 1};
     put(&b, page, sizeof page);
@@ -360,7 +360,7 @@ static Bytes make_ogg(unsigned seed)
     return b;
 }
 
-static void put_mpeg_frame(Bytes *b, unsigned seed)
+static void put_mpeg_frame(AudioBytes *b, unsigned seed)
 {
     const unsigned char header[4] = {0xff, 0xfb, 0x90, 0x64}; /* MPEG-1 layer III, 128 kb/s, 44.1 kHz */
     put(b, header, 4);
@@ -368,9 +368,9 @@ static void put_mpeg_frame(Bytes *b, unsigned seed)
 }
 
 /* An ID3v2.3 tag (10 bytes of header, `body` bytes of padding), then `next`. */
-static Bytes make_id3(const Bytes *next)
+static AudioBytes make_id3(const AudioBytes *next)
 {
-    Bytes b = {0};
+    AudioBytes b = {0};
     const unsigned char tag[10] = {'I', 'D', '3', 3, 0, 0, 0, 0, 1, 4}; /* size 132, syncsafe */
     put(&b, tag, sizeof tag);
     unsigned char padding[132] = {0};
@@ -387,9 +387,9 @@ static void hash_hex(const void *data, size_t len, char out[65])
 }
 
 /* Upload `b` as `name`: the status and, for 200/201, the fields checked. */
-static void upload_expect(const Agent *a, const char *name, const Bytes *b, int status, const char *format)
+static void upload_expect(const AssetAgent *a, const char *name, const AudioBytes *b, int status, const char *format)
 {
-    Reply *r = upload(a, name, b->data, b->len);
+    AssetReply *r = upload(a, name, b->data, b->len);
     if (status != 200 && status != 201) {
         expect_free(r, status, format);
         return;
@@ -434,14 +434,14 @@ static bool asset_file_exists(const char *hash)
 
 START_TEST(test_formats_sniffed)
 {
-    Agent a = signup("sniffer");
-    Bytes wav = make_wav(500, 1), aiff = make_aiff(500, 2), flac = make_flac(3), ogg = make_ogg(4);
-    Bytes frame = {0};
+    AssetAgent a = signup("sniffer");
+    AudioBytes wav = make_wav(500, 1), aiff = make_aiff(500, 2), flac = make_flac(3), ogg = make_ogg(4);
+    AudioBytes frame = {0};
     put_mpeg_frame(&frame, 5);
-    Bytes id3 = make_id3(&frame);
-    Bytes bare = {0};
+    AudioBytes id3 = make_id3(&frame);
+    AudioBytes bare = {0};
     put_mpeg_frame(&bare, 6);
-    Bytes id3_flac = make_id3(&flac);
+    AudioBytes id3_flac = make_id3(&flac);
     static const struct {
         const char *name, *format, *mime;
     } want[] = {
@@ -449,13 +449,13 @@ START_TEST(test_formats_sniffed)
         {"a.ogg", "ogg", "audio/ogg"},  {"a.mp3", "mp3", "audio/mpeg"},  {"b.mp3", "mp3", "audio/mpeg"},
         {"c.flac", "flac", "audio/flac"},
     };
-    const Bytes *files[] = {&wav, &aiff, &flac, &ogg, &id3, &bare, &id3_flac};
+    const AudioBytes *files[] = {&wav, &aiff, &flac, &ogg, &id3, &bare, &id3_flac};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         upload_expect(&a, want[i].name, files[i], 201, want[i].format);
         char hash[65], path[128];
         hash_hex(files[i]->data, files[i]->len, hash);
         snprintf(path, sizeof path, "/api/assets/%s", hash);
-        Reply *r = req(&a, "GET", path, NULL);
+        AssetReply *r = req(&a, "GET", path, NULL);
         expect(r, 200, NULL);
         ck_assert_str_eq(reply_header(r, "Content-Type"), want[i].mime);
         ck_assert_uint_eq(r->body_len, files[i]->len);
@@ -465,14 +465,14 @@ START_TEST(test_formats_sniffed)
 
     /* Not audio, whatever the name or the Content-Type says. */
     const char *text = "RIFF? no, just some text that claims to be a WAV file by its name.\n";
-    Reply *r = send_request(&a, "POST", "/api/assets?name=song.wav", text, strlen(text), 0,
+    AssetReply *r = send_request(&a, "POST", "/api/assets?name=song.wav", text, strlen(text), 0,
                             "Content-Type: audio/wav\r\n");
     expect_free(r, 415, "unsupported_format");
-    Bytes junk = {0};
+    AudioBytes junk = {0};
     put(&junk, "this is no frame", 16);
-    Bytes id3_junk = make_id3(&junk);
+    AudioBytes id3_junk = make_id3(&junk);
     upload_expect(&a, "tagged.mp3", &id3_junk, 415, "unsupported_format");
-    Bytes riff_avi = make_wav(100, 7);
+    AudioBytes riff_avi = make_wav(100, 7);
     memcpy(riff_avi.data + 8, "AVI ", 4);
     upload_expect(&a, "movie.wav", &riff_avi, 415, "unsupported_format");
     r = send_request(&a, "POST", "/api/assets?name=empty.wav", "", 0, 0, NULL);
@@ -489,7 +489,7 @@ START_TEST(test_formats_sniffed)
         total += files[i]->len;
     ck_assert_int_eq(json_integer_value(json_object_get(r->json, "used_bytes")), (json_int_t)total);
     reply_free(r);
-    const Bytes *all[] = {&wav, &aiff, &flac, &ogg, &frame, &id3, &bare, &id3_flac, &junk, &id3_junk, &riff_avi};
+    const AudioBytes *all[] = {&wav, &aiff, &flac, &ogg, &frame, &id3, &bare, &id3_flac, &junk, &id3_junk, &riff_avi};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->data);
 }
@@ -499,7 +499,7 @@ END_TEST
 
 START_TEST(test_size_cap)
 {
-    Agent a = signup("capped");
+    AssetAgent a = signup("capped");
     /* A declared length over the cap: refused at the head, the body never
      * sent (the reply comes without it). */
     char head[512];
@@ -507,7 +507,7 @@ START_TEST(test_size_cap)
                      "POST /api/assets?name=big.wav HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                      "Cookie: amp_session=%s\r\nX-CSRF-Token: %s\r\nContent-Length: %d\r\n\r\n",
                      a.cookie, a.csrf, SMALL_MAX + 1);
-    Reply *r = exchange(head, (size_t)n);
+    AssetReply *r = exchange(head, (size_t)n);
     expect_free(r, 413, "asset_too_large");
     /* The same with Expect: 100-continue: no 100, the refusal. */
     n = snprintf(head, sizeof head,
@@ -520,14 +520,14 @@ START_TEST(test_size_cap)
 
     /* Chunked: the cap is checked as the pieces arrive. */
     size_t frames = (SMALL_MAX - 44) / 2;
-    Bytes exact = make_wav(frames, 10); /* SMALL_MAX bytes exactly */
+    AudioBytes exact = make_wav(frames, 10); /* SMALL_MAX bytes exactly */
     ck_assert_uint_eq(exact.len, SMALL_MAX);
-    Bytes over = make_wav(frames + 1, 11);
+    AudioBytes over = make_wav(frames + 1, 11);
     r = send_request(&a, "POST", "/api/assets?name=over.wav", over.data, over.len, 4096, NULL);
     expect_free(r, 413, "asset_too_large");
     r = send_request(&a, "POST", "/api/assets?name=over.wav", over.data, over.len, 0, NULL);
     expect_free(r, 413, "asset_too_large");
-    Bytes far = make_wav(3 * frames, 12);
+    AudioBytes far = make_wav(3 * frames, 12);
     r = send_request(&a, "POST", "/api/assets?name=far.wav", far.data, far.len, 1000, NULL);
     expect_free(r, 413, "asset_too_large");
     ck_assert_int_eq(count_asset_files(), 0);
@@ -554,13 +554,13 @@ END_TEST
 
 START_TEST(test_quota)
 {
-    Agent a = signup("hoarder"), b = signup("sharer");
+    AssetAgent a = signup("hoarder"), b = signup("sharer");
     /* 60000-byte files against a quota of 150000: two fit, a third not. */
-    Bytes f1 = make_wav(29978, 20), f2 = make_wav(29978, 21), f3 = make_wav(29978, 22);
+    AudioBytes f1 = make_wav(29978, 20), f2 = make_wav(29978, 21), f3 = make_wav(29978, 22);
     ck_assert_uint_eq(f1.len, 60000);
     upload_expect(&a, "one.wav", &f1, 201, "wav");
     upload_expect(&a, "two.wav", &f2, 201, "wav");
-    Reply *r = upload(&a, "three.wav", f3.data, f3.len);
+    AssetReply *r = upload(&a, "three.wav", f3.data, f3.len);
     expect_free(r, 413, "quota_exceeded");
     /* Chunked (no declared length): refused when the row would be added,
      * and the file it made is gone again. */
@@ -600,9 +600,9 @@ END_TEST
 
 START_TEST(test_names)
 {
-    Agent a = signup("namer");
-    Bytes w = make_wav(50, 30);
-    Reply *r = send_request(&a, "POST", "/api/assets", w.data, w.len, 0, NULL);
+    AssetAgent a = signup("namer");
+    AudioBytes w = make_wav(50, 30);
+    AssetReply *r = send_request(&a, "POST", "/api/assets", w.data, w.len, 0, NULL);
     expect_free(r, 400, "missing_name");
     r = upload(&a, "", w.data, w.len);
     expect_free(r, 400, "missing_name");
@@ -627,14 +627,14 @@ END_TEST
 
 START_TEST(test_dedup_and_ownership)
 {
-    Agent a = signup("alice"), b = signup("bob"), c = signup("carol");
-    Bytes w = make_wav(4000, 40);
+    AssetAgent a = signup("alice"), b = signup("bob"), c = signup("carol");
+    AudioBytes w = make_wav(4000, 40);
     char hash[65], path[128];
     hash_hex(w.data, w.len, hash);
     snprintf(path, sizeof path, "/api/assets/%s", hash);
     upload_expect(&a, "mine.wav", &w, 201, "wav");
     /* The existing link, its name kept. */
-    Reply *r = upload(&a, "again.wav", w.data, w.len);
+    AssetReply *r = upload(&a, "again.wav", w.data, w.len);
     expect(r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "mine.wav");
     reply_free(r);
@@ -642,7 +642,7 @@ START_TEST(test_dedup_and_ownership)
     ck_assert_int_eq(count_asset_files(), 1);
 
     /* Carol has no link: 404 like a missing asset, on every method. */
-    Reply *missing = req(&c, "GET", "/api/assets/0000000000000000000000000000000000000000000000000000000000000000",
+    AssetReply *missing = req(&c, "GET", "/api/assets/0000000000000000000000000000000000000000000000000000000000000000",
                          NULL);
     expect(missing, 404, "not_found");
     r = req(&c, "GET", path, NULL);
@@ -674,31 +674,31 @@ END_TEST
 
 START_TEST(test_sessions_csrf_and_paths)
 {
-    Agent a = signup("guarded");
-    Bytes w = make_wav(100, 50);
+    AssetAgent a = signup("guarded");
+    AudioBytes w = make_wav(100, 50);
     char hash[65], path[128];
     hash_hex(w.data, w.len, hash);
     snprintf(path, sizeof path, "/api/assets/%s", hash);
     upload_expect(&a, "g.wav", &w, 201, "wav");
 
     /* No session, a forged one, no CSRF token, another site. */
-    Reply *r = upload(NULL, "x.wav", w.data, w.len);
+    AssetReply *r = upload(NULL, "x.wav", w.data, w.len);
     expect_free(r, 401, "not_signed_in");
     expect_free(req(NULL, "GET", path, NULL), 401, "not_signed_in");
     expect_free(req(NULL, "GET", "/api/assets", NULL), 401, "not_signed_in");
     expect_free(req(NULL, "DELETE", path, NULL), 401, "not_signed_in");
-    Agent forged = a;
+    AssetAgent forged = a;
     forged.cookie[5] = forged.cookie[5] == 'A' ? 'B' : 'A';
     r = upload(&forged, "x.wav", w.data, w.len);
     expect(r, 401, "session_invalid");
     ck_assert_ptr_nonnull(reply_header(r, "Set-Cookie"));
     reply_free(r);
     expect_free(req(&forged, "GET", path, NULL), 401, "session_invalid");
-    Agent no_csrf = a;
+    AssetAgent no_csrf = a;
     no_csrf.csrf[0] = '\0';
     expect_free(upload(&no_csrf, "x.wav", w.data, w.len), 403, "csrf");
     expect_free(req(&no_csrf, "DELETE", path, NULL), 403, "csrf");
-    Agent wrong_csrf = a;
+    AssetAgent wrong_csrf = a;
     wrong_csrf.csrf[0] = wrong_csrf.csrf[0] == 'A' ? 'B' : 'A';
     expect_free(upload(&wrong_csrf, "x.wav", w.data, w.len), 403, "csrf");
     r = send_request(&a, "POST", "/api/assets?name=x.wav", w.data, w.len, 0, "Origin: https://evil.example\r\n");
@@ -738,8 +738,8 @@ END_TEST
 /* A project document names an uploaded sample by its hash. */
 START_TEST(test_project_refers_by_hash)
 {
-    Agent a = signup("composer");
-    Bytes w = make_wav(2000, 90);
+    AssetAgent a = signup("composer");
+    AudioBytes w = make_wav(2000, 90);
     char hash[65], body[1024];
     hash_hex(w.data, w.len, hash);
     upload_expect(&a, "loop.wav", &w, 201, "wav");
@@ -747,7 +747,7 @@ START_TEST(test_project_refers_by_hash)
              "{\"name\":\"By hash\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
              "\"regions\":[{\"asset\":\"%s\",\"start_beat\":0}]}]}}",
              hash);
-    Reply *r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    AssetReply *r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
     expect(r, 201, NULL);
     reply_free(r);
     /* A malformed hash is the engine reader's 422, with the field. */
@@ -768,15 +768,15 @@ END_TEST
 
 START_TEST(test_ranges)
 {
-    Agent a = signup("ranger");
-    Bytes w = make_wav(1000, 60); /* 2044 bytes */
+    AssetAgent a = signup("ranger");
+    AudioBytes w = make_wav(1000, 60); /* 2044 bytes */
     char hash[65], path[128], etag[80];
     hash_hex(w.data, w.len, hash);
     snprintf(path, sizeof path, "/api/assets/%s", hash);
     snprintf(etag, sizeof etag, "\"%s\"", hash);
     upload_expect(&a, "r.wav", &w, 201, "wav");
 
-    Reply *r = req(&a, "GET", path, NULL);
+    AssetReply *r = req(&a, "GET", path, NULL);
     expect(r, 200, NULL);
     ck_assert_str_eq(reply_header(r, "ETag"), etag);
     ck_assert_str_eq(reply_header(r, "Cache-Control"), "private, max-age=31536000, immutable");
@@ -882,18 +882,18 @@ static long peak_rss_kib(pid_t pid)
 
 START_TEST(test_streaming_memory)
 {
-    Agent a = signup("streamer");
+    AssetAgent a = signup("streamer");
     /* Warm up: one small upload, so that lazily made things (the worker
      * connections' caches, the upload's buffer) are in the baseline. */
-    Bytes small = make_wav(1000, 70);
+    AudioBytes small = make_wav(1000, 70);
     upload_expect(&a, "small.wav", &small, 201, "wav");
     long before = peak_rss_kib(ampd_pid);
     ck_assert_int_gt(before, 0);
 
     size_t size = 32 * (size_t)HTTP_BODY_MAX_BYTES;
-    Bytes big = make_wav((size - 44) / 2, 71);
+    AudioBytes big = make_wav((size - 44) / 2, 71);
     double started = ampd_now_seconds();
-    Reply *r = upload(&a, "big.wav", big.data, big.len);
+    AssetReply *r = upload(&a, "big.wav", big.data, big.len);
     double seconds = ampd_now_seconds() - started;
     expect(r, 201, NULL);
     reply_free(r);
@@ -938,8 +938,8 @@ static void write_file(const char *path, const void *data, size_t len)
 
 START_TEST(test_startup_sweep)
 {
-    Agent a = signup("sweeper");
-    Bytes kept = make_wav(100, 80), orphan = make_wav(100, 81);
+    AssetAgent a = signup("sweeper");
+    AudioBytes kept = make_wav(100, 80), orphan = make_wav(100, 81);
     char kept_hash[65], orphan_hash[65], path[800];
     hash_hex(kept.data, kept.len, kept_hash);
     hash_hex(orphan.data, orphan.len, orphan_hash);
