@@ -88,6 +88,8 @@ const char *api_string_member(ApiCall *call, json_t *obj, const char *key, size_
 static enum MHD_Result send_reply(struct MHD_Connection *conn, void *state)
 {
     ApiCall *call = state;
+    if (!call->status && call->proceed)
+        return call->proceed(conn, call);
     struct MHD_Response *resp;
     if (call->status == MHD_HTTP_NO_CONTENT) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -118,6 +120,8 @@ static void free_call(void *state)
     free(call->csrf_header);
     free(call->if_match);
     json_decref(call->body);
+    if (call->extra_free)
+        call->extra_free(call->extra);
     free(call);
 }
 
@@ -200,7 +204,7 @@ static void run_call(void *context, void *arg)
     StoreConn *db = context;
     if (authorize(call, db))
         call->work(call, db);
-    if (!call->status)
+    if (!call->status && !call->proceed)
         api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "the request was not answered");
     /* The last touch of the call on this thread: once resumed, the event
      * loop sends the reply and may free the call at any moment. */
@@ -316,26 +320,57 @@ bool api_caller(struct MHD_Connection *conn, StoreConn *db, StoreUser *user)
     return known;
 }
 
-enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
-                          const char *const *params, int n_params)
+/* Suspend the call's connection and queue it on the workers (503 when the
+ * queue is full). */
+static enum MHD_Result submit(struct MHD_Connection *conn, ApiCall *call)
 {
-    if (!api_settings.workers)
-        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no_storage",
-                           "this server runs without a data folder (ampd --data DIR)");
-    ApiCall *call = calloc(1, sizeof *call);
-    if (!call)
-        return MHD_NO;
-    capture(call, conn, req, work, requires);
-    for (int i = 0; i < n_params && i < API_MAX_PARAMS; i++)
-        snprintf(call->params[i], sizeof call->params[i], "%s", params[i]);
-
-    enum MHD_Result ret = http_suspend(conn, req, send_reply, call, free_call);
+    enum MHD_Result ret = http_suspend(conn, call->req, send_reply, call, free_call);
     if (!workers_submit(api_settings.workers, run_call, call)) {
         api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "the server is busy; try again in a moment");
         call->retry_after = 1;
         MHD_resume_connection(conn);
     }
     return ret;
+}
+
+enum MHD_Result api_defer_ext(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
+                              const char *const *params, int n_params, HttpResume proceed, void *extra,
+                              void (*extra_free)(void *extra))
+{
+    if (!api_settings.workers) {
+        if (extra_free)
+            extra_free(extra);
+        return reply_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no_storage",
+                           "this server runs without a data folder (ampd --data DIR)");
+    }
+    ApiCall *call = calloc(1, sizeof *call);
+    if (!call) {
+        if (extra_free)
+            extra_free(extra);
+        return MHD_NO;
+    }
+    capture(call, conn, req, work, requires);
+    for (int i = 0; i < n_params && i < API_MAX_PARAMS; i++)
+        snprintf(call->params[i], sizeof call->params[i], "%s", params[i]);
+    call->proceed = proceed;
+    call->extra = extra;
+    call->extra_free = extra_free;
+    return submit(conn, call);
+}
+
+enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
+                          const char *const *params, int n_params)
+{
+    return api_defer_ext(conn, req, work, requires, params, n_params, NULL, NULL, NULL);
+}
+
+enum MHD_Result api_defer_again(struct MHD_Connection *conn, ApiCall *call, ApiWork work)
+{
+    json_decref(call->body);
+    call->body = NULL;
+    call->status = 0;
+    call->work = work;
+    return submit(conn, call);
 }
 
 /* ---- start and stop ---------------------------------------------------------- */

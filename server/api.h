@@ -127,12 +127,31 @@ struct ApiCall {
     char set_cookie[256];      /* "" for none */
     char etag[32];             /* "" for none */
     unsigned retry_after;      /* seconds, 0 for none */
+    /* Set by api_defer_ext: the endpoint's own state, freed with the call,
+     * and what runs on the event loop instead of a JSON reply when the work
+     * leaves none (status 0): a file, or the start of a streamed body. */
+    void *extra;
+    void (*extra_free)(void *extra);
+    HttpResume proceed;        /* called with (conn, call) */
 };
 
 /* Defer `work` to the worker pool; `params` (may be NULL) are copied into
  * call->params. Returns what the HttpHandler returns. */
 enum MHD_Result api_defer(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work,
                           unsigned requires, const char *const *params, int n_params);
+
+/* api_defer with the endpoint's own state (`extra`, freed with
+ * extra_free when the request ends) and `proceed`: when the work leaves no
+ * reply (call->status 0), proceed(conn, call) runs on the event loop once
+ * the connection is resumed, and replies (or, at the head of a streamed
+ * body, calls http_stream_body). */
+enum MHD_Result api_defer_ext(struct MHD_Connection *conn, const HttpRequest *req, ApiWork work, unsigned requires,
+                              const char *const *params, int n_params, HttpResume proceed, void *extra,
+                              void (*extra_free)(void *extra));
+/* Defer `call` to a worker once more with new `work` (the checks of its
+ * `requires` run again): the end of a streamed body. Its reply so far is
+ * cleared; `proceed` stays as set. Returns what the handler returns. */
+enum MHD_Result api_defer_again(struct MHD_Connection *conn, ApiCall *call, ApiWork work);
 
 /* The caller of a request, found on the calling thread with `db` (the
  * same checks as API_USER: the session cookie, else the local user in
@@ -161,5 +180,21 @@ bool api_patches_check_references(ApiCall *call, StoreConn *db, const struct Pro
 
 /* Seconds since the epoch. */
 int64_t api_now(void);
+
+/* ---- audio assets (api_assets.c) ------------------------------------------ */
+
+/* What main.c reads for the assets (ampd --help). */
+typedef struct AssetOptions {
+    int64_t max_bytes;             /* one upload (--asset-max-bytes) */
+    int64_t quota_bytes;           /* one user's distinct assets in all (--quota-bytes) */
+} AssetOptions;
+
+/* Defaults: 512 MiB per file, 5 GiB per user. */
+void api_assets_default_options(AssetOptions *options);
+/* After api_start, with the same data folder: make DATA/assets (and its
+ * tmp/), and sweep what a crash can leave (temporary files, files no row
+ * links). false with a message on stderr. Without --data: nothing. */
+bool api_assets_start(const char *data_dir, const AssetOptions *options);
+void api_assets_stop(void);
 
 #endif

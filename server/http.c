@@ -33,7 +33,10 @@
  * with the one error shape, sent at once without reading the body, and the
  * connection is closed. The following calls collect the body up to
  * HTTP_BODY_MAX (discarding it for GET and HEAD); the last call runs the
- * handler. The completion callback frees the request whatever happened.
+ * handler. A route that streams its body (HttpRoute.streams_body) runs its
+ * handler at the head instead and hands each piece to its sink as it
+ * arrives (stream_piece). The completion callback frees the request
+ * whatever happened.
  */
 #include "http.h"
 #include "live.h"
@@ -57,7 +60,10 @@ static enum MHD_Result api_not_found(struct MHD_Connection *conn, const HttpRequ
 }
 
 /* First matching url wins; its rows give the allowed methods. Static files
- * come last and catch every path that is not an API. */
+ * come last and catch every path that is not an API. A row names
+ * streams_body only when it is set (hence the pragma). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const HttpRoute routes[] = {
     {"/api/health", "GET", api_health_get},
     {"/api/health", "HEAD", api_health_get},
@@ -89,10 +95,17 @@ static const HttpRoute routes[] = {
     /* The built-in library is read-only: other methods are 405. */
     {"/api/library/*", "GET", api_library_get},
     {"/api/library/*", "HEAD", api_library_get},
+    /* An upload streams to disk as it arrives (api_assets.c). */
+    {"/api/assets", "GET", api_assets_collection},
+    {"/api/assets", "POST", api_assets_collection, .streams_body = true},
+    {"/api/assets/*", "GET", api_assets_item},
+    {"/api/assets/*", "HEAD", api_assets_item},
+    {"/api/assets/*", "DELETE", api_assets_item},
     {"/api/*", NULL, api_not_found},
     {"/*", "GET", static_serve},
     {"/*", "HEAD", static_serve},
 };
+#pragma GCC diagnostic pop
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
 static bool url_matches(const char *pattern, const char *path)
@@ -630,7 +643,8 @@ static bool refuse_early(struct MHD_Connection *conn, HttpRequest *req, enum MHD
     }
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length && strtoull(length, NULL, 10) > HTTP_BODY_MAX) {
+    /* A streamed body has its handler's own cap, checked by the handler. */
+    if (!req->route->streams_body && length && strtoull(length, NULL, 10) > HTTP_BODY_MAX) {
         *ret = reply_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
                            "the request body is larger than the server accepts");
         return true;
@@ -663,6 +677,35 @@ static bool take_body(HttpRequest *req, const char *data, size_t size)
     return true;
 }
 
+void http_stream_body(const HttpRequest *req, const HttpBodySink *sink, void *state)
+{
+    HttpRequest *own = (HttpRequest *)req; /* ours, as in http_suspend */
+    own->sink = sink;
+    own->sink_state = state;
+}
+
+/* One piece of a streamed body for the sink: how much of it was taken (the
+ * rest comes again), or false to close the connection. */
+static bool stream_piece(HttpRequest *req, struct MHD_Connection *conn, const char *data, size_t size,
+                         size_t *taken)
+{
+    *taken = 0;
+    if (!req->sink_refused) {
+        long n = req->sink->piece(conn, req->sink_state, data, size);
+        if (n >= 0) {
+            *taken = (size_t)n < size ? (size_t)n : size;
+            return true;
+        }
+        req->sink_refused = true;
+    }
+    /* Refused: drop what follows, up to a bound, to answer at the end. */
+    if (size > HTTP_STREAM_DISCARD_MAX - req->body_discarded)
+        return false;
+    req->body_discarded += size;
+    *taken = size;
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -674,7 +717,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->resume) {
         HttpResume resume = req->resume; /* the work of a suspended call is done */
         req->resume = NULL;
-        return resume(conn, req->deferred);
+        enum MHD_Result ret = resume(conn, req->deferred);
+        /* At a streamed body's head: unless it started the stream (or
+         * suspended again), the resumed work replied. */
+        if (!req->sink && !req->resume)
+            req->replied = true;
+        return ret;
     }
     if (req->replied) {
         *upload_data_size = 0; /* discard the rest of a refused body */
@@ -692,7 +740,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->replied = true;
             return ret;
         }
-        return MHD_YES;
+        if (!req->route->streams_body)
+            return MHD_YES;
+        /* At the head: the handler replies, suspends, or starts the stream. */
+        ret = req->route->handler(conn, req);
+        if (!req->sink && !req->resume)
+            req->replied = true;
+        return ret;
+    }
+    if (req->sink) {
+        if (*upload_data_size != 0) {
+            size_t taken;
+            if (!stream_piece(req, conn, upload_data, *upload_data_size, &taken))
+                return MHD_NO; /* close: refused, and far too much followed */
+            *upload_data_size -= taken;
+            return MHD_YES;
+        }
+        req->replied = true;
+        return req->sink->end(conn, req, req->sink_state);
     }
     if (*upload_data_size != 0) {
         if (!take_body(req, upload_data, *upload_data_size))

@@ -3,7 +3,8 @@
  *
  * http.c owns the libmicrohttpd daemon: it creates a HttpRequest when the
  * request line arrives, checks the head (framing, Host, size) and the path,
- * finds the route, reads a size-capped body, calls the handler once, and
+ * finds the route, reads a size-capped body (or hands it piece by piece to
+ * a route that streams it, HttpBodySink), calls the handler once, and
  * frees the request in the completion callback. server/README.md describes
  * the options, the threading model and the limits. Each endpoint group lives in its own file (static.c,
  * api_health.c, ...) and only calls the http_reply_* helpers below, so every
@@ -33,6 +34,10 @@
 /* Largest request body read into memory; larger ones get 413. GET and HEAD
  * bodies count against it too, but are discarded, never stored. */
 #define HTTP_BODY_MAX (1u << 20)
+/* A streamed body (HttpRoute.streams_body) refused mid-way by its sink:
+ * this much more of it is read and dropped so that the refusal can still be
+ * answered once the body ends; past it the connection is closed. */
+#define HTTP_STREAM_DISCARD_MAX (16u << 20)
 
 /* Server-wide settings shared read-only by every request. */
 typedef struct HttpServer {
@@ -71,6 +76,11 @@ typedef struct HttpRequest {
     HttpResume resume;        /* set by http_suspend: replies once resumed */
     void *deferred;           /* its state, freed by deferred_free on completion */
     void (*deferred_free)(void *state);
+    /* A streamed body (HttpRoute.streams_body): where its pieces go, set
+     * by http_stream_body; the state is owned by whoever set it. */
+    const struct HttpBodySink *sink;
+    void *sink_state;
+    bool sink_refused;        /* the sink refused a piece: the rest is dropped */
 } HttpRequest;
 
 typedef enum MHD_Result (*HttpHandler)(struct MHD_Connection *conn,
@@ -78,12 +88,38 @@ typedef enum MHD_Result (*HttpHandler)(struct MHD_Connection *conn,
 
 /* One row of the routing table. `url` ending in '*' matches that prefix,
  * a '*' before a '/' one non-empty segment; `method` NULL matches every
- * method. */
+ * method.
+ *
+ * `streams_body`: the body is not buffered (nor capped at HTTP_BODY_MAX)
+ * and the handler runs at the head, before any of it is read. It then
+ * replies (a refusal: the body is never read and the connection closed),
+ * or calls http_stream_body (at once, or from the resume callback of an
+ * http_suspend), after which every piece of the body goes to the sink as it
+ * arrives, and the sink's `end` replies once the body is complete. */
 typedef struct HttpRoute {
     const char *url;
     const char *method;
     HttpHandler handler;
+    bool streams_body;
 } HttpRoute;
+
+/* Where a streamed body goes. Both callbacks run on the event loop.
+ *
+ * piece: `size` (> 0) more bytes of the body, in order. Returns how many it
+ * took (0..size), or -1 to refuse the rest: up to HTTP_STREAM_DISCARD_MAX
+ * more bytes are then read and dropped and `end` still runs (past that the
+ * connection is closed, since libmicrohttpd 0.9.75 cannot queue a reply in
+ * mid-upload). A sink that takes fewer bytes than offered must have
+ * suspended the connection (MHD_suspend_connection); once resumed, the
+ * bytes not taken are offered again, first. Nothing may keep `data` after
+ * returning: libmicrohttpd moves its buffer.
+ *
+ * end: the body is complete (or was refused); queue the reply, or
+ * http_suspend and reply once resumed. */
+typedef struct HttpBodySink {
+    long (*piece)(struct MHD_Connection *conn, void *state, const char *data, size_t size);
+    enum MHD_Result (*end)(struct MHD_Connection *conn, const HttpRequest *req, void *state);
+} HttpBodySink;
 
 /* The running server: the libmicrohttpd daemon and the head-deadline
  * sweeper (http.c). */
@@ -129,6 +165,11 @@ json_t *http_error_body(const char *code, const char *hint);
  * happened. Returns what the handler returns. */
 enum MHD_Result http_suspend(struct MHD_Connection *conn, const HttpRequest *req, HttpResume resume,
                              void *state, void (*free_state)(void *state));
+
+/* From a streams_body route's handler (or the resume callback of its
+ * http_suspend): read the body into `sink`, with `state` (which the caller
+ * owns and frees, e.g. with the state of its http_suspend). */
+void http_stream_body(const HttpRequest *req, const HttpBodySink *sink, void *state);
 
 /* Percent-decode the path of a raw request-target (up to '?') into `out`,
  * exactly once. Refuses (returns NULL and sets *hint) a path that does not
@@ -177,5 +218,8 @@ enum MHD_Result api_shared_get(struct MHD_Connection *conn, const HttpRequest *r
 enum MHD_Result api_patches_collection(struct MHD_Connection *conn, const HttpRequest *req);
 enum MHD_Result api_patches_item(struct MHD_Connection *conn, const HttpRequest *req);
 enum MHD_Result api_library_get(struct MHD_Connection *conn, const HttpRequest *req);
+/* api_assets.c: /api/assets (POST streams its body) and /api/assets/{hash}. */
+enum MHD_Result api_assets_collection(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_assets_item(struct MHD_Connection *conn, const HttpRequest *req);
 
 #endif

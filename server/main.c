@@ -6,6 +6,7 @@
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
  *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
  *        [--library DIR]
+ *        [--asset-max-bytes N] [--quota-bytes N]
  *
  * With --data, accounts and projects are stored in DIR (api.c, store.h);
  * without it the API answers 503 and only the app is served. --library DIR
@@ -68,6 +69,8 @@ static void usage(FILE *out)
           "                         4N per address)\n"
           "  --library DIR          the built-in patch library, read-only (default: \"library\"\n"
           "                         beside --root, if it exists; make run: the repo's nodes/)\n"
+          "  --asset-max-bytes N    largest audio file uploaded (default 512 MiB)\n"
+          "  --quota-bytes N        audio files of one user in all (default 5 GiB)\n"
           "AMPD_ARGON_OPS and AMPD_ARGON_MEM in the environment set the argon2id defaults.\n",
           out);
 }
@@ -198,6 +201,8 @@ int main(int argc, char **argv)
         {"queue", required_argument, NULL, 'Q'},
         {"signin-limit", required_argument, NULL, 'R'},
         {"library", required_argument, NULL, 'l'},
+        {"asset-max-bytes", required_argument, NULL, 'X'},
+        {"quota-bytes", required_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -218,6 +223,8 @@ int main(int argc, char **argv)
     int opt;
     ApiOptions api;
     api_default_options(&api);
+    AssetOptions assets;
+    api_assets_default_options(&assets);
     if (!api_env_options(&api))
         return 2;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -251,6 +258,16 @@ int main(int argc, char **argv)
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
                 goto bad_value;
+            break;
+        case 'X':
+            if ((value = parse_number(optarg, 1, 1L << 40)) < 0)
+                goto bad_value;
+            assets.max_bytes = value;
+            break;
+        case 'U':
+            if ((value = parse_number(optarg, 0, 1L << 50)) < 0)
+                goto bad_value;
+            assets.quota_bytes = value;
             break;
         case 'a':
             if ((value = parse_number(optarg, 0, 65536)) < 0)
@@ -297,7 +314,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!api_start(&api))
+    if (!api_start(&api) || !api_assets_start(api.data_dir, &assets))
         return 1;
     LiveConfig live = live_default_config();
     live.origins = origins;
@@ -329,6 +346,7 @@ int main(int argc, char **argv)
     api_drain(); /* no connection may stay suspended when the daemon stops */
     http_stop(daemon);
     api_stop();
+    api_assets_stop();
     fprintf(stderr, "ampd: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;
 }

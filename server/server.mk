@@ -11,6 +11,8 @@ SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.
                server/api_projects.c server/api_live.c server/doc_upgrade.c
 # The patch library (issue 10): a user's .amp patches and the built-in nodes/.
 SERVER_SRCS += server/api_patches.c
+# Audio assets: uploads streamed to disk, stored by content hash.
+SERVER_SRCS += server/api_assets.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
 SERVER_SRCS += server/ws.c server/live.c
@@ -59,13 +61,17 @@ $(B)/tests/check_api: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 $(B)/tests/check_patches: $(B)/libampd.a
 $(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"'
 $(B)/tests/check_patches: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
+# The assets suite starts its own ampd too (check_assets.c); it hashes with
+# libsodium.
+$(B)/tests/check_assets: private CPPFLAGS += -DAMPD_PATH='"$(B)/ampd"'
+$(B)/tests/check_assets: private CHECK_LDLIBS += -lsodium
 
 # Durability: saves acknowledged across kill -9 of ampd (tests/durability.c).
 # make test runs DURABILITY_KILLS kills; test-durability-long many more.
 DURABILITY_KILLS ?= 120
 $(B)/tests/durability: tests/durability.c $(B)/ampd | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) -DAMPD_PATH='"$(B)/ampd"' -o $@ $< -ljansson -lsqlite3 -lpthread
+	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) -DAMPD_PATH='"$(B)/ampd"' -o $@ $< -ljansson -lsqlite3 -lsodium -lpthread
 TEST_STEPS += test-durability
 .PHONY: test-durability test-durability-long
 test-durability: $(B)/tests/durability $(B)/ampd
@@ -93,10 +99,11 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(SERVER_SUITES) $(B)/ampd
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(B)/tests/check_assets $(SERVER_SUITES) $(B)/ampd
 	$(B)/tests/check_server
 	$(B)/tests/check_api
 	$(B)/tests/check_patches
+	$(B)/tests/check_assets
 	$(B)/tests/check_ws
 	$(B)/tests/check_live
 

@@ -230,5 +230,47 @@ StoreStatus store_patch_revision_list(StoreConn *conn, int64_t owner, const char
  * text may be NULL to ask only whether the owner has that revision. */
 StoreStatus store_patch_revision_get(StoreConn *conn, int64_t owner, const char *public_id, int64_t number,
                                      StoreRevision *out, char **text);
+/* ---- audio assets ------------------------------------------------------ */
+
+#define STORE_ASSET_HASH_HEX 64        /* SHA-256 in lowercase hex, without the NUL */
+#define STORE_ASSET_NAME_MAX 256       /* bytes with the NUL */
+#define STORE_ASSET_FORMAT_MAX 8       /* "wav", "flac", "mp3", "ogg", "aiff", with the NUL */
+
+/* One user's link to a stored file (the file itself is the asset module's:
+ * DATA/assets/ab/<hash>). */
+typedef struct StoreAsset {
+    char hash[STORE_ASSET_HASH_HEX + 1];
+    char name[STORE_ASSET_NAME_MAX];
+    int64_t size;                      /* bytes */
+    char format[STORE_ASSET_FORMAT_MAX];
+    int64_t created_at;
+} StoreAsset;
+
+typedef struct StoreAssetList {
+    StoreAsset *items;
+    size_t count;
+} StoreAssetList;
+
+/* Link `asset` (its hash, name, size, format, created_at) to `owner`, in
+ * one transaction: when the owner already links that hash, nothing is
+ * written, *created is false and *out is the existing link; otherwise the
+ * link is added unless the owner's distinct assets would then exceed
+ * `quota` bytes, which is STORE_CONFLICT with nothing written. The caller
+ * has made the file durable first. */
+StoreStatus store_asset_link(StoreConn *conn, int64_t owner, const StoreAsset *asset, int64_t quota,
+                             StoreAsset *out, bool *created);
+/* The owner's link to `hash`. */
+StoreStatus store_asset_get(StoreConn *conn, int64_t owner, const char *hash, StoreAsset *out);
+/* The owner's links, the newest first. */
+StoreStatus store_asset_list(StoreConn *conn, int64_t owner, StoreAssetList *out);
+void store_asset_list_free(StoreAssetList *list);
+/* Bytes of the owner's distinct assets. */
+StoreStatus store_asset_usage(StoreConn *conn, int64_t owner, int64_t *bytes);
+/* Remove the owner's link to `hash`; *remaining: how many links (of any
+ * user) name the hash after the commit. The caller removes the file when
+ * none does. */
+StoreStatus store_asset_unlink(StoreConn *conn, int64_t owner, const char *hash, int64_t *remaining);
+/* Whether any user links `hash`. */
+StoreStatus store_asset_linked(StoreConn *conn, const char *hash, bool *linked);
 
 #endif

@@ -85,6 +85,13 @@ typedef enum StatementId {
     SQL_PATCH_REVISION_INSERT,
     SQL_PATCH_REVISION_GET,
     SQL_PATCH_REVISION_LIST,
+    /* audio assets */
+    SQL_ASSET_INSERT,
+    SQL_ASSET_GET,
+    SQL_ASSET_LIST,
+    SQL_ASSET_USAGE,
+    SQL_ASSET_DELETE,
+    SQL_ASSET_LINKS,
     SQL_STATEMENT_COUNT
 } StatementId;
 
@@ -94,6 +101,9 @@ typedef enum StatementId {
  * size is the head revision's). */
 #define PATCH_COLUMNS "id, public_id, name, head, created_at, updated_at, " \
                       "(SELECT size FROM patch_revisions r WHERE r.patch_id = p.id AND r.number = p.head)"
+
+/* The asset columns read into a StoreAsset. */
+#define ASSET_COLUMNS "hash, name, size, format, created_at"
 
 static const char *const statement_sql[SQL_STATEMENT_COUNT] = {
     [SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -143,6 +153,15 @@ static const char *const statement_sql[SQL_STATEMENT_COUNT] = {
                                "WHERE patch_id = ?1 AND number = ?2",
     [SQL_PATCH_REVISION_LIST] = "SELECT number, created_at, size FROM patch_revisions "
                                 "WHERE patch_id = ?1 ORDER BY number DESC",
+    /* audio assets */
+    [SQL_ASSET_INSERT] = "INSERT INTO asset_links (owner_id, hash, name, size, format, created_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQL_ASSET_GET] = "SELECT " ASSET_COLUMNS " FROM asset_links WHERE owner_id = ?1 AND hash = ?2",
+    [SQL_ASSET_LIST] = "SELECT " ASSET_COLUMNS " FROM asset_links WHERE owner_id = ?1 "
+                       "ORDER BY created_at DESC, hash",
+    [SQL_ASSET_USAGE] = "SELECT coalesce(sum(size), 0) FROM asset_links WHERE owner_id = ?1",
+    [SQL_ASSET_DELETE] = "DELETE FROM asset_links WHERE owner_id = ?1 AND hash = ?2",
+    [SQL_ASSET_LINKS] = "SELECT count(*) FROM asset_links WHERE hash = ?1",
 };
 
 struct StoreConn {
@@ -1283,4 +1302,154 @@ StoreStatus store_patch_revision_get(StoreConn *c, int64_t owner, const char *pu
     if (status != STORE_OK)
         return status;
     return get_patch_revision(c, id, number, out, text);
+}
+
+/* ---- audio assets -------------------------------------------------------- */
+
+static void asset_row(sqlite3_stmt *s, StoreAsset *out)
+{
+    copy_column(s, 0, out->hash, sizeof out->hash);
+    copy_column(s, 1, out->name, sizeof out->name);
+    out->size = sqlite3_column_int64(s, 2);
+    copy_column(s, 3, out->format, sizeof out->format);
+    out->created_at = sqlite3_column_int64(s, 4);
+}
+
+StoreStatus store_asset_get(StoreConn *c, int64_t owner, const char *hash, StoreAsset *out)
+{
+    sqlite3_stmt *s = use(c, SQL_ASSET_GET);
+    sqlite3_bind_int64(s, 1, owner);
+    bind_text(s, 2, hash);
+    int rc = sqlite3_step(s);
+    StoreStatus status = STORE_NOT_FOUND;
+    if (rc == SQLITE_ROW) {
+        asset_row(s, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        log_db_error(c, "finding an asset");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    return status;
+}
+
+/* One integer from a statement taking (?1 = an integer or text). */
+static StoreStatus single_integer(StoreConn *c, sqlite3_stmt *s, const char *what, int64_t *out)
+{
+    int rc = sqlite3_step(s);
+    StoreStatus status = STORE_OK;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else {
+        log_db_error(c, what);
+        status = STORE_ERROR;
+    }
+    finish(s);
+    return status;
+}
+
+StoreStatus store_asset_usage(StoreConn *c, int64_t owner, int64_t *bytes)
+{
+    sqlite3_stmt *s = use(c, SQL_ASSET_USAGE);
+    sqlite3_bind_int64(s, 1, owner);
+    return single_integer(c, s, "summing a user's assets", bytes);
+}
+
+static StoreStatus count_links(StoreConn *c, const char *hash, int64_t *count)
+{
+    sqlite3_stmt *s = use(c, SQL_ASSET_LINKS);
+    bind_text(s, 1, hash);
+    return single_integer(c, s, "counting an asset's links", count);
+}
+
+StoreStatus store_asset_link(StoreConn *c, int64_t owner, const StoreAsset *asset, int64_t quota, StoreAsset *out,
+                             bool *created)
+{
+    *created = false;
+    if (!begin(c))
+        return STORE_ERROR;
+    /* Under the write lock from here: the quota check and the insert are
+     * one step for every writer. */
+    StoreStatus status = store_asset_get(c, owner, asset->hash, out);
+    if (status != STORE_NOT_FOUND)
+        return end_transaction(c, status); /* already linked (STORE_OK), or an error */
+    int64_t used = 0;
+    status = store_asset_usage(c, owner, &used);
+    if (status == STORE_OK && asset->size > quota - used)
+        status = STORE_CONFLICT;
+    if (status == STORE_OK) {
+        sqlite3_stmt *s = use(c, SQL_ASSET_INSERT);
+        sqlite3_bind_int64(s, 1, owner);
+        bind_text(s, 2, asset->hash);
+        bind_text(s, 3, asset->name);
+        sqlite3_bind_int64(s, 4, asset->size);
+        bind_text(s, 5, asset->format);
+        sqlite3_bind_int64(s, 6, asset->created_at);
+        status = run(c, s, "linking an asset") ? STORE_OK : STORE_ERROR;
+    }
+    status = end_transaction(c, status);
+    if (status == STORE_OK) {
+        *out = *asset;
+        *created = true;
+    }
+    return status;
+}
+
+StoreStatus store_asset_list(StoreConn *c, int64_t owner, StoreAssetList *out)
+{
+    *out = (StoreAssetList){0};
+    size_t cap = 0;
+    sqlite3_stmt *s = use(c, SQL_ASSET_LIST);
+    sqlite3_bind_int64(s, 1, owner);
+    StoreStatus status = STORE_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (out->count == cap) {
+            cap = cap ? cap * 2 : 16;
+            StoreAsset *grown = realloc(out->items, cap * sizeof *grown);
+            if (!grown) {
+                status = STORE_ERROR;
+                break;
+            }
+            out->items = grown;
+        }
+        asset_row(s, &out->items[out->count++]);
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE) {
+        log_db_error(c, "listing assets");
+        status = STORE_ERROR;
+    }
+    finish(s);
+    if (status != STORE_OK)
+        store_asset_list_free(out);
+    return status;
+}
+
+void store_asset_list_free(StoreAssetList *list)
+{
+    free(list->items);
+    *list = (StoreAssetList){0};
+}
+
+StoreStatus store_asset_unlink(StoreConn *c, int64_t owner, const char *hash, int64_t *remaining)
+{
+    if (!begin(c))
+        return STORE_ERROR;
+    sqlite3_stmt *s = use(c, SQL_ASSET_DELETE);
+    sqlite3_bind_int64(s, 1, owner);
+    bind_text(s, 2, hash);
+    StoreStatus status = run(c, s, "unlinking an asset") ? STORE_OK : STORE_ERROR;
+    if (status == STORE_OK && sqlite3_changes(c->db) == 0)
+        status = STORE_NOT_FOUND;
+    if (status == STORE_OK)
+        status = count_links(c, hash, remaining);
+    return end_transaction(c, status);
+}
+
+StoreStatus store_asset_linked(StoreConn *c, const char *hash, bool *linked)
+{
+    int64_t count = 0;
+    StoreStatus status = count_links(c, hash, &count);
+    *linked = count > 0;
+    return status;
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -715,6 +716,76 @@ START_TEST(test_amp_render_project)
 }
 END_TEST
 
+/* A region may name its sample by content hash ("asset"): the file
+ * assets/ab/<hash> beside the project, ampd's layout. "file" still works,
+ * the two never together. */
+START_TEST(test_region_by_asset_hash)
+{
+    static const char hash[] = "ab34567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef";
+    char tmp[] = "/tmp/check_project_asset_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char path[256], json[1024], err[2048];
+    snprintf(path, sizeof path, "%s/assets", tmp);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/assets/ab", tmp);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    /* hats.wav under its (here made-up) hash. */
+    FILE *in = fopen("tests/projects/hats.wav", "rb");
+    ck_assert_ptr_nonnull(in);
+    snprintf(path, sizeof path, "%s/assets/ab/%s", tmp, hash);
+    FILE *out = fopen(path, "wb");
+    ck_assert_ptr_nonnull(out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+
+    snprintf(json, sizeof json,
+             "{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+             "[{\"asset\": \"%s\", \"start_beat\": 1}, {\"file\": \"assets/ab/%s\", \"start_beat\": 3}]}]}",
+             hash, hash);
+    Project p;
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", tmp, &p, err, sizeof err) == 0, "%s", err);
+    snprintf(path, sizeof path, "assets/ab/%s", hash);
+    ck_assert_str_eq(p.tracks[0].regions[0].file, path);
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.n_samples, 1); /* both regions: one sample */
+    ck_assert_int_eq(p.tracks[0].regions[0].sample, 0);
+    ck_assert_int_eq(p.tracks[0].regions[1].sample, 0);
+    ck_assert_int_eq(p.samples[0].frames, (11999 * 48000) / 24000 + 1); /* hats.wav resampled */
+    project_free(&p);
+
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+                      "[{\"asset\": \"AB34567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef\","
+                      " \"start_beat\": 0}]}]}",
+                      "tracks[0].regions[0].asset: expected a SHA-256 in 64 lowercase hex digits");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+                      "[{\"asset\": \"../../etc/passwd\", \"start_beat\": 0}]}]}",
+                      "tracks[0].regions[0].asset: expected a SHA-256");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+                      "[{\"asset\": 7, \"start_beat\": 0}]}]}",
+                      "tracks[0].regions[0].asset: expected a non-empty string, got 7");
+    snprintf(json, sizeof json,
+             "{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+             "[{\"asset\": \"%s\", \"file\": \"a.wav\", \"start_beat\": 0}]}]}", hash);
+    expect_load_error(json, "tracks[0].regions[0]: a region names its sample by \"file\" or by \"asset\", not both");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+                      "[{\"start_beat\": 0}]}]}",
+                      "tracks[0].regions[0]: missing \"file\" (or \"asset\")");
+    /* A hash with no file beside the project: the resolver says so. */
+    snprintf(json, sizeof json,
+             "{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"audio\", \"regions\": "
+             "[{\"asset\": \"%.63s0\", \"start_beat\": 0}]}]}", hash);
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", tmp, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(project_resolve(&p, native_loader(), 48000, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "tracks[0].regions[0].file: ") != NULL, "%s", err);
+    project_free(&p);
+    testutil_remove_tree(tmp);
+}
+END_TEST
+
 static Suite *project_suite(void)
 {
     Suite *s = suite_create("project");
@@ -730,6 +801,7 @@ static Suite *project_suite(void)
     tcase_add_test(fmt, test_library_patches);
     tcase_add_test(fmt, test_defaults_and_timing);
     tcase_add_test(fmt, test_fader_automation);
+    tcase_add_test(fmt, test_region_by_asset_hash);
     tcase_set_timeout(fmt, 600);
     suite_add_tcase(s, fmt);
     TCase *cli = tcase_create("cli");

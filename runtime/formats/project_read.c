@@ -391,12 +391,49 @@ static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
     return 0;
 }
 
+/* The folder beside the project where "asset" references are found: the
+ * layout of ampd's data folder, assets/ab/<hash>. */
+#define ASSET_FOLDER "assets"
+#define ASSET_HASH_HEX 64
+
+/* The sample of a region: "file", a WAV path, or "asset", the SHA-256 of
+ * the file's content in lowercase hex (ampd stores uploads by it), which
+ * names the file assets/ab/<hash> beside the project. Either way r->file is
+ * the path the resolver opens, relative to the project's folder. */
+static int read_region_sample(ProjectReader *rd, json_t *v, ProjectRegion *r)
+{
+    json_t *asset = json_object_get(v, "asset");
+    if (!asset) {
+        if (!json_object_get(v, "file"))
+            return err_at(rd, "missing \"file\" (or \"asset\")");
+        return get_string(rd, v, "file", 1, &r->file);
+    }
+    if (json_object_get(v, "file"))
+        return err_at(rd, "a region names its sample by \"file\" or by \"asset\", not both");
+    const char *hash;
+    if (get_string(rd, v, "asset", 1, &hash))
+        return -1;
+    size_t n = strspn(hash, "0123456789abcdef");
+    if (n != ASSET_HASH_HEX || hash[n] != '\0')
+        return wrong_type(rd, "asset", asset, "a SHA-256 in 64 lowercase hex digits");
+    /* The path is kept in the reader's own copy of the document (p->doc,
+     * never written back), which owns every string the Project points at. */
+    char path[sizeof ASSET_FOLDER + 3 + ASSET_HASH_HEX + 1];
+    snprintf(path, sizeof path, ASSET_FOLDER "/%.2s/%s", hash, hash);
+    json_t *kept = json_string(path);
+    if (!kept || json_object_set_new(v, "\x01asset path", kept) != 0)
+        return err_at(rd, "out of memory");
+    r->file = json_string_value(kept);
+    return 0;
+}
+
 static int read_region(ProjectReader *rd, json_t *v, ProjectRegion *r)
 {
-    static const char *const keys[] = { "file", "start_beat", "offset_seconds", "length_seconds", "gain_db", NULL };
+    static const char *const keys[] = { "file", "asset", "start_beat", "offset_seconds", "length_seconds", "gain_db",
+                                        NULL };
     r->at = path_copy(rd);
     r->sample = -1;
-    return want_object(rd, v) || check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &r->file) ||
+    return want_object(rd, v) || check_keys(rd, v, keys) || read_region_sample(rd, v, r) ||
                    get_number(rd, v, "start_beat", 1, 0, 0, BEAT_MAX, &r->start_beat) ||
                    get_number(rd, v, "offset_seconds", 0, 0, 0, 86400, &r->offset_seconds) ||
                    get_number(rd, v, "length_seconds", 0, 0, 0, 86400, &r->length_seconds) ||
