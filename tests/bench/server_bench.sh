@@ -44,19 +44,19 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # The files: a small page and a 256 KiB asset.
-mkdir -p "$tmp/root/assets"
+mkdir -p "$tmp/site/assets"
 {
     echo '<!doctype html><html><head><title>amplitude</title></head><body>'
     i=0
     while [ $i -lt 20 ]; do echo "<p>bench line $i of the page body</p>"; i=$((i + 1)); done
     echo '</body></html>'
-} > "$tmp/root/index.html"
-head -c 262144 /dev/zero | tr '\0' 'w' > "$tmp/root/assets/engine-B3nch123.wasm"
-chmod -R a+rX "$tmp/root"
+} > "$tmp/site/index.html"
+head -c 262144 /dev/zero | tr '\0' 'w' > "$tmp/site/assets/engine-B3nch123.wasm"
+chmod -R a+rX "$tmp/site"
 
 # A free port: bind-test is not portable in sh, so ask ampd for one (port 0)
 # and take the next free-looking one for nginx.
-"$AMPD" --port 0 --root "$tmp/root" --max-connections 1024 --max-per-address 0 \
+"$AMPD" --port 0 --root "$tmp/site" --max-connections 1024 --max-per-address 0 \
     > "$tmp/ampd.out" 2> "$tmp/ampd.err" &
 ampd_pid=$!
 i=0
@@ -88,7 +88,7 @@ http {
     scgi_temp_path $tmp/nginx/scgi;
     server {
         listen 127.0.0.1:$nginx_port;
-        root $tmp/root;
+        root $tmp/site;
         add_header Cross-Origin-Opener-Policy same-origin always;
         add_header Cross-Origin-Embedder-Policy require-corp always;
         add_header Cross-Origin-Resource-Policy same-origin always;
@@ -138,7 +138,7 @@ run() {
 # ---- the API: project reads and saves -------------------------------------
 kill "$ampd_pid" 2>/dev/null && wait "$ampd_pid" 2>/dev/null || true
 ampd_pid=""
-"$AMPD" --port 0 --root "$tmp/root" --data "$tmp/data" --local --max-connections 1024 --max-per-address 0 \
+"$AMPD" --port 0 --root "$tmp/site" --data "$tmp/data" --local --max-connections 1024 --max-per-address 0 \
     > "$tmp/api.out" 2> "$tmp/api.err" &
 api_pid=$!
 i=0
