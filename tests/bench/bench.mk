@@ -1,5 +1,6 @@
 # tests/bench/bench.mk — `make bench`: our compiled patches against Faust,
-# native against WebAssembly, ampc against faust. Not part of `make test`
+# native against WebAssembly, ampc against faust; then the server's rows
+# (`make bench-server`, server/server.mk: ampd against nginx, the API). Not part of `make test`
 # (no timing is ever asserted by a test). Prints one table and writes it to
 # BENCHMARKS.md; what each row runs is in tests/bench/README.md.
 #
@@ -49,6 +50,7 @@ bench: bench-build
 	    --cc "$(BENCH_CC)" --cflags "$(BENCH_CFLAGS)" --emflags "$(BENCH_EMFLAGS)" \
 	    --runs $(BENCH_RUNS) --compile-runs $(BENCH_COMPILE_RUNS) --target-ms $(BENCH_TARGET_MS) \
 	    --cpu $(BENCH_CPU) --clock $(BENCH_CLOCK) --scalar $$(grep -c '^scalar' $(BB)/scalar.txt)
+	@$(MAKE) --no-print-directory bench-server
 
 bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
 
