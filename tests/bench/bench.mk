@@ -1,8 +1,9 @@
 # tests/bench/bench.mk — `make bench`: our compiled patches against Faust,
 # native against WebAssembly, ampc against faust; then the server's rows
-# (`make bench-server`, server/server.mk: ampd against nginx, the API). Not part of `make test`
-# (no timing is ever asserted by a test). Prints one table and writes it to
-# BENCHMARKS.md; what each row runs is in tests/bench/README.md.
+# (`make bench-server`, server/server.mk: ampd against nginx, the API). Not
+# part of `make test` (no timing is ever asserted by a test). Prints one
+# table and writes it to BENCHMARKS.md (the server's table goes to
+# $(B)/bench/server.txt); what each row runs is in tests/bench/README.md.
 #
 # Everything it builds goes under $(B)/bench/:
 #   our C       ampc on tests/bench/*.amp and nodes/std/fx.amp (freeverb);
