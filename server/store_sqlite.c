@@ -263,6 +263,50 @@ static char *dup_column(sqlite3_stmt *s, int col)
     return out;
 }
 
+/* Step `s` for its one row: STORE_OK with the row left to read (the
+ * caller then finishes `s`), STORE_NOT_FOUND, or STORE_ERROR logged as
+ * `what`. */
+static StoreStatus step_row(StoreConn *c, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return STORE_OK;
+    if (rc == SQLITE_DONE)
+        return STORE_NOT_FOUND;
+    log_db_error(c, what);
+    return STORE_ERROR;
+}
+
+/* Step `s` to its end, each row read by `row` into an item of `size`
+ * bytes pushed onto the array `*items` (`*count` long, grown by doubling
+ * from 16), then finish `s`. On an error (logged as `what`) the array is
+ * left for the caller to free. */
+static StoreStatus read_rows(StoreConn *c, sqlite3_stmt *s, const char *what, size_t size,
+                             void (*row)(sqlite3_stmt *s, void *item), void **items, size_t *count)
+{
+    size_t cap = 0;
+    StoreStatus status = STORE_OK;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            void *grown = realloc(*items, cap * size);
+            if (!grown) {
+                status = STORE_ERROR;
+                break;
+            }
+            *items = grown;
+        }
+        row(s, (char *)*items + (*count)++ * size);
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE) {
+        log_db_error(c, what);
+        status = STORE_ERROR;
+    }
+    finish(s);
+    return status;
+}
+
 /* ---- opening, migrations ----------------------------------------------- */
 
 static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen)
@@ -669,6 +713,11 @@ static void project_row(sqlite3_stmt *s, int64_t *internal_id, StoreProject *out
     out->shared = sqlite3_column_int(s, 6) != 0;
 }
 
+static void project_item(sqlite3_stmt *s, void *item)
+{
+    project_row(s, NULL, item);
+}
+
 /* The owner's project `public_id`: its internal id and row. */
 static StoreStatus find_project(StoreConn *c, int64_t owner, const char *public_id, int64_t *internal_id,
                                 StoreProject *out)
@@ -676,69 +725,132 @@ static StoreStatus find_project(StoreConn *c, int64_t owner, const char *public_
     sqlite3_stmt *s = use(c, SQL_PROJECT_FIND);
     sqlite3_bind_int64(s, 1, owner);
     bind_text(s, 2, public_id);
-    int rc = sqlite3_step(s);
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
+    StoreStatus status = step_row(c, s, "finding a project");
+    if (status == STORE_OK)
         project_row(s, internal_id, out);
-        status = STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "finding a project");
-        status = STORE_ERROR;
-    }
     finish(s);
     return status;
 }
 
-/* Revision `number` of the project with internal id `project`. */
-static StoreStatus get_revision(StoreConn *c, int64_t project, int64_t number, StoreRevision *out,
-                                char **document)
+/* The revisions of projects or of patches: their statements, whether
+ * they record restored_from (patch revisions don't), and what errors are
+ * logged as. */
+typedef struct {
+    StatementId get, list, insert, set_head;
+    bool restorable;
+    const char *reading, *listing, *inserting, *moving;
+} History;
+
+static const History project_history = {
+    .get = SQL_REVISION_GET,
+    .list = SQL_REVISION_LIST,
+    .insert = SQL_REVISION_INSERT,
+    .set_head = SQL_PROJECT_SET_HEAD,
+    .restorable = true,
+    .reading = "reading a revision",
+    .listing = "listing revisions",
+    .inserting = "inserting a revision",
+    .moving = "moving a project's head",
+};
+
+static const History patch_history = {
+    .get = SQL_PATCH_REVISION_GET,
+    .list = SQL_PATCH_REVISION_LIST,
+    .insert = SQL_PATCH_REVISION_INSERT,
+    .set_head = SQL_PATCH_SET_HEAD,
+    .restorable = false,
+    .reading = "reading a patch revision",
+    .listing = "listing patch revisions",
+    .inserting = "inserting a patch revision",
+    .moving = "moving a patch's head",
+};
+
+/* The current row of a revision select: number, created_at, size, then
+ * restored_from when `restorable`. */
+static StoreRevision revision_row(sqlite3_stmt *s, bool restorable)
 {
-    sqlite3_stmt *s = use(c, SQL_REVISION_GET);
-    sqlite3_bind_int64(s, 1, project);
+    return (StoreRevision){
+        .number = sqlite3_column_int64(s, 0),
+        .created_at = sqlite3_column_int64(s, 1),
+        .size = sqlite3_column_int64(s, 2),
+        .restored_from = restorable ? sqlite3_column_int64(s, 3) : 0,
+    };
+}
+
+/* Revision `number` of the project or patch with internal id `owner_row`,
+ * and its text (the column after the revision's). */
+static StoreStatus get_revision(StoreConn *c, const History *h, int64_t owner_row, int64_t number,
+                                StoreRevision *out, char **text)
+{
+    sqlite3_stmt *s = use(c, h->get);
+    sqlite3_bind_int64(s, 1, owner_row);
     sqlite3_bind_int64(s, 2, number);
-    int rc = sqlite3_step(s);
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
-        StoreRevision r = {
-            .number = sqlite3_column_int64(s, 0),
-            .created_at = sqlite3_column_int64(s, 1),
-            .size = sqlite3_column_int64(s, 2),
-            .restored_from = sqlite3_column_int64(s, 3),
-        };
+    StoreStatus status = step_row(c, s, h->reading);
+    if (status == STORE_OK) {
+        StoreRevision r = revision_row(s, h->restorable);
         if (out)
             *out = r;
-        status = STORE_OK;
-        if (document && !(*document = dup_column(s, 4)))
+        if (text && !(*text = dup_column(s, h->restorable ? 4 : 3)))
             status = STORE_ERROR;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "reading a revision");
-        status = STORE_ERROR;
     }
     finish(s);
     return status;
 }
 
-static StoreStatus insert_revision(StoreConn *c, int64_t project, int64_t number, const char *document,
-                                   int64_t restored_from, int64_t now)
+static void restorable_revision_item(sqlite3_stmt *s, void *item)
 {
-    sqlite3_stmt *s = use(c, SQL_REVISION_INSERT);
-    size_t size = strlen(document);
-    sqlite3_bind_int64(s, 1, project);
-    sqlite3_bind_int64(s, 2, number);
-    sqlite3_bind_text(s, 3, document, (int)size, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)size);
-    sqlite3_bind_int64(s, 5, restored_from);
-    sqlite3_bind_int64(s, 6, now);
-    return run(c, s, "inserting a revision") ? STORE_OK : STORE_ERROR;
+    *(StoreRevision *)item = revision_row(s, true);
 }
 
-static StoreStatus set_head(StoreConn *c, int64_t project, int64_t head, int64_t now)
+static void revision_item(sqlite3_stmt *s, void *item)
 {
-    sqlite3_stmt *s = use(c, SQL_PROJECT_SET_HEAD);
-    sqlite3_bind_int64(s, 1, project);
+    *(StoreRevision *)item = revision_row(s, false);
+}
+
+/* The history of the project or patch with internal id `owner_row`. */
+static StoreStatus list_revisions(StoreConn *c, const History *h, int64_t owner_row, StoreRevisionList *out)
+{
+    sqlite3_stmt *s = use(c, h->list);
+    sqlite3_bind_int64(s, 1, owner_row);
+    void *items = NULL;
+    StoreStatus status = read_rows(c, s, h->listing, sizeof *out->items,
+                                   h->restorable ? restorable_revision_item : revision_item, &items, &out->count);
+    out->items = items;
+    if (status != STORE_OK)
+        store_revision_list_free(out);
+    return status;
+}
+
+/* restored_from is bound only when the history records it. */
+static StoreStatus insert_revision(StoreConn *c, const History *h, int64_t owner_row, int64_t number,
+                                   const char *text, int64_t restored_from, int64_t now)
+{
+    sqlite3_stmt *s = use(c, h->insert);
+    size_t size = strlen(text);
+    sqlite3_bind_int64(s, 1, owner_row);
+    sqlite3_bind_int64(s, 2, number);
+    sqlite3_bind_text(s, 3, text, (int)size, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, (sqlite3_int64)size);
+    int next = 5;
+    if (h->restorable)
+        sqlite3_bind_int64(s, next++, restored_from);
+    sqlite3_bind_int64(s, next, now);
+    return run(c, s, h->inserting) ? STORE_OK : STORE_ERROR;
+}
+
+/* Insert revision `head` and make it the head, inside the caller's
+ * transaction. */
+static StoreStatus append_head(StoreConn *c, const History *h, int64_t owner_row, int64_t head, const char *text,
+                               int64_t restored_from, int64_t now)
+{
+    StoreStatus status = insert_revision(c, h, owner_row, head, text, restored_from, now);
+    if (status != STORE_OK)
+        return status;
+    sqlite3_stmt *s = use(c, h->set_head);
+    sqlite3_bind_int64(s, 1, owner_row);
     sqlite3_bind_int64(s, 2, head);
     sqlite3_bind_int64(s, 3, now);
-    return run(c, s, "moving a project's head") ? STORE_OK : STORE_ERROR;
+    return run(c, s, h->moving) ? STORE_OK : STORE_ERROR;
 }
 
 /* Insert a project row and its revision 1, inside the caller's transaction. */
@@ -759,7 +871,7 @@ static StoreStatus insert_project(StoreConn *c, int64_t owner, const char *publi
         return STORE_ERROR;
     }
     int64_t id = sqlite3_last_insert_rowid(c->db);
-    StoreStatus status = insert_revision(c, id, 1, document, 0, now);
+    StoreStatus status = insert_revision(c, &project_history, id, 1, document, 0, now);
     if (status != STORE_OK)
         return status;
     *out = (StoreProject){.revision = 1, .created_at = now, .updated_at = now};
@@ -779,28 +891,11 @@ StoreStatus store_project_create(StoreConn *c, int64_t owner, const char *public
 StoreStatus store_project_list(StoreConn *c, int64_t owner, StoreProjectList *out)
 {
     *out = (StoreProjectList){0};
-    size_t cap = 0;
     sqlite3_stmt *s = use(c, SQL_PROJECT_LIST);
     sqlite3_bind_int64(s, 1, owner);
-    StoreStatus status = STORE_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 16;
-            StoreProject *grown = realloc(out->items, cap * sizeof *grown);
-            if (!grown) {
-                status = STORE_ERROR;
-                break;
-            }
-            out->items = grown;
-        }
-        project_row(s, NULL, &out->items[out->count++]);
-    }
-    if (status == STORE_OK && rc != SQLITE_DONE) {
-        log_db_error(c, "listing projects");
-        status = STORE_ERROR;
-    }
-    finish(s);
+    void *items = NULL;
+    StoreStatus status = read_rows(c, s, "listing projects", sizeof *out->items, project_item, &items, &out->count);
+    out->items = items;
     if (status != STORE_OK)
         store_project_list_free(out);
     return status;
@@ -822,7 +917,7 @@ StoreStatus store_project_get(StoreConn *c, int64_t owner, const char *public_id
     /* Revisions are never changed, so the head's document is consistent
      * with the row read above even without a transaction; a project
      * deleted in between is simply not found. */
-    return get_revision(c, id, out->revision, NULL, document);
+    return get_revision(c, &project_history, id, out->revision, NULL, document);
 }
 
 /* Inside a transaction: append `document` as the next revision when the
@@ -837,9 +932,7 @@ static StoreStatus append_revision(StoreConn *c, int64_t owner, const char *publ
     if (expected >= 0 && out->revision != expected)
         return STORE_CONFLICT;
     int64_t next = out->revision + 1;
-    status = insert_revision(c, id, next, document, restored_from, now);
-    if (status == STORE_OK)
-        status = set_head(c, id, next, now);
+    status = append_head(c, &project_history, id, next, document, restored_from, now);
     if (status == STORE_OK) {
         out->revision = next;
         out->updated_at = now;
@@ -906,7 +999,7 @@ StoreStatus store_project_duplicate(StoreConn *c, int64_t owner, const char *pub
     char *document = NULL;
     StoreStatus status = find_project(c, owner, public_id, &id, &source);
     if (status == STORE_OK)
-        status = get_revision(c, id, source.revision, NULL, &document);
+        status = get_revision(c, &project_history, id, source.revision, NULL, &document);
     if (status == STORE_OK)
         status = insert_project(c, owner, new_public_id, name, document, now, out);
     free(document);
@@ -921,35 +1014,7 @@ StoreStatus store_revision_list(StoreConn *c, int64_t owner, const char *public_
     StoreStatus status = find_project(c, owner, public_id, &id, &found);
     if (status != STORE_OK)
         return status;
-    size_t cap = 0;
-    sqlite3_stmt *s = use(c, SQL_REVISION_LIST);
-    sqlite3_bind_int64(s, 1, id);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 16;
-            StoreRevision *grown = realloc(out->items, cap * sizeof *grown);
-            if (!grown) {
-                status = STORE_ERROR;
-                break;
-            }
-            out->items = grown;
-        }
-        out->items[out->count++] = (StoreRevision){
-            .number = sqlite3_column_int64(s, 0),
-            .created_at = sqlite3_column_int64(s, 1),
-            .size = sqlite3_column_int64(s, 2),
-            .restored_from = sqlite3_column_int64(s, 3),
-        };
-    }
-    if (status == STORE_OK && rc != SQLITE_DONE) {
-        log_db_error(c, "listing revisions");
-        status = STORE_ERROR;
-    }
-    finish(s);
-    if (status != STORE_OK)
-        store_revision_list_free(out);
-    return status;
+    return list_revisions(c, &project_history, id, out);
 }
 
 void store_revision_list_free(StoreRevisionList *list)
@@ -966,7 +1031,7 @@ StoreStatus store_revision_get(StoreConn *c, int64_t owner, const char *public_i
     StoreStatus status = find_project(c, owner, public_id, &id, &found);
     if (status != STORE_OK)
         return status;
-    return get_revision(c, id, number, out, document);
+    return get_revision(c, &project_history, id, number, out, document);
 }
 
 StoreStatus store_revision_restore(StoreConn *c, int64_t owner, const char *public_id, int64_t number,
@@ -978,7 +1043,7 @@ StoreStatus store_revision_restore(StoreConn *c, int64_t owner, const char *publ
     char *document = NULL;
     StoreStatus status = find_project(c, owner, public_id, &id, out);
     if (status == STORE_OK)
-        status = get_revision(c, id, number, NULL, &document);
+        status = get_revision(c, &project_history, id, number, NULL, &document);
     if (status == STORE_OK)
         status = append_revision(c, owner, public_id, expected, document, number, now, out);
     free(document);
@@ -1025,20 +1090,14 @@ StoreStatus store_shared_get(StoreConn *c, const uint8_t token_hash[STORE_TOKEN_
 {
     sqlite3_stmt *s = use(c, SQL_PROJECT_BY_SHARE);
     sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_BYTES, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
     int64_t id = 0;
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
+    StoreStatus status = step_row(c, s, "finding a shared project");
+    if (status == STORE_OK)
         project_row(s, &id, out);
-        status = STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "finding a shared project");
-        status = STORE_ERROR;
-    }
     finish(s);
     if (status != STORE_OK)
         return status;
-    return get_revision(c, id, out->revision, NULL, document);
+    return get_revision(c, &project_history, id, out->revision, NULL, document);
 }
 
 /* ---- patches (the patch library) -------------------------------------------- */
@@ -1056,6 +1115,11 @@ static void patch_row(sqlite3_stmt *s, int64_t *internal_id, StorePatch *out)
     out->size = sqlite3_column_int64(s, 6);
 }
 
+static void patch_item(sqlite3_stmt *s, void *item)
+{
+    patch_row(s, NULL, item);
+}
+
 /* The owner's patch `public_id`: its internal id and row. */
 static StoreStatus find_patch(StoreConn *c, int64_t owner, const char *public_id, int64_t *internal_id,
                               StorePatch *out)
@@ -1063,56 +1127,11 @@ static StoreStatus find_patch(StoreConn *c, int64_t owner, const char *public_id
     sqlite3_stmt *s = use(c, SQL_PATCH_FIND);
     sqlite3_bind_int64(s, 1, owner);
     bind_text(s, 2, public_id);
-    int rc = sqlite3_step(s);
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
+    StoreStatus status = step_row(c, s, "finding a patch");
+    if (status == STORE_OK)
         patch_row(s, internal_id, out);
-        status = STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "finding a patch");
-        status = STORE_ERROR;
-    }
     finish(s);
     return status;
-}
-
-static StoreStatus get_patch_revision(StoreConn *c, int64_t patch, int64_t number, StoreRevision *out,
-                                      char **text)
-{
-    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_GET);
-    sqlite3_bind_int64(s, 1, patch);
-    sqlite3_bind_int64(s, 2, number);
-    int rc = sqlite3_step(s);
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
-        StoreRevision r = {
-            .number = sqlite3_column_int64(s, 0),
-            .created_at = sqlite3_column_int64(s, 1),
-            .size = sqlite3_column_int64(s, 2),
-        };
-        if (out)
-            *out = r;
-        status = STORE_OK;
-        if (text && !(*text = dup_column(s, 3)))
-            status = STORE_ERROR;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "reading a patch revision");
-        status = STORE_ERROR;
-    }
-    finish(s);
-    return status;
-}
-
-static StoreStatus insert_patch_revision(StoreConn *c, int64_t patch, int64_t number, const char *text, int64_t now)
-{
-    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_INSERT);
-    size_t size = strlen(text);
-    sqlite3_bind_int64(s, 1, patch);
-    sqlite3_bind_int64(s, 2, number);
-    sqlite3_bind_text(s, 3, text, (int)size, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, (sqlite3_int64)size);
-    sqlite3_bind_int64(s, 5, now);
-    return run(c, s, "inserting a patch revision") ? STORE_OK : STORE_ERROR;
 }
 
 StoreStatus store_patch_create(StoreConn *c, int64_t owner, const char *public_id, const char *name,
@@ -1135,7 +1154,7 @@ StoreStatus store_patch_create(StoreConn *c, int64_t owner, const char *public_i
         status = STORE_ERROR;
     }
     if (status == STORE_OK)
-        status = insert_patch_revision(c, sqlite3_last_insert_rowid(c->db), 1, text, now);
+        status = insert_revision(c, &patch_history, sqlite3_last_insert_rowid(c->db), 1, text, 0, now);
     if (status == STORE_OK) {
         *out = (StorePatch){.revision = 1, .created_at = now, .updated_at = now, .size = (int64_t)strlen(text)};
         snprintf(out->public_id, sizeof out->public_id, "%s", public_id);
@@ -1147,28 +1166,11 @@ StoreStatus store_patch_create(StoreConn *c, int64_t owner, const char *public_i
 StoreStatus store_patch_list(StoreConn *c, int64_t owner, StorePatchList *out)
 {
     *out = (StorePatchList){0};
-    size_t cap = 0;
     sqlite3_stmt *s = use(c, SQL_PATCH_LIST);
     sqlite3_bind_int64(s, 1, owner);
-    StoreStatus status = STORE_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 16;
-            StorePatch *grown = realloc(out->items, cap * sizeof *grown);
-            if (!grown) {
-                status = STORE_ERROR;
-                break;
-            }
-            out->items = grown;
-        }
-        patch_row(s, NULL, &out->items[out->count++]);
-    }
-    if (status == STORE_OK && rc != SQLITE_DONE) {
-        log_db_error(c, "listing patches");
-        status = STORE_ERROR;
-    }
-    finish(s);
+    void *items = NULL;
+    StoreStatus status = read_rows(c, s, "listing patches", sizeof *out->items, patch_item, &items, &out->count);
+    out->items = items;
     if (status != STORE_OK)
         store_patch_list_free(out);
     return status;
@@ -1187,7 +1189,7 @@ StoreStatus store_patch_get(StoreConn *c, int64_t owner, const char *public_id, 
     if (status != STORE_OK || !text)
         return status;
     /* Revisions are never changed: the head's text matches the row. */
-    return get_patch_revision(c, id, out->revision, NULL, text);
+    return get_revision(c, &patch_history, id, out->revision, NULL, text);
 }
 
 StoreStatus store_patch_save(StoreConn *c, int64_t owner, const char *public_id, int64_t expected,
@@ -1203,14 +1205,7 @@ StoreStatus store_patch_save(StoreConn *c, int64_t owner, const char *public_id,
     }
     int64_t next = status == STORE_OK ? out->revision + 1 : 0;
     if (status == STORE_OK)
-        status = insert_patch_revision(c, id, next, text, now);
-    if (status == STORE_OK) {
-        sqlite3_stmt *s = use(c, SQL_PATCH_SET_HEAD);
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, next);
-        sqlite3_bind_int64(s, 3, now);
-        status = run(c, s, "moving a patch's head") ? STORE_OK : STORE_ERROR;
-    }
+        status = append_head(c, &patch_history, id, next, text, 0, now);
     if (status == STORE_OK) {
         out->revision = next;
         out->updated_at = now;
@@ -1263,34 +1258,7 @@ StoreStatus store_patch_revision_list(StoreConn *c, int64_t owner, const char *p
     StoreStatus status = find_patch(c, owner, public_id, &id, &found);
     if (status != STORE_OK)
         return status;
-    size_t cap = 0;
-    sqlite3_stmt *s = use(c, SQL_PATCH_REVISION_LIST);
-    sqlite3_bind_int64(s, 1, id);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 16;
-            StoreRevision *grown = realloc(out->items, cap * sizeof *grown);
-            if (!grown) {
-                status = STORE_ERROR;
-                break;
-            }
-            out->items = grown;
-        }
-        out->items[out->count++] = (StoreRevision){
-            .number = sqlite3_column_int64(s, 0),
-            .created_at = sqlite3_column_int64(s, 1),
-            .size = sqlite3_column_int64(s, 2),
-        };
-    }
-    if (status == STORE_OK && rc != SQLITE_DONE) {
-        log_db_error(c, "listing patch revisions");
-        status = STORE_ERROR;
-    }
-    finish(s);
-    if (status != STORE_OK)
-        store_revision_list_free(out);
-    return status;
+    return list_revisions(c, &patch_history, id, out);
 }
 
 StoreStatus store_patch_revision_get(StoreConn *c, int64_t owner, const char *public_id, int64_t number,
@@ -1301,7 +1269,7 @@ StoreStatus store_patch_revision_get(StoreConn *c, int64_t owner, const char *pu
     StoreStatus status = find_patch(c, owner, public_id, &id, &found);
     if (status != STORE_OK)
         return status;
-    return get_patch_revision(c, id, number, out, text);
+    return get_revision(c, &patch_history, id, number, out, text);
 }
 
 /* ---- audio assets -------------------------------------------------------- */
@@ -1315,20 +1283,19 @@ static void asset_row(sqlite3_stmt *s, StoreAsset *out)
     out->created_at = sqlite3_column_int64(s, 4);
 }
 
+static void asset_item(sqlite3_stmt *s, void *item)
+{
+    asset_row(s, item);
+}
+
 StoreStatus store_asset_get(StoreConn *c, int64_t owner, const char *hash, StoreAsset *out)
 {
     sqlite3_stmt *s = use(c, SQL_ASSET_GET);
     sqlite3_bind_int64(s, 1, owner);
     bind_text(s, 2, hash);
-    int rc = sqlite3_step(s);
-    StoreStatus status = STORE_NOT_FOUND;
-    if (rc == SQLITE_ROW) {
+    StoreStatus status = step_row(c, s, "finding an asset");
+    if (status == STORE_OK)
         asset_row(s, out);
-        status = STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        log_db_error(c, "finding an asset");
-        status = STORE_ERROR;
-    }
     finish(s);
     return status;
 }
@@ -1398,28 +1365,11 @@ StoreStatus store_asset_link(StoreConn *c, int64_t owner, const StoreAsset *asse
 StoreStatus store_asset_list(StoreConn *c, int64_t owner, StoreAssetList *out)
 {
     *out = (StoreAssetList){0};
-    size_t cap = 0;
     sqlite3_stmt *s = use(c, SQL_ASSET_LIST);
     sqlite3_bind_int64(s, 1, owner);
-    StoreStatus status = STORE_OK;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->count == cap) {
-            cap = cap ? cap * 2 : 16;
-            StoreAsset *grown = realloc(out->items, cap * sizeof *grown);
-            if (!grown) {
-                status = STORE_ERROR;
-                break;
-            }
-            out->items = grown;
-        }
-        asset_row(s, &out->items[out->count++]);
-    }
-    if (status == STORE_OK && rc != SQLITE_DONE) {
-        log_db_error(c, "listing assets");
-        status = STORE_ERROR;
-    }
-    finish(s);
+    void *items = NULL;
+    StoreStatus status = read_rows(c, s, "listing assets", sizeof *out->items, asset_item, &items, &out->count);
+    out->items = items;
     if (status != STORE_OK)
         store_asset_list_free(out);
     return status;
