@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,193 @@ const char *api_string_member(ApiCall *call, json_t *obj, const char *key, size_
         return NULL;
     }
     return json_string_value(v);
+}
+
+/* ---- item endpoints: ids, revisions, If-Match, names, routes ------------ */
+
+bool api_is_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (n >= API_ID_HEX || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == API_ID_HEX;
+}
+
+void api_new_id(char out[API_ID_HEX + 1])
+{
+    unsigned char raw[API_ID_HEX / 2];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(out, API_ID_HEX + 1, raw, sizeof raw);
+}
+
+const char *api_id_param(ApiCall *call, const char *missing)
+{
+    if (api_is_id(call->params[0]))
+        return call->params[0];
+    api_error(call, MHD_HTTP_NOT_FOUND, "not_found", missing);
+    return NULL;
+}
+
+void api_store_error_as(ApiCall *call, StoreStatus status, const char *missing)
+{
+    if (status == STORE_NOT_FOUND)
+        api_error(call, MHD_HTTP_NOT_FOUND, "not_found", missing);
+    else
+        api_store_error(call, status);
+}
+
+int64_t api_revision_number(const char *s, size_t len)
+{
+    if (len == 0 || len > 15 || s[0] == '0')
+        return 0;
+    int64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        n = n * 10 + (s[i] - '0');
+    }
+    return n;
+}
+
+int64_t api_if_match(const ApiCall *call)
+{
+    const char *value = call->if_match;
+    if (!value)
+        return -1;
+    size_t n = strlen(value);
+    if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
+        return api_revision_number(value + 1, n - 2);
+    return api_revision_number(value, n);
+}
+
+int64_t api_if_match_required(ApiCall *call)
+{
+    int64_t expected = api_if_match(call);
+    if (expected < 0) {
+        api_error(call, 428, "if_match_required", "a save needs If-Match: \"<revision it was based on>\"");
+        return 0;
+    }
+    if (expected == 0)
+        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_if_match", "If-Match must be a revision number in quotes");
+    return expected;
+}
+
+void api_set_etag(ApiCall *call, int64_t revision)
+{
+    snprintf(call->etag, sizeof call->etag, "\"%" PRId64 "\"", revision);
+}
+
+void api_reply_stale(ApiCall *call, const char *noun, int64_t sent, int64_t current)
+{
+    char hint[200];
+    snprintf(hint, sizeof hint,
+             "the %s changed since the revision in If-Match; nothing was saved: "
+             "reload the current revision, merge, and save again",
+             noun);
+    json_t *body = http_error_body("stale_revision", hint);
+    json_t *error = json_object_get(body, "error");
+    json_object_set_new(error, "current_revision", json_integer(current));
+    json_object_set_new(error, "your_revision", json_integer(sent));
+    api_reply(call, MHD_HTTP_PRECONDITION_FAILED, body);
+    api_set_etag(call, current);
+}
+
+const char *api_name_member(ApiCall *call, json_t *body, const char *noun, size_t max_bytes, bool required)
+{
+    char hint[96];
+    const char *name = api_string_member(call, body, "name", max_bytes, required);
+    if (!name)
+        return NULL;
+    if (!name[0]) {
+        snprintf(hint, sizeof hint, "a %s name cannot be empty", noun);
+        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", hint);
+        return NULL;
+    }
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(hint, sizeof hint, "a %s name cannot hold control characters", noun);
+            api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", hint);
+            return NULL;
+        }
+    }
+    return name;
+}
+
+void api_reply_revisions(ApiCall *call, StoreRevisionList *list)
+{
+    json_t *items = json_array();
+    for (size_t i = 0; i < list->count; i++) {
+        const StoreRevision *r = &list->items[i];
+        json_t *item = json_pack("{s:I,s:I,s:I}", "revision", (json_int_t)r->number, "created_at",
+                                 (json_int_t)r->created_at, "size", (json_int_t)r->size);
+        if (r->restored_from)
+            json_object_set_new(item, "restored_from", json_integer(r->restored_from));
+        json_array_append_new(items, item);
+    }
+    store_revision_list_free(list);
+    api_reply(call, MHD_HTTP_OK, json_pack("{s:o}", "revisions", items));
+}
+
+/* Split `rest` at '/' into at most API_ROUTE_SEGMENTS segments of fewer
+ * than API_PARAM_MAX bytes; -1 when it does not fit (or is empty). */
+static int split_segments(const char *rest, char segments[API_ROUTE_SEGMENTS][API_PARAM_MAX])
+{
+    int n = 0;
+    for (const char *p = rest;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == API_ROUTE_SEGMENTS || len == 0 || len >= API_PARAM_MAX)
+            return -1;
+        memcpy(segments[n], p, len);
+        segments[n][len] = '\0';
+        n++;
+        if (!slash)
+            return n;
+        p = slash + 1;
+    }
+}
+
+static bool route_matches(const ApiRoute *r, char segments[API_ROUTE_SEGMENTS][API_PARAM_MAX], int n,
+                          const char **params, int *n_params)
+{
+    *n_params = 0;
+    int i = 0;
+    for (; i < API_ROUTE_SEGMENTS && r->pattern[i]; i++) {
+        if (i >= n)
+            return false;
+        if (strcmp(r->pattern[i], "*") == 0)
+            params[(*n_params)++] = segments[i];
+        else if (strcmp(r->pattern[i], segments[i]) != 0)
+            return false;
+    }
+    return i == n;
+}
+
+enum MHD_Result api_route(struct MHD_Connection *conn, const HttpRequest *req, const char *prefix,
+                          const ApiRoute *routes, size_t n_routes)
+{
+    char segments[API_ROUTE_SEGMENTS][API_PARAM_MAX];
+    int n = split_segments(req->path + strlen(prefix), segments);
+    char allow[64] = "";
+    for (size_t i = 0; n > 0 && i < n_routes; i++) {
+        const char *params[API_MAX_PARAMS];
+        int n_params;
+        const ApiRoute *r = &routes[i];
+        if (!route_matches(r, segments, n, params, &n_params))
+            continue;
+        if (strcmp(r->method, req->method) == 0)
+            return api_defer(conn, req, r->work, r->requires, params, n_params);
+        size_t len = strlen(allow);
+        snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", r->method);
+    }
+    if (!allow[0])
+        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
+    struct MHD_Response *resp = http_json_response(
+        http_error_body("method_not_allowed", "this path accepts only the methods listed in Allow"));
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, void *state)

@@ -1,5 +1,5 @@
-/* api.h — what the JSON endpoint groups (api_accounts.c, api_projects.c)
- * share: the settings main.c fills in, the ApiCall that carries one request
+/* api.h — what the JSON endpoint groups (api_accounts.c, api_projects.c,
+ * api_patches.c, api_assets.c) share: the settings main.c fills in, the ApiCall that carries one request
  * to a worker and its reply back, and who the caller is.
  *
  * Life of an API call: the endpoint's HttpHandler (on the event loop) calls
@@ -171,6 +171,55 @@ json_t *api_body_object(ApiCall *call);
 /* A string member of `obj` no longer than `max_bytes`: NULL with an error
  * reply set when missing (and required), not a string, or too long. */
 const char *api_string_member(ApiCall *call, json_t *obj, const char *key, size_t max_bytes, bool required);
+
+/* ---- what the item endpoints share (api_projects.c, api_patches.c) ------------ */
+
+/* Ids of projects and patches: API_ID_HEX random lowercase hex digits. */
+#define API_ID_HEX 32
+bool api_is_id(const char *s);
+void api_new_id(char out[API_ID_HEX + 1]);
+/* call->params[0] when it is an id; else 404 not_found with `missing` set
+ * and NULL. */
+const char *api_id_param(ApiCall *call, const char *missing);
+/* A store failure: 404 not_found with `missing` for STORE_NOT_FOUND,
+ * api_store_error otherwise. */
+void api_store_error_as(ApiCall *call, StoreStatus status, const char *missing);
+
+/* A revision number in a path or If-Match: 1..10^15 in plain decimal; 0
+ * when not one. */
+int64_t api_revision_number(const char *s, size_t len);
+/* The call's If-Match: "N" (or N); -1 when absent, 0 when malformed. */
+int64_t api_if_match(const ApiCall *call);
+/* The If-Match a save requires: its revision, or 0 with the reply set
+ * (428 when absent, 400 when malformed). */
+int64_t api_if_match_required(ApiCall *call);
+/* ETag: "<revision>". */
+void api_set_etag(ApiCall *call, int64_t revision);
+/* 412: the save was based on `sent`, the `noun` ("project", "patch") is
+ * at `current`; its ETag is set. */
+void api_reply_stale(ApiCall *call, const char *noun, int64_t sent, int64_t current);
+/* The "name" member of `body`: 1..max_bytes of UTF-8, no control
+ * characters; the errors name the `noun`. NULL with the reply set (none
+ * when absent and not `required`). */
+const char *api_name_member(ApiCall *call, json_t *body, const char *noun, size_t max_bytes, bool required);
+/* 200 {"revisions": [...]}: `list` (freed here) as revision, created_at,
+ * size and restored_from where set. */
+void api_reply_revisions(ApiCall *call, StoreRevisionList *list);
+
+/* A sub-route of an item endpoint: the segments after its prefix ("*"
+ * takes a parameter). */
+#define API_ROUTE_SEGMENTS 4
+typedef struct ApiRoute {
+    const char *method;
+    const char *pattern[API_ROUTE_SEGMENTS];
+    ApiWork work;
+    unsigned requires;
+} ApiRoute;
+/* Defer the request whose path is `prefix` then segments to the matching
+ * one of `routes`: 404 when none matches the path, 405 with Allow when
+ * none matches the method. Returns what the HttpHandler returns. */
+enum MHD_Result api_route(struct MHD_Connection *conn, const HttpRequest *req, const char *prefix,
+                          const ApiRoute *routes, size_t n_routes);
 
 /* Every {"library": id, "revision": n} patch of `project` (read by
  * project_load_text) is a revision of one of the caller's patches; false

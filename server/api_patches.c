@@ -39,12 +39,9 @@
 #include "api.h"
 #include "project.h"
 
-#include <sodium.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +50,6 @@
 
 #define PATCH_TEXT_MAX (256u << 10)   /* bytes of .amp text: 413 beyond */
 #define PATCH_NAME_MAX 200            /* bytes, as project names */
-#define PATCH_ID_HEX 32
-#define PATCH_SEGMENTS_MAX 3
 #define LIBRARY_PATH_MAX 255          /* bytes of a path under the library */
 #define LIBRARY_DEPTH_MAX 8           /* folders listed below the library */
 #define LIBRARY_FILES_MAX 1000        /* files listed */
@@ -64,48 +59,6 @@
 static int library_fd = -1;
 
 /* ---- checks and conversions ------------------------------------------------- */
-
-static bool is_patch_id(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (n >= PATCH_ID_HEX || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return false;
-    return n == PATCH_ID_HEX;
-}
-
-static void new_patch_id(char out[PATCH_ID_HEX + 1])
-{
-    unsigned char raw[PATCH_ID_HEX / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, PATCH_ID_HEX + 1, raw, sizeof raw);
-}
-
-/* A revision number in a path or If-Match: 1..10^15 in plain decimal; 0
- * when not one. */
-static int64_t revision_number(const char *s, size_t len)
-{
-    if (len == 0 || len > 15 || s[0] == '0')
-        return 0;
-    int64_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        n = n * 10 + (s[i] - '0');
-    }
-    return n;
-}
-
-/* If-Match: "N" (or N); -1 when absent, 0 when malformed. */
-static int64_t if_match_revision(const char *value)
-{
-    if (!value)
-        return -1;
-    size_t n = strlen(value);
-    if (n >= 2 && value[0] == '"' && value[n - 1] == '"')
-        return revision_number(value + 1, n - 2);
-    return revision_number(value, n);
-}
 
 /* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
  * U+10FFFF. */
@@ -158,20 +111,7 @@ static json_t *patch_body(ApiCall *call)
  * (the rules of project names). NULL with the reply set. */
 static const char *patch_name(ApiCall *call, json_t *body)
 {
-    const char *name = api_string_member(call, body, "name", PATCH_NAME_MAX, true);
-    if (!name)
-        return NULL;
-    if (!name[0]) {
-        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", "a patch name cannot be empty");
-        return NULL;
-    }
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", "a patch name cannot hold control characters");
-            return NULL;
-        }
-    }
-    return name;
+    return api_name_member(call, body, "patch", PATCH_NAME_MAX, true);
 }
 
 /* The "text" member: a string of at most PATCH_TEXT_MAX bytes (UTF-8: the
@@ -196,11 +136,6 @@ static const char *patch_text(ApiCall *call, json_t *body)
     return json_string_value(v);
 }
 
-static void set_etag(ApiCall *call, int64_t revision)
-{
-    snprintf(call->etag, sizeof call->etag, "\"%" PRId64 "\"", revision);
-}
-
 static json_t *patch_json(const StorePatch *p)
 {
     return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "id", p->public_id, "name", p->name, "revision",
@@ -211,18 +146,12 @@ static json_t *patch_json(const StorePatch *p)
 /* The patch id of the call, or 404 set and NULL. */
 static const char *patch_id(ApiCall *call)
 {
-    if (is_patch_id(call->params[0]))
-        return call->params[0];
-    api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such patch");
-    return NULL;
+    return api_id_param(call, "no such patch");
 }
 
 static void patch_store_error(ApiCall *call, StoreStatus status)
 {
-    if (status == STORE_NOT_FOUND)
-        api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such patch");
-    else
-        api_store_error(call, status);
+    api_store_error_as(call, status, "no such patch");
 }
 
 /* ---- the built-in library ------------------------------------------------------ */
@@ -446,8 +375,8 @@ static void patches_create(ApiCall *call, StoreConn *db)
     StorePatch patch;
     StoreStatus st = STORE_CONFLICT;
     for (int attempt = 0; attempt < 4 && st == STORE_CONFLICT; attempt++) {
-        char id[PATCH_ID_HEX + 1];
-        new_patch_id(id);
+        char id[API_ID_HEX + 1];
+        api_new_id(id);
         st = store_patch_create(db, call->user.id, id, name, text, api_now(), &patch);
     }
     json_decref(body);
@@ -455,7 +384,7 @@ static void patches_create(ApiCall *call, StoreConn *db)
         api_store_error(call, STORE_ERROR);
         return;
     }
-    set_etag(call, patch.revision);
+    api_set_etag(call, patch.revision);
     api_reply(call, MHD_HTTP_CREATED, patch_json(&patch));
 }
 
@@ -483,7 +412,7 @@ static void patch_get(ApiCall *call, StoreConn *db)
     json_t *body = patch_json(&patch);
     json_object_set_new(body, "text", json_string(text));
     free(text);
-    set_etag(call, patch.revision);
+    api_set_etag(call, patch.revision);
     api_reply(call, MHD_HTTP_OK, body);
 }
 
@@ -492,15 +421,9 @@ static void patch_put(ApiCall *call, StoreConn *db)
     const char *id = patch_id(call);
     if (!id)
         return;
-    int64_t expected = if_match_revision(call->if_match);
-    if (expected < 0) {
-        api_error(call, 428, "if_match_required", "a save needs If-Match: \"<revision it was based on>\"");
+    int64_t expected = api_if_match_required(call);
+    if (!expected)
         return;
-    }
-    if (expected == 0) {
-        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_if_match", "If-Match must be a revision number in quotes");
-        return;
-    }
     json_t *body = patch_body(call);
     const char *text = body ? patch_text(call, body) : NULL;
     if (!text) {
@@ -511,21 +434,14 @@ static void patch_put(ApiCall *call, StoreConn *db)
     StoreStatus st = store_patch_save(db, call->user.id, id, expected, text, api_now(), &patch);
     json_decref(body);
     if (st == STORE_CONFLICT) {
-        json_t *error_body = http_error_body("stale_revision",
-                                             "the patch changed since the revision in If-Match; nothing was "
-                                             "saved: reload the current revision, merge, and save again");
-        json_t *error = json_object_get(error_body, "error");
-        json_object_set_new(error, "current_revision", json_integer(patch.revision));
-        json_object_set_new(error, "your_revision", json_integer(expected));
-        api_reply(call, MHD_HTTP_PRECONDITION_FAILED, error_body);
-        set_etag(call, patch.revision);
+        api_reply_stale(call, "patch", expected, patch.revision);
         return;
     }
     if (st != STORE_OK) {
         patch_store_error(call, st);
         return;
     }
-    set_etag(call, patch.revision);
+    api_set_etag(call, patch.revision);
     api_reply(call, MHD_HTTP_OK, patch_json(&patch));
 }
 
@@ -545,7 +461,7 @@ static void patch_rename(ApiCall *call, StoreConn *db)
         patch_store_error(call, st);
         return;
     }
-    set_etag(call, patch.revision);
+    api_set_etag(call, patch.revision);
     api_reply(call, MHD_HTTP_OK, patch_json(&patch));
 }
 
@@ -572,13 +488,7 @@ static void patch_revisions(ApiCall *call, StoreConn *db)
         patch_store_error(call, st);
         return;
     }
-    json_t *items = json_array();
-    for (size_t i = 0; i < list.count; i++)
-        json_array_append_new(items, json_pack("{s:I,s:I,s:I}", "revision", (json_int_t)list.items[i].number,
-                                               "created_at", (json_int_t)list.items[i].created_at, "size",
-                                               (json_int_t)list.items[i].size));
-    store_revision_list_free(&list);
-    api_reply(call, MHD_HTTP_OK, json_pack("{s:o}", "revisions", items));
+    api_reply_revisions(call, &list);
 }
 
 static void patch_revision(ApiCall *call, StoreConn *db)
@@ -586,16 +496,13 @@ static void patch_revision(ApiCall *call, StoreConn *db)
     const char *id = patch_id(call);
     if (!id)
         return;
-    int64_t number = revision_number(call->params[1], strlen(call->params[1]));
+    int64_t number = api_revision_number(call->params[1], strlen(call->params[1]));
     StoreRevision revision;
     char *text = NULL;
     StoreStatus st = number ? store_patch_revision_get(db, call->user.id, id, number, &revision, &text)
                             : STORE_NOT_FOUND;
     if (st != STORE_OK) {
-        if (st == STORE_NOT_FOUND)
-            api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such patch or revision");
-        else
-            api_store_error(call, st);
+        api_store_error_as(call, st, "no such patch or revision");
         return;
     }
     api_reply(call, MHD_HTTP_OK,
@@ -606,15 +513,7 @@ static void patch_revision(ApiCall *call, StoreConn *db)
 
 /* ---- dispatch of /api/patches/{id}/... ------------------------------------------------- */
 
-/* A sub-route: the segments after /api/patches/ ("*" takes a parameter). */
-typedef struct PatchRoute {
-    const char *method;
-    const char *pattern[PATCH_SEGMENTS_MAX];
-    ApiWork work;
-    unsigned requires;
-} PatchRoute;
-
-static const PatchRoute patch_routes[] = {
+static const ApiRoute patch_routes[] = {
     {"GET", {"*"}, patch_get, API_USER},
     {"PUT", {"*"}, patch_put, API_USER | API_WRITE},
     {"PATCH", {"*"}, patch_rename, API_USER | API_WRITE},
@@ -623,64 +522,9 @@ static const PatchRoute patch_routes[] = {
     {"GET", {"*", "revisions", "*"}, patch_revision, API_USER},
 };
 
-/* Split `rest` at '/' into at most PATCH_SEGMENTS_MAX non-empty segments
- * shorter than API_PARAM_MAX; -1 when it does not fit. */
-static int patch_segments(const char *rest, char segments[PATCH_SEGMENTS_MAX][API_PARAM_MAX])
-{
-    int n = 0;
-    for (const char *p = rest;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == PATCH_SEGMENTS_MAX || len == 0 || len >= API_PARAM_MAX)
-            return -1;
-        memcpy(segments[n], p, len);
-        segments[n][len] = '\0';
-        n++;
-        if (!slash)
-            return n;
-        p = slash + 1;
-    }
-}
-
-static bool patch_route_matches(const PatchRoute *r, char segments[PATCH_SEGMENTS_MAX][API_PARAM_MAX], int n,
-                                const char **params, int *n_params)
-{
-    *n_params = 0;
-    int i = 0;
-    for (; i < PATCH_SEGMENTS_MAX && r->pattern[i]; i++) {
-        if (i >= n)
-            return false;
-        if (strcmp(r->pattern[i], "*") == 0)
-            params[(*n_params)++] = segments[i];
-        else if (strcmp(r->pattern[i], segments[i]) != 0)
-            return false;
-    }
-    return i == n;
-}
-
 enum MHD_Result api_patches_item(struct MHD_Connection *conn, const HttpRequest *req)
 {
-    char segments[PATCH_SEGMENTS_MAX][API_PARAM_MAX];
-    int n = patch_segments(req->path + strlen("/api/patches/"), segments);
-    char allow[64] = "";
-    for (size_t i = 0; n > 0 && i < sizeof patch_routes / sizeof patch_routes[0]; i++) {
-        const char *params[API_MAX_PARAMS];
-        int n_params;
-        const PatchRoute *r = &patch_routes[i];
-        if (!patch_route_matches(r, segments, n, params, &n_params))
-            continue;
-        if (strcmp(r->method, req->method) == 0)
-            return api_defer(conn, req, r->work, r->requires, params, n_params);
-        size_t len = strlen(allow);
-        snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", r->method);
-    }
-    if (!allow[0])
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
-    struct MHD_Response *resp = http_json_response(
-        http_error_body("method_not_allowed", "this path accepts only the methods listed in Allow"));
-    if (resp)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+    return api_route(conn, req, "/api/patches/", patch_routes, sizeof patch_routes / sizeof patch_routes[0]);
 }
 
 /* ---- projects naming library patches ---------------------------------------------------- */
@@ -690,7 +534,7 @@ static bool reference_found(ApiCall *call, StoreConn *db, const ProjectPatch *pp
 {
     if (!pp->library)
         return true;
-    StoreStatus st = is_patch_id(pp->library)
+    StoreStatus st = api_is_id(pp->library)
                          ? store_patch_revision_get(db, call->user.id, pp->library, pp->library_revision, NULL, NULL)
                          : STORE_NOT_FOUND;
     if (st == STORE_OK)

@@ -35,10 +35,7 @@
 #include "doc_upgrade.h"
 #include "project_read.h"
 
-#include <sodium.h>
-
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,85 +43,15 @@
 ProjectSavedHook store_project_saved_hook;
 
 #define PROJECT_NAME_MAX 200           /* bytes */
-#define PUBLIC_ID_HEX 32
-#define PATH_SEGMENTS_MAX 4
 #define EMPTY_DOCUMENT "{\"version\":1,\"tracks\":[]}"
 
 /* ---- checks and conversions ---------------------------------------------- */
-
-static bool is_public_id(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++)
-        if (n >= PUBLIC_ID_HEX || !((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
-            return false;
-    return n == PUBLIC_ID_HEX;
-}
-
-static void new_public_id(char out[PUBLIC_ID_HEX + 1])
-{
-    unsigned char raw[PUBLIC_ID_HEX / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, PUBLIC_ID_HEX + 1, raw, sizeof raw);
-}
-
-/* A revision number in a path: 1..10^15 in plain decimal; 0 when not. */
-static int64_t parse_revision(const char *s)
-{
-    if (!s[0] || s[0] == '0' || strlen(s) > 15)
-        return 0;
-    int64_t n = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        n = n * 10 + (*p - '0');
-    }
-    return n;
-}
-
-/* If-Match: "N" (or N); -1 when absent, 0 when malformed. */
-static int64_t parse_if_match(const char *value)
-{
-    if (!value)
-        return -1;
-    char digits[24];
-    size_t n = strlen(value);
-    if (n >= 2 && value[0] == '"' && value[n - 1] == '"') {
-        if (n - 2 >= sizeof digits)
-            return 0;
-        memcpy(digits, value + 1, n - 2);
-        digits[n - 2] = '\0';
-    } else {
-        if (n >= sizeof digits)
-            return 0;
-        memcpy(digits, value, n + 1);
-    }
-    return parse_revision(digits);
-}
 
 /* A project name: 1..PROJECT_NAME_MAX bytes of UTF-8 (jansson checked
  * that), no control characters. NULL with the reply set. */
 static const char *project_name(ApiCall *call, json_t *body, bool required)
 {
-    const char *name = api_string_member(call, body, "name", PROJECT_NAME_MAX, required);
-    if (!name)
-        return NULL;
-    if (!name[0]) {
-        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", "a project name cannot be empty");
-        return NULL;
-    }
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            api_error(call, MHD_HTTP_BAD_REQUEST, "bad_name", "a project name cannot hold control characters");
-            return NULL;
-        }
-    }
-    return name;
-}
-
-static void set_etag(ApiCall *call, int64_t revision)
-{
-    snprintf(call->etag, sizeof call->etag, "\"%" PRId64 "\"", revision);
+    return api_name_member(call, body, "project", PROJECT_NAME_MAX, required);
 }
 
 static json_t *project_json(const StoreProject *p)
@@ -203,26 +130,10 @@ static void announce(const StoreProject *p, const char *document)
         hook(p->public_id, p->revision, document);
 }
 
-/* 412: the save was based on `sent`, the project is at `current`. */
-static void reply_stale(ApiCall *call, int64_t sent, int64_t current)
-{
-    json_t *body = http_error_body("stale_revision",
-                                   "the project changed since the revision in If-Match; nothing was saved: "
-                                   "reload the current revision, merge, and save again");
-    json_t *error = json_object_get(body, "error");
-    json_object_set_new(error, "current_revision", json_integer(current));
-    json_object_set_new(error, "your_revision", json_integer(sent));
-    api_reply(call, MHD_HTTP_PRECONDITION_FAILED, body);
-    set_etag(call, current);
-}
-
 /* The project id of the call, or 404 set and NULL. */
 static const char *project_id(ApiCall *call)
 {
-    if (is_public_id(call->params[0]))
-        return call->params[0];
-    api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such project");
-    return NULL;
+    return api_id_param(call, "no such project");
 }
 
 /* ---- the collection ----------------------------------------------------------- */
@@ -259,8 +170,8 @@ static void projects_create(ApiCall *call, StoreConn *db)
     StoreProject project;
     StoreStatus st = STORE_CONFLICT;
     for (int attempt = 0; attempt < 4 && st == STORE_CONFLICT; attempt++) {
-        char id[PUBLIC_ID_HEX + 1];
-        new_public_id(id);
+        char id[API_ID_HEX + 1];
+        api_new_id(id);
         st = store_project_create(db, call->user.id, id, name, text, api_now(), &project);
     }
     json_decref(body);
@@ -271,7 +182,7 @@ static void projects_create(ApiCall *call, StoreConn *db)
     }
     announce(&project, text);
     free(text);
-    set_etag(call, project.revision);
+    api_set_etag(call, project.revision);
     api_reply(call, MHD_HTTP_CREATED, project_json(&project));
 }
 
@@ -304,7 +215,7 @@ static void project_get(ApiCall *call, StoreConn *db)
     }
     json_t *body = project_json(&project);
     json_object_set_new(body, "document", doc);
-    set_etag(call, project.revision);
+    api_set_etag(call, project.revision);
     api_reply(call, MHD_HTTP_OK, body);
 }
 
@@ -313,15 +224,9 @@ static void project_put(ApiCall *call, StoreConn *db)
     const char *id = project_id(call);
     if (!id)
         return;
-    int64_t expected = parse_if_match(call->if_match);
-    if (expected < 0) {
-        api_error(call, 428, "if_match_required", "a save needs If-Match: \"<revision it was based on>\"");
+    int64_t expected = api_if_match_required(call);
+    if (!expected)
         return;
-    }
-    if (expected == 0) {
-        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_if_match", "If-Match must be a revision number in quotes");
-        return;
-    }
     const char *hint = NULL;
     json_t *doc = http_parse_json(call->req, &hint);
     if (!doc) {
@@ -334,12 +239,12 @@ static void project_put(ApiCall *call, StoreConn *db)
     StoreProject project;
     StoreStatus st = store_project_save(db, call->user.id, id, expected, text, api_now(), &project);
     if (st == STORE_CONFLICT)
-        reply_stale(call, expected, project.revision);
+        api_reply_stale(call, "project", expected, project.revision);
     else if (st != STORE_OK)
         api_store_error(call, st);
     else {
         announce(&project, text);
-        set_etag(call, project.revision);
+        api_set_etag(call, project.revision);
         api_reply(call, MHD_HTTP_OK, project_json(&project));
     }
     free(text);
@@ -361,7 +266,7 @@ static void project_rename(ApiCall *call, StoreConn *db)
         api_store_error(call, st);
         return;
     }
-    set_etag(call, project.revision);
+    api_set_etag(call, project.revision);
     api_reply(call, MHD_HTTP_OK, project_json(&project));
 }
 
@@ -417,8 +322,8 @@ static void project_duplicate(ApiCall *call, StoreConn *db)
     StoreProject project;
     StoreStatus st = STORE_CONFLICT;
     for (int attempt = 0; attempt < 4 && st == STORE_CONFLICT; attempt++) {
-        char new_id[PUBLIC_ID_HEX + 1];
-        new_public_id(new_id);
+        char new_id[API_ID_HEX + 1];
+        api_new_id(new_id);
         st = store_project_duplicate(db, call->user.id, id, new_id, name, api_now(), &project);
     }
     json_decref(body);
@@ -426,7 +331,7 @@ static void project_duplicate(ApiCall *call, StoreConn *db)
         api_store_error(call, st == STORE_CONFLICT ? STORE_ERROR : st);
         return;
     }
-    set_etag(call, project.revision);
+    api_set_etag(call, project.revision);
     api_reply(call, MHD_HTTP_CREATED, project_json(&project));
 }
 
@@ -443,23 +348,13 @@ static void revisions_list(ApiCall *call, StoreConn *db)
         api_store_error(call, st);
         return;
     }
-    json_t *items = json_array();
-    for (size_t i = 0; i < list.count; i++) {
-        const StoreRevision *r = &list.items[i];
-        json_t *item = json_pack("{s:I,s:I,s:I}", "revision", (json_int_t)r->number, "created_at",
-                                 (json_int_t)r->created_at, "size", (json_int_t)r->size);
-        if (r->restored_from)
-            json_object_set_new(item, "restored_from", json_integer(r->restored_from));
-        json_array_append_new(items, item);
-    }
-    store_revision_list_free(&list);
-    api_reply(call, MHD_HTTP_OK, json_pack("{s:o}", "revisions", items));
+    api_reply_revisions(call, &list);
 }
 
 static void revision_get(ApiCall *call, StoreConn *db)
 {
     const char *id = project_id(call);
-    int64_t number = id ? parse_revision(call->params[1]) : 0;
+    int64_t number = id ? api_revision_number(call->params[1], strlen(call->params[1])) : 0;
     if (!id)
         return;
     if (!number) {
@@ -470,10 +365,7 @@ static void revision_get(ApiCall *call, StoreConn *db)
     char *text = NULL;
     StoreStatus st = store_revision_get(db, call->user.id, id, number, &revision, &text);
     if (st != STORE_OK) {
-        if (st == STORE_NOT_FOUND)
-            api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such project or revision");
-        else
-            api_store_error(call, st);
+        api_store_error_as(call, st, "no such project or revision");
         return;
     }
     json_t *doc = stored_document(text);
@@ -492,14 +384,14 @@ static void revision_get(ApiCall *call, StoreConn *db)
 static void revision_restore(ApiCall *call, StoreConn *db)
 {
     const char *id = project_id(call);
-    int64_t number = id ? parse_revision(call->params[1]) : 0;
+    int64_t number = id ? api_revision_number(call->params[1], strlen(call->params[1])) : 0;
     if (!id)
         return;
     if (!number) {
         api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such revision");
         return;
     }
-    int64_t expected = parse_if_match(call->if_match);
+    int64_t expected = api_if_match(call);
     if (expected == 0) {
         api_error(call, MHD_HTTP_BAD_REQUEST, "bad_if_match", "If-Match must be a revision number in quotes");
         return;
@@ -507,14 +399,11 @@ static void revision_restore(ApiCall *call, StoreConn *db)
     StoreProject project;
     StoreStatus st = store_revision_restore(db, call->user.id, id, number, expected, api_now(), &project);
     if (st == STORE_CONFLICT) {
-        reply_stale(call, expected, project.revision);
+        api_reply_stale(call, "project", expected, project.revision);
         return;
     }
     if (st != STORE_OK) {
-        if (st == STORE_NOT_FOUND)
-            api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such project or revision");
-        else
-            api_store_error(call, st);
+        api_store_error_as(call, st, "no such project or revision");
         return;
     }
     if (store_project_saved_hook) {
@@ -523,7 +412,7 @@ static void revision_restore(ApiCall *call, StoreConn *db)
             announce(&project, text);
         free(text);
     }
-    set_etag(call, project.revision);
+    api_set_etag(call, project.revision);
     json_t *body = project_json(&project);
     json_object_set_new(body, "restored_from", json_integer(number));
     api_reply(call, MHD_HTTP_OK, body);
@@ -574,10 +463,7 @@ static void shared_get(ApiCall *call, StoreConn *db)
     char *text = NULL;
     StoreStatus st = store_shared_get(db, hash, &project, &text);
     if (st != STORE_OK) {
-        if (st == STORE_NOT_FOUND)
-            api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such share link");
-        else
-            api_store_error(call, st);
+        api_store_error_as(call, st, "no such share link");
         return;
     }
     json_t *doc = stored_document(text);
@@ -603,15 +489,7 @@ enum MHD_Result api_shared_get(struct MHD_Connection *conn, const HttpRequest *r
 
 /* ---- dispatch of /api/projects/{id}/... ------------------------------------------- */
 
-/* A sub-route: the segments after /api/projects/ ("*" takes a parameter). */
-typedef struct ProjectRoute {
-    const char *method;
-    const char *pattern[PATH_SEGMENTS_MAX];
-    ApiWork work;
-    unsigned requires;
-} ProjectRoute;
-
-static const ProjectRoute project_routes[] = {
+static const ApiRoute project_routes[] = {
     {"GET", {"*"}, project_get, API_USER},
     {"PUT", {"*"}, project_put, API_USER | API_WRITE},
     {"PATCH", {"*"}, project_rename, API_USER | API_WRITE},
@@ -624,63 +502,7 @@ static const ProjectRoute project_routes[] = {
     {"POST", {"*", "revisions", "*", "restore"}, revision_restore, API_USER | API_WRITE},
 };
 
-/* Split `rest` at '/' into at most PATH_SEGMENTS_MAX segments of fewer
- * than API_PARAM_MAX bytes; -1 when it does not fit (or is empty). */
-static int split_segments(const char *rest, char segments[PATH_SEGMENTS_MAX][API_PARAM_MAX])
-{
-    int n = 0;
-    const char *p = rest;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (n == PATH_SEGMENTS_MAX || len == 0 || len >= API_PARAM_MAX)
-            return -1;
-        memcpy(segments[n], p, len);
-        segments[n][len] = '\0';
-        n++;
-        if (!slash)
-            return n;
-        p = slash + 1;
-    }
-}
-
-static bool route_matches(const ProjectRoute *r, char segments[PATH_SEGMENTS_MAX][API_PARAM_MAX], int n,
-                          const char **params, int *n_params)
-{
-    *n_params = 0;
-    int i = 0;
-    for (; i < PATH_SEGMENTS_MAX && r->pattern[i]; i++) {
-        if (i >= n)
-            return false;
-        if (strcmp(r->pattern[i], "*") == 0)
-            params[(*n_params)++] = segments[i];
-        else if (strcmp(r->pattern[i], segments[i]) != 0)
-            return false;
-    }
-    return i == n;
-}
-
 enum MHD_Result api_projects_item(struct MHD_Connection *conn, const HttpRequest *req)
 {
-    char segments[PATH_SEGMENTS_MAX][API_PARAM_MAX];
-    int n = split_segments(req->path + strlen("/api/projects/"), segments);
-    char allow[64] = "";
-    for (size_t i = 0; n > 0 && i < sizeof project_routes / sizeof project_routes[0]; i++) {
-        const char *params[API_MAX_PARAMS];
-        int n_params;
-        const ProjectRoute *r = &project_routes[i];
-        if (!route_matches(r, segments, n, params, &n_params))
-            continue;
-        if (strcmp(r->method, req->method) == 0)
-            return api_defer(conn, req, r->work, r->requires, params, n_params);
-        size_t len = strlen(allow);
-        snprintf(allow + len, sizeof allow - len, "%s%s", len ? ", " : "", r->method);
-    }
-    if (!allow[0])
-        return reply_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such API endpoint");
-    struct MHD_Response *resp = http_json_response(
-        http_error_body("method_not_allowed", "this path accepts only the methods listed in Allow"));
-    if (resp)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+    return api_route(conn, req, "/api/projects/", project_routes, sizeof project_routes / sizeof project_routes[0]);
 }
