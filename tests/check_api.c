@@ -19,6 +19,7 @@
  */
 #include "testutil.h"
 #include "ampd_process.h"
+#include "api_client.h"
 
 #include "auth.h"
 #include "doc_upgrade.h"
@@ -409,128 +410,25 @@ static void start_limited(void)
     start_with(extra);
 }
 
-/* ---- a small HTTP client ---------------------------------------------------- */
+/* ---- a small HTTP client (api_client.h) ---------------------------------------- */
 
-typedef struct Reply {
-    int status;
-    char *data;          /* everything received, NUL-terminated */
-    size_t head_len;
-    const char *body;
-    size_t body_len;
-    json_t *json;        /* the body parsed, or NULL */
-} Reply;
-
-static int connect_port(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect: %s", strerror(errno));
-    return fd;
-}
-
-/* Send `text` (len bytes) and read until the server closes, within 20 s. */
-static Reply *exchange(const char *text, size_t len)
-{
-    int fd = connect_port(ampd_port);
-    size_t sent = 0;
-    while (sent < len) {
-        ssize_t n = send(fd, text + sent, len - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;
-        sent += (size_t)n;
-    }
-    Reply *r = calloc(1, sizeof *r);
-    size_t cap = 1 << 16, got = 0;
-    r->data = malloc(cap + 1);
-    double deadline = ampd_now_seconds() + 20;
-    while (ampd_now_seconds() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (got == cap) {
-            cap *= 2;
-            r->data = realloc(r->data, cap + 1);
-        }
-        ssize_t n = recv(fd, r->data + got, cap - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    r->data[got] = '\0';
-    sscanf(r->data, "HTTP/1.1 %d", &r->status);
-    const char *end = strstr(r->data, "\r\n\r\n");
-    r->head_len = end ? (size_t)(end + 4 - r->data) : got;
-    r->body = r->data + r->head_len;
-    r->body_len = got - r->head_len;
-    json_error_t err;
-    r->json = r->body_len ? json_loadb(r->body, r->body_len, 0, &err) : NULL;
-    return r;
-}
-
-static void reply_free(Reply *r)
-{
-    json_decref(r->json);
-    free(r->data);
-    free(r);
-}
-
-static const char *reply_header(const Reply *r, const char *name)
-{
-    static char values[4][1024];
-    static int next;
-    size_t n = strlen(name);
-    const char *line = strstr(r->data, "\r\n");
-    while (line && line + 2 < r->data + r->head_len) {
-        line += 2;
-        const char *eol = strstr(line, "\r\n");
-        if (!eol)
-            break;
-        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            char *out = values[next++ % 4];
-            snprintf(out, 1024, "%.*s", (int)(eol - v), v);
-            return out;
-        }
-        line = eol;
-    }
-    return NULL;
-}
-
-/* A browser-like user agent: its session cookie and CSRF token. */
-typedef struct Agent {
-    char cookie[128];    /* the amp_session value, "" for none */
-    char csrf[128];      /* sent as X-CSRF-Token when not "" */
-} Agent;
-
-/* One request; `extra` more header lines each ending in \r\n. */
+/* One request; `extra` more header lines each ending in \r\n. The session
+ * cookie is sent after another cookie, as a browser may. */
 static Reply *send_request(const Agent *a, const char *method, const char *path, const char *body, size_t body_len,
                            const char *extra)
 {
-    size_t cap = body_len + 8192;
-    char *text = malloc(cap);
-    int n = snprintf(text, cap, "%s %s HTTP/1.1\r\nConnection: close\r\n", method, path);
-    if (!extra || !strstr(extra, "Host:"))
-        n += snprintf(text + n, cap - n, "Host: 127.0.0.1:%u\r\n", ampd_port);
+    char lines[1024] = "";
+    int n = 0;
     if (a && a->cookie[0])
-        n += snprintf(text + n, cap - n, "Cookie: other=1; amp_session=%s\r\n", a->cookie);
+        n += snprintf(lines + n, sizeof lines - n, "Cookie: other=1; amp_session=%s\r\n", a->cookie);
     if (a && a->csrf[0])
-        n += snprintf(text + n, cap - n, "X-CSRF-Token: %s\r\n", a->csrf);
-    if (extra)
-        n += snprintf(text + n, cap - n, "%s", extra);
-    if (body)
-        n += snprintf(text + n, cap - n, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
-    n += snprintf(text + n, cap - n, "\r\n");
-    if (body) {
-        memcpy(text + n, body, body_len);
-        n += (int)body_len;
-    }
-    Reply *r = exchange(text, (size_t)n);
-    free(text);
+        n += snprintf(lines + n, sizeof lines - n, "X-CSRF-Token: %s\r\n", a->csrf);
+    if (!extra)
+        return api_client_request(ampd_port, NULL, method, path, body, body_len, n ? lines : NULL);
+    char *all = malloc((size_t)n + strlen(extra) + 1);
+    snprintf(all, (size_t)n + strlen(extra) + 1, "%s%s", lines, extra);
+    Reply *r = api_client_request(ampd_port, NULL, method, path, body, body_len, all);
+    free(all);
     return r;
 }
 
@@ -544,52 +442,9 @@ static Reply *req_h(const Agent *a, const char *method, const char *path, const 
     return send_request(a, method, path, body, body ? strlen(body) : 0, extra);
 }
 
-/* The status, and the one error shape with `code` when it is an error. */
-static void expect(Reply *r, int status, const char *code)
-{
-    ck_assert_msg(r->status == status, "status %d, want %d:\n%s", r->status, status, r->data);
-    if (!code)
-        return;
-    ck_assert_msg(r->json, "error body is not JSON: %s", r->body);
-    json_t *error = json_object_get(r->json, "error");
-    ck_assert_msg(json_is_object(error) && json_object_size(r->json) == 1, "not the error shape: %s", r->body);
-    ck_assert_str_eq(json_string_value(json_object_get(error, "code")), code);
-    const char *hint = json_string_value(json_object_get(error, "hint"));
-    ck_assert(hint && hint[0]);
-    const char *type = reply_header(r, "Content-Type");
-    ck_assert(type && strcmp(type, "application/json") == 0);
-}
-
-static void expect_free(Reply *r, int status, const char *code)
-{
-    expect(r, status, code);
-    reply_free(r);
-}
-
-/* Take the session cookie of a reply into the agent. */
-static void take_cookie(Agent *a, const Reply *r)
-{
-    const char *set = reply_header(r, "Set-Cookie");
-    ck_assert_msg(set != NULL, "no Set-Cookie in:\n%s", r->data);
-    ck_assert(strncmp(set, "amp_session=", 12) == 0);
-    const char *end = strchr(set, ';');
-    snprintf(a->cookie, sizeof a->cookie, "%.*s", (int)(end - set - 12), set + 12);
-    const char *csrf = json_string_value(json_object_get(r->json, "csrf"));
-    ck_assert_ptr_nonnull(csrf);
-    snprintf(a->csrf, sizeof a->csrf, "%s", csrf);
-}
-
 static Agent signup(const char *name, const char *password)
 {
-    Agent a = {0};
-    char body[512];
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s\"}", name, password);
-    Reply *r = req(NULL, "POST", "/api/account/signup", body);
-    expect(r, 201, NULL);
-    take_cookie(&a, r);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r->json, "user"), "name")), name);
-    reply_free(r);
-    return a;
+    return api_client_signup(ampd_port, name, password);
 }
 
 static int signin_status(Agent *a, const char *name, const char *password)
@@ -1432,7 +1287,7 @@ static void *signup_thread(void *arg)
                      "POST /api/account/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                      "Content-Length: %zu\r\n\r\n%s",
                      strlen(body), body);
-    Reply *r = exchange(text, (size_t)n);
+    Reply *r = api_client_exchange(ampd_port, text, (size_t)n);
     t->status = r->status;
     const char *retry = reply_header(r, "Retry-After");
     snprintf(t->retry_after, sizeof t->retry_after, "%s", retry ? retry : "");

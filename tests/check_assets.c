@@ -20,6 +20,9 @@
 #include "testutil.h"
 #include "ampd_process.h"
 
+#define API_CLIENT_SECONDS 30 /* uploads of many megabytes */
+#include "api_client.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -91,101 +94,12 @@ static void stop_ampd(void)
     testutil_remove_tree(root_dir);
 }
 
-/* ---- a small HTTP client ---------------------------------------------------- */
-
-typedef struct AssetReply {
-    int status;
-    char *data;          /* everything received, NUL-terminated */
-    size_t head_len;
-    const char *body;
-    size_t body_len;
-    json_t *json;        /* the body parsed, or NULL */
-} AssetReply;
-
-/* Send `text` (len bytes) on a new connection and read until it closes. */
-static AssetReply *exchange(const char *text, size_t len)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ampd_port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect: %s", strerror(errno));
-    size_t sent = 0;
-    while (sent < len) {
-        ssize_t n = send(fd, text + sent, len - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;
-        sent += (size_t)n;
-    }
-    AssetReply *r = calloc(1, sizeof *r);
-    size_t cap = 1 << 16, got = 0;
-    r->data = malloc(cap + 1);
-    double deadline = ampd_now_seconds() + 30;
-    while (ampd_now_seconds() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (got == cap) {
-            cap *= 2;
-            r->data = realloc(r->data, cap + 1);
-        }
-        ssize_t n = recv(fd, r->data + got, cap - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    r->data[got] = '\0';
-    sscanf(r->data, "HTTP/1.1 %d", &r->status);
-    const char *end = strstr(r->data, "\r\n\r\n");
-    r->head_len = end ? (size_t)(end + 4 - r->data) : got;
-    r->body = r->data + r->head_len;
-    r->body_len = got - r->head_len;
-    json_error_t err;
-    r->json = r->body_len ? json_loadb(r->body, r->body_len, 0, &err) : NULL;
-    return r;
-}
-
-static void reply_free(AssetReply *r)
-{
-    json_decref(r->json);
-    free(r->data);
-    free(r);
-}
-
-static const char *reply_header(const AssetReply *r, const char *name)
-{
-    static char values[4][1024];
-    static int next;
-    size_t n = strlen(name);
-    const char *line = strstr(r->data, "\r\n");
-    while (line && line + 2 < r->data + r->head_len) {
-        line += 2;
-        const char *eol = strstr(line, "\r\n");
-        if (!eol)
-            break;
-        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            char *out = values[next++ % 4];
-            snprintf(out, 1024, "%.*s", (int)(eol - v), v);
-            return out;
-        }
-        line = eol;
-    }
-    return NULL;
-}
-
-typedef struct AssetAgent {
-    char cookie[128];    /* the amp_session value, "" for none */
-    char csrf[128];      /* sent as X-CSRF-Token when not "" */
-} AssetAgent;
+/* ---- a small HTTP client (api_client.h) ---------------------------------------- */
 
 /* One request: `body` of body_len bytes, framed by Content-Length unless
  * `chunk` > 0 (then chunked, in chunks of that size); `extra` more header
  * lines each ending in \r\n. */
-static AssetReply *send_request(const AssetAgent *a, const char *method, const char *path, const void *body, size_t body_len,
+static Reply *send_request(const Agent *a, const char *method, const char *path, const void *body, size_t body_len,
                            size_t chunk, const char *extra)
 {
     size_t cap = body_len * 2 + 8192;
@@ -215,57 +129,29 @@ static AssetReply *send_request(const AssetAgent *a, const char *method, const c
         len += body_len;
     } else
         len += (size_t)snprintf(text + len, cap - len, "\r\n");
-    AssetReply *r = exchange(text, len);
+    Reply *r = api_client_exchange(ampd_port, text, len);
     free(text);
     return r;
 }
 
-static AssetReply *req(const AssetAgent *a, const char *method, const char *path, const char *extra)
+static Reply *req(const Agent *a, const char *method, const char *path, const char *extra)
 {
     return send_request(a, method, path, NULL, 0, 0, extra);
 }
 
-static AssetReply *upload(const AssetAgent *a, const char *name, const void *data, size_t len)
+static Reply *upload(const Agent *a, const char *name, const void *data, size_t len)
 {
     char path[512];
     snprintf(path, sizeof path, "/api/assets?name=%s", name);
     return send_request(a, "POST", path, data, len, 0, NULL);
 }
 
-static void expect(AssetReply *r, int status, const char *code)
+/* Sign up `name` with the password "<name>-password". */
+static Agent signup(const char *name)
 {
-    ck_assert_msg(r->status == status, "status %d, want %d:\n%.2000s", r->status, status, r->data);
-    if (!code)
-        return;
-    json_t *error = json_object_get(r->json, "error");
-    ck_assert_msg(json_is_object(error) && json_object_size(r->json) == 1, "not the error shape: %.500s", r->body);
-    ck_assert_str_eq(json_string_value(json_object_get(error, "code")), code);
-    const char *hint = json_string_value(json_object_get(error, "hint"));
-    ck_assert(hint && hint[0]);
-    ck_assert_str_eq(reply_header(r, "Content-Type"), "application/json");
-}
-
-static void expect_free(AssetReply *r, int status, const char *code)
-{
-    expect(r, status, code);
-    reply_free(r);
-}
-
-static AssetAgent signup(const char *name)
-{
-    AssetAgent a = {0};
-    char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s-password\"}", name, name);
-    AssetReply *r = send_request(NULL, "POST", "/api/account/signup", body, strlen(body), 0,
-                            "Content-Type: application/json\r\n");
-    expect(r, 201, NULL);
-    const char *set = reply_header(r, "Set-Cookie");
-    ck_assert_ptr_nonnull(set);
-    const char *end = strchr(set, ';');
-    snprintf(a.cookie, sizeof a.cookie, "%.*s", (int)(end - set - 12), set + 12);
-    snprintf(a.csrf, sizeof a.csrf, "%s", json_string_value(json_object_get(r->json, "csrf")));
-    reply_free(r);
-    return a;
+    char password[256];
+    snprintf(password, sizeof password, "%s-password", name);
+    return api_client_signup(ampd_port, name, password);
 }
 
 /* ---- minimal audio files ------------------------------------------------------ */
@@ -387,9 +273,9 @@ static void hash_hex(const void *data, size_t len, char out[65])
 }
 
 /* Upload `b` as `name`: the status and, for 200/201, the fields checked. */
-static void upload_expect(const AssetAgent *a, const char *name, const AudioBytes *b, int status, const char *format)
+static void upload_expect(const Agent *a, const char *name, const AudioBytes *b, int status, const char *format)
 {
-    AssetReply *r = upload(a, name, b->data, b->len);
+    Reply *r = upload(a, name, b->data, b->len);
     if (status != 200 && status != 201) {
         expect_free(r, status, format);
         return;
@@ -434,7 +320,7 @@ static bool asset_file_exists(const char *hash)
 
 START_TEST(test_formats_sniffed)
 {
-    AssetAgent a = signup("sniffer");
+    Agent a = signup("sniffer");
     AudioBytes wav = make_wav(500, 1), aiff = make_aiff(500, 2), flac = make_flac(3), ogg = make_ogg(4);
     AudioBytes frame = {0};
     put_mpeg_frame(&frame, 5);
@@ -455,7 +341,7 @@ START_TEST(test_formats_sniffed)
         char hash[65], path[128];
         hash_hex(files[i]->data, files[i]->len, hash);
         snprintf(path, sizeof path, "/api/assets/%s", hash);
-        AssetReply *r = req(&a, "GET", path, NULL);
+        Reply *r = req(&a, "GET", path, NULL);
         expect(r, 200, NULL);
         ck_assert_str_eq(reply_header(r, "Content-Type"), want[i].mime);
         ck_assert_uint_eq(r->body_len, files[i]->len);
@@ -465,7 +351,7 @@ START_TEST(test_formats_sniffed)
 
     /* Not audio, whatever the name or the Content-Type says. */
     const char *text = "RIFF? no, just some text that claims to be a WAV file by its name.\n";
-    AssetReply *r = send_request(&a, "POST", "/api/assets?name=song.wav", text, strlen(text), 0,
+    Reply *r = send_request(&a, "POST", "/api/assets?name=song.wav", text, strlen(text), 0,
                             "Content-Type: audio/wav\r\n");
     expect_free(r, 415, "unsupported_format");
     AudioBytes junk = {0};
@@ -499,7 +385,7 @@ END_TEST
 
 START_TEST(test_size_cap)
 {
-    AssetAgent a = signup("capped");
+    Agent a = signup("capped");
     /* A declared length over the cap: refused at the head, the body never
      * sent (the reply comes without it). */
     char head[512];
@@ -507,7 +393,7 @@ START_TEST(test_size_cap)
                      "POST /api/assets?name=big.wav HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
                      "Cookie: amp_session=%s\r\nX-CSRF-Token: %s\r\nContent-Length: %d\r\n\r\n",
                      a.cookie, a.csrf, SMALL_MAX + 1);
-    AssetReply *r = exchange(head, (size_t)n);
+    Reply *r = api_client_exchange(ampd_port, head, (size_t)n);
     expect_free(r, 413, "asset_too_large");
     /* The same with Expect: 100-continue: no 100, the refusal. */
     n = snprintf(head, sizeof head,
@@ -515,7 +401,7 @@ START_TEST(test_size_cap)
                  "Cookie: amp_session=%s\r\nX-CSRF-Token: %s\r\nExpect: 100-continue\r\n"
                  "Content-Length: 99999999999\r\n\r\n",
                  a.cookie, a.csrf);
-    r = exchange(head, (size_t)n);
+    r = api_client_exchange(ampd_port, head, (size_t)n);
     expect_free(r, 413, "asset_too_large");
 
     /* Chunked: the cap is checked as the pieces arrive. */
@@ -554,13 +440,13 @@ END_TEST
 
 START_TEST(test_quota)
 {
-    AssetAgent a = signup("hoarder"), b = signup("sharer");
+    Agent a = signup("hoarder"), b = signup("sharer");
     /* 60000-byte files against a quota of 150000: two fit, a third not. */
     AudioBytes f1 = make_wav(29978, 20), f2 = make_wav(29978, 21), f3 = make_wav(29978, 22);
     ck_assert_uint_eq(f1.len, 60000);
     upload_expect(&a, "one.wav", &f1, 201, "wav");
     upload_expect(&a, "two.wav", &f2, 201, "wav");
-    AssetReply *r = upload(&a, "three.wav", f3.data, f3.len);
+    Reply *r = upload(&a, "three.wav", f3.data, f3.len);
     expect_free(r, 413, "quota_exceeded");
     /* Chunked (no declared length): refused when the row would be added,
      * and the file it made is gone again. */
@@ -600,9 +486,9 @@ END_TEST
 
 START_TEST(test_names)
 {
-    AssetAgent a = signup("namer");
+    Agent a = signup("namer");
     AudioBytes w = make_wav(50, 30);
-    AssetReply *r = send_request(&a, "POST", "/api/assets", w.data, w.len, 0, NULL);
+    Reply *r = send_request(&a, "POST", "/api/assets", w.data, w.len, 0, NULL);
     expect_free(r, 400, "missing_name");
     r = upload(&a, "", w.data, w.len);
     expect_free(r, 400, "missing_name");
@@ -627,14 +513,14 @@ END_TEST
 
 START_TEST(test_dedup_and_ownership)
 {
-    AssetAgent a = signup("alice"), b = signup("bob"), c = signup("carol");
+    Agent a = signup("alice"), b = signup("bob"), c = signup("carol");
     AudioBytes w = make_wav(4000, 40);
     char hash[65], path[128];
     hash_hex(w.data, w.len, hash);
     snprintf(path, sizeof path, "/api/assets/%s", hash);
     upload_expect(&a, "mine.wav", &w, 201, "wav");
     /* The existing link, its name kept. */
-    AssetReply *r = upload(&a, "again.wav", w.data, w.len);
+    Reply *r = upload(&a, "again.wav", w.data, w.len);
     expect(r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "mine.wav");
     reply_free(r);
@@ -642,7 +528,7 @@ START_TEST(test_dedup_and_ownership)
     ck_assert_int_eq(count_asset_files(), 1);
 
     /* Carol has no link: 404 like a missing asset, on every method. */
-    AssetReply *missing = req(&c, "GET", "/api/assets/0000000000000000000000000000000000000000000000000000000000000000",
+    Reply *missing = req(&c, "GET", "/api/assets/0000000000000000000000000000000000000000000000000000000000000000",
                          NULL);
     expect(missing, 404, "not_found");
     r = req(&c, "GET", path, NULL);
@@ -674,7 +560,7 @@ END_TEST
 
 START_TEST(test_sessions_csrf_and_paths)
 {
-    AssetAgent a = signup("guarded");
+    Agent a = signup("guarded");
     AudioBytes w = make_wav(100, 50);
     char hash[65], path[128];
     hash_hex(w.data, w.len, hash);
@@ -682,23 +568,23 @@ START_TEST(test_sessions_csrf_and_paths)
     upload_expect(&a, "g.wav", &w, 201, "wav");
 
     /* No session, a forged one, no CSRF token, another site. */
-    AssetReply *r = upload(NULL, "x.wav", w.data, w.len);
+    Reply *r = upload(NULL, "x.wav", w.data, w.len);
     expect_free(r, 401, "not_signed_in");
     expect_free(req(NULL, "GET", path, NULL), 401, "not_signed_in");
     expect_free(req(NULL, "GET", "/api/assets", NULL), 401, "not_signed_in");
     expect_free(req(NULL, "DELETE", path, NULL), 401, "not_signed_in");
-    AssetAgent forged = a;
+    Agent forged = a;
     forged.cookie[5] = forged.cookie[5] == 'A' ? 'B' : 'A';
     r = upload(&forged, "x.wav", w.data, w.len);
     expect(r, 401, "session_invalid");
     ck_assert_ptr_nonnull(reply_header(r, "Set-Cookie"));
     reply_free(r);
     expect_free(req(&forged, "GET", path, NULL), 401, "session_invalid");
-    AssetAgent no_csrf = a;
+    Agent no_csrf = a;
     no_csrf.csrf[0] = '\0';
     expect_free(upload(&no_csrf, "x.wav", w.data, w.len), 403, "csrf");
     expect_free(req(&no_csrf, "DELETE", path, NULL), 403, "csrf");
-    AssetAgent wrong_csrf = a;
+    Agent wrong_csrf = a;
     wrong_csrf.csrf[0] = wrong_csrf.csrf[0] == 'A' ? 'B' : 'A';
     expect_free(upload(&wrong_csrf, "x.wav", w.data, w.len), 403, "csrf");
     r = send_request(&a, "POST", "/api/assets?name=x.wav", w.data, w.len, 0, "Origin: https://evil.example\r\n");
@@ -738,7 +624,7 @@ END_TEST
 /* A project document names an uploaded sample by its hash. */
 START_TEST(test_project_refers_by_hash)
 {
-    AssetAgent a = signup("composer");
+    Agent a = signup("composer");
     AudioBytes w = make_wav(2000, 90);
     char hash[65], body[1024];
     hash_hex(w.data, w.len, hash);
@@ -747,7 +633,7 @@ START_TEST(test_project_refers_by_hash)
              "{\"name\":\"By hash\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
              "\"regions\":[{\"asset\":\"%s\",\"start_beat\":0}]}]}}",
              hash);
-    AssetReply *r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    Reply *r = send_request(&a, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
     expect(r, 201, NULL);
     reply_free(r);
     /* A malformed hash is the engine reader's 422, with the field. */
@@ -768,7 +654,7 @@ END_TEST
 
 START_TEST(test_ranges)
 {
-    AssetAgent a = signup("ranger");
+    Agent a = signup("ranger");
     AudioBytes w = make_wav(1000, 60); /* 2044 bytes */
     char hash[65], path[128], etag[80];
     hash_hex(w.data, w.len, hash);
@@ -776,7 +662,7 @@ START_TEST(test_ranges)
     snprintf(etag, sizeof etag, "\"%s\"", hash);
     upload_expect(&a, "r.wav", &w, 201, "wav");
 
-    AssetReply *r = req(&a, "GET", path, NULL);
+    Reply *r = req(&a, "GET", path, NULL);
     expect(r, 200, NULL);
     ck_assert_str_eq(reply_header(r, "ETag"), etag);
     ck_assert_str_eq(reply_header(r, "Cache-Control"), "private, max-age=31536000, immutable");
@@ -882,7 +768,7 @@ static long peak_rss_kib(pid_t pid)
 
 START_TEST(test_streaming_memory)
 {
-    AssetAgent a = signup("streamer");
+    Agent a = signup("streamer");
     /* Warm up: one small upload, so that lazily made things (the worker
      * connections' caches, the upload's buffer) are in the baseline. */
     AudioBytes small = make_wav(1000, 70);
@@ -893,7 +779,7 @@ START_TEST(test_streaming_memory)
     size_t size = 32 * (size_t)HTTP_BODY_MAX_BYTES;
     AudioBytes big = make_wav((size - 44) / 2, 71);
     double started = ampd_now_seconds();
-    AssetReply *r = upload(&a, "big.wav", big.data, big.len);
+    Reply *r = upload(&a, "big.wav", big.data, big.len);
     double seconds = ampd_now_seconds() - started;
     expect(r, 201, NULL);
     reply_free(r);
@@ -938,7 +824,7 @@ static void write_file(const char *path, const void *data, size_t len)
 
 START_TEST(test_startup_sweep)
 {
-    AssetAgent a = signup("sweeper");
+    Agent a = signup("sweeper");
     AudioBytes kept = make_wav(100, 80), orphan = make_wav(100, 81);
     char kept_hash[65], orphan_hash[65], path[800];
     hash_hex(kept.data, kept.len, kept_hash);

@@ -16,6 +16,7 @@
  */
 #include "testutil.h"
 #include "ampd_process.h"
+#include "api_client.h"
 
 #include "store.h"
 
@@ -236,177 +237,40 @@ static void start_with_nodes(void)
     start_server(nodes);
 }
 
-/* ---- a small HTTP client ---------------------------------------------------------- */
+/* ---- a small HTTP client (api_client.h) ---------------------------------------- */
 
-typedef struct PatchesReply {
-    int status;
-    char *data;          /* everything received, NUL-terminated */
-    size_t head_len;
-    const char *body;
-    json_t *json;        /* the body parsed, or NULL */
-} PatchesReply;
-
-/* A signed-in user agent: its session cookie and CSRF token ("" for none). */
-typedef struct PatchesAgent {
-    char cookie[128];
-    char csrf[128];
-} PatchesAgent;
-
-static PatchesReply *exchange(const char *text, size_t len)
+/* One request with a JSON `body` (NULL: none) and `extra` header lines,
+ * each ending in \r\n. */
+static Reply *call(const Agent *a, const char *method, const char *path, const char *body, const char *extra)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0, "connect: %s", strerror(errno));
-    for (size_t sent = 0; sent < len;) {
-        ssize_t n = send(fd, text + sent, len - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            break;
-        sent += (size_t)n;
-    }
-    PatchesReply *r = calloc(1, sizeof *r);
-    size_t cap = 1 << 16, got = 0;
-    r->data = malloc(cap + 1);
-    double deadline = ampd_now_seconds() + 20;
-    while (ampd_now_seconds() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (got == cap) {
-            cap *= 2;
-            r->data = realloc(r->data, cap + 1);
-        }
-        ssize_t n = recv(fd, r->data + got, cap - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    r->data[got] = '\0';
-    sscanf(r->data, "HTTP/1.1 %d", &r->status);
-    const char *end = strstr(r->data, "\r\n\r\n");
-    r->head_len = end ? (size_t)(end + 4 - r->data) : got;
-    r->body = r->data + r->head_len;
-    json_error_t jerr;
-    r->json = got > r->head_len ? json_loadb(r->body, got - r->head_len, 0, &jerr) : NULL;
-    return r;
+    return api_client_request(server_port, a, method, path, body, body ? strlen(body) : 0, extra);
 }
 
-static void reply_free(PatchesReply *r)
+/* Sign up `name` with the password "<name>-password". */
+static Agent signup(const char *name)
 {
-    json_decref(r->json);
-    free(r->data);
-    free(r);
-}
-
-static const char *header_of(const PatchesReply *r, const char *name)
-{
-    static char value[1024];
-    size_t n = strlen(name);
-    for (const char *line = strstr(r->data, "\r\n"); line && line + 2 < r->data + r->head_len;) {
-        line += 2;
-        const char *eol = strstr(line, "\r\n");
-        if (!eol)
-            break;
-        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
-            const char *v = line + n + 1;
-            while (*v == ' ')
-                v++;
-            snprintf(value, sizeof value, "%.*s", (int)(eol - v), v);
-            return value;
-        }
-        line = eol;
-    }
-    return NULL;
-}
-
-/* One request with a body of `body_len` bytes (NULL: none) and `extra`
- * header lines, each ending in \r\n. */
-static PatchesReply *send_raw(const PatchesAgent *a, const char *method, const char *path, const char *body,
-                              size_t body_len, const char *extra)
-{
-    size_t cap = body_len + 8192;
-    char *text = malloc(cap);
-    int n = snprintf(text, cap, "%s %s HTTP/1.1\r\nConnection: close\r\nHost: 127.0.0.1:%u\r\n", method, path,
-                     server_port);
-    if (a && a->cookie[0])
-        n += snprintf(text + n, cap - n, "Cookie: amp_session=%s\r\n", a->cookie);
-    if (a && a->csrf[0])
-        n += snprintf(text + n, cap - n, "X-CSRF-Token: %s\r\n", a->csrf);
-    if (extra)
-        n += snprintf(text + n, cap - n, "%s", extra);
-    if (body)
-        n += snprintf(text + n, cap - n, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
-    n += snprintf(text + n, cap - n, "\r\n");
-    if (body) {
-        memcpy(text + n, body, body_len);
-        n += (int)body_len;
-    }
-    PatchesReply *r = exchange(text, (size_t)n);
-    free(text);
-    return r;
-}
-
-static PatchesReply *call(const PatchesAgent *a, const char *method, const char *path, const char *body,
-                          const char *extra)
-{
-    return send_raw(a, method, path, body, body ? strlen(body) : 0, extra);
-}
-
-/* The status, and the one error shape with `code` when one is given. */
-static void expect(PatchesReply *r, int status, const char *code)
-{
-    ck_assert_msg(r->status == status, "status %d, want %d:\n%s", r->status, status, r->data);
-    if (!code)
-        return;
-    json_t *error = json_object_get(r->json, "error");
-    ck_assert_msg(json_is_object(error) && json_object_size(r->json) == 1, "not the error shape: %s", r->data);
-    ck_assert_msg(strcmp(json_string_value(json_object_get(error, "code")), code) == 0, "code: %s, want %s",
-                  r->body, code);
-    const char *hint = json_string_value(json_object_get(error, "hint"));
-    ck_assert(hint && hint[0]);
-    ck_assert_str_eq(header_of(r, "Content-Type"), "application/json");
-}
-
-static void expect_free(PatchesReply *r, int status, const char *code)
-{
-    expect(r, status, code);
-    reply_free(r);
-}
-
-static PatchesAgent signup(const char *name)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"password\":\"%s-password\"}", name, name);
-    PatchesReply *r = call(NULL, "POST", "/api/account/signup", body, NULL);
-    expect(r, 201, NULL);
-    PatchesAgent a = {0};
-    const char *set = header_of(r, "Set-Cookie");
-    ck_assert(set && strncmp(set, "amp_session=", 12) == 0);
-    snprintf(a.cookie, sizeof a.cookie, "%.*s", (int)(strchr(set, ';') - set - 12), set + 12);
-    snprintf(a.csrf, sizeof a.csrf, "%s", json_string_value(json_object_get(r->json, "csrf")));
-    reply_free(r);
-    return a;
+    char password[256];
+    snprintf(password, sizeof password, "%s-password", name);
+    return api_client_signup(server_port, name, password);
 }
 
 /* Create a patch from a JSON body; its id into `id` (33 bytes). */
-static void create_patch(const PatchesAgent *a, const char *body, char *id)
+static void create_patch(const Agent *a, const char *body, char *id)
 {
-    PatchesReply *r = call(a, "POST", "/api/patches", body, NULL);
+    Reply *r = call(a, "POST", "/api/patches", body, NULL);
     expect(r, 201, NULL);
     const char *got = json_string_value(json_object_get(r->json, "id"));
     ck_assert_uint_eq(strlen(got), 32);
     snprintf(id, 33, "%s", got);
     ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 1);
-    ck_assert_str_eq(header_of(r, "ETag"), "\"1\"");
+    ck_assert_str_eq(reply_header(r, "ETag"), "\"1\"");
     reply_free(r);
 }
 
 /* The text of GET `path`, which must be 200 at `revision` (0: any). */
-static void expect_text(const PatchesAgent *a, const char *path, const char *text, int revision)
+static void expect_text(const Agent *a, const char *path, const char *text, int revision)
 {
-    PatchesReply *r = call(a, "GET", path, NULL, NULL);
+    Reply *r = call(a, "GET", path, NULL, NULL);
     expect(r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), text);
     if (revision)
@@ -414,7 +278,7 @@ static void expect_text(const PatchesAgent *a, const char *path, const char *tex
     reply_free(r);
 }
 
-static PatchesReply *put_text(const PatchesAgent *a, const char *id, const char *if_match, const char *text)
+static Reply *put_text(const Agent *a, const char *id, const char *if_match, const char *text)
 {
     char path[128], extra[128] = "";
     snprintf(path, sizeof path, "/api/patches/%s", id);
@@ -423,7 +287,7 @@ static PatchesReply *put_text(const PatchesAgent *a, const char *id, const char 
     json_t *body = json_pack("{s:s}", "text", text);
     char *json = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    PatchesReply *r = call(a, "PUT", path, json, extra);
+    Reply *r = call(a, "PUT", path, json, extra);
     free(json);
     return r;
 }
@@ -435,18 +299,18 @@ static PatchesReply *put_text(const PatchesAgent *a, const char *id, const char 
 
 START_TEST(test_patch_lifecycle)
 {
-    PatchesAgent a = signup("alice");
+    Agent a = signup("alice");
     char id[33], path[128], sub[192];
     create_patch(&a, "{\"name\":\"Tone\",\"text\":\"// a\\nnode tone { out y; param freq = 440 hz in [20 hz, 2 khz]; }\\n\"}",
                  id);
     snprintf(path, sizeof path, "/api/patches/%s", id);
-    PatchesReply *r = call(&a, "GET", path, NULL, NULL);
+    Reply *r = call(&a, "GET", path, NULL, NULL);
     expect(r, 200, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), TEXT_A);
     ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), "Tone");
     ck_assert(json_is_false(json_object_get(r->json, "builtin")));
     ck_assert_int_eq(json_integer_value(json_object_get(r->json, "size")), (json_int_t)strlen(TEXT_A));
-    ck_assert_str_eq(header_of(r, "ETag"), "\"1\"");
+    ck_assert_str_eq(reply_header(r, "ETag"), "\"1\"");
     reply_free(r);
 
     /* Saves: If-Match required and well formed; revisions count up. */
@@ -457,7 +321,7 @@ START_TEST(test_patch_lifecycle)
     r = put_text(&a, id, "\"1\"", TEXT_B);
     expect(r, 200, NULL);
     ck_assert_int_eq(json_integer_value(json_object_get(r->json, "revision")), 2);
-    ck_assert_str_eq(header_of(r, "ETag"), "\"2\"");
+    ck_assert_str_eq(reply_header(r, "ETag"), "\"2\"");
     reply_free(r);
     /* A stale save: 412 with the current revision; nothing lost or written. */
     r = put_text(&a, id, "\"1\"", "lost");
@@ -466,7 +330,7 @@ START_TEST(test_patch_lifecycle)
     ck_assert_str_eq(json_string_value(json_object_get(error, "code")), "stale_revision");
     ck_assert_int_eq(json_integer_value(json_object_get(error, "current_revision")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(error, "your_revision")), 1);
-    ck_assert_str_eq(header_of(r, "ETag"), "\"2\"");
+    ck_assert_str_eq(reply_header(r, "ETag"), "\"2\"");
     reply_free(r);
     expect_text(&a, path, TEXT_B, 2);
     expect_free(put_text(&a, id, "3", ""), 412, "stale_revision");
@@ -519,7 +383,7 @@ START_TEST(test_patch_lifecycle)
     snprintf(sub, sizeof sub, "/api/patches/%s/revisions", id);
     r = call(&a, "DELETE", sub, NULL, NULL);
     expect(r, 405, "method_not_allowed");
-    ck_assert_str_eq(header_of(r, "Allow"), "GET");
+    ck_assert_str_eq(reply_header(r, "Allow"), "GET");
     reply_free(r);
     snprintf(sub, sizeof sub, "/api/patches/%s", id);
     r = call(&a, "POST", sub, "{}", NULL);
@@ -531,7 +395,7 @@ END_TEST
 
 START_TEST(test_patch_bad_input)
 {
-    PatchesAgent a = signup("bruno");
+    Agent a = signup("bruno");
     static const struct {
         const char *body;
         int status;
@@ -564,7 +428,7 @@ START_TEST(test_patch_bad_input)
         {"{\"name\":\"x\",\"text\":\"a\\u0000b\"}", 400, "bad_json"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        PatchesReply *r = call(&a, "POST", "/api/patches", cases[i].body, NULL);
+        Reply *r = call(&a, "POST", "/api/patches", cases[i].body, NULL);
         ck_assert_msg(r->status == cases[i].status, "case %zu: %s", i, r->data);
         expect_free(r, cases[i].status, cases[i].code);
     }
@@ -581,7 +445,7 @@ START_TEST(test_patch_bad_input)
     n = snprintf(body, cap, "{\"name\":\"big\",\"text\":\"");
     memset(body + n, 'a', PATCH_TEXT_MAX);
     snprintf(body + n + PATCH_TEXT_MAX, 8, "\"}");
-    PatchesReply *r = call(&a, "POST", "/api/patches", body, NULL);
+    Reply *r = call(&a, "POST", "/api/patches", body, NULL);
     expect(r, 201, NULL);
     char id[33];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r->json, "id")));
@@ -626,7 +490,7 @@ END_TEST
 
 START_TEST(test_patch_names_and_ids)
 {
-    PatchesAgent a = signup("carla");
+    Agent a = signup("carla");
     /* Names and texts round-trip exactly: SQL metacharacters, paths, UTF-8. */
     static const char *names[] = {
         "Robert'); DROP TABLE patches;--", "%s%n%x", "../../../etc/passwd", "a\\b\"c", "' OR '1'='1",
@@ -640,7 +504,7 @@ START_TEST(test_patch_names_and_ids)
         create_patch(&a, json, id);
         free(json);
         snprintf(path, sizeof path, "/api/patches/%s", id);
-        PatchesReply *r = call(&a, "GET", path, NULL, NULL);
+        Reply *r = call(&a, "GET", path, NULL, NULL);
         ck_assert_str_eq(json_string_value(json_object_get(r->json, "name")), names[i]);
         ck_assert_str_eq(json_string_value(json_object_get(r->json, "text")), names[i]);
         reply_free(r);
@@ -676,16 +540,16 @@ END_TEST
 
 START_TEST(test_patch_sessions_and_owners)
 {
-    PatchesAgent owner = signup("dora");
-    PatchesAgent other = signup("egon");
+    Agent owner = signup("dora");
+    Agent other = signup("egon");
     char id[33], path[96], sub[160];
     create_patch(&owner, "{\"name\":\"Dora's secret\",\"text\":\"secret text\"}", id);
     snprintf(path, sizeof path, "/api/patches/%s", id);
 
     /* No session, a forged one, a CSRF token alone: refused everywhere. */
-    PatchesAgent forged = {.cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
-    PatchesAgent junk = {.cookie = "' OR 1=1 --"};
-    PatchesAgent csrf_only = {0};
+    Agent forged = {.cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    Agent junk = {.cookie = "' OR 1=1 --"};
+    Agent csrf_only = {0};
     snprintf(csrf_only.csrf, sizeof csrf_only.csrf, "%s", owner.csrf);
     struct {
         const char *method, *suffix, *body, *extra;
@@ -704,11 +568,11 @@ START_TEST(test_patch_sessions_and_owners)
         expect_free(call(&forged, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "session_invalid");
         expect_free(call(&junk, calls[i].method, sub, calls[i].body, calls[i].extra), 401, "session_invalid");
         /* Another user: 404, exactly as for an id that does not exist. */
-        PatchesReply *r = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
+        Reply *r = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
         expect(r, 404, "not_found");
         ck_assert_msg(!strstr(r->data, "secret"), "leak: %s", r->data);
         snprintf(sub, sizeof sub, "/api/patches/00000000000000000000000000000000%s", calls[i].suffix);
-        PatchesReply *missing = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
+        Reply *missing = call(&other, calls[i].method, sub, calls[i].body, calls[i].extra);
         expect(missing, 404, "not_found");
         ck_assert_str_eq(missing->body, r->body);
         reply_free(missing);
@@ -718,13 +582,13 @@ START_TEST(test_patch_sessions_and_owners)
     expect_free(call(NULL, "POST", "/api/patches", "{\"name\":\"x\",\"text\":\"\"}", NULL), 401, "not_signed_in");
 
     /* Writes without the CSRF token, with a wrong one, from another site. */
-    PatchesAgent no_token = owner;
+    Agent no_token = owner;
     no_token.csrf[0] = '\0';
-    PatchesAgent wrong = owner;
+    Agent wrong = owner;
     wrong.csrf[0] = wrong.csrf[0] == 'A' ? 'B' : 'A';
-    PatchesAgent others_token = owner;
+    Agent others_token = owner;
     snprintf(others_token.csrf, sizeof others_token.csrf, "%s", other.csrf);
-    const PatchesAgent *refused[] = {&no_token, &wrong, &others_token};
+    const Agent *refused[] = {&no_token, &wrong, &others_token};
     for (size_t k = 0; k < 3; k++) {
         expect_free(call(refused[k], "POST", "/api/patches", "{\"name\":\"x\",\"text\":\"\"}", NULL), 403, "csrf");
         expect_free(call(refused[k], "PUT", path, "{\"text\":\"x\"}", "If-Match: \"1\"\r\n"), 403, "csrf");
@@ -736,7 +600,7 @@ START_TEST(test_patch_sessions_and_owners)
     expect_free(call(&owner, "DELETE", path, NULL, "Sec-Fetch-Site: cross-site\r\n"), 403, "cross_origin");
 
     /* The other user lists nothing of the owner's; the owner lost nothing. */
-    PatchesReply *r = call(&other, "GET", "/api/patches", NULL, NULL);
+    Reply *r = call(&other, "GET", "/api/patches", NULL, NULL);
     expect(r, 200, NULL);
     ck_assert_msg(!strstr(r->body, id) && !strstr(r->body, "secret"), "leak: %s", r->body);
     reply_free(r);
@@ -753,8 +617,8 @@ END_TEST
 
 START_TEST(test_library_listed_and_read)
 {
-    PatchesAgent a = signup("fritz");
-    PatchesReply *r = call(&a, "GET", "/api/patches", NULL, NULL);
+    Agent a = signup("fritz");
+    Reply *r = call(&a, "GET", "/api/patches", NULL, NULL);
     expect(r, 200, NULL);
     json_t *items = json_object_get(r->json, "patches");
     /* Every .amp of nodes/, sorted, marked builtin; no .dsp, no user patch. */
@@ -796,7 +660,7 @@ START_TEST(test_library_listed_and_read)
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
         r = call(&a, writes[i], "/api/library/std/osc.amp", "{\"text\":\"x\"}", NULL);
         expect(r, 405, "method_not_allowed");
-        ck_assert_str_eq(header_of(r, "Allow"), "GET, HEAD");
+        ck_assert_str_eq(reply_header(r, "Allow"), "GET, HEAD");
         reply_free(r);
     }
 
@@ -911,15 +775,15 @@ START_TEST(test_library_symlinks_and_odd_files)
         {"/api/library/huge.amp", 403, "too_large"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        PatchesReply *r = call(NULL, "GET", cases[i].url, NULL, NULL);
+        Reply *r = call(NULL, "GET", cases[i].url, NULL, NULL);
         ck_assert_msg(r->status == cases[i].status, "%s: %s", cases[i].url, r->data);
         ck_assert_msg(!strstr(r->body, "SECRET") && !strstr(r->body, "root:"), "leak: %s", r->body);
         expect_free(r, cases[i].status, cases[i].code);
     }
     /* The listing follows no symlink and skips what is not a regular
      * file or is past the size cap. */
-    PatchesAgent a = signup("gerda");
-    PatchesReply *r = call(&a, "GET", "/api/patches", NULL, NULL);
+    Agent a = signup("gerda");
+    Reply *r = call(&a, "GET", "/api/patches", NULL, NULL);
     expect(r, 200, NULL);
     json_t *items = json_object_get(r->json, "patches");
     ck_assert_msg(json_array_size(items) == 3, "%s", r->body); /* latin1.amp, real.amp, sub/inner.amp */
@@ -951,26 +815,26 @@ static char *library_document(const char *id, int revision, bool in_insert)
     return doc;
 }
 
-static PatchesReply *create_project(const PatchesAgent *a, const char *document)
+static Reply *create_project(const Agent *a, const char *document)
 {
     char *body = malloc(strlen(document) + 64);
     sprintf(body, "{\"name\":\"Song\",\"document\":%s}", document);
-    PatchesReply *r = call(a, "POST", "/api/projects", body, NULL);
+    Reply *r = call(a, "POST", "/api/projects", body, NULL);
     free(body);
     return r;
 }
 
 START_TEST(test_projects_name_library_patches)
 {
-    PatchesAgent owner = signup("hilde");
-    PatchesAgent other = signup("ingo");
+    Agent owner = signup("hilde");
+    Agent other = signup("ingo");
     char id[33], others_id[33];
     create_patch(&owner, "{\"name\":\"Tone\",\"text\":\"node tone { out y; }\"}", id);
     create_patch(&other, "{\"name\":\"Theirs\",\"text\":\"node theirs { out y; }\"}", others_id);
 
     /* The owner's patch at an existing revision: accepted, and kept as sent. */
     char *doc = library_document(id, 1, false);
-    PatchesReply *r = create_project(&owner, doc);
+    Reply *r = create_project(&owner, doc);
     expect(r, 201, NULL);
     char project[33], project_path[96];
     snprintf(project, sizeof project, "%s", json_string_value(json_object_get(r->json, "id")));
