@@ -698,6 +698,49 @@ StoreStatus store_session_delete(StoreConn *c, int64_t session_id)
     return sqlite3_changes(c->db) ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/* ---- rows of projects and patches ------------------------------------------ */
+
+/* Insert the owner's row `public_id` with `insert` (?1 public_id, ?2
+ * owner, ?3 name, ?4 now): STORE_CONFLICT when the id is taken. Its
+ * internal id is then sqlite3_last_insert_rowid. */
+static StoreStatus insert_row(StoreConn *c, StatementId insert, int64_t owner, const char *public_id,
+                              const char *name, int64_t now, const char *what)
+{
+    sqlite3_stmt *s = use(c, insert);
+    bind_text(s, 1, public_id);
+    sqlite3_bind_int64(s, 2, owner);
+    bind_text(s, 3, name);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = sqlite3_step(s);
+    finish(s);
+    if (rc == SQLITE_CONSTRAINT_UNIQUE)
+        return STORE_CONFLICT;
+    if (rc != SQLITE_DONE) {
+        log_db_error(c, what);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+/* Rename the row `id` with `rename` (?1 id, ?2 name, ?3 now). */
+static StoreStatus rename_row(StoreConn *c, StatementId rename, int64_t id, const char *name, int64_t now,
+                              const char *what)
+{
+    sqlite3_stmt *s = use(c, rename);
+    sqlite3_bind_int64(s, 1, id);
+    bind_text(s, 2, name);
+    sqlite3_bind_int64(s, 3, now);
+    return run(c, s, what) ? STORE_OK : STORE_ERROR;
+}
+
+/* Delete the row `id` with `remove` (?1 id). */
+static StoreStatus delete_row(StoreConn *c, StatementId remove, int64_t id, const char *what)
+{
+    sqlite3_stmt *s = use(c, remove);
+    sqlite3_bind_int64(s, 1, id);
+    return run(c, s, what) ? STORE_OK : STORE_ERROR;
+}
+
 /* ---- projects ------------------------------------------------------------ */
 
 /* Read the current row of a PROJECT_COLUMNS select. */
@@ -857,21 +900,11 @@ static StoreStatus append_head(StoreConn *c, const History *h, int64_t owner_row
 static StoreStatus insert_project(StoreConn *c, int64_t owner, const char *public_id, const char *name,
                                   const char *document, int64_t now, StoreProject *out)
 {
-    sqlite3_stmt *s = use(c, SQL_PROJECT_INSERT);
-    bind_text(s, 1, public_id);
-    sqlite3_bind_int64(s, 2, owner);
-    bind_text(s, 3, name);
-    sqlite3_bind_int64(s, 4, now);
-    int rc = sqlite3_step(s);
-    finish(s);
-    if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        return STORE_CONFLICT;
-    if (rc != SQLITE_DONE) {
-        log_db_error(c, "creating a project");
-        return STORE_ERROR;
-    }
+    StoreStatus status = insert_row(c, SQL_PROJECT_INSERT, owner, public_id, name, now, "creating a project");
+    if (status != STORE_OK)
+        return status;
     int64_t id = sqlite3_last_insert_rowid(c->db);
-    StoreStatus status = insert_revision(c, &project_history, id, 1, document, 0, now);
+    status = insert_revision(c, &project_history, id, 1, document, 0, now);
     if (status != STORE_OK)
         return status;
     *out = (StoreProject){.revision = 1, .created_at = now, .updated_at = now};
@@ -960,13 +993,8 @@ StoreStatus store_project_rename(StoreConn *c, int64_t owner, const char *public
         return STORE_ERROR;
     int64_t id;
     StoreStatus status = find_project(c, owner, public_id, &id, out);
-    if (status == STORE_OK) {
-        sqlite3_stmt *s = use(c, SQL_PROJECT_RENAME);
-        sqlite3_bind_int64(s, 1, id);
-        bind_text(s, 2, name);
-        sqlite3_bind_int64(s, 3, now);
-        status = run(c, s, "renaming a project") ? STORE_OK : STORE_ERROR;
-    }
+    if (status == STORE_OK)
+        status = rename_row(c, SQL_PROJECT_RENAME, id, name, now, "renaming a project");
     if (status == STORE_OK) {
         snprintf(out->name, sizeof out->name, "%s", name);
         out->updated_at = now;
@@ -981,11 +1009,8 @@ StoreStatus store_project_delete(StoreConn *c, int64_t owner, const char *public
     int64_t id;
     StoreProject found;
     StoreStatus status = find_project(c, owner, public_id, &id, &found);
-    if (status == STORE_OK) {
-        sqlite3_stmt *s = use(c, SQL_PROJECT_DELETE);
-        sqlite3_bind_int64(s, 1, id);
-        status = run(c, s, "deleting a project") ? STORE_OK : STORE_ERROR;
-    }
+    if (status == STORE_OK)
+        status = delete_row(c, SQL_PROJECT_DELETE, id, "deleting a project");
     return end_transaction(c, status);
 }
 
@@ -1139,20 +1164,7 @@ StoreStatus store_patch_create(StoreConn *c, int64_t owner, const char *public_i
 {
     if (!begin(c))
         return STORE_ERROR;
-    sqlite3_stmt *s = use(c, SQL_PATCH_INSERT);
-    bind_text(s, 1, public_id);
-    sqlite3_bind_int64(s, 2, owner);
-    bind_text(s, 3, name);
-    sqlite3_bind_int64(s, 4, now);
-    int rc = sqlite3_step(s);
-    finish(s);
-    StoreStatus status = STORE_OK;
-    if (rc == SQLITE_CONSTRAINT_UNIQUE)
-        status = STORE_CONFLICT;
-    else if (rc != SQLITE_DONE) {
-        log_db_error(c, "creating a patch");
-        status = STORE_ERROR;
-    }
+    StoreStatus status = insert_row(c, SQL_PATCH_INSERT, owner, public_id, name, now, "creating a patch");
     if (status == STORE_OK)
         status = insert_revision(c, &patch_history, sqlite3_last_insert_rowid(c->db), 1, text, 0, now);
     if (status == STORE_OK) {
@@ -1221,13 +1233,8 @@ StoreStatus store_patch_rename(StoreConn *c, int64_t owner, const char *public_i
         return STORE_ERROR;
     int64_t id;
     StoreStatus status = find_patch(c, owner, public_id, &id, out);
-    if (status == STORE_OK) {
-        sqlite3_stmt *s = use(c, SQL_PATCH_RENAME);
-        sqlite3_bind_int64(s, 1, id);
-        bind_text(s, 2, name);
-        sqlite3_bind_int64(s, 3, now);
-        status = run(c, s, "renaming a patch") ? STORE_OK : STORE_ERROR;
-    }
+    if (status == STORE_OK)
+        status = rename_row(c, SQL_PATCH_RENAME, id, name, now, "renaming a patch");
     if (status == STORE_OK) {
         snprintf(out->name, sizeof out->name, "%s", name);
         out->updated_at = now;
@@ -1242,11 +1249,8 @@ StoreStatus store_patch_delete(StoreConn *c, int64_t owner, const char *public_i
     int64_t id;
     StorePatch found;
     StoreStatus status = find_patch(c, owner, public_id, &id, &found);
-    if (status == STORE_OK) {
-        sqlite3_stmt *s = use(c, SQL_PATCH_DELETE);
-        sqlite3_bind_int64(s, 1, id);
-        status = run(c, s, "deleting a patch") ? STORE_OK : STORE_ERROR;
-    }
+    if (status == STORE_OK)
+        status = delete_row(c, SQL_PATCH_DELETE, id, "deleting a patch");
     return end_transaction(c, status);
 }
 
