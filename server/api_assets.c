@@ -608,29 +608,6 @@ static void item_open(ApiCall *call, StoreConn *db)
     item->format = format_named(asset.format);
 }
 
-/* RFC 9110 13.1.2, weak comparison: `etag` in a list, or "*". */
-static bool etag_listed(const char *list, const char *etag)
-{
-    size_t len = strlen(etag);
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (end - start == 1 && *start == '*')
-            return true;
-        if (end - start > 2 && start[0] == 'W' && start[1] == '/')
-            start += 2;
-        if ((size_t)(end - start) == len && memcmp(start, etag, len) == 0)
-            return true;
-    }
-    return false;
-}
-
 typedef enum RangeKind { RANGE_NONE, RANGE_ONE, RANGE_UNSATISFIABLE } RangeKind;
 
 /* A decimal number of at most 18 digits at *p; -1 when none. */
@@ -693,7 +670,7 @@ static enum MHD_Result item_send(struct MHD_Connection *conn, void *state)
     char etag[STORE_ASSET_HASH_HEX + 3];
     snprintf(etag, sizeof etag, "\"%s\"", item->hash);
     const char *if_none_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (if_none_match && etag_listed(if_none_match, etag)) {
+    if (if_none_match && http_etag_listed(if_none_match, etag)) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (resp)
             add_asset_headers(resp, etag);

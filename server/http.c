@@ -887,3 +887,27 @@ void http_stop(HttpDaemon *d)
     MHD_stop_daemon(d->mhd);
     free_daemon(d);
 }
+
+/* Weak comparison (RFC 9110 13.1.2): a list of entity tags or "*". */
+bool http_etag_listed(const char *if_none_match, const char *etag)
+{
+    size_t etag_len = strlen(etag);
+    const char *p = if_none_match;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if (end - start == 1 && *start == '*')
+            return true;
+        if (end - start > 2 && start[0] == 'W' && start[1] == '/')
+            start += 2;
+        if ((size_t)(end - start) == etag_len && memcmp(start, etag, etag_len) == 0)
+            return true;
+    }
+    return false;
+}

@@ -171,6 +171,11 @@ enum MHD_Result http_suspend(struct MHD_Connection *conn, const HttpRequest *req
  * owns and frees, e.g. with the state of its http_suspend). */
 void http_stream_body(const HttpRequest *req, const HttpBodySink *sink, void *state);
 
+/* Whether an If-None-Match value lists `etag` (quoted, as sent in ETag),
+ * by weak comparison (RFC 9110 13.1.2), or is "*". For static.c's files and
+ * api_assets.c's audio. */
+bool http_etag_listed(const char *if_none_match, const char *etag);
+
 /* Percent-decode the path of a raw request-target (up to '?') into `out`,
  * exactly once. Refuses (returns NULL and sets *hint) a path that does not
  * start with '/', holds a bad escape, a NUL, a control byte, a backslash, or

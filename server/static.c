@@ -217,30 +217,6 @@ int static_open_beneath(int dirfd, const char *path, int flags)
     return static_open_walk(dirfd, path, flags);
 }
 
-/* Weak comparison (RFC 9110 13.1.2): a list of entity tags or "*". */
-static bool etag_matches(const char *if_none_match, const char *etag)
-{
-    size_t etag_len = strlen(etag);
-    const char *p = if_none_match;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        const char *end = p;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if (end - start == 1 && *start == '*')
-            return true;
-        if (end - start > 2 && start[0] == 'W' && start[1] == '/')
-            start += 2;
-        if ((size_t)(end - start) == etag_len && memcmp(start, etag, etag_len) == 0)
-            return true;
-    }
-    return false;
-}
-
 static void add_cache_headers(struct MHD_Response *resp, const char *path, const char *etag)
 {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
@@ -307,7 +283,7 @@ enum MHD_Result static_serve(struct MHD_Connection *conn, const HttpRequest *req
 
     const char *if_none_match =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (if_none_match && etag_matches(if_none_match, etag)) {
+    if (if_none_match && http_etag_listed(if_none_match, etag)) {
         close(fd);
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
         if (resp)
