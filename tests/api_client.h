@@ -205,4 +205,17 @@ static inline Agent api_client_signup(unsigned port, const char *name, const cha
     return a;
 }
 
+/* A new folder under $TMPDIR (else /tmp) named NAME-XXXXXX; the last eight
+ * made stay valid. */
+static inline char *api_temp_dir(const char *name)
+{
+    static char dirs[8][512];
+    static int next;
+    char *dir = dirs[next++ % 8];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(dir, 512, "%s/%s-XXXXXX", tmp, name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    return dir;
+}
+
 #endif

@@ -52,17 +52,6 @@
  * the schema version a new database reaches. */
 extern const int store_n_migrations;
 
-static char *make_temp_dir(const char *name)
-{
-    static char dirs[8][512];
-    static int next;
-    char *dir = dirs[next++ % 8];
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, 512, "%s/%s-XXXXXX", tmp, name);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    return dir;
-}
-
 /* ---- core: in-process ----------------------------------------------------- */
 
 START_TEST(test_tokens_and_cookies)
@@ -282,7 +271,7 @@ END_TEST
 
 START_TEST(test_store_in_process)
 {
-    char *dir = make_temp_dir("ampd-store");
+    char *dir = api_temp_dir("ampd-store");
     char err[512];
     Store *store = store_open(dir, err, sizeof err);
     ck_assert_msg(store != NULL, "%s", err);
@@ -381,8 +370,8 @@ static void stop_ampd(void)
  * and `extra` options (NULL-terminated). */
 static void start_with(const char *const *extra)
 {
-    data_dir = make_temp_dir("ampd-api");
-    root_dir = make_temp_dir("ampd-root");
+    data_dir = api_temp_dir("ampd-api");
+    root_dir = api_temp_dir("ampd-root");
     const char *args[40] = {"--port", "0", "--root", root_dir, "--data", data_dir, "--argon-ops", "1",
                             "--argon-mem", "8192", "--timeout", "10"};
     int n = 12;
@@ -1330,8 +1319,8 @@ static void start_one_worker(void)
 {
     /* One worker, one waiting job, argon2id slow enough to pile up. */
     static const char *extra[] = {"--workers", "1", "--queue", "1", NULL};
-    data_dir = make_temp_dir("ampd-api");
-    root_dir = make_temp_dir("ampd-root");
+    data_dir = api_temp_dir("ampd-api");
+    root_dir = api_temp_dir("ampd-root");
     const char *args[] = {"--port", "0", "--root", root_dir, "--data", data_dir, "--argon-ops", "3",
                           "--argon-mem", "33554432", extra[0], extra[1], extra[2], extra[3], NULL};
     ampd_pid = spawn_ampd(args, &ampd_port);
@@ -1341,7 +1330,7 @@ static void start_one_worker(void)
 START_TEST(test_no_data_folder)
 {
     /* Without --data the app is served and the API says why it cannot. */
-    char *root = make_temp_dir("ampd-root");
+    char *root = api_temp_dir("ampd-root");
     const char *args[] = {"--port", "0", "--root", root, NULL};
     unsigned port;
     pid_t pid = spawn_ampd(args, &port);

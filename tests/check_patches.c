@@ -44,17 +44,6 @@
 
 extern const int store_n_migrations;
 
-static char *temp_dir(const char *name)
-{
-    static char dirs[8][512];
-    static int next;
-    char *dir = dirs[next++ % 8];
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(dir, 512, "%s/%s-XXXXXX", tmp, name);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    return dir;
-}
-
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -82,7 +71,7 @@ static void write_file(const char *path, const char *data, size_t len)
 
 START_TEST(test_store_patches)
 {
-    char *dir = temp_dir("ampd-patches-store");
+    char *dir = api_temp_dir("ampd-patches-store");
     char err[512];
     Store *store = store_open(dir, err, sizeof err);
     ck_assert_msg(store != NULL, "%s", err);
@@ -156,7 +145,7 @@ END_TEST
  * build that had only 001) gets it, whatever numbers sit between. */
 START_TEST(test_migrations_by_number)
 {
-    char *dir = temp_dir("ampd-patches-migrate");
+    char *dir = api_temp_dir("ampd-patches-migrate");
     char err[512];
     Store *store = store_open(dir, err, sizeof err);
     ck_assert_msg(store != NULL, "%s", err);
@@ -211,8 +200,8 @@ static char library_dir[PATH_MAX];   /* the --library folder of the running serv
 
 static void start_server(const char *library)
 {
-    server_data = temp_dir("ampd-patches-data");
-    server_root = temp_dir("ampd-patches-root");
+    server_data = api_temp_dir("ampd-patches-data");
+    server_root = api_temp_dir("ampd-patches-root");
     snprintf(library_dir, sizeof library_dir, "%s", library);
     const char *args[] = {"--port", "0", "--root", server_root, "--data", server_data, "--argon-ops", "1",
                           "--argon-mem", "8192", "--timeout", "10", "--library", library_dir, NULL};
@@ -709,8 +698,8 @@ static char links_dir[PATH_MAX];
 
 static void start_with_links(void)
 {
-    snprintf(links_dir, sizeof links_dir, "%s", temp_dir("ampd-patches-lib"));
-    char *outside = temp_dir("ampd-patches-outside");
+    snprintf(links_dir, sizeof links_dir, "%s", api_temp_dir("ampd-patches-lib"));
+    char *outside = api_temp_dir("ampd-patches-outside");
     char p[PATH_MAX + 64], q[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/real.amp", links_dir);
     write_file(p, "node real { out y; }\n", 21);
