@@ -227,6 +227,12 @@ enum MHD_Result api_route(struct MHD_Connection *conn, const HttpRequest *req, c
 struct Project;
 bool api_patches_check_references(ApiCall *call, StoreConn *db, const struct Project *project);
 
+/* Every audio region of `project` names its sample by "asset", a hash the
+ * caller has uploaded (a stored project never names a file path); false
+ * with the reply set otherwise (422 unknown_asset or file_path, naming the
+ * field). Another user's asset is refused exactly like a missing one. */
+bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Project *project);
+
 /* Seconds since the epoch. */
 int64_t api_now(void);
 

@@ -47,6 +47,7 @@
  * its hash, so it is cached for a year and revalidated by ETag.
  */
 #include "api.h"
+#include "project.h"
 
 #include <sodium.h>
 
@@ -869,4 +870,37 @@ void api_assets_stop(void)
     if (folder.dir_fd >= 0)
         close(folder.dir_fd);
     folder.tmp_fd = folder.dir_fd = -1;
+}
+
+/* ---- projects naming assets ------------------------------------------------------- */
+
+bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Project *project)
+{
+    for (int i = 0; i < project->n_tracks; i++) {
+        const ProjectTrack *t = &project->tracks[i];
+        for (int k = 0; k < t->n_regions; k++) {
+            const ProjectRegion *r = &t->regions[k];
+            char hint[PROJECT_MAX_JSON_PATH + 160];
+            if (!r->asset) {
+                snprintf(hint, sizeof hint,
+                         "%s.file: a stored project names its audio by \"asset\" (upload the file: POST /api/assets)",
+                         r->at);
+                api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "file_path", hint);
+                return false;
+            }
+            StoreAsset found;
+            StoreStatus st = store_asset_get(db, call->user.id, r->asset, &found);
+            if (st == STORE_OK)
+                continue;
+            if (st != STORE_NOT_FOUND) {
+                api_store_error(call, st);
+                return false;
+            }
+            snprintf(hint, sizeof hint, "%s.asset: you have no asset %.64s (upload it first: POST /api/assets)", r->at,
+                     r->asset);
+            api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "unknown_asset", hint);
+            return false;
+        }
+    }
+    return true;
 }

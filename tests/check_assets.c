@@ -650,6 +650,54 @@ START_TEST(test_project_refers_by_hash)
 }
 END_TEST
 
+/* A project names only the caller's own assets, and never a file path: a
+ * hash someone else uploaded is refused exactly like one nobody did, so a
+ * project cannot be used to reach another user's audio. */
+START_TEST(test_project_asset_owner)
+{
+    Agent owner = signup("assetowner");
+    Agent other = signup("assetthief");
+    AudioBytes w = make_wav(1500, 70);
+    char hash[65], body[1024];
+    hash_hex(w.data, w.len, hash);
+    upload_expect(&owner, "mine.wav", &w, 201, "wav");
+    const char *shape = "{\"name\":\"P\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
+                        "\"regions\":[{\"start_beat\":0},{\"asset\":\"%s\",\"start_beat\":4}]}]}}";
+    snprintf(body, sizeof body, shape, hash);
+    /* The first region has no sample at all: the reader's 422. */
+    Reply *r = send_request(&other, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    expect(r, 422, "invalid_document");
+    reply_free(r);
+    const char *one = "{\"name\":\"P\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
+                      "\"regions\":[{\"start_beat\":0,\"asset\":\"%s\"},{\"asset\":\"%s\",\"start_beat\":4}]}]}}";
+    char mine[65];
+    AudioBytes w2 = make_wav(1200, 50);
+    hash_hex(w2.data, w2.len, mine);
+    upload_expect(&other, "theirs.wav", &w2, 201, "wav");
+    snprintf(body, sizeof body, one, mine, hash);
+    r = send_request(&other, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    expect(r, 422, "unknown_asset");
+    ck_assert(strstr(json_string_value(json_object_get(json_object_get(r->json, "error"), "hint")),
+                     "tracks[0].regions[1].asset"));
+    reply_free(r);
+    /* The same document is the owner's own once the owner has both. */
+    upload_expect(&owner, "theirs.wav", &w2, 201, "wav");
+    r = send_request(&owner, "POST", "/api/projects", body, strlen(body), 0, "Content-Type: application/json\r\n");
+    expect(r, 201, NULL);
+    reply_free(r);
+    /* A file path never reaches the store. */
+    const char *path = "{\"name\":\"P\",\"document\":{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"audio\","
+                       "\"regions\":[{\"file\":\"../../etc/passwd\",\"start_beat\":0}]}]}}";
+    r = send_request(&owner, "POST", "/api/projects", path, strlen(path), 0, "Content-Type: application/json\r\n");
+    expect(r, 422, "file_path");
+    ck_assert(strstr(json_string_value(json_object_get(json_object_get(r->json, "error"), "hint")),
+                     "tracks[0].regions[0].file"));
+    reply_free(r);
+    free(w.data);
+    free(w2.data);
+}
+END_TEST
+
 /* ---- ranges and caching ------------------------------------------------------- */
 
 START_TEST(test_ranges)
@@ -883,6 +931,7 @@ static Suite *assets_suite(void)
     tcase_add_test(sharing, test_dedup_and_ownership);
     tcase_add_test(sharing, test_sessions_csrf_and_paths);
     tcase_add_test(sharing, test_project_refers_by_hash);
+    tcase_add_test(sharing, test_project_asset_owner);
     suite_add_tcase(s, sharing);
 
     TCase *ranges = tcase_create("ranges");

@@ -83,6 +83,7 @@ typedef struct ProjectClip {
 
 typedef struct ProjectRegion {
     const char *file;
+    const char *asset;                  /* the "asset" hash, or NULL for a "file" region */
     double start_beat, offset_seconds;
     double length_seconds;              /* <= 0: to the end of the file */
     double gain_db;

@@ -424,6 +424,7 @@ static int read_region_sample(ProjectReader *rd, json_t *v, ProjectRegion *r)
     if (!kept || json_object_set_new(v, "\x01asset path", kept) != 0)
         return err_at(rd, "out of memory");
     r->file = json_string_value(kept);
+    r->asset = hash;
     return 0;
 }
 
