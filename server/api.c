@@ -318,7 +318,7 @@ static void free_call(void *state)
 static void refuse_session(ApiCall *call, const char *hint)
 {
     api_error(call, MHD_HTTP_UNAUTHORIZED, "session_invalid", hint);
-    auth_clear_cookie(call->set_cookie, sizeof call->set_cookie);
+    auth_clear_cookie(call->set_cookie, sizeof call->set_cookie, api_settings.secure_cookies);
 }
 
 /* The caller from the session cookie; false with the reply set. */
@@ -620,6 +620,7 @@ bool api_start(const ApiOptions *o)
     s->argon_ops = o->argon_ops;
     s->argon_mem = o->argon_mem;
     s->session_lifetime = o->session_lifetime;
+    s->secure_cookies = o->secure_cookies;
     auth_new_token(s->local_csrf);
     char dummy_password[AUTH_TOKEN_LEN + 1];
     auth_new_token(dummy_password);

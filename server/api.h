@@ -40,6 +40,7 @@ typedef struct ApiSettings {
     size_t argon_mem;
     char dummy_hash[AUTH_PASSWORD_HASH_MAX]; /* verified against for unknown names: same time */
     int64_t session_lifetime;      /* seconds (--session-lifetime) */
+    bool secure_cookies;           /* --secure-cookies: the session cookie says Secure */
     RateLimiter *signin_by_account;
     RateLimiter *signin_by_address;
 } ApiSettings;
@@ -53,6 +54,7 @@ typedef struct ApiOptions {
     unsigned long long argon_ops;
     size_t argon_mem;
     int64_t session_lifetime;
+    bool secure_cookies;
     unsigned workers, queue;       /* worker threads, waiting jobs */
     unsigned signin_limit;         /* failures per account per window; 4x per address */
     unsigned signin_window;        /* seconds */

@@ -46,7 +46,8 @@ static void start_session(ApiCall *call, StoreConn *db, const StoreUser *user, u
         api_store_error(call, STORE_ERROR);
         return;
     }
-    auth_session_cookie(call->set_cookie, sizeof call->set_cookie, token, api_settings.session_lifetime);
+    auth_session_cookie(call->set_cookie, sizeof call->set_cookie, token, api_settings.session_lifetime,
+                        api_settings.secure_cookies);
     api_reply(call, status, json_pack("{s:o,s:s,s:I}", "user", user_json(user), "csrf", csrf, "expires_at",
                                       (json_int_t)session.expires_at));
 }
@@ -195,7 +196,7 @@ static void account_signout(ApiCall *call, StoreConn *db)
             return;
         }
     }
-    auth_clear_cookie(call->set_cookie, sizeof call->set_cookie);
+    auth_clear_cookie(call->set_cookie, sizeof call->set_cookie, api_settings.secure_cookies);
     api_reply(call, MHD_HTTP_NO_CONTENT, NULL);
 }
 

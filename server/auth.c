@@ -71,15 +71,15 @@ bool auth_cookie_token(const char *cookie_header, char *out, size_t cap)
     return false;
 }
 
-void auth_session_cookie(char *out, size_t cap, const char *token, int64_t max_age)
+void auth_session_cookie(char *out, size_t cap, const char *token, int64_t max_age, bool secure)
 {
-    snprintf(out, cap, AUTH_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", token,
-             (long long)max_age);
+    snprintf(out, cap, AUTH_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", token,
+             (long long)max_age, secure ? "; Secure" : "");
 }
 
-void auth_clear_cookie(char *out, size_t cap)
+void auth_clear_cookie(char *out, size_t cap, bool secure)
 {
-    snprintf(out, cap, AUTH_COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    snprintf(out, cap, AUTH_COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s", secure ? "; Secure" : "");
 }
 
 bool auth_hash_password(const char *password, unsigned long long ops, size_t mem, char out[AUTH_PASSWORD_HASH_MAX])

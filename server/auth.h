@@ -42,9 +42,10 @@ bool auth_equal(const char *a, const char *b);
  * it as an invalid session). */
 bool auth_cookie_token(const char *cookie_header, char *out, size_t cap);
 /* Set-Cookie values: the session (HttpOnly, SameSite=Strict, Path=/,
- * Max-Age), and one that removes it. */
-void auth_session_cookie(char *out, size_t cap, const char *token, int64_t max_age);
-void auth_clear_cookie(char *out, size_t cap);
+ * Max-Age, and Secure when `secure`: ampd behind an HTTPS proxy), and one
+ * that removes it. */
+void auth_session_cookie(char *out, size_t cap, const char *token, int64_t max_age, bool secure);
+void auth_clear_cookie(char *out, size_t cap, bool secure);
 
 /* argon2id (libsodium crypto_pwhash_str_alg) with these limits; false when
  * out of memory. */

@@ -4,7 +4,7 @@
  *        [--max-per-address N] [--head-deadline SECONDS] [--threads N]
  *        [--timeout SECONDS] [--origin URL]... [--verbose]
  *        [--data DIR] [--local] [--argon-ops N] [--argon-mem BYTES]
- *        [--session-lifetime SECONDS] [--workers N] [--queue N] [--signin-limit N]
+ *        [--session-lifetime SECONDS] [--secure-cookies] [--workers N] [--queue N] [--signin-limit N]
  *        [--library DIR]
  *        [--asset-max-bytes N] [--quota-bytes N]
  *
@@ -65,6 +65,7 @@ static void usage(FILE *out)
           "  --session-lifetime S   sessions expire after S seconds (default 30 days)\n"
           "  --workers N            threads for storage and hashing (default 4)\n"
           "  --queue N              jobs waiting for them before 503 (default 64)\n"
+          "  --secure-cookies       mark the session cookie Secure (serving behind HTTPS)\n"
           "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
           "                         4N per address)\n"
           "  --library DIR          the built-in patch library, read-only (default: \"library\"\n"
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
         {"workers", required_argument, NULL, 'W'},
         {"queue", required_argument, NULL, 'Q'},
         {"signin-limit", required_argument, NULL, 'R'},
+        {"secure-cookies", no_argument, NULL, 'C'},
         {"library", required_argument, NULL, 'l'},
         {"asset-max-bytes", required_argument, NULL, 'X'},
         {"quota-bytes", required_argument, NULL, 'U'},
@@ -255,6 +257,7 @@ int main(int argc, char **argv)
         case 'D': api.data_dir = optarg; break;
         case 'l': library = optarg; break;
         case 'L': api.local = true; break;
+        case 'C': api.secure_cookies = true; break;
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
                 goto bad_value;

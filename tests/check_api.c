@@ -87,9 +87,11 @@ START_TEST(test_tokens_and_cookies)
     ck_assert_str_eq(out, "");
     ck_assert(!auth_cookie_token("amp_sessionx=1; other=2", out, sizeof out));
     ck_assert(!auth_cookie_token("", out, sizeof out));
-    auth_session_cookie(out, sizeof out, "T", 60);
+    auth_session_cookie(out, sizeof out, "T", 60, false);
     ck_assert(strstr(out, "amp_session=T;") && strstr(out, "HttpOnly") && strstr(out, "SameSite=Strict") &&
-              strstr(out, "Path=/") && strstr(out, "Max-Age=60"));
+              strstr(out, "Path=/") && strstr(out, "Max-Age=60") && !strstr(out, "Secure"));
+    auth_session_cookie(out, sizeof out, "T", 60, true);
+    ck_assert(strstr(out, "Max-Age=60; Secure"));
 }
 END_TEST
 
@@ -386,6 +388,11 @@ static void start_plain(void) { start_with(NULL); }
 static void start_local(void)
 {
     static const char *extra[] = {"--local", NULL};
+    start_with(extra);
+}
+static void start_secure_cookies(void)
+{
+    static const char *extra[] = {"--secure-cookies", NULL};
     start_with(extra);
 }
 static void start_short_sessions(void)
@@ -1327,6 +1334,30 @@ static void start_one_worker(void)
     ck_assert_msg(ampd_port != 0, "ampd did not start");
 }
 
+/* Behind an HTTPS proxy the session cookie is Secure, on sign-up, sign-in
+ * and sign-out alike; without the option it is not (plain http://localhost
+ * would otherwise never get a session). */
+START_TEST(test_secure_cookies)
+{
+    Reply *r = req(NULL, "POST", "/api/account/signup", "{\"name\":\"carol\",\"password\":\"secret-one\"}");
+    expect(r, 201, NULL);
+    const char *cookie = reply_header(r, "Set-Cookie");
+    ck_assert(strstr(cookie, "; Secure") && strstr(cookie, "HttpOnly") && strstr(cookie, "SameSite=Strict"));
+    Agent carol = {0};
+    take_cookie(&carol, r);
+    reply_free(r);
+    r = req(NULL, "POST", "/api/account/signin", "{\"name\":\"carol\",\"password\":\"secret-one\"}");
+    expect(r, 200, NULL);
+    ck_assert(strstr(reply_header(r, "Set-Cookie"), "; Secure"));
+    reply_free(r);
+    r = req(&carol, "POST", "/api/account/signout", NULL);
+    expect(r, 204, NULL);
+    cookie = reply_header(r, "Set-Cookie");
+    ck_assert(strstr(cookie, "Max-Age=0") && strstr(cookie, "; Secure"));
+    reply_free(r);
+}
+END_TEST
+
 START_TEST(test_no_data_folder)
 {
     /* Without --data the app is served and the API says why it cannot. */
@@ -1386,6 +1417,11 @@ static Suite *api_suite(void)
     tcase_add_test(projects, test_bad_documents);
     tcase_add_test(projects, test_names_and_ids);
     suite_add_tcase(s, projects);
+
+    TCase *secure = tcase_create("secure");
+    tcase_add_unchecked_fixture(secure, start_secure_cookies, stop_ampd);
+    tcase_add_test(secure, test_secure_cookies);
+    suite_add_tcase(s, secure);
 
     TCase *expiry = tcase_create("expiry");
     tcase_add_unchecked_fixture(expiry, start_short_sessions, stop_ampd);
