@@ -308,7 +308,10 @@ START_TEST(test_load_errors_name_the_field)
 {
     expect_load_error("{\"version\": 1, \"tracks\": [}", "t.json:1:");
     expect_load_error("{\"tracks\": []}", "project: missing \"version\"");
-    expect_load_error("{\"version\": 2, \"tracks\": []}", "version: version 2 is not supported");
+    expect_load_error("{\"version\": 3, \"tracks\": []}",
+                      "version: version 3 is not supported (this build reads versions 1 to 2; it was written by a "
+                      "newer Amplitude)");
+    expect_load_error("{\"version\": 0, \"tracks\": []}", "version: version 0 is not supported");
     expect_load_error("{\"version\": 1}", "project: missing \"tracks\"");
     expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": 0}", "tempo: 0 is out of range (1 to 1000)");
     expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": \"fast\"}", "tempo: expected a number, got \"fast\"");

@@ -175,6 +175,10 @@ typedef struct EngineCommandsConfig {
     double max_ahead_seconds;    /* a command timed further ahead of the engine's time
                                     is refused (it would sit in the engine's queue and
                                     fill it); 0: no limit */
+    uint32_t block_stock;        /* ready clip and lane blocks kept for clip_notes and
+                                    automation_lane: this many of 16 notes or points, half
+                                    as many of 64, a quarter of 256; larger ones (up to
+                                    65536) are made when asked for; <= ENGINE_COMMANDS_MAX_STOCK */
 } EngineCommandsConfig;
 
 typedef enum {
@@ -188,11 +192,14 @@ typedef enum {
     ENGINE_COMMANDS_REFUSE_RANGE = 0,   /* an id or position beyond the engine's sizes */
     ENGINE_COMMANDS_REFUSE_TIME,        /* timed more than max_ahead_seconds ahead */
     ENGINE_COMMANDS_REFUSE_PATCH,       /* no such patch id; an insert that has no inputs */
-    ENGINE_COMMANDS_REFUSE_NO_NODE,     /* no ready node of the patch within wait_limit drains */
+    ENGINE_COMMANDS_REFUSE_NO_NODE,     /* no ready node of the patch (or block for clip_notes,
+                                           automation_lane) within wait_limit drains */
     ENGINE_COMMANDS_REFUSE_HANDLE,      /* no parked block under the handle, or not the one described */
     ENGINE_COMMANDS_REFUSE_FULL,        /* no free send, placement or lane slot on the track */
     ENGINE_COMMANDS_REFUSE_ENGINE,      /* the engine refused the call (queue full, bad value) */
     ENGINE_COMMANDS_REFUSE_UNKNOWN,     /* a command type this module does not map */
+    ENGINE_COMMANDS_REFUSE_SEQUENCE,    /* a clip_note / automation_point with no open clip or lane of
+                                           its ids, or a clip or lane dropped unfinished or out of order */
     ENGINE_COMMANDS_REFUSE_COUNT
 } EngineCommandsRefusal;
 
