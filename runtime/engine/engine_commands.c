@@ -39,7 +39,7 @@ enum { BLOCK_CLIP = 0, BLOCK_LANE = 1 };
 enum { OPEN_NONE = 0, OPEN_CLIP, OPEN_LANE };
 
 typedef struct Counters {
-    _Atomic uint32_t records, rejected, applied, refused, waiting, waits, ring_corrupt;
+    _Atomic uint32_t records, rejected, applied, refused, waiting, waits, ring_corrupt, dropped;
     _Atomic uint32_t rejected_by[ENGINE_COMMANDS_DECODE_ERRORS];
     _Atomic uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];
 } Counters;
@@ -599,6 +599,7 @@ void engine_commands_stats(const EngineCommands *cx, EngineCommandsStats *out)
     out->waiting = atomic_load_explicit(&c->waiting, memory_order_relaxed);
     out->waits = atomic_load_explicit(&c->waits, memory_order_relaxed);
     out->ring_corrupt = atomic_load_explicit(&c->ring_corrupt, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&c->dropped, memory_order_relaxed);
     for (int i = 0; i < ENGINE_COMMANDS_DECODE_ERRORS; i++)
         out->rejected_by[i] = atomic_load_explicit(&c->rejected_by[i], memory_order_relaxed);
     for (int i = 0; i < ENGINE_COMMANDS_REFUSE_COUNT; i++)
@@ -1159,13 +1160,14 @@ static void open_drop(EngineCommands *cx)
 }
 
 /* A new clip_notes or automation_lane: an unfinished one before it is
- * dropped and counted as refused. */
+ * dropped and counted (the records that made it were counted as they
+ * came). */
 static void open_close_unfinished(EngineCommands *cx)
 {
     if (cx->open.kind == OPEN_NONE)
         return;
     open_drop(cx);
-    refuse(cx, ENGINE_COMMANDS_REFUSE_SEQUENCE);
+    bump(&cx->count.dropped);
 }
 
 static int clip_notes(EngineCommands *cx, const CmdClipNotes *c)

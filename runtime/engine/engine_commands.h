@@ -199,7 +199,7 @@ typedef enum {
     ENGINE_COMMANDS_REFUSE_ENGINE,      /* the engine refused the call (queue full, bad value) */
     ENGINE_COMMANDS_REFUSE_UNKNOWN,     /* a command type this module does not map */
     ENGINE_COMMANDS_REFUSE_SEQUENCE,    /* a clip_note / automation_point with no open clip or lane of
-                                           its ids, or a clip or lane dropped unfinished or out of order */
+                                           its ids; the last one of a clip or lane sent out of order */
     ENGINE_COMMANDS_REFUSE_COUNT
 } EngineCommandsRefusal;
 
@@ -218,6 +218,8 @@ typedef struct EngineCommandsStats {
     uint32_t waiting;            /* 1 while a command waits for a ready node */
     uint32_t waits;              /* drains that stopped early to wait for a node */
     uint32_t ring_corrupt;       /* drains stopped by a corrupt ring (RB_CORRUPT) */
+    uint32_t dropped;            /* clips and lanes left unfinished: the next clip_notes or
+                                    automation_lane came before their last note or point */
     uint32_t rejected_by[ENGINE_COMMANDS_DECODE_ERRORS];   /* by -CmdStatus; [0] unused */
     uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];     /* by EngineCommandsRefusal */
 } EngineCommandsStats;
