@@ -915,6 +915,70 @@ START_TEST(test_looped_clip_equals_unrolled)
 }
 END_TEST
 
+/* The state region tells the bar and the beat into it under the
+ * signature map, and the signature in force there. 240 bpm: 12000
+ * samples a beat. */
+START_TEST(test_state_bar_and_beat)
+{
+    Engine *e = make_engine();
+    ck_assert_int_eq(engine_set_tempo(e, 0, 240.0), 0);
+    ck_assert_int_eq(engine_set_time_signature(e, 0, 3, 4), 0);
+    ck_assert_int_eq(engine_add_time_signature_change(e, 0, 6.0, 7, 8), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 54000);                         /* beat 4.5: bar 1 (3..6), 1.5 beats in */
+    EngineState st = state_of(e);
+    ck_assert(st.beat == 4.5);
+    ck_assert_uint_eq(st.bar, 1);
+    ck_assert(st.bar_beat == 1.5);
+    ck_assert(st.sig_num == 3 && st.sig_den == 4);
+    render_to(e, 87000);                         /* beat 7.25: bar 2 (from 6, 7/8), 2.5 eighths in */
+    st = state_of(e);
+    ck_assert_uint_eq(st.bar, 2);
+    ck_assert(st.bar_beat == 2.5);
+    ck_assert(st.sig_num == 7 && st.sig_den == 8);
+    engine_free(e);
+
+    /* A change off a bar line: the bar before it is cut short, and counts. */
+    e = make_engine();
+    ck_assert_int_eq(engine_set_tempo(e, 0, 240.0), 0);
+    ck_assert_int_eq(engine_set_time_signature(e, 0, 3, 4), 0);
+    ck_assert_int_eq(engine_add_time_signature_change(e, 0, 5.0, 4, 4), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 6 * 12000);
+    st = state_of(e);
+    ck_assert_uint_eq(st.bar, 2);
+    ck_assert(st.bar_beat == 1.0);
+    engine_free(e);
+}
+END_TEST
+
+/* Clip counters: samples past full scale after the fader (a track) and at
+ * the output (the master), held until the reader moves on from them. */
+START_TEST(test_clip_counters_hold)
+{
+    Engine *e = make_engine();
+    add_dc(e, 0, 1.5f);
+    add_dc(e, 1, 0.25f);
+    ck_assert_int_eq(engine_set_param(e, 1000, 0, 0, 0, 0.5f), 0);
+    render_to(e, 5000);
+    EngineState st = state_of(e);
+    ck_assert_uint_eq(st.tracks[0].clips, 1000);
+    ck_assert_uint_eq(st.tracks[1].clips, 0);
+    ck_assert_uint_eq(st.master_clips, 1000);      /* 1.75 for 1000 samples, 0.75 after */
+    ck_assert_float_eq(st.tracks[0].meter.peak[0], 0.5f);   /* the meter has moved on; the count holds */
+    ck_assert_int_eq(engine_set_gain(e, 5000, ENGINE_MASTER, 6.0f), 0);     /* 0.75 * 2: clips again */
+    render_to(e, 6000);
+    st = state_of(e);
+    long over = 0;   /* the samples of the output past 1 (the master's gain ramps up over 64) */
+    for (long i = 5000; i < 6000; i++)
+        over += out_l[i] > 1.0f;
+    ck_assert_int_gt(over, 900);
+    ck_assert_uint_eq(st.master_clips, 1000 + over);
+    ck_assert_uint_eq(st.tracks[0].clips, 1000);
+    engine_free(e);
+}
+END_TEST
+
 /* ---- automation ---------------------------------------------------------------------- */
 
 START_TEST(test_automation_ramp_and_points)
@@ -1598,6 +1662,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tr, test_tempo_changes_at_their_sample);
     tcase_add_test(tr, test_metronome_clicks_on_the_beats);
     tcase_add_test(tr, test_looped_clip_equals_unrolled);
+    tcase_add_test(tr, test_state_bar_and_beat);
+    tcase_add_test(mix, test_clip_counters_hold);
     tcase_add_test(tr, test_automation_ramp_and_points);
     tcase_add_test(tr, test_automation_of_the_fader);
     tcase_add_test(tr, test_automation_step_in_samples);

@@ -287,7 +287,14 @@ typedef enum {
  * the same even number before and after (engine_state_read does this; a
  * JavaScript reader does the same with Atomics.load on every 32-bit word,
  * seq first and last). Meters are linear; times in samples; cpu_ns per
- * slot over the last render call.
+ * slot over the last render call. Version 2 of the region added the
+ * playhead's bar and beat into it under the signature map (bar, bar_beat,
+ * and sig_num / sig_den now the signature in force there) and sticky clip
+ * counters: samples past full scale (|x| > 1) after each track's fader
+ * (EngineTrackState.clips) and at the master's output (master_clips),
+ * counted since the track was added (or engine_init); a held clip
+ * indicator shows while a counter differs from the value its reader last
+ * acknowledged, so nothing needs resetting in the engine.
  */
 enum {
     ENGINE_TRACK_FLAG_MUTED = 1,     /* muted by its own mute */

@@ -114,6 +114,7 @@ typedef struct MeterWindow {  /* peak and RMS over the window being filled */
     double sq[2];
     float peak[2];
     int count;
+    uint32_t clips;        /* samples past full scale so far (sticky) */
     EngineMeter out;       /* the last complete window */
 } MeterWindow;
 

@@ -1009,6 +1009,8 @@ static void meter_add(MeterWindow *m, const float *L, const float *R, int n, int
             m->peak[0] = al;
         if (ar > m->peak[1])
             m->peak[1] = ar;
+        if (al > 1.0f || ar > 1.0f)
+            m->clips++;
         if (++m->count == window) {
             for (int c = 0; c < 2; c++) {
                 m->out.peak[c] = m->peak[c];
@@ -1282,6 +1284,26 @@ static uint32_t ns32(uint64_t ns)
     return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+/* The bar and the beat of the signature into it at `beat`: bars count
+ * from each change, a partial bar before a change counting as one. */
+static void bar_position(const Engine *e, double beat, EngineState *st)
+{
+    uint64_t bars = 0;
+    int seg = -1;
+    for (int i = 0; i < e->n_sig && e->sig_points[i].beat <= beat; i++) {
+        double bar_len = sig_num_of(e, seg) * sig_unit(e, seg);
+        bars += (uint64_t)ceil((e->sig_points[i].beat - sig_start(e, seg)) / bar_len);
+        seg = i;
+    }
+    double unit = sig_unit(e, seg), bar_len = sig_num_of(e, seg) * unit;
+    double in = beat > sig_start(e, seg) ? beat - sig_start(e, seg) : 0.0;
+    double whole = floor(in / bar_len);
+    st->bar = (uint32_t)(bars + (uint64_t)whole);
+    st->bar_beat = (in - whole * bar_len) / unit;
+    st->sig_num = (uint32_t)sig_num_of(e, seg);
+    st->sig_den = (uint32_t)(seg < 0 ? e->sig_den : e->sig_points[seg].den);
+}
+
 static void state_build(Engine *e)
 {
     EngineState *st = &e->priv;
@@ -1290,8 +1312,8 @@ static void state_build(Engine *e)
     st->playhead = engine_playhead_at(e, e->now);
     st->beat = engine_beat_at(e, e->now);
     st->tempo = e->bpm;
-    st->sig_num = (uint32_t)e->sig_num;
-    st->sig_den = (uint32_t)e->sig_den;
+    bar_position(e, st->beat, st);
+    st->master_clips = e->master_meter.clips;
     st->loop_enabled = (uint32_t)e->loop_on;
     st->loop_start = e->loop_start;
     st->loop_end = e->loop_end;
@@ -1314,6 +1336,7 @@ static void state_build(Engine *e)
         ts->meter = t->meter.out;
         ts->faults = t->faults;
         ts->notes_refused = t->notes_refused;
+        ts->clips = t->meter.clips;
         for (int slot = 0; slot <= t->n_inserts; slot++) {
             EngineNode *nd = engine_track_slot(t, slot);
             if (!nd)
