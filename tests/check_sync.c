@@ -458,12 +458,12 @@ END_TEST
 
 static float out_l[LEN], out_r[LEN];
 
-typedef struct Rig {
+typedef struct EditRig {
     Sync s;
     long pos;
-} Rig;
+} EditRig;
 
-static void rig_init(Rig *r)
+static void rig_init(EditRig *r)
 {
     EngineConfig cfg;
     engine_config_default(&cfg, SR);
@@ -490,7 +490,7 @@ static void rig_init(Rig *r)
 }
 
 /* Render to sample `to` in quanta of 128, each started by a drain. */
-static void rig_render(Rig *r, long to)
+static void rig_render(EditRig *r, long to)
 {
     while (r->pos < to) {
         int n = to - r->pos < 128 ? (int)(to - r->pos) : 128;
@@ -503,7 +503,7 @@ static void rig_render(Rig *r, long to)
 
 /* A track of the fixture with attack and release 0 (a note sounds exactly
  * from its note-on to its note-off), panned hard to one side. */
-static void rig_track(Rig *r, uint32_t track, uint32_t position, float pan)
+static void rig_track(EditRig *r, uint32_t track, uint32_t position, float pan)
 {
     SEND(&r->s, add_track, 0, track, CMD_TRACK_INSTRUMENT);
     SEND(&r->s, set_track_position, 0, track, position);
@@ -515,7 +515,7 @@ static void rig_track(Rig *r, uint32_t track, uint32_t position, float pan)
     SEND(&r->s, set_pan, 0, track, pan);
 }
 
-static void rig_clip(Rig *r, int64_t time, uint32_t clip, uint8_t key, double start, double length)
+static void rig_clip(EditRig *r, int64_t time, uint32_t clip, uint8_t key, double start, double length)
 {
     SEND(&r->s, clip_notes, time, clip, 1);
     SEND(&r->s, clip_note, time, start, length, clip, 1.0f, key);
@@ -537,7 +537,7 @@ static long first_nonzero(const float *x, long from, long to)
 
 START_TEST(test_edits_while_playing)
 {
-    Rig r;
+    EditRig r;
     rig_init(&r);
     /* Track 5 (first in the mix) on the left: one note of A4 (key 69) at
      * beat 4 for a beat. Track 2 on the right: A5 (key 81), half a beat,
@@ -598,7 +598,7 @@ END_TEST
 /* Notes that do not belong are refused and counted, never half applied. */
 START_TEST(test_clip_sequence_refusals)
 {
-    Rig r;
+    EditRig r;
     rig_init(&r);
     rig_track(&r, 1, 0, -1.0f);
     SEND(&r.s, place_clip_beats, 0, 0.0, 4.0, 0.0, 0, 1, 3);
