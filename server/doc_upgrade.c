@@ -3,10 +3,13 @@
 
 #include <stdio.h>
 
-/* No step yet: version 1 is the first format. Add {from, apply} rows in
- * order of `from` when the format changes. */
-const DocUpgradeStep *const doc_upgrade_steps = NULL;
-const size_t doc_upgrade_step_count = 0;
+/* Rows {from, apply} in order of `from`. A row without `apply` marks a
+ * version the engine's reader reads as it is (it means today what it
+ * meant when written): such a document is kept at its version. Version 1
+ * is read as it is next to version 2 (PROJECT.md, "Version 2"). */
+static const DocUpgradeStep step_list[] = { { 1, NULL } };
+const DocUpgradeStep *const doc_upgrade_steps = step_list;
+const size_t doc_upgrade_step_count = sizeof step_list / sizeof step_list[0];
 
 static const DocUpgradeStep *find_step(const DocUpgradeStep *steps, size_t n, int from)
 {
@@ -36,6 +39,8 @@ int doc_upgrade(json_t *doc, const DocUpgradeStep *steps, size_t n_steps, int ta
             snprintf(err, errlen, "version: %lld is not supported (no upgrade from it)", (long long)version);
             return -1;
         }
+        if (!step->apply)               /* read as it is */
+            return 0;
         char why[256] = "";
         if (step->apply(doc, why, sizeof why) != 0) {
             snprintf(err, errlen, "upgrading from version %lld: %s", (long long)version, why);

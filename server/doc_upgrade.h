@@ -6,10 +6,11 @@
  * split one, fill in a default); doc_upgrade runs the steps in order and
  * writes the new "version". The server upgrades a document when it is
  * saved (the stored revision is then in the current format) and when an
- * older stored revision is read. Format version 1 is the only one so far,
- * so doc_upgrade_steps is empty; the first change of the format adds its
- * step here, and tests/check_api.c exercises the runner with a synthetic
- * version 0.
+ * older stored revision is read. A step without `apply` marks a version
+ * that is read as it is: the runner keeps such a document at its version.
+ * Version 2 added fields without changing what version 1 means, so
+ * version 1 documents are kept as they are; tests/check_api.c exercises
+ * the runner with a synthetic version 0.
  */
 #ifndef AMPD_DOC_UPGRADE_H
 #define AMPD_DOC_UPGRADE_H
@@ -22,7 +23,7 @@ typedef int (*DocUpgradeApply)(json_t *doc, char *err, size_t errlen); /* 0, or 
 
 typedef struct DocUpgradeStep {
     int from;                  /* turns this version into from + 1 */
-    DocUpgradeApply apply;
+    DocUpgradeApply apply;     /* NULL: `from` is read as it is, nothing to do */
 } DocUpgradeStep;
 
 extern const DocUpgradeStep *const doc_upgrade_steps;

@@ -235,20 +235,28 @@ START_TEST(test_doc_upgrade)
     char err[256];
     int from;
     json_t *doc = json_loads("{\"version\": 0, \"bpm\": 97, \"tracks\": []}", 0, NULL);
-    ck_assert_int_eq(doc_upgrade(doc, steps, 1, PROJECT_VERSION, &from, err, sizeof err), 0);
+    ck_assert_int_eq(doc_upgrade(doc, steps, 1, 1, &from, err, sizeof err), 0);
     ck_assert_int_eq(from, 0);
-    ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), PROJECT_VERSION);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), 1);
     ck_assert(json_object_get(doc, "bpm") == NULL);
     ck_assert(json_real_value(json_object_get(doc, "tempo")) == 97 ||
               json_integer_value(json_object_get(doc, "tempo")) == 97);
     json_decref(doc);
 
-    /* The server's own list: version 1 passes untouched, 0 has no step. */
+    /* The server's own list: versions 1 and 2 pass untouched (1 is read as
+     * it is), 0 has no step. */
     doc = json_loads("{\"version\": 1, \"tracks\": []}", 0, NULL);
     ck_assert_int_eq(doc_upgrade(doc, doc_upgrade_steps, doc_upgrade_step_count, PROJECT_VERSION, &from, err,
                                  sizeof err),
                      0);
     ck_assert_int_eq(from, 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), 1);
+    json_decref(doc);
+    doc = json_loads("{\"version\": 2, \"tracks\": []}", 0, NULL);
+    ck_assert_int_eq(doc_upgrade(doc, doc_upgrade_steps, doc_upgrade_step_count, PROJECT_VERSION, &from, err,
+                                 sizeof err),
+                     0);
+    ck_assert_int_eq(from, 2);
     json_decref(doc);
     doc = json_loads("{\"version\": 0, \"tracks\": []}", 0, NULL);
     ck_assert_int_eq(doc_upgrade(doc, doc_upgrade_steps, doc_upgrade_step_count, PROJECT_VERSION, &from, err,
@@ -256,8 +264,10 @@ START_TEST(test_doc_upgrade)
                      -1);
     ck_assert(strstr(err, "not supported"));
     json_decref(doc);
-    doc = json_loads("{\"version\": 2, \"tracks\": []}", 0, NULL);
-    ck_assert_int_eq(doc_upgrade(doc, steps, 1, PROJECT_VERSION, &from, err, sizeof err), -1);
+    doc = json_loads("{\"version\": 3, \"tracks\": []}", 0, NULL);
+    ck_assert_int_eq(doc_upgrade(doc, doc_upgrade_steps, doc_upgrade_step_count, PROJECT_VERSION, &from, err,
+                                 sizeof err),
+                     -1);
     ck_assert(strstr(err, "newer"));
     json_decref(doc);
     doc = json_loads("{\"tracks\": []}", 0, NULL);
@@ -984,7 +994,7 @@ START_TEST(test_bad_documents)
         {"{\"version\":1,\"tracks\":[],\"tempoo\":120}", 422, "invalid_document", "tempoo"},
         {"{\"version\":1}", 422, "invalid_document", "tracks"},
         {"{\"tracks\":[]}", 422, "invalid_document", "version"},
-        {"{\"version\":2,\"tracks\":[]}", 422, "invalid_document", "newer"},
+        {"{\"version\":3,\"tracks\":[]}", 422, "invalid_document", "newer"},
         {"{\"version\":0,\"tracks\":[]}", 422, "invalid_document", "not supported"},
         {"{\"version\":\"1\",\"tracks\":[]}", 422, "invalid_document", "version"},
         {"{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":\"x\",\"clips\":[{\"start_beat\":0,"

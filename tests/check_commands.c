@@ -1,7 +1,7 @@
 /* check_commands.c — the command schema (runtime/engine/commands.def, commands.h).
  *
  * "layout": sizes and offsets match the structs and natural alignment, the
- * ids and tables agree, and three records are pinned byte for byte.
+ * ids and tables agree, and four records are pinned byte for byte.
  * "core": every test vector (each command type at its lows, its highs, a
  * middle, and hand-picked edges) encodes, decodes to the same fields and
  * re-encodes to the same bytes; the typed encoders agree with cmd_encode.
@@ -118,7 +118,7 @@ static bool same_command(const Command *a, const Command *b)
 
 /* ---- the test vectors ------------------------------------------------------- */
 
-#define VECTOR_MAX 256
+#define VECTOR_MAX 512
 static Command vectors[VECTOR_MAX];
 static uint32_t vector_count;
 
@@ -241,6 +241,37 @@ static void make_vectors(void)
                                  UINT32_MAX, -144.0f));
     HAND(cmd_encode_remove_region(buf, sizeof buf, 0, 5));
     HAND(cmd_encode_remove_region(buf, sizeof buf, 41000, UINT32_MAX));
+    /* ring format 3: the project's own terms */
+    HAND(cmd_encode_seek_beat(buf, sizeof buf, 0, 7.25));
+    HAND(cmd_encode_loop_beats(buf, sizeof buf, 0, 2.0, 11.5, true));
+    HAND(cmd_encode_tempo_bpm(buf, sizeof buf, 0, 132.5));
+    HAND(cmd_encode_tempo_change_beat(buf, sizeof buf, 0, 10.0, 90.0));
+    HAND(cmd_encode_fader_gain(buf, sizeof buf, 0, -1, -1.5f));
+    HAND(cmd_encode_time_signature_change(buf, sizeof buf, 0, 6.0, 7, 8));
+    HAND(cmd_encode_time_signature_change(buf, sizeof buf, 5, 0.0, 1, 1));
+    HAND(cmd_encode_metronome(buf, sizeof buf, 0, -12.0f, true));
+    HAND(cmd_encode_metronome(buf, sizeof buf, 0, 0.0f, false));
+    HAND(cmd_encode_automation_lane(buf, sizeof buf, 0, 3, CMD_INSERT_LIMIT + 1, 1, 2));
+    HAND(cmd_encode_automation_lane(buf, sizeof buf, 0, 3, 0, 7, 0));
+    HAND(cmd_encode_automation_point(buf, sizeof buf, 0, 9.0, 3, 0, 7, 3000.0f));
+    HAND(cmd_encode_automation_point(buf, sizeof buf, 0, 0.0, 3, CMD_INSERT_LIMIT + 1, 0, -150.0f));
+    HAND(cmd_encode_settle(buf, sizeof buf, 0, 3, 0));
+    HAND(cmd_encode_settle(buf, sizeof buf, 0, 3, 2));
+    HAND(cmd_encode_set_track_position(buf, sizeof buf, 0, 63, 0));
+    HAND(cmd_encode_set_track_position(buf, sizeof buf, 0, 0, 63));
+    HAND(cmd_encode_set_send_db(buf, sizeof buf, 0, 0, 5, -6.0f, false));
+    HAND(cmd_encode_set_send_db(buf, sizeof buf, 0, 4, 5, 0.0f, true));
+    HAND(cmd_encode_clip_notes(buf, sizeof buf, 0, 17, 12));
+    HAND(cmd_encode_clip_notes(buf, sizeof buf, 0, 17, 0));
+    HAND(cmd_encode_clip_note(buf, sizeof buf, 0, 0.0, 3.9, 17, 0.7f, 57));
+    HAND(cmd_encode_clip_note(buf, sizeof buf, 0, 1.25, 0.5, 17, 0.8f, 60));
+    HAND(cmd_encode_place_clip_beats(buf, sizeof buf, 0, 0.5, 12.0, 2.5, 4, 2, 17));
+    HAND(cmd_encode_place_clip_beats(buf, sizeof buf, 0, 16.0, 4.0, 0.0, 5, 2, 17));
+    HAND(cmd_encode_remove_placement(buf, sizeof buf, 0, 4));
+    HAND(cmd_encode_remove_placement(buf, sizeof buf, 9, 0));
+    HAND(cmd_encode_place_region_beats(buf, sizeof buf, 0, 3.0, 0.1, 0.3, 6, 4, 0, -2.0f));
+    HAND(cmd_encode_place_region_beats(buf, sizeof buf, 0, 8.0, 0.0, 0.0, 7, 4, 0, 0.0f));
+    HAND(cmd_encode_place_clip(buf, sizeof buf, 0, 0.5, 12.0, 2.5, 1, 0, 3));
 }
 
 /* Encode `c` as it is (no validation) and decode it. */
@@ -257,7 +288,7 @@ static int decode_raw(const Command *c)
  * each bound (where its storage can hold that value), NaN and infinities
  * in float fields, and broken rules. The TypeScript encoder must refuse
  * every one of them too. */
-#define INVALID_MAX 512
+#define INVALID_MAX 1024
 static Command invalid[INVALID_MAX];
 static int invalid_status[INVALID_MAX];
 static uint32_t invalid_count;
@@ -347,6 +378,10 @@ static void make_invalid(void)
     add_invalid(&c);
     cmd_decode(b, cmd_encode_all_notes_off(b, sizeof b, 0, CMD_TRACK_LIMIT - 1, true), &c);
     add_invalid(&c);
+    cmd_decode(b, cmd_encode_time_signature_change(b, sizeof b, 0, 6.0, 7, 6), &c);
+    add_invalid(&c);
+    cmd_decode(b, cmd_encode_set_send_db(b, sizeof b, 0, 4, 4, -6.0f, false), &c);
+    add_invalid(&c);
 }
 
 /* ---- layout ------------------------------------------------------------------- */
@@ -384,9 +419,22 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION), 48);
     ck_assert_uint_eq(cmd_size(CMD_REMOVE_REGION), 24);
     ck_assert_uint_eq(cmd_size(CMD_SEEK_BEAT), 24);
-    ck_assert_uint_eq(cmd_size(CMD_PLACE_CLIP), 48);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_CLIP), 56);   /* format 3: + loop */
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION_SLOT), 56);
-    ck_assert_uint_eq(CMD_SIZE_MAX, 56);                /* place_region_slot */
+    ck_assert_uint_eq(cmd_size(CMD_TIME_SIGNATURE_CHANGE), 32);
+    ck_assert_uint_eq(cmd_size(CMD_METRONOME), 24);
+    ck_assert_uint_eq(cmd_size(CMD_AUTOMATION_LANE), 32);
+    ck_assert_uint_eq(cmd_size(CMD_AUTOMATION_POINT), 40);
+    ck_assert_uint_eq(cmd_size(CMD_SETTLE), 24);
+    ck_assert_uint_eq(cmd_size(CMD_SET_TRACK_POSITION), 24);
+    ck_assert_uint_eq(cmd_size(CMD_SET_SEND_DB), 32);
+    ck_assert_uint_eq(cmd_size(CMD_CLIP_NOTES), 24);
+    ck_assert_uint_eq(cmd_size(CMD_CLIP_NOTE), 48);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_CLIP_BEATS), 56);
+    ck_assert_uint_eq(cmd_size(CMD_REMOVE_PLACEMENT), 24);
+    ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION_BEATS), 56);
+    ck_assert_uint_eq(CMD_SIZE_MAX, 56);                /* place_region_slot and others */
+    ck_assert_int_eq(CMD_FORMAT_VERSION, 3);
 }
 END_TEST
 
@@ -442,7 +490,7 @@ START_TEST(test_ids_and_names)
 }
 END_TEST
 
-/* Three records spelled out byte by byte: the format as the engine and the
+/* Four records spelled out byte by byte: the format as the engine and the
  * page see it, independent of the structs. */
 START_TEST(test_pinned_bytes)
 {
@@ -482,7 +530,23 @@ START_TEST(test_pinned_bytes)
     ck_assert_uint_eq(cmd_encode_place_region(buf, sizeof buf, 32, 30001, 2, 7, 1, 100, 500, -6.0f), 48);
     ck_assert_mem_eq(buf, place_region, 48);
 
+    /* Format 3: one note of a clip, as the sync layer writes it. */
+    static const uint8_t clip_note[48] = {
+        89, 0, 0, 0,  0, 0, 0, 0,                             /* type 89, flags */
+        0, 0, 0, 0, 0, 0, 0, 0,                               /* time 0 */
+        0, 0, 0, 0, 0, 0, 0xf4, 0x3f,                         /* start 1.25 */
+        0, 0, 0, 0, 0, 0, 0xe0, 0x3f,                         /* length 0.5 */
+        17, 0, 0, 0,  0x00, 0x00, 0x40, 0x3f,                 /* clip 17, velocity 0.75f */
+        60, 0, 0, 0, 0, 0, 0, 0,                              /* key 60, pad */
+    };
+    memset(buf, 0xee, sizeof buf);
+    ck_assert_uint_eq(cmd_encode_clip_note(buf, sizeof buf, 0, 1.25, 0.5, 17, 0.75f, 60), 48);
+    ck_assert_mem_eq(buf, clip_note, 48);
+
     Command c;
+    ck_assert_int_eq(cmd_decode(clip_note, sizeof clip_note, &c), CMD_OK);
+    ck_assert(c.clip_note.start == 1.25 && c.clip_note.length == 0.5);
+    ck_assert_uint_eq(c.clip_note.key, 60);
     ck_assert_int_eq(cmd_decode(place_region, sizeof place_region, &c), CMD_OK);
     ck_assert_int_eq(c.place_region.start, 30001);
     ck_assert_uint_eq(c.place_region.frames, 500);
@@ -698,7 +762,7 @@ START_TEST(test_not_finite)
             }
         }
     }
-    ck_assert_uint_eq(checked, 13 * 6);   /* thirteen f32 fields */
+    ck_assert_uint_eq(checked, 18 * 6);   /* eighteen f32 fields */
 }
 END_TEST
 
@@ -851,9 +915,9 @@ START_TEST(test_invalid_vectors)
         by_status[-invalid_status[v]]++;
     }
     ck_assert_uint_eq(by_status[-CMD_ERR_TIME], 2 * CMD_COUNT);
-    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * (13 + 9));   /* three per f32 and f64 field */
+    ck_assert_uint_eq(by_status[-CMD_ERR_NOT_FINITE], 3 * (18 + 20));   /* three per f32 and f64 field */
     ck_assert_uint_gt(by_status[-CMD_ERR_RANGE], 40);
-    ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 5);
+    ck_assert_uint_eq(by_status[-CMD_ERR_RULE], 7);
 }
 END_TEST
 

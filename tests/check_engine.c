@@ -808,6 +808,177 @@ START_TEST(test_tempo_changes_at_their_sample)
 }
 END_TEST
 
+/* The metronome: a click starts on the first sample of every beat of the
+ * signature, through a tempo change and a signature change, its first
+ * sample the click's peak: 0.5 for an accent (a bar's first beat), 0.3
+ * for a beat, times the gain. 240 bpm (12000 samples a beat) to beat 4,
+ * then 180 (16000); 3/4 from beat 0, 6/8 from beat 6 (a beat of the
+ * signature is half a quarter there: 8000 samples). */
+START_TEST(test_metronome_clicks_on_the_beats)
+{
+    static const long onsets[] = { 0, 12000, 24000, 36000, 48000, 64000,           /* 3/4: 0 1 2 | 3 4 5 */
+                                   80000, 88000, 96000, 104000 };                  /* 6/8 from beat 6 */
+    static const int accents[] = { 1, 0, 0, 1, 0, 0, 1, 0, 0, 0 };
+    const int n = (int)(sizeof onsets / sizeof onsets[0]);
+    Engine *e = make_engine();
+    ck_assert_int_eq(engine_set_tempo(e, 0, 240.0), 0);
+    ck_assert_int_eq(engine_add_tempo_change(e, 0, 4.0, 180.0), 0);
+    ck_assert_int_eq(engine_set_time_signature(e, 0, 3, 4), 0);
+    ck_assert_int_eq(engine_add_time_signature_change(e, 0, 6.0, 6, 8), 0);
+    ck_assert_int_eq(engine_set_metronome(e, 0, 1, 0.0f), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_range(e, 0, 110000, 100);              /* calls of 100: clicks fall inside them */
+    int found = 0;
+    for (long i = 0; i < 110000; i++) {
+        bool onset = out_l[i] != 0.0f && (i == 0 || out_l[i - 1] == 0.0f);
+        if (!onset)
+            continue;
+        ck_assert_msg(found < n && i == onsets[found], "click %d at sample %ld, expected %ld", found, i,
+                      found < n ? onsets[found] : -1L);
+        ck_assert_float_eq(out_l[i], accents[found] ? 0.5f : 0.3f);
+        ck_assert_float_eq(out_r[i], out_l[i]);
+        /* 35 ms long, silent after */
+        ck_assert_int_eq(testutil_last_nonzero(out_l, i, i + 4000), i + 1679);
+        found++;
+    }
+    ck_assert_int_eq(found, n);
+    /* At -6.0206 dB it is half as loud; off, it is silent (while the
+     * playhead goes on counting: on again, it clicks on the next beat). */
+    ck_assert_int_eq(engine_set_metronome(e, 110000, 1, -6.0206f), 0);
+    render_to(e, 119000);
+    ck_assert(fabsf(out_l[112000] - 0.15f) < 1e-5f);   /* beat 8 */
+    ck_assert_float_eq(out_l[111999], 0.0f);
+    engine_free(e);
+
+    e = make_engine();
+    ck_assert_int_eq(engine_set_metronome(e, 0, 1, 0.0f), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    ck_assert_int_eq(engine_set_metronome(e, 30000, 0, 0.0f), 0);
+    ck_assert_int_eq(engine_set_metronome(e, 60000, 1, 0.0f), 0);
+    render_to(e, 100000);
+    ck_assert_float_eq(out_l[24000], 0.3f);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 24000 + 1680, 72000), -1);   /* no click at 48000 */
+    ck_assert_float_eq(out_l[72000], 0.3f);                                      /* beat 3 */
+    ck_assert_float_eq(out_l[96000], 0.5f);                                      /* beat 4: a bar */
+    ck_assert_int_eq(engine_stop(e, 100000), 0);
+    render_to(e, 130000 > LEN ? LEN : 110000);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 96000 + 1680, 110000), -1);   /* stopped: silent */
+    engine_free(e);
+}
+END_TEST
+
+/* A looped placement plays as the clip holding the repeats would, to the
+ * bit: notes in [0, loop) repeat, each cut at its repeat's end (and at
+ * the end), notes from the loop length on never play. */
+START_TEST(test_looped_clip_equals_unrolled)
+{
+    static float looped[LEN];
+    for (int pass = 0; pass < 2; pass++) {
+        Engine *e = make_engine();
+        EngineNode *nd = add_poly(e, 0);
+        engine_node_set_param(nd, FX_ATTACK, 0.001f);
+        EngineClip *c;
+        if (pass == 0) {
+            c = engine_clip_new(e, 3);
+            c->notes[0] = (EngineNote){ .start = 0.0, .length = 0.5, .key = 60, .vel = 0.9f };
+            c->notes[1] = (EngineNote){ .start = 0.25, .length = 2.0, .key = 67, .vel = 0.5f };   /* cut at 1.25 */
+            c->notes[2] = (EngineNote){ .start = 1.5, .length = 0.5, .key = 72, .vel = 1.0f };    /* past the loop */
+        } else {   /* repeats from beats 0.25, 1.5, 2.75, 4.0; the end (4.75) cuts the last */
+            c = engine_clip_new(e, 8);
+            for (int r = 0; r < 4; r++) {
+                double at = 1.25 * r;
+                c->notes[2 * r] = (EngineNote){ .start = at, .length = 0.5, .key = 60, .vel = 0.9f };
+                c->notes[2 * r + 1] = (EngineNote){ .start = at + 0.25, .length = 1.0, .key = 67, .vel = 0.5f };
+            }
+        }
+        ck_assert_int_eq(engine_load_clip(e, 0, 0, c), 0);
+        ck_assert_int_eq(engine_place_clip_looped(e, 0, 0, 0, 0, 0.25, 4.5, pass == 0 ? 1.25 : 0.0), 0);
+        ck_assert_int_eq(engine_play(e, 0), 0);
+        render_range(e, 0, LEN, 100);
+        if (pass == 0) {
+            memcpy(looped, out_l, sizeof looped);
+            ck_assert_int_eq(testutil_first_nonzero(out_l, 0, LEN), 6000);          /* beat 0.25 */
+        } else {
+            long d = -1;
+            for (long i = 0; i < LEN && d < 0; i++)
+                if (memcmp(&looped[i], &out_l[i], 4))
+                    d = i;
+            ck_assert_msg(d < 0, "looped and unrolled differ from sample %ld: %.9g vs %.9g", d,
+                          d < 0 ? 0.0 : (double)looped[d], d < 0 ? 0.0 : (double)out_l[d]);
+        }
+        EngineState st = state_of(e);
+        ck_assert_uint_eq(st.tracks[0].notes_refused, 0);
+        engine_free(e);
+    }
+    /* Nothing after the placement's end (beat 4.75 = 114000, release 0). */
+    ck_assert_int_eq(testutil_last_nonzero(looped, 0, LEN), 114000 - 1);
+}
+END_TEST
+
+/* The state region tells the bar and the beat into it under the
+ * signature map, and the signature in force there. 240 bpm: 12000
+ * samples a beat. */
+START_TEST(test_state_bar_and_beat)
+{
+    Engine *e = make_engine();
+    ck_assert_int_eq(engine_set_tempo(e, 0, 240.0), 0);
+    ck_assert_int_eq(engine_set_time_signature(e, 0, 3, 4), 0);
+    ck_assert_int_eq(engine_add_time_signature_change(e, 0, 6.0, 7, 8), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 54000);                         /* beat 4.5: bar 1 (3..6), 1.5 beats in */
+    EngineState st = state_of(e);
+    ck_assert(st.beat == 4.5);
+    ck_assert_uint_eq(st.bar, 1);
+    ck_assert(st.bar_beat == 1.5);
+    ck_assert(st.sig_num == 3 && st.sig_den == 4);
+    render_to(e, 87000);                         /* beat 7.25: bar 2 (from 6, 7/8), 2.5 eighths in */
+    st = state_of(e);
+    ck_assert_uint_eq(st.bar, 2);
+    ck_assert(st.bar_beat == 2.5);
+    ck_assert(st.sig_num == 7 && st.sig_den == 8);
+    engine_free(e);
+
+    /* A change off a bar line: the bar before it is cut short, and counts. */
+    e = make_engine();
+    ck_assert_int_eq(engine_set_tempo(e, 0, 240.0), 0);
+    ck_assert_int_eq(engine_set_time_signature(e, 0, 3, 4), 0);
+    ck_assert_int_eq(engine_add_time_signature_change(e, 0, 5.0, 4, 4), 0);
+    ck_assert_int_eq(engine_play(e, 0), 0);
+    render_to(e, 6 * 12000);
+    st = state_of(e);
+    ck_assert_uint_eq(st.bar, 2);
+    ck_assert(st.bar_beat == 1.0);
+    engine_free(e);
+}
+END_TEST
+
+/* Clip counters: samples past full scale after the fader (a track) and at
+ * the output (the master), held until the reader moves on from them. */
+START_TEST(test_clip_counters_hold)
+{
+    Engine *e = make_engine();
+    add_dc(e, 0, 1.5f);
+    add_dc(e, 1, 0.25f);
+    ck_assert_int_eq(engine_set_param(e, 1000, 0, 0, 0, 0.5f), 0);
+    render_to(e, 5000);
+    EngineState st = state_of(e);
+    ck_assert_uint_eq(st.tracks[0].clips, 1000);
+    ck_assert_uint_eq(st.tracks[1].clips, 0);
+    ck_assert_uint_eq(st.master_clips, 1000);      /* 1.75 for 1000 samples, 0.75 after */
+    ck_assert_float_eq(st.tracks[0].meter.peak[0], 0.5f);   /* the meter has moved on; the count holds */
+    ck_assert_int_eq(engine_set_gain(e, 5000, ENGINE_MASTER, 6.0f), 0);     /* 0.75 * 2: clips again */
+    render_to(e, 6000);
+    st = state_of(e);
+    long over = 0;   /* the samples of the output past 1 (the master's gain ramps up over 64) */
+    for (long i = 5000; i < 6000; i++)
+        over += out_l[i] > 1.0f;
+    ck_assert_int_gt(over, 900);
+    ck_assert_uint_eq(st.master_clips, 1000 + over);
+    ck_assert_uint_eq(st.tracks[0].clips, 1000);
+    engine_free(e);
+}
+END_TEST
+
 /* ---- automation ---------------------------------------------------------------------- */
 
 START_TEST(test_automation_ramp_and_points)
@@ -1489,6 +1660,10 @@ static Suite *engine_suite(void)
     tcase_add_test(tr, test_panic_cuts_at_its_sample);
     tcase_add_test(tr, test_loop_wraps_at_its_sample);
     tcase_add_test(tr, test_tempo_changes_at_their_sample);
+    tcase_add_test(tr, test_metronome_clicks_on_the_beats);
+    tcase_add_test(tr, test_looped_clip_equals_unrolled);
+    tcase_add_test(tr, test_state_bar_and_beat);
+    tcase_add_test(mix, test_clip_counters_hold);
     tcase_add_test(tr, test_automation_ramp_and_points);
     tcase_add_test(tr, test_automation_of_the_fader);
     tcase_add_test(tr, test_automation_step_in_samples);

@@ -17,6 +17,7 @@
  * when that is unset, in a temporary cache removed at the end.
  */
 #include <ftw.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -308,7 +309,10 @@ START_TEST(test_load_errors_name_the_field)
 {
     expect_load_error("{\"version\": 1, \"tracks\": [}", "t.json:1:");
     expect_load_error("{\"tracks\": []}", "project: missing \"version\"");
-    expect_load_error("{\"version\": 2, \"tracks\": []}", "version: version 2 is not supported");
+    expect_load_error("{\"version\": 3, \"tracks\": []}",
+                      "version: version 3 is not supported (this build reads versions 1 to 2; it was written by a "
+                      "newer Amplitude)");
+    expect_load_error("{\"version\": 0, \"tracks\": []}", "version: version 0 is not supported");
     expect_load_error("{\"version\": 1}", "project: missing \"tracks\"");
     expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": 0}", "tempo: 0 is out of range (1 to 1000)");
     expect_load_error("{\"version\": 1, \"tracks\": [], \"tempo\": \"fast\"}", "tempo: expected a number, got \"fast\"");
@@ -663,6 +667,265 @@ START_TEST(test_fader_automation)
 }
 END_TEST
 
+/* ---- version 2 ---------------------------------------------------------------------- */
+
+static void load_text_ok(const char *json, Project *p)
+{
+    static char err[8192];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", p, err, sizeof err) == 0, "%s", err);
+}
+
+START_TEST(test_version2_fields)
+{
+    Project p;
+    load_text_ok("{\"version\": 2, \"time_signature\": [3, 4], \"tracks\": [],"
+                 " \"time_signature_changes\": [{\"beat\": 10, \"num\": 7, \"den\": 8}, {\"beat\": 6, \"num\": 4, \"den\": 4}],"
+                 " \"metronome\": {\"enabled\": true, \"gain_db\": -6}}", &p);
+    ck_assert_int_eq(p.version, 2);
+    ck_assert_int_eq(p.n_sig_changes, 2);
+    ck_assert(p.sig_changes[0].beat == 6 && p.sig_changes[0].num == 4 && p.sig_changes[1].den == 8);
+    ck_assert(p.metronome_enabled && !p.metronome_export && p.metronome_gain_db == -6);
+    ck_assert(p.tail_rule && p.tail_until_db == -90 && p.tail_max_seconds == 30 && p.tail_hold_seconds == 2);
+    project_free(&p);
+    load_text_ok("{\"version\": 2, \"tail_seconds\": 3, \"tracks\": []}", &p);
+    ck_assert(!p.tail_rule && p.tail_seconds == 3);
+    project_free(&p);
+    load_text_ok("{\"version\": 2, \"tail\": {\"until_db\": -60, \"max_seconds\": 5}, \"tracks\": ["
+                 "{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\", \"clips\": [{\"start_beat\": 0,"
+                 " \"length_beats\": 8, \"loop_beats\": 0.5, \"notes\": []}, {\"start_beat\": 8, \"length_beats\": 1,"
+                 " \"loop_beats\": 0, \"notes\": []}]}]}", &p);
+    ck_assert(p.tail_rule && p.tail_until_db == -60 && p.tail_max_seconds == 5 && p.tail_hold_seconds == 2);
+    ck_assert(p.tracks[0].clips[0].loop_beats == 0.5 && p.tracks[0].clips[1].loop_beats == 0);
+    project_free(&p);
+    /* Version 1 reads exactly as before: the new fields are unknown there. */
+    load_text_ok("{\"version\": 1, \"tracks\": []}", &p);
+    ck_assert(!p.tail_rule && p.tail_seconds == 2 && p.n_sig_changes == 0 && !p.metronome_export);
+    project_free(&p);
+    expect_load_error("{\"version\": 1, \"metronome\": {}, \"tracks\": []}",
+                      "project: unknown field \"metronome\" (a version 2 field; this document is version 1)");
+    expect_load_error("{\"version\": 1, \"tail\": {}, \"tracks\": []}", "project: unknown field \"tail\" (a version 2");
+    expect_load_error("{\"version\": 1, \"time_signature_changes\": [], \"tracks\": []}",
+                      "project: unknown field \"time_signature_changes\" (a version 2");
+    expect_load_error("{\"version\": 1, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"clips\": [{\"start_beat\": 0, \"length_beats\": 4, \"loop_beats\": 1}]}]}",
+                      "tracks[0].clips[0]: unknown field \"loop_beats\" (a version 2 field; this document is version 1)");
+    /* Version 2's own errors, at their fields. */
+    expect_load_error("{\"version\": 2, \"tail\": {}, \"tail_seconds\": 1, \"tracks\": []}",
+                      "project: \"tail\" and \"tail_seconds\" do not go together");
+    expect_load_error("{\"version\": 2, \"tail\": {\"until_db\": 3}, \"tracks\": []}", "tail.until_db: 3 is out of range");
+    expect_load_error("{\"version\": 2, \"tail\": {\"hold\": 3}, \"tracks\": []}",
+                      "tail: unknown field \"hold\" (known: until_db, max_seconds, hold_seconds)");
+    expect_load_error("{\"version\": 2, \"metronome\": {\"enabled\": 1}, \"tracks\": []}",
+                      "metronome.enabled: expected true or false, got 1");
+    expect_load_error("{\"version\": 2, \"time_signature\": [3, 4], \"time_signature_changes\": [{\"beat\": 4, \"num\": 4,"
+                      " \"den\": 4}], \"tracks\": []}",
+                      "time_signature_changes: the change at beat 4 is not on a bar line of 3/4 (bars from beat 0: 3, 6, ...)");
+    expect_load_error("{\"version\": 2, \"time_signature_changes\": [{\"beat\": 4, \"num\": 7, \"den\": 8},"
+                      " {\"beat\": 7, \"num\": 4, \"den\": 4}], \"tracks\": []}",
+                      "the change at beat 7 is not on a bar line of 7/8 (bars from beat 4: 4, 7.5, ...)");
+    expect_load_error("{\"version\": 2, \"time_signature_changes\": [{\"beat\": 4, \"num\": 7, \"den\": 6}], \"tracks\": []}",
+                      "time_signature_changes[0].den: 6 is not a power of two");
+    expect_load_error("{\"version\": 2, \"time_signature_changes\": [{\"beat\": 0, \"num\": 7, \"den\": 8}], \"tracks\": []}",
+                      "time_signature_changes[0].beat: 0 is out of range");
+    expect_load_error("{\"version\": 2, \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"a.amp\","
+                      " \"clips\": [{\"start_beat\": 0, \"length_beats\": 4, \"loop_beats\": 0.01}]}]}",
+                      "tracks[0].clips[0].loop_beats: 0.01 is shorter than a loop may be (0.015625 beats; 0: no loop)");
+}
+END_TEST
+
+static float *render_text(const char *json, int64_t *frames)
+{
+    Project p;
+    static char err[8192];
+    ck_assert_msg(project_load_text(json, strlen(json), "t.json", ".", &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
+    Engine *e = engine_for(&p);
+    *frames = project_frames(&p);
+    float *lr = calloc((size_t)*frames * 2, sizeof(float));
+    project_render(e, lr, lr + *frames, *frames, NULL, NULL, NULL);
+    engine_free(e);
+    project_free(&p);
+    return lr;
+}
+
+/* A looped clip renders the bits of the clip holding its repeats: notes
+ * in [0, loop_beats) again every loop_beats, each cut at its repeat's
+ * end (the 2-beat note at 0.5 ends at 1.5) and at the clip's end (4.5
+ * beats from 0.25: the last repeat from 3.25 is cut at 4.75); the note
+ * at 1.75 is never played. */
+START_TEST(test_looped_clip_renders_unrolled)
+{
+    static const char looped[] =
+        "{\"version\": 2, \"tempo\": 110, \"length_beats\": 6, \"tail_seconds\": 0.5, \"tracks\": ["
+        " {\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/epiano.amp\", \"clips\": [{\"start_beat\": 0.25,"
+        "  \"length_beats\": 4.5, \"loop_beats\": 1.5, \"notes\": [{\"key\": 60, \"start_beat\": 0, \"length_beats\": 1},"
+        "  {\"key\": 64, \"start_beat\": 0.5, \"length_beats\": 2, \"velocity\": 0.5},"
+        "  {\"key\": 67, \"start_beat\": 1.75, \"length_beats\": 1}]}]},"
+        " {\"id\": 2, \"kind\": \"instrument\", \"patch\": \"nodes/drums.amp\", \"clips\": [{\"start_beat\": 0,"
+        "  \"length_beats\": 6, \"loop_beats\": 1, \"notes\": [{\"key\": 36, \"start_beat\": 0, \"length_beats\": 0.25},"
+        "  {\"key\": 42, \"start_beat\": 0.5, \"length_beats\": 0.25}]}]}]}";
+    char unrolled[8192];
+    int n = snprintf(unrolled, sizeof unrolled,
+                     "{\"version\": 2, \"tempo\": 110, \"length_beats\": 6, \"tail_seconds\": 0.5, \"tracks\": ["
+                     " {\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/epiano.amp\", \"clips\": [{\"start_beat\": 0.25,"
+                     "  \"length_beats\": 4.5, \"notes\": [");
+    for (int r = 0; r < 3; r++)
+        n += snprintf(unrolled + n, sizeof unrolled - (size_t)n,
+                      "%s{\"key\": 60, \"start_beat\": %g, \"length_beats\": 1},"
+                      " {\"key\": 64, \"start_beat\": %g, \"length_beats\": 1, \"velocity\": 0.5}",
+                      r ? ", " : "", 1.5 * r, 1.5 * r + 0.5);
+    n += snprintf(unrolled + n, sizeof unrolled - (size_t)n,
+                  "]}]}, {\"id\": 2, \"kind\": \"instrument\", \"patch\": \"nodes/drums.amp\", \"clips\": [{\"start_beat\": 0,"
+                  "  \"length_beats\": 6, \"notes\": [");
+    for (int r = 0; r < 6; r++)
+        n += snprintf(unrolled + n, sizeof unrolled - (size_t)n,
+                      "%s{\"key\": 36, \"start_beat\": %d, \"length_beats\": 0.25},"
+                      " {\"key\": 42, \"start_beat\": %g, \"length_beats\": 0.25}", r ? ", " : "", r, r + 0.5);
+    snprintf(unrolled + n, sizeof unrolled - (size_t)n, "]}]}]}");
+    int64_t fa, fb;
+    float *a = render_text(looped, &fa), *b = render_text(unrolled, &fb);
+    ck_assert_int_eq(fa, fb);
+    double peak = 0;
+    for (int64_t i = 0; i < 2 * fa; i++)
+        peak = fmax(peak, fabs(a[i]));
+    long d = -1;
+    for (int64_t i = 0; i < 2 * fa && d < 0; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)))
+            d = (long)i;
+    printf("project: a looped clip and its repeats written out: %lld frames, peak %.3f, %s\n", (long long)fa, peak,
+           d < 0 ? "the same bits" : "DIFFERENT");
+    ck_assert(peak > 0.05);
+    ck_assert_msg(d < 0, "looped and unrolled differ at %s frame %ld", d < fa ? "left" : "right", d % (long)fa);
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* The metronome is in a render when "export" says so, on the beats of the
+ * signature: the two renders differ exactly by the clicks. */
+START_TEST(test_metronome_in_the_export)
+{
+    static const char fmt[] =
+        "{\"version\": 2, \"tempo\": 120, \"time_signature\": [2, 4], \"length_beats\": 4, \"tail_seconds\": 0,"
+        " \"metronome\": {\"enabled\": true, \"gain_db\": -6.0206, \"export\": %s}, \"tracks\": ["
+        " {\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/epiano.amp\", \"clips\": [{\"start_beat\": 0.25,"
+        "  \"length_beats\": 3, \"notes\": [{\"key\": 60, \"start_beat\": 0, \"length_beats\": 1}]}]}]}";
+    char json[2048];
+    int64_t fa, fb;
+    snprintf(json, sizeof json, fmt, "true");
+    float *a = render_text(json, &fa);
+    snprintf(json, sizeof json, fmt, "false");
+    float *b = render_text(json, &fb);
+    ck_assert_int_eq(fa, 4 * 24000);
+    for (int k = 0; k < 4; k++) {   /* beats 0..3 at 24000 k: an accent on 0 and 2 */
+        long s = 24000L * k;
+        float want = (k % 2 == 0 ? 0.5f : 0.3f) * 0.5f;
+        ck_assert_msg(fabsf(a[s] - b[s] - want) < 2e-6f, "beat %d: the click adds %.6f, want %.6f", k,
+                      (double)(a[s] - b[s]), (double)want);
+        if (s > 0)
+            ck_assert_float_eq(a[s - 1], b[s - 1]);
+        ck_assert_float_eq(a[s + 1680], b[s + 1680]);   /* 35 ms later: over */
+    }
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* The tail rule: a pad note with an 8 s release ends at beat 1; the render
+ * runs until the master stays below -90 dBFS (2 s of quiet 128-frame
+ * quanta) and keeps up to the last quantum above it. Measured against a
+ * render of the whole cap: every sample after the kept length is below
+ * -90 dBFS, the last kept quantum is not. With max_seconds 3, the cap cuts
+ * the tail at exactly 3 s after the end. */
+START_TEST(test_tail_rule)
+{
+    static const char fmt[] =
+        "{\"version\": 2, \"tempo\": 120, \"length_beats\": 1%s, \"tracks\": ["
+        " {\"id\": 1, \"kind\": \"instrument\", \"patch\": \"nodes/pad.amp\", \"params\": {\"release\": 8},"
+        "  \"clips\": [{\"start_beat\": 0, \"length_beats\": 1, \"notes\": [{\"key\": 57, \"start_beat\": 0,"
+        "  \"length_beats\": 1}]}]}]}";
+    char json[2048];
+    snprintf(json, sizeof json, fmt, "");
+    Project p;
+    load_text_ok(json, &p);
+    static char err[8192];
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
+    int64_t end = project_end_frame(&p), cap = project_frames(&p);
+    ck_assert_int_eq(end, 24000);
+    ck_assert_int_eq(cap, 24000 + 30 * 48000);
+    float *l = calloc((size_t)cap, sizeof(float)), *r = calloc((size_t)cap, sizeof(float));
+    Engine *e = engine_for(&p);
+    int64_t kept = project_render_project(e, &p, l, r, NULL, NULL, NULL);
+    engine_free(e);
+    /* The whole cap, rendered again, to measure where it falls below. */
+    float *l2 = calloc((size_t)cap, sizeof(float)), *r2 = calloc((size_t)cap, sizeof(float));
+    e = engine_for(&p);
+    project_render(e, l2, r2, cap, NULL, NULL, NULL);
+    engine_free(e);
+    ck_assert_msg(memcmp(l, l2, (size_t)kept * sizeof(float)) == 0, "the kept frames are not the render's");
+    const double threshold = pow(10.0, -90.0 / 20.0);
+    int64_t last_loud = -1;
+    double peak = 0;
+    for (int64_t i = 0; i < cap; i++) {
+        double x = fmax(fabs(l2[i]), fabs(r2[i]));
+        peak = fmax(peak, x);
+        if (x >= threshold)
+            last_loud = i;
+    }
+    int64_t want = end + (last_loud + 1 - end + 127) / 128 * 128;
+    double peak_after = 0, peak_last = 0;
+    for (int64_t i = kept; i < cap; i++)
+        peak_after = fmax(peak_after, fmax(fabs(l2[i]), fabs(r2[i])));
+    for (int64_t i = kept - 128; i < kept; i++)
+        peak_last = fmax(peak_last, fmax(fabs(l2[i]), fabs(r2[i])));
+    printf("project: an 8 s release: the render keeps %.3f s (%.3f s after the end; the old fixed 2 s tail would "
+           "end it at %.1f dB under its peak), last quantum %.1f dBFS, everything after it below %.1f dBFS\n",
+           kept / 48000.0, (kept - end) / 48000.0,
+           20 * log10(fmax(fabs(l2[end + 96000]), fabs(r2[end + 96000])) / peak), 20 * log10(peak_last),
+           20 * log10(peak_after));
+    ck_assert_int_gt(last_loud, end + 96000);          /* longer than the old 2 s tail */
+    ck_assert_int_lt(want, cap);                       /* and it stopped before the cap */
+    ck_assert_int_eq(kept, want);
+    ck_assert(peak_after < threshold && peak_last >= threshold);
+    free(l);
+    free(r);
+    free(l2);
+    free(r2);
+    project_free(&p);
+
+    /* The cap: 3 s after the end, exactly. */
+    snprintf(json, sizeof json, fmt, ", \"tail\": {\"max_seconds\": 3}");
+    load_text_ok(json, &p);
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
+    cap = project_frames(&p);
+    ck_assert_int_eq(cap, 24000 + 3 * 48000);
+    l = calloc((size_t)cap, sizeof(float));
+    r = calloc((size_t)cap, sizeof(float));
+    e = engine_for(&p);
+    kept = project_render_project(e, &p, l, r, NULL, NULL, NULL);
+    engine_free(e);
+    ck_assert_int_eq(kept, cap);
+    free(l);
+    free(r);
+    project_free(&p);
+
+    /* A fixed tail_seconds in version 2, and version 1: exactly that long. */
+    snprintf(json, sizeof json, fmt, ", \"tail_seconds\": 0.5");
+    load_text_ok(json, &p);
+    ck_assert_msg(project_resolve(&p, native_loader(), 48000, err, sizeof err) == 0, "%s", err);
+    ProjectTail t;
+    project_tail_begin(&p, &t);
+    ck_assert_int_eq(t.limit, 24000 + 24000);
+    float zero[128] = { 0 };
+    int64_t fed = 0;
+    while (!project_tail_feed(&t, zero, zero, 100))
+        fed += 100;
+    ck_assert_int_eq(project_tail_frames(&t), 48000);
+    ck_assert_int_eq(fed + 100 >= 48000, 1);
+    project_free(&p);
+}
+END_TEST
+
 /* ---- the command ------------------------------------------------------------------- */
 
 static int run(const char *cmd)
@@ -710,6 +973,34 @@ START_TEST(test_amp_render_project)
     ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));
     fclose(fp);
     ck_assert_msg(strstr(text, "tracks[0].kind: expected") != NULL, "%s", text);
+    /* Version 2: `amp render` stops where the tail rule says (at most 1 s
+     * after the end here), the same length project_render_project gives. */
+    char v2[256], nodes[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath("nodes/epiano.amp", nodes));
+    snprintf(v2, sizeof v2, "%s/v2.json", tmp_dir);
+    fp = fopen(v2, "w");
+    fprintf(fp, "{\"version\": 2, \"length_beats\": 1, \"tail\": {\"max_seconds\": 1, \"until_db\": -60},"
+                " \"tracks\": [{\"id\": 1, \"kind\": \"instrument\", \"patch\": \"%s\", \"clips\": [{\"start_beat\": 0,"
+                " \"length_beats\": 1, \"notes\": [{\"key\": 60, \"start_beat\": 0, \"length_beats\": 1}]}]}]}\n", nodes);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s render %s -o %s 2>%s", amp_bin, v2, out, log);
+    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_msg(wav_read_file(out, &w, err, sizeof err) == 0, "%s", err);
+    Project p;
+    load_resolve(v2, &p);
+    Engine *e = engine_for(&p);
+    float *l = calloc((size_t)project_frames(&p), sizeof(float)), *r = calloc((size_t)project_frames(&p), sizeof(float));
+    int64_t kept = project_render_project(e, &p, l, r, NULL, NULL, NULL);
+    printf("project: amp render of a version 2 document: %lld frames (the end at 24000, the cap at 72000)\n",
+           (long long)w.frames);
+    ck_assert_int_eq(w.frames, kept);
+    ck_assert(kept > 24000 && kept < 72000 && kept % 128 == 24000 % 128);
+    wav_free(&w);
+    free(l);
+    free(r);
+    engine_free(e);
+    project_free(&p);
+
     /* Patch options do not apply to a project. */
     snprintf(cmd, sizeof cmd, "%s render %s --notes 60@0:1 -o %s 2>/dev/null", amp_bin, DEMO, out);
     ck_assert_int_eq(run(cmd), 2);
@@ -802,6 +1093,10 @@ static Suite *project_suite(void)
     tcase_add_test(fmt, test_defaults_and_timing);
     tcase_add_test(fmt, test_fader_automation);
     tcase_add_test(fmt, test_region_by_asset_hash);
+    tcase_add_test(fmt, test_version2_fields);
+    tcase_add_test(fmt, test_looped_clip_renders_unrolled);
+    tcase_add_test(fmt, test_metronome_in_the_export);
+    tcase_add_test(fmt, test_tail_rule);
     tcase_set_timeout(fmt, 600);
     suite_add_tcase(s, fmt);
     TCase *cli = tcase_create("cli");

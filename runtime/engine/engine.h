@@ -56,6 +56,24 @@
  * The playhead in samples is the tempo map's time from beat 0 to the
  * playhead (set at play, seek and loop wrap), then counts samples.
  *
+ * A clip placement may loop (engine_place_clip_looped): the notes starting
+ * in [0, loop) of its clip play again every `loop` beats, each cut at the
+ * end of its repeat and at the placement's end, exactly as a clip holding
+ * the repeats one after another would (note k of repeat r starts at
+ * start + (r * loop + note.start)).
+ *
+ * Time signature: a base signature plus a map of changes at beats (up to
+ * max_tempo_points of them); it never changes timing (beats are quarter
+ * notes). It drives the metronome: with it on, a click starts on the
+ * first sample of every beat of the signature — every 4 / denominator
+ * quarter notes counted from the change in force (from beat 0 for the
+ * base), the first of every `numerator` of them an accent — while the
+ * transport plays. The click is a 35 ms decaying cosine (time constant 3
+ * ms) starting at its peak: 1 kHz peaking at 0.3 for a beat, 2 kHz
+ * peaking at 0.5 for an accent, times the metronome's gain; it is added to
+ * the master after the master fader (the master meter includes it). A
+ * click that starts plays out whatever the transport then does.
+ *
  * ---- Mixer ---------------------------------------------------------------
  *
  * Track signal: 2 channels. A patch with one output feeds both; an insert
@@ -72,9 +90,11 @@
  * same way (as a balance): at the centre both of its channels are 3 dB
  * down.
  * Sends are post-fader (after gain, pan, mute and solo) into bus tracks.
- * Tracks run first, then buses in increasing id, so a bus may send only to
- * a bus with a higher id. Every track and bus goes to the master, whose
- * fader is a gain.
+ * Tracks run first, then buses, each in increasing position
+ * (engine_set_track_position; a new track's position is its id; equal
+ * positions in increasing id), and sum into the master in that order, so
+ * a bus may send only to a bus after it. Every track and bus goes to the
+ * master, whose fader is a gain.
  * Solo rule: when any track is soloed, a track is heard only if it is
  * soloed, or if it is a bus fed by a send from a heard soloed track (or
  * from such a bus). Muted beats soloed. Soloing a bus alone does not bring
@@ -157,6 +177,7 @@
 #define ENGINE_METER_SECONDS 0.05 /* meter window */
 #define ENGINE_HELD_NOTES 16      /* held keys remembered in mono and legato modes */
 #define ENGINE_LIVE_NOTE_MAX 0x3fffffff  /* live note ids are 0..this; clip notes use the rest */
+#define ENGINE_LOOP_MIN (1.0 / 64.0)     /* shortest clip loop, in beats */
 
 typedef struct Engine Engine;
 
@@ -266,7 +287,14 @@ typedef enum {
  * the same even number before and after (engine_state_read does this; a
  * JavaScript reader does the same with Atomics.load on every 32-bit word,
  * seq first and last). Meters are linear; times in samples; cpu_ns per
- * slot over the last render call.
+ * slot over the last render call. Version 2 of the region added the
+ * playhead's bar and beat into it under the signature map (bar, bar_beat,
+ * and sig_num / sig_den now the signature in force there) and sticky clip
+ * counters: samples past full scale (|x| > 1) after each track's fader
+ * (EngineTrackState.clips) and at the master's output (master_clips),
+ * counted since the track was added (or engine_init); a held clip
+ * indicator shows while a counter differs from the value its reader last
+ * acknowledged, so nothing needs resetting in the engine.
  */
 enum {
     ENGINE_TRACK_FLAG_MUTED = 1,     /* muted by its own mute */
@@ -361,7 +389,13 @@ int engine_set_loop(Engine *e, int64_t time, int enabled, double start_beat, dou
 int engine_set_tempo(Engine *e, int64_t time, double bpm);
 /* Add a tempo change to the map: from `beat` on, `bpm`. */
 int engine_add_tempo_change(Engine *e, int64_t time, double beat, double bpm);
+/* The signature from beat 0; clears the signature changes. */
 int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denominator);
+/* Add a signature change to the map: from `beat` on (a bar line of the
+ * signature before it, for bars to make sense), numerator/denominator. */
+int engine_add_time_signature_change(Engine *e, int64_t time, double beat, int numerator, int denominator);
+/* The metronome on or off, and its level (-150..24 dB). */
+int engine_set_metronome(Engine *e, int64_t time, int enabled, float gain_db);
 
 /* live notes (note_id 0..ENGINE_LIVE_NOTE_MAX, the caller's) */
 int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, float vel);
@@ -374,6 +408,8 @@ int engine_set_param(Engine *e, int64_t time, int track, int slot, int param, fl
 
 /* graph */
 int engine_add_track(Engine *e, int64_t time, int track, EngineTrackKind kind);
+/* The track's place in the mixer order (0..CMD_POSITION_LIMIT; see Mixer). */
+int engine_set_track_position(Engine *e, int64_t time, int track, int position);
 /* Hands back its nodes, lanes; sends to it from other tracks are cleared. */
 int engine_remove_track(Engine *e, int64_t time, int track);
 /* The instrument of an instrument track (NULL removes); the old one is handed back. */
@@ -403,6 +439,10 @@ int engine_load_clip(Engine *e, int64_t time, int clip_id, EngineClip *clip);
  * crossing it are cut there). */
 int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id,
                       double start_beat, double length_beats);
+/* The same with a loop of loop_beats (0: none, else at least
+ * ENGINE_LOOP_MIN): see Time. */
+int engine_place_clip_looped(Engine *e, int64_t time, int track, int slot, int clip_id,
+                             double start_beat, double length_beats, double loop_beats);
 int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sample);
 /* Region `slot` of an audio track plays sample `sample_id` (-1: clear) from
  * start_beat: frames offset .. offset + length - 1 (length <= 0: to the

@@ -136,6 +136,8 @@ static int command_track(const Command *c)
     case CMD_REMOVE_INSERT: return (int)c->remove_insert.track;
     case CMD_MOVE_INSERT: return (int)c->move_insert.track;
     case CMD_SET_VOICE_MODE: return (int)c->set_voice_mode.track;
+    case CMD_SETTLE: return (int)c->settle.track;
+    case CMD_SET_TRACK_POSITION: return (int)c->set_track_position.track;
     case CMD_SET_GAIN: return (int)c->set_gain.track;
     case CMD_FADER_GAIN: return c->fader_gain.track;
     case CMD_SET_MASTER_GAIN: return ENGINE_MASTER;
@@ -268,7 +270,7 @@ static void apply_send(Engine *e, const Command *c)
     }
     /* A bus exists, is not the track itself, and comes later in the order. */
     if (!track_of(e, bus, ENGINE_TRACK_BUS) || bus == t->id ||
-        (t->kind == ENGINE_TRACK_BUS && bus < t->id)) {
+        (t->kind == ENGINE_TRACK_BUS && !engine_runs_before(t, &e->tracks[bus]))) {
         refuse(e, c, 0, NULL);
         return;
     }
@@ -296,6 +298,40 @@ static void add_track(Engine *e, const Command *c)
     t->kind = ENGINE_TRACK_INSTRUMENT + c->add_track.kind;
     engine_rebuild_order(e);
     engine_update_heard(e);
+}
+
+static void set_track_position(Engine *e, const Command *c)
+{
+    Track *t = track_of(e, (int)c->set_track_position.track, 0);
+    if (!t) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    t->position = c->set_track_position.position;
+    engine_rebuild_order(e);
+    engine_update_heard(e);
+}
+
+/* A slot's patch back to its state after init with its params as set:
+ * what project_feed's nodes get before they are handed in (engine.h
+ * engine_node_settle), here on the node in place. */
+static void settle(Engine *e, const Command *c)
+{
+    Track *t = track_of(e, (int)c->settle.track, 0);
+    EngineNode *nd = t && c->settle.slot <= (uint32_t)e->cfg.max_inserts ? engine_track_slot(t, (int)c->settle.slot)
+                                                                          : NULL;
+    if (!nd) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    nd->desc->reset(nd->state);
+    engine_node_voices_init(e, nd, c->settle.slot == 0 ? t->mode : ENGINE_VOICE_POLY);
+    if (c->settle.slot == 0) {
+        t->n_sounding = 0;
+        t->n_held = 0;
+        t->mono_id = -1;
+        t->gliding = 0;
+    }
 }
 
 static void remove_track(Engine *e, const Command *c)
@@ -445,6 +481,7 @@ static void place_clip(Engine *e, const Command *c)
     pl->clip = cp->clip;
     pl->start = cp->start;
     pl->length = cp->length;
+    pl->loop = cp->loop;
     engine_placement_position(e, pl, engine_beat_at(e, c->header.time));
 }
 
@@ -500,6 +537,32 @@ static void tempo_change(Engine *e, const Command *c, int64_t s)
         return;
     }
     tempo_changed(e, s);
+}
+
+/* The signature map: the base (clearing the changes), or a change
+ * inserted at its beat (replacing one at the same beat). */
+static void set_signature(Engine *e, const Command *c, int64_t s)
+{
+    if (c->header.type == CMD_TIME_SIGNATURE) {
+        e->sig_num = c->time_signature.numerator;
+        e->sig_den = c->time_signature.denominator;
+        e->n_sig = 0;
+    } else {
+        const CmdTimeSignatureChange *cs = &c->time_signature_change;
+        int i = 0;
+        while (i < e->n_sig && e->sig_points[i].beat < cs->beat)
+            i++;
+        if (!(i < e->n_sig && e->sig_points[i].beat == cs->beat)) {
+            if (e->n_sig >= e->cfg.max_tempo_points) {
+                refuse(e, c, 0, NULL);
+                return;
+            }
+            memmove(&e->sig_points[i + 1], &e->sig_points[i], (size_t)(e->n_sig - i) * sizeof(SigPoint));
+            e->n_sig++;
+        }
+        e->sig_points[i] = (SigPoint){ cs->beat, cs->numerator, cs->denominator };
+    }
+    engine_metronome_seek(e, engine_beat_at(e, s));
 }
 
 static void set_tempo(Engine *e, double bpm, int64_t s)
@@ -563,8 +626,11 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_TEMPO_BPM: set_tempo(e, c->tempo_bpm.bpm, s); return;
     case CMD_TEMPO_CHANGE_BEAT: tempo_change(e, c, s); return;
     case CMD_TIME_SIGNATURE:
-        e->sig_num = c->time_signature.numerator;
-        e->sig_den = c->time_signature.denominator;
+    case CMD_TIME_SIGNATURE_CHANGE: set_signature(e, c, s); return;
+    case CMD_METRONOME:
+        e->metro_on = c->metronome.enabled;
+        e->metro_db = c->metronome.gain_db;
+        e->metro_gain = db_to_gain(c->metronome.gain_db);
         return;
     /* notes */
     case CMD_NOTE_ON:
@@ -585,6 +651,7 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
         return;
     /* parameters */
     case CMD_SET_PARAM: set_patch_param(e, c); return;
+    case CMD_SETTLE: settle(e, c); return;
     case CMD_SET_LANE: set_lane(e, c); return;
     /* graph */
     case CMD_ADD_TRACK: add_track(e, c); return;
@@ -594,6 +661,7 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_REMOVE_INSERT: remove_insert(e, c); return;
     case CMD_MOVE_INSERT: move_insert(e, c); return;
     case CMD_SET_VOICE_MODE: set_voice_mode(e, c); return;
+    case CMD_SET_TRACK_POSITION: set_track_position(e, c); return;
     /* mixer */
     case CMD_SET_GAIN: set_fader_gain(e, c, (int)c->set_gain.track, floor_db(c->set_gain.db)); return;
     case CMD_SET_MASTER_GAIN: set_fader_gain(e, c, ENGINE_MASTER, floor_db(c->set_master_gain.db)); return;
@@ -619,6 +687,14 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_LOAD_SAMPLE:
     case CMD_PLACE_REGION:
     case CMD_REMOVE_REGION:
+    case CMD_AUTOMATION_LANE:
+    case CMD_AUTOMATION_POINT:
+    case CMD_SET_SEND_DB:
+    case CMD_CLIP_NOTES:
+    case CMD_CLIP_NOTE:
+    case CMD_PLACE_CLIP_BEATS:
+    case CMD_REMOVE_PLACEMENT:
+    case CMD_PLACE_REGION_BEATS:
         break;
     }
     refuse(e, c, 0, NULL);

@@ -26,9 +26,20 @@
 
 #define CLAIMED ((uintptr_t)1)   /* bit 0 of a slot word: the drain side holds the block */
 #define BEAT_LIMIT 1e9           /* the engine refuses beats at or past this */
+#define BY_ID (-2)               /* placement_clip: the slot holds a place_clip_beats placement */
+
+/* Ready blocks for clips and lanes sent note by note (clip_notes,
+ * automation_lane): size classes of BLOCK_MIN << 2k notes or points. The
+ * first STANDING_CLASSES keep a standing stock; larger ones are made when
+ * the drain asks for one. */
+#define BLOCK_CLASSES 7          /* 16 .. 65536 */
+#define BLOCK_MIN 16
+#define STANDING_CLASSES 3
+enum { BLOCK_CLIP = 0, BLOCK_LANE = 1 };
+enum { OPEN_NONE = 0, OPEN_CLIP, OPEN_LANE };
 
 typedef struct Counters {
-    _Atomic uint32_t records, rejected, applied, refused, waiting, waits, ring_corrupt;
+    _Atomic uint32_t records, rejected, applied, refused, waiting, waits, ring_corrupt, dropped;
     _Atomic uint32_t rejected_by[ENGINE_COMMANDS_DECODE_ERRORS];
     _Atomic uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];
 } Counters;
@@ -39,6 +50,29 @@ typedef struct PatchStock {
     bool used;                   /* ever registered (control): refill looks only at these */
     _Atomic uintptr_t *ready;    /* max_stock slot words holding EngineNode * */
 } PatchStock;
+
+/* The ready blocks of one kind: [class * slots + k] slot words (the
+ * patch stocks' protocol), what the control side keeps ready per class,
+ * and the drain's requests for classes without a standing stock. */
+typedef struct BlockStock {
+    _Atomic uintptr_t *ready;
+    uint32_t slots;                       /* slot words per class */
+    uint32_t want[BLOCK_CLASSES];         /* standing stock (control) */
+    _Atomic uint32_t asked[BLOCK_CLASSES];/* 1: the drain waits for one (drain sets, control clears) */
+} BlockStock;
+
+/* The clip or lane being filled by clip_note / automation_point (drain). */
+typedef struct OpenBlock {
+    int kind;                    /* OPEN_* */
+    _Atomic uintptr_t *word;     /* its ready slot, claimed while open */
+    void *block;                 /* EngineClip * or EngineLane * */
+    uint32_t count, got;         /* notes or points announced, received */
+    bool spoiled;                /* one came out of order */
+    int64_t time;                /* of clip_notes / automation_lane */
+    uint32_t clip;               /* OPEN_CLIP: the clip id */
+    uint32_t track, slot, param; /* OPEN_LANE: the lane */
+    double last;                 /* start or beat of the last one */
+} OpenBlock;
 
 typedef struct HandleTable {
     _Atomic uintptr_t *slots;    /* slot words holding the parked blocks */
@@ -61,6 +95,7 @@ struct EngineCommands {
     PatchStock *patches;              /* [max_patches + 1]; index = patch id, 0 unused */
     _Atomic uintptr_t *stock_words;
     HandleTable handles[3];      /* by EngineCommandsHandleKind */
+    BlockStock blocks[2];        /* by BLOCK_CLIP, BLOCK_LANE */
 
     /* drain side */
     int32_t *send_bus;           /* [track * max_sends + k]: the bus of send k, -1 free */
@@ -77,6 +112,11 @@ struct EngineCommands {
                                     is empty in the engine (its clearing is applied by then) */
     int32_t *region_track;       /* [region id]: track it is placed on, -1 none */
     int32_t *region_slot;        /* [region id]: its region slot there */
+    uint32_t placement_ids;      /* place_clip_beats ids 0..placement_ids-1: max_tracks * max_placements */
+    int32_t *slot_placement;     /* [track * max_placements + k]: the placement id of a BY_ID slot */
+    int32_t *placement_track;    /* [placement id]: track it is on, -1 none */
+    int32_t *placement_slot;     /* [placement id]: its placement slot there */
+    OpenBlock open;
     double bpm;                  /* the tempo map: base ... */
     double *tempo_beat, *tempo_bpm;   /* ... then these changes */
     int n_tempo;
@@ -193,6 +233,7 @@ void engine_commands_config_default(EngineCommandsConfig *cfg)
     cfg->lane_handles = 256;
     cfg->wait_limit = 1024;
     cfg->max_ahead_seconds = 60.0;
+    cfg->block_stock = 8;
 }
 
 static void *array(size_t n, size_t size)
@@ -218,7 +259,8 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     }
     if (cfg->max_patches > (1u << 20) || cfg->max_stock > ENGINE_COMMANDS_MAX_STOCK ||
         cfg->clip_handles > CMD_HANDLE_MAX || cfg->sample_handles > CMD_HANDLE_MAX ||
-        cfg->lane_handles > CMD_HANDLE_MAX || !(cfg->max_ahead_seconds >= 0.0 && cfg->max_ahead_seconds <= 1e7)) {
+        cfg->lane_handles > CMD_HANDLE_MAX || cfg->block_stock > ENGINE_COMMANDS_MAX_STOCK ||
+        !(cfg->max_ahead_seconds >= 0.0 && cfg->max_ahead_seconds <= 1e7)) {
         fail(err, errlen, "command tables: a size is out of range (at most 2^20 patches, %d ready nodes each)",
              ENGINE_COMMANDS_MAX_STOCK);
         return NULL;
@@ -272,10 +314,22 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     cx->slot_free_at = array(tracks * (size_t)cx->max_regions, sizeof *cx->slot_free_at);
     cx->region_track = array(cx->region_ids, sizeof *cx->region_track);
     cx->region_slot = array(cx->region_ids, sizeof *cx->region_slot);
+    cx->placement_ids = (uint32_t)ec->max_tracks * (uint32_t)ec->max_placements;
+    cx->slot_placement = array(tracks * (size_t)cx->max_placements, sizeof *cx->slot_placement);
+    cx->placement_track = array(cx->placement_ids, sizeof *cx->placement_track);
+    cx->placement_slot = array(cx->placement_ids, sizeof *cx->placement_slot);
+    for (int k = 0; k < 2; k++) {
+        BlockStock *b = &cx->blocks[k];
+        b->slots = cfg->block_stock > 0 ? cfg->block_stock : 1;
+        b->ready = array((size_t)BLOCK_CLASSES * b->slots, sizeof *b->ready);
+        for (int c = 0; c < BLOCK_CLASSES; c++)
+            b->want[c] = c < STANDING_CLASSES ? cfg->block_stock >> c : 0;
+    }
     bool ok = cx->patches && cx->stock_words && cx->send_bus && cx->placement_clip && cx->clip_track &&
               cx->clip_slot && cx->lane_key && cx->tempo_beat && cx->tempo_bpm && cx->slot_region &&
               cx->slot_free_at && cx->region_track && cx->region_slot && cx->send_free_at &&
-              cx->placement_free_at && cx->lane_free_at;
+              cx->placement_free_at && cx->lane_free_at && cx->slot_placement && cx->placement_track &&
+              cx->placement_slot && cx->blocks[0].ready && cx->blocks[1].ready;
     for (int k = 0; k < 3; k++)
         ok = ok && cx->handles[k].slots;
     if (!ok) {
@@ -293,6 +347,9 @@ EngineCommands *engine_commands_new(Engine *e, const EngineCommandsConfig *cfg, 
     fill_i32(cx->slot_region, tracks * (size_t)cx->max_regions, -1);
     fill_i32(cx->region_track, cx->region_ids, -1);
     fill_i32(cx->region_slot, cx->region_ids, -1);
+    fill_i32(cx->slot_placement, tracks * (size_t)cx->max_placements, -1);
+    fill_i32(cx->placement_track, cx->placement_ids, -1);
+    fill_i32(cx->placement_slot, cx->placement_ids, -1);
     if (!register_tables(cx)) {
         fail(err, errlen, "%d engines have command tables already", ENGINE_COMMANDS_MAX_ENGINES);
         cx->engine = NULL;
@@ -323,6 +380,12 @@ void engine_commands_free(EngineCommands *cx)
             if (v)
                 free_block(cx->engine, k, (void *)v);
         }
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; cx->engine && cx->blocks[k].ready && i < (size_t)BLOCK_CLASSES * cx->blocks[k].slots; i++) {
+            uintptr_t v = atomic_load_explicit(&cx->blocks[k].ready[i], memory_order_acquire) & ~CLAIMED;
+            if (v)
+                free_block(cx->engine, k == BLOCK_CLIP ? ENGINE_COMMANDS_CLIP : ENGINE_COMMANDS_LANE, (void *)v);
+        }
     if (cx->engine && cx->stock_words)
         for (size_t i = 0; i < ((size_t)cx->cfg.max_patches + 1) * cx->cfg.max_stock; i++) {
             uintptr_t v = atomic_load_explicit(&cx->stock_words[i], memory_order_acquire) & ~CLAIMED;
@@ -347,6 +410,11 @@ void engine_commands_free(EngineCommands *cx)
     free(cx->lane_free_at);
     free(cx->region_track);
     free(cx->region_slot);
+    free(cx->slot_placement);
+    free(cx->placement_track);
+    free(cx->placement_slot);
+    for (int k = 0; k < 2; k++)
+        free(cx->blocks[k].ready);
     free(cx);
 }
 
@@ -400,6 +468,53 @@ int engine_commands_set_patch(EngineCommands *cx, uint32_t patch_id, const AmpPa
     return refill_patch(cx, p, err, errlen) < 0 ? -1 : 0;
 }
 
+static uint32_t block_capacity(int cls)
+{
+    return (uint32_t)BLOCK_MIN << (2 * cls);
+}
+
+static void *block_new(EngineCommands *cx, int kind, int cls)
+{
+    if (kind == BLOCK_CLIP)
+        return engine_clip_new(cx->engine, (int)block_capacity(cls));
+    return engine_lane_new(cx->engine, (int)block_capacity(cls));
+}
+
+/* Bring the ready blocks of each class to what is wanted: the standing
+ * stock, or one for a class the drain asked for. Returns the blocks made
+ * or -1 (pool full, message in err). */
+static int refill_blocks(EngineCommands *cx, char *err, size_t errlen)
+{
+    int made = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        BlockStock *b = &cx->blocks[kind];
+        for (int cls = 0; cls < BLOCK_CLASSES; cls++) {
+            /* Relaxed: a request; the block itself is published with release. */
+            uint32_t asked = atomic_load_explicit(&b->asked[cls], memory_order_relaxed);
+            uint32_t want = b->want[cls] > 0 ? b->want[cls] : asked ? 1 : 0;
+            uint32_t have = 0;
+            _Atomic uintptr_t *row = &b->ready[(size_t)cls * b->slots];
+            for (uint32_t k = 0; k < b->slots; k++)
+                have += atomic_load_explicit(&row[k], memory_order_relaxed) != 0;
+            for (uint32_t k = 0; k < b->slots && have < want; k++) {
+                if (atomic_load_explicit(&row[k], memory_order_relaxed) != 0)
+                    continue;
+                void *block = block_new(cx, kind, cls);
+                if (!block)
+                    return fail(err, errlen, "the %s pool is full (a ready block of %u %s)",
+                                kind == BLOCK_CLIP ? "clip" : "lane", block_capacity(cls),
+                                kind == BLOCK_CLIP ? "notes" : "points");
+                publish(&row[k], block);
+                have++;
+                made++;
+            }
+            if (asked && have > 0)
+                atomic_store_explicit(&b->asked[cls], 0, memory_order_relaxed);
+        }
+    }
+    return made;
+}
+
 int engine_commands_refill(EngineCommands *cx, char *err, size_t errlen)
 {
     int made = 0;
@@ -412,7 +527,8 @@ int engine_commands_refill(EngineCommands *cx, char *err, size_t errlen)
             return -1;
         made += n;
     }
-    return made;
+    int blocks = refill_blocks(cx, err, errlen);
+    return blocks < 0 ? -1 : made + blocks;
 }
 
 uint32_t engine_commands_ready(const EngineCommands *cx, uint32_t patch_id)
@@ -483,6 +599,7 @@ void engine_commands_stats(const EngineCommands *cx, EngineCommandsStats *out)
     out->waiting = atomic_load_explicit(&c->waiting, memory_order_relaxed);
     out->waits = atomic_load_explicit(&c->waits, memory_order_relaxed);
     out->ring_corrupt = atomic_load_explicit(&c->ring_corrupt, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&c->dropped, memory_order_relaxed);
     for (int i = 0; i < ENGINE_COMMANDS_DECODE_ERRORS; i++)
         out->rejected_by[i] = atomic_load_explicit(&c->rejected_by[i], memory_order_relaxed);
     for (int i = 0; i < ENGINE_COMMANDS_REFUSE_COUNT; i++)
@@ -635,7 +752,7 @@ static int64_t applies_at(const EngineCommands *cx, int64_t time)
  * before the emptying, which would then remove it. */
 static void free_slot(int32_t *slot, int64_t *free_at, int64_t when)
 {
-    if (*slot >= 0)
+    if (*slot != -1)
         *free_at = when;
     *slot = -1;
 }
@@ -653,12 +770,17 @@ static void clear_track(EngineCommands *cx, uint32_t track, int64_t time)
                 free_slot(&cx->send_bus[(size_t)t * cx->max_sends + k], &cx->send_free_at[(size_t)t * cx->max_sends + k],
                           when);
     for (int k = 0; k < cx->max_placements; k++) {
-        int32_t *clip = &cx->placement_clip[(size_t)track * cx->max_placements + k];
+        size_t at = (size_t)track * cx->max_placements + k;
+        int32_t *clip = &cx->placement_clip[at];
         if (*clip >= 0) {
             cx->clip_track[*clip] = -1;
             cx->clip_slot[*clip] = -1;
+        } else if (*clip == BY_ID) {
+            cx->placement_track[cx->slot_placement[at]] = -1;
+            cx->placement_slot[cx->slot_placement[at]] = -1;
+            cx->slot_placement[at] = -1;
         }
-        free_slot(clip, &cx->placement_free_at[(size_t)track * cx->max_placements + k], when);
+        free_slot(clip, &cx->placement_free_at[at], when);
     }
     for (int k = 0; k < cx->max_lanes; k++) {
         size_t at = (size_t)track * cx->max_lanes + k;
@@ -677,26 +799,29 @@ static void clear_track(EngineCommands *cx, uint32_t track, int64_t time)
     }
 }
 
-static int set_send(EngineCommands *cx, const CmdSetSend *c)
+/* The send from `track` to `bus`, on the track's send slot for that bus
+ * (taken on the first send, freed by a removal): set_send and
+ * set_send_db. */
+static int send_to(EngineCommands *cx, int64_t time, uint32_t track, uint32_t bus, bool remove, float db)
 {
-    if (!track_ok(cx, c->track) || !track_ok(cx, c->bus))
+    if (!track_ok(cx, track) || !track_ok(cx, bus))
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-    int32_t *row = &cx->send_bus[(size_t)c->track * cx->max_sends];
-    int64_t *free_at = &cx->send_free_at[(size_t)c->track * cx->max_sends];
-    int64_t when = applies_at(cx, c->header.time);
+    int32_t *row = &cx->send_bus[(size_t)track * cx->max_sends];
+    int64_t *free_at = &cx->send_free_at[(size_t)track * cx->max_sends];
+    int64_t when = applies_at(cx, time);
     int found = -1, empty = -1;
     for (int k = 0; k < cx->max_sends; k++) {
-        if (row[k] == (int32_t)c->bus)
+        if (row[k] == (int32_t)bus)
             found = k;
         else if (row[k] < 0 && free_at[k] <= when && empty < 0)
             empty = k;
     }
-    if (c->level == 0.0f) {
+    if (remove) {
         if (found < 0) {                 /* no such send: nothing to remove */
             bump(&cx->count.applied);
             return 0;
         }
-        if (engine_set_send(cx->engine, c->header.time, (int)c->track, found, -1, 0.0f) != 0)
+        if (engine_set_send(cx->engine, time, (int)track, found, -1, 0.0f) != 0)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         free_slot(&row[found], &free_at[found], when);
         return queued(cx, 0);
@@ -704,11 +829,17 @@ static int set_send(EngineCommands *cx, const CmdSetSend *c)
     int k = found >= 0 ? found : empty;
     if (k < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
-    float db = (float)(20.0 * log10((double)c->level));
-    if (engine_set_send(cx->engine, c->header.time, (int)c->track, k, (int)c->bus, db) != 0)
+    if (engine_set_send(cx->engine, time, (int)track, k, (int)bus, db) != 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-    row[k] = (int32_t)c->bus;
+    row[k] = (int32_t)bus;
     return queued(cx, 0);
+}
+
+static int set_send(EngineCommands *cx, const CmdSetSend *c)
+{
+    bool remove = c->level == 0.0f;
+    float db = remove ? 0.0f : (float)(20.0 * log10((double)c->level));
+    return send_to(cx, c->header.time, c->track, c->bus, remove, db);
 }
 
 /* The beats a clip's notes span: the end of its last-ending note. */
@@ -735,7 +866,7 @@ static int load_clip(EngineCommands *cx, const CmdLoadClip *c)
     int64_t when = applies_at(cx, c->header.time);
     int slot = cx->clip_track[id] == (int32_t)c->track ? cx->clip_slot[id] : -1;
     for (int k = 0; slot < 0 && k < cx->max_placements; k++)
-        if (row[k] < 0 && free_at[k] <= when)
+        if (row[k] == -1 && free_at[k] <= when)
             slot = k;
     if (slot < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
@@ -789,17 +920,25 @@ static int load_sample(EngineCommands *cx, const CmdLoadSample *c)
     return queued(cx, 0);
 }
 
-static int automation(EngineCommands *cx, const CmdAutomation *c)
+/* The lane (slot, param) of a track as the commands give it: a slot of
+ * 0..max_inserts, or INSERT_LIMIT + 1 for the fader (params 0 and 1). */
+static bool lane_ok(const EngineCommands *cx, uint32_t track, uint32_t slot, uint32_t param)
 {
-    bool fader = c->slot == CMD_INSERT_LIMIT + 1;
-    if (!track_ok(cx, c->track) || (!fader && c->slot > (uint32_t)cx->max_inserts) ||
-        (fader && c->param > ENGINE_FADER_PAN))
-        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-    int target = fader ? ENGINE_LANE_FADER : (int)c->slot;
-    uint32_t key = c->slot * CMD_PARAM_LIMIT + c->param + 1;
-    uint32_t *row = &cx->lane_key[(size_t)c->track * cx->max_lanes];
-    int64_t *free_at = &cx->lane_free_at[(size_t)c->track * cx->max_lanes];
-    int64_t when = applies_at(cx, c->header.time);
+    bool fader = slot == CMD_INSERT_LIMIT + 1;
+    return track_ok(cx, track) && (fader ? param <= ENGINE_FADER_PAN : slot <= (uint32_t)cx->max_inserts);
+}
+
+/* Put `lane` (NULL: clear) on the track's lane slot for (slot, param),
+ * taken on first use, freed by a clear: automation and automation_lane.
+ * 0 when queued (the engine has the lane), -1 when refused (counted; the
+ * caller keeps the lane). */
+static int lane_to(EngineCommands *cx, int64_t time, uint32_t track, uint32_t slot, uint32_t param, EngineLane *lane)
+{
+    int target = slot == CMD_INSERT_LIMIT + 1 ? ENGINE_LANE_FADER : (int)slot;
+    uint32_t key = slot * CMD_PARAM_LIMIT + param + 1;
+    uint32_t *row = &cx->lane_key[(size_t)track * cx->max_lanes];
+    int64_t *free_at = &cx->lane_free_at[(size_t)track * cx->max_lanes];
+    int64_t when = applies_at(cx, time);
     int found = -1, empty = -1;
     for (int k = 0; k < cx->max_lanes; k++) {
         if (row[k] == key)
@@ -807,12 +946,12 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
         else if (row[k] == 0 && free_at[k] <= when && empty < 0)
             empty = k;
     }
-    if (c->count == 0) {
+    if (!lane) {
         if (found < 0) {                 /* no lane: nothing to clear */
             bump(&cx->count.applied);
             return 0;
         }
-        if (engine_set_lane(cx->engine, c->header.time, (int)c->track, found, target, (int)c->param, NULL))
+        if (engine_set_lane(cx->engine, time, (int)track, found, target, (int)param, NULL))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
         row[found] = 0;
         free_at[found] = when;
@@ -821,6 +960,18 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
     int k = found >= 0 ? found : empty;
     if (k < 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    if (engine_set_lane(cx->engine, time, (int)track, k, target, (int)param, lane) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    row[k] = key;
+    return queued(cx, 0);
+}
+
+static int automation(EngineCommands *cx, const CmdAutomation *c)
+{
+    if (!lane_ok(cx, c->track, c->slot, c->param))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    if (c->count == 0)
+        return lane_to(cx, c->header.time, c->track, c->slot, c->param, NULL);
     _Atomic uintptr_t *word = handle_word(cx, ENGINE_COMMANDS_LANE, c->handle);
     uintptr_t v = word ? claim(word) : 0;
     if (!v)
@@ -830,24 +981,22 @@ static int automation(EngineCommands *cx, const CmdAutomation *c)
         unclaim(word, v);
         return refuse(cx, ENGINE_COMMANDS_REFUSE_HANDLE);
     }
-    if (engine_set_lane(cx->engine, c->header.time, (int)c->track, k, target, (int)c->param, lane) != 0) {
+    if (lane_to(cx, c->header.time, c->track, c->slot, c->param, lane) != 0) {
         unclaim(word, v);
-        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+        return -1;
     }
     consume(word);
-    row[k] = key;
-    return queued(cx, 0);
+    return 0;
 }
 
-/* A tempo change: into the engine's map, then into ours the way the engine
- * inserts it (sorted by beat; a change at the same beat takes the new
- * tempo), so later positions convert through it. Full maps are refused
- * here, before the engine would refuse it at its time and the two maps
- * would differ. */
-static int tempo_change(EngineCommands *cx, const CmdTempoChange *c)
+/* A tempo change at `beat`: into the engine's map, then into ours the way
+ * the engine inserts it (sorted by beat; a change at the same beat takes
+ * the new tempo), so later positions convert through it. Full maps are
+ * refused here, before the engine would refuse it at its time and the two
+ * maps would differ. */
+static int tempo_change_at(EngineCommands *cx, int64_t time, double beat, double bpm)
 {
-    double beat = beats_at(cx, c->position);
-    if (!(beat < BEAT_LIMIT))
+    if (!(beat >= 0.0 && beat < BEAT_LIMIT))
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
     int i = 0;
     while (i < cx->n_tempo && cx->tempo_beat[i] < beat)
@@ -855,7 +1004,7 @@ static int tempo_change(EngineCommands *cx, const CmdTempoChange *c)
     bool same = i < cx->n_tempo && cx->tempo_beat[i] == beat;
     if (!same && cx->n_tempo >= cx->max_tempo)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
-    if (engine_add_tempo_change(cx->engine, c->header.time, beat, (double)c->bpm) != 0)
+    if (engine_add_tempo_change(cx->engine, time, beat, bpm) != 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
     if (!same) {
         size_t after = (size_t)(cx->n_tempo - i);
@@ -864,7 +1013,20 @@ static int tempo_change(EngineCommands *cx, const CmdTempoChange *c)
         cx->tempo_beat[i] = beat;
         cx->n_tempo++;
     }
-    cx->tempo_bpm[i] = (double)c->bpm;
+    cx->tempo_bpm[i] = bpm;
+    return queued(cx, 0);
+}
+
+/* The base tempo (tempo, tempo_bpm): the engine clears its changes, and so
+ * does our map. */
+static int tempo_base(EngineCommands *cx, const Command *c, double bpm)
+{
+    int rc = c->header.type == CMD_TEMPO ? engine_queue_command(cx->engine, c)
+                                         : engine_set_tempo(cx->engine, c->header.time, bpm);
+    if (rc != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    cx->bpm = bpm;
+    cx->n_tempo = 0;
     return queued(cx, 0);
 }
 
@@ -890,19 +1052,21 @@ static int clear_region(EngineCommands *cx, int64_t t, int32_t id)
     return 0;
 }
 
-static int place_region(EngineCommands *cx, const CmdPlaceRegion *c)
+/* Region `region` on the track's region slot for it: place_region and
+ * place_region_beats. `start` in beats, frames of the sample, gain in dB
+ * as the engine takes it. */
+static int region_to(EngineCommands *cx, int64_t time, uint32_t track, uint32_t region, uint32_t sample, double start,
+                     int64_t first_frame, int64_t frames, float db)
 {
-    if (!track_ok(cx, c->track) || c->region >= cx->region_ids || c->sample >= (uint32_t)cx->max_samples)
+    if (!track_ok(cx, track) || region >= cx->region_ids || sample >= (uint32_t)cx->max_samples ||
+        !(start >= 0.0 && start < BEAT_LIMIT))
         return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-    double start = beats_at(cx, c->start);
-    if (!(start < BEAT_LIMIT))
-        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
-    int32_t id = (int32_t)c->region;
-    int32_t *row = &cx->slot_region[(size_t)c->track * cx->max_regions];
-    const int64_t *free_at = &cx->slot_free_at[(size_t)c->track * cx->max_regions];
-    bool here = cx->region_track[id] == (int32_t)c->track;
+    int32_t id = (int32_t)region;
+    int32_t *row = &cx->slot_region[(size_t)track * cx->max_regions];
+    const int64_t *free_at = &cx->slot_free_at[(size_t)track * cx->max_regions];
+    bool here = cx->region_track[id] == (int32_t)track;
     int slot = here ? cx->region_slot[id] : -1;
-    int64_t when = applies_at(cx, c->header.time);
+    int64_t when = applies_at(cx, time);
     for (int k = 0; slot < 0 && k < cx->max_regions; k++)
         if (row[k] < 0 && free_at[k] <= when)
             slot = k;
@@ -910,15 +1074,32 @@ static int place_region(EngineCommands *cx, const CmdPlaceRegion *c)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
     /* Moved to another track: off the old one first, so that a refusal
      * below leaves the tables saying what the engine has. */
-    if (!here && cx->region_track[id] >= 0 && clear_region(cx, c->header.time, id) != 0)
+    if (!here && cx->region_track[id] >= 0 && clear_region(cx, time, id) != 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-    if (engine_place_region(cx->engine, c->header.time, (int)c->track, slot, (int)c->sample, start,
-                            (int64_t)c->first_frame, (int64_t)c->frames, gain_db(c->db)) != 0)
+    if (engine_place_region(cx->engine, time, (int)track, slot, (int)sample, start, first_frame, frames, db) != 0)
         return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-    cx->region_track[id] = (int32_t)c->track;
+    cx->region_track[id] = (int32_t)track;
     cx->region_slot[id] = slot;
     row[slot] = id;
     return queued(cx, 0);
+}
+
+static int place_region(EngineCommands *cx, const CmdPlaceRegion *c)
+{
+    return region_to(cx, c->header.time, c->track, c->region, c->sample, beats_at(cx, c->start),
+                     (int64_t)c->first_frame, (int64_t)c->frames, gain_db(c->db));
+}
+
+/* A project region: seconds of the sample to frames at the engine's rate,
+ * rounded as project_feed rounds them (a length past the sample's end
+ * plays silence there, as the shorter length project_feed gives would). */
+static int place_region_beats(EngineCommands *cx, const CmdPlaceRegionBeats *c)
+{
+    double first = c->offset_seconds * cx->rate, frames = c->length_seconds * cx->rate;
+    if (!(first < 9e15 && frames < 9e15))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    return region_to(cx, c->header.time, c->track, c->region, c->sample, c->start, llround(first),
+                     c->length_seconds > 0.0 ? llround(frames) : 0, c->db);
 }
 
 static int remove_region(EngineCommands *cx, const CmdRemoveRegion *c)
@@ -934,6 +1115,219 @@ static int remove_region(EngineCommands *cx, const CmdRemoveRegion *c)
     return queued(cx, 0);
 }
 
+/* ---- clips and lanes sent note by note (drain) ------------------------------------------ */
+
+/* The class of the smallest block holding `count` notes or points. */
+static int block_class(uint32_t count)
+{
+    int cls = 0;
+    while (cls + 1 < BLOCK_CLASSES && (uint32_t)BLOCK_MIN << (2 * cls) < count)
+        cls++;
+    return cls;
+}
+
+/* Claim a ready block of `kind` for `count` items: of its class, else of a
+ * larger one. ENGINE_COMMANDS_RETRY when there is none (the class is asked
+ * for, so the next refill makes one). */
+static int take_block(EngineCommands *cx, int kind, uint32_t count, _Atomic uintptr_t **word, void **block)
+{
+    BlockStock *b = &cx->blocks[kind];
+    int first = block_class(count);
+    if (((uint32_t)BLOCK_MIN << (2 * first)) < count)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    for (int cls = first; cls < BLOCK_CLASSES; cls++)
+        for (uint32_t k = 0; k < b->slots; k++) {
+            _Atomic uintptr_t *w = &b->ready[(size_t)cls * b->slots + k];
+            uintptr_t v = claim(w);
+            if (v) {
+                *word = w;
+                *block = (void *)v;
+                return 0;
+            }
+        }
+    /* Relaxed: a request the control side reads at its next refill. */
+    atomic_store_explicit(&b->asked[first], 1, memory_order_relaxed);
+    return ENGINE_COMMANDS_RETRY;
+}
+
+/* Drop the block being filled (a new clip_notes or automation_lane came
+ * before it was complete, or it was spoiled): back to its ready slot. */
+static void open_drop(EngineCommands *cx)
+{
+    if (cx->open.kind != OPEN_NONE)
+        unclaim(cx->open.word, (uintptr_t)cx->open.block);
+    cx->open.kind = OPEN_NONE;
+}
+
+/* A new clip_notes or automation_lane: an unfinished one before it is
+ * dropped and counted (the records that made it were counted as they
+ * came). */
+static void open_close_unfinished(EngineCommands *cx)
+{
+    if (cx->open.kind == OPEN_NONE)
+        return;
+    open_drop(cx);
+    bump(&cx->count.dropped);
+}
+
+static int clip_notes(EngineCommands *cx, const CmdClipNotes *c)
+{
+    if (c->clip >= (uint32_t)cx->max_clips)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    open_close_unfinished(cx);
+    if (c->count == 0)
+        return queued(cx, engine_load_clip(cx->engine, c->header.time, (int)c->clip, NULL));
+    _Atomic uintptr_t *word;
+    void *block;
+    int rc = take_block(cx, BLOCK_CLIP, c->count, &word, &block);
+    if (rc != 0)
+        return rc;
+    cx->open = (OpenBlock){ .kind = OPEN_CLIP, .word = word, .block = block, .count = c->count,
+                            .time = c->header.time, .clip = c->clip };
+    bump(&cx->count.applied);
+    return 0;
+}
+
+/* The last note or point has come: the block goes to the engine. */
+static int open_finish(EngineCommands *cx)
+{
+    OpenBlock *o = &cx->open;
+    if (o->spoiled) {
+        open_drop(cx);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_SEQUENCE);
+    }
+    int rc;
+    if (o->kind == OPEN_CLIP) {
+        EngineClip *clip = o->block;
+        clip->n_notes = (int32_t)o->count;
+        rc = engine_load_clip(cx->engine, o->time, (int)o->clip, clip) != 0
+                 ? refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE) : queued(cx, 0);
+    } else {
+        EngineLane *lane = o->block;
+        lane->n_points = (int32_t)o->count;
+        lane->unit = ENGINE_TIME_BEATS;
+        rc = lane_to(cx, o->time, o->track, o->slot, o->param, lane);
+    }
+    if (rc != 0) {
+        open_drop(cx);
+        return -1;
+    }
+    consume(o->word);
+    o->kind = OPEN_NONE;
+    return 0;
+}
+
+static int clip_note(EngineCommands *cx, const CmdClipNote *c)
+{
+    OpenBlock *o = &cx->open;
+    if (o->kind != OPEN_CLIP || o->clip != c->clip)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_SEQUENCE);
+    EngineClip *clip = o->block;
+    if (o->got > 0 && c->start < o->last)
+        o->spoiled = true;
+    clip->notes[o->got++] = (EngineNote){ .start = c->start, .length = c->length, .key = c->key,
+                                          .vel = c->velocity };
+    o->last = c->start;
+    if (o->got < o->count) {
+        bump(&cx->count.applied);
+        return 0;
+    }
+    return open_finish(cx);
+}
+
+static int automation_lane(EngineCommands *cx, const CmdAutomationLane *c)
+{
+    if (!lane_ok(cx, c->track, c->slot, c->param))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    open_close_unfinished(cx);
+    if (c->count == 0)
+        return lane_to(cx, c->header.time, c->track, c->slot, c->param, NULL);
+    _Atomic uintptr_t *word;
+    void *block;
+    int rc = take_block(cx, BLOCK_LANE, c->count, &word, &block);
+    if (rc != 0)
+        return rc;
+    cx->open = (OpenBlock){ .kind = OPEN_LANE, .word = word, .block = block, .count = c->count,
+                            .time = c->header.time, .track = c->track, .slot = c->slot, .param = c->param };
+    bump(&cx->count.applied);
+    return 0;
+}
+
+static int automation_point(EngineCommands *cx, const CmdAutomationPoint *c)
+{
+    OpenBlock *o = &cx->open;
+    if (o->kind != OPEN_LANE || o->track != c->track || o->slot != c->slot || o->param != c->param)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_SEQUENCE);
+    EngineLane *lane = o->block;
+    if (o->got > 0 && c->beat < o->last)
+        o->spoiled = true;
+    lane->points[o->got++] = (EnginePoint){ .time = c->beat, .value = c->value };
+    o->last = c->beat;
+    if (o->got < o->count) {
+        bump(&cx->count.applied);
+        return 0;
+    }
+    return open_finish(cx);
+}
+
+/* ---- placements by id (drain) ------------------------------------------------------------- */
+
+/* Take placement `id` off its slot in the engine (at time t) and in the
+ * tables; as clear_region. */
+static int clear_placement(EngineCommands *cx, int64_t t, int32_t id)
+{
+    int32_t track = cx->placement_track[id], slot = cx->placement_slot[id];
+    if (engine_place_clip(cx->engine, t, track, slot, -1, 0.0, 0.0) != 0)
+        return -1;
+    size_t at = (size_t)track * cx->max_placements + slot;
+    cx->slot_placement[at] = -1;
+    free_slot(&cx->placement_clip[at], &cx->placement_free_at[at], applies_at(cx, t));
+    cx->placement_track[id] = -1;
+    cx->placement_slot[id] = -1;
+    return 0;
+}
+
+static int place_clip_beats(EngineCommands *cx, const CmdPlaceClipBeats *c)
+{
+    if (!track_ok(cx, c->track) || c->placement >= cx->placement_ids || c->clip >= (uint32_t)cx->max_clips ||
+        !(c->start < BEAT_LIMIT) || (c->loop != 0.0 && c->loop < ENGINE_LOOP_MIN))
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    int32_t id = (int32_t)c->placement;
+    int32_t *row = &cx->placement_clip[(size_t)c->track * cx->max_placements];
+    const int64_t *free_at = &cx->placement_free_at[(size_t)c->track * cx->max_placements];
+    bool here = cx->placement_track[id] == (int32_t)c->track;
+    int slot = here ? cx->placement_slot[id] : -1;
+    int64_t when = applies_at(cx, c->header.time);
+    for (int k = 0; slot < 0 && k < cx->max_placements; k++)
+        if (row[k] == -1 && free_at[k] <= when)
+            slot = k;
+    if (slot < 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_FULL);
+    if (!here && cx->placement_track[id] >= 0 && clear_placement(cx, c->header.time, id) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    if (engine_place_clip_looped(cx->engine, c->header.time, (int)c->track, slot, (int)c->clip, c->start, c->length,
+                                 c->loop) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    cx->placement_track[id] = (int32_t)c->track;
+    cx->placement_slot[id] = slot;
+    row[slot] = BY_ID;
+    cx->slot_placement[(size_t)c->track * cx->max_placements + slot] = id;
+    return queued(cx, 0);
+}
+
+static int remove_placement(EngineCommands *cx, const CmdRemovePlacement *c)
+{
+    if (c->placement >= cx->placement_ids)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    if (cx->placement_track[c->placement] < 0) {   /* not placed: nothing to remove */
+        bump(&cx->count.applied);
+        return 0;
+    }
+    if (clear_placement(cx, c->header.time, (int32_t)c->placement) != 0)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    return queued(cx, 0);
+}
+
 static int apply(EngineCommands *cx, const Command *c)
 {
     Engine *e = cx->engine;
@@ -944,8 +1338,22 @@ static int apply(EngineCommands *cx, const Command *c)
     case CMD_PLAY:
     case CMD_STOP:
     case CMD_TIME_SIGNATURE:
+    case CMD_TIME_SIGNATURE_CHANGE:
+    case CMD_METRONOME:
     case CMD_SET_MASTER_GAIN:
         return queued(cx, engine_queue_command(e, c));
+    case CMD_SEEK_BEAT:
+        return queued(cx, engine_seek(e, t, c->seek_beat.beat));
+    case CMD_LOOP_BEATS:
+        return queued(cx, engine_set_loop(e, t, c->loop_beats.enabled, c->loop_beats.start, c->loop_beats.end));
+    case CMD_TEMPO_BPM:
+        return tempo_base(cx, c, c->tempo_bpm.bpm);
+    case CMD_TEMPO_CHANGE_BEAT:
+        return tempo_change_at(cx, t, c->tempo_change_beat.beat, c->tempo_change_beat.bpm);
+    case CMD_FADER_GAIN:
+        if (c->fader_gain.track != ENGINE_MASTER && !track_ok(cx, (uint32_t)c->fader_gain.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_set_gain(e, t, c->fader_gain.track, c->fader_gain.db));
     case CMD_SEEK: {
         double beat = beats_at(cx, c->seek.position);
         if (!(beat < BEAT_LIMIT))
@@ -959,13 +1367,9 @@ static int apply(EngineCommands *cx, const Command *c)
         return queued(cx, engine_set_loop(e, t, c->loop.enabled, start, end));
     }
     case CMD_TEMPO:
-        if (engine_queue_command(e, c) != 0)
-            return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
-        cx->bpm = (double)c->tempo.bpm;  /* the engine clears its tempo changes too */
-        cx->n_tempo = 0;
-        return queued(cx, 0);
+        return tempo_base(cx, c, (double)c->tempo.bpm);
     case CMD_TEMPO_CHANGE:
-        return tempo_change(cx, &c->tempo_change);
+        return tempo_change_at(cx, t, beats_at(cx, c->tempo_change.position), (double)c->tempo_change.bpm);
     case CMD_NOTE_ON:
         if (!track_ok(cx, c->note_on.track) || c->note_on.note_id > ENGINE_LIVE_NOTE_MAX)
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -988,6 +1392,18 @@ static int apply(EngineCommands *cx, const Command *c)
         return queued(cx, engine_queue_command(e, c));
     case CMD_AUTOMATION:
         return automation(cx, &c->automation);
+    case CMD_AUTOMATION_LANE:
+        return automation_lane(cx, &c->automation_lane);
+    case CMD_AUTOMATION_POINT:
+        return automation_point(cx, &c->automation_point);
+    case CMD_SETTLE:
+        if (!track_ok(cx, c->settle.track) || c->settle.slot > (uint32_t)cx->max_inserts)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_queue_command(e, c));
+    case CMD_SET_TRACK_POSITION:
+        if (!track_ok(cx, c->set_track_position.track))
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_queue_command(e, c));
     case CMD_ADD_TRACK:
         if (!track_ok(cx, c->add_track.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -1014,6 +1430,8 @@ static int apply(EngineCommands *cx, const Command *c)
         return queued(cx, engine_queue_command(e, c));
     case CMD_SET_SEND:
         return set_send(cx, &c->set_send);
+    case CMD_SET_SEND_DB:
+        return send_to(cx, t, c->set_send_db.track, c->set_send_db.bus, c->set_send_db.remove, c->set_send_db.db);
     case CMD_SET_VOICE_MODE:
         if (!track_ok(cx, c->set_voice_mode.track))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -1042,16 +1460,22 @@ static int apply(EngineCommands *cx, const Command *c)
         return place_region(cx, &c->place_region);
     case CMD_REMOVE_REGION:
         return remove_region(cx, &c->remove_region);
-    /* the engine's own commands: only its calls make them (engine.h) */
-    case CMD_SEEK_BEAT:
-    case CMD_LOOP_BEATS:
-    case CMD_TEMPO_BPM:
-    case CMD_TEMPO_CHANGE_BEAT:
+    case CMD_PLACE_REGION_BEATS:
+        return place_region_beats(cx, &c->place_region_beats);
+    case CMD_CLIP_NOTES:
+        return clip_notes(cx, &c->clip_notes);
+    case CMD_CLIP_NOTE:
+        return clip_note(cx, &c->clip_note);
+    case CMD_PLACE_CLIP_BEATS:
+        return place_clip_beats(cx, &c->place_clip_beats);
+    case CMD_REMOVE_PLACEMENT:
+        return remove_placement(cx, &c->remove_placement);
+    /* the engine's own commands, which name its slots and parcels: only
+     * its calls make them (engine.h) */
     case CMD_SET_LANE:
     case CMD_SET_INSTRUMENT_NODE:
     case CMD_INSERT_NODE:
     case CMD_SEND_SLOT:
-    case CMD_FADER_GAIN:
     case CMD_LOAD_CLIP_BLOCK:
     case CMD_PLACE_CLIP:
     case CMD_LOAD_SAMPLE_BLOCK:

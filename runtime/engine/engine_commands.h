@@ -65,10 +65,30 @@
  * empties a slot only if bit 0 is clear (compare-and-swap), so a block is
  * owned by exactly one side at every moment.
  *
+ * ---- Clips and lanes note by note: ready blocks -----------------------------
+ *
+ * clip_notes / clip_note and automation_lane / automation_point (ring
+ * format 3) carry a clip's notes or a lane's points in the records
+ * themselves, so the page needs no pool of its own. The block they fill
+ * is taken, like a node, from a stock the control side keeps ready
+ * (engine_commands_refill): blocks of 16, 64, 256, ... 65536 notes or
+ * points, cfg.block_stock of the smallest kept ready, half as many of the
+ * next, a quarter of the third; a larger one is made when a clip_notes
+ * asks for it, and the drain waits for it as for a node (RETRY). While
+ * the clip or lane is being filled its block stays claimed in its slot
+ * (bit 0); the last note or point hands it to the engine (engine_load_clip
+ * or engine_set_lane, at the time of clip_notes / automation_lane) and the
+ * slot is free for the next refill. One clip or lane is filled at a time:
+ * a new clip_notes or automation_lane drops an unfinished one (counted in
+ * `dropped`), a note or point that names another is refused
+ * (ENGINE_COMMANDS_REFUSE_SEQUENCE), and one out of order spoils the
+ * whole (refused when its last one comes, nothing applied).
+ *
  * ---- What each command becomes -------------------------------------------
  *
- *   play, stop, tempo, time_signature, note_on, note_off, all_notes_off,
- *   panic, set_param, add_track, remove_track, remove_insert,
+ *   play, stop, tempo, time_signature, time_signature_change, metronome,
+ *   note_on, note_off, all_notes_off, panic, set_param, settle,
+ *   add_track, remove_track, set_track_position, remove_insert,
  *   move_insert, set_voice_mode, set_gain, set_master_gain, set_pan,
  *   set_mute, set_solo: queued into the engine as they are
  *     (engine_queue_command), once their ids are checked against the
@@ -117,10 +137,33 @@
  *     queued).
  *   panic: queued as it is; the engine cuts the voices (all_notes_off
  *     releases them).
+ *   settle: queued as it is; the engine resets the slot's patch with its
+ *     params as set (a project's params: set_instrument, set_param...,
+ *     settle gives the node project_feed makes).
  *   automation: the track's lane slot for (slot, param) (taken on first
  *     use, freed by count 0) -> engine_set_lane; the lane's own unit
  *     (beats or samples) stands. Slot INSERT_LIMIT + 1 is the track's
  *     fader (ENGINE_LANE_FADER): param 0 its gain in dB, 1 its pan.
+ *   The project's own terms (format 3):
+ *   seek_beat, loop_beats: engine_seek, engine_set_loop as given.
+ *   tempo_bpm, tempo_change_beat: engine_set_tempo,
+ *     engine_add_tempo_change, and the same into this module's map (so
+ *     sample positions of older commands convert through it).
+ *   fader_gain: engine_set_gain in exact dB (track -1: the master).
+ *   set_send_db: as set_send, the level in dB as given; remove clears.
+ *   automation_lane + automation_point: a lane in beats, from a ready
+ *     block, onto the lane slot as automation does.
+ *   clip_notes + clip_note: a clip from a ready block, engine_load_clip
+ *     under the sender's clip id (< max_clips); count 0 clears the id.
+ *   place_clip_beats: engine_place_clip_looped on the track's placement
+ *     slot for the sender's placement id (< max_tracks * max_placements;
+ *     taken on first placement, as for regions; placing the id on another
+ *     track moves it); loop 0 or at least ENGINE_LOOP_MIN.
+ *   remove_placement: the id's slot cleared and freed (not placed:
+ *     ignored).
+ *   place_region_beats: as place_region, from a beat, with offset and
+ *     length in seconds rounded to frames at the engine's rate
+ *     (llround, as project_feed) and the gain in exact dB.
  *
  * Every command's time must lie within cfg.max_ahead_seconds of the
  * engine's time (a time already past is fine: it applies at once): the
@@ -175,6 +218,10 @@ typedef struct EngineCommandsConfig {
     double max_ahead_seconds;    /* a command timed further ahead of the engine's time
                                     is refused (it would sit in the engine's queue and
                                     fill it); 0: no limit */
+    uint32_t block_stock;        /* ready clip and lane blocks kept for clip_notes and
+                                    automation_lane: this many of 16 notes or points, half
+                                    as many of 64, a quarter of 256; larger ones (up to
+                                    65536) are made when asked for; <= ENGINE_COMMANDS_MAX_STOCK */
 } EngineCommandsConfig;
 
 typedef enum {
@@ -188,11 +235,14 @@ typedef enum {
     ENGINE_COMMANDS_REFUSE_RANGE = 0,   /* an id or position beyond the engine's sizes */
     ENGINE_COMMANDS_REFUSE_TIME,        /* timed more than max_ahead_seconds ahead */
     ENGINE_COMMANDS_REFUSE_PATCH,       /* no such patch id; an insert that has no inputs */
-    ENGINE_COMMANDS_REFUSE_NO_NODE,     /* no ready node of the patch within wait_limit drains */
+    ENGINE_COMMANDS_REFUSE_NO_NODE,     /* no ready node of the patch (or block for clip_notes,
+                                           automation_lane) within wait_limit drains */
     ENGINE_COMMANDS_REFUSE_HANDLE,      /* no parked block under the handle, or not the one described */
     ENGINE_COMMANDS_REFUSE_FULL,        /* no free send, placement or lane slot on the track */
     ENGINE_COMMANDS_REFUSE_ENGINE,      /* the engine refused the call (queue full, bad value) */
     ENGINE_COMMANDS_REFUSE_UNKNOWN,     /* a command type this module does not map */
+    ENGINE_COMMANDS_REFUSE_SEQUENCE,    /* a clip_note / automation_point with no open clip or lane of
+                                           its ids; the last one of a clip or lane sent out of order */
     ENGINE_COMMANDS_REFUSE_COUNT
 } EngineCommandsRefusal;
 
@@ -211,12 +261,16 @@ typedef struct EngineCommandsStats {
     uint32_t waiting;            /* 1 while a command waits for a ready node */
     uint32_t waits;              /* drains that stopped early to wait for a node */
     uint32_t ring_corrupt;       /* drains stopped by a corrupt ring (RB_CORRUPT) */
+    uint32_t dropped;            /* clips and lanes left unfinished: the next clip_notes or
+                                    automation_lane came before their last note or point */
     uint32_t rejected_by[ENGINE_COMMANDS_DECODE_ERRORS];   /* by -CmdStatus; [0] unused */
     uint32_t refused_by[ENGINE_COMMANDS_REFUSE_COUNT];     /* by EngineCommandsRefusal */
 } EngineCommandsStats;
 
 /* 256 patches with up to 8 ready nodes each, 256 handles of each kind, a
- * wait of up to 1024 drains, commands at most 60 s ahead. */
+ * wait of up to 1024 drains, commands at most 60 s ahead, 8 ready blocks
+ * of 16 notes (and points), 4 of 64, 2 of 256: about 22 KB of the clip
+ * pool and 15 KB of the lane pool. */
 void engine_commands_config_default(EngineCommandsConfig *cfg);
 
 /* ---- control ------------------------------------------------------------------- */

@@ -217,6 +217,10 @@ static void layout(Engine *e, Carver *c)
     e->clips = carve(c, (size_t)cfg->max_clips * sizeof(EngineClip *));
     e->samples = carve(c, (size_t)cfg->max_samples * sizeof(EngineSample *));
     e->tempo_points = carve(c, (size_t)cfg->max_tempo_points * sizeof(TempoPoint));
+    e->sig_points = carve(c, (size_t)cfg->max_tempo_points * sizeof(SigPoint));
+    e->click_len = (int)lround(CLICK_SECONDS * (double)cfg->sample_rate);
+    for (int k = 0; k < 2; k++)
+        e->click[k] = carve(c, (size_t)e->click_len * sizeof(float));
     for (int k = 0; k < 2; k++)
         e->mix[k] = carve(c, block);
     for (int k = 0; k < ENGINE_MAX_CHANNELS; k++)
@@ -252,11 +256,32 @@ static void layout(Engine *e, Carver *c)
     heap_init(&e->lane_heap, lane_mem, cfg->lane_bytes);
 }
 
+/* The metronome's two clicks (a beat, an accent an octave up): peak
+ * level, then cos(2 pi f n / rate) under exp(-n / (decay * rate)). The
+ * phase is reduced in double and the kernels are the runtime's, so the
+ * tables are the same bits natively and in WebAssembly. */
+static void make_clicks(Engine *e)
+{
+    double rate = (double)e->sr;
+    for (int k = 0; k < 2; k++) {
+        double hz = CLICK_HZ * (k ? 2.0 : 1.0);
+        float level = k ? CLICK_ACCENT_LEVEL : CLICK_LEVEL;
+        for (int n = 0; n < e->click_len; n++) {
+            double cycles = hz * n / rate;
+            double phase = cycles - floor(cycles);             /* [0, 1) */
+            float a = (float)((phase > 0.5 ? phase - 1.0 : phase) * 6.283185307179586);   /* [-pi, pi] */
+            float decay = amp_expf((float)(-n / (CLICK_DECAY * rate)));
+            e->click[k][n] = level * amp_cosf(a) * decay;
+        }
+    }
+}
+
 void engine_track_clear(Engine *e, Track *t, int id)
 {
     const EngineConfig *cfg = &e->cfg;
     t->kind = ENGINE_TRACK_NONE;
     t->id = id;
+    t->position = (uint32_t)id;
     t->inst = NULL;
     t->n_inserts = 0;
     t->gain_db = 0.0f;
@@ -340,6 +365,11 @@ Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
     e->sig_den = 4;
     e->loop_start = 0.0;
     e->loop_end = 4.0;
+    make_clicks(e);
+    e->click_pos = -1;
+    e->metro_db = 0.0f;
+    e->metro_gain = 1.0f;
+    engine_metronome_seek(e, 0.0);
     ramp_jump(&e->master, 1.0f);
     long window = lround(ENGINE_METER_SECONDS * e->sr);
     e->meter_window = window < 1 ? 1 : (int)window;
@@ -731,6 +761,28 @@ int engine_set_time_signature(Engine *e, int64_t time, int numerator, int denomi
     return queue(e, &c);
 }
 
+int engine_add_time_signature_change(Engine *e, int64_t time, double beat, int numerator, int denominator)
+{
+    if (!valid_beat(beat) || numerator < 1 || numerator > 64 || denominator < 1 || denominator > 64 ||
+        (denominator & (denominator - 1)))
+        return refuse_call(e);
+    Command c = cmd_record(CMD_TIME_SIGNATURE_CHANGE, time);
+    c.time_signature_change.beat = beat;
+    c.time_signature_change.numerator = (uint8_t)numerator;
+    c.time_signature_change.denominator = (uint8_t)denominator;
+    return queue(e, &c);
+}
+
+int engine_set_metronome(Engine *e, int64_t time, int enabled, float gain_db)
+{
+    if (!(gain_db >= -150.0f && gain_db <= 24.0f))
+        return refuse_call(e);
+    Command c = cmd_record(CMD_METRONOME, time);
+    c.metronome.enabled = enabled != 0;
+    c.metronome.gain_db = gain_db;
+    return queue(e, &c);
+}
+
 int engine_note_on(Engine *e, int64_t time, int track, int note_id, int key, float vel)
 {
     if (!valid_track(e, track) || note_id < 0 || note_id > ENGINE_LIVE_NOTE_MAX || key < 0 || key > 127 ||
@@ -783,6 +835,16 @@ int engine_add_track(Engine *e, int64_t time, int track, EngineTrackKind kind)
     Command c = cmd_record(CMD_ADD_TRACK, time);
     c.add_track.track = (uint32_t)track;
     c.add_track.kind = (uint8_t)(kind - ENGINE_TRACK_INSTRUMENT);   /* CMD_TRACK_* */
+    return queue(e, &c);
+}
+
+int engine_set_track_position(Engine *e, int64_t time, int track, int position)
+{
+    if (!valid_track(e, track) || position < 0 || position > CMD_POSITION_LIMIT)
+        return refuse_call(e);
+    Command c = cmd_record(CMD_SET_TRACK_POSITION, time);
+    c.set_track_position.track = (uint32_t)track;
+    c.set_track_position.position = (uint32_t)position;
     return queue(e, &c);
 }
 
@@ -937,11 +999,12 @@ int engine_load_clip(Engine *e, int64_t time, int clip_id, EngineClip *clip)
     return queue_parcel(e, &c, c.load_clip_block.parcel, full);
 }
 
-int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id, double start_beat,
-                      double length_beats)
+int engine_place_clip_looped(Engine *e, int64_t time, int track, int slot, int clip_id, double start_beat,
+                             double length_beats, double loop_beats)
 {
     if (!valid_track(e, track) || slot < 0 || slot >= e->cfg.max_placements || clip_id < -1 ||
-        clip_id >= e->cfg.max_clips || !valid_beat(start_beat) || !valid_beat(length_beats))
+        clip_id >= e->cfg.max_clips || !valid_beat(start_beat) || !valid_beat(length_beats) ||
+        !valid_beat(loop_beats) || (loop_beats != 0.0 && loop_beats < ENGINE_LOOP_MIN))
         return refuse_call(e);
     Command c = cmd_record(CMD_PLACE_CLIP, time);
     c.place_clip.track = (uint32_t)track;
@@ -949,7 +1012,14 @@ int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id,
     c.place_clip.clip = clip_id;
     c.place_clip.start = start_beat;
     c.place_clip.length = length_beats;
+    c.place_clip.loop = loop_beats;
     return queue(e, &c);
+}
+
+int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id, double start_beat,
+                      double length_beats)
+{
+    return engine_place_clip_looped(e, time, track, slot, clip_id, start_beat, length_beats, 0.0);
 }
 
 int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sample)

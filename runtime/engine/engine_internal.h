@@ -114,13 +114,16 @@ typedef struct MeterWindow {  /* peak and RMS over the window being filled */
     double sq[2];
     float peak[2];
     int count;
+    uint32_t clips;        /* samples past full scale so far (sticky) */
     EngineMeter out;       /* the last complete window */
 } MeterWindow;
 
 typedef struct Placement {
     int clip;              /* -1: empty */
     double start, length;  /* beats */
-    int cursor;            /* next note to start */
+    double loop;           /* beats of content that repeat; 0: no loop */
+    int64_t rep;           /* the repeat the cursor is in (0 without a loop) */
+    int cursor;            /* next note to start, in repeat `rep`; n_notes: none left */
 } Placement;
 
 enum { REGION_IDLE, REGION_PLAYING, REGION_DONE };
@@ -168,6 +171,7 @@ typedef struct Send {
 typedef struct Track {
     int kind;              /* EngineTrackKind; 0: no track */
     int id;
+    uint32_t position;     /* place in the mixer order (set_track_position); its id when new */
     EngineNode *inst;
     EngineNode **inserts;
     int n_inserts;
@@ -200,6 +204,19 @@ typedef struct Track {
 typedef struct TempoPoint {
     double beat, bpm;
 } TempoPoint;
+
+typedef struct SigPoint {  /* a time signature change */
+    double beat;
+    int32_t num, den;
+} SigPoint;
+
+/* The metronome's click: a cosine from its peak under an exponential
+ * decay, made once at engine_init with the runtime's kernels. */
+#define CLICK_SECONDS 0.035     /* length: the decay is below -100 dB by then */
+#define CLICK_DECAY 0.003       /* time constant, seconds */
+#define CLICK_HZ 1000.0         /* a beat; an accent (a bar's first beat) is an octave up */
+#define CLICK_LEVEL 0.3f        /* a beat's peak at 0 dB */
+#define CLICK_ACCENT_LEVEL 0.5f /* an accent's peak at 0 dB */
 
 struct Engine {
     EngineQueue queue;
@@ -241,7 +258,17 @@ struct Engine {
     int64_t anchor_play;            /* playhead samples at the anchor */
     int loop_on;
     double loop_start, loop_end;
-    int sig_num, sig_den;
+    int sig_num, sig_den;           /* the signature from beat 0 ... */
+    SigPoint *sig_points;           /* ... then these changes (sorted by beat, up to max_tempo_points) */
+    int n_sig;
+    int metro_on;                   /* metronome */
+    float metro_db, metro_gain;
+    float *click[2];                /* click tables: a beat, an accent */
+    int click_len;
+    int click_pos, click_kind;      /* the click sounding: sample into it, -1 none; which table */
+    int metro_seg;                  /* the next click: signature segment (-1 the base) ... */
+    int64_t metro_index;            /* ... and beat of the signature within it */
+    double metro_next;              /* its beat */
     uint32_t clip_note_seq;
     float master_db;
     Ramp master;
@@ -334,9 +361,11 @@ void engine_placement_position(Engine *e, Placement *pl, double beat);
 int64_t engine_playhead_at(const Engine *e, int64_t s);
 bool engine_post(Engine *e, int64_t time, int kind, int track, int slot, int code, void *ptr);
 void engine_rebuild_order(Engine *e);
+bool engine_runs_before(const Track *a, const Track *b);
 void engine_region_position(Engine *e, Region *r, double beat);
 void engine_regions_rise(Engine *e);
 double engine_tempo_seconds(const Engine *e, double a, double b);
+void engine_metronome_seek(Engine *e, double beat);
 void engine_track_all_off(Track *t);
 void engine_track_cut(Track *t);
 void engine_track_fade_regions(Engine *e, Track *t);

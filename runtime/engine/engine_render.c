@@ -192,6 +192,100 @@ void engine_anchor_at(Engine *e, int64_t s, double beat, int64_t play)
     e->anchor_play = play;
     e->tempo_index = tempo_index_for(e, beat);
     e->bpm = tempo_bpm_at_index(e, e->tempo_index);
+    engine_metronome_seek(e, beat);
+}
+
+/* ======================================================================== */
+/* The signature map and the metronome                                      */
+/* ======================================================================== */
+
+/* Segment `seg` of the signature map: -1 the base (from beat 0), k >= 0
+ * change k. Its beats (of the signature: 4 / den quarter notes each)
+ * count from its start. */
+static double sig_start(const Engine *e, int seg)
+{
+    return seg < 0 ? 0.0 : e->sig_points[seg].beat;
+}
+
+static int sig_num_of(const Engine *e, int seg)
+{
+    return seg < 0 ? e->sig_num : e->sig_points[seg].num;
+}
+
+static double sig_unit(const Engine *e, int seg)
+{
+    return 4.0 / (double)(seg < 0 ? e->sig_den : e->sig_points[seg].den);
+}
+
+static double click_beat(const Engine *e, int seg, int64_t index)
+{
+    return sig_start(e, seg) + (double)index * sig_unit(e, seg);
+}
+
+/* Past the end of its segment, the next click is the next segment's first. */
+static void metronome_normalize(Engine *e)
+{
+    while (e->metro_seg + 1 < e->n_sig &&
+           click_beat(e, e->metro_seg, e->metro_index) >= e->sig_points[e->metro_seg + 1].beat) {
+        e->metro_seg++;
+        e->metro_index = 0;
+    }
+    e->metro_next = click_beat(e, e->metro_seg, e->metro_index);
+}
+
+/* The next click: the first beat of the signature at or after `beat`. */
+void engine_metronome_seek(Engine *e, double beat)
+{
+    int seg = -1;
+    for (int i = 0; i < e->n_sig && e->sig_points[i].beat <= beat; i++)
+        seg = i;
+    double start = sig_start(e, seg), unit = sig_unit(e, seg);
+    int64_t index = beat > start ? (int64_t)ceil((beat - start) / unit) : 0;
+    while (index > 0 && click_beat(e, seg, index - 1) >= beat)   /* exact, whatever the division rounded */
+        index--;
+    while (click_beat(e, seg, index) < beat)
+        index++;
+    e->metro_seg = seg;
+    e->metro_index = index;
+    metronome_normalize(e);
+}
+
+/* Add the sounding click over out[from, to). */
+static void click_mix(Engine *e, float *L, float *R, int from, int to)
+{
+    if (e->click_pos < 0)
+        return;
+    const float *k = e->click[e->click_kind];
+    float g = e->metro_gain;
+    for (int i = from; i < to && e->click_pos < e->click_len; i++, e->click_pos++) {
+        float x = k[e->click_pos] * g;
+        L[i] += x;
+        R[i] += x;
+    }
+    if (e->click_pos >= e->click_len)
+        e->click_pos = -1;
+}
+
+/* The metronome over the master's output [pos, pos + n) of a segment
+ * (constant tempo, no jump): a click starts on the first sample of each
+ * beat of the signature while playing (and counts on when it is off). */
+static void metronome_run(Engine *e, float *L, float *R, int pos, int n)
+{
+    int64_t s0 = e->now + pos;
+    int from = 0;
+    for (int guard = 0; guard < n + 1; guard++) {
+        int o = e->playing ? beat_offset(e, e->metro_next, s0, n) : n;
+        click_mix(e, L + pos, R + pos, from, o);
+        if (o >= n)
+            return;
+        if (e->metro_on) {
+            e->click_kind = e->metro_index % sig_num_of(e, e->metro_seg) == 0;
+            e->click_pos = 0;
+        }
+        e->metro_index++;
+        metronome_normalize(e);
+        from = o;
+    }
 }
 
 /* ======================================================================== */
@@ -529,14 +623,48 @@ void engine_region_position(Engine *e, Region *r, double beat)
     r->state = frame < region_length(e, r) ? REGION_PLAYING : REGION_DONE;
 }
 
+/* Beats from the placement's start of its note k in repeat `rep`. */
+static double placement_offset(const Placement *pl, const EngineClip *c, int64_t rep, int k)
+{
+    return pl->loop > 0.0 ? (double)rep * pl->loop + c->notes[k].start : c->notes[k].start;
+}
+
+/* Keep the cursor on a note that may still play: past the notes of the
+ * loop's content it moves to the next repeat (while one starts before the
+ * end); nothing left: n_notes. */
+static void placement_normalize(Placement *pl, const EngineClip *c)
+{
+    if (pl->cursor < c->n_notes && !(pl->loop > 0.0 && c->notes[pl->cursor].start >= pl->loop))
+        return;
+    if (pl->loop > 0.0 && c->n_notes > 0 && c->notes[0].start < pl->loop &&
+        (double)(pl->rep + 1) * pl->loop < pl->length) {
+        pl->rep++;
+        pl->cursor = 0;
+        return;
+    }
+    pl->cursor = c->n_notes;
+}
+
 void engine_placement_position(Engine *e, Placement *pl, double beat)
 {
     const EngineClip *c = pl->clip >= 0 ? e->clips[pl->clip] : NULL;
     int k = 0;
+    int64_t rep = 0;
+    if (c && pl->loop > 0.0 && beat > pl->start) {
+        double r = floor((beat - pl->start) / pl->loop);
+        rep = r > 0.0 ? (r < 1e15 ? (int64_t)r : (int64_t)1e15) : 0;
+        while (rep > 0 && pl->start + (double)rep * pl->loop > beat)
+            rep--;
+        while (pl->start + (double)(rep + 1) * pl->loop <= beat)
+            rep++;
+    }
     if (c)
-        while (k < c->n_notes && pl->start + c->notes[k].start < beat)
+        while (k < c->n_notes && pl->start + placement_offset(pl, c, rep, k) < beat)
             k++;
+    pl->rep = rep;
     pl->cursor = k;
+    if (c)
+        placement_normalize(pl, c);
 }
 
 /* Clips, regions and lanes of a track to the playhead at engine time s. */
@@ -778,16 +906,22 @@ static void track_events_at(Engine *e, Track *t, int64_t s)
             continue;
         while (pl->cursor < c->n_notes) {
             const EngineNote *note = &c->notes[pl->cursor];
-            if (note->start >= pl->length) {
+            double offset = placement_offset(pl, c, pl->rep, pl->cursor);
+            if (offset >= pl->length) {
                 pl->cursor = c->n_notes;
                 break;
             }
-            double at = pl->start + note->start;
+            double at = pl->start + offset;
             if (at > beat)
                 break;
             double end = at + note->length, clip_end = pl->start + pl->length;
+            if (pl->loop > 0.0) {   /* cut at the end of its repeat */
+                double rep_end = pl->start + (double)(pl->rep + 1) * pl->loop;
+                clip_end = rep_end < clip_end ? rep_end : clip_end;
+            }
             clip_note_on(e, t, s, note, end < clip_end ? end : clip_end);
             pl->cursor++;
+            placement_normalize(pl, c);
         }
     }
     for (int k = 0; k < t->regions_used; k++) {
@@ -817,8 +951,11 @@ static int track_next_event(const Engine *e, const Track *t, int64_t s0, int p, 
     for (int k = 0; k < t->placements_used; k++) {
         const Placement *pl = &t->placements[k];
         const EngineClip *c = pl->clip >= 0 ? e->clips[pl->clip] : NULL;
-        if (c && pl->cursor < c->n_notes && c->notes[pl->cursor].start < pl->length)
-            CONSIDER(beat_offset(e, pl->start + c->notes[pl->cursor].start, s0, n));
+        if (c && pl->cursor < c->n_notes) {
+            double offset = placement_offset(pl, c, pl->rep, pl->cursor);
+            if (offset < pl->length)
+                CONSIDER(beat_offset(e, pl->start + offset, s0, n));
+        }
     }
     for (int k = 0; k < t->regions_used; k++) {
         const Region *r = &t->regions[k];
@@ -872,6 +1009,8 @@ static void meter_add(MeterWindow *m, const float *L, const float *R, int n, int
             m->peak[0] = al;
         if (ar > m->peak[1])
             m->peak[1] = ar;
+        if (al > 1.0f || ar > 1.0f)
+            m->clips++;
         if (++m->count == window) {
             for (int c = 0; c < 2; c++) {
                 m->out.peak[c] = m->peak[c];
@@ -963,15 +1102,32 @@ void engine_update_heard(Engine *e)
     }
 }
 
+/* Whether track a runs (and sums into the master) before track b of the
+ * same pass: by position, then by id. */
+bool engine_runs_before(const Track *a, const Track *b)
+{
+    return a->position < b->position || (a->position == b->position && a->id < b->id);
+}
+
+/* Instrument and audio tracks, then buses, each by position: an insertion
+ * sort over at most ENGINE_MAX_TRACKS tracks. */
 void engine_rebuild_order(Engine *e)
 {
     e->n_order = 0;
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 2; pass++) {
+        int first = e->n_order;
         for (int i = 0; i < e->cfg.max_tracks; i++) {
             int kind = e->tracks[i].kind;
-            if (kind != ENGINE_TRACK_NONE && (kind == ENGINE_TRACK_BUS) == (pass == 1))
-                e->order[e->n_order++] = i;
+            if (kind == ENGINE_TRACK_NONE || (kind == ENGINE_TRACK_BUS) != (pass == 1))
+                continue;
+            int at = e->n_order++;
+            while (at > first && engine_runs_before(&e->tracks[i], &e->tracks[e->order[at - 1]])) {
+                e->order[at] = e->order[at - 1];
+                at--;
+            }
+            e->order[at] = i;
         }
+    }
 }
 
 /* One stretch [pos, pos + n) of the block without commands or transport
@@ -999,6 +1155,7 @@ static void render_segment(Engine *e, float *outL, float *outR, int pos, int n)
         outL[pos + i] = ml[i] * g;
         outR[pos + i] = mr[i] * g;
     }
+    metronome_run(e, outL, outR, pos, n);
     meter_add(&e->master_meter, outL + pos, outR + pos, n, e->meter_window);
 }
 
@@ -1127,6 +1284,26 @@ static uint32_t ns32(uint64_t ns)
     return ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 }
 
+/* The bar and the beat of the signature into it at `beat`: bars count
+ * from each change, a partial bar before a change counting as one. */
+static void bar_position(const Engine *e, double beat, EngineState *st)
+{
+    uint64_t bars = 0;
+    int seg = -1;
+    for (int i = 0; i < e->n_sig && e->sig_points[i].beat <= beat; i++) {
+        double bar_len = sig_num_of(e, seg) * sig_unit(e, seg);
+        bars += (uint64_t)ceil((e->sig_points[i].beat - sig_start(e, seg)) / bar_len);
+        seg = i;
+    }
+    double unit = sig_unit(e, seg), bar_len = sig_num_of(e, seg) * unit;
+    double in = beat > sig_start(e, seg) ? beat - sig_start(e, seg) : 0.0;
+    double whole = floor(in / bar_len);
+    st->bar = (uint32_t)(bars + (uint64_t)whole);
+    st->bar_beat = (in - whole * bar_len) / unit;
+    st->sig_num = (uint32_t)sig_num_of(e, seg);
+    st->sig_den = (uint32_t)(seg < 0 ? e->sig_den : e->sig_points[seg].den);
+}
+
 static void state_build(Engine *e)
 {
     EngineState *st = &e->priv;
@@ -1135,8 +1312,8 @@ static void state_build(Engine *e)
     st->playhead = engine_playhead_at(e, e->now);
     st->beat = engine_beat_at(e, e->now);
     st->tempo = e->bpm;
-    st->sig_num = (uint32_t)e->sig_num;
-    st->sig_den = (uint32_t)e->sig_den;
+    bar_position(e, st->beat, st);
+    st->master_clips = e->master_meter.clips;
     st->loop_enabled = (uint32_t)e->loop_on;
     st->loop_start = e->loop_start;
     st->loop_end = e->loop_end;
@@ -1159,6 +1336,7 @@ static void state_build(Engine *e)
         ts->meter = t->meter.out;
         ts->faults = t->faults;
         ts->notes_refused = t->notes_refused;
+        ts->clips = t->meter.clips;
         for (int slot = 0; slot <= t->n_inserts; slot++) {
             EngineNode *nd = engine_track_slot(t, slot);
             if (!nd)

@@ -66,9 +66,68 @@ int64_t project_end_frame(const Project *p)
     return llround(length_seconds(p) * p->render_rate);
 }
 
+/* Frames after the end: the fixed tail, or the tail rule's cap. */
+static int64_t tail_limit(const Project *p)
+{
+    return llround((p->tail_rule ? p->tail_max_seconds : p->tail_seconds) * p->render_rate);
+}
+
 int64_t project_frames(const Project *p)
 {
-    return project_end_frame(p) + llround(p->tail_seconds * p->render_rate);
+    return project_end_frame(p) + tail_limit(p);
+}
+
+/* ---- the tail rule --------------------------------------------------------------------- */
+
+void project_tail_begin(const Project *p, ProjectTail *t)
+{
+    memset(t, 0, sizeof *t);
+    t->end_frame = project_end_frame(p);
+    t->limit = t->end_frame + tail_limit(p);
+    t->rule = p->tail_rule;
+    t->threshold = pow(10.0, p->tail_until_db / 20.0);
+    double hold = ceil(p->tail_hold_seconds * p->render_rate / PROJECT_TAIL_QUANTUM);
+    t->hold_quanta = hold > 1.0 ? (int64_t)hold : 1;
+    t->quantum_end = t->end_frame + PROJECT_TAIL_QUANTUM;
+    t->last_loud_end = t->end_frame;
+    t->finished = t->limit <= 0;
+}
+
+/* The quantum being looked at is complete at frame `end`. */
+static void tail_quantum_done(ProjectTail *t, int64_t end)
+{
+    if (t->loud) {
+        t->last_loud_end = end;
+        t->quiet = 0;
+    } else if (++t->quiet >= t->hold_quanta) {
+        t->finished = 1;
+    }
+    t->loud = 0;
+    t->quantum_end = end + PROJECT_TAIL_QUANTUM;
+}
+
+int project_tail_feed(ProjectTail *t, const float *left, const float *right, int64_t n)
+{
+    for (int64_t i = 0; i < n && !t->finished; i++) {
+        int64_t f = t->done++;
+        if (t->done >= t->limit)
+            t->finished = 1;
+        if (!t->rule || f < t->end_frame)
+            continue;
+        if (fabs((double)left[i]) >= t->threshold || fabs((double)right[i]) >= t->threshold)
+            t->loud = 1;
+        if (f + 1 == t->quantum_end || f + 1 == t->limit) {
+            int finished = t->finished;
+            tail_quantum_done(t, f + 1);
+            t->finished |= finished;
+        }
+    }
+    return t->finished;
+}
+
+int64_t project_tail_frames(const ProjectTail *t)
+{
+    return t->rule ? t->last_loud_end : t->limit;
 }
 
 /* ---- feeding the engine -------------------------------------------------------------- */
@@ -80,7 +139,7 @@ static size_t heap_block(size_t bytes)
 
 static int commands_needed(const Project *p)
 {
-    int n = 16 + p->n_tempo_changes + p->n_samples;
+    int n = 16 + p->n_tempo_changes + p->n_sig_changes + p->n_samples;
     for (int i = 0; i < p->n_tracks; i++) {
         const ProjectTrack *t = &p->tracks[i];
         n += 8 + t->n_inserts + t->n_sends + 2 * t->n_clips + t->n_regions + t->n_lanes;
@@ -130,7 +189,8 @@ void project_engine_config(const Project *p, EngineConfig *cfg)
     cfg->sample_bytes = sample_bytes + 128;
     cfg->max_lanes = lanes;
     cfg->lane_bytes = lane_bytes + 128;
-    cfg->max_tempo_points = p->n_tempo_changes > 0 ? p->n_tempo_changes : 1;
+    int points = p->n_tempo_changes > p->n_sig_changes ? p->n_tempo_changes : p->n_sig_changes;
+    cfg->max_tempo_points = points > 0 ? points : 1;    /* the tempo and signature maps */
     cfg->queue_size = commands_needed(p);
     cfg->max_block = 1024;
 }
@@ -192,7 +252,8 @@ static int feed_track(const Project *p, Engine *e, int index, int *clip_id, char
             bad = 1;
             break;
         }
-        bad |= engine_place_clip(e, 0, index, k, *clip_id, pc->start_beat, pc->length_beats) != 0;
+        bad |= engine_place_clip_looped(e, 0, index, k, *clip_id, pc->start_beat, pc->length_beats,
+                                        pc->loop_beats) != 0;
         ++*clip_id;
     }
     for (int k = 0; k < t->n_regions && !bad; k++) {
@@ -229,6 +290,11 @@ int project_feed(const Project *p, Engine *e, char *err, size_t errlen)
     for (int i = 0; i < p->n_tempo_changes; i++)
         bad |= engine_add_tempo_change(e, 0, p->tempo_changes[i].beat, p->tempo_changes[i].bpm) != 0;
     bad |= engine_set_time_signature(e, 0, p->sig_num, p->sig_den) != 0;
+    for (int i = 0; i < p->n_sig_changes; i++)
+        bad |= engine_add_time_signature_change(e, 0, p->sig_changes[i].beat, p->sig_changes[i].num,
+                                                p->sig_changes[i].den) != 0;
+    if (p->metronome_export)   /* a render has the click when the project says so */
+        bad |= engine_set_metronome(e, 0, 1, (float)p->metronome_gain_db) != 0;
     if (p->loop_enabled)
         bad |= engine_set_loop(e, 0, 1, p->loop_start, p->loop_end) != 0;
     bad |= engine_set_gain(e, 0, ENGINE_MASTER, (float)p->master_gain_db) != 0;

@@ -433,7 +433,9 @@ int midi_import_smf(const Smf *smf, const char *name, const MidiImportOptions *o
         goto done;
     int rate = opt->sample_rate > 0 ? opt->sample_rate : PROJECT_DEFAULT_RATE;
     doc = json_object();
-    if (!doc || !put(doc, "version", json_integer(PROJECT_VERSION)) || !put(doc, "sample_rate", json_integer(rate))) {
+    /* Version 1: an import needs none of version 2's fields, and keeps its
+     * fixed 2 s tail (PROJECT.md). */
+    if (!doc || !put(doc, "version", json_integer(1)) || !put(doc, "sample_rate", json_integer(rate))) {
         fail(err, errlen, "out of memory");
         goto done;
     }

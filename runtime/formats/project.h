@@ -31,9 +31,21 @@
 #include "amp_patch.h"
 #include "engine.h"
 
-#define PROJECT_VERSION 1
+/* Versions 1 and 2 are read; 2 is the newest (what the browser writes):
+ * it adds clip loops, time signature changes, the metronome and the tail
+ * rule (PROJECT.md, "Version 2"). A version 1 document reads exactly as
+ * it always did. */
+#define PROJECT_VERSION 2
 #define PROJECT_DEFAULT_RATE 48000
-#define PROJECT_DEFAULT_TAIL 2.0        /* seconds rendered after length_beats */
+#define PROJECT_DEFAULT_TAIL 2.0        /* seconds rendered after length_beats: version 1, or tail_seconds */
+
+/* The tail rule of version 2 (PROJECT.md, "tail"): the render goes on
+ * after length_beats until the output stays below until_db, for at most
+ * max_seconds. These are its defaults. */
+#define PROJECT_TAIL_UNTIL_DB (-90.0)
+#define PROJECT_TAIL_MAX_SECONDS 30.0
+#define PROJECT_TAIL_HOLD_SECONDS 2.0   /* quiet this long after the last sound above until_db ends it */
+#define PROJECT_TAIL_QUANTUM 128        /* frames the rule looks at, at a time */
 
 /* The mixer's ranges, read from the document (gains, sends, regions, the
  * master, pan) and checked again on fader lanes when resolving. */
@@ -77,6 +89,7 @@ typedef struct ProjectNote {
 
 typedef struct ProjectClip {
     double start_beat, length_beats;
+    double loop_beats;                  /* version 2: notes in [0, loop_beats) repeat; 0 no loop */
     ProjectNote *notes;                 /* sorted by start_beat after load */
     int n_notes;
 } ProjectClip;
@@ -135,6 +148,11 @@ typedef struct ProjectTempo {
     double beat, bpm;
 } ProjectTempo;
 
+typedef struct ProjectSignature {       /* a time signature change (version 2) */
+    double beat;                        /* on a bar line of the signature before it */
+    int num, den;
+} ProjectSignature;
+
 typedef struct ProjectSample {
     char *path;
     int channels;
@@ -152,8 +170,15 @@ typedef struct Project {
     ProjectTempo *tempo_changes;        /* sorted by beat */
     int n_tempo_changes;
     int sig_num, sig_den;
+    ProjectSignature *sig_changes;      /* version 2; sorted by beat, each after the one before */
+    int n_sig_changes;
     double length_beats;                /* < 0 until known: then the end of the last clip / region */
-    double tail_seconds;
+    double tail_seconds;                /* the fixed tail (tail_rule 0) */
+    int tail_rule;                      /* 1: version 2 without tail_seconds: the tail rule */
+    double tail_until_db, tail_max_seconds, tail_hold_seconds;
+    int metronome_enabled;              /* version 2: the click in live playback ... */
+    int metronome_export;               /* ... and in renders */
+    double metronome_gain_db;
     int loop_enabled;
     double loop_start, loop_end;
     double master_gain_db;

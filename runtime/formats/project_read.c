@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct ProjectReader {
     size_t errlen;
     char path[PROJECT_MAX_JSON_PATH];   /* where the reader is: "tracks[2].clips[0]" */
     size_t len;                         /* strlen(path) */
+    int version;                        /* the document's "version", once read */
 } ProjectReader;
 
 static size_t push_key(ProjectReader *rd, const char *key)
@@ -358,12 +360,140 @@ static int note_order(const void *a, const void *b)
     return x->length_beats < y->length_beats ? -1 : x->length_beats > y->length_beats;
 }
 
+/* ---- version 2 fields (each in its own function) ------------------------------ */
+
+/* A field that version 1 documents do not have: there it is unknown, as
+ * it always was. */
+static int only_in_version2(ProjectReader *rd, json_t *obj, const char *key)
+{
+    if (rd->version >= 2 || !json_object_get(obj, key))
+        return 0;
+    return err_at(rd, "unknown field \"%s\" (a version 2 field; this document is version %d)", key, rd->version);
+}
+
+/* "loop_beats": 0 (no loop) or at least ENGINE_LOOP_MIN. */
+static int read_clip_loop(ProjectReader *rd, json_t *v, ProjectClip *clip)
+{
+    if (only_in_version2(rd, v, "loop_beats") ||
+        get_number(rd, v, "loop_beats", 0, 0, 0, BEAT_MAX, &clip->loop_beats))
+        return -1;
+    if (clip->loop_beats != 0 && clip->loop_beats < ENGINE_LOOP_MIN) {
+        size_t old = push_key(rd, "loop_beats");
+        err_at(rd, "%g is shorter than a loop may be (%g beats; 0: no loop)", clip->loop_beats, ENGINE_LOOP_MIN);
+        pop(rd, old);
+        return -1;
+    }
+    return 0;
+}
+
+static int sig_order(const void *a, const void *b)
+{
+    const ProjectSignature *x = a, *y = b;
+    return x->beat < y->beat ? -1 : x->beat > y->beat;
+}
+
+/* "time_signature_changes": [{"beat", "num", "den"}], any order, each on
+ * a bar line of the signature before it. */
+static int read_signature_changes(ProjectReader *rd, json_t *root, Project *p)
+{
+    json_t *arr;
+    size_t n;
+    if (only_in_version2(rd, root, "time_signature_changes") ||
+        get_array(rd, root, "time_signature_changes", 0, &arr, &n))
+        return -1;
+    p->sig_changes = alloc_array(rd, n, sizeof *p->sig_changes);
+    if (!p->sig_changes)
+        return -1;
+    p->n_sig_changes = (int)n;
+    size_t old = push_key(rd, "time_signature_changes");
+    if (n > 4096)
+        return err_at(rd, "%zu entries, at most 4096", n);
+    static const char *const keys[] = { "beat", "num", "den", NULL };
+    for (size_t i = 0; i < n; i++) {
+        size_t o2 = push_index(rd, i);
+        json_t *sv = json_array_get(arr, i);
+        ProjectSignature *sg = &p->sig_changes[i];
+        if (want_object(rd, sv) || check_keys(rd, sv, keys) ||
+            get_number(rd, sv, "beat", 1, 0, 1e-9, BEAT_MAX, &sg->beat) ||
+            get_int(rd, sv, "num", 1, 0, 1, 64, &sg->num) || get_int(rd, sv, "den", 1, 0, 1, 64, &sg->den))
+            return -1;
+        if (sg->den & (sg->den - 1)) {
+            push_key(rd, "den");
+            return err_at(rd, "%d is not a power of two (1, 2, 4, ... 64)", sg->den);
+        }
+        pop(rd, o2);
+    }
+    qsort(p->sig_changes, n, sizeof *p->sig_changes, sig_order);
+    double from = 0.0;
+    int num = p->sig_num, den = p->sig_den;
+    for (size_t i = 0; i < n; i++) {
+        const ProjectSignature *sg = &p->sig_changes[i];
+        double bar = num * 4.0 / den;
+        double bars = (sg->beat - from) / bar;
+        if (sg->beat == from || fmod(sg->beat - from, bar) != 0.0)
+            return err_at(rd, "the change at beat %g is not on a bar line of %d/%d (bars from beat %g: %g, %g, ...)",
+                          sg->beat, num, den, from, from + floor(bars) * bar, from + (floor(bars) + 1) * bar);
+        from = sg->beat;
+        num = sg->num;
+        den = sg->den;
+    }
+    pop(rd, old);
+    return 0;
+}
+
+/* "metronome": {"enabled", "gain_db", "export"}. */
+static int read_metronome(ProjectReader *rd, json_t *root, Project *p)
+{
+    p->metronome_gain_db = 0;
+    json_t *m = json_object_get(root, "metronome");
+    if (only_in_version2(rd, root, "metronome"))
+        return -1;
+    if (!m)
+        return 0;
+    static const char *const keys[] = { "enabled", "gain_db", "export", NULL };
+    size_t old = push_key(rd, "metronome");
+    if (want_object(rd, m) || check_keys(rd, m, keys) || get_bool(rd, m, "enabled", 0, &p->metronome_enabled) ||
+        get_number(rd, m, "gain_db", 0, 0, PROJECT_DB_MIN, PROJECT_DB_MAX, &p->metronome_gain_db) ||
+        get_bool(rd, m, "export", 0, &p->metronome_export))
+        return -1;
+    pop(rd, old);
+    return 0;
+}
+
+/* "tail": {"until_db", "max_seconds", "hold_seconds"}; in version 2 the
+ * rule holds unless "tail_seconds" fixes the tail (never both). */
+static int read_tail(ProjectReader *rd, json_t *root, Project *p)
+{
+    p->tail_until_db = PROJECT_TAIL_UNTIL_DB;
+    p->tail_max_seconds = PROJECT_TAIL_MAX_SECONDS;
+    p->tail_hold_seconds = PROJECT_TAIL_HOLD_SECONDS;
+    if (only_in_version2(rd, root, "tail"))
+        return -1;
+    json_t *t = json_object_get(root, "tail");
+    p->tail_rule = rd->version >= 2 && !json_object_get(root, "tail_seconds");
+    if (!t)
+        return 0;
+    if (!p->tail_rule)
+        return err_at(rd, "\"tail\" and \"tail_seconds\" do not go together (the rule, or a fixed tail)");
+    static const char *const keys[] = { "until_db", "max_seconds", "hold_seconds", NULL };
+    size_t old = push_key(rd, "tail");
+    if (want_object(rd, t) || check_keys(rd, t, keys) ||
+        get_number(rd, t, "until_db", 0, PROJECT_TAIL_UNTIL_DB, -200, 0, &p->tail_until_db) ||
+        get_number(rd, t, "max_seconds", 0, PROJECT_TAIL_MAX_SECONDS, 0, 600, &p->tail_max_seconds) ||
+        get_number(rd, t, "hold_seconds", 0, PROJECT_TAIL_HOLD_SECONDS, 0, 60, &p->tail_hold_seconds))
+        return -1;
+    pop(rd, old);
+    return 0;
+}
+
+/* ---- clips ------------------------------------------------------------------------ */
+
 static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
 {
-    static const char *const keys[] = { "start_beat", "length_beats", "notes", NULL };
+    static const char *const keys[] = { "start_beat", "length_beats", "loop_beats", "notes", NULL };
     if (want_object(rd, v) || check_keys(rd, v, keys) ||
         get_number(rd, v, "start_beat", 1, 0, 0, BEAT_MAX, &clip->start_beat) ||
-        get_number(rd, v, "length_beats", 1, 0, 1e-9, BEAT_MAX, &clip->length_beats))
+        get_number(rd, v, "length_beats", 1, 0, 1e-9, BEAT_MAX, &clip->length_beats) || read_clip_loop(rd, v, clip))
         return -1;
     json_t *notes;
     size_t n;
@@ -639,16 +769,20 @@ static int tempo_order(const void *a, const void *b)
 static int read_header(ProjectReader *rd, json_t *root, Project *p)
 {
     static const char *const keys[] = { "version", "sample_rate", "tempo", "tempo_changes", "time_signature",
-                                        "length_beats", "tail_seconds", "loop", "master", "tracks", NULL };
-    if (want_object(rd, root) || check_keys(rd, root, keys) ||
-        get_int(rd, root, "version", 1, 0, 0, 1 << 30, &p->version))
+                                        "time_signature_changes", "length_beats", "tail_seconds", "tail", "loop",
+                                        "metronome", "master", "tracks", NULL };
+    if (want_object(rd, root) || get_int(rd, root, "version", 1, 0, 0, 1 << 30, &p->version))
         return -1;
-    if (p->version != PROJECT_VERSION) {
+    if (p->version < 1 || p->version > PROJECT_VERSION) {
         size_t old = push_key(rd, "version");
-        err_at(rd, "version %d is not supported (this build reads version %d)", p->version, PROJECT_VERSION);
+        err_at(rd, "version %d is not supported (this build reads versions 1 to %d%s)", p->version, PROJECT_VERSION,
+               p->version > PROJECT_VERSION ? "; it was written by a newer Amplitude" : "");
         pop(rd, old);
         return -1;
     }
+    rd->version = p->version;
+    if (check_keys(rd, root, keys))
+        return -1;
     if (get_int(rd, root, "sample_rate", 0, PROJECT_DEFAULT_RATE, 1000, 768000, &p->sample_rate) ||
         get_number(rd, root, "tempo", 0, 120, 1, 1000, &p->tempo) ||
         get_number(rd, root, "length_beats", 0, -1, 0, BEAT_MAX, &p->length_beats) ||
@@ -694,6 +828,8 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
         p->sig_den = (int)den;
         pop(rd, old);
     }
+    if (read_signature_changes(rd, root, p) || read_metronome(rd, root, p) || read_tail(rd, root, p))
+        return -1;
 
     json_t *loop = json_object_get(root, "loop");
     if (loop) {
@@ -869,6 +1005,7 @@ void project_free(Project *p)
     }
     free(p->tracks);
     free(p->tempo_changes);
+    free(p->sig_changes);
     for (int i = 0; i < p->n_samples; i++) {
         free(p->samples[i].path);
         for (int ch = 0; ch < p->samples[i].channels; ch++)

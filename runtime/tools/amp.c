@@ -504,7 +504,10 @@ static int render_loaded(Project *p, const RenderArgs *a)
     }
     int faults = 0;
     double t0 = wall_seconds();
-    project_render(e, left, right, frames, isatty(2) ? progress_bar : NULL, NULL, &faults);
+    if (a->seconds > 0)
+        project_render(e, left, right, frames, isatty(2) ? progress_bar : NULL, NULL, &faults);
+    else   /* as long as the project's tail says */
+        frames = project_render_project(e, p, left, right, isatty(2) ? progress_bar : NULL, NULL, &faults);
     double wall = wall_seconds() - t0;
     const float *chans[2] = { left, right };
     if (wav_write_file(a->out, chans, 2, frames, rate, a->format, err, sizeof err)) {
