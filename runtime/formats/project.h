@@ -2,9 +2,9 @@
  * the Project structs every stage of a project works on, and the format's
  * constants. No functions here; each stage has its own file and header:
  *
- *   project_read.c     JSON text -> Project (jansson; structure and ranges
- *                      checked, every error names the JSON path of the bad
- *                      field); project_free
+ *   project_read.c     JSON text -> Project (json.c, our reader; structure
+ *                      and ranges checked, every error names the JSON path
+ *                      of the bad field); project_free
  *   project_resolve.c  each patch through the caller's ProjectPatchLoader,
  *                      params checked against its descriptor, WAV files read
  *                      and resampled to the render rate
@@ -142,8 +142,8 @@ typedef struct ProjectSample {
 } ProjectSample;
 
 typedef struct Project {
-    void *doc;                          /* the parsed JSON (json_t *) strings point into; NULL
-                                           when the Project was built some other way */
+    void *doc;                          /* the parsed JSON (JvDoc *, json.h) strings point into;
+                                           NULL when the Project was built some other way */
     char *dir;                          /* folder of the project file, for relative paths */
     int version;
     int sample_rate;

@@ -1,11 +1,11 @@
 /* project_read.h — the JSON project document (runtime/formats/PROJECT.md) read
- * into a Project (project.h): parsed with jansson, the structure, types and
+ * into a Project (project.h): parsed with json.h, the structure, types and
  * ranges checked, notes and tempo changes sorted. Every error names the
  * JSON path of the bad field ("tracks[2].clips[0].notes[3].key: ...").
  *
  * Reading does not look at patches or audio files; project_resolve
- * (project_resolve.h) does that next. Native only (jansson, files); not
- * for the audio thread.
+ * (project_resolve.h) does that next. Built natively and into engine.wasm
+ * (project_load_file reads a file: native only); not for the audio thread.
  */
 #ifndef AMP_PROJECT_READ_H
 #define AMP_PROJECT_READ_H
