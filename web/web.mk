@@ -65,7 +65,7 @@ web: $(WEB_OUT)/engine.wasm $(WEB_OUT)/engine.json $(WEB_OUT)/.bundles \
 # ---- engine.wasm ---------------------------------------------------------
 $(WEB_GEN)/.stamp: web/gen_patches.sh $(WEB_PATCH_DEPS) $(B)/ampc
 	@mkdir -p $(WEB_GEN)
-	sh web/gen_patches.sh $(B)/ampc $(WEB_GEN) $(WEB_MEMORY_PAGES) $(WEB_PATCH_FILES)
+	sh web/gen_patches.sh $(B)/ampc $(WEB_GEN) $(WEB_MEMORY_PAGES) nodes $(WEB_PATCH_FILES)
 	@touch $@
 
 $(WEB_OUT)/engine.wasm: $(WEB_GEN)/.stamp $(WEB_ENGINE_SRCS) $(WEB_ENGINE_HDRS) web/web.mk | $(DEPS_STAMP)

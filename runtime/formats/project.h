@@ -50,6 +50,10 @@
  * name, in bytes (ampd's ids are 32 hex digits). */
 #define PROJECT_LIBRARY_ID_MAX 64
 
+/* The longest path of a built-in patch ({"builtin": "epiano.amp"}), in
+ * bytes: ampd's limit on a path under its --library folder. */
+#define PROJECT_BUILTIN_ID_MAX 255
+
 typedef struct ProjectParam {
     const char *name;
     double value;
@@ -61,6 +65,8 @@ typedef struct ProjectPatch {
     const char *file;                   /* as written, relative to the project file; NULL for a library patch */
     const char *library;                /* a patch of ampd's library by id ({"library", "revision"}), or NULL */
     int library_revision;               /* its revision (1, 2, ...) when `library` is set */
+    const char *builtin;                /* a patch of the built-in library by its path there
+                                           ({"builtin": "epiano.amp"}), or NULL */
     const char *unit;                   /* NULL: the file's default unit */
     ProjectParam *params;
     int n_params;
@@ -82,7 +88,8 @@ typedef struct ProjectClip {
 } ProjectClip;
 
 typedef struct ProjectRegion {
-    const char *file;
+    const char *file;                   /* as written, or assets/ab/<hash> for an "asset" */
+    const char *asset;                  /* the "asset" hash (64 hex digits), or NULL */
     double start_beat, offset_seconds;
     double length_seconds;              /* <= 0: to the end of the file */
     double gain_db;

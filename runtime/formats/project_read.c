@@ -289,8 +289,47 @@ static int read_library_patch(ProjectReader *rd, JvValue *v, ProjectPatch *pp)
     return 0;
 }
 
-/* "patch": "file.amp", {"file": ..., "unit": ...} or {"library": ...,
- * "revision": ..., "unit": ...}, with "params" beside it in `owner`. */
+int project_builtin_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n <= 4 || n > PROJECT_BUILTIN_ID_MAX || strcmp(id + n - 4, ".amp") != 0)
+        return 0;
+    int segment_start = 1;
+    for (const char *c = id; *c; c++) {
+        if (*c == '/') {
+            if (segment_start)
+                return 0;
+            segment_start = 1;
+            continue;
+        }
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                 *c == '-' || *c == '+' || (*c == '.' && !segment_start);
+        if (!ok)
+            return 0;
+        segment_start = 0;
+    }
+    return !segment_start;
+}
+
+/* {"builtin": path, "unit"?}: a patch of the built-in library (ampd's
+ * --library folder, nodes/ in the repository; the patches built into
+ * engine.wasm), named by its path there. */
+static int read_builtin_patch(ProjectReader *rd, JvValue *v, ProjectPatch *pp)
+{
+    static const char *const keys[] = { "builtin", "unit", NULL };
+    if (check_keys(rd, v, keys) || get_string(rd, v, "builtin", 1, &pp->builtin) ||
+        get_string(rd, v, "unit", 0, &pp->unit))
+        return -1;
+    if (!project_builtin_id_valid(pp->builtin))
+        return wrong_type(rd, "builtin", jv_object_get(v, "builtin"),
+                          "a path in the built-in library such as \"epiano.amp\" (folders and a .amp file of "
+                          "letters, digits and _ . + -, relative, no segment starting with '.')");
+    return 0;
+}
+
+/* "patch": "file.amp", {"file": ..., "unit": ...}, {"library": ...,
+ * "revision": ..., "unit": ...} or {"builtin": ..., "unit": ...}, with
+ * "params" beside it in `owner`. */
 static int read_patch(ProjectReader *rd, JvValue *owner, ProjectPatch *pp)
 {
     JvValue *v = jv_object_get(owner, "patch");
@@ -303,15 +342,19 @@ static int read_patch(ProjectReader *rd, JvValue *owner, ProjectPatch *pp)
     } else if (jv_is_object(v) && jv_object_get(v, "library")) {
         if (read_library_patch(rd, v, pp))
             return -1;
+    } else if (jv_is_object(v) && jv_object_get(v, "builtin")) {
+        if (read_builtin_patch(rd, v, pp))
+            return -1;
     } else if (jv_is_object(v)) {
         static const char *const keys[] = { "file", "unit", NULL };
         if (check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &pp->file) ||
             get_string(rd, v, "unit", 0, &pp->unit))
             return -1;
     } else {
-        return wrong_type(rd, NULL, v, "a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"}");
+        return wrong_type(rd, NULL, v, "a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"} "
+                                       "(or {\"builtin\", \"unit\"})");
     }
-    if (!pp->library && (!pp->file || !*pp->file))
+    if (!pp->library && !pp->builtin && (!pp->file || !*pp->file))
         return err_at(rd, "empty file name");
     pop(rd, old);
 
@@ -419,6 +462,7 @@ static int read_region_sample(ProjectReader *rd, JvValue *v, ProjectRegion *r)
      * string the Project points at. */
     char path[sizeof ASSET_FOLDER + 3 + ASSET_HASH_HEX + 1];
     snprintf(path, sizeof path, ASSET_FOLDER "/%.2s/%s", hash, hash);
+    r->asset = hash;
     r->file = jv_keep(rd->doc, path);
     if (!r->file)
         return err_at(rd, "out of memory");

@@ -21,6 +21,11 @@ int project_load_file(const char *path, Project *p, char *err, size_t errlen);
  * `name` names the text in syntax errors. */
 int project_load_text(const char *text, size_t len, const char *name, const char *dir,
                       Project *p, char *err, size_t errlen);
+/* Is `id` a path a {"builtin": id} patch may name: folders and a file
+ * name of [A-Za-z0-9_.+-], relative, no empty segment and none starting
+ * with '.', ending in ".amp", at most PROJECT_BUILTIN_ID_MAX bytes (the
+ * paths ampd serves from its built-in library)? */
+int project_builtin_id_valid(const char *id);
 /* Free everything a load and a resolve made (the JSON document, paths,
  * samples); *p is zeroed. */
 void project_free(Project *p);
