@@ -26,18 +26,37 @@ WEB_NPM_STAMP := $(B)/.npm-ok
 EMCC         ?= emcc
 NPM          ?= npm
 NODE         ?= node
-# 64 MiB, laid out once by amp_init (runtime/wasm/wasm_main.c): the engine's
-# one block holds a state pool for NODE_STOCK (2) ready nodes of every
-# patch plus two more sets for the ones playing (4 x 6.7 MB for nodes/
-# today), a 16 MiB sample pool, small clip and lane pools and the tables of
-# 64 tracks: about 45 MiB. The stack is 1 MiB, the command ring 64 KiB.
+# The memory is the page's choice when it instantiates the module (pages of
+# 64 KiB): the module imports a shared memory of at least WEB_MIN_PAGES
+# (its data, the 1 MiB stack and a small heap) and at most WEB_MAX_PAGES
+# (2 GiB: addresses stay below 2^31, so every pointer an export returns is
+# a positive JavaScript number). amp_init_sized lays out the engine for
+# the limits the page asks for, in a memory of memoryPagesFor(limits)
+# pages (web/src/engine/limits.ts, from the memory model the build writes
+# into engine.json); nothing allocates after that on the page's engine.
+# The heap may grow (memory.grow, up to the maximum) on the control side
+# only: the export worker's project render allocates as it needs.
+# WEB_MEMORY_PAGES (64 MiB) is what amp_init(rate), the fixed sizes of
+# before, needs: a state pool for NODE_STOCK (2) ready nodes of every patch
+# plus two more sets for the ones playing (4 x 6.7 MB for nodes/ today), a
+# 16 MiB sample pool, small clip and lane pools and the tables of 64
+# tracks: about 45 MiB. The stack is 1 MiB, the command ring 64 KiB.
 WEB_MEMORY_PAGES := 1024
+WEB_MIN_PAGES    := 256
+WEB_MAX_PAGES    := 32768
 WEB_STACK_BYTES  := 1048576
 
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
-WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c))
-WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h) runtime/engine/commands.def runtime/engine/layout.def
+# The export worker's project render (runtime/wasm/wasm_project.c) brings
+# the project's reader and resolver, our JSON reader, WAV in memory and the
+# render loop of `amp render`: the same files as the native build, with
+# AMP_NO_FILES (no file system in the browser).
+WEB_PROJECT_SRCS := runtime/wasm/wasm_project.c runtime/tools/project_render.c \
+                    $(addprefix runtime/formats/,json.c project_read.c project_resolve.c wav.c)
+WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c)) $(WEB_PROJECT_SRCS)
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h runtime/formats/*.h runtime/tools/*.h) \
+                   runtime/engine/commands.def runtime/engine/layout.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
 # and extract per value, which V8 runs at half the speed of the scalar code
@@ -47,9 +66,11 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
                    -matomics -mbulk-memory -Wall -Wextra -Wshadow -Wmissing-prototypes \
                    -Wno-unused-parameter \
                    $(RUNTIME_INCLUDES) -I$(WEB_GEN)/patches \
+                   -D_GNU_SOURCE -DAMP_NO_FILES \
                    -Wl,--shared-memory -sIMPORTED_MEMORY -sSTANDALONE_WASM --no-entry \
-                   -sINITIAL_MEMORY=$(shell expr $(WEB_MEMORY_PAGES) \* 65536) \
-                   -sALLOW_MEMORY_GROWTH=0 -sTOTAL_STACK=$(WEB_STACK_BYTES)
+                   -sINITIAL_MEMORY=$(shell expr $(WEB_MIN_PAGES) \* 65536) \
+                   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=$(shell expr $(WEB_MAX_PAGES) \* 65536) \
+                   -sTOTAL_STACK=$(WEB_STACK_BYTES)
 
 WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)

@@ -254,7 +254,8 @@ static void error_at(JvParser *p, const char *fmt, ...)
         append(e->text, " near a NUL byte", 16);
     } else if (n_saved > 0 && n_saved <= 20) {
         append(e->text, " near '", 7);
-        append(e->text, saved, strnlen(saved, n_saved));
+        const char *nul = memchr(saved, '\0', n_saved);   /* the text as jansson's %s prints it */
+        append(e->text, saved, nul ? (size_t)(nul - saved) : n_saved);
         append(e->text, "'", 1);
     } else if (n_saved == 0 && !p->stream_error) {
         append(e->text, " near end of file", 17);

@@ -209,6 +209,7 @@ int wav_read_memory(const void *bytes, size_t len, WavData *out, char *err, size
     return 0;
 }
 
+#ifndef AMP_NO_FILES                    /* engine.wasm: no file system */
 int wav_read_file(const char *path, WavData *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -223,6 +224,7 @@ int wav_read_file(const char *path, WavData *out, char *err, size_t errlen)
     free(buf);
     return rc;
 }
+#endif
 
 void wav_free(WavData *w)
 {
@@ -353,6 +355,7 @@ int wav_write_memory(const float *const *chans, int channels, long frames, int s
     return 0;
 }
 
+#ifndef AMP_NO_FILES
 int wav_write_file(const char *path, const float *const *chans, int channels, long frames,
                    int sample_rate, WavFormat fmt, char *err, size_t errlen)
 {
@@ -376,3 +379,4 @@ int wav_write_file(const char *path, const float *const *chans, int channels, lo
     }
     return 0;
 }
+#endif
