@@ -95,9 +95,12 @@ $(WEB_OUT)/engine.wasm: $(WEB_GEN)/.stamp $(WEB_ENGINE_SRCS) $(WEB_ENGINE_HDRS) 
 	    $(WEB_ENGINE_SRCS) $(WEB_GEN)/registry.c $$(LC_ALL=C ls $(WEB_GEN)/patches/*.c)
 	mv $@.tmp.wasm $@
 
-$(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp
+# engine.json: gen_patches.sh's, with the memory model measured on the
+# module itself (web/memory_model.mjs).
+$(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_model.mjs
 	@mkdir -p $(WEB_OUT)
-	cp $(WEB_GEN)/engine.json $@
+	$(NODE) web/memory_model.mjs $(WEB_OUT)/engine.wasm $(WEB_GEN)/engine.json $(WEB_MIN_PAGES) $(WEB_MAX_PAGES) > $@.tmp
+	mv $@.tmp $@
 
 # ---- npm packages and the generated command encoder ----------------------
 
