@@ -6,17 +6,20 @@
 #   make test-web   the browser tests (headless Debian chromium through
 #                   playwright-core): isolation and MIME, native/browser
 #                   parity of every patch, the page played, the command
-#                   ring, the export
+#                   ring, the export of a performance and of a project
 #
 # engine.wasm is the same C as the native build: every file of
 # runtime/engine/ (the multi-track engine, its command codec and consumer,
-# voices, rings, pools, the project feed), runtime/wasm/wasm_main.c (the
-# exports) and every patch of nodes/*.amp as ampc compiles it, built with
-# emscripten over one shared, imported memory of fixed size (no growth,
-# ever: WEB_MEMORY_PAGES pages of 64 KiB, which engine.json tells the page).
+# voices, rings, pools, the project feed), runtime/wasm/ (the exports: the
+# page's engine, the export worker's project render), the project reader,
+# resolver and WAV code of runtime/formats/ with our JSON reader (no
+# jansson), the render loop runtime/tools/project_render.c, and every
+# patch of nodes/*.amp as ampc compiles it, built with emscripten over one
+# shared, imported memory whose size the page picks (below).
 # -ffp-contract=off and no fast-math keep its arithmetic the native
-# build's, bit for bit. Not in it: runtime/formats/ (jansson, files),
-# runtime/tools/ (the compiler, dlopen, the native single-patch render).
+# build's, bit for bit. Not in it: the files' own I/O (AMP_NO_FILES),
+# runtime/tools/ but project_render.c (the compiler, dlopen, the native
+# single-patch render).
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen
