@@ -370,7 +370,8 @@ START_TEST(test_size_cap)
     JvLimits lim = { .max_bytes = 8 };
     JvError e;
     ck_assert(jv_parse("[1,2,3,4]", 9, &lim, &e) == NULL);
-    ck_assert_str_eq(e.text, "the text is 9 bytes, more than the 8 read near end of file");
+    ck_assert_str_eq(e.text, "the text is 9 bytes, more than the 8 read");
+    ck_assert(e.line == 1 && e.column == 0 && e.position == 0);
     JvDoc *d = jv_parse("[1,2,3]", 7, &lim, &e);
     ck_assert(d);
     jv_free(d);

@@ -798,6 +798,8 @@ JvDoc *jv_parse(const char *text, size_t len, const JvLimits *limits, JvError *e
     p.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : JV_MAX_DEPTH;
     if (err)
         memset(err, 0, sizeof *err);
+    /* Refusals of the whole text: at 1:0, with no token to name. */
+    p.stream_error = 1;
     if (!text && len) {
         error_at(&p, "no text");
         return NULL;
@@ -806,6 +808,7 @@ JvDoc *jv_parse(const char *text, size_t len, const JvLimits *limits, JvError *e
         error_at(&p, "the text is %zu bytes, more than the %zu read", len, max_bytes);
         return NULL;
     }
+    p.stream_error = 0;
     p.doc = calloc(1, sizeof *p.doc);
     if (!p.doc) {
         out_of_memory(&p);
