@@ -34,7 +34,10 @@
  * Projects name a patch as {"library": id, "revision": n}
  * (runtime/formats/PROJECT.md); api_patches_check_references is what a
  * project save (api_projects.c) calls to refuse ids and revisions that are
- * not the caller's.
+ * not the caller's, and {"builtin": path} patches that the built-in
+ * library does not hold (without a library every valid path is accepted:
+ * the browser's engine has the patches of nodes/ built in, and refuses an
+ * unknown one when it renders).
  */
 #include "api.h"
 #include "project.h"
@@ -529,9 +532,35 @@ enum MHD_Result api_patches_item(struct MHD_Connection *conn, const HttpRequest 
 
 /* ---- projects naming library patches ---------------------------------------------------- */
 
-/* One {"library", "revision"} patch of a project: the caller's? */
+/* Is `path` a regular file of the built-in library (true when there is
+ * no library to ask)? */
+static bool builtin_found(const char *path)
+{
+    if (library_fd < 0)
+        return true;
+    if (!library_path_valid(path))
+        return false;
+    int fd = static_open_beneath(library_fd, path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool found = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    return found;
+}
+
+/* One {"library", "revision"} patch of a project: the caller's? A
+ * {"builtin"} one: in the built-in library? */
 static bool reference_found(ApiCall *call, StoreConn *db, const ProjectPatch *pp)
 {
+    if (pp->builtin) {
+        if (builtin_found(pp->builtin))
+            return true;
+        char hint[PROJECT_MAX_JSON_PATH + 320];
+        snprintf(hint, sizeof hint, "%s: the built-in library has no patch '%s'", pp->at, pp->builtin);
+        api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "unknown_patch", hint);
+        return false;
+    }
     if (!pp->library)
         return true;
     StoreStatus st = api_is_id(pp->library)

@@ -885,6 +885,40 @@ START_TEST(test_projects_name_library_patches)
 }
 END_TEST
 
+/* {"builtin": path}: accepted when the built-in library (nodes/ here) has
+ * the file, refused (422 unknown_patch, at the field) when it does not, and
+ * a malformed path is the engine reader's invalid_document. */
+START_TEST(test_projects_name_builtin_patches)
+{
+    Agent a = signup("jana");
+    expect_free(create_project(&a, "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                                   "{\"builtin\":\"epiano.amp\"},\"inserts\":[{\"patch\":{\"builtin\":"
+                                   "\"stereo_delay.amp\",\"unit\":\"stereo_delay\"}}]}]}"),
+                201, NULL);
+    expect_free(create_project(&a, "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                                   "{\"builtin\":\"std/osc.amp\",\"unit\":\"sine\"}}]}"),
+                201, NULL);
+    static const struct { const char *patch, *code, *hint; } refused[] = {
+        {"{\"builtin\":\"nosuch.amp\"}", "unknown_patch", "tracks[0].patch: the built-in library has no patch 'nosuch.amp'"},
+        {"{\"builtin\":\"std/nosuch.amp\"}", "unknown_patch", "the built-in library has no patch 'std/nosuch.amp'"},
+        {"{\"builtin\":\"std.amp\"}", "unknown_patch", "no patch 'std.amp'"},
+        {"{\"builtin\":\"../Makefile.amp\"}", "invalid_document", "tracks[0].patch.builtin: expected a path"},
+        {"{\"builtin\":\"faust/ladder.dsp\"}", "invalid_document", "tracks[0].patch.builtin: expected a path"},
+        {"{\"builtin\":\"/etc/x.amp\"}", "invalid_document", "tracks[0].patch.builtin: expected a path"},
+    };
+    char doc[512];
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(doc, sizeof doc, "{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":%s}]}",
+                 refused[i].patch);
+        Reply *r = create_project(&a, doc);
+        expect(r, 422, refused[i].code);
+        const char *hint = json_string_value(json_object_get(json_object_get(r->json, "error"), "hint"));
+        ck_assert_msg(hint && strstr(hint, refused[i].hint), "for %s: %s", refused[i].patch, hint);
+        reply_free(r);
+    }
+}
+END_TEST
+
 static Suite *patches_suite(void)
 {
     Suite *s = suite_create("patches");
@@ -918,6 +952,7 @@ static Suite *patches_suite(void)
     tcase_add_unchecked_fixture(projects, start_with_nodes, stop_server);
     tcase_set_timeout(projects, 60);
     tcase_add_test(projects, test_projects_name_library_patches);
+    tcase_add_test(projects, test_projects_name_builtin_patches);
     suite_add_tcase(s, projects);
     return s;
 }

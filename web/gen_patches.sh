@@ -1,34 +1,51 @@
 #!/bin/sh
 # gen_patches.sh — compile every patch of the library for engine.wasm.
 #
-#   sh web/gen_patches.sh AMPC OUTDIR MEMORY_PAGES FILE.amp...
+#   sh web/gen_patches.sh AMPC OUTDIR MEMORY_PAGES LIBRARY FILE.amp...
 #
 # For each file, every unit `ampc FILE --list` calls a patch (instruments
 # and effects) is compiled with `ampc FILE --unit NAME -o OUTDIR/patches`.
+# Each FILE lies in the folder LIBRARY (nodes), the built-in library that
+# ampd --library serves: its path there ("epiano.amp") is the id a
+# project's {"builtin": ...} patch names (runtime/formats/PROJECT.md).
 # Then, in the order compiled (files as given, units as listed):
 #   OUTDIR/registry.c   amp_registry[]: the descriptors, read by
-#                       runtime/wasm/wasm_main.c (each carries its JSON metadata)
+#                       runtime/wasm/wasm_main.c (each carries its JSON
+#                       metadata); amp_registry_builtin[] and
+#                       amp_registry_unit[]: each one's path in the library
+#                       and unit; amp_registry_default[]: 1 for the unit a
+#                       {"builtin"} patch without "unit" means (the file's
+#                       last patch, as ampc's default unit)
 #   OUTDIR/engine.json  { "memoryPages": N, "patches": [ { "index", "source",
-#                       "unit", "meta": <ampc's NAME.json> } ] }, what the
-#                       page reads to list instruments and build knobs
+#                       "builtin", "unit", "default", "meta": <ampc's
+#                       NAME.json> } ] }, what the page reads to list
+#                       instruments and build knobs (web/web.mk adds the
+#                       memory model)
 # Output depends only on the inputs: no dates, no absolute paths.
 set -eu
 
-ampc=$1 out=$2 pages=$3
-shift 3
+ampc=$1 out=$2 pages=$3 library=$4
+shift 4
 
 rm -rf "$out/patches"
 mkdir -p "$out/patches"
 units=""
 for file in "$@"; do
+    case "$file" in
+    "$library"/*) builtin=${file#"$library"/} ;;
+    *) echo "gen_patches.sh: $file is not in the library $library" >&2; exit 1 ;;
+    esac
     names=$("$ampc" "$file" --list | awk '$1 == "patch" { print $2 }')
+    last=$(echo "$names" | tail -n 1)
     for name in $names; do
         case " $units " in
         *" $name "*) echo "gen_patches.sh: two patches are called '$name' ($file)" >&2; exit 1 ;;
         esac
         "$ampc" "$file" --unit "$name" -o "$out/patches"
         units="$units $name"
-        echo "$file $name" >> "$out/patches/list"
+        default=0
+        [ "$name" = "$last" ] && default=1
+        echo "$file $name $builtin $default" >> "$out/patches/list"
     done
 done
 [ -n "$units" ] || { echo "gen_patches.sh: no patches in $*" >&2; exit 1; }
@@ -43,15 +60,28 @@ done
     for name in $units; do echo "    &amp_${name}_desc,"; done
     echo "};"
     echo "const int amp_registry_count = (int)(sizeof amp_registry / sizeof amp_registry[0]);"
+    echo
+    echo "const char *const amp_registry_builtin[] = {"
+    while read -r file name builtin default; do echo "    \"$builtin\","; done < "$out/patches/list"
+    echo "};"
+    echo "const char *const amp_registry_unit[] = {"
+    while read -r file name builtin default; do echo "    \"$name\","; done < "$out/patches/list"
+    echo "};"
+    echo "const unsigned char amp_registry_default[] = {"
+    while read -r file name builtin default; do echo "    $default,"; done < "$out/patches/list"
+    echo "};"
 } > "$out/registry.c.tmp"
 mv "$out/registry.c.tmp" "$out/registry.c"
 
 {
     printf '{\n  "memoryPages": %s,\n  "patches": [\n' "$pages"
     index=0
-    while read -r file name; do
+    while read -r file name builtin default; do
         [ "$index" -eq 0 ] || printf ',\n'
-        printf '    { "index": %d, "source": "%s", "unit": "%s", "meta":\n' "$index" "$file" "$name"
+        flag=false
+        [ "$default" -eq 1 ] && flag=true
+        printf '    { "index": %d, "source": "%s", "builtin": "%s", "unit": "%s", "default": %s, "meta":\n' \
+            "$index" "$file" "$builtin" "$name" "$flag"
         cat "$out/patches/$name.json"
         printf '    }'
         index=$((index + 1))

@@ -6,17 +6,20 @@
 #   make test-web   the browser tests (headless Debian chromium through
 #                   playwright-core): isolation and MIME, native/browser
 #                   parity of every patch, the page played, the command
-#                   ring, the export
+#                   ring, the export of a performance and of a project
 #
 # engine.wasm is the same C as the native build: every file of
 # runtime/engine/ (the multi-track engine, its command codec and consumer,
-# voices, rings, pools, the project feed), runtime/wasm/wasm_main.c (the
-# exports) and every patch of nodes/*.amp as ampc compiles it, built with
-# emscripten over one shared, imported memory of fixed size (no growth,
-# ever: WEB_MEMORY_PAGES pages of 64 KiB, which engine.json tells the page).
+# voices, rings, pools, the project feed), runtime/wasm/ (the exports: the
+# page's engine, the export worker's project render), the project reader,
+# resolver and WAV code of runtime/formats/ with our JSON reader (no
+# jansson), the render loop runtime/tools/project_render.c, and every
+# patch of nodes/*.amp as ampc compiles it, built with emscripten over one
+# shared, imported memory whose size the page picks (below).
 # -ffp-contract=off and no fast-math keep its arithmetic the native
-# build's, bit for bit. Not in it: runtime/formats/ (jansson, files),
-# runtime/tools/ (the compiler, dlopen, the native single-patch render).
+# build's, bit for bit. Not in it: the files' own I/O (AMP_NO_FILES),
+# runtime/tools/ but project_render.c (the compiler, dlopen, the native
+# single-patch render).
 
 WEB_OUT      := $(B)/web
 WEB_GEN      := $(B)/web-gen
@@ -26,18 +29,37 @@ WEB_NPM_STAMP := $(B)/.npm-ok
 EMCC         ?= emcc
 NPM          ?= npm
 NODE         ?= node
-# 64 MiB, laid out once by amp_init (runtime/wasm/wasm_main.c): the engine's
-# one block holds a state pool for NODE_STOCK (2) ready nodes of every
-# patch plus two more sets for the ones playing (4 x 6.7 MB for nodes/
-# today), a 16 MiB sample pool, small clip and lane pools and the tables of
-# 64 tracks: about 45 MiB. The stack is 1 MiB, the command ring 64 KiB.
+# The memory is the page's choice when it instantiates the module (pages of
+# 64 KiB): the module imports a shared memory of at least WEB_MIN_PAGES
+# (its data, the 1 MiB stack and a small heap) and at most WEB_MAX_PAGES
+# (2 GiB: addresses stay below 2^31, so every pointer an export returns is
+# a positive JavaScript number). amp_init_sized lays out the engine for
+# the limits the page asks for, in a memory of memoryPagesFor(limits)
+# pages (web/src/engine/limits.ts, from the memory model the build writes
+# into engine.json); nothing allocates after that on the page's engine.
+# The heap may grow (memory.grow, up to the maximum) on the control side
+# only: the export worker's project render allocates as it needs.
+# WEB_MEMORY_PAGES (64 MiB) is what amp_init(rate), the fixed sizes of
+# before, needs: a state pool for NODE_STOCK (2) ready nodes of every patch
+# plus two more sets for the ones playing (4 x 6.7 MB for nodes/ today), a
+# 16 MiB sample pool, small clip and lane pools and the tables of 64
+# tracks: about 45 MiB. The stack is 1 MiB, the command ring 64 KiB.
 WEB_MEMORY_PAGES := 1024
+WEB_MIN_PAGES    := 256
+WEB_MAX_PAGES    := 32768
 WEB_STACK_BYTES  := 1048576
 
 WEB_PATCH_FILES := $(sort $(wildcard nodes/*.amp))
 WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/faust/*.dsp))
-WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c))
-WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h) runtime/engine/commands.def runtime/engine/layout.def
+# The export worker's project render (runtime/wasm/wasm_project.c) brings
+# the project's reader and resolver, our JSON reader, WAV in memory and the
+# render loop of `amp render`: the same files as the native build, with
+# AMP_NO_FILES (no file system in the browser).
+WEB_PROJECT_SRCS := runtime/wasm/wasm_project.c runtime/tools/project_render.c \
+                    $(addprefix runtime/formats/,json.c project_read.c project_resolve.c wav.c)
+WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c)) $(WEB_PROJECT_SRCS)
+WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h runtime/formats/*.h runtime/tools/*.h) \
+                   runtime/engine/commands.def runtime/engine/layout.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent
 # scalar recursions (four biquads' states) into f32x4 with a lane insert
 # and extract per value, which V8 runs at half the speed of the scalar code
@@ -47,9 +69,11 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
                    -matomics -mbulk-memory -Wall -Wextra -Wshadow -Wmissing-prototypes \
                    -Wno-unused-parameter \
                    $(RUNTIME_INCLUDES) -I$(WEB_GEN)/patches \
+                   -D_GNU_SOURCE -DAMP_NO_FILES \
                    -Wl,--shared-memory -sIMPORTED_MEMORY -sSTANDALONE_WASM --no-entry \
-                   -sINITIAL_MEMORY=$(shell expr $(WEB_MEMORY_PAGES) \* 65536) \
-                   -sALLOW_MEMORY_GROWTH=0 -sTOTAL_STACK=$(WEB_STACK_BYTES)
+                   -sINITIAL_MEMORY=$(shell expr $(WEB_MIN_PAGES) \* 65536) \
+                   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=$(shell expr $(WEB_MAX_PAGES) \* 65536) \
+                   -sTOTAL_STACK=$(WEB_STACK_BYTES)
 
 WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)
@@ -65,7 +89,7 @@ web: $(WEB_OUT)/engine.wasm $(WEB_OUT)/engine.json $(WEB_OUT)/.bundles \
 # ---- engine.wasm ---------------------------------------------------------
 $(WEB_GEN)/.stamp: web/gen_patches.sh $(WEB_PATCH_DEPS) $(B)/ampc
 	@mkdir -p $(WEB_GEN)
-	sh web/gen_patches.sh $(B)/ampc $(WEB_GEN) $(WEB_MEMORY_PAGES) $(WEB_PATCH_FILES)
+	sh web/gen_patches.sh $(B)/ampc $(WEB_GEN) $(WEB_MEMORY_PAGES) nodes $(WEB_PATCH_FILES)
 	@touch $@
 
 $(WEB_OUT)/engine.wasm: $(WEB_GEN)/.stamp $(WEB_ENGINE_SRCS) $(WEB_ENGINE_HDRS) web/web.mk | $(DEPS_STAMP)
@@ -74,9 +98,12 @@ $(WEB_OUT)/engine.wasm: $(WEB_GEN)/.stamp $(WEB_ENGINE_SRCS) $(WEB_ENGINE_HDRS) 
 	    $(WEB_ENGINE_SRCS) $(WEB_GEN)/registry.c $$(LC_ALL=C ls $(WEB_GEN)/patches/*.c)
 	mv $@.tmp.wasm $@
 
-$(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp
+# engine.json: gen_patches.sh's, with the memory model measured on the
+# module itself (web/memory_model.mjs).
+$(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_model.mjs
 	@mkdir -p $(WEB_OUT)
-	cp $(WEB_GEN)/engine.json $@
+	$(NODE) web/memory_model.mjs $(WEB_OUT)/engine.wasm $(WEB_GEN)/engine.json $(WEB_MIN_PAGES) $(WEB_MAX_PAGES) > $@.tmp
+	mv $@.tmp $@
 
 # ---- npm packages and the generated command encoder ----------------------
 

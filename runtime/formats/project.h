@@ -2,9 +2,9 @@
  * the Project structs every stage of a project works on, and the format's
  * constants. No functions here; each stage has its own file and header:
  *
- *   project_read.c     JSON text -> Project (jansson; structure and ranges
- *                      checked, every error names the JSON path of the bad
- *                      field); project_free
+ *   project_read.c     JSON text -> Project (json.c, our reader; structure
+ *                      and ranges checked, every error names the JSON path
+ *                      of the bad field); project_free
  *   project_resolve.c  each patch through the caller's ProjectPatchLoader,
  *                      params checked against its descriptor, WAV files read
  *                      and resampled to the render rate
@@ -62,6 +62,10 @@
  * name, in bytes (ampd's ids are 32 hex digits). */
 #define PROJECT_LIBRARY_ID_MAX 64
 
+/* The longest path of a built-in patch ({"builtin": "epiano.amp"}), in
+ * bytes: ampd's limit on a path under its --library folder. */
+#define PROJECT_BUILTIN_ID_MAX 255
+
 typedef struct ProjectParam {
     const char *name;
     double value;
@@ -73,6 +77,8 @@ typedef struct ProjectPatch {
     const char *file;                   /* as written, relative to the project file; NULL for a library patch */
     const char *library;                /* a patch of ampd's library by id ({"library", "revision"}), or NULL */
     int library_revision;               /* its revision (1, 2, ...) when `library` is set */
+    const char *builtin;                /* a patch of the built-in library by its path there
+                                           ({"builtin": "epiano.amp"}), or NULL */
     const char *unit;                   /* NULL: the file's default unit */
     ProjectParam *params;
     int n_params;
@@ -95,8 +101,8 @@ typedef struct ProjectClip {
 } ProjectClip;
 
 typedef struct ProjectRegion {
-    const char *file;
-    const char *asset;                  /* the "asset" hash, or NULL for a "file" region */
+    const char *file;                   /* as written, or assets/ab/<hash> for an "asset" */
+    const char *asset;                  /* the "asset" hash (64 hex digits), or NULL */
     double start_beat, offset_seconds;
     double length_seconds;              /* <= 0: to the end of the file */
     double gain_db;
@@ -161,8 +167,8 @@ typedef struct ProjectSample {
 } ProjectSample;
 
 typedef struct Project {
-    void *doc;                          /* the parsed JSON (json_t *) strings point into; NULL
-                                           when the Project was built some other way */
+    void *doc;                          /* the parsed JSON (JvDoc *, json.h) strings point into;
+                                           NULL when the Project was built some other way */
     char *dir;                          /* folder of the project file, for relative paths */
     int version;
     int sample_rate;

@@ -1,6 +1,9 @@
 /* project_read.c — JSON text -> Project (see project_read.h; the format is
- * runtime/formats/PROJECT.md). jansson parses; this file checks the structure,
- * the types and the ranges, and fills the structs of project.h.
+ * runtime/formats/PROJECT.md). json.c parses (our reader, the same values
+ * and syntax errors as jansson's, so this file builds into engine.wasm
+ * too); this file checks the structure, the types and the ranges, and
+ * fills the structs of project.h. The jv_* calls are jansson's names with
+ * jv_ for json_ (jv_object_get, jv_is_integer, ...) and JvValue for json_t.
  *
  * Validation walks the document with a path buffer ("tracks[2].clips[0]
  * .notes[3].key") so every message names the field it is about; unknown
@@ -11,7 +14,6 @@
  */
 #include "project_read.h"
 
-#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "util.h"
 
 #define PROJECT_MAX_FILE_BYTES (64u << 20)   /* a project file this large is refused */
@@ -26,6 +29,7 @@
 /* ---- error context: the JSON path of what is being read ------------------ */
 
 typedef struct ProjectReader {
+    JvDoc *doc;                         /* the parsed text; owns its strings */
     char *err;                          /* the caller's message buffer */
     size_t errlen;
     char path[PROJECT_MAX_JSON_PATH];   /* where the reader is: "tracks[2].clips[0]" */
@@ -79,24 +83,19 @@ static char *path_copy(const ProjectReader *rd)
 }
 
 /* A short rendering of a JSON value for "got ..." in messages. */
-static void show(const json_t *v, char *buf, size_t len)
+static void show(const JvValue *v, char *buf, size_t len)
 {
-    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (!text) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    if (strlen(text) > 40)
+    char text[48];
+    if (jv_dump(v, text, sizeof text) > 40)
         snprintf(buf, len, "%.37s...", text);
     else
         snprintf(buf, len, "%s", text);
-    free(text);
 }
 
 /* ---- typed field readers ----------------------------------------------------- */
 
 /* "expected <what>, got <v>", at key (NULL: at the current path). */
-static int wrong_type(ProjectReader *rd, const char *key, const json_t *v, const char *what)
+static int wrong_type(ProjectReader *rd, const char *key, const JvValue *v, const char *what)
 {
     size_t old = key ? push_key(rd, key) : rd->len;
     char got[64];
@@ -106,11 +105,11 @@ static int wrong_type(ProjectReader *rd, const char *key, const json_t *v, const
     return -1;
 }
 
-static int check_keys(ProjectReader *rd, json_t *obj, const char *const *allowed)
+static int check_keys(ProjectReader *rd, JvValue *obj, const char *const *allowed)
 {
     const char *key;
-    json_t *value;
-    json_object_foreach(obj, key, value) {
+    JvValue *value;
+    jv_object_foreach(obj, key, value) {
         int ok = !strcmp(key, "ui");
         for (int i = 0; allowed[i] && !ok; i++)
             ok = !strcmp(key, allowed[i]);
@@ -128,20 +127,20 @@ static int check_keys(ProjectReader *rd, json_t *obj, const char *const *allowed
 
 /* obj[key] as a number in [lo, hi]; absent: *out = def, or an error when
  * required. */
-static int get_number(ProjectReader *rd, json_t *obj, const char *key, int required, double def, double lo, double hi,
+static int get_number(ProjectReader *rd, JvValue *obj, const char *key, int required, double def, double lo, double hi,
                       double *out)
 {
-    json_t *v = json_object_get(obj, key);
+    JvValue *v = jv_object_get(obj, key);
     if (!v) {
         if (required)
             return err_at(rd, "missing \"%s\"", key);
         *out = def;
         return 0;
     }
-    if (!json_is_number(v))
+    if (!jv_is_number(v))
         return wrong_type(rd, key, v, "a number");
     size_t old = push_key(rd, key);
-    double x = json_number_value(v);
+    double x = jv_number_value(v);
     if (!(x >= lo && x <= hi)) {
         err_at(rd, "%g is out of range (%g to %g)", x, lo, hi);
         return -1;
@@ -151,22 +150,22 @@ static int get_number(ProjectReader *rd, json_t *obj, const char *key, int requi
     return 0;
 }
 
-static int get_int(ProjectReader *rd, json_t *obj, const char *key, int required, int def, int lo, int hi, int *out)
+static int get_int(ProjectReader *rd, JvValue *obj, const char *key, int required, int def, int lo, int hi, int *out)
 {
-    json_t *v = json_object_get(obj, key);
+    JvValue *v = jv_object_get(obj, key);
     if (!v) {
         if (required)
             return err_at(rd, "missing \"%s\"", key);
         *out = def;
         return 0;
     }
-    if (!json_is_integer(v)) {
+    if (!jv_is_integer(v)) {
         char what[64];
         snprintf(what, sizeof what, "a whole number from %d to %d", lo, hi);
         return wrong_type(rd, key, v, what);
     }
     size_t old = push_key(rd, key);
-    json_int_t x = json_integer_value(v);
+    long long x = jv_integer_value(v);
     if (x < lo || x > hi) {
         err_at(rd, "%lld is out of range (%d to %d)", (long long)x, lo, hi);
         return -1;
@@ -176,36 +175,36 @@ static int get_int(ProjectReader *rd, json_t *obj, const char *key, int required
     return 0;
 }
 
-static int get_bool(ProjectReader *rd, json_t *obj, const char *key, int def, int *out)
+static int get_bool(ProjectReader *rd, JvValue *obj, const char *key, int def, int *out)
 {
-    json_t *v = json_object_get(obj, key);
+    JvValue *v = jv_object_get(obj, key);
     if (!v) {
         *out = def;
         return 0;
     }
-    if (!json_is_boolean(v))
+    if (!jv_is_boolean(v))
         return wrong_type(rd, key, v, "true or false");
-    *out = json_is_true(v);
+    *out = jv_is_true(v);
     return 0;
 }
 
-static int get_string(ProjectReader *rd, json_t *obj, const char *key, int required, const char **out)
+static int get_string(ProjectReader *rd, JvValue *obj, const char *key, int required, const char **out)
 {
-    json_t *v = json_object_get(obj, key);
+    JvValue *v = jv_object_get(obj, key);
     *out = NULL;
     if (!v) {
         if (required)
             return err_at(rd, "missing \"%s\"", key);
         return 0;
     }
-    if (!json_is_string(v) || json_string_length(v) == 0)
+    if (!jv_is_string(v) || jv_string_length(v) == 0)
         return wrong_type(rd, key, v, "a non-empty string");
-    *out = json_string_value(v);
+    *out = jv_string_value(v);
     return 0;
 }
 
 /* One of `names` (NULL-terminated), as its index. */
-static int get_choice(ProjectReader *rd, json_t *obj, const char *key, int required, int def, const char *const *names,
+static int get_choice(ProjectReader *rd, JvValue *obj, const char *key, int required, int def, const char *const *names,
                       int *out)
 {
     const char *s;
@@ -234,9 +233,9 @@ static int get_choice(ProjectReader *rd, json_t *obj, const char *key, int requi
 }
 
 /* obj[key] as an array (absent: empty); *n its length. */
-static int get_array(ProjectReader *rd, json_t *obj, const char *key, int required, json_t **arr, size_t *n)
+static int get_array(ProjectReader *rd, JvValue *obj, const char *key, int required, JvValue **arr, size_t *n)
 {
-    json_t *v = json_object_get(obj, key);
+    JvValue *v = jv_object_get(obj, key);
     *arr = NULL;
     *n = 0;
     if (!v) {
@@ -244,16 +243,16 @@ static int get_array(ProjectReader *rd, json_t *obj, const char *key, int requir
             return err_at(rd, "missing \"%s\"", key);
         return 0;
     }
-    if (!json_is_array(v))
+    if (!jv_is_array(v))
         return wrong_type(rd, key, v, "an array");
     *arr = v;
-    *n = json_array_size(v);
+    *n = jv_array_size(v);
     return 0;
 }
 
-static int want_object(ProjectReader *rd, json_t *v)
+static int want_object(ProjectReader *rd, JvValue *v)
 {
-    if (json_is_object(v))
+    if (jv_is_object(v))
         return 0;
     return wrong_type(rd, NULL, v, "an object");
 }
@@ -276,7 +275,7 @@ static const char *const priority_names[] = { "last", "low", "high", NULL };
 /* {"library": id, "revision": n, "unit"?}: a patch of ampd's patch
  * library, pinned to one of its revisions. The id is opaque here (ampd
  * checks it names a patch of the document's owner). */
-static int read_library_patch(ProjectReader *rd, json_t *v, ProjectPatch *pp)
+static int read_library_patch(ProjectReader *rd, JvValue *v, ProjectPatch *pp)
 {
     static const char *const keys[] = { "library", "revision", "unit", NULL };
     if (check_keys(rd, v, keys) || get_string(rd, v, "library", 1, &pp->library) ||
@@ -292,58 +291,101 @@ static int read_library_patch(ProjectReader *rd, json_t *v, ProjectPatch *pp)
     return 0;
 }
 
-/* "patch": "file.amp", {"file": ..., "unit": ...} or {"library": ...,
- * "revision": ..., "unit": ...}, with "params" beside it in `owner`. */
-static int read_patch(ProjectReader *rd, json_t *owner, ProjectPatch *pp)
+int project_builtin_id_valid(const char *id)
 {
-    json_t *v = json_object_get(owner, "patch");
+    size_t n = strlen(id);
+    if (n <= 4 || n > PROJECT_BUILTIN_ID_MAX || strcmp(id + n - 4, ".amp") != 0)
+        return 0;
+    int segment_start = 1;
+    for (const char *c = id; *c; c++) {
+        if (*c == '/') {
+            if (segment_start)
+                return 0;
+            segment_start = 1;
+            continue;
+        }
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                 *c == '-' || *c == '+' || (*c == '.' && !segment_start);
+        if (!ok)
+            return 0;
+        segment_start = 0;
+    }
+    return !segment_start;
+}
+
+/* {"builtin": path, "unit"?}: a patch of the built-in library (ampd's
+ * --library folder, nodes/ in the repository; the patches built into
+ * engine.wasm), named by its path there. */
+static int read_builtin_patch(ProjectReader *rd, JvValue *v, ProjectPatch *pp)
+{
+    static const char *const keys[] = { "builtin", "unit", NULL };
+    if (check_keys(rd, v, keys) || get_string(rd, v, "builtin", 1, &pp->builtin) ||
+        get_string(rd, v, "unit", 0, &pp->unit))
+        return -1;
+    if (!project_builtin_id_valid(pp->builtin))
+        return wrong_type(rd, "builtin", jv_object_get(v, "builtin"),
+                          "a path in the built-in library such as \"epiano.amp\" (folders and a .amp file of "
+                          "letters, digits and _ . + -, relative, no segment starting with '.')");
+    return 0;
+}
+
+/* "patch": "file.amp", {"file": ..., "unit": ...}, {"library": ...,
+ * "revision": ..., "unit": ...} or {"builtin": ..., "unit": ...}, with
+ * "params" beside it in `owner`. */
+static int read_patch(ProjectReader *rd, JvValue *owner, ProjectPatch *pp)
+{
+    JvValue *v = jv_object_get(owner, "patch");
     if (!v)
         return err_at(rd, "missing \"patch\"");
     size_t old = push_key(rd, "patch");
     pp->at = path_copy(rd);
-    if (json_is_string(v)) {
-        pp->file = json_string_value(v);
-    } else if (json_is_object(v) && json_object_get(v, "library")) {
+    if (jv_is_string(v)) {
+        pp->file = jv_string_value(v);
+    } else if (jv_is_object(v) && jv_object_get(v, "library")) {
         if (read_library_patch(rd, v, pp))
             return -1;
-    } else if (json_is_object(v)) {
+    } else if (jv_is_object(v) && jv_object_get(v, "builtin")) {
+        if (read_builtin_patch(rd, v, pp))
+            return -1;
+    } else if (jv_is_object(v)) {
         static const char *const keys[] = { "file", "unit", NULL };
         if (check_keys(rd, v, keys) || get_string(rd, v, "file", 1, &pp->file) ||
             get_string(rd, v, "unit", 0, &pp->unit))
             return -1;
     } else {
-        return wrong_type(rd, NULL, v, "a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"}");
+        return wrong_type(rd, NULL, v, "a file name, {\"file\", \"unit\"} or {\"library\", \"revision\", \"unit\"} "
+                                       "(or {\"builtin\", \"unit\"})");
     }
-    if (!pp->library && (!pp->file || !*pp->file))
+    if (!pp->library && !pp->builtin && (!pp->file || !*pp->file))
         return err_at(rd, "empty file name");
     pop(rd, old);
 
-    json_t *params = json_object_get(owner, "params");
+    JvValue *params = jv_object_get(owner, "params");
     if (!params)
         return 0;
     old = push_key(rd, "params");
     if (want_object(rd, params))
         return -1;
-    size_t n_params = json_object_size(params);
+    size_t n_params = jv_object_size(params);
     pp->params = alloc_array(rd, n_params, sizeof *pp->params);
     if (!pp->params)
         return -1;
     pp->n_params = (int)n_params;
     const char *key;
-    json_t *value;
+    JvValue *value;
     int i = 0;
-    json_object_foreach(params, key, value) {
+    jv_object_foreach(params, key, value) {
         size_t o2 = push_key(rd, key);
         ProjectParam *pa = &pp->params[i++];
         pa->name = key;
         pa->index = -1;
         pa->at = path_copy(rd);
-        if (!json_is_number(value)) {
+        if (!jv_is_number(value)) {
             char got[64];
             show(value, got, sizeof got);
             return err_at(rd, "expected a number, got %s", got);
         }
-        pa->value = json_number_value(value);
+        pa->value = jv_number_value(value);
         pop(rd, o2);
     }
     pop(rd, old);
@@ -364,15 +406,15 @@ static int note_order(const void *a, const void *b)
 
 /* A field that version 1 documents do not have: there it is unknown, as
  * it always was. */
-static int only_in_version2(ProjectReader *rd, json_t *obj, const char *key)
+static int only_in_version2(ProjectReader *rd, JvValue *obj, const char *key)
 {
-    if (rd->version >= 2 || !json_object_get(obj, key))
+    if (rd->version >= 2 || !jv_object_get(obj, key))
         return 0;
     return err_at(rd, "unknown field \"%s\" (a version 2 field; this document is version %d)", key, rd->version);
 }
 
 /* "loop_beats": 0 (no loop) or at least ENGINE_LOOP_MIN. */
-static int read_clip_loop(ProjectReader *rd, json_t *v, ProjectClip *clip)
+static int read_clip_loop(ProjectReader *rd, JvValue *v, ProjectClip *clip)
 {
     if (only_in_version2(rd, v, "loop_beats") ||
         get_number(rd, v, "loop_beats", 0, 0, 0, BEAT_MAX, &clip->loop_beats))
@@ -394,9 +436,9 @@ static int sig_order(const void *a, const void *b)
 
 /* "time_signature_changes": [{"beat", "num", "den"}], any order, each on
  * a bar line of the signature before it. */
-static int read_signature_changes(ProjectReader *rd, json_t *root, Project *p)
+static int read_signature_changes(ProjectReader *rd, JvValue *root, Project *p)
 {
-    json_t *arr;
+    JvValue *arr;
     size_t n;
     if (only_in_version2(rd, root, "time_signature_changes") ||
         get_array(rd, root, "time_signature_changes", 0, &arr, &n))
@@ -411,7 +453,7 @@ static int read_signature_changes(ProjectReader *rd, json_t *root, Project *p)
     static const char *const keys[] = { "beat", "num", "den", NULL };
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(rd, i);
-        json_t *sv = json_array_get(arr, i);
+        JvValue *sv = jv_array_get(arr, i);
         ProjectSignature *sg = &p->sig_changes[i];
         if (want_object(rd, sv) || check_keys(rd, sv, keys) ||
             get_number(rd, sv, "beat", 1, 0, 1e-9, BEAT_MAX, &sg->beat) ||
@@ -442,10 +484,10 @@ static int read_signature_changes(ProjectReader *rd, json_t *root, Project *p)
 }
 
 /* "metronome": {"enabled", "gain_db", "export"}. */
-static int read_metronome(ProjectReader *rd, json_t *root, Project *p)
+static int read_metronome(ProjectReader *rd, JvValue *root, Project *p)
 {
     p->metronome_gain_db = 0;
-    json_t *m = json_object_get(root, "metronome");
+    JvValue *m = jv_object_get(root, "metronome");
     if (only_in_version2(rd, root, "metronome"))
         return -1;
     if (!m)
@@ -462,15 +504,15 @@ static int read_metronome(ProjectReader *rd, json_t *root, Project *p)
 
 /* "tail": {"until_db", "max_seconds", "hold_seconds"}; in version 2 the
  * rule holds unless "tail_seconds" fixes the tail (never both). */
-static int read_tail(ProjectReader *rd, json_t *root, Project *p)
+static int read_tail(ProjectReader *rd, JvValue *root, Project *p)
 {
     p->tail_until_db = PROJECT_TAIL_UNTIL_DB;
     p->tail_max_seconds = PROJECT_TAIL_MAX_SECONDS;
     p->tail_hold_seconds = PROJECT_TAIL_HOLD_SECONDS;
     if (only_in_version2(rd, root, "tail"))
         return -1;
-    json_t *t = json_object_get(root, "tail");
-    p->tail_rule = rd->version >= 2 && !json_object_get(root, "tail_seconds");
+    JvValue *t = jv_object_get(root, "tail");
+    p->tail_rule = rd->version >= 2 && !jv_object_get(root, "tail_seconds");
     if (!t)
         return 0;
     if (!p->tail_rule)
@@ -488,14 +530,14 @@ static int read_tail(ProjectReader *rd, json_t *root, Project *p)
 
 /* ---- clips ------------------------------------------------------------------------ */
 
-static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
+static int read_clip(ProjectReader *rd, JvValue *v, ProjectClip *clip)
 {
     static const char *const keys[] = { "start_beat", "length_beats", "loop_beats", "notes", NULL };
     if (want_object(rd, v) || check_keys(rd, v, keys) ||
         get_number(rd, v, "start_beat", 1, 0, 0, BEAT_MAX, &clip->start_beat) ||
         get_number(rd, v, "length_beats", 1, 0, 1e-9, BEAT_MAX, &clip->length_beats) || read_clip_loop(rd, v, clip))
         return -1;
-    json_t *notes;
+    JvValue *notes;
     size_t n;
     if (get_array(rd, v, "notes", 0, &notes, &n))
         return -1;
@@ -506,7 +548,7 @@ static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
     size_t old = push_key(rd, "notes");
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(rd, i);
-        json_t *nv = json_array_get(notes, i);
+        JvValue *nv = jv_array_get(notes, i);
         ProjectNote *note = &clip->notes[i];
         static const char *const note_keys[] = { "key", "start_beat", "length_beats", "velocity", NULL };
         if (want_object(rd, nv) || check_keys(rd, nv, note_keys) || get_int(rd, nv, "key", 1, 0, 0, 127, &note->key) ||
@@ -530,15 +572,15 @@ static int read_clip(ProjectReader *rd, json_t *v, ProjectClip *clip)
  * the file's content in lowercase hex (ampd stores uploads by it), which
  * names the file assets/ab/<hash> beside the project. Either way r->file is
  * the path the resolver opens, relative to the project's folder. */
-static int read_region_sample(ProjectReader *rd, json_t *v, ProjectRegion *r)
+static int read_region_sample(ProjectReader *rd, JvValue *v, ProjectRegion *r)
 {
-    json_t *asset = json_object_get(v, "asset");
+    JvValue *asset = jv_object_get(v, "asset");
     if (!asset) {
-        if (!json_object_get(v, "file"))
+        if (!jv_object_get(v, "file"))
             return err_at(rd, "missing \"file\" (or \"asset\")");
         return get_string(rd, v, "file", 1, &r->file);
     }
-    if (json_object_get(v, "file"))
+    if (jv_object_get(v, "file"))
         return err_at(rd, "a region names its sample by \"file\" or by \"asset\", not both");
     const char *hash;
     if (get_string(rd, v, "asset", 1, &hash))
@@ -546,19 +588,18 @@ static int read_region_sample(ProjectReader *rd, json_t *v, ProjectRegion *r)
     size_t n = strspn(hash, "0123456789abcdef");
     if (n != ASSET_HASH_HEX || hash[n] != '\0')
         return wrong_type(rd, "asset", asset, "a SHA-256 in 64 lowercase hex digits");
-    /* The path is kept in the reader's own copy of the document (p->doc,
-     * never written back), which owns every string the Project points at. */
+    /* The path is kept in the document's arena (p->doc), which owns every
+     * string the Project points at. */
     char path[sizeof ASSET_FOLDER + 3 + ASSET_HASH_HEX + 1];
     snprintf(path, sizeof path, ASSET_FOLDER "/%.2s/%s", hash, hash);
-    json_t *kept = json_string(path);
-    if (!kept || json_object_set_new(v, "\x01asset path", kept) != 0)
-        return err_at(rd, "out of memory");
-    r->file = json_string_value(kept);
     r->asset = hash;
+    r->file = jv_keep(rd->doc, path);
+    if (!r->file)
+        return err_at(rd, "out of memory");
     return 0;
 }
 
-static int read_region(ProjectReader *rd, json_t *v, ProjectRegion *r)
+static int read_region(ProjectReader *rd, JvValue *v, ProjectRegion *r)
 {
     static const char *const keys[] = { "file", "asset", "start_beat", "offset_seconds", "length_seconds", "gain_db",
                                         NULL };
@@ -573,7 +614,7 @@ static int read_region(ProjectReader *rd, json_t *v, ProjectRegion *r)
                : 0;
 }
 
-static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
+static int read_lane(ProjectReader *rd, JvValue *v, ProjectLane *l)
 {
     static const char *const keys[] = { "target", "points", NULL };
     static const char *const target_keys[] = { "slot", "param", "fader", NULL };
@@ -582,15 +623,15 @@ static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
     l->param_index = -1;
     if (want_object(rd, v) || check_keys(rd, v, keys))
         return -1;
-    json_t *target = json_object_get(v, "target");
+    JvValue *target = jv_object_get(v, "target");
     if (!target)
         return err_at(rd, "missing \"target\"");
     size_t old = push_key(rd, "target");
     if (want_object(rd, target) || check_keys(rd, target, target_keys))
         return -1;
-    if (json_object_get(target, "fader")) {
+    if (jv_object_get(target, "fader")) {
         /* the track's fader: {"fader": "gain_db"} or {"fader": "pan"} */
-        if (json_object_get(target, "slot") || json_object_get(target, "param"))
+        if (jv_object_get(target, "slot") || jv_object_get(target, "param"))
             return err_at(rd, "\"fader\" stands alone (no \"slot\" or \"param\" with it)");
         if (get_choice(rd, target, "fader", 1, 0, fader_names, &l->param_index))
             return -1;
@@ -601,7 +642,7 @@ static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
         return -1;
     }
     pop(rd, old);
-    json_t *points;
+    JvValue *points;
     size_t n;
     if (get_array(rd, v, "points", 1, &points, &n))
         return -1;
@@ -617,7 +658,7 @@ static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
     static const char *const point_keys[] = { "beat", "value", NULL };
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(rd, i);
-        json_t *pv = json_array_get(points, i);
+        JvValue *pv = jv_array_get(points, i);
         ProjectPoint *pt = &l->points[i];
         if (want_object(rd, pv) || check_keys(rd, pv, point_keys) ||
             get_number(rd, pv, "beat", 1, 0, 0, BEAT_MAX, &pt->beat) ||
@@ -636,9 +677,9 @@ static int read_lane(ProjectReader *rd, json_t *v, ProjectLane *l)
     return 0;
 }
 
-static int read_fader(ProjectReader *rd, json_t *track, ProjectTrack *t)
+static int read_fader(ProjectReader *rd, JvValue *track, ProjectTrack *t)
 {
-    json_t *v = json_object_get(track, "fader");
+    JvValue *v = jv_object_get(track, "fader");
     t->gain_db = 0;
     t->pan = 0;
     if (!v)
@@ -654,12 +695,12 @@ static int read_fader(ProjectReader *rd, json_t *track, ProjectTrack *t)
 }
 
 /* An array field of objects, each read by `each`. */
-typedef int (*ReadEach)(ProjectReader *rd, json_t *v, void *item);
+typedef int (*ReadEach)(ProjectReader *rd, JvValue *v, void *item);
 
-static int read_list(ProjectReader *rd, json_t *owner, const char *key, size_t item_size, size_t max, void **items,
+static int read_list(ProjectReader *rd, JvValue *owner, const char *key, size_t item_size, size_t max, void **items,
                      int *n_items, ReadEach each)
 {
-    json_t *arr;
+    JvValue *arr;
     size_t n;
     if (get_array(rd, owner, key, 0, &arr, &n))
         return -1;
@@ -672,7 +713,7 @@ static int read_list(ProjectReader *rd, json_t *owner, const char *key, size_t i
         return -1;
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(rd, i);
-        if (each(rd, json_array_get(arr, i), (char *)*items + i * item_size))
+        if (each(rd, jv_array_get(arr, i), (char *)*items + i * item_size))
             return -1;
         pop(rd, o2);
     }
@@ -680,17 +721,17 @@ static int read_list(ProjectReader *rd, json_t *owner, const char *key, size_t i
     return 0;
 }
 
-static int each_clip(ProjectReader *rd, json_t *v, void *item) { return read_clip(rd, v, item); }
-static int each_region(ProjectReader *rd, json_t *v, void *item) { return read_region(rd, v, item); }
-static int each_lane(ProjectReader *rd, json_t *v, void *item) { return read_lane(rd, v, item); }
+static int each_clip(ProjectReader *rd, JvValue *v, void *item) { return read_clip(rd, v, item); }
+static int each_region(ProjectReader *rd, JvValue *v, void *item) { return read_region(rd, v, item); }
+static int each_lane(ProjectReader *rd, JvValue *v, void *item) { return read_lane(rd, v, item); }
 
-static int each_insert(ProjectReader *rd, json_t *v, void *item)
+static int each_insert(ProjectReader *rd, JvValue *v, void *item)
 {
     static const char *const keys[] = { "patch", "params", NULL };
     return want_object(rd, v) || check_keys(rd, v, keys) || read_patch(rd, v, item) ? -1 : 0;
 }
 
-static int each_send(ProjectReader *rd, json_t *v, void *item)
+static int each_send(ProjectReader *rd, JvValue *v, void *item)
 {
     ProjectSend *s = item;
     static const char *const keys[] = { "bus", "level_db", NULL };
@@ -702,15 +743,15 @@ static int each_send(ProjectReader *rd, json_t *v, void *item)
 }
 
 /* Present only on the kinds of track that use it. */
-static int only_for(ProjectReader *rd, json_t *v, const char *key, int kind, int allowed_kind)
+static int only_for(ProjectReader *rd, JvValue *v, const char *key, int kind, int allowed_kind)
 {
-    if (!json_object_get(v, key) || kind == allowed_kind)
+    if (!jv_object_get(v, key) || kind == allowed_kind)
         return 0;
     return err_at(rd, "\"%s\" belongs to %s tracks, this one is %s", key,
                   allowed_kind == ENGINE_TRACK_INSTRUMENT ? "instrument" : "audio", kind_names[kind - 1]);
 }
 
-static int read_track(ProjectReader *rd, json_t *v, ProjectTrack *t)
+static int read_track(ProjectReader *rd, JvValue *v, ProjectTrack *t)
 {
     static const char *const keys[] = { "id", "name", "kind", "patch", "params", "voice_mode", "note_priority",
                                         "glide_seconds", "inserts", "fader", "sends", "clips", "regions",
@@ -766,7 +807,7 @@ static int tempo_order(const void *a, const void *b)
     return x->beat < y->beat ? -1 : x->beat > y->beat;
 }
 
-static int read_header(ProjectReader *rd, json_t *root, Project *p)
+static int read_header(ProjectReader *rd, JvValue *root, Project *p)
 {
     static const char *const keys[] = { "version", "sample_rate", "tempo", "tempo_changes", "time_signature",
                                         "time_signature_changes", "length_beats", "tail_seconds", "tail", "loop",
@@ -788,10 +829,10 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
         get_number(rd, root, "length_beats", 0, -1, 0, BEAT_MAX, &p->length_beats) ||
         get_number(rd, root, "tail_seconds", 0, PROJECT_DEFAULT_TAIL, 0, 600, &p->tail_seconds))
         return -1;
-    if (!json_object_get(root, "length_beats"))
+    if (!jv_object_get(root, "length_beats"))
         p->length_beats = -1;
 
-    json_t *arr;
+    JvValue *arr;
     size_t n;
     if (get_array(rd, root, "tempo_changes", 0, &arr, &n))
         return -1;
@@ -802,7 +843,7 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
     size_t old = push_key(rd, "tempo_changes");
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(rd, i);
-        json_t *tv = json_array_get(arr, i);
+        JvValue *tv = jv_array_get(arr, i);
         static const char *const tkeys[] = { "beat", "bpm", NULL };
         if (want_object(rd, tv) || check_keys(rd, tv, tkeys) ||
             get_number(rd, tv, "beat", 1, 0, 0, BEAT_MAX, &p->tempo_changes[i].beat) ||
@@ -814,13 +855,13 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
     qsort(p->tempo_changes, n, sizeof *p->tempo_changes, tempo_order);
 
     p->sig_num = p->sig_den = 4;
-    json_t *sig = json_object_get(root, "time_signature");
+    JvValue *sig = jv_object_get(root, "time_signature");
     if (sig) {
         old = push_key(rd, "time_signature");
-        json_t *a = json_array_get(sig, 0), *b = json_array_get(sig, 1);
-        if (!json_is_array(sig) || json_array_size(sig) != 2 || !json_is_integer(a) || !json_is_integer(b))
+        JvValue *a = jv_array_get(sig, 0), *b = jv_array_get(sig, 1);
+        if (!jv_is_array(sig) || jv_array_size(sig) != 2 || !jv_is_integer(a) || !jv_is_integer(b))
             return err_at(rd, "expected [numerator, denominator], e.g. [4, 4]");
-        json_int_t num = json_integer_value(a), den = json_integer_value(b);
+        long long num = jv_integer_value(a), den = jv_integer_value(b);
         if (num < 1 || num > 64 || den < 1 || den > 64 || (den & (den - 1)))
             return err_at(rd, "%lld/%lld: the numerator is 1 to 64, the denominator a power of two up to 64",
                           (long long)num, (long long)den);
@@ -831,7 +872,7 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
     if (read_signature_changes(rd, root, p) || read_metronome(rd, root, p) || read_tail(rd, root, p))
         return -1;
 
-    json_t *loop = json_object_get(root, "loop");
+    JvValue *loop = jv_object_get(root, "loop");
     if (loop) {
         static const char *const lkeys[] = { "enabled", "start_beat", "end_beat", NULL };
         old = push_key(rd, "loop");
@@ -846,7 +887,7 @@ static int read_header(ProjectReader *rd, json_t *root, Project *p)
         pop(rd, old);
     }
 
-    json_t *master = json_object_get(root, "master");
+    JvValue *master = jv_object_get(root, "master");
     if (master) {
         static const char *const mkeys[] = { "gain_db", NULL };
         old = push_key(rd, "master");
@@ -919,18 +960,20 @@ int project_load_text(const char *text, size_t len, const char *name, const char
                       size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    ProjectReader rd = { .err = err, .errlen = errlen };
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
+    JvError jerr;
+    JvLimits limits = { .max_bytes = PROJECT_MAX_FILE_BYTES };
+    JvDoc *doc = jv_parse(text, len, &limits, &jerr);
+    if (!doc) {
         snprintf(err, errlen, "%s:%d:%d: %s", name ? name : "project", jerr.line, jerr.column, jerr.text);
         return -1;
     }
-    p->doc = root;
+    ProjectReader rd = { .doc = doc, .err = err, .errlen = errlen };
+    JvValue *root = jv_root(doc);
+    p->doc = doc;
     p->dir = strdup(dir ? dir : ".");
     if (!p->dir || read_header(&rd, root, p))
         goto fail;
-    json_t *tracks;
+    JvValue *tracks;
     size_t n;
     if (get_array(&rd, root, "tracks", 1, &tracks, &n))
         goto fail;
@@ -946,7 +989,7 @@ int project_load_text(const char *text, size_t len, const char *name, const char
     size_t old = push_key(&rd, "tracks");
     for (size_t i = 0; i < n; i++) {
         size_t o2 = push_index(&rd, i);
-        if (read_track(&rd, json_array_get(tracks, i), &p->tracks[i]))
+        if (read_track(&rd, jv_array_get(tracks, i), &p->tracks[i]))
             goto fail;
         pop(&rd, o2);
     }
@@ -1013,7 +1056,6 @@ void project_free(Project *p)
     }
     free(p->samples);
     free(p->dir);
-    if (p->doc)
-        json_decref(p->doc);
+    jv_free(p->doc);
     memset(p, 0, sizeof *p);
 }

@@ -5,6 +5,10 @@
  *
  * Messages start with the JSON path project_read.c kept for the field
  * (`at`), so an unknown param reads like a typo in the document would.
+ *
+ * In engine.wasm there is no file system: audio comes only through the
+ * loader's read_audio (AMP_NO_FILES, set by web/web.mk, leaves the file
+ * reader out).
  */
 #include "project_resolve.h"
 
@@ -32,9 +36,10 @@ static char *join_path(const char *dir, const char *file)
 /* One patch the loader gave, so a file used by several tracks is loaded
  * once per resolve. */
 typedef struct LoadedPatch {
-    char *path;                         /* NULL for a library patch */
+    char *path;                         /* NULL for a library or built-in patch */
     const char *library;                /* a library patch's id, NULL for a file */
     int library_revision;
+    const char *builtin;                /* a built-in patch's path, or NULL */
     const AmpPatchDesc *desc;
     const char *unit;                   /* NULL: the file's default unit */
 } LoadedPatch;
@@ -59,14 +64,23 @@ static int same_patch(const LoadedPatch *l, const ProjectPatch *pp)
         return 0;
     if (pp->library)
         return l->library && !strcmp(l->library, pp->library) && l->library_revision == pp->library_revision;
+    if (pp->builtin)
+        return l->builtin && !strcmp(l->builtin, pp->builtin);
     return l->path && !strcmp(l->path, pp->path);
 }
 
-/* Ask the loader for a file, or for a library patch (which a loader
- * without load_library refuses). */
+/* Ask the loader for a file, a library patch or a built-in one (which a
+ * loader without load_library / load_builtin refuses). */
 static const AmpPatchDesc *ask_loader(const ProjectPatchLoader *loader, const ProjectPatch *pp, char *err,
                                       size_t errlen)
 {
+    if (pp->builtin) {
+        if (!loader->load_builtin) {
+            snprintf(err, errlen, "built-in patch '%s': this loader has no built-in library", pp->builtin);
+            return NULL;
+        }
+        return loader->load_builtin(loader->user, pp->builtin, pp->unit, err, errlen);
+    }
     if (!pp->library)
         return loader->load(loader->user, pp->path, pp->unit, err, errlen);
     if (!loader->load_library) {
@@ -111,7 +125,8 @@ static const AmpPatchDesc *load_patch(ProjectResolver *r, const ProjectPatch *pp
     }
     LoadedPatch *slot = &r->loaded[r->n_loaded++];
     *slot = (LoadedPatch){ .path = pp->path ? strdup(pp->path) : NULL, .library = pp->library,
-                           .library_revision = pp->library_revision, .desc = desc, .unit = pp->unit };
+                           .library_revision = pp->library_revision, .builtin = pp->builtin, .desc = desc,
+                           .unit = pp->unit };
     return desc;
 }
 
@@ -147,8 +162,9 @@ static int check_value(char *err, size_t errlen, const char *at, const AmpPatchD
 
 static int resolve_patch(ProjectResolver *r, const Project *p, ProjectPatch *pp, int insert)
 {
-    pp->path = pp->library ? NULL : join_path(p->dir, pp->file);
-    if (!pp->library && !pp->path) {
+    int named_by_file = !pp->library && !pp->builtin;
+    pp->path = named_by_file ? join_path(p->dir, pp->file) : NULL;
+    if (named_by_file && !pp->path) {
         snprintf(r->err, r->errlen, "out of memory");
         return -1;
     }
@@ -206,7 +222,30 @@ static float *resample(const float *x, int64_t n, int from, int to, int64_t *out
     return y;
 }
 
-static int load_sample(Project *p, ProjectRegion *reg, char *err, size_t errlen)
+/* The WAV file of a region: through the loader's read_audio when it has
+ * one, else (natively) from the file. */
+static int read_wav(const ProjectPatchLoader *loader, const char *path, const char *asset, WavData *w, char *err,
+                    size_t errlen)
+{
+    int rc = 1;
+    if (loader && loader->read_audio) {
+        const unsigned char *bytes = NULL;
+        size_t len = 0;
+        rc = loader->read_audio(loader->user, path, asset, &bytes, &len, err, errlen);
+        if (rc == 0)
+            return wav_read_memory(bytes, len, w, err, errlen);
+        if (rc < 0)
+            return -1;
+    }
+#ifdef AMP_NO_FILES
+    snprintf(err, errlen, "no audio was handed in for '%s' (this build reads no files)", asset ? asset : path);
+    return -1;
+#else
+    return wav_read_file(path, w, err, errlen);
+#endif
+}
+
+static int load_sample(Project *p, const ProjectPatchLoader *loader, ProjectRegion *reg, char *err, size_t errlen)
 {
     char *path = join_path(p->dir, reg->file);
     if (!path) {
@@ -222,7 +261,7 @@ static int load_sample(Project *p, ProjectRegion *reg, char *err, size_t errlen)
     }
     WavData w;
     char werr[300];
-    if (wav_read_file(path, &w, werr, sizeof werr)) {
+    if (read_wav(loader, path, reg->asset, &w, werr, sizeof werr)) {
         snprintf(err, errlen, "%s.file: %s", reg->at, werr);
         free(path);
         return -1;
@@ -310,7 +349,7 @@ int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char
             if (resolve_lane(t, &t->lanes[k], err, errlen))
                 goto done;
         for (int k = 0; k < t->n_regions; k++)
-            if (load_sample(p, &t->regions[k], err, errlen))
+            if (load_sample(p, loader, &t->regions[k], err, errlen))
                 goto done;
     }
     rc = 0;

@@ -9,7 +9,9 @@
  * (patch_loader.h: ampc, a cached shared object, dlopen); a host with its
  * patches built in could look them up by name instead.
  *
- * Native only (reads files); not for the audio thread.
+ * Built natively and into engine.wasm. There it reads no file: its loader
+ * finds patches in the engine's registry and audio in the bytes the page
+ * handed in (read_audio). Not for the audio thread.
  */
 #ifndef AMP_PROJECT_RESOLVE_H
 #define AMP_PROJECT_RESOLVE_H
@@ -35,6 +37,20 @@ typedef struct ProjectPatchLoader {
      * such patch with "a library patch needs ampd". */
     const AmpPatchDesc *(*load_library)(void *user, const char *id, int revision, const char *unit, char *err,
                                         size_t errlen);
+    /* A patch of the built-in library ({"builtin": id}: its path there,
+     * e.g. "epiano.amp", checked by project_builtin_id_valid), as load()
+     * does for a file; each (id, unit) is asked for once. NULL refuses
+     * every such patch ("this loader has no built-in library"). */
+    const AmpPatchDesc *(*load_builtin)(void *user, const char *id, const char *unit, char *err, size_t errlen);
+    /* The bytes of a region's audio file from memory instead of the file
+     * system: `path` is the file as the resolver would open it (the
+     * document's "file" taken from the project's folder, or
+     * assets/ab/<hash>), `asset` the region's "asset" hash or NULL.
+     * Returns 0 with *bytes and *len (valid until project_resolve
+     * returns), 1 to read the file after all, or -1 with a message. NULL:
+     * files are read (natively; engine.wasm reads none). */
+    int (*read_audio)(void *user, const char *path, const char *asset, const unsigned char **bytes, size_t *len,
+                      char *err, size_t errlen);
 } ProjectPatchLoader;
 
 /* Load the patches through `loader`, check params and lanes against them,

@@ -209,6 +209,7 @@ int wav_read_memory(const void *bytes, size_t len, WavData *out, char *err, size
     return 0;
 }
 
+#ifndef AMP_NO_FILES                    /* engine.wasm: no file system */
 int wav_read_file(const char *path, WavData *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -223,6 +224,7 @@ int wav_read_file(const char *path, WavData *out, char *err, size_t errlen)
     free(buf);
     return rc;
 }
+#endif
 
 void wav_free(WavData *w)
 {
@@ -250,18 +252,36 @@ static unsigned char *put_id(unsigned char *p, const char id[4])
     return p + 4;
 }
 
-/* x * 32768 rounded to nearest (halves away from zero), clipped. */
-static int16_t to_s16(float x)
+/* x * scale + dither rounded to nearest (halves away from zero), clipped
+ * to [-scale, scale - 1]. */
+static int32_t to_int(float x, double scale, double dither)
 {
-    double v = (double)x * 32768.0;
+    double v = (double)x * scale;
     if (v != v)
         return 0;
+    v += dither;
     v = v < 0 ? ceil(v - 0.5) : floor(v + 0.5);
-    if (v > 32767.0)
-        return 32767;
-    if (v < -32768.0)
-        return -32768;
-    return (int16_t)v;
+    if (v > scale - 1.0)
+        return (int32_t)(scale - 1.0);
+    if (v < -scale)
+        return (int32_t)-scale;
+    return (int32_t)v;
+}
+
+static uint32_t xorshift32(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+
+/* TPDF dither in LSB: the difference of two uniform draws, in (-1, 1). */
+static double tpdf(uint32_t *state)
+{
+    double u1 = (double)xorshift32(state), u2 = (double)xorshift32(state);
+    return (u1 - u2) * (1.0 / 4294967296.0);
 }
 
 int wav_write_memory(const float *const *chans, int channels, long frames, int sample_rate,
@@ -275,14 +295,17 @@ int wav_write_memory(const float *const *chans, int channels, long frames, int s
         return fail(err, errlen, "bad sample rate %d Hz", sample_rate);
     if (frames < 0)
         return fail(err, errlen, "negative length");
+    if (fmt != WAV_F32 && fmt != WAV_S16 && fmt != WAV_S24 && fmt != WAV_S16_TPDF)
+        return fail(err, errlen, "unknown sample format %d", (int)fmt);
     int is_float = fmt == WAV_F32;
-    uint32_t bps = is_float ? 4 : 2;
+    uint32_t bps = is_float ? 4 : fmt == WAV_S24 ? 3 : 2;
     /* Header: RIFF(12) + fmt (8+16, or 8+18 for float) + fact(12, float) + data(8). */
     uint32_t header = is_float ? 12 + 26 + 12 + 8 : 12 + 24 + 8;
     uint64_t data_bytes = (uint64_t)frames * (uint64_t)channels * bps;
-    if (data_bytes + header > 0xFFFFFFFEu)
+    uint64_t pad = data_bytes & 1;            /* a chunk of odd size is followed by a pad byte */
+    if (data_bytes + pad + header > 0xFFFFFFFEu)
         return fail(err, errlen, "too long for a WAV file (more than 4 GiB of samples)");
-    size_t total = header + (size_t)data_bytes;
+    size_t total = header + (size_t)(data_bytes + pad);
     unsigned char *buf = malloc(total);
     if (!buf)
         return fail(err, errlen, "out of memory");
@@ -307,22 +330,32 @@ int wav_write_memory(const float *const *chans, int channels, long frames, int s
     }
     p = put_id(p, "data");
     p = put32(p, (uint32_t)data_bytes);
+    uint32_t dither = WAV_DITHER_SEED;
     for (long i = 0; i < frames; i++) {
         for (int c = 0; c < channels; c++) {
+            float x = chans[c][i];
             if (is_float) {
                 uint32_t u;
-                memcpy(&u, &chans[c][i], sizeof u);
+                memcpy(&u, &x, sizeof u);
                 p = put32(p, u);
+            } else if (fmt == WAV_S24) {
+                uint32_t v = (uint32_t)to_int(x, 8388608.0, 0.0);
+                p = put16(p, v & 0xFFFFu);
+                *p++ = (unsigned char)(v >> 16);
             } else {
-                p = put16(p, (uint16_t)to_s16(chans[c][i]));
+                double d = fmt == WAV_S16_TPDF ? tpdf(&dither) : 0.0;
+                p = put16(p, (uint16_t)to_int(x, 32768.0, d));
             }
         }
     }
+    if (pad)
+        *p = 0;
     *bytes = buf;
     *len = total;
     return 0;
 }
 
+#ifndef AMP_NO_FILES
 int wav_write_file(const char *path, const float *const *chans, int channels, long frames,
                    int sample_rate, WavFormat fmt, char *err, size_t errlen)
 {
@@ -346,3 +379,4 @@ int wav_write_file(const char *path, const float *const *chans, int channels, lo
     }
     return 0;
 }
+#endif

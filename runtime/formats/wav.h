@@ -7,10 +7,21 @@
  * message, never a crash: every length is checked against the bytes that
  * are there.
  *
- * Writes 32-bit float (exact) or 16-bit PCM (x * 32768 rounded to nearest,
- * clipped to [-32768, 32767]; no dither).
+ * Writes 32-bit float (exact), 24-bit PCM (x * 8388608 rounded to nearest,
+ * halves away from zero, clipped to [-8388608, 8388607]; no dither) or
+ * 16-bit PCM (x * 32768 rounded the same way, clipped to [-32768, 32767]),
+ * without dither (WAV_S16) or with TPDF dither (WAV_S16_TPDF): before
+ * rounding, each sample gets (u1 - u2) / 2^32 LSB added, u1 and u2 the
+ * next two outputs of a 32-bit xorshift generator (x ^= x << 13;
+ * x ^= x >> 17; x ^= x << 5) seeded with WAV_DITHER_SEED at the start of
+ * every file and drawn frame by frame, channel by channel: triangular
+ * noise of +-1 LSB, the same bits on every build (integer arithmetic and
+ * exact double sums), so a dithered export of the browser and `amp render
+ * --format s16 --dither` are bit-identical.
  *
- * Not for the audio thread: reading and writing allocate and do I/O.
+ * Reading and wav_write_memory build natively and into engine.wasm (the
+ * browser's export); the file functions are native only. Not for the
+ * audio thread: reading and writing allocate.
  */
 #ifndef AMP_WAV_H
 #define AMP_WAV_H
@@ -20,7 +31,9 @@
 #define WAV_MAX_CHANNELS 8
 #define WAV_MAX_RATE 1000000      /* larger sample rates are taken as corrupt */
 
-typedef enum { WAV_F32 = 0, WAV_S16 = 1 } WavFormat;
+typedef enum { WAV_F32 = 0, WAV_S16 = 1, WAV_S24 = 2, WAV_S16_TPDF = 3 } WavFormat;
+
+#define WAV_DITHER_SEED 0x414D5001u      /* "AMP" 1 */
 
 typedef struct WavData {
     int channels;

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +65,8 @@ static const char usage_main[] =
 
 static const char usage_render[] =
     "usage: amp render FILE.amp [options] -o OUT.wav\n"
-    "       amp render PROJECT.json [-I DIR] [--rate SR] [--seconds S] [--format F] -o OUT.wav\n"
+    "       amp render PROJECT.json [-I DIR] [--library DIR] [--rate SR] [--seconds S] [--format F]\n"
+    "                           [--dither] [--stems DIR] -o OUT.wav\n"
     "       amp render SONG.mid [--patch FILE.amp[:UNIT]] [--drums FILE.amp[:UNIT]] [--nodes DIR]\n"
     "                           [-I DIR] [--rate SR] [--seconds S] [--format F] -o OUT.wav\n"
     "\n"
@@ -86,12 +88,18 @@ static const char usage_render[] =
     "  --input IN.wav       audio for an effect's inputs: a mono file feeds every input,\n"
     "                       otherwise channel k feeds input k (missing channels: silence)\n"
     "  --param NAME=VALUE   set a param from the start, in its unit (repeatable)\n"
-    "  --format f32|s16     sample format of OUT.wav (default f32)\n"
+    "  --format f32|s24|s16 sample format of OUT.wav (default f32)\n"
+    "  --dither             with s16: TPDF dither (runtime/formats/wav.h), as the browser's\n"
+    "                       16-bit export\n"
     "\n"
     "A .json file is a project: its tracks, clips, audio regions, mixer and\n"
     "automation are rendered offline, faster than real time, to a stereo mix\n"
     "(--rate overrides the project's sample rate, --seconds its length; patch\n"
-    "paths are relative to the project file; -I adds import folders).\n"
+    "paths are relative to the project file; -I adds import folders). Its\n"
+    "{\"builtin\": \"epiano.amp\"} patches are files of --library DIR (default:\n"
+    "./nodes when it exists), as ampd --library serves them. --stems DIR also\n"
+    "writes DIR/track-ID.wav for every instrument and audio track: the project\n"
+    "with that track soloed (its sends and the buses they feed included).\n"
     "\n"
     "A .mid file (.midi, .smf) is imported as `amp import` does and rendered as a\n"
     "project, every track through --patch (default NODES/pad.amp; channel 10 too,\n"
@@ -140,7 +148,16 @@ typedef struct RenderArgs {
     const char *patch;     /* MIDI: --patch FILE[:UNIT] */
     const char *drums;     /* MIDI: --drums FILE[:UNIT] */
     const char *nodes;     /* MIDI: --nodes DIR */
+    int dither;            /* --dither: s16 with TPDF dither */
+    const char *library;   /* project: --library DIR, the built-in patches */
+    const char *stems;     /* project: --stems DIR */
 } RenderArgs;
+
+/* "f32", "s24", "s16", "s16 dithered". */
+static const char *format_name(WavFormat f)
+{
+    return f == WAV_F32 ? "f32" : f == WAV_S24 ? "s24" : f == WAV_S16 ? "s16" : "s16 dithered";
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -184,6 +201,10 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         }
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
             return 1;
+        if (!strcmp(arg, "--dither")) {
+            a->dither = 1;
+            continue;
+        }
         if (!strncmp(arg, "-I", 2)) {
             const char *dir = arg[2] ? arg + 2 : option_value(argc, argv, &i, NULL);
             if (!dir)
@@ -203,7 +224,7 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         name[name_len] = '\0';
         static const char *const known[] = { "-o", "--unit", "--notes", "--seconds", "--rate",
                                              "--input", "--param", "--format", "--patch", "--drums",
-                                             "--nodes" };
+                                             "--nodes", "--library", "--stems" };
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(name, known[j]))
@@ -242,14 +263,22 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
                 a->format = WAV_F32;
             else if (!strcmp(value, "s16"))
                 a->format = WAV_S16;
+            else if (!strcmp(value, "s24"))
+                a->format = WAV_S24;
             else
-                return usage_error("--format is f32 or s16, not '%s'", value);
+                return usage_error("--format is f32, s24 or s16, not '%s'", value);
             break;
         case 8: a->patch = value; break;
         case 9: a->drums = value; break;
         case 10: a->nodes = value; break;
+        case 11: a->library = value; break;
+        case 12: a->stems = value; break;
         }
     }
+    if (a->dither && a->format != WAV_S16)
+        return usage_error("%s", "--dither goes with --format s16");
+    if (a->dither)
+        a->format = WAV_S16_TPDF;
     if (!a->file)
         return usage_error("%s", "no FILE.amp, PROJECT.json or SONG.mid given");
     if (!a->out)
@@ -406,10 +435,10 @@ static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderAr
         snprintf(peak_text, sizeof peak_text, "-inf dBFS (silent)");
     fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d ch %s, peak %s, %s",
             desc->name, a->out, (double)frames / rate, rate, desc->n_outputs,
-            a->format == WAV_F32 ? "f32" : "s16", peak_text,
+            format_name(a->format), peak_text,
             from_cache ? "shared object from the cache" : "shared object compiled now");
-    if (a->format == WAV_S16 && peak > 1.0)
-        fputs(", clipped in s16", stderr);
+    if (a->format != WAV_F32 && peak > 1.0)
+        fprintf(stderr, ", clipped in %s", format_name(a->format));
     if (hp.notes_refused)
         fprintf(stderr, ", %ld note%s refused", hp.notes_refused, hp.notes_refused == 1 ? "" : "s");
     fputc('\n', stderr);
@@ -471,70 +500,127 @@ static int render_project(const RenderArgs *a)
     return render_loaded(&p, a);
 }
 
+/* The built-in library of a project's {"builtin": "epiano.amp"} patches:
+ * the files of --library DIR (default ./nodes), compiled as the native
+ * loader compiles a file. */
+typedef struct BuiltinLoader {
+    PatchLoaderOptions options;         /* the native loader's (-I) */
+    const char *dir;                    /* NULL: none (no --library, no ./nodes) */
+} BuiltinLoader;
+
+static const AmpPatchDesc *load_builtin(void *user, const char *id, const char *unit, char *err, size_t errlen)
+{
+    const BuiltinLoader *b = user;
+    if (!b->dir) {
+        snprintf(err, errlen, "built-in patch '%s': no built-in library here (./nodes does not exist; "
+                 "give amp render --library DIR)", id);
+        return NULL;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", b->dir, id);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "built-in patch '%s': no such file in the library %s", id, b->dir);
+        return NULL;
+    }
+    return patch_loader_compile((void *)&b->options, path, unit, err, errlen);
+}
+
+/* --library DIR, else ./nodes when it is a folder, else none. */
+static const char *library_dir(const RenderArgs *a)
+{
+    struct stat st;
+    if (a->library)
+        return a->library;
+    return stat("nodes", &st) == 0 && S_ISDIR(st.st_mode) ? "nodes" : NULL;
+}
+
+static double peak_of_mix(const ProjectMix *m)
+{
+    float *outs[2] = { m->left, m->right };
+    return peak_of(outs, 2, m->frames);
+}
+
+/* --stems DIR: DIR/track-ID.wav for every instrument and audio track.
+ * Returns an exit status. */
+static int write_stems(Project *p, const RenderArgs *a, int64_t frames)
+{
+    if (mkdir(a->stems, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "amp: %s: %s\n", a->stems, strerror(errno));
+        return 1;
+    }
+    char err[8192];
+    int n = 0;
+    for (int i = 0; i < p->n_tracks; i++) {
+        if (p->tracks[i].kind == ENGINE_TRACK_BUS)
+            continue;
+        ProjectMix m;
+        if (project_mix_begin(&m, p, frames, i, err, sizeof err)) {
+            fprintf(stderr, "amp: stem of tracks[%d]: %s\n", i, err);
+            return 1;
+        }
+        project_mix_step(&m, m.frames, NULL, NULL);
+        char path[4096];
+        snprintf(path, sizeof path, "%s/track-%d.wav", a->stems, p->tracks[i].id);
+        const float *chans[2] = { m.left, m.right };
+        int rc = wav_write_file(path, chans, 2, m.frames, m.rate, a->format, err, sizeof err);
+        project_mix_free(&m);
+        if (rc) {
+            fprintf(stderr, "amp: %s\n", err);
+            return 1;
+        }
+        n++;
+    }
+    fprintf(stderr, "amp: %d stem%s in %s\n", n, n == 1 ? "" : "s", a->stems);
+    return 0;
+}
+
 static int render_loaded(Project *p, const RenderArgs *a)
 {
     char err[8192];
-    PatchLoaderOptions loader_opt = { a->include_dirs, a->n_include_dirs };
-    ProjectPatchLoader loader = patch_loader_native(&loader_opt);
+    BuiltinLoader builtin = { { a->include_dirs, a->n_include_dirs }, library_dir(a) };
+    ProjectPatchLoader loader = patch_loader_native(&builtin.options);
+    loader.load_builtin = load_builtin;
+    loader.user = &builtin;
     if (project_resolve(p, &loader, a->rate, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
         project_free(p);
         return 1;
     }
     int status = 1;
-    float *left = NULL, *right = NULL;
-    EngineConfig cfg;
-    project_engine_config(p, &cfg);
-    Engine *e = engine_init(&cfg, err, sizeof err);
-    if (!e) {
+    int64_t frames = a->seconds > 0 ? llround(a->seconds * p->render_rate) : 0;
+    ProjectMix m;
+    if (project_mix_begin(&m, p, frames, -1, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
-        goto done;
+        project_free(p);
+        return 1;
     }
-    if (project_feed(p, e, err, sizeof err)) {
-        fprintf(stderr, "amp: %s\n", err);
-        goto done;
-    }
-    int rate = p->render_rate;
-    int64_t frames = a->seconds > 0 ? llround(a->seconds * rate) : project_frames(p);
-    left = calloc((size_t)frames + 1, sizeof(float));
-    right = calloc((size_t)frames + 1, sizeof(float));
-    if (!left || !right) {
-        fprintf(stderr, "amp: out of memory for %lld frames\n", (long long)frames);
-        goto done;
-    }
-    int faults = 0;
     double t0 = wall_seconds();
-    if (a->seconds > 0)
-        project_render(e, left, right, frames, isatty(2) ? progress_bar : NULL, NULL, &faults);
-    else   /* as long as the project's tail says */
-        frames = project_render_project(e, p, left, right, isatty(2) ? progress_bar : NULL, NULL, &faults);
+    project_mix_step(&m, m.frames, isatty(2) ? progress_bar : NULL, NULL);
     double wall = wall_seconds() - t0;
-    const float *chans[2] = { left, right };
-    if (wav_write_file(a->out, chans, 2, frames, rate, a->format, err, sizeof err)) {
+    const float *chans[2] = { m.left, m.right };
+    if (wav_write_file(a->out, chans, 2, m.frames, m.rate, a->format, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);
         goto done;
     }
-    float *outs[2] = { left, right };
-    double peak = peak_of(outs, 2, frames);
-    double seconds = (double)frames / rate;
+    double peak = peak_of_mix(&m);
+    double seconds = (double)m.frames / m.rate;
     char peak_text[32];
     if (peak > 0.0)
         snprintf(peak_text, sizeof peak_text, "%.1f dBFS", 20.0 * log10(peak));
     else
         snprintf(peak_text, sizeof peak_text, "-inf dBFS (silent)");
     fprintf(stderr, "amp: %s -> %s: %.3f s at %d Hz, %d track%s, peak %s, rendered in %.2f s (%.1fx real time)",
-            a->file, a->out, seconds, rate, p->n_tracks, p->n_tracks == 1 ? "" : "s", peak_text, wall,
+            a->file, a->out, seconds, m.rate, p->n_tracks, p->n_tracks == 1 ? "" : "s", peak_text, wall,
             wall > 0 ? seconds / wall : 0.0);
-    if (a->format == WAV_S16 && peak > 1.0)
-        fputs(", clipped in s16", stderr);
-    if (faults)
-        fprintf(stderr, ", %d NaN/Inf fault%s muted", faults, faults == 1 ? "" : "s");
+    if (a->format != WAV_F32 && peak > 1.0)
+        fprintf(stderr, ", clipped in %s", format_name(a->format));
+    if (m.faults)
+        fprintf(stderr, ", %d NaN/Inf fault%s muted", m.faults, m.faults == 1 ? "" : "s");
     fputc('\n', stderr);
-    status = 0;
+    status = a->stems ? write_stems(p, a, m.frames) : 0;
 done:
-    free(left);
-    free(right);
-    engine_free(e);
+    project_mix_free(&m);
     project_free(p);
     return status;
 }
@@ -639,6 +725,8 @@ static int cmd_render(int argc, char **argv)
         return render_midi(&a);
     if (a.patch || a.drums || a.nodes)
         return usage_error("%s", "--patch, --drums and --nodes apply to a MIDI file, not to a patch");
+    if (a.library || a.stems)
+        return usage_error("%s", "--library and --stems apply to a project, not to a patch");
     char err[8192];
     NoteList notes;
     if (notes_parse(a.notes, &notes, err, sizeof err)) {

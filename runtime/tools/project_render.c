@@ -1,11 +1,22 @@
 /* project_render.c — the offline render loop of a fed engine (see
  * project_render.h): blocks of PROJECT_BLOCK frames, the event ring
- * drained after each, progress reported about every 1 %; and the render
- * of a whole project, as long as its tail rule says (project_feed.h).
+ * drained after each, progress reported about every 1 %; and a whole
+ * project (or one track's stem) rendered with it. Plain C over the engine,
+ * built natively (`amp render`) and into engine.wasm (the export worker),
+ * so both render a project through the same calls.
  */
 #include "project_render.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "project_feed.h"
+
+/* Frames rendered between two looks of the tail rule (a multiple of
+ * PROJECT_BLOCK). */
+#define PROJECT_MIX_SLICE (PROJECT_BLOCK * 32)
+
 
 /* One block into left / right at `done`, then the event ring drained. */
 static int render_block(Engine *e, float *left, float *right, int64_t done, int64_t frames, int *faults)
@@ -49,4 +60,97 @@ int64_t project_render_project(Engine *e, const Project *p, float *left, float *
         }
     }
     return project_tail_frames(&tail);
+}
+
+int project_mix_begin(ProjectMix *m, Project *p, int64_t frames, int solo, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    if (solo >= p->n_tracks) {
+        snprintf(err, errlen, "no track %d to render a stem of (%d tracks)", solo, p->n_tracks);
+        return -1;
+    }
+    EngineConfig cfg;
+    project_engine_config(p, &cfg);
+    m->engine = engine_init(&cfg, err, errlen);
+    if (!m->engine)
+        return -1;
+    int *solos = NULL;
+    if (solo >= 0) {
+        solos = malloc((size_t)p->n_tracks * sizeof *solos);
+        if (!solos) {
+            snprintf(err, errlen, "out of memory");
+            project_mix_free(m);
+            return -1;
+        }
+        for (int i = 0; i < p->n_tracks; i++) {
+            solos[i] = p->tracks[i].solo;
+            p->tracks[i].solo = i == solo;
+        }
+    }
+    int rc = project_feed(p, m->engine, err, errlen);
+    if (solos) {
+        for (int i = 0; i < p->n_tracks; i++)
+            p->tracks[i].solo = solos[i];
+        free(solos);
+    }
+    if (rc) {
+        project_mix_free(m);
+        return -1;
+    }
+    m->rate = p->render_rate;
+    m->frames = frames > 0 ? frames : project_frames(p);
+    m->use_tail = frames <= 0;
+    if (m->use_tail) {
+        project_tail_begin(p, &m->tail);
+        m->finished = m->tail.finished;
+        if (m->finished)
+            m->frames = project_tail_frames(&m->tail);
+    }
+    m->left = calloc((size_t)m->frames + 1, sizeof(float));
+    m->right = calloc((size_t)m->frames + 1, sizeof(float));
+    if (!m->left || !m->right) {
+        snprintf(err, errlen, "out of memory for %lld frames", (long long)m->frames);
+        project_mix_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int64_t project_mix_step(ProjectMix *m, int64_t frames, ProjectProgress progress, void *user)
+{
+    int64_t n = m->frames - m->done;
+    if (frames > 0 && frames < n)
+        n = frames / PROJECT_BLOCK * PROJECT_BLOCK > 0 ? frames / PROJECT_BLOCK * PROJECT_BLOCK : PROJECT_BLOCK;
+    if (n > m->frames - m->done)
+        n = m->frames - m->done;
+    if (!m->use_tail) {
+        project_render(m->engine, m->left + m->done, m->right + m->done, n, progress, user, &m->faults);
+        m->done += n;
+        return m->done;
+    }
+    /* The tail rule looks at the output as it comes: render in slices so
+     * that a render the rule ends early does not run on to the cap. */
+    int64_t end = m->done + n;
+    while (m->done < end && !m->finished) {
+        int64_t k = end - m->done < PROJECT_MIX_SLICE ? end - m->done : PROJECT_MIX_SLICE;
+        project_render(m->engine, m->left + m->done, m->right + m->done, k, NULL, NULL, &m->faults);
+        m->finished = project_tail_feed(&m->tail, m->left + m->done, m->right + m->done, k);
+        m->done += k;
+        if (progress)
+            progress(user, m->finished ? m->frames : m->done, m->frames);
+    }
+    if (m->finished) {
+        m->frames = project_tail_frames(&m->tail);
+        if (m->done > m->frames)
+            m->done = m->frames;
+    }
+    return m->done;
+}
+
+void project_mix_free(ProjectMix *m)
+{
+    engine_free(m->engine);
+    free(m->left);
+    free(m->right);
+    memset(m, 0, sizeof *m);
 }

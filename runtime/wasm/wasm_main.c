@@ -20,7 +20,11 @@
  *
  * ---- The page's engine ----------------------------------------------------
  *
- * amp_init makes an engine (engine_init, sized by engine_config below) and
+ * amp_init_sized(rate, limits) makes an engine (engine_init, sized by
+ * browser_config below from the limits: a JSON object of AmpLimits'
+ * fields, see limits_read; absent fields keep amp_init's sizes) and
+ * amp_init(rate) one of the fixed sizes of before (64 MiB of memory). Either
+ * makes an engine and
  * its command tables (engine_commands_new), registers every patch of the
  * registry under patch id index + 1 with a stock of NODE_STOCK ready nodes
  * (engine_commands_set_patch: made now, from the engine's pools), and adds
@@ -81,14 +85,17 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "amp_math.h"
 #include "amp_patch.h"
 #include "commands.h"
 #include "engine.h"
 #include "engine_commands.h"
+#include "json.h"
 #include "ring.h"
 
 #ifdef __wasm__
@@ -99,7 +106,7 @@
 
 #define ENGINE_CHANNELS  2            /* the worklet's output: stereo */
 #define ENGINE_QUANTUM   128          /* most frames one amp_process() renders */
-#define RING_CAPACITY    (64u * 1024u) /* command ring data bytes: ~2000 notes */
+#define RING_CAPACITY    (64u * 1024u) /* command ring data bytes (amp_init): ~2000 notes */
 #define PENDING_MAX      256          /* commands waiting for their time */
 #define WAIT_LIMIT       1024         /* quanta a command may wait for a ready node */
 #define ERROR_BYTES      256
@@ -131,7 +138,14 @@ extern const int amp_registry_count;
 
 /* The exports, as JavaScript sees them (web/src/engine/layout.ts,
  * EngineExports). Pointers are byte addresses in the shared memory. */
-EXPORT("amp_init") int amp_init(float sample_rate);      /* once, first */
+EXPORT("amp_init") int amp_init(float sample_rate);      /* once, first (or amp_init_sized) */
+EXPORT("amp_init_sized") int amp_init_sized(float sample_rate, const char *limits, int length);
+EXPORT("amp_limits_json") const char *amp_limits_json(void);
+EXPORT("amp_heap_end") double amp_heap_end(void);
+EXPORT("amp_state_block_bytes") double amp_state_block_bytes(int index);
+EXPORT("amp_clip_block_bytes") double amp_clip_block_bytes(int notes);
+EXPORT("amp_lane_block_bytes") double amp_lane_block_bytes(int points);
+EXPORT("amp_sample_block_bytes") double amp_sample_block_bytes(int channels, double frames);
 EXPORT("amp_error") const char *amp_error(void);          /* why a call failed */
 EXPORT("amp_command_ring") void *amp_command_ring(void);  /* ring.h layout */
 EXPORT("amp_state_region") void *amp_state_region(void);  /* AmpState */
@@ -190,6 +204,7 @@ typedef struct Host {
     EngineNode *staged;           /* amp_select's node, handed to track 0 at the next quantum */
     int staged_index;
     char *registry_json;          /* "[" every patch's metadata "]" */
+    char limits_json[512];        /* amp_limits_json() */
 } Host;
 
 static Host host = { .staged_index = -1 };
@@ -364,44 +379,162 @@ static void hand_in_staged(void)
 
 /* ---- set-up ------------------------------------------------------------------ */
 
+/* What the page's engine is sized for (amp_init_sized's JSON, by these
+ * names; web/src/engine/limits.ts EngineLimits): tables (tracks, clip
+ * ids, placements per track, sample ids, regions and lanes per track,
+ * nodes alive) and pools (bytes of clip notes, samples, breakpoints, patch
+ * states; the command ring). */
+typedef struct AmpLimits {
+    double tracks, clips, placements_per_track, samples, regions_per_track, lanes_per_track, nodes;
+    double clip_bytes, sample_bytes, lane_bytes, state_bytes, ring_bytes;
+} AmpLimits;
+
+static const struct {
+    const char *name;
+    size_t offset;
+    double lo, hi;
+} limit_fields[] = {
+#define LIMIT(name, field, lo, hi) { name, offsetof(AmpLimits, field), lo, hi }
+    LIMIT("tracks", tracks, 1, ENGINE_MAX_TRACKS),
+    LIMIT("clips", clips, 1, 1 << 24),
+    LIMIT("placementsPerTrack", placements_per_track, 1, 1 << 16),
+    LIMIT("samples", samples, 1, 1 << 20),
+    LIMIT("regionsPerTrack", regions_per_track, 1, 1 << 16),
+    LIMIT("lanesPerTrack", lanes_per_track, 1, 1 << 12),
+    LIMIT("nodes", nodes, 1, 1 << 20),
+    LIMIT("clipBytes", clip_bytes, 0, 1u << 31),
+    LIMIT("sampleBytes", sample_bytes, 0, 1u << 31),
+    LIMIT("laneBytes", lane_bytes, 0, 1u << 31),
+    LIMIT("stateBytes", state_bytes, 0, 1u << 31),
+    LIMIT("ringBytes", ring_bytes, 1024, 1 << 26),
+#undef LIMIT
+};
+
 static size_t round64(size_t n)
 {
     return (n + 63) / 64 * 64;
 }
 
-/* The engine's sizes in the browser: 128-frame steps (the quantum), the
- * engine's full track and insert counts, pools from the budget above. */
-static void browser_config(EngineConfig *cfg, float sample_rate)
+/* A block of `bytes` in one of the engine's heaps: rounded to 64 bytes,
+ * plus the heap's 64-byte header (as project_feed.c counts them). */
+static size_t heap_block(size_t bytes)
 {
-    engine_config_default(cfg, sample_rate);   /* no clock under emscripten */
+    return round64(bytes) + 64;
+}
+
+/* A patch state's block in the engine's state heap. */
+static size_t state_block(const AmpPatchDesc *d)
+{
+    return heap_block(d->state_size);
+}
+
+/* amp_init's sizes: NODE_STOCK ready nodes of every patch and
+ * STATE_SETS_EXTRA more sets for the ones playing, the pools above. */
+static void default_limits(AmpLimits *l)
+{
     size_t set = 0;
     for (int i = 0; i < amp_registry_count; i++)
-        set += round64(amp_registry[i]->state_size) + 64;   /* + the pool's block header */
+        set += state_block(amp_registry[i]);
+    *l = (AmpLimits){
+        .tracks = ENGINE_MAX_TRACKS, .clips = 256, .placements_per_track = 64, .samples = 64,
+        .regions_per_track = 64, .lanes_per_track = 16,
+        .nodes = ENGINE_MAX_TRACKS * ENGINE_MAX_SLOTS + amp_registry_count * NODE_STOCK,
+        .clip_bytes = CLIP_POOL_BYTES, .sample_bytes = SAMPLE_POOL_BYTES, .lane_bytes = LANE_POOL_BYTES,
+        .state_bytes = (double)(set * (NODE_STOCK + STATE_SETS_EXTRA) + ((size_t)64 << 10)),
+        .ring_bytes = RING_CAPACITY,
+    };
+}
+
+/* The limits of `text` over amp_init's: whole numbers in range, no
+ * unknown name. 0, or -1 with a message in err. */
+static int limits_read(const char *text, size_t len, AmpLimits *l, char *err, size_t errlen)
+{
+    default_limits(l);
+    JvError jerr;
+    JvDoc *doc = jv_parse(text, len, NULL, &jerr);
+    if (!doc) {
+        snprintf(err, errlen, "limits:%d:%d: %s", jerr.line, jerr.column, jerr.text);
+        return -1;
+    }
+    JvValue *root = jv_root(doc);
+    const char *key;
+    JvValue *value;
+    int rc = jv_is_object(root) ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "limits: expected an object");
+    jv_object_foreach(root, key, value) {
+        if (rc)
+            break;
+        int k = -1;
+        for (int i = 0; i < (int)(sizeof limit_fields / sizeof limit_fields[0]); i++)
+            if (!strcmp(limit_fields[i].name, key))
+                k = i;
+        if (k < 0) {
+            snprintf(err, errlen, "limits: unknown field \"%s\"", key);
+            rc = -1;
+            break;
+        }
+        double x = jv_number_value(value);
+        if (!jv_is_number(value) || x != floor(x) || x < limit_fields[k].lo || x > limit_fields[k].hi) {
+            snprintf(err, errlen, "limits.%s: expected a whole number from %.0f to %.0f", key, limit_fields[k].lo,
+                     limit_fields[k].hi);
+            rc = -1;
+            break;
+        }
+        *(double *)((char *)l + limit_fields[k].offset) = x;
+    }
+    jv_free(doc);
+    uint32_t ring = (uint32_t)l->ring_bytes;
+    if (!rc && (ring & (ring - 1))) {
+        snprintf(err, errlen, "limits.ringBytes: %u is not a power of two", ring);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* The engine's sizes in the browser: 128-frame steps (the quantum), the
+ * engine's full insert count, tables and pools from the limits. */
+static void browser_config(EngineConfig *cfg, float sample_rate, const AmpLimits *l)
+{
+    engine_config_default(cfg, sample_rate);   /* no clock under emscripten */
     cfg->max_block = ENGINE_QUANTUM;
-    cfg->max_tracks = ENGINE_MAX_TRACKS;
+    cfg->max_tracks = (int)l->tracks;
     cfg->max_inserts = ENGINE_MAX_INSERTS;
     cfg->max_sends = 8;
-    cfg->max_nodes = ENGINE_MAX_TRACKS * ENGINE_MAX_SLOTS + amp_registry_count * NODE_STOCK;
-    cfg->state_bytes = set * (NODE_STOCK + STATE_SETS_EXTRA) + ((size_t)64 << 10);
-    cfg->max_clips = 256;
-    cfg->max_placements = 64;
-    cfg->clip_bytes = CLIP_POOL_BYTES;
+    cfg->max_nodes = (int)l->nodes;
+    cfg->state_bytes = (size_t)l->state_bytes;
+    cfg->max_clips = (int)l->clips;
+    cfg->max_placements = (int)l->placements_per_track;
+    cfg->clip_bytes = (size_t)l->clip_bytes;
     cfg->max_clip_notes = 128;
-    cfg->max_samples = 64;
-    cfg->max_regions = 64;
-    cfg->sample_bytes = SAMPLE_POOL_BYTES;
-    cfg->max_lanes = 16;
-    cfg->lane_bytes = LANE_POOL_BYTES;
+    cfg->max_samples = (int)l->samples;
+    cfg->max_regions = (int)l->regions_per_track;
+    cfg->sample_bytes = (size_t)l->sample_bytes;
+    cfg->max_lanes = (int)l->lanes_per_track;
+    cfg->lane_bytes = (size_t)l->lane_bytes;
     cfg->max_tempo_points = 64;
     cfg->queue_size = 2 * PENDING_MAX;
     cfg->event_ring_bytes = 1 << 16;
     cfg->clock = NULL;
 }
 
+static void limits_write(const AmpLimits *l)
+{
+    int n = 0;
+    char *s = host.limits_json;
+    size_t cap = sizeof host.limits_json;
+    n += snprintf(s + n, cap - (size_t)n, "{");
+    for (int i = 0; i < (int)(sizeof limit_fields / sizeof limit_fields[0]) && (size_t)n < cap; i++)
+        n += snprintf(s + n, cap - (size_t)n, "%s\"%s\": %.0f", i ? ", " : "", limit_fields[i].name,
+                      *(const double *)((const char *)l + limit_fields[i].offset));
+    if ((size_t)n < cap)
+        snprintf(s + n, cap - (size_t)n, "}");
+}
+
 /* Lay everything out: the ring, the registry's JSON, the engine, its
  * command tables, NODE_STOCK ready nodes of every patch, track 0. Returns
  * 0, or -1 with a message at amp_error(). Allocates; call once. */
-int amp_init(float sample_rate)
+static int init_with(float sample_rate, const AmpLimits *l)
 {
     char err[ERROR_BYTES];
     if (host.ready) {
@@ -413,7 +546,8 @@ int amp_init(float sample_rate)
         return -1;
     }
     host.sample_rate = sample_rate;
-    host.ring = aligned_alloc(RB_ALIGN, rb_bytes_needed(RING_CAPACITY));
+    uint32_t ring_bytes = (uint32_t)l->ring_bytes;
+    host.ring = aligned_alloc(RB_ALIGN, rb_bytes_needed(ring_bytes));
     size_t json_bytes = 3;
     for (int i = 0; i < amp_registry_count; i++)
         json_bytes += strlen(amp_registry[i]->json) + 1;
@@ -422,7 +556,7 @@ int amp_init(float sample_rate)
         set_error("out of memory laying out the engine");
         return -1;
     }
-    rb_init(host.ring, RING_CAPACITY);
+    rb_init(host.ring, ring_bytes);
 
     char *j = host.registry_json;
     *j++ = '[';
@@ -437,7 +571,7 @@ int amp_init(float sample_rate)
     *j = '\0';
 
     EngineConfig cfg;
-    browser_config(&cfg, sample_rate);
+    browser_config(&cfg, sample_rate, l);
     host.engine = engine_init(&cfg, err, sizeof err);
     if (!host.engine) {
         set_error(err);
@@ -447,9 +581,9 @@ int amp_init(float sample_rate)
     engine_commands_config_default(&ccfg);
     ccfg.max_patches = (uint32_t)amp_registry_count;
     ccfg.max_stock = NODE_STOCK;
-    ccfg.clip_handles = 64;
-    ccfg.sample_handles = 64;
-    ccfg.lane_handles = 64;
+    ccfg.clip_handles = (uint32_t)l->clips;
+    ccfg.sample_handles = (uint32_t)l->samples;
+    ccfg.lane_handles = (uint32_t)(l->tracks * l->lanes_per_track);
     host.tables = engine_commands_new(host.engine, &ccfg, err, sizeof err);
     if (!host.tables) {
         set_error(err);
@@ -473,8 +607,70 @@ int amp_init(float sample_rate)
     state.host.version = AMP_HOST_VERSION;
     state.host.patch = -1;
     state.host.command_hash = FNV_OFFSET;
+    limits_write(l);
     host.ready = 1;
     return 0;
+}
+
+int amp_init(float sample_rate)
+{
+    AmpLimits l;
+    default_limits(&l);
+    return init_with(sample_rate, &l);
+}
+
+/* The engine sized for the limits in `limits` (JSON, `length` bytes: see
+ * AmpLimits; absent fields keep amp_init's). The memory should hold them:
+ * web/src/engine/limits.ts memoryPagesFor. */
+int amp_init_sized(float sample_rate, const char *limits, int length)
+{
+    AmpLimits l;
+    char err[ERROR_BYTES];
+    if (length < 0 || (length > 0 && !limits) || limits_read(limits, (size_t)length, &l, err, sizeof err)) {
+        set_error(length < 0 || (length > 0 && !limits) ? "amp_init_sized: no limits" : err);
+        return -1;
+    }
+    return init_with(sample_rate, &l);
+}
+
+/* The limits in effect, as amp_init_sized reads them; "{}" before init. */
+const char *amp_limits_json(void)
+{
+    return host.ready ? host.limits_json : "{}";
+}
+
+/* The end of the module's heap (its highest address in use), for the
+ * build's memory model (web/memory_model.mjs). */
+double amp_heap_end(void)
+{
+    return (double)(uintptr_t)sbrk(0);
+}
+
+/* The heap blocks the page's data takes, for the build's memory model
+ * (web/memory_model.mjs writes them into engine.json, so that
+ * web/src/engine/limits.ts sizes pools without knowing a C struct): a
+ * patch state of registry entry `index`, a clip of `notes` notes, a lane
+ * of `points` breakpoints, a sample (as project_feed.c sizes one). */
+double amp_state_block_bytes(int index)
+{
+    return index >= 0 && index < amp_registry_count ? (double)state_block(amp_registry[index]) : -1.0;
+}
+
+double amp_clip_block_bytes(int notes)
+{
+    return notes < 0 ? -1.0 : (double)heap_block(sizeof(EngineClip) + (size_t)notes * sizeof(EngineNote));
+}
+
+double amp_lane_block_bytes(int points)
+{
+    return points < 0 ? -1.0 : (double)heap_block(sizeof(EngineLane) + (size_t)points * sizeof(EnginePoint));
+}
+
+double amp_sample_block_bytes(int channels, double frames)
+{
+    if (channels < 1 || channels > ENGINE_MAX_CHANNELS || !(frames >= 0 && frames < 2.0e9))
+        return -1.0;
+    return (double)heap_block(64 + (size_t)channels * heap_block((size_t)frames * sizeof(float)));
 }
 
 const char *amp_error(void) { return error; }

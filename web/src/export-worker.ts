@@ -1,7 +1,29 @@
-// export-worker.ts — render a performance to a WAV file off the main
-// thread, faster than real time, with the same engine.wasm as the worklet
-// and no AudioContext.
+// export-worker.ts — render off the main thread, faster than real time,
+// with the same engine.wasm as the worklet and no AudioContext.
 //
+// A project (the export of the arrangement):
+//   request:  { type: 'render-project', json, assets: { [hash or file]: ArrayBuffer },
+//               format: 'f32' | 's24' | 's16', stems?: boolean, rate?, seconds?,
+//               module?: WebAssembly.Module, manifest?: engine.json }
+//   replies:  { type: 'progress', done, total }            (frames, stems included)
+//             { type: 'project-done', mix: ArrayBuffer, stems: [{ index, id, name, kind, wav }],
+//               rate, frames, elapsedMs }                  (the buffers transferred)
+//             { type: 'error', message, project: true }    (`amp render`'s message)
+//   The WAV files are the bytes `amp render PROJECT.json --format F` writes
+//   (s16: `--format s16 --dither`), stems those of `--stems`
+//   (render.ts renderProject). Without `module` / `manifest` the worker
+//   loads engine.wasm and engine.json from beside itself.
+//
+// The engine's memory for a limits set (the page's engine, sized):
+//   request:  { type: 'measure-limits', limits? | project?, samples?, sampleRate?, module?, manifest? }
+//             (`project`: a document, sized by limitsFor(projectStats(...)),
+//             its audio's lengths in `samples`, by region "file" or "asset")
+//   reply:    { type: 'limits', pages, pagesAfter, heapEnd, limits: <amp_limits_json> }
+//   — a memory of memoryPagesFor(limits) pages, amp_init_sized in it; how
+//   many pages it had before and after (equal: the estimate held) and the
+//   end of the heap it used.
+//
+// A recorded performance (the page's one-instrument recording):
 //   request:  { module, memoryPages, performance }
 //   reply:    { type: 'done', wav: ArrayBuffer, elapsedMs, frames }
 //             { type: 'error', message }
@@ -9,10 +31,16 @@
 // Each request gets its own engine in its own shared memory, so an export
 // starts from the same state as a native render.
 
+import type { EngineManifest } from './engine/layout';
+import {
+  type EngineLimits, limitsFor, memoryPagesFor, projectStats, type SizedManifest,
+} from './engine/limits';
 import type { Performance } from './engine/performance';
-import { renderPerformance } from './engine/render';
+import { ProjectError, type ProjectRenderRequest, renderPerformance, renderProject } from './engine/render';
 import { encodeWavF32 } from './engine/wav';
-import { createEngineMemory } from './engine/wasm';
+import {
+  createEngineMemory, createSizedMemory, memoryBounds, readCString, type SizedExports, startEngine,
+} from './engine/wasm';
 
 export interface ExportRequest {
   module: WebAssembly.Module;
@@ -20,22 +48,96 @@ export interface ExportRequest {
   performance: Performance;
 }
 
+/** engine.json with the build's memory model (web/memory_model.mjs). */
+type FullManifest = EngineManifest & SizedManifest;
+
+export interface ProjectExportRequest extends ProjectRenderRequest {
+  type: 'render-project';
+  module?: WebAssembly.Module;
+  manifest?: FullManifest;
+}
+
+export interface MeasureLimitsRequest {
+  type: 'measure-limits';
+  limits?: EngineLimits;
+  project?: unknown;
+  samples?: Record<string, { channels: number; frames: number }>;
+  sampleRate?: number;
+  module?: WebAssembly.Module;
+  manifest?: FullManifest;
+}
+
+type Request = ExportRequest | ProjectExportRequest | MeasureLimitsRequest;
+
 // The dedicated worker's scope, typed here because the page's DOM library
 // describes a Window.
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<ExportRequest>) => void) | null;
+  onmessage: ((event: MessageEvent<Request>) => void) | null;
   postMessage(message: unknown, transfer?: Transferable[]): void;
 }
 const scope = globalThis as unknown as WorkerScope;
 
+/** engine.wasm and engine.json: from the request, else from beside this
+ *  script. */
+async function engineFiles(request: { module?: WebAssembly.Module; manifest?: FullManifest }):
+    Promise<{ module: WebAssembly.Module; manifest: FullManifest }> {
+  const here = (name: string): URL => new URL(name, import.meta.url);
+  const module = request.module ?? await WebAssembly.compileStreaming(fetch(here('engine.wasm')));
+  const manifest = request.manifest ?? await (await fetch(here('engine.json'))).json() as FullManifest;
+  return { module, manifest };
+}
+
+async function exportProject(request: ProjectExportRequest): Promise<void> {
+  const { module, manifest } = await engineFiles(request);
+  const memory = createSizedMemory(memoryBounds(manifest), manifest.minimumPages);
+  let last = 0;
+  const result = renderProject(module, memory, request, () => performance.now(), (done, total) => {
+    const t = performance.now();
+    if (t - last < 100 && done < total) return;
+    last = t;
+    scope.postMessage({ type: 'progress', done, total });
+  });
+  scope.postMessage({ type: 'project-done', ...result }, [result.mix, ...result.stems.map((s) => s.wav)]);
+}
+
+async function measureLimits(request: MeasureLimitsRequest): Promise<void> {
+  const { module, manifest } = await engineFiles(request);
+  const rate = request.sampleRate ?? 48000;
+  const samples = request.samples ?? {};
+  const sampleOf = (region: Record<string, unknown>): { key: string; channels: number; frames: number } | null => {
+    const key = String(region['asset'] ?? region['file'] ?? '');
+    const s = samples[key];
+    return s ? { key, ...s } : null;
+  };
+  const wanted = request.limits ?? limitsFor(projectStats(request.project, manifest, sampleOf), manifest, rate);
+  const pages = memoryPagesFor(wanted, manifest);
+  const memory = createSizedMemory(memoryBounds(manifest), pages);
+  const engine = startEngine(module, memory, rate, wanted) as SizedExports;
+  const limits = JSON.parse(readCString(memory, engine.amp_limits_json())) as EngineLimits;
+  scope.postMessage({ type: 'limits', pages, pagesAfter: memory.buffer.byteLength / 65536,
+                      heapEnd: engine.amp_heap_end(), limits });
+}
+
+function exportPerformance(request: ExportRequest): void {
+  const { module, memoryPages, performance: p } = request;
+  const memory = createEngineMemory({ memoryPages });
+  const result = renderPerformance(module, memory, p, () => performance.now());
+  const wav = encodeWavF32(result.channels, p.sampleRate);
+  scope.postMessage({ type: 'done', wav, elapsedMs: result.elapsedMs, frames: p.frames }, [wav]);
+}
+
 scope.onmessage = (event) => {
-  try {
-    const { module, memoryPages, performance: p } = event.data;
-    const memory = createEngineMemory({ memoryPages });
-    const result = renderPerformance(module, memory, p, () => performance.now());
-    const wav = encodeWavF32(result.channels, p.sampleRate);
-    scope.postMessage({ type: 'done', wav, elapsedMs: result.elapsedMs, frames: p.frames }, [wav]);
-  } catch (e) {
-    scope.postMessage({ type: 'error', message: String(e) });
+  const request = event.data;
+  const failed = (e: unknown): void =>
+    scope.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e),
+                        project: e instanceof ProjectError });
+  if ('type' in request && request.type === 'render-project') exportProject(request).catch(failed);
+  else if ('type' in request && request.type === 'measure-limits') measureLimits(request).catch(failed);
+  else {
+    try {
+      exportPerformance(request as ExportRequest);
+    } catch (e) {
+      failed(e);
+    }
   }
 };
