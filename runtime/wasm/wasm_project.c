@@ -26,6 +26,9 @@
  *                                   frames 0: the project's length + tail
  *   amp_project_render_step(n)      render n more frames (a multiple of
  *                                   128), returns the frames done
+ *   amp_project_render_frames()     the frames the render will have: the
+ *                                   most it may take until the tail rule
+ *                                   ends it, then the frames kept
  *   amp_project_render_end(format)  the WAV file (WavFormat: 0 f32, 2 s24,
  *                                   3 s16 with TPDF dither, 1 s16) at
  *                                   amp_project_wav(), amp_project_wav_size()
@@ -70,6 +73,7 @@ EXPORT("amp_project_load") int amp_project_load(const char *json, double len, in
 EXPORT("amp_project_info") const char *amp_project_info(void);
 EXPORT("amp_project_render_begin") int amp_project_render_begin(int solo, double frames);
 EXPORT("amp_project_render_step") double amp_project_render_step(double frames);
+EXPORT("amp_project_render_frames") double amp_project_render_frames(void);
 EXPORT("amp_project_render_end") int amp_project_render_end(int format);
 EXPORT("amp_project_wav") void *amp_project_wav(void);
 EXPORT("amp_project_wav_size") double amp_project_wav_size(void);
@@ -310,6 +314,11 @@ double amp_project_render_step(double frames)
     if (!job.mixing)
         return -1;
     return (double)project_mix_step(&job.mix, frames > 0 ? (int64_t)frames : 0, NULL, NULL);
+}
+
+double amp_project_render_frames(void)
+{
+    return job.mixing ? (double)job.mix.frames : -1;
 }
 
 int amp_project_render_end(int format)

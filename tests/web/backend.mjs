@@ -39,6 +39,22 @@ export async function run(t) {
     check(me.status === 200 && me.json.csrf, `GET /api/account: ${me.status} ${JSON.stringify(me.json)}`);
     const csrf = { 'X-CSRF-Token': me.json.csrf };
 
+    // A stored project names its audio by asset hash: upload the demo's
+    // sample from the page, as the app does, and point the regions at it.
+    const hats = (await readFile(path.join(repo, 'tests/projects/hats.wav'))).toString('base64');
+    const uploaded = await a.evaluate(async ({ hats, token }) => {
+      const bytes = Uint8Array.from(atob(hats), (c) => c.charCodeAt(0));
+      const r = await fetch('/api/assets?name=hats.wav', { method: 'POST', body: bytes, credentials: 'same-origin',
+                                                           headers: { 'X-CSRF-Token': token } });
+      return { status: r.status, json: await r.json() };
+    }, { hats, token: me.json.csrf });
+    check(uploaded.status === 201 && uploaded.json.hash, `upload: ${uploaded.status} ${JSON.stringify(uploaded.json)}`);
+    for (const track of document.tracks)
+      for (const region of track.regions ?? []) {
+        delete region.file;
+        region.asset = uploaded.json.hash;
+      }
+
     const created = await api(a, 'POST', '/api/projects', { name: 'Demo song', document }, csrf);
     check(created.status === 201, `create: ${created.status} ${JSON.stringify(created.json)}`);
     const id = created.json.id;

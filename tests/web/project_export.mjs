@@ -180,6 +180,34 @@ export async function run(t) {
     }
   }
 
+  // Version 2: the tail rule (a pad's long release rendered until it falls
+  // below -90 dBFS, not cut after a fixed tail), a looped clip, a
+  // signature change and an exported metronome: the worker's length and
+  // bytes are amp render's.
+  const v2 = {
+    version: 2, sample_rate: 48000, tempo: 132, time_signature: [4, 4],
+    time_signature_changes: [{ beat: 4, num: 3, den: 4 }], length_beats: 10,
+    metronome: { enabled: true, gain_db: -12, export: true },
+    tail: { until_db: -90, max_seconds: 20 },
+    tracks: [{ id: 1, name: 'Pad', kind: 'instrument', patch: { builtin: 'pad.amp' }, params: { release: 4 },
+               clips: [{ start_beat: 0, length_beats: 8, loop_beats: 2,
+                         notes: [{ key: 57, start_beat: 0, length_beats: 0.5 }, { key: 64, start_beat: 1, length_beats: 0.75 }] }] }],
+  };
+  const v2Json = JSON.stringify(v2);
+  const v2File = path.join(dir, 'v2.json');
+  await writeFile(v2File, v2Json);
+  await ampRender(v2File, ['--format', 'f32'], path.join(dir, 'v2.wav'), t.cacheDir);
+  const v2Native = await readFile(path.join(dir, 'v2.wav'));
+  const v2Got = await renderInWorker(page, { json: v2Json, assets: {}, format: 'f32' });
+  check(!v2Got.error, `the worker refused the version-2 project: ${v2Got.error}`);
+  const v2Mix = Buffer.from(v2Got.mix, 'base64');
+  const endSeconds = 10 * 60 / 132;
+  check(v2Got.frames / v2Got.rate > endSeconds + 2.5,
+        `version 2: the tail rule kept only ${(v2Got.frames / v2Got.rate - endSeconds).toFixed(2)} s after the end`);
+  check(sameBytes(v2Mix, v2Native), `version 2: the worker's WAV differs from amp render's (${firstDifference(v2Mix, v2Native)})`);
+  t.log(`version 2 (tail rule, looped clip, signature change, metronome): ${(v2Got.frames / v2Got.rate).toFixed(2)} s, ` +
+        `${(v2Got.frames / v2Got.rate - endSeconds).toFixed(2)} s of tail, byte-identical to amp render`);
+
   // A refused document: the same message as amp render's.
   const bad = structuredClone(doc);
   bad.tracks[0].params.cutoff = 50000;

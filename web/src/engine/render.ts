@@ -163,15 +163,24 @@ export function renderProject(module: WebAssembly.Module, memory: WebAssembly.Me
     engine.amp_free(textAt);
     if (rc !== 0) fail();
     const info = JSON.parse(readCString(memory, engine.amp_project_info())) as ProjectInfo;
-    const frames = request.seconds !== undefined ? Math.round(request.seconds * info.rate) : info.frames;
+    // Without `seconds` the mix is as long as the project's tail says (the
+    // fixed tail, or version 2's tail rule, which may end it before
+    // info.frames, the most it can take): as `amp render`. The stems then
+    // take the mix's length, as `amp render --stems` does.
+    let frames = request.seconds !== undefined ? Math.round(request.seconds * info.rate) : 0;
     const stems = request.stems ? info.tracks.filter((t) => t.kind !== 'bus') : [];
-    const total = frames * (1 + stems.length);
+    let total = (frames || info.frames) * (1 + stems.length);
     let before = 0;
     const render = (solo: number): ArrayBuffer => {
       if (engine.amp_project_render_begin(solo, frames) !== 0) fail();
-      for (let done = 0; done < frames;) {
+      for (let done = 0; done < engine.amp_project_render_frames();) {
         done = engine.amp_project_render_step(STEP_FRAMES);
         onProgress?.(before + done, total);
+      }
+      const rendered = engine.amp_project_render_frames();
+      if (frames === 0) {
+        frames = rendered;
+        total = frames * (1 + stems.length);
       }
       before += frames;
       if (engine.amp_project_render_end(FORMAT_CODE[request.format]) !== 0) fail();

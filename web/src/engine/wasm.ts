@@ -77,6 +77,7 @@ export interface SizedExports extends EngineExports {
   amp_project_info(): number;
   amp_project_render_begin(solo: number, frames: number): number;
   amp_project_render_step(frames: number): number;
+  amp_project_render_frames(): number;
   amp_project_render_end(format: number): number;
   amp_project_wav(): number;
   amp_project_wav_size(): number;
