@@ -1,0 +1,385 @@
+// ring-sink.ts — the EngineSink that writes today's command ring.
+//
+// Every detail of the ring's commands the DAW uses is in this file: engine
+// track ids, sample positions, the float32 and dB ranges of the fields,
+// linear send levels. The commands are the UI's ones of
+// runtime/engine/commands.def (the "engine:" ones, beat-based, are refused
+// by the ring's drain today). Where no command of today can say what the
+// document says, the call is a no-op with one console warning per kind
+// and a TODO naming what is missing; the engine-format branch adds
+// beat-based ring commands, and this file is switched to them then.
+//
+// Engine tracks: the engine numbers tracks 0..MAX_TRACKS-1; this sink gives
+// each document track the lowest free number (amp_init made track 0, which
+// the first clear() removes). The engine runs buses in increasing id, so a
+// bus may send only to a bus with a higher engine id; the document's rule
+// (a bus sends only to a bus listed after it) is kept by giving a new bus
+// the lowest free id above every bus listed before it.
+//
+// Positions: commands place things at timeline samples, which the engine
+// turns into beats through its tempo map (engine_commands.c beats_at); the
+// sink keeps the same map (doc/timing.ts) and gives the first sample at or
+// after each beat.
+//
+// A full ring: commands wait in a backlog, in order, and go out on the
+// next flush (a timer), so a large project's load is never cut short.
+
+import { MAX_TRACKS } from '@amp/gen/layout';
+import type { Clip, Loop, Metronome, Region, TempoChange, TimeSignatureChange, TrackKind as DocTrackKind } from '../doc/project';
+import { makeTempoMap, sampleForBeat, type TempoMap } from '../doc/timing';
+import { NotePriority, TrackKind, VoiceMode, type CommandSender } from './commands';
+import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, VoiceSpec } from './sink';
+
+/** What the sink needs of the engine (EngineClient has it all). */
+export interface RingTarget {
+  readonly commands: CommandSender;
+  readonly sampleRate: number;
+  /** Engine time for a performance.now() time (EngineClient.frameAt). */
+  frameAt(ms: number): number;
+}
+
+const GAIN_MIN = -144;   // set_gain's floor: silence
+const GAIN_MAX = 24;
+const BPM_MIN = 20;      // the tempo commands' float32 field
+const BPM_MAX = 999;
+const SEND_MAX = 4;      // set_send's linear level
+const INSERT_LIMIT = 16;
+
+const clamp = (x: number, lo: number, hi: number): number => (x < lo ? lo : x > hi ? hi : x);
+
+const KIND: Record<DocTrackKind, number> = {
+  instrument: TrackKind.Instrument, audio: TrackKind.Audio, bus: TrackKind.Bus,
+};
+const MODE: Record<VoiceSpec['mode'], number> = { poly: VoiceMode.Poly, mono: VoiceMode.Mono, legato: VoiceMode.Legato };
+const PRIORITY: Record<VoiceSpec['priority'], number> = {
+  last: NotePriority.Last, low: NotePriority.Low, high: NotePriority.High,
+};
+
+interface EngineTrack {
+  readonly engine: number;
+  readonly kind: DocTrackKind;
+  inserts: number;
+  sends: Map<number, number>;   // bus doc id -> linear level
+}
+
+export class RingSink implements EngineSink {
+  private readonly target: RingTarget;
+  private readonly tracks = new Map<number, EngineTrack>();
+  /** Engine ids taken: amp_init's track 0 until the first clear(). */
+  private readonly taken = new Set<number>([0]);
+  private order: readonly number[] = [];
+  private map: TempoMap = makeTempoMap(120, []);
+  private readonly backlog: (() => boolean)[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly warned = new Set<string>();
+  /** Commands that could not be sent (ring full) and are still waiting. */
+  get waiting(): number {
+    return this.backlog.length;
+  }
+
+  constructor(target: RingTarget) {
+    this.target = target;
+  }
+
+  /** The engine track id of a document track (-1: none). */
+  engineTrack(trackId: number): number {
+    return this.tracks.get(trackId)?.engine ?? -1;
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------
+
+  private get cmd(): CommandSender {
+    return this.target.commands;
+  }
+
+  private emit(write: () => boolean): void {
+    if (this.backlog.length || !write()) {
+      this.backlog.push(write);
+      this.scheduleFlush();
+    }
+  }
+
+  /** Send what waits for room in the ring; true when nothing is left. */
+  flush(): boolean {
+    while (this.backlog.length) {
+      if (!this.backlog[0]!()) {
+        this.scheduleFlush();
+        return false;
+      }
+      this.backlog.shift();
+    }
+    return true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== null) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, 10);
+  }
+
+  private missing(what: string, todo: string): void {
+    if (this.warned.has(what)) return;
+    this.warned.add(what);
+    console.warn(`engine: ${what} is not sent to the engine yet (${todo})`);
+  }
+
+  private position(beat: number): number {
+    return sampleForBeat(this.map, Math.max(0, beat), this.target.sampleRate);
+  }
+
+  private track(trackId: number): EngineTrack | undefined {
+    const t = this.tracks.get(trackId);
+    if (!t) this.missing(`track ${trackId}`, 'the sync layer named a track it did not add');
+    return t;
+  }
+
+  // ---- the project -------------------------------------------------------------------
+
+  clear(): void {
+    for (const id of [...this.taken].sort((a, b) => b - a)) this.emit(() => this.cmd.removeTrack(0, id));
+    this.taken.clear();
+    this.tracks.clear();
+    this.order = [];
+    this.emit(() => this.cmd.stop(0));
+    this.emit(() => this.cmd.seek(0, 0));
+  }
+
+  setTempoMap(bpm: number, changes: readonly TempoChange[]): void {
+    this.map = makeTempoMap(bpm, changes);
+    if (bpm < BPM_MIN || bpm > BPM_MAX || changes.some((c) => c.bpm < BPM_MIN || c.bpm > BPM_MAX))
+      this.missing('a tempo below 20 or above 999 bpm',
+                   'TODO: tempo_bpm (f64, 1..1000) through the ring; today tempo is float32 20..999');
+    const base = clamp(bpm, BPM_MIN, BPM_MAX);
+    this.emit(() => this.cmd.tempo(0, base));
+    // Each change at the first sample whose beat, under the map so far,
+    // reaches the change's beat (the engine keeps that beat).
+    const sorted = this.map.changes;
+    sorted.forEach((c, k) => {
+      const partial = makeTempoMap(bpm, sorted.slice(0, k));
+      const at = sampleForBeat(partial, c.beat, this.target.sampleRate);
+      const v = clamp(c.bpm, BPM_MIN, BPM_MAX);
+      this.emit(() => this.cmd.tempoChange(0, at, v));
+    });
+    // Clips and the loop are kept in beats by the engine; nothing to move.
+  }
+
+  setTimeSignature(num: number, den: number, changes: readonly TimeSignatureChange[]): void {
+    this.emit(() => this.cmd.timeSignature(0, num, den));
+    if (changes.length)
+      this.missing('time-signature changes', 'TODO: a time_signature_change command (engine-format branch)');
+  }
+
+  setLoop(loop: Loop | null): void {
+    if (!loop) {
+      this.emit(() => this.cmd.loop(0, 0, 0, false));
+      return;
+    }
+    const start = this.position(loop.start_beat);
+    const end = this.position(loop.end_beat);
+    const enabled = loop.enabled && end > start;
+    this.emit(() => this.cmd.loop(0, start, Math.max(start, end), enabled));
+  }
+
+  setMetronome(metronome: Metronome | null): void {
+    if (metronome?.enabled) this.missing('the metronome', 'TODO: a metronome command (engine-format branch)');
+  }
+
+  setMasterGain(db: number): void {
+    const v = clamp(db, GAIN_MIN, GAIN_MAX);
+    this.emit(() => this.cmd.setMasterGain(0, v));
+  }
+
+  // ---- tracks -------------------------------------------------------------------------
+
+  private freeId(from: number): number {
+    for (let id = from; id < MAX_TRACKS; id++) if (!this.taken.has(id)) return id;
+    for (let id = 0; id < from; id++) if (!this.taken.has(id)) return id;
+    return -1;
+  }
+
+  addTrack(trackId: number, position: number, kind: DocTrackKind): void {
+    if (this.tracks.has(trackId)) this.removeTrack(trackId);
+    let from = 0;
+    if (kind === 'bus') {
+      // Above every bus listed before it (see the top of the file).
+      for (const id of this.order.slice(0, position)) {
+        const t = this.tracks.get(id);
+        if (t?.kind === 'bus') from = Math.max(from, t.engine + 1);
+      }
+    }
+    const engine = this.freeId(from);
+    if (engine < 0) {
+      this.missing(`more than ${MAX_TRACKS} tracks`, 'the engine has no more track ids');
+      return;
+    }
+    this.taken.add(engine);
+    this.tracks.set(trackId, { engine, kind, inserts: 0, sends: new Map() });
+    const order = this.order.filter((id) => id !== trackId);
+    order.splice(position, 0, trackId);
+    this.order = order;
+    this.emit(() => this.cmd.addTrack(0, engine, KIND[kind]));
+  }
+
+  removeTrack(trackId: number): void {
+    const t = this.tracks.get(trackId);
+    if (!t) return;
+    this.tracks.delete(trackId);
+    this.taken.delete(t.engine);
+    this.order = this.order.filter((id) => id !== trackId);
+    for (const other of this.tracks.values()) other.sends.delete(trackId);
+    this.emit(() => this.cmd.removeTrack(0, t.engine));
+  }
+
+  setTrackOrder(trackIds: readonly number[]): void {
+    this.order = trackIds.slice();
+    // The engine runs buses by id: warn when a bus sends to one below it.
+    for (const t of this.tracks.values())
+      if (t.kind === 'bus')
+        for (const bus of t.sends.keys())
+          if ((this.tracks.get(bus)?.engine ?? Infinity) < t.engine)
+            this.missing('a bus reordered above a bus it sends to',
+                         'TODO: renumber engine tracks (remove and rebuild the buses) or a move_track command');
+  }
+
+  setInstrument(trackId: number, instrument: PatchSpec): void {
+    const t = this.track(trackId);
+    if (!t) return;
+    if (instrument.patch < 0) this.missing('a patch this engine does not have', 'the instrument is removed');
+    this.emit(() => this.cmd.selectPatch(0, instrument.patch, t.engine));
+    this.setParams(trackId, 0, instrument.params);
+  }
+
+  setParams(trackId: number, slot: number, params: readonly ParamValue[]): void {
+    const t = this.track(trackId);
+    if (!t || slot < 0 || slot > INSERT_LIMIT) return;
+    for (const p of params) {
+      if (!Number.isFinite(p.value)) continue;
+      this.emit(() => this.cmd.setParam(0, p.index, p.value, t.engine, slot));
+    }
+  }
+
+  setInserts(trackId: number, inserts: readonly PatchSpec[]): void {
+    const t = this.track(trackId);
+    if (!t) return;
+    for (; t.inserts > 0; t.inserts--) this.emit(() => this.cmd.removeInsert(0, t.engine, 1));
+    for (const ins of inserts) {
+      if (ins.patch < 0 || t.inserts >= INSERT_LIMIT) {
+        this.missing('an insert patch this engine does not have', 'the insert is left out');
+        continue;
+      }
+      const position = ++t.inserts;
+      this.emit(() => this.cmd.addInsert(0, t.engine, position, ins.patch));
+      this.setParams(trackId, position, ins.params);
+    }
+  }
+
+  setVoice(trackId: number, voice: VoiceSpec): void {
+    const t = this.track(trackId);
+    if (!t) return;
+    const glide = clamp(voice.glide_seconds, 0, 10);
+    this.emit(() => this.cmd.setVoiceMode(0, t.engine, MODE[voice.mode], PRIORITY[voice.priority], glide));
+  }
+
+  setFader(trackId: number, fader: FaderSpec): void {
+    const t = this.track(trackId);
+    if (!t) return;
+    const gain = clamp(fader.gain_db, GAIN_MIN, GAIN_MAX);
+    const pan = clamp(fader.pan, -1, 1);
+    this.emit(() => this.cmd.setGain(0, t.engine, gain));
+    this.emit(() => this.cmd.setPan(0, t.engine, pan));
+    this.emit(() => this.cmd.setMute(0, t.engine, fader.mute));
+    this.emit(() => this.cmd.setSolo(0, t.engine, fader.solo));
+  }
+
+  setSends(trackId: number, sends: readonly SendSpec[]): void {
+    const t = this.track(trackId);
+    if (!t) return;
+    const next = new Map<number, number>();
+    for (const s of sends) {
+      const bus = this.tracks.get(s.bus);
+      if (!bus || bus.kind !== 'bus' || bus.engine === t.engine) continue;
+      if (s.level_db > 20 * Math.log10(SEND_MAX))
+        this.missing('a send above +12 dB', 'set_send takes a linear level up to 4');
+      next.set(s.bus, s.level_db <= -150 ? 0 : clamp(10 ** (s.level_db / 20), 0, SEND_MAX));
+    }
+    for (const [bus] of t.sends)
+      if (!next.has(bus)) {
+        const b = this.tracks.get(bus);
+        if (b) this.emit(() => this.cmd.setSend(0, t.engine, b.engine, 0));
+      }
+    for (const [bus, level] of next) {
+      if (t.sends.get(bus) === level) continue;
+      const b = this.tracks.get(bus)!;
+      this.emit(() => this.cmd.setSend(0, t.engine, b.engine, level));
+    }
+    t.sends = next;
+    this.setTrackOrder(this.order);
+  }
+
+  setAutomation(_trackId: number, lanes: readonly LaneSpec[]): void {
+    if (lanes.length)
+      this.missing('automation', 'TODO: the page has no way to put a lane block in the engine\'s pool ' +
+                   '(an amp_lane_new export, or a beat-based lane command)');
+  }
+
+  // ---- clips and regions ------------------------------------------------------------------
+
+  putClip(_trackId: number, _clipId: string, _clip: Clip): void {
+    this.missing('note clips', 'TODO: load_clip needs a clip block in the engine\'s pool, which the page ' +
+                 'cannot make today (an amp_clip_new export, or the beat-based clip commands of the ' +
+                 'engine-format branch)');
+  }
+
+  removeClip(_clipId: string): void {
+    // Nothing was placed (putClip).
+  }
+
+  putRegion(_trackId: number, _regionId: string, _region: Region): void {
+    this.missing('audio regions', 'TODO: fetch and decode the asset, EngineClient.loadSample, load_sample + place_region');
+  }
+
+  removeRegion(_regionId: string): void {
+    // Nothing was placed (putRegion).
+  }
+
+  // ---- transport and live notes ------------------------------------------------------------
+
+  play(): void {
+    this.emit(() => this.cmd.play(0));
+  }
+
+  stop(): void {
+    this.emit(() => this.cmd.stop(0));
+  }
+
+  seekBeat(beat: number): void {
+    const at = this.position(beat);
+    this.emit(() => this.cmd.seek(0, at));
+  }
+
+  private timeOf(atMs: number | undefined): number {
+    return atMs === undefined ? 0 : this.target.frameAt(atMs);
+  }
+
+  noteOn(trackId: number, noteId: number, key: number, velocity: number, atMs?: number): void {
+    const t = this.tracks.get(trackId);
+    if (!t || t.kind !== 'instrument') return;
+    const time = this.timeOf(atMs);
+    const k = clamp(Math.round(key), 0, 127);
+    const v = clamp(velocity, 0, 1);
+    this.emit(() => this.cmd.noteOn(time, noteId, k, v, t.engine));
+  }
+
+  noteOff(trackId: number, noteId: number, atMs?: number): void {
+    const t = this.tracks.get(trackId);
+    if (!t) return;
+    const time = this.timeOf(atMs);
+    this.emit(() => this.cmd.noteOff(time, noteId, t.engine));
+  }
+
+  allNotesOff(): void {
+    this.emit(() => this.cmd.allNotesOff(0));
+  }
+}
