@@ -783,10 +783,11 @@ export function pasteClips(doc: Project, board: Clipboard, trackId: number, beat
   if (top < 0 || !board.clips.length) return doc;
   const fresh = newClipIds(doc, board.clips.length);
   let out = doc;
-  board.clips.forEach((entry, i) => {
+  let next = 0;
+  board.clips.forEach((entry) => {
     const t = doc.tracks[top + entry.trackOffset];
     if (!t || t.kind !== 'instrument') return;
-    const id = fresh[i]!;
+    const id = fresh[next++]!;
     const clip: Clip = { ...entry.clip, start_beat: clampBeat(beat + entry.clip.start_beat), ui: { ...entry.clip.ui, id } };
     out = withTrack(out, t.id, (tr) => ({ ...tr, clips: [...(tr.clips ?? []), clip] }));
     ids?.push(id);

@@ -144,12 +144,8 @@ export class Sync {
     // Removed clips first (those of removed tracks go with their track).
     for (const [id, o] of oldClips) if (!newClips.has(id) && !goneIds.has(o.track)) s.removeClip(id);
     for (const [id, o] of oldRegions) if (!newRegions.has(id) && !goneIds.has(o.track)) s.removeRegion(id);
-    // Sends to a track that goes are gone from the document already; tell
-    // the senders before the bus disappears.
-    for (const t of doc.tracks) {
-      const p = before.get(t.id);
-      if (p && p !== t && p.kind === t.kind && p.sends !== t.sends) s.setSends(t.id, this.sends(t));
-    }
+    // A removed track takes the sends to it along (in the engine too);
+    // sends are set after the adds below, when every bus they name exists.
     for (const t of gone) s.removeTrack(t.id);
     for (const t of added) s.addTrack(t.id, doc.tracks.indexOf(t), t.kind);
     const order = (ts: readonly Track[]): string => ts.map((t) => t.id).join(',');
@@ -159,12 +155,14 @@ export class Sync {
     for (const t of doc.tracks) {
       const p = before.get(t.id);
       if (p === t) continue;
-      if (!p || p.kind !== t.kind) {
-        this.buildTrack(t, undefined);
-        if (t.sends?.length) s.setSends(t.id, this.sends(t));
-        continue;
-      }
-      this.updateTrack(p, t);
+      if (!p || p.kind !== t.kind) this.buildTrack(t, undefined);
+      else this.updateTrack(p, t);
+    }
+    for (const t of doc.tracks) {
+      const p = before.get(t.id);
+      if (p === t) continue;
+      const fresh = !p || p.kind !== t.kind;
+      if (fresh ? t.sends?.length : p.sends !== t.sends) s.setSends(t.id, this.sends(t));
     }
     // Clips that are new or changed (or moved track).
     for (const [id, n] of newClips) {

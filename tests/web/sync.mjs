@@ -1,0 +1,195 @@
+// sync.mjs — the sync layer (web/src/engine/sync.ts) turns document
+// changes into exactly the engine operations they need: a sequence of
+// edits, undos and redos against a RecordingSink, compared call by call;
+// then the RingSink's commands for a load and a few edits (a recording
+// CommandSender), and the same RingSink driving the real engine in the
+// page: every command applied, none refused, the tracks the document has.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleModules, DOC_MODULES, song } from './doc.mjs';
+import { check, webDir } from './lib.mjs';
+
+const SYNC_MODULES = `${DOC_MODULES}
+export { Sync } from './engine/sync';
+export { RecordingSink, manifestRegistry } from './engine/sink';
+export { RingSink } from './engine/ring-sink';
+`;
+
+function same(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  check(a === e, `${what}:\n    got      ${a}\n    expected ${e}`);
+}
+
+const C1 = '60@0:1/0.8 64@1:1/0.5 67@2.5:1.5/0.8';
+
+export async function run(t) {
+  const started = Date.now();
+  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, manifestRegistry } =
+    await bundleModules(SYNC_MODULES, t.tmp, 'sync');
+  const manifest = JSON.parse(readFileSync(path.join(webDir, 'engine.json'), 'utf8'));
+  const index = (unit) => manifest.patches.find((p) => p.unit === unit).index;
+  const param = (unit, name) => manifest.patches.find((p) => p.unit === unit).meta.params.find((q) => q.name === name).index;
+  const registry = manifestRegistry(manifest.patches);
+  check(registry.indexOf('../nodes/epiano.amp') === index('epiano') &&
+        registry.indexOf({ builtin: 'pad.amp', unit: 'pad' }) === index('pad') &&
+        registry.indexOf({ file: 'x/pad.amp', unit: 'nope' }) === -1 &&
+        registry.indexOf({ library: 'abc', revision: 1 }) === -1, 'patch references to registry indices');
+  let checks = 1;
+
+  // ---- RecordingSink: exact operations ------------------------------------------------------
+  const rec = new RecordingSink();
+  const store = new DocStore(song(E, emptyProject));
+  const sync = new Sync(rec, registry);
+  sync.attach(store);
+  same(rec.take(), [
+    ['clear'], ['tempo', 120, ''], ['signature', '4/4', ''], ['loop', 'none'], ['metronome', 'none'], ['master', 0],
+    ['addTrack', 1, 0, 'instrument'], ['addTrack', 2, 1, 'instrument'], ['addTrack', 3, 2, 'bus'], ['order', '1,2,3'],
+    ['instrument', 1, index('epiano'), ''], ['putClip', 1, 'c1', `0+4 [${C1}]`],
+    ['instrument', 2, index('ladder_bass'), ''], ['putClip', 2, 'c2', '4+4 [36@0:2/0.8]'],
+  ], 'the load builds everything');
+
+  const steps = [
+    ['Param', (x) => E.setParam(x, 1, 'brightness', 1.5), [['params', 1, 0, `${param('epiano', 'brightness')}=1.5`]]],
+    ['Move clip', (x) => E.moveClip(x, 'c1', 2), [['putClip', 1, 'c1', `2+4 [${C1}]`]]],
+    ['Move clip to track 2', (x) => E.moveClip(x, 'c1', 2, 2), [['putClip', 2, 'c1', `2+4 [${C1}]`]]],
+    ['Add note', (x) => E.addNote(x, 'c2', { key: 38, start_beat: 2, length_beats: 0.5, velocity: 1 }),
+     [['putClip', 2, 'c2', '4+4 [36@0:2/0.8 38@2:0.5/1]']]],
+    ['Send', (x) => E.setSend(x, 1, 3, -6), [['sends', 1, '3:-6']]],
+    ['Remove bus', (x) => E.removeTrack(x, 3), [['removeTrack', 3], ['order', '1,2'], ['sends', 1, '']]],
+    ['Instrument', (x) => E.setInstrument(x, 1, { builtin: 'pad.amp', unit: 'pad' }),
+     [['instrument', 1, index('pad'), '']]],
+    ['Voice', (x) => E.setVoiceMode(x, 2, 'legato', 'high', 0.05), [['voice', 2, 'legato high 0.05']]],
+    ['Fader', (x) => E.setFader(x, 2, { gain_db: -3, mute: true }), [['fader', 2, '-3 0 mute']]],
+    ['Tempo change', (x) => E.addTempoChange(x, 8, 124), [['tempo', 120, '8:124']]],
+    ['Signature', (x) => E.setTimeSignature(x, 3, 4), [['signature', '3/4', '']]],
+    ['Loop', (x) => E.setLoop(x, { enabled: true, start_beat: 0, end_beat: 8 }), [['loop', 'on 0-8']]],
+    ['Metronome', (x) => E.setMetronome(x, { enabled: true }), [['metronome', 'on 0']]],
+    ['Master', (x) => E.setMasterGain(x, -1.5), [['master', -1.5]]],
+    ['Insert', (x) => E.addInsert(x, 2, { builtin: 'stereo_delay.amp' }), [['inserts', 2, `${index('stereo_delay')}()`]]],
+    ['Insert param', (x) => E.setParam(x, 2, 'mix', 0.25, 1), [['params', 2, 1, `${param('stereo_delay', 'mix')}=0.25`]]],
+    ['Delete clip', (x) => E.deleteClip(x, 'c1'), [['removeClip', 'c1']]],
+    ['Add track', (x) => E.addTrack(x, { kind: 'instrument', patch: { builtin: 'drums.amp', unit: 'drums' } }),
+     [['addTrack', 3, 2, 'instrument'], ['order', '1,2,3'], ['instrument', 3, index('drums'), '']]],
+    ['Move track', (x) => E.moveTrack(x, 3, 0), [['order', '3,1,2']]],
+    ['Rename', (x) => E.renameTrack(x, 2, 'Low'), []],
+    ['Paste', (x) => E.pasteClips(x, E.copyClips(x, ['c2']), 3, 8), [['putClip', 3, 'c3', '8+4 [36@0:2/0.8 38@2:0.5/1]']]],
+  ];
+  for (const [label, edit, expected] of steps) {
+    check(store.transact(label, edit), `${label}: no change`);
+    same(rec.take(), expected, label);
+    checks++;
+  }
+  // Undo each: the inverse operations.
+  const undone = [
+    ['Paste', [['removeClip', 'c3']]],
+    ['Rename', []],
+    ['Move track', [['order', '1,2,3']]],
+    ['Add track', [['removeTrack', 3], ['order', '1,2']]],
+    ['Delete clip', [['putClip', 2, 'c1', `2+4 [${C1}]`]]],
+    ['Insert param', [['params', 2, 1, `${param('stereo_delay', 'mix')}=0.25`]]],
+  ];
+  for (const [label, expected] of undone) {
+    check(store.undoLabel === label && store.undo(), `undo ${label}`);
+    // Undoing the first set of a param goes back to the patch's default,
+    // which only the engine knows: the whole chain is set again.
+    if (label === 'Insert param') same(rec.take(), [['inserts', 2, `${index('stereo_delay')}()`]], `undo ${label}`);
+    else same(rec.take(), expected, `undo ${label}`);
+    checks++;
+  }
+  check(store.undoLabel === 'Insert' && store.undo(), 'undo Insert');
+  same(rec.take(), [['inserts', 2, '']], 'undo Insert');
+  check(store.undoLabel === 'Master' && store.undo(), 'undo Master');
+  same(rec.take(), [['master', 0]], 'undo Master');
+  for (let i = 0; i < 6; i++) store.undo();   // Metronome .. Instrument
+  same(rec.take(), [['metronome', 'none'], ['loop', 'none'], ['signature', '4/4', ''], ['tempo', 120, ''],
+                    ['fader', 2, '0 0'], ['voice', 2, 'poly last 0']], 'undo six settings');
+  check(store.undoLabel === 'Instrument' && store.undo(), 'undo Instrument');
+  same(rec.take(), [['instrument', 1, index('epiano'), `${param('epiano', 'brightness')}=1.5`]],
+       'undo Instrument: the old patch with its params');
+  check(store.undoLabel === 'Remove bus' && store.undo(), 'undo Remove bus');
+  same(rec.take(), [['addTrack', 3, 2, 'bus'], ['order', '1,2,3'], ['sends', 1, '3:-6']],
+       'undo Remove bus: the bus first, then the send to it');
+  check(store.redo(), 'redo Remove bus');
+  same(rec.take(), [['removeTrack', 3], ['order', '1,2'], ['sends', 1, '']], 'redo Remove bus');
+  store.undo();
+  rec.take();
+  check(store.undoLabel === 'Send' && store.undo() && store.undo(), 'undo Send, Add note');
+  same(rec.take(), [['sends', 1, ''], ['putClip', 2, 'c2', '4+4 [36@0:2/0.8]']], 'undo Send, Add note');
+  check(store.undo(), 'undo Move clip to track 2');
+  same(rec.take(), [['putClip', 1, 'c1', `2+4 [${C1}]`]], 'undo a move across tracks: one put on the old track');
+  checks += 12;
+
+  // Coalesced drags: each move is sent; the one undo step sends the start.
+  for (const beat of [3, 4, 5]) store.transact('Drag', (x) => E.moveClip(x, 'c1', beat), { coalesce: 'drag' });
+  same(rec.take().map((c) => c[3].split(' ')[0]), ['3+4', '4+4', '5+4'], 'a drag: one put per move');
+  store.undo();
+  same(rec.take(), [['putClip', 1, 'c1', `2+4 [${C1}]`]], 'the drag undone in one step');
+  checks += 2;
+
+  // Live notes and the transport go through the same sync.
+  const note = sync.noteOn(2, 40, 0.9, 1234.5);
+  sync.noteOff(note, 1300);
+  sync.noteOff(note);                 // twice: the second is ignored
+  sync.play();
+  sync.seekBeat(-3);
+  sync.stop();
+  sync.allNotesOff();
+  same(rec.take(), [['noteOn', 2, note, 40, 0.9, 1234.5], ['noteOff', 2, note, 1300], ['play'], ['seek', 0], ['stop'],
+                    ['allNotesOff']], 'live notes and transport');
+  // A replaced document is rebuilt from scratch.
+  store.replace(E.setTempo(emptyProject(), 100));
+  same(rec.take(), [['clear'], ['tempo', 100, ''], ['signature', '4/4', ''], ['loop', 'none'], ['metronome', 'none'],
+                    ['master', 0]], 'replace rebuilds');
+  checks += 2;
+
+  // ---- RingSink: today's commands ------------------------------------------------------------
+  const sent = [];
+  const commands = new Proxy({}, {
+    get: (_, name) => (...args) => {
+      sent.push(`${String(name)}(${args.join(',')})`);
+      return true;
+    },
+  });
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    const ring = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48 });
+    let d = song(E, emptyProject);
+    d = E.addTempoChange(d, 8, 124);
+    d = E.setSend(d, 1, 3, -6);
+    d = E.setLoop(d, { enabled: true, start_beat: 4, end_beat: 12 });
+    d = E.setFader(d, 2, { gain_db: -3, pan: 0.5 });
+    const rs = new DocStore(d);
+    const rsync = new Sync(ring, registry);
+    rsync.attach(rs);
+    // Loop end: 8 beats at 120 bpm (192000) + 4 at 124 (92903.2...): the
+    // first sample at or after beat 12 is 284904.
+    same(sent.splice(0), [
+      'removeTrack(0,0)', 'stop(0)', 'seek(0,0)', 'tempo(0,120)', 'tempoChange(0,192000,124)', 'timeSignature(0,4,4)',
+      'loop(0,96000,284904,true)', 'setMasterGain(0,0)', 'addTrack(0,0,0)', 'addTrack(0,1,0)', 'addTrack(0,2,2)',
+      `selectPatch(0,${index('epiano')},0)`, `selectPatch(0,${index('ladder_bass')},1)`,
+      'setGain(0,1,-3)', 'setPan(0,1,0.5)', 'setMute(0,1,false)', 'setSolo(0,1,false)',
+      `setSend(0,0,2,${10 ** (-6 / 20)})`,
+    ], 'RingSink: the load');
+    rs.transact('Bus', (x) => E.addTrack(x, { kind: 'bus', name: 'B2' }));
+    rs.transact('Send', (x) => E.setSend(x, 3, 4, 0));
+    rs.transact('Param', (x) => E.setParam(x, 2, 'cutoff', 800));
+    same(sent.splice(0), ['addTrack(0,3,2)', 'setSend(0,2,3,1)', `setParam(0,${param('ladder_bass', 'cutoff')},800,1,0)`],
+         'RingSink: a bus above the buses before it, a send, a param');
+    const id = rsync.noteOn(2, 40, 0.9, 1000);
+    rsync.noteOff(id);
+    rsync.play();
+    rsync.seekBeat(12);
+    rsync.stop();
+    same(sent.splice(0), [`noteOn(48000,${id},40,0.9,1)`, `noteOff(0,${id},1)`, 'play(0)', 'seek(0,284904)', 'stop(0)'],
+         'RingSink: a live note at its time, the transport');
+    check(warnings.length === 1 && warnings[0].includes('note clips'), `RingSink warnings: ${JSON.stringify(warnings)}`);
+    checks += 4;
+  } finally {
+    console.warn = warn;
+  }
+  t.log(`${checks} checks of the sync layer in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
