@@ -1,0 +1,139 @@
+// export.ts — the Export menu's work: the mix (or stems) as WAV through the
+// export worker, and the notes as a Standard MIDI File.
+//
+// The worker's project render ({type: 'render-project', json, assets,
+// format, stems}, replying {type: 'done', wav} or {type: 'done', stems:
+// [{name, wav}]}) is being added to export-worker.ts on another branch.
+// Until it is there the worker answers that message with an error, and the
+// page falls back to the worker's performance render: the first armed or
+// selected instrument track's notes with its instrument and params, no
+// mixer, as a 32-bit float WAV (what the worker writes today). The status
+// line says which one ran.
+
+import type { Project, Track } from '../doc/project';
+import type { EngineFiles } from '../engine/client';
+import { exportPerformance } from '../engine/exporter';
+import { manifestRegistry } from '../engine/sink';
+import type { Performance } from '../engine/performance';
+import { secondsAt, songEnd } from './song';
+import { trackNotes, writeSmf } from './smf';
+
+export type WavFormat = 's16' | 's24' | 'f32';
+
+export interface ExportFile {
+  name: string;
+  blob: Blob;
+}
+
+export interface ExportOutcome {
+  files: ExportFile[];
+  note: string;
+  /** The performance rendered by the fallback (for the tests). */
+  performance?: Performance;
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9 _.-]+/g, '').trim() || 'song';
+}
+
+export function projectName(doc: Project): string {
+  return typeof doc.ui?.name === 'string' ? doc.ui.name : 'Untitled';
+}
+
+export function exportMidi(doc: Project): ExportFile {
+  const bytes = writeSmf(doc);
+  return { name: `${safeName(projectName(doc))}.mid`, blob: new Blob([bytes.slice().buffer], { type: 'audio/midi' }) };
+}
+
+/** Render through the worker's project render; null when the worker does
+ *  not know the message (the fallback then runs). */
+function renderProject(files: EngineFiles, doc: Project, format: WavFormat, stems: boolean):
+  Promise<{ wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[] } | null> {
+  const worker = new Worker(new URL('export-worker.js', location.href).href, { type: 'module', name: 'amp-export' });
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (event: MessageEvent) => {
+      const data = event.data as { type: string; wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[]; message?: string };
+      worker.terminate();
+      if (data.type === 'done' && (data.wav || data.stems)) resolve({ ...(data.wav ? { wav: data.wav } : {}), ...(data.stems ? { stems: data.stems } : {}) });
+      else resolve(null);
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(new Error(e.message || 'the export worker failed to start'));
+    };
+    worker.postMessage({ type: 'render-project', module: files.module, memoryPages: files.manifest.memoryPages,
+                         json: JSON.stringify(doc), assets: {}, format, stems });
+  });
+}
+
+/** One instrument track's notes as a Performance (the fallback). */
+export function trackPerformance(files: EngineFiles, doc: Project, track: Track, sampleRate: number): Performance | null {
+  const registry = manifestRegistry(files.manifest.patches);
+  const index = registry.indexOf(track.patch);
+  const patch = files.manifest.patches.find((p) => p.index === index);
+  if (!patch) return null;
+  const frame = (beat: number): number => Math.round(secondsAt(doc, beat) * sampleRate);
+  const notes = trackNotes(track)
+    .sort((a, b) => a.start - b.start || a.key - b.key)
+    .map((n) => ({ key: n.key, start: frame(n.start), end: Math.max(frame(n.start) + 1, frame(n.end)), velocity: Math.fround(n.velocity) }));
+  const end = Math.max(frame(songEnd(doc)), ...notes.map((n) => n.end));
+  const startParams = Object.entries(track.params ?? {}).flatMap(([name, value]) => {
+    const p = patch.meta.params.find((q) => q.name === name);
+    return p ? [{ param: p.index, name, value }] : [];
+  });
+  return {
+    patch: patch.index,
+    patchName: patch.unit,
+    source: patch.source,
+    sampleRate,
+    startParams,
+    paramNames: patch.meta.params.map((p) => p.name),
+    paramDefaults: patch.meta.params.map((p) => p.default),
+    notes,
+    changes: [],
+    frames: end + sampleRate,
+  };
+}
+
+export async function exportAudio(files: EngineFiles, doc: Project, format: WavFormat, stems: boolean,
+                                  preferTrack: number | null, sampleRate: number): Promise<ExportOutcome> {
+  const base = safeName(projectName(doc));
+  const full = await renderProject(files, doc, format, stems).catch(() => null);
+  if (full?.stems)
+    return { files: full.stems.map((s) => ({ name: `${base} - ${safeName(s.name)}.wav`, blob: new Blob([s.wav], { type: 'audio/wav' }) })),
+             note: `Exported ${full.stems.length} stems.` };
+  if (full?.wav) return { files: [{ name: `${base}.wav`, blob: new Blob([full.wav], { type: 'audio/wav' }) }], note: 'Exported the mix.' };
+
+  const instruments = doc.tracks.filter((t) => t.kind === 'instrument' && (t.clips ?? []).some((c) => c.notes.length));
+  const chosen = instruments.find((t) => t.id === preferTrack) ?? instruments[0];
+  if (!chosen) throw new Error('there are no notes to export');
+  const tracks = stems ? instruments : [chosen];
+  const out: ExportFile[] = [];
+  let performance: Performance | undefined;
+  for (const t of tracks) {
+    const p = trackPerformance(files, doc, t, sampleRate);
+    if (!p) continue;
+    performance ??= p;
+    const r = await exportPerformance(new URL('export-worker.js', location.href).href, files.module, files.manifest.memoryPages, p);
+    out.push({ name: `${base}${stems || tracks.length > 1 ? ` - ${safeName(t.name ?? p.patchName)}` : ''}.wav`,
+               blob: new Blob([r.wav], { type: 'audio/wav' }) });
+  }
+  const what = stems ? `${out.length} track stems` : `the track "${chosen.name ?? ''}"`;
+  return {
+    files: out,
+    note: `Exported ${what} as 32-bit float: this build's export worker renders one instrument track at a time ` +
+          `(the whole-mix render${format !== 'f32' ? ` and ${format === 's16' ? '16-bit' : '24-bit'} output are` : ' is'} not in it yet).`,
+    ...(performance ? { performance } : {}),
+  };
+}
+
+export function download(file: ExportFile): void {
+  const url = URL.createObjectURL(file.blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = file.name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
