@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleModules, DOC_MODULES, song } from './doc.mjs';
-import { check, webDir } from './lib.mjs';
+import { check, repo, waitFor, webDir } from './lib.mjs';
+import { createRequire } from 'node:module';
 
 const SYNC_MODULES = `${DOC_MODULES}
 export { Sync } from './engine/sync';
@@ -191,5 +192,114 @@ export async function run(t) {
   } finally {
     console.warn = warn;
   }
+  if (t.newPage) checks += await inBrowser(t, song(E, emptyProject));
   t.log(`${checks} checks of the sync layer in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
+
+/** The page's modules for the browser part, as one script (globalThis.AmpSync). */
+async function browserBundle() {
+  const esbuild = createRequire(path.join(repo, 'web', 'package.json'))('esbuild');
+  const out = await esbuild.build({
+    stdin: {
+      contents: `${SYNC_MODULES}
+export { EngineClient, loadEngineFiles } from './engine/client';
+export { Telemetry } from './engine/telemetry';`,
+      resolveDir: path.join(repo, 'web', 'src'), loader: 'ts',
+    },
+    bundle: true, format: 'iife', globalName: 'AmpSync', platform: 'browser', target: 'es2022',
+    tsconfig: path.join(repo, 'web', 'tsconfig.app.json'), write: false, logLevel: 'warning',
+  });
+  return out.outputFiles[0].text;
+}
+
+/** RingSink and Sync driving the real engine in the worklet: every command
+ *  applied in order (the engine's hash of what it applied equals the
+ *  hash of what was written), none rejected or refused, the engine's
+ *  tracks those of the document, a live note sounding on its track, a
+ *  mute, a removed track; and the worklet's clock (FineClock). */
+async function inBrowser(t, doc) {
+  const page = await t.newPage();
+  await page.addScriptTag({ content: await browserBundle() });
+  const result = await page.evaluate(async (doc) => {
+    const A = globalThis.AmpSync;
+    const files = await A.loadEngineFiles(new URL('./', location.href));
+    const context = new AudioContext({ sampleRate: 48000 });
+    const client = await A.EngineClient.start(context, files);
+    client.node.connect(context.destination);
+    await context.resume();
+    const ring = new A.RingSink(client);
+    const sync = new A.Sync(ring, A.manifestRegistry(files.manifest.patches));
+    const store = new A.DocStore(doc);
+    sync.attach(store);
+    const telemetry = new A.Telemetry(client, (id) => ring.engineTrack(id));
+    telemetry.setDocument(store.doc);
+    globalThis.sync = { A, client, ring, sync, store, telemetry };
+    return { sent: client.commands.sent };
+  }, doc);
+  check(result.sent > 10, `the load wrote ${result.sent} commands`);
+  const settled = () => {
+    const { client } = globalThis.sync;
+    const s = client.snapshot();
+    return s && s.pending === 0 && s.commandsApplied + s.commandsRejected + s.commandsRefused === client.commands.sent
+      ? { applied: s.commandsApplied, rejected: s.commandsRejected, refused: s.commandsRefused,
+          hash: s.commandHash, sent: client.commands.sent, written: client.commands.hash,
+          tracks: s.tracks.map((x) => [x.id, x.kind, x.flags, x.voices]) }
+      : null;
+  };
+  let s = await waitFor(page, settled, null, 'the engine to apply the load');
+  check(s.rejected === 0 && s.refused === 0 && s.hash === s.written,
+        `the load: ${s.applied} applied, ${s.rejected} rejected, ${s.refused} refused, hash ${s.hash} vs ${s.written}`);
+  // Engine kinds are TrackKind + 1: instrument 1, bus 3.
+  check(JSON.stringify(s.tracks.map((x) => [x[0], x[1]])) === '[[0,1],[1,1],[2,3]]',
+        `the engine's tracks after the load: ${JSON.stringify(s.tracks)}`);
+
+  // A live note on the second track sounds there, and only there.
+  await page.evaluate(() => { globalThis.sync.note = globalThis.sync.sync.noteOn(2, 45, 0.9); });
+  const voices = await waitFor(page, () => {
+    const s = globalThis.sync.client.snapshot();
+    const t1 = s?.tracks.find((x) => x.id === 1);
+    return t1 && t1.voices > 0 && t1.peak[0] > 0 ? s.tracks.map((x) => x.voices) : null;
+  }, null, 'the live note to sound on engine track 1');
+  check(voices[0] === 0 && voices[2] === 0, `voices per track while one note sounds on track 1: ${voices}`);
+  await page.evaluate(() => globalThis.sync.sync.noteOff(globalThis.sync.note));
+
+  // Edits: a mute, a removed track, a send; all applied.
+  await page.evaluate(() => {
+    const { A, store } = globalThis.sync;
+    store.transact('Mute', (d) => A.E.setMute(d, 1, true));
+    store.transact('Remove', (d) => A.E.removeTrack(d, 2));
+    store.transact('Send', (d) => A.E.setSend(d, 1, 3, -6));
+    store.transact('Tempo', (d) => A.E.setTempo(d, 97));
+  });
+  s = await waitFor(page, settled, null, 'the engine to apply the edits');
+  check(s.rejected === 0 && s.refused === 0 && s.hash === s.written,
+        `the edits: ${s.applied} applied, ${s.rejected} rejected, ${s.refused} refused`);
+  const muted = s.tracks.find((x) => x[0] === 0);
+  check(JSON.stringify(s.tracks.map((x) => x[0])) === '[0,2]' && (muted[2] & 1) === 1,
+        `after mute and remove: ${JSON.stringify(s.tracks)}`);
+  const tempo = await page.evaluate(() => globalThis.sync.client.snapshot().tempo);
+  check(tempo === 97, `the engine's tempo is ${tempo}, the document's 97`);
+
+  // The worklet's CPU load, timed by a worker (FineClock): it runs, and
+  // its clock's step is logged (the resolution reached depends on the
+  // machine, so it is not asserted).
+  const clock = await page.evaluate(() => new Promise((resolve) => setTimeout(() => {
+    const { client, telemetry } = globalThis.sync;
+    const loads = [];
+    let n = 0;
+    const id = setInterval(() => {
+      loads.push(client.snapshot().cpuLoad);
+      if (++n === 20) {
+        clearInterval(id);
+        resolve({ step: client.clock?.stepMs ?? 0, timed: client.clock?.timed ?? 0, loads,
+                  voices: telemetry.update(performance.now()).voices });
+      }
+    }, 100);
+  }, 300)));
+  check(clock.timed > 100 && clock.step > 0, `the worker timed ${clock.timed} quanta, its clock steps ${clock.step} ms`);
+  const distinct = new Set(clock.loads.map((x) => x.toFixed(6))).size;
+  t.log(`RingSink drove the engine: ${s.applied} commands applied, none refused; the CPU load timed by a worker ` +
+        `(${clock.timed} quanta, clock step ${(clock.step * 1000).toFixed(1)} us): ` +
+        `${clock.loads.slice(-5).map((x) => (x * 100).toFixed(3)).join(' ')} % (${distinct} distinct readings in 20)`);
+  return 7;
 }
