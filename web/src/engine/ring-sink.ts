@@ -72,6 +72,7 @@ export class RingSink implements EngineSink {
   private readonly backlog: (() => boolean)[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly warned = new Set<string>();
+  private lastLive = 0;
   /** Commands that could not be sent (ring full) and are still waiting. */
   get waiting(): number {
     return this.backlog.length;
@@ -359,8 +360,15 @@ export class RingSink implements EngineSink {
     this.emit(() => this.cmd.seek(0, at));
   }
 
+  /** A live note's engine time. The engine applies what is due in time
+   *  order, so live notes keep the order they were played in: a note
+   *  stamped earlier than the one before it (output timestamps wobble; an
+   *  "as soon as possible" 0 after a timed note-on) gets that note's time,
+   *  or a note-off could come before its note-on and leave a voice stuck. */
   private timeOf(atMs: number | undefined): number {
-    return atMs === undefined ? 0 : this.target.frameAt(atMs);
+    const t = Math.max(atMs === undefined ? 0 : this.target.frameAt(atMs), this.lastLive);
+    this.lastLive = t;
+    return t;
   }
 
   noteOn(trackId: number, noteId: number, key: number, velocity: number, atMs?: number): void {
