@@ -23,10 +23,25 @@
 //
 // A full ring: commands wait in a backlog, in order, and go out on the
 // next flush (a timer), so a large project's load is never cut short.
+//
+// Note clips: load_clip needs a clip block in the engine's pool, which the
+// page cannot make (no export for it), so until the engine-format branch's
+// beat-based clip commands arrive, this sink plays the clips itself: while
+// the transport runs, a timer (every intervalMs) sends the note-ons and
+// note-offs of the next lookahead seconds as live notes stamped with their
+// engine frames, through the same tempo map and loop as the engine's
+// transport, which it starts at a known frame. Notes are cut at their
+// clip's end; a looped clip repeats its notes of [0, loop_beats). Stop and
+// seek release what was sent ahead. It is an approximation of the
+// engine's own clip playback (a tempo or loop change applies from the
+// next lookahead on); the export renders the project with the engine's.
+// TODO(engine-format merge): place clips with the beat-based commands and
+// drop the scheduler.
 
 import { MAX_TRACKS } from '@amp/gen/layout';
-import type { Clip, Loop, Metronome, Region, TempoChange, TimeSignatureChange, TrackKind as DocTrackKind } from '../doc/project';
-import { makeTempoMap, sampleForBeat, type TempoMap } from '../doc/timing';
+import { DEFAULTS, type Clip, type Loop, type Metronome, type Region, type TempoChange, type TimeSignatureChange,
+         type TrackKind as DocTrackKind } from '../doc/project';
+import { beatToSeconds, makeTempoMap, sampleForBeat, secondsToBeat, type TempoMap } from '../doc/timing';
 import { NotePriority, TrackKind, VoiceMode, type CommandSender } from './commands';
 import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, VoiceSpec } from './sink';
 
@@ -34,8 +49,30 @@ import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, 
 export interface RingTarget {
   readonly commands: CommandSender;
   readonly sampleRate: number;
-  /** Engine time for a performance.now() time (EngineClient.frameAt). */
+  /** Engine time for a performance.now() time (EngineClient.frameAt): the
+   *  earliest frame a command sent at that time can be stamped with. */
   frameAt(ms: number): number;
+}
+
+export interface RingSinkOptions {
+  /** Seconds of clip notes sent ahead while playing (default 0.2). */
+  readonly lookaheadSeconds?: number;
+  /** The scheduler's period (default 25 ms); 0: no timer, call pump(). */
+  readonly intervalMs?: number;
+  /** The clock (default performance.now()). */
+  readonly now?: () => number;
+}
+
+/** Note ids of clip notes: above the ids Sync gives live notes, below the
+ *  engine's live-note limit (ENGINE_LIVE_NOTE_MAX, 0x3fffffff). */
+const CLIP_NOTE_FIRST = 0x20000000;
+const CLIP_NOTE_LAST = 0x3fffffff;
+
+interface Sounding {
+  readonly engine: number;
+  readonly id: number;
+  readonly on: number;
+  readonly off: number;
 }
 
 const GAIN_MIN = -144;   // set_gain's floor: silence
@@ -78,8 +115,28 @@ export class RingSink implements EngineSink {
     return this.backlog.length;
   }
 
-  constructor(target: RingTarget) {
+  // The clip scheduler (see the top of the file).
+  private readonly clips = new Map<string, { trackId: number; clip: Clip }>();
+  private loopValue: Loop | null = null;
+  private playing = false;
+  /** The playhead while stopped. */
+  private playhead = 0;
+  /** While playing: at engine frame anchorFrame the playhead is at anchorBeat. */
+  private anchorFrame = 0;
+  private anchorBeat = 0;
+  private scheduledTo = 0;
+  private sounding: Sounding[] = [];
+  private nextClipNote = CLIP_NOTE_FIRST;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly lookahead: number;
+  private readonly intervalMs: number;
+  private readonly now: () => number;
+
+  constructor(target: RingTarget, opts: RingSinkOptions = {}) {
     this.target = target;
+    this.lookahead = opts.lookaheadSeconds ?? 0.2;
+    this.intervalMs = opts.intervalMs ?? 25;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** The engine track id of a document track (-1: none). */
@@ -139,15 +196,20 @@ export class RingSink implements EngineSink {
   // ---- the project -------------------------------------------------------------------
 
   clear(): void {
+    this.halt();
+    this.clips.clear();
+    this.playhead = 0;
     for (const id of [...this.taken].sort((a, b) => b - a)) this.emit(() => this.cmd.removeTrack(0, id));
     this.taken.clear();
     this.tracks.clear();
     this.order = [];
-    this.emit(() => this.cmd.stop(0));
-    this.emit(() => this.cmd.seek(0, 0));
+    const t = this.stamp(0);
+    this.emit(() => this.cmd.stop(t));
+    this.emit(() => this.cmd.seek(t, 0));
   }
 
   setTempoMap(bpm: number, changes: readonly TempoChange[]): void {
+    this.reanchor();
     this.map = makeTempoMap(bpm, changes);
     if (bpm < BPM_MIN || bpm > BPM_MAX || changes.some((c) => c.bpm < BPM_MIN || c.bpm > BPM_MAX))
       this.missing('a tempo below 20 or above 999 bpm',
@@ -173,6 +235,8 @@ export class RingSink implements EngineSink {
   }
 
   setLoop(loop: Loop | null): void {
+    this.reanchor();
+    this.loopValue = loop;
     if (!loop) {
       this.emit(() => this.cmd.loop(0, 0, 0, false));
       return;
@@ -228,6 +292,8 @@ export class RingSink implements EngineSink {
     if (!t) return;
     this.tracks.delete(trackId);
     this.taken.delete(t.engine);
+    for (const [id, c] of this.clips) if (c.trackId === trackId) this.clips.delete(id);
+    this.sounding = this.sounding.filter((n) => n.engine !== t.engine);
     this.order = this.order.filter((id) => id !== trackId);
     for (const other of this.tracks.values()) other.sends.delete(trackId);
     this.emit(() => this.cmd.removeTrack(0, t.engine));
@@ -327,14 +393,12 @@ export class RingSink implements EngineSink {
 
   // ---- clips and regions ------------------------------------------------------------------
 
-  putClip(_trackId: number, _clipId: string, _clip: Clip): void {
-    this.missing('note clips', 'TODO: load_clip needs a clip block in the engine\'s pool, which the page ' +
-                 'cannot make today (an amp_clip_new export, or the beat-based clip commands of the ' +
-                 'engine-format branch)');
+  putClip(trackId: number, clipId: string, clip: Clip): void {
+    this.clips.set(clipId, { trackId, clip });
   }
 
-  removeClip(_clipId: string): void {
-    // Nothing was placed (putClip).
+  removeClip(clipId: string): void {
+    this.clips.delete(clipId);
   }
 
   putRegion(_trackId: number, _regionId: string, _region: Region): void {
@@ -347,17 +411,186 @@ export class RingSink implements EngineSink {
 
   // ---- transport and live notes ------------------------------------------------------------
 
+  /** The earliest frame a command sent now can be stamped with. */
+  private frameNow(): number {
+    return this.target.frameAt(this.now());
+  }
+
+  /** A timed command's stamp: never before the last one (see timeOf). */
+  private stamp(t: number): number {
+    const v = Math.max(t, this.lastLive);
+    this.lastLive = v;
+    return v;
+  }
+
   play(): void {
-    this.emit(() => this.cmd.play(0));
+    if (this.playing) return;
+    const at = this.stamp(this.frameNow());
+    this.emit(() => this.cmd.play(at));
+    this.playing = true;
+    this.anchorFrame = at;
+    this.anchorBeat = this.playhead;
+    this.scheduledTo = at;
+    if (this.intervalMs > 0 && this.timer === null) this.timer = setInterval(() => this.pump(), this.intervalMs);
+    this.pump();
   }
 
   stop(): void {
-    this.emit(() => this.cmd.stop(0));
+    if (!this.playing) {
+      const t = this.stamp(0);
+      this.emit(() => this.cmd.stop(t));
+      return;
+    }
+    const at = this.stamp(this.frameNow());
+    this.release(at);
+    this.emit(() => this.cmd.stop(at));
+    this.playhead = this.beatAtFrame(at);
+    this.halt();
   }
 
   seekBeat(beat: number): void {
-    const at = this.position(beat);
-    this.emit(() => this.cmd.seek(0, at));
+    const b = Math.max(0, beat);
+    const at = this.stamp(this.playing ? this.frameNow() : 0);
+    const position = this.position(b);
+    if (this.playing) {
+      this.release(at);
+      this.anchorFrame = at;
+      this.anchorBeat = b;
+      this.scheduledTo = at;
+    } else {
+      this.playhead = b;
+    }
+    this.emit(() => this.cmd.seek(at, position));
+  }
+
+  /** The beat the transport is at, by this sink's reckoning. */
+  beatNow(): number {
+    return this.playing ? this.beatAtFrame(this.frameNow()) : this.playhead;
+  }
+
+  private halt(): void {
+    this.playing = false;
+    this.sounding = [];
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Note-offs at `at` (or at their note-on, if later) for every clip note
+   *  sent and not yet released. */
+  private release(at: number): void {
+    for (const n of this.sounding) {
+      const t = Math.max(at, n.on);
+      this.emit(() => this.cmd.noteOff(t, n.id, n.engine));
+    }
+    this.sounding = [];
+  }
+
+  /** Move the anchor to now, before the map or the loop changes. */
+  private reanchor(): void {
+    if (!this.playing) return;
+    const at = Math.max(this.scheduledTo, this.frameNow());
+    this.anchorBeat = this.beatAtFrame(at);
+    this.anchorFrame = at;
+    this.scheduledTo = at;
+  }
+
+  /** The loop in seconds, when the transport will reach its end from the
+   *  anchor. */
+  private loopSeconds(): { start: number; end: number } | null {
+    const l = this.loopValue;
+    if (!l || !l.enabled || !(l.end_beat > l.start_beat) || this.anchorBeat >= l.end_beat) return null;
+    return { start: beatToSeconds(this.map, l.start_beat), end: beatToSeconds(this.map, l.end_beat) };
+  }
+
+  /** Seconds on the tempo map (loop jumps applied) of unwrapped time u. */
+  private wrap(u: number, loop: { start: number; end: number } | null): number {
+    if (!loop || u < loop.end) return u;
+    const len = loop.end - loop.start;
+    return loop.start + ((u - loop.end) % len);
+  }
+
+  private beatAtFrame(frame: number): number {
+    const u = beatToSeconds(this.map, this.anchorBeat) + (frame - this.anchorFrame) / this.target.sampleRate;
+    return secondsToBeat(this.map, this.wrap(u, this.loopSeconds()));
+  }
+
+  /** Send the clip notes of the next lookahead (the timer calls it). */
+  pump(): void {
+    if (!this.playing) return;
+    const rate = this.target.sampleRate;
+    const horizon = Math.max(this.frameNow(), this.scheduledTo) + Math.round(this.lookahead * rate);
+    const from = this.scheduledTo;
+    if (horizon <= from) return;
+    const loop = this.loopSeconds();
+    const s0 = beatToSeconds(this.map, this.anchorBeat);
+    const uOf = (f: number): number => s0 + (f - this.anchorFrame) / rate;
+    // Split [from, horizon) at the loop's jumps: pieces of constant offset
+    // between unwrapped time u and the map's seconds.
+    let u = uOf(from);
+    const uEnd = uOf(horizon);
+    while (u < uEnd) {
+      let pieceEnd = uEnd;
+      if (loop && u >= loop.end) {
+        const k = Math.floor((u - loop.end) / (loop.end - loop.start));
+        pieceEnd = Math.min(uEnd, loop.end + (k + 1) * (loop.end - loop.start));
+      } else if (loop) {
+        pieceEnd = Math.min(uEnd, loop.end);
+      }
+      const m0 = this.wrap(u, loop);
+      this.schedulePiece(m0, m0 + (pieceEnd - u), u - m0);
+      u = pieceEnd;
+    }
+    // Note-offs that fall in the window.
+    const keep: Sounding[] = [];
+    for (const n of this.sounding) {
+      if (n.off < horizon) this.emit(() => this.cmd.noteOff(n.off, n.id, n.engine));
+      else keep.push(n);
+    }
+    this.sounding = keep;
+    this.scheduledTo = horizon;
+  }
+
+  /** Note-ons of every clip note starting in map seconds [m0, m1), which
+   *  sound at unwrapped time m + shift. */
+  private schedulePiece(m0: number, m1: number, shift: number): void {
+    const b0 = secondsToBeat(this.map, m0);
+    const b1 = secondsToBeat(this.map, m1);
+    const rate = this.target.sampleRate;
+    const s0 = beatToSeconds(this.map, this.anchorBeat);
+    const frameOf = (m: number): number => this.anchorFrame + Math.round((m + shift - s0) * rate);
+    for (const { trackId, clip } of this.clips.values()) {
+      const t = this.tracks.get(trackId);
+      if (!t || t.kind !== 'instrument') continue;
+      const start = clip.start_beat;
+      const end = start + clip.length_beats;
+      if (end <= b0 || start >= b1) continue;
+      const looped = clip.loop_beats !== undefined && clip.loop_beats > 0;
+      const period = looped ? clip.loop_beats! : Infinity;
+      const first = looped ? Math.max(0, Math.floor((b0 - start) / period)) : 0;
+      for (let k = first; ; k++) {
+        const base = looped ? start + k * period : start;
+        if (base >= Math.min(end, b1)) break;
+        for (const n of clip.notes) {
+          if (n.start_beat >= period) continue;
+          const on = base + n.start_beat;
+          if (on < b0 || on >= b1 || on >= end) continue;
+          const off = Math.min(on + n.length_beats, end);
+          const onFrame = frameOf(beatToSeconds(this.map, on));
+          const offFrame = Math.max(onFrame + 1, onFrame + Math.round(this.secondsBetween(on, off) * rate));
+          const id = this.nextClipNote;
+          this.nextClipNote = id >= CLIP_NOTE_LAST ? CLIP_NOTE_FIRST : id + 1;
+          const key = clamp(n.key, 0, 127);
+          const velocity = clamp(n.velocity ?? DEFAULTS.velocity, 0, 1);
+          this.emit(() => this.cmd.noteOn(onFrame, id, key, velocity, t.engine));
+          this.sounding.push({ engine: t.engine, id, on: onFrame, off: offFrame });
+        }
+        if (!looped) break;
+      }
+    }
+  }
+
+  private secondsBetween(a: number, b: number): number {
+    return beatToSeconds(this.map, b) - beatToSeconds(this.map, a);
   }
 
   /** A live note's engine time. The engine applies what is due in time
@@ -366,9 +599,7 @@ export class RingSink implements EngineSink {
    *  "as soon as possible" 0 after a timed note-on) gets that note's time,
    *  or a note-off could come before its note-on and leave a voice stuck. */
   private timeOf(atMs: number | undefined): number {
-    const t = Math.max(atMs === undefined ? 0 : this.target.frameAt(atMs), this.lastLive);
-    this.lastLive = t;
-    return t;
+    return this.stamp(atMs === undefined ? 0 : this.target.frameAt(atMs));
   }
 
   noteOn(trackId: number, noteId: number, key: number, velocity: number, atMs?: number): void {
