@@ -6,7 +6,7 @@
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { check, repo } from './lib.mjs';
+import { check, repo, startAmpd } from './lib.mjs';
 
 const requireWeb = createRequire(path.join(repo, 'web', 'package.json'));
 
@@ -34,6 +34,7 @@ export * as grid from './doc/grid';
 export * as timing from './doc/timing';
 export { DocStore } from './doc/history';
 export { emptyProject } from './doc/project';
+export { chooseRecovery } from './api/autosave';
 `;
 
 const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
@@ -58,7 +59,7 @@ export function song(E, emptyProject) {
 
 export async function run(t) {
   const started = Date.now();
-  const { E, grid, timing, DocStore, emptyProject } = await bundleModules(DOC_MODULES, t.tmp, 'doc');
+  const { E, grid, timing, DocStore, emptyProject, chooseRecovery } = await bundleModules(DOC_MODULES, t.tmp, 'doc');
   const base = song(E, emptyProject);
   let n = 0;
 
@@ -350,5 +351,104 @@ export async function run(t) {
   same(grid.snapTo(sig, 9.6, grid.GRID_SIZES[1]), 11, 'snap to bars in 6/8');
   n += 9;
 
-  t.log(`${n} checks of edits, history, timing and grid in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  // ---- recovery at load: the newer of the local and the server copy -----------------------------
+  const local = (baseRevision, unsaved) => ({ key: 'server:p', doc: base, savedAt: 1, serverId: 'p', baseRevision, unsaved });
+  same(chooseRecovery(null, null), { pick: 'none' }, 'nothing anywhere');
+  same(chooseRecovery(null, 3).pick, 'server', 'only the server');
+  same(chooseRecovery(local(3, true), 3).pick, 'local', 'unsaved edits on the current revision: local');
+  same(chooseRecovery(local(3, false), 3).pick, 'server', 'nothing unsaved: the server');
+  same(chooseRecovery(local(2, false), 3).pick, 'server', 'the server moved on, nothing unsaved here');
+  same(chooseRecovery(local(2, true), 3), { pick: 'conflict', local: local(2, true), revision: 3 },
+       'both changed: a conflict');
+  same(chooseRecovery(local(0, true), null).pick, 'local', 'never saved: local');
+  n += 7;
+
+  if (t.browser) n += await inBrowser(t);
+  t.log(`${n} checks of edits, history, timing, grid and saving in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
+
+/** AmpdClient and Autosave in the page against an ampd of its own: sign
+ *  up, create, save revisions, a stale save as a conflict result, the
+ *  IndexedDB record and what a reload would recover. */
+async function inBrowser(t) {
+  const esbuild = requireWeb('esbuild');
+  const bundle = (await esbuild.build({
+    stdin: {
+      contents: `${DOC_MODULES}
+export { AmpdClient } from './api/ampd';
+export { Autosave, readAutosave } from './api/autosave';`,
+      resolveDir: path.join(repo, 'web', 'src'), loader: 'ts',
+    },
+    bundle: true, format: 'iife', globalName: 'AmpDoc', platform: 'browser', target: 'es2022',
+    tsconfig: path.join(repo, 'web', 'tsconfig.app.json'), write: false, logLevel: 'warning',
+  })).outputFiles[0].text;
+  const server = await startAmpd(['--data', path.join(t.tmp, 'doc-data'), '--argon-ops', '1', '--argon-mem', '8192']);
+  const context = await t.browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.addScriptTag({ content: bundle });
+    const r = await page.evaluate(async () => {
+      const A = globalThis.AmpDoc;
+      const out = {};
+      const api = new A.AmpdClient();
+      out.available = await api.available();
+      out.nobody = await api.account();
+      out.user = await api.signUp('musician', 'a long passphrase');
+      // Version 1 and a patch path: the server reads version 2
+      // (PROJECT_VERSION) and {"builtin"} patches once the engine-format
+      // branch is merged.
+      let doc = A.E.addTrack({ ...A.emptyProject(), version: 1 }, { kind: 'instrument', patch: 'nodes/epiano.amp' });
+      doc = A.E.addClip(doc, 1, { start_beat: 0, length_beats: 4, notes: [{ key: 60, start_beat: 0, length_beats: 1 }] });
+      const store = new A.DocStore(doc);
+      const autosave = new A.Autosave(store, { delayMs: 10 });
+      autosave.start();
+      const states = [];
+      autosave.subscribe((s) => states.push(s.status));
+      const created = await autosave.save(api, { name: 'Song' });
+      if (!created) throw new Error(`the first save failed: ${autosave.state.error}`);
+      out.created = { ok: created.ok, revision: created.revision, id: autosave.state.serverId, dirty: store.dirty };
+      store.transact('Tempo', (d) => A.E.setTempo(d, 133));
+      out.afterEdit = autosave.state.status;
+      const second = await autosave.save(api);
+      out.second = { ok: second.ok, revision: second.revision, status: autosave.state.status };
+      // Another tab saved revision 3 meanwhile: this one's save is refused.
+      const other = await api.saveProject(autosave.state.serverId, A.E.setTempo(store.doc, 90), 2);
+      store.transact('Name', (d) => A.E.setName(d, 'Mine'));
+      const stale = await autosave.save(api);
+      out.stale = { result: stale, status: autosave.state.status, other: other.revision };
+      await autosave.flush();
+      const rec = await A.readAutosave(autosave.key);
+      out.record = { key: rec.key, base: rec.baseRevision, unsaved: rec.unsaved, name: rec.doc.ui?.name, tempo: rec.doc.tempo };
+      out.recovery = A.chooseRecovery(rec, 3).pick;
+      const server = await api.getProject(autosave.state.serverId);
+      out.server = { revision: server.revision, tempo: server.document.tempo, name: server.name };
+      // Overwrite: the save based on the server's revision.
+      const forced = await autosave.save(api, { force: true });
+      out.forced = { ok: forced.ok, revision: forced.revision, status: autosave.state.status };
+      out.list = (await api.listProjects()).map((p) => [p.name, p.revision]);
+      out.states = states;
+      autosave.stop();
+      return out;
+    });
+    same(r.available, true, 'ampd answers');
+    same(r.nobody, null, 'nobody signed in');
+    same(r.user, { name: 'musician', local: false }, 'signed up');
+    same(r.created, { ok: true, revision: 1, id: r.created.id, dirty: false }, 'created on the first save');
+    same(r.afterEdit, 'unsaved', 'an edit: unsaved');
+    same(r.second, { ok: true, revision: 2, status: 'saved' }, 'saved revision 2');
+    same(r.stale, { result: { ok: false, conflict: true, currentRevision: 3 }, status: 'conflict', other: 3 },
+         'a save over a stale revision is a conflict, not an exception');
+    same(r.record, { key: `server:${r.created.id}`, base: 2, unsaved: true, name: 'Mine', tempo: 133 },
+         'the IndexedDB record: the edits not on the server');
+    same(r.recovery, 'conflict', 'a reload would offer both');
+    same(r.server, { revision: 3, tempo: 90, name: 'Song' }, 'the server kept the other tab\'s save');
+    same(r.forced, { ok: true, revision: 4, status: 'saved' }, 'overwrite after the conflict');
+    same(r.list, [['Song', 4]], 'the project list');
+    t.log(`saving: ${r.states.join(' → ')}`);
+    return 12;
+  } finally {
+    await context.close();
+    await server.close();
+  }
 }
