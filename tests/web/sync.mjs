@@ -15,6 +15,7 @@ const SYNC_MODULES = `${DOC_MODULES}
 export { Sync } from './engine/sync';
 export { RecordingSink, manifestRegistry } from './engine/sink';
 export { RingSink } from './engine/ring-sink';
+export { Telemetry } from './engine/telemetry';
 `;
 
 function same(actual, expected, what) {
@@ -27,7 +28,7 @@ const C1 = '60@0:1/0.8 64@1:1/0.5 67@2.5:1.5/0.8';
 
 export async function run(t) {
   const started = Date.now();
-  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, manifestRegistry } =
+  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, Telemetry, manifestRegistry } =
     await bundleModules(SYNC_MODULES, t.tmp, 'sync');
   const manifest = JSON.parse(readFileSync(path.join(webDir, 'engine.json'), 'utf8'));
   const index = (unit) => manifest.patches.find((p) => p.unit === unit).index;
@@ -225,8 +226,41 @@ export async function run(t) {
   } finally {
     console.warn = warn;
   }
+  checks += telemetry(E, emptyProject, Telemetry);
   if (t.newPage) checks += await inBrowser(t, song(E, emptyProject));
   t.log(`${checks} checks of the sync layer in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
+
+/** Telemetry from made-up state-region snapshots: the held clip
+ *  indicator, meters by document track, voices of every track, the
+ *  playhead in bars under the signature map. */
+function telemetry(E, emptyProject, Telemetry) {
+  let doc = E.addTrack(E.addTrack(emptyProject(), { kind: 'instrument' }), { kind: 'bus' });
+  doc = E.addTimeSignatureChange(E.setTimeSignature(E.addTempoChange(doc, 8, 60), 4, 4), 8, 3, 4);
+  const track = (id, voices, peak) => ({ id, kind: 1, flags: 0, faulted: 0, voices, peak: [peak, peak], rms: [peak / 2, peak / 2],
+                                         faults: 0, notesRefused: 0 });
+  let state = null;
+  const tel = new Telemetry({ snapshot: () => state }, (id) => ({ 1: 5, 2: 9 })[id] ?? -1);
+  tel.setDocument(doc);
+  const at = (beat, master, tracks, ms) => {
+    state = { playing: true, beat, tempo: 120, frames: 0, playhead: 0, sampleRate: 48000, peak: [master, master / 2],
+              rms: [master / 4, master / 4], tracks, cpuLoad: 0.25, commandsRefused: 0, faults: 0 };
+    return tel.update(ms);
+  };
+  // +4.8 dB on the master (1.738): the clip indicator lights and stays.
+  let s = at(9.5, 1.738, [track(0, 3, 0.5), track(5, 2, 0.25), track(9, 0, 1.5)], 0);
+  same([s.master.clipped, s.master.peakDb[0].toFixed(1), s.voices, s.position, s.seconds],
+       [true, '4.8', 5, { bar: 3, beat: 2, tick: 480 }, 4 + 1.5], 'a master at +4.8 dB: held clip, voices of every track');
+  same([s.tracks.get(1).peak[0], s.tracks.get(1).voices, s.tracks.get(2).clipped], [0.25, 2, true], 'tracks by document id');
+  s = at(10, 0.5, [track(5, 0, 0)], 100);
+  same([s.master.clipped, s.master.maxDb.toFixed(1), s.master.hold[0], s.tracks.get(2).clipped], [true, '4.8', 1.738, true],
+       'the clip is held after the peak falls; the hold too');
+  s = at(10, 0.5, [track(5, 0, 0)], 100 + 1501);
+  check(s.master.hold[0] === 0.5, `the peak hold falls after 1.5 s: ${s.master.hold[0]}`);
+  tel.resetClip();
+  tel.resetClip(2);
+  same([s.master.clipped, s.tracks.get(2).clipped, s.tracks.get(1).clipped], [false, false, false], 'clips reset by a click');
+  return 5;
 }
 
 /** The page's modules for the browser part, as one script (globalThis.AmpSync). */
