@@ -89,6 +89,7 @@ $(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsco
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
 	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/worklet.ts web/src/export-worker.ts \
 	    --bundle --format=esm --target=es2022 --tsconfig=web/tsconfig.app.json \
+	    --define:process.env.NODE_ENV='"production"' \
 	    --outdir=$(WEB_OUT) --entry-names=[name] --log-level=warning
 	@touch $@
 

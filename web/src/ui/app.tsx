@@ -269,7 +269,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
       <span className="status-main" role="status" id="status">{ui.status || 'Ready.'}</span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}
-        <span>{ui.midi}</span>
+        <span id="midi">{ui.midi}</span>
         <span title="The engine's limits">{doc.tracks.length}/64 tracks · 8 inserts a track · 16 MB of samples · no live audio input</span>
       </span>
     </footer>

@@ -244,7 +244,11 @@ export class Daw {
 
   private keyDown(e: KeyboardEvent): void {
     const target = e.target as HTMLElement | null;
-    const typing = isTyping(target) || (target instanceof HTMLInputElement && target.type === 'number');
+    // In a field, a list or a slider the keys are theirs (Home on a fader
+    // moves the fader), except the save and transport ones.
+    const field = target instanceof HTMLInputElement || target instanceof HTMLSelectElement ||
+      target instanceof HTMLTextAreaElement;
+    const typing = isTyping(target) || (field && !(target instanceof HTMLInputElement && target.type === 'range'));
     const mod = e.ctrlKey || e.metaKey;
     if (mod && e.code === 'KeyS') { e.preventDefault(); void this.save(); return; }
     if (typing) return;
@@ -256,6 +260,7 @@ export class Daw {
       if (!e.repeat) this.togglePlay();
       return;
     }
+    if (field) return;
     if (this.ui.get().keysOn && !mod && this.keyboard.down(e)) {
       this.audio.start();
       return;

@@ -110,18 +110,21 @@ export async function exportAudio(files: EngineFiles, doc: Project, format: WavF
   const tracks = stems ? instruments : [chosen];
   const out: ExportFile[] = [];
   let performance: Performance | undefined;
+  let audioMs = 0, elapsedMs = 0;
   for (const t of tracks) {
     const p = trackPerformance(files, doc, t, sampleRate);
     if (!p) continue;
     performance ??= p;
     const r = await exportPerformance(new URL('export-worker.js', location.href).href, files.module, files.manifest.memoryPages, p);
+    audioMs += r.audioMs;
+    elapsedMs += r.elapsedMs;
     out.push({ name: `${base}${stems || tracks.length > 1 ? ` - ${safeName(t.name ?? p.patchName)}` : ''}.wav`,
                blob: new Blob([r.wav], { type: 'audio/wav' }) });
   }
   const what = stems ? `${out.length} track stems` : `the track "${chosen.name ?? ''}"`;
   return {
     files: out,
-    note: `Exported ${what} as 32-bit float: this build's export worker renders one instrument track at a time ` +
+    note: `Exported ${what} as 32-bit float (rendered ${(audioMs / 1000).toFixed(2)} s in ${elapsedMs.toFixed(0)} ms): this build's export worker renders one instrument track at a time ` +
           `(the whole-mix render${format !== 'f32' ? ` and ${format === 's16' ? '16-bit' : '24-bit'} output are` : ' is'} not in it yet).`,
     ...(performance ? { performance } : {}),
   };

@@ -46,6 +46,8 @@ export function PianoRoll({ ctx }: { ctx: Ctx }): React.JSX.Element {
       raf = requestAnimationFrame(frame);
       const beat = ctx.audio.positionBeat();
       if (beat !== last) { last = beat; dirty = true; }
+      const held = [...ctx.heldKeys()].sort((a, b) => a - b).join(' ');
+      if (held !== canvas.dataset['held']) { canvas.dataset['held'] = held; dirty = true; }
       if (!dirty) return;
       dirty = false;
       draw(canvas, ctx, beat, band.current);

@@ -34,7 +34,7 @@ export const RULER_HEIGHT = 30;
 export const LANE_HEIGHT = 64;
 export const HEADER_WIDTH = 232;
 export const KEYBOARD_WIDTH = 56;
-export const VELOCITY_HEIGHT = 60;
+export const VELOCITY_HEIGHT = 52;
 
 export type SnapName = 'bar' | 'beat' | '1/8' | '1/16' | 'off';
 export const SNAPS: readonly SnapName[] = ['bar', 'beat', '1/8', '1/16', 'off'];
@@ -89,7 +89,7 @@ export const INITIAL_VIEW: ViewState = {
   scrollY: 0,
   rollPxPerBeat: 64,
   rollScrollBeat: 0,
-  rollTopKey: 84,
+  rollTopKey: 76,
   rollKeyHeight: 12,
   snap: '1/16',
   selectedTrack: null,
