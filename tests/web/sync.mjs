@@ -269,8 +269,7 @@ async function browserBundle() {
   const out = await esbuild.build({
     stdin: {
       contents: `${SYNC_MODULES}
-export { EngineClient, loadEngineFiles } from './engine/client';
-export { Telemetry } from './engine/telemetry';`,
+export { EngineClient, loadEngineFiles } from './engine/client';`,
       resolveDir: path.join(repo, 'web', 'src'), loader: 'ts',
     },
     bundle: true, format: 'iife', globalName: 'AmpSync', platform: 'browser', target: 'es2022',
