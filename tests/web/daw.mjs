@@ -18,8 +18,36 @@
 // drawn and to check what happened; every change is made by the mouse and
 // the keyboard.
 
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { check, instrumentTrack, pageReady, startAmpd, startAudio, waitFor } from './lib.mjs';
+import { promisify } from 'node:util';
+import { buildDir, check, instrumentTrack, pageReady, repo, startAmpd, startAudio, waitFor } from './lib.mjs';
+
+/** Every note the engine plays of a document's instrument tracks (clip
+ *  loops unrolled, notes cut at the clip's end), as sorted
+ *  "key@startTick+lengthTick" at 960 ticks a beat. */
+function playedNotes(d) {
+  const out = [];
+  for (const t of d.tracks) {
+    if (t.kind !== 'instrument') continue;
+    for (const c of t.clips ?? []) {
+      const loop = c.loop_beats ?? c.length_beats;
+      for (let off = 0; off < c.length_beats; off += loop) {
+        for (const n of c.notes) {
+          if (c.loop_beats !== undefined && n.start_beat >= c.loop_beats) continue;
+          const s = off + n.start_beat;
+          if (s >= c.length_beats) continue;
+          const e = Math.min(c.length_beats, s + n.length_beats);
+          const on = Math.round((c.start_beat + s) * 960);
+          out.push(`${n.key}@${on}+${Math.max(1, Math.round((c.start_beat + e) * 960) - on)}`);
+        }
+        if (c.loop_beats === undefined) break;
+      }
+    }
+  }
+  return out.sort();
+}
 
 const RULER = 30, LANE = 64, ROLL_RULER = 22, KEYBOARD = 56;
 
@@ -267,6 +295,35 @@ export async function run(t) {
     check(back === saved, `the reloaded document differs from the saved one:\n${back.slice(0, 300)}\n${saved.slice(0, 300)}`);
     check(/#project=/.test(page.url()), `the address does not name the project: ${page.url()}`);
     t.log(`Ctrl+S saved revision 1 to ampd; after a reload the same document (${saved.length} bytes) is open`);
+
+    // Export the notes as a Standard MIDI File (File menu); `amp import`
+    // reads back the same notes, tempo and signature.
+    await page.click('[data-testid="file-menu"]');
+    const [mid] = await Promise.all([page.waitForEvent('download', { timeout: 5000 }),
+                                     page.click('[data-testid="export-midi"]')]);
+    const midFile = path.join(t.tmp, 'daw-song.mid');
+    await mid.saveAs(midFile);
+    const jsonFile = path.join(t.tmp, 'daw-song-import.json');
+    await promisify(execFile)(path.join(buildDir, 'amp'), ['import', midFile, '-o', jsonFile], { cwd: repo });
+    const imported = JSON.parse(await readFile(jsonFile, 'utf8'));
+    const mine = playedNotes(final);
+    const theirs = playedNotes(imported);
+    check(imported.tempo === 150, `amp import reads tempo ${imported.tempo}, expected 150`);
+    check(theirs.join(' ') === mine.join(' '),
+          `amp import of the exported MIDI file has other notes:\n${theirs.join(' ')}\nvs the song's\n${mine.join(' ')}`);
+    t.log(`File > Export > MIDI file: ${mid.suggestedFilename()}; amp import reads back all ${mine.length} notes ` +
+          `(${imported.tracks.length} tracks, ${imported.tempo} bpm)`);
+
+    // Import that file into a new project (File > New, then the file picker).
+    await page.click('[data-testid="file-menu"]');
+    await page.click('[data-testid="new-project"]');
+    check((await doc(page)).tracks.length === 0, 'File > New project did not open an empty project');
+    await page.setInputFiles('[data-testid="import-file"]', midFile);
+    await waitFor(page, () => globalThis.amp.daw.store.doc.tracks.length > 0, null, 'the MIDI file to be imported');
+    const again = await doc(page);
+    check(again.tempo === 150 && playedNotes(again).join(' ') === mine.join(' '),
+          `the page's import of its own MIDI file: tempo ${again.tempo}, notes\n${playedNotes(again).join(' ')}`);
+    t.log(`File > Import MIDI file: ${again.tracks.length} tracks, the same ${mine.length} notes, ${again.tempo} bpm`);
 
     // Space starts and stops the transport (the engine's playhead from the state region).
     await startAudio(page);
