@@ -223,11 +223,34 @@ export async function run(t) {
     lsync.stop();
     check(warnings.length === 0, `RingSink warnings: ${JSON.stringify(warnings)}`);
     checks += 7;
+
+    // Audio regions: the asset's sample id at once, the sample loaded in
+    // the background (fetched, decoded, put in the pool, load_sample).
+    const fetched = [];
+    const audio = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48, loadSample: async (ch) => 7 + ch.length },
+                               { intervalMs: 0, fetchAsset: async (hash) => { fetched.push(hash); return new ArrayBuffer(8); },
+                                 decode: async () => ({ numberOfChannels: 2, length: 4800, getChannelData: () => new Float32Array(4800) }) });
+    const async_ = new Sync(audio, registry);
+    let a = E.addTrack(emptyProject(), { kind: 'audio' });
+    a = E.addRegion(a, 1, { asset: 'ab'.repeat(32), start_beat: 2, offset_seconds: 0.25, length_seconds: 0.5, gain_db: -3 });
+    a = E.addRegion(a, 1, { asset: 'ab'.repeat(32), start_beat: 4 });
+    const as = new DocStore(a);
+    async_.attach(as);
+    as.transact('Move', (x) => E.moveRegion(x, 'c2', 8));
+    as.transact('Delete', (x) => E.deleteRegions(x, ['c1']));
+    await Promise.all([...audio.loading]);
+    same(sent.splice(0).slice(-5), ['placeRegion(0,48000,0,0,0,12000,24000,-3)', 'placeRegion(0,96000,0,1,0,0,0,0)',
+                                    'placeRegion(0,192000,0,1,0,0,0,0)', 'removeRegion(0,0)', 'loadSample(0,0,9,4800,48000,2)'],
+         'regions: placed, moved, removed; their asset loaded once');
+    same(fetched, ['ab'.repeat(32)], 'one fetch for two regions of one asset');
+    checks += 2;
   } finally {
     console.warn = warn;
   }
   checks += telemetry(E, emptyProject, Telemetry);
-  if (t.newPage) checks += await inBrowser(t, song(E, emptyProject));
+  let withAudio = E.addTrack(song(E, emptyProject), { kind: 'audio', name: 'Loop' });
+  withAudio = E.addRegion(withAudio, 4, { asset: 'cd'.repeat(32), start_beat: 0 });
+  if (t.newPage) checks += await inBrowser(t, withAudio);
   t.log(`${checks} checks of the sync layer in ${((Date.now() - started) / 1000).toFixed(2)} s`);
 }
 
@@ -293,13 +316,24 @@ async function inBrowser(t, doc) {
     const client = await A.EngineClient.start(context, files);
     client.node.connect(context.destination);
     await context.resume();
-    const ring = new A.RingSink(client);
+    // The region's asset: a 2 s sine as a 16-bit WAV, made here.
+    const wav = () => {
+      const rate = 48000, n = 2 * rate, b = new DataView(new ArrayBuffer(44 + 2 * n));
+      const text = (o, t) => [...t].forEach((ch, i) => b.setUint8(o + i, ch.charCodeAt(0)));
+      text(0, 'RIFF'); b.setUint32(4, 36 + 2 * n, true); text(8, 'WAVEfmt '); b.setUint32(16, 16, true);
+      b.setUint16(20, 1, true); b.setUint16(22, 1, true); b.setUint32(24, rate, true); b.setUint32(28, 2 * rate, true);
+      b.setUint16(32, 2, true); b.setUint16(34, 16, true); text(36, 'data'); b.setUint32(40, 2 * n, true);
+      for (let i = 0; i < n; i++) b.setInt16(44 + 2 * i, Math.round(16000 * Math.sin(2 * Math.PI * 440 * i / rate)), true);
+      return b.buffer;
+    };
+    const ring = new A.RingSink(client, { fetchAsset: async () => wav() });
     const sync = new A.Sync(ring, A.manifestRegistry(files.manifest.patches));
     const store = new A.DocStore(doc);
     sync.attach(store);
     const telemetry = new A.Telemetry(client, (id) => ring.engineTrack(id));
     telemetry.setDocument(store.doc);
     globalThis.sync = { A, client, ring, sync, store, telemetry };
+    await Promise.all([...ring.loading]);
     return { sent: client.commands.sent };
   }, doc);
   check(result.sent > 10, `the load wrote ${result.sent} commands`);
@@ -316,7 +350,7 @@ async function inBrowser(t, doc) {
   check(s.rejected === 0 && s.refused === 0 && s.hash === s.written,
         `the load: ${s.applied} applied, ${s.rejected} rejected, ${s.refused} refused, hash ${s.hash} vs ${s.written}`);
   // Engine kinds are TrackKind + 1: instrument 1, bus 3.
-  check(JSON.stringify(s.tracks.map((x) => [x[0], x[1]])) === '[[0,1],[1,1],[2,3]]',
+  check(JSON.stringify(s.tracks.map((x) => [x[0], x[1]])) === '[[0,1],[1,1],[2,3],[3,2]]',
         `the engine's tracks after the load: ${JSON.stringify(s.tracks)}`);
 
   // Play: the clip on the first track sounds there (the scheduler).
@@ -324,9 +358,10 @@ async function inBrowser(t, doc) {
   const playing = await waitFor(page, () => {
     const s = globalThis.sync.client.snapshot();
     const t0 = s?.tracks.find((x) => x.id === 0);
-    return s?.playing && t0 && t0.voices > 0 ? s.tracks.map((x) => x.voices) : null;
-  }, null, 'the clip on the first track to sound');
-  check(playing[1] === 0, `voices while the first clip plays: ${playing}`);
+    const t3 = s?.tracks.find((x) => x.id === 3);
+    return s?.playing && t0 && t0.voices > 0 && t3.peak[0] > 0.1 ? s.tracks.map((x) => [x.voices, x.peak[0]]) : null;
+  }, null, 'the clip on the first track and the region on the audio track to sound');
+  check(playing[1][0] === 0 && playing[1][1] === 0, `voices and peaks while the first clip plays: ${JSON.stringify(playing)}`);
   await page.evaluate(() => { globalThis.sync.sync.stop(); globalThis.sync.sync.seekBeat(0); });
   await waitFor(page, () => {
     const s = globalThis.sync.client.snapshot();
@@ -357,7 +392,7 @@ async function inBrowser(t, doc) {
   check(s.rejected === 0 && s.refused === 0 && s.applied === s.sent,
         `the edits: ${s.applied} applied, ${s.rejected} rejected, ${s.refused} refused`);
   const muted = s.tracks.find((x) => x[0] === 0);
-  check(JSON.stringify(s.tracks.map((x) => x[0])) === '[0,2]' && (muted[2] & 1) === 1,
+  check(JSON.stringify(s.tracks.map((x) => x[0])) === '[0,2,3]' && (muted[2] & 1) === 1,
         `after mute and remove: ${JSON.stringify(s.tracks)}`);
   const tempo = await page.evaluate(() => globalThis.sync.client.snapshot().tempo);
   check(tempo === 97, `the engine's tempo is ${tempo}, the document's 97`);

@@ -52,6 +52,19 @@ export interface RingTarget {
   /** Engine time for a performance.now() time (EngineClient.frameAt): the
    *  earliest frame a command sent at that time can be stamped with. */
   frameAt(ms: number): number;
+  /** Put decoded channels (at the engine's rate) into the engine's sample
+   *  pool; resolves to a handle for load_sample, -1 when full
+   *  (EngineClient.loadSample). Without it, audio regions are not sent. */
+  loadSample?(channels: Float32Array[]): Promise<number>;
+  /** Decodes assets to the engine's rate (EngineClient.context). */
+  readonly context?: BaseAudioContext;
+}
+
+/** Decoded audio, as an AudioBuffer has it. */
+export interface DecodedAudio {
+  readonly numberOfChannels: number;
+  readonly length: number;
+  getChannelData(channel: number): Float32Array;
 }
 
 export interface RingSinkOptions {
@@ -61,7 +74,16 @@ export interface RingSinkOptions {
   readonly intervalMs?: number;
   /** The clock (default performance.now()). */
   readonly now?: () => number;
+  /** The bytes of an ampd asset (default: GET /api/assets/HASH). */
+  readonly fetchAsset?: (hash: string) => Promise<ArrayBuffer>;
+  /** Decode to the engine's rate (default: target.context.decodeAudioData). */
+  readonly decode?: (bytes: ArrayBuffer) => Promise<DecodedAudio>;
 }
+
+/** The engine's sample ids (wasm_main.c max_samples) and region ids
+ *  (tracks x regions per track). */
+const SAMPLE_IDS = 64;
+const REGION_IDS = 64 * 64;
 
 /** Note ids of clip notes: above the ids Sync gives live notes, below the
  *  engine's live-note limit (ENGINE_LIVE_NOTE_MAX, 0x3fffffff). */
@@ -131,12 +153,28 @@ export class RingSink implements EngineSink {
   private readonly lookahead: number;
   private readonly intervalMs: number;
   private readonly now: () => number;
+  // Audio regions: a sample id per asset (loaded once, in the background:
+  // place_region may name a sample loaded later), a region id per ui.id.
+  private readonly samples = new Map<string, number>();
+  private readonly regions = new Map<string, { num: number; trackId: number }>();
+  private nextRegion = 0;
+  private readonly fetchAsset: (hash: string) => Promise<ArrayBuffer>;
+  private readonly decode: ((bytes: ArrayBuffer) => Promise<DecodedAudio>) | null;
+  /** Loads of assets still running (tests wait for them). */
+  readonly loading = new Set<Promise<void>>();
 
   constructor(target: RingTarget, opts: RingSinkOptions = {}) {
     this.target = target;
     this.lookahead = opts.lookaheadSeconds ?? 0.2;
     this.intervalMs = opts.intervalMs ?? 25;
     this.now = opts.now ?? (() => performance.now());
+    this.fetchAsset = opts.fetchAsset ?? (async (hash) => {
+      const r = await fetch(`/api/assets/${hash}`, { credentials: 'same-origin' });
+      if (!r.ok) throw new Error(`asset ${hash}: HTTP ${r.status}`);
+      return r.arrayBuffer();
+    });
+    const context = target.context;
+    this.decode = opts.decode ?? (context ? (bytes) => context.decodeAudioData(bytes) : null);
   }
 
   /** The engine track id of a document track (-1: none). */
@@ -198,6 +236,7 @@ export class RingSink implements EngineSink {
   clear(): void {
     this.halt();
     this.clips.clear();
+    this.regions.clear();
     this.playhead = 0;
     for (const id of [...this.taken].sort((a, b) => b - a)) this.emit(() => this.cmd.removeTrack(0, id));
     this.taken.clear();
@@ -293,6 +332,7 @@ export class RingSink implements EngineSink {
     this.tracks.delete(trackId);
     this.taken.delete(t.engine);
     for (const [id, c] of this.clips) if (c.trackId === trackId) this.clips.delete(id);
+    for (const [id, r] of this.regions) if (r.trackId === trackId) this.regions.delete(id);
     this.sounding = this.sounding.filter((n) => n.engine !== t.engine);
     this.order = this.order.filter((id) => id !== trackId);
     for (const other of this.tracks.values()) other.sends.delete(trackId);
@@ -401,12 +441,78 @@ export class RingSink implements EngineSink {
     this.clips.delete(clipId);
   }
 
-  putRegion(_trackId: number, _regionId: string, _region: Region): void {
-    this.missing('audio regions', 'TODO: fetch and decode the asset, EngineClient.loadSample, load_sample + place_region');
+  /** Place an audio region: its asset's sample id at once (the engine
+   *  plays it once loaded), the sample loaded in the background. */
+  putRegion(trackId: number, regionId: string, region: Region): void {
+    const t = this.track(trackId);
+    if (!t || t.kind !== 'audio') return;
+    if (!region.asset) {
+      this.missing('audio regions naming a file', 'the page plays ampd assets only');
+      return;
+    }
+    const sample = this.sampleOf(region.asset);
+    if (sample < 0) return;
+    let entry = this.regions.get(regionId);
+    if (!entry) {
+      if (this.nextRegion >= REGION_IDS) {
+        this.missing(`more than ${REGION_IDS} audio regions`, 'the engine has no more region ids');
+        return;
+      }
+      entry = { num: this.nextRegion++, trackId };
+    }
+    this.regions.set(regionId, { num: entry.num, trackId });
+    const rate = this.target.sampleRate;
+    const start = this.position(region.start_beat);
+    const first = Math.max(0, Math.round((region.offset_seconds ?? 0) * rate));
+    const frames = region.length_seconds !== undefined ? Math.max(1, Math.round(region.length_seconds * rate)) : 0;
+    const db = clamp(region.gain_db ?? 0, GAIN_MIN, GAIN_MAX);
+    const num = entry.num;
+    this.emit(() => this.cmd.placeRegion(0, start, t.engine, num, sample, first, frames, db));
   }
 
-  removeRegion(_regionId: string): void {
-    // Nothing was placed (putRegion).
+  removeRegion(regionId: string): void {
+    const entry = this.regions.get(regionId);
+    if (!entry) return;
+    this.regions.delete(regionId);
+    this.emit(() => this.cmd.removeRegion(0, entry.num));
+  }
+
+  /** The sample id of an asset, loading it the first time; -1 when it
+   *  cannot be. */
+  private sampleOf(hash: string): number {
+    const known = this.samples.get(hash);
+    if (known !== undefined) return known;
+    const loadSample = this.target.loadSample?.bind(this.target);
+    const decode = this.decode;
+    if (!loadSample || !decode) {
+      this.missing('audio regions', 'this engine target cannot load samples');
+      return -1;
+    }
+    if (this.samples.size >= SAMPLE_IDS) {
+      this.missing(`more than ${SAMPLE_IDS} audio files`, 'the engine has no more sample ids');
+      return -1;
+    }
+    const id = this.samples.size;
+    this.samples.set(hash, id);
+    const job = (async () => {
+      try {
+        const audio = await decode(await this.fetchAsset(hash));
+        const channels = Array.from({ length: Math.min(2, audio.numberOfChannels) }, (_, c) => audio.getChannelData(c));
+        const handle = await loadSample(channels);
+        if (handle < 0) {
+          this.missing('samples past the engine\'s sample pool', 'the region stays silent');
+          return;
+        }
+        const frames = audio.length;
+        const rate = this.target.sampleRate;
+        this.emit(() => this.cmd.loadSample(0, id, handle, frames, rate, channels.length));
+      } catch (e) {
+        console.warn(`engine: asset ${hash} did not load: ${String(e)}`);
+      }
+    })();
+    this.loading.add(job);
+    void job.finally(() => this.loading.delete(job));
+    return id;
   }
 
   // ---- transport and live notes ------------------------------------------------------------
