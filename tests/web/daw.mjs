@@ -49,7 +49,7 @@ function playedNotes(d) {
   return out.sort();
 }
 
-const RULER = 30, LANE = 64, ROLL_RULER = 22, KEYBOARD = 56;
+const RULER = 34, LANE = 64, ROLL_RULER = 22, KEYBOARD = 56;
 
 /** JSON with sorted keys: documents compared whatever the key order. */
 function canonical(v) {

@@ -157,7 +157,7 @@ function Position({ daw }: { daw: Daw }): React.JSX.Element {
 function Cpu({ daw }: { daw: Daw }): React.JSX.Element {
   const text = usePolled(() => {
     const c = daw.audio.cpu();
-    return c ? `CPU ${Math.round(c.load * 100)}%  ${c.voices} v` : 'CPU –';
+    return c ? `CPU ${Math.round(c.load * 100)}% · ${c.voices} voice${c.voices === 1 ? '' : 's'}` : 'CPU –';
   });
   return <span className="readout" data-testid="cpu" title="Audio engine load (highest of the last 1.5 s) and voices sounding">{text}</span>;
 }

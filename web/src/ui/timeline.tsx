@@ -400,8 +400,8 @@ function drawRuler(g: CanvasRenderingContext2D, ctx: Ctx, v: ViewState, bars: Re
   const loop = doc.loop;
   if (loop) {
     const x0 = beatToX(v, loop.start_beat), x1 = beatToX(v, loop.end_beat);
-    g.fillStyle = loop.enabled ? 'rgba(76, 194, 255, 0.35)' : 'rgba(140, 150, 170, 0.2)';
-    g.fillRect(x0, 0, x1 - x0, 10);
+    g.fillStyle = loop.enabled ? 'rgba(76, 194, 255, 0.55)' : 'rgba(140, 150, 170, 0.3)';
+    g.fillRect(x0, 0, x1 - x0, 5);
     g.fillStyle = loop.enabled ? THEME.loopEdge : THEME.textDim;
     g.fillRect(x0, 0, 1, RULER_HEIGHT);
     g.fillRect(x1 - 1, 0, 1, RULER_HEIGHT);
@@ -415,14 +415,14 @@ function drawRuler(g: CanvasRenderingContext2D, ctx: Ctx, v: ViewState, bars: Re
     const x = Math.round(beatToX(v, line.beat)) + 0.5;
     if (line.bar) {
       g.fillStyle = THEME.lineStrong;
-      g.fillRect(x - 0.5, 12, 1, RULER_HEIGHT - 12);
+      g.fillRect(x - 0.5, 18, 1, RULER_HEIGHT - 18);
       if ((line.barNumber - 1) % every === 0) {
         g.fillStyle = THEME.text;
-        g.fillText(String(line.barNumber), x + 4, 20);
+        g.fillText(String(line.barNumber), x + 4, 25);
       }
     } else if (v.pxPerBeat >= 10) {
       g.fillStyle = THEME.line;
-      g.fillRect(x - 0.5, 22, 1, RULER_HEIGHT - 22);
+      g.fillRect(x - 0.5, 27, 1, RULER_HEIGHT - 27);
     }
   }
   // Time-signature and tempo changes, as small tags above the bar numbers.
@@ -430,12 +430,12 @@ function drawRuler(g: CanvasRenderingContext2D, ctx: Ctx, v: ViewState, bars: Re
   for (const ts of doc.time_signature_changes ?? []) {
     const x = beatToX(v, ts.beat);
     if (x < -40 || x > w) continue;
-    tag(g, x + 2, 1, `${ts.num}/${ts.den}`, '#c58cff');
+    tag(g, x + 2, 6, `${ts.num}/${ts.den}`, '#c58cff');
   }
   for (const t of doc.tempo_changes ?? []) {
     const x = beatToX(v, t.beat);
     if (x < -60 || x > w) continue;
-    tag(g, x + 2, 1, `♩${fmtBpm(t.bpm)}`, '#ffb84c');
+    tag(g, x + 2, 6, `♩ ${fmtBpm(t.bpm)}`, '#ffb84c');
   }
   g.fillStyle = THEME.line;
   g.fillRect(0, RULER_HEIGHT - 1, w, 1);

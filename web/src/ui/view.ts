@@ -30,7 +30,7 @@ export const THEME = {
 /** Track colours offered in the track list (and given to new tracks in turn). */
 export const TRACK_COLORS = ['#4cc2ff', '#ff8a4c', '#7bd88f', '#c58cff', '#ffd24c', '#ff6b9a', '#4ce0c8', '#a0a8ff'];
 
-export const RULER_HEIGHT = 30;
+export const RULER_HEIGHT = 34;
 export const LANE_HEIGHT = 64;
 export const HEADER_WIDTH = 232;
 export const KEYBOARD_WIDTH = 56;
