@@ -16,6 +16,7 @@ export { Sync } from './engine/sync';
 export { RecordingSink, manifestRegistry } from './engine/sink';
 export { RingSink } from './engine/ring-sink';
 export { Telemetry } from './engine/telemetry';
+export { FIXED_BUILD_LIMITS, engineSizing, limitProblems } from './engine/client';
 `;
 
 function same(actual, expected, what) {
@@ -28,8 +29,8 @@ const C1 = '60@0:1/0.8 64@1:1/0.5 67@2.5:1.5/0.8';
 
 export async function run(t) {
   const started = Date.now();
-  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, Telemetry, manifestRegistry } =
-    await bundleModules(SYNC_MODULES, t.tmp, 'sync');
+  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, Telemetry, manifestRegistry,
+          FIXED_BUILD_LIMITS, engineSizing, limitProblems } = await bundleModules(SYNC_MODULES, t.tmp, 'sync');
   const manifest = JSON.parse(readFileSync(path.join(webDir, 'engine.json'), 'utf8'));
   const index = (unit) => manifest.patches.find((p) => p.unit === unit).index;
   const param = (unit, name) => manifest.patches.find((p) => p.unit === unit).meta.params.find((q) => q.name === name).index;
@@ -248,6 +249,19 @@ export async function run(t) {
     console.warn = warn;
   }
   checks += telemetry(E, emptyProject, Telemetry);
+
+  // The engine's size and limits, as the page shows them.
+  const sizing = engineSizing(manifest, song(E, emptyProject));
+  same([sizing.memoryPages, sizing.limits.tracks], [manifest.memoryPages, 64], 'engine sizing');
+  // (An edit never makes a 65th track: this one is made by hand.)
+  let big = E.addTrack(song(E, emptyProject), { kind: 'audio', name: 'Loops' });
+  for (let i = 0; i < 66; i++) big = E.addRegion(big, 4, { asset: i.toString(16).padStart(64, '0'), start_beat: i });
+  big = { ...big, tracks: [...big.tracks, ...Array.from({ length: 61 }, (_, i) => ({ id: 100 + i, kind: 'bus' }))] };
+  same(limitProblems(big, FIXED_BUILD_LIMITS),
+       ['65 tracks: this engine plays 64', 'Loops: 66 audio regions, at most 64', '66 audio files: this engine holds 64'],
+       'a project past the limits, in words');
+  same(limitProblems(song(E, emptyProject), FIXED_BUILD_LIMITS), [], 'a song that fits');
+  checks += 3;
   let withAudio = E.addTrack(song(E, emptyProject), { kind: 'audio', name: 'Loop' });
   withAudio = E.addRegion(withAudio, 4, { asset: 'cd'.repeat(32), start_beat: 0 });
   if (t.newPage) checks += await inBrowser(t, withAudio);

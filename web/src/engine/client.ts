@@ -74,6 +74,26 @@ export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _pro
   return { memoryPages: manifest.memoryPages, limits: FIXED_BUILD_LIMITS };
 }
 
+/** What of a project the engine cannot hold, in words for the musician
+ *  ("72 tracks: this engine plays 64"); empty when it fits. Note clips
+ *  are played by RingSink's scheduler today, so the engine's clip pools do
+ *  not bound them. */
+export function limitProblems(doc: Project, limits: EngineLimits): string[] {
+  const out: string[] = [];
+  if (doc.tracks.length > limits.tracks) out.push(`${doc.tracks.length} tracks: this engine plays ${limits.tracks}`);
+  const assets = new Set<string>();
+  for (const t of doc.tracks) {
+    const name = t.name ?? `track ${t.id}`;
+    if ((t.inserts?.length ?? 0) > limits.insertsPerTrack)
+      out.push(`${name}: ${t.inserts!.length} effects, at most ${limits.insertsPerTrack}`);
+    if ((t.regions?.length ?? 0) > limits.regionsPerTrack)
+      out.push(`${name}: ${t.regions!.length} audio regions, at most ${limits.regionsPerTrack}`);
+    for (const r of t.regions ?? []) if (r.asset) assets.add(r.asset);
+  }
+  if (assets.size > limits.samples) out.push(`${assets.size} audio files: this engine holds ${limits.samples}`);
+  return out;
+}
+
 /** A shared memory of `sizing.memoryPages` (initial = maximum: the module
  *  does not grow it). */
 export function createSizedMemory(sizing: EngineSizing): WebAssembly.Memory {
@@ -278,6 +298,14 @@ export class EngineClient {
   /** A track fader's "0 dB" in the engine's terms (EngineLayout.unityGainDb). */
   get unityGainDb(): number {
     return this.layout.unityGainDb;
+  }
+
+  /** Stop the engine: the node is disconnected and the CPU clock's worker
+   *  ends (the AudioContext is the caller's). */
+  close(): void {
+    this.node.disconnect();
+    this.node.port.onmessage = null;
+    this.clock?.stop();
   }
 
   /** Put a sample (channels at the engine's rate) into the engine's sample
