@@ -225,6 +225,28 @@ export async function run(t) {
     check(warnings.length === 0, `RingSink warnings: ${JSON.stringify(warnings)}`);
     checks += 7;
 
+    // The metronome's clicks (no ring command yet): tones on the context
+    // at the beats' frames, an accent on the bar's first beat; those sent
+    // ahead are silenced by a stop.
+    const tones = [];
+    const fakeContext = {
+      currentTime: 0, destination: {},
+      createOscillator: () => { const o = { frequency: {}, connect: (x) => x, start: (t) => tones.push([t, o.frequency.value]), stop() {} }; return o; },
+      createGain: () => { const g = { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect: (x) => x,
+                                     disconnect: () => tones.push(['silenced']) }; return g; },
+    };
+    const ticking = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48, context: fakeContext },
+                                 { intervalMs: 0, lookaheadSeconds: 2.5, now: () => 1000 });
+    const tsync = new Sync(ticking, registry);
+    tsync.reset(E.setMetronome(E.setTimeSignature(emptyProject(), 3, 4), { enabled: true }));
+    tsync.play();
+    same(tones, [[1, 1760], [1.5, 1320], [2, 1320], [2.5, 1760], [3, 1320]], 'metronome clicks in 3/4 at 120 bpm');
+    tones.length = 0;
+    tsync.stop();
+    same(tones, ['silenced', 'silenced', 'silenced', 'silenced', 'silenced'].map((x) => [x]), 'a stop silences the clicks sent ahead');
+    sent.length = 0;
+    checks += 2;
+
     // Audio regions: the asset's sample id at once, the sample loaded in
     // the background (fetched, decoded, put in the pool, load_sample).
     const fetched = [];

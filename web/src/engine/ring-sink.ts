@@ -41,6 +41,7 @@
 import { MAX_TRACKS } from '@amp/gen/layout';
 import { DEFAULTS, type Clip, type Loop, type Metronome, type Region, type TempoChange, type TimeSignatureChange,
          type TrackKind as DocTrackKind } from '../doc/project';
+import { barsBetween, makeSignatureMap, type SignatureSegment } from '../doc/grid';
 import { beatToSeconds, makeTempoMap, sampleForBeat, secondsToBeat, type TempoMap } from '../doc/timing';
 import { NotePriority, TrackKind, VoiceMode, type CommandSender } from './commands';
 import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, VoiceSpec } from './sink';
@@ -150,6 +151,10 @@ export class RingSink implements EngineSink {
   private sounding: Sounding[] = [];
   private nextClipNote = CLIP_NOTE_FIRST;
   private timer: ReturnType<typeof setInterval> | null = null;
+  private signatures: readonly SignatureSegment[] = makeSignatureMap(4, 4, []);
+  private metronome: Metronome | null = null;
+  /** Clicks sent ahead: silenced when the transport stops before them. */
+  private clicks: { at: number; env: GainNode }[] = [];
   private readonly lookahead: number;
   private readonly intervalMs: number;
   private readonly now: () => number;
@@ -268,6 +273,7 @@ export class RingSink implements EngineSink {
   }
 
   setTimeSignature(num: number, den: number, changes: readonly TimeSignatureChange[]): void {
+    this.signatures = makeSignatureMap(num, den, changes);
     this.emit(() => this.cmd.timeSignature(0, num, den));
     if (changes.length)
       this.missing('time-signature changes', 'TODO: a time_signature_change command (engine-format branch)');
@@ -286,8 +292,15 @@ export class RingSink implements EngineSink {
     this.emit(() => this.cmd.loop(0, start, Math.max(start, end), enabled));
   }
 
+  /** The metronome: no ring command has it yet (TODO: the engine-format
+   *  branch's metronome command), so while playing the scheduler plays its
+   *  clicks itself, as short tones on the engine's AudioContext at the
+   *  frames of the beats (engine time is the context's frame count), an
+   *  accent on each bar's first beat. */
   setMetronome(metronome: Metronome | null): void {
-    if (metronome?.enabled) this.missing('the metronome', 'TODO: a metronome command (engine-format branch)');
+    this.metronome = metronome?.enabled ? metronome : null;
+    if (this.metronome && !this.target.context)
+      this.missing('the metronome', 'TODO: a metronome command (engine-format branch)');
   }
 
   setMasterGain(db: number): void {
@@ -584,6 +597,9 @@ export class RingSink implements EngineSink {
   /** Note-offs at `at` (or at their note-on, if later) for every clip note
    *  sent and not yet released. */
   private release(at: number): void {
+    const seconds = at / this.target.sampleRate;
+    for (const c of this.clicks) if (c.at >= seconds) c.env.disconnect();
+    this.clicks = [];
     for (const n of this.sounding) {
       const t = Math.max(at, n.on);
       this.emit(() => this.cmd.noteOff(t, n.id, n.engine));
@@ -664,6 +680,15 @@ export class RingSink implements EngineSink {
     const rate = this.target.sampleRate;
     const s0 = beatToSeconds(this.map, this.anchorBeat);
     const frameOf = (m: number): number => this.anchorFrame + Math.round((m + shift - s0) * rate);
+    if (this.metronome && this.target.context) {
+      for (const bar of barsBetween(this.signatures, Math.max(0, b0 - 256), b1)) {
+        const unit = 4 / bar.den;
+        for (let k = 0; k < bar.num; k++) {
+          const beat = bar.beat + k * unit;
+          if (beat >= b0 && beat < b1) this.click(frameOf(beatToSeconds(this.map, beat)), k === 0);
+        }
+      }
+    }
     for (const { trackId, clip } of this.clips.values()) {
       const t = this.tracks.get(trackId);
       if (!t || t.kind !== 'instrument') continue;
@@ -693,6 +718,24 @@ export class RingSink implements EngineSink {
         if (!looped) break;
       }
     }
+  }
+
+  /** One click of the metronome at engine (context) frame `frame`. */
+  private click(frame: number, accent: boolean): void {
+    const context = this.target.context;
+    if (!context) return;
+    const at = frame / this.target.sampleRate;
+    const gain = 10 ** ((this.metronome?.gain_db ?? 0) / 20) * (accent ? 0.5 : 0.3);
+    const osc = context.createOscillator();
+    const env = context.createGain();
+    osc.frequency.value = accent ? 1760 : 1320;
+    env.gain.setValueAtTime(gain, at);
+    env.gain.exponentialRampToValueAtTime(gain * 0.001, at + 0.04);
+    osc.connect(env).connect(context.destination);
+    osc.start(at);
+    osc.stop(at + 0.05);
+    this.clicks = this.clicks.filter((c) => c.at > context.currentTime);
+    this.clicks.push({ at, env });
   }
 
   private secondsBetween(a: number, b: number): number {
