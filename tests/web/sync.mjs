@@ -247,6 +247,22 @@ export async function run(t) {
     sent.length = 0;
     checks += 2;
 
+    // A bus put above the bus it sends to: the engine runs buses by number,
+    // so the sink asks for a rebuild, which numbers them in list order.
+    const renumber = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48 }, { intervalMs: 0, now: () => 1000 });
+    const bs = new DocStore(E.addTrack(E.addTrack(emptyProject(), { kind: 'instrument', patch: 'epiano.amp' }),
+                                       { kind: 'bus', name: 'A' }));
+    new Sync(renumber, registry).attach(bs);
+    bs.transact('Bus C first', (x) => E.addTrack(x, { kind: 'bus', name: 'C', index: 0 }));
+    sent.length = 0;
+    bs.transact('C to A', (x) => E.setSend(x, 3, 2, -6));
+    const level = 10 ** (-6 / 20);
+    same(sent.splice(0), [`setSend(0,2,1,${level})`, 'removeTrack(0,2)', 'removeTrack(0,1)', 'removeTrack(0,0)', 'stop(0)',
+                          'seek(0,0)', 'tempo(0,120)', 'timeSignature(0,4,4)', 'loop(0,0,0,false)', 'setMasterGain(0,0)',
+                          'addTrack(0,0,2)', 'addTrack(0,1,0)', 'addTrack(0,2,2)', `selectPatch(0,${index('epiano')},1)`,
+                          `setSend(0,0,2,${level})`], 'a bus above the bus it sends to: rebuilt in list order');
+    checks++;
+
     // Audio regions: the asset's sample id at once, the sample loaded in
     // the background (fetched, decoded, put in the pool, load_sample).
     const fetched = [];

@@ -133,6 +133,7 @@ export class RingSink implements EngineSink {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly warned = new Set<string>();
   private lastLive = 0;
+  private rebuild = false;
   /** Commands that could not be sent (ring full) and are still waiting. */
   get waiting(): number {
     return this.backlog.length;
@@ -239,6 +240,7 @@ export class RingSink implements EngineSink {
   // ---- the project -------------------------------------------------------------------
 
   clear(): void {
+    this.rebuild = false;
     this.halt();
     this.clips.clear();
     this.regions.clear();
@@ -354,13 +356,18 @@ export class RingSink implements EngineSink {
 
   setTrackOrder(trackIds: readonly number[]): void {
     this.order = trackIds.slice();
-    // The engine runs buses by id: warn when a bus sends to one below it.
+    // The engine runs buses by id: a bus sending to one with a lower id
+    // needs the tracks numbered again, which only a rebuild can do (no
+    // command renumbers a track). TODO: a move_track command.
     for (const t of this.tracks.values())
       if (t.kind === 'bus')
         for (const bus of t.sends.keys())
-          if ((this.tracks.get(bus)?.engine ?? Infinity) < t.engine)
-            this.missing('a bus reordered above a bus it sends to',
-                         'TODO: renumber engine tracks (remove and rebuild the buses) or a move_track command');
+          if ((this.tracks.get(bus)?.engine ?? Infinity) < t.engine) this.rebuild = true;
+  }
+
+  /** Whether the engine's tracks must be built again (sink.ts). */
+  needsRebuild(): boolean {
+    return this.rebuild;
   }
 
   setInstrument(trackId: number, instrument: PatchSpec): void {

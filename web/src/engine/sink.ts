@@ -116,6 +116,11 @@ export interface EngineSink {
   noteOff(trackId: number, noteId: number, atMs?: number): void;
   /** Release every sounding note of every track. */
   allNotesOff(): void;
+
+  /** True when the engine cannot follow a change in place (RingSink: a bus
+   *  that now sends to a bus with a lower engine number); the sync layer
+   *  then rebuilds everything (reset), which stops the transport. */
+  needsRebuild?(): boolean;
 }
 
 /** Patch references to the engine's registry. */

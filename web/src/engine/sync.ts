@@ -103,6 +103,7 @@ export class Sync {
     }
     this.diff(prev, doc);
     this.doc = doc;
+    if (this.sink.needsRebuild?.()) this.reset(doc);
   }
 
   private diff(prev: Project, doc: Project): void {
