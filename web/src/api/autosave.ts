@@ -155,6 +155,10 @@ export class Autosave {
   private writing: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(s: SaveState) => void>();
   private stateValue: SaveState;
+  /** The database, kept open while started, so that a write on pagehide
+   *  starts at once (opening it then might not finish before the page
+   *  goes). */
+  private db: IDBDatabase | null = null;
   private readonly onHide = (): void => {
     void this.flush();
   };
@@ -196,6 +200,10 @@ export class Autosave {
     this.unsubscribe = this.store.subscribe((_d, _p, cause: ChangeCause) => this.changed(cause));
     addEventListener('pagehide', this.onHide);
     document.addEventListener('visibilitychange', this.onVisibility);
+    openDb(this.factory).then((db) => {
+      if (this.unsubscribe) this.db = db;
+      else db.close();
+    }, (e: unknown) => console.warn(`autosave: ${String(e)}`));
   }
 
   stop(): void {
@@ -205,6 +213,8 @@ export class Autosave {
     if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', this.onVisibility);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.db?.close();
+    this.db = null;
   }
 
   /** The project is now server project `serverId` at `revision` (opened,
@@ -237,7 +247,22 @@ export class Autosave {
       baseRevision: this.stateValue.revision,
       unsaved: this.store.dirty || !this.stateValue.serverId,
     };
-    this.writing = this.writing.then(() => writeAutosave(record, this.factory)).then(
+    const db = this.db;
+    let write: Promise<void>;
+    if (db) {
+      // The transaction starts now, not after earlier writes resolve:
+      // IndexedDB runs a store's readwrite transactions in order anyway.
+      try {
+        const tx = db.transaction(STORE, 'readwrite');
+        tx.objectStore(STORE).put(record);
+        write = done(tx);
+      } catch (e) {
+        write = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    } else {
+      write = this.writing.then(() => writeAutosave(record, this.factory));
+    }
+    this.writing = write.then(
       () => this.setState({ localSavedAt: record.savedAt }),
       (e: unknown) => console.warn(`autosave: ${String(e)}`));
     return this.writing;
