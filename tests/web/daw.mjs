@@ -259,6 +259,86 @@ export async function run(t) {
           `the loop dragged on the ruler is ${JSON.stringify(d.loop)}`);
     t.log('loop dragged on the ruler: beats 4 to 12, on');
 
+    // 7. A tempo change at bar 5 and a 3/4 from bar 7 (right click on the
+    //    ruler), the signature removed again the same way.
+    const r16 = await rulerPoint(page, 16);
+    await page.mouse.click(r16.x, r16.y, { button: 'right' });
+    await page.fill('[data-testid="marker-bpm"]', '120');
+    await page.click('[data-testid="marker-add-tempo"]');
+    const r24 = await rulerPoint(page, 24);
+    await page.mouse.click(r24.x, r24.y, { button: 'right' });
+    await page.selectOption('.popover select[aria-label="Beats per bar"]', '3');
+    await page.click('[data-testid="marker-add-sig"]');
+    d = await doc(page);
+    check(JSON.stringify(d.tempo_changes) === '[{"beat":16,"bpm":120}]' &&
+          JSON.stringify(d.time_signature_changes) === '[{"beat":24,"num":3,"den":4}]',
+          `the ruler's popover made tempo changes ${JSON.stringify(d.tempo_changes)}, signatures ${JSON.stringify(d.time_signature_changes)}`);
+    await page.mouse.click(r24.x, r24.y, { button: 'right' });
+    await page.click('.popover .btn.danger');
+    check(!(await doc(page)).time_signature_changes, 'the signature change was not removed');
+    t.log('ruler (right click): tempo change to 120 bpm at bar 5; 3/4 from bar 7 added and removed');
+
+    // 8. Velocity and quantize in the piano roll: the keys take opened,
+    //    Quantize pressed; the second bass note's velocity dragged down.
+    const keysClip = (await doc(page)).tracks[2].clips[0].ui.id;
+    const kc = await lanePoint(page, 2, 0.3);
+    await page.mouse.dblclick(kc.x, kc.y);
+    check((await view(page)).openClip === keysClip, 'a double click did not open the recorded clip');
+    await page.click('[data-testid="quantize"]');
+    d = await doc(page);
+    const starts = d.tracks[2].clips[0].notes.map((n) => n.start_beat);
+    check(starts.every((b) => Math.abs(b * 4 - Math.round(b * 4)) < 1e-9), `quantized starts ${starts}`);
+    const bc = await lanePoint(page, 1, 1.3);
+    await page.mouse.dblclick(bc.x, bc.y);
+    const roll = await page.locator('canvas.roll-canvas').boundingBox();
+    const vv = await view(page);
+    const vx = roll.x + KEYBOARD + (1 - vv.rollScrollBeat) * vv.rollPxPerBeat + 1;
+    await drag(page, { x: vx, y: roll.y + roll.height - 40 }, { x: vx, y: roll.y + roll.height - 10 });
+    d = await doc(page);
+    const vel = d.tracks[1].clips[0].notes.map((n) => n.velocity ?? 0.8);
+    check(vel[1] < 0.3 && vel[0] === 0.8, `velocities after the drag in the velocity lane: ${vel}`);
+    t.log(`piano roll: Quantize put the take on 1/16 (${starts.join(', ')}); velocity lane drag: ${vel.map((x) => x.toFixed(2)).join(', ')}`);
+
+    // 9. Copy the bass clip, paste it at beat 8; loop the drum clip to 8
+    //    beats by its handle; mute the pad.
+    const bassClip = await lanePoint(page, 1, 2);
+    await page.mouse.click(bassClip.x, bassClip.y);
+    await page.keyboard.press('Control+c');
+    const r8 = await rulerPoint(page, 8);
+    await page.mouse.click(r8.x, r8.y);
+    await page.locator('canvas.timeline-canvas').focus();
+    await page.keyboard.press('Control+v');
+    d = await doc(page);
+    check(d.tracks[1].clips.map((c) => c.start_beat).join(' ') === '0 8', `after paste the bass clips start at ${d.tracks[1].clips.map((c) => c.start_beat)}`);
+    const handle = await lanePoint(page, 0, 4, -LANE / 2 + 6);
+    await drag(page, { x: handle.x - 4, y: handle.y }, { x: (await lanePoint(page, 0, 8)).x - 4, y: handle.y });
+    d = await doc(page);
+    check(d.tracks[0].clips[0].length_beats === 8 && d.tracks[0].clips[0].loop_beats === 4,
+          `the drum clip after its loop handle was dragged: ${d.tracks[0].clips[0].length_beats} beats, loop ${d.tracks[0].clips[0].loop_beats}`);
+    const padTrack = d.tracks[3].id;
+    await page.click(`.track-header[data-track="${padTrack}"] .tbtn.mute`);
+    check((await doc(page)).tracks[3].fader?.mute === true, 'M did not mute the pad');
+    await page.click('[data-testid="metronome"]');
+    check((await doc(page)).metronome?.enabled === true, 'the metronome button did not turn it on');
+    t.log('clips: Ctrl+C / Ctrl+V at beat 8, the drum clip looped to 8 beats by its handle; the pad muted; metronome on');
+
+    // 10. A bus, a send to it from the keys in the mixer, and the bus
+    //     dragged by its grip above the pad.
+    await page.click('[data-testid="add-bus"]');
+    d = await doc(page);
+    const bus = d.tracks[4].id, keysTrack = d.tracks[2].id;
+    await page.click('.dock-tabs >> text=Mixer');
+    await page.selectOption(`.strip[data-track="${keysTrack}"] select.add-send`, String(bus));
+    d = await doc(page);
+    check(JSON.stringify(d.tracks[2].sends) === `[{"bus":${bus},"level_db":-12}]`, `the keys' sends: ${JSON.stringify(d.tracks[2].sends)}`);
+    await page.click('.dock-tabs >> text=Piano roll');
+    const grip = await page.locator(`.track-header[data-track="${bus}"] .grip`).boundingBox();
+    await drag(page, { x: grip.x + grip.width / 2, y: grip.y + grip.height / 2 },
+               { x: grip.x + grip.width / 2, y: grip.y + grip.height / 2 - LANE });
+    d = await doc(page);
+    check(d.tracks.map((x) => x.id).join(' ') === `1 2 3 ${bus} 4`, `the track order after the drag: ${d.tracks.map((x) => x.id)}`);
+    t.log('mixer: a send from the keys to a new bus at -12 dB; the bus dragged above the pad');
+
     // Undo every step with the button, then redo every one.
     const final = await doc(page);
     const labels = await page.evaluate(() => globalThis.amp.daw.store.undoLabels);
@@ -294,7 +374,9 @@ export async function run(t) {
     const back = canonical(await doc(page));
     check(back === saved, `the reloaded document differs from the saved one:\n${back.slice(0, 300)}\n${saved.slice(0, 300)}`);
     check(/#project=/.test(page.url()), `the address does not name the project: ${page.url()}`);
-    t.log(`Ctrl+S saved revision 1 to ampd; after a reload the same document (${saved.length} bytes) is open`);
+    check(/"loop_beats":4/.test(saved) && /"metronome"/.test(saved), 'the saved song lacks its clip loop or metronome');
+    t.log(`Ctrl+S saved revision 1 to ampd; after a reload the same document (${saved.length} bytes, with a looped ` +
+          'clip and the metronome, which this ampd keeps in "ui") is open');
 
     // Export the notes as a Standard MIDI File (File menu); `amp import`
     // reads back the same notes, tempo and signature.

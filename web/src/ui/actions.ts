@@ -42,6 +42,9 @@ export class Actions {
   addTimeSignatureChange(beat: number, num: number, den: number): void {
     this.store.transact('Add time signature change', (d) => E.addTimeSignatureChange(d, beat, num, den));
   }
+  removeTimeSignatureChange(index: number): void {
+    this.store.transact('Remove time signature change', (d) => E.removeTimeSignatureChange(d, index));
+  }
   setLoop(loop: Partial<Loop>, coalesce?: string): void {
     const label = loop.enabled === undefined || loop.start_beat !== undefined ? 'Set loop' : loop.enabled ? 'Loop on' : 'Loop off';
     this.store.transact(label, (d) => E.setLoop(d, loop), coalesce ? { coalesce } : {});

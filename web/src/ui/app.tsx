@@ -9,12 +9,13 @@ import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { ProjectInfo } from '../api/ampd';
 import type { SaveState } from '../api/autosave';
 import type { Project } from '../doc/project';
+import { engineSizing } from '../engine/client';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useView } from './hooks';
 import { Meter } from './meters';
 import { Mixer } from './mixer';
 import { PianoRoll } from './pianoroll';
-import { findClip, positionText } from './song';
+import { barsOf, findClip, positionText, tempoAt } from './song';
 import { Timeline } from './timeline';
 import { TrackList, title } from './tracks';
 import { HEADER_WIDTH, SNAPS, type SnapName } from './view';
@@ -61,6 +62,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
       <StatusLine daw={daw} ui={ui} />
       {ui.dialog === 'projects' && <ProjectsDialog daw={daw} />}
       {ui.dialog === 'conflict' && <ConflictDialog daw={daw} ui={ui} />}
+      {ui.marker && <MarkerMenu daw={daw} at={ui.marker} />}
     </div>
   );
 }
@@ -264,15 +266,73 @@ function browserLimits(): string[] {
 function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const lacks = browserLimits();
   const doc = useDoc(daw.ctx);
+  const limits = engineSizing(daw.files.manifest).limits;
   return (
     <footer className="status">
       <span className="status-main" role="status" id="status">{ui.status || 'Ready.'}</span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}
         <span id="midi">{ui.midi}</span>
-        <span title="The engine's limits">{doc.tracks.length}/64 tracks · 8 inserts a track · 16 MB of samples · no live audio input</span>
+        <span title="What the engine of this build holds at most">
+          {doc.tracks.length}/{limits.tracks} tracks · {limits.insertsPerTrack} inserts a track · {limits.clips} clips ·{' '}
+          {Math.round(limits.sampleBytes / 1048576)} MB of samples · no live audio input</span>
       </span>
     </footer>
+  );
+}
+
+// ---- the ruler's popover: tempo and time-signature changes -------------------------
+
+function MarkerMenu({ daw, at }: { daw: Daw; at: { beat: number; x: number; y: number } }): React.JSX.Element {
+  const doc = useDoc(daw.ctx);
+  const bars = barsOf(doc);
+  const bar = bars.position(at.beat).bar;
+  const [bpm, setBpm] = useState(String(tempoAt(doc, at.beat)));
+  const [num0, den0] = bars.signatureAt(at.beat);
+  const [num, setNum] = useState(num0);
+  const [den, setDen] = useState(den0);
+  const tempoIndex = (doc.tempo_changes ?? []).findIndex((c) => Math.abs(c.beat - at.beat) < 1e-9);
+  const sigIndex = (doc.time_signature_changes ?? []).findIndex((c) => Math.abs(c.beat - at.beat) < 1e-9);
+  const close = (): void => daw.ui.set({ marker: null });
+  const left = Math.min(at.x, window.innerWidth - 250);
+  return (
+    <div className="popover-back" onPointerDown={(e) => { if (e.target === e.currentTarget) close(); }}>
+      <div className="popover" style={{ left, top: at.y + 6 }} role="dialog" aria-label={`Bar ${bar}`}
+           onKeyDown={(e) => { if (e.key === 'Escape') close(); e.stopPropagation(); }}>
+        <div className="popover-title">Bar {bar}</div>
+        <div className="popover-row">
+          <span>Tempo</span>
+          <input className="num" type="number" min={1} max={1000} step={0.1} value={bpm} aria-label="Tempo change"
+                 data-testid="marker-bpm" onChange={(e) => setBpm(e.target.value)} />
+          <button type="button" className="btn small" data-testid="marker-add-tempo"
+                  onClick={() => {
+                    const v = Number(bpm);
+                    if (!(v > 0)) return;
+                    if (at.beat === 0) daw.act.setTempo(v); else daw.act.addTempoChange(at.beat, v);
+                    close();
+                  }}>{at.beat === 0 ? 'Set' : tempoIndex >= 0 ? 'Change' : 'Add'}</button>
+          {tempoIndex >= 0 &&
+            <button type="button" className="btn small danger" onClick={() => { daw.act.removeTempoChange(tempoIndex); close(); }}>Remove</button>}
+        </div>
+        <div className="popover-row">
+          <span>Meter</span>
+          <select aria-label="Beats per bar" value={num} onChange={(e) => setNum(Number(e.target.value))}>
+            {Array.from({ length: 16 }, (_, i) => i + 1).map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+          <span>/</span>
+          <select aria-label="Beat unit" value={den} onChange={(e) => setDen(Number(e.target.value))}>
+            {[2, 4, 8, 16].map((n) => <option key={n} value={n}>{n}</option>)}
+          </select>
+          <button type="button" className="btn small" data-testid="marker-add-sig"
+                  onClick={() => {
+                    if (at.beat === 0) daw.act.setTimeSignature(num, den); else daw.act.addTimeSignatureChange(at.beat, num, den);
+                    close();
+                  }}>{at.beat === 0 ? 'Set' : sigIndex >= 0 ? 'Change' : 'Add'}</button>
+          {sigIndex >= 0 &&
+            <button type="button" className="btn small danger" onClick={() => { daw.act.removeTimeSignatureChange(sigIndex); close(); }}>Remove</button>}
+        </div>
+      </div>
+    </div>
   );
 }
 

@@ -62,6 +62,9 @@ export interface Ctx {
   focusRoll(clip: Clip): void;
   /** Keys sounding from the keyboards (for the piano roll's keys). */
   heldKeys(): ReadonlySet<number>;
+  /** Open the tempo / time-signature popover for the bar line at `beat`
+   *  (a right click on the ruler), at page coordinates (x, y). */
+  markerMenu(beat: number, x: number, y: number): void;
   /** A short message in the status line. */
   say(text: string): void;
 }

@@ -33,6 +33,8 @@ export interface UiState {
   busy: string;
   dialog: 'none' | 'projects' | 'conflict';
   conflict: number;
+  /** The ruler's popover: the bar line's beat and where it opened. */
+  marker: { beat: number; x: number; y: number } | null;
 }
 
 export class Daw {
@@ -41,7 +43,7 @@ export class Daw {
   readonly view = new Store<ViewState>(INITIAL_VIEW);
   readonly ui = new Store<UiState>({
     status: '', octave: 4, keysOn: false, tool: 'pointer', armed: null, recording: 'off', inputQuantize: false,
-    midi: 'MIDI: starts with audio', busy: '', dialog: 'none', conflict: 0,
+    midi: 'MIDI: starts with audio', busy: '', dialog: 'none', conflict: 0, marker: null,
   });
   readonly act: Actions;
   readonly audio: AudioSession;
@@ -84,6 +86,7 @@ export class Daw {
       recording: (): LiveTake | null => this.recorder.take,
       focusRoll: (clip) => this.focusRoll(clip),
       heldKeys: () => this.audio.heldKeys,
+      markerMenu: (beat, x, y) => this.ui.set({ marker: { beat, x, y } }),
       say: (text) => this.say(text),
     };
     // Selection that points at things an undo removed goes.

@@ -7,7 +7,7 @@ import { AmpdClient, type ProjectInfo, type SaveResult, type StoredProject } fro
 import { Autosave, chooseRecovery, readAutosave, type SaveState } from '../api/autosave';
 import { ensureIds } from '../doc/edits';
 import type { DocStore } from '../doc/history';
-import { PROJECT_VERSION, emptyProject, type PatchRef, type Project } from '../doc/project';
+import { PROJECT_VERSION, emptyProject, type Clip, type Note, type PatchRef, type Project } from '../doc/project';
 
 export type SaveOutcome = { ok: true; revision: number } | { ok: false; message: string; conflict?: number };
 
@@ -17,8 +17,6 @@ export class Persistence {
   private readonly store: DocStore;
   /** Whether ampd answers (false with a plain static server). */
   server = false;
-  /** Whether ampd takes version-2 documents (not the one of this branch). */
-  readsVersionTwo = false;
 
   constructor(store: DocStore) {
     this.store = store;
@@ -85,10 +83,6 @@ export class Persistence {
   async save(force = false): Promise<SaveOutcome> {
     if (!this.server) return { ok: false, message: 'No server is connected: the project is kept in this browser only.' };
     const name = typeof this.store.doc.ui?.name === 'string' ? this.store.doc.ui.name : 'Untitled';
-    const v2 = versionTwoFields(this.store.doc);
-    if (v2.length && !this.readsVersionTwo)
-      return { ok: false, message: `This server reads project format version 1; this project uses ${v2.join(', ')} ` +
-                                   '(version 2), so it is kept in this browser until the server is updated.' };
     const result = await this.autosave.save(this.client, { name, force });
     if (!result) return { ok: false, message: `Saving failed: ${this.autosave.state.error ?? 'unknown error'}` };
     if (!result.ok) return { ok: false, conflict: result.currentRevision,
@@ -116,24 +110,20 @@ function setHash(id: string | null): void {
 // ---- the project format version the server reads ---------------------------------
 //
 // Adapter until ampd reads version 2 (the engine-format branch): the page's
-// documents are version 2 (doc/project.ts), a superset of version 1; the
-// ampd of this branch refuses "version": 2 with 422, and a built-in patch
-// reference {"builtin": "epiano.amp"} (its reader knows "file" and
-// "library"). A document that uses no version-2 field is sent as version
-// 1 with its built-in patches as {"file": "epiano.amp"}, and comes back as
-// version 2 with them as built-ins again (a file name without a folder is
-// read as the built-in patch of that name); one that uses version-2
-// fields is not sent (the page says which).
+// documents are version 2 (doc/project.ts); the ampd of this branch
+// refuses "version": 2 with 422, and a built-in patch reference
+// {"builtin": "epiano.amp"} (its reader knows "file" and "library"). So a
+// document goes to ampd as version 1, losslessly:
+// - built-in patches as {"file": "epiano.amp"} (a file name without a
+//   folder comes back as the built-in patch of that name);
+// - a looped clip with its notes unrolled to the clip's end (what version 1
+//   plays the same), its loop length and own notes kept in its ui
+//   ("v2_loop");
+// - time-signature changes, the metronome and the tail rule in the
+//   project's ui ("v2").
+// fromServer() undoes each of these, so a saved document reloads equal.
 
-/** The version-2 fields a document uses (PROJECT.md). */
-export function versionTwoFields(doc: Project): string[] {
-  const out = new Set<string>();
-  if (doc.time_signature_changes?.length) out.add('time-signature changes');
-  if (doc.metronome) out.add('the metronome setting');
-  if (doc.tail) out.add('the tail rule');
-  for (const t of doc.tracks) for (const c of t.clips ?? []) if (c.loop_beats !== undefined) out.add('looped clips');
-  return [...out];
-}
+type V2Keep = Pick<Project, 'time_signature_changes' | 'metronome' | 'tail'>;
 
 function mapPatches(doc: Project, fn: (p: PatchRef) => PatchRef): Project {
   return {
@@ -146,15 +136,69 @@ function mapPatches(doc: Project, fn: (p: PatchRef) => PatchRef): Project {
   };
 }
 
+function unroll(clip: Clip): Note[] {
+  const loop = clip.loop_beats ?? clip.length_beats;
+  const out: Note[] = [];
+  for (let off = 0; off < clip.length_beats; off += loop) {
+    for (const n of clip.notes) {
+      if (n.start_beat >= loop) continue;
+      const s = off + n.start_beat;
+      if (s >= clip.length_beats) continue;
+      out.push({ ...n, start_beat: s, length_beats: Math.min(n.length_beats, clip.length_beats - s) });
+    }
+  }
+  return out;
+}
+
 export function toServer(doc: Project): Project {
-  if (versionTwoFields(doc).length) return doc;
-  return mapPatches({ ...doc, version: 1 }, (p) =>
+  const keep: V2Keep = {};
+  let d: Project = { ...doc, version: 1 };
+  for (const k of ['time_signature_changes', 'metronome', 'tail'] as const) {
+    if (d[k] === undefined) continue;
+    (keep as Record<string, unknown>)[k] = d[k];
+    const { [k]: _gone, ...rest } = d;
+    d = rest as Project;
+  }
+  if (Object.keys(keep).length) d = { ...d, ui: { ...d.ui, v2: keep } };
+  d = {
+    ...d,
+    tracks: d.tracks.map((t) => (!t.clips?.some((c) => c.loop_beats !== undefined) ? t : {
+      ...t,
+      clips: t.clips.map((c) => {
+        if (c.loop_beats === undefined) return c;
+        const { loop_beats, ...rest } = c;
+        return { ...rest, notes: unroll(c), ui: { ...c.ui, v2_loop: { loop_beats, notes: c.notes } } } as Clip;
+      }),
+    })),
+  };
+  return mapPatches(d, (p) =>
     (typeof p === 'object' && 'builtin' in p ? { file: p.builtin, ...(p.unit !== undefined ? { unit: p.unit } : {}) } : p));
 }
 
 export function fromServer(doc: Project): Project {
   if (doc.version !== 1) return doc;
-  return mapPatches({ ...doc, version: PROJECT_VERSION }, (p) =>
+  let d: Project = { ...doc, version: PROJECT_VERSION };
+  const ui = d.ui as (Project['ui'] & { v2?: V2Keep }) | undefined;
+  if (ui?.v2) {
+    const { v2, ...rest } = ui;
+    d = { ...d, ...v2 } as Project;
+    d = Object.keys(rest).length ? { ...d, ui: rest } : (({ ui: _u, ...r }) => r as Project)(d);
+  }
+  d = {
+    ...d,
+    tracks: d.tracks.map((t) => ({
+      ...t,
+      ...(t.clips ? {
+        clips: t.clips.map((c) => {
+          const cu = c.ui as (Clip['ui'] & { v2_loop?: { loop_beats: number; notes: Note[] } }) | undefined;
+          if (!cu?.v2_loop) return c;
+          const { v2_loop, ...restUi } = cu;
+          return { ...c, loop_beats: v2_loop.loop_beats, notes: v2_loop.notes, ui: restUi };
+        }),
+      } : {}),
+    })),
+  };
+  return mapPatches(d, (p) =>
     (typeof p === 'object' && 'file' in p && !p.file.includes('/')
       ? { builtin: p.file, ...(p.unit !== undefined ? { unit: p.unit } : {}) } : p));
 }

@@ -260,13 +260,28 @@ function attachPointer(canvas: HTMLCanvasElement, ctx: Ctx): () => void {
                    scrollY: Math.min(maxY, Math.max(0, v.scrollY + dy)) });
   };
 
+  // A right click on the ruler: tempo and time-signature changes at the
+  // nearest bar line.
+  const menu = (e: MouseEvent): void => {
+    const { x, y } = local(e);
+    if (y >= RULER_HEIGHT) return;
+    e.preventDefault();
+    const bars = barsOf(ctx.store.doc);
+    const beat = xToBeat(ctx.view.get(), x);
+    const bar = bars.position(Math.max(0, beat)).bar;
+    const a = bars.barStart(bar), b = bars.barStart(bar + 1);
+    ctx.markerMenu(beat - a <= b - beat ? a : b, e.clientX, e.clientY);
+  };
+
   canvas.addEventListener('pointerdown', down);
   canvas.addEventListener('pointermove', move);
   canvas.addEventListener('pointerup', up);
   canvas.addEventListener('pointercancel', up);
   canvas.addEventListener('dblclick', dbl);
+  canvas.addEventListener('contextmenu', menu);
   canvas.addEventListener('wheel', wheel, { passive: false });
   return () => {
+    canvas.removeEventListener('contextmenu', menu);
     canvas.removeEventListener('pointerdown', down);
     canvas.removeEventListener('pointermove', move);
     canvas.removeEventListener('pointerup', up);
@@ -277,7 +292,7 @@ function attachPointer(canvas: HTMLCanvasElement, ctx: Ctx): () => void {
 }
 
 function cursorFor(hit: Hit, tool: string): string {
-  if (hit.kind === 'ruler') return 'pointer';
+  if (hit.kind === 'ruler') return 'text';
   if (hit.kind !== 'clip') return 'default';
   if (tool === 'split') return 'crosshair';
   if (hit.part === 'left' || hit.part === 'right') return 'ew-resize';
