@@ -6,7 +6,7 @@
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { check, repo, startAmpd } from './lib.mjs';
+import { check, relativeTo, renderProject, repo, startAmpd } from './lib.mjs';
 
 const requireWeb = createRequire(path.join(repo, 'web', 'package.json'));
 
@@ -334,7 +334,14 @@ export async function run(t) {
   same(timing.makeTempoMap(100, [{ beat: 4, bpm: 90 }, { beat: 2, bpm: 80 }, { beat: 4, bpm: 95 }]).changes,
        [{ beat: 2, bpm: 80 }, { beat: 4, bpm: 95 }], 'map: sorted, the later of two at one beat wins');
   check(timing.projectEndBeat(base) === 8, 'the end of the last clip');
-  n += 9;
+  const tr = new timing.Transport(map, 48000);
+  check(tr.sampleFor(8) === 192000 && tr.beatAt(192000) === 8, 'the transport reaches the change on its sample');
+  const s13 = tr.sampleFor(13.3);
+  check(tr.beatAt(s13) >= 13.3 && tr.beatAt(s13 - 1) < 13.3 && Math.abs(s13 - timing.sampleForBeat(map, 13.3, 48000)) <= 1,
+        'the transport: the first sample at or past a beat, within a sample of the map\'s');
+  const from6 = new timing.Transport(map, 48000, 6);
+  check(from6.sampleFor(8) === 48000 && from6.beatAt(0) === 6, 'a transport from beat 6');
+  n += 12;
 
   // ---- grid and bars ----------------------------------------------------------------------------
   const sig = grid.signatureMap(E.addTimeSignatureChange(E.setTimeSignature(emptyProject(), 4, 4), 8, 6, 8));
@@ -363,8 +370,35 @@ export async function run(t) {
   same(chooseRecovery(local(0, true), null).pick, 'local', 'never saved: local');
   n += 7;
 
+  if (t.cacheDir) n += await againstNative(t, E, timing, emptyProject);
   if (t.browser) n += await inBrowser(t);
   t.log(`${n} checks of edits, history, timing, grid and saving in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+}
+
+/** timing.ts against the native engine: notes before and after a tempo
+ *  change (and across a second one), rendered by `amp render`, start on
+ *  the samples Transport.sampleFor gives (a note's output starts one
+ *  sample after its note-on, as the parity tests measure). */
+async function againstNative(t, E, timing, emptyProject) {
+  const rate = 48000;
+  let doc = { ...E.setTempo(emptyProject(), 120), version: 1 };
+  doc = E.addTempoChange(E.addTempoChange(doc, 8, 124), 13, 97.5);
+  doc = E.addTrack(doc, { kind: 'instrument', patch: relativeTo(t.tmp, 'nodes/epiano.amp') });
+  const beats = [3, 12, 14.25];
+  const onsets = [];
+  for (const beat of beats) {
+    let d = E.addClip(doc, 1, { start_beat: 0, length_beats: 16, notes: [{ key: 60, start_beat: beat, length_beats: 0.5 }] });
+    d = { ...d, tracks: d.tracks.map((x) => { const { ui, ...rest } = x; return { ...rest, clips: rest.clips.map((c) => ({ ...c, ui: undefined })) }; }) };
+    const wav = await renderProject(JSON.parse(JSON.stringify(d)), t.tmp, `timing-${beat}`, 9 * rate, rate, t.cacheDir);
+    onsets.push(wav.channels[0].findIndex((x) => x !== 0));
+  }
+  const transport = new timing.Transport(timing.tempoMap(doc), rate);
+  const expected = beats.map((b) => transport.sampleFor(b) + 1);
+  check(JSON.stringify(onsets) === JSON.stringify(expected),
+        `notes at beats ${beats} start at samples ${onsets} in amp render; timing.ts says ${expected}`);
+  t.log(`amp render: notes at beats ${beats.join(', ')} (tempo 120, 124 from beat 8, 97.5 from 13) start on the ` +
+        `samples timing.ts gives: ${onsets.join(', ')}`);
+  return 1;
 }
 
 /** AmpdClient and Autosave in the page against an ampd of its own: sign

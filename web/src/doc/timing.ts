@@ -157,3 +157,80 @@ export function projectEndBeat(doc: Project): number {
   }
   return end;
 }
+
+/** The engine's transport playing through the tempo map from `startBeat`
+ *  at sample 0 (runtime/engine/engine_render.c): the playhead's beat is
+ *  its anchor's beat plus samples * bpm / (60 * rate); when it reaches a
+ *  tempo change, at the first sample at or past the change's beat, the
+ *  engine anchors there, keeping the beat reached at that sample (a hair
+ *  past the change's beat), with the new tempo. So a note at beat x
+ *  sounds from the first sample whose playhead beat is at or past x,
+ *  which this computes exactly (sampleFor); the tempo map's seconds
+ *  (beatToSeconds) differ from it by less than a sample per change. No
+ *  loop: a loop's wrap starts a new transport at its start beat. */
+export class Transport {
+  readonly map: TempoMap;
+  readonly rate: number;
+  readonly startBeat: number;
+  /** Anchors: sample, beat, bpm; [0] is the start. */
+  private readonly anchors: { s: number; beat: number; bpm: number; index: number }[];
+
+  constructor(map: TempoMap, rate: number, startBeat = 0) {
+    this.map = map;
+    this.rate = rate;
+    this.startBeat = startBeat;
+    const index = indexAt(map, startBeat);
+    this.anchors = [{ s: 0, beat: startBeat, bpm: bpmOf(map, index), index }];
+  }
+
+  private beatIn(a: { s: number; beat: number; bpm: number }, s: number): number {
+    return a.beat + (s - a.s) * a.bpm / (60.0 * this.rate);
+  }
+
+  /** First sample >= a.s at which anchor a's beat reaches x. */
+  private firstIn(a: { s: number; beat: number; bpm: number }, x: number): number {
+    if (x <= a.beat) return a.s;
+    let o = Math.ceil((x - a.beat) * (60.0 * this.rate) / a.bpm);
+    while (o > 0 && this.beatIn(a, a.s + o - 1) >= x) o--;
+    while (this.beatIn(a, a.s + o) < x) o++;
+    return a.s + o;
+  }
+
+  /** The anchor in force for beat x (anchors made as needed). */
+  private anchorFor(x: number): { s: number; beat: number; bpm: number; index: number } {
+    for (;;) {
+      const a = this.anchors[this.anchors.length - 1]!;
+      const next = this.map.changes[a.index + 1];
+      if (!next || next.beat > x) {
+        // An earlier anchor may hold x (anchors are made past x before).
+        let best = this.anchors[0]!;
+        for (const b of this.anchors) if (b.beat <= x) best = b;
+        return best;
+      }
+      const s = this.firstIn(a, next.beat);
+      const beat = this.beatIn(a, s);
+      const index = indexAt(this.map, beat);
+      this.anchors.push({ s, beat, bpm: bpmOf(this.map, index), index });
+    }
+  }
+
+  /** The first sample (from the start) at which the playhead is at or
+   *  past `beat` (>= startBeat). */
+  sampleFor(beat: number): number {
+    return this.firstIn(this.anchorFor(beat), beat);
+  }
+
+  /** The playhead's beat at sample s (>= 0). */
+  beatAt(s: number): number {
+    // Anchors up to s: extend while the next change is reached before s.
+    for (;;) {
+      const a = this.anchors[this.anchors.length - 1]!;
+      const next = this.map.changes[a.index + 1];
+      if (!next || this.beatIn(a, s) < next.beat) break;
+      this.anchorFor(next.beat);
+    }
+    let best = this.anchors[0]!;
+    for (const b of this.anchors) if (b.s <= s) best = b;
+    return this.beatIn(best, s);
+  }
+}
