@@ -29,7 +29,7 @@ const C1 = '60@0:1/0.8 64@1:1/0.5 67@2.5:1.5/0.8';
 
 export async function run(t) {
   const started = Date.now();
-  const { E, DocStore, emptyProject, Sync, RecordingSink, RingSink, Telemetry, manifestRegistry,
+  const { E, DocStore, emptyProject, timing, Sync, RecordingSink, RingSink, Telemetry, manifestRegistry,
           FIXED_BUILD_LIMITS, engineSizing, limitProblems } = await bundleModules(SYNC_MODULES, t.tmp, 'sync');
   const manifest = JSON.parse(readFileSync(path.join(webDir, 'engine.json'), 'utf8'));
   const index = (unit) => manifest.patches.find((p) => p.unit === unit).index;
@@ -224,6 +224,24 @@ export async function run(t) {
     lsync.stop();
     check(warnings.length === 0, `RingSink warnings: ${JSON.stringify(warnings)}`);
     checks += 7;
+
+    // Across a tempo change the notes land where the engine's transport
+    // reaches them (timing.ts Transport: amp render's samples).
+    const across = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48 },
+                                { intervalMs: 0, lookaheadSeconds: 1, now: () => 1000 });
+    const xsync = new Sync(across, registry);
+    let xd = E.addTempoChange(song(E, emptyProject), 8, 124);
+    xd = E.addClip(xd, 1, { start_beat: 8, length_beats: 8, notes: [{ key: 70, start_beat: 4, length_beats: 0.5 }] });
+    xsync.reset(xd);
+    xsync.seekBeat(11.5);
+    sent.length = 0;
+    xsync.play();
+    const tr = new timing.Transport(timing.tempoMap(xd), 48000, 11.5);
+    same(sent.splice(0).slice(0, 3), ['play(48000)', `noteOn(${48000 + tr.sampleFor(12)},${C},70,0.8,0)`,
+                                      `noteOff(${48000 + tr.sampleFor(12.5)},${C},0)`],
+         'a note after a tempo change, on the transport\'s sample');
+    xsync.stop();
+    checks++;
 
     // The metronome's clicks (no ring command yet): tones on the context
     // at the beats' frames, an accent on the bar's first beat; those sent

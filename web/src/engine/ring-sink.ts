@@ -42,7 +42,7 @@ import { MAX_TRACKS } from '@amp/gen/layout';
 import { DEFAULTS, type Clip, type Loop, type Metronome, type Region, type TempoChange, type TimeSignatureChange,
          type TrackKind as DocTrackKind } from '../doc/project';
 import { barsBetween, makeSignatureMap, type SignatureSegment } from '../doc/grid';
-import { beatToSeconds, makeTempoMap, sampleForBeat, secondsToBeat, type TempoMap } from '../doc/timing';
+import { makeTempoMap, sampleForBeat, Transport, type TempoMap } from '../doc/timing';
 import { NotePriority, TrackKind, VoiceMode, type CommandSender } from './commands';
 import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, VoiceSpec } from './sink';
 
@@ -156,6 +156,7 @@ export class RingSink implements EngineSink {
   private metronome: Metronome | null = null;
   /** Clicks sent ahead: silenced when the transport stops before them. */
   private clicks: { at: number; env: GainNode }[] = [];
+  private passCache: { key: string; map: TempoMap; loopValue: Loop | null; value: ReturnType<RingSink['passes']> } | null = null;
   private readonly lookahead: number;
   private readonly intervalMs: number;
   private readonly now: () => number;
@@ -623,24 +624,35 @@ export class RingSink implements EngineSink {
     this.scheduledTo = at;
   }
 
-  /** The loop in seconds, when the transport will reach its end from the
-   *  anchor. */
-  private loopSeconds(): { start: number; end: number } | null {
+  /** The passes of the transport from the anchor: the first from the
+   *  anchor's beat, then, with a loop the anchor is before the end of,
+   *  one per turn of the loop from its start. Each is the engine's
+   *  transport from its first frame (doc/timing.ts Transport); a pass ends
+   *  at the first frame at or past the loop's end. */
+  private passes(): { first: Transport; firstEnd: number; loop: Transport | null; loopFrames: number; end: number } {
+    const rate = this.target.sampleRate;
+    const key = `${this.anchorBeat}`;
+    if (this.passCache && this.passCache.key === key && this.passCache.map === this.map && this.passCache.loopValue === this.loopValue)
+      return this.passCache.value;
+    const first = new Transport(this.map, rate, this.anchorBeat);
     const l = this.loopValue;
-    if (!l || !l.enabled || !(l.end_beat > l.start_beat) || this.anchorBeat >= l.end_beat) return null;
-    return { start: beatToSeconds(this.map, l.start_beat), end: beatToSeconds(this.map, l.end_beat) };
-  }
-
-  /** Seconds on the tempo map (loop jumps applied) of unwrapped time u. */
-  private wrap(u: number, loop: { start: number; end: number } | null): number {
-    if (!loop || u < loop.end) return u;
-    const len = loop.end - loop.start;
-    return loop.start + ((u - loop.end) % len);
+    let value;
+    if (l && l.enabled && l.end_beat > l.start_beat && this.anchorBeat < l.end_beat) {
+      const loop = new Transport(this.map, rate, l.start_beat);
+      value = { first, firstEnd: first.sampleFor(l.end_beat), loop, loopFrames: Math.max(1, loop.sampleFor(l.end_beat)),
+                end: l.end_beat };
+    } else {
+      value = { first, firstEnd: Infinity, loop: null, loopFrames: 0, end: Infinity };
+    }
+    this.passCache = { key, map: this.map, loopValue: this.loopValue, value };
+    return value;
   }
 
   private beatAtFrame(frame: number): number {
-    const u = beatToSeconds(this.map, this.anchorBeat) + (frame - this.anchorFrame) / this.target.sampleRate;
-    return secondsToBeat(this.map, this.wrap(u, this.loopSeconds()));
+    const p = this.passes();
+    const d = frame - this.anchorFrame;
+    if (d < p.firstEnd || !p.loop) return p.first.beatAt(Math.max(0, d));
+    return p.loop.beatAt((d - p.firstEnd) % p.loopFrames);
   }
 
   /** Send the clip notes of the next lookahead (the timer calls it). */
@@ -650,24 +662,21 @@ export class RingSink implements EngineSink {
     const horizon = Math.max(this.frameNow(), this.scheduledTo) + Math.round(this.lookahead * rate);
     const from = this.scheduledTo;
     if (horizon <= from) return;
-    const loop = this.loopSeconds();
-    const s0 = beatToSeconds(this.map, this.anchorBeat);
-    const uOf = (f: number): number => s0 + (f - this.anchorFrame) / rate;
-    // Split [from, horizon) at the loop's jumps: pieces of constant offset
-    // between unwrapped time u and the map's seconds.
-    let u = uOf(from);
-    const uEnd = uOf(horizon);
-    while (u < uEnd) {
-      let pieceEnd = uEnd;
-      if (loop && u >= loop.end) {
-        const k = Math.floor((u - loop.end) / (loop.end - loop.start));
-        pieceEnd = Math.min(uEnd, loop.end + (k + 1) * (loop.end - loop.start));
-      } else if (loop) {
-        pieceEnd = Math.min(uEnd, loop.end);
+    const p = this.passes();
+    // The pass holding `from`, then the next ones until the horizon.
+    let d = from - this.anchorFrame;
+    while (this.anchorFrame + d < horizon) {
+      if (d < p.firstEnd || !p.loop) {
+        const end = Math.min(p.firstEnd, horizon - this.anchorFrame);
+        this.schedulePass(p.first, this.anchorFrame, this.anchorFrame + d, this.anchorFrame + end, p.end);
+        d = end;
+      } else {
+        const k = Math.floor((d - p.firstEnd) / p.loopFrames);
+        const start = p.firstEnd + k * p.loopFrames;
+        const end = Math.min(start + p.loopFrames, horizon - this.anchorFrame);
+        this.schedulePass(p.loop, this.anchorFrame + start, this.anchorFrame + d, this.anchorFrame + end, p.end);
+        d = end;
       }
-      const m0 = this.wrap(u, loop);
-      this.schedulePiece(m0, m0 + (pieceEnd - u), u - m0);
-      u = pieceEnd;
     }
     // Note-offs that fall in the window.
     const keep: Sounding[] = [];
@@ -679,20 +688,23 @@ export class RingSink implements EngineSink {
     this.scheduledTo = horizon;
   }
 
-  /** Note-ons of every clip note starting in map seconds [m0, m1), which
-   *  sound at unwrapped time m + shift. */
-  private schedulePiece(m0: number, m1: number, shift: number): void {
-    const b0 = secondsToBeat(this.map, m0);
-    const b1 = secondsToBeat(this.map, m1);
-    const rate = this.target.sampleRate;
-    const s0 = beatToSeconds(this.map, this.anchorBeat);
-    const frameOf = (m: number): number => this.anchorFrame + Math.round((m + shift - s0) * rate);
+  /** Note-ons (and clicks) of a pass of the transport `tr` that starts at
+   *  frame `origin`, for the frames [f0, f1); beats at or past `limit`
+   *  (the loop's end) belong to the next pass. */
+  private schedulePass(tr: Transport, origin: number, f0: number, f1: number, limit: number): void {
+    if (f1 <= f0) return;
+    const b0 = tr.beatAt(f0 - origin);
+    const b1 = Math.min(limit, tr.beatAt(f1 - origin) + 1e-9);
+    const inWindow = (frame: number): boolean => frame >= f0 && frame < f1;
+    const frameOf = (beat: number): number => origin + tr.sampleFor(beat);
     if (this.metronome && this.target.context) {
       for (const bar of barsBetween(this.signatures, Math.max(0, b0 - 256), b1)) {
         const unit = 4 / bar.den;
         for (let k = 0; k < bar.num; k++) {
           const beat = bar.beat + k * unit;
-          if (beat >= b0 && beat < b1) this.click(frameOf(beatToSeconds(this.map, beat)), k === 0);
+          if (beat < tr.startBeat || beat >= limit) continue;
+          const frame = frameOf(beat);
+          if (inWindow(frame)) this.click(frame, k === 0);
         }
       }
     }
@@ -701,20 +713,24 @@ export class RingSink implements EngineSink {
       if (!t || t.kind !== 'instrument') continue;
       const start = clip.start_beat;
       const end = start + clip.length_beats;
-      if (end <= b0 || start >= b1) continue;
+      if (end <= b0 - 1e-6 || start > b1) continue;
       const looped = clip.loop_beats !== undefined && clip.loop_beats > 0;
       const period = looped ? clip.loop_beats! : Infinity;
-      const first = looped ? Math.max(0, Math.floor((b0 - start) / period)) : 0;
+      const first = looped ? Math.max(0, Math.floor((b0 - start) / period) - 1) : 0;
       for (let k = first; ; k++) {
         const base = looped ? start + k * period : start;
-        if (base >= Math.min(end, b1)) break;
+        if (base > Math.min(end, b1)) break;
         for (const n of clip.notes) {
           if (n.start_beat >= period) continue;
           const on = base + n.start_beat;
-          if (on < b0 || on >= b1 || on >= end) continue;
+          if (on < tr.startBeat || on >= end || on >= limit || on < b0 - 1e-6 || on > b1) continue;
+          const onFrame = frameOf(on);
+          if (!inWindow(onFrame)) continue;
           const off = Math.min(on + n.length_beats, end);
-          const onFrame = frameOf(beatToSeconds(this.map, on));
-          const offFrame = Math.max(onFrame + 1, onFrame + Math.round(this.secondsBetween(on, off) * rate));
+          // The note-off on the transport's own reckoning; a note past
+          // the loop's end is cut at the wrap, as the engine releases
+          // clip notes there.
+          const offFrame = Math.max(onFrame + 1, off >= limit ? origin + tr.sampleFor(limit) : frameOf(off));
           const id = this.nextClipNote;
           this.nextClipNote = id >= CLIP_NOTE_LAST ? CLIP_NOTE_FIRST : id + 1;
           const key = clamp(n.key, 0, 127);
@@ -745,9 +761,6 @@ export class RingSink implements EngineSink {
     this.clicks.push({ at, env });
   }
 
-  private secondsBetween(a: number, b: number): number {
-    return beatToSeconds(this.map, b) - beatToSeconds(this.map, a);
-  }
 
   /** A live note's engine time. The engine applies what is due in time
    *  order, so live notes keep the order they were played in: a note
