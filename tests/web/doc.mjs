@@ -200,7 +200,10 @@ export async function run(t) {
   same(notes(E.quantizeNotes(off, 'c1', [3], 0.5, 0.5))[3][1].toFixed(6), '0.350000', 'quantize at 50 %');
   same(notes(E.quantizeNotes(off, 'c1', [3], 0.5, 1, true))[3].slice(1, 3).map((x) => x.toFixed(6)),
        ['0.400000', '0.500000'], 'quantize the ends too');
-  n += 11;
+  const nb = E.copyNotes(base, 'c1', [2, 1]);
+  same(nb.notes.map((x) => `${x.key}@${x.start_beat}`), ['64@0', '67@1.5'], 'notes copied, from the earliest');
+  same(notes(E.pasteNotes(base, 'c1', nb, 3)).slice(3), [[64, 3, 1, 0.5], [67, 4.5, 1.5, undefined]], 'notes pasted last');
+  n += 13;
 
   // ---- project settings -------------------------------------------------------------------------
   same(E.setTempo(base, 5000).tempo, 1000, 'tempo clamped');
@@ -262,6 +265,7 @@ export async function run(t) {
     ['Delete notes', (x) => E.deleteNotes(x, 'c1', [1])],
     ['Velocity', (x) => E.setVelocity(x, 'c1', [0], 0.3)],
     ['Quantize', (x) => E.quantizeNotes(x, 'c1', [0], 2)],
+    ['Paste notes', (x) => E.pasteNotes(x, 'c1', E.copyNotes(x, 'c1', [0]), 6)],
     ['Tempo', (x) => E.setTempo(x, 90)],
     ['Tempo change', (x) => E.addTempoChange(x, 8, 150)],
     ['Signature', (x) => E.setTimeSignature(x, 3, 4)],

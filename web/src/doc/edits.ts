@@ -910,6 +910,27 @@ export function quantizeNotes(doc: Project, clipId: string, indices: readonly nu
   }));
 }
 
+/** Notes on the clipboard: starts relative to the earliest. */
+export interface NoteClipboard {
+  readonly notes: readonly Note[];
+}
+
+export function copyNotes(doc: Project, clipId: string, indices: readonly number[]): NoteClipboard {
+  const notes = findClip(doc, clipId)?.clip.notes ?? [];
+  const set = [...new Set(indices)].sort((a, b) => a - b).map((i) => notes[i]).filter((n): n is Note => !!n);
+  if (!set.length) return { notes: [] };
+  const first = Math.min(...set.map((n) => n.start_beat));
+  return { notes: set.map((n) => ({ ...n, start_beat: n.start_beat - first })) };
+}
+
+/** Paste notes into a clip from `beat` (from the clip's start); they go
+ *  last, so their indices are the clip's note count before, on. */
+export function pasteNotes(doc: Project, clipId: string, board: NoteClipboard, beat: number): Project {
+  if (!board.notes.length) return doc;
+  const at = clampBeat(beat);
+  return addNotes(doc, clipId, board.notes.map((n) => ({ ...n, start_beat: n.start_beat + at })));
+}
+
 // ---- regions (audio tracks) -------------------------------------------------------------------
 
 export interface NewRegion {
