@@ -141,16 +141,16 @@ export class AudioSession implements AudioPort {
     return s.beat + (frames / client.sampleRate) * (bpm / 60);
   }
 
-  /** The beat at which a note sent now (time 0: the next quantum) sounds:
-   *  the quantum after the one the worklet is rendering. */
+  /** The beat at which a note sent now (time 0) sounds: the engine reads
+   *  the ring at the start of each quantum, so it plays the note from the
+   *  start of the quantum after the last one the state region shows done,
+   *  which is the region's beat (one quantum later if a quantum was being
+   *  rendered as the note went in). The region is read afresh here. */
   beatNow(): number {
-    const s = this.snapshot();
-    const client = this.client, context = this.context;
-    if (!s || !client || !context || !s.playing) return this.positionBeat();
-    const rendering = context.currentTime * client.sampleRate;
-    const frames = Math.max(0, Math.ceil((rendering - s.frames) / 128) * 128 + 128);
-    const bpm = s.tempo > 0 ? s.tempo : tempoAt(this.store.doc, s.beat);
-    return s.beat + (frames / client.sampleRate) * (bpm / 60);
+    const client = this.client;
+    const s = client?.snapshot() ?? null;
+    if (!s || !s.playing) return this.positionBeat();
+    return s.beat;
   }
 
   seek(beat: number): void {
