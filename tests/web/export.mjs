@@ -85,5 +85,39 @@ export async function run(t) {
   let peak = 0;
   for (const ch of native.channels) for (const x of ch) peak = Math.max(peak, Math.abs(x));
   check(peak > 0.01, `the performance rendered silent (peak ${peak})`);
+
+  // The same export as 24-bit and 16-bit (dithered) PCM: every sample the
+  // float one scaled and rounded (24-bit), within one LSB of dither and
+  // rounding (16-bit).
+  for (const [id, bits] of [['export-s24', 24], ['export-s16', 16]]) {
+    await page.click('[data-testid="file-menu"]');
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.click(`[data-testid="${id}"]`)]);
+    const f = path.join(t.tmp, `export-${bits}.wav`);
+    await dl.saveAs(f);
+    const pcm = readPcm(await readFile(f));
+    check(pcm.bits === bits && pcm.channels === 2 && pcm.rate === exported.rate,
+          `the ${bits}-bit export is ${pcm.bits}-bit, ${pcm.channels} channels, ${pcm.rate} Hz`);
+    const full = bits === 16 ? 32767 : 8388607;
+    let worst = 0;
+    const frames = exported.channels[0].length;
+    check(pcm.samples.length === frames * 2, `the ${bits}-bit export has ${pcm.samples.length / 2} frames, the float one ${frames}`);
+    for (let i = 0; i < frames; i++)
+      for (let c = 0; c < 2; c++) {
+        const want = Math.max(-full - 1, Math.min(full, exported.channels[c][i] * full));
+        worst = Math.max(worst, Math.abs(pcm.samples[i * 2 + c] - want));
+      }
+    check(bits === 24 ? worst <= 0.5 : worst <= 1.5, `the ${bits}-bit export is off the float one by ${worst} LSB`);
+    t.log(`${bits}-bit export: ${frames} frames, at most ${worst.toFixed(3)} LSB from the float export`);
+  }
   check(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);
+}
+
+/** A PCM WAV (16 or 24 bits) -> { bits, channels, rate, samples }. */
+function readPcm(buf) {
+  const bits = buf.readUInt16LE(34), channels = buf.readUInt16LE(22), rate = buf.readUInt32LE(24);
+  const size = buf.readUInt32LE(40), bytes = bits / 8;
+  const samples = new Float64Array(size / bytes);
+  for (let i = 0; i < samples.length; i++)
+    samples[i] = bits === 16 ? buf.readInt16LE(44 + i * 2) : buf.readIntLE(44 + i * 3, 3);
+  return { bits, channels, rate, samples };
 }

@@ -17,7 +17,7 @@ import { Mixer } from './mixer';
 import { PianoRoll } from './pianoroll';
 import { barsOf, findClip, positionText, tempoAt } from './song';
 import { Timeline } from './timeline';
-import { TrackList, title } from './tracks';
+import { TrackList } from './tracks';
 import { HEADER_WIDTH, SNAPS, type SnapName } from './view';
 
 function useUi(daw: Daw): UiState {
@@ -391,7 +391,7 @@ function ConflictDialog({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Eleme
         <p>The server has revision {ui.conflict}, newer than the one your edits are based on.</p>
         <div className="modal-foot">
           <button type="button" className="btn" onClick={() => { close(); void daw.save(true); }}>Keep mine (overwrite)</button>
-          <button type="button" className="btn" onClick={() => { close(); if (id) void daw.openProject(id); }}>Open theirs</button>
+          <button type="button" className="btn" onClick={() => { close(); if (id) void daw.openProject(id, true); }}>Open theirs</button>
           <button type="button" className="btn" onClick={close}>Cancel</button>
         </div>
       </div>
@@ -399,4 +399,3 @@ function ConflictDialog({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Eleme
   );
 }
 
-export { title };

@@ -383,17 +383,21 @@ export class Daw {
   }
 
   newProject(): void {
+    if (this.store.dirty && !this.persist.state.serverId && this.store.doc.tracks.length &&
+        !confirm('This project is kept only in this browser. Start a new one and discard it?')) return;
     this.audio.pause();
     this.persist.fresh();
     this.view.set({ ...INITIAL_VIEW });
     this.say('New project.');
   }
 
-  async openProject(id: string): Promise<void> {
+  /** Open a server project; `server`: its latest revision even when this
+   *  browser has newer edits of it (the conflict dialog's "Open theirs"). */
+  async openProject(id: string, server = false): Promise<void> {
     this.audio.pause();
     this.view.set({ ...INITIAL_VIEW });
     try {
-      this.say(await this.persist.open(id));
+      this.say(await this.persist.open(id, server));
       const first = this.store.doc.tracks[0];
       if (first) this.view.set({ selectedTrack: first.id });
     } catch (e) {

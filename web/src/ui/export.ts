@@ -5,10 +5,11 @@
 // format, stems}, replying {type: 'done', wav} or {type: 'done', stems:
 // [{name, wav}]}) is being added to export-worker.ts on another branch.
 // Until it is there the worker answers that message with an error, and the
-// page falls back to the worker's performance render: the first armed or
+// page falls back to the worker's performance render: the armed or
 // selected instrument track's notes with its instrument and params, no
-// mixer, as a 32-bit float WAV (what the worker writes today). The status
-// line says which one ran.
+// mixer (each instrument track for stems), which the worker writes as a
+// 32-bit float WAV; the page converts it to 16-bit (TPDF dither) or 24-bit
+// when asked. The status line says which one ran.
 
 import type { Project, Track } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
@@ -118,14 +119,16 @@ export async function exportAudio(files: EngineFiles, doc: Project, format: WavF
     const r = await exportPerformance(new URL('export-worker.js', location.href).href, files.module, files.manifest.memoryPages, p);
     audioMs += r.audioMs;
     elapsedMs += r.elapsedMs;
+    const wav = format === 'f32' ? r.wav : floatWavToPcm(r.wav, format === 's16' ? 16 : 24);
     out.push({ name: `${base}${stems || tracks.length > 1 ? ` - ${safeName(t.name ?? p.patchName)}` : ''}.wav`,
-               blob: new Blob([r.wav], { type: 'audio/wav' }) });
+               blob: new Blob([wav], { type: 'audio/wav' }) });
   }
   const what = stems ? `${out.length} track stems` : `the track "${chosen.name ?? ''}"`;
+  const kind = format === 'f32' ? '32-bit float' : format === 's16' ? '16-bit (dithered)' : '24-bit';
   return {
     files: out,
-    note: `Exported ${what} as 32-bit float (rendered ${(audioMs / 1000).toFixed(2)} s in ${elapsedMs.toFixed(0)} ms): this build's export worker renders one instrument track at a time ` +
-          `(the whole-mix render${format !== 'f32' ? ` and ${format === 's16' ? '16-bit' : '24-bit'} output are` : ' is'} not in it yet).`,
+    note: `Exported ${what} as ${kind} WAV (rendered ${(audioMs / 1000).toFixed(2)} s in ${elapsedMs.toFixed(0)} ms): ` +
+          "this build's export worker renders one instrument track at a time, without the mixer (the whole-mix render is not in it yet).",
     ...(performance ? { performance } : {}),
   };
 }
@@ -139,4 +142,54 @@ export function download(file: ExportFile): void {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** A 32-bit float WAV (wav.ts's layout: a 44-byte header, interleaved
+ *  samples) as 16-bit PCM with TPDF dither (two uniform values of one LSB
+ *  each, from a fixed-seed generator, so an export is repeatable) or as
+ *  24-bit PCM, rounded. Samples beyond full scale clip. */
+export function floatWavToPcm(wav: ArrayBuffer, bits: 16 | 24): ArrayBuffer {
+  const src = new DataView(wav);
+  const channels = src.getUint16(22, true);
+  const rate = src.getUint32(24, true);
+  const samples = (wav.byteLength - 44) / 4;
+  const bytes = bits / 8;
+  const dataBytes = samples * bytes;
+  const out = new ArrayBuffer(44 + dataBytes);
+  const v = new DataView(out);
+  const text = (offset: number, s: string): void => {
+    for (let i = 0; i < s.length; i++) v.setUint8(offset + i, s.charCodeAt(i));
+  };
+  text(0, 'RIFF');
+  v.setUint32(4, 36 + dataBytes, true);
+  text(8, 'WAVE');
+  text(12, 'fmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);                  // WAVE_FORMAT_PCM
+  v.setUint16(22, channels, true);
+  v.setUint32(24, rate, true);
+  v.setUint32(28, rate * channels * bytes, true);
+  v.setUint16(32, channels * bytes, true);
+  v.setUint16(34, bits, true);
+  text(36, 'data');
+  v.setUint32(40, dataBytes, true);
+  const full = bits === 16 ? 32767 : 8388607;
+  let seed = 0x12345678;
+  const uniform = (): number => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  for (let i = 0; i < samples; i++) {
+    let x = src.getFloat32(44 + i * 4, true) * full;
+    if (bits === 16) x += uniform() - uniform();
+    const q = Math.max(-full - 1, Math.min(full, Math.round(x)));
+    if (bits === 16) v.setInt16(44 + i * 2, q, true);
+    else {
+      const o = 44 + i * 3;
+      v.setUint8(o, q & 255);
+      v.setUint8(o + 1, (q >> 8) & 255);
+      v.setUint8(o + 2, (q >> 16) & 255);
+    }
+  }
+  return out;
 }

@@ -61,9 +61,9 @@ export class Persistence {
     setHash(null);
   }
 
-  async open(id: string): Promise<string> {
+  async open(id: string, server = false): Promise<string> {
     const stored = await this.client.getProject(id);
-    const local = await readAutosave(`server:${id}`).catch(() => null);
+    const local = server ? null : await readAutosave(`server:${id}`).catch(() => null);
     const pick = chooseRecovery(local, stored.revision);
     if ((pick.pick === 'local' || pick.pick === 'conflict') && local) {
       this.store.replace(ensureIds(local.doc), { saved: false });
