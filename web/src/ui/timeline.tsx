@@ -14,7 +14,7 @@
 import { useEffect, useRef } from 'react';
 import type { Clip, Project, Track } from '../doc/project';
 import type { Ctx } from './context';
-import { barsOf, clipRange, findClip, type BarLine } from './song';
+import { barsOf, clipRange, findClip, tempoAt, type BarLine } from './song';
 import { LANE_HEIGHT, RULER_HEIGHT, THEME, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
 
 const EDGE = 6;          // px: the resize zone at each clip edge
@@ -346,6 +346,25 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number): void {
       if (x1 < 0 || x0 > w) continue;
       drawClip(g, track, clip, x0, x1, top + 2, LANE_HEIGHT - 5, v.selectedClips.includes(clip.ui?.id ?? '\0'),
                clip.ui?.id === v.openClip);
+    }
+  });
+  // Audio regions: their length in seconds through the tempo at their start.
+  doc.tracks.forEach((track, i) => {
+    const top = laneTop(v, i);
+    if (!track.regions?.length || top > h || top + LANE_HEIGHT < RULER_HEIGHT) return;
+    for (const r of track.regions) {
+      const beats = ((r.length_seconds ?? 4) * tempoAt(doc, r.start_beat)) / 60;
+      const x0 = beatToX(v, r.start_beat), x1 = beatToX(v, r.start_beat + beats);
+      if (x1 < 0 || x0 > w) continue;
+      const color = r.ui?.color ?? track.ui?.color ?? '#4cc2ff';
+      roundRect(g, x0 + 0.5, top + 2.5, Math.max(2, x1 - x0 - 1), LANE_HEIGHT - 6, 4);
+      g.fillStyle = withAlpha(color, 0.3);
+      g.fill();
+      g.strokeStyle = withAlpha(color, 0.9);
+      g.stroke();
+      g.fillStyle = THEME.text;
+      g.font = '600 10px system-ui, sans-serif';
+      g.fillText(r.ui?.name ?? r.file ?? 'Audio', x0 + 5, top + 14, Math.max(0, x1 - x0 - 10));
     }
   });
   const live = ctx.recording();
