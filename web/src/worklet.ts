@@ -78,6 +78,7 @@ const coarseClock: () => number =
 const CLOCK_START = 1;
 const CLOCK_DONE = 2;
 const CLOCK_LOAD = 2;
+const CLOCK_TIMED = 4;
 
 class EngineProcessor extends AudioWorkletProcessor {
   private engine: EngineExports | null = null;
@@ -90,6 +91,7 @@ class EngineProcessor extends AudioWorkletProcessor {
   private clockWords: Int32Array | null = null;
   private clockLoad: Float64Array | null = null;
   private quantum = 0;
+  private lastTimed = 0;
 
   constructor(options: AudioWorkletNodeOptions) {
     super(options);
@@ -144,7 +146,7 @@ class EngineProcessor extends AudioWorkletProcessor {
       Atomics.store(words, CLOCK_START, ++this.quantum);
       Atomics.notify(words, CLOCK_START, 1);
     }
-    const t0 = words ? 0 : coarseClock();
+    const t0 = coarseClock();
     // Follow the audio clock every quantum, not only the first: when the
     // browser skips blocks (a late callback), the context's frame jumps and
     // the engine must jump with it, or every timestamped command from then
@@ -164,10 +166,8 @@ class EngineProcessor extends AudioWorkletProcessor {
     if (words) {
       Atomics.store(words, CLOCK_DONE, this.quantum);
       Atomics.notify(words, CLOCK_DONE, 1);
-      this.account(0);
-    } else {
-      this.account(coarseClock() - t0);
     }
+    this.account(coarseClock() - t0);
     return true;
   }
 
@@ -175,7 +175,12 @@ class EngineProcessor extends AudioWorkletProcessor {
     this.busyMs += ms;
     if (++this.windowQuanta < LOAD_WINDOW_QUANTA) return;
     const audioMs = (this.windowQuanta * QUANTUM * 1000) / sampleRate;
-    this.state?.setCpuLoad(this.clockLoad ? this.clockLoad[CLOCK_LOAD] ?? 0 : this.busyMs / audioMs);
+    // The worker's load while it keeps timing quanta; whole milliseconds
+    // when it does not (no worker, or it stopped).
+    const timed = this.clockLoad?.[CLOCK_TIMED] ?? 0;
+    const fine = this.clockLoad !== null && timed > this.lastTimed;
+    this.lastTimed = timed;
+    this.state?.setCpuLoad(fine ? this.clockLoad?.[CLOCK_LOAD] ?? 0 : this.busyMs / audioMs);
     this.busyMs = 0;
     this.windowQuanta = 0;
   }

@@ -91,7 +91,7 @@ const REGION_IDS = 64 * 64;
 const CLIP_NOTE_FIRST = 0x20000000;
 const CLIP_NOTE_LAST = 0x3fffffff;
 
-interface Sounding {
+interface SentClipNote {
   readonly engine: number;
   readonly id: number;
   readonly on: number;
@@ -149,7 +149,7 @@ export class RingSink implements EngineSink {
   private anchorFrame = 0;
   private anchorBeat = 0;
   private scheduledTo = 0;
-  private sounding: Sounding[] = [];
+  private sounding: SentClipNote[] = [];
   private nextClipNote = CLIP_NOTE_FIRST;
   private timer: ReturnType<typeof setInterval> | null = null;
   private signatures: readonly SignatureSegment[] = makeSignatureMap(4, 4, []);
@@ -679,7 +679,7 @@ export class RingSink implements EngineSink {
       }
     }
     // Note-offs that fall in the window.
-    const keep: Sounding[] = [];
+    const keep: SentClipNote[] = [];
     for (const n of this.sounding) {
       if (n.off < horizon) this.emit(() => this.cmd.noteOff(n.off, n.id, n.engine));
       else keep.push(n);

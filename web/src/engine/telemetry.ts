@@ -28,7 +28,7 @@ export function toDb(linear: number): number {
   return linear > 0 ? Math.max(FLOOR_DB, 20 * Math.log10(linear)) : FLOOR_DB;
 }
 
-export class Meter {
+export class LevelMeter {
   /** Linear, L and R. */
   readonly peak: [number, number] = [0, 0];
   readonly rms: [number, number] = [0, 0];
@@ -87,9 +87,9 @@ export class TelemetrySnapshot {
   position: BarPosition = { bar: 1, beat: 1, tick: 0 };
   /** Tempo in force at the playhead. */
   tempo: number = DEFAULTS.tempo;
-  master = new Meter();
+  master = new LevelMeter();
   /** By document track id. */
-  readonly tracks = new Map<number, Meter & { voices: number }>();
+  readonly tracks = new Map<number, LevelMeter & { voices: number }>();
   /** Voices sounding on every track. */
   voices = 0;
   /** The worklet's share of real time, 0..1+, and the highest of the last
@@ -120,7 +120,7 @@ export class Telemetry {
   private engineTrack: (trackId: number) => number;
   private frame = 0;
   private cpuPeakAt = 0;
-  private readonly spare: (Meter & { voices: number })[] = [];
+  private readonly spare: (LevelMeter & { voices: number })[] = [];
 
   constructor(source: TelemetrySource, engineTrack: (trackId: number) => number = () => -1) {
     this.source = source;
@@ -210,7 +210,7 @@ export class Telemetry {
         seen.add(t.id);
         let m = s.tracks.get(t.id);
         if (!m) {
-          m = this.spare.pop() ?? Object.assign(new Meter(), { voices: 0 });
+          m = this.spare.pop() ?? Object.assign(new LevelMeter(), { voices: 0 });
           m.clear();
           s.tracks.set(t.id, m);
         }
