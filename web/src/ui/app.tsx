@@ -75,11 +75,10 @@ function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const save = useSaveState(daw);
   const store = daw.store;
   const playing = usePolled(() => daw.audio.playing() || daw.audio.transportRequested);
-  const audioState = usePolled(() => daw.audio.state);
   const name = typeof doc.ui?.name === 'string' ? doc.ui.name : 'Untitled';
   return (
     <header className="topbar">
-      <div className="brand" title="Amplitude">◢ amp</div>
+      <div className="brand" title="Amplitude">◢<span className="brand-name"> amp</span></div>
       <div className="group project">
         <input className="project-name" type="text" aria-label="Project name" defaultValue={name} key={name}
                onBlur={(e) => { if (e.target.value.trim() && e.target.value !== name) daw.act.setName(e.target.value.trim()); }}
@@ -127,9 +126,6 @@ function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
       </div>
       <div className="spacer" />
       <div className="group">
-        {audioState !== 'running' &&
-          <button type="button" id="start" className="btn accent" disabled={audioState === 'starting'}
-                  onClick={() => daw.audio.start()}>{audioState === 'starting' ? 'Starting…' : 'Start audio'}</button>}
         <Cpu daw={daw} />
         <Meter ctx={daw.ctx} target="master" horizontal id="meter" />
       </div>
@@ -159,9 +155,14 @@ function Position({ daw }: { daw: Daw }): React.JSX.Element {
 function Cpu({ daw }: { daw: Daw }): React.JSX.Element {
   const text = usePolled(() => {
     const c = daw.audio.cpu();
-    return c ? `CPU ${Math.round(c.load * 100)}% · ${c.voices} voice${c.voices === 1 ? '' : 's'}` : 'CPU –';
+    return c ? `${Math.round(c.load * 100)}%|${c.voices}` : '–|0';
   });
-  return <span className="readout" data-testid="cpu" title="Audio engine load (highest of the last 1.5 s) and voices sounding">{text}</span>;
+  const [load, voices] = text.split('|');
+  return (
+    <span className="readout" data-testid="cpu" title="Audio engine load (highest of the last 1.5 s) and voices sounding">
+      CPU {load}<span className="long"> · {voices} voice{voices === '1' ? '' : 's'}</span>
+    </span>
+  );
 }
 
 function Tempo({ daw, doc }: { daw: Daw; doc: Project }): React.JSX.Element {
@@ -172,7 +173,7 @@ function Tempo({ daw, doc }: { daw: Daw; doc: Project }): React.JSX.Element {
              defaultValue={tempo} key={`t${tempo}`}
              onBlur={(e) => { const v = Number(e.target.value); if (v > 0 && v !== tempo) daw.act.setTempo(v); }}
              onKeyDown={(e) => { if (e.key === 'Enter') e.currentTarget.blur(); e.stopPropagation(); }} />
-      <span>BPM</span>
+      <span className="unit">BPM</span>
     </label>
   );
 }
@@ -265,11 +266,19 @@ function browserLimits(): string[] {
 
 function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const lacks = browserLimits();
+  const audioState = usePolled(() => daw.audio.state);
   const doc = useDoc(daw.ctx);
   const limits = engineSizing(daw.files.manifest).limits;
   return (
     <footer className="status">
-      <span className="status-main" role="status" id="status">{ui.status || 'Ready.'}</span>
+      <span className="status-left">
+        {audioState !== 'running' &&
+          <button type="button" id="start" className="btn small accent" disabled={audioState === 'starting'}
+                  title="Browsers start sound only after a click or a key: any click in the arrangement or a played key starts it too"
+                  onClick={() => daw.audio.start()}>{audioState === 'starting' ? 'Starting audio…' : 'Start audio'}</button>}
+        <span className="status-main" role="status" id="status">
+          {ui.status || (audioState === 'running' ? 'Ready.' : 'Audio is off until you click or play.')}</span>
+      </span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}
         <span id="midi">{ui.midi}</span>
