@@ -200,6 +200,9 @@ export async function run(t) {
     const C = 0x20000000;
     rsync.play();
     same(sent.splice(0), ['play(48000)', `noteOn(48000,${C},60,0.8,0)`], 'play: the first beat of clip notes');
+    ring.pump();
+    ring.pump();
+    same(sent.splice(0), [], 'pumps at the same time send nothing more (the lookahead does not creep)');
     clock = 1250;
     ring.pump();
     same(sent.splice(0), [`noteOn(72000,${C + 1},64,0.5,0)`, `noteOff(72000,${C},0)`], 'the second beat');

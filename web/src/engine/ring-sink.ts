@@ -659,7 +659,7 @@ export class RingSink implements EngineSink {
   pump(): void {
     if (!this.playing) return;
     const rate = this.target.sampleRate;
-    const horizon = Math.max(this.frameNow(), this.scheduledTo) + Math.round(this.lookahead * rate);
+    const horizon = this.frameNow() + Math.round(this.lookahead * rate);
     const from = this.scheduledTo;
     if (horizon <= from) return;
     const p = this.passes();
