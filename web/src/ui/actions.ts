@@ -130,7 +130,9 @@ export class Actions {
     const loop = c.loop_beats ?? c.length_beats;
     this.store.transact('Loop clip', () => {
       let d = E.resizeClip(base, id, 'right', c.start_beat + length);
-      d = E.setClipLoop(d, id, length === loop && c.loop_beats === undefined ? undefined : loop);
+      // Dragged back to (or inside) its content, a clip that had no loop
+      // has none again.
+      d = E.setClipLoop(d, id, length <= loop && c.loop_beats === undefined ? undefined : loop);
       return d;
     }, { coalesce });
   }

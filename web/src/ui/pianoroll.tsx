@@ -168,7 +168,11 @@ function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: Drag | nul
       canvas.setPointerCapture(e.pointerId);
       return;
     }
-    // Draw a note.
+    // Draw a note (inside the clip: the engine plays nothing past its end).
+    if (beat < clip.start_beat || beat >= clip.start_beat + (clip.loop_beats ?? clip.length_beats)) {
+      ctx.view.set({ selectedNotes: [] });
+      return;
+    }
     const g = grid(e);
     const key = yToKey(v, y);
     const start = Math.max(clip.start_beat, snapDown(beat, g));
