@@ -114,6 +114,8 @@ export async function run(t) {
         [{ target: { fader: 'pan' }, points: [{ beat: 0, value: 0 }] }]],
        'a new instrument: its own defaults, the old automation of slot 0 gone');
   check(E.setInstrument(base, 3, { builtin: 'epiano.amp' }) === base, 'a bus has no instrument');
+  check(E.setInstrument(base, 1, { builtin: 'epiano.amp', unit: 'epiano' }) === base, 'the same instrument again: no change');
+  check(E.setLoop(base, { enabled: false }) === base, 'turning off a loop there is not: no change');
   same(E.setVoiceMode(base, 2, 'legato', 'high', 0.1).tracks[1],
        { ...base.tracks[1], voice_mode: 'legato', note_priority: 'high', glide_seconds: 0.1 }, 'voice mode');
   same(E.setVoiceMode(E.setVoiceMode(base, 2, 'mono'), 2, 'poly').tracks[1], base.tracks[1], 'poly is the default');

@@ -312,6 +312,7 @@ export function removeTimeSignatureChange(doc: Project, index: number): Project 
 /** The loop region; fields not given keep their value. An enabled loop
  *  needs end > start (refused otherwise). */
 export function setLoop(doc: Project, loop: Partial<Loop>): Project {
+  if (!doc.loop && loop.enabled === false && loop.start_beat === undefined && loop.end_beat === undefined) return doc;
   const old = doc.loop ?? { enabled: false, start_beat: 0, end_beat: 4 };
   const next: Loop = {
     enabled: loop.enabled ?? old.enabled,
@@ -501,7 +502,7 @@ export function setInstrument(doc: Project, trackId: number, patch: PatchRef,
                               params: Readonly<Record<string, number>> = {}): Project {
   return withTrack(doc, trackId, (t) => {
     if (t.kind !== 'instrument') return t;
-    if (samePatch(t.patch, patch) && t.params === params) return t;
+    if (samePatch(t.patch, patch) && JSON.stringify(t.params ?? {}) === JSON.stringify(params)) return t;
     let next: Track = { ...t, patch };
     next = Object.keys(params).length ? { ...next, params } : omit(next, 'params');
     if (!samePatch(t.patch, patch) && t.automation) {
