@@ -284,6 +284,27 @@ export async function run(t) {
                           `setSend(0,0,2,${level})`], 'a bus above the bus it sends to: rebuilt in list order');
     checks++;
 
+    // A full ring: commands wait, in order, and go out on a flush.
+    let room = 2;
+    const written = [];
+    const tight = new Proxy({}, {
+      get: (_, name) => (...args) => {
+        if (room <= 0) return false;
+        room--;
+        written.push(String(name));
+        return true;
+      },
+    });
+    const full = new RingSink({ commands: tight, sampleRate: 48000, frameAt: (ms) => ms * 48 }, { intervalMs: 0, now: () => 0 });
+    new Sync(full, registry).reset(song(E, emptyProject));
+    const before = [...written];
+    check(full.waiting > 5 && !full.flush(), `a full ring: ${full.waiting} commands wait`);
+    room = 1000;
+    check(full.flush() && full.waiting === 0, 'the flush sends them');
+    same([before, written.slice(0, 6)], [['removeTrack', 'stop'], ['removeTrack', 'stop', 'seek', 'tempo', 'timeSignature', 'loop']],
+         'in order');
+    checks += 3;
+
     // Audio regions: the asset's sample id at once, the sample loaded in
     // the background (fetched, decoded, put in the pool, load_sample).
     const fetched = [];
