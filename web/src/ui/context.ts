@@ -6,7 +6,7 @@ import type { Clip } from '../doc/project';
 import type { DocStore } from '../doc/history';
 import type { ManifestPatch } from '../engine/layout';
 import type { Actions } from './actions';
-import type { Store, ViewState } from './view';
+import type { ValueStore, ViewState } from './view';
 
 /** A take being recorded, for drawing it while it grows. */
 export interface LiveTake {
@@ -50,7 +50,7 @@ export type Tool = 'pointer' | 'split';
 
 export interface Ctx {
   store: DocStore;
-  view: Store<ViewState>;
+  view: ValueStore<ViewState>;
   act: Actions;
   audio: AudioPort;
   /** The instruments and effects of the engine's registry (engine.json). */

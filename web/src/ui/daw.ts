@@ -10,7 +10,7 @@ import type { EngineFiles } from '../engine/client';
 import { patchRefOf } from '../engine/sink';
 import { Actions } from './actions';
 import type { Ctx, LiveTake, Tool } from './context';
-import { download, exportAudio, exportMidi, type WavFormat } from './export';
+import { download, exportAudio, exportMidi, type ExportFormat } from './export';
 import { ComputerKeyboard, isTyping } from './keyboard';
 import { connectMidi } from './midi';
 import { clampTopKey } from './pianoroll';
@@ -19,7 +19,7 @@ import { TakeRecorder } from './recorder';
 import { AudioSession } from './session';
 import { readSmf } from './smf';
 import { barsOf, findTrack } from './song';
-import { INITIAL_VIEW, Store, snapBeats, snapDown, type ViewState } from './view';
+import { INITIAL_VIEW, ValueStore, snapBeats, snapDown, type ViewState } from './view';
 
 export interface UiState {
   status: string;
@@ -40,8 +40,8 @@ export interface UiState {
 export class Daw {
   readonly files: EngineFiles;
   readonly store = new DocStore(emptyProject());
-  readonly view = new Store<ViewState>(INITIAL_VIEW);
-  readonly ui = new Store<UiState>({
+  readonly view = new ValueStore<ViewState>(INITIAL_VIEW);
+  readonly ui = new ValueStore<UiState>({
     status: '', octave: 4, keysOn: false, tool: 'pointer', armed: null, recording: 'off', inputQuantize: false,
     midi: 'MIDI: starts with audio', busy: '', dialog: 'none', conflict: 0, marker: null,
   });
@@ -446,7 +446,7 @@ export class Daw {
     }
   }
 
-  async exportAudio(format: WavFormat, stems: boolean): Promise<void> {
+  async exportAudio(format: ExportFormat, stems: boolean): Promise<void> {
     this.ui.set({ busy: 'Rendering…' });
     try {
       const rate = this.audio.client?.sampleRate ?? this.store.doc.sample_rate ?? 48000;

@@ -19,7 +19,7 @@ import type { Performance } from '../engine/performance';
 import { secondsAt, songEnd } from './song';
 import { trackNotes, writeSmf } from './smf';
 
-export type WavFormat = 's16' | 's24' | 'f32';
+export type ExportFormat = 's16' | 's24' | 'f32';
 
 export interface ExportFile {
   name: string;
@@ -48,7 +48,7 @@ export function exportMidi(doc: Project): ExportFile {
 
 /** Render through the worker's project render; null when the worker does
  *  not know the message (the fallback then runs). */
-function renderProject(files: EngineFiles, doc: Project, format: WavFormat, stems: boolean):
+function renderProject(files: EngineFiles, doc: Project, format: ExportFormat, stems: boolean):
   Promise<{ wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[] } | null> {
   const worker = new Worker(new URL('export-worker.js', location.href).href, { type: 'module', name: 'amp-export' });
   return new Promise((resolve, reject) => {
@@ -96,7 +96,7 @@ export function trackPerformance(files: EngineFiles, doc: Project, track: Track,
   };
 }
 
-export async function exportAudio(files: EngineFiles, doc: Project, format: WavFormat, stems: boolean,
+export async function exportAudio(files: EngineFiles, doc: Project, format: ExportFormat, stems: boolean,
                                   preferTrack: number | null, sampleRate: number): Promise<ExportOutcome> {
   const base = safeName(projectName(doc));
   const full = await renderProject(files, doc, format, stems).catch(() => null);

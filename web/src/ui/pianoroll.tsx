@@ -22,7 +22,7 @@ const EDGE = 6;
 
 interface Layout { w: number; h: number; gridTop: number; gridBottom: number; velTop: number }
 
-type Drag =
+type RollDrag =
   | { kind: 'keys'; key: number; pointer: number }
   | { kind: 'draw'; base: Project; note: Note; clipId: string; trackId: number; x0: number; pointer: number }
   | { kind: 'move'; base: Project; clipId: string; trackId: number; indices: number[]; beat0: number; key0: number;
@@ -37,7 +37,7 @@ export function PianoRoll({ ctx }: { ctx: Ctx }): React.JSX.Element {
     const canvas = canvasRef.current;
     if (!canvas) return;
     let raf = 0, dirty = true, last = -1;
-    const band = { current: null as Drag | null };
+    const band = { current: null as RollDrag | null };
     const mark = (): void => { dirty = true; };
     const unsubs = [ctx.store.subscribe(mark), ctx.view.subscribe(mark)];
     const ro = new ResizeObserver(mark);
@@ -105,8 +105,8 @@ function noteAt(ctx: Ctx, clip: Clip, x: number, y: number): { index: number; ed
   return null;
 }
 
-function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: Drag | null }, redraw: () => void): () => void {
-  let drag: Drag | null = null;
+function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: RollDrag | null }, redraw: () => void): () => void {
+  let drag: RollDrag | null = null;
   let lastLength = 0;
   const local = (e: MouseEvent): { x: number; y: number } => {
     const r = canvas.getBoundingClientRect();
@@ -316,7 +316,7 @@ function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: Drag | nul
   };
 }
 
-function bandSelection(ctx: Ctx, clip: Clip, d: Extract<Drag, { kind: 'band' }>): number[] {
+function bandSelection(ctx: Ctx, clip: Clip, d: Extract<RollDrag, { kind: 'band' }>): number[] {
   const v = ctx.view.get();
   const b0 = xToBeat(v, Math.min(d.x0, d.x1)), b1 = xToBeat(v, Math.max(d.x0, d.x1));
   const kTop = yToKey(v, Math.min(d.y0, d.y1)), kBottom = yToKey(v, Math.max(d.y0, d.y1));
@@ -343,7 +343,7 @@ function paintVelocity(ctx: Ctx, clip: Clip, clipId: string, x: number, y: numbe
 
 // ---- drawing ---------------------------------------------------------------
 
-function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: Drag | null): void {
+function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: RollDrag | null): void {
   const fit = fitCanvas(canvas);
   if (!fit) return;
   const { g, w, h } = fit;

@@ -24,7 +24,7 @@ export type SessionState = 'off' | 'starting' | 'running' | 'failed';
  *  keys): key, velocity (0 = release), beat where it sounds. */
 export type NoteListener = (trackId: number, key: number, velocity: number, beat: number) => void;
 
-interface Held { trackId: number; noteId: number }
+interface LiveNote { trackId: number; noteId: number }
 
 export class AudioSession implements AudioPort {
   private readonly files: EngineFiles;
@@ -41,7 +41,7 @@ export class AudioSession implements AudioPort {
   private snapAt = 0;
   private wantPlaying = false;
   /** (track, key) -> the sounding live note. */
-  private readonly held = new Map<string, Held>();
+  private readonly held = new Map<string, LiveNote>();
   readonly heldKeys = new Set<number>();
   /** The state region as the views read it (engine/telemetry.ts). */
   telemetry: Telemetry | null = null;

@@ -16,23 +16,23 @@ import type { Note, Project, Track } from '../doc/project';
 
 const PPQ = 960;
 
-export interface SmfTrack {
+export interface MidiFileTrack {
   name: string;
   channel: number;
   notes: Note[];
 }
 
-export interface SmfSong {
+export interface MidiFileSong {
   tempo: number;
   tempoChanges: { beat: number; bpm: number }[];
   timeSignature: [number, number];
   signatureChanges: { beat: number; num: number; den: number }[];
-  tracks: SmfTrack[];
+  tracks: MidiFileTrack[];
 }
 
 // ---- writing ---------------------------------------------------------------
 
-class Bytes {
+class SmfBytes {
   data: number[] = [];
   u8(v: number): void { this.data.push(v & 0xff); }
   u16(v: number): void { this.u8(v >> 8); this.u8(v); }
@@ -48,11 +48,11 @@ class Bytes {
   }
 }
 
-interface Event { tick: number; order: number; bytes: number[] }
+interface SmfEvent { tick: number; order: number; bytes: number[] }
 
-function chunk(out: Bytes, id: string, events: Event[]): void {
+function chunk(out: SmfBytes, id: string, events: SmfEvent[]): void {
   events.sort((a, b) => a.tick - b.tick || a.order - b.order);
-  const body = new Bytes();
+  const body = new SmfBytes();
   let last = 0;
   for (const e of events) {
     body.vlq(e.tick - last);
@@ -67,7 +67,7 @@ function chunk(out: Bytes, id: string, events: Event[]): void {
 }
 
 function meta(type: number, payload: number[]): number[] {
-  const b = new Bytes();
+  const b = new SmfBytes();
   b.u8(0xff);
   b.u8(type);
   b.vlq(payload.length);
@@ -101,7 +101,7 @@ function isDrums(track: Track): boolean {
 }
 
 export function writeSmf(doc: Project): Uint8Array {
-  const out = new Bytes();
+  const out = new SmfBytes();
   const instruments = doc.tracks.filter((t) => t.kind === 'instrument');
   out.text('MThd');
   out.u32(6);
@@ -110,7 +110,7 @@ export function writeSmf(doc: Project): Uint8Array {
   out.u16(PPQ);
   const tick = (beat: number): number => Math.round(beat * PPQ);
 
-  const conductor: Event[] = [];
+  const conductor: SmfEvent[] = [];
   const tempo = (at: number, bpm: number): void => {
     const us = Math.round(60000000 / bpm);
     conductor.push({ tick: tick(at), order: 0, bytes: meta(0x51, [(us >> 16) & 255, (us >> 8) & 255, us & 255]) });
@@ -129,7 +129,7 @@ export function writeSmf(doc: Project): Uint8Array {
 
   for (const t of instruments) {
     const channel = isDrums(t) ? 9 : 0;
-    const events: Event[] = [{ tick: 0, order: -1, bytes: meta(0x03, [...new TextEncoder().encode(t.name ?? `Track ${t.id}`)]) }];
+    const events: SmfEvent[] = [{ tick: 0, order: -1, bytes: meta(0x03, [...new TextEncoder().encode(t.name ?? `Track ${t.id}`)]) }];
     for (const n of trackNotes(t)) {
       const vel = Math.max(1, Math.min(127, Math.round(n.velocity * 127)));
       const on = tick(n.start), off = Math.max(on + 1, tick(n.end));
@@ -145,7 +145,7 @@ export function writeSmf(doc: Project): Uint8Array {
 
 export class SmfError extends Error {}
 
-export function readSmf(data: Uint8Array): SmfSong {
+export function readSmf(data: Uint8Array): MidiFileSong {
   let p = 0;
   const need = (n: number): void => {
     if (p + n > data.length) throw new SmfError('the file ends in the middle of a chunk');
@@ -170,7 +170,7 @@ export function readSmf(data: Uint8Array): SmfSong {
   if (division & 0x8000) throw new SmfError('SMPTE time division is not supported');
   if (format > 2) throw new SmfError(`unknown format ${format}`);
   const ppq = division || PPQ;
-  const song: SmfSong = { tempo: 120, tempoChanges: [], timeSignature: [4, 4], signatureChanges: [], tracks: [] };
+  const song: MidiFileSong = { tempo: 120, tempoChanges: [], timeSignature: [4, 4], signatureChanges: [], tracks: [] };
   for (let t = 0; t < count && p < data.length; t++) {
     const kind = id();
     const length = u32();

@@ -26,7 +26,7 @@ type Hit =
   | { kind: 'empty'; track: Track | null; beat: number }
   | { kind: 'clip'; track: Track; clip: Clip; part: 'body' | 'left' | 'right' | 'loop' };
 
-interface Drag {
+interface ArrangeDrag {
   kind: 'move' | 'left' | 'right' | 'loop' | 'ruler' | 'split';
   x0: number;
   y0: number;
@@ -127,7 +127,7 @@ function hitTest(ctx: Ctx, x: number, y: number): Hit {
 // ---- pointer ---------------------------------------------------------------
 
 function attachPointer(canvas: HTMLCanvasElement, ctx: Ctx): () => void {
-  let drag: Drag | null = null;
+  let drag: ArrangeDrag | null = null;
   const local = (e: MouseEvent): { x: number; y: number } => {
     const r = canvas.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };

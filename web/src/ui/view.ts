@@ -102,7 +102,7 @@ export const INITIAL_VIEW: ViewState = {
 
 /** A minimal observable value: React reads it with useSyncExternalStore,
  *  canvases subscribe and redraw. */
-export class Store<T> {
+export class ValueStore<T> {
   private value: T;
   private readonly listeners = new Set<() => void>();
 
