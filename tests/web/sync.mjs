@@ -225,7 +225,6 @@ export async function run(t) {
     same(sent.filter((c) => c.startsWith('noteOn')).map((c) => c.split(',')[2]), ['60', '64', '60', '64', '60', '64'],
          'a loop: the keys of each pass');
     lsync.stop();
-    check(warnings.length === 0, `RingSink warnings: ${JSON.stringify(warnings)}`);
     checks += 7;
 
     // Across a tempo change the notes land where the engine's transport
@@ -284,6 +283,25 @@ export async function run(t) {
                           `setSend(0,0,2,${level})`], 'a bus above the bus it sends to: rebuilt in list order');
     checks++;
 
+    // Automation while playing: each lane's value on a grid of 1024
+    // frames, 0.06 s ahead, sent when it changes (the pan's step once).
+    const auto = new RingSink({ commands, sampleRate: 48000, frameAt: (ms) => ms * 48 },
+                              { intervalMs: 0, lookaheadSeconds: 0.01, now: () => 1000 });
+    let ad = E.addTrack(emptyProject(), { kind: 'instrument', patch: 'epiano.amp' });
+    ad = { ...ad, tracks: [{ ...ad.tracks[0], automation: [
+      { target: { slot: 0, param: 'brightness' }, points: [{ beat: 0, value: 1 }, { beat: 1, value: 2 }] },
+      { target: { fader: 'pan' }, points: [{ beat: 0.5, value: -1 }, { beat: 0.5, value: 1 }] }] }] };
+    new Sync(auto, registry).reset(ad);
+    sent.length = 0;
+    auto.play();
+    const bright = param('epiano', 'brightness');
+    const at = (f) => 1 + (2 - 1) * ((0 + (f - 48000) * 120 / (60 * 48000)) - 0) / (1 - 0);
+    same(sent.splice(0), ['play(48000)', `setParam(48000,${bright},${at(48000)},0,0)`, `setParam(49024,${bright},${at(49024)},0,0)`,
+                          `setParam(50048,${bright},${at(50048)},0,0)`, 'setPan(48000,0,-1)'],
+         'automation: a ramp on the control grid, a held value once');
+    auto.stop();
+    checks++;
+
     // A full ring: commands wait, in order, and go out on a flush.
     let room = 2;
     const written = [];
@@ -304,6 +322,7 @@ export async function run(t) {
     same([before, written.slice(0, 6)], [['removeTrack', 'stop'], ['removeTrack', 'stop', 'seek', 'tempo', 'timeSignature', 'loop']],
          'in order');
     checks += 3;
+    check(warnings.length === 0, `RingSink warnings: ${JSON.stringify(warnings)}`);
 
     // Audio regions: the asset's sample id at once, the sample loaded in
     // the background (fetched, decoded, put in the pool, load_sample).

@@ -81,6 +81,27 @@ export interface RingSinkOptions {
   readonly decode?: (bytes: ArrayBuffer) => Promise<DecodedAudio>;
 }
 
+/** Frames between two automation values the scheduler sends (21 ms at
+ *  48 kHz; the engine's own lanes step every 16 samples). */
+const AUTOMATION_STEP = 1024;
+/** Seconds of automation sent ahead. */
+const AUTOMATION_AHEAD = 0.06;
+
+/** A lane's value at `beat` (PROJECT.md, Automation): the first value
+ *  before the first point, the last after the last, linear in beats
+ *  between two points; of two points at one beat the later holds from it. */
+export function laneValue(points: LaneSpec['points'], beat: number): number {
+  const first = points[0];
+  if (!first) return NaN;
+  if (beat < first.beat) return first.value;
+  let i = 0;
+  while (i + 1 < points.length && points[i + 1]!.beat <= beat) i++;
+  const a = points[i]!;
+  const b = points[i + 1];
+  if (!b || b.beat === a.beat) return a.value;
+  return a.value + (b.value - a.value) * (beat - a.beat) / (b.beat - a.beat);
+}
+
 /** The engine's sample ids (wasm_main.c max_samples) and region ids
  *  (tracks x regions per track). */
 const SAMPLE_IDS = 64;
@@ -156,6 +177,9 @@ export class RingSink implements EngineSink {
   private metronome: Metronome | null = null;
   /** Clicks sent ahead: silenced when the transport stops before them. */
   private clicks: { at: number; env: GainNode }[] = [];
+  /** Automation lanes by document track, with the value last sent. */
+  private readonly lanes = new Map<number, { lane: LaneSpec; last: number }[]>();
+  private lanesTo = 0;
   private passCache: { key: string; map: TempoMap; loopValue: Loop | null; value: ReturnType<RingSink['passes']> } | null = null;
   private readonly lookahead: number;
   private readonly intervalMs: number;
@@ -245,6 +269,7 @@ export class RingSink implements EngineSink {
     this.halt();
     this.clips.clear();
     this.regions.clear();
+    this.lanes.clear();
     this.playhead = 0;
     for (const id of [...this.taken].sort((a, b) => b - a)) this.emit(() => this.cmd.removeTrack(0, id));
     this.taken.clear();
@@ -349,6 +374,7 @@ export class RingSink implements EngineSink {
     this.taken.delete(t.engine);
     for (const [id, c] of this.clips) if (c.trackId === trackId) this.clips.delete(id);
     for (const [id, r] of this.regions) if (r.trackId === trackId) this.regions.delete(id);
+    this.lanes.delete(trackId);
     this.sounding = this.sounding.filter((n) => n.engine !== t.engine);
     this.order = this.order.filter((id) => id !== trackId);
     for (const other of this.tracks.values()) other.sends.delete(trackId);
@@ -446,10 +472,14 @@ export class RingSink implements EngineSink {
     this.setTrackOrder(this.order);
   }
 
-  setAutomation(_trackId: number, lanes: readonly LaneSpec[]): void {
-    if (lanes.length)
-      this.missing('automation', 'TODO: the page has no way to put a lane block in the engine\'s pool ' +
-                   '(an amp_lane_new export, or a beat-based lane command)');
+  /** Automation: the page cannot put a lane block in the engine's pool
+   *  (TODO: an amp_lane_new export, or the engine-format branch's
+   *  beat-based lane command), so while playing the scheduler sends each
+   *  lane's value as set_param (set_gain, set_pan for the fader) at its
+   *  frame every AUTOMATION_STEP frames, when it changed. */
+  setAutomation(trackId: number, lanes: readonly LaneSpec[]): void {
+    if (lanes.length) this.lanes.set(trackId, lanes.map((lane) => ({ lane, last: NaN })));
+    else this.lanes.delete(trackId);
   }
 
   // ---- clips and regions ------------------------------------------------------------------
@@ -557,6 +587,8 @@ export class RingSink implements EngineSink {
     this.playing = true;
     this.anchorFrame = at;
     this.anchorBeat = this.playhead;
+    for (const lanes of this.lanes.values()) for (const l of lanes) l.last = NaN;
+    this.lanesTo = at;
     this.scheduledTo = at;
     if (this.intervalMs > 0 && this.timer === null) this.timer = setInterval(() => this.pump(), this.intervalMs);
     this.pump();
@@ -584,6 +616,7 @@ export class RingSink implements EngineSink {
       this.anchorFrame = at;
       this.anchorBeat = b;
       this.scheduledTo = at;
+      this.lanesTo = at;
     } else {
       this.playhead = b;
     }
@@ -622,6 +655,7 @@ export class RingSink implements EngineSink {
     this.anchorBeat = this.beatAtFrame(at);
     this.anchorFrame = at;
     this.scheduledTo = at;
+    this.lanesTo = at;
   }
 
   /** The passes of the transport from the anchor: the first from the
@@ -662,20 +696,15 @@ export class RingSink implements EngineSink {
     const horizon = this.frameNow() + Math.round(this.lookahead * rate);
     const from = this.scheduledTo;
     if (horizon <= from) return;
-    const p = this.passes();
-    // The pass holding `from`, then the next ones until the horizon.
-    let d = from - this.anchorFrame;
-    while (this.anchorFrame + d < horizon) {
-      if (d < p.firstEnd || !p.loop) {
-        const end = Math.min(p.firstEnd, horizon - this.anchorFrame);
-        this.schedulePass(p.first, this.anchorFrame, this.anchorFrame + d, this.anchorFrame + end, p.end);
-        d = end;
-      } else {
-        const k = Math.floor((d - p.firstEnd) / p.loopFrames);
-        const start = p.firstEnd + k * p.loopFrames;
-        const end = Math.min(start + p.loopFrames, horizon - this.anchorFrame);
-        this.schedulePass(p.loop, this.anchorFrame + start, this.anchorFrame + d, this.anchorFrame + end, p.end);
-        d = end;
+    this.forPasses(from, horizon, (tr, origin, f0, f1, limit) => this.schedulePass(tr, origin, f0, f1, limit));
+    // Automation a shorter way ahead: its values wait in the worklet's
+    // queue of timed commands, which is short (wasm_main.c PENDING_MAX).
+    if (this.lanes.size) {
+      const laneHorizon = this.frameNow() + Math.round(AUTOMATION_AHEAD * rate);
+      if (laneHorizon > this.lanesTo) {
+        this.forPasses(Math.max(this.lanesTo, this.anchorFrame), laneHorizon,
+                       (tr, origin, f0, f1) => this.scheduleLanes(tr, origin, f0, f1));
+        this.lanesTo = laneHorizon;
       }
     }
     // Note-offs that fall in the window.
@@ -686,6 +715,28 @@ export class RingSink implements EngineSink {
     }
     this.sounding = keep;
     this.scheduledTo = horizon;
+  }
+
+  /** Call `fn` for each pass of the transport over frames [from, to):
+   *  the pass, its first frame, the part of [from, to) in it, and the beat
+   *  it ends at (the loop's end, or Infinity). */
+  private forPasses(from: number, to: number,
+                    fn: (tr: Transport, origin: number, f0: number, f1: number, limit: number) => void): void {
+    const p = this.passes();
+    let d = from - this.anchorFrame;
+    while (this.anchorFrame + d < to) {
+      if (d < p.firstEnd || !p.loop) {
+        const end = Math.min(p.firstEnd, to - this.anchorFrame);
+        fn(p.first, this.anchorFrame, this.anchorFrame + d, this.anchorFrame + end, p.end);
+        d = end;
+      } else {
+        const k = Math.floor((d - p.firstEnd) / p.loopFrames);
+        const start = p.firstEnd + k * p.loopFrames;
+        const end = Math.min(start + p.loopFrames, to - this.anchorFrame);
+        fn(p.loop, this.anchorFrame + start, this.anchorFrame + d, this.anchorFrame + end, p.end);
+        d = end;
+      }
+    }
   }
 
   /** Note-ons (and clicks) of a pass of the transport `tr` that starts at
@@ -739,6 +790,32 @@ export class RingSink implements EngineSink {
           this.sounding.push({ engine: t.engine, id, on: onFrame, off: offFrame });
         }
         if (!looped) break;
+      }
+    }
+  }
+
+  /** The lanes' values on the control grid of frames [f0, f1). */
+  private scheduleLanes(tr: Transport, origin: number, f0: number, f1: number): void {
+    const first = origin + Math.ceil((f0 - origin) / AUTOMATION_STEP) * AUTOMATION_STEP;
+    for (const [trackId, lanes] of this.lanes) {
+      const t = this.tracks.get(trackId);
+      if (!t) continue;
+      for (const entry of lanes) {
+        const { lane } = entry;
+        for (let f = first; f < f1; f += AUTOMATION_STEP) {
+          const value = laneValue(lane.points, tr.beatAt(f - origin));
+          if (value === entry.last || !Number.isFinite(value)) continue;
+          entry.last = value;
+          if (lane.slot >= 0) {
+            this.emit(() => this.cmd.setParam(f, lane.param, value, t.engine, lane.slot));
+          } else if (lane.param === 0) {
+            const db = clamp(value, GAIN_MIN, GAIN_MAX);
+            this.emit(() => this.cmd.setGain(f, t.engine, db));
+          } else {
+            const pan = clamp(value, -1, 1);
+            this.emit(() => this.cmd.setPan(f, t.engine, pan));
+          }
+        }
       }
     }
   }
