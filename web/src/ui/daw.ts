@@ -3,7 +3,9 @@
 // what spans views: the shortcuts, computer-keyboard and MIDI playing,
 // recording, import and export.
 
-import { ensureIds, findClip, newTrackId } from '../doc/edits';
+import {
+  addClip, addTempoChange, addTimeSignatureChange, addTrack, ensureIds, findClip, newTrackId, setTempo, setTimeSignature,
+} from '../doc/edits';
 import { DocStore } from '../doc/history';
 import { emptyProject, type Clip, type Project } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
@@ -415,27 +417,22 @@ export class Daw {
       let count = 0;
       this.store.transact(`Import ${file.name}`, (doc0) => {
         let doc: Project = doc0;
+        // Into an empty project the file's tempo map and meter come too.
         if (doc.tracks.length === 0) {
-          doc = { ...doc, tempo: song.tempo, time_signature: song.timeSignature };
-          if (song.tempoChanges.length) doc = { ...doc, tempo_changes: song.tempoChanges };
-          if (song.signatureChanges.length) doc = { ...doc, time_signature_changes: song.signatureChanges };
+          doc = setTimeSignature(setTempo(doc, song.tempo), song.timeSignature[0], song.timeSignature[1]);
+          for (const c of song.tempoChanges) doc = addTempoChange(doc, c.beat, c.bpm);
+          for (const c of song.signatureChanges) doc = addTimeSignatureChange(doc, c.beat, c.num, c.den);
         }
         const bars = barsOf(doc);
         for (const t of song.tracks) {
-          if (doc.tracks.length >= 64) break;
           const patch = t.channel === 9 && drums ? drums : keys;
           const id = newTrackId(doc);
           const end = Math.max(...t.notes.map((n) => n.start_beat + n.length_beats));
           const bar = bars.beatsPerBarAt(0);
-          const length = Math.max(bar, Math.ceil(end / bar) * bar);
-          doc = {
-            ...doc,
-            tracks: [...doc.tracks, {
-              id, name: t.name, kind: 'instrument', ...(patch ? { patch: patchRefOf(patch) } : {}),
-              ui: { color: ['#4cc2ff', '#ff8a4c', '#7bd88f', '#c58cff', '#ffd24c', '#ff6b9a'][doc.tracks.length % 6] ?? '#4cc2ff' },
-              clips: [{ start_beat: 0, length_beats: length, notes: t.notes, ui: { name: t.name } }],
-            }],
-          };
+          const next = addTrack(doc, { kind: 'instrument', id, name: t.name, ...(patch ? { patch: patchRefOf(patch) } : {}) });
+          if (next === doc) break;   // 64 tracks
+          doc = addClip(next, id, { start_beat: 0, length_beats: Math.max(bar, Math.ceil(end / bar) * bar),
+                                    notes: t.notes, name: t.name });
           count++;
         }
         return ensureIds(doc);
