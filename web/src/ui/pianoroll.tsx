@@ -20,6 +20,20 @@ import {
 const RULER = 22;
 const EDGE = 6;
 
+/** The built-in drum kit's keys (nodes/drums.amp: General MIDI), named in
+ *  the grid and on its notes; any other key is a tom. */
+const DRUM_KEYS: Readonly<Record<number, string>> = { 36: 'Kick', 38: 'Snare', 42: 'Hat cl.', 46: 'Hat op.' };
+
+function isDrumKit(track: Track | undefined): boolean {
+  const p = track?.patch;
+  const file = typeof p === 'string' ? p : p && 'builtin' in p ? p.builtin : p && 'file' in p ? p.file : '';
+  return /(^|\/)drums\.amp$/.test(file);
+}
+
+function noteLabel(key: number, drums: boolean): string {
+  return drums ? DRUM_KEYS[key] ?? keyName(key) : keyName(key);
+}
+
 interface Layout { w: number; h: number; gridTop: number; gridBottom: number; velTop: number }
 
 type RollDrag =
@@ -407,6 +421,7 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: RollD
       g.fillStyle = withAlpha(color, 0.6);
       g.fillRect(beatToX(v, clip.start_beat + loop), L.gridTop, 1, L.gridBottom - L.gridTop);
     }
+    const drums = isDrumKit(track);
     clip.notes.forEach((n, i) => {
       const x0 = beatToX(v, clip.start_beat + n.start_beat);
       const x1 = beatToX(v, clip.start_beat + n.start_beat + n.length_beats);
@@ -422,7 +437,7 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: RollD
       if (x1 - x0 > 28 && v.rollKeyHeight >= 11) {
         g.fillStyle = sel ? '#111' : 'rgba(0,0,0,0.7)';
         g.font = '9px system-ui, sans-serif';
-        g.fillText(keyName(n.key), x0 + 3, y + v.rollKeyHeight - 3);
+        g.fillText(noteLabel(n.key, drums), x0 + 3, y + v.rollKeyHeight - 3);
       }
     });
   }
@@ -463,6 +478,7 @@ function drawKeyboard(g: CanvasRenderingContext2D, v: ViewState, L: Layout, ctx:
   g.fillStyle = THEME.white;
   g.fillRect(0, L.gridTop, KEYBOARD_WIDTH, L.gridBottom - L.gridTop);
   const held = ctx.heldKeys();
+  const drums = isDrumKit(openClip(ctx)?.track);
   for (let key = 127; key >= 0; key--) {
     const y = keyToY(v, key);
     if (y > L.gridBottom || y + v.rollKeyHeight < L.gridTop) continue;
@@ -479,7 +495,12 @@ function drawKeyboard(g: CanvasRenderingContext2D, v: ViewState, L: Layout, ctx:
       g.fillStyle = '#b8bfca';
       g.fillRect(0, y + v.rollKeyHeight - 0.5, KEYBOARD_WIDTH, 1);
     }
-    if (key % 12 === 0 && v.rollKeyHeight >= 8) {
+    const drum = drums ? DRUM_KEYS[key] : undefined;
+    if (drum !== undefined && v.rollKeyHeight >= 8) {
+      g.fillStyle = black ? '#e9edf3' : '#3b4250';
+      g.font = '600 9px system-ui, sans-serif';
+      g.fillText(drum, 3, y + v.rollKeyHeight - 2);
+    } else if (key % 12 === 0 && v.rollKeyHeight >= 8) {
       g.fillStyle = '#3b4250';
       g.font = '600 9px system-ui, sans-serif';
       g.fillText(keyName(key), KEYBOARD_WIDTH - 24, y + v.rollKeyHeight - 2);
