@@ -9,7 +9,7 @@ import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { ProjectInfo } from '../api/ampd';
 import type { SaveState } from '../api/autosave';
 import type { Project } from '../doc/project';
-import { engineSizing } from '../engine/client';
+import { engineSizing, limitProblems } from '../engine/client';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useView } from './hooks';
 import { Meter } from './meters';
@@ -269,6 +269,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const audioState = usePolled(() => daw.audio.state);
   const doc = useDoc(daw.ctx);
   const limits = engineSizing(daw.files.manifest).limits;
+  const problems = limitProblems(doc, limits);
   return (
     <footer className="status">
       <span className="status-left">
@@ -281,6 +282,8 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
       </span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}
+        {problems.length ? <span className="warn" title={problems.join('\n')}>Too big for this engine: {problems[0]}
+          {problems.length > 1 ? ` (+${problems.length - 1})` : ''}.</span> : null}
         <span id="midi">{ui.midi}</span>
         <span title="What the engine of this build holds at most">
           {doc.tracks.length}/{limits.tracks} tracks · {limits.insertsPerTrack} inserts a track · {limits.clips} clips ·{' '}
