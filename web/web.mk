@@ -75,7 +75,7 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
                    -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=$(shell expr $(WEB_MAX_PAGES) \* 65536) \
                    -sTOTAL_STACK=$(WEB_STACK_BYTES)
 
-WEB_TS_SRCS  := $(shell find web/src -name '*.ts' 2>/dev/null | LC_ALL=C sort)
+WEB_TS_SRCS  := $(shell find web/src -name '*.ts' -o -name '*.tsx' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)
 WEB_COMMANDS_TS := $(B)/gen/web/commands.ts
 # The layout module and its JSON copy for the tests: runtime/layout.mk.
@@ -114,8 +114,9 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_mode
 $(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
 	@mkdir -p $(WEB_OUT)
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
-	web/node_modules/.bin/esbuild web/src/ui/main.ts web/src/worklet.ts web/src/export-worker.ts \
+	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/worklet.ts web/src/export-worker.ts \
 	    --bundle --format=esm --target=es2022 --tsconfig=web/tsconfig.app.json \
+	    --define:process.env.NODE_ENV='"production"' \
 	    --outdir=$(WEB_OUT) --entry-names=[name] --log-level=warning
 	@touch $@
 

@@ -18,7 +18,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { check, waitFor, webDir } from './lib.mjs';
+import { check, waitFor, webDir, pageReady } from './lib.mjs';
 import { renderOffline } from './offline.mjs';
 
 const RATE = 48000;
@@ -80,7 +80,7 @@ export async function run(t) {
   const instrument = (name) => manifest.patches.find((p) => p.unit === name) ??
     manifest.patches.find((p) => p.meta.kind === 'instrument');
   const page = await t.newPage();
-  await waitFor(page, () => !document.querySelector('#start').disabled, null, 'the page to load');
+  await pageReady(page);
 
   // 1. The burst.
   const pad = instrument('pad');

@@ -236,3 +236,26 @@ export async function waitFor(page, fn, arg, what, timeout = 5000) {
     throw new Failure(`timed out after ${timeout} ms waiting for ${what}`);
   }
 }
+
+/** Wait until the DAW has loaded the engine and rendered (main.tsx sets
+ *  body[data-ready]). */
+export async function pageReady(page) {
+  await waitFor(page, () => document.body.dataset.ready === '1', null, 'the DAW to load', 10000);
+}
+
+/** Click "+ Instrument", pick `unit` in the new track's instrument list
+ *  and start audio; resolves to the new track's document id. */
+export async function instrumentTrack(page, unit) {
+  const before = await page.evaluate(() => globalThis.amp.daw.store.doc.tracks.length);
+  await page.click('[data-testid="add-instrument"]');
+  const id = await page.evaluate((n) => globalThis.amp.daw.store.doc.tracks[n]?.id, before);
+  check(id !== undefined, 'no track was added');
+  await page.selectOption(`.track-header[data-track="${id}"] select.instrument`, unit);
+  return id;
+}
+
+/** Press Start audio and wait for the engine. */
+export async function startAudio(page) {
+  if (await page.locator('#start').count()) await page.click('#start');
+  await waitFor(page, () => document.body.dataset.engine === 'running', null, 'the engine to start');
+}

@@ -9,7 +9,8 @@
 // the command ring's write() records what it sends.
 //
 // - Access is asked for when audio starts, not on load; the input is listened
-//   to and counted in the status line.
+//   to and counted in the status line. The notes play the selected
+//   instrument track (added and given the epiano by clicking).
 // - Note-on (0x90) sounds; note-off (0x80) ends the note; a note-on with
 //   velocity 0 ends it too. The ring carries note-on (key, velocity / 127)
 //   and the note-off of the same note id.
@@ -35,7 +36,7 @@
 //   disturb a held note; no page errors.
 // - A second input plugged in later (statechange) is listened to as well.
 
-import { Failure, check, sharedLayout, waitFor } from './lib.mjs';
+import { Failure, check, instrumentTrack, pageReady, sharedLayout, startAudio, waitFor } from './lib.mjs';
 
 const SOUND = 0.01;      // peak above this: sounding (as page.mjs)
 const SILENT = 1e-4;     // below this: silent
@@ -197,8 +198,15 @@ async function ends(page, what) {
   }
 }
 
-const lit = (page, key) =>
-  page.evaluate((k) => document.querySelector(`.piano .key[data-key="${k}"]`)?.classList.contains('down') ?? null, key);
+/** Whether the piano roll's keyboard shows `key` as held (its canvas lists
+ *  the held keys in data-held, redrawn on the next animation frame). */
+const lit = async (page, key) => {
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return page.evaluate((k) => {
+    const held = document.querySelector('canvas.roll-canvas')?.dataset.held;
+    return held === undefined ? null : held.split(' ').includes(String(k));
+  }, key);
+};
 
 function checkNoteOn(r, key, velocity, what) {
   check(r && r.ok && r.type === 16 && r.key === key && Math.abs(r.velocity - velocity / 127) < 1e-6,
@@ -357,14 +365,13 @@ export async function run(t) {
   const page = await t.newPage({ open: false });
   await page.addInitScript(installMidiStub);
   await page.goto(t.url);
-  await waitFor(page, () => !document.querySelector('#start').disabled, null, 'the page to load');
+  await pageReady(page);
   const onLoad = await page.evaluate(() => ({ calls: globalThis.ampMidiStub.calls.length,
                                              text: document.querySelector('#midi').textContent }));
   check(onLoad.calls === 0, `the page asked for MIDI access ${onLoad.calls} times before audio started`);
 
-  await page.selectOption('#instrument', 'epiano');
-  await page.click('#start');
-  await waitFor(page, () => document.body.dataset.engine === 'running', null, 'the engine to start');
+  await instrumentTrack(page, 'epiano');
+  await startAudio(page);
   await waitFor(page, () => document.querySelector('#midi').textContent === 'MIDI: 1 input', null,
                 'the status line to say "MIDI: 1 input"');
   const access = await page.evaluate(() => {

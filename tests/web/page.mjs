@@ -1,15 +1,20 @@
-// page.mjs — the page played as a user plays it, in a real-time
-// AudioContext: the meter is the engine's state region as the page shows it
-// (data-peak, data-voices on #meter, updated on requestAnimationFrame).
+// page.mjs — the DAW played as a user plays it, in a real-time
+// AudioContext: the master meter in the transport bar is the engine's state
+// region as the page shows it (data-peak, data-voices on #meter, updated on
+// requestAnimationFrame).
 //
-// - A key pressed on the computer keyboard sounds; released, the note ends
-//   (its voice is freed and the level falls below the threshold).
-// - The same with the mouse on the on-screen piano.
-// - Turning the volume slider down lowers the measured output.
+// - An instrument track added and given the epiano; with computer-keyboard
+//   playing on (the ⌨ button), a key pressed sounds; released, the note
+//   ends (its voice is freed and the level falls below the threshold).
+// - The same with the mouse on the piano roll's keyboard (a canvas: the
+//   test clicks where key 67 is drawn; the canvas lists held keys in
+//   data-held).
+// - Turning the track's mixer fader all the way down lowers the measured
+//   output.
 // - Thousands of commands written while the worklet runs all arrive, in
 //   order (the engine's hash of applied commands matches the page's).
 
-import { check, waitFor } from './lib.mjs';
+import { check, instrumentTrack, pageReady, startAudio, waitFor } from './lib.mjs';
 
 const SOUND = 0.01;      // peak above this: sounding
 const SILENT = 1e-4;     // below this: silent
@@ -46,16 +51,16 @@ async function ends(page, what) {
 
 export async function run(t) {
   const page = await t.newPage();
-  await waitFor(page, () => !document.querySelector('#start').disabled, null, 'the page to load');
-  await page.selectOption('#instrument', 'epiano');
-  await page.click('#start');
-  await waitFor(page, () => document.body.dataset.engine === 'running', null, 'the engine to start');
+  await pageReady(page);
+  const track = await instrumentTrack(page, 'epiano');
+  await startAudio(page);
   const idle = await page.evaluate(meter);
   check(idle.peak === 0 && idle.voices === 0, `silence before any key: ${JSON.stringify(idle)}`);
   await waitFor(page, (f) => Number(document.querySelector('#meter').dataset.frames) > f, idle.frames,
                 'the engine to advance');
 
-  // The computer keyboard: A is C4.
+  // The computer keyboard (playing turned on with the ⌨ button): A is C4.
+  await page.click('[data-testid="keys"]');
   await page.keyboard.down('a');
   await sounds(page, 'key A');
   const loud = await loudest(page, 300);
@@ -63,24 +68,44 @@ export async function run(t) {
   await ends(page, 'the note of key A');
   t.log(`key A: peak ${loud.toFixed(4)} while held; after release no voices and peak < ${SILENT}`);
 
-  // The mouse on the on-screen piano.
-  const key = page.locator('.piano .key[data-key="67"]');
-  const box = await key.boundingBox();
-  check(box, 'no on-screen key 67');
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8);
+  // The mouse on the piano roll's keyboard: the middle of key 67's row.
+  const roll = page.locator('canvas.roll-canvas');
+  const box = await roll.boundingBox();
+  check(box, 'no piano roll');
+  // The wheel scrolls the keyboard until key 67 is in the grid's top half.
+  for (let i = 0; i < 20; i++) {
+    const top = await page.evaluate(() => globalThis.amp.daw.view.get().rollTopKey);
+    if (top <= 67 + 6) break;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, 20);
+    await page.waitForTimeout(20);
+  }
+  const y = await page.evaluate(() => {
+    const v = globalThis.amp.daw.view.get();
+    return 22 + (v.rollTopKey - 67) * v.rollKeyHeight + v.rollKeyHeight / 2;
+  });
+  await page.mouse.move(box.x + 20, box.y + y);
   await page.mouse.down();
-  await sounds(page, 'the on-screen G4');
-  check(await key.evaluate((e) => e.classList.contains('down')), 'the on-screen key does not show as held');
+  await sounds(page, 'the piano roll\'s G4');
+  const held = await roll.evaluate((e) => e.dataset.held);
+  check(held === '67', `the piano roll shows held keys "${held}", expected "67"`);
   await page.mouse.up();
-  await ends(page, 'the on-screen G4');
-  t.log('mouse on the on-screen piano: sounds, and ends on release');
+  await ends(page, 'the piano roll\'s G4');
+  t.log('mouse on the piano roll\'s keyboard: key 67 sounds and shows as held, and ends on release');
 
-  // The volume slider, turned all the way down with the keyboard (Home).
-  const slider = page.locator('.params input[name="volume"]');
-  await slider.focus();
+  // The track's fader in the mixer, all the way down with the keyboard
+  // (Home: -inf), then one step up (-59.9 dB).
+  await page.click('.dock-tabs >> text=Mixer');
+  const fader = page.locator(`.strip[data-track="${track}"] input.fader`);
+  await fader.focus();
   await page.keyboard.press('Home');
-  const shown = await page.locator('.params label:has(input[name="volume"]) output').textContent();
-  check(/-60\.0 dB/.test(shown ?? ''), `the volume slider shows ${shown} after Home`);
+  const shown = await page.locator(`.strip[data-track="${track}"] .strip-value`).textContent();
+  check(/-∞ dB/.test(shown ?? ''), `the fader shows ${shown} after Home`);
+  const gain = await page.evaluate((id) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === id).fader.gain_db, track);
+  check(gain === -150, `the document's gain is ${gain} dB after Home, expected -150`);
+  await page.keyboard.press('ArrowUp');
+  const up = await page.evaluate((id) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === id).fader.gain_db, track);
+  check(Math.abs(up + 59.9) < 1e-9, `the document's gain is ${up} dB after Home and one step up, expected -59.9`);
   await page.evaluate(() => document.activeElement?.blur());
   // The note starts once the volume has reached its new value: the engine
   // has applied the change, and the param's smoothing (20 ms) is over. A
@@ -98,7 +123,7 @@ export async function run(t) {
   await ends(page, 'the quiet note');
   check(quiet > 0 && quiet < loud * 0.05,
         `volume at its minimum: peak ${quiet.toExponential(3)} vs ${loud.toExponential(3)} at the default`);
-  t.log(`volume slider to -60 dB: peak ${loud.toFixed(4)} -> ${quiet.toExponential(2)} ` +
+  t.log(`fader to -59.9 dB: peak ${loud.toFixed(4)} -> ${quiet.toExponential(2)} ` +
         `(${(20 * Math.log10(quiet / loud)).toFixed(1)} dB)`);
 
   // Commands written while the worklet runs: more than the ring holds at once.

@@ -35,8 +35,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   check, compareBits, describeDifference, framesPerBeat, nativeRender, relativeTo, renderProject, testInput, waitFor,
-  webDir, writeWav,
-} from './lib.mjs';
+  webDir, writeWav, pageReady } from './lib.mjs';
 import { noteCommands, parseNotes, renderOffline, toBase64 } from './offline.mjs';
 
 const RATE = 48000;
@@ -90,7 +89,7 @@ export async function run(t) {
   const events = noteCommands(parseNotes(NOTES), RATE);
 
   const page = await t.newPage();
-  await waitFor(page, () => !document.querySelector('#start').disabled, null, 'the page to load');
+  await pageReady(page);
   const failures = [];
   for (const p of manifest.patches) {
     const hasNotes = p.meta.voices > 0;

@@ -30,7 +30,12 @@
 // CPU load: the engine has no clock hook under emscripten, so the worklet
 // times each amp_process + amp_refill itself and writes the share of real
 // time they take (busy time over the audio time rendered, averaged over
-// about a quarter of a second) into the state region's cpu_load.
+// about a quarter of a second) into the state region's cpu_load. The
+// worklet's scope has no `performance`, and Date.now() counts whole
+// milliseconds (a readout in steps of 0.37 %), so the page gives it a
+// worker that times each quantum with its performance.now()
+// (engine/client.ts FineClock): the worklet stores a counter and notifies
+// at the start and the end of its work, and copies the worker's load.
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
 import { startEngine } from './engine/wasm';
@@ -48,6 +53,9 @@ declare function registerProcessor(name: string, processor: new (options: AudioW
 export interface EngineProcessorOptions {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
+  /** engine/client.ts FineClock's buffer: f64[0] a performance.now() a
+   *  worker keeps current; null: Date.now(). */
+  clock?: SharedArrayBuffer | null;
 }
 
 /** A sample for the engine's pool (see above). */
@@ -60,8 +68,17 @@ export interface SampleRequest {
 const CHANNELS = 2;
 const LOAD_WINDOW_QUANTA = 96;   // ~0.25 s at 48 kHz
 
-const clock: () => number =
+// The scope has no `performance` in Chromium; Date.now() counts whole
+// milliseconds. When the page gives a FineClock (engine/client.ts), a
+// worker times the quanta instead (the worklet only marks their start and
+// end in shared memory).
+const coarseClock: () => number =
   typeof performance !== 'undefined' ? () => performance.now() : () => Date.now();
+/** FineClock's words (engine/client.ts CLOCK). */
+const CLOCK_START = 1;
+const CLOCK_DONE = 2;
+const CLOCK_LOAD = 2;
+const CLOCK_TIMED = 4;
 
 class EngineProcessor extends AudioWorkletProcessor {
   private engine: EngineExports | null = null;
@@ -71,11 +88,19 @@ class EngineProcessor extends AudioWorkletProcessor {
   private started = false;
   private busyMs = 0;
   private windowQuanta = 0;
+  private clockWords: Int32Array | null = null;
+  private clockLoad: Float64Array | null = null;
+  private quantum = 0;
+  private lastTimed = 0;
 
   constructor(options: AudioWorkletNodeOptions) {
     super(options);
     try {
-      const { module, memory } = options.processorOptions as EngineProcessorOptions;
+      const { module, memory, clock } = options.processorOptions as EngineProcessorOptions;
+      if (clock) {
+        this.clockWords = new Int32Array(clock, 0, 4);
+        this.clockLoad = new Float64Array(clock, 0, 6);
+      }
       const engine = startEngine(module, memory, sampleRate);
       const buffer = memory.buffer;
       for (let c = 0; c < CHANNELS; c++)
@@ -116,7 +141,12 @@ class EngineProcessor extends AudioWorkletProcessor {
     const engine = this.engine;
     const out = outputs[0];
     if (!engine || !out) return true;
-    const t0 = clock();
+    const words = this.clockWords;
+    if (words) {
+      Atomics.store(words, CLOCK_START, ++this.quantum);
+      Atomics.notify(words, CLOCK_START, 1);
+    }
+    const t0 = coarseClock();
     // Follow the audio clock every quantum, not only the first: when the
     // browser skips blocks (a late callback), the context's frame jumps and
     // the engine must jump with it, or every timestamped command from then
@@ -133,7 +163,11 @@ class EngineProcessor extends AudioWorkletProcessor {
     }
     // The control side, after the quantum is out: not part of the render.
     engine.amp_refill();
-    this.account(clock() - t0);
+    if (words) {
+      Atomics.store(words, CLOCK_DONE, this.quantum);
+      Atomics.notify(words, CLOCK_DONE, 1);
+    }
+    this.account(coarseClock() - t0);
     return true;
   }
 
@@ -141,7 +175,12 @@ class EngineProcessor extends AudioWorkletProcessor {
     this.busyMs += ms;
     if (++this.windowQuanta < LOAD_WINDOW_QUANTA) return;
     const audioMs = (this.windowQuanta * QUANTUM * 1000) / sampleRate;
-    this.state?.setCpuLoad(this.busyMs / audioMs);
+    // The worker's load while it keeps timing quanta; whole milliseconds
+    // when it does not (no worker, or it stopped).
+    const timed = this.clockLoad?.[CLOCK_TIMED] ?? 0;
+    const fine = this.clockLoad !== null && timed > this.lastTimed;
+    this.lastTimed = timed;
+    this.state?.setCpuLoad(fine ? this.clockLoad?.[CLOCK_LOAD] ?? 0 : this.busyMs / audioMs);
     this.busyMs = 0;
     this.windowQuanta = 0;
   }

@@ -23,8 +23,175 @@ import {
   type EngineManifest,
   type EngineSnapshot,
 } from './layout';
+import type { Project } from '../doc/project';
 import { RingWriter } from './ring';
-import { createEngineMemory } from './wasm';
+
+// ---- engine memory and limits ------------------------------------------------------
+
+/** What the engine holds at most, as the page should show it (a project
+ *  past one of them does not load or play in full). Today's numbers are
+ *  runtime/wasm/wasm_main.c's browser_config and amp_init, fixed by the
+ *  build. */
+export interface EngineLimits {
+  readonly tracks: number;
+  readonly insertsPerTrack: number;
+  readonly clips: number;
+  readonly placementsPerTrack: number;
+  readonly clipNotesSounding: number;
+  readonly samples: number;
+  readonly regionsPerTrack: number;
+  readonly sampleBytes: number;
+  readonly lanesPerTrack: number;
+  readonly tempoPoints: number;
+}
+
+export const FIXED_BUILD_LIMITS: EngineLimits = {
+  tracks: 64,
+  insertsPerTrack: 8,
+  clips: 256,
+  placementsPerTrack: 64,
+  clipNotesSounding: 128,
+  samples: 64,
+  regionsPerTrack: 64,
+  sampleBytes: 16 << 20,
+  lanesPerTrack: 16,
+  tempoPoints: 64,
+};
+
+export interface EngineSizing {
+  /** 64 KiB pages of the shared memory. */
+  readonly memoryPages: number;
+  readonly limits: EngineLimits;
+}
+
+/** THE place where the engine's memory and pools are chosen for a project
+ *  (EngineClient.start and the export use it). Today engine.wasm is built
+ *  for one fixed memory (engine.json memoryPages, -sINITIAL_MEMORY) and
+ *  fixed pools, so the project does not change anything.
+ *  TODO(wasm-project merge): size from the project with limits.ts and pass
+ *  the limits to amp_init_sized in the worklet (processorOptions.limits). */
+export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _project?: Project): EngineSizing {
+  return { memoryPages: manifest.memoryPages, limits: FIXED_BUILD_LIMITS };
+}
+
+/** What of a project the engine cannot hold, in words for the musician
+ *  ("72 tracks: this engine plays 64"); empty when it fits. Note clips
+ *  are played by RingSink's scheduler today, so the engine's clip pools do
+ *  not bound them. */
+export function limitProblems(doc: Project, limits: EngineLimits): string[] {
+  const out: string[] = [];
+  if (doc.tracks.length > limits.tracks) out.push(`${doc.tracks.length} tracks: this engine plays ${limits.tracks}`);
+  const assets = new Set<string>();
+  for (const t of doc.tracks) {
+    const name = t.name ?? `track ${t.id}`;
+    if ((t.inserts?.length ?? 0) > limits.insertsPerTrack)
+      out.push(`${name}: ${t.inserts!.length} effects, at most ${limits.insertsPerTrack}`);
+    if ((t.regions?.length ?? 0) > limits.regionsPerTrack)
+      out.push(`${name}: ${t.regions!.length} audio regions, at most ${limits.regionsPerTrack}`);
+    for (const r of t.regions ?? []) if (r.asset) assets.add(r.asset);
+  }
+  if (assets.size > limits.samples) out.push(`${assets.size} audio files: this engine holds ${limits.samples}`);
+  return out;
+}
+
+/** A shared memory of `sizing.memoryPages` (initial = maximum: the module
+ *  does not grow it). */
+export function createSizedMemory(sizing: EngineSizing): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: sizing.memoryPages, maximum: sizing.memoryPages, shared: true });
+}
+
+// ---- a fine clock for the worklet ---------------------------------------------------
+
+/** The worklet's CPU load, timed by a worker. The AudioWorklet's scope has
+ *  no `performance` (Chromium), and Date.now() counts whole milliseconds:
+ *  a load averaged over 256 ms then moves in steps of 0.39 %. So a worker
+ *  with performance.now() (5 us steps in a cross-origin isolated page)
+ *  times each quantum: the worklet bumps `start` and notifies when its
+ *  quantum begins, sets `done` and notifies when it ends (two futex wakes
+ *  per quantum from the audio thread: no waiting, no allocation, no
+ *  syscall that can block); the worker, asleep in Atomics.wait between
+ *  them, reads its clock at each wake. Both wake-ups are late by the
+ *  scheduler's latency, which cancels in the difference on average; a
+ *  quantum shorter than that latency reads as 0 (an idle engine). The
+ *  worker writes the load of every window of quanta, and the worklet
+ *  copies it into the state region's cpu_load.
+ *
+ *  Buffer (CLOCK_BYTES): i32 [0] run, [1] start, [2] done; f64 [2] load
+ *  (busy / audio time of the last window), [3] the clock's step (ms,
+ *  measured at start), [4] quanta timed, [5] busy ms of the last quantum.
+ *  The source is inline (a Blob URL), so no other bundle is built. */
+const CLOCK_WORKER = `
+onmessage = (e) => {
+  const { buffer, quantumMs, window } = e.data;
+  const i32 = new Int32Array(buffer, 0, 4), f64 = new Float64Array(buffer, 0, 6);
+  let step = Infinity, a = performance.now();
+  for (let i = 0; i < 20000 && step > 0.001; i++) {
+    const b = performance.now();
+    if (b > a) { step = Math.min(step, b - a); a = b; }
+  }
+  f64[3] = step;
+  let busy = 0, n = 0, timed = 0;
+  for (;;) {
+    const seen = Atomics.load(i32, 1);
+    Atomics.wait(i32, 1, seen);
+    if (Atomics.load(i32, 0) !== 1) break;
+    const t1 = performance.now();
+    const s = Atomics.load(i32, 1);
+    Atomics.wait(i32, 2, s - 1);
+    const t2 = performance.now();
+    if (Atomics.load(i32, 0) !== 1) break;
+    if (Atomics.load(i32, 1) !== s) continue;   // another quantum began: this one is not timed
+    busy += t2 - t1;
+    f64[5] = t2 - t1;
+    f64[4] = ++timed;
+    if (++n >= window) { f64[2] = busy / (n * quantumMs); busy = 0; n = 0; }
+  }
+  close();
+};`;
+
+export const CLOCK_BYTES = 48;
+/** Word indices of the clock buffer (above). */
+export const CLOCK = { run: 0, start: 1, done: 2, load: 2, step: 3, timed: 4, last: 5 } as const;
+
+export class FineClock {
+  readonly buffer = new SharedArrayBuffer(CLOCK_BYTES);
+  private readonly i32 = new Int32Array(this.buffer, 0, 4);
+  private readonly f64 = new Float64Array(this.buffer, 0, 6);
+  private worker: Worker | null = null;
+
+  /** Time quanta of `quantumFrames` at `sampleRate`, averaging `window`
+   *  of them. */
+  start(sampleRate: number, window = 96, quantumFrames = QUANTUM): void {
+    if (this.worker) return;
+    const url = URL.createObjectURL(new Blob([CLOCK_WORKER], { type: 'text/javascript' }));
+    this.worker = new Worker(url);
+    URL.revokeObjectURL(url);
+    Atomics.store(this.i32, CLOCK.run, 1);
+    this.worker.postMessage({ buffer: this.buffer, quantumMs: (quantumFrames * 1000) / sampleRate, window });
+  }
+
+  stop(): void {
+    Atomics.store(this.i32, CLOCK.run, 0);
+    Atomics.notify(this.i32, CLOCK.start);
+    Atomics.notify(this.i32, CLOCK.done);
+    this.worker = null;
+  }
+
+  /** The worker's clock step (ms): performance.now()'s resolution there. */
+  get stepMs(): number {
+    return this.f64[CLOCK.step] ?? 0;
+  }
+
+  /** Quanta timed so far. */
+  get timed(): number {
+    return this.f64[CLOCK.timed] ?? 0;
+  }
+
+  /** The last window's load. */
+  get load(): number {
+    return this.f64[CLOCK.load] ?? 0;
+  }
+}
 
 export interface EngineFiles {
   manifest: EngineManifest;
@@ -60,6 +227,9 @@ export class EngineClient {
   readonly memory: WebAssembly.Memory;
   readonly layout: EngineLayout;
   readonly commands: CommandSender;
+  readonly sizing: EngineSizing;
+  /** The worklet's clock for its CPU load (null: whole milliseconds). */
+  readonly clock: FineClock | null;
   private readonly state: StateView;
   private last: EngineSnapshot | null = null;
   private nextNoteId = 1;
@@ -67,8 +237,11 @@ export class EngineClient {
   private readonly requests = new Map<number, (handle: number) => void>();
 
   private constructor(context: BaseAudioContext, node: AudioWorkletNode,
-                      memory: WebAssembly.Memory, layout: EngineLayout) {
+                      memory: WebAssembly.Memory, layout: EngineLayout, sizing: EngineSizing,
+                      clock: FineClock | null) {
     this.context = context;
+    this.sizing = sizing;
+    this.clock = clock;
     this.node = node;
     this.memory = memory;
     this.layout = layout;
@@ -85,17 +258,26 @@ export class EngineClient {
   /** Load the worklet into `context`, start an engine in it and wait until
    *  it is ready. The node is not connected: connect it to a destination.
    *  It has no inputs: the engine plays patches, and samples on audio
-   *  tracks. */
-  static async start(context: BaseAudioContext, files: EngineFiles): Promise<EngineClient> {
+   *  tracks. `project`: the project it will play (the engine is sized for
+   *  it: engineSizing). `fineClock`: time the worklet's CPU load with a
+   *  worker's performance.now() (FineClock) instead of whole milliseconds. */
+  static async start(context: BaseAudioContext, files: EngineFiles,
+                     opts: { project?: Project; fineClock?: boolean } = {}): Promise<EngineClient> {
     if (!globalThis.crossOriginIsolated)
       throw new Error('the page is not cross-origin isolated, so it cannot share memory with the audio engine');
     await addWorklet(context, files.workletUrl);
-    const memory = createEngineMemory(files.manifest);
+    const sizing = engineSizing(files.manifest, opts.project);
+    const memory = createSizedMemory(sizing);
+    let clock: FineClock | null = null;
+    if ((opts.fineClock ?? true) && typeof Worker !== 'undefined') {
+      clock = new FineClock();
+      clock.start(context.sampleRate);
+    }
     const node = new AudioWorkletNode(context, 'amp-engine', {
       numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [2],
-      processorOptions: { module: files.module, memory },
+      processorOptions: { module: files.module, memory, clock: clock?.buffer ?? null },
     });
     const layout = await new Promise<EngineLayout>((resolve, reject) => {
       node.port.onmessage = (event: MessageEvent) => {
@@ -106,7 +288,7 @@ export class EngineClient {
       node.onprocessorerror = () => reject(new Error('the engine worklet failed'));
     });
     node.port.onmessage = null;
-    return new EngineClient(context, node, memory, layout);
+    return new EngineClient(context, node, memory, layout, sizing, clock);
   }
 
   get sampleRate(): number {
@@ -116,6 +298,14 @@ export class EngineClient {
   /** A track fader's "0 dB" in the engine's terms (EngineLayout.unityGainDb). */
   get unityGainDb(): number {
     return this.layout.unityGainDb;
+  }
+
+  /** Stop the engine: the node is disconnected and the CPU clock's worker
+   *  ends (the AudioContext is the caller's). */
+  close(): void {
+    this.node.disconnect();
+    this.node.port.onmessage = null;
+    this.clock?.stop();
   }
 
   /** Put a sample (channels at the engine's rate) into the engine's sample

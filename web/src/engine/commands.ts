@@ -22,17 +22,30 @@ import {
   encodeNoteOff,
   encodeNoteOn,
   encodePlaceRegion,
+  encodeLoop,
   encodePlay,
+  encodeRemoveInsert,
+  encodeRemoveRegion,
+  encodeRemoveTrack,
+  encodeSeek,
   encodeSetGain,
   encodeSetInstrument,
+  encodeSetMasterGain,
+  encodeSetMute,
+  encodeSetPan,
   encodeSetParam,
+  encodeSetSend,
+  encodeSetSolo,
   encodeSetVoiceMode,
   encodeStop,
+  encodeTempo,
+  encodeTempoChange,
+  encodeTimeSignature,
 } from '@amp/gen/commands';
 import { PAGE_TRACK } from './layout';
 import type { RingWriter } from './ring';
 
-export { TrackKind };
+export { NotePriority, TrackKind, VoiceMode };
 
 const INSTRUMENT_SLOT = 0;
 
@@ -118,6 +131,67 @@ export class CommandSender {
   placeRegion(time: number, start: number, track: number, region: number, sample: number,
               first = 0, frames = 0, db = 0): boolean {
     return this.send(encodePlaceRegion(this.view, 0, time, start, track, region, sample, first, frames, db));
+  }
+
+  removeTrack(time: number, track: number): boolean {
+    return this.send(encodeRemoveTrack(this.view, 0, time, track));
+  }
+
+  /** Remove insert `position` (1 = first) of a track. */
+  removeInsert(time: number, track: number, position: number): boolean {
+    return this.send(encodeRemoveInsert(this.view, 0, time, track, position));
+  }
+
+  /** A track's pan, -1 (left) .. 1 (right). */
+  setPan(time: number, track: number, pan: number): boolean {
+    return this.send(encodeSetPan(this.view, 0, time, track, pan));
+  }
+
+  setMute(time: number, track: number, mute: boolean): boolean {
+    return this.send(encodeSetMute(this.view, 0, time, track, mute));
+  }
+
+  setSolo(time: number, track: number, solo: boolean): boolean {
+    return this.send(encodeSetSolo(this.view, 0, time, track, solo));
+  }
+
+  /** The master fader in dB (-144 .. 24). */
+  setMasterGain(time: number, db: number): boolean {
+    return this.send(encodeSetMasterGain(this.view, 0, time, db));
+  }
+
+  /** A post-fader send from a track to a bus at linear `level` (0 .. 4; 0
+   *  removes it). */
+  setSend(time: number, track: number, bus: number, level: number): boolean {
+    return this.send(encodeSetSend(this.view, 0, time, track, bus, level));
+  }
+
+  /** Move the playhead to timeline sample `position`. */
+  seek(time: number, position: number): boolean {
+    return this.send(encodeSeek(this.view, 0, time, position));
+  }
+
+  /** The loop region in timeline samples [start, end). */
+  loop(time: number, start: number, end: number, enabled: boolean): boolean {
+    return this.send(encodeLoop(this.view, 0, time, start, end, enabled));
+  }
+
+  /** The base tempo (a float32 bpm, 20 .. 999); clears the tempo changes. */
+  tempo(time: number, bpm: number): boolean {
+    return this.send(encodeTempo(this.view, 0, time, bpm));
+  }
+
+  /** A tempo change at timeline sample `position` (under the map so far). */
+  tempoChange(time: number, position: number, bpm: number): boolean {
+    return this.send(encodeTempoChange(this.view, 0, time, position, bpm));
+  }
+
+  timeSignature(time: number, numerator: number, denominator: number): boolean {
+    return this.send(encodeTimeSignature(this.view, 0, time, numerator, denominator));
+  }
+
+  removeRegion(time: number, region: number): boolean {
+    return this.send(encodeRemoveRegion(this.view, 0, time, region));
   }
 
   private send(length: number): boolean {

@@ -1,89 +1,62 @@
-// recorder.ts — capture what is played, with its timing, as a Performance
-// the export worker can render.
-//
-// Times are event timestamps (performance.now() milliseconds) turned into
-// frames at the engine's sample rate and counted from the first note, so
-// the export starts with the music, not with the silence before it.
+// recorder.ts — a take: the notes played on the armed track while the
+// transport runs, at the beats where they sounded (AudioSession.beatAt:
+// the engine's beat from the state region, moved on to the note's engine
+// time, so within one quantum of where the engine played it), into a new
+// clip when recording stops. With input quantize, note starts go to the
+// grid (their lengths are kept).
 
-import type { ManifestPatch } from '../engine/layout';
-import { defaultFrames, type ParamChange, type PerformedNote, type Performance } from '../engine/performance';
+import type { Note } from '../doc/project';
+import type { LiveTake } from './context';
 
-interface OpenNote {
-  key: number;
+export interface FinishedTake {
+  trackId: number;
   start: number;
-  velocity: number;
+  length: number;
+  notes: Note[];
 }
 
-export class Recorder {
-  private readonly sampleRate: number;
-  private readonly patch: ManifestPatch;
-  private readonly startValues: number[];
-  private readonly notes: PerformedNote[] = [];
-  private readonly changes: ParamChange[] = [];
-  private readonly open = new Map<number, OpenNote>();   // key -> note
-  private readonly t0: number;
+export class TakeRecorder {
+  take: LiveTake | null = null;
 
-  constructor(patch: ManifestPatch, paramValues: number[], sampleRate: number, startMs: number) {
-    this.patch = patch;
-    this.startValues = [...paramValues];
-    this.sampleRate = sampleRate;
-    this.t0 = startMs;
+  begin(trackId: number, startBeat: number): void {
+    this.take = { trackId, startBeat, notes: [] };
   }
 
-  private frame(ms: number): number {
-    return Math.max(0, Math.round(((ms - this.t0) * this.sampleRate) / 1000));
+  /** A live note (velocity 0: its release) at `beat`. */
+  note(trackId: number, key: number, velocity: number, beat: number): void {
+    const take = this.take;
+    if (!take || trackId !== take.trackId) return;
+    if (velocity > 0) {
+      if (beat < take.startBeat - 1e-9) return;   // the count-in
+      take.notes.push({ key, beat, end: null, velocity });
+      return;
+    }
+    for (let i = take.notes.length - 1; i >= 0; i--) {
+      const n = take.notes[i];
+      if (n && n.key === key && n.end === null) {
+        n.end = Math.max(beat, n.beat + 1 / 960);
+        return;
+      }
+    }
   }
 
-  press(key: number, velocity: number, ms: number): void {
-    this.release(key, ms);
-    this.open.set(key, { key, start: this.frame(ms), velocity: Math.fround(velocity) });
-  }
-
-  release(key: number, ms: number): void {
-    const n = this.open.get(key);
-    if (!n) return;
-    this.open.delete(key);
-    this.notes.push({ key, start: n.start, end: this.frame(ms), velocity: n.velocity });
-  }
-
-  param(index: number, value: number, ms: number): void {
-    this.changes.push({ frame: this.frame(ms), param: index, value });
-  }
-
-  get noteCount(): number {
-    return this.notes.length + this.open.size;
-  }
-
-  /** The performance so far; notes still held end now. Null if no note
-   *  was played. */
-  finish(nowMs: number): Performance | null {
-    for (const key of [...this.open.keys()]) this.release(key, nowMs);
-    if (this.notes.length === 0) return null;
-    const first = Math.min(...this.notes.map((n) => n.start));
-    const notes = this.notes
-      .map((n) => ({ ...n, start: n.start - first, end: n.end - first }))
-      .sort((a, b) => a.start - b.start);
-    const changes = this.changes
-      .filter((c) => c.frame >= first)
-      .map((c) => ({ ...c, frame: c.frame - first }));
-    // Changes before the first note are part of where it starts from.
-    const values = [...this.startValues];
-    for (const c of this.changes) if (c.frame < first) values[c.param] = c.value;
-    const params = this.patch.meta.params;
-    const startParams = params
-      .filter((p) => values[p.index] !== undefined && values[p.index] !== p.default)
-      .map((p) => ({ param: p.index, name: p.name, value: values[p.index] ?? p.default }));
-    return {
-      patch: this.patch.index,
-      patchName: this.patch.unit,
-      source: this.patch.source,
-      sampleRate: this.sampleRate,
-      startParams,
-      paramNames: params.map((p) => p.name),
-      paramDefaults: params.map((p) => p.default),
-      notes,
-      changes,
-      frames: defaultFrames(notes, changes, this.sampleRate),
-    };
+  /** End the take at `endBeat`; notes still held end there. `barBeats`
+   *  rounds the clip's length up to whole bars; `grid` > 0 quantizes the
+   *  starts. Null when nothing was played. */
+  finish(endBeat: number, barBeats: number, grid: number): FinishedTake | null {
+    const take = this.take;
+    this.take = null;
+    if (!take || take.notes.length === 0) return null;
+    const start = take.startBeat;
+    const notes: Note[] = take.notes.map((n) => {
+      const end = n.end ?? Math.max(endBeat, n.beat + 1 / 960);
+      let s = n.beat - start;
+      if (grid > 0) s = Math.max(0, Math.round(s / grid) * grid);
+      return { key: n.key, start_beat: s, length_beats: Math.max(1 / 960, end - n.beat),
+               velocity: Math.round(n.velocity * 1000) / 1000 };
+    });
+    const last = Math.max(endBeat - start, ...notes.map((n) => n.start_beat + n.length_beats));
+    const length = Math.max(barBeats, Math.ceil(last / barBeats - 1e-9) * barBeats);
+    return { trackId: take.trackId, start, length, notes };
   }
 }

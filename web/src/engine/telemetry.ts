@@ -1,0 +1,241 @@
+// telemetry.ts — what the engine reports, for the views: playhead,
+// transport, tempo, meters, voices, CPU, read from the state region once
+// per animation frame.
+//
+// Views subscribe and get the same mutable snapshot object every frame
+// (no allocation, no React state): canvases draw from it directly. A
+// component that needs to re-render on a change (the transport button)
+// compares the fields it shows itself.
+//
+// Meters: the engine's peak and RMS of its last complete 50 ms window,
+// per side, after the fader, as linear values and in dBFS; `hold` is the
+// highest peak of the last HOLD_MS (the line a meter draws above its bar);
+// `clipped` is the held clip indicator: set when a peak goes over 0 dBFS
+// (linear > 1: a float mix that a WAV export would clip), sticky until
+// resetClip() (a click on it) or resetAllClips().
+
+import { MAX_TRACKS } from '@amp/gen/layout';
+import { barBeatAt, signatureMap, type BarPosition } from '../doc/grid';
+import { DEFAULTS, type Project } from '../doc/project';
+import { beatToSeconds, tempoMap } from '../doc/timing';
+import type { EngineSnapshot } from './layout';
+
+export const HOLD_MS = 1500;
+/** dBFS shown for silence. */
+export const FLOOR_DB = -120;
+
+export function toDb(linear: number): number {
+  return linear > 0 ? Math.max(FLOOR_DB, 20 * Math.log10(linear)) : FLOOR_DB;
+}
+
+export class LevelMeter {
+  /** Linear, L and R. */
+  readonly peak: [number, number] = [0, 0];
+  readonly rms: [number, number] = [0, 0];
+  readonly peakDb: [number, number] = [FLOOR_DB, FLOOR_DB];
+  readonly rmsDb: [number, number] = [FLOOR_DB, FLOOR_DB];
+  /** Highest peak (linear) of the last HOLD_MS, per side. */
+  readonly hold: [number, number] = [0, 0];
+  private readonly holdAt: [number, number] = [0, 0];
+  /** Held clip indicator (see the top of the file). */
+  clipped = false;
+  /** The highest peak (dBFS) since the last reset: what the clip showed. */
+  maxDb = FLOOR_DB;
+
+  update(peak: readonly [number, number], rms: readonly [number, number], nowMs: number): void {
+    for (let c = 0; c < 2; c++) {
+      const p = peak[c] ?? 0;
+      const r = rms[c] ?? 0;
+      this.peak[c] = p;
+      this.rms[c] = r;
+      this.peakDb[c] = toDb(p);
+      this.rmsDb[c] = toDb(r);
+      if (p >= this.hold[c]! || nowMs - this.holdAt[c]! > HOLD_MS) {
+        this.hold[c] = p;
+        this.holdAt[c] = nowMs;
+      }
+      if (p > 1) this.clipped = true;
+      const db = toDb(p);
+      if (db > this.maxDb) this.maxDb = db;
+    }
+  }
+
+  resetClip(): void {
+    this.clipped = false;
+    this.maxDb = Math.max(this.peakDb[0], this.peakDb[1]);
+  }
+
+  clear(): void {
+    this.peak.fill(0);
+    this.rms.fill(0);
+    this.peakDb.fill(FLOOR_DB);
+    this.rmsDb.fill(FLOOR_DB);
+    this.hold.fill(0);
+    this.clipped = false;
+    this.maxDb = FLOOR_DB;
+  }
+}
+
+/** The snapshot every subscriber gets (the same object every frame). */
+export class TelemetrySnapshot {
+  /** Whether the engine has reported at all. */
+  live = false;
+  playing = false;
+  /** Playhead in beats, seconds (through the tempo map) and bars. */
+  beat = 0;
+  seconds = 0;
+  position: BarPosition = { bar: 1, beat: 1, tick: 0 };
+  /** Tempo in force at the playhead. */
+  tempo: number = DEFAULTS.tempo;
+  master = new LevelMeter();
+  /** By document track id. */
+  readonly tracks = new Map<number, LevelMeter & { voices: number }>();
+  /** Voices sounding on every track. */
+  voices = 0;
+  /** The worklet's share of real time, 0..1+, and the highest of the last
+   *  HOLD_MS. */
+  cpu = 0;
+  cpuPeak = 0;
+  /** Engine counters worth showing when they move. */
+  commandsRefused = 0;
+  faults = 0;
+  /** The engine's frame after the last quantum (context frames). */
+  frames = 0;
+  /** performance.now() of this reading. */
+  at = 0;
+}
+
+export interface TelemetrySource {
+  snapshot(): EngineSnapshot | null;
+}
+
+export type TelemetryListener = (s: TelemetrySnapshot) => void;
+
+export class Telemetry {
+  readonly snapshot = new TelemetrySnapshot();
+  private readonly source: TelemetrySource;
+  private readonly listeners = new Set<TelemetryListener>();
+  private doc: Project | null = null;
+  /** Document track id -> engine track id (RingSink.engineTrack). */
+  private engineTrack: (trackId: number) => number;
+  private frame = 0;
+  private cpuPeakAt = 0;
+  private readonly spare: (LevelMeter & { voices: number })[] = [];
+
+  constructor(source: TelemetrySource, engineTrack: (trackId: number) => number = () => -1) {
+    this.source = source;
+    this.engineTrack = engineTrack;
+  }
+
+  /** The document the playhead is read under (tempo map, signatures, the
+   *  track list). */
+  setDocument(doc: Project): void {
+    this.doc = doc;
+  }
+
+  setTrackMap(engineTrack: (trackId: number) => number): void {
+    this.engineTrack = engineTrack;
+  }
+
+  subscribe(fn: TelemetryListener): () => void {
+    this.listeners.add(fn);
+    if (this.listeners.size === 1) this.start();
+    return () => {
+      this.listeners.delete(fn);
+      if (this.listeners.size === 0) this.stop();
+    };
+  }
+
+  resetClip(trackId?: number): void {
+    if (trackId === undefined) this.snapshot.master.resetClip();
+    else this.snapshot.tracks.get(trackId)?.resetClip();
+  }
+
+  resetAllClips(): void {
+    this.snapshot.master.resetClip();
+    for (const m of this.snapshot.tracks.values()) m.resetClip();
+  }
+
+  private start(): void {
+    if (this.frame || typeof requestAnimationFrame === 'undefined') return;
+    const tick = (): void => {
+      this.frame = requestAnimationFrame(tick);
+      this.update(performance.now());
+      for (const fn of [...this.listeners]) fn(this.snapshot);
+    };
+    this.frame = requestAnimationFrame(tick);
+  }
+
+  private stop(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+  }
+
+  /** Read the state region into the snapshot (called each frame; callable
+   *  by hand in tests). */
+  update(nowMs: number): TelemetrySnapshot {
+    const s = this.snapshot;
+    const e = this.source.snapshot();
+    s.at = nowMs;
+    if (!e) return s;
+    s.live = true;
+    s.playing = e.playing;
+    s.beat = e.beat;
+    s.tempo = e.tempo;
+    s.frames = e.frames;
+    s.commandsRefused = e.commandsRefused;
+    s.faults = e.faults;
+    const doc = this.doc;
+    if (doc) {
+      s.seconds = beatToSeconds(tempoMap(doc), Math.max(0, e.beat));
+      s.position = barBeatAt(signatureMap(doc), Math.max(0, e.beat));
+    } else {
+      s.seconds = e.sampleRate ? e.playhead / e.sampleRate : 0;
+      s.position = { bar: Math.floor(e.beat / 4) + 1, beat: Math.floor(e.beat % 4) + 1, tick: 0 };
+    }
+    s.master.update(e.peak, e.rms, nowMs);
+
+    // Voices: every track the engine has, whoever made it.
+    let voices = 0;
+    const byEngine = new Map<number, EngineSnapshot['tracks'][number]>();
+    for (const t of e.tracks) {
+      voices += t.voices;
+      byEngine.set(t.id, t);
+    }
+    s.voices = voices;
+
+    if (doc) {
+      const seen = new Set<number>();
+      for (const t of doc.tracks) {
+        seen.add(t.id);
+        let m = s.tracks.get(t.id);
+        if (!m) {
+          m = this.spare.pop() ?? Object.assign(new LevelMeter(), { voices: 0 });
+          m.clear();
+          s.tracks.set(t.id, m);
+        }
+        const id = this.engineTrack(t.id);
+        const et = id >= 0 && id < MAX_TRACKS ? byEngine.get(id) : undefined;
+        if (et) {
+          m.update(et.peak, et.rms, nowMs);
+          m.voices = et.voices;
+        } else {
+          m.update([0, 0], [0, 0], nowMs);
+          m.voices = 0;
+        }
+      }
+      for (const [id, m] of s.tracks)
+        if (!seen.has(id)) {
+          s.tracks.delete(id);
+          this.spare.push(m);
+        }
+    }
+
+    s.cpu = e.cpuLoad;
+    if (e.cpuLoad >= s.cpuPeak || nowMs - this.cpuPeakAt > HOLD_MS) {
+      s.cpuPeak = e.cpuLoad;
+      this.cpuPeakAt = nowMs;
+    }
+    return s;
+  }
+}

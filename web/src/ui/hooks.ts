@@ -1,0 +1,30 @@
+// hooks.ts — React reads the document store and the view store through
+// useSyncExternalStore, so a component re-renders when (and only when) the
+// value it reads changed identity.
+
+import { useSyncExternalStore } from 'react';
+import type { Project } from '../doc/project';
+import type { Ctx } from './context';
+import type { ViewState } from './view';
+
+export function useDoc(ctx: Ctx): Project {
+  return useSyncExternalStore((fn) => ctx.store.subscribe(() => fn()), () => ctx.store.doc);
+}
+
+export function useView(ctx: Ctx): ViewState {
+  return useSyncExternalStore(ctx.view.subscribe, ctx.view.get);
+}
+
+/** A value that changes on its own (the transport, CPU): polled on
+ *  animation frames, re-rendering only when `read` returns something new. */
+export function usePolled<T>(read: () => T): T {
+  return useSyncExternalStore(subscribeFrames, read);
+}
+
+function subscribeFrames(fn: () => void): () => void {
+  let raf = requestAnimationFrame(function tick() {
+    fn();
+    raf = requestAnimationFrame(tick);
+  });
+  return () => cancelAnimationFrame(raf);
+}

@@ -1,0 +1,122 @@
+// mixer.tsx — one strip per track and the master: meter (canvas, from
+// telemetry), fader in dB, pan, mute and solo, and the sends to buses.
+// A fader gesture is one undo step (coalesced while the pointer is down).
+
+import type { Track } from '../doc/project';
+import type { Ctx } from './context';
+import { useDoc, useView } from './hooks';
+import { Meter } from './meters';
+
+const FADER_MIN = -60;   // the fader's bottom; below it, -inf (the document's -150)
+const FADER_MAX = 6;
+
+function dbText(db: number): string {
+  if (db <= FADER_MIN) return '-∞';
+  return `${db > 0 ? '+' : ''}${db.toFixed(1)}`;
+}
+
+function panText(pan: number): string {
+  if (Math.abs(pan) < 0.005) return 'C';
+  return `${Math.round(Math.abs(pan) * 100)}${pan < 0 ? 'L' : 'R'}`;
+}
+
+export function Mixer({ ctx }: { ctx: Ctx }): React.JSX.Element {
+  const doc = useDoc(ctx);
+  const view = useView(ctx);
+  const buses = doc.tracks.filter((t) => t.kind === 'bus');
+  const master = doc.master?.gain_db ?? 0;
+  return (
+    <div className="mixer" data-testid="mixer">
+      <div className="strips">
+        {doc.tracks.map((t) => <Strip key={t.id} ctx={ctx} track={t} buses={buses} selected={t.id === view.selectedTrack} />)}
+        {doc.tracks.length === 0 && <div className="empty-hint">No tracks yet.</div>}
+      </div>
+      <div className="strip master">
+        <div className="strip-name">Master</div>
+        <div className="strip-body">
+          <Meter ctx={ctx} target="master" />
+          <Fader value={master} label="Master volume"
+                 onChange={(db, key) => ctx.act.setMasterGain(db, key)} onEnd={() => ctx.store.endCoalesce()} />
+        </div>
+        <div className="strip-value">{dbText(master)} dB</div>
+      </div>
+    </div>
+  );
+}
+
+function Strip({ ctx, track, buses, selected }: { ctx: Ctx; track: Track; buses: Track[]; selected: boolean }): React.JSX.Element {
+  const fader = track.fader ?? {};
+  const gain = fader.gain_db ?? 0, pan = fader.pan ?? 0;
+  const targets = buses.filter((b) => b.id !== track.id && (track.kind !== 'bus' || isAfter(ctx, track.id, b.id)));
+  const sends = track.sends ?? [];
+  return (
+    <div className={`strip${selected ? ' selected' : ''}`} data-track={track.id}
+         onPointerDown={() => ctx.view.set({ selectedTrack: track.id })}>
+      <div className="strip-name" style={{ borderColor: track.ui?.color ?? '#4cc2ff' }} title={track.name}>{track.name}</div>
+      <div className="pan-row">
+        <input type="range" className="pan" min={-1} max={1} step={0.01} value={pan} aria-label="Pan"
+               onChange={(e) => ctx.act.setPan(track.id, Number(e.target.value), `pan-${track.id}`)}
+               onPointerUp={() => ctx.store.endCoalesce()}
+               onDoubleClick={() => ctx.act.setPan(track.id, 0)} />
+        <span className="pan-value">{panText(pan)}</span>
+      </div>
+      <div className="strip-body">
+        <Meter ctx={ctx} target={track.id} />
+        <Fader value={gain} label={`${track.name ?? 'Track'} volume`}
+               onChange={(db, key) => ctx.act.setGain(track.id, db, `${key}-${track.id}`)}
+               onEnd={() => ctx.store.endCoalesce()} />
+      </div>
+      <div className="strip-value">{dbText(gain)} dB</div>
+      <div className="strip-buttons">
+        <button type="button" className={`tbtn mute${fader.mute ? ' on' : ''}`}
+                onClick={() => ctx.act.setMute(track.id, !fader.mute)}>M</button>
+        <button type="button" className={`tbtn solo${fader.solo ? ' on' : ''}`}
+                onClick={() => ctx.act.setSolo(track.id, !fader.solo)}>S</button>
+      </div>
+      <div className="sends">
+        {sends.map((s) => {
+          const bus = targets.find((b) => b.id === s.bus);
+          return (
+            <div className="send" key={s.bus}>
+              <span className="send-name" title={bus?.name}>{bus?.name ?? `Bus ${s.bus}`}</span>
+              <input type="range" min={FADER_MIN} max={FADER_MAX} step={0.5} value={Math.max(FADER_MIN, s.level_db)}
+                     aria-label={`Send to ${bus?.name ?? s.bus}`}
+                     onChange={(e) => ctx.act.setSend(track.id, s.bus, toDb(Number(e.target.value)), `send-${track.id}-${s.bus}`)}
+                     onPointerUp={() => ctx.store.endCoalesce()} />
+              <button type="button" className="tbtn tiny" title="Remove send"
+                      onClick={() => ctx.act.setSend(track.id, s.bus, null)}>✕</button>
+            </div>
+          );
+        })}
+        {targets.some((b) => !sends.some((s) => s.bus === b.id)) &&
+          <select className="add-send" value="" aria-label="Add a send"
+                  onChange={(e) => { if (e.target.value) ctx.act.setSend(track.id, Number(e.target.value), -12); }}>
+            <option value="">+ Send</option>
+            {targets.filter((b) => !sends.some((s) => s.bus === b.id))
+              .map((b) => <option key={b.id} value={b.id}>{b.name}</option>)}
+          </select>}
+      </div>
+    </div>
+  );
+}
+
+function isAfter(ctx: Ctx, trackId: number, busId: number): boolean {
+  const tracks = ctx.store.doc.tracks;
+  return tracks.findIndex((t) => t.id === busId) > tracks.findIndex((t) => t.id === trackId);
+}
+
+function toDb(v: number): number {
+  return v <= FADER_MIN ? -150 : v;
+}
+
+function Fader({ value, label, onChange, onEnd }: {
+  value: number; label: string; onChange: (db: number, key: string) => void; onEnd: () => void;
+}): React.JSX.Element {
+  return (
+    <input type="range" className="fader" min={FADER_MIN} max={FADER_MAX} step={0.1}
+           value={Math.max(FADER_MIN, Math.min(FADER_MAX, value))} aria-label={label}
+           onChange={(e) => onChange(toDb(Number(e.target.value)), 'fader')}
+           onPointerUp={onEnd} onKeyUp={onEnd}
+           onDoubleClick={() => { onChange(0, 'fader-reset'); onEnd(); }} />
+  );
+}
