@@ -53,17 +53,17 @@
 
 /* ---- a page's engine: tables, a ring, the control side between drains ------------------- */
 
-typedef struct Sync {
+typedef struct RingFeed {
     Engine *e;
     EngineCommands *cx;
     void *ring;
     int pumps;                  /* drains so far */
     int refill_errors;
-} Sync;
+} RingFeed;
 
 /* One drain of the ring (as at the start of a render quantum), then the
  * control side: events read, what they hand back freed, stocks refilled. */
-static void sync_pump(Sync *s)
+static void sync_pump(RingFeed *s)
 {
     ck_assert_int_ge(engine_drain_ring(s->e, s->ring, UINT32_MAX), 0);
     engine_drain(s->e, NULL, NULL);
@@ -72,7 +72,7 @@ static void sync_pump(Sync *s)
     s->pumps++;
 }
 
-static void sync_send(Sync *s, const unsigned char *rec, uint32_t len)
+static void sync_send(RingFeed *s, const unsigned char *rec, uint32_t len)
 {
     for (int tries = 0; !rb_write(s->ring, rec, len); tries++) {
         ck_assert_msg(tries < 100000, "the ring does not drain");
@@ -81,7 +81,7 @@ static void sync_send(Sync *s, const unsigned char *rec, uint32_t len)
 }
 
 /* Drain until everything sent is in the engine's queue. */
-static void sync_flush(Sync *s)
+static void sync_flush(RingFeed *s)
 {
     for (int tries = 0;; tries++) {
         EngineCommandsStats st;
@@ -101,7 +101,7 @@ static void sync_flush(Sync *s)
         sync_send((s), rec_, len_); \
     } while (0)
 
-static void sync_init(Sync *s, const EngineConfig *cfg, const EngineCommandsConfig *ccfg, uint32_t ring_bytes)
+static void sync_init(RingFeed *s, const EngineConfig *cfg, const EngineCommandsConfig *ccfg, uint32_t ring_bytes)
 {
     char err[300];
     memset(s, 0, sizeof *s);
@@ -114,7 +114,7 @@ static void sync_init(Sync *s, const EngineConfig *cfg, const EngineCommandsConf
     ck_assert_int_ge(engine_commands_refill(s->cx, err, sizeof err), 0);
 }
 
-static void sync_free(Sync *s)
+static void sync_free(RingFeed *s)
 {
     ck_assert_int_eq(s->refill_errors, 0);
     engine_commands_free(s->cx);
@@ -154,7 +154,7 @@ static uint32_t engine_id(const Project *p, int i)
 
 /* Every patch of the project under a patch id, with a ready node per use
  * (as the page registers its library). */
-static void sync_patches(Sync *s, const Project *p, PatchTable *pt)
+static void sync_patches(RingFeed *s, const Project *p, PatchTable *pt)
 {
     memset(pt, 0, sizeof *pt);
     for (int i = 0; i < p->n_tracks; i++) {
@@ -181,7 +181,7 @@ static uint32_t id_of(const PatchTable *pt, const AmpPatchDesc *d)
 
 /* A patch into a slot: the node, its params, settled (project_feed's
  * make_node). */
-static void sync_params(Sync *s, uint32_t track, uint32_t slot, const ProjectPatch *pp)
+static void sync_params(RingFeed *s, uint32_t track, uint32_t slot, const ProjectPatch *pp)
 {
     for (int i = 0; i < pp->n_params; i++)
         SEND(s, set_param, 0, track, slot, (uint32_t)pp->params[i].index, (float)pp->params[i].value);
@@ -190,7 +190,7 @@ static void sync_params(Sync *s, uint32_t track, uint32_t slot, const ProjectPat
 
 /* One track's contents, in project_feed's order. Clip and placement ids
  * count from *clip, region ids from *region. */
-static void sync_track(Sync *s, const Project *p, const PatchTable *pt, int i, uint32_t *clip, uint32_t *region)
+static void sync_track(RingFeed *s, const Project *p, const PatchTable *pt, int i, uint32_t *clip, uint32_t *region)
 {
     const ProjectTrack *t = &p->tracks[i];
     uint32_t id = engine_id(p, i);
@@ -233,7 +233,7 @@ static void sync_track(Sync *s, const Project *p, const PatchTable *pt, int i, u
 
 /* The whole project, as project_feed feeds it (a render: the metronome as
  * `export` says). */
-static void sync_project(Sync *s, const Project *p)
+static void sync_project(RingFeed *s, const Project *p)
 {
     PatchTable pt;
     sync_patches(s, p, &pt);
@@ -330,7 +330,7 @@ static void render_synced(const Project *p, float *l, float *r, int64_t frames, 
     ccfg.max_stock = 16;
     ccfg.max_ahead_seconds = 0;
     ccfg.block_stock = 1;          /* clips wait for blocks: refilled between drains */
-    Sync s;
+    RingFeed s;
     sync_init(&s, &cfg, &ccfg, SMALL_RING);
     sync_project(&s, p);
     EngineCommandsStats st;
@@ -459,7 +459,7 @@ END_TEST
 static float out_l[LEN], out_r[LEN];
 
 typedef struct EditRig {
-    Sync s;
+    RingFeed s;
     long pos;
 } EditRig;
 

@@ -12,14 +12,14 @@
 // (reload, overwrite, save a copy). Errors are AmpdError with the
 // server's code and hint.
 
-import type { Project } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 
 export interface AmpdUser {
   readonly name: string;
   readonly local: boolean;
 }
 
-export interface ProjectInfo {
+export interface ProjectSummary {
   readonly id: string;
   readonly name: string;
   readonly revision: number;
@@ -33,7 +33,7 @@ export interface StoredProject {
   readonly name: string;
   readonly revision: number;
   readonly updated_at: number;
-  readonly document: Project;
+  readonly document: ProjectDoc;
 }
 
 export interface RevisionInfo {
@@ -51,7 +51,7 @@ export interface AssetInfo {
 }
 
 export type SaveResult =
-  | { readonly ok: true; readonly revision: number; readonly project: ProjectInfo }
+  | { readonly ok: true; readonly revision: number; readonly project: ProjectSummary }
   | { readonly ok: false; readonly conflict: true; readonly currentRevision: number };
 
 export class AmpdError extends Error {
@@ -168,12 +168,12 @@ export class AmpdClient {
 
   // ---- projects ----------------------------------------------------------------------------
 
-  async listProjects(): Promise<ProjectInfo[]> {
-    return (await this.json<{ projects: ProjectInfo[] }>(await this.request('GET', 'projects'))).projects;
+  async listProjects(): Promise<ProjectSummary[]> {
+    return (await this.json<{ projects: ProjectSummary[] }>(await this.request('GET', 'projects'))).projects;
   }
 
-  async createProject(name: string, document?: Project): Promise<ProjectInfo> {
-    return this.json<ProjectInfo>(await this.request('POST', 'projects', document ? { name, document } : { name }));
+  async createProject(name: string, document?: ProjectDoc): Promise<ProjectSummary> {
+    return this.json<ProjectSummary>(await this.request('POST', 'projects', document ? { name, document } : { name }));
   }
 
   async getProject(id: string): Promise<StoredProject> {
@@ -183,26 +183,26 @@ export class AmpdClient {
 
   /** Save `document` as the revision after `basedOn`. A stale `basedOn` is
    *  { ok: false, conflict: true, currentRevision }: nothing was written. */
-  async saveProject(id: string, document: Project, basedOn: number): Promise<SaveResult> {
+  async saveProject(id: string, document: ProjectDoc, basedOn: number): Promise<SaveResult> {
     const r = await this.request('PUT', `projects/${encodeURIComponent(id)}`, document, { 'If-Match': `"${basedOn}"` });
     if (r.status === 412) {
       const e = (await r.json().catch(() => ({}))) as ErrorBody;
       return { ok: false, conflict: true, currentRevision: e.error?.current_revision ?? -1 };
     }
-    const project = await this.json<ProjectInfo>(r);
+    const project = await this.json<ProjectSummary>(r);
     return { ok: true, revision: project.revision, project };
   }
 
-  async renameProject(id: string, name: string): Promise<ProjectInfo> {
-    return this.json<ProjectInfo>(await this.request('PATCH', `projects/${encodeURIComponent(id)}`, { name }));
+  async renameProject(id: string, name: string): Promise<ProjectSummary> {
+    return this.json<ProjectSummary>(await this.request('PATCH', `projects/${encodeURIComponent(id)}`, { name }));
   }
 
   async deleteProject(id: string): Promise<void> {
     await this.json<null>(await this.request('DELETE', `projects/${encodeURIComponent(id)}`));
   }
 
-  async duplicateProject(id: string, name?: string): Promise<ProjectInfo> {
-    return this.json<ProjectInfo>(await this.request('POST', `projects/${encodeURIComponent(id)}/duplicate`,
+  async duplicateProject(id: string, name?: string): Promise<ProjectSummary> {
+    return this.json<ProjectSummary>(await this.request('POST', `projects/${encodeURIComponent(id)}/duplicate`,
                                                      name === undefined ? {} : { name }));
   }
 
@@ -212,9 +212,9 @@ export class AmpdClient {
     return Array.isArray(body) ? body : body.revisions;
   }
 
-  async revision(id: string, n: number): Promise<Project> {
+  async revision(id: string, n: number): Promise<ProjectDoc> {
     const body = await this.json<Json>(await this.request('GET', `projects/${encodeURIComponent(id)}/revisions/${n}`));
-    return (body['document'] ?? body) as Project;
+    return (body['document'] ?? body) as ProjectDoc;
   }
 
   // ---- assets -------------------------------------------------------------------------------

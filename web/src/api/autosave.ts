@@ -17,12 +17,12 @@
 // lacks.
 
 import type { ChangeCause, DocStore } from '../doc/history';
-import type { Project } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 import type { AmpdClient, SaveResult } from './ampd';
 
 export interface AutosaveRecord {
   readonly key: string;
-  readonly doc: Project;
+  readonly doc: ProjectDoc;
   /** Date.now() of the write. */
   readonly savedAt: number;
   /** The server project, and the revision this document is based on. */

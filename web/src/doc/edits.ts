@@ -20,16 +20,16 @@ import {
   type Insert,
   type Loop,
   type Metronome,
-  type Note,
+  type NoteDoc,
   type NotePriority,
   type PatchRef,
-  type Project,
-  type Region,
-  type Send,
+  type ProjectDoc,
+  type RegionDoc,
+  type SendDoc,
   type Tail,
   type TempoChange,
   type TimeSignatureChange,
-  type Track,
+  type TrackDoc,
   type TrackKind,
   type VoiceMode,
 } from './project';
@@ -96,7 +96,7 @@ function maxSuffix(ids: Iterable<string | undefined>, prefix: string): number {
   return max;
 }
 
-function* clipIds(doc: Project): Generator<string | undefined> {
+function* clipIds(doc: ProjectDoc): Generator<string | undefined> {
   for (const t of doc.tracks) {
     for (const c of t.clips ?? []) yield c.ui?.id;
     for (const r of t.regions ?? []) yield r.ui?.id;
@@ -105,23 +105,23 @@ function* clipIds(doc: Project): Generator<string | undefined> {
 
 /** `count` fresh clip ids ("c1", "c2", ...) not used in `doc`. Regions share
  *  the id space. */
-export function newClipIds(doc: Project, count: number): string[] {
+export function newClipIds(doc: ProjectDoc, count: number): string[] {
   const base = maxSuffix(clipIds(doc), 'c');
   return Array.from({ length: count }, (_, i) => `c${base + i + 1}`);
 }
 
-export function newClipId(doc: Project): string {
+export function newClipId(doc: ProjectDoc): string {
   return newClipIds(doc, 1)[0]!;
 }
 
 /** A fresh track id: one more than the largest. */
-export function newTrackId(doc: Project): number {
+export function newTrackId(doc: ProjectDoc): number {
   return doc.tracks.reduce((m, t) => Math.max(m, t.id), 0) + 1;
 }
 
 /** Give every clip and region a unique `ui.id` (documents imported or
  *  written by hand have none); unchanged when they all have one. */
-export function ensureIds(doc: Project): Project {
+export function ensureIds(doc: ProjectDoc): ProjectDoc {
   const seen = new Set<string>();
   let next = maxSuffix(clipIds(doc), 'c');
   const fresh = (id: string | undefined): string | null => {
@@ -150,7 +150,7 @@ export function ensureIds(doc: Project): Project {
     });
     if (!tc) return t;
     changed = true;
-    let out: Track = t;
+    let out: TrackDoc = t;
     if (clips) out = { ...out, clips };
     if (regions) out = { ...out, regions };
     return out;
@@ -160,22 +160,22 @@ export function ensureIds(doc: Project): Project {
 
 // ---- finding things -------------------------------------------------------------
 
-export function trackIndex(doc: Project, trackId: number): number {
+export function trackIndex(doc: ProjectDoc, trackId: number): number {
   return doc.tracks.findIndex((t) => t.id === trackId);
 }
 
-export function findTrack(doc: Project, trackId: number): Track | undefined {
+export function findTrack(doc: ProjectDoc, trackId: number): TrackDoc | undefined {
   return doc.tracks.find((t) => t.id === trackId);
 }
 
 export interface ClipLocation {
-  readonly track: Track;
+  readonly track: TrackDoc;
   readonly trackIndex: number;
   readonly clip: Clip;
   readonly clipIndex: number;
 }
 
-export function findClip(doc: Project, clipId: string): ClipLocation | undefined {
+export function findClip(doc: ProjectDoc, clipId: string): ClipLocation | undefined {
   for (let ti = 0; ti < doc.tracks.length; ti++) {
     const track = doc.tracks[ti]!;
     const clips = track.clips ?? [];
@@ -187,7 +187,7 @@ export function findClip(doc: Project, clipId: string): ClipLocation | undefined
   return undefined;
 }
 
-function withTrack(doc: Project, trackId: number, fn: (t: Track) => Track): Project {
+function withTrack(doc: ProjectDoc, trackId: number, fn: (t: TrackDoc) => TrackDoc): ProjectDoc {
   const i = trackIndex(doc, trackId);
   if (i < 0) return doc;
   const t = doc.tracks[i]!;
@@ -195,7 +195,7 @@ function withTrack(doc: Project, trackId: number, fn: (t: Track) => Track): Proj
   return n === t ? doc : { ...doc, tracks: replaceAt(doc.tracks, i, n) };
 }
 
-function withClip(doc: Project, clipId: string, fn: (c: Clip) => Clip): Project {
+function withClip(doc: ProjectDoc, clipId: string, fn: (c: Clip) => Clip): ProjectDoc {
   const at = findClip(doc, clipId);
   if (!at) return doc;
   const n = fn(at.clip);
@@ -206,13 +206,13 @@ function withClip(doc: Project, clipId: string, fn: (c: Clip) => Clip): Project 
 
 // ---- the project ------------------------------------------------------------------
 
-export function setName(doc: Project, name: string): Project {
+export function setName(doc: ProjectDoc, name: string): ProjectDoc {
   if (doc.ui?.name === name) return doc;
   return { ...doc, ui: { ...doc.ui, name } };
 }
 
 /** Base tempo (1..1000 bpm). */
-export function setTempo(doc: Project, bpm: number): Project {
+export function setTempo(doc: ProjectDoc, bpm: number): ProjectDoc {
   const v = clampTempo(bpm);
   return doc.tempo === v ? doc : { ...doc, tempo: v };
 }
@@ -223,7 +223,7 @@ function sortTempo(changes: readonly TempoChange[]): readonly TempoChange[] {
 
 /** A tempo change at `beat` (> 0); one already at that beat takes the new
  *  tempo. Kept sorted by beat, so indices are positions in time. */
-export function addTempoChange(doc: Project, beat: number, bpm: number): Project {
+export function addTempoChange(doc: ProjectDoc, beat: number, bpm: number): ProjectDoc {
   const b = clampBeat(beat);
   const v = clampTempo(bpm);
   if (b <= 0) return setTempo(doc, v);
@@ -234,7 +234,7 @@ export function addTempoChange(doc: Project, beat: number, bpm: number): Project
 }
 
 /** Move change `index` to `beat` (> 0); refused onto another change's beat. */
-export function moveTempoChange(doc: Project, index: number, beat: number): Project {
+export function moveTempoChange(doc: ProjectDoc, index: number, beat: number): ProjectDoc {
   const list = doc.tempo_changes ?? [];
   const c = list[index];
   const b = clampBeat(beat);
@@ -242,7 +242,7 @@ export function moveTempoChange(doc: Project, index: number, beat: number): Proj
   return { ...doc, tempo_changes: sortTempo(replaceAt(list, index, { ...c, beat: b })) };
 }
 
-export function setTempoChangeBpm(doc: Project, index: number, bpm: number): Project {
+export function setTempoChangeBpm(doc: ProjectDoc, index: number, bpm: number): ProjectDoc {
   const list = doc.tempo_changes ?? [];
   const c = list[index];
   const v = clampTempo(bpm);
@@ -250,7 +250,7 @@ export function setTempoChangeBpm(doc: Project, index: number, bpm: number): Pro
   return { ...doc, tempo_changes: replaceAt(list, index, { ...c, bpm: v }) };
 }
 
-export function removeTempoChange(doc: Project, index: number): Project {
+export function removeTempoChange(doc: ProjectDoc, index: number): ProjectDoc {
   const list = doc.tempo_changes ?? [];
   if (!list[index]) return doc;
   const rest = list.filter((_, i) => i !== index);
@@ -263,7 +263,7 @@ function validSignature(num: number, den: number): boolean {
 }
 
 /** The signature from beat 0; refused unless num 1..64, den a power of two up to 64. */
-export function setTimeSignature(doc: Project, num: number, den: number): Project {
+export function setTimeSignature(doc: ProjectDoc, num: number, den: number): ProjectDoc {
   if (!validSignature(num, den)) return doc;
   const [n, d] = doc.time_signature ?? DEFAULTS.timeSignature;
   return n === num && d === den && doc.time_signature ? doc : { ...doc, time_signature: [num, den] };
@@ -273,7 +273,7 @@ function sortSignatures(list: readonly TimeSignatureChange[]): readonly TimeSign
   return list.slice().sort((a, b) => a.beat - b.beat);
 }
 
-export function addTimeSignatureChange(doc: Project, beat: number, num: number, den: number): Project {
+export function addTimeSignatureChange(doc: ProjectDoc, beat: number, num: number, den: number): ProjectDoc {
   const b = clampBeat(beat);
   if (!validSignature(num, den)) return doc;
   if (b <= 0) return setTimeSignature(doc, num, den);
@@ -287,7 +287,7 @@ export function addTimeSignatureChange(doc: Project, beat: number, num: number, 
   return { ...doc, time_signature_changes: sortSignatures([...list, { beat: b, num, den }]) };
 }
 
-export function moveTimeSignatureChange(doc: Project, index: number, beat: number): Project {
+export function moveTimeSignatureChange(doc: ProjectDoc, index: number, beat: number): ProjectDoc {
   const list = doc.time_signature_changes ?? [];
   const c = list[index];
   const b = clampBeat(beat);
@@ -295,14 +295,14 @@ export function moveTimeSignatureChange(doc: Project, index: number, beat: numbe
   return { ...doc, time_signature_changes: sortSignatures(replaceAt(list, index, { ...c, beat: b })) };
 }
 
-export function setTimeSignatureChange(doc: Project, index: number, num: number, den: number): Project {
+export function setTimeSignatureChange(doc: ProjectDoc, index: number, num: number, den: number): ProjectDoc {
   const list = doc.time_signature_changes ?? [];
   const c = list[index];
   if (!c || !validSignature(num, den) || (c.num === num && c.den === den)) return doc;
   return { ...doc, time_signature_changes: replaceAt(list, index, { ...c, num, den }) };
 }
 
-export function removeTimeSignatureChange(doc: Project, index: number): Project {
+export function removeTimeSignatureChange(doc: ProjectDoc, index: number): ProjectDoc {
   const list = doc.time_signature_changes ?? [];
   if (!list[index]) return doc;
   const rest = list.filter((_, i) => i !== index);
@@ -311,7 +311,7 @@ export function removeTimeSignatureChange(doc: Project, index: number): Project 
 
 /** The loop region; fields not given keep their value. An enabled loop
  *  needs end > start (refused otherwise). */
-export function setLoop(doc: Project, loop: Partial<Loop>): Project {
+export function setLoop(doc: ProjectDoc, loop: Partial<Loop>): ProjectDoc {
   if (!doc.loop && loop.enabled === false && loop.start_beat === undefined && loop.end_beat === undefined) return doc;
   const old = doc.loop ?? { enabled: false, start_beat: 0, end_beat: 4 };
   const next: Loop = {
@@ -325,7 +325,7 @@ export function setLoop(doc: Project, loop: Partial<Loop>): Project {
   return { ...doc, loop: next };
 }
 
-export function setMetronome(doc: Project, m: Partial<Metronome>): Project {
+export function setMetronome(doc: ProjectDoc, m: Partial<Metronome>): ProjectDoc {
   const old: Metronome = doc.metronome ?? { enabled: false };
   let next: Metronome = { ...old, ...m };
   if (next.gain_db !== undefined) next = { ...next, gain_db: clampGain(next.gain_db) };
@@ -334,20 +334,20 @@ export function setMetronome(doc: Project, m: Partial<Metronome>): Project {
   return { ...doc, metronome: next };
 }
 
-export function setMasterGain(doc: Project, db: number): Project {
+export function setMasterGain(doc: ProjectDoc, db: number): ProjectDoc {
   const v = clampGain(db);
   return doc.master?.gain_db === v ? doc : { ...doc, master: { ...doc.master, gain_db: v } };
 }
 
 /** Where the arrangement ends; undefined: the end of the last clip. */
-export function setLength(doc: Project, beats: number | undefined): Project {
+export function setLength(doc: ProjectDoc, beats: number | undefined): ProjectDoc {
   if (beats === undefined) return omit(doc, 'length_beats');
   const v = clampLength(beats);
   return doc.length_beats === v ? doc : { ...doc, length_beats: v };
 }
 
 /** The render's tail rule (version 2). */
-export function setTail(doc: Project, tail: Tail): Project {
+export function setTail(doc: ProjectDoc, tail: Tail): ProjectDoc {
   const next: Tail = {
     ...(tail.until_db !== undefined ? { until_db: clamp(tail.until_db, -150, 0) } : {}),
     ...(tail.max_seconds !== undefined ? { max_seconds: clamp(tail.max_seconds, 0, LIMITS.tailMax) } : {}),
@@ -373,13 +373,13 @@ const KIND_NAMES: Record<TrackKind, string> = { instrument: 'Instrument', audio:
 
 /** Add a track (at most 64). An instrument track needs a patch to be
  *  rendered; the UI gives one. */
-export function addTrack(doc: Project, spec: NewTrack): Project {
+export function addTrack(doc: ProjectDoc, spec: NewTrack): ProjectDoc {
   if (doc.tracks.length >= LIMITS.tracks) return doc;
   const id = spec.id ?? newTrackId(doc);
   if (!Number.isInteger(id) || id < 0 || findTrack(doc, id)) return doc;
   const color = spec.color ?? TRACK_COLORS[(id - 1 + TRACK_COLORS.length) % TRACK_COLORS.length]!;
   const sameKind = doc.tracks.filter((t) => t.kind === spec.kind).length;
-  let track: Track = {
+  let track: TrackDoc = {
     id,
     name: spec.name ?? `${KIND_NAMES[spec.kind]} ${sameKind + 1}`,
     kind: spec.kind,
@@ -399,7 +399,7 @@ export function addTrack(doc: Project, spec: NewTrack): Project {
 }
 
 /** Remove a track, and every send to it. */
-export function removeTrack(doc: Project, trackId: number): Project {
+export function removeTrack(doc: ProjectDoc, trackId: number): ProjectDoc {
   const i = trackIndex(doc, trackId);
   if (i < 0) return doc;
   const tracks = doc.tracks.filter((t) => t.id !== trackId).map((t) => {
@@ -412,7 +412,7 @@ export function removeTrack(doc: Project, trackId: number): Project {
 
 /** Whether every send of a bus goes to a bus listed after it, and every
  *  send goes to a bus (PROJECT.md). */
-export function busOrderOk(tracks: readonly Track[]): boolean {
+export function busOrderOk(tracks: readonly TrackDoc[]): boolean {
   const position = new Map(tracks.map((t, i) => [t.id, i]));
   for (let i = 0; i < tracks.length; i++) {
     const t = tracks[i]!;
@@ -427,7 +427,7 @@ export function busOrderOk(tracks: readonly Track[]): boolean {
 
 /** Move a track to position `index`. Refused when a bus would then send to
  *  a bus listed before it. */
-export function moveTrack(doc: Project, trackId: number, index: number): Project {
+export function moveTrack(doc: ProjectDoc, trackId: number, index: number): ProjectDoc {
   const from = trackIndex(doc, trackId);
   if (from < 0) return doc;
   const to = clamp(Math.round(index), 0, doc.tracks.length - 1);
@@ -438,15 +438,15 @@ export function moveTrack(doc: Project, trackId: number, index: number): Project
   return busOrderOk(tracks) ? { ...doc, tracks } : doc;
 }
 
-export function renameTrack(doc: Project, trackId: number, name: string): Project {
+export function renameTrack(doc: ProjectDoc, trackId: number, name: string): ProjectDoc {
   return withTrack(doc, trackId, (t) => (t.name === name ? t : { ...t, name }));
 }
 
-export function setTrackColor(doc: Project, trackId: number, color: string): Project {
+export function setTrackColor(doc: ProjectDoc, trackId: number, color: string): ProjectDoc {
   return withTrack(doc, trackId, (t) => (t.ui?.color === color ? t : { ...t, ui: { ...t.ui, color } }));
 }
 
-export function setTrackUi(doc: Project, trackId: number, ui: { height?: number; collapsed?: boolean }): Project {
+export function setTrackUi(doc: ProjectDoc, trackId: number, ui: { height?: number; collapsed?: boolean }): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     const next = { ...t.ui, ...ui };
     return next.height === t.ui?.height && next.collapsed === t.ui?.collapsed ? t : { ...t, ui: next };
@@ -455,7 +455,7 @@ export function setTrackUi(doc: Project, trackId: number, ui: { height?: number;
 
 /** Fader fields (gain -150..24 dB, pan -1..1, mute, solo); those not given
  *  keep their value. */
-export function setFader(doc: Project, trackId: number, fader: Fader): Project {
+export function setFader(doc: ProjectDoc, trackId: number, fader: Fader): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     const old: Fader = t.fader ?? {};
     const next: Fader = {
@@ -471,15 +471,15 @@ export function setFader(doc: Project, trackId: number, fader: Fader): Project {
   });
 }
 
-export const setGain = (doc: Project, trackId: number, db: number): Project => setFader(doc, trackId, { gain_db: db });
-export const setPan = (doc: Project, trackId: number, pan: number): Project => setFader(doc, trackId, { pan });
-export const setMute = (doc: Project, trackId: number, mute: boolean): Project => setFader(doc, trackId, { mute });
-export const setSolo = (doc: Project, trackId: number, solo: boolean): Project => setFader(doc, trackId, { solo });
+export const setGain = (doc: ProjectDoc, trackId: number, db: number): ProjectDoc => setFader(doc, trackId, { gain_db: db });
+export const setPan = (doc: ProjectDoc, trackId: number, pan: number): ProjectDoc => setFader(doc, trackId, { pan });
+export const setMute = (doc: ProjectDoc, trackId: number, mute: boolean): ProjectDoc => setFader(doc, trackId, { mute });
+export const setSolo = (doc: ProjectDoc, trackId: number, solo: boolean): ProjectDoc => setFader(doc, trackId, { solo });
 
 /** A send from a track to a bus at `levelDb` (null: remove it). Refused to
  *  a track that is not a bus, to itself, or from a bus to a bus listed
  *  before it. */
-export function setSend(doc: Project, trackId: number, busId: number, levelDb: number | null): Project {
+export function setSend(doc: ProjectDoc, trackId: number, busId: number, levelDb: number | null): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     const sends = t.sends ?? [];
     const i = sends.findIndex((s) => s.bus === busId);
@@ -488,7 +488,7 @@ export function setSend(doc: Project, trackId: number, busId: number, levelDb: n
       const rest = sends.filter((_, k) => k !== i);
       return rest.length ? { ...t, sends: rest } : omit(t, 'sends');
     }
-    const send: Send = { bus: busId, level_db: clampGain(levelDb) };
+    const send: SendDoc = { bus: busId, level_db: clampGain(levelDb) };
     if (i >= 0 && sends[i]!.level_db === send.level_db) return t;
     const next = { ...t, sends: i >= 0 ? replaceAt(sends, i, send) : [...sends, send] };
     return busOrderOk(doc.tracks.map((o) => (o.id === t.id ? next : o))) ? next : t;
@@ -498,12 +498,12 @@ export function setSend(doc: Project, trackId: number, busId: number, levelDb: n
 /** The instrument of an instrument track. A new patch starts from its own
  *  defaults: the old params and the automation of slot 0 name the old
  *  patch's params, so they go (unless `params` is given). */
-export function setInstrument(doc: Project, trackId: number, patch: PatchRef,
-                              params: Readonly<Record<string, number>> = {}): Project {
+export function setInstrument(doc: ProjectDoc, trackId: number, patch: PatchRef,
+                              params: Readonly<Record<string, number>> = {}): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     if (t.kind !== 'instrument') return t;
     if (samePatch(t.patch, patch) && JSON.stringify(t.params ?? {}) === JSON.stringify(params)) return t;
-    let next: Track = { ...t, patch };
+    let next: TrackDoc = { ...t, patch };
     next = Object.keys(params).length ? { ...next, params } : omit(next, 'params');
     if (!samePatch(t.patch, patch) && t.automation) {
       const lanes = t.automation.filter((a) => !('slot' in a.target && a.target.slot === 0));
@@ -519,7 +519,7 @@ export function samePatch(a: PatchRef | undefined, b: PatchRef | undefined): boo
 
 /** One param of the instrument (slot 0) or of insert `slot` (1..8), in its
  *  unit (the caller clamps it to the patch's range, which it knows). */
-export function setParam(doc: Project, trackId: number, name: string, value: number, slot = 0): Project {
+export function setParam(doc: ProjectDoc, trackId: number, name: string, value: number, slot = 0): ProjectDoc {
   if (!Number.isFinite(value)) return doc;
   return withTrack(doc, trackId, (t) => {
     if (slot === 0) {
@@ -533,11 +533,11 @@ export function setParam(doc: Project, trackId: number, name: string, value: num
   });
 }
 
-export function setVoiceMode(doc: Project, trackId: number, mode: VoiceMode,
-                             priority?: NotePriority, glideSeconds?: number): Project {
+export function setVoiceMode(doc: ProjectDoc, trackId: number, mode: VoiceMode,
+                             priority?: NotePriority, glideSeconds?: number): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     if (t.kind !== 'instrument') return t;
-    let next: Track = mode === 'poly' ? omit(t, 'voice_mode') : { ...t, voice_mode: mode };
+    let next: TrackDoc = mode === 'poly' ? omit(t, 'voice_mode') : { ...t, voice_mode: mode };
     if (priority !== undefined) next = priority === 'last' ? omit(next, 'note_priority') : { ...next, note_priority: priority };
     if (glideSeconds !== undefined) {
       const g = clamp(finite(glideSeconds, 0), 0, LIMITS.glideMax);
@@ -549,7 +549,7 @@ export function setVoiceMode(doc: Project, trackId: number, mode: VoiceMode,
 }
 
 /** An insert at `position` (1 = first; default: last); at most 8. */
-export function addInsert(doc: Project, trackId: number, patch: PatchRef, position?: number): Project {
+export function addInsert(doc: ProjectDoc, trackId: number, patch: PatchRef, position?: number): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     const inserts = t.inserts ?? [];
     if (inserts.length >= LIMITS.inserts) return t;
@@ -560,12 +560,12 @@ export function addInsert(doc: Project, trackId: number, patch: PatchRef, positi
 }
 
 /** Remove insert `slot` (1..8), and the automation of its params. */
-export function removeInsert(doc: Project, trackId: number, slot: number): Project {
+export function removeInsert(doc: ProjectDoc, trackId: number, slot: number): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     const inserts = t.inserts ?? [];
     if (!inserts[slot - 1]) return t;
     const rest = inserts.filter((_, i) => i !== slot - 1);
-    let next: Track = rest.length ? { ...t, inserts: rest } : omit(t, 'inserts');
+    let next: TrackDoc = rest.length ? { ...t, inserts: rest } : omit(t, 'inserts');
     if (t.automation) {
       const lanes = t.automation
         .filter((a) => !('slot' in a.target && a.target.slot === slot))
@@ -583,22 +583,22 @@ export interface NewClip {
   readonly id?: string;
   readonly start_beat: number;
   readonly length_beats: number;
-  readonly notes?: readonly Note[];
+  readonly notes?: readonly NoteDoc[];
   readonly loop_beats?: number;
   readonly name?: string;
   readonly color?: string;
 }
 
-function sanitizeNote(n: Note): Note {
+function sanitizeNote(n: NoteDoc): NoteDoc {
   const key = clampKey(n.key);
   const start_beat = clampBeat(n.start_beat);
   const length_beats = clampLength(n.length_beats);
-  const out: Note = { ...n, key, start_beat, length_beats };
+  const out: NoteDoc = { ...n, key, start_beat, length_beats };
   return n.velocity === undefined ? out : { ...out, velocity: clampVelocity(n.velocity) };
 }
 
 /** A clip on an instrument track. */
-export function addClip(doc: Project, trackId: number, spec: NewClip): Project {
+export function addClip(doc: ProjectDoc, trackId: number, spec: NewClip): ProjectDoc {
   const id = spec.id ?? newClipId(doc);
   if (findClip(doc, id)) return doc;
   return withTrack(doc, trackId, (t) => {
@@ -619,12 +619,12 @@ export function addClip(doc: Project, trackId: number, spec: NewClip): Project {
 }
 
 /** Replace a clip's value (the UI's own computed clip); its id is kept. */
-export function setClip(doc: Project, clipId: string, clip: Clip): Project {
+export function setClip(doc: ProjectDoc, clipId: string, clip: Clip): ProjectDoc {
   return withClip(doc, clipId, (c) => (c === clip ? c : { ...clip, ui: { ...clip.ui, id: clipId } }));
 }
 
 /** Move a clip to `startBeat`, and to another instrument track if given. */
-export function moveClip(doc: Project, clipId: string, startBeat: number, toTrackId?: number): Project {
+export function moveClip(doc: ProjectDoc, clipId: string, startBeat: number, toTrackId?: number): ProjectDoc {
   const at = findClip(doc, clipId);
   if (!at) return doc;
   const start = clampBeat(startBeat);
@@ -641,7 +641,7 @@ export function moveClip(doc: Project, clipId: string, startBeat: number, toTrac
  *  a selection). The set moves as one: the offsets are limited so that
  *  every clip stays at or after beat 0 and on an instrument track; refused
  *  when a clip would land on a track that is not an instrument track. */
-export function moveClips(doc: Project, clipIds: readonly string[], dbeat: number, dtrack = 0): Project {
+export function moveClips(doc: ProjectDoc, clipIds: readonly string[], dbeat: number, dtrack = 0): ProjectDoc {
   const found = clipIds.map((id) => findClip(doc, id)).filter((x): x is ClipLocation => !!x);
   if (!found.length) return doc;
   const minStart = Math.min(...found.map((f) => f.clip.start_beat));
@@ -664,7 +664,7 @@ export function moveClips(doc: Project, clipIds: readonly string[], dbeat: numbe
  *  the new start are dropped: a clip plays no note before its start). A
  *  looped clip keeps its loop length; its loop then starts at the new
  *  start. */
-export function resizeClip(doc: Project, clipId: string, edge: 'left' | 'right', beat: number): Project {
+export function resizeClip(doc: ProjectDoc, clipId: string, edge: 'left' | 'right', beat: number): ProjectDoc {
   return withClip(doc, clipId, (c) => {
     const end = c.start_beat + c.length_beats;
     if (edge === 'right') {
@@ -683,7 +683,7 @@ export function resizeClip(doc: Project, clipId: string, edge: 'left' | 'right',
 
 /** Set (or remove, with undefined) a clip's loop length: its notes in
  *  [0, loop) repeat until the clip's end. */
-export function setClipLoop(doc: Project, clipId: string, loopBeats: number | undefined): Project {
+export function setClipLoop(doc: ProjectDoc, clipId: string, loopBeats: number | undefined): ProjectDoc {
   return withClip(doc, clipId, (c) => {
     if (loopBeats === undefined) return omit(c, 'loop_beats');
     const v = clampLength(loopBeats);
@@ -691,11 +691,11 @@ export function setClipLoop(doc: Project, clipId: string, loopBeats: number | un
   });
 }
 
-export function renameClip(doc: Project, clipId: string, name: string): Project {
+export function renameClip(doc: ProjectDoc, clipId: string, name: string): ProjectDoc {
   return withClip(doc, clipId, (c) => (c.ui?.name === name ? c : { ...c, ui: { ...c.ui, name } }));
 }
 
-export function setClipColor(doc: Project, clipId: string, color: string): Project {
+export function setClipColor(doc: ProjectDoc, clipId: string, color: string): ProjectDoc {
   return withClip(doc, clipId, (c) => (c.ui?.color === color ? c : { ...c, ui: { ...c.ui, color } }));
 }
 
@@ -704,7 +704,7 @@ export function setClipColor(doc: Project, clipId: string, color: string): Proje
  *  cut at its new end, as every note at a clip's end); the right gets
  *  `newId` and the notes from the split on. A looped clip's right part
  *  keeps the loop, its notes rotated so that it sounds the same. */
-export function splitClip(doc: Project, clipId: string, beat: number, newId?: string): Project {
+export function splitClip(doc: ProjectDoc, clipId: string, beat: number, newId?: string): ProjectDoc {
   const at = findClip(doc, clipId);
   if (!at) return doc;
   const c = at.clip;
@@ -712,7 +712,7 @@ export function splitClip(doc: Project, clipId: string, beat: number, newId?: st
   if (!(offset > 0 && offset < c.length_beats)) return doc;
   const id = newId ?? newClipId(doc);
   if (findClip(doc, id)) return doc;
-  let rightNotes: Note[];
+  let rightNotes: NoteDoc[];
   if (c.loop_beats !== undefined) {
     const L = c.loop_beats;
     const phase = offset % L;
@@ -738,7 +738,7 @@ export function splitClip(doc: Project, clipId: string, beat: number, newId?: st
 }
 
 /** A copy of the clip right after it on the same track. */
-export function duplicateClip(doc: Project, clipId: string, newId?: string): Project {
+export function duplicateClip(doc: ProjectDoc, clipId: string, newId?: string): ProjectDoc {
   const at = findClip(doc, clipId);
   if (!at) return doc;
   const id = newId ?? newClipId(doc);
@@ -747,7 +747,7 @@ export function duplicateClip(doc: Project, clipId: string, newId?: string): Pro
   return withTrack(doc, at.track.id, (t) => ({ ...t, clips: [...(t.clips ?? []), copy] }));
 }
 
-export function deleteClips(doc: Project, clipIds: readonly string[]): Project {
+export function deleteClips(doc: ProjectDoc, clipIds: readonly string[]): ProjectDoc {
   const gone = new Set(clipIds);
   let changed = false;
   const tracks = doc.tracks.map((t) => {
@@ -758,7 +758,7 @@ export function deleteClips(doc: Project, clipIds: readonly string[]): Project {
   return changed ? { ...doc, tracks } : doc;
 }
 
-export const deleteClip = (doc: Project, clipId: string): Project => deleteClips(doc, [clipId]);
+export const deleteClip = (doc: ProjectDoc, clipId: string): ProjectDoc => deleteClips(doc, [clipId]);
 
 /** What copy puts on the clipboard: clips with their start relative to
  *  the earliest, and their track relative to the topmost. */
@@ -766,7 +766,7 @@ export interface Clipboard {
   readonly clips: readonly { readonly trackOffset: number; readonly clip: Clip }[];
 }
 
-export function copyClips(doc: Project, clipIds: readonly string[]): Clipboard {
+export function copyClips(doc: ProjectDoc, clipIds: readonly string[]): Clipboard {
   const found = clipIds.map((id) => findClip(doc, id)).filter((x): x is ClipLocation => !!x);
   if (!found.length) return { clips: [] };
   const first = Math.min(...found.map((f) => f.clip.start_beat));
@@ -779,7 +779,7 @@ export function copyClips(doc: Project, clipIds: readonly string[]): Clipboard {
 /** Paste at `beat` with the topmost clip on track `trackId`; each clip gets
  *  a fresh id (returned in `ids` when given, in clipboard order). Clips
  *  whose track would not be an instrument track are left out. */
-export function pasteClips(doc: Project, board: Clipboard, trackId: number, beat: number, ids?: string[]): Project {
+export function pasteClips(doc: ProjectDoc, board: Clipboard, trackId: number, beat: number, ids?: string[]): ProjectDoc {
   const top = trackIndex(doc, trackId);
   if (top < 0 || !board.clips.length) return doc;
   const fresh = newClipIds(doc, board.clips.length);
@@ -798,15 +798,15 @@ export function pasteClips(doc: Project, board: Clipboard, trackId: number, beat
 
 // ---- notes -----------------------------------------------------------------------------------
 
-function withNotes(doc: Project, clipId: string, fn: (notes: readonly Note[]) => readonly Note[]): Project {
+function withNotes(doc: ProjectDoc, clipId: string, fn: (notes: readonly NoteDoc[]) => readonly NoteDoc[]): ProjectDoc {
   return withClip(doc, clipId, (c) => {
     const notes = fn(c.notes);
     return notes === c.notes ? c : { ...c, notes };
   });
 }
 
-function mapNotes(notes: readonly Note[], indices: readonly number[], fn: (n: Note) => Note): readonly Note[] {
-  let out: Note[] | null = null;
+function mapNotes(notes: readonly NoteDoc[], indices: readonly number[], fn: (n: NoteDoc) => NoteDoc): readonly NoteDoc[] {
+  let out: NoteDoc[] | null = null;
   for (const i of new Set(indices)) {
     const n = notes[i];
     if (!n) continue;
@@ -820,12 +820,12 @@ function mapNotes(notes: readonly Note[], indices: readonly number[], fn: (n: No
 
 /** Add a note to a clip (start from the clip's start); it goes last, so its
  *  index is the clip's note count before. */
-export function addNote(doc: Project, clipId: string, note: Note): Project {
+export function addNote(doc: ProjectDoc, clipId: string, note: NoteDoc): ProjectDoc {
   return withNotes(doc, clipId, (notes) => [...notes, sanitizeNote(note)]);
 }
 
 /** Add several notes (a recorded take). */
-export function addNotes(doc: Project, clipId: string, added: readonly Note[]): Project {
+export function addNotes(doc: ProjectDoc, clipId: string, added: readonly NoteDoc[]): ProjectDoc {
   if (!added.length) return doc;
   return withNotes(doc, clipId, (notes) => [...notes, ...added.map(sanitizeNote)]);
 }
@@ -833,9 +833,9 @@ export function addNotes(doc: Project, clipId: string, added: readonly Note[]): 
 /** Move notes by `dbeat` and `dkey` together: the offsets are limited so
  *  that the whole set stays inside keys 0..127 and at or after the clip's
  *  start (the chord keeps its shape). */
-export function moveNotes(doc: Project, clipId: string, indices: readonly number[], dbeat: number, dkey: number): Project {
+export function moveNotes(doc: ProjectDoc, clipId: string, indices: readonly number[], dbeat: number, dkey: number): ProjectDoc {
   return withNotes(doc, clipId, (notes) => {
-    const set = indices.map((i) => notes[i]).filter((n): n is Note => !!n);
+    const set = indices.map((i) => notes[i]).filter((n): n is NoteDoc => !!n);
     if (!set.length) return notes;
     const lo = Math.min(...set.map((n) => n.key));
     const hi = Math.max(...set.map((n) => n.key));
@@ -850,8 +850,8 @@ export function moveNotes(doc: Project, clipId: string, indices: readonly number
 /** Resize notes by `dlength` beats at their end (`right`) or start
  *  (`left`: the start moves, the end stays); every note keeps at least
  *  the minimum length. */
-export function resizeNotes(doc: Project, clipId: string, indices: readonly number[], dlength: number,
-                            edge: 'left' | 'right' = 'right'): Project {
+export function resizeNotes(doc: ProjectDoc, clipId: string, indices: readonly number[], dlength: number,
+                            edge: 'left' | 'right' = 'right'): ProjectDoc {
   return withNotes(doc, clipId, (notes) => mapNotes(notes, indices, (n) => {
     if (edge === 'right') {
       const length = clampLength(n.length_beats + finite(dlength, 0));
@@ -864,20 +864,20 @@ export function resizeNotes(doc: Project, clipId: string, indices: readonly numb
 }
 
 /** Set the notes' lengths to `length` beats. */
-export function setNoteLength(doc: Project, clipId: string, indices: readonly number[], length: number): Project {
+export function setNoteLength(doc: ProjectDoc, clipId: string, indices: readonly number[], length: number): ProjectDoc {
   const v = clampLength(length);
   return withNotes(doc, clipId, (notes) => mapNotes(notes, indices, (n) => (n.length_beats === v ? n : { ...n, length_beats: v })));
 }
 
-export function deleteNotes(doc: Project, clipId: string, indices: readonly number[]): Project {
+export function deleteNotes(doc: ProjectDoc, clipId: string, indices: readonly number[]): ProjectDoc {
   const gone = new Set(indices);
   return withNotes(doc, clipId, (notes) => (notes.some((_, i) => gone.has(i)) ? notes.filter((_, i) => !gone.has(i)) : notes));
 }
 
 /** Velocity of a set of notes: a value, or a function of each note's
  *  (default 0.8 when absent); clamped to 0..1. */
-export function setVelocity(doc: Project, clipId: string, indices: readonly number[],
-                            velocity: number | ((v: number) => number)): Project {
+export function setVelocity(doc: ProjectDoc, clipId: string, indices: readonly number[],
+                            velocity: number | ((v: number) => number)): ProjectDoc {
   return withNotes(doc, clipId, (notes) => mapNotes(notes, indices, (n) => {
     const old = n.velocity ?? DEFAULTS.velocity;
     const v = clampVelocity(typeof velocity === 'number' ? velocity : velocity(old));
@@ -889,8 +889,8 @@ export function setVelocity(doc: Project, clipId: string, indices: readonly numb
  *  timeline: a clip that starts off the grid is allowed for) by `strength`
  *  (0..1: 1 lands on the grid, 0.5 halves the distance). With `ends`, the
  *  note ends are quantized too (a note keeps at least one grid step). */
-export function quantizeNotes(doc: Project, clipId: string, indices: readonly number[], grid: number,
-                              strength = 1, ends = false): Project {
+export function quantizeNotes(doc: ProjectDoc, clipId: string, indices: readonly number[], grid: number,
+                              strength = 1, ends = false): ProjectDoc {
   if (!(grid > 0)) return doc;
   const k = clamp(finite(strength, 1), 0, 1);
   const at = findClip(doc, clipId);
@@ -913,12 +913,12 @@ export function quantizeNotes(doc: Project, clipId: string, indices: readonly nu
 
 /** Notes on the clipboard: starts relative to the earliest. */
 export interface NoteClipboard {
-  readonly notes: readonly Note[];
+  readonly notes: readonly NoteDoc[];
 }
 
-export function copyNotes(doc: Project, clipId: string, indices: readonly number[]): NoteClipboard {
+export function copyNotes(doc: ProjectDoc, clipId: string, indices: readonly number[]): NoteClipboard {
   const notes = findClip(doc, clipId)?.clip.notes ?? [];
-  const set = [...new Set(indices)].sort((a, b) => a - b).map((i) => notes[i]).filter((n): n is Note => !!n);
+  const set = [...new Set(indices)].sort((a, b) => a - b).map((i) => notes[i]).filter((n): n is NoteDoc => !!n);
   if (!set.length) return { notes: [] };
   const first = Math.min(...set.map((n) => n.start_beat));
   return { notes: set.map((n) => ({ ...n, start_beat: n.start_beat - first })) };
@@ -926,7 +926,7 @@ export function copyNotes(doc: Project, clipId: string, indices: readonly number
 
 /** Paste notes into a clip from `beat` (from the clip's start); they go
  *  last, so their indices are the clip's note count before, on. */
-export function pasteNotes(doc: Project, clipId: string, board: NoteClipboard, beat: number): Project {
+export function pasteNotes(doc: ProjectDoc, clipId: string, board: NoteClipboard, beat: number): ProjectDoc {
   if (!board.notes.length) return doc;
   const at = clampBeat(beat);
   return addNotes(doc, clipId, board.notes.map((n) => ({ ...n, start_beat: n.start_beat + at })));
@@ -945,11 +945,11 @@ export interface NewRegion {
   readonly name?: string;
 }
 
-export function addRegion(doc: Project, trackId: number, spec: NewRegion): Project {
+export function addRegion(doc: ProjectDoc, trackId: number, spec: NewRegion): ProjectDoc {
   const id = spec.id ?? newClipId(doc);
   return withTrack(doc, trackId, (t) => {
     if (t.kind !== 'audio' || (!spec.asset === !spec.file)) return t;
-    const region: Region = {
+    const region: RegionDoc = {
       ...(spec.asset !== undefined ? { asset: spec.asset } : {}),
       ...(spec.file !== undefined ? { file: spec.file } : {}),
       start_beat: clampBeat(spec.start_beat),
@@ -962,7 +962,7 @@ export function addRegion(doc: Project, trackId: number, spec: NewRegion): Proje
   });
 }
 
-export function moveRegion(doc: Project, regionId: string, startBeat: number): Project {
+export function moveRegion(doc: ProjectDoc, regionId: string, startBeat: number): ProjectDoc {
   const b = clampBeat(startBeat);
   let changed = false;
   const tracks = doc.tracks.map((t) => {
@@ -976,7 +976,7 @@ export function moveRegion(doc: Project, regionId: string, startBeat: number): P
   return changed ? { ...doc, tracks } : doc;
 }
 
-export function deleteRegions(doc: Project, regionIds: readonly string[]): Project {
+export function deleteRegions(doc: ProjectDoc, regionIds: readonly string[]): ProjectDoc {
   const gone = new Set(regionIds);
   let changed = false;
   const tracks = doc.tracks.map((t) => {

@@ -11,7 +11,7 @@
 // except ticks: beats in the signature's own unit (an eighth in 6/8), ticks
 // TICKS_PER_QUARTER to the quarter note.
 
-import { DEFAULTS, type Project, type TimeSignatureChange } from './project';
+import { DEFAULTS, type ProjectDoc, type TimeSignatureChange } from './project';
 
 export const TICKS_PER_QUARTER = 960;
 
@@ -65,9 +65,9 @@ export interface SignatureSegment {
   readonly barBeats: number;
 }
 
-const cache = new WeakMap<Project, readonly SignatureSegment[]>();
+const cache = new WeakMap<ProjectDoc, readonly SignatureSegment[]>();
 
-export function signatureMap(doc: Project): readonly SignatureSegment[] {
+export function signatureMap(doc: ProjectDoc): readonly SignatureSegment[] {
   let map = cache.get(doc);
   if (!map) {
     const [num, den] = doc.time_signature ?? DEFAULTS.timeSignature;

@@ -19,10 +19,10 @@
 // Main thread only; no timers. `revision` counts every change of `doc`;
 // `dirty` is whether `doc` differs from the last saved one (markSaved).
 
-import type { Project } from './project';
+import type { ProjectDoc } from './project';
 
 export type ChangeCause = 'edit' | 'undo' | 'redo' | 'replace';
-export type DocListener = (doc: Project, prev: Project, cause: ChangeCause) => void;
+export type DocListener = (doc: ProjectDoc, prev: ProjectDoc, cause: ChangeCause) => void;
 
 export interface TransactOptions {
   /** Merge with the previous transaction when it had the same key. */
@@ -40,38 +40,38 @@ export interface ReplaceOptions {
 
 interface Step {
   readonly label: string;
-  readonly before: Project;
-  readonly after: Project;
+  readonly before: ProjectDoc;
+  readonly after: ProjectDoc;
 }
 
 /** Undo steps kept; the oldest go first. */
 export const UNDO_DEPTH = 500;
 
 export class DocStore {
-  private current: Project;
+  private current: ProjectDoc;
   private readonly undoStack: Step[] = [];
   private readonly redoStack: Step[] = [];
   private readonly listeners = new Set<DocListener>();
   private coalesceKey: string | null = null;
-  private saved: Project | null;
+  private saved: ProjectDoc | null;
   private readonly depth: number;
   /** Counts every change of `doc` (edits, undo, redo, replace). */
   revision = 0;
 
-  constructor(doc: Project, depth = UNDO_DEPTH) {
+  constructor(doc: ProjectDoc, depth = UNDO_DEPTH) {
     this.current = doc;
     this.saved = doc;
     this.depth = Math.max(1, depth);
   }
 
-  get doc(): Project {
+  get doc(): ProjectDoc {
     return this.current;
   }
 
   /** Apply `edit` as one undo step. Returns whether the document changed
    *  (an edit returning its argument records nothing). An edit that throws
    *  changes nothing (the exception goes on to the caller). */
-  transact(label: string, edit: (d: Project) => Project, opts: TransactOptions = {}): boolean {
+  transact(label: string, edit: (d: ProjectDoc) => ProjectDoc, opts: TransactOptions = {}): boolean {
     const before = this.current;
     const after = edit(before);
     if (after === before) return false;
@@ -133,7 +133,7 @@ export class DocStore {
 
   /** Put another document in (open, load, recover). Listeners hear
    *  'replace' even when it is the same object. */
-  replace(doc: Project, opts: ReplaceOptions = {}): void {
+  replace(doc: ProjectDoc, opts: ReplaceOptions = {}): void {
     const prev = this.current;
     if (!opts.keepHistory) {
       this.undoStack.length = 0;
@@ -152,7 +152,7 @@ export class DocStore {
 
   /** The current document (or `doc`, the one a save sent, when edits came
    *  after it) is what the server has. */
-  markSaved(doc: Project = this.current): void {
+  markSaved(doc: ProjectDoc = this.current): void {
     this.saved = doc;
   }
 
@@ -168,7 +168,7 @@ export class DocStore {
     };
   }
 
-  private set(doc: Project, prev: Project, cause: ChangeCause): void {
+  private set(doc: ProjectDoc, prev: ProjectDoc, cause: ChangeCause): void {
     this.current = doc;
     this.revision++;
     for (const fn of [...this.listeners]) fn(doc, prev, cause);

@@ -29,7 +29,7 @@ export type TrackKind = 'instrument' | 'audio' | 'bus';
 export type VoiceMode = 'poly' | 'mono' | 'legato';
 export type NotePriority = 'last' | 'low' | 'high';
 
-export interface Note {
+export interface NoteDoc {
   readonly key: number;            // MIDI key 0..127
   readonly start_beat: number;     // from the clip's start
   readonly length_beats: number;   // > 0
@@ -44,12 +44,12 @@ export interface Clip {
   /** Version 2: the notes in [0, loop_beats) repeat every loop_beats until
    *  the clip's end. Absent: no loop. */
   readonly loop_beats?: number;
-  readonly notes: readonly Note[];
+  readonly notes: readonly NoteDoc[];
   readonly ui?: ClipUi;
 }
 export interface ClipUi { readonly id?: string; readonly name?: string; readonly color?: string }
 
-export interface Region {
+export interface RegionDoc {
   readonly file?: string;          // native projects
   readonly asset?: string;         // sha256 hex of an ampd asset
   readonly start_beat: number;
@@ -73,7 +73,7 @@ export interface Fader {
   readonly solo?: boolean;
 }
 
-export interface Send { readonly bus: number; readonly level_db: number }
+export interface SendDoc { readonly bus: number; readonly level_db: number }
 
 export type AutomationTarget =
   | { readonly slot: number; readonly param: string }
@@ -84,7 +84,7 @@ export interface Automation {
   readonly points: readonly AutomationPoint[];
 }
 
-export interface Track {
+export interface TrackDoc {
   readonly id: number;             // unique in the project; sends name buses by it
   readonly name?: string;
   readonly kind: TrackKind;
@@ -95,9 +95,9 @@ export interface Track {
   readonly glide_seconds?: number;
   readonly inserts?: readonly Insert[];
   readonly fader?: Fader;
-  readonly sends?: readonly Send[];
+  readonly sends?: readonly SendDoc[];
   readonly clips?: readonly Clip[];
-  readonly regions?: readonly Region[];
+  readonly regions?: readonly RegionDoc[];
   readonly automation?: readonly Automation[];
   readonly ui?: TrackUi;
 }
@@ -113,7 +113,7 @@ export interface Metronome { readonly enabled: boolean; readonly gain_db?: numbe
  *  at most max_seconds. */
 export interface Tail { readonly until_db?: number; readonly max_seconds?: number }
 
-export interface Project {
+export interface ProjectDoc {
   readonly version: number;
   readonly sample_rate?: number;
   readonly tempo?: number;
@@ -126,7 +126,7 @@ export interface Project {
   readonly loop?: Loop;
   readonly metronome?: Metronome;
   readonly master?: { readonly gain_db?: number };
-  readonly tracks: readonly Track[];
+  readonly tracks: readonly TrackDoc[];
   readonly ui?: ProjectUi;
 }
 export interface ProjectUi {
@@ -146,7 +146,7 @@ export const DEFAULTS = {
   gainDbMax: 24,
 } as const;
 
-export function emptyProject(): Project {
+export function emptyProject(): ProjectDoc {
   return { version: PROJECT_VERSION, sample_rate: DEFAULTS.sampleRate, tempo: DEFAULTS.tempo,
            time_signature: [4, 4], tracks: [] };
 }

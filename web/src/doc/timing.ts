@@ -16,7 +16,7 @@
 //
 // Pure functions of values; the map of a document is cached per document.
 
-import { DEFAULTS, type Project, type TempoChange } from './project';
+import { DEFAULTS, type ProjectDoc, type TempoChange } from './project';
 
 export interface TempoMap {
   /** bpm from beat 0. */
@@ -25,10 +25,10 @@ export interface TempoMap {
   readonly changes: readonly TempoChange[];
 }
 
-const cache = new WeakMap<Project, TempoMap>();
+const cache = new WeakMap<ProjectDoc, TempoMap>();
 
 /** The tempo map of a document (cached: documents are immutable). */
-export function tempoMap(doc: Project): TempoMap {
+export function tempoMap(doc: ProjectDoc): TempoMap {
   let map = cache.get(doc);
   if (!map) {
     map = makeTempoMap(doc.tempo ?? DEFAULTS.tempo, doc.tempo_changes ?? []);
@@ -138,13 +138,13 @@ export function sampleForBeat(map: TempoMap, beat: number, rate: number): number
 }
 
 /** The project's sample rate. */
-export function sampleRateOf(doc: Project): number {
+export function sampleRateOf(doc: ProjectDoc): number {
   return doc.sample_rate ?? DEFAULTS.sampleRate;
 }
 
 /** Where the arrangement ends, in beats: `length_beats`, else the end of
  *  the last clip or region (regions through their length in seconds). */
-export function projectEndBeat(doc: Project): number {
+export function projectEndBeat(doc: ProjectDoc): number {
   if (doc.length_beats !== undefined) return doc.length_beats;
   const map = tempoMap(doc);
   let end = 0;

@@ -23,7 +23,7 @@ import {
   type EngineManifest,
   type EngineSnapshot,
 } from './layout';
-import type { Project } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 import { RingWriter } from './ring';
 
 // ---- engine memory and limits ------------------------------------------------------
@@ -32,7 +32,7 @@ import { RingWriter } from './ring';
  *  past one of them does not load or play in full). Today's numbers are
  *  runtime/wasm/wasm_main.c's browser_config and amp_init, fixed by the
  *  build. */
-export interface EngineLimits {
+export interface BuildLimits {
   readonly tracks: number;
   readonly insertsPerTrack: number;
   readonly clips: number;
@@ -45,7 +45,7 @@ export interface EngineLimits {
   readonly tempoPoints: number;
 }
 
-export const FIXED_BUILD_LIMITS: EngineLimits = {
+export const FIXED_BUILD_LIMITS: BuildLimits = {
   tracks: 64,
   insertsPerTrack: 8,
   clips: 256,
@@ -61,7 +61,7 @@ export const FIXED_BUILD_LIMITS: EngineLimits = {
 export interface EngineSizing {
   /** 64 KiB pages of the shared memory. */
   readonly memoryPages: number;
-  readonly limits: EngineLimits;
+  readonly limits: BuildLimits;
 }
 
 /** THE place where the engine's memory and pools are chosen for a project
@@ -70,7 +70,7 @@ export interface EngineSizing {
  *  fixed pools, so the project does not change anything.
  *  TODO(wasm-project merge): size from the project with limits.ts and pass
  *  the limits to amp_init_sized in the worklet (processorOptions.limits). */
-export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _project?: Project): EngineSizing {
+export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _project?: ProjectDoc): EngineSizing {
   return { memoryPages: manifest.memoryPages, limits: FIXED_BUILD_LIMITS };
 }
 
@@ -78,7 +78,7 @@ export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _pro
  *  ("72 tracks: this engine plays 64"); empty when it fits. Note clips
  *  are played by RingSink's scheduler today, so the engine's clip pools do
  *  not bound them. */
-export function limitProblems(doc: Project, limits: EngineLimits): string[] {
+export function limitProblems(doc: ProjectDoc, limits: BuildLimits): string[] {
   const out: string[] = [];
   if (doc.tracks.length > limits.tracks) out.push(`${doc.tracks.length} tracks: this engine plays ${limits.tracks}`);
   const assets = new Set<string>();
@@ -262,7 +262,7 @@ export class EngineClient {
    *  it: engineSizing). `fineClock`: time the worklet's CPU load with a
    *  worker's performance.now() (FineClock) instead of whole milliseconds. */
   static async start(context: BaseAudioContext, files: EngineFiles,
-                     opts: { project?: Project; fineClock?: boolean } = {}): Promise<EngineClient> {
+                     opts: { project?: ProjectDoc; fineClock?: boolean } = {}): Promise<EngineClient> {
     if (!globalThis.crossOriginIsolated)
       throw new Error('the page is not cross-origin isolated, so it cannot share memory with the audio engine');
     await addWorklet(context, files.workletUrl);

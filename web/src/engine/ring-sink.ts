@@ -39,7 +39,7 @@
 // drop the scheduler.
 
 import { MAX_TRACKS } from '@amp/gen/layout';
-import { DEFAULTS, type Clip, type Loop, type Metronome, type Region, type TempoChange, type TimeSignatureChange,
+import { DEFAULTS, type Clip, type Loop, type Metronome, type RegionDoc, type TempoChange, type TimeSignatureChange,
          type TrackKind as DocTrackKind } from '../doc/project';
 import { barsBetween, makeSignatureMap, type SignatureSegment } from '../doc/grid';
 import { makeTempoMap, sampleForBeat, Transport, type TempoMap } from '../doc/timing';
@@ -494,7 +494,7 @@ export class RingSink implements EngineSink {
 
   /** Place an audio region: its asset's sample id at once (the engine
    *  plays it once loaded), the sample loaded in the background. */
-  putRegion(trackId: number, regionId: string, region: Region): void {
+  putRegion(trackId: number, regionId: string, region: RegionDoc): void {
     const t = this.track(trackId);
     if (!t || t.kind !== 'audio') return;
     if (!region.asset) {

@@ -19,7 +19,7 @@ import type {
   Metronome,
   NotePriority,
   PatchRef,
-  Region,
+  RegionDoc,
   TempoChange,
   TimeSignatureChange,
   TrackKind,
@@ -103,7 +103,7 @@ export interface EngineSink {
    *  another). Its value is the document's (notes from its start, loop). */
   putClip(trackId: number, clipId: string, clip: Clip): void;
   removeClip(clipId: string): void;
-  putRegion(trackId: number, regionId: string, region: Region): void;
+  putRegion(trackId: number, regionId: string, region: RegionDoc): void;
   removeRegion(regionId: string): void;
 
   play(): void;
@@ -230,7 +230,7 @@ export class RecordingSink implements EngineSink {
   }
   putClip(trackId: number, clipId: string, clip: Clip): void { this.log('putClip', trackId, clipId, RecordingSink.clipText(clip)); }
   removeClip(clipId: string): void { this.log('removeClip', clipId); }
-  putRegion(trackId: number, regionId: string, r: Region): void { this.log('putRegion', trackId, regionId, r.start_beat); }
+  putRegion(trackId: number, regionId: string, r: RegionDoc): void { this.log('putRegion', trackId, regionId, r.start_beat); }
   removeRegion(regionId: string): void { this.log('removeRegion', regionId); }
   play(): void { this.log('play'); }
   stop(): void { this.log('stop'); }

@@ -20,9 +20,9 @@ import {
   type Clip,
   type Fader,
   type Insert,
-  type Project,
-  type Region,
-  type Track,
+  type ProjectDoc,
+  type RegionDoc,
+  type TrackDoc,
 } from '../doc/project';
 import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchRegistry, PatchSpec, SendSpec } from './sink';
 
@@ -43,7 +43,7 @@ export class Sync {
   private readonly sink: EngineSink;
   private readonly registry: PatchRegistry;
   private unsubscribe: (() => void) | null = null;
-  private doc: Project | null = null;
+  private doc: ProjectDoc | null = null;
   private nextNoteId = 1;
   /** Live notes sounding: note id -> track id. */
   private readonly live = new Map<number, number>();
@@ -68,7 +68,7 @@ export class Sync {
 
   /** Everything from scratch: clear the engine, then every setting, track
    *  and clip of `doc`. */
-  reset(doc: Project): void {
+  reset(doc: ProjectDoc): void {
     this.live.clear();
     this.playing = false;
     this.sink.clear();
@@ -87,12 +87,12 @@ export class Sync {
   }
 
   /** The document the engine holds now. */
-  get current(): Project | null {
+  get current(): ProjectDoc | null {
     return this.doc;
   }
 
   /** Apply a change of the document (DocStore listener). */
-  change(doc: Project, prev: Project, cause: ChangeCause): void {
+  change(doc: ProjectDoc, prev: ProjectDoc, cause: ChangeCause): void {
     if (cause === 'replace' || this.doc !== prev) {
       // A replaced document, or one we did not see the way to: rebuild.
       if (cause === 'replace' || this.doc === null) {
@@ -106,7 +106,7 @@ export class Sync {
     if (this.sink.needsRebuild?.()) this.reset(doc);
   }
 
-  private diff(prev: Project, doc: Project): void {
+  private diff(prev: ProjectDoc, doc: ProjectDoc): void {
     if (prev === doc) return;
     const s = this.sink;
     if (prev.tempo !== doc.tempo || prev.tempo_changes !== doc.tempo_changes)
@@ -128,14 +128,14 @@ export class Sync {
 
     // Clips and regions by id, over the tracks that changed.
     const oldClips = new Map<string, { track: number; clip: Clip }>();
-    const oldRegions = new Map<string, { track: number; region: Region }>();
+    const oldRegions = new Map<string, { track: number; region: RegionDoc }>();
     for (const t of prev.tracks) {
       if (after.get(t.id) === t) continue;
       for (const c of t.clips ?? []) if (c.ui?.id) oldClips.set(c.ui.id, { track: t.id, clip: c });
       for (const r of t.regions ?? []) if (r.ui?.id) oldRegions.set(r.ui.id, { track: t.id, region: r });
     }
     const newClips = new Map<string, { track: number; clip: Clip }>();
-    const newRegions = new Map<string, { track: number; region: Region }>();
+    const newRegions = new Map<string, { track: number; region: RegionDoc }>();
     for (const t of doc.tracks) {
       if (before.get(t.id) === t) continue;
       for (const c of t.clips ?? []) if (c.ui?.id) newClips.set(c.ui.id, { track: t.id, clip: c });
@@ -149,7 +149,7 @@ export class Sync {
     // sends are set after the adds below, when every bus they name exists.
     for (const t of gone) s.removeTrack(t.id);
     for (const t of added) s.addTrack(t.id, doc.tracks.indexOf(t), t.kind);
-    const order = (ts: readonly Track[]): string => ts.map((t) => t.id).join(',');
+    const order = (ts: readonly TrackDoc[]): string => ts.map((t) => t.id).join(',');
     if (gone.length || added.length || order(prev.tracks) !== order(doc.tracks))
       s.setTrackOrder(doc.tracks.map((t) => t.id));
 
@@ -181,7 +181,7 @@ export class Sync {
   }
 
   /** Everything of a new track but its sends. */
-  private buildTrack(t: Track, _prev: undefined): void {
+  private buildTrack(t: TrackDoc, _prev: undefined): void {
     const s = this.sink;
     if (t.kind === 'instrument') {
       s.setInstrument(t.id, this.instrument(t));
@@ -194,7 +194,7 @@ export class Sync {
     for (const r of t.regions ?? []) if (r.ui?.id) s.putRegion(t.id, r.ui.id, r);
   }
 
-  private updateTrack(p: Track, t: Track): void {
+  private updateTrack(p: TrackDoc, t: TrackDoc): void {
     const s = this.sink;
     if (t.kind === 'instrument') {
       if (JSON.stringify(p.patch) !== JSON.stringify(t.patch)) {
@@ -212,7 +212,7 @@ export class Sync {
     if (p.automation !== t.automation) s.setAutomation(t.id, this.lanes(t));
   }
 
-  private updateInserts(p: Track, t: Track): void {
+  private updateInserts(p: TrackDoc, t: TrackDoc): void {
     const a = p.inserts ?? [];
     const b = t.inserts ?? [];
     const samePatches = a.length === b.length &&
@@ -249,7 +249,7 @@ export class Sync {
     return out;
   }
 
-  private patchSpec(ref: Track['patch'], params: Readonly<Record<string, number>> | undefined): PatchSpec {
+  private patchSpec(ref: TrackDoc['patch'], params: Readonly<Record<string, number>> | undefined): PatchSpec {
     const patch = this.registry.indexOf(ref);
     const values: ParamValue[] = [];
     if (patch >= 0)
@@ -260,7 +260,7 @@ export class Sync {
     return { patch, params: values };
   }
 
-  private instrument(t: Track): PatchSpec {
+  private instrument(t: TrackDoc): PatchSpec {
     return this.patchSpec(t.patch, t.params);
   }
 
@@ -268,15 +268,15 @@ export class Sync {
     return this.patchSpec(i.patch, i.params);
   }
 
-  private voice(t: Track): { mode: NonNullable<Track['voice_mode']>; priority: NonNullable<Track['note_priority']>; glide_seconds: number } {
+  private voice(t: TrackDoc): { mode: NonNullable<TrackDoc['voice_mode']>; priority: NonNullable<TrackDoc['note_priority']>; glide_seconds: number } {
     return { mode: t.voice_mode ?? 'poly', priority: t.note_priority ?? 'last', glide_seconds: t.glide_seconds ?? 0 };
   }
 
-  private sends(t: Track): SendSpec[] {
+  private sends(t: TrackDoc): SendSpec[] {
     return (t.sends ?? []).map((x) => ({ bus: x.bus, level_db: x.level_db }));
   }
 
-  private lanes(t: Track): LaneSpec[] {
+  private lanes(t: TrackDoc): LaneSpec[] {
     const out: LaneSpec[] = [];
     for (const a of t.automation ?? []) {
       const target: AutomationTarget = a.target;

@@ -16,7 +16,7 @@
 
 import { MAX_TRACKS } from '@amp/gen/layout';
 import { barBeatAt, signatureMap, type BarPosition } from '../doc/grid';
-import { DEFAULTS, type Project } from '../doc/project';
+import { DEFAULTS, type ProjectDoc } from '../doc/project';
 import { beatToSeconds, tempoMap } from '../doc/timing';
 import type { EngineSnapshot } from './layout';
 
@@ -115,7 +115,7 @@ export class Telemetry {
   readonly snapshot = new TelemetrySnapshot();
   private readonly source: TelemetrySource;
   private readonly listeners = new Set<TelemetryListener>();
-  private doc: Project | null = null;
+  private doc: ProjectDoc | null = null;
   /** Document track id -> engine track id (RingSink.engineTrack). */
   private engineTrack: (trackId: number) => number;
   private frame = 0;
@@ -129,7 +129,7 @@ export class Telemetry {
 
   /** The document the playhead is read under (tempo map, signatures, the
    *  track list). */
-  setDocument(doc: Project): void {
+  setDocument(doc: ProjectDoc): void {
     this.doc = doc;
   }
 

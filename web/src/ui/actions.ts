@@ -8,7 +8,7 @@
 
 import * as E from '../doc/edits';
 import type { DocStore } from '../doc/history';
-import type { Clip, Loop, Metronome, Note, PatchRef, Project, TrackKind } from '../doc/project';
+import type { Clip, Loop, Metronome, NoteDoc, PatchRef, ProjectDoc, TrackKind } from '../doc/project';
 
 export class Actions {
   private readonly store: DocStore;
@@ -19,7 +19,7 @@ export class Actions {
     this.store = store;
   }
 
-  private get doc(): Project {
+  private get doc(): ProjectDoc {
     return this.store.doc;
   }
 
@@ -98,19 +98,19 @@ export class Actions {
 
   // ---- clips ----
   /** A new empty clip; returns its id (null when refused). */
-  addClip(trackId: number, start: number, length: number, notes: readonly Note[] = [], name?: string): string | null {
+  addClip(trackId: number, start: number, length: number, notes: readonly NoteDoc[] = [], name?: string): string | null {
     const id = E.newClipId(this.doc);
     const spec: E.NewClip = { id, start_beat: start, length_beats: length, notes, ...(name ? { name } : {}) };
     return this.store.transact('New clip', (d) => E.addClip(d, trackId, spec)) ? id : null;
   }
-  moveClips(base: Project, ids: readonly string[], anchor: string, dbeat: number, toTrack: number, coalesce: string): void {
+  moveClips(base: ProjectDoc, ids: readonly string[], anchor: string, dbeat: number, toTrack: number, coalesce: string): void {
     const at = E.findClip(base, anchor);
     if (!at) return;
     const dtrack = E.trackIndex(base, toTrack) - at.trackIndex;
     this.store.transact(ids.length > 1 ? 'Move clips' : 'Move clip',
                         () => E.moveClips(base, ids, dbeat, dtrack), { coalesce });
   }
-  resizeClip(base: Project, id: string, start: number, length: number, coalesce: string): void {
+  resizeClip(base: ProjectDoc, id: string, start: number, length: number, coalesce: string): void {
     const at = E.findClip(base, id);
     if (!at) return;
     const c = at.clip;
@@ -123,7 +123,7 @@ export class Actions {
   }
   /** Drag of the loop handle: the clip becomes `length` long, its content
    *  (the loop, or all it had) repeating. */
-  loopClip(base: Project, id: string, length: number, coalesce: string): void {
+  loopClip(base: ProjectDoc, id: string, length: number, coalesce: string): void {
     const at = E.findClip(base, id);
     if (!at) return;
     const c = at.clip;
@@ -174,17 +174,17 @@ export class Actions {
 
   // ---- notes ----
   /** Adds a note; returns its index in the clip. */
-  addNote(clipId: string, note: Note, coalesce?: string): number {
+  addNote(clipId: string, note: NoteDoc, coalesce?: string): number {
     const at = E.findClip(this.doc, clipId);
     if (!at) return -1;
     const index = at.clip.notes.length;
     return this.store.transact('Add note', (d) => E.addNote(d, clipId, note), coalesce ? { coalesce } : {}) ? index : -1;
   }
   /** Length of a note being drawn (the same undo step as its addition). */
-  drawNoteLength(base: Project, clipId: string, note: Note, coalesce: string): void {
+  drawNoteLength(base: ProjectDoc, clipId: string, note: NoteDoc, coalesce: string): void {
     this.store.transact('Add note', () => E.addNote(base, clipId, note), { coalesce });
   }
-  moveNotes(base: Project, clipId: string, indices: readonly number[], dbeat: number, dkey: number, coalesce: string): void {
+  moveNotes(base: ProjectDoc, clipId: string, indices: readonly number[], dbeat: number, dkey: number, coalesce: string): void {
     this.store.transact(indices.length > 1 ? 'Move notes' : 'Move note',
                         () => E.moveNotes(base, clipId, indices, dbeat, dkey), coalesce ? { coalesce } : {});
   }
@@ -192,7 +192,7 @@ export class Actions {
     this.store.transact(indices.length > 1 ? 'Move notes' : 'Move note',
                         (d) => E.moveNotes(d, clipId, indices, dbeat, dkey));
   }
-  resizeNotes(base: Project, clipId: string, indices: readonly number[], dlength: number, coalesce: string): void {
+  resizeNotes(base: ProjectDoc, clipId: string, indices: readonly number[], dlength: number, coalesce: string): void {
     this.store.transact('Resize notes', () => E.resizeNotes(base, clipId, indices, dlength), { coalesce });
   }
   deleteNotes(clipId: string, indices: readonly number[]): void {
@@ -205,7 +205,7 @@ export class Actions {
     this.store.transact('Quantize', (d) => E.quantizeNotes(d, clipId, indices, grid));
   }
   /** A recorded take: notes into a new clip (one undo step). */
-  recordTake(trackId: number, start: number, length: number, notes: readonly Note[]): string | null {
+  recordTake(trackId: number, start: number, length: number, notes: readonly NoteDoc[]): string | null {
     return this.addClip(trackId, start, length, notes, 'Recording');
   }
 }

@@ -6,9 +6,9 @@
 // state.
 
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { ProjectInfo } from '../api/ampd';
+import type { ProjectSummary } from '../api/ampd';
 import type { SaveState } from '../api/autosave';
-import type { Project } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 import { engineSizing, limitProblems } from '../engine/client';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useView } from './hooks';
@@ -165,7 +165,7 @@ function Cpu({ daw }: { daw: Daw }): React.JSX.Element {
   );
 }
 
-function Tempo({ daw, doc }: { daw: Daw; doc: Project }): React.JSX.Element {
+function Tempo({ daw, doc }: { daw: Daw; doc: ProjectDoc }): React.JSX.Element {
   const tempo = doc.tempo ?? 120;
   return (
     <label className="field" title="Tempo (beats per minute)">
@@ -178,7 +178,7 @@ function Tempo({ daw, doc }: { daw: Daw; doc: Project }): React.JSX.Element {
   );
 }
 
-function Signature({ daw, doc }: { daw: Daw; doc: Project }): React.JSX.Element {
+function Signature({ daw, doc }: { daw: Daw; doc: ProjectDoc }): React.JSX.Element {
   const [num, den] = doc.time_signature ?? [4, 4];
   return (
     <label className="field sig" title="Time signature">
@@ -351,7 +351,7 @@ function MarkerMenu({ daw, at }: { daw: Daw; at: { beat: number; x: number; y: n
 // ---- dialogs --------------------------------------------------------------------------
 
 function ProjectsDialog({ daw }: { daw: Daw }): React.JSX.Element {
-  const [list, setList] = useState<ProjectInfo[] | null>(null);
+  const [list, setList] = useState<ProjectSummary[] | null>(null);
   const [error, setError] = useState('');
   const load = (): void => {
     daw.persist.list().then(setList, (e: unknown) => setError(daw.persist.server

@@ -7,12 +7,12 @@ import {
   addClip, addTempoChange, addTimeSignatureChange, addTrack, ensureIds, findClip, newTrackId, setTempo, setTimeSignature,
 } from '../doc/edits';
 import { DocStore } from '../doc/history';
-import { emptyProject, type Clip, type Project } from '../doc/project';
+import { emptyProject, type Clip, type ProjectDoc } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
 import { patchRefOf } from '../engine/sink';
 import { Actions } from './actions';
 import type { Ctx, LiveTake, Tool } from './context';
-import { download, exportAudio, exportMidi, type ExportFormat } from './export';
+import { download, exportAudio, exportMidi, type WavChoice } from './export';
 import { ComputerKeyboard, isTyping } from './keyboard';
 import { connectMidi } from './midi';
 import { clampTopKey } from './pianoroll';
@@ -220,7 +220,7 @@ export class Daw {
     this.view.set({ rollTopKey: clampTopKey(v, rows * v.rollKeyHeight, mid + Math.floor(rows / 2)) });
   }
 
-  private pruneSelection(doc: Project): void {
+  private pruneSelection(doc: ProjectDoc): void {
     const v = this.view.get();
     const patch: Partial<ViewState> = {};
     if (v.openClip && !findClip(doc, v.openClip)) { patch.openClip = null; patch.selectedNotes = []; }
@@ -416,7 +416,7 @@ export class Daw {
       const keys = patches.find((p) => p.unit === 'epiano') ?? patches.find((p) => p.meta.kind === 'instrument');
       let count = 0;
       this.store.transact(`Import ${file.name}`, (doc0) => {
-        let doc: Project = doc0;
+        let doc: ProjectDoc = doc0;
         // Into an empty project the file's tempo map and meter come too.
         if (doc.tracks.length === 0) {
           doc = setTimeSignature(setTempo(doc, song.tempo), song.timeSignature[0], song.timeSignature[1]);
@@ -443,7 +443,7 @@ export class Daw {
     }
   }
 
-  async exportAudio(format: ExportFormat, stems: boolean): Promise<void> {
+  async exportAudio(format: WavChoice, stems: boolean): Promise<void> {
     this.ui.set({ busy: 'Rendering…' });
     try {
       const rate = this.audio.client?.sampleRate ?? this.store.doc.sample_rate ?? 48000;

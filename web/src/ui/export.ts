@@ -11,7 +11,7 @@
 // 32-bit float WAV; the page converts it to 16-bit (TPDF dither) or 24-bit
 // when asked. The status line says which one ran.
 
-import type { Project, Track } from '../doc/project';
+import type { ProjectDoc, TrackDoc } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
 import { exportPerformance } from '../engine/exporter';
 import { manifestRegistry } from '../engine/sink';
@@ -19,7 +19,7 @@ import type { Performance } from '../engine/performance';
 import { secondsAt, songEnd } from './song';
 import { trackNotes, writeSmf } from './smf';
 
-export type ExportFormat = 's16' | 's24' | 'f32';
+export type WavChoice = 's16' | 's24' | 'f32';
 
 export interface ExportFile {
   name: string;
@@ -37,18 +37,18 @@ function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9 _.-]+/g, '').trim() || 'song';
 }
 
-export function projectName(doc: Project): string {
+export function projectName(doc: ProjectDoc): string {
   return typeof doc.ui?.name === 'string' ? doc.ui.name : 'Untitled';
 }
 
-export function exportMidi(doc: Project): ExportFile {
+export function exportMidi(doc: ProjectDoc): ExportFile {
   const bytes = writeSmf(doc);
   return { name: `${safeName(projectName(doc))}.mid`, blob: new Blob([bytes.slice().buffer], { type: 'audio/midi' }) };
 }
 
 /** Render through the worker's project render; null when the worker does
  *  not know the message (the fallback then runs). */
-function renderProject(files: EngineFiles, doc: Project, format: ExportFormat, stems: boolean):
+function renderProject(files: EngineFiles, doc: ProjectDoc, format: WavChoice, stems: boolean):
   Promise<{ wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[] } | null> {
   const worker = new Worker(new URL('export-worker.js', location.href).href, { type: 'module', name: 'amp-export' });
   return new Promise((resolve, reject) => {
@@ -68,7 +68,7 @@ function renderProject(files: EngineFiles, doc: Project, format: ExportFormat, s
 }
 
 /** One instrument track's notes as a Performance (the fallback). */
-export function trackPerformance(files: EngineFiles, doc: Project, track: Track, sampleRate: number): Performance | null {
+export function trackPerformance(files: EngineFiles, doc: ProjectDoc, track: TrackDoc, sampleRate: number): Performance | null {
   const registry = manifestRegistry(files.manifest.patches);
   const index = registry.indexOf(track.patch);
   const patch = files.manifest.patches.find((p) => p.index === index);
@@ -96,7 +96,7 @@ export function trackPerformance(files: EngineFiles, doc: Project, track: Track,
   };
 }
 
-export async function exportAudio(files: EngineFiles, doc: Project, format: ExportFormat, stems: boolean,
+export async function exportAudio(files: EngineFiles, doc: ProjectDoc, format: WavChoice, stems: boolean,
                                   preferTrack: number | null, sampleRate: number): Promise<ExportOutcome> {
   const base = safeName(projectName(doc));
   const full = await renderProject(files, doc, format, stems).catch(() => null);

@@ -3,11 +3,11 @@
 // value it reads changed identity.
 
 import { useSyncExternalStore } from 'react';
-import type { Project } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 import type { Ctx } from './context';
 import type { ViewState } from './view';
 
-export function useDoc(ctx: Ctx): Project {
+export function useDoc(ctx: Ctx): ProjectDoc {
   return useSyncExternalStore((fn) => ctx.store.subscribe(() => fn()), () => ctx.store.doc);
 }
 

@@ -2,7 +2,7 @@
 // telemetry), fader in dB, pan, mute and solo, and the sends to buses.
 // A fader gesture is one undo step (coalesced while the pointer is down).
 
-import type { Track } from '../doc/project';
+import type { TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
 import { useDoc, useView } from './hooks';
 import { Meter } from './meters';
@@ -44,7 +44,7 @@ export function Mixer({ ctx }: { ctx: Ctx }): React.JSX.Element {
   );
 }
 
-function Strip({ ctx, track, buses, selected }: { ctx: Ctx; track: Track; buses: Track[]; selected: boolean }): React.JSX.Element {
+function Strip({ ctx, track, buses, selected }: { ctx: Ctx; track: TrackDoc; buses: TrackDoc[]; selected: boolean }): React.JSX.Element {
   const fader = track.fader ?? {};
   const gain = fader.gain_db ?? 0, pan = fader.pan ?? 0;
   const targets = buses.filter((b) => b.id !== track.id && (track.kind !== 'bus' || isAfter(ctx, track.id, b.id)));

@@ -3,11 +3,11 @@
 // revision the document is based on). The page's address carries the
 // server project (#project=<id>), so a reload opens it again.
 
-import { AmpdClient, type ProjectInfo, type SaveResult, type StoredProject } from '../api/ampd';
+import { AmpdClient, type ProjectSummary, type SaveResult, type StoredProject } from '../api/ampd';
 import { Autosave, chooseRecovery, readAutosave, type SaveState } from '../api/autosave';
 import { ensureIds } from '../doc/edits';
 import type { DocStore } from '../doc/history';
-import { PROJECT_VERSION, emptyProject, type Clip, type Note, type PatchRef, type Project } from '../doc/project';
+import { PROJECT_VERSION, emptyProject, type Clip, type NoteDoc, type PatchRef, type ProjectDoc } from '../doc/project';
 
 export type SaveOutcome = { ok: true; revision: number } | { ok: false; message: string; conflict?: number };
 
@@ -55,7 +55,7 @@ export class Persistence {
   }
 
   fresh(): void {
-    const doc: Project = { ...emptyProject(), ui: { name: 'Untitled' } };
+    const doc: ProjectDoc = { ...emptyProject(), ui: { name: 'Untitled' } };
     this.store.replace(doc);
     this.autosave.setProject(null, 0);
     setHash(null);
@@ -92,7 +92,7 @@ export class Persistence {
     return { ok: true, revision: result.revision };
   }
 
-  list(): Promise<ProjectInfo[]> {
+  list(): Promise<ProjectSummary[]> {
     return this.client.listProjects();
   }
 }
@@ -123,9 +123,9 @@ function setHash(id: string | null): void {
 //   project's ui ("v2").
 // fromServer() undoes each of these, so a saved document reloads equal.
 
-type V2Keep = Pick<Project, 'time_signature_changes' | 'metronome' | 'tail'>;
+type V2Keep = Pick<ProjectDoc, 'time_signature_changes' | 'metronome' | 'tail'>;
 
-function mapPatches(doc: Project, fn: (p: PatchRef) => PatchRef): Project {
+function mapPatches(doc: ProjectDoc, fn: (p: PatchRef) => PatchRef): ProjectDoc {
   return {
     ...doc,
     tracks: doc.tracks.map((t) => ({
@@ -136,9 +136,9 @@ function mapPatches(doc: Project, fn: (p: PatchRef) => PatchRef): Project {
   };
 }
 
-function unroll(clip: Clip): Note[] {
+function unroll(clip: Clip): NoteDoc[] {
   const loop = clip.loop_beats ?? clip.length_beats;
-  const out: Note[] = [];
+  const out: NoteDoc[] = [];
   for (let off = 0; off < clip.length_beats; off += loop) {
     for (const n of clip.notes) {
       if (n.start_beat >= loop) continue;
@@ -150,14 +150,14 @@ function unroll(clip: Clip): Note[] {
   return out;
 }
 
-export function toServer(doc: Project): Project {
+export function toServer(doc: ProjectDoc): ProjectDoc {
   const keep: V2Keep = {};
-  let d: Project = { ...doc, version: 1 };
+  let d: ProjectDoc = { ...doc, version: 1 };
   for (const k of ['time_signature_changes', 'metronome', 'tail'] as const) {
     if (d[k] === undefined) continue;
     (keep as Record<string, unknown>)[k] = d[k];
     const { [k]: _gone, ...rest } = d;
-    d = rest as Project;
+    d = rest as ProjectDoc;
   }
   if (Object.keys(keep).length) d = { ...d, ui: { ...d.ui, v2: keep } };
   d = {
@@ -175,14 +175,14 @@ export function toServer(doc: Project): Project {
     (typeof p === 'object' && 'builtin' in p ? { file: p.builtin, ...(p.unit !== undefined ? { unit: p.unit } : {}) } : p));
 }
 
-export function fromServer(doc: Project): Project {
+export function fromServer(doc: ProjectDoc): ProjectDoc {
   if (doc.version !== 1) return doc;
-  let d: Project = { ...doc, version: PROJECT_VERSION };
-  const ui = d.ui as (Project['ui'] & { v2?: V2Keep }) | undefined;
+  let d: ProjectDoc = { ...doc, version: PROJECT_VERSION };
+  const ui = d.ui as (ProjectDoc['ui'] & { v2?: V2Keep }) | undefined;
   if (ui?.v2) {
     const { v2, ...rest } = ui;
-    d = { ...d, ...v2 } as Project;
-    d = Object.keys(rest).length ? { ...d, ui: rest } : (({ ui: _u, ...r }) => r as Project)(d);
+    d = { ...d, ...v2 } as ProjectDoc;
+    d = Object.keys(rest).length ? { ...d, ui: rest } : (({ ui: _u, ...r }) => r as ProjectDoc)(d);
   }
   d = {
     ...d,
@@ -190,7 +190,7 @@ export function fromServer(doc: Project): Project {
       ...t,
       ...(t.clips ? {
         clips: t.clips.map((c) => {
-          const cu = c.ui as (Clip['ui'] & { v2_loop?: { loop_beats: number; notes: Note[] } }) | undefined;
+          const cu = c.ui as (Clip['ui'] & { v2_loop?: { loop_beats: number; notes: NoteDoc[] } }) | undefined;
           if (!cu?.v2_loop) return c;
           const { v2_loop, ...restUi } = cu;
           return { ...c, loop_beats: v2_loop.loop_beats, notes: v2_loop.notes, ui: restUi };
@@ -206,11 +206,11 @@ export function fromServer(doc: Project): Project {
 /** AmpdClient sending documents as toServer() makes them and reading them
  *  back with fromServer(). */
 class VersionOneClient extends AmpdClient {
-  override createProject(name: string, document?: Project): Promise<ProjectInfo> {
+  override createProject(name: string, document?: ProjectDoc): Promise<ProjectSummary> {
     return super.createProject(name, document && toServer(document));
   }
 
-  override saveProject(id: string, document: Project, basedOn: number): Promise<SaveResult> {
+  override saveProject(id: string, document: ProjectDoc, basedOn: number): Promise<SaveResult> {
     return super.saveProject(id, toServer(document), basedOn);
   }
 

@@ -9,7 +9,7 @@
 // drag paints velocities. Keys (app.tsx): Delete, Q, arrows.
 
 import { useEffect, useRef } from 'react';
-import type { Clip, Note, Project, Track } from '../doc/project';
+import type { Clip, NoteDoc, ProjectDoc, TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
 import { barsOf, findClip } from './song';
 import { withAlpha } from './timeline';
@@ -24,7 +24,7 @@ const EDGE = 6;
  *  the grid and on its notes; any other key is a tom. */
 const DRUM_KEYS: Readonly<Record<number, string>> = { 36: 'Kick', 38: 'Snare', 42: 'Hat cl.', 46: 'Hat op.' };
 
-function isDrumKit(track: Track | undefined): boolean {
+function isDrumKit(track: TrackDoc | undefined): boolean {
   const p = track?.patch;
   const file = typeof p === 'string' ? p : p && 'builtin' in p ? p.builtin : p && 'file' in p ? p.file : '';
   return /(^|\/)drums\.amp$/.test(file);
@@ -38,10 +38,10 @@ interface Layout { w: number; h: number; gridTop: number; gridBottom: number; ve
 
 type RollDrag =
   | { kind: 'keys'; key: number; pointer: number }
-  | { kind: 'draw'; base: Project; note: Note; clipId: string; trackId: number; x0: number; pointer: number }
-  | { kind: 'move'; base: Project; clipId: string; trackId: number; indices: number[]; beat0: number; key0: number;
+  | { kind: 'draw'; base: ProjectDoc; note: NoteDoc; clipId: string; trackId: number; x0: number; pointer: number }
+  | { kind: 'move'; base: ProjectDoc; clipId: string; trackId: number; indices: number[]; beat0: number; key0: number;
       start0: number; lastKey: number; moved: boolean; pointer: number }
-  | { kind: 'resize'; base: Project; clipId: string; indices: number[]; beat0: number; end0: number; pointer: number }
+  | { kind: 'resize'; base: ProjectDoc; clipId: string; indices: number[]; beat0: number; end0: number; pointer: number }
   | { kind: 'band'; x0: number; y0: number; x1: number; y1: number; add: readonly number[]; pointer: number }
   | { kind: 'velocity'; clipId: string; pointer: number };
 
@@ -93,7 +93,7 @@ function yToKey(v: ViewState, y: number): number {
 }
 
 /** The open clip and its track, if it still exists. */
-function openClip(ctx: Ctx): { clip: Clip; track: Track; id: string } | null {
+function openClip(ctx: Ctx): { clip: Clip; track: TrackDoc; id: string } | null {
   const id = ctx.view.get().openClip;
   if (!id) return null;
   const found = findClip(ctx.store.doc, id);
@@ -163,7 +163,7 @@ function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: RollDrag |
         ? (sel.includes(hit.index) ? sel.filter((i) => i !== hit.index) : [...sel, hit.index])
         : (sel.includes(hit.index) ? sel : [hit.index]);
       ctx.view.set({ selectedNotes: selected });
-      const n = clip.notes[hit.index] as Note;
+      const n = clip.notes[hit.index] as NoteDoc;
       if (hit.edge) {
         drag = { kind: 'resize', base: ctx.store.doc, clipId: id, indices: selected.includes(hit.index) ? selected.slice() : [hit.index],
                  beat0: beat, end0: clip.start_beat + n.start_beat + n.length_beats, pointer: e.pointerId };
@@ -191,7 +191,7 @@ function attach(canvas: HTMLCanvasElement, ctx: Ctx, band: { current: RollDrag |
     const key = yToKey(v, y);
     const start = Math.max(clip.start_beat, snapDown(beat, g));
     const length = lastLength > 0 ? lastLength : (g || 0.25);
-    const note: Note = { key, start_beat: start - clip.start_beat, length_beats: length, velocity: 0.8 };
+    const note: NoteDoc = { key, start_beat: start - clip.start_beat, length_beats: length, velocity: 0.8 };
     const base = ctx.store.doc;
     const coalesce = `draw-${e.pointerId}-${e.timeStamp}`;
     ctx.act.drawNoteLength(base, id, note, coalesce);
@@ -511,7 +511,7 @@ function drawKeyboard(g: CanvasRenderingContext2D, v: ViewState, L: Layout, ctx:
   g.fillRect(KEYBOARD_WIDTH - 1, L.gridTop, 1, L.gridBottom - L.gridTop);
 }
 
-function drawRuler(g: CanvasRenderingContext2D, v: ViewState, w: number, doc: Project): void {
+function drawRuler(g: CanvasRenderingContext2D, v: ViewState, w: number, doc: ProjectDoc): void {
   g.fillStyle = THEME.panel;
   g.fillRect(0, 0, w, RULER);
   const bars = barsOf(doc);
@@ -531,7 +531,7 @@ function drawRuler(g: CanvasRenderingContext2D, v: ViewState, w: number, doc: Pr
 }
 
 function drawVelocity(g: CanvasRenderingContext2D, v: ViewState, L: Layout,
-                      open: { clip: Clip; track: Track } | null): void {
+                      open: { clip: Clip; track: TrackDoc } | null): void {
   g.fillStyle = THEME.panel;
   g.fillRect(0, L.velTop - 4, L.w, L.h - L.velTop + 4);
   g.fillStyle = THEME.line;

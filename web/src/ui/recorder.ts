@@ -5,14 +5,14 @@
 // clip when recording stops. With input quantize, note starts go to the
 // grid (their lengths are kept).
 
-import type { Note } from '../doc/project';
+import type { NoteDoc } from '../doc/project';
 import type { LiveTake } from './context';
 
 export interface FinishedTake {
   trackId: number;
   start: number;
   length: number;
-  notes: Note[];
+  notes: NoteDoc[];
 }
 
 export class TakeRecorder {
@@ -48,7 +48,7 @@ export class TakeRecorder {
     this.take = null;
     if (!take || take.notes.length === 0) return null;
     const start = take.startBeat;
-    const notes: Note[] = take.notes.map((n) => {
+    const notes: NoteDoc[] = take.notes.map((n) => {
       const end = n.end ?? Math.max(endBeat, n.beat + 1 / 960);
       let s = n.beat - start;
       if (grid > 0) s = Math.max(0, Math.round(s / grid) * grid);

@@ -12,14 +12,14 @@
 // (runtime/formats/smf.c) is not in engine.wasm, so the page has this one;
 // `amp import` reads the same files natively.
 
-import type { Note, Project, Track } from '../doc/project';
+import type { NoteDoc, ProjectDoc, TrackDoc } from '../doc/project';
 
 const PPQ = 960;
 
 export interface MidiFileTrack {
   name: string;
   channel: number;
-  notes: Note[];
+  notes: NoteDoc[];
 }
 
 export interface MidiFileSong {
@@ -76,7 +76,7 @@ function meta(type: number, payload: number[]): number[] {
 }
 
 /** The notes of a track as the engine plays them, in beats from 0. */
-export function trackNotes(track: Track): { key: number; start: number; end: number; velocity: number }[] {
+export function trackNotes(track: TrackDoc): { key: number; start: number; end: number; velocity: number }[] {
   const out: { key: number; start: number; end: number; velocity: number }[] = [];
   for (const clip of track.clips ?? []) {
     const loop = clip.loop_beats;
@@ -94,13 +94,13 @@ export function trackNotes(track: Track): { key: number; start: number; end: num
   return out;
 }
 
-function isDrums(track: Track): boolean {
+function isDrums(track: TrackDoc): boolean {
   const p = track.patch;
   const name = typeof p === 'string' ? p : p && 'builtin' in p ? p.builtin : p && 'file' in p ? p.file : '';
   return /drum/i.test(name);
 }
 
-export function writeSmf(doc: Project): Uint8Array {
+export function writeSmf(doc: ProjectDoc): Uint8Array {
   const out = new SmfBytes();
   const instruments = doc.tracks.filter((t) => t.kind === 'instrument');
   out.text('MThd');
@@ -178,7 +178,7 @@ export function readSmf(data: Uint8Array): MidiFileSong {
     if (kind !== 'MTrk') { p = end; continue; }
     let tick = 0, status = 0, name = '';
     const open = new Map<number, { tick: number; velocity: number }[]>();
-    const byChannel = new Map<number, Note[]>();
+    const byChannel = new Map<number, NoteDoc[]>();
     while (p < end) {
       tick += vlq();
       let b = u8();

@@ -2,7 +2,7 @@
 // time-signature changes), finding a clip by its ui id, the key range of a
 // clip's notes. Pure functions of the document.
 
-import type { Clip, Project, Track } from '../doc/project';
+import type { Clip, ProjectDoc, TrackDoc } from '../doc/project';
 
 export interface BarLine {
   beat: number;
@@ -34,7 +34,7 @@ export interface Bars {
 
 const TICKS = 960;
 
-export function barsOf(doc: Project): Bars {
+export function barsOf(doc: ProjectDoc): Bars {
   const [num0, den0] = doc.time_signature ?? [4, 4];
   const changes = [...(doc.time_signature_changes ?? [])].sort((a, b) => a.beat - b.beat);
   const meters: Meter[] = [{ beat: 0, num: num0, den: den0, firstBar: 1 }];
@@ -102,12 +102,12 @@ export function barsOf(doc: Project): Bars {
 }
 
 /** "12.3.480"-style position text. */
-export function positionText(doc: Project, beat: number): string {
+export function positionText(doc: ProjectDoc, beat: number): string {
   const p = barsOf(doc).position(beat);
   return `${String(p.bar).padStart(3, ' ')}.${p.beat}.${String(p.tick).padStart(3, '0')}`;
 }
 
-export function findClip(doc: Project, id: string): { track: Track; clip: Clip; index: number } | null {
+export function findClip(doc: ProjectDoc, id: string): { track: TrackDoc; clip: Clip; index: number } | null {
   for (const track of doc.tracks) {
     const clips = track.clips ?? [];
     for (let i = 0; i < clips.length; i++) {
@@ -118,7 +118,7 @@ export function findClip(doc: Project, id: string): { track: Track; clip: Clip; 
   return null;
 }
 
-export function findTrack(doc: Project, id: number | null): Track | null {
+export function findTrack(doc: ProjectDoc, id: number | null): TrackDoc | null {
   if (id === null) return null;
   return doc.tracks.find((t) => t.id === id) ?? null;
 }
@@ -135,7 +135,7 @@ export function clipRange(clip: Clip): { lo: number; hi: number } {
 }
 
 /** The tempo at `beat` (tempo and its changes). */
-export function tempoAt(doc: Project, beat: number): number {
+export function tempoAt(doc: ProjectDoc, beat: number): number {
   let bpm = doc.tempo ?? 120;
   const changes = [...(doc.tempo_changes ?? [])].sort((a, b) => a.beat - b.beat);
   for (const c of changes) if (c.beat <= beat) bpm = c.bpm;
@@ -143,7 +143,7 @@ export function tempoAt(doc: Project, beat: number): number {
 }
 
 /** Seconds from beat 0 to `beat` through the tempo map. */
-export function secondsAt(doc: Project, beat: number): number {
+export function secondsAt(doc: ProjectDoc, beat: number): number {
   let t = 0, at = 0, bpm = doc.tempo ?? 120;
   const changes = [...(doc.tempo_changes ?? [])].sort((a, b) => a.beat - b.beat);
   for (const c of changes) {
@@ -156,7 +156,7 @@ export function secondsAt(doc: Project, beat: number): number {
 }
 
 /** The end of the arrangement: length_beats, else the end of the last clip. */
-export function songEnd(doc: Project): number {
+export function songEnd(doc: ProjectDoc): number {
   if (doc.length_beats !== undefined) return doc.length_beats;
   let end = 0;
   for (const t of doc.tracks) for (const c of t.clips ?? []) end = Math.max(end, c.start_beat + c.length_beats);

@@ -12,7 +12,7 @@
 // here re-renders React.
 
 import { useEffect, useRef } from 'react';
-import type { Clip, Project, Track } from '../doc/project';
+import type { Clip, ProjectDoc, TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
 import { barsOf, clipRange, findClip, tempoAt, type BarLine } from './song';
 import { LANE_HEIGHT, RULER_HEIGHT, THEME, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
@@ -23,8 +23,8 @@ const CLIP_HEADER = 15;  // px: the clip's name strip
 
 type Hit =
   | { kind: 'ruler' }
-  | { kind: 'empty'; track: Track | null; beat: number }
-  | { kind: 'clip'; track: Track; clip: Clip; part: 'body' | 'left' | 'right' | 'loop' };
+  | { kind: 'empty'; track: TrackDoc | null; beat: number }
+  | { kind: 'clip'; track: TrackDoc; clip: Clip; part: 'body' | 'left' | 'right' | 'loop' };
 
 interface ArrangeDrag {
   kind: 'move' | 'left' | 'right' | 'loop' | 'ruler' | 'split';
@@ -33,7 +33,7 @@ interface ArrangeDrag {
   beat0: number;
   clipId?: string;
   trackId?: number;
-  base?: Project;
+  base?: ProjectDoc;
   moved: boolean;
   pointer: number;
 }
@@ -87,7 +87,7 @@ function xToBeat(v: ViewState, x: number): number {
 function laneTop(v: ViewState, index: number): number {
   return RULER_HEIGHT + index * LANE_HEIGHT - v.scrollY;
 }
-function trackAtY(doc: Project, v: ViewState, y: number): Track | null {
+function trackAtY(doc: ProjectDoc, v: ViewState, y: number): TrackDoc | null {
   if (y < RULER_HEIGHT) return null;
   const i = Math.floor((y - RULER_HEIGHT + v.scrollY) / LANE_HEIGHT);
   return doc.tracks[i] ?? null;
@@ -490,7 +490,7 @@ function tag(g: CanvasRenderingContext2D, x: number, y: number, text: string, co
   g.fillText(text, x + 3, y + 6);
 }
 
-function drawClip(g: CanvasRenderingContext2D, track: Track, clip: Clip, x0: number, x1: number,
+function drawClip(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: number, x1: number,
                   top: number, height: number, selected: boolean, open: boolean): void {
   const color = clip.ui?.color ?? track.ui?.color ?? '#4cc2ff';
   const w = Math.max(2, x1 - x0);

@@ -4,7 +4,7 @@
 // scroll with the timeline's lanes (view.scrollY) and have its lane height.
 
 import { useEffect, useRef, useState } from 'react';
-import type { PatchRef, Project, Track } from '../doc/project';
+import type { PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
 import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
 import { useDoc, useView } from './hooks';
@@ -81,8 +81,8 @@ function AddTrackMenu({ ctx }: { ctx: Ctx }): React.JSX.Element {
 
 interface HeaderProps {
   ctx: Ctx;
-  doc: Project;
-  track: Track;
+  doc: ProjectDoc;
+  track: TrackDoc;
   selected: boolean;
   armed: boolean;
   onArm: (id: number | null) => void;
