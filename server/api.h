@@ -235,6 +235,18 @@ bool api_patches_check_references(ApiCall *call, StoreConn *db, const struct Pro
  * field). Another user's asset is refused exactly like a missing one. */
 bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Project *project);
 
+/* A stored document as JSON, upgraded to the current format; NULL when it
+ * cannot be read (api_projects.c). */
+json_t *api_projects_stored_document(const char *text);
+/* GET /api/projects/{id}/bundle: the project as a tar archive
+ * (api_bundle.c); `id` is the path segment, `len` bytes. */
+enum MHD_Result api_projects_bundle(struct MHD_Connection *conn, const HttpRequest *req, const char *id, size_t len);
+/* The stored file of an asset, opened read-only beneath the data folder
+ * (-1 when it cannot be), and an unnamed temporary file there (O_TMPFILE,
+ * read-write; -1 on failure): api_assets.c. */
+int api_assets_open(const char *hash);
+int api_assets_temp_file(void);
+
 /* Seconds since the epoch. */
 int64_t api_now(void);
 

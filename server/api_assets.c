@@ -904,3 +904,19 @@ bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Proj
     }
     return true;
 }
+
+/* ---- files for other endpoints ------------------------------------------------------ */
+
+int api_assets_open(const char *hash)
+{
+    if (!is_asset_hash(hash))
+        return -1;
+    char path[STORE_ASSET_HASH_HEX + 4];
+    file_path(hash, path);
+    return static_open_beneath(folder.dir_fd, path, O_RDONLY);
+}
+
+int api_assets_temp_file(void)
+{
+    return openat(folder.dir_fd, "tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}

@@ -15,6 +15,7 @@
  *   POST   /api/projects/{id}/share               a new read-only link's token       201
  *   DELETE /api/projects/{id}/share               revoke it                          204
  *   GET    /api/shared/{token}                    the latest revision, no session    200
+ *   GET    /api/projects/{id}/bundle[?revision=N] a tar of it, its patches and assets 200 (api_bundle.c)
  *
  * All but the last need a caller (api.h); writes need the CSRF token. A
  * project of another user is 404 like one that does not exist, on every
@@ -66,7 +67,7 @@ static json_t *project_json(const StoreProject *p)
 /* A stored document as JSON, upgraded when it is of an older format.
  * NULL when it cannot be read (a stored document was valid when saved, so
  * this means a bug or a damaged database). */
-static json_t *stored_document(const char *text)
+json_t *api_projects_stored_document(const char *text)
 {
     json_error_t jerr;
     json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
@@ -209,7 +210,7 @@ static void project_get(ApiCall *call, StoreConn *db)
         api_store_error(call, st);
         return;
     }
-    json_t *doc = stored_document(text);
+    json_t *doc = api_projects_stored_document(text);
     free(text);
     if (!doc) {
         api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
@@ -370,7 +371,7 @@ static void revision_get(ApiCall *call, StoreConn *db)
         api_store_error_as(call, st, "no such project or revision");
         return;
     }
-    json_t *doc = stored_document(text);
+    json_t *doc = api_projects_stored_document(text);
     free(text);
     if (!doc) {
         api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
@@ -468,7 +469,7 @@ static void shared_get(ApiCall *call, StoreConn *db)
         api_store_error_as(call, st, "no such share link");
         return;
     }
-    json_t *doc = stored_document(text);
+    json_t *doc = api_projects_stored_document(text);
     free(text);
     if (!doc) {
         api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
@@ -506,5 +507,9 @@ static const ApiRoute project_routes[] = {
 
 enum MHD_Result api_projects_item(struct MHD_Connection *conn, const HttpRequest *req)
 {
+    const char *id = req->path + strlen("/api/projects/");
+    const char *slash = strchr(id, '/');
+    if (slash && strcmp(slash, "/bundle") == 0 && strcmp(req->method, "GET") == 0)
+        return api_projects_bundle(conn, req, id, (size_t)(slash - id));
     return api_route(conn, req, "/api/projects/", project_routes, sizeof project_routes / sizeof project_routes[0]);
 }

@@ -23,6 +23,9 @@
 #include <jansson.h>
 
 #include <arpa/inet.h>
+#include <math.h>
+#include <stdint.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -919,6 +922,107 @@ START_TEST(test_projects_name_builtin_patches)
 }
 END_TEST
 
+/* A stored project exported as one tar archive renders with `amp render`:
+ * its library patch comes as a file of the bundle, its audio under
+ * assets/ab/<hash>, built-in patches from the same --library folder. */
+static int run_command(const char *command)
+{
+    int status = system(command);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_project_bundle)
+{
+    Agent a = signup("bundler");
+    char patch_id[33], body[2048];
+    create_patch(&a, "{\"name\":\"Tone\",\"text\":\"import \\\"std/osc.amp\\\";\\nimport \\\"std/env.amp\\\";\\n"
+                     "patch tone {\\n  voices 4 steal oldest;\\n  voice {\\n    o = sine(freq: note.freq);\\n"
+                     "    e = adsr(attack: 5 ms, decay: 50 ms, sustain: 0.7, release: 100 ms, gate: note.gate);\\n"
+                     "    o.y * e.y * note.vel * 0.5 -> out;\\n  }\\n}\\n\"}",
+                 patch_id);
+    /* A 0.25 s 16-bit mono WAV at 48 kHz of a 440 Hz tone. */
+    enum { FRAMES = 12000 };
+    unsigned char wav[44 + 2 * FRAMES];
+    memcpy(wav, "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\xbb\0\0\0\x77\x01\0\x02\0\x10\0data", 40);
+    uint32_t data_len = 2 * FRAMES, riff_len = 36 + data_len;
+    memcpy(wav + 4, &riff_len, 4);
+    memcpy(wav + 40, &data_len, 4);
+    for (int i = 0; i < FRAMES; i++) {
+        int16_t v = (int16_t)(8000.0 * sin(2.0 * M_PI * 440.0 * i / 48000.0));
+        memcpy(wav + 44 + 2 * i, &v, 2);
+    }
+    Reply *r = api_client_request(server_port, &a, "POST", "/api/assets?name=tone.wav", (const char *)wav, sizeof wav,
+                                  NULL);
+    expect(r, 201, NULL);
+    char hash[65];
+    snprintf(hash, sizeof hash, "%s", json_string_value(json_object_get(r->json, "hash")));
+    reply_free(r);
+    snprintf(body, sizeof body,
+             "{\"version\":2,\"tempo\":120,\"length_beats\":4,\"tail_seconds\":0.5,\"tracks\":["
+             "{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"library\":\"%s\",\"revision\":1},"
+             "\"inserts\":[{\"patch\":{\"builtin\":\"stereo_delay.amp\"},\"params\":{\"mix\":0.2}}],"
+             "\"clips\":[{\"start_beat\":0,\"length_beats\":4,\"notes\":[{\"key\":69,\"start_beat\":0,\"length_beats\":1}]}]},"
+             "{\"id\":2,\"kind\":\"audio\",\"regions\":[{\"asset\":\"%s\",\"start_beat\":2},{\"asset\":\"%s\",\"start_beat\":3}]}]}",
+             patch_id, hash, hash);
+    r = create_project(&a, body);
+    expect(r, 201, NULL);
+    char project_id[33], path[128];
+    snprintf(project_id, sizeof project_id, "%s", json_string_value(json_object_get(r->json, "id")));
+    reply_free(r);
+
+    snprintf(path, sizeof path, "/api/projects/%s/bundle", project_id);
+    r = call(&a, "GET", path, NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(reply_header(r, "Content-Type"), "application/x-tar");
+    ck_assert(strstr(reply_header(r, "Content-Disposition"), project_id));
+    ck_assert_uint_eq(r->body_len % 512, 0);
+    char *dir = api_temp_dir("ampd-bundle");
+    char file[PATH_MAX], command[3 * PATH_MAX];
+    snprintf(file, sizeof file, "%s/song.tar", dir);
+    write_file(file, r->body, r->body_len);
+    reply_free(r);
+    snprintf(command, sizeof command, "tar -xf '%s' -C '%s'", file, dir);
+    ck_assert_int_eq(run_command(command), 0);
+    /* The asset is there byte for byte; the library patch is a file and
+     * the document names it so. */
+    snprintf(command, sizeof command, "cmp -s '%s/%s/assets/%.2s/%s' - ", dir, project_id, hash, hash);
+    FILE *cmp = popen(command, "w");
+    ck_assert_ptr_nonnull(cmp);
+    fwrite(wav, 1, sizeof wav, cmp);
+    ck_assert_int_eq(WEXITSTATUS(pclose(cmp)), 0);
+    snprintf(file, sizeof file, "%s/%s/project.json", dir, project_id);
+    json_t *doc = json_load_file(file, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *patch = json_object_get(json_array_get(json_object_get(doc, "tracks"), 0), "patch");
+    char want[64];
+    snprintf(want, sizeof want, "patches/%s-r1.amp", patch_id);
+    ck_assert_str_eq(json_string_value(json_object_get(patch, "file")), want);
+    ck_assert_ptr_null(json_object_get(patch, "library"));
+    json_decref(doc);
+    /* amp render plays it: the tone at beat 0, the asset twice. */
+    snprintf(command, sizeof command, "%s render '%s' --library nodes -I nodes -o '%s/song.wav' 2>'%s/render.log'",
+             AMP_PATH, file, dir, dir);
+    int rc = run_command(command);
+    if (rc != 0) {
+        snprintf(command, sizeof command, "cat '%s/render.log' >&2", dir);
+        run_command(command);
+    }
+    ck_assert_int_eq(rc, 0);
+
+    /* Another user's project, a revision it does not have, a bad id: 404. */
+    Agent b = signup("notbundler");
+    expect_free(call(&b, "GET", path, NULL, NULL), 404, "not_found");
+    snprintf(path, sizeof path, "/api/projects/%s/bundle?revision=9", project_id);
+    expect_free(call(&a, "GET", path, NULL, NULL), 404, "not_found");
+    snprintf(path, sizeof path, "/api/projects/%s/bundle?revision=1", project_id);
+    expect_free(call(&a, "GET", path, NULL, NULL), 200, NULL);
+    expect_free(call(&a, "GET", "/api/projects/../../etc/bundle", NULL, NULL), 400, "bad_path");
+    expect_free(call(&a, "GET", "/api/projects/not-an-id/bundle", NULL, NULL), 404, "not_found");
+    expect_free(call(NULL, "GET", path, NULL, NULL), 401, NULL);
+    testutil_remove_tree(dir);
+}
+END_TEST
+
 static Suite *patches_suite(void)
 {
     Suite *s = suite_create("patches");
@@ -953,6 +1057,7 @@ static Suite *patches_suite(void)
     tcase_set_timeout(projects, 60);
     tcase_add_test(projects, test_projects_name_library_patches);
     tcase_add_test(projects, test_projects_name_builtin_patches);
+    tcase_add_test(projects, test_project_bundle);
     suite_add_tcase(s, projects);
     return s;
 }
