@@ -60,7 +60,9 @@
  *                     [0.25, 4]                      abs  1.4e-7  2e-6
  *   lin2db            [1e-30, 1e30]                  mixed 2.3e-7 2e-6
  *   pow               x in [1e-6, 1e6], |y| <= 20    rel  1.0e-6  1e-5
- *                     (where 2^-125 < result < 2^125)
+ *                     (where 2^-125 < result < 2^125); whole y with
+ *                     |y| <= 64: exact whenever x^y is a float (7^1 = 7,
+ *                     3^2 = 9, every prime power below 2^24: tested)
  *   sinh / cosh       [-20, 20]                      rel  8.7e-7 / 2.7e-7  1e-5
  *   tanh              [-20, 20]                      abs  1.1e-7  2e-6
  *   sqrt, floor, ceil, round, trunc, abs, min, max, clamp: exact
@@ -657,6 +659,27 @@ static inline v4f amp_lin2db(v4f lin) { return amp__log_combine(lin, AMP__DB2_HI
  *   x < 0:  |x|^y, negated when y is an odd integer: this matches C pow
  *           for integer y; for non-integer y (C: NaN) it gives |x|^y.
  * pow(x, 0) = 1 and pow(1, y) = 1 exactly. */
+/* x^n for whole n with |n| <= 64, x >= 0, by binary powering: the product
+ * of x^(2^b) over the bits b of |n| (at most 7 squarings and 7 products),
+ * then 1/that for n < 0. Each product is rounded once, so a power whose
+ * exact value is a float (7^1, 3^2, 2^-10, 5^10, every power of a small
+ * whole number below 2^24) comes out exact, and others within a few ulp.
+ * Where |n| > 64, or the power leaves [2^-125, 2^125] (where a product
+ * could overflow or go denormal), the lane keeps `other` (the exp-log
+ * result, which saturates and flushes properly). */
+static inline v4f amp__pow_whole(v4f x, v4i n, v4f other)
+{
+    v4i m = (n ^ (n >> 31)) - (n >> 31);                /* |n| (n is within +-2^24) */
+    v4f q = amp_splat(1.0f), b = x;
+    for (int bit = 0; bit < 7; bit++) {
+        q = amp_sel(((m >> bit) & 1) != 0, q * b, q);
+        b = b * b;
+    }
+    v4i ok = (m <= 64) & (q >= amp_splat(0x1p-125f)) & (q <= amp_splat(0x1p125f));
+    q = amp_sel(n < 0, 1.0f / amp_sel(ok, q, amp_splat(1.0f)), q);
+    return amp_sel(ok, q, other);
+}
+
 static inline v4f amp_pow(v4f x, v4f y)
 {
     v4f zero = amp_splat(0.0f);
@@ -675,13 +698,16 @@ static inline v4f amp_pow(v4f x, v4f y)
     v4f r = ((a - n) + b) * 0x1.62e43p-1f;             /* * ln 2 */
     v4f hs = (v4f)(((v4u)t + 126u) << 23);
     v4f p = amp__exp_finish(r, hs);
-    v4f at0 = amp_sel(y > zero, zero, amp_sel(y == zero, amp_splat(1.0f), amp_splat(AMP__FLT_MAX)));
-    p = amp_sel(ax == zero, at0, p);
-    /* odd integer y: |y| < 2^24 (larger floats are even), trunc(y) == y and
-     * the low bit set; the conversion input is clamped into range */
+    /* whole y: |y| < 2^24 (larger floats are all whole) and trunc(y) == y;
+     * the conversion input is clamped into range */
     v4f yc = amp_clamp(y, amp_splat(-0x1p24f), amp_splat(0x1p24f));
     v4i yi = __builtin_convertvector(yc, v4i);
-    v4i odd = (__builtin_convertvector(yi, v4f) == y) & (v4i)((v4u)yi << 31);
+    v4i whole = __builtin_convertvector(yi, v4f) == y;
+    p = amp_sel(whole, amp__pow_whole(ax, yi, p), p);
+    v4f at0 = amp_sel(y > zero, zero, amp_sel(y == zero, amp_splat(1.0f), amp_splat(AMP__FLT_MAX)));
+    p = amp_sel(ax == zero, at0, p);
+    /* odd integer y: whole and the low bit set */
+    v4i odd = whole & (v4i)((v4u)yi << 31);
     return amp__xorsign(p, odd & amp__signbit(x));
 }
 
