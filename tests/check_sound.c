@@ -222,6 +222,80 @@ START_TEST(amp_render_refuses)
 }
 END_TEST
 
+/* ---- deterministic output ------------------------------------------------------ */
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    *len = fread(buf, 1, (size_t)n, f);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ampc run as a program from the repository root and from tests/ (with a
+ * different environment size, as another shell would have), writing to
+ * folders of different lengths: the C and the JSON are the same bytes.
+ * For a plain patch and for Faust imports, the 2 x 64-band vocoder among
+ * them (faust's own output used to vary from run to run for it). */
+START_TEST(same_bytes_from_any_folder)
+{
+    static const char *const units[][2] = {
+        { "nodes/pad.amp", "pad" }, { "nodes/hall.amp", "hall" }, { "tests/fixtures/vocoder.amp", "voc" },
+    };
+    char root[512], ampc[600];
+    ck_assert_ptr_nonnull(getcwd(root, sizeof root));
+    snprintf(ampc, sizeof ampc, "%s", amp_bin);
+    strcpy(strrchr(ampc, '/') + 1, "ampc");
+    if (ampc[0] != '/') {
+        char rel[600];
+        snprintf(rel, sizeof rel, "%s", ampc);
+        snprintf(ampc, sizeof ampc, "%s/%s", root, rel);
+    }
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        char cmd[4096], first[700], path[800];
+        size_t n0 = 0, j0 = 0;
+        char *c0 = NULL, *json0 = NULL;
+        for (int run = 0; run < 3; run++) {
+            char out[700];
+            snprintf(out, sizeof out, "%s/out%d%s", tmp_dir, run, run == 1 ? "_a_longer_folder_name" : "");
+            snprintf(cmd, sizeof cmd, "mkdir -p %s && cd %s && %s %s %s%s -o %s", out, run ? "tests" : ".",
+                     run == 2 ? "env PADDING=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" : "", ampc,
+                     run ? "../" : "", units[u][0], out);
+            ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+            size_t n, j;
+            snprintf(path, sizeof path, "%s/%s.c", out, units[u][1]);
+            char *c = slurp(path, &n);
+            snprintf(path, sizeof path, "%s/%s.json", out, units[u][1]);
+            char *json = slurp(path, &j);
+            ck_assert_msg(c && json, "%s: no output", cmd);
+            if (run == 0) {
+                c0 = c;
+                json0 = json;
+                n0 = n;
+                j0 = j;
+                snprintf(first, sizeof first, "%s", out);
+                continue;
+            }
+            ck_assert_msg(n == n0 && !memcmp(c, c0, n), "%s: the C differs from the one in %s", cmd, first);
+            ck_assert_msg(j == j0 && !memcmp(json, json0, j), "%s: the JSON differs from the one in %s", cmd, first);
+            ck_assert_msg(!strstr(c, tmp_dir) && !strstr(c, root), "%s: a path in the C", units[u][0]);
+            free(c);
+            free(json);
+        }
+        printf("%s: the same %zu bytes of C from three folders\n", units[u][0], n0);
+        free(c0);
+        free(json0);
+    }
+}
+END_TEST
+
 static Suite *sound_suite(void)
 {
     Suite *s = suite_create("sound");
@@ -231,6 +305,10 @@ static Suite *sound_suite(void)
     tcase_add_test(ranges, math_out_of_domain_defined);
     tcase_add_test(ranges, amp_render_refuses);
     suite_add_tcase(s, ranges);
+    TCase *bytes = tcase_create("deterministic");
+    tcase_set_timeout(bytes, 300);
+    tcase_add_test(bytes, same_bytes_from_any_folder);
+    suite_add_tcase(s, bytes);
     return s;
 }
 
