@@ -626,11 +626,13 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             break;
         }
         case DECL_DELAY: {
-            double size = 1;
+            double size = 1, seconds = 0;
             UDim dim;
             if (lower_const(c, d->size, "the size of a delay line", &size, &dim)) {
-                if (dim.known && dim.exp == 1)
-                    size *= 96000.0;
+                if (dim.known && dim.exp == 1) {
+                    seconds = size;
+                    size *= AMP_MAX_SAMPLE_RATE;
+                }
                 else if (dim.known && dim.exp != 0)
                     diag_error(c->d, d->size->loc, "a delay size is a number of samples or a time, not %s",
                                sema_dim_text(dim));
@@ -641,6 +643,7 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             }
             Sym *s = add_sym(c, d->name, d->loc, SYM_DELAY);
             s->delay = ir_delay(c->ir, slot_name(c, d->name), c->sec, (int)ceil(size));
+            s->delay->seconds = size > 1 ? seconds : 0;
             s->slot = c->ir->delays.n - 1;
             break;
         }

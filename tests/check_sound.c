@@ -222,6 +222,50 @@ START_TEST(amp_render_refuses)
 }
 END_TEST
 
+/* ---- every supported rate -------------------------------------------------------- */
+
+/* A 600 ms read of a `delay line[1 s]`, and fdelay at 600 ms, echo an
+ * impulse 600 ms later at 44.1, 48, 96 and 192 kHz (within one sample;
+ * the lines used to be sized for 96 kHz, so at 192 kHz the read was cut to
+ * the line's 96000 samples: 0.5 s). 8 kHz and 192 kHz, the ends of the
+ * supported range, are accepted. */
+START_TEST(echo_lands_at_every_rate)
+{
+    const char *text =
+        "import \"../nodes/std/fx.amp\";\n"
+        "node echo6 { in x; out y; delay line[1 s]; process { line.write(x); y = line.read(600 ms); } }\n"
+        "patch p { in x; out a, b; e = echo6(x: x); f = fdelay(x: x, time: 600 ms, feedback: 0);\n"
+        "          e.y -> out.a; f.y -> out.b; }\n";
+    const AmpPatchDesc *d = build_text("tests/echo_rates.amp", text);
+    static const int rates[] = { 8000, 44100, 48000, 96000, 192000 };
+    for (int r = 0; r < 5; r++) {
+        long n = rates[r];   /* one second */
+        float *in = calloc((size_t)n, sizeof(float));
+        in[100] = 1.0f;
+        char err[512];
+        HostPatch hp;
+        ck_assert_msg(host_init(&hp, d, (float)rates[r], err, sizeof err) == 0, "%s", err);
+        float **out = alloc_out(d, n);
+        const float *ins[1] = { in };
+        host_render(&hp, NULL, 0, ins, out, n);
+        double want = 0.6 * rates[r];
+        long at[2];
+        for (int c = 0; c < 2; c++) {
+            at[c] = testutil_first_nonzero(out[c], 0, n);
+            ck_assert_msg(at[c] >= 0, "%d Hz: output %d is silent", rates[r], c);
+        }
+        printf("%6d Hz: echo of an impulse at %.6f s (line) and %.6f s (fdelay); 0.6 s is %.1f samples\n", rates[r],
+               (at[0] - 100) / (double)rates[r], (at[1] - 100) / (double)rates[r], want);
+        for (int c = 0; c < 2; c++)
+            ck_assert_msg(fabs((double)(at[c] - 100) - want) <= 1.0, "%d Hz: output %d echoes after %ld samples, not %.1f",
+                          rates[r], c, at[c] - 100, want);
+        free_out(d, out);
+        free(in);
+        host_free(&hp);
+    }
+}
+END_TEST
+
 /* ---- deterministic output ------------------------------------------------------ */
 
 static char *slurp(const char *path, size_t *len)
@@ -305,6 +349,10 @@ static Suite *sound_suite(void)
     tcase_add_test(ranges, math_out_of_domain_defined);
     tcase_add_test(ranges, amp_render_refuses);
     suite_add_tcase(s, ranges);
+    TCase *rates = tcase_create("rates");
+    tcase_set_timeout(rates, 120);
+    tcase_add_test(rates, echo_lands_at_every_rate);
+    suite_add_tcase(s, rates);
     TCase *bytes = tcase_create("deterministic");
     tcase_set_timeout(bytes, 300);
     tcase_add_test(bytes, same_bytes_from_any_folder);
