@@ -1037,7 +1037,7 @@ static void emit_split_loops(Emitter *e)
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < e->u->n_outputs; ch++)
             if (plan_loop_at(e->p, e->u->out[ch]) == l)
-                text_printf(t, "            out[%d][pos + i] = %s;\n", ch,
+                text_printf(t, "            out[%d][pos + i] = amp_flushf(%s);\n", ch,
                             ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
@@ -1083,7 +1083,7 @@ static void emit_process(Emitter *e)
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < u->n_outputs; ch++)
-            text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
+            text_printf(t, "            out[%d][pos + i] = amp_flushf(%s);\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }

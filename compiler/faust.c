@@ -1139,6 +1139,11 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     }
     if (ok) {
         fp->code = replace_all(a, p.code.text ? p.code.text : "", PLACEHOLDER, fp->cname);
+        /* -ftz 1 flushes a recursive value below FLT_MIN, so a decaying one
+         * hovers just above it and any gain below 1 on it (a mix, a level)
+         * makes denormals; flushed below 1e-30 like the language's own
+         * recursions (lang/SPEC.md §2), it is 0 long before. */
+        fp->code = replace_all(a, fp->code, "> 1.1754944e-38f)", "> 1e-30f)");
         fp->n_int_controls = p.n_int > 0 ? p.n_int : 1;
         fp->n_real_controls = p.n_real > 0 ? p.n_real : 1;
         fp->node = make_node(a, loc, fp);

@@ -11,6 +11,7 @@
  * Runs from the repository root (make test does).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static const AmpPatchDesc *build_text(const char *path, const char *text)
     return desc;
 }
 
-static inline const AmpPatchDesc *build_file(const char *path)
+static const AmpPatchDesc *build_file(const char *path)
 {
     AmpcOptions opt = { 0 };
     Diag d;
@@ -266,6 +267,205 @@ START_TEST(echo_lands_at_every_rate)
 }
 END_TEST
 
+/* ---- the library ------------------------------------------------------------------ */
+
+static int param_of(const AmpPatchDesc *d, const char *name)
+{
+    for (int i = 0; i < d->n_params; i++)
+        if (!strcmp(d->params[i].name, name))
+            return i;
+    ck_abort_msg("patch '%s' has no param '%s'", d->name, name);
+    return -1;
+}
+
+/* Uniform noise in [-amp, amp) from a fixed seed (xorshift32). */
+static void fill_noise(float *x, long n, float amp, uint32_t seed)
+{
+    for (long i = 0; i < n; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        x[i] = amp * ((float)(seed >> 8) / 8388608.0f - 1.0f);
+    }
+}
+
+/* Render an effect for n frames at rate with inputs in[] after setting
+ * params (value[k] to param index[k]; settled, no glide). */
+static float **render_effect(const AmpPatchDesc *d, float rate, const float *const *in, long n, int n_set,
+                             const int *index, const float *value)
+{
+    char err[512];
+    HostPatch hp;
+    ck_assert_msg(host_init(&hp, d, rate, err, sizeof err) == 0, "%s", err);
+    for (int k = 0; k < n_set; k++)
+        d->set_param(hp.state, index[k], value[k]);
+    host_reset(&hp);
+    float **out = alloc_out(d, n);
+    host_render(&hp, NULL, 0, in, out, n);
+    host_free(&hp);
+    return out;
+}
+
+/* stereo_delay at all 32 corners of its ranges (time, spread, feedback,
+ * cross, mix at their bounds), fed 4 s of noise. Its loop gain, feedback
+ * + cross, used to reach 1.9 (NaN after about 4 s at 10 ms, 0.9, 0.3);
+ * it is now scaled to at most 0.9, so by construction the output stays
+ * below 10 times the input's peak (+20 dB): with full-scale noise, below
+ * +24 dBFS; with the issue's +12 dBFS noise, finite and below +32 dBFS. */
+START_TEST(stereo_delay_corners_bounded)
+{
+    const AmpPatchDesc *d = build_file("nodes/stereo_delay.amp");
+    const long n = 4 * 48000;
+    float *l = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float));
+    static const char *names[5] = { "time", "spread", "feedback", "cross", "mix" };
+    int index[5];
+    for (int k = 0; k < 5; k++)
+        index[k] = param_of(d, names[k]);
+    static const double in_dbfs[2] = { 0.0, 12.0 }, limit[2] = { 24.0, 32.0 };
+    for (int level = 0; level < 2; level++) {
+        fill_noise(l, n, (float)pow(10, in_dbfs[level] / 20), 1);
+        fill_noise(r, n, (float)pow(10, in_dbfs[level] / 20), 2);
+        const float *in[2] = { l, r };
+        double worst = 0;
+        int worst_corner = 0;
+        for (int corner = 0; corner < 32; corner++) {
+            float value[5];
+            for (int k = 0; k < 5; k++)
+                value[k] = (corner >> k) & 1 ? d->params[index[k]].hi : d->params[index[k]].lo;
+            float **out = render_effect(d, 48000.0f, in, n, 5, index, value);
+            Measure m = measure(out, 2, n);
+            ck_assert_msg(m.first_bad < 0, "corner %d: non-finite at sample %ld", corner, m.first_bad);
+            ck_assert_msg(m.denormals == 0, "corner %d: %ld denormal samples", corner, m.denormals);
+            if (m.peak > worst) {
+                worst = m.peak;
+                worst_corner = corner;
+            }
+            free_out(d, out);
+        }
+        printf("stereo_delay, 32 corners, noise at %+.0f dBFS: loudest %.1f dBFS (time %s, spread %s, feedback %s, "
+               "cross %s, mix %s)\n", in_dbfs[level], dbfs(worst), worst_corner & 1 ? "max" : "min",
+               worst_corner & 2 ? "max" : "min", worst_corner & 4 ? "max" : "min", worst_corner & 8 ? "max" : "min",
+               worst_corner & 16 ? "max" : "min");
+        ck_assert_msg(dbfs(worst) < limit[level], "stereo_delay reaches %.1f dBFS", dbfs(worst));
+    }
+    free(l);
+    free(r);
+}
+END_TEST
+
+/* Each biquad of nodes/std/filter.amp with its cutoff, q and gain driven
+ * at audio rate: jumping between their bounds every 16 samples (cutoff
+ * and q out of step), then swept by sines, on noise, at 8 and 48 kHz:
+ * finite, no denormals, and no runaway (peak below +60 dBFS; q 30 alone
+ * rings up to +30 dB). The direct-form biquads went to NaN. */
+START_TEST(biquads_modulated_stay_finite)
+{
+    static const char *const filters[][2] = {
+        { "lowpass", "q: q" }, { "highpass", "q: q" }, { "bandpass", "q: q" }, { "notch", "q: q" },
+        { "peak", "q: q, gain: g" }, { "lowshelf", "gain: g" }, { "highshelf", "gain: g" },
+    };
+    static const float rates[2] = { 8000.0f, 48000.0f };
+    for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "import \"../nodes/std/filter.amp\";\n"
+                 "patch p { in x, c, q, g; f = %s(x: x, cutoff: c, %s); f.y -> out; }\n", filters[f][0], filters[f][1]);
+        const AmpPatchDesc *d = build_text("tests/biquad_mod.amp", text);
+        for (int r = 0; r < 2; r++) {
+            const long n = (long)rates[r] * 2;
+            float *x = malloc(n * sizeof(float)), *c = malloc(n * sizeof(float));
+            float *q = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+            fill_noise(x, n, 1.0f, 7);
+            for (long i = 0; i < n; i++) {
+                if (i < n / 2) {   /* jumps between the bounds */
+                    c[i] = (i / 16) & 1 ? 20000.0f : 10.0f;
+                    q[i] = (i / 24) & 1 ? 30.0f : 0.1f;
+                    g[i] = (i / 40) & 1 ? 15.849f : 0.0631f;
+                } else {           /* audio-rate sines across the ranges */
+                    double t = i / (double)rates[r];
+                    c[i] = (float)(10.0 * pow(2000.0, 0.5 + 0.5 * sin(2 * M_PI * 440 * t)));
+                    q[i] = (float)(0.1 * pow(300.0, 0.5 + 0.5 * sin(2 * M_PI * 97 * t)));
+                    g[i] = (float)pow(10.0, 1.2 * sin(2 * M_PI * 31 * t));
+                }
+            }
+            const float *in[4] = { x, c, q, g };
+            float **out = render_effect(d, rates[r], in, n, 0, NULL, NULL);
+            Measure m = measure(out, d->n_outputs, n);
+            printf("%-9s modulated at audio rate, %5.0f Hz: peak %.1f dBFS, first non-finite %ld, %ld denormals\n",
+                   filters[f][0], rates[r], dbfs(m.peak), m.first_bad, m.denormals);
+            ck_assert_msg(m.first_bad < 0, "%s at %g Hz: non-finite from sample %ld", filters[f][0], rates[r], m.first_bad);
+            ck_assert_int_eq(m.denormals, 0);
+            ck_assert_msg(dbfs(m.peak) < 60.0, "%s at %g Hz runs away: %.1f dBFS", filters[f][0], rates[r], dbfs(m.peak));
+            free_out(d, out);
+            free(x);
+            free(c);
+            free(q);
+            free(g);
+        }
+    }
+}
+END_TEST
+
+/* nodes/hall.amp: a noise burst, then silence while its mix glides to 0:
+ * no denormal sample (36,941 in 2 s before). */
+START_TEST(hall_no_denormals)
+{
+    const AmpPatchDesc *d = build_file("nodes/hall.amp");
+    const long n = 3 * 48000;
+    float *l = calloc(n, sizeof(float)), *r = calloc(n, sizeof(float));
+    fill_noise(l, 24000, 0.5f, 3);
+    fill_noise(r, 24000, 0.5f, 4);
+    const float *in[2] = { l, r };
+    char err[512];
+    HostPatch hp;
+    ck_assert_msg(host_init(&hp, d, 48000.0f, err, sizeof err) == 0, "%s", err);
+    float **out = alloc_out(d, n);
+    Command c = host_param(24000, param_of(d, "mix"), 0.0f);
+    host_render(&hp, &c, 1, in, out, n);
+    host_free(&hp);
+    Measure m = measure(out, 2, n);
+    printf("hall, mix gliding to 0 after a burst: peak %.1f dBFS, %ld denormal samples, first non-finite %ld\n",
+           dbfs(m.peak), m.denormals, m.first_bad);
+    ck_assert_int_eq(m.first_bad, -1);
+    ck_assert_int_eq(m.denormals, 0);
+    free_out(d, out);
+    free(l);
+    free(r);
+}
+END_TEST
+
+/* nodes/reverb.amp at its largest size, fed noise: as loud at 192 kHz as
+ * at 48 kHz (within 3 dB; it reached +25.5 dBFS at 192 kHz, its combs
+ * cut short by lines sized in samples for 96 kHz), finite, no denormals. */
+START_TEST(reverb_bounded_at_192k)
+{
+    const AmpPatchDesc *d = build_file("nodes/reverb.amp");
+    double peak[2];
+    static const float rates[2] = { 48000.0f, 192000.0f };
+    for (int k = 0; k < 2; k++) {
+        const long n = (long)rates[k] * 3;
+        float *l = calloc(n, sizeof(float)), *r = calloc(n, sizeof(float));
+        fill_noise(l, n / 3, 1.0f, 5);
+        fill_noise(r, n / 3, 1.0f, 6);
+        const float *in[2] = { l, r };
+        int index[2] = { param_of(d, "size"), param_of(d, "mix") };
+        float value[2] = { 1.0f, 1.0f };
+        float **out = render_effect(d, rates[k], in, n, 2, index, value);
+        Measure m = measure(out, 2, n);
+        peak[k] = m.peak;
+        printf("reverb, size 1, mix 1, noise at 0 dBFS, %6.0f Hz: peak %.1f dBFS, %ld denormals\n", rates[k],
+               dbfs(m.peak), m.denormals);
+        ck_assert_int_eq(m.first_bad, -1);
+        ck_assert_int_eq(m.denormals, 0);
+        free_out(d, out);
+        free(l);
+        free(r);
+    }
+    ck_assert_msg(fabs(dbfs(peak[1]) - dbfs(peak[0])) < 3.0, "reverb: %.1f dBFS at 192 kHz, %.1f dBFS at 48 kHz",
+                  dbfs(peak[1]), dbfs(peak[0]));
+}
+END_TEST
+
 /* ---- deterministic output ------------------------------------------------------ */
 
 static char *slurp(const char *path, size_t *len)
@@ -293,15 +493,11 @@ START_TEST(same_bytes_from_any_folder)
     static const char *const units[][2] = {
         { "nodes/pad.amp", "pad" }, { "nodes/hall.amp", "hall" }, { "tests/fixtures/vocoder.amp", "voc" },
     };
-    char root[512], ampc[600];
+    char root[512], bin[600], ampc[1200];
     ck_assert_ptr_nonnull(getcwd(root, sizeof root));
-    snprintf(ampc, sizeof ampc, "%s", amp_bin);
-    strcpy(strrchr(ampc, '/') + 1, "ampc");
-    if (ampc[0] != '/') {
-        char rel[600];
-        snprintf(rel, sizeof rel, "%s", ampc);
-        snprintf(ampc, sizeof ampc, "%s/%s", root, rel);
-    }
+    snprintf(bin, sizeof bin, "%s", amp_bin);
+    strcpy(strrchr(bin, '/') + 1, "ampc");
+    snprintf(ampc, sizeof ampc, "%s%s%s", bin[0] == '/' ? "" : root, bin[0] == '/' ? "" : "/", bin);
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
         char cmd[4096], first[700], path[800];
         size_t n0 = 0, j0 = 0;
@@ -353,6 +549,13 @@ static Suite *sound_suite(void)
     tcase_set_timeout(rates, 120);
     tcase_add_test(rates, echo_lands_at_every_rate);
     suite_add_tcase(s, rates);
+    TCase *library = tcase_create("library");
+    tcase_set_timeout(library, 300);
+    tcase_add_test(library, stereo_delay_corners_bounded);
+    tcase_add_test(library, biquads_modulated_stay_finite);
+    tcase_add_test(library, hall_no_denormals);
+    tcase_add_test(library, reverb_bounded_at_192k);
+    suite_add_tcase(s, library);
     TCase *bytes = tcase_create("deterministic");
     tcase_set_timeout(bytes, 300);
     tcase_add_test(bytes, same_bytes_from_any_folder);
