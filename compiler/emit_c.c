@@ -989,6 +989,17 @@ static void emit_cached_controls(Emitter *e)
     emit_taps(e, 2, "        ");
 }
 
+/* One output sample, flushed (|x| < 1e-30 -> 0) unless its value is
+ * flushed already or a constant: no patch writes a denormal, whatever
+ * gains it applies to a decaying signal (lang/SPEC.md §2). */
+static void emit_output(Emitter *e, int ch, const char *value)
+{
+    const Val *v = e->u->out[ch];
+    int done = v->op == V_CONST || e->p->flush[v->id];
+    text_printf(e->t, done ? "            out[%d][pos + i] = %s;\n" : "            out[%d][pos + i] = amp_flushf(%s);\n",
+                ch, value);
+}
+
 /* Does loop l of a split patch loop touch a delay line (needs dp)? */
 static int loop_has_delay(const Emitter *e, int l)
 {
@@ -1037,8 +1048,7 @@ static void emit_split_loops(Emitter *e)
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < e->u->n_outputs; ch++)
             if (plan_loop_at(e->p, e->u->out[ch]) == l)
-                text_printf(t, "            out[%d][pos + i] = amp_flushf(%s);\n", ch,
-                            ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
+                emit_output(e, ch, ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }
@@ -1083,7 +1093,7 @@ static void emit_process(Emitter *e)
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < u->n_outputs; ch++)
-            text_printf(t, "            out[%d][pos + i] = amp_flushf(%s);\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
+            emit_output(e, ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }
