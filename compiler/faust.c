@@ -55,12 +55,12 @@ extern char **environ;
 static const struct {
     const char *libm, *kernel;
 } routes[] = {
-    { "sinf", "amp_sinf" },     { "cosf", "amp_cosf" },       { "tanf", "amp_tanf" },
+    { "sinf", "amp_sin_precisef" }, { "cosf", "amp_cos_precisef" }, { "tanf", "amp_tan_precisef" },
     { "asinf", "amp_asinf" },   { "acosf", "amp_acosf" },     { "atanf", "amp_atanf" },
     { "atan2f", "amp_atan2f" }, { "sinhf", "amp_sinhf" },     { "coshf", "amp_coshf" },
     { "tanhf", "amp_tanhf" },   { "expf", "amp_expf" },       { "exp2f", "amp_exp2f" },
     { "exp10f", "amp_exp10f" }, { "logf", "amp_logf" },       { "log2f", "amp_log2f" },
-    { "log10f", "amp_log10f" }, { "powf", "amp_powf" },       { "sqrtf", "amp_sqrtf" },
+    { "log10f", "amp_log10f" }, { "powf", "amp_pow_precisef" },       { "sqrtf", "amp_sqrtf" },
     { "fabsf", "amp_absf" },    { "floorf", "amp_floorf" },   { "ceilf", "amp_ceilf" },
     { "roundf", "amp_roundf" }, { "truncf", "amp_truncf" },   { "fmodf", "amp_fmodf" },
     { "fmaxf", "amp_maxf" },    { "fminf", "amp_minf" },      { "remainderf", "amp_faust_remainderf" },

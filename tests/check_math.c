@@ -35,7 +35,7 @@
 /* Checksum of every kernel over the fixed sweep, from the native build and
  * from the wasm build (they must agree; see the header comment). Update it
  * only when a kernel is changed on purpose, after checking both builds. */
-#define AMP_MATH_CHECKSUM 0x0d93cd475831b2c8ull
+#define AMP_MATH_CHECKSUM 0xccaaae05d50446fdull
 
 /* ---------------------------------------------------------------------- */
 /* The fixed sweep: integer hashing and exact float ops only, so it is the
@@ -186,6 +186,20 @@ static uint64_t amp_math_checksum(int verbose)
         total = (total ^ h) * 0x100000001b3ull;
     }
     {
+        /* the kernels evaluated in double (Faust nodes' sin, cos, tan, pow) */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (uint32_t i = 0; i < SUM_N; i++) {
+            float x = sum_sample(i, 2), z = sum_sample(i, 3);
+            float r[] = { amp_sin_precisef(x), amp_cos_precisef(x), amp_tan_precisef(x), amp_pow_precisef(x, z),
+                          amp_pow_precisef(x * 0.01f, z * 0.01f) };
+            for (size_t k = 0; k < sizeof r / sizeof r[0]; k++)
+                h = sum_add(h, r[k]);
+        }
+        if (verbose)
+            printf("  %-10s %016llx\n", "precise", (unsigned long long)h);
+        total = (total ^ h) * 0x100000001b3ull;
+    }
+    {
         uint64_t h = 0xcbf29ce484222325ull;
         uint32_t seeds[] = { 0u, 1u, 12345u, 0x40000000u, 0xffffffffu };
         for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
@@ -313,6 +327,39 @@ START_TEST(acc_trig_long_double)
     sweep_trig_ld("cos", amp_cos, cosl, -1000, 1000, 8 * SWEEP_N, 1.5e-7, 2);
     sweep_trig_ld("sin", amp_sin, sinl, -3.2, 3.2, 4 * SWEEP_N, 1.5e-7, 2);
     sweep_trig_ld("cos", amp_cos, cosl, -3.2, 3.2, 4 * SWEEP_N, 1.5e-7, 2);
+}
+END_TEST
+
+/* The double-evaluated kernels: over dense sweeps, the float each gives
+ * is the long double result correctly rounded (counted; asserted 0), and
+ * whole powers are exact. */
+START_TEST(acc_precise)
+{
+    long bad_sin = 0, bad_cos = 0, bad_tan = 0, bad_pow = 0, n = 0, np = 0;
+    for (long i = 0; i < 4 * SWEEP_N; i++) {
+        float x = (float)(-1000.0 + 2000.0 * (double)i / (4 * SWEEP_N - 1));
+        bad_sin += amp_sin_precisef(x) != (float)sinl(x);
+        bad_cos += amp_cos_precisef(x) != (float)cosl(x);
+        long double t = tanl(x);
+        bad_tan += fabsl(t) < 1e30L && amp_tan_precisef(x) != (float)t;
+        n++;
+    }
+    for (long i = 0; i < SWEEP_N; i++) {
+        float x = (float)pow(10.0, -6.0 + 12.0 * (double)i / (SWEEP_N - 1));
+        float y = (float)(-20.0 + 40.0 * (double)((i * 7919) % SWEEP_N) / (SWEEP_N - 1));
+        long double r = powl(x, y);
+        if (r > 0x1.fffffep127L || r < 0x1p-126L)
+            continue;
+        bad_pow += amp_pow_precisef(x, y) != (float)r;
+        np++;
+    }
+    printf("math: precise sin %ld, cos %ld, tan %ld of %ld points in [-1000, 1000] and pow %ld of %ld "
+           "(x in [1e-6, 1e6], y in [-20, 20]) not correctly rounded\n", bad_sin, bad_cos, bad_tan, n, bad_pow, np);
+    REQUIRE(bad_sin == 0 && bad_cos == 0 && bad_tan == 0 && bad_pow == 0, "precise kernels not correctly rounded");
+    REQUIRE1(amp_pow_precisef(7.0f, 1.0f) == 7.0f && amp_pow_precisef(3.0f, 2.0f) == 9.0f);
+    REQUIRE1(amp_pow_precisef(-2.0f, 0.5f) == amp_powf(-2.0f, 0.5f) && amp_pow_precisef(0.0f, -1.0f) == FLT_MAX);
+    REQUIRE1(amp_pow_precisef(10.0f, 100.0f) == FLT_MAX && amp_pow_precisef(10.0f, -100.0f) == 0.0f);
+    REQUIRE1(amp_cos_precisef(1e30f) == amp_cosf(1e30f) && isfinite(amp_tan_precisef(0x1.921fb6p0f)));
 }
 END_TEST
 
@@ -808,6 +855,7 @@ static Suite *math_suite(void)
     tcase_set_timeout(acc, 120);
     tcase_add_test(acc, acc_trig);
     tcase_add_test(acc, acc_trig_long_double);
+    tcase_add_test(acc, acc_precise);
     tcase_add_test(acc, acc_atan2);
     tcase_add_test(acc, acc_exp);
     tcase_add_test(acc, acc_log);
