@@ -309,6 +309,7 @@ static const Example cases[] = {
     { "filtering/cryBaby.dsp", 1e-4, { "wah_parameter" }, { 0.3 } },             /* 3.4e-8 */
     { "filtering/diodeLadder.dsp", 1e-3, { "freq", "q" }, { 0.3, 10 } },         /* 2.7e-4 */
     { "reverb/freeverb.dsp", 1e-6, { "roomsize", "damp" }, { 0.8, 0.2 } },       /* 0 */
+    { "reverb/fdnRev.dsp", 1e-4, { "p0", "min_acoustic_ray_length" }, { 4, 30 } },  /* 1.3e-5 */
     { "reverb/zitaRev.dsp", 1e-4, { "mid_rt60", "in_delay" }, { 4, 0.03 } },     /* 2.3e-5 */
     { "generator/osc.dsp", 1e-4, { "freq", "volume" }, { 220, -6 } },            /* 1.2e-7 */
     { "generator/noise.dsp", 1e-6, { "volume" }, { 0.8 } },                       /* 0 */
