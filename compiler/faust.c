@@ -28,7 +28,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +274,9 @@ static int spawn_canonical(pid_t *pid, const char *exe, char *const argv[], char
         return e;
     }
     if (*pid == 0) {
+        /* the child of a process that may have threads (ampd): only
+         * calls that take no lock until exec (the environment and argv
+         * were made before the fork) */
         personality(ADDR_NO_RANDOMIZE);   /* best effort: refused in some sandboxes */
         int in = open("/dev/null", O_RDONLY), out = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int e = 0;
