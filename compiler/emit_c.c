@@ -77,6 +77,19 @@ static int whole(const Emitter *e, const Val *v)
     return e->p->integral[v->id];
 }
 
+/* The longest delay a read of line k may ask for: its size, a constant,
+ * for a line sized in samples; for one sized in time, that time at the
+ * rate the patch was initialised with (s->dszK, set by init), so that a
+ * time means the same at every rate. */
+static const char *delay_limit(const DelaySlot *d, int k, char *buf, size_t n)
+{
+    if (d->seconds > 0)
+        snprintf(buf, n, "s->dsz%d", k);
+    else
+        snprintf(buf, n, "%d.0f", d->size);
+    return buf;
+}
+
 /* ---- references ------------------------------------------------------------------ */
 
 static void literal(char *buf, size_t n, double k)
@@ -203,9 +216,10 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
             text_printf(t, "amp_delay_tapf(s->dl%d, dp, %d, dk%d, df%d)", v->idx, d->len - 1, v->id, v->id);
             break;
         }
-        text_printf(t, vector ? "amp_delay_read4%s(dl%d, dp, %d, %s, %d.0f)"
-                       : voice ? "amp_delay_read%sf(dl%d, dp, %d, %s, %d.0f)" : "amp_delay_read%sf(s->dl%d, dp, %d, %s, %d.0f)",
-                    w ? "i" : "", v->idx, d->len - 1, a, d->size);
+        char lim[32];
+        text_printf(t, vector ? "amp_delay_read4%s(dl%d, dp, %d, %s, %s)"
+                       : voice ? "amp_delay_read%sf(dl%d, dp, %d, %s, %s)" : "amp_delay_read%sf(s->dl%d, dp, %d, %s, %s)",
+                    w ? "i" : "", v->idx, d->len - 1, a, delay_limit(d, v->idx, lim, sizeof lim));
         break;
     }
     case V_TABLE_AT:
@@ -408,10 +422,10 @@ static void emit_taps(Emitter *e, int part, const char *indent)
         if (!v->live || !plan_fixed_tap(v))
             continue;
         DelaySlot *d = e->ir->delays.items[v->idx];
-        char a[96];
+        char a[96], lim[32];
         if (part == 1) {
-            text_printf(e->t, "%sconst float dd%d = amp_delay_clamp(%s, %d.0f);\n", indent, v->id,
-                        ref(e, v->a, USE_PCTRL, a, sizeof a), d->size);
+            text_printf(e->t, "%sconst float dd%d = amp_delay_clamp(%s, %s);\n", indent, v->id,
+                        ref(e, v->a, USE_PCTRL, a, sizeof a), delay_limit(d, v->idx, lim, sizeof lim));
             continue;
         }
         text_printf(e->t, "%sconst unsigned dk%d = (unsigned)(int)dd%d;\n", indent, v->id, v->id);
@@ -498,6 +512,8 @@ static void emit_struct(Emitter *e)
             text_printf(t, "    %s dl%d[%d][%d]; /* %s */\n", voice_type(e), k, e->p->groups, d->len, d->name);
         else
             text_printf(t, "    float dl%d[%d]; /* %s */\n", k, d->len, d->name);
+        if (d->seconds > 0)
+            text_printf(t, "    float dsz%d; /* longest delay of %s at this rate: %.9g s */\n", k, d->name, d->seconds);
     }
     for (int k = 0; k < ir->tables.n; k++) {
         TableSlot *tb = ir->tables.items[k];
@@ -584,6 +600,14 @@ static void emit_init(Emitter *e)
     EmitText *t = e->t;
     text_printf(t, "static void p_init(void *state, float sr)\n{\n    %s_state *s = state;\n", u->name);
     text_puts(t, "    memset(s, 0, sizeof *s);\n    s->sr = sr;\n");
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        const DelaySlot *d = e->ir->delays.items[k];
+        char lit[48];
+        if (e->p->delay_live[k] && d->seconds > 0) {
+            literal(lit, sizeof lit, d->seconds);
+            text_printf(t, "    s->dsz%d = amp_clampf(amp_ceilf(%s * sr), 1.0f, %d.0f);\n", k, lit, d->size);
+        }
+    }
     if (u->voices) {
         text_printf(t, "    s->vt.max_voices = %d;\n    s->vt.steal = %d;\n    s->vt.sample_rate = sr;\n",
                     u->voices, u->steal);
@@ -965,6 +989,17 @@ static void emit_cached_controls(Emitter *e)
     emit_taps(e, 2, "        ");
 }
 
+/* One output sample, flushed (|x| < 1e-30 -> 0) unless its value is
+ * flushed already or a constant: no patch writes a denormal, whatever
+ * gains it applies to a decaying signal (lang/SPEC.md §2). */
+static void emit_output(Emitter *e, int ch, const char *value)
+{
+    const Val *v = e->u->out[ch];
+    int done = v->op == V_CONST || e->p->flush[v->id];
+    text_printf(e->t, done ? "            out[%d][pos + i] = %s;\n" : "            out[%d][pos + i] = amp_flushf(%s);\n",
+                ch, value);
+}
+
 /* Does loop l of a split patch loop touch a delay line (needs dp)? */
 static int loop_has_delay(const Emitter *e, int l)
 {
@@ -1013,8 +1048,7 @@ static void emit_split_loops(Emitter *e)
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < e->u->n_outputs; ch++)
             if (plan_loop_at(e->p, e->u->out[ch]) == l)
-                text_printf(t, "            out[%d][pos + i] = %s;\n", ch,
-                            ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
+                emit_output(e, ch, ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }
@@ -1059,7 +1093,7 @@ static void emit_process(Emitter *e)
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
         emit_context(e, USE_PAUDIO, "            ");
         for (int ch = 0; ch < u->n_outputs; ch++)
-            text_printf(t, "            out[%d][pos + i] = %s;\n", ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
+            emit_output(e, ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }

@@ -1,9 +1,11 @@
 /* faust.c — running faust on an imported .dsp and making it a node; see
  * faust.h for what the result is and how it is used.
  *
- *   run       faust -lang c -os -ftz 1 -cn AmpFaustClass -json -O TMP -o faust.c FILE
- *             in a fresh temporary folder, stdout and stderr to TMP/log
- *             (posix_spawnp, no shell; killed after FAUST_TIMEOUT_S)
+ *   run       faust -lang c -os -ftz 1 -cn AmpFaustClass -json -O . -o faust.c /ABS/FILE
+ *             in a fresh temporary folder TMP, stdout and stderr to TMP/log
+ *             (fork + exec, no shell, address randomisation off, a minimal
+ *             environment: see spawn_canonical; killed after
+ *             FAUST_TIMEOUT_S)
  *   prepare   drop faust's preprocessor lines and the functions a patch does
  *             not call, make the rest static, check every call, rename the
  *             class AmpFaustClass -> amp_faust_NAME
@@ -26,11 +28,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,12 +54,12 @@ extern char **environ;
 static const struct {
     const char *libm, *kernel;
 } routes[] = {
-    { "sinf", "amp_sinf" },     { "cosf", "amp_cosf" },       { "tanf", "amp_tanf" },
+    { "sinf", "amp_sin_precisef" }, { "cosf", "amp_cos_precisef" }, { "tanf", "amp_tan_precisef" },
     { "asinf", "amp_asinf" },   { "acosf", "amp_acosf" },     { "atanf", "amp_atanf" },
     { "atan2f", "amp_atan2f" }, { "sinhf", "amp_sinhf" },     { "coshf", "amp_coshf" },
     { "tanhf", "amp_tanhf" },   { "expf", "amp_expf" },       { "exp2f", "amp_exp2f" },
     { "exp10f", "amp_exp10f" }, { "logf", "amp_logf" },       { "log2f", "amp_log2f" },
-    { "log10f", "amp_log10f" }, { "powf", "amp_powf" },       { "sqrtf", "amp_sqrtf" },
+    { "log10f", "amp_log10f" }, { "powf", "amp_pow_precisef" },       { "sqrtf", "amp_sqrtf" },
     { "fabsf", "amp_absf" },    { "floorf", "amp_floorf" },   { "ceilf", "amp_ceilf" },
     { "roundf", "amp_roundf" }, { "truncf", "amp_truncf" },   { "fmodf", "amp_fmodf" },
     { "fmaxf", "amp_maxf" },    { "fminf", "amp_minf" },      { "remainderf", "amp_faust_remainderf" },
@@ -232,6 +234,73 @@ static char *error_line(const char *log, int status)
     return s;
 }
 
+/* Faust's C for a large program (a 2 x 64-band vocoder) is not always the
+ * same: now and then it orders its constants and sums differently, by the
+ * addresses of its own data, which address-space randomisation and the
+ * sizes of its arguments and environment move. So faust runs where
+ * nothing of ampc's invocation reaches it: address randomisation off,
+ * in its temporary folder, with absolute paths (the caller's) and only
+ * the environment it needs (PATH to find itself, HOME, FAUST_*), so the
+ * same program gives the same C whatever folder ampc runs in and whatever
+ * it writes to. */
+static char **faust_environment(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = xmalloc(sizeof(char *) * (n + 1));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!strncmp(environ[i], "PATH=", 5) || !strncmp(environ[i], "HOME=", 5) ||
+            !strncmp(environ[i], "FAUST", 5))
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* fork + exec of exe (looked up in PATH when it has no '/') in folder dir,
+ * stdin from /dev/null, stdout and stderr to logpath. 0, or an errno. */
+static int spawn_canonical(pid_t *pid, const char *exe, char *const argv[], char *const env[], const char *dir,
+                           const char *logpath)
+{
+    int pipefd[2];        /* the child reports a failed exec through it */
+    if (pipe2(pipefd, O_CLOEXEC))
+        return errno;
+    *pid = fork();
+    if (*pid < 0) {
+        int e = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return e;
+    }
+    if (*pid == 0) {
+        /* the child of a process that may have threads (ampd): only
+         * calls that take no lock until exec (the environment and argv
+         * were made before the fork) */
+        personality(ADDR_NO_RANDOMIZE);   /* best effort: refused in some sandboxes */
+        int in = open("/dev/null", O_RDONLY), out = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int e = 0;
+        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 || chdir(dir))
+            e = errno;
+        if (!e) {
+            execvpe(exe, argv, env);
+            e = errno;
+        }
+        if (write(pipefd[1], &e, sizeof e) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    int e = 0;
+    ssize_t got = read(pipefd[0], &e, sizeof e);
+    close(pipefd[0]);
+    if (got == (ssize_t)sizeof e) {
+        waitpid(*pid, NULL, 0);
+        return e;
+    }
+    return 0;
+}
+
 static FaustRun run_faust(const char *exe, const char *path, const char *const *incs, int n_incs)
 {
     FaustRun r = { 0 };
@@ -247,7 +316,7 @@ static FaustRun run_faust(const char *exe, const char *path, const char *const *
     char logpath[4200];
     snprintf(logpath, sizeof logpath, "%s/log", dir);
     char *fixed[] = { (char *)exe, "-lang", "c", "-os", "-ftz", "1", "-cn", PLACEHOLDER, "-json",
-                      "-O", dir, "-o", "faust.c" };
+                      "-O", ".", "-o", "faust.c" };
     size_t nf = sizeof fixed / sizeof fixed[0];
     char **argv = xmalloc(sizeof(char *) * (nf + 2 * (size_t)n_incs + 2));
     memcpy(argv, fixed, sizeof fixed);
@@ -258,14 +327,10 @@ static FaustRun run_faust(const char *exe, const char *path, const char *const *
     }
     argv[na++] = (char *)path;
     argv[na] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, exe, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    char **env = faust_environment();
+    pid_t pid = -1;
+    int rc = spawn_canonical(&pid, exe, argv, env, dir, logpath);
+    free(env);
     free(argv);
     if (rc != 0) {
         char msg[4400];
@@ -1001,18 +1066,30 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     const char *exe = getenv("AMPC_FAUST");
     if (!exe || !*exe)
         exe = "faust";
-    FaustRun run = cached_run(exe, path, text, len, include_dirs, n_include_dirs);
+    /* absolute paths: faust runs in its own folder (spawn_canonical) */
+    char *real = realpath(path, NULL);
+    const char *abs = real ? real : path;
+    const char **incs = xmalloc(sizeof(char *) * (size_t)(n_include_dirs + 1));
+    for (int i = 0; i < n_include_dirs; i++) {
+        char *r = realpath(include_dirs[i], NULL);
+        incs[i] = r ? arena_strdup(a, r) : include_dirs[i];
+        free(r);
+    }
+    FaustRun run = cached_run(exe, abs, text, len, incs, n_include_dirs);
+    free(incs);
     free(text);
     if (run.error) {
         /* faust's message with the path it was given replaced by the
          * import's string, so it reads like the user's text */
-        const char *msg = replace_all(a, run.error, path, written);
+        const char *msg = replace_all(a, replace_all(a, run.error, abs, written), path, written);
+        free(real);
         if (run.faust_said && !strstr(msg, written))
             diag_error(d, loc, "faust: %s: %s", written, msg);  /* name the file faust does not */
         else
             diag_error(d, loc, run.faust_said ? "faust: %s" : "%s", msg);
         return NULL;
     }
+    free(real);
 
     FaustProgram *fp = arena_alloc(a, sizeof *fp);
     fp->name = name;
@@ -1064,6 +1141,11 @@ FaustProgram *faust_import(Arena *a, Diag *d, Loc loc, const char *written, cons
     }
     if (ok) {
         fp->code = replace_all(a, p.code.text ? p.code.text : "", PLACEHOLDER, fp->cname);
+        /* -ftz 1 flushes a recursive value below FLT_MIN, so a decaying one
+         * hovers just above it and any gain below 1 on it (a mix, a level)
+         * makes denormals; flushed below 1e-30 like the language's own
+         * recursions (lang/SPEC.md §2), it is 0 long before. */
+        fp->code = replace_all(a, fp->code, "> 1.1754944e-38f)", "> 1e-30f)");
         fp->n_int_controls = p.n_int > 0 ? p.n_int : 1;
         fp->n_real_controls = p.n_real > 0 ? p.n_real : 1;
         fp->node = make_node(a, loc, fp);

@@ -9,6 +9,7 @@
  */
 #include "ir.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -390,7 +391,30 @@ int func_lookup(const char *name)
 
 /* Compile-time evaluation, with the runtime kernels' conventions at the
  * edges (log of x <= 0 is -1e30, sqrt of x < 0 is 0). */
+static double func_exact(Func f, double a, double b);
+
+/* pow as the kernel defines it (lang/SPEC.md §2, amp_pow): |x|^y for a
+ * negative x, negated when y is an odd integer; 0^y is 0 for y > 0, 1 for
+ * y = 0, FLT_MAX for y < 0 (with the same sign rule). */
+static double pow_defined(double x, double y)
+{
+    double r = x == 0 ? (y > 0 ? 0 : y == 0 ? 1 : FLT_MAX) : pow(fabs(x), y);
+    int odd = y == floor(y) && fabs(y) < 0x1p24 && fmod(fabs(y), 2) == 1;
+    return x < 0 || (x == 0 && signbit(x)) ? (odd ? -r : r) : r;
+}
+
+/* What the run-time kernels give for any input (lang/SPEC.md §2): finite
+ * results, saturating at +-FLT_MAX, the out-of-domain values of the
+ * table there. */
 double func_eval(Func f, double a, double b)
+{
+    double r = func_exact(f, a, b);
+    if (isnan(r))
+        return 0;
+    return r > FLT_MAX ? FLT_MAX : r < -FLT_MAX ? -FLT_MAX : r;
+}
+
+static double func_exact(Func f, double a, double b)
 {
     switch (f) {
     case F_SIN: return sin(a);
@@ -415,9 +439,9 @@ double func_eval(Func f, double a, double b)
     case F_TRUNC: return trunc(a);
     case F_FRACT: return a - floor(a);
     case F_DB2LIN: return pow(10, a / 20);
-    case F_LIN2DB: return a > 0 ? 20 * log10(a) : -600;
+    case F_LIN2DB: return a > 0 ? 20 * log10(a) : -1e30;
     case F_ATAN2: return atan2(a, b);
-    case F_POW: return pow(a, b);
+    case F_POW: return pow_defined(a, b);
     case F_MIN: return a < b ? a : b;
     case F_MAX: return a > b ? a : b;
     default: return 0;

@@ -90,7 +90,9 @@ typedef struct StateSlot {
 typedef struct DelaySlot {
     const char *name;
     Section sec;
-    int size;              /* longest delay in samples */
+    int size;              /* longest delay in samples (at AMP_MAX_SAMPLE_RATE when sized in time) */
+    double seconds;        /* the size as a time, 0 when given in samples: reads are then
+                              clamped to that time at the patch's rate */
     int len;               /* buffer length: power of two > size */
     Val *write;            /* value written this sample, NULL if never written */
 } DelaySlot;

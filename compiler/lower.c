@@ -626,11 +626,13 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             break;
         }
         case DECL_DELAY: {
-            double size = 1;
+            double size = 1, seconds = 0;
             UDim dim;
             if (lower_const(c, d->size, "the size of a delay line", &size, &dim)) {
-                if (dim.known && dim.exp == 1)
-                    size *= 96000.0;
+                if (dim.known && dim.exp == 1) {
+                    seconds = size;
+                    size *= AMP_MAX_SAMPLE_RATE;
+                }
                 else if (dim.known && dim.exp != 0)
                     diag_error(c->d, d->size->loc, "a delay size is a number of samples or a time, not %s",
                                sema_dim_text(dim));
@@ -641,6 +643,7 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             }
             Sym *s = add_sym(c, d->name, d->loc, SYM_DELAY);
             s->delay = ir_delay(c->ir, slot_name(c, d->name), c->sec, (int)ceil(size));
+            s->delay->seconds = size > 1 ? seconds : 0;
             s->slot = c->ir->delays.n - 1;
             break;
         }
@@ -811,6 +814,68 @@ static void lower_faust_inst(Walk *c, PInst *p, NodeBinding *b)
         x->out[k]->name = arena_printf(c->a, "%s.out%d", p->item->name, k);
 }
 
+/* The range a value is known to stay in: a constant, a patch param with a
+ * range (set_param clamps it; smoothing stays between two values in range),
+ * a clamp to constants. 0 when unknown. In code units (linear for dB). */
+static int known_range(const Walk *c, const Val *v, double *lo, double *hi)
+{
+    if (v->op == V_CONST) {
+        *lo = *hi = v->k;
+        return 1;
+    }
+    if (v->op == V_PARAM && c->ps && v->idx < c->ps->unit->n_params) {
+        const UnitParam *up = &c->ps->unit->params[v->idx];
+        if (!up->has_range)
+            return 0;
+        int db = up->unit == AMP_UNIT_DB;
+        *lo = db ? pow(10, up->lo / 20) : up->lo;
+        *hi = db ? pow(10, up->hi / 20) : up->hi;
+        return 1;
+    }
+    if (v->op == V_CLAMP && v->b->op == V_CONST && v->c->op == V_CONST && v->b->k <= v->c->k) {
+        *lo = v->b->k;
+        *hi = v->c->k;
+        return 1;
+    }
+    return 0;
+}
+
+/* Within [lo, hi] up to float rounding (a dB range converted to linear
+ * and back, a constant folded in float). */
+static int within(double lo, double hi, double x)
+{
+    return x >= lo - 1e-6 * fabs(lo) && x <= hi + 1e-6 * fabs(hi);
+}
+
+/* A node's param bound in an instance is kept in the param's declared
+ * range (lang/SPEC.md §3): a constant outside it is an error, a value not
+ * known to stay inside it is clamped into it. */
+static Val *bind_in_range(Walk *c, Walk *quiet, Node *n, Param *q, Arg *a, Val *v)
+{
+    double lo, hi, vlo, vhi;
+    if (!q->lo || !q->hi || !lower_const(quiet, q->lo, "a param's range", &lo, NULL) ||
+        !lower_const(quiet, q->hi, "a param's range", &hi, NULL) || !(lo <= hi))
+        return v;
+    if (v->op == V_CONST) {
+        if (!within(lo, hi, v->k)) {
+            int db = sema_param_unit(q) == AMP_UNIT_DB;
+            double x = v->k;
+            if (db) {
+                x = 20 * log10(x > 0 ? x : 1e-30);
+                lo = 20 * log10(lo > 0 ? lo : 1e-30);
+                hi = 20 * log10(hi > 0 ? hi : 1e-30);
+            }
+            const char *u = db ? " dB" : "";
+            diag_error(c->d, a->value->loc, "param '%s' of %s is %.9g%s, outside its range [%.9g%s, %.9g%s]", q->name,
+                       n->name, x, u, lo, u, hi, u);
+        }
+        return v;
+    }
+    if (known_range(c, v, &vlo, &vhi) && within(lo, hi, vlo) && within(lo, hi, vhi))
+        return v;
+    return ir_op(c->ir, V_CLAMP, 0, v, ir_const(c->ir, lo), ir_const(c->ir, hi));
+}
+
 static void lower_inst(Walk *c, PInst *p)
 {
     if (p->lowered)
@@ -839,6 +904,7 @@ static void lower_inst(Walk *c, PInst *p)
     }
     for (k = 0; k < ni; k++)
         b.inputs[k] = ir_const(c->ir, 0);
+    Ir scratch = { 0 };    /* ranges' constants, kept out of the unit's Ir */
     for (Arg *a = p->item->args; a; a = a->next) {
         if (!a->name)
             continue;      /* reported when the patch was collected */
@@ -849,10 +915,22 @@ static void lower_inst(Walk *c, PInst *p)
             continue;
         }
         if (pi >= 0) {
-            if (sema_dims_clash(b.param_dims[pi], v.d))
+            if (sema_dims_clash(b.param_dims[pi], v.d)) {
                 diag_error(c->d, a->value->loc, "param '%s' of %s expects %s, got %s", a->name, n->name,
                            sema_dim_text(b.param_dims[pi]), sema_dim_text(v.d));
-            b.params[pi] = v.ch[0];
+                continue;
+            }
+            Param *q = n->params;
+            for (int j = 0; j < pi; j++)
+                q = q->next;
+            if (!scratch.arena)
+                ir_init(&scratch, c->a);
+            Walk cc = *c;
+            cc.ps = NULL;
+            cc.syms = NULL;
+            cc.d = &quiet;
+            cc.ir = &scratch;
+            b.params[pi] = bind_in_range(c, &cc, n, q, a, v.ch[0]);
         } else {
             int ii = sema_node_input(n, a->name);
             if (ii >= 0)

@@ -8,7 +8,10 @@
  * "shapes": a damped comb (state and delay line on one loop) gets one
  * flush, on the state's new value; an all-pass loop one, on its write; a
  * feed-forward delay none; the emitted Freeverb has 24 (one per comb and
- * all-pass) where flushing every stored value took 40; a biquad one.
+ * all-pass) where flushing every stored value took 40; a biquad (the
+ * trapezoidal SVF form: two integrators, each a loop of its own) two.
+ * Besides those, each patch output is flushed where it is written unless
+ * it is a flushed value already (no patch writes a denormal).
  */
 #include "ampc.h"
 #include "flush.h"
@@ -229,8 +232,11 @@ START_TEST(test_random_graphs_covered)
 END_TEST
 
 /* The number of amp_flush calls in the process function of unit `unit`,
- * compiled from `src` (text) or, when src is NULL, from the file `file`. */
-static int flushes_in(const char *file, const char *src, const char *unit)
+ * compiled from `src` (text) or, when src is NULL, from the file `file`,
+ * not counting those on the patch's outputs (`out[k][pos + i] =
+ * amp_flushf(...)`, every output not flushed already); those in *outputs
+ * when outputs is non-NULL. */
+static int flushes_in_out(const char *file, const char *src, const char *unit, int *outputs)
 {
     AmpcOptions opt = { .unit = unit };
     Diag d;
@@ -240,11 +246,25 @@ static int flushes_in(const char *file, const char *src, const char *unit)
     ck_assert_msg(rc == 0, "%s: %s does not compile", file, unit);
     const char *p = strstr(r.c_text, "static void p_process(");
     ck_assert_ptr_nonnull(p);
-    int c = 0;
-    for (const char *q = p; (q = strstr(q, "amp_flush")); q++)
-        c++;
+    int c = 0, o = 0;
+    for (const char *q = p; (q = strstr(q, "amp_flush")); q++) {
+        const char *line = q;
+        while (line > p && line[-1] != '\n')
+            line--;
+        if (!strncmp(line + strspn(line, " "), "out[", 4))
+            o++;
+        else
+            c++;
+    }
     ampc_result_free(&r);
+    if (outputs)
+        *outputs = o;
     return c;
+}
+
+static int flushes_in(const char *file, const char *src, const char *unit)
+{
+    return flushes_in_out(file, src, unit, NULL);
 }
 
 START_TEST(test_shapes)
@@ -271,6 +291,13 @@ START_TEST(test_shapes)
     ck_assert_int_eq(flushes_in("flush.amp", src, "allpass"), 1);
     ck_assert_int_eq(flushes_in("flush.amp", src, "echo"), 0);
     ck_assert_int_eq(flushes_in("flush.amp", src, "onepole"), 1);
+    /* outputs: comb's (a delay read) is flushed where it is written, the
+     * one-pole's (the flushed state itself) is not flushed twice */
+    int outs;
+    flushes_in_out("flush.amp", src, "comb", &outs);
+    ck_assert_int_eq(outs, 1);
+    flushes_in_out("flush.amp", src, "onepole", &outs);
+    ck_assert_int_eq(outs, 0);
 }
 END_TEST
 
@@ -279,9 +306,10 @@ START_TEST(test_library)
 {
     int fv = flushes_in("nodes/std/fx.amp", NULL, "freeverb");
     int bq = flushes_in("nodes/std/filter.amp", NULL, "lowpass");
-    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes), lowpass biquad %d\n", fv, bq);
+    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes), lowpass biquad %d (its SVF's two "
+           "integrator states each feed themselves back)\n", fv, bq);
     ck_assert_int_eq(fv, 24);
-    ck_assert_int_eq(bq, 1);
+    ck_assert_int_eq(bq, 2);
 }
 END_TEST
 

@@ -35,7 +35,7 @@
 /* Checksum of every kernel over the fixed sweep, from the native build and
  * from the wasm build (they must agree; see the header comment). Update it
  * only when a kernel is changed on purpose, after checking both builds. */
-#define AMP_MATH_CHECKSUM 0x0ac062a56dbb63a7ull
+#define AMP_MATH_CHECKSUM 0xccaaae05d50446fdull
 
 /* ---------------------------------------------------------------------- */
 /* The fixed sweep: integer hashing and exact float ops only, so it is the
@@ -186,6 +186,20 @@ static uint64_t amp_math_checksum(int verbose)
         total = (total ^ h) * 0x100000001b3ull;
     }
     {
+        /* the kernels evaluated in double (Faust nodes' sin, cos, tan, pow) */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (uint32_t i = 0; i < SUM_N; i++) {
+            float x = sum_sample(i, 2), z = sum_sample(i, 3);
+            float r[] = { amp_sin_precisef(x), amp_cos_precisef(x), amp_tan_precisef(x), amp_pow_precisef(x, z),
+                          amp_pow_precisef(x * 0.01f, z * 0.01f) };
+            for (size_t k = 0; k < sizeof r / sizeof r[0]; k++)
+                h = sum_add(h, r[k]);
+        }
+        if (verbose)
+            printf("  %-10s %016llx\n", "precise", (unsigned long long)h);
+        total = (total ^ h) * 0x100000001b3ull;
+    }
+    {
         uint64_t h = 0xcbf29ce484222325ull;
         uint32_t seeds[] = { 0u, 1u, 12345u, 0x40000000u, 0xffffffffu };
         for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
@@ -270,6 +284,84 @@ static double ref_lin2db(double x) { return 20.0 * log10(x); }
 static int near_pole(double x)     { return fabs(cos(x)) < 1e-4; }
 
 #define SWEEP_N 1000000L
+
+/* sin and cos against long double libm over a dense sweep: the largest
+ * absolute error, and in units in the last place of the correctly rounded
+ * result (the spacing of floats at |ref|), where |ref| >= 1/64: near a
+ * zero the absolute error is what counts. The bounds are the ones
+ * lang/SPEC.md §2 states. */
+static void sweep_trig_ld(const char *name, v4f (*f)(v4f), long double (*ref)(long double), double lo, double hi,
+                          long n, double abs_bound, double ulp_bound)
+{
+    double worst = 0, worst_ulp = 0, wx = 0, wux = 0;
+    for (long i = 0; i < n; i += 4) {
+        float xs[4];
+        for (int l = 0; l < 4; l++)
+            xs[l] = (float)(lo + (hi - lo) * (double)(i + l) / (double)(n - 1));
+        v4f y = f((v4f){ xs[0], xs[1], xs[2], xs[3] });
+        for (int l = 0; l < 4; l++) {
+            long double r = ref((long double)xs[l]);
+            double e = (double)fabsl((long double)y[l] - r);
+            int ex;
+            frexp((double)r, &ex);
+            double ulp = ldexp(1.0, (ex - 24) < -149 ? -149 : ex - 24);
+            if (e > worst) {
+                worst = e;
+                wx = xs[l];
+            }
+            if (fabsl(r) >= 1.0L / 64 && e / ulp > worst_ulp) {
+                worst_ulp = e / ulp;
+                wux = xs[l];
+            }
+        }
+    }
+    printf("math: %-7s abs   error %.2e at %.9g, %.2f ulp at %.9g over [%g, %g] against long double "
+           "(bounds %.1e, %.0f ulp)\n", name, worst, wx, worst_ulp, wux, lo, hi, abs_bound, ulp_bound);
+    REQUIRE(worst <= abs_bound, "%s: error %.3g at %.9g exceeds %.3g", name, worst, wx, abs_bound);
+    REQUIRE(worst_ulp <= ulp_bound, "%s: %.3g ulp at %.9g exceeds %.3g", name, worst_ulp, wux, ulp_bound);
+}
+
+START_TEST(acc_trig_long_double)
+{
+    sweep_trig_ld("sin", amp_sin, sinl, -1000, 1000, 8 * SWEEP_N, 1.5e-7, 2);
+    sweep_trig_ld("cos", amp_cos, cosl, -1000, 1000, 8 * SWEEP_N, 1.5e-7, 2);
+    sweep_trig_ld("sin", amp_sin, sinl, -3.2, 3.2, 4 * SWEEP_N, 1.5e-7, 2);
+    sweep_trig_ld("cos", amp_cos, cosl, -3.2, 3.2, 4 * SWEEP_N, 1.5e-7, 2);
+}
+END_TEST
+
+/* The double-evaluated kernels: over dense sweeps, the float each gives
+ * is the long double result correctly rounded (counted; asserted 0), and
+ * whole powers are exact. */
+START_TEST(acc_precise)
+{
+    long bad_sin = 0, bad_cos = 0, bad_tan = 0, bad_pow = 0, n = 0, np = 0;
+    for (long i = 0; i < 4 * SWEEP_N; i++) {
+        float x = (float)(-1000.0 + 2000.0 * (double)i / (4 * SWEEP_N - 1));
+        bad_sin += amp_sin_precisef(x) != (float)sinl(x);
+        bad_cos += amp_cos_precisef(x) != (float)cosl(x);
+        long double t = tanl(x);
+        bad_tan += fabsl(t) < 1e30L && amp_tan_precisef(x) != (float)t;
+        n++;
+    }
+    for (long i = 0; i < SWEEP_N; i++) {
+        float x = (float)pow(10.0, -6.0 + 12.0 * (double)i / (SWEEP_N - 1));
+        float y = (float)(-20.0 + 40.0 * (double)((i * 7919) % SWEEP_N) / (SWEEP_N - 1));
+        long double r = powl(x, y);
+        if (r > 0x1.fffffep127L || r < 0x1p-126L)
+            continue;
+        bad_pow += amp_pow_precisef(x, y) != (float)r;
+        np++;
+    }
+    printf("math: precise sin %ld, cos %ld, tan %ld of %ld points in [-1000, 1000] and pow %ld of %ld "
+           "(x in [1e-6, 1e6], y in [-20, 20]) not correctly rounded\n", bad_sin, bad_cos, bad_tan, n, bad_pow, np);
+    REQUIRE(bad_sin == 0 && bad_cos == 0 && bad_tan == 0 && bad_pow == 0, "precise kernels not correctly rounded");
+    REQUIRE1(amp_pow_precisef(7.0f, 1.0f) == 7.0f && amp_pow_precisef(3.0f, 2.0f) == 9.0f);
+    REQUIRE1(amp_pow_precisef(-2.0f, 0.5f) == amp_powf(-2.0f, 0.5f) && amp_pow_precisef(0.0f, -1.0f) == FLT_MAX);
+    REQUIRE1(amp_pow_precisef(10.0f, 100.0f) == FLT_MAX && amp_pow_precisef(10.0f, -100.0f) == 0.0f);
+    REQUIRE1(amp_cos_precisef(1e30f) == amp_cosf(1e30f) && isfinite(amp_tan_precisef(0x1.921fb6p0f)));
+}
+END_TEST
 
 START_TEST(acc_trig)
 {
@@ -511,6 +603,26 @@ START_TEST(edge_ranges)
     REQUIRE1(amp_powf(-2.0f, 3e7f) > 3e38f);                          /* huge y: even */
     REQUIRE1(amp_powf(10.0f, 1e30f) == FLT_MAX || amp_powf(10.0f, 1e30f) > 3e38f);
     REQUIRE1(amp_powf(10.0f, -1e30f) == 0.0f && amp_powf(FLT_MAX, FLT_MAX) > 3e38f);
+    /* whole exponents: every power of a prime up to 23 that is a float
+     * below 2^24 (83 of them), and its reciprocal, exactly; the negative
+     * base gives the signed power */
+    int exact = 0;
+    static const int primes[] = { 2, 3, 5, 7, 11, 13, 17, 19, 23 };
+    for (int i = 0; i < 9; i++) {
+        double v = primes[i];
+        for (int k = 1; v < 0x1p24; k++, v *= primes[i]) {
+            float p = (float)primes[i];
+            REQUIRE(amp_powf(p, (float)k) == (float)v, "pow(%g, %d) = %.9g, not %.9g", p, k, amp_powf(p, (float)k), v);
+            REQUIRE(amp_powf(-p, (float)k) == (float)((k & 1) ? -v : v), "pow(-%g, %d) = %.9g", p, k,
+                    amp_powf(-p, (float)k));
+            REQUIRE(amp_powf(p, (float)-k) == (float)(1.0 / v), "pow(%g, %d) = %.9g, not %.9g", p, -k,
+                    amp_powf(p, (float)-k), (float)(1.0 / v));
+            exact++;
+        }
+    }
+    printf("math: pow     %d whole powers of primes 2..23 below 2^24 exact (and their reciprocals, and -p)\n", exact);
+    REQUIRE(exact >= 80, "only %d prime powers tested", exact);
+    REQUIRE1(amp_powf(7.0f, 1.0f) == 7.0f && amp_powf(3.0f, 2.0f) == 9.0f && amp_powf(0.5f, 3.0f) == 0.125f);
     for (int k = -20; k <= 20; k++) {
         double ref = pow(-1.5, k);
         REQUIRE(fabs(amp_powf(-1.5f, (float)k) - ref) <= 2e-6 * fabs(ref), "pow(-1.5, %d)", k);
@@ -742,6 +854,8 @@ static Suite *math_suite(void)
     TCase *acc = tcase_create("accuracy");
     tcase_set_timeout(acc, 120);
     tcase_add_test(acc, acc_trig);
+    tcase_add_test(acc, acc_trig_long_double);
+    tcase_add_test(acc, acc_precise);
     tcase_add_test(acc, acc_atan2);
     tcase_add_test(acc, acc_exp);
     tcase_add_test(acc, acc_log);

@@ -60,7 +60,9 @@
  *                     [0.25, 4]                      abs  1.4e-7  2e-6
  *   lin2db            [1e-30, 1e30]                  mixed 2.3e-7 2e-6
  *   pow               x in [1e-6, 1e6], |y| <= 20    rel  1.0e-6  1e-5
- *                     (where 2^-125 < result < 2^125)
+ *                     (where 2^-125 < result < 2^125); whole y with
+ *                     |y| <= 64: exact whenever x^y is a float (7^1 = 7,
+ *                     3^2 = 9, every prime power below 2^24: tested)
  *   sinh / cosh       [-20, 20]                      rel  8.7e-7 / 2.7e-7  1e-5
  *   tanh              [-20, 20]                      abs  1.1e-7  2e-6
  *   sqrt, floor, ceil, round, trunc, abs, min, max, clamp: exact
@@ -69,6 +71,10 @@
  * Outside the ranges above the kernels degrade gracefully: sin/cos lose
  * accuracy beyond |x| ~ 2e5 and tan beyond ~6400, but stay finite and
  * bounded; the exponentials saturate and flush, the logs stay finite.
+ *
+ * Faust nodes' sin, cos, tan and pow use the scalar kernels evaluated in
+ * double at the end of this file (amp_sin_precisef, ...): correctly
+ * rounded on check_math's sweeps, so modal models match Faust's C.
  *
  * Cost, in instructions per call (4 lanes), constant loads included, as
  * compiled out of line: x86-64 SSE2 with gcc -O2 (a select is 3 there) /
@@ -657,6 +663,27 @@ static inline v4f amp_lin2db(v4f lin) { return amp__log_combine(lin, AMP__DB2_HI
  *   x < 0:  |x|^y, negated when y is an odd integer: this matches C pow
  *           for integer y; for non-integer y (C: NaN) it gives |x|^y.
  * pow(x, 0) = 1 and pow(1, y) = 1 exactly. */
+/* x^n for whole n with |n| <= 64, x >= 0, by binary powering: the product
+ * of x^(2^b) over the bits b of |n| (at most 7 squarings and 7 products),
+ * then 1/that for n < 0. Each product is rounded once, so a power whose
+ * exact value is a float (7^1, 3^2, 2^-10, 5^10, every power of a small
+ * whole number below 2^24) comes out exact, and others within a few ulp.
+ * Where |n| > 64, or the power leaves [2^-125, 2^125] (where a product
+ * could overflow or go denormal), the lane keeps `other` (the exp-log
+ * result, which saturates and flushes properly). */
+static inline v4f amp__pow_whole(v4f x, v4i n, v4f other)
+{
+    v4i m = (n ^ (n >> 31)) - (n >> 31);                /* |n| (n is within +-2^24) */
+    v4f q = amp_splat(1.0f), b = x;
+    for (int bit = 0; bit < 7; bit++) {
+        q = amp_sel(((m >> bit) & 1) != 0, q * b, q);
+        b = b * b;
+    }
+    v4i ok = (m <= 64) & (q >= amp_splat(0x1p-125f)) & (q <= amp_splat(0x1p125f));
+    q = amp_sel(n < 0, 1.0f / amp_sel(ok, q, amp_splat(1.0f)), q);
+    return amp_sel(ok, q, other);
+}
+
 static inline v4f amp_pow(v4f x, v4f y)
 {
     v4f zero = amp_splat(0.0f);
@@ -675,13 +702,16 @@ static inline v4f amp_pow(v4f x, v4f y)
     v4f r = ((a - n) + b) * 0x1.62e43p-1f;             /* * ln 2 */
     v4f hs = (v4f)(((v4u)t + 126u) << 23);
     v4f p = amp__exp_finish(r, hs);
-    v4f at0 = amp_sel(y > zero, zero, amp_sel(y == zero, amp_splat(1.0f), amp_splat(AMP__FLT_MAX)));
-    p = amp_sel(ax == zero, at0, p);
-    /* odd integer y: |y| < 2^24 (larger floats are even), trunc(y) == y and
-     * the low bit set; the conversion input is clamped into range */
+    /* whole y: |y| < 2^24 (larger floats are all whole) and trunc(y) == y;
+     * the conversion input is clamped into range */
     v4f yc = amp_clamp(y, amp_splat(-0x1p24f), amp_splat(0x1p24f));
     v4i yi = __builtin_convertvector(yc, v4i);
-    v4i odd = (__builtin_convertvector(yi, v4f) == y) & (v4i)((v4u)yi << 31);
+    v4i whole = __builtin_convertvector(yi, v4f) == y;
+    p = amp_sel(whole, amp__pow_whole(ax, yi, p), p);
+    v4f at0 = amp_sel(y > zero, zero, amp_sel(y == zero, amp_splat(1.0f), amp_splat(AMP__FLT_MAX)));
+    p = amp_sel(ax == zero, at0, p);
+    /* odd integer y: whole and the low bit set */
+    v4i odd = whole & (v4i)((v4u)yi << 31);
     return amp__xorsign(p, odd & amp__signbit(x));
 }
 
@@ -771,5 +801,176 @@ static inline float amp_floormodf(float a, float b) { return amp_mod(amp_splat(a
 static inline float amp_minf(float a, float b) { return a < b ? a : b; }
 static inline float amp_maxf(float a, float b) { return a > b ? a : b; }
 static inline float amp_clampf(float x, float lo, float hi) { return amp_minf(amp_maxf(x, lo), hi); }
+
+/* ---------------------------------------------------------------------- */
+/* Kernels evaluated in double, for Faust nodes (compiler/faust.c routes
+ * faust's sinf, cosf, tanf and powf here). Faust's own C calls the C
+ * library's float functions, which round (nearly always) correctly, and
+ * a modal model such as the faust package's bells computes fifty
+ * resonators' coefficients from cos (the pitch) and pow (the decay) once,
+ * then multiplies by them for seconds: a one-ulp difference in a
+ * coefficient is a pitch or a decay rate that drifts away from Faust's.
+ * These compute in double, whose + - * / are IEEE on x86 and in
+ * WebAssembly alike (so the bits are still the same natively and in the
+ * browser), with errors near 1e-15, so the float they round to is the
+ * correctly rounded result but in rare ties. Scalar only: one double
+ * evaluation costs about what the four-lane float kernel does.
+ *   sin, cos, tan   |x| <= 2^20 (beyond, the float kernels above);
+ *   pow             as amp_powf for x <= 0, y = 0 and x = 1 (the same
+ *                   special values); otherwise e^(y ln x), saturating at
+ *                   FLT_MAX and flushed to 0 below 2^-126, like amp_powf.
+ * tests/check_math.c measures them against long double libm. */
+
+#define AMP__D_MAGIC   0x1.8p52                 /* rounds a double to an integer */
+/* pi/2 = P1 + P2 + P3: P1 and P2 of 33 significant bits, so k*P1 and
+ * k*P2 are exact for |k| <= 2^20 */
+#define AMP__D_PIO2_1  0x1.921fb544p+0
+#define AMP__D_PIO2_2  0x1.0b4611a6p-34
+#define AMP__D_PIO2_3  0x1.3198a2e037073p-69
+
+/* x = k pi/2 + r, |r| <= pi/4 (about); returns r, k in *k. |x| <= 2^20. */
+static inline double amp__reduce_pio2_d(double x, long long *k)
+{
+    double kd = (x * 0x1.45f306dc9c883p-1 + AMP__D_MAGIC) - AMP__D_MAGIC;   /* round(x * 2/pi) */
+    *k = (long long)kd;
+    return ((x - kd * AMP__D_PIO2_1) - kd * AMP__D_PIO2_2) - kd * AMP__D_PIO2_3;
+}
+
+/* sin r and cos r for |r| <= pi/4 + 1e-6: Taylor series to r^17 and
+ * r^18 (truncation below 2e-17), Horner in double. */
+static inline double amp__sin_d(double r)
+{
+    double z = r * r;
+    double p = -1.0 / 355687428096000.0;            /* -1/17! */
+    p = p * z + 1.0 / 1307674368000.0;              /*  1/15! */
+    p = p * z - 1.0 / 6227020800.0;                 /* -1/13! */
+    p = p * z + 1.0 / 39916800.0;                   /*  1/11! */
+    p = p * z - 1.0 / 362880.0;                     /* -1/9!  */
+    p = p * z + 1.0 / 5040.0;                       /*  1/7!  */
+    p = p * z - 1.0 / 120.0;                        /* -1/5!  */
+    p = p * z + 1.0 / 6.0;                          /*  1/3!  */
+    return r - (r * z) * p;
+}
+
+static inline double amp__cos_d(double r)
+{
+    double z = r * r;
+    double p = 1.0 / 6402373705728000.0;            /*  1/18! */
+    p = p * z - 1.0 / 20922789888000.0;             /* -1/16! */
+    p = p * z + 1.0 / 87178291200.0;                /*  1/14! */
+    p = p * z - 1.0 / 479001600.0;                  /* -1/12! */
+    p = p * z + 1.0 / 3628800.0;                    /*  1/10! */
+    p = p * z - 1.0 / 40320.0;                      /* -1/8!  */
+    p = p * z + 1.0 / 720.0;                        /*  1/6!  */
+    p = p * z - 1.0 / 24.0;                         /* -1/4!  */
+    p = p * z + 0.5;                                /*  1/2!  */
+    return 1.0 - z * p;
+}
+
+/* sin (want_cos 0) or cos (1) of x in double, |x| <= 2^20. */
+static inline double amp__sincos_d(double x, int want_cos)
+{
+    long long k;
+    double r = amp__reduce_pio2_d(x, &k);
+    int q = (int)((k + want_cos) & 3);   /* cos x = sin(x + pi/2) */
+    double v = q & 1 ? amp__cos_d(r) : amp__sin_d(r);
+    return q & 2 ? -v : v;
+}
+
+static inline float amp_sin_precisef(float x)
+{
+    if (!(amp_absf(x) <= 0x1p20f))
+        return amp_sinf(x);
+    return (float)amp__sincos_d((double)x, 0);
+}
+
+static inline float amp_cos_precisef(float x)
+{
+    if (!(amp_absf(x) <= 0x1p20f))
+        return amp_cosf(x);
+    return (float)amp__sincos_d((double)x, 1);
+}
+
+/* tan = sin / cos, both in double; at a pole cos is at least ~1e-8 for a
+ * float x, so the result stays finite (saturated at FLT_MAX). */
+static inline float amp_tan_precisef(float x)
+{
+    if (!(amp_absf(x) <= 0x1p20f))
+        return amp_tanf(x);
+    double t = amp__sincos_d((double)x, 0) / amp__sincos_d((double)x, 1);
+    return (float)(t > 0x1.fffffep127 ? 0x1.fffffep127 : t < -0x1.fffffep127 ? -0x1.fffffep127 : t);
+}
+
+/* ln x for a normal, positive, finite double x: x = 2^e m, m in
+ * [sqrt(1/2), sqrt(2)), t = (m - 1)/(m + 1), ln m = 2 atanh t as a series
+ * to t^23 (|t| <= 0.1716: truncation below 1e-19). */
+static inline double amp__log_d(double x)
+{
+    uint64_t bits;
+    __builtin_memcpy(&bits, &x, sizeof bits);
+    int64_t e = ((int64_t)bits - 0x3fe6a09e667f3bcdll) >> 52;    /* bits of sqrt(1/2); arithmetic shift */
+    uint64_t mb = bits - ((uint64_t)e << 52);
+    double m;
+    __builtin_memcpy(&m, &mb, sizeof m);
+    double t = (m - 1.0) / (m + 1.0), z = t * t;
+    double p = 1.0 / 23;
+    p = p * z + 1.0 / 21;
+    p = p * z + 1.0 / 19;
+    p = p * z + 1.0 / 17;
+    p = p * z + 1.0 / 15;
+    p = p * z + 1.0 / 13;
+    p = p * z + 1.0 / 11;
+    p = p * z + 1.0 / 9;
+    p = p * z + 1.0 / 7;
+    p = p * z + 1.0 / 5;
+    p = p * z + 1.0 / 3;
+    double ed = (double)e;
+    /* ln 2 = L1 + L2, L1 of 32 bits (e * L1 exact) */
+    return ed * 0x1.62e42fefp-1 + (ed * 0x1.473de6af278edp-34 + (t + t) + (t + t) * z * p);
+}
+
+/* e^w for |w| <= 745 (callers clamp): n = round(w / ln 2), r = w - n ln 2
+ * (two parts), e^r by Taylor to r^14 (|r| <= 0.347: below 5e-18), times
+ * 2^n built in the exponent bits, in two steps so that n down to -1074
+ * and up to 1023 need no special case. */
+static inline double amp__exp_d(double w)
+{
+    double n = (w * 0x1.71547652b82fep0 + AMP__D_MAGIC) - AMP__D_MAGIC;
+    double r = (w - n * 0x1.62e42fefp-1) - n * 0x1.473de6af278edp-34;
+    double p = 1.0 / 87178291200.0;                 /* 1/14! */
+    p = p * r + 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    int64_t ni = (int64_t)n, half = ni / 2;
+    uint64_t b1 = (uint64_t)(half + 1023) << 52, b2 = (uint64_t)(ni - half + 1023) << 52;
+    double s1, s2;
+    __builtin_memcpy(&s1, &b1, sizeof s1);
+    __builtin_memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
+static inline float amp_pow_precisef(float x, float y)
+{
+    if (!(x > 0.0f) || y == 0.0f || x == 1.0f || !(amp_absf(x) <= 0x1.fffffep127f) ||
+        !(amp_absf(y) <= 0x1.fffffep127f))
+        return amp_powf(x, y);       /* zeros, negative bases, specials: amp_pow's values */
+    double w = (double)y * amp__log_d((double)x);
+    w = w > 100.0 ? 100.0 : w < -100.0 ? -100.0 : w;   /* beyond the float range either way */
+    double v = amp__exp_d(w);
+    if (v > 0x1.fffffep127)
+        return 0x1.fffffep127f;
+    return v < 0x1p-126 ? 0.0f : (float)v;
+}
 
 #endif /* AMP_MATH_H */

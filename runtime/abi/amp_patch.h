@@ -31,6 +31,9 @@
                                    recomputed at most once per this many
                                    samples, and at the start of every
                                    process() call */
+#define AMP_MIN_SAMPLE_RATE 8000   /* the rates init() may be given, Hz: */
+#define AMP_MAX_SAMPLE_RATE 192000 /* delay lines sized in time hold their
+                                      time up to this rate */
 #define AMP_MAX_VOICES 256      /* most voices a patch may declare */
 #define AMP_FADE_SLOTS 4        /* extra slots where stolen voices fade out */
 #define AMP_VOICE_SLOTS (AMP_MAX_VOICES + AMP_FADE_SLOTS)

@@ -307,7 +307,12 @@ static int apply_params(HostPatch *hp, const RenderArgs *a)
             fprintf(stderr, "amp: --param %s: '%s' is not a number\n", name, eq + 1);
             return 1;
         }
-        d->set_param(hp->state, index, (float)v);
+        char at[160], err[512];
+        snprintf(at, sizeof at, "--param %s", name);
+        if (host_set_param_checked(hp, index, v, at, err, sizeof err)) {
+            fprintf(stderr, "amp: %s\n", err);
+            return 1;
+        }
     }
     /* reset() keeps the param values and settles their smoothing, so the
      * render starts at the values given rather than gliding to them. */
@@ -422,6 +427,10 @@ static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderAr
 
     if (host_render_notes(&hp, notes, (const float *const *)in, out, frames))
         goto oom;
+    if (host_fault_text(&hp, err, sizeof err)) {
+        fprintf(stderr, "amp: %s; nothing written\n", err);
+        goto done;
+    }
     if (wav_write_file(a->out, (const float *const *)out, desc->n_outputs, frames, rate,
                        a->format, err, sizeof err)) {
         fprintf(stderr, "amp: %s\n", err);

@@ -23,8 +23,8 @@ int host_init(HostPatch *hp, const AmpPatchDesc *desc, float sample_rate, char *
     memset(hp, 0, sizeof *hp);
     if (check_patch_desc(desc, HOST_MAX_CHANNELS, err, errlen))
         return -1;
-    if (!(sample_rate >= 1.0f && sample_rate <= 1e6f))
-        return fail(err, errlen, "bad sample rate %g", (double)sample_rate);
+    if (host_check_rate(sample_rate, err, errlen))
+        return -1;
     size_t size = (desc->state_size + STATE_ALIGN - 1) / STATE_ALIGN * STATE_ALIGN;
     hp->state = aligned_alloc(STATE_ALIGN, size);
     hp->silence = calloc(HOST_BLOCK, sizeof(float));
@@ -50,6 +50,8 @@ void host_free(HostPatch *hp)
 
 void host_reset(HostPatch *hp)
 {
+    hp->fault.found = 0;
+    hp->frames_done = 0;
     const AmpPatchDesc *d = hp->desc;
     d->reset(hp->state);
     if (is_poly(d))
@@ -64,6 +66,38 @@ int host_param_index(const HostPatch *hp, const char *name)
     return -1;
 }
 
+
+int host_set_param_checked(HostPatch *hp, int index, double value, const char *at, char *err, size_t errlen)
+{
+    const AmpPatchDesc *d = hp->desc;
+    const AmpParamDesc *pd = &d->params[index];
+    if (!(value >= pd->lo && value <= pd->hi))
+        return fail(err, errlen, "%s: %g is outside the range of '%s' in patch '%s' [%g, %g]", at, value, pd->name,
+                    d->name, (double)pd->lo, (double)pd->hi);
+    d->set_param(hp->state, index, (float)value);
+    return 0;
+}
+
+int host_check_rate(double sample_rate, char *err, size_t errlen)
+{
+    if (sample_rate >= AMP_MIN_SAMPLE_RATE && sample_rate <= AMP_MAX_SAMPLE_RATE)
+        return 0;
+    return fail(err, errlen, "sample rate %g Hz is not supported (%d to %d Hz)", sample_rate,
+                AMP_MIN_SAMPLE_RATE, AMP_MAX_SAMPLE_RATE);
+}
+
+int host_fault_text(const HostPatch *hp, char *err, size_t errlen)
+{
+    const HostFault *f = &hp->fault;
+    if (!f->found)
+        return 0;
+    char voice[64] = "";
+    if (f->slot >= 0)
+        snprintf(voice, sizeof voice, ", voice in slot %d (key %d)", f->slot, f->key);
+    return fail(err, errlen, "patch '%s' wrote %s on output %d at sample %ld (%.4f s)%s", hp->desc->name,
+                f->value != f->value ? "NaN" : f->value > 0 ? "+inf" : "-inf", f->channel, f->frame,
+                (double)f->frame / hp->sample_rate, voice);
+}
 
 Command host_note_on(long frame, int note_id, int key, float vel)
 {
@@ -129,6 +163,35 @@ static void apply_command(HostPatch *hp, const Command *c)
     }
 }
 
+/* Record the first non-finite sample of a process() call (x - x is 0
+ * for every finite x, NaN for NaN and the infinities), and the voice
+ * whose level it made non-finite. */
+static void find_fault(HostPatch *hp, float *const *outs, int n)
+{
+    const AmpPatchDesc *d = hp->desc;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < d->n_outputs; c++) {
+            float x = outs[c][i];
+            if (x - x == 0.0f)
+                continue;
+            HostFault *f = &hp->fault;
+            f->found = 1;
+            f->frame = hp->frames_done + i;
+            f->channel = c;
+            f->value = x;
+            f->slot = -1;
+            if (is_poly(d)) {
+                const AmpVoiceTable *vt = d->voices(hp->state);
+                for (int v = 0; v < vt->live && f->slot < 0; v++)
+                    if (vt->level[v] - vt->level[v] != 0.0f) {
+                        f->slot = v;
+                        f->key = (int)vt->key[v];
+                    }
+            }
+            return;
+        }
+}
+
 /* One process() call over frames [pos, pos + n), n <= HOST_BLOCK. */
 static void run(HostPatch *hp, const float *const *in, float *const *out, long pos, int n)
 {
@@ -140,6 +203,9 @@ static void run(HostPatch *hp, const float *const *in, float *const *out, long p
     for (int i = 0; i < d->n_outputs; i++)
         outs[i] = out[i] + pos;
     d->process(hp->state, n, ins, outs);
+    if (!hp->fault.found)
+        find_fault(hp, outs, n);
+    hp->frames_done += n;
     if (is_poly(d))
         voice_collect(d, hp->state, n);
 }

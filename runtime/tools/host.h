@@ -38,12 +38,24 @@ Command host_param(long frame, int param, float value);
 Command host_all_off(long frame);   /* release every note */
 Command host_panic(long frame);     /* cut every voice */
 
+/* The first non-finite sample a patch wrote (NaN or an infinity). */
+typedef struct HostFault {
+    int found;
+    long frame;            /* counted from host_init or the last host_reset */
+    int channel;           /* output index */
+    float value;
+    int slot;              /* voice slot whose level went non-finite, -1 if none or not polyphonic */
+    int key;               /* that voice's note.key */
+} HostFault;
+
 typedef struct HostPatch {
     const AmpPatchDesc *desc;
     void *state;           /* desc->state_size bytes, 64-byte aligned */
     float sample_rate;
     float *silence;        /* HOST_BLOCK zeros: the input of an unfed port */
     long notes_refused;    /* note-ons dropped: steal none, or not polyphonic */
+    long frames_done;      /* frames rendered since host_init */
+    HostFault fault;       /* the first non-finite output, if any */
 } HostPatch;
 
 struct NoteList;
@@ -58,6 +70,20 @@ void host_reset(HostPatch *hp);
 
 /* Index of the param called `name`, or -1. */
 int host_param_index(const HostPatch *hp, const char *name);
+
+/* Set param `index` to `value` (in its unit) if it lies in the param's
+ * range; else -1 and, in err, "AT: V is outside the range of 'NAME' in
+ * patch 'P' [LO, HI]", the words of the project reader
+ * (runtime/formats/project_resolve.c) for the same mistake in a project. */
+int host_set_param_checked(HostPatch *hp, int index, double value, const char *at, char *err, size_t errlen);
+
+/* The sample rates a patch is made for (amp_patch.h): 0, or -1 with
+ * "sample rate R Hz is not supported (AMP_MIN to AMP_MAX)" in err. */
+int host_check_rate(double sample_rate, char *err, size_t errlen);
+
+/* hp->fault as one line: "patch 'P' wrote nan on output 0 at sample 1234
+ * (0.0257 s), voice in slot 2 (key 60)". 0 if there is no fault, else -1. */
+int host_fault_text(const HostPatch *hp, char *err, size_t errlen);
 
 /* Render `frames` samples into out[0..n_outputs-1] (each `frames` long),
  * reading in[0..n_inputs-1] (each `frames` long; `in` or an in[k] may be

@@ -857,7 +857,7 @@ static void gen_synth(const char *amp_path, const char *dsp_path, int copies)
         "freq = nentry(\"freq\", 440, 20, 20000, 0.01);\n"
         "gain = nentry(\"gain\", 0.8, 0, 1, 0.01);\n"
         "gate = button(\"gate\");\n"
-        "voice(k) = mixo : fi.resonlp(300 + 5000 * fenv, 3, 1) : *(aenv * gain * 0.02)\n"
+        "voice(k) = mixo : fi.svf.lp(300 + 5000 * fenv, 3) : *(aenv * gain * 0.02)\n"
         "with {\n"
         "  pitch = freq * (1 + 0.001 * k + 0.005 * os.osc(5 + 0.1 * k));\n"
         "  mixo = 0.5 * (os.polyblep_saw(pitch) + os.polyblep_square(pitch * 1.005));\n"

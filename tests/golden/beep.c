@@ -119,7 +119,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x24 = st0 + x16;
             const float x25 = amp_flushf(amp_fractf(x24));
             const float x26 = amp_flushf(st1 + x15);
-            out[0][pos + i] = x23;
+            out[0][pos + i] = amp_flushf(x23);
             const float n0 = x25;
             const float n1 = x26;
             st0 = n0;

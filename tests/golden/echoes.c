@@ -16,7 +16,8 @@ typedef struct echoes_state {
     float ctl[1];  /* control values, recomputed only after a param moved */
     int ctl_valid;
     unsigned dpos; /* samples written to every delay line (all advance together) */
-    float dl0[131072]; /* e.line */
+    float dl0[262144]; /* e.line */
+    float dsz0; /* longest delay of e.line at this rate: 1 s */
 } echoes_state;
 
 static void p_reset(void *state);
@@ -26,6 +27,7 @@ static void p_init(void *state, float sr)
     echoes_state *s = state;
     memset(s, 0, sizeof *s);
     s->sr = sr;
+    s->dsz0 = amp_clampf(amp_ceilf(1.0f * sr), 1.0f, 192000.0f);
     const float x8 = sr;
     const float x9 = 0.119999997f * x8;
     s->init[0] = x9;
@@ -68,7 +70,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
         if (fresh) {
-            const float dd10 = amp_delay_clamp(x9, 96000.0f);
+            const float dd10 = amp_delay_clamp(x9, s->dsz0);
             s->ctl[0] = dd10;
             s->ctl_valid = 1;
         }
@@ -80,14 +82,14 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x4 = in[0][pos + i];
             const float x5 = in[1][pos + i];
             const float x6 = x4 + x5;
-            const float x10 = amp_delay_tapf(s->dl0, dp, 131071, dk10, df10);
+            const float x10 = amp_delay_tapf(s->dl0, dp, 262143, dk10, df10);
             const float x11 = 0.5f * x10;
             const float x12 = amp_flushf(x6 + x11);
             const float x13 = x6 + x10;
             const float x14 = 0.5f * x13;
-            out[0][pos + i] = x14;
-            out[1][pos + i] = x14;
-            s->dl0[dp & 131071] = x12;
+            out[0][pos + i] = amp_flushf(x14);
+            out[1][pos + i] = amp_flushf(x14);
+            s->dl0[dp & 262143] = x12;
         }
         s->dpos += (unsigned)len;
         pos += len;

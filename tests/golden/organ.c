@@ -33,25 +33,25 @@ static void p_init(void *state, float sr)
     s->vt.sample_rate = sr;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++)
         s->vt.note_id[v] = -1;
-    const float x31 = sr;
-    const float x32 = 1.0f / x31;
-    s->init[0] = x32;
+    const float x33 = sr;
+    const float x34 = 1.0f / x33;
+    s->init[0] = x34;
     for (int ti = 0; ti < 2048; ti++) { /* w.wave */
-        const float x7 = (float)ti;
-        const float x8 = 6.28318548f * x7;
-        const float x11 = x8 * 0.00048828125f;
-        const float x12 = amp_sinf(x11);
-        const float x16 = x7 * 18.849556f;
-        const float x17 = 0.00048828125f * x16;
-        const float x18 = amp_sinf(x17);
-        const float x19 = 0.300000012f * x18;
-        const float x20 = x12 + x19;
-        const float x24 = x7 * 31.415926f;
-        const float x25 = 0.00048828125f * x24;
-        const float x26 = amp_sinf(x25);
-        const float x27 = 0.100000001f * x26;
-        const float x28 = x20 + x27;
-        s->tab0[ti] = x28;
+        const float x10 = (float)ti;
+        const float x11 = 6.28318548f * x10;
+        const float x13 = x11 * 0.00048828125f;
+        const float x14 = amp_sinf(x13);
+        const float x18 = x10 * 18.849556f;
+        const float x19 = 0.00048828125f * x18;
+        const float x20 = amp_sinf(x19);
+        const float x21 = 0.300000012f * x20;
+        const float x22 = x14 + x21;
+        const float x26 = x10 * 31.415926f;
+        const float x27 = 0.00048828125f * x26;
+        const float x28 = amp_sinf(x27);
+        const float x29 = 0.100000001f * x28;
+        const float x30 = x22 + x29;
+        s->tab0[ti] = x30;
     }
     p_reset(s);
 }
@@ -120,7 +120,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     (void)in;
     for (int v = 0; v < s->vt.live; v++)
         s->vt.level[v] = 0.0f;
-    const float x32 = s->init[0];
+    const float x34 = s->init[0];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -131,33 +131,34 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float vb1[AMP_CHUNK] = { 0 };
         const int groups = (s->vt.live + 3) >> 2;
         for (int g = 0; g < groups; g++) {
-            const v4f vx32 = amp_splat(x32);
+            const v4f vx34 = amp_splat(x34);
             const v4f x2 = *(const v4f *)&s->vt.freq[4 * g];
-            const v4f x33 = x2 * vx32;
-            const v4f x40 = *(const v4f *)&s->vt.gate[4 * g];
-            const v4f x42 = *(const v4f *)&s->vt.vel[4 * g];
+            const v4f x5 = amp_clamp(x2, amp_splat(1.0f), amp_splat(10000.0f));
+            const v4f x35 = x5 * vx34;
+            const v4f x42 = *(const v4f *)&s->vt.gate[4 * g];
+            const v4f x44 = *(const v4f *)&s->vt.vel[4 * g];
             v4f gain = *(const v4f *)&s->vt.gain[4 * g];
             const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];
             v4f peak = *(const v4f *)&s->vt.level[4 * g];
             v4f st0 = s->st0[g];
             for (int i = 0; i < len; i++) {
-                const v4f x34 = amp_splat(2048.0f) * st0;
-                const v4f x35 = amp_table_lerp4(s->tab0, 2048, x34);
-                const v4f x37 = x35 * amp_splat(0.699999988f);
-                const v4f x38 = st0 + x33;
-                const v4f x39 = amp_flush(amp_fract(x38));
-                const v4f x41 = x37 * x40;
-                const v4f x43 = x41 * x42;
-                const v4f x44 = amp_splat(0.300000012f) * x43;
+                const v4f x36 = amp_splat(2048.0f) * st0;
+                const v4f x37 = amp_table_lerp4(s->tab0, 2048, x36);
+                const v4f x39 = x37 * amp_splat(0.699999988f);
+                const v4f x40 = st0 + x35;
+                const v4f x41 = amp_flush(amp_fract(x40));
+                const v4f x43 = x39 * x42;
+                const v4f x45 = x43 * x44;
+                const v4f x46 = amp_splat(0.300000012f) * x45;
                 gain = amp_max(gain - gain_step, amp_splat(0.0f));
                 const v4i on = gain > amp_splat(0.0f);
-                const v4f o0 = amp_sel(on, x44 * gain, amp_splat(0.0f));
+                const v4f o0 = amp_sel(on, x46 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o0));
                 vb0[i] += (o0[0] + o0[1]) + (o0[2] + o0[3]);
-                const v4f o1 = amp_sel(on, x44 * gain, amp_splat(0.0f));
+                const v4f o1 = amp_sel(on, x46 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o1));
                 vb1[i] += (o1[0] + o1[1]) + (o1[2] + o1[3]);
-                const v4f n0 = x39;
+                const v4f n0 = x41;
                 st0 = n0;
             }
             s->st0[g] = st0;
@@ -165,10 +166,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
-            const float x45 = vb0[i];
-            const float x46 = vb1[i];
-            out[0][pos + i] = x45;
-            out[1][pos + i] = x46;
+            const float x47 = vb0[i];
+            const float x48 = vb1[i];
+            out[0][pos + i] = amp_flushf(x47);
+            out[1][pos + i] = amp_flushf(x48);
         }
         pos += len;
     }

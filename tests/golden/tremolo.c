@@ -140,8 +140,8 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x46 = x44 * x45;
             const float x47 = in[1][pos + i];
             const float x48 = x44 * x47;
-            out[0][pos + i] = x46;
-            out[1][pos + i] = x48;
+            out[0][pos + i] = amp_flushf(x46);
+            out[1][pos + i] = amp_flushf(x48);
             const float n0 = x40;
             st0 = n0;
         }
