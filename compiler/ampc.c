@@ -69,6 +69,25 @@ static char *resolve_import(Arena *a, const char *from, const char *name, const 
     return NULL;
 }
 
+/* A confined import (AmpcOptions.confined): relative, no '..' segment, no
+ * empty segment, so it stays beneath the folder it is looked up in. */
+static int confined_name(const char *name)
+{
+    if (!name[0] || name[0] == '/')
+        return 0;
+    for (const char *seg = name; *seg;) {
+        size_t n = strcspn(seg, "/");
+        if (n == 0 || (n == 2 && seg[0] == '.' && seg[1] == '.') || (n == 1 && seg[0] == '.'))
+            return 0;
+        seg += n;
+        if (*seg == '/')
+            seg++;
+        if (!*seg && seg[-1] == '/')
+            return 0;
+    }
+    return 1;
+}
+
 static int already_loaded(PtrVec *loaded, const char *key)
 {
     for (int i = 0; i < loaded->n; i++)
@@ -115,6 +134,11 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
     for (int i = 0; i < prog->modules.n && !d->errors; i++) {
         Module *m = prog->modules.items[i];
         for (Import *im = m->imports; im; im = im->next) {
+            if (opt && opt->confined && !confined_name(im->path)) {
+                diag_error(d, im->loc, "'%s': an import here names a file of the library by a relative path "
+                           "(no leading '/', no '..')", im->path);
+                continue;
+            }
             char *path = resolve_import(a, m->file->path, im->path, opt);
             if (path && im->faust_as) {
                 load_faust(prog, m, im, path, opt, d, loaded);

@@ -37,6 +37,8 @@ typedef struct AmpcOptions {
     AmpcDump dump;                 /* print this intermediate form to dump_out */
     FILE *dump_out;
     int scalar;                    /* 1: emit scalar code for voices (for benchmarks); 0: 4 voices per vector */
+    int confined;                  /* 1: an import names a relative path without '..' (ampd's compile
+                                      service: nothing outside the source's folder and the -I folders) */
 } AmpcOptions;
 
 typedef struct AmpcResult {

@@ -21,6 +21,7 @@ static void usage(FILE *out)
           "  -I DIR          also look for imports in DIR\n"
           "  --dump PASS     print what PASS made (below); write nothing\n"
           "  --check         check only; write nothing\n"
+          "  --confine       imports only by relative paths without '..' (ampd's compile service)\n"
           "  --list          list the patches and nodes FILE.amp defines (Faust imports too)\n"
           "  --scalar        one voice at a time instead of four per vector (for comparisons)\n"
           "  --version       print the version\n"
@@ -95,6 +96,8 @@ int main(int argc, char **argv)
             list = 1;
         } else if (!strcmp(a, "--scalar")) {
             opt.scalar = 1;
+        } else if (!strcmp(a, "--confine")) {
+            opt.confined = 1;
         } else if (!strcmp(a, "--check")) {
             check_only = 1;
         } else if (!strcmp(a, "--version")) {

@@ -94,6 +94,8 @@ void api_live_close(void);
  * unreadable `dir` is an error (message on stderr) only when `required`
  * (--library); otherwise the server runs without a built-in library. */
 bool api_patches_library(const char *dir, bool required);
+/* The library folder's real path, NULL without one. */
+const char *api_patches_library_path(void);
 
 /* What a call requires before its work runs. */
 enum {
@@ -246,6 +248,11 @@ enum MHD_Result api_projects_bundle(struct MHD_Connection *conn, const HttpReque
  * read-write; -1 on failure): api_assets.c. */
 int api_assets_open(const char *hash);
 int api_assets_temp_file(void);
+
+/* The compile service (api_compile.c): `ampc` the compiler to run,
+ * `library` the built-in library's folder (NULL: none), at most `jobs`
+ * compiles at once, its files under DATA/compile. */
+bool api_compile_start(const char *data_dir, const char *ampc, const char *library, int jobs);
 
 /* Seconds since the epoch. */
 int64_t api_now(void);

@@ -60,6 +60,7 @@
 /* The built-in library's directory (O_PATH), or -1 for none. Set by
  * api_patches_library before the daemon starts; read-only afterwards. */
 static int library_fd = -1;
+static char *library_path;             /* its real path, for the compile service */
 
 /* ---- checks and conversions ------------------------------------------------- */
 
@@ -328,7 +329,14 @@ bool api_patches_library(const char *dir, bool required)
     if (library_fd >= 0)
         close(library_fd);
     library_fd = fd;
+    free(library_path);
+    library_path = realpath(dir, NULL);
     return true;
+}
+
+const char *api_patches_library_path(void)
+{
+    return library_fd >= 0 ? library_path : NULL;
 }
 
 enum MHD_Result api_library_get(struct MHD_Connection *conn, const HttpRequest *req)

@@ -85,6 +85,7 @@ static const HttpRoute routes[] = {
     {"/api/projects/*", "POST", api_projects_item},
     {"/api/projects/*", "DELETE", api_projects_item},
     {"/api/shared/*", "GET", api_shared_get},
+    {"/api/compile", "POST", api_compile},
     {"/api/patches", "GET", api_patches_collection},
     {"/api/patches", "POST", api_patches_collection},
     /* {id}, {id}/revisions[/{n}]: api_patches.c matches the rest. */

@@ -66,6 +66,8 @@ static void usage(FILE *out)
           "  --workers N            threads for storage and hashing (default 4)\n"
           "  --queue N              jobs waiting for them before 503 (default 64)\n"
           "  --secure-cookies       mark the session cookie Secure (serving behind HTTPS)\n"
+          "  --ampc PATH            the compiler of /api/compile (default: ampc beside ampd)\n"
+          "  --compile-jobs N       compiles at once (default 2)\n"
           "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
           "                         4N per address)\n"
           "  --library DIR          the built-in patch library, read-only (default: \"library\"\n"
@@ -202,6 +204,8 @@ int main(int argc, char **argv)
         {"queue", required_argument, NULL, 'Q'},
         {"signin-limit", required_argument, NULL, 'R'},
         {"secure-cookies", no_argument, NULL, 'C'},
+        {"ampc", required_argument, NULL, 'A'},
+        {"compile-jobs", required_argument, NULL, 'J'},
         {"library", required_argument, NULL, 'l'},
         {"asset-max-bytes", required_argument, NULL, 'X'},
         {"quota-bytes", required_argument, NULL, 'U'},
@@ -222,7 +226,8 @@ int main(int argc, char **argv)
     size_t origin_count = 0;
     const char *host = "127.0.0.1", *root = "build/web", *library = NULL;
     long port = 8080, value;
-    int opt;
+    int opt, compile_jobs = 2;
+    const char *ampc = NULL;
     ApiOptions api;
     api_default_options(&api);
     AssetOptions assets;
@@ -258,6 +263,8 @@ int main(int argc, char **argv)
         case 'l': library = optarg; break;
         case 'L': api.local = true; break;
         case 'C': api.secure_cookies = true; break;
+        case 'A': ampc = optarg; break;
+        case 'J': compile_jobs = (int)parse_number(optarg, 1, 64); if (compile_jobs < 0) goto bad_value; break;
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
                 goto bad_value;
@@ -318,6 +325,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (!api_start(&api) || !api_assets_start(api.data_dir, &assets))
+        return 1;
+    char ampc_beside[4096];
+    if (!ampc) {
+        ssize_t n = readlink("/proc/self/exe", ampc_beside, sizeof ampc_beside - 8);
+        char *slash = n > 0 ? memrchr(ampc_beside, '/', (size_t)n) : NULL;
+        if (slash)
+            strcpy(slash, "/ampc");
+        else
+            strcpy(ampc_beside, "ampc");
+        ampc = ampc_beside;
+    }
+    if (!api_compile_start(api.data_dir, ampc, api_patches_library_path(), compile_jobs))
         return 1;
     LiveConfig live = live_default_config();
     live.origins = origins;

@@ -13,6 +13,8 @@ SERVER_SRCS := server/http.c server/static.c server/api_health.c server/workers.
 SERVER_SRCS += server/api_patches.c
 # Audio assets: uploads streamed to disk, stored by content hash.
 SERVER_SRCS += server/api_assets.c server/api_bundle.c
+# The compile service: ampc run confined, results cached by content.
+SERVER_SRCS += server/api_compile.c
 # Live updates: the WebSocket protocol (ws.c, SHA-1 from nettle) and the
 # hub with its event loop (live.c).
 SERVER_SRCS += server/ws.c server/live.c
@@ -59,7 +61,7 @@ $(B)/tests/check_api: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The patch library's suite starts its own ampd with --library nodes (check_patches.c).
 $(B)/tests/check_patches: $(B)/libampd.a
-$(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"' -DAMP_PATH='"$(B)/amp"'
+$(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"' -DAMP_PATH='"$(B)/amp"' -DAMPC_PATH='"$(B)/ampc"'
 $(B)/tests/check_patches: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 # The assets suite starts its own ampd too (check_assets.c); it hashes with
 # libsodium.
@@ -99,7 +101,7 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(B)/tests/check_assets $(SERVER_SUITES) $(B)/ampd $(B)/amp
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(B)/tests/check_assets $(SERVER_SUITES) $(B)/ampd $(B)/amp $(B)/ampc
 	$(B)/tests/check_server
 	$(B)/tests/check_api
 	$(B)/tests/check_patches

@@ -1023,6 +1023,112 @@ START_TEST(test_project_bundle)
 }
 END_TEST
 
+/* ---- the compile service (api_compile.c) ------------------------------------------ */
+
+static const char *compile_body(Reply *r, bool *ok)
+{
+    *ok = json_is_true(json_object_get(r->json, "ok"));
+    return json_string_value(json_object_get(r->json, "diagnostics"));
+}
+
+/* What `ampc patch.amp --check` prints for `text`, run in a fresh folder
+ * (the command line's own messages, to compare with the service's). */
+static char *ampc_says(const char *text)
+{
+    char *dir = api_temp_dir("ampc-cli");
+    char file[PATH_MAX], command[3 * PATH_MAX];
+    snprintf(file, sizeof file, "%s/patch.amp", dir);
+    write_file(file, text, strlen(text));
+    char ampc[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath(AMPC_PATH, ampc));
+    snprintf(command, sizeof command, "cd '%s' && '%s' patch.amp --confine --check 2>&1", dir, ampc);
+    FILE *p = popen(command, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = calloc(1, 1 << 16);
+    size_t n = fread(out, 1, (1 << 16) - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    testutil_remove_tree(dir);
+    return out;
+}
+
+START_TEST(test_compile_service)
+{
+    Agent a = signup("designer");
+    const char *good = "{\"text\":\"import \\\"std/osc.amp\\\";\\npatch tone {\\n  voices 4 steal oldest;\\n"
+                       "  param bright = 0.5 in [0, 1];\\n  voice {\\n    o = sine(freq: note.freq);\\n"
+                       "    o.y * bright -> out;\\n  }\\n}\\n\"}";
+    Reply *r = call(&a, "POST", "/api/compile", good, NULL);
+    expect(r, 200, NULL);
+    bool ok;
+    compile_body(r, &ok);
+    ck_assert(ok);
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "unit")), "tone");
+    json_t *param = json_array_get(json_object_get(json_object_get(r->json, "metadata"), "params"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(param, "name")), "bright");
+    ck_assert(json_is_false(json_object_get(r->json, "cached")));
+    char key[80];
+    snprintf(key, sizeof key, "%s", json_string_value(json_object_get(r->json, "key")));
+    reply_free(r);
+    /* The same text again: from the cache, the same answer. */
+    r = call(&a, "POST", "/api/compile", good, NULL);
+    expect(r, 200, NULL);
+    ck_assert(json_is_true(json_object_get(r->json, "cached")));
+    ck_assert_str_eq(json_string_value(json_object_get(r->json, "key")), key);
+    reply_free(r);
+
+    /* A mistake: ampc's own message, as the command line prints it. */
+    const char *bad_text = "patch p {\n  voice {\n    o = sine(freq: note.freq);\n  }\n}\n";
+    char body[1024];
+    snprintf(body, sizeof body, "{\"text\":\"patch p {\\n  voice {\\n    o = sine(freq: note.freq);\\n  }\\n}\\n\"}");
+    r = call(&a, "POST", "/api/compile", body, NULL);
+    expect(r, 200, NULL);
+    const char *diag = compile_body(r, &ok);
+    ck_assert(!ok);
+    char *cli = ampc_says(bad_text);
+    ck_assert_msg(strcmp(diag, cli) == 0, "service:\n%s\ncommand line:\n%s", diag, cli);
+    ck_assert(strstr(diag, "patch.amp:2:3: error:"));
+    free(cli);
+    ck_assert_ptr_null(json_object_get(r->json, "metadata"));
+    reply_free(r);
+
+    /* Imports reach the library only: no absolute path, no '..', and no
+     * path of the server in any message. */
+    static const char *escapes[] = {"/etc/passwd", "../../etc/passwd", "std/../../secret.amp", "./std/osc.amp"};
+    for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        snprintf(body, sizeof body, "{\"text\":\"import \\\"%s\\\";\\npatch p { }\\n\"}", escapes[i]);
+        r = call(&a, "POST", "/api/compile", body, NULL);
+        expect(r, 200, NULL);
+        diag = compile_body(r, &ok);
+        ck_assert_msg(!ok && strstr(diag, "names a file of the library by a relative path"), "%s: %s", escapes[i], diag);
+        reply_free(r);
+    }
+    snprintf(body, sizeof body, "{\"text\":\"import \\\"nosuch.amp\\\";\\npatch p { }\\n\"}");
+    r = call(&a, "POST", "/api/compile", body, NULL);
+    diag = compile_body(r, &ok);
+    ck_assert(!ok && strstr(diag, "cannot find 'nosuch.amp'"));
+    ck_assert_msg(!strstr(diag, server_data) && !strstr(diag, "/nodes"), "a server path leaked: %s", diag);
+    reply_free(r);
+
+    /* Bad requests. */
+    expect_free(call(&a, "POST", "/api/compile", "{\"text\":5}", NULL), 400, "bad_field");
+    expect_free(call(&a, "POST", "/api/compile", "{\"text\":\"x\",\"unit\":\"../x\"}", NULL), 400, "bad_field");
+    size_t big = (256u << 10) + 16;
+    char *huge = malloc(big + 32);
+    int n = sprintf(huge, "{\"text\":\"");
+    memset(huge + n, 'a', big);
+    strcpy(huge + n + big, "\"}");
+    Reply *h = call(&a, "POST", "/api/compile", huge, NULL);
+    ck_assert_msg(h->status == 413, "a %zu-byte text: %d", big, h->status);
+    reply_free(h);
+    free(huge);
+    Agent no_token = a;
+    no_token.csrf[0] = '\0';
+    expect_free(call(&no_token, "POST", "/api/compile", good, NULL), 403, "csrf");
+    expect_free(call(NULL, "POST", "/api/compile", good, NULL), 401, NULL);
+}
+END_TEST
+
 static Suite *patches_suite(void)
 {
     Suite *s = suite_create("patches");
@@ -1058,6 +1164,7 @@ static Suite *patches_suite(void)
     tcase_add_test(projects, test_projects_name_library_patches);
     tcase_add_test(projects, test_projects_name_builtin_patches);
     tcase_add_test(projects, test_project_bundle);
+    tcase_add_test(projects, test_compile_service);
     suite_add_tcase(s, projects);
     return s;
 }

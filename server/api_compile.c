@@ -1,0 +1,476 @@
+/* api_compile.c — the compile service: patch text in, ampc's diagnostics
+ * and the patch's metadata out.
+ *
+ *   POST /api/compile   {"text", "unit"?}   200 {"ok", "diagnostics",
+ *                                               "unit"?, "metadata"?, "key", "cached"}
+ *
+ * The diagnostics are ampc's own text, exactly as the command line prints
+ * it for a file named patch.amp (so the editor shows the same messages);
+ * "metadata" is ampc's NAME.json (params, ports, voices) when the compile
+ * succeeds. A failed compile is still 200 with "ok": false: the request was
+ * served, the patch has errors. (The WebAssembly module of a patch, issue
+ * 12, will come from the same compile: the C ampc writes goes to clang and
+ * wasm-ld, nothing else does.)
+ *
+ * Confinement. Each compile runs `ampc patch.amp --confine -I lib -o out`
+ * as a child process in a fresh folder under DATA/compile/ holding only
+ * the source and `lib`, a link to the server's --library folder: imports
+ * are relative paths without '..' (ampc --confine), so nothing outside the
+ * library is read, and the messages never show a path of the server. The
+ * child gets limits before it runs (setrlimit: CPU seconds, address space,
+ * file size, open files; its own process group) and a wall-clock deadline
+ * after which its group is killed; at most --compile-jobs run at once, a
+ * request past that is 503 `busy` with Retry-After. The source is capped
+ * at COMPILE_TEXT_MAX bytes (413) and must be UTF-8 without NUL.
+ *
+ * Cache. Results are kept by a key: SHA-256 of the compiler's version,
+ * the unit, the source and a fingerprint of the library (every file's path,
+ * size and modification time, taken at start), in DATA/compile/cache/ab/KEY,
+ * written to a temporary file and renamed. The same text compiles once;
+ * "cached" says whether this answer came from there.
+ */
+#include "api.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COMPILE_TEXT_MAX (256u << 10)      /* bytes of source, as a library patch */
+#define COMPILE_OUTPUT_MAX (1u << 20)      /* bytes of diagnostics kept */
+#define COMPILE_CPU_SECONDS 20
+#define COMPILE_WALL_MS 30000
+#define COMPILE_MEMORY_BYTES (1024ul << 20)
+#define COMPILE_FILE_BYTES (64ul << 20)
+
+static struct {
+    bool ready;
+    char *ampc;                 /* the compiler's path */
+    char *library;              /* the library folder's path, NULL for none */
+    int dir_fd;                 /* DATA/compile */
+    char *dir;                  /* its path */
+    unsigned char fingerprint[crypto_hash_sha256_BYTES];
+    atomic_int running;
+    int jobs;
+} service = { .dir_fd = -1 };
+
+/* ---- start ---------------------------------------------------------------------- */
+
+/* Every file under `path` (its path relative to the library, size and
+ * mtime) into the hash: a changed library changes every key. */
+static void fingerprint_folder(crypto_hash_sha256_state *h, const char *root, const char *rel, int depth)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    if (depth > 8)
+        return;
+    struct dirent **names = NULL;
+    int n = scandir(path, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (name[0] != '.') {
+            char child[4096], full[8192];
+            snprintf(child, sizeof child, "%s%s%s", rel, rel[0] ? "/" : "", name);
+            snprintf(full, sizeof full, "%s/%s", root, child);
+            struct stat sb;
+            if (stat(full, &sb) == 0) {
+                if (S_ISDIR(sb.st_mode)) {
+                    fingerprint_folder(h, root, child, depth + 1);
+                } else if (S_ISREG(sb.st_mode)) {
+                    char line[4200];
+                    int len = snprintf(line, sizeof line, "%s %lld %lld.%09ld\n", child, (long long)sb.st_size,
+                                       (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+                    crypto_hash_sha256_update(h, (const unsigned char *)line, (unsigned long long)len);
+                }
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+static int make_folder(int parent, const char *name)
+{
+    if (mkdirat(parent, name, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+bool api_compile_start(const char *data_dir, const char *ampc, const char *library, int jobs)
+{
+    if (!data_dir)
+        return true;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/compile", data_dir);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ampd: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    service.dir = realpath(path, NULL);
+    service.dir_fd = service.dir ? open(service.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    int cache = service.dir_fd >= 0 ? make_folder(service.dir_fd, "cache") : -1;
+    if (cache < 0) {
+        fprintf(stderr, "ampd: %s: cannot make the compile folders\n", path);
+        return false;
+    }
+    close(cache);
+    service.ampc = strdup(ampc);
+    service.library = library ? realpath(library, NULL) : NULL;
+    service.jobs = jobs > 0 ? jobs : 1;
+    /* The compiler's own version is part of every key. */
+    char version[256] = "";
+    char command[4200];
+    snprintf(command, sizeof command, "'%s' --version 2>&1", ampc);
+    FILE *p = strchr(ampc, '\'') ? NULL : popen(command, "r");
+    size_t vlen = p ? fread(version, 1, sizeof version - 1, p) : 0;
+    int status = p ? pclose(p) : -1;
+    version[vlen] = '\0';
+    if (status != 0 || vlen == 0) {
+        fprintf(stderr, "ampd: --ampc %s: not a working compiler; /api/compile answers 503\n", ampc);
+        return true;
+    }
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const unsigned char *)version, vlen);
+    if (service.library)
+        fingerprint_folder(&h, service.library, "", 0);
+    crypto_hash_sha256_final(&h, service.fingerprint);
+    service.ready = service.ampc != NULL;
+    return service.ready;
+}
+
+/* ---- one compile ---------------------------------------------------------------------- */
+
+typedef struct Compile {
+    const char *text;
+    size_t len;
+    const char *unit;           /* NULL: the file's default */
+    char *diagnostics;          /* ampc's stderr */
+    size_t diag_len;
+    char *metadata;             /* NAME.json, NULL when it failed */
+    char *name;                 /* the unit compiled */
+    bool ok, timed_out;
+} Compile;
+
+static bool write_text(int dir, const char *name, const char *text, size_t len)
+{
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return false;
+    bool ok = true;
+    for (size_t done = 0; ok && done < len;) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        done += ok ? (size_t)n : 0;
+    }
+    return close(fd) == 0 && ok;
+}
+
+static char *read_text(int dir, const char *name, size_t cap)
+{
+    int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *buf = malloc(cap + 1);
+    size_t got = 0;
+    while (buf && got < cap) {
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (buf)
+        buf[got] = '\0';
+    return buf;
+}
+
+static void remove_folder(int parent, const char *name)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+        DIR *d = fdopendir(fd);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno == EISDIR)
+                remove_folder(dirfd(d), e->d_name);
+        }
+        if (d)
+            closedir(d);
+        else
+            close(fd);
+    }
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/* The child: limits, its own group, stderr to the pipe, then ampc. Only
+ * async-signal-safe calls between fork and exec. */
+static void run_child(const char *work, const char *const *argv, int err_fd)
+{
+    setpgid(0, 0);
+    struct rlimit cpu = { COMPILE_CPU_SECONDS, COMPILE_CPU_SECONDS + 1 };
+    struct rlimit mem = { COMPILE_MEMORY_BYTES, COMPILE_MEMORY_BYTES };
+    struct rlimit fsize = { COMPILE_FILE_BYTES, COMPILE_FILE_BYTES };
+    struct rlimit files = { 64, 64 };
+    struct rlimit core = { 0, 0 };
+    if (setrlimit(RLIMIT_CPU, &cpu) || setrlimit(RLIMIT_AS, &mem) || setrlimit(RLIMIT_FSIZE, &fsize) ||
+        setrlimit(RLIMIT_NOFILE, &files) || setrlimit(RLIMIT_CORE, &core) || chdir(work) != 0)
+        _exit(126);
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(err_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+        _exit(126);
+    static char *const env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+    execve(argv[0], (char *const *)argv, env);
+    _exit(127);
+}
+
+static void compile_run(Compile *c)
+{
+    char work[64];
+    unsigned char rnd[8];
+    randombytes_buf(rnd, sizeof rnd);
+    snprintf(work, sizeof work, "job-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+             rnd[5], rnd[6], rnd[7]);
+    int wd = make_folder(service.dir_fd, work);
+    int out = wd >= 0 ? make_folder(wd, "out") : -1;
+    bool staged = out >= 0 && write_text(wd, "patch.amp", c->text, c->len) &&
+                  (!service.library || symlinkat(service.library, wd, "lib") == 0);
+    int pipefd[2] = { -1, -1 };
+    pid_t pid = -1;
+    if (staged && pipe2(pipefd, O_CLOEXEC) == 0) {
+        char work_path[4200];
+        snprintf(work_path, sizeof work_path, "%s/%s", service.dir, work);
+        const char *argv[12];
+        int n = 0;
+        argv[n++] = service.ampc;
+        argv[n++] = "patch.amp";
+        argv[n++] = "--confine";
+        if (service.library) {
+            argv[n++] = "-I";
+            argv[n++] = "lib";
+        }
+        if (c->unit) {
+            argv[n++] = "--unit";
+            argv[n++] = c->unit;
+        }
+        argv[n++] = "-o";
+        argv[n++] = "out";
+        argv[n] = NULL;
+        pid = fork();
+        if (pid == 0) {
+            close(pipefd[0]);
+            run_child(work_path, argv, pipefd[1]);
+        }
+        close(pipefd[1]);
+    }
+    c->diagnostics = malloc(COMPILE_OUTPUT_MAX + 1);
+    c->diag_len = 0;
+    if (pid > 0 && c->diagnostics) {
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long elapsed = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+            if (elapsed >= COMPILE_WALL_MS) {
+                c->timed_out = true;
+                kill(-pid, SIGKILL);
+                break;
+            }
+            struct pollfd p = { pipefd[0], POLLIN, 0 };
+            int r = poll(&p, 1, (int)(COMPILE_WALL_MS - elapsed));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                continue;
+            char buf[4096];
+            ssize_t got = read(pipefd[0], buf, sizeof buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            size_t keep = (size_t)got < COMPILE_OUTPUT_MAX - c->diag_len ? (size_t)got : COMPILE_OUTPUT_MAX - c->diag_len;
+            memcpy(c->diagnostics + c->diag_len, buf, keep);
+            c->diag_len += keep;
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        kill(-pid, SIGKILL); /* anything it left behind */
+        c->ok = !c->timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!c->timed_out && WIFSIGNALED(status)) {
+            const char *why = WTERMSIG(status) == SIGXCPU ? "its CPU time limit" : "a signal";
+            c->diag_len += (size_t)snprintf(c->diagnostics + c->diag_len, COMPILE_OUTPUT_MAX + 1 - c->diag_len,
+                                            "ampd: the compiler was stopped by %s\n", why);
+        }
+        if (c->timed_out)
+            c->diag_len += (size_t)snprintf(c->diagnostics + c->diag_len, COMPILE_OUTPUT_MAX + 1 - c->diag_len,
+                                            "ampd: the compile took longer than %d s and was stopped\n",
+                                            COMPILE_WALL_MS / 1000);
+    } else if (c->diagnostics) {
+        c->diag_len = (size_t)snprintf(c->diagnostics, COMPILE_OUTPUT_MAX, "ampd: the compiler could not be started\n");
+    }
+    if (c->diagnostics)
+        c->diagnostics[c->diag_len] = '\0';
+    if (pipefd[0] >= 0)
+        close(pipefd[0]);
+    /* ampc writes NAME.c, NAME.h and NAME.json: the one .json is the metadata. */
+    if (c->ok && out >= 0) {
+        DIR *d = fdopendir(dup(out));
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            size_t n = strlen(e->d_name);
+            if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0 && !c->metadata) {
+                c->metadata = read_text(out, e->d_name, COMPILE_OUTPUT_MAX);
+                c->name = strndup(e->d_name, n - 5);
+            }
+        }
+        if (d)
+            closedir(d);
+        c->ok = c->metadata != NULL;
+    }
+    if (out >= 0)
+        close(out);
+    if (wd >= 0) {
+        close(wd);
+        remove_folder(service.dir_fd, work);
+    }
+}
+
+/* ---- the cache ----------------------------------------------------------------------- */
+
+static void cache_key(const Compile *c, char out[2 * crypto_hash_sha256_BYTES + 1])
+{
+    crypto_hash_sha256_state h;
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, service.fingerprint, sizeof service.fingerprint);
+    const char *unit = c->unit ? c->unit : "";
+    crypto_hash_sha256_update(&h, (const unsigned char *)unit, strlen(unit) + 1);
+    crypto_hash_sha256_update(&h, (const unsigned char *)c->text, c->len);
+    crypto_hash_sha256_final(&h, digest);
+    sodium_bin2hex(out, 2 * crypto_hash_sha256_BYTES + 1, digest, sizeof digest);
+}
+
+static json_t *cache_read(const char *key)
+{
+    char path[128];
+    snprintf(path, sizeof path, "cache/%.2s/%s", key, key);
+    char *text = read_text(service.dir_fd, path, 4 * COMPILE_OUTPUT_MAX);
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return json_is_object(v) ? v : (json_decref(v), NULL);
+}
+
+static void cache_write(const char *key, json_t *result)
+{
+    char folder[16], tmp[160], path[128];
+    snprintf(folder, sizeof folder, "cache/%.2s", key);
+    int fd = make_folder(service.dir_fd, folder);
+    if (fd < 0)
+        return;
+    close(fd);
+    char *text = json_dumps(result, JSON_COMPACT);
+    unsigned char rnd[6];
+    randombytes_buf(rnd, sizeof rnd);
+    snprintf(tmp, sizeof tmp, "%s/.%s.%02x%02x%02x%02x%02x%02x", folder, key, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+             rnd[5]);
+    snprintf(path, sizeof path, "%s/%s", folder, key);
+    if (text && write_text(service.dir_fd, tmp, text, strlen(text)))
+        renameat(service.dir_fd, tmp, service.dir_fd, path);
+    else
+        unlinkat(service.dir_fd, tmp, 0);
+    free(text);
+}
+
+/* ---- the endpoint ---------------------------------------------------------------------- */
+
+static void compile_work(ApiCall *call, StoreConn *db)
+{
+    (void)db;
+    if (!service.ready) {
+        api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "no_compiler", "this server has no compiler");
+        return;
+    }
+    json_t *body = api_body_object(call);
+    if (!body)
+        return;
+    json_t *text = json_object_get(body, "text");
+    json_t *unit = json_object_get(body, "unit");
+    if (!json_is_string(text) || (unit && !json_is_string(unit))) {
+        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_field", "\"text\" is the patch source, \"unit\" a name");
+        return;
+    }
+    Compile c = { .text = json_string_value(text), .len = json_string_length(text),
+                  .unit = unit ? json_string_value(unit) : NULL };
+    if (c.len > COMPILE_TEXT_MAX) {
+        api_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "a patch's text is at most 256 KiB");
+        return;
+    }
+    if (memchr(c.text, '\0', c.len)) {
+        api_error(call, MHD_HTTP_BAD_REQUEST, "bad_field", "the text holds a NUL byte");
+        return;
+    }
+    if (c.unit) {
+        size_t n = strlen(c.unit);
+        bool ok = n > 0 && n <= 64 && strspn(c.unit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n &&
+                  !(c.unit[0] >= '0' && c.unit[0] <= '9');
+        if (!ok) {
+            api_error(call, MHD_HTTP_BAD_REQUEST, "bad_field", "\"unit\" is a patch or node name");
+            return;
+        }
+    }
+    char key[2 * crypto_hash_sha256_BYTES + 1];
+    cache_key(&c, key);
+    json_t *result = cache_read(key);
+    if (result) {
+        json_object_set_new(result, "cached", json_true());
+        api_reply(call, MHD_HTTP_OK, result);
+        return;
+    }
+    if (atomic_fetch_add(&service.running, 1) >= service.jobs) {
+        atomic_fetch_sub(&service.running, 1);
+        call->retry_after = 1;
+        api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "every compiler is busy: try again in a moment");
+        return;
+    }
+    compile_run(&c);
+    atomic_fetch_sub(&service.running, 1);
+    result = json_pack("{s:b,s:s%,s:s}", "ok", c.ok, "diagnostics", c.diagnostics ? c.diagnostics : "",
+                       c.diag_len, "key", key);
+    if (c.ok) {
+        json_t *meta = json_loads(c.metadata, 0, NULL);
+        json_object_set_new(result, "unit", json_string(c.name));
+        json_object_set_new(result, "metadata", meta ? meta : json_null());
+    }
+    /* A stopped compile is not the text's answer: not cached. */
+    if (!c.timed_out && c.diagnostics && !strstr(c.diagnostics, "ampd: "))
+        cache_write(key, result);
+    free(c.diagnostics);
+    free(c.metadata);
+    free(c.name);
+    json_object_set_new(result, "cached", json_false());
+    api_reply(call, MHD_HTTP_OK, result);
+}
+
+enum MHD_Result api_compile(struct MHD_Connection *conn, const HttpRequest *req)
+{
+    return api_defer(conn, req, compile_work, API_USER | API_WRITE, NULL, 0);
+}
