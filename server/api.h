@@ -253,6 +253,11 @@ int api_assets_temp_file(void);
  * `library` the built-in library's folder (NULL: none), at most `jobs`
  * compiles at once, its files under DATA/compile. */
 bool api_compile_start(const char *data_dir, const char *ampc, const char *library, int jobs);
+/* Every param and lane of a save's built-in and library patches checked
+ * against the patch's metadata from the compile service (compiled once,
+ * then cached), in the project reader's words; false with 422 set. File
+ * patches are not checked (the server has no files). */
+bool api_compile_check_params(ApiCall *call, StoreConn *db, struct Project *project);
 
 /* Seconds since the epoch. */
 int64_t api_now(void);

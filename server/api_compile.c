@@ -30,6 +30,7 @@
  * "cached" says whether this answer came from there.
  */
 #include "api.h"
+#include "project_resolve.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -154,6 +155,7 @@ bool api_compile_start(const char *data_dir, const char *ampc, const char *libra
 /* ---- one compile ---------------------------------------------------------------------- */
 
 typedef struct Compile {
+    const char *builtin;        /* a file of the library to compile instead of text, or NULL */
     const char *text;
     size_t len;
     const char *unit;           /* NULL: the file's default */
@@ -251,7 +253,9 @@ static void compile_run(Compile *c)
              rnd[5], rnd[6], rnd[7]);
     int wd = make_folder(service.dir_fd, work);
     int out = wd >= 0 ? make_folder(wd, "out") : -1;
-    bool staged = out >= 0 && write_text(wd, "patch.amp", c->text, c->len) &&
+    char main_file[300];
+    snprintf(main_file, sizeof main_file, c->builtin ? "lib/%s" : "patch.amp", c->builtin);
+    bool staged = out >= 0 && (c->builtin || write_text(wd, "patch.amp", c->text, c->len)) &&
                   (!service.library || symlinkat(service.library, wd, "lib") == 0);
     int pipefd[2] = { -1, -1 };
     pid_t pid = -1;
@@ -261,7 +265,7 @@ static void compile_run(Compile *c)
         const char *argv[12];
         int n = 0;
         argv[n++] = service.ampc;
-        argv[n++] = "patch.amp";
+        argv[n++] = main_file;
         argv[n++] = "--confine";
         if (service.library) {
             argv[n++] = "-I";
@@ -364,7 +368,10 @@ static void cache_key(const Compile *c, char out[2 * crypto_hash_sha256_BYTES + 
     crypto_hash_sha256_update(&h, service.fingerprint, sizeof service.fingerprint);
     const char *unit = c->unit ? c->unit : "";
     crypto_hash_sha256_update(&h, (const unsigned char *)unit, strlen(unit) + 1);
-    crypto_hash_sha256_update(&h, (const unsigned char *)c->text, c->len);
+    if (c->builtin) /* a library file: its path (the fingerprint covers its content) */
+        crypto_hash_sha256_update(&h, (const unsigned char *)c->builtin, strlen(c->builtin) + 1);
+    else
+        crypto_hash_sha256_update(&h, (const unsigned char *)c->text, c->len);
     crypto_hash_sha256_final(&h, digest);
     sodium_bin2hex(out, 2 * crypto_hash_sha256_BYTES + 1, digest, sizeof digest);
 }
@@ -398,6 +405,47 @@ static void cache_write(const char *key, json_t *result)
     else
         unlinkat(service.dir_fd, tmp, 0);
     free(text);
+}
+
+/* The answer for `c`: from the cache, or compiled (and then cached). With
+ * `wait`, a compile waits for a free slot (a project save); without, a
+ * full service sets *busy and returns NULL. */
+static json_t *compile_cached(Compile *c, bool wait, bool *busy)
+{
+    *busy = false;
+    char key[2 * crypto_hash_sha256_BYTES + 1];
+    cache_key(c, key);
+    json_t *result = cache_read(key);
+    if (result) {
+        json_object_set_new(result, "cached", json_true());
+        return result;
+    }
+    for (int tries = 0; atomic_fetch_add(&service.running, 1) >= service.jobs; tries++) {
+        atomic_fetch_sub(&service.running, 1);
+        if (!wait || tries == 3000) { /* 60 s */
+            *busy = true;
+            return NULL;
+        }
+        nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+    }
+    compile_run(c);
+    atomic_fetch_sub(&service.running, 1);
+    result = json_pack("{s:b,s:s%,s:s}", "ok", c->ok, "diagnostics", c->diagnostics ? c->diagnostics : "",
+                       c->diag_len, "key", key);
+    if (result && c->ok) {
+        json_t *meta = json_loads(c->metadata, 0, NULL);
+        json_object_set_new(result, "unit", json_string(c->name));
+        json_object_set_new(result, "metadata", meta ? meta : json_null());
+    }
+    /* A stopped compile is not the text's answer: not cached. */
+    if (result && !c->timed_out && c->diagnostics && !strstr(c->diagnostics, "ampd: "))
+        cache_write(key, result);
+    free(c->diagnostics);
+    free(c->metadata);
+    free(c->name);
+    if (result)
+        json_object_set_new(result, "cached", json_false());
+    return result;
 }
 
 /* ---- the endpoint ---------------------------------------------------------------------- */
@@ -437,40 +485,146 @@ static void compile_work(ApiCall *call, StoreConn *db)
             return;
         }
     }
-    char key[2 * crypto_hash_sha256_BYTES + 1];
-    cache_key(&c, key);
-    json_t *result = cache_read(key);
-    if (result) {
-        json_object_set_new(result, "cached", json_true());
-        api_reply(call, MHD_HTTP_OK, result);
-        return;
-    }
-    if (atomic_fetch_add(&service.running, 1) >= service.jobs) {
-        atomic_fetch_sub(&service.running, 1);
+    bool busy;
+    json_t *result = compile_cached(&c, false, &busy);
+    if (busy) {
         call->retry_after = 1;
         api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "every compiler is busy: try again in a moment");
         return;
     }
-    compile_run(&c);
-    atomic_fetch_sub(&service.running, 1);
-    result = json_pack("{s:b,s:s%,s:s}", "ok", c.ok, "diagnostics", c.diagnostics ? c.diagnostics : "",
-                       c.diag_len, "key", key);
-    if (c.ok) {
-        json_t *meta = json_loads(c.metadata, 0, NULL);
-        json_object_set_new(result, "unit", json_string(c.name));
-        json_object_set_new(result, "metadata", meta ? meta : json_null());
+    if (!result) {
+        api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", "out of memory");
+        return;
     }
-    /* A stopped compile is not the text's answer: not cached. */
-    if (!c.timed_out && c.diagnostics && !strstr(c.diagnostics, "ampd: "))
-        cache_write(key, result);
-    free(c.diagnostics);
-    free(c.metadata);
-    free(c.name);
-    json_object_set_new(result, "cached", json_false());
     api_reply(call, MHD_HTTP_OK, result);
 }
 
 enum MHD_Result api_compile(struct MHD_Connection *conn, const HttpRequest *req)
 {
     return api_defer(conn, req, compile_work, API_USER | API_WRITE, NULL, 0);
+}
+
+/* ---- checking a saved project's params ------------------------------------------------------ */
+
+/* The patches a save's check built from metadata, freed after it. */
+typedef struct MetaDescs {
+    ApiCall *call;
+    StoreConn *db;
+    json_t *kept;               /* every metadata object, alive while the descriptors are */
+} MetaDescs;
+
+/* A descriptor with what project_resolve checks (name, ports, params and
+ * their ranges) from ampc's metadata; no functions. Its strings point into
+ * `meta`, which m->kept keeps alive; the arrays are freed by descs_free. */
+static const AmpPatchDesc *desc_from_metadata(MetaDescs *m, json_t *result, const char *what, char *err,
+                                              size_t errlen)
+{
+    json_t *meta = json_object_get(result, "metadata");
+    if (!json_is_true(json_object_get(result, "ok")) || !json_is_object(meta)) {
+        /* A patch with errors cannot be checked, and its song is still
+         * saved: it plays once the patch is fixed (the editor shows why). */
+        (void)what;
+        err[0] = '\0';
+        return NULL;
+    }
+    json_array_append(m->kept, result);
+    json_t *params = json_object_get(meta, "params");
+    size_t n = json_array_size(params);
+    AmpPatchDesc *d = calloc(1, sizeof *d);
+    AmpParamDesc *pd = calloc(n ? n : 1, sizeof *pd);
+    if (!d || !pd) {
+        free(d);
+        free(pd);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->name = json_string_value(json_object_get(meta, "name"));
+    d->n_inputs = (int)json_array_size(json_object_get(meta, "inputs"));
+    d->n_outputs = (int)json_array_size(json_object_get(meta, "outputs"));
+    d->n_params = (int)n;
+    d->params = pd;
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_array_get(params, i);
+        pd[i].name = json_string_value(json_object_get(p, "name"));
+        pd[i].lo = (float)json_number_value(json_object_get(p, "min"));
+        pd[i].hi = (float)json_number_value(json_object_get(p, "max"));
+        pd[i].def = (float)json_number_value(json_object_get(p, "default"));
+    }
+    /* Remember the arrays with the metadata, to free them afterwards. */
+    json_array_append_new(m->kept, json_pack("{s:I,s:I}", "desc", (json_int_t)(intptr_t)d, "params",
+                                              (json_int_t)(intptr_t)pd));
+    return d;
+}
+
+static void descs_free(MetaDescs *m)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(m->kept, i, v) {
+        json_t *d = json_object_get(v, "desc");
+        if (json_is_integer(d) && json_object_size(v) == 2) {
+            free((void *)(intptr_t)json_integer_value(d));
+            free((void *)(intptr_t)json_integer_value(json_object_get(v, "params")));
+        }
+    }
+    json_decref(m->kept);
+}
+
+static const AmpPatchDesc *load_builtin_meta(void *user, const char *id, const char *unit, char *err, size_t errlen)
+{
+    MetaDescs *m = user;
+    Compile c = { .builtin = id, .unit = unit };
+    bool busy;
+    json_t *result = compile_cached(&c, true, &busy);
+    if (!result) {
+        snprintf(err, errlen, busy ? "every compiler is busy" : "out of memory");
+        return NULL;
+    }
+    char what[200];
+    snprintf(what, sizeof what, "built-in patch '%s'", id);
+    const AmpPatchDesc *d = desc_from_metadata(m, result, what, err, errlen);
+    json_decref(result);
+    return d;
+}
+
+static const AmpPatchDesc *load_library_meta(void *user, const char *id, int revision, const char *unit, char *err,
+                                             size_t errlen)
+{
+    MetaDescs *m = user;
+    char *text = NULL;
+    StoreStatus st = store_patch_revision_get(m->db, m->call->user.id, id, revision, NULL, &text);
+    if (st != STORE_OK) {
+        snprintf(err, errlen, "library patch '%s' revision %d: not found", id, revision);
+        return NULL;
+    }
+    Compile c = { .text = text, .len = strlen(text), .unit = unit };
+    bool busy;
+    json_t *result = compile_cached(&c, true, &busy);
+    free(text);
+    if (!result) {
+        snprintf(err, errlen, busy ? "every compiler is busy" : "out of memory");
+        return NULL;
+    }
+    char what[200];
+    snprintf(what, sizeof what, "library patch '%s' revision %d", id, revision);
+    const AmpPatchDesc *d = desc_from_metadata(m, result, what, err, errlen);
+    json_decref(result);
+    return d;
+}
+
+bool api_compile_check_params(ApiCall *call, StoreConn *db, Project *project)
+{
+    if (!service.ready)
+        return true; /* no compiler: params are not checked (server/README.md) */
+    MetaDescs m = { .call = call, .db = db, .kept = json_array() };
+    ProjectPatchLoader loader = { .user = &m, .load_builtin = load_builtin_meta, .load_library = load_library_meta,
+                                  .patches_only = 1 };
+    char err[PROJECT_MAX_JSON_PATH + 512];
+    int rc = project_resolve(project, &loader, 0, err, sizeof err);
+    descs_free(&m);
+    if (rc != 0) {
+        api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_document", err);
+        return false;
+    }
+    return true;
 }

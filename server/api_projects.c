@@ -25,10 +25,11 @@
  * Documents: the engine's project JSON (runtime/formats/PROJECT.md). A save
  * upgrades an older format version (doc_upgrade.h), then validates it with
  * the engine's own reader (project_load_text: structure, types, ranges;
- * patches are not compiled or resolved, but a {"library", "revision"}
- * patch must be one of the caller's: api_patches_check_references; an
- * audio region names an asset the caller uploaded, never a file path:
- * api_assets_check_references), then
+ * a {"library", "revision"} patch must be one of the caller's:
+ * api_patches_check_references; an audio region names an asset the
+ * caller uploaded, never a file path: api_assets_check_references; the
+ * params and lanes of built-in and library patches are checked against
+ * their compiled metadata: api_compile_check_params), then
  * stores it compactly as a new revision. A stale If-Match is 412 with the
  * current revision in the error, and nothing is written: the client keeps
  * its document and decides (reload, merge, save again). Each new revision is
@@ -117,7 +118,8 @@ static char *accept_document(ApiCall *call, StoreConn *db, json_t *doc)
         api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_document", err);
         return NULL;
     }
-    bool found = api_patches_check_references(call, db, &project) && api_assets_check_references(call, db, &project);
+    bool found = api_patches_check_references(call, db, &project) && api_assets_check_references(call, db, &project) &&
+                 api_compile_check_params(call, db, &project);
     project_free(&project);
     if (!found) {
         free(text);

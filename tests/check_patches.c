@@ -1129,6 +1129,75 @@ START_TEST(test_compile_service)
 }
 END_TEST
 
+/* A save checks the params and lanes of built-in and library patches
+ * against their compiled metadata, in amp render's own words. */
+static char *amp_render_says(const char *doc)
+{
+    char *dir = api_temp_dir("amp-cli");
+    char file[PATH_MAX], command[3 * PATH_MAX], amp[PATH_MAX];
+    snprintf(file, sizeof file, "%s/doc.json", dir);
+    write_file(file, doc, strlen(doc));
+    ck_assert_ptr_nonnull(realpath(AMP_PATH, amp));
+    snprintf(command, sizeof command, "'%s' render '%s' --library nodes -o '%s/x.wav' 2>&1 >/dev/null", amp, file, dir);
+    FILE *p = popen(command, "r");
+    ck_assert_ptr_nonnull(p);
+    char *out = calloc(1, 4096);
+    size_t n = fread(out, 1, 4095, p);
+    out[n] = '\0';
+    pclose(p);
+    testutil_remove_tree(dir);
+    if (n && out[n - 1] == '\n')
+        out[n - 1] = '\0';
+    return out;
+}
+
+START_TEST(test_save_checks_params)
+{
+    Agent a = signup("checker");
+    static const char *const docs[] = {
+        "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},"
+        "\"params\":{\"brightness\":9}}]}",
+        "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},"
+        "\"params\":{\"brightnes\":1}}]}",
+        "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},"
+        "\"inserts\":[{\"patch\":{\"builtin\":\"stereo_delay.amp\"},\"params\":{\"time\":375}}]}]}",
+        "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},"
+        "\"automation\":[{\"target\":{\"slot\":0,\"param\":\"decay\"},\"points\":[{\"beat\":0,\"value\":20}]}]}]}",
+        "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},"
+        "\"inserts\":[{\"patch\":{\"builtin\":\"epiano.amp\"}}]}]}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        Reply *r = create_project(&a, docs[i]);
+        expect(r, 422, "invalid_document");
+        const char *hint = json_string_value(json_object_get(json_object_get(r->json, "error"), "hint"));
+        char *cli = amp_render_says(docs[i]);
+        ck_assert_msg(strncmp(cli, "amp: ", 5) == 0 && strcmp(hint, cli + 5) == 0, "ampd: %s\namp:  %s", hint, cli);
+        free(cli);
+        reply_free(r);
+    }
+    /* In range: saved. */
+    expect_free(create_project(&a, "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                                   "{\"builtin\":\"epiano.amp\"},\"params\":{\"brightness\":4,\"decay\":0.5}}]}"),
+                201, NULL);
+    /* A library patch's params too, from its own text. */
+    char patch_id[33], doc[1024];
+    create_patch(&a, "{\"name\":\"G\",\"text\":\"import \\\"std/osc.amp\\\";\\npatch g {\\n  voices 2 steal oldest;\\n"
+                     "  param gain = 0.5 in [0, 1];\\n  voice {\\n    o = sine(freq: note.freq);\\n"
+                     "    o.y * gain -> out;\\n  }\\n}\\n\"}",
+                 patch_id);
+    snprintf(doc, sizeof doc, "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"library\":\"%s\","
+             "\"revision\":1},\"params\":{\"gain\":2}}]}", patch_id);
+    Reply *r = create_project(&a, doc);
+    expect(r, 422, "invalid_document");
+    const char *hint = json_string_value(json_object_get(json_object_get(r->json, "error"), "hint"));
+    ck_assert_str_eq(hint, "tracks[0].params.gain: 2 is outside the range of 'gain' in patch 'g' [0, 1]");
+    reply_free(r);
+    snprintf(doc, sizeof doc, "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":{\"library\":\"%s\","
+             "\"revision\":1},\"params\":{\"gain\":1}}]}", patch_id);
+    expect_free(create_project(&a, doc), 201, NULL);
+}
+END_TEST
+
 static Suite *patches_suite(void)
 {
     Suite *s = suite_create("patches");
@@ -1165,6 +1234,7 @@ static Suite *patches_suite(void)
     tcase_add_test(projects, test_projects_name_builtin_patches);
     tcase_add_test(projects, test_project_bundle);
     tcase_add_test(projects, test_compile_service);
+    tcase_add_test(projects, test_save_checks_params);
     suite_add_tcase(s, projects);
     return s;
 }

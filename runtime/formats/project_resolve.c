@@ -107,6 +107,10 @@ static const AmpPatchDesc *load_patch(ProjectResolver *r, const ProjectPatch *pp
     }
     loader_err[0] = '\0';
     const AmpPatchDesc *desc = ask_loader(r->loader, pp, loader_err, r->errlen);
+    if (!desc && r->loader->patches_only && !loader_err[0]) {
+        free(loader_err); /* r->err stays "": the caller skips the patch */
+        return NULL;
+    }
     if (!desc) {
         snprintf(r->err, r->errlen, "%s: %s", pp->at, loader_err);
         free(loader_err);
@@ -163,12 +167,17 @@ static int check_value(char *err, size_t errlen, const char *at, const AmpPatchD
 static int resolve_patch(ProjectResolver *r, const Project *p, ProjectPatch *pp, int insert)
 {
     int named_by_file = !pp->library && !pp->builtin;
+    if (named_by_file && r->loader->patches_only && !r->loader->load)
+        return 0;
     pp->path = named_by_file ? join_path(p->dir, pp->file) : NULL;
     if (named_by_file && !pp->path) {
         snprintf(r->err, r->errlen, "out of memory");
         return -1;
     }
+    r->err[0] = '\0';
     pp->desc = load_patch(r, pp);
+    if (!pp->desc && r->loader->patches_only && !r->err[0])
+        return 0; /* the loader cannot check this patch: skipped */
     if (!pp->desc)
         return -1;
     const AmpPatchDesc *d = pp->desc;
@@ -318,6 +327,8 @@ static int resolve_lane(const ProjectTrack *t, ProjectLane *l, char *err, size_t
                  t->n_inserts == 1 ? "" : "s");
         return -1;
     }
+    if (!target->desc)
+        return 0; /* a patch project_resolve skipped (ProjectPatchLoader.patches_only) */
     char at[PROJECT_MAX_JSON_PATH + 16];
     snprintf(at, sizeof at, "%s.target.param", l->at);
     l->param_index = param_index(target->desc, l->param);
@@ -348,7 +359,7 @@ int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char
         for (int k = 0; k < t->n_lanes; k++)
             if (resolve_lane(t, &t->lanes[k], err, errlen))
                 goto done;
-        for (int k = 0; k < t->n_regions; k++)
+        for (int k = 0; k < t->n_regions && !loader->patches_only; k++)
             if (load_sample(p, loader, &t->regions[k], err, errlen))
                 goto done;
     }

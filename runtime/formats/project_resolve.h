@@ -51,6 +51,11 @@ typedef struct ProjectPatchLoader {
      * files are read (natively; engine.wasm reads none). */
     int (*read_audio)(void *user, const char *path, const char *asset, const unsigned char **bytes, size_t *len,
                       char *err, size_t errlen);
+    /* 1: check patches, params and lanes only, as a server does on save:
+     * no audio is read, and a patch named by file is skipped when load()
+     * is NULL (its params go unchecked), and so is a patch whose hook
+     * returns NULL with an empty message. */
+    int patches_only;
 } ProjectPatchLoader;
 
 /* Load the patches through `loader`, check params and lanes against them,
