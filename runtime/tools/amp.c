@@ -656,23 +656,10 @@ static void import_options(MidiImportOptions *opt, const char *patch, const char
 
 static void print_smf_warnings(const char *file, const MidiImportSummary *s)
 {
-    const SmfWarnings *w = &s->warnings;
-    if (w->unterminated_notes)
-        fprintf(stderr, "amp: warning: %s: %u note%s without a note-off ended at the end of the track\n", file,
-                w->unterminated_notes, w->unterminated_notes == 1 ? "" : "s");
-    if (w->orphan_note_offs)
-        fprintf(stderr, "amp: warning: %s: %u note-off%s without a note dropped\n", file, w->orphan_note_offs,
-                w->orphan_note_offs == 1 ? "" : "s");
-    if (w->bad_meta)
-        fprintf(stderr, "amp: warning: %s: %u malformed tempo or time signature event%s ignored\n", file,
-                w->bad_meta, w->bad_meta == 1 ? "" : "s");
-    if (w->missing_end_of_track || w->bytes_after_end_of_track)
-        fprintf(stderr, "amp: warning: %s: %u track%s without an end-of-track event, %u with bytes after it\n",
-                file, w->missing_end_of_track, w->missing_end_of_track == 1 ? "" : "s",
-                w->bytes_after_end_of_track);
-    if (s->time_signatures_dropped)
-        fprintf(stderr, "amp: warning: %s: %d time signature change%s not kept (a project has one)\n", file,
-                s->time_signatures_dropped, s->time_signatures_dropped == 1 ? "" : "s");
+    char text[4096];
+    midi_import_warnings(file, s, text, sizeof text);
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+        fprintf(stderr, "amp: warning: %.*s\n", (int)(nl - line), line);
 }
 
 /* `amp render SONG.mid`: the import in memory, every track through
