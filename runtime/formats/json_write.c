@@ -109,7 +109,7 @@ static void open_container(JsonWriter *w, const char *key, JsonLayout layout, ch
         w->failed = true;
         return;
     }
-    w->open[w->depth].block = layout == JSON_BLOCK;
+    w->open[w->depth].block = layout == JSON_WRITE_BLOCK;
     w->open[w->depth].close = (unsigned char)close;
     w->open[w->depth].items = 0;
     w->depth++;

@@ -13,8 +13,8 @@
  *     \r \t, else \u00XX in upper-case hex), everything else as is (the
  *     text must be UTF-8: json_write_utf8_valid is jansson's check);
  *   - ", " between items and ": " after a key.
- * Layout: a JSON_INLINE container is one line (`{"key": 60, "velocity":
- * 1.0}`); a JSON_BLOCK one puts each item on a line of its own, indented
+ * Layout: a JSON_WRITE_INLINE container is one line (`{"key": 60, "velocity":
+ * 1.0}`); a JSON_WRITE_BLOCK one puts each item on a line of its own, indented
  * two spaces a level, and its closing bracket on a line below; an empty
  * one of either kind is "[]" or "{}".
  *
@@ -30,7 +30,7 @@
 
 #define JSON_WRITE_MAX_DEPTH 32
 
-typedef enum { JSON_INLINE, JSON_BLOCK } JsonLayout;
+typedef enum { JSON_WRITE_INLINE, JSON_WRITE_BLOCK } JsonLayout;
 
 typedef struct JsonWriter {
     char *text;                          /* malloc'd, NUL-terminated while not failed */

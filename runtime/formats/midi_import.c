@@ -194,7 +194,7 @@ static void write_patch(JsonWriter *w, const PatchRef *ref)
         json_write_string(w, "patch", ref->path);
         return;
     }
-    json_write_object(w, "patch", JSON_INLINE);
+    json_write_object(w, "patch", JSON_WRITE_INLINE);
     json_write_string(w, ref->builtin ? "builtin" : "file", ref->path);
     if (ref->unit)
         json_write_string(w, "unit", ref->unit);
@@ -247,21 +247,21 @@ static void write_track(MidiImporter *im, size_t t, bool drums, int id, size_t c
         snprintf(name, sizeof name, "Drums");
     else
         snprintf(name, sizeof name, "Track %zu", t + 1);
-    json_write_object(w, NULL, JSON_BLOCK);
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
     json_write_integer(w, "id", id);
     write_text(w, "name", name);
     json_write_string(w, "kind", "instrument");
     write_patch(w, drums ? &im->drums : &im->patch);
-    json_write_array(w, "clips", JSON_BLOCK);
-    json_write_object(w, NULL, JSON_BLOCK);
+    json_write_array(w, "clips", JSON_WRITE_BLOCK);
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
     json_write_real(w, "start_beat", 0.0);
     json_write_real(w, "length_beats", end);
-    json_write_array(w, "notes", JSON_BLOCK);
+    json_write_array(w, "notes", JSON_WRITE_BLOCK);
     for (size_t i = 0; i < st->n_notes; i++) {
         const SmfNote *n = &st->notes[i];
         if ((n->channel == MIDI_IMPORT_DRUM_CHANNEL) != drums)
             continue;
-        json_write_object(w, NULL, JSON_INLINE);
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_integer(w, "key", n->key);
         json_write_real(w, "start_beat", n->start_beat);
         json_write_real(w, "length_beats", note_length(im->smf, n));
@@ -271,7 +271,7 @@ static void write_track(MidiImporter *im, size_t t, bool drums, int id, size_t c
     json_write_end(w);                   /* notes */
     json_write_end(w);                   /* the clip */
     json_write_end(w);                   /* clips */
-    json_write_object(w, "ui", JSON_INLINE);
+    json_write_object(w, "ui", JSON_WRITE_INLINE);
     json_write_integer(w, "midi_track", (long long)t);
     json_write_end(w);
     json_write_end(w);
@@ -304,8 +304,8 @@ static void write_tempo(MidiImporter *im)
             continue;                    /* no change */
         bpm = smf->tempos[i].bpm;
         if (im->sum.tempo_changes++ == 0)
-            json_write_array(w, "tempo_changes", JSON_BLOCK);
-        json_write_object(w, NULL, JSON_INLINE);
+            json_write_array(w, "tempo_changes", JSON_WRITE_BLOCK);
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_real(w, "beat", smf->tempos[i].beat);
         json_write_real(w, "bpm", bpm);
         json_write_end(w);
@@ -344,7 +344,7 @@ static void write_time_signature(MidiImporter *im)
     }
     im->sum.sig_num = num;
     im->sum.sig_den = den;
-    json_write_array(w, "time_signature", JSON_INLINE);
+    json_write_array(w, "time_signature", JSON_WRITE_INLINE);
     json_write_integer(w, NULL, num);
     json_write_integer(w, NULL, den);
     json_write_end(w);
@@ -367,8 +367,8 @@ static void write_time_signature(MidiImporter *im)
             continue;
         }
         if (kept++ == 0)
-            json_write_array(w, "time_signature_changes", JSON_BLOCK);
-        json_write_object(w, NULL, JSON_INLINE);
+            json_write_array(w, "time_signature_changes", JSON_WRITE_BLOCK);
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_real(w, "beat", beat);
         json_write_integer(w, "num", ts->numerator);
         json_write_integer(w, "den", ts->denominator);
@@ -405,7 +405,7 @@ static int count_tracks(MidiImporter *im)
 
 static void write_tracks(MidiImporter *im)
 {
-    json_write_array(&im->w, "tracks", JSON_BLOCK);
+    json_write_array(&im->w, "tracks", JSON_WRITE_BLOCK);
     int id = 1;
     for (size_t t = 0; t < im->smf->n_tracks; t++)
         for (int drums = 0; drums < 2; drums++) {
@@ -421,15 +421,15 @@ static void write_document(MidiImporter *im, int rate)
 {
     const Smf *smf = im->smf;
     JsonWriter *w = &im->w;
-    json_write_object(w, NULL, JSON_BLOCK);
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
     json_write_integer(w, "version", im->version);
     json_write_integer(w, "sample_rate", rate);
     write_tempo(im);
     write_time_signature(im);
     json_write_real(w, "length_beats", im->sum.length_beats);
     write_tracks(im);
-    json_write_object(w, "ui", JSON_BLOCK);
-    json_write_object(w, "imported_from", JSON_INLINE);
+    json_write_object(w, "ui", JSON_WRITE_BLOCK);
+    json_write_object(w, "imported_from", JSON_WRITE_INLINE);
     write_text(w, "file", last_component(im->name));
     json_write_integer(w, "format", smf->format);
     if (smf->ticks_per_quarter)

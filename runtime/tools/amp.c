@@ -128,6 +128,11 @@ static const char usage_import[] =
     "  --drums FILE[:UNIT]    the drums tracks' patch (default NODES/drums.amp)\n"
     "  --nodes DIR            where the default patches are (default: nodes)\n"
     "  --rate SR              the project's sample rate (default 48000)\n"
+    "  --builtin              name the patches as built-in library ids, {\"builtin\": ...}:\n"
+    "                         --patch/--drums ID[:UNIT] (default pad.amp, drums.amp), no file read\n"
+    "                         (what the browser's import writes)\n"
+    "  --project-version N    1 (default: fixed 2 s tail, one time signature) or 2 (the\n"
+    "                         DAW's: tail rule, time signature changes on bar lines)\n"
     "\n"
     "example:\n"
     "  amp import song.mid --patch nodes/epiano.amp -o song.json && amp render song.json -o song.wav\n";
@@ -754,12 +759,16 @@ static int cmd_render(int argc, char **argv)
 static int cmd_import(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *patch = NULL, *drums = NULL, *nodes = NULL;
-    int rate = 0;
+    int rate = 0, builtin = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(usage_import, stdout);
             return 0;
+        }
+        if (!strcmp(arg, "--builtin")) {
+            builtin = 1;
+            continue;
         }
         if (arg[0] != '-' || !strcmp(arg, "-")) {
             if (file) {
@@ -771,7 +780,7 @@ static int cmd_import(int argc, char **argv)
         }
         const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
         size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
-        static const char *const known[] = { "-o", "--patch", "--drums", "--nodes", "--rate" };
+        static const char *const known[] = { "-o", "--patch", "--drums", "--nodes", "--rate", "--project-version" };
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (strlen(known[j]) == name_len && !strncmp(arg, known[j], name_len))
@@ -796,6 +805,13 @@ static int cmd_import(int argc, char **argv)
             }
             rate = (int)v;
             break;
+        case 5:
+            if (strcmp(value, "1") && strcmp(value, "2")) {
+                fprintf(stderr, "amp import: --project-version wants 1 or 2, not '%s'\n", value);
+                return 2;
+            }
+            version = value[0] - '0';
+            break;
         }
     }
     if (!file || !out) {
@@ -807,6 +823,8 @@ static int cmd_import(int argc, char **argv)
     char *patch_file, *drums_file;
     import_options(&opt, patch, drums, nodes, &patch_file, &drums_file);
     opt.sample_rate = rate;
+    opt.builtin = builtin;
+    opt.version = version;
     char *dir = NULL;
     if (strcmp(out, "-")) {                 /* paths relative to the document's folder */
         const char *slash = strrchr(out, '/');
