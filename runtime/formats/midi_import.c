@@ -38,6 +38,7 @@ int midi_import_is_midi(const char *path)
 
 /* ---- paths ----------------------------------------------------------------- */
 
+#ifndef AMP_NO_FILES
 /* The '/'-separated components of an absolute path, in place. */
 static int split_path(char *path, char **parts, int max)
 {
@@ -47,6 +48,7 @@ static int split_path(char *path, char **parts, int max)
         parts[n++] = p;
     return n;
 }
+#endif
 
 #define MAX_DEPTH 256
 
@@ -500,6 +502,8 @@ int midi_import_memory(const void *bytes, size_t len, const char *name, const Mi
     *json = NULL;
     Smf smf;
     char why[512];
+    if (!name)
+        name = "MIDI file";
     if (smf_read(bytes, len, &smf, why, sizeof why))
         return fail(err, errlen, "%s: %s", name, why);
     int rc = midi_import_smf(&smf, name, opt, json, sum, err, errlen);
