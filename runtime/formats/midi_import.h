@@ -4,8 +4,10 @@
  *
  *   tempo          the file's tempo at tick 0; every later change of tempo
  *                  goes to "tempo_changes" at its beat
- *   time_signature the file's at tick 0 (later ones are counted, not kept:
- *                  the format has one, and it does not change timing)
+ *   time_signature the file's at tick 0; later ones are counted, not kept
+ *                  (version 1: the format has one; a signature does not
+ *                  change timing), or in version 2 (opt->version) those
+ *                  on a bar line go to "time_signature_changes"
  *   tracks         per SMF track with notes: an instrument track with the
  *                  notes of channels 1-9 and 11-16, and a drums track with
  *                  those of channel 10 (index 9); each holds one clip from

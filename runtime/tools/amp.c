@@ -4,7 +4,7 @@
  *   amp render FILE.amp [options] -o OUT.wav
  *   amp render PROJECT.json [-o OUT.wav] [--rate SR] [--seconds S] [--format F]
  *   amp render SONG.mid [--patch FILE.amp[:UNIT]] [...] -o OUT.wav
- *   amp import SONG.mid [--patch FILE.amp[:UNIT]] [--drums ...] -o PROJECT.json
+ *   amp import SONG.mid [--patch FILE.amp[:UNIT]] [--drums ...] [--builtin] [--project-version 2] -o PROJECT.json
  *
  * A patch, in order: compile the .amp file to C with the compiler library
  * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
