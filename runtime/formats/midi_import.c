@@ -143,18 +143,18 @@ static void write_text(JsonWriter *w, const char *key, const char *s)
 
 /* The "patch" of one kind of track: a file (relative to the document's
  * folder) or a built-in library id, and the unit. */
-typedef struct PatchRef {
+typedef struct ImportPatch {
     char *path;                  /* malloc'd: the relative path, or the built-in id */
     const char *unit;            /* NULL: the file's default unit */
     bool builtin;
-} PatchRef;
+} ImportPatch;
 
 /* One import: the file, the two patches, the summary so far, the text. */
 typedef struct MidiImporter {
     const Smf *smf;
     const char *name;
     int version;                 /* of the document: 1 or 2 */
-    PatchRef patch, drums;       /* the "patch" values of the two kinds of track */
+    ImportPatch patch, drums;       /* the "patch" values of the two kinds of track */
     MidiImportSummary sum;
     JsonWriter w;
     char *err;
@@ -163,7 +163,7 @@ typedef struct MidiImporter {
 
 /* A patch for the document: the file's path relative to `base` (it must
  * exist), or a built-in id (checked as the project reader checks one). */
-static int patch_ref(PatchRef *ref, bool builtin, const char *base, const char *file, const char *unit,
+static int patch_ref(ImportPatch *ref, bool builtin, const char *base, const char *file, const char *unit,
                      const char *what, char *err, size_t errlen)
 {
     ref->unit = unit;
@@ -190,7 +190,7 @@ static int patch_ref(PatchRef *ref, bool builtin, const char *base, const char *
 
 /* "patch": the path, {"file", "unit"} when a unit is named, or
  * {"builtin"[, "unit"]}. */
-static void write_patch(JsonWriter *w, const PatchRef *ref)
+static void write_patch(JsonWriter *w, const ImportPatch *ref)
 {
     if (!ref->builtin && !ref->unit) {
         json_write_string(w, "patch", ref->path);
