@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "json_write.h"
 #include "midi_import.h"
 #include "patch_loader.h"
 #include "project_feed.h"
@@ -471,6 +472,175 @@ START_TEST(test_amp_import_and_render)
 }
 END_TEST
 
+/* ---- the JSON writer: jansson's bytes ------------------------------------------------ */
+
+/* Reals, integers and strings written by json_write.c into one inline
+ * array equal jansson's json_dumps of the same values, byte for byte. */
+START_TEST(test_writer_prints_as_jansson)
+{
+    static const double reals[] = { 0.0, -0.0, 1.0, -2.5, 0.1, 1.0 / 3.0, 120.0, 1e16, 1e17, 1e20, 1.5e300,
+                                    1e-5, 3.0518509475997192e-05, 5e-324, 1.7976931348623157e308, -1e-300,
+                                    123456789012345678.0, 0.78740155696868896, 1e100, 2.5e-10 };
+    static const long long ints[] = { 0, 1, -1, 127, 9223372036854775807LL, -9223372036854775807LL - 1 };
+    char all_controls[32];
+    for (int c = 1; c < 32; c++)
+        all_controls[c - 1] = (char)c;
+    all_controls[31] = '\0';
+    const char *strings[] = { "", "plain", "quote \" back \\ slash /", all_controls, "\x7f del",
+                              "Caf\xc3\xa9 \xf0\x9f\x8e\xb9 \xe2\x80\xa8" };
+    JsonWriter w;
+    json_write_init(&w);
+    json_t *want = json_array();
+    json_write_array(&w, NULL, JSON_WRITE_INLINE);
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        json_write_real(&w, NULL, reals[i]);
+        json_array_append_new(want, json_real(reals[i]));
+    }
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        json_write_integer(&w, NULL, ints[i]);
+        json_array_append_new(want, json_integer(ints[i]));
+    }
+    json_write_object(&w, NULL, JSON_WRITE_INLINE);
+    json_t *obj = json_object();
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k\t%zu", i);
+        json_write_string(&w, key, strings[i]);
+        json_object_set_new(obj, key, json_string(strings[i]));
+    }
+    json_write_end(&w);
+    json_array_append_new(want, obj);
+    json_write_array(&w, NULL, JSON_WRITE_INLINE);
+    json_write_end(&w);
+    json_array_append_new(want, json_array());
+    json_write_end(&w);
+    size_t len;
+    char *have = json_write_finish(&w, &len);
+    char *expected = json_dumps(want, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    ck_assert_ptr_nonnull(have);
+    ck_assert_str_eq(have, expected);
+    ck_assert_uint_eq(len, strlen(expected));
+    free(have);
+    free(expected);
+    json_decref(want);
+
+    /* a block layout; an empty block container is "[]"; a non-finite real fails the writer */
+    json_write_init(&w);
+    json_write_object(&w, NULL, JSON_WRITE_BLOCK);
+    json_write_array(&w, "a", JSON_WRITE_BLOCK);
+    json_write_integer(&w, NULL, 1);
+    json_write_object(&w, NULL, JSON_WRITE_INLINE);
+    json_write_real(&w, "x", 2.0);
+    json_write_end(&w);
+    json_write_end(&w);
+    json_write_array(&w, "b", JSON_WRITE_BLOCK);
+    json_write_end(&w);
+    json_write_end(&w);
+    have = json_write_finish(&w, NULL);
+    ck_assert_str_eq(have, "{\n  \"a\": [\n    1,\n    {\"x\": 2.0}\n  ],\n  \"b\": []\n}");
+    free(have);
+    json_write_init(&w);
+    json_write_array(&w, NULL, JSON_WRITE_INLINE);
+    json_write_real(&w, NULL, NAN);
+    json_write_end(&w);
+    ck_assert_ptr_null(json_write_finish(&w, NULL));
+}
+END_TEST
+
+/* json_write_utf8_valid takes exactly what jansson's json_string takes. */
+START_TEST(test_writer_utf8_as_jansson)
+{
+    static const char *const texts[] = {
+        "ascii", "\xc3\xa9", "\xc2\x80", "\xc1\xbf", "\xc0\x80", "\xe0\xa0\x80", "\xe0\x9f\xbf", "\xed\x9f\xbf",
+        "\xed\xa0\x80", "\xed\xbf\xbf", "\xee\x80\x80", "\xf0\x90\x80\x80", "\xf0\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf",
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xff", "\x80", "\xc3", "\xe2\x82", "\xe2\x28\xa1",
+        "Caf\xe9", "\xf0\x9f\x8e\xb9 ok",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_t *j = json_string(texts[i]);
+        ck_assert_msg(json_write_utf8_valid(texts[i], strlen(texts[i])) == (j != NULL), "text %zu", i);
+        json_decref(j);
+    }
+}
+END_TEST
+
+/* ---- built-in patches, version 2 ------------------------------------------------------ */
+
+/* Format 0, 480 ticks: 3/4 at 0, 7/8 at beat 6 (a bar line of 3/4), 5/8
+ * at tick 4000 (not one of 7/8 from 6), 4/4 at beat 13; one note. */
+static const unsigned char signatures_smf[] = {
+    'M', 'T', 'h', 'd', 0, 0, 0, 6, 0, 0, 0, 1, 0x01, 0xe0,
+    'M', 'T', 'r', 'k', 0, 0, 0, 47,
+    0x00, 0xff, 0x58, 4, 3, 2, 24, 8,
+    0x00, 0x90, 60, 100,
+    0x96, 0x40, 0xff, 0x58, 4, 7, 3, 24, 8,             /* +2880: tick 2880, beat 6 */
+    0x88, 0x60, 0xff, 0x58, 4, 5, 3, 24, 8,             /* +1120: tick 4000 */
+    0x91, 0x40, 0xff, 0x58, 4, 4, 2, 24, 8,             /* +2240: tick 6240, beat 13 */
+    0x00, 0x80, 60, 0,
+    0x00, 0xff, 0x2f, 0,
+};
+
+START_TEST(test_builtin_patches_and_version2)
+{
+    MidiImportOptions opt = { .builtin = 1, .patch = "epiano.amp", .patch_unit = "epiano" };
+    MidiImportSummary sum;
+    char *text = import_song(song_path, &opt, &sum);
+    ck_assert_ptr_nonnull(strstr(text, "\n      \"patch\": {\"builtin\": \"epiano.amp\", \"unit\": \"epiano\"},\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\n      \"patch\": {\"builtin\": \"drums.amp\"},\n"));
+    ck_assert_ptr_null(strstr(text, "nodes/"));
+    ck_assert(!strncmp(text, "{\n  \"version\": 1,\n", 18));
+    Project p;
+    char err[1024];
+    ck_assert_msg(project_load_text(text, strlen(text), "song", tmp_dir, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.n_tracks, 4);
+    project_free(&p);
+    free(text);
+
+    /* no file is read: a missing --nodes does not matter; a bad id is refused */
+    opt = (MidiImportOptions){ .builtin = 1, .nodes_dir = "no/such/folder" };
+    text = import_song(song_path, &opt, NULL);
+    ck_assert_ptr_nonnull(strstr(text, "\"patch\": {\"builtin\": \"pad.amp\"}"));
+    free(text);
+    opt = (MidiImportOptions){ .builtin = 1, .drums = "../drums.amp" };
+    ck_assert_int_eq(midi_import_file(song_path, &opt, &text, NULL, err, sizeof err), -1);
+    ck_assert_str_eq(err, "drums patch '../drums.amp': expected a path in the built-in library such as "
+                          "\"epiano.amp\" (folders and a .amp file of letters, digits and _ . + -, relative, no "
+                          "segment starting with '.')");
+
+    /* version 1 keeps the first signature; version 2 the changes on bar lines */
+    opt = (MidiImportOptions){ .builtin = 1 };
+    ck_assert_int_eq(midi_import_memory(signatures_smf, sizeof signatures_smf, "sigs.mid", &opt, &text, &sum, err,
+                                        sizeof err), 0);
+    ck_assert_ptr_null(strstr(text, "time_signature_changes"));
+    ck_assert_ptr_nonnull(strstr(text, "\"time_signature\": [3, 4],"));
+    ck_assert_int_eq(sum.time_signatures_dropped, 3);
+    char lines[1024];
+    midi_import_warnings("sigs.mid", &sum, lines, sizeof lines);
+    ck_assert_str_eq(lines, "sigs.mid: 3 time signature changes not kept (a project has one)\n");
+    free(text);
+    opt.version = 2;
+    ck_assert_int_eq(midi_import_memory(signatures_smf, sizeof signatures_smf, "sigs.mid", &opt, &text, &sum, err,
+                                        sizeof err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "{\n  \"version\": 2,\n  \"sample_rate\": 48000,\n  \"tempo\": 120.0,\n"
+                                       "  \"time_signature\": [3, 4],\n  \"time_signature_changes\": [\n"
+                                       "    {\"beat\": 6.0, \"num\": 7, \"den\": 8},\n"
+                                       "    {\"beat\": 13.0, \"num\": 4, \"den\": 4}\n  ],\n"));
+    ck_assert_int_eq(sum.time_signatures_dropped, 1);
+    ck_assert_int_eq(sum.version, 2);
+    midi_import_warnings("sigs.mid", &sum, lines, sizeof lines);
+    ck_assert_str_eq(lines, "sigs.mid: 1 time signature change not kept (not on a bar line of the signature "
+                            "before, or not one a project holds)\n");
+    ck_assert_msg(project_load_text(text, strlen(text), "sigs", tmp_dir, &p, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(p.n_sig_changes, 2);
+    project_free(&p);
+    free(text);
+
+    /* the reader's errors name the file as midi_import_file's do */
+    ck_assert_int_eq(midi_import_memory(signatures_smf, 20, "cut.mid", &opt, &text, &sum, err, sizeof err), -1);
+    ck_assert_msg(!strncmp(err, "cut.mid: ", 9), "%s", err);
+}
+END_TEST
+
 static Suite *midi_import_suite(void)
 {
     Suite *s = suite_create("midi_import");
@@ -486,6 +656,11 @@ static Suite *midi_import_suite(void)
     tcase_add_test(errors, test_malformed_files);
     tcase_add_test(errors, test_tempo_out_of_range);
     suite_add_tcase(s, errors);
+    TCase *writer = tcase_create("writer");
+    tcase_add_test(writer, test_writer_prints_as_jansson);
+    tcase_add_test(writer, test_writer_utf8_as_jansson);
+    tcase_add_test(writer, test_builtin_patches_and_version2);
+    suite_add_tcase(s, writer);
     TCase *cli = tcase_create("cli");
     tcase_add_test(cli, test_amp_import_and_render);
     tcase_set_timeout(cli, 300);

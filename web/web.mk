@@ -57,7 +57,7 @@ WEB_PATCH_DEPS  := $(WEB_PATCH_FILES) $(sort $(wildcard nodes/std/*.amp nodes/fa
 # AMP_NO_FILES (no file system in the browser).
 WEB_PROJECT_SRCS := runtime/wasm/wasm_project.c runtime/tools/project_render.c \
                     $(addprefix runtime/formats/,json.c project_read.c project_resolve.c wav.c)
-WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c)) $(WEB_PROJECT_SRCS)
+WEB_ENGINE_SRCS := runtime/wasm/wasm_main.c $(sort $(wildcard runtime/engine/*.c)) $(WEB_PROJECT_SRCS) runtime/wasm/wasm_midi.c $(addprefix runtime/formats/,json_write.c smf.c midi_import.c)
 WEB_ENGINE_HDRS := $(wildcard runtime/*.h runtime/abi/*.h runtime/engine/*.h runtime/formats/*.h runtime/tools/*.h) \
                    runtime/engine/commands.def runtime/engine/layout.def
 # -fno-slp-vectorize: clang's straight-line vectorizer packs independent

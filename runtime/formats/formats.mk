@@ -12,7 +12,7 @@
 # its fingerprint, tests/golden/demo_mix.txt (review the diff: an intended
 # change to the engine, a patch in nodes/ or the math kernels moves it).
 
-FORMATS_SRCS := $(addprefix runtime/formats/,json.c wav.c smf.c midi_import.c notes.c project_read.c project_resolve.c)
+FORMATS_SRCS := $(addprefix runtime/formats/,json.c json_write.c wav.c smf.c midi_import.c notes.c project_read.c project_resolve.c)
 FORMATS_OBJS := $(patsubst runtime/%.c,$(B)/runtime/%.o,$(FORMATS_SRCS))
 
 $(B)/libampformats.a: $(FORMATS_OBJS)

@@ -1,16 +1,19 @@
 /* midi_import.c — Standard MIDI File -> project document (see
  * midi_import.h for the mapping and runtime/formats/PROJECT.md for the format).
  *
- * The document is built as a jansson tree in a fixed key order, then
- * printed by print_value below: containers of scalars on one line (a note,
- * a tempo change, the time signature), the rest indented, so a file of
- * thousands of notes stays one line per note and diffs well.
+ * The document is written as it goes by our JSON writer (json_write.h) in
+ * a fixed key order, after a first pass that finds every error and the
+ * numbers written ahead of the tracks: containers of scalars on one line
+ * (a note, a tempo change, the time signature), the rest indented, so a
+ * file of thousands of notes stays one line per note and diffs well. The
+ * bytes are those the jansson tree of before printed. No file is read
+ * with AMP_NO_FILES (engine.wasm): there the patches are built-in ids.
  */
 #include "util.h"
 #include "midi_import.h"
 
 #include <errno.h>
-#include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,7 +21,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "project.h"             /* the format's constants only: nothing here reads or loads a project */
+#include "json_write.h"
+#include "project.h"             /* the format's constants only */
+#include "project_read.h"        /* project_builtin_id_valid */
 
 #define MAX_BPM 1000.0           /* the project format's tempo range */
 #define MIN_BPM 1.0
@@ -33,6 +38,7 @@ int midi_import_is_midi(const char *path)
 
 /* ---- paths ----------------------------------------------------------------- */
 
+#ifndef AMP_NO_FILES
 /* The '/'-separated components of an absolute path, in place. */
 static int split_path(char *path, char **parts, int max)
 {
@@ -42,6 +48,7 @@ static int split_path(char *path, char **parts, int max)
         parts[n++] = p;
     return n;
 }
+#endif
 
 #define MAX_DEPTH 256
 
@@ -50,6 +57,11 @@ static int split_path(char *path, char **parts, int max)
  * message when either does not exist. */
 static char *relative_path(const char *dir, const char *file, const char *what, char *err, size_t errlen)
 {
+#ifdef AMP_NO_FILES                      /* engine.wasm: no files, built-in patches only */
+    (void)dir;
+    fail(err, errlen, "%s %s: this build reads no files (name a built-in patch)", what, file);
+    return NULL;
+#else
     char *abs_file = realpath(file, NULL);
     if (!abs_file) {
         fail(err, errlen, "%s %s: %s", what, file, strerror(errno));
@@ -87,6 +99,7 @@ static char *relative_path(const char *dir, const char *file, const char *what, 
     free(abs_dir);
     free(abs_file);
     return out;
+#endif
 }
 
 static const char *last_component(const char *path)
@@ -95,19 +108,22 @@ static const char *last_component(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* ---- JSON -------------------------------------------------------------------------- */
+/* ---- JSON ------------------------------------------------------------------------- */
 
 /* A string value; text that is not UTF-8 (old files use Latin-1 and
  * others) is read as Latin-1. */
-static json_t *text_value(const char *s)
+static void write_text(JsonWriter *w, const char *key, const char *s)
 {
-    json_t *j = json_string(s);
-    if (j)
-        return j;
     size_t n = strlen(s);
+    if (json_write_utf8_valid(s, n)) {
+        json_write_string(w, key, s);
+        return;
+    }
     char *u = malloc(2 * n + 1);
-    if (!u)
-        return NULL;
+    if (!u) {
+        w->failed = true;
+        return;
+    }
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -119,125 +135,72 @@ static json_t *text_value(const char *s)
         }
     }
     u[k] = '\0';
-    j = json_string(u);
+    json_write_string(w, key, u);
     free(u);
-    return j;
-}
-
-/* Set obj[key] = value, stealing the reference; false when out of memory. */
-static bool put(json_t *obj, const char *key, json_t *value)
-{
-    return value && json_object_set_new(obj, key, value) == 0;
-}
-
-static bool append(json_t *arr, json_t *value)
-{
-    return value && json_array_append_new(arr, value) == 0;
-}
-
-static bool is_container(const json_t *v)
-{
-    return json_is_object(v) || json_is_array(v);
-}
-
-/* Scalars, and containers of scalars only, go on one line. */
-static bool one_line(json_t *v)
-{
-    if (json_is_object(v)) {
-        const char *key;
-        json_t *x;
-        json_object_foreach(v, key, x)
-            if (is_container(x))
-                return false;
-        return true;
-    }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-            if (is_container(x))
-                return false;
-    }
-    return true;
-}
-
-static bool print_inline(FILE *out, json_t *v)
-{
-    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-    if (!text)
-        return false;
-    fputs(text, out);
-    free(text);
-    return true;
-}
-
-static bool print_value(FILE *out, json_t *v, int indent)
-{
-    if (one_line(v))
-        return print_inline(out, v);
-    bool ok = true;
-    if (json_is_object(v)) {
-        fputs("{\n", out);
-        const char *key;
-        json_t *x;
-        size_t left = json_object_size(v);
-        json_object_foreach(v, key, x) {
-            fprintf(out, "%*s", indent + 2, "");
-            json_t *k = json_string(key);
-            ok = ok && k && print_inline(out, k);
-            json_decref(k);
-            fputs(": ", out);
-            ok = ok && print_value(out, x, indent + 2);
-            fputs(--left ? ",\n" : "\n", out);
-        }
-        fprintf(out, "%*s}", indent, "");
-        return ok;
-    }
-    fputs("[\n", out);
-    size_t i, n = json_array_size(v);
-    json_t *x;
-    json_array_foreach(v, i, x) {
-        fprintf(out, "%*s", indent + 2, "");
-        ok = ok && print_value(out, x, indent + 2);
-        fputs(i + 1 < n ? ",\n" : "\n", out);
-    }
-    fprintf(out, "%*s]", indent, "");
-    return ok;
 }
 
 /* ---- the document --------------------------------------------------------------------- */
 
-/* One import: the file, the two "patch" values, the summary so far. */
+/* The "patch" of one kind of track: a file (relative to the document's
+ * folder) or a built-in library id, and the unit. */
+typedef struct ImportPatch {
+    char *path;                  /* malloc'd: the relative path, or the built-in id */
+    const char *unit;            /* NULL: the file's default unit */
+    bool builtin;
+} ImportPatch;
+
+/* One import: the file, the two patches, the summary so far, the text. */
 typedef struct MidiImporter {
     const Smf *smf;
     const char *name;
-    json_t *patch, *drums;       /* the "patch" values of the two kinds of track */
+    int version;                 /* of the document: 1 or 2 */
+    ImportPatch patch, drums;       /* the "patch" values of the two kinds of track */
     MidiImportSummary sum;
+    JsonWriter w;
     char *err;
     size_t errlen;
 } MidiImporter;
 
-/* "patch": the path, or {"file", "unit"} when a unit is named. */
-static json_t *patch_value(const char *base, const char *file, const char *unit, const char *what, char *err,
-                           size_t errlen)
+/* A patch for the document: the file's path relative to `base` (it must
+ * exist), or a built-in id (checked as the project reader checks one). */
+static int patch_ref(ImportPatch *ref, bool builtin, const char *base, const char *file, const char *unit,
+                     const char *what, char *err, size_t errlen)
 {
-    char *rel = relative_path(base, file, what, err, errlen);
-    if (!rel)
-        return NULL;
-    json_t *v;
-    if (unit) {
-        v = json_object();
-        if (v && (!put(v, "file", json_string(rel)) || !put(v, "unit", json_string(unit)))) {
-            json_decref(v);
-            v = NULL;
-        }
+    ref->unit = unit;
+    ref->builtin = builtin;
+    if (builtin) {
+        if (!project_builtin_id_valid(file))
+            return fail(err, errlen,
+                        "%s '%s': expected a path in the built-in library such as \"epiano.amp\" (folders and a "
+                        ".amp file of letters, digits and _ . + -, relative, no segment starting with '.')",
+                        what, file);
+        ref->path = strdup(file);
     } else {
-        v = json_string(rel);
+        ref->path = relative_path(base, file, what, err, errlen);
+        if (!ref->path)
+            return -1;
     }
-    free(rel);
-    if (!v)
-        fail(err, errlen, "out of memory");
-    return v;
+    /* Text that is not UTF-8 cannot go into the document (jansson's
+     * json_string refused it, and the message was this one). */
+    if (!ref->path || !json_write_utf8_valid(ref->path, strlen(ref->path)) ||
+        (unit && !json_write_utf8_valid(unit, strlen(unit))))
+        return fail(err, errlen, "out of memory");
+    return 0;
+}
+
+/* "patch": the path, {"file", "unit"} when a unit is named, or
+ * {"builtin"[, "unit"]}. */
+static void write_patch(JsonWriter *w, const ImportPatch *ref)
+{
+    if (!ref->builtin && !ref->unit) {
+        json_write_string(w, "patch", ref->path);
+        return;
+    }
+    json_write_object(w, "patch", JSON_WRITE_INLINE);
+    json_write_string(w, ref->builtin ? "builtin" : "file", ref->path);
+    if (ref->unit)
+        json_write_string(w, "unit", ref->unit);
+    json_write_end(w);
 }
 
 /* Beats a note lasts: at least one tick. */
@@ -248,59 +211,78 @@ static double note_length(const Smf *smf, const SmfNote *n)
     return smf_tick_to_beats(smf, n->start_tick + 1) - n->start_beat;
 }
 
-/* One project track with the notes of SMF track `t` on the drum channel
- * (drums) or on the others. NULL and *none when it has no such notes. */
-static json_t *make_track(MidiImporter *im, size_t t, bool drums, int id, bool also_other, bool *none)
+/* The notes of SMF track `t` on the drum channel (drums) or on the
+ * others: how many, and the beat the last one ends. */
+static size_t count_notes(const Smf *smf, size_t t, bool drums, double *end)
 {
-    const SmfTrack *st = &im->smf->tracks[t];
-    *none = true;
-    json_t *notes = json_array();
-    if (!notes)
-        return NULL;
-    double end = 0.0;
+    const SmfTrack *st = &smf->tracks[t];
     size_t count = 0;
+    *end = 0.0;
     for (size_t i = 0; i < st->n_notes; i++) {
         const SmfNote *n = &st->notes[i];
         if ((n->channel == MIDI_IMPORT_DRUM_CHANNEL) != drums)
             continue;
-        double length = note_length(im->smf, n);
-        json_t *note = json_pack("{s:i, s:f, s:f, s:f}", "key", n->key, "start_beat", n->start_beat,
-                                 "length_beats", length, "velocity", (double)n->velocity);
-        if (!append(notes, note)) {
-            json_decref(notes);
-            return NULL;
-        }
-        end = n->start_beat + length > end ? n->start_beat + length : end;
+        double length = note_length(smf, n);
+        *end = n->start_beat + length > *end ? n->start_beat + length : *end;
         count++;
     }
-    if (count == 0) {
-        json_decref(notes);
-        return NULL;
-    }
-    *none = false;
+    return count;
+}
+
+/* Whether SMF track `t` has notes on channel 10 and on others. */
+static bool has_both(const Smf *smf, size_t t)
+{
+    double end;
+    return count_notes(smf, t, true, &end) && count_notes(smf, t, false, &end);
+}
+
+/* One project track with the notes of SMF track `t` on the drum channel
+ * (drums) or on the others, `count` of them ending at `end`. */
+static void write_track(MidiImporter *im, size_t t, bool drums, int id, size_t count, double end)
+{
+    const SmfTrack *st = &im->smf->tracks[t];
+    JsonWriter *w = &im->w;
     char name[300];
     if (st->name && st->name[0])
-        snprintf(name, sizeof name, "%s%s", st->name, drums && also_other ? " (drums)" : "");
+        snprintf(name, sizeof name, "%s%s", st->name, drums && has_both(im->smf, t) ? " (drums)" : "");
     else if (drums)
         snprintf(name, sizeof name, "Drums");
     else
         snprintf(name, sizeof name, "Track %zu", t + 1);
-    /* json_pack keeps the keys in this order; "o" passes on our reference
-     * (released on failure too), "O" adds one. */
-    json_t *track = json_pack("{s:i, s:o, s:s, s:O, s:[{s:f, s:f, s:o}], s:{s:I}}", "id", id, "name",
-                              text_value(name), "kind", "instrument", "patch", drums ? im->drums : im->patch,
-                              "clips", "start_beat", 0.0, "length_beats", end, "notes", notes, "ui",
-                              "midi_track", (json_int_t)t);
-    if (!track)
-        return NULL;
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
+    json_write_integer(w, "id", id);
+    write_text(w, "name", name);
+    json_write_string(w, "kind", "instrument");
+    write_patch(w, drums ? &im->drums : &im->patch);
+    json_write_array(w, "clips", JSON_WRITE_BLOCK);
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
+    json_write_real(w, "start_beat", 0.0);
+    json_write_real(w, "length_beats", end);
+    json_write_array(w, "notes", JSON_WRITE_BLOCK);
+    for (size_t i = 0; i < st->n_notes; i++) {
+        const SmfNote *n = &st->notes[i];
+        if ((n->channel == MIDI_IMPORT_DRUM_CHANNEL) != drums)
+            continue;
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
+        json_write_integer(w, "key", n->key);
+        json_write_real(w, "start_beat", n->start_beat);
+        json_write_real(w, "length_beats", note_length(im->smf, n));
+        json_write_real(w, "velocity", (double)n->velocity);
+        json_write_end(w);
+    }
+    json_write_end(w);                   /* notes */
+    json_write_end(w);                   /* the clip */
+    json_write_end(w);                   /* clips */
+    json_write_object(w, "ui", JSON_WRITE_INLINE);
+    json_write_integer(w, "midi_track", (long long)t);
+    json_write_end(w);
+    json_write_end(w);
     im->sum.notes += count;
     im->sum.drum_tracks += drums;
-    im->sum.tracks++;
-    im->sum.length_beats = end > im->sum.length_beats ? end : im->sum.length_beats;
-    return track;
 }
 
-static int add_tempo(MidiImporter *im, json_t *doc)
+/* Every tempo within the format's range; the summary's tempo. */
+static int check_tempo(MidiImporter *im)
 {
     const Smf *smf = im->smf;
     for (size_t i = 0; i < smf->n_tempos; i++)
@@ -308,105 +290,158 @@ static int add_tempo(MidiImporter *im, json_t *doc)
             return fail(im->err, im->errlen,
                         "%s: tempo %.6g bpm at tick %llu is outside the project format's %g to %g bpm",
                         im->name, smf->tempos[i].bpm, (unsigned long long)smf->tempos[i].tick, MIN_BPM, MAX_BPM);
-    double bpm = smf->n_tempos ? smf->tempos[0].bpm : 120.0;
-    im->sum.tempo = bpm;
-    if (!put(doc, "tempo", json_real(bpm)))
-        return fail(im->err, im->errlen, "out of memory");
-    json_t *changes = json_array();
-    if (!changes)
-        return fail(im->err, im->errlen, "out of memory");
+    im->sum.tempo = smf->n_tempos ? smf->tempos[0].bpm : 120.0;
+    return 0;
+}
+
+/* "tempo" and, when the tempo changes, "tempo_changes". */
+static void write_tempo(MidiImporter *im)
+{
+    const Smf *smf = im->smf;
+    JsonWriter *w = &im->w;
+    double bpm = im->sum.tempo;
+    json_write_real(w, "tempo", bpm);
     for (size_t i = 1; i < smf->n_tempos; i++) {
         if (smf->tempos[i].bpm == bpm)
             continue;                    /* no change */
         bpm = smf->tempos[i].bpm;
-        json_t *c = json_object();
-        if (!c || !put(c, "beat", json_real(smf->tempos[i].beat)) || !put(c, "bpm", json_real(bpm)) ||
-            !append(changes, c)) {
-            json_decref(c);
-            json_decref(changes);
-            return fail(im->err, im->errlen, "out of memory");
-        }
-        im->sum.tempo_changes++;
+        if (im->sum.tempo_changes++ == 0)
+            json_write_array(w, "tempo_changes", JSON_WRITE_BLOCK);
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
+        json_write_real(w, "beat", smf->tempos[i].beat);
+        json_write_real(w, "bpm", bpm);
+        json_write_end(w);
     }
-    if (json_array_size(changes) == 0) {
-        json_decref(changes);
-        return 0;
-    }
-    return put(doc, "tempo_changes", changes) ? 0 : fail(im->err, im->errlen, "out of memory");
+    if (im->sum.tempo_changes)
+        json_write_end(w);
 }
 
-static int add_time_signature(MidiImporter *im, json_t *doc)
+static bool signature_valid(int num, int den)
+{
+    return num >= 1 && num <= 64 && den >= 1 && den <= 64 && !(den & (den - 1));
+}
+
+#define MAX_SIGNATURE_CHANGES 4096       /* the project format's */
+#define MAX_SIGNATURE_BEAT 1e6
+
+/* "time_signature": the file's at tick 0; in version 2 also
+ * "time_signature_changes": each later one the format can hold (a real
+ * change, on a bar line of the signature before it, as project_read.c
+ * checks). The others are counted as dropped. */
+static void write_time_signature(MidiImporter *im)
 {
     const Smf *smf = im->smf;
+    JsonWriter *w = &im->w;
     int num = 4, den = 4;
+    size_t first_change = 0;
     if (smf->n_time_sigs > 0) {
         const SmfTimeSig *ts = &smf->time_sigs[0];
-        if (ts->numerator >= 1 && ts->numerator <= 64 && ts->denominator >= 1 && ts->denominator <= 64 &&
-            !(ts->denominator & (ts->denominator - 1))) {
+        if (signature_valid(ts->numerator, ts->denominator)) {
             num = ts->numerator;
             den = ts->denominator;
         } else {
             im->sum.time_signatures_dropped++;
         }
-        im->sum.time_signatures_dropped += (int)(smf->n_time_sigs - 1);
+        first_change = 1;
     }
     im->sum.sig_num = num;
     im->sum.sig_den = den;
-    json_t *sig = json_pack("[ii]", num, den);
-    return put(doc, "time_signature", sig) ? 0 : fail(im->err, im->errlen, "out of memory");
+    json_write_array(w, "time_signature", JSON_WRITE_INLINE);
+    json_write_integer(w, NULL, num);
+    json_write_integer(w, NULL, den);
+    json_write_end(w);
+    if (im->version < 2) {
+        if (smf->n_time_sigs > first_change)
+            im->sum.time_signatures_dropped += (int)(smf->n_time_sigs - first_change);
+        return;
+    }
+    double from = 0.0;
+    int kept = 0;
+    for (size_t i = first_change; i < smf->n_time_sigs; i++) {
+        const SmfTimeSig *ts = &smf->time_sigs[i];
+        double beat = smf_tick_to_beats(smf, ts->tick);
+        double bar = num * 4.0 / den;
+        if (ts->numerator == num && ts->denominator == den)
+            continue;                    /* no change */
+        if (!signature_valid(ts->numerator, ts->denominator) || beat <= from || beat > MAX_SIGNATURE_BEAT ||
+            fmod(beat - from, bar) != 0.0 || kept == MAX_SIGNATURE_CHANGES) {
+            im->sum.time_signatures_dropped++;
+            continue;
+        }
+        if (kept++ == 0)
+            json_write_array(w, "time_signature_changes", JSON_WRITE_BLOCK);
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
+        json_write_real(w, "beat", beat);
+        json_write_integer(w, "num", ts->numerator);
+        json_write_integer(w, "den", ts->denominator);
+        json_write_end(w);
+        from = beat;
+        num = ts->numerator;
+        den = ts->denominator;
+    }
+    if (kept)
+        json_write_end(w);
 }
 
-static int add_tracks(MidiImporter *im, json_t *doc)
+/* The project tracks: how many, and the end of the last note. */
+static int count_tracks(MidiImporter *im)
 {
-    json_t *tracks = json_array();
-    if (!tracks)
-        return fail(im->err, im->errlen, "out of memory");
-    int id = 1;
-    for (size_t t = 0; t < im->smf->n_tracks; t++) {
+    int n = 0;
+    for (size_t t = 0; t < im->smf->n_tracks; t++)
         for (int drums = 0; drums < 2; drums++) {
-            bool none, other_none = true;
-            if (drums) {                 /* does this SMF track also have other notes? */
-                for (size_t i = 0; i < im->smf->tracks[t].n_notes && other_none; i++)
-                    other_none = im->smf->tracks[t].notes[i].channel == MIDI_IMPORT_DRUM_CHANNEL;
-            }
-            json_t *track = make_track(im, t, drums, id, !other_none, &none);
-            if (none)
+            double end;
+            if (!count_notes(im->smf, t, drums, &end))
                 continue;
-            if (!track || !append(tracks, track)) {
-                json_decref(tracks);
-                return fail(im->err, im->errlen, "out of memory");
-            }
-            id++;
+            n++;
+            im->sum.length_beats = end > im->sum.length_beats ? end : im->sum.length_beats;
         }
-    }
-    if (json_array_size(tracks) > ENGINE_MAX_TRACKS) {
-        size_t n = json_array_size(tracks);
-        json_decref(tracks);
-        return fail(im->err, im->errlen, "%s: %zu tracks with notes; a project holds at most %d", im->name, n,
+    if (n > ENGINE_MAX_TRACKS)
+        return fail(im->err, im->errlen, "%s: %d tracks with notes; a project holds at most %d", im->name, n,
                     ENGINE_MAX_TRACKS);
-    }
+    im->sum.tracks = n;
     double end = smf_tick_to_beats(im->smf, im->smf->end_tick);
     if (end > im->sum.length_beats)
         im->sum.length_beats = end;
-    if (!put(doc, "length_beats", json_real(im->sum.length_beats)) || !put(doc, "tracks", tracks))
-        return fail(im->err, im->errlen, "out of memory");
     return 0;
 }
 
-static char *print_document(json_t *doc)
+static void write_tracks(MidiImporter *im)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    if (!out)
-        return NULL;
-    bool ok = print_value(out, doc, 0);
-    fputc('\n', out);
-    if (fclose(out) != 0 || !ok) {
-        free(text);
-        return NULL;
-    }
-    return text;
+    json_write_array(&im->w, "tracks", JSON_WRITE_BLOCK);
+    int id = 1;
+    for (size_t t = 0; t < im->smf->n_tracks; t++)
+        for (int drums = 0; drums < 2; drums++) {
+            double end;
+            size_t count = count_notes(im->smf, t, drums, &end);
+            if (count)
+                write_track(im, t, drums, id++, count, end);
+        }
+    json_write_end(&im->w);
+}
+
+static void write_document(MidiImporter *im, int rate)
+{
+    const Smf *smf = im->smf;
+    JsonWriter *w = &im->w;
+    json_write_object(w, NULL, JSON_WRITE_BLOCK);
+    json_write_integer(w, "version", im->version);
+    json_write_integer(w, "sample_rate", rate);
+    write_tempo(im);
+    write_time_signature(im);
+    json_write_real(w, "length_beats", im->sum.length_beats);
+    write_tracks(im);
+    json_write_object(w, "ui", JSON_WRITE_BLOCK);
+    json_write_object(w, "imported_from", JSON_WRITE_INLINE);
+    write_text(w, "file", last_component(im->name));
+    json_write_integer(w, "format", smf->format);
+    if (smf->ticks_per_quarter)
+        json_write_integer(w, "ticks_per_quarter", smf->ticks_per_quarter);
+    else
+        json_write_real(w, "smpte_fps", smf->smpte_fps);
+    json_write_end(w);
+    json_write_end(w);
+    json_write_end(w);
+    json_write_raw(w, "\n");
 }
 
 int midi_import_smf(const Smf *smf, const char *name, const MidiImportOptions *opt, char **json,
@@ -416,58 +451,101 @@ int midi_import_smf(const Smf *smf, const char *name, const MidiImportOptions *o
     if (!opt)
         opt = &def;
     *json = NULL;
+    if (opt->version < 0 || opt->version > 2)
+        return fail(err, errlen, "an import writes version 1 or 2 documents, not %d", opt->version);
     const char *nodes = opt->nodes_dir ? opt->nodes_dir : "nodes";
     const char *base = opt->base_dir ? opt->base_dir : ".";
     char pad[4096], drums[4096];
-    snprintf(pad, sizeof pad, "%s/pad.amp", nodes);
-    snprintf(drums, sizeof drums, "%s/drums.amp", nodes);
+    if (opt->builtin) {
+        snprintf(pad, sizeof pad, "pad.amp");
+        snprintf(drums, sizeof drums, "drums.amp");
+    } else {
+        snprintf(pad, sizeof pad, "%s/pad.amp", nodes);
+        snprintf(drums, sizeof drums, "%s/drums.amp", nodes);
+    }
 
-    MidiImporter im = { .smf = smf, .name = name ? name : "MIDI file", .err = err, .errlen = errlen };
+    /* Version 1 by default: an import needs none of version 2's fields,
+     * and keeps its fixed 2 s tail (PROJECT.md). Version 2 (the DAW's)
+     * adds the signature changes and renders with the tail rule. */
+    MidiImporter im = { .smf = smf, .name = name ? name : "MIDI file", .version = opt->version ? opt->version : 1,
+                        .err = err, .errlen = errlen };
+    json_write_init(&im.w);
     int rc = -1;
-    json_t *doc = NULL;
-    im.patch = patch_value(base, opt->patch ? opt->patch : pad, opt->patch_unit, "patch", err, errlen);
-    if (!im.patch)
-        goto done;
-    im.drums = patch_value(base, opt->drums ? opt->drums : drums, opt->drums_unit, "drums patch", err, errlen);
-    if (!im.drums)
+    if (patch_ref(&im.patch, opt->builtin, base, opt->patch ? opt->patch : pad, opt->patch_unit, "patch", err,
+                  errlen) ||
+        patch_ref(&im.drums, opt->builtin, base, opt->drums ? opt->drums : drums, opt->drums_unit, "drums patch",
+                  err, errlen) ||
+        check_tempo(&im) || count_tracks(&im))
         goto done;
     int rate = opt->sample_rate > 0 ? opt->sample_rate : PROJECT_DEFAULT_RATE;
-    doc = json_object();
-    /* Version 1: an import needs none of version 2's fields, and keeps its
-     * fixed 2 s tail (PROJECT.md). */
-    if (!doc || !put(doc, "version", json_integer(1)) || !put(doc, "sample_rate", json_integer(rate))) {
-        fail(err, errlen, "out of memory");
-        goto done;
-    }
-    if (add_tempo(&im, doc) || add_time_signature(&im, doc) || add_tracks(&im, doc))
-        goto done;
-    json_t *ui = json_object(), *midi = json_object();
-    if (!ui || !midi || !put(midi, "file", text_value(last_component(im.name))) ||
-        !put(midi, "format", json_integer(smf->format)) ||
-        !put(midi, smf->ticks_per_quarter ? "ticks_per_quarter" : "smpte_fps",
-             smf->ticks_per_quarter ? json_integer(smf->ticks_per_quarter) : json_real(smf->smpte_fps)) ||
-        !put(ui, "imported_from", midi) || !put(doc, "ui", ui)) {
-        json_decref(midi);
-        json_decref(ui);
-        fail(err, errlen, "out of memory");
-        goto done;
-    }
-    *json = print_document(doc);
+    write_document(&im, rate);
+    *json = json_write_finish(&im.w, NULL);
     if (!*json) {
         fail(err, errlen, "out of memory");
         goto done;
     }
     im.sum.warnings = smf->warnings;
+    im.sum.version = im.version;
     if (sum)
         *sum = im.sum;
     rc = 0;
 done:
-    json_decref(doc);
-    json_decref(im.patch);
-    json_decref(im.drums);
+    json_write_free(&im.w);
+    free(im.patch.path);
+    free(im.drums.path);
     return rc;
 }
 
+int midi_import_memory(const void *bytes, size_t len, const char *name, const MidiImportOptions *opt, char **json,
+                       MidiImportSummary *sum, char *err, size_t errlen)
+{
+    *json = NULL;
+    Smf smf;
+    char why[512];
+    if (!name)
+        name = "MIDI file";
+    if (smf_read(bytes, len, &smf, why, sizeof why))
+        return fail(err, errlen, "%s: %s", name, why);
+    int rc = midi_import_smf(&smf, name, opt, json, sum, err, errlen);
+    smf_free(&smf);
+    return rc;
+}
+
+/* Each warning of the import, as a line "name: ..." (amp prints them
+ * after "amp: warning: "). */
+size_t midi_import_warnings(const char *name, const MidiImportSummary *s, char *out, size_t outlen)
+{
+    const SmfWarnings *w = &s->warnings;
+    size_t n = 0;
+    if (outlen)
+        out[0] = '\0';
+#define LINE(...)                                                                     \
+    do {                                                                              \
+        int k = snprintf(out + n, n < outlen ? outlen - n : 0, __VA_ARGS__);          \
+        n += k > 0 ? (size_t)k : 0;                                                   \
+    } while (0)
+    if (w->unterminated_notes)
+        LINE("%s: %u note%s without a note-off ended at the end of the track\n", name, w->unterminated_notes,
+             w->unterminated_notes == 1 ? "" : "s");
+    if (w->orphan_note_offs)
+        LINE("%s: %u note-off%s without a note dropped\n", name, w->orphan_note_offs,
+             w->orphan_note_offs == 1 ? "" : "s");
+    if (w->bad_meta)
+        LINE("%s: %u malformed tempo or time signature event%s ignored\n", name, w->bad_meta,
+             w->bad_meta == 1 ? "" : "s");
+    if (w->missing_end_of_track || w->bytes_after_end_of_track)
+        LINE("%s: %u track%s without an end-of-track event, %u with bytes after it\n", name,
+             w->missing_end_of_track, w->missing_end_of_track == 1 ? "" : "s", w->bytes_after_end_of_track);
+    if (s->time_signatures_dropped)
+        LINE("%s: %d time signature change%s not kept (%s)\n", name, s->time_signatures_dropped,
+             s->time_signatures_dropped == 1 ? "" : "s",
+             s->version >= 2 ? "not on a bar line of the signature before, or not one a project holds"
+                            : "a project has one");
+#undef LINE
+    return n;
+}
+
+#ifndef AMP_NO_FILES
 int midi_import_file(const char *path, const MidiImportOptions *opt, char **json, MidiImportSummary *sum,
                      char *err, size_t errlen)
 {
@@ -487,3 +565,4 @@ int midi_import_file(const char *path, const MidiImportOptions *opt, char **json
     smf_free(&smf);
     return rc;
 }
+#endif

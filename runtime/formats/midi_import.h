@@ -4,8 +4,10 @@
  *
  *   tempo          the file's tempo at tick 0; every later change of tempo
  *                  goes to "tempo_changes" at its beat
- *   time_signature the file's at tick 0 (later ones are counted, not kept:
- *                  the format has one, and it does not change timing)
+ *   time_signature the file's at tick 0; later ones are counted, not kept
+ *                  (version 1: the format has one; a signature does not
+ *                  change timing), or in version 2 (opt->version) those
+ *                  on a bar line go to "time_signature_changes"
  *   tracks         per SMF track with notes: an instrument track with the
  *                  notes of channels 1-9 and 11-16, and a drums track with
  *                  those of channel 10 (index 9); each holds one clip from
@@ -20,8 +22,11 @@
  * drums tracks opt->drums (default <nodes>/drums.amp). The files must
  * exist; their paths in the document are relative to opt->base_dir, the
  * folder the document will be read from, so it can be moved along with
- * them. The output is deterministic: fixed key order, one note per line,
- * numbers as jansson prints them (17 significant digits, exact).
+ * them. With opt->builtin they are ids of the built-in library instead
+ * ({"builtin": "pad.amp"}), checked for form only: engine.wasm imports
+ * this way (runtime/wasm/wasm_midi.c). The output is deterministic: fixed
+ * key order, one note per line, numbers as jansson prints them (17
+ * significant digits, exact), written by json_write.h.
  *
  * Not for the audio thread (allocates, reads files).
  */
@@ -43,6 +48,11 @@ typedef struct MidiImportOptions {
     const char *nodes_dir;       /* NULL: "nodes" */
     const char *base_dir;        /* paths in the document are relative to this folder; NULL: "." */
     int sample_rate;             /* the document's sample_rate; 0: 48000 */
+    int builtin;                 /* patch and drums are built-in library ids ({"builtin": "pad.amp"},
+                                    PROJECT.md): defaults "pad.amp" and "drums.amp"; no file is read,
+                                    nodes_dir and base_dir are unused */
+    int version;                 /* the document's version: 0 or 1 (fixed 2 s tail, one time signature)
+                                    or 2 (the DAW's: the tail rule, time_signature_changes) */
 } MidiImportOptions;
 
 /* What an import made, for a summary line. */
@@ -53,7 +63,9 @@ typedef struct MidiImportSummary {
     double tempo;                /* bpm at beat 0 */
     int tempo_changes;
     int sig_num, sig_den;
-    int time_signatures_dropped; /* time signature changes after tick 0, or one the format cannot hold */
+    int time_signatures_dropped; /* time signature changes not kept: version 1 all after tick 0, version 2
+                                    those off the bar lines; and one the format cannot hold */
+    int version;                 /* of the document written */
     double length_beats;
     SmfWarnings warnings;        /* the reader's */
 } MidiImportSummary;
@@ -65,8 +77,19 @@ typedef struct MidiImportSummary {
 int midi_import_smf(const Smf *smf, const char *name, const MidiImportOptions *opt, char **json,
                     MidiImportSummary *sum, char *err, size_t errlen);
 
+/* Import the SMF bytes[0..len) (smf_read), named `name`; a reader error
+ * comes back as "name: message". */
+int midi_import_memory(const void *bytes, size_t len, const char *name, const MidiImportOptions *opt, char **json,
+                       MidiImportSummary *sum, char *err, size_t errlen);
+
+/* The reader's and the import's warnings, one line each ("name: 2 notes
+ * without a note-off ended at the end of the track\n", ...), as `amp
+ * import` prints them after "amp: warning: ", into out (truncated to
+ * outlen). Returns the length they need, as snprintf. */
+size_t midi_import_warnings(const char *name, const MidiImportSummary *s, char *out, size_t outlen);
+
 /* Read `path` (smf_read_file) and import it; a reader error comes back as
- * "path: message". */
+ * "path: message". Not with AMP_NO_FILES. */
 int midi_import_file(const char *path, const MidiImportOptions *opt, char **json, MidiImportSummary *sum,
                      char *err, size_t errlen);
 

@@ -729,6 +729,7 @@ fail:
     return -1;
 }
 
+#ifndef AMP_NO_FILES                    /* engine.wasm: bytes only (smf_read) */
 int smf_read_file(const char *path, Smf *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -743,6 +744,7 @@ int smf_read_file(const char *path, Smf *out, char *err, size_t errlen)
     free(buf);
     return rc;
 }
+#endif
 
 void smf_free(Smf *smf)
 {

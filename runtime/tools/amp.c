@@ -4,7 +4,7 @@
  *   amp render FILE.amp [options] -o OUT.wav
  *   amp render PROJECT.json [-o OUT.wav] [--rate SR] [--seconds S] [--format F]
  *   amp render SONG.mid [--patch FILE.amp[:UNIT]] [...] -o OUT.wav
- *   amp import SONG.mid [--patch FILE.amp[:UNIT]] [--drums ...] -o PROJECT.json
+ *   amp import SONG.mid [--patch FILE.amp[:UNIT]] [--drums ...] [--builtin] [--project-version 2] -o PROJECT.json
  *
  * A patch, in order: compile the .amp file to C with the compiler library
  * (ampc_compile_file, diagnostics on stderr) -> build the C into a cached
@@ -128,6 +128,11 @@ static const char usage_import[] =
     "  --drums FILE[:UNIT]    the drums tracks' patch (default NODES/drums.amp)\n"
     "  --nodes DIR            where the default patches are (default: nodes)\n"
     "  --rate SR              the project's sample rate (default 48000)\n"
+    "  --builtin              name the patches as built-in library ids, {\"builtin\": ...}:\n"
+    "                         --patch/--drums ID[:UNIT] (default pad.amp, drums.amp), no file read\n"
+    "                         (what the browser's import writes)\n"
+    "  --project-version N    1 (default: fixed 2 s tail, one time signature) or 2 (the\n"
+    "                         DAW's: tail rule, time signature changes on bar lines)\n"
     "\n"
     "example:\n"
     "  amp import song.mid --patch nodes/epiano.amp -o song.json && amp render song.json -o song.wav\n";
@@ -665,23 +670,10 @@ static void import_options(MidiImportOptions *opt, const char *patch, const char
 
 static void print_smf_warnings(const char *file, const MidiImportSummary *s)
 {
-    const SmfWarnings *w = &s->warnings;
-    if (w->unterminated_notes)
-        fprintf(stderr, "amp: warning: %s: %u note%s without a note-off ended at the end of the track\n", file,
-                w->unterminated_notes, w->unterminated_notes == 1 ? "" : "s");
-    if (w->orphan_note_offs)
-        fprintf(stderr, "amp: warning: %s: %u note-off%s without a note dropped\n", file, w->orphan_note_offs,
-                w->orphan_note_offs == 1 ? "" : "s");
-    if (w->bad_meta)
-        fprintf(stderr, "amp: warning: %s: %u malformed tempo or time signature event%s ignored\n", file,
-                w->bad_meta, w->bad_meta == 1 ? "" : "s");
-    if (w->missing_end_of_track || w->bytes_after_end_of_track)
-        fprintf(stderr, "amp: warning: %s: %u track%s without an end-of-track event, %u with bytes after it\n",
-                file, w->missing_end_of_track, w->missing_end_of_track == 1 ? "" : "s",
-                w->bytes_after_end_of_track);
-    if (s->time_signatures_dropped)
-        fprintf(stderr, "amp: warning: %s: %d time signature change%s not kept (a project has one)\n", file,
-                s->time_signatures_dropped, s->time_signatures_dropped == 1 ? "" : "s");
+    char text[4096];
+    midi_import_warnings(file, s, text, sizeof text);
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1)
+        fprintf(stderr, "amp: warning: %.*s\n", (int)(nl - line), line);
 }
 
 /* `amp render SONG.mid`: the import in memory, every track through
@@ -776,12 +768,16 @@ static int cmd_render(int argc, char **argv)
 static int cmd_import(int argc, char **argv)
 {
     const char *file = NULL, *out = NULL, *patch = NULL, *drums = NULL, *nodes = NULL;
-    int rate = 0;
+    int rate = 0, builtin = 0, version = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(usage_import, stdout);
             return 0;
+        }
+        if (!strcmp(arg, "--builtin")) {
+            builtin = 1;
+            continue;
         }
         if (arg[0] != '-' || !strcmp(arg, "-")) {
             if (file) {
@@ -793,7 +789,7 @@ static int cmd_import(int argc, char **argv)
         }
         const char *eq = strncmp(arg, "--", 2) ? NULL : strchr(arg, '=');
         size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
-        static const char *const known[] = { "-o", "--patch", "--drums", "--nodes", "--rate" };
+        static const char *const known[] = { "-o", "--patch", "--drums", "--nodes", "--rate", "--project-version" };
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (strlen(known[j]) == name_len && !strncmp(arg, known[j], name_len))
@@ -818,6 +814,13 @@ static int cmd_import(int argc, char **argv)
             }
             rate = (int)v;
             break;
+        case 5:
+            if (strcmp(value, "1") && strcmp(value, "2")) {
+                fprintf(stderr, "amp import: --project-version wants 1 or 2, not '%s'\n", value);
+                return 2;
+            }
+            version = value[0] - '0';
+            break;
         }
     }
     if (!file || !out) {
@@ -829,6 +832,8 @@ static int cmd_import(int argc, char **argv)
     char *patch_file, *drums_file;
     import_options(&opt, patch, drums, nodes, &patch_file, &drums_file);
     opt.sample_rate = rate;
+    opt.builtin = builtin;
+    opt.version = version;
     char *dir = NULL;
     if (strcmp(out, "-")) {                 /* paths relative to the document's folder */
         const char *slash = strrchr(out, '/');

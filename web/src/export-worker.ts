@@ -23,6 +23,16 @@
 //   many pages it had before and after (equal: the estimate held) and the
 //   end of the heap it used.
 //
+// A MIDI file imported as a project document (the C of `amp import
+// --builtin`, engine/midi.ts):
+//   request:  { type: 'import-midi', bytes: ArrayBuffer, name?, patch?: { builtin, unit? },
+//               drums?: { builtin, unit? }, version?: 1 | 2, sampleRate?, module?, manifest? }
+//   replies:  { type: 'midi-imported', json, warnings: string[] }
+//             { type: 'error', message, midi: true }      (`amp import`'s message)
+//   The document is the bytes `amp import NAME --builtin --project-version
+//   2 [--patch ID[:UNIT]] [--drums ID[:UNIT]]` writes (version 1 when
+//   asked); warnings are its "amp: warning: " lines without the prefix.
+//
 // A recorded performance (the page's one-instrument recording):
 //   request:  { module, memoryPages, performance }
 //   reply:    { type: 'done', wav: ArrayBuffer, elapsedMs, frames }
@@ -35,6 +45,7 @@ import type { EngineManifest } from './engine/layout';
 import {
   type EngineLimits, limitsFor, memoryPagesFor, projectStats, type SizedManifest,
 } from './engine/limits';
+import { importMidi, MidiImportError, type MidiImportRequest } from './engine/midi';
 import type { Performance } from './engine/performance';
 import { ProjectError, type ProjectRenderRequest, renderPerformance, renderProject } from './engine/render';
 import { encodeWavF32 } from './engine/wav';
@@ -67,7 +78,13 @@ export interface MeasureLimitsRequest {
   manifest?: FullManifest;
 }
 
-type Request = ExportRequest | ProjectExportRequest | MeasureLimitsRequest;
+export interface ImportMidiRequest extends MidiImportRequest {
+  type: 'import-midi';
+  module?: WebAssembly.Module;
+  manifest?: FullManifest;
+}
+
+type Request = ExportRequest | ProjectExportRequest | MeasureLimitsRequest | ImportMidiRequest;
 
 // The dedicated worker's scope, typed here because the page's DOM library
 // describes a Window.
@@ -118,6 +135,13 @@ async function measureLimits(request: MeasureLimitsRequest): Promise<void> {
                       heapEnd: engine.amp_heap_end(), limits });
 }
 
+async function importMidiFile(request: ImportMidiRequest): Promise<void> {
+  const { module, manifest } = await engineFiles(request);
+  const memory = createSizedMemory(memoryBounds(manifest), manifest.minimumPages);
+  const { json, warnings } = importMidi(module, memory, request);
+  scope.postMessage({ type: 'midi-imported', json, warnings });
+}
+
 function exportPerformance(request: ExportRequest): void {
   const { module, memoryPages, performance: p } = request;
   const memory = createEngineMemory({ memoryPages });
@@ -130,9 +154,10 @@ scope.onmessage = (event) => {
   const request = event.data;
   const failed = (e: unknown): void =>
     scope.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e),
-                        project: e instanceof ProjectError });
+                        project: e instanceof ProjectError, midi: e instanceof MidiImportError });
   if ('type' in request && request.type === 'render-project') exportProject(request).catch(failed);
   else if ('type' in request && request.type === 'measure-limits') measureLimits(request).catch(failed);
+  else if ('type' in request && request.type === 'import-midi') importMidiFile(request).catch(failed);
   else {
     try {
       exportPerformance(request as ExportRequest);
