@@ -38,7 +38,7 @@
 // at the start and the end of its work, and copies the worker's load.
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
-import { startEngine } from './engine/wasm';
+import { readCString, startEngine } from './engine/wasm';
 
 // The AudioWorkletGlobalScope, which TypeScript's DOM library does not
 // describe.
@@ -63,6 +63,15 @@ export interface SampleRequest {
   type: 'sample';
   id: number;
   channels: Float32Array[];
+}
+
+/** A WAV file for the engine's pool, decoded and resampled there by the
+ *  C of `amp render` (wasm_main.c amp_sample_wav); answered with
+ *  { type: 'wav', id, handle, frames, channels, message }. */
+export interface WavRequest {
+  type: 'wav';
+  id: number;
+  bytes: ArrayBuffer;
 }
 
 const CHANNELS = 2;
@@ -108,7 +117,7 @@ class EngineProcessor extends AudioWorkletProcessor {
       this.state = new StateView(buffer, engine.amp_state_region());
       this.engine = engine;
       this.memory = memory;
-      this.port.onmessage = (event: MessageEvent) => this.message(event.data as SampleRequest);
+      this.port.onmessage = (event: MessageEvent) => this.message(event.data as SampleRequest | WavRequest);
       this.port.postMessage({
         type: 'ready',
         layout: { ring: engine.amp_command_ring(), state: engine.amp_state_region(), sampleRate,
@@ -121,10 +130,15 @@ class EngineProcessor extends AudioWorkletProcessor {
 
   /** A sample from the page: into the engine's pool, parked for a
    *  load_sample command. */
-  private message(request: SampleRequest): void {
+  private message(request: SampleRequest | WavRequest): void {
     const engine = this.engine;
     const memory = this.memory;
-    if (request.type !== 'sample' || !engine || !memory) return;
+    if (!engine || !memory) return;
+    if (request.type === 'wav') {
+      this.wav(engine, memory, request);
+      return;
+    }
+    if (request.type !== 'sample') return;
     const frames = request.channels[0]?.length ?? 0;
     let handle = -1;
     const sample = engine.amp_sample_new(request.channels.length, frames);
@@ -135,6 +149,24 @@ class EngineProcessor extends AudioWorkletProcessor {
       handle = engine.amp_sample_park(sample);
     }
     this.port.postMessage({ type: 'sample', id: request.id, handle });
+  }
+
+  /** A WAV file into the pool (WavRequest): between quanta, never in
+   *  process(); the decode allocates from the module's heap. */
+  private wav(engine: EngineExports, memory: WebAssembly.Memory, request: WavRequest): void {
+    let handle = -1;
+    let message = '';
+    const at = engine.amp_alloc(Math.max(1, request.bytes.byteLength));
+    if (at) {
+      new Uint8Array(memory.buffer).set(new Uint8Array(request.bytes), at);
+      handle = engine.amp_sample_wav(at, request.bytes.byteLength);
+      engine.amp_free(at);
+      if (handle < 0) message = readCString(memory, engine.amp_error());
+    } else {
+      message = 'no memory for the file';
+    }
+    this.port.postMessage({ type: 'wav', id: request.id, handle, frames: handle < 0 ? 0 : engine.amp_sample_wav_frames(),
+                            channels: handle < 0 ? 0 : engine.amp_sample_wav_channels(), message });
   }
 
   process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {

@@ -193,6 +193,14 @@ export class FineClock {
   }
 }
 
+/** A WAV file the engine decoded into its pool (EngineClient.loadWav). */
+export interface LoadedWav {
+  readonly handle: number;
+  readonly frames: number;
+  readonly channels: number;
+  readonly message?: string;
+}
+
 export interface EngineFiles {
   manifest: EngineManifest;
   module: WebAssembly.Module;
@@ -235,6 +243,7 @@ export class EngineClient {
   private nextNoteId = 1;
   private nextRequest = 1;
   private readonly requests = new Map<number, (handle: number) => void>();
+  private readonly wavRequests = new Map<number, (r: LoadedWav) => void>();
 
   private constructor(context: BaseAudioContext, node: AudioWorkletNode,
                       memory: WebAssembly.Memory, layout: EngineLayout, sizing: EngineSizing,
@@ -249,6 +258,11 @@ export class EngineClient {
     this.state = new StateView(memory.buffer, layout.state);
     node.port.onmessage = (event: MessageEvent) => {
       const data = event.data as { type: string; id?: number; handle?: number };
+      if (data.type === 'wav' && data.id !== undefined) {
+        this.wavRequests.get(data.id)?.(event.data as LoadedWav);
+        this.wavRequests.delete(data.id);
+        return;
+      }
       if (data.type !== 'sample' || data.id === undefined) return;
       this.requests.get(data.id)?.(data.handle ?? -1);
       this.requests.delete(data.id);
@@ -316,6 +330,19 @@ export class EngineClient {
     return new Promise<number>((resolve) => {
       this.requests.set(id, resolve);
       this.node.port.postMessage({ type: 'sample', id, channels });
+    });
+  }
+
+  /** A WAV file's bytes into the engine's sample pool, decoded and
+   *  resampled to the engine's rate by the C of `amp render` (so an audio
+   *  region sounds as in the export); resolves to the parked sample's
+   *  handle, frames and channels for commands.loadSample (handle -1:
+   *  `message` says why). */
+  loadWav(bytes: ArrayBuffer): Promise<LoadedWav> {
+    const id = this.nextRequest++;
+    return new Promise<LoadedWav>((resolve) => {
+      this.wavRequests.set(id, resolve);
+      this.node.port.postMessage({ type: 'wav', id, bytes });
     });
   }
 

@@ -79,6 +79,15 @@ export interface EngineExports {
   amp_sample_new(channels: number, frames: number): number;
   amp_sample_data(sample: number, channel: number): number;
   amp_sample_park(sample: number): number;
+  /** A WAV file's bytes (at amp_alloc'd memory) decoded and resampled to
+   *  the engine's rate by amp render's C, parked: the handle, or -1
+   *  (amp_error); its frames and channels after it. */
+  amp_sample_wav(bytes: number, length: number): number;
+  amp_sample_wav_frames(): number;
+  amp_sample_wav_channels(): number;
+  amp_alloc(bytes: number): number;
+  amp_free(pointer: number): void;
+  amp_limits_json(): number;
 }
 
 /** One param of a patch, from the metadata ampc writes (emit_json.c). */
