@@ -163,6 +163,9 @@ interface EngineTrack {
   sends: Map<number, number>;
   /** "slot.param" -> points sent. */
   lanes: Map<string, LaneSpec['points']>;
+  /** The document's params of each slot (0 the instrument, k insert k):
+   *  param index -> value, sent again with a settle at play. */
+  slots: Map<number, Map<number, number>>;
 }
 
 interface EngineClip {
@@ -372,7 +375,8 @@ export class RingSink implements EngineSink {
     }
     // A new track's position is its id: set_track_position follows
     // (setTrackOrder, or here for a track added alone).
-    this.tracks.set(trackId, { engine, kind, inserts: 0, position: engine, sends: new Map(), lanes: new Map() });
+    this.tracks.set(trackId, { engine, kind, inserts: 0, position: engine, sends: new Map(), lanes: new Map(),
+                                     slots: new Map() });
     this.emit(() => this.cmd.addTrack(0, engine, KIND[kind]));
     this.position(trackId, position);
   }
@@ -417,7 +421,9 @@ export class RingSink implements EngineSink {
     if (!t) return;
     if (instrument.patch < 0) this.missing('a patch this engine does not have', 'the instrument is removed');
     this.emit(() => this.cmd.selectPatch(0, instrument.patch, t.engine));
+    t.slots.delete(0);
     if (instrument.patch < 0) return;
+    t.slots.set(0, new Map());
     this.setParams(trackId, 0, instrument.params);
     this.emit(() => this.cmd.settle(0, t.engine, 0));
   }
@@ -425,8 +431,10 @@ export class RingSink implements EngineSink {
   setParams(trackId: number, slot: number, params: readonly ParamValue[]): void {
     const t = this.track(trackId);
     if (!t || slot < 0 || slot > INSERT_LIMIT) return;
+    const kept = t.slots.get(slot);
     for (const p of params) {
       if (!Number.isFinite(p.value)) continue;
+      kept?.set(p.index, p.value);
       this.emit(() => this.cmd.setParam(0, p.index, p.value, t.engine, slot));
     }
   }
@@ -434,13 +442,17 @@ export class RingSink implements EngineSink {
   setInserts(trackId: number, inserts: readonly PatchSpec[]): void {
     const t = this.track(trackId);
     if (!t) return;
-    for (; t.inserts > 0; t.inserts--) this.emit(() => this.cmd.removeInsert(0, t.engine, 1));
+    for (; t.inserts > 0; t.inserts--) {
+      t.slots.delete(t.inserts);
+      this.emit(() => this.cmd.removeInsert(0, t.engine, 1));
+    }
     for (const ins of inserts) {
       if (ins.patch < 0 || t.inserts >= INSERT_LIMIT) {
         this.missing('an insert patch this engine does not have', 'the insert is left out');
         continue;
       }
       const position = ++t.inserts;
+      t.slots.set(position, new Map());
       this.emit(() => this.cmd.addInsert(0, t.engine, position, ins.patch));
       this.setParams(trackId, position, ins.params);
       this.emit(() => this.cmd.settle(0, t.engine, position));
@@ -649,8 +661,21 @@ export class RingSink implements EngineSink {
     return v;
   }
 
+  /** Start the transport. From a stop, every instrument and insert is
+   *  first settled again at the document's params (set_param each, then
+   *  settle: what project_feed does when it builds a node), so that
+   *  playing from the top sounds as `amp render` renders, whatever ran
+   *  while the engine stood (free-running LFOs, delay lines fed by live
+   *  notes, params moved by automation at the playhead). It cuts what
+   *  still sounds (a reverb tail of the last stop, a held live note). */
   play(): void {
     const at = this.stamp(0);
+    if (!this.playingNow)
+      for (const t of this.tracks.values())
+        for (const [slot, params] of t.slots) {
+          for (const [index, value] of params) this.emit(() => this.cmd.setParam(at, index, value, t.engine, slot));
+          this.emit(() => this.cmd.settle(at, t.engine, slot));
+        }
     this.playingNow = true;
     this.emit(() => this.cmd.play(at));
   }
