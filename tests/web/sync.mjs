@@ -320,30 +320,39 @@ export async function run(t) {
 function telemetry(E, emptyProject, Telemetry) {
   let doc = E.addTrack(E.addTrack(emptyProject(), { kind: 'instrument' }), { kind: 'bus' });
   doc = E.addTimeSignatureChange(E.setTimeSignature(E.addTempoChange(doc, 8, 60), 4, 4), 8, 3, 4);
-  const track = (id, voices, peak) => ({ id, kind: 1, flags: 0, faulted: 0, voices, peak: [peak, peak], rms: [peak / 2, peak / 2],
-                                         faults: 0, notesRefused: 0 });
+  const track = (id, voices, peak, clips = 0) => ({ id, kind: 1, flags: 0, faulted: 0, voices, peak: [peak, peak],
+                                                    rms: [peak / 2, peak / 2], faults: 0, notesRefused: 0, clips });
   let state = null;
   const tel = new Telemetry({ snapshot: () => state }, (id) => ({ 1: 5, 2: 9 })[id] ?? -1);
   tel.setDocument(doc);
-  const at = (beat, master, tracks, ms) => {
+  // The engine's bar and beat (its signature map: 4/4, 3/4 from beat 8)
+  // and its sticky clip counters.
+  const at = (beat, master, tracks, ms, masterClips = 0) => {
+    const [bar, barBeat] = beat < 8 ? [Math.floor(beat / 4), beat % 4] : [2 + Math.floor((beat - 8) / 3), (beat - 8) % 3];
     state = { playing: true, beat, tempo: 120, frames: 0, playhead: 0, sampleRate: 48000, peak: [master, master / 2],
-              rms: [master / 4, master / 4], tracks, cpuLoad: 0.25, commandsRefused: 0, faults: 0 };
+              rms: [master / 4, master / 4], tracks, cpuLoad: 0.25, commandsRefused: 0, faults: 0,
+              bar, barBeat, sigNum: beat < 8 ? 4 : 3, sigDen: 4, masterClips };
     return tel.update(ms);
   };
   // +4.8 dB on the master (1.738): the clip indicator lights and stays.
-  let s = at(9.5, 1.738, [track(0, 3, 0.5), track(5, 2, 0.25), track(9, 0, 1.5)], 0);
+  let s = at(9.5, 1.738, [track(0, 3, 0.5), track(5, 2, 0.25), track(9, 0, 1.5, 7)], 0, 12);
   same([s.master.clipped, s.master.peakDb[0].toFixed(1), s.voices, s.position, s.seconds],
        [true, '4.8', 5, { bar: 3, beat: 2, tick: 480 }, 4 + 1.5], 'a master at +4.8 dB: held clip, voices of every track');
   same([s.tracks.get(1).peak[0], s.tracks.get(1).voices, s.tracks.get(2).clipped], [0.25, 2, true], 'tracks by document id');
-  s = at(10, 0.5, [track(5, 0, 0)], 100);
+  s = at(10, 0.5, [track(5, 0, 0), track(9, 0, 0, 7)], 100, 12);
   same([s.master.clipped, s.master.maxDb.toFixed(1), s.master.hold[0], s.tracks.get(2).clipped], [true, '4.8', 1.738, true],
        'the clip is held after the peak falls; the hold too');
-  s = at(10, 0.5, [track(5, 0, 0)], 100 + 1501);
+  s = at(10, 0.5, [track(5, 0, 0), track(9, 0, 0, 7)], 100 + 1501, 12);
   check(s.master.hold[0] === 0.5, `the peak hold falls after 1.5 s: ${s.master.hold[0]}`);
   tel.resetClip();
   tel.resetClip(2);
   same([s.master.clipped, s.tracks.get(2).clipped, s.tracks.get(1).clipped], [false, false, false], 'clips reset by a click');
-  return 5;
+  // A clip the meters never saw (between two frames): the engine's
+  // counter moved past the acknowledged count.
+  s = at(10.25, 0.5, [track(5, 0, 0.2, 1), track(9, 0, 0, 7)], 1700, 12);
+  same([s.master.clipped, s.tracks.get(1).clipped, s.tracks.get(2).clipped, s.position],
+       [false, true, false, { bar: 3, beat: 3, tick: 240 }], 'a counted clip lights the held indicator');
+  return 6;
 }
 
 /** The page's modules for the browser part, as one script (globalThis.AmpSync). */
