@@ -16,7 +16,7 @@ export { Sync } from './engine/sync';
 export { RecordingSink, manifestRegistry } from './engine/sink';
 export { RingSink } from './engine/ring-sink';
 export { Telemetry } from './engine/telemetry';
-export { FIXED_BUILD_LIMITS, engineSizing, limitProblems } from './engine/client';
+export { FIXED_BUILD_LIMITS, engineSizing, limitProblems, resizeEngine } from './engine/client';
 `;
 
 function same(actual, expected, what) {
@@ -297,8 +297,12 @@ export async function run(t) {
   checks += telemetry(E, emptyProject, Telemetry);
 
   // The engine's size and limits, as the page shows them.
+  // Sized for the song by limits.ts: a real song's minimum (2,000 clips),
+  // in memoryPagesFor(limits) pages.
   const sizing = engineSizing(manifest, song(E, emptyProject));
-  same([sizing.memoryPages, sizing.limits.tracks], [manifest.memoryPages, 64], 'engine sizing');
+  same([sizing.limits.tracks, sizing.limits.clips, sizing.engine.clips, sizing.stats.clips,
+        sizing.memoryPages >= manifest.minimumPages && sizing.memoryPages <= manifest.maximumPages],
+       [64, 2000, 2000, 2, true], 'engine sizing');
   // (An edit never makes a 65th track: this one is made by hand.)
   let big = E.addTrack(song(E, emptyProject), { kind: 'audio', name: 'Loops' });
   for (let i = 0; i < 66; i++) big = E.addRegion(big, 4, { asset: i.toString(16).padStart(64, '0'), start_beat: i });
@@ -465,6 +469,45 @@ async function inBrowser(t, doc) {
         `after mute and remove: ${JSON.stringify(s.tracks)}`);
   const tempo = await page.evaluate(() => globalThis.sync.client.snapshot().tempo);
   check(tempo === 97, `the engine's tempo is ${tempo}, the document's 97`);
+
+  // The engine's limits come from the engine (amp_limits_json in the
+  // worklet's ready message). An edit past them (2,100 clips on one
+  // track: more clip ids and placements than it has) makes Sync call
+  // onOutgrown; resizeEngine starts a new memory and worklet node sized
+  // for the document and rebuilds into it.
+  const before = await page.evaluate(() => globalThis.sync.client.limits);
+  check(before && before.clips === 2000 && before.tracks === 64, `the engine's own limits: ${JSON.stringify(before)}`);
+  const resized = await page.evaluate(async () => {
+    const { A, store, sync, ring, telemetry } = globalThis.sync;
+    const done = new Promise((resolve) => {
+      sync.onOutgrown = (doc) => {
+        A.resizeEngine({ client: globalThis.sync.client, sink: ring, sync, telemetry, doc }).then(resolve);
+      };
+    });
+    const t0 = performance.now();
+    globalThis.sync.t0 = t0;
+    store.transact('Many clips', (d) => {
+      let x = d;
+      const notes = [{ key: 60, start_beat: 0, length_beats: 0.1 }];
+      x = { ...x, tracks: x.tracks.map((t) => t.id !== 1 ? t : { ...t, clips: [...(t.clips ?? []),
+        ...Array.from({ length: 2100 }, (_, i) => ({ start_beat: 16 + i * 0.25, length_beats: 0.25, notes,
+                                                     ui: { id: `m${i}` } }))] }) };
+      return x;
+    });
+    const { client, ms } = await done;
+    globalThis.sync.client = client;
+    return { ms, editMs: performance.now() - t0, limits: client.limits, outgrown: ring.outgrown };
+  });
+  s = await waitFor(page, settled, null, 'the new engine to apply the rebuild', 20000);
+  const rebuilt = await page.evaluate(() => performance.now() - globalThis.sync.t0);
+  check(resized.limits.clips >= 2100 && resized.limits.placementsPerTrack >= 2100 && !resized.outgrown,
+        `the new engine's limits: ${JSON.stringify(resized.limits)}`);
+  check(s.rejected === 0 && s.refused === 0 && s.applied === s.sent && s.tracks.length === 3,
+        `the rebuild: ${s.applied} applied of ${s.sent}, ${s.rejected} rejected, ${s.refused} refused, tracks ${s.tracks.length}`);
+  t.log(`an edit past the engine's limits (2,100 clips): a new engine (${resized.limits.clips} clips, ` +
+        `${resized.limits.placementsPerTrack} per track) running with the rebuild sent in ${resized.ms.toFixed(0)} ms ` +
+        `(${resized.editMs.toFixed(0)} ms from the edit); its ${s.applied} commands applied ${rebuilt.toFixed(0)} ms ` +
+        'after the edit (polled)');
 
   // The worklet's CPU load, timed by a worker (FineClock): it runs, and
   // its clock's step is logged (the resolution reached depends on the

@@ -38,6 +38,7 @@
 // at the start and the end of its work, and copies the worker's load.
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
+import type { EngineLimits } from './engine/limits';
 import { readCString, startEngine } from './engine/wasm';
 
 // The AudioWorkletGlobalScope, which TypeScript's DOM library does not
@@ -56,6 +57,9 @@ export interface EngineProcessorOptions {
   /** engine/client.ts FineClock's buffer: f64[0] a performance.now() a
    *  worker keeps current; null: Date.now(). */
   clock?: SharedArrayBuffer | null;
+  /** amp_init_sized's limits (engine/limits.ts, chosen by client.ts
+   *  engineSizing for the project); null: amp_init's fixed sizes. */
+  limits?: EngineLimits | null;
 }
 
 /** A sample for the engine's pool (see above). */
@@ -105,12 +109,12 @@ class EngineProcessor extends AudioWorkletProcessor {
   constructor(options: AudioWorkletNodeOptions) {
     super(options);
     try {
-      const { module, memory, clock } = options.processorOptions as EngineProcessorOptions;
+      const { module, memory, clock, limits } = options.processorOptions as EngineProcessorOptions;
       if (clock) {
         this.clockWords = new Int32Array(clock, 0, 4);
         this.clockLoad = new Float64Array(clock, 0, 6);
       }
-      const engine = startEngine(module, memory, sampleRate);
+      const engine = startEngine(module, memory, sampleRate, limits ?? undefined);
       const buffer = memory.buffer;
       for (let c = 0; c < CHANNELS; c++)
         this.outputs.push(new Float32Array(buffer, engine.amp_output(c), QUANTUM));
@@ -122,6 +126,8 @@ class EngineProcessor extends AudioWorkletProcessor {
         type: 'ready',
         layout: { ring: engine.amp_command_ring(), state: engine.amp_state_region(), sampleRate,
                   unityGainDb: engine.amp_unity_gain_db() },
+        // What the engine was made with, as it reports it.
+        limits: readCString(memory, engine.amp_limits_json()),
       });
     } catch (e) {
       this.port.postMessage({ type: 'error', message: String(e) });

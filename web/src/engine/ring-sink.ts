@@ -201,7 +201,7 @@ class Ids {
 }
 
 export class RingSink implements EngineSink {
-  private readonly target: RingTarget;
+  private target: RingTarget;
   private readonly tracks = new Map<number, EngineTrack>();
   /** Engine track ids taken: amp_init's track 0 until the first clear(). */
   private readonly trackIds = new Ids();
@@ -219,6 +219,7 @@ export class RingSink implements EngineSink {
   // Audio: a sample id per asset (loaded once, in the background:
   // place_region_beats may name a sample loaded later).
   private readonly samples = new Map<string, number>();
+  private readonly sizes = new Map<string, { channels: number; frames: number }>();
   private readonly fetchAsset: (hash: string) => Promise<ArrayBuffer>;
   private readonly decode: ((bytes: ArrayBuffer) => Promise<DecodedAudio>) | null;
   /** Loads of assets still running (tests wait for them). */
@@ -237,6 +238,35 @@ export class RingSink implements EngineSink {
     });
     const context = target.context;
     this.decode = opts.decode ?? (context ? (bytes) => context.decodeAudioData(bytes) : null);
+  }
+
+  /** Write to another engine from now on (a new, larger one: client.ts
+   *  resizeEngine): everything this sink knew of the old one is dropped
+   *  (what waits in the backlog too); the caller then rebuilds the
+   *  document into it (Sync.reset). */
+  retarget(target: RingTarget): void {
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.backlog.length = 0;
+    this.target = target;
+    this.tracks.clear();
+    this.trackIds.clear();
+    this.trackIds.add(0);
+    this.clips.clear();
+    this.clipIds.clear();
+    this.placementIds.clear();
+    this.regions.clear();
+    this.regionIds.clear();
+    this.samples.clear();
+    this.lastLive = 0;
+    this.playingNow = false;
+    this.outgrown = false;
+  }
+
+  /** The audio files loaded so far, by asset hash, at the engine's rate
+   *  (for engineSizing's sample pool). */
+  sampleSizes(): Record<string, { channels: number; frames: number }> {
+    return Object.fromEntries(this.sizes);
   }
 
   /** The engine track id of a document track (-1: none). */
@@ -642,6 +672,7 @@ export class RingSink implements EngineSink {
           console.warn(`engine: asset ${hash} is not in the engine: ${loaded.message ?? 'the sample pool is full'}`);
           return;
         }
+        this.sizes.set(hash, { channels: loaded.channels, frames: loaded.frames });
         this.emit(() => this.cmd.loadSample(0, id, loaded.handle, loaded.frames, rate, loaded.channels));
       } catch (e) {
         console.warn(`engine: asset ${hash} did not load: ${String(e)}`);
