@@ -496,12 +496,15 @@ async function inBrowser(t, doc) {
     });
     const { client, ms } = await done;
     globalThis.sync.client = client;
-    return { ms, editMs: performance.now() - t0, limits: client.limits, outgrown: ring.outgrown };
+    return { ms, editMs: performance.now() - t0, limits: client.limits, outgrown: ring.outgrown,
+             lines: client.limitLines(store.doc) };
   });
   s = await waitFor(page, settled, null, 'the new engine to apply the rebuild', 20000);
   const rebuilt = await page.evaluate(() => performance.now() - globalThis.sync.t0);
   check(resized.limits.clips >= 2100 && resized.limits.placementsPerTrack >= 2100 && !resized.outgrown,
         `the new engine's limits: ${JSON.stringify(resized.limits)}`);
+  check(resized.lines[1] === `clips 2,102 / ${resized.limits.clips.toLocaleString('en-US')}`,
+        `the status line's limits, from the engine: ${JSON.stringify(resized.lines)}`);
   check(s.rejected === 0 && s.refused === 0 && s.applied === s.sent && s.tracks.length === 3,
         `the rebuild: ${s.applied} applied of ${s.sent}, ${s.rejected} rejected, ${s.refused} refused, tracks ${s.tracks.length}`);
   t.log(`an edit past the engine's limits (2,100 clips): a new engine (${resized.limits.clips} clips, ` +

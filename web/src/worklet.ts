@@ -1,20 +1,29 @@
 // worklet.ts — the AudioWorkletProcessor that runs engine.wasm.
 //
 // Loaded with audioWorklet.addModule('worklet.js'). The page creates the
-// node with processorOptions { module, memory }: the compiled engine and
-// the shared memory it imports. The constructor instantiates the engine,
-// initialises it (amp_init: the multi-track engine, ready nodes of every
-// patch, track 0) and tells the page (port message 'ready') where the
-// command ring and the state region are. process() then does, per
+// node with processorOptions { module, memory, clock, limits }: the
+// compiled engine, the shared memory it imports, the CPU clock's buffer
+// and the limits the page sized the engine for (engine/client.ts
+// engineSizing). The constructor instantiates the engine, initialises it
+// (amp_init_sized with the limits, or amp_init's fixed sizes without:
+// the multi-track engine, ready nodes of every patch, track 0) and tells
+// the page (port message 'ready') where the command ring and the state
+// region are and the limits the engine reports (amp_limits_json). process() then does, per
 // 128-frame quantum, only fixed work: amp_process() (which drains the
 // command ring and renders with every command at its sample), copy the
 // output out, then amp_refill() — the engine's control side, after the
 // render: it frees what the engine handed back and makes ready nodes for
 // those taken, from the engine's pools only (no malloc). No allocation and
 // no per-sample JavaScript: the copies are TypedArray.set over views made
-// once, since the memory never grows. The engine has no
+// once (a shared memory that grows keeps its old views valid: only a WAV
+// decode, between quanta, may grow it). The engine has no
 // live audio input (audio comes from samples on audio tracks), so the node
 // has no inputs.
+//
+// WAV files: the page posts { type: 'wav', id, bytes }; between quanta the
+// worklet hands the bytes to amp_sample_wav (decoded and resampled by the
+// C of amp render, parked) and answers { type: 'wav', id, handle, frames,
+// channels, message } for the page's load_sample command.
 //
 // Samples: the page posts { type: 'sample', id, channels } (Float32Arrays
 // at the engine's rate); the worklet, between quanta, takes a sample from

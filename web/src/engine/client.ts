@@ -26,7 +26,7 @@ import {
 import type { ProjectDoc } from '../doc/project';
 import { RingWriter } from './ring';
 import {
-  limitsFor, memoryPagesFor, parseLimits, projectStats, sampleBytesOf,
+  describeLimits, limitsFor, memoryPagesFor, parseLimits, projectStats, sampleBytesOf,
   type EngineLimits, type EngineMemoryModel, type ProjectStats, type SizedManifest,
 } from './limits';
 import { createEngineMemory, createSizedMemory, memoryBounds } from './wasm';
@@ -415,6 +415,15 @@ export class EngineClient {
       limits = null;
     }
     return new EngineClient(context, node, memory, ready.layout, sizing, clock, files, limits);
+  }
+
+  /** The status line's lines for the engine's own limits
+   *  (describeLimits: "clips 120 / 2,000"), with `doc`'s use when given. */
+  limitLines(doc?: ProjectDoc, samples?: SampleSizes): string[] {
+    const m = sized(this.files.manifest);
+    if (!this.limits) return [];
+    const stats = doc && m ? projectStats(doc, m, sampleOf(samples)) : undefined;
+    return describeLimits(this.limits, stats, m?.memory);
   }
 
   /** What of `doc` this engine cannot hold (outgrows: empty when it fits);

@@ -168,7 +168,7 @@ interface EngineTrack {
   slots: Map<number, Map<number, number>>;
 }
 
-interface EngineClip {
+interface PlacedClip {
   readonly clip: number;
   readonly placement: number;
   trackId: number;
@@ -176,7 +176,7 @@ interface EngineClip {
 }
 
 /** The lowest free number below a limit. */
-class Ids {
+class FreeIds {
   private readonly used = new Set<number>();
   take(limit: number): number {
     for (let i = 0; i < limit; i++)
@@ -204,11 +204,11 @@ export class RingSink implements EngineSink {
   private target: RingTarget;
   private readonly tracks = new Map<number, EngineTrack>();
   /** Engine track ids taken: amp_init's track 0 until the first clear(). */
-  private readonly trackIds = new Ids();
-  private readonly clipIds = new Ids();
-  private readonly placementIds = new Ids();
-  private readonly regionIds = new Ids();
-  private readonly clips = new Map<string, EngineClip>();
+  private readonly trackIds = new FreeIds();
+  private readonly clipIds = new FreeIds();
+  private readonly placementIds = new FreeIds();
+  private readonly regionIds = new FreeIds();
+  private readonly clips = new Map<string, PlacedClip>();
   private readonly regions = new Map<string, { num: number; trackId: number }>();
   private readonly backlog: (() => boolean)[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
