@@ -205,8 +205,8 @@ static int resolve_patch(ProjectResolver *r, const Project *p, ProjectPatch *pp,
 
 /* ---- audio files ----------------------------------------------------------------- */
 
-/* Linear interpolation from `from` Hz to `to` Hz. */
-static float *resample(const float *x, int64_t n, int from, int to, int64_t *out_n)
+/* Linear interpolation from `from` Hz to `to` Hz (project_resolve.h). */
+float *project_resample(const float *x, int64_t n, int from, int to, int64_t *out_n)
 {
     if (from == to || n < 2) {
         float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
@@ -288,7 +288,7 @@ static int load_sample(Project *p, const ProjectPatchLoader *loader, ProjectRegi
     s->path = path;
     int channels = w.channels > 2 ? 2 : w.channels;
     for (int ch = 0; ch < channels; ch++) {
-        s->data[ch] = resample(w.data[ch], w.frames, w.sample_rate, p->render_rate, &s->frames);
+        s->data[ch] = project_resample(w.data[ch], w.frames, w.sample_rate, p->render_rate, &s->frames);
         s->channels = ch + 1;
         if (!s->data[ch]) {
             wav_free(&w);

@@ -17,6 +17,7 @@
 #define AMP_PROJECT_RESOLVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "amp_patch.h"
 #include "project.h"
@@ -62,5 +63,12 @@ typedef struct ProjectPatchLoader {
  * read the audio at `rate` (0: the project's sample_rate; the rate
  * becomes p->render_rate). 0, or -1 with "json.path: message" in err. */
 int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char *err, size_t errlen);
+
+/* One channel of `n` frames at `from` Hz as the resolver reads a region's
+ * audio at `to` Hz (linear interpolation; a copy when the rates agree):
+ * a malloc'd array of *out_n frames, or NULL. The browser's live engine
+ * (runtime/wasm/wasm_main.c amp_sample_wav) loads assets through it too,
+ * so a region sounds as in `amp render`. */
+float *project_resample(const float *x, int64_t n, int from, int to, int64_t *out_n);
 
 #endif

@@ -96,7 +96,9 @@
 #include "engine.h"
 #include "engine_commands.h"
 #include "json.h"
+#include "project_resolve.h"
 #include "ring.h"
+#include "wav.h"
 
 #ifdef __wasm__
 #define EXPORT(name) __attribute__((export_name(name)))
@@ -165,6 +167,9 @@ EXPORT("amp_refill") int amp_refill(void);
 EXPORT("amp_sample_new") void *amp_sample_new(int channels, double frames);
 EXPORT("amp_sample_data") float *amp_sample_data(void *sample, int channel);
 EXPORT("amp_sample_park") double amp_sample_park(void *sample);
+EXPORT("amp_sample_wav") double amp_sample_wav(const void *bytes, double length);
+EXPORT("amp_sample_wav_frames") double amp_sample_wav_frames(void);
+EXPORT("amp_sample_wav_channels") int amp_sample_wav_channels(void);
 
 /* ---- the state region ----------------------------------------------------
  *
@@ -777,6 +782,59 @@ double amp_sample_park(void *sample)
     }
     return (double)h;
 }
+
+/* A WAV file's bytes (amp_alloc'd by the page, which frees them) as a
+ * parked sample at the engine's rate: read by wav.c and resampled by
+ * project_resample, exactly as `amp render` reads a region's file
+ * (project_resolve.c load_sample: at most two channels). Returns the
+ * handle for load_sample, whose frames and channels are then
+ * amp_sample_wav_frames() and amp_sample_wav_channels(); -1 with the
+ * reason at amp_error(). Control side: it mallocs while decoding (the
+ * worklet calls it from its port, between quanta, never in process()). */
+static int64_t wav_frames;
+static int wav_channels;
+
+double amp_sample_wav(const void *bytes, double length)
+{
+    if (!host.ready || !bytes || !(length > 0)) {
+        set_error("amp_sample_wav: no engine or no bytes");
+        return -1;
+    }
+    WavData w;
+    char err[ERROR_BYTES];
+    if (wav_read_memory(bytes, (size_t)length, &w, err, sizeof err) != 0) {
+        set_error(err);
+        return -1;
+    }
+    int channels = w.channels > 2 ? 2 : w.channels;
+    int rate = (int)host.sample_rate;
+    float *data[2] = { NULL, NULL };
+    int64_t frames = 0;
+    for (int ch = 0; ch < channels; ch++)
+        data[ch] = project_resample(w.data[ch], w.frames, w.sample_rate, rate, &frames);
+    wav_free(&w);
+    double handle = -1;
+    EngineSample *s = NULL;
+    if (channels > 0 && data[0] && (channels < 2 || data[1]))
+        s = engine_sample_new(host.engine, channels, frames);
+    if (s) {
+        for (int ch = 0; ch < channels; ch++)
+            memcpy(s->data[ch], data[ch], (size_t)frames * sizeof(float));
+        handle = amp_sample_park(s);
+        if (handle < 0)
+            set_error("amp_sample_wav: the engine's table of samples is full");
+    } else {
+        set_error("amp_sample_wav: the engine's sample pool is full");
+    }
+    free(data[0]);
+    free(data[1]);
+    wav_frames = handle < 0 ? 0 : frames;
+    wav_channels = handle < 0 ? 0 : channels;
+    return handle;
+}
+
+double amp_sample_wav_frames(void) { return (double)wav_frames; }
+int amp_sample_wav_channels(void) { return wav_channels; }
 
 /* ---- time and commands --------------------------------------------------------- */
 

@@ -1,20 +1,29 @@
 // worklet.ts — the AudioWorkletProcessor that runs engine.wasm.
 //
 // Loaded with audioWorklet.addModule('worklet.js'). The page creates the
-// node with processorOptions { module, memory }: the compiled engine and
-// the shared memory it imports. The constructor instantiates the engine,
-// initialises it (amp_init: the multi-track engine, ready nodes of every
-// patch, track 0) and tells the page (port message 'ready') where the
-// command ring and the state region are. process() then does, per
+// node with processorOptions { module, memory, clock, limits }: the
+// compiled engine, the shared memory it imports, the CPU clock's buffer
+// and the limits the page sized the engine for (engine/client.ts
+// engineSizing). The constructor instantiates the engine, initialises it
+// (amp_init_sized with the limits, or amp_init's fixed sizes without:
+// the multi-track engine, ready nodes of every patch, track 0) and tells
+// the page (port message 'ready') where the command ring and the state
+// region are and the limits the engine reports (amp_limits_json). process() then does, per
 // 128-frame quantum, only fixed work: amp_process() (which drains the
 // command ring and renders with every command at its sample), copy the
 // output out, then amp_refill() — the engine's control side, after the
 // render: it frees what the engine handed back and makes ready nodes for
 // those taken, from the engine's pools only (no malloc). No allocation and
 // no per-sample JavaScript: the copies are TypedArray.set over views made
-// once, since the memory never grows. The engine has no
+// once (a shared memory that grows keeps its old views valid: only a WAV
+// decode, between quanta, may grow it). The engine has no
 // live audio input (audio comes from samples on audio tracks), so the node
 // has no inputs.
+//
+// WAV files: the page posts { type: 'wav', id, bytes }; between quanta the
+// worklet hands the bytes to amp_sample_wav (decoded and resampled by the
+// C of amp render, parked) and answers { type: 'wav', id, handle, frames,
+// channels, message } for the page's load_sample command.
 //
 // Samples: the page posts { type: 'sample', id, channels } (Float32Arrays
 // at the engine's rate); the worklet, between quanta, takes a sample from
@@ -38,7 +47,8 @@
 // at the start and the end of its work, and copies the worker's load.
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
-import { startEngine } from './engine/wasm';
+import type { EngineLimits } from './engine/limits';
+import { readCString, startEngine } from './engine/wasm';
 
 // The AudioWorkletGlobalScope, which TypeScript's DOM library does not
 // describe.
@@ -56,6 +66,9 @@ export interface EngineProcessorOptions {
   /** engine/client.ts FineClock's buffer: f64[0] a performance.now() a
    *  worker keeps current; null: Date.now(). */
   clock?: SharedArrayBuffer | null;
+  /** amp_init_sized's limits (engine/limits.ts, chosen by client.ts
+   *  engineSizing for the project); null: amp_init's fixed sizes. */
+  limits?: EngineLimits | null;
 }
 
 /** A sample for the engine's pool (see above). */
@@ -63,6 +76,15 @@ export interface SampleRequest {
   type: 'sample';
   id: number;
   channels: Float32Array[];
+}
+
+/** A WAV file for the engine's pool, decoded and resampled there by the
+ *  C of `amp render` (wasm_main.c amp_sample_wav); answered with
+ *  { type: 'wav', id, handle, frames, channels, message }. */
+export interface WavRequest {
+  type: 'wav';
+  id: number;
+  bytes: ArrayBuffer;
 }
 
 const CHANNELS = 2;
@@ -96,23 +118,25 @@ class EngineProcessor extends AudioWorkletProcessor {
   constructor(options: AudioWorkletNodeOptions) {
     super(options);
     try {
-      const { module, memory, clock } = options.processorOptions as EngineProcessorOptions;
+      const { module, memory, clock, limits } = options.processorOptions as EngineProcessorOptions;
       if (clock) {
         this.clockWords = new Int32Array(clock, 0, 4);
         this.clockLoad = new Float64Array(clock, 0, 6);
       }
-      const engine = startEngine(module, memory, sampleRate);
+      const engine = startEngine(module, memory, sampleRate, limits ?? undefined);
       const buffer = memory.buffer;
       for (let c = 0; c < CHANNELS; c++)
         this.outputs.push(new Float32Array(buffer, engine.amp_output(c), QUANTUM));
       this.state = new StateView(buffer, engine.amp_state_region());
       this.engine = engine;
       this.memory = memory;
-      this.port.onmessage = (event: MessageEvent) => this.message(event.data as SampleRequest);
+      this.port.onmessage = (event: MessageEvent) => this.message(event.data as SampleRequest | WavRequest);
       this.port.postMessage({
         type: 'ready',
         layout: { ring: engine.amp_command_ring(), state: engine.amp_state_region(), sampleRate,
                   unityGainDb: engine.amp_unity_gain_db() },
+        // What the engine was made with, as it reports it.
+        limits: readCString(memory, engine.amp_limits_json()),
       });
     } catch (e) {
       this.port.postMessage({ type: 'error', message: String(e) });
@@ -121,10 +145,15 @@ class EngineProcessor extends AudioWorkletProcessor {
 
   /** A sample from the page: into the engine's pool, parked for a
    *  load_sample command. */
-  private message(request: SampleRequest): void {
+  private message(request: SampleRequest | WavRequest): void {
     const engine = this.engine;
     const memory = this.memory;
-    if (request.type !== 'sample' || !engine || !memory) return;
+    if (!engine || !memory) return;
+    if (request.type === 'wav') {
+      this.wav(engine, memory, request);
+      return;
+    }
+    if (request.type !== 'sample') return;
     const frames = request.channels[0]?.length ?? 0;
     let handle = -1;
     const sample = engine.amp_sample_new(request.channels.length, frames);
@@ -135,6 +164,24 @@ class EngineProcessor extends AudioWorkletProcessor {
       handle = engine.amp_sample_park(sample);
     }
     this.port.postMessage({ type: 'sample', id: request.id, handle });
+  }
+
+  /** A WAV file into the pool (WavRequest): between quanta, never in
+   *  process(); the decode allocates from the module's heap. */
+  private wav(engine: EngineExports, memory: WebAssembly.Memory, request: WavRequest): void {
+    let handle = -1;
+    let message = '';
+    const at = engine.amp_alloc(Math.max(1, request.bytes.byteLength));
+    if (at) {
+      new Uint8Array(memory.buffer).set(new Uint8Array(request.bytes), at);
+      handle = engine.amp_sample_wav(at, request.bytes.byteLength);
+      engine.amp_free(at);
+      if (handle < 0) message = readCString(memory, engine.amp_error());
+    } else {
+      message = 'no memory for the file';
+    }
+    this.port.postMessage({ type: 'wav', id: request.id, handle, frames: handle < 0 ? 0 : engine.amp_sample_wav_frames(),
+                            channels: handle < 0 ? 0 : engine.amp_sample_wav_channels(), message });
   }
 
   process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {

@@ -25,6 +25,11 @@ import {
 } from './layout';
 import type { ProjectDoc } from '../doc/project';
 import { RingWriter } from './ring';
+import {
+  describeLimits, limitsFor, memoryPagesFor, parseLimits, projectStats, sampleBytesOf,
+  type EngineLimits, type EngineMemoryModel, type ProjectStats, type SizedManifest,
+} from './limits';
+import { createEngineMemory, createSizedMemory, memoryBounds } from './wasm';
 
 // ---- engine memory and limits ------------------------------------------------------
 
@@ -61,43 +66,111 @@ export const FIXED_BUILD_LIMITS: BuildLimits = {
 export interface EngineSizing {
   /** 64 KiB pages of the shared memory. */
   readonly memoryPages: number;
+  /** The limits in the page's words (limitProblems). */
   readonly limits: BuildLimits;
+  /** amp_init_sized's limits (limits.ts); null: amp_init's fixed sizes (a
+   *  build whose engine.json has no memory model). */
+  readonly engine: EngineLimits | null;
+  /** What the project holds, as counted for the limits. */
+  readonly stats: ProjectStats | null;
+}
+
+/** Audio files by asset hash (or file name), at the engine's rate: what
+ *  the sizing counts for the sample pool (RingSink.sampleSizes()). */
+export type SampleSizes = Readonly<Record<string, { channels: number; frames: number }>>;
+
+/** engine.json as the sizing reads it (the memory model is optional: an
+ *  older build has only memoryPages). */
+export type SizingManifest = EngineManifest & Partial<Pick<SizedManifest, 'minimumPages' | 'maximumPages' | 'memory'>>;
+
+function sized(manifest: SizingManifest): (EngineManifest & SizedManifest) | null {
+  return manifest.memory && manifest.minimumPages && manifest.maximumPages
+    ? manifest as unknown as EngineManifest & SizedManifest : null;
+}
+
+/** The page's words for amp_init_sized's limits. */
+export function buildLimitsOf(e: EngineLimits): BuildLimits {
+  return { ...FIXED_BUILD_LIMITS, tracks: e.tracks, clips: e.clips, placementsPerTrack: e.placementsPerTrack,
+           samples: e.samples, regionsPerTrack: e.regionsPerTrack, sampleBytes: e.sampleBytes,
+           lanesPerTrack: e.lanesPerTrack };
 }
 
 /** THE place where the engine's memory and pools are chosen for a project
- *  (EngineClient.start and the export use it). Today engine.wasm is built
- *  for one fixed memory (engine.json memoryPages, -sINITIAL_MEMORY) and
- *  fixed pools, so the project does not change anything.
- *  TODO(wasm-project merge): size from the project with limits.ts and pass
- *  the limits to amp_init_sized in the worklet (processorOptions.limits). */
-export function engineSizing(manifest: Pick<EngineManifest, 'memoryPages'>, _project?: ProjectDoc): EngineSizing {
-  return { memoryPages: manifest.memoryPages, limits: FIXED_BUILD_LIMITS };
+ *  (EngineClient.start, a resize, the status line): limitsFor(projectStats
+ *  (doc)) — the project's counts with headroom, never below a real song
+ *  (limits.ts SONG_MINIMUM) — in a memory of memoryPagesFor(limits)
+ *  pages. `samples`: the audio files' sizes when known (a resize knows
+ *  those loaded). Without a memory model in engine.json: amp_init's
+ *  fixed sizes. */
+export function engineSizing(manifest: SizingManifest, project?: ProjectDoc,
+                             opts: { sampleRate?: number; samples?: SampleSizes | undefined } = {}): EngineSizing {
+  const m = sized(manifest);
+  if (!m) return { memoryPages: manifest.memoryPages, limits: FIXED_BUILD_LIMITS, engine: null, stats: null };
+  const stats = projectStats(project ?? { tracks: [] }, m, sampleOf(opts.samples));
+  const engine = limitsFor(stats, m, opts.sampleRate ?? 48000);
+  return { memoryPages: memoryPagesFor(engine, m), limits: buildLimitsOf(engine), engine, stats };
+}
+
+function sampleOf(samples: SampleSizes | undefined) {
+  return (region: Record<string, unknown>): { key: string; channels: number; frames: number } | null => {
+    const key = String(region['asset'] ?? region['file'] ?? '');
+    const s = samples?.[key];
+    return s ? { key, ...s } : null;
+  };
+}
+
+/** What of `stats` the engine with `limits` cannot hold (empty: it fits):
+ *  the reasons a resize is needed. */
+export function outgrows(stats: ProjectStats, limits: EngineLimits, model?: EngineMemoryModel): string[] {
+  const out: string[] = [];
+  if (stats.tracks > limits.tracks) out.push(`tracks ${stats.tracks} > ${limits.tracks}`);
+  if (stats.clips > limits.clips) out.push(`clips ${stats.clips} > ${limits.clips}`);
+  if (stats.maxClipsPerTrack > limits.placementsPerTrack)
+    out.push(`clips on one track ${stats.maxClipsPerTrack} > ${limits.placementsPerTrack}`);
+  if (stats.samples.length > limits.samples) out.push(`audio files ${stats.samples.length} > ${limits.samples}`);
+  if (stats.maxRegionsPerTrack > limits.regionsPerTrack)
+    out.push(`regions on one track ${stats.maxRegionsPerTrack} > ${limits.regionsPerTrack}`);
+  if (stats.maxLanesPerTrack > limits.lanesPerTrack)
+    out.push(`lanes on one track ${stats.maxLanesPerTrack} > ${limits.lanesPerTrack}`);
+  if (model) {
+    const audio = sampleBytesOf(stats.samples, model);
+    if (audio > limits.sampleBytes) out.push(`audio ${audio} bytes > ${limits.sampleBytes}`);
+    const notes = stats.clips * model.clipBlock.base + stats.notes * model.clipBlock.perNote;
+    if (notes > limits.clipBytes) out.push(`notes ${notes} bytes > ${limits.clipBytes}`);
+    const points = stats.lanes * model.laneBlock.base + stats.points * model.laneBlock.perPoint;
+    if (points > limits.laneBytes) out.push(`breakpoints ${points} bytes > ${limits.laneBytes}`);
+  }
+  return out;
 }
 
 /** What of a project the engine cannot hold, in words for the musician
- *  ("72 tracks: this engine plays 64"); empty when it fits. Note clips
- *  are played by RingSink's scheduler today, so the engine's clip pools do
- *  not bound them. */
+ *  ("72 tracks: this engine plays 64"); empty when it fits. */
 export function limitProblems(doc: ProjectDoc, limits: BuildLimits): string[] {
   const out: string[] = [];
   if (doc.tracks.length > limits.tracks) out.push(`${doc.tracks.length} tracks: this engine plays ${limits.tracks}`);
   const assets = new Set<string>();
+  let clips = 0;
   for (const t of doc.tracks) {
     const name = t.name ?? `track ${t.id}`;
+    clips += t.clips?.length ?? 0;
     if ((t.inserts?.length ?? 0) > limits.insertsPerTrack)
       out.push(`${name}: ${t.inserts!.length} effects, at most ${limits.insertsPerTrack}`);
+    if ((t.clips?.length ?? 0) > limits.placementsPerTrack)
+      out.push(`${name}: ${t.clips!.length} clips, at most ${limits.placementsPerTrack}`);
     if ((t.regions?.length ?? 0) > limits.regionsPerTrack)
       out.push(`${name}: ${t.regions!.length} audio regions, at most ${limits.regionsPerTrack}`);
     for (const r of t.regions ?? []) if (r.asset) assets.add(r.asset);
   }
+  if (clips > limits.clips) out.push(`${clips} clips: this engine holds ${limits.clips}`);
   if (assets.size > limits.samples) out.push(`${assets.size} audio files: this engine holds ${limits.samples}`);
   return out;
 }
 
-/** A shared memory of `sizing.memoryPages` (initial = maximum: the module
- *  does not grow it). */
-export function createSizedMemory(sizing: EngineSizing): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: sizing.memoryPages, maximum: sizing.memoryPages, shared: true });
+/** The shared memory of a sizing: amp_init_sized's may grow (a WAV file
+ *  being decoded takes heap for a moment); amp_init's is fixed. */
+export function createSizedMemoryFor(sizing: EngineSizing, manifest: SizingManifest): WebAssembly.Memory {
+  return sizing.engine ? createSizedMemory(memoryBounds(manifest), sizing.memoryPages)
+    : createEngineMemory({ memoryPages: sizing.memoryPages });
 }
 
 // ---- a fine clock for the worklet ---------------------------------------------------
@@ -193,6 +266,37 @@ export class FineClock {
   }
 }
 
+/** Move a playing DAW into a new engine sized for `doc` (an edit or an
+ *  opened project outgrew the one it has: Sync.onOutgrown, or
+ *  client.problemsWith(doc).length): a new memory and worklet node
+ *  (client.restart), the sink pointed at it (RingSink.retarget), the
+ *  whole document built again (Sync.reset: the transport stops), the
+ *  telemetry reading it. Resolves to the new client and the milliseconds
+ *  it took until the new engine runs (the rebuild's commands are then in
+ *  its ring). */
+export async function resizeEngine(parts: {
+  client: EngineClient;
+  sink: { retarget(target: EngineClient): void; sampleSizes(): SampleSizes };
+  sync: { reset(doc: ProjectDoc): void };
+  telemetry?: { setSource(source: { snapshot(): EngineSnapshot | null }): void };
+  doc: ProjectDoc;
+}): Promise<{ client: EngineClient; ms: number }> {
+  const t0 = performance.now();
+  const client = await parts.client.restart(parts.doc, parts.sink.sampleSizes());
+  parts.sink.retarget(client);
+  parts.sync.reset(parts.doc);
+  parts.telemetry?.setSource(client);
+  return { client, ms: performance.now() - t0 };
+}
+
+/** A WAV file the engine decoded into its pool (EngineClient.loadWav). */
+export interface LoadedWav {
+  readonly handle: number;
+  readonly frames: number;
+  readonly channels: number;
+  readonly message?: string;
+}
+
 export interface EngineFiles {
   manifest: EngineManifest;
   module: WebAssembly.Module;
@@ -228,6 +332,12 @@ export class EngineClient {
   readonly layout: EngineLayout;
   readonly commands: CommandSender;
   readonly sizing: EngineSizing;
+  /** The limits the engine reports it was made with (amp_limits_json, in
+   *  the worklet's ready message): the status line shows these
+   *  (describeLimits(client.limits, stats, model)). */
+  readonly limits: EngineLimits | null;
+  /** The files it was started from (a resize starts another). */
+  readonly files: EngineFiles;
   /** The worklet's clock for its CPU load (null: whole milliseconds). */
   readonly clock: FineClock | null;
   private readonly state: StateView;
@@ -235,12 +345,15 @@ export class EngineClient {
   private nextNoteId = 1;
   private nextRequest = 1;
   private readonly requests = new Map<number, (handle: number) => void>();
+  private readonly wavRequests = new Map<number, (r: LoadedWav) => void>();
 
   private constructor(context: BaseAudioContext, node: AudioWorkletNode,
                       memory: WebAssembly.Memory, layout: EngineLayout, sizing: EngineSizing,
-                      clock: FineClock | null) {
+                      clock: FineClock | null, files: EngineFiles, limits: EngineLimits | null) {
     this.context = context;
     this.sizing = sizing;
+    this.files = files;
+    this.limits = limits;
     this.clock = clock;
     this.node = node;
     this.memory = memory;
@@ -249,6 +362,11 @@ export class EngineClient {
     this.state = new StateView(memory.buffer, layout.state);
     node.port.onmessage = (event: MessageEvent) => {
       const data = event.data as { type: string; id?: number; handle?: number };
+      if (data.type === 'wav' && data.id !== undefined) {
+        this.wavRequests.get(data.id)?.(event.data as LoadedWav);
+        this.wavRequests.delete(data.id);
+        return;
+      }
       if (data.type !== 'sample' || data.id === undefined) return;
       this.requests.get(data.id)?.(data.handle ?? -1);
       this.requests.delete(data.id);
@@ -259,15 +377,17 @@ export class EngineClient {
    *  it is ready. The node is not connected: connect it to a destination.
    *  It has no inputs: the engine plays patches, and samples on audio
    *  tracks. `project`: the project it will play (the engine is sized for
-   *  it: engineSizing). `fineClock`: time the worklet's CPU load with a
-   *  worker's performance.now() (FineClock) instead of whole milliseconds. */
+   *  it: engineSizing; `samples`, its audio files' sizes when known).
+   *  `fineClock`: time the worklet's CPU load with a worker's
+   *  performance.now() (FineClock) instead of whole milliseconds. */
   static async start(context: BaseAudioContext, files: EngineFiles,
-                     opts: { project?: ProjectDoc; fineClock?: boolean } = {}): Promise<EngineClient> {
+                     opts: { project?: ProjectDoc; fineClock?: boolean; samples?: SampleSizes | undefined } = {}):
+    Promise<EngineClient> {
     if (!globalThis.crossOriginIsolated)
       throw new Error('the page is not cross-origin isolated, so it cannot share memory with the audio engine');
     await addWorklet(context, files.workletUrl);
-    const sizing = engineSizing(files.manifest, opts.project);
-    const memory = createSizedMemory(sizing);
+    const sizing = engineSizing(files.manifest, opts.project, { sampleRate: context.sampleRate, samples: opts.samples });
+    const memory = createSizedMemoryFor(sizing, files.manifest);
     let clock: FineClock | null = null;
     if ((opts.fineClock ?? true) && typeof Worker !== 'undefined') {
       clock = new FineClock();
@@ -277,18 +397,52 @@ export class EngineClient {
       numberOfInputs: 0,
       numberOfOutputs: 1,
       outputChannelCount: [2],
-      processorOptions: { module: files.module, memory, clock: clock?.buffer ?? null },
+      processorOptions: { module: files.module, memory, clock: clock?.buffer ?? null, limits: sizing.engine },
     });
-    const layout = await new Promise<EngineLayout>((resolve, reject) => {
+    const ready = await new Promise<{ layout: EngineLayout; limits: string | null }>((resolve, reject) => {
       node.port.onmessage = (event: MessageEvent) => {
-        const data = event.data as { type: string; layout?: EngineLayout; message?: string };
-        if (data.type === 'ready' && data.layout) resolve(data.layout);
+        const data = event.data as { type: string; layout?: EngineLayout; limits?: string | null; message?: string };
+        if (data.type === 'ready' && data.layout) resolve({ layout: data.layout, limits: data.limits ?? null });
         else reject(new Error(data.message ?? 'the engine did not start'));
       };
       node.onprocessorerror = () => reject(new Error('the engine worklet failed'));
     });
     node.port.onmessage = null;
-    return new EngineClient(context, node, memory, layout, sizing, clock);
+    let limits: EngineLimits | null = null;
+    try {
+      limits = ready.limits ? parseLimits(ready.limits) : null;
+    } catch {
+      limits = null;
+    }
+    return new EngineClient(context, node, memory, ready.layout, sizing, clock, files, limits);
+  }
+
+  /** The status line's lines for the engine's own limits
+   *  (describeLimits: "clips 120 / 2,000"), with `doc`'s use when given. */
+  limitLines(doc?: ProjectDoc, samples?: SampleSizes): string[] {
+    const m = sized(this.files.manifest);
+    if (!this.limits) return [];
+    const stats = doc && m ? projectStats(doc, m, sampleOf(samples)) : undefined;
+    return describeLimits(this.limits, stats, m?.memory);
+  }
+
+  /** What of `doc` this engine cannot hold (outgrows: empty when it fits);
+   *  `samples`: its audio files' sizes (RingSink.sampleSizes()). */
+  problemsWith(doc: ProjectDoc, samples?: SampleSizes): string[] {
+    const m = sized(this.files.manifest);
+    if (!m || !this.limits) return [];
+    return outgrows(projectStats(doc, m, sampleOf(samples)), this.limits, m.memory);
+  }
+
+  /** A new engine (memory and worklet node) sized for `doc`, on the same
+   *  context, connected to its destination; this one is closed. The
+   *  caller moves its sync layer over (resizeEngine does it all). */
+  async restart(doc: ProjectDoc, samples?: SampleSizes): Promise<EngineClient> {
+    const next = await EngineClient.start(this.context, this.files,
+                                          { project: doc, samples, fineClock: this.clock !== null });
+    next.node.connect(this.context.destination);
+    this.close();
+    return next;
   }
 
   get sampleRate(): number {
@@ -316,6 +470,19 @@ export class EngineClient {
     return new Promise<number>((resolve) => {
       this.requests.set(id, resolve);
       this.node.port.postMessage({ type: 'sample', id, channels });
+    });
+  }
+
+  /** A WAV file's bytes into the engine's sample pool, decoded and
+   *  resampled to the engine's rate by the C of `amp render` (so an audio
+   *  region sounds as in the export); resolves to the parked sample's
+   *  handle, frames and channels for commands.loadSample (handle -1:
+   *  `message` says why). */
+  loadWav(bytes: ArrayBuffer): Promise<LoadedWav> {
+    const id = this.nextRequest++;
+    return new Promise<LoadedWav>((resolve) => {
+      this.wavRequests.set(id, resolve);
+      this.node.port.postMessage({ type: 'wav', id, bytes });
     });
   }
 

@@ -17,6 +17,23 @@ import {
   VoiceMode,
   encodeAddInsert,
   encodeAddTrack,
+  encodeAutomationLane,
+  encodeAutomationPoint,
+  encodeClipNote,
+  encodeClipNotes,
+  encodeFaderGain,
+  encodeLoopBeats,
+  encodeMetronome,
+  encodePlaceClipBeats,
+  encodePlaceRegionBeats,
+  encodeRemovePlacement,
+  encodeSeekBeat,
+  encodeSetSendDb,
+  encodeSetTrackPosition,
+  encodeSettle,
+  encodeTempoBpm,
+  encodeTempoChangeBeat,
+  encodeTimeSignatureChange,
   encodeAllNotesOff,
   encodeLoadSample,
   encodeNoteOff,
@@ -192,6 +209,86 @@ export class CommandSender {
 
   removeRegion(time: number, region: number): boolean {
     return this.send(encodeRemoveRegion(this.view, 0, time, region));
+  }
+
+  // ---- ring format 3: the project's own terms (runtime/README.md) ----------------
+
+  seekBeat(time: number, beat: number): boolean {
+    return this.send(encodeSeekBeat(this.view, 0, time, beat));
+  }
+
+  loopBeats(time: number, start: number, end: number, enabled: boolean): boolean {
+    return this.send(encodeLoopBeats(this.view, 0, time, start, end, enabled));
+  }
+
+  /** The base tempo exactly (1 .. 1000 bpm); clears the tempo changes. */
+  tempoBpm(time: number, bpm: number): boolean {
+    return this.send(encodeTempoBpm(this.view, 0, time, bpm));
+  }
+
+  tempoChangeBeat(time: number, beat: number, bpm: number): boolean {
+    return this.send(encodeTempoChangeBeat(this.view, 0, time, beat, bpm));
+  }
+
+  timeSignatureChange(time: number, beat: number, numerator: number, denominator: number): boolean {
+    return this.send(encodeTimeSignatureChange(this.view, 0, time, beat, numerator, denominator));
+  }
+
+  metronome(time: number, gainDb: number, enabled: boolean): boolean {
+    return this.send(encodeMetronome(this.view, 0, time, gainDb, enabled));
+  }
+
+  /** Reset slot `slot` (0 the instrument, k insert k) to its state after
+   *  init with the params as set. */
+  settle(time: number, track: number, slot: number): boolean {
+    return this.send(encodeSettle(this.view, 0, time, track, slot));
+  }
+
+  setTrackPosition(time: number, track: number, position: number): boolean {
+    return this.send(encodeSetTrackPosition(this.view, 0, time, track, position));
+  }
+
+  /** A fader's gain in dB exactly (track -1: the master). */
+  faderGain(time: number, track: number, db: number): boolean {
+    return this.send(encodeFaderGain(this.view, 0, time, track, db));
+  }
+
+  setSendDb(time: number, track: number, bus: number, db: number, remove = false): boolean {
+    return this.send(encodeSetSendDb(this.view, 0, time, track, bus, db, remove));
+  }
+
+  /** Automation lane of a slot's param (slot INSERT_LIMIT + 1: the fader);
+   *  `count` automationPoint records must follow. */
+  automationLane(time: number, track: number, slot: number, param: number, count: number): boolean {
+    return this.send(encodeAutomationLane(this.view, 0, time, track, slot, param, count));
+  }
+
+  automationPoint(time: number, beat: number, track: number, slot: number, param: number, value: number): boolean {
+    return this.send(encodeAutomationPoint(this.view, 0, time, beat, track, slot, param, value));
+  }
+
+  /** Replace clip `clip`'s notes; `count` clipNote records must follow. */
+  clipNotes(time: number, clip: number, count: number): boolean {
+    return this.send(encodeClipNotes(this.view, 0, time, clip, count));
+  }
+
+  clipNote(time: number, clip: number, start: number, length: number, velocity: number, key: number): boolean {
+    return this.send(encodeClipNote(this.view, 0, time, start, length, clip, velocity, key));
+  }
+
+  placeClipBeats(time: number, placement: number, track: number, clip: number, start: number, length: number,
+                 loop: number): boolean {
+    return this.send(encodePlaceClipBeats(this.view, 0, time, start, length, loop, placement, track, clip));
+  }
+
+  removePlacement(time: number, placement: number): boolean {
+    return this.send(encodeRemovePlacement(this.view, 0, time, placement));
+  }
+
+  placeRegionBeats(time: number, region: number, track: number, sample: number, start: number, offsetSeconds: number,
+                   lengthSeconds: number, db: number): boolean {
+    return this.send(encodePlaceRegionBeats(this.view, 0, time, start, offsetSeconds, lengthSeconds, region, track,
+                                            sample, db));
   }
 
   private send(length: number): boolean {

@@ -79,6 +79,15 @@ export interface EngineExports {
   amp_sample_new(channels: number, frames: number): number;
   amp_sample_data(sample: number, channel: number): number;
   amp_sample_park(sample: number): number;
+  /** A WAV file's bytes (at amp_alloc'd memory) decoded and resampled to
+   *  the engine's rate by amp render's C, parked: the handle, or -1
+   *  (amp_error); its frames and channels after it. */
+  amp_sample_wav(bytes: number, length: number): number;
+  amp_sample_wav_frames(): number;
+  amp_sample_wav_channels(): number;
+  amp_alloc(bytes: number): number;
+  amp_free(pointer: number): void;
+  amp_limits_json(): number;
 }
 
 /** One param of a patch, from the metadata ampc writes (emit_json.c). */
@@ -140,6 +149,9 @@ export interface TrackSnapshot {
   rms: [number, number];
   faults: number;
   notesRefused: number;
+  /** Samples past full scale after the fader since the track was added
+   *  (sticky: a reader remembers the count it acknowledged). */
+  clips: number;
 }
 
 /** A consistent copy of the state region. Meters are the engine's: peak and
@@ -155,6 +167,15 @@ export interface EngineSnapshot {
   playhead: number;
   beat: number;
   tempo: number;
+  /** The playhead under the engine's signature map: bar from 0, beats of
+   *  the signature (4 / sigDen quarter notes) into it, the signature. */
+  bar: number;
+  barBeat: number;
+  sigNum: number;
+  sigDen: number;
+  /** Samples of the master past full scale since the engine started
+   *  (sticky, as a track's clips). */
+  masterClips: number;
   /** The master meter. */
   peak: [number, number];
   rms: [number, number];
@@ -258,6 +279,7 @@ export class StateView {
       rms: this.pair(meter + ENGINE_METER.rms),
       faults: this.word(at + ENGINE_TRACK.faults),
       notesRefused: this.word(at + ENGINE_TRACK.notesRefused),
+      clips: this.word(at + ENGINE_TRACK.clips),
     };
   }
 
@@ -277,6 +299,11 @@ export class StateView {
       playhead: this.int64(ENGINE_OFFSET + ENGINE_STATE.playhead),
       beat: this.double(ENGINE_OFFSET + ENGINE_STATE.beat),
       tempo: this.double(ENGINE_OFFSET + ENGINE_STATE.tempo),
+      bar: this.word(ENGINE_OFFSET + ENGINE_STATE.bar),
+      barBeat: this.double(ENGINE_OFFSET + ENGINE_STATE.barBeat),
+      sigNum: this.word(ENGINE_OFFSET + ENGINE_STATE.sigNum),
+      sigDen: this.word(ENGINE_OFFSET + ENGINE_STATE.sigDen),
+      masterClips: this.word(ENGINE_OFFSET + ENGINE_STATE.masterClips),
       peak: this.pair(master + ENGINE_METER.peak),
       rms: this.pair(master + ENGINE_METER.rms),
       patch: this.int(h + AMP_HOST.patch),

@@ -117,6 +117,11 @@ export interface EngineSink {
   /** Release every sounding note of every track. */
   allNotesOff(): void;
 
+  /** Set when the document needs more than the engine was sized for
+   *  (RingSink: ids past its limits, a full sample pool): Sync then calls
+   *  its onOutgrown, and the client starts a larger engine. */
+  readonly outgrown?: boolean;
+
   /** True when the engine cannot follow a change in place (RingSink: a bus
    *  that now sends to a bus with a lower engine number); the sync layer
    *  then rebuilds everything (reset), which stops the transport. */

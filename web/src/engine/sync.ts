@@ -48,6 +48,12 @@ export class Sync {
   /** Live notes sounding: note id -> track id. */
   private readonly live = new Map<number, number>();
   private playing = false;
+  /** Called once when the sink says the engine is outgrown (EngineSink.
+   *  outgrown) after a change or a reset, with the document: the page
+   *  then starts a larger engine and resets into it (client.ts
+   *  resizeEngine). Again only after the next reset. */
+  onOutgrown: ((doc: ProjectDoc) => void) | null = null;
+  private outgrownSaid = false;
 
   constructor(sink: EngineSink, registry: PatchRegistry) {
     this.sink = sink;
@@ -69,6 +75,7 @@ export class Sync {
   /** Everything from scratch: clear the engine, then every setting, track
    *  and clip of `doc`. */
   reset(doc: ProjectDoc): void {
+    this.outgrownSaid = false;
     this.live.clear();
     this.playing = false;
     this.sink.clear();
@@ -84,6 +91,13 @@ export class Sync {
     for (const t of doc.tracks) this.buildTrack(t, undefined);
     // Sends last: every bus exists by now.
     for (const t of doc.tracks) if (t.sends?.length) this.sink.setSends(t.id, this.sends(t));
+    this.checkOutgrown(doc);
+  }
+
+  private checkOutgrown(doc: ProjectDoc): void {
+    if (this.outgrownSaid || !this.sink.outgrown) return;
+    this.outgrownSaid = true;
+    this.onOutgrown?.(doc);
   }
 
   /** The document the engine holds now. */
@@ -104,6 +118,7 @@ export class Sync {
     this.diff(prev, doc);
     this.doc = doc;
     if (this.sink.needsRebuild?.()) this.reset(doc);
+    else this.checkOutgrown(doc);
   }
 
   private diff(prev: ProjectDoc, doc: ProjectDoc): void {

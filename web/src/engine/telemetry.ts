@@ -10,12 +10,18 @@
 // Meters: the engine's peak and RMS of its last complete 50 ms window,
 // per side, after the fader, as linear values and in dBFS; `hold` is the
 // highest peak of the last HOLD_MS (the line a meter draws above its bar);
-// `clipped` is the held clip indicator: set when a peak goes over 0 dBFS
-// (linear > 1: a float mix that a WAV export would clip), sticky until
-// resetClip() (a click on it) or resetAllClips().
+// `clipped` is the held clip indicator: set when the engine counts a
+// sample past full scale (its sticky counters in the state region, version
+// 2: tracks[i].clips after the fader, master_clips; a meter remembers the
+// count it acknowledged, so a clip between two frames still shows) or a
+// peak goes over 0 dBFS (linear > 1: a float mix that a WAV export would
+// clip), held until resetClip() (a click on it) or resetAllClips().
+//
+// Position: bar, beat and tick come from the engine (the state region's
+// bar and bar_beat under its own signature map), not recomputed here.
 
 import { MAX_TRACKS } from '@amp/gen/layout';
-import { barBeatAt, signatureMap, type BarPosition } from '../doc/grid';
+import { barBeatAt, signatureMap, TICKS_PER_QUARTER, type BarPosition } from '../doc/grid';
 import { DEFAULTS, type ProjectDoc } from '../doc/project';
 import { beatToSeconds, tempoMap } from '../doc/timing';
 import type { EngineSnapshot } from './layout';
@@ -41,8 +47,17 @@ export class LevelMeter {
   clipped = false;
   /** The highest peak (dBFS) since the last reset: what the clip showed. */
   maxDb = FLOOR_DB;
+  /** The engine's clip counter as last read, and as last acknowledged. */
+  clipCount = 0;
+  private acknowledged = 0;
 
-  update(peak: readonly [number, number], rms: readonly [number, number], nowMs: number): void {
+  /** `clips`: the engine's sticky count of samples past full scale. */
+  update(peak: readonly [number, number], rms: readonly [number, number], nowMs: number, clips?: number): void {
+    if (clips !== undefined) {
+      if (clips < this.acknowledged) this.acknowledged = 0;   // a new engine counts from 0
+      this.clipCount = clips;
+      if (clips > this.acknowledged) this.clipped = true;
+    }
     for (let c = 0; c < 2; c++) {
       const p = peak[c] ?? 0;
       const r = rms[c] ?? 0;
@@ -62,6 +77,7 @@ export class LevelMeter {
 
   resetClip(): void {
     this.clipped = false;
+    this.acknowledged = this.clipCount;
     this.maxDb = Math.max(this.peakDb[0], this.peakDb[1]);
   }
 
@@ -73,6 +89,8 @@ export class LevelMeter {
     this.hold.fill(0);
     this.clipped = false;
     this.maxDb = FLOOR_DB;
+    this.clipCount = 0;
+    this.acknowledged = 0;
   }
 }
 
@@ -113,7 +131,7 @@ export type TelemetryListener = (s: TelemetrySnapshot) => void;
 
 export class Telemetry {
   readonly snapshot = new TelemetrySnapshot();
-  private readonly source: TelemetrySource;
+  private source: TelemetrySource;
   private readonly listeners = new Set<TelemetryListener>();
   private doc: ProjectDoc | null = null;
   /** Document track id -> engine track id (RingSink.engineTrack). */
@@ -131,6 +149,12 @@ export class Telemetry {
    *  track list). */
   setDocument(doc: ProjectDoc): void {
     this.doc = doc;
+  }
+
+  /** Read another engine from now on (a new, larger one: client.ts
+   *  resizeEngine). */
+  setSource(source: TelemetrySource): void {
+    this.source = source;
   }
 
   setTrackMap(engineTrack: (trackId: number) => number): void {
@@ -186,14 +210,19 @@ export class Telemetry {
     s.commandsRefused = e.commandsRefused;
     s.faults = e.faults;
     const doc = this.doc;
-    if (doc) {
+    if (e.sigDen > 0) {
+      const beats = Math.floor(e.barBeat + 1e-9);
+      const tick = Math.max(0, Math.round((e.barBeat - beats) * (4 / e.sigDen) * TICKS_PER_QUARTER));
+      s.position = { bar: e.bar + 1, beat: beats + 1, tick };
+      s.seconds = doc ? beatToSeconds(tempoMap(doc), Math.max(0, e.beat)) : e.sampleRate ? e.playhead / e.sampleRate : 0;
+    } else if (doc) {
       s.seconds = beatToSeconds(tempoMap(doc), Math.max(0, e.beat));
       s.position = barBeatAt(signatureMap(doc), Math.max(0, e.beat));
     } else {
       s.seconds = e.sampleRate ? e.playhead / e.sampleRate : 0;
       s.position = { bar: Math.floor(e.beat / 4) + 1, beat: Math.floor(e.beat % 4) + 1, tick: 0 };
     }
-    s.master.update(e.peak, e.rms, nowMs);
+    s.master.update(e.peak, e.rms, nowMs, e.masterClips);
 
     // Voices: every track the engine has, whoever made it.
     let voices = 0;
@@ -217,7 +246,7 @@ export class Telemetry {
         const id = this.engineTrack(t.id);
         const et = id >= 0 && id < MAX_TRACKS ? byEngine.get(id) : undefined;
         if (et) {
-          m.update(et.peak, et.rms, nowMs);
+          m.update(et.peak, et.rms, nowMs, et.clips);
           m.voices = et.voices;
         } else {
           m.update([0, 0], [0, 0], nowMs);
