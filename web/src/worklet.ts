@@ -39,6 +39,7 @@
 
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
 import { startEngine } from './engine/wasm';
+import { isModuleRequest, loadModuleRequest, type ModuleHostExports } from './engine/modules';
 
 // The AudioWorkletGlobalScope, which TypeScript's DOM library does not
 // describe.
@@ -124,6 +125,11 @@ class EngineProcessor extends AudioWorkletProcessor {
   private message(request: SampleRequest): void {
     const engine = this.engine;
     const memory = this.memory;
+    // A patch module (engine/modules.ts): loaded here, between quanta.
+    if (isModuleRequest(request) && engine && memory) {
+      this.port.postMessage(loadModuleRequest(engine as unknown as ModuleHostExports, memory, request));
+      return;
+    }
     if (request.type !== 'sample' || !engine || !memory) return;
     const frames = request.channels[0]?.length ?? 0;
     let handle = -1;
