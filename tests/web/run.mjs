@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { B, CHROMIUM, Failure, buildDir, launchBrowser, removeDir, serveApp, tempDir, webDir } from './lib.mjs';
 
-const TESTS = ['doc', 'sync', 'isolation', 'parity', 'commands', 'page', 'midi', 'export', 'project_export', 'daw', 'backend'];
+const TESTS = ['doc', 'sync', 'isolation', 'parity', 'commands', 'page', 'midi', 'export', 'project_export', 'daw', 'backend', 'modules'];
 
 async function main() {
   const only = process.argv.slice(2);
