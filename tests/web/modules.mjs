@@ -26,10 +26,12 @@
 //    the quantum's budget, plus the longest gap between quanta.
 
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { check, compareBits, describeDifference, nativeRender, pageReady, repo, buildDir, webDir } from './lib.mjs';
+import {
+  buildDir, check, compareBits, describeDifference, nativeRender, pageReady, readWav, repo, webDir,
+} from './lib.mjs';
 import { noteCommands, parseNotes } from './offline.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -93,6 +95,51 @@ async function offlineInPage({ load, good, bad, epiano, epianoEvents, moduleEven
   const channels = [];
   for (let ch = 0; ch < rendered.numberOfChannels; ch++) channels.push(toBase64(rendered.getChannelData(ch)));
   return { ...result, channels, sent, state: client.snapshot() };
+}
+
+/** Runs in the page: part 3, the export worker: the module handed to it,
+ *  then a project naming {"builtin": "module_synth.amp"} rendered. */
+async function exportInPage({ good, json }) {
+  const bytes = Uint8Array.from(atob(good), (ch) => ch.charCodeAt(0));
+  const module = await WebAssembly.compile(bytes);
+  const worker = new Worker('export-worker.js', { type: 'module' });
+  const ask = (message) => new Promise((resolve) => {
+    worker.onmessage = (e) => { if (e.data.type !== 'progress') resolve(e.data); };
+    worker.onerror = (e) => resolve({ type: 'error', message: e.message || 'worker error' });
+    worker.postMessage(message);
+  });
+  const loaded = await ask({ type: 'patch-module', id: 1, module, builtin: 'module_synth.amp' });
+  const reply = await ask({ type: 'render-project', json, assets: {}, format: 'f32' });
+  worker.terminate();
+  if (reply.type !== 'project-done') return { loaded, error: reply.message };
+  const b = new Uint8Array(reply.mix);
+  let bin = '';
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return { loaded, mix: btoa(bin) };
+}
+
+/** Part 4, in Node (the V8 of Chromium, performance.now() in microseconds):
+ *  the loader itself (web/src/engine/modules.ts, bundled here) timed on an
+ *  engine instance — the work the worklet does between two quanta. */
+async function loaderTimes(tmp, modules) {
+  const bundle = path.join(tmp, 'modules-loader.mjs');
+  await execFileAsync(path.join(repo, 'web/node_modules/.bin/esbuild'),
+                      ['web/src/engine/modules.ts', '--format=esm', `--outfile=${bundle}`, '--log-level=warning'], { cwd: repo });
+  const { loadPatchModule } = await import(bundle);
+  const engineModule = new WebAssembly.Module(await readFile(path.join(webDir, 'engine.wasm')));
+  const memory = new WebAssembly.Memory({ initial: 1024, maximum: 1024, shared: true });
+  const engine = new WebAssembly.Instance(engineModule, { env: { memory, emscripten_notify_memory_growth() {} } }).exports;
+  engine._initialize?.();
+  check(engine.amp_init(RATE) === 0, 'amp_init failed in Node');
+  const times = [];
+  for (const [name, bytes] of modules) {
+    const t0 = performance.now();
+    const m = new WebAssembly.Module(bytes);
+    const t1 = performance.now();
+    loadPatchModule(engine, memory, m, {});
+    times.push(`${name} compile ${(t1 - t0).toFixed(2)} ms + load ${(performance.now() - t1).toFixed(2)} ms`);
+  }
+  return times;
 }
 
 /** Runs in the page: part 2, in real time. */
@@ -202,6 +249,37 @@ export async function run(t) {
   const s = withModule.state;
   check(!s.commandsRefused && !s.commandsRejected && !s.engineRefusals && s.commandsApplied === withModule.sent,
         `the engine applied ${s.commandsApplied} of ${withModule.sent} commands, refused ${s.commandsRefused}`);
+
+  // ---- 3. the export worker: a project naming the module ----
+  const perBeat = 4096;   // lib.mjs framesPerBeat(48000): every frame an exact fraction of a beat
+  const events = noteCommands(parseNotes(NOTES), RATE);
+  const on = new Map(events.filter((e) => e.kind === 'on').map((e) => [e.id, e]));
+  const notes = events.filter((e) => e.kind === 'off').map((off) => ({ on: on.get(off.id), off }))
+    .map(({ on: n, off }) => ({ key: n.key, start_beat: n.frame / perBeat, length_beats: (off.frame - n.frame) / perBeat,
+                                velocity: n.velocity }));
+  const project = (patch) => ({
+    version: 1, sample_rate: RATE, tempo: (60 * RATE) / perBeat, length_beats: 57344 / perBeat, tail_seconds: 0,
+    tracks: [{ id: 1, kind: 'instrument', patch, fader: { gain_db: 0 },
+               clips: [{ start_beat: 0, length_beats: 57344 / perBeat, notes }] }],
+  });
+  const exported = await page.evaluate(exportInPage,
+                                       { good: job.good, json: JSON.stringify(project({ builtin: 'module_synth.amp' })) });
+  check(!exported.error && exported.loaded?.error === null,
+        `the export worker: ${exported.error ?? exported.loaded?.error ?? JSON.stringify(exported.loaded)}`);
+  const docFile = path.join(t.tmp, 'module_project.json');
+  await writeFile(docFile, JSON.stringify(project({ file: path.relative(t.tmp, path.join(repo, FIXTURE)) })));
+  const nativeDoc = await nativeRender([docFile, '-I', path.join(repo, 'nodes')], path.join(t.tmp, 'module_project.wav'),
+                                       t.cacheDir);
+  const workerMix = readWav(Buffer.from(exported.mix, 'base64'));
+  const e = compareBits(nativeDoc.channels, workerMix.channels);
+  t.log(`export worker, a project with {"builtin": "module_synth.amp"} (the module) vs amp render of the project ` +
+        `with the .amp file: ${describeDifference(e)}`);
+  check(e.identical, `the export worker's render differs: ${describeDifference(e)}`);
+
+  // ---- 4. the loader's own time, in Node ----
+  const stereoDelay = await readFile(path.join(webDir, 'modules', 'stereo_delay.module.wasm'));
+  for (const line of await loaderTimes(t.tmp, [['module_synth', good.bytes], ['stereo_delay', stereoDelay]]))
+    t.log(`the loader in Node (V8): ${line}`);
 
   // ---- 2. measured in real time ----
   const rt = await page.evaluate(realtimeInPage, { good: job.good, epiano: epiano.index });

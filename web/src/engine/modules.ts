@@ -51,8 +51,8 @@ export interface ModuleHostExports {
 }
 
 /** How the module is named for a project: {"builtin": builtin, "unit":
- *  unit} (unit: the patch's own name when absent; isDefault: what builtin
- *  means without a unit). */
+ *  unit} (unit: the patch's own name when absent; isDefault, true when
+ *  absent: it is also what builtin means without a unit). */
 export interface ModuleNames {
   builtin?: string;
   unit?: string;
@@ -205,7 +205,7 @@ export function loadPatchModule(engine: ModuleHostExports, memory: WebAssembly.M
     for (let i = 0; i < builtin.length; i++) bytes[i] = builtin.charCodeAt(i);
     for (let i = 0; i < unit.length; i++) bytes[128 + i] = unit.charCodeAt(i);
     const patchId = engine.amp_module_register(exports.amp_module_desc(), builtin ? scratch : 0, scratch + 128,
-                                               names.isDefault ? 1 : 0);
+                                               names.isDefault === false ? 0 : 1);
     if (patchId < 0) throw new PatchModuleError(`patch module '${info.patch}': ${cString(memory, engine.amp_module_error())}`);
     return { patchId, patch: info.patch, memoryBase, tableBase };
   } catch (e) {
