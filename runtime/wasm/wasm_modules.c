@@ -66,19 +66,19 @@ EXPORT("amp_module_register") int amp_module_register(double desc, const char *b
 EXPORT("amp_module_count") int amp_module_count(void);
 EXPORT("amp_module_error") const char *amp_module_error(void);
 
-typedef struct Module {
+typedef struct ModuleSlot {
     const AmpPatchDesc *desc;
     uint32_t patch_id;
     int is_default;
     char builtin[NAME_BYTES];
     char unit[NAME_BYTES];
-} Module;
+} ModuleSlot;
 
 static struct {
     EngineCommands *tables;
     uint32_t stock;
     size_t used;                   /* bytes of the region handed out */
-    Module modules[AMP_MODULE_MAX];
+    ModuleSlot modules[AMP_MODULE_MAX];
     int count;
     char error[ERROR_BYTES];
 } mods;
@@ -200,7 +200,7 @@ int amp_module_register(double desc, const char *builtin, const char *unit, int 
         engine_commands_set_patch(mods.tables, id, NULL, 0, NULL, 0);
         return fail("%s", err);
     }
-    Module *m = &mods.modules[mods.count++];
+    ModuleSlot *m = &mods.modules[mods.count++];
     m->desc = d;
     m->patch_id = id;
     m->is_default = is_default != 0;
@@ -213,7 +213,7 @@ const AmpPatchDesc *amp_modules_find(const char *builtin, const char *unit)
 {
     /* The latest registration of a name wins (a module loaded again). */
     for (int i = mods.count - 1; i >= 0; i--) {
-        const Module *m = &mods.modules[i];
+        const ModuleSlot *m = &mods.modules[i];
         if (!builtin || strcmp(m->builtin, builtin))
             continue;
         if (unit ? !strcmp(unit, m->unit) : m->is_default)
