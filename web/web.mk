@@ -75,6 +75,25 @@ WEB_EMCC_FLAGS  := -std=c11 -O3 -msimd128 -ffp-contract=off -fno-fast-math -fno-
                    -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=$(shell expr $(WEB_MAX_PAGES) \* 65536) \
                    -sTOTAL_STACK=$(WEB_STACK_BYTES)
 
+# Patch modules (runtime/wasm/wasm_modules.c, "Loadable patch modules" in
+# runtime/wasm/README.md): the engine exports a growable function table for
+# them, and modules/ holds a few built from nodes/ by patch_module.sh.
+WEB_ENGINE_SRCS += runtime/wasm/wasm_modules.c
+WEB_ENGINE_HDRS += runtime/wasm/wasm_modules.h
+WEB_EMCC_FLAGS  += -sALLOW_TABLE_GROWTH=1 -Iruntime/wasm
+WEB_MODULE_PATCHES := epiano stereo_delay
+WEB_MODULES := $(patsubst %,$(WEB_OUT)/modules/%.module.wasm,$(WEB_MODULE_PATCHES))
+
+.PHONY: web-modules
+web-modules: $(WEB_MODULES)
+web: $(WEB_MODULES)
+
+# NAME.module.wasm and NAME.module.json from nodes/NAME.amp (its last patch).
+$(WEB_OUT)/modules/%.module.wasm: nodes/%.amp runtime/wasm/patch_module.sh runtime/wasm/module/string.h \
+                                  runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h \
+                                  $(sort $(wildcard nodes/std/*.amp)) $(B)/ampc
+	sh runtime/wasm/patch_module.sh $(B)/ampc $< $(WEB_OUT)/modules
+
 WEB_TS_SRCS  := $(shell find web/src -name '*.ts' -o -name '*.tsx' 2>/dev/null | LC_ALL=C sort)
 WEB_STATIC   := $(wildcard web/public/*)
 WEB_COMMANDS_TS := $(B)/gen/web/commands.ts

@@ -99,6 +99,7 @@
 #include "project_resolve.h"
 #include "ring.h"
 #include "wav.h"
+#include "wasm_modules.h"
 
 #ifdef __wasm__
 #define EXPORT(name) __attribute__((export_name(name)))
@@ -577,6 +578,8 @@ static int init_with(float sample_rate, const AmpLimits *l)
 
     EngineConfig cfg;
     browser_config(&cfg, sample_rate, l);
+    cfg.state_bytes += AMP_MODULE_STATE_BYTES;             /* patch modules (wasm_modules.c) */
+    cfg.max_nodes += AMP_MODULE_MAX * NODE_STOCK;
     host.engine = engine_init(&cfg, err, sizeof err);
     if (!host.engine) {
         set_error(err);
@@ -584,7 +587,7 @@ static int init_with(float sample_rate, const AmpLimits *l)
     }
     EngineCommandsConfig ccfg;
     engine_commands_config_default(&ccfg);
-    ccfg.max_patches = (uint32_t)amp_registry_count;
+    ccfg.max_patches = (uint32_t)amp_registry_count + AMP_MODULE_MAX;
     ccfg.max_stock = NODE_STOCK;
     ccfg.clip_handles = (uint32_t)l->clips;
     ccfg.sample_handles = (uint32_t)l->samples;
@@ -599,6 +602,10 @@ static int init_with(float sample_rate, const AmpLimits *l)
             set_error(err);
             return -1;
         }
+    if (amp_modules_attach(host.tables, (uint32_t)amp_registry_count + 1, NODE_STOCK)) {
+        set_error(amp_module_error());
+        return -1;
+    }
     if (engine_add_track(host.engine, 0, PAGE_TRACK, ENGINE_TRACK_INSTRUMENT) ||
         engine_set_gain(host.engine, 0, PAGE_TRACK, UNITY_GAIN_DB)) {
         set_error("the engine refused track 0");

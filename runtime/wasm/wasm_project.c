@@ -49,6 +49,7 @@
 #include "project_read.h"
 #include "project_render.h"
 #include "project_resolve.h"
+#include "wasm_modules.h"
 #include "wav.h"
 
 #ifdef __wasm__
@@ -173,6 +174,9 @@ static void list_builtins(char *list, size_t len)
 static const AmpPatchDesc *from_registry(void *user, const char *id, const char *unit, char *err, size_t errlen)
 {
     int file_found = 0;
+    const AmpPatchDesc *loaded = amp_modules_find(id, unit);   /* a patch module loaded under that id */
+    if (loaded)
+        return loaded;
     for (int i = 0; i < amp_registry_count; i++) {
         if (strcmp(amp_registry_builtin[i], id))
             continue;

@@ -50,8 +50,11 @@ import type { Performance } from './engine/performance';
 import { ProjectError, type ProjectRenderRequest, renderPerformance, renderProject } from './engine/render';
 import { encodeWavF32 } from './engine/wav';
 import {
-  createEngineMemory, createSizedMemory, memoryBounds, readCString, type SizedExports, startEngine,
+  createEngineMemory, createSizedMemory, engineSetups, memoryBounds, readCString, type SizedExports, startEngine,
 } from './engine/wasm';
+import {
+  isModuleRequest, loadRememberedModules, type ModuleHostExports, moduleInfo, type ModuleRequest, rememberModule,
+} from './engine/modules';
 
 export interface ExportRequest {
   module: WebAssembly.Module;
@@ -84,7 +87,7 @@ export interface ImportMidiRequest extends MidiImportRequest {
   manifest?: FullManifest;
 }
 
-type Request = ExportRequest | ProjectExportRequest | MeasureLimitsRequest | ImportMidiRequest;
+type Request = ExportRequest | ProjectExportRequest | MeasureLimitsRequest | ImportMidiRequest | ModuleRequest;
 
 // The dedicated worker's scope, typed here because the page's DOM library
 // describes a Window.
@@ -150,8 +153,24 @@ function exportPerformance(request: ExportRequest): void {
   scope.postMessage({ type: 'done', wav, elapsedMs: result.elapsedMs, frames: p.frames }, [wav]);
 }
 
+// Patch modules (engine/modules.ts): { type: 'patch-module', id, module,
+// builtin?, unit?, isDefault? } is kept and loaded into every engine this
+// worker makes from then on (answered { type: 'patch-module', id, patch,
+// error }).
+engineSetups.push((engine, memory) => loadRememberedModules(engine as unknown as ModuleHostExports, memory));
+
 scope.onmessage = (event) => {
   const request = event.data;
+  if (isModuleRequest(request)) {
+    try {
+      const patch = moduleInfo(request.module).patch;
+      rememberModule(request);
+      scope.postMessage({ type: 'patch-module', id: request.id, patch, error: null });
+    } catch (e) {
+      scope.postMessage({ type: 'patch-module', id: request.id, patch: '', error: e instanceof Error ? e.message : String(e) });
+    }
+    return;
+  }
   const failed = (e: unknown): void =>
     scope.postMessage({ type: 'error', message: e instanceof Error ? e.message : String(e),
                         project: e instanceof ProjectError, midi: e instanceof MidiImportError });

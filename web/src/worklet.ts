@@ -49,6 +49,7 @@
 import { QUANTUM, StateView, type EngineExports } from './engine/layout';
 import type { EngineLimits } from './engine/limits';
 import { readCString, startEngine } from './engine/wasm';
+import { isModuleRequest, loadModuleRequest, type ModuleHostExports } from './engine/modules';
 
 // The AudioWorkletGlobalScope, which TypeScript's DOM library does not
 // describe.
@@ -149,6 +150,11 @@ class EngineProcessor extends AudioWorkletProcessor {
     const engine = this.engine;
     const memory = this.memory;
     if (!engine || !memory) return;
+    // A patch module (engine/modules.ts): loaded here, between quanta.
+    if (isModuleRequest(request)) {
+      this.port.postMessage(loadModuleRequest(engine as unknown as ModuleHostExports, memory, request));
+      return;
+    }
     if (request.type === 'wav') {
       this.wav(engine, memory, request);
       return;

@@ -85,11 +85,16 @@ export interface SizedExports extends EngineExports {
   amp_project_close(): void;
 }
 
+/** Run on every instance instantiateEngine makes, before its amp_init
+ *  (the export worker loads its patch modules there: engine/modules.ts). */
+export const engineSetups: Array<(engine: SizedExports, memory: WebAssembly.Memory) => void> = [];
+
 /** Instantiate and run the module's constructors; no engine yet. */
 export function instantiateEngine(module: WebAssembly.Module, memory: WebAssembly.Memory): SizedExports {
   const instance = new WebAssembly.Instance(module, importsFor(module, memory));
   const engine = instance.exports as unknown as SizedExports;
   engine._initialize?.();
+  for (const setup of engineSetups) setup(engine, memory);
   return engine;
 }
 

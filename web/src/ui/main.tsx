@@ -10,6 +10,7 @@ import { createRoot } from 'react-dom/client';
 import { loadEngineFiles, EngineClient } from '../engine/client';
 import { exportPerformance } from '../engine/exporter';
 import { performanceProject } from '../engine/performance';
+import { loadModuleIntoWorklet } from '../engine/modules';
 import { App } from './app';
 import { Daw } from './daw';
 
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   // The building blocks, for the console and the end-to-end tests (which
   // render in an OfflineAudioContext of their own).
   (globalThis as unknown as { ampLib: object }).ampLib =
-    { EngineClient, loadEngineFiles, exportPerformance, performanceProject };
+    { EngineClient, loadEngineFiles, exportPerformance, performanceProject, loadModuleIntoWorklet };
   if (!globalThis.crossOriginIsolated) {
     fail('This page is not cross-origin isolated, so the audio engine cannot run: it needs shared memory, ' +
          'which browsers allow only when the server sends "Cross-Origin-Opener-Policy: same-origin" and ' +
