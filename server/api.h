@@ -252,7 +252,8 @@ int api_assets_temp_file(void);
 /* The compile service (api_compile.c): `ampc` the compiler to run,
  * `library` the built-in library's folder (NULL: none), at most `jobs`
  * compiles at once, its files under DATA/compile. */
-bool api_compile_start(const char *data_dir, const char *ampc, const char *library, int jobs);
+bool api_compile_start(const char *data_dir, const char *ampc, const char *library, const char *module_script,
+                       int jobs);
 /* Every param and lane of a save's built-in and library patches checked
  * against the patch's metadata from the compile service (compiled once,
  * then cached), in the project reader's words; false with 422 set. File

@@ -7,10 +7,11 @@
  * The diagnostics are ampc's own text, exactly as the command line prints
  * it for a file named patch.amp (so the editor shows the same messages);
  * "metadata" is ampc's NAME.json (params, ports, voices) when the compile
- * succeeds. A failed compile is still 200 with "ok": false: the request was
- * served, the patch has errors. (The WebAssembly module of a patch, issue
- * 12, will come from the same compile: the C ampc writes goes to clang and
- * wasm-ld, nothing else does.)
+ * succeeds, and "module" the URL of the patch's WebAssembly module
+ * (GET /api/compile/KEY.wasm), built in the same child by
+ * runtime/wasm/patch_module.sh: ampc, then clang-14 and wasm-ld-14 on the
+ * C ampc wrote and nothing else. A failed compile is still 200 with
+ * "ok": false: the request was served, the patch has errors.
  *
  * Confinement. Each compile runs `ampc patch.amp --confine -I lib -o out`
  * as a child process in a fresh folder under DATA/compile/ holding only
@@ -60,6 +61,7 @@ static struct {
     bool ready;
     char *ampc;                 /* the compiler's path */
     char *library;              /* the library folder's path, NULL for none */
+    char *module_script;        /* runtime/wasm/patch_module.sh, NULL: no modules */
     int dir_fd;                 /* DATA/compile */
     char *dir;                  /* its path */
     unsigned char fingerprint[crypto_hash_sha256_BYTES];
@@ -109,7 +111,22 @@ static int make_folder(int parent, const char *name)
     return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-bool api_compile_start(const char *data_dir, const char *ampc, const char *library, int jobs)
+/* The bytes of a small file into the hash (the module script). */
+static bool hash_file(crypto_hash_sha256_state *h, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    unsigned char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crypto_hash_sha256_update(h, buf, n);
+    fclose(f);
+    return true;
+}
+
+bool api_compile_start(const char *data_dir, const char *ampc, const char *library, const char *module_script,
+                       int jobs)
 {
     if (!data_dir)
         return true;
@@ -147,6 +164,17 @@ bool api_compile_start(const char *data_dir, const char *ampc, const char *libra
     crypto_hash_sha256_update(&h, (const unsigned char *)version, vlen);
     if (service.library)
         fingerprint_folder(&h, service.library, "", 0);
+    /* The module recipe (and the patch ABI it reads) is part of the key. */
+    if (module_script && hash_file(&h, module_script)) {
+        service.module_script = realpath(module_script, NULL);
+        char abi[4200];
+        snprintf(abi, sizeof abi, "%s", module_script);
+        char *slash = strrchr(abi, '/');
+        snprintf(slash ? slash + 1 : abi, sizeof abi - (size_t)(slash ? slash + 1 - abi : 0), "../abi/amp_patch.h");
+        hash_file(&h, abi);
+    } else if (module_script) {
+        fprintf(stderr, "ampd: --module-script %s: cannot be read; compiles give no modules\n", module_script);
+    }
     crypto_hash_sha256_final(&h, service.fingerprint);
     service.ready = service.ampc != NULL;
     return service.ready;
@@ -156,6 +184,8 @@ bool api_compile_start(const char *data_dir, const char *ampc, const char *libra
 
 typedef struct Compile {
     const char *builtin;        /* a file of the library to compile instead of text, or NULL */
+    bool module;                /* also build the WebAssembly module (patch_module.sh) */
+    const char *key;            /* the cache key: where the module goes */
     const char *text;
     size_t len;
     const char *unit;           /* NULL: the file's default */
@@ -239,7 +269,8 @@ static void run_child(const char *work, const char *const *argv, int err_fd)
     int null = open("/dev/null", O_RDWR);
     if (null < 0 || dup2(null, 0) < 0 || dup2(err_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(126);
-    static char *const env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", NULL };
+    /* mktemp (the module script) works in the job's folder: removed with it. */
+    static char *const env[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", "TMPDIR=.", NULL };
     execve(argv[0], (char *const *)argv, env);
     _exit(127);
 }
@@ -262,10 +293,18 @@ static void compile_run(Compile *c)
     if (staged && pipe2(pipefd, O_CLOEXEC) == 0) {
         char work_path[4200];
         snprintf(work_path, sizeof work_path, "%s/%s", service.dir, work);
-        const char *argv[12];
+        const char *argv[16];
         int n = 0;
-        argv[n++] = service.ampc;
-        argv[n++] = main_file;
+        if (c->module) {
+            argv[n++] = "/bin/sh";
+            argv[n++] = service.module_script;
+            argv[n++] = service.ampc;
+            argv[n++] = main_file;
+            argv[n++] = "out";
+        } else {
+            argv[n++] = service.ampc;
+            argv[n++] = main_file;
+        }
         argv[n++] = "--confine";
         if (service.library) {
             argv[n++] = "-I";
@@ -275,8 +314,10 @@ static void compile_run(Compile *c)
             argv[n++] = "--unit";
             argv[n++] = c->unit;
         }
-        argv[n++] = "-o";
-        argv[n++] = "out";
+        if (!c->module) {
+            argv[n++] = "-o";
+            argv[n++] = "out";
+        }
         argv[n] = NULL;
         pid = fork();
         if (pid == 0) {
@@ -335,20 +376,34 @@ static void compile_run(Compile *c)
         c->diagnostics[c->diag_len] = '\0';
     if (pipefd[0] >= 0)
         close(pipefd[0]);
-    /* ampc writes NAME.c, NAME.h and NAME.json: the one .json is the metadata. */
+    /* ampc writes NAME.c, NAME.h and NAME.json (the module script
+     * NAME.module.wasm and NAME.module.json): the one .json is the
+     * metadata, and the module goes into the cache as KEY.wasm. */
     if (c->ok && out >= 0) {
+        const char *suffix = c->module ? ".module.json" : ".json";
+        size_t sl = strlen(suffix);
         DIR *d = fdopendir(dup(out));
         struct dirent *e;
         while (d && (e = readdir(d))) {
             size_t n = strlen(e->d_name);
-            if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0 && !c->metadata) {
+            if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0 && !c->metadata) {
                 c->metadata = read_text(out, e->d_name, COMPILE_OUTPUT_MAX);
-                c->name = strndup(e->d_name, n - 5);
+                c->name = strndup(e->d_name, n - sl);
             }
         }
         if (d)
             closedir(d);
         c->ok = c->metadata != NULL;
+        if (c->ok && c->module) {
+            char wasm[300], folder[16], cached[160];
+            snprintf(wasm, sizeof wasm, "%s.module.wasm", c->name);
+            snprintf(folder, sizeof folder, "cache/%.2s", c->key);
+            snprintf(cached, sizeof cached, "%s/%s.wasm", folder, c->key);
+            int fd = make_folder(service.dir_fd, folder);
+            if (fd >= 0)
+                close(fd);
+            c->ok = fd >= 0 && renameat(out, wasm, service.dir_fd, cached) == 0;
+        }
     }
     if (out >= 0)
         close(out);
@@ -368,6 +423,7 @@ static void cache_key(const Compile *c, char out[2 * crypto_hash_sha256_BYTES + 
     crypto_hash_sha256_update(&h, service.fingerprint, sizeof service.fingerprint);
     const char *unit = c->unit ? c->unit : "";
     crypto_hash_sha256_update(&h, (const unsigned char *)unit, strlen(unit) + 1);
+    crypto_hash_sha256_update(&h, (const unsigned char *)(c->module ? "module" : "metadata"), 9);
     if (c->builtin) /* a library file: its path (the fingerprint covers its content) */
         crypto_hash_sha256_update(&h, (const unsigned char *)c->builtin, strlen(c->builtin) + 1);
     else
@@ -415,6 +471,7 @@ static json_t *compile_cached(Compile *c, bool wait, bool *busy)
     *busy = false;
     char key[2 * crypto_hash_sha256_BYTES + 1];
     cache_key(c, key);
+    c->key = key;
     json_t *result = cache_read(key);
     if (result) {
         json_object_set_new(result, "cached", json_true());
@@ -436,6 +493,11 @@ static json_t *compile_cached(Compile *c, bool wait, bool *busy)
         json_t *meta = json_loads(c->metadata, 0, NULL);
         json_object_set_new(result, "unit", json_string(c->name));
         json_object_set_new(result, "metadata", meta ? meta : json_null());
+        if (c->module) {
+            char url[120];
+            snprintf(url, sizeof url, "/api/compile/%s.wasm", key);
+            json_object_set_new(result, "module", json_string(url));
+        }
     }
     /* A stopped compile is not the text's answer: not cached. */
     if (result && !c->timed_out && c->diagnostics && !strstr(c->diagnostics, "ampd: "))
@@ -467,7 +529,7 @@ static void compile_work(ApiCall *call, StoreConn *db)
         return;
     }
     Compile c = { .text = json_string_value(text), .len = json_string_length(text),
-                  .unit = unit ? json_string_value(unit) : NULL };
+                  .unit = unit ? json_string_value(unit) : NULL, .module = service.module_script != NULL };
     if (c.len > COMPILE_TEXT_MAX) {
         api_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "a patch's text is at most 256 KiB");
         return;
@@ -627,4 +689,62 @@ bool api_compile_check_params(ApiCall *call, StoreConn *db, Project *project)
         return false;
     }
     return true;
+}
+
+/* ---- the module of a compile ---------------------------------------------------------- */
+
+typedef struct ModuleFile {
+    char key[2 * crypto_hash_sha256_BYTES + 1];
+    int fd;
+    off_t size;
+} ModuleFile;
+
+static void module_free(void *state)
+{
+    ModuleFile *m = state;
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m);
+}
+
+static void module_open(ApiCall *call, StoreConn *db)
+{
+    (void)db;
+    ModuleFile *m = call->extra;
+    char path[160];
+    snprintf(path, sizeof path, "cache/%.2s/%s.wasm", m->key, m->key);
+    struct stat sb;
+    m->fd = m->key[0] && service.dir_fd >= 0 ? openat(service.dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (m->fd < 0 || fstat(m->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such module (compile the patch first)");
+        return;
+    }
+    m->size = sb.st_size;
+}
+
+static enum MHD_Result module_send(struct MHD_Connection *conn, void *state)
+{
+    ApiCall *call = state;
+    ModuleFile *m = call->extra;
+    struct MHD_Response *resp = MHD_create_response_from_fd((size_t)m->size, m->fd);
+    if (!resp)
+        return MHD_NO;
+    m->fd = -1;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/wasm");
+    /* Named by the hash of everything it was made from: never changes. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=31536000, immutable");
+    return http_reply(conn, MHD_HTTP_OK, resp);
+}
+
+enum MHD_Result api_compile_module(struct MHD_Connection *conn, const HttpRequest *req)
+{
+    ModuleFile *m = calloc(1, sizeof *m);
+    if (!m)
+        return MHD_NO;
+    m->fd = -1;
+    const char *name = req->path + strlen("/api/compile/");
+    size_t hex = 2 * crypto_hash_sha256_BYTES;
+    if (strlen(name) == hex + 5 && strspn(name, "0123456789abcdef") == hex && strcmp(name + hex, ".wasm") == 0)
+        memcpy(m->key, name, hex);
+    return api_defer_ext(conn, req, module_open, API_USER, NULL, 0, module_send, m, module_free);
 }

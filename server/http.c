@@ -86,6 +86,7 @@ static const HttpRoute routes[] = {
     {"/api/projects/*", "DELETE", api_projects_item},
     {"/api/shared/*", "GET", api_shared_get},
     {"/api/compile", "POST", api_compile},
+    {"/api/compile/*", "GET", api_compile_module},
     {"/api/patches", "GET", api_patches_collection},
     {"/api/patches", "POST", api_patches_collection},
     /* {id}, {id}/revisions[/{n}]: api_patches.c matches the rest. */

@@ -226,7 +226,8 @@ enum MHD_Result api_library_get(struct MHD_Connection *conn, const HttpRequest *
 /* api_assets.c: /api/assets (POST streams its body) and /api/assets/{hash}. */
 enum MHD_Result api_assets_collection(struct MHD_Connection *conn, const HttpRequest *req);
 enum MHD_Result api_assets_item(struct MHD_Connection *conn, const HttpRequest *req);
-/* api_compile.c: POST /api/compile. */
+/* api_compile.c: POST /api/compile, GET /api/compile/{key}.wasm. */
 enum MHD_Result api_compile(struct MHD_Connection *conn, const HttpRequest *req);
+enum MHD_Result api_compile_module(struct MHD_Connection *conn, const HttpRequest *req);
 
 #endif

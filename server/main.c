@@ -68,6 +68,8 @@ static void usage(FILE *out)
           "  --secure-cookies       mark the session cookie Secure (serving behind HTTPS)\n"
           "  --ampc PATH            the compiler of /api/compile (default: ampc beside ampd)\n"
           "  --compile-jobs N       compiles at once (default 2)\n"
+          "  --module-script PATH   the patch module recipe (default: the repo's\n"
+          "                         runtime/wasm/patch_module.sh)\n"
           "  --signin-limit N       failed sign-ins per account per 5 minutes (default 5;\n"
           "                         4N per address)\n"
           "  --library DIR          the built-in patch library, read-only (default: \"library\"\n"
@@ -206,6 +208,7 @@ int main(int argc, char **argv)
         {"secure-cookies", no_argument, NULL, 'C'},
         {"ampc", required_argument, NULL, 'A'},
         {"compile-jobs", required_argument, NULL, 'J'},
+        {"module-script", required_argument, NULL, 'M' + 256},
         {"library", required_argument, NULL, 'l'},
         {"asset-max-bytes", required_argument, NULL, 'X'},
         {"quota-bytes", required_argument, NULL, 'U'},
@@ -228,6 +231,11 @@ int main(int argc, char **argv)
     long port = 8080, value;
     int opt, compile_jobs = 2;
     const char *ampc = NULL;
+#ifdef AMPD_MODULE_SCRIPT
+    const char *module_script = AMPD_MODULE_SCRIPT;
+#else
+    const char *module_script = NULL;
+#endif
     ApiOptions api;
     api_default_options(&api);
     AssetOptions assets;
@@ -264,6 +272,7 @@ int main(int argc, char **argv)
         case 'L': api.local = true; break;
         case 'C': api.secure_cookies = true; break;
         case 'A': ampc = optarg; break;
+        case 'M' + 256: module_script = optarg; break;
         case 'J': compile_jobs = (int)parse_number(optarg, 1, 64); if (compile_jobs < 0) goto bad_value; break;
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
@@ -336,7 +345,7 @@ int main(int argc, char **argv)
             strcpy(ampc_beside, "ampc");
         ampc = ampc_beside;
     }
-    if (!api_compile_start(api.data_dir, ampc, api_patches_library_path(), compile_jobs))
+    if (!api_compile_start(api.data_dir, ampc, api_patches_library_path(), module_script, compile_jobs))
         return 1;
     LiveConfig live = live_default_config();
     live.origins = origins;

@@ -41,6 +41,9 @@ $(B)/server/%.o: server/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Iserver $(CFLAGS) -c -o $@ $<
 
+# ampd's default patch module recipe is this checkout's (--module-script).
+$(B)/server/main.o: private CPPFLAGS += -DAMPD_MODULE_SCRIPT='"$(abspath runtime/wasm/patch_module.sh)"'
+
 $(B)/libampd.a: $(SERVER_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -1067,9 +1067,22 @@ START_TEST(test_compile_service)
     json_t *param = json_array_get(json_object_get(json_object_get(r->json, "metadata"), "params"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(param, "name")), "bright");
     ck_assert(json_is_false(json_object_get(r->json, "cached")));
-    char key[80];
+    char key[80], module[128];
     snprintf(key, sizeof key, "%s", json_string_value(json_object_get(r->json, "key")));
+    /* The patch module (runtime/wasm/patch_module.sh), served by its key. */
+    const char *url = json_string_value(json_object_get(r->json, "module"));
+    ck_assert_msg(url != NULL, "no module: %s", r->body);
+    snprintf(module, sizeof module, "%s", url);
     reply_free(r);
+    r = call(&a, "GET", module, NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_str_eq(reply_header(r, "Content-Type"), "application/wasm");
+    ck_assert(strstr(reply_header(r, "Cache-Control"), "immutable"));
+    ck_assert(r->body_len > 1000 && memcmp(r->body, "\0asm", 4) == 0);
+    ck_assert(memmem(r->body, r->body_len, "amp_module", 10) && memmem(r->body, r->body_len, "\"patch\": \"tone\"", 15));
+    reply_free(r);
+    expect_free(call(NULL, "GET", module, NULL, NULL), 401, NULL);
+    expect_free(call(&a, "GET", "/api/compile/0123.wasm", NULL, NULL), 404, "not_found");
     /* The same text again: from the cache, the same answer. */
     r = call(&a, "POST", "/api/compile", good, NULL);
     expect(r, 200, NULL);

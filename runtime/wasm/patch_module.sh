@@ -3,7 +3,7 @@
 # module: a small WebAssembly module that a running engine.wasm takes
 # without a restart (runtime/wasm/wasm_modules.c, web/src/engine/modules.ts).
 #
-#   sh runtime/wasm/patch_module.sh AMPC FILE.amp OUTDIR [--unit NAME] [-I DIR]... [--abi N]
+#   sh runtime/wasm/patch_module.sh AMPC FILE.amp OUTDIR [--unit NAME] [-I DIR]... [--abi N] [--confine]
 #
 # Writes OUTDIR/NAME.module.wasm and OUTDIR/NAME.module.json (ampc's JSON
 # metadata of the patch, as is). NAME is the unit compiled (--unit, or
@@ -24,13 +24,15 @@
 #      entries at the __memory_base and __table_base it is given
 #   5. the custom section "amp_module" appended: {"abi": N, "patch": "NAME"},
 #      read by the loader before it instantiates anything
+# --confine is passed to ampc (imports only by relative paths without
+# '..': ampd's compile service, server/api_compile.c).
 # --abi N claims ABI version N instead of amp_patch.h's AMP_ABI_VERSION
 # (tests: a module the engine must refuse).
 # CLANG and WASM_LD default to clang-14 and wasm-ld-14 (the LLVM of
 # emscripten 3.1.6). Output depends only on the inputs.
 set -eu
 
-usage() { echo "usage: patch_module.sh AMPC FILE.amp OUTDIR [--unit NAME] [-I DIR]... [--abi N]" >&2; exit 2; }
+usage() { echo "usage: patch_module.sh AMPC FILE.amp OUTDIR [--unit NAME] [-I DIR]... [--abi N] [--confine]" >&2; exit 2; }
 [ $# -ge 3 ] || usage
 ampc=$1 file=$2 out=$3
 shift 3
@@ -38,12 +40,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 abi_dir=$here/../abi
 CLANG=${CLANG:-clang-14}
 WASM_LD=${WASM_LD:-wasm-ld-14}
-unit_args="" inc_args="" abi=""
+unit_args="" inc_args="" abi="" confine=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --unit) [ $# -ge 2 ] || usage; unit_args="--unit $2"; shift 2 ;;
     -I) [ $# -ge 2 ] || usage; inc_args="$inc_args -I $2"; shift 2 ;;
     --abi) [ $# -ge 2 ] || usage; abi=$2; shift 2 ;;
+    --confine) confine=--confine; shift ;;
     *) usage ;;
     esac
 done
@@ -54,7 +57,7 @@ esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 # shellcheck disable=SC2086
-"$ampc" "$file" $unit_args $inc_args -o "$tmp"
+"$ampc" "$file" $confine $unit_args $inc_args -o "$tmp"
 set -- "$tmp"/*.c
 [ $# -eq 1 ] && [ -f "$1" ] || { echo "patch_module.sh: ampc wrote no single C file for $file" >&2; exit 1; }
 name=$(basename "$1" .c)
