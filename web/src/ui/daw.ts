@@ -54,8 +54,8 @@ export class Daw {
   readonly keyboard: ComputerKeyboard;
   readonly ctx: Ctx;
   private countIn: ReturnType<typeof setTimeout> | null = null;
-  /** The last export's fallback performance (tests compare it natively). */
-  lastPerformance: unknown = null;
+  /** The last audio export: its note, frames and rate (the tests read it). */
+  lastExport: { note: string; frames: number; rate: number } | null = null;
 
   constructor(files: EngineFiles) {
     this.files = files;
@@ -444,11 +444,13 @@ export class Daw {
   }
 
   async exportAudio(format: WavChoice, stems: boolean): Promise<void> {
-    this.ui.set({ busy: 'Rendering…' });
+    if (this.ui.get().busy) return;
+    this.ui.set({ busy: 'Rendering… 0 %' });
     try {
-      const rate = this.audio.client?.sampleRate ?? this.store.doc.sample_rate ?? 48000;
-      const r = await exportAudio(this.files, this.store.doc, format, stems, this.playTrack(), rate);
-      this.lastPerformance = r.performance ?? null;
+      const r = await exportAudio(this.files, this.store.doc, format, stems,
+                                  (hash) => this.persist.client.fetchAsset(hash),
+                                  (f) => this.ui.set({ busy: `Rendering… ${Math.floor(f * 100)} %` }));
+      this.lastExport = { note: r.note, frames: r.frames, rate: r.rate };
       for (const f of r.files) download(f);
       this.say(r.note);
     } catch (e) {
