@@ -13,6 +13,7 @@ import { engineSizing, limitProblems } from '../engine/client';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useView } from './hooks';
 import { Meter } from './meters';
+import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
 import { PianoRoll } from './pianoroll';
 import { barsOf, findClip, positionText, tempoAt } from './song';
@@ -53,10 +54,13 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
                   onClick={() => daw.view.set({ dock: 'roll' })}>Piano roll</button>
           <button type="button" className={`tab${view.dock === 'mixer' ? ' on' : ''}`}
                   onClick={() => daw.view.set({ dock: 'mixer' })}>Mixer</button>
+          <button type="button" className={`tab${view.dock === 'instrument' ? ' on' : ''}`} data-testid="instrument-tab"
+                  onClick={() => daw.view.set({ dock: 'instrument' })}>Instrument</button>
           <DockInfo daw={daw} />
         </div>
         <div className="dock-body">
-          {view.dock === 'roll' ? <PianoRoll ctx={daw.ctx} /> : <Mixer ctx={daw.ctx} />}
+          {view.dock === 'roll' ? <PianoRoll ctx={daw.ctx} /> : view.dock === 'mixer' ? <Mixer ctx={daw.ctx} />
+            : <InstrumentPanel ctx={daw.ctx} />}
         </div>
       </div>
       <StatusLine daw={daw} ui={ui} />
@@ -121,7 +125,7 @@ function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
         <button type="button" className={`toggle${ui.keysOn ? ' on' : ''}`} data-testid="keys"
                 title="Play the selected track from the computer keyboard (M): A W S E D F T G Y H U J K, Z/X octave"
                 onClick={() => daw.ui.set({ keysOn: !ui.keysOn })}>⌨ C{ui.octave}</button>
-        <button type="button" className={`toggle${ui.inputQuantize ? ' on' : ''}`} title="Quantize recorded notes to the snap grid"
+        <button type="button" className={`toggle${ui.inputQuantize ? ' on' : ''}`} data-testid="rec-quantize" title="Quantize recorded notes to the snap grid"
                 onClick={() => daw.ui.set({ inputQuantize: !ui.inputQuantize })}>Q rec</button>
       </div>
       <div className="spacer" />

@@ -79,7 +79,7 @@ export interface ViewState {
   openClip: string | null;
   /** Indices of the selected notes of the open clip. */
   selectedNotes: readonly number[];
-  dock: 'roll' | 'mixer';
+  dock: 'roll' | 'mixer' | 'instrument';
   follow: boolean;
 }
 
