@@ -483,7 +483,9 @@ export async function run(t) {
     const again = await doc(page);
     check(again.tempo === 150 && playedNotes(again).join(' ') === mine.join(' '),
           `the page's import of its own MIDI file: tempo ${again.tempo}, notes\n${playedNotes(again).join(' ')}`);
-    t.log(`File > Import MIDI file: ${again.tracks.length} tracks, the same ${mine.length} notes, ${again.tempo} bpm`);
+    const reader = await page.evaluate(() => globalThis.amp.daw.lastImportReader);
+    t.log(`File > Import MIDI file (${reader === 'native' ? "the export worker's native SMF reader" : "the page's reader; the worker has no import-midi"}): ` +
+          `${again.tracks.length} tracks, the same ${mine.length} notes, ${again.tempo} bpm`);
 
     // Space starts and stops the transport (the engine's playhead from the state region).
     await startAudio(page);
