@@ -464,7 +464,7 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: RollD
     g.fillStyle = THEME.textDim;
     g.font = '13px system-ui, sans-serif';
     g.textAlign = 'center';
-    g.fillText('Double-click a clip in the arrangement to edit its notes here.', KEYBOARD_WIDTH + (w - KEYBOARD_WIDTH) / 2,
+    g.fillText('Double-click a clip above to edit its notes here (double-click an empty instrument lane to make one).', KEYBOARD_WIDTH + (w - KEYBOARD_WIDTH) / 2,
                L.gridTop + (L.gridBottom - L.gridTop) / 2);
     g.textAlign = 'left';
   }

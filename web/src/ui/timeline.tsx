@@ -406,12 +406,36 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number): void {
   }
 
   if (doc.tracks.length === 0) {
-    g.fillStyle = THEME.textDim;
-    g.font = '14px system-ui, sans-serif';
-    g.textAlign = 'center';
-    g.fillText('Add a track with "+ Instrument" on the left, then double-click its lane to make a clip.',
-               w / 2, RULER_HEIGHT + 80);
+    // The first screen of a new project: how to start, in three steps.
+    const steps = [
+      ['1', 'Add a track', 'with "+ Instrument" at the top left (choose its sound in the track\'s list).'],
+      ['2', 'Draw notes', 'double-click the track\'s lane for a clip, then click in the piano roll below.'],
+      ['3', 'Press Space', 'to play. ⌨ (or M) plays the selected track from the computer keyboard, R records.'],
+    ];
+    const x0 = Math.max(24, w / 2 - 300), y0 = RULER_HEIGHT + 60;
     g.textAlign = 'left';
+    g.fillStyle = THEME.text;
+    g.font = '600 16px system-ui, sans-serif';
+    g.fillText('Start a song', x0, y0);
+    steps.forEach(([n, head, rest], i) => {
+      const y = y0 + 34 + i * 30;
+      g.fillStyle = '#2b6cb0';
+      g.beginPath();
+      g.arc(x0 + 10, y - 5, 10, 0, Math.PI * 2);
+      g.fill();
+      g.fillStyle = '#ffffff';
+      g.font = '600 12px system-ui, sans-serif';
+      g.textAlign = 'center';
+      g.fillText(n!, x0 + 10, y - 1);
+      g.textAlign = 'left';
+      g.fillStyle = THEME.text;
+      g.font = '600 14px system-ui, sans-serif';
+      g.fillText(head!, x0 + 30, y);
+      const hw = g.measureText(head!).width;
+      g.fillStyle = THEME.textDim;
+      g.font = '14px system-ui, sans-serif';
+      g.fillText(` — ${rest!}`, x0 + 30 + hw, y);
+    });
   }
 }
 

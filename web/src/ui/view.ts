@@ -32,7 +32,7 @@ export const TRACK_COLORS = ['#4cc2ff', '#ff8a4c', '#7bd88f', '#c58cff', '#ffd24
 
 export const RULER_HEIGHT = 34;
 export const LANE_HEIGHT = 64;
-export const HEADER_WIDTH = 232;
+export const HEADER_WIDTH = 256;
 export const KEYBOARD_WIDTH = 56;
 export const VELOCITY_HEIGHT = 52;
 
