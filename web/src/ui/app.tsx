@@ -11,7 +11,7 @@ import type { SaveState } from '../api/autosave';
 import type { ProjectDoc } from '../doc/project';
 import { engineSizing, limitProblems } from '../engine/client';
 import type { Daw, UiState } from './daw';
-import { useDoc, usePolled, useView } from './hooks';
+import { useDoc, usePolled, useViewOf } from './hooks';
 import { Meter } from './meters';
 import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
@@ -31,7 +31,7 @@ function useSaveState(daw: Daw): SaveState {
 
 export function App({ daw }: { daw: Daw }): React.JSX.Element {
   const ui = useUi(daw);
-  const view = useView(daw.ctx);
+  const view = { dock: useViewOf(daw.ctx, (v) => v.dock) };
   const [drop, setDrop] = useState(false);
   return (
     <div className={`daw${drop ? ' dropping' : ''}`}
@@ -75,7 +75,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
 
 function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const doc = useDoc(daw.ctx);
-  const view = useView(daw.ctx);
+  const view = { snap: useViewOf(daw.ctx, (v) => v.snap) };
   const save = useSaveState(daw);
   const store = daw.store;
   const playing = usePolled(() => daw.audio.playing() || daw.audio.transportRequested);
@@ -242,7 +242,8 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
 
 function DockInfo({ daw }: { daw: Daw }): React.JSX.Element {
   const doc = useDoc(daw.ctx);
-  const view = useView(daw.ctx);
+  const view = { dock: useViewOf(daw.ctx, (v) => v.dock), openClip: useViewOf(daw.ctx, (v) => v.openClip),
+                 selectedNotes: useViewOf(daw.ctx, (v) => v.selectedNotes) };
   if (view.dock !== 'roll') return <span className="dock-info" />;
   const open = view.openClip ? findClip(doc, view.openClip) : null;
   if (!open) return <span className="dock-info">No clip open</span>;

@@ -8,7 +8,7 @@
 import { samePatch } from '../doc/edits';
 import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
-import { useDoc, useView } from './hooks';
+import { useDoc, useViewOf } from './hooks';
 
 function valueText(v: number, step: number, unit: string): string {
   const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
@@ -17,7 +17,7 @@ function valueText(v: number, step: number, unit: string): string {
 
 export function InstrumentPanel({ ctx }: { ctx: Ctx }): React.JSX.Element {
   const doc = useDoc(ctx);
-  const view = useView(ctx);
+  const view = { selectedTrack: useViewOf(ctx, (v) => v.selectedTrack) };
   const track = doc.tracks.find((t) => t.id === view.selectedTrack);
   if (!track || track.kind !== 'instrument')
     return <div className="instrument-panel"><div className="empty-hint">Select an instrument track to see its instrument's controls.</div></div>;

@@ -14,7 +14,7 @@ import type { Ctx } from './context';
 import { barsOf, findClip } from './song';
 import { withAlpha } from './timeline';
 import {
-  KEYBOARD_WIDTH, THEME, VELOCITY_HEIGHT, fitCanvas, isBlackKey, keyName, snapBeats, snapDown, snapTo, type ViewState,
+  KEYBOARD_WIDTH, THEME, VELOCITY_HEIGHT, cssSize, fitCanvas, isBlackKey, keyName, snapBeats, snapDown, snapTo, type ViewState,
 } from './view';
 
 const RULER = 22;
@@ -74,7 +74,7 @@ export function PianoRoll({ ctx }: { ctx: Ctx }): React.JSX.Element {
 }
 
 function layoutOf(canvas: HTMLCanvasElement): Layout {
-  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const { w, h } = cssSize(canvas);
   const velTop = h - VELOCITY_HEIGHT;
   return { w, h, gridTop: RULER, gridBottom: velTop - 4, velTop };
 }

@@ -15,7 +15,7 @@ import { useEffect, useRef } from 'react';
 import type { Clip, ProjectDoc, TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
 import { barsOf, clipRange, findClip, tempoAt, type BarLine } from './song';
-import { LANE_HEIGHT, RULER_HEIGHT, THEME, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
+import { LANE_HEIGHT, RULER_HEIGHT, THEME, cssSize, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
 
 const EDGE = 6;          // px: the resize zone at each clip edge
 const HANDLE = 9;        // px: the loop handle's square
@@ -97,7 +97,7 @@ function trackAtY(doc: ProjectDoc, v: ViewState, y: number): TrackDoc | null {
 function followPlayhead(ctx: Ctx, canvas: HTMLCanvasElement, beat: number): void {
   const v = ctx.view.get();
   if (!v.follow || !ctx.audio.playing()) return;
-  const width = canvas.clientWidth / v.pxPerBeat;
+  const width = cssSize(canvas).w / v.pxPerBeat;
   if (beat < v.scrollBeat || beat > v.scrollBeat + width * 0.9)
     ctx.view.set({ scrollBeat: Math.max(0, beat - width * 0.1) });
 }
