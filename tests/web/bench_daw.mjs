@@ -54,6 +54,20 @@ export function benchProject(manifest, trackCount = 32, clipCount = 500) {
   return { version: 2, sample_rate: 48000, tempo: 128, time_signature: [4, 4], tracks, ui: { name: 'Benchmark: 32 tracks, 500 clips' } };
 }
 
+/** Stop the CDP profiler; print the 25 functions with the most self time. */
+async function printProfile(cdp) {
+  const { profile } = await cdp.send('Profiler.stop');
+  const self = new Map();
+  const dt = new Map();
+  profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const n of profile.nodes) {
+    const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+    self.set(k, (self.get(k) ?? 0) + (dt.get(n.id) ?? 0));
+  }
+  console.log('self time (ms):');
+  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(us / 1000).toFixed(1).padStart(8)}  ${k}`);
+}
+
 async function main() {
   const server = await serveApp();
   const browser = await launchBrowser();
@@ -73,6 +87,8 @@ async function main() {
     await startAudio(page);
     await page.waitForTimeout(500);
     await page.evaluate(() => globalThis.ampLong.splice(0));
+    const cdpOpen = args.includes('--profile-open') ? await context.newCDPSession(page) : null;
+    if (cdpOpen) { await cdpOpen.send('Profiler.enable'); await cdpOpen.send('Profiler.setSamplingInterval', { interval: 200 }); await cdpOpen.send('Profiler.start'); }
     // Open the project: one replace (what File > Open does after the fetch).
     const open = await page.evaluate((d) => {
       const t0 = performance.now();
@@ -83,6 +99,7 @@ async function main() {
     }, doc);
     await page.waitForTimeout(500);
     const longOpen = await page.evaluate(() => globalThis.ampLong.splice(0));
+    if (cdpOpen) await printProfile(cdpOpen);
     await page.keyboard.press('Escape');
     await page.locator('canvas.timeline-canvas').focus();
     await page.keyboard.press('Space');
@@ -134,18 +151,7 @@ async function main() {
                rate: globalThis.amp.daw.audio.client.sampleRate, voices: globalThis.amp.daw.audio.telemetry.snapshot.voices,
                view: globalThis.amp.daw.view.get() };
     });
-    if (cdp) {
-      const { profile } = await cdp.send('Profiler.stop');
-      const self = new Map();
-      const dt = new Map();
-      profile.samples.forEach((id, i) => dt.set(id, (dt.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-      for (const n of profile.nodes) {
-        const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
-        self.set(k, (self.get(k) ?? 0) + (dt.get(n.id) ?? 0));
-      }
-      console.log('self time (ms):');
-      for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(us / 1000).toFixed(1).padStart(8)}  ${k}`);
-    }
+    if (cdp) await printProfile(cdp);
     const quantumUs = (128 / gesture.rate) * 1e6;
     const fps = (gesture.frames / gesture.ms) * 1000;
     const maxLong = (l) => (l.length ? Math.max(...l.map((e) => e.ms)) : 0);
