@@ -556,7 +556,7 @@ function tag(g: CanvasRenderingContext2D, x: number, y: number, text: string, co
 // redraws each visible clip once per step. Clips wider than MINI_MAX_PX
 // (a long clip zoomed far in) are drawn directly.
 const MINI_MAX_PX = 4096;
-interface ClipPicture { key: string; canvas: HTMLCanvasElement }
+interface ClipPicture { key: string; want: string; canvas: HTMLCanvasElement | null }
 const pictures = new WeakMap<Clip, ClipPicture>();
 
 function drawClip(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: number, x1: number,
@@ -570,7 +570,16 @@ function drawClip(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: 
   const key = `${pw}x${height}@${ratio} ${track.ui?.color ?? ''} ${track.name ?? ''} ${selected ? 's' : ''}${open ? 'o' : ''}`;
   let pic = pictures.get(clip);
   if (!pic || pic.key !== key) {
-    const canvas = pic?.canvas ?? document.createElement('canvas');
+    // A key asked for the first time (a zoom step, a drag) is drawn
+    // directly; a picture is made when the same key comes again, so a
+    // zoom does not make and throw away a bitmap per clip per step.
+    if (!pic || pic.want !== key) {
+      if (pic) pic.want = key;
+      else pictures.set(clip, { key: '', want: key, canvas: null });
+      drawClipNow(g, track, clip, x0, x1, top, height, selected, open);
+      return;
+    }
+    const canvas = pic.canvas ?? document.createElement('canvas');
     canvas.width = Math.ceil(pw * ratio) + 2;
     canvas.height = Math.ceil(height * ratio) + 2;
     const c = canvas.getContext('2d');
@@ -580,9 +589,10 @@ function drawClip(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: 
     }
     c.setTransform(ratio, 0, 0, ratio, 0, 0);
     drawClipNow(c, track, clip, 0, pw, 0, height, selected, open);
-    pic = { key, canvas };
-    pictures.set(clip, pic);
+    pic.key = key;
+    pic.canvas = canvas;
   }
+  if (!pic.canvas) return;
   g.drawImage(pic.canvas, 0, 0, pic.canvas.width, pic.canvas.height, x0, top,
               pic.canvas.width / ratio, pic.canvas.height / ratio);
 }
