@@ -5,13 +5,15 @@
 // position) is drawn or polled on animation frames, not through React
 // state.
 
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { ProjectSummary } from '../api/ampd';
 import type { SaveState } from '../api/autosave';
 import type { ProjectDoc } from '../doc/project';
-import { engineSizing, limitProblems } from '../engine/client';
+import { engineSizing, limitProblems, type BuildLimits, type EngineSizing } from '../engine/client';
+import { describeLimits, type EngineLimits, type EngineMemoryModel, type ProjectStats } from '../engine/limits';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useViewOf } from './hooks';
+import { HelpDialog } from './help';
 import { Meter } from './meters';
 import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
@@ -65,6 +67,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
       </div>
       <StatusLine daw={daw} ui={ui} />
       {ui.dialog === 'projects' && <ProjectsDialog daw={daw} />}
+      {ui.dialog === 'help' && <HelpDialog daw={daw} />}
       {ui.dialog === 'conflict' && <ConflictDialog daw={daw} ui={ui} />}
       {ui.marker && <MarkerMenu daw={daw} at={ui.marker} />}
     </div>
@@ -217,6 +220,8 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
     <div className="menu">
       <button type="button" className="btn" data-testid="save" title="Save to the server (Ctrl+S)" onClick={() => void daw.save()}>Save</button>
       <button type="button" className="btn" data-testid="file-menu" onClick={() => setOpen(!open)}>File ▾</button>
+      <button type="button" className="btn" data-testid="help-button" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts"
+              onClick={() => daw.ui.set({ dialog: 'help' })}>?</button>
       <input ref={fileRef} type="file" accept=".mid,.midi,audio/midi" hidden data-testid="import-file"
              onChange={(e) => { const f = e.target.files?.[0]; if (f) void daw.importMidi(f); e.target.value = ''; }} />
       {open &&
@@ -269,11 +274,32 @@ function browserLimits(): string[] {
   return lacks;
 }
 
+/** The limits line. An engine sized for the project (engineSizing(manifest,
+ *  doc) answering with `engine` limits and `stats`, the sized build) shows
+ *  what the project uses of what it holds (describeLimits: "clips 120 /
+ *  3,000"); the fixed build shows its sizes. */
+function limitsLine(daw: Daw, doc: ProjectDoc): { limits: BuildLimits; line: { text: string; title: string } } {
+  const sizingOf = engineSizing as unknown as (m: unknown, p?: ProjectDoc, o?: { sampleRate?: number }) =>
+    EngineSizing & { engine?: EngineLimits | null; stats?: ProjectStats | null };
+  const sizing = sizingOf(daw.files.manifest, doc, { sampleRate: daw.audio.client?.sampleRate ?? doc.sample_rate ?? 48000 });
+  const limits = sizing.limits;
+  if (sizing.engine && sizing.stats) {
+    const model = (daw.files.manifest as { memory?: EngineMemoryModel }).memory;
+    const parts = describeLimits(sizing.engine, sizing.stats, model);
+    return { limits, line: { text: parts.slice(0, 3).join(' · '),
+                             title: `This project in the engine sized for it:\n${parts.join('\n')}\nno live audio input` } };
+  }
+  return { limits, line: {
+    text: `${doc.tracks.length}/${limits.tracks} tracks · ${limits.insertsPerTrack} inserts a track · ${limits.clips} clips · ` +
+          `${Math.round(limits.sampleBytes / 1048576)} MB of samples · no live audio input`,
+    title: 'What the engine of this build holds at most' } };
+}
+
 function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const lacks = browserLimits();
   const audioState = usePolled(() => daw.audio.state);
   const doc = useDoc(daw.ctx);
-  const limits = engineSizing(daw.files.manifest).limits;
+  const { limits, line } = useMemo(() => limitsLine(daw, doc), [daw, doc]);
   const problems = limitProblems(doc, limits);
   return (
     <footer className="status">
@@ -290,9 +316,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
         {problems.length ? <span className="warn" title={problems.join('\n')}>Too big for this engine: {problems[0]}
           {problems.length > 1 ? ` (+${problems.length - 1})` : ''}.</span> : null}
         <span id="midi">{ui.midi}</span>
-        <span title="What the engine of this build holds at most">
-          {doc.tracks.length}/{limits.tracks} tracks · {limits.insertsPerTrack} inserts a track · {limits.clips} clips ·{' '}
-          {Math.round(limits.sampleBytes / 1048576)} MB of samples · no live audio input</span>
+        <span title={line.title} data-testid="limits">{line.text}</span>
       </span>
     </footer>
   );

@@ -33,7 +33,7 @@ export interface UiState {
   inputQuantize: boolean;
   midi: string;
   busy: string;
-  dialog: 'none' | 'projects' | 'conflict';
+  dialog: 'none' | 'projects' | 'conflict' | 'help';
   conflict: number;
   /** The ruler's popover: the bar line's beat and where it opened. */
   marker: { beat: number; x: number; y: number } | null;
@@ -279,6 +279,8 @@ export class Daw {
     if (mod && e.code === 'KeyV') { e.preventDefault(); this.paste(); return; }
     if (mod && e.code === 'KeyA' && inRoll) { e.preventDefault(); this.selectAllNotes(); return; }
     if (mod) return;
+    if (e.key === '?') { this.ui.set({ dialog: this.ui.get().dialog === 'help' ? 'none' : 'help' }); e.preventDefault(); return; }
+    if (e.code === 'Escape' && this.ui.get().dialog === 'help') { this.ui.set({ dialog: 'none' }); e.preventDefault(); return; }
     switch (e.code) {
       case 'KeyM': this.ui.set({ keysOn: !this.ui.get().keysOn }); e.preventDefault(); return;
       case 'KeyR': void this.toggleRecord(); e.preventDefault(); return;
