@@ -18,7 +18,7 @@ const SECTIONS: [string, [string, string][]][] = [
     ['arrows', 'move the selection (Shift: an octave)'], ['Q', 'quantize to the snap'], ['Ctrl+A', 'select all'], ['velocity lane', 'drag to set velocities'],
   ]],
   ['Playing and editing', [
-    ['M or ⌨', 'play the selected track from the computer keyboard'], ['A W S E D F T G Y H U J K O L P', 'the keys, from C'], ['Z / X', 'octave down / up'],
+    ['M or ⌨', 'play the selected track from the computer keyboard'], ['A S D F G H J K L', 'white keys from C (W E T Y U O P: black)'], ['Z / X', 'octave down / up'],
     ['Ctrl+Z / Ctrl+Shift+Z', 'undo / redo'], ['Ctrl+S', 'save'], ['?', 'this help'],
   ]],
 ];
