@@ -151,3 +151,15 @@ WEB_TEST_SERVER := $(if $(wildcard server/server.mk),$(B)/ampd)
 TEST_STEPS += test-web
 test-web: web $(B)/amp $(WEB_NPM_STAMP) $(WEB_TEST_SERVER) $(WEB_LAYOUT_JSON)
 	B=$(B) $(NODE) tests/web/run.mjs
+
+# ---- make bench-daw: issue 11's benchmark (not in make test) ----------------
+# A generated 32-track, 500-clip project played in the DAW in headless
+# Chromium while the timeline scrolls and zooms: the longest main-thread
+# task, frames per second, the worklet's CPU per quantum. Prints a table and
+# writes it into BENCHMARKS.md's "The DAW in the browser" section (with the
+# machine's load). Not a prerequisite of `make bench`, which rewrites
+# BENCHMARKS.md as a whole: run it after. BENCH_DAW_ARGS=--profile prints
+# the main thread's self times.
+.PHONY: bench-daw
+bench-daw: web $(WEB_NPM_STAMP) $(WEB_TEST_SERVER)
+	B=$(B) $(NODE) tests/web/bench_daw.mjs --write $(BENCH_DAW_ARGS)

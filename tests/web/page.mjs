@@ -152,5 +152,36 @@ export async function run(t) {
         `live burst: ${live.applied} of ${live.sent} applied, ${live.rejected} rejected`);
   check(live.engineHash === live.hash, 'live burst: the engine applied other commands, or in another order');
   t.log(`live burst: ${live.sent} commands in all, the ring was full ${live.refused} times, all applied in order`);
+
   check(page.errors.length === 0, `page errors: ${page.errors.join('; ')}`);
+  // The held clip light of the transport bar's master meter: a note through
+  // a track fader and master at +24 dB lights it; it stays lit after the note ends, until
+  // the meter is clicked.
+  const page2 = await t.newPage();
+  await pageReady(page2);
+  const track2 = await instrumentTrack(page2, 'epiano');
+  await startAudio(page2);
+  await page2.evaluate((id) => {
+    const daw = globalThis.amp.daw;
+    daw.store.transact('loud', (d) => ({ ...d, tracks: d.tracks.map((x) => (x.id === id ? { ...x, fader: { gain_db: 24 } } : x)), master: { gain_db: 24 } }));
+  }, track2);
+  await page2.waitForTimeout(100);
+  check(await page2.evaluate(() => document.querySelector('#meter').dataset.clipped) === '0', 'the clip light is on before the loud note');
+  if (!await page2.evaluate(() => globalThis.amp.daw.ui.get().keysOn)) await page2.click('[data-testid="keys"]');
+  await page2.locator('canvas.timeline-canvas').focus();
+  await page2.keyboard.down('a');
+  try {
+    await waitFor(page2, () => document.querySelector('#meter').dataset.clipped === '1', null, 'the clip light to come on', 3000);
+  } catch (e) {
+    const st = await page2.evaluate(() => ({ d: { ...document.querySelector('#meter').dataset }, doc: globalThis.amp.daw.store.doc,
+                                            m: globalThis.amp.daw.audio.meter('master'), focus: document.activeElement?.className }));
+    throw new Error(`${e.message}: ${JSON.stringify(st).slice(0, 1500)}`);
+  }
+  await page2.keyboard.up('a');
+  await ends(page2, 'the loud note');
+  check(await page2.evaluate(() => document.querySelector('#meter').dataset.clipped) === '1', 'the clip light went off by itself');
+  await page2.click('#meter');
+  await waitFor(page2, () => document.querySelector('#meter').dataset.clipped === '0', null, 'a click to reset the clip light');
+  t.log('track fader and master at +24 dB: the clip light of the transport bar\'s master meter came on, stayed on after the note ended, and a click reset it');
+  check(page2.errors.length === 0, `page errors: ${page2.errors.join('; ')}`);
 }

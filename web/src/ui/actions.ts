@@ -79,6 +79,11 @@ export class Actions {
   setGain(id: number, db: number, coalesce?: string): void {
     this.store.transact('Volume', (d) => E.setGain(d, id, db), coalesce ? { coalesce } : {});
   }
+  /** One instrument param (slot 0) of a track (the caller clamps it to
+   *  the patch's range). */
+  setParam(id: number, name: string, value: number, coalesce?: string): void {
+    this.store.transact(`Set ${name}`, (d) => E.setParam(d, id, name, value), coalesce ? { coalesce } : {});
+  }
   setPan(id: number, pan: number, coalesce?: string): void {
     this.store.transact('Pan', (d) => E.setPan(d, id, pan), coalesce ? { coalesce } : {});
   }

@@ -5,14 +5,17 @@
 // position) is drawn or polled on animation frames, not through React
 // state.
 
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { ProjectSummary } from '../api/ampd';
 import type { SaveState } from '../api/autosave';
 import type { ProjectDoc } from '../doc/project';
-import { engineSizing, limitProblems } from '../engine/client';
+import { engineSizing, limitProblems, type BuildLimits, type EngineSizing } from '../engine/client';
+import { describeLimits, type EngineLimits, type EngineMemoryModel, type ProjectStats } from '../engine/limits';
 import type { Daw, UiState } from './daw';
-import { useDoc, usePolled, useView } from './hooks';
+import { useDoc, usePolled, useViewOf } from './hooks';
+import { HelpDialog } from './help';
 import { Meter } from './meters';
+import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
 import { PianoRoll } from './pianoroll';
 import { barsOf, findClip, positionText, tempoAt } from './song';
@@ -30,7 +33,7 @@ function useSaveState(daw: Daw): SaveState {
 
 export function App({ daw }: { daw: Daw }): React.JSX.Element {
   const ui = useUi(daw);
-  const view = useView(daw.ctx);
+  const view = { dock: useViewOf(daw.ctx, (v) => v.dock) };
   const [drop, setDrop] = useState(false);
   return (
     <div className={`daw${drop ? ' dropping' : ''}`}
@@ -53,14 +56,18 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
                   onClick={() => daw.view.set({ dock: 'roll' })}>Piano roll</button>
           <button type="button" className={`tab${view.dock === 'mixer' ? ' on' : ''}`}
                   onClick={() => daw.view.set({ dock: 'mixer' })}>Mixer</button>
+          <button type="button" className={`tab${view.dock === 'instrument' ? ' on' : ''}`} data-testid="instrument-tab"
+                  onClick={() => daw.view.set({ dock: 'instrument' })}>Instrument</button>
           <DockInfo daw={daw} />
         </div>
         <div className="dock-body">
-          {view.dock === 'roll' ? <PianoRoll ctx={daw.ctx} /> : <Mixer ctx={daw.ctx} />}
+          {view.dock === 'roll' ? <PianoRoll ctx={daw.ctx} /> : view.dock === 'mixer' ? <Mixer ctx={daw.ctx} />
+            : <InstrumentPanel ctx={daw.ctx} />}
         </div>
       </div>
       <StatusLine daw={daw} ui={ui} />
       {ui.dialog === 'projects' && <ProjectsDialog daw={daw} />}
+      {ui.dialog === 'help' && <HelpDialog daw={daw} />}
       {ui.dialog === 'conflict' && <ConflictDialog daw={daw} ui={ui} />}
       {ui.marker && <MarkerMenu daw={daw} at={ui.marker} />}
     </div>
@@ -71,7 +78,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
 
 function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const doc = useDoc(daw.ctx);
-  const view = useView(daw.ctx);
+  const view = { snap: useViewOf(daw.ctx, (v) => v.snap) };
   const save = useSaveState(daw);
   const store = daw.store;
   const playing = usePolled(() => daw.audio.playing() || daw.audio.transportRequested);
@@ -121,7 +128,7 @@ function TopBar({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
         <button type="button" className={`toggle${ui.keysOn ? ' on' : ''}`} data-testid="keys"
                 title="Play the selected track from the computer keyboard (M): A W S E D F T G Y H U J K, Z/X octave"
                 onClick={() => daw.ui.set({ keysOn: !ui.keysOn })}>⌨ C{ui.octave}</button>
-        <button type="button" className={`toggle${ui.inputQuantize ? ' on' : ''}`} title="Quantize recorded notes to the snap grid"
+        <button type="button" className={`toggle${ui.inputQuantize ? ' on' : ''}`} data-testid="rec-quantize" title="Quantize recorded notes to the snap grid"
                 onClick={() => daw.ui.set({ inputQuantize: !ui.inputQuantize })}>Q rec</button>
       </div>
       <div className="spacer" />
@@ -213,6 +220,8 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
     <div className="menu">
       <button type="button" className="btn" data-testid="save" title="Save to the server (Ctrl+S)" onClick={() => void daw.save()}>Save</button>
       <button type="button" className="btn" data-testid="file-menu" onClick={() => setOpen(!open)}>File ▾</button>
+      <button type="button" className="btn" data-testid="help-button" title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts"
+              onClick={() => daw.ui.set({ dialog: 'help' })}>?</button>
       <input ref={fileRef} type="file" accept=".mid,.midi,audio/midi" hidden data-testid="import-file"
              onChange={(e) => { const f = e.target.files?.[0]; if (f) void daw.importMidi(f); e.target.value = ''; }} />
       {open &&
@@ -238,7 +247,8 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
 
 function DockInfo({ daw }: { daw: Daw }): React.JSX.Element {
   const doc = useDoc(daw.ctx);
-  const view = useView(daw.ctx);
+  const view = { dock: useViewOf(daw.ctx, (v) => v.dock), openClip: useViewOf(daw.ctx, (v) => v.openClip),
+                 selectedNotes: useViewOf(daw.ctx, (v) => v.selectedNotes) };
   if (view.dock !== 'roll') return <span className="dock-info" />;
   const open = view.openClip ? findClip(doc, view.openClip) : null;
   if (!open) return <span className="dock-info">No clip open</span>;
@@ -264,11 +274,32 @@ function browserLimits(): string[] {
   return lacks;
 }
 
+/** The limits line. An engine sized for the project (engineSizing(manifest,
+ *  doc) answering with `engine` limits and `stats`, the sized build) shows
+ *  what the project uses of what it holds (describeLimits: "clips 120 /
+ *  3,000"); the fixed build shows its sizes. */
+function limitsLine(daw: Daw, doc: ProjectDoc): { limits: BuildLimits; line: { text: string; title: string } } {
+  const sizingOf = engineSizing as unknown as (m: unknown, p?: ProjectDoc, o?: { sampleRate?: number }) =>
+    EngineSizing & { engine?: EngineLimits | null; stats?: ProjectStats | null };
+  const sizing = sizingOf(daw.files.manifest, doc, { sampleRate: daw.audio.client?.sampleRate ?? doc.sample_rate ?? 48000 });
+  const limits = sizing.limits;
+  if (sizing.engine && sizing.stats) {
+    const model = (daw.files.manifest as { memory?: EngineMemoryModel }).memory;
+    const parts = describeLimits(sizing.engine, sizing.stats, model);
+    return { limits, line: { text: parts.slice(0, 3).join(' · '),
+                             title: `This project in the engine sized for it:\n${parts.join('\n')}\nno live audio input` } };
+  }
+  return { limits, line: {
+    text: `${doc.tracks.length}/${limits.tracks} tracks · ${limits.insertsPerTrack} inserts a track · ${limits.clips} clips · ` +
+          `${Math.round(limits.sampleBytes / 1048576)} MB of samples · no live audio input`,
+    title: 'What the engine of this build holds at most' } };
+}
+
 function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
   const lacks = browserLimits();
   const audioState = usePolled(() => daw.audio.state);
   const doc = useDoc(daw.ctx);
-  const limits = engineSizing(daw.files.manifest).limits;
+  const { limits, line } = useMemo(() => limitsLine(daw, doc), [daw, doc]);
   const problems = limitProblems(doc, limits);
   return (
     <footer className="status">
@@ -285,9 +316,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
         {problems.length ? <span className="warn" title={problems.join('\n')}>Too big for this engine: {problems[0]}
           {problems.length > 1 ? ` (+${problems.length - 1})` : ''}.</span> : null}
         <span id="midi">{ui.midi}</span>
-        <span title="What the engine of this build holds at most">
-          {doc.tracks.length}/{limits.tracks} tracks · {limits.insertsPerTrack} inserts a track · {limits.clips} clips ·{' '}
-          {Math.round(limits.sampleBytes / 1048576)} MB of samples · no live audio input</span>
+        <span title={line.title} data-testid="limits">{line.text}</span>
       </span>
     </footer>
   );

@@ -19,7 +19,7 @@ import { clampTopKey } from './pianoroll';
 import { Persistence } from './persist';
 import { TakeRecorder } from './recorder';
 import { AudioSession } from './session';
-import { readSmf } from './smf';
+import { readSmf, readSmfNative } from './smf';
 import { barsOf, findTrack } from './song';
 import { INITIAL_VIEW, ValueStore, snapBeats, snapDown, type ViewState } from './view';
 
@@ -33,7 +33,7 @@ export interface UiState {
   inputQuantize: boolean;
   midi: string;
   busy: string;
-  dialog: 'none' | 'projects' | 'conflict';
+  dialog: 'none' | 'projects' | 'conflict' | 'help';
   conflict: number;
   /** The ruler's popover: the bar line's beat and where it opened. */
   marker: { beat: number; x: number; y: number } | null;
@@ -54,8 +54,10 @@ export class Daw {
   readonly keyboard: ComputerKeyboard;
   readonly ctx: Ctx;
   private countIn: ReturnType<typeof setTimeout> | null = null;
-  /** The last export's fallback performance (tests compare it natively). */
-  lastPerformance: unknown = null;
+  /** Which reader read the last MIDI file: the worker's native one or the page's. */
+  lastImportReader: 'native' | 'page' | '' = '';
+  /** The last audio export: its note, frames and rate (the tests read it). */
+  lastExport: { note: string; frames: number; rate: number } | null = null;
 
   constructor(files: EngineFiles) {
     this.files = files;
@@ -277,6 +279,8 @@ export class Daw {
     if (mod && e.code === 'KeyV') { e.preventDefault(); this.paste(); return; }
     if (mod && e.code === 'KeyA' && inRoll) { e.preventDefault(); this.selectAllNotes(); return; }
     if (mod) return;
+    if (e.key === '?') { this.ui.set({ dialog: this.ui.get().dialog === 'help' ? 'none' : 'help' }); e.preventDefault(); return; }
+    if (e.code === 'Escape' && this.ui.get().dialog === 'help') { this.ui.set({ dialog: 'none' }); e.preventDefault(); return; }
     switch (e.code) {
       case 'KeyM': this.ui.set({ keysOn: !this.ui.get().keysOn }); e.preventDefault(); return;
       case 'KeyR': void this.toggleRecord(); e.preventDefault(); return;
@@ -410,10 +414,15 @@ export class Daw {
   /** Standard MIDI File -> tracks added to the project (one undo step). */
   async importMidi(file: File): Promise<void> {
     try {
-      const song = readSmf(new Uint8Array(await file.arrayBuffer()));
+      const bytes = await file.arrayBuffer();
       const patches = this.files.manifest.patches;
       const drums = patches.find((p) => p.unit === 'drums');
       const keys = patches.find((p) => p.unit === 'epiano') ?? patches.find((p) => p.meta.kind === 'instrument');
+      // The native reader in the export worker when it has one, else the page's.
+      const native = await readSmfNative(new URL('export-worker.js', location.href).href, bytes,
+                                         keys ? fileOf(keys.source) : 'epiano.amp', drums ? fileOf(drums.source) : 'drums.amp');
+      const song = native ?? readSmf(new Uint8Array(bytes));
+      this.lastImportReader = native ? 'native' : 'page';
       let count = 0;
       this.store.transact(`Import ${file.name}`, (doc0) => {
         let doc: ProjectDoc = doc0;
@@ -426,10 +435,12 @@ export class Daw {
         const bars = barsOf(doc);
         for (const t of song.tracks) {
           const patch = t.channel === 9 && drums ? drums : keys;
+          const nativePatch = native?.patches[song.tracks.indexOf(t)];
           const id = newTrackId(doc);
           const end = Math.max(...t.notes.map((n) => n.start_beat + n.length_beats));
           const bar = bars.beatsPerBarAt(0);
-          const next = addTrack(doc, { kind: 'instrument', id, name: t.name, ...(patch ? { patch: patchRefOf(patch) } : {}) });
+          const ref = nativePatch ?? (patch ? patchRefOf(patch) : undefined);
+          const next = addTrack(doc, { kind: 'instrument', id, name: t.name, ...(ref ? { patch: ref } : {}) });
           if (next === doc) break;   // 64 tracks
           doc = addClip(next, id, { start_beat: 0, length_beats: Math.max(bar, Math.ceil(end / bar) * bar),
                                     notes: t.notes, name: t.name });
@@ -444,11 +455,13 @@ export class Daw {
   }
 
   async exportAudio(format: WavChoice, stems: boolean): Promise<void> {
-    this.ui.set({ busy: 'Rendering…' });
+    if (this.ui.get().busy) return;
+    this.ui.set({ busy: 'Rendering… 0 %' });
     try {
-      const rate = this.audio.client?.sampleRate ?? this.store.doc.sample_rate ?? 48000;
-      const r = await exportAudio(this.files, this.store.doc, format, stems, this.playTrack(), rate);
-      this.lastPerformance = r.performance ?? null;
+      const r = await exportAudio(this.files, this.store.doc, format, stems,
+                                  (hash) => this.persist.client.fetchAsset(hash),
+                                  (f) => this.ui.set({ busy: `Rendering… ${Math.floor(f * 100)} %` }));
+      this.lastExport = { note: r.note, frames: r.frames, rate: r.rate };
       for (const f of r.files) download(f);
       this.say(r.note);
     } catch (e) {
@@ -462,4 +475,9 @@ export class Daw {
     download(exportMidi(this.store.doc));
     this.say('Exported the notes as a MIDI file.');
   }
+}
+
+/** A patch source's file name ("nodes/epiano.amp" -> "epiano.amp"). */
+function fileOf(source: string): string {
+  return source.slice(source.lastIndexOf('/') + 1);
 }

@@ -1,23 +1,22 @@
-// export.ts — the Export menu's work: the mix (or stems) as WAV through the
-// export worker, and the notes as a Standard MIDI File.
+// export.ts — the Export menu's work: the whole arrangement as WAV (the
+// mix, and the stems in one zip file) rendered by the export worker with
+// the C of `amp render` (`render-project`, src/engine/exporter.ts), and the
+// notes as a Standard MIDI File.
 //
-// The worker's project render ({type: 'render-project', json, assets,
-// format, stems}, replying {type: 'done', wav} or {type: 'done', stems:
-// [{name, wav}]}) is being added to export-worker.ts on another branch.
-// Until it is there the worker answers that message with an error, and the
-// page falls back to the worker's performance render: the armed or
-// selected instrument track's notes with its instrument and params, no
-// mixer (each instrument track for stems), which the worker writes as a
-// 32-bit float WAV; the page converts it to 16-bit (TPDF dither) or 24-bit
-// when asked. The status line says which one ran.
+// The worker gets the document exactly as the page would save it (format
+// version 2, built-in patches) and the bytes of every ampd asset its audio
+// regions name, so the mix is the file `amp render PROJECT.json --library
+// nodes` writes for the saved project: `--format f32`, `--format s24`, or
+// `--format s16 --dither` (TPDF from the seeded generator of
+// runtime/formats/wav.h). Stems are `amp render --stems`: one WAV per
+// instrument and audio track (the track soloed, its sends and their buses
+// included), packed with the mix into one uncompressed zip, so the browser
+// asks for one download, not a dozen.
 
-import type { ProjectDoc, TrackDoc } from '../doc/project';
+import type { ProjectDoc } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
-import { exportPerformance } from '../engine/exporter';
-import { manifestRegistry } from '../engine/sink';
-import type { Performance } from '../engine/performance';
-import { secondsAt, songEnd } from './song';
-import { trackNotes, writeSmf } from './smf';
+import { exportProject } from '../engine/exporter';
+import { writeSmf } from './smf';
 
 export type WavChoice = 's16' | 's24' | 'f32';
 
@@ -29,11 +28,12 @@ export interface ExportFile {
 export interface ExportOutcome {
   files: ExportFile[];
   note: string;
-  /** The performance rendered by the fallback (for the tests). */
-  performance?: Performance;
+  /** The rendered mix's length (the tests compare it with amp render). */
+  frames: number;
+  rate: number;
 }
 
-function safeName(s: string): string {
+export function safeName(s: string): string {
   return s.replace(/[^A-Za-z0-9 _.-]+/g, '').trim() || 'song';
 }
 
@@ -46,91 +46,43 @@ export function exportMidi(doc: ProjectDoc): ExportFile {
   return { name: `${safeName(projectName(doc))}.mid`, blob: new Blob([bytes.slice().buffer], { type: 'audio/midi' }) };
 }
 
-/** Render through the worker's project render; null when the worker does
- *  not know the message (the fallback then runs). */
-function renderProject(files: EngineFiles, doc: ProjectDoc, format: WavChoice, stems: boolean):
-  Promise<{ wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[] } | null> {
-  const worker = new Worker(new URL('export-worker.js', location.href).href, { type: 'module', name: 'amp-export' });
-  return new Promise((resolve, reject) => {
-    worker.onmessage = (event: MessageEvent) => {
-      const data = event.data as { type: string; wav?: ArrayBuffer; stems?: { name: string; wav: ArrayBuffer }[]; message?: string };
-      worker.terminate();
-      if (data.type === 'done' && (data.wav || data.stems)) resolve({ ...(data.wav ? { wav: data.wav } : {}), ...(data.stems ? { stems: data.stems } : {}) });
-      else resolve(null);
-    };
-    worker.onerror = (e) => {
-      worker.terminate();
-      reject(new Error(e.message || 'the export worker failed to start'));
-    };
-    worker.postMessage({ type: 'render-project', module: files.module, memoryPages: files.manifest.memoryPages,
-                         json: JSON.stringify(doc), assets: {}, format, stems });
-  });
+/** Every ampd asset hash the document's audio regions name. A region by
+ *  file path cannot be exported from the page (nor saved to ampd). */
+export function assetHashes(doc: ProjectDoc): string[] {
+  const out = new Set<string>();
+  for (const t of doc.tracks)
+    for (const r of t.regions ?? []) {
+      if (r.asset) out.add(r.asset);
+      else throw new Error(`track "${t.name ?? t.id}" has an audio region naming a file, not an uploaded asset`);
+    }
+  return [...out];
 }
 
-/** One instrument track's notes as a Performance (the fallback). */
-export function trackPerformance(files: EngineFiles, doc: ProjectDoc, track: TrackDoc, sampleRate: number): Performance | null {
-  const registry = manifestRegistry(files.manifest.patches);
-  const index = registry.indexOf(track.patch);
-  const patch = files.manifest.patches.find((p) => p.index === index);
-  if (!patch) return null;
-  const frame = (beat: number): number => Math.round(secondsAt(doc, beat) * sampleRate);
-  const notes = trackNotes(track)
-    .sort((a, b) => a.start - b.start || a.key - b.key)
-    .map((n) => ({ key: n.key, start: frame(n.start), end: Math.max(frame(n.start) + 1, frame(n.end)), velocity: Math.fround(n.velocity) }));
-  const end = Math.max(frame(songEnd(doc)), ...notes.map((n) => n.end));
-  const startParams = Object.entries(track.params ?? {}).flatMap(([name, value]) => {
-    const p = patch.meta.params.find((q) => q.name === name);
-    return p ? [{ param: p.index, name, value }] : [];
-  });
-  return {
-    patch: patch.index,
-    patchName: patch.unit,
-    source: patch.source,
-    sampleRate,
-    startParams,
-    paramNames: patch.meta.params.map((p) => p.name),
-    paramDefaults: patch.meta.params.map((p) => p.default),
-    notes,
-    changes: [],
-    frames: end + sampleRate,
-  };
-}
+export const FORMAT_NAMES: Record<WavChoice, string> = {
+  s16: '16-bit (dithered)', s24: '24-bit', f32: '32-bit float',
+};
 
 export async function exportAudio(files: EngineFiles, doc: ProjectDoc, format: WavChoice, stems: boolean,
-                                  preferTrack: number | null, sampleRate: number): Promise<ExportOutcome> {
+                                  fetchAsset: (hash: string) => Promise<ArrayBuffer>,
+                                  onProgress?: (fraction: number) => void): Promise<ExportOutcome> {
   const base = safeName(projectName(doc));
-  const full = await renderProject(files, doc, format, stems).catch(() => null);
-  if (full?.stems)
-    return { files: full.stems.map((s) => ({ name: `${base} - ${safeName(s.name)}.wav`, blob: new Blob([s.wav], { type: 'audio/wav' }) })),
-             note: `Exported ${full.stems.length} stems.` };
-  if (full?.wav) return { files: [{ name: `${base}.wav`, blob: new Blob([full.wav], { type: 'audio/wav' }) }], note: 'Exported the mix.' };
-
-  const instruments = doc.tracks.filter((t) => t.kind === 'instrument' && (t.clips ?? []).some((c) => c.notes.length));
-  const chosen = instruments.find((t) => t.id === preferTrack) ?? instruments[0];
-  if (!chosen) throw new Error('there are no notes to export');
-  const tracks = stems ? instruments : [chosen];
-  const out: ExportFile[] = [];
-  let performance: Performance | undefined;
-  let audioMs = 0, elapsedMs = 0;
-  for (const t of tracks) {
-    const p = trackPerformance(files, doc, t, sampleRate);
-    if (!p) continue;
-    performance ??= p;
-    const r = await exportPerformance(new URL('export-worker.js', location.href).href, files.module, files.manifest.memoryPages, p);
-    audioMs += r.audioMs;
-    elapsedMs += r.elapsedMs;
-    const wav = format === 'f32' ? r.wav : floatWavToPcm(r.wav, format === 's16' ? 16 : 24);
-    out.push({ name: `${base}${stems || tracks.length > 1 ? ` - ${safeName(t.name ?? p.patchName)}` : ''}.wav`,
-               blob: new Blob([wav], { type: 'audio/wav' }) });
-  }
-  const what = stems ? `${out.length} track stems` : `the track "${chosen.name ?? ''}"`;
-  const kind = format === 'f32' ? '32-bit float' : format === 's16' ? '16-bit (dithered)' : '24-bit';
-  return {
-    files: out,
-    note: `Exported ${what} as ${kind} WAV (rendered ${(audioMs / 1000).toFixed(2)} s in ${elapsedMs.toFixed(0)} ms): ` +
-          "this build's export worker renders one instrument track at a time, without the mixer (the whole-mix render is not in it yet).",
-    ...(performance ? { performance } : {}),
-  };
+  const assets: Record<string, ArrayBuffer> = {};
+  for (const hash of assetHashes(doc)) assets[hash] = await fetchAsset(hash);
+  const r = await exportProject(new URL('export-worker.js', location.href).href,
+                                { json: JSON.stringify(doc), assets, format, stems },
+                                { module: files.module, manifest: files.manifest,
+                                  onProgress: (done, total) => onProgress?.(total > 0 ? done / total : 0) });
+  const seconds = r.frames / r.rate;
+  const speed = `rendered ${seconds.toFixed(2)} s in ${r.elapsedMs.toFixed(0)} ms`;
+  if (!stems)
+    return { files: [{ name: `${base}.wav`, blob: new Blob([r.mix], { type: 'audio/wav' }) }],
+             note: `Exported the mix as ${FORMAT_NAMES[format]} WAV (${speed}).`, frames: r.frames, rate: r.rate };
+  const entries = [{ name: `${base} - mix.wav`, data: new Uint8Array(r.mix) },
+                   ...r.stems.map((s) => ({ name: `${base} - ${String(s.index + 1).padStart(2, '0')} ${safeName(s.name || String(s.id))}.wav`,
+                                            data: new Uint8Array(s.wav) }))];
+  return { files: [{ name: `${base} - stems.zip`, blob: new Blob([zipStored(entries)], { type: 'application/zip' }) }],
+           note: `Exported the mix and ${r.stems.length} stems as ${FORMAT_NAMES[format]} WAV in one zip file (${speed}).`,
+           frames: r.frames, rate: r.rate };
 }
 
 export function download(file: ExportFile): void {
@@ -144,52 +96,62 @@ export function download(file: ExportFile): void {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-/** A 32-bit float WAV (wav.ts's layout: a 44-byte header, interleaved
- *  samples) as 16-bit PCM with TPDF dither (two uniform values of one LSB
- *  each, from a fixed-seed generator, so an export is repeatable) or as
- *  24-bit PCM, rounded. Samples beyond full scale clip. */
-export function floatWavToPcm(wav: ArrayBuffer, bits: 16 | 24): ArrayBuffer {
-  const src = new DataView(wav);
-  const channels = src.getUint16(22, true);
-  const rate = src.getUint32(24, true);
-  const samples = (wav.byteLength - 44) / 4;
-  const bytes = bits / 8;
-  const dataBytes = samples * bytes;
-  const out = new ArrayBuffer(44 + dataBytes);
-  const v = new DataView(out);
-  const text = (offset: number, s: string): void => {
-    for (let i = 0; i < s.length; i++) v.setUint8(offset + i, s.charCodeAt(i));
-  };
-  text(0, 'RIFF');
-  v.setUint32(4, 36 + dataBytes, true);
-  text(8, 'WAVE');
-  text(12, 'fmt ');
-  v.setUint32(16, 16, true);
-  v.setUint16(20, 1, true);                  // WAVE_FORMAT_PCM
-  v.setUint16(22, channels, true);
-  v.setUint32(24, rate, true);
-  v.setUint32(28, rate * channels * bytes, true);
-  v.setUint16(32, channels * bytes, true);
-  v.setUint16(34, bits, true);
-  text(36, 'data');
-  v.setUint32(40, dataBytes, true);
-  const full = bits === 16 ? 32767 : 8388607;
-  let seed = 0x12345678;
-  const uniform = (): number => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 4294967296;
-  };
-  for (let i = 0; i < samples; i++) {
-    let x = src.getFloat32(44 + i * 4, true) * full;
-    if (bits === 16) x += uniform() - uniform();
-    const q = Math.max(-full - 1, Math.min(full, Math.round(x)));
-    if (bits === 16) v.setInt16(44 + i * 2, q, true);
-    else {
-      const o = 44 + i * 3;
-      v.setUint8(o, q & 255);
-      v.setUint8(o + 1, (q >> 8) & 255);
-      v.setUint8(o + 2, (q >> 16) & 255);
+// ---- a zip file without compression (PKWARE APPNOTE 4.3: local headers,
+// the central directory, its end record; method 0, CRC-32) -------------------
+
+let crcTable: Uint32Array | null = null;
+
+function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
     }
   }
+  let c = 0xffffffff;
+  for (let i = 0; i < data.length; i++) c = crcTable[(c ^ data[i]!) & 255]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function zipStored(entries: { name: string; data: Uint8Array }[]): ArrayBuffer {
+  const enc = new TextEncoder();
+  const names = entries.map((e) => enc.encode(e.name));
+  const crcs = entries.map((e) => crc32(e.data));
+  let size = 22;
+  entries.forEach((e, i) => { size += 30 + names[i]!.length + e.data.length + 46 + names[i]!.length; });
+  const out = new ArrayBuffer(size);
+  const v = new DataView(out);
+  const bytes = new Uint8Array(out);
+  let at = 0;
+  const offsets: number[] = [];
+  // DOS time and date of 1 January 2000, 00:00: the zip is the same bytes for the same export.
+  const dosDate = (20 << 9) | (1 << 5) | 1;
+  entries.forEach((e, i) => {
+    offsets.push(at);
+    v.setUint32(at, 0x04034b50, true); v.setUint16(at + 4, 20, true); v.setUint16(at + 6, 0x0800, true);
+    v.setUint16(at + 8, 0, true); v.setUint16(at + 10, 0, true); v.setUint16(at + 12, dosDate, true);
+    v.setUint32(at + 14, crcs[i]!, true); v.setUint32(at + 18, e.data.length, true); v.setUint32(at + 22, e.data.length, true);
+    v.setUint16(at + 26, names[i]!.length, true); v.setUint16(at + 28, 0, true);
+    bytes.set(names[i]!, at + 30);
+    bytes.set(e.data, at + 30 + names[i]!.length);
+    at += 30 + names[i]!.length + e.data.length;
+  });
+  const dir = at;
+  entries.forEach((e, i) => {
+    v.setUint32(at, 0x02014b50, true); v.setUint16(at + 4, 20, true); v.setUint16(at + 6, 20, true);
+    v.setUint16(at + 8, 0x0800, true); v.setUint16(at + 10, 0, true); v.setUint16(at + 12, 0, true);
+    v.setUint16(at + 14, dosDate, true); v.setUint32(at + 16, crcs[i]!, true);
+    v.setUint32(at + 20, e.data.length, true); v.setUint32(at + 24, e.data.length, true);
+    v.setUint16(at + 28, names[i]!.length, true);
+    // extra, comment, disk, internal and external attributes: 0
+    v.setUint32(at + 42, offsets[i]!, true);
+    bytes.set(names[i]!, at + 46);
+    at += 46 + names[i]!.length;
+  });
+  v.setUint32(at, 0x06054b50, true);
+  v.setUint16(at + 8, entries.length, true); v.setUint16(at + 10, entries.length, true);
+  v.setUint32(at + 12, at - dir, true); v.setUint32(at + 16, dir, true);
   return out;
 }

@@ -15,6 +15,13 @@ export function useView(ctx: Ctx): ViewState {
   return useSyncExternalStore(ctx.view.subscribe, ctx.view.get);
 }
 
+/** One value of the view state (a primitive or a value kept by identity):
+ *  the component re-renders when that value changes, not on every scroll
+ *  or zoom (which the canvases draw without React). */
+export function useViewOf<T>(ctx: Ctx, pick: (v: ViewState) => T): T {
+  return useSyncExternalStore(ctx.view.subscribe, () => pick(ctx.view.get()));
+}
+
 /** A value that changes on its own (the transport, CPU): polled on
  *  animation frames, re-rendering only when `read` returns something new. */
 export function usePolled<T>(read: () => T): T {

@@ -31,10 +31,12 @@ export function Meter({ ctx, target, horizontal = false, id }: {
       raf = requestAnimationFrame(frame);
       const fit = fitCanvas(canvas);
       if (!fit) return;
-      const { g, w, h } = fit;
+      const { g, w: full, h } = fit;
       const m = ctx.audio.meter(target);
+      // A horizontal meter keeps its right end for the held clip light.
+      const w = horizontal ? full - 8 : full;
       g.fillStyle = '#0e1014';
-      g.fillRect(0, 0, w, h);
+      g.fillRect(0, 0, full, h);
       const peak = m?.peak ?? [0, 0], rms = m?.rms ?? [0, 0];
       const clipSize = horizontal ? 0 : 5;
       for (let c = 0; c < 2; c++) {
@@ -55,7 +57,10 @@ export function Meter({ ctx, target, horizontal = false, id }: {
           g.fillRect(x, h - p * span, bw, 2);
         }
       }
-      if (!horizontal) {
+      if (horizontal) {
+        g.fillStyle = m?.clipped ? THEME.record : '#2a2f39';
+        g.fillRect(full - 6, 0, 6, h);
+      } else {
         g.fillStyle = m?.clipped ? THEME.record : '#2a2f39';
         g.fillRect(0, 0, w, clipSize);
         // 0, -12, -24, -48 dB ticks.

@@ -4,7 +4,7 @@
 
 import type { TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
-import { useDoc, useView } from './hooks';
+import { useDoc, useViewOf } from './hooks';
 import { Meter } from './meters';
 
 const FADER_MIN = -60;   // the fader's bottom; below it, -inf (the document's -150)
@@ -22,7 +22,7 @@ function panText(pan: number): string {
 
 export function Mixer({ ctx }: { ctx: Ctx }): React.JSX.Element {
   const doc = useDoc(ctx);
-  const view = useView(ctx);
+  const view = { selectedTrack: useViewOf(ctx, (v) => v.selectedTrack) };
   const buses = doc.tracks.filter((t) => t.kind === 'bus');
   const master = doc.master?.gain_db ?? 0;
   return (

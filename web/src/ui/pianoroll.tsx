@@ -14,7 +14,7 @@ import type { Ctx } from './context';
 import { barsOf, findClip } from './song';
 import { withAlpha } from './timeline';
 import {
-  KEYBOARD_WIDTH, THEME, VELOCITY_HEIGHT, fitCanvas, isBlackKey, keyName, snapBeats, snapDown, snapTo, type ViewState,
+  KEYBOARD_WIDTH, THEME, VELOCITY_HEIGHT, cssSize, fitCanvas, isBlackKey, keyName, snapBeats, snapDown, snapTo, type ViewState,
 } from './view';
 
 const RULER = 22;
@@ -74,7 +74,7 @@ export function PianoRoll({ ctx }: { ctx: Ctx }): React.JSX.Element {
 }
 
 function layoutOf(canvas: HTMLCanvasElement): Layout {
-  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const { w, h } = cssSize(canvas);
   const velTop = h - VELOCITY_HEIGHT;
   return { w, h, gridTop: RULER, gridBottom: velTop - 4, velTop };
 }
@@ -464,7 +464,7 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, band: RollD
     g.fillStyle = THEME.textDim;
     g.font = '13px system-ui, sans-serif';
     g.textAlign = 'center';
-    g.fillText('Double-click a clip in the arrangement to edit its notes here.', KEYBOARD_WIDTH + (w - KEYBOARD_WIDTH) / 2,
+    g.fillText('Double-click a clip above to edit its notes here (double-click an empty instrument lane to make one).', KEYBOARD_WIDTH + (w - KEYBOARD_WIDTH) / 2,
                L.gridTop + (L.gridBottom - L.gridTop) / 2);
     g.textAlign = 'left';
   }

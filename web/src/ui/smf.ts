@@ -12,7 +12,7 @@
 // (runtime/formats/smf.c) is not in engine.wasm, so the page has this one;
 // `amp import` reads the same files natively.
 
-import type { NoteDoc, ProjectDoc, TrackDoc } from '../doc/project';
+import type { NoteDoc, PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
 
 const PPQ = 960;
 
@@ -230,4 +230,60 @@ export function readSmf(data: Uint8Array): MidiFileSong {
     }
   }
   return song;
+}
+
+// ---- the native reader (runtime/formats/smf.c in the export worker) -----------
+
+/** A MIDI file read by the export worker's native SMF reader (`{type:
+ *  'import-midi', bytes, patch, drums}` -> `{type: 'midi-imported', json}`,
+ *  the project `amp import` writes), as a MidiFileSong whose tracks keep
+ *  the patch the reader chose. Null when the worker does not know the
+ *  message or fails (the page's reader, readSmf, then reads the file). */
+export function readSmfNative(workerUrl: string, bytes: ArrayBuffer, patch: string, drums: string):
+  Promise<(MidiFileSong & { patches: (PatchRef | undefined)[] }) | null> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl, { type: 'module', name: 'amp-import' });
+    } catch {
+      resolve(null);
+      return;
+    }
+    const done = (v: (MidiFileSong & { patches: (PatchRef | undefined)[] }) | null): void => {
+      worker.terminate();
+      resolve(v);
+    };
+    worker.onerror = () => done(null);
+    worker.onmessage = (event: MessageEvent) => {
+      const data = event.data as { type?: string; json?: string };
+      if (data.type !== 'midi-imported' || typeof data.json !== 'string') {
+        done(null);
+        return;
+      }
+      try {
+        done(songOfProject(JSON.parse(data.json) as ProjectDoc));
+      } catch {
+        done(null);
+      }
+    };
+    worker.postMessage({ type: 'import-midi', bytes: bytes.slice(0), patch: { builtin: patch }, drums: { builtin: drums } });
+  });
+}
+
+/** An imported project's tempo map and tracks; each track's clips become
+ *  its notes on the song's beats. */
+export function songOfProject(doc: ProjectDoc): MidiFileSong & { patches: (PatchRef | undefined)[] } {
+  const tracks = doc.tracks.filter((t) => t.kind === 'instrument' || t.kind === undefined);
+  return {
+    tempo: doc.tempo ?? 120,
+    tempoChanges: (doc.tempo_changes ?? []).map((c) => ({ beat: c.beat, bpm: c.bpm })),
+    timeSignature: [doc.time_signature?.[0] ?? 4, doc.time_signature?.[1] ?? 4],
+    signatureChanges: (doc.time_signature_changes ?? []).map((c) => ({ beat: c.beat, num: c.num, den: c.den })),
+    tracks: tracks.map((t, i) => ({
+      name: t.name ?? `Track ${i + 1}`,
+      channel: typeof t.patch === 'object' && 'builtin' in t.patch && /drums/.test(t.patch.builtin) ? 9 : 0,
+      notes: (t.clips ?? []).flatMap((c) => c.notes.map((n) => ({ ...n, start_beat: c.start_beat + n.start_beat }))),
+    })).filter((t) => t.notes.length > 0),
+    patches: tracks.filter((t) => (t.clips ?? []).some((c) => c.notes.length > 0)).map((t) => t.patch),
+  };
 }

@@ -15,7 +15,7 @@ import { useEffect, useRef } from 'react';
 import type { Clip, ProjectDoc, TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
 import { barsOf, clipRange, findClip, tempoAt, type BarLine } from './song';
-import { LANE_HEIGHT, RULER_HEIGHT, THEME, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
+import { LANE_HEIGHT, RULER_HEIGHT, THEME, cssSize, fitCanvas, snapBeats, snapDown, snapTo, type ViewState } from './view';
 
 const EDGE = 6;          // px: the resize zone at each clip edge
 const HANDLE = 9;        // px: the loop handle's square
@@ -46,7 +46,8 @@ export function Timeline({ ctx }: { ctx: Ctx }): React.JSX.Element {
     if (!canvas) return;
     let raf = 0;
     let dirty = true;
-    const mark = (): void => { dirty = true; };
+    let stale = true;   // the scene (all but the playhead) must be drawn again
+    const mark = (): void => { dirty = true; stale = true; };
     const unsubs = [ctx.store.subscribe(mark), ctx.view.subscribe(mark)];
     const resize = new ResizeObserver(mark);
     resize.observe(canvas);
@@ -61,7 +62,8 @@ export function Timeline({ ctx }: { ctx: Ctx }): React.JSX.Element {
       }
       if (!dirty) return;
       dirty = false;
-      draw(canvas, ctx, beat);
+      draw(canvas, ctx, beat, stale);
+      stale = false;
     };
     raf = requestAnimationFrame(frame);
     const off = attachPointer(canvas, ctx);
@@ -97,7 +99,7 @@ function trackAtY(doc: ProjectDoc, v: ViewState, y: number): TrackDoc | null {
 function followPlayhead(ctx: Ctx, canvas: HTMLCanvasElement, beat: number): void {
   const v = ctx.view.get();
   if (!v.follow || !ctx.audio.playing()) return;
-  const width = canvas.clientWidth / v.pxPerBeat;
+  const width = cssSize(canvas).w / v.pxPerBeat;
   if (beat < v.scrollBeat || beat > v.scrollBeat + width * 0.9)
     ctx.view.set({ scrollBeat: Math.max(0, beat - width * 0.1) });
 }
@@ -302,10 +304,37 @@ function cursorFor(hit: Hit, tool: string): string {
 
 // ---- drawing ---------------------------------------------------------------
 
-function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number): void {
+// While only the playhead moves (playing, nothing edited or scrolled), a
+// frame is the scene drawn last time (kept in an offscreen canvas) and the
+// playhead over it.
+const scenes = new WeakMap<HTMLCanvasElement, { canvas: HTMLCanvasElement; w: number; h: number }>();
+
+function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number, stale: boolean): void {
   const fit = fitCanvas(canvas);
   if (!fit) return;
   const { g, w, h } = fit;
+  let scene = scenes.get(canvas);
+  if (stale || ctx.recording() || !scene || scene.w !== canvas.width || scene.h !== canvas.height) {
+    const layer = scene?.canvas ?? document.createElement('canvas');
+    if (layer.width !== canvas.width || layer.height !== canvas.height) {
+      layer.width = canvas.width;
+      layer.height = canvas.height;
+    }
+    const lg = layer.getContext('2d');
+    if (!lg) return;
+    lg.setTransform(canvas.width / w, 0, 0, canvas.height / h, 0, 0);
+    drawScene(lg, ctx, playhead, w, h);
+    scene = { canvas: layer, w: canvas.width, h: canvas.height };
+    scenes.set(canvas, scene);
+  }
+  g.save();
+  g.setTransform(1, 0, 0, 1, 0, 0);
+  g.drawImage(scene.canvas, 0, 0);
+  g.restore();
+  drawPlayhead(g, ctx, playhead, w, h);
+}
+
+function drawScene(g: CanvasRenderingContext2D, ctx: Ctx, playhead: number, w: number, h: number): void {
   const doc = ctx.store.doc, v = ctx.view.get();
   const bars = barsOf(doc);
   const firstBeat = v.scrollBeat, lastBeat = xToBeat(v, w);
@@ -386,8 +415,11 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number): void {
   g.restore();
 
   drawRuler(g, ctx, v, bars, lines, w);
+  if (doc.tracks.length === 0) drawStart(g, w);
+}
 
-  // The playhead.
+function drawPlayhead(g: CanvasRenderingContext2D, ctx: Ctx, playhead: number, w: number, h: number): void {
+  const v = ctx.view.get();
   const px = Math.round(beatToX(v, playhead)) + 0.5;
   if (px >= 0 && px <= w) {
     g.strokeStyle = THEME.playhead;
@@ -404,14 +436,40 @@ function draw(canvas: HTMLCanvasElement, ctx: Ctx, playhead: number): void {
     g.closePath();
     g.fill();
   }
+}
 
-  if (doc.tracks.length === 0) {
-    g.fillStyle = THEME.textDim;
-    g.font = '14px system-ui, sans-serif';
-    g.textAlign = 'center';
-    g.fillText('Add a track with "+ Instrument" on the left, then double-click its lane to make a clip.',
-               w / 2, RULER_HEIGHT + 80);
+/** The first screen of a new project: how to start, in three steps. */
+function drawStart(g: CanvasRenderingContext2D, w: number): void {
+  {
+    const steps = [
+      ['1', 'Add a track', 'with "+ Instrument" at the top left (choose its sound in the track\'s list).'],
+      ['2', 'Draw notes', 'double-click the track\'s lane for a clip, then click in the piano roll below.'],
+      ['3', 'Press Space', 'to play. ⌨ (or M) plays the selected track from the computer keyboard, R records.'],
+    ];
+    const x0 = Math.max(24, w / 2 - 300), y0 = RULER_HEIGHT + 60;
     g.textAlign = 'left';
+    g.fillStyle = THEME.text;
+    g.font = '600 16px system-ui, sans-serif';
+    g.fillText('Start a song', x0, y0);
+    steps.forEach(([n, head, rest], i) => {
+      const y = y0 + 34 + i * 30;
+      g.fillStyle = '#2b6cb0';
+      g.beginPath();
+      g.arc(x0 + 10, y - 5, 10, 0, Math.PI * 2);
+      g.fill();
+      g.fillStyle = '#ffffff';
+      g.font = '600 12px system-ui, sans-serif';
+      g.textAlign = 'center';
+      g.fillText(n!, x0 + 10, y - 1);
+      g.textAlign = 'left';
+      g.fillStyle = THEME.text;
+      g.font = '600 14px system-ui, sans-serif';
+      g.fillText(head!, x0 + 30, y);
+      const hw = g.measureText(head!).width;
+      g.fillStyle = THEME.textDim;
+      g.font = '14px system-ui, sans-serif';
+      g.fillText(` — ${rest!}`, x0 + 30 + hw, y);
+    });
   }
 }
 
@@ -490,8 +548,57 @@ function tag(g: CanvasRenderingContext2D, x: number, y: number, text: string, co
   g.fillText(text, x + 3, y + 6);
 }
 
+// Each clip's picture (body, header, name, notes in miniature, loop
+// handle) is drawn once into its own offscreen canvas and copied while it
+// stays the same: same clip object (the document is immutable, so an edit
+// makes a new one), width in whole pixels, height, track, selection. A
+// scroll then copies bitmaps instead of drawing thousands of notes; a zoom
+// redraws each visible clip once per step. Clips wider than MINI_MAX_PX
+// (a long clip zoomed far in) are drawn directly.
+const MINI_MAX_PX = 4096;
+interface ClipPicture { key: string; want: string; canvas: HTMLCanvasElement | null }
+const pictures = new WeakMap<Clip, ClipPicture>();
+
 function drawClip(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: number, x1: number,
                   top: number, height: number, selected: boolean, open: boolean): void {
+  const ratio = window.devicePixelRatio || 1;
+  const pw = Math.max(2, Math.round(x1 - x0));
+  if (pw * ratio > MINI_MAX_PX) {
+    drawClipNow(g, track, clip, x0, x1, top, height, selected, open);
+    return;
+  }
+  const key = `${pw}x${height}@${ratio} ${track.ui?.color ?? ''} ${track.name ?? ''} ${selected ? 's' : ''}${open ? 'o' : ''}`;
+  let pic = pictures.get(clip);
+  if (!pic || pic.key !== key) {
+    // A key asked for the first time (a zoom step, a drag) is drawn
+    // directly; a picture is made when the same key comes again, so a
+    // zoom does not make and throw away a bitmap per clip per step.
+    if (!pic || pic.want !== key) {
+      if (pic) pic.want = key;
+      else pictures.set(clip, { key: '', want: key, canvas: null });
+      drawClipNow(g, track, clip, x0, x1, top, height, selected, open);
+      return;
+    }
+    const canvas = pic.canvas ?? document.createElement('canvas');
+    canvas.width = Math.ceil(pw * ratio) + 2;
+    canvas.height = Math.ceil(height * ratio) + 2;
+    const c = canvas.getContext('2d');
+    if (!c) {
+      drawClipNow(g, track, clip, x0, x1, top, height, selected, open);
+      return;
+    }
+    c.setTransform(ratio, 0, 0, ratio, 0, 0);
+    drawClipNow(c, track, clip, 0, pw, 0, height, selected, open);
+    pic.key = key;
+    pic.canvas = canvas;
+  }
+  if (!pic.canvas) return;
+  g.drawImage(pic.canvas, 0, 0, pic.canvas.width, pic.canvas.height, x0, top,
+              pic.canvas.width / ratio, pic.canvas.height / ratio);
+}
+
+function drawClipNow(g: CanvasRenderingContext2D, track: TrackDoc, clip: Clip, x0: number, x1: number,
+                     top: number, height: number, selected: boolean, open: boolean): void {
   const color = clip.ui?.color ?? track.ui?.color ?? '#4cc2ff';
   const w = Math.max(2, x1 - x0);
   roundRect(g, x0 + 0.5, top + 0.5, w - 1, height - 1, 4);

@@ -7,12 +7,23 @@ import { useEffect, useRef, useState } from 'react';
 import type { PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
 import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
-import { useDoc, useView } from './hooks';
+import { useDoc, useViewOf } from './hooks';
 import { LANE_HEIGHT, RULER_HEIGHT, TRACK_COLORS } from './view';
 
 export function TrackList({ ctx, armed, onArm }: { ctx: Ctx; armed: number | null; onArm: (id: number | null) => void }): React.JSX.Element {
   const doc = useDoc(ctx);
-  const view = useView(ctx);
+  const view = { selectedTrack: useViewOf(ctx, (v) => v.selectedTrack) };
+  // The headers follow the lanes' vertical scroll without a React render.
+  const moveRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    let y = NaN;
+    const follow = (): void => {
+      const s = ctx.view.get().scrollY;
+      if (s !== y && moveRef.current) moveRef.current.style.transform = `translateY(${-(y = s)}px)`;
+    };
+    follow();
+    return ctx.view.subscribe(follow);
+  }, [ctx]);
   const [dragging, setDragging] = useState<{ id: number; y0: number; y: number } | null>(null);
   const listRef = useRef<HTMLDivElement>(null);
 
@@ -33,7 +44,7 @@ export function TrackList({ ctx, armed, onArm }: { ctx: Ctx; armed: number | nul
         <AddTrackMenu ctx={ctx} />
       </div>
       <div className="tracklist-body" ref={listRef}>
-        <div style={{ transform: `translateY(${-view.scrollY}px)` }}>
+        <div ref={moveRef}>
           {doc.tracks.map((t) => (
             <TrackHeader key={t.id} ctx={ctx} doc={doc} track={t} selected={t.id === view.selectedTrack}
                          armed={armed === t.id} onArm={onArm}

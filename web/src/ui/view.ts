@@ -32,7 +32,7 @@ export const TRACK_COLORS = ['#4cc2ff', '#ff8a4c', '#7bd88f', '#c58cff', '#ffd24
 
 export const RULER_HEIGHT = 34;
 export const LANE_HEIGHT = 64;
-export const HEADER_WIDTH = 232;
+export const HEADER_WIDTH = 256;
 export const KEYBOARD_WIDTH = 56;
 export const VELOCITY_HEIGHT = 52;
 
@@ -79,7 +79,7 @@ export interface ViewState {
   openClip: string | null;
   /** Indices of the selected notes of the open clip. */
   selectedNotes: readonly number[];
-  dock: 'roll' | 'mixer';
+  dock: 'roll' | 'mixer' | 'instrument';
   follow: boolean;
 }
 
@@ -123,13 +123,37 @@ export class ValueStore<T> {
   };
 }
 
+// A canvas's CSS size, kept by a ResizeObserver: reading clientWidth on
+// every animation frame forces a layout whenever React changed the page in
+// that frame (the benchmark's scrolling showed it as the top JavaScript
+// cost).
+const sizes = new WeakMap<Element, { w: number; h: number }>();
+let sizer: ResizeObserver | null = null;
+
+export function cssSize(canvas: HTMLCanvasElement): { w: number; h: number } {
+  let s = sizes.get(canvas);
+  if (!s) {
+    s = { w: canvas.clientWidth, h: canvas.clientHeight };
+    sizes.set(canvas, s);
+    sizer ??= new ResizeObserver((entries) => {
+      for (const e of entries) {
+        const box = e.contentBoxSize?.[0];
+        sizes.set(e.target, box ? { w: Math.round(box.inlineSize), h: Math.round(box.blockSize) }
+                                : { w: (e.target as HTMLElement).clientWidth, h: (e.target as HTMLElement).clientHeight });
+      }
+    });
+    sizer.observe(canvas);
+  }
+  return s;
+}
+
 /** A canvas sized to its element in device pixels; returns the 2D context
  *  scaled so that drawing is in CSS pixels, and the CSS size. */
 export function fitCanvas(canvas: HTMLCanvasElement): { g: CanvasRenderingContext2D; w: number; h: number } | null {
   const g = canvas.getContext('2d');
   if (!g) return null;
   const ratio = window.devicePixelRatio || 1;
-  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const { w, h } = cssSize(canvas);
   const pw = Math.max(1, Math.round(w * ratio)), ph = Math.max(1, Math.round(h * ratio));
   if (canvas.width !== pw || canvas.height !== ph) {
     canvas.width = pw;

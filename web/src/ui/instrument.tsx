@@ -1,0 +1,50 @@
+// instrument.tsx — the selected instrument track's instrument: one slider
+// per param of its patch (engine.json's metadata: range, step, unit), in
+// the param's own range. A drag is one undo step (coalesced while the
+// pointer is down); a double click puts the default back. The value goes
+// into the track's `params` (doc/edits.ts setParam), which Sync sends to
+// the engine and the export renders.
+
+import { samePatch } from '../doc/edits';
+import { patchRefOf } from '../engine/sink';
+import type { Ctx } from './context';
+import { useDoc, useViewOf } from './hooks';
+
+function valueText(v: number, step: number, unit: string): string {
+  const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
+  return `${v.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
+}
+
+export function InstrumentPanel({ ctx }: { ctx: Ctx }): React.JSX.Element {
+  const doc = useDoc(ctx);
+  const view = { selectedTrack: useViewOf(ctx, (v) => v.selectedTrack) };
+  const track = doc.tracks.find((t) => t.id === view.selectedTrack);
+  if (!track || track.kind !== 'instrument')
+    return <div className="instrument-panel"><div className="empty-hint">Select an instrument track to see its instrument's controls.</div></div>;
+  const patch = ctx.patches.find((p) => p.meta.kind === 'instrument' && samePatch(patchRefOf(p), track.patch));
+  if (!patch) return <div className="instrument-panel"><div className="empty-hint">This track's instrument is not in this engine.</div></div>;
+  const set = (name: string, value: number): void => {
+    ctx.act.setParam(track.id, name, value, `param-${track.id}-${name}`);
+  };
+  return (
+    <div className="instrument-panel" data-testid="instrument-panel">
+      <div className="instrument-title">{track.name} · {patch.unit.replace(/_/g, ' ')}</div>
+      <div className="params">
+        {patch.meta.params.map((p) => {
+          const v = track.params?.[p.name] ?? p.default;
+          const step = p.step > 0 ? p.step : (p.max - p.min) / 1000;   // for the shown digits
+          return (
+            <label key={p.name} className="param" data-param={p.name} title={`${p.name}: ${p.min} to ${p.max}${p.unit ? ` ${p.unit}` : ''}`}>
+              <span className="param-name">{p.name.replace(/_/g, ' ')}</span>
+              <input type="range" min={p.min} max={p.max} step={p.step > 0 ? p.step : 'any'} value={v} aria-label={p.name}
+                     onChange={(e) => set(p.name, Math.min(p.max, Math.max(p.min, Number(e.target.value))))}
+                     onPointerUp={() => ctx.store.endCoalesce()}
+                     onDoubleClick={() => set(p.name, p.default)} />
+              <span className="param-value">{valueText(v, step, p.unit)}</span>
+            </label>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
