@@ -226,8 +226,10 @@ enum MHD_Result api_route(struct MHD_Connection *conn, const HttpRequest *req, c
                           const ApiRoute *routes, size_t n_routes);
 
 /* Every {"library": id, "revision": n} patch of `project` (read by
- * project_load_text) is a revision of one of the caller's patches; false
- * with the reply set otherwise (422 unknown_patch, naming the field). */
+ * project_load_text) is a revision of one of the caller's patches, every
+ * {"builtin": path} a file of the built-in library, and no patch is named
+ * by a file path; false with the reply set otherwise (422 unknown_patch
+ * or file_path, naming the field). */
 struct Project;
 bool api_patches_check_references(ApiCall *call, StoreConn *db, const struct Project *project);
 

@@ -635,6 +635,10 @@ static void descs_free(MetaDescs *m)
 static const AmpPatchDesc *load_builtin_meta(void *user, const char *id, const char *unit, char *err, size_t errlen)
 {
     MetaDescs *m = user;
+    if (!service.library) { /* no library to compile it from: not checked */
+        err[0] = '\0';
+        return NULL;
+    }
     Compile c = { .builtin = id, .unit = unit };
     bool busy;
     json_t *result = compile_cached(&c, true, &busy);

@@ -561,6 +561,16 @@ static bool builtin_found(const char *path)
  * {"builtin"} one: in the built-in library? */
 static bool reference_found(ApiCall *call, StoreConn *db, const ProjectPatch *pp)
 {
+    if (!pp->library && !pp->builtin) {
+        /* A file path would name something on the server's disk. */
+        char hint[PROJECT_MAX_JSON_PATH + 200];
+        snprintf(hint, sizeof hint,
+                 "%s: a stored project names a patch of the library, {\"builtin\": path} or "
+                 "{\"library\": id, \"revision\": n}, not a file",
+                 pp->at);
+        api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "file_path", hint);
+        return false;
+    }
     if (pp->builtin) {
         if (builtin_found(pp->builtin))
             return true;

@@ -709,7 +709,7 @@ END_TEST
 /* ---- projects --------------------------------------------------------------------- */
 
 static const char DOC_A[] = "{\"version\":1,\"tempo\":101,\"tracks\":[{\"id\":1,\"name\":\"Keys\",\"kind\":"
-                            "\"instrument\",\"patch\":\"lib:epiano@3\",\"clips\":[{\"start_beat\":0,"
+                            "\"instrument\",\"patch\":{\"builtin\":\"epiano.amp\"},\"clips\":[{\"start_beat\":0,"
                             "\"length_beats\":4,\"notes\":[{\"key\":60,\"start_beat\":0,\"length_beats\":1}]}]}]}";
 static const char DOC_B[] = "{\"version\":1,\"tempo\":102,\"tracks\":[],\"ui\":{\"zoom\":2}}";
 static const char DOC_C[] = "{\"version\":1,\"tempo\":103,\"tracks\":[]}";
@@ -1000,6 +1000,11 @@ START_TEST(test_bad_documents)
         {"{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":\"x\",\"clips\":[{\"start_beat\":0,"
          "\"length_beats\":1,\"notes\":[{\"key\":200,\"start_beat\":0,\"length_beats\":1}]}]}]}",
          422, "invalid_document", "tracks[0].clips[0].notes[0].key"},
+        /* A patch named by a file path: never stored (it would name a file of the server). */
+        {"{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":\"../../etc/passwd\"}]}", 422,
+         "file_path", "tracks[0].patch: a stored project names a patch of the library"},
+        {"{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"bus\",\"inserts\":[{\"patch\":{\"file\":\"x.amp\"}}]}]}", 422,
+         "file_path", "tracks[0].inserts[0].patch"},
         {"{\"version\":1,\"tracks\":[{\"id\":1,\"kind\":\"bus\"},{\"id\":1,\"kind\":\"bus\"}]}", 422,
          "invalid_document", NULL},
         {"[1,2]", 422, "invalid_document", NULL},

@@ -175,7 +175,7 @@ static char *make_document(unsigned long serial)
     /* Unique per save, valid for the engine, a little bulky. */
     char *doc = malloc(2048);
     int n = snprintf(doc, 2048, "{\"version\":1,\"tempo\":%lu,\"tracks\":[{\"id\":1,\"kind\":\"instrument\","
-                                "\"patch\":\"lib:pad@1\",\"clips\":[{\"start_beat\":0,\"length_beats\":8,\"notes\":[",
+                                "\"patch\":{\"builtin\":\"pad.amp\"},\"clips\":[{\"start_beat\":0,\"length_beats\":8,\"notes\":[",
                      60 + serial % 200);
     for (int i = 0; i < 8; i++)
         n += snprintf(doc + n, 2048 - n, "%s{\"key\":%lu,\"start_beat\":%d,\"length_beats\":1}", i ? "," : "",

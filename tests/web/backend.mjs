@@ -49,11 +49,17 @@ export async function run(t) {
       return { status: r.status, json: await r.json() };
     }, { hats, token: me.json.csrf });
     check(uploaded.status === 201 && uploaded.json.hash, `upload: ${uploaded.status} ${JSON.stringify(uploaded.json)}`);
-    for (const track of document.tracks)
+    // ... and its patches by their built-in library ids, not file paths.
+    const builtin = (p) => (typeof p === 'string' ? { builtin: path.basename(p) }
+      : { builtin: path.basename(p.file), ...(p.unit ? { unit: p.unit } : {}) });
+    for (const track of document.tracks) {
       for (const region of track.regions ?? []) {
         delete region.file;
         region.asset = uploaded.json.hash;
       }
+      if (track.patch) track.patch = builtin(track.patch);
+      for (const insert of track.inserts ?? []) insert.patch = builtin(insert.patch);
+    }
 
     const created = await api(a, 'POST', '/api/projects', { name: 'Demo song', document }, csrf);
     check(created.status === 201, `create: ${created.status} ${JSON.stringify(created.json)}`);

@@ -279,6 +279,14 @@ function browserLimits(): string[] {
  *  what the project uses of what it holds (describeLimits: "clips 120 /
  *  3,000"); the fixed build shows its sizes. */
 function limitsLine(daw: Daw, doc: ProjectDoc): { limits: BuildLimits; line: { text: string; title: string } } {
+  // The running engine's own limits (amp_limits_json) against this song.
+  const client = daw.audio.client;
+  const lines = client?.limitLines(doc) ?? [];
+  if (client && lines.length) {
+    const sized = engineSizing(daw.files.manifest, doc, { sampleRate: client.sampleRate });
+    return { limits: sized.limits, line: { text: lines.slice(0, 3).join(' · '),
+      title: `This project in the running engine (a bigger song gets a bigger engine):\n${lines.join('\n')}\nno live audio input` } };
+  }
   const sizingOf = engineSizing as unknown as (m: unknown, p?: ProjectDoc, o?: { sampleRate?: number }) =>
     EngineSizing & { engine?: EngineLimits | null; stats?: ProjectStats | null };
   const sizing = sizingOf(daw.files.manifest, doc, { sampleRate: daw.audio.client?.sampleRate ?? doc.sample_rate ?? 48000 });

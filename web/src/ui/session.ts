@@ -9,7 +9,8 @@
 // else works on the document alone.
 
 import type { DocStore } from '../doc/history';
-import { EngineClient, type EngineFiles } from '../engine/client';
+import { EngineClient, resizeEngine, type EngineFiles } from '../engine/client';
+import type { ProjectDoc } from '../doc/project';
 import type { EngineSnapshot } from '../engine/layout';
 import { RingSink } from '../engine/ring-sink';
 import { manifestRegistry } from '../engine/sink';
@@ -33,6 +34,9 @@ export class AudioSession implements AudioPort {
   error = '';
   context: AudioContext | null = null;
   client: EngineClient | null = null;
+  /** How long the last resize for a bigger song took (ms), for tests. */
+  lastResizeMs = 0;
+  private resizing = false;
   sync: Sync | null = null;
   sink: RingSink | null = null;
   private starting: Promise<boolean> | null = null;
@@ -64,11 +68,36 @@ export class AudioSession implements AudioPort {
     return this.starting;
   }
 
+  /** A song past the engine's limits: a new engine sized for it, the
+   *  document rebuilt into it (the transport stops; resizeEngine). */
+  private async resize(doc: ProjectDoc): Promise<void> {
+    const { client, sink, sync, telemetry } = this;
+    if (!client || !sink || !sync || this.resizing) return;
+    this.resizing = true;
+    try {
+      const next = await resizeEngine({ client, sink, sync, ...(telemetry ? { telemetry } : {}), doc });
+      next.client.node.onprocessorerror = () => {
+        this.error = 'The audio engine stopped with an error; reload the page.';
+        this.setState('failed');
+      };
+      this.client = next.client;
+      this.lastResizeMs = next.ms;
+      this.setState('running');
+    } catch (e) {
+      this.error = `The song no longer fits the audio engine, and a bigger one did not start: ${String(e)}`;
+      this.setState('failed');
+    } finally {
+      this.resizing = false;
+    }
+  }
+
   private async boot(): Promise<boolean> {
     this.setState('starting');
     try {
       const context = new AudioContext({ latencyHint: 'interactive' });
-      const client = await EngineClient.start(context, this.files);
+      // The engine's pools are sized for the song open now (limits.ts);
+      // one that outgrows them gets a bigger engine (resize below).
+      const client = await EngineClient.start(context, this.files, { project: this.store.doc });
       client.node.connect(context.destination);
       client.node.onprocessorerror = () => {
         this.error = 'The audio engine stopped with an error; reload the page.';
@@ -77,6 +106,7 @@ export class AudioSession implements AudioPort {
       await context.resume();
       const sink = new RingSink(client);
       const sync = new Sync(sink, manifestRegistry(this.files.manifest.patches));
+      sync.onOutgrown = (doc) => { void this.resize(doc); };
       sync.attach(this.store);
       if (this.cursor > 0) sync.seekBeat(this.cursor);
       const telemetry = new Telemetry(client, (id) => sink.engineTrack(id));
