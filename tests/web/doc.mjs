@@ -435,10 +435,9 @@ export { Autosave, readAutosave } from './api/autosave';`,
       out.available = await api.available();
       out.nobody = await api.account();
       out.user = await api.signUp('musician', 'a long passphrase');
-      // Version 1 and a patch path: the server reads version 2
-      // (PROJECT_VERSION) and {"builtin"} patches once the engine-format
-      // branch is merged.
-      let doc = A.E.addTrack({ ...A.emptyProject(), version: 1 }, { kind: 'instrument', patch: 'nodes/epiano.amp' });
+      // What the DAW saves: version 2, a built-in patch (a stored project
+      // never names a patch by file path).
+      let doc = A.E.addTrack(A.emptyProject(), { kind: 'instrument', patch: { builtin: 'epiano.amp' } });
       doc = A.E.addClip(doc, 1, { start_beat: 0, length_beats: 4, notes: [{ key: 60, start_beat: 0, length_beats: 1 }] });
       const store = new A.DocStore(doc);
       const autosave = new A.Autosave(store, { delayMs: 10 });
