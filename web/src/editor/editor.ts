@@ -21,7 +21,7 @@ import {
   bracketMatching, foldGutter, foldKeymap, HighlightStyle, indentOnInput, syntaxHighlighting,
 } from '@codemirror/language';
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
-import { linter, lintGutter, lintKeymap, type Diagnostic } from '@codemirror/lint';
+import { forEachDiagnostic, linter, lintGutter, lintKeymap, type Diagnostic } from '@codemirror/lint';
 import { tags as t } from '@lezer/highlight';
 import { ampCompletions, ampHover, ampLanguage, scanLibrary, type NodeInfo } from './amp-lang';
 import { diagnosticRange, parseAmpcDiagnostics } from './diagnostics';
@@ -209,6 +209,18 @@ class EditorPage {
       ]),
       EditorView.lineWrapping,
     ];
+  }
+
+  /** The diagnostics the editor shows: 1-based line and column (UTF-16
+   *  units) of each range, for the tests and the console. */
+  diagnostics(): { line: number; col: number; text: string; severity: string; message: string }[] {
+    const out: { line: number; col: number; text: string; severity: string; message: string }[] = [];
+    const doc = this.view.state.doc;
+    forEachDiagnostic(this.view.state, (d, from, to) => {
+      const l = doc.lineAt(from);
+      out.push({ line: l.number, col: from - l.from + 1, text: doc.sliceString(from, to), severity: d.severity, message: d.message });
+    });
+    return out;
   }
 
   private say(text: string, kind: 'ok' | 'error' | 'busy' | '' = ''): void {
