@@ -210,6 +210,7 @@ export async function run(t) {
     await page.keyboard.type('x');
     const broken = await lintState(page, good.seq);
     check(broken.ok === false && broken.diagnostics.some((d) => d.severity === 'error'), 'the trailing x did not fail');
+    await page.screenshot({ path: path.join(buildDir, 'web-editor.png') });   // playing, with the error shown
     const y = await record(page, 12000);
     const g = measureFrequency(y, rate);
     check(g.run >= 50 && Math.abs(cents(g.mean)) < 1, `after a failed compile the output is ${g.mean.toFixed(3)} Hz (${g.run} periods)`);
@@ -242,7 +243,6 @@ export async function run(t) {
     check(await page.inputValue('.ed-name') === 'editor sine', 'the name did not come back');
     t.log(`saved as ${saved}, reopened after a reload: ${text.length} chars, the same text`);
 
-    await page.screenshot({ path: path.join(buildDir, 'web-editor.png') });
     check(errors.length === 0, `page errors: ${errors.join(' | ')}`);
   } finally {
     await context.close();

@@ -20,7 +20,7 @@ const BUILTINS = ['note', 'SR', 'pi', 'out', 'voices'];
 const FUNCTIONS = ['sin', 'cos', 'tan', 'exp', 'log', 'log2', 'pow', 'sqrt', 'abs', 'min', 'max', 'clamp', 'fract',
   'floor', 'ceil', 'tanh', 'select', 'mix', 'db2lin', 'lin2db', 'mtof'];
 
-interface State { comment: boolean }
+interface State { comment: boolean; depth: number }
 
 const keywordSet = new Set(KEYWORDS);
 const unitSet = new Set(UNITS);
@@ -28,7 +28,8 @@ const builtinSet = new Set(BUILTINS);
 
 const parser: StreamParser<State> = {
   name: 'amp',
-  startState: () => ({ comment: false }),
+  startState: () => ({ comment: false, depth: 0 }),
+  copyState: (s) => ({ ...s }),
   token(stream, state) {
     if (state.comment) {
       if (stream.skipTo('*/')) { stream.pos += 2; state.comment = false; } else stream.skipToEnd();
@@ -41,7 +42,12 @@ const parser: StreamParser<State> = {
     if (stream.match(/^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/)) return 'number';
     if (stream.match('->')) return 'operator';
     if (stream.match(/^[+\-*/%<>=!&|^?:]+/)) return 'operator';
-    if (stream.match(/^[{}()[\],;.]/)) return 'punctuation';
+    const punct = stream.match(/^[{}()[\],;.]/) as RegExpMatchArray | null;
+    if (punct) {
+      if (punct[0] === '{' || punct[0] === '(' || punct[0] === '[') state.depth++;
+      else if (punct[0] === '}' || punct[0] === ')' || punct[0] === ']') state.depth = Math.max(0, state.depth - 1);
+      return 'punctuation';
+    }
     const word = stream.match(/^[A-Za-z_][A-Za-z0-9_]*/) as RegExpMatchArray | null;
     if (word) {
       const w = word[0];
@@ -54,7 +60,15 @@ const parser: StreamParser<State> = {
     stream.next();
     return null;
   },
-  languageData: { commentTokens: { line: '//', block: { open: '/*', close: '*/' } }, closeBrackets: { brackets: ['(', '[', '{', '"'] } },
+  /** One unit per open bracket; a line starting with a closing one goes
+   *  back one. */
+  indent(state, textAfter, context) {
+    if (state.comment) return null;
+    const close = /^\s*[}\])]/.test(textAfter) ? 1 : 0;
+    return Math.max(0, state.depth - close) * context.unit;
+  },
+  languageData: {
+    indentOnInput: /^\s*[}\])]$/, commentTokens: { line: '//', block: { open: '/*', close: '*/' } }, closeBrackets: { brackets: ['(', '[', '{', '"'] } },
   tokenTable: { unit: tags.unit },
 };
 
