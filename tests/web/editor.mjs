@@ -243,6 +243,29 @@ export async function run(t) {
     check(await page.inputValue('.ed-name') === 'editor sine', 'the name did not come back');
     t.log(`saved as ${saved}, reopened after a reload: ${text.length} chars, the same text`);
 
+    // Completion and hover from the library's files.
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('ads');
+    const offered = await waitFor(page, () => [...document.querySelectorAll('.cm-tooltip-autocomplete li')]
+      .map((li) => li.textContent).join('|') || null, null, 'the completion list');
+    check(offered.split('|').some((o) => o.startsWith('adsr')), `typing 'ads' offers ${offered}`);
+    await page.keyboard.press('Escape');
+    const word = page.locator('.cm-line', { hasText: 'osc = sine(' }).first();
+    const wb = await word.boundingBox();
+    const sinePos = await page.evaluate(() => {
+      const v = globalThis.ampEditor.view;
+      const at = v.state.doc.toString().indexOf('sine(') + 2;
+      const r = v.coordsAtPos(at);
+      return { x: (r.left + r.right) / 2, y: (r.top + r.bottom) / 2 };
+    });
+    check(wb, 'no line with sine');
+    await page.mouse.move(sinePos.x, sinePos.y);
+    const sig = await waitFor(page, () => document.querySelector('.amp-hover-sig')?.textContent, null, 'the hover on sine');
+    check(sig === 'sine(freq:, phase0:) → y', `the hover on sine says '${sig}'`);
+    t.log(`typing 'ads' offers ${offered.split('|').slice(0, 3).join(', ')}…; the hover on sine says '${sig}'`);
+
     check(errors.length === 0, `page errors: ${errors.join(' | ')}`);
   } finally {
     await context.close();

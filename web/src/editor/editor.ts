@@ -181,7 +181,7 @@ class EditorPage {
 
     document.addEventListener('keydown', (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey || e.repeat || this.view.hasFocus) return;
-      if (e.target instanceof HTMLInputElement) return;
+      if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
       const i = KEYBOARD.indexOf(e.key.toLowerCase());
       if (i >= 0) { e.preventDefault(); this.noteOn(BASE_KEY + i); }
     });
