@@ -14,7 +14,7 @@ export interface ParamMeta {
   unit: string;
 }
 
-export interface PatchMeta {
+export interface CompiledMeta {
   name: string;
   kind: string;
   voices?: number;
@@ -27,7 +27,7 @@ export interface CompileAnswer {
   ok: boolean;
   diagnostics: string;
   unit?: string;
-  metadata?: PatchMeta;
+  metadata?: CompiledMeta;
   module?: string;
   key?: string;
   cached?: boolean;

@@ -7,7 +7,7 @@
 
 import { EngineClient, loadEngineFiles, type EngineFiles } from '../engine/client';
 import { loadModuleIntoWorklet } from '../engine/modules';
-import type { ParamMeta, PatchMeta } from './api';
+import type { ParamMeta, CompiledMeta } from './api';
 
 const MODULES_PER_ENGINE = 32;
 
@@ -18,7 +18,7 @@ export class Player {
   private loaded = new Map<string, number>();
   private sounding = new Map<number, number>();
   /** The patch track 0 plays: its compile key and metadata. */
-  current: { key: string; meta: PatchMeta; patchId: number } | null = null;
+  current: { key: string; meta: CompiledMeta; patchId: number } | null = null;
   /** The params' values as set by the sliders, by name. */
   readonly values = new Map<string, number>();
 
@@ -45,7 +45,7 @@ export class Player {
   }
 
   /** Load `bytes` (compile `key`) and make it track 0's instrument. */
-  async use(key: string, bytes: ArrayBuffer, meta: PatchMeta): Promise<{ loadMs: number; reused: boolean }> {
+  async use(key: string, bytes: ArrayBuffer, meta: CompiledMeta): Promise<{ loadMs: number; reused: boolean }> {
     if (!this.client) throw new Error('the engine is not running');
     const t0 = performance.now();
     let patchId = this.loaded.get(key);
