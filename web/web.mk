@@ -133,7 +133,7 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_mode
 $(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
 	@mkdir -p $(WEB_OUT)
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
-	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/worklet.ts web/src/export-worker.ts \
+	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/editor/editor.ts web/src/worklet.ts web/src/export-worker.ts \
 	    --bundle --format=esm --target=es2022 --tsconfig=web/tsconfig.app.json \
 	    --define:process.env.NODE_ENV='"production"' \
 	    --outdir=$(WEB_OUT) --entry-names=[name] --log-level=warning
