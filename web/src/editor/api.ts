@@ -1,8 +1,9 @@
 // api.ts — the editor's calls to ampd (server/README.md): the compile
-// service, the library's files and the user's patch library. Same origin,
-// the session's cookie (or none: --local), the CSRF token on writes
-// (fetched from GET /api/account, again once when a write is refused with
-// 403 "csrf"), as web/src/api/ampd.ts does for projects.
+// service, the library's files and the user's patch library, on
+// web/src/api/ampd.ts's AmpdClient (same origin, the session's cookie or
+// none with --local, the CSRF token on writes).
+
+import { AmpdClient, AmpdError } from '../api/ampd';
 
 export interface ParamMeta {
   index: number;
@@ -48,51 +49,9 @@ export interface StoredPatch {
   text?: string;
 }
 
-export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, hint: string) {
-    super(`${status} ${code}${hint ? `: ${hint}` : ''}`);
-  }
-}
-
-export class EditorApi {
-  private csrf: string | null = null;
-
-  private async token(): Promise<void> {
-    const r = await fetch('/api/account', { credentials: 'same-origin' });
-    if (!r.ok) throw new ApiError(r.status, 'signed_out', 'sign in on the DAW page first');
-    this.csrf = ((await r.json()) as { csrf: string }).csrf;
-  }
-
-  private async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {},
-                        retried = false): Promise<Response> {
-    const write = method !== 'GET';
-    if (write && this.csrf === null) await this.token();
-    const h: Record<string, string> = { ...headers };
-    if (body !== undefined) h['Content-Type'] = 'application/json';
-    if (write && this.csrf) h['X-CSRF-Token'] = this.csrf;
-    const r = await fetch(`/api/${path}`, {
-      method, headers: h, credentials: 'same-origin', ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    if (r.status === 403 && write && !retried) {
-      const e = (await r.clone().json().catch(() => ({}))) as { error?: { code?: string } };
-      if (e.error?.code === 'csrf') {
-        this.csrf = null;
-        return this.request(method, path, body, headers, true);
-      }
-    }
-    return r;
-  }
-
-  private async json<T>(r: Response): Promise<T> {
-    const text = await r.text();
-    const data = (text ? JSON.parse(text) : null) as unknown;
-    if (!r.ok) {
-      const e = ((data ?? {}) as { error?: { code?: string; hint?: string } }).error ?? {};
-      throw new ApiError(r.status, e.code ?? 'http', e.hint ?? r.statusText);
-    }
-    return data as T;
-  }
-
+/** The patch editor's calls, on the page's one ampd client (session,
+ *  CSRF token, errors as AmpdError). */
+export class EditorApi extends AmpdClient {
   /** POST /api/compile; a 503 busy is retried after its Retry-After. */
   async compile(text: string, signal?: AbortSignal): Promise<CompileAnswer> {
     for (let attempt = 0; ; attempt++) {
@@ -109,7 +68,7 @@ export class EditorApi {
 
   async moduleBytes(url: string): Promise<ArrayBuffer> {
     const r = await fetch(url, { credentials: 'same-origin' });
-    if (!r.ok) throw new ApiError(r.status, 'module', r.statusText);
+    if (!r.ok) throw new AmpdError(r.status, 'module', r.statusText);
     return r.arrayBuffer();
   }
 
