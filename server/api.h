@@ -242,6 +242,11 @@ bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Proj
 /* A stored document as JSON, upgraded to the current format; NULL when it
  * cannot be read (api_projects.c). */
 json_t *api_projects_stored_document(const char *text);
+/* The caller's project `id`, its latest document (number 0: *project
+ * filled) or revision `number` (*revision filled), upgraded; NULL with the
+ * reply set (404, or 500 for a document that cannot be read). */
+json_t *api_projects_load(ApiCall *call, StoreConn *db, const char *id, int64_t number, StoreProject *project,
+                          StoreRevision *revision);
 /* GET /api/projects/{id}/bundle: the project as a tar archive
  * (api_bundle.c); `id` is the path segment, `len` bytes. */
 enum MHD_Result api_projects_bundle(struct MHD_Connection *conn, const HttpRequest *req, const char *id, size_t len);

@@ -269,31 +269,16 @@ static bool add_assets(ApiCall *call, StoreConn *db, int fd, const Bundle *b, js
 static void bundle_build(ApiCall *call, StoreConn *db)
 {
     Bundle *b = call->extra;
-    char *text = NULL;
-    StoreStatus st;
     if (b->none) {
         api_error(call, MHD_HTTP_NOT_FOUND, "not_found", "no such project or revision");
         return;
     }
-    if (b->revision > 0) {
-        StoreRevision revision;
-        st = store_revision_get(db, call->user.id, b->id, b->revision, &revision, &text);
-        b->mtime = revision.created_at;
-    } else {
-        StoreProject project;
-        st = store_project_get(db, call->user.id, b->id, &project, &text);
-        b->mtime = project.updated_at;
-    }
-    if (st != STORE_OK) {
-        api_store_error_as(call, st, b->revision > 0 ? "no such project or revision" : "no such project");
+    StoreProject project;
+    StoreRevision revision;
+    json_t *doc = api_projects_load(call, db, b->id, b->revision, &project, &revision);
+    if (!doc)
         return;
-    }
-    json_t *doc = api_projects_stored_document(text);
-    free(text);
-    if (!doc) {
-        api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
-        return;
-    }
+    b->mtime = b->revision > 0 ? revision.created_at : project.updated_at;
     int fd = api_assets_temp_file();
     if (fd < 0) {
         json_decref(doc);

@@ -200,24 +200,35 @@ enum MHD_Result api_projects_collection(struct MHD_Connection *conn, const HttpR
 
 /* ---- one project ------------------------------------------------------------------ */
 
+json_t *api_projects_load(ApiCall *call, StoreConn *db, const char *id, int64_t number, StoreProject *project,
+                          StoreRevision *revision)
+{
+    char *text = NULL;
+    StoreStatus st = number > 0 ? store_revision_get(db, call->user.id, id, number, revision, &text)
+                                : store_project_get(db, call->user.id, id, project, &text);
+    if (st != STORE_OK) {
+        if (number > 0)
+            api_store_error_as(call, st, "no such project or revision");
+        else
+            api_store_error(call, st);
+        return NULL;
+    }
+    json_t *doc = api_projects_stored_document(text);
+    free(text);
+    if (!doc)
+        api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
+    return doc;
+}
+
 static void project_get(ApiCall *call, StoreConn *db)
 {
     const char *id = project_id(call);
     if (!id)
         return;
     StoreProject project;
-    char *text = NULL;
-    StoreStatus st = store_project_get(db, call->user.id, id, &project, &text);
-    if (st != STORE_OK) {
-        api_store_error(call, st);
+    json_t *doc = api_projects_load(call, db, id, 0, &project, NULL);
+    if (!doc)
         return;
-    }
-    json_t *doc = api_projects_stored_document(text);
-    free(text);
-    if (!doc) {
-        api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
-        return;
-    }
     json_t *body = project_json(&project);
     json_object_set_new(body, "document", doc);
     api_set_etag(call, project.revision);
@@ -367,18 +378,9 @@ static void revision_get(ApiCall *call, StoreConn *db)
         return;
     }
     StoreRevision revision;
-    char *text = NULL;
-    StoreStatus st = store_revision_get(db, call->user.id, id, number, &revision, &text);
-    if (st != STORE_OK) {
-        api_store_error_as(call, st, "no such project or revision");
+    json_t *doc = api_projects_load(call, db, id, number, NULL, &revision);
+    if (!doc)
         return;
-    }
-    json_t *doc = api_projects_stored_document(text);
-    free(text);
-    if (!doc) {
-        api_error(call, MHD_HTTP_INTERNAL_SERVER_ERROR, "damaged_document", "the stored document cannot be read");
-        return;
-    }
     json_t *body = json_pack("{s:I,s:I,s:o}", "revision", (json_int_t)revision.number, "created_at",
                              (json_int_t)revision.created_at, "document", doc);
     if (revision.restored_from)
