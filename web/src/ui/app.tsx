@@ -238,6 +238,8 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
           {item('WAV · 32-bit float', () => void daw.exportAudio('f32', false), 'export-f32')}
           {item('Stems (one WAV per track)', () => void daw.exportAudio('f32', true), 'export-stems')}
           {item('MIDI file', () => daw.exportMidi(), 'export-midi')}
+          <div className="menu-sep" />
+          {item('Patch editor (new tab)…', () => { window.open('editor.html', '_blank', 'noopener'); }, 'open-editor')}
         </div>}
     </div>
   );
