@@ -1372,18 +1372,19 @@ START_TEST(test_full_queue_refuses_and_counts)
     Engine *e = make_engine_cfg(&cfg);
     ck_assert_int_eq(engine_queue_capacity(e), 8);
     add_dc(e, 0, 0.0f);                                   /* 3 commands */
+    /* levels in quarters: below the master's safety limit, exact in float */
     for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(engine_set_param(e, 100 + i, 0, 0, 0, (float)i + 1.0f), 0);
-    ck_assert_int_eq(engine_set_param(e, 200, 0, 0, 0, 9.0f), -1);
-    ck_assert_int_eq(engine_set_param(e, 201, 0, 0, 0, 9.0f), -1);
+        ck_assert_int_eq(engine_set_param(e, 100 + i, 0, 0, 0, ((float)i + 1.0f) * 0.25f), 0);
+    ck_assert_int_eq(engine_set_param(e, 200, 0, 0, 0, 2.25f), -1);
+    ck_assert_int_eq(engine_set_param(e, 201, 0, 0, 0, 2.25f), -1);
     render_to(e, 256);
     ck_assert_uint_eq(state_of(e).commands_refused, 2);
-    ck_assert_float_eq(out_l[104], 5.0f);
-    ck_assert_float_eq(out_l[255], 5.0f);                 /* the refused ones never applied */
+    ck_assert_float_eq(out_l[104], 1.25f);
+    ck_assert_float_eq(out_l[255], 1.25f);                /* the refused ones never applied */
     /* Room again after the render took them. */
-    ck_assert_int_eq(engine_set_param(e, 300, 0, 0, 0, 7.0f), 0);
+    ck_assert_int_eq(engine_set_param(e, 300, 0, 0, 0, 1.75f), 0);
     render_to(e, 384);
-    ck_assert_float_eq(out_l[383], 7.0f);
+    ck_assert_float_eq(out_l[383], 1.75f);
     engine_free(e);
 }
 END_TEST
@@ -1535,6 +1536,7 @@ END_TEST
  * often full (the producer then retries), the audio thread rendering all
  * along. Every change arrives, in order. */
 #define CHANGES 100000
+#define CHANGE_SCALE (1.0f / 32768.0f)   /* exact, and below the master's safety limit */
 
 static Engine *queue_engine;
 static long producer_retries;
@@ -1543,7 +1545,7 @@ static void *producer(void *arg)
 {
     (void)arg;
     for (int i = 1; i <= CHANGES; i++) {
-        while (engine_set_param(queue_engine, i, 0, 0, 0, (float)i) != 0) {
+        while (engine_set_param(queue_engine, i, 0, 0, 0, (float)i * CHANGE_SCALE) != 0) {
             producer_retries++;
             sched_yield();
         }
@@ -1566,7 +1568,7 @@ START_TEST(test_commands_from_another_thread)
     ck_assert_int_eq(pthread_create(&th, NULL, producer, NULL), 0);
     float last = 0.0f;
     long calls = 0;
-    while (last < (float)CHANGES && calls < 100000000L) {
+    while (last < (float)CHANGES * CHANGE_SCALE && calls < 100000000L) {
         engine_render(e, out, 64);
         calls++;
         for (int i = 0; i < 64; i++) {
@@ -1575,7 +1577,7 @@ START_TEST(test_commands_from_another_thread)
         }
     }
     pthread_join(th, NULL);
-    ck_assert_float_eq(last, (float)CHANGES);
+    ck_assert_float_eq(last, (float)CHANGES * CHANGE_SCALE);
     EngineState st = state_of(e);
     /* refusals are the producer's retries: counted, nothing lost */
     ck_assert_uint_eq(st.commands_refused, (uint32_t)producer_retries);
