@@ -1258,6 +1258,168 @@ END_TEST
 
 /* ---- non-finite guard ---------------------------------------------------------------- */
 
+/* s = 1.002 s + x: a feedback loop that builds up without bound (past
+ * the ceiling in about 2800 samples of x = 0.25). */
+static const char grow_text[] =
+    "node grow {\n"
+    "  in x;\n"
+    "  out y;\n"
+    "  state s = 0;\n"
+    "  process {\n"
+    "    s = s * 1.002 + x;\n"
+    "    y = s;\n"
+    "  }\n"
+    "}\n";
+
+/* Every sample of out_l / out_r over [0, n) finite and within the master's
+ * safety limit. */
+static void assert_master_bounded(long n)
+{
+    for (long i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(out_l[i]) && fabsf(out_l[i]) <= ENGINE_MASTER_LIMIT, "left %ld: %g", i, out_l[i]);
+        ck_assert_msg(isfinite(out_r[i]) && fabsf(out_r[i]) <= ENGINE_MASTER_LIMIT, "right %ld: %g", i, out_r[i]);
+    }
+}
+
+/* The first event of `kind` on `track`, or NULL. */
+static const EngineEvent *find_track_event(int kind, int track)
+{
+    for (int i = 0; i < n_log; i++)
+        if (event_log[i].kind == kind && event_log[i].track == track)
+            return &event_log[i];
+    return NULL;
+}
+
+/* An insert whose output is a huge finite 3e38 is silenced and named; what
+ * the fader makes of the largest level the guard lets through is clipped by
+ * the master's safety limit, which names the last fault. */
+START_TEST(test_huge_insert_output_never_reaches_the_master)
+{
+    Engine *e = make_engine();
+    n_log = 0;
+    add_dc(e, 0, 0.5f);
+    EngineNode *huge = node(e, &dc_desc);
+    engine_node_set_param(huge, 0, 3e38f);
+    ck_assert_int_eq(engine_insert_add(e, 0, 0, 0, huge), 0);
+    add_dc(e, 1, 0.125f);                                  /* a witness */
+    ck_assert_int_eq(engine_set_param(e, 1000, 0, 1, 0, ENGINE_SIGNAL_CEILING), 0);   /* at the ceiling: passes */
+    ck_assert_int_eq(engine_set_gain(e, 2000, 0, 24.0f), 0);                            /* 65536 * 15.85 */
+    render_to(e, 4096);
+    assert_master_bounded(4096);
+    for (long i = 0; i < 1000; i++)
+        ck_assert_msg(out_l[i] == 0.125f, "%ld: %g (the witness alone)", i, out_l[i]);
+    ck_assert_float_eq(out_l[1500], ENGINE_MASTER_LIMIT);      /* 65536.125 */
+    ck_assert_float_eq(out_l[4000], ENGINE_MASTER_LIMIT);
+    const EngineEvent *ev = find_track_event(ENGINE_EV_NODE_FAULT, 0);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->slot, 1);                         /* the first insert */
+    ck_assert_int_eq(ev->code, ENGINE_FAULT_CEILING);
+    ck_assert_int_eq(ev->time, 0);                         /* its first bad sample */
+    ck_assert_int_eq(events_of(ENGINE_EV_NODE_FAULT), 1);
+    ev = find_event(ENGINE_EV_MASTER_LIMIT);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->track, 0);                        /* the last fault */
+    ck_assert_int_eq(ev->slot, 1);
+    ck_assert_int_eq(ev->time, 1000 / 128 * 128);          /* the render call where it began */
+    ck_assert_int_eq(events_of(ENGINE_EV_MASTER_LIMIT), 1);   /* once per episode */
+    EngineState st = state_of(e);
+    ck_assert_uint_eq(st.master_limited, 3096);            /* left, 1000..4095; the right is silent */
+    ck_assert_uint_eq(st.tracks[0].faulted, 0);            /* recovered at 1000 */
+    ck_assert_uint_eq(st.tracks[0].faults, 1000 / 128 + 1);   /* every call over [0, 1000) */
+    ck_assert_uint_eq(st.tracks[1].faults, 0);
+    ck_assert_uint_eq(st.version, 3);
+    engine_free(e);
+
+    /* Still 3e38 at the end: the insert's slot bit stays set. */
+    e = make_engine();
+    add_dc(e, 0, 0.5f);
+    huge = node(e, &dc_desc);
+    engine_node_set_param(huge, 0, -3e38f);
+    ck_assert_int_eq(engine_insert_add(e, 0, 0, 0, huge), 0);
+    render_to(e, 512);
+    assert_master_bounded(512);
+    ck_assert_int_eq(testutil_first_nonzero(out_l, 0, 512), -1);
+    st = state_of(e);
+    ck_assert_uint_eq(st.tracks[0].faulted, 1u << 1);
+    ck_assert_uint_eq(st.master_limited, 0);
+    engine_free(e);
+}
+END_TEST
+
+/* -inf from one instrument, NaN from another from sample 300: both are
+ * silenced, each named with its first bad sample; the witness is intact. */
+START_TEST(test_nonfinite_instruments_are_named)
+{
+    const AmpPatchDesc *nanny = build_text(nan_text);
+    Engine *e = make_engine();
+    n_log = 0;
+    EngineNode *neg = add_dc(e, 0, 0.0f);
+    engine_node_set_param(neg, 0, -INFINITY);
+    add_instrument(e, 1, nanny);
+    add_dc(e, 2, 0.25f);
+    ck_assert_int_eq(engine_set_param(e, 300, 1, 0, 0, 0.0f), 0);   /* NaN from 300 */
+    render_to(e, 1024);
+    assert_master_bounded(1024);
+    for (long i = 300; i < 1024; i++)
+        ck_assert_msg(out_l[i] == 0.25f, "%ld: %g (the witness alone)", i, out_l[i]);
+    const EngineEvent *ev = find_track_event(ENGINE_EV_NODE_FAULT, 0);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->slot, 0);
+    ck_assert_int_eq(ev->code, ENGINE_FAULT_NONFINITE);
+    ck_assert_int_eq(ev->time, 0);
+    ev = find_track_event(ENGINE_EV_NODE_FAULT, 1);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->slot, 0);
+    ck_assert_int_eq(ev->code, ENGINE_FAULT_NONFINITE);
+    ck_assert_int_eq(ev->time, 300);
+    ck_assert_int_eq(find_event(ENGINE_EV_MASTER_LIMIT) == NULL, 1);
+    EngineState st = state_of(e);
+    ck_assert_uint_eq(st.tracks[0].faulted, 1);
+    ck_assert_uint_eq(st.tracks[1].faulted, 1);
+    ck_assert_uint_eq(st.tracks[2].faults, 0);
+    ck_assert_uint_eq(st.master_limited, 0);
+    engine_free(e);
+}
+END_TEST
+
+/* A feedback build-up on a bus insert: cut each time it passes the ceiling,
+ * what gets through before that clipped at the master; never non-finite. */
+START_TEST(test_feedback_build_up_is_bounded)
+{
+    const AmpPatchDesc *grow = build_text(grow_text);
+    Engine *e = make_engine();
+    n_log = 0;
+    add_dc(e, 0, 0.5f);
+    ck_assert_int_eq(engine_add_track(e, 0, 1, ENGINE_TRACK_BUS), 0);
+    ck_assert_int_eq(engine_set_pan(e, 0, 1, -1.0f), 0);
+    ck_assert_int_eq(engine_set_send(e, 0, 0, 0, 1, 0.0f), 0);
+    ck_assert_int_eq(engine_insert_add(e, 0, 1, 0, node(e, grow)), 0);
+    render_to(e, 16384);
+    assert_master_bounded(16384);
+    EngineState st = state_of(e);
+    ck_assert_uint_ge(st.tracks[1].faults, 4);             /* it builds up again after each reset */
+    ck_assert_uint_gt(st.master_limited, 0);
+    const EngineEvent *ev = find_track_event(ENGINE_EV_NODE_FAULT, 1);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->slot, 1);
+    ck_assert_int_eq(ev->code, ENGINE_FAULT_CEILING);
+    ev = find_event(ENGINE_EV_MASTER_LIMIT);              /* the first build-up: no fault yet */
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->track, -1);
+    ck_assert_int_eq(ev->slot, -1);
+    ev = find_track_event(ENGINE_EV_MASTER_LIMIT, 1);      /* the next ones name it */
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->slot, 1);
+    float peak = 0.0f;
+    for (long i = 0; i < 16384; i++)
+        peak = fabsf(out_l[i]) > peak ? fabsf(out_l[i]) : peak;
+    ck_assert_float_eq(peak, ENGINE_MASTER_LIMIT);
+    printf("guard: a 1.002x feedback loop on a bus insert, 16384 samples: %u faults, %u samples limited, peak %g\n",
+           st.tracks[1].faults, st.master_limited, peak);
+    engine_free(e);
+}
+END_TEST
+
 START_TEST(test_nan_is_muted_and_reset)
 {
     const AmpPatchDesc *nanny = build_text(nan_text);
@@ -1372,18 +1534,19 @@ START_TEST(test_full_queue_refuses_and_counts)
     Engine *e = make_engine_cfg(&cfg);
     ck_assert_int_eq(engine_queue_capacity(e), 8);
     add_dc(e, 0, 0.0f);                                   /* 3 commands */
+    /* levels in quarters: below the master's safety limit, exact in float */
     for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(engine_set_param(e, 100 + i, 0, 0, 0, (float)i + 1.0f), 0);
-    ck_assert_int_eq(engine_set_param(e, 200, 0, 0, 0, 9.0f), -1);
-    ck_assert_int_eq(engine_set_param(e, 201, 0, 0, 0, 9.0f), -1);
+        ck_assert_int_eq(engine_set_param(e, 100 + i, 0, 0, 0, ((float)i + 1.0f) * 0.25f), 0);
+    ck_assert_int_eq(engine_set_param(e, 200, 0, 0, 0, 2.25f), -1);
+    ck_assert_int_eq(engine_set_param(e, 201, 0, 0, 0, 2.25f), -1);
     render_to(e, 256);
     ck_assert_uint_eq(state_of(e).commands_refused, 2);
-    ck_assert_float_eq(out_l[104], 5.0f);
-    ck_assert_float_eq(out_l[255], 5.0f);                 /* the refused ones never applied */
+    ck_assert_float_eq(out_l[104], 1.25f);
+    ck_assert_float_eq(out_l[255], 1.25f);                /* the refused ones never applied */
     /* Room again after the render took them. */
-    ck_assert_int_eq(engine_set_param(e, 300, 0, 0, 0, 7.0f), 0);
+    ck_assert_int_eq(engine_set_param(e, 300, 0, 0, 0, 1.75f), 0);
     render_to(e, 384);
-    ck_assert_float_eq(out_l[383], 7.0f);
+    ck_assert_float_eq(out_l[383], 1.75f);
     engine_free(e);
 }
 END_TEST
@@ -1535,6 +1698,7 @@ END_TEST
  * often full (the producer then retries), the audio thread rendering all
  * along. Every change arrives, in order. */
 #define CHANGES 100000
+#define CHANGE_SCALE (1.0f / 32768.0f)   /* exact, and below the master's safety limit */
 
 static Engine *queue_engine;
 static long producer_retries;
@@ -1543,7 +1707,7 @@ static void *producer(void *arg)
 {
     (void)arg;
     for (int i = 1; i <= CHANGES; i++) {
-        while (engine_set_param(queue_engine, i, 0, 0, 0, (float)i) != 0) {
+        while (engine_set_param(queue_engine, i, 0, 0, 0, (float)i * CHANGE_SCALE) != 0) {
             producer_retries++;
             sched_yield();
         }
@@ -1566,7 +1730,7 @@ START_TEST(test_commands_from_another_thread)
     ck_assert_int_eq(pthread_create(&th, NULL, producer, NULL), 0);
     float last = 0.0f;
     long calls = 0;
-    while (last < (float)CHANGES && calls < 100000000L) {
+    while (last < (float)CHANGES * CHANGE_SCALE && calls < 100000000L) {
         engine_render(e, out, 64);
         calls++;
         for (int i = 0; i < 64; i++) {
@@ -1575,7 +1739,7 @@ START_TEST(test_commands_from_another_thread)
         }
     }
     pthread_join(th, NULL);
-    ck_assert_float_eq(last, (float)CHANGES);
+    ck_assert_float_eq(last, (float)CHANGES * CHANGE_SCALE);
     EngineState st = state_of(e);
     /* refusals are the producer's retries: counted, nothing lost */
     ck_assert_uint_eq(st.commands_refused, (uint32_t)producer_retries);
@@ -1676,6 +1840,9 @@ static Suite *engine_suite(void)
     suite_add_tcase(s, voices);
     TCase *limits = tcase_create("limits");
     tcase_add_test(limits, test_nan_is_muted_and_reset);
+    tcase_add_test(limits, test_huge_insert_output_never_reaches_the_master);
+    tcase_add_test(limits, test_nonfinite_instruments_are_named);
+    tcase_add_test(limits, test_feedback_build_up_is_bounded);
     tcase_add_test(limits, test_node_pool_of_two);
     tcase_add_test(limits, test_clip_pool_and_ids);
     tcase_add_test(limits, test_full_queue_refuses_and_counts);

@@ -998,6 +998,29 @@ START_TEST(test_amp_render_project)
     wav_free(&w);
     free(l);
     free(r);
+
+    /* An instrument that writes NaN: the engine mutes it, and `amp render`
+     * fails, naming the track, the slot, the patch and the first sample. */
+    char nan_patch[PATH_MAX], nanp[256];
+    ck_assert_ptr_nonnull(realpath("tests/fixtures/nan_mix.amp", nan_patch));
+    snprintf(nanp, sizeof nanp, "%s/nan.json", tmp_dir);
+    fp = fopen(nanp, "w");
+    fprintf(fp, "{\"version\": 1, \"length_beats\": 1, \"tail_seconds\": 0, \"tracks\": [{\"id\": 3, \"name\": \"Bad\","
+                " \"kind\": \"instrument\", \"patch\": \"%s\"}]}\n", nan_patch);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "%s render %s -o %s 2>%s", amp_bin, nanp, out, log);
+    ck_assert_int_eq(run(cmd), 1);
+    fp = fopen(log, "r");
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));   /* the summary */
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));
+    fclose(fp);
+    ck_assert_msg(strstr(text, "amp: fault: tracks[0] (id 3, \"Bad\") instrument (") && strstr(text, "nan_mix.amp) output "
+                  "NaN/Inf, first at sample ") && strstr(text, " muted on that track)"), "%s", text);
+    ck_assert_msg(wav_read_file(out, &w, err, sizeof err) == 0, "%s", err);   /* written, finite */
+    for (int c = 0; c < w.channels; c++)
+        for (long i = 0; i < w.frames; i++)
+            ck_assert_msg(isfinite(w.data[c][i]), "channel %d, frame %ld", c, i);
+    wav_free(&w);
     engine_free(e);
     project_free(&p);
 

@@ -138,13 +138,29 @@
  * ---- Faults --------------------------------------------------------------
  *
  * After every process() call the engine scans the patch's outputs. If any
- * sample is NaN or infinite, that call's output is zeroed, the patch is
+ * sample is NaN, infinite or beyond +-ENGINE_SIGNAL_CEILING (+96 dBFS: a
+ * feedback build-up, a 3e38), that call's output is zeroed, the patch is
  * reset() (a polyphonic one loses its voices), the slot is marked faulted
  * in EngineState, its fault count grows, and ENGINE_EV_NODE_FAULT is posted
- * (time: the start of that render step) when the slot was not already
- * faulted. The slot keeps being processed:
- * it is heard again as soon as a call gives finite output. The rest of the
- * mix never sees the bad samples.
+ * when the slot was not already faulted: track, slot (0 the instrument,
+ * k the k-th insert), time the engine time of the first bad sample, code
+ * ENGINE_FAULT_NONFINITE or ENGINE_FAULT_CEILING (what that sample was).
+ * The slot keeps being processed: it is heard again as soon as a call gives
+ * output within the ceiling. An audio track's region mix is guarded the
+ * same way as its slot 0 (a sample's data comes from the control side).
+ * The rest of the mix never sees the bad samples.
+ *
+ * Past the patches every stage stays finite by construction: a track's
+ * signal is bounded by the ceiling, faders, pans and sends by +24 dB, a bus
+ * sums at most ENGINE_MAX_TRACKS bounded signals (and its own inserts are
+ * guarded), the master gain is bounded. Last, the master's output goes
+ * through a safety limit: a sample beyond +-ENGINE_MASTER_LIMIT (+12 dBFS)
+ * is clipped to it (only such samples are touched: a render that stays
+ * below is bit-identical), counted in EngineState.master_limited, and
+ * ENGINE_EV_MASTER_LIMIT is posted at the end of a render call that
+ * clipped when the one before did not (time: that call's first sample;
+ * track, slot: the engine's last fault, -1 none; code: samples clipped in
+ * that call).
  *
  * ---- Transport and voices ------------------------------------------------
  *
@@ -178,6 +194,14 @@
 #define ENGINE_HELD_NOTES 16      /* held keys remembered in mono and legato modes */
 #define ENGINE_LIVE_NOTE_MAX 0x3fffffff  /* live note ids are 0..this; clip notes use the rest */
 #define ENGINE_LOOP_MIN (1.0 / 64.0)     /* shortest clip loop, in beats */
+/* The signal guard (Faults below): a patch's output sample beyond
+ * +-ENGINE_SIGNAL_CEILING (2^16, +96 dBFS: far above any legitimate level)
+ * is a fault, as NaN and Inf are. _BITS: its IEEE-754 bits, the compare
+ * the guard makes on |x|. */
+#define ENGINE_SIGNAL_CEILING 65536.0f
+#define ENGINE_SIGNAL_CEILING_BITS 0x47800000u
+/* The master's safety limit: a hard clip at +-4.0 (+12 dBFS). */
+#define ENGINE_MASTER_LIMIT 4.0f
 
 typedef struct Engine Engine;
 
@@ -264,9 +288,13 @@ typedef enum {
     ENGINE_EV_CLIP_RELEASED = 2,     /* ptr: EngineClip* */
     ENGINE_EV_SAMPLE_RELEASED = 3,   /* ptr: EngineSample* */
     ENGINE_EV_LANE_RELEASED = 4,     /* ptr: EngineLane* */
-    ENGINE_EV_NODE_FAULT = 5,        /* track, slot: output was NaN/Inf; muted and reset */
-    ENGINE_EV_REFUSED = 6            /* track, code: a command that could not apply (its CMD_* type) */
+    ENGINE_EV_NODE_FAULT = 5,        /* track, slot: output NaN/Inf or past the ceiling (code: ENGINE_FAULT_*); muted and reset */
+    ENGINE_EV_REFUSED = 6,           /* track, code: a command that could not apply (its CMD_* type) */
+    ENGINE_EV_MASTER_LIMIT = 7       /* track, slot: the last fault (-1 none); code: samples clipped */
 } EngineEventKind;
+
+/* ENGINE_EV_NODE_FAULT's code: what its first bad sample was. */
+typedef enum { ENGINE_FAULT_NONFINITE = 1, ENGINE_FAULT_CEILING = 2 } EngineFaultKind;
 
 /* One record of the event ring: struct EngineEvent, 40 bytes on every
  * target (time, kind, track, slot, code, ptr, pad), laid out in
@@ -294,7 +322,10 @@ typedef enum {
  * (EngineTrackState.clips) and at the master's output (master_clips),
  * counted since the track was added (or engine_init); a held clip
  * indicator shows while a counter differs from the value its reader last
- * acknowledged, so nothing needs resetting in the engine.
+ * acknowledged, so nothing needs resetting in the engine. Version 3 put
+ * master_limited (the safety limit's count, Faults above) where version 2
+ * had a reserved 0; a reader of version 2 refuses a version-3 region by
+ * its version word, as any other mismatch.
  */
 enum {
     ENGINE_TRACK_FLAG_MUTED = 1,     /* muted by its own mute */

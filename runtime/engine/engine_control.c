@@ -312,6 +312,7 @@ void engine_track_clear(Engine *e, Track *t, int id)
     t->mono_id = -1;
     memset(&t->meter, 0, sizeof t->meter);
     t->faults = t->notes_refused = 0;
+    t->src_faulted = 0;
 }
 
 Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
@@ -373,6 +374,7 @@ Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
     ramp_jump(&e->master, 1.0f);
     long window = lround(ENGINE_METER_SECONDS * e->sr);
     e->meter_window = window < 1 ? 1 : (int)window;
+    e->last_fault_track = e->last_fault_slot = -1;
 
     e->priv.version = ENGINE_STATE_VERSION;
     e->priv.size = sizeof(EngineState);

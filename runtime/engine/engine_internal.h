@@ -82,7 +82,7 @@ struct EngineNode {
     const AmpPatchDesc *desc;
     void *state;
     int poly;              /* desc->max_voices > 0 */
-    int faulted;           /* the last process() call gave NaN/Inf */
+    int faulted;           /* the last process() call gave NaN/Inf or beyond ENGINE_SIGNAL_CEILING */
     uint64_t cpu_ns;       /* this render call */
     BackLink back;         /* waiting to be handed back (see HeapBlock) */
 };
@@ -199,6 +199,7 @@ typedef struct Track {
     float *buf[2];
     MeterWindow meter;
     uint32_t faults, notes_refused;
+    int src_faulted;       /* audio track: its regions' last mix was faulted (slot 0) */
 } Track;
 
 typedef struct TempoPoint {
@@ -273,6 +274,10 @@ struct Engine {
     float master_db;
     Ramp master;
     MeterWindow master_meter;
+    uint32_t master_limited;        /* samples the safety limit clipped since init */
+    uint32_t limited_now;           /* ... in this render call */
+    int limiting;                   /* the last render call clipped */
+    int last_fault_track, last_fault_slot;   /* the engine's last fault, -1 none */
     int meter_window;
     float *mix[2];
     float *scratch[ENGINE_MAX_CHANNELS];

@@ -704,23 +704,53 @@ void engine_regions_rise(Engine *e)
 /* Track render: source and inserts, split at the track's own events        */
 /* ======================================================================== */
 
-static bool block_finite(float *const *out, int channels, int n)
+/* The first sample of out[0..channels) over [0, n) beyond
+ * ENGINE_SIGNAL_CEILING or non-finite: its index, and in *code
+ * ENGINE_FAULT_NONFINITE or ENGINE_FAULT_CEILING; -1 when there is none.
+ * One compare per sample on the magnitude bits: NaN and +-Inf have the
+ * largest exponent, so they are above the ceiling's bits too. */
+static int block_fault(float *const *out, int channels, int n, int *code)
 {
+    int first = -1;
+    uint32_t worst = 0;
     for (int c = 0; c < channels; c++) {
         const float *x = out[c];
-        for (int i = 0; i < n; i++) {
+        int end = first < 0 ? n : first + 1;
+        for (int i = 0; i < end; i++) {
             uint32_t bits;
             memcpy(&bits, &x[i], sizeof bits);
-            if ((bits & 0x7f800000u) == 0x7f800000u)
-                return false;
+            bits &= 0x7fffffffu;
+            if (bits > ENGINE_SIGNAL_CEILING_BITS) {
+                if (first < 0 || i < first || bits > worst) {
+                    first = i;
+                    worst = bits;
+                }
+                break;
+            }
         }
     }
-    return true;
+    if (first >= 0)
+        *code = worst >= 0x7f800000u ? ENGINE_FAULT_NONFINITE : ENGINE_FAULT_CEILING;
+    return first;
 }
 
-/* process() with timing and the non-finite guard. */
+/* A fault on slot `slot` of t (0 the instrument or an audio track's
+ * regions, 1.. the inserts) at engine time `at`: counted, remembered as the
+ * engine's last fault, posted when the slot was not already faulted. */
+static void track_fault(Engine *e, Track *t, int slot, int *faulted, int64_t at, int code)
+{
+    t->faults++;
+    e->last_fault_track = t->id;
+    e->last_fault_slot = slot;
+    if (!*faulted)
+        engine_post(e, at, ENGINE_EV_NODE_FAULT, t->id, slot, code, NULL);
+    *faulted = 1;
+}
+
+/* process() with timing and the signal guard; `at` is the engine time of
+ * out[.][0]. */
 static void run_node(Engine *e, Track *t, int slot, EngineNode *nd, const float *const *in,
-                     float *const *out, int n)
+                     float *const *out, int n, int64_t at)
 {
     const AmpPatchDesc *d = nd->desc;
     uint64_t t0 = clock_now(e);
@@ -729,7 +759,9 @@ static void run_node(Engine *e, Track *t, int slot, EngineNode *nd, const float 
         voice_collect(d, nd->state, n);
     if (e->cfg.clock)
         nd->cpu_ns += clock_now(e) - t0;
-    if (block_finite(out, d->n_outputs, n)) {
+    int code = 0;
+    int first = block_fault(out, d->n_outputs, n, &code);
+    if (first < 0) {
         nd->faulted = 0;
         return;
     }
@@ -741,13 +773,10 @@ static void run_node(Engine *e, Track *t, int slot, EngineNode *nd, const float 
         t->n_held = 0;
         t->mono_id = -1;
     }
-    t->faults++;
-    if (!nd->faulted)
-        engine_post(e, e->now, ENGINE_EV_NODE_FAULT, t->id, slot, 0, NULL);
-    nd->faulted = 1;
+    track_fault(e, t, slot, &nd->faulted, at + first, code);
 }
 
-static void run_instrument(Engine *e, Track *t, float *L, float *R, int n)
+static void run_instrument(Engine *e, Track *t, float *L, float *R, int n, int64_t at)
 {
     EngineNode *nd = t->inst;
     if (!nd || nd->desc->n_outputs == 0) {
@@ -763,12 +792,12 @@ static void run_instrument(Engine *e, Track *t, float *L, float *R, int n)
     out[0] = L;
     for (int i = 1; i < d->n_outputs; i++)
         out[i] = i == 1 ? R : e->scratch[i];
-    run_node(e, t, 0, nd, in, out, n);
+    run_node(e, t, 0, nd, in, out, n, at);
     if (d->n_outputs == 1)
         memcpy(R, L, (size_t)n * sizeof(float));
 }
 
-static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, float *R, int n)
+static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, float *R, int n, int64_t at)
 {
     const AmpPatchDesc *d = nd->desc;
     const float *in[ENGINE_MAX_CHANNELS];
@@ -783,7 +812,7 @@ static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, 
     }
     for (int i = 0; i < d->n_outputs; i++)
         out[i] = e->scratch[i];
-    run_node(e, t, slot, nd, in, out, n);
+    run_node(e, t, slot, nd, in, out, n, at);
     if (d->n_outputs == 0) {
         memset(L, 0, (size_t)n * sizeof(float));
         memset(R, 0, (size_t)n * sizeof(float));
@@ -868,20 +897,31 @@ static void mix_regions(Engine *e, Track *t, float *L, float *R, int n)
 static void run_chain(Engine *e, Track *t, int q, int n)
 {
     float *L = t->buf[0] + q, *R = t->buf[1] + q;
+    int64_t at = e->now + q;
     switch (t->kind) {
     case ENGINE_TRACK_INSTRUMENT:
-        run_instrument(e, t, L, R, n);
+        run_instrument(e, t, L, R, n, at);
         break;
-    case ENGINE_TRACK_AUDIO:
+    case ENGINE_TRACK_AUDIO: {
         memset(L, 0, (size_t)n * sizeof(float));
         memset(R, 0, (size_t)n * sizeof(float));
         mix_regions(e, t, L, R, n);   /* while playing, and fades after a stop */
+        float *lr[2] = { L, R };      /* a sample's data is the control side's: guarded as a patch's */
+        int code = 0, first = block_fault(lr, 2, n, &code);
+        if (first < 0) {
+            t->src_faulted = 0;
+        } else {
+            memset(L, 0, (size_t)n * sizeof(float));
+            memset(R, 0, (size_t)n * sizeof(float));
+            track_fault(e, t, 0, &t->src_faulted, at + first, code);
+        }
         break;
+    }
     default:   /* a bus: the sends are already in its buffer */
         break;
     }
     for (int k = 0; k < t->n_inserts; k++)
-        run_insert(e, t, k + 1, t->inserts[k], L, R, n);
+        run_insert(e, t, k + 1, t->inserts[k], L, R, n, at);
 }
 
 /* What happens on the track at engine time s while playing: clip note-offs,
@@ -1130,6 +1170,22 @@ void engine_rebuild_order(Engine *e)
     }
 }
 
+/* The master's safety limit: a hard clip at +-ENGINE_MASTER_LIMIT, touching
+ * only the samples beyond it (a normal render is bit-identical without
+ * it); each one is counted. A NaN cannot get here (every source is guarded
+ * and every gain bounded); were one to, it would leave as 0. */
+static void master_limit(Engine *e, float *x, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float v = x[i];
+        if (fabsf(v) <= ENGINE_MASTER_LIMIT)
+            continue;
+        x[i] = v != v ? 0.0f : v > 0.0f ? ENGINE_MASTER_LIMIT : -ENGINE_MASTER_LIMIT;
+        e->master_limited++;
+        e->limited_now++;
+    }
+}
+
 /* One stretch [pos, pos + n) of the block without commands or transport
  * boundaries inside. */
 static void render_segment(Engine *e, float *outL, float *outR, int pos, int n)
@@ -1156,6 +1212,8 @@ static void render_segment(Engine *e, float *outL, float *outR, int pos, int n)
         outR[pos + i] = mr[i] * g;
     }
     metronome_run(e, outL, outR, pos, n);
+    master_limit(e, outL + pos, n);
+    master_limit(e, outR + pos, n);
     meter_add(&e->master_meter, outL + pos, outR + pos, n, e->meter_window);
 }
 
@@ -1314,6 +1372,7 @@ static void state_build(Engine *e)
     st->tempo = e->bpm;
     bar_position(e, st->beat, st);
     st->master_clips = e->master_meter.clips;
+    st->master_limited = e->master_limited;
     st->loop_enabled = (uint32_t)e->loop_on;
     st->loop_start = e->loop_start;
     st->loop_end = e->loop_end;
@@ -1346,6 +1405,8 @@ static void state_build(Engine *e)
             if (nd->faulted)
                 ts->faulted |= 1u << slot;
         }
+        if (t->src_faulted)
+            ts->faulted |= 1u;
         if (t->inst && t->inst->poly)
             ts->voices = (uint32_t)t->inst->desc->voices(t->inst->state)->live;
     }
@@ -1363,6 +1424,11 @@ void engine_render(Engine *e, float *const out[2], int frames)
         engine_drain_queue(e);
     }
     e->render_ns = e->cfg.clock ? clock_now(e) - t0 : 0;
+    if (e->limited_now > 0 && !e->limiting)   /* once per episode, as a fault */
+        engine_post(e, e->now - frames, ENGINE_EV_MASTER_LIMIT, e->last_fault_track, e->last_fault_slot,
+                    (int)(e->limited_now > INT32_MAX ? INT32_MAX : e->limited_now), NULL);
+    e->limiting = e->limited_now > 0;
+    e->limited_now = 0;
     state_build(e);
     state_publish(e);
 }

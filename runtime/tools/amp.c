@@ -20,8 +20,11 @@
  * document (written by `import`; held in memory by `render`, every track
  * playing --patch), then as for a project.
  *
- * Exit status: 0 done, 1 the patch or a file failed (diagnostics printed),
- * 2 the command line is wrong.
+ * Exit status: 0 done, 1 the patch or a file failed (diagnostics printed;
+ * for a project also when the engine reported a fault: a slot's output
+ * NaN/Inf or beyond +96 dBFS, or the master past its +12 dBFS safety
+ * limit; the mix is written, those blocks muted or clipped, and the first
+ * fault named), 2 the command line is wrong.
  */
 #include <errno.h>
 #include <math.h>
@@ -589,6 +592,65 @@ static int write_stems(Project *p, const RenderArgs *a, int64_t frames)
     return 0;
 }
 
+/* "tracks[1] (id 4, \"Lead\") insert 2 (delay.amp)": the engine's track
+ * `track` (the project's tracks[track]) and slot. */
+static void slot_text(const Project *p, int track, int slot, char *buf, size_t len)
+{
+    if (track < 0 || track >= p->n_tracks) {
+        snprintf(buf, len, "track %d slot %d", track, slot);
+        return;
+    }
+    const ProjectTrack *t = &p->tracks[track];
+    const ProjectPatch *pp = slot == 0 ? &t->patch : slot <= t->n_inserts ? &t->inserts[slot - 1] : NULL;
+    const char *patch = !pp ? NULL : pp->file ? pp->file : pp->builtin ? pp->builtin : pp->library;
+    char what[64];
+    if (slot == 0)
+        snprintf(what, sizeof what, "%s", t->kind == ENGINE_TRACK_AUDIO ? "regions" : "instrument");
+    else
+        snprintf(what, sizeof what, "insert %d", slot);
+    snprintf(buf, len, "tracks[%d] (id %d%s%s%s) %s%s%s%s", track, t->id, t->name ? ", \"" : "",
+             t->name ? t->name : "", t->name ? "\"" : "", what, patch && t->kind != ENGINE_TRACK_AUDIO ? " (" : "",
+             patch && t->kind != ENGINE_TRACK_AUDIO ? patch : "", patch && t->kind != ENGINE_TRACK_AUDIO ? ")" : "");
+}
+
+/* The engine's faults of a mix on stderr; 1 when there were any. */
+static int report_faults(const Project *p, const ProjectMix *m, const char *out)
+{
+    if (!m->faults && !m->limits)
+        return 0;
+    char where[512];
+    if (m->faults) {
+        const EngineEvent *ev = &m->first_fault;
+        slot_text(p, ev->track, ev->slot, where, sizeof where);
+        EngineState st;
+        engine_state_read(engine_state(m->engine), &st);
+        uint32_t blocks = ev->track >= 0 && ev->track < ENGINE_MAX_TRACKS ? st.tracks[ev->track].faults : 0;
+        fprintf(stderr, "amp: fault: %s output %s, first at sample %lld (%.3f s); the engine muted the block and reset "
+                "the patch (%u block%s muted on that track",
+                where, ev->code == ENGINE_FAULT_CEILING ? "beyond +-65536 (+96 dBFS)" : "NaN/Inf",
+                (long long)ev->time, (double)ev->time / m->rate, blocks, blocks == 1 ? "" : "s");
+        if (m->faults > 1)
+            fprintf(stderr, "; %d fault episodes in the mix", m->faults);
+        fputc(')', stderr);
+        fputc('\n', stderr);
+    }
+    if (m->limits) {
+        const EngineEvent *ev = &m->first_limit;
+        fprintf(stderr, "amp: fault: the master went past +12 dBFS (|x| > %.1f) in the block from sample %lld (%.3f s); "
+                "the safety limit clipped it", (double)ENGINE_MASTER_LIMIT, (long long)ev->time,
+                (double)ev->time / m->rate);
+        if (ev->track >= 0) {
+            slot_text(p, ev->track, ev->slot, where, sizeof where);
+            fprintf(stderr, " (last fault before it: %s)", where);
+        }
+        if (m->limits > 1)
+            fprintf(stderr, " (%d episodes in all)", m->limits);
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "amp: render failed: %s is written, with those blocks muted or clipped\n", out);
+    return 1;
+}
+
 static int render_loaded(Project *p, const RenderArgs *a)
 {
     char err[8192];
@@ -629,10 +691,11 @@ static int render_loaded(Project *p, const RenderArgs *a)
             wall > 0 ? seconds / wall : 0.0);
     if (a->format != WAV_F32 && peak > 1.0)
         fprintf(stderr, ", clipped in %s", format_name(a->format));
-    if (m.faults)
-        fprintf(stderr, ", %d NaN/Inf fault%s muted", m.faults, m.faults == 1 ? "" : "s");
     fputc('\n', stderr);
+    int faulted = report_faults(p, &m, a->out);
     status = a->stems ? write_stems(p, a, m.frames) : 0;
+    if (faulted)
+        status = 1;
 done:
     project_mix_free(&m);
     project_free(p);

@@ -18,28 +18,50 @@
 #define PROJECT_MIX_SLICE (PROJECT_BLOCK * 32)
 
 
-/* One block into left / right at `done`, then the event ring drained. */
-static int render_block(Engine *e, float *left, float *right, int64_t done, int64_t frames, int *faults)
+/* One block into left / right at `done`, then the event ring drained:
+ * faults counted into *faults; with a mix, its first fault and safety
+ * limit events kept and the limits counted. */
+static int render_block(Engine *e, float *left, float *right, int64_t done, int64_t frames, int *faults,
+                        ProjectMix *m)
 {
     int n = frames - done < PROJECT_BLOCK ? (int)(frames - done) : PROJECT_BLOCK;
     float *out[2] = { left + done, right + done };
     engine_render(e, out, n);
-    engine_drain(e, faults, NULL);
+    EngineEvent ev;
+    while (engine_poll(e, &ev)) {
+        if (ev.kind == ENGINE_EV_NODE_FAULT) {
+            if (faults)
+                ++*faults;
+            if (m && m->first_fault.kind == ENGINE_EV_NONE)
+                m->first_fault = ev;
+        } else if (ev.kind == ENGINE_EV_MASTER_LIMIT && m) {
+            m->limits++;
+            if (m->first_limit.kind == ENGINE_EV_NONE)
+                m->first_limit = ev;
+        }
+        engine_release(e, &ev);
+    }
     return n;
 }
 
-void project_render(Engine *e, float *left, float *right, int64_t frames, ProjectProgress progress, void *user,
-                    int *faults)
+static void render_span(Engine *e, float *left, float *right, int64_t frames, ProjectProgress progress,
+                        void *user, int *faults, ProjectMix *m)
 {
     int64_t step = frames / 100 > PROJECT_BLOCK ? frames / 100 : PROJECT_BLOCK;
     int64_t next_report = 0;
     for (int64_t done = 0; done < frames;) {
-        done += render_block(e, left, right, done, frames, faults);
+        done += render_block(e, left, right, done, frames, faults, m);
         if (progress && (done >= next_report || done == frames)) {
             progress(user, done, frames);
             next_report = done + step;
         }
     }
+}
+
+void project_render(Engine *e, float *left, float *right, int64_t frames, ProjectProgress progress, void *user,
+                    int *faults)
+{
+    render_span(e, left, right, frames, progress, user, faults, NULL);
 }
 
 int64_t project_render_project(Engine *e, const Project *p, float *left, float *right, ProjectProgress progress,
@@ -51,7 +73,7 @@ int64_t project_render_project(Engine *e, const Project *p, float *left, float *
     int64_t step = frames / 100 > PROJECT_BLOCK ? frames / 100 : PROJECT_BLOCK;
     int64_t next_report = 0, done = 0;
     for (int finished = tail.finished; !finished && done < frames;) {
-        int n = render_block(e, left, right, done, frames, faults);
+        int n = render_block(e, left, right, done, frames, faults, NULL);
         finished = project_tail_feed(&tail, left + done, right + done, n);
         done += n;
         if (progress && (done >= next_report || finished)) {
@@ -124,7 +146,7 @@ int64_t project_mix_step(ProjectMix *m, int64_t frames, ProjectProgress progress
     if (n > m->frames - m->done)
         n = m->frames - m->done;
     if (!m->use_tail) {
-        project_render(m->engine, m->left + m->done, m->right + m->done, n, progress, user, &m->faults);
+        render_span(m->engine, m->left + m->done, m->right + m->done, n, progress, user, &m->faults, m);
         m->done += n;
         return m->done;
     }
@@ -133,7 +155,7 @@ int64_t project_mix_step(ProjectMix *m, int64_t frames, ProjectProgress progress
     int64_t end = m->done + n;
     while (m->done < end && !m->finished) {
         int64_t k = end - m->done < PROJECT_MIX_SLICE ? end - m->done : PROJECT_MIX_SLICE;
-        project_render(m->engine, m->left + m->done, m->right + m->done, k, NULL, NULL, &m->faults);
+        render_span(m->engine, m->left + m->done, m->right + m->done, k, NULL, NULL, &m->faults, m);
         m->finished = project_tail_feed(&m->tail, m->left + m->done, m->right + m->done, k);
         m->done += k;
         if (progress)

@@ -44,7 +44,9 @@ typedef struct ProjectMix {
     float *left, *right;                /* frames floats each */
     int64_t frames, done;
     int rate;
-    int faults;
+    int faults;                         /* ENGINE_EV_NODE_FAULT events (one per episode of a slot) */
+    int limits;                         /* ENGINE_EV_MASTER_LIMIT events */
+    EngineEvent first_fault, first_limit;   /* the first of each; kind 0: none */
     ProjectTail tail;                   /* frames <= 0 at begin: the project's tail (fixed or the rule) */
     int use_tail, finished;
 } ProjectMix;
