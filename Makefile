@@ -33,10 +33,11 @@ $(DEPS_STAMP): tests/install-deps.sh Makefile
 	@mkdir -p $(B) && touch $@
 
 # The libraries in link order: each uses only those after it (the
-# runtime's tools -> formats -> engine; the compiler -> its front end).
+# runtime's tools -> formats -> engine; the compiler -> its front end ->
+# formats, for json_write, with which it writes its metadata).
 # A program that compiles patches links RUNTIME_LIBS, then COMPILER_LIBS.
 RUNTIME_LIBS  := $(B)/libamptools.a $(B)/libampformats.a $(B)/libampengine.a
-COMPILER_LIBS := $(B)/libampc.a $(B)/libamplang.a
+COMPILER_LIBS := $(B)/libampc.a $(B)/libamplang.a $(B)/libampformats.a
 
 # One object rule for every runtime folder.
 $(B)/runtime/%.o: runtime/%.c | $(DEPS_STAMP)

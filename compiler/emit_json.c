@@ -1,9 +1,10 @@
 /* emit_json.c — the metadata document beside the C: ports and params, for
- * the UI, the server and the host. Built with jansson; keys in a fixed
- * order, so the output is byte-for-byte deterministic. */
+ * the UI, the server and the host. Written with runtime/formats/json_write
+ * (no jansson, so ampc also builds for WebAssembly); keys in a fixed order
+ * and reals with 9 significant digits, so the output is byte-for-byte
+ * deterministic and the same bytes jansson printed before. */
 #include "emit.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include "amp_patch.h"
 #include "ampc.h"
+#include "json_write.h"
 
 void text_add(EmitText *t, const char *s, size_t n)
 {
@@ -52,17 +54,23 @@ void text_printf(EmitText *t, const char *fmt, ...)
     free(big);
 }
 
-static json_t *names(const char **list, int n)
+/* Reals in the metadata: 9 significant digits (a float reads back exactly). */
+#define META_DIGITS 9
+
+static void names(JsonWriter *w, const char *key, const char **list, int n)
 {
-    json_t *a = json_array();
+    json_write_array(w, key, JSON_WRITE_BLOCK);
     for (int i = 0; i < n; i++)
-        json_array_append_new(a, json_string(list[i]));
-    return a;
+        json_write_string(w, NULL, list[i]);
+    json_write_end(w);
 }
 
-static json_t *number_or_null(double x)
+static void number_or_null(JsonWriter *w, const char *key, double x)
 {
-    return isfinite(x) ? json_real(x) : json_null();
+    if (isfinite(x))
+        json_write_real_digits(w, key, x, META_DIGITS);
+    else
+        json_write_null(w, key);
 }
 
 static const char *unit_label(int unit)
@@ -77,36 +85,39 @@ static const char *unit_label(int unit)
 
 void emit_json(const Lowered *u, EmitText *out)
 {
-    json_t *root = json_object();
-    json_object_set_new(root, "name", json_string(u->name));
-    json_object_set_new(root, "compiler", json_string("ampc " AMPC_VERSION));
-    json_object_set_new(root, "abi", json_integer(AMP_ABI_VERSION));
+    JsonWriter w;
+    json_write_init(&w);
+    json_write_object(&w, NULL, JSON_WRITE_BLOCK);
+    json_write_string(&w, "name", u->name);
+    json_write_string(&w, "compiler", "ampc " AMPC_VERSION);
+    json_write_integer(&w, "abi", AMP_ABI_VERSION);
     const char *kind = u->voices ? "instrument" : u->n_inputs ? "effect" : "generator";
-    json_object_set_new(root, "kind", json_string(kind));
-    json_object_set_new(root, "voices", json_integer(u->voices));
+    json_write_string(&w, "kind", kind);
+    json_write_integer(&w, "voices", u->voices);
     if (u->voices)
-        json_object_set_new(root, "steal", json_string(u->steal == AMP_STEAL_OLDEST ? "oldest"
-                                                       : u->steal == AMP_STEAL_QUIETEST ? "quietest" : "none"));
-    json_object_set_new(root, "inputs", names(u->input_names, u->n_inputs));
-    json_object_set_new(root, "outputs", names(u->output_names, u->n_outputs));
-    json_t *params = json_array();
+        json_write_string(&w, "steal", u->steal == AMP_STEAL_OLDEST ? "oldest"
+                                       : u->steal == AMP_STEAL_QUIETEST ? "quietest" : "none");
+    names(&w, "inputs", u->input_names, u->n_inputs);
+    names(&w, "outputs", u->output_names, u->n_outputs);
+    json_write_array(&w, "params", JSON_WRITE_BLOCK);
     for (int i = 0; i < u->n_params; i++) {
         const UnitParam *p = &u->params[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "index", json_integer(i));
-        json_object_set_new(o, "name", json_string(p->name));
-        json_object_set_new(o, "default", json_real(p->def));
-        json_object_set_new(o, "min", number_or_null(p->lo));
-        json_object_set_new(o, "max", number_or_null(p->hi));
-        json_object_set_new(o, "step", json_real(p->step));
-        json_object_set_new(o, "unit", json_string(p->unit_label ? p->unit_label : unit_label(p->unit)));
-        json_object_set_new(o, "smooth", json_real(p->smooth));
-        json_array_append_new(params, o);
+        json_write_object(&w, NULL, JSON_WRITE_BLOCK);
+        json_write_integer(&w, "index", i);
+        json_write_string(&w, "name", p->name);
+        json_write_real_digits(&w, "default", p->def, META_DIGITS);
+        number_or_null(&w, "min", p->lo);
+        number_or_null(&w, "max", p->hi);
+        json_write_real_digits(&w, "step", p->step, META_DIGITS);
+        json_write_string(&w, "unit", p->unit_label ? p->unit_label : unit_label(p->unit));
+        json_write_real_digits(&w, "smooth", p->smooth, META_DIGITS);
+        json_write_end(&w);
     }
-    json_object_set_new(root, "params", params);
-    json_object_set_new(root, "control_tick", json_integer(AMP_CHUNK));
-    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(root);
+    json_write_end(&w);
+    json_write_integer(&w, "control_tick", AMP_CHUNK);
+    json_write_end(&w);
+    size_t len = 0;
+    char *s = json_write_finish(&w, &len);
     text_puts(out, s ? s : "{}");
     text_puts(out, "\n");
     free(s);

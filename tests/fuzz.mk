@@ -30,7 +30,8 @@ FUZZ_DIR  := $(B)/fuzz
 FUZZ_BIN  := $(FUZZ_DIR)/fuzz_compiler
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS_COMMON)) -O1 $(FUZZ_SAN)
-FUZZ_SRCS := $(sort $(wildcard lang/*.c)) $(sort $(filter-out compiler/main.c,$(wildcard compiler/*.c)))
+FUZZ_SRCS := $(sort $(wildcard lang/*.c)) $(sort $(filter-out compiler/main.c,$(wildcard compiler/*.c))) \
+             runtime/formats/json_write.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRCS)) $(FUZZ_DIR)/obj/gen/lex.o $(FUZZ_DIR)/obj/gen/parse.o
 
 # Runtime options: stack traces from UBSan, leaks reported (the default,
@@ -44,6 +45,10 @@ $(FUZZ_DIR)/obj/lang/%.o: lang/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 $(FUZZ_DIR)/obj/compiler/%.o: compiler/%.c | $(B)/gen/parse.h $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_DIR)/obj/runtime/%.o: runtime/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

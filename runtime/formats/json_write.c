@@ -155,16 +155,16 @@ void json_write_integer(JsonWriter *w, const char *key, long long v)
     put_text(w, text);
 }
 
-/* "%.17g", then as jansson: a '.' or an 'e' always (so it reads back as
- * a real), no '+' and no leading zeros in the exponent. */
-void json_write_real(JsonWriter *w, const char *key, double v)
+/* "%.<digits>g", then as jansson: a '.' or an 'e' always (so it reads
+ * back as a real), no '+' and no leading zeros in the exponent. */
+void json_write_real_digits(JsonWriter *w, const char *key, double v, int digits)
 {
-    if (!isfinite(v)) {
+    if (!isfinite(v) || digits < 1 || digits > 17) {
         w->failed = true;
         return;
     }
     char text[48];
-    snprintf(text, sizeof text, "%.17g", v);
+    snprintf(text, sizeof text, "%.*g", digits, v);
     if (!strchr(text, '.') && !strchr(text, 'e'))
         strcat(text, ".0");
     char *e = strchr(text, 'e');
@@ -180,6 +180,17 @@ void json_write_real(JsonWriter *w, const char *key, double v)
     }
     begin_item(w, key);
     put_text(w, text);
+}
+
+void json_write_real(JsonWriter *w, const char *key, double v)
+{
+    json_write_real_digits(w, key, v, 17);
+}
+
+void json_write_null(JsonWriter *w, const char *key)
+{
+    begin_item(w, key);
+    put_text(w, "null");
 }
 
 void json_write_raw(JsonWriter *w, const char *s)

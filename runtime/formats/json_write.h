@@ -54,6 +54,11 @@ void json_write_end(JsonWriter *w);
 void json_write_string(JsonWriter *w, const char *key, const char *s);
 void json_write_integer(JsonWriter *w, const char *key, long long v);
 void json_write_real(JsonWriter *w, const char *key, double v);
+/* A real with `digits` significant digits (1..17) instead of 17, as
+ * jansson's JSON_REAL_PRECISION(digits) prints it. */
+void json_write_real_digits(JsonWriter *w, const char *key, double v, int digits);
+/* JSON null (for a value that has none, e.g. an unbounded range). */
+void json_write_null(JsonWriter *w, const char *key);
 /* Raw text after everything (e.g. the final "\n"). */
 void json_write_raw(JsonWriter *w, const char *s);
 
