@@ -20,8 +20,10 @@
  * library is read, and the messages never show a path of the server. The
  * child gets limits before it runs (setrlimit: CPU seconds, address space,
  * file size, open files; its own process group) and a wall-clock deadline
- * after which its group is killed; at most --compile-jobs run at once, a
- * request past that is 503 `busy` with Retry-After. The source is capped
+ * after which its group is killed (--compile-seconds, --compile-memory);
+ * at most --compile-jobs run at once, a request past that is 503 `busy`
+ * with Retry-After, and so is a project save that needs the metadata of a
+ * patch not yet in the cache (nothing waits on an API worker for a slot). The source is capped
  * at COMPILE_TEXT_MAX bytes (413) and must be UTF-8 without NUL.
  *
  * Cache. Results are kept by a key: SHA-256 of the compiler's version,
@@ -52,9 +54,6 @@
 
 #define COMPILE_TEXT_MAX (256u << 10)      /* bytes of source, as a library patch */
 #define COMPILE_OUTPUT_MAX (1u << 20)      /* bytes of diagnostics kept */
-#define COMPILE_CPU_SECONDS 20
-#define COMPILE_WALL_MS 30000
-#define COMPILE_MEMORY_BYTES (1024ul << 20)
 #define COMPILE_FILE_BYTES (64ul << 20)
 
 static struct {
@@ -67,7 +66,20 @@ static struct {
     unsigned char fingerprint[crypto_hash_sha256_BYTES];
     atomic_int running;
     int jobs;
-} service = { .dir_fd = -1 };
+    int cpu_seconds;            /* RLIMIT_CPU of a compile */
+    int wall_ms;                /* then its process group is killed */
+    unsigned long memory_bytes; /* RLIMIT_AS */
+} service = { .dir_fd = -1, .cpu_seconds = 20, .wall_ms = 30000, .memory_bytes = 1024ul << 20 };
+
+void api_compile_limits(int seconds, int memory_mib)
+{
+    if (seconds > 0) {
+        service.cpu_seconds = seconds;
+        service.wall_ms = seconds * 1500; /* as 20 s and 30 s: the CPU limit speaks first for a busy compile */
+    }
+    if (memory_mib > 0)
+        service.memory_bytes = (unsigned long)memory_mib << 20;
+}
 
 /* ---- start ---------------------------------------------------------------------- */
 
@@ -258,8 +270,8 @@ static void remove_folder(int parent, const char *name)
 static void run_child(const char *work, const char *const *argv, int err_fd)
 {
     setpgid(0, 0);
-    struct rlimit cpu = { COMPILE_CPU_SECONDS, COMPILE_CPU_SECONDS + 1 };
-    struct rlimit mem = { COMPILE_MEMORY_BYTES, COMPILE_MEMORY_BYTES };
+    struct rlimit cpu = { (rlim_t)service.cpu_seconds, (rlim_t)service.cpu_seconds + 1 };
+    struct rlimit mem = { service.memory_bytes, service.memory_bytes };
     struct rlimit fsize = { COMPILE_FILE_BYTES, COMPILE_FILE_BYTES };
     struct rlimit files = { 64, 64 };
     struct rlimit core = { 0, 0 };
@@ -334,13 +346,13 @@ static void compile_run(Compile *c)
         for (;;) {
             clock_gettime(CLOCK_MONOTONIC, &now);
             long elapsed = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-            if (elapsed >= COMPILE_WALL_MS) {
+            if (elapsed >= service.wall_ms) {
                 c->timed_out = true;
                 kill(-pid, SIGKILL);
                 break;
             }
             struct pollfd p = { pipefd[0], POLLIN, 0 };
-            int r = poll(&p, 1, (int)(COMPILE_WALL_MS - elapsed));
+            int r = poll(&p, 1, (int)(service.wall_ms - elapsed));
             if (r < 0 && errno == EINTR)
                 continue;
             if (r <= 0)
@@ -360,15 +372,19 @@ static void compile_run(Compile *c)
             ;
         kill(-pid, SIGKILL); /* anything it left behind */
         c->ok = !c->timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (!c->timed_out && WIFSIGNALED(status)) {
-            const char *why = WTERMSIG(status) == SIGXCPU ? "its CPU time limit" : "a signal";
+        /* The module script (sh, set -e) exits with 128 + N when ampc
+         * or clang was stopped by signal N; ampc itself never exits so. */
+        int signal_number = WIFSIGNALED(status) ? WTERMSIG(status)
+                            : WIFEXITED(status) && WEXITSTATUS(status) > 128 ? WEXITSTATUS(status) - 128 : 0;
+        if (!c->timed_out && signal_number) {
+            const char *why = signal_number == SIGXCPU ? "its CPU time limit" : "a signal";
             c->diag_len += (size_t)snprintf(c->diagnostics + c->diag_len, COMPILE_OUTPUT_MAX + 1 - c->diag_len,
                                             "ampd: the compiler was stopped by %s\n", why);
         }
         if (c->timed_out)
             c->diag_len += (size_t)snprintf(c->diagnostics + c->diag_len, COMPILE_OUTPUT_MAX + 1 - c->diag_len,
-                                            "ampd: the compile took longer than %d s and was stopped\n",
-                                            COMPILE_WALL_MS / 1000);
+                                            "ampd: the compile took longer than %g s and was stopped\n",
+                                            service.wall_ms / 1000.0);
     } else if (c->diagnostics) {
         c->diag_len = (size_t)snprintf(c->diagnostics, COMPILE_OUTPUT_MAX, "ampd: the compiler could not be started\n");
     }
@@ -463,10 +479,12 @@ static void cache_write(const char *key, json_t *result)
     free(text);
 }
 
-/* The answer for `c`: from the cache, or compiled (and then cached). With
- * `wait`, a compile waits for a free slot (a project save); without, a
- * full service sets *busy and returns NULL. */
-static json_t *compile_cached(Compile *c, bool wait, bool *busy)
+/* The answer for `c`: from the cache, or compiled (and then cached). When
+ * --compile-jobs compiles are running already, it sets *busy and returns
+ * NULL at once: no request waits on an API worker for a slot (a compile
+ * request, or a save that needs a patch's metadata, is 503 with
+ * Retry-After and the client tries again). */
+static json_t *compile_cached(Compile *c, bool *busy)
 {
     *busy = false;
     char key[2 * crypto_hash_sha256_BYTES + 1];
@@ -477,13 +495,10 @@ static json_t *compile_cached(Compile *c, bool wait, bool *busy)
         json_object_set_new(result, "cached", json_true());
         return result;
     }
-    for (int tries = 0; atomic_fetch_add(&service.running, 1) >= service.jobs; tries++) {
+    if (atomic_fetch_add(&service.running, 1) >= service.jobs) {
         atomic_fetch_sub(&service.running, 1);
-        if (!wait || tries == 3000) { /* 60 s */
-            *busy = true;
-            return NULL;
-        }
-        nanosleep(&(struct timespec){ 0, 20000000 }, NULL);
+        *busy = true;
+        return NULL;
     }
     compile_run(c);
     atomic_fetch_sub(&service.running, 1);
@@ -548,7 +563,7 @@ static void compile_work(ApiCall *call, StoreConn *db)
         }
     }
     bool busy;
-    json_t *result = compile_cached(&c, false, &busy);
+    json_t *result = compile_cached(&c, &busy);
     if (busy) {
         call->retry_after = 1;
         api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", "every compiler is busy: try again in a moment");
@@ -573,6 +588,7 @@ typedef struct MetaDescs {
     ApiCall *call;
     StoreConn *db;
     json_t *kept;               /* every metadata object, alive while the descriptors are */
+    bool busy;                  /* a patch was not checked: no compile slot */
 } MetaDescs;
 
 /* A descriptor with what project_resolve checks (name, ports, params and
@@ -641,8 +657,9 @@ static const AmpPatchDesc *load_builtin_meta(void *user, const char *id, const c
     }
     Compile c = { .builtin = id, .unit = unit };
     bool busy;
-    json_t *result = compile_cached(&c, true, &busy);
+    json_t *result = compile_cached(&c, &busy);
     if (!result) {
+        m->busy |= busy;
         snprintf(err, errlen, busy ? "every compiler is busy" : "out of memory");
         return NULL;
     }
@@ -665,9 +682,10 @@ static const AmpPatchDesc *load_library_meta(void *user, const char *id, int rev
     }
     Compile c = { .text = text, .len = strlen(text), .unit = unit };
     bool busy;
-    json_t *result = compile_cached(&c, true, &busy);
+    json_t *result = compile_cached(&c, &busy);
     free(text);
     if (!result) {
+        m->busy |= busy;
         snprintf(err, errlen, busy ? "every compiler is busy" : "out of memory");
         return NULL;
     }
@@ -688,6 +706,12 @@ bool api_compile_check_params(ApiCall *call, StoreConn *db, Project *project)
     char err[PROJECT_MAX_JSON_PATH + 512];
     int rc = project_resolve(project, &loader, 0, err, sizeof err);
     descs_free(&m);
+    if (rc != 0 && m.busy) {
+        call->retry_after = 1;
+        api_error(call, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                  "every compiler is busy checking patches: nothing was saved; try again in a moment");
+        return false;
+    }
     if (rc != 0) {
         api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_document", err);
         return false;

@@ -64,7 +64,14 @@ $(B)/tests/check_api: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The patch library's suite starts its own ampd with --library nodes (check_patches.c).
 $(B)/tests/check_patches: $(B)/libampd.a
-$(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"' -DAMP_PATH='"$(B)/amp"' -DAMPC_PATH='"$(B)/ampc"'
+$(B)/tests/check_patches: private CPPFLAGS += -Iserver -DAMPD_PATH='"$(B)/ampd"' -DAMP_PATH='"$(B)/amp"' -DAMPC_PATH='"$(B)/ampc"' \
+    -DSTANDIN_PATH='"$(B)/tests/compile_standin"'
+# The compiler that misbehaves on purpose (the "limits" case); it runs
+# the real ampc beside it for ordinary text.
+$(B)/tests/check_patches: | $(B)/tests/compile_standin
+$(B)/tests/compile_standin: tests/compile_standin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 $(B)/tests/check_patches: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 # The assets suite starts its own ampd too (check_assets.c); it hashes with
 # libsodium.

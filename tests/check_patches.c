@@ -31,6 +31,8 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -201,16 +203,26 @@ static unsigned server_port;
 static char *server_data, *server_root;
 static char library_dir[PATH_MAX];   /* the --library folder of the running server */
 
-static void start_server(const char *library)
+/* `extra`: more arguments (NULL-terminated), or NULL. */
+static void start_server_with(const char *library, const char *const *extra)
 {
     server_data = api_temp_dir("ampd-patches-data");
     server_root = api_temp_dir("ampd-patches-root");
     snprintf(library_dir, sizeof library_dir, "%s", library);
-    const char *args[] = {"--port", "0", "--root", server_root, "--data", server_data, "--argon-ops", "1",
-                          "--argon-mem", "8192", "--timeout", "10", "--library", library_dir, NULL};
+    const char *args[32] = {"--port", "0", "--root", server_root, "--data", server_data, "--argon-ops", "1",
+                            "--argon-mem", "8192", "--timeout", "10", "--library", library_dir};
+    int n = 14;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
     const char *bin = getenv("AMPD") ? getenv("AMPD") : AMPD_PATH;
     server_pid = ampd_spawn(bin, args, &server_port, NULL, 0);
     ck_assert_msg(server_port != 0, "ampd did not start (%s)", bin);
+}
+
+static void start_server(const char *library)
+{
+    start_server_with(library, NULL);
 }
 
 static void stop_server(void)
@@ -1211,6 +1223,156 @@ START_TEST(test_save_checks_params)
 }
 END_TEST
 
+/* ---- the compile service's limits ------------------------------------------------ */
+
+/* ampd with tests/compile_standin.c as its compiler (ordinary text goes
+ * on to the real ampc), one compile at a time, 2 s of CPU (3 s on the
+ * wall clock) and 256 MiB of address space per compile. */
+static void start_with_standin(void)
+{
+    static char standin[PATH_MAX], nodes[PATH_MAX];
+    ck_assert_ptr_nonnull(realpath(STANDIN_PATH, standin));
+    ck_assert_ptr_nonnull(realpath("nodes", nodes));
+    const char *extra[] = {"--ampc", standin, "--compile-jobs", "1", "--compile-seconds", "2",
+                           "--compile-memory", "256", NULL};
+    start_server_with(nodes, extra);
+}
+
+static char *compile_request(const char *text)
+{
+    json_t *o = json_pack("{s:s}", "text", text);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return body;
+}
+
+typedef struct SlowCompile {
+    const Agent *agent;
+    const char *body;
+    Reply *reply;
+} SlowCompile;
+
+static void *slow_compile(void *arg)
+{
+    SlowCompile *s = arg;
+    s->reply = call(s->agent, "POST", "/api/compile", s->body, NULL);
+    return NULL;
+}
+
+/* Whether a compile's work folder (DATA/compile/job-*) exists. */
+static bool compile_running(void)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/compile", server_data);
+    DIR *d = opendir(path);
+    bool found = false;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        found |= strncmp(e->d_name, "job-", 4) == 0;
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Whether process `pid` is gone (or a zombie waiting for init). */
+static bool process_gone(long pid)
+{
+    char path[64], stat[512] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *close = strrchr(stat, ')');
+    return close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
+START_TEST(test_compile_limits)
+{
+    Agent a = signup("limits");
+    bool ok;
+
+    /* A compile that burns CPU: stopped by RLIMIT_CPU (through the module
+     * script, which exits 128 + SIGXCPU), said so, and not cached. */
+    char *spin = compile_request("patch p { }\n// STANDIN_SPIN\n");
+    for (int round = 0; round < 2; round++) {
+        Reply *r = call(&a, "POST", "/api/compile", spin, NULL);
+        expect(r, 200, NULL);
+        const char *diag = compile_body(r, &ok);
+        ck_assert_msg(!ok && diag && strstr(diag, "ampd: the compiler was stopped by its CPU time limit"), "%s",
+                      r->body);
+        ck_assert(json_is_false(json_object_get(r->json, "cached")));
+        reply_free(r);
+    }
+    free(spin);
+
+    /* A compile that takes memory: refused at the address-space limit. */
+    char *hog = compile_request("patch p { }\n// STANDIN_HOG\n");
+    Reply *r = call(&a, "POST", "/api/compile", hog, NULL);
+    expect(r, 200, NULL);
+    const char *diag = compile_body(r, &ok);
+    unsigned mib = 0;
+    const char *at = diag ? strstr(diag, "standin: out of memory after ") : NULL;
+    ck_assert_msg(!ok && at && sscanf(at, "standin: out of memory after %u MiB", &mib) == 1 && mib < 256,
+                  "%s", r->body);
+    reply_free(r);
+    free(hog);
+
+    /* A compile that hangs, with a child of its own, holds the one slot:
+     * another compile, and a save that needs a patch's metadata not yet
+     * in the cache, are 503 busy with Retry-After, and nothing is saved.
+     * At the wall-clock limit the whole process group is killed. */
+    char *sleeper = compile_request("patch p { }\n// STANDIN_SLEEP\n");
+    SlowCompile slow = {&a, sleeper, NULL};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, slow_compile, &slow), 0);
+    for (int i = 0; i < 2000 && !compile_running(); i++)
+        usleep(1000);
+    ck_assert_msg(compile_running(), "the hanging compile did not start");
+    char *other = compile_request("import \"std/osc.amp\";\npatch q {\n  voices 2 steal oldest;\n  voice {\n"
+                                  "    o = sine(freq: note.freq);\n    o.y -> out;\n  }\n}\n");
+    r = call(&a, "POST", "/api/compile", other, NULL);
+    expect(r, 503, "busy");
+    ck_assert_str_eq(reply_header(r, "Retry-After"), "1");
+    reply_free(r);
+    const char *song = "{\"version\":2,\"tracks\":[{\"id\":1,\"kind\":\"instrument\",\"patch\":"
+                       "{\"builtin\":\"epiano.amp\"},\"params\":{\"brightness\":4}}]}";
+    r = create_project(&a, song);
+    expect(r, 503, "busy");
+    ck_assert_str_eq(reply_header(r, "Retry-After"), "1");
+    reply_free(r);
+    r = call(&a, "GET", "/api/projects", NULL, NULL);
+    expect(r, 200, NULL);
+    ck_assert_msg(strstr(r->body, "\"Song\"") == NULL, "a refused save was stored: %s", r->body);
+    reply_free(r);
+    pthread_join(thread, NULL);
+    expect(slow.reply, 200, NULL);
+    diag = compile_body(slow.reply, &ok);
+    long child = 0;
+    at = diag ? strstr(diag, "standin child ") : NULL;
+    ck_assert_msg(!ok && at && sscanf(at, "standin child %ld", &child) == 1 && child > 0, "%s", slow.reply->body);
+    ck_assert_msg(strstr(diag, "ampd: the compile took longer than 3 s and was stopped"), "%s", diag);
+    for (int i = 0; i < 2000 && !process_gone(child); i++)
+        usleep(1000);
+    ck_assert_msg(process_gone(child), "the compile's child %ld outlived it", child);
+    reply_free(slow.reply);
+    free(sleeper);
+
+    /* The slot is free again: the save goes through (epiano's metadata
+     * compiled by the real ampc behind the stand-in), and the other text
+     * compiles. */
+    expect_free(create_project(&a, song), 201, NULL);
+    r = call(&a, "POST", "/api/compile", other, NULL);
+    expect(r, 200, NULL);
+    compile_body(r, &ok);
+    ck_assert_msg(ok, "%s", r->body);
+    reply_free(r);
+    free(other);
+}
+END_TEST
+
 static Suite *patches_suite(void)
 {
     Suite *s = suite_create("patches");
@@ -1233,6 +1395,12 @@ static Suite *patches_suite(void)
     tcase_set_timeout(library, 60);
     tcase_add_test(library, test_library_listed_and_read);
     suite_add_tcase(s, library);
+
+    TCase *limits = tcase_create("limits");
+    tcase_add_unchecked_fixture(limits, start_with_standin, stop_server);
+    tcase_set_timeout(limits, 60);
+    tcase_add_test(limits, test_compile_limits);
+    suite_add_tcase(s, limits);
 
     TCase *links = tcase_create("links");
     tcase_add_unchecked_fixture(links, start_with_links, stop_with_links);
