@@ -13,6 +13,10 @@ export interface AmpcDiagnostic {
   message: string;
 }
 
+/** What a diagnostic marks from its column: a name, a number with its
+ *  dots, or a string literal (an import's path). */
+const MARKED = /^(?:[A-Za-z0-9_.]+|"[^"\n]*"?)/;
+
 const HEAD = /^([^:\n]+):(\d+):(\d+): (error|warning|note): (.*)$/;
 
 /** Every `FILE:LINE:COL: SEVERITY: MESSAGE` line of ampc's output, in
@@ -30,7 +34,8 @@ export function parseAmpcDiagnostics(text: string): AmpcDiagnostic[] {
 
 /** Document offsets of a diagnostic: its column on its line (1-based, in
  *  bytes as ampc counts; the editor's text is UTF-16, so non-ASCII before
- *  the column shifts it: counted here) to the end of the word there. A
+ *  the column shifts it: counted here) to the end of the word or string
+ *  there. A
  *  diagnostic of another file (an import) goes on line 1. */
 export function diagnosticRange(doc: { lines: number; line(n: number): { from: number; to: number; text: string } },
                                 d: AmpcDiagnostic, mainFile = 'patch.amp'): { from: number; to: number } {
@@ -43,17 +48,17 @@ export function diagnosticRange(doc: { lines: number; line(n: number): { from: n
   const prefix = new TextDecoder().decode(bytes.subarray(0, Math.max(0, d.col - 1)));
   const from = l.from + Math.min(prefix.length, l.text.length);
   const rest = l.text.slice(from - l.from);
-  const word = /^[A-Za-z0-9_.]+/.exec(rest);
+  const word = MARKED.exec(rest);
   const to = word ? from + word[0].length : Math.min(from + 1, l.to);
   return { from, to: Math.max(to, from) };
 }
 
-/** The 1-based byte column just past the word at `col` on a line (as
- *  diagnosticRange marks it), or col + 1 when no word starts there. */
+/** The 1-based byte column just past what diagnosticRange marks at `col`
+ *  on a line (a word or a string), or col + 1 when neither starts there. */
 export function wordEndCol(lineText: string, col: number): number {
   const bytes = new TextEncoder().encode(lineText);
   const rest = new TextDecoder().decode(bytes.subarray(Math.max(0, col - 1)));
-  const word = /^[A-Za-z0-9_.]+/.exec(rest);
+  const word = MARKED.exec(rest);
   return col + (word ? new TextEncoder().encode(word[0]).length : 1);
 }
 
