@@ -146,13 +146,13 @@ export function withEnds(text: string, diags: AmpcDiagnostic[]): WorkerDiagnosti
 
 // ---- the worker ---------------------------------------------------------------
 
-interface WorkerScope {
+interface AmpcWorkerScope {
   postMessage(m: FromWorker): void;
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
   location: { href: string };
 }
 
-async function serve(scope: WorkerScope): Promise<void> {
+async function serve(scope: AmpcWorkerScope): Promise<void> {
   const t0 = performance.now();
   let ampc: AmpcWasm;
   try {
@@ -195,4 +195,4 @@ async function serve(scope: WorkerScope): Promise<void> {
 
 // Run as a worker (not when imported for its types).
 if (typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined')
-  void serve(globalThis as unknown as WorkerScope);
+  void serve(globalThis as unknown as AmpcWorkerScope);
