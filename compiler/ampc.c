@@ -46,12 +46,39 @@ static char *join(Arena *a, const char *dir, const char *name)
     return arena_printf(a, "%s/%s", dir, name);
 }
 
-static char *canonical(Arena *a, const char *path)
+static char *canonical(Arena *a, const char *path, const AmpcOptions *opt)
 {
+    if (opt && opt->resolver)
+        return arena_strdup(a, path);
     char buf[PATH_MAX];
     if (realpath(path, buf))
         return arena_strdup(a, buf);
     return arena_strdup(a, path);
+}
+
+/* Whether a file is at path: on the file system, or the resolver's. */
+static int readable(const char *path, const AmpcOptions *opt)
+{
+    if (opt && opt->resolver) {
+        size_t len;
+        return opt->resolver->read(opt->resolver->ctx, path, &len) != NULL;
+    }
+    return access(path, R_OK) == 0;
+}
+
+/* The file at path, loaded: from the file system, or the resolver's. */
+static SourceFile *load_file(Arena *a, Diag *d, const char *path, const AmpcOptions *opt)
+{
+    if (opt && opt->resolver) {
+        size_t len = 0;
+        const char *text = opt->resolver->read(opt->resolver->ctx, path, &len);
+        if (!text) {
+            diag_plain(d, "cannot read '%s': no such file", path);
+            return NULL;
+        }
+        return source_from_text(a, path, text, len);
+    }
+    return source_load(a, d, path);
 }
 
 /* Where an import names a file: next to the importing file, else in each
@@ -59,11 +86,11 @@ static char *canonical(Arena *a, const char *path)
 static char *resolve_import(Arena *a, const char *from, const char *name, const AmpcOptions *opt)
 {
     char *p = join(a, dir_of(a, from), name);
-    if (access(p, R_OK) == 0)
+    if (readable(p, opt))
         return p;
     for (int i = 0; opt && i < opt->n_include_dirs; i++) {
         p = join(a, opt->include_dirs[i], name);
-        if (access(p, R_OK) == 0)
+        if (readable(p, opt))
             return p;
     }
     return NULL;
@@ -112,7 +139,7 @@ static void load_faust(Program *prog, Module *m, Import *im, const char *path, c
                        PtrVec *loaded)
 {
     Arena *a = prog->arena;
-    char *key = arena_printf(a, "faust:%s:%s", im->faust_as, canonical(a, path));
+    char *key = arena_printf(a, "faust:%s:%s", im->faust_as, canonical(a, path, opt));
     if (already_loaded(loaded, key))
         return;
     Loaded *l = arena_alloc(a, sizeof *l);
@@ -149,10 +176,10 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
                            im->path, opt ? opt->n_include_dirs : 0, opt && opt->n_include_dirs == 1 ? "y" : "ies");
                 continue;
             }
-            char *key = canonical(a, path);
+            char *key = canonical(a, path, opt);
             if (already_loaded(loaded, key))
                 continue;
-            SourceFile *f = source_load(a, d, path);
+            SourceFile *f = load_file(a, d, path, opt);
             if (!f)
                 continue;
             Module *sub = parse_source(a, d, f);
@@ -174,7 +201,7 @@ static int load_program(Program *prog, Arena *a, Module *m, SourceFile *f, const
     *prog = (Program){ .arena = a, .main = m };
     PtrVec loaded = { 0 };
     Loaded *self = arena_alloc(a, sizeof *self);
-    self->key = canonical(a, f->path);
+    self->key = canonical(a, f->path, opt);
     self->module = m;
     vec_push(a, &loaded, self);
     add_module(prog, m);

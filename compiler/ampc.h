@@ -30,6 +30,17 @@ typedef enum {
     AMPC_DUMP_LOOPS,       /* plan_loops: the patch section's sample loop, split */
 } AmpcDump;
 
+/* Where imports are read from when there is no file system (ampc.wasm in
+ * the editor's worker, compiler/wasm/): read(ctx, path, &len) gives the
+ * text of the file at `path` — the path ampc made by joining the importing
+ * file's folder, or an include folder, and the import's name, e.g.
+ * "lib/std/osc.amp" — or NULL when there is no such file. The text stays
+ * valid for the compile. A path is its own canonical name (no links). */
+typedef struct AmpcResolver {
+    const char *(*read)(void *ctx, const char *path, size_t *len);
+    void *ctx;
+} AmpcResolver;
+
 typedef struct AmpcOptions {
     const char *unit;              /* patch or node to compile; NULL: the file's last patch, else its last node */
     const char *const *include_dirs;
@@ -39,6 +50,7 @@ typedef struct AmpcOptions {
     int scalar;                    /* 1: emit scalar code for voices (for benchmarks); 0: 4 voices per vector */
     int confined;                  /* 1: an import names a relative path without '..' (ampd's compile
                                       service: nothing outside the source's folder and the -I folders) */
+    const AmpcResolver *resolver;  /* NULL: imports from the file system */
 } AmpcOptions;
 
 typedef struct AmpcResult {

@@ -124,6 +124,41 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_mode
 	$(NODE) web/memory_model.mjs $(WEB_OUT)/engine.wasm $(WEB_GEN)/engine.json $(WEB_MIN_PAGES) $(WEB_MAX_PAGES) > $@.tmp
 	mv $@.tmp $@
 
+# ---- ampc.wasm: the compiler's check in the editor's worker --------------
+# compiler/wasm/ampc_wasm.c: `ampc patch.amp --check --confine -I lib` on
+# text in memory, its imports read from the library the worker hands it
+# ($(WEB_OUT)/ampc-library.json, every .amp and .dsp of nodes/, the folder
+# `make run` gives ampd as --library). The compiler's and lang/'s C as
+# the native ampc has it, but main.c (the command line) and faust.c (faust
+# and jansson: compiler/wasm/faust_server.c leaves a Faust import to the
+# server); runtime/formats/json_write.c for the metadata. A standalone
+# module with its own memory (no threads); the worker supplies the few
+# WASI calls it imports (stdio it never uses on this path).
+AMPC_WASM_SRCS := $(sort $(wildcard lang/*.c)) $(B)/gen/lex.c $(B)/gen/parse.c \
+                  $(filter-out compiler/main.c compiler/faust.c,$(sort $(wildcard compiler/*.c))) \
+                  compiler/wasm/ampc_wasm.c compiler/wasm/faust_server.c runtime/formats/json_write.c
+AMPC_WASM_FLAGS := -std=c11 -O2 -ffp-contract=off -fno-fast-math -D_GNU_SOURCE \
+                   -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter \
+                   -Ilang -Icompiler -Icompiler/wasm $(RUNTIME_INCLUDES) -I$(B)/gen \
+                   -sSTANDALONE_WASM --no-entry -sALLOW_MEMORY_GROWTH=1 -sTOTAL_STACK=4194304 \
+                   -sEXPORTED_FUNCTIONS=_malloc,_free
+WEB_NODES_FILES := $(sort $(wildcard nodes/*.amp nodes/*/*.amp nodes/*/*.dsp))
+
+.PHONY: ampc-wasm
+ampc-wasm: $(WEB_OUT)/ampc.wasm $(WEB_OUT)/ampc-library.json
+web: $(WEB_OUT)/ampc.wasm $(WEB_OUT)/ampc-library.json
+
+$(WEB_OUT)/ampc.wasm: $(AMPC_WASM_SRCS) $(wildcard lang/*.h compiler/*.h compiler/wasm/*.h) runtime/formats/json_write.h \
+                      $(B)/gen/parse.h web/web.mk | $(DEPS_STAMP)
+	@mkdir -p $(WEB_OUT)
+	NODE_PATH=$${NODE_PATH:-/usr/share/nodejs} $(EMCC) $(AMPC_WASM_FLAGS) -o $@.tmp.wasm $(AMPC_WASM_SRCS)
+	mv $@.tmp.wasm $@
+
+$(WEB_OUT)/ampc-library.json: web/gen_ampc_library.mjs $(WEB_NODES_FILES)
+	@mkdir -p $(WEB_OUT)
+	$(NODE) web/gen_ampc_library.mjs nodes > $@.tmp
+	mv $@.tmp $@
+
 # ---- npm packages and the generated command encoder ----------------------
 
 # ---- the TypeScript: type check, then bundle -------------------------------
@@ -133,7 +168,7 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_mode
 $(WEB_OUT)/.bundles: $(WEB_TS_SRCS) $(WEB_COMMANDS_TS) $(WEB_LAYOUT_TS) web/tsconfig.json web/tsconfig.app.json $(WEB_NPM_STAMP)
 	@mkdir -p $(WEB_OUT)
 	web/node_modules/.bin/tsc -p web/tsconfig.app.json --noEmit
-	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/editor/editor.ts web/src/worklet.ts web/src/export-worker.ts \
+	web/node_modules/.bin/esbuild web/src/ui/main.tsx web/src/editor/editor.ts web/src/editor/ampc-worker.ts web/src/worklet.ts web/src/export-worker.ts \
 	    --bundle --format=esm --target=es2022 --tsconfig=web/tsconfig.app.json \
 	    --define:process.env.NODE_ENV='"production"' \
 	    --outdir=$(WEB_OUT) --entry-names=[name] --log-level=warning

@@ -1,9 +1,13 @@
 // editor.ts — the patch editor page (editor.html): write a patch in the
 // browser, see ampc's diagnostics inline as you type, hear it.
 //
-// The text is compiled by ampd's compile service (POST /api/compile) 300 ms
-// after the last keystroke (@codemirror/lint's delay); its diagnostics,
-// ampc's own lines, go inline at their line and column. When a compile is
+// 300 ms after the last keystroke (@codemirror/lint's delay) the text is
+// checked by ampc itself, compiled to WebAssembly and run in a worker
+// (ampc-worker.ts, no server round trip); its diagnostics, ampc's own
+// lines, go inline at their line and column. A text the worker finds
+// correct is compiled by ampd's compile service (POST /api/compile) for its
+// module; a text that imports Faust, or any text when the worker cannot
+// start (the page says so), is checked by the server. When a compile is
 // ok, its module (GET /api/compile/KEY.wasm) is loaded into the page's
 // running engine and becomes track 0's instrument (player.ts); a failed
 // compile leaves the last good patch playing. Notes from the computer
@@ -21,10 +25,10 @@ import {
   bracketMatching, foldGutter, foldKeymap, HighlightStyle, indentOnInput, syntaxHighlighting,
 } from '@codemirror/language';
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
-import { forEachDiagnostic, linter, lintGutter, lintKeymap, type Diagnostic } from '@codemirror/lint';
+import { forEachDiagnostic, linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { tags as t } from '@lezer/highlight';
 import { ampCompletions, ampHover, ampLanguage, scanLibrary, type NodeInfo } from './amp-lang';
-import { diagnosticRange, parseAmpcDiagnostics } from './diagnostics';
+import { AmpcChecker, diagnosticRange, parseAmpcDiagnostics, type WorkerCheck } from './diagnostics';
 import { EditorApi, type CompileAnswer, type PatchEntry } from './api';
 import { Player } from './player';
 
@@ -102,6 +106,8 @@ interface CompileRecord {
   answer: CompileAnswer | null;
   error: string | null;
   ms: number;
+  /** Who found the diagnostics: ampc.wasm in the worker, or the server. */
+  from: 'worker' | 'server';
   /** Set when the module is playing: the time from the request to it. */
   playingMs?: number;
   loadMs?: number;
@@ -110,6 +116,10 @@ interface CompileRecord {
 class EditorPage {
   readonly api = new EditorApi();
   readonly player = new Player();
+  /** ampc.wasm in a worker: the diagnostics as you type (ampc-worker.ts). */
+  readonly checker = new AmpcChecker(new URL('ampc-worker.js', location.href).href);
+  /** The worker's last check of the text, for the tests and the benchmark. */
+  lastCheck: (WorkerCheck & { seq: number; text: string }) | null = null;
   library: NodeInfo[] = [];
   view!: EditorView;
   seq = 0;
@@ -119,6 +129,7 @@ class EditorPage {
   revision = 0;
   private status!: HTMLElement;
   private problems!: HTMLElement;
+  private checkerNote!: HTMLElement;
   private params!: HTMLElement;
   private nameInput!: HTMLInputElement;
   private openSelect!: HTMLSelectElement;
@@ -170,7 +181,8 @@ class EditorPage {
     const probs = el('section', { class: 'ed-panel' });
     probs.append(el('h2', {}, 'Problems'));
     this.problems = el('div', { class: 'ed-problems' });
-    probs.append(this.problems);
+    this.checkerNote = el('div', { class: 'ed-hint ed-checker' }, 'Starting the checker…');
+    probs.append(this.problems, this.checkerNote);
     side.append(probs);
 
     page.append(top, main);
@@ -228,13 +240,58 @@ class EditorPage {
     this.status.dataset['kind'] = kind;
   }
 
-  /** The linter's source: compile the text, diagnostics at ampc's line and
-   *  column; an ok compile goes to the player. */
+  /** The checker's state in the Problems panel (data-checker on the body:
+   *  worker or server). */
+  private noteChecker(from: 'worker' | 'server', text: string): void {
+    this.checkerNote.textContent = text;
+    document.body.dataset['checker'] = from;
+  }
+
+  /** The linter's source: ampc.wasm's check in the worker, diagnostics at
+   *  ampc's line and column; a correct text is compiled by the server for
+   *  its module (in the background), which goes to the player. Without the
+   *  worker, or for a Faust import, the server's compile gives the
+   *  diagnostics, as it is awaited. */
   private async lint(view: EditorView): Promise<Diagnostic[]> {
     const text = view.state.doc.toString();
     const seq = ++this.seq;
     const t0 = performance.now();
+    let check: WorkerCheck | null = null;
+    if (await this.checker.ready) {
+      try {
+        check = await this.checker.check(text);
+      } catch (e) {
+        this.noteChecker('server', `Diagnostics from the server: the in-page checker failed (${e instanceof Error ? e.message : String(e)}).`);
+      }
+    } else {
+      this.noteChecker('server', `Diagnostics from the server: the in-page checker did not start (${this.checker.reason}).`);
+    }
+    if (seq !== this.seq) return [];   // a newer check is under way
+    if (check) {
+      this.lastCheck = { ...check, seq, text };
+      if (check.status === 'faust') this.noteChecker('server', 'This patch imports Faust: the server checks it.');
+      else if (check.status === 'failed') this.noteChecker('server', `The in-page checker failed on this text (${check.output}): the server checks it.`);
+      else this.noteChecker('worker', `Checked in the page by ampc ${this.checker.version} (WebAssembly) in ${check.ms.toFixed(1)} ms.`);
+    }
+    if (check?.status === 'errors') {
+      const record: CompileRecord = { seq, text, answer: { ok: false, diagnostics: check.output }, error: null,
+                                      ms: performance.now() - t0, from: 'worker' };
+      this.last = record;
+      return this.show(view, record);
+    }
+    if (check?.status === 'ok') {
+      this.say('No problems — building the module…', 'busy');
+      void this.build(view, seq, text, t0);
+      return this.show(view, { seq, text, answer: { ok: false, diagnostics: check.output }, error: null, ms: 0, from: 'worker' }, true);
+    }
     this.say('Compiling…', 'busy');
+    const record = await this.compile(seq, text, t0);
+    if (seq !== this.seq) return [];   // a newer compile is under way
+    this.last = record;
+    return this.show(view, record);
+  }
+
+  private async compile(seq: number, text: string, t0: number): Promise<CompileRecord> {
     let answer: CompileAnswer | null = null;
     let error: string | null = null;
     try {
@@ -242,9 +299,25 @@ class EditorPage {
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
-    const record: CompileRecord = { seq, text, answer, error, ms: performance.now() - t0 };
-    if (seq !== this.seq) return [];   // a newer compile is under way
+    return { seq, text, answer, error, ms: performance.now() - t0, from: 'server' };
+  }
+
+  /** The server's compile of a text the worker found correct: its module
+   *  plays; should the server disagree, its diagnostics replace the
+   *  worker's. */
+  private async build(view: EditorView, seq: number, text: string, t0: number): Promise<void> {
+    const record = await this.compile(seq, text, t0);
+    if (seq !== this.seq) return;
     this.last = record;
+    const diags = this.show(view, record);
+    if (!record.answer?.ok && view.state.doc.toString() === text) view.dispatch(setDiagnostics(view.state, diags));
+  }
+
+  /** A record's diagnostics: inline (returned) and in the Problems panel;
+   *  the status line; an ok compile's params and module. `clean`: the
+   *  worker found no errors, the module is still to come. */
+  private show(view: EditorView, record: CompileRecord, clean = false): Diagnostic[] {
+    const { text, answer, error } = record;
     const doc = view.state.doc;
     const diags: Diagnostic[] = [];
     this.problems.innerHTML = '';
@@ -263,14 +336,16 @@ class EditorPage {
       row.onclick = () => { view.dispatch({ selection: { anchor: range.from }, scrollIntoView: true }); view.focus(); };
       this.problems.appendChild(row);
     }
-    if (!answer!.ok) {
+    if (clean) {
+      if (!diags.length) this.problems.appendChild(el('div', { class: 'ed-problem none' }, 'No problems.'));
+    } else if (!answer!.ok) {
       const n = diags.filter((d) => d.severity === 'error').length;
       this.say(`${n} error${n === 1 ? '' : 's'}${this.player.current ? ' — still playing the last good version' : ''}`, 'error');
     } else {
       this.say(`Compiled ${answer!.unit ?? ''} in ${Math.round(record.ms)} ms${answer!.cached ? ' (cached)' : ''}`, 'ok');
       if (!diags.length) this.problems.appendChild(el('div', { class: 'ed-problem none' }, 'No problems.'));
       this.showParams(answer!);
-      if (this.player.running) void this.hear(record, t0);
+      if (this.player.running) void this.hear(record, performance.now() - record.ms);
     }
     return diags;
   }
