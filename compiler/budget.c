@@ -1,0 +1,354 @@
+/* budget.c — the state a patch needs, and its budget (budget.h).
+ *
+ * The layout below follows emit_struct() in emit_c.c field by field: the
+ * same fields, in the same order, with the same liveness (the Plan's), and
+ * the C rules for placing them (each field at the next multiple of its
+ * alignment, the struct padded to its largest alignment). A Faust node's
+ * dsp struct is measured from the prepared C itself. tests/check_budget.c
+ * compiles every patch in nodes/ and holds the result to the descriptor's
+ * state_size, so a change to the struct that is not made here fails there.
+ */
+#include "budget.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "amp_patch.h"
+#include "faust.h"
+#include "sema.h"
+
+/* The C types of the state's fields: size and alignment. float, int and
+ * unsigned are 4 bytes; v4f and v4u (amp_math.h) are 16, aligned to 16;
+ * the voice table is what the runtime's header makes it. There are no
+ * pointers in a state, so these hold on 64-bit hosts and in wasm32 alike. */
+#define SCALAR_BYTES 4
+#define VECTOR_BYTES 16
+
+typedef struct Layout {
+    Arena *a;
+    size_t offset;         /* the struct so far */
+    size_t align;          /* its largest alignment */
+    PtrVec items;          /* StateItem* */
+} Layout;
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+/* Place a field of `bytes` aligned to `align`; its size. */
+static size_t place(Layout *l, size_t bytes, size_t align)
+{
+    l->offset = round_up(l->offset, align) + bytes;
+    if (align > l->align)
+        l->align = align;
+    return bytes;
+}
+
+static StateItem *item(Layout *l, const char *name, StateItemKind kind, Section sec, size_t bytes)
+{
+    StateItem *it = arena_alloc(l->a, sizeof *it);
+    memset(it, 0, sizeof *it);
+    it->name = name;
+    it->kind = kind;
+    it->sec = sec;
+    it->bytes = bytes;
+    it->order = l->items.n;
+    vec_push(l->a, &l->items, it);
+    return it;
+}
+
+static int at_least_one(int n)
+{
+    return n > 0 ? n : 1;
+}
+
+/* ---- a Faust program's dsp struct --------------------------------------- */
+
+typedef struct CType {
+    size_t size, align;
+} CType;
+
+/* The size of one member type of Faust's C: int, float (FAUSTFLOAT is
+ * float, faust.c), double. */
+static CType faust_type(const char *word, size_t n)
+{
+    if (n == 6 && !memcmp(word, "double", 6))
+        return (CType){ 8, 8 };
+    return (CType){ SCALAR_BYTES, SCALAR_BYTES };
+}
+
+/* `TYPE NAME[N][M];` — one member line of the struct. */
+static void faust_member(const char *line, const char *end, CType *st)
+{
+    while (line < end && (*line == ' ' || *line == '\t'))
+        line++;
+    const char *word = line;
+    while (line < end && *line != ' ' && *line != '\t')
+        line++;
+    if (line >= end || line == word)
+        return;
+    CType t = faust_type(word, (size_t)(line - word));
+    size_t count = 1;
+    for (const char *b = memchr(line, '[', (size_t)(end - line)); b && b < end;
+         b = memchr(b + 1, '[', (size_t)(end - b - 1)))
+        count *= (size_t)strtoul(b + 1, NULL, 10);
+    st->size = round_up(st->size, t.align) + t.size * count;
+    if (t.align > st->align)
+        st->align = t.align;
+}
+
+/* sizeof and alignof the struct `typedef struct { ... } CNAME;` in code. */
+static CType faust_struct(const FaustProgram *fp)
+{
+    CType st = { 0, 1 };
+    char close[256];
+    snprintf(close, sizeof close, "} %s;", fp->cname);
+    const char *end = strstr(fp->code, close);
+    if (!end)
+        return st;
+    const char *open = NULL;
+    for (const char *s = fp->code; (s = strstr(s, "typedef struct {")) && s < end; s++)
+        open = s;
+    if (!open)
+        return st;
+    const char *line = strchr(open, '\n');
+    while (line && line < end) {
+        line++;
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *stop = nl ? nl : end;
+        const char *semi = memchr(line, ';', (size_t)(stop - line));
+        if (semi)
+            faust_member(line, semi, &st);
+        line = nl;
+    }
+    st.size = round_up(st.size, st.align);
+    return st;
+}
+
+/* ---- the state struct ---------------------------------------------------- */
+
+/* A voice value's type: v4f with four lanes, float in a scalar build. */
+static size_t voice_bytes(const Plan *p)
+{
+    return p->lanes == 4 ? VECTOR_BYTES : SCALAR_BYTES;
+}
+
+static int any_live_delay(const Plan *p)
+{
+    for (int k = 0; k < p->ir->delays.n; k++)
+        if (p->delay_live[k])
+            return 1;
+    return 0;
+}
+
+static void lay_params(Layout *l, const Plan *p)
+{
+    const Lowered *u = p->u;
+    size_t bytes = 0;
+    if (u->voices)
+        item(l, "voices", ITEM_VOICE_TABLE, SEC_PATCH,
+             place(l, sizeof(AmpVoiceTable), _Alignof(AmpVoiceTable)));
+    bytes += place(l, SCALAR_BYTES, SCALAR_BYTES);                                 /* sr */
+    for (int k = 0; k < 4; k++)                                                    /* pu, pt, pv, pk */
+        bytes += place(l, SCALAR_BYTES * (size_t)at_least_one(u->n_params), SCALAR_BYTES);
+    bytes += place(l, SCALAR_BYTES * (size_t)at_least_one(p->n_init), SCALAR_BYTES); /* init */
+    if (p->cache_ctl) {
+        bytes += place(l, SCALAR_BYTES * (size_t)at_least_one(p->n_ctl), SCALAR_BYTES); /* ctl */
+        bytes += place(l, SCALAR_BYTES, SCALAR_BYTES);                             /* ctl_valid */
+    }
+    item(l, "params", ITEM_PARAMS, SEC_PATCH, bytes);
+}
+
+static void lay_slots(Layout *l, const Plan *p)
+{
+    const Ir *ir = p->ir;
+    size_t groups = (size_t)p->groups, vb = voice_bytes(p);
+    for (int k = 0; k < ir->states.n; k++) {
+        const StateSlot *s = ir->states.items[k];
+        if (p->state_live[k])
+            item(l, s->name, ITEM_STATE, s->sec, s->sec == SEC_VOICE ? place(l, vb * groups, vb)
+                                                                      : place(l, SCALAR_BYTES, SCALAR_BYTES));
+    }
+    for (int k = 0; k < ir->noises.n; k++) {
+        const NoiseSlot *ns = ir->noises.items[k];
+        if (p->noise_live[k])
+            item(l, "noise", ITEM_NOISE, ns->sec,
+                 place(l, VECTOR_BYTES * (ns->sec == SEC_VOICE ? groups : 1), VECTOR_BYTES));
+    }
+    if (any_live_delay(p))
+        place(l, SCALAR_BYTES, SCALAR_BYTES);                                      /* dpos */
+    for (int k = 0; k < ir->delays.n; k++) {
+        const DelaySlot *d = ir->delays.items[k];
+        if (!p->delay_live[k])
+            continue;
+        size_t len = (size_t)d->len;
+        size_t bytes = d->sec == SEC_VOICE ? place(l, vb * groups * len, vb) : place(l, SCALAR_BYTES * len, SCALAR_BYTES);
+        if (d->seconds > 0)
+            bytes += place(l, SCALAR_BYTES, SCALAR_BYTES);                         /* dsz */
+        StateItem *it = item(l, d->name, ITEM_DELAY, d->sec, bytes);
+        it->length = d->len;
+        it->seconds = d->seconds;
+    }
+    for (int k = 0; k < ir->tables.n; k++) {
+        const TableSlot *tb = ir->tables.items[k];
+        if (p->table_live[k])
+            item(l, tb->name, ITEM_TABLE, SEC_PATCH, place(l, SCALAR_BYTES * (size_t)tb->size, SCALAR_BYTES))
+                ->length = tb->size;
+    }
+    for (int k = 0; k < ir->externs.n; k++) {
+        const ExternSlot *x = ir->externs.items[k];
+        if (!p->extern_live[k])
+            continue;
+        const FaustProgram *fp = x->faust;
+        size_t slots = x->sec == SEC_VOICE ? groups * (size_t)p->lanes : 1;
+        CType st = faust_struct(fp);
+        size_t bytes = place(l, st.size * slots, st.align);
+        bytes += place(l, SCALAR_BYTES * slots * (size_t)fp->n_int_controls, SCALAR_BYTES);  /* fic */
+        bytes += place(l, SCALAR_BYTES * slots * (size_t)fp->n_real_controls, SCALAR_BYTES); /* ffc */
+        item(l, x->name, ITEM_FAUST, x->sec, bytes)->program = fp->name;
+    }
+}
+
+static int larger_first(const void *x, const void *y)
+{
+    const StateItem *a = *(StateItem *const *)x, *b = *(StateItem *const *)y;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    return a->order - b->order;
+}
+
+StateSize *budget_measure(Arena *a, const Plan *p)
+{
+    Layout l = { .a = a, .align = SCALAR_BYTES };
+    lay_params(&l, p);
+    lay_slots(&l, p);
+    StateSize *s = arena_alloc(a, sizeof *s);
+    memset(s, 0, sizeof *s);
+    s->bytes = round_up(l.offset, l.align);
+    s->voice_slots = p->groups * p->lanes;
+    s->n_items = l.items.n;
+    s->items = arena_alloc(a, sizeof(StateItem) * (size_t)(l.items.n + 1));
+    qsort(l.items.items, (size_t)l.items.n, sizeof(void *), larger_first);
+    for (int i = 0; i < l.items.n; i++) {
+        StateItem *it = l.items.items[i];
+        if (it->sec == SEC_VOICE && s->voice_slots > 0) {
+            it->per_voice = it->bytes / (size_t)s->voice_slots;
+            s->per_voice += it->per_voice;
+        }
+        s->items[i] = *it;
+    }
+    return s;
+}
+
+/* ---- reporting ------------------------------------------------------------ */
+
+const char *budget_kind_name(StateItemKind k)
+{
+    switch (k) {
+    case ITEM_VOICE_TABLE: return "voice table";
+    case ITEM_PARAMS: return "params";
+    case ITEM_STATE: return "state";
+    case ITEM_NOISE: return "noise";
+    case ITEM_DELAY: return "delay";
+    case ITEM_TABLE: return "table";
+    case ITEM_FAUST: return "faust";
+    }
+    return "?";
+}
+
+void budget_format(char *buf, size_t n, size_t bytes)
+{
+    if (bytes < 1024)
+        snprintf(buf, n, "%zu bytes", bytes);
+    else if (bytes < ((size_t)1 << 20))
+        snprintf(buf, n, "%.1f KiB", (double)bytes / 1024.0);
+    else if (bytes < ((size_t)1 << 30))
+        snprintf(buf, n, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+    else
+        snprintf(buf, n, "%.1f GiB", (double)bytes / (1024.0 * 1024.0 * 1024.0));
+}
+
+/* "delay 'echo.buf' (60 s, 20 voice slots) 46.9 MiB" */
+static void describe(char *buf, size_t n, const StateItem *it, int voice_slots)
+{
+    char size[32], what[64] = "";
+    budget_format(size, sizeof size, it->bytes);
+    if (it->kind == ITEM_DELAY && it->seconds > 0)
+        snprintf(what, sizeof what, "%.9g s", it->seconds);
+    else if (it->kind == ITEM_DELAY)
+        snprintf(what, sizeof what, "%ld samples", it->length);
+    else if (it->kind == ITEM_TABLE)
+        snprintf(what, sizeof what, "%ld entries", it->length);
+    else if (it->kind == ITEM_FAUST)
+        snprintf(what, sizeof what, "%s", it->program);
+    if (it->sec == SEC_VOICE)
+        snprintf(what + strlen(what), sizeof what - strlen(what), "%s%d voice slots", what[0] ? ", " : "", voice_slots);
+    if (it->kind == ITEM_PARAMS || it->kind == ITEM_VOICE_TABLE) {
+        snprintf(buf, n, "%s %s", budget_kind_name(it->kind), size);
+        return;
+    }
+    snprintf(buf, n, "%s '%s'%s%s%s %s", budget_kind_name(it->kind), it->name, what[0] ? " (" : "", what,
+             what[0] ? ")" : "", size);
+}
+
+/* Where the item is declared: the `delay`/`table`/`state` line in its
+ * node, else its instance in the unit patch, else the patch. */
+static Loc declaration(const StateItem *it, PatchScope *ps)
+{
+    Loc at = ps->patch->loc;
+    const char *dot = strchr(it->name, '.');
+    size_t n = dot ? (size_t)(dot - it->name) : strlen(it->name);
+    char inst[128];
+    if (n >= sizeof inst)
+        return at;
+    memcpy(inst, it->name, n);
+    inst[n] = 0;
+    PInst *pi = sema_find_inst(ps, inst, it->sec);
+    if (!pi)
+        pi = sema_find_inst(ps, inst, it->sec == SEC_VOICE ? SEC_PATCH : SEC_VOICE);
+    if (!pi)
+        return at;
+    at = pi->item->loc;
+    if (!dot || !pi->node)
+        return at;
+    for (Decl *d = pi->node->decls; d; d = d->next)
+        if (!strcmp(d->name, dot + 1))
+            return d->loc;
+    return at;
+}
+
+int budget_check(const StateSize *s, PatchScope *ps, Diag *d)
+{
+    if (s->bytes <= AMPC_STATE_BUDGET)
+        return 0;
+    char total[32], budget[32], list[1024] = "";
+    budget_format(total, sizeof total, s->bytes);
+    snprintf(budget, sizeof budget, "%zu MiB", AMPC_STATE_BUDGET >> 20);
+    for (int i = 0; i < s->n_items && i < 3; i++) {
+        char one[256];
+        describe(one, sizeof one, &s->items[i], s->voice_slots);
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", one);
+    }
+    const StateItem *largest = s->n_items ? &s->items[0] : NULL;
+    diag_error(d, largest ? declaration(largest, ps) : ps->patch->loc,
+               "%s '%s' needs %s of state at %d kHz; the budget is %s: %s",
+               ps->unit->from_node ? "node" : "patch", ps->unit->name, total, AMP_MAX_SAMPLE_RATE / 1000,
+               budget, list);
+    return 1;
+}
+
+void budget_dump(FILE *out, const StateSize *s)
+{
+    char size[32];
+    budget_format(size, sizeof size, s->bytes);
+    fprintf(out, "state: %zu bytes (%s) at every rate, sized for %d Hz", s->bytes, size, AMP_MAX_SAMPLE_RATE);
+    if (s->voice_slots)
+        fprintf(out, "; %zu bytes per voice slot, %d slots", s->per_voice, s->voice_slots);
+    fprintf(out, "\n");
+    for (int i = 0; i < s->n_items; i++) {
+        char one[320];
+        describe(one, sizeof one, &s->items[i], s->voice_slots);
+        fprintf(out, "  %10zu  %s\n", s->items[i].bytes, one);
+    }
+}
