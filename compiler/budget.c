@@ -23,6 +23,10 @@
 #define SCALAR_BYTES 4
 #define VECTOR_BYTES 16
 
+/* The instance sema makes of a node compiled alone (sema.c): not a name
+ * the user wrote, so not shown. */
+#define NODE_UNIT_INSTANCE "_unit"
+
 typedef struct Layout {
     Arena *a;
     size_t offset;         /* the struct so far */
@@ -48,7 +52,7 @@ static StateItem *item(Layout *l, const char *name, StateItemKind kind, Section 
 {
     StateItem *it = arena_alloc(l->a, sizeof *it);
     memset(it, 0, sizeof *it);
-    it->name = name;
+    it->name = it->path = name;
     it->kind = kind;
     it->sec = sec;
     it->bytes = bytes;
@@ -231,6 +235,8 @@ StateSize *budget_measure(Arena *a, const Plan *p)
     qsort(l.items.items, (size_t)l.items.n, sizeof(void *), larger_first);
     for (int i = 0; i < l.items.n; i++) {
         StateItem *it = l.items.items[i];
+        if (p->u->from_node && !strncmp(it->name, NODE_UNIT_INSTANCE ".", strlen(NODE_UNIT_INSTANCE ".")))
+            it->name += strlen(NODE_UNIT_INSTANCE ".");
         if (it->sec == SEC_VOICE && s->voice_slots > 0) {
             it->per_voice = it->bytes / (size_t)s->voice_slots;
             s->per_voice += it->per_voice;
@@ -292,29 +298,31 @@ static void describe(char *buf, size_t n, const StateItem *it, int voice_slots)
 }
 
 /* Where the item is declared: the `delay`/`table`/`state` line in its
- * node, else its instance in the unit patch, else the patch. */
-static Loc declaration(const StateItem *it, PatchScope *ps)
+ * node (*inst then is its instance in the unit patch), else its instance,
+ * else the patch. */
+static Loc declaration(const StateItem *it, PatchScope *ps, PInst **inst)
 {
+    *inst = NULL;
     Loc at = ps->patch->loc;
-    const char *dot = strchr(it->name, '.');
-    size_t n = dot ? (size_t)(dot - it->name) : strlen(it->name);
-    char inst[128];
-    if (n >= sizeof inst)
+    const char *dot = strchr(it->path, '.');
+    size_t n = dot ? (size_t)(dot - it->path) : strlen(it->path);
+    char name[128];
+    if (n >= sizeof name)
         return at;
-    memcpy(inst, it->name, n);
-    inst[n] = 0;
-    PInst *pi = sema_find_inst(ps, inst, it->sec);
+    memcpy(name, it->path, n);
+    name[n] = 0;
+    PInst *pi = sema_find_inst(ps, name, it->sec);
     if (!pi)
-        pi = sema_find_inst(ps, inst, it->sec == SEC_VOICE ? SEC_PATCH : SEC_VOICE);
+        pi = sema_find_inst(ps, name, it->sec == SEC_VOICE ? SEC_PATCH : SEC_VOICE);
     if (!pi)
         return at;
-    at = pi->item->loc;
-    if (!dot || !pi->node)
-        return at;
-    for (Decl *d = pi->node->decls; d; d = d->next)
-        if (!strcmp(d->name, dot + 1))
-            return d->loc;
-    return at;
+    if (dot && pi->node)
+        for (Decl *d = pi->node->decls; d; d = d->next)
+            if (!strcmp(d->name, dot + 1)) {
+                *inst = pi;
+                return d->loc;
+            }
+    return pi->item->loc;
 }
 
 int budget_check(const StateSize *s, PatchScope *ps, Diag *d)
@@ -330,11 +338,14 @@ int budget_check(const StateSize *s, PatchScope *ps, Diag *d)
         size_t used = strlen(list);
         snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", one);
     }
-    const StateItem *largest = s->n_items ? &s->items[0] : NULL;
-    diag_error(d, largest ? declaration(largest, ps) : ps->patch->loc,
-               "%s '%s' needs %s of state at %d kHz; the budget is %s: %s",
-               ps->unit->from_node ? "node" : "patch", ps->unit->name, total, AMP_MAX_SAMPLE_RATE / 1000,
-               budget, list);
+    PInst *inst = NULL;
+    Loc at = s->n_items ? declaration(&s->items[0], ps, &inst) : ps->patch->loc;
+    diag_error(d, at, "%s '%s' needs %s (%zu bytes) of state at %d kHz; the budget is %s (%zu bytes): %s",
+               ps->unit->from_node ? "node" : "patch", ps->unit->name, total, s->bytes, AMP_MAX_SAMPLE_RATE / 1000,
+               budget, AMPC_STATE_BUDGET, list);
+    if (inst && !ps->unit->from_node)
+        diag_note(d, inst->item->loc, "'%s' is in instance '%s' of node '%s'", s->items[0].name, inst->item->name,
+                  inst->node->name);
     return 1;
 }
 

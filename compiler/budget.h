@@ -34,7 +34,9 @@ typedef enum {
 } StateItemKind;
 
 typedef struct StateItem {
-    const char *name;      /* instance path: `echo.line`; the Faust instance's name; "voices", "params" */
+    const char *name;      /* instance path: `echo.line`; the Faust instance's name; "voices", "params"
+                              (a node compiled alone: the name in the node, `line`) */
+    const char *path;      /* the slot's own name (the Ir's), which finds its declaration */
     StateItemKind kind;
     Section sec;
     size_t bytes;          /* in the state, every voice slot included */
