@@ -10,7 +10,7 @@
  *   plan      where each value is read, what gets storage (plan.c) -> Plan
  *   flush     where tiny values are flushed to zero (flush.c)     -> Plan.flush
  *   loops     the patch section's sample loop, split (loops.c)    -> Plan.loop_of
- *   budget    the state's size and items, held to the budget (budget.c) -> StateSize
+ *   budget    the state's size and items, held to the budget (budget.c) -> StateBudget
  *   emit      JSON metadata, C source and header (emit_json.c, emit_c.c)
  */
 #include "ampc.h"
@@ -222,7 +222,7 @@ static char *dup_text(const char *s, size_t n)
 }
 
 /* The three texts of the result, malloc'd (they outlive the arena). */
-static int emit(const Lowered *u, const Plan *plan, const StateSize *state, AmpcResult *result)
+static int emit(const Lowered *u, const Plan *plan, const StateBudget *state, AmpcResult *result)
 {
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
     emit_json(u, state, &json);
@@ -250,7 +250,7 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     PatchScope *ps;
     Lowered *u;
     Plan *plan;
-    StateSize *state;
+    StateBudget *state;
 
     if (!(m = parse_source(a, d, f)))
         return 1;

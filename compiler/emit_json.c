@@ -90,7 +90,7 @@ static const char *unit_label(int unit)
 /* "state": the bytes the runtime allocates for one instance (the
  * descriptor's state_size, the same at every supported rate), one voice
  * slot's share, the budget, and the largest items (budget.c). */
-static void state(JsonWriter *w, const StateSize *s)
+static void state(JsonWriter *w, const StateBudget *s)
 {
     json_write_object(w, "state", JSON_WRITE_BLOCK);
     json_write_integer(w, "bytes", (long long)s->bytes);
@@ -100,20 +100,20 @@ static void state(JsonWriter *w, const StateSize *s)
     json_write_integer(w, "budget", (long long)AMPC_STATE_BUDGET);
     json_write_array(w, "largest", JSON_WRITE_BLOCK);
     for (int i = 0; i < s->n_items && i < STATE_ITEMS_SHOWN; i++) {
-        const StateItem *it = &s->items[i];
+        const BudgetItem *it = &s->items[i];
         json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_string(w, "name", it->name);
         json_write_string(w, "kind", budget_kind_name(it->kind));
         json_write_integer(w, "bytes", (long long)it->bytes);
         if (it->sec == SEC_VOICE)
             json_write_integer(w, "per_voice", (long long)it->per_voice);
-        if (it->kind == ITEM_DELAY)
+        if (it->kind == BUDGET_DELAY)
             json_write_integer(w, "samples", it->length);
-        if (it->kind == ITEM_DELAY && it->seconds > 0)
+        if (it->kind == BUDGET_DELAY && it->seconds > 0)
             json_write_real_digits(w, "seconds", it->seconds, META_DIGITS);
-        if (it->kind == ITEM_TABLE)
+        if (it->kind == BUDGET_TABLE)
             json_write_integer(w, "entries", it->length);
-        if (it->kind == ITEM_FAUST)
+        if (it->kind == BUDGET_FAUST)
             json_write_string(w, "program", it->program);
         json_write_end(w);
     }
@@ -121,7 +121,7 @@ static void state(JsonWriter *w, const StateSize *s)
     json_write_end(w);
 }
 
-void emit_json(const Lowered *u, const StateSize *st, EmitText *out)
+void emit_json(const Lowered *u, const StateBudget *st, EmitText *out)
 {
     JsonWriter w;
     json_write_init(&w);
