@@ -5,7 +5,8 @@
  * scalar build, compiled, built and loaded: the metadata's state.bytes is
  * the descriptor's state_size, the one block the runtime allocates for an
  * instance (the host's, the engine's state pool request) at 48 kHz and at
- * 192 kHz alike; the largest items are named as they are declared.
+ * 192 kHz alike, and the struct's size in wasm32 (clang-14, as the page's
+ * modules are built) too; the largest items are named as they are declared.
  * "budget": a patch at the budget compiles, one past it is an error naming
  * its largest items. "linear": 10, 100 and 1000 params make C whose size
  * grows by the same bytes per param (within the growth of the numbers'
@@ -296,6 +297,45 @@ START_TEST(c_grows_linearly_with_params)
 }
 END_TEST
 
+/* The same struct in WebAssembly: each node's C, compiled by the clang the
+ * page's modules are built with (runtime/wasm/patch_module.sh) for wasm32,
+ * asserts at compile time that sizeof its state is the JSON's bytes. */
+START_TEST(wasm_state_is_the_json_state)
+{
+    const char *clang = getenv("CLANG") ? getenv("CLANG") : "clang-14";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --version >/dev/null 2>&1", clang);
+    if (system(cmd) != 0) {
+        printf("budget: no %s, the wasm32 sizes are not checked\n", clang);
+        return;
+    }
+    char dir[] = "/tmp/amp_budget_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const char *const files[] = { "nodes/hall.amp", "nodes/pad.amp", "nodes/ladder_bass.amp",
+                                         "nodes/stereo_delay.amp", "nodes/drums.amp", "nodes/epiano.amp" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        AmpcResult r;
+        ck_assert_int_eq(compile_file(files[i], 0, &r), 0);
+        json_t *state = state_of(&r);
+        char path[512];
+        snprintf(path, sizeof path, "%s/t.c", dir);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fwrite(r.c_text, 1, r.c_len, f);
+        fprintf(f, "\n_Static_assert(sizeof(%s_state) == %lld, \"state size\");\n", r.name, integer(state, "bytes"));
+        fclose(f);
+        snprintf(cmd, sizeof cmd,
+                 "%s --target=wasm32-unknown-emscripten -std=c11 -O0 -msimd128 -ffreestanding -nostdlib "
+                 "-Iruntime/wasm/module -Iruntime/abi -c %s -o %s/t.o", clang, path, dir);
+        ck_assert_msg(system(cmd) == 0, "%s: sizeof its state in wasm32 is not the JSON's %lld bytes", files[i],
+                      integer(state, "bytes"));
+        json_decref(state);
+        ampc_result_free(&r);
+    }
+    testutil_remove_tree(dir);
+}
+END_TEST
+
 static Suite *budget_suite(void)
 {
     Suite *s = suite_create("budget");
@@ -304,6 +344,10 @@ static Suite *budget_suite(void)
     tcase_add_test(tc, nodes_state_is_the_runtime_state);
     tcase_add_test(tc, examples_state_is_the_runtime_state);
     tcase_add_test(tc, largest_items_named);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("wasm");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, wasm_state_is_the_json_state);
     suite_add_tcase(s, tc);
     tc = tcase_create("budget");
     tcase_add_test(tc, budget_refuses_past_it);
