@@ -103,7 +103,7 @@ static void state(JsonWriter *w, const StateBudget *s)
         const BudgetItem *it = &s->items[i];
         json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_string(w, "name", it->name);
-        json_write_string(w, "kind", budget_kind_name(it->kind));
+        json_write_string(w, "type", budget_kind_name(it->kind));
         json_write_integer(w, "bytes", (long long)it->bytes);
         if (it->sec == SEC_VOICE)
             json_write_integer(w, "per_voice", (long long)it->per_voice);

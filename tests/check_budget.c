@@ -169,7 +169,7 @@ START_TEST(largest_items_named)
     ck_assert_int_eq(compile_file("nodes/stereo_delay.amp", 0, &r), 0);
     json_t *s = state_of(&r);
     ck_assert_str_eq(string(item(s, 0), "name"), "dl.line");
-    ck_assert_str_eq(string(item(s, 0), "kind"), "delay");
+    ck_assert_str_eq(string(item(s, 0), "type"), "delay");
     ck_assert_int_eq(integer(item(s, 0), "bytes"), (1 << 19) * 4 + 4);
     ck_assert_int_eq(integer(item(s, 0), "samples"), 1 << 19);
     ck_assert(json_real_value(json_object_get(item(s, 0), "seconds")) == 2.0);
@@ -181,7 +181,7 @@ START_TEST(largest_items_named)
     ck_assert_int_eq(compile_file("nodes/hall.amp", 0, &r), 0);
     s = state_of(&r);
     ck_assert_str_eq(string(item(s, 0), "name"), "rev");
-    ck_assert_str_eq(string(item(s, 0), "kind"), "faust");
+    ck_assert_str_eq(string(item(s, 0), "type"), "faust");
     ck_assert_str_eq(string(item(s, 0), "program"), "zita");
     ck_assert_int_gt(integer(item(s, 0), "bytes"), integer(s, "bytes") * 99 / 100);
     json_decref(s);
