@@ -10,6 +10,7 @@
  *   plan      where each value is read, what gets storage (plan.c) -> Plan
  *   flush     where tiny values are flushed to zero (flush.c)     -> Plan.flush
  *   loops     the patch section's sample loop, split (loops.c)    -> Plan.loop_of
+ *   budget    the state's size and items, held to the budget (budget.c) -> StateBudget
  *   emit      JSON metadata, C source and header (emit_json.c, emit_c.c)
  */
 #include "ampc.h"
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "budget.h"
 #include "emit.h"
 #include "faust.h"
 #include "lower.h"
@@ -221,6 +223,7 @@ static const struct {
     { AMPC_DUMP_PLAN, "plan", "where each live value is read, and the storage it gets" },
     { AMPC_DUMP_FLUSH, "flush", "the values flushed to zero on feedback loops" },
     { AMPC_DUMP_LOOPS, "loops", "how the patch section's sample loop is split" },
+    { AMPC_DUMP_STATE, "state", "the state's size, and its items largest first" },
 };
 
 AmpcDump ampc_dump_lookup(const char *name)
@@ -246,10 +249,10 @@ static char *dup_text(const char *s, size_t n)
 }
 
 /* The three texts of the result, malloc'd (they outlive the arena). */
-static int emit(const Lowered *u, const Plan *plan, AmpcResult *result)
+static int emit(const Lowered *u, const Plan *plan, const StateBudget *state, AmpcResult *result)
 {
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
-    emit_json(u, &json);
+    emit_json(u, state, &json);
     emit_c(u, plan, json.text, &c, &h);
     result->name = dup_text(u->name, strlen(u->name));
     size_t sl = strlen(u->name) + 16;
@@ -274,6 +277,7 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     PatchScope *ps;
     Lowered *u;
     Plan *plan;
+    StateBudget *state;
 
     if (!(m = parse_source(a, d, f)))
         return 1;
@@ -304,7 +308,12 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     plan_loops(a, plan);
     if (dump == AMPC_DUMP_LOOPS)
         plan_dump_loops(out, plan);
-    return emit(u, plan, result);
+    state = budget_measure(a, plan);
+    if (dump == AMPC_DUMP_STATE)
+        budget_dump(out, state);
+    if (budget_check(state, ps, d))
+        return 1;
+    return emit(u, plan, state, result);
 }
 
 int ampc_compile_text(const char *path, const char *text, size_t len, const AmpcOptions *opt, Diag *d,

@@ -6,7 +6,8 @@
  * file each:
  *   parse (lang/) -> load imports -> sema (sema.c) -> schedule (schedule.c)
  *   -> lower (lower.c) -> plan (plan.c) -> flush (flush.c) -> loops
- *   (loops.c) -> emit JSON (emit_json.c) -> emit C (emit_c.c)
+ *   (loops.c) -> state budget (budget.c) -> emit JSON (emit_json.c)
+ *   -> emit C (emit_c.c)
  * and AmpcOptions.dump prints the result of one of them.
  */
 #ifndef AMP_AMPC_H
@@ -28,6 +29,7 @@ typedef enum {
     AMPC_DUMP_PLAN,        /* plan: where each live value is read, the storage it gets */
     AMPC_DUMP_FLUSH,       /* plan_flush: the values flushed to zero */
     AMPC_DUMP_LOOPS,       /* plan_loops: the patch section's sample loop, split */
+    AMPC_DUMP_STATE,       /* budget: the state's size and its items, largest first */
 } AmpcDump;
 
 /* Where imports are read from when there is no file system (ampc.wasm in

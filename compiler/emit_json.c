@@ -12,6 +12,7 @@
 #include <string.h>
 #include "amp_patch.h"
 #include "ampc.h"
+#include "budget.h"
 #include "json_write.h"
 
 void text_add(EmitText *t, const char *s, size_t n)
@@ -83,7 +84,44 @@ static const char *unit_label(int unit)
     }
 }
 
-void emit_json(const Lowered *u, EmitText *out)
+/* The items "state" lists: the largest few. */
+#define STATE_ITEMS_SHOWN 8
+
+/* "state": the bytes the runtime allocates for one instance (the
+ * descriptor's state_size, the same at every supported rate), one voice
+ * slot's share, the budget, and the largest items (budget.c). */
+static void state(JsonWriter *w, const StateBudget *s)
+{
+    json_write_object(w, "state", JSON_WRITE_BLOCK);
+    json_write_integer(w, "bytes", (long long)s->bytes);
+    json_write_integer(w, "per_voice", (long long)s->per_voice);
+    json_write_integer(w, "voice_slots", s->voice_slots);
+    json_write_integer(w, "sized_for_rate", AMP_MAX_SAMPLE_RATE);
+    json_write_integer(w, "budget", (long long)AMPC_STATE_BUDGET);
+    json_write_array(w, "largest", JSON_WRITE_BLOCK);
+    for (int i = 0; i < s->n_items && i < STATE_ITEMS_SHOWN; i++) {
+        const BudgetItem *it = &s->items[i];
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
+        json_write_string(w, "name", it->name);
+        json_write_string(w, "type", budget_kind_name(it->kind));
+        json_write_integer(w, "bytes", (long long)it->bytes);
+        if (it->sec == SEC_VOICE)
+            json_write_integer(w, "per_voice", (long long)it->per_voice);
+        if (it->kind == BUDGET_DELAY)
+            json_write_integer(w, "samples", it->length);
+        if (it->kind == BUDGET_DELAY && it->seconds > 0)
+            json_write_real_digits(w, "seconds", it->seconds, META_DIGITS);
+        if (it->kind == BUDGET_TABLE)
+            json_write_integer(w, "entries", it->length);
+        if (it->kind == BUDGET_FAUST)
+            json_write_string(w, "program", it->program);
+        json_write_end(w);
+    }
+    json_write_end(w);
+    json_write_end(w);
+}
+
+void emit_json(const Lowered *u, const StateBudget *st, EmitText *out)
 {
     JsonWriter w;
     json_write_init(&w);
@@ -115,6 +153,8 @@ void emit_json(const Lowered *u, EmitText *out)
     }
     json_write_end(&w);
     json_write_integer(&w, "control_tick", AMP_CHUNK);
+    if (st)
+        state(&w, st);
     json_write_end(&w);
     size_t len = 0;
     char *s = json_write_finish(&w, &len);

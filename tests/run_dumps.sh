@@ -8,7 +8,7 @@
 # before committing).
 set -u
 B=${B:-build}
-passes="ast sema schedule graph rates plan flush loops"
+passes="ast sema schedule graph rates plan flush loops state"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p tests/golden/dumps
