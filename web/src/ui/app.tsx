@@ -13,6 +13,7 @@ import { engineSizing, limitProblems, type BuildLimits, type EngineSizing } from
 import { describeLimits, type EngineLimits, type EngineMemoryModel, type ProjectStats } from '../engine/limits';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useViewOf } from './hooks';
+import { FaultNotice } from './faults';
 import { HelpDialog } from './help';
 import { Meter } from './meters';
 import { InstrumentPanel } from './instrument';
@@ -320,6 +321,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
                   onClick={() => daw.audio.start()}>{audioState === 'starting' ? 'Starting audio…' : 'Start audio'}</button>}
         <span className="status-main" role="status" id="status">
           {ui.status || (audioState === 'running' ? 'Ready.' : 'Audio is off until you click or play.')}</span>
+        <FaultNotice daw={daw} />
       </span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}
