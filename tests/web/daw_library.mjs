@@ -14,7 +14,8 @@
 //    Reloaded, the track still names the patch and plays it.
 // 2. A new revision saved in the editor reaches the DAW's open tab: the
 //    instrument panel offers it ("Use revision 2"), and the document then
-//    names revision 2.
+//    names revision 2. nodes/epiano.amp, forked into the library from
+//    File > Patch library…, is picked and plays.
 // 3. tests/fixtures/nan_mix.amp (the NaN-writing node of check_project),
 //    saved to the library and picked as the instrument of a track named
 //    "Bad": the status line names the track and the patch and says it was
@@ -180,6 +181,20 @@ export async function run(t) {
     const r2 = await playLive(page, track, 69);
     check(r2.voices >= 1, `revision 2 plays with ${r2.voices} voices`);
     t.log(`revision 2 saved in the editor: the DAW offered it, the track now names r2 and sounds (peak ${r2.peak.toFixed(3)})`);
+
+    // A built-in forked into the library from File > Patch library…, then played.
+    await page.click('[data-testid="file-menu"]');
+    await page.click('[data-testid="open-patches"]');
+    await page.click('[data-builtin="epiano.amp"] [data-testid="fork"]');
+    await waitFor(page, () => globalThis.amp.daw.library.userPatches().some((p) => p.name === 'epiano'), null,
+                  'the fork to reach the library', 15000);
+    const forkId = await page.evaluate(() => globalThis.amp.daw.library.userPatches().find((p) => p.name === 'epiano').id);
+    await page.click('[data-testid="patches-dialog"] button[aria-label="Close"]');
+    const forked = await libraryTrack(page, forkId);
+    const forkHeard = await playLive(page, forked, 60);
+    check(forkHeard.voices >= 1, `the forked epiano plays with ${forkHeard.voices} voices`);
+    await page.evaluate((tr) => globalThis.amp.daw.act.removeTrack(tr), forked);
+    t.log(`nodes/epiano.amp forked into the library (${forkId}) from File > Patch library, picked and played (peak ${forkHeard.peak.toFixed(3)})`);
 
     // 3. The guards: a NaN-writing instrument, a loud feedback bus.
     const nanText = await readFile(path.join(repo, 'tests', 'fixtures', 'nan_mix.amp'), 'utf8');

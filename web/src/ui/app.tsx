@@ -18,6 +18,7 @@ import { HelpDialog } from './help';
 import { Meter } from './meters';
 import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
+import { PatchesDialog } from './patches';
 import { PianoRoll } from './pianoroll';
 import { barsOf, findClip, positionText, tempoAt } from './song';
 import { Timeline } from './timeline';
@@ -69,6 +70,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
       <StatusLine daw={daw} ui={ui} />
       {ui.dialog === 'projects' && <ProjectsDialog daw={daw} />}
       {ui.dialog === 'help' && <HelpDialog daw={daw} />}
+      {ui.dialog === 'patches' && <PatchesDialog daw={daw} />}
       {ui.dialog === 'conflict' && <ConflictDialog daw={daw} ui={ui} />}
       {ui.marker && <MarkerMenu daw={daw} at={ui.marker} />}
     </div>
@@ -241,6 +243,7 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
           {item('MIDI file', () => daw.exportMidi(), 'export-midi')}
           <div className="menu-sep" />
           {item('Patch editor (new tab)…', () => { window.open('editor.html', '_blank', 'noopener'); }, 'open-editor')}
+          {item('Patch library…', () => daw.ui.set({ dialog: 'patches' }), 'open-patches')}
         </div>}
     </div>
   );

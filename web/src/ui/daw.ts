@@ -34,7 +34,7 @@ export interface UiState {
   inputQuantize: boolean;
   midi: string;
   busy: string;
-  dialog: 'none' | 'projects' | 'conflict' | 'help';
+  dialog: 'none' | 'projects' | 'conflict' | 'help' | 'patches';
   conflict: number;
   /** The ruler's popover: the bar line's beat and where it opened. */
   marker: { beat: number; x: number; y: number } | null;
@@ -113,8 +113,9 @@ export class Daw {
     // list is read again, and the tracks using the patch offer it
     // (instrument.tsx).
     if (typeof BroadcastChannel !== 'undefined')
-      new BroadcastChannel('amp-patches').onmessage = () => { void this.library.refresh(); };
-    if (typeof addEventListener !== 'undefined') addEventListener('focus', () => { void this.library.refresh(); });
+      new BroadcastChannel('amp-patches').onmessage = () => { if (this.library.enabled) void this.library.refresh(); };
+    if (typeof addEventListener !== 'undefined')
+      addEventListener('focus', () => { if (this.library.available) this.library.refreshSoon(); });
   }
 
   // ---- the patch library (library.ts) ------------------------------------------------
@@ -228,8 +229,11 @@ export class Daw {
   }
 
   async boot(): Promise<void> {
-    void this.library.refresh();
     const message = await this.persist.boot();
+    this.library.enabled = this.persist.client.storage;
+    // The list (names, newer revisions) when the song uses library patches;
+    // otherwise when a picker opens (library.ts refreshSoon).
+    if (this.library.enabled && libraryRefs(this.store.doc).length) void this.library.refresh();
     if (message) this.say(message);
     const first = this.store.doc.tracks[0];
     if (first) this.view.set({ selectedTrack: first.id });

@@ -75,6 +75,9 @@ export class PatchLibrary {
   entries: PatchEntry[] = [];
   /** Whether ampd answered the last list. */
   available = false;
+  /** Whether ampd has storage (GET /api/health; the DAW sets it at boot):
+   *  refreshSoon asks only then. */
+  enabled = false;
   private readonly compiled = new Map<string, Promise<CompiledLibraryPatch>>();
   private readonly done = new Map<string, CompiledLibraryPatch>();
   private readonly names = new Map<string, string>();
@@ -115,6 +118,19 @@ export class PatchLibrary {
   /** The latest revision of library patch `id` in the last list. */
   latestRevision(id: string): number | undefined {
     return this.entries.find((e) => e.id === id)?.revision;
+  }
+
+  private lastAsk = -Infinity;
+
+  /** Read the list when a picker opens (at most every 2 s). The list is
+   *  not read before the user looks for it, nor from an ampd without
+   *  storage (it would answer 503, which the browser reports as an error). */
+  refreshSoon(): void {
+    if (!this.enabled) return;
+    const now = performance.now();
+    if (now - this.lastAsk < 2000) return;
+    this.lastAsk = now;
+    void this.refresh();
   }
 
   /** The user's patches of the last list. */

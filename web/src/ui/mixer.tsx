@@ -127,6 +127,7 @@ function Inserts({ ctx, track }: { ctx: Ctx; track: TrackDoc }): React.JSX.Eleme
       ))}
       {inserts.length < 8 &&
         <select className="add-insert" value="" aria-label="Add an effect" data-testid="add-insert"
+                onFocus={() => ctx.library.refreshSoon()} onPointerDown={() => ctx.library.refreshSoon()}
                 onChange={(e) => {
                   const v = e.target.value;
                   if (v.startsWith('lib:')) { void ctx.useLibraryPatch(track.id, v.slice(4), 1); return; }

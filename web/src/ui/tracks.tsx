@@ -141,6 +141,7 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
         <div className="track-row">
           {track.kind === 'instrument'
             ? <select className="instrument" aria-label="Instrument" value={value}
+                      onFocus={() => ctx.library.refreshSoon()} onPointerDown={() => ctx.library.refreshSoon()}
                       onChange={(e) => {
                         const v = e.target.value;
                         if (v.startsWith('lib:')) { void ctx.useLibraryPatch(track.id, v.slice(4), 0); return; }
