@@ -8,7 +8,8 @@
 //    compile service, loaded into the worklet's running engine, and the
 //    document names it {"library": id, "revision": 1}. Live notes on the
 //    track sound (the engine's voices and the track's meter). A clip of
-//    notes is saved with the project; the page's export (f32) equals,
+//    notes is saved with the project, with a library effect (added by
+//    the mixer's "+ Effect") in the track's insert chain; the page's export (f32) equals,
 //    byte for byte, `amp render` of the project's bundle
 //    (GET /api/projects/{id}/bundle, the library patch as its text).
 //    Reloaded, the track still names the patch and plays it.
@@ -49,6 +50,17 @@ const SINE = [
 
 /** Where the screenshots go: AMP_SCREENSHOTS, else the test's folder. */
 const shots = (t, name) => path.join(process.env.AMP_SCREENSHOTS ?? t.tmp, name);
+
+const DRIVE = [
+  'patch lib_drive {',
+  '  in left, right;',
+  '  out left, right;',
+  '  param drive = 3 in [1, 8];',
+  '  tanh(left * drive) -> out.left;',
+  '  tanh(right * drive) -> out.right;',
+  '}',
+  '',
+].join('\n');
 
 const doc = (page) => page.evaluate(() => globalThis.amp.daw.store.doc);
 
@@ -100,6 +112,7 @@ async function playLive(page, track, key) {
   await page.evaluate((k) => globalThis.amp.daw.liveOn(k, 0.9), key);
   await waitFor(page, (t) => (globalThis.amp.daw.audio.telemetry?.snapshot.tracks.get(t)?.peak[0] ?? 0) > 0.01, track,
                 'the library instrument to sound', 10000);
+  await page.waitForTimeout(250);   // the meter's 50 ms windows past the note's start
   const heard = await page.evaluate((t) => {
     const m = globalThis.amp.daw.audio.telemetry.snapshot.tracks.get(t);
     return { voices: m.voices, peak: Math.max(m.peak[0], m.peak[1]) };
@@ -145,6 +158,21 @@ export async function run(t) {
     const heard = await playLive(page, track, 69);
     check(heard.voices >= 1, `a held note on the library patch has ${heard.voices} voices`);
     t.log(`library patch ${sine.id} r1 picked in the DAW: a held A4 sounds (${heard.voices} voice, peak ${heard.peak.toFixed(3)})`);
+
+    // A library effect in the track's insert chain (the mixer's "+ Effect").
+    const drive = await saveInEditor(context, server.url, 'Lib Drive', DRIVE);
+    await page.evaluate(() => globalThis.amp.daw.view.set({ dock: 'mixer' }));
+    await page.evaluate(() => globalThis.amp.daw.library.refresh());
+    const addInsert = `.strip[data-track="${track}"] select.add-insert`;
+    const effects = await page.locator(`${addInsert} option`).evaluateAll((os) => os.map((o) => o.value));
+    check(effects.includes(`lib:${drive.id}`) && effects.includes('stereo_delay'),
+          `the effect picker lists ${effects.join(', ')}`);
+    await page.selectOption(addInsert, `lib:${drive.id}`);
+    await waitFor(page, ([tr, pid]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.inserts?.[0]?.patch?.library === pid,
+                  [track, drive.id], 'the library effect to be the track\'s insert', 20000);
+    const driven = await playLive(page, track, 69);
+    check(driven.peak > heard.peak * 1.2, `through lib_drive the peak is ${driven.peak} (dry ${heard.peak})`);
+    t.log(`library effect ${drive.id} r1 added with "+ Effect": the held A4 peaks at ${driven.peak.toFixed(3)} (dry ${heard.peak.toFixed(3)})`);
 
     // A clip of notes, the project saved, the export against amp render of the bundle.
     await page.evaluate((tr) => globalThis.amp.daw.act.addClip(tr, 0, 4, [
@@ -206,6 +234,8 @@ export async function run(t) {
     await page.waitForSelector('[data-testid="fault"]', { timeout: 10000 });
     const fault = await page.locator('[data-testid="fault"] .fault-text').textContent();
     check(/Track "Bad": instrument "NaN mix \(nan_mix\)" .*silenced/.test(fault ?? ''), `the fault says: ${fault}`);
+    check(await page.locator(`.track-header[data-track="${bad}"] [data-testid="track-fault"]`).count() === 1,
+          'the track header of "Bad" shows no fault mark');
     await page.screenshot({ path: shots(t, 'fault.png') });
     t.log(`fault: "${fault}" (screenshot fault.png)`);
     await page.evaluate((tr) => globalThis.amp.daw.act.removeTrack(tr), bad);

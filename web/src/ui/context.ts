@@ -46,6 +46,9 @@ export interface AudioPort {
   meter(trackId: number | 'master'): MeterReading | null;
   resetClip(trackId: number | 'master'): void;
   cpu(): { load: number; voices: number } | null;
+  /** Whether the engine's guard silenced a patch of the track lately
+   *  (an open fault report: faults.tsx). */
+  faulted(trackId: number): boolean;
   /** Context frames the engine has rendered (0 before it starts). */
   frames(): number;
 }

@@ -284,6 +284,10 @@ export class AudioSession implements AudioPort {
     if (target === 'master') this.telemetry?.dismissFaults();
   }
 
+  faulted(trackId: number): boolean {
+    return this.telemetry?.snapshot.faultReports.some((r) => r.trackId === trackId) ?? false;
+  }
+
   cpu(): { load: number; voices: number } | null {
     const t = this.telemetry?.snapshot;
     return t?.live ? { load: t.cpuPeak, voices: t.voices } : null;

@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
 import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
-import { useDoc, useLibrary, useViewOf } from './hooks';
+import { useDoc, useLibrary, usePolled, useViewOf } from './hooks';
 import { isLibraryRef } from './library';
 import { LANE_HEIGHT, RULER_HEIGHT, TRACK_COLORS } from './view';
 
@@ -112,6 +112,7 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
   const instruments = ctx.patches.filter((x) => x.meta.kind === 'instrument');
   const current = instruments.find((x) => samePatch(patchRefOf(x), track.patch, x.source));
   useLibrary(ctx);
+  const faulted = usePolled(() => ctx.audio.faulted(track.id));
   const mine = ctx.library.userPatches();
   const libRef = isLibraryRef(track.patch) ? track.patch : null;
   const playing = libRef?.revision;
@@ -136,6 +137,8 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
               }} />
             : <span className="track-name" title="Double-click to rename" onDoubleClick={() => setEditing(true)}>
                 {track.name ?? `Track ${track.id}`}</span>}
+          {faulted && <span className="fault-mark" data-testid="track-fault"
+                            title="The engine silenced a patch of this track (NaN/Inf or an out-of-range level): see the status line">⚠</span>}
           <span className="kind">{kindLabel}</span>
         </div>
         <div className="track-row">
