@@ -13,7 +13,8 @@
 //    byte for byte, `amp render` of the project's bundle
 //    (GET /api/projects/{id}/bundle, the library patch as its text).
 //    Reloaded, the track still names the patch and plays it.
-// 2. A new revision saved in the editor reaches the DAW's open tab: the
+// 2. "Edit patch" opens the track's patch in the editor (a new tab, the
+//    same text); a new revision saved there reaches the DAW's tab: the
 //    instrument panel offers it ("Use revision 2"), and the document then
 //    names revision 2. nodes/epiano.amp, forked into the library from
 //    File > Patch library…, is picked and plays.
@@ -66,9 +67,9 @@ const doc = (page) => page.evaluate(() => globalThis.amp.daw.store.doc);
 
 /** Save `text` as a library patch named `name` from the editor page;
  *  resolves to {id, revision}. */
-async function saveInEditor(context, url, name, text, open = '') {
-  const editor = await context.newPage();
-  await editor.goto(`${url}/editor.html${open}`);
+async function saveInEditor(context, url, name, text, opened = null) {
+  const editor = opened ?? await context.newPage();
+  if (!opened) await editor.goto(`${url}/editor.html`);
   await waitFor(editor, () => document.body.dataset.ready === '1', null, 'the editor to load', 15000);
   const before = await editor.evaluate(() => document.body.dataset.saved ?? '');
   await editor.evaluate((t) => {
@@ -197,10 +198,15 @@ export async function run(t) {
     check(again.voices >= 1, `reopened, a held note has ${again.voices} voices`);
     t.log(`reloaded: the track still names ${sine.id} r1 and sounds (peak ${again.peak.toFixed(3)})`);
 
-    // 2. A new revision from the editor reaches the open tab.
-    const edited = await saveInEditor(context, server.url, 'Lib Sine', SINE.replace('-6 db in', '-12 db in'), `#id:${sine.id}`);
-    check(edited.id === sine.id && edited.revision === 2, `the editor saved ${edited.id} r${edited.revision}`);
+    // 2. "Edit patch" opens it in the editor; a new revision saved there reaches the open tab.
     await page.evaluate((tr) => globalThis.amp.daw.view.set({ selectedTrack: tr, dock: 'instrument' }), track);
+    const [popup] = await Promise.all([context.waitForEvent('page'), page.click('[data-testid="edit-patch"]')]);
+    await waitFor(popup, () => document.body.dataset.ready === '1', null, 'the editor to open the patch', 15000);
+    check(popup.url().endsWith(`/editor.html#id:${sine.id}`), `Edit patch opened ${popup.url()}`);
+    const opened = await popup.evaluate(() => globalThis.ampEditor.view.state.doc.toString());
+    check(opened === SINE, `the editor opened another text:\n${opened}`);
+    const edited = await saveInEditor(context, server.url, 'Lib Sine', SINE.replace('-6 db in', '-12 db in'), popup);
+    check(edited.id === sine.id && edited.revision === 2, `the editor saved ${edited.id} r${edited.revision}`);
     await page.evaluate(() => globalThis.amp.daw.library.refresh());
     await page.waitForSelector('[data-testid="update-patch"]', { timeout: 10000 });
     await page.click('[data-testid="update-patch"]');
@@ -208,7 +214,7 @@ export async function run(t) {
                   [track, sine.id], 'the track to play revision 2', 15000);
     const r2 = await playLive(page, track, 69);
     check(r2.voices >= 1, `revision 2 plays with ${r2.voices} voices`);
-    t.log(`revision 2 saved in the editor: the DAW offered it, the track now names r2 and sounds (peak ${r2.peak.toFixed(3)})`);
+    t.log(`Edit patch opened the editor on the same text; revision 2 saved there: the DAW offered it, the track now names r2 and sounds (peak ${r2.peak.toFixed(3)})`);
 
     // A built-in forked into the library from File > Patch library…, then played.
     await page.click('[data-testid="file-menu"]');
