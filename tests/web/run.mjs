@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { B, CHROMIUM, Failure, buildDir, launchBrowser, removeDir, serveApp, tempDir, webDir } from './lib.mjs';
 
-const TESTS = ['doc', 'editor', 'sync', 'live_parity', 'isolation', 'parity', 'commands', 'page', 'midi', 'export', 'project_export',
+const TESTS = ['doc', 'faults', 'editor', 'sync', 'live_parity', 'isolation', 'parity', 'commands', 'page', 'midi', 'export', 'project_export',
                'midi_import', 'modules', 'daw', 'daw_library', 'backend'];
 
 async function main() {

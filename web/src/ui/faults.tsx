@@ -35,12 +35,15 @@ export function faultLines(doc: ProjectDoc, t: TelemetrySnapshot,
     const track = doc.tracks.find((x) => x.id === r.trackId);
     if (!track) continue;
     const name = `Track "${track.name ?? `#${track.id}`}"`;
+    // A slot not seen (its bit cleared before the frame read it) is the
+    // instrument's or the regions' when the track has no inserts.
+    const slot = r.slot < 0 && !track.inserts?.length ? 0 : r.slot;
     let what: string;
-    if (r.slot === 0 && track.kind === 'audio') what = 'its audio';
-    else if (r.slot === 0) what = `instrument "${patchLabel(track.patch, libraryName)}"`;
-    else if (r.slot > 0) {
-      const ins = track.inserts?.[r.slot - 1];
-      what = ins ? `insert ${r.slot} "${patchLabel(ins.patch, libraryName)}"` : `insert ${r.slot}`;
+    if (slot === 0 && track.kind === 'audio') what = 'its audio';
+    else if (slot === 0) what = `instrument "${patchLabel(track.patch, libraryName)}"`;
+    else if (slot > 0) {
+      const ins = track.inserts?.[slot - 1];
+      what = ins ? `insert ${slot} "${patchLabel(ins.patch, libraryName)}"` : `insert ${slot}`;
     } else what = 'a patch';
     lines.push(`${name}: ${what} gave NaN/Inf or an out-of-range level and was silenced` +
                ` (${r.calls} block${r.calls === 1 ? '' : 's'} muted).`);
