@@ -145,6 +145,9 @@ export async function run(t) {
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // A library patch reaches the engine before the document names it: the
+    // sync layer never sends a track whose patch the engine lacks.
+    page.on('console', (m) => { if (/not sent to the engine/.test(m.text())) errors.push(m.text()); });
     await page.goto(server.url);
     await pageReady(page);
     await startAudio(page);

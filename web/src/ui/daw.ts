@@ -160,6 +160,9 @@ export class Daw {
       const effect = c.meta.kind === 'effect';
       if (slot === 0 && effect) { this.say(`"${entry.name}" is an effect: add it in the mixer's insert chain.`); return false; }
       if (slot > 0 && !effect) { this.say(`"${entry.name}" is an instrument: pick it as a track's instrument.`); return false; }
+      // Into the running engine first, so the track gets it with the edit.
+      const client = this.audio.client;
+      if (client) await this.library.load(client.node, id, entry.revision);
       if (slot === 0) {
         this.act.setInstrument(trackId, ref);
       } else {
@@ -182,6 +185,15 @@ export class Daw {
     } catch (e) {
       this.say(e instanceof Error ? e.message : String(e));
       return;
+    }
+    const client = this.audio.client;
+    if (client) {
+      try {
+        await this.library.load(client.node, id, revision);
+      } catch (e) {
+        this.say(e instanceof Error ? e.message : String(e));
+        return;
+      }
     }
     const names = new Set(c.meta.params.map((p) => p.name));
     const keep = (params: Readonly<Record<string, number>> | undefined): Record<string, number> | undefined => {
