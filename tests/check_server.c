@@ -505,6 +505,7 @@ static void assert_healthy(void)
     ck_assert_msg(body != NULL, "health body: %s", r->body);
     ck_assert(json_is_true(json_object_get(body, "ok")));
     ck_assert_str_eq(json_string_value(json_object_get(body, "version")), AMPD_VERSION);
+    ck_assert(json_is_false(json_object_get(body, "storage")));   /* this ampd has no --data */
     json_decref(body);
     free_response(r);
 }

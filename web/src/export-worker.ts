@@ -69,6 +69,10 @@ export interface ProjectExportRequest extends ProjectRenderRequest {
   type: 'render-project';
   module?: WebAssembly.Module;
   manifest?: FullManifest;
+  /** Patch modules the project names by their built-in names (the DAW's
+   *  library patches, ui/library.ts): loaded into the render's engine
+   *  before its init, as a 'patch-module' message would. */
+  modules?: Omit<ModuleRequest, 'type' | 'id'>[];
 }
 
 export interface MeasureLimitsRequest {
@@ -109,6 +113,10 @@ async function engineFiles(request: { module?: WebAssembly.Module; manifest?: Fu
 
 async function exportProject(request: ProjectExportRequest): Promise<void> {
   const { module, manifest } = await engineFiles(request);
+  for (const m of request.modules ?? []) {
+    moduleInfo(m.module);   // not a patch module: refused before the render
+    rememberModule({ type: 'patch-module', id: 0, ...m });
+  }
   const memory = createSizedMemory(memoryBounds(manifest), manifest.minimumPages);
   let last = 0;
   const result = renderProject(module, memory, request, () => performance.now(), (done, total) => {

@@ -122,10 +122,15 @@ export class AmpdClient {
 
   // ---- the server and the account --------------------------------------------------------
 
+  /** Whether ampd has a data folder (projects, the patch library), as
+   *  its last GET /api/health said. */
+  storage = false;
+
   /** Whether ampd answers (a static server has no /api/). */
   async available(): Promise<boolean> {
     try {
       const r = await fetch(this.url('health'), { credentials: 'same-origin' });
+      if (r.ok) this.storage = ((await r.json().catch(() => ({}))) as { storage?: unknown }).storage === true;
       return r.ok;
     } catch {
       return false;

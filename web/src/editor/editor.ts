@@ -500,6 +500,8 @@ class EditorPage {
       }
       this.say(`Saved ${name}, revision ${this.revision}`, 'ok');
       document.body.dataset['saved'] = `${this.patchId}:${this.revision}`;
+      // The DAW's tabs offer the new revision to the tracks using the patch.
+      new BroadcastChannel('amp-patches').postMessage({ id: this.patchId, revision: this.revision, name });
       this.fillOpen(await this.api.listPatches());
     } catch (e) {
       this.say(`Not saved: ${e instanceof Error ? e.message : String(e)}`, 'error');
@@ -523,6 +525,10 @@ async function main(): Promise<void> {
     page.player.start = async () => { throw new Error('the page is not cross-origin isolated: open it through ampd'); };
   }
   await page.loadLibrary();
+  // editor.html#id:PATCH opens a library patch, #lib:PATH a copy of a
+  // built-in (the DAW's "Edit patch" and "Fork").
+  const open = /^#((?:id|lib):.+)$/.exec(location.hash);
+  if (open) await page.open(decodeURIComponent(open[1]!));
   document.body.dataset['ready'] = '1';
 }
 

@@ -176,6 +176,9 @@ export interface EngineSnapshot {
   /** Samples of the master past full scale since the engine started
    *  (sticky, as a track's clips). */
   masterClips: number;
+  /** Samples (per channel) the master's safety limit clipped to +-4.0
+   *  (+12 dBFS) since the engine started (sticky; state version 3). */
+  masterLimited: number;
   /** The master meter. */
   peak: [number, number];
   rms: [number, number];
@@ -304,6 +307,7 @@ export class StateView {
       sigNum: this.word(ENGINE_OFFSET + ENGINE_STATE.sigNum),
       sigDen: this.word(ENGINE_OFFSET + ENGINE_STATE.sigDen),
       masterClips: this.word(ENGINE_OFFSET + ENGINE_STATE.masterClips),
+      masterLimited: this.word(ENGINE_OFFSET + ENGINE_STATE.masterLimited),
       peak: this.pair(master + ENGINE_METER.peak),
       rms: this.pair(master + ENGINE_METER.rms),
       patch: this.int(h + AMP_HOST.patch),

@@ -306,6 +306,24 @@ export class Sync {
     return out;
   }
 
+  /** Send again every instrument and insert chain with a patch `uses`
+   *  names (a patch module that joined the engine after they were sent:
+   *  the registry gave -1 then), with its params, voice and automation. */
+  resendPatches(uses: (ref: TrackDoc['patch']) => boolean): void {
+    const doc = this.doc;
+    if (!doc) return;
+    for (const t of doc.tracks) {
+      const instrument = t.kind === 'instrument' && uses(t.patch);
+      const inserts = (t.inserts ?? []).some((i) => uses(i.patch));
+      if (instrument) {
+        this.sink.setInstrument(t.id, this.instrument(t));
+        if (t.voice_mode || t.note_priority || t.glide_seconds) this.sink.setVoice(t.id, this.voice(t));
+      }
+      if (inserts) this.sink.setInserts(t.id, (t.inserts ?? []).map((i) => this.insert(i)));
+      if ((instrument || inserts) && t.automation?.length) this.sink.setAutomation(t.id, this.lanes(t));
+    }
+  }
+
   // ---- live notes and the transport --------------------------------------------------
 
   /** Start a live note on a track; returns its id for noteOff. */

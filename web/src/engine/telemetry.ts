@@ -19,6 +19,21 @@
 //
 // Position: bar, beat and tick come from the engine (the state region's
 // bar and bar_beat under its own signature map), not recomputed here.
+//
+// Faults (runtime/engine/engine.h, "Faults"): the engine's signal guard
+// silences a slot whose process() call gives NaN, Inf or a sample beyond
+// its ceiling. The state region says so per track: `faults`, a sticky
+// count of such calls, and `faulted`, a bit per slot (0 the instrument or
+// an audio track's regions, 1.. the inserts) for the last call. When a
+// track's count moves, the snapshot opens a FaultReport naming the track
+// and the slot (the lowest bit set then; the last slot seen when the bit
+// has already cleared); it stays while the count keeps moving and closes
+// QUIET_MS after it stops, or when the user dismisses it
+// (dismissFaults). The event ring's ENGINE_EV_NODE_FAULT records carry the
+// same facts but are drained by engine.wasm's control side in the worklet.
+// The master's safety limit (a hard clip at +-4.0, +12 dBFS): the sticky
+// master_limited count; `masterLimit.active` while it moves and QUIET_MS
+// after, or until dismissed.
 
 import { MAX_TRACKS } from '@amp/gen/layout';
 import { barBeatAt, signatureMap, TICKS_PER_QUARTER, type BarPosition } from '../doc/grid';
@@ -27,6 +42,9 @@ import { beatToSeconds, tempoMap } from '../doc/timing';
 import type { EngineSnapshot } from './layout';
 
 export const HOLD_MS = 1500;
+/** A fault report or the master limit closes this long after the engine's
+ *  count stopped moving. */
+export const QUIET_MS = 4000;
 /** dBFS shown for silence. */
 export const FLOOR_DB = -120;
 
@@ -94,6 +112,31 @@ export class LevelMeter {
   }
 }
 
+/** A track's slot the signal guard silenced (see the top of the file). */
+export interface FaultReport {
+  /** Document track id. */
+  trackId: number;
+  /** 0: the instrument (an audio track: its regions); 1..: insert slot - 1;
+   *  -1: the slot's bit had cleared before the page read it. */
+  slot: number;
+  /** Calls silenced since the report opened. */
+  calls: number;
+  /** performance.now() of the first and the last reading that saw the
+   *  count move. */
+  firstMs: number;
+  lastMs: number;
+}
+
+/** The master's safety limit as the page shows it. */
+export interface MasterLimitReport {
+  /** Shown: the count moved within QUIET_MS and was not dismissed. */
+  active: boolean;
+  /** Samples clipped since the report opened. */
+  samples: number;
+  firstMs: number;
+  lastMs: number;
+}
+
 /** The snapshot every subscriber gets (the same object every frame). */
 export class TelemetrySnapshot {
   /** Whether the engine has reported at all. */
@@ -117,6 +160,12 @@ export class TelemetrySnapshot {
   /** Engine counters worth showing when they move. */
   commandsRefused = 0;
   faults = 0;
+  /** Open fault reports, oldest first (see the top of the file). */
+  readonly faultReports: FaultReport[] = [];
+  readonly masterLimit: MasterLimitReport = { active: false, samples: 0, firstMs: 0, lastMs: 0 };
+  /** Bumped whenever faultReports or masterLimit open, close or change
+   *  slot, so a view re-renders on this number alone. */
+  faultVersion = 0;
   /** The engine's frame after the last quantum (context frames). */
   frames = 0;
   /** performance.now() of this reading. */
@@ -139,6 +188,9 @@ export class Telemetry {
   private frame = 0;
   private cpuPeakAt = 0;
   private readonly spare: (LevelMeter & { voices: number })[] = [];
+  /** Document track id -> the engine's faults count last read. */
+  private readonly faultCounts = new Map<number, number>();
+  private limitedCount = 0;
 
   constructor(source: TelemetrySource, engineTrack: (trackId: number) => number = () => -1) {
     this.source = source;
@@ -178,6 +230,17 @@ export class Telemetry {
   resetAllClips(): void {
     this.snapshot.master.resetClip();
     for (const m of this.snapshot.tracks.values()) m.resetClip();
+  }
+
+  /** The user acted on the reports: close them all (new faults open new
+   *  ones). */
+  dismissFaults(): void {
+    const s = this.snapshot;
+    if (!s.faultReports.length && !s.masterLimit.active) return;
+    s.faultReports.length = 0;
+    s.masterLimit.active = false;
+    s.masterLimit.samples = 0;
+    s.faultVersion++;
   }
 
   private start(): void {
@@ -248,6 +311,7 @@ export class Telemetry {
         if (et) {
           m.update(et.peak, et.rms, nowMs, et.clips);
           m.voices = et.voices;
+          this.readFaults(t.id, et, nowMs);
         } else {
           m.update([0, 0], [0, 0], nowMs);
           m.voices = 0;
@@ -257,8 +321,11 @@ export class Telemetry {
         if (!seen.has(id)) {
           s.tracks.delete(id);
           this.spare.push(m);
+          this.faultCounts.delete(id);
         }
     }
+    this.readLimit(e.masterLimited ?? 0, nowMs);
+    this.closeQuiet(nowMs);
 
     s.cpu = e.cpuLoad;
     if (e.cpuLoad >= s.cpuPeak || nowMs - this.cpuPeakAt > HOLD_MS) {
@@ -266,5 +333,58 @@ export class Telemetry {
       this.cpuPeakAt = nowMs;
     }
     return s;
+  }
+
+  /** A track's faults count and faulted bits into its report. */
+  private readFaults(trackId: number, et: EngineSnapshot['tracks'][number], nowMs: number): void {
+    const count = et.faults ?? 0;
+    const last = this.faultCounts.get(trackId);
+    this.faultCounts.set(trackId, count);
+    // A track counts from 0 when it is added, and so does a new engine
+    // (a count below the last one read).
+    const base = last === undefined || count < last ? 0 : last;
+    if (count <= base) return;
+    const bits = et.faulted ?? 0;
+    const slot = bits ? 31 - Math.clz32(bits & -bits) : -1;
+    const s = this.snapshot;
+    let report = s.faultReports.find((r) => r.trackId === trackId && (slot < 0 || r.slot === slot || r.slot < 0));
+    if (!report) {
+      report = { trackId, slot, calls: 0, firstMs: nowMs, lastMs: nowMs };
+      s.faultReports.push(report);
+      s.faultVersion++;
+    } else if (report.slot < 0 && slot >= 0) {
+      report.slot = slot;
+      s.faultVersion++;
+    }
+    report.calls += count - base;
+    report.lastMs = nowMs;
+  }
+
+  private readLimit(count: number, nowMs: number): void {
+    const last = count < this.limitedCount ? 0 : this.limitedCount;   // a new engine counts from 0
+    this.limitedCount = count;
+    if (count <= last) return;
+    const m = this.snapshot.masterLimit;
+    if (!m.active) {
+      m.active = true;
+      m.samples = 0;
+      m.firstMs = nowMs;
+      this.snapshot.faultVersion++;
+    }
+    m.samples += count - last;
+    m.lastMs = nowMs;
+  }
+
+  /** Close what has been quiet for QUIET_MS. */
+  private closeQuiet(nowMs: number): void {
+    const s = this.snapshot;
+    const before = s.faultReports.length;
+    for (let i = s.faultReports.length - 1; i >= 0; i--)
+      if (nowMs - s.faultReports[i]!.lastMs > QUIET_MS) s.faultReports.splice(i, 1);
+    if (s.faultReports.length !== before) s.faultVersion++;
+    if (s.masterLimit.active && nowMs - s.masterLimit.lastMs > QUIET_MS) {
+      s.masterLimit.active = false;
+      s.faultVersion++;
+    }
   }
 }

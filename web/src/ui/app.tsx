@@ -13,10 +13,12 @@ import { engineSizing, limitProblems, type BuildLimits, type EngineSizing } from
 import { describeLimits, type EngineLimits, type EngineMemoryModel, type ProjectStats } from '../engine/limits';
 import type { Daw, UiState } from './daw';
 import { useDoc, usePolled, useViewOf } from './hooks';
+import { FaultNotice } from './faults';
 import { HelpDialog } from './help';
 import { Meter } from './meters';
 import { InstrumentPanel } from './instrument';
 import { Mixer } from './mixer';
+import { PatchesDialog } from './patches';
 import { PianoRoll } from './pianoroll';
 import { barsOf, findClip, positionText, tempoAt } from './song';
 import { Timeline } from './timeline';
@@ -68,6 +70,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
       <StatusLine daw={daw} ui={ui} />
       {ui.dialog === 'projects' && <ProjectsDialog daw={daw} />}
       {ui.dialog === 'help' && <HelpDialog daw={daw} />}
+      {ui.dialog === 'patches' && <PatchesDialog daw={daw} />}
       {ui.dialog === 'conflict' && <ConflictDialog daw={daw} ui={ui} />}
       {ui.marker && <MarkerMenu daw={daw} at={ui.marker} />}
     </div>
@@ -240,6 +243,7 @@ function FileMenu({ daw }: { daw: Daw }): React.JSX.Element {
           {item('MIDI file', () => daw.exportMidi(), 'export-midi')}
           <div className="menu-sep" />
           {item('Patch editor (new tab)…', () => { window.open('editor.html', '_blank', 'noopener'); }, 'open-editor')}
+          {item('Patch library…', () => daw.ui.set({ dialog: 'patches' }), 'open-patches')}
         </div>}
     </div>
   );
@@ -320,6 +324,7 @@ function StatusLine({ daw, ui }: { daw: Daw; ui: UiState }): React.JSX.Element {
                   onClick={() => daw.audio.start()}>{audioState === 'starting' ? 'Starting audio…' : 'Start audio'}</button>}
         <span className="status-main" role="status" id="status">
           {ui.status || (audioState === 'running' ? 'Ready.' : 'Audio is off until you click or play.')}</span>
+        <FaultNotice daw={daw} />
       </span>
       <span className="status-side">
         {lacks.length ? <span className="warn">This browser: {lacks.join(', ')}.</span> : null}

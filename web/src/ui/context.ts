@@ -5,7 +5,9 @@
 import type { Clip } from '../doc/project';
 import type { DocStore } from '../doc/history';
 import type { ManifestPatch } from '../engine/layout';
+import type { PatchRef } from '../doc/project';
 import type { Actions } from './actions';
+import type { PatchLibrary } from './library';
 import type { ValueStore, ViewState } from './view';
 
 /** A take being recorded, for drawing it while it grows. */
@@ -21,6 +23,8 @@ export interface MeterReading {
   rms: [number, number];
   /** Held clip: the peak went over 0 dBFS since the last reset. */
   clipped: boolean;
+  /** The master only: its safety limit is clipping (or did, recently). */
+  limited?: boolean;
 }
 
 /** The audio side as the views see it (session.ts). */
@@ -42,6 +46,9 @@ export interface AudioPort {
   meter(trackId: number | 'master'): MeterReading | null;
   resetClip(trackId: number | 'master'): void;
   cpu(): { load: number; voices: number } | null;
+  /** Whether the engine's guard silenced a patch of the track lately
+   *  (an open fault report: faults.tsx). */
+  faulted(trackId: number): boolean;
   /** Context frames the engine has rendered (0 before it starts). */
   frames(): number;
 }
@@ -67,4 +74,13 @@ export interface Ctx {
   markerMenu(beat: number, x: number, y: number): void;
   /** A short message in the status line. */
   say(text: string): void;
+  /** The user's patch library on ampd (library.ts). */
+  library: PatchLibrary;
+  /** Library patch `id` (its latest revision) as the instrument (slot 0)
+   *  or a new insert (slot 1); resolves to whether it was set. */
+  useLibraryPatch(trackId: number, id: string, slot: number): Promise<boolean>;
+  /** Every track using library patch `id` to `revision`. */
+  updatePatch(id: string, revision: number): Promise<void>;
+  /** The patch editor on a patch (a built-in opens as a copy to fork). */
+  editPatch(ref: PatchRef | undefined): void;
 }

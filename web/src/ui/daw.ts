@@ -4,16 +4,17 @@
 // recording, import and export.
 
 import {
-  addClip, addTempoChange, addTimeSignatureChange, addTrack, ensureIds, findClip, newTrackId, setTempo, setTimeSignature,
+  addClip, addInsert, addTempoChange, addTimeSignatureChange, addTrack, ensureIds, findClip, newTrackId, setTempo, setTimeSignature,
 } from '../doc/edits';
 import { DocStore } from '../doc/history';
-import { emptyProject, type Clip, type ProjectDoc } from '../doc/project';
+import { emptyProject, type Clip, type PatchRef, type ProjectDoc } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
 import { patchRefOf } from '../engine/sink';
 import { Actions } from './actions';
 import type { Ctx, LiveTake, Tool } from './context';
 import { download, exportAudio, exportMidi, type WavChoice } from './export';
 import { ComputerKeyboard, isTyping } from './keyboard';
+import { isLibraryRef, libraryRefs, PatchLibrary } from './library';
 import { connectMidi } from './midi';
 import { clampTopKey } from './pianoroll';
 import { Persistence } from './persist';
@@ -33,7 +34,7 @@ export interface UiState {
   inputQuantize: boolean;
   midi: string;
   busy: string;
-  dialog: 'none' | 'projects' | 'conflict' | 'help';
+  dialog: 'none' | 'projects' | 'conflict' | 'help' | 'patches';
   conflict: number;
   /** The ruler's popover: the bar line's beat and where it opened. */
   marker: { beat: number; x: number; y: number } | null;
@@ -51,6 +52,7 @@ export class Daw {
   readonly audio: AudioSession;
   readonly persist: Persistence;
   readonly recorder = new TakeRecorder();
+  readonly library = new PatchLibrary();
   readonly keyboard: ComputerKeyboard;
   readonly ctx: Ctx;
   private countIn: ReturnType<typeof setTimeout> | null = null;
@@ -64,6 +66,9 @@ export class Daw {
     this.act = new Actions(this.store);
     this.audio = new AudioSession(files, this.store);
     this.persist = new Persistence(this.store);
+    this.audio.library = this.library;
+    this.audio.beforeBuild = async (node, doc) => { await this.loadLibraryInto(node, doc); };
+    this.audio.afterResize = () => { void this.loadLibraryPatches(true); };
     this.audio.listeners.add((track, key, velocity, beat) => this.recorder.note(track, key, velocity, beat));
     this.audio.onState = () => {
       if (this.audio.state === 'running') {
@@ -92,9 +97,143 @@ export class Daw {
       heldKeys: () => this.audio.heldKeys,
       markerMenu: (beat, x, y) => this.ui.set({ marker: { beat, x, y } }),
       say: (text) => this.say(text),
+      library: this.library,
+      useLibraryPatch: (trackId, id, slot) => this.useLibraryPatch(trackId, id, slot),
+      updatePatch: (id, revision) => this.updatePatch(id, revision),
+      editPatch: (ref) => this.editPatch(ref),
     };
     // Selection that points at things an undo removed goes.
     this.store.subscribe((doc) => this.pruneSelection(doc));
+    // An edit is the user acting on the song: the fault and limit reports
+    // close (a fault that goes on opens a new one; faults.tsx).
+    this.store.subscribe(() => this.audio.telemetry?.dismissFaults());
+    // A document naming library patches the engine lacks: load them.
+    this.store.subscribe(() => { void this.loadLibraryPatches(false); });
+    // A new revision saved in the editor (another tab) or elsewhere: the
+    // list is read again, and the tracks using the patch offer it
+    // (instrument.tsx).
+    if (typeof BroadcastChannel !== 'undefined')
+      new BroadcastChannel('amp-patches').onmessage = () => { if (this.library.enabled) void this.library.refresh(); };
+    if (typeof addEventListener !== 'undefined')
+      addEventListener('focus', () => { if (this.library.available) this.library.refreshSoon(); });
+  }
+
+  // ---- the patch library (library.ts) ------------------------------------------------
+
+  /** Load the library modules `doc` names into the engine of `node`; a
+   *  patch that does not compile or load is said in the status line. */
+  private async loadLibraryInto(node: AudioWorkletNode, doc: ProjectDoc): Promise<boolean> {
+    let loaded = false;
+    for (const r of libraryRefs(doc)) {
+      try {
+        await this.library.load(node, r.library, r.revision);
+        loaded = true;
+      } catch (e) {
+        this.say(`Library patch "${this.library.nameOf(r.library) ?? r.library}" r${r.revision}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return loaded;
+  }
+
+  /** Bring the running engine up to the document's library patches and send
+   *  the tracks using them again. */
+  async loadLibraryPatches(force: boolean): Promise<void> {
+    const client = this.audio.client;
+    const doc = this.store.doc;
+    if (!client || !libraryRefs(doc).length || (!force && this.library.allLoaded(client.node, doc))) return;
+    await this.loadLibraryInto(client.node, doc);
+    if (this.audio.client === client) this.audio.sync?.resendPatches((ref) => isLibraryRef(ref));
+  }
+
+  /** Pick the latest revision of library patch `id` as a track's
+   *  instrument (slot 0) or as a new insert (slot 1). Compiled first: a
+   *  patch that does not compile leaves the track as it is. */
+  async useLibraryPatch(trackId: number, id: string, slot: number): Promise<boolean> {
+    const entry = this.library.entries.find((e) => e.id === id);
+    if (!entry?.revision) return false;
+    this.say(`Compiling "${entry.name}"…`);
+    try {
+      const c = await this.library.compile(id, entry.revision);
+      const ref: PatchRef = { library: id, revision: entry.revision };
+      // An instrument or a generator (no inputs, plays by itself) is a
+      // track's instrument; an effect goes in the insert chain.
+      const effect = c.meta.kind === 'effect';
+      if (slot === 0 && effect) { this.say(`"${entry.name}" is an effect: add it in the mixer's insert chain.`); return false; }
+      if (slot > 0 && !effect) { this.say(`"${entry.name}" is an instrument: pick it as a track's instrument.`); return false; }
+      // Into the running engine first, so the track gets it with the edit.
+      const client = this.audio.client;
+      if (client) await this.library.load(client.node, id, entry.revision);
+      if (slot === 0) {
+        this.act.setInstrument(trackId, ref);
+      } else {
+        this.store.transact(`Add ${entry.name}`, (doc) => addInsert(doc, trackId, ref));
+      }
+      this.say(`"${entry.name}" r${entry.revision} on the track (${c.meta.params.length} params).`);
+      return true;
+    } catch (e) {
+      this.say(e instanceof Error ? e.message : String(e));
+      return false;
+    }
+  }
+
+  /** Move every track using library patch `id` to `revision` (one undo
+   *  step); params the new revision no longer has are dropped. */
+  async updatePatch(id: string, revision: number): Promise<void> {
+    let c;
+    try {
+      c = await this.library.compile(id, revision);
+    } catch (e) {
+      this.say(e instanceof Error ? e.message : String(e));
+      return;
+    }
+    const client = this.audio.client;
+    if (client) {
+      try {
+        await this.library.load(client.node, id, revision);
+      } catch (e) {
+        this.say(e instanceof Error ? e.message : String(e));
+        return;
+      }
+    }
+    const names = new Set(c.meta.params.map((p) => p.name));
+    const keep = (params: Readonly<Record<string, number>> | undefined): Record<string, number> | undefined => {
+      if (!params) return undefined;
+      const out = Object.fromEntries(Object.entries(params).filter(([k]) => names.has(k)));
+      return Object.keys(out).length ? out : undefined;
+    };
+    const move = <T extends { patch?: PatchRef; params?: Readonly<Record<string, number>> }>(x: T): T => {
+      if (!isLibraryRef(x.patch) || x.patch.library !== id || x.patch.revision === revision) return x;
+      const next: T = { ...x, patch: { ...x.patch, revision } };
+      const params = keep(x.params);
+      if (params) next.params = params; else delete next.params;
+      return next;
+    };
+    this.store.transact(`Update ${this.library.nameOf(id) ?? 'patch'} to r${revision}`, (doc) => ({
+      ...doc,
+      tracks: doc.tracks.map((t) => {
+        const moved = t.kind === 'instrument' ? move(t) : t;
+        return t.inserts?.some((i) => isLibraryRef(i.patch) && i.patch.library === id)
+          ? { ...moved, inserts: t.inserts.map((i) => move(i)) } : moved;
+      }),
+    }));
+    this.say(`Tracks using "${this.library.nameOf(id) ?? id}" now play revision ${revision}.`);
+  }
+
+  /** Open a track's patch in the editor: a library patch to edit, a
+   *  built-in as a copy to fork into the library. */
+  editPatch(ref: PatchRef | undefined): void {
+    let hash = '';
+    if (isLibraryRef(ref)) hash = `#id:${ref.library}`;
+    else if (typeof ref === 'object' && ref && 'builtin' in ref) hash = `#lib:${ref.builtin}`;
+    else if (typeof ref === 'string') hash = `#lib:${ref.slice(ref.lastIndexOf('/') + 1)}`;
+    window.open(`editor.html${hash}`, '_blank');
+  }
+
+  /** The name of a library patch the page has seen (ui/library.ts). */
+  libraryName(id: string, revision: number): string | undefined {
+    const name = this.library.nameOf(id, revision);
+    const unit = this.library.compiledOf(id, revision)?.meta.name;
+    return name && unit && unit !== name ? `${name} (${unit})` : name ?? unit;
   }
 
   say(status: string): void {
@@ -103,6 +242,10 @@ export class Daw {
 
   async boot(): Promise<void> {
     const message = await this.persist.boot();
+    this.library.enabled = this.persist.client.storage;
+    // The list (names, newer revisions) when the song uses library patches;
+    // otherwise when a picker opens (library.ts refreshSoon).
+    if (this.library.enabled && libraryRefs(this.store.doc).length) void this.library.refresh();
     if (message) this.say(message);
     const first = this.store.doc.tracks[0];
     if (first) this.view.set({ selectedTrack: first.id });
@@ -458,9 +601,11 @@ export class Daw {
     if (this.ui.get().busy) return;
     this.ui.set({ busy: 'Rendering… 0 %' });
     try {
-      const r = await exportAudio(this.files, this.store.doc, format, stems,
+      // Library patches: their modules go to the export worker too.
+      const parts = await this.library.exportParts(this.store.doc);
+      const r = await exportAudio(this.files, parts.doc, format, stems,
                                   (hash) => this.persist.client.fetchAsset(hash),
-                                  (f) => this.ui.set({ busy: `Rendering… ${Math.floor(f * 100)} %` }));
+                                  (f) => this.ui.set({ busy: `Rendering… ${Math.floor(f * 100)} %` }), parts.modules);
       this.lastExport = { note: r.note, frames: r.frames, rate: r.rate };
       for (const f of r.files) download(f);
       this.say(r.note);

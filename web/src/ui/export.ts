@@ -16,6 +16,8 @@
 import type { ProjectDoc } from '../doc/project';
 import type { EngineFiles } from '../engine/client';
 import { exportProject } from '../engine/exporter';
+import type { ModuleRequest } from '../engine/modules';
+import type { ProjectRenderRequest } from '../engine/render';
 import { writeSmf } from './smf';
 
 export type WavChoice = 's16' | 's24' | 'f32';
@@ -64,12 +66,15 @@ export const FORMAT_NAMES: Record<WavChoice, string> = {
 
 export async function exportAudio(files: EngineFiles, doc: ProjectDoc, format: WavChoice, stems: boolean,
                                   fetchAsset: (hash: string) => Promise<ArrayBuffer>,
-                                  onProgress?: (fraction: number) => void): Promise<ExportOutcome> {
+                                  onProgress?: (fraction: number) => void,
+                                  modules: readonly Omit<ModuleRequest, 'type' | 'id'>[] = []): Promise<ExportOutcome> {
   const base = safeName(projectName(doc));
   const assets: Record<string, ArrayBuffer> = {};
   for (const hash of assetHashes(doc)) assets[hash] = await fetchAsset(hash);
   const r = await exportProject(new URL('export-worker.js', location.href).href,
-                                { json: JSON.stringify(doc), assets, format, stems },
+                                // modules: loaded into the worker's engine before it renders
+                                // (export-worker.ts; library patches, ui/library.ts).
+                                { json: JSON.stringify(doc), assets, format, stems, ...(modules.length ? { modules } : {}) } as ProjectRenderRequest,
                                 { module: files.module, manifest: files.manifest,
                                   onProgress: (done, total) => onProgress?.(total > 0 ? done / total : 0) });
   const seconds = r.frames / r.rate;

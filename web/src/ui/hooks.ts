@@ -22,6 +22,12 @@ export function useViewOf<T>(ctx: Ctx, pick: (v: ViewState) => T): T {
   return useSyncExternalStore(ctx.view.subscribe, () => pick(ctx.view.get()));
 }
 
+/** The patch library's list (ui/library.ts): re-renders after each
+ *  refresh. */
+export function useLibrary(ctx: Ctx): number {
+  return useSyncExternalStore(ctx.library.subscribe, () => ctx.library.version);
+}
+
 /** A value that changes on its own (the transport, CPU): polled on
  *  animation frames, re-rendering only when `read` returns something new. */
 export function usePolled<T>(read: () => T): T {

@@ -8,6 +8,8 @@ import type { Ctx } from './context';
 import { THEME, fitCanvas } from './view';
 
 const FLOOR_DB = -60;
+/** The master's safety limit (faults.tsx). */
+const LIMIT_COLOR = '#ff9f1a';
 
 function dbToUnit(v: number): number {
   if (!(v > 0)) return 0;
@@ -57,11 +59,17 @@ export function Meter({ ctx, target, horizontal = false, id }: {
           g.fillRect(x, h - p * span, bw, 2);
         }
       }
+      if (m?.limited) {
+        // The master's safety limit: an orange frame around the whole meter.
+        g.strokeStyle = LIMIT_COLOR;
+        g.lineWidth = 2;
+        g.strokeRect(1, 1, full - 2, h - 2);
+      }
       if (horizontal) {
-        g.fillStyle = m?.clipped ? THEME.record : '#2a2f39';
+        g.fillStyle = m?.limited ? LIMIT_COLOR : m?.clipped ? THEME.record : '#2a2f39';
         g.fillRect(full - 6, 0, 6, h);
       } else {
-        g.fillStyle = m?.clipped ? THEME.record : '#2a2f39';
+        g.fillStyle = m?.limited ? LIMIT_COLOR : m?.clipped ? THEME.record : '#2a2f39';
         g.fillRect(0, 0, w, clipSize);
         // 0, -12, -24, -48 dB ticks.
         g.fillStyle = 'rgba(255,255,255,0.12)';
@@ -77,11 +85,12 @@ export function Meter({ ctx, target, horizontal = false, id }: {
         d['voices'] = String(cpu?.voices ?? 0);
         d['frames'] = String(ctx.audio.frames());
         d['clipped'] = m?.clipped ? '1' : '0';
+        d['limited'] = m?.limited ? '1' : '0';
       }
     };
     raf = requestAnimationFrame(frame);
     return () => cancelAnimationFrame(raf);
   }, [ctx, target, horizontal, id]);
-  return <canvas ref={ref} id={id} className={horizontal ? 'meter-h' : 'meter-v'} title="Click to reset the clip light"
+  return <canvas ref={ref} id={id} className={horizontal ? 'meter-h' : 'meter-v'} title={target === 'master' ? 'Click to reset the clip light and the limit warning' : 'Click to reset the clip light'}
                  onClick={() => ctx.audio.resetClip(target)} />;
 }

@@ -4,7 +4,11 @@
 
 import type { TrackDoc } from '../doc/project';
 import type { Ctx } from './context';
-import { useDoc, useViewOf } from './hooks';
+import { addInsert, removeInsert } from '../doc/edits';
+import { patchRefOf } from '../engine/sink';
+import { patchLabel } from './faults';
+import { useDoc, useLibrary, usePolled, useViewOf } from './hooks';
+import { title } from './tracks';
 import { Meter } from './meters';
 
 const FADER_MIN = -60;   // the fader's bottom; below it, -inf (the document's -150)
@@ -39,6 +43,7 @@ export function Mixer({ ctx }: { ctx: Ctx }): React.JSX.Element {
                  onChange={(db, key) => ctx.act.setMasterGain(db, key)} onEnd={() => ctx.store.endCoalesce()} />
         </div>
         <div className="strip-value">{dbText(master)} dB</div>
+        <LimitBadge ctx={ctx} />
       </div>
     </div>
   );
@@ -73,6 +78,7 @@ function Strip({ ctx, track, buses, selected }: { ctx: Ctx; track: TrackDoc; bus
         <button type="button" className={`tbtn solo${fader.solo ? ' on' : ''}`}
                 onClick={() => ctx.act.setSolo(track.id, !fader.solo)}>S</button>
       </div>
+      <Inserts ctx={ctx} track={track} />
       <div className="sends">
         {sends.map((s) => {
           const bus = targets.find((b) => b.id === s.bus);
@@ -98,6 +104,53 @@ function Strip({ ctx, track, buses, selected }: { ctx: Ctx; track: TrackDoc; bus
       </div>
     </div>
   );
+}
+
+/** A track's insert chain: each effect by name (a click on it opens it in
+ *  the editor), ✕ removes it; "+ Effect" adds a built-in effect or one of
+ *  the user's library patches (compiled first: library.ts). */
+function Inserts({ ctx, track }: { ctx: Ctx; track: TrackDoc }): React.JSX.Element {
+  useLibrary(ctx);
+  const inserts = track.inserts ?? [];
+  const effects = ctx.patches.filter((p) => p.meta.kind === 'effect');
+  const mine = ctx.library.userPatches();
+  return (
+    <div className="inserts" data-testid="inserts">
+      {inserts.map((ins, i) => (
+        <div className="insert" key={i} data-slot={i + 1}>
+          <button type="button" className="link insert-name" title="Edit this effect's patch"
+                  onClick={() => ctx.editPatch(ins.patch)}>
+            {patchLabel(ins.patch, (id) => ctx.library.nameOf(id))}</button>
+          <button type="button" className="tbtn tiny" title="Remove the effect"
+                  onClick={() => ctx.store.transact('Remove effect', (doc) => removeInsert(doc, track.id, i + 1))}>✕</button>
+        </div>
+      ))}
+      {inserts.length < 8 &&
+        <select className="add-insert" value="" aria-label="Add an effect" data-testid="add-insert"
+                onFocus={() => ctx.library.refreshSoon()} onPointerDown={() => ctx.library.refreshSoon()}
+                onChange={(e) => {
+                  const v = e.target.value;
+                  if (v.startsWith('lib:')) { void ctx.useLibraryPatch(track.id, v.slice(4), 1); return; }
+                  const p = effects.find((x) => x.unit === v);
+                  if (p) ctx.store.transact(`Add ${p.unit}`, (doc) => addInsert(doc, track.id, patchRefOf(p)));
+                }}>
+          <option value="">+ Effect</option>
+          <optgroup label="Built-in">
+            {effects.map((p) => <option key={p.unit} value={p.unit}>{title(p.unit)}</option>)}
+          </optgroup>
+          {mine.length > 0 &&
+            <optgroup label="My patches">
+              {mine.map((m) => <option key={m.id} value={`lib:${m.id}`}>{m.name} (r{m.revision})</option>)}
+            </optgroup>}
+        </select>}
+    </div>
+  );
+}
+
+/** "LIMIT" while the master's safety limit clips (faults.tsx). */
+function LimitBadge({ ctx }: { ctx: Ctx }): React.JSX.Element | null {
+  const on = usePolled(() => ctx.audio.meter('master')?.limited === true);
+  return on ? <span className="limit-badge" data-testid="master-limit" title="The master's safety limit is clipping the mix at +12 dBFS">LIMIT</span> : null;
 }
 
 function isAfter(ctx: Ctx, trackId: number, busId: number): boolean {

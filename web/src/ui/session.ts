@@ -13,8 +13,9 @@ import { EngineClient, resizeEngine, type EngineFiles } from '../engine/client';
 import type { ProjectDoc } from '../doc/project';
 import type { EngineSnapshot } from '../engine/layout';
 import { RingSink } from '../engine/ring-sink';
-import { manifestRegistry } from '../engine/sink';
+import type { PatchLibrary } from './library';
 import { Sync } from '../engine/sync';
+import { manifestRegistry } from '../engine/sink';
 import { Telemetry } from '../engine/telemetry';
 import type { AudioPort, MeterReading } from './context';
 import { tempoAt } from './song';
@@ -52,6 +53,14 @@ export class AudioSession implements AudioPort {
   readonly listeners = new Set<NoteListener>();
   onState: (() => void) | null = null;
 
+  /** The user's patch library (library.ts): its modules join the engine. */
+  library: PatchLibrary | null = null;
+  /** Called after the engine (re)started and before the document is built
+   *  into it: load the library modules the document names (Daw). */
+  beforeBuild: ((node: AudioWorkletNode, doc: ProjectDoc) => Promise<void>) | null = null;
+  /** After a resize rebuilt the document into a new engine. */
+  afterResize: (() => void) | null = null;
+
   constructor(files: EngineFiles, store: DocStore) {
     this.files = files;
     this.store = store;
@@ -83,6 +92,7 @@ export class AudioSession implements AudioPort {
       this.client = next.client;
       this.lastResizeMs = next.ms;
       this.setState('running');
+      this.afterResize?.();
     } catch (e) {
       this.error = `The song no longer fits the audio engine, and a bigger one did not start: ${String(e)}`;
       this.setState('failed');
@@ -105,7 +115,11 @@ export class AudioSession implements AudioPort {
       };
       await context.resume();
       const sink = new RingSink(client);
-      const sync = new Sync(sink, manifestRegistry(this.files.manifest.patches));
+      await this.beforeBuild?.(client.node, this.store.doc).catch(() => undefined);
+      const registry = this.library
+        ? this.library.registry(this.files.manifest.patches, () => this.client?.node ?? client.node)
+        : manifestRegistryOf(this.files);
+      const sync = new Sync(sink, registry);
       sync.onOutgrown = (doc) => { void this.resize(doc); };
       sync.attach(this.store);
       if (this.cursor > 0) sync.seekBeat(this.cursor);
@@ -258,11 +272,20 @@ export class AudioSession implements AudioPort {
     const t = this.telemetry?.snapshot;
     if (!t?.live) return null;
     const m = target === 'master' ? t.master : t.tracks.get(target);
-    return m ? { peak: m.peak, rms: m.rms, clipped: m.clipped } : null;
+    if (!m) return null;
+    return target === 'master' ? { peak: m.peak, rms: m.rms, clipped: m.clipped, limited: t.masterLimit.active }
+      : { peak: m.peak, rms: m.rms, clipped: m.clipped };
   }
 
+  /** A click on a meter: its clip light; the master's also closes the
+   *  fault and limit reports (faults.tsx). */
   resetClip(target: number | 'master'): void {
     this.telemetry?.resetClip(target === 'master' ? undefined : target);
+    if (target === 'master') this.telemetry?.dismissFaults();
+  }
+
+  faulted(trackId: number): boolean {
+    return this.telemetry?.snapshot.faultReports.some((r) => r.trackId === trackId) ?? false;
   }
 
   cpu(): { load: number; voices: number } | null {
@@ -289,4 +312,8 @@ export class AudioSession implements AudioPort {
     osc.start(at);
     osc.stop(at + 0.06);
   }
+}
+
+function manifestRegistryOf(files: EngineFiles): ReturnType<typeof manifestRegistry> {
+  return manifestRegistry(files.manifest.patches);
 }

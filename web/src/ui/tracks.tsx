@@ -7,7 +7,8 @@ import { useEffect, useRef, useState } from 'react';
 import type { PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
 import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
-import { useDoc, useViewOf } from './hooks';
+import { useDoc, useLibrary, usePolled, useViewOf } from './hooks';
+import { isLibraryRef } from './library';
 import { LANE_HEIGHT, RULER_HEIGHT, TRACK_COLORS } from './view';
 
 export function TrackList({ ctx, armed, onArm }: { ctx: Ctx; armed: number | null; onArm: (id: number | null) => void }): React.JSX.Element {
@@ -110,6 +111,12 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
   const color = track.ui?.color ?? TRACK_COLORS[0];
   const instruments = ctx.patches.filter((x) => x.meta.kind === 'instrument');
   const current = instruments.find((x) => samePatch(patchRefOf(x), track.patch, x.source));
+  useLibrary(ctx);
+  const faulted = usePolled(() => ctx.audio.faulted(track.id));
+  const mine = ctx.library.userPatches();
+  const libRef = isLibraryRef(track.patch) ? track.patch : null;
+  const playing = libRef?.revision;
+  const value = libRef ? `lib:${libRef.library}` : current?.unit ?? '';
   const fader = track.fader ?? {};
   const kindLabel = track.kind === 'instrument' ? 'MIDI' : track.kind === 'audio' ? 'Audio' : 'Bus';
   return (
@@ -130,17 +137,31 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
               }} />
             : <span className="track-name" title="Double-click to rename" onDoubleClick={() => setEditing(true)}>
                 {track.name ?? `Track ${track.id}`}</span>}
+          {faulted && <span className="fault-mark" data-testid="track-fault"
+                            title="The engine silenced a patch of this track (NaN/Inf or an out-of-range level): see the status line">⚠</span>}
           <span className="kind">{kindLabel}</span>
         </div>
         <div className="track-row">
           {track.kind === 'instrument'
-            ? <select className="instrument" aria-label="Instrument" value={current?.unit ?? ''}
+            ? <select className="instrument" aria-label="Instrument" value={value}
+                      onFocus={() => ctx.library.refreshSoon()} onPointerDown={() => ctx.library.refreshSoon()}
                       onChange={(e) => {
-                        const patch = instruments.find((x) => x.unit === e.target.value);
+                        const v = e.target.value;
+                        if (v.startsWith('lib:')) { void ctx.useLibraryPatch(track.id, v.slice(4), 0); return; }
+                        const patch = instruments.find((x) => x.unit === v);
                         if (patch) ctx.act.setInstrument(track.id, patchRefOf(patch));
                       }}>
-                {!current && <option value="">(choose)</option>}
-                {instruments.map((x) => <option key={x.unit} value={x.unit}>{title(x.unit)}</option>)}
+                {!value && <option value="">(choose)</option>}
+                <optgroup label="Built-in">
+                  {instruments.map((x) => <option key={x.unit} value={x.unit}>{title(x.unit)}</option>)}
+                </optgroup>
+                {(mine.length > 0 || libRef) &&
+                  <optgroup label="My patches">
+                    {libRef !== null && !mine.some((m) => m.id === libRef.library) &&
+                      <option value={value}>{ctx.library.nameOf(libRef.library) ?? 'Library patch'} (r{libRef.revision})</option>}
+                    {mine.map((m) => <option key={m.id} value={`lib:${m.id}`}>
+                      {m.name} (r{libRef?.library === m.id ? playing : m.revision})</option>)}
+                  </optgroup>}
               </select>
             : <span className="instrument muted">{track.kind === 'bus' ? 'Sends in' : 'Regions'}</span>}
           <button type="button" className={`tbtn mute${fader.mute ? ' on' : ''}`} title="Mute"
