@@ -416,15 +416,32 @@ export async function run(t) {
     check(canonical(await doc(page)) === canonical(final), 'redoing every step does not give the song back');
     t.log(`${labels.length} undo steps (${[...new Set(labels)].join(', ')}): undone to the empty project and redone, step for step`);
 
-    // Save (Ctrl+S), reload: the song is back.
+    // Save (Ctrl+S), reload: the song is back. The first try meets a busy
+    // server (503 busy, Retry-After: 1, as ampd answers when every
+    // compiler is busy): the client waits and sends it again.
+    const saves = [];
+    await page.route('**/api/projects', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      saves.push(Date.now());
+      if (saves.length > 1) return route.continue();
+      return route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+                             body: JSON.stringify({ error: { code: 'busy', hint: 'every compiler is busy' } }) });
+    });
     await page.locator('canvas.timeline-canvas').focus();
     await page.keyboard.press('Control+s');
     try {
       await waitFor(page, () => /Saved r1/.test(document.querySelector('[data-testid="save-state"]')?.textContent ?? ''),
-                    null, 'the save badge to say "Saved r1"', 5000);
+                    null, 'the save badge to say "Saved r1"', 8000);
     } catch (e) {
       throw new Error(`${e.message}; the status line says: ${await page.textContent('#status')}`);
     }
+    await page.unroute('**/api/projects');
+    // The browser logs the staged 503 as a console error: expected here.
+    const busyLogged = errors.filter((e) => /status of 503/.test(e)).length;
+    errors.splice(0, errors.length, ...errors.filter((e) => !/status of 503/.test(e)));
+    check(busyLogged <= 1, `${busyLogged} failed loads logged for one busy answer`);
+    check(saves.length === 2 && saves[1] - saves[0] >= 900,
+          `a save answered 503 busy was not sent again after its Retry-After (${saves.length} requests)`);
     const saved = canonical(await doc(page));
     await page.reload();
     await pageReady(page);

@@ -54,6 +54,9 @@ export type SaveResult =
   | { readonly ok: true; readonly revision: number; readonly project: ProjectSummary }
   | { readonly ok: false; readonly conflict: true; readonly currentRevision: number };
 
+/** How many times a request answered 503 `busy` is sent again. */
+const BUSY_TRIES = 5;
+
 export class AmpdError extends Error {
   readonly status: number;
   readonly code: string;
@@ -88,9 +91,11 @@ export class AmpdClient {
   }
 
   /** One call to ampd: the CSRF token on writes (fetched once, again
-   *  after a 403 csrf). For the clients built on this one (editor/api.ts). */
+   *  after a 403 csrf); a 503 `busy` (a full worker queue, every compiler
+   *  busy: ampd did nothing) is tried again after its Retry-After, up to
+   *  BUSY_TRIES times. For the clients built on this one (editor/api.ts). */
   protected async request(method: string, path: string, body?: unknown,
-                        headers: Record<string, string> = {}, retried = false): Promise<Response> {
+                        headers: Record<string, string> = {}, retried = false, busyTries = 0): Promise<Response> {
     const write = method !== 'GET' && method !== 'HEAD';
     if (write && this.csrf === null) await this.account().catch(() => null);
     const h: Record<string, string> = { ...headers };
@@ -100,11 +105,19 @@ export class AmpdClient {
     if (body !== undefined)
       init.body = body instanceof Blob || body instanceof ArrayBuffer ? body : JSON.stringify(body);
     const r = await fetch(this.url(path), init);
+    if (r.status === 503 && busyTries < BUSY_TRIES) {
+      const e = (await r.clone().json().catch(() => ({}))) as ErrorBody;
+      const after = Number(r.headers.get('Retry-After') ?? '1');
+      if (e.error?.code === 'busy' && after >= 0 && after <= 10) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(after, 0.25) * 1000));
+        return this.request(method, path, body, headers, retried, busyTries + 1);
+      }
+    }
     if (r.status === 403 && write && !retried) {
       const e = (await r.clone().json().catch(() => ({}))) as ErrorBody;
       if (e.error?.code === 'csrf') {
         this.csrf = null;
-        return this.request(method, path, body, headers, true);
+        return this.request(method, path, body, headers, true, busyTries);
       }
     }
     return r;
