@@ -18,7 +18,8 @@ void text_puts(EmitText *t, const char *s);
  * so t->text is a string afterwards. */
 void text_add(EmitText *t, const char *s, size_t n);
 
-void emit_json(const Lowered *u, EmitText *out);
+/* plan: the state map ("state_map", state_map.h) is written when given. */
+void emit_json(const Lowered *u, const Plan *plan, EmitText *out);
 /* Print u as C, as plan (plan.h) says: four voices per vector, or one
  * voice per lane group (plan_unit's scalar). json is embedded in the
  * descriptor. */

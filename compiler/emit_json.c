@@ -13,6 +13,7 @@
 #include "amp_patch.h"
 #include "ampc.h"
 #include "json_write.h"
+#include "state_map.h"
 
 void text_add(EmitText *t, const char *s, size_t n)
 {
@@ -83,7 +84,7 @@ static const char *unit_label(int unit)
     }
 }
 
-void emit_json(const Lowered *u, EmitText *out)
+void emit_json(const Lowered *u, const Plan *plan, EmitText *out)
 {
     JsonWriter w;
     json_write_init(&w);
@@ -115,6 +116,8 @@ void emit_json(const Lowered *u, EmitText *out)
     }
     json_write_end(&w);
     json_write_integer(&w, "control_tick", AMP_CHUNK);
+    if (plan)
+        state_map_emit_json(state_map_build(u->ir.arena, u, plan), &w);
     json_write_end(&w);
     size_t len = 0;
     char *s = json_write_finish(&w, &len);
