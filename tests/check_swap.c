@@ -13,6 +13,7 @@
  * render of the patch (amp render's C).
  */
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,7 +338,11 @@ int main(void)
         }
         setenv("AMP_CACHE", tmp_cache, 1);
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = testutil_run(swap_suite());
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("check_swap: %.2f s\n", (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
     if (own_cache)
         testutil_remove_tree(tmp_cache);
     return rc;

@@ -102,11 +102,17 @@ static const AmpParamDesc params[] = {
     { "", 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "delay.position", offsetof(echoes_state, dpos), sizeof(((echoes_state *)0)->dpos), 5, 0, 0, 1 },
+    { "e.line", offsetof(echoes_state, dl0), sizeof(((echoes_state *)0)->dl0), 2, 0, 0, 262144 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"echoes\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"effect\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [\n"
@@ -118,7 +124,11 @@ static const char json[] =
     "    \"right\"\n"
     "  ],\n"
     "  \"params\": [],\n"
-    "  \"control_tick\": 16\n"
+    "  \"control_tick\": 16,\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"delay.position\", \"kind\": \"position\", \"member\": \"dpos\", \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"e.line\", \"kind\": \"delay\", \"member\": \"dl0\", \"slots\": 0, \"lanes\": 0, \"len\": 262144}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -140,6 +150,8 @@ const AmpPatchDesc amp_echoes_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 2,
+    .state_map = state_map,
 };
 
 #endif
