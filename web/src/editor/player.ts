@@ -17,7 +17,9 @@ const MODULES_PER_ENGINE = 32;
 
 export class Player {
   client: EngineClient | null = null;
-  context: AudioContext | null = null;
+  /** The page's AudioContext; a test may put an OfflineAudioContext here
+   *  before start() to render the editor's sound sample-exactly. */
+  context: BaseAudioContext | null = null;
   private files: EngineFiles | null = null;
   private loaded = new Map<string, number>();
   private sounding = new Map<number, number>();
@@ -34,7 +36,7 @@ export class Player {
     if (this.client) return;
     this.files ??= await loadEngineFiles(new URL('./', location.href));
     this.context ??= new AudioContext({ sampleRate: 48000, latencyHint: 'interactive' });
-    await this.context.resume();
+    if (this.context instanceof AudioContext) await this.context.resume();
     this.client = await EngineClient.start(this.context, this.files);
     this.client.node.connect(this.context.destination);
     this.loaded.clear();
