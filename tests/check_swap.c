@@ -63,6 +63,42 @@ static const char text_c[] =
     "  }\n"
     "}\n";
 
+/* A filtered saw; the edit changes the cutoff's formula. */
+#define FILTERED(cutoff) \
+    "import \"std/osc.amp\";\n" \
+    "import \"std/filter.amp\";\n" \
+    "patch fs {\n" \
+    "  voices 4 steal oldest;\n" \
+    "  voice {\n" \
+    "    osc = saw(freq: note.freq);\n" \
+    "    flt = svf(cutoff: " cutoff ", x: osc.y);\n" \
+    "    flt.lp * note.gate * 0.5 -> out;\n" \
+    "  }\n" \
+    "}\n"
+static const char text_f1[] = FILTERED("note.freq * 4");
+static const char text_f2[] = FILTERED("note.freq * 6");
+
+/* An echo insert (a 4800-sample delay line); the edit halves its level. */
+#define ECHO(level) \
+    "node tap {\n" \
+    "  in x;\n" \
+    "  out y;\n" \
+    "  delay line[1 s];\n" \
+    "  process {\n" \
+    "    let d = line.read(4800);\n" \
+    "    line.write(x);\n" \
+    "    y = x + d * " level ";\n" \
+    "  }\n" \
+    "}\n" \
+    "patch fx {\n" \
+    "  in left, right;\n" \
+    "  out left, right;\n" \
+    "  t = tap(x: left);\n" \
+    "  t.y -> out;\n" \
+    "}\n"
+static const char text_e1[] = ECHO("0.5");
+static const char text_e2[] = ECHO("0.25");
+
 static char tmp_cache[64];
 static float out_l[LEN], out_r[LEN], ref[LEN], ref_r[LEN];
 
@@ -299,6 +335,69 @@ START_TEST(test_twenty_swaps_no_allocation)
 }
 END_TEST
 
+/* A held, filtered saw whose cutoff formula is edited: the filter's
+ * memories (flt.ic1, flt.ic2) and the phase carry, no crossfade, the
+ * output equals the host's --swap-at render and has no step beyond its
+ * own. */
+START_TEST(test_cutoff_formula_edit)
+{
+    const AmpPatchDesc *f1 = build_text(text_f1), *f2 = build_text(text_f2);
+    Engine *e = make_engine();
+    add_instrument(e, f1);
+    ck_assert_int_eq(engine_note_on(e, 0, 0, 1, 57, 1.0f), 0);
+    ck_assert_int_eq(engine_swap_node(e, SWAP, 0, 0, node(e, f2)), 0);
+    render(e, SWAP + 128);
+    ck_assert_int_eq(released, 1);        /* everything carried: handed back at once */
+    render(e, 24000);
+    Command cmd[2] = { host_note_on(0, 1, 57, 1.0f), host_swap(SWAP) };
+    host_reference(f1, f2, cmd, 2, 24000);
+    long d = first_difference(out_l, ref, 24000);
+    ck_assert_msg(d < 0, "the engine differs from the host's --swap-at render at sample %ld", d);
+    float at = fabsf(out_l[SWAP] - out_l[SWAP - 1]);
+    float own = fmaxf(max_step(out_l, SWAP - 512, SWAP - 1), max_step(out_l, SWAP + 1, SWAP + 512));
+    printf("cutoff formula edit at %d: step at the swap %.6f, the signal's own %.6f\n", SWAP, at, own);
+    ck_assert_msg(own > 0.001f && at <= own, "a step of %g at the swap (signal's own %g)", at, own);
+    engine_free(e);
+}
+END_TEST
+
+/* An insert swapped while its delay line holds an echo: the line and its
+ * write position carry, so the echo after the swap is exactly the new
+ * level times what the old patch would have played. */
+START_TEST(test_insert_swap_keeps_delay_line)
+{
+    const AmpPatchDesc *a = build_text(text_a), *e1 = build_text(text_e1), *e2 = build_text(text_e2);
+    static float without[LEN];
+    long swap_at = 50 * 128;              /* after the note, inside its echo */
+    for (int pass = 0; pass < 2; pass++) {
+        Engine *e = make_engine();
+        add_instrument(e, a);
+        ck_assert_int_eq(engine_insert_add(e, 0, 0, 0, node(e, e1)), 0);
+        ck_assert_int_eq(engine_note_on(e, 0, 0, 1, 69, 1.0f), 0);
+        ck_assert_int_eq(engine_note_off(e, 2400, 0, 1), 0);
+        if (pass == 1)
+            ck_assert_int_eq(engine_swap_node(e, swap_at, 0, 1, node(e, e2)), 0);
+        render(e, 9600);
+        if (pass == 0) {
+            memcpy(without, out_l, sizeof without);
+        } else {
+            ck_assert_int_eq(released, 1);
+        }
+        engine_free(e);
+    }
+    float peak = 0.0f;
+    for (long i = 0; i < swap_at; i++)
+        ck_assert_msg(memcmp(&out_l[i], &without[i], sizeof(float)) == 0, "differs before the swap at %ld", i);
+    for (long i = swap_at; i < 9600; i++) {
+        ck_assert_msg(out_l[i] == without[i] * 0.5f, "sample %ld: %.9g, want half of %.9g", i, (double)out_l[i],
+                      (double)without[i]);
+        peak = fmaxf(peak, fabsf(out_l[i]));
+    }
+    printf("insert swap at %ld: the echo after it is exactly half the old level's (peak %.4f)\n", swap_at, peak);
+    ck_assert_msg(peak > 0.05f, "no echo after the swap: the delay line did not carry");
+}
+END_TEST
+
 /* A swap that names an empty slot is refused and the node handed back. */
 START_TEST(test_swap_into_empty_slot_refused)
 {
@@ -321,6 +420,8 @@ static Suite *swap_suite(void)
     tcase_add_test(core, test_note_after_swap_is_new_text);
     tcase_add_test(core, test_swap_crossfades_new_state);
     tcase_add_test(core, test_twenty_swaps_no_allocation);
+    tcase_add_test(core, test_cutoff_formula_edit);
+    tcase_add_test(core, test_insert_swap_keeps_delay_line);
     tcase_add_test(core, test_swap_into_empty_slot_refused);
     tcase_set_timeout(core, 120);
     suite_add_tcase(s, core);
