@@ -18,6 +18,8 @@ typedef struct StateMapEntry {
     int kind;              /* AMP_STATE_* */
     int voice;             /* per voice slot */
     int len;               /* floats per slot (delay lines), else 1 */
+    long offset, size;     /* bytes, as the C compiler lays the state struct out
+                              (state_map.c mirrors emit_struct); -1 unknown (Faust) */
 } StateMapEntry;
 
 typedef struct StateMap {
@@ -32,9 +34,12 @@ StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan);
 /* `static const AmpStateEntry state_map[] = {...};` for struct STATE. */
 void state_map_emit_c(const StateMap *m, const char *state_type, EmitText *c);
 
-/* "state_map": [{"name", "kind", "member", "slots", "lanes", "len"}...]:
- * the shape without byte offsets (those are the C compiler's; the
- * descriptor's table has them). */
+/* "state_map": [{"name", "kind", "member", "offset", "size", "slots",
+ * "lanes", "len"}...]. The offsets are the layout rules of the struct
+ * emit_c.c prints (the same on x86-64 and wasm32: no pointers in it);
+ * the descriptor's table has the C compiler's own offsetof, and
+ * tests/check_swap.c checks that the two agree. Opaque entries (Faust)
+ * have "offset": null. */
 void state_map_emit_json(const StateMap *m, JsonWriter *w);
 
 #endif

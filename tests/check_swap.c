@@ -12,6 +12,7 @@
  * (gain exactly 1 there), so they compare bit for bit with the host's
  * render of the patch (amp render's C).
  */
+#include <jansson.h>
 #include <math.h>
 #include <time.h>
 #include <stdio.h>
@@ -224,6 +225,57 @@ START_TEST(test_state_map_emitted)
 }
 END_TEST
 
+/* The JSON's state map (offsets by state_map.c's layout rules) agrees with
+ * the descriptor's (the C compiler's offsetof), entry by entry, for patches
+ * with voices, delay lines, noise, tables, and a scalar build. */
+START_TEST(test_state_map_json_matches_c)
+{
+    static const char *const files[] = { "lang/examples/pad.amp", "lang/examples/echo.amp",
+                                         "lang/examples/wavetable.amp", "lang/examples/stereo_voices.amp",
+                                         "lang/examples/feedback.amp", "nodes/drums.amp", "nodes/stereo_delay.amp",
+                                         "nodes/epiano.amp" };
+    static const char *dirs[] = { "nodes" };
+    int checked = 0;
+    for (int f = 0; f < (int)(sizeof files / sizeof files[0]) * 2; f++) {
+        const char *file = files[f % (int)(sizeof files / sizeof files[0])];
+        AmpcOptions opt = { 0 };
+        opt.include_dirs = dirs;
+        opt.n_include_dirs = 1;
+        opt.scalar = f >= (int)(sizeof files / sizeof files[0]);
+        Diag diag;
+        diag_init(&diag, stderr);
+        AmpcResult r;
+        ck_assert_msg(ampc_compile_file(file, &opt, &diag, &r) == 0, "ampc failed on %s", file);
+        static char err[16384];
+        const AmpPatchDesc *d = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+        ck_assert_msg(d != NULL, "%s", err);
+        json_error_t je;
+        json_t *doc = json_loads(d->json, 0, &je);
+        ck_assert_msg(doc != NULL, "%s: %s", file, je.text);
+        json_t *map = json_object_get(doc, "state_map");
+        ck_assert_msg(json_is_array(map), "%s: no state_map in the JSON", file);
+        ck_assert_int_eq((int)json_array_size(map), d->n_state);
+        for (int i = 0; i < d->n_state; i++) {
+            json_t *e = json_array_get(map, (size_t)i);
+            const AmpStateEntry *c = &d->state_map[i];
+            ck_assert_str_eq(json_string_value(json_object_get(e, "name")), c->name);
+            json_t *off = json_object_get(e, "offset");
+            if (json_is_null(off))
+                continue;
+            ck_assert_msg(json_integer_value(off) == c->offset && json_integer_value(json_object_get(e, "size")) == c->size,
+                          "%s%s %s: JSON offset %lld size %lld, C %u %u", file, opt.scalar ? " (scalar)" : "", c->name,
+                          json_integer_value(off), json_integer_value(json_object_get(e, "size")), c->offset, c->size);
+            checked++;
+        }
+        json_decref(doc);
+        ampc_result_free(&r);
+    }
+    printf("state map: %d entries of %d builds, the JSON's offsets equal the C compiler's\n", checked,
+           2 * (int)(sizeof files / sizeof files[0]));
+    ck_assert_int_gt(checked, 20);
+}
+END_TEST
+
 /* A held sine's frequency formula edited at SWAP: the phase goes on (no
  * step larger than the signal's own), and the engine's output equals the
  * host's --swap-at render bit for bit. */
@@ -416,6 +468,7 @@ static Suite *swap_suite(void)
     Suite *s = suite_create("swap");
     TCase *core = tcase_create("core");
     tcase_add_test(core, test_state_map_emitted);
+    tcase_add_test(core, test_state_map_json_matches_c);
     tcase_add_test(core, test_swap_keeps_phase);
     tcase_add_test(core, test_note_after_swap_is_new_text);
     tcase_add_test(core, test_swap_crossfades_new_state);
