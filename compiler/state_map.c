@@ -21,11 +21,11 @@
 
 /* The state struct's layout, as emit_struct prints it: a cursor over its
  * members in order. */
-typedef struct Layout {
+typedef struct StructCursor {
     long at;
-} Layout;
+} StructCursor;
 
-static long place(Layout *l, long align, long size)
+static long place(StructCursor *l, long align, long size)
 {
     l->at = (l->at + align - 1) / align * align;
     long here = l->at;
@@ -75,7 +75,7 @@ StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan)
     m->slots = plan->groups * plan->lanes;
     const int vec = plan->lanes == 4;
     const long slot_bytes = vec ? 16 : 4, slot_align = vec ? 16 : 4;   /* v4f or float per voice group */
-    Layout l = { 0 };
+    StructCursor l = { 0 };
     if (u->voices)
         place(&l, _Alignof(AmpVoiceTable), sizeof(AmpVoiceTable));
     place(&l, 4, 4);                                             /* sr */
