@@ -175,7 +175,7 @@ void state_map_emit_json(const StateMap *m, JsonWriter *w)
         const StateMapEntry *e = &m->items[i];
         json_write_object(w, NULL, JSON_WRITE_INLINE);
         json_write_string(w, "name", e->name);
-        json_write_string(w, "kind", kind_name(e->kind));
+        json_write_string(w, "type", kind_name(e->kind));   /* not "kind": the unit's own key */
         json_write_string(w, "member", e->member);
         if (e->index >= 0)
             json_write_integer(w, "index", e->index);

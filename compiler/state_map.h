@@ -34,7 +34,7 @@ StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan);
 /* `static const AmpStateEntry state_map[] = {...};` for struct STATE. */
 void state_map_emit_c(const StateMap *m, const char *state_type, EmitText *c);
 
-/* "state_map": [{"name", "kind", "member", "offset", "size", "slots",
+/* "state_map": [{"name", "type", "member", "offset", "size", "slots",
  * "lanes", "len"}...]. The offsets are the layout rules of the struct
  * emit_c.c prints (the same on x86-64 and wasm32: no pointers in it);
  * the descriptor's table has the C compiler's own offsetof, and

@@ -190,8 +190,8 @@ static const char json[] =
     "  ],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"_unit.phase\", \"kind\": \"value\", \"member\": \"st0\", \"offset\": 72, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"_unit.t\", \"kind\": \"value\", \"member\": \"st1\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "    {\"name\": \"_unit.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 72, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"_unit.t\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";

@@ -126,8 +126,8 @@ static const char json[] =
     "  \"params\": [],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"delay.position\", \"kind\": \"position\", \"member\": \"dpos\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"e.line\", \"kind\": \"delay\", \"member\": \"dl0\", \"offset\": 36, \"size\": 1048576, \"slots\": 0, \"lanes\": 0, \"len\": 262144}\n"
+    "    {\"name\": \"delay.position\", \"type\": \"position\", \"member\": \"dpos\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"e.line\", \"type\": \"delay\", \"member\": \"dl0\", \"offset\": 36, \"size\": 1048576, \"slots\": 0, \"lanes\": 0, \"len\": 262144}\n"
     "  ]\n"
     "}\n"
     "";

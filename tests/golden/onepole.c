@@ -141,8 +141,8 @@ static const char json[] =
     "  ],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"_unit.z\", \"kind\": \"value\", \"member\": \"st0\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"param.cutoff\", \"kind\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 12, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "    {\"name\": \"_unit.z\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"param.cutoff\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 12, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";

@@ -202,7 +202,7 @@ static const char json[] =
     "  \"params\": [],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"w.phase\", \"kind\": \"value\", \"member\": \"st0\", \"offset\": 11504, \"size\": 32, \"slots\": 8, \"lanes\": 4, \"len\": 1}\n"
+    "    {\"name\": \"w.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 11504, \"size\": 32, \"slots\": 8, \"lanes\": 4, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";

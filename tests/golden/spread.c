@@ -317,9 +317,9 @@ static const char json[] =
     "  ],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"o.phase\", \"kind\": \"value\", \"member\": \"st0\", \"offset\": 11520, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
-    "    {\"name\": \"o.acc\", \"kind\": \"value\", \"member\": \"st1\", \"offset\": 11568, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
-    "    {\"name\": \"e.level\", \"kind\": \"value\", \"member\": \"st2\", \"offset\": 11616, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1}\n"
+    "    {\"name\": \"o.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 11520, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"o.acc\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 11568, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"e.level\", \"type\": \"value\", \"member\": \"st2\", \"offset\": 11616, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";

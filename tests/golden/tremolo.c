@@ -213,8 +213,8 @@ static const char json[] =
     "  ],\n"
     "  \"control_tick\": 16,\n"
     "  \"state_map\": [\n"
-    "    {\"name\": \"mod.phase\", \"kind\": \"value\", \"member\": \"st0\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"param.rate\", \"kind\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 28, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "    {\"name\": \"mod.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"param.rate\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 28, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";

@@ -256,7 +256,7 @@ export async function run(t) {
   const b = await buildModule(path.join(dir, 'b'), textA('note.freq * 1.5'));
   const old = await buildModule(path.join(dir, 'old'), textA('note.freq'), ['--abi', '1']);
   const meta = JSON.parse(await readFile(path.join(dir, 'b', 'hs.module.json'), 'utf8'));
-  check(meta.state_map?.some((s) => s.name === 'osc.phase' && s.kind === 'value'),
+  check(meta.state_map?.some((s) => s.name === 'osc.phase' && s.type === 'value'),
         `the module's metadata has no state map with osc.phase: ${JSON.stringify(meta.state_map)}`);
 
   // ---- 1. bit for bit against amp render --swap-at ----
