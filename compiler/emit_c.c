@@ -29,6 +29,9 @@
  * per tick; a block of n samples is n calls of one frame (Faust's -os
  * mode), which keeps everything in one sample loop even when the graph
  * feeds a Faust output back into its input through prev().
+ * The descriptor ends with the state map (state_map.c): every live state,
+ * noise generator, delay line and smoothed param by its path through
+ * instances, with offsetof/sizeof and its shape, for hot swap.
  * The output is deterministic: no dates, no paths, no pointer values.
  */
 #include "emit.h"

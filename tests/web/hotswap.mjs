@@ -15,6 +15,9 @@
 //    unity gain passes unchanged), and the largest sample-to-sample step
 //    at the swap is no larger than the signal's own steps around it.
 //    A module built for patch ABI 1 is refused with the loader's message.
+//    Then with no note before the swap and LATER after it: the output
+//    equals `amp render B.amp --notes LATER`, bit for bit (a note started
+//    after the swap is the new text's).
 // 2. The editor page (editor.html on its own ampd, with the compile
 //    service): A is typed, compiled by the service and played by the page's
 //    Player on an OfflineAudioContext (so the sound is sample-exact) with
@@ -45,6 +48,7 @@ const FRAMES = 48000;
 const LOAD = 140 * 128;
 const SWAP = 150 * 128;          // 0.4 s, a quantum boundary
 const NOTES = '69@0:0.9';
+const LATER = '64@0.5:0.8/0.7';   // after SWAP
 
 const textA = (freq) => `import "std/osc.amp";
 patch hs {
@@ -67,7 +71,7 @@ async function buildModule(dir, text, extra = []) {
 }
 
 /** Runs in the page: part 1. */
-async function offlineInPage({ a, b, old, events, frames, loadAt, swapAt }) {
+async function offlineInPage({ a, b, old, events, later = [], frames, loadAt, swapAt }) {
   const lib = globalThis.ampLib;
   globalThis.ampTestFiles ??= await lib.loadEngineFiles(new URL('./', location.href));
   const fromB64 = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
@@ -94,6 +98,8 @@ async function offlineInPage({ a, b, old, events, frames, loadAt, swapAt }) {
     }
     const rb = await lib.loadModuleIntoWorklet(client.node, fromB64(b), { builtin: 'hs_b.amp' });
     result.swapSent = c.swapPatch(swapAt, rb.patchId - 1);
+    for (const e of later)
+      e.kind === 'on' ? c.noteOn(e.frame, 50 + e.id, e.key, e.velocity) : c.noteOff(e.frame, 50 + e.id);
     await context.resume();
   });
   const rendered = await context.startRendering();
@@ -287,6 +293,15 @@ export async function run(t) {
   t.log(`step at the swap ${at.toFixed(6)}; the signal's own largest step before ${before.toFixed(6)}, after ${after.toFixed(6)}`);
   check(before > 0.01, 'the note was silent before the swap');
   check(at <= Math.max(before, after), `a step of ${at} at the swap (signal's own ${before}, ${after})`);
+  const fresh = await page.evaluate(offlineInPage, { ...job, events: [], later: noteCommands(parseNotes(LATER), RATE) });
+  const nativeB = await nativeRender([b.file, '-I', 'nodes', '--notes', LATER, '--seconds', String(FRAMES / RATE),
+                                      '--rate', String(RATE)], path.join(dir, 'b.wav'), t.cacheDir);
+  const newText = compareBits(nativeB.channels, fresh.channels.map(fromB64));
+  let peakB = 0;
+  for (const ch of nativeB.channels) for (const v of ch) peakB = Math.max(peakB, Math.abs(v));
+  t.log(`a note started after the swap (${LATER}) vs amp render of B alone: ${describeDifference(newText)}, peak ${peakB.toFixed(3)}`);
+  check(newText.identical, `a note after the swap differs from amp render of the new text: ${describeDifference(newText)}`);
+  check(peakB > 0.01, 'amp render of B is silent: nothing was compared');
   const s = got.state;
   check(!s.commandsRefused && !s.commandsRejected && !s.engineRefusals,
         `commands refused ${s.commandsRefused}, rejected ${s.commandsRejected}, engine refusals ${s.engineRefusals}`);
