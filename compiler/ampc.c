@@ -252,7 +252,7 @@ static char *dup_text(const char *s, size_t n)
 static int emit(const Lowered *u, const Plan *plan, const StateBudget *state, AmpcResult *result)
 {
     EmitText json = { 0 }, c = { 0 }, h = { 0 };
-    emit_json(u, state, &json);
+    emit_json(u, plan, state, &json);
     emit_c(u, plan, json.text, &c, &h);
     result->name = dup_text(u->name, strlen(u->name));
     size_t sl = strlen(u->name) + 16;

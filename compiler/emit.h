@@ -19,8 +19,9 @@ void text_puts(EmitText *t, const char *s);
 void text_add(EmitText *t, const char *s, size_t n);
 
 struct StateBudget;          /* budget.h */
-/* The metadata; its "state" is `state`'s measure (budget.c). */
-void emit_json(const Lowered *u, const struct StateBudget *state, EmitText *out);
+/* The metadata; its "state" is `state`'s measure (budget.c), and the
+ * state map ("state_map", state_map.h) is written when plan is given. */
+void emit_json(const Lowered *u, const Plan *plan, const struct StateBudget *state, EmitText *out);
 /* Print u as C, as plan (plan.h) says: four voices per vector, or one
  * voice per lane group (plan_unit's scalar). json is embedded in the
  * descriptor. */

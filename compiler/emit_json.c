@@ -14,6 +14,7 @@
 #include "ampc.h"
 #include "budget.h"
 #include "json_write.h"
+#include "state_map.h"
 
 void text_add(EmitText *t, const char *s, size_t n)
 {
@@ -121,7 +122,7 @@ static void state(JsonWriter *w, const StateBudget *s)
     json_write_end(w);
 }
 
-void emit_json(const Lowered *u, const StateBudget *st, EmitText *out)
+void emit_json(const Lowered *u, const Plan *plan, const StateBudget *st, EmitText *out)
 {
     JsonWriter w;
     json_write_init(&w);
@@ -155,6 +156,8 @@ void emit_json(const Lowered *u, const StateBudget *st, EmitText *out)
     json_write_integer(&w, "control_tick", AMP_CHUNK);
     if (st)
         state(&w, st);
+    if (plan)
+        state_map_emit_json(state_map_build(u->ir.arena, u, plan), &w);
     json_write_end(&w);
     size_t len = 0;
     char *s = json_write_finish(&w, &len);

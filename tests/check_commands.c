@@ -214,6 +214,10 @@ static void make_vectors(void)
     HAND(cmd_encode_remove_insert(buf, sizeof buf, 0, 5, CMD_INSERT_LIMIT));
     HAND(cmd_encode_move_insert(buf, sizeof buf, 0, 5, CMD_INSERT_LIMIT, 1));
     HAND(cmd_encode_move_insert(buf, sizeof buf, 0, 5, 2, 2));
+    HAND(cmd_encode_swap_patch(buf, sizeof buf, 0, 5, 0, 77));
+    HAND(cmd_encode_swap_patch(buf, sizeof buf, 960, 0, CMD_INSERT_LIMIT, 1));
+    HAND(cmd_encode_swap_node(buf, sizeof buf, 0, 5, 0, 3));
+    HAND(cmd_encode_swap_node(buf, sizeof buf, 128, 1, 2, CMD_PARCEL_NONE));
     HAND(cmd_encode_set_send(buf, sizeof buf, 0, 0, CMD_TRACK_LIMIT - 1, 4.0f));
     HAND(cmd_encode_set_send(buf, sizeof buf, 0, CMD_TRACK_LIMIT - 1, 0, 0.0f));
     HAND(cmd_encode_set_gain(buf, sizeof buf, 0, 1, -6.0206f));
@@ -434,7 +438,7 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_REMOVE_PLACEMENT), 24);
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION_BEATS), 56);
     ck_assert_uint_eq(CMD_SIZE_MAX, 56);                /* place_region_slot and others */
-    ck_assert_int_eq(CMD_FORMAT_VERSION, 3);
+    ck_assert_int_eq(CMD_FORMAT_VERSION, 4);
 }
 END_TEST
 

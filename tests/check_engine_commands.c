@@ -1118,6 +1118,7 @@ START_TEST(test_every_type_applies)
         case CMD_ADD_INSERT: SEND(&r, add_insert, t, 0, 1, P_AFFINE); break;
         case CMD_REMOVE_INSERT: SEND(&r, remove_insert, t + 200, 0, 1); break;   /* after the move */
         case CMD_MOVE_INSERT: SEND(&r, move_insert, t + 100, 0, 1, 1); break;
+        case CMD_SWAP_PATCH: SEND(&r, swap_patch, t + 50, 0, 0, P_DC); break;   /* after set_instrument */
         case CMD_SET_SEND: SEND(&r, set_send, t, 0, 1, 0.5f); break;
         case CMD_SET_GAIN: SEND(&r, set_gain, t, 0, -3.0f); break;
         case CMD_SET_PAN: SEND(&r, set_pan, t, 0, 0.5f); break;
@@ -1161,12 +1162,13 @@ START_TEST(test_every_type_applies)
         case CMD_PLACE_CLIP: SEND(&r, place_clip, t, 0.0, 4.0, 0.0, 0, 0, -1); engine_only++; break;
         case CMD_LOAD_SAMPLE_BLOCK: SEND(&r, load_sample_block, t, 0, CMD_PARCEL_NONE); engine_only++; break;
         case CMD_PLACE_REGION_SLOT: SEND(&r, place_region_slot, t, 0.0, 0, 0, 3, 0, -1, 0.0f); engine_only++; break;
+        case CMD_SWAP_NODE: SEND(&r, swap_node, t, 0, 0, CMD_PARCEL_NONE); engine_only++; break;
         default: ck_abort_msg("no test vector for command %s", info->name);
         }
         sent++;
     }
     ck_assert_uint_eq(sent, CMD_COUNT);
-    ck_assert_uint_eq(engine_only, 8);
+    ck_assert_uint_eq(engine_only, 9);
     render_to(&r, 1024);
     EngineCommandsStats st = stats_of(&r);
     ck_assert_uint_eq(st.records - before.records, sent);

@@ -25,7 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AMP_ABI_VERSION 1
+/* Version 2: the descriptor ends with the state map (n_state, state_map),
+ * which hot swap reads (runtime/engine/patch_swap.c). A module or shared
+ * object of version 1 is refused with a message naming both versions. */
+#define AMP_ABI_VERSION 2
 #define AMP_STATE_ALIGN 16
 #define AMP_CHUNK 16            /* control tick: control-rate values are
                                    recomputed at most once per this many
@@ -71,6 +74,31 @@ typedef struct AmpParamDesc {
     int unit;              /* AMP_UNIT_* */
 } AmpParamDesc;
 
+/* The state map: every piece of a patch's state that lives from one
+ * sample to the next, named by its path through instances ("osc.phase",
+ * "flt.ic1", "env.level"; "param.NAME" the smoothed value of a param,
+ * "delay.position" the write position every delay line shares). Hot swap
+ * copies an entry from the old patch's state to the new one's when name,
+ * kind, lanes, slots, len and size all match. */
+enum {
+    AMP_STATE_VALUE = 1,   /* a float: per voice slot, or one for the patch */
+    AMP_STATE_DELAY = 2,   /* a delay line of `len` floats (per voice slot, or one) */
+    AMP_STATE_NOISE = 3,   /* a noise generator's uint32 (per voice slot, or one) */
+    AMP_STATE_PARAM = 4,   /* a smoothed param's current value, float, code units */
+    AMP_STATE_POSITION = 5,/* the delay lines' write position, unsigned */
+    AMP_STATE_OPAQUE = 6,  /* state the map cannot describe (a Faust program): never carried */
+};
+
+typedef struct AmpStateEntry {
+    const char *name;      /* path through instances */
+    uint32_t offset;       /* bytes from the start of the state */
+    uint32_t size;         /* bytes */
+    uint16_t kind;         /* AMP_STATE_* */
+    uint16_t lanes;        /* voices per vector group: 4, or 1 (ampc --scalar); 0 patch-wide */
+    uint32_t slots;        /* voice slots held (groups * lanes); 0 patch-wide */
+    uint32_t len;          /* floats per slot: a delay line's length, else 1 */
+} AmpStateEntry;
+
 typedef struct AmpPatchDesc {
     uint32_t abi_version;  /* AMP_ABI_VERSION */
     const char *name;
@@ -101,6 +129,9 @@ typedef struct AmpPatchDesc {
     /* Render n samples (any n >= 0). in[i] for i < n_inputs, out[i] for
      * i < n_outputs; the output buffers are overwritten. */
     void (*process)(void *state, int n, const float *const *in, float *const *out);
+    /* ABI 2: the state map (may be empty: nothing carries, a swap crossfades). */
+    int n_state;
+    const AmpStateEntry *state_map;
 } AmpPatchDesc;
 
 #endif

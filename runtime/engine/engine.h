@@ -448,6 +448,13 @@ int engine_set_instrument(Engine *e, int64_t time, int track, EngineNode *node);
 /* Insert at `position` (0 = first; > count: appended). */
 int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNode *node);
 int engine_insert_remove(Engine *e, int64_t time, int track, int position);
+/* Hot swap (commands.def swap_patch): `node` takes the place of slot's node
+ * (0 the instrument, k the insert at position k, from 1), carrying params,
+ * voices and the state whose name and shape match (patch_swap.h); when
+ * anything cannot carry, the old node plays on, crossfaded out over
+ * patch_swap_fade_frames(), then is handed back. `node` should be settled
+ * (fresh from init at the engine's rate, as engine_commands' stocks are). */
+int engine_swap_node(Engine *e, int64_t time, int track, int slot, EngineNode *node);
 int engine_insert_move(Engine *e, int64_t time, int track, int from, int to);
 /* glide_seconds (0..10): in legato mode, a change of key glides the pitch
  * there, exponentially in log frequency with this time constant, moved at

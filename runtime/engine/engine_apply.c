@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "patch_swap.h"
 #include "ring.h"
 #include "voice.h"
 
@@ -133,6 +134,7 @@ static int command_track(const Command *c)
     case CMD_REMOVE_TRACK: return (int)c->remove_track.track;
     case CMD_SET_INSTRUMENT_NODE: return (int)c->set_instrument_node.track;
     case CMD_INSERT_NODE: return (int)c->insert_node.track;
+    case CMD_SWAP_NODE: return (int)c->swap_node.track;
     case CMD_REMOVE_INSERT: return (int)c->remove_insert.track;
     case CMD_MOVE_INSERT: return (int)c->move_insert.track;
     case CMD_SET_VOICE_MODE: return (int)c->set_voice_mode.track;
@@ -161,8 +163,19 @@ static void refuse(Engine *e, const Command *c, int release_kind, void *ptr)
         engine_hand_back(e, c->header.time, release_kind, ptr);
 }
 
+/* A hot swap's crossfade cut short (the chain changes under it): the old
+ * node is handed back now. */
+static void end_fade(Engine *e, Track *t, int64_t time)
+{
+    if (!t->fade_node)
+        return;
+    engine_hand_back(e, time, ENGINE_EV_NODE_RELEASED, t->fade_node);
+    t->fade_node = NULL;
+}
+
 static void release_track_contents(Engine *e, Track *t, int64_t time)
 {
+    end_fade(e, t, time);
     engine_hand_back(e, time, ENGINE_EV_NODE_RELEASED, t->inst);
     for (int k = 0; k < t->n_inserts; k++)
         engine_hand_back(e, time, ENGINE_EV_NODE_RELEASED, t->inserts[k]);
@@ -361,6 +374,7 @@ static void set_instrument(Engine *e, const Command *c)
         refuse(e, c, ENGINE_EV_NODE_RELEASED, nd);
         return;
     }
+    end_fade(e, t, c->header.time);
     engine_hand_back(e, c->header.time, ENGINE_EV_NODE_RELEASED, t->inst);
     t->inst = nd;
     t->n_sounding = 0;
@@ -378,6 +392,7 @@ static void insert_node(Engine *e, const Command *c)
         refuse(e, c, ENGINE_EV_NODE_RELEASED, nd);
         return;
     }
+    end_fade(e, t, c->header.time);
     int at = c->insert_node.index > (uint32_t)t->n_inserts ? t->n_inserts : (int)c->insert_node.index;
     memmove(&t->inserts[at + 1], &t->inserts[at], (size_t)(t->n_inserts - at) * sizeof *t->inserts);
     t->inserts[at] = nd;
@@ -393,6 +408,7 @@ static void remove_insert(Engine *e, const Command *c)
         refuse(e, c, 0, NULL);
         return;
     }
+    end_fade(e, t, c->header.time);
     engine_hand_back(e, c->header.time, ENGINE_EV_NODE_RELEASED, t->inserts[at]);
     memmove(&t->inserts[at], &t->inserts[at + 1], (size_t)(t->n_inserts - at - 1) * sizeof *t->inserts);
     t->n_inserts--;
@@ -406,12 +422,43 @@ static void move_insert(Engine *e, const Command *c)
         refuse(e, c, 0, NULL);
         return;
     }
+    end_fade(e, t, c->header.time);
     EngineNode *nd = t->inserts[from];
     if (from < to)
         memmove(&t->inserts[from], &t->inserts[from + 1], (size_t)(to - from) * sizeof *t->inserts);
     else
         memmove(&t->inserts[to + 1], &t->inserts[to], (size_t)(from - to) * sizeof *t->inserts);
     t->inserts[to] = nd;
+}
+
+/* Hot swap (patch_swap.h): the new node takes the slot with what carries
+ * from the old one; the old one is handed back at once, or after a
+ * crossfade when something could not carry (engine_render.c). */
+static void swap_node(Engine *e, const Command *c)
+{
+    EngineNode *nd = parcel_take(e, c->swap_node.parcel);
+    Track *t = track_of(e, (int)c->swap_node.track, 0);
+    int slot = (int)c->swap_node.slot;
+    EngineNode *old = t && slot <= e->cfg.max_inserts ? engine_track_slot(t, slot) : NULL;
+    if (!nd || !old || (slot > 0 && nd->desc->n_inputs < 1)) {
+        refuse(e, c, ENGINE_EV_NODE_RELEASED, nd);
+        return;
+    }
+    end_fade(e, t, c->header.time);
+    engine_node_voices_init(e, nd, slot == 0 ? t->mode : ENGINE_VOICE_POLY);
+    int all = patch_swap_carry(old->desc, old->state, nd->desc, nd->state);
+    if (slot == 0)
+        t->inst = nd;
+    else
+        t->inserts[slot - 1] = nd;
+    if (all) {
+        engine_hand_back(e, c->header.time, ENGINE_EV_NODE_RELEASED, old);
+        return;
+    }
+    t->fade_node = old;
+    t->fade_slot = slot;
+    t->fade_done = 0;
+    t->fade_total = patch_swap_fade_frames(e->sr);
 }
 
 static void set_voice_mode(Engine *e, const Command *c)
@@ -658,6 +705,7 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_REMOVE_TRACK: remove_track(e, c); return;
     case CMD_SET_INSTRUMENT_NODE: set_instrument(e, c); return;
     case CMD_INSERT_NODE: insert_node(e, c); return;
+    case CMD_SWAP_NODE: swap_node(e, c); return;
     case CMD_REMOVE_INSERT: remove_insert(e, c); return;
     case CMD_MOVE_INSERT: move_insert(e, c); return;
     case CMD_SET_VOICE_MODE: set_voice_mode(e, c); return;
@@ -682,6 +730,7 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_AUTOMATION:
     case CMD_SET_INSTRUMENT:
     case CMD_ADD_INSERT:
+    case CMD_SWAP_PATCH:
     case CMD_SET_SEND:
     case CMD_LOAD_CLIP:
     case CMD_LOAD_SAMPLE:

@@ -734,6 +734,24 @@ static int add_insert(EngineCommands *cx, const CmdAddInsert *c)
     return queued(cx, 0);
 }
 
+/* Hot swap: a ready node of the new patch into the slot (engine_swap_node). */
+static int swap_patch(EngineCommands *cx, const CmdSwapPatch *c)
+{
+    if (!track_ok(cx, c->track) || c->slot > (uint32_t)cx->max_inserts)
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+    _Atomic uintptr_t *word;
+    EngineNode *nd;
+    int rc = take_node(cx, c->patch, c->slot > 0, &word, &nd);
+    if (rc != 0)
+        return rc;
+    if (engine_swap_node(cx->engine, c->header.time, (int)c->track, (int)c->slot, nd) != 0) {
+        unclaim(word, (uintptr_t)nd);
+        return refuse(cx, ENGINE_COMMANDS_REFUSE_ENGINE);
+    }
+    consume(word);
+    return queued(cx, 0);
+}
+
 /* The slot word of handle h of a kind, or NULL when h is out of range. */
 static _Atomic uintptr_t *handle_word(EngineCommands *cx, int kind, uint32_t h)
 {
@@ -1419,6 +1437,8 @@ static int apply(EngineCommands *cx, const Command *c)
         return set_instrument(cx, &c->set_instrument);
     case CMD_ADD_INSERT:
         return add_insert(cx, &c->add_insert);
+    case CMD_SWAP_PATCH:
+        return swap_patch(cx, &c->swap_patch);
     case CMD_REMOVE_INSERT:
         if (!track_ok(cx, c->remove_insert.track) || !position_ok(cx, c->remove_insert.position))
             return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
@@ -1475,6 +1495,7 @@ static int apply(EngineCommands *cx, const Command *c)
     case CMD_SET_LANE:
     case CMD_SET_INSTRUMENT_NODE:
     case CMD_INSERT_NODE:
+    case CMD_SWAP_NODE:
     case CMD_SEND_SLOT:
     case CMD_LOAD_CLIP_BLOCK:
     case CMD_PLACE_CLIP:

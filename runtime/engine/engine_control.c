@@ -225,6 +225,8 @@ static void layout(Engine *e, Carver *c)
         e->mix[k] = carve(c, block);
     for (int k = 0; k < ENGINE_MAX_CHANNELS; k++)
         e->scratch[k] = carve(c, block);
+    for (int k = 0; k < ENGINE_MAX_CHANNELS; k++)
+        e->fade_out[k] = carve(c, block);
     e->mono = carve(c, block);
     e->silence = carve(c, block);
     for (int i = 0; i < cfg->max_tracks; i++) {
@@ -283,6 +285,7 @@ void engine_track_clear(Engine *e, Track *t, int id)
     t->id = id;
     t->position = (uint32_t)id;
     t->inst = NULL;
+    t->fade_node = NULL;
     t->n_inserts = 0;
     t->gain_db = 0.0f;
     t->pan = 0.0f;
@@ -880,6 +883,18 @@ int engine_insert_add(Engine *e, int64_t time, int track, int position, EngineNo
     c.insert_node.index = position < 0 ? 0 : (uint32_t)position;
     c.insert_node.parcel = parcel_put(e, node, &full);
     return queue_parcel(e, &c, c.insert_node.parcel, full);
+}
+
+int engine_swap_node(Engine *e, int64_t time, int track, int slot, EngineNode *node)
+{
+    if (!valid_track(e, track) || !node || slot < 0 || slot > e->cfg.max_inserts || !valid_time(time))
+        return refuse_call(e);
+    bool full;
+    Command c = cmd_record(CMD_SWAP_NODE, time);
+    c.swap_node.track = (uint32_t)track;
+    c.swap_node.slot = (uint32_t)slot;
+    c.swap_node.parcel = parcel_put(e, node, &full);
+    return queue_parcel(e, &c, c.swap_node.parcel, full);
 }
 
 /* Commands count insert positions from 1; these calls from 0. */

@@ -175,6 +175,9 @@ typedef struct Track {
     EngineNode *inst;
     EngineNode **inserts;
     int n_inserts;
+    EngineNode *fade_node;   /* hot swap: the replaced node, crossfading out; NULL none */
+    int fade_slot;           /* the slot it fades out of (0 instrument, k insert k) */
+    int fade_done, fade_total;/* samples of the crossfade made, and its length */
     float gain_db, pan;
     int mute, solo, heard, fed_by_solo;
     int fresh;             /* not mixed yet: fader changes jump instead of ramping */
@@ -281,6 +284,7 @@ struct Engine {
     int meter_window;
     float *mix[2];
     float *scratch[ENGINE_MAX_CHANNELS];
+    float *fade_out[ENGINE_MAX_CHANNELS];   /* a hot swap's old node's output */
     float *mono;                    /* an insert's one input */
     float *silence;
     uint64_t render_ns;

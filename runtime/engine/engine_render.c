@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ring.h"
+#include "patch_swap.h"
 #include "voice.h"
 
 /* ======================================================================== */
@@ -776,6 +777,54 @@ static void run_node(Engine *e, Track *t, int slot, EngineNode *nd, const float 
     track_fault(e, t, slot, &nd->faulted, at + first, code);
 }
 
+/* Hot swap's crossfade (patch_swap.h): when slot's old node is fading
+ * out, it runs on `in` (its own inputs) into e->fade_out and `out` (the
+ * new node's outputs, already made) becomes the crossfade; at the end the
+ * old node is handed back. A fault of the old node silences its part. */
+static void run_fade(Engine *e, Track *t, int slot, const float *const *in, float *const *out, int channels, int n,
+                     int64_t at)
+{
+    EngineNode *old = t->fade_node;
+    if (!old || t->fade_slot != slot)
+        return;
+    const AmpPatchDesc *d = old->desc;
+    float *fo[ENGINE_MAX_CHANNELS];
+    for (int c = 0; c < d->n_outputs; c++)
+        fo[c] = e->fade_out[c];
+    d->process(old->state, n, in, fo);
+    if (old->poly)
+        voice_collect(d, old->state, n);
+    int code = 0;
+    if (block_fault(fo, d->n_outputs, n, &code) >= 0)
+        for (int c = 0; c < d->n_outputs; c++)
+            memset(fo[c], 0, (size_t)n * sizeof(float));
+    for (int c = d->n_outputs; c < channels; c++)
+        fo[c] = e->silence;
+    patch_swap_mix(out, (const float *const *)fo, channels, n, t->fade_done, t->fade_total);
+    t->fade_done += n;
+    if (t->fade_done >= t->fade_total) {
+        engine_hand_back(e, at + n, ENGINE_EV_NODE_RELEASED, old);
+        t->fade_node = NULL;
+    }
+}
+
+/* The inputs of an insert's patch d over L, R: a mono input gets their mean
+ * (in e->mono, made once per block by the first caller: `mono_made`). */
+static void insert_inputs(Engine *e, const AmpPatchDesc *d, float *L, float *R, int n, const float **in,
+                          int *mono_made)
+{
+    if (d->n_inputs == 1) {
+        if (!*mono_made)
+            for (int i = 0; i < n; i++)
+                e->mono[i] = (L[i] + R[i]) * 0.5f;
+        *mono_made = 1;
+        in[0] = e->mono;
+    } else {
+        for (int i = 0; i < d->n_inputs; i++)
+            in[i] = i == 0 ? L : i == 1 ? R : e->silence;
+    }
+}
+
 static void run_instrument(Engine *e, Track *t, float *L, float *R, int n, int64_t at)
 {
     EngineNode *nd = t->inst;
@@ -787,12 +836,13 @@ static void run_instrument(Engine *e, Track *t, float *L, float *R, int n, int64
     const AmpPatchDesc *d = nd->desc;
     const float *in[ENGINE_MAX_CHANNELS];
     float *out[ENGINE_MAX_CHANNELS];
-    for (int i = 0; i < d->n_inputs; i++)
+    for (int i = 0; i < ENGINE_MAX_CHANNELS; i++)   /* the swap's old node may have more */
         in[i] = e->silence;
     out[0] = L;
     for (int i = 1; i < d->n_outputs; i++)
         out[i] = i == 1 ? R : e->scratch[i];
     run_node(e, t, 0, nd, in, out, n, at);
+    run_fade(e, t, 0, in, out, d->n_outputs, n, at);
     if (d->n_outputs == 1)
         memcpy(R, L, (size_t)n * sizeof(float));
 }
@@ -802,17 +852,16 @@ static void run_insert(Engine *e, Track *t, int slot, EngineNode *nd, float *L, 
     const AmpPatchDesc *d = nd->desc;
     const float *in[ENGINE_MAX_CHANNELS];
     float *out[ENGINE_MAX_CHANNELS];
-    if (d->n_inputs == 1) {
-        for (int i = 0; i < n; i++)
-            e->mono[i] = (L[i] + R[i]) * 0.5f;
-        in[0] = e->mono;
-    } else {
-        for (int i = 0; i < d->n_inputs; i++)
-            in[i] = i == 0 ? L : i == 1 ? R : e->silence;
-    }
+    int mono_made = 0;
+    insert_inputs(e, d, L, R, n, in, &mono_made);
     for (int i = 0; i < d->n_outputs; i++)
         out[i] = e->scratch[i];
     run_node(e, t, slot, nd, in, out, n, at);
+    if (t->fade_node && t->fade_slot == slot) {
+        const float *fin[ENGINE_MAX_CHANNELS];
+        insert_inputs(e, t->fade_node->desc, L, R, n, fin, &mono_made);
+        run_fade(e, t, slot, fin, out, d->n_outputs, n, at);
+    }
     if (d->n_outputs == 0) {
         memset(L, 0, (size_t)n * sizeof(float));
         memset(R, 0, (size_t)n * sizeof(float));

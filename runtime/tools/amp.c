@@ -79,6 +79,9 @@ static const char usage_render[] =
     "\n"
     "options:\n"
     "  -o OUT.wav           where to write (required)\n"
+    "  --swap-at N B.amp    hot swap to the patch of B.amp at sample N, as the engine's\n"
+    "                       swap_patch does (params, voices and matching state carry over;\n"
+    "                       a 10 ms crossfade when something cannot)\n"
     "  --unit NAME          the patch or node to render (default: the file's last patch,\n"
     "                       else its last node)\n"
     "  -I DIR               also look for imports in DIR (repeatable)\n"
@@ -159,6 +162,8 @@ typedef struct RenderArgs {
     int dither;            /* --dither: s16 with TPDF dither */
     const char *library;   /* project: --library DIR, the built-in patches */
     const char *stems;     /* project: --stems DIR */
+    long swap_at;          /* --swap-at N B.amp: the frame of the hot swap ... */
+    const char *swap_file; /* ... to this patch text (NULL: none) */
 } RenderArgs;
 
 /* "f32", "s24", "s16", "s16 dithered". */
@@ -220,6 +225,17 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
             if (a->n_include_dirs == MAX_INCLUDE_DIRS)
                 return usage_error("too many -I folders (at most %s)", "64");
             a->include_dirs[a->n_include_dirs++] = dir;
+            continue;
+        }
+        if (!strcmp(arg, "--swap-at")) {   /* two values: the frame and the patch */
+            double v;
+            if (i + 2 >= argc)
+                return usage_error("%s needs a frame and a patch: --swap-at N B.amp", arg);
+            if (parse_double(argv[i + 1], &v) || v != floor(v) || v < 0 || v > 1e12)
+                return usage_error("--swap-at wants a whole frame number, not '%s'", argv[i + 1]);
+            a->swap_at = (long)v;
+            a->swap_file = argv[i + 2];
+            i += 2;
             continue;
         }
         /* Every other option takes one value: "-o X", "--opt X", "--opt=X". */
@@ -369,8 +385,34 @@ static double peak_of(float *const *out, int channels, long frames)
 }
 
 /* Render the loaded patch and write the file. Returns an exit status. */
-static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderArgs *a,
-                        const NoteList *notes)
+/* The notes' commands with a host_swap at a->swap_at (after the commands
+ * timed at or before it), then host_render. 0, or -1 out of memory. */
+static int render_swapped(HostPatch *hp, const RenderArgs *a, const NoteList *notes, const float *const *in,
+                          float *const *out, long frames)
+{
+    int n = 0;
+    Command *cmd = notes_to_commands(notes, hp->sample_rate, &n);
+    if (!cmd && notes->n > 0)
+        return -1;
+    Command *all = malloc(((size_t)n + 1) * sizeof *all);
+    if (!all) {
+        free(cmd);
+        return -1;
+    }
+    int k = 0, j = 0;
+    while (j < n && cmd[j].header.time <= a->swap_at)
+        all[k++] = cmd[j++];
+    all[k++] = host_swap(a->swap_at);
+    while (j < n)
+        all[k++] = cmd[j++];
+    host_render(hp, all, k, in, out, frames);
+    free(all);
+    free(cmd);
+    return 0;
+}
+
+static int render_patch(const AmpPatchDesc *desc, const AmpPatchDesc *swap_desc, int from_cache,
+                        const RenderArgs *a, const NoteList *notes)
 {
     char err[512];
     WavData input = { 0 };
@@ -433,7 +475,12 @@ static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderAr
         if (!(out[c] = malloc(((size_t)frames + 1) * sizeof(float))))
             goto oom;
 
-    if (host_render_notes(&hp, notes, (const float *const *)in, out, frames))
+    if (swap_desc && host_prepare_swap(&hp, swap_desc, err, sizeof err)) {
+        fprintf(stderr, "amp: --swap-at: %s\n", err);
+        goto done;
+    }
+    if (swap_desc ? render_swapped(&hp, a, notes, (const float *const *)in, out, frames)
+                  : host_render_notes(&hp, notes, (const float *const *)in, out, frames))
         goto oom;
     if (host_fault_text(&hp, err, sizeof err)) {
         fprintf(stderr, "amp: %s; nothing written\n", err);
@@ -458,6 +505,9 @@ static int render_patch(const AmpPatchDesc *desc, int from_cache, const RenderAr
         fprintf(stderr, ", clipped in %s", format_name(a->format));
     if (hp.notes_refused)
         fprintf(stderr, ", %ld note%s refused", hp.notes_refused, hp.notes_refused == 1 ? "" : "s");
+    if (swap_desc)
+        fprintf(stderr, ", swapped to '%s' at sample %ld (%s)", swap_desc->name, a->swap_at,
+                hp.swaps_carried ? "all state carried" : "crossfaded: some state could not carry");
     fputc('\n', stderr);
     status = 0;
     goto done;
@@ -822,7 +872,25 @@ static int cmd_render(int argc, char **argv)
         return 1;
     }
     ampc_result_free(&result);
-    rc = render_patch(desc, from_cache, &a, &notes);
+    const AmpPatchDesc *swap_desc = NULL;
+    if (a.swap_file) {
+        opt.unit = NULL;
+        memset(&result, 0, sizeof result);
+        if (ampc_compile_file(a.swap_file, &opt, &diag, &result) != 0) {
+            notes_free(&notes);
+            return 1;
+        }
+        int cached = 0;
+        swap_desc = build_shared_object(result.c_text, result.c_len, result.symbol, err, sizeof err, &cached);
+        if (!swap_desc) {
+            fprintf(stderr, "amp: cannot build '%s': %s\n", result.name ? result.name : a.swap_file, err);
+            ampc_result_free(&result);
+            notes_free(&notes);
+            return 1;
+        }
+        ampc_result_free(&result);
+    }
+    rc = render_patch(desc, swap_desc, from_cache, &a, &notes);
     notes_free(&notes);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "notes.h"
+#include "patch_swap.h"
 #include "voice.h"
 
 #define STATE_ALIGN 64   /* >= AMP_STATE_ALIGN; a cache line */
@@ -41,8 +42,67 @@ int host_init(HostPatch *hp, const AmpPatchDesc *desc, float sample_rate, char *
     return 0;
 }
 
+static void *new_state(const AmpPatchDesc *desc)
+{
+    size_t size = (desc->state_size + STATE_ALIGN - 1) / STATE_ALIGN * STATE_ALIGN;
+    void *s = aligned_alloc(STATE_ALIGN, size);
+    if (s)
+        memset(s, 0, size);
+    return s;
+}
+
+int host_prepare_swap(HostPatch *hp, const AmpPatchDesc *desc, char *err, size_t errlen)
+{
+    if (check_patch_desc(desc, HOST_MAX_CHANNELS, err, errlen))
+        return -1;
+    if (desc->n_outputs != hp->desc->n_outputs)
+        return fail(err, errlen, "patch '%s' has %d outputs, '%s' %d: a swap keeps the outputs", desc->name,
+                    desc->n_outputs, hp->desc->name, hp->desc->n_outputs);
+    free(hp->next_state);
+    hp->next_state = new_state(desc);
+    for (int c = 0; c < HOST_MAX_CHANNELS && c < hp->desc->n_outputs; c++)
+        if (!hp->fade_buf[c])
+            hp->fade_buf[c] = calloc(HOST_BLOCK, sizeof(float));
+    if (!hp->next_state)
+        return fail(err, errlen, "out of memory for a %zu-byte patch state", desc->state_size);
+    hp->next_desc = desc;
+    desc->init(hp->next_state, hp->sample_rate);
+    if (is_poly(desc))
+        voice_table_init(desc->voices(hp->next_state), desc->max_voices, desc->steal, hp->sample_rate);
+    return 0;
+}
+
+Command host_swap(long frame)
+{
+    return cmd_record(CMD_SWAP_PATCH, frame);
+}
+
+/* The swap record: the prepared patch takes over (patch_swap_carry). The
+ * old state is kept (freed by host_free), no allocation here. */
+static void swap_now(HostPatch *hp)
+{
+    if (!hp->next_desc)
+        return;
+    int all = patch_swap_carry(hp->desc, hp->state, hp->next_desc, hp->next_state);
+    void *spare = hp->fade_state;
+    hp->fade_desc = hp->desc;
+    hp->fade_state = hp->state;
+    hp->desc = hp->next_desc;
+    hp->state = hp->next_state;
+    hp->next_desc = NULL;
+    hp->next_state = spare;   /* freed by host_free */
+    hp->fade_done = 0;
+    hp->fade_total = all ? 0 : patch_swap_fade_frames(hp->sample_rate);
+    hp->swaps++;
+    hp->swaps_carried += all;
+}
+
 void host_free(HostPatch *hp)
 {
+    free(hp->next_state);
+    free(hp->fade_state);
+    for (int c = 0; c < HOST_MAX_CHANNELS; c++)
+        free(hp->fade_buf[c]);
     free(hp->state);
     free(hp->silence);
     memset(hp, 0, sizeof *hp);
@@ -158,6 +218,9 @@ static void apply_command(HostPatch *hp, const Command *c)
         if (is_poly(d))
             voice_panic(d, hp->state);
         break;
+    case CMD_SWAP_PATCH:
+        swap_now(hp);
+        break;
     default:
         break;
     }
@@ -192,6 +255,31 @@ static void find_fault(HostPatch *hp, float *const *outs, int n)
         }
 }
 
+/* The swapped-out patch during its crossfade: as engine_render.c's
+ * run_fade (a non-finite block of it is silenced). */
+static void run_fade(HostPatch *hp, const float *const *in, float *const *outs, long pos, int n)
+{
+    const AmpPatchDesc *d = hp->fade_desc;
+    const float *ins[HOST_MAX_CHANNELS];
+    float *fo[HOST_MAX_CHANNELS];
+    for (int i = 0; i < d->n_inputs; i++)
+        ins[i] = in && in[i] ? in[i] + pos : hp->silence;
+    for (int c = 0; c < d->n_outputs; c++)
+        fo[c] = hp->fade_buf[c];
+    d->process(hp->fade_state, n, ins, fo);
+    if (is_poly(d))
+        voice_collect(d, hp->fade_state, n);
+    int bad = 0;
+    for (int c = 0; c < d->n_outputs; c++)
+        for (int i = 0; i < n; i++)
+            bad |= fo[c][i] - fo[c][i] != 0.0f;
+    if (bad)
+        for (int c = 0; c < d->n_outputs; c++)
+            memset(fo[c], 0, (size_t)n * sizeof(float));
+    patch_swap_mix(outs, (const float *const *)fo, hp->desc->n_outputs, n, hp->fade_done, hp->fade_total);
+    hp->fade_done += n;
+}
+
 /* One process() call over frames [pos, pos + n), n <= HOST_BLOCK. */
 static void run(HostPatch *hp, const float *const *in, float *const *out, long pos, int n)
 {
@@ -208,6 +296,8 @@ static void run(HostPatch *hp, const float *const *in, float *const *out, long p
     hp->frames_done += n;
     if (is_poly(d))
         voice_collect(d, hp->state, n);
+    if (hp->fade_done < hp->fade_total)
+        run_fade(hp, in, outs, pos, n);
 }
 
 int host_render(HostPatch *hp, const Command *cmd, int n_commands,

@@ -56,7 +56,26 @@ typedef struct HostPatch {
     long notes_refused;    /* note-ons dropped: steal none, or not polyphonic */
     long frames_done;      /* frames rendered since host_init */
     HostFault fault;       /* the first non-finite output, if any */
+    /* hot swap (host_prepare_swap) */
+    const AmpPatchDesc *next_desc;   /* the patch a swap record brings in, NULL none */
+    void *next_state;
+    const AmpPatchDesc *fade_desc;   /* the patch swapped out, crossfading (or done) */
+    void *fade_state;
+    float *fade_buf[HOST_MAX_CHANNELS];
+    int fade_done, fade_total;       /* samples of the crossfade made, its length (0: none) */
+    int swaps;                       /* swaps applied, and of those ... */
+    int swaps_carried;               /* ... how many carried everything (no crossfade) */
 } HostPatch;
+
+/* Hot swap, as the engine makes it (commands.def swap_patch, patch_swap.h):
+ * `desc` becomes the next patch (its state allocated and init()ed here, not
+ * on the audio thread); a host_swap record in host_render's commands
+ * replaces the playing patch by it at that frame, carrying params, voices
+ * and the state whose names and shapes match, and crossfading over
+ * patch_swap_fade_frames() when anything could not carry. Its outputs must
+ * be as many as the playing patch's. 0, or -1 with a message. */
+int host_prepare_swap(HostPatch *hp, const AmpPatchDesc *desc, char *err, size_t errlen);
+Command host_swap(long frame);
 
 struct NoteList;
 

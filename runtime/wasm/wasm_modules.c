@@ -194,6 +194,9 @@ int amp_module_register(double desc, const char *builtin, const char *unit, int 
                     AMP_ABI_VERSION);
     if (!d->name || !d->process || !d->init || !d->reset || !d->set_param || !d->get_param)
         return fail("amp_module_register: the descriptor lacks a name or a function");
+    if (d->n_state < 0 ||
+        (d->n_state > 0 && !in_region((uintptr_t)d->state_map, (size_t)d->n_state * sizeof(AmpStateEntry))))
+        return fail("amp_module_register: the state map is not in the module region");
     uint32_t id = (uint32_t)amp_registry_count + 1 + (uint32_t)mods.count;
     char err[ERROR_BYTES];
     if (mods.tables && engine_commands_set_patch(mods.tables, id, d, mods.stock, err, sizeof err)) {

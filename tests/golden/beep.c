@@ -139,11 +139,17 @@ static const AmpParamDesc params[] = {
     { "level", (-6.0f), (-60.0f), 0.0f, 0.0f, 0.0f, 3 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "_unit.phase", offsetof(beep_state, st0), sizeof(((beep_state *)0)->st0), 1, 0, 0, 1 },
+    { "_unit.t", offsetof(beep_state, st1), sizeof(((beep_state *)0)->st1), 1, 0, 0, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"beep\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"generator\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [],\n"
@@ -194,7 +200,11 @@ static const char json[] =
     "      {\"name\": \"phase\", \"type\": \"state\", \"bytes\": 4},\n"
     "      {\"name\": \"t\", \"type\": \"state\", \"bytes\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"_unit.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 72, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"_unit.t\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -216,6 +226,8 @@ const AmpPatchDesc amp_beep_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 2,
+    .state_map = state_map,
 };
 
 #endif

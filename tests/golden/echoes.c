@@ -102,11 +102,17 @@ static const AmpParamDesc params[] = {
     { "", 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "delay.position", offsetof(echoes_state, dpos), sizeof(((echoes_state *)0)->dpos), 5, 0, 0, 1 },
+    { "e.line", offsetof(echoes_state, dl0), sizeof(((echoes_state *)0)->dl0), 2, 0, 0, 262144 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"echoes\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"effect\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [\n"
@@ -129,7 +135,11 @@ static const char json[] =
     "      {\"name\": \"e.line\", \"type\": \"delay\", \"bytes\": 1048580, \"samples\": 262144, \"seconds\": 1.0},\n"
     "      {\"name\": \"params\", \"type\": \"params\", \"bytes\": 32}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"delay.position\", \"type\": \"position\", \"member\": \"dpos\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"e.line\", \"type\": \"delay\", \"member\": \"dl0\", \"offset\": 36, \"size\": 1048576, \"slots\": 0, \"lanes\": 0, \"len\": 262144}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -151,6 +161,8 @@ const AmpPatchDesc amp_echoes_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 2,
+    .state_map = state_map,
 };
 
 #endif

@@ -108,11 +108,17 @@ static const AmpParamDesc params[] = {
     { "cutoff", 1000.0f, 10.0f, 20000.0f, 0.0f, 0.00999999978f, 1 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "_unit.z", offsetof(onepole_state, st0), sizeof(((onepole_state *)0)->st0), 1, 0, 0, 1 },
+    { "param.cutoff", offsetof(onepole_state, pv) + 0 * sizeof(float), sizeof(float), 4, 0, 0, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"onepole\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"effect\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [\n"
@@ -144,7 +150,11 @@ static const char json[] =
     "      {\"name\": \"params\", \"type\": \"params\", \"bytes\": 32},\n"
     "      {\"name\": \"z\", \"type\": \"state\", \"bytes\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"_unit.z\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 32, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"param.cutoff\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 12, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -166,6 +176,8 @@ const AmpPatchDesc amp_onepole_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 2,
+    .state_map = state_map,
 };
 
 #endif

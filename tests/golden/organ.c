@@ -181,11 +181,16 @@ static const AmpParamDesc params[] = {
     { "", 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "w.phase", offsetof(organ_state, st0), sizeof(((organ_state *)0)->st0), 1, 4, 8, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"organ\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 4,\n"
     "  \"steal\": \"oldest\",\n"
@@ -208,7 +213,10 @@ static const char json[] =
     "      {\"name\": \"params\", \"type\": \"params\", \"bytes\": 32},\n"
     "      {\"name\": \"w.phase\", \"type\": \"state\", \"bytes\": 32, \"per_voice\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"w.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 11504, \"size\": 32, \"slots\": 8, \"lanes\": 4, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -233,6 +241,8 @@ const AmpPatchDesc amp_organ_desc = {
     .voice_reset = p_voice_reset,
     .voice_move = p_voice_move,
     .process = p_process,
+    .n_state = 1,
+    .state_map = state_map,
 };
 
 #endif

@@ -321,11 +321,22 @@ static const AmpParamDesc params[] = {
     { "cutoff", 2000.0f, 20.0f, 18000.0f, 0.0f, 0.0199999996f, 1 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "osc.phase", offsetof(pad_state, st0), sizeof(((pad_state *)0)->st0), 1, 4, 12, 1 },
+    { "env.level", offsetof(pad_state, st1), sizeof(((pad_state *)0)->st1), 1, 4, 12, 1 },
+    { "env.attacking", offsetof(pad_state, st2), sizeof(((pad_state *)0)->st2), 1, 4, 12, 1 },
+    { "env.held", offsetof(pad_state, st3), sizeof(((pad_state *)0)->st3), 1, 4, 12, 1 },
+    { "flt.ic1", offsetof(pad_state, st4), sizeof(((pad_state *)0)->st4), 1, 4, 12, 1 },
+    { "flt.ic2", offsetof(pad_state, st5), sizeof(((pad_state *)0)->st5), 1, 4, 12, 1 },
+    { "param.cutoff", offsetof(pad_state, pv) + 0 * sizeof(float), sizeof(float), 4, 0, 0, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"pad\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 8,\n"
     "  \"steal\": \"oldest\",\n"
@@ -363,7 +374,16 @@ static const char json[] =
     "      {\"name\": \"flt.ic1\", \"type\": \"state\", \"bytes\": 48, \"per_voice\": 4},\n"
     "      {\"name\": \"flt.ic2\", \"type\": \"state\", \"bytes\": 48, \"per_voice\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"osc.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 11520, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"env.level\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 11568, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"env.attacking\", \"type\": \"value\", \"member\": \"st2\", \"offset\": 11616, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"env.held\", \"type\": \"value\", \"member\": \"st3\", \"offset\": 11664, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.ic1\", \"type\": \"value\", \"member\": \"st4\", \"offset\": 11712, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.ic2\", \"type\": \"value\", \"member\": \"st5\", \"offset\": 11760, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"param.cutoff\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 11484, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -388,6 +408,8 @@ const AmpPatchDesc amp_pad_desc = {
     .voice_reset = p_voice_reset,
     .voice_move = p_voice_move,
     .process = p_process,
+    .n_state = 7,
+    .state_map = state_map,
 };
 
 #endif

@@ -116,11 +116,19 @@ static const AmpParamDesc params[] = {
     { "", 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "prev", offsetof(resonator_state, st0), sizeof(((resonator_state *)0)->st0), 1, 0, 0, 1 },
+    { "a.z", offsetof(resonator_state, st1), sizeof(((resonator_state *)0)->st1), 1, 0, 0, 1 },
+    { "b.z", offsetof(resonator_state, st2), sizeof(((resonator_state *)0)->st2), 1, 0, 0, 1 },
+    { "noise#1", offsetof(resonator_state, nz0), sizeof(((resonator_state *)0)->nz0), 3, 0, 0, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"resonator\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"generator\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [],\n"
@@ -142,7 +150,13 @@ static const char json[] =
     "      {\"name\": \"a.z\", \"type\": \"state\", \"bytes\": 4},\n"
     "      {\"name\": \"b.z\", \"type\": \"state\", \"bytes\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"prev\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 36, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"a.z\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 40, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"b.z\", \"type\": \"value\", \"member\": \"st2\", \"offset\": 44, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"noise#1\", \"type\": \"noise\", \"member\": \"nz0\", \"offset\": 48, \"size\": 16, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -164,6 +178,8 @@ const AmpPatchDesc amp_resonator_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 4,
+    .state_map = state_map,
 };
 
 #endif

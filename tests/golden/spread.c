@@ -283,11 +283,18 @@ static const AmpParamDesc params[] = {
     { "volume", (-3.0f), (-40.0f), 0.0f, 0.0f, 0.0f, 3 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "o.phase", offsetof(spread_state, st0), sizeof(((spread_state *)0)->st0), 1, 4, 12, 1 },
+    { "o.acc", offsetof(spread_state, st1), sizeof(((spread_state *)0)->st1), 1, 4, 12, 1 },
+    { "e.level", offsetof(spread_state, st2), sizeof(((spread_state *)0)->st2), 1, 4, 12, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"spread\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 6,\n"
     "  \"steal\": \"quietest\",\n"
@@ -322,7 +329,12 @@ static const char json[] =
     "      {\"name\": \"e.level\", \"type\": \"state\", \"bytes\": 48, \"per_voice\": 4},\n"
     "      {\"name\": \"params\", \"type\": \"params\", \"bytes\": 40}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"o.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 11520, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"o.acc\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 11568, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"e.level\", \"type\": \"value\", \"member\": \"st2\", \"offset\": 11616, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -347,6 +359,8 @@ const AmpPatchDesc amp_spread_desc = {
     .voice_reset = p_voice_reset,
     .voice_move = p_voice_move,
     .process = p_process,
+    .n_state = 3,
+    .state_map = state_map,
 };
 
 #endif

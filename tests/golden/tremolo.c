@@ -158,11 +158,17 @@ static const AmpParamDesc params[] = {
     { "shape", 0.0f, 0.0f, 3.0f, 1.0f, 0.0f, 0 },
 };
 
+/* The state map (amp_patch.h AmpStateEntry): what a hot swap carries. */
+static const AmpStateEntry state_map[] = {
+    { "mod.phase", offsetof(tremolo_state, st0), sizeof(((tremolo_state *)0)->st0), 1, 0, 0, 1 },
+    { "param.rate", offsetof(tremolo_state, pv) + 0 * sizeof(float), sizeof(float), 4, 0, 0, 1 },
+};
+
 static const char json[] =
     "{\n"
     "  \"name\": \"tremolo\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 1,\n"
+    "  \"abi\": 2,\n"
     "  \"kind\": \"effect\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [\n"
@@ -216,7 +222,11 @@ static const char json[] =
     "      {\"name\": \"params\", \"type\": \"params\", \"bytes\": 76},\n"
     "      {\"name\": \"mod.phase\", \"type\": \"state\", \"bytes\": 4}\n"
     "    ]\n"
-    "  }\n"
+    "  },\n"
+    "  \"state_map\": [\n"
+    "    {\"name\": \"mod.phase\", \"type\": \"value\", \"member\": \"st0\", \"offset\": 76, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"param.rate\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 28, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "  ]\n"
     "}\n"
     "";
 
@@ -238,6 +248,8 @@ const AmpPatchDesc amp_tremolo_desc = {
     .set_param = p_set_param,
     .get_param = p_get_param,
     .process = p_process,
+    .n_state = 2,
+    .state_map = state_map,
 };
 
 #endif

@@ -58,6 +58,7 @@ import {
   encodeTempo,
   encodeTempoChange,
   encodeTimeSignature,
+  encodeSwapPatch,
 } from '@amp/gen/commands';
 import { PAGE_TRACK } from './layout';
 import type { RingWriter } from './ring';
@@ -98,6 +99,13 @@ export class CommandSender {
    *  node of that patch, its params at their defaults. */
   selectPatch(time: number, index: number, track = PAGE_TRACK): boolean {
     return this.send(encodeSetInstrument(this.view, 0, time, track, index + 1));
+  }
+
+  /** Hot swap (commands.def swap_patch): the patch in `slot` (0 the
+   *  instrument, k the insert at position k) becomes patch `index`, keeping
+   *  the sound: params, voices and matching state carry over. */
+  swapPatch(time: number, index: number, track = PAGE_TRACK, slot = INSTRUMENT_SLOT): boolean {
+    return this.send(encodeSwapPatch(this.view, 0, time, track, slot, index + 1));
   }
 
   /** Release every sounding note of every track (releases ring out). */
