@@ -64,6 +64,7 @@ static struct {
     int cpu;                   /* -1: the last CPU this process may run on */
     int clock_cpu;             /* 1: time CPU time, not wall time (cases.h, bench_set_clock) */
     int compare_only;          /* --only compare: the output comparison, no timing, no file */
+    const char *browser;       /* rows measured by tests/bench/browser.mjs (make bench-browser), or NULL */
 } opt = {
     .out = "BENCHMARKS.md", .bdir = "build/bench", .ampc = "build/ampc", .faust = "faust",
     .emcc = "emcc", .node = "node", .wasm_js = "build/bench/bench_wasm.js",
@@ -795,8 +796,8 @@ static int pin(void)
 /* ---- the table ---------------------------------------------------------------- */
 
 typedef struct Row {
-    char name[96];
-    char a[96], b[128];
+    char name[160];
+    char a[96], b[256];
     char ratio[32];
     char target[32];
     char status[48];
@@ -812,7 +813,7 @@ static Row *row_add(const char *name)
         die("too many rows");
     Row *r = &rows[n_rows++];
     memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->name, sizeof r->name, "%.159s", name);
     snprintf(r->err, sizeof r->err, "—");
     return r;
 }
@@ -1015,6 +1016,40 @@ static void rows_voices(void)
         snprintf(r->target, sizeof r->target, "—");
         snprintf(r->status, sizeof r->status, "—");
     }
+}
+
+/* The rows of tests/bench/browser.mjs --out FILE: "# comment" lines, then
+ * "name<TAB>value<TAB>detail" per row. The comment (its machine's load)
+ * is returned in note. */
+static void rows_browser(char *note, size_t len)
+{
+    snprintf(note, len, "%s", "");
+    if (!opt.browser)
+        return;
+    FILE *f = fopen(opt.browser, "r");
+    if (!f)
+        die("cannot read %s (make bench-browser writes it)", opt.browser);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0] == '#') {
+            snprintf(note, len, "%s", line + 1 + (line[1] == ' '));
+            continue;
+        }
+        char *value = strchr(line, '\t');
+        char *detail = value ? strchr(value + 1, '\t') : NULL;
+        if (!detail)
+            continue;
+        *value++ = 0;
+        *detail++ = 0;
+        Row *r = row_add(line);
+        snprintf(r->a, sizeof r->a, "%s", value);
+        snprintf(r->b, sizeof r->b, "%s", detail);
+        snprintf(r->ratio, sizeof r->ratio, "—");
+        snprintf(r->target, sizeof r->target, "—");
+        snprintf(r->status, sizeof r->status, "—");
+    }
+    fclose(f);
 }
 
 static void rows_denorm(void)
@@ -1302,7 +1337,7 @@ static void usage(void)
           "             [--node PATH] [--wasm-js FILE] [--driver-js FILE] [--notes FILE] [--cc CMD]\n"
           "             [--cflags FLAGS] [--emflags FLAGS] [--runs N] [--compile-runs N]\n"
           "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n"
-          "             [--only compare]\n", stderr);
+          "             [--only compare] [--browser ROWS.tsv]\n", stderr);
     exit(2);
 }
 
@@ -1334,6 +1369,8 @@ int main(int argc, char **argv)
             opt.clock_cpu = !strcmp(v, "cpu");
         else if (!strcmp(a, "--only") && !strcmp(v, "compare"))
             opt.compare_only = 1;
+        else if (!strcmp(a, "--browser"))
+            opt.browser = v;
         else usage();
     }
     if (opt.runs < 15 || opt.runs > MAX_RUNS || opt.compile_runs < 15 || opt.compile_runs > MAX_RUNS)
@@ -1360,6 +1397,8 @@ int main(int argc, char **argv)
     rows_scalar();
     rows_wasm();
     rows_voices();
+    char browser_note[256];
+    rows_browser(browser_note, sizeof browser_note);
     rows_denorm();
     wasm_stop();
     rows_compile();
@@ -1417,6 +1456,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < n_rows; i++)
         say("| %s | %s | %s | %s | %s | %s | %s |\n", rows[i].name, rows[i].a, rows[i].b,
             rows[i].ratio, rows[i].target, rows[i].status, rows[i].err);
+    if (opt.browser)
+        say("\nThe AudioWorklet rows come from `make bench-browser` (tests/bench/browser.mjs: %s); "
+            "what they time is in the notes below.\n", browser_note);
     say_compare_section();
     say("\n## Every side\n\nns per sample; frames per run; RMS of the last 1024 samples of the "
         "last run (channel 0), to show that both sides sound.\n\n");

@@ -44,8 +44,8 @@ BENCH_HDRS := $(wildcard runtime/abi/*.h) runtime/tools/host.h runtime/engine/vo
 .PHONY: bench bench-build bench-compare
 .PRECIOUS: $(BB)/faust/%.c
 
-bench: bench-build
-	@$(BB)/bench --out BENCHMARKS.md --bdir $(BB) --ampc $(B)/ampc --faust $(BENCH_FAUST) \
+bench: bench-build $(if $(BENCH_BROWSER),bench-browser)
+	@$(BB)/bench $(if $(BENCH_BROWSER),--browser $(BB)/browser.tsv) --out BENCHMARKS.md --bdir $(BB) --ampc $(B)/ampc --faust $(BENCH_FAUST) \
 	    --emcc $(BENCH_EMCC) --node $(BENCH_NODE) --wasm-js $(BB)/bench_wasm.js \
 	    --driver-js tests/bench/wasm_driver.js --notes tests/bench/README.md \
 	    --cc "$(BENCH_CC)" --cflags "$(BENCH_CFLAGS)" --emflags "$(BENCH_EMFLAGS)" \
@@ -60,6 +60,21 @@ bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
 # -60 dB or a control does not show its error. Independent of the load.
 bench-compare: $(DEPS_STAMP) $(BB)/bench
 	@$(BB)/bench --only compare
+
+# ---- make bench-browser: the engine in an AudioWorklet (issue 15) -----------
+# tests/bench/browser.mjs in headless Chromium (Debian's chromium through
+# playwright-core): the empty engine and synth.amp's voice (a patch module)
+# timed by OfflineAudioContext renders, the demo project and a 16-track
+# project by the DAW's CPU readout (a worker's clock in shared memory).
+# Prints its rows and writes them to $(BB)/browser.tsv; `make bench
+# BENCH_BROWSER=1` runs it first and puts the rows in the table. Not in
+# `make test`; no timing is asserted.
+BENCH_BROWSER ?=
+BENCH_BROWSER_ARGS ?=
+.PHONY: bench-browser
+bench-browser: web $(B)/ampc
+	@mkdir -p $(BB)
+	B=$(B) $(BENCH_NODE) tests/bench/browser.mjs --out $(BB)/browser.tsv $(BENCH_BROWSER_ARGS)
 
 # ---- our C -----------------------------------------------------------------
 $(BB)/synthbench.c: tests/bench/synth.amp nodes/std/osc.amp nodes/std/env.amp nodes/std/filter.amp $(B)/ampc
