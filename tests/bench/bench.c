@@ -389,21 +389,21 @@ static Side faust_side(const char *label, const FaustOps *ops, int voices, int d
 #define CMP_LIMIT_DB (-60.0)               /* "the same algorithm" */
 #define CMP_CONTROL_DB CMP_LIMIT_DB        /* a control must fail the limit the rows must pass */
 
-typedef struct Control {
+typedef struct CmpControl {
     const char *label;     /* Faust widget; NULL: no control */
     double value;          /* its value (for "freq": a factor on every voice's frequency) */
     const char *what;      /* how it differs, for the report */
-} Control;
+} CmpControl;
 
-typedef struct Compare {
+typedef struct CmpResult {
     char row[96];
     double db_s, db_v;     /* error of Faust scalar, Faust -vec */
     double ctl_db;         /* error of the control (scalar); NAN if none */
     const char *ctl_what;
     double rms;            /* RMS of our output */
-} Compare;
+} CmpResult;
 
-static Compare cmps[16];
+static CmpResult cmps[16];
 static int n_cmps;
 
 /* ours from init: the notes of the comparison, or noise in */
@@ -432,7 +432,7 @@ static void cmp_ours(int id, int voices, float *out[2])
 }
 
 /* Faust from init, the same notes or noise; ctl (may be NULL) applied first */
-static void cmp_faust(const FaustOps *ops, int voices, int denorm, const Control *ctl, float *out[2])
+static void cmp_faust(const FaustOps *ops, int voices, int denorm, const CmpControl *ctl, float *out[2])
 {
     FaustCase *c = faust_new(ops, voices, denorm, 0);
     if (ctl && ctl->label) {
@@ -480,12 +480,12 @@ static const char *fmt_db(char *buf, size_t len, double db)
     return buf;
 }
 
-static Compare *compare_row(const char *row, int id, int voices, const FaustOps *fs,
-                            const FaustOps *fv, int denorm, Control ctl)
+static CmpResult *compare_row(const char *row, int id, int voices, const FaustOps *fs,
+                            const FaustOps *fv, int denorm, CmpControl ctl)
 {
     if (n_cmps >= (int)(sizeof cmps / sizeof cmps[0]))
         die("too many comparisons");
-    Compare *r = &cmps[n_cmps++];
+    CmpResult *r = &cmps[n_cmps++];
     memset(r, 0, sizeof *r);
     snprintf(r->row, sizeof r->row, "%s", row);
     float *ours[2], *theirs[2];
@@ -522,7 +522,7 @@ static Compare *compare_row(const char *row, int id, int voices, const FaustOps 
 }
 
 /* the worse of scalar and -vec, for the table's column */
-static double cmp_worst(const Compare *c)
+static double cmp_worst(const CmpResult *c)
 {
     return c->db_s > c->db_v ? c->db_s : c->db_v;
 }
@@ -552,7 +552,7 @@ static void say_compare_section(void)
     say("| row | RMS (ours) | error, Faust scalar | error, Faust -vec | control | control's error | |\n");
     say("|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_cmps; i++) {
-        const Compare *c = &cmps[i];
+        const CmpResult *c = &cmps[i];
         char a[32], b[32], d[32];
         int ok = cmp_worst(c) < CMP_LIMIT_DB && (isnan(c->ctl_db) || c->ctl_db > CMP_CONTROL_DB);
         say("| %s | %.4g | %s | %s | %s | %s | %s |\n", c->row, c->rms, fmt_db(a, sizeof a, c->db_s),
@@ -570,23 +570,23 @@ static void compare_all(void)
         snprintf(name, sizeof name, "Synth voice, %d voice%s", voices[i], voices[i] > 1 ? "s" : "");
         progress("compare: %s", name);
         compare_row(name, CASE_SYNTH, voices[i], &faust_ops_synth_s, &faust_ops_synth_v, 0,
-                    (Control){ "freq", 1.0005777895065548, "every note 1 cent sharp" });
+                    (CmpControl){ "freq", 1.0005777895065548, "every note 1 cent sharp" });
     }
     progress("compare: biquad chain");
     compare_row("Biquad chain (4 biquads)", CASE_BIQUADS, 0, &faust_ops_biquads_s, &faust_ops_biquads_v, 0,
-                (Control){ "lpf", 8080, "low-pass at 8080 Hz, not 8000" });
+                (CmpControl){ "lpf", 8080, "low-pass at 8080 Hz, not 8000" });
     progress("compare: state-variable filter");
     compare_row("State-variable filter", CASE_SVF, 0, &faust_ops_svf_s, &faust_ops_svf_v, 0,
-                (Control){ "cutoff", 1212, "cutoff 1212 Hz, not 1200" });
+                (CmpControl){ "cutoff", 1212, "cutoff 1212 Hz, not 1200" });
     progress("compare: Freeverb");
     compare_row("Freeverb (stereo)", CASE_FREEVERB, 0, &faust_ops_freeverb_s, &faust_ops_freeverb_v, 0,
-                (Control){ "size", 0.707, "size 0.707, not 0.7" });
+                (CmpControl){ "size", 0.707, "size 0.707, not 0.7" });
     progress("compare: denormal chain (noise)");
     compare_row("Denormals: the chain of denorm.amp, noise in", CASE_DENORM_NOISE, 0, &faust_ops_denorm_s,
-                &faust_ops_denorm_v, 2, (Control){ NULL, 0, NULL });
+                &faust_ops_denorm_v, 2, (CmpControl){ NULL, 0, NULL });
 }
 
-static const Compare *cmp_find(const char *row)
+static const CmpResult *cmp_find(const char *row)
 {
     for (int i = 0; i < n_cmps; i++)
         if (!strcmp(cmps[i].row, row))
@@ -830,7 +830,7 @@ static void row_judge(Row *r, double ratio, double target, int higher_better)
 /* the row's output comparison (compare_all ran first) */
 static void row_err(Row *r, const char *cmp_row)
 {
-    const Compare *c = cmp_find(cmp_row);
+    const CmpResult *c = cmp_find(cmp_row);
     if (c)
         fmt_db(r->err, sizeof r->err, cmp_worst(c));
 }
