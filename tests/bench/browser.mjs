@@ -125,6 +125,7 @@ async function main() {
   const server = await serveApp();
   const browser = await launchBrowser();
   const rows = [];
+  let version = '?';
   const row = (name, value, detail) => {
     rows.push([name, value, detail]);
     console.log(`  ${name}: ${value}  (${detail})`);
@@ -139,7 +140,8 @@ async function main() {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
     await pageReady(page);
-    console.log(`bench-browser: headless Chromium ${browser.version()}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`);
+    version = browser.version();
+    console.log(`bench-browser: headless Chromium ${version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`);
 
     // ---- offline: the empty engine and the synth voice -----------------------
     const offline = async (voices) => {
@@ -208,7 +210,8 @@ async function main() {
   }
   if (OUT) {
     const load = os.loadavg().map((x) => x.toFixed(2)).join(', ');
-    await writeFile(OUT, `# bench-browser, Chromium, load ${load}\n` + rows.map((r) => r.join('\t')).join('\n') + '\n');
+    await writeFile(OUT, `# headless Chromium ${version}, load average ${load} when it ran\n` +
+                         rows.map((r) => r.join('\t')).join('\n') + '\n');
     console.log(`bench-browser: wrote ${OUT}`);
   }
 }
