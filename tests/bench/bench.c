@@ -1377,11 +1377,12 @@ int main(int argc, char **argv)
         die("--runs and --compile-runs must be from 15 to %d", MAX_RUNS);
     if (opt.compare_only) {
         /* make bench-compare: no timing, nothing written; exit 1 on a miss */
+        double t0 = bench_now_ns();
         compare_all();
         say("# Output comparison (make bench-compare)\n");
         say_compare_section();
         int ok = cmp_all_met();
-        progress("%s", ok ? "every comparison met" : "a comparison MISSED");
+        progress("%s (%.1f s)", ok ? "every comparison met" : "a comparison MISSED", (bench_now_ns() - t0) / 1e9);
         return ok ? 0 : 1;
     }
     double load_start = loadavg();
