@@ -41,7 +41,7 @@ extern const FaustOps faust_ops_synth_s, faust_ops_synth_v;
 extern const FaustOps faust_ops_biquads_s, faust_ops_biquads_v;
 extern const FaustOps faust_ops_svf_s, faust_ops_svf_v;
 extern const FaustOps faust_ops_freeverb_s, faust_ops_freeverb_v;
-extern const FaustOps faust_ops_denorm_s;
+extern const FaustOps faust_ops_denorm_s, faust_ops_denorm_v;
 
 #define MAX_RUNS 201
 #define DENORM_SECONDS 20      /* impulse + silence: long enough for the tail to pass the denormal range */
@@ -63,6 +63,8 @@ static struct {
     int scalar;                /* 1: the scalar twin differs from the SIMD build */
     int cpu;                   /* -1: the last CPU this process may run on */
     int clock_cpu;             /* 1: time CPU time, not wall time (cases.h, bench_set_clock) */
+    int compare_only;          /* --only compare: the output comparison, no timing, no file */
+    const char *browser;       /* rows measured by tests/bench/browser.mjs (make bench-browser), or NULL */
 } opt = {
     .out = "BENCHMARKS.md", .bdir = "build/bench", .ampc = "build/ampc", .faust = "faust",
     .emcc = "emcc", .node = "node", .wasm_js = "build/bench/bench_wasm.js",
@@ -309,7 +311,7 @@ static void faust_set(FaustCase *c, int v, const char *label, float value)
         die("%s has no widget '%s'", c->ops->name, label);
 }
 
-static FaustCase *faust_new(const FaustOps *ops, int voices, int denorm)
+static FaustCase *faust_new(const FaustOps *ops, int voices, int denorm, int preroll)
 {
     FaustCase *c = calloc(1, sizeof *c);
     if (!c)
@@ -344,7 +346,7 @@ static FaustCase *faust_new(const FaustOps *ops, int voices, int denorm)
             faust_set(c, v, "gate", 1.0f);
         }
     }
-    if (!denorm)
+    if (preroll && !denorm)
         faust_render(c, BENCH_PREROLL / BENCH_CHUNK * BENCH_CHUNK);
     return c;
 }
@@ -366,8 +368,230 @@ static void faust_free(FaustCase *c)
 static Side faust_side(const char *label, const FaustOps *ops, int voices, int denorm)
 {
     Side s = { .label = label, .prepare = faust_prep_cb, .run = faust_run_cb, .rms = faust_rms_cb,
-               .ctx = faust_new(ops, voices, denorm) };
+               .ctx = faust_new(ops, voices, denorm, 1) };
     return s;
+}
+
+/* ---- output comparison: do both sides compute the same thing? ------------------
+ *
+ * Untimed. Each Faust row's two sides start from init and render the same
+ * CMP_FRAMES samples in BENCH_CHUNK calls (Faust's compute() on 128-sample
+ * blocks): the same noise in (cases.c's buffers, both channels), or, for the
+ * synth, the same notes (keys bench_key(i), velocity 0.8) on at sample 0 and
+ * off at CMP_NOTE_OFF, at 48 kHz. The error is the RMS of the difference
+ * relative to the RMS of our output, over every sample of every output
+ * channel, in dB; ours is the reference. A control renders the Faust side
+ * once more with one setting deliberately off by about 1 % (a cent for the
+ * synth), to show that the measure sees such a difference. */
+
+#define CMP_FRAMES (72L * BENCH_CHUNK)     /* 1.536 s */
+#define CMP_NOTE_OFF (48L * BENCH_CHUNK)   /* 1.024 s: the release is compared too */
+#define CMP_LIMIT_DB (-60.0)               /* "the same algorithm" */
+#define CMP_CONTROL_DB CMP_LIMIT_DB        /* a control must fail the limit the rows must pass */
+
+typedef struct CmpControl {
+    const char *label;     /* Faust widget; NULL: no control */
+    double value;          /* its value (for "freq": a factor on every voice's frequency) */
+    const char *what;      /* how it differs, for the report */
+} CmpControl;
+
+typedef struct CmpResult {
+    char row[96];
+    double db_s, db_v;     /* error of Faust scalar, Faust -vec */
+    double ctl_db;         /* error of the control (scalar); NAN if none */
+    const char *ctl_what;
+    double rms;            /* RMS of our output */
+} CmpResult;
+
+static CmpResult cmps[16];
+static int n_cmps;
+
+/* ours from init: the notes of the comparison, or noise in */
+static void cmp_ours(int id, int voices, float *out[2])
+{
+    OurCase c;
+    char err[256];
+    if (our_open_bare(&c, id, err, sizeof err))
+        die("%s: %s", case_name(id), err);
+    const AmpPatchDesc *d = c.hp.desc;
+    Command ev[AMP_MAX_VOICES];
+    for (long done = 0; done < CMP_FRAMES; done += BENCH_CHUNK) {
+        int n = 0;
+        if (d->max_voices > 0 && done == 0)
+            for (int i = 0; i < voices; i++)
+                ev[n++] = host_note_on(0, i, bench_key(i), 0.8f);
+        if (d->max_voices > 0 && done == CMP_NOTE_OFF)
+            for (int i = 0; i < voices; i++)
+                ev[n++] = host_note_off(0, i);
+        float *o[2] = { out[0] + done, out[1] + done };
+        host_render(&c.hp, ev, n, (const float *const *)c.in, o, BENCH_CHUNK);
+        if (done == 0 && d->max_voices > 0 && d->voices(c.hp.state)->live != voices)
+            die("%s: %d voices asked, %d sounding", case_name(id), voices, d->voices(c.hp.state)->live);
+    }
+    our_close(&c);
+}
+
+/* Faust from init, the same notes or noise; ctl (may be NULL) applied first */
+static void cmp_faust(const FaustOps *ops, int voices, int denorm, const CmpControl *ctl, float *out[2])
+{
+    FaustCase *c = faust_new(ops, voices, denorm, 0);
+    if (ctl && ctl->label) {
+        for (int v = 0; v < c->n; v++) {
+            if (!strcmp(ctl->label, "freq"))
+                faust_set(c, v, "freq", (float)(voice_key_to_freq(bench_key(v)) * ctl->value));
+            else
+                faust_set(c, v, ctl->label, (float)ctl->value);
+        }
+    }
+    for (long done = 0; done < CMP_FRAMES; done += BENCH_CHUNK) {
+        if (c->n_in == 0 && done == CMP_NOTE_OFF)
+            for (int v = 0; v < c->n; v++)
+                faust_set(c, v, "gate", 0.0f);
+        faust_render(c, BENCH_CHUNK);
+        for (int k = 0; k < 2; k++)
+            memcpy(out[k] + done, c->out[k], BENCH_CHUNK * sizeof(float));
+    }
+    faust_free(c);
+}
+
+/* 10 log10(sum (a - b)^2 / sum a^2) over n_ch channels; -INFINITY if equal */
+static double err_db(float *a[2], float *b[2], int n_ch)
+{
+    double e = 0, s = 0;
+    for (int k = 0; k < n_ch; k++)
+        for (long i = 0; i < CMP_FRAMES; i++) {
+            double d = (double)a[k][i] - (double)b[k][i];
+            e += d * d;
+            s += (double)a[k][i] * a[k][i];
+        }
+    if (e == 0)
+        return -INFINITY;
+    return s > 0 ? 10.0 * log10(e / s) : INFINITY;
+}
+
+static const char *fmt_db(char *buf, size_t len, double db)
+{
+    if (db == -INFINITY)
+        snprintf(buf, len, "bit-identical");
+    else if (isnan(db))
+        snprintf(buf, len, "—");
+    else
+        snprintf(buf, len, "%.1f dB", db);
+    return buf;
+}
+
+static CmpResult *compare_row(const char *row, int id, int voices, const FaustOps *fs,
+                            const FaustOps *fv, int denorm, CmpControl ctl)
+{
+    if (n_cmps >= (int)(sizeof cmps / sizeof cmps[0]))
+        die("too many comparisons");
+    CmpResult *r = &cmps[n_cmps++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->row, sizeof r->row, "%s", row);
+    float *ours[2], *theirs[2];
+    for (int k = 0; k < 2; k++) {
+        ours[k] = calloc(CMP_FRAMES, sizeof(float));
+        theirs[k] = calloc(CMP_FRAMES, sizeof(float));
+        if (!ours[k] || !theirs[k])
+            die("out of memory");
+    }
+    int n_ch = fs->num_outputs();
+    cmp_ours(id, voices, ours);
+    double s = 0;
+    for (int k = 0; k < n_ch; k++)
+        s += bench_rms(ours[k], CMP_FRAMES) * bench_rms(ours[k], CMP_FRAMES);
+    r->rms = sqrt(s / n_ch);
+    cmp_faust(fs, voices, denorm, NULL, theirs);
+    r->db_s = err_db(ours, theirs, n_ch);
+    cmp_faust(fv, voices, denorm, NULL, theirs);
+    r->db_v = err_db(ours, theirs, n_ch);
+    r->ctl_db = NAN;
+    r->ctl_what = ctl.what;
+    if (ctl.label) {
+        cmp_faust(fs, voices, denorm, &ctl, theirs);
+        r->ctl_db = err_db(ours, theirs, n_ch);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(ours[k]);
+        free(theirs[k]);
+    }
+    char a[32], b[32], c[32];
+    progress("  output error: Faust scalar %s, -vec %s; control (%s) %s", fmt_db(a, sizeof a, r->db_s),
+             fmt_db(b, sizeof b, r->db_v), ctl.what ? ctl.what : "none", fmt_db(c, sizeof c, r->ctl_db));
+    return r;
+}
+
+/* the worse of scalar and -vec, for the table's column */
+static double cmp_worst(const CmpResult *c)
+{
+    return c->db_s > c->db_v ? c->db_s : c->db_v;
+}
+
+/* 1 if every comparison is below the limit and every control above its own */
+static int cmp_all_met(void)
+{
+    for (int i = 0; i < n_cmps; i++) {
+        if (!(cmp_worst(&cmps[i]) < CMP_LIMIT_DB))
+            return 0;
+        if (!isnan(cmps[i].ctl_db) && !(cmps[i].ctl_db > CMP_CONTROL_DB))
+            return 0;
+    }
+    return 1;
+}
+
+static void say_compare_section(void)
+{
+    say("\n## Same algorithm: the outputs compared\n\n"
+        "Each Faust row's two sides from init, %.3f s at 48 kHz in the same blocks: the same "
+        "white noise in, or for the synth the same notes (on at 0, off at %.3f s, so attack, "
+        "decay, sustain and release are all compared). Error = RMS of (Faust − ours) / RMS of "
+        "ours, every sample of every output channel; required below %.0f dB. The control runs "
+        "the Faust side again with one setting off by about 1 %% (a cent for the synth) and "
+        "must show more than %.0f dB of error: the comparison can fail.\n\n",
+        (double)CMP_FRAMES / BENCH_SR, (double)CMP_NOTE_OFF / BENCH_SR, CMP_LIMIT_DB, CMP_CONTROL_DB);
+    say("| row | RMS (ours) | error, Faust scalar | error, Faust -vec | control | control's error | |\n");
+    say("|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < n_cmps; i++) {
+        const CmpResult *c = &cmps[i];
+        char a[32], b[32], d[32];
+        int ok = cmp_worst(c) < CMP_LIMIT_DB && (isnan(c->ctl_db) || c->ctl_db > CMP_CONTROL_DB);
+        say("| %s | %.4g | %s | %s | %s | %s | %s |\n", c->row, c->rms, fmt_db(a, sizeof a, c->db_s),
+            fmt_db(b, sizeof b, c->db_v), c->ctl_what ? c->ctl_what : "—", fmt_db(d, sizeof d, c->ctl_db),
+            ok ? "met" : "**missed**");
+    }
+}
+
+/* Every Faust row's comparison, run once before the timings. */
+static void compare_all(void)
+{
+    static const int voices[] = { 1, 8, 64, 256 };
+    for (int i = 0; i < 4; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "Synth voice, %d voice%s", voices[i], voices[i] > 1 ? "s" : "");
+        progress("compare: %s", name);
+        compare_row(name, CASE_SYNTH, voices[i], &faust_ops_synth_s, &faust_ops_synth_v, 0,
+                    (CmpControl){ "freq", 1.0005777895065548, "every note 1 cent sharp" });
+    }
+    progress("compare: biquad chain");
+    compare_row("Biquad chain (4 biquads)", CASE_BIQUADS, 0, &faust_ops_biquads_s, &faust_ops_biquads_v, 0,
+                (CmpControl){ "lpf", 8080, "low-pass at 8080 Hz, not 8000" });
+    progress("compare: state-variable filter");
+    compare_row("State-variable filter", CASE_SVF, 0, &faust_ops_svf_s, &faust_ops_svf_v, 0,
+                (CmpControl){ "cutoff", 1212, "cutoff 1212 Hz, not 1200" });
+    progress("compare: Freeverb");
+    compare_row("Freeverb (stereo)", CASE_FREEVERB, 0, &faust_ops_freeverb_s, &faust_ops_freeverb_v, 0,
+                (CmpControl){ "size", 0.707, "size 0.707, not 0.7" });
+    progress("compare: denormal chain (noise)");
+    compare_row("Denormals: the chain of denorm.amp, noise in", CASE_DENORM_NOISE, 0, &faust_ops_denorm_s,
+                &faust_ops_denorm_v, 2, (CmpControl){ NULL, 0, NULL });
+}
+
+static const CmpResult *cmp_find(const char *row)
+{
+    for (int i = 0; i < n_cmps; i++)
+        if (!strcmp(cmps[i].row, row))
+            return &cmps[i];
+    return NULL;
 }
 
 /* WebAssembly: one node process for the whole run */
@@ -572,11 +796,12 @@ static int pin(void)
 /* ---- the table ---------------------------------------------------------------- */
 
 typedef struct Row {
-    char name[96];
-    char a[96], b[128];
+    char name[160];
+    char a[96], b[256];
     char ratio[32];
     char target[32];
     char status[48];
+    char err[32];          /* output comparison with Faust: the worse of scalar and -vec */
 } Row;
 
 static Row rows[64];
@@ -588,7 +813,8 @@ static Row *row_add(const char *name)
         die("too many rows");
     Row *r = &rows[n_rows++];
     memset(r, 0, sizeof *r);
-    snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->name, sizeof r->name, "%.159s", name);
+    snprintf(r->err, sizeof r->err, "—");
     return r;
 }
 
@@ -599,6 +825,14 @@ static void row_judge(Row *r, double ratio, double target, int higher_better)
     snprintf(r->target, sizeof r->target, "%s %.1f×", higher_better ? "≥" : "≤", target);
     int ok = higher_better ? ratio >= target : ratio <= target;
     snprintf(r->status, sizeof r->status, "%s", ok ? "met" : "**missed**");
+}
+
+/* the row's output comparison (compare_all ran first) */
+static void row_err(Row *r, const char *cmp_row)
+{
+    const CmpResult *c = cmp_find(cmp_row);
+    if (c)
+        fmt_db(r->err, sizeof r->err, cmp_worst(c));
 }
 
 /* the details, printed after the table */
@@ -646,6 +880,7 @@ static void rows_synth(void)
         char name[96], buf[96];
         snprintf(name, sizeof name, "Synth voice, %d voice%s", v, v > 1 ? "s" : "");
         Row *r = row_add(name);
+        row_err(r, name);
         snprintf(r->a, sizeof r->a, "%s", fmt_stat(buf, sizeof buf, s[0].st));
         snprintf(r->b, sizeof r->b, "%s: %s", best->label, fmt_stat(buf, sizeof buf, best->st));
         double ratio = best->st.med / s[0].st.med;
@@ -689,6 +924,7 @@ static void rows_blocks(void)
         const Side *best = s[1].st.med <= s[2].st.med ? &s[1] : &s[2];
         char buf[96];
         Row *r = row_add(b[i].name);
+        row_err(r, b[i].name);
         snprintf(r->a, sizeof r->a, "%s", fmt_stat(buf, sizeof buf, s[0].st));
         snprintf(r->b, sizeof r->b, "%s: %s", best->label, fmt_stat(buf, sizeof buf, best->st));
         row_judge(r, best->st.med / s[0].st.med, 1.0, 1);
@@ -782,6 +1018,40 @@ static void rows_voices(void)
     }
 }
 
+/* The rows of tests/bench/browser.mjs --out FILE: "# comment" lines, then
+ * "name<TAB>value<TAB>detail" per row. The comment (its machine's load)
+ * is returned in note. */
+static void rows_browser(char *note, size_t len)
+{
+    snprintf(note, len, "%s", "");
+    if (!opt.browser)
+        return;
+    FILE *f = fopen(opt.browser, "r");
+    if (!f)
+        die("cannot read %s (make bench-browser writes it)", opt.browser);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (line[0] == '#') {
+            snprintf(note, len, "%s", line + 1 + (line[1] == ' '));
+            continue;
+        }
+        char *value = strchr(line, '\t');
+        char *detail = value ? strchr(value + 1, '\t') : NULL;
+        if (!detail)
+            continue;
+        *value++ = 0;
+        *detail++ = 0;
+        Row *r = row_add(line);
+        snprintf(r->a, sizeof r->a, "%s", value);
+        snprintf(r->b, sizeof r->b, "%s", detail);
+        snprintf(r->ratio, sizeof r->ratio, "—");
+        snprintf(r->target, sizeof r->target, "—");
+        snprintf(r->status, sizeof r->status, "—");
+    }
+    fclose(f);
+}
+
 static void rows_denorm(void)
 {
     long frames = (long)((double)DENORM_SECONDS * BENCH_SR / BENCH_CHUNK + 0.5) * BENCH_CHUNK;
@@ -807,6 +1077,8 @@ static void rows_denorm(void)
         Stat st[2] = { s[0].st, s[1].st };
         char buf[96];
         Row *r = row_add(names[i]);
+        if (i == 2)
+            row_err(r, "Denormals: the chain of denorm.amp, noise in");
         snprintf(r->a, sizeof r->a, "impulse: %s", fmt_stat(buf, sizeof buf, st[0]));
         snprintf(r->b, sizeof r->b, "noise: %s", fmt_stat(buf, sizeof buf, st[1]));
         if (i < 2) {
@@ -854,20 +1126,59 @@ static void gen_synth(const char *amp_path, const char *dsp_path, int copies)
     n = 0;
     ADD("// generated by tests/bench/bench.c: the synth voice of synth.dsp, %d times\n"
         "import(\"stdfaust.lib\");\n"
+        "amp = library(\"amp.lib\");\n"
         "freq = nentry(\"freq\", 440, 20, 20000, 0.01);\n"
         "gain = nentry(\"gain\", 0.8, 0, 1, 0.01);\n"
         "gate = button(\"gate\");\n"
-        "voice(k) = mixo : fi.svf.lp(300 + 5000 * fenv, 3) : *(aenv * gain * 0.02)\n"
+        "voice(k) = ((aenv * flt) * gain) * 0.02\n"
         "with {\n"
-        "  pitch = freq * (1 + 0.001 * k + 0.005 * os.osc(5 + 0.1 * k));\n"
-        "  mixo = 0.5 * (os.polyblep_saw(pitch) + os.polyblep_square(pitch * 1.005));\n"
-        "  fenv = en.adsr(0.010, 0.300 + 0.001 * k, 0.3, 0.400, gate);\n"
-        "  aenv = en.adsr(0.005 + 0.001 * k, 0.200, 0.7, 0.300, gate);\n"
+        "  pitch = amp.opaque(freq * ((1 + 0.001 * k) + 0.005 * amp.sine(5 + 0.1 * k)));\n"
+        "  fenv = amp.adsr(0.010, 0.300 + 0.001 * k, 0.3, 0.400, gate);\n"
+        "  aenv = amp.adsr(0.005 + 0.001 * k, 0.200, 0.7, 0.300, gate);\n"
+        "  flt = amp.lowpass(300 + fenv * 5000, 3, 0.5 * (amp.saw(pitch) + amp.square(pitch * 1.005, 0.5)));\n"
         "};\n"
         "process = sum(i, %d, voice(i + 1));\n", copies, copies);
 #undef ADD
     write_file(dsp_path, t);
     free(t);
+}
+
+/* faust -lang wasm refuses foreign functions, so amp.lib's opaque (an
+ * ffunction, the identity) cannot go there: for that row the driver copies
+ * synth.dsp and amp.lib to CT/wasm/ with `opaque = _;` (the C compile rows
+ * keep the real amp.lib). Writes the copied .dsp's path to dsp_out. */
+static void wasm_variant(const char *ct, const char *dsp, char *dsp_out, size_t len)
+{
+    char dir[600], lib[700];
+    snprintf(dir, sizeof dir, "%s/wasm", ct);
+    mkdir(dir, 0777);
+    if (snprintf(dsp_out, len, "%s/synth.dsp", dir) >= (int)len)
+        die("path too long: %s", dir);
+    snprintf(lib, sizeof lib, "%s/amp.lib", dir);
+    static char text[65536];
+    FILE *f = fopen(dsp, "r");
+    if (!f)
+        die("cannot read %s", dsp);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    write_file(dsp_out, text);
+    f = fopen("tests/bench/amp.lib", "r");
+    if (!f)
+        die("cannot read tests/bench/amp.lib");
+    n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char *p = strstr(text, "opaque = ffunction(");
+    char *e = p ? strchr(p, ';') : NULL;
+    if (!e)
+        die("tests/bench/amp.lib has no 'opaque = ffunction(...);'");
+    FILE *o = fopen(lib, "w");
+    if (!o)
+        die("cannot write %s", lib);
+    fprintf(o, "%.*sopaque = _;%s", (int)(p - text), text, e + 1);
+    if (fclose(o))
+        die("cannot write %s", lib);
 }
 
 /* In-process compile time of the ampc library (no process start-up). */
@@ -909,13 +1220,16 @@ static void rows_compile(void)
 
     char *ampc[] = { (char *)opt.ampc, c_amp, "-o", ct, NULL };
     char *faustc[] = { (char *)opt.faust, "-lang", "c", c_dsp, "-o", c_out, NULL };
-    char *faustw[] = { (char *)opt.faust, "-lang", "wasm", c_dsp, "-o", c_fwasm, NULL };
+    char c_wdsp[600];
+    wasm_variant(ct, c_dsp, c_wdsp, sizeof c_wdsp);
+    char *faustw[] = { (char *)opt.faust, "-lang", "wasm", c_wdsp, "-o", c_fwasm, NULL };
     char *emcc[] = { (char *)opt.emcc, "-O3", "-msimd128", "-ffp-contract=off", "-Iruntime/abi",
                      "-c", c_src, "-o", c_obj, NULL };
     char *ampc1[] = { (char *)opt.ampc, g1a, "-I", ".", "-o", ct, NULL };
     char *ampc10[] = { (char *)opt.ampc, g10a, "-I", ".", "-o", ct, NULL };
-    char *faust1[] = { (char *)opt.faust, "-lang", "c", g1d, "-o", g_out, NULL };
-    char *faust10[] = { (char *)opt.faust, "-lang", "c", g10d, "-o", g_out, NULL };
+    /* the generated .dsp files import amp.lib from tests/bench */
+    char *faust1[] = { (char *)opt.faust, "-lang", "c", "-I", "tests/bench", g1d, "-o", g_out, NULL };
+    char *faust10[] = { (char *)opt.faust, "-lang", "c", "-I", "tests/bench", g10d, "-o", g_out, NULL };
 
     int n = opt.compile_runs;
     static double v[10][MAX_RUNS];
@@ -1022,7 +1336,8 @@ static void usage(void)
     fputs("usage: bench [--out FILE] [--bdir DIR] [--ampc PATH] [--faust PATH] [--emcc PATH]\n"
           "             [--node PATH] [--wasm-js FILE] [--driver-js FILE] [--notes FILE] [--cc CMD]\n"
           "             [--cflags FLAGS] [--emflags FLAGS] [--runs N] [--compile-runs N]\n"
-          "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n", stderr);
+          "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n"
+          "             [--only compare] [--browser ROWS.tsv]\n", stderr);
     exit(2);
 }
 
@@ -1052,14 +1367,29 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--cpu")) opt.cpu = atoi(v);
         else if (!strcmp(a, "--clock") && (!strcmp(v, "wall") || !strcmp(v, "cpu")))
             opt.clock_cpu = !strcmp(v, "cpu");
+        else if (!strcmp(a, "--only") && !strcmp(v, "compare"))
+            opt.compare_only = 1;
+        else if (!strcmp(a, "--browser"))
+            opt.browser = v;
         else usage();
     }
     if (opt.runs < 15 || opt.runs > MAX_RUNS || opt.compile_runs < 15 || opt.compile_runs > MAX_RUNS)
         die("--runs and --compile-runs must be from 15 to %d", MAX_RUNS);
+    if (opt.compare_only) {
+        /* make bench-compare: no timing, nothing written; exit 1 on a miss */
+        double t0 = bench_now_ns();
+        compare_all();
+        say("# Output comparison (make bench-compare)\n");
+        say_compare_section();
+        int ok = cmp_all_met();
+        progress("%s (%.1f s)", ok ? "every comparison met" : "a comparison MISSED", (bench_now_ns() - t0) / 1e9);
+        return ok ? 0 : 1;
+    }
     double load_start = loadavg();
     int cpu = pin();
     progress("pinned to CPU %d; %d runs per row", cpu, opt.runs);
     bench_set_clock(opt.clock_cpu);
+    compare_all();
     wasm_start();
     wasm_cmd("clock %d", opt.clock_cpu);
 
@@ -1068,6 +1398,8 @@ int main(int argc, char **argv)
     rows_scalar();
     rows_wasm();
     rows_voices();
+    char browser_note[256];
+    rows_browser(browser_note, sizeof browser_note);
     rows_denorm();
     wasm_stop();
     rows_compile();
@@ -1117,13 +1449,18 @@ int main(int argc, char **argv)
         "%d runs. Ratios: Faust rows = Faust time / our time (throughput, > 1: we are faster); "
         "scalar row = scalar time / SIMD time; WebAssembly rows = native time / wasm time; "
         "denormal rows = impulse time / noise time; compile rows = faust time / our time, and "
-        "for the 10× rows 10× time / 1× time.\n\n",
+        "for the 10× rows 10× time / 1× time. Output error: the Faust side's output against "
+        "ours, the worse of Faust scalar and -vec (the section after the table).\n\n",
         opt.runs, opt.compile_runs);
-    say("| benchmark | ours (A) | against (B) | ratio | target | |\n");
-    say("|---|---|---|---|---|---|\n");
+    say("| benchmark | ours (A) | against (B) | ratio | target | | output error |\n");
+    say("|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_rows; i++)
-        say("| %s | %s | %s | %s | %s | %s |\n", rows[i].name, rows[i].a, rows[i].b,
-            rows[i].ratio, rows[i].target, rows[i].status);
+        say("| %s | %s | %s | %s | %s | %s | %s |\n", rows[i].name, rows[i].a, rows[i].b,
+            rows[i].ratio, rows[i].target, rows[i].status, rows[i].err);
+    if (opt.browser)
+        say("\nThe AudioWorklet rows come from `make bench-browser` (tests/bench/browser.mjs: %s); "
+            "what they time is in the notes below.\n", browser_note);
+    say_compare_section();
     say("\n## Every side\n\nns per sample; frames per run; RMS of the last 1024 samples of the "
         "last run (channel 0), to show that both sides sound.\n\n");
     say("| row | side | median (min–max) | frames per run | RMS |\n|---|---|---|---|---|\n");

@@ -115,11 +115,10 @@ void our_close(OurCase *c)
     memset(c, 0, sizeof *c);
 }
 
-int our_open(OurCase *c, int id, int voices, char *err, size_t errlen)
+int our_open_bare(OurCase *c, int id, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     c->id = id;
-    c->voices = voices;
     const AmpPatchDesc *d = case_desc(id);
     if (!d) {
         snprintf(err, errlen, "case %s is not built in", case_name(id));
@@ -145,6 +144,15 @@ int our_open(OurCase *c, int id, int voices, char *err, size_t errlen)
         our_close(c);
         return -1;
     }
+    return 0;
+}
+
+int our_open(OurCase *c, int id, int voices, char *err, size_t errlen)
+{
+    if (our_open_bare(c, id, err, errlen))
+        return -1;
+    c->voices = voices;
+    const AmpPatchDesc *d = c->hp.desc;
     if (d->max_voices > 0) {
         if (voices > d->max_voices)
             voices = c->voices = d->max_voices;

@@ -43,6 +43,9 @@ const AmpPatchDesc *case_desc(int id);
 const char *case_name(int id);
 
 int our_open(OurCase *c, int id, int voices, char *err, size_t errlen);
+/* The same without notes and pre-roll: the state after init, the noise
+ * ready in c->in (for the output comparison, which plays its own notes). */
+int our_open_bare(OurCase *c, int id, char *err, size_t errlen);
 /* Untimed set-up before each timed run: the denormal cases go back to the
  * state after init (delay lines and state cleared). */
 void our_prepare(OurCase *c);
