@@ -487,7 +487,18 @@ export async function run(t) {
     const input = globalThis.ampMidiStub.input('stub-1');
     const armed = await globalThis.ampTap.arm(client.snapshot().frames);
     await context.suspend();
-    const s0 = client.snapshot();
+    // The engine's clock where it stopped: a fresh reading (snapshot()
+    // keeps an older one when the region was being written), the same
+    // twice 20 ms apart (a quantum the render thread finishes after
+    // suspend() resolved counts too).
+    let s0 = null;
+    for (let i = 0; i < 100 && !s0; i++) {
+      const a = client.state.read();
+      await new Promise((r) => setTimeout(r, 20));
+      const b = client.state.read();
+      if (a && b && a.frames === b.frames && a.quanta === b.quanta) s0 = b;
+    }
+    s0 ??= client.snapshot();
     const from = log.length;
     const t0 = performance.now() - 400;
     const messages = [[0x90, 60, 100], [0x90, 64, 100], [0x80, 60, 0], [0x90, 67, 100],
