@@ -103,6 +103,8 @@ static void add_module(Program *prog, Module *m)
         vec_push(prog->arena, &prog->nodes, n);
     for (Patch *p = m->patches; p; p = p->next)
         vec_push(prog->arena, &prog->patches, p);
+    for (FnDef *f = m->funcs; f; f = f->next)
+        vec_push(prog->arena, &prog->funcs, f);
 }
 
 /* `import faust "FILE.dsp" as NAME;`: the Faust program becomes the node

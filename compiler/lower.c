@@ -208,11 +208,112 @@ static int check_positional(Walk *c, Expr *e, const char *what, int want)
 }
 
 static Sig lower_prev(Walk *c, Expr *e);
+static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn);
 
-/* name(args): built-in functions, noise(), prev() */
+/* The arguments of a call of fn, in the order of its parameters: the
+ * positional ones first, then `name: value`. 0 after reporting. */
+static int fn_args(Walk *c, Expr *e, FnDef *fn, Expr **vals)
+{
+    int k = 0, n = 0;
+    for (int i = 0; i < fn->n_params; i++)
+        vals[i] = NULL;
+    for (Arg *a = e->args; a; a = a->next, n++) {
+        if (!a->name) {
+            if (k < fn->n_params)
+                vals[k] = a->value;
+            k++;
+            continue;
+        }
+        int j = 0;
+        Ident *p = fn->params;
+        for (; p && strcmp(p->name, a->name) != 0; p = p->next)
+            j++;
+        if (!p) {
+            diag_error(c->d, a->loc, "function '%s' has no parameter '%s'", fn->name, a->name);
+            return 0;
+        }
+        if (vals[j]) {
+            diag_error(c->d, a->loc, "'%s' is given twice", a->name);
+            return 0;
+        }
+        vals[j] = a->value;
+    }
+    int missing = 0;
+    for (int i = 0; i < fn->n_params; i++)
+        missing |= !vals[i];
+    if (n != fn->n_params || missing) {
+        diag_error(c->d, e->loc, "%s() takes %d argument%s, got %d", fn->name, fn->n_params,
+                   fn->n_params == 1 ? "" : "s", n);
+        return 0;
+    }
+    return 1;
+}
+
+/* A call of a function: its arguments lowered where the call stands, then
+ * its body lowered with its parameters bound to them, so units and rates
+ * flow through the body as through any expression. A unit error inside
+ * the body is followed by a note at the call that caused it. Recursion
+ * was reported by sema (check_funcs); here it only stops. */
+static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
+{
+    Expr **vals = arena_alloc(c->a, sizeof(Expr *) * (size_t)(fn->n_params + 1));
+    if (!fn_args(c, e, fn, vals))
+        return sig_zero(c);
+    for (FnFrame *up = c->fn; up; up = up->up)
+        if (up->f == fn)
+            return sig_zero(c);
+    int depth = (c->fn ? c->fn->depth : 0) + fn->body->depth;
+    if (depth > FN_DEPTH_LIMIT) {
+        diag_error(c->d, e->loc, "calls of functions nested too deeply (in '%s')", fn->name);
+        return sig_zero(c);
+    }
+    if (c->prog->inlined > FN_INLINE_LIMIT) {
+        if (c->prog->inlined != FN_INLINE_LIMIT + 2) {
+            c->prog->inlined = FN_INLINE_LIMIT + 2;
+            diag_error(c->d, e->loc, "function calls expand to more than %d operations", FN_INLINE_LIMIT);
+        }
+        return sig_zero(c);
+    }
+    FnFrame frame = { .f = fn, .call = e->loc, .depth = depth, .up = c->fn };
+    frame.args = arena_alloc(c->a, sizeof(Sig) * (size_t)(fn->n_params + 1));
+    for (int i = 0; i < fn->n_params; i++)
+        frame.args[i] = lower_expr(c, vals[i]);
+    Diag *saved_d = c->d;
+    Diag quiet = *c->d;    /* a body with errors of its own was reported once, by sema */
+    quiet.out = NULL;
+    if (fn->failed)
+        c->d = &quiet;
+    int errors = c->d->errors;
+    c->fn = &frame;
+    Sig r = lower_expr(c, fn->body);
+    c->fn = frame.up;
+    if (!fn->failed && c->d->errors > errors)
+        diag_note(c->d, e->loc, "in this call of '%s'", fn->name);
+    c->d = saved_d;
+    return r;
+}
+
+/* A name inside a function's body: one of its parameters. */
+static Sig lower_fn_name(Walk *c, Expr *e)
+{
+    int k = 0;
+    for (Ident *p = c->fn->f->params; p; p = p->next, k++)
+        if (strcmp(p->name, e->name) == 0)
+            return c->fn->args[k];
+    diag_error(c->d, e->loc, "unknown name '%s' (function '%s' reads only its parameters, constants and SR)",
+               e->name, c->fn->f->name);
+    return sig_zero(c);
+}
+
+/* name(args): built-in functions, noise(), prev(), functions (fn) */
 static Sig lower_call(Walk *c, Expr *e)
 {
     const char *name = e->name;
+    if (c->fn && (strcmp(name, "noise") == 0 || strcmp(name, "prev") == 0)) {
+        diag_error(c->d, e->loc, "%s() cannot be used in function '%s': a function is pure (the same "
+                   "arguments give the same value)", name, c->fn->f->name);
+        return sig_zero(c);
+    }
     if (strcmp(name, "noise") == 0) {
         if (!check_positional(c, e, "noise()", 0))
             return sig_zero(c);
@@ -243,6 +344,9 @@ static Sig lower_call(Walk *c, Expr *e)
     }
     int f = func_lookup(name);
     if (f < 0) {
+        FnDef *fn = sema_find_func(c->prog, name);
+        if (fn)
+            return lower_fn_call(c, e, fn);
         if (sema_find_node(c->prog, name))
             diag_error(c->d, e->loc, "'%s' is a node; instances are made in a patch: name = %s(...);", name, name);
         else
@@ -526,6 +630,16 @@ static Sig lower_let(Walk *c, PLet *l)
 
 static Sig lower_expr(Walk *c, Expr *e)
 {
+    if (c->fn) {
+        c->prog->inlined++;
+        if (e->kind == EX_FIELD || e->kind == EX_METHOD) {
+            diag_error(c->d, e->loc, "'.%s': function '%s' reads only its parameters, constants and SR",
+                       e->name, c->fn->f->name);
+            return sig_zero(c);
+        }
+        if (e->kind == EX_NAME && strcmp(e->name, "pi") != 0 && strcmp(e->name, "SR") != 0)
+            return lower_fn_name(c, e);
+    }
     switch (e->kind) {
     case EX_NUM: {
         UDim d = ANY;
@@ -562,6 +676,11 @@ static Sig lower_expr(Walk *c, Expr *e)
         return lower_cond(c, e);
     }
     return sig_zero(c);
+}
+
+Sig lower_value(Walk *c, Expr *e)
+{
+    return lower_expr(c, e);
 }
 
 /* A value that must be known when the patch is compiled. */

@@ -22,6 +22,8 @@ typedef struct Program {
     PtrVec nodes;          /* Node*, every file's, in load order */
     PtrVec patches;        /* Patch* */
     PtrVec fausts;         /* FaustProgram* (faust.h): the `import faust` nodes, also in nodes */
+    PtrVec funcs;          /* Func*, every file's `fn`, in load order */
+    long inlined;          /* expression nodes walked in inlined function bodies, all walks together */
     Module *main;
 } Program;
 

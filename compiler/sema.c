@@ -51,6 +51,16 @@ Node *sema_find_node(Program *p, const char *name)
     return NULL;
 }
 
+FnDef *sema_find_func(Program *p, const char *name)
+{
+    for (int i = 0; i < p->funcs.n; i++) {
+        FnDef *f = p->funcs.items[i];
+        if (strcmp(f->name, name) == 0)
+            return f;
+    }
+    return NULL;
+}
+
 static Patch *find_patch(Program *p, const char *name)
 {
     for (int i = 0; i < p->patches.n; i++) {
@@ -236,6 +246,120 @@ static void check_node(Program *prog, Diag *d, Node *n)
         diag_error(d, n->loc, "node '%s' has no outputs (declare them with 'out y;')", n->name);
     Val **outs = arena_alloc(c.a, sizeof(Val *) * (size_t)(no + 1));
     lower_node_body(&c, n, &b, outs);
+}
+
+/* ---- functions ----------------------------------------------------------------- */
+
+static int builtin_call(const char *name)
+{
+    static const char *const special[] = { "noise", "prev", "clamp" };
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (!strcmp(name, special[i]))
+            return 1;
+    return func_lookup(name) >= 0;
+}
+
+/* A function's name and parameters: not a built-in, not defined twice. */
+static void check_func_names(Program *prog, Diag *d, int i)
+{
+    FnDef *f = prog->funcs.items[i];
+    if (builtin_call(f->name))
+        diag_error(d, f->loc, "'%s' is a built-in function and cannot be redefined", f->name);
+    for (int j = 0; j < i; j++) {
+        FnDef *g = prog->funcs.items[j];
+        if (strcmp(f->name, g->name) == 0) {
+            diag_error(d, f->loc, "'%s' is already defined", f->name);
+            diag_note(d, g->loc, "'%s' was defined here", g->name);
+            break;
+        }
+    }
+    for (Ident *p = f->params; p; p = p->next) {
+        if (!strcmp(p->name, "pi") || !strcmp(p->name, "SR"))
+            diag_error(d, p->loc, "'%s' is a built-in name and cannot be redefined", p->name);
+        for (Ident *q = f->params; q != p; q = q->next)
+            if (!strcmp(p->name, q->name)) {
+                diag_error(d, p->loc, "'%s' is already defined", p->name);
+                diag_note(d, q->loc, "'%s' was defined here", q->name);
+                break;
+            }
+    }
+}
+
+/* The functions `f` on the path stack calls in expression e; reports a
+ * call that closes a cycle, naming it: `f -> g -> f`. */
+static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e, PtrVec *order);
+
+/* Depth first; order gets each function after those it calls. */
+static void visit_func(Program *prog, Diag *d, FnDef **path, int n, FnDef *f, PtrVec *order)
+{
+    if (f->color == 2 || n >= FN_DEPTH_LIMIT)
+        return;
+    f->color = 1;
+    path[n] = f;
+    find_recursion(prog, d, path, n + 1, f->body, order);
+    f->color = 2;
+    vec_push(prog->arena, order, f);
+}
+
+static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e, PtrVec *order)
+{
+    if (!e)
+        return;
+    if (e->kind == EX_CALL) {
+        FnDef *g = func_lookup(e->name) < 0 ? sema_find_func(prog, e->name) : NULL;
+        if (g && g->color == 1) {
+            int from = n - 1;
+            while (from > 0 && path[from] != g)
+                from--;
+            char cycle[512] = "";
+            size_t used = 0;
+            for (int i = from; i < n && used < sizeof cycle - 64; i++)
+                used += (size_t)snprintf(cycle + used, sizeof cycle - used, "%s -> ", path[i]->name);
+            snprintf(cycle + used, sizeof cycle - used, "%s", g->name);
+            diag_error(d, e->loc, "function '%s' calls itself: %s (a function is inlined, so it cannot recurse)",
+                       g->name, cycle);
+        } else if (g) {
+            visit_func(prog, d, path, n, g, order);
+        }
+    }
+    find_recursion(prog, d, path, n, e->a, order);
+    find_recursion(prog, d, path, n, e->b, order);
+    find_recursion(prog, d, path, n, e->c, order);
+    for (Arg *a = e->args; a; a = a->next)
+        find_recursion(prog, d, path, n, a->value, order);
+}
+
+/* Every function: its names, no recursion, and its body alone, with
+ * stand-ins of any unit for its parameters (names, arity; units that
+ * clash whatever the arguments). A body with errors is marked failed:
+ * its calls are then inlined quietly. */
+static void check_funcs(Program *prog, Diag *d)
+{
+    for (int i = 0; i < prog->funcs.n; i++)
+        check_func_names(prog, d, i);
+    FnDef **path = arena_alloc(prog->arena, sizeof(FnDef *) * (FN_DEPTH_LIMIT + 1));
+    PtrVec fn_order = { 0 };
+    for (int i = 0; i < prog->funcs.n; i++)
+        visit_func(prog, d, path, 0, prog->funcs.items[i], &fn_order);
+    /* Callees first: a call of a function whose body has errors of its
+     * own is inlined quietly, so each error is reported once. */
+    for (int i = 0; i < fn_order.n; i++) {
+        FnDef *f = fn_order.items[i];
+        Ir scratch;
+        ir_init(&scratch, prog->arena);
+        Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH };
+        int errors = d->errors;
+        FnFrame frame = { .f = f, .depth = 0 };
+        frame.args = arena_alloc(prog->arena, sizeof(Sig) * (size_t)(f->n_params + 1));
+        for (int k = 0; k < f->n_params; k++) {
+            frame.args[k].n = 1;
+            frame.args[k].ch[0] = ir_leaf(&scratch, V_PLACEHOLDER, 2000 + k, RATE_AUDIO, SEC_PATCH);
+        }
+        c.fn = &frame;
+        c.fn->depth = f->body->depth;
+        lower_value(&c, f->body);
+        f->failed = d->errors > errors;
+    }
 }
 
 /* ---- nodes and the unit patch ------------------------------------------------- */
@@ -567,6 +691,7 @@ static Patch *pick_unit(Program *prog, const char *name, Diag *d, Node **as_node
 PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
 {
     check_names(prog, d);
+    check_funcs(prog, d);
     for (int i = 0; i < prog->nodes.n; i++)
         check_node(prog, d, prog->nodes.items[i]);
     Node *as_node;

@@ -252,6 +252,18 @@ Patch *ast_patch(Arena *a, Loc loc, const char *name)
     return p;
 }
 
+FnDef *ast_func(Arena *a, Loc loc, const char *name, Ident *params, Expr *body)
+{
+    FnDef *f = arena_alloc(a, sizeof *f);
+    f->name = name;
+    f->loc = loc;
+    f->params = params;
+    for (Ident *i = params; i; i = i->next)
+        f->n_params++;
+    f->body = body;
+    return f;
+}
+
 Module *ast_module(Arena *a, SourceFile *file)
 {
     Module *m = arena_alloc(a, sizeof *m);
@@ -520,6 +532,16 @@ void ast_dump(FILE *out, const Module *m)
         else
             fprintf(out, "import \"%s\"", im->path);
         dump_loc(out, im->loc);
+    }
+    for (const FnDef *f = m->funcs; f; f = f->next) {
+        fprintf(out, "fn %s(", f->name);
+        for (const Ident *i = f->params; i; i = i->next)
+            fprintf(out, "%s%s", i->name, i->next ? ", " : "");
+        fputs(")", out);
+        dump_loc(out, f->loc);
+        fputs("  = ", out);
+        ast_dump_expr(out, f->body);
+        fputs("\n", out);
     }
     for (const Node *n = m->nodes; n; n = n->next)
         dump_node(out, n);

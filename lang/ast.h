@@ -197,12 +197,26 @@ typedef struct Import {
     struct Import *next;
 } Import;
 
+/* A function: `fn name(a, b) = body;`. Pure, inlined at each call (the
+ * compiler's lower.c binds its parameters to the arguments' values). */
+typedef struct FnDef {
+    const char *name;
+    Loc loc;               /* of the name */
+    Ident *params;
+    int n_params;
+    Expr *body;
+    int color;             /* sema's search for recursion: 0 new, 1 on the path, 2 done */
+    int failed;            /* sema found an error in its body: calls inline it quietly */
+    struct FnDef *next;
+} FnDef;
+
 /* Everything parsed from one file. */
 typedef struct Module {
     SourceFile *file;
     Import *imports;
     Node *nodes;
     Patch *patches;
+    FnDef *funcs;
 } Module;
 
 /* Builder calls used by the grammar actions. Each allocates in the arena. */
@@ -232,6 +246,7 @@ GraphItem *ast_connect(Arena *a, Loc loc, Expr *value, Target *targets);
 Import *ast_import(Arena *a, Loc loc, const char *path, const char *faust_as);
 Node *ast_node(Arena *a, Loc loc, const char *name);
 Patch *ast_patch(Arena *a, Loc loc, const char *name);
+FnDef *ast_func(Arena *a, Loc loc, const char *name, Ident *params, Expr *body);
 Module *ast_module(Arena *a, SourceFile *file);
 
 const char *op_text(Op op);

@@ -156,6 +156,7 @@ static int scan(Lexer *lx, Token *t)
             "import"     { return TK_IMPORT; }
             "faust"      { return TK_FAUST; }
             "as"         { return TK_AS; }
+            "fn"         { return TK_FN; }
             "node"       { return TK_NODE; }
             "patch"      { return TK_PATCH; }
             "in"         { return TK_IN; }

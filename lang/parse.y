@@ -47,7 +47,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 %stack_overflow { parse_fail(P, P->tok.loc, "expression nested too deeply"); }
 
 /* Token codes, in the order the syntax error messages list them. */
-%token IMPORT FAUST AS NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
+%token IMPORT FAUST AS FN NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
        VOICE STEAL STEP SMOOTH.
 %token IDENT NUMBER STRING.
 %token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT.
@@ -75,6 +75,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 %type args_opt {ArgList}
 %type arg {Arg *}
 %type idlist {IdentList}
+%type fn_params {IdentList}
 %type inits {DeclList}
 %type init {Decl *}
 %type stmts {StmtList}
@@ -90,16 +91,22 @@ void AmpParseTrace(FILE *out, char *prompt);
 %destructor postfix { (void)$$; (void)P; }
 %destructor primary { (void)$$; (void)P; }
 
-/* file -> { import | node | patch } */
+/* file -> { import | fn | node | patch } */
 file ::= items.
 items ::= .
 items ::= items import.
+items ::= items func.
 items ::= items node.
 items ::= items patch.
 
 /* import -> IMPORT STRING ';' | IMPORT FAUST STRING AS IDENT ';' */
 import ::= IMPORT STRING(S) SEMI.                     { parse_add_import(P, &S, NULL); }
 import ::= IMPORT FAUST STRING(S) AS IDENT(N) SEMI.   { parse_add_import(P, &S, &N); }
+
+/* fn -> FN IDENT '(' [idlist] ')' '=' expr ';' */
+func ::= FN IDENT(N) LPAREN fn_params(L) RPAREN ASSIGN expr(B) SEMI.  { parse_add_func(P, &N, L, B); }
+fn_params(A) ::= .                                    { A = (IdentList){0}; }
+fn_params(A) ::= idlist(L).                           { A = L; }
 
 /* node -> NODE IDENT '{' { node_item } '}' */
 node ::= node_head LBRACE node_items RBRACE.          { parse_end_node(P); }
@@ -209,9 +216,9 @@ expr(A) ::= expr(X) LT(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->are
 expr(A) ::= expr(X) LE(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_LE, X, Y)); }
 expr(A) ::= expr(X) GT(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_GT, X, Y)); }
 expr(A) ::= expr(X) GE(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_GE, X, Y)); }
-expr(A) ::= expr(X) PLUS(K) expr(Y).    { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_ADD, X, Y)); }
+expr(A) ::= expr(X) PLUS(K) expr(Y).    { A = parse_chain(P, K.loc, OP_ADD, X, Y); }
 expr(A) ::= expr(X) MINUS(K) expr(Y).   { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_SUB, X, Y)); }
-expr(A) ::= expr(X) STAR(K) expr(Y).    { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_MUL, X, Y)); }
+expr(A) ::= expr(X) STAR(K) expr(Y).    { A = parse_chain(P, K.loc, OP_MUL, X, Y); }
 expr(A) ::= expr(X) SLASH(K) expr(Y).   { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_DIV, X, Y)); }
 expr(A) ::= expr(X) PERCENT(K) expr(Y). { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_MOD, X, Y)); }
 expr(A) ::= MINUS(K) expr(X). [NOT]     { A = parse_negate(P, K.loc, X); }
@@ -271,7 +278,7 @@ static int accepts(const yyParser *p, int code)
 /* How a message names an expected token. */
 static const char *const expected_name[YYNTOKEN] = {
     [0] = "end of file",
-    [TK_IMPORT] = "'import'", [TK_FAUST] = "'faust'", [TK_AS] = "'as'",
+    [TK_IMPORT] = "'import'", [TK_FAUST] = "'faust'", [TK_AS] = "'as'", [TK_FN] = "'fn'",
     [TK_NODE] = "'node'", [TK_PATCH] = "'patch'", [TK_IN] = "'in'", [TK_OUT] = "'out'",
     [TK_PARAM] = "'param'", [TK_STATE] = "'state'", [TK_DELAY] = "'delay'",
     [TK_TABLE] = "'table'", [TK_LET] = "'let'", [TK_PROCESS] = "'process'",
@@ -336,6 +343,7 @@ static const char *item_name(const ParseState *P, const yyParser *p)
         return NULL;
     switch (first->major) {
     case TK_IMPORT: return "the import";
+    case TK_FN: return "the function";
     case TK_IN: return "the input list";
     case TK_OUT: return "the output list";
     case TK_PARAM: return "the param";

@@ -692,7 +692,7 @@ START_TEST(test_error_messages)
         { "import osc;", "t.amp:1:8: error: expected 'faust' or a string before 'osc'" },
         { "import \"x.amp\"", "t.amp:1:15: error: expected ';' after the import" },
         { "import faust \"x.dsp\" name;", "t.amp:1:22: error: expected 'as' before 'name'" },
-        { "}", "t.amp:1:1: error: expected 'import', 'node' or 'patch' before '}'" },
+        { "}", "t.amp:1:1: error: expected 'import', 'fn', 'node' or 'patch' before '}'" },
         { "node { }", "t.amp:1:6: error: expected a name before '{'" },
         { "node n { delay d[2 s; }", "t.amp:1:21: error: expected ']' before ';'" },
         { "node n { let a = 1e999; }", "t.amp:1:18: error: number out of range" },
@@ -704,7 +704,7 @@ START_TEST(test_error_messages)
         { "node n { let a = a \xc3\xa9; }", "t.amp:1:20: error: unexpected character '\\xC3'" },
         { "node n { let a = 2 samples; }", "t.amp:1:20: error: expected ';' before 'samples'" },
         { "node n { let a = 1; } }",
-          "t.amp:1:23: error: expected 'import', 'node' or 'patch' before '}'" },
+          "t.amp:1:23: error: expected 'import', 'fn', 'node' or 'patch' before '}'" },
         { "node n { let aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }",
           "t.amp:1:65: error: expected '=' before '}'" },
         { "node n { let a = b bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb; }",
@@ -786,7 +786,7 @@ END_TEST
  * the tree: the parser bounds the tree's depth too. */
 START_TEST(test_long_chains)
 {
-    static const char *const units[] = { "a + ", "a * b - ", "x.", "a && " };
+    static const char *const units[] = { "a - ", "a * b - ", "x.", "a && " };
     static const char *const tails[] = { "a; }", "a; }", "y; }", "a; }" };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         char *text = repeat("node n { let a = ", units[i], 100000, tails[i]);
@@ -805,6 +805,17 @@ START_TEST(test_long_chains)
     ck_assert_int_eq(r.module->nodes->decls->value->depth, AST_MAX_DEPTH);
     run_free(&r);
     free(text);
+    /* Chains of + and of * longer than that are rebuilt balanced each time
+     * they reach the bound: 100000 terms parse. */
+    static const char *const sums[] = { "a + ", "a * " };
+    for (size_t i = 0; i < 2; i++) {
+        text = repeat("node n { let a = ", sums[i], 99999, "a; }");
+        run_parse(&r, text, strlen(text));
+        ck_assert_msg(r.module != NULL, "%s", r.out);
+        ck_assert_int_le(r.module->nodes->decls->value->depth, AST_MAX_DEPTH);
+        run_free(&r);
+        free(text);
+    }
 }
 END_TEST
 
