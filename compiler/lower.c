@@ -674,6 +674,10 @@ static Sig lower_expr(Walk *c, Expr *e)
         return lower_binary(c, e);
     case EX_COND:
         return lower_cond(c, e);
+    case EX_INDEX:     /* left by sema only where no table can be: in a function */
+        diag_error(c->d, e->loc, "'%s[...]': function '%s' reads only its parameters, constants and SR", e->name,
+                   c->fn ? c->fn->f->name : "?");
+        return sig_zero(c);
     }
     return sig_zero(c);
 }
@@ -766,6 +770,8 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             s->slot = c->ir->delays.n - 1;
             break;
         }
+        case DECL_ARRAY:   /* its entries were put where it is indexed (sema.c) */
+            break;
         case DECL_TABLE: {
             double size = 1;
             if (lower_const(c, d->size, "the size of a table", &size, NULL) && !(size >= 1 && size <= 1048576)) {

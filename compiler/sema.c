@@ -362,6 +362,463 @@ static void check_funcs(Program *prog, Diag *d)
     }
 }
 
+/* ---- arrays and loops ----------------------------------------------------------- */
+
+/* Before anything else reads a node or the unit patch, its arrays and
+ * loops are expanded in its syntax tree, so that the later passes see
+ * only plain names:
+ *   - `for k in a..b { items }` becomes the items, once per k, with k a
+ *     number in each copy;
+ *   - `saws[3] = saw(...)` is the instance named "saws[3]", and the
+ *     target `flt[3].x` its input;
+ *   - `t[3]`, t a table `[e0, e1, ...]`, becomes the expression e3, and
+ *     `saws[3]` the name "saws[3]";
+ *   - sum(), product(), min() and max() of an array (a table, or
+ *     `saws.y`: one output of every instance of an array) become a
+ *     balanced tree of + or * or two-argument min()/max() calls.
+ * Every index is a constant known here (numbers and loop variables):
+ * one out of range is an error pointing at it. */
+
+enum { LOOP_LIMIT = 65536, EXPAND_LIMIT = 1000000 };
+
+typedef struct ArrayDef {
+    const char *name;
+    Loc loc;
+    int is_table;
+    Expr **elems;          /* table: its entries */
+    int n;                 /* entries; instances: the highest index + 1 */
+    int state;             /* table: 0 entries not rewritten, 1 being rewritten, 2 done */
+} ArrayDef;
+
+typedef struct Expand {
+    Arena *a;
+    Diag *d;
+    Section sec;           /* of the items being expanded */
+    NameIndex tables;      /* ArrayDef*: the tables (under SEC_PATCH) */
+    NameIndex arrays;      /* ArrayDef*: the arrays of instances, by section */
+    NameIndex elements;    /* the instances "name[k]" made, by section */
+    long items;            /* graph items the loops have made */
+    int too_deep;          /* reported once */
+} Expand;
+
+/* A constant the expansion can compute: numbers and arithmetic on them. */
+static int const_value(const Expr *e, double *out)
+{
+    double x, y, z;
+    switch (e->kind) {
+    case EX_NUM:
+        *out = e->num;
+        return 1;
+    case EX_UNARY:
+        if (!const_value(e->a, &x))
+            return 0;
+        *out = e->op == OP_NEG ? -x : !x;
+        return 1;
+    case EX_BINARY:
+        if (!const_value(e->a, &x) || !const_value(e->b, &y))
+            return 0;
+        switch (e->op) {
+        case OP_ADD: *out = x + y; return 1;
+        case OP_SUB: *out = x - y; return 1;
+        case OP_MUL: *out = x * y; return 1;
+        case OP_DIV: *out = y != 0 ? x / y : 0; return 1;
+        case OP_MOD: *out = y != 0 ? x - y * floor(x / y) : 0; return 1;
+        case OP_LT: *out = x < y; return 1;
+        case OP_LE: *out = x <= y; return 1;
+        case OP_GT: *out = x > y; return 1;
+        case OP_GE: *out = x >= y; return 1;
+        case OP_EQ: *out = x == y; return 1;
+        case OP_NE: *out = x != y; return 1;
+        case OP_AND: *out = x && y; return 1;
+        case OP_OR: *out = x || y; return 1;
+        default: return 0;
+        }
+    case EX_COND:
+        if (!const_value(e->a, &x) || !const_value(e->b, &y) || !const_value(e->c, &z))
+            return 0;
+        *out = x ? y : z;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A whole constant: an index or a loop's bound. 0 after reporting. */
+static int whole_value(Expand *x, const Expr *e, const char *what, long *out)
+{
+    double v;
+    if (!const_value(e, &v)) {
+        diag_error(x->d, e->loc, "%s must be a constant (numbers and loop variables)", what);
+        return 0;
+    }
+    if (v != floor(v) || fabs(v) > 1e9) {
+        diag_error(x->d, e->loc, "%s must be a whole number, not %.9g", what, v);
+        return 0;
+    }
+    *out = (long)v;
+    return 1;
+}
+
+static ArrayDef *find_array(Expand *x, const char *name)
+{
+    ArrayDef *t = ix_get(&x->tables, name, SEC_PATCH);
+    return t ? t : ix_get(&x->arrays, name, x->sec);
+}
+
+/* ---- copies with a loop's variable replaced by a number ---- */
+
+static Expr *subst_expr(Arena *a, const Expr *e, const char *var, long k);
+
+static Arg *subst_args(Arena *a, const Arg *list, const char *var, long k)
+{
+    Arg *head = NULL, **tail = &head;
+    for (; list; list = list->next) {
+        Arg *c = arena_alloc(a, sizeof *c);
+        *c = *list;
+        c->value = subst_expr(a, list->value, var, k);
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    return head;
+}
+
+static Expr *subst_expr(Arena *a, const Expr *e, const char *var, long k)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_NAME && strcmp(e->name, var) == 0) {
+        Expr *n = ast_num(a, e->loc, (double)k, UNIT_NONE);
+        n->raw = (double)k;
+        return n;
+    }
+    Expr *c = arena_alloc(a, sizeof *c);
+    *c = *e;
+    c->a = subst_expr(a, e->a, var, k);
+    c->b = subst_expr(a, e->b, var, k);
+    c->c = subst_expr(a, e->c, var, k);
+    c->args = subst_args(a, e->args, var, k);
+    return c;
+}
+
+static GraphItem *subst_items(Arena *a, const GraphItem *g, const char *var, long k)
+{
+    GraphItem *head = NULL, **tail = &head;
+    for (; g; g = g->next) {
+        GraphItem *c = arena_alloc(a, sizeof *c);
+        *c = *g;
+        c->index = subst_expr(a, g->index, var, k);
+        c->args = subst_args(a, g->args, var, k);
+        c->value = subst_expr(a, g->value, var, k);
+        c->elems = subst_args(a, g->elems, var, k);
+        c->from = subst_expr(a, g->from, var, k);
+        c->to = subst_expr(a, g->to, var, k);
+        c->body = strcmp(g->name ? g->name : "", var) == 0 && g->kind == GI_FOR ? g->body
+                                                                                 : subst_items(a, g->body, var, k);
+        Target *th = NULL, **tt = &th;
+        for (const Target *t = g->targets; t; t = t->next) {
+            Target *ct = arena_alloc(a, sizeof *ct);
+            *ct = *t;
+            ct->index = subst_expr(a, t->index, var, k);
+            ct->next = NULL;
+            *tt = ct;
+            tt = &ct->next;
+        }
+        c->targets = th;
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    return head;
+}
+
+/* ---- phase 1: loops unrolled, instances and tables named ---- */
+
+static int builtin_name(const char *name)
+{
+    return !strcmp(name, "pi") || !strcmp(name, "SR") || !strcmp(name, "note") || !strcmp(name, "voices");
+}
+
+static const char *element_name(Arena *a, const char *name, long k)
+{
+    return arena_printf(a, "%s[%ld]", name, k);
+}
+
+static void add_table(Expand *x, const char *name, Loc loc, Arg *elems)
+{
+    if (ix_get(&x->tables, name, SEC_PATCH)) {
+        ArrayDef *old = ix_get(&x->tables, name, SEC_PATCH);
+        diag_error(x->d, loc, "'%s' is already defined", name);
+        diag_note(x->d, old->loc, "'%s' was defined here", name);
+        return;
+    }
+    ArrayDef *t = arena_alloc(x->a, sizeof *t);
+    t->name = name;
+    t->loc = loc;
+    t->is_table = 1;
+    for (Arg *e = elems; e; e = e->next)
+        t->n++;
+    t->elems = arena_alloc(x->a, sizeof(Expr *) * (size_t)(t->n + 1));
+    int k = 0;
+    for (Arg *e = elems; e; e = e->next)
+        t->elems[k++] = e->value;
+    ix_put(x->a, &x->tables, name, SEC_PATCH, t);
+}
+
+/* Append the items of list, loops unrolled, to *tail; returns the new tail. */
+static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail)
+{
+    GraphItem *next;
+    for (GraphItem *g = list; g; g = next) {
+        next = g->next;
+        g->next = NULL;
+        if (g->kind == GI_FOR) {
+            long from, to;
+            if (builtin_name(g->name)) {
+                diag_error(x->d, g->name_loc, "'%s' is a built-in name and cannot be redefined", g->name);
+                continue;
+            }
+            if (!whole_value(x, g->from, "a loop's bound", &from) || !whole_value(x, g->to, "a loop's bound", &to))
+                continue;
+            if (to < from) {
+                diag_error(x->d, g->to->loc, "the range of a loop must not go down: %ld..%ld", from, to);
+                continue;
+            }
+            if (to - from > LOOP_LIMIT || x->items + (to - from) > EXPAND_LIMIT) {
+                diag_error(x->d, g->loc, "a loop runs at most %d times, and loops make at most %d items; "
+                           "this one asks for %ld", LOOP_LIMIT, EXPAND_LIMIT, to - from);
+                continue;
+            }
+            for (long k = from; k < to && x->items <= EXPAND_LIMIT; k++) {
+                x->items++;
+                tail = unroll(x, subst_items(x->a, g->body, g->name, k), tail);
+            }
+            continue;
+        }
+        if (g->kind == GI_ARRAY) {
+            add_table(x, g->name, g->name_loc, g->elems);
+            continue;
+        }
+        if (g->kind == GI_INSTANCE && g->index) {
+            long k;
+            if (!whole_value(x, g->index, "the index of an instance", &k))
+                continue;
+            if (k < 0) {
+                diag_error(x->d, g->index->loc, "the index of an instance must not be negative (it is %ld)", k);
+                continue;
+            }
+            ArrayDef *arr = ix_get(&x->arrays, g->name, x->sec);
+            if (!arr) {
+                arr = arena_alloc(x->a, sizeof *arr);
+                arr->name = g->name;
+                arr->loc = g->name_loc;
+                ix_put(x->a, &x->arrays, g->name, x->sec, arr);
+            }
+            if (k + 1 > arr->n)
+                arr->n = (int)(k + 1);
+            g->name = element_name(x->a, g->name, k);
+            g->index = NULL;
+            if (!ix_get(&x->elements, g->name, x->sec))
+                ix_put(x->a, &x->elements, g->name, x->sec, g);
+        }
+        for (Target *t = g->kind == GI_CONNECT ? g->targets : NULL; t; t = t->next) {
+            long k;
+            if (t->index && whole_value(x, t->index, "the index of an instance", &k)) {
+                t->object = element_name(x->a, t->object, k);
+                t->index = NULL;
+            }
+        }
+        *tail = g;
+        tail = &g->next;
+    }
+    return tail;
+}
+
+/* ---- phase 2: indexes and reductions rewritten ---- */
+
+static Expr *rewrite(Expand *x, Expr *e);
+
+static void table_ready(Expand *x, ArrayDef *t)
+{
+    if (t->state)
+        return;
+    t->state = 1;
+    for (int i = 0; i < t->n; i++)
+        t->elems[i] = rewrite(x, t->elems[i]);
+    t->state = 2;
+}
+
+/* t[k]: the entry (a table) or the instance's name (an array of instances). */
+static Expr *rewrite_index(Expand *x, Expr *e)
+{
+    ArrayDef *arr = find_array(x, e->name);
+    if (!arr) {
+        diag_error(x->d, e->loc, "'%s' is not a table or an array of instances", e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    long k;
+    char what[160];
+    snprintf(what, sizeof what, "the index of '%.100s'", e->name);
+    if (!whole_value(x, e->b, what, &k))
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    if (k < 0 || k >= arr->n) {
+        diag_error(x->d, e->b->loc, "index %ld is outside '%s' (0 to %d)", k, e->name, arr->n - 1);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    if (arr->is_table) {
+        if (arr->state == 1) {
+            diag_error(x->d, e->loc, "table '%s' is defined in terms of itself", e->name);
+            return ast_num(x->a, e->loc, 0, UNIT_NONE);
+        }
+        table_ready(x, arr);
+        return arr->elems[k];
+    }
+    return ast_name(x->a, e->loc, element_name(x->a, e->name, k));
+}
+
+static Expr *reduce(Expand *x, Expr *e, Expr **terms, int lo, int hi)
+{
+    if (hi - lo == 1)
+        return terms[lo];
+    int mid = lo + (hi - lo) / 2;
+    Expr *l = reduce(x, e, terms, lo, mid);
+    Expr *r = reduce(x, e, terms, mid, hi);
+    if (!strcmp(e->name, "sum") || !strcmp(e->name, "product"))
+        return ast_binary(x->a, e->loc, e->name[0] == 's' ? OP_ADD : OP_MUL, l, r);
+    Arg *args = ast_arg(x->a, e->loc, NULL, l);
+    args->next = ast_arg(x->a, e->loc, NULL, r);
+    return ast_call(x->a, e->loc, e->name, args);
+}
+
+/* sum(a), product(a), min(a), max(a) of an array: NULL if e is not one. */
+static Expr *rewrite_reduction(Expand *x, Expr *e)
+{
+    int sum = !strcmp(e->name, "sum") || !strcmp(e->name, "product");
+    int minmax = !strcmp(e->name, "min") || !strcmp(e->name, "max");
+    if ((!sum && !minmax) || !e->args || e->args->next || e->args->name)
+        return NULL;
+    Expr *arg = e->args->value;
+    ArrayDef *arr = NULL;
+    if (arg->kind == EX_NAME)
+        arr = ix_get(&x->tables, arg->name, SEC_PATCH);
+    else if (arg->kind == EX_FIELD && arg->a->kind == EX_NAME)
+        arr = ix_get(&x->arrays, arg->a->name, x->sec);
+    if (!arr) {
+        if (minmax)
+            return NULL;   /* min(x): the usual arity error */
+        diag_error(x->d, arg->loc, "%s() takes an array: a table (%s(gains)) or one output of instances made "
+                   "in a loop (%s(saws.y))", e->name, e->name, e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    if (arr->n == 0)
+        return ast_num(x->a, e->loc, e->name[0] == 'p' ? 1 : 0, UNIT_NONE);
+    Expr **terms = arena_alloc(x->a, sizeof(Expr *) * (size_t)arr->n);
+    if (arr->is_table) {
+        if (arr->state == 1) {
+            diag_error(x->d, e->loc, "table '%s' is defined in terms of itself", arr->name);
+            return ast_num(x->a, e->loc, 0, UNIT_NONE);
+        }
+        table_ready(x, arr);
+        for (int i = 0; i < arr->n; i++)
+            terms[i] = arr->elems[i];
+    } else {
+        for (int i = 0; i < arr->n; i++) {
+            const char *name = element_name(x->a, arr->name, i);
+            if (!ix_get(&x->elements, name, x->sec)) {
+                diag_error(x->d, arg->loc, "'%s' has no instance %s (an array's instances are numbered from 0)",
+                           arr->name, name);
+                return ast_num(x->a, e->loc, 0, UNIT_NONE);
+            }
+            terms[i] = ast_field(x->a, arg->loc, ast_name(x->a, arg->a->loc, name), arg->name);
+        }
+    }
+    return reduce(x, e, terms, 0, arr->n);
+}
+
+static int depth_of(const Expr *e)
+{
+    return e ? e->depth : 0;
+}
+
+static Expr *rewrite(Expand *x, Expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_INDEX)
+        return rewrite_index(x, e);
+    if (e->kind == EX_CALL) {
+        Expr *r = rewrite_reduction(x, e);
+        if (r)
+            return r->depth > 2 * AST_MAX_DEPTH ? rewrite(x, ast_num(x->a, e->loc, 0, UNIT_NONE)) : r;
+    }
+    if (e->kind == EX_FIELD && e->a->kind == EX_NAME && ix_get(&x->arrays, e->a->name, x->sec) &&
+        !ix_get(&x->elements, e->a->name, x->sec)) {
+        diag_error(x->d, e->loc, "'%s' is an array of instances; read one as %s[k].%s, or all with sum(%s.%s)",
+                   e->a->name, e->a->name, e->name, e->a->name, e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    e->a = rewrite(x, e->a);
+    e->b = rewrite(x, e->b);
+    e->c = rewrite(x, e->c);
+    int depth = depth_of(e->a);
+    if (depth_of(e->b) > depth) depth = depth_of(e->b);
+    if (depth_of(e->c) > depth) depth = depth_of(e->c);
+    for (Arg *a = e->args; a; a = a->next) {
+        a->value = rewrite(x, a->value);
+        if (a->value->depth > depth)
+            depth = a->value->depth;
+    }
+    e->depth = depth + 1;
+    if (e->depth > 2 * AST_MAX_DEPTH) {
+        if (!x->too_deep)
+            diag_error(x->d, e->loc, "expression nested too deeply (once tables and reductions are expanded)");
+        x->too_deep = 1;
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    return e;
+}
+
+static void rewrite_items(Expand *x, GraphItem *g)
+{
+    for (; g; g = g->next) {
+        for (Arg *a = g->args; a; a = a->next)
+            a->value = rewrite(x, a->value);
+        g->value = rewrite(x, g->value);
+    }
+}
+
+/* The unit patch: both sections unrolled, then rewritten. */
+static void expand_patch(Program *prog, Diag *d, Patch *p)
+{
+    Expand x = { .a = prog->arena, .d = d };
+    GraphItem *voice = NULL, *graph = NULL;
+    x.sec = SEC_VOICE;
+    unroll(&x, p->voice, &voice);
+    x.sec = SEC_PATCH;
+    unroll(&x, p->graph, &graph);
+    p->voice = voice;
+    p->graph = graph;
+    x.sec = SEC_VOICE;
+    rewrite_items(&x, p->voice);
+    x.sec = SEC_PATCH;
+    rewrite_items(&x, p->graph);
+}
+
+/* A node: its tables, then every expression rewritten. */
+static void expand_node(Program *prog, Diag *d, Node *n)
+{
+    Expand x = { .a = prog->arena, .d = d, .sec = SEC_PATCH };
+    for (Decl *dc = n->decls; dc; dc = dc->next)
+        if (dc->kind == DECL_ARRAY)
+            add_table(&x, dc->name, dc->loc, dc->elems);
+    for (Decl *dc = n->decls; dc; dc = dc->next) {
+        dc->value = rewrite(&x, dc->value);
+        dc->size = rewrite(&x, dc->size);
+    }
+    for (Stmt *s = n->process; s; s = s->next)
+        s->value = rewrite(&x, s->value);
+}
+
 /* ---- nodes and the unit patch ------------------------------------------------- */
 
 static void check_params(Walk *c, Param *list, Lowered *u)
@@ -693,6 +1150,9 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
     check_names(prog, d);
     check_funcs(prog, d);
     for (int i = 0; i < prog->nodes.n; i++)
+        if (!((Node *)prog->nodes.items[i])->faust_path)
+            expand_node(prog, d, prog->nodes.items[i]);
+    for (int i = 0; i < prog->nodes.n; i++)
         check_node(prog, d, prog->nodes.items[i]);
     Node *as_node;
     Patch *patch = pick_unit(prog, unit_name, d, &as_node);
@@ -751,6 +1211,9 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
     if (d->errors)
         return NULL;
 
+    expand_patch(prog, d, patch);
+    if (d->errors)
+        return NULL;
     collect_items(&c, patch->voice, SEC_VOICE);
     collect_items(&c, patch->graph, SEC_PATCH);
     /* The channels of every let, in the order they are written: a let

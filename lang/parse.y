@@ -48,9 +48,9 @@ void AmpParseTrace(FILE *out, char *prompt);
 
 /* Token codes, in the order the syntax error messages list them. */
 %token IMPORT FAUST AS FN NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
-       VOICE STEAL STEP SMOOTH.
+       VOICE STEAL STEP SMOOTH FOR.
 %token IDENT NUMBER STRING.
-%token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT.
+%token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT DOTDOT.
 
 /* Operators, lowest precedence first. VOICES ranks above the operators so
  * that `voices - x -> out` at the start of a patch item is a connection, not
@@ -72,6 +72,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 %type smooth {Expr *}
 %type range {Range}
 %type args {ArgList}
+%type elems {ArgList}
 %type args_opt {ArgList}
 %type arg {Arg *}
 %type idlist {IdentList}
@@ -124,6 +125,8 @@ node_item ::= DELAY IDENT(N) LBRACKET expr(S) RBRACKET SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_DELAY, N.loc, N.str, NULL, S)); }
 node_item ::= TABLE IDENT(N) LBRACKET expr(S) RBRACKET ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S)); }
+node_item ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
+    { parse_add_decl(P, parse_array_decl(P, &N, L)); }
 node_item ::= LET IDENT(N) ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL)); }
 node_item ::= process_head LBRACE stmts(L) RBRACE.    { parse_set_process(P, L); }
@@ -183,11 +186,19 @@ steal(A) ::= STEAL IDENT(M).                          { A = M; }
 graph_items(A) ::= .                                  { A = (GraphList){0}; }
 graph_items(A) ::= graph_items(L) graph_item(G).      { A = graph_list_add(L, G); }
 
-/* graph_item -> IDENT '=' IDENT '(' [args] ')' ';'
+/* graph_item -> IDENT ['[' expr ']'] '=' IDENT '(' [args] ')' ';'
  *             | LET IDENT '=' expr ';'
- *             | expr '->' target {',' target} ';' */
+ *             | expr '->' target {',' target} ';'
+ *             | TABLE IDENT '=' '[' expr {',' expr} ']' ';'
+ *             | FOR IDENT IN expr '..' expr '{' { graph_item } '}' */
 graph_item(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = ast_instance(P->arena, N.loc, N.str, K.str, K.loc, X.head); }
+graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_indexed_instance(P, &N, I, &K, X); }
+graph_item(A) ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
+    { A = ast_array(P->arena, N.loc, N.str, L.head); }
+graph_item(A) ::= FOR(K) IDENT(N) IN expr(F) DOTDOT expr(T) LBRACE graph_items(B) RBRACE.
+    { A = ast_for(P->arena, K.loc, N.str, N.loc, F, T, B.head); }
 graph_item(A) ::= LET(K) IDENT(N) ASSIGN expr(V) SEMI.
     { A = ast_graph_let(P->arena, K.loc, N.str, N.loc, V); }
 graph_item(A) ::= expr(V) ARROW(K) targets(T) SEMI.
@@ -200,6 +211,10 @@ target(A) ::= OUT(K).                    { A = ast_target(P->arena, K.loc, "out"
 target(A) ::= OUT(K) DOT IDENT(F).       { A = ast_target(P->arena, K.loc, "out", F.str); }
 target(A) ::= IDENT(N) DOT IDENT(F).     { A = ast_target(P->arena, N.loc, N.str, F.str); }
 target(A) ::= IDENT(N).                  { A = ast_target(P->arena, N.loc, N.str, NULL); }
+target(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET DOT IDENT(F).
+    { A = parse_indexed_target(P, &N, I, F.str); }
+target(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET.
+    { A = parse_indexed_target(P, &N, I, NULL); }
 
 /* expr -> expr '?' expr ':' expr            (right-associative, lowest)
  *       | expr ('||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>='
@@ -234,6 +249,8 @@ postfix(A) ::= postfix(X) DOT IDENT(F) LPAREN args_opt(L) RPAREN.
     { A = parse_bounded(P, ast_method(P->arena, F.loc, X, F.str, L.head)); }
 postfix(A) ::= IDENT(F) LPAREN args_opt(L) RPAREN.
     { A = parse_bounded(P, ast_call(P->arena, F.loc, F.str, L.head)); }
+postfix(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET.
+    { A = parse_bounded(P, ast_index(P->arena, N.loc, N.str, I)); }
 
 /* primary -> NUMBER | IDENT | VOICES | '(' expr ')' */
 primary(A) ::= NUMBER(N).               { A = parse_number(P, &N); }
@@ -247,6 +264,8 @@ args_opt(A) ::= args(L).                { A = L; }
 args(A) ::= arg(X).                     { A = arg_list_add((ArgList){0}, X); }
 args(A) ::= args(L) COMMA arg(X).       { A = arg_list_add(L, X); }
 arg(A) ::= expr(X).                     { A = parse_arg(P, NULL, X); }
+elems(A) ::= expr(X).                   { A = arg_list_add((ArgList){0}, parse_arg(P, NULL, X)); }
+elems(A) ::= elems(L) COMMA expr(X).    { A = arg_list_add(L, parse_arg(P, NULL, X)); }
 arg(A) ::= IDENT(N) COLON expr(X).      { A = parse_arg(P, &N, X); }
 
 %code {
@@ -283,7 +302,7 @@ static const char *const expected_name[YYNTOKEN] = {
     [TK_PARAM] = "'param'", [TK_STATE] = "'state'", [TK_DELAY] = "'delay'",
     [TK_TABLE] = "'table'", [TK_LET] = "'let'", [TK_PROCESS] = "'process'",
     [TK_VOICES] = "'voices'", [TK_VOICE] = "'voice'", [TK_STEAL] = "'steal'",
-    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'",
+    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_DOTDOT] = "'..'",
     [TK_IDENT] = "a name", [TK_NUMBER] = "a number", [TK_STRING] = "a string",
     [TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
     [TK_LBRACKET] = "'['", [TK_RBRACKET] = "']'", [TK_SEMI] = "';'", [TK_COMMA] = "','",

@@ -251,6 +251,27 @@ void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *bo
     P->funcs_last = f;
 }
 
+Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems)
+{
+    Decl *d = ast_decl(P->arena, DECL_ARRAY, name->loc, name->str, NULL, NULL);
+    d->elems = elems.head;
+    return d;
+}
+
+GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args)
+{
+    GraphItem *g = ast_instance(P->arena, name->loc, name->str, node->str, node->loc, args.head);
+    g->index = index;
+    return g;
+}
+
+Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port)
+{
+    Target *t = ast_target(P->arena, name->loc, name->str, port);
+    t->index = index;
+    return t;
+}
+
 /* Start collecting the ports, params, declarations and graph of a new
  * node or patch. */
 static void begin_container(ParseState *P)

@@ -102,6 +102,9 @@ Arg *parse_arg(ParseState *P, const Token *name, Expr *value);
 
 void parse_add_import(ParseState *P, const Token *path, const Token *faust_as);
 void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *body);
+Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems);
+GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args);
+Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port);
 void parse_begin_node(ParseState *P, const Token *keyword, const Token *name);
 void parse_end_node(ParseState *P);
 void parse_begin_patch(ParseState *P, const Token *keyword, const Token *name);
