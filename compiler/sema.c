@@ -798,6 +798,8 @@ static void expand_patch(Program *prog, Diag *d, Patch *p)
     unroll(&x, p->graph, &graph);
     p->voice = voice;
     p->graph = graph;
+    if (d->errors)         /* a loop not unrolled: its arrays would be reported missing */
+        return;
     x.sec = SEC_VOICE;
     rewrite_items(&x, p->voice);
     x.sec = SEC_PATCH;
