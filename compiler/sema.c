@@ -252,7 +252,7 @@ static void check_node(Program *prog, Diag *d, Node *n)
 
 static int builtin_call(const char *name)
 {
-    static const char *const special[] = { "noise", "prev", "clamp" };
+    static const char *const special[] = { "noise", "prev", "clamp", "sum", "product" };
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
         if (!strcmp(name, special[i]))
             return 1;
