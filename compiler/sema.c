@@ -379,7 +379,11 @@ static void check_funcs(Program *prog, Diag *d)
  * Every index is a constant known here (numbers and loop variables):
  * one out of range is an error pointing at it. */
 
-enum { LOOP_LIMIT = 65536, EXPAND_LIMIT = 1000000 };
+/* Loops make at most EXPAND_LIMIT items in a patch (4096 instances of a
+ * saw compile in about a second), copying at most CLONE_LIMIT expression
+ * nodes; an expression, once tables and reductions are put in, holds at
+ * most SIZE_LIMIT nodes (counted as a tree). */
+enum { EXPAND_LIMIT = 4096, CLONE_LIMIT = 1000000, SIZE_LIMIT = 4000000 };
 
 typedef struct ArrayDef {
     const char *name;
@@ -398,6 +402,7 @@ typedef struct Expand {
     NameIndex arrays;      /* ArrayDef*: the arrays of instances, by section */
     NameIndex elements;    /* the instances "name[k]" made, by section */
     long items;            /* graph items the loops have made */
+    long cloned;           /* expression nodes the loops have copied */
     int too_deep;          /* reported once */
 } Expand;
 
@@ -467,15 +472,15 @@ static ArrayDef *find_array(Expand *x, const char *name)
 
 /* ---- copies with a loop's variable replaced by a number ---- */
 
-static Expr *subst_expr(Arena *a, const Expr *e, const char *var, long k);
+static Expr *subst_expr(Expand *x, const Expr *e, const char *var, long k);
 
-static Arg *subst_args(Arena *a, const Arg *list, const char *var, long k)
+static Arg *subst_args(Expand *x, const Arg *list, const char *var, long k)
 {
     Arg *head = NULL, **tail = &head;
     for (; list; list = list->next) {
-        Arg *c = arena_alloc(a, sizeof *c);
+        Arg *c = arena_alloc(x->a, sizeof *c);
         *c = *list;
-        c->value = subst_expr(a, list->value, var, k);
+        c->value = subst_expr(x, list->value, var, k);
         c->next = NULL;
         *tail = c;
         tail = &c->next;
@@ -483,43 +488,46 @@ static Arg *subst_args(Arena *a, const Arg *list, const char *var, long k)
     return head;
 }
 
-static Expr *subst_expr(Arena *a, const Expr *e, const char *var, long k)
+static Expr *subst_expr(Expand *x, const Expr *e, const char *var, long k)
 {
     if (!e)
         return NULL;
+    x->cloned++;
     if (e->kind == EX_NAME && strcmp(e->name, var) == 0) {
-        Expr *n = ast_num(a, e->loc, (double)k, UNIT_NONE);
+        Expr *n = ast_num(x->a, e->loc, (double)k, UNIT_NONE);
         n->raw = (double)k;
         return n;
     }
-    Expr *c = arena_alloc(a, sizeof *c);
+    Expr *c = arena_alloc(x->a, sizeof *c);
     *c = *e;
-    c->a = subst_expr(a, e->a, var, k);
-    c->b = subst_expr(a, e->b, var, k);
-    c->c = subst_expr(a, e->c, var, k);
-    c->args = subst_args(a, e->args, var, k);
+    c->a = subst_expr(x, e->a, var, k);
+    c->b = subst_expr(x, e->b, var, k);
+    c->c = subst_expr(x, e->c, var, k);
+    c->args = subst_args(x, e->args, var, k);
     return c;
 }
 
-static GraphItem *subst_items(Arena *a, const GraphItem *g, const char *var, long k)
+/* A copy of the items of a loop's body with its variable replaced (a loop
+ * inside with a variable of the same name keeps its own). */
+static GraphItem *subst_items(Expand *x, const GraphItem *g, const char *var, long k)
 {
     GraphItem *head = NULL, **tail = &head;
     for (; g; g = g->next) {
-        GraphItem *c = arena_alloc(a, sizeof *c);
+        GraphItem *c = arena_alloc(x->a, sizeof *c);
         *c = *g;
-        c->index = subst_expr(a, g->index, var, k);
-        c->args = subst_args(a, g->args, var, k);
-        c->value = subst_expr(a, g->value, var, k);
-        c->elems = subst_args(a, g->elems, var, k);
-        c->from = subst_expr(a, g->from, var, k);
-        c->to = subst_expr(a, g->to, var, k);
-        c->body = strcmp(g->name ? g->name : "", var) == 0 && g->kind == GI_FOR ? g->body
-                                                                                 : subst_items(a, g->body, var, k);
+        x->items++;
+        c->index = subst_expr(x, g->index, var, k);
+        c->args = subst_args(x, g->args, var, k);
+        c->value = subst_expr(x, g->value, var, k);
+        c->elems = subst_args(x, g->elems, var, k);
+        c->from = subst_expr(x, g->from, var, k);
+        c->to = subst_expr(x, g->to, var, k);
+        c->body = g->kind == GI_FOR && strcmp(g->name, var) == 0 ? g->body : subst_items(x, g->body, var, k);
         Target *th = NULL, **tt = &th;
         for (const Target *t = g->targets; t; t = t->next) {
-            Target *ct = arena_alloc(a, sizeof *ct);
+            Target *ct = arena_alloc(x->a, sizeof *ct);
             *ct = *t;
-            ct->index = subst_expr(a, t->index, var, k);
+            ct->index = subst_expr(x, t->index, var, k);
             ct->next = NULL;
             *tt = ct;
             tt = &ct->next;
@@ -584,14 +592,14 @@ static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail)
                 diag_error(x->d, g->to->loc, "the range of a loop must not go down: %ld..%ld", from, to);
                 continue;
             }
-            if (to - from > LOOP_LIMIT || x->items + (to - from) > EXPAND_LIMIT) {
-                diag_error(x->d, g->loc, "a loop runs at most %d times, and loops make at most %d items; "
-                           "this one asks for %ld", LOOP_LIMIT, EXPAND_LIMIT, to - from);
-                continue;
-            }
-            for (long k = from; k < to && x->items <= EXPAND_LIMIT; k++) {
-                x->items++;
-                tail = unroll(x, subst_items(x->a, g->body, g->name, k), tail);
+            for (long k = from; k < to; k++) {
+                if (x->items + (to - k) > EXPAND_LIMIT || x->cloned > CLONE_LIMIT) {
+                    diag_error(x->d, g->loc, "the loops of a patch make at most %d items (instances, "
+                               "connections, loops) and copy at most %d operations", EXPAND_LIMIT, CLONE_LIMIT);
+                    x->items = EXPAND_LIMIT + 1;
+                    break;
+                }
+                tail = unroll(x, subst_items(x, g->body, g->name, k), tail);
             }
             continue;
         }
@@ -740,6 +748,33 @@ static int depth_of(const Expr *e)
     return e ? e->depth : 0;
 }
 
+/* The number of nodes of e counted as a tree (a table's entry counts at
+ * each of its uses), saturating past SIZE_LIMIT; memoised in Expr.size. */
+static long size_of(Expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->size)
+        return e->size;
+    long n = 1 + size_of(e->a) + size_of(e->b) + size_of(e->c);
+    for (Arg *a = e->args; a; a = a->next)
+        n += size_of(a->value);
+    e->size = n > SIZE_LIMIT ? SIZE_LIMIT + 1 : n;
+    return e->size;
+}
+
+/* Past the limits, an expression is replaced by 0 after one error. */
+static Expr *bounded(Expand *x, Expr *e)
+{
+    if (e->depth <= 2 * AST_MAX_DEPTH && size_of(e) <= SIZE_LIMIT)
+        return e;
+    if (!x->too_deep)
+        diag_error(x->d, e->loc, "expression too large once tables and reductions are put in (more than %d "
+                   "levels or %d operations)", 2 * AST_MAX_DEPTH, SIZE_LIMIT);
+    x->too_deep = 1;
+    return ast_num(x->a, e->loc, 0, UNIT_NONE);
+}
+
 static Expr *rewrite(Expand *x, Expr *e)
 {
     if (!e)
@@ -749,7 +784,7 @@ static Expr *rewrite(Expand *x, Expr *e)
     if (e->kind == EX_CALL) {
         Expr *r = rewrite_reduction(x, e);
         if (r)
-            return r->depth > 2 * AST_MAX_DEPTH ? rewrite(x, ast_num(x->a, e->loc, 0, UNIT_NONE)) : r;
+            return bounded(x, r);
     }
     if (e->kind == EX_FIELD && e->a->kind == EX_NAME && ix_get(&x->arrays, e->a->name, x->sec) &&
         !ix_get(&x->elements, e->a->name, x->sec)) {
@@ -769,13 +804,8 @@ static Expr *rewrite(Expand *x, Expr *e)
             depth = a->value->depth;
     }
     e->depth = depth + 1;
-    if (e->depth > 2 * AST_MAX_DEPTH) {
-        if (!x->too_deep)
-            diag_error(x->d, e->loc, "expression nested too deeply (once tables and reductions are expanded)");
-        x->too_deep = 1;
-        return ast_num(x->a, e->loc, 0, UNIT_NONE);
-    }
-    return e;
+    e->size = 0;
+    return bounded(x, e);
 }
 
 static void rewrite_items(Expand *x, GraphItem *g)

@@ -77,6 +77,7 @@ struct Expr {
     double raw;            /* EX_NUM: the number as written, before the unit's conversion */
     int parenthesized;     /* written inside ( ): keeps `-(6 db)` a negation of 0.501 */
     int depth;             /* height of this subtree, 1 for a leaf; at most AST_MAX_DEPTH */
+    long size;             /* nodes of this subtree counted as a tree; 0 until sema's expansion counts them */
 };
 
 /* The parser rejects an expression whose tree is deeper than this
