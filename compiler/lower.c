@@ -284,9 +284,12 @@ static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
     if (fn->failed)
         c->d = &quiet;
     int errors = c->d->errors;
+    Module *caller = c->module;
     c->fn = &frame;
+    c->module = fn->module;
     Sig r = lower_expr(c, fn->body);
     c->fn = frame.up;
+    c->module = caller;
     if (!fn->failed && c->d->errors > errors)
         diag_note(c->d, e->loc, "in this call of '%s'", fn->name);
     c->d = saved_d;
@@ -344,7 +347,7 @@ static Sig lower_call(Walk *c, Expr *e)
     }
     int f = func_lookup(name);
     if (f < 0) {
-        FnDef *fn = sema_find_func(c->prog, name);
+        FnDef *fn = sema_find_func(c->prog, c->module, name);
         if (fn)
             return lower_fn_call(c, e, fn);
         if (sema_find_node(c->prog, name))
@@ -449,9 +452,28 @@ static Sig lower_node_name(Walk *c, Expr *e)
     }
 }
 
-/* obj.method(args): delay and table reads */
+/* lib.f(args): a function of a file imported as lib; NULL if e is not
+ * such a call. */
+static FnDef *qualified_call(Walk *c, Expr *e)
+{
+    if (e->kind != EX_METHOD || e->a->kind != EX_NAME || (!c->ps && !c->fn && find_sym(c->syms, e->a->name)) ||
+        !sema_find_alias(c->prog, e->a->name, strlen(e->a->name)))
+        return NULL;
+    FnDef *fn = sema_find_func(c->prog, NULL, arena_printf(c->a, "%s.%s", e->a->name, e->name));
+    if (!fn)
+        diag_error(c->d, e->loc, "'%s' (the file '%s') has no function '%s'", e->a->name,
+                   sema_find_alias(c->prog, e->a->name, strlen(e->a->name))->import_path, e->name);
+    return fn;
+}
+
+/* obj.method(args): delay and table reads, lib.f(args) */
 static Sig lower_method(Walk *c, Expr *e)
 {
+    if (e->a->kind == EX_NAME && sema_find_alias(c->prog, e->a->name, strlen(e->a->name)) &&
+        (c->ps || !find_sym(c->syms, e->a->name))) {
+        FnDef *fn = qualified_call(c, e);
+        return fn ? lower_fn_call(c, e, fn) : sig_zero(c);
+    }
     if (e->a->kind != EX_NAME || c->ps) {
         diag_error(c->d, e->loc, "'.%s(...)' can only be called on a delay line or a table", e->name);
         return sig_zero(c);
@@ -632,6 +654,11 @@ static Sig lower_expr(Walk *c, Expr *e)
 {
     if (c->fn) {
         c->prog->inlined++;
+        if (e->kind == EX_METHOD && e->a->kind == EX_NAME &&
+            sema_find_alias(c->prog, e->a->name, strlen(e->a->name))) {
+            FnDef *fn = qualified_call(c, e);
+            return fn ? lower_fn_call(c, e, fn) : sig_zero(c);
+        }
         if (e->kind == EX_FIELD || e->kind == EX_METHOD) {
             diag_error(c->d, e->loc, "'.%s': function '%s' reads only its parameters, constants and SR",
                        e->name, c->fn->f->name);
@@ -707,6 +734,7 @@ int lower_const(Walk *c, Expr *e, const char *what, double *out, UDim *dim)
 void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
 {
     c->syms = NULL;
+    c->module = n->module;
     int k = 0;
     for (Param *p = n->params; p; p = p->next, k++) {
         Sym *s = add_sym(c, p->name, p->loc, SYM_PARAM);

@@ -41,24 +41,104 @@ int sema_dims_clash(UDim x, UDim y)
 
 /* ---- names ----------------------------------------------------------------- */
 
+/* A file's names are visible everywhere unless it was only imported with
+ * `as` (a Faust node has no file of its own: visible). */
+static int visible(const Module *m)
+{
+    return !m || m->global;
+}
+
+Module *sema_find_alias(Program *p, const char *name, size_t len)
+{
+    for (int i = 0; i < p->aliases.n; i++) {
+        ImportAlias *al = p->aliases.items[i];
+        if (strlen(al->name) == len && strncmp(al->name, name, len) == 0)
+            return al->module;
+    }
+    return NULL;
+}
+
+/* `lib.name`: the file lib names and the name in it; NULL when name has
+ * no '.' (or lib names no file: *file stays NULL). */
+static const char *qualified(Program *p, const char *name, Module **file)
+{
+    const char *dot = strchr(name, '.');
+    *file = NULL;
+    if (!dot)
+        return NULL;
+    *file = sema_find_alias(p, name, (size_t)(dot - name));
+    return dot + 1;
+}
+
 Node *sema_find_node(Program *p, const char *name)
 {
+    Module *file;
+    const char *inner = qualified(p, name, &file);
     for (int i = 0; i < p->nodes.n; i++) {
         Node *n = p->nodes.items[i];
-        if (strcmp(n->name, name) == 0)
+        if (inner ? file && n->module == file && strcmp(n->name, inner) == 0
+                  : visible(n->module) && strcmp(n->name, name) == 0)
             return n;
     }
     return NULL;
 }
 
-FnDef *sema_find_func(Program *p, const char *name)
+/* A function called from the file `from` (NULL: the main file): lib.name,
+ * else one of from's own, else one visible to all. */
+FnDef *sema_find_func(Program *p, Module *from, const char *name)
 {
+    Module *file;
+    const char *inner = qualified(p, name, &file);
+    if (inner) {
+        for (int i = 0; i < p->funcs.n && file; i++) {
+            FnDef *f = p->funcs.items[i];
+            if (f->module == file && strcmp(f->name, inner) == 0)
+                return f;
+        }
+        return NULL;
+    }
+    if (!from)
+        from = p->main;
+    FnDef *any = NULL;
     for (int i = 0; i < p->funcs.n; i++) {
         FnDef *f = p->funcs.items[i];
-        if (strcmp(f->name, name) == 0)
+        if (strcmp(f->name, name) != 0)
+            continue;
+        if (f->module == from)
             return f;
+        if (!any && visible(f->module))
+            any = f;
     }
-    return NULL;
+    return any;
+}
+
+/* Two definitions of one name clash when they are in one file, or both in
+ * files visible to all; in two files, the error names both. */
+static void report_clash(Diag *d, const char *name, Loc loc, const Module *m, Loc old_loc, const Module *old)
+{
+    if (m == old || !m || !old) {
+        diag_error(d, loc, "'%s' is already defined", name);
+        diag_note(d, old_loc, "'%s' was defined here", name);
+        return;
+    }
+    const char *base = strrchr(m->import_path, '/');
+    base = base ? base + 1 : m->import_path;
+    size_t n = strcspn(base, ".");
+    int ident = n > 0 && n < 40 && !(base[0] >= '0' && base[0] <= '9');
+    for (size_t i = 0; i < n; i++)
+        ident &= (base[i] >= 'a' && base[i] <= 'z') || (base[i] >= 'A' && base[i] <= 'Z') ||
+                 (base[i] >= '0' && base[i] <= '9') || base[i] == '_';
+    char as[48];
+    snprintf(as, sizeof as, "%.*s", ident ? (int)n : 3, ident ? base : "lib");
+    diag_error(d, loc, "'%s' is defined in both '%s' and '%s'; import one of them with a name: "
+               "import \"%s\" as %s; then write %s.%s", name, old->import_path, m->import_path, m->import_path,
+               as, as, name);
+    diag_note(d, old_loc, "'%s' was defined here", name);
+}
+
+static int clash(const Module *m, const Module *old)
+{
+    return m == old || (visible(m) && visible(old));
 }
 
 static Patch *find_patch(Program *p, const char *name)
@@ -267,9 +347,8 @@ static void check_func_names(Program *prog, Diag *d, int i)
         diag_error(d, f->loc, "'%s' is a built-in function and cannot be redefined", f->name);
     for (int j = 0; j < i; j++) {
         FnDef *g = prog->funcs.items[j];
-        if (strcmp(f->name, g->name) == 0) {
-            diag_error(d, f->loc, "'%s' is already defined", f->name);
-            diag_note(d, g->loc, "'%s' was defined here", g->name);
+        if (strcmp(f->name, g->name) == 0 && clash(f->module, g->module)) {
+            report_clash(d, f->name, f->loc, f->module, g->loc, g->module);
             break;
         }
     }
@@ -305,9 +384,12 @@ static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e,
 {
     if (!e)
         return;
-    if (e->kind == EX_CALL) {
-        FnDef *g = func_lookup(e->name) < 0 ? sema_find_func(prog, e->name) : NULL;
-        if (g && g->color == 1) {
+    FnDef *g = NULL;
+    if (e->kind == EX_CALL && func_lookup(e->name) < 0)
+        g = sema_find_func(prog, n > 0 ? path[n - 1]->module : NULL, e->name);
+    else if (e->kind == EX_METHOD && e->a->kind == EX_NAME && sema_find_alias(prog, e->a->name, strlen(e->a->name)))
+        g = sema_find_func(prog, NULL, arena_printf(prog->arena, "%s.%s", e->a->name, e->name));
+    if (g && g->color == 1) {
             int from = n - 1;
             while (from > 0 && path[from] != g)
                 from--;
@@ -318,9 +400,8 @@ static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e,
             snprintf(cycle + used, sizeof cycle - used, "%s", g->name);
             diag_error(d, e->loc, "function '%s' calls itself: %s (a function is inlined, so it cannot recurse)",
                        g->name, cycle);
-        } else if (g) {
-            visit_func(prog, d, path, n, g, order);
-        }
+    } else if (g) {
+        visit_func(prog, d, path, n, g, order);
     }
     find_recursion(prog, d, path, n, e->a, order);
     find_recursion(prog, d, path, n, e->b, order);
@@ -347,7 +428,7 @@ static void check_funcs(Program *prog, Diag *d)
         FnDef *f = fn_order.items[i];
         Ir scratch;
         ir_init(&scratch, prog->arena);
-        Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH };
+        Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH, .module = f->module };
         int errors = d->errors;
         FnFrame frame = { .f = f, .depth = 0 };
         frame.args = arena_alloc(prog->arena, sizeof(Sig) * (size_t)(f->n_params + 1));
@@ -1007,6 +1088,28 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
     }
 }
 
+/* `unknown node 'onepole'` when onepole is in a file imported only with
+ * `as lib`: say to write lib.onepole. 0 if there is no such node. */
+static int hidden_node_hint(Walk *c, GraphItem *g)
+{
+    if (strchr(g->node, '.'))
+        return 0;
+    for (int i = 0; i < c->prog->nodes.n; i++) {
+        Node *n = c->prog->nodes.items[i];
+        if (strcmp(n->name, g->node) != 0 || visible(n->module))
+            continue;
+        for (int j = 0; j < c->prog->aliases.n; j++) {
+            ImportAlias *al = c->prog->aliases.items[j];
+            if (al->module == n->module) {
+                diag_error(c->d, g->node_loc, "unknown node '%s' ('%s' defines one; it is imported as '%s': "
+                           "write %s.%s)", g->node, al->module->import_path, al->name, al->name, g->node);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void collect_items(Walk *c, GraphItem *items, Section sec)
 {
     PatchScope *ps = c->ps;
@@ -1019,7 +1122,7 @@ static void collect_items(Walk *c, GraphItem *items, Section sec)
                 else if (func_lookup(g->node) >= 0 || !strcmp(g->node, "noise") || !strcmp(g->node, "prev"))
                     diag_error(c->d, g->node_loc, "'%s' is a built-in function, not a node; use it in an expression",
                                g->node);
-                else
+                else if (!hidden_node_hint(c, g))
                     diag_error(c->d, g->node_loc, "unknown node '%s'", g->node);
                 continue;
             }
@@ -1124,16 +1227,24 @@ static void check_names(Program *prog, Diag *d)
                                    : ((Patch *)prog->patches.items[i - prog->nodes.n])->name;
         Loc loc = is_node ? ((Node *)prog->nodes.items[i])->loc
                           : ((Patch *)prog->patches.items[i - prog->nodes.n])->loc;
+        Module *mod = is_node ? ((Node *)prog->nodes.items[i])->module : NULL;
         for (int j = 0; j < i; j++) {
             int jn = j < prog->nodes.n;
             const char *other = jn ? ((Node *)prog->nodes.items[j])->name
                                    : ((Patch *)prog->patches.items[j - prog->nodes.n])->name;
             if (strcmp(name, other) != 0)
                 continue;
+            Module *omod = jn ? ((Node *)prog->nodes.items[j])->module : NULL;
+            if (is_node && jn && !clash(mod, omod))
+                continue;
             Loc oloc = jn ? ((Node *)prog->nodes.items[j])->loc
                           : ((Patch *)prog->patches.items[j - prog->nodes.n])->loc;
-            diag_error(d, loc, "'%s' is already defined", name);
-            diag_note(d, oloc, "'%s' was defined here", name);
+            if (is_node && jn)
+                report_clash(d, name, loc, mod, oloc, omod);
+            else {
+                diag_error(d, loc, "'%s' is already defined", name);
+                diag_note(d, oloc, "'%s' was defined here", name);
+            }
             break;
         }
     }

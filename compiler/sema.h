@@ -124,6 +124,7 @@ typedef struct Walk {      /* the expression walk (lower.c), in a node or in the
     PatchScope *ps;
     int let_depth;         /* patch lets being walked, one inside another */
     FnFrame *fn;           /* the innermost function being inlined, NULL outside any */
+    Module *module;        /* the file whose text is walked (its functions first); NULL: the main file */
 } Walk;
 
 typedef struct NodeBinding {
@@ -152,7 +153,8 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d);
 void sema_dump(FILE *out, const PatchScope *ps);
 
 Node *sema_find_node(Program *p, const char *name);
-FnDef *sema_find_func(Program *p, const char *name);
+FnDef *sema_find_func(Program *p, Module *from, const char *name);
+Module *sema_find_alias(Program *p, const char *name, size_t len);
 PInst *sema_find_inst(PatchScope *ps, const char *name, Section sec);
 PLet *sema_find_let(PatchScope *ps, const char *name, Section sec);
 int sema_find_param(const Lowered *u, const char *name);

@@ -609,6 +609,8 @@ void ast_dump(FILE *out, const Module *m)
     for (const Import *im = m->imports; im; im = im->next) {
         if (im->faust_as)
             fprintf(out, "import faust \"%s\" as %s", im->path, im->faust_as);
+        else if (im->as)
+            fprintf(out, "import \"%s\" as %s", im->path, im->as);
         else
             fprintf(out, "import \"%s\"", im->path);
         dump_loc(out, im->loc);

@@ -137,6 +137,8 @@ typedef struct Decl {
     struct Decl *next;
 } Decl;
 
+struct Module;
+
 typedef struct Node {
     const char *name;
     Loc loc;
@@ -147,6 +149,7 @@ typedef struct Node {
     Loc process_loc;
     int has_process;
     const char *faust_path;/* non-NULL for a node imported from Faust */
+    struct Module *module; /* the file that defines it (set when the file is loaded) */
     struct Node *next;
 } Node;
 
@@ -205,6 +208,7 @@ typedef struct Import {
     const char *path;      /* as written, unquoted */
     Loc loc;
     const char *faust_as;  /* non-NULL for `import faust "x.dsp" as name;` */
+    const char *as;        /* non-NULL for `import "x.amp" as name;` */
     struct Import *next;
 } Import;
 
@@ -218,12 +222,16 @@ typedef struct FnDef {
     Expr *body;
     int color;             /* sema's search for recursion: 0 new, 1 on the path, 2 done */
     int failed;            /* sema found an error in its body: calls inline it quietly */
+    struct Module *module; /* the file that defines it (set when the file is loaded) */
     struct FnDef *next;
 } FnDef;
 
 /* Everything parsed from one file. */
 typedef struct Module {
     SourceFile *file;
+    const char *import_path; /* as the first import of it wrote it; the main file: its path */
+    int global;            /* its names are visible everywhere: the main file, or imported
+                              at least once without `as` */
     Import *imports;
     Node *nodes;
     Patch *patches;

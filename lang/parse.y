@@ -100,9 +100,10 @@ items ::= items func.
 items ::= items node.
 items ::= items patch.
 
-/* import -> IMPORT STRING ';' | IMPORT FAUST STRING AS IDENT ';' */
+/* import -> IMPORT STRING [AS IDENT] ';' | IMPORT FAUST STRING AS IDENT ';' */
 import ::= IMPORT STRING(S) SEMI.                     { parse_add_import(P, &S, NULL); }
 import ::= IMPORT FAUST STRING(S) AS IDENT(N) SEMI.   { parse_add_import(P, &S, &N); }
+import ::= IMPORT STRING(S) AS IDENT(N) SEMI.         { parse_add_import_as(P, &S, &N); }
 
 /* fn -> FN IDENT '(' [idlist] ')' '=' expr ';' */
 func ::= FN IDENT(N) LPAREN fn_params(L) RPAREN ASSIGN expr(B) SEMI.  { parse_add_func(P, &N, L, B); }
@@ -186,13 +187,17 @@ steal(A) ::= STEAL IDENT(M).                          { A = M; }
 graph_items(A) ::= .                                  { A = (GraphList){0}; }
 graph_items(A) ::= graph_items(L) graph_item(G).      { A = graph_list_add(L, G); }
 
-/* graph_item -> IDENT ['[' expr ']'] '=' IDENT '(' [args] ')' ';'
+/* graph_item -> IDENT ['[' expr ']'] '=' [IDENT '.'] IDENT '(' [args] ')' ';'
  *             | LET IDENT '=' expr ';'
  *             | expr '->' target {',' target} ';'
  *             | TABLE IDENT '=' '[' expr {',' expr} ']' ';'
  *             | FOR IDENT IN expr '..' expr '{' { graph_item } '}' */
 graph_item(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = ast_instance(P->arena, N.loc, N.str, K.str, K.loc, X.head); }
+graph_item(A) ::= IDENT(N) ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_qualified_instance(P, &N, NULL, &L, &K, X); }
+graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_qualified_instance(P, &N, I, &L, &K, X); }
 graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = parse_indexed_instance(P, &N, I, &K, X); }
 graph_item(A) ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.

@@ -241,6 +241,22 @@ void parse_add_import(ParseState *P, const Token *path, const Token *faust_as)
     P->imports_last = im;
 }
 
+void parse_add_import_as(ParseState *P, const Token *path, const Token *as)
+{
+    parse_add_import(P, path, NULL);
+    P->imports_last->as = as->str;
+}
+
+/* name ['[' index ']'] '=' lib '.' node '(' args ')': the node `lib.node`. */
+GraphItem *parse_qualified_instance(ParseState *P, const Token *name, Expr *index, const Token *lib,
+                                    const Token *node, ArgList args)
+{
+    const char *qualified = arena_printf(P->arena, "%s.%s", lib->str, node->str);
+    GraphItem *g = ast_instance(P->arena, name->loc, name->str, qualified, lib->loc, args.head);
+    g->index = index;
+    return g;
+}
+
 void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *body)
 {
     FnDef *f = ast_func(P->arena, name->loc, name->str, params.head, body);

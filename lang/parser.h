@@ -102,6 +102,9 @@ Arg *parse_arg(ParseState *P, const Token *name, Expr *value);
 
 void parse_add_import(ParseState *P, const Token *path, const Token *faust_as);
 void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *body);
+void parse_add_import_as(ParseState *P, const Token *path, const Token *as);
+GraphItem *parse_qualified_instance(ParseState *P, const Token *name, Expr *index, const Token *lib,
+                                    const Token *node, ArgList args);
 Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems);
 GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args);
 Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port);

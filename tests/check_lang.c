@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ampc.h"
 #include "build.h"
@@ -1239,6 +1240,63 @@ START_TEST(test_supersaw)
 }
 END_TEST
 
+/* `import "x.amp" as lib;`: two files that both define the node smooth1
+ * and the function f are used side by side as a.smooth1 and b.smooth1,
+ * and each node calls its own file's f (a adds 1, b doubles; a smooths by
+ * 0.5 a sample, b by 0.25): out = b.f(a.f(b.smooth1(a.smooth1(1)))) is
+ * 3.5 at the first sample and settles at 10 (8 and 4.5 if each node
+ * called the other file's f). */
+START_TEST(test_import_as)
+{
+    char dir[] = "/tmp/check_lang_import_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const char *const files[][2] = {
+        { "a.amp", "fn f(x) = x + 1;\n"
+                   "node smooth1 { in x; out y; state z = 0; process { z = z + 0.5 * (x - z); y = f(z); } }\n" },
+        { "b.amp", "fn f(x) = x * 2;\n"
+                   "node smooth1 { in x; out y; state z = 0; process { z = z + 0.25 * (x - z); y = f(z); } }\n" },
+        { "main.amp", "import \"a.amp\" as a;\nimport \"b.amp\" as b;\n"
+                      "patch p { in x; out y; s = a.smooth1(x: x); t = b.smooth1(x: s.y); "
+                      "b.f(a.f(t.y)) -> out; }\n" },
+    };
+    char path[3][128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path[2], &opt, &d, &r), 0);
+    static char err[16384];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    char msg[256];
+    ck_assert_msg(host_init(&hp, desc, (float)SR, msg, sizeof msg) == 0, "%s", msg);
+    enum { N = 64 };
+    float one[N], y[N];
+    for (int i = 0; i < N; i++)
+        one[i] = 1;
+    const float *ins[HOST_MAX_CHANNELS] = { one };
+    float *outs[HOST_MAX_CHANNELS] = { y };
+    host_render(&hp, NULL, 0, ins, outs, N);
+    host_free(&hp);
+    printf("import as: a step through a.smooth1 and b.smooth1: %.6f at the first sample, %.6f at the %dth\n",
+           y[0], y[N - 1], N);
+    ck_assert(fabs(y[0] - 3.5) < 1e-6);
+    ck_assert(fabs(y[N - 1] - 10.0) < 1e-5);
+    for (int i = 0; i < 3; i++)
+        remove(path[i]);
+    rmdir(dir);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------------ */
 
 static Suite *lang_suite(void)
@@ -1285,6 +1343,7 @@ static Suite *lang_suite(void)
     tcase_add_test(language, test_function_inlined);
     tcase_add_test(language, test_long_sum_linear);
     tcase_add_test(language, test_supersaw);
+    tcase_add_test(language, test_import_as);
     suite_add_tcase(s, language);
 
     TCase *golden = tcase_create("golden");
