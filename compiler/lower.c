@@ -252,8 +252,8 @@ static int fn_args(Walk *c, Expr *e, FnDef *fn, Expr **vals)
 /* A call of a function: its arguments lowered where the call stands, then
  * its body lowered with its parameters bound to them, so units and rates
  * flow through the body as through any expression. A unit error inside
- * the body is followed by a note at the call that caused it. Recursion
- * was reported by sema (check_funcs); here it only stops. */
+ * the body is followed by a note at the outermost call that caused it.
+ * Recursion was reported by sema (check_funcs); here it only stops. */
 static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
 {
     Expr **vals = arena_alloc(c->a, sizeof(Expr *) * (size_t)(fn->n_params + 1));
@@ -290,7 +290,7 @@ static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
     Sig r = lower_expr(c, fn->body);
     c->fn = frame.up;
     c->module = caller;
-    if (!fn->failed && c->d->errors > errors)
+    if (!fn->failed && !frame.up && c->d->errors > errors)   /* the outermost call: where it came from */
         diag_note(c->d, e->loc, "in this call of '%s'", fn->name);
     c->d = saved_d;
     return r;
@@ -347,7 +347,7 @@ static Sig lower_call(Walk *c, Expr *e)
     }
     int f = func_lookup(name);
     if (f < 0) {
-        FnDef *fn = sema_find_func(c->prog, c->module, name);
+        FnDef *fn = e->fn ? e->fn : (e->fn = sema_find_func(c->prog, c->module, name));
         if (fn)
             return lower_fn_call(c, e, fn);
         if (sema_find_node(c->prog, name))

@@ -386,7 +386,7 @@ static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e,
         return;
     FnDef *g = NULL;
     if (e->kind == EX_CALL && func_lookup(e->name) < 0)
-        g = sema_find_func(prog, n > 0 ? path[n - 1]->module : NULL, e->name);
+        g = e->fn ? e->fn : (e->fn = sema_find_func(prog, n > 0 ? path[n - 1]->module : NULL, e->name));
     else if (e->kind == EX_METHOD && e->a->kind == EX_NAME && sema_find_alias(prog, e->a->name, strlen(e->a->name)))
         g = sema_find_func(prog, NULL, arena_printf(prog->arena, "%s.%s", e->a->name, e->name));
     if (g && g->color == 1) {

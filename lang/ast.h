@@ -56,6 +56,7 @@ typedef enum {
 } Op;
 
 typedef struct Expr Expr;
+struct FnDef;
 
 typedef struct Arg {
     const char *name;      /* NULL for a positional argument */
@@ -78,6 +79,8 @@ struct Expr {
     int parenthesized;     /* written inside ( ): keeps `-(6 db)` a negation of 0.501 */
     int depth;             /* height of this subtree, 1 for a leaf; at most AST_MAX_DEPTH */
     long size;             /* nodes of this subtree counted as a tree; 0 until sema's expansion counts them */
+    struct FnDef *fn;      /* EX_CALL, EX_METHOD: the function it calls, once looked up (an expression
+                              belongs to one file, so the answer does not change) */
 };
 
 /* The parser rejects an expression whose tree is deeper than this
