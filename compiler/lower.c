@@ -268,10 +268,8 @@ static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
         return sig_zero(c);
     }
     if (c->prog->inlined > FN_INLINE_LIMIT) {
-        if (c->prog->inlined != FN_INLINE_LIMIT + 2) {
-            c->prog->inlined = FN_INLINE_LIMIT + 2;
+        if (!c->prog->inline_limit_reported++)
             diag_error(c->d, e->loc, "function calls expand to more than %d operations", FN_INLINE_LIMIT);
-        }
         return sig_zero(c);
     }
     FnFrame frame = { .f = fn, .call = e->loc, .depth = depth, .up = c->fn };

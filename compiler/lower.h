@@ -31,6 +31,7 @@ typedef struct Program {
     PtrVec funcs;          /* FnDef*, every file's `fn`, in load order */
     PtrVec aliases;        /* ImportAlias*: `lib` of `import "x.amp" as lib;`, of any file */
     long inlined;          /* expression nodes walked in inlined function bodies, all walks together */
+    int inline_limit_reported; /* FN_INLINE_LIMIT (sema.h) passed and said once */
     Module *main;
 } Program;
 
