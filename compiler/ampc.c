@@ -128,10 +128,50 @@ static int already_loaded(PtrVec *loaded, const char *key)
 static void add_module(Program *prog, Module *m)
 {
     vec_push(prog->arena, &prog->modules, m);
-    for (Node *n = m->nodes; n; n = n->next)
+    for (Node *n = m->nodes; n; n = n->next) {
+        n->module = m;
         vec_push(prog->arena, &prog->nodes, n);
+    }
     for (Patch *p = m->patches; p; p = p->next)
         vec_push(prog->arena, &prog->patches, p);
+    for (FnDef *f = m->funcs; f; f = f->next) {
+        f->module = m;
+        vec_push(prog->arena, &prog->funcs, f);
+    }
+}
+
+/* An import of module m: without `as`, its names become visible to all;
+ * with `as lib`, as lib.name (a name for one file only). */
+static void import_names(Program *prog, Import *im, Module *m, Diag *d)
+{
+    if (!im->as) {
+        m->global = 1;
+        return;
+    }
+    for (int i = 0; i < prog->aliases.n; i++) {
+        ImportAlias *al = prog->aliases.items[i];
+        if (strcmp(al->name, im->as) != 0)
+            continue;
+        if (al->module != m) {
+            diag_error(d, im->loc, "'%s' already names '%s'; import '%s' under another name", im->as,
+                       al->module->import_path, im->path);
+            diag_note(d, al->loc, "'%s' was given here", im->as);
+        }
+        return;
+    }
+    ImportAlias *al = arena_alloc(prog->arena, sizeof *al);
+    al->name = im->as;
+    al->module = m;
+    al->loc = im->loc;
+    vec_push(prog->arena, &prog->aliases, al);
+}
+
+static Module *loaded_module(PtrVec *loaded, const char *key)
+{
+    for (int i = 0; i < loaded->n; i++)
+        if (!strcmp(((Loaded *)loaded->items[i])->key, key))
+            return ((Loaded *)loaded->items[i])->module;
+    return NULL;
 }
 
 /* `import faust "FILE.dsp" as NAME;`: the Faust program becomes the node
@@ -179,19 +219,25 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
                 continue;
             }
             char *key = canonical(a, path, opt);
-            if (already_loaded(loaded, key))
+            if (already_loaded(loaded, key)) {
+                Module *old = loaded_module(loaded, key);
+                if (old)
+                    import_names(prog, im, old, d);
                 continue;
+            }
             SourceFile *f = load_file(a, d, path, opt);
             if (!f)
                 continue;
             Module *sub = parse_source(a, d, f);
             if (!sub)
                 return 1;
+            sub->import_path = im->path;
             Loaded *l = arena_alloc(a, sizeof *l);
             l->key = key;
             l->module = sub;
             vec_push(a, loaded, l);
             add_module(prog, sub);
+            import_names(prog, im, sub, d);
         }
     }
     return d->errors != 0;
@@ -206,6 +252,8 @@ static int load_program(Program *prog, Arena *a, Module *m, SourceFile *f, const
     self->key = canonical(a, f->path, opt);
     self->module = m;
     vec_push(a, &loaded, self);
+    m->global = 1;
+    m->import_path = f->path;
     add_module(prog, m);
     return load_imports(prog, opt, d, &loaded);
 }

@@ -208,11 +208,113 @@ static int check_positional(Walk *c, Expr *e, const char *what, int want)
 }
 
 static Sig lower_prev(Walk *c, Expr *e);
+static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn);
 
-/* name(args): built-in functions, noise(), prev() */
+/* The arguments of a call of fn, in the order of its parameters: the
+ * positional ones first, then `name: value`. 0 after reporting. */
+static int fn_args(Walk *c, Expr *e, FnDef *fn, Expr **vals)
+{
+    int k = 0, n = 0;
+    for (int i = 0; i < fn->n_params; i++)
+        vals[i] = NULL;
+    for (Arg *a = e->args; a; a = a->next, n++) {
+        if (!a->name) {
+            if (k < fn->n_params)
+                vals[k] = a->value;
+            k++;
+            continue;
+        }
+        int j = 0;
+        Ident *p = fn->params;
+        for (; p && strcmp(p->name, a->name) != 0; p = p->next)
+            j++;
+        if (!p) {
+            diag_error(c->d, a->loc, "function '%s' has no parameter '%s'", fn->name, a->name);
+            return 0;
+        }
+        if (vals[j]) {
+            diag_error(c->d, a->loc, "'%s' is given twice", a->name);
+            return 0;
+        }
+        vals[j] = a->value;
+    }
+    int missing = 0;
+    for (int i = 0; i < fn->n_params; i++)
+        missing |= !vals[i];
+    if (n != fn->n_params || missing) {
+        diag_error(c->d, e->loc, "%s() takes %d argument%s, got %d", fn->name, fn->n_params,
+                   fn->n_params == 1 ? "" : "s", n);
+        return 0;
+    }
+    return 1;
+}
+
+/* A call of a function: its arguments lowered where the call stands, then
+ * its body lowered with its parameters bound to them, so units and rates
+ * flow through the body as through any expression. A unit error inside
+ * the body is followed by a note at the outermost call that caused it.
+ * Recursion was reported by sema (check_funcs); here it only stops. */
+static Sig lower_fn_call(Walk *c, Expr *e, FnDef *fn)
+{
+    Expr **vals = arena_alloc(c->a, sizeof(Expr *) * (size_t)(fn->n_params + 1));
+    if (!fn_args(c, e, fn, vals))
+        return sig_zero(c);
+    for (FnFrame *up = c->fn; up; up = up->up)
+        if (up->f == fn)
+            return sig_zero(c);
+    int depth = (c->fn ? c->fn->depth : 0) + fn->body->depth;
+    if (depth > FN_DEPTH_LIMIT) {
+        diag_error(c->d, e->loc, "calls of functions nested too deeply (in '%s')", fn->name);
+        return sig_zero(c);
+    }
+    if (c->prog->inlined > FN_INLINE_LIMIT) {
+        if (!c->prog->inline_limit_reported++)
+            diag_error(c->d, e->loc, "function calls expand to more than %d operations", FN_INLINE_LIMIT);
+        return sig_zero(c);
+    }
+    FnFrame frame = { .f = fn, .call = e->loc, .depth = depth, .up = c->fn };
+    frame.args = arena_alloc(c->a, sizeof(Sig) * (size_t)(fn->n_params + 1));
+    for (int i = 0; i < fn->n_params; i++)
+        frame.args[i] = lower_expr(c, vals[i]);
+    Diag *saved_d = c->d;
+    Diag quiet = *c->d;    /* a body with errors of its own was reported once, by sema */
+    quiet.out = NULL;
+    if (fn->failed)
+        c->d = &quiet;
+    int errors = c->d->errors;
+    Module *caller = c->module;
+    c->fn = &frame;
+    c->module = fn->module;
+    Sig r = lower_expr(c, fn->body);
+    c->fn = frame.up;
+    c->module = caller;
+    if (!fn->failed && !frame.up && c->d->errors > errors)   /* the outermost call: where it came from */
+        diag_note(c->d, e->loc, "in this call of '%s'", fn->name);
+    c->d = saved_d;
+    return r;
+}
+
+/* A name inside a function's body: one of its parameters. */
+static Sig lower_fn_name(Walk *c, Expr *e)
+{
+    int k = 0;
+    for (Ident *p = c->fn->f->params; p; p = p->next, k++)
+        if (strcmp(p->name, e->name) == 0)
+            return c->fn->args[k];
+    diag_error(c->d, e->loc, "unknown name '%s' (function '%s' reads only its parameters, constants and SR)",
+               e->name, c->fn->f->name);
+    return sig_zero(c);
+}
+
+/* name(args): built-in functions, noise(), prev(), functions (fn) */
 static Sig lower_call(Walk *c, Expr *e)
 {
     const char *name = e->name;
+    if (c->fn && (strcmp(name, "noise") == 0 || strcmp(name, "prev") == 0)) {
+        diag_error(c->d, e->loc, "%s() cannot be used in function '%s': a function is pure (the same "
+                   "arguments give the same value)", name, c->fn->f->name);
+        return sig_zero(c);
+    }
     if (strcmp(name, "noise") == 0) {
         if (!check_positional(c, e, "noise()", 0))
             return sig_zero(c);
@@ -243,6 +345,9 @@ static Sig lower_call(Walk *c, Expr *e)
     }
     int f = func_lookup(name);
     if (f < 0) {
+        FnDef *fn = e->fn ? e->fn : (e->fn = sema_find_func(c->prog, c->module, name));
+        if (fn)
+            return lower_fn_call(c, e, fn);
         if (sema_find_node(c->prog, name))
             diag_error(c->d, e->loc, "'%s' is a node; instances are made in a patch: name = %s(...);", name, name);
         else
@@ -345,9 +450,28 @@ static Sig lower_node_name(Walk *c, Expr *e)
     }
 }
 
-/* obj.method(args): delay and table reads */
+/* lib.f(args): a function of a file imported as lib; NULL if e is not
+ * such a call. */
+static FnDef *qualified_call(Walk *c, Expr *e)
+{
+    if (e->kind != EX_METHOD || e->a->kind != EX_NAME || (!c->ps && !c->fn && find_sym(c->syms, e->a->name)) ||
+        !sema_find_alias(c->prog, e->a->name, strlen(e->a->name)))
+        return NULL;
+    FnDef *fn = sema_find_func(c->prog, NULL, arena_printf(c->a, "%s.%s", e->a->name, e->name));
+    if (!fn)
+        diag_error(c->d, e->loc, "'%s' (the file '%s') has no function '%s'", e->a->name,
+                   sema_find_alias(c->prog, e->a->name, strlen(e->a->name))->import_path, e->name);
+    return fn;
+}
+
+/* obj.method(args): delay and table reads, lib.f(args) */
 static Sig lower_method(Walk *c, Expr *e)
 {
+    if (e->a->kind == EX_NAME && sema_find_alias(c->prog, e->a->name, strlen(e->a->name)) &&
+        (c->ps || !find_sym(c->syms, e->a->name))) {
+        FnDef *fn = qualified_call(c, e);
+        return fn ? lower_fn_call(c, e, fn) : sig_zero(c);
+    }
     if (e->a->kind != EX_NAME || c->ps) {
         diag_error(c->d, e->loc, "'.%s(...)' can only be called on a delay line or a table", e->name);
         return sig_zero(c);
@@ -526,6 +650,21 @@ static Sig lower_let(Walk *c, PLet *l)
 
 static Sig lower_expr(Walk *c, Expr *e)
 {
+    if (c->fn) {
+        c->prog->inlined++;
+        if (e->kind == EX_METHOD && e->a->kind == EX_NAME &&
+            sema_find_alias(c->prog, e->a->name, strlen(e->a->name))) {
+            FnDef *fn = qualified_call(c, e);
+            return fn ? lower_fn_call(c, e, fn) : sig_zero(c);
+        }
+        if (e->kind == EX_FIELD || e->kind == EX_METHOD) {
+            diag_error(c->d, e->loc, "'.%s': function '%s' reads only its parameters, constants and SR",
+                       e->name, c->fn->f->name);
+            return sig_zero(c);
+        }
+        if (e->kind == EX_NAME && strcmp(e->name, "pi") != 0 && strcmp(e->name, "SR") != 0)
+            return lower_fn_name(c, e);
+    }
     switch (e->kind) {
     case EX_NUM: {
         UDim d = ANY;
@@ -560,8 +699,17 @@ static Sig lower_expr(Walk *c, Expr *e)
         return lower_binary(c, e);
     case EX_COND:
         return lower_cond(c, e);
+    case EX_INDEX:     /* left by sema only where no table can be: in a function */
+        diag_error(c->d, e->loc, "'%s[...]': function '%s' reads only its parameters, constants and SR", e->name,
+                   c->fn ? c->fn->f->name : "?");
+        return sig_zero(c);
     }
     return sig_zero(c);
+}
+
+Sig lower_value(Walk *c, Expr *e)
+{
+    return lower_expr(c, e);
 }
 
 /* A value that must be known when the patch is compiled. */
@@ -584,6 +732,7 @@ int lower_const(Walk *c, Expr *e, const char *what, double *out, UDim *dim)
 void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
 {
     c->syms = NULL;
+    c->module = n->module;
     int k = 0;
     for (Param *p = n->params; p; p = p->next, k++) {
         Sym *s = add_sym(c, p->name, p->loc, SYM_PARAM);
@@ -647,6 +796,8 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             s->slot = c->ir->delays.n - 1;
             break;
         }
+        case DECL_ARRAY:   /* its entries were put where it is indexed (sema.c) */
+            break;
         case DECL_TABLE: {
             double size = 1;
             if (lower_const(c, d->size, "the size of a table", &size, NULL) && !(size >= 1 && size <= 1048576)) {

@@ -16,12 +16,22 @@
 
 #define MAX_CHANNELS 8
 
+typedef struct ImportAlias {  /* `import "file.amp" as name;` */
+    const char *name;
+    Module *module;
+    Loc loc;               /* of the first import that gave the name */
+} ImportAlias;
+
 typedef struct Program {
     Arena *arena;
     PtrVec modules;        /* Module*, the main file first */
     PtrVec nodes;          /* Node*, every file's, in load order */
     PtrVec patches;        /* Patch* */
     PtrVec fausts;         /* FaustProgram* (faust.h): the `import faust` nodes, also in nodes */
+    PtrVec funcs;          /* FnDef*, every file's `fn`, in load order */
+    PtrVec aliases;        /* ImportAlias*: `lib` of `import "x.amp" as lib;`, of any file */
+    long inlined;          /* expression nodes walked in inlined function bodies, all walks together */
+    int inline_limit_reported; /* FN_INLINE_LIMIT (sema.h) passed and said once */
     Module *main;
 } Program;
 

@@ -41,14 +41,104 @@ int sema_dims_clash(UDim x, UDim y)
 
 /* ---- names ----------------------------------------------------------------- */
 
+/* A file's names are visible everywhere unless it was only imported with
+ * `as` (a Faust node has no file of its own: visible). */
+static int visible(const Module *m)
+{
+    return !m || m->global;
+}
+
+Module *sema_find_alias(Program *p, const char *name, size_t len)
+{
+    for (int i = 0; i < p->aliases.n; i++) {
+        ImportAlias *al = p->aliases.items[i];
+        if (strlen(al->name) == len && strncmp(al->name, name, len) == 0)
+            return al->module;
+    }
+    return NULL;
+}
+
+/* `lib.name`: the file lib names and the name in it; NULL when name has
+ * no '.' (or lib names no file: *file stays NULL). */
+static const char *qualified(Program *p, const char *name, Module **file)
+{
+    const char *dot = strchr(name, '.');
+    *file = NULL;
+    if (!dot)
+        return NULL;
+    *file = sema_find_alias(p, name, (size_t)(dot - name));
+    return dot + 1;
+}
+
 Node *sema_find_node(Program *p, const char *name)
 {
+    Module *file;
+    const char *inner = qualified(p, name, &file);
     for (int i = 0; i < p->nodes.n; i++) {
         Node *n = p->nodes.items[i];
-        if (strcmp(n->name, name) == 0)
+        if (inner ? file && n->module == file && strcmp(n->name, inner) == 0
+                  : visible(n->module) && strcmp(n->name, name) == 0)
             return n;
     }
     return NULL;
+}
+
+/* A function called from the file `from` (NULL: the main file): lib.name,
+ * else one of from's own, else one visible to all. */
+FnDef *sema_find_func(Program *p, Module *from, const char *name)
+{
+    Module *file;
+    const char *inner = qualified(p, name, &file);
+    if (inner) {
+        for (int i = 0; i < p->funcs.n && file; i++) {
+            FnDef *f = p->funcs.items[i];
+            if (f->module == file && strcmp(f->name, inner) == 0)
+                return f;
+        }
+        return NULL;
+    }
+    if (!from)
+        from = p->main;
+    FnDef *any = NULL;
+    for (int i = 0; i < p->funcs.n; i++) {
+        FnDef *f = p->funcs.items[i];
+        if (strcmp(f->name, name) != 0)
+            continue;
+        if (f->module == from)
+            return f;
+        if (!any && visible(f->module))
+            any = f;
+    }
+    return any;
+}
+
+/* Two definitions of one name clash when they are in one file, or both in
+ * files visible to all; in two files, the error names both. */
+static void report_clash(Diag *d, const char *name, Loc loc, const Module *m, Loc old_loc, const Module *old)
+{
+    if (m == old || !m || !old) {
+        diag_error(d, loc, "'%s' is already defined", name);
+        diag_note(d, old_loc, "'%s' was defined here", name);
+        return;
+    }
+    const char *base = strrchr(m->import_path, '/');
+    base = base ? base + 1 : m->import_path;
+    size_t n = strcspn(base, ".");
+    int ident = n > 0 && n < 40 && !(base[0] >= '0' && base[0] <= '9');
+    for (size_t i = 0; i < n; i++)
+        ident &= (base[i] >= 'a' && base[i] <= 'z') || (base[i] >= 'A' && base[i] <= 'Z') ||
+                 (base[i] >= '0' && base[i] <= '9') || base[i] == '_';
+    char as[48];
+    snprintf(as, sizeof as, "%.*s", ident ? (int)n : 3, ident ? base : "lib");
+    diag_error(d, loc, "'%s' is defined in both '%s' and '%s'; import one of them with a name: "
+               "import \"%s\" as %s; then write %s.%s", name, old->import_path, m->import_path, m->import_path,
+               as, as, name);
+    diag_note(d, old_loc, "'%s' was defined here", name);
+}
+
+static int clash(const Module *m, const Module *old)
+{
+    return m == old || (visible(m) && visible(old));
 }
 
 static Patch *find_patch(Program *p, const char *name)
@@ -238,6 +328,610 @@ static void check_node(Program *prog, Diag *d, Node *n)
     lower_node_body(&c, n, &b, outs);
 }
 
+/* ---- functions ----------------------------------------------------------------- */
+
+static int builtin_call(const char *name)
+{
+    static const char *const special[] = { "noise", "prev", "clamp", "sum", "product" };
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+        if (!strcmp(name, special[i]))
+            return 1;
+    return func_lookup(name) >= 0;
+}
+
+/* A function's name and parameters: not a built-in, not defined twice. */
+static void check_func_names(Program *prog, Diag *d, int i)
+{
+    FnDef *f = prog->funcs.items[i];
+    if (builtin_call(f->name))
+        diag_error(d, f->loc, "'%s' is a built-in function and cannot be redefined", f->name);
+    for (int j = 0; j < i; j++) {
+        FnDef *g = prog->funcs.items[j];
+        if (strcmp(f->name, g->name) == 0 && clash(f->module, g->module)) {
+            report_clash(d, f->name, f->loc, f->module, g->loc, g->module);
+            break;
+        }
+    }
+    for (Ident *p = f->params; p; p = p->next) {
+        if (!strcmp(p->name, "pi") || !strcmp(p->name, "SR"))
+            diag_error(d, p->loc, "'%s' is a built-in name and cannot be redefined", p->name);
+        for (Ident *q = f->params; q != p; q = q->next)
+            if (!strcmp(p->name, q->name)) {
+                diag_error(d, p->loc, "'%s' is already defined", p->name);
+                diag_note(d, q->loc, "'%s' was defined here", q->name);
+                break;
+            }
+    }
+}
+
+/* The functions `f` on the path stack calls in expression e; reports a
+ * call that closes a cycle, naming it: `f -> g -> f`. */
+static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e, PtrVec *order);
+
+/* Depth first; order gets each function after those it calls. */
+static void visit_func(Program *prog, Diag *d, FnDef **path, int n, FnDef *f, PtrVec *order)
+{
+    if (f->color == 2 || n >= FN_DEPTH_LIMIT)
+        return;
+    f->color = 1;
+    path[n] = f;
+    find_recursion(prog, d, path, n + 1, f->body, order);
+    f->color = 2;
+    vec_push(prog->arena, order, f);
+}
+
+static void find_recursion(Program *prog, Diag *d, FnDef **path, int n, Expr *e, PtrVec *order)
+{
+    if (!e)
+        return;
+    FnDef *g = NULL;
+    if (e->kind == EX_CALL && func_lookup(e->name) < 0)
+        g = e->fn ? e->fn : (e->fn = sema_find_func(prog, n > 0 ? path[n - 1]->module : NULL, e->name));
+    else if (e->kind == EX_METHOD && e->a->kind == EX_NAME && sema_find_alias(prog, e->a->name, strlen(e->a->name)))
+        g = sema_find_func(prog, NULL, arena_printf(prog->arena, "%s.%s", e->a->name, e->name));
+    if (g && g->color == 1) {
+            int from = n - 1;
+            while (from > 0 && path[from] != g)
+                from--;
+            char cycle[512] = "";
+            size_t used = 0;
+            for (int i = from; i < n && used < sizeof cycle - 64; i++)
+                used += (size_t)snprintf(cycle + used, sizeof cycle - used, "%s -> ", path[i]->name);
+            snprintf(cycle + used, sizeof cycle - used, "%s", g->name);
+            diag_error(d, e->loc, "function '%s' calls itself: %s (a function is inlined, so it cannot recurse)",
+                       g->name, cycle);
+    } else if (g) {
+        visit_func(prog, d, path, n, g, order);
+    }
+    find_recursion(prog, d, path, n, e->a, order);
+    find_recursion(prog, d, path, n, e->b, order);
+    find_recursion(prog, d, path, n, e->c, order);
+    for (Arg *a = e->args; a; a = a->next)
+        find_recursion(prog, d, path, n, a->value, order);
+}
+
+/* Every function: its names, no recursion, and its body alone, with
+ * stand-ins of any unit for its parameters (names, arity; units that
+ * clash whatever the arguments). A body with errors is marked failed:
+ * its calls are then inlined quietly. */
+static void check_funcs(Program *prog, Diag *d)
+{
+    for (int i = 0; i < prog->funcs.n; i++)
+        check_func_names(prog, d, i);
+    FnDef **path = arena_alloc(prog->arena, sizeof(FnDef *) * (FN_DEPTH_LIMIT + 1));
+    PtrVec fn_order = { 0 };
+    for (int i = 0; i < prog->funcs.n; i++)
+        visit_func(prog, d, path, 0, prog->funcs.items[i], &fn_order);
+    /* Callees first: a call of a function whose body has errors of its
+     * own is inlined quietly, so each error is reported once. */
+    for (int i = 0; i < fn_order.n; i++) {
+        FnDef *f = fn_order.items[i];
+        Ir scratch;
+        ir_init(&scratch, prog->arena);
+        Walk c = { .prog = prog, .d = d, .a = prog->arena, .ir = &scratch, .sec = SEC_PATCH, .module = f->module };
+        int errors = d->errors;
+        FnFrame frame = { .f = f, .depth = 0 };
+        frame.args = arena_alloc(prog->arena, sizeof(Sig) * (size_t)(f->n_params + 1));
+        for (int k = 0; k < f->n_params; k++) {
+            frame.args[k].n = 1;
+            frame.args[k].ch[0] = ir_leaf(&scratch, V_PLACEHOLDER, 2000 + k, RATE_AUDIO, SEC_PATCH);
+        }
+        c.fn = &frame;
+        c.fn->depth = f->body->depth;
+        lower_value(&c, f->body);
+        f->failed = d->errors > errors;
+    }
+}
+
+/* ---- arrays and loops ----------------------------------------------------------- */
+
+/* Before anything else reads a node or the unit patch, its arrays and
+ * loops are expanded in its syntax tree, so that the later passes see
+ * only plain names:
+ *   - `for k in a..b { items }` becomes the items, once per k, with k a
+ *     number in each copy;
+ *   - `saws[3] = saw(...)` is the instance named "saws[3]", and the
+ *     target `flt[3].x` its input;
+ *   - `t[3]`, t a table `[e0, e1, ...]`, becomes the expression e3, and
+ *     `saws[3]` the name "saws[3]";
+ *   - sum(), product(), min() and max() of an array (a table, or
+ *     `saws.y`: one output of every instance of an array) become a
+ *     balanced tree of + or * or two-argument min()/max() calls.
+ * Every index is a constant known here (numbers and loop variables):
+ * one out of range is an error pointing at it. */
+
+/* Loops make at most EXPAND_LIMIT items in a patch (4096 instances of a
+ * saw compile in about a second), copying at most CLONE_LIMIT expression
+ * nodes; an expression, once tables and reductions are put in, holds at
+ * most SIZE_LIMIT nodes (counted as a tree). */
+enum { EXPAND_LIMIT = 4096, CLONE_LIMIT = 1000000, SIZE_LIMIT = 4000000 };
+
+typedef struct ArrayDef {
+    const char *name;
+    Loc loc;
+    int is_table;
+    Expr **elems;          /* table: its entries */
+    int n;                 /* entries; instances: the highest index + 1 */
+    int state;             /* table: 0 entries not rewritten, 1 being rewritten, 2 done */
+} ArrayDef;
+
+typedef struct Expand {
+    Arena *a;
+    Diag *d;
+    Section sec;           /* of the items being expanded */
+    NameIndex tables;      /* ArrayDef*: the tables (under SEC_PATCH) */
+    NameIndex arrays;      /* ArrayDef*: the arrays of instances, by section */
+    NameIndex elements;    /* the instances "name[k]" made, by section */
+    long items;            /* graph items the loops have made */
+    long cloned;           /* expression nodes the loops have copied */
+    int too_deep;          /* reported once */
+} Expand;
+
+/* A constant the expansion can compute: numbers and arithmetic on them. */
+static int const_value(const Expr *e, double *out)
+{
+    double x, y, z;
+    switch (e->kind) {
+    case EX_NUM:
+        *out = e->num;
+        return 1;
+    case EX_UNARY:
+        if (!const_value(e->a, &x))
+            return 0;
+        *out = e->op == OP_NEG ? -x : !x;
+        return 1;
+    case EX_BINARY:
+        if (!const_value(e->a, &x) || !const_value(e->b, &y))
+            return 0;
+        switch (e->op) {
+        case OP_ADD: *out = x + y; return 1;
+        case OP_SUB: *out = x - y; return 1;
+        case OP_MUL: *out = x * y; return 1;
+        case OP_DIV: *out = y != 0 ? x / y : 0; return 1;
+        case OP_MOD: *out = y != 0 ? x - y * floor(x / y) : 0; return 1;
+        case OP_LT: *out = x < y; return 1;
+        case OP_LE: *out = x <= y; return 1;
+        case OP_GT: *out = x > y; return 1;
+        case OP_GE: *out = x >= y; return 1;
+        case OP_EQ: *out = x == y; return 1;
+        case OP_NE: *out = x != y; return 1;
+        case OP_AND: *out = x && y; return 1;
+        case OP_OR: *out = x || y; return 1;
+        default: return 0;
+        }
+    case EX_COND:
+        if (!const_value(e->a, &x) || !const_value(e->b, &y) || !const_value(e->c, &z))
+            return 0;
+        *out = x ? y : z;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A whole constant: an index or a loop's bound. 0 after reporting. */
+static int whole_value(Expand *x, const Expr *e, const char *what, long *out)
+{
+    double v;
+    if (!const_value(e, &v)) {
+        diag_error(x->d, e->loc, "%s must be a constant (numbers and loop variables)", what);
+        return 0;
+    }
+    if (v != floor(v) || fabs(v) > 1e9) {
+        diag_error(x->d, e->loc, "%s must be a whole number, not %.9g", what, v);
+        return 0;
+    }
+    *out = (long)v;
+    return 1;
+}
+
+static ArrayDef *find_array(Expand *x, const char *name)
+{
+    ArrayDef *t = ix_get(&x->tables, name, SEC_PATCH);
+    return t ? t : ix_get(&x->arrays, name, x->sec);
+}
+
+/* ---- copies with a loop's variable replaced by a number ---- */
+
+static Expr *subst_expr(Expand *x, const Expr *e, const char *var, long k);
+
+static Arg *subst_args(Expand *x, const Arg *list, const char *var, long k)
+{
+    Arg *head = NULL, **tail = &head;
+    for (; list; list = list->next) {
+        Arg *c = arena_alloc(x->a, sizeof *c);
+        *c = *list;
+        c->value = subst_expr(x, list->value, var, k);
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    return head;
+}
+
+static Expr *subst_expr(Expand *x, const Expr *e, const char *var, long k)
+{
+    if (!e)
+        return NULL;
+    x->cloned++;
+    if (e->kind == EX_NAME && strcmp(e->name, var) == 0) {
+        Expr *n = ast_num(x->a, e->loc, (double)k, UNIT_NONE);
+        n->raw = (double)k;
+        return n;
+    }
+    Expr *c = arena_alloc(x->a, sizeof *c);
+    *c = *e;
+    c->a = subst_expr(x, e->a, var, k);
+    c->b = subst_expr(x, e->b, var, k);
+    c->c = subst_expr(x, e->c, var, k);
+    c->args = subst_args(x, e->args, var, k);
+    return c;
+}
+
+/* A copy of the items of a loop's body with its variable replaced (a loop
+ * inside with a variable of the same name keeps its own). */
+static GraphItem *subst_items(Expand *x, const GraphItem *g, const char *var, long k)
+{
+    GraphItem *head = NULL, **tail = &head;
+    for (; g; g = g->next) {
+        GraphItem *c = arena_alloc(x->a, sizeof *c);
+        *c = *g;
+        x->items++;
+        c->index = subst_expr(x, g->index, var, k);
+        c->args = subst_args(x, g->args, var, k);
+        c->value = subst_expr(x, g->value, var, k);
+        c->elems = subst_args(x, g->elems, var, k);
+        c->from = subst_expr(x, g->from, var, k);
+        c->to = subst_expr(x, g->to, var, k);
+        c->body = g->kind == GI_FOR && strcmp(g->name, var) == 0 ? g->body : subst_items(x, g->body, var, k);
+        Target *th = NULL, **tt = &th;
+        for (const Target *t = g->targets; t; t = t->next) {
+            Target *ct = arena_alloc(x->a, sizeof *ct);
+            *ct = *t;
+            ct->index = subst_expr(x, t->index, var, k);
+            ct->next = NULL;
+            *tt = ct;
+            tt = &ct->next;
+        }
+        c->targets = th;
+        c->next = NULL;
+        *tail = c;
+        tail = &c->next;
+    }
+    return head;
+}
+
+/* ---- phase 1: loops unrolled, instances and tables named ---- */
+
+static int builtin_name(const char *name)
+{
+    return !strcmp(name, "pi") || !strcmp(name, "SR") || !strcmp(name, "note") || !strcmp(name, "voices");
+}
+
+static const char *element_name(Arena *a, const char *name, long k)
+{
+    return arena_printf(a, "%s[%ld]", name, k);
+}
+
+static void add_table(Expand *x, const char *name, Loc loc, Arg *elems)
+{
+    if (ix_get(&x->tables, name, SEC_PATCH)) {
+        ArrayDef *old = ix_get(&x->tables, name, SEC_PATCH);
+        diag_error(x->d, loc, "'%s' is already defined", name);
+        diag_note(x->d, old->loc, "'%s' was defined here", name);
+        return;
+    }
+    ArrayDef *t = arena_alloc(x->a, sizeof *t);
+    t->name = name;
+    t->loc = loc;
+    t->is_table = 1;
+    for (Arg *e = elems; e; e = e->next)
+        t->n++;
+    t->elems = arena_alloc(x->a, sizeof(Expr *) * (size_t)(t->n + 1));
+    int k = 0;
+    for (Arg *e = elems; e; e = e->next)
+        t->elems[k++] = e->value;
+    ix_put(x->a, &x->tables, name, SEC_PATCH, t);
+}
+
+/* Append the items of list, loops unrolled, to *tail; returns the new tail. */
+static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail)
+{
+    GraphItem *next;
+    for (GraphItem *g = list; g; g = next) {
+        next = g->next;
+        g->next = NULL;
+        if (g->kind == GI_FOR) {
+            long from, to;
+            if (builtin_name(g->name)) {
+                diag_error(x->d, g->name_loc, "'%s' is a built-in name and cannot be redefined", g->name);
+                continue;
+            }
+            if (!whole_value(x, g->from, "a loop's bound", &from) || !whole_value(x, g->to, "a loop's bound", &to))
+                continue;
+            if (to < from) {
+                diag_error(x->d, g->to->loc, "the range of a loop must not go down: %ld..%ld", from, to);
+                continue;
+            }
+            for (long k = from; k < to; k++) {
+                if (x->items + (to - k) > EXPAND_LIMIT || x->cloned > CLONE_LIMIT) {
+                    diag_error(x->d, g->loc, "the loops of a patch make at most %d items (instances, "
+                               "connections, loops) and copy at most %d operations", EXPAND_LIMIT, CLONE_LIMIT);
+                    x->items = EXPAND_LIMIT + 1;
+                    break;
+                }
+                tail = unroll(x, subst_items(x, g->body, g->name, k), tail);
+            }
+            continue;
+        }
+        if (g->kind == GI_ARRAY) {
+            add_table(x, g->name, g->name_loc, g->elems);
+            continue;
+        }
+        if (g->kind == GI_INSTANCE && g->index) {
+            long k;
+            if (!whole_value(x, g->index, "the index of an instance", &k))
+                continue;
+            if (k < 0) {
+                diag_error(x->d, g->index->loc, "the index of an instance must not be negative (it is %ld)", k);
+                continue;
+            }
+            ArrayDef *arr = ix_get(&x->arrays, g->name, x->sec);
+            if (!arr) {
+                arr = arena_alloc(x->a, sizeof *arr);
+                arr->name = g->name;
+                arr->loc = g->name_loc;
+                ix_put(x->a, &x->arrays, g->name, x->sec, arr);
+            }
+            if (k + 1 > arr->n)
+                arr->n = (int)(k + 1);
+            g->name = element_name(x->a, g->name, k);
+            g->index = NULL;
+            if (!ix_get(&x->elements, g->name, x->sec))
+                ix_put(x->a, &x->elements, g->name, x->sec, g);
+        }
+        for (Target *t = g->kind == GI_CONNECT ? g->targets : NULL; t; t = t->next) {
+            long k;
+            if (t->index && whole_value(x, t->index, "the index of an instance", &k)) {
+                t->object = element_name(x->a, t->object, k);
+                t->index = NULL;
+            }
+        }
+        *tail = g;
+        tail = &g->next;
+    }
+    return tail;
+}
+
+/* ---- phase 2: indexes and reductions rewritten ---- */
+
+static Expr *rewrite(Expand *x, Expr *e);
+
+static void table_ready(Expand *x, ArrayDef *t)
+{
+    if (t->state)
+        return;
+    t->state = 1;
+    for (int i = 0; i < t->n; i++)
+        t->elems[i] = rewrite(x, t->elems[i]);
+    t->state = 2;
+}
+
+/* t[k]: the entry (a table) or the instance's name (an array of instances). */
+static Expr *rewrite_index(Expand *x, Expr *e)
+{
+    ArrayDef *arr = find_array(x, e->name);
+    if (!arr) {
+        diag_error(x->d, e->loc, "'%s' is not a table or an array of instances", e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    long k;
+    char what[160];
+    snprintf(what, sizeof what, "the index of '%.100s'", e->name);
+    if (!whole_value(x, e->b, what, &k))
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    if (k < 0 || k >= arr->n) {
+        diag_error(x->d, e->b->loc, "index %ld is outside '%s' (0 to %d)", k, e->name, arr->n - 1);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    if (arr->is_table) {
+        if (arr->state == 1) {
+            diag_error(x->d, e->loc, "table '%s' is defined in terms of itself", e->name);
+            return ast_num(x->a, e->loc, 0, UNIT_NONE);
+        }
+        table_ready(x, arr);
+        return arr->elems[k];
+    }
+    return ast_name(x->a, e->loc, element_name(x->a, e->name, k));
+}
+
+static Expr *reduce(Expand *x, Expr *e, Expr **terms, int lo, int hi)
+{
+    if (hi - lo == 1)
+        return terms[lo];
+    int mid = lo + (hi - lo) / 2;
+    Expr *l = reduce(x, e, terms, lo, mid);
+    Expr *r = reduce(x, e, terms, mid, hi);
+    if (!strcmp(e->name, "sum") || !strcmp(e->name, "product"))
+        return ast_binary(x->a, e->loc, e->name[0] == 's' ? OP_ADD : OP_MUL, l, r);
+    Arg *args = ast_arg(x->a, e->loc, NULL, l);
+    args->next = ast_arg(x->a, e->loc, NULL, r);
+    return ast_call(x->a, e->loc, e->name, args);
+}
+
+/* sum(a), product(a), min(a), max(a) of an array: NULL if e is not one. */
+static Expr *rewrite_reduction(Expand *x, Expr *e)
+{
+    int sum = !strcmp(e->name, "sum") || !strcmp(e->name, "product");
+    int minmax = !strcmp(e->name, "min") || !strcmp(e->name, "max");
+    if ((!sum && !minmax) || !e->args || e->args->next || e->args->name)
+        return NULL;
+    Expr *arg = e->args->value;
+    ArrayDef *arr = NULL;
+    if (arg->kind == EX_NAME)
+        arr = ix_get(&x->tables, arg->name, SEC_PATCH);
+    else if (arg->kind == EX_FIELD && arg->a->kind == EX_NAME)
+        arr = ix_get(&x->arrays, arg->a->name, x->sec);
+    if (!arr) {
+        if (minmax)
+            return NULL;   /* min(x): the usual arity error */
+        diag_error(x->d, arg->loc, "%s() takes an array: a table (%s(gains)) or one output of instances made "
+                   "in a loop (%s(saws.y))", e->name, e->name, e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    if (arr->n == 0)
+        return ast_num(x->a, e->loc, e->name[0] == 'p' ? 1 : 0, UNIT_NONE);
+    Expr **terms = arena_alloc(x->a, sizeof(Expr *) * (size_t)arr->n);
+    if (arr->is_table) {
+        if (arr->state == 1) {
+            diag_error(x->d, e->loc, "table '%s' is defined in terms of itself", arr->name);
+            return ast_num(x->a, e->loc, 0, UNIT_NONE);
+        }
+        table_ready(x, arr);
+        for (int i = 0; i < arr->n; i++)
+            terms[i] = arr->elems[i];
+    } else {
+        for (int i = 0; i < arr->n; i++) {
+            const char *name = element_name(x->a, arr->name, i);
+            if (!ix_get(&x->elements, name, x->sec)) {
+                diag_error(x->d, arg->loc, "'%s' has no instance %s (an array's instances are numbered from 0)",
+                           arr->name, name);
+                return ast_num(x->a, e->loc, 0, UNIT_NONE);
+            }
+            terms[i] = ast_field(x->a, arg->loc, ast_name(x->a, arg->a->loc, name), arg->name);
+        }
+    }
+    return reduce(x, e, terms, 0, arr->n);
+}
+
+static int depth_of(const Expr *e)
+{
+    return e ? e->depth : 0;
+}
+
+/* The number of nodes of e counted as a tree (a table's entry counts at
+ * each of its uses), saturating past SIZE_LIMIT; memoised in Expr.size. */
+static long size_of(Expr *e)
+{
+    if (!e)
+        return 0;
+    if (e->size)
+        return e->size;
+    long n = 1 + size_of(e->a) + size_of(e->b) + size_of(e->c);
+    for (Arg *a = e->args; a; a = a->next)
+        n += size_of(a->value);
+    e->size = n > SIZE_LIMIT ? SIZE_LIMIT + 1 : n;
+    return e->size;
+}
+
+/* Past the limits, an expression is replaced by 0 after one error. */
+static Expr *bounded(Expand *x, Expr *e)
+{
+    if (e->depth <= 2 * AST_MAX_DEPTH && size_of(e) <= SIZE_LIMIT)
+        return e;
+    if (!x->too_deep)
+        diag_error(x->d, e->loc, "expression too large once tables and reductions are put in (more than %d "
+                   "levels or %d operations)", 2 * AST_MAX_DEPTH, SIZE_LIMIT);
+    x->too_deep = 1;
+    return ast_num(x->a, e->loc, 0, UNIT_NONE);
+}
+
+static Expr *rewrite(Expand *x, Expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_INDEX)
+        return rewrite_index(x, e);
+    if (e->kind == EX_CALL) {
+        Expr *r = rewrite_reduction(x, e);
+        if (r)
+            return bounded(x, r);
+    }
+    if (e->kind == EX_FIELD && e->a->kind == EX_NAME && ix_get(&x->arrays, e->a->name, x->sec) &&
+        !ix_get(&x->elements, e->a->name, x->sec)) {
+        diag_error(x->d, e->loc, "'%s' is an array of instances; read one as %s[k].%s, or all with sum(%s.%s)",
+                   e->a->name, e->a->name, e->name, e->a->name, e->name);
+        return ast_num(x->a, e->loc, 0, UNIT_NONE);
+    }
+    e->a = rewrite(x, e->a);
+    e->b = rewrite(x, e->b);
+    e->c = rewrite(x, e->c);
+    int depth = depth_of(e->a);
+    if (depth_of(e->b) > depth) depth = depth_of(e->b);
+    if (depth_of(e->c) > depth) depth = depth_of(e->c);
+    for (Arg *a = e->args; a; a = a->next) {
+        a->value = rewrite(x, a->value);
+        if (a->value->depth > depth)
+            depth = a->value->depth;
+    }
+    e->depth = depth + 1;
+    e->size = 0;
+    return bounded(x, e);
+}
+
+static void rewrite_items(Expand *x, GraphItem *g)
+{
+    for (; g; g = g->next) {
+        for (Arg *a = g->args; a; a = a->next)
+            a->value = rewrite(x, a->value);
+        g->value = rewrite(x, g->value);
+    }
+}
+
+/* The unit patch: both sections unrolled, then rewritten. */
+static void expand_patch(Program *prog, Diag *d, Patch *p)
+{
+    Expand x = { .a = prog->arena, .d = d };
+    GraphItem *voice = NULL, *graph = NULL;
+    x.sec = SEC_VOICE;
+    unroll(&x, p->voice, &voice);
+    x.sec = SEC_PATCH;
+    unroll(&x, p->graph, &graph);
+    p->voice = voice;
+    p->graph = graph;
+    if (d->errors)         /* a loop not unrolled: its arrays would be reported missing */
+        return;
+    x.sec = SEC_VOICE;
+    rewrite_items(&x, p->voice);
+    x.sec = SEC_PATCH;
+    rewrite_items(&x, p->graph);
+}
+
+/* A node: its tables, then every expression rewritten. */
+static void expand_node(Program *prog, Diag *d, Node *n)
+{
+    Expand x = { .a = prog->arena, .d = d, .sec = SEC_PATCH };
+    for (Decl *dc = n->decls; dc; dc = dc->next)
+        if (dc->kind == DECL_ARRAY)
+            add_table(&x, dc->name, dc->loc, dc->elems);
+    for (Decl *dc = n->decls; dc; dc = dc->next) {
+        dc->value = rewrite(&x, dc->value);
+        dc->size = rewrite(&x, dc->size);
+    }
+    for (Stmt *s = n->process; s; s = s->next)
+        s->value = rewrite(&x, s->value);
+}
+
 /* ---- nodes and the unit patch ------------------------------------------------- */
 
 static void check_params(Walk *c, Param *list, Lowered *u)
@@ -394,6 +1088,28 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
     }
 }
 
+/* `unknown node 'onepole'` when onepole is in a file imported only with
+ * `as lib`: say to write lib.onepole. 0 if there is no such node. */
+static int hidden_node_hint(Walk *c, GraphItem *g)
+{
+    if (strchr(g->node, '.'))
+        return 0;
+    for (int i = 0; i < c->prog->nodes.n; i++) {
+        Node *n = c->prog->nodes.items[i];
+        if (strcmp(n->name, g->node) != 0 || visible(n->module))
+            continue;
+        for (int j = 0; j < c->prog->aliases.n; j++) {
+            ImportAlias *al = c->prog->aliases.items[j];
+            if (al->module == n->module) {
+                diag_error(c->d, g->node_loc, "unknown node '%s' ('%s' defines one; it is imported as '%s': "
+                           "write %s.%s)", g->node, al->module->import_path, al->name, al->name, g->node);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void collect_items(Walk *c, GraphItem *items, Section sec)
 {
     PatchScope *ps = c->ps;
@@ -406,7 +1122,7 @@ static void collect_items(Walk *c, GraphItem *items, Section sec)
                 else if (func_lookup(g->node) >= 0 || !strcmp(g->node, "noise") || !strcmp(g->node, "prev"))
                     diag_error(c->d, g->node_loc, "'%s' is a built-in function, not a node; use it in an expression",
                                g->node);
-                else
+                else if (!hidden_node_hint(c, g))
                     diag_error(c->d, g->node_loc, "unknown node '%s'", g->node);
                 continue;
             }
@@ -511,16 +1227,24 @@ static void check_names(Program *prog, Diag *d)
                                    : ((Patch *)prog->patches.items[i - prog->nodes.n])->name;
         Loc loc = is_node ? ((Node *)prog->nodes.items[i])->loc
                           : ((Patch *)prog->patches.items[i - prog->nodes.n])->loc;
+        Module *mod = is_node ? ((Node *)prog->nodes.items[i])->module : NULL;
         for (int j = 0; j < i; j++) {
             int jn = j < prog->nodes.n;
             const char *other = jn ? ((Node *)prog->nodes.items[j])->name
                                    : ((Patch *)prog->patches.items[j - prog->nodes.n])->name;
             if (strcmp(name, other) != 0)
                 continue;
+            Module *omod = jn ? ((Node *)prog->nodes.items[j])->module : NULL;
+            if (is_node && jn && !clash(mod, omod))
+                continue;
             Loc oloc = jn ? ((Node *)prog->nodes.items[j])->loc
                           : ((Patch *)prog->patches.items[j - prog->nodes.n])->loc;
-            diag_error(d, loc, "'%s' is already defined", name);
-            diag_note(d, oloc, "'%s' was defined here", name);
+            if (is_node && jn)
+                report_clash(d, name, loc, mod, oloc, omod);
+            else {
+                diag_error(d, loc, "'%s' is already defined", name);
+                diag_note(d, oloc, "'%s' was defined here", name);
+            }
             break;
         }
     }
@@ -567,6 +1291,10 @@ static Patch *pick_unit(Program *prog, const char *name, Diag *d, Node **as_node
 PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
 {
     check_names(prog, d);
+    check_funcs(prog, d);
+    for (int i = 0; i < prog->nodes.n; i++)
+        if (!((Node *)prog->nodes.items[i])->faust_path)
+            expand_node(prog, d, prog->nodes.items[i]);
     for (int i = 0; i < prog->nodes.n; i++)
         check_node(prog, d, prog->nodes.items[i]);
     Node *as_node;
@@ -626,6 +1354,9 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d)
     if (d->errors)
         return NULL;
 
+    expand_patch(prog, d, patch);
+    if (d->errors)
+        return NULL;
     collect_items(&c, patch->voice, SEC_VOICE);
     collect_items(&c, patch->graph, SEC_PATCH);
     /* The channels of every let, in the order they are written: a let

@@ -102,6 +102,14 @@ typedef struct PatchScope {
     Sig voicebus;          /* lower: the sum of voices, per output channel */
 } PatchScope;
 
+typedef struct FnFrame {   /* a function being inlined (lower.c) */
+    FnDef *f;
+    Sig *args;             /* per parameter, the argument's value */
+    Loc call;              /* the call */
+    int depth;             /* sum of the bodies' depths of this frame and those around it */
+    struct FnFrame *up;
+} FnFrame;
+
 typedef struct Walk {      /* the expression walk (lower.c), in a node or in the unit patch */
     Program *prog;
     Diag *d;
@@ -115,6 +123,8 @@ typedef struct Walk {      /* the expression walk (lower.c), in a node or in the
     /* patch scope (NULL inside a node) */
     PatchScope *ps;
     int let_depth;         /* patch lets being walked, one inside another */
+    FnFrame *fn;           /* the innermost function being inlined, NULL outside any */
+    Module *module;        /* the file whose text is walked (its functions first); NULL: the main file */
 } Walk;
 
 typedef struct NodeBinding {
@@ -127,6 +137,13 @@ typedef struct NodeBinding {
  * an expression nested too deeply is (each walk over lets recurses). */
 enum { LET_NEST_LIMIT = AST_MAX_DEPTH };
 
+/* Inlining limits: the depths of the bodies of functions called one
+ * inside another add up to at most FN_DEPTH_LIMIT (the walk recurses
+ * through them), and a compilation walks at most FN_INLINE_LIMIT
+ * expression nodes of inlined bodies (a function that calls another
+ * twice, which calls another twice, ... grows exponentially). */
+enum { FN_DEPTH_LIMIT = 2 * AST_MAX_DEPTH, FN_INLINE_LIMIT = 4000000 };
+
 /* ---- sema.c ---- */
 
 /* Check every node of the program alone, pick the unit, check its
@@ -136,6 +153,8 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d);
 void sema_dump(FILE *out, const PatchScope *ps);
 
 Node *sema_find_node(Program *p, const char *name);
+FnDef *sema_find_func(Program *p, Module *from, const char *name);
+Module *sema_find_alias(Program *p, const char *name, size_t len);
 PInst *sema_find_inst(PatchScope *ps, const char *name, Section sec);
 PLet *sema_find_let(PatchScope *ps, const char *name, Section sec);
 int sema_find_param(const Lowered *u, const char *name);
@@ -165,6 +184,8 @@ void schedule_dump(FILE *out, const PatchScope *ps);
 /* Lower a node's declarations and process block with its params and
  * inputs bound; fill outs (one Val per output). */
 void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs);
+/* Lower one expression in the walk's scope (checking it as it goes). */
+Sig lower_value(Walk *c, Expr *e);
 /* A value that must be known when the patch is compiled: 0 after
  * reporting that it is not. */
 int lower_const(Walk *c, Expr *e, const char *what, double *out, UDim *dim);

@@ -112,6 +112,15 @@ Expr *ast_cond(Arena *a, Loc loc, Expr *c, Expr *x, Expr *y)
     return e;
 }
 
+Expr *ast_index(Arena *a, Loc loc, const char *name, Expr *index)
+{
+    Expr *e = new_expr(a, EX_INDEX, loc);
+    e->name = name;
+    e->b = index;
+    e->depth = index->depth + 1;
+    return e;
+}
+
 Expr *ast_paren(Expr *x)
 {
     x->parenthesized = 1;
@@ -216,6 +225,30 @@ GraphItem *ast_graph_let(Arena *a, Loc loc, const char *name, Loc name_loc, Expr
     return g;
 }
 
+GraphItem *ast_array(Arena *a, Loc loc, const char *name, Arg *elems)
+{
+    GraphItem *g = arena_alloc(a, sizeof *g);
+    g->kind = GI_ARRAY;
+    g->loc = loc;
+    g->name = name;
+    g->name_loc = loc;
+    g->elems = elems;
+    return g;
+}
+
+GraphItem *ast_for(Arena *a, Loc loc, const char *var, Loc var_loc, Expr *from, Expr *to, GraphItem *body)
+{
+    GraphItem *g = arena_alloc(a, sizeof *g);
+    g->kind = GI_FOR;
+    g->loc = loc;
+    g->name = var;
+    g->name_loc = var_loc;
+    g->from = from;
+    g->to = to;
+    g->body = body;
+    return g;
+}
+
 GraphItem *ast_connect(Arena *a, Loc loc, Expr *value, Target *targets)
 {
     GraphItem *g = arena_alloc(a, sizeof *g);
@@ -250,6 +283,18 @@ Patch *ast_patch(Arena *a, Loc loc, const char *name)
     p->loc = loc;
     p->steal = STEAL_OLDEST;
     return p;
+}
+
+FnDef *ast_func(Arena *a, Loc loc, const char *name, Ident *params, Expr *body)
+{
+    FnDef *f = arena_alloc(a, sizeof *f);
+    f->name = name;
+    f->loc = loc;
+    f->params = params;
+    for (Ident *i = params; i; i = i->next)
+        f->n_params++;
+    f->body = body;
+    return f;
 }
 
 Module *ast_module(Arena *a, SourceFile *file)
@@ -363,6 +408,11 @@ void ast_dump_expr(FILE *out, const Expr *e)
         ast_dump_expr(out, e->c);
         fputc(')', out);
         break;
+    case EX_INDEX:
+        fprintf(out, "([] %s ", e->name);
+        ast_dump_expr(out, e->b);
+        fputc(')', out);
+        break;
     }
 }
 
@@ -403,6 +453,15 @@ static void dump_params(FILE *out, const char *indent, const Param *p)
     }
 }
 
+static void dump_list(FILE *out, const Arg *a)
+{
+    for (; a; a = a->next) {
+        ast_dump_expr(out, a->value);
+        if (a->next)
+            fputs(", ", out);
+    }
+}
+
 static void dump_decl(FILE *out, const Decl *d)
 {
     switch (d->kind) {
@@ -424,6 +483,11 @@ static void dump_decl(FILE *out, const Decl *d)
     case DECL_LET:
         fprintf(out, "  let %s = ", d->name);
         ast_dump_expr(out, d->value);
+        break;
+    case DECL_ARRAY:
+        fprintf(out, "  table %s = [", d->name);
+        dump_list(out, d->elems);
+        fputc(']', out);
         break;
     }
     dump_loc(out, d->loc);
@@ -463,7 +527,13 @@ static void dump_graph(FILE *out, const char *indent, const GraphItem *g)
         fputs(indent, out);
         switch (g->kind) {
         case GI_INSTANCE:
-            fprintf(out, "%s = %s(", g->name, g->node);
+            fputs(g->name, out);
+            if (g->index) {
+                fputc('[', out);
+                ast_dump_expr(out, g->index);
+                fputc(']', out);
+            }
+            fprintf(out, " = %s(", g->node);
             for (const Arg *a = g->args; a; a = a->next) {
                 if (a->name)
                     fprintf(out, "%s: ", a->name);
@@ -481,11 +551,33 @@ static void dump_graph(FILE *out, const char *indent, const GraphItem *g)
             ast_dump_expr(out, g->value);
             fputs(" ->", out);
             for (const Target *t = g->targets; t; t = t->next) {
-                fprintf(out, " %s%s%s", t->object, t->port ? "." : "", t->port ? t->port : "");
+                fprintf(out, " %s", t->object);
+                if (t->index) {
+                    fputc('[', out);
+                    ast_dump_expr(out, t->index);
+                    fputc(']', out);
+                }
+                fprintf(out, "%s%s", t->port ? "." : "", t->port ? t->port : "");
                 if (t->next)
                     fputc(',', out);
             }
             break;
+        case GI_ARRAY:
+            fprintf(out, "table %s = [", g->name);
+            dump_list(out, g->elems);
+            fputc(']', out);
+            break;
+        case GI_FOR: {
+            fprintf(out, "for %s in ", g->name);
+            ast_dump_expr(out, g->from);
+            fputs("..", out);
+            ast_dump_expr(out, g->to);
+            dump_loc(out, g->loc);
+            char deeper[64];
+            snprintf(deeper, sizeof deeper, "%.60s  ", indent);
+            dump_graph(out, deeper, g->body);
+            continue;
+        }
         }
         dump_loc(out, g->loc);
     }
@@ -517,9 +609,21 @@ void ast_dump(FILE *out, const Module *m)
     for (const Import *im = m->imports; im; im = im->next) {
         if (im->faust_as)
             fprintf(out, "import faust \"%s\" as %s", im->path, im->faust_as);
+        else if (im->as)
+            fprintf(out, "import \"%s\" as %s", im->path, im->as);
         else
             fprintf(out, "import \"%s\"", im->path);
         dump_loc(out, im->loc);
+    }
+    for (const FnDef *f = m->funcs; f; f = f->next) {
+        fprintf(out, "fn %s(", f->name);
+        for (const Ident *i = f->params; i; i = i->next)
+            fprintf(out, "%s%s", i->name, i->next ? ", " : "");
+        fputs(")", out);
+        dump_loc(out, f->loc);
+        fputs("  = ", out);
+        ast_dump_expr(out, f->body);
+        fputs("\n", out);
     }
     for (const Node *n = m->nodes; n; n = n->next)
         dump_node(out, n);

@@ -43,7 +43,8 @@ typedef enum {
     EX_METHOD,     /* a.name(args): buf.read(d), tab.lerp(x) */
     EX_UNARY,      /* op a: '-', '!' */
     EX_BINARY,     /* a op b */
-    EX_COND        /* a ? b : c */
+    EX_COND,       /* a ? b : c */
+    EX_INDEX       /* name[b]: an entry of a table [..] or an instance made in a loop */
 } ExprKind;
 
 /* Operators, for EX_UNARY and EX_BINARY. */
@@ -55,6 +56,7 @@ typedef enum {
 } Op;
 
 typedef struct Expr Expr;
+struct FnDef;
 
 typedef struct Arg {
     const char *name;      /* NULL for a positional argument */
@@ -69,13 +71,16 @@ struct Expr {
     Op op;
     double num;            /* EX_NUM: value in base units */
     Unit unit;             /* EX_NUM: unit as written */
-    const char *name;      /* EX_NAME, EX_CALL: the name; EX_FIELD, EX_METHOD: the field */
+    const char *name;      /* EX_NAME, EX_CALL, EX_INDEX: the name; EX_FIELD, EX_METHOD: the field */
     Expr *a, *b, *c;       /* operands; EX_FIELD/EX_METHOD: a is the object */
     Arg *args;             /* EX_CALL, EX_METHOD */
     int nargs;
     double raw;            /* EX_NUM: the number as written, before the unit's conversion */
     int parenthesized;     /* written inside ( ): keeps `-(6 db)` a negation of 0.501 */
     int depth;             /* height of this subtree, 1 for a leaf; at most AST_MAX_DEPTH */
+    long size;             /* nodes of this subtree counted as a tree; 0 until sema's expansion counts them */
+    struct FnDef *fn;      /* EX_CALL, EX_METHOD: the function it calls, once looked up (an expression
+                              belongs to one file, so the answer does not change) */
 };
 
 /* The parser rejects an expression whose tree is deeper than this
@@ -121,7 +126,8 @@ typedef enum {
     DECL_STATE,    /* state name = init; */
     DECL_DELAY,    /* delay name[size]; */
     DECL_TABLE,    /* table name[size] = fill;  (fill may use `i`) */
-    DECL_LET       /* let name = value;  (outside process) */
+    DECL_LET,      /* let name = value;  (outside process) */
+    DECL_ARRAY     /* table name = [a, b, ...]; */
 } DeclKind;
 
 typedef struct Decl {
@@ -130,8 +136,11 @@ typedef struct Decl {
     Loc loc;
     Expr *value;           /* STATE: initial value; TABLE: fill; LET: value */
     Expr *size;            /* DELAY, TABLE */
+    Arg *elems;            /* ARRAY: the entries (positional) */
     struct Decl *next;
 } Decl;
+
+struct Module;
 
 typedef struct Node {
     const char *name;
@@ -143,6 +152,7 @@ typedef struct Node {
     Loc process_loc;
     int has_process;
     const char *faust_path;/* non-NULL for a node imported from Faust */
+    struct Module *module; /* the file that defines it (set when the file is loaded) */
     struct Node *next;
 } Node;
 
@@ -150,6 +160,7 @@ typedef struct Node {
 typedef struct Target {
     const char *object;    /* instance name, or "out" */
     const char *port;      /* NULL when no `.port` was written */
+    Expr *index;           /* `object[index].port`: an instance made in a loop; NULL otherwise */
     Loc loc;
     struct Target *next;
 } Target;
@@ -157,19 +168,25 @@ typedef struct Target {
 typedef enum {
     GI_INSTANCE,   /* name = node(args); */
     GI_LET,        /* let name = value; */
-    GI_CONNECT     /* value -> targets; */
+    GI_CONNECT,    /* value -> targets; */
+    GI_ARRAY,      /* table name = [a, b, ...]; */
+    GI_FOR         /* for name in from..to { body } */
 } GraphItemKind;
 
 typedef struct GraphItem {
     GraphItemKind kind;
     Loc loc;
-    const char *name;      /* INSTANCE, LET */
+    const char *name;      /* INSTANCE, LET, ARRAY; FOR: the loop's variable */
     Loc name_loc;
+    Expr *index;           /* INSTANCE: `name[index] = node(...)`, NULL otherwise */
     const char *node;      /* INSTANCE: the node's name */
     Loc node_loc;
     Arg *args;             /* INSTANCE */
     Expr *value;           /* LET, CONNECT */
     Target *targets;       /* CONNECT */
+    Arg *elems;            /* ARRAY */
+    Expr *from, *to;       /* FOR: the variable takes from, from + 1, ..., to - 1 */
+    struct GraphItem *body;/* FOR */
     struct GraphItem *next;
 } GraphItem;
 
@@ -194,15 +211,34 @@ typedef struct Import {
     const char *path;      /* as written, unquoted */
     Loc loc;
     const char *faust_as;  /* non-NULL for `import faust "x.dsp" as name;` */
+    const char *as;        /* non-NULL for `import "x.amp" as name;` */
     struct Import *next;
 } Import;
+
+/* A function: `fn name(a, b) = body;`. Pure, inlined at each call (the
+ * compiler's lower.c binds its parameters to the arguments' values). */
+typedef struct FnDef {
+    const char *name;
+    Loc loc;               /* of the name */
+    Ident *params;
+    int n_params;
+    Expr *body;
+    int color;             /* sema's search for recursion: 0 new, 1 on the path, 2 done */
+    int failed;            /* sema found an error in its body: calls inline it quietly */
+    struct Module *module; /* the file that defines it (set when the file is loaded) */
+    struct FnDef *next;
+} FnDef;
 
 /* Everything parsed from one file. */
 typedef struct Module {
     SourceFile *file;
+    const char *import_path; /* as the first import of it wrote it; the main file: its path */
+    int global;            /* its names are visible everywhere: the main file, or imported
+                              at least once without `as` */
     Import *imports;
     Node *nodes;
     Patch *patches;
+    FnDef *funcs;
 } Module;
 
 /* Builder calls used by the grammar actions. Each allocates in the arena. */
@@ -214,6 +250,7 @@ Expr *ast_method(Arena *a, Loc loc, Expr *object, const char *method, Arg *args)
 Expr *ast_unary(Arena *a, Loc loc, Op op, Expr *x);
 Expr *ast_binary(Arena *a, Loc loc, Op op, Expr *x, Expr *y);
 Expr *ast_cond(Arena *a, Loc loc, Expr *c, Expr *x, Expr *y);
+Expr *ast_index(Arena *a, Loc loc, const char *name, Expr *index);
 Arg *ast_arg(Arena *a, Loc loc, const char *name, Expr *value);
 Arg *ast_arg_append(Arg *list, Arg *last);
 
@@ -229,9 +266,12 @@ GraphItem *ast_instance(Arena *a, Loc loc, const char *name, const char *node, L
                         Arg *args);
 GraphItem *ast_graph_let(Arena *a, Loc loc, const char *name, Loc name_loc, Expr *value);
 GraphItem *ast_connect(Arena *a, Loc loc, Expr *value, Target *targets);
+GraphItem *ast_array(Arena *a, Loc loc, const char *name, Arg *elems);
+GraphItem *ast_for(Arena *a, Loc loc, const char *var, Loc var_loc, Expr *from, Expr *to, GraphItem *body);
 Import *ast_import(Arena *a, Loc loc, const char *path, const char *faust_as);
 Node *ast_node(Arena *a, Loc loc, const char *name);
 Patch *ast_patch(Arena *a, Loc loc, const char *name);
+FnDef *ast_func(Arena *a, Loc loc, const char *name, Ident *params, Expr *body);
 Module *ast_module(Arena *a, SourceFile *file);
 
 const char *op_text(Op op);

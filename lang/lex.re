@@ -156,6 +156,8 @@ static int scan(Lexer *lx, Token *t)
             "import"     { return TK_IMPORT; }
             "faust"      { return TK_FAUST; }
             "as"         { return TK_AS; }
+            "fn"         { return TK_FN; }
+            "for"        { return TK_FOR; }
             "node"       { return TK_NODE; }
             "patch"      { return TK_PATCH; }
             "in"         { return TK_IN; }
@@ -190,6 +192,7 @@ static int scan(Lexer *lx, Token *t)
             ";"  { return TK_SEMI; }
             ","  { return TK_COMMA; }
             "."  { return TK_DOT; }
+            ".." { return TK_DOTDOT; }
             ":"  { return TK_COLON; }
             "?"  { return TK_QUESTION; }
             "->" { return TK_ARROW; }

@@ -47,10 +47,10 @@ void AmpParseTrace(FILE *out, char *prompt);
 %stack_overflow { parse_fail(P, P->tok.loc, "expression nested too deeply"); }
 
 /* Token codes, in the order the syntax error messages list them. */
-%token IMPORT FAUST AS NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
-       VOICE STEAL STEP SMOOTH.
+%token IMPORT FAUST AS FN NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
+       VOICE STEAL STEP SMOOTH FOR.
 %token IDENT NUMBER STRING.
-%token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT.
+%token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT DOTDOT.
 
 /* Operators, lowest precedence first. VOICES ranks above the operators so
  * that `voices - x -> out` at the start of a patch item is a connection, not
@@ -72,9 +72,11 @@ void AmpParseTrace(FILE *out, char *prompt);
 %type smooth {Expr *}
 %type range {Range}
 %type args {ArgList}
+%type elems {ArgList}
 %type args_opt {ArgList}
 %type arg {Arg *}
 %type idlist {IdentList}
+%type fn_params {IdentList}
 %type inits {DeclList}
 %type init {Decl *}
 %type stmts {StmtList}
@@ -90,16 +92,23 @@ void AmpParseTrace(FILE *out, char *prompt);
 %destructor postfix { (void)$$; (void)P; }
 %destructor primary { (void)$$; (void)P; }
 
-/* file -> { import | node | patch } */
+/* file -> { import | fn | node | patch } */
 file ::= items.
 items ::= .
 items ::= items import.
+items ::= items func.
 items ::= items node.
 items ::= items patch.
 
-/* import -> IMPORT STRING ';' | IMPORT FAUST STRING AS IDENT ';' */
+/* import -> IMPORT STRING [AS IDENT] ';' | IMPORT FAUST STRING AS IDENT ';' */
 import ::= IMPORT STRING(S) SEMI.                     { parse_add_import(P, &S, NULL); }
 import ::= IMPORT FAUST STRING(S) AS IDENT(N) SEMI.   { parse_add_import(P, &S, &N); }
+import ::= IMPORT STRING(S) AS IDENT(N) SEMI.         { parse_add_import_as(P, &S, &N); }
+
+/* fn -> FN IDENT '(' [idlist] ')' '=' expr ';' */
+func ::= FN IDENT(N) LPAREN fn_params(L) RPAREN ASSIGN expr(B) SEMI.  { parse_add_func(P, &N, L, B); }
+fn_params(A) ::= .                                    { A = (IdentList){0}; }
+fn_params(A) ::= idlist(L).                           { A = L; }
 
 /* node -> NODE IDENT '{' { node_item } '}' */
 node ::= node_head LBRACE node_items RBRACE.          { parse_end_node(P); }
@@ -117,6 +126,8 @@ node_item ::= DELAY IDENT(N) LBRACKET expr(S) RBRACKET SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_DELAY, N.loc, N.str, NULL, S)); }
 node_item ::= TABLE IDENT(N) LBRACKET expr(S) RBRACKET ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S)); }
+node_item ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
+    { parse_add_decl(P, parse_array_decl(P, &N, L)); }
 node_item ::= LET IDENT(N) ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL)); }
 node_item ::= process_head LBRACE stmts(L) RBRACE.    { parse_set_process(P, L); }
@@ -176,11 +187,23 @@ steal(A) ::= STEAL IDENT(M).                          { A = M; }
 graph_items(A) ::= .                                  { A = (GraphList){0}; }
 graph_items(A) ::= graph_items(L) graph_item(G).      { A = graph_list_add(L, G); }
 
-/* graph_item -> IDENT '=' IDENT '(' [args] ')' ';'
+/* graph_item -> IDENT ['[' expr ']'] '=' [IDENT '.'] IDENT '(' [args] ')' ';'
  *             | LET IDENT '=' expr ';'
- *             | expr '->' target {',' target} ';' */
+ *             | expr '->' target {',' target} ';'
+ *             | TABLE IDENT '=' '[' expr {',' expr} ']' ';'
+ *             | FOR IDENT IN expr '..' expr '{' { graph_item } '}' */
 graph_item(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = ast_instance(P->arena, N.loc, N.str, K.str, K.loc, X.head); }
+graph_item(A) ::= IDENT(N) ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_qualified_instance(P, &N, NULL, &L, &K, X); }
+graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_qualified_instance(P, &N, I, &L, &K, X); }
+graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+    { A = parse_indexed_instance(P, &N, I, &K, X); }
+graph_item(A) ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
+    { A = ast_array(P->arena, N.loc, N.str, L.head); }
+graph_item(A) ::= FOR(K) IDENT(N) IN expr(F) DOTDOT expr(T) LBRACE graph_items(B) RBRACE.
+    { A = ast_for(P->arena, K.loc, N.str, N.loc, F, T, B.head); }
 graph_item(A) ::= LET(K) IDENT(N) ASSIGN expr(V) SEMI.
     { A = ast_graph_let(P->arena, K.loc, N.str, N.loc, V); }
 graph_item(A) ::= expr(V) ARROW(K) targets(T) SEMI.
@@ -193,6 +216,10 @@ target(A) ::= OUT(K).                    { A = ast_target(P->arena, K.loc, "out"
 target(A) ::= OUT(K) DOT IDENT(F).       { A = ast_target(P->arena, K.loc, "out", F.str); }
 target(A) ::= IDENT(N) DOT IDENT(F).     { A = ast_target(P->arena, N.loc, N.str, F.str); }
 target(A) ::= IDENT(N).                  { A = ast_target(P->arena, N.loc, N.str, NULL); }
+target(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET DOT IDENT(F).
+    { A = parse_indexed_target(P, &N, I, F.str); }
+target(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET.
+    { A = parse_indexed_target(P, &N, I, NULL); }
 
 /* expr -> expr '?' expr ':' expr            (right-associative, lowest)
  *       | expr ('||' | '&&' | '==' | '!=' | '<' | '<=' | '>' | '>='
@@ -209,9 +236,9 @@ expr(A) ::= expr(X) LT(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->are
 expr(A) ::= expr(X) LE(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_LE, X, Y)); }
 expr(A) ::= expr(X) GT(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_GT, X, Y)); }
 expr(A) ::= expr(X) GE(K) expr(Y).      { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_GE, X, Y)); }
-expr(A) ::= expr(X) PLUS(K) expr(Y).    { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_ADD, X, Y)); }
+expr(A) ::= expr(X) PLUS(K) expr(Y).    { A = parse_chain(P, K.loc, OP_ADD, X, Y); }
 expr(A) ::= expr(X) MINUS(K) expr(Y).   { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_SUB, X, Y)); }
-expr(A) ::= expr(X) STAR(K) expr(Y).    { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_MUL, X, Y)); }
+expr(A) ::= expr(X) STAR(K) expr(Y).    { A = parse_chain(P, K.loc, OP_MUL, X, Y); }
 expr(A) ::= expr(X) SLASH(K) expr(Y).   { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_DIV, X, Y)); }
 expr(A) ::= expr(X) PERCENT(K) expr(Y). { A = parse_bounded(P, ast_binary(P->arena, K.loc, OP_MOD, X, Y)); }
 expr(A) ::= MINUS(K) expr(X). [NOT]     { A = parse_negate(P, K.loc, X); }
@@ -227,6 +254,8 @@ postfix(A) ::= postfix(X) DOT IDENT(F) LPAREN args_opt(L) RPAREN.
     { A = parse_bounded(P, ast_method(P->arena, F.loc, X, F.str, L.head)); }
 postfix(A) ::= IDENT(F) LPAREN args_opt(L) RPAREN.
     { A = parse_bounded(P, ast_call(P->arena, F.loc, F.str, L.head)); }
+postfix(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET.
+    { A = parse_bounded(P, ast_index(P->arena, N.loc, N.str, I)); }
 
 /* primary -> NUMBER | IDENT | VOICES | '(' expr ')' */
 primary(A) ::= NUMBER(N).               { A = parse_number(P, &N); }
@@ -240,6 +269,8 @@ args_opt(A) ::= args(L).                { A = L; }
 args(A) ::= arg(X).                     { A = arg_list_add((ArgList){0}, X); }
 args(A) ::= args(L) COMMA arg(X).       { A = arg_list_add(L, X); }
 arg(A) ::= expr(X).                     { A = parse_arg(P, NULL, X); }
+elems(A) ::= expr(X).                   { A = arg_list_add((ArgList){0}, parse_arg(P, NULL, X)); }
+elems(A) ::= elems(L) COMMA expr(X).    { A = arg_list_add(L, parse_arg(P, NULL, X)); }
 arg(A) ::= IDENT(N) COLON expr(X).      { A = parse_arg(P, &N, X); }
 
 %code {
@@ -271,12 +302,12 @@ static int accepts(const yyParser *p, int code)
 /* How a message names an expected token. */
 static const char *const expected_name[YYNTOKEN] = {
     [0] = "end of file",
-    [TK_IMPORT] = "'import'", [TK_FAUST] = "'faust'", [TK_AS] = "'as'",
+    [TK_IMPORT] = "'import'", [TK_FAUST] = "'faust'", [TK_AS] = "'as'", [TK_FN] = "'fn'",
     [TK_NODE] = "'node'", [TK_PATCH] = "'patch'", [TK_IN] = "'in'", [TK_OUT] = "'out'",
     [TK_PARAM] = "'param'", [TK_STATE] = "'state'", [TK_DELAY] = "'delay'",
     [TK_TABLE] = "'table'", [TK_LET] = "'let'", [TK_PROCESS] = "'process'",
     [TK_VOICES] = "'voices'", [TK_VOICE] = "'voice'", [TK_STEAL] = "'steal'",
-    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'",
+    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_DOTDOT] = "'..'",
     [TK_IDENT] = "a name", [TK_NUMBER] = "a number", [TK_STRING] = "a string",
     [TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
     [TK_LBRACKET] = "'['", [TK_RBRACKET] = "']'", [TK_SEMI] = "';'", [TK_COMMA] = "','",
@@ -336,6 +367,7 @@ static const char *item_name(const ParseState *P, const yyParser *p)
         return NULL;
     switch (first->major) {
     case TK_IMPORT: return "the import";
+    case TK_FN: return "the function";
     case TK_IN: return "the input list";
     case TK_OUT: return "the output list";
     case TK_PARAM: return "the param";

@@ -166,6 +166,43 @@ Expr *parse_bounded(ParseState *P, Expr *e)
     return e;
 }
 
+/* A balanced tree of op over terms[0..n), each node at the loc of the
+ * operator written before its right half. */
+static Expr *balanced(ParseState *P, Op op, Expr **terms, Loc *locs, int n)
+{
+    if (n == 1)
+        return terms[0];
+    int half = n / 2;
+    Expr *x = balanced(P, op, terms, locs, half);
+    Expr *y = balanced(P, op, terms + half, locs + half, n - half);
+    return ast_binary(P->arena, locs[half], op, x, y);
+}
+
+/* expr -> expr '+' expr | expr '*' expr. A chain `a + b + c + ...` is a
+ * tree leaning left, as deep as it is long; once it would pass
+ * AST_MAX_DEPTH it is rebuilt balanced (the order of its terms kept, a
+ * group in parentheses one term), so a sum of any length parses. Shorter
+ * chains keep their left-to-right order, and so their rounding. */
+Expr *parse_chain(ParseState *P, Loc loc, Op op, Expr *x, Expr *y)
+{
+    Expr *e = ast_binary(P->arena, loc, op, x, y);
+    if (e->depth <= AST_MAX_DEPTH || y->depth >= AST_MAX_DEPTH)
+        return parse_bounded(P, e);
+    int n = 0;
+    for (Expr *s = e; s->kind == EX_BINARY && s->op == op && !s->parenthesized; s = s->a)
+        n++;
+    Expr **terms = arena_alloc(P->arena, sizeof(Expr *) * (size_t)(n + 1));
+    Loc *locs = arena_alloc(P->arena, sizeof(Loc) * (size_t)(n + 1));
+    Expr *s = e;
+    for (int i = n; i > 0; i--, s = s->a) {
+        terms[i] = s->b;
+        locs[i] = s->loc;
+    }
+    terms[0] = s;
+    locs[0] = s->loc;
+    return parse_bounded(P, balanced(P, op, terms, locs, n + 1));
+}
+
 Expr *parse_number(ParseState *P, const Token *t)
 {
     Expr *e = ast_num(P->arena, t->loc, t->num, t->unit);
@@ -202,6 +239,53 @@ void parse_add_import(ParseState *P, const Token *path, const Token *faust_as)
     else
         P->module->imports = im;
     P->imports_last = im;
+}
+
+void parse_add_import_as(ParseState *P, const Token *path, const Token *as)
+{
+    parse_add_import(P, path, NULL);
+    P->imports_last->as = as->str;
+}
+
+/* name ['[' index ']'] '=' lib '.' node '(' args ')': the node `lib.node`. */
+GraphItem *parse_qualified_instance(ParseState *P, const Token *name, Expr *index, const Token *lib,
+                                    const Token *node, ArgList args)
+{
+    const char *qualified = arena_printf(P->arena, "%s.%s", lib->str, node->str);
+    GraphItem *g = ast_instance(P->arena, name->loc, name->str, qualified, lib->loc, args.head);
+    g->index = index;
+    return g;
+}
+
+void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *body)
+{
+    FnDef *f = ast_func(P->arena, name->loc, name->str, params.head, body);
+    if (P->funcs_last)
+        P->funcs_last->next = f;
+    else
+        P->module->funcs = f;
+    P->funcs_last = f;
+}
+
+Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems)
+{
+    Decl *d = ast_decl(P->arena, DECL_ARRAY, name->loc, name->str, NULL, NULL);
+    d->elems = elems.head;
+    return d;
+}
+
+GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args)
+{
+    GraphItem *g = ast_instance(P->arena, name->loc, name->str, node->str, node->loc, args.head);
+    g->index = index;
+    return g;
+}
+
+Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port)
+{
+    Target *t = ast_target(P->arena, name->loc, name->str, port);
+    t->index = index;
+    return t;
 }
 
 /* Start collecting the ports, params, declarations and graph of a new

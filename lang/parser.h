@@ -85,6 +85,7 @@ typedef struct ParseState {
     DeclList decls;
     GraphList graph;
     Import *imports_last;
+    FnDef *funcs_last;
     Node *nodes_last;
     Patch *patches_last;
 } ParseState;
@@ -94,11 +95,19 @@ void parse_fail(ParseState *P, Loc loc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Expression builders' results pass through here: too deep is an error. */
 Expr *parse_bounded(ParseState *P, Expr *e);
+Expr *parse_chain(ParseState *P, Loc loc, Op op, Expr *x, Expr *y);
 Expr *parse_number(ParseState *P, const Token *t);
 Expr *parse_negate(ParseState *P, Loc minus, Expr *x);
 Arg *parse_arg(ParseState *P, const Token *name, Expr *value);
 
 void parse_add_import(ParseState *P, const Token *path, const Token *faust_as);
+void parse_add_func(ParseState *P, const Token *name, IdentList params, Expr *body);
+void parse_add_import_as(ParseState *P, const Token *path, const Token *as);
+GraphItem *parse_qualified_instance(ParseState *P, const Token *name, Expr *index, const Token *lib,
+                                    const Token *node, ArgList args);
+Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems);
+GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args);
+Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port);
 void parse_begin_node(ParseState *P, const Token *keyword, const Token *name);
 void parse_end_node(ParseState *P);
 void parse_begin_patch(ParseState *P, const Token *keyword, const Token *name);

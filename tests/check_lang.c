@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "ampc.h"
+#include "build.h"
+#include "host.h"
 #include "parse.h"
 #include "parser.h"
 #include "testutil.h"
@@ -692,8 +696,18 @@ START_TEST(test_error_messages)
         { "import osc;", "t.amp:1:8: error: expected 'faust' or a string before 'osc'" },
         { "import \"x.amp\"", "t.amp:1:15: error: expected ';' after the import" },
         { "import faust \"x.dsp\" name;", "t.amp:1:22: error: expected 'as' before 'name'" },
-        { "}", "t.amp:1:1: error: expected 'import', 'node' or 'patch' before '}'" },
+        { "}", "t.amp:1:1: error: expected 'import', 'fn', 'node' or 'patch' before '}'" },
         { "node { }", "t.amp:1:6: error: expected a name before '{'" },
+        { "fn f(x) = x\nnode n { }", "t.amp:1:12: error: expected ';' after the function" },
+        { "fn f(x) x;", "t.amp:1:9: error: expected '=' before 'x'" },
+        { "fn (x) = 1;", "t.amp:1:4: error: expected a name before '('" },
+        { "patch p { for k in 0 { } }", "t.amp:1:22: error: expected '..' before '{'" },
+        { "patch p { for k 0..2 { } }", "t.amp:1:17: error: expected 'in' before number" },
+        { "patch p { table t = [1, 2; }", "t.amp:1:26: error: expected ']' before ';'" },
+        { "patch p { table t = []; }", "t.amp:1:22: error: expected an expression before ']'" },
+        { "node n { process { for k in 0..2 { } } }",
+          "t.amp:1:20: error: expected 'let', a name or '}' before 'for'" },
+        { "patch p { a[1 = b(); }", "t.amp:1:15: error: expected ']' before '='" },
         { "node n { delay d[2 s; }", "t.amp:1:21: error: expected ']' before ';'" },
         { "node n { let a = 1e999; }", "t.amp:1:18: error: number out of range" },
         { "node n { let a = 1e306 khz; }", "t.amp:1:18: error: number out of range" },
@@ -704,7 +718,7 @@ START_TEST(test_error_messages)
         { "node n { let a = a \xc3\xa9; }", "t.amp:1:20: error: unexpected character '\\xC3'" },
         { "node n { let a = 2 samples; }", "t.amp:1:20: error: expected ';' before 'samples'" },
         { "node n { let a = 1; } }",
-          "t.amp:1:23: error: expected 'import', 'node' or 'patch' before '}'" },
+          "t.amp:1:23: error: expected 'import', 'fn', 'node' or 'patch' before '}'" },
         { "node n { let aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }",
           "t.amp:1:65: error: expected '=' before '}'" },
         { "node n { let a = b bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb; }",
@@ -786,7 +800,7 @@ END_TEST
  * the tree: the parser bounds the tree's depth too. */
 START_TEST(test_long_chains)
 {
-    static const char *const units[] = { "a + ", "a * b - ", "x.", "a && " };
+    static const char *const units[] = { "a - ", "a * b - ", "x.", "a && " };
     static const char *const tails[] = { "a; }", "a; }", "y; }", "a; }" };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         char *text = repeat("node n { let a = ", units[i], 100000, tails[i]);
@@ -805,6 +819,17 @@ START_TEST(test_long_chains)
     ck_assert_int_eq(r.module->nodes->decls->value->depth, AST_MAX_DEPTH);
     run_free(&r);
     free(text);
+    /* Chains of + and of * longer than that are rebuilt balanced each time
+     * they reach the bound: 100000 terms parse. */
+    static const char *const sums[] = { "a + ", "a * " };
+    for (size_t i = 0; i < 2; i++) {
+        text = repeat("node n { let a = ", sums[i], 99999, "a; }");
+        run_parse(&r, text, strlen(text));
+        ck_assert_msg(r.module != NULL, "%s", r.out);
+        ck_assert_int_le(r.module->nodes->decls->value->depth, AST_MAX_DEPTH);
+        run_free(&r);
+        free(text);
+    }
 }
 END_TEST
 
@@ -1003,6 +1028,275 @@ START_TEST(test_golden_syntax)
 }
 END_TEST
 
+/* ---- functions, tables and loops, compiled (SPEC.md §8, §9) ---------------------------- */
+
+#define SR 48000.0
+
+/* Compile text (its relative imports anchored in tests/) to C; the
+ * caller frees the result. */
+static AmpcResult compile_text(const char *text, const char *unit)
+{
+    AmpcOptions opt = { .unit = unit };
+    char *msgs;
+    size_t msgs_len;
+    FILE *out = open_memstream(&msgs, &msgs_len);
+    Diag d;
+    diag_init(&d, out);
+    AmpcResult r;
+    int rc = ampc_compile_text("tests/check_lang.amp", text, strlen(text), &opt, &d, &r);
+    fclose(out);
+    ck_assert_msg(rc == 0, "ampc failed:\n%s", msgs);
+    free(msgs);
+    return r;
+}
+
+static const AmpPatchDesc *build_text(const char *text, const char *unit)
+{
+    AmpcResult r = compile_text(text, unit);
+    static char err[16384];
+    const AmpPatchDesc *d = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    ampc_result_free(&r);
+    return d;
+}
+
+/* n frames of channel 0 and 1 of d, from a fresh state, with events. */
+static float *render_text(const char *text, const char *unit, const Command *ev, int nev, long n, float **right)
+{
+    const AmpPatchDesc *d = build_text(text, unit);
+    HostPatch hp;
+    char err[256];
+    ck_assert_msg(host_init(&hp, d, (float)SR, err, sizeof err) == 0, "%s", err);
+    float *out[HOST_MAX_CHANNELS] = { 0 };
+    for (int c = 0; c < d->n_outputs; c++)
+        out[c] = calloc((size_t)n, sizeof(float));
+    const float *ins[HOST_MAX_CHANNELS] = { 0 };
+    ck_assert_int_eq(host_render(&hp, ev, nev, ins, out, n), nev);
+    host_free(&hp);
+    if (right)
+        *right = out[1];
+    else
+        free(out[1]);
+    for (int c = 2; c < d->n_outputs; c++)
+        free(out[c]);
+    return out[0];
+}
+
+/* A function is inlined: a node written with one renders exactly as the
+ * node with the body written out, for several arguments. */
+START_TEST(test_function_inlined)
+{
+    static const char *const with_fn =
+        "fn shape(x, k) = x < 0 ? -shape2(-x, k) : shape2(x, k);\n"
+        "fn shape2(x, k) = x / (1 + k * x * x);\n"
+        "node n { out y; param f = 300 hz; param k = 2; state p = 0;\n"
+        "  process { y = shape(2 * p - 1, k) + shape(p, 0.5); p = fract(p + f / SR); } }\n";
+    static const char *const written_out =
+        "node n { out y; param f = 300 hz; param k = 2; state p = 0;\n"
+        "  process { let x = 2 * p - 1;\n"
+        "    y = (x < 0 ? -(-x / (1 + k * -x * -x)) : x / (1 + k * x * x)) + p / (1 + 0.5 * p * p);\n"
+        "    p = fract(p + f / SR); } }\n";
+    const long n = 4800;
+    float *a = render_text(with_fn, NULL, NULL, 0, n, NULL);
+    float *b = render_text(written_out, NULL, NULL, 0, n, NULL);
+    double peak = 0;
+    for (long i = 0; i < n; i++)
+        peak = fmax(peak, fabs(a[i]));
+    printf("function inlined: %ld samples equal to the written-out node, peak %.3f\n", n, peak);
+    ck_assert(peak > 0.3);
+    ck_assert_msg(memcmp(a, b, sizeof(float) * (size_t)n) == 0, "the function's render differs");
+    free(a);
+    free(b);
+}
+END_TEST
+
+/* The C of a sum of N terms, written out (a + b + ...) or as sum() of a
+ * table of N entries, grows linearly with N: 10,000 terms compile, in 9 to
+ * 11 times the bytes of 1,000. */
+static size_t sum_c_bytes(int terms, int with_table)
+{
+    size_t cap = (size_t)terms * 40 + 512;
+    char *text = malloc(cap);
+    size_t used = 0;
+    used += (size_t)snprintf(text + used, cap - used, "node s { in x; out y; %s",
+                             with_table ? "table t = [" : "process { y = ");
+    for (int k = 0; k < terms; k++)
+        used += (size_t)snprintf(text + used, cap - used, "%ssin(%d * x)", k ? (with_table ? ", " : " + ") : "",
+                                 k + 1);
+    snprintf(text + used, cap - used, with_table ? "]; process { y = sum(t); } }\n" : "; } }\n");
+    AmpcResult r = compile_text(text, NULL);
+    size_t bytes = r.c_len;
+    ampc_result_free(&r);
+    free(text);
+    return bytes;
+}
+
+START_TEST(test_long_sum_linear)
+{
+    for (int with_table = 0; with_table < 2; with_table++) {
+        size_t small = sum_c_bytes(1000, with_table), big = sum_c_bytes(10000, with_table);
+        double ratio = (double)big / (double)small;
+        printf("sum %s: 1000 terms %zu bytes of C, 10000 terms %zu bytes (x%.2f)\n",
+               with_table ? "of a table" : "written out", small, big, ratio);
+        ck_assert_msg(ratio >= 9.0 && ratio <= 11.0, "C grows x%.2f for 10x the terms", ratio);
+    }
+}
+END_TEST
+
+/* |DFT| of x[from, from + len) at frequency f, Blackman-Harris window,
+ * normalised so a sine of amplitude A gives A. */
+static double amplitude_at(const float *x, long from, long len, double f)
+{
+    double re = 0, im = 0, wsum = 0;
+    for (long i = 0; i < len; i++) {
+        double t = 2 * M_PI * (double)i / (double)(len - 1);
+        double w = 0.35875 - 0.48829 * cos(t) + 0.14128 * cos(2 * t) - 0.01168 * cos(3 * t);
+        double ph = 2 * M_PI * f * (double)i / SR;
+        re += w * x[from + i] * cos(ph);
+        im -= w * x[from + i] * sin(ph);
+        wsum += w;
+    }
+    return 2 * sqrt(re * re + im * im) / wsum;
+}
+
+/* The frequency of the strongest peak within ±1.5 Hz of f. */
+static double peak_near(const float *x, long from, long len, double f, double *amp)
+{
+    double best = f, best_a = -1;
+    for (double g = f - 1.5; g <= f + 1.5; g += 0.1) {
+        double a = amplitude_at(x, from, len, g);
+        if (a > best_a) { best_a = a; best = g; }
+    }
+    double centre = best;
+    for (double g = centre - 0.1; g <= centre + 0.1; g += 0.002) {
+        double a = amplitude_at(x, from, len, g);
+        if (a > best_a) { best_a = a; best = g; }
+    }
+    *amp = best_a;
+    return best;
+}
+
+/* nodes/supersaw.amp, chorus off, A3 (220 Hz) held at velocity 1: its
+ * seven saws sound at 220 Hz times 1 + 0.018 * detune * spread[k] (seen
+ * at their 8th harmonics, 10 Hz or more apart), each at the level of one
+ * saw (2 / (8 pi) times 0.12 * 0.8, the sustain); with detune 0 they add
+ * up in phase, seven saws' worth. */
+START_TEST(test_supersaw)
+{
+    size_t len;
+    char *text = read_whole("nodes/supersaw.amp", &len);
+    ck_assert_ptr_nonnull(text);
+    char *fixed = malloc(len + 64);
+    /* Anchor its imports where compile_text anchors them (tests/). */
+    const char *imp = "import \"std/";
+    size_t used = 0;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, imp, strlen(imp)) == 0) {
+            used += (size_t)sprintf(fixed + used, "import \"../nodes/std/");
+            p += strlen(imp);
+        } else {
+            fixed[used++] = *p++;
+        }
+        fixed = realloc(fixed, used + 64);
+    }
+    fixed[used] = 0;
+    static const double spread[7] = { -1, -0.64, -0.33, 0, 0.33, 0.64, 1 };
+    const long skip = 72000, n = 96000;     /* 1.5 s into the note, then 2 s */
+    const AmpPatchDesc *d = build_text(fixed, NULL);
+    int detune = -1, chorus = -1;
+    for (int i = 0; i < d->n_params; i++) {
+        if (!strcmp(d->params[i].name, "detune")) detune = i;
+        if (!strcmp(d->params[i].name, "chorus")) chorus = i;
+    }
+    ck_assert(detune >= 0 && chorus >= 0);
+    Command ev[3] = { host_param(0, chorus, 0.0f), host_param(0, detune, 1.0f), host_note_on(0, 0, 57, 1.0f) };
+    float *right;
+    float *y = render_text(fixed, NULL, ev, 3, skip + n, &right);
+    ck_assert(memcmp(y, right, sizeof(float) * (size_t)(skip + n)) == 0);
+    double one = 0.12 * 0.8 * 2 / (8 * M_PI);
+    for (int k = 0; k < 7; k++) {
+        double want = 8 * 220 * (1 + 0.018 * spread[k]), amp;
+        double got = peak_near(y, skip, n, want, &amp);
+        double cents = 1200 * log2(got / want);
+        printf("supersaw saw %d: 8th harmonic %.3f Hz (want %.3f, %+.3f cents), %.2f dB re one saw\n", k, got,
+               want, cents, 20 * log10(amp / one));
+        ck_assert_msg(fabs(cents) < 0.1, "saw %d is %.3f cents off", k, cents);
+        ck_assert_msg(fabs(20 * log10(amp / one)) < 0.5, "saw %d: level %.2f dB off", k, 20 * log10(amp / one));
+    }
+    free(y);
+    free(right);
+    ev[1] = host_param(0, detune, 0.0f);
+    y = render_text(fixed, NULL, ev, 3, skip + n, NULL);
+    double amp;
+    double got = peak_near(y, skip, n, 220, &amp);
+    double seven = 7 * 0.12 * 0.8 * 2 / M_PI;
+    printf("supersaw, detune 0: fundamental %.3f Hz, %.2f dB re seven saws in phase\n", got,
+           20 * log10(amp / seven));
+    ck_assert(fabs(1200 * log2(got / 220)) < 0.1);
+    ck_assert(fabs(20 * log10(amp / seven)) < 0.1);
+    free(y);
+    free(fixed);
+    free(text);
+}
+END_TEST
+
+/* `import "x.amp" as lib;`: two files that both define the node smooth1
+ * and the function f are used side by side as a.smooth1 and b.smooth1,
+ * and each node calls its own file's f (a adds 1, b doubles; a smooths by
+ * 0.5 a sample, b by 0.25): out = b.f(a.f(b.smooth1(a.smooth1(1)))) is
+ * 3.5 at the first sample and settles at 10 (8 and 4.5 if each node
+ * called the other file's f). */
+START_TEST(test_import_as)
+{
+    char dir[] = "/tmp/check_lang_import_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const char *const files[][2] = {
+        { "a.amp", "fn f(x) = x + 1;\n"
+                   "node smooth1 { in x; out y; state z = 0; process { z = z + 0.5 * (x - z); y = f(z); } }\n" },
+        { "b.amp", "fn f(x) = x * 2;\n"
+                   "node smooth1 { in x; out y; state z = 0; process { z = z + 0.25 * (x - z); y = f(z); } }\n" },
+        { "main.amp", "import \"a.amp\" as a;\nimport \"b.amp\" as b;\n"
+                      "patch p { in x; out y; s = a.smooth1(x: x); t = b.smooth1(x: s.y); "
+                      "b.f(a.f(t.y)) -> out; }\n" },
+    };
+    char path[3][128];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path[2], &opt, &d, &r), 0);
+    static char err[16384];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    char msg[256];
+    ck_assert_msg(host_init(&hp, desc, (float)SR, msg, sizeof msg) == 0, "%s", msg);
+    enum { N = 64 };
+    float one[N], y[N];
+    for (int i = 0; i < N; i++)
+        one[i] = 1;
+    const float *ins[HOST_MAX_CHANNELS] = { one };
+    float *outs[HOST_MAX_CHANNELS] = { y };
+    host_render(&hp, NULL, 0, ins, outs, N);
+    host_free(&hp);
+    printf("import as: a step through a.smooth1 and b.smooth1: %.6f at the first sample, %.6f at the %dth\n",
+           y[0], y[N - 1], N);
+    ck_assert(fabs(y[0] - 3.5) < 1e-6);
+    ck_assert(fabs(y[N - 1] - 10.0) < 1e-5);
+    for (int i = 0; i < 3; i++)
+        remove(path[i]);
+    rmdir(dir);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------------ */
 
 static Suite *lang_suite(void)
@@ -1044,6 +1338,14 @@ static Suite *lang_suite(void)
     tcase_add_test(robust, test_spec_mutations);
     suite_add_tcase(s, robust);
 
+    TCase *language = tcase_create("language");
+    tcase_set_timeout(language, 600);
+    tcase_add_test(language, test_function_inlined);
+    tcase_add_test(language, test_long_sum_linear);
+    tcase_add_test(language, test_supersaw);
+    tcase_add_test(language, test_import_as);
+    suite_add_tcase(s, language);
+
     TCase *golden = tcase_create("golden");
     tcase_add_test(golden, test_golden_syntax);
     suite_add_tcase(s, golden);
@@ -1052,5 +1354,20 @@ static Suite *lang_suite(void)
 
 int main(void)
 {
-    return testutil_run(lang_suite());
+    /* Builds are cached in $AMP_CACHE; without it, in a temporary folder
+     * removed at the end. */
+    static char tmp_cache[64];
+    int own_cache = getenv("AMP_CACHE") == NULL;
+    if (own_cache) {
+        snprintf(tmp_cache, sizeof tmp_cache, "/tmp/check_lang_cache_XXXXXX");
+        if (!mkdtemp(tmp_cache)) {
+            perror("mkdtemp");
+            return EXIT_FAILURE;
+        }
+        setenv("AMP_CACHE", tmp_cache, 1);
+    }
+    int rc = testutil_run(lang_suite());
+    if (own_cache)
+        testutil_remove_tree(tmp_cache);
+    return rc;
 }
