@@ -192,7 +192,7 @@ FUZZ_ENGINE_FLAGS := -max_len=4096 -timeout=30 -rss_limit_mb=2048 \
 
 # The library's patches as ampc emits them, compiled into the harness.
 .PRECIOUS: $(FUZZ_ENGINE_DIR)/patches/%.c
-$(FUZZ_ENGINE_DIR)/patches/%.c: nodes/%.amp $(B)/ampc
+$(FUZZ_ENGINE_DIR)/patches/%.c: nodes/%.amp $(wildcard nodes/std/*.amp) $(B)/ampc
 	@mkdir -p $(dir $@)
 	$(B)/ampc $< -o $(dir $@)
 $(FUZZ_ENGINE_DIR)/patches/%.o: $(FUZZ_ENGINE_DIR)/patches/%.c

@@ -135,11 +135,19 @@ static void check_master(Rig *r, const float *l, const float *rr, int n)
     }
 }
 
+static int verbose = -1;     /* FUZZ_ENGINE_VERBOSE set: print the events (to see what an input does) */
+
 static void control(Rig *r)
 {
     EngineEvent ev;
-    while (engine_poll(r->e, &ev))
+    if (verbose < 0)
+        verbose = getenv("FUZZ_ENGINE_VERBOSE") != NULL;
+    while (engine_poll(r->e, &ev)) {
+        if (verbose)
+            fprintf(stderr, "event kind %d track %d slot %d code %d at %lld\n", (int)ev.kind, (int)ev.track,
+                    (int)ev.slot, (int)ev.code, (long long)ev.time);
         engine_release(r->e, &ev);
+    }
     engine_commands_refill(r->cx, NULL, 0);
 }
 
