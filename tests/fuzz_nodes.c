@@ -648,12 +648,15 @@ static int run_case(const FuzzUnit *u, float rate, uint64_t seed, double length_
     }
     for (int p = 0; p < d->n_params; p++)
         c.value[p] = d->params[p].def;
+    char ceiling[64] = "";
+    if (ceiling_override_db >= 0)
+        snprintf(ceiling, sizeof ceiling, " --ceiling %g", ceiling_override_db);
     if (u->text)
-        snprintf(rerun, sizeof rerun, "build/tests/fuzz_nodes --random-patch 0x%016llx --rate %g --case 0x%016llx --length %g\n",
-                 (unsigned long long)u->random_seed, rate, (unsigned long long)seed, length_s);
+        snprintf(rerun, sizeof rerun, "build/tests/fuzz_nodes --random-patch 0x%016llx --rate %g --case 0x%016llx --length %g%s\n",
+                 (unsigned long long)u->random_seed, rate, (unsigned long long)seed, length_s, ceiling);
     else
-        snprintf(rerun, sizeof rerun, "build/tests/fuzz_nodes --unit %s:%s --rate %g --case 0x%016llx --length %g\n",
-                 u->file, u->name, rate, (unsigned long long)seed, length_s);
+        snprintf(rerun, sizeof rerun, "build/tests/fuzz_nodes --unit %s:%s --rate %g --case 0x%016llx --length %g%s\n",
+                 u->file, u->name, rate, (unsigned long long)seed, length_s, ceiling);
     if (verbose)
         printf("%s:%s at %g Hz, case 0x%016llx\n", u->file, u->name, rate, (unsigned long long)seed);
 
@@ -920,6 +923,16 @@ static void usage(void)
     exit(2);
 }
 
+/* Set once the command line is read: FILE.amp arguments were given. */
+static int files_from_args = -1;
+static int n_files_given(const char *const *files, int n)
+{
+    (void)files;
+    if (files_from_args < 0)
+        files_from_args = n > 0;
+    return files_from_args;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -973,6 +986,21 @@ int main(int argc, char **argv)
     int n_units = 0;
     glob_t gl;
     memset(&gl, 0, sizeof gl);
+    /* --unit FILE:NAME alone: those files (so a re-run finds a unit of any file) */
+    static char unit_files[64][256];
+    for (int k = 0; k < n_only && !n_files_given(files, n_files); k++) {
+        const char *colon = strrchr(only[k], ':');
+        size_t len = colon ? (size_t)(colon - only[k]) : 0;
+        if (!len || len >= sizeof unit_files[0])
+            continue;
+        memcpy(unit_files[k], only[k], len);
+        unit_files[k][len] = 0;
+        int seen = 0;
+        for (int f = 0; f < n_files; f++)
+            seen |= !strcmp(files[f], unit_files[k]);
+        if (!seen)
+            files[n_files++] = unit_files[k];
+    }
     if (!n_files) {
         glob("nodes/*.amp", 0, NULL, &gl);
         glob("nodes/std/*.amp", GLOB_APPEND, NULL, &gl);
