@@ -158,7 +158,7 @@ $(FUZZ_NODES_BIN): tests/fuzz_nodes.c $(RUNTIME_LIBS) $(COMPILER_LIBS) | $(DEPS_
 TEST_STEPS += fuzz-nodes
 fuzz-nodes: $(FUZZ_NODES_BIN)
 	@mkdir -p $(FUZZ_NODES_DIR)
-	@$(FUZZ_NODES_ENV) $(FUZZ_NODES_BIN) --seed $(or $(FUZZ_NODES_SEED),1) --cases 1 --length 0.4 --random 8
+	@$(FUZZ_NODES_ENV) $(FUZZ_NODES_BIN) --seed $(or $(FUZZ_NODES_SEED),1) --cases 1 --length 0.4 --random 6
 
 fuzz-nodes-long: $(FUZZ_NODES_BIN)
 	@mkdir -p $(FUZZ_NODES_DIR)
