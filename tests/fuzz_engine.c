@@ -91,9 +91,9 @@ static const AmpPatchDesc wild_desc = {
 
 /* ---- the input, read as a program ------------------------------------------ */
 
-typedef struct Reader { const uint8_t *p; size_t n; } Reader;
+typedef struct FuzzInput { const uint8_t *p; size_t n; } FuzzInput;
 
-static uint8_t byte(Reader *r)
+static uint8_t byte(FuzzInput *r)
 {
     if (!r->n)
         return 0;
@@ -101,7 +101,7 @@ static uint8_t byte(Reader *r)
     return *r->p++;
 }
 
-static uint64_t bytes(Reader *r, int k)
+static uint64_t bytes(FuzzInput *r, int k)
 {
     uint64_t v = 0;
     for (int i = 0; i < k; i++)
@@ -114,15 +114,15 @@ static uint64_t bytes(Reader *r, int k)
 #define MAX_OPS 512
 #define MAX_QUANTA 256
 
-typedef struct Rig {
+typedef struct FuzzRig {
     Engine *e;
     EngineCommands *cx;
     void *ring;
     float rate;
     long quanta;
-} Rig;
+} FuzzRig;
 
-static void check_master(Rig *r, const float *l, const float *rr, int n)
+static void check_master(FuzzRig *r, const float *l, const float *rr, int n)
 {
     for (int i = 0; i < n; i++) {
         float a = l[i], b = rr[i];
@@ -137,7 +137,7 @@ static void check_master(Rig *r, const float *l, const float *rr, int n)
 
 static int verbose = -1;     /* FUZZ_ENGINE_VERBOSE set: print the events (to see what an input does) */
 
-static void control(Rig *r)
+static void control(FuzzRig *r)
 {
     EngineEvent ev;
     if (verbose < 0)
@@ -151,7 +151,7 @@ static void control(Rig *r)
     engine_commands_refill(r->cx, NULL, 0);
 }
 
-static void render_quanta(Rig *r, int n)
+static void render_quanta(FuzzRig *r, int n)
 {
     static float l[QUANTUM], rr[QUANTUM];
     for (int k = 0; k < n && r->quanta < MAX_QUANTA; k++, r->quanta++) {
@@ -166,7 +166,7 @@ static void render_quanta(Rig *r, int n)
     }
 }
 
-static double pick_double(Reader *in, const CmdField *f, int *raw_bits, uint64_t *raw)
+static double pick_double(FuzzInput *in, const CmdField *f, int *raw_bits, uint64_t *raw)
 {
     *raw_bits = 0;
     switch (byte(in) % 8) {
@@ -189,7 +189,7 @@ static double pick_double(Reader *in, const CmdField *f, int *raw_bits, uint64_t
 }
 
 /* One record from the schema, into the ring. */
-static void op_record(Rig *r, Reader *in)
+static void op_record(FuzzRig *r, FuzzInput *in)
 {
     const CmdInfo *info = cmd_info_at(byte(in) % CMD_COUNT);
     if (!info)
@@ -231,7 +231,7 @@ static void op_record(Rig *r, Reader *in)
     rb_write(r->ring, rec, info->size);
 }
 
-static void op_raw(Rig *r, Reader *in)
+static void op_raw(FuzzRig *r, FuzzInput *in)
 {
     uint8_t rec[256];
     uint32_t len = byte(in);
@@ -249,7 +249,7 @@ static void op_raw(Rig *r, Reader *in)
     } while (0)
 
 /* A track that sounds: an instrument, maybe an insert, notes. */
-static void op_setup(Rig *r, Reader *in)
+static void op_setup(FuzzRig *r, FuzzInput *in)
 {
     int64_t t = engine_now(r->e);
     uint32_t track = byte(in) % 4;
@@ -265,7 +265,7 @@ static void op_setup(Rig *r, Reader *in)
     SEND(r, play, t);
 }
 
-static int make_rig(Rig *r, float rate)
+static int make_rig(FuzzRig *r, float rate)
 {
     memset(r, 0, sizeof *r);
     EngineConfig cfg;
@@ -319,7 +319,7 @@ static int make_rig(Rig *r, float rate)
     return 0;
 }
 
-static void free_rig(Rig *r)
+static void free_rig(FuzzRig *r)
 {
     engine_commands_free(r->cx);
     engine_free(r->e);
@@ -329,8 +329,8 @@ static void free_rig(Rig *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const float rates[] = { 8000, 44100, 48000, 96000, 192000 };
-    Reader in = { data, size };
-    Rig r;
+    FuzzInput in = { data, size };
+    FuzzRig r;
     make_rig(&r, rates[byte(&in) % 5]);
     for (int ops = 0; in.n && ops < MAX_OPS; ops++) {
         uint8_t op = byte(&in);
