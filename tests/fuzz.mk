@@ -1,4 +1,7 @@
-# tests/fuzz.mk — the libFuzzer harness for the compiler (tests/fuzz_compiler.c).
+# tests/fuzz.mk — the fuzzers: the libFuzzer harness of the compiler
+# (tests/fuzz_compiler.c, first), the library's nodes and patches driven to
+# their extremes (tests/fuzz_nodes.c) and the libFuzzer harness of the
+# engine's command stream (tests/fuzz_engine.c), each further below.
 #
 # It rebuilds the objects of the compiler's libraries (every lang/*.c, the
 # generated lexer and parser, every compiler/*.c but main.c) with clang under
@@ -139,8 +142,9 @@ fuzz: $(FUZZ_BIN) $(FUZZ_DIR)/corpus.stamp
 # are cached in $(FUZZ_NODES_DIR)/cache.
 #
 #   make fuzz-nodes        the short pass (a step of `make test`)
-#   make fuzz-nodes-long   FUZZ_NODES_SECONDS (default 600) of rounds with
-#                          FUZZ_NODES_RANDOM random patches, longer cases
+#   make fuzz-nodes-long   rounds of longer cases (3 s of drive) for
+#                          FUZZ_NODES_SECONDS (default 600, after the builds)
+#                          with FUZZ_NODES_RANDOM (default 200) random patches
 # FUZZ_NODES_SEED picks the run (default: 1 for the short pass, the time
 # for the long one); a failure prints the command that re-runs its case.
 FUZZ_NODES_DIR     := $(B)/fuzz-nodes
