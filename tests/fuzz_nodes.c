@@ -22,7 +22,8 @@
  * dynamics and gains, the +12 dBFS input through the gain their range
  * allows and 24 dB of transients when a cutoff, q or gain jumps between its
  * bounds every sample: gain_allowance below), a level that grows in the closing silence
- * past full scale and twice the case's loudest moment (a runaway), or voices still live 50 ms after a panic (work that
+ * past full scale, twice the case's loudest moment and twice the
+ * silence's first half (a runaway), or voices still live 50 ms after a panic (work that
  * never ends). Work is counted in voice-samples; a wall-clock alarm
  * (--hang-seconds) only catches hangs.
  *
@@ -590,11 +591,12 @@ static void run_segment(Case *c, Segment *s, int closing, float **in, float **ou
         c->work += (double)n * live_voices(c);
         check_chunk(c, out, n, closing, &window_peak);
         if (closing) {
-            /* windows of the closing silence: the first second's loudest
+            /* windows of the closing silence: the first half's loudest
              * and the last window, compared at the end */
             window_fill += n;
             if (window_fill >= window_len && done + n < s->frames) {
-                first_windows = fmaxf(first_windows, window_peak);
+                if (done + n <= s->frames / 2)
+                    first_windows = fmaxf(first_windows, window_peak);
                 window_peak = 0.0f;
                 window_fill = 0;
             }
@@ -606,11 +608,14 @@ static void run_segment(Case *c, Segment *s, int closing, float **in, float **ou
         /* twice the loudest the case has been, or could have been from its
          * input through the unit's gain (an echo may come after the input) */
         float loudest = fmaxf(c->peak, c->in_peak * (float)pow(10.0, (c->u->extra_db + 12.0) / 20.0));
-        float limit = 2.0f * fmaxf(loudest, RUNAWAY_FLOOR);
+        /* ... and twice the first half of the silence: a level still
+         * settling towards a steady state (a source that runs on in a
+         * voice, into a reverb) is not a runaway; one that keeps growing is */
+        float limit = 2.0f * fmaxf(fmaxf(loudest, RUNAWAY_FLOOR), first_windows);
         if (window_peak > limit)
             fault(c, "a runaway: the level grew in the closing silence to %.3g (%.1f dBFS) in its last window, "
-                     "twice the case's loudest moment before it is %.3g", (double)window_peak,
-                  20 * log10((double)window_peak), (double)limit);
+                     "above twice the case's loudest moment before it and the silence's first half: %.3g",
+                  (double)window_peak, 20 * log10((double)window_peak), (double)limit);
     }
 }
 
