@@ -208,6 +208,14 @@ static void op_record(FuzzRig *r, FuzzInput *in)
         uint64_t raw;
         double v = pick_double(in, f, &raw_bits, &raw);
         uint8_t *dst = rec + f->offset;
+        if (!raw_bits && f->kind != CMD_FIELD_F32 && f->kind != CMD_FIELD_F64) {
+            /* an integer field: the value saturated into 64 bits, then cut
+             * to the field's width (a huge float cast straight to a narrow
+             * integer is undefined behaviour) */
+            int64_t w = !(v == v) ? 0 : v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : (int64_t)v;
+            raw = (uint64_t)w;
+            raw_bits = 1;
+        }
         switch (f->kind) {
         case CMD_FIELD_U8: case CMD_FIELD_BOOL: { uint8_t x = raw_bits ? (uint8_t)raw : (uint8_t)v; memcpy(dst, &x, 1); break; }
         case CMD_FIELD_U16: { uint16_t x = raw_bits ? (uint16_t)raw : (uint16_t)v; memcpy(dst, &x, 2); break; }
