@@ -1,4 +1,7 @@
-# tests/fuzz.mk — the libFuzzer harness for the compiler (tests/fuzz_compiler.c).
+# tests/fuzz.mk — the fuzzers: the libFuzzer harness of the compiler
+# (tests/fuzz_compiler.c, first), the library's nodes and patches driven to
+# their extremes (tests/fuzz_nodes.c) and the libFuzzer harness of the
+# engine's command stream (tests/fuzz_engine.c), each further below.
 #
 # It rebuilds the objects of the compiler's libraries (every lang/*.c, the
 # generated lexer and parser, every compiler/*.c but main.c) with clang under
@@ -129,3 +132,112 @@ fuzz: $(FUZZ_BIN) $(FUZZ_DIR)/corpus.stamp
 	        printf "fuzz: %s runs (%s/s), cov: %s, oom/timeout/crash %s, %d new artifacts\n", $$1, rate, cov, bad, found }'; \
 	if [ $$rc -ne 0 ] || [ $$found -ne 0 ]; then \
 	    echo "fuzz: FAILED (exit $$rc); see $(FUZZ_DIR)/fuzz.log and $(FUZZ_DIR)/artifacts/"; exit 1; fi
+
+# ---- the library's nodes and patches, driven to their extremes -------------
+# tests/fuzz_nodes.c: every unit of nodes/*.amp and nodes/std/*.amp, and
+# random valid patches made of the std nodes, at every supported rate
+# (8, 22.05, 44.1, 48, 96 and 192 kHz), with param jumps and glides inside,
+# at and beyond their ranges, note storms and extreme inputs; fails on a
+# non-finite sample, a denormal, a sample above +24 dBFS, a runaway. Builds
+# are cached in $(FUZZ_NODES_DIR)/cache.
+#
+#   make fuzz-nodes        the short pass (a step of `make test`)
+#   make fuzz-nodes-long   rounds of longer cases (3 s of drive) for
+#                          FUZZ_NODES_SECONDS (default 600, after the builds)
+#                          with FUZZ_NODES_RANDOM (default 200) random patches
+# FUZZ_NODES_SEED picks the run (default: 1 for the short pass, the time
+# for the long one); a failure prints the command that re-runs its case.
+FUZZ_NODES_DIR     := $(B)/fuzz-nodes
+FUZZ_NODES_BIN     := $(B)/tests/fuzz_nodes
+FUZZ_NODES_SECONDS ?= 600
+FUZZ_NODES_RANDOM  ?= 200
+FUZZ_NODES_SEED    ?=
+FUZZ_NODES_ENV     := AMP_CACHE=$(FUZZ_NODES_DIR)/cache
+
+$(FUZZ_NODES_BIN): tests/fuzz_nodes.c $(RUNTIME_LIBS) $(COMPILER_LIBS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(RUNTIME_LIBS) $(COMPILER_LIBS) -ljansson -ldl -lm
+
+.PHONY: fuzz-nodes fuzz-nodes-long
+TEST_STEPS += fuzz-nodes
+fuzz-nodes: $(FUZZ_NODES_BIN)
+	@mkdir -p $(FUZZ_NODES_DIR)
+	@$(FUZZ_NODES_ENV) $(FUZZ_NODES_BIN) --seed $(or $(FUZZ_NODES_SEED),1) --cases 1 --length 0.4 --random 6
+
+fuzz-nodes-long: $(FUZZ_NODES_BIN)
+	@mkdir -p $(FUZZ_NODES_DIR)
+	@$(FUZZ_NODES_ENV) $(FUZZ_NODES_BIN) --seed $(or $(FUZZ_NODES_SEED),$(shell date +%s)) \
+	    --seconds $(FUZZ_NODES_SECONDS) --length 3 --random $(FUZZ_NODES_RANDOM)
+
+# ---- the engine's command stream --------------------------------------------
+# tests/fuzz_engine.c: random command streams (commands.def records with
+# fields at, inside and beyond their ranges, huge and non-finite floats, raw
+# bytes) through the command ring into a fresh engine at a supported rate,
+# with hand-written hostile patches and nodes/pad.amp + nodes/stereo_delay.amp
+# as ampc emits them; the master must stay finite and within the engine's
+# safety limit. The engine's objects are rebuilt with clang under ASan +
+# UBSan + libFuzzer coverage, like the compiler's above.
+#
+#   make fuzz-engine-smoke    FUZZ_ENGINE_SMOKE_SECONDS (default 20) and every
+#                             tests/fuzz_regress/engine/* once (a step of `make test`)
+#   make fuzz-engine          FUZZ_ENGINE_SECONDS (default one hour) on FUZZ_JOBS processes
+# Its files are under $(FUZZ_DIR)/engine/ (work/, artifacts/, *.log); a
+# finding is kept by copying its artifact into tests/fuzz_regress/engine/.
+FUZZ_ENGINE_SECONDS       ?= 3600
+FUZZ_ENGINE_SMOKE_SECONDS ?= 20
+FUZZ_ENGINE_DIR   := $(FUZZ_DIR)/engine
+FUZZ_ENGINE_BIN   := $(FUZZ_ENGINE_DIR)/fuzz_engine
+FUZZ_ENGINE_UNITS := pad stereo_delay
+FUZZ_ENGINE_SRCS  := $(sort $(wildcard runtime/engine/*.c))
+FUZZ_ENGINE_OBJS  := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_ENGINE_SRCS)) \
+                     $(patsubst %,$(FUZZ_ENGINE_DIR)/patches/%.o,$(FUZZ_ENGINE_UNITS))
+FUZZ_ENGINE_FLAGS := -max_len=4096 -timeout=30 -rss_limit_mb=2048 \
+                     -artifact_prefix=$(FUZZ_ENGINE_DIR)/artifacts/ -print_final_stats=1 $(FUZZ_EXTRA)
+
+# The library's patches as ampc emits them, compiled into the harness.
+.PRECIOUS: $(FUZZ_ENGINE_DIR)/patches/%.c
+$(FUZZ_ENGINE_DIR)/patches/%.c: nodes/%.amp $(wildcard nodes/std/*.amp) $(B)/ampc
+	@mkdir -p $(dir $@)
+	$(B)/ampc $< -o $(dir $@)
+$(FUZZ_ENGINE_DIR)/patches/%.o: $(FUZZ_ENGINE_DIR)/patches/%.c
+	$(CLANG) -Iruntime/abi $(FUZZ_CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_ENGINE_DIR)/fuzz_engine.o: tests/fuzz_engine.c tests/fixtures/engine_patches.c tests/fixtures/fixture_poly.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -c -o $@ $<
+
+$(FUZZ_ENGINE_BIN): $(FUZZ_ENGINE_DIR)/fuzz_engine.o $(FUZZ_ENGINE_OBJS)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz-engine fuzz-engine-smoke
+TEST_STEPS += fuzz-engine-smoke
+fuzz-engine-smoke: $(FUZZ_ENGINE_BIN)
+	@mkdir -p $(FUZZ_ENGINE_DIR)/work $(FUZZ_ENGINE_DIR)/artifacts
+	@n=0; for f in tests/fuzz_regress/engine/*; do \
+	    [ -f "$$f" ] || continue; n=$$((n + 1)); \
+	    $(FUZZ_ENV) $(FUZZ_ENGINE_BIN) -timeout=30 "$$f" > $(FUZZ_ENGINE_DIR)/regress.log 2>&1 || \
+	        { tail -n 30 $(FUZZ_ENGINE_DIR)/regress.log; echo "fuzz-engine: FAILED on $$f"; exit 1; }; \
+	done; \
+	start=$$(date +%s); \
+	if $(FUZZ_ENV) $(FUZZ_ENGINE_BIN) $(FUZZ_ENGINE_FLAGS) -max_total_time=$(FUZZ_ENGINE_SMOKE_SECONDS) \
+	        $(FUZZ_ENGINE_DIR)/work > $(FUZZ_ENGINE_DIR)/smoke.log 2>&1; then \
+	    printf "fuzz-engine-smoke: $$n reproducers pass; "; $(FUZZ_SUMMARY) $(FUZZ_ENGINE_DIR)/smoke.log | tr -d '\n'; \
+	    echo ", $$(( $$(date +%s) - start )) s"; \
+	else \
+	    tail -n 60 $(FUZZ_ENGINE_DIR)/smoke.log; \
+	    echo "fuzz-engine-smoke: FAILED; the input is in $(FUZZ_ENGINE_DIR)/artifacts/ (see 'Test unit written to' above)"; \
+	    exit 1; \
+	fi
+
+fuzz-engine: $(FUZZ_ENGINE_BIN)
+	@mkdir -p $(FUZZ_ENGINE_DIR)/work $(FUZZ_ENGINE_DIR)/artifacts $(FUZZ_ENGINE_DIR)/tmp
+	@echo "fuzz-engine: $(FUZZ_ENGINE_SECONDS) s on $(FUZZ_JOBS) processes, log in $(FUZZ_ENGINE_DIR)/fuzz.log"
+	@before=$$(ls $(FUZZ_ENGINE_DIR)/artifacts | wc -l); \
+	TMPDIR=$(FUZZ_ENGINE_DIR)/tmp $(FUZZ_ENV) $(FUZZ_ENGINE_BIN) $(FUZZ_ENGINE_FLAGS) \
+	    -max_total_time=$(FUZZ_ENGINE_SECONDS) -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    $(FUZZ_ENGINE_DIR)/work > $(FUZZ_ENGINE_DIR)/fuzz.log 2>&1; rc=$$?; \
+	found=$$(($$(ls $(FUZZ_ENGINE_DIR)/artifacts | wc -l) - before)); \
+	tail -n 3 $(FUZZ_ENGINE_DIR)/fuzz.log; \
+	if [ $$rc -ne 0 ] || [ $$found -ne 0 ]; then \
+	    echo "fuzz-engine: FAILED (exit $$rc, $$found new artifacts); see $(FUZZ_ENGINE_DIR)/fuzz.log"; exit 1; fi; \
+	echo "fuzz-engine: no findings"

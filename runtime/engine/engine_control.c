@@ -148,8 +148,11 @@ void engine_config_default(EngineConfig *cfg, float sample_rate)
 
 static int check_config(const EngineConfig *c, char *err, size_t errlen)
 {
-    if (!(c->sample_rate >= 1000.0f && c->sample_rate <= 768000.0f))
-        return fail(err, errlen, "sample rate %g Hz is outside 1000..768000", (double)c->sample_rate);
+    /* the rates a patch is made for (amp_patch.h): delay lines sized in
+     * time hold their time up to AMP_MAX_SAMPLE_RATE */
+    if (!(c->sample_rate >= AMP_MIN_SAMPLE_RATE && c->sample_rate <= AMP_MAX_SAMPLE_RATE))
+        return fail(err, errlen, "sample rate %g Hz is not supported (%d to %d Hz)", (double)c->sample_rate,
+                    AMP_MIN_SAMPLE_RATE, AMP_MAX_SAMPLE_RATE);
     if (c->max_block < 1 || c->max_block > 65536)
         return fail(err, errlen, "max_block %d is outside 1..65536", c->max_block);
     if (c->max_tracks < 1 || c->max_tracks > ENGINE_MAX_TRACKS)

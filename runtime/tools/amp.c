@@ -90,7 +90,7 @@ static const char usage_render[] =
     "                       seconds, VEL in [0, 1] (default 0.8)\n"
     "  --seconds S          length (default: last note end + 1 s; the input's length with\n"
     "                       --input; else 2 s)\n"
-    "  --rate SR            sample rate in Hz (default 48000, or the input's rate)\n"
+    "  --rate SR            sample rate in Hz, 8000 to 192000 (default 48000, or the input's rate)\n"
     "  --input IN.wav       audio for an effect's inputs: a mono file feeds every input,\n"
     "                       otherwise channel k feeds input k (missing channels: silence)\n"
     "  --param NAME=VALUE   set a param from the start, in its unit (repeatable)\n"
@@ -133,7 +133,7 @@ static const char usage_import[] =
     "  --patch FILE[:UNIT]    the instrument tracks' patch (default NODES/pad.amp)\n"
     "  --drums FILE[:UNIT]    the drums tracks' patch (default NODES/drums.amp)\n"
     "  --nodes DIR            where the default patches are (default: nodes)\n"
-    "  --rate SR              the project's sample rate (default 48000)\n"
+    "  --rate SR              the project's sample rate, 8000 to 192000 Hz (default 48000)\n"
     "  --builtin              name the patches as built-in library ids, {\"builtin\": ...}:\n"
     "                         --patch/--drums ID[:UNIT] (default pad.amp, drums.amp), no file read\n"
     "                         (what the browser's import writes)\n"
@@ -269,9 +269,9 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
             a->seconds = v;
             break;
         case 4:
-            if (parse_double(value, &v) || v != floor(v) || v < 1000.0 || v > 768000.0)
-                return usage_error("--rate wants a whole number of Hz from 1000 to 768000, not '%s'",
-                                   value);
+            /* a whole number here; whether it is supported, cmd_render says */
+            if (parse_double(value, &v) || v != floor(v) || v < 1.0 || v > 1e9)
+                return usage_error("--rate wants a whole number of Hz, not '%s'", value);
             a->rate = (int)v;
             break;
         case 5: a->input = value; break;
@@ -833,6 +833,11 @@ static int cmd_render(int argc, char **argv)
     }
     if (rc)
         return rc;
+    char rate_err[128];
+    if (a.rate && host_check_rate(a.rate, rate_err, sizeof rate_err)) {
+        fprintf(stderr, "amp: %s\n", rate_err);
+        return 1;
+    }
     if (is_project(a.file))
         return render_project(&a);
     if (midi_import_is_midi(a.file))
@@ -938,9 +943,13 @@ static int cmd_import(int argc, char **argv)
         case 2: drums = value; break;
         case 3: nodes = value; break;
         case 4:
-            if (parse_double(value, &v) || v != floor(v) || v < 1000.0 || v > 768000.0) {
-                fprintf(stderr, "amp import: --rate wants a whole number of Hz from 1000 to 768000, not '%s'\n",
-                        value);
+            char rate_err[128];
+            if (parse_double(value, &v) || v != floor(v) || v < 1.0 || v > 1e9) {
+                fprintf(stderr, "amp import: --rate wants a whole number of Hz, not '%s'\n", value);
+                return 2;
+            }
+            if (host_check_rate(v, rate_err, sizeof rate_err)) {
+                fprintf(stderr, "amp import: --rate: %s\n", rate_err);
                 return 2;
             }
             rate = (int)v;

@@ -22,6 +22,10 @@ typedef struct pad_state {
     v4f st3[3]; /* env.held */
     v4f st4[3]; /* flt.ic1 */
     v4f st5[3]; /* flt.ic2 */
+    v4f st6[3]; /* flt.gp */
+    v4f st7[3]; /* flt.hpp */
+    v4f st8[3]; /* flt.v1p */
+    v4f st9[3]; /* flt.kp */
 } pad_state;
 
 static void p_reset(void *state);
@@ -73,8 +77,8 @@ static void p_init(void *state, float sr)
     const float x100 = 1.0f - x99;
     const float x101 = (x79 < 0.00999999978f) ? x97 : x100;
     s->init[3] = x101;
-    const float x128 = x11 * 0.49000001f;
-    s->init[4] = x128;
+    const float x132 = x11 * 0.49000001f;
+    s->init[4] = x132;
     p_reset(s);
 }
 
@@ -106,6 +110,10 @@ static void p_voice_reset(void *state, int v)
     s->st3[v >> 2][v & 3] = 0.0f;
     s->st4[v >> 2][v & 3] = 0.0f;
     s->st5[v >> 2][v & 3] = 0.0f;
+    s->st6[v >> 2][v & 3] = 0.0f;
+    s->st7[v >> 2][v & 3] = 0.0f;
+    s->st8[v >> 2][v & 3] = 0.0f;
+    s->st9[v >> 2][v & 3] = 0.0f;
     (void)s;
 }
 
@@ -120,6 +128,10 @@ static void p_voice_move(void *state, int to, int from)
     s->st3[to >> 2][to & 3] = s->st3[from >> 2][from & 3];
     s->st4[to >> 2][to & 3] = s->st4[from >> 2][from & 3];
     s->st5[to >> 2][to & 3] = s->st5[from >> 2][from & 3];
+    s->st6[to >> 2][to & 3] = s->st6[from >> 2][from & 3];
+    s->st7[to >> 2][to & 3] = s->st7[from >> 2][from & 3];
+    s->st8[to >> 2][to & 3] = s->st8[from >> 2][from & 3];
+    s->st9[to >> 2][to & 3] = s->st9[from >> 2][from & 3];
     (void)s;
 }
 
@@ -162,7 +174,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x72 = s->init[1];
     const float x91 = s->init[2];
     const float x101 = s->init[3];
-    const float x128 = s->init[4];
+    const float x132 = s->init[4];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -185,7 +197,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const v4f vx91 = amp_splat(x91);
             const v4f vx101 = amp_splat(x101);
             const v4f vx120 = amp_splat(x120);
-            const v4f vx128 = amp_splat(x128);
+            const v4f vx132 = amp_splat(x132);
             const v4f x6 = *(const v4f *)&s->vt.freq[4 * g];
             const v4f x9 = amp_clamp(x6, amp_splat(0.0f), amp_splat(20000.0f));
             const v4f x14 = x9 * vx13;
@@ -197,7 +209,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const v4f x102 = amp_bool(x66 > amp_splat(0.5f));
             const v4f x107 = amp_and(amp_nz(x102), amp_splat(0.600000024f));
             const v4f x108 = amp_sel(amp_nz(x102), vx91, vx101);
-            const v4f x157 = *(const v4f *)&s->vt.vel[4 * g];
+            const v4f x177 = *(const v4f *)&s->vt.vel[4 * g];
             v4f gain = *(const v4f *)&s->vt.gain[4 * g];
             const v4f gain_step = *(const v4f *)&s->vt.gain_step[4 * g];
             v4f peak = *(const v4f *)&s->vt.level[4 * g];
@@ -207,6 +219,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             v4f st3 = s->st3[g];
             v4f st4 = s->st4[g];
             v4f st5 = s->st5[g];
+            v4f st6 = s->st6[g];
+            v4f st7 = s->st7[g];
+            v4f st8 = s->st8[g];
+            v4f st9 = s->st9[g];
             for (int i = 0; i < len; i++) {
                 const v4f x21 = st0 * amp_splat(2.0f);
                 const v4f x22 = x21 - amp_splat(1.0f);
@@ -250,51 +266,75 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x121 = amp_splat(1.0f) + x114;
                 const v4f x122 = vx120 * x121;
                 const v4f x123 = amp_clamp(x122, amp_splat(20.0f), amp_splat(20000.0f));
-                const v4f x129 = amp_min(x123, vx128);
-                const v4f x130 = amp_splat(3.14159274f) * x129;
-                const v4f x131 = vx13 * x130;
-                const v4f x132 = amp_tan(x131);
-                const v4f x135 = x132 + amp_splat(1.39999998f);
-                const v4f x136 = x132 * x135;
-                const v4f x137 = amp_splat(1.0f) + x136;
-                const v4f x138 = amp_splat(1.0f) / x137;
-                const v4f x139 = x132 * x138;
-                const v4f x140 = x132 * x139;
-                const v4f x141 = x55 - st5;
-                const v4f x142 = st4 * x138;
-                const v4f x143 = x139 * x141;
-                const v4f x144 = x142 + x143;
-                const v4f x145 = st4 * x139;
-                const v4f x146 = st5 + x145;
-                const v4f x147 = x140 * x141;
-                const v4f x148 = x146 + x147;
-                const v4f x149 = amp_splat(2.0f) * x144;
-                const v4f x150 = amp_flush(x149 - st4);
-                const v4f x151 = amp_splat(2.0f) * x148;
-                const v4f x152 = amp_flush(x151 - st5);
-                const v4f x156 = x114 * x148;
-                const v4f x158 = x156 * x157;
-                const v4f x159 = amp_splat(0.300000012f) * x158;
+                const v4f x133 = amp_min(x123, vx132);
+                const v4f x134 = amp_splat(3.14159274f) * x133;
+                const v4f x135 = vx13 * x134;
+                const v4f x136 = amp_tan(x135);
+                const v4f x139 = x136 + amp_splat(1.39999998f);
+                const v4f x140 = x136 * x139;
+                const v4f x141 = amp_splat(1.0f) + x140;
+                const v4f x142 = amp_splat(1.0f) / x141;
+                const v4f x143 = x136 * x142;
+                const v4f x144 = x136 * x143;
+                const v4f x146 = x136 - st6;
+                const v4f x147 = st7 * x146;
+                const v4f x148 = st4 + x147;
+                const v4f x149 = amp_flush(amp_sel((st6 != x136), x148, st4));
+                const v4f x150 = st8 * x146;
+                const v4f x151 = st5 + x150;
+                const v4f x152 = amp_flush(amp_sel((st6 != x136), x151, st5));
+                const v4f x155 = st9 * amp_splat(0.714285731f);
+                const v4f x156 = amp_sel((st9 < amp_splat(1.39999998f)), x155, amp_splat(1.0f));
+                const v4f x157 = x149 * x156;
+                const v4f x158 = amp_sel((st9 < amp_splat(1.39999998f)), x157, x149);
+                const v4f x159 = x152 * x156;
+                const v4f x160 = amp_sel((st9 < amp_splat(1.39999998f)), x159, x152);
+                const v4f x161 = x55 - x160;
+                const v4f x162 = x142 * x158;
+                const v4f x163 = x143 * x161;
+                const v4f x164 = x162 + x163;
+                const v4f x165 = x143 * x158;
+                const v4f x166 = x160 + x165;
+                const v4f x167 = x144 * x161;
+                const v4f x168 = x166 + x167;
+                const v4f x169 = amp_splat(2.0f) * x164;
+                const v4f x170 = x169 - x158;
+                const v4f x171 = amp_splat(2.0f) * x168;
+                const v4f x172 = x171 - x160;
+                const v4f x173 = amp_splat(1.39999998f) * x164;
+                const v4f x174 = x55 - x173;
+                const v4f x175 = x174 - x168;
+                const v4f x176 = x114 * x168;
+                const v4f x178 = x176 * x177;
+                const v4f x179 = amp_splat(0.300000012f) * x178;
                 gain = amp_max(gain - gain_step, amp_splat(0.0f));
                 const v4i on = gain > amp_splat(0.0f);
-                const v4f o0 = amp_sel(on, x159 * gain, amp_splat(0.0f));
+                const v4f o0 = amp_sel(on, x179 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o0));
                 vb0[i] += (o0[0] + o0[1]) + (o0[2] + o0[3]);
-                const v4f o1 = amp_sel(on, x159 * gain, amp_splat(0.0f));
+                const v4f o1 = amp_sel(on, x179 * gain, amp_splat(0.0f));
                 peak = amp_max(peak, amp_abs(o1));
                 vb1[i] += (o1[0] + o1[1]) + (o1[2] + o1[3]);
                 const v4f n0 = x57;
                 const v4f n1 = x114;
                 const v4f n2 = x117;
                 const v4f n3 = x102;
-                const v4f n4 = x150;
-                const v4f n5 = x152;
+                const v4f n4 = x170;
+                const v4f n5 = x172;
+                const v4f n6 = x136;
+                const v4f n7 = x175;
+                const v4f n8 = x164;
+                const v4f n9 = amp_splat(1.39999998f);
                 st0 = n0;
                 st1 = n1;
                 st2 = n2;
                 st3 = n3;
                 st4 = n4;
                 st5 = n5;
+                st6 = n6;
+                st7 = n7;
+                st8 = n8;
+                st9 = n9;
             }
             s->st0[g] = st0;
             s->st1[g] = st1;
@@ -302,14 +342,18 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             s->st3[g] = st3;
             s->st4[g] = st4;
             s->st5[g] = st5;
+            s->st6[g] = st6;
+            s->st7[g] = st7;
+            s->st8[g] = st8;
+            s->st9[g] = st9;
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
-            const float x160 = vb0[i];
-            const float x161 = vb1[i];
-            out[0][pos + i] = amp_flushf(x160);
-            out[1][pos + i] = amp_flushf(x161);
+            const float x180 = vb0[i];
+            const float x181 = vb1[i];
+            out[0][pos + i] = amp_flushf(x180);
+            out[1][pos + i] = amp_flushf(x181);
         }
         pos += len;
     }
@@ -329,6 +373,10 @@ static const AmpStateEntry state_map[] = {
     { "env.held", offsetof(pad_state, st3), sizeof(((pad_state *)0)->st3), 1, 4, 12, 1 },
     { "flt.ic1", offsetof(pad_state, st4), sizeof(((pad_state *)0)->st4), 1, 4, 12, 1 },
     { "flt.ic2", offsetof(pad_state, st5), sizeof(((pad_state *)0)->st5), 1, 4, 12, 1 },
+    { "flt.gp", offsetof(pad_state, st6), sizeof(((pad_state *)0)->st6), 1, 4, 12, 1 },
+    { "flt.hpp", offsetof(pad_state, st7), sizeof(((pad_state *)0)->st7), 1, 4, 12, 1 },
+    { "flt.v1p", offsetof(pad_state, st8), sizeof(((pad_state *)0)->st8), 1, 4, 12, 1 },
+    { "flt.kp", offsetof(pad_state, st9), sizeof(((pad_state *)0)->st9), 1, 4, 12, 1 },
     { "param.cutoff", offsetof(pad_state, pv) + 0 * sizeof(float), sizeof(float), 4, 0, 0, 1 },
 };
 
@@ -359,8 +407,8 @@ static const char json[] =
     "  ],\n"
     "  \"control_tick\": 16,\n"
     "  \"state\": {\n"
-    "    \"bytes\": 11808,\n"
-    "    \"per_voice\": 24,\n"
+    "    \"bytes\": 12000,\n"
+    "    \"per_voice\": 40,\n"
     "    \"voice_slots\": 12,\n"
     "    \"sized_for_rate\": 192000,\n"
     "    \"budget\": 16777216,\n"
@@ -382,6 +430,10 @@ static const char json[] =
     "    {\"name\": \"env.held\", \"type\": \"value\", \"member\": \"st3\", \"offset\": 11664, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
     "    {\"name\": \"flt.ic1\", \"type\": \"value\", \"member\": \"st4\", \"offset\": 11712, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
     "    {\"name\": \"flt.ic2\", \"type\": \"value\", \"member\": \"st5\", \"offset\": 11760, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.gp\", \"type\": \"value\", \"member\": \"st6\", \"offset\": 11808, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.hpp\", \"type\": \"value\", \"member\": \"st7\", \"offset\": 11856, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.v1p\", \"type\": \"value\", \"member\": \"st8\", \"offset\": 11904, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
+    "    {\"name\": \"flt.kp\", \"type\": \"value\", \"member\": \"st9\", \"offset\": 11952, \"size\": 48, \"slots\": 12, \"lanes\": 4, \"len\": 1},\n"
     "    {\"name\": \"param.cutoff\", \"type\": \"param\", \"member\": \"pv\", \"index\": 0, \"offset\": 11484, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
     "  ]\n"
     "}\n"
@@ -408,7 +460,7 @@ const AmpPatchDesc amp_pad_desc = {
     .voice_reset = p_voice_reset,
     .voice_move = p_voice_move,
     .process = p_process,
-    .n_state = 7,
+    .n_state = 11,
     .state_map = state_map,
 };
 
