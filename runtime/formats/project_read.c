@@ -824,7 +824,7 @@ static int read_header(ProjectReader *rd, JvValue *root, Project *p)
     rd->version = p->version;
     if (check_keys(rd, root, keys))
         return -1;
-    if (get_int(rd, root, "sample_rate", 0, PROJECT_DEFAULT_RATE, 1000, 768000, &p->sample_rate) ||
+    if (get_int(rd, root, "sample_rate", 0, PROJECT_DEFAULT_RATE, AMP_MIN_SAMPLE_RATE, AMP_MAX_SAMPLE_RATE, &p->sample_rate) ||
         get_number(rd, root, "tempo", 0, 120, 1, 1000, &p->tempo) ||
         get_number(rd, root, "length_beats", 0, -1, 0, BEAT_MAX, &p->length_beats) ||
         get_number(rd, root, "tail_seconds", 0, PROJECT_DEFAULT_TAIL, 0, 600, &p->tail_seconds))

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "amp_patch.h"
 #include "json.h"
 #include "midi_import.h"
 
@@ -131,8 +132,9 @@ static int read_options(const JvValue *o, MidiImportOptions *opt, const char **n
     if (read_patch(o, "patch", &opt->patch, &opt->patch_unit) || read_patch(o, "drums", &opt->drums, &opt->drums_unit))
         return -1;
     v = jv_object_get(o, "sample_rate");
-    if (v && !(jv_is_integer(v) && jv_integer_value(v) >= 1000 && jv_integer_value(v) <= 768000))
-        return job_error("amp_midi_import: options.sample_rate: a whole number of Hz from 1000 to 768000");
+    if (v && !(jv_is_integer(v) && jv_integer_value(v) >= AMP_MIN_SAMPLE_RATE &&
+              jv_integer_value(v) <= AMP_MAX_SAMPLE_RATE))
+        return job_error("amp_midi_import: options.sample_rate: a whole number of Hz from 8000 to 192000");
     opt->sample_rate = (int)jv_integer_value(v);
     v = jv_object_get(o, "version");
     if (v && !(jv_is_integer(v) && (jv_integer_value(v) == 1 || jv_integer_value(v) == 2)))

@@ -281,8 +281,8 @@ int amp_project_load(const char *json, double len, int rate)
         return job_error("amp_project_load: a project is loaded (amp_project_close first)");
     if (!json || !(len >= 0 && len < 2147483648.0))
         return job_error("amp_project_load: no text");
-    if (rate != 0 && (rate < 1000 || rate > 768000))
-        return job_error("amp_project_load: the rate is 0 (the project's) or 1000 to 768000 Hz");
+    if (rate != 0 && (rate < AMP_MIN_SAMPLE_RATE || rate > AMP_MAX_SAMPLE_RATE))
+        return job_error("amp_project_load: the rate is 0 (the project's) or 8000 to 192000 Hz");
     if (project_load_text(json, (size_t)len, "project", ".", &job.project, job.error, sizeof job.error))
         return -1;
     job.loaded = 1;
