@@ -187,11 +187,14 @@ START_TEST(largest_items_named)
     json_decref(s);
     ampc_result_free(&r);
 
-    /* pad: 16 voices + 4 fade slots; a voice state is one float per slot */
+    /* pad: 16 voices + 4 fade slots; a voice state is one float per slot:
+     * three oscillator phases, two envelopes' level, attacking and held,
+     * the wobble's phase, and the svf's two memories plus the four
+     * coefficients it re-bases them by (nodes/std/filter.amp) */
     ck_assert_int_eq(compile_file("nodes/pad.amp", 0, &r), 0);
     s = state_of(&r);
     ck_assert_int_eq(integer(s, "voice_slots"), 20);
-    ck_assert_int_eq(integer(s, "per_voice"), 12 * 4);
+    ck_assert_int_eq(integer(s, "per_voice"), 16 * 4);
     json_decref(s);
     ampc_result_free(&r);
 }
