@@ -259,11 +259,11 @@ int api_assets_temp_file(void);
 /* The compile service (api_compile.c): `ampc` the compiler to run,
  * `library` the built-in library's folder (NULL: none), at most `jobs`
  * compiles at once, its files under DATA/compile. */
-/* The limits of one compile: CPU seconds (and 1.5 times as many on the
- * wall clock, then its process group is killed) and address space in MiB;
- * 0 keeps the default (20 s CPU, 30 s wall, 1024 MiB). Before
- * api_compile_start. */
-void api_compile_limits(int seconds, int memory_mib);
+/* The limits of one compile: CPU seconds, wall-clock seconds (then its
+ * process group is killed; default 1.5 times the CPU seconds) and address
+ * space in MiB; 0 keeps the default (20 s CPU, 30 s wall, 1024 MiB).
+ * Before api_compile_start. */
+void api_compile_limits(int seconds, int wall_seconds, int memory_mib);
 bool api_compile_start(const char *data_dir, const char *ampc, const char *library, const char *module_script,
                        int jobs);
 /* Every param and lane of a save's built-in and library patches checked

@@ -71,12 +71,14 @@ static struct {
     unsigned long memory_bytes; /* RLIMIT_AS */
 } service = { .dir_fd = -1, .cpu_seconds = 20, .wall_ms = 30000, .memory_bytes = 1024ul << 20 };
 
-void api_compile_limits(int seconds, int memory_mib)
+void api_compile_limits(int seconds, int wall_seconds, int memory_mib)
 {
     if (seconds > 0) {
         service.cpu_seconds = seconds;
         service.wall_ms = seconds * 1500; /* as 20 s and 30 s: the CPU limit speaks first for a busy compile */
     }
+    if (wall_seconds > 0)
+        service.wall_ms = wall_seconds * 1000;
     if (memory_mib > 0)
         service.memory_bytes = (unsigned long)memory_mib << 20;
 }

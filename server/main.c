@@ -68,8 +68,9 @@ static void usage(FILE *out)
           "  --secure-cookies       mark the session cookie Secure (serving behind HTTPS)\n"
           "  --ampc PATH            the compiler of /api/compile (default: ampc beside ampd)\n"
           "  --compile-jobs N       compiles at once (default 2)\n"
-          "  --compile-seconds N    a compile's CPU time limit, and 1.5 N s on the wall\n"
-          "                         clock (default 20: 30 s)\n"
+          "  --compile-seconds N    a compile's CPU time limit (default 20)\n"
+          "  --compile-wall N       its wall-clock limit in seconds (default 1.5 times\n"
+          "                         the CPU limit: 30)\n"
           "  --compile-memory MIB   a compile's address-space limit (default 1024)\n"
           "  --module-script PATH   the patch module recipe (default: the repo's\n"
           "                         runtime/wasm/patch_module.sh)\n"
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
         {"compile-jobs", required_argument, NULL, 'J'},
         {"compile-seconds", required_argument, NULL, 'J' + 256},
         {"compile-memory", required_argument, NULL, 'J' + 512},
+        {"compile-wall", required_argument, NULL, 'J' + 768},
         {"module-script", required_argument, NULL, 'M' + 256},
         {"library", required_argument, NULL, 'l'},
         {"asset-max-bytes", required_argument, NULL, 'X'},
@@ -234,7 +236,7 @@ int main(int argc, char **argv)
     size_t origin_count = 0;
     const char *host = "127.0.0.1", *root = "build/web", *library = NULL;
     long port = 8080, value;
-    int opt, compile_jobs = 2, compile_seconds = 0, compile_memory = 0;
+    int opt, compile_jobs = 2, compile_seconds = 0, compile_wall = 0, compile_memory = 0;
     const char *ampc = NULL;
 #ifdef AMPD_MODULE_SCRIPT
     const char *module_script = AMPD_MODULE_SCRIPT;
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
         case 'M' + 256: module_script = optarg; break;
         case 'J': compile_jobs = (int)parse_number(optarg, 1, 64); if (compile_jobs < 0) goto bad_value; break;
         case 'J' + 256: compile_seconds = (int)parse_number(optarg, 1, 3600); if (compile_seconds < 0) goto bad_value; break;
+        case 'J' + 768: compile_wall = (int)parse_number(optarg, 1, 3600); if (compile_wall < 0) goto bad_value; break;
         case 'J' + 512: compile_memory = (int)parse_number(optarg, 16, 1 << 20); if (compile_memory < 0) goto bad_value; break;
         case 'O': case 'M': case 'S': case 'W': case 'Q': case 'R':
             if (!api_option(&api, opt, optarg))
@@ -352,7 +355,7 @@ int main(int argc, char **argv)
             strcpy(ampc_beside, "ampc");
         ampc = ampc_beside;
     }
-    api_compile_limits(compile_seconds, compile_memory);
+    api_compile_limits(compile_seconds, compile_wall, compile_memory);
     if (!api_compile_start(api.data_dir, ampc, api_patches_library_path(), module_script, compile_jobs))
         return 1;
     LiveConfig live = live_default_config();

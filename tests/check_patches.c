@@ -1227,15 +1227,16 @@ END_TEST
 /* ---- the compile service's limits ------------------------------------------------ */
 
 /* ampd with tests/compile_standin.c as its compiler (ordinary text goes
- * on to the real ampc), one compile at a time, 2 s of CPU (3 s on the
- * wall clock) and 256 MiB of address space per compile. */
+ * on to the real ampc), one compile at a time, 1 s of CPU, 10 s on the
+ * wall clock (so a spinning compile meets its CPU limit first even on a
+ * loaded machine) and 256 MiB of address space per compile. */
 static void start_with_standin(void)
 {
     static char standin[PATH_MAX], nodes[PATH_MAX];
     ck_assert_ptr_nonnull(realpath(STANDIN_PATH, standin));
     ck_assert_ptr_nonnull(realpath("nodes", nodes));
-    const char *extra[] = {"--ampc", standin, "--compile-jobs", "1", "--compile-seconds", "2",
-                           "--compile-memory", "256", NULL};
+    const char *extra[] = {"--ampc", standin, "--compile-jobs", "1", "--compile-seconds", "1",
+                           "--compile-wall", "10", "--compile-memory", "256", NULL};
     start_server_with(nodes, extra);
 }
 
@@ -1354,7 +1355,7 @@ START_TEST(test_compile_limits)
     long child = 0;
     at = diag ? strstr(diag, "standin child ") : NULL;
     ck_assert_msg(!ok && at && sscanf(at, "standin child %ld", &child) == 1 && child > 0, "%s", slow.reply->body);
-    ck_assert_msg(strstr(diag, "ampd: the compile took longer than 3 s and was stopped"), "%s", diag);
+    ck_assert_msg(strstr(diag, "ampd: the compile took longer than 10 s and was stopped"), "%s", diag);
     for (int i = 0; i < 2000 && !process_gone(child); i++)
         usleep(1000);
     ck_assert_msg(process_gone(child), "the compile's child %ld outlived it", child);
