@@ -196,7 +196,7 @@ static void lay_slots(BudgetLayout *l, const Plan *p)
     }
     for (int k = 0; k < ir->tables.n; k++) {
         const TableSlot *tb = ir->tables.items[k];
-        if (p->table_live[k])
+        if (p->table_live[k] && !tb->data)   /* a file's data is in the module, not the state */
             item(l, tb->name, BUDGET_TABLE, SEC_PATCH, place(l, SCALAR_BYTES * (uint64_t)tb->size, SCALAR_BYTES))
                 ->length = tb->size;
     }

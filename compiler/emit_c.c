@@ -116,6 +116,36 @@ static void literal(char *buf, size_t n, double k)
         strcat(buf, ")");
 }
 
+/* The first table with table k's data (tables read from one file by
+ * several instances share it): its tabdataN array holds it. */
+static int data_owner(const Ir *ir, int k)
+{
+    const TableSlot *tb = ir->tables.items[k];
+    for (int j = 0; j < k; j++)
+        if (((const TableSlot *)ir->tables.items[j])->data == tb->data)
+            return j;
+    return k;
+}
+
+/* The tables read from files: their data in the module, each file's
+ * channel once, every float printed so that it reads back exactly. */
+static void emit_table_data(Emitter *e)
+{
+    EmitText *t = e->t;
+    for (int k = 0; k < e->ir->tables.n; k++) {
+        const TableSlot *tb = e->ir->tables.items[k];
+        if (!tb->data || !e->p->table_live[k] || data_owner(e->ir, k) != k)
+            continue;
+        text_printf(t, "static const float tabdata%d[%d] = { /* %s */\n", k, tb->size, tb->name);
+        char lit[64];
+        for (int i = 0; i < tb->size; i++) {
+            literal(lit, sizeof lit, tb->data[i]);
+            text_printf(t, "%s%s,%s", i % 8 ? " " : "    ", lit, i % 8 == 7 || i == tb->size - 1 ? "\n" : "");
+        }
+        text_puts(t, "};\n\n");
+    }
+}
+
 /* How code in context `ctx` names Val v. `in_init`: inside init(), where
  * init values are locals; in reset code they are read from s->init[]. */
 static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
@@ -229,8 +259,12 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_TABLE_AT:
     case V_TABLE_LERP: {
         TableSlot *tb = e->ir->tables.items[v->idx];
-        text_printf(t, "amp_table_%s%s(s->tab%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
-                    vector ? "4" : "f", v->idx, tb->size, a);
+        if (tb->data)
+            text_printf(t, "amp_table_%s%s(tabdata%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
+                        vector ? "4" : "f", data_owner(e->ir, v->idx), tb->size, a);
+        else
+            text_printf(t, "amp_table_%s%s(s->tab%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
+                        vector ? "4" : "f", v->idx, tb->size, a);
         break;
     }
     case V_NEG: text_printf(t, "-%s", a); break;
@@ -521,7 +555,7 @@ static void emit_struct(Emitter *e)
     }
     for (int k = 0; k < ir->tables.n; k++) {
         TableSlot *tb = ir->tables.items[k];
-        if (e->p->table_live[k])
+        if (e->p->table_live[k] && !tb->data)
             text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
     }
     for (int k = 0; k < ir->externs.n; k++) {
@@ -637,7 +671,8 @@ static void emit_init(Emitter *e)
         Val *v = ir->vals.items[i];
         if (!v->live || v->rate != RATE_INIT || e->p->dep_i[v->id] || e->p->inlined[v->id] || v->op == V_CONST)
             continue;
-        if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx]) {
+        if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx] &&
+            !((TableSlot *)ir->tables.items[v->idx])->data) {
             emit_table_fill(e, v->idx);
             filled[v->idx] = 1;
         }
@@ -646,7 +681,7 @@ static void emit_init(Emitter *e)
             text_printf(t, "    s->init[%d] = %s;\n", e->p->init_slot[v->id], ref(e, v, USE_INIT, buf, sizeof buf));
     }
     for (int k = 0; k < ir->tables.n; k++)
-        if (e->p->table_live[k] && !filled[k])
+        if (e->p->table_live[k] && !filled[k] && !((TableSlot *)ir->tables.items[k])->data)
             emit_table_fill(e, k);
     emit_extern_init(e);
     text_puts(t, "    p_reset(s);\n}\n\n");
@@ -1172,6 +1207,7 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
     text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
     text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
     emit_faust_code(&e);
+    emit_table_data(&e);
     emit_struct(&e);
     text_puts(c, "static void p_reset(void *state);\n");
     if (u->voices)

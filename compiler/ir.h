@@ -100,7 +100,9 @@ typedef struct DelaySlot {
 typedef struct TableSlot {
     const char *name;
     int size;
-    Val *fill;             /* in terms of V_TINDEX, constants and SR */
+    Val *fill;             /* in terms of V_TINDEX, constants and SR; NULL for data */
+    const float *data;     /* a table from a file: its `size` entries, kept in the module (not in
+                              the state); instances of one node share the pointer */
 } TableSlot;
 
 /* One instance of an opaque per-sample block: a Faust program. Its

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 #include "amp_patch.h"
+#include "ampc.h"
 #include "faust.h"
 #include "sema.h"
 
@@ -713,6 +714,31 @@ Sig lower_value(Walk *c, Expr *e)
 }
 
 /* A value that must be known when the patch is compiled. */
+/* table t = file("NAME.wav"[, channel]): one channel of the file read
+ * when the program was loaded (compiler/ampc.c), its data kept in the
+ * module. A file with several channels needs the channel named. */
+static void lower_file_table(Walk *c, Decl *d)
+{
+    int channel = 0;
+    if (d->value) {
+        double ch = 0;
+        int known = lower_const(c, d->value, "a file's channel", &ch, NULL);
+        if (known && ch == floor(ch) && ch >= 0 && ch < d->file_channels)
+            channel = (int)ch;
+        else if (known)
+            diag_error(c->d, d->value->loc, "channel %.9g is outside '%s' (0 to %d: it has %d channel%s)", ch,
+                       d->file, d->file_channels - 1, d->file_channels, d->file_channels == 1 ? "" : "s");
+    } else if (d->file_channels != 1) {
+        diag_error(c->d, d->file_loc, "'%s' has %d channels and a table holds one: name it, file(\"%s\", 0)",
+                   d->file, d->file_channels, d->file);
+    }
+    /* declared even after an error (channel 0), so its reads say nothing more */
+    Sym *s = add_sym(c, d->name, d->loc, SYM_TABLE);
+    s->table = ir_table(c->ir, slot_name(c, d->name), (int)d->file_frames);
+    s->table->data = d->file_data[channel];
+    s->slot = c->ir->tables.n - 1;
+}
+
 int lower_const(Walk *c, Expr *e, const char *what, double *out, UDim *dim)
 {
     Sig s = lower_expr(c, e);
@@ -797,6 +823,9 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
             break;
         }
         case DECL_ARRAY:   /* its entries were put where it is indexed (sema.c) */
+            break;
+        case DECL_FILE:
+            lower_file_table(c, d);
             break;
         case DECL_TABLE: {
             double size = 1;
@@ -1125,6 +1154,25 @@ static void lower_section(Walk *c, Section sec)
     }
 }
 
+/* The tables read from files keep their data in the module: together
+ * (each file's channel once, however many instances read it) at most
+ * AMPC_DATA_BUDGET bytes, a budget of their own beside the state's. */
+static void check_data_budget(const Ir *ir, Loc loc, Diag *d)
+{
+    uint64_t bytes = 0;
+    for (int k = 0; k < ir->tables.n; k++) {
+        const TableSlot *t = ir->tables.items[k];
+        int seen = 0;
+        for (int j = 0; j < k && t->data && !seen; j++)
+            seen = ((const TableSlot *)ir->tables.items[j])->data == t->data;
+        if (t->data && !seen)
+            bytes += 4 * (uint64_t)t->size;
+    }
+    if (bytes > AMPC_DATA_BUDGET)
+        diag_error(d, loc, "the tables read from files hold %llu bytes; a patch may hold %d (4 per entry)",
+                   (unsigned long long)bytes, AMPC_DATA_BUDGET);
+}
+
 Lowered *lower_unit(PatchScope *ps, Diag *d)
 {
     Lowered *u = ps->unit;
@@ -1178,6 +1226,7 @@ Lowered *lower_unit(PatchScope *ps, Diag *d)
         for (int ch = 0; ch < df->n; ch++)
             df->slot[ch]->end = v.ch[v.n == 1 ? 0 : ch < v.n ? ch : 0];
     }
+    check_data_budget(&u->ir, patch->loc, d);
     if (d->errors)
         return NULL;
 

@@ -118,6 +118,7 @@ node_items ::= node_items node_item.
 
 /* node_item -> ports | param | STATE init {',' init} ';'
  *            | DELAY IDENT '[' expr ']' ';' | TABLE IDENT '[' expr ']' '=' expr ';'
+ *            | TABLE IDENT '=' IDENT '(' STRING [',' expr] ')' ';'
  *            | LET IDENT '=' expr ';' | PROCESS '{' { stmt } '}' */
 node_item ::= ports.
 node_item ::= param.
@@ -128,6 +129,10 @@ node_item ::= TABLE IDENT(N) LBRACKET expr(S) RBRACKET ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S)); }
 node_item ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
     { parse_add_decl(P, parse_array_decl(P, &N, L)); }
+node_item ::= TABLE IDENT(N) ASSIGN IDENT(F) LPAREN STRING(S) RPAREN SEMI.
+    { parse_add_decl(P, parse_file_decl(P, &N, &F, &S, NULL)); }
+node_item ::= TABLE IDENT(N) ASSIGN IDENT(F) LPAREN STRING(S) COMMA expr(C) RPAREN SEMI.
+    { parse_add_decl(P, parse_file_decl(P, &N, &F, &S, C)); }
 node_item ::= LET IDENT(N) ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL)); }
 node_item ::= process_head LBRACE stmts(L) RBRACE.    { parse_set_process(P, L); }
