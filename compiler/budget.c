@@ -212,6 +212,8 @@ static void lay_slots(BudgetLayout *l, const Plan *p)
         bytes += place(l, SCALAR_BYTES * slots * (uint64_t)fp->n_real_controls, SCALAR_BYTES); /* ffc */
         item(l, x->name, BUDGET_FAUST, x->sec, bytes)->program = fp->name;
     }
+    for (int k = 0; k < ir->samples.n; k++)    /* AmpSample smp[n]: the same size on every build */
+        item(l, ir->samples.items[k], BUDGET_SAMPLE, SEC_PATCH, place(l, sizeof(AmpSample), _Alignof(AmpSample)));
 }
 
 static int larger_first(const void *x, const void *y)
@@ -258,6 +260,7 @@ const char *budget_kind_name(BudgetItemKind k)
     case BUDGET_NOISE: return "noise";
     case BUDGET_DELAY: return "delay";
     case BUDGET_TABLE: return "table";
+    case BUDGET_SAMPLE: return "sample";
     case BUDGET_FAUST: return "faust";
     }
     return "?";

@@ -440,6 +440,10 @@ static Sig lower_node_name(Walk *c, Expr *e)
         diag_error(c->d, e->loc, "'%s' is a table; read it with %s.at(index) or %s.lerp(position)",
                    s->name, s->name, s->name);
         return sig_zero(c);
+    case SYM_SAMPLE:
+        diag_error(c->d, e->loc, "'%s' is a sample; read it with %s.lerp(position), .at, .loop, .frames(), .rate()",
+                   s->name, s->name);
+        return sig_zero(c);
     case SYM_OUTPUT:
         if (!s->assigned) {
             diag_error(c->d, e->loc, "output '%s' is read before it is assigned", s->name);
@@ -463,6 +467,47 @@ static FnDef *qualified_call(Walk *c, Expr *e)
         diag_error(c->d, e->loc, "'%s' (the file '%s') has no function '%s'", e->a->name,
                    sema_find_alias(c->prog, e->a->name, strlen(e->a->name))->import_path, e->name);
     return fn;
+}
+
+/* s.at(x), s.lerp(x), s.loop(x) [, channel 0 or 1], s.frames(), s.rate():
+ * a sample slot (`sample s;`), bound at run time (amp_dsp.h's reads). */
+static Sig lower_sample_method(Walk *c, Expr *e, Sym *s)
+{
+    static const char *const reads[] = { [SAMPLE_READ_AT] = "at", [SAMPLE_READ_LERP] = "lerp",
+                                         [SAMPLE_READ_LOOP] = "loop" };
+    char what[96];
+    snprintf(what, sizeof what, "%s.%s()", s->name, e->name);
+    int info = !strcmp(e->name, "frames") ? 0 : !strcmp(e->name, "rate") ? 1 : -1;
+    if (info >= 0) {
+        if (!check_positional(c, e, what, 0))
+            return sig_zero(c);
+        return sig1(ir_leaf(c->ir, V_SAMPLE_INFO, s->slot * 2 + info, RATE_CONTROL, SEC_PATCH),
+                    info ? (UDim){ .known = 1, .exp = -1 } : PLAIN);
+    }
+    int read = -1;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(e->name, reads[k]))
+            read = k;
+    if (read < 0) {
+        diag_error(c->d, e->loc, "sample '%s' has no method '%s' (at, lerp, loop, frames, rate)", s->name, e->name);
+        return sig_zero(c);
+    }
+    int n = count_args(e->args);
+    if (!check_positional(c, e, what, n == 2 ? 2 : 1))
+        return sig_zero(c);
+    int channel = 0;
+    if (n == 2) {
+        double ch = 0;
+        if (!lower_const(c, e->args->next->value, "a sample's channel", &ch, NULL))
+            return sig_zero(c);
+        if (ch != 0 && ch != 1) {
+            diag_error(c->d, e->args->next->value->loc, "a sample's channel is 0 or 1, not %.9g", ch);
+            return sig_zero(c);
+        }
+        channel = (int)ch;
+    }
+    Sig x = lower_expr(c, e->args->value);
+    return sig1(ir_op(c->ir, V_SAMPLE_READ, s->slot * 8 + read * 2 + channel, x.ch[0], NULL, NULL), ANY);
 }
 
 /* obj.method(args): delay and table reads, lib.f(args) */
@@ -515,7 +560,9 @@ static Sig lower_method(Walk *c, Expr *e)
         Sig x = lower_expr(c, e->args->value);
         return sig1(ir_op(c->ir, lerp ? V_TABLE_LERP : V_TABLE_AT, s->slot, x.ch[0], NULL, NULL), ANY);
     }
-    diag_error(c->d, e->loc, "'%s' has no method '%s': only delay lines and tables do", s->name, e->name);
+    if (s->kind == SYM_SAMPLE)
+        return lower_sample_method(c, e, s);
+    diag_error(c->d, e->loc, "'%s' has no method '%s': only delay lines, tables and samples do", s->name, e->name);
     return sig_zero(c);
 }
 
@@ -827,6 +874,11 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
         case DECL_FILE:
             lower_file_table(c, d);
             break;
+        case DECL_SAMPLE: {
+            Sym *s = add_sym(c, d->name, d->loc, SYM_SAMPLE);
+            s->slot = ir_sample(c->ir, slot_name(c, d->name));
+            break;
+        }
         case DECL_TABLE: {
             double size = 1;
             if (lower_const(c, d->size, "the size of a table", &size, NULL) && !(size >= 1 && size <= 1048576)) {

@@ -128,7 +128,8 @@ typedef enum {
     DECL_TABLE,    /* table name[size] = fill;  (fill may use `i`) */
     DECL_LET,      /* let name = value;  (outside process) */
     DECL_ARRAY,    /* table name = [a, b, ...]; */
-    DECL_FILE      /* table name = file("path.wav"[, channel]); */
+    DECL_FILE,     /* table name = file("path.wav"[, channel]); */
+    DECL_SAMPLE    /* sample name;  a slot the host binds to audio at run time */
 } DeclKind;
 
 typedef struct Decl {
