@@ -139,6 +139,21 @@ START_TEST(test_channels)
 }
 END_TEST
 
+/* Past a table's frames, and past the patch's data budget. */
+START_TEST(test_too_large)
+{
+    write_wav("big.wav", 1, AMPC_FILE_FRAMES + 1);
+    expect_error("node n { out y; table w = file(\"big.wav\"); process { y = w.at(0); } }\n"
+                 "patch p { a = n(); a.y -> out; }\n",
+                 "'big.wav' has 1048577 frames; a table from a file holds 1 to 1048576\n");
+    write_wav("most.wav", 1, AMPC_FILE_FRAMES);
+    write_wav("some.wav", 1, 16);
+    expect_error("node n { out y; table w = file(\"most.wav\"); table v = file(\"some.wav\");\n"
+                 "  process { y = w.at(0) + v.at(0); } }\npatch p { a = n(); a.y -> out; }\n",
+                 "the tables read from files hold 4194368 bytes; a patch may hold 4194304 (4 per entry)\n");
+}
+END_TEST
+
 /* The resolver of the browser's worker: patch.amp and lib/..., bytes. */
 static const unsigned char *vfs_wav;
 static size_t vfs_wav_len;
@@ -219,6 +234,7 @@ static Suite *filetable_suite(void)
     tcase_add_test(tc, test_data_reads_back_exactly);
     tcase_add_test(tc, test_channels);
     tcase_add_test(tc, test_confined_and_resolver);
+    tcase_add_test(tc, test_too_large);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;
