@@ -15,6 +15,7 @@
  */
 #include "ampc.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "lower.h"
 #include "parser.h"
 #include "sema.h"
+#include "../runtime/formats/wav.h"
 
 typedef struct Loaded {
     char *key;             /* canonical path, to load each file once */
@@ -243,6 +245,114 @@ static int load_imports(Program *prog, const AmpcOptions *opt, Diag *d, PtrVec *
     return d->errors != 0;
 }
 
+/* The bytes of a data file (a WAV of `table t = file(...)`), in the
+ * arena: from the resolver, or read whole from the file system. NULL with
+ * a message in err if it cannot be read. */
+static const unsigned char *read_bytes(Arena *a, const char *path, const AmpcOptions *opt, size_t *len,
+                                       char *err, size_t errlen)
+{
+    if (opt && opt->resolver) {
+        const char *bytes = opt->resolver->read(opt->resolver->ctx, path, len);
+        if (!bytes)
+            snprintf(err, errlen, "no such file");
+        return (const unsigned char *)bytes;
+    }
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    unsigned char *buf = xmalloc(cap);
+    for (;;) {
+        if (n == cap) {
+            if (cap > (size_t)AMPC_FILE_BYTES) {
+                snprintf(err, errlen, "larger than %d bytes", AMPC_FILE_BYTES);
+                break;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n, fp);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int failed = ferror(fp) || err[0];
+    if (ferror(fp) && !err[0])
+        snprintf(err, errlen, "%s", strerror(errno ? errno : EIO));
+    fclose(fp);
+    unsigned char *out = NULL;
+    if (!failed) {
+        out = arena_alloc(a, n + 1);
+        memcpy(out, buf, n);
+        *len = n;
+    }
+    free(buf);
+    return out;
+}
+
+/* `table t = file("NAME.wav")` in node n of module m: the path found as an
+ * import's is (next to the file, then in the include folders; confined
+ * the same way), the WAV read into the declaration (channels, frames,
+ * every sample), or an error at the path. */
+static void load_data_file(Arena *a, Module *m, Decl *dc, const AmpcOptions *opt, Diag *d)
+{
+    if (opt && opt->confined && !confined_name(dc->file)) {
+        diag_error(d, dc->file_loc, "'%s': a file here is named by a relative path inside the library "
+                   "(no leading '/', no '..')", dc->file);
+        return;
+    }
+    char *path = resolve_import(a, m->file->path, dc->file, opt);
+    if (!path) {
+        diag_error(d, dc->file_loc, "cannot find '%s' (looked next to this file and in %d include director%s)",
+                   dc->file, opt ? opt->n_include_dirs : 0, opt && opt->n_include_dirs == 1 ? "y" : "ies");
+        return;
+    }
+    char err[160] = "";
+    size_t len = 0;
+    const unsigned char *bytes = read_bytes(a, path, opt, &len, err, sizeof err);
+    if (!bytes) {
+        diag_error(d, dc->file_loc, "cannot read '%s': %s", dc->file, err);
+        return;
+    }
+    WavData w;
+    if (wav_read_memory(bytes, len, &w, err, sizeof err) != 0) {
+        diag_error(d, dc->file_loc, "'%s' is not a WAV file ampc reads: %s", dc->file, err);
+        return;
+    }
+    if (w.frames < 1 || w.frames > AMPC_FILE_FRAMES) {
+        diag_error(d, dc->file_loc, "'%s' has %ld frames; a table from a file holds 1 to %d", dc->file,
+                   w.frames, AMPC_FILE_FRAMES);
+        wav_free(&w);
+        return;
+    }
+    dc->file_channels = w.channels;
+    dc->file_frames = w.frames;
+    dc->file_data = arena_alloc(a, sizeof(float *) * (size_t)w.channels);
+    for (int c = 0; c < w.channels; c++) {
+        dc->file_data[c] = arena_alloc(a, sizeof(float) * (size_t)w.frames);
+        for (long i = 0; i < w.frames; i++) {
+            float x = w.data[c][i];
+            dc->file_data[c][i] = x == x && x - x == 0 ? x : 0.0f;   /* NaN and infinities read 0 */
+        }
+    }
+    wav_free(&w);
+}
+
+/* The data files of every node of the program. */
+static int load_data_files(Program *prog, const AmpcOptions *opt, Diag *d)
+{
+    for (int i = 0; i < prog->modules.n; i++) {
+        Module *m = prog->modules.items[i];
+        for (Node *n = m->nodes; n; n = n->next)
+            for (Decl *dc = n->decls; dc; dc = dc->next)
+                if (dc->kind == DECL_FILE)
+                    load_data_file(prog->arena, m, dc, opt, d);
+    }
+    return d->errors != 0;
+}
+
 /* The main module and every module and Faust program it imports. */
 static int load_program(Program *prog, Arena *a, Module *m, SourceFile *f, const AmpcOptions *opt, Diag *d)
 {
@@ -255,7 +365,9 @@ static int load_program(Program *prog, Arena *a, Module *m, SourceFile *f, const
     m->global = 1;
     m->import_path = f->path;
     add_module(prog, m);
-    return load_imports(prog, opt, d, &loaded);
+    if (load_imports(prog, opt, d, &loaded))
+        return 1;
+    return load_data_files(prog, opt, d);
 }
 
 /* The dumps, in pipeline order: the name --dump takes, what it prints. */

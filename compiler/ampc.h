@@ -19,6 +19,15 @@
 
 #define AMPC_VERSION "0.1.0"
 
+/* A table read from a file (`table t = file("NAME.wav")`, lang/SPEC.md §9)
+ * holds at most this many frames; its data is in the module, not in the
+ * state, and each patch's file tables together hold at most
+ * AMPC_DATA_BUDGET bytes (4 per entry). A file is read only if it is at
+ * most AMPC_FILE_BYTES long. */
+#define AMPC_FILE_FRAMES 1048576
+#define AMPC_DATA_BUDGET (4 << 20)
+#define AMPC_FILE_BYTES (64 << 20)
+
 typedef enum {
     AMPC_DUMP_NONE = 0,
     AMPC_DUMP_AST,         /* parse: the main file's syntax tree */
@@ -37,7 +46,9 @@ typedef enum {
  * text of the file at `path` — the path ampc made by joining the importing
  * file's folder, or an include folder, and the import's name, e.g.
  * "lib/std/osc.amp" — or NULL when there is no such file. The text stays
- * valid for the compile. A path is its own canonical name (no links). */
+ * valid for the compile. A path is its own canonical name (no links).
+ * The data files of tables (`file("waves/organ.wav")`) are read through
+ * it the same way: their bytes, *len of them (NUL bytes included). */
 typedef struct AmpcResolver {
     const char *(*read)(void *ctx, const char *path, size_t *len);
     void *ctx;

@@ -196,7 +196,7 @@ static void lay_slots(BudgetLayout *l, const Plan *p)
     }
     for (int k = 0; k < ir->tables.n; k++) {
         const TableSlot *tb = ir->tables.items[k];
-        if (p->table_live[k])
+        if (p->table_live[k] && !tb->data)   /* a file's data is in the module, not the state */
             item(l, tb->name, BUDGET_TABLE, SEC_PATCH, place(l, SCALAR_BYTES * (uint64_t)tb->size, SCALAR_BYTES))
                 ->length = tb->size;
     }
@@ -212,6 +212,8 @@ static void lay_slots(BudgetLayout *l, const Plan *p)
         bytes += place(l, SCALAR_BYTES * slots * (uint64_t)fp->n_real_controls, SCALAR_BYTES); /* ffc */
         item(l, x->name, BUDGET_FAUST, x->sec, bytes)->program = fp->name;
     }
+    for (int k = 0; k < ir->samples.n; k++)    /* AmpSample smp[n]: the same size on every build */
+        item(l, ir->samples.items[k], BUDGET_SAMPLE, SEC_PATCH, place(l, sizeof(AmpSample), _Alignof(AmpSample)));
 }
 
 static int larger_first(const void *x, const void *y)
@@ -258,6 +260,7 @@ const char *budget_kind_name(BudgetItemKind k)
     case BUDGET_NOISE: return "noise";
     case BUDGET_DELAY: return "delay";
     case BUDGET_TABLE: return "table";
+    case BUDGET_SAMPLE: return "sample";
     case BUDGET_FAUST: return "faust";
     }
     return "?";

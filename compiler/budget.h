@@ -32,6 +32,7 @@ typedef enum {
     BUDGET_DELAY,            /* a delay line */
     BUDGET_TABLE,            /* a table */
     BUDGET_FAUST,            /* a Faust node instance: its dsp struct and control arrays */
+    BUDGET_SAMPLE,           /* a sample slot's binding (AmpSample; the audio is the host's) */
 } BudgetItemKind;
 
 typedef struct BudgetItem {

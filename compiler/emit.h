@@ -26,5 +26,13 @@ void emit_json(const Lowered *u, const Plan *plan, const struct StateBudget *sta
  * voice per lane group (plan_unit's scalar). json is embedded in the
  * descriptor. */
 void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, EmitText *h);
+/* Sample slot k's name as the descriptor and the metadata give it: its
+ * instance path, or the name in the node for a node compiled alone. */
+const char *emit_sample_name(const Lowered *u, int k);
+
+/* The instance a node compiled alone is lowered as (budget.c, emit_c.c). */
+#ifndef NODE_UNIT_INSTANCE
+#define NODE_UNIT_INSTANCE "_unit"
+#endif
 
 #endif

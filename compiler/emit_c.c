@@ -116,6 +116,36 @@ static void literal(char *buf, size_t n, double k)
         strcat(buf, ")");
 }
 
+/* The first table with table k's data (tables read from one file by
+ * several instances share it): its tabdataN array holds it. */
+static int data_owner(const Ir *ir, int k)
+{
+    const TableSlot *tb = ir->tables.items[k];
+    for (int j = 0; j < k; j++)
+        if (((const TableSlot *)ir->tables.items[j])->data == tb->data)
+            return j;
+    return k;
+}
+
+/* The tables read from files: their data in the module, each file's
+ * channel once, every float printed so that it reads back exactly. */
+static void emit_table_data(Emitter *e)
+{
+    EmitText *t = e->t;
+    for (int k = 0; k < e->ir->tables.n; k++) {
+        const TableSlot *tb = e->ir->tables.items[k];
+        if (!tb->data || !e->p->table_live[k] || data_owner(e->ir, k) != k)
+            continue;
+        text_printf(t, "static const float tabdata%d[%d] = { /* %s */\n", k, tb->size, tb->name);
+        char lit[64];
+        for (int i = 0; i < tb->size; i++) {
+            literal(lit, sizeof lit, tb->data[i]);
+            text_printf(t, "%s%s,%s", i % 8 ? " " : "    ", lit, i % 8 == 7 || i == tb->size - 1 ? "\n" : "");
+        }
+        text_puts(t, "};\n\n");
+    }
+}
+
 /* How code in context `ctx` names Val v. `in_init`: inside init(), where
  * init values are locals; in reset code they are read from s->init[]. */
 static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
@@ -226,11 +256,24 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
                     w ? "i" : "", v->idx, d->len - 1, a, delay_limit(d, v->idx, lim, sizeof lim));
         break;
     }
+    case V_SAMPLE_INFO:
+        text_printf(t, v->idx % 2 ? "s->smp[%d].rate" : "(float)s->smp[%d].frames", v->idx / 2);
+        break;
+    case V_SAMPLE_READ: {
+        static const char *const reads[] = { "at", "lerp", "loop" };
+        text_printf(t, "amp_sample_%s%s(&s->smp[%d], %d, %s)", reads[v->idx / 2 % 4], vector ? "4" : "f",
+                    v->idx / 8, v->idx % 2, a);
+        break;
+    }
     case V_TABLE_AT:
     case V_TABLE_LERP: {
         TableSlot *tb = e->ir->tables.items[v->idx];
-        text_printf(t, "amp_table_%s%s(s->tab%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
-                    vector ? "4" : "f", v->idx, tb->size, a);
+        if (tb->data)
+            text_printf(t, "amp_table_%s%s(tabdata%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
+                        vector ? "4" : "f", data_owner(e->ir, v->idx), tb->size, a);
+        else
+            text_printf(t, "amp_table_%s%s(s->tab%d, %d, %s)", v->op == V_TABLE_AT ? "at" : "lerp",
+                        vector ? "4" : "f", v->idx, tb->size, a);
         break;
     }
     case V_NEG: text_printf(t, "-%s", a); break;
@@ -521,7 +564,7 @@ static void emit_struct(Emitter *e)
     }
     for (int k = 0; k < ir->tables.n; k++) {
         TableSlot *tb = ir->tables.items[k];
-        if (e->p->table_live[k])
+        if (e->p->table_live[k] && !tb->data)
             text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
     }
     for (int k = 0; k < ir->externs.n; k++) {
@@ -536,6 +579,8 @@ static void emit_struct(Emitter *e)
         text_printf(t, "    int fic%d%s[%d];\n    float ffc%d%s[%d];\n", k, slots, fp->n_int_controls, k, slots,
                     fp->n_real_controls);
     }
+    if (ir->samples.n)
+        text_printf(t, "    AmpSample smp[%d]; /* sample slots, bound by the host */\n", ir->samples.n);
     text_printf(t, "} %s_state;\n\n", u->name);
 }
 
@@ -637,7 +682,8 @@ static void emit_init(Emitter *e)
         Val *v = ir->vals.items[i];
         if (!v->live || v->rate != RATE_INIT || e->p->dep_i[v->id] || e->p->inlined[v->id] || v->op == V_CONST)
             continue;
-        if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx]) {
+        if ((v->op == V_TABLE_AT || v->op == V_TABLE_LERP) && !filled[v->idx] &&
+            !((TableSlot *)ir->tables.items[v->idx])->data) {
             emit_table_fill(e, v->idx);
             filled[v->idx] = 1;
         }
@@ -646,7 +692,7 @@ static void emit_init(Emitter *e)
             text_printf(t, "    s->init[%d] = %s;\n", e->p->init_slot[v->id], ref(e, v, USE_INIT, buf, sizeof buf));
     }
     for (int k = 0; k < ir->tables.n; k++)
-        if (e->p->table_live[k] && !filled[k])
+        if (e->p->table_live[k] && !filled[k] && !((TableSlot *)ir->tables.items[k])->data)
             emit_table_fill(e, k);
     emit_extern_init(e);
     text_puts(t, "    p_reset(s);\n}\n\n");
@@ -1160,6 +1206,29 @@ static void emit_faust_code(Emitter *e)
         text_puts(e->t, faust_postlude());
 }
 
+/* A sample slot's name: its instance path (a node compiled alone: the
+ * name in the node). */
+const char *emit_sample_name(const Lowered *u, int k)
+{
+    const char *name = u->ir.samples.items[k];
+    size_t skip = strlen(NODE_UNIT_INSTANCE ".");
+    return u->from_node && !strncmp(name, NODE_UNIT_INSTANCE ".", skip) ? name + skip : name;
+}
+
+/* The sample slots: their names and the host's way in (ABI 3). */
+static void emit_sample_slots(Emitter *e)
+{
+    const Ir *ir = e->ir;
+    if (!ir->samples.n)
+        return;
+    EmitText *t = e->t;
+    text_puts(t, "static const char *const sample_names[] = {");
+    for (int k = 0; k < ir->samples.n; k++)
+        text_printf(t, " \"%s\",", emit_sample_name(e->u, k));
+    text_printf(t, " };\n\nstatic AmpSample *p_sample(void *state, int slot)\n{\n"
+                   "    return &((%s_state *)state)->smp[slot];\n}\n\n", e->u->name);
+}
+
 void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, EmitText *h)
 {
     Emitter e = { .u = u, .ir = &u->ir, .p = plan, .t = c, .arena = u->ir.arena, .cur_loop = -1 };
@@ -1172,6 +1241,7 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
     text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
     text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
     emit_faust_code(&e);
+    emit_table_data(&e);
     emit_struct(&e);
     text_puts(c, "static void p_reset(void *state);\n");
     if (u->voices)
@@ -1204,6 +1274,7 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
     snprintf(state_type, sizeof state_type, "%s_state", N);
     const StateMap *sm = state_map_build(e.arena, u, plan);
     state_map_emit_c(sm, state_type, c);
+    emit_sample_slots(&e);
     text_puts(c, "static const char json[] =\n    ");
     emit_string_literal(c, json);
     text_puts(c, ";\n\n");
@@ -1217,7 +1288,11 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
     if (u->voices)
         text_puts(c, "    .voices = p_voices,\n    .voice_reset = p_voice_reset,\n    .voice_move = p_voice_move,\n");
     text_puts(c, "    .process = p_process,\n");
-    text_printf(c, "    .n_state = %d,\n    .state_map = state_map,\n};\n\n#endif\n", sm->n);
+    text_printf(c, "    .n_state = %d,\n    .state_map = state_map,\n", sm->n);
+    if (u->ir.samples.n)
+        text_printf(c, "    .n_samples = %d,\n    .sample_names = sample_names,\n    .sample = p_sample,\n",
+                    u->ir.samples.n);
+    text_puts(c, "};\n\n#endif\n");
 
     text_printf(h, "/* %s.h — generated by ampc %s. Do not edit. */\n", N, AMPC_VERSION);
     text_printf(h, "#ifndef AMP_GEN_%s_H\n#define AMP_GEN_%s_H\n\n#include \"amp_patch.h\"\n\n", N, N);

@@ -153,6 +153,12 @@ void emit_json(const Lowered *u, const Plan *plan, const StateBudget *st, EmitTe
         json_write_end(&w);
     }
     json_write_end(&w);
+    if (u->ir.samples.n) {     /* the sample slots, in the descriptor's order (ABI 3) */
+        json_write_array(&w, "samples", JSON_WRITE_BLOCK);
+        for (int k = 0; k < u->ir.samples.n; k++)
+            json_write_string(&w, NULL, emit_sample_name(u, k));
+        json_write_end(&w);
+    }
     json_write_integer(&w, "control_tick", AMP_CHUNK);
     if (st)
         state(&w, st);

@@ -149,7 +149,7 @@ static double fold(ValOp op, int idx, double a, double b, double c)
 Val *ir_op(Ir *ir, ValOp op, int idx, Val *a, Val *b, Val *c)
 {
     int all_const = (!a || a->op == V_CONST) && (!b || b->op == V_CONST) && (!c || c->op == V_CONST);
-    int foldable = op != V_DELAY_READ && op != V_TABLE_AT && op != V_TABLE_LERP;
+    int foldable = op != V_DELAY_READ && op != V_TABLE_AT && op != V_TABLE_LERP && op != V_SAMPLE_READ;
     if (all_const && foldable)
         return ir_const(ir, to_float(fold(op, idx, a ? a->k : 0, b ? b->k : 0, c ? c->k : 0)));
     /* identities exact in IEEE arithmetic */
@@ -213,6 +213,8 @@ Val *ir_op(Ir *ir, ValOp op, int idx, Val *a, Val *b, Val *c)
     }
     if ((op == V_TABLE_AT || op == V_TABLE_LERP) && rate < RATE_INIT)
         rate = RATE_INIT;
+    if (op == V_SAMPLE_READ && rate < RATE_CONTROL)   /* the binding changes between process() calls */
+        rate = RATE_CONTROL;
     return intern(ir, op, idx, 0, a, b, c, rate, sec);
 }
 
@@ -272,6 +274,15 @@ ExternSlot *ir_extern(Ir *ir, const char *name, Section sec, const struct FaustP
     for (int k = 0; k < n_out; k++)
         x->out[k] = intern(ir, V_EXTERN_OUT, ir->externs.n - 1, k, NULL, NULL, NULL, RATE_AUDIO, sec);
     return x;
+}
+
+int ir_sample(Ir *ir, const char *name)
+{
+    for (int k = 0; k < ir->samples.n; k++)
+        if (!strcmp(ir->samples.items[k], name))
+            return k;
+    vec_push(ir->arena, &ir->samples, (void *)name);
+    return ir->samples.n - 1;
 }
 
 Val *ir_noise(Ir *ir, Section sec)
@@ -456,6 +467,7 @@ const char *valop_name(ValOp op)
         [V_VOICEBUS] = "voices", [V_TINDEX] = "i", [V_PLACEHOLDER] = "placeholder",
         [V_EXTERN_OUT] = "extern",
         [V_DELAY_READ] = "delay.read", [V_TABLE_AT] = "table.at", [V_TABLE_LERP] = "table.lerp",
+        [V_SAMPLE_READ] = "sample.read", [V_SAMPLE_INFO] = "sample.info",
         [V_NEG] = "neg", [V_NOT] = "not", [V_ADD] = "+", [V_SUB] = "-", [V_MUL] = "*",
         [V_DIV] = "/", [V_MOD] = "%", [V_LT] = "<", [V_LE] = "<=", [V_GT] = ">", [V_GE] = ">=",
         [V_EQ] = "==", [V_NE] = "!=", [V_AND] = "&&", [V_OR] = "||", [V_SELECT] = "?:",
@@ -481,7 +493,7 @@ void ir_dump_val(FILE *out, const Val *v)
         fputs(valop_name(v->op), out);
         if (v->op == V_PARAM || v->op == V_NOTE || v->op == V_INPUT || v->op == V_STATE ||
             v->op == V_NOISE || v->op == V_VOICEBUS || v->op == V_DELAY_READ ||
-            v->op == V_TABLE_AT || v->op == V_TABLE_LERP)
+            v->op == V_TABLE_AT || v->op == V_TABLE_LERP || v->op == V_SAMPLE_READ || v->op == V_SAMPLE_INFO)
             fprintf(out, "[%d]", v->idx);
         const Val *ops[3] = { v->a, v->b, v->c };
         for (int i = 0; i < 3; i++)

@@ -42,6 +42,8 @@ typedef enum {
     V_DELAY_READ,  /* delay slot idx, a = delay in samples */
     V_TABLE_AT,    /* table slot idx, a = index */
     V_TABLE_LERP,  /* table slot idx, a = position */
+    V_SAMPLE_READ, /* sample slot idx / 8, read SAMPLE_READ_* (idx / 2 % 4), channel idx % 2; a = position */
+    V_SAMPLE_INFO, /* sample slot idx / 2: its frames (idx % 2 == 0) or its rate (1); control rate */
     /* arithmetic */
     V_NEG, V_NOT,
     V_ADD, V_SUB, V_MUL, V_DIV, V_MOD,
@@ -63,6 +65,7 @@ typedef enum {
 } Func;
 
 enum { NOTE_FREQ = 0, NOTE_KEY, NOTE_VEL, NOTE_GATE, NOTE_COUNT };
+enum { SAMPLE_READ_AT = 0, SAMPLE_READ_LERP = 1, SAMPLE_READ_LOOP = 2 };
 
 typedef struct Val Val;
 struct Val {
@@ -100,7 +103,9 @@ typedef struct DelaySlot {
 typedef struct TableSlot {
     const char *name;
     int size;
-    Val *fill;             /* in terms of V_TINDEX, constants and SR */
+    Val *fill;             /* in terms of V_TINDEX, constants and SR; NULL for data */
+    const float *data;     /* a table from a file: its `size` entries, kept in the module (not in
+                              the state); instances of one node share the pointer */
 } TableSlot;
 
 /* One instance of an opaque per-sample block: a Faust program. Its
@@ -135,6 +140,7 @@ typedef struct Ir {
     Val **hash;            /* hash-consing table */
     int hash_cap;
     PtrVec states, delays, tables, noises, externs; /* slots */
+    PtrVec samples;        /* sample slots: their names (instance paths), bound by the host */
 } Ir;
 
 void ir_init(Ir *ir, Arena *a);
@@ -145,6 +151,8 @@ StateSlot *ir_state(Ir *ir, const char *name, Section sec, Val *init);
 DelaySlot *ir_delay(Ir *ir, const char *name, Section sec, int size);
 TableSlot *ir_table(Ir *ir, const char *name, int size);
 Val *ir_noise(Ir *ir, Section sec);
+/* The sample slot named `name` (an instance path), made on first use. */
+int ir_sample(Ir *ir, const char *name);
 /* An extern slot with its inputs and params (arrays of n_in and n_param
  * Vals, kept); makes its n_out output leaves. */
 ExternSlot *ir_extern(Ir *ir, const char *name, Section sec, const struct FaustProgram *faust,

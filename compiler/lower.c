@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 #include "amp_patch.h"
+#include "ampc.h"
 #include "faust.h"
 #include "sema.h"
 
@@ -439,6 +440,10 @@ static Sig lower_node_name(Walk *c, Expr *e)
         diag_error(c->d, e->loc, "'%s' is a table; read it with %s.at(index) or %s.lerp(position)",
                    s->name, s->name, s->name);
         return sig_zero(c);
+    case SYM_SAMPLE:
+        diag_error(c->d, e->loc, "'%s' is a sample; read it with %s.lerp(position), .at, .loop, .frames(), .rate()",
+                   s->name, s->name);
+        return sig_zero(c);
     case SYM_OUTPUT:
         if (!s->assigned) {
             diag_error(c->d, e->loc, "output '%s' is read before it is assigned", s->name);
@@ -462,6 +467,47 @@ static FnDef *qualified_call(Walk *c, Expr *e)
         diag_error(c->d, e->loc, "'%s' (the file '%s') has no function '%s'", e->a->name,
                    sema_find_alias(c->prog, e->a->name, strlen(e->a->name))->import_path, e->name);
     return fn;
+}
+
+/* s.at(x), s.lerp(x), s.loop(x) [, channel 0 or 1], s.frames(), s.rate():
+ * a sample slot (`sample s;`), bound at run time (amp_dsp.h's reads). */
+static Sig lower_sample_method(Walk *c, Expr *e, Sym *s)
+{
+    static const char *const reads[] = { [SAMPLE_READ_AT] = "at", [SAMPLE_READ_LERP] = "lerp",
+                                         [SAMPLE_READ_LOOP] = "loop" };
+    char what[96];
+    snprintf(what, sizeof what, "%s.%s()", s->name, e->name);
+    int info = !strcmp(e->name, "frames") ? 0 : !strcmp(e->name, "rate") ? 1 : -1;
+    if (info >= 0) {
+        if (!check_positional(c, e, what, 0))
+            return sig_zero(c);
+        return sig1(ir_leaf(c->ir, V_SAMPLE_INFO, s->slot * 2 + info, RATE_CONTROL, SEC_PATCH),
+                    info ? (UDim){ .known = 1, .exp = -1 } : PLAIN);
+    }
+    int read = -1;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(e->name, reads[k]))
+            read = k;
+    if (read < 0) {
+        diag_error(c->d, e->loc, "sample '%s' has no method '%s' (at, lerp, loop, frames, rate)", s->name, e->name);
+        return sig_zero(c);
+    }
+    int n = count_args(e->args);
+    if (!check_positional(c, e, what, n == 2 ? 2 : 1))
+        return sig_zero(c);
+    int channel = 0;
+    if (n == 2) {
+        double ch = 0;
+        if (!lower_const(c, e->args->next->value, "a sample's channel", &ch, NULL))
+            return sig_zero(c);
+        if (ch != 0 && ch != 1) {
+            diag_error(c->d, e->args->next->value->loc, "a sample's channel is 0 or 1, not %.9g", ch);
+            return sig_zero(c);
+        }
+        channel = (int)ch;
+    }
+    Sig x = lower_expr(c, e->args->value);
+    return sig1(ir_op(c->ir, V_SAMPLE_READ, s->slot * 8 + read * 2 + channel, x.ch[0], NULL, NULL), ANY);
 }
 
 /* obj.method(args): delay and table reads, lib.f(args) */
@@ -514,7 +560,9 @@ static Sig lower_method(Walk *c, Expr *e)
         Sig x = lower_expr(c, e->args->value);
         return sig1(ir_op(c->ir, lerp ? V_TABLE_LERP : V_TABLE_AT, s->slot, x.ch[0], NULL, NULL), ANY);
     }
-    diag_error(c->d, e->loc, "'%s' has no method '%s': only delay lines and tables do", s->name, e->name);
+    if (s->kind == SYM_SAMPLE)
+        return lower_sample_method(c, e, s);
+    diag_error(c->d, e->loc, "'%s' has no method '%s': only delay lines, tables and samples do", s->name, e->name);
     return sig_zero(c);
 }
 
@@ -713,6 +761,31 @@ Sig lower_value(Walk *c, Expr *e)
 }
 
 /* A value that must be known when the patch is compiled. */
+/* table t = file("NAME.wav"[, channel]): one channel of the file read
+ * when the program was loaded (compiler/ampc.c), its data kept in the
+ * module. A file with several channels needs the channel named. */
+static void lower_file_table(Walk *c, Decl *d)
+{
+    int channel = 0;
+    if (d->value) {
+        double ch = 0;
+        int known = lower_const(c, d->value, "a file's channel", &ch, NULL);
+        if (known && ch == floor(ch) && ch >= 0 && ch < d->file_channels)
+            channel = (int)ch;
+        else if (known)
+            diag_error(c->d, d->value->loc, "channel %.9g is outside '%s' (0 to %d: it has %d channel%s)", ch,
+                       d->file, d->file_channels - 1, d->file_channels, d->file_channels == 1 ? "" : "s");
+    } else if (d->file_channels != 1) {
+        diag_error(c->d, d->file_loc, "'%s' has %d channels and a table holds one: name it, file(\"%s\", 0)",
+                   d->file, d->file_channels, d->file);
+    }
+    /* declared even after an error (channel 0), so its reads say nothing more */
+    Sym *s = add_sym(c, d->name, d->loc, SYM_TABLE);
+    s->table = ir_table(c->ir, slot_name(c, d->name), (int)d->file_frames);
+    s->table->data = d->file_data[channel];
+    s->slot = c->ir->tables.n - 1;
+}
+
 int lower_const(Walk *c, Expr *e, const char *what, double *out, UDim *dim)
 {
     Sig s = lower_expr(c, e);
@@ -798,6 +871,14 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
         }
         case DECL_ARRAY:   /* its entries were put where it is indexed (sema.c) */
             break;
+        case DECL_FILE:
+            lower_file_table(c, d);
+            break;
+        case DECL_SAMPLE: {
+            Sym *s = add_sym(c, d->name, d->loc, SYM_SAMPLE);
+            s->slot = ir_sample(c->ir, slot_name(c, d->name));
+            break;
+        }
         case DECL_TABLE: {
             double size = 1;
             if (lower_const(c, d->size, "the size of a table", &size, NULL) && !(size >= 1 && size <= 1048576)) {
@@ -1125,6 +1206,25 @@ static void lower_section(Walk *c, Section sec)
     }
 }
 
+/* The tables read from files keep their data in the module: together
+ * (each file's channel once, however many instances read it) at most
+ * AMPC_DATA_BUDGET bytes, a budget of their own beside the state's. */
+static void check_data_budget(const Ir *ir, Loc loc, Diag *d)
+{
+    uint64_t bytes = 0;
+    for (int k = 0; k < ir->tables.n; k++) {
+        const TableSlot *t = ir->tables.items[k];
+        int seen = 0;
+        for (int j = 0; j < k && t->data && !seen; j++)
+            seen = ((const TableSlot *)ir->tables.items[j])->data == t->data;
+        if (t->data && !seen)
+            bytes += 4 * (uint64_t)t->size;
+    }
+    if (bytes > AMPC_DATA_BUDGET)
+        diag_error(d, loc, "the tables read from files hold %llu bytes; a patch may hold %d (4 per entry)",
+                   (unsigned long long)bytes, AMPC_DATA_BUDGET);
+}
+
 Lowered *lower_unit(PatchScope *ps, Diag *d)
 {
     Lowered *u = ps->unit;
@@ -1178,6 +1278,7 @@ Lowered *lower_unit(PatchScope *ps, Diag *d)
         for (int ch = 0; ch < df->n; ch++)
             df->slot[ch]->end = v.ch[v.n == 1 ? 0 : ch < v.n ? ch : 0];
     }
+    check_data_budget(&u->ir, patch->loc, d);
     if (d->errors)
         return NULL;
 

@@ -27,7 +27,7 @@ typedef struct Sig {
     UDim d;
 } Sig;
 
-typedef enum { SYM_PARAM, SYM_INPUT, SYM_OUTPUT, SYM_STATE, SYM_DELAY, SYM_TABLE, SYM_LET, SYM_INDEX } SymKind;
+typedef enum { SYM_PARAM, SYM_INPUT, SYM_OUTPUT, SYM_STATE, SYM_DELAY, SYM_TABLE, SYM_LET, SYM_INDEX, SYM_SAMPLE } SymKind;
 
 typedef struct Sym {       /* a name in a node's scope */
     const char *name;
@@ -38,7 +38,7 @@ typedef struct Sym {       /* a name in a node's scope */
     StateSlot *state;
     DelaySlot *delay;
     TableSlot *table;
-    int slot;              /* delay or table: its index in the Ir */
+    int slot;              /* delay, table or sample: its index in the Ir */
     int assigned;          /* output assigned */
     int written;           /* delay written */
     struct Sym *next;

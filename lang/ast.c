@@ -489,6 +489,17 @@ static void dump_decl(FILE *out, const Decl *d)
         dump_list(out, d->elems);
         fputc(']', out);
         break;
+    case DECL_SAMPLE:
+        fprintf(out, "  sample %s", d->name);
+        break;
+    case DECL_FILE:
+        fprintf(out, "  table %s = file(\"%s\"", d->name, d->file);
+        if (d->value) {
+            fputs(", ", out);
+            ast_dump_expr(out, d->value);
+        }
+        fputc(')', out);
+        break;
     }
     dump_loc(out, d->loc);
 }

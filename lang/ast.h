@@ -127,7 +127,9 @@ typedef enum {
     DECL_DELAY,    /* delay name[size]; */
     DECL_TABLE,    /* table name[size] = fill;  (fill may use `i`) */
     DECL_LET,      /* let name = value;  (outside process) */
-    DECL_ARRAY     /* table name = [a, b, ...]; */
+    DECL_ARRAY,    /* table name = [a, b, ...]; */
+    DECL_FILE,     /* table name = file("path.wav"[, channel]); */
+    DECL_SAMPLE    /* sample name;  a slot the host binds to audio at run time */
 } DeclKind;
 
 typedef struct Decl {
@@ -137,6 +139,11 @@ typedef struct Decl {
     Expr *value;           /* STATE: initial value; TABLE: fill; LET: value */
     Expr *size;            /* DELAY, TABLE */
     Arg *elems;            /* ARRAY: the entries (positional) */
+    const char *file;      /* FILE: the path as written; `value` the channel (NULL: the file must be mono) */
+    Loc file_loc;          /* FILE: where the path is written */
+    float **file_data;     /* FILE: file_data[c][i], set when the program is loaded (compiler/ampc.c) */
+    long file_frames;      /* FILE: frames in the file */
+    int file_channels;     /* FILE: channels in the file */
     struct Decl *next;
 } Decl;
 

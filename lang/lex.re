@@ -166,6 +166,7 @@ static int scan(Lexer *lx, Token *t)
             "state"      { return TK_STATE; }
             "delay"      { return TK_DELAY; }
             "table"      { return TK_TABLE; }
+            "sample"     { return TK_SAMPLE; }
             "let"        { return TK_LET; }
             "process"    { return TK_PROCESS; }
             "voices"     { return TK_VOICES; }

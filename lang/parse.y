@@ -48,7 +48,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 
 /* Token codes, in the order the syntax error messages list them. */
 %token IMPORT FAUST AS FN NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
-       VOICE STEAL STEP SMOOTH FOR.
+       VOICE STEAL STEP SMOOTH FOR SAMPLE.
 %token IDENT NUMBER STRING.
 %token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT DOTDOT.
 
@@ -118,6 +118,7 @@ node_items ::= node_items node_item.
 
 /* node_item -> ports | param | STATE init {',' init} ';'
  *            | DELAY IDENT '[' expr ']' ';' | TABLE IDENT '[' expr ']' '=' expr ';'
+ *            | TABLE IDENT '=' IDENT '(' STRING [',' expr] ')' ';' | SAMPLE IDENT ';'
  *            | LET IDENT '=' expr ';' | PROCESS '{' { stmt } '}' */
 node_item ::= ports.
 node_item ::= param.
@@ -128,6 +129,12 @@ node_item ::= TABLE IDENT(N) LBRACKET expr(S) RBRACKET ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_TABLE, N.loc, N.str, V, S)); }
 node_item ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
     { parse_add_decl(P, parse_array_decl(P, &N, L)); }
+node_item ::= TABLE IDENT(N) ASSIGN IDENT(F) LPAREN STRING(S) RPAREN SEMI.
+    { parse_add_decl(P, parse_file_decl(P, &N, &F, &S, NULL)); }
+node_item ::= TABLE IDENT(N) ASSIGN IDENT(F) LPAREN STRING(S) COMMA expr(C) RPAREN SEMI.
+    { parse_add_decl(P, parse_file_decl(P, &N, &F, &S, C)); }
+node_item ::= SAMPLE IDENT(N) SEMI.
+    { parse_add_decl(P, ast_decl(P->arena, DECL_SAMPLE, N.loc, N.str, NULL, NULL)); }
 node_item ::= LET IDENT(N) ASSIGN expr(V) SEMI.
     { parse_add_decl(P, ast_decl(P->arena, DECL_LET, N.loc, N.str, V, NULL)); }
 node_item ::= process_head LBRACE stmts(L) RBRACE.    { parse_set_process(P, L); }
@@ -307,7 +314,7 @@ static const char *const expected_name[YYNTOKEN] = {
     [TK_PARAM] = "'param'", [TK_STATE] = "'state'", [TK_DELAY] = "'delay'",
     [TK_TABLE] = "'table'", [TK_LET] = "'let'", [TK_PROCESS] = "'process'",
     [TK_VOICES] = "'voices'", [TK_VOICE] = "'voice'", [TK_STEAL] = "'steal'",
-    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_DOTDOT] = "'..'",
+    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_SAMPLE] = "'sample'", [TK_DOTDOT] = "'..'",
     [TK_IDENT] = "a name", [TK_NUMBER] = "a number", [TK_STRING] = "a string",
     [TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
     [TK_LBRACKET] = "'['", [TK_RBRACKET] = "']'", [TK_SEMI] = "';'", [TK_COMMA] = "','",
@@ -374,6 +381,7 @@ static const char *item_name(const ParseState *P, const yyParser *p)
     case TK_STATE: return "the state declaration";
     case TK_DELAY: return "the delay declaration";
     case TK_TABLE: return "the table declaration";
+    case TK_SAMPLE: return "the sample declaration";
     case TK_LET: return "the let definition";
     case TK_VOICES: return "the voices line";
     case TK_IDENT:

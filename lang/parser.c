@@ -274,6 +274,17 @@ Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems)
     return d;
 }
 
+/* table name = fn("path"[, channel]): fn must be `file`. */
+Decl *parse_file_decl(ParseState *P, const Token *name, const Token *fn, const Token *path, Expr *channel)
+{
+    if (strcmp(fn->str, "file") != 0)
+        diag_error(P->diag, fn->loc, "a table is filled from a file with file(\"NAME.wav\"), not '%s(...)'", fn->str);
+    Decl *d = ast_decl(P->arena, DECL_FILE, name->loc, name->str, channel, NULL);
+    d->file = path->str;
+    d->file_loc = path->loc;
+    return d;
+}
+
 GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args)
 {
     GraphItem *g = ast_instance(P->arena, name->loc, name->str, node->str, node->loc, args.head);

@@ -106,6 +106,7 @@ void parse_add_import_as(ParseState *P, const Token *path, const Token *as);
 GraphItem *parse_qualified_instance(ParseState *P, const Token *name, Expr *index, const Token *lib,
                                     const Token *node, ArgList args);
 Decl *parse_array_decl(ParseState *P, const Token *name, ArgList elems);
+Decl *parse_file_decl(ParseState *P, const Token *name, const Token *fn, const Token *path, Expr *channel);
 GraphItem *parse_indexed_instance(ParseState *P, const Token *name, Expr *index, const Token *node, ArgList args);
 Target *parse_indexed_target(ParseState *P, const Token *name, Expr *index, const char *port);
 void parse_begin_node(ParseState *P, const Token *keyword, const Token *name);

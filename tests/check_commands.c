@@ -276,6 +276,8 @@ static void make_vectors(void)
     HAND(cmd_encode_place_region_beats(buf, sizeof buf, 0, 3.0, 0.1, 0.3, 6, 4, 0, -2.0f));
     HAND(cmd_encode_place_region_beats(buf, sizeof buf, 0, 8.0, 0.0, 0.0, 7, 4, 0, 0.0f));
     HAND(cmd_encode_place_clip(buf, sizeof buf, 0, 0.5, 12.0, 2.5, 1, 0, 3));
+    HAND(cmd_encode_bind_sample(buf, sizeof buf, 0, 2, 0, 5));
+    HAND(cmd_encode_bind_sample(buf, sizeof buf, 480, 1023, 7, -1));
 }
 
 /* Encode `c` as it is (no validation) and decode it. */
@@ -437,8 +439,9 @@ START_TEST(test_sizes_match_structs)
     ck_assert_uint_eq(cmd_size(CMD_PLACE_CLIP_BEATS), 56);
     ck_assert_uint_eq(cmd_size(CMD_REMOVE_PLACEMENT), 24);
     ck_assert_uint_eq(cmd_size(CMD_PLACE_REGION_BEATS), 56);
+    ck_assert_uint_eq(cmd_size(CMD_BIND_SAMPLE), 32);
     ck_assert_uint_eq(CMD_SIZE_MAX, 56);                /* place_region_slot and others */
-    ck_assert_int_eq(CMD_FORMAT_VERSION, 4);
+    ck_assert_int_eq(CMD_FORMAT_VERSION, 5);
 }
 END_TEST
 

@@ -1152,6 +1152,7 @@ START_TEST(test_every_type_applies)
         case CMD_PLACE_CLIP_BEATS: SEND(&r, place_clip_beats, t, 0.0, 4.0, 1.0, 3, 0, 5); break;
         case CMD_REMOVE_PLACEMENT: SEND(&r, remove_placement, t + 100, 3); break;   /* after the placement */
         case CMD_PLACE_REGION_BEATS: SEND(&r, place_region_beats, t, 1.0, 0.0, 0.0, 1, 3, 1, -3.0f); break;
+        case CMD_BIND_SAMPLE: SEND(&r, bind_sample, t, 0, 0, 1); break;   /* format 5 */
         /* The engine's own commands name its slots and parcels: the drain
          * refuses them (only engine.h's calls make them). */
         case CMD_SET_LANE: SEND(&r, set_lane, t, 0, 0, 0, 0, CMD_PARCEL_NONE); engine_only++; break;

@@ -211,7 +211,7 @@ static long first_difference(const float *x, const float *y, long n)
 START_TEST(test_state_map_emitted)
 {
     const AmpPatchDesc *a = build_text(text_a), *c = build_text(text_c);
-    ck_assert_int_eq(a->abi_version, 2);
+    ck_assert_int_eq(a->abi_version, 3);
     ck_assert_int_ge(a->n_state, 1);
     ck_assert_str_eq(a->state_map[0].name, "osc.phase");
     ck_assert_int_eq(a->state_map[0].kind, AMP_STATE_VALUE);

@@ -34,7 +34,7 @@ FUZZ_BIN  := $(FUZZ_DIR)/fuzz_compiler
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := $(filter-out -O2,$(CFLAGS_COMMON)) -O1 $(FUZZ_SAN)
 FUZZ_SRCS := $(sort $(wildcard lang/*.c)) $(sort $(filter-out compiler/main.c,$(wildcard compiler/*.c))) \
-             runtime/formats/json_write.c
+             runtime/formats/json_write.c runtime/formats/wav.c
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRCS)) $(FUZZ_DIR)/obj/gen/lex.o $(FUZZ_DIR)/obj/gen/parse.o
 
 # Runtime options: stack traces from UBSan, leaks reported (the default,

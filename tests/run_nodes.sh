@@ -6,7 +6,8 @@
 #      saw, generators run) to a 32-bit float WAV whose samples are all
 #      finite (amp render fails on a non-finite sample, checked first on
 #      tests/fixtures/nan_mix.amp) and not all silent, as counted by
-#      build/tests/wav_check.
+#      build/tests/wav_check. A unit with sample slots has each bound to
+#      tests/projects/hats.wav (--sample).
 set -u
 B=${B:-build}
 tmp=$(mktemp -d)
@@ -42,6 +43,10 @@ for f in nodes/*.amp nodes/std/*.amp lang/examples/*.amp; do
         [ "$kind" = instrument ] && args="--notes 48@0:0.4,60@0.1:0.6,67@0.2:0.8 --seconds 1.2"
         [ "$kind" = effect ] && args="--input $tmp/in.wav"
         grep -q '"name": "gate"' "$out/$unit.json" && args="$args --param gate=1"
+        # sample slots (a sampler): each bound to the hats of tests/projects
+        for slot in $(sed -n '/"samples": \[/,/\]/s/^ *"\([^"]*\)",*$/\1/p' "$out/$unit.json"); do
+            args="$args --sample $slot=tests/projects/hats.wav"
+        done
         if ! "$B/amp" render "$f" --unit "$unit" $args -o "$out/$unit.wav" 2>"$out/log"; then
             bad "$f $unit: render"; cat "$out/log"; continue
         fi

@@ -136,7 +136,8 @@ $(WEB_OUT)/engine.json: $(WEB_GEN)/.stamp $(WEB_OUT)/engine.wasm web/memory_mode
 # WASI calls it imports (stdio it never uses on this path).
 AMPC_WASM_SRCS := $(sort $(wildcard lang/*.c)) $(B)/gen/lex.c $(B)/gen/parse.c \
                   $(filter-out compiler/main.c compiler/faust.c,$(sort $(wildcard compiler/*.c))) \
-                  compiler/wasm/ampc_wasm.c compiler/wasm/faust_server.c runtime/formats/json_write.c
+                  compiler/wasm/ampc_wasm.c compiler/wasm/faust_server.c runtime/formats/json_write.c \
+                  runtime/formats/wav.c
 AMPC_WASM_FLAGS := -std=c11 -O2 -ffp-contract=off -fno-fast-math -D_GNU_SOURCE \
                    -Wall -Wextra -Wshadow -Wmissing-prototypes -Wno-unused-parameter \
                    -Ilang -Icompiler -Icompiler/wasm $(RUNTIME_INCLUDES) -I$(B)/gen \

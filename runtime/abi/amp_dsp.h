@@ -11,6 +11,7 @@
 #define AMP_DSP_H
 
 #include "amp_math.h"
+#include "amp_patch.h"
 
 /* Clamp d into [1, size]; NaN becomes 1. */
 static inline float amp_delay_clamp(float d, float size)
@@ -116,6 +117,72 @@ static inline v4f amp_table_lerp4(const float *t, int n, v4f x)
     v4f r;
     for (int l = 0; l < 4; l++)
         r[l] = amp_table_lerpf(t, n, x[l]);
+    return r;
+}
+
+/* Sample slot reads (AmpSample, amp_patch.h): channel ch (0 or 1) of the
+ * bound sample at frame position x. _at: frame floor(x); _lerp: linear
+ * between frames floor(x) and floor(x) + 1; both read 0 before frame 0,
+ * from the last frame on (lerp: toward 0 past it) and when nothing is
+ * bound, so a one-shot ends in silence. _loop: x wrapped into [0, frames),
+ * the last frame interpolating toward frame 0. Non-finite positions read
+ * 0. */
+static inline float amp_sample_frame(const AmpSample *s, int ch, int32_t i)
+{
+    return i >= 0 && i < s->frames ? s->data[ch].p[i] : 0.0f;
+}
+
+static inline float amp_sample_atf(const AmpSample *s, int ch, float x)
+{
+    if (!(x >= 0.0f && x < (float)s->frames))
+        return 0.0f;
+    return s->data[ch].p[(int32_t)x];
+}
+
+static inline float amp_sample_lerpf(const AmpSample *s, int ch, float x)
+{
+    if (!(x >= 0.0f && x < (float)s->frames))
+        return 0.0f;
+    int32_t i = (int32_t)x;
+    float frac = x - (float)i;
+    float a = s->data[ch].p[i];
+    float b = amp_sample_frame(s, ch, i + 1);
+    return a + (b - a) * frac;
+}
+
+static inline float amp_sample_loopf(const AmpSample *s, int ch, float x)
+{
+    if (s->frames <= 0)
+        return 0.0f;
+    float w = amp_table_wrap(x, s->frames);
+    int32_t i = (int32_t)w;
+    float frac = w - (float)i;
+    float a = s->data[ch].p[i];
+    float b = s->data[ch].p[i + 1 < s->frames ? i + 1 : 0];
+    return a + (b - a) * frac;
+}
+
+static inline v4f amp_sample_at4(const AmpSample *s, int ch, v4f x)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++)
+        r[l] = amp_sample_atf(s, ch, x[l]);
+    return r;
+}
+
+static inline v4f amp_sample_lerp4(const AmpSample *s, int ch, v4f x)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++)
+        r[l] = amp_sample_lerpf(s, ch, x[l]);
+    return r;
+}
+
+static inline v4f amp_sample_loop4(const AmpSample *s, int ch, v4f x)
+{
+    v4f r;
+    for (int l = 0; l < 4; l++)
+        r[l] = amp_sample_loopf(s, ch, x[l]);
     return r;
 }
 

@@ -26,9 +26,12 @@
 #include <stdint.h>
 
 /* Version 2: the descriptor ends with the state map (n_state, state_map),
- * which hot swap reads (runtime/engine/patch_swap.c). A module or shared
- * object of version 1 is refused with a message naming both versions. */
-#define AMP_ABI_VERSION 2
+ * which hot swap reads (runtime/engine/patch_swap.c).
+ * Version 3: then the sample slots (n_samples, sample_names, sample): a
+ * patch reads audio the host binds at run time (the engine's sample pool).
+ * A module or shared object of an older version is refused with a message
+ * naming both versions; rebuilding it from its source is the migration. */
+#define AMP_ABI_VERSION 3
 #define AMP_STATE_ALIGN 16
 #define AMP_CHUNK 16            /* control tick: control-rate values are
                                    recomputed at most once per this many
@@ -99,6 +102,18 @@ typedef struct AmpStateEntry {
     uint32_t len;          /* floats per slot: a delay line's length, else 1 */
 } AmpStateEntry;
 
+/* A sample slot's binding: audio the host lends the patch (the engine's
+ * sample pool), written by the host before a process() call and read by
+ * it; never freed or written by the patch. The layout is the same on every
+ * build (pointers held in 8-byte words), so the state's size is too. */
+#define AMP_SAMPLE_MAX_FRAMES 16777216   /* 2^24: every frame index is an exact float */
+typedef struct AmpSample {
+    union { const float *p; uint64_t word; } data[2]; /* channels 0 and 1 (a mono sample: both channel 0);
+                                                         NULL: nothing bound */
+    int32_t frames;        /* 0..AMP_SAMPLE_MAX_FRAMES; 0 (nothing bound): every read gives 0 */
+    float rate;            /* the data's sample rate, Hz (the engine's: it resamples on load) */
+} AmpSample;
+
 typedef struct AmpPatchDesc {
     uint32_t abi_version;  /* AMP_ABI_VERSION */
     const char *name;
@@ -132,6 +147,13 @@ typedef struct AmpPatchDesc {
     /* ABI 2: the state map (may be empty: nothing carries, a swap crossfades). */
     int n_state;
     const AmpStateEntry *state_map;
+    /* ABI 3: the sample slots (`sample NAME;` in a node, lang/SPEC.md),
+     * named by instance path ("play.wav"), in the metadata's order. The
+     * host binds slot k by writing *sample(state, k) between process()
+     * calls (zeroed by init: nothing bound). NULL when n_samples is 0. */
+    int n_samples;
+    const char *const *sample_names;
+    AmpSample *(*sample)(void *state, int slot);
 } AmpPatchDesc;
 
 #endif

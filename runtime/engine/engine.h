@@ -189,6 +189,7 @@
 
 #define ENGINE_MAX_CHANNELS 8     /* most inputs / outputs a hosted patch may have */
 #define ENGINE_MASTER (-1)        /* the track argument that means the master fader */
+#define ENGINE_SAMPLE_SLOTS 8     /* sample slots of a track's instrument the engine binds (CMD_SAMPLE_SLOT_LIMIT) */
 #define ENGINE_RAMP 64            /* samples a fader, pan, mute or send change ramps over */
 #define ENGINE_METER_SECONDS 0.05 /* meter window */
 #define ENGINE_HELD_NOTES 16      /* held keys remembered in mono and legato modes */
@@ -482,6 +483,12 @@ int engine_place_clip(Engine *e, int64_t time, int track, int slot, int clip_id,
 int engine_place_clip_looped(Engine *e, int64_t time, int track, int slot, int clip_id,
                              double start_beat, double length_beats, double loop_beats);
 int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sample);
+/* Sample slot `slot` (0..ENGINE_SAMPLE_SLOTS-1, the index in the patch's
+ * sample_names) of the track's instrument reads sample `sample_id` (-1:
+ * nothing) from `time` on: before each process() call the engine writes
+ * the slot's AmpSample from the sample under that id now (so a sample
+ * loaded later, or replaced, is read as it is; a new instrument too). */
+int engine_bind_sample(Engine *e, int64_t time, int track, int slot, int sample_id);
 /* Region `slot` of an audio track plays sample `sample_id` (-1: clear) from
  * start_beat: frames offset .. offset + length - 1 (length <= 0: to the
  * end), times gain_db. */

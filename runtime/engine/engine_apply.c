@@ -149,6 +149,7 @@ static int command_track(const Command *c)
     case CMD_SEND_SLOT: return (int)c->send_slot.track;
     case CMD_PLACE_CLIP: return (int)c->place_clip.track;
     case CMD_PLACE_REGION_SLOT: return (int)c->place_region_slot.track;
+    case CMD_BIND_SAMPLE: return (int)c->bind_sample.track;
     default: return -1;
     }
 }
@@ -514,6 +515,17 @@ static void load_sample(Engine *e, const Command *c)
     e->samples[id] = sample;
 }
 
+static void bind_sample(Engine *e, const Command *c)
+{
+    const CmdBindSample *b = &c->bind_sample;
+    Track *t = track_of(e, (int)b->track, ENGINE_TRACK_INSTRUMENT);
+    if (!t || b->slot >= ENGINE_SAMPLE_SLOTS || b->sample >= e->cfg.max_samples) {
+        refuse(e, c, 0, NULL);
+        return;
+    }
+    t->sample_bind[b->slot] = b->sample;
+}
+
 static void place_clip(Engine *e, const Command *c)
 {
     const CmdPlaceClip *cp = &c->place_clip;
@@ -723,6 +735,7 @@ static void apply_command(Engine *e, const Command *c, int64_t s)
     case CMD_PLACE_CLIP: place_clip(e, c); return;
     case CMD_LOAD_SAMPLE_BLOCK: load_sample(e, c); return;
     case CMD_PLACE_REGION_SLOT: place_region(e, c); return;
+    case CMD_BIND_SAMPLE: bind_sample(e, c); return;
     /* mapped by engine_commands.c as the ring is drained */
     case CMD_SEEK:
     case CMD_LOOP:

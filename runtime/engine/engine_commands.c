@@ -1482,6 +1482,10 @@ static int apply(EngineCommands *cx, const Command *c)
         return remove_region(cx, &c->remove_region);
     case CMD_PLACE_REGION_BEATS:
         return place_region_beats(cx, &c->place_region_beats);
+    case CMD_BIND_SAMPLE:
+        if (!track_ok(cx, c->bind_sample.track) || c->bind_sample.sample >= cx->max_samples)
+            return refuse(cx, ENGINE_COMMANDS_REFUSE_RANGE);
+        return queued(cx, engine_queue_command(e, c));
     case CMD_CLIP_NOTES:
         return clip_notes(cx, &c->clip_notes);
     case CMD_CLIP_NOTE:

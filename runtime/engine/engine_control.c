@@ -319,6 +319,8 @@ void engine_track_clear(Engine *e, Track *t, int id)
     memset(&t->meter, 0, sizeof t->meter);
     t->faults = t->notes_refused = 0;
     t->src_faulted = 0;
+    for (int i = 0; i < ENGINE_SAMPLE_SLOTS; i++)
+        t->sample_bind[i] = -1;
 }
 
 Engine *engine_init(const EngineConfig *cfg, char *err, size_t errlen)
@@ -1051,6 +1053,18 @@ int engine_load_sample(Engine *e, int64_t time, int sample_id, EngineSample *sam
     c.load_sample_block.sample = (uint32_t)sample_id;
     c.load_sample_block.parcel = parcel_put(e, sample, &full);
     return queue_parcel(e, &c, c.load_sample_block.parcel, full);
+}
+
+int engine_bind_sample(Engine *e, int64_t time, int track, int slot, int sample_id)
+{
+    if (!valid_track(e, track) || slot < 0 || slot >= ENGINE_SAMPLE_SLOTS || sample_id < -1 ||
+        sample_id >= e->cfg.max_samples || !valid_time(time))
+        return refuse_call(e);
+    Command c = cmd_record(CMD_BIND_SAMPLE, time);
+    c.bind_sample.track = (uint32_t)track;
+    c.bind_sample.slot = (uint32_t)slot;
+    c.bind_sample.sample = sample_id;
+    return queue(e, &c);
 }
 
 int engine_place_region(Engine *e, int64_t time, int track, int slot, int sample_id, double start_beat,

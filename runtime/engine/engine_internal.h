@@ -203,6 +203,7 @@ typedef struct Track {
     MeterWindow meter;
     uint32_t faults, notes_refused;
     int src_faulted;       /* audio track: its regions' last mix was faulted (slot 0) */
+    int32_t sample_bind[ENGINE_SAMPLE_SLOTS]; /* sample id each slot of the instrument reads, -1 none */
 } Track;
 
 typedef struct TempoPoint {

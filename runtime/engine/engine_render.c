@@ -748,12 +748,35 @@ static void track_fault(Engine *e, Track *t, int slot, int *faulted, int64_t at,
     *faulted = 1;
 }
 
+/* The instrument's sample slots (patch ABI 3) as the track binds them
+ * (engine_bind_sample), written before each process() call: the sample
+ * under each id now, so one loaded or replaced since is read as it is. */
+static void bind_samples(const Engine *e, const Track *t, const EngineNode *nd)
+{
+    const AmpPatchDesc *d = nd->desc;
+    for (int k = 0; k < d->n_samples && k < ENGINE_SAMPLE_SLOTS; k++) {
+        AmpSample *s = d->sample(nd->state, k);
+        int32_t id = t->sample_bind[k];
+        const EngineSample *es = id >= 0 && id < e->cfg.max_samples ? e->samples[id] : NULL;
+        if (!es || es->frames <= 0) {
+            *s = (AmpSample){ .frames = 0 };
+            continue;
+        }
+        s->data[0].p = es->data[0];
+        s->data[1].p = es->data[es->channels > 1 ? 1 : 0];
+        s->frames = (int32_t)(es->frames < AMP_SAMPLE_MAX_FRAMES ? es->frames : AMP_SAMPLE_MAX_FRAMES);
+        s->rate = e->sr;
+    }
+}
+
 /* process() with timing and the signal guard; `at` is the engine time of
  * out[.][0]. */
 static void run_node(Engine *e, Track *t, int slot, EngineNode *nd, const float *const *in,
                      float *const *out, int n, int64_t at)
 {
     const AmpPatchDesc *d = nd->desc;
+    if (slot == 0 && d->n_samples > 0)
+        bind_samples(e, t, nd);
     uint64_t t0 = clock_now(e);
     d->process(nd->state, n, in, out);
     if (nd->poly)
@@ -791,6 +814,8 @@ static void run_fade(Engine *e, Track *t, int slot, const float *const *in, floa
     float *fo[ENGINE_MAX_CHANNELS];
     for (int c = 0; c < d->n_outputs; c++)
         fo[c] = e->fade_out[c];
+    if (slot == 0 && d->n_samples > 0)
+        bind_samples(e, t, old);
     d->process(old->state, n, in, fo);
     if (old->poly)
         voice_collect(d, old->state, n);

@@ -142,7 +142,7 @@ static int commands_needed(const Project *p)
     int n = 16 + p->n_tempo_changes + p->n_sig_changes + p->n_samples;
     for (int i = 0; i < p->n_tracks; i++) {
         const ProjectTrack *t = &p->tracks[i];
-        n += 8 + t->n_inserts + t->n_sends + 2 * t->n_clips + t->n_regions + t->n_lanes;
+        n += 8 + t->n_inserts + t->n_sends + 2 * t->n_clips + t->n_regions + t->n_lanes + t->n_sample_slots;
     }
     return n;
 }
@@ -256,6 +256,8 @@ static int feed_track(const Project *p, Engine *e, int index, int *clip_id, char
                                         pc->loop_beats) != 0;
         ++*clip_id;
     }
+    for (int k = 0; k < t->n_sample_slots && !bad; k++)
+        bad |= engine_bind_sample(e, 0, index, t->sample_slots[k].slot_index, t->sample_slots[k].source.sample) != 0;
     for (int k = 0; k < t->n_regions && !bad; k++) {
         const ProjectRegion *r = &t->regions[k];
         int64_t offset = llround(r->offset_seconds * p->render_rate);

@@ -110,6 +110,14 @@ typedef struct ProjectRegion {
     char *at;
 } ProjectRegion;
 
+/* A sample slot of a track's instrument bound to a WAV (a track's
+ * "samples": {"p.wav": {"file": ...} or {"asset": ...}}, PROJECT.md). */
+typedef struct ProjectSampleSlot {
+    const char *slot;                   /* the patch's slot name, as its metadata's "samples" gives it */
+    int slot_index;                     /* in the descriptor's sample_names, after resolve */
+    ProjectRegion source;               /* only file, asset, sample (after resolve) and at are used */
+} ProjectSampleSlot;
+
 typedef struct ProjectPoint {
     double beat, value;
 } ProjectPoint;
@@ -148,6 +156,8 @@ typedef struct ProjectTrack {
     int n_regions;
     ProjectLane *lanes;
     int n_lanes;
+    ProjectSampleSlot *sample_slots;    /* instrument tracks: "samples" */
+    int n_sample_slots;
 } ProjectTrack;
 
 typedef struct ProjectTempo {

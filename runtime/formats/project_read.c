@@ -614,6 +614,40 @@ static int read_region(ProjectReader *rd, JvValue *v, ProjectRegion *r)
                : 0;
 }
 
+/* "samples": {"SLOT": {"file": ...} or {"asset": ...}, ...}: the WAVs
+ * bound to the instrument's sample slots. */
+static int read_sample_slots(ProjectReader *rd, JvValue *owner, ProjectTrack *t)
+{
+    static const char *const keys[] = { "file", "asset", NULL };
+    JvValue *samples = jv_object_get(owner, "samples");
+    if (!samples)
+        return 0;
+    size_t old = push_key(rd, "samples");
+    if (want_object(rd, samples))
+        return -1;
+    size_t n = jv_object_size(samples);
+    if (n > ENGINE_SAMPLE_SLOTS)
+        return err_at(rd, "%zu sample slots; an instrument has at most %d", n, ENGINE_SAMPLE_SLOTS);
+    t->sample_slots = n ? alloc_array(rd, n, sizeof *t->sample_slots) : NULL;
+    if (n && !t->sample_slots)
+        return -1;
+    const char *key;
+    JvValue *value;
+    jv_object_foreach(samples, key, value) {
+        size_t o2 = push_key(rd, key);
+        ProjectSampleSlot *s = &t->sample_slots[t->n_sample_slots++];
+        s->slot = key;
+        s->slot_index = -1;
+        s->source.sample = -1;
+        s->source.at = path_copy(rd);
+        if (want_object(rd, value) || check_keys(rd, value, keys) || read_region_sample(rd, value, &s->source))
+            return -1;
+        pop(rd, o2);
+    }
+    pop(rd, old);
+    return 0;
+}
+
 static int read_lane(ProjectReader *rd, JvValue *v, ProjectLane *l)
 {
     static const char *const keys[] = { "target", "points", NULL };
@@ -755,7 +789,7 @@ static int read_track(ProjectReader *rd, JvValue *v, ProjectTrack *t)
 {
     static const char *const keys[] = { "id", "name", "kind", "patch", "params", "voice_mode", "note_priority",
                                         "glide_seconds", "inserts", "fader", "sends", "clips", "regions",
-                                        "automation", NULL };
+                                        "automation", "samples", NULL };
     if (want_object(rd, v) || check_keys(rd, v, keys) || get_int(rd, v, "id", 1, 0, 0, 1 << 30, &t->id) ||
         get_string(rd, v, "name", 0, &t->name) || get_choice(rd, v, "kind", 1, 0, kind_names, &t->kind))
         return -1;
@@ -766,10 +800,11 @@ static int read_track(ProjectReader *rd, JvValue *v, ProjectTrack *t)
         only_for(rd, v, "note_priority", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(rd, v, "glide_seconds", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(rd, v, "clips", t->kind, ENGINE_TRACK_INSTRUMENT) ||
+        only_for(rd, v, "samples", t->kind, ENGINE_TRACK_INSTRUMENT) ||
         only_for(rd, v, "regions", t->kind, ENGINE_TRACK_AUDIO))
         return -1;
     if (t->kind == ENGINE_TRACK_INSTRUMENT &&
-        (read_patch(rd, v, &t->patch) || get_choice(rd, v, "voice_mode", 0, 0, mode_names, &t->voice_mode) ||
+        (read_patch(rd, v, &t->patch) || read_sample_slots(rd, v, t) || get_choice(rd, v, "voice_mode", 0, 0, mode_names, &t->voice_mode) ||
          get_choice(rd, v, "note_priority", 0, 0, priority_names, &t->priority) ||
          get_number(rd, v, "glide_seconds", 0, 0, 0, 10, &t->glide_seconds)))
         return -1;
@@ -1040,6 +1075,9 @@ void project_free(Project *p)
         for (int k = 0; k < t->n_regions; k++)
             free(t->regions[k].at);
         free(t->regions);
+        for (int k = 0; k < t->n_sample_slots; k++)
+            free(t->sample_slots[k].source.at);
+        free(t->sample_slots);
         for (int k = 0; k < t->n_lanes; k++) {
             free(t->lanes[k].points);
             free(t->lanes[k].at);

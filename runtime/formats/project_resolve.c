@@ -344,6 +344,31 @@ static int resolve_lane(const ProjectTrack *t, ProjectLane *l, char *err, size_t
     return 0;
 }
 
+/* The instrument's sample slots named in "samples": each name one of the
+ * descriptor's, its WAV loaded as a region's is. */
+static int resolve_sample_slots(Project *p, const ProjectPatchLoader *loader, ProjectTrack *t, char *err,
+                                size_t errlen)
+{
+    const AmpPatchDesc *d = t->patch.desc;
+    for (int k = 0; k < t->n_sample_slots; k++) {
+        ProjectSampleSlot *s = &t->sample_slots[k];
+        for (int j = 0; d && j < d->n_samples && s->slot_index < 0; j++)
+            if (!strcmp(d->sample_names[j], s->slot))
+                s->slot_index = j;
+        if (s->slot_index < 0 || s->slot_index >= ENGINE_SAMPLE_SLOTS) {
+            int n = snprintf(err, errlen, "%s: the patch has no sample slot '%s' (its slots:", s->source.at, s->slot);
+            for (int j = 0; d && j < d->n_samples && n > 0 && (size_t)n < errlen; j++)
+                n += snprintf(err + n, errlen - (size_t)n, " '%s'", d->sample_names[j]);
+            if (n > 0 && (size_t)n < errlen)
+                snprintf(err + n, errlen - (size_t)n, "%s)", d && d->n_samples ? "" : " none");
+            return -1;
+        }
+        if (!loader->patches_only && load_sample(p, loader, &s->source, err, errlen))
+            return -1;
+    }
+    return 0;
+}
+
 int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char *err, size_t errlen)
 {
     ProjectResolver r = { .loader = loader, .err = err, .errlen = errlen };
@@ -362,6 +387,8 @@ int project_resolve(Project *p, const ProjectPatchLoader *loader, int rate, char
         for (int k = 0; k < t->n_regions && !loader->patches_only; k++)
             if (load_sample(p, loader, &t->regions[k], err, errlen))
                 goto done;
+        if (t->kind == ENGINE_TRACK_INSTRUMENT && resolve_sample_slots(p, loader, t, err, errlen))
+            goto done;
     }
     rc = 0;
 done:

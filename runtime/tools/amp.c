@@ -94,6 +94,8 @@ static const char usage_render[] =
     "  --input IN.wav       audio for an effect's inputs: a mono file feeds every input,\n"
     "                       otherwise channel k feeds input k (missing channels: silence)\n"
     "  --param NAME=VALUE   set a param from the start, in its unit (repeatable)\n"
+    "  --sample SLOT=W.wav  bind a sample slot of the patch (its metadata's \"samples\", e.g.\n"
+    "                       p.wav) to a WAV file, resampled to the rate (repeatable)\n"
     "  --format f32|s24|s16 sample format of OUT.wav (default f32)\n"
     "  --dither             with s16: TPDF dither (runtime/formats/wav.h), as the browser's\n"
     "                       16-bit export\n"
@@ -155,6 +157,8 @@ typedef struct RenderArgs {
     const char *input;
     const char *params[MAX_PARAMS];   /* "name=value" */
     int n_params;
+    const char *samples[ENGINE_SAMPLE_SLOTS];   /* --sample "slot=file.wav" */
+    int n_samples;
     WavFormat format;
     const char *patch;     /* MIDI: --patch FILE[:UNIT] */
     const char *drums;     /* MIDI: --drums FILE[:UNIT] */
@@ -248,7 +252,7 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         name[name_len] = '\0';
         static const char *const known[] = { "-o", "--unit", "--notes", "--seconds", "--rate",
                                              "--input", "--param", "--format", "--patch", "--drums",
-                                             "--nodes", "--library", "--stems" };
+                                             "--nodes", "--library", "--stems", "--sample" };
         int k = -1;
         for (int j = 0; j < (int)(sizeof known / sizeof known[0]); j++)
             if (!strcmp(name, known[j]))
@@ -297,6 +301,13 @@ static int parse_render_args(int argc, char **argv, RenderArgs *a)
         case 10: a->nodes = value; break;
         case 11: a->library = value; break;
         case 12: a->stems = value; break;
+        case 13:
+            if (!strchr(value, '=') || value[0] == '=')
+                return usage_error("--sample wants SLOT=FILE.wav, not '%s'", value);
+            if (a->n_samples == ENGINE_SAMPLE_SLOTS)
+                return usage_error("too many --sample options (at most %s)", "8");
+            a->samples[a->n_samples++] = value;
+            break;
         }
     }
     if (a->dither && a->format != WAV_S16)
@@ -411,9 +422,51 @@ static int render_swapped(HostPatch *hp, const RenderArgs *a, const NoteList *no
     return 0;
 }
 
+/* --sample SLOT=FILE.wav: each file read, resampled to `rate` (as a
+ * project's samples are) and bound to the slot in hp's state; data[k][c]
+ * keeps the audio until the render is done. 0, or -1 after a message. */
+static int bind_samples(HostPatch *hp, const RenderArgs *a, int rate, float *data[][2])
+{
+    const AmpPatchDesc *d = hp->desc;
+    for (int k = 0; k < a->n_samples; k++) {
+        const char *eq = strchr(a->samples[k], '=');
+        int slot = -1;
+        for (int j = 0; j < d->n_samples && slot < 0; j++)
+            if (strlen(d->sample_names[j]) == (size_t)(eq - a->samples[k]) &&
+                !strncmp(d->sample_names[j], a->samples[k], (size_t)(eq - a->samples[k])))
+                slot = j;
+        if (slot < 0) {
+            fprintf(stderr, "amp: --sample %s: patch '%s' has no such sample slot (it has %d)\n", a->samples[k],
+                    d->name, d->n_samples);
+            return -1;
+        }
+        WavData w;
+        char err[300];
+        if (wav_read_file(eq + 1, &w, err, sizeof err)) {
+            fprintf(stderr, "amp: --sample %s: %s\n", a->samples[k], err);
+            return -1;
+        }
+        int64_t frames = 0;
+        for (int c = 0; c < 2 && c < w.channels; c++)
+            data[k][c] = project_resample(w.data[c], w.frames, w.sample_rate, rate, &frames);
+        wav_free(&w);
+        if (!data[k][0] || (w.channels > 1 && !data[k][1])) {
+            fprintf(stderr, "amp: out of memory\n");
+            return -1;
+        }
+        AmpSample *s = d->sample(hp->state, slot);
+        s->data[0].p = data[k][0];
+        s->data[1].p = data[k][1] ? data[k][1] : data[k][0];
+        s->frames = (int32_t)(frames < AMP_SAMPLE_MAX_FRAMES ? frames : AMP_SAMPLE_MAX_FRAMES);
+        s->rate = (float)rate;
+    }
+    return 0;
+}
+
 static int render_patch(const AmpPatchDesc *desc, const AmpPatchDesc *swap_desc, int from_cache,
                         const RenderArgs *a, const NoteList *notes)
 {
+    float *sample_data[ENGINE_SAMPLE_SLOTS][2] = { { 0 } };
     char err[512];
     WavData input = { 0 };
     HostPatch hp = { 0 };
@@ -458,7 +511,7 @@ static int render_patch(const AmpPatchDesc *desc, const AmpPatchDesc *swap_desc,
         fprintf(stderr, "amp: %s\n", err);
         goto done;
     }
-    if (apply_params(&hp, a))
+    if (apply_params(&hp, a) || bind_samples(&hp, a, rate, sample_data))
         goto done;
     if (a->input && desc->n_inputs > 0) {
         in = map_inputs(&input, desc->n_inputs, frames);
@@ -518,6 +571,10 @@ done:
     free_buffers(out, desc->n_outputs);
     host_free(&hp);
     wav_free(&input);
+    for (int k = 0; k < ENGINE_SAMPLE_SLOTS; k++) {
+        free(sample_data[k][0]);
+        free(sample_data[k][1]);
+    }
     return status;
 }
 
@@ -553,7 +610,7 @@ static int render_loaded(Project *p, const RenderArgs *a);
 /* `amp render PROJECT.json`: returns an exit status. */
 static int render_project(const RenderArgs *a)
 {
-    if (a->notes || a->input || a->n_params || a->unit || a->patch || a->drums || a->nodes) {
+    if (a->notes || a->input || a->n_params || a->unit || a->patch || a->drums || a->nodes || a->n_samples) {
         fputs("amp render: --notes, --input, --param and --unit apply to a patch, --patch, --drums and\n"
               "--nodes to a MIDI file, none to a project (see `amp render --help`)\n", stderr);
         return 2;

@@ -149,7 +149,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"beep\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"generator\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [],\n"

@@ -365,7 +365,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"drawbars\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 8,\n"
     "  \"steal\": \"oldest\",\n"

@@ -118,7 +118,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"onepole\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"effect\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [\n"

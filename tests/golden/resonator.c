@@ -128,7 +128,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"resonator\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"generator\",\n"
     "  \"voices\": 0,\n"
     "  \"inputs\": [],\n"

@@ -294,7 +294,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"spread\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 6,\n"
     "  \"steal\": \"quietest\",\n"

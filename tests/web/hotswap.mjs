@@ -274,7 +274,7 @@ export async function run(t) {
     events: noteCommands(parseNotes(NOTES), RATE), frames: FRAMES, loadAt: LOAD, swapAt: SWAP,
   };
   const got = await page.evaluate(offlineInPage, job);
-  check(got.refused === 'patch module \'hs\' was built for patch ABI version 1; this engine takes version 2: compile it again',
+  check(got.refused === 'patch module \'hs\' was built for patch ABI version 1; this engine takes version 3: compile it again',
         `the ABI-1 module: expected the loader's refusal, got ${JSON.stringify(got.refused)}`);
   t.log(`a module of patch ABI 1 refused: "${got.refused}"`);
   check(got.swapSent, 'the ring refused swap_patch');

@@ -222,7 +222,7 @@ export async function run(t) {
   const a = withModule.channels.map(fromB64), b = without.channels.map(fromB64);
 
   check(withModule.refused === 'patch module \'module_synth\' was built for patch ABI version 99; ' +
-        'this engine takes version 2: compile it again',
+        'this engine takes version 3: compile it again',
         `the ABI-99 module: expected the loader's refusal, got ${JSON.stringify(withModule.refused)}`);
   t.log(`ABI 99 refused: "${withModule.refused}"`);
   check(withModule.loaded?.patchId === manifest.patches.length + 1,

@@ -10,7 +10,8 @@ import { fromBase64 } from './lib.mjs';
  *  the command ring before rendering; render `frames`. Returns the output
  *  channels as base64 and the engine's state region afterwards. A command
  *  is { kind, frame, ... }: on / off / param (track 0), or play, addTrack,
- *  addInsert, gain, loadSample (the handle of `sample`), region. */
+ *  addInsert, gain, loadSample (the handle of `sample`), region,
+ *  bindSample (a sample slot of a track's instrument). */
 async function renderInPage({ patch, frames, rate, commands, sample }) {
   const lib = globalThis.ampLib;
   globalThis.ampTestFiles ??= await lib.loadEngineFiles(new URL('./', location.href));
@@ -50,6 +51,7 @@ async function renderInPage({ patch, frames, rate, commands, sample }) {
       : m.kind === 'loadSample' ? c.loadSample(m.frame, m.sample, handle, sampleFrames, rate, sample.length)
       : m.kind === 'region' ? c.placeRegion(m.frame, m.start, m.track, m.region, m.sample)
       : m.kind === 'voiceMode' ? c.setVoiceMode(m.frame, m.track, m.mode, m.priority, m.glide)
+      : m.kind === 'bindSample' ? c.bindSample(m.frame, m.track, m.slot, m.sample)
       : false;
     if (!ok) throw new Error(`the ring refused ${JSON.stringify(m)}`);
     sent++;

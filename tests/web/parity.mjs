@@ -24,6 +24,12 @@
 // Live notes and clip notes are two ways into the same instrument, on the
 // same sample.
 //
+// Samplers (a patch whose metadata lists "samples"): the fixed input goes
+// into the engine's pool as for an effect and every sample slot of the
+// instrument is bound to it (load_sample, bind_sample at frame 0), then the
+// notes; natively the project's track binds its slots to input.wav
+// ("samples", PROJECT.md).
+//
 // Effects: the engine has no live audio input; the fixed input is a sample
 // on an audio track with the effect as its insert. In the browser the
 // sample goes into the engine's pool through the worklet (parked, handed
@@ -46,6 +52,8 @@ const TRACK_AUDIO = 1;   // TrackKind.Audio
 /** The project that plays `notes` (noteCommands' events) on patch `p`
  *  (`mode`: extra track fields, e.g. a legato voice mode with glide). */
 function instrumentProject(p, events, frames, unityGainDb, dir, mode = {}) {
+  const samples = p.meta.samples?.length
+    ? { samples: Object.fromEntries(p.meta.samples.map((s) => [s, { file: 'input.wav' }])) } : {};
   const perBeat = framesPerBeat(RATE);
   const on = new Map(events.filter((e) => e.kind === 'on').map((e) => [e.id, e]));
   const notes = events.filter((e) => e.kind === 'off').map((off) => ({ on: on.get(off.id), off }))
@@ -59,6 +67,7 @@ function instrumentProject(p, events, frames, unityGainDb, dir, mode = {}) {
       id: 1, kind: 'instrument', patch: { file: relativeTo(dir, p.source), unit: p.unit },
       fader: { gain_db: unityGainDb },
       clips: [{ start_beat: 0, length_beats: frames / perBeat, notes }],
+      ...samples,
       ...mode,
     }],
   };
@@ -94,7 +103,17 @@ export async function run(t) {
   for (const p of manifest.patches) {
     const hasNotes = p.meta.voices > 0;
     const hasInput = p.meta.inputs.length > 0;
-    const browser = hasInput
+    const slots = hasNotes ? (p.meta.samples ?? []) : [];
+    const browser = slots.length
+      ? await renderOffline(page, {
+        patch: p.index, frames, rate: RATE, sample: input.map(toBase64),
+        commands: [
+          { kind: 'loadSample', frame: 0, sample: 0 },
+          ...slots.map((s, k) => ({ kind: 'bindSample', frame: 0, track: 0, slot: k, sample: 0 })),
+          ...events,
+        ],
+      })
+      : hasInput
       ? await renderOffline(page, {
         patch: null, frames, rate: RATE, sample: input.map(toBase64),
         commands: [
@@ -118,11 +137,13 @@ export async function run(t) {
     // For the record: the patch alone through host.c (`amp render FILE.amp`).
     const args = [p.source, '--unit', p.unit, '--seconds', String(SECONDS), '--rate', String(RATE)];
     if (hasNotes) args.push('--notes', NOTES);
+    for (const s of slots) args.push('--sample', `${s}=${inputWav}`);
     if (hasInput) args.push('--input', inputWav);
     const alone = await nativeRender(args, path.join(t.tmp, `${p.unit}-alone.wav`), t.cacheDir);
     const a = compareBits(alone.channels, browser.channels);
 
-    const what = `${p.unit} (${p.meta.kind}, ${hasNotes ? `notes '${NOTES}'` : 'fixed stereo input on an audio track'}, ` +
+    const what = `${p.unit} (${p.meta.kind}, ${hasNotes ? `notes '${NOTES}'` : 'fixed stereo input on an audio track'}` +
+      `${slots.length ? `, sample slots ${slots.join(' ')} bound to the fixed input` : ''}, ` +
       `${frames} frames x ${native.channels.length} ch, peak ${peak.toFixed(3)})`;
     t.log(`${what}: vs the native engine (project): ${describeDifference(r)}; ` +
           `vs the patch alone (amp render ${path.basename(p.source)}): ${describeDifference(a)}`);
@@ -139,8 +160,12 @@ export async function run(t) {
   // tick through the runtime's own exp2/log2, which must agree between the
   // two builds too.
   for (const p of manifest.patches.filter((q) => q.meta.voices > 0)) {
-    const legato = [{ kind: 'voiceMode', frame: 0, track: 0, mode: 2, priority: 0, glide: 0.03 }, ...events];
-    const browser = await renderOffline(page, { patch: p.index, frames, rate: RATE, sample: null, commands: legato });
+    const slots = p.meta.samples ?? [];
+    const binds = slots.length ? [{ kind: 'loadSample', frame: 0, sample: 0 },
+      ...slots.map((s, k) => ({ kind: 'bindSample', frame: 0, track: 0, slot: k, sample: 0 }))] : [];
+    const legato = [...binds, { kind: 'voiceMode', frame: 0, track: 0, mode: 2, priority: 0, glide: 0.03 }, ...events];
+    const browser = await renderOffline(page, { patch: p.index, frames, rate: RATE,
+                                                sample: slots.length ? input.map(toBase64) : null, commands: legato });
     const doc = instrumentProject(p, events, frames, browser.unityGainDb, t.tmp,
                                   { voice_mode: 'legato', glide_seconds: 0.03 });
     const native = await renderProject(doc, t.tmp, `${p.unit}-legato`, frames, RATE, t.cacheDir);

@@ -19,6 +19,7 @@ import {
   encodeAddTrack,
   encodeAutomationLane,
   encodeAutomationPoint,
+  encodeBindSample,
   encodeClipNote,
   encodeClipNotes,
   encodeFaderGain,
@@ -148,6 +149,12 @@ export class CommandSender {
    *  under `sample`. */
   loadSample(time: number, sample: number, handle: number, frames: number, rate: number, channels: number): boolean {
     return this.send(encodeLoadSample(this.view, 0, time, sample, handle, frames, rate, channels));
+  }
+
+  /** Sample slot `slot` of track's instrument (the index in its patch
+   *  metadata's "samples") reads pool sample `sample` (-1: none). */
+  bindSample(time: number, track: number, slot: number, sample: number): boolean {
+    return this.send(encodeBindSample(this.view, 0, time, track, slot, sample));
   }
 
   /** Region `region` of an audio track: `sample` from timeline sample

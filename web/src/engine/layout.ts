@@ -110,6 +110,8 @@ export interface PatchMeta {
   inputs: string[];
   outputs: string[];
   params: ParamInfo[];
+  /** Sample slots (patch ABI 3), in the descriptor's order: bind_sample's slot. */
+  samples?: string[];
 }
 
 /** One entry of engine.json; `index` is the patch's index in the engine's

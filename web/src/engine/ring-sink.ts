@@ -29,6 +29,9 @@
 //                      and resampled there by amp render's C:
 //                      EngineClient.loadWav), load_sample, then
 //                      place_region_beats; removed: remove_region
+//   sample slots       an instrument's "samples": the asset loaded as a
+//                      region's is, then bind_sample(track, slot, id)
+//                      (-1: unbound)
 //   automation         automation_lane + automation_point each (slot 17:
 //                      the fader); a removed lane automation_lane(.., 0)
 //   transport          play, stop, seek_beat
@@ -48,7 +51,7 @@
 import { DEFAULTS, type Clip, type Loop, type Metronome, type RegionDoc, type TempoChange,
          type TimeSignatureChange, type TrackKind as DocTrackKind } from '../doc/project';
 import { NotePriority, TrackKind, VoiceMode, type CommandSender } from './commands';
-import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SendSpec, VoiceSpec } from './sink';
+import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchSpec, SampleBinding, SendSpec, VoiceSpec } from './sink';
 
 /** A WAV file the engine decoded into its pool (EngineClient.loadWav). */
 export interface LoadedSample {
@@ -629,6 +632,17 @@ export class RingSink implements EngineSink {
     const gain = db(region.gain_db ?? 0);
     const num = entry.num;
     this.emit(() => this.cmd.placeRegionBeats(0, num, t.engine, sample, start, offset, length, gain));
+  }
+
+  /** Bind the instrument's sample slots: each asset's sample id at once
+   *  (the engine reads it once loaded), loaded in the background. */
+  setSamples(trackId: number, samples: readonly SampleBinding[]): void {
+    const t = this.track(trackId);
+    if (!t || t.kind !== 'instrument') return;
+    for (const b of samples) {
+      const sample = b.asset ? this.sampleOf(b.asset) : -1;
+      this.emit(() => this.cmd.bindSample(0, t.engine, b.slot, sample));
+    }
   }
 
   removeRegion(regionId: string): void {

@@ -105,6 +105,9 @@ export interface EngineSink {
   removeClip(clipId: string): void;
   putRegion(trackId: number, regionId: string, region: RegionDoc): void;
   removeRegion(regionId: string): void;
+  /** The instrument's sample slots bound (after setInstrument, which
+   *  leaves them as they were). */
+  setSamples?(trackId: number, samples: readonly SampleBinding[]): void;
 
   play(): void;
   stop(): void;
@@ -134,6 +137,16 @@ export interface PatchRegistry {
   indexOf(ref: PatchRef | undefined): number;
   /** Index of param `name` of registry patch `patch`, -1 unknown. */
   paramIndex(patch: number, name: string): number;
+  /** Index of sample slot `name` (its metadata's "samples") of registry
+   *  patch `patch`, -1 unknown. */
+  sampleSlot?(patch: number, name: string): number;
+}
+
+/** A sample slot of a track's instrument and the asset bound to it (null:
+ *  nothing); a project track's "samples" (PROJECT.md). */
+export interface SampleBinding {
+  readonly slot: number;
+  readonly asset: string | null;
 }
 
 function baseName(path: string): string {
@@ -146,6 +159,7 @@ function baseName(path: string): string {
  *  it names one, the same unit. */
 export function manifestRegistry(patches: readonly ManifestPatch[]): PatchRegistry {
   const params = patches.map((p) => new Map(p.meta.params.map((q) => [q.name, q.index])));
+  const samples = patches.map((p) => p.meta.samples ?? []);
   return {
     indexOf(ref) {
       if (ref === undefined) return -1;
@@ -161,6 +175,9 @@ export function manifestRegistry(patches: readonly ManifestPatch[]): PatchRegist
     },
     paramIndex(patch, name) {
       return params[patch]?.get(name) ?? -1;
+    },
+    sampleSlot(patch, name) {
+      return samples[patch]?.indexOf(name) ?? -1;
     },
   };
 }

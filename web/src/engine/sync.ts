@@ -24,7 +24,14 @@ import {
   type RegionDoc,
   type TrackDoc,
 } from '../doc/project';
-import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchRegistry, PatchSpec, SendSpec } from './sink';
+import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchRegistry, PatchSpec, SampleBinding, SendSpec } from './sink';
+
+/** A track's "samples" (PROJECT.md): slot name -> {"asset"} or {"file"};
+ *  the page plays ampd assets only. */
+type TrackSamples = Readonly<Record<string, { readonly asset?: string; readonly file?: string }>>;
+function trackSamples(t: TrackDoc): TrackSamples | undefined {
+  return (t as TrackDoc & { samples?: TrackSamples }).samples;
+}
 
 /** Fader slot and params of an automation lane (sink.ts LaneSpec). */
 const FADER_SLOT = -1;
@@ -201,6 +208,7 @@ export class Sync {
     if (t.kind === 'instrument') {
       s.setInstrument(t.id, this.instrument(t));
       if (t.voice_mode || t.note_priority || t.glide_seconds) s.setVoice(t.id, this.voice(t));
+      if (trackSamples(t)) s.setSamples?.(t.id, this.samples(t));
     }
     if (t.inserts?.length) s.setInserts(t.id, t.inserts.map((i) => this.insert(i)));
     if (!sameFader(t.fader, undefined)) s.setFader(t.id, faderSpec(t.fader));
@@ -221,6 +229,9 @@ export class Sync {
       }
       if (p.voice_mode !== t.voice_mode || p.note_priority !== t.note_priority || p.glide_seconds !== t.glide_seconds)
         s.setVoice(t.id, this.voice(t));
+      if (JSON.stringify(p.patch) !== JSON.stringify(t.patch) ||
+          JSON.stringify(trackSamples(p)) !== JSON.stringify(trackSamples(t)))
+        s.setSamples?.(t.id, this.samples(t, p));
     }
     if (p.inserts !== t.inserts) this.updateInserts(p, t);
     if (p.fader !== t.fader && !sameFader(p.fader, t.fader)) s.setFader(t.id, faderSpec(t.fader));
@@ -306,6 +317,20 @@ export class Sync {
     return out;
   }
 
+  /** Every sample slot of the instrument the document binds, and those
+   *  `prev` bound that it no longer does (unbound: asset null). */
+  private samples(t: TrackDoc, prev?: TrackDoc): SampleBinding[] {
+    const patch = this.registry.indexOf(t.patch);
+    const now = trackSamples(t) ?? {};
+    const names = new Set([...Object.keys(trackSamples(prev ?? t) ?? {}), ...Object.keys(now)]);
+    const out: SampleBinding[] = [];
+    for (const name of names) {
+      const slot = this.registry.sampleSlot?.(patch, name) ?? -1;
+      if (slot >= 0) out.push({ slot, asset: now[name]?.asset ?? null });
+    }
+    return out;
+  }
+
   /** Send again every instrument and insert chain with a patch `uses`
    *  names (a patch module that joined the engine after they were sent:
    *  the registry gave -1 then), with its params, voice and automation. */
@@ -318,6 +343,7 @@ export class Sync {
       if (instrument) {
         this.sink.setInstrument(t.id, this.instrument(t));
         if (t.voice_mode || t.note_priority || t.glide_seconds) this.sink.setVoice(t.id, this.voice(t));
+        if (trackSamples(t)) this.sink.setSamples?.(t.id, this.samples(t));
       }
       if (inserts) this.sink.setInserts(t.id, (t.inserts ?? []).map((i) => this.insert(i)));
       if ((instrument || inserts) && t.automation?.length) this.sink.setAutomation(t.id, this.lanes(t));
