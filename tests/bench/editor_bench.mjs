@@ -39,7 +39,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildDir, launchBrowser, removeDir, repo, startAmpd, tempDir, waitFor } from '../web/lib.mjs';
+import { buildDir, instrumentTrack, launchBrowser, pageReady, removeDir, repo, startAmpd, startAudio, tempDir, waitFor } from '../web/lib.mjs';
 
 const execFileAsync = promisify(execFile);
 const args = process.argv.slice(2);
@@ -194,9 +194,9 @@ async function benchEditor(browser, tmp) {
 
 /** Runs in the page: a tap after the engine's node reporting the context
  *  frame of the first non-zero sample after it is armed. */
-async function installTap() {
-  const p = globalThis.ampEditor.player;
-  const context = p.context;
+async function installTap(which) {
+  const client = which === 'daw' ? globalThis.amp.debug().session.client : globalThis.ampEditor.player.client;
+  const context = client.context;
   const code = `registerProcessor('amp-latency-tap', class extends AudioWorkletProcessor {
     constructor() { super(); this.armed = false; this.port.onmessage = (e) => { this.armed = e.data; }; }
     process(inputs) {
@@ -214,7 +214,7 @@ async function installTap() {
   const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
   await context.audioWorklet.addModule(url);
   const node = new AudioWorkletNode(context, 'amp-latency-tap', { numberOfInputs: 1, numberOfOutputs: 1, outputChannelCount: [1] });
-  p.client.node.connect(node);
+  client.node.connect(node);
   node.connect(context.destination);
   let resolve = null;
   node.port.onmessage = (e) => {
@@ -231,7 +231,7 @@ async function installTap() {
     if (e.repeat) return;
     // The engine's clock (the end of its last quantum, in the state
     // region) when the page handles the event.
-    Object.assign(globalThis.ampLatency, { key: e.timeStamp, now: performance.now(), frames: p.client.snapshot()?.frames ?? -1 });
+    Object.assign(globalThis.ampLatency, { key: e.timeStamp, now: performance.now(), frames: client.snapshot()?.frames ?? -1 });
   }, { capture: true });
   return { sampleRate: context.sampleRate, baseLatency: context.baseLatency, outputLatency: context.outputLatency };
 }
@@ -245,7 +245,7 @@ async function benchLatency(browser, tmp) {
     const { context, page } = await openEditor(browser, server.url);
     await setText(page, 'patch latency_dc {\n  voices 1;\n  voice { note.gate * 0.5 -> out; }\n}\n');
     await playing(page);
-    info = await page.evaluate(installTap);
+    info = await page.evaluate(installTap, 'editor');
     await page.evaluate(() => globalThis.ampEditor.view.contentDOM.blur());
     await page.locator('.ed-keys').focus();
     for (let i = 0; i < runs; i++) {
@@ -271,7 +271,9 @@ async function benchLatency(browser, tmp) {
   } finally {
     await server.close();
   }
+  const midi = await midiLatency(browser, server0(tmp), Math.min(runs, 15));
   const col = (k) => rows.map((r) => r[k]);
+  const mcol = (k) => midi.map((r) => r[k]);
   const line = (what, xs) => `| ${what} | ${f1(median(xs))} | ${f1(min(xs))} | ${f1(max(xs))} |`;
   const table = [
     `| key press (keydown timeStamp), ${runs} presses | median ms | min | max |`,
@@ -281,11 +283,85 @@ async function benchLatency(browser, tmp) {
     line('→ first changed frame rendered by the worklet (at the earliest)', col('render')),
     line('→ the tap\'s report of it reaching the page (rendered at the latest)', col('reported')),
     line('→ that frame heard (getOutputTimestamp)', col('heard')),
+    `| **MIDI note-on (event timeStamp), ${midi.length} notes, the DAW page (epiano)** | | | |`,
+    line('→ the engine renders the frame it is scheduled at (EngineClient.frameAt\'s heard time − base − output latency)', mcol('render')),
+    line('→ the first changed frame heard (getOutputTimestamp)', mcol('heard')),
+    line('the patch\'s onset: first changed frame − scheduled frame (ms)', mcol('onset')),
   ].join('\n');
   const note = `AudioContext (latencyHint interactive, ${info.sampleRate} Hz): baseLatency ${(info.baseLatency * 1000).toFixed(2)} ms, ` +
     `outputLatency ${(info.outputLatency * 1000).toFixed(2)} ms (${(info.outputLatency2 * 1000).toFixed(2)} ms at the end). ` +
     `The product's goal: under 20 ms from input to sound.`;
   return { table, note };
+}
+
+const server0 = (tmp) => path.join(tmp, 'data-midi');
+
+/** Runs in the page before its scripts: a Web MIDI stub with one input
+ *  (the page's own midi.ts listens to it), globalThis.ampBenchMidi.fire. */
+function midiStub() {
+  const input = new EventTarget();
+  Object.assign(input, { id: 'bench', name: 'Bench', manufacturer: 'Amplitude', version: '1', type: 'input',
+                         state: 'connected', connection: 'open', onmidimessage: null, onstatechange: null });
+  const access = new EventTarget();
+  Object.assign(access, { inputs: new Map([['bench', input]]), outputs: new Map(), sysexEnabled: false, onstatechange: null });
+  Object.defineProperty(navigator, 'requestMIDIAccess', { configurable: true, writable: true, value: () => Promise.resolve(access) });
+  globalThis.ampBenchMidi = {
+    fire(bytes, stamp) {
+      const e = new MIDIMessageEvent('midimessage', { data: Uint8Array.from(bytes) });
+      Object.defineProperty(e, 'timeStamp', { value: stamp });
+      input.onmidimessage?.(e);
+      input.dispatchEvent(e);
+    },
+  };
+}
+
+/** MIDI note-ons on the DAW page (an epiano track): from the message's
+ *  stamp to the frame it is scheduled at and to its first changed frame. */
+async function midiLatency(browser, data, runs) {
+  const server = await startAmpd(['--local', '--data', data, '--library', path.join(repo, 'nodes')]);
+  const rows = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
+    const page = await context.newPage();
+    await page.addInitScript(midiStub);
+    await page.goto(server.url);
+    await pageReady(page);
+    await instrumentTrack(page, 'epiano');
+    await startAudio(page);
+    await waitFor(page, () => document.querySelector('#midi')?.textContent === 'MIDI: 1 input', null, 'the MIDI input', 10000);
+    await page.waitForTimeout(1000);   // the epiano module loaded
+    const info = await page.evaluate(installTap, 'daw');
+    for (let i = 0; i < runs; i++) {
+      // The last note's tail over: no voices, silence.
+      await waitFor(page, () => {
+        const e = globalThis.amp.debug().session.client.snapshot();
+        return e && e.tracks.every((t) => t.voices === 0) && Math.max(...e.peak) === 0;
+      }, null, 'silence', 10000);
+      const r = await page.evaluate(async () => {
+        const client = globalThis.amp.debug().session.client;
+        const armed = globalThis.ampLatency.arm();
+        await new Promise((ok) => setTimeout(ok, 10));
+        const stamp = performance.now();
+        const scheduled = client.frameAt(stamp);
+        globalThis.ampBenchMidi.fire([0x90, 60, 100], stamp);
+        const t = await armed;
+        return { stampIn: stamp, scheduled, ...t };
+      });
+      const sr = info.sampleRate;
+      const heardAt = r.stamp.performanceTime + (r.frame / sr - r.stamp.contextTime) * 1000;
+      // Scheduled at frameAt: its render time is its heard time less the
+      // render-ahead (base + output latency) it was computed with.
+      const scheduledHeard = r.stamp.performanceTime + (r.scheduled / sr - r.stamp.contextTime) * 1000;
+      const render = scheduledHeard - (info.baseLatency + info.outputLatency) * 1000 - r.stampIn;
+      rows.push({ render, heard: heardAt - r.stampIn, onset: (r.frame - r.scheduled) / sr * 1000 });
+      await page.evaluate(() => globalThis.ampBenchMidi.fire([0x80, 60, 0], performance.now()));
+      await page.waitForTimeout(150 + ((i * 37) % 50));
+    }
+    await context.close();
+  } finally {
+    await server.close();
+  }
+  return rows;
 }
 
 async function updateSection(title, body) {
@@ -302,7 +378,8 @@ async function main() {
   const tmp = await tempDir();
   const browser = await launchBrowser();
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-  const where = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Chromium ${browser.version()} headless, ` +
+  const loaded = os.loadavg()[0] > os.cpus().length / 2;
+  const where = `${loaded ? '**Provisional: measured on a loaded machine.** ' : ''}${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Chromium ${browser.version()} headless, ` +
     `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${load} at the start`;
   try {
     if (mode === 'editor' || mode === 'all') {
