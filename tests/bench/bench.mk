@@ -156,3 +156,18 @@ $(BB)/bench_wasm.js: $(BENCH_WASM_SRCS) tests/bench/cases.h $(BENCH_HDRS) $(BENC
 	    -sMODULARIZE=1 -sEXPORT_NAME=createBench -sENVIRONMENT=node -sALLOW_MEMORY_GROWTH=1 \
 	    -sEXPORTED_FUNCTIONS=_wb_open,_wb_clock,_wb_prepare,_wb_run,_wb_rms \
 	    -o $@ $(BENCH_WASM_SRCS) -lm
+
+# ---- make bench-editor, make bench-latency (not in make test, not in make bench) --------
+# Issue 12's benchmark: edit-to-sound in the patch editor page (cold and
+# warm compile cache), the worker's diagnostics, the module's size, and
+# `faust -lang wasm` on the same program (tests/bench/editor_bench.{amp,dsp}).
+# Issue 15's latency: a key press to the first rendered and heard frame, with
+# the AudioContext's baseLatency and outputLatency. Headless Chromium
+# (tests/bench/editor_bench.mjs); each writes its own section of
+# BENCHMARKS.md (run after `make bench`, which rewrites the file).
+# BENCH_EDITOR_ARGS=--runs N.
+.PHONY: bench-editor bench-latency
+bench-editor: web $(B)/ampd $(B)/ampc
+	B=$(B) $(NODE) tests/bench/editor_bench.mjs editor --write $(BENCH_EDITOR_ARGS)
+bench-latency: web $(B)/ampd
+	B=$(B) $(NODE) tests/bench/editor_bench.mjs latency --write $(BENCH_EDITOR_ARGS)

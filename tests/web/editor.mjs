@@ -46,7 +46,7 @@ const LINES = [
 ];
 
 /** ampc's first diagnostic for `text` as patch.amp: {line, col, message}. */
-async function ampcSays(dir, text) {
+export async function ampcSays(dir, text) {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'patch.amp'), text);
   try {
@@ -89,7 +89,7 @@ function measureFrequency(x, rate) {
 const cents = (f) => 1200 * Math.log2(f / 440);
 
 /** Record `frames` of the page's engine output (channel 0). */
-function record(page, frames) {
+export function record(page, frames) {
   return page.evaluate((n) => new Promise((resolve) => {
     const p = globalThis.ampEditor.player;
     const sp = p.context.createScriptProcessor(4096, 2, 2);

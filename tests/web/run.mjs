@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { B, CHROMIUM, Failure, buildDir, launchBrowser, removeDir, serveApp, tempDir, webDir } from './lib.mjs';
 
-const TESTS = ['doc', 'faults', 'editor', 'editor_worker', 'sync', 'live_parity', 'isolation', 'parity', 'commands', 'page', 'midi', 'export',
+const TESTS = ['doc', 'faults', 'editor', 'editor_lang', 'editor_guards', 'editor_worker', 'sync', 'live_parity', 'isolation', 'parity', 'commands', 'page', 'midi', 'export',
                'project_export', 'midi_import', 'modules', 'hotswap', 'daw', 'daw_library', 'backend'];
 
 async function main() {

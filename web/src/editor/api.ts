@@ -49,6 +49,17 @@ export interface StoredPatch {
   text?: string;
 }
 
+/** A save based on a revision that is no longer the patch's latest (412). */
+export class PatchConflict extends Error {
+  readonly basedOn: number;
+  readonly currentRevision: number;
+  constructor(basedOn: number, currentRevision: number) {
+    super(`revision ${currentRevision} was saved elsewhere since this text's revision ${basedOn}`);
+    this.basedOn = basedOn;
+    this.currentRevision = currentRevision;
+  }
+}
+
 /** The patch editor's calls, on the page's one ampd client (session,
  *  CSRF token, errors as AmpdError). */
 export class EditorApi extends AmpdClient {
@@ -88,8 +99,15 @@ export class EditorApi extends AmpdClient {
     return this.json(await this.request('POST', 'patches', { name, text }));
   }
 
+  /** PUT with If-Match: a stale `basedOn` (another tab or device saved
+   *  since) is a PatchConflict with the current revision; nothing written. */
   async savePatch(id: string, text: string, basedOn: number): Promise<StoredPatch> {
-    return this.json(await this.request('PUT', `patches/${id}`, { text }, { 'If-Match': `"${basedOn}"` }));
+    const r = await this.request('PUT', `patches/${id}`, { text }, { 'If-Match': `"${basedOn}"` });
+    if (r.status === 412) {
+      const e = (await r.json().catch(() => ({}))) as { error?: { current_revision?: number } };
+      throw new PatchConflict(basedOn, e.error?.current_revision ?? -1);
+    }
+    return this.json(r);
   }
 
   async renamePatch(id: string, name: string): Promise<StoredPatch> {

@@ -14,6 +14,15 @@
 // keyboard (when the editor does not have the focus) or the on-screen keys;
 // sliders for the patch's params. Save and open in the user's patch
 // library (/api/patches).
+//
+// The engine's guards: when the signal guard silences the patch (NaN, Inf,
+// a level past its ceiling) or the master's safety limit clips, the Play
+// panel says so, naming the patch, from the same telemetry and sentences
+// as the DAW (engine/telemetry.ts, ui/faults.tsx faultLines). Two tabs on
+// one library patch: a save in one is announced on the `amp-patches`
+// BroadcastChannel; the other offers to load the new revision, and a save
+// of its own stale text is refused by ampd (412) and said so, the text
+// kept in the editor, with "Load theirs" and "Save mine over it".
 
 import { EditorState, type Extension } from '@codemirror/state';
 import {
@@ -27,9 +36,14 @@ import {
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from '@codemirror/autocomplete';
 import { forEachDiagnostic, linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic } from '@codemirror/lint';
 import { tags as t } from '@lezer/highlight';
-import { ampCompletions, ampHover, ampLanguage, scanLibrary, type NodeInfo } from './amp-lang';
+import { ampCompletions, ampHover, ampLanguage, ampTokenClasses, scanLibrary, type NodeInfo } from './amp-lang';
 import { AmpcChecker, diagnosticRange, parseAmpcDiagnostics, type WorkerCheck } from './diagnostics';
-import { EditorApi, type CompileAnswer, type PatchEntry } from './api';
+import { EditorApi, PatchConflict, type CompileAnswer, type PatchEntry } from './api';
+import { Telemetry, type TelemetrySnapshot } from '../engine/telemetry';
+import { PAGE_TRACK } from '../engine/layout';
+import { faultLines } from '../ui/faults';
+import { emptyProject, type ProjectDoc } from '../doc/project';
+import { addTrack } from '../doc/edits';
 import { Player } from './player';
 
 const STARTER = `// A new patch: a sine with an envelope. Edit it: it compiles as you type.
@@ -84,7 +98,12 @@ const highlight = HighlightStyle.define([
   { tag: t.operator, color: '#89ddff' },
   { tag: t.punctuation, color: '#8a93a3' },
   { tag: t.atom, color: '#4cc2ff' },
+  { tag: t.standard(t.function(t.variableName)), color: '#4cc2ff', fontWeight: '600' },
+  { tag: t.definition(t.function(t.variableName)), color: '#82aaff', fontWeight: '600' },
   { tag: t.function(t.variableName), color: '#82aaff' },
+  { tag: t.special(t.operator), color: '#c792ea' },
+  { tag: t.definition(t.variableName), color: '#ffcb6b' },
+  { tag: t.namespace, color: '#ffcb6b' },
   { tag: t.variableName, color: '#d9dee7' },
 ]);
 
@@ -111,6 +130,10 @@ interface CompileRecord {
   /** Set when the module is playing: the time from the request to it. */
   playingMs?: number;
   loadMs?: number;
+  /** performance.now() of the last edit of the text (the keystroke), and
+   *  from it to the module playing. */
+  editAt?: number;
+  keyToSoundMs?: number;
 }
 
 class EditorPage {
@@ -136,6 +159,20 @@ class EditorPage {
   private soundState!: HTMLElement;
   private startButton!: HTMLButtonElement;
   private keys = new Map<number, HTMLElement>();
+  /** performance.now() of the last change of the text. */
+  lastEditAt = 0;
+  /** The guards' reports (the DAW's telemetry on this page's engine): a
+   *  one-track document naming the patch track 0 plays. */
+  readonly telemetry = new Telemetry({ snapshot: () => this.player.client?.snapshot() ?? null },
+                                     (id) => (id === this.faultTrack ? PAGE_TRACK : -1));
+  private faultDoc: ProjectDoc = emptyProject();
+  private faultTrack = -1;
+  private faultVersion = -1;
+  private faultBox!: HTMLElement;
+  private faultText!: HTMLElement;
+  /** A newer revision of the open patch saved elsewhere (0: none known). */
+  newerRevision = 0;
+  private notice!: HTMLElement;
 
   mount(root: HTMLElement): void {
     root.innerHTML = '';
@@ -162,7 +199,12 @@ class EditorPage {
     this.startButton = el('button', { class: 'ed-button primary', id: 'start' }, 'Start audio');
     this.startButton.onclick = () => void this.startAudio();
     this.soundState = el('div', { class: 'ed-sound' }, 'Audio is off.');
-    play.append(this.startButton, this.soundState);
+    this.faultBox = el('div', { class: 'ed-fault', role: 'alert', hidden: '' });
+    this.faultText = el('div', { class: 'ed-fault-text' });
+    const dismiss = el('button', { class: 'ed-button' }, 'Dismiss');
+    dismiss.onclick = () => this.telemetry.dismissFaults();
+    this.faultBox.append(this.faultText, dismiss);
+    play.append(this.startButton, this.soundState, this.faultBox);
     const kb = el('div', { class: 'ed-keys', tabindex: '0', 'aria-label': 'Keyboard: click, or type A W S E D… here' });
     for (let i = 0; i < 13; i++) {
       const key = BASE_KEY + i;
@@ -185,7 +227,8 @@ class EditorPage {
     probs.append(this.problems, this.checkerNote);
     side.append(probs);
 
-    page.append(top, main);
+    this.notice = el('div', { class: 'ed-notice', role: 'status', hidden: '' });
+    page.append(top, this.notice, main);
     root.appendChild(page);
 
     this.view = new EditorView({ parent: code, state: EditorState.create({ doc: STARTER, extensions: this.extensions() }) });
@@ -204,6 +247,72 @@ class EditorPage {
     document.addEventListener('keydown', (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key === 's') { e.preventDefault(); void this.save(); }
     });
+    if (typeof BroadcastChannel !== 'undefined')
+      new BroadcastChannel('amp-patches').onmessage = (e: MessageEvent) => this.savedElsewhere(e.data);
+  }
+
+  // ---- another tab saved; a stale save --------------------------------------------
+
+  /** A save announced on `amp-patches` (this tab's own posts do not come
+   *  back): a newer revision of the open patch is offered. */
+  private savedElsewhere(m: { id?: string; revision?: number; name?: string } | null): void {
+    if (!m || !this.patchId || m.id !== this.patchId || !m.revision || m.revision <= this.revision) return;
+    this.newerRevision = Math.max(this.newerRevision, m.revision);
+    const load = el('button', { class: 'ed-button', 'data-testid': 'load-newer' }, `Load revision ${this.newerRevision}`);
+    load.onclick = () => void this.loadNewer();
+    const keep = el('button', { class: 'ed-button' }, 'Keep editing mine');
+    keep.onclick = () => this.hideNotice();
+    this.showNotice('newer', `"${m.name ?? 'This patch'}" was saved in another tab as revision ${this.newerRevision}; ` +
+                    `this tab has revision ${this.revision}${this.dirty() ? ' with unsaved changes' : ''}.`, load, keep);
+  }
+
+  /** Whether the text differs from what was last opened or saved. */
+  private savedText = '';
+  dirty(): boolean {
+    return this.view.state.doc.toString() !== this.savedText;
+  }
+
+  private showNotice(kind: string, text: string, ...buttons: HTMLElement[]): void {
+    this.notice.innerHTML = '';
+    this.notice.dataset['kind'] = kind;
+    this.notice.append(el('span', {}, text), ...buttons);
+    this.notice.hidden = false;
+  }
+
+  private hideNotice(): void {
+    this.notice.hidden = true;
+    this.notice.dataset['kind'] = '';
+  }
+
+  /** Load the patch's latest revision over the text (the user asked). */
+  async loadNewer(): Promise<void> {
+    if (!this.patchId) return;
+    const p = await this.api.getPatch(this.patchId);
+    this.revision = p.revision;
+    this.newerRevision = 0;
+    this.setText(p.text);
+    this.savedText = p.text;
+    this.hideNotice();
+    this.say(`Loaded revision ${p.revision} of ${p.name}`, 'ok');
+  }
+
+  // ---- the guards ------------------------------------------------------------------
+
+  /** The patch track 0 now plays, as the fault sentences name it. */
+  private nameFaultPatch(unit: string): void {
+    const doc = addTrack(emptyProject(), { kind: 'instrument', name: 'Editor', patch: { builtin: `editor/${unit}.amp`, unit } });
+    this.faultDoc = doc;
+    this.faultTrack = doc.tracks[doc.tracks.length - 1]!.id;
+    this.telemetry.setDocument(doc);
+  }
+
+  private showFaults(s: TelemetrySnapshot): void {
+    if (s.faultVersion === this.faultVersion) return;
+    this.faultVersion = s.faultVersion;
+    const lines = faultLines(this.faultDoc, s);
+    this.faultText.textContent = lines.join(' ');
+    this.faultBox.hidden = lines.length === 0;
+    document.body.dataset['faults'] = String(lines.length);
   }
 
   private extensions(): Extension[] {
@@ -212,7 +321,8 @@ class EditorPage {
       dropCursor(), EditorState.allowMultipleSelections.of(true), indentOnInput(), bracketMatching(), closeBrackets(),
       autocompletion({ override: [ampCompletions(() => this.library)], activateOnTyping: true }),
       rectangularSelection(), crosshairCursor(), highlightActiveLine(), lintGutter(),
-      ampLanguage, syntaxHighlighting(highlight), theme, ampHover(() => this.library),
+      ampLanguage, syntaxHighlighting(highlight), syntaxHighlighting(ampTokenClasses), theme, ampHover(() => this.library),
+      EditorView.updateListener.of((u) => { if (u.docChanged) this.lastEditAt = performance.now(); }),
       linter((view) => this.lint(view), { delay: 300 }),
       keymap.of([
         { key: 'Escape', run: (v) => { v.contentDOM.blur(); return true; } },
@@ -256,6 +366,7 @@ class EditorPage {
     const text = view.state.doc.toString();
     const seq = ++this.seq;
     const t0 = performance.now();
+    const editAt = this.lastEditAt;
     let check: WorkerCheck | null = null;
     if (await this.checker.ready) {
       try {
@@ -281,11 +392,12 @@ class EditorPage {
     }
     if (check?.status === 'ok') {
       this.say('No problems — building the module…', 'busy');
-      void this.build(view, seq, text, t0);
+      void this.build(view, seq, text, t0, editAt);
       return this.show(view, { seq, text, answer: { ok: false, diagnostics: check.output }, error: null, ms: 0, from: 'worker' }, true);
     }
     this.say('Compiling…', 'busy');
     const record = await this.compile(seq, text, t0);
+    record.editAt = editAt;
     if (seq !== this.seq) return [];   // a newer compile is under way
     this.last = record;
     return this.show(view, record);
@@ -305,8 +417,9 @@ class EditorPage {
   /** The server's compile of a text the worker found correct: its module
    *  plays; should the server disagree, its diagnostics replace the
    *  worker's. */
-  private async build(view: EditorView, seq: number, text: string, t0: number): Promise<void> {
+  private async build(view: EditorView, seq: number, text: string, t0: number, editAt: number): Promise<void> {
     const record = await this.compile(seq, text, t0);
+    record.editAt = editAt;
     if (seq !== this.seq) return;
     this.last = record;
     const diags = this.show(view, record);
@@ -358,6 +471,8 @@ class EditorPage {
       const r = await this.player.use(a.key, bytes, a.metadata);
       record.loadMs = r.loadMs;
       record.playingMs = performance.now() - t0;
+      if (record.editAt) record.keyToSoundMs = performance.now() - record.editAt;
+      this.nameFaultPatch(a.metadata.name || a.unit || 'patch');
       this.loads++;
       this.soundState.textContent = `Playing ${a.unit ?? 'the patch'} (${a.metadata.voices ?? 1} voices) — ` +
         `edit to sound ${Math.round(record.playingMs)} ms`;
@@ -403,6 +518,7 @@ class EditorPage {
       this.startButton.textContent = 'Audio on';
       this.soundState.textContent = 'Engine running; waiting for a patch that compiles.';
       document.body.dataset['engine'] = 'running';
+      this.telemetry.subscribe((s) => this.showFaults(s));
       const ok = this.last?.answer?.ok ? this.last : null;
       if (ok) await this.hear(ok, performance.now());
     } catch (e) {
@@ -470,6 +586,9 @@ class EditorPage {
         this.revision = p.revision;
         this.nameInput.value = p.name;
         this.setText(p.text);
+        this.savedText = p.text;
+        this.newerRevision = 0;
+        this.hideNotice();
         this.say(`Opened ${p.name}, revision ${p.revision}`, 'ok');
       } else if (value.startsWith('lib:')) {
         const path = value.slice(4);
@@ -485,12 +604,13 @@ class EditorPage {
     }
   }
 
-  async save(): Promise<void> {
+  /** Save; `over`: save over the latest revision (after a conflict). */
+  async save(over = false): Promise<void> {
     const text = this.view.state.doc.toString();
     const name = this.nameInput.value.trim() || 'untitled';
     try {
       if (this.patchId) {
-        const p = await this.api.savePatch(this.patchId, text, this.revision);
+        const p = await this.api.savePatch(this.patchId, text, over && this.newerRevision ? this.newerRevision : this.revision);
         this.revision = p.revision;
         if (p.name !== name) await this.api.renamePatch(this.patchId, name);
       } else {
@@ -498,12 +618,28 @@ class EditorPage {
         this.patchId = p.id;
         this.revision = p.revision;
       }
+      this.savedText = text;
+      this.newerRevision = 0;
+      this.hideNotice();
       this.say(`Saved ${name}, revision ${this.revision}`, 'ok');
       document.body.dataset['saved'] = `${this.patchId}:${this.revision}`;
       // The DAW's tabs offer the new revision to the tracks using the patch.
       new BroadcastChannel('amp-patches').postMessage({ id: this.patchId, revision: this.revision, name });
       this.fillOpen(await this.api.listPatches());
     } catch (e) {
+      if (e instanceof PatchConflict) {
+        // Nothing was written and the text stays here: the user picks.
+        this.newerRevision = Math.max(this.newerRevision, e.currentRevision);
+        document.body.dataset['conflict'] = `${this.patchId}:${e.currentRevision}`;
+        const theirs = el('button', { class: 'ed-button', 'data-testid': 'load-newer' }, `Load revision ${e.currentRevision}`);
+        theirs.onclick = () => void this.loadNewer();
+        const mine = el('button', { class: 'ed-button', 'data-testid': 'save-over' }, 'Save mine over it');
+        mine.onclick = () => void this.save(true);
+        this.showNotice('conflict', `Not saved: revision ${e.currentRevision} of "${name}" was saved elsewhere since ` +
+                        `this tab's revision ${e.basedOn} (412). Your text is still here, unsaved.`, theirs, mine);
+        this.say(`Not saved: revision ${e.currentRevision} was saved elsewhere`, 'error');
+        return;
+      }
       this.say(`Not saved: ${e instanceof Error ? e.message : String(e)}`, 'error');
     }
   }
