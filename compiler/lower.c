@@ -1097,19 +1097,23 @@ static Sig composite_field(Walk *c, PInst *p, Expr *e)
     int np = sema_param_count(n->params), ni = sema_ident_count(n->ins), no = sema_ident_count(n->outs);
     int k, slot;
     UDim d = ANY;
-    if ((k = sema_node_param(n, e->name)) >= 0) {
+    const char *name = e->name[0] == '@' ? e->name + 1 : NULL;   /* read inside: a param or an input */
+    if (!name) {
+        if ((k = sema_node_output(n, e->name)) < 0) {
+            diag_error(c->d, e->loc, "'%s' (node %s) has no output '%s'", p->item->name, n->name, e->name);
+            return sig_zero(c);
+        }
+        slot = np + ni + k;
+    } else if ((k = sema_node_param(n, name)) >= 0) {
         slot = k;
         Param *q = n->params;
         for (int j = 0; j < k; j++)
             q = q->next;
         d = sema_unit_dim(sema_param_unit(q));
-    } else if ((k = sema_node_input(n, e->name)) >= 0) {
-        slot = np + k;
-    } else if ((k = sema_node_output(n, e->name)) >= 0) {
-        slot = np + ni + k;
     } else {
-        diag_error(c->d, e->loc, "'%s' (node %s) has no output '%s'", p->item->name, n->name, e->name);
-        return sig_zero(c);
+        if ((k = sema_node_input(n, name)) < 0)
+            return sig_zero(c);
+        slot = np + k;
     }
     if (!p->ports)
         p->ports = arena_alloc(c->a, sizeof(Val *) * (size_t)(np + ni + no + 1));
@@ -1118,7 +1122,7 @@ static Sig composite_field(Walk *c, PInst *p, Expr *e)
         Section saved = c->sec;
         c->sec = p->sec;
         Val *v = slot < np        ? composite_param(c, p, k)
-                 : slot < np + ni ? composite_input(c, p, e->name)
+                 : slot < np + ni ? composite_input(c, p, name)
                                   : gather(c, p->sec, p->partner->item->name, e->name, k);
         c->sec = saved;
         p->ports[slot] = v;

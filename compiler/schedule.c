@@ -36,7 +36,7 @@ static void collect_deps(Walk *c, Expr *e, Section sec, PtrVec *deps)
         return;
     if (e->kind == EX_FIELD && e->a->kind == EX_NAME) {
         PInst *p = sema_find_inst(c->ps, e->a->name, sec);
-        if (p && p->side == 1 && sema_node_output(p->node, e->name) >= 0) {
+        if (p && p->side == 1 && e->name[0] != '@') {
             vec_push(c->a, deps, p->partner);   /* an output of a node built from instances */
             return;
         }

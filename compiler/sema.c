@@ -955,7 +955,9 @@ static void expand_node(Program *prog, Diag *d, Node *n)
  * the instance `ch = chorus(...)` stays (sema collects it as the two sides
  * of its ports, lower.c reads them), and the items of chorus follow it,
  * each name prefixed with the instance's: `ch.d1 = fdelay(...)`, `x` (an
- * input) read as `ch.x`, `-> out.y` sent to `ch.out`. Names inside are the
+ * input or a param) read as `ch.@x` (a field no text can name, so an
+ * input and an output may share a name, as `in left; out left;`),
+ * `-> out.y` sent to `ch.out`. Names inside are the
  * node's own: a name it does not define is unknown, whatever the patch
  * around it defines. So state is named by its path (`ch.d1.line`). */
 
@@ -1040,8 +1042,8 @@ static Expr *rename_expr(Nest *w, const Rename *r, Expr *e)
     if (e->kind == EX_NAME) {
         if (!strcmp(e->name, "SR") || !strcmp(e->name, "pi") || !strcmp(e->name, "note"))
             return e;
-        if (sema_node_param(r->node, e->name) >= 0 || sema_node_input(r->node, e->name) >= 0)
-            return ast_field(w->a, e->loc, ast_name(w->a, e->loc, r->prefix), e->name);
+        if (sema_node_param(r->node, e->name) >= 0 || sema_node_input(r->node, e->name) >= 0)   /* ch.@x */
+            return ast_field(w->a, e->loc, ast_name(w->a, e->loc, r->prefix), arena_printf(w->a, "@%s", e->name));
         return ast_name(w->a, e->loc, nested_name(w, r, e->name));
     }
     Expr *c = arena_alloc(w->a, sizeof *c);
