@@ -1100,7 +1100,8 @@ static Sig composite_field(Walk *c, PInst *p, Expr *e)
     const char *name = e->name[0] == '@' ? e->name + 1 : NULL;   /* read inside: a param or an input */
     if (!name) {
         if ((k = sema_node_output(n, e->name)) < 0) {
-            diag_error(c->d, e->loc, "'%s' (node %s) has no output '%s'", p->item->name, n->name, e->name);
+            diag_error(c->d, e->loc, "'%s' (%s %s) has no output '%s'", p->item->name,
+                       n->from_patch ? "patch" : "node", n->name, e->name);
             return sig_zero(c);
         }
         slot = np + ni + k;

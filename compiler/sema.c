@@ -1290,7 +1290,8 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
         }
         if (p->side == 2) {            /* `-> out.y` inside a node built from instances */
             if (t->port && sema_node_output(p->node, t->port) < 0)
-                diag_error(c->d, t->loc, "node '%s' has no output '%s'", p->node->name, t->port);
+                diag_error(c->d, t->loc, "%s '%s' has no output '%s'", p->node->from_patch ? "patch" : "node",
+                           p->node->name, t->port);
             continue;
         }
         if (!t->port) {
@@ -1307,7 +1308,8 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
                 diag_error(c->d, t->loc, "'%s' is a param of %s; bind it in the instance: %s(%s: value)",
                            t->port, p->node->name, p->node->name, t->port);
             else
-                diag_error(c->d, t->loc, "'%s' (node %s) has no input '%s'", t->object, p->node->name, t->port);
+                diag_error(c->d, t->loc, "'%s' (%s %s) has no input '%s'", t->object,
+                           p->node->from_patch ? "patch" : "node", p->node->name, t->port);
         }
     }
     int n = sema_expr_channels(c, g->value);
@@ -1438,7 +1440,8 @@ static void check_instance_args(Walk *c, PInst *p)
                 break;
             }
         if (sema_node_param(p->node, a->name) < 0 && sema_node_input(p->node, a->name) < 0)
-            diag_error(c->d, a->loc, "node '%s' has no param or input '%s'", p->node->name, a->name);
+            diag_error(c->d, a->loc, "%s '%s' has no param or input '%s'", p->node->from_patch ? "patch" : "node",
+                       p->node->name, a->name);
     }
 }
 

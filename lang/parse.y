@@ -399,6 +399,16 @@ static void syntax_error(ParseState *P, const yyParser *p, int code, const Token
     for (int c = 0; c < YYNTOKEN; c++)
         ok[c] = (unsigned char)accepts(p, c);
 
+    /* `y = 1;` in a node, outside its process block: only an instance
+     * (`f = lowpass(...);`, §11) is assigned there. */
+    if (P->node && code != TK_IDENT && p->yytos > p->yystack + 1 && p->yytos->major == TK_ASSIGN &&
+        p->yytos[-1].major == TK_IDENT && !accepts(p, TK_NUMBER)) {
+        parse_fail(P, p->yytos[-1].minor.yy0.loc, "'%s = ...' outside the process block: statements go in "
+                   "process { ... }, and only an instance is assigned here (name = node(...);)",
+                   p->yytos[-1].minor.yy0.str);
+        return;
+    }
+
     /* A ';' would do: everything else possible only extends the item. */
     if (ok[TK_SEMI]) {
         const char *item = item_name(P, p);
