@@ -674,7 +674,8 @@ START_TEST(test_error_messages)
         { "node n { in a, b\n out c; }", "t.amp:1:17: error: expected ';' after the input list" },
         { "node n { param x = 1 khz\n}", "t.amp:1:25: error: expected ';' after the param" },
         { "node n { state in = 0; }", "t.amp:1:16: error: expected a name before 'in'" },
-        { "node n { y = 1; }", "t.amp:1:10: error: unexpected 'y'" },
+        { "node n { y = 1; }", "t.amp:1:10: error: 'y = ...' outside the process block: statements go in process { ... }, "
+          "and only an instance is assigned here (name = node(...);)" },
         { "node n { process { y = 1\n} }", "t.amp:1:25: error: expected ';' after the assignment" },
         { "node n { process { d.write(y)\n} }", "t.amp:1:30: error: expected ';' after the write" },
         { "node n { process { buf.read(1); } }",
