@@ -974,6 +974,7 @@ typedef struct Nest {
     int depth;
     long items;
     int over;              /* the item limit, reported once */
+    int recursion;         /* a node containing itself, reported once */
 } Nest;
 
 static Ident *stereo_outs(Arena *a, Loc loc)
@@ -1089,6 +1090,8 @@ static GraphItem **inline_composite(Nest *w, GraphItem *g, Node *n, GraphItem **
     for (int i = 0; i < w->depth; i++) {
         if (w->stack[i] != n)
             continue;
+        if (w->recursion++)
+            return tail;
         char *path = arena_strdup(w->a, w->stack[i]->name);
         for (int j = i + 1; j < w->depth; j++)
             path = arena_printf(w->a, "%s -> %s", path, w->stack[j]->name);
@@ -1097,6 +1100,8 @@ static GraphItem **inline_composite(Nest *w, GraphItem *g, Node *n, GraphItem **
         return tail;
     }
     if (w->depth == NEST_DEPTH_LIMIT) {
+        if (w->recursion++)
+            return tail;
         diag_error(w->d, g->node_loc, "nodes built from instances nest at most %d deep", NEST_DEPTH_LIMIT);
         return tail;
     }
