@@ -989,20 +989,25 @@ Node *sema_composite(Program *prog, const char *name)
     Node *n = sema_find_node(prog, name);
     if (n)
         return n->graph && !n->faust_path ? n : NULL;
-    Patch *p = strchr(name, '.') ? NULL : find_patch(prog, name);
+    const char *dot = strchr(name, '.');
+    Patch *p = dot ? NULL : find_patch(prog, name);
+    Module *m = dot ? sema_find_alias(prog, name, (size_t)(dot - name)) : NULL;
+    for (Patch *q = m ? m->patches : NULL; q; q = q->next)   /* lib.widen */
+        if (!strcmp(q->name, dot + 1))
+            p = q;
     if (!p || p->voices || p->has_voice)
         return NULL;
     if (!p->as_node) {
-        Node *m = arena_alloc(prog->arena, sizeof *m);
-        m->name = p->name;
-        m->loc = p->loc;
-        m->ins = p->ins;
-        m->outs = p->outs ? p->outs : stereo_outs(prog->arena, p->loc);
-        m->params = p->params;
-        m->graph = p->graph;
-        m->from_patch = 1;
-        m->module = p->module;
-        p->as_node = m;
+        Node *made = arena_alloc(prog->arena, sizeof *made);
+        made->name = p->name;
+        made->loc = p->loc;
+        made->ins = p->ins;
+        made->outs = p->outs ? p->outs : stereo_outs(prog->arena, p->loc);
+        made->params = p->params;
+        made->graph = p->graph;
+        made->from_patch = 1;
+        made->module = p->module;
+        p->as_node = made;
     }
     return p->as_node;
 }
@@ -1029,7 +1034,34 @@ static GraphItem *composite_items(Nest *w, Node *n)
 typedef struct Rename {
     const char *prefix;    /* the instance's path */
     Node *node;
+    const char *alias;     /* the node's file is only imported as `alias`: its plain names of nodes and
+                              functions are written alias.name; NULL otherwise */
 } Rename;
+
+/* The name a file imported only with `as` goes by; NULL if it is visible. */
+static const char *module_alias(Program *prog, Module *m)
+{
+    if (!m || visible(m))
+        return NULL;
+    for (int j = 0; j < prog->aliases.n; j++) {
+        ImportAlias *al = prog->aliases.items[j];
+        if (al->module == m)
+            return al->name;
+    }
+    return NULL;
+}
+
+/* Does file m define a node (or else a function) called name? */
+static int module_defines(Program *prog, Module *m, const char *name, int node)
+{
+    for (int i = 0; node && i < prog->nodes.n; i++)
+        if (((Node *)prog->nodes.items[i])->module == m && !strcmp(((Node *)prog->nodes.items[i])->name, name))
+            return 1;
+    for (int i = 0; !node && i < prog->funcs.n; i++)
+        if (((FnDef *)prog->funcs.items[i])->module == m && !strcmp(((FnDef *)prog->funcs.items[i])->name, name))
+            return 1;
+    return 0;
+}
 
 static const char *nested_name(Nest *w, const Rename *r, const char *name)
 {
@@ -1049,7 +1081,10 @@ static Expr *rename_expr(Nest *w, const Rename *r, Expr *e)
     }
     Expr *c = arena_alloc(w->a, sizeof *c);
     *c = *e;
-    if (e->kind == EX_METHOD && e->a && e->a->kind == EX_NAME &&
+    if (e->kind == EX_CALL && r->alias && module_defines(w->prog, r->node->module, e->name, 0)) {
+        c->kind = EX_METHOD;                       /* f(x) in lib's node: lib.f(x) */
+        c->a = ast_name(w->a, e->loc, r->alias);
+    } else if (e->kind == EX_METHOD && e->a && e->a->kind == EX_NAME &&
         sema_find_alias(w->prog, e->a->name, strlen(e->a->name)))
         c->a = e->a;       /* lib.f(x) */
     else
@@ -1075,6 +1110,9 @@ static void rename_item(Nest *w, const Rename *r, GraphItem *g)
 {
     if (g->kind == GI_INSTANCE || g->kind == GI_LET)
         g->name = nested_name(w, r, g->name);
+    if (g->kind == GI_INSTANCE && r->alias && !strchr(g->node, '.') &&
+        module_defines(w->prog, r->node->module, g->node, 1))
+        g->node = arena_printf(w->a, "%s.%s", r->alias, g->node);   /* lib's own node */
     for (Arg *a = g->args; a; a = a->next)
         a->value = rename_expr(w, r, a->value);
     g->value = rename_expr(w, r, g->value);
@@ -1112,7 +1150,7 @@ static GraphItem **inline_composite(Nest *w, GraphItem *g, Node *n, GraphItem **
     if (w->d->errors > errors)
         return tail;
     rewrite_items(&x, flat);
-    Rename r = { .prefix = g->name, .node = n };
+    Rename r = { .prefix = g->name, .node = n, .alias = module_alias(w->prog, n->module) };
     for (GraphItem *h = flat; h; h = h->next)
         rename_item(w, &r, h);
     w->stack[w->depth++] = n;

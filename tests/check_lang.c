@@ -1413,6 +1413,54 @@ START_TEST(test_phaser)
 }
 END_TEST
 
+/* A node built from instances and an effect patch of a file imported as
+ * `lib` use that file's own node and function by their plain names, not
+ * the main file's function of the same name: out = 0.5 + 10 * 0.25. */
+START_TEST(test_nested_import_as)
+{
+    char dir[] = "/tmp/check_lang_nested_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const char *const files[][2] = {
+        { "lib.amp", "fn half(x) = x * 0.5;\n"
+                     "node pass { in x; out y; process { y = x; } }\n"
+                     "node halver { in x; out y; a = pass(x: half(x)); a.y -> out.y; }\n"
+                     "patch fx { in x; out y; k = halver(x: x); half(k.y) -> out.y; }\n" },
+        { "main.amp", "import \"lib.amp\" as lib;\nfn half(x) = x * 3;\n"
+                      "patch p { q = lib.halver(x: 1); r = lib.fx(x: 1); q.y + r.y * 10 -> out; }\n" },
+    };
+    char path[2][128];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path[1], &opt, &d, &r), 0);
+    static char err[16384];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    char msg[256];
+    ck_assert_msg(host_init(&hp, desc, (float)SR, msg, sizeof msg) == 0, "%s", msg);
+    float y[16], yr[16];
+    const float *ins[HOST_MAX_CHANNELS] = { 0 };
+    float *outs[HOST_MAX_CHANNELS] = { y, yr };
+    host_render(&hp, NULL, 0, ins, outs, 16);
+    host_free(&hp);
+    printf("nested nodes of a file imported as lib: %.6f (want 3)\n", y[15]);
+    ck_assert(y[15] == 3.0f);
+    for (int i = 0; i < 2; i++)
+        unlink(path[i]);
+    rmdir(dir);
+}
+END_TEST
+
 /* `import "x.amp" as lib;`: two files that both define the node smooth1
  * and the function f are used side by side as a.smooth1 and b.smooth1,
  * and each node calls its own file's f (a adds 1, b doubles; a smooths by
@@ -1518,6 +1566,7 @@ static Suite *lang_suite(void)
     tcase_add_test(language, test_supersaw);
     tcase_add_test(language, test_import_as);
     tcase_add_test(language, test_nested_inlined);
+    tcase_add_test(language, test_nested_import_as);
     tcase_add_test(language, test_karplus);
     tcase_add_test(language, test_phaser);
     suite_add_tcase(s, language);
