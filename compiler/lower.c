@@ -1136,6 +1136,17 @@ static void lower_inst(Walk *c, PInst *p)
     if (p->lowered)
         return;
     p->lowered = 1;        /* also stops a loop that was reported already */
+    if (p->side == 1) {    /* its params and inputs, read or not, so that their arguments are checked */
+        Expr port = { .kind = EX_FIELD, .loc = p->item->loc };
+        for (Param *q = p->node->params; q; q = q->next) {
+            port.name = arena_printf(c->a, "@%s", q->name);
+            composite_field(c, p, &port);
+        }
+        for (Ident *i = p->node->ins; i; i = i->next) {
+            port.name = arena_printf(c->a, "@%s", i->name);
+            composite_field(c, p, &port);
+        }
+    }
     if (p->side)           /* its instances are lowered, its ports read (composite_field) */
         return;
     Node *n = p->node;

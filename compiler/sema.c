@@ -1167,7 +1167,7 @@ static GraphItem **flatten(Nest *w, GraphItem *list, GraphItem **tail)
     for (GraphItem *g = list; g; g = next) {
         next = g->next;
         g->next = NULL;
-        if (++w->items > NEST_ITEM_LIMIT) {
+        if (w->depth > 0 && ++w->items > NEST_ITEM_LIMIT) {   /* items of inlined nodes only */
             if (!w->over)
                 diag_error(w->d, g->loc, "nodes built from instances make at most %d items in a patch",
                            NEST_ITEM_LIMIT);
