@@ -308,7 +308,7 @@ static Loc declaration(const BudgetItem *it, PatchScope *ps, PInst **inst)
 {
     *inst = NULL;
     Loc at = ps->patch->loc;
-    const char *dot = strchr(it->path, '.');
+    const char *dot = strrchr(it->path, '.');   /* "ch.d1.line": instance "ch.d1" (§11) */
     size_t n = dot ? (size_t)(dot - it->path) : strlen(it->path);
     char name[128];
     if (n >= sizeof name)

@@ -612,6 +612,7 @@ static Sig lower_patch_name(Walk *c, Expr *e)
 }
 
 static void lower_inst(Walk *c, PInst *p);
+static Sig composite_field(Walk *c, PInst *p, Expr *e);
 
 static Sig lower_patch_field(Walk *c, Expr *e)
 {
@@ -649,6 +650,8 @@ static Sig lower_patch_field(Walk *c, Expr *e)
     PInst *p = sema_find_inst(ps, obj, c->sec);
     if (!p)
         return lower_patch_name(c, e->a);
+    if (p->side)
+        return composite_field(c, p, e);
     for (Ident *o = p->node->outs; o; o = o->next) {
         if (strcmp(o->name, e->name) != 0)
             continue;
@@ -997,7 +1000,8 @@ static Val *gather(Walk *c, Section sec, const char *object, const char *port, i
         for (Target *t = k->item->targets; t; t = t->next, ti++) {
             if (strcmp(t->object, object) != 0)
                 continue;
-            int whole = !t->port && strcmp(object, "out") == 0;
+            const char *dot = strrchr(object, '.');   /* "ch.out": the outputs of a node built from instances */
+            int whole = !t->port && (strcmp(object, "out") == 0 || (dot && strcmp(dot, ".out") == 0));
             if (!whole && (!t->port || strcmp(t->port, port) != 0))
                 continue;
             Sig v = conn_value(c, k);
@@ -1108,11 +1112,124 @@ static Val *bind_in_range(Walk *c, Walk *quiet, Node *n, Param *q, Arg *a, Val *
     return ir_op(c->ir, V_CLAMP, 0, v, ir_const(c->ir, lo), ir_const(c->ir, hi));
 }
 
+/* ---- nodes built from instances (§11) ---- */
+
+/* A param of a node built from instances, as its instance binds it (kept
+ * in the param's range, as a node's) or its default. */
+static Val *composite_param(Walk *c, PInst *p, int k)
+{
+    Node *n = p->node;
+    Param *q = n->params;
+    for (int j = 0; j < k; j++)
+        q = q->next;
+    Diag quiet = *c->d;
+    quiet.out = NULL;
+    Walk cc = *c;
+    cc.ps = NULL;
+    cc.syms = NULL;
+    cc.d = &quiet;
+    UDim want = sema_unit_dim(sema_param_unit(q));
+    for (Arg *a = p->item->args; a; a = a->next) {
+        if (!a->name || strcmp(a->name, q->name) != 0)
+            continue;
+        Sig v = lower_expr(c, a->value);
+        if (v.n != 1) {
+            diag_error(c->d, a->loc, "'%s' takes one channel; this value has %d", a->name, v.n);
+            return ir_const(c->ir, 0);
+        }
+        if (sema_dims_clash(want, v.d)) {
+            diag_error(c->d, a->value->loc, "param '%s' of %s expects %s, got %s", a->name, n->name,
+                       sema_dim_text(want), sema_dim_text(v.d));
+            return ir_const(c->ir, 0);
+        }
+        Ir scratch;
+        ir_init(&scratch, c->a);
+        cc.ir = &scratch;
+        return bind_in_range(c, &cc, n, q, a, v.ch[0]);
+    }
+    Sig def = lower_expr(&cc, q->def);
+    return def.ch[0]->op == V_CONST ? def.ch[0] : ir_const(c->ir, 0);
+}
+
+/* An input: what the instance's arguments give it and what is connected to it. */
+static Val *composite_input(Walk *c, PInst *p, const char *name)
+{
+    Val *sum = ir_const(c->ir, 0);
+    for (Arg *a = p->item->args; a; a = a->next) {
+        if (!a->name || strcmp(a->name, name) != 0)
+            continue;
+        Sig v = lower_expr(c, a->value);
+        if (v.n != 1)
+            diag_error(c->d, a->loc, "'%s' takes one channel; this value has %d", a->name, v.n);
+        else
+            sum = ir_op(c->ir, V_ADD, 0, sum, v.ch[0], NULL);
+    }
+    return ir_op(c->ir, V_ADD, 0, sum, gather(c, p->sec, p->item->name, name, 0), NULL);
+}
+
+/* `ch.name` of an instance of a node built from instances: its inlined
+ * instances read its params and inputs so, and the patch its outputs (the
+ * sum of what is sent to `ch.out`). */
+static Sig composite_field(Walk *c, PInst *p, Expr *e)
+{
+    if (p->side == 2)
+        p = p->partner;
+    Node *n = p->node;
+    int np = sema_param_count(n->params), ni = sema_ident_count(n->ins), no = sema_ident_count(n->outs);
+    int k, slot;
+    UDim d = ANY;
+    const char *name = e->name[0] == '@' ? e->name + 1 : NULL;   /* read inside: a param or an input */
+    if (!name) {
+        if ((k = sema_node_output(n, e->name)) < 0) {
+            diag_error(c->d, e->loc, "'%s' (%s %s) has no output '%s'", p->item->name,
+                       n->from_patch ? "patch" : "node", n->name, e->name);
+            return sig_zero(c);
+        }
+        slot = np + ni + k;
+    } else if ((k = sema_node_param(n, name)) >= 0) {
+        slot = k;
+        Param *q = n->params;
+        for (int j = 0; j < k; j++)
+            q = q->next;
+        d = sema_unit_dim(sema_param_unit(q));
+    } else {
+        if ((k = sema_node_input(n, name)) < 0)
+            return sig_zero(c);
+        slot = np + k;
+    }
+    if (!p->ports)
+        p->ports = arena_alloc(c->a, sizeof(Val *) * (size_t)(np + ni + no + 1));
+    if (!p->ports[slot]) {
+        p->ports[slot] = ir_const(c->ir, 0);   /* a loop back into it, reported by schedule() */
+        Section saved = c->sec;
+        c->sec = p->sec;
+        Val *v = slot < np        ? composite_param(c, p, k)
+                 : slot < np + ni ? composite_input(c, p, name)
+                                  : gather(c, p->sec, p->partner->item->name, e->name, k);
+        c->sec = saved;
+        p->ports[slot] = v;
+    }
+    return sig1(p->ports[slot], d);
+}
+
 static void lower_inst(Walk *c, PInst *p)
 {
     if (p->lowered)
         return;
     p->lowered = 1;        /* also stops a loop that was reported already */
+    if (p->side == 1) {    /* its params and inputs, read or not, so that their arguments are checked */
+        Expr port = { .kind = EX_FIELD, .loc = p->item->loc };
+        for (Param *q = p->node->params; q; q = q->next) {
+            port.name = arena_printf(c->a, "@%s", q->name);
+            composite_field(c, p, &port);
+        }
+        for (Ident *i = p->node->ins; i; i = i->next) {
+            port.name = arena_printf(c->a, "@%s", i->name);
+            composite_field(c, p, &port);
+        }
+    }
+    if (p->side)           /* its instances are lowered, its ports read (composite_field) */
+        return;
     Node *n = p->node;
     int np = sema_param_count(n->params), ni = sema_ident_count(n->ins);
     NodeBinding b = {

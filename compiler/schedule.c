@@ -34,6 +34,13 @@ static void collect_deps(Walk *c, Expr *e, Section sec, PtrVec *deps)
         return;
     if (e->kind == EX_CALL && strcmp(e->name, "prev") == 0)
         return;
+    if (e->kind == EX_FIELD && e->a->kind == EX_NAME) {
+        PInst *p = sema_find_inst(c->ps, e->a->name, sec);
+        if (p && p->side == 1 && e->name[0] != '@') {
+            vec_push(c->a, deps, p->partner);   /* an output of a node built from instances */
+            return;
+        }
+    }
     if (e->kind == EX_NAME) {
         PInst *p = sema_find_inst(c->ps, e->name, sec);
         if (p) {
@@ -142,6 +149,8 @@ int schedule_unit(PatchScope *ps, Diag *d)
         schedule(&c, (Section)sec, &ps->order[sec]);
         for (int i = 0; i < ps->order[sec].n; i++) {
             PInst *p = ps->order[sec].items[i];
+            if (p->side)   /* its instances are listed */
+                continue;
             UnitInstance *ui = arena_alloc(c.a, sizeof *ui);
             ui->name = p->item->name;
             ui->node = p->node->name;

@@ -324,6 +324,16 @@ static void check_node(Program *prog, Diag *d, Node *n)
         b.inputs[k] = ir_leaf(&scratch, V_PLACEHOLDER, 1000 + k, RATE_AUDIO, SEC_PATCH);
     if (no == 0)
         diag_error(d, n->loc, "node '%s' has no outputs (declare them with 'out y;')", n->name);
+    if (n->graph) {        /* built from instances: checked where it is instantiated */
+        if (n->has_process)
+            diag_error(d, n->process_loc, "node '%s' is built from instances; it cannot have a process block "
+                       "too", n->name);
+        for (Decl *dc = n->decls; dc; dc = dc->next)
+            if (dc->kind == DECL_STATE || dc->kind == DECL_DELAY || dc->kind == DECL_TABLE)
+                diag_error(d, dc->loc, "node '%s' is built from instances; '%s' belongs in a node with a "
+                           "process block", n->name, dc->name);
+        return;
+    }
     Val **outs = arena_alloc(c.a, sizeof(Val *) * (size_t)(no + 1));
     lower_node_body(&c, n, &b, outs);
 }
@@ -898,7 +908,10 @@ static void rewrite_items(Expand *x, GraphItem *g)
     }
 }
 
-/* The unit patch: both sections unrolled, then rewritten. */
+static void flatten_patch(Program *prog, Diag *d, Patch *p);
+
+/* The unit patch: both sections unrolled, then rewritten, then the nodes
+ * built from instances inlined. */
 static void expand_patch(Program *prog, Diag *d, Patch *p)
 {
     Expand x = { .a = prog->arena, .d = d };
@@ -915,6 +928,8 @@ static void expand_patch(Program *prog, Diag *d, Patch *p)
     rewrite_items(&x, p->voice);
     x.sec = SEC_PATCH;
     rewrite_items(&x, p->graph);
+    if (!d->errors)
+        flatten_patch(prog, d, p);
 }
 
 /* A node: its tables, then every expression rewritten. */
@@ -930,6 +945,252 @@ static void expand_node(Program *prog, Diag *d, Node *n)
     }
     for (Stmt *s = n->process; s; s = s->next)
         s->value = rewrite(&x, s->value);
+}
+
+/* ---- nodes built from instances (§11) ------------------------------------------ */
+
+/* A node whose body holds instances and connections (`node chorus { ...
+ * d1 = fdelay(...); ... -> out.y; }`), and an effect patch used as a node,
+ * are inlined here, in the syntax tree of the unit patch, as its loops are:
+ * the instance `ch = chorus(...)` stays (sema collects it as the two sides
+ * of its ports, lower.c reads them), and the items of chorus follow it,
+ * each name prefixed with the instance's: `ch.d1 = fdelay(...)`, `x` (an
+ * input or a param) read as `ch.@x` (a field no text can name, so an
+ * input and an output may share a name, as `in left; out left;`),
+ * `-> out.y` sent to `ch.out`. Names inside are the
+ * node's own: a name it does not define is unknown, whatever the patch
+ * around it defines. So state is named by its path (`ch.d1.line`). */
+
+/* Nodes nested at most NEST_DEPTH_LIMIT deep; at most NEST_ITEM_LIMIT items
+ * made in all (a node of two instances of a node of two ... grows
+ * exponentially). */
+enum { NEST_DEPTH_LIMIT = 32, NEST_ITEM_LIMIT = 4 * EXPAND_LIMIT };
+
+typedef struct Nest {
+    Program *prog;
+    Diag *d;
+    Arena *a;
+    Node *stack[NEST_DEPTH_LIMIT];  /* the nodes being inlined, outermost first */
+    int depth;
+    long items;
+    int over;              /* the item limit, reported once */
+    int recursion;         /* a node containing itself, reported once */
+} Nest;
+
+static Ident *stereo_outs(Arena *a, Loc loc)
+{
+    Ident *l = ast_ident(a, loc, "left");
+    l->next = ast_ident(a, loc, "right");
+    return l;
+}
+
+Node *sema_composite(Program *prog, const char *name)
+{
+    Node *n = sema_find_node(prog, name);
+    if (n)
+        return n->graph && !n->faust_path ? n : NULL;
+    const char *dot = strchr(name, '.');
+    Patch *p = dot ? NULL : find_patch(prog, name);
+    Module *m = dot ? sema_find_alias(prog, name, (size_t)(dot - name)) : NULL;
+    for (Patch *q = m ? m->patches : NULL; q; q = q->next)   /* lib.widen */
+        if (!strcmp(q->name, dot + 1))
+            p = q;
+    if (!p || p->voices || p->has_voice)
+        return NULL;
+    if (!p->as_node) {
+        Node *made = arena_alloc(prog->arena, sizeof *made);
+        made->name = p->name;
+        made->loc = p->loc;
+        made->ins = p->ins;
+        made->outs = p->outs ? p->outs : stereo_outs(prog->arena, p->loc);
+        made->params = p->params;
+        made->graph = p->graph;
+        made->from_patch = 1;
+        made->module = p->module;
+        p->as_node = made;
+    }
+    return p->as_node;
+}
+
+/* A copy of the node's items: its lets and tables [..] first, then its
+ * graph (each instance gets its own copy to expand and rename). */
+static GraphItem *composite_items(Nest *w, Node *n)
+{
+    GraphItem *head = NULL, **tail = &head;
+    for (Decl *dc = n->decls; dc; dc = dc->next) {
+        if (dc->kind == DECL_LET)
+            *tail = ast_graph_let(w->a, dc->loc, dc->name, dc->loc, dc->value);
+        else if (dc->kind == DECL_ARRAY)
+            *tail = ast_array(w->a, dc->loc, dc->name, dc->elems);
+        else
+            continue;      /* state, delay, table[size]: reported by check_node */
+        tail = &(*tail)->next;
+    }
+    *tail = n->graph;
+    Expand copy = { .a = w->a, .d = w->d };
+    return subst_items(&copy, head, "", 0);
+}
+
+typedef struct Rename {
+    const char *prefix;    /* the instance's path */
+    Node *node;
+    const char *alias;     /* the node's file is only imported as `alias`: its plain names of nodes and
+                              functions are written alias.name; NULL otherwise */
+} Rename;
+
+/* The name a file imported only with `as` goes by; NULL if it is visible. */
+static const char *module_alias(Program *prog, Module *m)
+{
+    if (!m || visible(m))
+        return NULL;
+    for (int j = 0; j < prog->aliases.n; j++) {
+        ImportAlias *al = prog->aliases.items[j];
+        if (al->module == m)
+            return al->name;
+    }
+    return NULL;
+}
+
+/* Does file m define a node (or else a function) called name? */
+static int module_defines(Program *prog, Module *m, const char *name, int node)
+{
+    for (int i = 0; node && i < prog->nodes.n; i++)
+        if (((Node *)prog->nodes.items[i])->module == m && !strcmp(((Node *)prog->nodes.items[i])->name, name))
+            return 1;
+    for (int i = 0; !node && i < prog->funcs.n; i++)
+        if (((FnDef *)prog->funcs.items[i])->module == m && !strcmp(((FnDef *)prog->funcs.items[i])->name, name))
+            return 1;
+    return 0;
+}
+
+static const char *nested_name(Nest *w, const Rename *r, const char *name)
+{
+    return arena_printf(w->a, "%s.%s", r->prefix, name);
+}
+
+static Expr *rename_expr(Nest *w, const Rename *r, Expr *e)
+{
+    if (!e)
+        return NULL;
+    if (e->kind == EX_NAME) {
+        if (!strcmp(e->name, "SR") || !strcmp(e->name, "pi") || !strcmp(e->name, "note"))
+            return e;
+        if (sema_node_param(r->node, e->name) >= 0 || sema_node_input(r->node, e->name) >= 0)   /* ch.@x */
+            return ast_field(w->a, e->loc, ast_name(w->a, e->loc, r->prefix), arena_printf(w->a, "@%s", e->name));
+        return ast_name(w->a, e->loc, nested_name(w, r, e->name));
+    }
+    Expr *c = arena_alloc(w->a, sizeof *c);
+    *c = *e;
+    if (e->kind == EX_CALL && r->alias && module_defines(w->prog, r->node->module, e->name, 0)) {
+        c->kind = EX_METHOD;                       /* f(x) in lib's node: lib.f(x) */
+        c->a = ast_name(w->a, e->loc, r->alias);
+    } else if (e->kind == EX_METHOD && e->a && e->a->kind == EX_NAME &&
+        sema_find_alias(w->prog, e->a->name, strlen(e->a->name)))
+        c->a = e->a;       /* lib.f(x) */
+    else
+        c->a = rename_expr(w, r, e->a);
+    c->b = rename_expr(w, r, e->b);
+    c->c = rename_expr(w, r, e->c);
+    Arg *head = NULL, **tail = &head;
+    for (Arg *a = e->args; a; a = a->next) {
+        Arg *ca = arena_alloc(w->a, sizeof *ca);
+        *ca = *a;
+        ca->value = rename_expr(w, r, a->value);
+        ca->next = NULL;
+        *tail = ca;
+        tail = &ca->next;
+    }
+    c->args = head;
+    if (c->a && c->a->depth + 1 > c->depth)
+        c->depth = c->a->depth + 1;
+    return c;
+}
+
+static void rename_item(Nest *w, const Rename *r, GraphItem *g)
+{
+    if (g->kind == GI_INSTANCE || g->kind == GI_LET)
+        g->name = nested_name(w, r, g->name);
+    if (g->kind == GI_INSTANCE && r->alias && !strchr(g->node, '.') &&
+        module_defines(w->prog, r->node->module, g->node, 1))
+        g->node = arena_printf(w->a, "%s.%s", r->alias, g->node);   /* lib's own node */
+    for (Arg *a = g->args; a; a = a->next)
+        a->value = rename_expr(w, r, a->value);
+    g->value = rename_expr(w, r, g->value);
+    for (Target *t = g->targets; t; t = t->next)
+        t->object = nested_name(w, r, t->object);   /* `out` too: the node's outputs */
+}
+
+static GraphItem **flatten(Nest *w, GraphItem *list, GraphItem **tail);
+
+/* The items of node n for its instance g, renamed, after g. */
+static GraphItem **inline_composite(Nest *w, GraphItem *g, Node *n, GraphItem **tail)
+{
+    for (int i = 0; i < w->depth; i++) {
+        if (w->stack[i] != n)
+            continue;
+        if (w->recursion++)
+            return tail;
+        char *path = arena_strdup(w->a, w->stack[i]->name);
+        for (int j = i + 1; j < w->depth; j++)
+            path = arena_printf(w->a, "%s -> %s", path, w->stack[j]->name);
+        diag_error(w->d, g->node_loc, "node '%s' contains itself: %s -> %s (its instances are inlined, so it "
+                   "cannot recurse)", n->name, path, n->name);
+        return tail;
+    }
+    if (w->depth == NEST_DEPTH_LIMIT) {
+        if (w->recursion++)
+            return tail;
+        diag_error(w->d, g->node_loc, "nodes built from instances nest at most %d deep", NEST_DEPTH_LIMIT);
+        return tail;
+    }
+    int errors = w->d->errors;
+    Expand x = { .a = w->a, .d = w->d, .sec = SEC_PATCH };
+    GraphItem *flat = NULL;
+    unroll(&x, composite_items(w, n), &flat);
+    if (w->d->errors > errors)
+        return tail;
+    rewrite_items(&x, flat);
+    Rename r = { .prefix = g->name, .node = n, .alias = module_alias(w->prog, n->module) };
+    for (GraphItem *h = flat; h; h = h->next)
+        rename_item(w, &r, h);
+    w->stack[w->depth++] = n;
+    tail = flatten(w, flat, tail);
+    w->depth--;
+    return tail;
+}
+
+/* Append the items of list to *tail, each instance of a node built from
+ * instances followed by that node's items; returns the new tail. */
+static GraphItem **flatten(Nest *w, GraphItem *list, GraphItem **tail)
+{
+    GraphItem *next;
+    for (GraphItem *g = list; g; g = next) {
+        next = g->next;
+        g->next = NULL;
+        if (w->depth > 0 && ++w->items > NEST_ITEM_LIMIT) {   /* items of inlined nodes only */
+            if (!w->over)
+                diag_error(w->d, g->loc, "nodes built from instances make at most %d items in a patch",
+                           NEST_ITEM_LIMIT);
+            w->over = 1;
+            return tail;
+        }
+        *tail = g;
+        tail = &g->next;
+        Node *n = g->kind == GI_INSTANCE ? sema_composite(w->prog, g->node) : NULL;
+        if (n)
+            tail = inline_composite(w, g, n, tail);
+    }
+    return tail;
+}
+
+static void flatten_patch(Program *prog, Diag *d, Patch *p)
+{
+    Nest w = { .prog = prog, .d = d, .a = prog->arena };
+    GraphItem *voice = NULL, *graph = NULL;
+    flatten(&w, p->voice, &voice);
+    flatten(&w, p->graph, &graph);
+    p->voice = voice;
+    p->graph = graph;
 }
 
 /* ---- nodes and the unit patch ------------------------------------------------- */
@@ -1013,6 +1274,15 @@ int sema_node_input(Node *n, const char *name)
     return -1;
 }
 
+int sema_node_output(Node *n, const char *name)
+{
+    int k = 0;
+    for (Ident *i = n->outs; i; i = i->next, k++)
+        if (strcmp(i->name, name) == 0)
+            return k;
+    return -1;
+}
+
 int sema_node_param(Node *n, const char *name)
 {
     int k = 0;
@@ -1026,6 +1296,9 @@ static int target_width(Walk *c, Target *t)
 {
     if (strcmp(t->object, "out") == 0 && !t->port)
         return c->ps->unit->n_outputs;
+    PInst *p = t->port ? NULL : sema_find_inst(c->ps, t->object, c->sec);
+    if (p && p->side == 2)
+        return sema_ident_count(p->node->outs);
     return 1;
 }
 
@@ -1058,6 +1331,12 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
                 diag_error(c->d, t->loc, "unknown instance '%s' (connect to an instance's input or to out)", t->object);
             continue;
         }
+        if (p->side == 2) {            /* `-> out.y` inside a node built from instances */
+            if (t->port && sema_node_output(p->node, t->port) < 0)
+                diag_error(c->d, t->loc, "%s '%s' has no output '%s'", p->node->from_patch ? "patch" : "node",
+                           p->node->name, t->port);
+            continue;
+        }
         if (!t->port) {
             if (sema_ident_count(p->node->ins) != 1)
                 diag_error(c->d, t->loc, "'%s' (node %s) has %d inputs; name one, as in %s.%s", t->object,
@@ -1072,7 +1351,8 @@ static void check_connection(Walk *c, GraphItem *g, Section sec)
                 diag_error(c->d, t->loc, "'%s' is a param of %s; bind it in the instance: %s(%s: value)",
                            t->port, p->node->name, p->node->name, t->port);
             else
-                diag_error(c->d, t->loc, "'%s' (node %s) has no input '%s'", t->object, p->node->name, t->port);
+                diag_error(c->d, t->loc, "'%s' (%s %s) has no input '%s'", t->object,
+                           p->node->from_patch ? "patch" : "node", p->node->name, t->port);
         }
     }
     int n = sema_expr_channels(c, g->value);
@@ -1110,15 +1390,40 @@ static int hidden_node_hint(Walk *c, GraphItem *g)
     return 0;
 }
 
+/* An instance of a node built from instances is two instances to the
+ * scheduler: its inputs and params (`ch`: what it reads), and its outputs
+ * (`ch.out`: what its `-> out` connections read), so that the node's
+ * instances come after the first and before the second. */
+static void add_output_side(Walk *c, PInst *p)
+{
+    GraphItem *g = arena_alloc(c->a, sizeof *g);
+    *g = *p->item;
+    g->name = arena_printf(c->a, "%s.out", p->item->name);
+    g->args = NULL;
+    g->next = NULL;
+    PInst *q = arena_alloc(c->a, sizeof *q);
+    *q = *p;
+    q->item = g;
+    q->side = 2;
+    q->partner = p;
+    p->side = 1;
+    p->partner = q;
+    vec_push(c->a, &c->ps->insts, q);
+    ix_put(c->a, &c->ps->inst_ix, g->name, p->sec, q);
+}
+
 static void collect_items(Walk *c, GraphItem *items, Section sec)
 {
     PatchScope *ps = c->ps;
     for (GraphItem *g = items; g; g = g->next) {
         if (g->kind == GI_INSTANCE) {
             Node *n = sema_find_node(c->prog, g->node);
+            if (!n)
+                n = sema_composite(c->prog, g->node);
             if (!n) {
                 if (find_patch(c->prog, g->node))
-                    diag_error(c->d, g->node_loc, "'%s' is a patch; only nodes can be instantiated", g->node);
+                    diag_error(c->d, g->node_loc, "'%s' is an instrument (it has a voice block); only an effect "
+                               "patch can be used as a node", g->node);
                 else if (func_lookup(g->node) >= 0 || !strcmp(g->node, "noise") || !strcmp(g->node, "prev"))
                     diag_error(c->d, g->node_loc, "'%s' is a built-in function, not a node; use it in an expression",
                                g->node);
@@ -1144,6 +1449,8 @@ static void collect_items(Walk *c, GraphItem *items, Section sec)
             p->sec = sec;
             vec_push(c->a, &ps->insts, p);
             ix_put(c->a, &ps->inst_ix, g->name, sec, p);
+            if (n->graph)
+                add_output_side(c, p);
         } else if (g->kind == GI_LET) {
             if (sema_find_inst(ps, g->name, sec) || sema_find_let(ps, g->name, sec) || sema_find_param(ps->unit, g->name) >= 0) {
                 diag_error(c->d, g->name_loc, "'%s' is already defined", g->name);
@@ -1176,7 +1483,8 @@ static void check_instance_args(Walk *c, PInst *p)
                 break;
             }
         if (sema_node_param(p->node, a->name) < 0 && sema_node_input(p->node, a->name) < 0)
-            diag_error(c->d, a->loc, "node '%s' has no param or input '%s'", p->node->name, a->name);
+            diag_error(c->d, a->loc, "%s '%s' has no param or input '%s'", p->node->from_patch ? "patch" : "node",
+                       p->node->name, a->name);
     }
 }
 
@@ -1190,6 +1498,11 @@ static Patch *wrap_node(Arena *a, Node *n)
     p->ins = n->ins;
     p->outs = n->outs;
     p->params = n->params;
+    if (n->graph) {        /* built from instances: its items are the patch's */
+        Nest w = { .a = a };
+        p->graph = composite_items(&w, n);
+        return p;
+    }
     GraphItem *inst = arena_alloc(a, sizeof *inst);
     inst->kind = GI_INSTANCE;
     inst->loc = inst->name_loc = inst->node_loc = n->loc;

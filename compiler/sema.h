@@ -48,6 +48,11 @@ typedef struct PInst {     /* an instance of the unit patch */
     GraphItem *item;
     Node *node;
     Section sec;
+    int side;              /* an instance of a node built from instances (§11), whose own instances
+                              sema inlined as "name.inner": 1 its inputs and params (named "name"),
+                              2 its outputs ("name.out", the target of its `-> out`); 0 otherwise */
+    struct PInst *partner; /* side 1: its side 2, and back */
+    Val **ports;           /* side 1: per param, input, output (in that order) once lowered */
     int color;             /* schedule: 0 new, 1 on the DFS stack, 2 done */
     int lowered;
     int n_outs;
@@ -153,6 +158,9 @@ PatchScope *sema_unit(Program *prog, const char *unit_name, Diag *d);
 void sema_dump(FILE *out, const PatchScope *ps);
 
 Node *sema_find_node(Program *p, const char *name);
+/* The node an instance of `name` makes when it is built from instances
+ * (a node with a graph, or an effect patch); NULL otherwise. */
+Node *sema_composite(Program *p, const char *name);
 FnDef *sema_find_func(Program *p, Module *from, const char *name);
 Module *sema_find_alias(Program *p, const char *name, size_t len);
 PInst *sema_find_inst(PatchScope *ps, const char *name, Section sec);
@@ -161,6 +169,7 @@ int sema_find_param(const Lowered *u, const char *name);
 int sema_find_name(const char **names, int n, const char *name);
 int sema_node_input(Node *n, const char *name);
 int sema_node_param(Node *n, const char *name);
+int sema_node_output(Node *n, const char *name);
 int sema_ident_count(Ident *i);
 int sema_param_count(Param *p);
 int sema_target_count(Target *t);

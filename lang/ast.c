@@ -515,6 +515,8 @@ static void dump_stmt(FILE *out, const Stmt *s)
     dump_loc(out, s->loc);
 }
 
+static void dump_graph(FILE *out, const char *indent, const GraphItem *g);
+
 static void dump_node(FILE *out, const Node *n)
 {
     fprintf(out, "node %s", n->name);
@@ -530,6 +532,7 @@ static void dump_node(FILE *out, const Node *n)
         for (const Stmt *s = n->process; s; s = s->next)
             dump_stmt(out, s);
     }
+    dump_graph(out, "  ", n->graph);
 }
 
 static void dump_graph(FILE *out, const char *indent, const GraphItem *g)

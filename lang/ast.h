@@ -160,6 +160,9 @@ typedef struct Node {
     int has_process;
     const char *faust_path;/* non-NULL for a node imported from Faust */
     struct Module *module; /* the file that defines it (set when the file is loaded) */
+    struct GraphItem *graph; /* a node built from instances (§11): its instances, connections and
+                              loops, in source order; NULL for a node with a process block */
+    int from_patch;        /* an effect patch used as a node (sema makes it; graph is the patch's) */
     struct Node *next;
 } Node;
 
@@ -211,6 +214,8 @@ typedef struct Patch {
     Loc voice_loc;
     int has_voice;
     GraphItem *graph;      /* items outside the voice block */
+    Node *as_node;         /* the patch used as a node (§11), made by sema on first use */
+    struct Module *module; /* the file that defines it */
     struct Patch *next;
 } Patch;
 

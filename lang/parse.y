@@ -83,6 +83,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 %type stmt {Stmt *}
 %type graph_items {GraphList}
 %type graph_item {GraphItem *}
+%type wire {GraphItem *}
 %type targets {TargetList}
 %type target {Target *}
 %type steal {Token}
@@ -119,8 +120,10 @@ node_items ::= node_items node_item.
 /* node_item -> ports | param | STATE init {',' init} ';'
  *            | DELAY IDENT '[' expr ']' ';' | TABLE IDENT '[' expr ']' '=' expr ';'
  *            | TABLE IDENT '=' IDENT '(' STRING [',' expr] ')' ';' | SAMPLE IDENT ';'
- *            | LET IDENT '=' expr ';' | PROCESS '{' { stmt } '}' */
+ *            | LET IDENT '=' expr ';' | PROCESS '{' { stmt } '}'
+ *            | wire                        (a node built from instances, §11) */
 node_item ::= ports.
+node_item ::= wire(G).                                { parse_add_graph(P, G); }
 node_item ::= param.
 node_item ::= STATE inits(L) SEMI.                    { parse_add_decls(P, L); }
 node_item ::= DELAY IDENT(N) LBRACKET expr(S) RBRACKET SEMI.
@@ -194,26 +197,27 @@ steal(A) ::= STEAL IDENT(M).                          { A = M; }
 graph_items(A) ::= .                                  { A = (GraphList){0}; }
 graph_items(A) ::= graph_items(L) graph_item(G).      { A = graph_list_add(L, G); }
 
-/* graph_item -> IDENT ['[' expr ']'] '=' [IDENT '.'] IDENT '(' [args] ')' ';'
- *             | LET IDENT '=' expr ';'
- *             | expr '->' target {',' target} ';'
- *             | TABLE IDENT '=' '[' expr {',' expr} ']' ';'
- *             | FOR IDENT IN expr '..' expr '{' { graph_item } '}' */
-graph_item(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+/* graph_item -> wire | LET IDENT '=' expr ';' | TABLE IDENT '=' '[' expr {',' expr} ']' ';'
+ * wire -> IDENT ['[' expr ']'] '=' [IDENT '.'] IDENT '(' [args] ')' ';'
+ *       | expr '->' target {',' target} ';'
+ *       | FOR IDENT IN expr '..' expr '{' { graph_item } '}'
+ * (a node's own `let` and `table` items are its declarations) */
+graph_item(A) ::= wire(W).                            { A = W; }
+wire(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = ast_instance(P->arena, N.loc, N.str, K.str, K.loc, X.head); }
-graph_item(A) ::= IDENT(N) ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+wire(A) ::= IDENT(N) ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = parse_qualified_instance(P, &N, NULL, &L, &K, X); }
-graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+wire(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(L) DOT IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = parse_qualified_instance(P, &N, I, &L, &K, X); }
-graph_item(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
+wire(A) ::= IDENT(N) LBRACKET expr(I) RBRACKET ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
     { A = parse_indexed_instance(P, &N, I, &K, X); }
 graph_item(A) ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
     { A = ast_array(P->arena, N.loc, N.str, L.head); }
-graph_item(A) ::= FOR(K) IDENT(N) IN expr(F) DOTDOT expr(T) LBRACE graph_items(B) RBRACE.
+wire(A) ::= FOR(K) IDENT(N) IN expr(F) DOTDOT expr(T) LBRACE graph_items(B) RBRACE.
     { A = ast_for(P->arena, K.loc, N.str, N.loc, F, T, B.head); }
 graph_item(A) ::= LET(K) IDENT(N) ASSIGN expr(V) SEMI.
     { A = ast_graph_let(P->arena, K.loc, N.str, N.loc, V); }
-graph_item(A) ::= expr(V) ARROW(K) targets(T) SEMI.
+wire(A) ::= expr(V) ARROW(K) targets(T) SEMI.
     { A = ast_connect(P->arena, K.loc, V, T.head); }
 
 /* target -> OUT | OUT '.' IDENT | IDENT '.' IDENT | IDENT */
@@ -402,6 +406,16 @@ static void syntax_error(ParseState *P, const yyParser *p, int code, const Token
     unsigned char ok[YYNTOKEN];
     for (int c = 0; c < YYNTOKEN; c++)
         ok[c] = (unsigned char)accepts(p, c);
+
+    /* `y = 1;` in a node, outside its process block: only an instance
+     * (`f = lowpass(...);`, §11) is assigned there. */
+    if (P->node && code != TK_IDENT && p->yytos > p->yystack + 1 && p->yytos->major == TK_ASSIGN &&
+        p->yytos[-1].major == TK_IDENT && !accepts(p, TK_NUMBER)) {
+        parse_fail(P, p->yytos[-1].minor.yy0.loc, "'%s = ...' outside the process block: statements go in "
+                   "process { ... }, and only an instance is assigned here (name = node(...);)",
+                   p->yytos[-1].minor.yy0.str);
+        return;
+    }
 
     /* A ';' would do: everything else possible only extends the item. */
     if (ok[TK_SEMI]) {

@@ -334,6 +334,7 @@ void parse_begin_patch(ParseState *P, const Token *keyword, const Token *name)
     else
         P->module->patches = p;
     P->patches_last = p;
+    p->module = P->module;
     P->patch = p;
     begin_container(P);
 }
@@ -471,8 +472,11 @@ void parse_set_voice(ParseState *P, GraphList l)
 
 void parse_add_graph(ParseState *P, GraphItem *g)
 {
-    if (!P->patch)
+    if (!P->patch && !P->node)
         return;
     P->graph = graph_list_add(P->graph, g);
-    P->patch->graph = P->graph.head;
+    if (P->patch)
+        P->patch->graph = P->graph.head;
+    else
+        P->node->graph = P->graph.head;
 }

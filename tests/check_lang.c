@@ -674,7 +674,8 @@ START_TEST(test_error_messages)
         { "node n { in a, b\n out c; }", "t.amp:1:17: error: expected ';' after the input list" },
         { "node n { param x = 1 khz\n}", "t.amp:1:25: error: expected ';' after the param" },
         { "node n { state in = 0; }", "t.amp:1:16: error: expected a name before 'in'" },
-        { "node n { y = 1; }", "t.amp:1:10: error: unexpected 'y'" },
+        { "node n { y = 1; }", "t.amp:1:10: error: 'y = ...' outside the process block: statements go in process { ... }, "
+          "and only an instance is assigned here (name = node(...);)" },
         { "node n { process { y = 1\n} }", "t.amp:1:25: error: expected ';' after the assignment" },
         { "node n { process { d.write(y)\n} }", "t.amp:1:30: error: expected ';' after the write" },
         { "node n { process { buf.read(1); } }",
@@ -1240,6 +1241,227 @@ START_TEST(test_supersaw)
 }
 END_TEST
 
+
+/* ---- nodes built from instances, patches as nodes (SPEC.md §11) ------------------------- */
+
+/* A file of nodes/ with its `import "std/..."` anchored in tests/, where
+ * compile_text anchors them. */
+static char *library_text(const char *path)
+{
+    size_t len;
+    char *text = read_whole(path, &len);
+    ck_assert_ptr_nonnull(text);
+    const char *imp = "import \"std/";
+    char *fixed = malloc(2 * len + 64);
+    size_t used = 0;
+    for (const char *p = text; *p;) {
+        if (strncmp(p, imp, strlen(imp)) == 0) {
+            used += (size_t)sprintf(fixed + used, "import \"../nodes/std/");
+            p += strlen(imp);
+        } else {
+            fixed[used++] = *p++;
+        }
+    }
+    fixed[used] = 0;
+    free(text);
+    return fixed;
+}
+
+/* A chorus node built from two chorus lines, inside an effect patch used
+ * as a node, inside a patch: the same samples as the three written out
+ * flat, and its state named by its path through the instances. */
+START_TEST(test_nested_inlined)
+{
+    static const char *const nested =
+        "import \"../nodes/std/osc.amp\";\n"
+        "node line { in x; out y; param rate = 0.8 hz; param sign = 1; delay d[20 ms]; state ph = 0;\n"
+        "  process { d.write(x); y = d.read(12 ms + 3 ms * sign * sin(2 * pi * ph)); ph = fract(ph + rate / SR); } }\n"
+        "node chorus { in x; out left, right; param rate = 0.8 hz in [0.05 hz, 5 hz]; param mix = 0.5 in [0, 1];\n"
+        "  let dry = 1 - mix;\n"
+        "  a = line(rate: rate, sign: 1, x: x);\n"
+        "  b = line(rate: rate * 1.1, sign: -1);\n"
+        "  x -> b.x;\n"
+        "  x * dry + a.y * mix -> out.left;\n"
+        "  x * dry + b.y * mix -> out.right; }\n"
+        "patch fx { in inl; out l, r; param depth = 0.7 in [0, 1];\n"
+        "  ch = chorus(mix: depth, x: inl); ch.left -> out.l; ch.right -> out.r; }\n"
+        "patch song { o = saw(freq: 220 hz); f = fx(inl: o.y); f.l -> out.left; f.r -> out.right; }\n";
+    static const char *const flat =
+        "import \"../nodes/std/osc.amp\";\n"
+        "node line { in x; out y; param rate = 0.8 hz; param sign = 1; delay d[20 ms]; state ph = 0;\n"
+        "  process { d.write(x); y = d.read(12 ms + 3 ms * sign * sin(2 * pi * ph)); ph = fract(ph + rate / SR); } }\n"
+        "patch song { o = saw(freq: 220 hz);\n"
+        "  a = line(rate: 0.8 hz, sign: 1, x: o.y); b = line(rate: 0.8 hz * 1.1, sign: -1); o.y -> b.x;\n"
+        "  o.y * (1 - 0.7) + a.y * 0.7 -> out.left; o.y * (1 - 0.7) + b.y * 0.7 -> out.right; }\n";
+    const long n = 24000;
+    float *ra, *rb;
+    float *a = render_text(nested, NULL, NULL, 0, n, &ra);
+    float *b = render_text(flat, NULL, NULL, 0, n, &rb);
+    double peak = 0;
+    for (long i = 0; i < n; i++)
+        peak = fmax(peak, fabs(a[i]));
+    printf("nested chorus: %ld samples equal to the flat patch, peak %.3f\n", n, peak);
+    ck_assert(peak > 0.3);
+    ck_assert_msg(memcmp(a, b, sizeof(float) * (size_t)n) == 0, "left differs");
+    ck_assert_msg(memcmp(ra, rb, sizeof(float) * (size_t)n) == 0, "right differs");
+    AmpcResult r = compile_text(nested, NULL);
+    const char *map = strstr(r.json_text, "\"state_map\"");   /* what hot swap follows */
+    ck_assert_msg(map && strstr(map, "{\"name\": \"f.ch.a.d\"") && strstr(map, "{\"name\": \"f.ch.b.ph\""),
+                  "no nested state names in:\n%s", r.json_text);
+    ampc_result_free(&r);
+    free(a); free(ra); free(b); free(rb);
+}
+END_TEST
+
+/* nodes/karplus.amp: the string sounds at the note within 1 cent (its
+ * loop filter's one-sample delay counted in the line's length), and its
+ * fundamental falls at 60 dB per `decay` plus what the loop filter and the
+ * line's interpolation take at that frequency. */
+START_TEST(test_karplus)
+{
+    char *text = library_text("nodes/karplus.amp");
+    static const int keys[] = { 40, 52, 57, 69, 76 };
+    const double decay = 3, bright = 0.1;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        double f = 440 * pow(2, (keys[i] - 69) / 12.0);
+        const long n = (long)(2 * SR);
+        Command ev[1] = { host_note_on(0, 0, keys[i], 1.0f) };
+        float *y = render_text(text, NULL, ev, 1, n, NULL);
+        double amp, a1, a2;
+        double got = peak_near(y, (long)(0.1 * SR), (long)SR, f, &amp);
+        double cents = 1200 * log2(got / f);
+        peak_near(y, (long)(0.2 * SR), (long)(0.5 * SR), f, &a1);
+        peak_near(y, (long)(1.2 * SR), (long)(0.5 * SR), f, &a2);
+        double rate = 20 * log10(a2 / a1);   /* dB per second */
+        double w = 2 * M_PI * f / SR, period = SR / f, frac = (period - 1) - floor(period - 1);
+        double filter = 1 - 4 * bright * sin(w / 2) * sin(w / 2);
+        double interp = sqrt(1 - 2 * frac * (1 - frac) * (1 - cos(w)));
+        double want = -60 / decay + f * 20 * log10(filter * interp);
+        printf("karplus key %d: fundamental %.3f Hz (want %.3f, %+.3f cents), decay %.3f dB/s (want %.3f)\n",
+               keys[i], got, f, cents, rate, want);
+        ck_assert_msg(fabs(cents) < 1, "key %d is %.3f cents off", keys[i], cents);
+        ck_assert_msg(fabs(rate - want) < 0.03 * fabs(want), "key %d decays at %.3f dB/s, not %.3f", keys[i], rate,
+                      want);
+        free(y);
+    }
+    free(text);
+}
+END_TEST
+
+/* Mean square of x[from, from + len). */
+static double level_db(const float *x, long from, long len)
+{
+    double s = 0;
+    for (long i = from; i < from + len; i++)
+        s += (double)x[i] * x[i];
+    return 10 * log10(s / (double)len + 1e-30);
+}
+
+/* nodes/phaser.amp, used as a node by a probe patch that feeds it a sine:
+ * unswept (depth 0) at center 1 kHz without feedback, its six all-passes
+ * turn the phase by 180° where tan(pi f / SR) = tan(15°) tan(pi 1000 / SR)
+ * (about 268 Hz) and by 540° at 1 kHz: notches there, and the sine passes
+ * elsewhere; at center 2 kHz they move to twice the frequency; swept by
+ * the LFO, the level at 268 Hz rises and falls as the notch passes. */
+static char *phaser_probe(double freq, double center, double depth)
+{
+    char *lib = library_text("nodes/phaser.amp");
+    char *text = malloc(strlen(lib) + 512);
+    sprintf(text, "%s\npatch probe { o = sine(freq: %.9g hz);\n"
+                  "  p = phaser(depth: %.9g, center: %.9g hz, feedback: 0, rate: 1 hz, left: o.y, right: o.y);\n"
+                  "  p.left -> out; }\n", lib, freq, depth, center);
+    free(lib);
+    return text;
+}
+
+START_TEST(test_phaser)
+{
+    const long n = (long)SR, tail = (long)(0.5 * SR);
+    for (int c = 1; c <= 2; c++) {
+        double center = 1000 * c;
+        double notch1 = SR / M_PI * atan(tan(M_PI / 12) * tan(M_PI * center / SR));
+        double probes[][2] = { { notch1, 1 }, { center, 1 }, { 0.5 * notch1, 0 }, { 1.6 * notch1, 0 },
+                               { 0.55 * center, 0 } };
+        for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+            char *text = phaser_probe(probes[i][0], center, 0);
+            float *y = render_text(text, "probe", NULL, 0, n, NULL);
+            double db = level_db(y, n - tail, tail) - 10 * log10(0.5);   /* re the sine's own level */
+            printf("phaser, center %.0f Hz: %.1f Hz at %.1f dB%s\n", center, probes[i][0], db,
+                   probes[i][1] ? " (a notch)" : "");
+            if (probes[i][1])
+                ck_assert_msg(db < -50, "no notch at %.1f Hz: %.1f dB", probes[i][0], db);
+            else
+                ck_assert_msg(db > -12, "%.1f Hz is cut: %.1f dB", probes[i][0], db);
+            free(y);
+            free(text);
+        }
+    }
+    /* swept: the level at the unswept notch, in 10 ms blocks over 2 s */
+    double notch1 = SR / M_PI * atan(tan(M_PI / 12) * tan(M_PI * 1000 / SR));
+    char *text = phaser_probe(notch1, 1000, 1);
+    const long m = (long)(2 * SR), block = (long)(0.01 * SR);
+    float *y = render_text(text, "probe", NULL, 0, m, NULL);
+    double lo = 1e9, hi = -1e9;
+    for (long b = block * 10; b + block <= m; b += block) {
+        double db = level_db(y, b, block) - 10 * log10(0.5);
+        lo = fmin(lo, db);
+        hi = fmax(hi, db);
+    }
+    printf("phaser swept at depth 1, 1 Hz: %.1f Hz between %.1f and %.1f dB\n", notch1, lo, hi);
+    ck_assert(hi > -3 && lo < -15);
+    free(y);
+    free(text);
+}
+END_TEST
+
+/* A node built from instances and an effect patch of a file imported as
+ * `lib` use that file's own node and function by their plain names, not
+ * the main file's function of the same name: out = 0.5 + 10 * 0.25. */
+START_TEST(test_nested_import_as)
+{
+    char dir[] = "/tmp/check_lang_nested_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const char *const files[][2] = {
+        { "lib.amp", "fn half(x) = x * 0.5;\n"
+                     "node pass { in x; out y; process { y = x; } }\n"
+                     "node halver { in x; out y; a = pass(x: half(x)); a.y -> out.y; }\n"
+                     "patch fx { in x; out y; k = halver(x: x); half(k.y) -> out.y; }\n" },
+        { "main.amp", "import \"lib.amp\" as lib;\nfn half(x) = x * 3;\n"
+                      "patch p { q = lib.halver(x: 1); r = lib.fx(x: 1); q.y + r.y * 10 -> out; }\n" },
+    };
+    char path[2][128];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path[i], "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_file(path[1], &opt, &d, &r), 0);
+    static char err[16384];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    char msg[256];
+    ck_assert_msg(host_init(&hp, desc, (float)SR, msg, sizeof msg) == 0, "%s", msg);
+    float y[16], yr[16];
+    const float *ins[HOST_MAX_CHANNELS] = { 0 };
+    float *outs[HOST_MAX_CHANNELS] = { y, yr };
+    host_render(&hp, NULL, 0, ins, outs, 16);
+    host_free(&hp);
+    printf("nested nodes of a file imported as lib: %.6f (want 3)\n", y[15]);
+    ck_assert(y[15] == 3.0f);
+    for (int i = 0; i < 2; i++)
+        unlink(path[i]);
+    rmdir(dir);
+}
+END_TEST
+
 /* `import "x.amp" as lib;`: two files that both define the node smooth1
  * and the function f are used side by side as a.smooth1 and b.smooth1,
  * and each node calls its own file's f (a adds 1, b doubles; a smooths by
@@ -1344,6 +1566,10 @@ static Suite *lang_suite(void)
     tcase_add_test(language, test_long_sum_linear);
     tcase_add_test(language, test_supersaw);
     tcase_add_test(language, test_import_as);
+    tcase_add_test(language, test_nested_inlined);
+    tcase_add_test(language, test_nested_import_as);
+    tcase_add_test(language, test_karplus);
+    tcase_add_test(language, test_phaser);
     suite_add_tcase(s, language);
 
     TCase *golden = tcase_create("golden");
