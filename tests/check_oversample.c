@@ -41,22 +41,27 @@ static double gain_db(const double *x, int n, double f)
 }
 
 /* The round trip's response to a unit impulse at base sample 0. */
-static void round_trip_impulse(int factor, double *h, int n)
+static void round_trip_impulse(int factor, double *h, int n, unsigned start)
 {
-    static AmpOversamplef s;
-    memset(&s, 0, sizeof s);
+    static float hu[AMP_OS_UP_LEN], hd[AMP_OS_DOWN_LEN];
+    memset(hu, 0, sizeof hu);
+    memset(hd, 0, sizeof hd);
     float up[8];
     for (int i = 0; i < n; i++) {
-        amp_os_upf(&s, factor, i == 0 ? 1.0f : 0.0f, up);
-        h[i] = amp_os_downf(&s, factor, up);
+        unsigned c = start + (unsigned)i;
+        amp_os_upf(hu, c, factor, i == 0 ? 1.0f : 0.0f, up);
+        h[i] = amp_os_downf(hd, c, factor, up);
     }
 }
 
 START_TEST(latency_is_stated)
 {
     for (int f = 0; f < 3; f++) {
-        double h[256];
-        round_trip_impulse(factors[f], h, 256);
+        double h[256], w[256];
+        round_trip_impulse(factors[f], h, 256, 0);
+        /* the same across the counter's wrap: only the count's low bits matter */
+        round_trip_impulse(factors[f], w, 256, 0xffffffe0u);
+        ck_assert(memcmp(h, w, sizeof h) == 0);
         int peak = 0;
         for (int i = 1; i < 256; i++)
             if (fabs(h[i]) > fabs(h[peak]))
@@ -80,7 +85,7 @@ START_TEST(round_trip_is_flat)
 {
     for (int f = 0; f < 3; f++) {
         double h[256];
-        round_trip_impulse(factors[f], h, 256);
+        round_trip_impulse(factors[f], h, 256, 12345);
         double worst = 0;
         for (double hz = 0; hz <= 20000.0; hz += 50.0)
             worst = fmax(worst, fabs(gain_db(h, 256, hz / FS)));
@@ -96,12 +101,12 @@ START_TEST(upsampler_images)
 {
     for (int f = 0; f < 3; f++) {
         int factor = factors[f], n = 128 * factor;
-        static AmpOversamplef s;
-        memset(&s, 0, sizeof s);
+        static float hu[AMP_OS_UP_LEN];
+        memset(hu, 0, sizeof hu);
         double h[1024];
         float up[8];
         for (int i = 0; i < 128; i++) {
-            amp_os_upf(&s, factor, i == 0 ? 1.0f : 0.0f, up);
+            amp_os_upf(hu, (unsigned)i, factor, i == 0 ? 1.0f : 0.0f, up);
             for (int j = 0; j < factor; j++)
                 h[i * factor + j] = up[j] / factor;  /* unit gain in the passband */
         }
@@ -125,14 +130,14 @@ START_TEST(downsampler_aliases)
         int factor = factors[f];
         double worst = -400;
         for (double hz = 28000.0; hz < FS * factor / 2; hz += 1777.0) {
-            static AmpOversamplef s;
-            memset(&s, 0, sizeof s);
+            static float hd[AMP_OS_DOWN_LEN];
+            memset(hd, 0, sizeof hd);
             double out[2048];
             float in[8];
             for (int i = 0; i < 2048; i++) {
                 for (int j = 0; j < factor; j++)
                     in[j] = (float)sin(TWO_PI * hz * (i * factor + j) / (FS * factor));
-                out[i] = amp_os_downf(&s, factor, in);
+                out[i] = amp_os_downf(hd, (unsigned)i, factor, in);
             }
             double peak = 0;
             for (int i = 256; i < 2048; i++)
@@ -147,10 +152,12 @@ END_TEST
 
 START_TEST(lanes_equal_scalar)
 {
-    static AmpOversamplef s[4];
-    static AmpOversample4 v;
-    memset(s, 0, sizeof s);
-    memset(&v, 0, sizeof v);
+    static float su[4][AMP_OS_UP_LEN], sd[4][AMP_OS_DOWN_LEN];
+    static v4f vu[AMP_OS_UP_LEN], vd[AMP_OS_DOWN_LEN];
+    memset(su, 0, sizeof su);
+    memset(sd, 0, sizeof sd);
+    memset(vu, 0, sizeof vu);
+    memset(vd, 0, sizeof vd);
     int mismatches = 0;
     for (int i = 0; i < 4000; i++) {
         int factor = 8;
@@ -163,15 +170,15 @@ START_TEST(lanes_equal_scalar)
         float up[8], y[4];
         v4f upv[8];
         for (int l = 0; l < 4; l++) {
-            amp_os_upf(&s[l], factor, x[l], up);
+            amp_os_upf(su[l], (unsigned)i, factor, x[l], up);
             for (int j = 0; j < factor; j++)
                 up[j] = amp_tanhf(up[j]);
-            y[l] = amp_os_downf(&s[l], factor, up);
+            y[l] = amp_os_downf(sd[l], (unsigned)i, factor, up);
         }
-        amp_os_up4(&v, factor, xv, upv);
+        amp_os_up4(vu, (unsigned)i, factor, xv, upv);
         for (int j = 0; j < factor; j++)
             upv[j] = amp_tanh(upv[j]);
-        v4f yv = amp_os_down4(&v, factor, upv);
+        v4f yv = amp_os_down4(vd, (unsigned)i, factor, upv);
         for (int l = 0; l < 4; l++)
             mismatches += memcmp(&y[l], &yv[l], sizeof(float)) != 0;
     }
@@ -204,8 +211,9 @@ static double alias_ratio_db(const float *y)
 /* y = tanh(16 x) of a 0.5 sine at 3.5 kHz, plain (factor 1) or oversampled. */
 static void drive(int factor, float *y, int n)
 {
-    static AmpOversamplef s;
-    memset(&s, 0, sizeof s);
+    static float hu[AMP_OS_UP_LEN], hd[AMP_OS_DOWN_LEN];
+    memset(hu, 0, sizeof hu);
+    memset(hd, 0, sizeof hd);
     float gain = amp_db2linf(24.0f);
     int skip = 2048;               /* settle past the filters' latency */
     for (int i = 0; i < n + skip; i++) {
@@ -215,10 +223,10 @@ static void drive(int factor, float *y, int n)
             out = amp_tanhf(gain * x);
         } else {
             float up[8];
-            amp_os_upf(&s, factor, x, up);
+            amp_os_upf(hu, (unsigned)i, factor, x, up);
             for (int j = 0; j < factor; j++)
                 up[j] = amp_tanhf(gain * up[j]);
-            out = amp_os_downf(&s, factor, up);
+            out = amp_os_downf(hd, (unsigned)i, factor, up);
         }
         if (i >= skip)
             y[i - skip] = out;

@@ -26,9 +26,9 @@
  * channel (float) and one for four voices (v4f, one per lane). Only
  * additions and multiplications in a fixed order: with -ffp-contract=off
  * the native and WebAssembly builds give the same bits, and the four lanes
- * give the same bits as four scalar runs. State is caller-supplied (a
- * member of the patch's state struct), cleared with memset to zero. No
- * allocation, no branches on the data: real-time safe.
+ * give the same bits as four scalar runs. State is caller-supplied (arrays
+ * in the patch's state struct), cleared to zero. No allocation, no
+ * branches on the data: real-time safe.
  */
 #ifndef AMP_OVERSAMPLE_H
 #define AMP_OVERSAMPLE_H
@@ -65,9 +65,25 @@ static const float amp_os_taps3[AMP_OS_M3 + 1] = {
     1.344754216e-03f, -2.055423412e-05f,
 };
 
-/* History lengths: the sinc taps span 2M+2 inputs, the centre path M+2. */
-#define AMP_OS_K(m)  (2 * (m) + 2)
-#define AMP_OS_KO(m) ((m) + 2)
+/* Each stage keeps its history in a ring of a power-of-two size, indexed
+ * by a free-running counter that the caller derives from its sample count
+ * (the patch's delay-line counter): stage k of the upsampler is written
+ * 2^(k-1) times per base sample, at counter (2^(k-1) n + j). So the state
+ * is nothing but arrays of T, one lane per voice, that can be cleared and
+ * moved lane by lane like a delay line's, and four voices in one vector
+ * always share one position. Offsets into the two arrays: */
+#define AMP_OS_UP1 0          /* 64, base rate */
+#define AMP_OS_UP2 64         /* 32, 2 fs */
+#define AMP_OS_UP3 96         /* 16, 4 fs */
+#define AMP_OS_UP_LEN 112     /* T per upsampler */
+#define AMP_OS_PAD 0          /* 8, N fs: the padding delay */
+#define AMP_OS_DN3E 8         /* 16 + 8, 4 fs pairs */
+#define AMP_OS_DN3O 24
+#define AMP_OS_DN2E 32        /* 32 + 16, 2 fs pairs */
+#define AMP_OS_DN2O 64
+#define AMP_OS_DN1E 80        /* 64 + 32, base-rate pairs */
+#define AMP_OS_DN1O 144
+#define AMP_OS_DOWN_LEN 176   /* T per downsampler */
 
 /* Latency at the oversampled rate that the stages leave fractional, padded
  * before decimating: (0, 2, 6) for factors 2, 4, 8. */
@@ -81,99 +97,82 @@ static inline int amp_os_latency(int factor)
     return factor == 8 ? AMP_OS_LATENCY_8 : factor == 4 ? AMP_OS_LATENCY_4 : AMP_OS_LATENCY_2;
 }
 
-/* Each history is kept twice over (h[p] and h[p + K] hold the same value)
- * so that the newest K values are h[p … p+K-1] without wrapping: h[p + j]
- * is the value pushed j steps ago. */
 #define AMP_OS_DEFINE(T, SUF)                                                      \
-typedef struct AmpOversample##SUF {                                                \
-    T up1[2 * AMP_OS_K(AMP_OS_M1)], dn1e[2 * AMP_OS_K(AMP_OS_M1)],                 \
-      dn1o[2 * AMP_OS_KO(AMP_OS_M1)];                                              \
-    T up2[2 * AMP_OS_K(AMP_OS_M2)], dn2e[2 * AMP_OS_K(AMP_OS_M2)],                 \
-      dn2o[2 * AMP_OS_KO(AMP_OS_M2)];                                              \
-    T up3[2 * AMP_OS_K(AMP_OS_M3)], dn3e[2 * AMP_OS_K(AMP_OS_M3)],                 \
-      dn3o[2 * AMP_OS_KO(AMP_OS_M3)];                                              \
-    T pad[16];             /* the padding delay, twice over */                     \
-    int pos[10];           /* each history's p, in the order above; pad last */    \
-} AmpOversample##SUF;                                                              \
-                                                                                   \
-static inline void amp_os_push##SUF(T *h, int *p, int k, T x)                      \
+/* One input of a 2x upsampling stage (ring h of mask+1, step t); its two         \
+ * outputs, in time order. */                                                     \
+static inline void amp_os_up_stage##SUF(T *h, unsigned mask, unsigned t,          \
+                                        const float *d, int m, T x, T *out)        \
 {                                                                                  \
-    *p = *p == 0 ? k - 1 : *p - 1;                                                 \
-    h[*p] = x;                                                                     \
-    h[*p + k] = x;                                                                 \
-}                                                                                  \
-                                                                                   \
-/* One input of a 2x upsampling stage; its two outputs, in time order. */         \
-static inline void amp_os_up_stage##SUF(T *h, int *p, const float *d, int m,       \
-                                        T x, T *out)                               \
-{                                                                                  \
-    amp_os_push##SUF(h, p, AMP_OS_K(m), x);                                        \
-    const T *w = h + *p;                                                           \
-    T acc = (w[m] + w[m + 1]) * d[0];                                              \
+    h[t & mask] = x;                                                               \
+    T acc = (h[(t - (unsigned)m) & mask] + h[(t - (unsigned)m - 1u) & mask]) * d[0]; \
     for (int i = 2; i <= m + 1; i++)                                               \
-        acc = acc + (w[m + 1 - i] + w[m + i]) * d[i - 1];                          \
+        acc = acc + (h[(t - (unsigned)(m + 1 - i)) & mask] +                       \
+                     h[(t - (unsigned)(m + i)) & mask]) * d[i - 1];                \
     out[0] = acc;                                                                  \
-    out[1] = w[m];                                                                 \
+    out[1] = h[(t - (unsigned)m) & mask];                                          \
 }                                                                                  \
                                                                                    \
 /* Two inputs (in time order) of a 2:1 decimating stage; its output. */           \
-static inline T amp_os_down_stage##SUF(T *e, T *o, int *pe, int *po,               \
-                                       const float *d, int m, const T *in)         \
+static inline T amp_os_down_stage##SUF(T *e, unsigned emask, T *o, unsigned omask, \
+                                       unsigned t, const float *d, int m,          \
+                                       const T *in)                                \
 {                                                                                  \
-    amp_os_push##SUF(e, pe, AMP_OS_K(m), in[0]);                                   \
-    amp_os_push##SUF(o, po, AMP_OS_KO(m), in[1]);                                  \
-    const T *w = e + *pe;                                                          \
-    T acc = (w[m] + w[m + 1]) * d[0];                                              \
+    e[t & emask] = in[0];                                                          \
+    o[t & omask] = in[1];                                                          \
+    T acc = (e[(t - (unsigned)m) & emask] + e[(t - (unsigned)m - 1u) & emask]) * d[0]; \
     for (int i = 2; i <= m + 1; i++)                                               \
-        acc = acc + (w[m + 1 - i] + w[m + i]) * d[i - 1];                          \
-    return (o[*po + m + 1] + acc) * 0.5f;                                          \
+        acc = acc + (e[(t - (unsigned)(m + 1 - i)) & emask] +                      \
+                     e[(t - (unsigned)(m + i)) & emask]) * d[i - 1];               \
+    return (o[(t - (unsigned)m - 1u) & omask] + acc) * 0.5f;                       \
 }                                                                                  \
                                                                                    \
-/* One base-rate sample x in, factor (2, 4 or 8) samples out, in time order. */   \
-static inline void amp_os_up##SUF(AmpOversample##SUF *s, int factor, T x, T *out)  \
+/* Base-rate sample n (any free-running count) x in; factor (2, 4 or 8)           \
+ * samples out, in time order. h: AMP_OS_UP_LEN values, zero at the start. */     \
+static inline void amp_os_up##SUF(T *h, unsigned n, int factor, T x, T *out)       \
 {                                                                                  \
     T a[2], b[4];                                                                  \
-    amp_os_up_stage##SUF(s->up1, &s->pos[0], amp_os_taps1, AMP_OS_M1, x,           \
+    amp_os_up_stage##SUF(h + AMP_OS_UP1, 63u, n, amp_os_taps1, AMP_OS_M1, x,       \
                          factor == 2 ? out : a);                                   \
     if (factor == 2)                                                               \
         return;                                                                    \
     for (int j = 0; j < 2; j++)                                                    \
-        amp_os_up_stage##SUF(s->up2, &s->pos[3], amp_os_taps2, AMP_OS_M2, a[j],    \
+        amp_os_up_stage##SUF(h + AMP_OS_UP2, 31u, 2u * n + (unsigned)j,            \
+                             amp_os_taps2, AMP_OS_M2, a[j],                        \
                              factor == 4 ? out + 2 * j : b + 2 * j);               \
     if (factor == 4)                                                               \
         return;                                                                    \
     for (int j = 0; j < 4; j++)                                                    \
-        amp_os_up_stage##SUF(s->up3, &s->pos[6], amp_os_taps3, AMP_OS_M3, b[j],    \
-                             out + 2 * j);                                         \
+        amp_os_up_stage##SUF(h + AMP_OS_UP3, 15u, 4u * n + (unsigned)j,            \
+                             amp_os_taps3, AMP_OS_M3, b[j], out + 2 * j);          \
 }                                                                                  \
                                                                                    \
-/* factor samples at the oversampled rate in (time order), one base-rate out. */  \
-static inline T amp_os_down##SUF(AmpOversample##SUF *s, int factor, const T *in)   \
+/* factor samples at the oversampled rate in (time order) for base-rate           \
+ * sample n; one sample out. h: AMP_OS_DOWN_LEN values, zero at the start. */     \
+static inline T amp_os_down##SUF(T *h, unsigned n, int factor, const T *in)        \
 {                                                                                  \
     T padded[8], a[4], b[2];                                                       \
     int pad = amp_os_pad(factor);                                                  \
     for (int j = 0; j < factor; j++) {                                             \
-        if (pad == 0) {                                                            \
-            padded[j] = in[j];                                                     \
-            continue;                                                              \
-        }                                                                          \
-        amp_os_push##SUF(s->pad, &s->pos[9], 8, in[j]);                            \
-        padded[j] = s->pad[s->pos[9] + pad];                                       \
+        unsigned t = (unsigned)factor * n + (unsigned)j;                           \
+        h[AMP_OS_PAD + (t & 7u)] = in[j];                                          \
+        padded[j] = h[AMP_OS_PAD + ((t - (unsigned)pad) & 7u)];                    \
     }                                                                              \
     const T *x = padded;                                                           \
     if (factor == 8) {                                                             \
         for (int j = 0; j < 4; j++)                                                \
-            a[j] = amp_os_down_stage##SUF(s->dn3e, s->dn3o, &s->pos[7], &s->pos[8], \
-                                          amp_os_taps3, AMP_OS_M3, x + 2 * j);     \
+            a[j] = amp_os_down_stage##SUF(h + AMP_OS_DN3E, 15u, h + AMP_OS_DN3O, 7u, \
+                                          4u * n + (unsigned)j, amp_os_taps3,      \
+                                          AMP_OS_M3, x + 2 * j);                   \
         x = a;                                                                     \
     }                                                                              \
     if (factor >= 4) {                                                             \
         for (int j = 0; j < 2; j++)                                                \
-            b[j] = amp_os_down_stage##SUF(s->dn2e, s->dn2o, &s->pos[4], &s->pos[5], \
-                                          amp_os_taps2, AMP_OS_M2, x + 2 * j);     \
+            b[j] = amp_os_down_stage##SUF(h + AMP_OS_DN2E, 31u, h + AMP_OS_DN2O, 15u, \
+                                          2u * n + (unsigned)j, amp_os_taps2,      \
+                                          AMP_OS_M2, x + 2 * j);                   \
         x = b;                                                                     \
     }                                                                              \
-    return amp_os_down_stage##SUF(s->dn1e, s->dn1o, &s->pos[1], &s->pos[2],        \
+    return amp_os_down_stage##SUF(h + AMP_OS_DN1E, 63u, h + AMP_OS_DN1O, 31u, n,   \
                                   amp_os_taps1, AMP_OS_M1, x);                     \
 }
 
