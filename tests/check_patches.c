@@ -626,7 +626,7 @@ START_TEST(test_library_listed_and_read)
     expect(r, 200, NULL);
     json_t *items = json_object_get(r->json, "patches");
     /* Every .amp of nodes/, sorted, marked builtin; no .dsp, no user patch. */
-    const char *want[] = {"drums.amp", "epiano.amp", "hall.amp", "ladder_bass.amp", "pad.amp", "reverb.amp",
+    const char *want[] = {"drive.amp", "drums.amp", "epiano.amp", "hall.amp", "ladder_bass.amp", "pad.amp", "reverb.amp",
                           "std/env.amp", "std/filter.amp", "std/fx.amp", "std/osc.amp", "stereo_delay.amp",
                           "supersaw.amp"};
     ck_assert_uint_eq(json_array_size(items), sizeof want / sizeof want[0]);
@@ -636,7 +636,7 @@ START_TEST(test_library_listed_and_read)
         ck_assert(json_is_true(json_object_get(item, "builtin")));
         ck_assert_ptr_null(json_object_get(item, "id"));
     }
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 9), "name")), "std/osc");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 10), "name")), "std/osc");
     reply_free(r);
 
     /* The text, as the file holds it; no session needed; .dsp imports too. */
