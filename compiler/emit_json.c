@@ -127,8 +127,10 @@ static void state(JsonWriter *w, const StateBudget *s)
 
 /* The patch's latency in samples: the longest path from an input, a note
  * or a param to an output, counting each downsampler it passes
- * (amp_oversample.h: the round trip of factor N). Voice outputs reach the
- * patch section through V_VOICEBUS, so the walk runs twice. */
+ * (amp_oversample.h: the round trip of factor N) and going through delay
+ * lines (their own delay not counted). Voice outputs reach the patch
+ * section through V_VOICEBUS and a delay line's write may come after its
+ * reads, so the walk runs twice (a feedback loop is followed once). */
 static long unit_latency(const Lowered *u)
 {
     const Ir *ir = &u->ir;
@@ -143,6 +145,11 @@ static long unit_latency(const Lowered *u)
             for (int k = 0; k < 3; k++)
                 if (ops[k] && lat[ops[k]->id] > l)
                     l = lat[ops[k]->id];
+            if (v->op == V_DELAY_READ) {          /* what was written, from the pass before */
+                const DelaySlot *d = ir->delays.items[v->idx];
+                if (d->write && lat[d->write->id] > l)
+                    l = lat[d->write->id];
+            }
             if (v->op == V_OS_OUT)
                 l += amp_os_latency(((const RegionSlot *)ir->regions.items[v->idx])->factor);
             lat[v->id] = l;
