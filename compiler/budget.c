@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include "amp_oversample.h"
 #include "amp_patch.h"
 #include "faust.h"
 #include "sema.h"
@@ -138,12 +139,44 @@ static uint64_t voice_bytes(const Plan *p)
     return p->lanes == 4 ? VECTOR_BYTES : SCALAR_BYTES;
 }
 
+static int is_crossing(const Val *v)
+{
+    return v->live && (v->op == V_OS_IN || v->op == V_OS_OUT);
+}
+
+/* Delay lines and oversamplers share the sample counter dpos. */
 static int any_live_delay(const Plan *p)
 {
     for (int k = 0; k < p->ir->delays.n; k++)
         if (p->delay_live[k])
             return 1;
+    for (int i = 0; i < p->ir->vals.n; i++)
+        if (is_crossing(p->ir->vals.items[i]))
+            return 1;
     return 0;
+}
+
+/* The histories of each oversampled region's up- and downsamplers
+ * (amp_oversample.h), in the struct's order; one item per region. */
+static void lay_oversamplers(BudgetLayout *l, const Plan *p)
+{
+    const Ir *ir = p->ir;
+    if (!ir->regions.n)
+        return;
+    uint64_t vb = voice_bytes(p), *bytes = arena_alloc(l->a, sizeof(uint64_t) * (size_t)ir->regions.n);
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (!is_crossing(v))
+            continue;
+        uint64_t len = v->op == V_OS_IN ? AMP_OS_UP_LEN : AMP_OS_DOWN_LEN;
+        bytes[v->idx] += v->sec == SEC_VOICE ? place(l, vb * (uint64_t)p->groups * len, vb)
+                                             : place(l, SCALAR_BYTES * len, SCALAR_BYTES);
+    }
+    for (int r = 0; r < ir->regions.n; r++) {
+        const RegionSlot *rs = ir->regions.items[r];
+        if (bytes[r])
+            item(l, rs->name, BUDGET_OVERSAMPLE, rs->sec, bytes[r])->length = rs->factor;
+    }
 }
 
 static void lay_params(BudgetLayout *l, const Plan *p)
@@ -200,6 +233,7 @@ static void lay_slots(BudgetLayout *l, const Plan *p)
             item(l, tb->name, BUDGET_TABLE, SEC_PATCH, place(l, SCALAR_BYTES * (uint64_t)tb->size, SCALAR_BYTES))
                 ->length = tb->size;
     }
+    lay_oversamplers(l, p);
     for (int k = 0; k < ir->externs.n; k++) {
         const ExternSlot *x = ir->externs.items[k];
         if (!p->extern_live[k])
@@ -262,6 +296,7 @@ const char *budget_kind_name(BudgetItemKind k)
     case BUDGET_TABLE: return "table";
     case BUDGET_SAMPLE: return "sample";
     case BUDGET_FAUST: return "faust";
+    case BUDGET_OVERSAMPLE: return "oversample";
     }
     return "?";
 }
@@ -291,6 +326,8 @@ static void describe(char *buf, size_t n, const BudgetItem *it, int voice_slots)
         snprintf(what, sizeof what, "%ld entries", it->length);
     else if (it->kind == BUDGET_FAUST)
         snprintf(what, sizeof what, "%s", it->program);
+    else if (it->kind == BUDGET_OVERSAMPLE)
+        snprintf(what, sizeof what, "%ldx", it->length);
     if (it->sec == SEC_VOICE)
         snprintf(what + strlen(what), sizeof what - strlen(what), "%s%d voice slots", what[0] ? ", " : "", voice_slots);
     if (it->kind == BUDGET_PARAMS || it->kind == BUDGET_VOICE_TABLE) {

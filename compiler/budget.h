@@ -33,6 +33,7 @@ typedef enum {
     BUDGET_TABLE,            /* a table */
     BUDGET_FAUST,            /* a Faust node instance: its dsp struct and control arrays */
     BUDGET_SAMPLE,           /* a sample slot's binding (AmpSample; the audio is the host's) */
+    BUDGET_OVERSAMPLE,       /* an oversampled instance's up- and downsamplers' histories */
 } BudgetItemKind;
 
 typedef struct BudgetItem {
@@ -43,7 +44,8 @@ typedef struct BudgetItem {
     Section sec;
     uint64_t bytes;        /* in the state, every voice slot included */
     uint64_t per_voice;      /* one voice slot's share; 0 in the patch section */
-    long length;           /* delay: buffer length in samples (a power of two); table: entries */
+    long length;           /* delay: buffer length in samples (a power of two); table: entries;
+                              oversample: the factor */
     double seconds;        /* delay sized in time: that time; else 0 */
     const char *program;   /* Faust: the program's node name */
     int order;             /* position in the struct, to break ties */

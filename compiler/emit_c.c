@@ -39,6 +39,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "amp_oversample.h"
 #include "amp_patch.h"
 #include "ampc.h"
 #include "faust.h"
@@ -52,6 +53,7 @@ typedef struct Emitter {
     EmitText *t;
     Arena *arena;          /* scratch while printing */
     char *extern_called;   /* per extern: compute() already printed in this context */
+    char *region_done;     /* per oversampled region: its loop already printed in this context */
     int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
 } Emitter;
 
@@ -432,17 +434,112 @@ static void emit_extern_call(Emitter *e, int k, int ctx, const char *indent)
 /* Print every live Val of one context, in order. */
 static void emit_taps(Emitter *e, int part, const char *indent);
 
+/* ---- oversampled regions (ir.h RegionSlot, runtime/abi/amp_oversample.h) ---- */
+
+/* Is v computed in the sub-sample loop of its region? */
+static int in_region(const Val *v)
+{
+    return v->region && v->rate == RATE_AUDIO;
+}
+
+/* The up- or downsampler's history of a crossing value: one array per
+ * value, per voice group in the voice section. */
+static const char *os_history(const Emitter *e, const Val *v, char *buf, size_t n)
+{
+    snprintf(buf, n, "s->os%c%d%s", v->op == V_OS_IN ? 'u' : 'd', v->id, v->sec == SEC_VOICE ? "[g]" : "");
+    return buf;
+}
+
+static int emit_skips(const Emitter *e, const Val *v, int ctx)
+{
+    if (!v->live || v->op == V_CONST || v->op == V_STATE || e->p->dep_i[v->id] || e->p->inlined[v->id] ||
+        plan_ctx_of(v) != ctx)
+        return 1;
+    return v->op == V_NEG && !e->p->uses[v->id] && !e->p->muses[v->id];
+}
+
+/* Region r, once per sample: its inputs upsampled, then factor times its
+ * values and state updates, each output kept for the downsampler. */
+static void emit_region(Emitter *e, int r, int ctx, const char *indent)
+{
+    const Ir *ir = e->ir;
+    const RegionSlot *rs = ir->regions.items[r];
+    EmitText *t = e->t;
+    int vec = is_vec(e, ctx), n = rs->factor;
+    const char *T = vec ? "v4f" : "float", *fn = vec ? "4" : "f";
+    char buf[96], hist[64], inner[64];
+    snprintf(inner, sizeof inner, "%s    ", indent);
+    e->region_done[r] = 1;
+    text_printf(t, "%s/* oversample %d: instance '%s' */\n", indent, n, rs->name);
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (v->live && v->idx == r && (v->op == V_OS_IN || v->op == V_OS_OUT))
+            text_printf(t, "%s%s u%d[%d];\n", indent, T, v->id, n);
+        if (v->live && v->idx == r && v->op == V_OS_IN)
+            text_printf(t, "%samp_os_up%s(%s, dp, %d, %s, u%d);\n", indent, fn, os_history(e, v, hist, sizeof hist),
+                        n, ref(e, v->a, ctx, buf, sizeof buf), v->id);
+    }
+    text_printf(t, "%sfor (int os = 0; os < %d; os++) {\n", indent, n);
+    for (int i = 0; i < ir->vals.n; i++) {
+        Val *v = ir->vals.items[i];
+        if (v->region != r + 1 || !in_region(v) || emit_skips(e, v, ctx))
+            continue;
+        if (v->op == V_OS_IN)
+            text_printf(t, "%sconst %s x%d = u%d[os];\n", inner, T, v->id, v->id);
+        else
+            emit_val(e, v, ctx, inner);
+    }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (v->live && v->idx == r && v->op == V_OS_OUT)
+            text_printf(t, "%su%d[os] = %s;\n", inner, v->id, ref(e, v->a, ctx, buf, sizeof buf));
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < ir->states.n; k++) {
+            StateSlot *s = ir->states.items[k];
+            if (!e->p->state_live[k] || s->region != r + 1 || s->end == s->start)
+                continue;
+            if (pass == 0)
+                text_printf(t, "%sconst %s n%d = %s;\n", inner, T, k, ref(e, s->end, ctx, buf, sizeof buf));
+            else
+                text_printf(t, "%sst%d = n%d;\n", inner, k, k);
+        }
+    }
+    text_printf(t, "%s}\n", indent);
+}
+
+static void emit_downsample(Emitter *e, const Val *v, int ctx, const char *indent)
+{
+    const RegionSlot *rs = e->ir->regions.items[v->idx];
+    char hist[64];
+    if (!e->region_done[v->idx])
+        emit_region(e, v->idx, ctx, indent);
+    int vec = is_vec(e, ctx);
+    text_printf(e->t, "%sconst %s x%d = amp_os_down%s(%s, dp, %d, u%d);\n", indent, vec ? "v4f" : "float", v->id,
+                vec ? "4" : "f", os_history(e, v, hist, sizeof hist), rs->factor, v->id);
+}
+
 static void emit_context(Emitter *e, int ctx, const char *indent)
 {
     memset(e->extern_called, 0, (size_t)e->ir->externs.n + 1);
+    memset(e->region_done, 0, (size_t)e->ir->regions.n + 1);
     for (int i = 0; i < e->ir->vals.n; i++) {
         Val *v = e->ir->vals.items[i];
+        if (in_region(v) && !emit_skips(e, v, ctx)) {
+            if (!e->region_done[v->region - 1])
+                emit_region(e, v->region - 1, ctx, indent);
+            continue;
+        }
         if (!v->live || v->op == V_CONST || v->op == V_STATE || e->p->dep_i[v->id] || e->p->inlined[v->id] || plan_ctx_of(v) != ctx)
             continue;
         if (v->op == V_NEG && !e->p->uses[v->id] && !e->p->muses[v->id])
             continue;   /* read only by selects that flip signs instead */
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->loop_of[v->id] != e->cur_loop)
             continue;
+        if (v->op == V_OS_OUT) {
+            emit_downsample(e, v, ctx, indent);
+            continue;
+        }
         if (v->op == V_EXTERN_OUT) {
             if (!e->extern_called[v->idx]) {
                 emit_extern_call(e, v->idx, ctx, indent);
@@ -505,7 +602,23 @@ static int any_delay(const Emitter *e, int sec)
         if (e->p->delay_live[k] && (sec < 0 || (int)d->sec == sec))
             return 1;
     }
+    for (int i = 0; i < e->ir->vals.n; i++) {     /* the oversamplers run on the same counter */
+        const Val *v = e->ir->vals.items[i];
+        if (v->live && (v->op == V_OS_IN || v->op == V_OS_OUT) && (sec < 0 || (int)v->sec == sec))
+            return 1;
+    }
     return 0;
+}
+
+/* Every live crossing of an oversampled region, in order: f(e, v, arg). */
+static int os_history_len(const Val *v)
+{
+    return v->op == V_OS_IN ? AMP_OS_UP_LEN : AMP_OS_DOWN_LEN;
+}
+
+static int is_crossing(const Val *v)
+{
+    return v->live && (v->op == V_OS_IN || v->op == V_OS_OUT);
 }
 
 static int np1(int n)
@@ -566,6 +679,20 @@ static void emit_struct(Emitter *e)
         TableSlot *tb = ir->tables.items[k];
         if (e->p->table_live[k] && !tb->data)
             text_printf(t, "    float tab%d[%d]; /* %s */\n", k, tb->size, tb->name);
+    }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (!is_crossing(v))
+            continue;
+        const RegionSlot *rs = ir->regions.items[v->idx];
+        const char *what = v->op == V_OS_IN ? "upsampler" : "downsampler";
+        char c = v->op == V_OS_IN ? 'u' : 'd';
+        if (v->sec == SEC_VOICE)
+            text_printf(t, "    %s os%c%d[%d][%d]; /* %s of %s (x%d) */\n", voice_type(e), c, v->id, e->p->groups,
+                        os_history_len(v), what, rs->name, v->id);
+        else
+            text_printf(t, "    float os%c%d[%d]; /* %s of %s (x%d) */\n", c, v->id, os_history_len(v), what, rs->name,
+                        v->id);
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
@@ -722,6 +849,14 @@ static void emit_reset_lanes(Emitter *e, const char *v)
         if (e->p->extern_live[k] && x->sec == SEC_VOICE)
             text_printf(t, "    instanceClear%s(&s->fx%d[%s]);\n", x->faust->cname, k, v);
     }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *x = ir->vals.items[i];
+        if (!is_crossing(x) || x->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "os%c%d", x->op == V_OS_IN ? 'u' : 'd', x->id);
+        text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = 0.0f;\n", os_history_len(x),
+                    lane(e, at, sizeof at, name, v, "[j]"));
+    }
 }
 
 static void emit_reset(Emitter *e)
@@ -756,6 +891,12 @@ static void emit_reset(Emitter *e)
         if (!e->p->delay_live[k])
             continue;
         text_printf(t, "    memset(s->dl%d, 0, sizeof s->dl%d);\n", k, k);
+    }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (is_crossing(v))
+            text_printf(t, "    memset(s->os%c%d, 0, sizeof s->os%c%d);\n", v->op == V_OS_IN ? 'u' : 'd', v->id,
+                        v->op == V_OS_IN ? 'u' : 'd', v->id);
     }
     for (int k = 0; k < ir->externs.n; k++) {
         ExternSlot *x = ir->externs.items[k];
@@ -815,6 +956,14 @@ static void emit_voice_fns(Emitter *e)
         text_printf(t, "    s->fx%d[to] = s->fx%d[from];\n", k, k);
         text_printf(t, "    memcpy(s->fic%d[to], s->fic%d[from], sizeof s->fic%d[to]);\n", k, k, k);
         text_printf(t, "    memcpy(s->ffc%d[to], s->ffc%d[from], sizeof s->ffc%d[to]);\n", k, k, k);
+    }
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *x = ir->vals.items[i];
+        if (!is_crossing(x) || x->sec != SEC_VOICE)
+            continue;
+        snprintf(name, sizeof name, "os%c%d", x->op == V_OS_IN ? 'u' : 'd', x->id);
+        text_printf(t, "    for (int j = 0; j < %d; j++)\n        %s = %s;\n", os_history_len(x),
+                    lane(e, a, sizeof a, name, "to", "[j]"), lane(e, b, sizeof b, name, "from", "[j]"));
     }
     text_puts(t, "    (void)s;\n}\n\n");
     text_printf(t, "static AmpVoiceTable *p_voices(void *state)\n{\n    return &((%s_state *)state)->vt;\n}\n\n", u->name);
@@ -924,13 +1073,13 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
     char buf[96];
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
+        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
             text_printf(e->t, "%sconst %s n%d = %s;\n", indent, vector ? "v4f" : "float", k,
                         ref(e, s->end, ctx, buf, sizeof buf));
     }
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !elsewhere(e, sec, s->start))
+        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
             text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
     }
     for (int k = 0; k < ir->delays.n; k++) {
@@ -1233,13 +1382,17 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
 {
     Emitter e = { .u = u, .ir = &u->ir, .p = plan, .t = c, .arena = u->ir.arena, .cur_loop = -1 };
     e.extern_called = arena_alloc(e.arena, (size_t)e.ir->externs.n + 1);
+    e.region_done = arena_alloc(e.arena, (size_t)e.ir->regions.n + 1);
     int scalar = plan->lanes == 1;
     const char *N = u->name;
 
     text_printf(c, "/* %s.c — generated by ampc %s from unit '%s'%s. Do not edit. */\n", N, AMPC_VERSION, N,
                 !u->voices ? "" : scalar ? ", one voice at a time (scalar)" : ", four voices per vector");
     text_printf(c, "#ifndef AMP_GEN_%s_C\n#define AMP_GEN_%s_C\n\n", N, N);
-    text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n\n");
+    text_puts(c, "#include <string.h>\n#include \"amp_patch.h\"\n#include \"amp_dsp.h\"\n");
+    if (e.ir->regions.n)
+        text_puts(c, "#include \"amp_oversample.h\"\n");
+    text_puts(c, "\n");
     emit_faust_code(&e);
     emit_table_data(&e);
     emit_struct(&e);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "amp_oversample.h"
 #include "amp_patch.h"
 #include "ampc.h"
 #include "budget.h"
@@ -116,9 +117,73 @@ static void state(JsonWriter *w, const StateBudget *s)
             json_write_integer(w, "entries", it->length);
         if (it->kind == BUDGET_FAUST)
             json_write_string(w, "program", it->program);
+        if (it->kind == BUDGET_OVERSAMPLE)
+            json_write_integer(w, "factor", it->length);
         json_write_end(w);
     }
     json_write_end(w);
+    json_write_end(w);
+}
+
+/* The patch's latency in samples: the longest path from an input, a note
+ * or a param to an output, counting each downsampler it passes
+ * (amp_oversample.h: the round trip of factor N) and going through delay
+ * lines (their own delay not counted). Voice outputs reach the patch
+ * section through V_VOICEBUS and a delay line's write may come after its
+ * reads, so the walk runs twice (a feedback loop is followed once). */
+static long unit_latency(const Lowered *u)
+{
+    const Ir *ir = &u->ir;
+    long *lat = calloc((size_t)ir->vals.n + 1, sizeof *lat), voice[MAX_CHANNELS] = { 0 }, best = 0;
+    if (!lat)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < ir->vals.n; i++) {
+            const Val *v = ir->vals.items[i];
+            const Val *ops[3] = { v->a, v->b, v->c };
+            long l = v->op == V_VOICEBUS && v->idx < MAX_CHANNELS ? voice[v->idx] : 0;
+            for (int k = 0; k < 3; k++)
+                if (ops[k] && lat[ops[k]->id] > l)
+                    l = lat[ops[k]->id];
+            if (v->op == V_DELAY_READ) {          /* what was written, from the pass before */
+                const DelaySlot *d = ir->delays.items[v->idx];
+                if (d->write && lat[d->write->id] > l)
+                    l = lat[d->write->id];
+            }
+            if (v->op == V_OS_OUT)
+                l += amp_os_latency(((const RegionSlot *)ir->regions.items[v->idx])->factor);
+            lat[v->id] = l;
+        }
+        for (int ch = 0; ch < u->n_outputs && ch < MAX_CHANNELS; ch++)
+            if (u->voice_out[ch])
+                voice[ch] = lat[u->voice_out[ch]->id];
+    }
+    for (int ch = 0; ch < u->n_outputs && ch < MAX_CHANNELS; ch++) {
+        const Val *o = u->out[ch] ? u->out[ch] : u->voice_out[ch];
+        if (o && lat[o->id] > best)
+            best = lat[o->id];
+    }
+    free(lat);
+    return best;
+}
+
+/* "latency" and "oversample", written only for a unit with oversampled
+ * instances (a unit without has no latency). */
+static void oversampling(JsonWriter *w, const Lowered *u)
+{
+    const Ir *ir = &u->ir;
+    if (!ir->regions.n)
+        return;
+    json_write_integer(w, "latency", unit_latency(u));
+    json_write_array(w, "oversample", JSON_WRITE_BLOCK);
+    for (int r = 0; r < ir->regions.n; r++) {
+        const RegionSlot *rs = ir->regions.items[r];
+        json_write_object(w, NULL, JSON_WRITE_INLINE);
+        json_write_string(w, "instance", rs->name);
+        json_write_integer(w, "factor", rs->factor);
+        json_write_integer(w, "latency", amp_os_latency(rs->factor));
+        json_write_end(w);
+    }
     json_write_end(w);
 }
 
@@ -160,6 +225,7 @@ void emit_json(const Lowered *u, const Plan *plan, const StateBudget *st, EmitTe
         json_write_end(&w);
     }
     json_write_integer(&w, "control_tick", AMP_CHUNK);
+    oversampling(&w, u);
     if (st)
         state(&w, st);
     if (plan)

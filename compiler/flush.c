@@ -39,6 +39,7 @@ static int flushable(const Val *v)
     switch (v->op) {
     case V_CONST: case V_SR: case V_PARAM: case V_NOTE: case V_INPUT: case V_STATE:
     case V_NOISE: case V_VOICEBUS: case V_TINDEX: case V_PLACEHOLDER: case V_EXTERN_OUT: case V_SAMPLE_INFO:
+    case V_OS_IN: case V_OS_OUT:
         return 0;
     default:
         return !valop_is_truth(v->op);

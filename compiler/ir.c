@@ -87,6 +87,7 @@ static Val *intern(Ir *ir, ValOp op, int idx, double k, Val *a, Val *b, Val *c, 
     v->c = c;
     v->rate = rate;
     v->sec = sec;
+    v->region = ir->cur_region;
     v->hash_next = ir->hash[h];
     ir->hash[h] = v;
     vec_push(ir->arena, &ir->vals, v);
@@ -226,8 +227,37 @@ StateSlot *ir_state(Ir *ir, const char *name, Section sec, Val *init)
     s->init = init;
     s->start = intern(ir, V_STATE, ir->states.n, 0, NULL, NULL, NULL, RATE_AUDIO, sec);
     s->end = s->start;
+    s->region = ir->cur_region;
     vec_push(ir->arena, &ir->states, s);
     return s;
+}
+
+int ir_region(Ir *ir, const char *name, Section sec, int factor)
+{
+    RegionSlot *r = arena_alloc(ir->arena, sizeof *r);
+    r->name = name;
+    r->sec = sec;
+    r->factor = factor;
+    vec_push(ir->arena, &ir->regions, r);
+    return ir->regions.n - 1;
+}
+
+Val *ir_os_in(Ir *ir, int r, Val *v)
+{
+    int saved = ir->cur_region;
+    ir->cur_region = r + 1;
+    Val *u = intern(ir, V_OS_IN, r, 0, v, NULL, NULL, RATE_AUDIO, ((RegionSlot *)ir->regions.items[r])->sec);
+    ir->cur_region = saved;
+    return u;
+}
+
+Val *ir_os_out(Ir *ir, int r, Val *inner)
+{
+    int saved = ir->cur_region;
+    ir->cur_region = 0;
+    Val *u = intern(ir, V_OS_OUT, r, 0, inner, NULL, NULL, RATE_AUDIO, ((RegionSlot *)ir->regions.items[r])->sec);
+    ir->cur_region = saved;
+    return u;
 }
 
 DelaySlot *ir_delay(Ir *ir, const char *name, Section sec, int size)
@@ -465,7 +495,7 @@ const char *valop_name(ValOp op)
         [V_CONST] = "const", [V_SR] = "SR", [V_PARAM] = "param", [V_NOTE] = "note",
         [V_INPUT] = "input", [V_STATE] = "state", [V_NOISE] = "noise",
         [V_VOICEBUS] = "voices", [V_TINDEX] = "i", [V_PLACEHOLDER] = "placeholder",
-        [V_EXTERN_OUT] = "extern",
+        [V_EXTERN_OUT] = "extern", [V_OS_IN] = "upsample", [V_OS_OUT] = "downsample",
         [V_DELAY_READ] = "delay.read", [V_TABLE_AT] = "table.at", [V_TABLE_LERP] = "table.lerp",
         [V_SAMPLE_READ] = "sample.read", [V_SAMPLE_INFO] = "sample.info",
         [V_NEG] = "neg", [V_NOT] = "not", [V_ADD] = "+", [V_SUB] = "-", [V_MUL] = "*",

@@ -52,6 +52,9 @@ typedef enum {
     V_FUNC1,       /* idx = Func, a */
     V_FUNC2,       /* idx = Func, a, b */
     V_CLAMP,       /* a clamped to [b, c] */
+    /* oversampling (region idx, RegionSlot): where a signal crosses in or out */
+    V_OS_IN,       /* a (a base-rate audio value) upsampled: one value per sub-sample */
+    V_OS_OUT,      /* a (a value of the region) downsampled: one value per sample */
     V_COUNT
 } ValOp;
 
@@ -78,6 +81,8 @@ struct Val {
     Section sec;
     const char *name;      /* a source name it was bound to, for dumps */
     int live;              /* reached from a root */
+    int region;            /* made inside oversampled region region-1 (0: none); only
+                              audio-rate Vals of a region run at its rate */
     Val *hash_next;
 };
 
@@ -88,6 +93,8 @@ typedef struct StateSlot {
     Val *start;            /* V_STATE leaf */
     Val *end;              /* value at the end of the sample (== start if never assigned) */
     int is_prev;           /* made by prev() */
+    int region;            /* of an oversampled instance: region-1 (0: none); updated
+                              once per sub-sample */
 } StateSlot;
 
 typedef struct DelaySlot {
@@ -122,6 +129,16 @@ typedef struct ExternSlot {
     Rate param_rate;       /* the fastest of the params: control, or audio */
 } ExternSlot;
 
+/* An instance that runs at factor times the rate (`oversample N { … }`):
+ * its audio-rate Vals are computed factor times per sample, in a loop of
+ * their own, between V_OS_IN values (each with an upsampler) and V_OS_OUT
+ * values (each with a downsampler), runtime/abi/amp_oversample.h. */
+typedef struct RegionSlot {
+    const char *name;      /* the instance's name */
+    Section sec;
+    int factor;            /* 2, 4 or 8 */
+} RegionSlot;
+
 typedef struct NoiseSlot {
     Section sec;
     uint32_t seed;
@@ -141,6 +158,8 @@ typedef struct Ir {
     int hash_cap;
     PtrVec states, delays, tables, noises, externs; /* slots */
     PtrVec samples;        /* sample slots: their names (instance paths), bound by the host */
+    PtrVec regions;        /* RegionSlot* */
+    int cur_region;        /* Vals and states made now belong to region cur_region-1 (0: none) */
 } Ir;
 
 void ir_init(Ir *ir, Arena *a);
@@ -157,6 +176,12 @@ int ir_sample(Ir *ir, const char *name);
  * Vals, kept); makes its n_out output leaves. */
 ExternSlot *ir_extern(Ir *ir, const char *name, Section sec, const struct FaustProgram *faust,
                       int n_in, Val **in, int n_param, Val **param, int n_out);
+/* Open region (the instance being lowered runs oversampled); its index. */
+int ir_region(Ir *ir, const char *name, Section sec, int factor);
+/* v, audio rate, read inside region r (0-based): its upsampled value. */
+Val *ir_os_in(Ir *ir, int r, Val *v);
+/* inner, a value of region r: its downsampled value, outside the region. */
+Val *ir_os_out(Ir *ir, int r, Val *inner);
 int ir_is_const(const Val *v, double k);
 /* Mark every Val reachable from the roots (outputs, state ends, delay
  * writes) given, plus state inits, table fills and the inputs and params

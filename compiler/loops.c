@@ -190,6 +190,11 @@ void plan_loops(Arena *a, Plan *p)
     for (int k = 0; k < ir->externs.n; k++)
         if (p->extern_live[k] && ((ExternSlot *)ir->externs.items[k])->sec == SEC_PATCH)
             return;
+    for (int i = 0; i < n; i++) {    /* an oversampled region runs in one loop of its own */
+        const Val *v = ir->vals.items[i];
+        if (v->live && v->sec == SEC_PATCH && (v->op == V_OS_IN || v->op == V_OS_OUT))
+            return;
+    }
     Graph g;
     Scc sc;
     graph_init(&g, a, n);

@@ -90,6 +90,17 @@ static const char *slot_name(Walk *c, const char *name)
 
 static Sig lower_expr(Walk *c, Expr *e);
 
+/* SR: the patch's rate, or inside an oversampled instance the rate it runs
+ * at, so that its filters and oscillators compute their coefficients for it. */
+static Val *sample_rate(Walk *c)
+{
+    Val *sr = ir_leaf(c->ir, V_SR, 0, RATE_INIT, SEC_PATCH);
+    if (!c->ir->cur_region)
+        return sr;
+    RegionSlot *r = c->ir->regions.items[c->ir->cur_region - 1];
+    return ir_op(c->ir, V_MUL, 0, sr, ir_const(c->ir, r->factor), NULL);
+}
+
 /* One operation applied channel by channel, a one-channel operand
  * broadcast over a many-channel one. */
 static Sig map2(Walk *c, Loc loc, ValOp op, int idx, Sig x, Sig y, UDim d)
@@ -728,7 +739,7 @@ static Sig lower_expr(Walk *c, Expr *e)
         if (strcmp(e->name, "pi") == 0)
             return sig1(ir_const(c->ir, M_PI), PLAIN);
         if (strcmp(e->name, "SR") == 0)
-            return sig1(ir_leaf(c->ir, V_SR, 0, RATE_INIT, SEC_PATCH), FREQ);
+            return sig1(sample_rate(c), FREQ);
         return c->ps ? lower_patch_name(c, e) : lower_node_name(c, e);
     case EX_FIELD:
         if (!c->ps) {
@@ -1212,6 +1223,23 @@ static Sig composite_field(Walk *c, PInst *p, Expr *e)
     return sig1(p->ports[slot], d);
 }
 
+/* An instance in an `oversample N { … }` block: a region of the Ir. Its
+ * audio-rate params and inputs enter upsampled; params at control rate or
+ * slower enter as they are (they hold for the whole tick anyway). The Vals
+ * its body makes belong to the region until it is closed. */
+static int open_region(Walk *c, PInst *p, NodeBinding *b, int np, int ni)
+{
+    int r = ir_region(c->ir, p->item->name, p->sec, p->item->oversample);
+    for (int k = 0; k < np; k++)
+        if (b->params[k]->rate == RATE_AUDIO)
+            b->params[k] = ir_os_in(c->ir, r, b->params[k]);
+    for (int k = 0; k < ni; k++)
+        if (b->inputs[k]->rate == RATE_AUDIO)
+            b->inputs[k] = ir_os_in(c->ir, r, b->inputs[k]);
+    c->ir->cur_region = r + 1;
+    return r;
+}
+
 static void lower_inst(Walk *c, PInst *p)
 {
     if (p->lowered)
@@ -1294,6 +1322,7 @@ static void lower_inst(Walk *c, PInst *p)
         c->sec = saved;
         return;
     }
+    int region = p->item->oversample > 1 ? open_region(c, p, &b, np, ni) : -1;
     Walk nc = *c;
     nc.ps = NULL;
     nc.syms = NULL;
@@ -1303,6 +1332,12 @@ static void lower_inst(Walk *c, PInst *p)
     p->n_outs = sema_ident_count(n->outs);
     p->outs = arena_alloc(c->a, sizeof(Val *) * (size_t)(p->n_outs + 1));
     lower_node_body(&nc, n, &b, p->outs);
+    if (region >= 0) {     /* what leaves the region comes out downsampled */
+        c->ir->cur_region = 0;
+        for (k = 0; k < p->n_outs; k++)
+            if (p->outs[k] && p->outs[k]->rate == RATE_AUDIO)
+                p->outs[k] = ir_os_out(c->ir, region, p->outs[k]);
+    }
     c->sec = saved;
 }
 

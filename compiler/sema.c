@@ -495,6 +495,8 @@ typedef struct Expand {
     long items;            /* graph items the loops have made */
     long cloned;           /* expression nodes the loops have copied */
     int too_deep;          /* reported once */
+    int oversample;        /* the factor of the oversample block being unrolled, 0 outside */
+    Loc oversample_loc;    /* where that block begins */
 } Expand;
 
 /* A constant the expansion can compute: numbers and arithmetic on them. */
@@ -664,6 +666,31 @@ static void add_table(Expand *x, const char *name, Loc loc, Arg *elems)
     ix_put(x->a, &x->tables, name, SEC_PATCH, t);
 }
 
+static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail);
+
+/* oversample N { items }: the instances inside (loops unrolled) run at N
+ * times the rate (lower.c); nothing else may be inside. */
+static GraphItem **unroll_oversample(Expand *x, GraphItem *g, GraphItem **tail)
+{
+    long f;
+    if (x->oversample) {
+        diag_error(x->d, g->loc, "oversample blocks cannot be nested");
+        diag_note(x->d, x->oversample_loc, "the outer oversample block begins here");
+        return tail;
+    }
+    if (!whole_value(x, g->from, "the oversampling factor", &f))
+        return tail;
+    if (f != 2 && f != 4 && f != 8) {
+        diag_error(x->d, g->from->loc, "the oversampling factor must be 2, 4 or 8, not %ld", f);
+        return tail;
+    }
+    x->oversample = (int)f;
+    x->oversample_loc = g->loc;
+    tail = unroll(x, g->body, tail);
+    x->oversample = 0;
+    return tail;
+}
+
 /* Append the items of list, loops unrolled, to *tail; returns the new tail. */
 static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail)
 {
@@ -671,6 +698,18 @@ static GraphItem **unroll(Expand *x, GraphItem *list, GraphItem **tail)
     for (GraphItem *g = list; g; g = next) {
         next = g->next;
         g->next = NULL;
+        if (g->kind == GI_OVERSAMPLE) {
+            tail = unroll_oversample(x, g, tail);
+            continue;
+        }
+        if (x->oversample && g->kind != GI_FOR && g->kind != GI_INSTANCE) {
+            static const char *what[] = { [GI_LET] = "let", [GI_CONNECT] = "connection", [GI_ARRAY] = "table" };
+            diag_error(x->d, g->loc, "only instances can be oversampled; move this %s out of the oversample block",
+                       what[g->kind]);
+            continue;
+        }
+        if (g->kind == GI_INSTANCE)
+            g->oversample = x->oversample;
         if (g->kind == GI_FOR) {
             long from, to;
             if (builtin_name(g->name)) {
@@ -1412,6 +1451,29 @@ static void add_output_side(Walk *c, PInst *p)
     ix_put(c->a, &c->ps->inst_ix, g->name, p->sec, q);
 }
 
+/* What cannot run oversampled: a Faust program (its own rate), a delay
+ * line (every line advances once per sample, with the shared counter). */
+static int oversample_ok(Walk *c, Node *n, GraphItem *g)
+{
+    if (n->faust_path) {
+        diag_error(c->d, g->node_loc, "'%s' is a Faust node; it cannot be oversampled", n->name);
+        return 0;
+    }
+    if (n->graph) {
+        diag_error(c->d, g->node_loc, "'%s' is built from instances; oversample its instances inside it instead",
+                   n->name);
+        return 0;
+    }
+    for (Decl *d = n->decls; d; d = d->next) {
+        if (d->kind == DECL_DELAY) {
+            diag_error(c->d, g->node_loc, "node '%s' has a delay line ('%s'); it cannot be oversampled", n->name,
+                       d->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void collect_items(Walk *c, GraphItem *items, Section sec)
 {
     PatchScope *ps = c->ps;
@@ -1431,6 +1493,8 @@ static void collect_items(Walk *c, GraphItem *items, Section sec)
                     diag_error(c->d, g->node_loc, "unknown node '%s'", g->node);
                 continue;
             }
+            if (g->oversample > 1 && !oversample_ok(c, n, g))
+                continue;
             PInst *old = sema_find_inst(ps, g->name, sec);
             PLet *oldl = sema_find_let(ps, g->name, sec);
             if (old || oldl || sema_find_param(ps->unit, g->name) >= 0 ||

@@ -16,6 +16,7 @@
 #include "state_map.h"
 
 #include <string.h>
+#include "amp_oversample.h"
 #include "amp_patch.h"
 #include "ir.h"
 
@@ -65,11 +66,19 @@ static void add(Arena *a, StateMap *m, const char *name, const char *member, int
     e->size = size;
 }
 
+static int is_crossing(const Val *v)
+{
+    return v->live && (v->op == V_OS_IN || v->op == V_OS_OUT);
+}
+
 StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan)
 {
     const Ir *ir = &u->ir;
     StateMap *m = arena_alloc(a, sizeof *m);
-    int cap = ir->states.n + ir->noises.n + ir->delays.n + ir->externs.n + u->n_params + 1;
+    int crossings = 0;
+    for (int i = 0; i < ir->vals.n; i++)
+        crossings += is_crossing(ir->vals.items[i]);
+    int cap = ir->states.n + ir->noises.n + ir->delays.n + ir->externs.n + u->n_params + crossings + 1;
     m->items = arena_alloc(a, sizeof *m->items * (size_t)(cap > 0 ? cap : 1));
     m->lanes = plan->lanes;
     m->slots = plan->groups * plan->lanes;
@@ -107,7 +116,7 @@ StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan)
         add(a, m, arena_printf(a, "noise#%d", nth), arena_printf(a, "nz%d", k), -1, AMP_STATE_NOISE, voice, 1, at,
             size);
     }
-    int any_delay = 0;
+    int any_delay = crossings > 0;      /* oversamplers run on the delay lines' position */
     for (int k = 0; k < ir->delays.n; k++)
         any_delay |= plan->delay_live[k];
     if (any_delay) {
@@ -124,6 +133,21 @@ StateMap *state_map_build(Arena *a, const Lowered *u, const Plan *plan)
         add(a, m, d->name, arena_printf(a, "dl%d", k), -1, AMP_STATE_DELAY, voice, d->len, at, size);
         if (d->seconds > 0)
             place(&l, 4, 4);                                     /* dsz */
+    }
+    for (int k = 0; k < ir->tables.n; k++)                       /* not carried: init() fills them */
+        if (plan->table_live[k])
+            place(&l, 4, 4L * ((const TableSlot *)ir->tables.items[k])->size);
+    for (int i = 0; i < ir->vals.n; i++) {      /* oversamplers' histories, carried like delay lines */
+        const Val *v = ir->vals.items[i];
+        if (!is_crossing(v))
+            continue;
+        const RegionSlot *rs = ir->regions.items[v->idx];
+        int voice = v->sec == SEC_VOICE, len = v->op == V_OS_IN ? AMP_OS_UP_LEN : AMP_OS_DOWN_LEN;
+        long size = voice ? slot_bytes * plan->groups * len : 4L * len;
+        long at = place(&l, voice ? slot_align : 4, size);
+        char c = v->op == V_OS_IN ? 'u' : 'd';
+        add(a, m, arena_printf(a, "%s.%s", rs->name, v->op == V_OS_IN ? "upsampler" : "downsampler"),
+            arena_printf(a, "os%c%d", c, v->id), -1, AMP_STATE_DELAY, voice, len, at, size);
     }
     for (int i = 0; i < u->n_params; i++)
         if (u->params[i].smooth > 0)

@@ -249,6 +249,16 @@ GraphItem *ast_for(Arena *a, Loc loc, const char *var, Loc var_loc, Expr *from, 
     return g;
 }
 
+GraphItem *ast_oversample(Arena *a, Loc loc, Expr *factor, GraphItem *body)
+{
+    GraphItem *g = arena_alloc(a, sizeof *g);
+    g->kind = GI_OVERSAMPLE;
+    g->loc = loc;
+    g->from = factor;
+    g->body = body;
+    return g;
+}
+
 GraphItem *ast_connect(Arena *a, Loc loc, Expr *value, Target *targets)
 {
     GraphItem *g = arena_alloc(a, sizeof *g);
@@ -586,6 +596,15 @@ static void dump_graph(FILE *out, const char *indent, const GraphItem *g)
             ast_dump_expr(out, g->from);
             fputs("..", out);
             ast_dump_expr(out, g->to);
+            dump_loc(out, g->loc);
+            char deeper[64];
+            snprintf(deeper, sizeof deeper, "%.60s  ", indent);
+            dump_graph(out, deeper, g->body);
+            continue;
+        }
+        case GI_OVERSAMPLE: {
+            fputs("oversample ", out);
+            ast_dump_expr(out, g->from);
             dump_loc(out, g->loc);
             char deeper[64];
             snprintf(deeper, sizeof deeper, "%.60s  ", indent);

@@ -180,7 +180,8 @@ typedef enum {
     GI_LET,        /* let name = value; */
     GI_CONNECT,    /* value -> targets; */
     GI_ARRAY,      /* table name = [a, b, ...]; */
-    GI_FOR         /* for name in from..to { body } */
+    GI_FOR,        /* for name in from..to { body } */
+    GI_OVERSAMPLE  /* oversample from { body } */
 } GraphItemKind;
 
 typedef struct GraphItem {
@@ -195,8 +196,11 @@ typedef struct GraphItem {
     Expr *value;           /* LET, CONNECT */
     Target *targets;       /* CONNECT */
     Arg *elems;            /* ARRAY */
-    Expr *from, *to;       /* FOR: the variable takes from, from + 1, ..., to - 1 */
-    struct GraphItem *body;/* FOR */
+    Expr *from, *to;       /* FOR: the variable takes from, from + 1, ..., to - 1;
+                              OVERSAMPLE: from is the factor */
+    struct GraphItem *body;/* FOR, OVERSAMPLE */
+    int oversample;        /* INSTANCE: runs at this many times the rate (1: not oversampled);
+                              set when an OVERSAMPLE block is unrolled (sema.c) */
     struct GraphItem *next;
 } GraphItem;
 
@@ -280,6 +284,7 @@ GraphItem *ast_graph_let(Arena *a, Loc loc, const char *name, Loc name_loc, Expr
 GraphItem *ast_connect(Arena *a, Loc loc, Expr *value, Target *targets);
 GraphItem *ast_array(Arena *a, Loc loc, const char *name, Arg *elems);
 GraphItem *ast_for(Arena *a, Loc loc, const char *var, Loc var_loc, Expr *from, Expr *to, GraphItem *body);
+GraphItem *ast_oversample(Arena *a, Loc loc, Expr *factor, GraphItem *body);
 Import *ast_import(Arena *a, Loc loc, const char *path, const char *faust_as);
 Node *ast_node(Arena *a, Loc loc, const char *name);
 Patch *ast_patch(Arena *a, Loc loc, const char *name);

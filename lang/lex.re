@@ -158,6 +158,7 @@ static int scan(Lexer *lx, Token *t)
             "as"         { return TK_AS; }
             "fn"         { return TK_FN; }
             "for"        { return TK_FOR; }
+            "oversample" { return TK_OVERSAMPLE; }
             "node"       { return TK_NODE; }
             "patch"      { return TK_PATCH; }
             "in"         { return TK_IN; }

@@ -48,7 +48,7 @@ void AmpParseTrace(FILE *out, char *prompt);
 
 /* Token codes, in the order the syntax error messages list them. */
 %token IMPORT FAUST AS FN NODE PATCH IN OUT PARAM STATE DELAY TABLE LET PROCESS
-       VOICE STEAL STEP SMOOTH FOR SAMPLE.
+       VOICE STEAL STEP SMOOTH FOR SAMPLE OVERSAMPLE.
 %token IDENT NUMBER STRING.
 %token LBRACE RBRACE LPAREN RPAREN LBRACKET RBRACKET SEMI COMMA ARROW ASSIGN DOT DOTDOT.
 
@@ -201,6 +201,7 @@ graph_items(A) ::= graph_items(L) graph_item(G).      { A = graph_list_add(L, G)
  * wire -> IDENT ['[' expr ']'] '=' [IDENT '.'] IDENT '(' [args] ')' ';'
  *       | expr '->' target {',' target} ';'
  *       | FOR IDENT IN expr '..' expr '{' { graph_item } '}'
+ * graph_item also -> OVERSAMPLE expr '{' { graph_item } '}' (§12)
  * (a node's own `let` and `table` items are its declarations) */
 graph_item(A) ::= wire(W).                            { A = W; }
 wire(A) ::= IDENT(N) ASSIGN IDENT(K) LPAREN args_opt(X) RPAREN SEMI.
@@ -215,6 +216,8 @@ graph_item(A) ::= TABLE IDENT(N) ASSIGN LBRACKET elems(L) RBRACKET SEMI.
     { A = ast_array(P->arena, N.loc, N.str, L.head); }
 wire(A) ::= FOR(K) IDENT(N) IN expr(F) DOTDOT expr(T) LBRACE graph_items(B) RBRACE.
     { A = ast_for(P->arena, K.loc, N.str, N.loc, F, T, B.head); }
+graph_item(A) ::= OVERSAMPLE(K) expr(F) LBRACE graph_items(B) RBRACE.
+    { A = ast_oversample(P->arena, K.loc, F, B.head); }
 graph_item(A) ::= LET(K) IDENT(N) ASSIGN expr(V) SEMI.
     { A = ast_graph_let(P->arena, K.loc, N.str, N.loc, V); }
 wire(A) ::= expr(V) ARROW(K) targets(T) SEMI.
@@ -318,7 +321,8 @@ static const char *const expected_name[YYNTOKEN] = {
     [TK_PARAM] = "'param'", [TK_STATE] = "'state'", [TK_DELAY] = "'delay'",
     [TK_TABLE] = "'table'", [TK_LET] = "'let'", [TK_PROCESS] = "'process'",
     [TK_VOICES] = "'voices'", [TK_VOICE] = "'voice'", [TK_STEAL] = "'steal'",
-    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_SAMPLE] = "'sample'", [TK_DOTDOT] = "'..'",
+    [TK_STEP] = "'step'", [TK_SMOOTH] = "'smooth'", [TK_FOR] = "'for'", [TK_SAMPLE] = "'sample'",
+    [TK_OVERSAMPLE] = "'oversample'", [TK_DOTDOT] = "'..'",
     [TK_IDENT] = "a name", [TK_NUMBER] = "a number", [TK_STRING] = "a string",
     [TK_LBRACE] = "'{'", [TK_RBRACE] = "'}'", [TK_LPAREN] = "'('", [TK_RPAREN] = "')'",
     [TK_LBRACKET] = "'['", [TK_RBRACKET] = "']'", [TK_SEMI] = "';'", [TK_COMMA] = "','",

@@ -626,9 +626,9 @@ START_TEST(test_library_listed_and_read)
     expect(r, 200, NULL);
     json_t *items = json_object_get(r->json, "patches");
     /* Every .amp of nodes/, sorted, marked builtin; no .dsp, no user patch. */
-    const char *want[] = {"drums.amp", "epiano.amp", "hall.amp", "karplus.amp", "ladder_bass.amp", "pad.amp",
-                          "phaser.amp", "reverb.amp", "sampler.amp", "std/env.amp", "std/filter.amp", "std/fx.amp",
-                          "std/osc.amp", "std/sample.amp", "stereo_delay.amp", "supersaw.amp"};
+    const char *want[] = {"drive.amp", "drums.amp", "epiano.amp", "hall.amp", "karplus.amp", "ladder_bass.amp",
+                          "pad.amp", "phaser.amp", "reverb.amp", "sampler.amp", "std/env.amp", "std/filter.amp",
+                          "std/fx.amp", "std/osc.amp", "std/sample.amp", "stereo_delay.amp", "supersaw.amp"};
     ck_assert_uint_eq(json_array_size(items), sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         json_t *item = json_array_get(items, i);
@@ -636,7 +636,7 @@ START_TEST(test_library_listed_and_read)
         ck_assert(json_is_true(json_object_get(item, "builtin")));
         ck_assert_ptr_null(json_object_get(item, "id"));
     }
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 12), "name")), "std/osc");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 13), "name")), "std/osc");
     reply_free(r);
 
     /* The text, as the file holds it; no session needed; .dsp imports too. */

@@ -233,7 +233,7 @@ START_TEST(test_state_map_json_matches_c)
     static const char *const files[] = { "lang/examples/pad.amp", "lang/examples/echo.amp",
                                          "lang/examples/wavetable.amp", "lang/examples/stereo_voices.amp",
                                          "lang/examples/feedback.amp", "nodes/drums.amp", "nodes/stereo_delay.amp",
-                                         "nodes/epiano.amp" };
+                                         "nodes/epiano.amp", "lang/examples/oversample.amp", "nodes/drive.amp" };
     static const char *dirs[] = { "nodes" };
     int checked = 0;
     for (int f = 0; f < (int)(sizeof files / sizeof files[0]) * 2; f++) {

@@ -90,7 +90,7 @@ web: $(WEB_MODULES)
 
 # NAME.module.wasm and NAME.module.json from nodes/NAME.amp (its last patch).
 $(WEB_OUT)/modules/%.module.wasm: nodes/%.amp runtime/wasm/patch_module.sh runtime/wasm/module/string.h \
-                                  runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h \
+                                  runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h runtime/abi/amp_oversample.h \
                                   $(sort $(wildcard nodes/std/*.amp)) $(B)/ampc
 	sh runtime/wasm/patch_module.sh $(B)/ampc $< $(WEB_OUT)/modules
 

@@ -36,7 +36,7 @@
 HOSTCC ?= cc
 
 # ---- embedded patch headers ------------------------------------------------
-EMBED_HEADERS := runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h
+EMBED_HEADERS := runtime/abi/amp_patch.h runtime/abi/amp_dsp.h runtime/abi/amp_math.h runtime/abi/amp_oversample.h
 
 $(B)/runtime/gen/embed: runtime/gen/embed.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

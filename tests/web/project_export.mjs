@@ -224,7 +224,7 @@ export async function run(t) {
   check(refused.error === nativeMessage, `the refusal differs:\n  worker: ${refused.error}\n  amp:    ${nativeMessage}`);
   t.log(`a bad document: "${refused.error}", as amp render says it`);
   const unknown = await renderInWorker(page, { json: json.replace('"epiano.amp"', '"piano.amp"'), assets, format: 'f32' });
-  check(/^tracks\[1\]\.patch: built-in patch 'piano\.amp' is not built into this engine \(it has drums\.amp, /
+  check(/^tracks\[1\]\.patch: built-in patch 'piano\.amp' is not built into this engine \(it has drive\.amp, drums\.amp, /
     .test(unknown.error ?? ''), `an unknown built-in patch: ${unknown.error}`);
   const noAudio = await renderInWorker(page, { json, assets: {}, format: 'f32' });
   check(noAudio.error === "tracks[4].regions[0].file: no audio was handed in for file 'hats.wav'",
