@@ -291,7 +291,7 @@ static const char json[] =
     "{\n"
     "  \"name\": \"folded\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 4,\n"
     "  \"steal\": \"oldest\",\n"

@@ -20,8 +20,14 @@ typedef struct nested_state {
     float st1; /* fx.w.m.phase */
     float st2; /* fx.w.f[0].ic1 */
     float st3; /* fx.w.f[0].ic2 */
-    float st4; /* fx.w.f[1].ic1 */
-    float st5; /* fx.w.f[1].ic2 */
+    float st4; /* fx.w.f[0].gp */
+    float st5; /* fx.w.f[0].hpp */
+    float st6; /* fx.w.f[0].v1p */
+    float st7; /* fx.w.f[1].ic1 */
+    float st8; /* fx.w.f[1].ic2 */
+    float st9; /* fx.w.f[1].gp */
+    float st10; /* fx.w.f[1].hpp */
+    float st11; /* fx.w.f[1].v1p */
 } nested_state;
 
 static void p_reset(void *state);
@@ -42,8 +48,8 @@ static void p_init(void *state, float sr)
     s->init[0] = x9;
     const float x65 = 0.300000012f / x7;
     s->init[1] = x65;
-    const float x94 = x7 * 0.49000001f;
-    s->init[2] = x94;
+    const float x97 = x7 * 0.49000001f;
+    s->init[2] = x97;
     p_reset(s);
 }
 
@@ -56,6 +62,12 @@ static void p_reset(void *state)
     s->st3 = 0.0f;
     s->st4 = 0.0f;
     s->st5 = 0.0f;
+    s->st6 = 0.0f;
+    s->st7 = 0.0f;
+    s->st8 = 0.0f;
+    s->st9 = 0.0f;
+    s->st10 = 0.0f;
+    s->st11 = 0.0f;
     s->vt.live = 0;
     for (int v = 0; v < AMP_VOICE_SLOTS; v++) {
         s->vt.note_id[v] = -1;
@@ -118,7 +130,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         s->vt.level[v] = 0.0f;
     const float x9 = s->init[0];
     const float x65 = s->init[1];
-    const float x94 = s->init[2];
+    const float x97 = s->init[2];
     for (int pos = 0; pos < n;) {
         const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
@@ -193,16 +205,30 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float st3 = s->st3;
         float st4 = s->st4;
         float st5 = s->st5;
+        float st6 = s->st6;
+        float st7 = s->st7;
+        float st8 = s->st8;
+        float st9 = s->st9;
+        float st10 = s->st10;
+        float st11 = s->st11;
         float ax63[AMP_CHUNK];
-        float ax103[AMP_CHUNK];
-        float ax104[AMP_CHUNK];
-        float ax105[AMP_CHUNK];
-        float ax130[AMP_CHUNK];
-        float ax131[AMP_CHUNK];
-        float ax132[AMP_CHUNK];
-        float ax146[AMP_CHUNK];
+        float ast4[AMP_CHUNK];
+        float ax101[AMP_CHUNK];
+        float ax106[AMP_CHUNK];
+        float ax107[AMP_CHUNK];
+        float ax108[AMP_CHUNK];
+        float ax110[AMP_CHUNK];
+        float ast9[AMP_CHUNK];
+        float ax143[AMP_CHUNK];
+        float ax147[AMP_CHUNK];
+        float ax148[AMP_CHUNK];
         float ax149[AMP_CHUNK];
+        float ax151[AMP_CHUNK];
+        float ax174[AMP_CHUNK];
+        float ax177[AMP_CHUNK];
         for (int i = 0; i < len; i++) {   /* loop 1 of 2 */
+            ast4[i] = st4;
+            ast9[i] = st9;
             const float x59 = vb0[i];
             const float x60 = vb1[i];
             const float x62 = x59 + x60;
@@ -216,96 +242,142 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x87 = amp_exp2f(x69);
             const float x88 = 800.0f * x87;
             const float x90 = amp_clampf(x88, 10.0f, 20000.0f);
-            const float x95 = amp_minf(x90, x94);
-            const float x96 = 3.14159274f * x95;
-            const float x97 = x9 * x96;
-            const float x98 = amp_tanf(x97);
-            const float x100 = x98 + 1.41422713f;
-            const float x101 = x98 * x100;
-            const float x102 = 1.0f + x101;
-            const float x103 = 1.0f / x102;
-            ax103[i] = x103;
-            const float x104 = x98 * x103;
-            ax104[i] = x104;
-            const float x105 = x98 * x104;
-            ax105[i] = x105;
-            const float x118 = amp_exp2f(x86);
-            const float x119 = 800.0f * x118;
-            const float x120 = amp_clampf(x119, 10.0f, 20000.0f);
-            const float x123 = amp_minf(x120, x94);
-            const float x124 = 3.14159274f * x123;
-            const float x125 = x9 * x124;
-            const float x126 = amp_tanf(x125);
-            const float x127 = 1.41422713f + x126;
-            const float x128 = x126 * x127;
-            const float x129 = 1.0f + x128;
-            const float x130 = 1.0f / x129;
-            ax130[i] = x130;
-            const float x131 = x126 * x130;
-            ax131[i] = x131;
-            const float x132 = x126 * x131;
-            ax132[i] = x132;
-            const float x146 = x59 * 0.300000012f;
-            ax146[i] = x146;
-            const float x149 = x60 * 0.300000012f;
+            const float x98 = amp_minf(x90, x97);
+            const float x99 = 3.14159274f * x98;
+            const float x100 = x9 * x99;
+            const float x101 = amp_tanf(x100);
+            ax101[i] = x101;
+            const float x103 = x101 + 1.41422713f;
+            const float x104 = x101 * x103;
+            const float x105 = 1.0f + x104;
+            const float x106 = 1.0f / x105;
+            ax106[i] = x106;
+            const float x107 = x101 * x106;
+            ax107[i] = x107;
+            const float x108 = x101 * x107;
+            ax108[i] = x108;
+            const float x110 = x101 - st4;
+            ax110[i] = x110;
+            const float x132 = amp_exp2f(x86);
+            const float x133 = 800.0f * x132;
+            const float x134 = amp_clampf(x133, 10.0f, 20000.0f);
+            const float x140 = amp_minf(x134, x97);
+            const float x141 = 3.14159274f * x140;
+            const float x142 = x9 * x141;
+            const float x143 = amp_tanf(x142);
+            ax143[i] = x143;
+            const float x144 = 1.41422713f + x143;
+            const float x145 = x143 * x144;
+            const float x146 = 1.0f + x145;
+            const float x147 = 1.0f / x146;
+            ax147[i] = x147;
+            const float x148 = x143 * x147;
+            ax148[i] = x148;
+            const float x149 = x143 * x148;
             ax149[i] = x149;
+            const float x151 = x143 - st9;
+            ax151[i] = x151;
+            const float x174 = x59 * 0.300000012f;
+            ax174[i] = x174;
+            const float x177 = x60 * 0.300000012f;
+            ax177[i] = x177;
             const float n1 = x82;
+            const float n4 = x101;
+            const float n9 = x143;
             st1 = n1;
+            st4 = n4;
+            st9 = n9;
         }
         for (int i = 0; i < len; i++) {   /* loop 2 of 2 */
             const float x63 = ax63[i];
-            const float x103 = ax103[i];
-            const float x104 = ax104[i];
-            const float x105 = ax105[i];
-            const float x130 = ax130[i];
-            const float x131 = ax131[i];
-            const float x132 = ax132[i];
-            const float x146 = ax146[i];
+            const float x101 = ax101[i];
+            const float x106 = ax106[i];
+            const float x107 = ax107[i];
+            const float x108 = ax108[i];
+            const float x110 = ax110[i];
+            const float x143 = ax143[i];
+            const float x147 = ax147[i];
+            const float x148 = ax148[i];
             const float x149 = ax149[i];
-            const float x106 = x63 - st3;
-            const float x107 = st2 * x103;
-            const float x108 = x104 * x106;
-            const float x109 = x107 + x108;
-            const float x110 = st2 * x104;
-            const float x111 = st3 + x110;
-            const float x112 = x105 * x106;
-            const float x113 = x111 + x112;
-            const float x114 = 2.0f * x109;
-            const float x115 = amp_flushf(x114 - st2);
-            const float x116 = 2.0f * x113;
-            const float x117 = amp_flushf(x116 - st3);
-            const float x133 = x63 - st5;
-            const float x134 = st4 * x130;
-            const float x135 = x131 * x133;
-            const float x136 = x134 + x135;
-            const float x137 = st4 * x131;
-            const float x138 = st5 + x137;
-            const float x139 = x132 * x133;
-            const float x140 = x138 + x139;
-            const float x141 = 2.0f * x136;
-            const float x142 = amp_flushf(x141 - st4);
-            const float x143 = 2.0f * x140;
-            const float x144 = amp_flushf(x143 - st5);
-            const float x147 = 0.699999988f * x113;
-            const float x148 = x146 + x147;
-            const float x150 = 0.699999988f * x140;
-            const float x151 = x149 + x150;
-            out[0][pos + i] = amp_flushf(x148);
-            out[1][pos + i] = amp_flushf(x151);
-            const float n2 = x115;
-            const float n3 = x117;
-            const float n4 = x142;
-            const float n5 = x144;
+            const float x151 = ax151[i];
+            const float x174 = ax174[i];
+            const float x177 = ax177[i];
+            const float x111 = st5 * x110;
+            const float x112 = st2 + x111;
+            const float x113 = amp_flushf((ast4[i] != x101) ? x112 : st2);
+            const float x114 = st6 * x110;
+            const float x115 = st3 + x114;
+            const float x116 = amp_flushf((ast4[i] != x101) ? x115 : st3);
+            const float x117 = x63 - x116;
+            const float x118 = x106 * x113;
+            const float x119 = x107 * x117;
+            const float x120 = x118 + x119;
+            const float x121 = x107 * x113;
+            const float x122 = x116 + x121;
+            const float x123 = x108 * x117;
+            const float x124 = x122 + x123;
+            const float x125 = 2.0f * x120;
+            const float x126 = x125 - x113;
+            const float x127 = 2.0f * x124;
+            const float x128 = x127 - x116;
+            const float x129 = 1.41422713f * x120;
+            const float x130 = x63 - x129;
+            const float x131 = x130 - x124;
+            const float x152 = st10 * x151;
+            const float x153 = st7 + x152;
+            const float x154 = amp_flushf((ast9[i] != x143) ? x153 : st7);
+            const float x155 = st11 * x151;
+            const float x156 = st8 + x155;
+            const float x157 = amp_flushf((ast9[i] != x143) ? x156 : st8);
+            const float x158 = x63 - x157;
+            const float x159 = x147 * x154;
+            const float x160 = x148 * x158;
+            const float x161 = x159 + x160;
+            const float x162 = x148 * x154;
+            const float x163 = x157 + x162;
+            const float x164 = x149 * x158;
+            const float x165 = x163 + x164;
+            const float x166 = 2.0f * x161;
+            const float x167 = x166 - x154;
+            const float x168 = 2.0f * x165;
+            const float x169 = x168 - x157;
+            const float x170 = 1.41422713f * x161;
+            const float x171 = x63 - x170;
+            const float x172 = x171 - x165;
+            const float x175 = 0.699999988f * x124;
+            const float x176 = x174 + x175;
+            const float x178 = 0.699999988f * x165;
+            const float x179 = x177 + x178;
+            out[0][pos + i] = amp_flushf(x176);
+            out[1][pos + i] = amp_flushf(x179);
+            const float n2 = x126;
+            const float n3 = x128;
+            const float n5 = x131;
+            const float n6 = x120;
+            const float n7 = x167;
+            const float n8 = x169;
+            const float n10 = x172;
+            const float n11 = x161;
             st2 = n2;
             st3 = n3;
-            st4 = n4;
             st5 = n5;
+            st6 = n6;
+            st7 = n7;
+            st8 = n8;
+            st10 = n10;
+            st11 = n11;
         }
         s->st1 = st1;
         s->st2 = st2;
         s->st3 = st3;
         s->st4 = st4;
         s->st5 = st5;
+        s->st6 = st6;
+        s->st7 = st7;
+        s->st8 = st8;
+        s->st9 = st9;
+        s->st10 = st10;
+        s->st11 = st11;
         pos += len;
     }
 }
@@ -322,15 +394,21 @@ static const AmpStateEntry state_map[] = {
     { "fx.w.m.phase", offsetof(nested_state, st1), sizeof(((nested_state *)0)->st1), 1, 0, 0, 1 },
     { "fx.w.f[0].ic1", offsetof(nested_state, st2), sizeof(((nested_state *)0)->st2), 1, 0, 0, 1 },
     { "fx.w.f[0].ic2", offsetof(nested_state, st3), sizeof(((nested_state *)0)->st3), 1, 0, 0, 1 },
-    { "fx.w.f[1].ic1", offsetof(nested_state, st4), sizeof(((nested_state *)0)->st4), 1, 0, 0, 1 },
-    { "fx.w.f[1].ic2", offsetof(nested_state, st5), sizeof(((nested_state *)0)->st5), 1, 0, 0, 1 },
+    { "fx.w.f[0].gp", offsetof(nested_state, st4), sizeof(((nested_state *)0)->st4), 1, 0, 0, 1 },
+    { "fx.w.f[0].hpp", offsetof(nested_state, st5), sizeof(((nested_state *)0)->st5), 1, 0, 0, 1 },
+    { "fx.w.f[0].v1p", offsetof(nested_state, st6), sizeof(((nested_state *)0)->st6), 1, 0, 0, 1 },
+    { "fx.w.f[1].ic1", offsetof(nested_state, st7), sizeof(((nested_state *)0)->st7), 1, 0, 0, 1 },
+    { "fx.w.f[1].ic2", offsetof(nested_state, st8), sizeof(((nested_state *)0)->st8), 1, 0, 0, 1 },
+    { "fx.w.f[1].gp", offsetof(nested_state, st9), sizeof(((nested_state *)0)->st9), 1, 0, 0, 1 },
+    { "fx.w.f[1].hpp", offsetof(nested_state, st10), sizeof(((nested_state *)0)->st10), 1, 0, 0, 1 },
+    { "fx.w.f[1].v1p", offsetof(nested_state, st11), sizeof(((nested_state *)0)->st11), 1, 0, 0, 1 },
 };
 
 static const char json[] =
     "{\n"
     "  \"name\": \"nested\",\n"
     "  \"compiler\": \"ampc 0.1.0\",\n"
-    "  \"abi\": 2,\n"
+    "  \"abi\": 3,\n"
     "  \"kind\": \"instrument\",\n"
     "  \"voices\": 4,\n"
     "  \"steal\": \"oldest\",\n"
@@ -342,7 +420,7 @@ static const char json[] =
     "  \"params\": [],\n"
     "  \"control_tick\": 16,\n"
     "  \"state\": {\n"
-    "    \"bytes\": 11584,\n"
+    "    \"bytes\": 11600,\n"
     "    \"per_voice\": 4,\n"
     "    \"voice_slots\": 8,\n"
     "    \"sized_for_rate\": 192000,\n"
@@ -354,8 +432,8 @@ static const char json[] =
     "      {\"name\": \"fx.w.m.phase\", \"type\": \"state\", \"bytes\": 4},\n"
     "      {\"name\": \"fx.w.f[0].ic1\", \"type\": \"state\", \"bytes\": 4},\n"
     "      {\"name\": \"fx.w.f[0].ic2\", \"type\": \"state\", \"bytes\": 4},\n"
-    "      {\"name\": \"fx.w.f[1].ic1\", \"type\": \"state\", \"bytes\": 4},\n"
-    "      {\"name\": \"fx.w.f[1].ic2\", \"type\": \"state\", \"bytes\": 4}\n"
+    "      {\"name\": \"fx.w.f[0].gp\", \"type\": \"state\", \"bytes\": 4},\n"
+    "      {\"name\": \"fx.w.f[0].hpp\", \"type\": \"state\", \"bytes\": 4}\n"
     "    ]\n"
     "  },\n"
     "  \"state_map\": [\n"
@@ -363,8 +441,14 @@ static const char json[] =
     "    {\"name\": \"fx.w.m.phase\", \"type\": \"value\", \"member\": \"st1\", \"offset\": 11552, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
     "    {\"name\": \"fx.w.f[0].ic1\", \"type\": \"value\", \"member\": \"st2\", \"offset\": 11556, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
     "    {\"name\": \"fx.w.f[0].ic2\", \"type\": \"value\", \"member\": \"st3\", \"offset\": 11560, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"fx.w.f[1].ic1\", \"type\": \"value\", \"member\": \"st4\", \"offset\": 11564, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
-    "    {\"name\": \"fx.w.f[1].ic2\", \"type\": \"value\", \"member\": \"st5\", \"offset\": 11568, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
+    "    {\"name\": \"fx.w.f[0].gp\", \"type\": \"value\", \"member\": \"st4\", \"offset\": 11564, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[0].hpp\", \"type\": \"value\", \"member\": \"st5\", \"offset\": 11568, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[0].v1p\", \"type\": \"value\", \"member\": \"st6\", \"offset\": 11572, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[1].ic1\", \"type\": \"value\", \"member\": \"st7\", \"offset\": 11576, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[1].ic2\", \"type\": \"value\", \"member\": \"st8\", \"offset\": 11580, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[1].gp\", \"type\": \"value\", \"member\": \"st9\", \"offset\": 11584, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[1].hpp\", \"type\": \"value\", \"member\": \"st10\", \"offset\": 11588, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1},\n"
+    "    {\"name\": \"fx.w.f[1].v1p\", \"type\": \"value\", \"member\": \"st11\", \"offset\": 11592, \"size\": 4, \"slots\": 0, \"lanes\": 0, \"len\": 1}\n"
     "  ]\n"
     "}\n"
     "";
@@ -390,7 +474,7 @@ const AmpPatchDesc amp_nested_desc = {
     .voice_reset = p_voice_reset,
     .voice_move = p_voice_move,
     .process = p_process,
-    .n_state = 6,
+    .n_state = 12,
     .state_map = state_map,
 };
 
