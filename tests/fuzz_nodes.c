@@ -781,6 +781,11 @@ static char *random_patch_text(uint64_t seed, double *bound_db)
     const char *indent = kind == 0 ? "    " : "  ";
     for (int i = 0; i < n_inst; i++) {
         const Proto *pr = &protos[proto_of[i] = rndi(&r, n_protos)];
+        /* A voice holds its nodes once per voice slot: no delay-line nodes
+         * there (fdelay's 2 s line, freeverb), or 13 voices of them pass
+         * the 16 MiB state budget and the patch is not a valid one. */
+        for (int tries = 0; kind == 0 && pr->u->d->state_size > (256u << 10) && tries < 64; tries++)
+            pr = &protos[proto_of[i] = rndi(&r, n_protos)];
         const AmpPatchDesc *d = pr->u->d;
         gen(&body, "%sn%d = %s(", indent, i, pr->name);
         for (int p = 0; p < d->n_params; p++) {
@@ -876,7 +881,14 @@ static const char *const std_sources[] = { "sine", "pmsine", "saw", "square", "t
 static int setup_protos(FuzzUnit *units, int n_units)
 {
     for (int i = 0; i < n_units && n_protos < 64; i++) {
-        if (!strstr(units[i].file, "nodes/std/") || !units[i].d)
+        /* the files random_patch_text imports (std/sample.amp's play
+         * needs a sample slot bound: fuzzed as a library unit instead) */
+        static const char *const imported[] = { "nodes/std/osc.amp", "nodes/std/env.amp", "nodes/std/filter.amp",
+                                                "nodes/std/fx.amp" };
+        int in_imports = 0;
+        for (size_t k = 0; k < sizeof imported / sizeof imported[0]; k++)
+            in_imports |= strstr(units[i].file, imported[k]) != NULL;
+        if (!in_imports || !units[i].d)
             continue;
         Proto *p = &protos[n_protos++];
         p->name = units[i].name;
