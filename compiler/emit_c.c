@@ -996,12 +996,55 @@ static void emit_cached_controls(Emitter *e)
 /* One output sample, flushed (|x| < 1e-30 -> 0) unless its value is
  * flushed already or a constant: no patch writes a denormal, whatever
  * gains it applies to a decaying signal (lang/SPEC.md §2). */
-static void emit_output(Emitter *e, int ch, const char *value)
+static int output_needs_flush(const Emitter *e, int ch)
 {
     const Val *v = e->u->out[ch];
-    int done = v->op == V_CONST || e->p->flush[v->id];
-    text_printf(e->t, done ? "            out[%d][pos + i] = %s;\n" : "            out[%d][pos + i] = amp_flushf(%s);\n",
-                ch, value);
+    return !(v->op == V_CONST || e->p->flush[v->id]);
+}
+
+/* The flush itself happens after the chunk's loops (emit_output_flushes),
+ * four samples at a time: the same bits as amp_flushf on each sample, at a
+ * quarter of the instructions and off the loop's dependency chains. */
+static void emit_output(Emitter *e, int ch, const char *value)
+{
+    text_printf(e->t, "            out[%d][pos + i] = %s;\n", ch, value);
+}
+
+/* Does any output of the unit need the block flush? */
+static int any_output_flush(const Emitter *e)
+{
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        if (output_needs_flush(e, ch))
+            return 1;
+    return 0;
+}
+
+/* The helper the chunk's output flush calls, printed once before
+ * p_process when an output needs it. */
+static void emit_flush_out_helper(Emitter *e)
+{
+    if (!any_output_flush(e))
+        return;
+    text_puts(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */\n"
+                    "static void flush_out(float *x, int n)\n{\n"
+                    "    int i = 0;\n"
+                    "    for (; i + 4 <= n; i += 4) {\n"
+                    "        v4f v;\n"
+                    "        memcpy(&v, x + i, sizeof v);\n"
+                    "        v = amp_flush(v);\n"
+                    "        memcpy(x + i, &v, sizeof v);\n"
+                    "    }\n"
+                    "    for (; i < n; i++)\n"
+                    "        x[i] = amp_flushf(x[i]);\n"
+                    "}\n\n");
+}
+
+/* After the chunk's loops: the outputs whose value is not flushed already. */
+static void emit_output_flushes(Emitter *e)
+{
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        if (output_needs_flush(e, ch))
+            text_printf(e->t, "        flush_out(out[%d] + pos, len);\n", ch);
 }
 
 /* Does loop l of a split patch loop touch a delay line (needs dp)? */
@@ -1064,6 +1107,7 @@ static void emit_process(Emitter *e)
     const Lowered *u = e->u;
     EmitText *t = e->t;
     char buf[96];
+    emit_flush_out_helper(e);
     text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
                    "    %s_state *s = state;\n    (void)in;\n", u->name);
     if (u->voices)
@@ -1101,6 +1145,7 @@ static void emit_process(Emitter *e)
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }
+    emit_output_flushes(e);
     emit_state_stores(e, SEC_PATCH, "        ");
     if (any_delay(e, -1))
         text_puts(t, "        s->dpos += (unsigned)len;\n");

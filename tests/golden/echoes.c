@@ -61,6 +61,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     echoes_state *s = state;
@@ -87,10 +101,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x12 = amp_flushf(x6 + x11);
             const float x13 = x6 + x10;
             const float x14 = 0.5f * x13;
-            out[0][pos + i] = amp_flushf(x14);
-            out[1][pos + i] = amp_flushf(x14);
+            out[0][pos + i] = x14;
+            out[1][pos + i] = x14;
             s->dl0[dp & 262143] = x12;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         s->dpos += (unsigned)len;
         pos += len;
     }

@@ -114,6 +114,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     organ_state *s = state;
@@ -168,9 +182,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         for (int i = 0; i < len; i++) {
             const float x47 = vb0[i];
             const float x48 = vb1[i];
-            out[0][pos + i] = amp_flushf(x47);
-            out[1][pos + i] = amp_flushf(x48);
+            out[0][pos + i] = x47;
+            out[1][pos + i] = x48;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -152,6 +152,20 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     pad_state *s = state;
@@ -308,9 +322,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         for (int i = 0; i < len; i++) {
             const float x160 = vb0[i];
             const float x161 = vb1[i];
-            out[0][pos + i] = amp_flushf(x160);
-            out[1][pos + i] = amp_flushf(x161);
+            out[0][pos + i] = x160;
+            out[1][pos + i] = x161;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -128,6 +128,20 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     spread_state *s = state;
@@ -270,9 +284,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x142 = vb1[i];
             const float x144 = x141 * x143;
             const float x145 = x142 * x143;
-            out[0][pos + i] = amp_flushf(x144);
-            out[1][pos + i] = amp_flushf(x145);
+            out[0][pos + i] = x144;
+            out[1][pos + i] = x145;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -88,6 +88,20 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 3 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     tremolo_state *s = state;
@@ -140,11 +154,13 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x46 = x44 * x45;
             const float x47 = in[1][pos + i];
             const float x48 = x44 * x47;
-            out[0][pos + i] = amp_flushf(x46);
-            out[1][pos + i] = amp_flushf(x48);
+            out[0][pos + i] = x46;
+            out[1][pos + i] = x48;
             const float n0 = x40;
             st0 = n0;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         s->st0 = st0;
         pos += len;
     }
