@@ -847,13 +847,25 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
     }
 }
 
+/* One state stored at the chunk's end; flushed there when its feedback
+ * loop's flushes were moved to the chunk's end (plan_chunk_flushes). */
+static void emit_state_store(Emitter *e, int k, Section sec, const char *indent)
+{
+    const char *slot = sec == SEC_VOICE ? "[g]" : "";
+    if (!e->p->flush_state[k])
+        text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, slot, k);
+    else
+        text_printf(e->t, "%ss->st%d%s = %s(st%d);\n", indent, k, slot,
+                    sec == SEC_VOICE && e->p->lanes == 4 ? "amp_flush" : "amp_flushf", k);
+}
+
 static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 {
     const Ir *ir = e->ir;
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
         if (e->p->state_live[k] && s->sec == sec && s->end != s->start)
-            text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
+            emit_state_store(e, k, sec, indent);
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
@@ -863,8 +875,9 @@ static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 }
 
 /* End of a sample: new state values, delay writes. Every feedback loop
- * went through a flushed value (flush.c), so stored values need no flush
- * of their own. */
+ * went through a flushed value (flush.c), or has its states flushed at the
+ * chunk's end (emit_state_store), so stored values need no flush of their
+ * own. */
 static int elsewhere(const Emitter *e, Section sec, const Val *v)
 {
     return sec == SEC_PATCH && e->cur_loop >= 0 && plan_loop_at(e->p, v) != e->cur_loop;

@@ -231,12 +231,14 @@ START_TEST(test_random_graphs_covered)
 }
 END_TEST
 
-/* The number of amp_flush calls in the process function of unit `unit`,
- * compiled from `src` (text) or, when src is NULL, from the file `file`,
- * not counting those on the patch's outputs (`out[k][pos + i] =
- * amp_flushf(...)`, every output not flushed already); those in *outputs
- * when outputs is non-NULL. */
-static int flushes_in_out(const char *file, const char *src, const char *unit, int *outputs)
+/* The number of per-sample amp_flush calls in the process function of
+ * unit `unit`, compiled from `src` (text) or, when src is NULL, from the
+ * file `file`, not counting those on the patch's outputs (after the
+ * chunk's loops, `flush_out(out[k] + pos, len)`, every output not flushed
+ * already) nor those on states as they are stored at the chunk's end
+ * (`s->stK = amp_flushf(stK)`, plan_chunk_flushes); those in *outputs and
+ * *chunk_end when non-NULL. */
+static int flushes_in_all(const char *file, const char *src, const char *unit, int *outputs, int *chunk_end)
 {
     AmpcOptions opt = { .unit = unit };
     Diag d;
@@ -246,20 +248,29 @@ static int flushes_in_out(const char *file, const char *src, const char *unit, i
     ck_assert_msg(rc == 0, "%s: %s does not compile", file, unit);
     const char *p = strstr(r.c_text, "static void p_process(");
     ck_assert_ptr_nonnull(p);
-    int c = 0, o = 0;
+    int c = 0, o = 0, e = 0;
     for (const char *q = p; (q = strstr(q, "amp_flush")); q++) {
         const char *line = q;
         while (line > p && line[-1] != '\n')
             line--;
-        if (!strncmp(line + strspn(line, " "), "out[", 4))
-            o++;
+        if (!strncmp(line + strspn(line, " "), "s->st", 5))
+            e++;
         else
             c++;
     }
+    for (const char *q = p; (q = strstr(q, "flush_out(out[")); q++)
+        o++;
     ampc_result_free(&r);
     if (outputs)
         *outputs = o;
+    if (chunk_end)
+        *chunk_end = e;
     return c;
+}
+
+static int flushes_in_out(const char *file, const char *src, const char *unit, int *outputs)
+{
+    return flushes_in_all(file, src, unit, outputs, NULL);
 }
 
 static int flushes_in(const char *file, const char *src, const char *unit)
@@ -290,26 +301,39 @@ START_TEST(test_shapes)
     ck_assert_int_eq(flushes_in("flush.amp", src, "comb"), 1);
     ck_assert_int_eq(flushes_in("flush.amp", src, "allpass"), 1);
     ck_assert_int_eq(flushes_in("flush.amp", src, "echo"), 0);
-    ck_assert_int_eq(flushes_in("flush.amp", src, "onepole"), 1);
-    /* outputs: comb's (a delay read) is flushed where it is written, the
-     * one-pole's (the flushed state itself) is not flushed twice */
-    int outs;
-    flushes_in_out("flush.amp", src, "comb", &outs);
+    /* the one-pole's loop runs through its state alone: flushed as the
+     * state is stored at the chunk's end, not every sample */
+    int outs, ends;
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "onepole", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 1);
+    /* the comb's and the all-pass's loops run through a delay line: every
+     * sample, and no state flushed at the chunk's end */
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "comb", &outs, &ends), 1);
+    ck_assert_int_eq(ends, 0);
+    /* outputs not flushed already (comb's is a delay read; the one-pole's,
+     * its state's new value, is no longer flushed every sample) are
+     * flushed after the chunk's loops */
     ck_assert_int_eq(outs, 1);
     flushes_in_out("flush.amp", src, "onepole", &outs);
-    ck_assert_int_eq(outs, 0);
+    ck_assert_int_eq(outs, 1);
+    flushes_in_out("flush.amp", src, "echo", &outs);
+    ck_assert_int_eq(outs, 1);
 }
 END_TEST
 
 /* The library's Freeverb and a biquad, compiled from nodes/std. */
 START_TEST(test_library)
 {
-    int fv = flushes_in("nodes/std/fx.amp", NULL, "freeverb");
-    int bq = flushes_in("nodes/std/filter.amp", NULL, "lowpass");
-    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes), lowpass biquad %d (its SVF's two "
-           "integrator states each feed themselves back)\n", fv, bq);
+    int fv_end, bq_end;
+    int fv = flushes_in_all("nodes/std/fx.amp", NULL, "freeverb", NULL, &fv_end);
+    int bq = flushes_in_all("nodes/std/filter.amp", NULL, "lowpass", NULL, &bq_end);
+    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes, through delay lines), lowpass "
+           "biquad %d per sample and %d per chunk (its SVF's two integrator states each feed themselves "
+           "back, in registers)\n", fv, bq, bq_end);
     ck_assert_int_eq(fv, 24);
-    ck_assert_int_eq(bq, 2);
+    ck_assert_int_eq(fv_end, 0);
+    ck_assert_int_eq(bq, 0);
+    ck_assert_int_eq(bq_end, 2);
 }
 END_TEST
 

@@ -131,8 +131,8 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x22 = x10 * x21;
             const float x23 = (st1 < x9) ? x22 : 0.0f;
             const float x24 = st0 + x16;
-            const float x25 = amp_flushf(amp_fractf(x24));
-            const float x26 = amp_flushf(st1 + x15);
+            const float x25 = amp_fractf(x24);
+            const float x26 = st1 + x15;
             out[0][pos + i] = x23;
             const float n0 = x25;
             const float n1 = x26;
@@ -140,8 +140,8 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             st1 = n1;
         }
         flush_out(out[0] + pos, len);
-        s->st0 = st0;
-        s->st1 = st1;
+        s->st0 = amp_flushf(st0);
+        s->st1 = amp_flushf(st1);
         pos += len;
     }
 }

@@ -160,7 +160,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x37 = amp_table_lerp4(s->tab0, 2048, x36);
                 const v4f x39 = x37 * amp_splat(0.699999988f);
                 const v4f x40 = st0 + x35;
-                const v4f x41 = amp_flush(amp_fract(x40));
+                const v4f x41 = amp_fract(x40);
                 const v4f x43 = x39 * x42;
                 const v4f x45 = x43 * x44;
                 const v4f x46 = amp_splat(0.300000012f) * x45;
@@ -175,7 +175,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f n0 = x41;
                 st0 = n0;
             }
-            s->st0[g] = st0;
+            s->st0[g] = amp_flush(st0);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }

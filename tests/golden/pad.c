@@ -248,7 +248,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x54 = x28 * x53;
                 const v4f x55 = x22 + x54;
                 const v4f x56 = st0 + x16;
-                const v4f x57 = amp_flush(amp_fract(x56));
+                const v4f x57 = amp_fract(x56);
                 const v4f x103 = amp_bool(~amp_nz(st3));
                 const v4f x104 = amp_bool(amp_nz(x102) & amp_nz(x103));
                 const v4f x105 = amp_and(amp_nz(x102), st2);
@@ -258,7 +258,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x111 = st1 - x107;
                 const v4f x112 = x108 * x111;
                 const v4f x113 = st1 - x112;
-                const v4f x114 = amp_flush(amp_sel(amp_nz(x106), x110, x113));
+                const v4f x114 = amp_sel(amp_nz(x106), x110, x113);
                 const v4f x116 = amp_bool(amp_nz(x106) & (x109 < amp_splat(1.0f)));
                 const v4f x117 = amp_bool(amp_nz(x116));
                 const v4f x121 = amp_splat(1.0f) + x114;
@@ -283,9 +283,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x147 = x140 * x141;
                 const v4f x148 = x146 + x147;
                 const v4f x149 = amp_splat(2.0f) * x144;
-                const v4f x150 = amp_flush(x149 - st4);
+                const v4f x150 = x149 - st4;
                 const v4f x151 = amp_splat(2.0f) * x148;
-                const v4f x152 = amp_flush(x151 - st5);
+                const v4f x152 = x151 - st5;
                 const v4f x156 = x114 * x148;
                 const v4f x158 = x156 * x157;
                 const v4f x159 = amp_splat(0.300000012f) * x158;
@@ -310,12 +310,12 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st4 = n4;
                 st5 = n5;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
             s->st2[g] = st2;
             s->st3[g] = st3;
-            s->st4[g] = st4;
-            s->st5[g] = st5;
+            s->st4[g] = amp_flush(st4);
+            s->st5[g] = amp_flush(st5);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }

@@ -246,14 +246,14 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x86 = x60 + x85;
                 const v4f x87 = st1 * x22;
                 const v4f x89 = x86 * x88;
-                const v4f x90 = amp_flush(x87 + x89);
+                const v4f x90 = x87 + x89;
                 const v4f x91 = st0 + x16;
-                const v4f x92 = amp_flush(amp_fract(x91));
+                const v4f x92 = amp_fract(x91);
                 const v4f x118 = st2 + vx101;
                 const v4f x119 = amp_min(x118, amp_splat(1.0f));
                 const v4f x120 = st2 * vx116;
                 const v4f x121 = st2 - x120;
-                const v4f x122 = amp_flush(amp_sel((x97 > amp_splat(0.5f)), x119, x121));
+                const v4f x122 = amp_sel((x97 > amp_splat(0.5f)), x119, x121);
                 const v4f x130 = x90 * x122;
                 const v4f x131 = amp_splat(0.300000012f) * x130;
                 const v4f x139 = x131 * x137;
@@ -273,9 +273,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st1 = n1;
                 st2 = n2;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
-            s->st2[g] = st2;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
+            s->st2[g] = amp_flush(st2);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }

@@ -147,7 +147,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x37 = (x11 < 0.5f) ? x20 : x36;
             const float x38 = x10 * x37;
             const float x39 = st0 + x15;
-            const float x40 = amp_flushf(amp_fractf(x39));
+            const float x40 = amp_fractf(x39);
             const float x43 = 0.5f * x38;
             const float x44 = x42 + x43;
             const float x45 = in[0][pos + i];
@@ -161,7 +161,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         }
         flush_out(out[0] + pos, len);
         flush_out(out[1] + pos, len);
-        s->st0 = st0;
+        s->st0 = amp_flushf(st0);
         pos += len;
     }
 }
