@@ -1032,11 +1032,19 @@ static int any_output_flush(const Emitter *e)
     return 0;
 }
 
-/* The helper the chunk's output flush calls, printed once before
- * p_process when an output needs it. */
+static int any_delay_flush(const Emitter *e)
+{
+    for (int k = 0; k < e->ir->delays.n; k++)
+        if (e->p->delay_live[k] && e->p->flush_delay[k])
+            return 1;
+    return 0;
+}
+
+/* The helpers the chunk's output and delay line flushes call, printed
+ * once before p_process when they are needed. */
 static void emit_flush_out_helper(Emitter *e)
 {
-    if (!any_output_flush(e))
+    if (!any_output_flush(e) && !any_delay_flush(e))
         return;
     text_puts(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */\n"
                     "static void flush_out(float *x, int n)\n{\n"
@@ -1050,14 +1058,29 @@ static void emit_flush_out_helper(Emitter *e)
                     "    for (; i < n; i++)\n"
                     "        x[i] = amp_flushf(x[i]);\n"
                     "}\n\n");
+    if (any_delay_flush(e))
+        text_puts(e->t, "/* the n samples written from position pos on of a ring of mask + 1 */\n"
+                        "static void flush_ring(float *ring, unsigned pos, int n, unsigned mask)\n{\n"
+                        "    unsigned at = pos & mask;\n"
+                        "    int first = (int)(mask + 1 - at) < n ? (int)(mask + 1 - at) : n;\n"
+                        "    flush_out(ring + at, first);\n"
+                        "    flush_out(ring, n - first);\n"
+                        "}\n\n");
 }
 
-/* After the chunk's loops: the outputs whose value is not flushed already. */
+/* After the chunk's loops: the outputs whose value is not flushed already,
+ * and the samples the chunk wrote to delay lines whose loops are flushed
+ * at the chunk's end (plan_chunk_flushes). */
 static void emit_output_flushes(Emitter *e)
 {
     for (int ch = 0; ch < e->u->n_outputs; ch++)
         if (output_needs_flush(e, ch))
             text_printf(e->t, "        flush_out(out[%d] + pos, len);\n", ch);
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        const DelaySlot *d = e->ir->delays.items[k];
+        if (e->p->delay_live[k] && e->p->flush_delay[k] && d->sec == SEC_PATCH)
+            text_printf(e->t, "        flush_ring(s->dl%d, s->dpos, len, %du);\n", k, d->len - 1);
+    }
 }
 
 /* Does loop l of a split patch loop touch a delay line (needs dp)? */
@@ -1115,6 +1138,35 @@ static void emit_split_loops(Emitter *e)
     e->cur_loop = -1;
 }
 
+/* The chunk's length: AMP_CHUNK samples, the control tick; or, in a
+ * single-instance unit whose control values are cached (they stay the same
+ * until a param is set, between process() calls, or glides) and whose
+ * sample loop is one, the rest of the block while no param glides: the
+ * same values, so the same samples, with the per-chunk work (loads and
+ * stores of state, the output flush) once per block instead of every 16
+ * samples. */
+static void emit_chunk_len(Emitter *e)
+{
+    const Lowered *u = e->u;
+    EmitText *t = e->t;
+    if (u->voices || !e->p->cache_ctl || e->p->n_loops > 1) {
+        text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+        return;
+    }
+    int gliding = 0;
+    for (int i = 0; i < u->n_params; i++)
+        gliding += u->params[i].smooth > 0;
+    if (!gliding) {
+        text_puts(t, "        const int len = n - pos;   /* no param glides: the whole block */\n");
+        return;
+    }
+    text_puts(t, "        const int glide = ");
+    for (int i = 0, k = 0; i < u->n_params; i++)
+        if (u->params[i].smooth > 0)
+            text_printf(t, "%ss->pv[%d] != s->pt[%d]", k++ ? " || " : "", i, i);
+    text_puts(t, ";\n        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+}
+
 static void emit_process(Emitter *e)
 {
     const Lowered *u = e->u;
@@ -1132,7 +1184,7 @@ static void emit_process(Emitter *e)
             text_printf(t, "    const float x%d = s->init[%d];\n", v->id, e->p->init_slot[v->id]);
     }
     text_puts(t, "    for (int pos = 0; pos < n;) {\n");
-    text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+    emit_chunk_len(e);
     if (e->p->cache_ctl)
         emit_cached_controls(e);
     else {

@@ -328,12 +328,16 @@ void plan_dump(FILE *out, const Plan *p)
 enum { CHUNK_FLUSH_MAX_VALS = 20000 };
 
 /* May a member of a feedback loop be flushed at the chunk's end instead?
- * Not a delay read or extern output (a delay line or Faust code keeps
- * values past the chunk where a store cannot reach them), not a value of a
- * table fill or loop, only per-sample values and the state leaves. */
+ * Not an extern output (Faust code keeps values where no flush reaches
+ * them) nor a read of a voice's delay line (one ring per voice group, in
+ * vectors: left per-sample), not a value of a table fill or loop; per-sample
+ * values, the state leaves and reads of the patch's delay lines (the chunk
+ * flushes the samples it wrote to them). */
 static int chunk_flushable_member(const Plan *p, const Val *v)
 {
-    if (v->op == V_DELAY_READ || v->op == V_EXTERN_OUT || p->dep_i[v->id])
+    if (v->op == V_DELAY_READ)
+        return ((const DelaySlot *)p->ir->delays.items[v->idx])->sec == SEC_PATCH && !p->dep_i[v->id];
+    if (v->op == V_EXTERN_OUT || p->dep_i[v->id])
         return 0;
     if (v->op == V_STATE)
         return 1;
@@ -343,21 +347,24 @@ static int chunk_flushable_member(const Plan *p, const Val *v)
 
 /* A flush on every feedback loop every sample (flush.c) costs a mask,
  * a compare and an and on the loop's own chain: in a filter, about as
- * much as its arithmetic. A loop whose values are carried only in
- * registers (state locals, stored at the chunk's end) is as safe flushed
- * once per chunk on its states: once a decaying state is below 1e-30 at a
- * chunk's end it becomes 0, and with it everything the loop computes from
- * it; at most a chunk (AMP_CHUNK samples) of a decay runs through the
- * denormal range before that. Each strongly connected component of
- * flush.c's graph (data edges, carried edges, extern edges) with a
- * per-sample flush and only such members loses its per-sample flushes,
- * and its states are flushed as they are stored. The values differ from
+ * much as its arithmetic. A loop whose values are carried in state locals
+ * (stored at the chunk's end) and the patch's delay lines is as safe
+ * flushed once per chunk, on its states as they are stored and on the
+ * samples the chunk wrote to its delay lines (four at a time): at every
+ * chunk's end every value the loop carries into the next is flushed, so a
+ * decaying loop is all 0 at the first chunk's end after it fell below
+ * 1e-30, and at most one chunk (AMP_CHUNK samples, or the block in a unit
+ * with one chunk per block, emit_chunk_len) of a decay runs through the
+ * denormal range. Each strongly connected component of flush.c's graph
+ * (data edges, carried edges, extern edges) with a per-sample flush and
+ * only such members loses its per-sample flushes. The values differ from
  * per-sample flushing only below 1e-30. */
 void plan_chunk_flushes(Arena *a, Plan *p)
 {
     const Ir *ir = p->ir;
     int n = ir->vals.n;
     p->flush_state = arena_alloc(a, (size_t)ir->states.n + 1);
+    p->flush_delay = arena_alloc(a, (size_t)ir->delays.n + 1);
     if (n > CHUNK_FLUSH_MAX_VALS)
         return;
     Graph g;
@@ -411,8 +418,12 @@ void plan_chunk_flushes(Arena *a, Plan *p)
             p->flush_state[k] = 1;
     }
     for (int i = 0; i < n_nodes; i++) {
-        int c = sc.comp[nodes[i]];
-        if (c >= 0 && sc.cyclic[c] && !bad[c] && flushed[c])
-            p->flush[nodes[i]] = 0;
+        const Val *v = ir->vals.items[nodes[i]];
+        int c = sc.comp[v->id];
+        if (c < 0 || !sc.cyclic[c] || bad[c] || !flushed[c])
+            continue;
+        p->flush[v->id] = 0;
+        if (v->op == V_DELAY_READ)
+            p->flush_delay[v->idx] = 1;
     }
 }

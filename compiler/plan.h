@@ -56,6 +56,7 @@ typedef struct Plan {
     /* plan.c, plan_chunk_flushes */
     char *flush_state;     /* per state slot: flushed once per chunk, as it is stored
                               (its feedback loop's flushes moved there) */
+    char *flush_delay;     /* per delay slot: the samples a chunk wrote flushed at its end */
     /* loops.c */
     int n_loops;           /* the patch section's sample loop, split in this many */
     int *loop_of;          /* per Val id: its loop (patch audio Vals and state leaves), else -1 */
@@ -71,9 +72,10 @@ void plan_dump(FILE *out, const Plan *p);
 /* flush.c */
 void plan_flush(Arena *a, Plan *p);
 void plan_dump_flush(FILE *out, const Plan *p);
-/* plan.c, after plan_flush: a feedback loop that runs through registers
- * alone (states, no delay line, no extern code) is flushed at the chunk's
- * end, on its states as they are stored, instead of every sample. */
+/* plan.c, after plan_flush: a feedback loop through states and the patch
+ * section's delay lines (no extern code, no voice delay line) is flushed
+ * at the chunk's end, on its states as they are stored and on the samples
+ * the chunk wrote to its delay lines, instead of every sample. */
 void plan_chunk_flushes(Arena *a, Plan *p);
 /* loops.c */
 void plan_loops(Arena *a, Plan *p);

@@ -235,9 +235,10 @@ END_TEST
  * unit `unit`, compiled from `src` (text) or, when src is NULL, from the
  * file `file`, not counting those on the patch's outputs (after the
  * chunk's loops, `flush_out(out[k] + pos, len)`, every output not flushed
- * already) nor those on states as they are stored at the chunk's end
- * (`s->stK = amp_flushf(stK)`, plan_chunk_flushes); those in *outputs and
- * *chunk_end when non-NULL. */
+ * already) nor those at the chunk's end on states as they are stored
+ * (`s->stK = amp_flushf(stK)`) and on the samples the chunk wrote to a
+ * delay line (`flush_ring(s->dlK, ...)`, plan_chunk_flushes); those in
+ * *outputs and *chunk_end when non-NULL. */
 static int flushes_in_all(const char *file, const char *src, const char *unit, int *outputs, int *chunk_end)
 {
     AmpcOptions opt = { .unit = unit };
@@ -258,6 +259,8 @@ static int flushes_in_all(const char *file, const char *src, const char *unit, i
         else
             c++;
     }
+    for (const char *q = p; (q = strstr(q, "flush_ring(s->dl")); q++)
+        e++;
     for (const char *q = p; (q = strstr(q, "flush_out(out[")); q++)
         o++;
     ampc_result_free(&r);
@@ -298,18 +301,17 @@ START_TEST(test_shapes)
         "  in x; out y; param a = 0.9 in [0, 1]; state z = 0;\n"
         "  process { z = x + (z - x) * a; y = z; }\n"
         "}\n";
-    ck_assert_int_eq(flushes_in("flush.amp", src, "comb"), 1);
-    ck_assert_int_eq(flushes_in("flush.amp", src, "allpass"), 1);
     ck_assert_int_eq(flushes_in("flush.amp", src, "echo"), 0);
-    /* the one-pole's loop runs through its state alone: flushed as the
-     * state is stored at the chunk's end, not every sample */
+    /* every loop flushed at the chunk's end, none every sample: the
+     * one-pole's state as it is stored; the comb's state and the samples
+     * the chunk wrote to its line; the all-pass's line */
     int outs, ends;
     ck_assert_int_eq(flushes_in_all("flush.amp", src, "onepole", &outs, &ends), 0);
     ck_assert_int_eq(ends, 1);
-    /* the comb's and the all-pass's loops run through a delay line: every
-     * sample, and no state flushed at the chunk's end */
-    ck_assert_int_eq(flushes_in_all("flush.amp", src, "comb", &outs, &ends), 1);
-    ck_assert_int_eq(ends, 0);
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "allpass", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "comb", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 2);
     /* outputs not flushed already (comb's is a delay read; the one-pole's,
      * its state's new value, is no longer flushed every sample) are
      * flushed after the chunk's loops */
@@ -327,11 +329,11 @@ START_TEST(test_library)
     int fv_end, bq_end;
     int fv = flushes_in_all("nodes/std/fx.amp", NULL, "freeverb", NULL, &fv_end);
     int bq = flushes_in_all("nodes/std/filter.amp", NULL, "lowpass", NULL, &bq_end);
-    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes, through delay lines), lowpass "
-           "biquad %d per sample and %d per chunk (its SVF's two integrator states each feed themselves "
-           "back, in registers)\n", fv, bq, bq_end);
-    ck_assert_int_eq(fv, 24);
-    ck_assert_int_eq(fv_end, 0);
+    printf("flush: freeverb %d flushes per sample and %d per chunk (16 combs' states and lines + 8 "
+           "all-passes' lines), lowpass biquad %d per sample and %d per chunk (its SVF's two integrator "
+           "states each feed themselves back)\n", fv, fv_end, bq, bq_end);
+    ck_assert_int_eq(fv, 0);
+    ck_assert_int_eq(fv_end, 40);
     ck_assert_int_eq(bq, 0);
     ck_assert_int_eq(bq_end, 2);
 }

@@ -108,7 +108,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     (void)in;
     const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int len = n - pos;   /* no param glides: the whole block */
         int fresh = !s->ctl_valid;
         if (fresh) {
             const float x8 = s->pv[0];

@@ -86,7 +86,8 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     (void)in;
     const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int glide = s->pv[0] != s->pt[0];
+        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
         if (s->pv[0] != s->pt[0]) {
             s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);

@@ -88,7 +88,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
     const float x19 = s->init[0];
     const float x27 = s->init[1];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int len = n - pos;   /* no param glides: the whole block */
         int fresh = !s->ctl_valid;
         if (fresh) {
             s->ctl_valid = 1;
