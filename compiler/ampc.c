@@ -465,6 +465,7 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     plan_flush(a, plan);
     if (dump == AMPC_DUMP_FLUSH)
         plan_dump_flush(out, plan);
+    plan_chunk_flushes(a, plan);
     plan_loops(a, plan);
     if (dump == AMPC_DUMP_LOOPS)
         plan_dump_loops(out, plan);

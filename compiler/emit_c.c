@@ -1042,13 +1042,25 @@ static void emit_state_loads(Emitter *e, Section sec, const char *indent)
     }
 }
 
+/* One state stored at the chunk's end; flushed there when its feedback
+ * loop's flushes were moved to the chunk's end (plan_chunk_flushes). */
+static void emit_state_store(Emitter *e, int k, Section sec, const char *indent)
+{
+    const char *slot = sec == SEC_VOICE ? "[g]" : "";
+    if (!e->p->flush_state[k])
+        text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, slot, k);
+    else
+        text_printf(e->t, "%ss->st%d%s = %s(st%d);\n", indent, k, slot,
+                    sec == SEC_VOICE && e->p->lanes == 4 ? "amp_flush" : "amp_flushf", k);
+}
+
 static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 {
     const Ir *ir = e->ir;
     for (int k = 0; k < ir->states.n; k++) {
         StateSlot *s = ir->states.items[k];
         if (e->p->state_live[k] && s->sec == sec && s->end != s->start)
-            text_printf(e->t, "%ss->st%d%s = st%d;\n", indent, k, sec == SEC_VOICE ? "[g]" : "", k);
+            emit_state_store(e, k, sec, indent);
     }
     for (int k = 0; k < ir->noises.n; k++) {
         NoiseSlot *ns = ir->noises.items[k];
@@ -1058,8 +1070,9 @@ static void emit_state_stores(Emitter *e, Section sec, const char *indent)
 }
 
 /* End of a sample: new state values, delay writes. Every feedback loop
- * went through a flushed value (flush.c), so stored values need no flush
- * of their own. */
+ * went through a flushed value (flush.c), or has its states flushed at the
+ * chunk's end (emit_state_store), so stored values need no flush of their
+ * own. */
 static int elsewhere(const Emitter *e, Section sec, const Val *v)
 {
     return sec == SEC_PATCH && e->cur_loop >= 0 && plan_loop_at(e->p, v) != e->cur_loop;
@@ -1191,12 +1204,78 @@ static void emit_cached_controls(Emitter *e)
 /* One output sample, flushed (|x| < 1e-30 -> 0) unless its value is
  * flushed already or a constant: no patch writes a denormal, whatever
  * gains it applies to a decaying signal (lang/SPEC.md §2). */
-static void emit_output(Emitter *e, int ch, const char *value)
+static int output_needs_flush(const Emitter *e, int ch)
 {
     const Val *v = e->u->out[ch];
-    int done = v->op == V_CONST || e->p->flush[v->id];
-    text_printf(e->t, done ? "            out[%d][pos + i] = %s;\n" : "            out[%d][pos + i] = amp_flushf(%s);\n",
-                ch, value);
+    return !(v->op == V_CONST || e->p->flush[v->id]);
+}
+
+/* The flush itself happens after the chunk's loops (emit_output_flushes),
+ * four samples at a time: the same bits as amp_flushf on each sample, at a
+ * quarter of the instructions and off the loop's dependency chains. */
+static void emit_output(Emitter *e, int ch, const char *value)
+{
+    text_printf(e->t, "            out[%d][pos + i] = %s;\n", ch, value);
+}
+
+/* Does any output of the unit need the block flush? */
+static int any_output_flush(const Emitter *e)
+{
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        if (output_needs_flush(e, ch))
+            return 1;
+    return 0;
+}
+
+static int any_delay_flush(const Emitter *e)
+{
+    for (int k = 0; k < e->ir->delays.n; k++)
+        if (e->p->delay_live[k] && e->p->flush_delay[k])
+            return 1;
+    return 0;
+}
+
+/* The helpers the chunk's output and delay line flushes call, printed
+ * once before p_process when they are needed. */
+static void emit_flush_out_helper(Emitter *e)
+{
+    if (!any_output_flush(e) && !any_delay_flush(e))
+        return;
+    text_puts(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */\n"
+                    "static void flush_out(float *x, int n)\n{\n"
+                    "    int i = 0;\n"
+                    "    for (; i + 4 <= n; i += 4) {\n"
+                    "        v4f v;\n"
+                    "        memcpy(&v, x + i, sizeof v);\n"
+                    "        v = amp_flush(v);\n"
+                    "        memcpy(x + i, &v, sizeof v);\n"
+                    "    }\n"
+                    "    for (; i < n; i++)\n"
+                    "        x[i] = amp_flushf(x[i]);\n"
+                    "}\n\n");
+    if (any_delay_flush(e))
+        text_puts(e->t, "/* the n samples written from position pos on of a ring of mask + 1 */\n"
+                        "static void flush_ring(float *ring, unsigned pos, int n, unsigned mask)\n{\n"
+                        "    unsigned at = pos & mask;\n"
+                        "    int first = (int)(mask + 1 - at) < n ? (int)(mask + 1 - at) : n;\n"
+                        "    flush_out(ring + at, first);\n"
+                        "    flush_out(ring, n - first);\n"
+                        "}\n\n");
+}
+
+/* After the chunk's loops: the outputs whose value is not flushed already,
+ * and the samples the chunk wrote to delay lines whose loops are flushed
+ * at the chunk's end (plan_chunk_flushes). */
+static void emit_output_flushes(Emitter *e)
+{
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        if (output_needs_flush(e, ch))
+            text_printf(e->t, "        flush_out(out[%d] + pos, len);\n", ch);
+    for (int k = 0; k < e->ir->delays.n; k++) {
+        const DelaySlot *d = e->ir->delays.items[k];
+        if (e->p->delay_live[k] && e->p->flush_delay[k] && d->sec == SEC_PATCH)
+            text_printf(e->t, "        flush_ring(s->dl%d, s->dpos, len, %du);\n", k, d->len - 1);
+    }
 }
 
 /* Does loop l of a split patch loop touch a delay line (needs dp)? */
@@ -1254,11 +1333,41 @@ static void emit_split_loops(Emitter *e)
     e->cur_loop = -1;
 }
 
+/* The chunk's length: AMP_CHUNK samples, the control tick; or, in a
+ * single-instance unit whose control values are cached (they stay the same
+ * until a param is set, between process() calls, or glides) and whose
+ * sample loop is one, the rest of the block while no param glides: the
+ * same values, so the same samples, with the per-chunk work (loads and
+ * stores of state, the output flush) once per block instead of every 16
+ * samples. */
+static void emit_chunk_len(Emitter *e)
+{
+    const Lowered *u = e->u;
+    EmitText *t = e->t;
+    if (u->voices || !e->p->cache_ctl || e->p->n_loops > 1) {
+        text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+        return;
+    }
+    int gliding = 0;
+    for (int i = 0; i < u->n_params; i++)
+        gliding += u->params[i].smooth > 0;
+    if (!gliding) {
+        text_puts(t, "        const int len = n - pos;   /* no param glides: the whole block */\n");
+        return;
+    }
+    text_puts(t, "        const int glide = ");
+    for (int i = 0, k = 0; i < u->n_params; i++)
+        if (u->params[i].smooth > 0)
+            text_printf(t, "%ss->pv[%d] != s->pt[%d]", k++ ? " || " : "", i, i);
+    text_puts(t, ";\n        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+}
+
 static void emit_process(Emitter *e)
 {
     const Lowered *u = e->u;
     EmitText *t = e->t;
     char buf[96];
+    emit_flush_out_helper(e);
     text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
                    "    %s_state *s = state;\n    (void)in;\n", u->name);
     if (u->voices)
@@ -1270,7 +1379,7 @@ static void emit_process(Emitter *e)
             text_printf(t, "    const float x%d = s->init[%d];\n", v->id, e->p->init_slot[v->id]);
     }
     text_puts(t, "    for (int pos = 0; pos < n;) {\n");
-    text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+    emit_chunk_len(e);
     if (e->p->cache_ctl)
         emit_cached_controls(e);
     else {
@@ -1296,6 +1405,7 @@ static void emit_process(Emitter *e)
         emit_sample_end(e, SEC_PATCH, "            ");
         text_puts(t, "        }\n");
     }
+    emit_output_flushes(e);
     emit_state_stores(e, SEC_PATCH, "        ");
     if (any_delay(e, -1))
         text_puts(t, "        s->dpos += (unsigned)len;\n");

@@ -22,6 +22,8 @@
 
 #include <math.h>
 #include "amp_patch.h"
+#include "flush.h"
+#include "graph.h"
 
 static void use(Plan *p, const Val *v, int ctx)
 {
@@ -316,5 +318,112 @@ void plan_dump(FILE *out, const Plan *p)
         if (p->init_slot[v->id] >= 0)
             fprintf(out, " init[%d]", p->init_slot[v->id]);
         fputc('\n', out);
+    }
+}
+
+/* ---- flushes at the chunk's end ------------------------------------------------------------ */
+
+/* Components up to this many Vals are looked at; a larger unit keeps
+ * flush.c's per-sample flushes (a bound on this pass's time). */
+enum { CHUNK_FLUSH_MAX_VALS = 20000 };
+
+/* May a member of a feedback loop be flushed at the chunk's end instead?
+ * Not an extern output (Faust code keeps values where no flush reaches
+ * them) nor a read of a voice's delay line (one ring per voice group, in
+ * vectors: left per-sample), not a value of a table fill or loop; per-sample
+ * values, the state leaves and reads of the patch's delay lines (the chunk
+ * flushes the samples it wrote to them). */
+static int chunk_flushable_member(const Plan *p, const Val *v)
+{
+    if (v->op == V_DELAY_READ)
+        return ((const DelaySlot *)p->ir->delays.items[v->idx])->sec == SEC_PATCH && !p->dep_i[v->id];
+    if (v->op == V_EXTERN_OUT || p->dep_i[v->id])
+        return 0;
+    if (v->op == V_STATE)
+        return 1;
+    int ctx = plan_ctx_of(v);
+    return ctx == USE_PAUDIO || ctx == USE_VAUDIO;
+}
+
+/* A flush on every feedback loop every sample (flush.c) costs a mask,
+ * a compare and an and on the loop's own chain: in a filter, about as
+ * much as its arithmetic. A loop whose values are carried in state locals
+ * (stored at the chunk's end) and the patch's delay lines is as safe
+ * flushed once per chunk, on its states as they are stored and on the
+ * samples the chunk wrote to its delay lines (four at a time): at every
+ * chunk's end every value the loop carries into the next is flushed, so a
+ * decaying loop is all 0 at the first chunk's end after it fell below
+ * 1e-30, and at most one chunk (AMP_CHUNK samples, or the block in a unit
+ * with one chunk per block, emit_chunk_len) of a decay runs through the
+ * denormal range. Each strongly connected component of flush.c's graph
+ * (data edges, carried edges, extern edges) with a per-sample flush and
+ * only such members loses its per-sample flushes. The values differ from
+ * per-sample flushing only below 1e-30. */
+void plan_chunk_flushes(Arena *a, Plan *p)
+{
+    const Ir *ir = p->ir;
+    int n = ir->vals.n;
+    p->flush_state = arena_alloc(a, (size_t)ir->states.n + 1);
+    p->flush_delay = arena_alloc(a, (size_t)ir->delays.n + 1);
+    if (n > CHUNK_FLUSH_MAX_VALS)
+        return;
+    Graph g;
+    Scc sc;
+    graph_init(&g, a, n);
+    scc_init(&sc, a, n);
+    int *nodes = arena_alloc(a, sizeof(int) * ((size_t)n + 1)), n_nodes = 0;
+    for (int i = 0; i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (!v->live)
+            continue;
+        g.on[v->id] = 1;
+        nodes[n_nodes++] = v->id;
+        const Val *ops[3] = { v->a, v->b, v->c };
+        for (int k = 0; k < 3; k++)
+            if (ops[k] && ops[k]->live && flush_data_edge(v, k))
+                graph_edge(&g, ops[k]->id, v->id);
+    }
+    graph_carried_edges(&g, ir, NULL);
+    for (int i = 0; i < n; i++) {
+        Val *v = ir->vals.items[i];
+        if (!v->live || v->op != V_EXTERN_OUT)
+            continue;
+        ExternSlot *x = ir->externs.items[v->idx];
+        for (int j = 0; j < x->n_in; j++)
+            if (x->in[j]->live)
+                graph_edge(&g, x->in[j]->id, v->id);
+        for (int j = 0; j < x->n_param; j++)
+            if (x->param[j]->live)
+                graph_edge(&g, x->param[j]->id, v->id);
+    }
+    graph_finish(&g);
+    scc_run(&sc, &g, NULL, nodes, n_nodes);
+    int nc = sc.n_comp;
+    char *bad = arena_alloc(a, (size_t)nc + 1);     /* per component: keeps per-sample flushes */
+    char *flushed = arena_alloc(a, (size_t)nc + 1); /* per component: flush.c flushed a member */
+    for (int i = 0; i < n_nodes; i++) {
+        const Val *v = ir->vals.items[nodes[i]];
+        int c = sc.comp[v->id];
+        if (c < 0 || !sc.cyclic[c])
+            continue;
+        if (!chunk_flushable_member(p, v))
+            bad[c] = 1;
+        if (p->flush[v->id])
+            flushed[c] = 1;
+    }
+    for (int k = 0; k < ir->states.n; k++) {
+        const StateSlot *st = ir->states.items[k];
+        int c = p->state_live[k] ? sc.comp[st->start->id] : -1;
+        if (c >= 0 && sc.cyclic[c] && !bad[c] && flushed[c] && st->end != st->start)
+            p->flush_state[k] = 1;
+    }
+    for (int i = 0; i < n_nodes; i++) {
+        const Val *v = ir->vals.items[nodes[i]];
+        int c = sc.comp[v->id];
+        if (c < 0 || !sc.cyclic[c] || bad[c] || !flushed[c])
+            continue;
+        p->flush[v->id] = 0;
+        if (v->op == V_DELAY_READ)
+            p->flush_delay[v->idx] = 1;
     }
 }

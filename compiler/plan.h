@@ -53,6 +53,10 @@ typedef struct Plan {
     int *init_slot;        /* per Val id: its place in s->init[], -1 if none */
     /* flush.c */
     char *flush;           /* per Val id: flushed where it is computed */
+    /* plan.c, plan_chunk_flushes */
+    char *flush_state;     /* per state slot: flushed once per chunk, as it is stored
+                              (its feedback loop's flushes moved there) */
+    char *flush_delay;     /* per delay slot: the samples a chunk wrote flushed at its end */
     /* loops.c */
     int n_loops;           /* the patch section's sample loop, split in this many */
     int *loop_of;          /* per Val id: its loop (patch audio Vals and state leaves), else -1 */
@@ -68,6 +72,11 @@ void plan_dump(FILE *out, const Plan *p);
 /* flush.c */
 void plan_flush(Arena *a, Plan *p);
 void plan_dump_flush(FILE *out, const Plan *p);
+/* plan.c, after plan_flush: a feedback loop through states and the patch
+ * section's delay lines (no extern code, no voice delay line) is flushed
+ * at the chunk's end, on its states as they are stored and on the samples
+ * the chunk wrote to its delay lines, instead of every sample. */
+void plan_chunk_flushes(Arena *a, Plan *p);
 /* loops.c */
 void plan_loops(Arena *a, Plan *p);
 void plan_dump_loops(FILE *out, const Plan *p);

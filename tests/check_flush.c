@@ -231,12 +231,15 @@ START_TEST(test_random_graphs_covered)
 }
 END_TEST
 
-/* The number of amp_flush calls in the process function of unit `unit`,
- * compiled from `src` (text) or, when src is NULL, from the file `file`,
- * not counting those on the patch's outputs (`out[k][pos + i] =
- * amp_flushf(...)`, every output not flushed already); those in *outputs
- * when outputs is non-NULL. */
-static int flushes_in_out(const char *file, const char *src, const char *unit, int *outputs)
+/* The number of per-sample amp_flush calls in the process function of
+ * unit `unit`, compiled from `src` (text) or, when src is NULL, from the
+ * file `file`, not counting those on the patch's outputs (after the
+ * chunk's loops, `flush_out(out[k] + pos, len)`, every output not flushed
+ * already) nor those at the chunk's end on states as they are stored
+ * (`s->stK = amp_flushf(stK)`) and on the samples the chunk wrote to a
+ * delay line (`flush_ring(s->dlK, ...)`, plan_chunk_flushes); those in
+ * *outputs and *chunk_end when non-NULL. */
+static int flushes_in_all(const char *file, const char *src, const char *unit, int *outputs, int *chunk_end)
 {
     AmpcOptions opt = { .unit = unit };
     Diag d;
@@ -246,20 +249,31 @@ static int flushes_in_out(const char *file, const char *src, const char *unit, i
     ck_assert_msg(rc == 0, "%s: %s does not compile", file, unit);
     const char *p = strstr(r.c_text, "static void p_process(");
     ck_assert_ptr_nonnull(p);
-    int c = 0, o = 0;
+    int c = 0, o = 0, e = 0;
     for (const char *q = p; (q = strstr(q, "amp_flush")); q++) {
         const char *line = q;
         while (line > p && line[-1] != '\n')
             line--;
-        if (!strncmp(line + strspn(line, " "), "out[", 4))
-            o++;
+        if (!strncmp(line + strspn(line, " "), "s->st", 5))
+            e++;
         else
             c++;
     }
+    for (const char *q = p; (q = strstr(q, "flush_ring(s->dl")); q++)
+        e++;
+    for (const char *q = p; (q = strstr(q, "flush_out(out[")); q++)
+        o++;
     ampc_result_free(&r);
     if (outputs)
         *outputs = o;
+    if (chunk_end)
+        *chunk_end = e;
     return c;
+}
+
+static int flushes_in_out(const char *file, const char *src, const char *unit, int *outputs)
+{
+    return flushes_in_all(file, src, unit, outputs, NULL);
 }
 
 static int flushes_in(const char *file, const char *src, const char *unit)
@@ -287,29 +301,41 @@ START_TEST(test_shapes)
         "  in x; out y; param a = 0.9 in [0, 1]; state z = 0;\n"
         "  process { z = x + (z - x) * a; y = z; }\n"
         "}\n";
-    ck_assert_int_eq(flushes_in("flush.amp", src, "comb"), 1);
-    ck_assert_int_eq(flushes_in("flush.amp", src, "allpass"), 1);
     ck_assert_int_eq(flushes_in("flush.amp", src, "echo"), 0);
-    ck_assert_int_eq(flushes_in("flush.amp", src, "onepole"), 1);
-    /* outputs: comb's (a delay read) is flushed where it is written, the
-     * one-pole's (the flushed state itself) is not flushed twice */
-    int outs;
-    flushes_in_out("flush.amp", src, "comb", &outs);
+    /* every loop flushed at the chunk's end, none every sample: the
+     * one-pole's state as it is stored; the comb's state and the samples
+     * the chunk wrote to its line; the all-pass's line */
+    int outs, ends;
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "onepole", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "allpass", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 1);
+    ck_assert_int_eq(flushes_in_all("flush.amp", src, "comb", &outs, &ends), 0);
+    ck_assert_int_eq(ends, 2);
+    /* outputs not flushed already (comb's is a delay read; the one-pole's,
+     * its state's new value, is no longer flushed every sample) are
+     * flushed after the chunk's loops */
     ck_assert_int_eq(outs, 1);
     flushes_in_out("flush.amp", src, "onepole", &outs);
-    ck_assert_int_eq(outs, 0);
+    ck_assert_int_eq(outs, 1);
+    flushes_in_out("flush.amp", src, "echo", &outs);
+    ck_assert_int_eq(outs, 1);
 }
 END_TEST
 
 /* The library's Freeverb and a biquad, compiled from nodes/std. */
 START_TEST(test_library)
 {
-    int fv = flushes_in("nodes/std/fx.amp", NULL, "freeverb");
-    int bq = flushes_in("nodes/std/filter.amp", NULL, "lowpass");
-    printf("flush: freeverb %d flushes per sample (16 combs + 8 all-passes), lowpass biquad %d (its SVF's two "
-           "integrator states each feed themselves back)\n", fv, bq);
-    ck_assert_int_eq(fv, 24);
-    ck_assert_int_eq(bq, 2);
+    int fv_end, bq_end;
+    int fv = flushes_in_all("nodes/std/fx.amp", NULL, "freeverb", NULL, &fv_end);
+    int bq = flushes_in_all("nodes/std/filter.amp", NULL, "lowpass", NULL, &bq_end);
+    printf("flush: freeverb %d flushes per sample and %d per chunk (16 combs' states and lines + 8 "
+           "all-passes' lines), lowpass biquad %d per sample and %d per chunk (its SVF's two integrator "
+           "states each feed themselves back)\n", fv, fv_end, bq, bq_end);
+    ck_assert_int_eq(fv, 0);
+    ck_assert_int_eq(fv_end, 40);
+    ck_assert_int_eq(bq, 0);
+    ck_assert_int_eq(bq_end, 2);
 }
 END_TEST
 

@@ -229,9 +229,30 @@ static void apply_command(HostPatch *hp, const Command *c)
 /* Record the first non-finite sample of a process() call (x - x is 0
  * for every finite x, NaN for NaN and the infinities), and the voice
  * whose level it made non-finite. */
+static int any_nonfinite(const float *x, int n)
+{
+    /* NaN and +-Inf have all exponent bits set: adding 1 to the exponent
+     * carries into the sign bit for them alone. An or over the block
+     * that gcc and clang vectorise (the scan below, one sample and every
+     * channel at a time, cost about as much as a small filter), run first
+     * so that the scan runs only on a block that has a fault. */
+    uint32_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits);
+        bad |= (bits & 0x7f800000u) + 0x00800000u;
+    }
+    return (int)(bad >> 31);
+}
+
 static void find_fault(HostPatch *hp, float *const *outs, int n)
 {
     const AmpPatchDesc *d = hp->desc;
+    int any = 0;
+    for (int c = 0; c < d->n_outputs; c++)
+        any |= any_nonfinite(outs[c], n);
+    if (!any)
+        return;
     for (int i = 0; i < n; i++)
         for (int c = 0; c < d->n_outputs; c++) {
             float x = outs[c][i];

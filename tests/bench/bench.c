@@ -64,12 +64,15 @@ static struct {
     int cpu;                   /* -1: the last CPU this process may run on */
     int clock_cpu;             /* 1: time CPU time, not wall time (cases.h, bench_set_clock) */
     int compare_only;          /* --only compare: the output comparison, no timing, no file */
+    const char *instr;         /* --instr ROW:SIDE: render one side inside instr_region (make bench-instructions) */
+    long instr_frames;         /* --instr-frames N: how many samples it renders there */
     const char *browser;       /* rows measured by tests/bench/browser.mjs (make bench-browser), or NULL */
 } opt = {
     .out = "BENCHMARKS.md", .bdir = "build/bench", .ampc = "build/ampc", .faust = "faust",
     .emcc = "emcc", .node = "node", .wasm_js = "build/bench/bench_wasm.js",
     .driver_js = "tests/bench/wasm_driver.js", .notes = NULL, .cc = "cc", .cflags = "?", .emflags = "?",
     .runs = 31, .compile_runs = 15, .target_ms = 20.0, .scalar = 0, .cpu = -1,
+    .instr_frames = 48L * BENCH_CHUNK,
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -1331,13 +1334,72 @@ static void rows_compile(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/* ---- make bench-instructions: instructions per sample, under callgrind ----------
+ *
+ * `bench --instr ROW:SIDE` opens one side of one row as the timed rows do
+ * (ours with its pre-roll, Faust's instances with theirs), then renders
+ * --instr-frames samples inside instr_region and nothing else there.
+ * tests/bench/instructions.sh runs it under valgrind --tool=callgrind
+ * --collect-atstart=no --toggle-collect=instr_region, so the count is that
+ * of the render alone (host, voices, the patch or Faust's compute() and the
+ * voice mixing), independent of the machine's load. ROW: synth1, synth8,
+ * synth64, synth256, biquads, svf, freeverb; SIDE: ours, scalar (synth
+ * only: AmpcOptions.scalar), faust_s, faust_v. */
+
+__attribute__((noinline)) void instr_region(const Side *s, long frames);
+__attribute__((noinline)) void instr_region(const Side *s, long frames)
+{
+    s->run(s->ctx, frames);
+}
+
+static int instr_main(const char *spec, long frames)
+{
+    static const struct {
+        const char *row;
+        int id, voices;
+        const FaustOps *fs, *fv;
+    } rows[] = {
+        { "synth1", CASE_SYNTH, 1, &faust_ops_synth_s, &faust_ops_synth_v },
+        { "synth8", CASE_SYNTH, 8, &faust_ops_synth_s, &faust_ops_synth_v },
+        { "synth64", CASE_SYNTH, 64, &faust_ops_synth_s, &faust_ops_synth_v },
+        { "synth256", CASE_SYNTH, 256, &faust_ops_synth_s, &faust_ops_synth_v },
+        { "biquads", CASE_BIQUADS, 0, &faust_ops_biquads_s, &faust_ops_biquads_v },
+        { "svf", CASE_SVF, 0, &faust_ops_svf_s, &faust_ops_svf_v },
+        { "freeverb", CASE_FREEVERB, 0, &faust_ops_freeverb_s, &faust_ops_freeverb_v },
+    };
+    const char *colon = strchr(spec, ':');
+    if (!colon || frames < BENCH_CHUNK || frames % BENCH_CHUNK)
+        die("--instr ROW:SIDE, --instr-frames a multiple of %d", BENCH_CHUNK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (strncmp(spec, rows[i].row, (size_t)(colon - spec)) || rows[i].row[colon - spec])
+            continue;
+        const char *side = colon + 1;
+        Side s;
+        if (!strcmp(side, "ours"))
+            s = our_side("ours", rows[i].id, rows[i].voices);
+        else if (!strcmp(side, "scalar") && rows[i].id == CASE_SYNTH)
+            s = our_side("ours, scalar", CASE_SYNTH_SCALAR, rows[i].voices);
+        else if (!strcmp(side, "faust_s"))
+            s = faust_side("Faust scalar", rows[i].fs, rows[i].voices, 0);
+        else if (!strcmp(side, "faust_v"))
+            s = faust_side("Faust -vec", rows[i].fv, rows[i].voices, 0);
+        else
+            die("--instr %s: no side '%s' (ours, scalar, faust_s, faust_v)", spec, side);
+        s.prepare(s.ctx);
+        instr_region(&s, frames);
+        printf("%s %ld frames, rms %.4g\n", spec, frames, s.rms(s.ctx));
+        return 0;
+    }
+    die("--instr %s: no row of that name", spec);
+}
+
 static void usage(void)
 {
     fputs("usage: bench [--out FILE] [--bdir DIR] [--ampc PATH] [--faust PATH] [--emcc PATH]\n"
           "             [--node PATH] [--wasm-js FILE] [--driver-js FILE] [--notes FILE] [--cc CMD]\n"
           "             [--cflags FLAGS] [--emflags FLAGS] [--runs N] [--compile-runs N]\n"
           "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n"
-          "             [--only compare] [--browser ROWS.tsv]\n", stderr);
+          "             [--only compare] [--browser ROWS.tsv] [--instr ROW:SIDE [--instr-frames N]]\n", stderr);
     exit(2);
 }
 
@@ -1371,10 +1433,16 @@ int main(int argc, char **argv)
             opt.compare_only = 1;
         else if (!strcmp(a, "--browser"))
             opt.browser = v;
+        else if (!strcmp(a, "--instr"))
+            opt.instr = v;
+        else if (!strcmp(a, "--instr-frames"))
+            opt.instr_frames = atol(v);
         else usage();
     }
     if (opt.runs < 15 || opt.runs > MAX_RUNS || opt.compile_runs < 15 || opt.compile_runs > MAX_RUNS)
         die("--runs and --compile-runs must be from 15 to %d", MAX_RUNS);
+    if (opt.instr)
+        return instr_main(opt.instr, opt.instr_frames);
     if (opt.compare_only) {
         /* make bench-compare: no timing, nothing written; exit 1 on a miss */
         double t0 = bench_now_ns();

@@ -34,7 +34,7 @@ BENCH_EMENV     ?= NODE_PATH=/usr/share/nodejs
 BB := $(B)/bench
 BENCH_DSPS := synth biquads svf freeverb denorm
 BENCH_OUR_C := $(BB)/synthbench.c $(BB)/biquads.c $(BB)/svfbench.c $(BB)/freeverb.c $(BB)/denormbench.c
-BENCH_RT_SRCS := runtime/tools/host.c runtime/engine/voice.c runtime/formats/notes.c
+BENCH_RT_SRCS := runtime/tools/host.c runtime/engine/voice.c runtime/engine/patch_swap.c runtime/formats/notes.c
 BENCH_FAUST_OBJS := $(foreach d,$(BENCH_DSPS),$(BB)/faust/$(d)_s.o $(BB)/faust/$(d)_v.o)
 BENCH_NATIVE_OBJS := $(BB)/bench.o $(BB)/cases.o $(patsubst %.c,%.o,$(BENCH_OUR_C)) \
     $(BB)/synthbench_scalar.o $(patsubst runtime/%.c,$(BB)/rt/%.o,$(BENCH_RT_SRCS)) \
@@ -60,6 +60,14 @@ bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
 # -60 dB or a control does not show its error. Independent of the load.
 bench-compare: $(DEPS_STAMP) $(BB)/bench
 	@$(BB)/bench --only compare
+
+# Instructions per sample of every row's sides, counted by valgrind's
+# callgrind in the render alone (tests/bench/instructions.sh): the measure
+# to compare code by on a loaded machine. BENCH_INSTR_ROWS picks rows.
+BENCH_INSTR_ROWS ?=
+.PHONY: bench-instructions
+bench-instructions: $(DEPS_STAMP) $(BB)/bench
+	@tests/bench/instructions.sh $(BB)/bench $(BENCH_INSTR_ROWS)
 
 # ---- make bench-browser: the engine in an AudioWorklet (issue 15) -----------
 # tests/bench/browser.mjs in headless Chromium (Debian's chromium through
@@ -114,7 +122,7 @@ $(BB)/faust/%_v.c: tests/bench/%.dsp $(BENCH_FAUST_LIB) | $(DEPS_STAMP)
 # ---- flags: a change of compiler or flags (also on the command line) rebuilds ------
 BENCH_FLAGS_LINE  := $(BENCH_CC) | $(BENCH_CFLAGS) | $(BENCH_EMCC) $(BENCH_EMFLAGS)
 BENCH_FLAGS_STAMP := $(BB)/flags.txt
-ifneq ($(filter bench bench-build bench-compare,$(MAKECMDGOALS)),)
+ifneq ($(filter bench bench-build bench-compare bench-instructions,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(BB); [ "$$(cat $(BENCH_FLAGS_STAMP) 2>/dev/null)" = '$(BENCH_FLAGS_LINE)' ] || \
         echo '$(BENCH_FLAGS_LINE)' > $(BENCH_FLAGS_STAMP))
 endif

@@ -88,13 +88,27 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 3 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     beep_state *s = state;
     (void)in;
     const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int len = n - pos;   /* no param glides: the whole block */
         int fresh = !s->ctl_valid;
         if (fresh) {
             const float x8 = s->pv[0];
@@ -117,16 +131,17 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x22 = x10 * x21;
             const float x23 = (st1 < x9) ? x22 : 0.0f;
             const float x24 = st0 + x16;
-            const float x25 = amp_flushf(amp_fractf(x24));
-            const float x26 = amp_flushf(st1 + x15);
-            out[0][pos + i] = amp_flushf(x23);
+            const float x25 = amp_fractf(x24);
+            const float x26 = st1 + x15;
+            out[0][pos + i] = x23;
             const float n0 = x25;
             const float n1 = x26;
             st0 = n0;
             st1 = n1;
         }
-        s->st0 = st0;
-        s->st1 = st1;
+        flush_out(out[0] + pos, len);
+        s->st0 = amp_flushf(st0);
+        s->st1 = amp_flushf(st1);
         pos += len;
     }
 }

@@ -140,6 +140,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     drawbars_state *s = state;
@@ -209,44 +223,44 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x16 = st0 * amp_splat(6.28318548f);
                 const v4f x17 = amp_sin(x16);
                 const v4f x18 = st0 + x12;
-                const v4f x19 = amp_flush(amp_fract(x18));
+                const v4f x19 = amp_fract(x18);
                 const v4f x25 = amp_splat(6.28318548f) * st1;
                 const v4f x26 = amp_sin(x25);
                 const v4f x27 = st1 + x24;
-                const v4f x28 = amp_flush(amp_fract(x27));
+                const v4f x28 = amp_fract(x27);
                 const v4f x32 = amp_splat(6.28318548f) * st2;
                 const v4f x33 = amp_sin(x32);
                 const v4f x34 = st2 + x31;
-                const v4f x35 = amp_flush(amp_fract(x34));
+                const v4f x35 = amp_fract(x34);
                 const v4f x40 = amp_splat(6.28318548f) * st3;
                 const v4f x41 = amp_sin(x40);
                 const v4f x42 = st3 + x39;
-                const v4f x43 = amp_flush(amp_fract(x42));
+                const v4f x43 = amp_fract(x42);
                 const v4f x49 = amp_splat(6.28318548f) * st4;
                 const v4f x50 = amp_sin(x49);
                 const v4f x51 = st4 + x48;
-                const v4f x52 = amp_flush(amp_fract(x51));
+                const v4f x52 = amp_fract(x51);
                 const v4f x58 = amp_splat(6.28318548f) * st5;
                 const v4f x59 = amp_sin(x58);
                 const v4f x60 = st5 + x57;
-                const v4f x61 = amp_flush(amp_fract(x60));
+                const v4f x61 = amp_fract(x60);
                 const v4f x67 = amp_splat(6.28318548f) * st6;
                 const v4f x68 = amp_sin(x67);
                 const v4f x69 = st6 + x66;
-                const v4f x70 = amp_flush(amp_fract(x69));
+                const v4f x70 = amp_fract(x69);
                 const v4f x76 = amp_splat(6.28318548f) * st7;
                 const v4f x77 = amp_sin(x76);
                 const v4f x78 = st7 + x75;
-                const v4f x79 = amp_flush(amp_fract(x78));
+                const v4f x79 = amp_fract(x78);
                 const v4f x84 = amp_splat(6.28318548f) * st8;
                 const v4f x85 = amp_sin(x84);
                 const v4f x86 = st8 + x83;
-                const v4f x87 = amp_flush(amp_fract(x86));
+                const v4f x87 = amp_fract(x86);
                 const v4f x114 = st9 + vx96;
                 const v4f x115 = amp_min(x114, amp_splat(1.0f));
                 const v4f x116 = st9 * vx112;
                 const v4f x117 = st9 - x116;
-                const v4f x118 = amp_flush(amp_sel((x92 > amp_splat(0.5f)), x115, x117));
+                const v4f x118 = amp_sel((x92 > amp_splat(0.5f)), x115, x117);
                 const v4f x119 = x17 * x118;
                 const v4f x121 = x119 * x120;
                 const v4f x138 = x121 * amp_splat(0.118515544f);
@@ -318,25 +332,27 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st8 = n8;
                 st9 = n9;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
-            s->st2[g] = st2;
-            s->st3[g] = st3;
-            s->st4[g] = st4;
-            s->st5[g] = st5;
-            s->st6[g] = st6;
-            s->st7[g] = st7;
-            s->st8[g] = st8;
-            s->st9[g] = st9;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
+            s->st2[g] = amp_flush(st2);
+            s->st3[g] = amp_flush(st3);
+            s->st4[g] = amp_flush(st4);
+            s->st5[g] = amp_flush(st5);
+            s->st6[g] = amp_flush(st6);
+            s->st7[g] = amp_flush(st7);
+            s->st8[g] = amp_flush(st8);
+            s->st9[g] = amp_flush(st9);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
             const float x178 = vb0[i];
             const float x179 = vb1[i];
-            out[0][pos + i] = amp_flushf(x178);
-            out[1][pos + i] = amp_flushf(x179);
+            out[0][pos + i] = x178;
+            out[1][pos + i] = x179;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -61,13 +61,36 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
+/* the n samples written from position pos on of a ring of mask + 1 */
+static void flush_ring(float *ring, unsigned pos, int n, unsigned mask)
+{
+    unsigned at = pos & mask;
+    int first = (int)(mask + 1 - at) < n ? (int)(mask + 1 - at) : n;
+    flush_out(ring + at, first);
+    flush_out(ring, n - first);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     echoes_state *s = state;
     (void)in;
     const float x9 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int len = n - pos;   /* no param glides: the whole block */
         int fresh = !s->ctl_valid;
         if (fresh) {
             const float dd10 = amp_delay_clamp(x9, s->dsz0);
@@ -84,13 +107,16 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x6 = x4 + x5;
             const float x10 = amp_delay_tapf(s->dl0, dp, 262143, dk10, df10);
             const float x11 = 0.5f * x10;
-            const float x12 = amp_flushf(x6 + x11);
+            const float x12 = x6 + x11;
             const float x13 = x6 + x10;
             const float x14 = 0.5f * x13;
-            out[0][pos + i] = amp_flushf(x14);
-            out[1][pos + i] = amp_flushf(x14);
+            out[0][pos + i] = x14;
+            out[1][pos + i] = x14;
             s->dl0[dp & 262143] = x12;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
+        flush_ring(s->dl0, s->dpos, len, 262143u);
         s->dpos += (unsigned)len;
         pos += len;
     }

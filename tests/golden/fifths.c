@@ -99,6 +99,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     fifths_state *s = state;
@@ -133,11 +147,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x14 = st0 * amp_splat(6.28318548f);
                 const v4f x15 = amp_sin(x14);
                 const v4f x16 = st0 + x10;
-                const v4f x17 = amp_flush(amp_fract(x16));
+                const v4f x17 = amp_fract(x16);
                 const v4f x26 = amp_splat(6.28318548f) * st1;
                 const v4f x27 = amp_sin(x26);
                 const v4f x28 = st1 + x25;
-                const v4f x29 = amp_flush(amp_fract(x28));
+                const v4f x29 = amp_fract(x28);
                 const v4f x31 = x15 + x27;
                 const v4f x33 = x31 * amp_splat(0.5f);
                 const v4f x34 = amp_splat(3.0f) * x33;
@@ -162,17 +176,19 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st0 = n0;
                 st1 = n1;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
             const float x44 = vb0[i];
             const float x45 = vb1[i];
-            out[0][pos + i] = amp_flushf(x44);
-            out[1][pos + i] = amp_flushf(x45);
+            out[0][pos + i] = x44;
+            out[1][pos + i] = x45;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -156,6 +156,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     folded_state *s = state;
@@ -201,7 +215,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x14 = st0 * amp_splat(6.28318548f);
                 const v4f x15 = amp_sin(x14);
                 const v4f x16 = st0 + x10;
-                const v4f x17 = amp_flush(amp_fract(x16));
+                const v4f x17 = amp_fract(x16);
                 const v4f x63 = amp_bool(~amp_nz(st3));
                 const v4f x64 = amp_bool(amp_nz(x62) & amp_nz(x63));
                 const v4f x65 = amp_and(amp_nz(x62), st2);
@@ -211,7 +225,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x71 = st1 - x67;
                 const v4f x72 = x68 * x71;
                 const v4f x73 = st1 - x72;
-                const v4f x74 = amp_flush(amp_sel(amp_nz(x66), x70, x73));
+                const v4f x74 = amp_sel(amp_nz(x66), x70, x73);
                 const v4f x76 = amp_bool(amp_nz(x66) & (x69 < amp_splat(1.0f)));
                 const v4f x77 = amp_bool(amp_nz(x76));
                 const v4f x79 = x74 * amp_splat(8.0f);
@@ -251,8 +265,8 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st2 = n2;
                 st3 = n3;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
             s->st2[g] = st2;
             s->st3[g] = st3;
             *(v4f *)&s->vt.gain[4 * g] = gain;
@@ -261,9 +275,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         for (int i = 0; i < len; i++) {
             const float x92 = vb0[i];
             const float x93 = vb1[i];
-            out[0][pos + i] = amp_flushf(x92);
-            out[1][pos + i] = amp_flushf(x93);
+            out[0][pos + i] = x92;
+            out[1][pos + i] = x93;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         s->dpos += (unsigned)len;
         pos += len;
     }

@@ -122,6 +122,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     nested_state *s = state;
@@ -181,7 +195,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x49 = x24 * x48;
                 const v4f x50 = x18 + x49;
                 const v4f x51 = st0 + x12;
-                const v4f x52 = amp_flush(amp_fract(x51));
+                const v4f x52 = amp_fract(x51);
                 const v4f x54 = x50 * x53;
                 const v4f x56 = x54 * x55;
                 const v4f x58 = x56 * amp_splat(0.300000012f);
@@ -196,7 +210,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f n0 = x52;
                 st0 = n0;
             }
-            s->st0[g] = st0;
+            s->st0[g] = amp_flush(st0);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
@@ -211,33 +225,15 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float st9 = s->st9;
         float st10 = s->st10;
         float st11 = s->st11;
-        float ax63[AMP_CHUNK];
-        float ast4[AMP_CHUNK];
-        float ax101[AMP_CHUNK];
-        float ax106[AMP_CHUNK];
-        float ax107[AMP_CHUNK];
-        float ax108[AMP_CHUNK];
-        float ax110[AMP_CHUNK];
-        float ast9[AMP_CHUNK];
-        float ax143[AMP_CHUNK];
-        float ax147[AMP_CHUNK];
-        float ax148[AMP_CHUNK];
-        float ax149[AMP_CHUNK];
-        float ax151[AMP_CHUNK];
-        float ax174[AMP_CHUNK];
-        float ax177[AMP_CHUNK];
-        for (int i = 0; i < len; i++) {   /* loop 1 of 2 */
-            ast4[i] = st4;
-            ast9[i] = st9;
+        for (int i = 0; i < len; i++) {
             const float x59 = vb0[i];
             const float x60 = vb1[i];
             const float x62 = x59 + x60;
             const float x63 = 0.5f * x62;
-            ax63[i] = x63;
             const float x68 = st1 * 6.28318548f;
             const float x69 = amp_sinf(x68);
             const float x81 = st1 + x65;
-            const float x82 = amp_flushf(amp_fractf(x81));
+            const float x82 = amp_fractf(x81);
             const float x86 = -x69;
             const float x87 = amp_exp2f(x69);
             const float x88 = 800.0f * x87;
@@ -246,68 +242,19 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x99 = 3.14159274f * x98;
             const float x100 = x9 * x99;
             const float x101 = amp_tanf(x100);
-            ax101[i] = x101;
             const float x103 = x101 + 1.41422713f;
             const float x104 = x101 * x103;
             const float x105 = 1.0f + x104;
             const float x106 = 1.0f / x105;
-            ax106[i] = x106;
             const float x107 = x101 * x106;
-            ax107[i] = x107;
             const float x108 = x101 * x107;
-            ax108[i] = x108;
             const float x110 = x101 - st4;
-            ax110[i] = x110;
-            const float x132 = amp_exp2f(x86);
-            const float x133 = 800.0f * x132;
-            const float x134 = amp_clampf(x133, 10.0f, 20000.0f);
-            const float x140 = amp_minf(x134, x97);
-            const float x141 = 3.14159274f * x140;
-            const float x142 = x9 * x141;
-            const float x143 = amp_tanf(x142);
-            ax143[i] = x143;
-            const float x144 = 1.41422713f + x143;
-            const float x145 = x143 * x144;
-            const float x146 = 1.0f + x145;
-            const float x147 = 1.0f / x146;
-            ax147[i] = x147;
-            const float x148 = x143 * x147;
-            ax148[i] = x148;
-            const float x149 = x143 * x148;
-            ax149[i] = x149;
-            const float x151 = x143 - st9;
-            ax151[i] = x151;
-            const float x174 = x59 * 0.300000012f;
-            ax174[i] = x174;
-            const float x177 = x60 * 0.300000012f;
-            ax177[i] = x177;
-            const float n1 = x82;
-            const float n4 = x101;
-            const float n9 = x143;
-            st1 = n1;
-            st4 = n4;
-            st9 = n9;
-        }
-        for (int i = 0; i < len; i++) {   /* loop 2 of 2 */
-            const float x63 = ax63[i];
-            const float x101 = ax101[i];
-            const float x106 = ax106[i];
-            const float x107 = ax107[i];
-            const float x108 = ax108[i];
-            const float x110 = ax110[i];
-            const float x143 = ax143[i];
-            const float x147 = ax147[i];
-            const float x148 = ax148[i];
-            const float x149 = ax149[i];
-            const float x151 = ax151[i];
-            const float x174 = ax174[i];
-            const float x177 = ax177[i];
             const float x111 = st5 * x110;
             const float x112 = st2 + x111;
-            const float x113 = amp_flushf((ast4[i] != x101) ? x112 : st2);
+            const float x113 = (st4 != x101) ? x112 : st2;
             const float x114 = st6 * x110;
             const float x115 = st3 + x114;
-            const float x116 = amp_flushf((ast4[i] != x101) ? x115 : st3);
+            const float x116 = (st4 != x101) ? x115 : st3;
             const float x117 = x63 - x116;
             const float x118 = x106 * x113;
             const float x119 = x107 * x117;
@@ -323,12 +270,26 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x129 = 1.41422713f * x120;
             const float x130 = x63 - x129;
             const float x131 = x130 - x124;
+            const float x132 = amp_exp2f(x86);
+            const float x133 = 800.0f * x132;
+            const float x134 = amp_clampf(x133, 10.0f, 20000.0f);
+            const float x140 = amp_minf(x134, x97);
+            const float x141 = 3.14159274f * x140;
+            const float x142 = x9 * x141;
+            const float x143 = amp_tanf(x142);
+            const float x144 = 1.41422713f + x143;
+            const float x145 = x143 * x144;
+            const float x146 = 1.0f + x145;
+            const float x147 = 1.0f / x146;
+            const float x148 = x143 * x147;
+            const float x149 = x143 * x148;
+            const float x151 = x143 - st9;
             const float x152 = st10 * x151;
             const float x153 = st7 + x152;
-            const float x154 = amp_flushf((ast9[i] != x143) ? x153 : st7);
+            const float x154 = (st9 != x143) ? x153 : st7;
             const float x155 = st11 * x151;
             const float x156 = st8 + x155;
-            const float x157 = amp_flushf((ast9[i] != x143) ? x156 : st8);
+            const float x157 = (st9 != x143) ? x156 : st8;
             const float x158 = x63 - x157;
             const float x159 = x147 * x154;
             const float x160 = x148 * x158;
@@ -344,40 +305,50 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x170 = 1.41422713f * x161;
             const float x171 = x63 - x170;
             const float x172 = x171 - x165;
+            const float x174 = x59 * 0.300000012f;
             const float x175 = 0.699999988f * x124;
             const float x176 = x174 + x175;
+            const float x177 = x60 * 0.300000012f;
             const float x178 = 0.699999988f * x165;
             const float x179 = x177 + x178;
-            out[0][pos + i] = amp_flushf(x176);
-            out[1][pos + i] = amp_flushf(x179);
+            out[0][pos + i] = x176;
+            out[1][pos + i] = x179;
+            const float n1 = x82;
             const float n2 = x126;
             const float n3 = x128;
+            const float n4 = x101;
             const float n5 = x131;
             const float n6 = x120;
             const float n7 = x167;
             const float n8 = x169;
+            const float n9 = x143;
             const float n10 = x172;
             const float n11 = x161;
+            st1 = n1;
             st2 = n2;
             st3 = n3;
+            st4 = n4;
             st5 = n5;
             st6 = n6;
             st7 = n7;
             st8 = n8;
+            st9 = n9;
             st10 = n10;
             st11 = n11;
         }
-        s->st1 = st1;
-        s->st2 = st2;
-        s->st3 = st3;
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
+        s->st1 = amp_flushf(st1);
+        s->st2 = amp_flushf(st2);
+        s->st3 = amp_flushf(st3);
         s->st4 = st4;
-        s->st5 = st5;
-        s->st6 = st6;
-        s->st7 = st7;
-        s->st8 = st8;
+        s->st5 = amp_flushf(st5);
+        s->st6 = amp_flushf(st6);
+        s->st7 = amp_flushf(st7);
+        s->st8 = amp_flushf(st8);
         s->st9 = st9;
-        s->st10 = st10;
-        s->st11 = st11;
+        s->st10 = amp_flushf(st10);
+        s->st11 = amp_flushf(st11);
         pos += len;
     }
 }

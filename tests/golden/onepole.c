@@ -66,13 +66,28 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     onepole_state *s = state;
     (void)in;
     const float x15 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int glide = s->pv[0] != s->pt[0];
+        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
         if (s->pv[0] != s->pt[0]) {
             s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
@@ -92,12 +107,13 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x6 = in[0][pos + i];
             const float x18 = st0 - x6;
             const float x19 = x17 * x18;
-            const float x20 = amp_flushf(x6 + x19);
+            const float x20 = x6 + x19;
             out[0][pos + i] = x20;
             const float n0 = x20;
             st0 = n0;
         }
-        s->st0 = st0;
+        flush_out(out[0] + pos, len);
+        s->st0 = amp_flushf(st0);
         pos += len;
     }
 }

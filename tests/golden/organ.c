@@ -114,6 +114,20 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     organ_state *s = state;
@@ -146,7 +160,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x37 = amp_table_lerp4(s->tab0, 2048, x36);
                 const v4f x39 = x37 * amp_splat(0.699999988f);
                 const v4f x40 = st0 + x35;
-                const v4f x41 = amp_flush(amp_fract(x40));
+                const v4f x41 = amp_fract(x40);
                 const v4f x43 = x39 * x42;
                 const v4f x45 = x43 * x44;
                 const v4f x46 = amp_splat(0.300000012f) * x45;
@@ -161,16 +175,18 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f n0 = x41;
                 st0 = n0;
             }
-            s->st0[g] = st0;
+            s->st0[g] = amp_flush(st0);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
         for (int i = 0; i < len; i++) {
             const float x47 = vb0[i];
             const float x48 = vb1[i];
-            out[0][pos + i] = amp_flushf(x47);
-            out[1][pos + i] = amp_flushf(x48);
+            out[0][pos + i] = x47;
+            out[1][pos + i] = x48;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

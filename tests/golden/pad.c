@@ -164,6 +164,20 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     pad_state *s = state;
@@ -250,7 +264,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x54 = x28 * x53;
                 const v4f x55 = x22 + x54;
                 const v4f x56 = st0 + x16;
-                const v4f x57 = amp_flush(amp_fract(x56));
+                const v4f x57 = amp_fract(x56);
                 const v4f x103 = amp_bool(~amp_nz(st3));
                 const v4f x104 = amp_bool(amp_nz(x102) & amp_nz(x103));
                 const v4f x105 = amp_and(amp_nz(x102), st2);
@@ -260,7 +274,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x111 = st1 - x107;
                 const v4f x112 = x108 * x111;
                 const v4f x113 = st1 - x112;
-                const v4f x114 = amp_flush(amp_sel(amp_nz(x106), x110, x113));
+                const v4f x114 = amp_sel(amp_nz(x106), x110, x113);
                 const v4f x116 = amp_bool(amp_nz(x106) & (x109 < amp_splat(1.0f)));
                 const v4f x117 = amp_bool(amp_nz(x116));
                 const v4f x121 = amp_splat(1.0f) + x114;
@@ -279,10 +293,10 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x146 = x136 - st6;
                 const v4f x147 = st7 * x146;
                 const v4f x148 = st4 + x147;
-                const v4f x149 = amp_flush(amp_sel((st6 != x136), x148, st4));
+                const v4f x149 = amp_sel((st6 != x136), x148, st4);
                 const v4f x150 = st8 * x146;
                 const v4f x151 = st5 + x150;
-                const v4f x152 = amp_flush(amp_sel((st6 != x136), x151, st5));
+                const v4f x152 = amp_sel((st6 != x136), x151, st5);
                 const v4f x155 = st9 * amp_splat(0.714285731f);
                 const v4f x156 = amp_sel((st9 < amp_splat(1.39999998f)), x155, amp_splat(1.0f));
                 const v4f x157 = x149 * x156;
@@ -336,15 +350,15 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st8 = n8;
                 st9 = n9;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
             s->st2[g] = st2;
             s->st3[g] = st3;
-            s->st4[g] = st4;
-            s->st5[g] = st5;
+            s->st4[g] = amp_flush(st4);
+            s->st5[g] = amp_flush(st5);
             s->st6[g] = st6;
-            s->st7[g] = st7;
-            s->st8[g] = st8;
+            s->st7[g] = amp_flush(st7);
+            s->st8[g] = amp_flush(st8);
             s->st9[g] = st9;
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
@@ -352,9 +366,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         for (int i = 0; i < len; i++) {
             const float x180 = vb0[i];
             const float x181 = vb1[i];
-            out[0][pos + i] = amp_flushf(x180);
-            out[1][pos + i] = amp_flushf(x181);
+            out[0][pos + i] = x180;
+            out[1][pos + i] = x181;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -128,6 +128,20 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     spread_state *s = state;
@@ -232,14 +246,14 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const v4f x86 = x60 + x85;
                 const v4f x87 = st1 * x22;
                 const v4f x89 = x86 * x88;
-                const v4f x90 = amp_flush(x87 + x89);
+                const v4f x90 = x87 + x89;
                 const v4f x91 = st0 + x16;
-                const v4f x92 = amp_flush(amp_fract(x91));
+                const v4f x92 = amp_fract(x91);
                 const v4f x118 = st2 + vx101;
                 const v4f x119 = amp_min(x118, amp_splat(1.0f));
                 const v4f x120 = st2 * vx116;
                 const v4f x121 = st2 - x120;
-                const v4f x122 = amp_flush(amp_sel((x97 > amp_splat(0.5f)), x119, x121));
+                const v4f x122 = amp_sel((x97 > amp_splat(0.5f)), x119, x121);
                 const v4f x130 = x90 * x122;
                 const v4f x131 = amp_splat(0.300000012f) * x130;
                 const v4f x139 = x131 * x137;
@@ -259,9 +273,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 st1 = n1;
                 st2 = n2;
             }
-            s->st0[g] = st0;
-            s->st1[g] = st1;
-            s->st2[g] = st2;
+            s->st0[g] = amp_flush(st0);
+            s->st1[g] = amp_flush(st1);
+            s->st2[g] = amp_flush(st2);
             *(v4f *)&s->vt.gain[4 * g] = gain;
             *(v4f *)&s->vt.level[4 * g] = peak;
         }
@@ -270,9 +284,11 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x142 = vb1[i];
             const float x144 = x141 * x143;
             const float x145 = x142 * x143;
-            out[0][pos + i] = amp_flushf(x144);
-            out[1][pos + i] = amp_flushf(x145);
+            out[0][pos + i] = x144;
+            out[1][pos + i] = x145;
         }
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
         pos += len;
     }
 }

@@ -88,13 +88,28 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 3 ? s->pu[index] : 0.0f;
 }
 
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+static void flush_out(float *x, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v;
+        memcpy(&v, x + i, sizeof v);
+        v = amp_flush(v);
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] = amp_flushf(x[i]);
+}
+
 static void p_process(void *state, int n, const float *const *in, float *const *out)
 {
     tremolo_state *s = state;
     (void)in;
     const float x14 = s->init[0];
     for (int pos = 0; pos < n;) {
-        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
+        const int glide = s->pv[0] != s->pt[0];
+        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;
         int fresh = !s->ctl_valid;
         if (s->pv[0] != s->pt[0]) {
             s->pv[0] = amp_smooth(s->pv[0], s->pt[0], s->pk[0], len);
@@ -133,19 +148,21 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float x37 = (x11 < 0.5f) ? x20 : x36;
             const float x38 = x10 * x37;
             const float x39 = st0 + x15;
-            const float x40 = amp_flushf(amp_fractf(x39));
+            const float x40 = amp_fractf(x39);
             const float x43 = 0.5f * x38;
             const float x44 = x42 + x43;
             const float x45 = in[0][pos + i];
             const float x46 = x44 * x45;
             const float x47 = in[1][pos + i];
             const float x48 = x44 * x47;
-            out[0][pos + i] = amp_flushf(x46);
-            out[1][pos + i] = amp_flushf(x48);
+            out[0][pos + i] = x46;
+            out[1][pos + i] = x48;
             const float n0 = x40;
             st0 = n0;
         }
-        s->st0 = st0;
+        flush_out(out[0] + pos, len);
+        flush_out(out[1] + pos, len);
+        s->st0 = amp_flushf(st0);
         pos += len;
     }
 }
