@@ -541,7 +541,8 @@ END_TEST
  * imports must be within SPEC §7's tolerance: 1e-4 of the peak, 5e-4 where
  * feedback (a recursion, `fRec` in faust's C) or pow is involved; one that
  * does not import is reported with ampc's first error, one that is silent
- * at its defaults (an instrument without a gate) as such. */
+ * at its defaults as such. A unit with a `gate` param has it set to 1 from
+ * the first sample (an instrument struck and held). */
 static char **sweep_files;
 static int n_sweep_files, cap_sweep_files;
 
@@ -618,12 +619,14 @@ START_TEST(sweep_example)
     for (int c = 0; c < ni; c++)
         make_input(in + (long)c * FRAMES, c);
     float *ours = calloc((size_t)(no + 1) * FRAMES, sizeof(float)), *ref = calloc((size_t)(no + 1) * FRAMES, sizeof(float));
-    render_ours(d, in, 0, NULL, NULL, ours);
-    render_reference(dir, ni, in, no, 0, NULL, NULL, ref);
+    int gate = param_index(d, "gate"), n_set = gate >= 0;
+    float one = 1.0f;
+    render_ours(d, in, n_set, &gate, &one, ours);
+    render_reference(dir, ni, in, no, n_set, &gate, &one, ref);
     double peak, diff = measure(ours, ref, (long)no * FRAMES, &peak);
     char detail[256];
-    snprintf(detail, sizeof detail, "%d in %d out, peak %.4f, diff %.2e of peak, bound %.0e%s", ni, no, peak,
-             peak > 0 ? diff / peak : diff, bound, loose ? " (feedback or pow)" : "");
+    snprintf(detail, sizeof detail, "%d in %d out%s, peak %.4f, diff %.2e of peak, bound %.0e%s", ni, no,
+             n_set ? ", gate on" : "", peak, peak > 0 ? diff / peak : diff, bound, loose ? " (feedback or pow)" : "");
     if (peak <= 1e-3)
         row(file, diff <= 1e-6 ? "silent" : "silent, differs", detail);
     else
