@@ -20,6 +20,10 @@
  *                natively, and builds with emcc -msimd128 leaving nothing
  *                undefined but memset/memcpy (and wasm's stack pointer).
  *
+ * With FAUST_SWEEP=1 (`make faust-examples`, not in `make test`) it runs
+ * instead every .dsp of the examples folder at its defaults and prints a
+ * table: pass, silent, fails its bound, or why it does not import.
+ *
  * The examples are found under `faust -dspdir`/examples, or in
  * $FAUST_EXAMPLES. Runs from the repository root (build/tests/check_faust).
  */
