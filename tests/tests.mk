@@ -59,3 +59,10 @@ test-dumps: $(B)/ampc
 	@B=$(B) sh tests/run_dumps.sh
 dumps-update: $(B)/ampc
 	@B=$(B) sh tests/run_dumps.sh --update
+
+# Every example of the faust package imported and rendered against faust's
+# own C (not in `make test`: a table, one row per example; fails when one
+# that imports exceeds SPEC §7's tolerance).
+.PHONY: faust-examples
+faust-examples: $(B)/tests/check_faust $(B)/ampc
+	@FAUST_SWEEP=1 CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-4} $(B)/tests/check_faust
