@@ -136,6 +136,11 @@ export async function run(t) {
     // The starter text, checked when the page opened, is correct: the
     // server was asked for its module (and refused, blocked). Count from here.
     await waitFor(page, () => globalThis.ampEditor.lastCheck !== null, null, 'the first check');
+    // Its module request follows the check (asynchronously: under load it
+    // can come later): wait for it before counting.
+    for (const end = Date.now() + 10000; compiles === 0 && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 20));
+    check(compiles === 1, `the correct starter text made ${compiles} compile requests, not 1`);
     compiles = 0;
 
     // 1. Mistakes, with the server blocked.
