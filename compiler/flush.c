@@ -87,18 +87,7 @@ char *flush_points(Arena *a, const Ir *ir)
                 graph_edge(&g, ops[k]->id, v->id);
     }
     graph_carried_edges(&g, ir, stored);
-    for (int i = 0; i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (v->live && v->op == V_EXTERN_OUT) {
-            ExternSlot *x = ir->externs.items[v->idx];
-            for (int j = 0; j < x->n_in; j++)
-                if (x->in[j]->live)
-                    graph_edge(&g, x->in[j]->id, v->id);
-            for (int j = 0; j < x->n_param; j++)
-                if (x->param[j]->live)
-                    graph_edge(&g, x->param[j]->id, v->id);
-        }
-    }
+    graph_extern_edges(&g, ir);
     graph_finish(&g);
     int *nodes = arena_alloc(a, sizeof(int) * (size_t)(n + 1));
     int *members = arena_alloc(a, sizeof(int) * (size_t)(n + 1));

@@ -58,6 +58,22 @@ void graph_carried_edges(Graph *g, const Ir *ir, char *sources)
     }
 }
 
+void graph_extern_edges(Graph *g, const Ir *ir)
+{
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (!v->live || v->op != V_EXTERN_OUT)
+            continue;
+        const ExternSlot *x = ir->externs.items[v->idx];
+        for (int j = 0; j < x->n_in; j++)
+            if (x->in[j]->live)
+                graph_edge(g, x->in[j]->id, v->id);
+        for (int j = 0; j < x->n_param; j++)
+            if (x->param[j]->live)
+                graph_edge(g, x->param[j]->id, v->id);
+    }
+}
+
 void graph_finish(Graph *g)
 {
     g->adj = arena_alloc(g->arena, sizeof(int) * (size_t)(g->n_edges + 1));

@@ -30,6 +30,9 @@ void graph_finish(Graph *g);                 /* builds the successor lists */
  * -> each of its reads. sources, if not NULL, gets 1 for the Val each such
  * edge leaves (the stored values). */
 void graph_carried_edges(Graph *g, const Ir *ir, char *sources);
+/* The edges into each live output of a Faust node (an extern): from its
+ * live inputs and params, which its dsp reads in the same sample. */
+void graph_extern_edges(Graph *g, const Ir *ir);
 
 typedef struct Scc {
     int *index, *low, *stack, *calls, *edge_at;

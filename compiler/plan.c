@@ -384,18 +384,7 @@ void plan_chunk_flushes(Arena *a, Plan *p)
                 graph_edge(&g, ops[k]->id, v->id);
     }
     graph_carried_edges(&g, ir, NULL);
-    for (int i = 0; i < n; i++) {
-        Val *v = ir->vals.items[i];
-        if (!v->live || v->op != V_EXTERN_OUT)
-            continue;
-        ExternSlot *x = ir->externs.items[v->idx];
-        for (int j = 0; j < x->n_in; j++)
-            if (x->in[j]->live)
-                graph_edge(&g, x->in[j]->id, v->id);
-        for (int j = 0; j < x->n_param; j++)
-            if (x->param[j]->live)
-                graph_edge(&g, x->param[j]->id, v->id);
-    }
+    graph_extern_edges(&g, ir);
     graph_finish(&g);
     scc_run(&sc, &g, NULL, nodes, n_nodes);
     int nc = sc.n_comp;
