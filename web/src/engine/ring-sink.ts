@@ -272,6 +272,11 @@ export class RingSink implements EngineSink {
     return Object.fromEntries(this.sizes);
   }
 
+  /** One asset's size in the engine (at its rate), once loaded. */
+  sampleSize(hash: string): { channels: number; frames: number } | undefined {
+    return this.sizes.get(hash);
+  }
+
   /** The engine track id of a document track (-1: none). */
   engineTrack(trackId: number): number {
     return this.tracks.get(trackId)?.engine ?? -1;
