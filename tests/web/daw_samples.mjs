@@ -18,8 +18,9 @@
 // 3. Undo (the Undo button): the slot is empty and the note is silent
 //    (every sample of the page's output 0); Redo: 440 Hz again.
 // 4. A clip (C4 at beat 0, C5 at beat 2) is saved; the page reloaded opens
-//    the project with the binding, and a held C4 sounds again; File >
-//    Export (f32) is byte for byte `amp render` of the project's bundle
+//    the project with the binding, and a held C4 sounds again. A second
+//    WAV (330 Hz, stereo) dropped on the track header replaces the sample
+//    (330 Hz heard); undone, 440 Hz again. File > Export (f32) is byte for byte `amp render` of the project's bundle
 //    (GET /api/projects/{id}/bundle, the WAV under assets/), and its notes
 //    measure 440 Hz and 880 Hz.
 // Screenshots of the bound slot (the Instrument tab and the track header)
@@ -255,6 +256,33 @@ export async function run(t) {
     const reloaded = await hold(page, track, 60, 24000);
     checkTone(reloaded, 440, level, 'C4 after the reload');
     t.log(`saved as ${projectId}, reloaded: the binding is back, C4 ${reloaded.pitch.mean.toFixed(3)} Hz, peak ${reloaded.peak.toFixed(5)}`);
+
+    // Drag and drop: another WAV dropped on the track header replaces the
+    // sample (a new asset, a new sample of the pool); undo brings back the
+    // saved one.
+    const low = new Float32Array(frames);
+    for (let i = 0; i < frames; i++) low[i] = Math.fround(AMPLITUDE * Math.sin((2 * Math.PI * 330 * i) / RATE));
+    const lowFile = path.join(t.tmp, 'low330.wav');
+    await writeWav(lowFile, [low, low], RATE);
+    const lowHash = createHash('sha256').update(await readFile(lowFile)).digest('hex');
+    await page.evaluate(([sel, b64, name]) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type: 'audio/wav' }));
+      const el = document.querySelector(sel);
+      for (const type of ['dragenter', 'dragover', 'drop'])
+        el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }, [`.track-header[data-track="${track}"]`, (await readFile(lowFile)).toString('base64'), 'low330.wav']);
+    await waitFor(page, ([tr, h, s]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.samples?.[s]?.asset === h,
+                  [track, lowHash, SLOT], 'the dropped file to replace the sample', 15000);
+    await waitFor(page, (h) => globalThis.amp.daw.audio.sink.sampleSize(h) !== undefined, lowHash, 'the engine to load the dropped file', 15000);
+    check((await page.textContent(chip))?.trim() === 'low330.wav', `after the drop the track header says ${await page.textContent(chip)}`);
+    const dropped = await hold(page, track, 60, 24000);
+    checkTone(dropped, 330, level, 'C4 on the dropped file (stereo)');
+    await page.click('[data-testid="undo"]');
+    const back = await hold(page, track, 60, 24000);
+    checkTone(back, 440, level, 'C4 after undoing the drop');
+    t.log(`a stereo WAV dropped on the track header: C4 ${dropped.pitch.mean.toFixed(3)} Hz; undone: ${back.pitch.mean.toFixed(3)} Hz`);
 
     const exported = await exportFromMenu(page, 'export-f32', path.join(t.tmp, 'samples-f32.wav'));
     const bundle = await page.evaluate(async (pid) => {

@@ -127,7 +127,7 @@ function SampleSlot({ ctx, track, slot }: { ctx: Ctx; track: TrackDoc; slot: str
               <span className="slot-info">{info || (hash ? 'loading…' : 'a file: not played in the browser')}</span>
             </div>
           </div>
-        : <div className="slot-body empty" data-testid="sample-empty">Drop a WAV file here · silent until loaded</div>}
+        : <div className="slot-body empty" data-testid="sample-empty">Empty: drop a WAV file here, or Load…</div>}
     </div>
   );
 }
