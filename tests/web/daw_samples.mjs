@@ -23,6 +23,9 @@
 //    (330 Hz heard); undone, 440 Hz again. File > Export (f32) is byte for byte `amp render` of the project's bundle
 //    (GET /api/projects/{id}/bundle, the WAV under assets/), and its notes
 //    measure 440 Hz and 880 Hz.
+// 5. ampd refuses to store a slot naming an asset the user has not
+//    uploaded, a file path, or a slot the patch lacks (422, the reader's
+//    path in the message).
 // Screenshots of the bound slot (the Instrument tab and the track header)
 // go to AMP_SCREENSHOTS, else the test's folder (logged).
 
@@ -283,6 +286,32 @@ export async function run(t) {
     const back = await hold(page, track, 60, 24000);
     checkTone(back, 440, level, 'C4 after undoing the drop');
     t.log(`a stereo WAV dropped on the track header: C4 ${dropped.pitch.mean.toFixed(3)} Hz; undone: ${back.pitch.mean.toFixed(3)} Hz`);
+
+    // ampd keeps a stored project's slots to the caller's assets and the
+    // patch's slots (422, with the reader's path).
+    const errorsBefore = errors.length;
+    const refused = await page.evaluate(async ([h, s]) => {
+      const c = globalThis.amp.daw.persist.client;
+      const doc = (samples) => ({ version: 2, tracks: [{ id: 1, kind: 'instrument', patch: { builtin: 'sampler.amp' }, samples }] });
+      const out = [];
+      for (const samples of [{ [s]: { asset: 'cd'.repeat(32) } }, { [s]: { file: 'burst.wav' } }, { 'p.wave': { asset: h } }]) {
+        try {
+          await c.createProject('refused', doc(samples));
+          out.push('saved');
+        } catch (e) {
+          out.push(`${e.status} ${e.code}: ${e.hint}`);
+        }
+      }
+      return out;
+    }, [hash, SLOT]);
+    await page.waitForTimeout(100);
+    // The browser logs each refusal as a failed resource: expected here.
+    errors.push(...errors.splice(errorsBefore).filter((e) => !/status of 422/.test(e)));
+    const want = [`422 unknown_asset: tracks[0].samples.${SLOT}.asset: you have no asset ${'cd'.repeat(32)} (upload it first: POST /api/assets)`,
+                  `422 file_path: tracks[0].samples.${SLOT}.file: a stored project names its audio by "asset" (upload the file: POST /api/assets)`,
+                  `422 invalid_document: tracks[0].samples.p.wave: the patch has no sample slot 'p.wave' (its slots: '${SLOT}')`];
+    for (let i = 0; i < want.length; i++) check(refused[i] === want[i], `ampd answered ${refused[i]}; want ${want[i]}`);
+    t.log('ampd refuses a slot naming an asset the user lacks, a file path, and a slot the patch lacks (422)');
 
     const exported = await exportFromMenu(page, 'export-f32', path.join(t.tmp, 'samples-f32.wav'));
     const bundle = await page.evaluate(async (pid) => {
