@@ -36,7 +36,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleModules } from './doc.mjs';
 import { exportFromMenu, firstDifference } from './export.mjs';
-import { buildDir, check, instrumentTrack, pageReady, readWav, repo, startAmpd, startAudio, waitFor, writeWav } from './lib.mjs';
+import { Failure, buildDir, check, instrumentTrack, pageReady, readWav, repo, startAmpd, startAudio, waitFor, writeWav } from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
 const SLOT = 'p.wav';
@@ -119,7 +119,7 @@ const slotCard = (slot) => `[data-testid="sample-slot"][data-slot="${slot}"]`;
 
 /** 1. samplesError against amp render's own messages. */
 async function readerParity(t, wavFile) {
-  const { E } = await bundleModules("export * as E from './doc/edits';", t.tmp, 'samples-doc');
+  const { E, S } = await bundleModules("export * as E from './doc/edits'; export * as S from './engine/sync';", t.tmp, 'samples-doc');
   const dir = path.join(t.tmp, 'samples-reader');
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'burst.wav'), await readFile(wavFile));
@@ -164,7 +164,35 @@ async function readerParity(t, wavFile) {
   check(!('samples' in E.bindSample(d, 1, SLOT, null).tracks[0]), 'unbinding the last slot left "samples"');
   const other = E.setInstrument(d, 1, { builtin: 'epiano.amp', unit: 'epiano' });
   check(!('samples' in other.tracks[0]), 'a patch without the slot kept its binding');
-  t.log(`samplesError = amp render's message for ${cases.length - 1} wrong documents and null for a right one`);
+  const kept = E.setInstrument(d, 1, { builtin: 'sampler2.amp' }, {}, [SLOT]);
+  check(kept.tracks[0].samples === d.tracks[0].samples, 'a patch with the same slot lost the binding');
+
+  // The sync layer: bind_sample by the slot's index in the patch; a new
+  // instrument unbinds the slots the old one had bound (the engine keeps a
+  // track's bindings across instruments).
+  const calls = [];
+  const sink = new Proxy({}, { get: (_, name) => name === 'setSamples' ? (tr, b) => calls.push([tr, b])
+                                                                      : name === 'outgrown' ? false : () => undefined });
+  const slotsOfPatch = { 'sampler.amp': [SLOT], 'two.amp': ['a.wav', 'b.wav'], 'epiano.amp': [] };
+  const names = Object.keys(slotsOfPatch);
+  const registry = {
+    indexOf: (ref) => names.indexOf(ref?.builtin),
+    paramIndex: () => -1,
+    sampleSlot: (patch, name) => slotsOfPatch[names[patch]]?.indexOf(name) ?? -1,
+  };
+  const sync = new S.Sync(sink, registry);
+  const doc0 = { version: 2, tracks: [{ id: 1, kind: 'instrument', patch: { builtin: 'two.amp' } }] };
+  sync.reset(doc0);
+  const doc1 = E.bindSample(doc0, 1, 'b.wav', { asset: hash });
+  sync.change(doc1, doc0, 'edit');
+  const doc2 = E.setInstrument(doc1, 1, { builtin: 'sampler.amp' }, {}, [SLOT]);
+  sync.change(doc2, doc1, 'edit');
+  const doc3 = E.bindSample(doc2, 1, SLOT, { asset: hash });
+  sync.change(doc3, doc2, 'edit');
+  const want = [[1, [{ slot: 1, asset: hash }]], [1, [{ slot: 1, asset: null }]], [1, [{ slot: 0, asset: hash }]]];
+  check(JSON.stringify(calls) === JSON.stringify(want), `the sync layer sent ${JSON.stringify(calls)}; want ${JSON.stringify(want)}`);
+  t.log(`samplesError = amp render's message for ${cases.length - 1} wrong documents and null for a right one; ` +
+        'the sync layer binds by slot index and unbinds the old patch\'s slots');
 }
 
 export async function run(t) {
@@ -201,7 +229,9 @@ export async function run(t) {
 
     await page.setInputFiles(`${slotCard(SLOT)} [data-testid="sample-file"]`, wavFile);
     await waitFor(page, ([tr, s]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.samples?.[s]?.asset, [track, SLOT],
-                  'the slot to be bound', 15000);
+                  'the slot to be bound', 30000).catch(async (e) => {
+      throw new Failure(`${e.message} (the status line says "${await page.textContent('#status')}")`);
+    });
     let d = await doc(page);
     const bound = d.tracks.find((x) => x.id === track).samples;
     check(JSON.stringify(bound) === JSON.stringify({ [SLOT]: { asset: hash, ui: { name: 'burst440.wav' } } }),
