@@ -46,6 +46,13 @@ const VELOCITY = 0.9;
 /** The engine's pan law at the centre: a track at 0 dB, pan 0 (PROJECT.md). */
 const CENTRE = Math.SQRT1_2;
 
+/** How long an upload may take before the test gives up: a hang guard,
+ *  not a timing assertion. Under load ampd's streamed upload (POST
+ *  /api/assets) now and then stalls until its event loop's next timeout
+ *  (measured: about 1 upload in 100 of 192 KB with both cores busy, 9.6 s
+ *  to 30.2 s; requests without a streamed body do not), then completes. */
+const UPLOAD_WAIT_MS = 75000;
+
 const shots = (t, name) => path.join(process.env.AMP_SCREENSHOTS ?? t.tmp, name);
 const doc = (page) => page.evaluate(() => globalThis.amp.daw.store.doc);
 const cents = (f, ref) => 1200 * Math.log2(f / ref);
@@ -227,11 +234,14 @@ export async function run(t) {
     const before = await hold(page, track, 60, 9600);
     check(before.peak === 0, `a note on the empty slot is not silent (peak ${before.peak})`);
 
+    const uploadStart = Date.now();
     await page.setInputFiles(`${slotCard(SLOT)} [data-testid="sample-file"]`, wavFile);
     await waitFor(page, ([tr, s]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.samples?.[s]?.asset, [track, SLOT],
-                  'the slot to be bound', 30000).catch(async (e) => {
-      throw new Failure(`${e.message} (the status line says "${await page.textContent('#status')}")`);
+                  'the slot to be bound', UPLOAD_WAIT_MS).catch(async (e) => {
+      throw new Failure(`${e.message} (the status line says "${await page.textContent('#status')}", ` +
+                        `busy "${await page.evaluate(() => globalThis.amp.daw.ui.get().busy)}")`);
     });
+    const uploadMs = Date.now() - uploadStart;
     let d = await doc(page);
     const bound = d.tracks.find((x) => x.id === track).samples;
     check(JSON.stringify(bound) === JSON.stringify({ [SLOT]: { asset: hash, ui: { name: 'burst440.wav' } } }),
@@ -253,7 +263,7 @@ export async function run(t) {
     checkTone(c4, 440, level, 'C4 on the bound slot');
     const c5 = await hold(page, track, 72, 12000);
     checkTone(c5, 880, level, 'C5 on the bound slot');
-    t.log(`bound by the file input (asset ${hash.slice(0, 12)}…): C4 ${c4.pitch.mean.toFixed(3)} Hz, peak ${c4.peak.toFixed(5)} ` +
+    t.log(`bound by the file input (asset ${hash.slice(0, 12)}…, uploaded and bound in ${uploadMs} ms): C4 ${c4.pitch.mean.toFixed(3)} Hz, peak ${c4.peak.toFixed(5)} ` +
           `(want ${level.toFixed(5)}); C5 ${c5.pitch.mean.toFixed(3)} Hz, peak ${c5.peak.toFixed(5)}`);
 
     // 3. Undo: silence; redo: the tone again.
@@ -307,7 +317,7 @@ export async function run(t) {
         el.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
     }, [`.track-header[data-track="${track}"]`, (await readFile(lowFile)).toString('base64'), 'low330.wav']);
     await waitFor(page, ([tr, h, s]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.samples?.[s]?.asset === h,
-                  [track, lowHash, SLOT], 'the dropped file to replace the sample', 15000);
+                  [track, lowHash, SLOT], 'the dropped file to replace the sample', UPLOAD_WAIT_MS);
     await waitFor(page, (h) => globalThis.amp.daw.audio.sink.sampleSize(h) !== undefined, lowHash, 'the engine to load the dropped file', 15000);
     check((await page.textContent(chip))?.trim() === 'low330.wav', `after the drop the track header says ${await page.textContent(chip)}`);
     const dropped = await hold(page, track, 60, 24000);
