@@ -23,7 +23,10 @@
 //    (330 Hz heard); undone, 440 Hz again. File > Export (f32) is byte for byte `amp render` of the project's bundle
 //    (GET /api/projects/{id}/bundle, the WAV under assets/), and its notes
 //    measure 440 Hz and 880 Hz.
-// 5. ampd refuses to store a slot naming an asset the user has not
+// 5. A file ampd takes but the engine cannot read: the slot says why
+//    with the reader's words (as amp render prints them), the note is
+//    silent; undone, 440 Hz.
+// 6. ampd refuses to store a slot naming an asset the user has not
 //    uploaded, a file path, or a slot the patch lacks (422, the reader's
 //    path in the message).
 // Screenshots of the bound slot (the Instrument tab and the track header)
@@ -326,6 +329,38 @@ export async function run(t) {
     const back = await hold(page, track, 60, 24000);
     checkTone(back, 440, level, 'C4 after undoing the drop');
     t.log(`a stereo WAV dropped on the track header: C4 ${dropped.pitch.mean.toFixed(3)} Hz; undone: ${back.pitch.mean.toFixed(3)} Hz`);
+
+    // A file ampd stores (its head says WAVE) but the engine cannot read:
+    // the slot says why, in the words of amp render's reader; the note is
+    // silent; undone, the saved sample plays.
+    await page.click('[data-testid="instrument-tab"]');
+    const brokenFile = path.join(t.tmp, 'broken.wav');
+    await writeFile(brokenFile, Buffer.from('RIFF\x04\x00\x00\x00WAVE', 'latin1'));
+    const brokenHash = createHash('sha256').update(await readFile(brokenFile)).digest('hex');
+    const warningsBefore = errors.length;
+    await page.setInputFiles(`${slotCard(SLOT)} [data-testid="sample-file"]`, brokenFile);
+    await waitFor(page, ([tr, h, s]) => globalThis.amp.daw.store.doc.tracks.find((x) => x.id === tr)?.samples?.[s]?.asset === h,
+                  [track, brokenHash, SLOT], 'the broken file to be bound', UPLOAD_WAIT_MS);
+    await waitFor(page, (sel) => /^not playable: /.test(document.querySelector(sel)?.textContent ?? ''), `${slotCard(SLOT)} .slot-info`,
+                  'the slot to say the file does not play', 15000);
+    const said = (await page.textContent(`${slotCard(SLOT)} .slot-info`)).replace(/^not playable: /, '');
+    const brokenDir = path.join(t.tmp, 'samples-broken');
+    await mkdir(brokenDir, { recursive: true });
+    await writeFile(path.join(brokenDir, 'broken.wav'), await readFile(brokenFile));
+    await writeFile(path.join(brokenDir, 'project.json'), JSON.stringify({ version: 2, tracks: [
+      { id: 1, kind: 'instrument', patch: { builtin: 'sampler.amp' }, samples: { [SLOT]: { file: 'broken.wav' } } }] }));
+    const nativeSays = await execFileAsync(path.join(buildDir, 'amp'), ['render', 'project.json', '--library', path.join(repo, 'nodes'),
+                                                                       '-o', 'out.wav'], { cwd: brokenDir })
+      .then(() => '', (e) => e.stderr.trim());
+    check(said.length > 0 && nativeSays === `amp: tracks[0].samples.${SLOT}.file: broken.wav: ${said}`,
+          `the slot says "${said}"; amp render says "${nativeSays}"`);
+    const silent = await hold(page, track, 60, 9600);
+    check(silent.peak === 0, `a note on the unreadable file is not silent (peak ${silent.peak})`);
+    errors.push(...errors.splice(warningsBefore).filter((e) => !/is not in the engine/.test(e)));
+    await page.click('[data-testid="undo"]');
+    const restored = await hold(page, track, 60, 24000);
+    checkTone(restored, 440, level, 'C4 after undoing the broken file');
+    t.log(`a file the engine cannot read: the slot says "${said}" (amp render: "${nativeSays}"), the note is silent; undone, 440 Hz`);
 
     // ampd keeps a stored project's slots to the caller's assets and the
     // patch's slots (422, with the reader's path).

@@ -88,6 +88,7 @@ export interface Ctx {
    *  hash (one undo step); resolves to whether it was bound. */
   bindSampleFile(trackId: number, slot: string, file: File): Promise<boolean>;
   /** What the engine holds of an asset, for a slot's label ("0.50 s ·
-   *  mono"); '' until it is loaded (or without audio). */
+   *  mono", or why it could not load it); '' until it is loaded (or
+   *  without audio). */
   sampleText(hash: string): string;
 }

@@ -275,6 +275,8 @@ export class Daw {
   }
 
   sampleText(hash: string): string {
+    const problem = this.audio.sink?.sampleProblem(hash);
+    if (problem !== undefined) return `not playable: ${problem}`;
     const size = this.audio.sink?.sampleSize(hash);
     const rate = this.audio.client?.sampleRate;
     if (!size || !rate) return '';
