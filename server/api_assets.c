@@ -874,33 +874,42 @@ void api_assets_stop(void)
 
 /* ---- projects naming assets ------------------------------------------------------- */
 
+/* One region's (or sample slot's) sample: an asset of the caller. */
+static bool check_reference(ApiCall *call, StoreConn *db, const ProjectRegion *r)
+{
+    char hint[PROJECT_MAX_JSON_PATH + 160];
+    if (!r->asset) {
+        snprintf(hint, sizeof hint,
+                 "%s.file: a stored project names its audio by \"asset\" (upload the file: POST /api/assets)", r->at);
+        api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "file_path", hint);
+        return false;
+    }
+    StoreAsset found;
+    StoreStatus st = store_asset_get(db, call->user.id, r->asset, &found);
+    if (st == STORE_OK)
+        return true;
+    if (st != STORE_NOT_FOUND) {
+        api_store_error(call, st);
+        return false;
+    }
+    snprintf(hint, sizeof hint, "%s.asset: you have no asset %.64s (upload it first: POST /api/assets)", r->at,
+             r->asset);
+    api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "unknown_asset", hint);
+    return false;
+}
+
+/* Every audio region and every instrument's sample slot ("samples",
+ * PROJECT.md) names an asset the caller uploaded. */
 bool api_assets_check_references(ApiCall *call, StoreConn *db, const struct Project *project)
 {
     for (int i = 0; i < project->n_tracks; i++) {
         const ProjectTrack *t = &project->tracks[i];
-        for (int k = 0; k < t->n_regions; k++) {
-            const ProjectRegion *r = &t->regions[k];
-            char hint[PROJECT_MAX_JSON_PATH + 160];
-            if (!r->asset) {
-                snprintf(hint, sizeof hint,
-                         "%s.file: a stored project names its audio by \"asset\" (upload the file: POST /api/assets)",
-                         r->at);
-                api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "file_path", hint);
+        for (int k = 0; k < t->n_regions; k++)
+            if (!check_reference(call, db, &t->regions[k]))
                 return false;
-            }
-            StoreAsset found;
-            StoreStatus st = store_asset_get(db, call->user.id, r->asset, &found);
-            if (st == STORE_OK)
-                continue;
-            if (st != STORE_NOT_FOUND) {
-                api_store_error(call, st);
+        for (int k = 0; k < t->n_sample_slots; k++)
+            if (!check_reference(call, db, &t->sample_slots[k].source))
                 return false;
-            }
-            snprintf(hint, sizeof hint, "%s.asset: you have no asset %.64s (upload it first: POST /api/assets)", r->at,
-                     r->asset);
-            api_error(call, MHD_HTTP_UNPROCESSABLE_CONTENT, "unknown_asset", hint);
-            return false;
-        }
     }
     return true;
 }

@@ -11,8 +11,9 @@
  *   <id>/patches/<patch id>-r<n>.amp  each {"library": id, "revision": n}
  *                                     patch the document names, as that
  *                                     revision's text
- *   <id>/assets/ab/<hash>             each audio asset a region names, the
- *                                     layout the project reader expects
+ *   <id>/assets/ab/<hash>             each audio asset a region or a sample
+ *                                     slot names, the layout the project
+ *                                     reader expects
  *
  * so that
  *
@@ -220,23 +221,32 @@ static int hash_order(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Every asset a region names, once each, in hash order. */
+/* Every asset a region or a sample slot ("samples") names, once each, in
+ * hash order. */
 static bool add_assets(ApiCall *call, StoreConn *db, int fd, const Bundle *b, json_t *doc)
 {
     const char *hashes[BUNDLE_ASSETS_MAX];
     size_t n = 0, i, k;
     json_t *track, *region;
     json_array_foreach(json_object_get(doc, "tracks"), i, track) {
-        json_array_foreach(json_object_get(track, "regions"), k, region) {
+        json_t *refs = json_array();
+        json_array_foreach(json_object_get(track, "regions"), k, region)
+            json_array_append(refs, region);
+        const char *slot;
+        json_object_foreach(json_object_get(track, "samples"), slot, region)
+            json_array_append(refs, region);
+        json_array_foreach(refs, k, region) {
             const char *hash = json_string_value(json_object_get(region, "asset"));
             if (!hash)
                 continue;
             if (n == BUNDLE_ASSETS_MAX) {
+                json_decref(refs);
                 api_error(call, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_assets", "a bundle holds at most 4096 assets");
                 return false;
             }
             hashes[n++] = hash;
         }
+        json_decref(refs);
     }
     qsort(hashes, n, sizeof hashes[0], hash_order);
     for (i = 0; i < n; i++) {

@@ -594,8 +594,9 @@ typedef struct MetaDescs {
 } MetaDescs;
 
 /* A descriptor with what project_resolve checks (name, ports, params and
- * their ranges) from ampc's metadata; no functions. Its strings point into
- * `meta`, which m->kept keeps alive; the arrays are freed by descs_free. */
+ * their ranges, the sample slots' names) from ampc's metadata; no
+ * functions. Its strings point into `meta`, which m->kept keeps alive; the
+ * arrays are freed by descs_free. */
 static const AmpPatchDesc *desc_from_metadata(MetaDescs *m, json_t *result, const char *what, char *err,
                                               size_t errlen)
 {
@@ -610,14 +611,24 @@ static const AmpPatchDesc *desc_from_metadata(MetaDescs *m, json_t *result, cons
     json_array_append(m->kept, result);
     json_t *params = json_object_get(meta, "params");
     size_t n = json_array_size(params);
+    json_t *samples = json_object_get(meta, "samples");
+    size_t n_samples = json_array_size(samples);
     AmpPatchDesc *d = calloc(1, sizeof *d);
     AmpParamDesc *pd = calloc(n ? n : 1, sizeof *pd);
-    if (!d || !pd) {
+    const char **names = calloc(n_samples ? n_samples : 1, sizeof *names);
+    if (!d || !pd || !names) {
         free(d);
         free(pd);
+        free(names);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    for (size_t i = 0; i < n_samples; i++) {
+        const char *name = json_string_value(json_array_get(samples, i));
+        names[i] = name ? name : "";
+    }
+    d->n_samples = (int)n_samples;
+    d->sample_names = names;
     d->name = json_string_value(json_object_get(meta, "name"));
     d->n_inputs = (int)json_array_size(json_object_get(meta, "inputs"));
     d->n_outputs = (int)json_array_size(json_object_get(meta, "outputs"));
@@ -631,8 +642,8 @@ static const AmpPatchDesc *desc_from_metadata(MetaDescs *m, json_t *result, cons
         pd[i].def = (float)json_number_value(json_object_get(p, "default"));
     }
     /* Remember the arrays with the metadata, to free them afterwards. */
-    json_array_append_new(m->kept, json_pack("{s:I,s:I}", "desc", (json_int_t)(intptr_t)d, "params",
-                                              (json_int_t)(intptr_t)pd));
+    json_array_append_new(m->kept, json_pack("{s:I,s:I,s:I}", "desc", (json_int_t)(intptr_t)d, "params",
+                                              (json_int_t)(intptr_t)pd, "names", (json_int_t)(intptr_t)names));
     return d;
 }
 
@@ -642,9 +653,10 @@ static void descs_free(MetaDescs *m)
     json_t *v;
     json_array_foreach(m->kept, i, v) {
         json_t *d = json_object_get(v, "desc");
-        if (json_is_integer(d) && json_object_size(v) == 2) {
+        if (json_is_integer(d) && json_object_size(v) == 3) {
             free((void *)(intptr_t)json_integer_value(d));
             free((void *)(intptr_t)json_integer_value(json_object_get(v, "params")));
+            free((void *)(intptr_t)json_integer_value(json_object_get(v, "names")));
         }
     }
     json_decref(m->kept);

@@ -26,8 +26,9 @@
  * upgrades an older format version (doc_upgrade.h), then validates it with
  * the engine's own reader (project_load_text: structure, types, ranges;
  * a {"library", "revision"} patch must be one of the caller's:
- * api_patches_check_references; an audio region names an asset the
- * caller uploaded, never a file path: api_assets_check_references; the
+ * api_patches_check_references; an audio region or a sample slot names
+ * an asset the caller uploaded, never a file path:
+ * api_assets_check_references; the
  * params and lanes of built-in and library patches are checked against
  * their compiled metadata: api_compile_check_params), then
  * stores it compactly as a new revision. A stale If-Match is 412 with the

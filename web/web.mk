@@ -6,7 +6,8 @@
 #   make test-web   the browser tests (headless Debian chromium through
 #                   playwright-core): isolation and MIME, native/browser
 #                   parity of every patch, the page played, the command
-#                   ring, the export of a performance and of a project
+#                   ring, the export of a performance and of a project, a
+#                   sampler's sample slot in the DAW (daw_samples.mjs)
 #
 # engine.wasm is the same C as the native build: every file of
 # runtime/engine/ (the multi-track engine, its command codec and consumer,

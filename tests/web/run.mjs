@@ -12,7 +12,7 @@ import path from 'node:path';
 import { B, CHROMIUM, Failure, buildDir, launchBrowser, removeDir, serveApp, tempDir, webDir } from './lib.mjs';
 
 const TESTS = ['doc', 'faults', 'editor', 'editor_lang', 'editor_guards', 'editor_worker', 'sync', 'live_parity', 'isolation', 'parity', 'commands', 'page', 'midi', 'export',
-               'project_export', 'midi_import', 'modules', 'hotswap', 'daw', 'daw_library', 'backend'];
+               'project_export', 'midi_import', 'modules', 'hotswap', 'daw', 'daw_library', 'daw_samples', 'backend'];
 
 async function main() {
   const only = process.argv.slice(2);

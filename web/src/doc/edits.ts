@@ -25,6 +25,7 @@ import {
   type PatchRef,
   type ProjectDoc,
   type RegionDoc,
+  type SampleRef,
   type SendDoc,
   type Tail,
   type TempoChange,
@@ -52,6 +53,7 @@ export const LIMITS = {
   tailMax: 600,
   signatureNumMax: 64,
   signatureDenMax: 64,
+  sampleSlots: DEFAULTS.maxSampleSlots,
 } as const;
 
 export const TRACK_COLORS: readonly string[] = [
@@ -497,9 +499,13 @@ export function setSend(doc: ProjectDoc, trackId: number, busId: number, levelDb
 
 /** The instrument of an instrument track. A new patch starts from its own
  *  defaults: the old params and the automation of slot 0 name the old
- *  patch's params, so they go (unless `params` is given). */
+ *  patch's params, so they go (unless `params` is given). Its sample
+ *  bindings stay for the slots the new patch has too (`slots`, its
+ *  metadata's "samples"; a slot it lacks would make the document one
+ *  `amp render` refuses), the others go. */
 export function setInstrument(doc: ProjectDoc, trackId: number, patch: PatchRef,
-                              params: Readonly<Record<string, number>> = {}): ProjectDoc {
+                              params: Readonly<Record<string, number>> = {},
+                              slots: readonly string[] = []): ProjectDoc {
   return withTrack(doc, trackId, (t) => {
     if (t.kind !== 'instrument') return t;
     if (samePatch(t.patch, patch) && JSON.stringify(t.params ?? {}) === JSON.stringify(params)) return t;
@@ -509,8 +515,98 @@ export function setInstrument(doc: ProjectDoc, trackId: number, patch: PatchRef,
       const lanes = t.automation.filter((a) => !('slot' in a.target && a.target.slot === 0));
       next = lanes.length ? { ...next, automation: lanes } : omit(next, 'automation');
     }
+    if (!samePatch(t.patch, patch) && t.samples) {
+      const kept = Object.entries(t.samples).filter(([name]) => slots.includes(name));
+      next = kept.length === Object.keys(t.samples).length ? next
+        : kept.length ? { ...next, samples: Object.fromEntries(kept) } : omit(next, 'samples');
+    }
     return next;
   });
+}
+
+// ---- sample slots (PROJECT.md "Sample slots") -------------------------------------
+
+const ASSET_HASH = /^[0-9a-f]{64}$/;
+
+/** Bind sample slot `slot` of a track's instrument to `ref` (an asset by
+ *  hash, or a file; `ui.name` kept for the view), or unbind it (null).
+ *  Refused (the same document back): not an instrument track, a slot
+ *  past the 8 an instrument has, a reference the project reader would
+ *  refuse (neither or both of file and asset, an asset that is not a
+ *  SHA-256 in 64 lowercase hex digits, an empty file name). The caller
+ *  names a slot the patch has (its metadata's "samples"). */
+export function bindSample(doc: ProjectDoc, trackId: number, slot: string, ref: SampleRef | null): ProjectDoc {
+  if (!slot) return doc;
+  return withTrack(doc, trackId, (t) => {
+    if (t.kind !== 'instrument') return t;
+    const now = t.samples ?? {};
+    if (ref === null) {
+      if (!(slot in now)) return t;
+      const rest = Object.fromEntries(Object.entries(now).filter(([name]) => name !== slot));
+      return Object.keys(rest).length ? { ...t, samples: rest } : omit(t, 'samples');
+    }
+    if (sampleRefError(ref) !== null) return t;
+    if (!(slot in now) && Object.keys(now).length >= LIMITS.sampleSlots) return t;
+    const value: SampleRef = {
+      ...(ref.asset !== undefined ? { asset: ref.asset } : {}),
+      ...(ref.file !== undefined ? { file: ref.file } : {}),
+      ...(ref.ui?.name ? { ui: { name: ref.ui.name } } : {}),
+    };
+    if (JSON.stringify(now[slot]) === JSON.stringify(value)) return t;
+    return { ...t, samples: { ...now, [slot]: value } };
+  });
+}
+
+/** The project reader's message for a sample reference (read_region_sample
+ *  in runtime/formats/project_read.c), without its path; null when it
+ *  reads. */
+function sampleRefError(v: unknown): string | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `expected an object, got ${shown(v)}`;
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o))
+    if (key !== 'file' && key !== 'asset' && key !== 'ui') return `unknown field "${key}" (known: file, asset)`;
+  if (!('asset' in o)) {
+    if (!('file' in o)) return 'missing "file" (or "asset")';
+    return typeof o['file'] === 'string' && o['file'] !== '' ? null : `.file: expected a non-empty string, got ${shown(o['file'])}`;
+  }
+  if ('file' in o) return 'a region names its sample by "file" or by "asset", not both';
+  if (typeof o['asset'] !== 'string' || o['asset'] === '') return `.asset: expected a non-empty string, got ${shown(o['asset'])}`;
+  if (!ASSET_HASH.test(o['asset'])) return `.asset: expected a SHA-256 in 64 lowercase hex digits, got ${shown(o['asset'])}`;
+  return null;
+}
+
+/** A JSON value as the reader shows it in "got ..." (at most 40
+ *  characters, else 37 and "..."). */
+function shown(v: unknown): string {
+  const text = v === undefined ? 'null' : JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** What `amp render` says of track `index`'s "samples" (its reader, and
+ *  its resolver when `slots`, the patch's metadata "samples", is given:
+ *  a name the patch lacks), or null when it would play it. The same
+ *  messages, path first ("tracks[0].samples.p.wav: ..."). For documents
+ *  from elsewhere (an import, another tab); the edits never make one. */
+export function samplesError(track: TrackDoc, index: number, slots?: readonly string[]): string | null {
+  const at = `tracks[${index}]`;
+  const samples = (track as { samples?: unknown }).samples;
+  if (samples === undefined) return null;
+  if (track.kind !== 'instrument') return `${at}: "samples" belongs to instrument tracks, this one is ${track.kind}`;
+  if (typeof samples !== 'object' || samples === null || Array.isArray(samples))
+    return `${at}.samples: expected an object, got ${shown(samples)}`;
+  const names = Object.keys(samples);
+  if (names.length > LIMITS.sampleSlots)
+    return `${at}.samples: ${names.length} sample slots; an instrument has at most ${LIMITS.sampleSlots}`;
+  for (const name of names) {
+    const e = sampleRefError((samples as Record<string, unknown>)[name]);
+    if (e !== null) return `${at}.samples.${name}${e.startsWith('.') ? e : `: ${e}`}`;
+  }
+  if (slots)
+    for (const name of names)
+      if (!slots.includes(name))
+        return `${at}.samples.${name}: the patch has no sample slot '${name}' (its slots:` +
+          `${slots.length ? slots.map((s) => ` '${s}'`).join('') : ' none'})`;
+  return null;
 }
 
 export function samePatch(a: PatchRef | undefined, b: PatchRef | undefined): boolean {

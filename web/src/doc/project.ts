@@ -60,6 +60,16 @@ export interface RegionDoc {
 }
 export interface RegionUi { readonly id?: string; readonly name?: string; readonly color?: string }
 
+/** The audio bound to a sample slot of the instrument (PROJECT.md "Sample
+ *  slots"): a WAV by `file` (native projects) or `asset` (the SHA-256 of
+ *  an ampd asset), exactly as a region names one. `ui.name` is the file's
+ *  name as the user dropped it (the engine never reads it). */
+export interface SampleRef {
+  readonly file?: string;
+  readonly asset?: string;
+  readonly ui?: { readonly name?: string };
+}
+
 export interface Insert {
   readonly patch: PatchRef;
   readonly params?: Readonly<Record<string, number>>;
@@ -99,6 +109,11 @@ export interface TrackDoc {
   readonly clips?: readonly Clip[];
   readonly regions?: readonly RegionDoc[];
   readonly automation?: readonly Automation[];
+  /** Instrument tracks: the instrument's sample slots (its metadata's
+   *  "samples", e.g. "p.wav") bound to audio; a slot not named reads
+   *  silence. At most DEFAULTS.maxSampleSlots. An addition to versions 1
+   *  and 2 (PROJECT.md): the version stays. */
+  readonly samples?: Readonly<Record<string, SampleRef>>;
   readonly ui?: TrackUi;
 }
 export interface TrackUi { readonly color?: string; readonly height?: number; readonly collapsed?: boolean }
@@ -142,6 +157,8 @@ export const DEFAULTS = {
   velocity: 0.8,
   maxTracks: 64,
   maxInserts: 8,
+  /** ENGINE_SAMPLE_SLOTS: sample slots of an instrument. */
+  maxSampleSlots: 8,
   gainDbMin: -150,
   gainDbMax: 24,
 } as const;

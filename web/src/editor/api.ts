@@ -22,6 +22,9 @@ export interface CompiledMeta {
   inputs: string[];
   outputs: string[];
   params: ParamMeta[];
+  /** Sample slots (patch ABI 3: `sample NAME;`), by instance path
+   *  ("p.wav"), in bind_sample's order. */
+  samples?: string[];
 }
 
 export interface CompileAnswer {

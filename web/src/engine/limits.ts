@@ -195,7 +195,8 @@ export function describeLimits(limits: EngineLimits, stats?: ProjectStats,
  *  limitsFor needs. Patches name registry entries by {"builtin", "unit"};
  *  others count as the largest patch. `sampleFrames(region)` gives a
  *  region's audio length at the engine's rate (the caller decoded it);
- *  each distinct file or asset is one sample. */
+ *  each distinct file or asset (of a region or a sample slot) is one
+ *  sample. */
 export function projectStats(doc: unknown, manifest: SizedManifest,
                              sampleOf: (region: Record<string, unknown>) => { key: string; channels: number;
                                                                               frames: number } | null): ProjectStats {
@@ -225,7 +226,11 @@ export function projectStats(doc: unknown, manifest: SizedManifest,
     const regions = list(t['regions']);
     stats.regions += regions.length;
     stats.maxRegionsPerTrack = Math.max(stats.maxRegionsPerTrack, regions.length);
-    for (const r of regions) {
+    // An instrument's sample slots ("samples": slot -> {"file"} or
+    // {"asset"}) take samples of the same pool, shared with regions.
+    const slots = typeof t['samples'] === 'object' && t['samples'] !== null && !Array.isArray(t['samples'])
+      ? list(Object.values(t['samples'] as Record<string, unknown>)) : [];
+    for (const r of [...regions, ...slots]) {
       const s = sampleOf(r);
       if (s && !seen.has(s.key)) {
         seen.add(s.key);

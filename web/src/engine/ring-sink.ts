@@ -223,6 +223,7 @@ export class RingSink implements EngineSink {
   // place_region_beats may name a sample loaded later).
   private readonly samples = new Map<string, number>();
   private readonly sizes = new Map<string, { channels: number; frames: number }>();
+  private readonly problems = new Map<string, string>();
   private readonly fetchAsset: (hash: string) => Promise<ArrayBuffer>;
   private readonly decode: ((bytes: ArrayBuffer) => Promise<DecodedAudio>) | null;
   /** Loads of assets still running (tests wait for them). */
@@ -270,6 +271,17 @@ export class RingSink implements EngineSink {
    *  (for engineSizing's sample pool). */
   sampleSizes(): Record<string, { channels: number; frames: number }> {
     return Object.fromEntries(this.sizes);
+  }
+
+  /** One asset's size in the engine (at its rate), once loaded. */
+  sampleSize(hash: string): { channels: number; frames: number } | undefined {
+    return this.sizes.get(hash);
+  }
+
+  /** Why an asset is not in the engine (it did not fetch or decode), if
+   *  it is not. */
+  sampleProblem(hash: string): string | undefined {
+    return this.problems.get(hash);
   }
 
   /** The engine track id of a document track (-1: none). */
@@ -683,12 +695,15 @@ export class RingSink implements EngineSink {
         }
         if (loaded.handle < 0) {
           if (loaded.message?.includes('full')) this.outgrown = true;
+          this.problems.set(hash, loaded.message ?? 'the sample pool is full');
           console.warn(`engine: asset ${hash} is not in the engine: ${loaded.message ?? 'the sample pool is full'}`);
           return;
         }
+        this.problems.delete(hash);
         this.sizes.set(hash, { channels: loaded.channels, frames: loaded.frames });
         this.emit(() => this.cmd.loadSample(0, id, loaded.handle, loaded.frames, rate, loaded.channels));
       } catch (e) {
+        this.problems.set(hash, String(e));
         console.warn(`engine: asset ${hash} did not load: ${String(e)}`);
       }
     })();

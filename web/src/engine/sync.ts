@@ -26,13 +26,6 @@ import {
 } from '../doc/project';
 import type { EngineSink, FaderSpec, LaneSpec, ParamValue, PatchRegistry, PatchSpec, SampleBinding, SendSpec } from './sink';
 
-/** A track's "samples" (PROJECT.md): slot name -> {"asset"} or {"file"};
- *  the page plays ampd assets only. */
-type TrackSamples = Readonly<Record<string, { readonly asset?: string; readonly file?: string }>>;
-function trackSamples(t: TrackDoc): TrackSamples | undefined {
-  return (t as TrackDoc & { samples?: TrackSamples }).samples;
-}
-
 /** Fader slot and params of an automation lane (sink.ts LaneSpec). */
 const FADER_SLOT = -1;
 
@@ -208,7 +201,7 @@ export class Sync {
     if (t.kind === 'instrument') {
       s.setInstrument(t.id, this.instrument(t));
       if (t.voice_mode || t.note_priority || t.glide_seconds) s.setVoice(t.id, this.voice(t));
-      if (trackSamples(t)) s.setSamples?.(t.id, this.samples(t));
+      if (t.samples) s.setSamples?.(t.id, this.samples(t));
     }
     if (t.inserts?.length) s.setInserts(t.id, t.inserts.map((i) => this.insert(i)));
     if (!sameFader(t.fader, undefined)) s.setFader(t.id, faderSpec(t.fader));
@@ -230,7 +223,7 @@ export class Sync {
       if (p.voice_mode !== t.voice_mode || p.note_priority !== t.note_priority || p.glide_seconds !== t.glide_seconds)
         s.setVoice(t.id, this.voice(t));
       if (JSON.stringify(p.patch) !== JSON.stringify(t.patch) ||
-          JSON.stringify(trackSamples(p)) !== JSON.stringify(trackSamples(t)))
+          JSON.stringify(p.samples) !== JSON.stringify(t.samples))
         s.setSamples?.(t.id, this.samples(t, p));
     }
     if (p.inserts !== t.inserts) this.updateInserts(p, t);
@@ -317,18 +310,27 @@ export class Sync {
     return out;
   }
 
-  /** Every sample slot of the instrument the document binds, and those
-   *  `prev` bound that it no longer does (unbound: asset null). */
+  /** Every sample slot of the instrument the document binds (by the
+   *  slot's index in its patch's metadata, the engine's terms), and the
+   *  slots `prev` bound that it no longer does, by their index in `prev`'s
+   *  patch (unbound: asset null). The engine keeps a track's bindings
+   *  across instruments (bind_sample), so a slot the old patch had bound
+   *  must be cleared even when the new patch names it otherwise. Only
+   *  assets: a slot naming a file is left unbound (the page plays ampd
+   *  assets only). */
   private samples(t: TrackDoc, prev?: TrackDoc): SampleBinding[] {
-    const patch = this.registry.indexOf(t.patch);
-    const now = trackSamples(t) ?? {};
-    const names = new Set([...Object.keys(trackSamples(prev ?? t) ?? {}), ...Object.keys(now)]);
-    const out: SampleBinding[] = [];
-    for (const name of names) {
-      const slot = this.registry.sampleSlot?.(patch, name) ?? -1;
-      if (slot >= 0) out.push({ slot, asset: now[name]?.asset ?? null });
+    const out = new Map<number, string | null>();
+    const slotOf = (ref: TrackDoc['patch'], name: string): number =>
+      this.registry.sampleSlot?.(this.registry.indexOf(ref), name) ?? -1;
+    for (const name of Object.keys(prev?.samples ?? {})) {
+      const slot = slotOf(prev!.patch, name);
+      if (slot >= 0) out.set(slot, null);
     }
-    return out;
+    for (const [name, ref] of Object.entries(t.samples ?? {})) {
+      const slot = slotOf(t.patch, name);
+      if (slot >= 0) out.set(slot, ref.asset ?? null);
+    }
+    return [...out].map(([slot, asset]) => ({ slot, asset }));
   }
 
   /** Send again every instrument and insert chain with a patch `uses`
@@ -343,7 +345,7 @@ export class Sync {
       if (instrument) {
         this.sink.setInstrument(t.id, this.instrument(t));
         if (t.voice_mode || t.note_priority || t.glide_seconds) this.sink.setVoice(t.id, this.voice(t));
-        if (trackSamples(t)) this.sink.setSamples?.(t.id, this.samples(t));
+        if (t.samples) this.sink.setSamples?.(t.id, this.samples(t));
       }
       if (inserts) this.sink.setInserts(t.id, (t.inserts ?? []).map((i) => this.insert(i)));
       if ((instrument || inserts) && t.automation?.length) this.sink.setAutomation(t.id, this.lanes(t));

@@ -8,7 +8,7 @@
 
 import * as E from '../doc/edits';
 import type { DocStore } from '../doc/history';
-import type { Clip, Loop, Metronome, NoteDoc, PatchRef, ProjectDoc, TrackKind } from '../doc/project';
+import type { Clip, Loop, Metronome, NoteDoc, PatchRef, ProjectDoc, SampleRef, TrackKind } from '../doc/project';
 
 export class Actions {
   private readonly store: DocStore;
@@ -97,8 +97,17 @@ export class Actions {
     this.store.transact(db === null ? 'Remove send' : 'Send level', (d) => E.setSend(d, id, bus, db),
                         coalesce ? { coalesce } : {});
   }
-  setInstrument(id: number, patch: PatchRef): void {
-    this.store.transact('Change instrument', (d) => E.setInstrument(d, id, patch));
+  /** `slots`: the new patch's sample slots (its metadata's "samples");
+   *  the bindings of those the old one had too are kept. */
+  setInstrument(id: number, patch: PatchRef, slots: readonly string[] = []): void {
+    this.store.transact('Change instrument', (d) => E.setInstrument(d, id, patch, {}, slots));
+  }
+  /** Bind sample slot `slot` of a track's instrument (null: unbind); one
+   *  undo step. Returns whether the document changed. */
+  bindSample(id: number, slot: string, ref: SampleRef | null): boolean {
+    const name = ref?.ui?.name;
+    const label = ref ? `Load ${name ?? 'sample'} into ${slot}` : `Clear ${slot}`;
+    return this.store.transact(label, (d) => E.bindSample(d, id, slot, ref));
   }
 
   // ---- clips ----

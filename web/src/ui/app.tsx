@@ -45,7 +45,7 @@ export function App({ daw }: { daw: Daw }): React.JSX.Element {
            e.preventDefault();
            setDrop(false);
            const f = e.dataTransfer.files[0];
-           if (f) void daw.importMidi(f);
+           if (f) void daw.dropFile(f);
          }}>
       <TopBar daw={daw} ui={ui} />
       <div className="arrangement" style={{ gridTemplateColumns: `${HEADER_WIDTH}px 1fr` }}>

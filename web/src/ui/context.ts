@@ -83,4 +83,12 @@ export interface Ctx {
   updatePatch(id: string, revision: number): Promise<void>;
   /** The patch editor on a patch (a built-in opens as a copy to fork). */
   editPatch(ref: PatchRef | undefined): void;
+  /** An audio file dropped on (or chosen for) sample slot `slot` of a
+   *  track's instrument: uploaded to ampd as an asset, then bound by its
+   *  hash (one undo step); resolves to whether it was bound. */
+  bindSampleFile(trackId: number, slot: string, file: File): Promise<boolean>;
+  /** What the engine holds of an asset, for a slot's label ("0.50 s ·
+   *  mono", or why it could not load it); '' until it is loaded (or
+   *  without audio). */
+  sampleText(hash: string): string;
 }

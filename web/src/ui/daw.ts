@@ -18,6 +18,7 @@ import { isLibraryRef, libraryRefs, PatchLibrary } from './library';
 import { connectMidi } from './midi';
 import { clampTopKey } from './pianoroll';
 import { Persistence } from './persist';
+import { slotsOf } from './samples';
 import { TakeRecorder } from './recorder';
 import { AudioSession } from './session';
 import { readSmf, readSmfNative } from './smf';
@@ -101,6 +102,8 @@ export class Daw {
       useLibraryPatch: (trackId, id, slot) => this.useLibraryPatch(trackId, id, slot),
       updatePatch: (id, revision) => this.updatePatch(id, revision),
       editPatch: (ref) => this.editPatch(ref),
+      bindSampleFile: (trackId, slot, file) => this.bindSampleFile(trackId, slot, file),
+      sampleText: (hash) => this.sampleText(hash),
     };
     // Selection that points at things an undo removed goes.
     this.store.subscribe((doc) => this.pruneSelection(doc));
@@ -164,7 +167,7 @@ export class Daw {
       const client = this.audio.client;
       if (client) await this.library.load(client.node, id, entry.revision);
       if (slot === 0) {
-        this.act.setInstrument(trackId, ref);
+        this.act.setInstrument(trackId, ref, c.meta.samples);
       } else {
         this.store.transact(`Add ${entry.name}`, (doc) => addInsert(doc, trackId, ref));
       }
@@ -234,6 +237,50 @@ export class Daw {
     const name = this.library.nameOf(id, revision);
     const unit = this.library.compiledOf(id, revision)?.meta.name;
     return name && unit && unit !== name ? `${name} (${unit})` : name ?? unit;
+  }
+
+  // ---- sample slots ----------------------------------------------------------------------
+
+  /** Bind an audio file to sample slot `slot` of a track's instrument:
+   *  the file is checked to be a WAV (the engine reads WAV only: PROJECT.md),
+   *  uploaded to ampd (POST /api/assets: stored once by its SHA-256), and
+   *  the slot names that hash with the file's name (one undo step). The
+   *  sync layer then loads the asset into the engine's sample pool and
+   *  binds it (bind_sample); the export hands the worker its bytes. */
+  async bindSampleFile(trackId: number, slot: string, file: File): Promise<boolean> {
+    const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+    const tag = (from: number): string => String.fromCharCode(...head.subarray(from, from + 4));
+    if (head.length < 12 || (tag(0) !== 'RIFF' && tag(0) !== 'RF64') || tag(8) !== 'WAVE') {
+      this.say(`${file.name} is not a WAV file: a sample slot plays WAV (8 to 32-bit integer or float).`);
+      return false;
+    }
+    if (!this.persist.server) {
+      this.say('Loading a sample needs ampd, which stores the audio: this page has no server.');
+      return false;
+    }
+    this.ui.set({ busy: `Uploading ${file.name}…` });
+    try {
+      const asset = await this.persist.client.uploadAsset(file, file.name);
+      const bound = this.act.bindSample(trackId, slot, { asset: asset.hash, ui: { name: file.name } });
+      const track = findTrack(this.store.doc, trackId);
+      this.say(bound ? `${file.name} is in ${slot} of "${track?.name ?? trackId}".`
+                     : `${slot} of "${track?.name ?? trackId}" already plays ${file.name}.`);
+      return bound;
+    } catch (e) {
+      this.say(`Could not upload ${file.name}: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    } finally {
+      this.ui.set({ busy: '' });
+    }
+  }
+
+  sampleText(hash: string): string {
+    const problem = this.audio.sink?.sampleProblem(hash);
+    if (problem !== undefined) return `not playable: ${problem}`;
+    const size = this.audio.sink?.sampleSize(hash);
+    const rate = this.audio.client?.sampleRate;
+    if (!size || !rate) return '';
+    return `${(size.frames / rate).toFixed(2)} s · ${size.channels === 1 ? 'mono' : 'stereo'}`;
   }
 
   say(status: string): void {
@@ -552,6 +599,25 @@ export class Daw {
     } catch (e) {
       this.say(`Could not open the project: ${String(e)}`);
     }
+  }
+
+  /** A file dropped on the page (not on a sample slot): a WAV file goes
+   *  into the selected instrument track's first sample slot when its patch
+   *  has one; anything else is read as a MIDI file. */
+  async dropFile(file: File): Promise<void> {
+    const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+    const tag = String.fromCharCode(...head);
+    if (tag !== 'RIFF' && tag !== 'RF64') {
+      await this.importMidi(file);
+      return;
+    }
+    const track = findTrack(this.store.doc, this.view.get().selectedTrack);
+    const slot = track ? slotsOf(this.ctx, track)[0] : undefined;
+    if (!track || slot === undefined) {
+      this.say(`To play ${file.name}, drop it on a sample slot: add an instrument track with the Sampler (its Instrument tab shows the slot).`);
+      return;
+    }
+    await this.bindSampleFile(track.id, slot, file);
   }
 
   /** Standard MIDI File -> tracks added to the project (one undo step). */

@@ -5,7 +5,7 @@
 //
 // The worker gets the document exactly as the page would save it (format
 // version 2, built-in patches) and the bytes of every ampd asset its audio
-// regions name, so the mix is the file `amp render PROJECT.json --library
+// regions and sample slots name, so the mix is the file `amp render PROJECT.json --library
 // nodes` writes for the saved project: `--format f32`, `--format s24`, or
 // `--format s16 --dither` (TPDF from the seeded generator of
 // runtime/formats/wav.h). Stems are `amp render --stems`: one WAV per
@@ -48,15 +48,21 @@ export function exportMidi(doc: ProjectDoc): ExportFile {
   return { name: `${safeName(projectName(doc))}.mid`, blob: new Blob([bytes.slice().buffer], { type: 'audio/midi' }) };
 }
 
-/** Every ampd asset hash the document's audio regions name. A region by
- *  file path cannot be exported from the page (nor saved to ampd). */
+/** Every ampd asset hash the document's audio regions and instruments'
+ *  sample slots name. A region or slot by file path cannot be exported
+ *  from the page (nor saved to ampd). */
 export function assetHashes(doc: ProjectDoc): string[] {
   const out = new Set<string>();
-  for (const t of doc.tracks)
+  for (const t of doc.tracks) {
     for (const r of t.regions ?? []) {
       if (r.asset) out.add(r.asset);
       else throw new Error(`track "${t.name ?? t.id}" has an audio region naming a file, not an uploaded asset`);
     }
+    for (const [slot, s] of Object.entries(t.samples ?? {})) {
+      if (s.asset) out.add(s.asset);
+      else throw new Error(`track "${t.name ?? t.id}" binds sample slot ${slot} to a file, not an uploaded asset`);
+    }
+  }
   return [...out];
 }
 

@@ -12,6 +12,7 @@ const SECTIONS: [string, [string, string][]][] = [
     ['double click a lane', 'new clip (opens in the piano roll)'], ['drag a clip', 'move; its edges resize, the top-right corner loops'],
     ['S', 'split the selected clip at the playhead'], ['Ctrl+D', 'duplicate'], ['Ctrl+C / Ctrl+V', 'copy / paste at the playhead'],
     ['Delete', 'delete'], ['+ / -', 'zoom'], ['Ctrl+wheel', 'zoom at the pointer'], ['wheel, Shift+wheel', 'scroll'], ['Alt while dragging', 'ignore the snap'],
+    ['drop a WAV file on a sampler track', 'load it into its sample slot (or Load… in the Instrument tab)'],
   ]],
   ['Piano roll', [
     ['click or drag on the grid', 'draw a note (it sounds)'], ['Ctrl+drag / Shift+drag', 'rubber-band select'], ['drag a note / its end', 'move / resize'],

@@ -4,10 +4,11 @@
 // param's own range. A drag is one undo step (coalesced while the pointer
 // is down); a double click puts the default back. The value goes into the
 // track's `params` (doc/edits.ts setParam), which Sync sends to the engine
-// and the export renders. "Edit patch" opens the patch in the editor (a
-// built-in as a copy to fork into the library); when the library has a
-// newer revision of a library patch than the track plays, the panel
-// offers it.
+// and the export renders. A patch with sample slots shows them above its
+// params (samples.tsx: drop or load a WAV file). "Edit patch" opens the
+// patch in the editor (a built-in as a copy to fork into the library);
+// when the library has a newer revision of a library patch than the track
+// plays, the panel offers it.
 
 import { samePatch } from '../doc/edits';
 import type { ParamInfo } from '../engine/layout';
@@ -15,6 +16,7 @@ import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
 import { useDoc, useLibrary, useViewOf } from './hooks';
 import { isLibraryRef } from './library';
+import { SampleSlots } from './samples';
 
 function valueText(v: number, step: number, unit: string): string {
   const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : step >= 0.01 ? 2 : 3;
@@ -58,6 +60,7 @@ export function InstrumentPanel({ ctx }: { ctx: Ctx }): React.JSX.Element {
                   title={`Revision ${latest} was saved; this track plays revision ${lib.revision}`}
                   onClick={() => void ctx.updatePatch(lib.library, latest)}>Use revision {latest}</button>}
       </div>
+      <SampleSlots ctx={ctx} track={track} index={doc.tracks.indexOf(track)} />
       <div className="params">
         {params.map((p) => {
           const v = track.params?.[p.name] ?? p.default;

@@ -220,6 +220,12 @@ export class PatchLibrary {
         const c = n ? this.byId.get(n)?.get(patch + 1) : undefined;
         return c?.meta.params.find((p) => p.name === name)?.index ?? -1;
       },
+      sampleSlot: (patch, name) => {
+        if (patch < manifest.length) return builtins.sampleSlot?.(patch, name) ?? -1;
+        const n = node();
+        const c = n ? this.byId.get(n)?.get(patch + 1) : undefined;
+        return c?.meta.samples?.indexOf(name) ?? -1;
+      },
     };
   }
 

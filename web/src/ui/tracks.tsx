@@ -1,7 +1,9 @@
 // tracks.tsx — the track headers beside the arrangement: colour, name
 // (double click to rename), the instrument (from the engine's library),
-// mute, solo, record arm, delete; dragged by the grip to reorder. They
-// scroll with the timeline's lanes (view.scrollY) and have its lane height.
+// its first sample slot's sample (a WAV file dropped on the header goes
+// there; samples.tsx), mute, solo, record arm, delete; dragged by the grip
+// to reorder. They scroll with the timeline's lanes (view.scrollY) and
+// have its lane height.
 
 import { useEffect, useRef, useState } from 'react';
 import type { PatchRef, ProjectDoc, TrackDoc } from '../doc/project';
@@ -9,6 +11,7 @@ import { patchRefOf } from '../engine/sink';
 import type { Ctx } from './context';
 import { useDoc, useLibrary, usePolled, useViewOf } from './hooks';
 import { isLibraryRef } from './library';
+import { slotsOf, useSampleDrop } from './samples';
 import { LANE_HEIGHT, RULER_HEIGHT, TRACK_COLORS } from './view';
 
 export function TrackList({ ctx, armed, onArm }: { ctx: Ctx; armed: number | null; onArm: (id: number | null) => void }): React.JSX.Element {
@@ -119,10 +122,16 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
   const value = libRef ? `lib:${libRef.library}` : current?.unit ?? '';
   const fader = track.fader ?? {};
   const kindLabel = track.kind === 'instrument' ? 'MIDI' : track.kind === 'audio' ? 'Audio' : 'Bus';
+  // A patch with sample slots: the first slot's sample on the header, and
+  // a WAV file dropped on the header goes into that slot.
+  const slots = slotsOf(ctx, track);
+  const slot = slots[0];
+  const drop = useSampleDrop(ctx, track.id, slot);
+  const sample = slot !== undefined ? track.samples?.[slot] : undefined;
   return (
-    <div className={`track-header${p.selected ? ' selected' : ''}${p.offset ? ' dragging' : ''}`}
+    <div className={`track-header${p.selected ? ' selected' : ''}${p.offset ? ' dragging' : ''}${drop.over ? ' sample-over' : ''}`}
          style={{ height: LANE_HEIGHT, transform: p.offset ? `translateY(${p.offset}px)` : undefined }}
-         data-track={track.id} onPointerDown={() => ctx.view.set({ selectedTrack: track.id })}>
+         data-track={track.id} onPointerDown={() => ctx.view.set({ selectedTrack: track.id })} {...drop.handlers}>
       <div className="track-color" style={{ background: color }} />
       <div className="grip" title="Drag to reorder" onPointerDown={p.onGrip} onPointerMove={p.onGripMove}
            onPointerUp={p.onGripUp} onPointerCancel={p.onGripUp}>⋮⋮</div>
@@ -139,6 +148,14 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
                 {track.name ?? `Track ${track.id}`}</span>}
           {faulted && <span className="fault-mark" data-testid="track-fault"
                             title="The engine silenced a patch of this track (NaN/Inf or an out-of-range level): see the status line">⚠</span>}
+          {slot !== undefined &&
+            <button type="button" className={`sample-chip${sample ? ' bound' : ''}`} data-testid="track-sample"
+                    title={sample ? `${slot}: ${sample.ui?.name ?? sample.asset ?? sample.file} (drop a WAV file on the track to replace it)`
+                                  : `Sample slot ${slot} is empty: drop a WAV file on the track, or load one in the Instrument tab`}
+                    onClick={() => ctx.view.set({ selectedTrack: track.id, dock: 'instrument' })}>
+              <span className="chip-text">{sample ? sample.ui?.name ?? 'sample' : 'no sample'}</span>
+              {slots.length > 1 && <span className="chip-more">+{slots.length - 1}</span>}
+            </button>}
           <span className="kind">{kindLabel}</span>
         </div>
         <div className="track-row">
@@ -149,7 +166,7 @@ function TrackHeader(p: HeaderProps): React.JSX.Element {
                         const v = e.target.value;
                         if (v.startsWith('lib:')) { void ctx.useLibraryPatch(track.id, v.slice(4), 0); return; }
                         const patch = instruments.find((x) => x.unit === v);
-                        if (patch) ctx.act.setInstrument(track.id, patchRefOf(patch));
+                        if (patch) ctx.act.setInstrument(track.id, patchRefOf(patch), patch.meta.samples);
                       }}>
                 {!value && <option value="">(choose)</option>}
                 <optgroup label="Built-in">
