@@ -55,6 +55,8 @@ typedef struct Emitter {
     char *extern_called;   /* per extern: compute() already printed in this context */
     char *region_done;     /* per oversampled region: its loop already printed in this context */
     int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
+    int steady;            /* printing the steady body (1), with the tail (2); 0: the full
+                              body (plan_steady.c) */
 } Emitter;
 
 static int is_vec(const Emitter *e, int ctx)
@@ -153,6 +155,14 @@ static void emit_table_data(Emitter *e)
 static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
 {
     int vector = is_vec(e, ctx);
+    if (e->steady && ctx == USE_PAUDIO) {
+        if (e->p->steady_truth[v->id] >= 0) {
+            snprintf(buf, n, "%s", e->p->steady_truth[v->id] ? "1.0f" : "0.0f");
+            return buf;
+        }
+        if (e->p->steady_alias[v->id])
+            v = e->p->steady_alias[v->id];
+    }
     if (v->op == V_CONST) {
         char lit[64];
         literal(lit, sizeof lit, v->k);
@@ -200,6 +210,12 @@ static const char *compare_op(ValOp op)
 static const char *cond(Emitter *e, const Val *o, int ctx, char *buf, size_t n)
 {
     char x[96], y[96];
+    if (e->steady && ctx == USE_PAUDIO && e->p->steady_truth[o->id] >= 0) {
+        snprintf(buf, n, "%d", e->p->steady_truth[o->id]);
+        return buf;
+    }
+    if (e->steady && ctx == USE_PAUDIO && e->p->steady_alias[o->id])
+        o = e->p->steady_alias[o->id];
     if (e->p->inlined[o->id]) {
         snprintf(buf, n, "(%s %s %s)", ref(e, o->a, ctx, x, sizeof x), compare_op(o->op),
                  ref(e, o->b, ctx, y, sizeof y));
@@ -535,6 +551,9 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         if (v->op == V_NEG && !e->p->uses[v->id] && !e->p->muses[v->id])
             continue;   /* read only by selects that flip signs instead */
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->loop_of[v->id] != e->cur_loop)
+            continue;
+        if (ctx == USE_PAUDIO && e->steady && (!e->p->steady_live[v->id] || e->p->steady_live[v->id] > e->steady ||
+                                               e->p->steady_alias[v->id] || e->p->steady_truth[v->id] >= 0))
             continue;
         if (v->op == V_OS_OUT) {
             emit_downsample(e, v, ctx, indent);
@@ -1078,23 +1097,32 @@ static int elsewhere(const Emitter *e, Section sec, const Val *v)
     return sec == SEC_PATCH && e->cur_loop >= 0 && plan_loop_at(e->p, v) != e->cur_loop;
 }
 
+/* Does this sample's code update state k? In the steady body (plan_steady.c)
+ * a settled state holds its value, and a state that is not carried is
+ * updated in the last sample only. */
+static int updated_here(const Emitter *e, int k, Section sec)
+{
+    const StateSlot *s = e->ir->states.items[k];
+    if (!e->p->state_live[k] || s->sec != sec || s->end == s->start || s->region || elsewhere(e, sec, s->start))
+        return 0;
+    if (sec != SEC_PATCH || !e->steady)
+        return 1;
+    return !e->p->settled[k] && (e->p->carried[k] || e->steady == 2);
+}
+
 static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
     const Ir *ir = e->ir;
     int ctx = plan_audio_ctx(sec);
     int vector = sec == SEC_VOICE && e->p->lanes == 4;
     char buf[96];
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
+    for (int k = 0; k < ir->states.n; k++)
+        if (updated_here(e, k, sec))
             text_printf(e->t, "%sconst %s n%d = %s;\n", indent, vector ? "v4f" : "float", k,
-                        ref(e, s->end, ctx, buf, sizeof buf));
-    }
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
+                        ref(e, ((const StateSlot *)ir->states.items[k])->end, ctx, buf, sizeof buf));
+    for (int k = 0; k < ir->states.n; k++)
+        if (updated_here(e, k, sec))
             text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
-    }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
         if (!e->p->delay_live[k] || d->sec != sec || elsewhere(e, sec, d->write))
@@ -1362,11 +1390,63 @@ static void emit_chunk_len(Emitter *e)
     text_puts(t, ";\n        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
 }
 
+/* One sample of the patch section's single loop: the full body, or the
+ * steady one (e->steady). */
+static void emit_patch_sample(Emitter *e)
+{
+    char buf[96];
+    if (any_delay(e, SEC_PATCH))
+        text_puts(e->t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+    emit_context(e, USE_PAUDIO, "            ");
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        emit_output(e, ch, ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
+    emit_sample_end(e, SEC_PATCH, "            ");
+}
+
+/* The patch section's single loop with settled states (plan_steady.c): the
+ * full body for the chunk's first sample (for every sample while a guard
+ * is NaN), then the steady body, and the tail in the last sample. */
+static void emit_steady_loops(Emitter *e)
+{
+    EmitText *t = e->t;
+    const Plan *p = e->p;
+    char buf[96];
+    text_puts(t, "        /* settled from the chunk's second sample on:");
+    for (int k = 0, any = 0; k < e->ir->states.n; k++)
+        if (p->settled[k])
+            text_printf(t, "%s st%d", any++ ? "," : "", k);
+    text_puts(t, " */\n        int i = 0;\n");
+    if (p->n_guard) {
+        text_puts(t, "        const int first = ");
+        for (int g = 0; g < p->n_guard; g++) {
+            const Val *v = p->guard[g];
+            ref(e, v, plan_ctx_of(v), buf, sizeof buf);
+            text_printf(t, "%s%s == %s", g ? " && " : "", buf, buf);
+        }
+        text_puts(t, " ? (len < 1 ? len : 1) : len;\n");
+    } else {
+        text_puts(t, "        const int first = len < 1 ? len : 1;\n");
+    }
+    text_puts(t, "        for (; i < first; i++) {\n");
+    emit_patch_sample(e);
+    int tail = plan_steady_tail(p);
+    text_printf(t, "        }\n        for (; i < len%s; i++) {   /* steady */\n", tail ? " - 1" : "");
+    e->steady = 1;
+    emit_patch_sample(e);
+    text_puts(t, "        }\n");
+    if (tail) {
+        text_puts(t, "        for (; i < len; i++) {   /* steady, and the tail */\n");
+        e->steady = 2;
+        emit_patch_sample(e);
+        text_puts(t, "        }\n");
+    }
+    e->steady = 0;
+}
+
 static void emit_process(Emitter *e)
 {
     const Lowered *u = e->u;
     EmitText *t = e->t;
-    char buf[96];
     emit_flush_out_helper(e);
     text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
                    "    %s_state *s = state;\n    (void)in;\n", u->name);
@@ -1395,14 +1475,11 @@ static void emit_process(Emitter *e)
     emit_state_loads(e, SEC_PATCH, "        ");
     if (e->p->n_loops > 1)
         emit_split_loops(e);
+    else if (e->p->n_settled)
+        emit_steady_loops(e);
     else {
         text_puts(t, "        for (int i = 0; i < len; i++) {\n");
-        if (any_delay(e, SEC_PATCH))
-            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
-        emit_context(e, USE_PAUDIO, "            ");
-        for (int ch = 0; ch < u->n_outputs; ch++)
-            emit_output(e, ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
-        emit_sample_end(e, SEC_PATCH, "            ");
+        emit_patch_sample(e);
         text_puts(t, "        }\n");
     }
     emit_output_flushes(e);

@@ -228,7 +228,7 @@ void plan_loops(Arena *a, Plan *p)
             if (is_member(p, ops[k]))
                 graph_edge(&g, ops[k]->id, v->id);
     }
-    if (!patch_has_delay(p) && n_nodes <= REGISTER_ONE_LOOP)
+    if (!patch_has_delay(p) && (p->n_settled ? plan_steady_size(p) : n_nodes) <= REGISTER_ONE_LOOP)
         return;
     graph_carried_edges(&g, ir, NULL);
     graph_finish(&g);
@@ -239,6 +239,7 @@ void plan_loops(Arena *a, Plan *p)
         one_loop(p);
         return;
     }
+    plan_steady_drop(p);
     find_needs(a, p);
     /* The chunk arrays live on the stack of process() (the audio thread's;
      * 1 MiB in the browser): past MAX_CROSSING of them, one loop. */

@@ -6,6 +6,7 @@
  * Runs from the repository root (make test does).
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,94 @@ START_TEST(split_loops_bounded)
 }
 END_TEST
 
+
+/* The steady body (compiler/plan_steady.c): after the first sample of a
+ * chunk, the std filters' settled states (gp = g, kp = k) fold their
+ * re-basing away. The same C with the full body run for every sample
+ * (`first = len`) must give the same bits, whatever the params do: jumps
+ * inside blocks, glides (16-sample chunks), a block of one sample. */
+static const char *STEADY =
+    "import \"../nodes/std/filter.amp\";\n"
+    "patch steady {\n"
+    "  in x;\n  out y, z;\n"
+    "  param cutoff = 1200 hz in [20 hz, 20 khz];\n"
+    "  param res = 0.5 in [0, 0.98];\n"
+    "  param q = 0.7 in [0.1, 30] smooth 5 ms;\n"
+    "  param gain = 6 db in [-24 db, 24 db];\n"
+    "  f = svf(cutoff: cutoff, res: res, x: x);\n"
+    "  b = peak(cutoff: cutoff * 2, q: q, gain: gain, x: f.lp);\n"
+    "  h = highpass(cutoff: 300 hz, q: q, x: x);\n"
+    "  b.y -> out.y;\n  f.hp + h.y -> out.z;\n}\n";
+
+static float *render_steady(const char *c_text, size_t c_len, const char *symbol, long n)
+{
+    char err[8192];
+    const AmpPatchDesc *d = build_shared_object(c_text, c_len, symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
+    float *in = malloc(sizeof(float) * (size_t)n), *out = calloc((size_t)(2 * n), sizeof(float));
+    ck_assert(in && out);
+    uint32_t seed = 7;
+    for (long i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        in[i] = (float)((int32_t)seed) * (1.0f / 2147483648.0f);
+    }
+    const float *ins[1] = { in };
+    float *ch[2] = { out, out + n };
+    Command ev[] = {
+        host_param(1000, 0, 5000.0f), host_param(1001, 1, 0.9f), host_param(3333, 2, 12.0f),
+        host_param(5000, 3, -12.0f), host_param(7777, 0, 80.0f), host_param(7778, 0, 19000.0f),
+        host_param(9000, 1, 0.0f), host_param(12001, 2, 0.2f), host_param(15000, 0, 440.0f),
+    };
+    int k = (int)(sizeof ev / sizeof ev[0]);
+    ck_assert_int_eq(host_render(&hp, ev, k, ins, ch, n / 2), k);
+    for (long i = n / 2; i < n; i++) {      /* blocks of one sample */
+        const float *in1[1] = { in + i };
+        float *ch1[2] = { out + i, out + n + i };
+        host_render(&hp, NULL, 0, in1, ch1, 1);
+    }
+    host_free(&hp);
+    free(in);
+    return out;
+}
+
+START_TEST(steady_body_matches_full_body)
+{
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/steady.amp", STEADY, strlen(STEADY), &opt, &d, &r), 0);
+    ck_assert_msg(strstr(r.c_text, "/* steady */") != NULL, "no steady body in the emitted C");
+    /* the reference: the full body for every sample */
+    const char *at = strstr(r.c_text, "const int first = ");
+    ck_assert_ptr_nonnull(at);
+    const char *end = strchr(at, ';');
+    size_t head = (size_t)(at - r.c_text);
+    char *full = malloc(r.c_len + 64);
+    ck_assert_ptr_nonnull(full);
+    int len = snprintf(full, r.c_len + 64, "%.*sconst int first = len%s", (int)head, r.c_text, end);
+    long n = 40000;
+    float *a = render_steady(r.c_text, r.c_len, r.symbol, n);
+    float *b = render_steady(full, (size_t)len, r.symbol, n);
+    double peak = 0;
+    long diff = 0;
+    for (long i = 0; i < 2 * n; i++) {
+        peak = fmax(peak, fabs(a[i]));
+        diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    }
+    printf("compiler: steady body against the full body: %ld of %ld samples differ (peak %.3f)\n", diff, 2 * n,
+           peak);
+    ck_assert(peak > 0.01);
+    ck_assert_int_eq(diff, 0);
+    free(a);
+    free(b);
+    free(full);
+    ampc_result_free(&r);
+}
+END_TEST
+
 static Suite *compiler_suite(void)
 {
     Suite *s = suite_create("compiler");
@@ -371,6 +460,7 @@ static Suite *compiler_suite(void)
     tcase_add_test(out, scalar_matches_vector);
     tcase_add_test(out, voice_delay_with_constant_read);
     tcase_add_test(out, every_bad_input_is_an_error);
+    tcase_add_test(out, steady_body_matches_full_body);
     suite_add_tcase(s, out);
     return s;
 }
