@@ -42,7 +42,7 @@ BENCH_NATIVE_OBJS := $(BB)/bench.o $(BB)/cases.o $(patsubst %.c,%.o,$(BENCH_OUR_
 BENCH_HDRS := $(wildcard runtime/abi/*.h) runtime/tools/host.h runtime/engine/voice.h
 
 .PHONY: bench bench-build bench-compare
-.PRECIOUS: $(BB)/faust/%.c
+.PRECIOUS: $(BB)/faust/%_s.c $(BB)/faust/%_v.c
 
 bench: bench-build $(if $(BENCH_BROWSER),bench-browser)
 	@$(BB)/bench $(if $(BENCH_BROWSER),--browser $(BB)/browser.tsv) --out BENCHMARKS.md --bdir $(BB) --ampc $(B)/ampc --faust $(BENCH_FAUST) \
@@ -60,6 +60,15 @@ bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
 # -60 dB or a control does not show its error. Independent of the load.
 bench-compare: $(DEPS_STAMP) $(BB)/bench
 	@$(BB)/bench --only compare
+
+# Some rows timed alone (BENCHMARKS.md untouched), for a quick look:
+# make bench-rows BENCH_ROWS=svf,freeverb,wasm-freeverb (names: bench.c row_on)
+BENCH_ROWS ?= biquads,svf,freeverb
+.PHONY: bench-rows
+bench-rows: bench-build
+	@$(BB)/bench --rows $(BENCH_ROWS) --bdir $(BB) --node $(BENCH_NODE) --wasm-js $(BB)/bench_wasm.js \
+	    --driver-js tests/bench/wasm_driver.js --runs $(BENCH_RUNS) --target-ms $(BENCH_TARGET_MS) \
+	    --cpu $(BENCH_CPU) --clock $(BENCH_CLOCK)
 
 # Instructions per sample of every row's sides, counted by valgrind's
 # callgrind in the render alone (tests/bench/instructions.sh): the measure
@@ -122,7 +131,7 @@ $(BB)/faust/%_v.c: tests/bench/%.dsp $(BENCH_FAUST_LIB) | $(DEPS_STAMP)
 # ---- flags: a change of compiler or flags (also on the command line) rebuilds ------
 BENCH_FLAGS_LINE  := $(BENCH_CC) | $(BENCH_CFLAGS) | $(BENCH_EMCC) $(BENCH_EMFLAGS)
 BENCH_FLAGS_STAMP := $(BB)/flags.txt
-ifneq ($(filter bench bench-build bench-compare bench-instructions,$(MAKECMDGOALS)),)
+ifneq ($(filter bench bench-build bench-compare bench-instructions bench-rows,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(BB); [ "$$(cat $(BENCH_FLAGS_STAMP) 2>/dev/null)" = '$(BENCH_FLAGS_LINE)' ] || \
         echo '$(BENCH_FLAGS_LINE)' > $(BENCH_FLAGS_STAMP))
 endif
