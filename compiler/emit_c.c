@@ -1284,25 +1284,29 @@ static void emit_flush_out_helper(Emitter *e)
 {
     if (!any_output_flush(e) && !any_delay_flush(e))
         return;
-    text_puts(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */\n"
-                    "static void flush_out(float *x, int n)\n{\n"
-                    "    int i = 0;\n"
-                    "    for (; i + 16 <= n; i += 16) {\n"
-                    "        v4f a, b, c, d;\n"
-                    "        memcpy(&a, x + i, sizeof a);\n"
-                    "        memcpy(&b, x + i + 4, sizeof b);\n"
-                    "        memcpy(&c, x + i + 8, sizeof c);\n"
-                    "        memcpy(&d, x + i + 12, sizeof d);\n"
-                    "        a = amp_flush_block(a);\n"
-                    "        b = amp_flush_block(b);\n"
-                    "        c = amp_flush_block(c);\n"
-                    "        d = amp_flush_block(d);\n"
-                    "        memcpy(x + i, &a, sizeof a);\n"
-                    "        memcpy(x + i + 4, &b, sizeof b);\n"
-                    "        memcpy(x + i + 8, &c, sizeof c);\n"
-                    "        memcpy(x + i + 12, &d, sizeof d);\n"
-                    "    }\n"
-                    "    for (; i + 4 <= n; i += 4) {\n"
+    /* sixteen at a time where chunks can be blocks (emit_chunk_len); in
+     * 16-sample chunks the extra loop costs more than it saves */
+    int sixteen = !e->u->voices && e->p->cache_ctl;
+    text_printf(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, %s at a time */\n"
+                      "static void flush_out(float *x, int n)\n{\n"
+                      "    int i = 0;\n", sixteen ? "sixteen, then four" : "four");
+    if (sixteen)
+        text_puts(e->t, "    for (; i + 16 <= n; i += 16) {\n"
+                        "        v4f a, b, c, d;\n"
+                        "        memcpy(&a, x + i, sizeof a);\n"
+                        "        memcpy(&b, x + i + 4, sizeof b);\n"
+                        "        memcpy(&c, x + i + 8, sizeof c);\n"
+                        "        memcpy(&d, x + i + 12, sizeof d);\n"
+                        "        a = amp_flush_block(a);\n"
+                        "        b = amp_flush_block(b);\n"
+                        "        c = amp_flush_block(c);\n"
+                        "        d = amp_flush_block(d);\n"
+                        "        memcpy(x + i, &a, sizeof a);\n"
+                        "        memcpy(x + i + 4, &b, sizeof b);\n"
+                        "        memcpy(x + i + 8, &c, sizeof c);\n"
+                        "        memcpy(x + i + 12, &d, sizeof d);\n"
+                        "    }\n");
+    text_puts(e->t, "    for (; i + 4 <= n; i += 4) {\n"
                     "        v4f v;\n"
                     "        memcpy(&v, x + i, sizeof v);\n"
                     "        v = amp_flush_block(v);\n"
@@ -1344,6 +1348,11 @@ static void emit_output_flushes(Emitter *e)
 /* Rings at least this long are read and written in runs (emit_sample_loop):
  * a run ends where one of its indices wraps, at most once per ring length. */
 enum { RUN_RING_MIN = 1024 };
+
+/* A loop body of at most this many values that carries states from one
+ * sample to the next is printed four times over (emit_sample_loop); one
+ * without states is left to the C compiler, which vectorises it. */
+enum { UNROLL_MAX_VALUES = 24 };
 
 /* Is patch audio value v printed in the loop being printed (e->cur_loop,
  * e->steady)? As emit_context decides. */
@@ -1439,12 +1448,36 @@ static void emit_loop_body(Emitter *e, const char *indent)
  * run, each index is found once (amp_ring_at), and each sample reads and
  * writes at that index plus j, with no subtraction and no mask. The
  * samples are the same. */
-static void emit_sample_loop(Emitter *e, const char *from, const char *to, const char *comment)
+static void emit_sample_loop(Emitter *e, const char *from, const char *to, const char *comment, int many)
 {
     EmitText *t = e->t;
     const Ir *ir = e->ir;
     int needs_dp;
     int runs = plan_runs(e, &needs_dp);
+    int values = 0, carried = 0;
+    for (int i = 0; i < ir->vals.n; i++)
+        values += printed_here(e, ir->vals.items[i]);
+    for (int k = 0; k < ir->states.n; k++)
+        carried += updated_here(e, k, SEC_PATCH);
+    if (!runs && many && carried && values <= UNROLL_MAX_VALUES) {
+        /* a short body, four samples at a time: the loop's own count,
+         * compare and branch once per four, and the states carried through
+         * four copies instead of moved back every sample */
+        text_printf(t, "        {\n        int u = %s;\n        for (; u + 4 <= %s; u += 4) {%s\n", from, to, comment);
+        for (int k = 0; k < 4; k++) {
+            text_printf(t, "            {\n                const int i = u + %d;\n", k);
+            if (needs_dp)
+                text_puts(t, "                const unsigned dp = s->dpos + (unsigned)i;\n");
+            emit_loop_body(e, "                ");
+            text_puts(t, "            }\n");
+        }
+        text_printf(t, "        }\n        for (int i = u; i < %s; i++) {\n", to);
+        if (needs_dp)
+            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+        emit_loop_body(e, "            ");
+        text_puts(t, "        }\n        }\n");
+        return;
+    }
     if (!runs) {
         text_printf(t, "        for (int i = %s; i < %s; i++) {%s\n", from, to, comment);
         if (needs_dp)
@@ -1523,7 +1556,7 @@ static void emit_split_loops(Emitter *e)
         char comment[48];
         e->cur_loop = l;
         snprintf(comment, sizeof comment, "   /* loop %d of %d */", l + 1, e->p->n_loops);
-        emit_sample_loop(e, "0", "len", comment);
+        emit_sample_loop(e, "0", "len", comment, 1);
     }
     e->cur_loop = -1;
 }
@@ -1591,12 +1624,12 @@ static void emit_steady_loops(Emitter *e)
     int tail = plan_steady_tail(p);
     if (tail)
         text_puts(t, "        const int last = len - 1 > first ? len - 1 : first;\n");
-    emit_sample_loop(e, "0", "first", "");
+    emit_sample_loop(e, "0", "first", "", 0);
     e->steady = 1;
-    emit_sample_loop(e, "first", tail ? "last" : "len", "   /* steady */");
+    emit_sample_loop(e, "first", tail ? "last" : "len", "   /* steady */", 1);
     if (tail) {
         e->steady = 2;
-        emit_sample_loop(e, "last", "len", "   /* steady, and the tail */");
+        emit_sample_loop(e, "last", "len", "   /* steady, and the tail */", 0);
     }
     e->steady = 0;
 }
@@ -1636,7 +1669,7 @@ static void emit_process(Emitter *e)
     else if (e->p->n_settled)
         emit_steady_loops(e);
     else
-        emit_sample_loop(e, "0", "len", "");
+        emit_sample_loop(e, "0", "len", "", 1);
     emit_output_flushes(e);
     emit_state_stores(e, SEC_PATCH, "        ");
     if (any_delay(e, -1))

@@ -140,7 +140,71 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const float x16 = s->ctl[2];
         float st0 = s->st0;
         float st1 = s->st1;
-        for (int i = 0; i < len; i++) {
+        {
+        int u = 0;
+        for (; u + 4 <= len; u += 4) {
+            {
+                const int i = u + 0;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 1;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 2;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 3;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+        }
+        for (int i = u; i < len; i++) {
             const float x20 = st0 * 6.28318548f;
             const float x21 = amp_sinf(x20);
             const float x22 = x10 * x21;
@@ -153,6 +217,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float n1 = x26;
             st0 = n0;
             st1 = n1;
+        }
         }
         flush_out(out[0] + pos, len);
         s->st0 = amp_flushf(st0);

@@ -118,7 +118,51 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         }
         const float x17 = s->ctl[0];
         float st0 = s->st0;
-        for (int i = 0; i < len; i++) {
+        {
+        int u = 0;
+        for (; u + 4 <= len; u += 4) {
+            {
+                const int i = u + 0;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 1;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 2;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 3;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+        }
+        for (int i = u; i < len; i++) {
             const float x6 = in[0][pos + i];
             const float x18 = st0 - x6;
             const float x19 = x17 * x18;
@@ -126,6 +170,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             out[0][pos + i] = x20;
             const float n0 = x20;
             st0 = n0;
+        }
         }
         flush_out(out[0] + pos, len);
         s->st0 = amp_flushf(st0);

@@ -128,25 +128,10 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
-/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
 static void flush_out(float *x, int n)
 {
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        v4f a, b, c, d;
-        memcpy(&a, x + i, sizeof a);
-        memcpy(&b, x + i + 4, sizeof b);
-        memcpy(&c, x + i + 8, sizeof c);
-        memcpy(&d, x + i + 12, sizeof d);
-        a = amp_flush_block(a);
-        b = amp_flush_block(b);
-        c = amp_flush_block(c);
-        d = amp_flush_block(d);
-        memcpy(x + i, &a, sizeof a);
-        memcpy(x + i + 4, &b, sizeof b);
-        memcpy(x + i + 8, &c, sizeof c);
-        memcpy(x + i + 12, &d, sizeof d);
-    }
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
