@@ -78,6 +78,13 @@ BENCH_INSTR_ROWS ?=
 bench-instructions: $(DEPS_STAMP) $(BB)/bench
 	@tests/bench/instructions.sh $(BB)/bench $(BENCH_INSTR_ROWS)
 
+# The same for our WebAssembly build under node (tests/bench/wasm_instructions.sh:
+# V8's optimised code counted by callgrind between two marks around one render),
+# beside the native count. About a minute a row.
+.PHONY: bench-instructions-wasm
+bench-instructions-wasm: bench-build
+	@tests/bench/wasm_instructions.sh $(BB)/bench $(BB)/bench_wasm.js $(BENCH_INSTR_ROWS)
+
 # ---- make bench-browser: the engine in an AudioWorklet (issue 15) -----------
 # tests/bench/browser.mjs in headless Chromium (Debian's chromium through
 # playwright-core): the empty engine and synth.amp's voice (a patch module)
@@ -131,7 +138,7 @@ $(BB)/faust/%_v.c: tests/bench/%.dsp $(BENCH_FAUST_LIB) | $(DEPS_STAMP)
 # ---- flags: a change of compiler or flags (also on the command line) rebuilds ------
 BENCH_FLAGS_LINE  := $(BENCH_CC) | $(BENCH_CFLAGS) | $(BENCH_EMCC) $(BENCH_EMFLAGS)
 BENCH_FLAGS_STAMP := $(BB)/flags.txt
-ifneq ($(filter bench bench-build bench-compare bench-instructions bench-rows,$(MAKECMDGOALS)),)
+ifneq ($(filter bench bench-build bench-compare bench-instructions bench-instructions-wasm bench-rows,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(BB); [ "$$(cat $(BENCH_FLAGS_STAMP) 2>/dev/null)" = '$(BENCH_FLAGS_LINE)' ] || \
         echo '$(BENCH_FLAGS_LINE)' > $(BENCH_FLAGS_STAMP))
 endif
