@@ -1388,10 +1388,10 @@ static int plan_runs(Emitter *e, int *needs_dp)
     memset(e->run_write, 0, (size_t)ir->delays.n + 1);
     for (int i = 0; i < ir->vals.n; i++) {
         const Val *v = ir->vals.items[i];
+        if (v->live && v->sec == SEC_PATCH && (v->op == V_OS_IN || v->op == V_OS_OUT))
+            *needs_dp = 1;    /* the oversamplers run on the same counter */
         if (!printed_here(e, v) || v->sec != SEC_PATCH)
             continue;
-        if (v->op == V_OS_IN || v->op == V_OS_OUT)
-            *needs_dp = 1;
         if (v->op != V_DELAY_READ)
             continue;
         const DelaySlot *d = ir->delays.items[v->idx];
