@@ -466,9 +466,12 @@ static int compile(Arena *a, SourceFile *f, const AmpcOptions *opt, Diag *d, Amp
     if (dump == AMPC_DUMP_FLUSH)
         plan_dump_flush(out, plan);
     plan_chunk_flushes(a, plan);
+    plan_steady(a, plan);
     plan_loops(a, plan);
-    if (dump == AMPC_DUMP_LOOPS)
+    if (dump == AMPC_DUMP_LOOPS) {
         plan_dump_loops(out, plan);
+        plan_dump_steady(out, plan);
+    }
     state = budget_measure(a, plan);
     if (dump == AMPC_DUMP_STATE)
         budget_dump(out, state);

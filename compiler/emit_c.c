@@ -55,6 +55,13 @@ typedef struct Emitter {
     char *extern_called;   /* per extern: compute() already printed in this context */
     char *region_done;     /* per oversampled region: its loop already printed in this context */
     int cur_loop;          /* the loop being printed, -1 outside a split patch loop */
+    int steady;            /* printing the steady body (1), with the tail (2); 0: the full
+                              body (plan_steady.c) */
+    int *cx_slot;          /* per Val id: its row of the chunk array cx (a split loop's
+                              crossing value or state leaf), -1 if none */
+    int n_cx;
+    char *run_tap;         /* per Val id: a fixed tap read in runs (t<id>, tb<id>) */
+    char *run_write;       /* per delay slot: written in runs (w<len>) */
 } Emitter;
 
 static int is_vec(const Emitter *e, int ctx)
@@ -153,6 +160,14 @@ static void emit_table_data(Emitter *e)
 static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
 {
     int vector = is_vec(e, ctx);
+    if (e->steady && ctx == USE_PAUDIO) {
+        if (e->p->steady_truth[v->id] >= 0) {
+            snprintf(buf, n, "%s", e->p->steady_truth[v->id] ? "1.0f" : "0.0f");
+            return buf;
+        }
+        if (e->p->steady_alias[v->id])
+            v = e->p->steady_alias[v->id];
+    }
     if (v->op == V_CONST) {
         char lit[64];
         literal(lit, sizeof lit, v->k);
@@ -164,7 +179,7 @@ static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
     }
     if (v->op == V_STATE) {
         if (e->cur_loop >= 0 && e->p->loop_of[v->id] >= 0 && e->p->loop_of[v->id] != e->cur_loop)
-            snprintf(buf, n, "ast%d[i]", v->idx);
+            snprintf(buf, n, "cx[%d][i]", e->cx_slot[v->id]);
         else
             snprintf(buf, n, "st%d", v->idx);
         return buf;
@@ -200,6 +215,12 @@ static const char *compare_op(ValOp op)
 static const char *cond(Emitter *e, const Val *o, int ctx, char *buf, size_t n)
 {
     char x[96], y[96];
+    if (e->steady && ctx == USE_PAUDIO && e->p->steady_truth[o->id] >= 0) {
+        snprintf(buf, n, "%d", e->p->steady_truth[o->id]);
+        return buf;
+    }
+    if (e->steady && ctx == USE_PAUDIO && e->p->steady_alias[o->id])
+        o = e->p->steady_alias[o->id];
     if (e->p->inlined[o->id]) {
         snprintf(buf, n, "(%s %s %s)", ref(e, o->a, ctx, x, sizeof x), compare_op(o->op),
                  ref(e, o->b, ctx, y, sizeof y));
@@ -244,6 +265,13 @@ static void emit_val(Emitter *e, const Val *v, int ctx, const char *indent)
     case V_DELAY_READ: {
         DelaySlot *d = e->ir->delays.items[v->idx];
         int w = whole(e, v->a);
+        if (plan_fixed_tap(v) && e->run_tap && e->run_tap[v->id]) {
+            if (w)
+                text_printf(t, "t%d[j]", v->id);
+            else
+                text_printf(t, "amp_tap_lerpf(t%d[j], tb%d[j], df%d)", v->id, v->id, v->id);
+            break;
+        }
         if (plan_fixed_tap(v) && w) {
             text_printf(t, "s->dl%d[(dp - dk%d) & %du]", v->idx, v->id, d->len - 1);
             break;
@@ -536,6 +564,9 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
             continue;   /* read only by selects that flip signs instead */
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->loop_of[v->id] != e->cur_loop)
             continue;
+        if (ctx == USE_PAUDIO && e->steady && (!e->p->steady_live[v->id] || e->p->steady_live[v->id] > e->steady ||
+                                               e->p->steady_alias[v->id] || e->p->steady_truth[v->id] >= 0))
+            continue;
         if (v->op == V_OS_OUT) {
             emit_downsample(e, v, ctx, indent);
             continue;
@@ -551,7 +582,7 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         }
         emit_val(e, v, ctx, indent);
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->cross[v->id])
-            text_printf(e->t, "%sax%d[i] = x%d;\n", indent, v->id, v->id);
+            text_printf(e->t, "%scx[%d][i] = x%d;\n", indent, e->cx_slot[v->id], v->id);
     }
     if (ctx == USE_PCTRL)
         emit_taps(e, 1, indent);
@@ -1078,29 +1109,41 @@ static int elsewhere(const Emitter *e, Section sec, const Val *v)
     return sec == SEC_PATCH && e->cur_loop >= 0 && plan_loop_at(e->p, v) != e->cur_loop;
 }
 
+/* Does this sample's code update state k? In the steady body (plan_steady.c)
+ * a settled state holds its value, and a state that is not carried is
+ * updated in the last sample only. */
+static int updated_here(const Emitter *e, int k, Section sec)
+{
+    const StateSlot *s = e->ir->states.items[k];
+    if (!e->p->state_live[k] || s->sec != sec || s->end == s->start || s->region || elsewhere(e, sec, s->start))
+        return 0;
+    if (sec != SEC_PATCH || !e->steady)
+        return 1;
+    return !e->p->settled[k] && (e->p->carried[k] || e->steady == 2);
+}
+
 static void emit_sample_end(Emitter *e, Section sec, const char *indent)
 {
     const Ir *ir = e->ir;
     int ctx = plan_audio_ctx(sec);
     int vector = sec == SEC_VOICE && e->p->lanes == 4;
     char buf[96];
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
+    for (int k = 0; k < ir->states.n; k++)
+        if (updated_here(e, k, sec))
             text_printf(e->t, "%sconst %s n%d = %s;\n", indent, vector ? "v4f" : "float", k,
-                        ref(e, s->end, ctx, buf, sizeof buf));
-    }
-    for (int k = 0; k < ir->states.n; k++) {
-        StateSlot *s = ir->states.items[k];
-        if (e->p->state_live[k] && s->sec == sec && s->end != s->start && !s->region && !elsewhere(e, sec, s->start))
+                        ref(e, ((const StateSlot *)ir->states.items[k])->end, ctx, buf, sizeof buf));
+    for (int k = 0; k < ir->states.n; k++)
+        if (updated_here(e, k, sec))
             text_printf(e->t, "%sst%d = n%d;\n", indent, k, k);
-    }
     for (int k = 0; k < ir->delays.n; k++) {
         DelaySlot *d = ir->delays.items[k];
         if (!e->p->delay_live[k] || d->sec != sec || elsewhere(e, sec, d->write))
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
-        text_printf(e->t, "%s%sdl%d[dp & %d] = %s;\n", indent, sec == SEC_VOICE ? "" : "s->", k, d->len - 1, w);
+        if (sec == SEC_PATCH && e->run_write && e->run_write[k])
+            text_printf(e->t, "%ss->dl%d[w%d + (size_t)j] = %s;\n", indent, k, d->len, w);
+        else
+            text_printf(e->t, "%s%sdl%d[dp & %d] = %s;\n", indent, sec == SEC_VOICE ? "" : "s->", k, d->len - 1, w);
     }
 }
 
@@ -1213,9 +1256,9 @@ static int output_needs_flush(const Emitter *e, int ch)
 /* The flush itself happens after the chunk's loops (emit_output_flushes),
  * four samples at a time: the same bits as amp_flushf on each sample, at a
  * quarter of the instructions and off the loop's dependency chains. */
-static void emit_output(Emitter *e, int ch, const char *value)
+static void emit_output(Emitter *e, int ch, const char *value, const char *indent)
 {
-    text_printf(e->t, "            out[%d][pos + i] = %s;\n", ch, value);
+    text_printf(e->t, "%sout[%d][pos + i] = %s;\n", indent, ch, value);
 }
 
 /* Does any output of the unit need the block flush? */
@@ -1241,21 +1284,45 @@ static void emit_flush_out_helper(Emitter *e)
 {
     if (!any_output_flush(e) && !any_delay_flush(e))
         return;
-    text_puts(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */\n"
-                    "static void flush_out(float *x, int n)\n{\n"
-                    "    int i = 0;\n"
-                    "    for (; i + 4 <= n; i += 4) {\n"
+    /* sixteen at a time where chunks can be blocks (emit_chunk_len); in
+     * 16-sample chunks the extra loop costs more than it saves */
+    int sixteen = !e->u->voices && e->p->cache_ctl;
+    text_printf(e->t, "/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, %s at a time */\n"
+                      "static void flush_out(float *x, int n)\n{\n"
+                      "    int i = 0;\n", sixteen ? "sixteen, then four" : "four");
+    if (sixteen)
+        text_puts(e->t, "    for (; i + 16 <= n; i += 16) {\n"
+                        "        v4f a, b, c, d;\n"
+                        "        memcpy(&a, x + i, sizeof a);\n"
+                        "        memcpy(&b, x + i + 4, sizeof b);\n"
+                        "        memcpy(&c, x + i + 8, sizeof c);\n"
+                        "        memcpy(&d, x + i + 12, sizeof d);\n"
+                        "        a = amp_flush_block(a);\n"
+                        "        b = amp_flush_block(b);\n"
+                        "        c = amp_flush_block(c);\n"
+                        "        d = amp_flush_block(d);\n"
+                        "        memcpy(x + i, &a, sizeof a);\n"
+                        "        memcpy(x + i + 4, &b, sizeof b);\n"
+                        "        memcpy(x + i + 8, &c, sizeof c);\n"
+                        "        memcpy(x + i + 12, &d, sizeof d);\n"
+                        "    }\n");
+    text_puts(e->t, "    for (; i + 4 <= n; i += 4) {\n"
                     "        v4f v;\n"
                     "        memcpy(&v, x + i, sizeof v);\n"
-                    "        v = amp_flush(v);\n"
+                    "        v = amp_flush_block(v);\n"
                     "        memcpy(x + i, &v, sizeof v);\n"
                     "    }\n"
                     "    for (; i < n; i++)\n"
                     "        x[i] = amp_flushf(x[i]);\n"
                     "}\n\n");
     if (any_delay_flush(e))
-        text_puts(e->t, "/* the n samples written from position pos on of a ring of mask + 1 */\n"
+        text_puts(e->t, "/* the n samples written up to position pos + n - 1 of a ring of mask + 1\n"
+                        " * (all of it when n is longer) */\n"
                         "static void flush_ring(float *ring, unsigned pos, int n, unsigned mask)\n{\n"
+                        "    if (n > (int)mask + 1) {\n"
+                        "        pos += (unsigned)n - (mask + 1);\n"
+                        "        n = (int)mask + 1;\n"
+                        "    }\n"
                         "    unsigned at = pos & mask;\n"
                         "    int first = (int)(mask + 1 - at) < n ? (int)(mask + 1 - at) : n;\n"
                         "    flush_out(ring + at, first);\n"
@@ -1278,95 +1345,299 @@ static void emit_output_flushes(Emitter *e)
     }
 }
 
-/* Does loop l of a split patch loop touch a delay line (needs dp)? */
-static int loop_has_delay(const Emitter *e, int l)
+/* Rings at least this long are read and written in runs (emit_sample_loop):
+ * a run ends where one of its indices wraps, at most once per ring length. */
+enum { RUN_RING_MIN = 1024 };
+
+/* A loop body of at most this many values that carries states from one
+ * sample to the next is printed four times over (emit_sample_loop); one
+ * without states is left to the C compiler, which vectorises it. */
+enum { UNROLL_MAX_VALUES = 24 };
+
+/* Is patch audio value v printed in the loop being printed (e->cur_loop,
+ * e->steady)? As emit_context decides. */
+static int printed_here(const Emitter *e, const Val *v)
 {
-    for (int i = 0; i < e->ir->vals.n; i++) {
-        const Val *v = e->ir->vals.items[i];
-        if (v->live && v->op == V_DELAY_READ && e->p->loop_of[v->id] == l)
-            return 1;
-    }
-    for (int k = 0; k < e->ir->delays.n; k++) {
-        const DelaySlot *d = e->ir->delays.items[k];
-        if (e->p->delay_live[k] && d->sec == SEC_PATCH && plan_loop_at(e->p, d->write) == l)
-            return 1;
-    }
-    return 0;
+    if (!v->live || v->op == V_CONST || v->op == V_STATE || e->p->dep_i[v->id] || e->p->inlined[v->id] ||
+        plan_ctx_of(v) != USE_PAUDIO || in_region(v))
+        return 0;
+    if (e->cur_loop >= 0 && e->p->loop_of[v->id] != e->cur_loop)
+        return 0;
+    if (e->steady && (!e->p->steady_live[v->id] || e->p->steady_live[v->id] > e->steady ||
+                      e->p->steady_alias[v->id] || e->p->steady_truth[v->id] >= 0))
+        return 0;
+    return 1;
 }
 
-/* The patch section's sample loop as e->p->n_loops loops over the chunk
- * (loops.c): chunk arrays for the values that cross, then each loop. */
-static void emit_split_loops(Emitter *e)
+/* Does the loop being printed write patch delay line k? */
+static int writes_here(const Emitter *e, int k)
 {
-    EmitText *t = e->t;
+    const DelaySlot *d = e->ir->delays.items[k];
+    return e->p->delay_live[k] && d->sec == SEC_PATCH && !elsewhere(e, SEC_PATCH, d->write);
+}
+
+/* Which fixed taps and writes of the loop being printed go in runs (long
+ * rings; e->run_tap, e->run_write), and does anything else there need the
+ * sample's ring position dp? Returns the number in runs. */
+static int plan_runs(Emitter *e, int *needs_dp)
+{
     const Ir *ir = e->ir;
-    char buf[96];
+    int runs = 0;
+    *needs_dp = 0;
+    memset(e->run_tap, 0, (size_t)ir->vals.n + 1);
+    memset(e->run_write, 0, (size_t)ir->delays.n + 1);
     for (int i = 0; i < ir->vals.n; i++) {
         const Val *v = ir->vals.items[i];
-        if (e->p->cross[v->id])
-            text_printf(t, v->op == V_STATE ? "        float ast%d[AMP_CHUNK];\n" : "        float ax%d[AMP_CHUNK];\n",
-                        v->op == V_STATE ? v->idx : v->id);
+        if (v->live && v->sec == SEC_PATCH && (v->op == V_OS_IN || v->op == V_OS_OUT))
+            *needs_dp = 1;    /* the oversamplers run on the same counter */
+        if (!printed_here(e, v) || v->sec != SEC_PATCH)
+            continue;
+        if (v->op != V_DELAY_READ)
+            continue;
+        const DelaySlot *d = ir->delays.items[v->idx];
+        if (plan_fixed_tap(v) && d->len >= RUN_RING_MIN) {
+            e->run_tap[v->id] = 1;
+            runs++;
+        } else {
+            *needs_dp = 1;
+        }
     }
-    int ni = 0;
-    for (int l = 0; l < e->p->n_loops; l++) {
-        e->cur_loop = l;
-        text_printf(t, "        for (int i = 0; i < len; i++) {   /* loop %d of %d */\n", l + 1, e->p->n_loops);
-        if (loop_has_delay(e, l))
-            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
-        for (; ni < e->p->n_need && e->p->need[2 * ni] == l; ni++) {
+    for (int k = 0; k < ir->delays.n; k++) {
+        const DelaySlot *d = ir->delays.items[k];
+        if (!writes_here(e, k))
+            continue;
+        if (d->len >= RUN_RING_MIN) {
+            e->run_write[k] = 1;
+            runs++;
+        } else {
+            *needs_dp = 1;
+        }
+    }
+    return runs;
+}
+
+/* One sample of the loop being printed: what it reads from earlier loops,
+ * its values, its outputs, its stores. */
+static void emit_loop_body(Emitter *e, const char *indent)
+{
+    const Ir *ir = e->ir;
+    char buf[96];
+    int l = e->cur_loop;
+    if (l >= 0) {
+        for (int ni = 0; ni < e->p->n_need; ni++) {
             const Val *v = ir->vals.items[e->p->need[2 * ni + 1]];
-            if (v->op != V_STATE)
-                text_printf(t, "            const float x%d = ax%d[i];\n", v->id, v->id);
+            if (e->p->need[2 * ni] == l && v->op != V_STATE)
+                text_printf(e->t, "%sconst float x%d = cx[%d][i];\n", indent, v->id, e->cx_slot[v->id]);
         }
         for (int i = 0; i < ir->vals.n; i++) {
             const Val *v = ir->vals.items[i];
             if (v->op == V_STATE && e->p->cross[v->id] && e->p->loop_of[v->id] == l)
-                text_printf(t, "            ast%d[i] = st%d;\n", v->idx, v->idx);
+                text_printf(e->t, "%scx[%d][i] = st%d;\n", indent, e->cx_slot[v->id], v->idx);
         }
-        emit_context(e, USE_PAUDIO, "            ");
-        for (int ch = 0; ch < e->u->n_outputs; ch++)
-            if (plan_loop_at(e->p, e->u->out[ch]) == l)
-                emit_output(e, ch, ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf));
-        emit_sample_end(e, SEC_PATCH, "            ");
+    }
+    emit_context(e, USE_PAUDIO, indent);
+    for (int ch = 0; ch < e->u->n_outputs; ch++)
+        if (l < 0 || plan_loop_at(e->p, e->u->out[ch]) == l)
+            emit_output(e, ch, ref(e, e->u->out[ch], USE_PAUDIO, buf, sizeof buf), indent);
+    emit_sample_end(e, SEC_PATCH, indent);
+}
+
+/* A sample loop of the patch section over [from, to): the loop being
+ * printed (e->cur_loop, e->steady). When it reads fixed taps of long rings
+ * or writes long rings, it runs in runs in which no such index wraps: per
+ * run, each index is found once (amp_ring_at), and each sample reads and
+ * writes at that index plus j, with no subtraction and no mask. The
+ * samples are the same. */
+static void emit_sample_loop(Emitter *e, const char *from, const char *to, const char *comment, int many)
+{
+    EmitText *t = e->t;
+    const Ir *ir = e->ir;
+    int needs_dp;
+    int runs = plan_runs(e, &needs_dp);
+    int values = 0, carried = 0;
+    for (int i = 0; i < ir->vals.n; i++)
+        values += printed_here(e, ir->vals.items[i]);
+    for (int k = 0; k < ir->states.n; k++)
+        carried += updated_here(e, k, SEC_PATCH);
+    if (!runs && many && carried && values <= UNROLL_MAX_VALUES) {
+        /* a short body, four samples at a time: the loop's own count,
+         * compare and branch once per four, and the states carried through
+         * four copies instead of moved back every sample */
+        text_printf(t, "        {\n        int u = %s;\n        for (; u + 4 <= %s; u += 4) {%s\n", from, to, comment);
+        for (int k = 0; k < 4; k++) {
+            text_printf(t, "            {\n                const int i = u + %d;\n", k);
+            if (needs_dp)
+                text_puts(t, "                const unsigned dp = s->dpos + (unsigned)i;\n");
+            emit_loop_body(e, "                ");
+            text_puts(t, "            }\n");
+        }
+        text_printf(t, "        }\n        for (int i = u; i < %s; i++) {\n", to);
+        if (needs_dp)
+            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+        emit_loop_body(e, "            ");
+        text_puts(t, "        }\n        }\n");
+        return;
+    }
+    if (!runs) {
+        text_printf(t, "        for (int i = %s; i < %s; i++) {%s\n", from, to, comment);
+        if (needs_dp)
+            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
+        emit_loop_body(e, "            ");
         text_puts(t, "        }\n");
+        return;
+    }
+    text_printf(t, "        for (int i0 = %s; i0 < %s;) {%s\n", from, to, comment);
+    text_printf(t, "            const unsigned p0 = s->dpos + (unsigned)i0;\n            int run = %s - i0;\n", to);
+    for (int i = 0; i < ir->vals.n; i++) {
+        const Val *v = ir->vals.items[i];
+        if (!e->run_tap[v->id])
+            continue;
+        int mask = ((const DelaySlot *)ir->delays.items[v->idx])->len - 1;
+        text_printf(t, "            const float *t%d = s->dl%d + amp_ring_at(p0 - dk%d, %du, &run);\n", v->id, v->idx,
+                    v->id, mask);
+        if (!whole(e, v->a))
+            text_printf(t, "            const float *tb%d = s->dl%d + amp_ring_at(p0 - dk%d - 1u, %du, &run);\n", v->id,
+                        v->idx, v->id, mask);
+    }
+    for (int k = 0; k < ir->delays.n; k++) {
+        int len = ((const DelaySlot *)ir->delays.items[k])->len, first = 1;
+        if (!e->run_write[k])
+            continue;
+        for (int j = 0; j < k && first; j++)
+            first = !(e->run_write[j] && ((const DelaySlot *)ir->delays.items[j])->len == len);
+        if (first)
+            text_printf(t, "            const size_t w%d = amp_ring_at(p0, %du, &run);\n", len, len - 1);
+    }
+    text_puts(t, "            for (int j = 0; j < run; j++) {\n                const int i = i0 + j;\n");
+    if (needs_dp)
+        text_puts(t, "                const unsigned dp = p0 + (unsigned)j;\n");
+    emit_loop_body(e, "                ");
+    text_puts(t, "            }\n            i0 += run;\n        }\n");
+    memset(e->run_tap, 0, (size_t)ir->vals.n + 1);
+    memset(e->run_write, 0, (size_t)ir->delays.n + 1);
+}
+
+/* The rows of the chunk array: values and state leaves a later loop reads. */
+static int count_crossing(Emitter *e)
+{
+    if (e->cx_slot)
+        return e->n_cx;
+    int n = e->ir->vals.n;
+    e->cx_slot = arena_alloc(e->arena, sizeof(int) * ((size_t)n + 1));
+    for (int i = 0; i <= n; i++)
+        e->cx_slot[i] = -1;
+    for (int i = 0; i < n; i++) {
+        const Val *v = e->ir->vals.items[i];
+        if (e->p->cross[v->id])
+            e->cx_slot[v->id] = e->n_cx++;
+    }
+    return e->n_cx;
+}
+
+/* The longest chunk a split patch loop runs while no param glides: the
+ * block, up to 128 samples, with the chunk array on the audio thread's
+ * stack kept within 16 KiB. */
+static int split_chunk(Emitter *e)
+{
+    int rows = count_crossing(e), cap = 8 * AMP_CHUNK;
+    while (cap > AMP_CHUNK && (size_t)rows * (size_t)cap * sizeof(float) > 16384)
+        cap /= 2;
+    return cap;
+}
+
+/* The patch section's sample loop as e->p->n_loops loops over the chunk
+ * (loops.c): the chunk array for the values that cross, then each loop. */
+static void emit_split_loops(Emitter *e)
+{
+    int rows = count_crossing(e);
+    if (rows)
+        text_printf(e->t, "        float cx[%d][%d];   /* values a later loop reads */\n", rows, split_chunk(e));
+    for (int l = 0; l < e->p->n_loops; l++) {
+        char comment[48];
+        e->cur_loop = l;
+        snprintf(comment, sizeof comment, "   /* loop %d of %d */", l + 1, e->p->n_loops);
+        emit_sample_loop(e, "0", "len", comment, 1);
     }
     e->cur_loop = -1;
 }
 
 /* The chunk's length: AMP_CHUNK samples, the control tick; or, in a
  * single-instance unit whose control values are cached (they stay the same
- * until a param is set, between process() calls, or glides) and whose
- * sample loop is one, the rest of the block while no param glides: the
- * same values, so the same samples, with the per-chunk work (loads and
- * stores of state, the output flush) once per block instead of every 16
- * samples. */
+ * until a param is set, between process() calls, or glides), the rest of
+ * the block while no param glides (a split loop: up to split_chunk
+ * samples, its chunk array's length): the same values, so the same
+ * samples, with the per-chunk work (loads and stores of state, the flushes
+ * at the chunk's end) once per block instead of every 16 samples. */
 static void emit_chunk_len(Emitter *e)
 {
     const Lowered *u = e->u;
     EmitText *t = e->t;
-    if (u->voices || !e->p->cache_ctl || e->p->n_loops > 1) {
+    if (u->voices || !e->p->cache_ctl) {
         text_puts(t, "        const int len = n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
         return;
+    }
+    char whole[64];
+    if (e->p->n_loops > 1) {
+        int cap = split_chunk(e);
+        snprintf(whole, sizeof whole, "n - pos < %d ? n - pos : %d", cap, cap);
+    } else {
+        snprintf(whole, sizeof whole, "n - pos");
     }
     int gliding = 0;
     for (int i = 0; i < u->n_params; i++)
         gliding += u->params[i].smooth > 0;
     if (!gliding) {
-        text_puts(t, "        const int len = n - pos;   /* no param glides: the whole block */\n");
+        text_printf(t, "        const int len = %s;   /* no param glides: the whole block */\n", whole);
         return;
     }
     text_puts(t, "        const int glide = ");
     for (int i = 0, k = 0; i < u->n_params; i++)
         if (u->params[i].smooth > 0)
             text_printf(t, "%ss->pv[%d] != s->pt[%d]", k++ ? " || " : "", i, i);
-    text_puts(t, ";\n        const int len = !glide ? n - pos : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n");
+    text_printf(t, ";\n        const int len = !glide ? %s : n - pos < AMP_CHUNK ? n - pos : AMP_CHUNK;\n", whole);
+}
+
+/* The patch section's single loop with settled states (plan_steady.c): the
+ * full body for the chunk's first sample (for every sample while a guard
+ * is NaN), then the steady body, and the tail in the last sample. */
+static void emit_steady_loops(Emitter *e)
+{
+    EmitText *t = e->t;
+    const Plan *p = e->p;
+    char buf[96];
+    text_puts(t, "        /* settled from the chunk's second sample on:");
+    for (int k = 0, any = 0; k < e->ir->states.n; k++)
+        if (p->settled[k])
+            text_printf(t, "%s st%d", any++ ? "," : "", k);
+    text_puts(t, " */\n");
+    if (p->n_guard) {
+        text_puts(t, "        const int first = ");
+        for (int g = 0; g < p->n_guard; g++) {
+            const Val *v = p->guard[g];
+            ref(e, v, plan_ctx_of(v), buf, sizeof buf);
+            text_printf(t, "%s%s == %s", g ? " && " : "", buf, buf);
+        }
+        text_puts(t, " ? (len < 1 ? len : 1) : len;\n");
+    } else {
+        text_puts(t, "        const int first = len < 1 ? len : 1;\n");
+    }
+    int tail = plan_steady_tail(p);
+    if (tail)
+        text_puts(t, "        const int last = len - 1 > first ? len - 1 : first;\n");
+    emit_sample_loop(e, "0", "first", "", 0);
+    e->steady = 1;
+    emit_sample_loop(e, "first", tail ? "last" : "len", "   /* steady */", 1);
+    if (tail) {
+        e->steady = 2;
+        emit_sample_loop(e, "last", "len", "   /* steady, and the tail */", 0);
+    }
+    e->steady = 0;
 }
 
 static void emit_process(Emitter *e)
 {
     const Lowered *u = e->u;
     EmitText *t = e->t;
-    char buf[96];
     emit_flush_out_helper(e);
     text_printf(t, "static void p_process(void *state, int n, const float *const *in, float *const *out)\n{\n"
                    "    %s_state *s = state;\n    (void)in;\n", u->name);
@@ -1395,16 +1666,10 @@ static void emit_process(Emitter *e)
     emit_state_loads(e, SEC_PATCH, "        ");
     if (e->p->n_loops > 1)
         emit_split_loops(e);
-    else {
-        text_puts(t, "        for (int i = 0; i < len; i++) {\n");
-        if (any_delay(e, SEC_PATCH))
-            text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
-        emit_context(e, USE_PAUDIO, "            ");
-        for (int ch = 0; ch < u->n_outputs; ch++)
-            emit_output(e, ch, ref(e, u->out[ch], USE_PAUDIO, buf, sizeof buf));
-        emit_sample_end(e, SEC_PATCH, "            ");
-        text_puts(t, "        }\n");
-    }
+    else if (e->p->n_settled)
+        emit_steady_loops(e);
+    else
+        emit_sample_loop(e, "0", "len", "", 1);
     emit_output_flushes(e);
     emit_state_stores(e, SEC_PATCH, "        ");
     if (any_delay(e, -1))
@@ -1493,6 +1758,8 @@ void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, E
     Emitter e = { .u = u, .ir = &u->ir, .p = plan, .t = c, .arena = u->ir.arena, .cur_loop = -1 };
     e.extern_called = arena_alloc(e.arena, (size_t)e.ir->externs.n + 1);
     e.region_done = arena_alloc(e.arena, (size_t)e.ir->regions.n + 1);
+    e.run_tap = arena_alloc(e.arena, (size_t)e.ir->vals.n + 1);
+    e.run_write = arena_alloc(e.arena, (size_t)e.ir->delays.n + 1);
     int scalar = plan->lanes == 1;
     const char *N = u->name;
 

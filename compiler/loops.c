@@ -4,17 +4,20 @@
  * One loop over the chunk for everything the patch section computes per
  * sample is one long body: when it is longer than the processor can look
  * ahead, the long chains in it (a sum of eight combs, four all-passes in
- * series) run one sample at a time. So the loop is split, the way Faust's
- * -vec mode does: each feedback loop (a strongly connected component of
- * the per-sample graph, with the carried edges state end -> start and
- * delay write -> read) gets a loop of its own, in topological order, and a
- * value with no feedback goes to the earliest loop after what it reads.
- * Consecutive loops are then merged while they hold at most LOOP_BUDGET
- * values. A value read in a later loop is kept in a chunk array. A short
- * patch section without delay lines stays one loop (patch_has_delay). The order
- * is legal because every dependency, carried ones included, points from an
- * earlier loop (or sample) to a later one. Not done when the patch section
- * runs Faust code (its compute() keeps its own per-sample order).
+ * series) run one sample at a time, and past the registers it spills. So
+ * the loop is split, the way Faust's -vec mode does, at feedback loops
+ * (the strongly connected components of the per-sample graph, with the
+ * carried edges state end -> start and delay write -> read): the
+ * components, in a topological order that keeps together what feeds one
+ * value (dfs_order: a sum of combs right after its combs), are cut into
+ * loops before a feedback loop that would take the current one past
+ * LOOP_BUDGET values. A value read in a later loop is kept in the chunk
+ * array. A short patch section without delay lines stays one loop
+ * (patch_has_delay; with settled states, by the size of its steady body,
+ * plan_steady.c). The order is legal because every dependency, carried
+ * ones included, points from an earlier loop (or sample) to a later one.
+ * Not done when the patch section runs Faust code (its compute() keeps its
+ * own per-sample order).
  *
  * Takes a Plan whose uses are known (plan.c); produces its n_loops,
  * loop_of, cross and need, in the arena.
@@ -72,63 +75,109 @@ static void read_in(Arena *a, Plan *p, int *cap, const Val *o, int loop)
     add_need(a, p, cap, loop, o->id);
 }
 
-/* Each member's loop, before merging: one per cyclic component, in
- * topological order; returns the number of cyclic components. */
-static int place(Arena *a, Plan *p, const Graph *g, const Scc *sc, const int *nodes, int n_nodes)
+/* The components in an order that keeps together what feeds one value:
+ * a depth-first search from the outputs (then every other member, in
+ * creation order) that puts each component after the components it reads,
+ * those in the order its members read them. A sum of eight combs comes
+ * right after its eight combs, a chain of all-passes after that sum, so
+ * that cutting the order into loops leaves few values crossing between
+ * them. Iterative (deep graphs must not overflow the stack). Returns the
+ * number of components written to order[]. */
+static int dfs_order(Arena *a, const Plan *p, const Graph *g, const Scc *sc, const int *nodes, int n_nodes,
+                     int *order)
 {
-    int n = p->ir->vals.n;
-    int *at = arena_alloc(a, sizeof(int) * ((size_t)n + 1));   /* per Val: the latest loop it reads from */
-    int *first = arena_alloc(a, sizeof(int) * ((size_t)sc->n_comp + 1));
-    int *next = arena_alloc(a, sizeof(int) * ((size_t)n + 1));
-    for (int c = 0; c < sc->n_comp; c++)
+    int nc = sc->n_comp;
+    int *first = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
+    int *next = arena_alloc(a, sizeof(int) * ((size_t)p->ir->vals.n + 1));
+    for (int c = 0; c < nc; c++)
         first[c] = -1;
     for (int i = n_nodes - 1; i >= 0; i--) {
         int v = nodes[i];
         next[v] = first[sc->comp[v]];
         first[sc->comp[v]] = v;
     }
-    int loops = 0;
-    for (int c = sc->n_comp - 1; c >= 0; c--) {
-        int l = 0;
-        for (int v = first[c]; v >= 0; v = next[v])
-            if (at[v] > l)
-                l = at[v];
-        if (sc->cyclic[c])
-            l = ++loops;
-        for (int v = first[c]; v >= 0; v = next[v]) {
-            p->loop_of[v] = l;
-            for (int k = g->start[v]; k < g->start[v + 1]; k++)
-                if (at[g->adj[k]] < l)
-                    at[g->adj[k]] = l;
+    /* the components each component reads: CSR, in member order */
+    int *pstart = arena_alloc(a, sizeof(int) * ((size_t)nc + 2));
+    for (int e = 0; e < g->n_edges; e++)
+        if (g->on[g->from[e]] && g->on[g->to[e]] && sc->comp[g->from[e]] != sc->comp[g->to[e]])
+            pstart[sc->comp[g->to[e]] + 1]++;
+    for (int c = 0; c < nc; c++)
+        pstart[c + 1] += pstart[c];
+    int *preds = arena_alloc(a, sizeof(int) * ((size_t)pstart[nc] + 1));
+    int *fill = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
+    for (int e = 0; e < g->n_edges; e++) {
+        int u = g->from[e], v = g->to[e];
+        if (g->on[u] && g->on[v] && sc->comp[u] != sc->comp[v])
+            preds[pstart[sc->comp[v]] + fill[sc->comp[v]]++] = sc->comp[u];
+    }
+    char *seen = arena_alloc(a, (size_t)nc + 1);
+    int *stack = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
+    int *at = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));   /* per component on the stack: next pred */
+    int n = 0;
+    int n_roots = p->u->n_outputs + n_nodes;
+    for (int r = 0; r < n_roots; r++) {
+        int root;
+        if (r < p->u->n_outputs) {
+            const Val *o = p->u->out[r];
+            if (!o || !is_member(p, o))
+                continue;
+            root = sc->comp[o->id];
+        } else {
+            root = sc->comp[nodes[r - p->u->n_outputs]];
+        }
+        if (root < 0 || seen[root])
+            continue;
+        int sp = 0;
+        stack[sp++] = root;
+        seen[root] = 1;
+        at[root] = pstart[root];
+        while (sp > 0) {
+            int c = stack[sp - 1];
+            if (at[c] < pstart[c + 1]) {
+                int d = preds[at[c]++];
+                if (!seen[d]) {
+                    seen[d] = 1;
+                    at[d] = pstart[d];
+                    stack[sp++] = d;
+                }
+                continue;
+            }
+            order[n++] = c;
+            sp--;
         }
     }
-    return loops;
+    return n;
 }
 
-/* Merge consecutive loops up to the budget (printed values only). */
-static void merge(Arena *a, Plan *p, const int *nodes, int n_nodes, int loops)
+/* Each member's loop: the components in dfs_order, cut into loops before a
+ * feedback loop that would take the current one past LOOP_BUDGET values
+ * (printed values only); returns the number of loops. */
+static int place(Arena *a, Plan *p, const Graph *g, const Scc *sc, const int *nodes, int n_nodes)
 {
     const Ir *ir = p->ir;
-    int *size = arena_alloc(a, sizeof(int) * ((size_t)n_nodes + 2));
-    int *merged = arena_alloc(a, sizeof(int) * ((size_t)n_nodes + 2));
+    int nc = sc->n_comp;
+    int *order = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
+    int n_order = dfs_order(a, p, g, sc, nodes, n_nodes, order);
+    int *size = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
+    int *loop = arena_alloc(a, sizeof(int) * ((size_t)nc + 1));
     for (int i = 0; i < n_nodes; i++) {
         const Val *v = ir->vals.items[nodes[i]];
         if (v->op != V_STATE && !p->inlined[v->id])
-            size[p->loop_of[v->id]]++;
+            size[sc->comp[v->id]]++;
     }
-    int cur = 0, acc = size[0];
-    merged[0] = 0;
-    for (int l = 1; l <= loops; l++) {
-        if (acc + size[l] > LOOP_BUDGET && acc > 0) {
+    int cur = 0, acc = 0;
+    for (int i = 0; i < n_order; i++) {
+        int c = order[i];
+        if (sc->cyclic[c] && acc > 0 && acc + size[c] > LOOP_BUDGET) {
             cur++;
             acc = 0;
         }
-        merged[l] = cur;
-        acc += size[l];
+        loop[c] = cur;
+        acc += size[c];
     }
     for (int i = 0; i < n_nodes; i++)
-        p->loop_of[nodes[i]] = merged[p->loop_of[nodes[i]]];
-    p->n_loops = cur + 1;
+        p->loop_of[nodes[i]] = loop[sc->comp[nodes[i]]];
+    return cur + 1;
 }
 
 /* What each loop reads from earlier ones: p->need, sorted, no pair twice. */
@@ -185,8 +234,9 @@ static void one_loop(Plan *p)
  * four biquads (82 values) ran slower (chunk arrays stored and reloaded
  * between its loops: 107 instructions per sample against 94, and about
  * 30 % more time), so such a patch section of up to REGISTER_ONE_LOOP
- * values stays one loop; a longer one, or one with delay lines (Freeverb's
- * combs and all-passes), is split. */
+ * values (after its first sample: the steady body's, when it has one)
+ * stays one loop; a longer one, or one with delay lines (Freeverb's combs
+ * and all-passes), is split. */
 static int patch_has_delay(const Plan *p)
 {
     for (int k = 0; k < p->ir->delays.n; k++)
@@ -228,17 +278,17 @@ void plan_loops(Arena *a, Plan *p)
             if (is_member(p, ops[k]))
                 graph_edge(&g, ops[k]->id, v->id);
     }
-    if (!patch_has_delay(p) && n_nodes <= REGISTER_ONE_LOOP)
+    if (!patch_has_delay(p) && (p->n_settled ? plan_steady_size(p) : n_nodes) <= REGISTER_ONE_LOOP)
         return;
     graph_carried_edges(&g, ir, NULL);
     graph_finish(&g);
     scc_run(&sc, &g, NULL, nodes, n_nodes);
-    int loops = place(a, p, &g, &sc, nodes, n_nodes);
-    merge(a, p, nodes, n_nodes, loops);
+    p->n_loops = place(a, p, &g, &sc, nodes, n_nodes);
     if (p->n_loops == 1) {
         one_loop(p);
         return;
     }
+    plan_steady_drop(p);
     find_needs(a, p);
     /* The chunk arrays live on the stack of process() (the audio thread's;
      * 1 MiB in the browser): past MAX_CROSSING of them, one loop. */

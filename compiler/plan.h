@@ -10,6 +10,8 @@
  *   flush.c  plan_flush: which Vals are flushed to zero where they are
  *            computed, so that every feedback loop passes through one
  *   loops.c  plan_loops: how the patch section's sample loop is split
+ *   plan_steady.c  plan_steady: what the patch sample loop computes after
+ *            its first sample, when states hold a chunk's constant
  *
  * Every array is indexed by Val id (ir->vals.n + 1 entries) or slot index,
  * and lives in the compilation's arena.
@@ -64,6 +66,20 @@ typedef struct Plan {
     int *need;             /* pairs (loop, Val id) of values a loop reads from an earlier one,
                               sorted */
     int n_need;
+    /* plan_steady.c */
+    int n_settled;         /* patch states that hold a chunk's constant from its second
+                              sample on; 0: one body for every sample */
+    char *settled;         /* per state slot: settled (its end value is of control rate or
+                              slower), never updated after the first sample */
+    char *carried;         /* per state slot: updated by the steady body (it reads it); an
+                              updated state that is not carried is computed in the tail */
+    const Val **steady_alias; /* per Val id: the value v is in the steady body, NULL: itself */
+    signed char *steady_truth; /* per Val id: v as a condition in the steady body, 0 or 1;
+                              -1: not known */
+    char *steady_live;     /* per Val id: computed in the steady body (1), in the last
+                              sample's only (2) */
+    int n_guard;
+    const Val **guard;     /* values that must not be NaN for the steady body to hold */
 } Plan;
 
 /* plan.c. scalar: one voice per lane group (for benchmarks). */
@@ -80,6 +96,12 @@ void plan_chunk_flushes(Arena *a, Plan *p);
 /* loops.c */
 void plan_loops(Arena *a, Plan *p);
 void plan_dump_loops(FILE *out, const Plan *p);
+/* plan_steady.c, after plan_chunk_flushes, before plan_loops */
+void plan_steady(Arena *a, Plan *p);
+void plan_steady_drop(Plan *p);          /* back to one body (a split loop) */
+int plan_steady_size(const Plan *p);     /* values the loop prints per sample after the first */
+int plan_steady_tail(const Plan *p);     /* the last sample computes the tail */
+void plan_dump_steady(FILE *out, const Plan *p);
 
 /* ---- what the passes and the emitter ask of a Val ---- */
 

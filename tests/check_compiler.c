@@ -6,6 +6,7 @@
  * Runs from the repository root (make test does).
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,237 @@ START_TEST(split_loops_bounded)
 }
 END_TEST
 
+
+/* The steady body (compiler/plan_steady.c): after the first sample of a
+ * chunk, the std filters' settled states (gp = g, kp = k) fold their
+ * re-basing away. The same C with the full body run for every sample
+ * (`first = len`) must give the same bits, whatever the params do: jumps
+ * inside blocks, glides (16-sample chunks), a block of one sample. */
+static const char *STEADY =
+    "import \"../nodes/std/filter.amp\";\n"
+    "patch steady {\n"
+    "  in x;\n  out y, z;\n"
+    "  param cutoff = 1200 hz in [20 hz, 20 khz];\n"
+    "  param res = 0.5 in [0, 0.98];\n"
+    "  param q = 0.7 in [0.1, 30] smooth 5 ms;\n"
+    "  param gain = 6 db in [-24 db, 24 db];\n"
+    "  f = svf(cutoff: cutoff, res: res, x: x);\n"
+    "  b = peak(cutoff: cutoff * 2, q: q, gain: gain, x: f.lp);\n"
+    "  h = highpass(cutoff: 300 hz, q: q, x: x);\n"
+    "  b.y -> out.y;\n  f.hp + h.y -> out.z;\n}\n";
+
+static float *render_steady(const char *c_text, size_t c_len, const char *symbol, long n)
+{
+    char err[8192];
+    const AmpPatchDesc *d = build_shared_object(c_text, c_len, symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, d, 48000.0f, err, sizeof err), 0);
+    float *in = malloc(sizeof(float) * (size_t)n), *out = calloc((size_t)(2 * n), sizeof(float));
+    ck_assert(in && out);
+    uint32_t seed = 7;
+    for (long i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        in[i] = (float)((int32_t)seed) * (1.0f / 2147483648.0f);
+    }
+    const float *ins[1] = { in };
+    float *ch[2] = { out, out + n };
+    Command ev[] = {
+        host_param(1000, 0, 5000.0f), host_param(1001, 1, 0.9f), host_param(3333, 2, 12.0f),
+        host_param(5000, 3, -12.0f), host_param(7777, 0, 80.0f), host_param(7778, 0, 19000.0f),
+        host_param(9000, 1, 0.0f), host_param(12001, 2, 0.2f), host_param(15000, 0, 440.0f),
+    };
+    int k = (int)(sizeof ev / sizeof ev[0]);
+    ck_assert_int_eq(host_render(&hp, ev, k, ins, ch, n / 2), k);
+    for (long i = n / 2; i < n; i++) {      /* blocks of one sample */
+        const float *in1[1] = { in + i };
+        float *ch1[2] = { out + i, out + n + i };
+        host_render(&hp, NULL, 0, in1, ch1, 1);
+    }
+    host_free(&hp);
+    free(in);
+    return out;
+}
+
+/* One filter: a steady body short enough to run four samples at a time. */
+static const char *STEADY_SHORT =
+    "import \"../nodes/std/filter.amp\";\n"
+    "patch steady {\n"
+    "  in x;\n  out y, z;\n"
+    "  param cutoff = 1200 hz in [20 hz, 20 khz];\n"
+    "  param res = 0.5 in [0, 0.98];\n"
+    "  param q = 0.7 in [0.1, 30] smooth 5 ms;\n"
+    "  param gain = 6 db in [-24 db, 24 db];\n"
+    "  f = svf(cutoff: cutoff, res: res, x: x);\n"
+    "  f.lp -> out.y;\n  f.hp * q * gain -> out.z;\n}\n";
+
+START_TEST(steady_body_matches_full_body)
+{
+    const char *text = _i ? STEADY_SHORT : STEADY;
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/steady.amp", text, strlen(text), &opt, &d, &r), 0);
+    ck_assert_msg(strstr(r.c_text, "/* steady */") != NULL, "no steady body in the emitted C");
+    ck_assert_msg((strstr(r.c_text, "u += 4") != NULL) == (_i == 1), "four samples at a time: %s", _i ? "no" : "yes");
+    /* the reference: the full body for every sample */
+    const char *at = strstr(r.c_text, "const int first = ");
+    ck_assert_ptr_nonnull(at);
+    const char *end = strchr(at, ';');
+    size_t head = (size_t)(at - r.c_text);
+    char *full = malloc(r.c_len + 64);
+    ck_assert_ptr_nonnull(full);
+    int len = snprintf(full, r.c_len + 64, "%.*sconst int first = len%s", (int)head, r.c_text, end);
+    long n = 40000;
+    float *a = render_steady(r.c_text, r.c_len, r.symbol, n);
+    float *b = render_steady(full, (size_t)len, r.symbol, n);
+    double peak = 0;
+    long diff = 0;
+    for (long i = 0; i < 2 * n; i++) {
+        peak = fmax(peak, fabs(a[i]));
+        diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    }
+    printf("compiler: steady body%s against the full body: %ld of %ld samples differ (peak %.3f)\n",
+           _i ? " (four samples at a time)" : "", diff, 2 * n, peak);
+    ck_assert(peak > 0.01);
+    ck_assert_int_eq(diff, 0);
+    free(a);
+    free(b);
+    free(full);
+    ampc_result_free(&r);
+}
+END_TEST
+
+/* Rings read at a fixed tap and written in runs (compiler/emit_c.c,
+ * emit_sample_loop): the same bits as the per-sample masked reads of
+ * the same node whose taps are made audio rate (`+ x * 0`: the same delay,
+ * read by amp_delay_readif / amp_delay_readf). Whole and interpolated taps,
+ * delays shorter than a block (3 samples, 0 clamped to 1), a split loop
+ * (two instances), taps moved inside blocks; 128-sample blocks. */
+static char *runs_patch(const char *k)
+{
+    char *text = malloc(4096);
+    ck_assert_ptr_nonnull(text);
+    snprintf(text, 4096,
+             "node combs {\n  in x;\n  out y;\n  param t = 7 ms in [0 ms, 30 ms];\n"
+             "  delay d1[40 ms]; delay d2[40 ms]; delay d3[40 ms]; delay d4[40 ms];\n"
+             "  state f1 = 0, f2 = 0, f3 = 0, f4 = 0;\n  process {\n"
+             "    let o1 = d1.read(floor(t * SR%s)); f1 = o1 * 0.6 + f1 * 0.3; d1.write(x + f1 * 0.7);\n"
+             "    let o2 = d2.read(floor(t * SR * 1.3 + 1%s)); f2 = o2 * 0.5 + f2 * 0.4; d2.write(x + f2 * 0.6);\n"
+             "    let o3 = d3.read(t * SR * 0.7 + 0.25%s); f3 = o3 * 0.7 + f3 * 0.2; d3.write(x - f3 * 0.5);\n"
+             "    let o4 = d4.read(3%s); f4 = o4 * 0.4 + f4 * 0.5; d4.write(x + f4 * 0.5);\n"
+             "    y = o1 + o2 + o3 + o4;\n  }\n}\n"
+             "patch runs {\n  in l, r;\n  out l, r;\n  param t = 7 ms in [0 ms, 30 ms];\n"
+             "  a = combs(t: t, x: l);\n  b = combs(t: t * 1.1, x: r);\n"
+             "  a.y + b.y * 0.5 -> out.l;\n  b.y - a.y * 0.25 -> out.r;\n}\n", k, k, k, k);
+    return text;
+}
+
+static float *render_runs(const char *text, int expect_runs, long n)
+{
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/runs.amp", text, strlen(text), &opt, &d, &r), 0);
+    ck_assert_msg((strstr(r.c_text, "amp_ring_at(p0 - dk") != NULL) == expect_runs, "taps in runs %s in the emitted C",
+                  expect_runs ? "missing" : "found");
+    char err[8192];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    HostPatch hp;
+    ck_assert_int_eq(host_init(&hp, desc, 48000.0f, err, sizeof err), 0);
+    float *in = malloc(sizeof(float) * 2 * (size_t)n), *out = calloc((size_t)(2 * n), sizeof(float));
+    ck_assert(in && out);
+    uint32_t seed = 11;
+    for (long i = 0; i < 2 * n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        in[i] = (float)((int32_t)seed) * (1.0f / 2147483648.0f);
+    }
+    const float *ins[2] = { in, in + n };
+    float *ch[2] = { out, out + n };
+    Command ev[] = {
+        host_param(3000, 0, 0.0f), host_param(6100, 0, 0.00005f), host_param(9001, 0, 0.03f),
+        host_param(20000, 0, 0.0021f), host_param(30007, 0, 0.011f),
+    };
+    int k = (int)(sizeof ev / sizeof ev[0]);
+    ck_assert_int_eq(host_render(&hp, ev, k, ins, ch, n), k);
+    host_free(&hp);
+    free(in);
+    return out;
+}
+
+START_TEST(ring_runs_match_masked_reads)
+{
+    char *fixed = runs_patch(""), *audio = runs_patch(" + x * 0");
+    long n = 48000;
+    float *a = render_runs(fixed, 1, n), *b = render_runs(audio, 0, n);
+    double peak = 0;
+    long diff = 0;
+    for (long i = 0; i < 2 * n; i++) {
+        peak = fmax(peak, fabs(a[i]));
+        diff += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    }
+    printf("compiler: ring runs against masked reads: %ld of %ld samples differ (peak %.3f)\n", diff, 2 * n, peak);
+    ck_assert(peak > 0.01);
+    ck_assert_int_eq(diff, 0);
+    free(a);
+    free(b);
+    free(fixed);
+    free(audio);
+}
+END_TEST
+
+/* A chunk longer than a ring (a block of 128 through a ring of 8): the
+ * chunk's end flushes the ring once, and nothing past it (flush_ring ran
+ * past the ring into whatever followed it). process() is called directly
+ * on a state with guard words after it, set to a denormal's bits. */
+START_TEST(short_ring_flush_stays_inside)
+{
+    const char *text = "node tiny { in x; out y; delay d[4]; state f = 0;\n"
+                       "  process { let o = d.read(3); f = o * 0.5 + f * 0.3; d.write(x + f * 0.6); y = o; } }\n"
+                       "patch tinyp { in x; out y; c = tiny(x: x); c.y -> out.y; }\n";
+    AmpcOptions opt = { 0 };
+    Diag d;
+    diag_init(&d, stderr);
+    AmpcResult r;
+    ck_assert_int_eq(ampc_compile_text("tests/tiny.amp", text, strlen(text), &opt, &d, &r), 0);
+    char err[8192];
+    const AmpPatchDesc *desc = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(desc != NULL, "%s", err);
+    ampc_result_free(&r);
+    enum { GUARD = 256 };
+    size_t size = (desc->state_size + 15) / 16 * 16;
+    uint32_t *mem = aligned_alloc(16, size + GUARD * sizeof(uint32_t));
+    ck_assert_ptr_nonnull(mem);
+    uint32_t *guard = (uint32_t *)((char *)mem + size);
+    for (int i = 0; i < GUARD; i++)
+        guard[i] = 1u;                      /* the smallest denormal */
+    desc->init(mem, 48000.0f);
+    float in[512], out[512];
+    for (int i = 0; i < 512; i++)
+        in[i] = i % 7 == 0 ? 0.5f : 0.0f;
+    const float *ins[1] = { in };
+    float *outs[1] = { out };
+    for (int b = 0; b < 4; b++) {
+        const float *bi[1] = { in + 128 * b };
+        float *bo[1] = { out + 128 * b };
+        desc->process(mem, 128, bi, bo);
+    }
+    (void)ins;
+    (void)outs;
+    int touched = 0;
+    for (int i = 0; i < GUARD; i++)
+        touched += guard[i] != 1u;
+    printf("compiler: a ring of 8 flushed after blocks of 128: %d guard words changed\n", touched);
+    ck_assert_int_eq(touched, 0);
+    ck_assert(out[500] != 0.0f || out[501] != 0.0f || out[502] != 0.0f);
+    free(mem);
+}
+END_TEST
+
 static Suite *compiler_suite(void)
 {
     Suite *s = suite_create("compiler");
@@ -371,6 +603,9 @@ static Suite *compiler_suite(void)
     tcase_add_test(out, scalar_matches_vector);
     tcase_add_test(out, voice_delay_with_constant_read);
     tcase_add_test(out, every_bad_input_is_an_error);
+    tcase_add_loop_test(out, steady_body_matches_full_body, 0, 2);
+    tcase_add_test(out, ring_runs_match_masked_reads);
+    tcase_add_test(out, short_ring_flush_stays_inside);
     suite_add_tcase(s, out);
     return s;
 }

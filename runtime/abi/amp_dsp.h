@@ -44,6 +44,42 @@ static inline float amp_delay_tapf(const float *buf, unsigned pos, int mask, uns
     return a + (b - a) * frac;
 }
 
+/* Ring reads and writes in runs (the emitted patch loop, compiler/emit_c.c):
+ * the index of position `at` in a ring of mask + 1 samples, and *run
+ * lowered to the samples left before that index wraps, so that the run's
+ * j-th sample is at index + j. Per run, not per sample: a read of a fixed
+ * tap is then a load at a base and the loop counter, with no subtraction
+ * and no mask. */
+static inline size_t amp_ring_at(unsigned at, unsigned mask, int *run)
+{
+    unsigned k = at & mask;
+    if ((int)(mask + 1u - k) < *run)
+        *run = (int)(mask + 1u - k);
+    return k;
+}
+
+/* amp_flush for the block flushes of emitted code (flush_out): the same
+ * bits. In WebAssembly clang folds x & ~mask into a v128.bitselect, which
+ * V8 runs as three operations; the empty asm keeps the mask opaque, so
+ * that it stays one v128.andnot. */
+static inline v4f amp_flush_block(v4f x)
+{
+#ifdef __wasm__
+    v4i m = amp_abs(x) < amp_splat(1e-30f);
+    __asm__("" : "+r"(m));
+    return (v4f)((v4i)x & ~m);
+#else
+    return amp_flush(x);
+#endif
+}
+
+/* amp_delay_tapf's arithmetic on its two samples, read by the caller
+ * (a, then b one sample older): the same bits. */
+static inline float amp_tap_lerpf(float a, float b, float frac)
+{
+    return a + (b - a) * frac;
+}
+
 /* The same for four voices, one per lane; buf holds one vector per sample. */
 static inline v4f amp_delay_read4(const v4f *buf, unsigned pos, int mask, v4f d, float size)
 {

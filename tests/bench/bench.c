@@ -67,6 +67,7 @@ static struct {
     const char *instr;         /* --instr ROW:SIDE: render one side inside instr_region (make bench-instructions) */
     long instr_frames;         /* --instr-frames N: how many samples it renders there */
     const char *browser;       /* rows measured by tests/bench/browser.mjs (make bench-browser), or NULL */
+    const char *rows;          /* --rows A,B: time only these rows (row_on), print them, write nothing */
 } opt = {
     .out = "BENCHMARKS.md", .bdir = "build/bench", .ampc = "build/ampc", .faust = "faust",
     .emcc = "emcc", .node = "node", .wasm_js = "build/bench/bench_wasm.js",
@@ -838,6 +839,23 @@ static void row_err(Row *r, const char *cmp_row)
         fmt_db(r->err, sizeof r->err, cmp_worst(c));
 }
 
+/* Is the row named `key` timed? Every row unless --rows names some
+ * (synth1 synth8 synth64 synth256 biquads svf freeverb, wasm-synth64
+ * wasm-synth256 wasm-biquads wasm-svf wasm-freeverb). */
+static int row_on(const char *key)
+{
+    if (!opt.rows)
+        return 1;
+    size_t n = strlen(key);
+    for (const char *p = opt.rows; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, key, n))
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 /* the details, printed after the table */
 static char details[65536];
 static size_t details_len;
@@ -872,6 +890,10 @@ static void rows_synth(void)
     static const int voices[] = { 1, 8, 64, 256 };
     for (int i = 0; i < 4; i++) {
         int v = voices[i];
+        char key[16];
+        snprintf(key, sizeof key, "synth%d", v);
+        if (!row_on(key))
+            continue;
         progress("synth voice, %d voices", v);
         Side s[3] = {
             our_side("ours", CASE_SYNTH, v),
@@ -908,15 +930,17 @@ static void rows_synth(void)
 static void rows_blocks(void)
 {
     static const struct {
-        const char *name;
+        const char *name, *key;
         int id;
         const FaustOps *fs, *fv;
     } b[] = {
-        { "Biquad chain (4 biquads)", CASE_BIQUADS, &faust_ops_biquads_s, &faust_ops_biquads_v },
-        { "State-variable filter", CASE_SVF, &faust_ops_svf_s, &faust_ops_svf_v },
-        { "Freeverb (stereo)", CASE_FREEVERB, &faust_ops_freeverb_s, &faust_ops_freeverb_v },
+        { "Biquad chain (4 biquads)", "biquads", CASE_BIQUADS, &faust_ops_biquads_s, &faust_ops_biquads_v },
+        { "State-variable filter", "svf", CASE_SVF, &faust_ops_svf_s, &faust_ops_svf_v },
+        { "Freeverb (stereo)", "freeverb", CASE_FREEVERB, &faust_ops_freeverb_s, &faust_ops_freeverb_v },
     };
     for (int i = 0; i < 3; i++) {
+        if (!row_on(b[i].key))
+            continue;
         progress("%s", b[i].name);
         Side s[3] = {
             our_side("ours", b[i].id, 0),
@@ -966,16 +990,18 @@ static void rows_scalar(void)
 static void rows_wasm(void)
 {
     static const struct {
-        const char *name;
+        const char *name, *key;
         int id, voices;
     } w[] = {
-        { "WebAssembly vs native: synth voice, 64 voices", CASE_SYNTH, 64 },
-        { "WebAssembly vs native: synth voice, 256 voices", CASE_SYNTH, 256 },
-        { "WebAssembly vs native: biquad chain", CASE_BIQUADS, 0 },
-        { "WebAssembly vs native: state-variable filter", CASE_SVF, 0 },
-        { "WebAssembly vs native: Freeverb", CASE_FREEVERB, 0 },
+        { "WebAssembly vs native: synth voice, 64 voices", "wasm-synth64", CASE_SYNTH, 64 },
+        { "WebAssembly vs native: synth voice, 256 voices", "wasm-synth256", CASE_SYNTH, 256 },
+        { "WebAssembly vs native: biquad chain", "wasm-biquads", CASE_BIQUADS, 0 },
+        { "WebAssembly vs native: state-variable filter", "wasm-svf", CASE_SVF, 0 },
+        { "WebAssembly vs native: Freeverb", "wasm-freeverb", CASE_FREEVERB, 0 },
     };
     for (int i = 0; i < 5; i++) {
+        if (!row_on(w[i].key))
+            continue;
         progress("%s", w[i].name);
         Side s[2] = {
             wasm_side("ours, WebAssembly (node)", w[i].id, w[i].voices),
@@ -1393,13 +1419,37 @@ static int instr_main(const char *spec, long frames)
     die("--instr %s: no row of that name", spec);
 }
 
+/* --rows: the named rows alone, printed; BENCHMARKS.md untouched. */
+static int rows_only(int cpu, double load_start)
+{
+    int wasm = strstr(opt.rows, "wasm-") != NULL;
+    if (wasm) {
+        wasm_start();
+        wasm_cmd("clock %d", opt.clock_cpu);
+    }
+    rows_synth();
+    rows_blocks();
+    if (wasm) {
+        rows_wasm();
+        wasm_stop();
+    }
+    say("CPU %d, %d runs, load average %.2f at the start, %.2f at the end; ratios as in BENCHMARKS.md\n\n",
+        cpu, opt.runs, load_start, loadavg());
+    say("| benchmark | ours (A) | against (B) | ratio |\n|---|---|---|---|\n");
+    for (int i = 0; i < n_rows; i++)
+        say("| %s | %s | %s | %s |\n", rows[i].name, rows[i].a, rows[i].b, rows[i].ratio);
+    say("\n| row | side | median (min–max) | frames per run | RMS |\n|---|---|---|---|---|\n%s", details);
+    return 0;
+}
+
 static void usage(void)
 {
     fputs("usage: bench [--out FILE] [--bdir DIR] [--ampc PATH] [--faust PATH] [--emcc PATH]\n"
           "             [--node PATH] [--wasm-js FILE] [--driver-js FILE] [--notes FILE] [--cc CMD]\n"
           "             [--cflags FLAGS] [--emflags FLAGS] [--runs N] [--compile-runs N]\n"
           "             [--target-ms MS] [--scalar 0|1] [--cpu N] [--clock wall|cpu]\n"
-          "             [--only compare] [--browser ROWS.tsv] [--instr ROW:SIDE [--instr-frames N]]\n", stderr);
+          "             [--only compare] [--browser ROWS.tsv] [--instr ROW:SIDE [--instr-frames N]]\n"
+          "             [--rows ROW,ROW...]\n", stderr);
     exit(2);
 }
 
@@ -1437,6 +1487,8 @@ int main(int argc, char **argv)
             opt.instr = v;
         else if (!strcmp(a, "--instr-frames"))
             opt.instr_frames = atol(v);
+        else if (!strcmp(a, "--rows"))
+            opt.rows = v;
         else usage();
     }
     if (opt.runs < 15 || opt.runs > MAX_RUNS || opt.compile_runs < 15 || opt.compile_runs > MAX_RUNS)
@@ -1457,6 +1509,8 @@ int main(int argc, char **argv)
     int cpu = pin();
     progress("pinned to CPU %d; %d runs per row", cpu, opt.runs);
     bench_set_clock(opt.clock_cpu);
+    if (opt.rows)
+        return rows_only(cpu, load_start);
     compare_all();
     wasm_start();
     wasm_cmd("clock %d", opt.clock_cpu);

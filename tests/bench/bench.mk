@@ -42,7 +42,7 @@ BENCH_NATIVE_OBJS := $(BB)/bench.o $(BB)/cases.o $(patsubst %.c,%.o,$(BENCH_OUR_
 BENCH_HDRS := $(wildcard runtime/abi/*.h) runtime/tools/host.h runtime/engine/voice.h
 
 .PHONY: bench bench-build bench-compare
-.PRECIOUS: $(BB)/faust/%.c
+.PRECIOUS: $(BB)/faust/%_s.c $(BB)/faust/%_v.c
 
 bench: bench-build $(if $(BENCH_BROWSER),bench-browser)
 	@$(BB)/bench $(if $(BENCH_BROWSER),--browser $(BB)/browser.tsv) --out BENCHMARKS.md --bdir $(BB) --ampc $(B)/ampc --faust $(BENCH_FAUST) \
@@ -61,6 +61,15 @@ bench-build: $(DEPS_STAMP) $(BB)/bench $(BB)/bench_wasm.js
 bench-compare: $(DEPS_STAMP) $(BB)/bench
 	@$(BB)/bench --only compare
 
+# Some rows timed alone (BENCHMARKS.md untouched), for a quick look:
+# make bench-rows BENCH_ROWS=svf,freeverb,wasm-freeverb (names: bench.c row_on)
+BENCH_ROWS ?= biquads,svf,freeverb
+.PHONY: bench-rows
+bench-rows: bench-build
+	@$(BB)/bench --rows $(BENCH_ROWS) --bdir $(BB) --node $(BENCH_NODE) --wasm-js $(BB)/bench_wasm.js \
+	    --driver-js tests/bench/wasm_driver.js --runs $(BENCH_RUNS) --target-ms $(BENCH_TARGET_MS) \
+	    --cpu $(BENCH_CPU) --clock $(BENCH_CLOCK)
+
 # Instructions per sample of every row's sides, counted by valgrind's
 # callgrind in the render alone (tests/bench/instructions.sh): the measure
 # to compare code by on a loaded machine. BENCH_INSTR_ROWS picks rows.
@@ -68,6 +77,13 @@ BENCH_INSTR_ROWS ?=
 .PHONY: bench-instructions
 bench-instructions: $(DEPS_STAMP) $(BB)/bench
 	@tests/bench/instructions.sh $(BB)/bench $(BENCH_INSTR_ROWS)
+
+# The same for our WebAssembly build under node (tests/bench/wasm_instructions.sh:
+# V8's optimised code counted by callgrind between two marks around one render),
+# beside the native count. About a minute a row.
+.PHONY: bench-instructions-wasm
+bench-instructions-wasm: bench-build
+	@tests/bench/wasm_instructions.sh $(BB)/bench $(BB)/bench_wasm.js $(BENCH_INSTR_ROWS)
 
 # ---- make bench-browser: the engine in an AudioWorklet (issue 15) -----------
 # tests/bench/browser.mjs in headless Chromium (Debian's chromium through
@@ -122,7 +138,7 @@ $(BB)/faust/%_v.c: tests/bench/%.dsp $(BENCH_FAUST_LIB) | $(DEPS_STAMP)
 # ---- flags: a change of compiler or flags (also on the command line) rebuilds ------
 BENCH_FLAGS_LINE  := $(BENCH_CC) | $(BENCH_CFLAGS) | $(BENCH_EMCC) $(BENCH_EMFLAGS)
 BENCH_FLAGS_STAMP := $(BB)/flags.txt
-ifneq ($(filter bench bench-build bench-compare bench-instructions,$(MAKECMDGOALS)),)
+ifneq ($(filter bench bench-build bench-compare bench-instructions bench-instructions-wasm bench-rows,$(MAKECMDGOALS)),)
 $(shell mkdir -p $(BB); [ "$$(cat $(BENCH_FLAGS_STAMP) 2>/dev/null)" = '$(BENCH_FLAGS_LINE)' ] || \
         echo '$(BENCH_FLAGS_LINE)' > $(BENCH_FLAGS_STAMP))
 endif

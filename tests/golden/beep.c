@@ -88,14 +88,29 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 3 ? s->pu[index] : 0.0f;
 }
 
-/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */
 static void flush_out(float *x, int n)
 {
     int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f a, b, c, d;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        memcpy(&c, x + i + 8, sizeof c);
+        memcpy(&d, x + i + 12, sizeof d);
+        a = amp_flush_block(a);
+        b = amp_flush_block(b);
+        c = amp_flush_block(c);
+        d = amp_flush_block(d);
+        memcpy(x + i, &a, sizeof a);
+        memcpy(x + i + 4, &b, sizeof b);
+        memcpy(x + i + 8, &c, sizeof c);
+        memcpy(x + i + 12, &d, sizeof d);
+    }
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
-        v = amp_flush(v);
+        v = amp_flush_block(v);
         memcpy(x + i, &v, sizeof v);
     }
     for (; i < n; i++)
@@ -125,7 +140,71 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const float x16 = s->ctl[2];
         float st0 = s->st0;
         float st1 = s->st1;
-        for (int i = 0; i < len; i++) {
+        {
+        int u = 0;
+        for (; u + 4 <= len; u += 4) {
+            {
+                const int i = u + 0;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 1;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 2;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+            {
+                const int i = u + 3;
+                const float x20 = st0 * 6.28318548f;
+                const float x21 = amp_sinf(x20);
+                const float x22 = x10 * x21;
+                const float x23 = (st1 < x9) ? x22 : 0.0f;
+                const float x24 = st0 + x16;
+                const float x25 = amp_fractf(x24);
+                const float x26 = st1 + x15;
+                out[0][pos + i] = x23;
+                const float n0 = x25;
+                const float n1 = x26;
+                st0 = n0;
+                st1 = n1;
+            }
+        }
+        for (int i = u; i < len; i++) {
             const float x20 = st0 * 6.28318548f;
             const float x21 = amp_sinf(x20);
             const float x22 = x10 * x21;
@@ -138,6 +217,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             const float n1 = x26;
             st0 = n0;
             st1 = n1;
+        }
         }
         flush_out(out[0] + pos, len);
         s->st0 = amp_flushf(st0);

@@ -61,23 +61,43 @@ static float p_get_param(const void *state, int index)
     return 0.0f;
 }
 
-/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */
 static void flush_out(float *x, int n)
 {
     int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f a, b, c, d;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        memcpy(&c, x + i + 8, sizeof c);
+        memcpy(&d, x + i + 12, sizeof d);
+        a = amp_flush_block(a);
+        b = amp_flush_block(b);
+        c = amp_flush_block(c);
+        d = amp_flush_block(d);
+        memcpy(x + i, &a, sizeof a);
+        memcpy(x + i + 4, &b, sizeof b);
+        memcpy(x + i + 8, &c, sizeof c);
+        memcpy(x + i + 12, &d, sizeof d);
+    }
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
-        v = amp_flush(v);
+        v = amp_flush_block(v);
         memcpy(x + i, &v, sizeof v);
     }
     for (; i < n; i++)
         x[i] = amp_flushf(x[i]);
 }
 
-/* the n samples written from position pos on of a ring of mask + 1 */
+/* the n samples written up to position pos + n - 1 of a ring of mask + 1
+ * (all of it when n is longer) */
 static void flush_ring(float *ring, unsigned pos, int n, unsigned mask)
 {
+    if (n > (int)mask + 1) {
+        pos += (unsigned)n - (mask + 1);
+        n = (int)mask + 1;
+    }
     unsigned at = pos & mask;
     int first = (int)(mask + 1 - at) < n ? (int)(mask + 1 - at) : n;
     flush_out(ring + at, first);
@@ -100,19 +120,27 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const float dd10 = s->ctl[0];
         const unsigned dk10 = (unsigned)(int)dd10;
         const float df10 = dd10 - (float)(int)dk10;
-        for (int i = 0; i < len; i++) {
-            const unsigned dp = s->dpos + (unsigned)i;
-            const float x4 = in[0][pos + i];
-            const float x5 = in[1][pos + i];
-            const float x6 = x4 + x5;
-            const float x10 = amp_delay_tapf(s->dl0, dp, 262143, dk10, df10);
-            const float x11 = 0.5f * x10;
-            const float x12 = x6 + x11;
-            const float x13 = x6 + x10;
-            const float x14 = 0.5f * x13;
-            out[0][pos + i] = x14;
-            out[1][pos + i] = x14;
-            s->dl0[dp & 262143] = x12;
+        for (int i0 = 0; i0 < len;) {
+            const unsigned p0 = s->dpos + (unsigned)i0;
+            int run = len - i0;
+            const float *t10 = s->dl0 + amp_ring_at(p0 - dk10, 262143u, &run);
+            const float *tb10 = s->dl0 + amp_ring_at(p0 - dk10 - 1u, 262143u, &run);
+            const size_t w262144 = amp_ring_at(p0, 262143u, &run);
+            for (int j = 0; j < run; j++) {
+                const int i = i0 + j;
+                const float x4 = in[0][pos + i];
+                const float x5 = in[1][pos + i];
+                const float x6 = x4 + x5;
+                const float x10 = amp_tap_lerpf(t10[j], tb10[j], df10);
+                const float x11 = 0.5f * x10;
+                const float x12 = x6 + x11;
+                const float x13 = x6 + x10;
+                const float x14 = 0.5f * x13;
+                out[0][pos + i] = x14;
+                out[1][pos + i] = x14;
+                s->dl0[w262144 + (size_t)j] = x12;
+            }
+            i0 += run;
         }
         flush_out(out[0] + pos, len);
         flush_out(out[1] + pos, len);

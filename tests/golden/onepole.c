@@ -66,14 +66,29 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 1 ? s->pu[index] : 0.0f;
 }
 
-/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */
 static void flush_out(float *x, int n)
 {
     int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f a, b, c, d;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        memcpy(&c, x + i + 8, sizeof c);
+        memcpy(&d, x + i + 12, sizeof d);
+        a = amp_flush_block(a);
+        b = amp_flush_block(b);
+        c = amp_flush_block(c);
+        d = amp_flush_block(d);
+        memcpy(x + i, &a, sizeof a);
+        memcpy(x + i + 4, &b, sizeof b);
+        memcpy(x + i + 8, &c, sizeof c);
+        memcpy(x + i + 12, &d, sizeof d);
+    }
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
-        v = amp_flush(v);
+        v = amp_flush_block(v);
         memcpy(x + i, &v, sizeof v);
     }
     for (; i < n; i++)
@@ -103,7 +118,51 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         }
         const float x17 = s->ctl[0];
         float st0 = s->st0;
-        for (int i = 0; i < len; i++) {
+        {
+        int u = 0;
+        for (; u + 4 <= len; u += 4) {
+            {
+                const int i = u + 0;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 1;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 2;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+            {
+                const int i = u + 3;
+                const float x6 = in[0][pos + i];
+                const float x18 = st0 - x6;
+                const float x19 = x17 * x18;
+                const float x20 = x6 + x19;
+                out[0][pos + i] = x20;
+                const float n0 = x20;
+                st0 = n0;
+            }
+        }
+        for (int i = u; i < len; i++) {
             const float x6 = in[0][pos + i];
             const float x18 = st0 - x6;
             const float x19 = x17 * x18;
@@ -111,6 +170,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             out[0][pos + i] = x20;
             const float n0 = x20;
             st0 = n0;
+        }
         }
         flush_out(out[0] + pos, len);
         s->st0 = amp_flushf(st0);

@@ -135,7 +135,7 @@ static void flush_out(float *x, int n)
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
-        v = amp_flush(v);
+        v = amp_flush_block(v);
         memcpy(x + i, &v, sizeof v);
     }
     for (; i < n; i++)

@@ -88,14 +88,29 @@ static float p_get_param(const void *state, int index)
     return index >= 0 && index < 3 ? s->pu[index] : 0.0f;
 }
 
-/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, four at a time */
+/* |x| < 1e-30 -> 0 over n samples: amp_flushf on each, sixteen, then four at a time */
 static void flush_out(float *x, int n)
 {
     int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v4f a, b, c, d;
+        memcpy(&a, x + i, sizeof a);
+        memcpy(&b, x + i + 4, sizeof b);
+        memcpy(&c, x + i + 8, sizeof c);
+        memcpy(&d, x + i + 12, sizeof d);
+        a = amp_flush_block(a);
+        b = amp_flush_block(b);
+        c = amp_flush_block(c);
+        d = amp_flush_block(d);
+        memcpy(x + i, &a, sizeof a);
+        memcpy(x + i + 4, &b, sizeof b);
+        memcpy(x + i + 8, &c, sizeof c);
+        memcpy(x + i + 12, &d, sizeof d);
+    }
     for (; i + 4 <= n; i += 4) {
         v4f v;
         memcpy(&v, x + i, sizeof v);
-        v = amp_flush(v);
+        v = amp_flush_block(v);
         memcpy(x + i, &v, sizeof v);
     }
     for (; i < n; i++)
@@ -133,7 +148,123 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         const float x15 = s->ctl[2];
         const float x42 = s->ctl[3];
         float st0 = s->st0;
-        for (int i = 0; i < len; i++) {
+        {
+        int u = 0;
+        for (; u + 4 <= len; u += 4) {
+            {
+                const int i = u + 0;
+                const float x19 = st0 * 6.28318548f;
+                const float x20 = amp_sinf(x19);
+                const float x24 = st0 - 0.5f;
+                const float x25 = amp_absf(x24);
+                const float x26 = 4.0f * x25;
+                const float x27 = 1.0f - x26;
+                const float x32 = (st0 < 0.5f) ? 1.0f : (-1.0f);
+                const float x33 = 2.0f * st0;
+                const float x34 = 1.0f - x33;
+                const float x35 = (x11 < 2.5f) ? x32 : x34;
+                const float x36 = (x11 < 1.5f) ? x27 : x35;
+                const float x37 = (x11 < 0.5f) ? x20 : x36;
+                const float x38 = x10 * x37;
+                const float x39 = st0 + x15;
+                const float x40 = amp_fractf(x39);
+                const float x43 = 0.5f * x38;
+                const float x44 = x42 + x43;
+                const float x45 = in[0][pos + i];
+                const float x46 = x44 * x45;
+                const float x47 = in[1][pos + i];
+                const float x48 = x44 * x47;
+                out[0][pos + i] = x46;
+                out[1][pos + i] = x48;
+                const float n0 = x40;
+                st0 = n0;
+            }
+            {
+                const int i = u + 1;
+                const float x19 = st0 * 6.28318548f;
+                const float x20 = amp_sinf(x19);
+                const float x24 = st0 - 0.5f;
+                const float x25 = amp_absf(x24);
+                const float x26 = 4.0f * x25;
+                const float x27 = 1.0f - x26;
+                const float x32 = (st0 < 0.5f) ? 1.0f : (-1.0f);
+                const float x33 = 2.0f * st0;
+                const float x34 = 1.0f - x33;
+                const float x35 = (x11 < 2.5f) ? x32 : x34;
+                const float x36 = (x11 < 1.5f) ? x27 : x35;
+                const float x37 = (x11 < 0.5f) ? x20 : x36;
+                const float x38 = x10 * x37;
+                const float x39 = st0 + x15;
+                const float x40 = amp_fractf(x39);
+                const float x43 = 0.5f * x38;
+                const float x44 = x42 + x43;
+                const float x45 = in[0][pos + i];
+                const float x46 = x44 * x45;
+                const float x47 = in[1][pos + i];
+                const float x48 = x44 * x47;
+                out[0][pos + i] = x46;
+                out[1][pos + i] = x48;
+                const float n0 = x40;
+                st0 = n0;
+            }
+            {
+                const int i = u + 2;
+                const float x19 = st0 * 6.28318548f;
+                const float x20 = amp_sinf(x19);
+                const float x24 = st0 - 0.5f;
+                const float x25 = amp_absf(x24);
+                const float x26 = 4.0f * x25;
+                const float x27 = 1.0f - x26;
+                const float x32 = (st0 < 0.5f) ? 1.0f : (-1.0f);
+                const float x33 = 2.0f * st0;
+                const float x34 = 1.0f - x33;
+                const float x35 = (x11 < 2.5f) ? x32 : x34;
+                const float x36 = (x11 < 1.5f) ? x27 : x35;
+                const float x37 = (x11 < 0.5f) ? x20 : x36;
+                const float x38 = x10 * x37;
+                const float x39 = st0 + x15;
+                const float x40 = amp_fractf(x39);
+                const float x43 = 0.5f * x38;
+                const float x44 = x42 + x43;
+                const float x45 = in[0][pos + i];
+                const float x46 = x44 * x45;
+                const float x47 = in[1][pos + i];
+                const float x48 = x44 * x47;
+                out[0][pos + i] = x46;
+                out[1][pos + i] = x48;
+                const float n0 = x40;
+                st0 = n0;
+            }
+            {
+                const int i = u + 3;
+                const float x19 = st0 * 6.28318548f;
+                const float x20 = amp_sinf(x19);
+                const float x24 = st0 - 0.5f;
+                const float x25 = amp_absf(x24);
+                const float x26 = 4.0f * x25;
+                const float x27 = 1.0f - x26;
+                const float x32 = (st0 < 0.5f) ? 1.0f : (-1.0f);
+                const float x33 = 2.0f * st0;
+                const float x34 = 1.0f - x33;
+                const float x35 = (x11 < 2.5f) ? x32 : x34;
+                const float x36 = (x11 < 1.5f) ? x27 : x35;
+                const float x37 = (x11 < 0.5f) ? x20 : x36;
+                const float x38 = x10 * x37;
+                const float x39 = st0 + x15;
+                const float x40 = amp_fractf(x39);
+                const float x43 = 0.5f * x38;
+                const float x44 = x42 + x43;
+                const float x45 = in[0][pos + i];
+                const float x46 = x44 * x45;
+                const float x47 = in[1][pos + i];
+                const float x48 = x44 * x47;
+                out[0][pos + i] = x46;
+                out[1][pos + i] = x48;
+                const float n0 = x40;
+                st0 = n0;
+            }
+        }
+        for (int i = u; i < len; i++) {
             const float x19 = st0 * 6.28318548f;
             const float x20 = amp_sinf(x19);
             const float x24 = st0 - 0.5f;
@@ -159,6 +290,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
             out[1][pos + i] = x48;
             const float n0 = x40;
             st0 = n0;
+        }
         }
         flush_out(out[0] + pos, len);
         flush_out(out[1] + pos, len);
