@@ -1749,8 +1749,14 @@ static void emit_sample_slots(Emitter *e)
     text_puts(t, "static const char *const sample_names[] = {");
     for (int k = 0; k < ir->samples.n; k++)
         text_printf(t, " \"%s\",", emit_sample_name(e->u, k));
+    /* The host writes the slot through this pointer before a process()
+     * call (amp_patch.h): the control values read from it (.frames(),
+     * .rate()) are computed again, as after a param moved. */
     text_printf(t, " };\n\nstatic AmpSample *p_sample(void *state, int slot)\n{\n"
-                   "    return &((%s_state *)state)->smp[slot];\n}\n\n", e->u->name);
+                   "    %s_state *s = state;\n", e->u->name);
+    if (e->p->cache_ctl)
+        text_puts(t, "    s->ctl_valid = 0;\n");
+    text_puts(t, "    return &s->smp[slot];\n}\n\n");
 }
 
 void emit_c(const Lowered *u, const Plan *plan, const char *json, EmitText *c, EmitText *h)

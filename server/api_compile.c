@@ -26,9 +26,10 @@
  * patch not yet in the cache (nothing waits on an API worker for a slot). The source is capped
  * at COMPILE_TEXT_MAX bytes (413) and must be UTF-8 without NUL.
  *
- * Cache. Results are kept by a key: SHA-256 of the compiler's version,
- * the unit, the source and a fingerprint of the library (every file's path,
- * size and modification time, taken at start), in DATA/compile/cache/ab/KEY,
+ * Cache. Results are kept by a key: SHA-256 of the compiler's version and
+ * bytes, the module script and the runtime headers beside it, the unit,
+ * the source and a fingerprint of the library (every file's path, size and
+ * modification time, taken at start), in DATA/compile/cache/ab/KEY,
  * written to a temporary file and renamed. The same text compiles once;
  * "cached" says whether this answer came from there.
  */
@@ -176,16 +177,21 @@ bool api_compile_start(const char *data_dir, const char *ampc, const char *libra
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
     crypto_hash_sha256_update(&h, (const unsigned char *)version, vlen);
+    /* and its bytes: the version string stays while the C it emits changes
+     * (a fix in the emitter must not be answered with a module from before) */
+    hash_file(&h, ampc);
     if (service.library)
         fingerprint_folder(&h, service.library, "", 0);
-    /* The module recipe (and the patch ABI it reads) is part of the key. */
+    /* The module recipe and the runtime headers a module is built with (the
+     * patch ABI, the math kernels, the DSP helpers: ../abi/ beside the
+     * script) are part of the key. */
     if (module_script && hash_file(&h, module_script)) {
         service.module_script = realpath(module_script, NULL);
         char abi[4200];
         snprintf(abi, sizeof abi, "%s", module_script);
         char *slash = strrchr(abi, '/');
-        snprintf(slash ? slash + 1 : abi, sizeof abi - (size_t)(slash ? slash + 1 - abi : 0), "../abi/amp_patch.h");
-        hash_file(&h, abi);
+        snprintf(slash ? slash + 1 : abi, sizeof abi - (size_t)(slash ? slash + 1 - abi : 0), "../abi");
+        fingerprint_folder(&h, abi, "", 0);
     } else if (module_script) {
         fprintf(stderr, "ampd: --module-script %s: cannot be read; compiles give no modules\n", module_script);
     }

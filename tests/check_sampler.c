@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "ampc.h"
+#include "build.h"
+#include "diag.h"
 #include "testutil.h"
 #include "wav.h"
 
@@ -155,6 +158,48 @@ START_TEST(test_unknown_slot)
 }
 END_TEST
 
+/* A slot bound while the patch runs (the page binds a sample to a playing
+ * instrument, or the sample arrives after the bind): what the patch reads
+ * from it at control rate (.frames(), .rate()) follows the new binding
+ * from the next process() call, though no param moved. */
+START_TEST(test_bound_while_running)
+{
+    static const char text[] =
+        "node frames_out {\n"
+        "  out y;\n"
+        "  param g = 1 in [0, 2];\n"
+        "  sample wav;\n"
+        "  process { y = g * wav.frames() + wav.rate() * 1 ms; }\n"
+        "}\n";
+    AmpcOptions opt = { 0 };
+    Diag diag;
+    diag_init(&diag, stderr);
+    AmpcResult r;
+    ck_assert_msg(ampc_compile_text("bound.amp", text, strlen(text), &opt, &diag, &r) == 0, "ampc failed");
+    static char err[16384];
+    const AmpPatchDesc *d = build_shared_object(r.c_text, r.c_len, r.symbol, err, sizeof err, NULL);
+    ck_assert_msg(d != NULL, "%s", err);
+    ampc_result_free(&r);
+    ck_assert_int_eq(d->n_samples, 1);
+    void *st = aligned_alloc(64, (d->state_size + 63) / 64 * 64);
+    d->init(st, RATE);
+    float y[64];
+    float *outs[1] = { y };
+    d->process(st, 64, NULL, outs);
+    ck_assert_msg(y[63] == 0.0f, "unbound: %g, expected 0", y[63]);
+    static float data[1000];
+    AmpSample *slot = d->sample(st, 0);
+    *slot = (AmpSample){ .data = { { .p = data }, { .p = data } }, .frames = 1000, .rate = RATE };
+    d->process(st, 64, NULL, outs);
+    ck_assert_msg(y[0] == 1000.0f + RATE * 0.001f && y[63] == y[0],
+                  "bound to 1000 frames at %d Hz: %g at the first sample, %g at the last", RATE, y[0], y[63]);
+    *d->sample(st, 0) = (AmpSample){ .frames = 0 };
+    d->process(st, 64, NULL, outs);
+    ck_assert_msg(y[0] == 0.0f, "unbound again: %g, expected 0", y[0]);
+    free(st);
+}
+END_TEST
+
 static Suite *sampler_suite(void)
 {
     Suite *s = suite_create("sampler");
@@ -162,6 +207,7 @@ static Suite *sampler_suite(void)
     tcase_add_test(tc, test_first_frame_exact);
     tcase_add_test(tc, test_octave_pitch);
     tcase_add_test(tc, test_unknown_slot);
+    tcase_add_test(tc, test_bound_while_running);
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
     return s;

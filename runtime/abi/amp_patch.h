@@ -150,7 +150,9 @@ typedef struct AmpPatchDesc {
     /* ABI 3: the sample slots (`sample NAME;` in a node, lang/SPEC.md),
      * named by instance path ("play.wav"), in the metadata's order. The
      * host binds slot k by writing *sample(state, k) between process()
-     * calls (zeroed by init: nothing bound). NULL when n_samples is 0. */
+     * calls (zeroed by init: nothing bound); the call marks the patch's
+     * cached control values stale, so those read from a slot (.frames(),
+     * .rate()) follow a new binding. NULL when n_samples is 0. */
     int n_samples;
     const char *const *sample_names;
     AmpSample *(*sample)(void *state, int slot);

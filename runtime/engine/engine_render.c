@@ -750,19 +750,14 @@ static void track_fault(Engine *e, Track *t, int slot, int *faulted, int64_t at,
 
 /* The instrument's sample slots (patch ABI 3) as the track binds them
  * (engine_bind_sample), written before each process() call: the sample
- * under each id now, so one loaded or replaced since is read as it is.
- *
- * A binding that changed (bound, unbound, or another sample: the live page
- * binds a slot while the instrument plays, and the sample may arrive after
- * the bind) is followed by param 0 set to its own value: compiled patches
- * keep their control-rate values (`wav.frames()`, `wav.rate()` among them)
- * until a param is set, so without it a patch that ran unbound would go on
- * reading 0 frames. Setting a param to the value it has changes nothing
- * else (the same target, the same glide). */
+ * under each id now, so one loaded or replaced since is read as it is (the
+ * live page binds a slot while the instrument plays, and the sample may
+ * arrive after the bind). Writing through sample() marks the patch's
+ * control values stale, so what it reads from a slot (`wav.frames()`,
+ * `wav.rate()`) follows the binding (amp_patch.h). */
 static void bind_samples(const Engine *e, const Track *t, const EngineNode *nd)
 {
     const AmpPatchDesc *d = nd->desc;
-    int changed = 0;
     for (int k = 0; k < d->n_samples && k < ENGINE_SAMPLE_SLOTS; k++) {
         AmpSample *s = d->sample(nd->state, k);
         int32_t id = t->sample_bind[k];
@@ -774,12 +769,8 @@ static void bind_samples(const Engine *e, const Track *t, const EngineNode *nd)
             now.frames = (int32_t)(es->frames < AMP_SAMPLE_MAX_FRAMES ? es->frames : AMP_SAMPLE_MAX_FRAMES);
             now.rate = e->sr;
         }
-        changed |= s->data[0].word != now.data[0].word || s->data[1].word != now.data[1].word ||
-                   s->frames != now.frames || s->rate != now.rate;
         *s = now;
     }
-    if (changed && d->n_params > 0)
-        d->set_param(nd->state, 0, d->get_param(nd->state, 0));
 }
 
 /* process() with timing and the signal guard; `at` is the engine time of
