@@ -56,7 +56,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,11 +198,12 @@ static json_t *asset_json(const StoreAsset *a)
 
 /* One upload, from its head to its completion. Threading: the head's work
  * and the finishing work run on a worker while the connection is
- * suspended; pieces are taken on the event loop and each is written by a
- * worker while the connection is suspended, so at any time one thread
- * owns the upload. `job_running` is the one field two threads touch at
- * once: the event loop may be asked for a piece again before it has seen
- * the job end (libmicrohttpd's instant retry of a chunked body). */
+ * suspended; each piece is taken whole on the event loop, and written by a
+ * worker while the connection is suspended, so at any time one thread owns
+ * the upload. The worker's writes are seen by the event loop through
+ * MHD_resume_connection (it takes libmicrohttpd's lock, and so does the
+ * pool thread before it processes the connection again); while the
+ * connection is suspended http.c does not offer the sink any piece. */
 typedef struct AssetUpload {
     char name[ASSET_NAME_RAW_MAX + 1];
     bool name_given;
@@ -216,10 +216,9 @@ typedef struct AssetUpload {
     struct MHD_Connection *conn;
     char *buffer;                     /* the piece being written */
     size_t buffer_cap;
-    size_t pending;                   /* bytes of the body copied to buffer and not yet taken */
-    atomic_bool job_running;          /* the worker writing `buffer` has not finished */
+    size_t pending;                   /* bytes of `buffer` the worker writes */
     int write_error;                  /* errno of a failed write, 0 */
-    int64_t received;                 /* bytes of the body copied */
+    int64_t received;                 /* bytes of the body taken */
     enum { UPLOAD_OK, UPLOAD_TOO_LARGE, UPLOAD_BUSY, UPLOAD_WRITE_FAILED } refused;
 } AssetUpload;
 
@@ -329,7 +328,7 @@ static void upload_begin(ApiCall *call, StoreConn *db)
 static void write_piece(void *context, void *arg)
 {
     AssetUpload *u = arg;
-    struct MHD_Connection *conn = u->conn;
+    struct MHD_Connection *conn = u->conn; /* `u` may be freed once resumed */
     size_t done = 0;
     while (done < u->pending) {
         ssize_t n = write(u->fd, u->buffer + done, u->pending - done);
@@ -343,26 +342,28 @@ static void write_piece(void *context, void *arg)
     }
     if (!u->write_error)
         crypto_hash_sha256_update(&u->hash, (const unsigned char *)u->buffer, u->pending);
-    atomic_store_explicit(&u->job_running, false, memory_order_release);
+    u->pending = 0;
     MHD_resume_connection(conn);
 }
 
-/* HttpBodySink.piece, on the event loop: copy the piece, suspend, and have
- * a worker write it; taken (reported to libmicrohttpd) once written. */
+/* HttpBodySink.piece, on the event loop, the connection not suspended (the
+ * last piece written): take the whole piece into the upload's buffer,
+ * suspend, and have a worker write it.
+ *
+ * Always the whole piece: bytes left in libmicrohttpd's read buffer would
+ * be offered again only when the socket is readable again, and the client
+ * may have sent everything already (the stall this replaced: a piece taken
+ * after its write, in a second call, while more of the body had arrived,
+ * left those bytes behind until the idle timeout). Taken whole, the read
+ * buffer is empty when the connection is resumed, and what is still to come
+ * can only come from the socket. */
 static long upload_piece(struct MHD_Connection *conn, void *state, const char *data, size_t size)
 {
     ApiCall *call = state;
     AssetUpload *u = call->extra;
-    if (u->pending) {
-        if (atomic_load_explicit(&u->job_running, memory_order_acquire))
-            return 0; /* still suspended: offered again after the resume */
-        if (u->write_error) {
-            u->refused = UPLOAD_WRITE_FAILED;
-            return -1;
-        }
-        size_t take = u->pending < size ? u->pending : size;
-        u->pending -= take;
-        return (long)take;
+    if (u->write_error) {
+        u->refused = UPLOAD_WRITE_FAILED;
+        return -1;
     }
     if ((int64_t)size > folder.max_bytes - u->received) {
         u->refused = UPLOAD_TOO_LARGE;
@@ -382,16 +383,14 @@ static long upload_piece(struct MHD_Connection *conn, void *state, const char *d
     u->conn = conn;
     u->pending = size;
     u->received += (int64_t)size;
-    atomic_store_explicit(&u->job_running, true, memory_order_relaxed);
     MHD_suspend_connection(conn);
     if (!workers_submit(api_settings.workers, write_piece, u)) {
-        atomic_store_explicit(&u->job_running, false, memory_order_relaxed);
         u->pending = 0;
         MHD_resume_connection(conn);
         u->refused = UPLOAD_BUSY;
         return -1;
     }
-    return 0;
+    return (long)size;
 }
 
 /* Under the hash's lock: the temporary file becomes ab/<hash>, or is
@@ -449,6 +448,10 @@ static void finish_upload(ApiCall *call, StoreConn *db)
         return;
     case UPLOAD_OK:
         break;
+    }
+    if (u->write_error) { /* the last piece's write */
+        file_error(call, u->write_error, "writing an upload");
+        return;
     }
     const AudioFormat *format = sniff_format(u->fd);
     if (!format) {

@@ -686,16 +686,46 @@ void http_stream_body(const HttpRequest *req, const HttpBodySink *sink, void *st
     own->sink_state = state;
 }
 
+static bool connection_suspended(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+    return info && info->suspended == MHD_YES;
+}
+
 /* One piece of a streamed body for the sink: how much of it was taken (the
- * rest comes again), or false to close the connection. */
+ * rest comes again), or false to close the connection.
+ *
+ * Two rules keep a streamed body from stalling. libmicrohttpd 0.9.75
+ * (connection.c, process_request_body) offers bytes left in its read
+ * buffer again only when its pool thread next processes the connection:
+ * after a resume, or, for a connection that is not suspended, when the
+ * socket is readable again or something else wakes that thread's poll().
+ * The client may have sent everything, so a connection left with bytes and
+ * not suspended waits for the idle timeout or for another connection's
+ * traffic (uploads stalled 10 to 30 s in the browser). So:
+ *   - while the connection is suspended (the sink's work on the last piece
+ *     still runs, or its resume is not yet processed), the sink is not
+ *     called: libmicrohttpd's instant retry of a chunked body calls the
+ *     access handler again in the same pass, suspended or not. Nothing is
+ *     taken; the bytes are offered again once the connection is resumed.
+ *   - a sink that takes fewer bytes than offered must leave the connection
+ *     suspended; one that does not has broken that rule and would stall
+ *     the upload, so the connection is closed instead. */
 static bool stream_piece(HttpRequest *req, struct MHD_Connection *conn, const char *data, size_t size,
                          size_t *taken)
 {
     *taken = 0;
+    if (!req->sink_refused && connection_suspended(conn))
+        return true;
     if (!req->sink_refused) {
         long n = req->sink->piece(conn, req->sink_state, data, size);
         if (n >= 0) {
             *taken = (size_t)n < size ? (size_t)n : size;
+            if (*taken < size && !connection_suspended(conn)) {
+                fprintf(stderr, "ampd: %s %s: the body's sink left %zu bytes without suspending\n", req->method,
+                        req->path, size - *taken);
+                return false;
+            }
             return true;
         }
         req->sink_refused = true;

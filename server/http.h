@@ -109,9 +109,13 @@ typedef struct HttpRoute {
  * took (0..size), or -1 to refuse the rest: up to HTTP_STREAM_DISCARD_MAX
  * more bytes are then read and dropped and `end` still runs (past that the
  * connection is closed, since libmicrohttpd 0.9.75 cannot queue a reply in
- * mid-upload). A sink that takes fewer bytes than offered must have
- * suspended the connection (MHD_suspend_connection); once resumed, the
- * bytes not taken are offered again, first. Nothing may keep `data` after
+ * mid-upload). A sink that takes fewer bytes than offered must leave the
+ * connection suspended (MHD_suspend_connection); once resumed, the bytes
+ * not taken are offered again, first. One that does not is a bug that
+ * would stall the upload (libmicrohttpd offers them again only when more
+ * arrive): http.c closes the connection instead. Best take every piece
+ * whole, then suspend if its work must run elsewhere. `piece` is never
+ * called while the connection is suspended. Nothing may keep `data` after
  * returning: libmicrohttpd moves its buffer.
  *
  * end: the body is complete (or was refused); queue the reply, or

@@ -77,6 +77,9 @@ $(B)/tests/check_patches: private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS
 # libsodium.
 $(B)/tests/check_assets: private CPPFLAGS += -DAMPD_PATH='"$(B)/ampd"'
 $(B)/tests/check_assets: private CHECK_LDLIBS += -lsodium
+# Uploads under load (check_uploads.c): the same, with its own ampd.
+$(B)/tests/check_uploads: private CPPFLAGS += -DAMPD_PATH='"$(B)/ampd"'
+$(B)/tests/check_uploads: private CHECK_LDLIBS += -lsodium
 
 # Durability: saves acknowledged across kill -9 of ampd (tests/durability.c).
 # make test runs DURABILITY_KILLS kills; test-durability-long many more.
@@ -111,11 +114,12 @@ $(SERVER_SUITES): private CHECK_LDLIBS += $(B)/libampd.a $(SERVER_LDLIBS)
 
 # The server tests alone: make test-server.
 .PHONY: test-server serve
-test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(B)/tests/check_assets $(SERVER_SUITES) $(B)/ampd $(B)/amp $(B)/ampc
+test-server: $(B)/tests/check_server $(B)/tests/check_api $(B)/tests/check_patches $(B)/tests/check_assets $(B)/tests/check_uploads $(SERVER_SUITES) $(B)/ampd $(B)/amp $(B)/ampc
 	$(B)/tests/check_server
 	$(B)/tests/check_api
 	$(B)/tests/check_patches
 	$(B)/tests/check_assets
+	$(B)/tests/check_uploads
 	$(B)/tests/check_ws
 	$(B)/tests/check_live
 
