@@ -35,7 +35,7 @@
 /* Checksum of every kernel over the fixed sweep, from the native build and
  * from the wasm build (they must agree; see the header comment). Update it
  * only when a kernel is changed on purpose, after checking both builds. */
-#define AMP_MATH_CHECKSUM 0xccaaae05d50446fdull
+#define AMP_MATH_CHECKSUM 0xcabad97715b419d3ull
 
 /* ---------------------------------------------------------------------- */
 /* The fixed sweep: integer hashing and exact float ops only, so it is the
@@ -186,12 +186,14 @@ static uint64_t amp_math_checksum(int verbose)
         total = (total ^ h) * 0x100000001b3ull;
     }
     {
-        /* the kernels evaluated in double (Faust nodes' sin, cos, tan, pow) */
+        /* the kernels evaluated in double (Faust nodes' sin, cos, tan, pow,
+         * exp, exp2, exp10, log, log2, log10) */
         uint64_t h = 0xcbf29ce484222325ull;
         for (uint32_t i = 0; i < SUM_N; i++) {
             float x = sum_sample(i, 2), z = sum_sample(i, 3);
             float r[] = { amp_sin_precisef(x), amp_cos_precisef(x), amp_tan_precisef(x), amp_pow_precisef(x, z),
-                          amp_pow_precisef(x * 0.01f, z * 0.01f) };
+                          amp_pow_precisef(x * 0.01f, z * 0.01f), amp_exp_precisef(x), amp_exp2_precisef(x),
+                          amp_exp10_precisef(x), amp_log_precisef(x), amp_log2_precisef(x), amp_log10_precisef(x) };
             for (size_t k = 0; k < sizeof r / sizeof r[0]; k++)
                 h = sum_add(h, r[k]);
         }
@@ -333,6 +335,24 @@ END_TEST
 /* The double-evaluated kernels: over dense sweeps, the float each gives
  * is the long double result correctly rounded (counted; asserted 0), and
  * whole powers are exact. */
+static long count_not_rounded(float (*f)(float), long double (*ref)(long double), double lo, double hi, int logspace,
+                              long n, long *points)
+{
+    long bad = 0;
+    for (long i = 0; i < n; i++) {
+        double t = lo + (hi - lo) * (double)i / (double)(n - 1);
+        float x = (float)(logspace ? pow(10.0, t) : t);
+        long double r = ref(x);
+        if (!(fabsl(r) <= 0x1.fffffep127L) || (r != 0 && fabsl(r) < 0x1p-126L))
+            continue;                   /* saturated or flushed: not a rounding */
+        bad += f(x) != (float)r;
+        (*points)++;
+    }
+    return bad;
+}
+
+static long double ref_exp10l(long double x) { return powl(10.0L, x); }
+
 START_TEST(acc_precise)
 {
     long bad_sin = 0, bad_cos = 0, bad_tan = 0, bad_pow = 0, n = 0, np = 0;
@@ -355,7 +375,44 @@ START_TEST(acc_precise)
     }
     printf("math: precise sin %ld, cos %ld, tan %ld of %ld points in [-1000, 1000] and pow %ld of %ld "
            "(x in [1e-6, 1e6], y in [-20, 20]) not correctly rounded\n", bad_sin, bad_cos, bad_tan, n, bad_pow, np);
-    REQUIRE(bad_sin == 0 && bad_cos == 0 && bad_tan == 0 && bad_pow == 0, "precise kernels not correctly rounded");
+    REQUIRE(bad_sin == 0 && bad_cos == 0 && bad_tan == 0 && bad_pow == 0,
+            "precise kernels not correctly rounded: sin %ld, cos %ld, tan %ld, pow %ld", bad_sin, bad_cos, bad_tan, bad_pow);
+
+    /* exp over the whole float range of its results and near 0; the logs
+     * over 1e-44 (denormal) .. 1e38, log-spaced, and near 1 */
+    long ne = 0, nl = 0;
+    long bad_exp = count_not_rounded(amp_exp_precisef, expl, -87.5, 88.8, 0, 2 * SWEEP_N, &ne) +
+                   count_not_rounded(amp_exp_precisef, expl, -1, 1, 0, SWEEP_N, &ne);
+    long bad_exp2 = count_not_rounded(amp_exp2_precisef, exp2l, -126, 128, 0, 2 * SWEEP_N, &ne);
+    long bad_exp10 = count_not_rounded(amp_exp10_precisef, ref_exp10l, -38, 38.6, 0, 2 * SWEEP_N, &ne);
+    long bad_log = count_not_rounded(amp_log_precisef, logl, -44, 38, 1, 2 * SWEEP_N, &nl) +
+                   count_not_rounded(amp_log_precisef, logl, 0.99, 1.01, 0, SWEEP_N, &nl);
+    long bad_log2 = count_not_rounded(amp_log2_precisef, log2l, -44, 38, 1, 2 * SWEEP_N, &nl);
+    long bad_log10 = count_not_rounded(amp_log10_precisef, log10l, -44, 38, 1, 2 * SWEEP_N, &nl) +
+                     count_not_rounded(amp_log10_precisef, log10l, 0.99, 1.01, 0, SWEEP_N, &nl);
+    printf("math: precise exp %ld, exp2 %ld, exp10 %ld of %ld points, log %ld, log2 %ld, log10 %ld of %ld points "
+           "not correctly rounded\n", bad_exp, bad_exp2, bad_exp10, ne, bad_log, bad_log2, bad_log10, nl);
+    REQUIRE(bad_exp == 0 && bad_exp2 == 0 && bad_exp10 == 0 && bad_log == 0 && bad_log2 == 0 && bad_log10 == 0,
+            "precise kernels not correctly rounded: exp %ld, exp2 %ld, exp10 %ld, log %ld, log2 %ld, log10 %ld",
+            bad_exp, bad_exp2, bad_exp10, bad_log, bad_log2, bad_log10);
+    for (int k = -126; k <= 127; k++)
+        REQUIRE(amp_exp2_precisef((float)k) == ldexpf(1.0f, k) && amp_log2_precisef(ldexpf(1.0f, k)) == (float)k,
+                "exp2/log2 of whole %d not exact", k);
+    REQUIRE1(amp_log2_precisef(0x1p-149f) == -149.0f);
+    float p10 = 1.0f;
+    for (int k = 0; k <= 10; k++, p10 *= 10.0f)
+        REQUIRE(amp_exp10_precisef((float)k) == p10 && amp_log10_precisef(p10) == (float)k,
+                "exp10/log10 of whole %d not exact", k);
+    REQUIRE1(amp_exp_precisef(0.0f) == 1.0f && amp_log_precisef(1.0f) == 0.0f);
+    /* saturation and flushing like amp_expf; the logs' specials like amp_logf */
+    REQUIRE1(amp_exp_precisef(89.0f) == FLT_MAX && amp_exp_precisef(1e30f) == FLT_MAX);
+    REQUIRE1(amp_exp_precisef(-87.5f) == 0.0f && amp_exp_precisef(-1e30f) == 0.0f && amp_exp_precisef(NAN) == 0.0f);
+    REQUIRE1(amp_exp2_precisef(128.0f) == FLT_MAX && amp_exp2_precisef(-126.5f) == 0.0f);
+    REQUIRE1(amp_exp10_precisef(39.0f) == FLT_MAX && amp_exp10_precisef(-38.0f) == 0.0f);
+    REQUIRE1(amp_log_precisef(0.0f) == -1e30f && amp_log_precisef(-1.0f) == -1e30f &&
+             amp_log10_precisef(-0.0f) == -1e30f && amp_log2_precisef(-3.0f) == -1e30f);
+    REQUIRE1(amp_log_precisef(INFINITY) == amp_logf(INFINITY) && isfinite(amp_log_precisef(INFINITY)));
+
     REQUIRE1(amp_pow_precisef(7.0f, 1.0f) == 7.0f && amp_pow_precisef(3.0f, 2.0f) == 9.0f);
     REQUIRE1(amp_pow_precisef(-2.0f, 0.5f) == amp_powf(-2.0f, 0.5f) && amp_pow_precisef(0.0f, -1.0f) == FLT_MAX);
     REQUIRE1(amp_pow_precisef(10.0f, 100.0f) == FLT_MAX && amp_pow_precisef(10.0f, -100.0f) == 0.0f);

@@ -72,9 +72,13 @@
  * accuracy beyond |x| ~ 2e5 and tan beyond ~6400, but stay finite and
  * bounded; the exponentials saturate and flush, the logs stay finite.
  *
- * Faust nodes' sin, cos, tan and pow use the scalar kernels evaluated in
- * double at the end of this file (amp_sin_precisef, ...): correctly
- * rounded on check_math's sweeps, so modal models match Faust's C.
+ * Faust nodes' sin, cos, tan, pow, exp, exp2, exp10, log, log2 and log10
+ * use the scalar kernels evaluated in double at the end of this file
+ * (amp_sin_precisef, ...): correctly rounded on every point of
+ * check_math's sweeps (2e7 points), so Faust programs match Faust's C.
+ * The float kernels above are not: exp is up to 2.8 ulp off (2.3e-7
+ * relative; -1.7 gives 0x1.7622cap-3 where e^-1.7 rounds to
+ * 0x1.7622c6p-3), in two thirds of its results by at least one ulp.
  *
  * Cost, in instructions per call (4 lanes), constant loads included, as
  * compiled out of line: x86-64 SSE2 with gcc -O2 (a select is 3 there) /
@@ -804,12 +808,17 @@ static inline float amp_clampf(float x, float lo, float hi) { return amp_minf(am
 
 /* ---------------------------------------------------------------------- */
 /* Kernels evaluated in double, for Faust nodes (compiler/faust.c routes
- * faust's sinf, cosf, tanf and powf here). Faust's own C calls the C
- * library's float functions, which round (nearly always) correctly, and
- * a modal model such as the faust package's bells computes fifty
- * resonators' coefficients from cos (the pitch) and pow (the decay) once,
- * then multiplies by them for seconds: a one-ulp difference in a
- * coefficient is a pitch or a decay rate that drifts away from Faust's.
+ * faust's sinf, cosf, tanf, powf, expf, exp2f, exp10f, logf, log2f and
+ * log10f here). Faust's own C calls the C library's float functions,
+ * which round (nearly always) correctly, and a modal model such as the
+ * faust package's bells computes fifty resonators' coefficients from cos
+ * (the pitch) and pow (the decay) once, then multiplies by them for
+ * seconds: a one-ulp difference in a coefficient is a pitch or a decay
+ * rate that drifts away from Faust's. Coefficient formulas can amplify
+ * it too: the faust package's guitarix computes its tone stack from
+ * exp(3.4 (bass - 1)) through sums that nearly cancel, and the float
+ * amp_expf's 2 ulp there (1.8 ulp from e^-1.7) came out as 3.9e-3 of the
+ * peak.
  * These compute in double, whose + - * / are IEEE on x86 and in
  * WebAssembly alike (so the bits are still the same natively and in the
  * browser), with errors near 1e-15, so the float they round to is the
@@ -818,8 +827,12 @@ static inline float amp_clampf(float x, float lo, float hi) { return amp_minf(am
  *   sin, cos, tan   |x| <= 2^20 (beyond, the float kernels above);
  *   pow             as amp_powf for x <= 0, y = 0 and x = 1 (the same
  *                   special values); otherwise e^(y ln x), saturating at
- *                   FLT_MAX and flushed to 0 below 2^-126, like amp_powf.
- * tests/check_math.c measures them against long double libm. */
+ *                   FLT_MAX and flushed to 0 below 2^-126, like amp_powf;
+ *   exp, exp2, exp10  saturating and flushed the same way;
+ *   log, log2, log10  x > 0 (denormals too); x <= 0 as amp_logf (-1e30).
+ * tests/check_math.c measures them against long double libm: sin, cos,
+ * tan on [-1000, 1000], pow, exp, exp2, exp10 over their float range,
+ * the logs from 1e-44 to 1e38 and near 1, all correctly rounded. */
 
 #define AMP__D_MAGIC   0x1.8p52                 /* rounds a double to an integer */
 /* pi/2 = P1 + P2 + P3: P1 and P2 of 33 significant bits, so k*P1 and
@@ -929,14 +942,17 @@ static inline double amp__log_d(double x)
     return ed * 0x1.62e42fefp-1 + (ed * 0x1.473de6af278edp-34 + (t + t) + (t + t) * z * p);
 }
 
-/* e^w for |w| <= 745 (callers clamp): n = round(w / ln 2), r = w - n ln 2
- * (two parts), e^r by Taylor to r^14 (|r| <= 0.347: below 5e-18), times
- * 2^n built in the exponent bits, in two steps so that n down to -1074
- * and up to 1023 need no special case. */
-static inline double amp__exp_d(double w)
+/* e^(hi + lo) for |hi| <= 745 (callers clamp), |lo| <= 2^-20 |hi|: n =
+ * round(hi / ln 2), r = (hi - n ln 2) + lo with ln 2 in two parts (n*L1
+ * exact, and hi - n*L1 too: they are within a factor 2 of each other),
+ * e^r by Taylor to r^14 (|r| <= 0.347: below 5e-18), times 2^n built in
+ * the exponent bits, in two steps so that n down to -1074 and up to 1023
+ * need no special case. lo carries the rounding of a product hi = x*C
+ * (exp2, exp10), so their arguments are exact to ~1e-17 too. */
+static inline double amp__exp_d2(double hi, double lo)
 {
-    double n = (w * 0x1.71547652b82fep0 + AMP__D_MAGIC) - AMP__D_MAGIC;
-    double r = (w - n * 0x1.62e42fefp-1) - n * 0x1.473de6af278edp-34;
+    double n = (hi * 0x1.71547652b82fep0 + AMP__D_MAGIC) - AMP__D_MAGIC;
+    double r = ((hi - n * 0x1.62e42fefp-1) - n * 0x1.473de6af278edp-34) + lo;
     double p = 1.0 / 87178291200.0;                 /* 1/14! */
     p = p * r + 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
@@ -960,6 +976,19 @@ static inline double amp__exp_d(double w)
     return p * s1 * s2;
 }
 
+/* e^w for |w| <= 745 (adding lo = 0 changes no bit of r but the sign of a
+ * zero, which e^r does not see). */
+static inline double amp__exp_d(double w) { return amp__exp_d2(w, 0.0); }
+
+/* A double result as the float kernels give it: saturated at FLT_MAX,
+ * flushed to 0 below 2^-126 (never a denormal or an infinity). */
+static inline float amp__float_of_d(double v)
+{
+    if (v > 0x1.fffffep127)
+        return 0x1.fffffep127f;
+    return v < 0x1p-126 ? 0.0f : (float)v;
+}
+
 static inline float amp_pow_precisef(float x, float y)
 {
     if (!(x > 0.0f) || y == 0.0f || x == 1.0f || !(amp_absf(x) <= 0x1.fffffep127f) ||
@@ -967,10 +996,66 @@ static inline float amp_pow_precisef(float x, float y)
         return amp_powf(x, y);       /* zeros, negative bases, specials: amp_pow's values */
     double w = (double)y * amp__log_d((double)x);
     w = w > 100.0 ? 100.0 : w < -100.0 ? -100.0 : w;   /* beyond the float range either way */
-    double v = amp__exp_d(w);
-    if (v > 0x1.fffffep127)
+    return amp__float_of_d(amp__exp_d(w));
+}
+
+/* exp, exp2, exp10: e^(hi + lo), where hi + lo is x, x ln 2 or x ln 10
+ * with the constant in two parts, C_HI of 29 significant bits so that
+ * hi = x*C_HI is exact for a float x. Saturated at FLT_MAX, flushed to 0
+ * below 2^-126 like amp_exp (C's expf gives +Inf and denormals there);
+ * NaN gives 0. Whole x give exact powers: exp2(-3) = 0.125,
+ * exp10(2) = 100. */
+#define AMP__D_LN2_HI   0x1.62e42ffp-1
+#define AMP__D_LN2_LO  -0x1.718432a1b0e26p-35
+#define AMP__D_LN10_HI  0x1.26bb1bcp+1
+#define AMP__D_LN10_LO -0x1.2aaba9f48ad49p-29
+
+static inline float amp__exp_precisef(double hi, double lo)
+{
+    if (!(hi > -200.0))
+        return 0.0f;                 /* far below the float range, or NaN */
+    if (hi > 200.0)
         return 0x1.fffffep127f;
-    return v < 0x1p-126 ? 0.0f : (float)v;
+    return amp__float_of_d(amp__exp_d2(hi, lo));
+}
+
+static inline float amp_exp_precisef(float x) { return amp__exp_precisef((double)x, 0.0); }
+
+static inline float amp_exp2_precisef(float x)
+{
+    return amp__exp_precisef((double)x * AMP__D_LN2_HI, (double)x * AMP__D_LN2_LO);
+}
+
+static inline float amp_exp10_precisef(float x)
+{
+    return amp__exp_precisef((double)x * AMP__D_LN10_HI, (double)x * AMP__D_LN10_LO);
+}
+
+/* log, log2, log10: ln x in double (amp__log_d: a float's denormals are
+ * normal doubles, so those get their true logarithm), times 1/ln 2 or
+ * 1/ln 10 for the others; the three roundings cost ~3e-16 relative, well
+ * inside what rounds to the right float. x <= 0, +Inf and NaN: amp_logf's
+ * values (-1e30 for x <= 0). Exact where the result is a whole number a
+ * float holds: log2(8) = 3, log10(1000) = 3, log(1) = 0. */
+static inline float amp_log_precisef(float x)
+{
+    if (!(x > 0.0f) || !(x <= 0x1.fffffep127f))
+        return amp_logf(x);
+    return (float)amp__log_d((double)x);
+}
+
+static inline float amp_log2_precisef(float x)
+{
+    if (!(x > 0.0f) || !(x <= 0x1.fffffep127f))
+        return amp_log2f(x);
+    return (float)(amp__log_d((double)x) * 0x1.71547652b82fep0);
+}
+
+static inline float amp_log10_precisef(float x)
+{
+    if (!(x > 0.0f) || !(x <= 0x1.fffffep127f))
+        return amp_log10f(x);
+    return (float)(amp__log_d((double)x) * 0x1.bcb7b1526e50ep-2);
 }
 
 #endif /* AMP_MATH_H */
