@@ -39,7 +39,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { bundleModules } from './doc.mjs';
 import { exportFromMenu, firstDifference } from './export.mjs';
-import { Failure, buildDir, check, instrumentTrack, pageReady, readWav, repo, startAmpd, startAudio, waitFor, writeWav } from './lib.mjs';
+import { Failure, buildDir, check, instrumentTrack, pageReady, readWav, recordOutput, repo, startAmpd, startAudio, waitFor, writeWav } from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
 const SLOT = 'p.wav';
@@ -89,24 +89,7 @@ async function hold(page, track, key, frames) {
   await page.evaluate((tr) => globalThis.amp.daw.view.set({ selectedTrack: tr }), track);
   await page.evaluate(([k, v]) => globalThis.amp.daw.liveOn(k, v), [key, VELOCITY]);
   await page.waitForTimeout(100);
-  const x = await page.evaluate((n) => new Promise((resolve) => {
-    const a = globalThis.amp.daw.audio;
-    const sp = a.context.createScriptProcessor(4096, 2, 2);
-    const out = new Float32Array(n + 4096);
-    let got = 0;
-    sp.onaudioprocess = (e) => {
-      if (got >= n) return;
-      out.set(e.inputBuffer.getChannelData(0), got);
-      got += e.inputBuffer.length;
-      if (got >= n) {
-        a.client.node.disconnect(sp);
-        sp.disconnect();
-        resolve(Array.from(out.subarray(0, n)));
-      }
-    };
-    a.client.node.connect(sp);
-    sp.connect(a.context.destination);
-  }), frames);
+  const x = await recordOutput(page, 'daw', frames);
   await page.evaluate((k) => globalThis.amp.daw.liveOff(k), key);
   await page.waitForTimeout(300);   // the release (200 ms) ends
   const rate = await page.evaluate(() => globalThis.amp.daw.audio.context.sampleRate);

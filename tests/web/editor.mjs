@@ -28,7 +28,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildDir, check, repo, startAmpd, waitFor } from './lib.mjs';
+import { buildDir, check, recordOutput, repo, startAmpd, waitFor } from './lib.mjs';
 
 const execFileAsync = promisify(execFile);
 
@@ -90,24 +90,7 @@ const cents = (f) => 1200 * Math.log2(f / 440);
 
 /** Record `frames` of the page's engine output (channel 0). */
 export function record(page, frames) {
-  return page.evaluate((n) => new Promise((resolve) => {
-    const p = globalThis.ampEditor.player;
-    const sp = p.context.createScriptProcessor(4096, 2, 2);
-    const out = new Float32Array(n + 4096);
-    let got = 0;
-    sp.onaudioprocess = (e) => {
-      if (got >= n) return;
-      out.set(e.inputBuffer.getChannelData(0), got);
-      got += e.inputBuffer.length;
-      if (got >= n) {
-        p.client.node.disconnect(sp);
-        sp.disconnect();
-        resolve(Array.from(out.subarray(0, n)));
-      }
-    };
-    p.client.node.connect(sp);
-    sp.connect(p.context.destination);
-  }), frames);
+  return recordOutput(page, 'editor', frames);
 }
 
 async function editorText(page) {

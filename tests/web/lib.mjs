@@ -259,3 +259,27 @@ export async function startAudio(page) {
   if (await page.locator('#start').count()) await page.click('#start');
   await waitFor(page, () => document.body.dataset.engine === 'running', null, 'the engine to start');
 }
+
+/** Record `frames` of an engine node's output (channel 0) through a
+ *  ScriptProcessor: `player` names the page's player, 'daw'
+ *  (amp.daw.audio) or 'editor' (ampEditor.player). */
+export function recordOutput(page, player, frames) {
+  return page.evaluate(([which, n]) => new Promise((resolve) => {
+    const p = which === 'daw' ? globalThis.amp.daw.audio : globalThis.ampEditor.player;
+    const sp = p.context.createScriptProcessor(4096, 2, 2);
+    const out = new Float32Array(n + 4096);
+    let got = 0;
+    sp.onaudioprocess = (e) => {
+      if (got >= n) return;
+      out.set(e.inputBuffer.getChannelData(0), got);
+      got += e.inputBuffer.length;
+      if (got >= n) {
+        p.client.node.disconnect(sp);
+        sp.disconnect();
+        resolve(Array.from(out.subarray(0, n)));
+      }
+    };
+    p.client.node.connect(sp);
+    sp.connect(p.context.destination);
+  }), [player, frames]);
+}
