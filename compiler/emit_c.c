@@ -1479,6 +1479,14 @@ static void emit_sample_loop(Emitter *e, const char *from, const char *to, const
         return;
     }
     if (!runs) {
+        /* a long body with carried states: in WebAssembly clang unrolls it
+         * four times. V8 keeps loop-carried values in stack slots across
+         * the loop's back edge (the biquad chain's filter states: every
+         * recurrence through a store and a load); unrolled, three of four
+         * samples carry them in registers. Natively gcc keeps them in
+         * registers and the loop as it is. The same operations per sample. */
+        if (many && carried)
+            text_puts(t, "#ifdef __wasm__\n#pragma clang loop unroll_count(4)\n#endif\n");
         text_printf(t, "        for (int i = %s; i < %s; i++) {%s\n", from, to, comment);
         if (needs_dp)
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");
