@@ -179,7 +179,7 @@ static const char *ref(Emitter *e, const Val *v, int ctx, char *buf, size_t n)
     }
     if (v->op == V_STATE) {
         if (e->cur_loop >= 0 && e->p->loop_of[v->id] >= 0 && e->p->loop_of[v->id] != e->cur_loop)
-            snprintf(buf, n, "cx[%d][i]", e->cx_slot[v->id]);
+            snprintf(buf, n, "AMP_ROW_AT(cx, %d, i)", e->cx_slot[v->id]);
         else
             snprintf(buf, n, "st%d", v->idx);
         return buf;
@@ -582,7 +582,7 @@ static void emit_context(Emitter *e, int ctx, const char *indent)
         }
         emit_val(e, v, ctx, indent);
         if (ctx == USE_PAUDIO && e->cur_loop >= 0 && e->p->cross[v->id])
-            text_printf(e->t, "%scx[%d][i] = x%d;\n", indent, e->cx_slot[v->id], v->id);
+            text_printf(e->t, "%sAMP_ROW_AT(cx, %d, i) = x%d;\n", indent, e->cx_slot[v->id], v->id);
     }
     if (ctx == USE_PCTRL)
         emit_taps(e, 1, indent);
@@ -1141,7 +1141,7 @@ static void emit_sample_end(Emitter *e, Section sec, const char *indent)
             continue;
         const char *w = d->write ? ref(e, d->write, ctx, buf, sizeof buf) : vector ? "amp_splat(0.0f)" : "0.0f";
         if (sec == SEC_PATCH && e->run_write && e->run_write[k])
-            text_printf(e->t, "%ss->dl%d[w%d + (size_t)j] = %s;\n", indent, k, d->len, w);
+            text_printf(e->t, "%sAMP_FIELD_AT(s, %s_state, dl%d, w%d + (size_t)j) = %s;\n", indent, e->u->name, k, d->len, w);
         else
             text_printf(e->t, "%s%sdl%d[dp & %d] = %s;\n", indent, sec == SEC_VOICE ? "" : "s->", k, d->len - 1, w);
     }
@@ -1427,12 +1427,12 @@ static void emit_loop_body(Emitter *e, const char *indent)
         for (int ni = 0; ni < e->p->n_need; ni++) {
             const Val *v = ir->vals.items[e->p->need[2 * ni + 1]];
             if (e->p->need[2 * ni] == l && v->op != V_STATE)
-                text_printf(e->t, "%sconst float x%d = cx[%d][i];\n", indent, v->id, e->cx_slot[v->id]);
+                text_printf(e->t, "%sconst float x%d = AMP_ROW_AT(cx, %d, i);\n", indent, v->id, e->cx_slot[v->id]);
         }
         for (int i = 0; i < ir->vals.n; i++) {
             const Val *v = ir->vals.items[i];
             if (v->op == V_STATE && e->p->cross[v->id] && e->p->loop_of[v->id] == l)
-                text_printf(e->t, "%scx[%d][i] = st%d;\n", indent, e->cx_slot[v->id], v->idx);
+                text_printf(e->t, "%sAMP_ROW_AT(cx, %d, i) = st%d;\n", indent, e->cx_slot[v->id], v->idx);
         }
     }
     emit_context(e, USE_PAUDIO, indent);
@@ -1479,6 +1479,14 @@ static void emit_sample_loop(Emitter *e, const char *from, const char *to, const
         return;
     }
     if (!runs) {
+        /* a long body with carried states: in WebAssembly clang unrolls it
+         * four times. V8 keeps loop-carried values in stack slots across
+         * the loop's back edge (the biquad chain's filter states: every
+         * recurrence through a store and a load); unrolled, three of four
+         * samples carry them in registers. Natively gcc keeps them in
+         * registers and the loop as it is. The same operations per sample. */
+        if (many && carried)
+            text_puts(t, "#ifdef __wasm__\n#pragma clang loop unroll_count(4)\n#endif\n");
         text_printf(t, "        for (int i = %s; i < %s; i++) {%s\n", from, to, comment);
         if (needs_dp)
             text_puts(t, "            const unsigned dp = s->dpos + (unsigned)i;\n");

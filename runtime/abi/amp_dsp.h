@@ -58,6 +58,24 @@ static inline size_t amp_ring_at(unsigned at, unsigned mask, int *run)
     return k;
 }
 
+/* A float of a state struct's array field, or of a row of a 2-D array, at
+ * an index that moves per sample (the emitted patch loop's ring writes and
+ * values crossing split loops, compiler/emit_c.c). In WebAssembly the
+ * constant part of the address (the field's offset, the row's) is added
+ * last: clang then puts it in the store's or load's offset immediate, where
+ * it otherwise kept one base per array live across the loop and V8 added it
+ * with an instruction per access (V8 does not fold an i32.add into an
+ * address). Natively the plain subscript. The same element either way. */
+#ifdef __wasm__
+#define AMP_FIELD_AT(p, type, field, idx) \
+    (*(float *)((char *)(p) + sizeof(float) * (size_t)(idx) + offsetof(type, field)))
+#define AMP_ROW_AT(a, row, idx) \
+    (*(float *)((char *)(a) + sizeof(float) * (size_t)(idx) + sizeof((a)[0]) * (size_t)(row)))
+#else
+#define AMP_FIELD_AT(p, type, field, idx) ((p)->field[idx])
+#define AMP_ROW_AT(a, row, idx) ((a)[row][idx])
+#endif
+
 /* amp_flush for the block flushes of emitted code (flush_out): the same
  * bits. In WebAssembly clang folds x & ~mask into a v128.bitselect, which
  * V8 runs as three operations; the empty asm keeps the mask opaque, so

@@ -138,7 +138,7 @@ static void p_process(void *state, int n, const float *const *in, float *const *
                 const float x14 = 0.5f * x13;
                 out[0][pos + i] = x14;
                 out[1][pos + i] = x14;
-                s->dl0[w262144 + (size_t)j] = x12;
+                AMP_FIELD_AT(s, echoes_state, dl0, w262144 + (size_t)j) = x12;
             }
             i0 += run;
         }

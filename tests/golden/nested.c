@@ -225,6 +225,9 @@ static void p_process(void *state, int n, const float *const *in, float *const *
         float st9 = s->st9;
         float st10 = s->st10;
         float st11 = s->st11;
+#ifdef __wasm__
+#pragma clang loop unroll_count(4)
+#endif
         for (int i = 0; i < len; i++) {
             const float x59 = vb0[i];
             const float x60 = vb1[i];
