@@ -150,6 +150,28 @@ api_port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$tmp/api.out")
 api="http://127.0.0.1:$api_port"
 csrf=$(curl -sf "$api/api/account" | sed -n 's|.*"csrf": *"\([^"]*\)".*|\1|p')
 [ -n "$csrf" ] || { echo "no CSRF token from $api/api/account" >&2; exit 1; }
+# The demo as ampd stores it: patches by their built-in name, not a file
+# path (runtime/formats/PROJECT.md); its audio regions name WAV files, not
+# uploaded assets, so the audio track is saved without them.
+node -e '
+const fs = require("fs");
+const doc = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+const builtin = (p) => {
+  const file = typeof p === "string" ? p : p.file;
+  const ref = { builtin: file.split("/").pop() };
+  if (typeof p === "object" && p.unit) ref.unit = p.unit;
+  return ref;
+};
+const walk = (o) => {
+  if (!o || typeof o !== "object") return;
+  if (o.patch) o.patch = builtin(o.patch);
+  if (Array.isArray(o.regions)) o.regions = [];
+  for (const v of Object.values(o)) walk(v);
+};
+walk(doc);
+fs.writeFileSync(process.argv[2], JSON.stringify(doc, null, 2));
+' "$DEMO" "$tmp/demo.json"
+DEMO="$tmp/demo.json"
 { printf '{"name":"bench","document":'; cat "$DEMO"; printf '}'; } > "$tmp/create.json"
 # API_PROJECTS new projects, all at revision 1, their ids in $tmp/ids. Each
 # save row gets new ones: the script starts every project at revision 1.
