@@ -939,10 +939,15 @@ void lower_node_body(Walk *c, Node *n, NodeBinding *b, Val **outs)
                 s->val = v.ch[0];
                 s->assigned = 1;
             } else {
-                static const char *kinds[] = { "a param", "an input", "an output", "a state", "a delay line",
-                                               "a table", "a let", "the table index" };
+                static const char *const kinds[] = { [SYM_PARAM] = "a param",      [SYM_INPUT] = "an input",
+                                                     [SYM_OUTPUT] = "an output",    [SYM_STATE] = "a state",
+                                                     [SYM_DELAY] = "a delay line",  [SYM_TABLE] = "a table",
+                                                     [SYM_LET] = "a let",           [SYM_INDEX] = "the table index",
+                                                     [SYM_SAMPLE] = "a sample slot" };
+                const char *kind = (unsigned)s->kind < sizeof kinds / sizeof kinds[0] && kinds[s->kind]
+                                       ? kinds[s->kind] : "not a state";
                 diag_error(c->d, st->name_loc, "cannot assign to '%s': it is %s (only states and outputs can be assigned)",
-                           s->name, kinds[s->kind]);
+                           s->name, kind);
             }
             break;
         }
